@@ -1,0 +1,200 @@
+//! An [`Entry`]: an identifier with the metadata a hit returns.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::identifier::Identifier;
+
+/// Seconds since the Unix epoch (UTC). Documents, the store and the index
+/// all carry time in this one unit.
+///
+/// ```
+/// use blocklist_core::Timestamp;
+/// let t = Timestamp(1_700_000_000);
+/// assert!(t < Timestamp::now());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The current wall-clock time (a clock before 1970 reads as 0).
+    pub fn now() -> Timestamp {
+        Timestamp(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        )
+    }
+
+    /// This time plus `secs`, saturating.
+    pub fn plus(self, secs: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(secs))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{}", self.0)
+    }
+}
+
+/// Why an identifier is listed: a numeric category code agreed between the
+/// centre and its members. The named codes are documented in `docs/FORMAT.md`;
+/// other codes pass through unchanged so a centre can add categories.
+///
+/// ```
+/// use blocklist_core::Reason;
+/// assert_eq!(Reason::MULE_ACCOUNT.name(), Some("mule_account"));
+/// assert_eq!(Reason::from_name("phishing"), Some(Reason::PHISHING));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Reason(pub u16);
+
+impl Reason {
+    /// No category given.
+    pub const UNSPECIFIED: Reason = Reason(0);
+    /// An account used to receive or move scam proceeds.
+    pub const MULE_ACCOUNT: Reason = Reason(1);
+    /// A number used for scam calls.
+    pub const SCAM_CALL: Reason = Reason(2);
+    /// A number used for scam SMS.
+    pub const SCAM_SMS: Reason = Reason(3);
+    /// A domain used for phishing (credential theft).
+    pub const PHISHING: Reason = Reason(4);
+    /// A domain or number used for investment or shopping fraud.
+    pub const FRAUD: Reason = Reason(5);
+    /// An identifier used to spread malware.
+    pub const MALWARE: Reason = Reason(6);
+    /// An identifier impersonating a government agency or bank.
+    pub const IMPERSONATION: Reason = Reason(7);
+
+    const NAMED: [(Reason, &'static str); 8] = [
+        (Reason::UNSPECIFIED, "unspecified"),
+        (Reason::MULE_ACCOUNT, "mule_account"),
+        (Reason::SCAM_CALL, "scam_call"),
+        (Reason::SCAM_SMS, "scam_sms"),
+        (Reason::PHISHING, "phishing"),
+        (Reason::FRAUD, "fraud"),
+        (Reason::MALWARE, "malware"),
+        (Reason::IMPERSONATION, "impersonation"),
+    ];
+
+    /// The code's name, when it is one of the named codes.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMED.iter().find(|(r, _)| *r == self).map(|(_, n)| *n)
+    }
+
+    /// The code for a name (case-insensitive), or for a decimal number.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        let name = name.trim();
+        if let Ok(code) = name.parse::<u16>() {
+            return Some(Reason(code));
+        }
+        Self::NAMED
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(r, _)| *r)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "reason#{}", self.0),
+        }
+    }
+}
+
+/// The agency that listed an entry: a short id such as `th-aoc` or `bank-004`.
+///
+/// 1 to [`Agency::MAX_LEN`] bytes of ASCII letters, digits, `.`, `_` and `-`,
+/// so it fits the fixed field of a C result and needs no escaping anywhere.
+///
+/// ```
+/// use blocklist_core::Agency;
+/// assert!(Agency::new("th-aoc").is_ok());
+/// assert!(Agency::new("has space").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Agency(Box<str>);
+
+/// An agency id that breaks the rules of [`Agency`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid agency id {id:?}: use 1 to 31 ASCII letters, digits, '.', '_' or '-'")]
+pub struct InvalidAgency {
+    /// The id as given.
+    pub id: String,
+}
+
+impl Agency {
+    /// The longest agency id, in bytes (the C result reserves one more for NUL).
+    pub const MAX_LEN: usize = 31;
+
+    /// Checks and wraps an agency id.
+    pub fn new(id: &str) -> Result<Agency, InvalidAgency> {
+        let ok = !id.is_empty()
+            && id.len() <= Self::MAX_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Agency(id.into()))
+        } else {
+            Err(InvalidAgency { id: id.to_owned() })
+        }
+    }
+
+    /// The id text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Agency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a hit returns besides "listed": why, by whom, since when, until when.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EntryMeta {
+    /// The category of fraud.
+    pub reason: Reason,
+    /// Who listed it.
+    pub agency: Agency,
+    /// When it was listed.
+    pub listed_at: Timestamp,
+    /// When it stops matching (freezes are often temporary); `None` never expires.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl EntryMeta {
+    /// Whether the entry still matches at `now`: an entry stops matching at
+    /// its expiry time, without waiting for the delta that removes it.
+    ///
+    /// ```
+    /// # use blocklist_core::*;
+    /// let meta = EntryMeta {
+    ///     reason: Reason::MULE_ACCOUNT,
+    ///     agency: Agency::new("th-aoc").unwrap(),
+    ///     listed_at: Timestamp(100),
+    ///     expires_at: Some(Timestamp(200)),
+    /// };
+    /// assert!(meta.is_active(Timestamp(199)));
+    /// assert!(!meta.is_active(Timestamp(200)));
+    /// ```
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|end| now < end)
+    }
+}
+
+/// A listed identifier and its metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// What is listed.
+    pub id: Identifier,
+    /// Why, by whom, since and until when.
+    pub meta: EntryMeta,
+}

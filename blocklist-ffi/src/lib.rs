@@ -1,0 +1,1 @@
+//! libblocklist: the C ABI over the blocklist lookup index.
