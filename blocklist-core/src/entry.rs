@@ -81,7 +81,10 @@ impl Reason {
 
     /// The code's name, when it is one of the named codes.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMED.iter().find(|(r, _)| *r == self).map(|(_, n)| *n)
+        Self::NAMED
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map(|(_, n)| *n)
     }
 
     /// The code for a name (case-insensitive), or for a decimal number.
@@ -117,7 +120,8 @@ impl fmt::Display for Reason {
 /// assert!(Agency::new("has space").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Agency(Box<str>);
+// Shared, not boxed: a snapshot holds millions of entries from a handful of agencies.
+pub struct Agency(std::sync::Arc<str>);
 
 /// An agency id that breaks the rules of [`Agency`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,12 +10,18 @@
 //!
 //! This crate knows nothing of HTTP, Tokio or C: `blocklistd` and `blocklist-ffi` are shells around it.
 
+pub mod digest;
+pub mod document;
 pub mod entry;
 pub mod identifier;
+pub mod keys;
 pub mod kind;
 pub mod normalise;
+pub mod verify;
 
+pub use digest::{Sha256, StateDigest};
 pub use entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 pub use identifier::Identifier;
+pub use keys::{KeyId, PublicKey, SecretKey};
 pub use kind::Kind;
 pub use normalise::{NormaliseError, Rules};

@@ -1,0 +1,155 @@
+//! [`Delta`]: the operations that take a list from version N-1 to N.
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::StateDigest;
+use crate::document::groups::{self, Agencies, EntryGroup, KeyGroup, Ungrouper};
+use crate::document::{
+    decode_canonical, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
+    ListState, Version,
+};
+use crate::entry::{Entry, Timestamp};
+use crate::identifier::Identifier;
+
+/// One change to the list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// List an identifier that is not listed.
+    Add(Entry),
+    /// Change the metadata of a listed identifier (a new expiry, a new reason).
+    Update(Entry),
+    /// Unlist an identifier.
+    Remove(Identifier),
+}
+
+impl Op {
+    /// The identifier the operation is about.
+    pub fn id(&self) -> &Identifier {
+        match self {
+            Op::Add(e) | Op::Update(e) => &e.id,
+            Op::Remove(id) => id,
+        }
+    }
+}
+
+/// The signed change from version `version - 1` to `version`, with the digest
+/// of the state it leads to, so a client that applied it can tell whether it
+/// still holds exactly what the centre holds.
+///
+/// Each identifier appears in at most one operation, so the order of `ops`
+/// carries no meaning; decoding returns adds, then updates, then removes.
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::*;
+/// let delta = Delta {
+///     list: ListId::new("demo").unwrap(),
+///     version: Version::FIRST,
+///     created_at: Timestamp(1_700_000_000),
+///     ops: vec![],
+///     state: ListState::default(),
+///     extensions: vec![],
+/// };
+/// let bytes = delta.encode_payload().unwrap();
+/// assert_eq!(Delta::decode_payload(&bytes).unwrap(), delta);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delta {
+    /// The list it changes.
+    pub list: ListId,
+    /// The version it produces; it applies to `version - 1` only.
+    pub version: Version,
+    /// When the centre made it.
+    pub created_at: Timestamp,
+    /// The changes.
+    pub ops: Vec<Op>,
+    /// The list after the changes.
+    pub state: ListState,
+    /// Fields added by later format revisions (kept, signed, not interpreted).
+    pub extensions: Vec<Extension>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireDelta {
+    list: String,
+    version: u64,
+    created_at: u64,
+    state_digest: [u8; 32],
+    state_entries: u64,
+    agencies: Vec<String>,
+    adds: Vec<EntryGroup>,
+    updates: Vec<EntryGroup>,
+    removes: Vec<KeyGroup>,
+    extensions: Vec<Extension>,
+}
+
+impl Document for Delta {
+    const TYPE: DocType = DocType::Delta;
+
+    fn encode_payload(&self) -> Result<Vec<u8>, EncodeError> {
+        if let Some(id) = groups::first_duplicate(self.ops.iter().map(Op::id)) {
+            return Err(EncodeError::DuplicateIdentifier {
+                doc: Self::TYPE.name(),
+                version: self.version.get(),
+                id: id.to_string(),
+            });
+        }
+        let entries = |add: bool| {
+            self.ops.iter().filter_map(move |op| match op {
+                Op::Add(e) if add => Some(e),
+                Op::Update(e) if !add => Some(e),
+                _ => None,
+            })
+        };
+        let agencies = Agencies::collect(entries(true).chain(entries(false)).map(|e| &e.meta));
+        let wire = WireDelta {
+            list: self.list.as_str().to_owned(),
+            version: self.version.get(),
+            created_at: self.created_at.0,
+            state_digest: self.state.digest.0,
+            state_entries: self.state.entries,
+            agencies: agencies.to_wire(),
+            adds: groups::group_entries(entries(true), &agencies),
+            updates: groups::group_entries(entries(false), &agencies),
+            removes: groups::group_keys(self.ops.iter().filter_map(|op| match op {
+                Op::Remove(id) => Some(id),
+                _ => None,
+            })),
+            extensions: self.extensions.clone(),
+        };
+        encode_wire(Self::TYPE, &wire)
+    }
+
+    fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
+        let doc = Self::TYPE;
+        let wire: WireDelta = decode_canonical(doc, payload)?;
+        let agencies = Agencies::from_wire(doc, &wire.agencies)?;
+        let mut reader = Ungrouper::new(doc, &agencies);
+        let mut ops: Vec<Op> = reader
+            .entries(wire.adds)?
+            .into_iter()
+            .map(Op::Add)
+            .collect();
+        ops.extend(reader.entries(wire.updates)?.into_iter().map(Op::Update));
+        ops.extend(reader.keys(wire.removes)?.into_iter().map(Op::Remove));
+        reader.finish()?;
+        if let Some(id) = groups::first_duplicate(ops.iter().map(Op::id)) {
+            return Err(doc.invalid("operations", format!("{id} appears more than once")));
+        }
+        Ok(Delta {
+            list: ListId::decode(doc, &wire.list)?,
+            version: Version::decode(doc, wire.version)?,
+            created_at: Timestamp(wire.created_at),
+            ops,
+            state: ListState {
+                digest: StateDigest(wire.state_digest),
+                entries: wire.state_entries,
+            },
+            extensions: Extension::check(doc, wire.extensions)?,
+        })
+    }
+
+    fn list(&self) -> &ListId {
+        &self.list
+    }
+}

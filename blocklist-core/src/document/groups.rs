@@ -1,0 +1,234 @@
+//! The compact wire form of many entries, shared by deltas and snapshots.
+//!
+//! Entries listed together share their metadata (same agency, reason, time,
+//! expiry), so the wire groups them: each group states the kind and metadata
+//! once, then only the values. A value then costs its bytes plus a one-byte
+//! length. Agencies are named once per document in a sorted table.
+//!
+//! Canonical form: groups strictly ascending by (kind, reason, agency, listed_at,
+//! expires_at), values strictly ascending within a group, no empty group, every
+//! agency in the table used, no identifier twice in one document.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::document::{DecodeError, DocType};
+use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
+use crate::identifier::Identifier;
+use crate::kind::Kind;
+
+/// Metadata on the wire: the agency is an index into the document's table.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct WireMeta {
+    reason: u16,
+    agency: u32,
+    listed_at: u64,
+    expires_at: Option<u64>,
+}
+
+/// Entries of one kind sharing one metadata.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct EntryGroup {
+    kind: u16,
+    meta: WireMeta,
+    values: Vec<String>,
+}
+
+/// Identifiers of one kind (removals carry no metadata).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct KeyGroup {
+    kind: u16,
+    values: Vec<String>,
+}
+
+/// The document's sorted table of agency ids.
+pub(crate) struct Agencies(Vec<Agency>);
+
+impl Agencies {
+    /// The table of every agency named in `metas`.
+    pub(crate) fn collect<'a>(metas: impl Iterator<Item = &'a EntryMeta>) -> Agencies {
+        let set: BTreeSet<&Agency> = metas.map(|m| &m.agency).collect();
+        Agencies(set.into_iter().cloned().collect())
+    }
+
+    pub(crate) fn to_wire(&self) -> Vec<String> {
+        self.0.iter().map(|a| a.as_str().to_owned()).collect()
+    }
+
+    pub(crate) fn from_wire(doc: DocType, wire: &[String]) -> Result<Agencies, DecodeError> {
+        let mut table = Vec::with_capacity(wire.len());
+        for id in wire {
+            let agency = Agency::new(id).map_err(|e| doc.invalid("agency table", e.to_string()))?;
+            if table.last().is_some_and(|prev: &Agency| prev >= &agency) {
+                return Err(doc.invalid("agency table", "not strictly ascending"));
+            }
+            table.push(agency);
+        }
+        Ok(Agencies(table))
+    }
+
+    fn index_of(&self, agency: &Agency) -> u32 {
+        self.0
+            .binary_search(agency)
+            .expect("the table was collected from these entries") as u32
+    }
+}
+
+/// Groups entries into canonical wire form.
+pub(crate) fn group_entries<'a>(
+    entries: impl Iterator<Item = &'a Entry>,
+    agencies: &Agencies,
+) -> Vec<EntryGroup> {
+    let mut groups: BTreeMap<(u16, WireMeta), Vec<String>> = BTreeMap::new();
+    for entry in entries {
+        let meta = WireMeta {
+            reason: entry.meta.reason.0,
+            agency: agencies.index_of(&entry.meta.agency),
+            listed_at: entry.meta.listed_at.0,
+            expires_at: entry.meta.expires_at.map(|t| t.0),
+        };
+        groups
+            .entry((entry.id.kind().code(), meta))
+            .or_default()
+            .push(entry.id.as_str().to_owned());
+    }
+    groups
+        .into_iter()
+        .map(|((kind, meta), mut values)| {
+            values.sort_unstable();
+            EntryGroup { kind, meta, values }
+        })
+        .collect()
+}
+
+/// Groups identifiers into canonical wire form.
+pub(crate) fn group_keys<'a>(ids: impl Iterator<Item = &'a Identifier>) -> Vec<KeyGroup> {
+    let mut groups: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    for id in ids {
+        groups
+            .entry(id.kind().code())
+            .or_default()
+            .push(id.as_str().to_owned());
+    }
+    groups
+        .into_iter()
+        .map(|(kind, mut values)| {
+            values.sort_unstable();
+            KeyGroup { kind, values }
+        })
+        .collect()
+}
+
+/// The first identifier that `ids` names twice: a document may name each at most once.
+pub(crate) fn first_duplicate<'a>(
+    ids: impl Iterator<Item = &'a Identifier>,
+) -> Option<&'a Identifier> {
+    let mut seen = HashSet::new();
+    ids.into_iter().find(|id| !seen.insert(*id))
+}
+
+/// Reads wire groups back, checking every canonical-form rule.
+pub(crate) struct Ungrouper<'a> {
+    doc: DocType,
+    agencies: &'a Agencies,
+    agency_used: Vec<bool>,
+    count: u64,
+}
+
+impl<'a> Ungrouper<'a> {
+    pub(crate) fn new(doc: DocType, agencies: &'a Agencies) -> Self {
+        Ungrouper {
+            doc,
+            agencies,
+            agency_used: vec![false; agencies.0.len()],
+            count: 0,
+        }
+    }
+
+    pub(crate) fn entries(&mut self, groups: Vec<EntryGroup>) -> Result<Vec<Entry>, DecodeError> {
+        let mut out = Vec::with_capacity(groups.iter().map(|g| g.values.len()).sum());
+        let mut prev: Option<(u16, WireMeta)> = None;
+        for group in groups {
+            let key = (group.kind, group.meta);
+            if prev.is_some_and(|p| p >= key) {
+                return Err(self.doc.invalid("entry groups", "not strictly ascending"));
+            }
+            prev = Some(key);
+            let meta = self.meta(group.meta)?;
+            for id in self.identifiers(group.kind, group.values)? {
+                out.push(Entry {
+                    id,
+                    meta: meta.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn keys(&mut self, groups: Vec<KeyGroup>) -> Result<Vec<Identifier>, DecodeError> {
+        let mut out = Vec::new();
+        let mut prev = None;
+        for group in groups {
+            if prev.is_some_and(|p| p >= group.kind) {
+                return Err(self.doc.invalid("key groups", "not strictly ascending"));
+            }
+            prev = Some(group.kind);
+            out.extend(self.identifiers(group.kind, group.values)?);
+        }
+        Ok(out)
+    }
+
+    /// Ends the read: every agency in the table must have been used.
+    pub(crate) fn finish(self) -> Result<(), DecodeError> {
+        match self.agency_used.iter().position(|used| !used) {
+            Some(i) => Err(self.doc.invalid(
+                "agency table",
+                format!("agency {} is never used", self.agencies.0[i]),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn meta(&mut self, wire: WireMeta) -> Result<EntryMeta, DecodeError> {
+        let index = wire.agency as usize;
+        let agency = self.agencies.0.get(index).ok_or_else(|| {
+            self.doc
+                .invalid("agency", format!("index {index} is past the table"))
+        })?;
+        self.agency_used[index] = true;
+        Ok(EntryMeta {
+            reason: Reason(wire.reason),
+            agency: agency.clone(),
+            listed_at: Timestamp(wire.listed_at),
+            expires_at: wire.expires_at.map(Timestamp),
+        })
+    }
+
+    fn identifiers(
+        &mut self,
+        kind: u16,
+        values: Vec<String>,
+    ) -> Result<Vec<Identifier>, DecodeError> {
+        if values.is_empty() {
+            return Err(self.doc.invalid("group", "has no values"));
+        }
+        if values.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(self.doc.invalid("group", "values not strictly ascending"));
+        }
+        let mut out = Vec::with_capacity(values.len());
+        for value in values {
+            let id =
+                Identifier::from_canonical(Kind::from_code(kind), &value).map_err(|source| {
+                    DecodeError::Identifier {
+                        doc: self.doc.name(),
+                        index: self.count,
+                        source,
+                    }
+                })?;
+            self.count += 1;
+            out.push(id);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,474 @@
+//! Verification: the only way bytes become a [`Verified`] document.
+//!
+//! A [`Verifier`] holds the pinned [`TrustRoot`] of one list. It checks, in this
+//! order, and with a distinct [`VerifyError`] for each failure: the envelope
+//! is well formed and of the expected type, every signature is by a key of the
+//! right role and valid, enough distinct keys signed, the payload decodes to
+//! its canonical form, the document is for this list, and its version follows
+//! what the client holds (no rollback, replay or gap). Payloads other than
+//! trust roots are decoded only after their signatures check out.
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::digest::Sha256;
+use crate::document::{
+    envelope, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListState, Manifest,
+    Snapshot, TrustRoot, Version,
+};
+use crate::entry::Timestamp;
+use crate::keys::KeyId;
+
+/// A document whose signatures, list and version were checked by a [`Verifier`].
+/// Nothing outside this module can make one, so unverified data cannot reach
+/// the store by accident.
+#[derive(Debug, Clone)]
+pub struct Verified<T> {
+    doc: T,
+    file: Sha256,
+}
+
+impl<T> Verified<T> {
+    /// The document.
+    pub fn into_inner(self) -> T {
+        self.doc
+    }
+
+    /// SHA-256 of the file it was read from.
+    pub fn file_sha256(&self) -> Sha256 {
+        self.file
+    }
+}
+
+impl<T> Deref for Verified<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.doc
+    }
+}
+
+/// Which key set a signature is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The root keys, which sign trust roots.
+    Root,
+    /// The publish keys, which sign manifests, deltas and snapshots.
+    Publish,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Root => "root",
+            Role::Publish => "publish",
+        })
+    }
+}
+
+/// Why a document was refused. Version errors carry both the version the client
+/// trusts and the one offered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The bytes are not a well-formed, canonical document.
+    #[error("malformed {doc}: {source}")]
+    Malformed {
+        /// The document type expected.
+        doc: DocType,
+        /// What is wrong.
+        source: DecodeError,
+    },
+    /// A well-formed document of another type.
+    #[error("wrong kind of document: expected a {expected}, found a {found}")]
+    WrongDocument {
+        /// The type expected.
+        expected: DocType,
+        /// The type found.
+        found: DocType,
+    },
+    /// Signed by a key that is not in the role's key set.
+    #[error(
+        "{doc} is signed by key {key_id}, which is not a {role} key of trust root {root_version}"
+    )]
+    UnknownKey {
+        /// The document type.
+        doc: DocType,
+        /// The unknown key.
+        key_id: KeyId,
+        /// The role checked.
+        role: Role,
+        /// The trust root's version.
+        root_version: Version,
+    },
+    /// A signature that does not verify.
+    #[error("{doc} has a bad signature by key {key_id}")]
+    BadSignature {
+        /// The document type.
+        doc: DocType,
+        /// The key the signature claims.
+        key_id: KeyId,
+    },
+    /// Too few distinct keys signed.
+    #[error("{doc} has {valid} valid {role} signatures, the threshold is {threshold}")]
+    ThresholdNotMet {
+        /// The document type.
+        doc: DocType,
+        /// The role checked.
+        role: Role,
+        /// Valid signatures found.
+        valid: usize,
+        /// Signatures needed.
+        threshold: u8,
+    },
+    /// A document of another list.
+    #[error("{doc} is for list {found:?}, this client follows {expected:?}")]
+    WrongList {
+        /// The document type.
+        doc: DocType,
+        /// The list followed.
+        expected: String,
+        /// The list named.
+        found: String,
+    },
+    /// Older than what the client holds.
+    #[error("rollback refused: {doc} version {offered} is older than trusted version {trusted}")]
+    Rollback {
+        /// The document type.
+        doc: DocType,
+        /// The version the client holds.
+        trusted: u64,
+        /// The version offered.
+        offered: u64,
+    },
+    /// The version the client already holds, offered again.
+    #[error("replay refused: {doc} version {version} is already applied")]
+    Replay {
+        /// The document type.
+        doc: DocType,
+        /// The version.
+        version: u64,
+    },
+    /// A delta that skips versions.
+    #[error("version gap: holding version {trusted}, the next delta must be {}, got {offered}", trusted + 1)]
+    Gap {
+        /// The version the client holds.
+        trusted: u64,
+        /// The delta's version.
+        offered: u64,
+    },
+    /// A manifest past its expiry.
+    #[error(
+        "manifest serial {serial} expired at {expires_at} (now {now}): the feed may be frozen"
+    )]
+    Expired {
+        /// The manifest's serial.
+        serial: u64,
+        /// Its expiry.
+        expires_at: Timestamp,
+        /// The time of the check.
+        now: Timestamp,
+    },
+    /// Content that does not match the digest announced for it.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was checked (a file, a list state).
+        what: String,
+        /// The announced digest (and count or size).
+        expected: String,
+        /// What the content gives.
+        actual: String,
+    },
+}
+
+/// Checks documents of one list against a pinned trust root.
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::verify::{Verifier, VerifyError};
+/// use blocklist_core::*;
+/// let key = SecretKey::generate().unwrap();
+/// let list = ListId::new("demo").unwrap();
+/// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+/// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+///
+/// let delta = Delta { list, version: Version::FIRST, created_at: Timestamp(0),
+///                     ops: vec![], state: ListState::default(), extensions: vec![] };
+/// let bytes = delta.sign(&[&key]).unwrap();
+/// assert!(verifier.delta(&bytes, None).is_ok());
+/// assert!(matches!(verifier.delta(&bytes, Version::new(1)), Err(VerifyError::Replay { .. })));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    root: Verified<TrustRoot>,
+}
+
+impl Verifier {
+    /// Trusts a first root, which must be signed by a threshold of its own root
+    /// keys. How the client came to hold these bytes (shipped with the install,
+    /// compared against a published digest) is what makes them trustworthy.
+    pub fn pin(root: &[u8]) -> Result<Verifier, VerifyError> {
+        let env = envelope_of::<TrustRoot>(root)?;
+        // A root names its own keys, so it is decoded before its signatures
+        // can be checked (roots are small and rare); every other document is
+        // checked first.
+        let doc: TrustRoot = decode(&env)?;
+        check_signatures(&env, Role::Root, &[(&doc.root_keys, doc.version)])?;
+        Ok(Verifier {
+            root: Verified {
+                doc,
+                file: Sha256::of(root),
+            },
+        })
+    }
+
+    /// The trust root in force.
+    pub fn root(&self) -> &Verified<TrustRoot> {
+        &self.root
+    }
+
+    /// Moves to the next trust root: its version must be exactly one more, a
+    /// threshold of the current root keys must sign it, and so must a threshold
+    /// of its own root keys. On error the current root stays.
+    pub fn rotate(&mut self, next: &[u8]) -> Result<&Verified<TrustRoot>, VerifyError> {
+        let current = &self.root.doc;
+        let env = envelope_of::<TrustRoot>(next)?;
+        // Signed by old and new root keys alike: decoded first, as in `pin`.
+        let doc: TrustRoot = decode(&env)?;
+        // Version first: a root offered again is better reported as a replay
+        // than as signed by keys the current root no longer has.
+        self.check_list(&doc)?;
+        follows(DocType::Root, Some(current.version), doc.version)?;
+        check_signatures(
+            &env,
+            Role::Root,
+            &[
+                (&current.root_keys, current.version),
+                (&doc.root_keys, doc.version),
+            ],
+        )?;
+        self.root = Verified {
+            doc,
+            file: Sha256::of(next),
+        };
+        Ok(&self.root)
+    }
+
+    /// Checks a manifest: publish signatures, list, not expired at `now`, and
+    /// not older than the newest serial this client has seen (an equal serial is
+    /// the same manifest fetched again, which is fine).
+    pub fn manifest(
+        &self,
+        bytes: &[u8],
+        now: Timestamp,
+        seen_serial: Option<u64>,
+    ) -> Result<Verified<Manifest>, VerifyError> {
+        let doc: Verified<Manifest> = self.publish_signed(bytes)?;
+        if let Some(seen) = seen_serial.filter(|seen| doc.serial < *seen) {
+            return Err(VerifyError::Rollback {
+                doc: DocType::Manifest,
+                trusted: seen,
+                offered: doc.serial,
+            });
+        }
+        if now >= doc.expires_at {
+            return Err(VerifyError::Expired {
+                serial: doc.serial,
+                expires_at: doc.expires_at,
+                now,
+            });
+        }
+        Ok(doc)
+    }
+
+    /// Checks a delta for a client at version `current` (`None`: the empty list):
+    /// publish signatures, list, and that it is exactly the next version.
+    pub fn delta(
+        &self,
+        bytes: &[u8],
+        current: Option<Version>,
+    ) -> Result<Verified<Delta>, VerifyError> {
+        let doc: Verified<Delta> = self.publish_signed(bytes)?;
+        follows(DocType::Delta, current, doc.version)?;
+        Ok(doc)
+    }
+
+    /// Checks a snapshot for a client at version `current`: publish signatures,
+    /// list, newer than `current`, and entries that match the signed state digest.
+    pub fn snapshot(
+        &self,
+        bytes: &[u8],
+        current: Option<Version>,
+    ) -> Result<Verified<Snapshot>, VerifyError> {
+        let doc: Verified<Snapshot> = self.publish_signed(bytes)?;
+        if let Some(current) = current.filter(|c| doc.version <= *c) {
+            return Err(stale(DocType::Snapshot, current, doc.version));
+        }
+        check_state(
+            &format!("snapshot {} entries", doc.version),
+            &doc.state,
+            &doc.computed_state(),
+        )?;
+        Ok(doc)
+    }
+
+    fn publish_signed<T: Document>(&self, bytes: &[u8]) -> Result<Verified<T>, VerifyError> {
+        let root = &self.root.doc;
+        let env = envelope_of::<T>(bytes)?;
+        check_signatures(&env, Role::Publish, &[(&root.publish_keys, root.version)])?;
+        let doc: T = decode(&env)?;
+        self.check_list(&doc)?;
+        Ok(Verified {
+            doc,
+            file: Sha256::of(bytes),
+        })
+    }
+
+    fn check_list<T: Document>(&self, doc: &T) -> Result<(), VerifyError> {
+        if doc.list() != &self.root.doc.list {
+            return Err(VerifyError::WrongList {
+                doc: T::TYPE,
+                expected: self.root.doc.list.to_string(),
+                found: doc.list().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks that a file matches the manifest's reference to it: size first, so a
+/// hostile mirror's oversized file is refused without hashing it all.
+pub fn check_file(what: &str, bytes: &[u8], expected: &FileRef) -> Result<(), VerifyError> {
+    let mismatch = |expected: String, actual: String| VerifyError::DigestMismatch {
+        what: what.to_owned(),
+        expected,
+        actual,
+    };
+    if bytes.len() as u64 != expected.size {
+        return Err(mismatch(
+            format!("{} bytes", expected.size),
+            format!("{} bytes", bytes.len()),
+        ));
+    }
+    let actual = Sha256::of(bytes);
+    if actual != expected.sha256 {
+        return Err(mismatch(expected.sha256.to_string(), actual.to_string()));
+    }
+    Ok(())
+}
+
+/// Checks a list state against the one a signed document announced.
+pub fn check_state(
+    what: &str,
+    expected: &ListState,
+    actual: &ListState,
+) -> Result<(), VerifyError> {
+    if expected != actual {
+        return Err(VerifyError::DigestMismatch {
+            what: what.to_owned(),
+            expected: format!("{} ({} entries)", expected.digest, expected.entries),
+            actual: format!("{} ({} entries)", actual.digest, actual.entries),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `offered` is exactly the version after `current`.
+fn follows(doc: DocType, current: Option<Version>, offered: Version) -> Result<(), VerifyError> {
+    let trusted = current.map_or(0, Version::get);
+    match offered.get() {
+        n if n == trusted + 1 => Ok(()),
+        n if n > trusted + 1 => Err(VerifyError::Gap {
+            trusted,
+            offered: n,
+        }),
+        _ => Err(stale(
+            doc,
+            current.expect("offered <= trusted implies trusted >= 1"),
+            offered,
+        )),
+    }
+}
+
+/// The error for a version at or below the one held.
+fn stale(doc: DocType, current: Version, offered: Version) -> VerifyError {
+    if offered == current {
+        VerifyError::Replay {
+            doc,
+            version: offered.get(),
+        }
+    } else {
+        VerifyError::Rollback {
+            doc,
+            trusted: current.get(),
+            offered: offered.get(),
+        }
+    }
+}
+
+/// Parses the envelope and checks it holds a `T`.
+fn envelope_of<T: Document>(bytes: &[u8]) -> Result<envelope::Envelope<'_>, VerifyError> {
+    let env = envelope::parse(bytes).map_err(|source| VerifyError::Malformed {
+        doc: T::TYPE,
+        source,
+    })?;
+    if env.doc_type != T::TYPE {
+        return Err(VerifyError::WrongDocument {
+            expected: T::TYPE,
+            found: env.doc_type,
+        });
+    }
+    Ok(env)
+}
+
+fn decode<T: Document>(env: &envelope::Envelope<'_>) -> Result<T, VerifyError> {
+    T::decode_payload(env.payload).map_err(|source| VerifyError::Malformed {
+        doc: T::TYPE,
+        source,
+    })
+}
+
+/// Checks the envelope's signatures against one or more key sets of `role`
+/// (two during a root rotation: the old root's and the new one's). Every
+/// signature must be by a key of some set and valid: a stray or broken
+/// signature is refused rather than ignored, so any change to a signed file is
+/// an error. Each set must then have its threshold of signatures.
+fn check_signatures(
+    env: &envelope::Envelope<'_>,
+    role: Role,
+    sets: &[(&KeySet, Version)],
+) -> Result<(), VerifyError> {
+    for sig in &env.signatures {
+        let key = sets
+            .iter()
+            .find_map(|(set, _)| set.get(&sig.key_id))
+            .ok_or(VerifyError::UnknownKey {
+                doc: env.doc_type,
+                key_id: sig.key_id,
+                role,
+                root_version: sets[0].1,
+            })?;
+        if !key.verifies(&env.message, &sig.bytes) {
+            return Err(VerifyError::BadSignature {
+                doc: env.doc_type,
+                key_id: sig.key_id,
+            });
+        }
+    }
+    for (set, _) in sets {
+        let valid = env
+            .signatures
+            .iter()
+            .filter(|sig| set.get(&sig.key_id).is_some())
+            .count();
+        if valid < usize::from(set.threshold()) {
+            return Err(VerifyError::ThresholdNotMet {
+                doc: env.doc_type,
+                role,
+                valid,
+                threshold: set.threshold(),
+            });
+        }
+    }
+    Ok(())
+}
