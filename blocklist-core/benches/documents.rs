@@ -1,0 +1,129 @@
+//! Decode + verify throughput of a 100k-operation delta, and its encoded size
+//! against the raw identifier bytes. `cargo bench -p blocklist-core --bench documents`
+//! (`BLOCKLIST_BENCH_OPS` sets the operation count).
+
+use std::time::{Duration, Instant};
+
+use blocklist_core::document::{Delta, Document, ListId, ListState, Op, TrustRoot, Version};
+use blocklist_core::verify::Verifier;
+use blocklist_core::*;
+
+fn main() {
+    let ops: usize = std::env::var("BLOCKLIST_BENCH_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let key = SecretKey::generate().expect("randomness");
+    let list = ListId::new("bench").expect("list id");
+    let now = Timestamp::now();
+    let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
+    let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+
+    let entries = realistic_entries(ops, now);
+    let ops = entries.len();
+    let raw_bytes: usize = entries.iter().map(|e| e.id.as_str().len()).sum();
+    let mut state = ListState::default();
+    entries.iter().for_each(|e| state.digest.add(e));
+    state.entries = entries.len() as u64;
+    let delta = Delta {
+        list,
+        version: Version::FIRST,
+        created_at: now,
+        ops: entries.into_iter().map(Op::Add).collect(),
+        state,
+        extensions: vec![],
+    };
+    let started = Instant::now();
+    let bytes = delta.sign(&[&key]).expect("sign delta");
+    let encode = started.elapsed();
+
+    let mut runs: Vec<Duration> = (0..7)
+        .map(|_| {
+            let started = Instant::now();
+            let verified = verifier.delta(&bytes, None).expect("verify");
+            assert_eq!(verified.ops.len(), ops);
+            started.elapsed()
+        })
+        .collect();
+    runs.sort();
+    let median = runs[runs.len() / 2];
+
+    println!("delta of {ops} add operations (40% numbers, 30% accounts, 30% domains)");
+    println!("  encode + sign:     {:>10.1} ms", ms(encode));
+    println!(
+        "  decode + verify:   {:>10.1} ms median of {}  = {:.0} ops/s",
+        ms(median),
+        runs.len(),
+        ops as f64 / median.as_secs_f64()
+    );
+    println!(
+        "  encoded size:      {} bytes = {:.2} bytes/op; raw identifiers {:.2} bytes/op; ratio {:.3}",
+        bytes.len(),
+        bytes.len() as f64 / ops as f64,
+        raw_bytes as f64 / ops as f64,
+        bytes.len() as f64 / raw_bytes as f64
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Identifiers shaped like real reports: Thai mobiles, Thai bank accounts,
+/// scam domains, listed in batches by a few agencies (duplicates dropped).
+fn realistic_entries(n: usize, now: Timestamp) -> Vec<Entry> {
+    let rules = Rules::default();
+    let agencies: Vec<Agency> = ["th-aoc", "th-police", "bank-004", "bank-014", "telco-ais"]
+        .iter()
+        .map(|a| Agency::new(a).expect("agency"))
+        .collect();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            let (kind, raw) = match i % 10 {
+                0..=3 => (
+                    Kind::Number,
+                    format!("0{}{:08}", [6, 8, 9][(r % 3) as usize], r % 100_000_000),
+                ),
+                4..=6 => (
+                    Kind::Account,
+                    format!(
+                        "{:03}/{:010}",
+                        [2, 4, 6, 14, 25][(r % 5) as usize],
+                        r % 10_000_000_000
+                    ),
+                ),
+                _ => (
+                    Kind::Domain,
+                    format!(
+                        "{}-{:x}.{}",
+                        ["secure", "login", "th-pay", "promo"][(r % 4) as usize],
+                        r >> 40,
+                        ["com", "net", "xyz", "co.th"][(r >> 8) as usize % 4]
+                    ),
+                ),
+            };
+            let batch = (i / 500) as u64;
+            let id = Identifier::parse(kind, &raw, &rules).expect("valid identifier");
+            let entry = Entry {
+                id: id.clone(),
+                meta: EntryMeta {
+                    reason: Reason((batch % 7) as u16 + 1),
+                    agency: agencies[(batch % 5) as usize].clone(),
+                    listed_at: Timestamp(now.0 - 3600 * (batch % 48)),
+                    expires_at: (batch % 3 == 0).then(|| now.plus(86_400 * 90)),
+                },
+            };
+            (id, entry)
+        })
+        .collect::<std::collections::HashMap<_, _>>()
+        .into_values()
+        .collect()
+}
