@@ -17,6 +17,7 @@ pub mod identifier;
 pub mod keys;
 pub mod kind;
 pub mod normalise;
+pub mod store;
 pub mod verify;
 
 pub use digest::{Sha256, StateDigest};

@@ -5,23 +5,8 @@ use blocklist_core::verify::{check_file, Role, Verifier, VerifyError};
 use blocklist_core::*;
 use proptest::prelude::*;
 
-const NOW: Timestamp = Timestamp(1_760_000_000);
-
-fn list() -> ListId {
-    ListId::new("th-national").unwrap()
-}
-
-fn entry(kind: Kind, raw: &str, agency: &str, expires_at: Option<u64>) -> Entry {
-    Entry {
-        id: Identifier::parse(kind, raw, &Rules::default()).unwrap(),
-        meta: EntryMeta {
-            reason: Reason::MULE_ACCOUNT,
-            agency: Agency::new(agency).unwrap(),
-            listed_at: Timestamp(1_750_000_000),
-            expires_at: expires_at.map(Timestamp),
-        },
-    }
-}
+mod support;
+use support::*;
 
 fn sample_entries() -> Vec<Entry> {
     vec![
@@ -42,44 +27,10 @@ fn sample_entries() -> Vec<Entry> {
     ]
 }
 
-fn state_of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> ListState {
-    let mut state = ListState::default();
-    for e in entries {
-        state.digest.add(e);
-        state.entries += 1;
-    }
-    state
-}
-
-fn delta(version: u64, ops: Vec<Op>, state: ListState) -> Delta {
-    Delta {
-        list: list(),
-        version: Version::new(version).unwrap(),
-        created_at: NOW,
-        ops,
-        state,
-        extensions: vec![],
-    }
-}
-
-struct Centre {
-    key: SecretKey,
-    verifier: Verifier,
-}
-
-fn centre() -> Centre {
-    let key = SecretKey::generate().unwrap();
-    let root = TrustRoot::single_key(list(), &key, NOW, NOW.plus(365 * 86_400));
-    let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
-    Centre { key, verifier }
-}
-
 fn first_delta(c: &Centre) -> Vec<u8> {
     let entries = sample_entries();
     let state = state_of(&entries);
-    delta(1, entries.into_iter().map(Op::Add).collect(), state)
-        .sign(&[&c.key])
-        .unwrap()
+    c.sign(&delta(1, entries.into_iter().map(Op::Add).collect(), state))
 }
 
 fn manifest(serial: u64, expires_at: Timestamp) -> Manifest {
@@ -104,7 +55,7 @@ fn manifest(serial: u64, expires_at: Timestamp) -> Manifest {
 
 #[test]
 fn every_document_round_trips_through_sign_and_verify() {
-    let c = centre();
+    let c = Centre::new();
     let entries = sample_entries();
     let d = delta(
         1,
@@ -166,7 +117,7 @@ fn encoding_is_deterministic_whatever_the_op_order() {
 
 #[test]
 fn every_single_byte_change_of_a_signed_delta_is_rejected() {
-    let c = centre();
+    let c = Centre::new();
     let good = first_delta(&c);
     assert!(c.verifier.delta(&good, None).is_ok());
     for pos in 0..good.len() {
@@ -183,7 +134,7 @@ fn every_single_byte_change_of_a_signed_delta_is_rejected() {
 
 #[test]
 fn every_truncation_of_a_signed_delta_is_rejected_as_malformed() {
-    let c = centre();
+    let c = Centre::new();
     let good = first_delta(&c);
     for len in 0..good.len() {
         match c.verifier.delta(&good[..len], None) {
@@ -204,7 +155,7 @@ fn every_truncation_of_a_signed_delta_is_rejected_as_malformed() {
 
 #[test]
 fn delta_versions_refuse_replay_rollback_and_gap() {
-    let c = centre();
+    let c = Centre::new();
     let bytes = delta(5, vec![], ListState::default())
         .sign(&[&c.key])
         .unwrap();
@@ -240,7 +191,7 @@ fn delta_versions_refuse_replay_rollback_and_gap() {
 
 #[test]
 fn snapshots_must_be_newer_and_match_their_digest() {
-    let c = centre();
+    let c = Centre::new();
     let entries = sample_entries();
     let mut s = Snapshot {
         list: list(),
@@ -274,7 +225,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
 
 #[test]
 fn manifests_expire_and_refuse_older_serials() {
-    let c = centre();
+    let c = Centre::new();
     let bytes = manifest(10, NOW.plus(60)).sign(&[&c.key]).unwrap();
     assert!(c.verifier.manifest(&bytes, NOW, Some(10)).is_ok());
     assert!(matches!(
@@ -293,7 +244,7 @@ fn manifests_expire_and_refuse_older_serials() {
 
 #[test]
 fn wrong_key_wrong_type_and_wrong_list_are_refused() {
-    let c = centre();
+    let c = Centre::new();
     let stranger = SecretKey::generate().unwrap();
     let d = delta(1, vec![], ListState::default());
     assert!(matches!(
@@ -326,7 +277,7 @@ fn wrong_key_wrong_type_and_wrong_list_are_refused() {
 
 #[test]
 fn a_signature_moved_to_another_document_type_is_bad() {
-    let c = centre();
+    let c = Centre::new();
     let payload = delta(1, vec![], ListState::default())
         .encode_payload()
         .unwrap();

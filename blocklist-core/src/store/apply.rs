@@ -1,0 +1,350 @@
+//! Applying verified deltas and snapshots, each in one transaction.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::document::{Delta, DocType, ListState, Op, Snapshot, Version};
+use crate::entry::{Entry, EntryMeta, Timestamp};
+use crate::identifier::Identifier;
+use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
+use crate::verify::{check_state, Verified, VerifyError};
+
+/// What an apply did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The store moved to this version and state.
+    Applied {
+        /// The new version.
+        version: Version,
+        /// The new state.
+        state: ListState,
+    },
+    /// The same file was applied before: nothing changed.
+    AlreadyApplied {
+        /// Its version.
+        version: Version,
+    },
+}
+
+/// How far a snapshot apply has come, for a person watching a bootstrap.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Entries written so far.
+    pub done: u64,
+    /// Entries in the snapshot.
+    pub total: u64,
+    /// Time since the apply started.
+    pub elapsed: Duration,
+}
+
+impl Progress {
+    /// Entries written per second so far.
+    pub fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Entries between two progress reports.
+const PROGRESS_EVERY: u64 = 100_000;
+
+impl Store {
+    /// Applies a verified delta: it must take the store's version V to V+1, every
+    /// operation must fit the stored list, and the result must match the delta's
+    /// signed state digest. All of it commits, or none of it does.
+    pub fn apply_delta(
+        &mut self,
+        delta: &Verified<Delta>,
+        source: &str,
+    ) -> Result<Applied, StoreError> {
+        let path = self.path.clone();
+        let tx = self.begin()?;
+        let held = read_state(&tx, &path)?;
+        check_list(&path, &held.list, delta.list.as_str())?;
+        if let Some(done) = already_applied(
+            &tx,
+            &path,
+            DocType::Delta,
+            held.version,
+            delta.version,
+            delta.file_sha256().0,
+        )? {
+            return Ok(done);
+        }
+        let trusted = held.version.map_or(0, Version::get);
+        if delta.version.get() != trusted + 1 {
+            return Err(refused(
+                &path,
+                VerifyError::Gap {
+                    trusted,
+                    offered: delta.version.get(),
+                },
+            ));
+        }
+        let mut state = held.state;
+        let version = delta.version.get();
+        for op in &delta.ops {
+            let old = read_entry(&tx, &path, op.id())?;
+            let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
+                path: path.clone(),
+                version,
+                op: verb,
+                id: op.id().to_string(),
+                state,
+            };
+            match (op, old) {
+                (Op::Add(_), Some(_)) => return Err(conflict("adds", "already listed")),
+                (Op::Update(_), None) => return Err(conflict("updates", "not listed")),
+                (Op::Remove(_), None) => return Err(conflict("removes", "not listed")),
+                (Op::Add(new), None) => {
+                    insert(&tx, &path, new)?;
+                    state.digest.add(new);
+                    state.entries += 1;
+                }
+                (Op::Update(new), Some(old)) => {
+                    state.digest.remove(&old);
+                    delete(&tx, &path, &new.id)?;
+                    insert(&tx, &path, new)?;
+                    state.digest.add(new);
+                }
+                (Op::Remove(id), Some(old)) => {
+                    state.digest.remove(&old);
+                    delete(&tx, &path, id)?;
+                    state.entries -= 1;
+                }
+            }
+        }
+        check_state(
+            &format!("state after delta {version}"),
+            &delta.state,
+            &state,
+        )
+        .map_err(|e| refused(&path, e))?;
+        commit(
+            tx,
+            &path,
+            DocType::Delta,
+            delta.version,
+            state,
+            delta.created_at,
+            delta.file_sha256().0,
+            source,
+        )
+    }
+
+    /// Replaces the whole list with a verified snapshot newer than what the store
+    /// holds, reporting progress every 100,000 entries. All or nothing.
+    pub fn apply_snapshot(
+        &mut self,
+        snapshot: &Verified<Snapshot>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Applied, StoreError> {
+        let path = self.path.clone();
+        let started = Instant::now();
+        let tx = self.begin()?;
+        let held = read_state(&tx, &path)?;
+        check_list(&path, &held.list, snapshot.list.as_str())?;
+        if let Some(done) = already_applied(
+            &tx,
+            &path,
+            DocType::Snapshot,
+            held.version,
+            snapshot.version,
+            snapshot.file_sha256().0,
+        )? {
+            return Ok(done);
+        }
+        tx.execute("DELETE FROM entries", [])
+            .map_err(sqlite(&path, "clear entries"))?;
+        // Key order turns millions of random B-tree inserts into appends.
+        let mut order: Vec<&Entry> = snapshot.entries.iter().collect();
+        order.sort_unstable_by(|a, b| {
+            (a.id.kind().code(), a.id.as_str()).cmp(&(b.id.kind().code(), b.id.as_str()))
+        });
+        let total = order.len() as u64;
+        for (done, entry) in order.into_iter().enumerate() {
+            insert(&tx, &path, entry)?;
+            let done = done as u64 + 1;
+            if done % PROGRESS_EVERY == 0 || done == total {
+                progress(Progress {
+                    done,
+                    total,
+                    elapsed: started.elapsed(),
+                });
+            }
+        }
+        // The verifier checked the entries against the signed state already.
+        commit(
+            tx,
+            &path,
+            DocType::Snapshot,
+            snapshot.version,
+            snapshot.state,
+            snapshot.created_at,
+            snapshot.file_sha256().0,
+            source,
+        )
+    }
+
+    fn begin(&mut self) -> Result<Transaction<'_>, StoreError> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&self.path, "begin transaction"))
+    }
+}
+
+/// `Some` when `offered` is at or below the held version: a no-op if the log
+/// shows this very file applied, refused otherwise.
+fn already_applied(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    doc: DocType,
+    held: Option<Version>,
+    offered: Version,
+    file_sha256: [u8; 32],
+) -> Result<Option<Applied>, StoreError> {
+    let Some(held) = held.filter(|h| offered <= *h) else {
+        return Ok(None);
+    };
+    let logged: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT file_sha256 FROM applied WHERE version = ?1",
+            [to_db(path, "version", offered.get())?],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sqlite(path, "read log"))?;
+    if logged.as_deref() == Some(file_sha256.as_slice()) {
+        return Ok(Some(Applied::AlreadyApplied { version: offered }));
+    }
+    Err(refused(
+        path,
+        if offered == held {
+            VerifyError::Replay {
+                doc,
+                version: offered.get(),
+            }
+        } else {
+            VerifyError::Rollback {
+                doc,
+                trusted: held.get(),
+                offered: offered.get(),
+            }
+        },
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn commit(
+    tx: Transaction<'_>,
+    path: &std::path::Path,
+    doc: DocType,
+    version: Version,
+    state: ListState,
+    data_time: Timestamp,
+    file_sha256: [u8; 32],
+    source: &str,
+) -> Result<Applied, StoreError> {
+    let v = to_db(path, "version", version.get())?;
+    let entries = to_db(path, "entry count", state.entries)?;
+    let data_time = to_db(path, "created_at", data_time.0)?;
+    let now = to_db(path, "clock", Timestamp::now().0)?;
+    tx.execute(
+        "UPDATE list_state SET version = ?1, digest = ?2, entries = ?3, data_time = ?4 WHERE id = 1",
+        params![v, state.digest.0.as_slice(), entries, data_time],
+    )
+    .map_err(sqlite(path, "update state"))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO applied (version, document, digest, entries, file_sha256, applied_at, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![v, doc.name(), state.digest.0.as_slice(), entries, file_sha256.as_slice(), now, source],
+    )
+    .map_err(sqlite(path, "log version"))?;
+    tx.commit().map_err(sqlite(path, "commit"))?;
+    Ok(Applied::Applied { version, state })
+}
+
+fn read_entry(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    id: &Identifier,
+) -> Result<Option<Entry>, StoreError> {
+    let row = tx
+        .prepare_cached("SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+        })
+        .map_err(sqlite(path, "read entry"))?;
+    row.map(|row| {
+        Ok(Entry {
+            id: id.clone(),
+            meta: meta_from_row(path, row)?,
+        })
+    })
+    .transpose()
+}
+
+fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<(), StoreError> {
+    let EntryMeta {
+        reason,
+        agency,
+        listed_at,
+        expires_at,
+    } = &entry.meta;
+    let listed_at = to_db(path, "listed_at", listed_at.0)?;
+    let expires_at = expires_at
+        .map(|t| to_db(path, "expires_at", t.0))
+        .transpose()?;
+    tx.prepare_cached(
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            entry.id.kind().code(),
+            entry.id.as_str(),
+            reason.0,
+            agency.as_str(),
+            listed_at,
+            expires_at,
+        ])
+    })
+    .map_err(sqlite(path, "insert entry"))?;
+    Ok(())
+}
+
+fn delete(tx: &Transaction<'_>, path: &std::path::Path, id: &Identifier) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM entries WHERE kind = ?1 AND value = ?2")
+        .and_then(|mut stmt| stmt.execute(params![id.kind().code(), id.as_str()]))
+        .map_err(sqlite(path, "delete entry"))?;
+    Ok(())
+}
+
+fn check_list(path: &std::path::Path, held: &str, offered: &str) -> Result<(), StoreError> {
+    if held != offered {
+        return Err(StoreError::WrongList {
+            path: path.to_path_buf(),
+            expected: held.to_owned(),
+            found: offered.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn to_db(path: &std::path::Path, field: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::OutOfRange {
+        path: path.to_path_buf(),
+        field,
+        value,
+    })
+}
+
+fn refused(path: &std::path::Path, source: VerifyError) -> StoreError {
+    StoreError::Refused {
+        path: path.to_path_buf(),
+        source,
+    }
+}

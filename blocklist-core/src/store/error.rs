@@ -1,0 +1,74 @@
+//! Why the store refused or failed an operation.
+
+use std::path::PathBuf;
+
+use crate::verify::VerifyError;
+
+/// A store failure. Whatever the variant, the store still holds the version it
+/// held before the failed call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("store {path}: {action}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What the store was doing.
+        action: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The document does not follow the store's version, or its result does not
+    /// match its signed state digest.
+    #[error("store {path}: {source}")]
+    Refused {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: VerifyError,
+    },
+    /// An operation that contradicts the stored list (adding a listed
+    /// identifier, removing one that is not listed).
+    #[error("store {path}: delta {version} {op} {id}, which is {state}")]
+    Conflict {
+        /// The database file.
+        path: PathBuf,
+        /// The delta's version.
+        version: u64,
+        /// The operation.
+        op: &'static str,
+        /// The identifier, as `kind:value`.
+        id: String,
+        /// What the store holds for it.
+        state: &'static str,
+    },
+    /// The store holds another list.
+    #[error("store {path} holds list {found:?}, not {expected:?}")]
+    WrongList {
+        /// The database file.
+        path: PathBuf,
+        /// The list asked for.
+        expected: String,
+        /// The list held.
+        found: String,
+    },
+    /// The database holds something no apply could have written.
+    #[error("store {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A value too large for SQLite's signed 64-bit integers.
+    #[error("store {path}: {field} {value} is out of range (max 2^63-1)")]
+    OutOfRange {
+        /// The database file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// The value.
+        value: u64,
+    },
+}

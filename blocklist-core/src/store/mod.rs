@@ -1,0 +1,286 @@
+//! The local replica: one SQLite file (WAL mode) holding the entries, the
+//! current version and state digest, and a log of applied versions.
+//!
+//! The only writes are [`Store::apply_delta`] and [`Store::apply_snapshot`], and
+//! each is one transaction that ends with the state digest checked against the
+//! signed one, so a crash or a refused document leaves the previous version
+//! whole: a process killed at any point restarts at the old or the new version.
+//!
+//! ```
+//! use blocklist_core::store::Store;
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("list.db"), "th-national").unwrap();
+//! assert_eq!(store.state().unwrap().version, None);
+//! ```
+
+mod apply;
+mod error;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+pub use apply::{Applied, Progress};
+pub use error::StoreError;
+
+use crate::digest::StateDigest;
+use crate::document::{ListState, Version};
+use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
+use crate::identifier::Identifier;
+use crate::kind::Kind;
+
+/// The version the store holds and what it holds at that version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreState {
+    /// The list.
+    pub list: String,
+    /// The applied version; `None` before the first apply.
+    pub version: Option<Version>,
+    /// Digest and count of the entries.
+    pub state: ListState,
+    /// When the centre made the document that produced this version.
+    pub data_time: Timestamp,
+}
+
+/// One line of the applied-versions log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedVersion {
+    /// The version.
+    pub version: Version,
+    /// `delta` or `snapshot`.
+    pub document: String,
+    /// The state after it.
+    pub state: ListState,
+    /// SHA-256 of the file applied.
+    pub file_sha256: [u8; 32],
+    /// When it was applied.
+    pub applied_at: Timestamp,
+    /// Where it came from (a URL, a file path).
+    pub source: String,
+}
+
+/// The local replica of one list.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` for list `list`. A store
+    /// that holds another list is refused.
+    pub fn open(path: impl AsRef<Path>, list: &str) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(sqlite(&path, "open"))?;
+        // WAL: readers never block the applying writer. FULL: a committed
+        // version survives power loss, not only a process crash.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite(&path, "enable WAL"))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite(&path, "set synchronous"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sqlite(&path, "set busy timeout"))?;
+        conn.execute_batch(include_str!("schema.sql"))
+            .map_err(sqlite(&path, "create schema"))?;
+        conn.execute(
+            "INSERT OR IGNORE INTO list_state (id, list, version, digest, entries, data_time)
+             VALUES (1, ?1, NULL, ?2, 0, 0)",
+            params![list, StateDigest::EMPTY.0.as_slice()],
+        )
+        .map_err(sqlite(&path, "initialise state"))?;
+        let store = Store { conn, path };
+        let held = store.state()?.list;
+        if held != list {
+            return Err(StoreError::WrongList {
+                path: store.path,
+                expected: list.to_owned(),
+                found: held,
+            });
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The version held and its state.
+    pub fn state(&self) -> Result<StoreState, StoreError> {
+        read_state(&self.conn, &self.path)
+    }
+
+    /// The applied-versions log, oldest first.
+    pub fn log(&self) -> Result<Vec<AppliedVersion>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT version, document, digest, entries, file_sha256, applied_at, source
+                 FROM applied ORDER BY version",
+            )
+            .map_err(sqlite(&self.path, "read log"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(sqlite(&self.path, "read log"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (version, document, digest, entries, file, applied_at, source) =
+                row.map_err(sqlite(&self.path, "read log"))?;
+            out.push(AppliedVersion {
+                version: version_from_db(&self.path, version)?
+                    .ok_or_else(|| corrupt(&self.path, "log has version 0"))?,
+                document,
+                state: ListState {
+                    digest: StateDigest(bytes32(&self.path, "log digest", &digest)?),
+                    entries: entries as u64,
+                },
+                file_sha256: bytes32(&self.path, "log file digest", &file)?,
+                applied_at: Timestamp(applied_at as u64),
+                source,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The entry for `id`, expired or not (lookups go through the index; this
+    /// is for tools and tests).
+    pub fn get(&self, id: &Identifier) -> Result<Option<EntryMeta>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
+                params![id.kind().code(), id.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(sqlite(&self.path, "read entry"))?
+            .map(|row| meta_from_row(&self.path, row))
+            .transpose()
+    }
+
+    /// Calls `f` with every entry, in key order (for building the lookup index).
+    pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kind, value, reason, agency, listed_at, expires_at FROM entries ORDER BY kind, value")
+            .map_err(sqlite(&self.path, "read entries"))?;
+        let mut rows = stmt.query([]).map_err(sqlite(&self.path, "read entries"))?;
+        while let Some(r) = rows.next().map_err(sqlite(&self.path, "read entries"))? {
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
+                Ok((
+                    r.get::<_, u16>(0)?,
+                    r.get::<_, String>(1)?,
+                    (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+                ))
+            };
+            let (kind, value, meta) = read(r).map_err(sqlite(&self.path, "read entries"))?;
+            let id = Identifier::from_canonical(Kind::from_code(kind), &value)
+                .map_err(|e| corrupt(&self.path, &format!("entry {value:?}: {e}")))?;
+            f(Entry {
+                id,
+                meta: meta_from_row(&self.path, meta)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// Recomputes the state digest from every row and compares it with the
+    /// stored one: a check that nothing edited the database behind the store.
+    pub fn check_integrity(&self) -> Result<ListState, StoreError> {
+        let mut actual = ListState::default();
+        self.for_each_entry(|entry| {
+            actual.digest.add(&entry);
+            actual.entries += 1;
+        })?;
+        let held = self.state()?;
+        if held.state != actual {
+            return Err(corrupt(
+                &self.path,
+                &format!(
+                    "entries give digest {} ({} entries), state says {} ({} entries)",
+                    actual.digest, actual.entries, held.state.digest, held.state.entries
+                ),
+            ));
+        }
+        Ok(actual)
+    }
+}
+
+fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> {
+    let (list, version, digest, entries, data_time) = conn
+        .query_row(
+            "SELECT list, version, digest, entries, data_time FROM list_state WHERE id = 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            },
+        )
+        .map_err(sqlite(path, "read state"))?;
+    Ok(StoreState {
+        list,
+        version: version
+            .map(|v| version_from_db(path, v))
+            .transpose()?
+            .flatten(),
+        state: ListState {
+            digest: StateDigest(bytes32(path, "state digest", &digest)?),
+            entries: entries as u64,
+        },
+        data_time: Timestamp(data_time as u64),
+    })
+}
+
+type MetaRow = (u16, String, i64, Option<i64>);
+
+fn meta_from_row(
+    path: &Path,
+    (reason, agency, listed_at, expires_at): MetaRow,
+) -> Result<EntryMeta, StoreError> {
+    Ok(EntryMeta {
+        reason: Reason(reason),
+        agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
+        listed_at: Timestamp(listed_at as u64),
+        expires_at: expires_at.map(|t| Timestamp(t as u64)),
+    })
+}
+
+fn version_from_db(path: &Path, v: i64) -> Result<Option<Version>, StoreError> {
+    u64::try_from(v)
+        .map(Version::new)
+        .map_err(|_| corrupt(path, &format!("negative version {v}")))
+}
+
+fn bytes32(path: &Path, what: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| corrupt(path, &format!("{what} is {} bytes, not 32", bytes.len())))
+}
+
+fn corrupt(path: &Path, reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn sqlite<'p>(path: &'p Path, action: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + 'p {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        action,
+        source,
+    }
+}

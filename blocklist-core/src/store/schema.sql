@@ -1,0 +1,30 @@
+-- The local replica of one list. Applied only through Store::apply_*,
+-- each apply one transaction.
+CREATE TABLE IF NOT EXISTS list_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    list        TEXT    NOT NULL,
+    version     INTEGER,                -- NULL: nothing applied yet
+    digest      BLOB    NOT NULL,       -- StateDigest of every row of entries
+    entries     INTEGER NOT NULL,
+    data_time   INTEGER NOT NULL        -- created_at of the document that made this version
+);
+
+CREATE TABLE IF NOT EXISTS entries (
+    kind        INTEGER NOT NULL,
+    value       TEXT    NOT NULL,
+    reason      INTEGER NOT NULL,
+    agency      TEXT    NOT NULL,
+    listed_at   INTEGER NOT NULL,
+    expires_at  INTEGER,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS applied (
+    version     INTEGER PRIMARY KEY,
+    document    TEXT    NOT NULL,       -- 'delta' or 'snapshot'
+    digest      BLOB    NOT NULL,
+    entries     INTEGER NOT NULL,
+    file_sha256 BLOB    NOT NULL,
+    applied_at  INTEGER NOT NULL,
+    source      TEXT    NOT NULL
+);

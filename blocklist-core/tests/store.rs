@@ -1,0 +1,410 @@
+//! The SQLite store: atomic applies, replay, refusals that leave the state
+//! unchanged, snapshot bootstrap, and SIGKILL at random points of an apply.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use blocklist_core::document::*;
+use blocklist_core::store::{Applied, Store, StoreError};
+use blocklist_core::verify::VerifyError;
+use blocklist_core::*;
+
+mod support;
+use support::*;
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir.join("list.db"), "th-national").unwrap()
+}
+
+/// Deltas 1..=n: each adds `per` entries, and from the second on removes the
+/// first third of the previous delta's entries and updates another third.
+fn chain(c: &Centre, n: u64, per: u64) -> (Vec<Vec<u8>>, Vec<ListState>) {
+    let mut held: std::collections::HashMap<Identifier, Entry> = Default::default();
+    let mut files = Vec::new();
+    let mut states = Vec::new();
+    for v in 1..=n {
+        let added = entries(v * 1_000_000, per);
+        let mut ops: Vec<Op> = added.iter().cloned().map(Op::Add).collect();
+        if v > 1 {
+            let previous = entries((v - 1) * 1_000_000, per);
+            for (i, e) in previous.into_iter().enumerate() {
+                match i % 3 {
+                    0 => ops.push(Op::Remove(e.id.clone())),
+                    1 => {
+                        let mut changed = e.clone();
+                        changed.meta.expires_at = Some(Timestamp(1_999_999_999));
+                        ops.push(Op::Update(changed));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for op in &ops {
+            match op {
+                Op::Add(e) | Op::Update(e) => held.insert(e.id.clone(), e.clone()),
+                Op::Remove(id) => held.remove(id),
+            };
+        }
+        let state = state_of(held.values());
+        files.push(c.sign(&delta(v, ops, state)));
+        states.push(state);
+    }
+    (files, states)
+}
+
+#[test]
+fn deltas_apply_in_order_and_match_their_signed_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let (files, states) = chain(&c, 3, 30);
+    let mut store = open(dir.path());
+    for (i, file) in files.iter().enumerate() {
+        let held = store.state().unwrap().version;
+        let d = c.verifier.delta(file, held).unwrap();
+        let applied = store.apply_delta(&d, "test").unwrap();
+        assert!(matches!(applied, Applied::Applied { state, .. } if state == states[i]));
+    }
+    assert_eq!(store.state().unwrap().version, Version::new(3));
+    assert_eq!(store.check_integrity().unwrap(), states[2]);
+    assert_eq!(store.log().unwrap().len(), 3);
+    let id =
+        Identifier::parse(Kind::Domain, "scam-3000002.example.com", &Rules::default()).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().agency.as_str(), "police");
+}
+
+#[test]
+fn reapplying_the_same_delta_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let (files, _) = chain(&c, 2, 9);
+    let mut store = open(dir.path());
+    let d1 = c.verifier.delta(&files[0], None).unwrap();
+    store.apply_delta(&d1, "test").unwrap();
+    let d2 = c.verifier.delta(&files[1], Version::new(1)).unwrap();
+    store.apply_delta(&d2, "test").unwrap();
+    let before = store.state().unwrap();
+    for d in [&d1, &d2] {
+        assert!(matches!(
+            store.apply_delta(d, "again").unwrap(),
+            Applied::AlreadyApplied { .. }
+        ));
+    }
+    assert_eq!(store.state().unwrap(), before);
+}
+
+#[test]
+fn another_file_claiming_an_applied_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let (files, _) = chain(&c, 2, 9);
+    let mut store = open(dir.path());
+    for (v, f) in files.iter().enumerate() {
+        let d = c.verifier.delta(f, Version::new(v as u64)).unwrap();
+        store.apply_delta(&d, "test").unwrap();
+    }
+    // A different, validly signed version 2 and version 1: replay and rollback.
+    let other2 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(2, vec![], ListState::default())),
+            Version::new(1),
+        )
+        .unwrap();
+    let other1 = c
+        .verifier
+        .delta(&c.sign(&delta(1, vec![], ListState::default())), None)
+        .unwrap();
+    assert!(matches!(
+        store.apply_delta(&other2, "x"),
+        Err(StoreError::Refused {
+            source: VerifyError::Replay { version: 2, .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        store.apply_delta(&other1, "x"),
+        Err(StoreError::Refused {
+            source: VerifyError::Rollback {
+                trusted: 2,
+                offered: 1,
+                ..
+            },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_digest_mismatch_leaves_the_previous_version_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut store = open(dir.path());
+    let good = entries(0, 10);
+    let d1 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                1,
+                good.iter().cloned().map(Op::Add).collect(),
+                state_of(&good),
+            )),
+            None,
+        )
+        .unwrap();
+    store.apply_delta(&d1, "test").unwrap();
+    let before = store.state().unwrap();
+
+    let more = entries(100, 10);
+    let wrong_state = state_of(&good); // claims the state did not change
+    let d2 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                2,
+                more.into_iter().map(Op::Add).collect(),
+                wrong_state,
+            )),
+            Version::new(1),
+        )
+        .unwrap();
+    let err = store.apply_delta(&d2, "test").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Refused {
+                source: VerifyError::DigestMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("list.db"),
+        "the error names the store: {err}"
+    );
+    assert_eq!(store.state().unwrap(), before);
+    assert_eq!(store.check_integrity().unwrap(), before.state);
+}
+
+#[test]
+fn conflicting_operations_are_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut store = open(dir.path());
+    let first = entries(0, 5);
+    let d1 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                1,
+                first.iter().cloned().map(Op::Add).collect(),
+                state_of(&first),
+            )),
+            None,
+        )
+        .unwrap();
+    store.apply_delta(&d1, "test").unwrap();
+    let before = store.state().unwrap();
+    let fresh = entries(50, 3);
+    let mut ops: Vec<Op> = fresh.into_iter().map(Op::Add).collect();
+    ops.push(Op::Add(first[0].clone()));
+    let d2 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(2, ops, ListState::default())),
+            Version::new(1),
+        )
+        .unwrap();
+    let err = store.apply_delta(&d2, "test").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                op: "adds",
+                state: "already listed",
+                version: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let missing = entries(900, 1).remove(0);
+    let d2 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                2,
+                vec![Op::Remove(missing.id)],
+                ListState::default(),
+            )),
+            Version::new(1),
+        )
+        .unwrap();
+    assert!(matches!(
+        store.apply_delta(&d2, "test"),
+        Err(StoreError::Conflict { op: "removes", .. })
+    ));
+    assert_eq!(store.state().unwrap(), before);
+    assert_eq!(store.check_integrity().unwrap(), before.state);
+}
+
+#[test]
+fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let base = entries(0, 250_001 / 1000);
+    let s = c
+        .verifier
+        .snapshot(&c.sign(&snapshot(10, base.clone())), None)
+        .unwrap();
+    let mut store = open(dir.path());
+    let mut reports = Vec::new();
+    store
+        .apply_snapshot(&s, "test", &mut |p| reports.push(p.done))
+        .unwrap();
+    assert_eq!(reports.last(), Some(&(base.len() as u64)));
+    assert_eq!(store.state().unwrap().version, Version::new(10));
+    assert_eq!(store.check_integrity().unwrap(), s.state);
+
+    let add = entries(10_000, 4);
+    let mut after = base.clone();
+    after.extend(add.iter().cloned());
+    let d = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                11,
+                add.into_iter().map(Op::Add).collect(),
+                state_of(&after),
+            )),
+            Version::new(10),
+        )
+        .unwrap();
+    store.apply_delta(&d, "test").unwrap();
+    assert_eq!(store.check_integrity().unwrap().entries, after.len() as u64);
+    // An older snapshot is a rollback now.
+    let old = c
+        .verifier
+        .snapshot(&c.sign(&snapshot(9, base)), None)
+        .unwrap();
+    assert!(matches!(
+        store.apply_snapshot(&old, "x", &mut |_| {}),
+        Err(StoreError::Refused { .. })
+    ));
+}
+
+#[test]
+fn a_store_of_one_list_refuses_to_open_as_another() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    assert!(matches!(
+        Store::open(dir.path().join("list.db"), "other-list"),
+        Err(StoreError::WrongList { .. })
+    ));
+}
+
+/// Set by the SIGKILL test for the child process it starts.
+const CHILD_DIR: &str = "BLOCKLIST_TEST_APPLY_CHILD_DIR";
+const CHILD_DELTAS: u64 = 4;
+
+#[test]
+fn sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        return apply_all_as_child(Path::new(&dir));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let key_seed = [7u8; 32];
+    let c = Centre::with_key(SecretKey::from_seed(&key_seed));
+    let (files, states) = chain(&c, CHILD_DELTAS, 3_000);
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(work.path().join(format!("{}.delta", i + 1)), f).unwrap();
+    }
+    std::fs::write(work.path().join("root"), &c.root).unwrap();
+
+    // One unkilled run measures how long a child takes, to spread the kills over it.
+    let started = Instant::now();
+    let status = child(work.path()).status().unwrap();
+    assert!(status.success(), "the child fails on its own: {status}");
+    let full = started.elapsed();
+    std::fs::remove_file(work.path().join("list.db")).unwrap();
+    let _ = std::fs::remove_file(work.path().join("list.db-wal"));
+    let _ = std::fs::remove_file(work.path().join("list.db-shm"));
+
+    let mut seed = Instant::now().elapsed().subsec_nanos() as u64 | 1;
+    let mut seen = std::collections::BTreeMap::<u64, u32>::new();
+    const TRIALS: u32 = 50;
+    for trial in 0..TRIALS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
+        let mut running = child(work.path()).spawn().unwrap();
+        std::thread::sleep(delay);
+        running.kill().unwrap(); // SIGKILL on Unix
+        running.wait().unwrap();
+
+        let store = open(work.path());
+        let held = store.state().unwrap();
+        let integrity = store.check_integrity();
+        assert!(
+            integrity.is_ok(),
+            "trial {trial} (kill after {delay:?}): {integrity:?}"
+        );
+        let v = held.version.map_or(0, Version::get);
+        if v > 0 {
+            assert_eq!(
+                held.state,
+                states[v as usize - 1],
+                "trial {trial}: version {v} with another state"
+            );
+        } else {
+            assert_eq!(
+                held.state,
+                ListState::default(),
+                "trial {trial}: no version but entries"
+            );
+        }
+        *seen.entry(v).or_default() += 1;
+        drop(store);
+        // The next trial continues from wherever this one stopped: restart works.
+    }
+    let finished = child(work.path()).status().unwrap();
+    assert!(finished.success());
+    assert_eq!(
+        open(work.path()).state().unwrap().version,
+        Version::new(CHILD_DELTAS)
+    );
+    eprintln!("{TRIALS} SIGKILL trials over {full:?}; versions found after kill: {seen:?}");
+}
+
+fn child(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version",
+        "--nocapture",
+    ])
+    .env(CHILD_DIR, dir)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// The child: applies every delta the store does not hold yet, as a daemon would.
+fn apply_all_as_child(dir: &Path) {
+    let verifier =
+        blocklist_core::verify::Verifier::pin(&std::fs::read(dir.join("root")).unwrap()).unwrap();
+    let mut store = open(dir);
+    loop {
+        let held = store.state().unwrap().version;
+        let next = held.map_or(1, |v| v.get() + 1);
+        if next > CHILD_DELTAS {
+            return;
+        }
+        let bytes = std::fs::read(dir.join(format!("{next}.delta"))).unwrap();
+        let d = verifier.delta(&bytes, held).unwrap();
+        store.apply_delta(&d, "child").unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

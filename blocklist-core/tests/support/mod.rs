@@ -1,0 +1,106 @@
+//! Fixtures shared by the core's integration tests: a centre with one key,
+//! entries shaped like real reports, and deltas between list states.
+#![allow(dead_code)] // each test binary uses its own part of the fixtures
+
+use blocklist_core::document::*;
+use blocklist_core::verify::Verifier;
+use blocklist_core::*;
+
+pub const NOW: Timestamp = Timestamp(1_760_000_000);
+
+pub fn list() -> ListId {
+    ListId::new("th-national").unwrap()
+}
+
+pub fn entry(kind: Kind, raw: &str, agency: &str, expires_at: Option<u64>) -> Entry {
+    Entry {
+        id: Identifier::parse(kind, raw, &Rules::default()).unwrap(),
+        meta: EntryMeta {
+            reason: Reason::MULE_ACCOUNT,
+            agency: Agency::new(agency).unwrap(),
+            listed_at: Timestamp(1_750_000_000),
+            expires_at: expires_at.map(Timestamp),
+        },
+    }
+}
+
+/// `n` distinct entries of every kind, numbered from `start`.
+pub fn entries(start: u64, n: u64) -> Vec<Entry> {
+    (start..start + n)
+        .map(|i| match i % 3 {
+            0 => entry(Kind::Number, &format!("08{:08}", i), "th-aoc", None),
+            1 => entry(
+                Kind::Account,
+                &format!("004/{:010}", i),
+                "bank-004",
+                Some(1_790_000_000),
+            ),
+            _ => entry(
+                Kind::Domain,
+                &format!("scam-{i}.example.com"),
+                "police",
+                None,
+            ),
+        })
+        .collect()
+}
+
+pub fn state_of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> ListState {
+    let mut state = ListState::default();
+    for e in entries {
+        state.digest.add(e);
+        state.entries += 1;
+    }
+    state
+}
+
+pub fn delta(version: u64, ops: Vec<Op>, state: ListState) -> Delta {
+    Delta {
+        list: list(),
+        version: Version::new(version).unwrap(),
+        created_at: NOW,
+        ops,
+        state,
+        extensions: vec![],
+    }
+}
+
+pub fn snapshot(version: u64, entries: Vec<Entry>) -> Snapshot {
+    Snapshot {
+        list: list(),
+        version: Version::new(version).unwrap(),
+        created_at: NOW,
+        state: state_of(&entries),
+        entries,
+        extensions: vec![],
+    }
+}
+
+/// The centre's side for tests: one key for both roles.
+pub struct Centre {
+    pub key: SecretKey,
+    pub root: Vec<u8>,
+    pub verifier: Verifier,
+}
+
+impl Centre {
+    pub fn new() -> Centre {
+        Centre::with_key(SecretKey::generate().unwrap())
+    }
+
+    pub fn with_key(key: SecretKey) -> Centre {
+        let root = TrustRoot::single_key(list(), &key, NOW, NOW.plus(365 * 86_400))
+            .sign(&[&key])
+            .unwrap();
+        let verifier = Verifier::pin(&root).unwrap();
+        Centre {
+            key,
+            root,
+            verifier,
+        }
+    }
+
+    pub fn sign<D: Document>(&self, doc: &D) -> Vec<u8> {
+        doc.sign(&[&self.key]).unwrap()
+    }
+}
