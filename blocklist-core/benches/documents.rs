@@ -8,6 +8,9 @@ use blocklist_core::document::{Delta, Document, ListId, ListState, Op, TrustRoot
 use blocklist_core::verify::Verifier;
 use blocklist_core::*;
 
+mod support;
+use support::realistic_entries;
+
 fn main() {
     let ops: usize = std::env::var("BLOCKLIST_BENCH_OPS")
         .ok()
@@ -19,7 +22,7 @@ fn main() {
     let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
     let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
 
-    let entries = realistic_entries(ops, now);
+    let entries = realistic_entries(ops, now, 1);
     let ops = entries.len();
     let raw_bytes: usize = entries.iter().map(|e| e.id.as_str().len()).sum();
     let mut state = ListState::default();
@@ -67,63 +70,4 @@ fn main() {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-/// Identifiers shaped like real reports: Thai mobiles, Thai bank accounts,
-/// scam domains, listed in batches by a few agencies (duplicates dropped).
-fn realistic_entries(n: usize, now: Timestamp) -> Vec<Entry> {
-    let rules = Rules::default();
-    let agencies: Vec<Agency> = ["th-aoc", "th-police", "bank-004", "bank-014", "telco-ais"]
-        .iter()
-        .map(|a| Agency::new(a).expect("agency"))
-        .collect();
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let (kind, raw) = match i % 10 {
-                0..=3 => (
-                    Kind::Number,
-                    format!("0{}{:08}", [6, 8, 9][(r % 3) as usize], r % 100_000_000),
-                ),
-                4..=6 => (
-                    Kind::Account,
-                    format!(
-                        "{:03}/{:010}",
-                        [2, 4, 6, 14, 25][(r % 5) as usize],
-                        r % 10_000_000_000
-                    ),
-                ),
-                _ => (
-                    Kind::Domain,
-                    format!(
-                        "{}-{:x}.{}",
-                        ["secure", "login", "th-pay", "promo"][(r % 4) as usize],
-                        r >> 40,
-                        ["com", "net", "xyz", "co.th"][(r >> 8) as usize % 4]
-                    ),
-                ),
-            };
-            let batch = (i / 500) as u64;
-            let id = Identifier::parse(kind, &raw, &rules).expect("valid identifier");
-            let entry = Entry {
-                id: id.clone(),
-                meta: EntryMeta {
-                    reason: Reason((batch % 7) as u16 + 1),
-                    agency: agencies[(batch % 5) as usize].clone(),
-                    listed_at: Timestamp(now.0 - 3600 * (batch % 48)),
-                    expires_at: (batch % 3 == 0).then(|| now.plus(86_400 * 90)),
-                },
-            };
-            (id, entry)
-        })
-        .collect::<std::collections::HashMap<_, _>>()
-        .into_values()
-        .collect()
 }

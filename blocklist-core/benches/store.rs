@@ -1,0 +1,126 @@
+//! The store at scale: bootstrap from a snapshot of N entries (default 10M) with
+//! progress, then a 100k-operation delta on top.
+//! `cargo bench -p blocklist-core --bench store` (`BLOCKLIST_BENCH_ENTRIES` sets N).
+
+use std::time::Instant;
+
+use blocklist_core::document::*;
+use blocklist_core::store::Store;
+use blocklist_core::verify::Verifier;
+use blocklist_core::*;
+
+mod support;
+use support::realistic_entries;
+
+fn main() {
+    let n: usize = std::env::var("BLOCKLIST_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = SecretKey::generate().expect("randomness");
+    let list = ListId::new("bench").expect("list id");
+    let now = Timestamp::now();
+    let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
+    let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+
+    let started = Instant::now();
+    let entries = realistic_entries(n, now, 1);
+    let mut state = ListState::default();
+    entries.iter().for_each(|e| state.digest.add(e));
+    state.entries = entries.len() as u64;
+    let snapshot = Snapshot {
+        list: list.clone(),
+        version: Version::FIRST,
+        created_at: now,
+        entries,
+        state,
+        extensions: vec![],
+    };
+    let bytes = snapshot.sign(&[&key]).expect("sign snapshot");
+    let n = snapshot.entries.len();
+    println!(
+        "snapshot of {n} entries: {} bytes, made in {:.1} s",
+        bytes.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let verified = verifier.snapshot(&bytes, None).expect("verify snapshot");
+    let verify_s = started.elapsed().as_secs_f64();
+    println!(
+        "  decode + verify:  {verify_s:>7.1} s = {:.0} entries/s",
+        n as f64 / verify_s
+    );
+
+    let mut store = Store::open(dir.path().join("list.db"), "bench").expect("open store");
+    let started = Instant::now();
+    store
+        .apply_snapshot(&verified, "bench", &mut |p| {
+            if p.done % 1_000_000 == 0 || p.done == p.total {
+                println!(
+                    "    {:>9} / {} entries, {:.0} entries/s",
+                    p.done,
+                    p.total,
+                    p.rate()
+                );
+            }
+        })
+        .expect("apply snapshot");
+    let apply_s = started.elapsed().as_secs_f64();
+    println!(
+        "  apply:            {apply_s:>7.1} s = {:.0} entries/s",
+        n as f64 / apply_s
+    );
+    drop(verified);
+
+    // About 100k operations: 80k adds (less the few already listed), 10k updates, 10k removes.
+    let listed: std::collections::HashSet<&Identifier> =
+        snapshot.entries.iter().map(|e| &e.id).collect();
+    let adds: Vec<Entry> = realistic_entries(80_000, now, 2)
+        .into_iter()
+        .filter(|e| !listed.contains(&e.id))
+        .collect();
+    let mut state = snapshot.state;
+    let mut ops = Vec::with_capacity(100_000);
+    for e in adds {
+        state.digest.add(&e);
+        state.entries += 1;
+        ops.push(Op::Add(e));
+    }
+    for (i, e) in snapshot.entries.iter().take(20_000).enumerate() {
+        state.digest.remove(e);
+        if i % 2 == 0 {
+            let mut changed = e.clone();
+            changed.meta.expires_at = Some(now.plus(86_400));
+            state.digest.add(&changed);
+            ops.push(Op::Update(changed));
+        } else {
+            state.entries -= 1;
+            ops.push(Op::Remove(e.id.clone()));
+        }
+    }
+    let ops_n = ops.len();
+    let delta = Delta {
+        list,
+        version: Version::new(2).expect("2"),
+        created_at: now,
+        ops,
+        state,
+        extensions: vec![],
+    };
+    let bytes = delta.sign(&[&key]).expect("sign delta");
+    let started = Instant::now();
+    let verified = verifier
+        .delta(&bytes, Version::new(1))
+        .expect("verify delta");
+    let verify_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    store.apply_delta(&verified, "bench").expect("apply delta");
+    let apply_s = started.elapsed().as_secs_f64();
+    println!(
+        "delta of {ops_n} operations on {n} entries: verify {:.0} ms, apply {:.0} ms",
+        verify_s * 1e3,
+        apply_s * 1e3
+    );
+}
