@@ -84,7 +84,6 @@ impl Store {
         let mut state = held.state;
         let version = delta.version.get();
         for op in &delta.ops {
-            let old = read_entry(&tx, &path, op.id())?;
             let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
                 path: path.clone(),
                 version,
@@ -92,24 +91,28 @@ impl Store {
                 id: op.id().to_string(),
                 state,
             };
-            match (op, old) {
-                (Op::Add(_), Some(_)) => return Err(conflict("adds", "already listed")),
-                (Op::Update(_), None) => return Err(conflict("updates", "not listed")),
-                (Op::Remove(_), None) => return Err(conflict("removes", "not listed")),
-                (Op::Add(new), None) => {
-                    insert(&tx, &path, new)?;
+            // One B-tree visit per operation: an add is a bare insert (a key
+            // clash is the conflict); a remove or update takes the old row out
+            // with DELETE .. RETURNING, since the digest needs it.
+            match op {
+                Op::Add(new) => {
+                    if !insert(&tx, &path, new)? {
+                        return Err(conflict("adds", "already listed"));
+                    }
                     state.digest.add(new);
                     state.entries += 1;
                 }
-                (Op::Update(new), Some(old)) => {
+                Op::Update(new) => {
+                    let old = take(&tx, &path, &new.id)?
+                        .ok_or_else(|| conflict("updates", "not listed"))?;
                     state.digest.remove(&old);
-                    delete(&tx, &path, &new.id)?;
                     insert(&tx, &path, new)?;
                     state.digest.add(new);
                 }
-                (Op::Remove(id), Some(old)) => {
+                Op::Remove(id) => {
+                    let old =
+                        take(&tx, &path, id)?.ok_or_else(|| conflict("removes", "not listed"))?;
                     state.digest.remove(&old);
-                    delete(&tx, &path, id)?;
                     state.entries -= 1;
                 }
             }
@@ -164,6 +167,7 @@ impl Store {
         });
         let total = order.len() as u64;
         for (done, entry) in order.into_iter().enumerate() {
+            // The decoder refused duplicate identifiers, so every insert is new.
             insert(&tx, &path, entry)?;
             let done = done as u64 + 1;
             if done % PROGRESS_EVERY == 0 || done == total {
@@ -265,20 +269,24 @@ fn commit(
     Ok(Applied::Applied { version, state })
 }
 
-fn read_entry(
+/// Deletes the entry for `id` and returns it, or `None` if it is not listed.
+fn take(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     id: &Identifier,
 ) -> Result<Option<Entry>, StoreError> {
     let row = tx
-        .prepare_cached("SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2")
+        .prepare_cached(
+            "DELETE FROM entries WHERE kind = ?1 AND value = ?2
+             RETURNING reason, agency, listed_at, expires_at",
+        )
         .and_then(|mut stmt| {
             stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
         })
-        .map_err(sqlite(path, "read entry"))?;
+        .map_err(sqlite(path, "take entry"))?;
     row.map(|row| {
         Ok(Entry {
             id: id.clone(),
@@ -288,7 +296,8 @@ fn read_entry(
     .transpose()
 }
 
-fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<(), StoreError> {
+/// Inserts `entry`; `false` when its identifier is already listed.
+fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<bool, StoreError> {
     let EntryMeta {
         reason,
         agency,
@@ -299,28 +308,23 @@ fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result
     let expires_at = expires_at
         .map(|t| to_db(path, "expires_at", t.0))
         .transpose()?;
-    tx.prepare_cached(
-        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            entry.id.kind().code(),
-            entry.id.as_str(),
-            reason.0,
-            agency.as_str(),
-            listed_at,
-            expires_at,
-        ])
-    })
-    .map_err(sqlite(path, "insert entry"))?;
-    Ok(())
-}
-
-fn delete(tx: &Transaction<'_>, path: &std::path::Path, id: &Identifier) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM entries WHERE kind = ?1 AND value = ?2")
-        .and_then(|mut stmt| stmt.execute(params![id.kind().code(), id.as_str()]))
-        .map_err(sqlite(path, "delete entry"))?;
-    Ok(())
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                entry.id.kind().code(),
+                entry.id.as_str(),
+                reason.0,
+                agency.as_str(),
+                listed_at,
+                expires_at,
+            ])
+        })
+        .map_err(sqlite(path, "insert entry"))?;
+    Ok(inserted == 1)
 }
 
 fn check_list(path: &std::path::Path, held: &str, offered: &str) -> Result<(), StoreError> {
