@@ -81,7 +81,10 @@ impl Reason {
 
     /// The code's name, when it is one of the named codes.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMED.iter().find(|(r, _)| *r == self).map(|(_, n)| *n)
+        Self::NAMED
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map(|(_, n)| *n)
     }
 
     /// The code for a name (case-insensitive), or for a decimal number.

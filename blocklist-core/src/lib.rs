@@ -12,6 +12,7 @@
 
 pub mod entry;
 pub mod identifier;
+pub mod index;
 pub mod kind;
 pub mod normalise;
 
