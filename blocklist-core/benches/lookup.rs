@@ -82,7 +82,12 @@ fn raw_identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
         let _ = write!(out, "+66{prefix}{:08}", rng.below(100_000_000));
         Kind::Number
     } else if roll < 7 {
-        let _ = write!(out, "TH:{:03}:{:010}", rng.below(100), rng.below(10_000_000_000));
+        let _ = write!(
+            out,
+            "TH:{:03}:{:010}",
+            rng.below(100),
+            rng.below(10_000_000_000)
+        );
         Kind::Account
     } else {
         let len = 5 + rng.below(10);
@@ -103,7 +108,9 @@ fn generate(n: usize, seed: u64, rules: &Rules, exclude: Option<&BaselineSet>) -
     let mut keys = Keys::default();
     while keys.len() < n {
         let kind = raw_identifier(&mut rng, &mut raw);
-        let Ok(canonical) = normalise(kind, &raw, rules) else { continue };
+        let Ok(canonical) = normalise(kind, &raw, rules) else {
+            continue;
+        };
         let h = baseline_hash(kind, &canonical);
         if exclude.is_some_and(|set| set.contains(&h)) || !seen.insert(h) {
             continue;
@@ -186,7 +193,12 @@ const GROUP: usize = 16;
 /// Times `f` over the first `count` keys: p99 and p99.9 from single calls,
 /// the median from groups of [`GROUP`] calls; all in ns with the timer's own
 /// cost (`overhead`, measured the same way) subtracted.
-fn time_each(keys: &Keys, count: usize, clock: &Clock, mut f: impl FnMut(Kind, &str) -> bool) -> Latency {
+fn time_each(
+    keys: &Keys,
+    count: usize,
+    clock: &Clock,
+    mut f: impl FnMut(Kind, &str) -> bool,
+) -> Latency {
     let count = count.min(keys.len());
     let mut singles = Vec::with_capacity(count);
     let mut groups = Vec::with_capacity(count / GROUP + 1);
@@ -316,7 +328,9 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     println!("\n== {n} entries ==");
     let rules = Rules::default();
     let mut rng = SplitMix(0xB10C_0000 + n as u64);
-    let agencies: Vec<Agency> = (0..40).map(|i| Agency::new(&format!("bank-{i:03}")).expect("agency")).collect();
+    let agencies: Vec<Agency> = (0..40)
+        .map(|i| Agency::new(&format!("bank-{i:03}")).expect("agency"))
+        .collect();
 
     let t = Instant::now();
     let entries = generate(n, 1, &rules, None);
@@ -327,7 +341,9 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     let index_path = dir.path().join("list.idx");
     let t = Instant::now();
     let stats = IndexBuilder::new(1, [0; 32], Timestamp(1_700_000_000))
-        .write(&index_path, || entries.iter().zip(&metas).map(|((k, v), m)| (k, v, m)))
+        .write(&index_path, || {
+            entries.iter().zip(&metas).map(|((k, v), m)| (k, v, m))
+        })
         .expect("build index");
     let build_secs = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -342,7 +358,8 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     let mut set = BaselineSet::with_capacity_and_hasher(n, Default::default());
     set.extend(hashes.iter().copied());
     drop(hashes);
-    let mut bloom: bloomfilter::Bloom<str> = bloomfilter::Bloom::new_for_fp_rate(n, 0.001).expect("bloom");
+    let mut bloom: bloomfilter::Bloom<str> =
+        bloomfilter::Bloom::new_for_fp_rate(n, 0.001).expect("bloom");
     entries.iter().for_each(|(_, v)| bloom.set(v));
     let t = Instant::now();
     let db = build_sqlite(&dir.path().join("list.sqlite"), &entries, &metas);
@@ -361,9 +378,18 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     let misses = generate(queries, 0xDEAD_BEEF, &rules, Some(&set));
     let now = Timestamp(1_800_000_000);
 
-    let fpr_ours = misses.iter().filter(|(k, v)| index.filter_admits(*k, v)).count() as f64 / misses.len() as f64;
-    let fpr_fuse = misses.iter().filter(|(k, v)| fuse.contains(&baseline_hash(*k, v))).count() as f64 / misses.len() as f64;
-    let fpr_bloom = misses.iter().filter(|(_, v)| bloom.check(v)).count() as f64 / misses.len() as f64;
+    let fpr_ours = misses
+        .iter()
+        .filter(|(k, v)| index.filter_admits(*k, v))
+        .count() as f64
+        / misses.len() as f64;
+    let fpr_fuse = misses
+        .iter()
+        .filter(|(k, v)| fuse.contains(&baseline_hash(*k, v)))
+        .count() as f64
+        / misses.len() as f64;
+    let fpr_bloom =
+        misses.iter().filter(|(_, v)| bloom.check(v)).count() as f64 / misses.len() as f64;
 
     println!(
         "index: built in {build_secs:.2} s, opened (validated) in {open_ms:.0} ms; {:.2} bytes/entry \
@@ -407,10 +433,18 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     println!(" miss (unlisted identifiers):");
     let miss_ours = time_each(&misses, queries, clock, ours);
     row("ours: index lookup", &miss_ours, "0");
-    row("ours: filter alone", &time_each(&misses, queries, clock, ours_filter), "~FPR");
+    row(
+        "ours: filter alone",
+        &time_each(&misses, queries, clock, ours_filter),
+        "~FPR",
+    );
     let miss_fuse = time_each(&misses, queries, clock, fuse_probe);
     row("xorf BinaryFuse8 probe", &miss_fuse, "~FPR");
-    row("bloomfilter crate probe", &time_each(&misses, queries, clock, bloom_probe), "~FPR");
+    row(
+        "bloomfilter crate probe",
+        &time_each(&misses, queries, clock, bloom_probe),
+        "~FPR",
+    );
     let miss_set = time_each(&misses, queries, clock, set_probe);
     row("HashSet<u64> (fast hasher)", &miss_set, "0");
     let miss_sqlite = time_each(&misses, sqlite_queries, clock, &mut sqlite_probe);
@@ -421,7 +455,11 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     row("ours: index lookup", &hit_ours, "all");
     let hit_fuse = time_each(&hits, queries, clock, fuse_probe);
     row("xorf BinaryFuse8 probe", &hit_fuse, "all");
-    row("bloomfilter crate probe", &time_each(&hits, queries, clock, bloom_probe), "all");
+    row(
+        "bloomfilter crate probe",
+        &time_each(&hits, queries, clock, bloom_probe),
+        "all",
+    );
     let hit_set = time_each(&hits, queries, clock, set_probe);
     row("HashSet<u64> (fast hasher)", &hit_set, "all");
     let hit_sqlite = time_each(&hits, sqlite_queries, clock, &mut sqlite_probe);
@@ -443,34 +481,64 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     };
     let fuse_loop_ns = |keys: &Keys| {
         let t = Instant::now();
-        let found = keys.iter().filter(|(k, v)| fuse.contains(&baseline_hash(*k, v))).count();
+        let found = keys
+            .iter()
+            .filter(|(k, v)| fuse.contains(&baseline_hash(*k, v)))
+            .count();
         black_box(found);
         t.elapsed().as_nanos() as f64 / keys.len() as f64
     };
     let single_loop_ns = |keys: &Keys| {
         let t = Instant::now();
-        let found = keys.iter().filter(|(k, v)| index.lookup_canonical(*k, v, now).is_some()).count();
+        let found = keys
+            .iter()
+            .filter(|(k, v)| index.lookup_canonical(*k, v, now).is_some())
+            .count();
         black_box(found);
         t.elapsed().as_nanos() as f64 / keys.len() as f64
     };
     let (batch_miss, batch_hit) = (batch_ns(&misses), batch_ns(&hits));
     println!("  ours lookup_batch, misses            {batch_miss:>7.1}");
     println!("  ours lookup_batch, hits              {batch_hit:>7.1}");
-    println!("  ours lookup_canonical loop, misses   {:>7.1}", single_loop_ns(&misses));
-    println!("  BinaryFuse8 contains loop, misses    {:>7.1}", fuse_loop_ns(&misses));
+    println!(
+        "  ours lookup_canonical loop, misses   {:>7.1}",
+        single_loop_ns(&misses)
+    );
+    println!(
+        "  BinaryFuse8 contains loop, misses    {:>7.1}",
+        fuse_loop_ns(&misses)
+    );
 
     println!("\nratios (median; target in brackets):");
-    println!("  ours miss / BinaryFuse8 probe      {:.2}  [<= 1.3]", miss_ours.median / miss_fuse.median);
-    println!("  ours hit / HashSet<u64> hit        {:.2}  [<= 1.0]", hit_ours.median / hit_set.median);
-    println!("  SQLite miss / ours miss            {:.0}x  [>= 10x]", miss_sqlite.median / miss_ours.median);
-    println!("  SQLite hit / ours hit              {:.0}x  [>= 10x]", hit_sqlite.median / hit_ours.median);
-    println!("  ours p99.9 miss / hit              {:.0} / {:.0} ns  [< 1000]", miss_ours.p999, hit_ours.p999);
+    println!(
+        "  ours miss / BinaryFuse8 probe      {:.2}  [<= 1.3]",
+        miss_ours.median / miss_fuse.median
+    );
+    println!(
+        "  ours hit / HashSet<u64> hit        {:.2}  [<= 1.0]",
+        hit_ours.median / hit_set.median
+    );
+    println!(
+        "  SQLite miss / ours miss            {:.0}x  [>= 10x]",
+        miss_sqlite.median / miss_ours.median
+    );
+    println!(
+        "  SQLite hit / ours hit              {:.0}x  [>= 10x]",
+        hit_sqlite.median / hit_ours.median
+    );
+    println!(
+        "  ours p99.9 miss / hit              {:.0} / {:.0} ns  [< 1000]",
+        miss_ours.p999, hit_ours.p999
+    );
     println!("  ours batch miss / hit per id       {batch_miss:.1} / {batch_hit:.1} ns  [<= 20]");
     black_box(hit_fuse);
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
