@@ -138,7 +138,7 @@ impl Hasher for MixHasher {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7CC1_B727_220A_95);
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517C_C1B7_2722_0A95);
     }
 
     fn finish(&self) -> u64 {
@@ -289,7 +289,7 @@ fn sample_meta(rng: &mut SplitMix, agencies: &[Agency]) -> EntryMeta {
         agency: agencies[rng.below(agencies.len() as u64) as usize].clone(),
         listed_at: Timestamp(listed),
         // One entry in ten is a temporary freeze, still active in the bench.
-        expires_at: (rng.below(10) == 0).then(|| Timestamp(4_000_000_000)),
+        expires_at: (rng.below(10) == 0).then_some(Timestamp(4_000_000_000)),
     }
 }
 
