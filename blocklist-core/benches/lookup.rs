@@ -542,7 +542,14 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // binary without it, and must not spend minutes building 10M-entry lists.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "lookup benchmark: skipped (run with `cargo bench -p blocklist-core --bench lookup`)"
+        );
+        return;
+    }
     let sizes: Vec<usize> = std::env::var("BLOCKLIST_BENCH_ENTRIES")
         .unwrap_or_else(|_| "1000000,10000000".into())
         .split(',')

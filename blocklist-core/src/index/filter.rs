@@ -69,7 +69,12 @@ pub(crate) fn insert(blocks: &mut [Block], key: &KeyHash) {
 /// Whether the key may be present: `false` is certain, `true` is a "maybe".
 #[inline(always)]
 pub(crate) fn may_contain(blocks: &[Block], key: &KeyHash) -> bool {
-    let block = block_for(blocks, key);
+    block_admits(block_for(blocks, key), key)
+}
+
+/// [`may_contain`] for the key's block, already found with [`block_for`].
+#[inline(always)]
+pub(crate) fn block_admits(block: &Block, key: &KeyHash) -> bool {
     let need = pattern(key.position);
     // Fold all eight tests into one comparison: no early exit, so the eight
     // word tests run in parallel instead of as a chain of branches.

@@ -301,10 +301,6 @@ impl LookupIndex {
     ) -> Option<(&'q str, PackedMeta)> {
         candidates(kind, canonical).find_map(|candidate| {
             let key = key_hash(self.seed, kind, candidate);
-            let buckets = self.sections.second();
-            // Start loading the table line now: on a hit it arrives while the
-            // filter is being probed, so a hit costs one memory round trip.
-            prefetch(&buckets[table::home_of(&key, self.home_buckets)]);
             self.probe(&key, now).map(|meta| (candidate, meta))
         })
     }
@@ -312,11 +308,17 @@ impl LookupIndex {
     /// Filter, then table, then expiry: the one place that decides a match.
     #[inline(always)]
     fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<PackedMeta> {
-        if !filter::may_contain(self.sections.first(), key) {
+        let buckets = self.sections.second();
+        let block = filter::block_for(self.sections.first(), key);
+        // Load the filter line first, then start loading the table line: on a
+        // hit it arrives while the filter is tested, so a hit costs about one
+        // memory round trip; issued second, it does not delay a miss's answer.
+        let admitted = filter::block_admits(block, key);
+        prefetch(&buckets[table::home_of(key, self.home_buckets)]);
+        if !admitted {
             return None;
         }
-        table::find(self.sections.second(), self.home_buckets, key)
-            .filter(|meta| is_active(meta, now))
+        table::find(buckets, self.home_buckets, key).filter(|meta| is_active(meta, now))
     }
 
     /// Batch lookups in three passes per chunk, so that the memory loads of

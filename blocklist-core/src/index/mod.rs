@@ -22,7 +22,7 @@
 //! The filter only decides whether to look in the table; "listed" is answered
 //! only when a stored fingerprint equals the query's in all 64 bits. A
 //! lookup compares against the slots of its home bucket and that bucket's
-//! spill, at most `3 × (1 + max_spill)` fingerprints (`max_spill` is about 10
+//! spill, at most `3 × (1 + max_spill)` fingerprints (`max_spill` was 11–12
 //! at 10 million entries). Because the bucket comes from the *other* half of
 //! the 128-bit hash, those entries are where they are independently of their
 //! fingerprints, so an unlisted identifier is answered "listed" with
