@@ -9,11 +9,11 @@
 //!
 //! The query is normalised, then each key (the identifier, or for a domain
 //! the domain and its parents) is hashed with xxh3-128 under the index's
-//! seed, the kind folded into the seed ([`hash`]). The high half picks the
+//! seed, the kind folded into the seed (`hash.rs`). The high half picks the
 //! table bucket, whose cache line is prefetched at once; the low half picks a
-//! filter block. The [`filter`] (a split-block bloom filter, one cache line per
+//! filter block. The filter (`filter.rs`, a split-block bloom filter, one cache line per
 //! probe) turns most misses away after one line. A "maybe" goes to the
-//! [`table`], which holds every entry's 64-bit fingerprint and metadata in
+//! table (`table.rs`), which holds every entry's 64-bit fingerprint and metadata in
 //! 64-byte buckets; a hit reads the line already on its way, then the expiry
 //! is checked against `now`.
 //!
