@@ -10,11 +10,12 @@
 //! The query is normalised, then each key (the identifier, or for a domain
 //! the domain and its parents) is hashed with xxh3-128 under the index's
 //! seed, the kind folded into the seed (`hash.rs`). The high half picks the
-//! table bucket, whose cache line is prefetched at once; the low half picks a
+//! table bucket; the low half picks a
 //! filter block. The filter (`filter.rs`, a split-block bloom filter, one cache line per
 //! probe) turns most misses away after one line. A "maybe" goes to the
 //! table (`table.rs`), which holds every entry's 64-bit fingerprint and metadata in
-//! 64-byte buckets; a hit reads the line already on its way, then the expiry
+//! 64-byte buckets. The table line is prefetched just after the filter line is
+//! requested, so a hit reads a line already on its way; then the expiry
 //! is checked against `now`.
 //!
 //! # Why a wrong "listed" cannot come from the filter
