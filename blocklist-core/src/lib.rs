@@ -14,6 +14,7 @@ pub mod digest;
 pub mod document;
 pub mod entry;
 pub mod identifier;
+pub mod index;
 pub mod keys;
 pub mod kind;
 pub mod normalise;

@@ -87,8 +87,8 @@ pub enum DecodeError {
         doc: &'static str,
         /// Its position among the document's identifiers.
         index: u64,
-        /// Why it is invalid.
-        source: NormaliseError,
+        /// Why it is invalid (boxed: it is large, and this path is rare).
+        source: Box<NormaliseError>,
     },
     /// Signatures are not sorted by key id, or a key signed twice.
     #[error("{doc}: signatures must be sorted by key id with at most one per key")]

@@ -223,7 +223,7 @@ impl<'a> Ungrouper<'a> {
                     DecodeError::Identifier {
                         doc: self.doc.name(),
                         index: self.count,
-                        source,
+                        source: Box::new(source),
                     }
                 })?;
             self.count += 1;

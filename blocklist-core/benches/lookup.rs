@@ -1,0 +1,568 @@
+//! Lookup index benchmark: our index against the baselines named in the
+//! issue, in the same run, on the same keys.
+//!
+//! `cargo bench -p blocklist-core --bench lookup`
+//!
+//! Environment:
+//! - `BLOCKLIST_BENCH_ENTRIES`: comma-separated list sizes (default `1000000,10000000`).
+//! - `BLOCKLIST_BENCH_QUERIES`: hit and miss queries per size (default 300000).
+//! - `BLOCKLIST_BENCH_SQLITE_QUERIES`: queries for SQLite, which is slow (default 50000).
+//!
+//! Every contender takes the same input, a kind and a canonical string, and
+//! hashes it inside the timed call. Single calls are timed one by one with a
+//! fenced cycle counter (`Instant` off x86-64); the timer's own median cost,
+//! measured in the same run, is subtracted from every percentile.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use blocklist_core::index::{IndexBuilder, LookupIndex};
+use blocklist_core::normalise::normalise;
+use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+use xorf::{BinaryFuse8, Filter};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// SplitMix64: a small, fast, reproducible generator for test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// Keys stored back to back in one string, so reading a query's text is a
+/// sequential read, not a cache miss of its own that would blur the timings.
+#[derive(Default)]
+struct Keys {
+    text: String,
+    spans: Vec<(Kind, u32, u32)>,
+}
+
+impl Keys {
+    fn push(&mut self, kind: Kind, value: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        self.spans.push((kind, start, self.text.len() as u32));
+    }
+
+    fn get(&self, i: usize) -> (Kind, &str) {
+        let (kind, start, end) = self.spans[i];
+        (kind, &self.text[start as usize..end as usize])
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Kind, &str)> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+/// A raw identifier from the realistic mix: 40% Thai mobile numbers, 30%
+/// accounts, 30% domains of random labels.
+fn raw_identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
+    use std::fmt::Write;
+    out.clear();
+    let roll = rng.below(10);
+    if roll < 4 {
+        let prefix = [6, 8, 9][rng.below(3) as usize];
+        let _ = write!(out, "+66{prefix}{:08}", rng.below(100_000_000));
+        Kind::Number
+    } else if roll < 7 {
+        let _ = write!(
+            out,
+            "TH:{:03}:{:010}",
+            rng.below(100),
+            rng.below(10_000_000_000)
+        );
+        Kind::Account
+    } else {
+        let len = 5 + rng.below(10);
+        for _ in 0..len {
+            out.push((b'a' + rng.below(26) as u8) as char);
+        }
+        let tld = ["com", "net", "org", "co.th", "in.th", "shop"][rng.below(6) as usize];
+        let _ = write!(out, ".{tld}");
+        Kind::Domain
+    }
+}
+
+/// `n` distinct canonical identifiers (normalised with the crate's normaliser).
+fn generate(n: usize, seed: u64, rules: &Rules, exclude: Option<&BaselineSet>) -> Keys {
+    let mut rng = SplitMix(seed);
+    let mut raw = String::new();
+    let mut seen = BaselineSet::default();
+    let mut keys = Keys::default();
+    while keys.len() < n {
+        let kind = raw_identifier(&mut rng, &mut raw);
+        let Ok(canonical) = normalise(kind, &raw, rules) else {
+            continue;
+        };
+        let h = baseline_hash(kind, &canonical);
+        if exclude.is_some_and(|set| set.contains(&h)) || !seen.insert(h) {
+            continue;
+        }
+        keys.push(kind, &canonical);
+    }
+    keys
+}
+
+/// The 64-bit key the u64 baselines use: xxh3 of the value, kind as seed.
+#[inline(always)]
+fn baseline_hash(kind: Kind, value: &str) -> u64 {
+    xxh3_64_with_seed(value.as_bytes(), u64::from(kind.code()))
+}
+
+/// An Fx-style multiply hasher for keys that are already uniform hashes.
+#[derive(Default)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517C_C1B7_2722_0A95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type BaselineSet = HashSet<u64, BuildHasherDefault<MixHasher>>;
+
+/// A fenced cycle-counter read (or nanoseconds from `Instant` elsewhere).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn ticks() -> u64 {
+    use std::arch::x86_64::{_mm_lfence, _rdtsc};
+    // SAFETY: lfence and rdtsc only order and read the time-stamp counter;
+    // both exist on every x86-64 CPU.
+    unsafe {
+        _mm_lfence();
+        let t = _rdtsc();
+        _mm_lfence();
+        t
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ticks() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// Ticks per nanosecond, measured against the wall clock.
+fn calibrate() -> f64 {
+    let (t0, w0) = (ticks(), Instant::now());
+    std::thread::sleep(Duration::from_millis(200));
+    (ticks() - t0) as f64 / w0.elapsed().as_nanos() as f64
+}
+
+struct Latency {
+    median: f64,
+    p50_single: f64,
+    p99: f64,
+    p999: f64,
+    positives: usize,
+}
+
+/// Calls per group when timing the median: the cycle counter of a virtual
+/// machine may tick in steps of ~10 ns, too coarse for single calls, so the
+/// median is taken over groups of calls (each call still fenced from the next).
+const GROUP: usize = 16;
+
+/// Times `f` over the first `count` keys: p99 and p99.9 from single calls,
+/// the median from groups of [`GROUP`] calls; all in ns with the timer's own
+/// cost (`overhead`, measured the same way) subtracted.
+fn time_each(
+    keys: &Keys,
+    count: usize,
+    clock: &Clock,
+    mut f: impl FnMut(Kind, &str) -> bool,
+) -> Latency {
+    let count = count.min(keys.len());
+    let mut singles = Vec::with_capacity(count);
+    let mut groups = Vec::with_capacity(count / GROUP + 1);
+    let mut positives = 0;
+    for i in 0..count {
+        let (kind, value) = keys.get(i);
+        let t0 = ticks();
+        let r = black_box(f(black_box(kind), black_box(value)));
+        let t1 = ticks();
+        singles.push(t1.saturating_sub(t0));
+        positives += usize::from(r);
+    }
+    for group in (0..count).collect::<Vec<_>>().chunks(GROUP) {
+        let t0 = ticks();
+        for &i in group {
+            let (kind, value) = keys.get(i);
+            black_box(f(black_box(kind), black_box(value)));
+            fence();
+        }
+        groups.push((ticks() - t0) as f64 / group.len() as f64);
+    }
+    singles.sort_unstable();
+    groups.sort_unstable_by(f64::total_cmp);
+    let at = |q: f64| {
+        let t = singles[((singles.len() as f64 * q) as usize).min(singles.len() - 1)];
+        t.saturating_sub(clock.single_overhead) as f64 / clock.ticks_per_ns
+    };
+    Latency {
+        median: (groups[groups.len() / 2] - clock.grouped_overhead).max(0.0) / clock.ticks_per_ns,
+        p50_single: at(0.5),
+        p99: at(0.99),
+        p999: at(0.999),
+        positives,
+    }
+}
+
+/// Orders the calls of a group like the timer reads separate single calls.
+#[inline(always)]
+fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: lfence only orders instructions; every x86-64 CPU has it.
+    unsafe {
+        std::arch::x86_64::_mm_lfence()
+    };
+}
+
+/// The timer's rate and its own cost per single and per grouped call.
+struct Clock {
+    ticks_per_ns: f64,
+    single_overhead: u64,
+    grouped_overhead: f64,
+}
+
+impl Clock {
+    fn measure() -> Clock {
+        let ticks_per_ns = calibrate();
+        let mut keys = Keys::default();
+        (0..100_000).for_each(|i| keys.push(Kind::Number, if i % 2 == 0 { "a" } else { "b" }));
+        let noop = time_each(
+            &keys,
+            keys.len(),
+            &Clock {
+                ticks_per_ns: 1.0,
+                single_overhead: 0,
+                grouped_overhead: 0.0,
+            },
+            |_, v| v.len() == 2,
+        );
+        Clock {
+            ticks_per_ns,
+            single_overhead: noop.p50_single as u64,
+            grouped_overhead: noop.median,
+        }
+    }
+}
+
+fn row(name: &str, l: &Latency, expected: &str) {
+    println!(
+        "  {name:<34} {:>9.1} {:>9.1} {:>9.1}   ({} of queries answered yes; expected {expected})",
+        l.median, l.p99, l.p999, l.positives
+    );
+}
+
+fn sample_meta(rng: &mut SplitMix, agencies: &[Agency]) -> EntryMeta {
+    let listed = 1_600_000_000 + rng.below(150_000_000);
+    EntryMeta {
+        reason: Reason(1 + rng.below(7) as u16),
+        agency: agencies[rng.below(agencies.len() as u64) as usize].clone(),
+        listed_at: Timestamp(listed),
+        // One entry in ten is a temporary freeze, still active in the bench.
+        expires_at: (rng.below(10) == 0).then_some(Timestamp(4_000_000_000)),
+    }
+}
+
+fn build_sqlite(path: &Path, entries: &Keys, metas: &[EntryMeta]) -> rusqlite::Connection {
+    let mut db = rusqlite::Connection::open(path).expect("open sqlite");
+    db.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000000;
+         CREATE TABLE entries (kind INTEGER NOT NULL, value TEXT NOT NULL, reason INTEGER NOT NULL,
+           agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER,
+           PRIMARY KEY (kind, value));",
+    )
+    .expect("create table");
+    let tx = db.transaction().expect("begin");
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO entries VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .expect("prepare insert");
+        for ((kind, value), meta) in entries.iter().zip(metas) {
+            insert
+                .execute(rusqlite::params![
+                    kind.code(),
+                    value,
+                    meta.reason.0,
+                    meta.agency.as_str(),
+                    meta.listed_at.0 as i64,
+                    meta.expires_at.map(|t| t.0 as i64)
+                ])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    db
+}
+
+fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
+    println!("\n== {n} entries ==");
+    let rules = Rules::default();
+    let mut rng = SplitMix(0xB10C_0000 + n as u64);
+    let agencies: Vec<Agency> = (0..40)
+        .map(|i| Agency::new(&format!("bank-{i:03}")).expect("agency"))
+        .collect();
+
+    let t = Instant::now();
+    let entries = generate(n, 1, &rules, None);
+    let metas: Vec<EntryMeta> = (0..n).map(|_| sample_meta(&mut rng, &agencies)).collect();
+    println!("generated entries in {:.1} s", t.elapsed().as_secs_f64());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index_path = dir.path().join("list.idx");
+    let t = Instant::now();
+    let stats = IndexBuilder::new(1, [0; 32], Timestamp(1_700_000_000))
+        .write(&index_path, || {
+            entries.iter().zip(&metas).map(|((k, v), m)| (k, v, m))
+        })
+        .expect("build index");
+    let build_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let index = LookupIndex::open(&index_path).expect("open index");
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+
+    // Baselines over the same keys.
+    let hashes: Vec<u64> = entries.iter().map(|(k, v)| baseline_hash(k, v)).collect();
+    let t = Instant::now();
+    let fuse = BinaryFuse8::try_from(&hashes).expect("fuse filter");
+    let fuse_secs = t.elapsed().as_secs_f64();
+    let mut set = BaselineSet::with_capacity_and_hasher(n, Default::default());
+    set.extend(hashes.iter().copied());
+    drop(hashes);
+    let mut bloom: bloomfilter::Bloom<str> =
+        bloomfilter::Bloom::new_for_fp_rate(n, 0.001).expect("bloom");
+    entries.iter().for_each(|(_, v)| bloom.set(v));
+    let t = Instant::now();
+    let db = build_sqlite(&dir.path().join("list.sqlite"), &entries, &metas);
+    let sqlite_secs = t.elapsed().as_secs_f64();
+    let mut select = db
+        .prepare("SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2")
+        .expect("prepare select");
+
+    // Queries: hits drawn at random from the list, misses from the same
+    // distribution but not listed. Both in random order.
+    let mut hits = Keys::default();
+    for _ in 0..queries {
+        let (k, v) = entries.get(rng.below(n as u64) as usize);
+        hits.push(k, v);
+    }
+    let misses = generate(queries, 0xDEAD_BEEF, &rules, Some(&set));
+    let now = Timestamp(1_800_000_000);
+
+    let fpr_ours = misses
+        .iter()
+        .filter(|(k, v)| index.filter_admits(*k, v))
+        .count() as f64
+        / misses.len() as f64;
+    let fpr_fuse = misses
+        .iter()
+        .filter(|(k, v)| fuse.contains(&baseline_hash(*k, v)))
+        .count() as f64
+        / misses.len() as f64;
+    let fpr_bloom =
+        misses.iter().filter(|(_, v)| bloom.check(v)).count() as f64 / misses.len() as f64;
+
+    println!(
+        "index: built in {build_secs:.2} s, opened (validated) in {open_ms:.0} ms; {:.2} bytes/entry \
+         (filter {:.2}, table {:.2}); max spill {} buckets",
+        stats.bytes_per_entry(),
+        stats.filter_bytes as f64 / n as f64,
+        stats.table_bytes as f64 / n as f64,
+        stats.max_spill
+    );
+    println!(
+        "filter false-positive rate on {} misses: ours (split-block, 16 bits/entry) {:.4}%, \
+         BinaryFuse8 {:.4}% ({:.2} bytes/entry), bloomfilter crate at p=0.001 {:.4}% ({:.2} bytes/entry)",
+        misses.len(),
+        fpr_ours * 100.0,
+        fpr_fuse * 100.0,
+        fuse.fingerprints.len() as f64 / n as f64,
+        fpr_bloom * 100.0,
+        bloom.len() as f64 / 8.0 / n as f64
+    );
+    println!("baselines built: BinaryFuse8 {fuse_secs:.2} s, SQLite {sqlite_secs:.1} s");
+
+    println!(
+        "\nper-call latency, ns (timer overhead {:.1} ns single, {:.1} ns grouped, subtracted)   median       p99     p99.9",
+        clock.single_overhead as f64 / clock.ticks_per_ns,
+        clock.grouped_overhead / clock.ticks_per_ns
+    );
+    let ours = |k: Kind, v: &str| index.lookup_canonical(k, v, now).is_some();
+    let ours_filter = |k: Kind, v: &str| index.filter_admits(k, v);
+    let fuse_probe = |k: Kind, v: &str| fuse.contains(&baseline_hash(k, v));
+    let bloom_probe = |_k: Kind, v: &str| bloom.check(v);
+    let set_probe = |k: Kind, v: &str| set.contains(&baseline_hash(k, v));
+    let mut sqlite_probe = |k: Kind, v: &str| {
+        use rusqlite::OptionalExtension;
+        select
+            .query_row(rusqlite::params![k.code(), v], |r| r.get::<_, u16>(0))
+            .optional()
+            .expect("select")
+            .is_some()
+    };
+
+    println!(" miss (unlisted identifiers):");
+    let miss_ours = time_each(&misses, queries, clock, ours);
+    row("ours: index lookup", &miss_ours, "0");
+    row(
+        "ours: filter alone",
+        &time_each(&misses, queries, clock, ours_filter),
+        "~FPR",
+    );
+    let miss_fuse = time_each(&misses, queries, clock, fuse_probe);
+    row("xorf BinaryFuse8 probe", &miss_fuse, "~FPR");
+    row(
+        "bloomfilter crate probe",
+        &time_each(&misses, queries, clock, bloom_probe),
+        "~FPR",
+    );
+    let miss_set = time_each(&misses, queries, clock, set_probe);
+    row("HashSet<u64> (fast hasher)", &miss_set, "0");
+    let miss_sqlite = time_each(&misses, sqlite_queries, clock, &mut sqlite_probe);
+    row("SQLite prepared point lookup", &miss_sqlite, "0");
+
+    println!(" hit (listed identifiers):");
+    let hit_ours = time_each(&hits, queries, clock, ours);
+    row("ours: index lookup", &hit_ours, "all");
+    let hit_fuse = time_each(&hits, queries, clock, fuse_probe);
+    row("xorf BinaryFuse8 probe", &hit_fuse, "all");
+    row(
+        "bloomfilter crate probe",
+        &time_each(&hits, queries, clock, bloom_probe),
+        "all",
+    );
+    let hit_set = time_each(&hits, queries, clock, set_probe);
+    row("HashSet<u64> (fast hasher)", &hit_set, "all");
+    let hit_sqlite = time_each(&hits, sqlite_queries, clock, &mut sqlite_probe);
+    row("SQLite prepared point lookup", &hit_sqlite, "all");
+
+    // Batches: throughput over all queries, 1024 per call.
+    println!("\nbatch throughput, ns per identifier (1024 per call):");
+    let batch_ns = |keys: &Keys| {
+        let pairs: Vec<(Kind, &str)> = keys.iter().collect();
+        let mut out = Vec::new();
+        let t = Instant::now();
+        let mut found = 0;
+        for chunk in pairs.chunks(1024) {
+            index.lookup_batch(chunk, now, &mut out);
+            found += out.iter().filter(|h| h.is_some()).count();
+        }
+        black_box(found);
+        t.elapsed().as_nanos() as f64 / pairs.len() as f64
+    };
+    let fuse_loop_ns = |keys: &Keys| {
+        let t = Instant::now();
+        let found = keys
+            .iter()
+            .filter(|(k, v)| fuse.contains(&baseline_hash(*k, v)))
+            .count();
+        black_box(found);
+        t.elapsed().as_nanos() as f64 / keys.len() as f64
+    };
+    let single_loop_ns = |keys: &Keys| {
+        let t = Instant::now();
+        let found = keys
+            .iter()
+            .filter(|(k, v)| index.lookup_canonical(*k, v, now).is_some())
+            .count();
+        black_box(found);
+        t.elapsed().as_nanos() as f64 / keys.len() as f64
+    };
+    let (batch_miss, batch_hit) = (batch_ns(&misses), batch_ns(&hits));
+    println!("  ours lookup_batch, misses            {batch_miss:>7.1}");
+    println!("  ours lookup_batch, hits              {batch_hit:>7.1}");
+    println!(
+        "  ours lookup_canonical loop, misses   {:>7.1}",
+        single_loop_ns(&misses)
+    );
+    println!(
+        "  BinaryFuse8 contains loop, misses    {:>7.1}",
+        fuse_loop_ns(&misses)
+    );
+
+    println!("\nratios (median; target in brackets):");
+    println!(
+        "  ours miss / BinaryFuse8 probe      {:.2}  [<= 1.3]",
+        miss_ours.median / miss_fuse.median
+    );
+    println!(
+        "  ours hit / HashSet<u64> hit        {:.2}  [<= 1.0]",
+        hit_ours.median / hit_set.median
+    );
+    println!(
+        "  SQLite miss / ours miss            {:.0}x  [>= 10x]",
+        miss_sqlite.median / miss_ours.median
+    );
+    println!(
+        "  SQLite hit / ours hit              {:.0}x  [>= 10x]",
+        hit_sqlite.median / hit_ours.median
+    );
+    println!(
+        "  ours p99.9 miss / hit              {:.0} / {:.0} ns  [< 1000]",
+        miss_ours.p999, hit_ours.p999
+    );
+    println!("  ours batch miss / hit per id       {batch_miss:.1} / {batch_hit:.1} ns  [<= 20]");
+    black_box(hit_fuse);
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // binary without it, and must not spend minutes building 10M-entry lists.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "lookup benchmark: skipped (run with `cargo bench -p blocklist-core --bench lookup`)"
+        );
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("BLOCKLIST_BENCH_ENTRIES")
+        .unwrap_or_else(|_| "1000000,10000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let queries = env_usize("BLOCKLIST_BENCH_QUERIES", 300_000);
+    let sqlite_queries = env_usize("BLOCKLIST_BENCH_SQLITE_QUERIES", 50_000);
+    let clock = Clock::measure();
+    println!(
+        "lookup index benchmark: sizes {sizes:?}, {queries} queries each ({sqlite_queries} for SQLite); timer {:.3} ticks/ns",
+        clock.ticks_per_ns
+    );
+    for n in sizes {
+        bench_size(n, queries, sqlite_queries, &clock);
+    }
+}

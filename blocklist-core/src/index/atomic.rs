@@ -1,0 +1,68 @@
+//! Replacing a file atomically: readers see the old file or the new one, never
+//! a mix, and after a crash the path holds one of the two.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::error::IndexError;
+
+/// Writes a new file at `path` through `write`: into a temporary file in the
+/// same directory (so the rename stays within one file system), fsynced, then
+/// renamed over `path`, then the directory fsynced so the rename itself is
+/// durable. On any error the temporary file is removed and `path` is untouched.
+pub(crate) fn replace_file<T>(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> Result<T, IndexError>,
+) -> Result<T, IndexError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let temp = temp_path(path)?;
+    let result = write_and_rename(path, &temp, write);
+    if result.is_err() {
+        // Best effort: the error being returned matters more than a stray temp file.
+        let _ = fs::remove_file(&temp);
+    }
+    let value = result?;
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IndexError::io(&dir, "sync directory of", e))?;
+    Ok(value)
+}
+
+fn write_and_rename<T>(
+    path: &Path,
+    temp: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> Result<T, IndexError>,
+) -> Result<T, IndexError> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp)
+        .map_err(|e| IndexError::io(temp, "create", e))?;
+    let mut out = BufWriter::with_capacity(1 << 20, &file);
+    let value = write(&mut out)?;
+    out.flush().map_err(|e| IndexError::io(temp, "write", e))?;
+    drop(out);
+    file.sync_all()
+        .map_err(|e| IndexError::io(temp, "sync", e))?;
+    fs::rename(temp, path).map_err(|e| IndexError::io(path, "rename into place", e))?;
+    Ok(value)
+}
+
+/// `.<name>.<random>.tmp` next to `path`: hidden, and unique so that two
+/// writers never share a temporary file.
+fn temp_path(path: &Path) -> Result<PathBuf, IndexError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| IndexError::io(path, "name", std::io::ErrorKind::InvalidInput.into()))?;
+    let nonce = getrandom::u64().map_err(|e| IndexError::RandomUnavailable {
+        reason: e.to_string(),
+    })?;
+    let mut temp = std::ffi::OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".{nonce:016x}.tmp"));
+    Ok(path.with_file_name(temp))
+}

@@ -1,0 +1,290 @@
+//! [`IndexBuilder`]: turns the store's entries into an index file.
+//!
+//! The builder keeps one 32-byte record per entry (its hash and packed
+//! metadata), never the identifier text: 10 million entries need about 320 MB
+//! of records plus the 270 MB image being written.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::atomic::replace_file;
+use super::error::IndexError;
+use super::filter::{self, Block};
+use super::format::{
+    encode_agency, encode_header, Checksum, IndexHeader, IndexStats, Layout, MAX_AGENCIES,
+};
+use super::hash::{key_hash, KeyHash};
+use super::mem::bytes_of;
+use super::table::{self, PackedMeta, Record, NEVER};
+use crate::entry::{Agency, EntryMeta, Timestamp};
+use crate::kind::Kind;
+
+/// How many seeds to try before giving up on distinct fingerprints. One
+/// attempt fails with probability about n²/2⁶⁵ (3e-6 at 10 million entries).
+const SEED_ATTEMPTS: u32 = 8;
+
+/// Builds an index file from a list version's entries.
+///
+/// The entries come from a closure that returns a fresh iterator each time it
+/// is called: the builder normally reads them once, and again only in the
+/// rare case that it must pick another seed or name a duplicate. Values must be
+/// canonical (as the store holds them); lookups normalise queries to match.
+///
+/// ```
+/// use blocklist_core::index::{IndexBuilder, LookupIndex};
+/// use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+///
+/// let rules = Rules::default();
+/// let number = Identifier::parse(Kind::Number, "081-234-5678", &rules).unwrap();
+/// let meta = EntryMeta {
+///     reason: Reason::SCAM_CALL,
+///     agency: Agency::new("th-aoc").unwrap(),
+///     listed_at: Timestamp(1_700_000_000),
+///     expires_at: None,
+/// };
+/// let entries = [(number.kind(), number.as_str(), &meta)];
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("list.idx");
+/// IndexBuilder::new(42, [0; 32], Timestamp(1_700_000_000))
+///     .write(&path, || entries.iter().copied())
+///     .unwrap();
+///
+/// let index = LookupIndex::open(&path).unwrap();
+/// assert_eq!(index.header().list_version, 42);
+/// let hit = index.check_now(Kind::Number, "081-234-5678", &rules).unwrap();
+/// assert_eq!(hit.map(|h| h.reason), Some(Reason::SCAM_CALL));
+/// ```
+#[derive(Clone, Debug)]
+pub struct IndexBuilder {
+    header: IndexHeader,
+    seed: Option<u64>,
+}
+
+impl IndexBuilder {
+    /// A builder for the given list version, state digest and data time.
+    pub fn new(list_version: u64, state_digest: [u8; 32], created_at: Timestamp) -> IndexBuilder {
+        IndexBuilder {
+            header: IndexHeader {
+                list_version,
+                state_digest,
+                created_at,
+                entries: 0,
+            },
+            seed: None,
+        }
+    }
+
+    /// Uses `seed` (and seeds derived from it) instead of a random one, for
+    /// reproducible files. A random seed keeps which unlisted identifiers
+    /// share a filter block with listed ones different in every index.
+    pub fn seed(mut self, seed: u64) -> IndexBuilder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Builds the index and writes it atomically to `path` (temporary file,
+    /// fsync, rename, fsync of the directory). Returns the file's statistics.
+    pub fn write<F, I, S, M>(&self, path: &Path, mut entries: F) -> Result<IndexStats, IndexError>
+    where
+        F: FnMut() -> I,
+        I: IntoIterator<Item = (Kind, S, M)>,
+        S: AsRef<str>,
+        M: Borrow<EntryMeta>,
+    {
+        let mut seed = match self.seed {
+            Some(seed) => seed,
+            None => getrandom::u64().map_err(|e| IndexError::RandomUnavailable {
+                reason: e.to_string(),
+            })?,
+        };
+        for _ in 0..SEED_ATTEMPTS {
+            let mut agencies = AgencyTable::default();
+            let mut records = hash_entries(entries(), seed, &mut agencies)?;
+            records.sort_unstable_by_key(|r| r.key.fingerprint);
+            match first_repeat(&records) {
+                None => return self.write_records(path, seed, records, &agencies),
+                Some(Repeat::SameKey(key)) => return Err(name_duplicate(entries(), seed, key)),
+                Some(Repeat::SameFingerprint) => {
+                    seed = xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes())
+                }
+            }
+        }
+        Err(IndexError::SeedsExhausted {
+            attempts: SEED_ATTEMPTS,
+        })
+    }
+
+    fn write_records(
+        &self,
+        path: &Path,
+        seed: u64,
+        mut records: Vec<Record>,
+        agencies: &AgencyTable,
+    ) -> Result<IndexStats, IndexError> {
+        let mut filter = vec![Block::default(); filter::block_count(records.len())];
+        records
+            .iter()
+            .for_each(|r| filter::insert(&mut filter, &r.key));
+        // Placement wants home order, and the home bucket grows with `position`.
+        records.sort_unstable_by_key(|r| r.key.position);
+        let table = place_with_growth(&records);
+        let entries = records.len() as u64;
+        drop(records);
+
+        let agency_bytes: Vec<u8> = agencies.names.iter().flat_map(encode_agency).collect();
+        let layout = Layout {
+            seed,
+            filter_blocks: filter.len() as u64,
+            table_buckets: table.buckets.len() as u64,
+            home_buckets: table.home_buckets as u64,
+            max_spill: table.max_spill as u64,
+            agencies: agencies.names.len() as u64,
+        };
+        let header = IndexHeader {
+            entries,
+            ..self.header.clone()
+        };
+        let body = [bytes_of(&filter), bytes_of(&table.buckets), &agency_bytes];
+        let mut checksum = Checksum::over_header(&encode_header(&header, &layout, 0));
+        body.iter().for_each(|section| checksum.update(section));
+        let head = encode_header(&header, &layout, checksum.finish());
+
+        replace_file(path, |out| {
+            for bytes in std::iter::once(&head[..]).chain(body) {
+                out.write_all(bytes)
+                    .map_err(|e| IndexError::io(path, "write", e))?;
+            }
+            Ok(())
+        })?;
+        Ok(layout.stats(entries))
+    }
+}
+
+/// Agencies in first-seen order, each named by its position.
+#[derive(Default)]
+struct AgencyTable {
+    names: Vec<Agency>,
+    ids: HashMap<Agency, u16>,
+}
+
+impl AgencyTable {
+    fn id(&mut self, agency: &Agency) -> Result<u16, IndexError> {
+        if let Some(&id) = self.ids.get(agency) {
+            return Ok(id);
+        }
+        let id = u16::try_from(self.names.len())
+            .map_err(|_| IndexError::TooManyAgencies { max: MAX_AGENCIES })?;
+        self.names.push(agency.clone());
+        self.ids.insert(agency.clone(), id);
+        Ok(id)
+    }
+}
+
+/// Hashes and packs every entry under `seed`.
+fn hash_entries<I, S, M>(
+    entries: I,
+    seed: u64,
+    agencies: &mut AgencyTable,
+) -> Result<Vec<Record>, IndexError>
+where
+    I: IntoIterator<Item = (Kind, S, M)>,
+    S: AsRef<str>,
+    M: Borrow<EntryMeta>,
+{
+    let entries = entries.into_iter();
+    let mut records = Vec::with_capacity(entries.size_hint().0);
+    for (kind, value, meta) in entries {
+        let (value, meta) = (value.as_ref(), meta.borrow());
+        records.push(Record {
+            key: key_hash(seed, kind, value),
+            meta: pack(kind, value, meta, agencies)?,
+        });
+    }
+    Ok(records)
+}
+
+/// The stored form of `meta`; times must fit 32-bit seconds since the Unix
+/// epoch (with `u32::MAX` kept for "never expires").
+fn pack(
+    kind: Kind,
+    value: &str,
+    meta: &EntryMeta,
+    agencies: &mut AgencyTable,
+) -> Result<PackedMeta, IndexError> {
+    let out_of_range = |field, time| IndexError::TimeOutOfRange {
+        kind,
+        value: value.to_owned(),
+        field,
+        time,
+    };
+    let listed_at =
+        u32::try_from(meta.listed_at.0).map_err(|_| out_of_range("listed_at", meta.listed_at))?;
+    let expires_at = match meta.expires_at {
+        None => NEVER,
+        Some(t) => u32::try_from(t.0)
+            .ok()
+            .filter(|&secs| secs != NEVER)
+            .ok_or_else(|| out_of_range("expires_at", t))?,
+    };
+    Ok(PackedMeta {
+        reason: meta.reason.0,
+        agency: agencies.id(&meta.agency)?,
+        listed_at,
+        expires_at,
+    })
+}
+
+enum Repeat {
+    /// Two entries with the same full hash: the same identifier given twice.
+    SameKey(KeyHash),
+    /// Two different entries share a fingerprint: try another seed.
+    SameFingerprint,
+}
+
+/// The first repeated fingerprint in records sorted by fingerprint.
+fn first_repeat(records: &[Record]) -> Option<Repeat> {
+    records
+        .windows(2)
+        .find(|pair| pair[0].key.fingerprint == pair[1].key.fingerprint)
+        .map(|pair| {
+            if pair[0].key == pair[1].key {
+                Repeat::SameKey(pair[0].key)
+            } else {
+                Repeat::SameFingerprint
+            }
+        })
+}
+
+/// Reads the entries again to name the identifier that hashed to `key` twice.
+fn name_duplicate<I, S, M>(entries: I, seed: u64, key: KeyHash) -> IndexError
+where
+    I: IntoIterator<Item = (Kind, S, M)>,
+    S: AsRef<str>,
+{
+    entries
+        .into_iter()
+        .find(|(kind, value, _)| key_hash(seed, *kind, value.as_ref()) == key)
+        .map_or_else(
+            || IndexError::SourceChanged {
+                detail: "a duplicate seen on the first pass is gone on the second".into(),
+            },
+            |(kind, value, _)| IndexError::DuplicateEntry {
+                kind,
+                value: value.as_ref().to_owned(),
+            },
+        )
+}
+
+/// Places the records, adding an eighth more buckets whenever some entry
+/// would land too far from home (never seen at the design load).
+fn place_with_growth(records: &[Record]) -> table::Table {
+    let mut home_buckets = table::home_bucket_count(records.len());
+    loop {
+        if let Some(table) = table::place(records, home_buckets) {
+            return table;
+        }
+        home_buckets += home_buckets.div_ceil(8);
+    }
+}

@@ -1,0 +1,153 @@
+//! [`IndexError`]: everything that can go wrong building, writing, opening or reloading an index.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::entry::Timestamp;
+use crate::kind::Kind;
+
+/// Why an index could not be built, written, opened or swapped in.
+///
+/// Every variant that concerns a file names it, so a log line is enough to
+/// find the culprit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    /// A system call on the index file (or its directory) failed.
+    #[error("cannot {action} index file {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done: `open`, `map`, `write`, `sync`, `rename`...
+        action: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is shorter (or longer) than its header says: an interrupted copy.
+    #[error("index file {path} is truncated: {actual} bytes, expected {expected}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Its length on disk.
+        actual: u64,
+        /// The length the header (or the fixed header size) requires.
+        expected: u64,
+    },
+    /// The file does not start with the index magic: not an index file at all.
+    #[error("{path} is not a blocklist index file (magic {found:02x?})")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// Its first eight bytes.
+        found: [u8; 8],
+    },
+    /// The file was written in a format version this build cannot read.
+    #[error("index file {path} has format version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version byte in the file.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
+    /// The body does not match the checksum in the header: bit rot or a partial write.
+    #[error("index file {path} is corrupt: checksum {computed:#018x} does not match the header's {stored:#018x}")]
+    ChecksumMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The checksum in the header.
+        stored: u64,
+        /// The checksum of the bytes on disk.
+        computed: u64,
+    },
+    /// The header's sections do not fit together, or a section holds values
+    /// that lookups could not use safely.
+    #[error("index file {path} is corrupt: {detail}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is inconsistent.
+        detail: String,
+    },
+    /// A time does not fit the index's 32-bit seconds (after 2106-02-07).
+    #[error("cannot index {kind} {value:?}: {field} {time} is beyond the index's time range")]
+    TimeOutOfRange {
+        /// The entry's kind.
+        kind: Kind,
+        /// The entry's canonical value.
+        value: String,
+        /// `listed_at` or `expires_at`.
+        field: &'static str,
+        /// The offending time.
+        time: Timestamp,
+    },
+    /// More distinct agencies than an index can name.
+    #[error("cannot index more than {max} distinct agencies")]
+    TooManyAgencies {
+        /// The limit.
+        max: usize,
+    },
+    /// The same identifier was given twice.
+    #[error("duplicate entry {kind} {value:?}")]
+    DuplicateEntry {
+        /// The entry's kind.
+        kind: Kind,
+        /// The entry's canonical value.
+        value: String,
+    },
+    /// Every seed tried gave two entries the same 64-bit fingerprint
+    /// (each attempt fails with probability about n²/2⁶⁵, so this means a broken source).
+    #[error("no seed out of {attempts} gave distinct fingerprints to all entries")]
+    SeedsExhausted {
+        /// How many seeds were tried.
+        attempts: u32,
+    },
+    /// The entry source gave different entries on a second pass (needed after a reseed).
+    #[error("the entry source changed between passes: {detail}")]
+    SourceChanged {
+        /// What differed.
+        detail: String,
+    },
+    /// The operating system's random source failed (needed for the index
+    /// seed and temporary file names).
+    #[error("the system random source failed: {reason}")]
+    RandomUnavailable {
+        /// The error from the system's random source.
+        reason: String,
+    },
+    /// A reload offered an index older than the one being served.
+    #[error("refusing index file {path}: list version {offered} is older than the loaded version {current}")]
+    Stale {
+        /// The file.
+        path: PathBuf,
+        /// The list version being served.
+        current: u64,
+        /// The list version in the file.
+        offered: u64,
+    },
+}
+
+impl IndexError {
+    /// An [`IndexError::Io`] for `path`.
+    pub(crate) fn io(
+        path: &std::path::Path,
+        action: &'static str,
+        source: io::Error,
+    ) -> IndexError {
+        IndexError::Io {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    }
+
+    /// An [`IndexError::Corrupt`] for `path`.
+    pub(crate) fn corrupt(path: &std::path::Path, detail: impl Into<String>) -> IndexError {
+        IndexError::Corrupt {
+            path: path.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! [`LiveIndex`]: the index currently being served, replaced by newer files
+//! without ever blocking a reader.
+//!
+//! Readers `load()` the current [`LookupIndex`] lock-free (an `arc-swap`
+//! guard) and keep using it for as long as they hold it, even after a reload
+//! has swapped in a newer one: each index owns its own map of its own file
+//! (the writer renames a new file into place, so the old inode lives on until
+//! its last reader lets go). A reload opens and fully validates the new file
+//! before the swap, so a reader sees the old index or the new one, never a
+//! mixture, and a corrupt or older file is refused while the old one is kept.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arc_swap::{ArcSwap, Guard};
+
+use super::error::IndexError;
+use super::identity::FileIdentity;
+use super::lookup::LookupIndex;
+
+/// What a successful reload did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reloaded {
+    /// The list version served before.
+    pub previous_version: u64,
+    /// The list version served now.
+    pub version: u64,
+}
+
+/// The served index at a path, reloadable while readers run.
+///
+/// ```
+/// # use blocklist_core::index::{IndexBuilder, LiveIndex};
+/// # use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+/// # let meta = EntryMeta { reason: Reason::PHISHING, agency: Agency::new("th-aoc").unwrap(),
+/// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("list.idx");
+/// # let domain = Identifier::parse(Kind::Domain, "phish-bank.co.th", &Rules::default()).unwrap();
+/// let entries = [(domain.kind(), domain.as_str(), &meta)];
+/// IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied())?;
+/// let live = LiveIndex::open(&path)?;
+/// assert_eq!(live.load().header().list_version, 1);
+///
+/// IndexBuilder::new(2, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied())?;
+/// let reloaded = live.reload_if_changed()?.expect("the file was replaced");
+/// assert_eq!(reloaded.version, 2);
+/// assert!(live.reload_if_changed()?.is_none()); // unchanged since
+/// # Ok::<(), blocklist_core::index::IndexError>(())
+/// ```
+pub struct LiveIndex {
+    path: PathBuf,
+    /// The index readers see; replaced whole, never changed in place.
+    current: ArcSwap<LookupIndex>,
+    /// Held by reloads only (readers never touch it), so two reloads cannot
+    /// race to swap; holds the identity of the file last tried, so polling
+    /// skips a file it has already served or refused.
+    last_tried: Mutex<FileIdentity>,
+}
+
+impl std::fmt::Debug for LiveIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveIndex")
+            .field("path", &self.path)
+            .field("version", &self.load().header().list_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveIndex {
+    /// Opens the index file at `path` to serve it.
+    pub fn open(path: impl AsRef<Path>) -> Result<LiveIndex, IndexError> {
+        let path = path.as_ref().to_owned();
+        let (identity, index) = open_with_identity(&path)?;
+        Ok(LiveIndex {
+            path,
+            current: ArcSwap::from_pointee(index?),
+            last_tried: Mutex::new(identity),
+        })
+    }
+
+    /// The index being served. Lock-free and cheap; hold the guard only for
+    /// the lookups at hand (a held guard keeps its index's map alive).
+    pub fn load(&self) -> Guard<Arc<LookupIndex>> {
+        self.current.load()
+    }
+
+    /// The path being served.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens the file at the path now and swaps it in if it validates and its
+    /// list version is not older than the one served. On error the served
+    /// index is unchanged.
+    pub fn reload(&self) -> Result<Reloaded, IndexError> {
+        let mut last_tried = self
+            .last_tried
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.reload_locked(&mut last_tried)
+    }
+
+    /// Reloads only if the path now names a different file than the one last
+    /// tried (one `stat`, cheap enough to poll often). `Ok(None)` when unchanged.
+    pub fn reload_if_changed(&self) -> Result<Option<Reloaded>, IndexError> {
+        let meta =
+            std::fs::metadata(&self.path).map_err(|e| IndexError::io(&self.path, "stat", e))?;
+        let mut last_tried = self
+            .last_tried
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *last_tried == FileIdentity::of(&meta) {
+            return Ok(None);
+        }
+        self.reload_locked(&mut last_tried).map(Some)
+    }
+
+    fn reload_locked(&self, last_tried: &mut FileIdentity) -> Result<Reloaded, IndexError> {
+        let (identity, index) = open_with_identity(&self.path)?;
+        // Remember the file even if it is refused: it is not retried until replaced.
+        *last_tried = identity;
+        let index = index?;
+        let previous_version = self.current.load().header().list_version;
+        let version = index.header().list_version;
+        if version < previous_version {
+            return Err(IndexError::Stale {
+                path: self.path.clone(),
+                current: previous_version,
+                offered: version,
+            });
+        }
+        self.current.store(Arc::new(index));
+        Ok(Reloaded {
+            previous_version,
+            version,
+        })
+    }
+}
+
+/// Opens the file once and reads its identity and its index from the same
+/// descriptor, so the identity always describes the file actually tried.
+fn open_with_identity(
+    path: &Path,
+) -> Result<(FileIdentity, Result<LookupIndex, IndexError>), IndexError> {
+    let file = File::open(path).map_err(|e| IndexError::io(path, "open", e))?;
+    let index = LookupIndex::from_file(path, &file);
+    let identity = match &index {
+        Ok(index) => index.identity(),
+        Err(_) => FileIdentity::of(
+            &file
+                .metadata()
+                .map_err(|e| IndexError::io(path, "stat", e))?,
+        ),
+    };
+    Ok((identity, index))
+}

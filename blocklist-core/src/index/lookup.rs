@@ -1,0 +1,402 @@
+//! [`LookupIndex`]: an opened, validated, memory-mapped index file and the
+//! lookups on it (one identifier, canonical or raw, or a batch).
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::error::IndexError;
+use super::filter::{self, Block};
+use super::format::{
+    decode_agencies, decode_header, Checksum, IndexHeader, IndexStats, HEADER_LEN,
+};
+use super::hash::{key_hash, KeyHash};
+use super::identity::FileIdentity;
+use super::mem::{map_file, prefetch, MappedSections};
+use super::table::{self, Bucket, PackedMeta, NEVER};
+use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use crate::kind::Kind;
+use crate::normalise::{self, NormaliseError, Rules};
+
+/// Queries a batch lookup works on at once: enough to keep a few dozen cache
+/// misses in flight, few enough that prefetched lines are still cached when used.
+const BATCH: usize = 32;
+
+thread_local! {
+    /// Reused buffer for normalising raw queries, so `check` does not allocate
+    /// on the hot path.
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A listed identifier that matched a lookup, with its metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Hit<'a> {
+    /// The kind looked up.
+    pub kind: Kind,
+    /// The canonical identifier that is listed: the one asked about or, for a
+    /// domain, the listed parent that caught it.
+    pub matched: Cow<'a, str>,
+    /// Why it is listed.
+    pub reason: Reason,
+    /// Who listed it (borrowed from the index).
+    pub agency: &'a Agency,
+    /// When it was listed.
+    pub listed_at: Timestamp,
+    /// When it stops matching, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Hit<'_> {
+    /// The metadata as the store holds it.
+    pub fn meta(&self) -> EntryMeta {
+        EntryMeta {
+            reason: self.reason,
+            agency: self.agency.clone(),
+            listed_at: self.listed_at,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+/// A read-only lookup index, mapped from its file.
+///
+/// Opening checks the whole file (header, section bounds, checksum, agency
+/// table, every bucket), so lookups never fail and never read out of bounds.
+/// The map is shared with every other process that opens the same file.
+///
+/// ```
+/// # use blocklist_core::index::{IndexBuilder, LookupIndex};
+/// # use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+/// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+/// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+/// # let rules = Rules::default();
+/// # let account = Identifier::parse(Kind::Account, "TH:004:1234567890", &rules).unwrap();
+/// # let entries = [(account.kind(), account.as_str(), &meta)];
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("list.idx");
+/// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
+/// let index = LookupIndex::open(&path)?;
+/// let now = Timestamp::now();
+/// let hit = index.check(Kind::Account, "TH:004:1234567890", &rules, now)?;
+/// assert_eq!(hit.map(|h| h.reason), Some(Reason::MULE_ACCOUNT));
+/// assert!(index.check(Kind::Account, "TH:004:0000000000", &rules, now)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LookupIndex {
+    path: PathBuf,
+    header: IndexHeader,
+    stats: IndexStats,
+    seed: u64,
+    home_buckets: usize,
+    agencies: Vec<Agency>,
+    identity: FileIdentity,
+    /// The filter blocks and table buckets, viewed in the mapped file.
+    sections: MappedSections<Block, Bucket>,
+}
+
+impl std::fmt::Debug for LookupIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LookupIndex")
+            .field("path", &self.path)
+            .field("header", &self.header)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A staged probe in a batch.
+struct Staged<'q> {
+    /// Which query of the chunk it answers.
+    query: usize,
+    kind: Kind,
+    candidate: &'q str,
+    key: KeyHash,
+    maybe: bool,
+}
+
+impl LookupIndex {
+    /// Opens and validates the index file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<LookupIndex, IndexError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| IndexError::io(path, "open", e))?;
+        LookupIndex::from_file(path, &file)
+    }
+
+    /// Opens and validates an already opened index file (`path` is for errors).
+    pub(crate) fn from_file(path: &Path, file: &File) -> Result<LookupIndex, IndexError> {
+        let meta = file
+            .metadata()
+            .map_err(|e| IndexError::io(path, "stat", e))?;
+        if meta.len() < HEADER_LEN as u64 {
+            return Err(IndexError::Truncated {
+                path: path.to_owned(),
+                actual: meta.len(),
+                expected: HEADER_LEN as u64,
+            });
+        }
+        let map = map_file(file).map_err(|e| IndexError::io(path, "map", e))?;
+        let (header, layout, stored) = decode_header(path, &map, meta.len())?;
+        let mut checksum = Checksum::over_header(&map[..HEADER_LEN]);
+        checksum.update(&map[HEADER_LEN..]);
+        let computed = checksum.finish();
+        if computed != stored {
+            return Err(IndexError::ChecksumMismatch {
+                path: path.to_owned(),
+                stored,
+                computed,
+            });
+        }
+        let ranges = layout
+            .sections()
+            .ok_or_else(|| IndexError::corrupt(path, "section sizes overflow"))?;
+        let agencies = decode_agencies(path, &map[ranges.agencies.0..ranges.agencies.1])?;
+        let sections = MappedSections::new(
+            map,
+            ranges.filter.0..ranges.filter.1,
+            ranges.table.0..ranges.table.1,
+        )
+        .ok_or_else(|| IndexError::corrupt(path, "sections are not aligned to cache lines"))?;
+        table::validate(sections.second(), agencies.len(), header.entries)
+            .map_err(|fault| IndexError::corrupt(path, fault.to_string()))?;
+        let home_buckets = usize::try_from(layout.home_buckets)
+            .map_err(|_| IndexError::corrupt(path, "table too large for this machine"))?;
+        Ok(LookupIndex {
+            path: path.to_owned(),
+            stats: layout.stats(header.entries),
+            header,
+            seed: layout.seed,
+            home_buckets,
+            agencies,
+            identity: FileIdentity::of(&meta),
+            sections,
+        })
+    }
+
+    /// The file this index was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the index was built from: list version, state digest, times, size.
+    pub fn header(&self) -> &IndexHeader {
+        &self.header
+    }
+
+    /// Sizes of the file and its sections.
+    pub fn stats(&self) -> IndexStats {
+        self.stats
+    }
+
+    pub(crate) fn identity(&self) -> FileIdentity {
+        self.identity
+    }
+
+    /// Looks up an identifier given in canonical form (as the normaliser
+    /// makes it). A domain also matches through a listed parent. Entries
+    /// whose `expires_at <= now` do not match.
+    pub fn lookup_canonical<'a>(
+        &'a self,
+        kind: Kind,
+        canonical: &'a str,
+        now: Timestamp,
+    ) -> Option<Hit<'a>> {
+        let (matched, meta) = self.find_candidate(kind, canonical, now)?;
+        Some(self.hit(kind, Cow::Borrowed(matched), meta))
+    }
+
+    /// Normalises `raw` as `kind` and looks it up (see [`lookup_canonical`](Self::lookup_canonical)).
+    /// Does not allocate unless it hits.
+    pub fn check(
+        &self,
+        kind: Kind,
+        raw: &str,
+        rules: &Rules,
+        now: Timestamp,
+    ) -> Result<Option<Hit<'_>>, NormaliseError> {
+        SCRATCH.with_borrow_mut(|canonical| {
+            normalise::normalise_into(kind, raw, rules, canonical)?;
+            Ok(self
+                .find_candidate(kind, canonical, now)
+                .map(|(matched, meta)| self.hit(kind, Cow::Owned(matched.to_owned()), meta)))
+        })
+    }
+
+    /// Like [`check`](Self::check), for the current wall-clock time.
+    pub fn check_now(
+        &self,
+        kind: Kind,
+        raw: &str,
+        rules: &Rules,
+    ) -> Result<Option<Hit<'_>>, NormaliseError> {
+        self.check(kind, raw, rules, Timestamp::now())
+    }
+
+    /// Looks up many canonical identifiers, appending one answer per key to
+    /// `out` (cleared first), in order. Faster per key than one call each:
+    /// the memory loads of a whole group of keys overlap.
+    pub fn lookup_batch<'a>(
+        &'a self,
+        keys: &[(Kind, &'a str)],
+        now: Timestamp,
+        out: &mut Vec<Option<Hit<'a>>>,
+    ) {
+        out.clear();
+        out.resize(keys.len(), None);
+        self.resolve_batch(keys, now, |at, kind, matched, meta| {
+            out[at] = Some(self.hit(kind, Cow::Borrowed(matched), meta));
+        });
+    }
+
+    /// Normalises and looks up many raw identifiers; one result per query, in order.
+    pub fn check_batch(
+        &self,
+        queries: &[(Kind, &str)],
+        rules: &Rules,
+        now: Timestamp,
+    ) -> Vec<Result<Option<Hit<'_>>, NormaliseError>> {
+        let mut scratch = String::new();
+        let mut arena = String::new();
+        let mut results = Vec::with_capacity(queries.len());
+        let mut spans = Vec::with_capacity(queries.len());
+        for &(kind, raw) in queries {
+            match normalise::normalise_into(kind, raw, rules, &mut scratch) {
+                Ok(()) => {
+                    spans.push((
+                        results.len(),
+                        kind,
+                        arena.len()..arena.len() + scratch.len(),
+                    ));
+                    arena.push_str(&scratch);
+                    results.push(Ok(None));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        let keys: Vec<(Kind, &str)> = spans
+            .iter()
+            .map(|(_, kind, span)| (*kind, &arena[span.clone()]))
+            .collect();
+        self.resolve_batch(&keys, now, |at, kind, matched, meta| {
+            results[spans[at].0] = Ok(Some(self.hit(kind, Cow::Owned(matched.to_owned()), meta)));
+        });
+        results
+    }
+
+    /// Whether the filter alone lets this canonical key through (a "maybe").
+    /// A diagnostic for measuring the filter's false-positive rate: the
+    /// answer to "is it listed" always comes from the table.
+    pub fn filter_admits(&self, kind: Kind, canonical: &str) -> bool {
+        filter::may_contain(self.sections.first(), &key_hash(self.seed, kind, canonical))
+    }
+
+    /// The first candidate of `canonical` (itself, or for a domain itself then
+    /// its parents) that is listed and active at `now`.
+    fn find_candidate<'q>(
+        &self,
+        kind: Kind,
+        canonical: &'q str,
+        now: Timestamp,
+    ) -> Option<(&'q str, PackedMeta)> {
+        candidates(kind, canonical).find_map(|candidate| {
+            let key = key_hash(self.seed, kind, candidate);
+            self.probe(&key, now).map(|meta| (candidate, meta))
+        })
+    }
+
+    /// Filter, then table, then expiry: the one place that decides a match.
+    #[inline(always)]
+    fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<PackedMeta> {
+        let buckets = self.sections.second();
+        let block = filter::block_for(self.sections.first(), key);
+        // Load the filter line first, then start loading the table line: on a
+        // hit it arrives while the filter is tested, so a hit costs about one
+        // memory round trip; issued second, it does not delay a miss's answer.
+        let admitted = filter::block_admits(block, key);
+        prefetch(&buckets[table::home_of(key, self.home_buckets)]);
+        if !admitted {
+            return None;
+        }
+        table::find(buckets, self.home_buckets, key).filter(|meta| is_active(meta, now))
+    }
+
+    /// Batch lookups in three passes per chunk, so that the memory loads of
+    /// the chunk overlap: hash every candidate and prefetch its filter block;
+    /// test the filters and prefetch the table line of each "maybe"; resolve.
+    /// `found(query, kind, matched, meta)` is called for each query that hits.
+    fn resolve_batch<'q>(
+        &self,
+        keys: &[(Kind, &'q str)],
+        now: Timestamp,
+        mut found: impl FnMut(usize, Kind, &'q str, PackedMeta),
+    ) {
+        let (blocks, buckets) = (self.sections.first(), self.sections.second());
+        let mut staged: Vec<Staged<'q>> = Vec::with_capacity(BATCH);
+        let mut answered = [false; BATCH];
+        for (chunk_index, chunk) in keys.chunks(BATCH).enumerate() {
+            let base = chunk_index * BATCH;
+            staged.clear();
+            for (query, &(kind, canonical)) in chunk.iter().enumerate() {
+                for candidate in candidates(kind, canonical) {
+                    let key = key_hash(self.seed, kind, candidate);
+                    prefetch(filter::block_for(blocks, &key));
+                    staged.push(Staged {
+                        query,
+                        kind,
+                        candidate,
+                        key,
+                        maybe: false,
+                    });
+                }
+            }
+            for s in &mut staged {
+                s.maybe = filter::may_contain(blocks, &s.key);
+                if s.maybe {
+                    prefetch(&buckets[table::home_of(&s.key, self.home_buckets)]);
+                }
+            }
+            answered.fill(false);
+            // Candidates of one query are staged in order (a domain before its
+            // parents), so the first active match is the one a single lookup finds.
+            for s in staged.iter().filter(|s| s.maybe) {
+                if answered[s.query] {
+                    continue;
+                }
+                if let Some(meta) =
+                    table::find(buckets, self.home_buckets, &s.key).filter(|m| is_active(m, now))
+                {
+                    answered[s.query] = true;
+                    found(base + s.query, s.kind, s.candidate, meta);
+                }
+            }
+        }
+    }
+
+    fn hit<'a>(&'a self, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
+        Hit {
+            kind,
+            matched,
+            reason: Reason(meta.reason),
+            // Open checked that every stored agency index is in the table.
+            agency: &self.agencies[usize::from(meta.agency)],
+            listed_at: Timestamp(u64::from(meta.listed_at)),
+            expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
+        }
+    }
+}
+
+/// An entry matches until its expiry time, exclusive (as [`EntryMeta::is_active`]).
+#[inline(always)]
+fn is_active(meta: &PackedMeta, now: Timestamp) -> bool {
+    meta.expires_at == NEVER || now.0 < u64::from(meta.expires_at)
+}
+
+/// The keys a query is answered by: the identifier itself or, for a domain,
+/// the domain and then each parent (a listed parent catches its children).
+fn candidates(kind: Kind, canonical: &str) -> impl Iterator<Item = &str> {
+    let domain = kind == Kind::Domain;
+    let exact = (!domain).then_some(canonical);
+    let walk = domain.then(|| normalise::domain_candidates(canonical));
+    exact.into_iter().chain(walk.into_iter().flatten())
+}

@@ -1,0 +1,102 @@
+//! The lookup index: a compact, read-only, memory-mapped file answering "is
+//! this identifier listed, and why" in one or two cache misses.
+//!
+//! Built from the store by [`IndexBuilder`], opened by [`LookupIndex`] (in
+//! this process or, through the C library, in another one sharing the pages),
+//! and served with hot reloads by [`LiveIndex`].
+//!
+//! # How a lookup works
+//!
+//! The query is normalised, then each key (the identifier, or for a domain
+//! the domain and its parents) is hashed with xxh3-128 under the index's
+//! seed, the kind folded into the seed (`hash.rs`). The high half picks the
+//! table bucket; the low half picks a
+//! filter block. The filter (`filter.rs`, a split-block bloom filter, one cache line per
+//! probe) turns most misses away after one line. A "maybe" goes to the
+//! table (`table.rs`), which holds every entry's 64-bit fingerprint and metadata in
+//! 64-byte buckets. The table line is prefetched just after the filter line is
+//! requested, so a hit reads a line already on its way; then the expiry
+//! is checked against `now`.
+//!
+//! # Why a wrong "listed" cannot come from the filter
+//!
+//! The filter only decides whether to look in the table; "listed" is answered
+//! only when a stored fingerprint equals the query's in all 64 bits. A
+//! lookup compares against the slots of its home bucket and that bucket's
+//! spill, at most `3 × (1 + max_spill)` fingerprints (`max_spill` was 11–12
+//! at 10 million entries). Because the bucket comes from the *other* half of
+//! the 128-bit hash, those entries are where they are independently of their
+//! fingerprints, so an unlisted identifier is answered "listed" with
+//! probability at most `3 × (1 + max_spill) / 2⁶⁴`, about 2e-18 per lookup:
+//! at ten billion lookups a year, once in fifty million years. (Keying the
+//! table position on the fingerprint itself would make it `n / 2⁶⁴`, 5e-13 at
+//! 10 million entries.) The seed is random per index, so an identifier that
+//! is unlucky in one index is not in the next. The builder also requires all
+//! listed fingerprints to differ (reseeding otherwise, probability about 3e-6
+//! per build at 10 million entries), so a hit never returns another entry's
+//! metadata or expiry.
+//!
+//! # File layout (format version 1)
+//!
+//! One file, little-endian throughout, sections aligned to 64 bytes from the
+//! start of the file (the map is page-aligned, so sections are cache-line
+//! aligned in memory):
+//!
+//! | offset | size | field |
+//! |-------:|-----:|-------|
+//! | 0 | 8 | magic `BLKIDX\r\n` |
+//! | 8 | 1 | format version (1); 7 reserved zero bytes follow |
+//! | 16 | 8 | list version |
+//! | 24 | 32 | state digest |
+//! | 56 | 8 | data created_at, seconds since the Unix epoch |
+//! | 64 | 8 | entry count |
+//! | 72 | 8 | hash seed |
+//! | 80 | 8 | file length |
+//! | 88, 96 | 8, 8 | filter offset (256), filter blocks |
+//! | 104, 112 | 8, 8 | table offset, table buckets (home + overflow) |
+//! | 120, 128 | 8, 8 | home buckets, overflow buckets (= max spill, <= 255) |
+//! | 136, 144 | 8, 8 | agency table offset, agency count |
+//! | 152 | 8 | xxh3-64 of every other byte of the file |
+//! | 160 | 96 | reserved, zero |
+//!
+//! - **Filter**: blocks of eight u64 words. A key sets bit
+//!   `(position × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
+//!   16 bits per entry.
+//! - **Table**: 64-byte buckets `{fingerprint: [u64; 3], listed_at: [u32; 3],
+//!   expires_at: [u32; 3], reason: [u16; 3], agency: [u16; 3], spill: u8, 3
+//!   reserved bytes}`. Fingerprint 0 is an empty slot. Times are u32 seconds
+//!   since the Unix epoch (good until 2106; the builder rejects later times),
+//!   `expires_at = u32::MAX` meaning never. A key's home bucket is
+//!   `position × home_buckets >> 64`; its entry lies in `home ..= home + spill`.
+//! - **Agencies**: 32-byte records, a length byte then the ASCII id.
+//!
+//! At the design load (0.8 entries per slot) that is 26.7 bytes per entry
+//! for the table and 2 for the filter.
+//!
+//! # Files, maps and swaps
+//!
+//! Writers never modify an index file in place: [`IndexBuilder::write`]
+//! writes a temporary file in the same directory, fsyncs it, renames it over
+//! the target and fsyncs the directory. That is what makes mapping the file
+//! sound: a mapped file that changed underneath would be undefined behaviour,
+//! so nothing else may truncate or rewrite an index file in place. Opening
+//! reads the whole file once (checksum, then a pass over the table checking
+//! every spill and agency index), after which lookups cannot fail.
+
+mod atomic;
+mod build;
+mod error;
+mod filter;
+mod format;
+mod hash;
+mod identity;
+mod live;
+mod lookup;
+mod mem;
+mod table;
+
+pub use build::IndexBuilder;
+pub use error::IndexError;
+pub use format::{IndexHeader, IndexStats, FORMAT_VERSION};
+pub use live::{LiveIndex, Reloaded};
+pub use lookup::{Hit, LookupIndex};

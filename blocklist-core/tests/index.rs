@@ -1,0 +1,732 @@
+//! Integration tests of the lookup index: real files in temporary directories.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use blocklist_core::index::{IndexBuilder, IndexError, LookupIndex};
+use blocklist_core::normalise::domain_candidates;
+use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+
+const NOW: Timestamp = Timestamp(1_750_000_000);
+
+fn meta(reason: Reason, agency: &str, listed_at: u64, expires_at: Option<u64>) -> EntryMeta {
+    EntryMeta {
+        reason,
+        agency: Agency::new(agency).expect("valid agency"),
+        listed_at: Timestamp(listed_at),
+        expires_at: expires_at.map(Timestamp),
+    }
+}
+
+/// The canonical form of `raw`, as the store would hold it.
+fn canon(kind: Kind, raw: &str) -> String {
+    Identifier::parse(kind, raw, &Rules::default())
+        .expect("valid identifier")
+        .as_str()
+        .to_owned()
+}
+
+type Listed = Vec<(Kind, String, EntryMeta)>;
+
+/// Writes an index of `entries` at `dir/name` with a fixed seed.
+fn write_index(dir: &Path, name: &str, version: u64, entries: &Listed) -> PathBuf {
+    let path = dir.join(name);
+    IndexBuilder::new(version, [version as u8; 32], Timestamp(1_700_000_000))
+        .seed(version)
+        .write(&path, || {
+            entries.iter().map(|(k, v, m)| (*k, v.as_str(), m))
+        })
+        .expect("index written");
+    path
+}
+
+fn sample_entries() -> Listed {
+    vec![
+        (
+            Kind::Account,
+            canon(Kind::Account, "TH:004:1234567890"),
+            meta(Reason::MULE_ACCOUNT, "th-aoc", 1_700_000_000, None),
+        ),
+        (
+            Kind::Number,
+            canon(Kind::Number, "+66812345678"),
+            meta(
+                Reason::SCAM_CALL,
+                "th-nbtc",
+                1_700_000_100,
+                Some(1_800_000_000),
+            ),
+        ),
+        (
+            Kind::Domain,
+            canon(Kind::Domain, "phish-bank.co.th"),
+            meta(Reason::PHISHING, "th-etda", 1_700_000_200, None),
+        ),
+        (
+            Kind::Other(77),
+            "sender-x".into(),
+            meta(Reason(900), "bank-004", 1_700_000_300, None),
+        ),
+    ]
+}
+
+// Building, opening and looking up: every kind, metadata, parents, expiry, batches.
+mod round_trip {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_found_with_its_metadata_and_header_fields_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let path = write_index(dir.path(), "list.idx", 7, &entries);
+        let index = LookupIndex::open(&path).unwrap();
+
+        assert_eq!(index.header().list_version, 7);
+        assert_eq!(index.header().state_digest, [7; 32]);
+        assert_eq!(index.header().created_at, Timestamp(1_700_000_000));
+        assert_eq!(index.header().entries, entries.len() as u64);
+        for (kind, value, meta) in &entries {
+            let hit = index.lookup_canonical(*kind, value, NOW).expect("listed");
+            assert_eq!((hit.kind, hit.matched.as_ref()), (*kind, value.as_str()));
+            assert_eq!(&hit.meta(), meta);
+        }
+        assert!(index.lookup_canonical(Kind::Account, "nope", NOW).is_none());
+        // The same text under another kind is a different key.
+        assert!(index
+            .lookup_canonical(Kind::Number, &entries[0].1, NOW)
+            .is_none());
+    }
+
+    #[test]
+    fn raw_input_is_normalised_before_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 1, &sample_entries());
+        let index = LookupIndex::open(&path).unwrap();
+        let rules = Rules::default();
+        for (kind, raw) in [
+            (Kind::Account, " TH:004:1234567890 "),
+            (Kind::Number, "+66812345678"),
+            (Kind::Domain, "PHISH-BANK.CO.TH"),
+        ] {
+            let hit = index.check(kind, raw, &rules, NOW).unwrap();
+            assert_eq!(
+                hit.map(|h| h.matched.into_owned()),
+                Some(canon(kind, raw)),
+                "{raw}"
+            );
+        }
+        assert!(index.check(Kind::Number, "  ", &rules, NOW).is_err());
+    }
+
+    #[test]
+    fn a_listed_parent_domain_catches_its_children_but_not_the_reverse() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = canon(Kind::Domain, "example.co.th");
+        let child = canon(Kind::Domain, "www.shop.example.co.th");
+        let listed_child = canon(Kind::Domain, "login.other.co.th");
+        let entries = vec![
+            (
+                Kind::Domain,
+                parent.clone(),
+                meta(Reason::PHISHING, "th-etda", 1, None),
+            ),
+            (
+                Kind::Domain,
+                listed_child,
+                meta(Reason::FRAUD, "th-etda", 2, None),
+            ),
+        ];
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &entries)).unwrap();
+
+        // The normaliser decides which parents count; the index must follow it.
+        let expected = domain_candidates(&child).find(|c| *c == parent);
+        let hit = index.lookup_canonical(Kind::Domain, &child, NOW);
+        assert_eq!(
+            hit.map(|h| h.matched.into_owned()),
+            expected.map(str::to_owned)
+        );
+        let other_parent = canon(Kind::Domain, "other.co.th");
+        assert!(index
+            .lookup_canonical(Kind::Domain, &other_parent, NOW)
+            .is_none());
+    }
+
+    #[test]
+    fn an_entry_stops_matching_exactly_at_its_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let value = canon(Kind::Number, "+66899999999");
+        let entries = vec![(
+            Kind::Number,
+            value.clone(),
+            meta(Reason::SCAM_SMS, "th-nbtc", 100, Some(200)),
+        )];
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &entries)).unwrap();
+        assert!(index
+            .lookup_canonical(Kind::Number, &value, Timestamp(199))
+            .is_some());
+        assert!(index
+            .lookup_canonical(Kind::Number, &value, Timestamp(200))
+            .is_none());
+        assert!(index
+            .lookup_canonical(Kind::Number, &value, Timestamp(201))
+            .is_none());
+        assert!(index
+            .lookup_canonical(Kind::Number, &value, Timestamp(u64::MAX))
+            .is_none());
+    }
+
+    #[test]
+    fn entries_without_expiry_match_even_after_2106() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &entries)).unwrap();
+        assert!(index
+            .lookup_canonical(Kind::Account, &entries[0].1, Timestamp(u64::MAX))
+            .is_some());
+    }
+
+    #[test]
+    fn batch_answers_equal_single_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries = sample_entries();
+        for i in 0..300u64 {
+            let expires = (i % 3 == 0).then_some(NOW.0); // expired at NOW
+            entries.push((
+                Kind::Number,
+                format!("+6681{i:07}"),
+                meta(Reason::SCAM_CALL, "th-nbtc", i, expires),
+            ));
+        }
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &entries)).unwrap();
+        let mut texts: Vec<(Kind, String)> =
+            entries.iter().map(|(k, v, _)| (*k, v.clone())).collect();
+        texts.extend((0..300).map(|i| (Kind::Number, format!("+6682{i:07}"))));
+        texts.push((Kind::Domain, canon(Kind::Domain, "a.b.phish-bank.co.th")));
+        let keys: Vec<(Kind, &str)> = texts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+        let mut batch = Vec::new();
+        index.lookup_batch(&keys, NOW, &mut batch);
+        let single: Vec<_> = keys
+            .iter()
+            .map(|(k, v)| index.lookup_canonical(*k, v, NOW))
+            .collect();
+        assert_eq!(batch, single);
+        let parent_caught = usize::from(single.last().unwrap().is_some());
+        assert_eq!(
+            batch.iter().filter(|h| h.is_some()).count(),
+            4 + 200 + parent_caught
+        );
+
+        let mut raw = keys.clone();
+        raw.push((Kind::Account, ""));
+        let checked = index.check_batch(&raw, &Rules::default(), NOW);
+        let one_by_one: Vec<_> = raw
+            .iter()
+            .map(|(k, v)| index.check(*k, v, &Rules::default(), NOW))
+            .collect();
+        assert_eq!(checked, one_by_one);
+        assert!(checked.last().unwrap().is_err());
+    }
+
+    #[test]
+    fn an_empty_list_gives_a_valid_index_that_lists_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &Vec::new())).unwrap();
+        assert_eq!(index.header().entries, 0);
+        assert!(index
+            .lookup_canonical(Kind::Number, "+66812345678", NOW)
+            .is_none());
+    }
+}
+
+// What the builder refuses.
+mod build_errors {
+    use super::*;
+
+    fn build(entries: &Listed) -> Result<(), IndexError> {
+        let dir = tempfile::tempdir().unwrap();
+        IndexBuilder::new(1, [0; 32], Timestamp(0))
+            .write(&dir.path().join("x.idx"), || {
+                entries.iter().map(|(k, v, m)| (*k, v.as_str(), m))
+            })
+            .map(drop)
+    }
+
+    #[test]
+    fn times_beyond_32_bit_seconds_are_rejected_naming_the_entry() {
+        let late_listing = vec![(
+            Kind::Number,
+            "+66800000001".into(),
+            meta(Reason::FRAUD, "a", 1 << 32, None),
+        )];
+        assert!(matches!(
+            build(&late_listing),
+            Err(IndexError::TimeOutOfRange { field: "listed_at", ref value, .. }) if value == "+66800000001"
+        ));
+        let late_expiry = vec![(
+            Kind::Number,
+            "x".into(),
+            meta(Reason::FRAUD, "a", 1, Some(u64::from(u32::MAX))),
+        )];
+        assert!(matches!(
+            build(&late_expiry),
+            Err(IndexError::TimeOutOfRange {
+                field: "expires_at",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_duplicate_identifier_is_rejected_by_name() {
+        let m = meta(Reason::FRAUD, "a", 1, None);
+        let entries = vec![
+            (Kind::Number, "+66800000001".into(), m.clone()),
+            (Kind::Number, "+66800000002".into(), m.clone()),
+            (Kind::Number, "+66800000001".into(), m),
+        ];
+        assert!(matches!(
+            build(&entries),
+            Err(IndexError::DuplicateEntry { kind: Kind::Number, ref value }) if value == "+66800000001"
+        ));
+    }
+}
+
+// A filter "maybe" must never turn into "listed".
+mod filter_false_positives {
+    use super::*;
+
+    #[test]
+    fn keys_the_filter_lets_through_are_still_answered_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries: Listed = (0..5_000)
+            .map(|i| {
+                (
+                    Kind::Account,
+                    format!("th:004:{i:010}"),
+                    meta(Reason::MULE_ACCOUNT, "a", 1, None),
+                )
+            })
+            .collect();
+        let index = LookupIndex::open(write_index(dir.path(), "list.idx", 1, &entries)).unwrap();
+        let mut false_positives = 0;
+        for i in 0..400_000u64 {
+            let probe = format!("th:005:{i:010}");
+            if index.filter_admits(Kind::Account, &probe) {
+                false_positives += 1;
+                assert!(
+                    index.lookup_canonical(Kind::Account, &probe, NOW).is_none(),
+                    "{probe}"
+                );
+                let mut batch = Vec::new();
+                index.lookup_batch(&[(Kind::Account, &probe)], NOW, &mut batch);
+                assert_eq!(batch, vec![None], "{probe}");
+            }
+        }
+        // About 0.1% of 400k: the test really exercised false positives.
+        assert!(
+            false_positives > 50,
+            "only {false_positives} filter false positives found"
+        );
+    }
+}
+
+// Damaged files are refused with typed errors, never a panic.
+mod corruption {
+    use super::*;
+
+    /// Offset of the checksum in the header; it covers every other byte.
+    const CHECKSUM_AT: usize = 152;
+
+    fn written() -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 3, &sample_entries());
+        let bytes = std::fs::read(&path).unwrap();
+        (dir, path, bytes)
+    }
+
+    /// Recomputes the checksum, as a forger (or a buggy writer) would.
+    fn reseal(bytes: &mut [u8]) {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(&bytes[..CHECKSUM_AT]);
+        hasher.update(&bytes[CHECKSUM_AT + 8..]);
+        let sum = hasher.digest();
+        bytes[CHECKSUM_AT..CHECKSUM_AT + 8].copy_from_slice(&sum.to_le_bytes());
+    }
+
+    fn open_bytes(path: &Path, bytes: &[u8]) -> IndexError {
+        std::fs::write(path, bytes).unwrap();
+        LookupIndex::open(path).expect_err("damaged file must be refused")
+    }
+
+    fn u64_at(bytes: &[u8], at: usize) -> usize {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
+    }
+
+    #[test]
+    fn a_truncated_file_is_reported_with_both_lengths() {
+        let (_dir, path, bytes) = written();
+        for len in [0, 100, 256, bytes.len() - 1] {
+            match open_bytes(&path, &bytes[..len]) {
+                IndexError::Truncated {
+                    path: p, actual, ..
+                } => assert_eq!((p, actual), (path.clone(), len as u64)),
+                other => panic!("length {len}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_is_caught() {
+        let (_dir, path, bytes) = written();
+        for at in (0..bytes.len()).step_by(7) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x40;
+            let err = open_bytes(&path, &damaged);
+            assert!(
+                matches!(
+                    err,
+                    IndexError::ChecksumMismatch { .. }
+                        | IndexError::BadMagic { .. }
+                        | IndexError::UnsupportedVersion { .. }
+                        | IndexError::Corrupt { .. }
+                        | IndexError::Truncated { .. }
+                ),
+                "byte {at}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_body_byte_is_a_checksum_mismatch() {
+        let (_dir, path, mut bytes) = written();
+        let near_end = bytes.len() - 3;
+        bytes[near_end] ^= 1;
+        assert!(matches!(
+            open_bytes(&path, &bytes),
+            IndexError::ChecksumMismatch { .. }
+        ));
+    }
+
+    #[test]
+    fn wrong_magic_and_wrong_version_are_named() {
+        let (_dir, path, bytes) = written();
+        let mut other = bytes.clone();
+        other[0] = b'X';
+        assert!(
+            matches!(open_bytes(&path, &other), IndexError::BadMagic { found, .. } if found[0] == b'X')
+        );
+        let mut newer = bytes;
+        newer[8] = 2;
+        assert!(matches!(
+            open_bytes(&path, &newer),
+            IndexError::UnsupportedVersion {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_resealed_file_naming_an_unknown_agency_is_refused_at_open() {
+        let (_dir, path, mut bytes) = written();
+        let table = u64_at(&bytes, 104);
+        let bucket = (table..bytes.len())
+            .step_by(64)
+            .find(|&b| bytes[b..b + 8] != [0; 8])
+            .expect("a bucket whose first slot is taken");
+        // Agency of slot 0: after 3 fingerprints, 2 × 3 times, 3 reasons.
+        bytes[bucket + 54..bucket + 56].copy_from_slice(&999u16.to_le_bytes());
+        reseal(&mut bytes);
+        let err = open_bytes(&path, &bytes);
+        assert!(
+            matches!(err, IndexError::Corrupt { ref detail, .. } if detail.contains("agency")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_resealed_file_with_a_spill_past_the_table_is_refused_at_open() {
+        let (_dir, path, mut bytes) = written();
+        let (table, buckets) = (u64_at(&bytes, 104), u64_at(&bytes, 112));
+        let last = table + (buckets - 1) * 64;
+        bytes[last + 60] = 1;
+        reseal(&mut bytes);
+        let err = open_bytes(&path, &bytes);
+        assert!(
+            matches!(err, IndexError::Corrupt { ref detail, .. } if detail.contains("spill")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.idx");
+        let err = LookupIndex::open(&path).unwrap_err();
+        assert!(
+            matches!(err, IndexError::Io { path: ref p, action: "open", .. } if *p == path),
+            "{err}"
+        );
+    }
+}
+
+// Hot reloads under concurrent readers.
+mod live {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use blocklist_core::index::LiveIndex;
+
+    use super::*;
+
+    fn reference() -> (Listed, Vec<String>) {
+        let listed = (0..2_000u64)
+            .map(|i| {
+                let expires = (i % 5 == 0).then_some(NOW.0 + 1_000_000);
+                let m = meta(Reason((i % 7) as u16), "th-aoc", 1_000 + i, expires);
+                (Kind::Number, format!("+6690{i:07}"), m)
+            })
+            .collect();
+        let unlisted = (0..2_000).map(|i| format!("+6691{i:07}")).collect();
+        (listed, unlisted)
+    }
+
+    /// Version `v` of the list: the reference set plus extras that differ
+    /// between even and odd versions.
+    fn version(reference: &Listed, v: u64) -> Listed {
+        let mut entries = reference.clone();
+        let extra = |i| {
+            (
+                Kind::Account,
+                format!("th:{:03}:{i:010}", v % 2),
+                meta(Reason::FRAUD, "bank-004", v, None),
+            )
+        };
+        entries.extend((0..500).map(extra));
+        entries
+    }
+
+    #[test]
+    fn readers_always_answer_correctly_while_the_index_is_swapped_repeatedly() {
+        let dir = tempfile::tempdir().unwrap();
+        let (listed, unlisted) = reference();
+        let path = write_index(dir.path(), "list.idx", 1, &version(&listed, 1));
+        let live = Arc::new(LiveIndex::open(&path).unwrap());
+        let listed = Arc::new(listed);
+        let unlisted = Arc::new(unlisted);
+        let stop = Arc::new(AtomicBool::new(false));
+        let lookups = Arc::new(AtomicUsize::new(0));
+
+        let readers: Vec<_> = (0..8)
+            .map(|t| {
+                let (live, listed, unlisted) = (live.clone(), listed.clone(), unlisted.clone());
+                let (stop, lookups) = (stop.clone(), lookups.clone());
+                std::thread::spawn(move || {
+                    let mut i = t * 97;
+                    while !stop.load(Ordering::Relaxed) {
+                        let index = live.load();
+                        let (kind, value, meta) = &listed[i % listed.len()];
+                        let hit = index
+                            .lookup_canonical(*kind, value, NOW)
+                            .expect("reference entry listed");
+                        assert_eq!(&hit.meta(), meta);
+                        let absent = &unlisted[i % unlisted.len()];
+                        assert!(index.lookup_canonical(Kind::Number, absent, NOW).is_none());
+                        i += 1;
+                        lookups.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+
+        for v in 2..=61 {
+            write_index(dir.path(), "list.idx", v, &version(&listed, v));
+            let reloaded = live.reload().expect("valid newer index swaps in");
+            assert_eq!((reloaded.previous_version, reloaded.version), (v - 1, v));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for reader in readers {
+            reader
+                .join()
+                .expect("reader thread saw only correct answers");
+        }
+        assert_eq!(live.load().header().list_version, 61);
+        assert!(lookups.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn a_corrupt_replacement_is_refused_and_the_old_index_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let path = write_index(dir.path(), "list.idx", 1, &entries);
+        let live = LiveIndex::open(&path).unwrap();
+
+        let staging = write_index(dir.path(), "staging.idx", 2, &entries);
+        let mut bytes = std::fs::read(&staging).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        std::fs::write(&staging, &bytes).unwrap();
+        std::fs::rename(&staging, &path).unwrap();
+
+        assert!(matches!(
+            live.reload_if_changed(),
+            Err(IndexError::ChecksumMismatch { .. })
+        ));
+        assert_eq!(live.load().header().list_version, 1);
+        assert!(live
+            .load()
+            .lookup_canonical(entries[0].0, &entries[0].1, NOW)
+            .is_some());
+        // The refused file is not retried until it is replaced.
+        assert!(live.reload_if_changed().unwrap().is_none());
+        write_index(dir.path(), "list.idx", 2, &entries);
+        assert_eq!(
+            live.reload_if_changed().unwrap().map(|r| r.version),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn an_older_version_is_refused_naming_both_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 5, &sample_entries());
+        let live = LiveIndex::open(&path).unwrap();
+        write_index(dir.path(), "list.idx", 4, &sample_entries());
+        assert!(matches!(
+            live.reload(),
+            Err(IndexError::Stale {
+                current: 5,
+                offered: 4,
+                ..
+            })
+        ));
+        assert_eq!(live.load().header().list_version, 5);
+        // The same version again is accepted (a rebuild).
+        write_index(dir.path(), "list.idx", 5, &sample_entries());
+        assert_eq!(live.reload().unwrap().version, 5);
+    }
+
+    #[test]
+    fn a_reader_holding_the_old_index_keeps_answering_after_a_swap() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let path = write_index(dir.path(), "list.idx", 1, &entries);
+        let live = LiveIndex::open(&path).unwrap();
+        let old = live.load();
+        write_index(dir.path(), "list.idx", 2, &Vec::new());
+        live.reload().unwrap();
+        assert!(live
+            .load()
+            .lookup_canonical(entries[0].0, &entries[0].1, NOW)
+            .is_none());
+        assert!(old
+            .lookup_canonical(entries[0].0, &entries[0].1, NOW)
+            .is_some());
+    }
+}
+
+// Build + lookup against a HashMap model.
+mod model {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            Just(Kind::Account),
+            Just(Kind::Number),
+            Just(Kind::Domain),
+            Just(Kind::Other(9))
+        ]
+    }
+
+    /// Small alphabets, so queries often hit listed values and listed parents.
+    fn value(kind: Kind) -> BoxedStrategy<String> {
+        match kind {
+            Kind::Domain => (
+                "[ab]{1,2}",
+                prop::option::of("[ab]{1,2}"),
+                prop_oneof![Just("co.th"), Just("com")],
+            )
+                .prop_map(|(a, b, tld)| match b {
+                    Some(b) => format!("{a}.{b}.{tld}"),
+                    None => format!("{a}.{tld}"),
+                })
+                .boxed(),
+            _ => "[0-3]{1,3}".boxed(),
+        }
+    }
+
+    fn key() -> impl Strategy<Value = (Kind, String)> {
+        kind().prop_flat_map(|k| value(k).prop_map(move |v| (k, v)))
+    }
+
+    fn entry_meta() -> impl Strategy<Value = EntryMeta> {
+        (
+            0u16..10,
+            0usize..3,
+            0u64..1_000,
+            prop::option::of(0u64..1_000),
+        )
+            .prop_map(|(r, a, listed, expires)| {
+                meta(Reason(r), ["a", "b", "c"][a], listed, expires)
+            })
+    }
+
+    type Model = HashMap<(Kind, String), EntryMeta>;
+
+    /// The answer the index must give: the first candidate listed and active.
+    fn model_answer(
+        model: &Model,
+        kind: Kind,
+        value: &str,
+        now: Timestamp,
+    ) -> Option<(String, EntryMeta)> {
+        let candidates: Vec<&str> = if kind == Kind::Domain {
+            domain_candidates(value).collect()
+        } else {
+            vec![value]
+        };
+        candidates.into_iter().find_map(|c| {
+            let listed = model
+                .get(&(kind, c.to_owned()))
+                .filter(|m| m.is_active(now));
+            listed.map(|m| (c.to_owned(), m.clone()))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn index_answers_like_a_hashmap(
+            listed in prop::collection::hash_map(key(), entry_meta(), 0..60),
+            queries in prop::collection::vec(key(), 0..60),
+            now in 0u64..1_100,
+            seed in any::<u64>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("model.idx");
+            IndexBuilder::new(1, [0; 32], Timestamp(0))
+                .seed(seed)
+                .write(&path, || listed.iter().map(|((k, v), m)| (*k, v.as_str(), m)))
+                .unwrap();
+            let index = LookupIndex::open(&path).unwrap();
+            let now = Timestamp(now);
+            let all: Vec<(Kind, String)> = listed.keys().cloned().chain(queries).collect();
+            let keys: Vec<(Kind, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut batch = Vec::new();
+            index.lookup_batch(&keys, now, &mut batch);
+            for (i, (kind, value)) in keys.iter().enumerate() {
+                let got = index
+                    .lookup_canonical(*kind, value, now)
+                    .map(|h| (h.matched.clone().into_owned(), h.meta()));
+                prop_assert_eq!(&got, &model_answer(&listed, *kind, value, now), "{} {}", kind, value);
+                let batched = batch[i].as_ref().map(|h| (h.matched.clone().into_owned(), h.meta()));
+                prop_assert_eq!(batched, got);
+            }
+        }
+    }
+}
