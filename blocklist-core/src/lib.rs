@@ -3,26 +3,31 @@
 //! Data flows one way, and the modules follow it:
 //!
 //! 1. [`kind`], [`identifier`], [`normalise`], [`entry`]: what is listed, in one canonical form.
-//! 2. [`document`]: the centre's signed, versioned documents (trust root, manifest, delta, snapshot)
-//!    and their canonical encoding.
+//! 2. [`keys`], [`digest`], [`document`]: the centre's signed, versioned documents (trust root,
+//!    manifest, delta, snapshot) and their canonical encoding (`docs/FORMAT.md`).
 //! 3. [`verify`]: the only way to turn bytes into a [`verify::Verified`] document.
-//! 4. (store, index: the local replica and the lookup index.)
+//! 4. [`store`]: the SQLite replica; it accepts only verified documents, one transaction each.
+//! 5. [`index`]: the compact lookup index built from the store, published as one mapped file.
+//! 6. [`replica`]: a data folder keeping 4 and 5 in step; [`Error`] covers its failures.
 //!
 //! This crate knows nothing of HTTP, Tokio or C: `blocklistd` and `blocklist-ffi` are shells around it.
 
 pub mod digest;
 pub mod document;
 pub mod entry;
+mod error;
 pub mod identifier;
 pub mod index;
 pub mod keys;
 pub mod kind;
 pub mod normalise;
+pub mod replica;
 pub mod store;
 pub mod verify;
 
 pub use digest::{Sha256, StateDigest};
 pub use entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
+pub use error::Error;
 pub use identifier::Identifier;
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use kind::Kind;

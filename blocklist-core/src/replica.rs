@@ -1,0 +1,118 @@
+//! A [`Replica`]: the store and the lookup index it publishes, kept in step.
+//!
+//! A data folder holds `list.db` (the [`Store`]) and `lookup.idx` (the
+//! [`crate::index`] file other processes, such as the C library, map). Every
+//! apply commits to the store first, then publishes a new index atomically.
+//! A crash between the two leaves an index one version behind, which
+//! [`Replica::open`] notices and republishes, so readers never see a version
+//! the store does not hold.
+//!
+//! ```
+//! use blocklist_core::replica::Replica;
+//! let dir = tempfile::tempdir().unwrap();
+//! let replica = Replica::open(dir.path(), "th-national").unwrap();
+//! assert_eq!(replica.state().unwrap().version, None);
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use crate::document::{Delta, Snapshot};
+use crate::entry::Entry;
+use crate::error::Error;
+use crate::index::{IndexBuilder, IndexStats, LookupIndex};
+use crate::store::{Applied, Progress, Store, StoreState};
+use crate::verify::Verified;
+
+/// The store's file name in a data folder.
+pub const STORE_FILE: &str = "list.db";
+/// The lookup index's file name in a data folder.
+pub const INDEX_FILE: &str = "lookup.idx";
+
+/// The local replica of one list in one data folder.
+pub struct Replica {
+    store: Store,
+    index_path: PathBuf,
+}
+
+impl Replica {
+    /// Opens (creating if needed) the replica in `dir` for list `list`, and
+    /// republishes the index if it is missing, unreadable or not at the store's
+    /// version (the trace of a crash between commit and publish).
+    pub fn open(dir: &Path, list: &str) -> Result<Replica, Error> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            action: "create data folder",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let replica = Replica {
+            store: Store::open(dir.join(STORE_FILE), list)?,
+            index_path: dir.join(INDEX_FILE),
+        };
+        let state = replica.store.state()?;
+        if let Some(version) = state.version {
+            let current = LookupIndex::open(&replica.index_path)
+                .map(|index| index.header().list_version == version.get())
+                .unwrap_or(false);
+            if !current {
+                replica.publish_index()?;
+            }
+        }
+        Ok(replica)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The version held and its state.
+    pub fn state(&self) -> Result<StoreState, Error> {
+        Ok(self.store.state()?)
+    }
+
+    /// Where the lookup index is published.
+    pub fn index_path(&self) -> &Path {
+        &self.index_path
+    }
+
+    /// Applies a verified delta, then publishes the index for the new version.
+    pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
+        let applied = self.store.apply_delta(delta, source)?;
+        if matches!(applied, Applied::Applied { .. }) {
+            self.publish_index()?;
+        }
+        Ok(applied)
+    }
+
+    /// Applies a verified snapshot, then publishes the index from its entries
+    /// (already in memory, so the store is not read back).
+    pub fn apply_snapshot(
+        &mut self,
+        snapshot: &Verified<Snapshot>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Applied, Error> {
+        let applied = self.store.apply_snapshot(snapshot, source, progress)?;
+        if matches!(applied, Applied::Applied { .. }) {
+            self.write_index(&self.store.state()?, &snapshot.entries)?;
+        }
+        Ok(applied)
+    }
+
+    /// Rebuilds the index from every entry in the store and publishes it.
+    pub fn publish_index(&self) -> Result<IndexStats, Error> {
+        let mut entries = Vec::new();
+        self.store.for_each_entry(|e| entries.push(e))?;
+        self.write_index(&self.store.state()?, &entries)
+    }
+
+    fn write_index(&self, state: &StoreState, entries: &[Entry]) -> Result<IndexStats, Error> {
+        let version = state.version.map_or(0, |v| v.get());
+        let builder = IndexBuilder::new(version, state.state.digest.0, state.data_time);
+        Ok(builder.write(&self.index_path, || {
+            entries
+                .iter()
+                .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
+        })?)
+    }
+}

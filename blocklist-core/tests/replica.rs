@@ -1,0 +1,156 @@
+//! The replica: applies publish an index readers can use at once, and a crash
+//! between commit and publish is repaired on open.
+
+use blocklist_core::document::*;
+use blocklist_core::index::{IndexBuilder, LookupIndex};
+use blocklist_core::replica::Replica;
+use blocklist_core::*;
+
+mod support;
+use support::*;
+
+fn check(index: &LookupIndex, kind: Kind, raw: &str, now: Timestamp) -> Option<String> {
+    index
+        .check(kind, raw, &Rules::default(), now)
+        .unwrap()
+        .map(|hit| hit.matched.to_string())
+}
+
+#[test]
+fn each_apply_publishes_an_index_at_the_new_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let first = vec![
+        entry(Kind::Number, "081-234-5678", "th-aoc", None),
+        entry(
+            Kind::Domain,
+            "scam.example.com",
+            "police",
+            Some(1_770_000_000),
+        ),
+        entry(Kind::Account, "004 123-4-56789-0", "bank-004", None),
+    ];
+    let d1 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                1,
+                first.iter().cloned().map(Op::Add).collect(),
+                state_of(&first),
+            )),
+            None,
+        )
+        .unwrap();
+    replica.apply_delta(&d1, "test").unwrap();
+
+    let index = LookupIndex::open(replica.index_path()).unwrap();
+    assert_eq!(index.header().list_version, 1);
+    assert_eq!(index.header().state_digest, state_of(&first).digest.0);
+    assert_eq!(
+        check(&index, Kind::Number, "+66 81 234 5678", NOW).as_deref(),
+        Some("+66812345678")
+    );
+    assert_eq!(
+        check(
+            &index,
+            Kind::Domain,
+            "https://a.b.Scam.Example.com/login",
+            NOW
+        )
+        .as_deref(),
+        Some("scam.example.com")
+    );
+    assert_eq!(
+        check(&index, Kind::Account, "004/1234567890", NOW).as_deref(),
+        Some("TH:004:1234567890")
+    );
+    // Expired entries stop matching at their expiry, before any delta removes them.
+    assert_eq!(
+        check(
+            &index,
+            Kind::Domain,
+            "scam.example.com",
+            Timestamp(1_770_000_000)
+        ),
+        None
+    );
+
+    let d2 = c
+        .verifier
+        .delta(
+            &c.sign(&delta(
+                2,
+                vec![Op::Remove(first[0].id.clone())],
+                state_of(&first[1..]),
+            )),
+            Version::new(1),
+        )
+        .unwrap();
+    replica.apply_delta(&d2, "test").unwrap();
+    let index = LookupIndex::open(replica.index_path()).unwrap();
+    assert_eq!(index.header().list_version, 2);
+    assert_eq!(check(&index, Kind::Number, "0812345678", NOW), None);
+}
+
+#[test]
+fn a_snapshot_publishes_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let all = entries(0, 300);
+    let s = c
+        .verifier
+        .snapshot(&c.sign(&snapshot(40, all.clone())), None)
+        .unwrap();
+    replica.apply_snapshot(&s, "test", &mut |_| {}).unwrap();
+    let index = LookupIndex::open(replica.index_path()).unwrap();
+    assert_eq!(index.header().list_version, 40);
+    assert_eq!(index.header().entries, 300);
+    for e in &all {
+        assert!(
+            index
+                .lookup_canonical(e.id.kind(), e.id.as_str(), NOW)
+                .is_some(),
+            "{}",
+            e.id
+        );
+    }
+}
+
+#[test]
+fn open_republishes_an_index_left_behind_by_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let listed = entries(0, 30);
+    {
+        let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+        let d1 = c
+            .verifier
+            .delta(
+                &c.sign(&delta(
+                    1,
+                    listed.iter().cloned().map(Op::Add).collect(),
+                    state_of(&listed),
+                )),
+                None,
+            )
+            .unwrap();
+        replica.apply_delta(&d1, "test").unwrap();
+    }
+    let path = dir.path().join(blocklist_core::replica::INDEX_FILE);
+    // The store committed version 1 but the published index is still empty (version 0),
+    // as if the process died between the two.
+    IndexBuilder::new(0, [0; 32], NOW)
+        .write(&path, || std::iter::empty::<(Kind, &str, &EntryMeta)>())
+        .unwrap();
+    drop(Replica::open(dir.path(), "th-national").unwrap());
+    let index = LookupIndex::open(&path).unwrap();
+    assert_eq!(index.header().list_version, 1);
+    assert_eq!(index.header().entries, 30);
+
+    // A garbled index is replaced the same way.
+    std::fs::write(&path, b"not an index").unwrap();
+    drop(Replica::open(dir.path(), "th-national").unwrap());
+    assert_eq!(LookupIndex::open(&path).unwrap().header().entries, 30);
+}
