@@ -142,7 +142,7 @@ fn open_republishes_an_index_left_behind_by_a_crash() {
     // The store committed version 1 but the published index is still empty (version 0),
     // as if the process died between the two.
     IndexBuilder::new(0, [0; 32], NOW)
-        .write(&path, || std::iter::empty::<(Kind, &str, &EntryMeta)>())
+        .write(&path, std::iter::empty::<(Kind, &str, &EntryMeta)>)
         .unwrap();
     drop(Replica::open(dir.path(), "th-national").unwrap());
     let index = LookupIndex::open(&path).unwrap();
