@@ -66,7 +66,7 @@ impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Kind::Other(code) => write!(f, "kind#{code}"),
-            known => f.write_str(known.name()),
+            known => f.pad(known.name()),
         }
     }
 }
