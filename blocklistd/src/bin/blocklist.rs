@@ -12,7 +12,8 @@ use blocklistd::centre::ingest::{Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::publish::{
     self, InitOptions, PublishOptions, PublishReport, RotateOptions,
 };
-use blocklistd::centre::{inspect, keyfile, CentreError};
+use blocklistd::centre::source::{HttpSource, Source};
+use blocklistd::centre::{audit, inspect, keyfile, serve, CentreError, PublishDir};
 use clap::{Args, Parser, Subcommand};
 
 /// The centre's publishing tool: keys, trust roots, signed versions of the
@@ -59,6 +60,32 @@ enum Command {
         after_help = "Example:\n  blocklist prune /srv/blocklist --key keys/publish.key --keep 100"
     )]
     Prune(PruneArgs),
+    /// Serve a publish directory over HTTP (127.0.0.1 by default).
+    #[command(
+        after_help = "Example:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well."
+    )]
+    Serve {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// How long caches may keep the manifest.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        manifest_max_age: Duration,
+    },
+    /// Audit a publish directory or URL end to end: signatures, digests, root chain, replay.
+    #[command(
+        after_help = "Examples:\n  blocklist verify /srv/blocklist --root th-national-root-1.root\n  blocklist verify https://blocklist.example.org/th-national/ --root th-national-root-1.root"
+    )]
+    Verify {
+        /// A publish directory, or an http(s) URL of one.
+        target: String,
+        /// The trust root to pin (obtained out of band). Without it the first
+        /// published root is trusted as found, with a warning.
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
     /// Show a root, manifest, delta or snapshot file.
     #[command(
         after_help = "Examples:\n  blocklist inspect /srv/blocklist/manifest\n  blocklist inspect --json --first 5 /srv/blocklist/deltas/42-ab…ef.delta"
@@ -329,6 +356,56 @@ fn run(command: Command) -> Result<(), CentreError> {
                 println!("removed {path}");
             }
         }
+        Command::Serve {
+            dir,
+            listen,
+            manifest_max_age,
+        } => {
+            PublishDir::open(&dir)?;
+            let config = serve::ServeConfig {
+                dir,
+                manifest_max_age,
+            };
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(serve_error("start the runtime".to_owned()))?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(serve_error(format!("listen on {listen}")))?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(serve_error("read the bound address".to_owned()))?;
+                println!("listening on http://{bound}");
+                std::io::Write::flush(&mut std::io::stdout()).ok();
+                serve::run(config, listener, shutdown_signal())
+                    .await
+                    .map_err(serve_error("serve".to_owned()))
+            })?;
+        }
+        Command::Verify { target, root } => {
+            let pinned = match &root {
+                Some(path) => Some(std::fs::read(path).map_err(|source| CentreError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                })?),
+                None => {
+                    eprintln!("WARNING: no --root given: trusting the first published root as found. Pin a root obtained out of band with --root.");
+                    None
+                }
+            };
+            let source: Box<dyn Source> =
+                if target.starts_with("http://") || target.starts_with("https://") {
+                    Box::new(HttpSource::new(&target)?)
+                } else {
+                    Box::new(PublishDir::open(Path::new(&target))?)
+                };
+            let report = audit::audit(source.as_ref(), pinned.as_deref(), Timestamp::now())?;
+            println!(
+                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s) verified; manifest expires {}",
+                report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, inspect::time(report.expires_at)
+            );
+        }
         Command::Inspect { file, json, first } => {
             let bytes = std::fs::read(&file).map_err(|source| CentreError::Io {
                 action: "read",
@@ -347,6 +424,10 @@ fn run(command: Command) -> Result<(), CentreError> {
         }
     }
     Ok(())
+}
+
+fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
+    move |source| CentreError::Serve { action, source }
 }
 
 fn read_all<T>(
@@ -374,4 +455,22 @@ fn print_publish(report: &PublishReport) {
         println!("wrote {path}");
     }
     println!("manifest serial {}", report.serial);
+}
+
+/// Completes on SIGINT or SIGTERM: the server then stops accepting and lets
+/// requests in flight finish.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+    tracing::info!("shutting down");
 }

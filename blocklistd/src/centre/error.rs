@@ -90,6 +90,14 @@ pub enum CentreError {
         /// What does not fit.
         reason: String,
     },
+    /// The HTTP server could not start or failed.
+    #[error("cannot {action}: {source}")]
+    Serve {
+        /// What failed ("listen on 127.0.0.1:8080", ...).
+        action: String,
+        /// The OS error.
+        source: io::Error,
+    },
     /// A remote file could not be fetched.
     #[error("cannot fetch {url}: {reason}")]
     Http {
@@ -114,7 +122,8 @@ impl CentreError {
         }
     }
 
-    pub(crate) fn usage(reason: impl Into<String>) -> CentreError {
+    /// A [`CentreError::Usage`].
+    pub fn usage(reason: impl Into<String>) -> CentreError {
         CentreError::Usage {
             reason: reason.into(),
         }

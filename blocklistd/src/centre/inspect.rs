@@ -205,7 +205,7 @@ fn keys(set: &KeySet) -> Keys {
 }
 
 /// RFC 3339 UTC, or the raw number for times past what the calendar code handles.
-fn time(t: Timestamp) -> String {
+pub fn time(t: Timestamp) -> String {
     std::time::UNIX_EPOCH
         .checked_add(std::time::Duration::from_secs(t.0))
         .filter(|_| t.0 < 253_402_300_800) // year 10000

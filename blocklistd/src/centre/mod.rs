@@ -12,6 +12,7 @@
 //! - [`inspect`]: a readable view of any published file.
 //! - [`serve`]: an HTTP server for a publish directory.
 
+pub mod audit;
 pub mod chain;
 mod error;
 pub mod ingest;
@@ -19,6 +20,7 @@ pub mod inspect;
 pub mod keyfile;
 pub mod publish;
 pub mod publish_dir;
+pub mod serve;
 pub mod source;
 
 pub use error::CentreError;
