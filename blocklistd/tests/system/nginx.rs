@@ -64,6 +64,7 @@ fn directory_served_by_stock_nginx_verifies() {
     }
     let url = format!("http://127.0.0.1:{port}");
     let result = run(&["verify", &url, "--root", s(&centre.first_root())]);
+    let private = reqwest::blocking::get(format!("{url}/.centre/lock")).map(|r| r.status());
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
@@ -74,4 +75,9 @@ fn directory_served_by_stock_nginx_verifies() {
         String::from_utf8_lossy(&result.stderr)
     );
     assert!(out.contains("OK: list th-test version 2"), "{out}");
+    assert_eq!(
+        private.unwrap(),
+        403,
+        "the documented config hides .centre/"
+    );
 }
