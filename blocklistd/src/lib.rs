@@ -1,1 +1,10 @@
 //! blocklistd: the sync daemon banks and telcos run, and the centre's publishing tool.
+//!
+//! The library holds the logic; the binaries are thin shells that parse
+//! arguments, set up logging and call it (the `blocklist` CLI lives in
+//! `src/bin/blocklist.rs`).
+//!
+//! - [`centre`]: the authority's side: keys, ingesting agencies' reports,
+//!   publishing signed versions, serving and auditing a publish directory.
+
+pub mod centre;

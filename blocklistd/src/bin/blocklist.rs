@@ -1,0 +1,476 @@
+//! `blocklist`: the centre's command line. Parses arguments, sets up logging
+//! and calls the library (`blocklistd::centre`); all logic lives there.
+
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use blocklist_core::document::ListId;
+use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
+use blocklistd::centre::ingest::{Defaults, Expiry, Format, ReadContext};
+use blocklistd::centre::publish::{
+    self, InitOptions, PublishOptions, PublishReport, RotateOptions,
+};
+use blocklistd::centre::source::{HttpSource, Source};
+use blocklistd::centre::{audit, inspect, keyfile, serve, CentreError, PublishDir};
+use clap::{Args, Parser, Subcommand};
+
+/// The centre's publishing tool: keys, trust roots, signed versions of the
+/// blocklist, and serving and auditing them.
+#[derive(Parser, Debug)]
+#[command(name = "blocklist", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate an ed25519 key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    #[command(
+        after_help = "Example:\n  blocklist keygen keys/root-a\n  blocklist keygen keys/publish"
+    )]
+    Keygen {
+        /// Path prefix of the two files; neither may exist.
+        prefix: PathBuf,
+    },
+    /// Create a publish directory with a first trust root signed by its root keys.
+    #[command(
+        after_help = "Example:\n  blocklist init /srv/blocklist --list th-national \\\n    --root-key keys/root-a.key --root-key keys/root-b.key --root-threshold 2 \\\n    --publish-key keys/publish.pub"
+    )]
+    Init(InitArgs),
+    /// Write the next trust root: add, remove (revoke) keys or change thresholds.
+    #[command(
+        after_help = "Example (replace publish key P1 by P2, signed by 2 of 2 root keys):\n  blocklist rotate /srv/blocklist --sign-with keys/root-a.key --sign-with keys/root-b.key \\\n    --add-publish-key keys/p2.pub --remove-publish-key keys/p1.pub\n\nThe next publish or refresh lists the new root in the manifest."
+    )]
+    Rotate(RotateArgs),
+    /// Publish the next version from input files (CSV, plain lists, hosts files).
+    #[command(
+        after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory).\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
+    )]
+    Publish(PublishArgs),
+    /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
+    #[command(
+        after_help = "Example (from cron, hourly):\n  blocklist refresh /srv/blocklist --key keys/publish.key --manifest-lifetime 3d"
+    )]
+    Refresh(RefreshArgs),
+    /// Drop deltas (and older snapshots) that a snapshot at least KEEP versions old covers.
+    #[command(
+        after_help = "Example:\n  blocklist prune /srv/blocklist --key keys/publish.key --keep 100"
+    )]
+    Prune(PruneArgs),
+    /// Serve a publish directory over HTTP (127.0.0.1 by default).
+    #[command(
+        after_help = "Example:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well."
+    )]
+    Serve {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// How long caches may keep the manifest.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        manifest_max_age: Duration,
+    },
+    /// Audit a publish directory or URL end to end: signatures, digests, root chain, replay.
+    #[command(
+        after_help = "Examples:\n  blocklist verify /srv/blocklist --root th-national-root-1.root\n  blocklist verify https://blocklist.example.org/th-national/ --root th-national-root-1.root"
+    )]
+    Verify {
+        /// A publish directory, or an http(s) URL of one.
+        target: String,
+        /// The trust root to pin (obtained out of band). Without it the first
+        /// published root is trusted as found, with a warning.
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
+    /// Show a root, manifest, delta or snapshot file.
+    #[command(
+        after_help = "Examples:\n  blocklist inspect /srv/blocklist/manifest\n  blocklist inspect --json --first 5 /srv/blocklist/deltas/42-ab…ef.delta"
+    )]
+    Inspect {
+        /// The file.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How many entries or operations to list.
+        #[arg(long, default_value_t = 10)]
+        first: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// The publish directory to create.
+    dir: PathBuf,
+    /// The list's name (a-z 0-9 . _ -).
+    #[arg(long)]
+    list: String,
+    /// A root key's secret file (repeat; all of them sign the first root).
+    #[arg(long = "root-key", required = true)]
+    root_keys: Vec<PathBuf>,
+    /// How many root keys must sign the next root.
+    #[arg(long, default_value_t = 1)]
+    root_threshold: u8,
+    /// A publish key's public (or secret) file (repeat).
+    #[arg(long = "publish-key", required = true)]
+    publish_keys: Vec<PathBuf>,
+    /// How many publish keys must sign each document.
+    #[arg(long, default_value_t = 1)]
+    publish_threshold: u8,
+    /// How long until clients warn that the root is due for rotation.
+    #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
+    root_lifetime: Duration,
+}
+
+#[derive(Args, Debug)]
+struct RotateArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    /// A root key's secret that signs the new root (repeat): a threshold of
+    /// the current root keys and of the new ones.
+    #[arg(long = "sign-with", required = true)]
+    signers: Vec<PathBuf>,
+    /// A root key to add (public or secret file).
+    #[arg(long = "add-root-key")]
+    add_root_keys: Vec<PathBuf>,
+    /// A root key to remove (revoke).
+    #[arg(long = "remove-root-key")]
+    remove_root_keys: Vec<PathBuf>,
+    /// A new root threshold.
+    #[arg(long)]
+    root_threshold: Option<u8>,
+    /// A publish key to add.
+    #[arg(long = "add-publish-key")]
+    add_publish_keys: Vec<PathBuf>,
+    /// A publish key to remove (revoke).
+    #[arg(long = "remove-publish-key")]
+    remove_publish_keys: Vec<PathBuf>,
+    /// A new publish threshold.
+    #[arg(long)]
+    publish_threshold: Option<u8>,
+    /// The new root's lifetime.
+    #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
+    root_lifetime: Duration,
+}
+
+#[derive(Args, Debug)]
+struct SigningArgs {
+    /// A publish key's secret file (repeat up to the threshold).
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// How long the new manifest is valid; refresh well within it.
+    #[arg(long, default_value = "3d", value_parser = humantime::parse_duration)]
+    manifest_lifetime: Duration,
+}
+
+#[derive(Args, Debug)]
+struct PublishArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    signing: SigningArgs,
+    /// Files of entries to add or update.
+    inputs: Vec<PathBuf>,
+    /// A file of entries to remove (repeat; same formats, only kind and value are read).
+    #[arg(long = "remove")]
+    removals: Vec<PathBuf>,
+    /// The syntax of every input (default: by extension: .csv, .hosts, else plain).
+    #[arg(long)]
+    format: Option<Format>,
+    /// The kind of plain-list entries and of CSV rows without one.
+    #[arg(long)]
+    kind: Option<Kind>,
+    /// The listing agency of rows without one.
+    #[arg(long)]
+    agency: Option<String>,
+    /// The reason of rows without one (a name like phishing, or a code).
+    #[arg(long)]
+    reason: Option<String>,
+    /// The expiry of rows without one: RFC 3339 time, date, or duration like 90d.
+    #[arg(long)]
+    expires: Option<Expiry>,
+    /// Region for national phone numbers and accounts (ISO 3166).
+    #[arg(long, default_value = "TH")]
+    region: String,
+    /// Publish without the invalid lines instead of refusing.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Write a full snapshot every K versions.
+    #[arg(long, default_value = "10")]
+    snapshot_every: NonZeroU64,
+}
+
+#[derive(Args, Debug)]
+struct RefreshArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    signing: SigningArgs,
+}
+
+#[derive(Args, Debug)]
+struct PruneArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    signing: SigningArgs,
+    /// Keep every delta of the newest KEEP versions.
+    #[arg(long, default_value_t = 100)]
+    keep: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let CentreError::InvalidInput { lines } = &err {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+            }
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), CentreError> {
+    match command {
+        Command::Keygen { prefix } => {
+            let pair = keyfile::keygen(&prefix)?;
+            println!(
+                "secret key: {} (mode 0600; keep it offline if it is a root key)",
+                pair.secret.display()
+            );
+            println!("public key: {}", pair.public.display());
+            println!("key id: {}", pair.key.id());
+        }
+        Command::Init(args) => {
+            let options = InitOptions {
+                list: ListId::new(&args.list).map_err(|e| CentreError::Usage {
+                    reason: e.to_string(),
+                })?,
+                root_keys: read_all(&args.root_keys, keyfile::read_secret)?,
+                root_threshold: args.root_threshold,
+                publish_keys: read_all(&args.publish_keys, keyfile::read_public)?,
+                publish_threshold: args.publish_threshold,
+                root_lifetime: args.root_lifetime,
+            };
+            let root = publish::init(&args.dir, &options)?;
+            println!("created {} with {root}", args.dir.display());
+        }
+        Command::Rotate(args) => {
+            let options = RotateOptions {
+                signers: read_all(&args.signers, keyfile::read_secret)?,
+                add_root_keys: read_all(&args.add_root_keys, keyfile::read_public)?,
+                remove_root_keys: read_all(&args.remove_root_keys, keyfile::read_public)?,
+                root_threshold: args.root_threshold,
+                add_publish_keys: read_all(&args.add_publish_keys, keyfile::read_public)?,
+                remove_publish_keys: read_all(&args.remove_publish_keys, keyfile::read_public)?,
+                publish_threshold: args.publish_threshold,
+                root_lifetime: args.root_lifetime,
+            };
+            let root = publish::rotate(&args.dir, &options)?;
+            println!("wrote {root}; the next publish or refresh lists it");
+        }
+        Command::Publish(args) => {
+            let usage = |reason: String| CentreError::Usage { reason };
+            let agency = args
+                .agency
+                .as_deref()
+                .map(Agency::new)
+                .transpose()
+                .map_err(|e| usage(e.to_string()))?;
+            let reason = args
+                .reason
+                .as_deref()
+                .map(|r| Reason::from_name(r).ok_or_else(|| usage(format!("unknown reason {r:?}"))))
+                .transpose()?;
+            let format_of = |path: &PathBuf| {
+                (
+                    path.clone(),
+                    args.format.unwrap_or_else(|| Format::from_path(path)),
+                )
+            };
+            let options = PublishOptions {
+                keys: read_all(&args.signing.keys, keyfile::read_secret)?,
+                additions: args.inputs.iter().map(format_of).collect(),
+                removals: args.removals.iter().map(format_of).collect(),
+                context: ReadContext {
+                    defaults: Defaults {
+                        kind: args.kind,
+                        agency,
+                        reason,
+                        expires: args.expires,
+                    },
+                    rules: Rules {
+                        default_region: args.region,
+                    },
+                    now: Timestamp::now(),
+                },
+                skip_invalid: args.skip_invalid,
+                snapshot_every: args.snapshot_every,
+                manifest_lifetime: args.signing.manifest_lifetime,
+            };
+            print_publish(&publish::publish(&args.dir, &options)?);
+        }
+        Command::Refresh(args) => {
+            let options = PublishOptions {
+                keys: read_all(&args.signing.keys, keyfile::read_secret)?,
+                additions: vec![],
+                removals: vec![],
+                context: ReadContext {
+                    defaults: Defaults::default(),
+                    rules: Rules::default(),
+                    now: Timestamp::now(),
+                },
+                skip_invalid: false,
+                snapshot_every: NonZeroU64::MAX,
+                manifest_lifetime: args.signing.manifest_lifetime,
+            };
+            print_publish(&publish::publish(&args.dir, &options)?);
+        }
+        Command::Prune(args) => {
+            let keys = read_all(&args.signing.keys, keyfile::read_secret)?;
+            let report =
+                publish::prune(&args.dir, &keys, args.keep, args.signing.manifest_lifetime)?;
+            match (report.base, report.serial) {
+                (Some(base), Some(serial)) => {
+                    println!("chain now starts at snapshot {base}; manifest serial {serial}")
+                }
+                _ => println!("nothing to prune from the manifest"),
+            }
+            for path in &report.removed {
+                println!("removed {path}");
+            }
+        }
+        Command::Serve {
+            dir,
+            listen,
+            manifest_max_age,
+        } => {
+            PublishDir::open(&dir)?;
+            let config = serve::ServeConfig {
+                dir,
+                manifest_max_age,
+            };
+            let runtime = tokio::runtime::Runtime::new()
+                .map_err(serve_error("start the runtime".to_owned()))?;
+            runtime.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(serve_error(format!("listen on {listen}")))?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(serve_error("read the bound address".to_owned()))?;
+                println!("listening on http://{bound}");
+                std::io::Write::flush(&mut std::io::stdout()).ok();
+                serve::run(config, listener, shutdown_signal())
+                    .await
+                    .map_err(serve_error("serve".to_owned()))
+            })?;
+        }
+        Command::Verify { target, root } => {
+            let pinned = match &root {
+                Some(path) => Some(std::fs::read(path).map_err(|source| CentreError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                })?),
+                None => {
+                    eprintln!("WARNING: no --root given: trusting the first published root as found. Pin a root obtained out of band with --root.");
+                    None
+                }
+            };
+            let source: Box<dyn Source> =
+                if target.starts_with("http://") || target.starts_with("https://") {
+                    Box::new(HttpSource::new(&target)?)
+                } else {
+                    Box::new(PublishDir::open(Path::new(&target))?)
+                };
+            let report = audit::audit(source.as_ref(), pinned.as_deref(), Timestamp::now())?;
+            println!(
+                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s) verified; manifest expires {}",
+                report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, inspect::time(report.expires_at)
+            );
+        }
+        Command::Inspect { file, json, first } => {
+            let bytes = std::fs::read(&file).map_err(|source| CentreError::Io {
+                action: "read",
+                path: file.clone(),
+                source,
+            })?;
+            let view = inspect::inspect(&file.display().to_string(), &bytes, first)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&view).expect("plain data serialises")
+                );
+            } else {
+                print!("{}", view.to_text());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
+    move |source| CentreError::Serve { action, source }
+}
+
+fn read_all<T>(
+    paths: &[PathBuf],
+    read: impl Fn(&Path) -> Result<T, CentreError>,
+) -> Result<Vec<T>, CentreError> {
+    paths.iter().map(|p| read(p)).collect()
+}
+
+fn print_publish(report: &PublishReport) {
+    for line in &report.invalid {
+        eprintln!("skipped {line}");
+    }
+    if !report.invalid.is_empty() {
+        eprintln!("skipped {} invalid line(s)", report.invalid.len());
+    }
+    match report.version {
+        Some(version) => println!(
+            "published version {version}: {} added, {} updated, {} removed, {} unchanged, {} duplicate line(s), {} removal(s) not listed; {} entries",
+            report.added, report.updated, report.removed, report.unchanged, report.duplicates, report.not_listed, report.entries
+        ),
+        None => println!("no changes: manifest re-signed; {} entries", report.entries),
+    }
+    for path in &report.written {
+        println!("wrote {path}");
+    }
+    println!("manifest serial {}", report.serial);
+}
+
+/// Completes on SIGINT or SIGTERM: the server then stops accepting and lets
+/// requests in flight finish.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+    tracing::info!("shutting down");
+}

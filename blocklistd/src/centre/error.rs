@@ -1,0 +1,131 @@
+//! [`CentreError`]: everything that can go wrong on the centre's side, each
+//! variant naming the file, URL or argument it is about.
+
+use std::io;
+use std::path::PathBuf;
+
+use blocklist_core::document::{DecodeError, EncodeError};
+use blocklist_core::verify::VerifyError;
+
+use crate::centre::ingest::InvalidLine;
+
+/// A centre operation that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CentreError {
+    /// A file or directory operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done ("read", "create", "rename", ...).
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A key file is not in the key file format.
+    #[error("key file {path}: {reason}")]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A secret key file that others could read.
+    #[error("secret key file {path} has mode {mode:o}: it must not be readable by group or others (chmod 600)")]
+    KeyPermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The command line asks for something impossible.
+    #[error("{reason}")]
+    Usage {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another publish, rotate or refresh holds the directory's lock.
+    #[error("{path} is locked by another publish (only one may run at a time)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Input files have lines that are not valid entries.
+    #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]
+    InvalidInput {
+        /// Every invalid line, in input order.
+        lines: Vec<InvalidLine>,
+    },
+    /// A document could not be encoded (a bug, or an impossible input).
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// The document.
+        what: String,
+        /// Why.
+        source: EncodeError,
+    },
+    /// A file is not a well-formed document.
+    #[error("{file}: {source}")]
+    Decode {
+        /// The file (path or URL).
+        file: String,
+        /// Why.
+        source: DecodeError,
+    },
+    /// A document failed verification.
+    #[error("{file}: {source}")]
+    Verify {
+        /// The file (path or URL).
+        file: String,
+        /// What failed.
+        source: VerifyError,
+    },
+    /// Published files contradict each other (a gap, an operation that does
+    /// not apply, a missing snapshot).
+    #[error("{file}: {reason}")]
+    Inconsistent {
+        /// The file (path or URL) where the contradiction shows.
+        file: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The HTTP server could not start or failed.
+    #[error("cannot {action}: {source}")]
+    Serve {
+        /// What failed ("listen on 127.0.0.1:8080", ...).
+        action: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A remote file could not be fetched.
+    #[error("cannot fetch {url}: {reason}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl CentreError {
+    /// An [`CentreError::Io`] for `path`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> CentreError {
+        let path = path.into();
+        move |source| CentreError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// A [`CentreError::Usage`].
+    pub fn usage(reason: impl Into<String>) -> CentreError {
+        CentreError::Usage {
+            reason: reason.into(),
+        }
+    }
+}

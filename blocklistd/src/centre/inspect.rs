@@ -1,0 +1,298 @@
+//! A readable view of any published file (root, manifest, delta, snapshot),
+//! and the same as JSON for machines. Inspection decodes and checks the
+//! file's form but not its signatures against a root: that is `verify`'s job.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use blocklist_core::document::{
+    envelope, Delta, DocType, Document, FileRef, KeySet, Manifest, Op, Snapshot, TrustRoot,
+};
+use blocklist_core::{Entry, Timestamp};
+use serde::Serialize;
+
+use crate::centre::CentreError;
+
+/// What a file holds, in a form for people ([`Inspection::to_text`]) and
+/// machines (serde).
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    /// `root`, `manifest`, `delta` or `snapshot`.
+    #[serde(rename = "type")]
+    pub doc_type: &'static str,
+    /// The list.
+    pub list: String,
+    /// The key ids that signed (short form).
+    pub signed_by: Vec<String>,
+    /// The type's fields.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The fields of each document type.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    /// A trust root.
+    Root {
+        /// Its version.
+        version: u64,
+        /// When it was signed.
+        issued_at: String,
+        /// When clients start warning.
+        expires_at: String,
+        /// Root keys and threshold.
+        root_keys: Keys,
+        /// Publish keys and threshold.
+        publish_keys: Keys,
+    },
+    /// A manifest.
+    Manifest {
+        /// Its serial.
+        serial: u64,
+        /// The newest version.
+        version: u64,
+        /// Entries at that version.
+        entries: u64,
+        /// Their state digest.
+        state_digest: String,
+        /// When it was signed.
+        issued_at: String,
+        /// When it expires.
+        expires_at: String,
+        /// Files listed, as paths.
+        roots: Vec<String>,
+        /// Deltas listed, as paths.
+        deltas: Vec<String>,
+        /// Snapshots listed, as paths.
+        snapshots: Vec<String>,
+    },
+    /// A delta or a snapshot.
+    Entries {
+        /// Its version.
+        version: u64,
+        /// When it was made.
+        created_at: String,
+        /// Entries in the list at that version.
+        state_entries: u64,
+        /// The state digest.
+        state_digest: String,
+        /// Operation (or entry) counts per kind: `{"domain": {"add": 3}}`.
+        counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+        /// The first operations or entries, as text.
+        first: Vec<String>,
+    },
+}
+
+/// A key set in readable form.
+#[derive(Debug, Serialize)]
+pub struct Keys {
+    /// How many must sign.
+    pub threshold: u8,
+    /// Their ids (short form).
+    pub ids: Vec<String>,
+}
+
+/// Decodes a file's bytes; `first` bounds the entries listed.
+pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, CentreError> {
+    let decode_error = |source| CentreError::Decode {
+        file: file.to_owned(),
+        source,
+    };
+    let env = envelope::parse(bytes).map_err(decode_error)?;
+    let signed_by = env.signatures.iter().map(|s| s.key_id.short()).collect();
+    let (list, body) = match env.doc_type {
+        DocType::Root => {
+            let root = TrustRoot::decode_payload(env.payload).map_err(decode_error)?;
+            let body = Body::Root {
+                version: root.version.get(),
+                issued_at: time(root.issued_at),
+                expires_at: time(root.expires_at),
+                root_keys: keys(&root.root_keys),
+                publish_keys: keys(&root.publish_keys),
+            };
+            (root.list, body)
+        }
+        DocType::Manifest => {
+            let m = Manifest::decode_payload(env.payload).map_err(decode_error)?;
+            let paths = |doc, refs: &[FileRef]| refs.iter().map(|r| r.path(doc)).collect();
+            let body = Body::Manifest {
+                serial: m.serial,
+                version: m.version.get(),
+                entries: m.state.entries,
+                state_digest: m.state.digest.to_string(),
+                issued_at: time(m.issued_at),
+                expires_at: time(m.expires_at),
+                roots: paths(DocType::Root, &m.roots),
+                deltas: paths(DocType::Delta, &m.deltas),
+                snapshots: paths(DocType::Snapshot, &m.snapshots),
+            };
+            (m.list, body)
+        }
+        DocType::Delta => {
+            let d = Delta::decode_payload(env.payload).map_err(decode_error)?;
+            let ops = d.ops.iter().map(|op| match op {
+                Op::Add(e) => ("add", e.id.kind(), format!("add {}", entry(e))),
+                Op::Update(e) => ("update", e.id.kind(), format!("update {}", entry(e))),
+                Op::Remove(id) => ("remove", id.kind(), format!("remove {id}")),
+            });
+            let body = entries_body(d.version.get(), d.created_at, d.state, ops, first);
+            (d.list, body)
+        }
+        DocType::Snapshot => {
+            let s = Snapshot::decode_payload(env.payload).map_err(decode_error)?;
+            let items = s.entries.iter().map(|e| ("entries", e.id.kind(), entry(e)));
+            let body = entries_body(s.version.get(), s.created_at, s.state, items, first);
+            (s.list, body)
+        }
+    };
+    Ok(Inspection {
+        doc_type: env.doc_type.name(),
+        list: list.to_string(),
+        signed_by,
+        body,
+    })
+}
+
+fn entries_body(
+    version: u64,
+    created_at: Timestamp,
+    state: blocklist_core::document::ListState,
+    items: impl Iterator<Item = (&'static str, blocklist_core::Kind, String)>,
+    first: usize,
+) -> Body {
+    let mut counts: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+    let mut shown = Vec::new();
+    for (what, kind, text) in items {
+        *counts
+            .entry(kind.to_string())
+            .or_default()
+            .entry(what)
+            .or_default() += 1;
+        if shown.len() < first {
+            shown.push(text);
+        }
+    }
+    Body::Entries {
+        version,
+        created_at: time(created_at),
+        state_entries: state.entries,
+        state_digest: state.digest.to_string(),
+        counts,
+        first: shown,
+    }
+}
+
+fn entry(e: &Entry) -> String {
+    let mut text = format!(
+        "{} reason={} agency={} listed={}",
+        e.id,
+        e.meta.reason,
+        e.meta.agency,
+        time(e.meta.listed_at)
+    );
+    if let Some(t) = e.meta.expires_at {
+        let _ = write!(text, " expires={}", time(t));
+    }
+    text
+}
+
+fn keys(set: &KeySet) -> Keys {
+    Keys {
+        threshold: set.threshold(),
+        ids: set.keys().iter().map(|k| k.id().short()).collect(),
+    }
+}
+
+/// RFC 3339 UTC, or the raw number for times past what the calendar code handles.
+pub fn time(t: Timestamp) -> String {
+    std::time::UNIX_EPOCH
+        .checked_add(std::time::Duration::from_secs(t.0))
+        .filter(|_| t.0 < 253_402_300_800) // year 10000
+        .map_or_else(
+            || t.to_string(),
+            |st| humantime::format_rfc3339_seconds(st).to_string(),
+        )
+}
+
+impl Inspection {
+    /// The readable form.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{} of list {}\n", self.doc_type, self.list);
+        let _ = writeln!(out, "signed by: {}", self.signed_by.join(", "));
+        match &self.body {
+            Body::Root {
+                version,
+                issued_at,
+                expires_at,
+                root_keys,
+                publish_keys,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "version: {version}\nissued: {issued_at}\nexpires: {expires_at}"
+                );
+                for (role, set) in [("root", root_keys), ("publish", publish_keys)] {
+                    let _ = writeln!(
+                        out,
+                        "{role} keys: {} of {}: {}",
+                        set.threshold,
+                        set.ids.len(),
+                        set.ids.join(", ")
+                    );
+                }
+            }
+            Body::Manifest {
+                serial,
+                version,
+                entries,
+                state_digest,
+                issued_at,
+                expires_at,
+                roots,
+                deltas,
+                snapshots,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "serial: {serial}\nversion: {version}\nentries: {entries}\nstate digest: {state_digest}\nissued: {issued_at}\nexpires: {expires_at}"
+                );
+                for (what, paths) in [
+                    ("roots", roots),
+                    ("deltas", deltas),
+                    ("snapshots", snapshots),
+                ] {
+                    let _ = writeln!(out, "{what} ({}):", paths.len());
+                    for path in paths {
+                        let _ = writeln!(out, "  {path}");
+                    }
+                }
+            }
+            Body::Entries {
+                version,
+                created_at,
+                state_entries,
+                state_digest,
+                counts,
+                first,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "version: {version}\ncreated: {created_at}\nentries after: {state_entries}\nstate digest: {state_digest}"
+                );
+                for (kind, per) in counts {
+                    let per: Vec<String> =
+                        per.iter().map(|(what, n)| format!("{what} {n}")).collect();
+                    let _ = writeln!(out, "{kind}: {}", per.join(", "));
+                }
+                if !first.is_empty() {
+                    let _ = writeln!(out, "first {}:", first.len());
+                    for line in first {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                }
+            }
+        }
+        out
+    }
+}

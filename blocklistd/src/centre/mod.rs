@@ -1,0 +1,27 @@
+//! The centre: the authority's side of blocklist.
+//!
+//! Turns agencies' reports into signed versions and hosts them:
+//!
+//! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
+//! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
+//! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
+//! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `prune`.
+//! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
+//! - [`source`]: reading published files from a directory or a URL.
+//! - [`audit`]: `verify`, an end-to-end check of a published chain.
+//! - [`inspect`]: a readable view of any published file.
+//! - [`serve`]: an HTTP server for a publish directory.
+
+pub mod audit;
+pub mod chain;
+mod error;
+pub mod ingest;
+pub mod inspect;
+pub mod keyfile;
+pub mod publish;
+pub mod publish_dir;
+pub mod serve;
+pub mod source;
+
+pub use error::CentreError;
+pub use publish_dir::PublishDir;

@@ -1,0 +1,675 @@
+//! The centre's writing operations on a publish directory: `init`, `rotate`,
+//! `publish` (with `refresh` as a publish of nothing) and `prune`.
+//!
+//! The current list is not stored anywhere of its own: each publish
+//! re-derives it from the published files (the newest snapshot and the
+//! deltas after it), verifying them as a client would. The published files
+//! are the single source of truth, so there is no second copy to drift from
+//! them or to tear in a crash. A snapshot every K versions bounds the work.
+//!
+//! Every operation holds the directory's lock, writes new immutable files,
+//! and writes the manifest last (see [`crate::centre::publish_dir`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU64;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use blocklist_core::document::{
+    Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
+};
+use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
+
+use crate::centre::chain::{self, Base, Replica};
+use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
+use crate::centre::publish_dir::{DirLock, PublishDir};
+use crate::centre::source::Source;
+use crate::centre::CentreError;
+
+/// What `init` needs.
+#[derive(Debug)]
+pub struct InitOptions {
+    /// The list's name.
+    pub list: ListId,
+    /// The root keys' secrets: all of them sign the first root.
+    pub root_keys: Vec<SecretKey>,
+    /// How many root keys must sign the next root.
+    pub root_threshold: u8,
+    /// The publish keys.
+    pub publish_keys: Vec<PublicKey>,
+    /// How many publish keys must sign each document.
+    pub publish_threshold: u8,
+    /// How long until clients warn that the root is due for rotation.
+    pub root_lifetime: Duration,
+}
+
+/// Creates a publish directory holding a first trust root signed by its own
+/// root keys, and returns the root file's path.
+pub fn init(dir: &Path, options: &InitOptions) -> Result<String, CentreError> {
+    let dir = PublishDir::create(dir)?;
+    let lock = dir.lock()?;
+    let now = Timestamp::now();
+    let root = TrustRoot {
+        list: options.list.clone(),
+        version: Version::FIRST,
+        issued_at: now,
+        expires_at: now.plus(options.root_lifetime.as_secs()),
+        root_keys: key_set(
+            options
+                .root_keys
+                .iter()
+                .map(SecretKey::public_key)
+                .collect(),
+            options.root_threshold,
+        )?,
+        publish_keys: key_set(options.publish_keys.clone(), options.publish_threshold)?,
+        extensions: vec![],
+    };
+    let signers: Vec<&SecretKey> = options.root_keys.iter().collect();
+    let bytes = chain::sign(&root, || "trust root 1".to_owned(), &signers)?;
+    Verifier::pin(&bytes).map_err(|source| CentreError::Verify {
+        file: "new trust root 1".to_owned(),
+        source,
+    })?;
+    let file = dir.write_document(&lock, DocType::Root, Version::FIRST, &bytes)?;
+    Ok(file.path(DocType::Root))
+}
+
+/// How `rotate` changes the trust root.
+#[derive(Debug, Default)]
+pub struct RotateOptions {
+    /// Secret keys that sign the new root: a threshold of the current root
+    /// keys and a threshold of the new ones must be among them.
+    pub signers: Vec<SecretKey>,
+    /// Root keys to add.
+    pub add_root_keys: Vec<PublicKey>,
+    /// Root keys to remove (revoke).
+    pub remove_root_keys: Vec<PublicKey>,
+    /// A new root threshold (default: unchanged).
+    pub root_threshold: Option<u8>,
+    /// Publish keys to add.
+    pub add_publish_keys: Vec<PublicKey>,
+    /// Publish keys to remove (revoke).
+    pub remove_publish_keys: Vec<PublicKey>,
+    /// A new publish threshold (default: unchanged).
+    pub publish_threshold: Option<u8>,
+    /// The new root's lifetime.
+    pub root_lifetime: Duration,
+}
+
+/// Writes the next trust root. The next publish or refresh lists it in the
+/// manifest; when it changes the publish keys, that publish re-anchors the
+/// chain on a fresh snapshot signed by the new keys.
+pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError> {
+    let dir = PublishDir::open(dir)?;
+    let lock = dir.lock()?;
+    let roots = Roots::scan(&dir)?;
+    let current = roots.newest().root();
+    let edit = |set: &KeySet, add: &[PublicKey], remove: &[PublicKey], threshold: Option<u8>| {
+        for key in remove {
+            if set.get(&key.id()).is_none() {
+                return Err(CentreError::usage(format!(
+                    "key {} is not in the current set, so it cannot be removed",
+                    key.id()
+                )));
+            }
+        }
+        let mut keys: Vec<PublicKey> = set
+            .keys()
+            .iter()
+            .filter(|k| !remove.contains(k))
+            .copied()
+            .collect();
+        keys.extend(add.iter().filter(|k| set.get(&k.id()).is_none()));
+        key_set(keys, threshold.unwrap_or(set.threshold()))
+    };
+    let now = Timestamp::now();
+    let next = TrustRoot {
+        list: current.list.clone(),
+        version: current.version.next(),
+        issued_at: now,
+        expires_at: now.plus(options.root_lifetime.as_secs()),
+        root_keys: edit(
+            &current.root_keys,
+            &options.add_root_keys,
+            &options.remove_root_keys,
+            options.root_threshold,
+        )?,
+        publish_keys: edit(
+            &current.publish_keys,
+            &options.add_publish_keys,
+            &options.remove_publish_keys,
+            options.publish_threshold,
+        )?,
+        extensions: vec![],
+    };
+    // Only keys of the old or new root set may sign: a stray signature
+    // would make every client refuse the root.
+    let mut signers = Vec::new();
+    for key in &options.signers {
+        let id = key.public_key().id();
+        if current.root_keys.get(&id).is_none() && next.root_keys.get(&id).is_none() {
+            return Err(CentreError::usage(format!(
+                "signing key {id} is a root key of neither the current nor the new root"
+            )));
+        }
+        signers.push(key);
+    }
+    let what = || format!("trust root {}", next.version);
+    let bytes = chain::sign(&next, what, &signers)?;
+    let mut check = roots.newest().clone();
+    check.rotate(&bytes).map_err(|source| CentreError::Verify {
+        file: what(),
+        source,
+    })?;
+    let file = dir.write_document(&lock, DocType::Root, next.version, &bytes)?;
+    Ok(file.path(DocType::Root))
+}
+
+/// What `publish` reads and how it signs.
+#[derive(Debug)]
+pub struct PublishOptions {
+    /// Publish keys' secrets (at least the threshold).
+    pub keys: Vec<SecretKey>,
+    /// Files of additions and updates, with their syntax.
+    pub additions: Vec<(PathBuf, Format)>,
+    /// Files of removals, with their syntax.
+    pub removals: Vec<(PathBuf, Format)>,
+    /// Defaults, normalisation rules and the publish time.
+    pub context: ReadContext,
+    /// Publish without the invalid lines instead of refusing.
+    pub skip_invalid: bool,
+    /// Write a snapshot when the new version is a multiple of this.
+    pub snapshot_every: NonZeroU64,
+    /// How long the new manifest is valid.
+    pub manifest_lifetime: Duration,
+}
+
+/// What a publish did.
+#[derive(Debug, Default)]
+pub struct PublishReport {
+    /// The new version, or `None` when nothing changed (the manifest was re-signed).
+    pub version: Option<Version>,
+    /// The new manifest's serial.
+    pub serial: u64,
+    /// Entries newly listed.
+    pub added: usize,
+    /// Listed entries given new metadata.
+    pub updated: usize,
+    /// Entries unlisted.
+    pub removed: usize,
+    /// Input entries already listed exactly so.
+    pub unchanged: usize,
+    /// Input lines naming an identifier an earlier line named (the later one wins).
+    pub duplicates: usize,
+    /// Removals of identifiers not listed (nothing to do).
+    pub not_listed: usize,
+    /// Invalid lines (skipped when this report exists).
+    pub invalid: Vec<InvalidLine>,
+    /// The files written, manifest last.
+    pub written: Vec<String>,
+    /// Entries in the list now.
+    pub entries: u64,
+}
+
+/// Publishes the next version from the input files (or, with no inputs,
+/// re-signs the manifest with a fresh expiry: a refresh).
+pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, CentreError> {
+    let dir = PublishDir::open(dir)?;
+    let lock = dir.lock()?;
+    let centre = Centre::open(&dir)?;
+    let signers = centre.publish_signers(&options.keys)?;
+    let mut report = PublishReport::default();
+    let Inputs {
+        additions,
+        removals,
+    } = read_inputs(options, &mut report)?;
+    if !report.invalid.is_empty() && !options.skip_invalid {
+        return Err(CentreError::InvalidInput {
+            lines: report.invalid,
+        });
+    }
+    let must_reanchor = centre.publish_keys_changed();
+    let needs_version =
+        centre.manifest.is_none() || must_reanchor || !additions.is_empty() || !removals.is_empty();
+    if !needs_version {
+        return centre.resign(&lock, &signers, options.manifest_lifetime, report);
+    }
+    let mut replica = centre.load_list()?;
+    let ops = changes(
+        &replica,
+        additions,
+        removals,
+        options.context.now,
+        &mut report,
+    );
+    if ops.is_empty() && centre.manifest.is_some() && !must_reanchor {
+        return centre.resign(&lock, &signers, options.manifest_lifetime, report);
+    }
+    let version = replica.version().map_or(Version::FIRST, Version::next);
+    replica
+        .apply(version, &ops)
+        .expect("changes() only makes operations that apply");
+    let now = options.context.now;
+    let list = centre.roots.newest().root().list.clone();
+    let mut manifest =
+        centre.next_manifest(now, options.manifest_lifetime, replica.state(), version);
+    if !must_reanchor {
+        let delta = Delta {
+            list: list.clone(),
+            version,
+            created_at: now,
+            ops,
+            state: replica.state(),
+            extensions: vec![],
+        };
+        let bytes = chain::sign(&delta, || format!("delta {version}"), &signers)?;
+        let file = dir.write_document(&lock, DocType::Delta, version, &bytes)?;
+        report.written.push(file.path(DocType::Delta));
+        manifest.deltas.push(file);
+    } else {
+        // Documents signed by the old publish keys no longer verify under the
+        // new root, so the chain restarts from a snapshot the new keys sign.
+        manifest.deltas.clear();
+        manifest.snapshots.clear();
+    }
+    if must_reanchor || version.get() % options.snapshot_every.get() == 0 {
+        let snapshot = Snapshot {
+            list,
+            version,
+            created_at: now,
+            entries: replica.entries().collect(),
+            state: replica.state(),
+            extensions: vec![],
+        };
+        let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;
+        let file = dir.write_document(&lock, DocType::Snapshot, version, &bytes)?;
+        report.written.push(file.path(DocType::Snapshot));
+        manifest.snapshots.push(file);
+    }
+    report.version = Some(version);
+    report.entries = replica.state().entries;
+    centre.write_manifest(&lock, &manifest, &signers, report)
+}
+
+/// What `prune` did.
+#[derive(Debug)]
+pub struct PruneReport {
+    /// The snapshot the chain now starts from, if the manifest changed.
+    pub base: Option<Version>,
+    /// The new manifest's serial, if it changed.
+    pub serial: Option<u64>,
+    /// Files deleted: pruned ones and leftovers of killed publishes.
+    pub removed: Vec<String>,
+}
+
+/// Drops deltas and snapshots older than the newest snapshot that is at least
+/// `keep_versions` behind the newest version: clients further behind than
+/// that bootstrap from the snapshot. The manifest is re-signed first; files
+/// it no longer lists are deleted after.
+pub fn prune(
+    dir: &Path,
+    keys: &[SecretKey],
+    keep_versions: u64,
+    manifest_lifetime: Duration,
+) -> Result<PruneReport, CentreError> {
+    let dir = PublishDir::open(dir)?;
+    let lock = dir.lock()?;
+    let centre = Centre::open(&dir)?;
+    let signers = centre.publish_signers(keys)?;
+    let Some(current) = &centre.manifest else {
+        return Err(CentreError::usage(
+            "nothing published yet: nothing to prune",
+        ));
+    };
+    let limit = current.version.get().saturating_sub(keep_versions);
+    let base = current
+        .snapshots
+        .iter()
+        .rev()
+        .find(|s| s.version.get() <= limit)
+        .map(|s| s.version);
+    let mut report = PruneReport {
+        base: None,
+        serial: None,
+        removed: vec![],
+    };
+    let prunable = base.is_some_and(|base| {
+        current.deltas.first().is_some_and(|d| d.version <= base)
+            || current.snapshots.first().is_some_and(|s| s.version < base)
+    });
+    let listed = if let (true, Some(base)) = (prunable, base) {
+        let mut manifest = centre.next_manifest(
+            Timestamp::now(),
+            manifest_lifetime,
+            current.state,
+            current.version,
+        );
+        manifest.deltas.retain(|d| d.version > base);
+        manifest.snapshots.retain(|s| s.version >= base);
+        let done = centre.write_manifest(&lock, &manifest, &signers, PublishReport::default())?;
+        report.base = Some(base);
+        report.serial = Some(done.serial);
+        manifest
+    } else {
+        current.clone().into_inner()
+    };
+    report.removed = dir.remove_unlisted(&lock, &listed)?;
+    Ok(report)
+}
+
+/// The trust roots found in the directory, each with a verifier at it.
+struct Roots {
+    files: Vec<FileRef>,
+    verifiers: Vec<Verifier>,
+}
+
+impl Roots {
+    /// Reads `roots/` and checks it is one chain from version 1.
+    fn scan(dir: &PublishDir) -> Result<Roots, CentreError> {
+        let mut files = Vec::new();
+        for (index, (version, rel)) in dir.root_files()?.into_iter().enumerate() {
+            if version.get() != index as u64 + 1 {
+                return Err(CentreError::Inconsistent {
+                    file: dir.name(&rel),
+                    reason: format!("expected root version {} here", index + 1),
+                });
+            }
+            let bytes = dir.read(&rel)?;
+            files.push(FileRef {
+                version,
+                sha256: blocklist_core::Sha256::of(&bytes),
+                size: bytes.len() as u64,
+            });
+        }
+        if files.is_empty() {
+            return Err(CentreError::usage(format!(
+                "{} has no trust root: run init first",
+                dir.path().display()
+            )));
+        }
+        let verifiers = chain::root_chain(dir, &files, None)?;
+        Ok(Roots { files, verifiers })
+    }
+
+    fn newest(&self) -> &Verifier {
+        self.verifiers.last().expect("scan refuses an empty chain")
+    }
+
+    fn at(&self, version: Version) -> Option<&Verifier> {
+        self.verifiers.get(version.base() as usize)
+    }
+}
+
+/// A publish directory as the lock holder sees it: its roots and its
+/// current manifest, verified.
+struct Centre<'a> {
+    dir: &'a PublishDir,
+    roots: Roots,
+    manifest: Option<Verified<Manifest>>,
+}
+
+impl<'a> Centre<'a> {
+    fn open(dir: &'a PublishDir) -> Result<Centre<'a>, CentreError> {
+        let roots = Roots::scan(dir)?;
+        let manifest = match dir.read_manifest()? {
+            None => None,
+            Some(bytes) => {
+                let unverified = chain::unverified_manifest(dir, &bytes)?;
+                let name = dir.name(blocklist_core::document::MANIFEST_PATH);
+                let signed_under = unverified
+                    .roots
+                    .last()
+                    .and_then(|last| {
+                        (roots.files.get(last.version.base() as usize) == Some(last))
+                            .then(|| roots.at(last.version))
+                            .flatten()
+                    })
+                    .ok_or_else(|| CentreError::Inconsistent {
+                        file: name.clone(),
+                        reason: "lists trust roots that differ from those in roots/".to_owned(),
+                    })?;
+                // The centre re-signs its manifest, so an expired one is no error here.
+                let verified = signed_under
+                    .manifest(&bytes, Timestamp(0), None)
+                    .map_err(|source| CentreError::Verify { file: name, source })?;
+                Some(verified)
+            }
+        };
+        Ok(Centre {
+            dir,
+            roots,
+            manifest,
+        })
+    }
+
+    /// The verifier of the root the current manifest was signed under.
+    fn manifest_verifier(&self) -> &Verifier {
+        self.manifest
+            .as_ref()
+            .and_then(|m| m.roots.last())
+            .and_then(|r| self.roots.at(r.version))
+            .unwrap_or_else(|| self.roots.newest())
+    }
+
+    /// Whether a rotation since the manifest changed the publish keys.
+    fn publish_keys_changed(&self) -> bool {
+        self.manifest.is_some()
+            && self.manifest_verifier().root().publish_keys
+                != self.roots.newest().root().publish_keys
+    }
+
+    /// The current list, replayed from the newest snapshot.
+    fn load_list(&self) -> Result<Replica, CentreError> {
+        match &self.manifest {
+            None => Ok(Replica::default()),
+            Some(manifest) => chain::replay(
+                self.dir,
+                self.manifest_verifier(),
+                manifest,
+                Base::Newest,
+                &BTreeMap::new(),
+            ),
+        }
+    }
+
+    /// Checks `keys` are publish keys of the newest root, enough of them.
+    fn publish_signers<'k>(
+        &self,
+        keys: &'k [SecretKey],
+    ) -> Result<Vec<&'k SecretKey>, CentreError> {
+        let root = self.roots.newest().root();
+        for key in keys {
+            if root.publish_keys.get(&key.public_key().id()).is_none() {
+                return Err(CentreError::usage(format!(
+                    "key {} is not a publish key of trust root {}",
+                    key.public_key().id(),
+                    root.version
+                )));
+            }
+        }
+        if keys.len() < usize::from(root.publish_keys.threshold()) {
+            return Err(CentreError::usage(format!(
+                "{} publish key(s) given, trust root {} needs {}",
+                keys.len(),
+                root.version,
+                root.publish_keys.threshold()
+            )));
+        }
+        Ok(keys.iter().collect())
+    }
+
+    /// The current manifest's successor: next serial, fresh times, every root.
+    fn next_manifest(
+        &self,
+        now: Timestamp,
+        lifetime: Duration,
+        state: blocklist_core::document::ListState,
+        version: Version,
+    ) -> Manifest {
+        let current = self.manifest.as_ref();
+        Manifest {
+            list: self.roots.newest().root().list.clone(),
+            serial: current.map_or(1, |m| m.serial + 1),
+            version,
+            state,
+            issued_at: now,
+            expires_at: now.plus(lifetime.as_secs()),
+            roots: self.roots.files.clone(),
+            deltas: current.map_or_else(Vec::new, |m| m.deltas.clone()),
+            snapshots: current.map_or_else(Vec::new, |m| m.snapshots.clone()),
+            extensions: vec![],
+        }
+    }
+
+    /// Re-signs the current manifest with a new serial and expiry (listing
+    /// any new root), changing nothing else.
+    fn resign(
+        &self,
+        lock: &DirLock,
+        signers: &[&SecretKey],
+        lifetime: Duration,
+        mut report: PublishReport,
+    ) -> Result<PublishReport, CentreError> {
+        let current = self
+            .manifest
+            .as_ref()
+            .expect("callers check a manifest exists");
+        report.entries = current.state.entries;
+        let manifest =
+            self.next_manifest(Timestamp::now(), lifetime, current.state, current.version);
+        self.write_manifest(lock, &manifest, signers, report)
+    }
+
+    fn write_manifest(
+        &self,
+        lock: &DirLock,
+        manifest: &Manifest,
+        signers: &[&SecretKey],
+        mut report: PublishReport,
+    ) -> Result<PublishReport, CentreError> {
+        let bytes = chain::sign(
+            manifest,
+            || format!("manifest serial {}", manifest.serial),
+            signers,
+        )?;
+        self.dir.write_manifest(lock, &bytes)?;
+        report
+            .written
+            .push(blocklist_core::document::MANIFEST_PATH.to_owned());
+        report.serial = manifest.serial;
+        Ok(report)
+    }
+}
+
+fn key_set(keys: Vec<PublicKey>, threshold: u8) -> Result<KeySet, CentreError> {
+    KeySet::new(keys, threshold).map_err(|e| CentreError::usage(e.to_string()))
+}
+
+/// What the input files ask for, deduplicated.
+struct Inputs {
+    /// Identifiers to list, in input order, with the last line's listing.
+    additions: Vec<(Identifier, ingest::Listing)>,
+    /// Identifiers to unlist.
+    removals: Vec<Identifier>,
+}
+
+type Additions = HashMap<Identifier, (Origin, ingest::Listing)>;
+type Removals = HashMap<Identifier, Origin>;
+
+/// Reads every input file. An identifier both added and removed is an
+/// invalid line (which did the operator mean?); one added twice takes the
+/// later line's metadata.
+fn read_inputs(
+    options: &PublishOptions,
+    report: &mut PublishReport,
+) -> Result<Inputs, CentreError> {
+    let mut removals = Removals::new();
+    for (path, format) in &options.removals {
+        for removal in ingest::read_removals(path, *format, &options.context, &mut report.invalid)?
+        {
+            removals.entry(removal.id).or_insert(removal.origin);
+        }
+    }
+    let mut additions = Additions::new();
+    let mut order = Vec::new();
+    for (path, format) in &options.additions {
+        for addition in
+            ingest::read_additions(path, *format, &options.context, &mut report.invalid)?
+        {
+            if let Some(removed_at) = removals.get(&addition.id) {
+                report.invalid.push(InvalidLine {
+                    reason: format!("{} is also to be removed ({removed_at})", addition.id),
+                    origin: addition.origin,
+                });
+                continue;
+            }
+            if additions
+                .insert(addition.id.clone(), (addition.origin, addition.listing))
+                .is_none()
+            {
+                order.push(addition.id);
+            } else {
+                report.duplicates += 1;
+            }
+        }
+    }
+    let additions: Vec<_> = order
+        .into_iter()
+        .map(|id| {
+            let (_, listing) = additions
+                .remove(&id)
+                .expect("every id in order was inserted");
+            (id, listing)
+        })
+        .collect();
+    Ok(Inputs {
+        additions,
+        removals: removals.into_keys().collect(),
+    })
+}
+
+/// The operations that take `list` to what the inputs say.
+fn changes(
+    list: &Replica,
+    additions: Vec<(Identifier, ingest::Listing)>,
+    removals: Vec<Identifier>,
+    now: Timestamp,
+    report: &mut PublishReport,
+) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(additions.len() + removals.len());
+    for (id, listing) in additions {
+        let meta = |listed_at| EntryMeta {
+            reason: listing.reason,
+            agency: listing.agency.clone(),
+            listed_at,
+            expires_at: listing.expires_at,
+        };
+        match list.get(&id) {
+            None => {
+                report.added += 1;
+                ops.push(Op::Add(Entry {
+                    id,
+                    meta: meta(now),
+                }));
+            }
+            // Same listing: nothing to do (the listing time is when it was first listed).
+            Some(old) if *old == meta(old.listed_at) => report.unchanged += 1,
+            Some(old) => {
+                report.updated += 1;
+                let meta = meta(old.listed_at);
+                ops.push(Op::Update(Entry { id, meta }));
+            }
+        }
+    }
+    for id in removals {
+        if list.get(&id).is_some() {
+            report.removed += 1;
+            ops.push(Op::Remove(id));
+        } else {
+            report.not_listed += 1;
+        }
+    }
+    ops
+}

@@ -1,0 +1,265 @@
+//! Serving a publish directory over HTTP, as any static file server or CDN
+//! origin would: the manifest with a short cache lifetime, every other file
+//! (named by version and digest, never changed) cacheable forever.
+//!
+//! Only the layout's files are served: `manifest` and
+//! `{roots,deltas,snapshots}/<version>-<sha256>.<type>`. Every other path,
+//! `.centre/` and anything with `..` included, is a 404, so path traversal is
+//! impossible by construction. Responses carry an ETag (the file's SHA-256)
+//! and Last-Modified, answer `If-None-Match` / `If-Modified-Since` with 304,
+//! and a single `Range: bytes=` range with 206.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+use blocklist_core::document::{DocType, MANIFEST_PATH};
+use blocklist_core::Sha256;
+use tokio::net::TcpListener;
+
+use crate::centre::publish_dir::parse_document_name;
+
+/// How long caches may keep the manifest by default: short, because it is
+/// the one file that changes, and clients poll it.
+pub const DEFAULT_MANIFEST_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Cache policy for the immutable files: a year, and never revalidate.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// What the server serves.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// The publish directory.
+    pub dir: PathBuf,
+    /// `Cache-Control: max-age` of the manifest.
+    pub manifest_max_age: Duration,
+}
+
+/// Serves `config.dir` on `listener` until `shutdown` completes, then lets
+/// requests in flight finish.
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .fallback(serve_file)
+        .with_state(Arc::new(config));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A file of the layout, and how to cache it.
+struct Published {
+    rel: String,
+    /// The digest in an immutable file's name (the manifest's is computed).
+    sha256: Option<Sha256>,
+}
+
+/// The layout file a request path names, if any.
+fn resolve(path: &str) -> Option<Published> {
+    let rel = path.strip_prefix('/')?;
+    if rel == MANIFEST_PATH {
+        return Some(Published {
+            rel: rel.to_owned(),
+            sha256: None,
+        });
+    }
+    let (folder, name) = rel.split_once('/')?;
+    let doc = [DocType::Root, DocType::Delta, DocType::Snapshot]
+        .into_iter()
+        .find(|doc| folder.strip_suffix('s') == Some(doc.name()))?;
+    parse_document_name(doc, name)?;
+    let (_, rest) = name.split_once('-')?;
+    let sha = rest.strip_suffix(doc.name())?.strip_suffix('.')?;
+    Some(Published {
+        rel: rel.to_owned(),
+        sha256: Some(Sha256::from_hex(sha)?),
+    })
+}
+
+async fn serve_file(
+    State(config): State<Arc<ServeConfig>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return status(StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let Some(file) = resolve(uri.path()) else {
+        return status(StatusCode::NOT_FOUND);
+    };
+    let path = config.dir.join(&file.rel);
+    let (bytes, modified) = match read(&path).await {
+        Ok(found) => found,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return status(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read published file");
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    let sha = file.sha256.unwrap_or_else(|| Sha256::of(&bytes));
+    let etag = format!("\"{sha}\"");
+    let cache = match file.sha256 {
+        Some(_) => IMMUTABLE.to_owned(),
+        None => format!("public, max-age={}", config.manifest_max_age.as_secs()),
+    };
+    let mut response = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified))
+        .header(header::CACHE_CONTROL, cache)
+        .header(header::ACCEPT_RANGES, "bytes");
+    if not_modified(&headers, &etag, modified) {
+        return response
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .expect("valid response");
+    }
+    response = response
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    let len = bytes.len() as u64;
+    match headers.get(header::RANGE).map(|r| parse_range(r, len)) {
+        Some(RangeRequest::Satisfiable(start, end)) => response
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+            .body(Body::from(bytes[start as usize..=end as usize].to_vec())),
+        Some(RangeRequest::Unsatisfiable) => response
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+            .body(Body::empty()),
+        Some(RangeRequest::Ignored) | None => {
+            response.status(StatusCode::OK).body(Body::from(bytes))
+        }
+    }
+    .expect("valid response")
+}
+
+async fn read(path: &std::path::Path) -> std::io::Result<(Vec<u8>, SystemTime)> {
+    let file = tokio::fs::File::open(path).await?;
+    let modified = file.metadata().await?.modified()?;
+    let mut bytes = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::BufReader::new(file), &mut bytes).await?;
+    Ok((bytes, modified))
+}
+
+fn status(code: StatusCode) -> Response {
+    Response::builder()
+        .status(code)
+        .body(Body::empty())
+        .expect("valid response")
+}
+
+/// RFC 9110: `If-None-Match` wins over `If-Modified-Since` when both are sent.
+fn not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
+    if let Some(tags) = headers.get(header::IF_NONE_MATCH) {
+        let tags = tags.to_str().unwrap_or("");
+        return tags
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == "*" || t == etag);
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    // HTTP dates have whole seconds; compare at that precision.
+    let whole_secs = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    since.is_some_and(|since| whole_secs(modified) <= whole_secs(since))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    /// First and last byte, inclusive.
+    Satisfiable(u64, u64),
+    Unsatisfiable,
+    /// Not a single byte range this server handles: send the whole file.
+    Ignored,
+}
+
+fn parse_range(value: &HeaderValue, len: u64) -> RangeRequest {
+    let Some(spec) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix("bytes="))
+    else {
+        return RangeRequest::Ignored;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Ignored;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return RangeRequest::Ignored;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    let range = match (first.is_empty(), last.is_empty()) {
+        // `bytes=-n`: the last n bytes.
+        (true, false) => match parse(last) {
+            Some(0) => return RangeRequest::Unsatisfiable,
+            Some(n) => (len.saturating_sub(n), len.checked_sub(1)),
+            None => return RangeRequest::Ignored,
+        },
+        (false, true) => match parse(first) {
+            Some(a) => (a, len.checked_sub(1)),
+            None => return RangeRequest::Ignored,
+        },
+        (false, false) => match (parse(first), parse(last)) {
+            (Some(a), Some(b)) if a <= b => (a, Some(b.min(len.saturating_sub(1)))),
+            _ => return RangeRequest::Ignored,
+        },
+        (true, true) => return RangeRequest::Ignored,
+    };
+    match range {
+        (start, Some(end)) if start < len && start <= end => RangeRequest::Satisfiable(start, end),
+        _ => RangeRequest::Unsatisfiable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_layout_paths_resolve() {
+        let sha = "ab".repeat(32);
+        assert!(resolve("/manifest").is_some());
+        assert!(resolve(&format!("/deltas/3-{sha}.delta")).is_some());
+        assert!(resolve(&format!("/snapshots/3-{sha}.snapshot")).is_some());
+        assert!(resolve(&format!("/roots/1-{sha}.root")).is_some());
+        for bad in [
+            "/",
+            "/.centre/lock",
+            "/../etc/passwd",
+            "/deltas/../manifest",
+            &format!("/deltas/3-{sha}.snapshot"),
+            &format!("/deltas/x/3-{sha}.delta"),
+            "/manifest/",
+        ] {
+            assert!(resolve(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn single_ranges_parse_and_others_are_ignored() {
+        let r = |s: &str| parse_range(&HeaderValue::from_str(s).unwrap(), 100);
+        assert_eq!(r("bytes=0-9"), RangeRequest::Satisfiable(0, 9));
+        assert_eq!(r("bytes=90-"), RangeRequest::Satisfiable(90, 99));
+        assert_eq!(r("bytes=-10"), RangeRequest::Satisfiable(90, 99));
+        assert_eq!(r("bytes=50-500"), RangeRequest::Satisfiable(50, 99));
+        assert_eq!(r("bytes=100-"), RangeRequest::Unsatisfiable);
+        assert_eq!(r("bytes=0-1,5-6"), RangeRequest::Ignored);
+        assert_eq!(r("items=0-1"), RangeRequest::Ignored);
+    }
+}

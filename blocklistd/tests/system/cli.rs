@@ -1,0 +1,135 @@
+use std::os::unix::fs::PermissionsExt as _;
+
+use crate::support::*;
+
+#[test]
+fn every_subcommand_help_has_an_example() {
+    for sub in [
+        "keygen", "init", "rotate", "publish", "refresh", "prune", "serve", "verify", "inspect",
+    ] {
+        let out = ok(&[sub, "--help"]);
+        assert!(
+            out.contains("Example"),
+            "{sub} --help has no example:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn keygen_never_prints_the_secret_and_readable_keys_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("k");
+    let out = ok(&["keygen", s(&prefix)]);
+    let secret = std::fs::read_to_string(prefix.with_extension("key")).unwrap();
+    let hex = secret.split_whitespace().nth(1).unwrap();
+    assert!(!out.contains(hex), "keygen printed the secret");
+    let key = prefix.with_extension("key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = fails(&[
+        "init",
+        s(&tmp.path().join("d")),
+        "--list",
+        "x",
+        "--root-key",
+        s(&key),
+        "--publish-key",
+        s(&key),
+    ]);
+    assert!(
+        err.contains("must not be readable by group or others"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refresh_resigns_with_a_higher_serial_and_prune_drops_covered_deltas() {
+    let centre = Centre::new();
+    for i in 0..5 {
+        let input = centre.input("in.txt", format!("v{i}.example\n").as_bytes());
+        ok(&centre.publish_args(&[
+            "--kind",
+            "domain",
+            "--agency",
+            "th-aoc",
+            "--snapshot-every",
+            "2",
+            s(&input),
+        ]));
+    }
+    let out = ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    assert!(out.contains("no changes: manifest re-signed"), "{out}");
+    assert!(out.contains("manifest serial 6"), "{out}");
+    assert_eq!(centre.files("snapshots").len(), 2, "snapshots at 2 and 4");
+
+    let out = ok(&[
+        "prune",
+        s(&centre.dir),
+        "--key",
+        s(&centre.publish_key),
+        "--keep",
+        "1",
+    ]);
+    assert!(out.contains("chain now starts at snapshot 4"), "{out}");
+    assert_eq!(centre.files("deltas").len(), 1, "only delta 5 is left");
+    assert_eq!(centre.files("snapshots").len(), 1);
+    let out = ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    assert!(out.contains("version 5"), "{out}");
+    assert!(out.contains("1 delta(s), 1 snapshot(s)"), "{out}");
+    let input = centre.input("in.txt", b"after-prune.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&input)]));
+}
+
+#[test]
+fn rotating_the_publish_key_reanchors_on_a_snapshot_the_new_key_signs() {
+    let centre = Centre::new();
+    let input = centre.input("a.txt", b"before.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&input)]));
+    let new_key = centre.tmp.path().join("publish2");
+    ok(&["keygen", s(&new_key)]);
+    let old_pub = centre.publish_key.with_extension("pub");
+    ok(&[
+        "rotate",
+        s(&centre.dir),
+        "--sign-with",
+        s(&centre.root_key),
+        "--add-publish-key",
+        s(&new_key.with_extension("pub")),
+        "--remove-publish-key",
+        s(&old_pub),
+    ]);
+    // The revoked key can no longer publish.
+    let err = fails(&centre.publish_args(&["--kind", "domain", "--agency", "a", s(&input)]));
+    assert!(
+        err.contains("is not a publish key of trust root 2"),
+        "{err}"
+    );
+    let out = ok(&[
+        "refresh",
+        s(&centre.dir),
+        "--key",
+        s(&new_key.with_extension("key")),
+    ]);
+    assert!(out.contains("published version 2"), "{out}");
+    let out = ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    assert!(
+        out.contains("2 root(s), 0 delta(s), 1 snapshot(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn inspect_shows_counts_and_json() {
+    let centre = Centre::new();
+    let input = centre.input("a.txt", b"one.example\ntwo.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&input)]));
+    let delta = centre.files("deltas")[0].clone();
+    let text = ok(&["inspect", s(&delta)]);
+    assert!(text.contains("delta of list th-test"), "{text}");
+    assert!(text.contains("domain: add 2"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["inspect", "--json", s(&delta)])).unwrap();
+    assert_eq!(json["type"], "delta");
+    assert_eq!(json["counts"]["domain"]["add"], 2);
+    let manifest = ok(&["inspect", s(&centre.dir.join("manifest"))]);
+    assert!(manifest.contains("serial: 1"), "{manifest}");
+}
