@@ -25,9 +25,7 @@ fn main() {
     let entries = realistic_entries(ops, now, 1);
     let ops = entries.len();
     let raw_bytes: usize = entries.iter().map(|e| e.id.as_str().len()).sum();
-    let mut state = ListState::default();
-    entries.iter().for_each(|e| state.digest.add(e));
-    state.entries = entries.len() as u64;
+    let state = ListState::of(&entries);
     let delta = Delta {
         list,
         version: Version::FIRST,

@@ -26,9 +26,7 @@ fn main() {
 
     let started = Instant::now();
     let entries = realistic_entries(n, now, 1);
-    let mut state = ListState::default();
-    entries.iter().for_each(|e| state.digest.add(e));
-    state.entries = entries.len() as u64;
+    let state = ListState::of(&entries);
     let snapshot = Snapshot {
         list: list.clone(),
         version: Version::FIRST,

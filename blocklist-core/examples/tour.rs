@@ -73,9 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             meta: meta(reason, agency, None),
         });
     }
-    let mut state = ListState::default();
-    v1.iter().for_each(|e| state.digest.add(e));
-    state.entries = v1.len() as u64;
+    let mut state = ListState::of(&v1);
     let delta1 = Delta {
         list: list.clone(),
         version: Version::FIRST,

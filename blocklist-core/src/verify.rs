@@ -390,8 +390,9 @@ fn follows(doc: DocType, current: Option<Version>, offered: Version) -> Result<(
     }
 }
 
-/// The error for a version at or below the one held.
-fn stale(doc: DocType, current: Version, offered: Version) -> VerifyError {
+/// The error for a version at or below the one held: a replay when equal,
+/// a rollback when older.
+pub(crate) fn stale(doc: DocType, current: Version, offered: Version) -> VerifyError {
     if offered == current {
         VerifyError::Replay {
             doc,

@@ -29,7 +29,7 @@ fn sample_entries() -> Vec<Entry> {
 
 fn first_delta(c: &Centre) -> Vec<u8> {
     let entries = sample_entries();
-    let state = state_of(&entries);
+    let state = ListState::of(&entries);
     c.sign(&delta(1, entries.into_iter().map(Op::Add).collect(), state))
 }
 
@@ -60,7 +60,7 @@ fn every_document_round_trips_through_sign_and_verify() {
     let d = delta(
         1,
         entries.iter().cloned().map(Op::Add).collect(),
-        state_of(&entries),
+        ListState::of(&entries),
     );
     let got = c.verifier.delta(&d.sign(&[&c.key]).unwrap(), None).unwrap();
     let mut want = d.ops.clone();
@@ -75,7 +75,7 @@ fn every_document_round_trips_through_sign_and_verify() {
         version: Version::new(5).unwrap(),
         created_at: NOW,
         entries: entries.clone(),
-        state: state_of(&entries),
+        state: ListState::of(&entries),
         extensions: vec![Extension {
             tag: 9,
             data: vec![1, 2, 3],
@@ -102,7 +102,7 @@ fn every_document_round_trips_through_sign_and_verify() {
 #[test]
 fn encoding_is_deterministic_whatever_the_op_order() {
     let entries = sample_entries();
-    let state = state_of(&entries);
+    let state = ListState::of(&entries);
     let forward = delta(1, entries.iter().cloned().map(Op::Add).collect(), state);
     let backward = delta(
         1,
@@ -198,7 +198,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
         version: Version::new(7).unwrap(),
         created_at: NOW,
         entries: entries.clone(),
-        state: state_of(&entries),
+        state: ListState::of(&entries),
         extensions: vec![],
     };
     let bytes = s.sign(&[&c.key]).unwrap();
@@ -215,7 +215,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
             ..
         })
     ));
-    s.state = state_of(&entries[1..]);
+    s.state = ListState::of(&entries[1..]);
     let lying = s.sign(&[&c.key]).unwrap();
     assert!(matches!(
         c.verifier.snapshot(&lying, None),
@@ -492,7 +492,7 @@ proptest! {
         let entries: Vec<Entry> = entries.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
         let s = Snapshot {
             list: list(), version: Version::FIRST, created_at: NOW,
-            state: state_of(&entries), entries, extensions: vec![],
+            state: ListState::of(&entries), entries, extensions: vec![],
         };
         let bytes = s.encode_payload().unwrap();
         let back = Snapshot::decode_payload(&bytes).unwrap();

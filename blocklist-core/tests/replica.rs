@@ -37,7 +37,7 @@ fn each_apply_publishes_an_index_at_the_new_version() {
             &c.sign(&delta(
                 1,
                 first.iter().cloned().map(Op::Add).collect(),
-                state_of(&first),
+                ListState::of(&first),
             )),
             None,
         )
@@ -46,7 +46,7 @@ fn each_apply_publishes_an_index_at_the_new_version() {
 
     let index = LookupIndex::open(replica.index_path()).unwrap();
     assert_eq!(index.header().list_version, 1);
-    assert_eq!(index.header().state_digest, state_of(&first).digest.0);
+    assert_eq!(index.header().state_digest, ListState::of(&first).digest.0);
     assert_eq!(
         check(&index, Kind::Number, "+66 81 234 5678", NOW).as_deref(),
         Some("+66812345678")
@@ -82,7 +82,7 @@ fn each_apply_publishes_an_index_at_the_new_version() {
             &c.sign(&delta(
                 2,
                 vec![Op::Remove(first[0].id.clone())],
-                state_of(&first[1..]),
+                ListState::of(&first[1..]),
             )),
             Version::new(1),
         )
@@ -131,7 +131,7 @@ fn open_republishes_an_index_left_behind_by_a_crash() {
                 &c.sign(&delta(
                     1,
                     listed.iter().cloned().map(Op::Add).collect(),
-                    state_of(&listed),
+                    ListState::of(&listed),
                 )),
                 None,
             )

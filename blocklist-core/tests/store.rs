@@ -46,7 +46,7 @@ fn chain(c: &Centre, n: u64, per: u64) -> (Vec<Vec<u8>>, Vec<ListState>) {
                 Op::Remove(id) => held.remove(id),
             };
         }
-        let state = state_of(held.values());
+        let state = ListState::of(held.values());
         files.push(c.sign(&delta(v, ops, state)));
         states.push(state);
     }
@@ -147,7 +147,7 @@ fn a_digest_mismatch_leaves_the_previous_version_intact() {
             &c.sign(&delta(
                 1,
                 good.iter().cloned().map(Op::Add).collect(),
-                state_of(&good),
+                ListState::of(&good),
             )),
             None,
         )
@@ -156,7 +156,7 @@ fn a_digest_mismatch_leaves_the_previous_version_intact() {
     let before = store.state().unwrap();
 
     let more = entries(100, 10);
-    let wrong_state = state_of(&good); // claims the state did not change
+    let wrong_state = ListState::of(&good); // claims the state did not change
     let d2 = c
         .verifier
         .delta(
@@ -199,7 +199,7 @@ fn conflicting_operations_are_refused_whole() {
             &c.sign(&delta(
                 1,
                 first.iter().cloned().map(Op::Add).collect(),
-                state_of(&first),
+                ListState::of(&first),
             )),
             None,
         )
@@ -276,7 +276,7 @@ fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
             &c.sign(&delta(
                 11,
                 add.into_iter().map(Op::Add).collect(),
-                state_of(&after),
+                ListState::of(&after),
             )),
             Version::new(10),
         )

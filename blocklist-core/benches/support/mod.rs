@@ -24,7 +24,12 @@ pub fn realistic_entries(n: usize, now: Timestamp, seed: u64) -> Vec<Entry> {
             let (kind, raw) = match i % 10 {
                 0..=3 => (
                     Kind::Number,
-                    format!("0{}{:08}", [6, 8, 9][(r % 3) as usize], r % 100_000_000),
+                    // Allocated Thai mobile ranges (6[1-6], 8x, 9x in the numbering plan).
+                    format!(
+                        "0{}{:07}",
+                        [61, 63, 81, 86, 89, 91, 95, 98][(r % 8) as usize],
+                        r % 10_000_000
+                    ),
                 ),
                 4..=6 => (
                     Kind::Account,

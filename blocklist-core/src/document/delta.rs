@@ -87,13 +87,7 @@ impl Document for Delta {
     const TYPE: DocType = DocType::Delta;
 
     fn encode_payload(&self) -> Result<Vec<u8>, EncodeError> {
-        if let Some(id) = groups::first_duplicate(self.ops.iter().map(Op::id)) {
-            return Err(EncodeError::DuplicateIdentifier {
-                doc: Self::TYPE.name(),
-                version: self.version.get(),
-                id: id.to_string(),
-            });
-        }
+        groups::unique_to_encode(Self::TYPE, self.version.get(), self.ops.iter().map(Op::id))?;
         let entries = |add: bool| {
             self.ops.iter().filter_map(move |op| match op {
                 Op::Add(e) if add => Some(e),
@@ -133,9 +127,7 @@ impl Document for Delta {
         ops.extend(reader.entries(wire.updates)?.into_iter().map(Op::Update));
         ops.extend(reader.keys(wire.removes)?.into_iter().map(Op::Remove));
         reader.finish()?;
-        if let Some(id) = groups::first_duplicate(ops.iter().map(Op::id)) {
-            return Err(doc.invalid("operations", format!("{id} appears more than once")));
-        }
+        groups::unique_decoded(doc, ops.iter().map(Op::id))?;
         Ok(Delta {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::document::{DecodeError, DocType};
+use crate::document::{DecodeError, DocType, EncodeError};
 use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
@@ -121,11 +121,36 @@ pub(crate) fn group_keys<'a>(ids: impl Iterator<Item = &'a Identifier>) -> Vec<K
 }
 
 /// The first identifier that `ids` names twice: a document may name each at most once.
-pub(crate) fn first_duplicate<'a>(
-    ids: impl Iterator<Item = &'a Identifier>,
-) -> Option<&'a Identifier> {
+fn first_duplicate<'a>(ids: impl Iterator<Item = &'a Identifier>) -> Option<&'a Identifier> {
     let mut seen = HashSet::new();
     ids.into_iter().find(|id| !seen.insert(*id))
+}
+
+/// Refuses to encode a document that names an identifier twice.
+pub(crate) fn unique_to_encode<'a>(
+    doc: DocType,
+    version: u64,
+    ids: impl Iterator<Item = &'a Identifier>,
+) -> Result<(), EncodeError> {
+    match first_duplicate(ids) {
+        Some(id) => Err(EncodeError::DuplicateIdentifier {
+            doc: doc.name(),
+            version,
+            id: id.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a decoded document that names an identifier twice.
+pub(crate) fn unique_decoded<'a>(
+    doc: DocType,
+    ids: impl Iterator<Item = &'a Identifier>,
+) -> Result<(), DecodeError> {
+    match first_duplicate(ids) {
+        Some(id) => Err(doc.invalid("identifiers", format!("{id} appears more than once"))),
+        None => Ok(()),
+    }
 }
 
 /// Reads wire groups back, checking every canonical-form rule.

@@ -135,6 +135,23 @@ pub struct ListState {
     pub entries: u64,
 }
 
+impl ListState {
+    /// The state of a list holding exactly `entries`.
+    ///
+    /// ```
+    /// use blocklist_core::document::ListState;
+    /// assert_eq!(ListState::of([]), ListState::default());
+    /// ```
+    pub fn of<'a>(entries: impl IntoIterator<Item = &'a crate::entry::Entry>) -> ListState {
+        let mut state = ListState::default();
+        for entry in entries {
+            state.digest.add(entry);
+            state.entries += 1;
+        }
+        state
+    }
+}
+
 /// The name of one list (a centre may publish several): 1 to 64 of `a-z 0-9 . _ -`.
 /// Every document carries it, so documents of one list are never applied to another
 /// even when the same keys sign both.

@@ -47,14 +47,7 @@ impl Snapshot {
     /// The digest and count of the entries as they are (the verifier compares it
     /// with the signed `state`).
     pub fn computed_state(&self) -> ListState {
-        let mut digest = StateDigest::EMPTY;
-        for entry in &self.entries {
-            digest.add(entry);
-        }
-        ListState {
-            digest,
-            entries: self.entries.len() as u64,
-        }
+        ListState::of(&self.entries)
     }
 }
 
@@ -74,13 +67,11 @@ impl Document for Snapshot {
     const TYPE: DocType = DocType::Snapshot;
 
     fn encode_payload(&self) -> Result<Vec<u8>, EncodeError> {
-        if let Some(id) = groups::first_duplicate(self.entries.iter().map(|e| &e.id)) {
-            return Err(EncodeError::DuplicateIdentifier {
-                doc: Self::TYPE.name(),
-                version: self.version.get(),
-                id: id.to_string(),
-            });
-        }
+        groups::unique_to_encode(
+            Self::TYPE,
+            self.version.get(),
+            self.entries.iter().map(|e| &e.id),
+        )?;
         let agencies = Agencies::collect(self.entries.iter().map(|e| &e.meta));
         let wire = WireSnapshot {
             list: self.list.as_str().to_owned(),
@@ -102,9 +93,7 @@ impl Document for Snapshot {
         let mut reader = Ungrouper::new(doc, &agencies);
         let entries = reader.entries(wire.entries)?;
         reader.finish()?;
-        if let Some(id) = groups::first_duplicate(entries.iter().map(|e| &e.id)) {
-            return Err(doc.invalid("entries", format!("{id} appears more than once")));
-        }
+        groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
         Ok(Snapshot {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,

@@ -8,7 +8,7 @@ use crate::document::{Delta, DocType, ListState, Op, Snapshot, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
-use crate::verify::{check_state, Verified, VerifyError};
+use crate::verify::{check_state, stale, Verified, VerifyError};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,21 +222,7 @@ fn already_applied(
     if logged.as_deref() == Some(file_sha256.as_slice()) {
         return Ok(Some(Applied::AlreadyApplied { version: offered }));
     }
-    Err(refused(
-        path,
-        if offered == held {
-            VerifyError::Replay {
-                doc,
-                version: offered.get(),
-            }
-        } else {
-            VerifyError::Rollback {
-                doc,
-                trusted: held.get(),
-                offered: offered.get(),
-            }
-        },
-    ))
+    Err(refused(path, stale(doc, held, offered)))
 }
 
 #[allow(clippy::too_many_arguments)]

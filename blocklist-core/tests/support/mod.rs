@@ -45,15 +45,6 @@ pub fn entries(start: u64, n: u64) -> Vec<Entry> {
         .collect()
 }
 
-pub fn state_of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> ListState {
-    let mut state = ListState::default();
-    for e in entries {
-        state.digest.add(e);
-        state.entries += 1;
-    }
-    state
-}
-
 pub fn delta(version: u64, ops: Vec<Op>, state: ListState) -> Delta {
     Delta {
         list: list(),
@@ -70,7 +61,7 @@ pub fn snapshot(version: u64, entries: Vec<Entry>) -> Snapshot {
         list: list(),
         version: Version::new(version).unwrap(),
         created_at: NOW,
-        state: state_of(&entries),
+        state: ListState::of(&entries),
         entries,
         extensions: vec![],
     }
