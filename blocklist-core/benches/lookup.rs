@@ -6,7 +6,8 @@
 //! Environment:
 //! - `BLOCKLIST_BENCH_ENTRIES`: comma-separated list sizes (default `1000000,10000000`).
 //! - `BLOCKLIST_BENCH_QUERIES`: hit and miss queries per size (default 300000).
-//! - `BLOCKLIST_BENCH_SQLITE_QUERIES`: queries for SQLite, which is slow (default 50000).
+//! - `BLOCKLIST_BENCH_SQLITE_QUERIES`: queries for SQLite, which is slow
+//!   (default 50000; 0 skips SQLite, and building its 10M-row table, for quick runs).
 //!
 //! Every contender takes the same input, a kind and a canonical string, and
 //! hashes it inside the timed call. Single calls are timed one by one with a
@@ -20,10 +21,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blocklist_core::index::{IndexBuilder, LookupIndex};
-use blocklist_core::normalise::normalise;
+use blocklist_core::normalise::{normalise, normalise_into};
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use xorf::{BinaryFuse8, Filter};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh3::{xxh3_128_with_seed, xxh3_64_with_seed};
 
 /// SplitMix64: a small, fast, reproducible generator for test data.
 struct SplitMix(u64);
@@ -349,6 +350,13 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     let t = Instant::now();
     let index = LookupIndex::open(&index_path).expect("open index");
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    let update = bench_update(
+        &index,
+        &dir.path().join("updated.idx"),
+        &entries,
+        &metas,
+        &rules,
+    );
 
     // Baselines over the same keys.
     let hashes: Vec<u64> = entries.iter().map(|(k, v)| baseline_hash(k, v)).collect();
@@ -362,11 +370,13 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
         bloomfilter::Bloom::new_for_fp_rate(n, 0.001).expect("bloom");
     entries.iter().for_each(|(_, v)| bloom.set(v));
     let t = Instant::now();
-    let db = build_sqlite(&dir.path().join("list.sqlite"), &entries, &metas);
+    let db = (sqlite_queries > 0)
+        .then(|| build_sqlite(&dir.path().join("list.sqlite"), &entries, &metas));
     let sqlite_secs = t.elapsed().as_secs_f64();
-    let mut select = db
-        .prepare("SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2")
-        .expect("prepare select");
+    let mut select = db.as_ref().map(|db| {
+        db.prepare("SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2")
+            .expect("prepare select")
+    });
 
     // Queries: hits drawn at random from the list, misses from the same
     // distribution but not listed. Both in random order.
@@ -409,6 +419,16 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
         fpr_bloom * 100.0,
         bloom.len() as f64 / 8.0 / n as f64
     );
+    println!(
+        "incremental update of {} changes ({} removals, {} re-listings, {} additions): {:.2} s \
+         (full build above: {build_secs:.2} s); {:.2} bytes/entry after",
+        update.removals + update.relistings + update.additions,
+        update.removals,
+        update.relistings,
+        update.additions,
+        update.secs,
+        update.bytes_per_entry
+    );
     println!("baselines built: BinaryFuse8 {fuse_secs:.2} s, SQLite {sqlite_secs:.1} s");
 
     println!(
@@ -424,11 +444,27 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     let mut sqlite_probe = |k: Kind, v: &str| {
         use rusqlite::OptionalExtension;
         select
+            .as_mut()
+            .expect("SQLite is timed only when built")
             .query_row(rusqlite::params![k.code(), v], |r| r.get::<_, u16>(0))
             .optional()
             .expect("select")
             .is_some()
     };
+
+    println!(" hashing alone (the first step of every contender):");
+    row(
+        "xxh3-64 (u64 baselines)",
+        &time_each(&misses, queries, clock, |k, v| baseline_hash(k, v) & 1 == 0),
+        "~half",
+    );
+    row(
+        "xxh3-128 (ours)",
+        &time_each(&misses, queries, clock, |k, v| {
+            xxh3_128_with_seed(v.as_bytes(), u64::from(k.code())) & 1 == 0
+        }),
+        "~half",
+    );
 
     println!(" miss (unlisted identifiers):");
     let miss_ours = time_each(&misses, queries, clock, ours);
@@ -447,8 +483,11 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     );
     let miss_set = time_each(&misses, queries, clock, set_probe);
     row("HashSet<u64> (fast hasher)", &miss_set, "0");
-    let miss_sqlite = time_each(&misses, sqlite_queries, clock, &mut sqlite_probe);
-    row("SQLite prepared point lookup", &miss_sqlite, "0");
+    let miss_sqlite = (sqlite_queries > 0).then(|| {
+        let l = time_each(&misses, sqlite_queries, clock, &mut sqlite_probe);
+        row("SQLite prepared point lookup", &l, "0");
+        l
+    });
 
     println!(" hit (listed identifiers):");
     let hit_ours = time_each(&hits, queries, clock, ours);
@@ -462,8 +501,11 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     );
     let hit_set = time_each(&hits, queries, clock, set_probe);
     row("HashSet<u64> (fast hasher)", &hit_set, "all");
-    let hit_sqlite = time_each(&hits, sqlite_queries, clock, &mut sqlite_probe);
-    row("SQLite prepared point lookup", &hit_sqlite, "all");
+    let hit_sqlite = (sqlite_queries > 0).then(|| {
+        let l = time_each(&hits, sqlite_queries, clock, &mut sqlite_probe);
+        row("SQLite prepared point lookup", &l, "all");
+        l
+    });
 
     // Batches: throughput over all queries, 1024 per call.
     println!("\nbatch throughput, ns per identifier (1024 per call):");
@@ -509,6 +551,8 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
         fuse_loop_ns(&misses)
     );
 
+    bench_raw_text(&index, &entries, &misses, &rules, now, clock);
+
     println!("\nratios (median; target in brackets):");
     println!(
         "  ours miss / BinaryFuse8 probe      {:.2}  [<= 1.3]",
@@ -518,20 +562,171 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
         "  ours hit / HashSet<u64> hit        {:.2}  [<= 1.0]",
         hit_ours.median / hit_set.median
     );
-    println!(
-        "  SQLite miss / ours miss            {:.0}x  [>= 10x]",
-        miss_sqlite.median / miss_ours.median
-    );
-    println!(
-        "  SQLite hit / ours hit              {:.0}x  [>= 10x]",
-        hit_sqlite.median / hit_ours.median
-    );
+    if let (Some(miss_sqlite), Some(hit_sqlite)) = (&miss_sqlite, &hit_sqlite) {
+        println!(
+            "  SQLite miss / ours miss            {:.0}x  [>= 10x]",
+            miss_sqlite.median / miss_ours.median
+        );
+        println!(
+            "  SQLite hit / ours hit              {:.0}x  [>= 10x]",
+            hit_sqlite.median / hit_ours.median
+        );
+    }
     println!(
         "  ours p99.9 miss / hit              {:.0} / {:.0} ns  [< 1000]",
         miss_ours.p999, hit_ours.p999
     );
     println!("  ours batch miss / hit per id       {batch_miss:.1} / {batch_hit:.1} ns  [<= 20]");
     black_box(hit_fuse);
+}
+
+struct UpdateFigures {
+    removals: usize,
+    relistings: usize,
+    additions: usize,
+    secs: f64,
+    bytes_per_entry: f64,
+}
+
+/// Times an incremental update of 1% of the list (at least 100 000 changes
+/// at 10M entries, as a day's delta): 40% removals, 30% re-listings with new
+/// metadata (a removal plus an addition), 30% additions of new identifiers.
+fn bench_update(
+    index: &LookupIndex,
+    path: &Path,
+    entries: &Keys,
+    metas: &[EntryMeta],
+    rules: &Rules,
+) -> UpdateFigures {
+    let n = entries.len();
+    let changes = (n / 100).max(10);
+    let (removals, relistings) = (changes * 4 / 10, changes * 3 / 10);
+    let additions = changes - removals - relistings;
+    let step = n / (removals + relistings);
+    let touched: Vec<(Kind, &str)> = (0..removals + relistings)
+        .map(|i| entries.get(i * step))
+        .collect();
+    let listed: BaselineSet = entries.iter().map(|(k, v)| baseline_hash(k, v)).collect();
+    let new = generate(additions, 0xADD, rules, Some(&listed));
+    drop(listed);
+    let mut relisted_meta = metas[0].clone();
+    relisted_meta.expires_at = Some(Timestamp(4_100_000_000));
+    let added: Vec<(Kind, &str, &EntryMeta)> = touched[removals..]
+        .iter()
+        .map(|&(k, v)| (k, v, &relisted_meta))
+        .chain(new.iter().zip(metas).map(|((k, v), m)| (k, v, m)))
+        .collect();
+    let t = Instant::now();
+    let stats = index
+        .write_updated(
+            path,
+            2,
+            [2; 32],
+            Timestamp(1_700_000_100),
+            touched.iter().copied(),
+            added.iter().copied(),
+        )
+        .expect("incremental update");
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(path);
+    UpdateFigures {
+        removals,
+        relistings,
+        additions,
+        secs,
+        bytes_per_entry: stats.bytes_per_entry(),
+    }
+}
+
+/// A canonical identifier written the way people type it, in the format
+/// `style` (0 or 1) picks: numbers national with dashes or international with
+/// spaces; accounts as bank code and dashed account number; domains in mixed
+/// case with `www.` and a trailing dot (a parent match for listed ones).
+fn raw_form(kind: Kind, canonical: &str, style: usize, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    match kind {
+        Kind::Number => {
+            let d = &canonical[3..]; // national significant number after +66
+            let _ = match style {
+                0 => write!(out, "0{}-{}-{}", &d[..2], &d[2..5], &d[5..]),
+                _ => write!(out, "+66 {} {} {}", &d[..2], &d[2..5], &d[5..]),
+            };
+        }
+        Kind::Account => {
+            let (bank, acct) = (&canonical[3..6], &canonical[7..]);
+            let _ = write!(
+                out,
+                "{bank} {}-{}-{}-{}",
+                &acct[..3],
+                &acct[3..4],
+                &acct[4..9],
+                &acct[9..]
+            );
+        }
+        _ => {
+            out.push_str("WWW");
+            for label in canonical.split('.') {
+                out.push('.');
+                let mut chars = label.chars();
+                if let Some(first) = chars.next() {
+                    out.push(first.to_ascii_uppercase());
+                    out.push_str(chars.as_str());
+                }
+            }
+            out.push('.');
+        }
+    }
+}
+
+/// Per kind and common format: normalising raw text alone, then `check`
+/// (normalise + lookup) on listed and on unlisted identifiers.
+fn bench_raw_text(
+    index: &LookupIndex,
+    entries: &Keys,
+    misses: &Keys,
+    rules: &Rules,
+    now: Timestamp,
+    clock: &Clock,
+) {
+    println!("\nraw text per kind, ns (median / p99):   normalise alone      check, listed    check, unlisted");
+    let formats: [(&str, Kind, usize); 4] = [
+        ("number `081-234-5678`", Kind::Number, 0),
+        ("number `+66 81 234 5678`", Kind::Number, 1),
+        ("account `004 123-4-56789-0`", Kind::Account, 0),
+        ("domain `WWW.Scam.Example.`", Kind::Domain, 0),
+    ];
+    let count = 100_000;
+    // A random sample of each kind, in random order.
+    let sample = |keys: &Keys, kind: Kind, style: usize, seed: u64| {
+        let mut rng = SplitMix(seed);
+        let mut raw = Keys::default();
+        let mut text = String::new();
+        while raw.len() < count {
+            let (k, v) = keys.get(rng.below(keys.len() as u64) as usize);
+            if k == kind {
+                raw_form(k, v, style, &mut text);
+                raw.push(k, &text);
+            }
+        }
+        raw
+    };
+    let mut out = String::with_capacity(64);
+    for (name, kind, style) in formats {
+        let listed = sample(entries, kind, style, 11);
+        let unlisted = sample(misses, kind, style, 12);
+        let alone = time_each(&listed, count, clock, |k, v| {
+            normalise_into(k, v, rules, &mut out).is_ok()
+        });
+        let check = |k: Kind, v: &str| matches!(index.check(k, v, rules, now), Ok(Some(_)));
+        let hit = time_each(&listed, count, clock, check);
+        let miss = time_each(&unlisted, count, clock, check);
+        println!(
+            "  {name:<30} {:>7.1} / {:>6.0}   {:>7.1} / {:>6.0}   {:>7.1} / {:>6.0}   (normalised {}, hits {}, false hits {})",
+            alone.median, alone.p99, hit.median, hit.p99, miss.median, miss.p99,
+            alone.positives, hit.positives, miss.positives
+        );
+    }
 }
 
 fn env_usize(name: &str, default: usize) -> usize {

@@ -416,16 +416,17 @@ mod corruption {
         assert!(
             matches!(open_bytes(&path, &other), IndexError::BadMagic { found, .. } if found[0] == b'X')
         );
-        let mut newer = bytes;
-        newer[8] = 2;
-        assert!(matches!(
-            open_bytes(&path, &newer),
-            IndexError::UnsupportedVersion {
-                found: 2,
-                supported: 1,
-                ..
-            }
-        ));
+        // Version 1 (no home offsets, filter keyed on the position hash) and
+        // a future version are both refused by number.
+        for found in [1, 3] {
+            let mut other = bytes.clone();
+            other[8] = found;
+            let err = open_bytes(&path, &other);
+            assert!(
+                matches!(err, IndexError::UnsupportedVersion { found: f, supported: 2, .. } if f == found),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -451,11 +452,31 @@ mod corruption {
         let (_dir, path, mut bytes) = written();
         let (table, buckets) = (u64_at(&bytes, 104), u64_at(&bytes, 112));
         let last = table + (buckets - 1) * 64;
-        bytes[last + 60] = 1;
+        // The spill byte ends the bucket.
+        bytes[last + 63] = 1;
         reseal(&mut bytes);
         let err = open_bytes(&path, &bytes);
         assert!(
             matches!(err, IndexError::Corrupt { ref detail, .. } if detail.contains("spill")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_resealed_file_with_an_entry_beyond_its_homes_spill_is_refused_at_open() {
+        let (_dir, path, mut bytes) = written();
+        let table = u64_at(&bytes, 104);
+        let bucket = (table..bytes.len())
+            .step_by(64)
+            .find(|&b| bytes[b..b + 8] != [0; 8])
+            .expect("a bucket whose first slot is taken");
+        // Home offset of slot 0 (bytes 60..63 hold the three offsets): claim
+        // a home two buckets back, whose spill does not reach here.
+        bytes[bucket + 60] = 2;
+        reseal(&mut bytes);
+        let err = open_bytes(&path, &bytes);
+        assert!(
+            matches!(err, IndexError::Corrupt { ref detail, .. } if detail.contains("home offset")),
             "{err}"
         );
     }
@@ -659,11 +680,11 @@ mod model {
         }
     }
 
-    fn key() -> impl Strategy<Value = (Kind, String)> {
+    pub(super) fn key() -> impl Strategy<Value = (Kind, String)> {
         kind().prop_flat_map(|k| value(k).prop_map(move |v| (k, v)))
     }
 
-    fn entry_meta() -> impl Strategy<Value = EntryMeta> {
+    pub(super) fn entry_meta() -> impl Strategy<Value = EntryMeta> {
         (
             0u16..10,
             0usize..3,
@@ -675,10 +696,10 @@ mod model {
             })
     }
 
-    type Model = HashMap<(Kind, String), EntryMeta>;
+    pub(super) type Model = HashMap<(Kind, String), EntryMeta>;
 
     /// The answer the index must give: the first candidate listed and active.
-    fn model_answer(
+    pub(super) fn model_answer(
         model: &Model,
         kind: Kind,
         value: &str,
@@ -724,6 +745,228 @@ mod model {
                     .lookup_canonical(*kind, value, now)
                     .map(|h| (h.matched.clone().into_owned(), h.meta()));
                 prop_assert_eq!(&got, &model_answer(&listed, *kind, value, now), "{} {}", kind, value);
+                let batched = batch[i].as_ref().map(|h| (h.matched.clone().into_owned(), h.meta()));
+                prop_assert_eq!(batched, got);
+            }
+        }
+    }
+}
+
+// Incremental updates: answers like a full build of the same entries.
+mod update {
+    use proptest::prelude::*;
+
+    use super::model::{entry_meta, key, model_answer, Model};
+    use super::*;
+
+    /// Applies `removed` then `added` to the index at `path`, in place.
+    fn update(
+        path: &Path,
+        version: u64,
+        removed: &[(Kind, String)],
+        added: &[(Kind, String, EntryMeta)],
+    ) -> Result<(), IndexError> {
+        let old = LookupIndex::open(path).unwrap();
+        old.write_updated(
+            path,
+            version,
+            [version as u8; 32],
+            Timestamp(version),
+            removed.iter().map(|(k, v)| (*k, v.as_str())),
+            added.iter().map(|(k, v, m)| (*k, v.as_str(), m)),
+        )
+        .map(drop)
+    }
+
+    fn numbers(range: std::ops::Range<u64>, expires_at: Option<u64>) -> Listed {
+        range
+            .map(|i| {
+                let m = meta(Reason::SCAM_CALL, "th-nbtc", i, expires_at);
+                (Kind::Number, format!("+6681{i:07}"), m)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn removing_updating_and_adding_thousands_answers_like_a_full_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let listed = numbers(0..20_000, None);
+        let path = write_index(dir.path(), "list.idx", 1, &listed);
+        // Remove 0..2000, re-list 2000..4000 with an expiry and another
+        // agency, add 20000..22000.
+        let removed: Vec<(Kind, String)> = listed[..4_000]
+            .iter()
+            .map(|(k, v, _)| (*k, v.clone()))
+            .collect();
+        let mut added = numbers(2_000..4_000, Some(NOW.0 + 10));
+        added
+            .iter_mut()
+            .for_each(|e| e.2.agency = Agency::new("new-agency").unwrap());
+        added.extend(numbers(20_000..22_000, None));
+        update(&path, 2, &removed, &added).unwrap();
+
+        let index = LookupIndex::open(&path).unwrap();
+        assert_eq!(index.header().list_version, 2);
+        assert_eq!(index.header().state_digest, [2; 32]);
+        assert_eq!(index.header().created_at, Timestamp(2));
+        assert_eq!(index.header().entries, 20_000);
+        for (kind, value, m) in numbers(0..22_000, None) {
+            let got = index.lookup_canonical(kind, &value, NOW).map(|h| h.meta());
+            let i = m.listed_at.0;
+            let expected = match i {
+                0..2_000 => None,
+                2_000..4_000 => Some(added[(i - 2_000) as usize].2.clone()),
+                _ => Some(m),
+            };
+            assert_eq!(got, expected, "{value}");
+        }
+        // The re-listed entries expire with their new metadata.
+        assert!(index
+            .lookup_canonical(Kind::Number, &listed[2_000].1, Timestamp(NOW.0 + 10))
+            .is_none());
+    }
+
+    #[test]
+    fn removing_an_unlisted_identifier_is_refused_by_name_and_the_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 1, &sample_entries());
+        let before = std::fs::read(&path).unwrap();
+        let err = update(&path, 2, &[(Kind::Number, "+66800000009".into())], &[]).unwrap_err();
+        assert!(
+            matches!(err, IndexError::NotInIndex { kind: Kind::Number, ref value } if value == "+66800000009"),
+            "{err}"
+        );
+        // Same text, other kind: not the listed entry either.
+        let account = sample_entries()[0].1.clone();
+        assert!(matches!(
+            update(&path, 2, &[(Kind::Number, account)], &[]),
+            Err(IndexError::NotInIndex { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn adding_a_listed_identifier_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let path = write_index(dir.path(), "list.idx", 1, &entries);
+        let err = update(&path, 2, &[], &entries[1..2]).unwrap_err();
+        assert!(
+            matches!(err, IndexError::DuplicateEntry { kind: Kind::Number, ref value } if *value == entries[1].1),
+            "{err}"
+        );
+        // Twice in one change set.
+        let twice = [numbers(5..6, None), numbers(5..6, None)].concat();
+        assert!(matches!(
+            update(&path, 2, &[], &twice),
+            Err(IndexError::DuplicateEntry { .. })
+        ));
+    }
+
+    #[test]
+    fn growing_past_the_tables_size_asks_for_a_full_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 1, &numbers(0..1_000, None));
+        let err = update(&path, 2, &[], &numbers(1_000..1_200, None)).unwrap_err();
+        assert!(
+            matches!(err, IndexError::UpdateNeedsRebuild { entries, slots } if entries > slots * 9 / 10),
+            "{err}"
+        );
+        // A 5% growth fits.
+        update(&path, 2, &[], &numbers(1_000..1_050, None)).unwrap();
+    }
+
+    /// One change to the list: picks an entry by index where it needs one.
+    #[derive(Clone, Debug)]
+    enum Change {
+        Remove(prop::sample::Index),
+        Relist(prop::sample::Index, EntryMeta),
+        Add((Kind, String), EntryMeta),
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            any::<prop::sample::Index>().prop_map(Change::Remove),
+            (any::<prop::sample::Index>(), entry_meta()).prop_map(|(i, m)| Change::Relist(i, m)),
+            (key(), entry_meta()).prop_map(|(k, m)| Change::Add(k, m)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn a_sequence_of_updates_answers_like_a_full_build_of_the_same_entries(
+            initial in prop::collection::hash_map(key(), entry_meta(), 0..60),
+            steps in prop::collection::vec(prop::collection::vec(change(), 0..12), 1..5),
+            queries in prop::collection::vec(key(), 0..40),
+            now in 0u64..1_100,
+            seed in any::<u64>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("updated.idx");
+            let mut model: Model = initial;
+            let build = |model: &Model, path: &Path, version: u64| {
+                IndexBuilder::new(version, [version as u8; 32], Timestamp(version))
+                    .seed(seed)
+                    .write(path, || model.iter().map(|((k, v), m)| (*k, v.as_str(), m)))
+                    .unwrap();
+            };
+            build(&model, &path, 1);
+            for (step, changes) in steps.iter().enumerate() {
+                let version = step as u64 + 2;
+                let (mut removed, mut added) = (Vec::new(), Vec::new());
+                let mut next = model.clone();
+                for change in changes {
+                    let mut listed: Vec<&(Kind, String)> = next.keys().collect();
+                    listed.sort();
+                    match change {
+                        Change::Remove(i) | Change::Relist(i, _) if !listed.is_empty() => {
+                            let key = listed[i.index(listed.len())].clone();
+                            // Changes of one step touch each key once, as a
+                            // delta between two list states does.
+                            if removed.contains(&key) || added.iter().any(|(k, v, _)| (k, v) == (&key.0, &key.1)) {
+                                continue;
+                            }
+                            next.remove(&key);
+                            removed.push(key.clone());
+                            if let Change::Relist(_, m) = change {
+                                next.insert(key.clone(), m.clone());
+                                added.push((key.0, key.1, m.clone()));
+                            }
+                        }
+                        Change::Add(key, m) if !next.contains_key(key) && !removed.contains(key) => {
+                            next.insert(key.clone(), m.clone());
+                            added.push((key.0, key.1.clone(), m.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+                match update(&path, version, &removed, &added) {
+                    Ok(()) => {}
+                    // What the caller does: build in full.
+                    Err(IndexError::UpdateNeedsRebuild { .. }) => build(&next, &path, version),
+                    Err(e) => panic!("step {step}: {e}"),
+                }
+                model = next;
+            }
+            let updated = LookupIndex::open(&path).unwrap();
+            let fresh_path = dir.path().join("fresh.idx");
+            build(&model, &fresh_path, 99);
+            let fresh = LookupIndex::open(&fresh_path).unwrap();
+            prop_assert_eq!(updated.header().entries, model.len() as u64);
+            let now = Timestamp(now);
+            let all: Vec<(Kind, String)> = model.keys().cloned().chain(queries).collect();
+            let keys: Vec<(Kind, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut batch = Vec::new();
+            updated.lookup_batch(&keys, now, &mut batch);
+            for (i, (kind, value)) in keys.iter().enumerate() {
+                let answer = |index: &LookupIndex| {
+                    index.lookup_canonical(*kind, value, now).map(|h| (h.matched.clone().into_owned(), h.meta()))
+                };
+                let got = answer(&updated);
+                prop_assert_eq!(&got, &model_answer(&model, *kind, value, now), "{} {}", kind, value);
+                prop_assert_eq!(&got, &answer(&fresh));
                 let batched = batch[i].as_ref().map(|h| (h.matched.clone().into_owned(), h.meta()));
                 prop_assert_eq!(batched, got);
             }

@@ -2,7 +2,8 @@
 //!
 //! The builder keeps one 32-byte record per entry (its hash and packed
 //! metadata), never the identifier text: 10 million entries need about 320 MB
-//! of records plus the 270 MB image being written.
+//! of records plus the 270 MB image being written. [`write_file`] writes
+//! every index file, built here or updated by `update`.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use super::atomic::replace_file;
 use super::error::IndexError;
-use super::filter::{self, Block};
+use super::filter;
 use super::format::{
     encode_agency, encode_header, Checksum, IndexHeader, IndexStats, Layout, MAX_AGENCIES,
 };
@@ -123,53 +124,71 @@ impl IndexBuilder {
         mut records: Vec<Record>,
         agencies: &AgencyTable,
     ) -> Result<IndexStats, IndexError> {
-        let mut filter = vec![Block::default(); filter::block_count(records.len())];
-        records
-            .iter()
-            .for_each(|r| filter::insert(&mut filter, &r.key));
-        // Placement wants home order, and the home bucket grows with `position`.
+        // Placement is fastest in home order, and the home bucket grows with `position`.
         records.sort_unstable_by_key(|r| r.key.position);
         let table = place_with_growth(&records);
-        let entries = records.len() as u64;
+        let entries = records.len();
         drop(records);
-
-        let agency_bytes: Vec<u8> = agencies.names.iter().flat_map(encode_agency).collect();
-        let layout = Layout {
-            seed,
-            filter_blocks: filter.len() as u64,
-            table_buckets: table.buckets.len() as u64,
-            home_buckets: table.home_buckets as u64,
-            max_spill: table.max_spill as u64,
-            agencies: agencies.names.len() as u64,
-        };
-        let header = IndexHeader {
-            entries,
-            ..self.header.clone()
-        };
-        let body = [bytes_of(&filter), bytes_of(&table.buckets), &agency_bytes];
-        let mut checksum = Checksum::over_header(&encode_header(&header, &layout, 0));
-        body.iter().for_each(|section| checksum.update(section));
-        let head = encode_header(&header, &layout, checksum.finish());
-
-        replace_file(path, |out| {
-            for bytes in std::iter::once(&head[..]).chain(body) {
-                out.write_all(bytes)
-                    .map_err(|e| IndexError::io(path, "write", e))?;
-            }
-            Ok(())
-        })?;
-        Ok(layout.stats(entries))
+        write_file(path, &self.header, seed, &table, entries, &agencies.names)
     }
+}
+
+/// Writes an index file for `table` (holding `entries` entries) atomically
+/// to `path`, with the filter built from the table: the one writer of
+/// index files, for full builds and incremental updates alike.
+pub(crate) fn write_file(
+    path: &Path,
+    header: &IndexHeader,
+    seed: u64,
+    table: &table::Table,
+    entries: usize,
+    agencies: &[Agency],
+) -> Result<IndexStats, IndexError> {
+    let filter = filter::build(&table.buckets, entries);
+    let agency_bytes: Vec<u8> = agencies.iter().flat_map(encode_agency).collect();
+    let layout = Layout {
+        seed,
+        filter_blocks: filter.len() as u64,
+        table_buckets: table.buckets.len() as u64,
+        home_buckets: table.home_buckets as u64,
+        max_spill: table.max_spill as u64,
+        agencies: agencies.len() as u64,
+    };
+    let header = IndexHeader {
+        entries: entries as u64,
+        ..header.clone()
+    };
+    let body = [bytes_of(&filter), bytes_of(&table.buckets), &agency_bytes];
+    let mut checksum = Checksum::over_header(&encode_header(&header, &layout, 0));
+    body.iter().for_each(|section| checksum.update(section));
+    let head = encode_header(&header, &layout, checksum.finish());
+
+    replace_file(path, |out| {
+        for bytes in std::iter::once(&head[..]).chain(body) {
+            out.write_all(bytes)
+                .map_err(|e| IndexError::io(path, "write", e))?;
+        }
+        Ok(())
+    })?;
+    Ok(layout.stats(entries as u64))
 }
 
 /// Agencies in first-seen order, each named by its position.
 #[derive(Default)]
-struct AgencyTable {
-    names: Vec<Agency>,
+pub(crate) struct AgencyTable {
+    pub(crate) names: Vec<Agency>,
     ids: HashMap<Agency, u16>,
 }
 
 impl AgencyTable {
+    /// The table of an existing index, to which new agencies are appended.
+    pub(crate) fn of(names: &[Agency]) -> AgencyTable {
+        AgencyTable {
+            names: names.to_vec(),
+            ids: names.iter().cloned().zip(0..).collect(),
+        }
+    }
+
     fn id(&mut self, agency: &Agency) -> Result<u16, IndexError> {
         if let Some(&id) = self.ids.get(agency) {
             return Ok(id);
@@ -207,7 +226,7 @@ where
 
 /// The stored form of `meta`; times must fit 32-bit seconds since the Unix
 /// epoch (with `u32::MAX` kept for "never expires").
-fn pack(
+pub(crate) fn pack(
     kind: Kind,
     value: &str,
     meta: &EntryMeta,

@@ -89,13 +89,32 @@ pub enum IndexError {
         /// The limit.
         max: usize,
     },
-    /// The same identifier was given twice.
+    /// The same identifier was given twice (or an incremental update adds
+    /// one the index already holds).
     #[error("duplicate entry {kind} {value:?}")]
     DuplicateEntry {
         /// The entry's kind.
         kind: Kind,
         /// The entry's canonical value.
         value: String,
+    },
+    /// An incremental update removes an identifier the index does not hold:
+    /// the store and the index disagree; build the index in full.
+    #[error("cannot remove {kind} {value:?} from the index: it is not there")]
+    NotInIndex {
+        /// The entry's kind.
+        kind: Kind,
+        /// The entry's canonical value.
+        value: String,
+    },
+    /// An incremental update would fill the table beyond what it was sized
+    /// for at the last full build; build the index in full.
+    #[error("an incremental update to {entries} entries would overfill the index table's {slots} slots; build the index in full")]
+    UpdateNeedsRebuild {
+        /// Entries after the update (so far).
+        entries: u64,
+        /// Slots of the table's home buckets.
+        slots: u64,
     },
     /// Every seed tried gave two entries the same 64-bit fingerprint
     /// (each attempt fails with probability about n²/2⁶⁵, so this means a broken source).

@@ -8,9 +8,15 @@
 //!
 //! A filter "maybe" is only ever a reason to look in the table; the answer
 //! comes from the table, so a false positive costs time, never correctness.
+//!
+//! Block and bit pattern both come from the key's fingerprint, which the
+//! table stores, so the filter of any table can be rebuilt from the table
+//! alone ([`build`]): that is what lets an incremental update drop a removed
+//! key's bits instead of leaving them stale.
 
-use super::hash::{reduce, KeyHash};
+use super::hash::reduce;
 use super::mem::Plain;
+use super::table::Bucket;
 
 /// Filter bits per entry: sized so the filter is 2 bytes of the <= 32-byte
 /// budget per entry, with a false-positive rate around 0.1%.
@@ -38,10 +44,12 @@ const SALT: [u64; 8] = [
     0x5899_65CC_7537_4CC3,
 ];
 
-/// The bits a key sets (or needs) in its block's words.
+/// The bits a key sets (or needs) in its block's words. The block is chosen
+/// by the fingerprint's high bits; each product's top six bits depend most on
+/// the low bits, which keys sharing a block do not share.
 #[inline(always)]
-fn pattern(position: u64) -> [u64; 8] {
-    std::array::from_fn(|i| 1u64 << (position.wrapping_mul(SALT[i]) >> 58))
+fn pattern(fingerprint: u64) -> [u64; 8] {
+    std::array::from_fn(|i| 1u64 << (fingerprint.wrapping_mul(SALT[i]) >> 58))
 }
 
 /// How many blocks a filter for `entries` entries gets (at least one).
@@ -51,31 +59,59 @@ pub(crate) fn block_count(entries: usize) -> usize {
         .max(1)
 }
 
-/// The block a key maps to. `blocks` is never empty (see [`block_count`]).
+/// The block of the key with this fingerprint. `blocks` is never empty (see
+/// [`block_count`]).
 #[inline(always)]
-pub(crate) fn block_for<'b>(blocks: &'b [Block], key: &KeyHash) -> &'b Block {
-    &blocks[reduce(key.fingerprint, blocks.len())]
+pub(crate) fn block_for(blocks: &[Block], fingerprint: u64) -> &Block {
+    &blocks[reduce(fingerprint, blocks.len())]
 }
 
-/// Adds a key.
-pub(crate) fn insert(blocks: &mut [Block], key: &KeyHash) {
-    let at = reduce(key.fingerprint, blocks.len());
+/// Adds the key with this fingerprint.
+fn insert(blocks: &mut [Block], fingerprint: u64) {
+    let at = reduce(fingerprint, blocks.len());
     let block = &mut blocks[at];
-    for (word, bit) in block.0.iter_mut().zip(pattern(key.position)) {
+    for (word, bit) in block.0.iter_mut().zip(pattern(fingerprint)) {
         *word = (u64::from_le(*word) | bit).to_le();
     }
 }
 
+/// How far ahead [`build`] prefetches: its writes land in random blocks, so
+/// overlapping their cache misses is most of its speed.
+const BUILD_LOOKAHEAD: usize = 16;
+
+/// The filter of every entry in `buckets` (which hold `entries` entries).
+pub(crate) fn build(buckets: &[Bucket], entries: usize) -> Vec<Block> {
+    let mut blocks = vec![Block::default(); block_count(entries)];
+    let mut ahead = buckets.iter().flat_map(Bucket::fingerprints);
+    let mut pending = [0u64; BUILD_LOOKAHEAD];
+    let mut queued = 0usize;
+    for fingerprint in ahead.by_ref().take(BUILD_LOOKAHEAD) {
+        pending[queued] = fingerprint;
+        queued += 1;
+    }
+    let mut next = 0usize;
+    for fingerprint in ahead {
+        insert(&mut blocks, pending[next]);
+        super::mem::prefetch(block_for(&blocks, fingerprint));
+        pending[next] = fingerprint;
+        next = (next + 1) % BUILD_LOOKAHEAD;
+    }
+    for i in 0..queued {
+        insert(&mut blocks, pending[(next + i) % BUILD_LOOKAHEAD]);
+    }
+    blocks
+}
+
 /// Whether the key may be present: `false` is certain, `true` is a "maybe".
 #[inline(always)]
-pub(crate) fn may_contain(blocks: &[Block], key: &KeyHash) -> bool {
-    block_admits(block_for(blocks, key), key)
+pub(crate) fn may_contain(blocks: &[Block], fingerprint: u64) -> bool {
+    block_admits(block_for(blocks, fingerprint), fingerprint)
 }
 
 /// [`may_contain`] for the key's block, already found with [`block_for`].
 #[inline(always)]
-pub(crate) fn block_admits(block: &Block, key: &KeyHash) -> bool {
-    let need = pattern(key.position);
+pub(crate) fn block_admits(block: &Block, fingerprint: u64) -> bool {
+    let need = pattern(fingerprint);
     // Fold all eight tests into one comparison: no early exit, so the eight
     // word tests run in parallel instead of as a chain of branches.
     let mut missing = 0u64;
@@ -91,14 +127,18 @@ mod tests {
     use crate::index::hash::key_hash;
     use crate::kind::Kind;
 
+    fn fingerprint(seed: u64, text: &str) -> u64 {
+        key_hash(seed, Kind::Number, text).fingerprint
+    }
+
     #[test]
     fn inserted_keys_are_always_reported() {
         let keys: Vec<_> = (0..10_000)
-            .map(|i| key_hash(1, Kind::Number, &format!("+66{i:09}")))
+            .map(|i| fingerprint(1, &format!("+66{i:09}")))
             .collect();
         let mut blocks = vec![Block::default(); block_count(keys.len())];
-        keys.iter().for_each(|k| insert(&mut blocks, k));
-        assert!(keys.iter().all(|k| may_contain(&blocks, k)));
+        keys.iter().for_each(|&k| insert(&mut blocks, k));
+        assert!(keys.iter().all(|&k| may_contain(&blocks, k)));
     }
 
     #[test]
@@ -106,11 +146,11 @@ mod tests {
         let n = 100_000;
         let mut blocks = vec![Block::default(); block_count(n)];
         for i in 0..n {
-            insert(&mut blocks, &key_hash(9, Kind::Number, &format!("in{i}")));
+            insert(&mut blocks, fingerprint(9, &format!("in{i}")));
         }
         let trials = 200_000;
         let positives = (0..trials)
-            .filter(|i| may_contain(&blocks, &key_hash(9, Kind::Number, &format!("out{i}"))))
+            .filter(|i| may_contain(&blocks, fingerprint(9, &format!("out{i}"))))
             .count();
         let rate = positives as f64 / trials as f64;
         assert!(rate < 0.003, "false-positive rate {rate}");

@@ -9,19 +9,31 @@
 //!
 //! The query is normalised, then each key (the identifier, or for a domain
 //! the domain and its parents) is hashed with xxh3-128 under the index's
-//! seed, the kind folded into the seed (`hash.rs`). The high half picks the
-//! table bucket; the low half picks a
-//! filter block. The filter (`filter.rs`, a split-block bloom filter, one cache line per
-//! probe) turns most misses away after one line. A "maybe" goes to the
-//! table (`table.rs`), which holds every entry's 64-bit fingerprint and metadata in
-//! 64-byte buckets. The table line is prefetched just after the filter line is
-//! requested, so a hit reads a line already on its way; then the expiry
-//! is checked against `now`.
+//! seed, the kind folded into the seed (`hash.rs`). The low half, the
+//! fingerprint, picks a filter block and its bit pattern; the high half picks
+//! the table bucket. The filter (`filter.rs`, a split-block bloom filter, one
+//! cache line per probe) turns most misses away after one line, and a single
+//! lookup reads the table only after that: a miss touches one line of the
+//! index. A "maybe" goes to the table (`table.rs`), which holds every entry's
+//! 64-bit fingerprint, home offset and metadata in 64-byte buckets; then the
+//! expiry is checked against `now`. Batch lookups overlap the loads of 32
+//! queries at a time instead.
+//!
+//! # Updating without the entry list
+//!
+//! [`LookupIndex::write_updated`] writes a new file from an opened index and
+//! a change set: same seed, same home buckets, the table copied and edited
+//! in place (each slot's home offset says where its entry is homed, so
+//! removals can shrink spills exactly), and the filter rebuilt from the
+//! stored fingerprints (which is why the filter is keyed on the fingerprint
+//! alone). The result answers exactly like a full build of the same entries
+//! (a property test checks this); only its slot order differs.
 //!
 //! # Why a wrong "listed" cannot come from the filter
 //!
 //! The filter only decides whether to look in the table; "listed" is answered
-//! only when a stored fingerprint equals the query's in all 64 bits. A
+//! only when a stored fingerprint equals the query's in all 64 bits (and the
+//! slot's home offset says it is homed in the query's home bucket). A
 //! lookup compares against the slots of its home bucket and that bucket's
 //! spill, at most `3 × (1 + max_spill)` fingerprints (`max_spill` was 11–12
 //! at 10 million entries). Because the bucket comes from the *other* half of
@@ -34,9 +46,12 @@
 //! is unlucky in one index is not in the next. The builder also requires all
 //! listed fingerprints to differ (reseeding otherwise, probability about 3e-6
 //! per build at 10 million entries), so a hit never returns another entry's
-//! metadata or expiry.
+//! metadata or expiry. (Incremental updates check distinctness per home
+//! bucket, which is what lookups need given the home offsets; a clash of two
+//! different identifiers there, about 2⁻⁶⁴ per added entry, is reported as a
+//! duplicate and the caller rebuilds in full under a new seed.)
 //!
-//! # File layout (format version 1)
+//! # File layout (format version 2)
 //!
 //! One file, little-endian throughout, sections aligned to 64 bytes from the
 //! start of the file (the map is page-aligned, so sections are cache-line
@@ -45,7 +60,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 8 | magic `BLKIDX\r\n` |
-//! | 8 | 1 | format version (1); 7 reserved zero bytes follow |
+//! | 8 | 1 | format version (2; version 1 files are refused); 7 reserved zero bytes follow |
 //! | 16 | 8 | list version |
 //! | 24 | 32 | state digest |
 //! | 56 | 8 | data created_at, seconds since the Unix epoch |
@@ -60,14 +75,16 @@
 //! | 160 | 96 | reserved, zero |
 //!
 //! - **Filter**: blocks of eight u64 words. A key sets bit
-//!   `(position × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
+//!   `(fingerprint × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
 //!   16 bits per entry.
 //! - **Table**: 64-byte buckets `{fingerprint: [u64; 3], listed_at: [u32; 3],
-//!   expires_at: [u32; 3], reason: [u16; 3], agency: [u16; 3], spill: u8, 3
-//!   reserved bytes}`. Fingerprint 0 is an empty slot. Times are u32 seconds
+//!   expires_at: [u32; 3], reason: [u16; 3], agency: [u16; 3], home_offset:
+//!   [u8; 3], spill: u8}`. Fingerprint 0 is an empty slot (its other fields
+//!   zero); `home_offset` is how many buckets past its home bucket the entry sits. Times are u32 seconds
 //!   since the Unix epoch (good until 2106; the builder rejects later times),
 //!   `expires_at = u32::MAX` meaning never. A key's home bucket is
-//!   `position × home_buckets >> 64`; its entry lies in `home ..= home + spill`.
+//!   `position × home_buckets >> 64`; its entry lies in `home ..= home + spill`,
+//!   and open checks that every entry lies within its home's spill.
 //! - **Agencies**: 32-byte records, a length byte then the ASCII id.
 //!
 //! At the design load (0.8 entries per slot) that is 26.7 bytes per entry
@@ -75,8 +92,8 @@
 //!
 //! # Files, maps and swaps
 //!
-//! Writers never modify an index file in place: [`IndexBuilder::write`]
-//! writes a temporary file in the same directory, fsyncs it, renames it over
+//! Writers never modify an index file in place: [`IndexBuilder::write`] and
+//! [`LookupIndex::write_updated`] write a temporary file in the same directory, fsyncs it, renames it over
 //! the target and fsyncs the directory. That is what makes mapping the file
 //! sound: a mapped file that changed underneath would be undefined behaviour,
 //! so nothing else may truncate or rewrite an index file in place. Opening
@@ -94,6 +111,7 @@ mod live;
 mod lookup;
 mod mem;
 mod table;
+mod update;
 
 pub use build::IndexBuilder;
 pub use error::IndexError;

@@ -2,12 +2,18 @@
 //! entry's metadata stored inline, so a hit reads one cache line.
 //!
 //! A bucket is one 64-byte cache line holding [`SLOTS`] entries. A key's home
-//! bucket comes from its position hash; the builder places entries in home
-//! order, each in its home bucket or, when that is full, the next bucket with
-//! room. Each bucket records in `spill` how far past it the entries homed there
-//! reach, so a lookup scans `home..=home + spill` and stops: no probing until
-//! an empty slot, and the table never wraps (the last home bucket is followed
-//! by `max_spill` overflow buckets).
+//! bucket comes from its position hash; each entry sits in its home bucket or,
+//! when that is full, a later bucket with room, and records how far from home
+//! it sits (`home_offset`). Each bucket records in `spill` how far past it the
+//! entries homed there reach, so a lookup scans `home..=home + spill` and
+//! stops: no probing until an empty slot, and the table never wraps (the last
+//! home bucket is followed by `max_spill` overflow buckets).
+//!
+//! A slot matches a lookup only if both its fingerprint and its home offset
+//! agree, so entries homed elsewhere can never answer for a key, and the
+//! table can be edited in place ([`Editor`]): the offset tells each entry's
+//! home, which is what a removal needs to shrink a `spill` and an update
+//! needs to check that fingerprints stay distinct per home.
 
 use super::hash::{reduce, KeyHash};
 use super::mem::Plain;
@@ -36,9 +42,10 @@ pub(crate) struct Bucket {
     reason: [u16; SLOTS],
     /// Index into the file's agency table.
     agency: [u16; SLOTS],
+    /// How many buckets after its home bucket each entry sits; 0 for an empty slot.
+    home_offset: [u8; SLOTS],
     /// How many buckets after this one hold entries homed here.
     spill: u8,
-    reserved: [u8; 3],
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
@@ -67,8 +74,9 @@ impl Bucket {
         self.fingerprint[slot] == 0
     }
 
-    fn put(&mut self, slot: usize, record: &Record) {
+    fn put(&mut self, slot: usize, record: &Record, home_offset: u8) {
         self.fingerprint[slot] = record.key.fingerprint.to_le();
+        self.home_offset[slot] = home_offset;
         self.listed_at[slot] = record.meta.listed_at.to_le();
         self.expires_at[slot] = record.meta.expires_at.to_le();
         self.reason[slot] = record.meta.reason.to_le();
@@ -85,8 +93,32 @@ impl Bucket {
         })
     }
 
+    fn clear(&mut self, slot: usize) {
+        self.fingerprint[slot] = 0;
+        self.listed_at[slot] = 0;
+        self.expires_at[slot] = 0;
+        self.reason[slot] = 0;
+        self.agency[slot] = 0;
+        self.home_offset[slot] = 0;
+    }
+
     pub(crate) fn spill(&self) -> usize {
         usize::from(self.spill)
+    }
+
+    /// The fingerprints of the taken slots.
+    pub(crate) fn fingerprints(&self) -> impl Iterator<Item = u64> + '_ {
+        self.fingerprint
+            .iter()
+            .map(|&f| u64::from_le(f))
+            .filter(|&f| f != 0)
+    }
+
+    /// Whether `slot` holds the entry with fingerprint `wanted` (stored form)
+    /// homed `offset` buckets before this one.
+    #[inline(always)]
+    fn holds(&self, slot: usize, wanted: u64, offset: usize) -> bool {
+        self.fingerprint[slot] == wanted && usize::from(self.home_offset[slot]) == offset
     }
 }
 
@@ -107,39 +139,133 @@ pub(crate) fn home_bucket_count(entries: usize) -> usize {
         .max(1)
 }
 
-/// Places `records`, which must be sorted by `key.position` (that is, by home
-/// bucket), into `home_buckets` buckets. `None` if some entry would land more
-/// than 255 buckets past its home; the caller retries with more buckets.
+/// Places `records` into `home_buckets` buckets. `None` if some entry would
+/// land more than 255 buckets past its home; the caller retries with more
+/// buckets. Records sorted by `key.position` (that is, by home bucket) place
+/// fastest; any order gives a valid table. The records must have distinct
+/// fingerprints per home (the builder checks they are distinct overall).
 pub(crate) fn place(records: &[Record], home_buckets: usize) -> Option<Table> {
-    let mut buckets = vec![Bucket::default(); home_buckets];
-    // The first bucket that may still have a free slot: placement in home
-    // order never needs to look behind it.
-    let mut cursor = 0usize;
-    let mut max_spill = 0usize;
-    for record in records {
-        let home = reduce(record.key.position, home_buckets);
-        cursor = cursor.max(home);
-        loop {
-            if cursor == buckets.len() {
-                buckets.push(Bucket::default());
-            }
-            if let Some(slot) = (0..SLOTS).find(|&s| buckets[cursor].is_free(s)) {
-                buckets[cursor].put(slot, record);
-                break;
-            }
-            cursor += 1;
-        }
-        let spill = cursor - home;
-        let spill_byte = u8::try_from(spill).ok()?;
-        buckets[home].spill = buckets[home].spill.max(spill_byte);
-        max_spill = max_spill.max(spill);
-    }
-    buckets.resize(home_buckets + max_spill, Bucket::default());
-    Some(Table {
-        buckets,
+    let mut editor = Editor {
+        buckets: vec![Bucket::default(); home_buckets],
         home_buckets,
-        max_spill,
-    })
+        entries: 0,
+    };
+    for record in records {
+        match editor.add(record) {
+            Ok(()) => {}
+            Err(AddFault::TooFar) => return None,
+            // Unreachable for distinct fingerprints; treated like a full
+            // table so that the caller's retry cannot loop on it silently.
+            Err(AddFault::Present) => return None,
+        }
+    }
+    Some(editor.finish())
+}
+
+/// Why [`Editor::add`] refused an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddFault {
+    /// An entry with the same home and fingerprint is already there: the
+    /// same identifier (or, with probability about 2⁻⁶⁴ per entry in the
+    /// home's range, a different one the seed cannot tell apart).
+    Present,
+    /// The nearest free slot is more than 255 buckets past the home bucket.
+    TooFar,
+}
+
+/// A table being built or edited in memory. Removals and additions keep
+/// every `spill` exact (the smallest that covers the entries homed there);
+/// the number of home buckets never changes, overflow buckets are added as
+/// needed and trimmed by [`finish`](Editor::finish).
+pub(crate) struct Editor {
+    buckets: Vec<Bucket>,
+    home_buckets: usize,
+    entries: u64,
+}
+
+impl Editor {
+    /// Edits a copy of a validated table (see [`validate`]).
+    pub(crate) fn of(buckets: &[Bucket], home_buckets: usize, entries: u64) -> Editor {
+        Editor {
+            buckets: buckets.to_vec(),
+            home_buckets,
+            entries,
+        }
+    }
+
+    /// Entries in the table now.
+    pub(crate) fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Slots a key can be homed in.
+    pub(crate) fn home_slots(&self) -> u64 {
+        (self.home_buckets * SLOTS) as u64
+    }
+
+    /// Removes the entry with this key; `false` if there is none.
+    pub(crate) fn remove(&mut self, key: &KeyHash) -> bool {
+        let home = home_of(key, self.home_buckets);
+        let Some((at, slot)) = locate(&self.buckets, home, key.fingerprint) else {
+            return false;
+        };
+        self.buckets[at].clear(slot);
+        self.entries -= 1;
+        if at - home == self.buckets[home].spill() {
+            // The farthest entry of this home left: shrink its spill to the
+            // farthest one that remains.
+            let reach = (0..=at - home)
+                .rev()
+                .find(|&offset| {
+                    let bucket = &self.buckets[home + offset];
+                    (0..SLOTS)
+                        .any(|s| !bucket.is_free(s) && usize::from(bucket.home_offset[s]) == offset)
+                })
+                .unwrap_or(0);
+            // `reach` < 256: it is at most the old spill.
+            self.buckets[home].spill = reach as u8;
+        }
+        true
+    }
+
+    /// Adds an entry in the first free slot at or after its home bucket.
+    pub(crate) fn add(&mut self, record: &Record) -> Result<(), AddFault> {
+        let home = home_of(&record.key, self.home_buckets);
+        if locate(&self.buckets, home, record.key.fingerprint).is_some() {
+            return Err(AddFault::Present);
+        }
+        let mut at = home;
+        loop {
+            let offset = u8::try_from(at - home).map_err(|_| AddFault::TooFar)?;
+            if at == self.buckets.len() {
+                self.buckets.push(Bucket::default());
+            }
+            if let Some(slot) = (0..SLOTS).find(|&s| self.buckets[at].is_free(s)) {
+                self.buckets[at].put(slot, record, offset);
+                self.buckets[home].spill = self.buckets[home].spill.max(offset);
+                self.entries += 1;
+                return Ok(());
+            }
+            at += 1;
+        }
+    }
+
+    /// The finished table: home buckets, then as many overflow buckets as
+    /// the largest spill (every entry lies within them; the rest are empty).
+    pub(crate) fn finish(mut self) -> Table {
+        let max_spill = self.buckets[..self.home_buckets]
+            .iter()
+            .map(Bucket::spill)
+            .max()
+            .unwrap_or(0);
+        self.buckets
+            .resize(self.home_buckets + max_spill, Bucket::default());
+        Table {
+            buckets: self.buckets,
+            home_buckets: self.home_buckets,
+            max_spill,
+        }
+    }
 }
 
 /// The home bucket of a key. `home_buckets` is never 0.
@@ -153,12 +279,19 @@ pub(crate) fn home_of(key: &KeyHash, home_buckets: usize) -> usize {
 #[inline(always)]
 pub(crate) fn find(buckets: &[Bucket], home_buckets: usize, key: &KeyHash) -> Option<PackedMeta> {
     let home = home_of(key, home_buckets);
+    locate(buckets, home, key.fingerprint).and_then(|(at, slot)| buckets[at].meta(slot))
+}
+
+/// The bucket and slot of the entry homed at `home` with fingerprint
+/// `fingerprint`, if there is one.
+#[inline(always)]
+fn locate(buckets: &[Bucket], home: usize, fingerprint: u64) -> Option<(usize, usize)> {
     let spill = buckets[home].spill();
-    let wanted = key.fingerprint.to_le();
-    for bucket in &buckets[home..=home + spill] {
+    let wanted = fingerprint.to_le();
+    for (offset, bucket) in buckets[home..=home + spill].iter().enumerate() {
         for slot in 0..SLOTS {
-            if bucket.fingerprint[slot] == wanted {
-                return bucket.meta(slot);
+            if bucket.holds(slot, wanted, offset) {
+                return Some((home + offset, slot));
             }
         }
     }
@@ -172,6 +305,10 @@ pub(crate) enum TableFault {
     SpillTooFar { bucket: usize, spill: usize },
     /// A slot names an agency the file does not have.
     UnknownAgency { bucket: usize, agency: u16 },
+    /// A slot's home offset points before the table, past a home bucket, or
+    /// beyond its home's spill (lookups could not find it), or an empty slot
+    /// has one.
+    BadHomeOffset { bucket: usize, slot: usize },
     /// The number of taken slots differs from the header's entry count.
     WrongCount { found: u64, expected: u64 },
 }
@@ -188,6 +325,12 @@ impl std::fmt::Display for TableFault {
                     "bucket {bucket} names agency #{agency}, which is not in the file"
                 )
             }
+            TableFault::BadHomeOffset { bucket, slot } => {
+                write!(
+                    f,
+                    "bucket {bucket} slot {slot} has a home offset lookups cannot follow"
+                )
+            }
             TableFault::WrongCount { found, expected } => {
                 write!(f, "table holds {found} entries, header says {expected}")
             }
@@ -195,10 +338,12 @@ impl std::fmt::Display for TableFault {
     }
 }
 
-/// Checks everything [`find`] and metadata decoding rely on, once at open:
-/// spills stay inside the table, agencies exist, and the entry count matches.
+/// Checks everything [`find`], metadata decoding and [`Editor`] rely on,
+/// once at open: spills stay inside the table, every entry lies within its
+/// home's spill, agencies exist, and the entry count matches.
 pub(crate) fn validate(
     buckets: &[Bucket],
+    home_buckets: usize,
     agencies: usize,
     expected_entries: u64,
 ) -> Result<(), TableFault> {
@@ -209,6 +354,21 @@ pub(crate) fn validate(
                 bucket: index,
                 spill: bucket.spill(),
             });
+        }
+        for slot in 0..SLOTS {
+            let offset = usize::from(bucket.home_offset[slot]);
+            let findable = match bucket.meta(slot) {
+                None => offset == 0,
+                Some(_) => index
+                    .checked_sub(offset)
+                    .is_some_and(|home| home < home_buckets && offset <= buckets[home].spill()),
+            };
+            if !findable {
+                return Err(TableFault::BadHomeOffset {
+                    bucket: index,
+                    slot,
+                });
+            }
         }
         for meta in (0..SLOTS).filter_map(|slot| bucket.meta(slot)) {
             found += 1;
@@ -255,7 +415,7 @@ mod tests {
     fn every_placed_record_is_found_with_its_metadata() {
         let records = records(50_000);
         let table = place(&records, home_bucket_count(records.len())).expect("placed");
-        validate(&table.buckets, 1, records.len() as u64).expect("valid");
+        validate(&table.buckets, table.home_buckets, 1, records.len() as u64).expect("valid");
         for r in &records {
             assert_eq!(
                 find(&table.buckets, table.home_buckets, &r.key),
@@ -281,7 +441,7 @@ mod tests {
         let mut buckets = vec![Bucket::default(); 2];
         buckets[1].spill = 1;
         assert_eq!(
-            validate(&buckets, 0, 0),
+            validate(&buckets, 2, 0, 0),
             Err(TableFault::SpillTooFar {
                 bucket: 1,
                 spill: 1
