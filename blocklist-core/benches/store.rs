@@ -1,11 +1,12 @@
-//! The store at scale: bootstrap from a snapshot of N entries (default 10M) with
-//! progress, then a 100k-operation delta on top.
+//! The replica at scale: bootstrap from a snapshot of N entries (default 10M)
+//! with progress, then a 100k-operation delta on top; each apply includes
+//! publishing the lookup index.
 //! `cargo bench -p blocklist-core --bench store` (`BLOCKLIST_BENCH_ENTRIES` sets N).
 
 use std::time::Instant;
 
 use blocklist_core::document::*;
-use blocklist_core::store::Store;
+use blocklist_core::replica::Replica;
 use blocklist_core::verify::Verifier;
 use blocklist_core::*;
 
@@ -51,9 +52,9 @@ fn main() {
         n as f64 / verify_s
     );
 
-    let mut store = Store::open(dir.path().join("list.db"), "bench").expect("open store");
+    let mut replica = Replica::open(dir.path(), "bench").expect("open replica");
     let started = Instant::now();
-    store
+    replica
         .apply_snapshot(&verified, "bench", &mut |p| {
             if p.done % 1_000_000 == 0 || p.done == p.total {
                 println!(
@@ -114,10 +115,12 @@ fn main() {
         .expect("verify delta");
     let verify_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    store.apply_delta(&verified, "bench").expect("apply delta");
+    replica
+        .apply_delta(&verified, "bench")
+        .expect("apply delta");
     let apply_s = started.elapsed().as_secs_f64();
     println!(
-        "delta of {ops_n} operations on {n} entries: verify {:.0} ms, apply {:.0} ms",
+        "delta of {ops_n} operations on {n} entries: verify {:.0} ms, apply + index update {:.0} ms",
         verify_s * 1e3,
         apply_s * 1e3
     );

@@ -16,10 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::document::{Delta, Snapshot};
+use crate::document::{Delta, ListState, Op, Snapshot};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::index::{IndexBuilder, IndexStats, LookupIndex};
+use crate::index::{IndexBuilder, IndexError, IndexStats, LookupIndex};
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
@@ -75,13 +75,47 @@ impl Replica {
         &self.index_path
     }
 
-    /// Applies a verified delta, then publishes the index for the new version.
+    /// Applies a verified delta, then publishes the index for the new version:
+    /// derived from the previous index and the delta's changes when that index
+    /// is at the version before (cost proportional to the index file, not to
+    /// reading the store), rebuilt from the store otherwise.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
         let applied = self.store.apply_delta(delta, source)?;
-        if matches!(applied, Applied::Applied { .. }) {
-            self.publish_index()?;
+        if let Applied::Applied { state, .. } = applied {
+            if !matches!(self.update_index(delta, &state), Ok(true)) {
+                // The index was missing, behind, or too full to grow in place:
+                // the store holds the truth, so rebuild from it.
+                self.publish_index()?;
+            }
         }
         Ok(applied)
+    }
+
+    /// Publishes the index for `delta` from the previous index; `false` when
+    /// that index is not at the version the delta starts from.
+    fn update_index(&self, delta: &Delta, state: &ListState) -> Result<bool, IndexError> {
+        let previous = LookupIndex::open(&self.index_path)?;
+        if previous.header().list_version != delta.version.base() {
+            return Ok(false);
+        }
+        let removed = delta.ops.iter().filter_map(|op| match op {
+            Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
+            Op::Remove(id) => Some((id.kind(), id.as_str())),
+            Op::Add(_) => None,
+        });
+        let added = delta.ops.iter().filter_map(|op| match op {
+            Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
+            Op::Remove(_) => None,
+        });
+        previous.write_updated(
+            &self.index_path,
+            delta.version.get(),
+            state.digest.0,
+            delta.created_at,
+            removed,
+            added,
+        )?;
+        Ok(true)
     }
 
     /// Applies a verified snapshot, then publishes the index from its entries

@@ -76,21 +76,36 @@ fn each_apply_publishes_an_index_at_the_new_version() {
         None
     );
 
+    // Version 2 through the incremental index update: a removal, an update
+    // (the domain's freeze extended) and an addition.
+    let mut extended = first[1].clone();
+    extended.meta.expires_at = Some(Timestamp(1_790_000_000));
+    let added = entry(Kind::Number, "0899999999", "th-aoc", None);
+    let after = [extended.clone(), first[2].clone(), added.clone()];
+    let ops = vec![
+        Op::Remove(first[0].id.clone()),
+        Op::Update(extended),
+        Op::Add(added),
+    ];
     let d2 = c
         .verifier
         .delta(
-            &c.sign(&delta(
-                2,
-                vec![Op::Remove(first[0].id.clone())],
-                ListState::of(&first[1..]),
-            )),
+            &c.sign(&delta(2, ops, ListState::of(&after))),
             Version::new(1),
         )
         .unwrap();
     replica.apply_delta(&d2, "test").unwrap();
     let index = LookupIndex::open(replica.index_path()).unwrap();
     assert_eq!(index.header().list_version, 2);
+    assert_eq!(index.header().entries, 3);
+    assert_eq!(index.header().state_digest, ListState::of(&after).digest.0);
     assert_eq!(check(&index, Kind::Number, "0812345678", NOW), None);
+    assert!(check(&index, Kind::Number, "089-999-9999", NOW).is_some());
+    let late = Timestamp(1_780_000_000);
+    assert_eq!(
+        check(&index, Kind::Domain, "scam.example.com", late).as_deref(),
+        Some("scam.example.com")
+    );
 }
 
 #[test]
