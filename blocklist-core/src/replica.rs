@@ -16,10 +16,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::document::{Delta, ListState, Op, Snapshot};
+use crate::document::{Delta, Op, Snapshot};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::index::{IndexBuilder, IndexError, IndexStats, LookupIndex};
+use crate::index::{publish_file, IndexBuilder, IndexError, IndexStats, LookupIndex};
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
@@ -27,6 +27,8 @@ use crate::verify::Verified;
 pub const STORE_FILE: &str = "list.db";
 /// The lookup index's file name in a data folder.
 pub const INDEX_FILE: &str = "lookup.idx";
+/// Where the next index is prepared while a delta is applied.
+const STAGED_INDEX_FILE: &str = ".lookup.idx.next";
 
 /// The local replica of one list in one data folder.
 pub struct Replica {
@@ -75,47 +77,40 @@ impl Replica {
         &self.index_path
     }
 
-    /// Applies a verified delta, then publishes the index for the new version:
-    /// derived from the previous index and the delta's changes when that index
-    /// is at the version before (cost proportional to the index file, not to
-    /// reading the store), rebuilt from the store otherwise.
+    /// Applies a verified delta, then publishes the index for the new version.
+    ///
+    /// The new index depends only on the previous index and the delta, so it is
+    /// written to a staging file while SQLite applies the delta (the two run on
+    /// separate cores), and renamed into place only once the store has
+    /// committed: readers never see a version the store does not hold. When the
+    /// previous index is missing, behind, or too full to grow in place, the
+    /// index is rebuilt from the store instead.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
-        let applied = self.store.apply_delta(delta, source)?;
-        if let Applied::Applied { state, .. } = applied {
-            if !matches!(self.update_index(delta, &state), Ok(true)) {
-                // The index was missing, behind, or too full to grow in place:
-                // the store holds the truth, so rebuild from it.
-                self.publish_index()?;
+        let staged = self.index_path.with_file_name(STAGED_INDEX_FILE);
+        let index_path = &self.index_path;
+        let store = &mut self.store;
+        let (applied, prepared) = std::thread::scope(|scope| {
+            let prepare = scope.spawn(|| prepare_index(index_path, &staged, delta));
+            let applied = store.apply_delta(delta, source);
+            (applied, prepare.join())
+        });
+        match applied {
+            Ok(applied @ Applied::Applied { .. }) => {
+                if matches!(prepared, Ok(Ok(true))) {
+                    publish_file(&staged, &self.index_path)?;
+                } else {
+                    self.publish_index()?;
+                }
+                Ok(applied)
+            }
+            other => {
+                // Refused, failed or already applied: drop the staged index (a
+                // leftover one is harmless too: it is only ever published right
+                // after the commit it was made for).
+                let _ = std::fs::remove_file(&staged);
+                Ok(other?)
             }
         }
-        Ok(applied)
-    }
-
-    /// Publishes the index for `delta` from the previous index; `false` when
-    /// that index is not at the version the delta starts from.
-    fn update_index(&self, delta: &Delta, state: &ListState) -> Result<bool, IndexError> {
-        let previous = LookupIndex::open(&self.index_path)?;
-        if previous.header().list_version != delta.version.base() {
-            return Ok(false);
-        }
-        let removed = delta.ops.iter().filter_map(|op| match op {
-            Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
-            Op::Remove(id) => Some((id.kind(), id.as_str())),
-            Op::Add(_) => None,
-        });
-        let added = delta.ops.iter().filter_map(|op| match op {
-            Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
-            Op::Remove(_) => None,
-        });
-        previous.write_updated(
-            &self.index_path,
-            delta.version.get(),
-            state.digest.0,
-            delta.created_at,
-            removed,
-            added,
-        )?;
-        Ok(true)
     }
 
     /// Applies a verified snapshot, then publishes the index from its entries
@@ -149,4 +144,31 @@ impl Replica {
                 .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
         })?)
     }
+}
+
+/// Writes at `staged` the index for `delta`, derived from the index at
+/// `current`; `false` when that index is not at the version the delta starts from.
+fn prepare_index(current: &Path, staged: &Path, delta: &Delta) -> Result<bool, IndexError> {
+    let previous = LookupIndex::open(current)?;
+    if previous.header().list_version != delta.version.base() {
+        return Ok(false);
+    }
+    let removed = delta.ops.iter().filter_map(|op| match op {
+        Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
+        Op::Remove(id) => Some((id.kind(), id.as_str())),
+        Op::Add(_) => None,
+    });
+    let added = delta.ops.iter().filter_map(|op| match op {
+        Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
+        Op::Remove(_) => None,
+    });
+    previous.write_updated(
+        staged,
+        delta.version.get(),
+        delta.state.digest.0,
+        delta.created_at,
+        removed,
+        added,
+    )?;
+    Ok(true)
 }

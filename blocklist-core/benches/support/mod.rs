@@ -2,9 +2,9 @@
 
 use blocklist_core::*;
 
-/// Identifiers shaped like real reports: Thai mobiles, Thai bank accounts,
-/// scam domains, listed in batches by a few agencies (duplicates dropped).
-/// Different seeds give (almost surely) disjoint sets.
+/// `n` distinct identifiers shaped like real reports: Thai mobiles, Thai bank
+/// accounts, scam domains, listed in batches by a few agencies. Different
+/// seeds give (almost surely) disjoint sets.
 pub fn realistic_entries(n: usize, now: Timestamp, seed: u64) -> Vec<Entry> {
     let rules = Rules::default();
     let agencies: Vec<Agency> = ["th-aoc", "th-police", "bank-004", "bank-014", "telco-ais"]
@@ -18,51 +18,57 @@ pub fn realistic_entries(n: usize, now: Timestamp, seed: u64) -> Vec<Entry> {
         rng ^= rng << 17;
         rng
     };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let (kind, raw) = match i % 10 {
-                0..=3 => (
-                    Kind::Number,
-                    // Allocated Thai mobile ranges (6[1-6], 8x, 9x in the numbering plan).
-                    format!(
-                        "0{}{:07}",
-                        [61, 63, 81, 86, 89, 91, 95, 98][(r % 8) as usize],
-                        r % 10_000_000
-                    ),
+    let mut unique = std::collections::HashMap::with_capacity(n);
+    if n == 0 {
+        return Vec::new();
+    }
+    for (id, entry) in (0..).map(|i| {
+        let r = next();
+        let (kind, raw) = match i % 10 {
+            0..=3 => (
+                Kind::Number,
+                // Allocated Thai mobile ranges (6[1-6], 8x, 9x in the numbering plan).
+                format!(
+                    "0{}{:07}",
+                    [61, 63, 81, 86, 89, 91, 95, 98][(r % 8) as usize],
+                    r % 10_000_000
                 ),
-                4..=6 => (
-                    Kind::Account,
-                    format!(
-                        "{:03}/{:010}",
-                        [2, 4, 6, 14, 25][(r % 5) as usize],
-                        r % 10_000_000_000
-                    ),
+            ),
+            4..=6 => (
+                Kind::Account,
+                format!(
+                    "{:03}/{:010}",
+                    [2, 4, 6, 14, 25][(r % 5) as usize],
+                    r % 10_000_000_000
                 ),
-                _ => (
-                    Kind::Domain,
-                    format!(
-                        "{}-{:x}.{}",
-                        ["secure", "login", "th-pay", "promo"][(r % 4) as usize],
-                        r >> 40,
-                        ["com", "net", "xyz", "co.th"][(r >> 8) as usize % 4]
-                    ),
+            ),
+            _ => (
+                Kind::Domain,
+                format!(
+                    "{}-{:x}.{}",
+                    ["secure", "login", "th-pay", "promo"][(r % 4) as usize],
+                    r >> 40,
+                    ["com", "net", "xyz", "co.th"][(r >> 8) as usize % 4]
                 ),
-            };
-            let batch = (i / 500) as u64;
-            let id = Identifier::parse(kind, &raw, &rules).expect("valid identifier");
-            let entry = Entry {
-                id: id.clone(),
-                meta: EntryMeta {
-                    reason: Reason((batch % 7) as u16 + 1),
-                    agency: agencies[(batch % 5) as usize].clone(),
-                    listed_at: Timestamp(now.0 - 3600 * (batch % 48)),
-                    expires_at: (batch % 3 == 0).then(|| now.plus(86_400 * 90)),
-                },
-            };
-            (id, entry)
-        })
-        .collect::<std::collections::HashMap<_, _>>()
-        .into_values()
-        .collect()
+            ),
+        };
+        let batch = (i / 500) as u64;
+        let id = Identifier::parse(kind, &raw, &rules).expect("valid identifier");
+        let entry = Entry {
+            id: id.clone(),
+            meta: EntryMeta {
+                reason: Reason((batch % 7) as u16 + 1),
+                agency: agencies[(batch % 5) as usize].clone(),
+                listed_at: Timestamp(now.0 - 3600 * (batch % 48)),
+                expires_at: (batch % 3 == 0).then(|| now.plus(86_400 * 90)),
+            },
+        };
+        (id, entry)
+    }) {
+        unique.entry(id).or_insert(entry);
+        if unique.len() == n {
+            break;
+        }
+    }
+    unique.into_values().collect()
 }

@@ -26,10 +26,25 @@ pub(crate) fn replace_file<T>(
         let _ = fs::remove_file(&temp);
     }
     let value = result?;
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| IndexError::io(&dir, "sync directory of", e))?;
+    sync_dir(&dir)?;
     Ok(value)
+}
+
+/// Renames a finished file over `to` and makes the rename durable: how a file
+/// prepared ahead (see `replica`) is published once it may be.
+pub(crate) fn publish_file(from: &Path, to: &Path) -> Result<(), IndexError> {
+    fs::rename(from, to).map_err(|e| IndexError::io(to, "rename into place", e))?;
+    sync_dir(
+        to.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )
+}
+
+fn sync_dir(dir: &Path) -> Result<(), IndexError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| IndexError::io(dir, "sync directory of", e))
 }
 
 fn write_and_rename<T>(

@@ -101,6 +101,7 @@
 //! every spill and agency index), after which lookups cannot fail.
 
 mod atomic;
+pub(crate) use atomic::publish_file;
 mod build;
 mod error;
 mod filter;

@@ -7,6 +7,7 @@
 //! suffix such as `github.io` is as unsafe to list as `co.th`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 /// The list as published by publicsuffix.org.
@@ -20,15 +21,38 @@ const WILDCARD: u8 = 2;
 const EXCEPTION: u8 = 4;
 
 /// Rule flags by ASCII (punycode) name.
-fn rules() -> &'static HashMap<Box<str>, u8> {
-    static RULES: OnceLock<HashMap<Box<str>, u8>> = OnceLock::new();
+type Rules = HashMap<Box<str>, u8, BuildHasherDefault<SuffixHasher>>;
+
+/// Every domain lookup probes the rules once per label, so the default
+/// SipHash (built for untrusted keys, ~20 ns a probe) would be a large part of
+/// a lookup. The keys here are the fixed, public list: xxh3 in one pass is enough.
+#[derive(Default)]
+struct SuffixHasher(u64);
+
+impl Hasher for SuffixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        // `str` hashing ends with a 0xff marker: fold it in without a second pass.
+        self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn rules() -> &'static Rules {
+    static RULES: OnceLock<Rules> = OnceLock::new();
     RULES.get_or_init(|| parse(LIST))
 }
 
 /// Parses the list format: one rule per line, `//` comments, rules in
 /// Unicode (converted to punycode here, to match canonical domains).
-fn parse(list: &str) -> HashMap<Box<str>, u8> {
-    let mut rules = HashMap::with_capacity(10_000);
+fn parse(list: &str) -> Rules {
+    let mut rules = Rules::with_capacity_and_hasher(10_000, Default::default());
     for line in list.lines() {
         let Some(rule) = line.split_whitespace().next() else {
             continue;
