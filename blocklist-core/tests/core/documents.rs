@@ -5,8 +5,7 @@ use blocklist_core::verify::{check_file, Role, Verifier, VerifyError};
 use blocklist_core::*;
 use proptest::prelude::*;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 fn sample_entries() -> Vec<Entry> {
     vec![

@@ -10,8 +10,7 @@ use blocklist_core::store::{Applied, Store, StoreError};
 use blocklist_core::verify::VerifyError;
 use blocklist_core::*;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 fn open(dir: &Path) -> Store {
     Store::open(dir.join("list.db"), "th-national").unwrap()
@@ -387,7 +386,7 @@ fn child(dir: &Path) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
         "--exact",
-        "sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version",
+        "store::sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version",
         "--nocapture",
     ])
     .env(CHILD_DIR, dir)

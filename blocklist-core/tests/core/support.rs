@@ -1,6 +1,5 @@
 //! Fixtures shared by the core's integration tests: a centre with one key,
 //! entries shaped like real reports, and deltas between list states.
-#![allow(dead_code)] // each test binary uses its own part of the fixtures
 
 use blocklist_core::document::*;
 use blocklist_core::verify::Verifier;

@@ -6,8 +6,7 @@ use blocklist_core::index::{IndexBuilder, LookupIndex};
 use blocklist_core::replica::Replica;
 use blocklist_core::*;
 
-mod support;
-use support::*;
+use crate::support::*;
 
 fn check(index: &LookupIndex, kind: Kind, raw: &str, now: Timestamp) -> Option<String> {
     index
