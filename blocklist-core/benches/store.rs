@@ -76,7 +76,7 @@ fn main() {
     // 100k operations: 80k adds, 10k updates, 10k removes.
     let listed: std::collections::HashSet<&Identifier> =
         snapshot.entries.iter().map(|e| &e.id).collect();
-    let adds: Vec<Entry> = realistic_entries(90_000, now, 2)
+    let adds: Vec<Entry> = realistic_entries(120_000, now, 2)
         .into_iter()
         .filter(|e| !listed.contains(&e.id))
         .take(80_000)

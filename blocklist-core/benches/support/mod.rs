@@ -4,7 +4,7 @@ use blocklist_core::*;
 
 /// `n` distinct identifiers shaped like real reports: Thai mobiles, Thai bank
 /// accounts, scam domains, listed in batches by a few agencies. Different
-/// seeds give (almost surely) disjoint sets.
+/// seeds give different sets, which may still overlap: callers filter.
 pub fn realistic_entries(n: usize, now: Timestamp, seed: u64) -> Vec<Entry> {
     let rules = Rules::default();
     let agencies: Vec<Agency> = ["th-aoc", "th-police", "bank-004", "bank-014", "telco-ais"]
