@@ -429,3 +429,46 @@ fn programs_run_clean_under_address_and_undefined_behaviour_sanitizers() {
     }
     checks_during_swaps(2.0, 3, true);
 }
+
+#[test]
+fn the_example_program_builds_and_reports_listed_and_clean_identifiers() {
+    let fixture = fixture();
+    let exe = compile_c(
+        &workspace_root().join("examples/check.c"),
+        &fixture.path().join("check"),
+        sanitizers_work(),
+    );
+    let data = fixture.path().join("data");
+    let output = Command::new(&exe)
+        .arg(&data)
+        .args(["number", "081-234-5678", "domain", "www.clean.example"])
+        .args([
+            "url",
+            "https://login.scam.example/x",
+            "account",
+            "004 123-4-56789-1",
+        ])
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "listed means exit 1:\n{stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0]
+        .starts_with("number 081-234-5678: LISTED as +66812345678 (reason 2, agency th-aoc"));
+    assert!(lines[1].contains("not listed [data v5, fresh]"), "{stdout}");
+    assert!(lines[2].contains("LISTED as scam.example"), "{stdout}");
+    assert!(lines[3].contains("not listed"), "{stdout}");
+
+    let invalid = Command::new(&exe)
+        .arg(&data)
+        .args(["number", "1191"])
+        .output()
+        .expect("run check");
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("error 204"));
+}
