@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::index::{Hit, LookupIndex};
+use blocklist_core::index::Hit;
 use blocklist_core::{Kind, Timestamp};
 
 use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice, try_slice_mut};
@@ -320,19 +320,23 @@ pub unsafe extern "C" fn blocklist_check_batch(
                 .iter()
                 .filter_map(|p| p.as_ref().ok().copied())
                 .collect();
-            let answers = match data.index {
-                Some(index) => check_valid(index, &valid, &data, now),
-                None => vec![Ok(None); valid.len()],
-            };
-            let mut answers = answers.into_iter();
+            let mut answers = data
+                .index
+                .map(|index| index.check_batch(&valid, data.rules, now))
+                .unwrap_or_default()
+                .into_iter();
             for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
-                let (kind, outcome) = match parsed {
-                    Ok((kind, _)) => (*kind, answers.next().unwrap_or(Ok(None))),
+                let outcome = match parsed {
+                    // With no data, `answers` is empty: "not listed".
+                    Ok((kind, _)) => (
+                        *kind,
+                        answers.next().unwrap_or(Ok(None)).map_err(Error::from),
+                    ),
                     Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
                 };
                 match outcome {
-                    Ok(hit) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
-                    Err(e) => {
+                    (kind, Ok(hit)) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
+                    (kind, Err(e)) => {
                         write_answer(out, e.code, kind, &data, None);
                         first_error.get_or_insert((at, e));
                     }
@@ -347,18 +351,4 @@ pub unsafe extern "C" fn blocklist_check_batch(
         }
         Ok(())
     })
-}
-
-/// Runs the index's batch check on the well-formed queries.
-fn check_valid<'i>(
-    index: &'i LookupIndex,
-    queries: &[(Kind, &str)],
-    data: &Data<'_>,
-    now: Timestamp,
-) -> Vec<Result<Option<Hit<'i>>, Error>> {
-    index
-        .check_batch(queries, data.rules, now)
-        .into_iter()
-        .map(|r| r.map_err(Error::from))
-        .collect()
 }
