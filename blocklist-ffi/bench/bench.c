@@ -1,0 +1,203 @@
+/* The C side of the libblocklist benchmark, run by blocklist-ffi/benches/c_lookup.rs
+ * (which builds the index, writes the query files and prints the comparison
+ * with the same lookups through the Rust API).
+ *
+ * usage: bench steady <index> <hits file> <misses file>
+ *        bench swaps  <index> <hits file> <misses file> <seconds>
+ * Query files: one "kind<TAB>text" per line. Output: "name value" lines, ns. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "blocklist.h"
+
+typedef struct {
+  blocklist_query *q;
+  size_t n;
+} queries;
+
+static blocklist_handle *handle;
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static queries load(const char *path) {
+  FILE *f = fopen(path, "rb");
+  long size;
+  char *text, *line, *save = NULL;
+  queries out = {NULL, 0};
+  size_t cap = 1024;
+  if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { perror(path); exit(2); }
+  text = malloc((size_t)size + 1);
+  if (fread(text, 1, (size_t)size, f) != (size_t)size) { perror(path); exit(2); }
+  fclose(f);
+  text[size] = 0;
+  out.q = malloc(cap * sizeof *out.q);
+  for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *tab = strchr(line, '\t');
+    if (!tab) { fprintf(stderr, "bad line %s\n", line); exit(2); }
+    if (out.n == cap) out.q = realloc(out.q, (cap *= 2) * sizeof *out.q);
+    out.q[out.n].kind = (blocklist_kind)atoi(line);
+    out.q[out.n].data = tab + 1;
+    out.q[out.n].len = strlen(tab + 1);
+    out.n++;
+  }
+  return out; /* `text` lives until exit */
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static uint64_t timer_cost;
+
+/* Median of per-call time over groups of 16 calls, and p99 / p99.9 / max of
+ * single calls, the timer's own cost subtracted. Checks every answer. */
+static void latency(const char *name, const queries *qs, int expect_listed) {
+  enum { GROUP = 16 };
+  size_t groups = qs->n / GROUP;
+  uint64_t *t = malloc(qs->n * sizeof *t);
+  blocklist_check_result r;
+  size_t wrong = 0;
+  for (size_t g = 0; g < groups; g++) {
+    uint64_t t0 = now_ns();
+    for (size_t k = 0; k < GROUP; k++) {
+      const blocklist_query *q = &qs->q[g * GROUP + k];
+      if (blocklist_check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+    }
+    t[g] = (now_ns() - t0 - timer_cost) / GROUP;
+  }
+  qsort(t, groups, sizeof *t, cmp_u64);
+  printf("%s_median %llu\n", name, (unsigned long long)t[groups / 2]);
+  for (size_t i = 0; i < qs->n; i++) {
+    const blocklist_query *q = &qs->q[i];
+    uint64_t t0 = now_ns(), dt;
+    if (blocklist_check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+    dt = now_ns() - t0;
+    t[i] = dt > timer_cost ? dt - timer_cost : 0;
+  }
+  qsort(t, qs->n, sizeof *t, cmp_u64);
+  printf("%s_p99 %llu\n%s_p999 %llu\n%s_max %llu\n%s_wrong %zu\n", name,
+         (unsigned long long)t[qs->n * 99 / 100], name, (unsigned long long)t[qs->n * 999 / 1000], name,
+         (unsigned long long)t[qs->n - 1], name, wrong);
+  free(t);
+}
+
+static void batch(const char *name, const queries *qs) {
+  enum { BATCH = 1024 };
+  blocklist_check_result *r = malloc(BATCH * sizeof *r);
+  size_t done = 0;
+  uint64_t t0 = now_ns();
+  for (size_t at = 0; at + BATCH <= qs->n; at += BATCH) {
+    if (blocklist_check_batch(handle, qs->q + at, BATCH, r) != BLOCKLIST_OK) { fprintf(stderr, "batch failed\n"); exit(1); }
+    done += BATCH;
+  }
+  printf("%s_batch_per_id %.1f\n", name, (double)(now_ns() - t0) / (double)done);
+  free(r);
+}
+
+typedef struct {
+  const queries *hits, *misses;
+  double seconds;
+  uint64_t calls;
+} worker;
+
+static void *run_worker(void *arg) {
+  worker *w = arg;
+  blocklist_check_result r;
+  uint64_t end = now_ns() + (uint64_t)(w->seconds * 1e9), calls = 0;
+  size_t i = 0;
+  while (now_ns() < end) {
+    for (int k = 0; k < 256; k++, i++) {
+      const queries *qs = (i & 1) ? w->misses : w->hits;
+      const blocklist_query *q = &qs->q[(i >> 1) % qs->n];
+      blocklist_check(handle, q->kind, q->data, q->len, &r);
+    }
+    calls += 256;
+  }
+  w->calls = calls;
+  return NULL;
+}
+
+/* Calls per second over all threads, half hits, half misses. */
+static void throughput(int threads, const queries *hits, const queries *misses) {
+  pthread_t t[8];
+  worker w[8];
+  uint64_t total = 0;
+  for (int i = 0; i < threads; i++) {
+    w[i] = (worker){hits, misses, 2.0, 0};
+    pthread_create(&t[i], NULL, run_worker, &w[i]);
+  }
+  for (int i = 0; i < threads; i++) {
+    pthread_join(t[i], NULL);
+    total += w[i].calls;
+  }
+  printf("throughput_%dt %.0f\n", threads, (double)total / 2.0);
+}
+
+/* Single checks while the driver replaces the index: errors and the worst case. */
+static void swaps(const queries *hits, const queries *misses, double seconds) {
+  uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), worst = 0, calls = 0, errors = 0, wrong = 0;
+  size_t cap = 1 << 22, n = 0, i = 0;
+  uint64_t *t = malloc(cap * sizeof *t);
+  blocklist_status s;
+  while (now_ns() < end) {
+    const queries *qs = (i & 1) ? misses : hits;
+    const blocklist_query *q = &qs->q[(i >> 1) % qs->n];
+    blocklist_check_result r;
+    uint64_t t0 = now_ns(), dt;
+    blocklist_result rc = blocklist_check(handle, q->kind, q->data, q->len, &r);
+    dt = now_ns() - t0;
+    if (rc != BLOCKLIST_OK) errors++;
+    else if (r.listed != !(i & 1)) wrong++;
+    if (dt > worst) worst = dt;
+    if (n < cap) t[n++] = dt;
+    calls++;
+    i++;
+  }
+  qsort(t, n, sizeof *t, cmp_u64);
+  blocklist_handle_status(handle, &s);
+  printf("swaps_calls %llu\nswaps_errors %llu\nswaps_wrong %llu\nswaps_reloads %llu\nswaps_p99 %llu\nswaps_p999 %llu\nswaps_max %llu\n",
+         (unsigned long long)calls, (unsigned long long)errors, (unsigned long long)wrong,
+         (unsigned long long)s.reloads, (unsigned long long)t[n * 99 / 100], (unsigned long long)t[n * 999 / 1000],
+         (unsigned long long)worst);
+  free(t);
+}
+
+int main(int argc, char **argv) {
+  blocklist_options o;
+  queries hits, misses;
+  uint64_t cost[1001];
+  if (argc < 5) { fprintf(stderr, "usage: bench steady|swaps <index> <hits> <misses> [seconds]\n"); return 2; }
+  blocklist_options_default(&o);
+  o.reload_interval_ms = strcmp(argv[1], "swaps") == 0 ? 10 : 0;
+  if (blocklist_open_with_options(argv[2], &o, &handle) != BLOCKLIST_OK) { fprintf(stderr, "open failed\n"); return 1; }
+  hits = load(argv[3]);
+  misses = load(argv[4]);
+  for (int i = 0; i < 1001; i++) { uint64_t t0 = now_ns(); cost[i] = now_ns() - t0; }
+  qsort(cost, 1001, sizeof *cost, cmp_u64);
+  timer_cost = cost[500];
+  printf("timer_cost %llu\n", (unsigned long long)timer_cost);
+  if (strcmp(argv[1], "swaps") == 0) {
+    swaps(&hits, &misses, argc > 5 ? atof(argv[5]) : 10.0);
+  } else {
+    latency("miss", &misses, 0); /* warm-up pass */
+    latency("miss", &misses, 0);
+    latency("hit", &hits, 1);
+    batch("miss", &misses);
+    batch("hit", &hits);
+    throughput(1, &hits, &misses);
+    throughput(2, &hits, &misses);
+  }
+  blocklist_close(handle);
+  return 0;
+}

@@ -1,0 +1,424 @@
+//! libblocklist benchmark: the C program `bench/bench.c`, linked against the
+//! static library, against the same lookups through the Rust API, in one run.
+//!
+//! `cargo bench -p blocklist-ffi --bench c_lookup`
+//!
+//! Environment: `BLOCKLIST_BENCH_ENTRIES` (default 10000000),
+//! `BLOCKLIST_BENCH_QUERIES` (hits and misses each, default 200000),
+//! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10).
+//!
+//! Both sides take raw text and a kind and normalise inside the call
+//! (`blocklist_check` in C; `LiveIndex::load` + `LookupIndex::check` in Rust,
+//! which is what `blocklist_check` does under its boundary). Medians come from
+//! groups of 16 calls, tails from single calls, timed with the monotonic
+//! clock in both languages, the timer's own median cost subtracted.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use blocklist_core::index::{IndexBuilder, LiveIndex};
+use blocklist_core::normalise::normalise;
+use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+
+/// SplitMix64: a small, fast, reproducible generator for test data.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// A canonical identifier: 40% mobile numbers, 30% accounts, 30% domains.
+fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
+    out.clear();
+    match rng.below(10) {
+        0..=3 => {
+            let _ = write!(out, "+66{}{:08}", 8 + rng.below(2), rng.below(100_000_000));
+            Kind::Number
+        }
+        4..=6 => {
+            let _ = write!(out, "TH:004:{:010}", rng.below(10_000_000_000));
+            Kind::Account
+        }
+        _ => {
+            for _ in 0..12 {
+                out.push(char::from(b'a' + rng.below(26) as u8));
+            }
+            out.push_str(if rng.below(2) == 0 { ".com" } else { ".co.th" });
+            Kind::Domain
+        }
+    }
+}
+
+/// xxh3 of the kind and text, for the HashSet baseline.
+fn key(kind: Kind, text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), u64::from(kind.code()))
+}
+
+/// The hash is already a good hash: the set uses it as is.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn timer_cost() -> u64 {
+    let mut cost: Vec<u64> = (0..1001)
+        .map(|_| {
+            let t0 = Instant::now();
+            t0.elapsed().as_nanos() as u64
+        })
+        .collect();
+    cost.sort_unstable();
+    cost[500]
+}
+
+struct Latency {
+    median: u64,
+    p99: u64,
+    p999: u64,
+}
+
+/// Median over groups of 16 calls; p99 and p99.9 over single calls.
+fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &str)) -> Latency {
+    const GROUP: usize = 16;
+    let mut groups: Vec<u64> = queries
+        .chunks_exact(GROUP)
+        .map(|chunk| {
+            let t0 = Instant::now();
+            for (kind, text) in chunk {
+                call(*kind, text);
+            }
+            (t0.elapsed().as_nanos() as u64).saturating_sub(cost) / GROUP as u64
+        })
+        .collect();
+    groups.sort_unstable();
+    let mut single: Vec<u64> = queries
+        .iter()
+        .map(|(kind, text)| {
+            let t0 = Instant::now();
+            call(*kind, text);
+            (t0.elapsed().as_nanos() as u64).saturating_sub(cost)
+        })
+        .collect();
+    single.sort_unstable();
+    Latency {
+        median: groups[groups.len() / 2],
+        p99: single[single.len() * 99 / 100],
+        p999: single[single.len() * 999 / 1000],
+    }
+}
+
+fn write_queries(path: &Path, queries: &[(Kind, String)]) {
+    let mut text = String::new();
+    for (kind, value) in queries {
+        let _ = writeln!(text, "{}\t{value}", kind.code());
+    }
+    std::fs::write(path, text).expect("write queries");
+}
+
+/// The static library cargo built for this bench, next to the bench executable.
+fn static_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("bench executable");
+    let deps = exe.parent().expect("target/<profile>/deps");
+    [deps, deps.parent().unwrap_or(deps)]
+        .iter()
+        .map(|dir| dir.join("libblocklist.a"))
+        .find(|lib| lib.exists())
+        .expect("libblocklist.a next to the bench executable")
+}
+
+fn parse(output: &[u8]) -> Vec<(String, f64)> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+fn get(results: &[(String, f64)], name: &str) -> f64 {
+    results
+        .iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("the C bench reported no {name}"))
+        .1
+}
+
+fn main() {
+    let entries = env_number("BLOCKLIST_BENCH_ENTRIES", 10_000_000);
+    let query_count = env_number("BLOCKLIST_BENCH_QUERIES", 200_000);
+    let swap_seconds = env_number("BLOCKLIST_BENCH_SWAP_SECONDS", 10);
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index_path = dir.path().join("lookup.idx");
+    let rules = Rules::default();
+
+    // The list, and queries drawn from it (hits) and beside it (misses).
+    let started = Instant::now();
+    let meta = EntryMeta {
+        reason: Reason::MULE_ACCOUNT,
+        agency: Agency::new("th-aoc").expect("agency"),
+        listed_at: Timestamp(1_700_000_000),
+        expires_at: None,
+    };
+    let mut rng = SplitMix(0x5EED);
+    let mut listed: Vec<(Kind, String)> = Vec::with_capacity(entries);
+    let mut seen = HashSet::with_capacity(entries);
+    let mut text = String::new();
+    while listed.len() < entries {
+        let kind = identifier(&mut rng, &mut text);
+        if seen.insert(key(kind, &text)) {
+            listed.push((kind, text.clone()));
+        }
+    }
+    IndexBuilder::new(1, [0; 32], Timestamp::now())
+        .write(&index_path, || {
+            listed.iter().map(|(k, v)| (*k, v.as_str(), &meta))
+        })
+        .expect("build the index");
+    let valid = |kind: Kind, text: &str| normalise(kind, text, &rules).is_ok_and(|c| c == text);
+    let mut hits = Vec::with_capacity(query_count);
+    while hits.len() < query_count {
+        let (kind, text) = &listed[rng.below(listed.len() as u64) as usize];
+        if valid(*kind, text) {
+            hits.push((*kind, text.clone()));
+        }
+    }
+    let mut misses = Vec::with_capacity(query_count);
+    while misses.len() < query_count {
+        let kind = identifier(&mut rng, &mut text);
+        if !seen.contains(&key(kind, &text)) && valid(kind, &text) {
+            misses.push((kind, text.clone()));
+        }
+    }
+    let set: HashSet<u64, BuildHasherDefault<Identity>> = seen.iter().copied().collect();
+    drop(seen);
+    drop(listed);
+    let hits_file = dir.path().join("hits.tsv");
+    let misses_file = dir.path().join("misses.tsv");
+    write_queries(&hits_file, &hits);
+    write_queries(&misses_file, &misses);
+    eprintln!(
+        "{entries} entries indexed and {query_count} hits + misses drawn in {:.1?}",
+        started.elapsed()
+    );
+
+    // The same lookups through the Rust API, in this process, measured first.
+    let live = LiveIndex::open(&index_path).expect("open the index");
+    let cost = timer_cost();
+    let rust_check = |kind: Kind, text: &str| {
+        let now = Timestamp::now();
+        let index = live.load();
+        black_box(
+            index
+                .check(kind, text, &rules, now)
+                .ok()
+                .flatten()
+                .is_some(),
+        );
+    };
+    let _ = latency(&misses, cost, rust_check); // warm-up, as the C side
+    let rust_miss = latency(&misses, cost, rust_check);
+    let rust_hit = latency(&hits, cost, rust_check);
+    let filter = {
+        let index = live.load();
+        latency(&misses, cost, |kind, text| {
+            black_box(index.filter_admits(kind, text));
+        })
+    };
+    let hashset = latency(&hits, cost, |kind, text| {
+        black_box(set.contains(&key(kind, text)));
+    });
+    let rust_batch = |queries: &[(Kind, String)]| {
+        let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let t0 = Instant::now();
+        for chunk in refs.chunks_exact(1024) {
+            black_box(live.load().check_batch(chunk, &rules, Timestamp::now()));
+        }
+        t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
+    };
+    let (rust_batch_miss, rust_batch_hit) = (rust_batch(&misses), rust_batch(&hits));
+    let rust_throughput = |threads: usize| {
+        let calls: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let end = Instant::now() + Duration::from_secs(2);
+                        let mut calls = 0u64;
+                        let mut i = 0usize;
+                        while Instant::now() < end {
+                            for _ in 0..256 {
+                                let queries = if i & 1 == 1 { &misses } else { &hits };
+                                let (kind, text) = &queries[(i >> 1) % queries.len()];
+                                rust_check(*kind, text);
+                                i += 1;
+                            }
+                            calls += 256;
+                        }
+                        calls
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().expect("worker")).sum()
+        });
+        calls as f64 / 2.0
+    };
+    let (rust_1t, rust_2t) = (rust_throughput(1), rust_throughput(2));
+    drop(live);
+
+    // The C program, linked against the static library built for this bench.
+    let exe = dir.path().join("bench");
+    let status = Command::new("cc")
+        .args([
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-I",
+        ])
+        .arg(crate_dir.join("../include"))
+        .arg(crate_dir.join("bench/bench.c"))
+        .arg(static_library())
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+            "-o",
+        ])
+        .arg(&exe)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed");
+    let steady = Command::new(&exe)
+        .arg("steady")
+        .args([&index_path, &hits_file, &misses_file])
+        .output()
+        .expect("run the C bench");
+    assert!(
+        steady.status.success(),
+        "{}",
+        String::from_utf8_lossy(&steady.stderr)
+    );
+    let c = parse(&steady.stdout);
+    assert_eq!(
+        get(&c, "miss_wrong") + get(&c, "hit_wrong"),
+        0.0,
+        "the C bench got wrong answers"
+    );
+
+    // Checks while the index file is replaced: a fresh copy renamed over it, continuously.
+    let mut child = Command::new(&exe)
+        .arg("swaps")
+        .args([&index_path, &hits_file, &misses_file])
+        .arg(swap_seconds.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the C bench");
+    let copy = dir.path().join("lookup.idx.tmp");
+    let mut swaps = 0u32;
+    while child.try_wait().expect("poll").is_none() {
+        std::fs::copy(&index_path, &copy).expect("copy the index");
+        std::fs::rename(&copy, &index_path).expect("publish the copy");
+        swaps += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let swapped = child.wait_with_output().expect("swap run");
+    assert!(swapped.status.success());
+    let s = parse(&swapped.stdout);
+
+    // The report.
+    let ratio = |a: f64, b: f64| a / b;
+    println!("\nlibblocklist, {entries} entries, {query_count} hits and misses (ns; timer cost C {} / Rust {cost})", get(&c, "timer_cost"));
+    println!("| | C `blocklist_check` | Rust `LiveIndex` check | C / Rust |");
+    println!("|---|---:|---:|---:|");
+    for (name, rust) in [("miss", &rust_miss), ("hit", &rust_hit)] {
+        let (m, p99, p999) = (
+            get(&c, &format!("{name}_median")),
+            get(&c, &format!("{name}_p99")),
+            get(&c, &format!("{name}_p999")),
+        );
+        println!(
+            "| {name} median | {m} | {} | {:.2} |",
+            rust.median,
+            ratio(m, rust.median as f64)
+        );
+        println!(
+            "| {name} p99 | {p99} | {} | {:.2} |",
+            rust.p99,
+            ratio(p99, rust.p99 as f64)
+        );
+        println!(
+            "| {name} p99.9 | {p999} | {} | {:.2} |",
+            rust.p999,
+            ratio(p999, rust.p999 as f64)
+        );
+    }
+    let (bm, bh) = (get(&c, "miss_batch_per_id"), get(&c, "hit_batch_per_id"));
+    println!(
+        "| batch of 1024, misses, per id | {bm:.1} | {rust_batch_miss:.1} | {:.2} |",
+        bm / rust_batch_miss
+    );
+    println!(
+        "| batch of 1024, hits, per id | {bh:.1} | {rust_batch_hit:.1} | {:.2} |",
+        bh / rust_batch_hit
+    );
+    let (t1, t2) = (get(&c, "throughput_1t"), get(&c, "throughput_2t"));
+    println!(
+        "| throughput, 1 thread (M checks/s) | {:.2} | {:.2} | {:.2} |",
+        t1 / 1e6,
+        rust_1t / 1e6,
+        rust_1t / t1
+    );
+    println!(
+        "| throughput, 2 threads (M checks/s) | {:.2} | {:.2} | {:.2} |",
+        t2 / 1e6,
+        rust_2t / 1e6,
+        rust_2t / t2
+    );
+    println!("\nbaselines (Rust, same run): filter probe alone on misses median {} / p99 {} / p99.9 {}; HashSet<u64> hit median {} / p99 {} / p99.9 {}",
+        filter.median, filter.p99, filter.p999, hashset.median, hashset.p99, hashset.p999);
+    println!(
+        "C miss median / filter probe: {:.2}x; C hit median / HashSet hit: {:.2}x",
+        get(&c, "miss_median") / filter.median as f64,
+        get(&c, "hit_median") / hashset.median as f64
+    );
+    println!("\nduring swaps ({swaps} index files published in {swap_seconds} s, {} swapped in): {} checks, {} errors, {} wrong, p99 {} / p99.9 {} / worst {} ns",
+        get(&s, "swaps_reloads"), get(&s, "swaps_calls"), get(&s, "swaps_errors"), get(&s, "swaps_wrong"),
+        get(&s, "swaps_p99"), get(&s, "swaps_p999"), get(&s, "swaps_max"));
+}

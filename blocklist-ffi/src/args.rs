@@ -1,0 +1,128 @@
+//! Argument checks shared by every entry point: NULL pointers, lengths,
+//! UTF-8 and kinds become error codes here, in one place, before any work.
+
+use std::ffi::{c_char, CStr};
+
+use blocklist_core::Kind;
+
+use crate::check::{blocklist_kind, BLOCKLIST_MAX_INPUT_LEN};
+use crate::error::{
+    Error, BLOCKLIST_ERR_EMPTY_INPUT, BLOCKLIST_ERR_INPUT_TOO_LONG, BLOCKLIST_ERR_INVALID_UTF8,
+    BLOCKLIST_ERR_NULL_POINTER, BLOCKLIST_ERR_UNKNOWN_KIND,
+};
+
+fn null(what: &str) -> Error {
+    Error::new(BLOCKLIST_ERR_NULL_POINTER, format!("{what} is NULL"))
+}
+
+/// A shared reference from a pointer the caller promises is valid or NULL.
+pub(crate) fn try_ref<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Error> {
+    // SAFETY: the caller of the exported function guarantees `ptr` is NULL or
+    // points to a live, initialised `T` for the duration of the call.
+    unsafe { ptr.as_ref() }.ok_or_else(|| null(what))
+}
+
+/// An exclusive reference to an output the caller promises is valid or NULL.
+/// Only for outputs of types valid for any bit pattern (integers, arrays and
+/// structs of them), so uninitialised caller memory is fine.
+pub(crate) fn try_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Error> {
+    // SAFETY: as `try_ref`, for writes; callers only use plain-integer types.
+    unsafe { ptr.as_mut() }.ok_or_else(|| null(what))
+}
+
+/// A slice of `len` elements at `ptr`; NULL is refused even when `len` is 0.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads of `len` elements.
+pub(crate) unsafe fn try_slice<'a, T>(
+    ptr: *const T,
+    len: usize,
+    what: &str,
+) -> Result<&'a [T], Error> {
+    if ptr.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-null, and valid for `len` elements per the contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A mutable slice of `len` elements at `ptr`; NULL is refused.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for writes of `len` elements of a plain-integer type.
+pub(crate) unsafe fn try_slice_mut<'a, T>(
+    ptr: *mut T,
+    len: usize,
+    what: &str,
+) -> Result<&'a mut [T], Error> {
+    if ptr.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-null, and valid for `len` elements per the contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// Identifier text: `len` bytes at `ptr`, non-empty, at most
+/// `BLOCKLIST_MAX_INPUT_LEN` bytes (checked before reading them), UTF-8.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads of `len` bytes.
+pub(crate) unsafe fn try_identifier<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Error> {
+    if ptr.is_null() {
+        return Err(null("identifier"));
+    }
+    if len == 0 {
+        return Err(Error::new(
+            BLOCKLIST_ERR_EMPTY_INPUT,
+            "identifier has length 0",
+        ));
+    }
+    if len > BLOCKLIST_MAX_INPUT_LEN {
+        return Err(Error::new(
+            BLOCKLIST_ERR_INPUT_TOO_LONG,
+            format!("identifier length {len} is more than BLOCKLIST_MAX_INPUT_LEN ({BLOCKLIST_MAX_INPUT_LEN})"),
+        ));
+    }
+    // SAFETY: checked non-null above; valid for `len` bytes per the contract.
+    let bytes = unsafe { try_slice(ptr.cast::<u8>(), len, "identifier")? };
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            BLOCKLIST_ERR_INVALID_UTF8,
+            format!("identifier is not valid UTF-8: {e}"),
+        )
+    })
+}
+
+/// A NUL-terminated path.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string.
+pub(crate) unsafe fn try_path<'a>(
+    ptr: *const c_char,
+    what: &str,
+) -> Result<&'a std::path::Path, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    if ptr.is_null() {
+        return Err(null(what));
+    }
+    // SAFETY: non-null and NUL-terminated per the contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Error::new(
+            BLOCKLIST_ERR_EMPTY_INPUT,
+            format!("{what} is empty"),
+        ));
+    }
+    Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(bytes)))
+}
+
+/// A kind this library can look up.
+pub(crate) fn try_kind(kind: blocklist_kind) -> Result<Kind, Error> {
+    match Kind::from_code(kind) {
+        Kind::Other(code) => Err(Error::new(
+            BLOCKLIST_ERR_UNKNOWN_KIND,
+            format!("unknown kind {code}: expected BLOCKLIST_KIND_ACCOUNT (1), _NUMBER (2) or _DOMAIN (3)"),
+        )),
+        known => Ok(known),
+    }
+}

@@ -1,0 +1,81 @@
+//! The panic boundary: every exported function runs its body through
+//! [`ffi_guard`], so no panic unwinds into C and every failure leaves its
+//! detailed message for `blocklist_last_error`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{blocklist_result, set_last_error, Error, BLOCKLIST_ERR_PANIC, BLOCKLIST_OK};
+
+/// Runs `body`, turning its error or a caught panic into a result code and
+/// the thread's last-error message.
+///
+/// `AssertUnwindSafe` is sound here because a body that panics leaves its
+/// outputs unwritten (outputs are written last) and shared state is kept
+/// consistent by its own types (atomics, poison-tolerant mutexes).
+pub(crate) fn ffi_guard(body: impl FnOnce() -> Result<(), Error>) -> blocklist_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => BLOCKLIST_OK,
+        Ok(Err(error)) => {
+            set_last_error(&error);
+            error.code
+        }
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("non-string payload");
+            let error = Error::new(
+                BLOCKLIST_ERR_PANIC,
+                format!("internal error: panic caught at the C boundary: {what}"),
+            );
+            set_last_error(&error);
+            error.code
+        }
+    }
+}
+
+/// Like [`ffi_guard`] for the few functions that return a value instead of a
+/// code (constructors of static data, `_free`): a panic gives `fallback`.
+pub(crate) fn ffi_guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(_) => {
+            set_last_error(&Error::new(
+                BLOCKLIST_ERR_PANIC,
+                "internal error: panic caught at the C boundary",
+            ));
+            fallback
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::BLOCKLIST_ERR_MALFORMED;
+
+    #[test]
+    fn a_panic_in_the_body_becomes_the_panic_code_with_its_message() {
+        let code = ffi_guard(|| panic!("boom at {}", 42));
+        assert_eq!(code, BLOCKLIST_ERR_PANIC);
+        let mut buf = [0 as std::ffi::c_char; 128];
+        let mut n = 0;
+        // SAFETY: valid buffer and length.
+        unsafe { crate::error::blocklist_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
+        let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap();
+        assert!(text.ends_with("boom at 42"), "{text}");
+        assert_eq!(ffi_guard_value(7, || panic!("again")), 7);
+    }
+
+    #[test]
+    fn an_error_in_the_body_becomes_its_code() {
+        assert_eq!(
+            ffi_guard(|| Err(Error::new(BLOCKLIST_ERR_MALFORMED, "x"))),
+            BLOCKLIST_ERR_MALFORMED
+        );
+        assert_eq!(ffi_guard(|| Ok(())), BLOCKLIST_OK);
+    }
+}

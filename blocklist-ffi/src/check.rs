@@ -1,0 +1,354 @@
+//! Checks: "is this identifier listed?" for one identifier, per kind, or a
+//! batch, with the answer in a `blocklist_check_result`.
+
+use std::ffi::c_char;
+
+use blocklist_core::index::Hit;
+use blocklist_core::{Kind, Timestamp};
+
+use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice, try_slice_mut};
+use crate::boundary::ffi_guard;
+use crate::error::{
+    blocklist_result, set_last_error, Error, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK,
+};
+use crate::handle::{blocklist_handle, Data};
+
+/// What an identifier names; the values are the list's wire codes.
+#[allow(non_camel_case_types)]
+pub type blocklist_kind = u16;
+/// A bank account: institution code and account number, or an IBAN.
+pub const BLOCKLIST_KIND_ACCOUNT: blocklist_kind = 1;
+/// A phone number (normalised to E.164).
+pub const BLOCKLIST_KIND_NUMBER: blocklist_kind = 2;
+/// A domain name, or a URL (reduced to its host).
+pub const BLOCKLIST_KIND_DOMAIN: blocklist_kind = 3;
+
+/// How current the data behind an answer is. 0 is never used, so a zeroed
+/// result is never mistaken for a fresh one.
+#[allow(non_camel_case_types)]
+pub type blocklist_freshness = u8;
+/// The index is younger than the handle's `max_age_seconds`.
+pub const BLOCKLIST_FRESHNESS_FRESH: blocklist_freshness = 1;
+/// The index is older than `max_age_seconds`: the feed may have stopped and
+/// recent listings may be missing. The answer is still the index's answer.
+pub const BLOCKLIST_FRESHNESS_STALE: blocklist_freshness = 2;
+/// No index has been published yet (`allow_missing`): every answer is "not
+/// listed" without having checked anything. Fail open or closed as policy says.
+pub const BLOCKLIST_FRESHNESS_NO_DATA: blocklist_freshness = 3;
+
+/// The longest identifier accepted, in bytes (a URL with a long path).
+pub const BLOCKLIST_MAX_INPUT_LEN: usize = 4096;
+/// The most queries one `blocklist_check_batch` call takes.
+pub const BLOCKLIST_MAX_BATCH: usize = 65_536;
+/// Size of `blocklist_check_result.agency`: agency ids are at most 31 ASCII bytes.
+pub const BLOCKLIST_AGENCY_MAX: usize = 32;
+/// Size of `blocklist_check_result.matched`: canonical identifiers are at
+/// most 253 ASCII bytes (a domain).
+pub const BLOCKLIST_MATCHED_MAX: usize = 256;
+
+/// The answer to a check.
+///
+/// On a miss, `agency` and `matched` are empty strings (only their first
+/// byte is written) and `reason`, `listed_at`, `expires_at` are 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct blocklist_check_result {
+    /// `BLOCKLIST_OK`, or for an item of a batch the item's error code (the
+    /// other fields then say "not listed" but nothing was checked).
+    pub status: blocklist_result,
+    /// 1 if listed (and not expired), else 0.
+    pub listed: u8,
+    /// `BLOCKLIST_FRESHNESS_*` of the data that answered.
+    pub freshness: blocklist_freshness,
+    /// The kind checked.
+    pub kind: blocklist_kind,
+    /// On a hit, the reason code (1 mule account, 2 scam call, 3 scam SMS,
+    /// 4 phishing, 5 fraud, 6 malware, 7 impersonation, 0 unspecified; other
+    /// codes may be added by the centre).
+    pub reason: u16,
+    /// On a hit, the length of `matched` in bytes.
+    pub matched_len: u16,
+    /// The list version of the data that answered; 0 with no data.
+    pub list_version: u64,
+    /// On a hit, when it was listed, seconds since the Unix epoch.
+    pub listed_at: u64,
+    /// On a hit, when the listing expires, seconds since the Unix epoch; 0: never.
+    pub expires_at: u64,
+    /// On a hit, the listing agency's id, NUL-terminated.
+    pub agency: [c_char; BLOCKLIST_AGENCY_MAX],
+    /// On a hit, the canonical identifier that is listed, NUL-terminated: the
+    /// one checked or, for a domain, the listed parent that caught it.
+    pub matched: [c_char; BLOCKLIST_MATCHED_MAX],
+}
+
+/// One query of a batch: a kind and `len` bytes of identifier text.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct blocklist_query {
+    /// `BLOCKLIST_KIND_*`.
+    pub kind: blocklist_kind,
+    /// The identifier text (not necessarily NUL-terminated).
+    pub data: *const c_char,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+/// Fills `out` with an answer, writing only the fields an answer defines.
+fn write_answer(
+    out: &mut blocklist_check_result,
+    status: blocklist_result,
+    kind: Kind,
+    data: &Data<'_>,
+    hit: Option<&Hit<'_>>,
+) {
+    out.status = status;
+    out.freshness = data.freshness;
+    out.kind = kind.code();
+    out.list_version = data.index.map_or(0, |i| i.header().list_version);
+    match hit {
+        None => {
+            out.listed = 0;
+            out.reason = 0;
+            out.matched_len = 0;
+            out.listed_at = 0;
+            out.expires_at = 0;
+            out.agency[0] = 0;
+            out.matched[0] = 0;
+        }
+        Some(hit) => {
+            out.listed = 1;
+            out.reason = hit.reason.0;
+            out.listed_at = hit.listed_at.0;
+            out.expires_at = hit.expires_at.map_or(0, |t| t.0);
+            copy_text(&mut out.agency, hit.agency.as_str());
+            out.matched_len = copy_text(&mut out.matched, &hit.matched) as u16;
+        }
+    }
+}
+
+/// Copies ASCII `text` into a fixed field with a NUL, cutting it if it does
+/// not fit (it always does: agency ids and canonical forms are bounded).
+fn copy_text(field: &mut [c_char], text: &str) -> usize {
+    let n = text.len().min(field.len() - 1);
+    for (slot, byte) in field.iter_mut().zip(&text.as_bytes()[..n]) {
+        *slot = *byte as c_char;
+    }
+    field[n] = 0;
+    n
+}
+
+/// The one check every single-identifier entry point runs.
+///
+/// # Safety
+/// As `blocklist_check`.
+unsafe fn check_one(
+    handle: *const blocklist_handle,
+    kind: Kind,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    ffi_guard(|| {
+        let handle = try_ref(handle, "handle")?;
+        // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+        let raw = unsafe { try_identifier(data, len)? };
+        let out = try_mut(out, "out")?;
+        let now = Timestamp::now();
+        handle.with_data(now, |data| {
+            let hit = match data.index {
+                Some(index) => index.check(kind, raw, data.rules, now)?,
+                None => None,
+            };
+            write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
+            Ok(())
+        })
+    })
+}
+
+/// Checks whether an identifier of `kind` is listed.
+///
+/// `data` holds `len` bytes of UTF-8 text as a person or a system wrote it
+/// (no NUL needed); it is normalised inside with the same rules as the list
+/// (numbers to E.164, accounts to `TH:<bank>:<digits>` or an IBAN, domains
+/// and URLs to the lower-case ASCII host). A domain also matches through a
+/// listed parent. Check `out->freshness` on every answer.
+///
+/// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+/// `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
+/// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, and the 2xx
+/// codes when the text is not a valid identifier of the kind.
+///
+/// Ownership: borrows `data` for the call only. Thread-safety: any number of
+/// threads may check on one handle at once; lock-free, never blocked by a
+/// reload.
+///
+/// # Safety
+/// `handle` NULL or open; `data` NULL or valid for `len` bytes; `out` NULL
+/// or valid for writing one `blocklist_check_result`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check(
+    handle: *const blocklist_handle,
+    kind: blocklist_kind,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    match try_kind(kind) {
+        // SAFETY: forwarded contract.
+        Ok(kind) => unsafe { check_one(handle, kind, data, len, out) },
+        Err(error) => ffi_guard(|| Err(error)),
+    }
+}
+
+/// `blocklist_check` for a bank account (`BLOCKLIST_KIND_ACCOUNT`):
+/// "004 123-4-56789-0", "004/1234567890", an IBAN.
+///
+/// # Safety
+/// As `blocklist_check`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_account(
+    handle: *const blocklist_handle,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    // SAFETY: forwarded contract.
+    unsafe { check_one(handle, Kind::Account, data, len, out) }
+}
+
+/// `blocklist_check` for a phone number (`BLOCKLIST_KIND_NUMBER`):
+/// "081-234-5678", "+66 81 234 5678".
+///
+/// # Safety
+/// As `blocklist_check`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_number(
+    handle: *const blocklist_handle,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    // SAFETY: forwarded contract.
+    unsafe { check_one(handle, Kind::Number, data, len, out) }
+}
+
+/// `blocklist_check` for a domain name (`BLOCKLIST_KIND_DOMAIN`):
+/// "WWW.Scam.Example.", "ตัวอย่าง.com".
+///
+/// # Safety
+/// As `blocklist_check`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_domain(
+    handle: *const blocklist_handle,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    // SAFETY: forwarded contract.
+    unsafe { check_one(handle, Kind::Domain, data, len, out) }
+}
+
+/// `blocklist_check` for a URL: its host is checked as a domain
+/// ("https://scam.example/login" checks "scam.example"), so `out->kind` is
+/// `BLOCKLIST_KIND_DOMAIN`.
+///
+/// # Safety
+/// As `blocklist_check`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_url(
+    handle: *const blocklist_handle,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    // SAFETY: forwarded contract.
+    unsafe { check_one(handle, Kind::Domain, data, len, out) }
+}
+
+/// Checks `n` queries at once, writing `results[i]` for `queries[i]`; faster
+/// per identifier than one call each (the memory loads overlap).
+///
+/// Each query is judged on its own: an invalid query gets its error code in
+/// `results[i].status` (the first such item's message becomes the thread's
+/// last error) and the call still returns `BLOCKLIST_OK`. All answers come
+/// from the same index.
+///
+/// Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER` (`handle`,
+/// `queries` or `results` NULL, even when `n` is 0),
+/// `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`).
+///
+/// Ownership: borrows `queries` and their text for the call only.
+/// Thread-safety: as `blocklist_check`.
+///
+/// # Safety
+/// `handle` NULL or open; `queries` NULL or valid for `n` queries, each
+/// `data` NULL or valid for its `len` bytes; `results` NULL or valid for
+/// writing `n` results.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_batch(
+    handle: *const blocklist_handle,
+    queries: *const blocklist_query,
+    n: usize,
+    results: *mut blocklist_check_result,
+) -> blocklist_result {
+    ffi_guard(|| {
+        let handle = try_ref(handle, "handle")?;
+        if n > BLOCKLIST_MAX_BATCH {
+            return Err(Error::new(
+                BLOCKLIST_ERR_BATCH_TOO_LARGE,
+                format!(
+                    "batch of {n} queries is more than BLOCKLIST_MAX_BATCH ({BLOCKLIST_MAX_BATCH})"
+                ),
+            ));
+        }
+        // SAFETY: the caller guarantees both arrays hold `n` elements.
+        let queries = unsafe { try_slice(queries, n, "queries")? };
+        let results = unsafe { try_slice_mut(results, n, "results")? };
+        let parsed: Vec<Result<(Kind, &str), Error>> = queries
+            .iter()
+            .map(|q| {
+                let kind = try_kind(q.kind)?;
+                // SAFETY: the caller guarantees each `data` is valid for its `len`.
+                let raw = unsafe { try_identifier(q.data, q.len)? };
+                Ok((kind, raw))
+            })
+            .collect();
+        let now = Timestamp::now();
+        let mut first_error: Option<(usize, Error)> = None;
+        handle.with_data(now, |data| {
+            let valid: Vec<(Kind, &str)> = parsed
+                .iter()
+                .filter_map(|p| p.as_ref().ok().copied())
+                .collect();
+            let mut answers = data
+                .index
+                .map(|index| index.check_batch(&valid, data.rules, now))
+                .unwrap_or_default()
+                .into_iter();
+            for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
+                let outcome = match parsed {
+                    // With no data, `answers` is empty: "not listed".
+                    Ok((kind, _)) => (
+                        *kind,
+                        answers.next().unwrap_or(Ok(None)).map_err(Error::from),
+                    ),
+                    Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
+                };
+                match outcome {
+                    (kind, Ok(hit)) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
+                    (kind, Err(e)) => {
+                        write_answer(out, e.code, kind, &data, None);
+                        first_error.get_or_insert((at, e));
+                    }
+                }
+            }
+        });
+        if let Some((at, e)) = first_error {
+            set_last_error(&Error::new(
+                e.code,
+                format!("batch item {at}: {}", e.message),
+            ));
+        }
+        Ok(())
+    })
+}

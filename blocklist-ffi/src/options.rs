@@ -1,0 +1,114 @@
+//! `blocklist_options`: how a handle judges freshness, reloads and treats a
+//! missing index, with defaults from `blocklist_options_default`.
+
+use std::ffi::c_char;
+
+use blocklist_core::Rules;
+
+use crate::args::try_mut;
+use crate::boundary::ffi_guard;
+use crate::error::{blocklist_result, Error, BLOCKLIST_ERR_INVALID_OPTIONS};
+
+/// Default `max_age_seconds`: a day. The daemon republishes within minutes of
+/// each new list version, so data a day old means the feed has stopped.
+pub const BLOCKLIST_DEFAULT_MAX_AGE_SECONDS: u64 = 86_400;
+
+/// Default `reload_interval_ms`: one second, so a newly published index is
+/// served within a second, for one `stat` per second.
+pub const BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS: u32 = 1_000;
+
+/// Room for the default region code and its terminating NUL.
+pub const BLOCKLIST_REGION_MAX: usize = 8;
+
+/// How a handle behaves. Initialise with `blocklist_options_default`, then
+/// change the fields you need.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct blocklist_options {
+    /// Data older than this many seconds (by the list's creation time) makes
+    /// results `BLOCKLIST_FRESHNESS_STALE`. 0: never stale.
+    /// Default `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+    pub max_age_seconds: u64,
+    /// How often a background thread owned by the handle looks for a newly
+    /// published index file (one `stat`; a changed file is opened, validated
+    /// and swapped in without blocking lookups). 0: no thread; call
+    /// `blocklist_handle_reload` yourself. Default
+    /// `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
+    pub reload_interval_ms: u32,
+    /// 1: opening succeeds when the index file does not exist yet; results say
+    /// `BLOCKLIST_FRESHNESS_NO_DATA` until it appears (the background thread,
+    /// or `blocklist_handle_reload`, picks it up). 0: opening fails with
+    /// `BLOCKLIST_ERR_INDEX_NOT_FOUND`. Default 0.
+    pub allow_missing: u8,
+    /// ISO 3166 alpha-2 region for national phone numbers and domestic
+    /// accounts, NUL-terminated ASCII (only "TH" has national rules in this
+    /// version). Default "TH".
+    pub default_region: [c_char; BLOCKLIST_REGION_MAX],
+}
+
+impl Default for blocklist_options {
+    fn default() -> Self {
+        let mut region = [0 as c_char; BLOCKLIST_REGION_MAX];
+        for (slot, byte) in region.iter_mut().zip(b"TH") {
+            *slot = *byte as c_char;
+        }
+        blocklist_options {
+            max_age_seconds: BLOCKLIST_DEFAULT_MAX_AGE_SECONDS,
+            reload_interval_ms: BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS,
+            allow_missing: 0,
+            default_region: region,
+        }
+    }
+}
+
+impl blocklist_options {
+    /// The normalisation rules these options ask for.
+    pub(crate) fn rules(&self) -> Result<Rules, Error> {
+        let bytes = self.default_region.map(|c| c as u8);
+        let end = bytes.iter().position(|&b| b == 0).ok_or_else(|| {
+            Error::new(
+                BLOCKLIST_ERR_INVALID_OPTIONS,
+                "options.default_region is not NUL-terminated",
+            )
+        })?;
+        let region = &bytes[..end];
+        if region.len() != 2 || !region.iter().all(u8::is_ascii_alphabetic) {
+            return Err(Error::new(
+                BLOCKLIST_ERR_INVALID_OPTIONS,
+                format!(
+                    "options.default_region {:?} is not a two-letter region code",
+                    String::from_utf8_lossy(region)
+                ),
+            ));
+        }
+        if self.allow_missing > 1 {
+            return Err(Error::new(
+                BLOCKLIST_ERR_INVALID_OPTIONS,
+                format!(
+                    "options.allow_missing is {}, expected 0 or 1",
+                    self.allow_missing
+                ),
+            ));
+        }
+        Ok(Rules {
+            default_region: String::from_utf8_lossy(region).to_ascii_uppercase(),
+        })
+    }
+}
+
+/// Fills `*out` with the default options.
+///
+/// Errors: `BLOCKLIST_ERR_NULL_POINTER`. Ownership: the caller owns `*out`
+/// (a plain struct, nothing to free). Thread-safety: any thread.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one `blocklist_options`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_options_default(
+    out: *mut blocklist_options,
+) -> blocklist_result {
+    ffi_guard(|| {
+        *try_mut(out, "out")? = blocklist_options::default();
+        Ok(())
+    })
+}

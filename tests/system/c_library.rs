@@ -1,0 +1,474 @@
+//! libblocklist from C: each program under `tests/c/` is compiled with the
+//! system C compiler (`cc -std=c11 -Wall -Wextra -Werror -pedantic`) against
+//! the committed `include/blocklist.h` and the static library cargo built
+//! for this test run, then run on index files made here with `IndexBuilder`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use blocklist_core::index::IndexBuilder;
+use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
+
+/// The libraries a Rust static library needs (`rustc --print native-static-libs`).
+const NATIVE_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
+
+const STRICT: &[&str] = &[
+    "-std=c11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pedantic",
+    "-g",
+    "-O1",
+];
+
+const SANITIZE: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=undefined",
+];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `libblocklist.a` cargo built for this test run: this crate depends on
+/// `blocklist-ffi`, and cargo writes a dependency's static library next to
+/// the test executable, in `target/<profile>/deps` (`target/<profile>` holds
+/// the one from the last `cargo build -p blocklist-ffi`, possibly older).
+fn static_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("target/<profile>/deps");
+    [deps, deps.parent().unwrap_or(deps)]
+        .iter()
+        .map(|dir| dir.join("libblocklist.a"))
+        .find(|lib| lib.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "libblocklist.a not found near {}: run `cargo build -p blocklist-ffi`",
+                exe.display()
+            )
+        })
+}
+
+/// Compiles a C program (plus `tests/c` and `include` on the include path)
+/// with strict warnings, and with ASan and UBSan when `sanitize`.
+pub(crate) fn compile_c(source: &Path, out: &Path, sanitize: bool) -> PathBuf {
+    let root = workspace_root();
+    let output = Command::new("cc")
+        .args(STRICT)
+        .args(if sanitize { SANITIZE } else { &[] })
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("tests/c"))
+        .arg(source)
+        .arg(static_library())
+        .args(NATIVE_LIBS)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run cc");
+    assert!(
+        output.status.success(),
+        "cc failed on {}:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out.to_owned()
+}
+
+/// Whether `cc -fsanitize=address,undefined` builds programs that run here.
+fn sanitizers_work() -> bool {
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source = dir.path().join("probe.c");
+        std::fs::write(&source, "int main(void) { return 0; }\n").expect("write probe");
+        let exe = dir.path().join("probe");
+        let built = Command::new("cc")
+            .args(SANITIZE)
+            .arg(&source)
+            .arg("-o")
+            .arg(&exe)
+            .status()
+            .is_ok_and(|s| s.success());
+        built && Command::new(&exe).status().is_ok_and(|s| s.success())
+    })
+}
+
+/// Runs a compiled program; the sanitizers, if linked in, fail it on any
+/// error or leak.
+fn run(exe: &Path, args: &[&Path]) -> Output {
+    Command::new(exe)
+        .args(args)
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:abort_on_error=0:exitcode=23",
+        )
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .output()
+        .expect("run the C program")
+}
+
+fn assert_passed(name: &str, output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn meta(reason: Reason, agency: &str, listed_at: u64, expires_at: Option<u64>) -> EntryMeta {
+    EntryMeta {
+        reason,
+        agency: Agency::new(agency).expect("valid agency"),
+        listed_at: Timestamp(listed_at),
+        expires_at: expires_at.map(Timestamp),
+    }
+}
+
+/// The entries the C programs expect (see the comment atop `tests/c/correctness.c`).
+fn listed_entries() -> Vec<(Kind, String, EntryMeta)> {
+    vec![
+        (
+            Kind::Number,
+            "+66812345678".into(),
+            meta(Reason::SCAM_CALL, "th-aoc", 1_700_000_000, None),
+        ),
+        (
+            Kind::Number,
+            "+66898765432".into(),
+            meta(Reason::SCAM_SMS, "th-aoc", 900_000_000, Some(1_000_000_000)),
+        ),
+        (
+            Kind::Account,
+            "TH:004:1234567890".into(),
+            meta(
+                Reason::MULE_ACCOUNT,
+                "bank-004",
+                1_700_000_200,
+                Some(4_000_000_000),
+            ),
+        ),
+        (
+            Kind::Account,
+            "GB82WEST12345698765432".into(),
+            meta(Reason::MULE_ACCOUNT, "uk-nca", 1_700_000_300, None),
+        ),
+        (
+            Kind::Domain,
+            "scam.example".into(),
+            meta(Reason::PHISHING, "th-dga", 1_700_000_400, None),
+        ),
+    ]
+}
+
+fn write_index(
+    path: &Path,
+    version: u64,
+    created_at: Timestamp,
+    entries: &[(Kind, String, EntryMeta)],
+) {
+    IndexBuilder::new(version, [7; 32], created_at)
+        .write(path, || {
+            entries
+                .iter()
+                .map(|(kind, value, meta)| (*kind, value.as_str(), meta))
+        })
+        .expect("write the index");
+}
+
+/// The folder the correctness and error programs run in.
+fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    for sub in ["data", "empty", "work", "work2"] {
+        std::fs::create_dir(root.join(sub)).expect("mkdir");
+    }
+    let now = Timestamp::now();
+    let entries = listed_entries();
+    write_index(&root.join("data/lookup.idx"), 5, now, &entries);
+    write_index(&root.join("older.idx"), 3, now, &entries);
+    write_index(
+        &root.join("aged.idx"),
+        1,
+        Timestamp(1_700_000_000),
+        &entries,
+    );
+    let mut newer = entries;
+    newer.push((
+        Kind::Number,
+        "+66899999999".into(),
+        meta(Reason::FRAUD, "th-aoc", 1_700_000_500, None),
+    ));
+    write_index(&root.join("newer.idx"), 6, now, &newer);
+    dir
+}
+
+/// Compiles `tests/c/<name>.c` into `dir` and runs it on a fresh fixture.
+fn run_fixture_program(name: &str, sanitize: bool) -> String {
+    let fixture = fixture();
+    let source = workspace_root().join(format!("tests/c/{name}.c"));
+    let exe = compile_c(&source, &fixture.path().join(name), sanitize);
+    assert_passed(name, &run(&exe, &[fixture.path()]))
+}
+
+#[test]
+fn checks_of_every_kind_answer_with_the_listed_metadata() {
+    let out = run_fixture_program("correctness", false);
+    assert!(out.contains("correctness: ok"), "{out}");
+}
+
+#[test]
+fn every_error_code_is_returned_where_the_header_documents_it() {
+    let out = run_fixture_program("errors", false);
+    assert!(out.contains("errors: ok"), "{out}");
+}
+
+/// Runs `tests/c/threads.c` for `seconds` with `threads` checkers while this
+/// thread publishes a new index version as fast as it can, every fifth
+/// publication a corrupt file; returns the program's report line.
+fn checks_during_swaps(seconds: f64, threads: u32, sanitize: bool) -> Report {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = dir.path().join("lookup.idx");
+    let references = dir.path().join("references.tsv");
+    let listed = reference_entries();
+    let mut lines = String::new();
+    for (kind, raw, listed, reason) in reference_queries(&listed) {
+        lines.push_str(&format!(
+            "{}\t{raw}\t{}\t{}\n",
+            kind.code(),
+            u8::from(listed),
+            reason.0
+        ));
+    }
+    std::fs::write(&references, lines).expect("write references");
+    let with_filler = |version: u64| {
+        let mut entries = listed.clone();
+        entries.extend((0..2_000u64).map(|i| {
+            let number = format!("+6662{:07}", (version * 7_919 + i * 104_729) % 10_000_000);
+            (
+                Kind::Number,
+                number,
+                meta(Reason::FRAUD, "filler", 1_700_000_000, None),
+            )
+        }));
+        entries.sort_by(|a, b| a.1.cmp(&b.1));
+        entries.dedup_by(|a, b| a.1 == b.1);
+        entries
+    };
+    write_index(&index, 1, Timestamp::now(), &with_filler(1));
+
+    let exe = compile_c(
+        &workspace_root().join("tests/c/threads.c"),
+        &dir.path().join("threads"),
+        sanitize,
+    );
+    let mut child = Command::new(&exe)
+        .arg(&index)
+        .arg(&references)
+        .arg(seconds.to_string())
+        .arg(threads.to_string())
+        .env(
+            "ASAN_OPTIONS",
+            "detect_leaks=1:abort_on_error=0:exitcode=23",
+        )
+        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start threads");
+    let mut version = 1;
+    let mut published = 0u32;
+    while child.try_wait().expect("poll the C program").is_none() {
+        published += 1;
+        if published % 5 == 0 {
+            // A corrupt file, published as atomically as a good one.
+            let tmp = dir.path().join("corrupt.tmp");
+            std::fs::write(&tmp, vec![0xA5u8; 4096]).expect("write corrupt");
+            std::fs::rename(&tmp, &index).expect("publish corrupt");
+        } else {
+            version += 1;
+            write_index(&index, version, Timestamp::now(), &with_filler(version));
+        }
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    let output = child.wait_with_output().expect("collect output");
+    let line = assert_passed("threads", &output);
+    let report = Report::parse(&line);
+    assert_eq!(report.get("errors"), 0, "{line}");
+    assert_eq!(report.get("wrong"), 0, "{line}");
+    assert!(report.get("checks") > 1000, "{line}");
+    assert!(
+        report.get("reloads") >= 3,
+        "too few swaps seen: {line} (published {version} versions)"
+    );
+    assert!(
+        report.get("last_version") > report.get("first_version"),
+        "{line}"
+    );
+    let summary = line
+        .lines()
+        .find(|l| l.starts_with("checks="))
+        .unwrap_or_default();
+    println!(
+        "{summary} (published {version} versions, {} corrupt files)",
+        published / 5
+    );
+    report
+}
+
+/// The listed half of the threads test's reference set.
+fn reference_entries() -> Vec<(Kind, String, EntryMeta)> {
+    let mut entries = listed_entries();
+    entries.extend((0..300u64).map(|i| {
+        (
+            Kind::Number,
+            format!("+66810{:06}", i * 37),
+            meta(Reason::SCAM_CALL, "th-aoc", 1_700_000_000, None),
+        )
+    }));
+    entries.extend((0..100u64).map(|i| {
+        (
+            Kind::Domain,
+            format!("scam{i}.example"),
+            meta(Reason::PHISHING, "th-dga", 1_700_000_000, None),
+        )
+    }));
+    entries
+}
+
+/// Queries as a customer would type them: every listed entry, and as many
+/// identifiers that are not listed (expired ones count as not listed).
+fn reference_queries(listed: &[(Kind, String, EntryMeta)]) -> Vec<(Kind, String, bool, Reason)> {
+    let now = Timestamp::now();
+    let mut queries: Vec<_> = listed
+        .iter()
+        .map(|(kind, value, meta)| (*kind, value.clone(), meta.is_active(now), meta.reason))
+        .collect();
+    queries.extend((0..300u64).map(|i| {
+        (
+            Kind::Number,
+            format!("081 0{:06}", i * 37 + 1),
+            false,
+            Reason(0),
+        )
+    }));
+    queries.extend((0..100u64).map(|i| {
+        (
+            Kind::Domain,
+            format!("www.clean{i}.example"),
+            false,
+            Reason(0),
+        )
+    }));
+    queries.extend((0..100u64).map(|i| {
+        (
+            Kind::Domain,
+            format!("https://x.scam{i}.example/login"),
+            true,
+            Reason::PHISHING,
+        )
+    }));
+    queries
+}
+
+/// `key=value` pairs of the threads program's report line.
+struct Report(Vec<(String, u64)>);
+
+impl Report {
+    fn parse(line: &str) -> Report {
+        let pairs = line
+            .lines()
+            .find(|l| l.starts_with("checks="))
+            .unwrap_or_else(|| panic!("no report line in {line:?}"))
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.parse().expect("numeric report value")))
+            .collect();
+        Report(pairs)
+    }
+
+    fn get(&self, key: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no {key} in the report"))
+            .1
+    }
+}
+
+#[test]
+fn many_threads_check_without_error_while_the_index_is_swapped_repeatedly() {
+    checks_during_swaps(3.0, 4, false);
+}
+
+#[test]
+fn programs_run_clean_under_address_and_undefined_behaviour_sanitizers() {
+    if !sanitizers_work() {
+        eprintln!("skipped: cc -fsanitize=address,undefined does not build working programs here");
+        return;
+    }
+    for name in ["correctness", "errors"] {
+        let out = run_fixture_program(name, true);
+        assert!(out.contains(&format!("{name}: ok")), "{out}");
+    }
+    checks_during_swaps(2.0, 3, true);
+}
+
+#[test]
+fn the_example_program_builds_and_reports_listed_and_clean_identifiers() {
+    let fixture = fixture();
+    let exe = compile_c(
+        &workspace_root().join("examples/check.c"),
+        &fixture.path().join("check"),
+        sanitizers_work(),
+    );
+    let data = fixture.path().join("data");
+    let output = Command::new(&exe)
+        .arg(&data)
+        .args(["number", "081-234-5678", "domain", "www.clean.example"])
+        .args([
+            "url",
+            "https://login.scam.example/x",
+            "account",
+            "004 123-4-56789-1",
+        ])
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "listed means exit 1:\n{stdout}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0]
+        .starts_with("number 081-234-5678: LISTED as +66812345678 (reason 2, agency th-aoc"));
+    assert!(lines[1].contains("not listed [data v5, fresh]"), "{stdout}");
+    assert!(lines[2].contains("LISTED as scam.example"), "{stdout}");
+    assert!(lines[3].contains("not listed"), "{stdout}");
+
+    let invalid = Command::new(&exe)
+        .arg(&data)
+        .args(["number", "1191"])
+        .output()
+        .expect("run check");
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("error 204"));
+}
