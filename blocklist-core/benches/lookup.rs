@@ -70,6 +70,15 @@ impl Keys {
     fn iter(&self) -> impl Iterator<Item = (Kind, &str)> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
+
+    /// The keys of one kind, in order.
+    fn of_kind(&self, kind: Kind) -> Keys {
+        let mut out = Keys::default();
+        self.iter()
+            .filter(|(k, _)| *k == kind)
+            .for_each(|(k, v)| out.push(k, v));
+        out
+    }
 }
 
 /// A raw identifier from the realistic mix: 40% Thai mobile numbers, 30%
@@ -506,6 +515,31 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
         row("SQLite prepared point lookup", &l, "all");
         l
     });
+
+    // The mix blends kinds of different cost: a domain is probed once per
+    // candidate (itself, then each parent), the baselines probe one key.
+    println!(" by kind, median ns (ours / baseline = ratio):");
+    for kind in Kind::KNOWN {
+        let (m, h) = (misses.of_kind(kind), hits.of_kind(kind));
+        let n = queries / 2;
+        let miss = (
+            time_each(&m, n, clock, ours),
+            time_each(&m, n, clock, fuse_probe),
+        );
+        let hit = (
+            time_each(&h, n, clock, ours),
+            time_each(&h, n, clock, set_probe),
+        );
+        println!(
+            "  {kind:<8} miss {:>6.1} / fuse {:>6.1} = {:.2}    hit {:>6.1} / HashSet {:>6.1} = {:.2}",
+            miss.0.median,
+            miss.1.median,
+            miss.0.median / miss.1.median,
+            hit.0.median,
+            hit.1.median,
+            hit.0.median / hit.1.median,
+        );
+    }
 
     // Batches: throughput over all queries, 1024 per call.
     println!("\nbatch throughput, ns per identifier (1024 per call):");

@@ -324,10 +324,16 @@ impl LookupIndex {
         canonical: &'q str,
         now: Timestamp,
     ) -> Option<(&'q str, PackedMeta)> {
-        candidates(kind, canonical).find_map(|candidate| {
+        let probe = |candidate: &'q str| {
             let key = key_hash(self.seed, kind, candidate);
             self.probe(&key, now).map(|meta| (candidate, meta))
-        })
+        };
+        // Most queries have one candidate: keep the walk off their path.
+        if kind == Kind::Domain {
+            domain_walk(canonical).find_map(probe)
+        } else {
+            probe(canonical)
+        }
     }
 
     /// Filter, then table, then expiry: the one place that decides a match.
@@ -363,7 +369,7 @@ impl LookupIndex {
             let base = chunk_index * BATCH;
             staged.clear();
             for (query, &(kind, canonical)) in chunk.iter().enumerate() {
-                for candidate in candidates(kind, canonical) {
+                let mut stage = |candidate: &'q str| {
                     let key = key_hash(self.seed, kind, candidate);
                     prefetch(filter::block_for(blocks, key.fingerprint));
                     staged.push(Staged {
@@ -373,6 +379,11 @@ impl LookupIndex {
                         key,
                         maybe: false,
                     });
+                };
+                if kind == Kind::Domain {
+                    domain_walk(canonical).for_each(stage);
+                } else {
+                    stage(canonical);
                 }
             }
             for s in &mut staged {
@@ -417,11 +428,38 @@ fn is_active(meta: &PackedMeta, now: Timestamp) -> bool {
     meta.expires_at == NEVER || now.0 < u64::from(meta.expires_at)
 }
 
-/// The keys a query is answered by: the identifier itself or, for a domain,
-/// the domain and then each parent (a listed parent catches its children).
-fn candidates(kind: Kind, canonical: &str) -> impl Iterator<Item = &str> {
-    let domain = kind == Kind::Domain;
-    let exact = (!domain).then_some(canonical);
-    let walk = domain.then(|| normalise::domain_candidates(canonical));
-    exact.into_iter().chain(walk.into_iter().flatten())
+/// A domain, then each parent that still has two labels (`a.b.scam.co.th`,
+/// `b.scam.co.th`, `scam.co.th`, `co.th`).
+///
+/// The public suffix list is not consulted here, though a match must never
+/// reach past the public suffix: that rule is enforced when an identifier is
+/// listed (the normaliser refuses a public suffix, and every entry of a signed
+/// document is re-checked on decode), so no suffix is ever in the index and
+/// probing one costs a filter probe that answers no. That is cheaper than the
+/// per-label suffix-list walk, and it makes every client match exactly what
+/// the centre listed, whatever suffix-list version each one embeds.
+fn domain_walk(domain: &str) -> impl Iterator<Item = &str> {
+    // Parents start after each dot that comes before the last one.
+    let last_dot = domain.rfind('.').unwrap_or(0);
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let here = start?;
+        start = domain[here..last_dot].find('.').map(|dot| here + dot + 1);
+        Some(&domain[here..])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_walk_stops_at_two_labels() {
+        let walk: Vec<&str> = domain_walk("a.b.scam.co.th").collect();
+        assert_eq!(
+            walk,
+            ["a.b.scam.co.th", "b.scam.co.th", "scam.co.th", "co.th"]
+        );
+        assert_eq!(domain_walk("scam.com").collect::<Vec<_>>(), ["scam.com"]);
+    }
 }
