@@ -4,10 +4,11 @@
 use std::ffi::c_char;
 
 use blocklist_core::index::Hit;
-use blocklist_core::{Kind, Timestamp};
+use blocklist_core::Kind;
 
 use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice, try_slice_mut};
 use crate::boundary::ffi_guard;
+use crate::clock;
 use crate::error::{
     blocklist_result, set_last_error, Error, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK,
 };
@@ -153,7 +154,7 @@ unsafe fn check_one(
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
         let raw = unsafe { try_identifier(data, len)? };
         let out = try_mut(out, "out")?;
-        let now = Timestamp::now();
+        let now = clock::now();
         handle.with_data(now, |data| {
             let hit = match data.index {
                 Some(index) => index.check(kind, raw, data.rules, now)?,
@@ -313,7 +314,7 @@ pub unsafe extern "C" fn blocklist_check_batch(
                 Ok((kind, raw))
             })
             .collect();
-        let now = Timestamp::now();
+        let now = clock::now();
         let mut first_error: Option<(usize, Error)> = None;
         handle.with_data(now, |data| {
             let valid: Vec<(Kind, &str)> = parsed

@@ -31,6 +31,7 @@ use crate::check::{
     blocklist_freshness, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
     BLOCKLIST_FRESHNESS_STALE,
 };
+use crate::clock;
 use crate::error::{
     blocklist_result, copy_message, index_code, Error, BLOCKLIST_ERR_INDEX_NOT_FOUND,
     BLOCKLIST_ERR_INTERNAL, BLOCKLIST_ERR_UNSUPPORTED_REGION, BLOCKLIST_OK,
@@ -372,7 +373,7 @@ pub unsafe extern "C" fn blocklist_handle_status(
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
         let out = try_mut(out, "out")?;
-        let now = Timestamp::now();
+        let now = clock::now();
         let mut status = handle.with_data(now, |data| match data.index {
             None => blocklist_status {
                 freshness: data.freshness,

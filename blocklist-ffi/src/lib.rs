@@ -20,6 +20,7 @@
 mod args;
 mod boundary;
 pub mod check;
+mod clock;
 pub mod error;
 pub mod handle;
 pub mod options;
