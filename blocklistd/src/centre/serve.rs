@@ -329,6 +329,26 @@ mod tests {
     }
 
     #[test]
+    fn prefer_wait_is_honoured_only_on_conditional_requests_and_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("prefer", HeaderValue::from_static("wait=10"));
+        assert_eq!(
+            requested_wait(&headers),
+            None,
+            "nothing to wait on without an ETag"
+        );
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"ab\""));
+        assert_eq!(requested_wait(&headers), Some(Duration::from_secs(10)));
+        headers.insert(
+            "prefer",
+            HeaderValue::from_static("respond-async, wait=9999"),
+        );
+        assert_eq!(requested_wait(&headers), Some(MAX_WAIT));
+        headers.insert("prefer", HeaderValue::from_static("return=minimal"));
+        assert_eq!(requested_wait(&headers), None);
+    }
+
+    #[test]
     fn single_ranges_parse_and_others_are_ignored() {
         let r = |s: &str| parse_range(&HeaderValue::from_str(s).unwrap(), 100);
         assert_eq!(r("bytes=0-9"), RangeRequest::Satisfiable(0, 9));
