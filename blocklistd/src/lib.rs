@@ -2,9 +2,12 @@
 //!
 //! The library holds the logic; the binaries are thin shells that parse
 //! arguments, set up logging and call it (the `blocklist` CLI lives in
-//! `src/bin/blocklist.rs`).
+//! `src/bin/blocklist.rs`, the daemon in `src/bin/blocklistd.rs`).
 //!
 //! - [`centre`]: the authority's side: keys, ingesting agencies' reports,
 //!   publishing signed versions, serving and auditing a publish directory.
+//! - [`daemon`]: `blocklistd`, the sync daemon members run: keeps a local
+//!   replica current and answers lookups locally.
 
 pub mod centre;
+pub mod daemon;

@@ -8,6 +8,12 @@
 //! impossible by construction. Responses carry an ETag (the file's SHA-256)
 //! and Last-Modified, answer `If-None-Match` / `If-Modified-Since` with 304,
 //! and a single `Range: bytes=` range with 206.
+//!
+//! Push for `blocklistd`: a conditional GET of the manifest with `Prefer:
+//! wait=N` (RFC 7240) whose ETag still matches is held until the manifest
+//! changes or N seconds pass (at most [`MAX_WAIT`]), so a daemon learns of a
+//! new version within a fraction of a second. Servers without this (nginx, a
+//! CDN) simply answer at once, which the daemon detects.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -29,6 +35,13 @@ use crate::centre::publish_dir::parse_document_name;
 /// the one file that changes, and clients poll it.
 pub const DEFAULT_MANIFEST_MAX_AGE: Duration = Duration::from_secs(30);
 
+/// The longest a `Prefer: wait` long-poll is held.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// How often a held long-poll looks at the manifest (one `stat`; the file is
+/// re-read only when it changed).
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
 /// Cache policy for the immutable files: a year, and never revalidate.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
@@ -48,12 +61,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Held long-polls end at shutdown too, so they do not delay it.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let app = Router::new()
         .fallback(serve_file)
-        .with_state(Arc::new(config));
+        .with_state(Arc::new(Served { config, stopping }));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        })
         .await
+}
+
+/// The handler's state.
+struct Served {
+    config: ServeConfig,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A file of the layout, and how to cache it.
@@ -86,7 +110,7 @@ fn resolve(path: &str) -> Option<Published> {
 }
 
 async fn serve_file(
-    State(config): State<Arc<ServeConfig>>,
+    State(served): State<Arc<Served>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -97,7 +121,13 @@ async fn serve_file(
     let Some(file) = resolve(uri.path()) else {
         return status(StatusCode::NOT_FOUND);
     };
+    let config = &served.config;
     let path = config.dir.join(&file.rel);
+    if file.sha256.is_none() && method == Method::GET {
+        if let Some(wait) = requested_wait(&headers) {
+            wait_for_change(&path, &headers, wait, served.stopping.clone()).await;
+        }
+    }
     let (bytes, modified) = match read(&path).await {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return status(StatusCode::NOT_FOUND),
@@ -149,6 +179,53 @@ async fn read(path: &std::path::Path) -> std::io::Result<(Vec<u8>, SystemTime)> 
     let mut bytes = Vec::new();
     tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::BufReader::new(file), &mut bytes).await?;
     Ok((bytes, modified))
+}
+
+/// The wait a conditional request asks for with `Prefer: wait=N`, capped.
+fn requested_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers.get(header::IF_NONE_MATCH)?;
+    let prefer = headers.get("prefer")?.to_str().ok()?;
+    let secs = prefer
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("wait="))?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_WAIT))
+}
+
+/// Returns once the manifest's ETag no longer matches `If-None-Match`, after
+/// `wait`, or at shutdown, whichever is first.
+async fn wait_for_change(
+    path: &std::path::Path,
+    headers: &HeaderMap,
+    wait: Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let deadline = tokio::time::Instant::now() + wait;
+    let stamp = |meta: &std::fs::Metadata| (meta.len(), meta.modified().ok());
+    let mut last_stamp = None;
+    loop {
+        if let Ok(meta) = tokio::fs::metadata(path).await {
+            if last_stamp != Some(stamp(&meta)) {
+                last_stamp = Some(stamp(&meta));
+                if let Ok((bytes, modified)) = read(path).await {
+                    let etag = format!("\"{}\"", Sha256::of(&bytes));
+                    if !not_modified(headers, &etag, modified) {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(WAIT_POLL) => {}
+            _ = tokio::time::sleep_until(deadline) => return,
+            _ = stopping.wait_for(|s| *s) => return,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+    }
 }
 
 fn status(code: StatusCode) -> Response {
@@ -249,6 +326,26 @@ mod tests {
         ] {
             assert!(resolve(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn prefer_wait_is_honoured_only_on_conditional_requests_and_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert("prefer", HeaderValue::from_static("wait=10"));
+        assert_eq!(
+            requested_wait(&headers),
+            None,
+            "nothing to wait on without an ETag"
+        );
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"ab\""));
+        assert_eq!(requested_wait(&headers), Some(Duration::from_secs(10)));
+        headers.insert(
+            "prefer",
+            HeaderValue::from_static("respond-async, wait=9999"),
+        );
+        assert_eq!(requested_wait(&headers), Some(MAX_WAIT));
+        headers.insert("prefer", HeaderValue::from_static("return=minimal"));
+        assert_eq!(requested_wait(&headers), None);
     }
 
     #[test]

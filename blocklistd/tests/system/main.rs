@@ -17,3 +17,5 @@ mod crash;
 mod nginx;
 // Command-line surface: help examples, key permissions, rotation, refresh, prune.
 mod cli;
+// blocklistd against the real centre: bootstrap, deltas, catch-up, failover, drop folder, push, mirror, faults.
+mod daemon;

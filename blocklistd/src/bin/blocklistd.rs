@@ -1,0 +1,87 @@
+//! `blocklistd`: the sync daemon. Parses arguments, sets up logging and
+//! signals, and runs [`blocklistd::daemon::serve`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use blocklistd::daemon::{self, config, Config};
+use clap::Parser;
+
+/// Keeps a local replica of the blocklist current and answers lookups on a local API.
+#[derive(Parser, Debug)]
+#[command(
+    name = "blocklistd",
+    version,
+    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more). Reference: docs/DAEMON.md."
+)]
+struct Cli {
+    /// The TOML configuration file (without it, the embedded default).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the default configuration, every key documented, and exit.
+    #[arg(long)]
+    print_default_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.print_default_config {
+        print!("{}", config::EXAMPLE);
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = match &cli.config {
+        Some(path) => Config::load(path),
+        None => {
+            tracing::info!("no --config: running on the embedded default");
+            Ok(Config::default())
+        }
+    };
+    let result = config.and_then(|config| {
+        let runtime = tokio::runtime::Runtime::new().map_err(|e| daemon::DaemonError::Runtime {
+            action: "start the runtime",
+            reason: e.to_string(),
+        })?;
+        runtime.block_on(async {
+            let listener = daemon::bind(config.api.listen).await?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| daemon::DaemonError::Listen {
+                    address: config.api.listen.to_string(),
+                    source,
+                })?;
+            println!("listening on http://{bound}");
+            std::io::Write::flush(&mut std::io::stdout()).ok();
+            daemon::serve(config, listener, shutdown_signal()).await
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}

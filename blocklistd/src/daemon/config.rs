@@ -1,0 +1,435 @@
+//! The daemon's configuration: TOML, unknown keys refused by name, every key
+//! defaulted (the defaults are the named constants below, each with its
+//! reason), durations in human form (`90s`, `10m`, `1day`) and sizes with
+//! units (`1 MiB`). `blocklistd.example.toml` lists every key at its default
+//! and a test checks that it parses to exactly [`Config::default`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::daemon::DaemonError;
+
+/// The data folder of the embedded default: next to where the daemon starts,
+/// so the README's first command works on a fresh machine without root.
+pub const DEFAULT_DATA_DIR: &str = "./blocklistd-data";
+/// The API address: loopback only, since lookups reveal what a member is
+/// checking; 8477 is unassigned and spells nothing in particular.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8477";
+/// The mirror address: loopback until an operator deliberately opens it.
+pub const DEFAULT_MIRROR_LISTEN: &str = "127.0.0.1:8478";
+/// Poll every minute: a conditional GET of a small manifest is cheap for the
+/// centre (a 304 through a CDN), and a minute is the propagation target.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// Up to 10 s of random delay per poll, so thousands of daemons restarted
+/// together do not poll in lock step.
+pub const DEFAULT_POLL_JITTER: Duration = Duration::from_secs(10);
+/// First retry after a failed round; doubled per failure.
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(5);
+/// Retries never wait longer than this, so a recovered centre is found within
+/// ten minutes.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(600);
+/// A mirror that does not accept a connection within 5 s is treated as down
+/// and the next one is tried.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request limit: generous enough for a 10M-entry snapshot (~200 MB)
+/// on a slow link, short enough that a stalled mirror is abandoned.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// The manifest is read before anything announces its size, so it has a fixed
+/// cap: a manifest listing thousands of files is tens of kilobytes.
+pub const DEFAULT_MAX_MANIFEST_SIZE: u64 = 1 << 20;
+/// How long a push long-poll asks the server to hold the request; under the
+/// usual 60 s idle timeout of proxies.
+pub const DEFAULT_PUSH_WAIT: Duration = Duration::from_secs(50);
+/// A dropped file is read once its size and time have not changed for this
+/// long (copies by `cp` or a file manager are not atomic).
+pub const DEFAULT_DROP_SETTLE: Duration = Duration::from_secs(1);
+/// Rescan the drop folder this often even without a file-system event
+/// (network file systems do not deliver events).
+pub const DEFAULT_DROP_RESCAN: Duration = Duration::from_secs(30);
+/// A dropped file that is not a complete document may still be being written;
+/// it is rejected only once it has been unchanged this long.
+pub const DEFAULT_DROP_REJECT_INCOMPLETE_AFTER: Duration = Duration::from_secs(300);
+/// Without a successful sync for a day the feed is reported degraded: a day
+/// is the slowest cadence expected even for hand-delivered updates.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Warn a month ahead of the trust root's expiry: time to ship a new root.
+pub const DEFAULT_ROOT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A batch of 10,000 identifiers is ~300 KB of JSON: the body limit is set
+/// with room for long values.
+pub const DEFAULT_MAX_BODY_SIZE: u64 = 4 << 20;
+/// Larger batches gain nothing in throughput and hold a worker for longer.
+pub const DEFAULT_MAX_BATCH: usize = 10_000;
+/// Thailand: the national list's numbers and accounts are Thai.
+pub const DEFAULT_REGION: &str = "TH";
+/// Requests in flight get this long to finish after a shutdown signal.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Caches may keep the mirrored manifest this long (as the centre's serve).
+pub const DEFAULT_MIRROR_MANIFEST_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the replica (`list.db`), the lookup index (`lookup.idx`, mapped
+    /// by the C library) and the verified files are kept.
+    pub data_dir: PathBuf,
+    /// The pinned trust root file (`roots/1-<sha256>.root` from the centre,
+    /// obtained out of band). Without it, see `trust_on_first_use`.
+    pub trust_root: Option<PathBuf>,
+    /// With no `trust_root`: pin the first trust root that arrives in the drop
+    /// folder, with a loud warning, and keep it in `<data_dir>/pinned.root`.
+    /// Never applies to roots fetched over HTTP.
+    pub trust_on_first_use: bool,
+    /// Polling the centre (or mirrors) over HTTP.
+    pub sync: SyncConfig,
+    /// The drop folder for hand-delivered files.
+    #[serde(rename = "drop")]
+    pub drop_folder: DropConfig,
+    /// When the daemon reports itself degraded.
+    pub freshness: FreshnessConfig,
+    /// The local lookup API.
+    pub api: ApiConfig,
+    /// Re-serving the verified files to other daemons.
+    pub mirror: MirrorConfig,
+}
+
+/// `[sync]`: HTTP sources.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// Base URLs of publish directories (the centre, then mirrors), tried in
+    /// order each round. Empty: no HTTP polling.
+    pub urls: Vec<String>,
+    /// Time between successful rounds.
+    #[serde(deserialize_with = "duration")]
+    pub poll_interval: Duration,
+    /// Up to this much random delay is added to each wait.
+    #[serde(deserialize_with = "duration")]
+    pub poll_jitter: Duration,
+    /// Wait after the first failed round; doubled per consecutive failure.
+    #[serde(deserialize_with = "duration")]
+    pub backoff_initial: Duration,
+    /// The longest wait after failures.
+    #[serde(deserialize_with = "duration")]
+    pub backoff_max: Duration,
+    /// Connection timeout per request.
+    #[serde(deserialize_with = "duration")]
+    pub connect_timeout: Duration,
+    /// Whole-request timeout (body included).
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// The most bytes read for a manifest (other files are capped at the size
+    /// the signed manifest announces).
+    #[serde(deserialize_with = "size")]
+    pub max_manifest_size: u64,
+    /// Hold a long-poll to the first reachable URL so a new version is
+    /// fetched within about a second (needs `blocklist serve` or a mirror
+    /// daemon; other servers are detected and polling continues).
+    pub push: bool,
+    /// How long each push request asks the server to wait for a change.
+    #[serde(deserialize_with = "duration")]
+    pub push_wait: Duration,
+}
+
+/// `[drop]`: the drop folder.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropConfig {
+    /// Watch a drop folder.
+    pub enabled: bool,
+    /// The folder; default `<data_dir>/inbox`.
+    pub folder: Option<PathBuf>,
+    /// A file is read once unchanged for this long.
+    #[serde(deserialize_with = "duration")]
+    pub settle: Duration,
+    /// Rescan without an event this often.
+    #[serde(deserialize_with = "duration")]
+    pub rescan_interval: Duration,
+    /// An incomplete (undecodable) file is rejected once unchanged this long.
+    #[serde(deserialize_with = "duration")]
+    pub reject_incomplete_after: Duration,
+}
+
+/// `[freshness]`: when to report degraded.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FreshnessConfig {
+    /// Degraded when no sync has succeeded for this long.
+    #[serde(deserialize_with = "duration")]
+    pub max_age: Duration,
+    /// Warn this long before the trust root expires.
+    #[serde(deserialize_with = "duration")]
+    pub root_expiry_warning: Duration,
+}
+
+/// `[api]`: the lookup API.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// TCP address (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Also serve the API on this Unix socket.
+    pub unix_socket: Option<PathBuf>,
+    /// Largest request body.
+    #[serde(deserialize_with = "size")]
+    pub max_body_size: u64,
+    /// Most identifiers in one batch.
+    pub max_batch: usize,
+    /// Region for national numbers and accounts (ISO 3166 alpha-2).
+    pub default_region: String,
+    /// Time requests in flight get after a shutdown signal.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+/// `[mirror]`: re-serving verified files.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MirrorConfig {
+    /// Keep every file the manifest lists and serve them.
+    pub enabled: bool,
+    /// Where to serve them.
+    pub listen: SocketAddr,
+    /// `Cache-Control: max-age` of the mirrored manifest.
+    #[serde(deserialize_with = "duration")]
+    pub manifest_max_age: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            trust_root: None,
+            trust_on_first_use: true,
+            sync: SyncConfig::default(),
+            drop_folder: DropConfig::default(),
+            freshness: FreshnessConfig::default(),
+            api: ApiConfig::default(),
+            mirror: MirrorConfig::default(),
+        }
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            urls: Vec::new(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            poll_jitter: DEFAULT_POLL_JITTER,
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
+            push: false,
+            push_wait: DEFAULT_PUSH_WAIT,
+        }
+    }
+}
+
+impl Default for DropConfig {
+    fn default() -> Self {
+        DropConfig {
+            enabled: true,
+            folder: None,
+            settle: DEFAULT_DROP_SETTLE,
+            rescan_interval: DEFAULT_DROP_RESCAN,
+            reject_incomplete_after: DEFAULT_DROP_REJECT_INCOMPLETE_AFTER,
+        }
+    }
+}
+
+impl Default for FreshnessConfig {
+    fn default() -> Self {
+        FreshnessConfig {
+            max_age: DEFAULT_MAX_AGE,
+            root_expiry_warning: DEFAULT_ROOT_EXPIRY_WARNING,
+        }
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            unix_socket: None,
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            max_batch: DEFAULT_MAX_BATCH,
+            default_region: DEFAULT_REGION.to_owned(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        MirrorConfig {
+            enabled: false,
+            listen: DEFAULT_MIRROR_LISTEN
+                .parse()
+                .expect("valid default address"),
+            manifest_max_age: DEFAULT_MIRROR_MANIFEST_MAX_AGE,
+        }
+    }
+}
+
+/// The committed example: every key at its default, with comments.
+pub const EXAMPLE: &str = include_str!("../../blocklistd.example.toml");
+
+impl Config {
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, DaemonError> {
+        let config: Config = toml::from_str(text).map_err(|e| DaemonError::Config {
+            origin: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        config.check(origin)?;
+        Ok(config)
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, DaemonError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DaemonError::Io {
+            action: "read config",
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// The drop folder in use.
+    pub fn drop_dir(&self) -> PathBuf {
+        self.drop_folder
+            .folder
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("inbox"))
+    }
+
+    fn check(&self, origin: &str) -> Result<(), DaemonError> {
+        let bad = |reason: String| DaemonError::Config {
+            origin: origin.to_owned(),
+            reason,
+        };
+        for url in &self.sync.urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(format!(
+                    "sync.urls: {url:?} is not an http:// or https:// URL"
+                )));
+            }
+        }
+        if self.sync.poll_interval.is_zero() {
+            return Err(bad("sync.poll_interval must be more than 0".into()));
+        }
+        if self.sync.backoff_initial.is_zero() || self.sync.backoff_max < self.sync.backoff_initial
+        {
+            return Err(bad(
+                "sync.backoff_initial must be more than 0 and at most sync.backoff_max".into(),
+            ));
+        }
+        if self.api.max_batch == 0 {
+            return Err(bad("api.max_batch must be at least 1".into()));
+        }
+        if self.mirror.enabled && self.sync.urls.is_empty() && !self.drop_folder.enabled {
+            return Err(bad("mirror.enabled needs a source".into()));
+        }
+        Ok(())
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration ({e}); write e.g. \"90s\", \"10m\", \"1day\""
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SizeText {
+    Bytes(u64),
+    Text(String),
+}
+
+fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match SizeText::deserialize(d)? {
+        SizeText::Bytes(n) => Ok(n),
+        SizeText::Text(text) => parse_size(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a size; write e.g. \"512 KiB\", \"1 MiB\" or a number of bytes"
+            ))
+        }),
+    }
+}
+
+/// `"1 MiB"`, `"512KiB"`, `"2 MB"`, `"100"` (bytes) to bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_to_the_defaults() {
+        assert_eq!(
+            Config::parse(EXAMPLE, "example").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn empty_config_is_the_default() {
+        assert_eq!(Config::parse("", "empty").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Config::parse("[sync]\npoll_intervall = \"5s\"\n", "t").unwrap_err();
+        assert!(err.to_string().contains("poll_intervall"), "{err}");
+        let err = Config::parse("colour = 1\n", "t").unwrap_err();
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn durations_and_sizes_are_human_readable() {
+        let config = Config::parse(
+            "[sync]\npoll_interval = \"2m 30s\"\nmax_manifest_size = \"64 KiB\"\n[api]\nmax_body_size = 1000\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(config.sync.poll_interval, Duration::from_secs(150));
+        assert_eq!(config.sync.max_manifest_size, 65536);
+        assert_eq!(config.api.max_body_size, 1000);
+        assert!(Config::parse("[sync]\npoll_interval = \"soon\"\n", "t").is_err());
+        assert_eq!(parse_size("2 MB"), Some(2_000_000));
+        assert_eq!(parse_size("1 furlong"), None);
+    }
+
+    #[test]
+    fn non_http_urls_are_refused() {
+        let err = Config::parse("[sync]\nurls = [\"ftp://x\"]\n", "t").unwrap_err();
+        assert!(err.to_string().contains("ftp://x"), "{err}");
+    }
+}

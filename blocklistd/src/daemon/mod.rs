@@ -1,0 +1,479 @@
+//! The sync daemon: keeps a local replica of a list current from the centre
+//! (HTTP mirrors, push, a drop folder) and answers lookups locally.
+//!
+//! [`run`] (or [`serve`], given a bound listener) is the whole daemon; the
+//! `blocklistd` binary parses arguments, sets up logging and signals, and
+//! calls it. Tasks, all stopped by the one shutdown future:
+//!
+//! - the sync task owns the [`sync::Syncer`] (trust root, replica) and runs a
+//!   round on the poll timer (jittered, exponential backoff on failure), on a
+//!   push ("look now"), and on drop-folder events;
+//! - the API ([`api`]) answers from the lookup index the replica publishes,
+//!   swapped in after each apply without blocking readers;
+//! - optional: the push long-poll ([`push`]), the mirror server (the
+//!   centre's `serve` over [`published`]'s folder), the systemd watchdog
+//!   ([`systemd`]).
+//!
+//! Modules: [`config`], [`state`] (status and degraded), [`metrics`],
+//! [`sync`], [`source`] (HTTP mirrors and the drop folder), [`published`]
+//! (the verified files kept locally).
+
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod published;
+pub mod push;
+pub mod source;
+pub mod state;
+pub mod sync;
+pub mod systemd;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use blocklist_core::index::LiveIndex;
+use blocklist_core::replica::INDEX_FILE;
+use blocklist_core::verify::VerifyError;
+use blocklist_core::Rules;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+pub use config::Config;
+
+use crate::daemon::metrics::Metrics;
+use crate::daemon::source::http;
+use crate::daemon::state::Status;
+use crate::daemon::sync::Syncer;
+
+/// Everything the daemon can fail with; each variant names its file, URL or
+/// address. Sync failures are also what `/v1/status` reports as `last_error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error("config {origin}: {reason}")]
+    Config {
+        /// The file (or `embedded default`).
+        origin: String,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
+    /// A file operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address or socket path.
+        address: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A download failed (connection, timeout, HTTP status).
+    #[error("cannot fetch {url}: {reason}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A download exceeded its cap.
+    #[error("{url} is larger than {limit} bytes, the most it may be: refused")]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap (the announced size, or the manifest cap).
+        limit: u64,
+    },
+    /// A document failed verification.
+    #[error("{file}: {source}")]
+    Verify {
+        /// The URL or path.
+        file: String,
+        /// Why.
+        source: VerifyError,
+    },
+    /// The replica refused or failed an apply (its state is unchanged).
+    #[error("{file}: {source}")]
+    Apply {
+        /// The URL or path of the document, or the data folder.
+        file: String,
+        /// Why (boxed: the store's error is large, and errors are rare).
+        source: Box<blocklist_core::Error>,
+    },
+    /// Published files contradict each other.
+    #[error("{file}: {reason}")]
+    Inconsistent {
+        /// The URL or path.
+        file: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// Nothing can be verified before a trust root is pinned.
+    #[error("no trust root is pinned: set trust_root in the config, or drop the centre's root file into the drop folder")]
+    NoTrustRoot,
+    /// No source is configured.
+    #[error("no source: set sync.urls or enable the drop folder")]
+    NoSource,
+    /// Shutdown was requested; the work was abandoned cleanly.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// A runtime facility failed (a task, the file watcher, the HTTP client).
+    #[error("cannot {action}: {reason}")]
+    Runtime {
+        /// What was being done.
+        action: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl DaemonError {
+    /// The file or URL the error is about, if any.
+    pub fn file(&self) -> Option<String> {
+        match self {
+            DaemonError::Fetch { url, .. } | DaemonError::TooLarge { url, .. } => Some(url.clone()),
+            DaemonError::Verify { file, .. }
+            | DaemonError::Apply { file, .. }
+            | DaemonError::Inconsistent { file, .. } => Some(file.clone()),
+            DaemonError::Io { path, .. } => Some(path.display().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What the API, the sync task and the metrics share.
+pub struct Shared {
+    /// Facts for `/v1/status` and the gauges.
+    pub status: Status,
+    /// Counters.
+    pub metrics: Metrics,
+    /// The index lookups read; empty until the first version exists.
+    index: ArcSwapOption<LiveIndex>,
+    index_path: PathBuf,
+    /// Normalisation rules for queries.
+    pub rules: Rules,
+    /// Most identifiers per batch.
+    pub max_batch: usize,
+}
+
+impl Shared {
+    fn new(config: &Config) -> Shared {
+        let shared = Shared {
+            status: Status::new(
+                config.freshness.max_age,
+                config.freshness.root_expiry_warning,
+            ),
+            metrics: Metrics::default(),
+            index: ArcSwapOption::empty(),
+            index_path: config.data_dir.join(INDEX_FILE),
+            rules: Rules {
+                default_region: config.api.default_region.clone(),
+            },
+            max_batch: config.api.max_batch,
+        };
+        shared.refresh_index();
+        shared
+    }
+
+    /// The index being served, if any.
+    pub fn index(&self) -> Option<Arc<LiveIndex>> {
+        self.index.load_full()
+    }
+
+    /// Opens the published index, or swaps in a newer one (readers holding
+    /// the old one finish on it).
+    pub fn refresh_index(&self) {
+        match self.index.load_full() {
+            Some(live) => match live.reload_if_changed() {
+                Ok(Some(reloaded)) => {
+                    info!(
+                        from = reloaded.previous_version,
+                        to = reloaded.version,
+                        "lookup index reloaded"
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(error = %e, "cannot reload the lookup index; still serving the previous one")
+                }
+            },
+            None if self.index_path.exists() => match LiveIndex::open(&self.index_path) {
+                Ok(live) => {
+                    info!(
+                        version = live.load().header().list_version,
+                        "lookup index opened"
+                    );
+                    self.index.store(Some(Arc::new(live)));
+                }
+                Err(e) => warn!(error = %e, "cannot open the lookup index"),
+            },
+            None => {}
+        }
+    }
+}
+
+/// Binds the configured API address and runs the daemon until `shutdown`.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let listener = bind(config.api.listen).await?;
+    serve(config, listener, shutdown).await
+}
+
+/// Binds a TCP listener, naming the address in the error.
+pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            address: address.to_string(),
+            source,
+        })
+}
+
+/// Runs the daemon with its API on `listener` until `shutdown` completes:
+/// then the sync task stops at its next step (an apply in progress
+/// finishes; a download is abandoned), and requests in flight get
+/// `api.shutdown_grace` to finish.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| DaemonError::Io {
+        action: "create data folder",
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let shared = Arc::new(Shared::new(&config));
+    // Fans the one shutdown future out to every task.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutdown requested");
+        let _ = stop_tx.send(true);
+    });
+    let client = http::client(&config.sync)?;
+    let mut syncer = Syncer::open(
+        config.clone(),
+        shared.clone(),
+        client.clone(),
+        stop_rx.clone(),
+    )
+    .await?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    // The API, on TCP and optionally a Unix socket.
+    let router = api::router(shared.clone(), config.api.max_body_size as usize);
+    let grace = config.api.shutdown_grace;
+    {
+        let router = router.clone();
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let served =
+                axum::serve(listener, router).with_graceful_shutdown(stopped(stop.clone()));
+            bounded(served, stop, grace)
+                .await
+                .map_err(|e| DaemonError::Runtime {
+                    action: "serve the API",
+                    reason: e.to_string(),
+                })
+        });
+    }
+    if let Some(path) = &config.api.unix_socket {
+        let _ = std::fs::remove_file(path);
+        let unix = tokio::net::UnixListener::bind(path).map_err(|source| DaemonError::Listen {
+            address: path.display().to_string(),
+            source,
+        })?;
+        info!(socket = %path.display(), "API listening on a Unix socket");
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(unix, router).with_graceful_shutdown(stopped(stop.clone()));
+            bounded(served, stop, grace)
+                .await
+                .map_err(|e| DaemonError::Runtime {
+                    action: "serve the API on the Unix socket",
+                    reason: e.to_string(),
+                })
+        });
+    }
+    if config.mirror.enabled {
+        let mirror = bind(config.mirror.listen).await?;
+        let address = mirror.local_addr().map_err(|source| DaemonError::Listen {
+            address: config.mirror.listen.to_string(),
+            source,
+        })?;
+        info!(%address, dir = %syncer.files.dir().display(), "mirror listening on http://{address}");
+        let serve_config = crate::centre::serve::ServeConfig {
+            dir: syncer.files.dir().to_owned(),
+            manifest_max_age: config.mirror.manifest_max_age,
+        };
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            crate::centre::serve::run(serve_config, mirror, stopped(stop))
+                .await
+                .map_err(|e| DaemonError::Runtime {
+                    action: "serve the mirror",
+                    reason: e.to_string(),
+                })
+        });
+    }
+    // "Look now" channels: capacity 1, since one pending request is enough.
+    let (push_tx, mut push_rx) = mpsc::channel::<()>(1);
+    if config.sync.push && !config.sync.urls.is_empty() {
+        tasks.spawn(push::run(config.sync.clone(), client, push_tx, stop_rx.clone()).map_ok());
+    } else {
+        drop(push_tx);
+    }
+    let (drop_tx, mut drop_rx) = mpsc::channel::<()>(1);
+    let _watcher = if config.drop_folder.enabled {
+        let dir = config.drop_dir();
+        std::fs::create_dir_all(&dir).map_err(|source| DaemonError::Io {
+            action: "create drop folder",
+            path: dir.clone(),
+            source,
+        })?;
+        info!(folder = %dir.display(), "watching the drop folder");
+        let _ = drop_tx.try_send(());
+        Some(source::drop::watch(&dir, drop_tx.clone())?)
+    } else {
+        None
+    };
+    if let Some(every) = systemd::watchdog_interval() {
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => systemd::notify("WATCHDOG=1"),
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+        });
+    }
+    systemd::notify("READY=1");
+    info!(
+        mirrors = config.sync.urls.len(),
+        drop_folder = config.drop_folder.enabled,
+        push = config.sync.push,
+        "blocklistd running"
+    );
+
+    // The sync loop.
+    let mut stop = stop_rx.clone();
+    let mut failures = 0u32;
+    let mut next_poll = Instant::now();
+    let mut next_drop = Instant::now() + config.drop_folder.rescan_interval;
+    loop {
+        let polling = syncer.has_mirrors();
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep_until(next_poll), if polling => {
+                failures = http_round(&mut syncer, failures).await;
+                next_poll = Instant::now() + http::next_wait(&config.sync, failures);
+            }
+            Some(()) = push_rx.recv() => {
+                failures = http_round(&mut syncer, failures).await;
+                next_poll = Instant::now() + http::next_wait(&config.sync, failures);
+            }
+            Some(()) = drop_rx.recv(), if config.drop_folder.enabled => {
+                next_drop = drop_round(&mut syncer, &config).await;
+            }
+            _ = tokio::time::sleep_until(next_drop), if config.drop_folder.enabled => {
+                next_drop = drop_round(&mut syncer, &config).await;
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    systemd::notify("STOPPING=1");
+    info!("sync stopped; waiting for the API to drain");
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => error!(error = %e, "task failed"),
+            Err(e) => error!(error = %e, "task panicked"),
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// Runs one HTTP round, returning the new count of consecutive failures.
+async fn http_round(syncer: &mut Syncer, failures: u32) -> u32 {
+    match syncer.http_round().await {
+        Ok(_) => 0,
+        Err(DaemonError::ShuttingDown) => failures,
+        Err(e) => {
+            warn!(error = %e, failures = failures + 1, "sync round failed on every mirror; backing off");
+            failures + 1
+        }
+    }
+}
+
+/// Runs one drop-folder round, returning when to look again.
+async fn drop_round(syncer: &mut Syncer, config: &Config) -> Instant {
+    match syncer.drop_round().await {
+        Ok(outcome) if outcome.pending => Instant::now() + config.drop_folder.settle,
+        Ok(_) => Instant::now() + config.drop_folder.rescan_interval,
+        Err(DaemonError::ShuttingDown) => Instant::now(),
+        Err(e) => {
+            warn!(error = %e, "drop folder round failed");
+            Instant::now() + config.drop_folder.rescan_interval
+        }
+    }
+}
+
+/// Completes when shutdown is requested.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Awaits a graceful server, but no longer than `grace` after shutdown.
+async fn bounded<F, E>(served: F, stop: watch::Receiver<bool>, grace: Duration) -> Result<(), E>
+where
+    F: std::future::IntoFuture<Output = Result<(), E>>,
+{
+    let served = served.into_future();
+    tokio::pin!(served);
+    tokio::select! {
+        result = &mut served => return result,
+        _ = stopped(stop) => {}
+    }
+    match tokio::time::timeout(grace, served).await {
+        Ok(result) => result,
+        Err(_) => {
+            warn!(grace = ?grace, "requests still in flight after the shutdown grace; closing");
+            Ok(())
+        }
+    }
+}
+
+/// Adapts a task returning `()` to the task set's result type.
+trait MapOk: Future<Output = ()> + Sized {
+    fn map_ok(self) -> impl Future<Output = Result<(), DaemonError>> {
+        async move {
+            self.await;
+            Ok(())
+        }
+    }
+}
+
+impl<F: Future<Output = ()>> MapOk for F {}

@@ -1,0 +1,8 @@
+//! Where documents come from. Neither source is trusted: both only deliver
+//! bytes that the [`crate::daemon::sync::Syncer`] verifies.
+//!
+//! - [`http`]: publish directories at URLs, tried in order (failover).
+//! - [`drop`]: a folder files are copied into by hand.
+
+pub mod drop;
+pub mod http;

@@ -1,0 +1,779 @@
+//! [`Syncer`]: owns the trust root and the replica, and turns bytes from any
+//! source into applied versions. Whatever the source (a mirror, the drop
+//! folder), every document goes through the same steps: trust roots are
+//! rotated only along the signed chain, manifests are checked for signature,
+//! expiry and rollback, each file is checked against the size and digest the
+//! signed manifest announces (for HTTP) and then verified by signature and
+//! version before the replica applies it in one transaction.
+//!
+//! One HTTP round ([`Syncer::http_round`]) tries the mirrors in order: fetch
+//! the manifest (conditionally), rotate roots it lists, verify it, plan the
+//! catch-up (the deltas from the held version, or the newest snapshot and
+//! the deltas after it when that is cheaper or the deltas are pruned), fetch
+//! and apply each file, and, in mirror mode, keep every listed file.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use blocklist_core::document::{envelope, DocType, Document, FileRef, Manifest, Version};
+use blocklist_core::replica::Replica;
+use blocklist_core::store::{Applied, StoreState};
+use blocklist_core::verify::{self, Verifier, VerifyError};
+use blocklist_core::Timestamp;
+use tokio::sync::watch;
+use tracing::{info, warn, Instrument as _};
+
+use crate::daemon::config::Config;
+use crate::daemon::metrics::{self, SyncSource};
+use crate::daemon::published::{write_atomic, LocalFiles};
+use crate::daemon::source::http::{HttpMirror, ManifestFetch};
+use crate::daemon::state::{ManifestInfo, TrustInfo};
+use crate::daemon::{DaemonError, Shared};
+
+/// The root pinned on first use, in the data folder.
+pub const PINNED_ROOT_FILE: &str = "pinned.root";
+
+/// The sync engine (one per daemon, driven by the sync task).
+pub struct Syncer {
+    pub(crate) config: Arc<Config>,
+    pub(crate) shared: Arc<Shared>,
+    verifier: Option<Verifier>,
+    trust_origin: &'static str,
+    /// The replica, shared with blocking apply threads; `None` until a trust
+    /// root names the list.
+    replica: Option<Arc<Mutex<Replica>>>,
+    /// The version the replica holds (kept here so planning needs no lock).
+    held: Option<Version>,
+    /// The highest manifest serial verified: a lower one is a rollback.
+    seen_serial: Option<u64>,
+    pub(crate) files: LocalFiles,
+    mirrors: Vec<HttpMirror>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Syncer {
+    /// Loads the trust root (configured, or pinned earlier on first use, then
+    /// rotated along the roots kept), opens the replica, and reads the last
+    /// synced manifest for the rollback floor.
+    pub async fn open(
+        config: Arc<Config>,
+        shared: Arc<Shared>,
+        client: reqwest::Client,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Syncer, DaemonError> {
+        let files = LocalFiles::open(&config.data_dir)?;
+        let mirrors = config
+            .sync
+            .urls
+            .iter()
+            .map(|url| HttpMirror::new(url, client.clone()))
+            .collect();
+        let mut syncer = Syncer {
+            config: config.clone(),
+            shared,
+            verifier: None,
+            trust_origin: "configured",
+            replica: None,
+            held: None,
+            seen_serial: None,
+            files,
+            mirrors,
+            shutdown,
+        };
+        let pinned_file = config.data_dir.join(PINNED_ROOT_FILE);
+        let pinned = match &config.trust_root {
+            Some(path) => Some((path.clone(), "configured")),
+            None if pinned_file.is_file() => Some((pinned_file, "first-use")),
+            None => None,
+        };
+        match pinned {
+            Some((path, origin)) => {
+                let bytes = std::fs::read(&path).map_err(|source| DaemonError::Io {
+                    action: "read trust root",
+                    path: path.clone(),
+                    source,
+                })?;
+                let verifier = Verifier::pin(&bytes).map_err(|source| DaemonError::Verify {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+                if origin == "first-use" {
+                    warn!(root = %path.display(), "trust root was pinned on first use from the drop folder; set trust_root to pin one obtained out of band");
+                }
+                syncer.trust(verifier, origin).await?;
+                for (version, path) in syncer.files.roots() {
+                    if version <= syncer.root_version() {
+                        continue;
+                    }
+                    let rotated = std::fs::read(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| {
+                            syncer
+                                .verifier
+                                .as_mut()
+                                .expect("pinned above")
+                                .rotate(&b)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        });
+                    if let Err(reason) = rotated {
+                        warn!(root = %path.display(), %reason, "kept trust root does not rotate from the one in force; ignored");
+                        break;
+                    }
+                }
+                syncer.publish_trust();
+            }
+            None => {
+                warn!("no trust root: nothing will be applied until trust_root is set or a root file is dropped into the drop folder");
+            }
+        }
+        if let Some(bytes) = syncer.files.manifest() {
+            if let Ok(manifest) = decode_manifest_unverified(&bytes) {
+                syncer.seen_serial = Some(manifest.serial);
+                syncer
+                    .shared
+                    .status
+                    .set_manifest(manifest_info(&manifest, "local copy"));
+            }
+        }
+        Ok(syncer)
+    }
+
+    /// Whether a trust root is pinned.
+    pub fn has_trust(&self) -> bool {
+        self.verifier.is_some()
+    }
+
+    fn root_version(&self) -> Version {
+        self.verifier
+            .as_ref()
+            .map_or(Version::FIRST, |v| v.root().version)
+    }
+
+    /// Adopts a pinned verifier and opens the replica of its list.
+    pub(crate) async fn trust(
+        &mut self,
+        verifier: Verifier,
+        origin: &'static str,
+    ) -> Result<(), DaemonError> {
+        let list = verifier.root().list.to_string();
+        let dir = self.config.data_dir.clone();
+        let (replica, state) = blocking(move || {
+            let replica = Replica::open(&dir, &list).map_err(|source| DaemonError::Apply {
+                file: dir.display().to_string(),
+                source: Box::new(source),
+            })?;
+            let state = replica_state(&replica)?;
+            Ok((replica, state))
+        })
+        .await?;
+        self.verifier = Some(verifier);
+        self.trust_origin = origin;
+        self.replica = Some(Arc::new(Mutex::new(replica)));
+        self.publish_trust();
+        self.after_apply(&state);
+        Ok(())
+    }
+
+    fn publish_trust(&self) {
+        if let Some(verifier) = &self.verifier {
+            let root = verifier.root();
+            self.shared.status.set_trust(TrustInfo {
+                version: root.version.get(),
+                sha256: root.file_sha256().to_string(),
+                expires_at: root.expires_at.0,
+                pinned: self.trust_origin,
+            });
+        }
+    }
+
+    /// Pins `bytes` as the trust root on first use (drop folder only).
+    pub(crate) async fn pin_first_use(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<(), DaemonError> {
+        let verifier = Verifier::pin(bytes).map_err(|source| DaemonError::Verify {
+            file: name.to_owned(),
+            source,
+        })?;
+        let root = verifier.root();
+        warn!(
+            file = name,
+            list = %root.list,
+            version = root.version.get(),
+            sha256 = %root.file_sha256(),
+            "TRUST ON FIRST USE: pinned this trust root from the drop folder. Compare its sha256 with the fingerprint the centre publishes, or set trust_root to a root obtained out of band."
+        );
+        let data = &self.config.data_dir;
+        write_atomic(
+            &data.join("published/.tmp"),
+            &data.join(PINNED_ROOT_FILE),
+            bytes,
+        )?;
+        let rel = FileRef {
+            version: root.version,
+            sha256: root.file_sha256(),
+            size: bytes.len() as u64,
+        }
+        .path(DocType::Root);
+        self.files.write(&rel, bytes)?;
+        self.trust(verifier, "first-use").await
+    }
+
+    /// Rotates to the next trust root and keeps its file.
+    pub(crate) fn rotate_root(&mut self, bytes: &[u8], name: &str) -> Result<(), DaemonError> {
+        let verifier = self.verifier.as_mut().ok_or(DaemonError::NoTrustRoot)?;
+        let root = verifier
+            .rotate(bytes)
+            .map_err(|source| DaemonError::Verify {
+                file: name.to_owned(),
+                source,
+            })?;
+        let rel = FileRef {
+            version: root.version,
+            sha256: root.file_sha256(),
+            size: bytes.len() as u64,
+        }
+        .path(DocType::Root);
+        warn!(
+            version = root.version.get(),
+            file = name,
+            "trust root rotated"
+        );
+        self.files.write(&rel, bytes)?;
+        self.publish_trust();
+        Ok(())
+    }
+
+    /// The trust root's version, if pinned.
+    pub(crate) fn trusted_root_version(&self) -> Option<Version> {
+        self.verifier.as_ref().map(|v| v.root().version)
+    }
+
+    /// The version held.
+    pub fn held(&self) -> Option<Version> {
+        self.held
+    }
+
+    /// Verifies a manifest (signature, expiry, rollback) and records it. An
+    /// expired manifest is recorded as such (the daemon turns degraded) and
+    /// refused.
+    pub(crate) fn accept_manifest(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<Manifest, DaemonError> {
+        let verifier = self.verifier.as_ref().ok_or(DaemonError::NoTrustRoot)?;
+        match verifier.manifest(bytes, Timestamp::now(), self.seen_serial) {
+            Ok(manifest) => {
+                let manifest = manifest.into_inner();
+                self.seen_serial = Some(manifest.serial.max(self.seen_serial.unwrap_or(0)));
+                self.shared
+                    .status
+                    .set_manifest(manifest_info(&manifest, name));
+                Ok(manifest)
+            }
+            Err(source) => {
+                if matches!(source, VerifyError::Expired { .. }) {
+                    self.shared
+                        .status
+                        .set_manifest_expired(format!("{name}: {source}"));
+                }
+                Err(DaemonError::Verify {
+                    file: name.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Verifies and applies a delta (in a blocking thread); `Ok(false)` when
+    /// the same file was applied before.
+    pub(crate) async fn apply_delta(
+        &mut self,
+        bytes: Vec<u8>,
+        name: &str,
+    ) -> Result<bool, DaemonError> {
+        let verifier = self.verifier.clone().ok_or(DaemonError::NoTrustRoot)?;
+        let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
+        let file = name.to_owned();
+        let (applied, state) = blocking(move || {
+            let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = replica_state(&replica)?.version;
+            let delta = verifier
+                .delta(&bytes, held)
+                .map_err(|source| DaemonError::Verify {
+                    file: file.clone(),
+                    source,
+                })?;
+            let applied =
+                replica
+                    .apply_delta(&delta, &file)
+                    .map_err(|source| DaemonError::Apply {
+                        file: file.clone(),
+                        source: Box::new(source),
+                    })?;
+            Ok((applied, replica_state(&replica)?))
+        })
+        .await?;
+        self.after_apply(&state);
+        let done = matches!(applied, Applied::Applied { .. });
+        if done {
+            self.shared.metrics.applied(metrics::Applied::Delta);
+            info!(
+                version = state.version.map_or(0, Version::get),
+                entries = state.state.entries,
+                file = name,
+                "applied delta"
+            );
+        }
+        Ok(done)
+    }
+
+    /// Verifies and applies a snapshot (in a blocking thread), logging progress.
+    pub(crate) async fn apply_snapshot(
+        &mut self,
+        bytes: Vec<u8>,
+        name: &str,
+    ) -> Result<bool, DaemonError> {
+        let verifier = self.verifier.clone().ok_or(DaemonError::NoTrustRoot)?;
+        let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
+        let file = name.to_owned();
+        let (applied, state) = blocking(move || {
+            let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = replica_state(&replica)?.version;
+            let snapshot =
+                verifier
+                    .snapshot(&bytes, held)
+                    .map_err(|source| DaemonError::Verify {
+                        file: file.clone(),
+                        source,
+                    })?;
+            let mut progress = |p: blocklist_core::store::Progress| {
+                info!(
+                    done = p.done,
+                    total = p.total,
+                    per_second = p.rate() as u64,
+                    "snapshot apply progress"
+                );
+            };
+            let applied = replica
+                .apply_snapshot(&snapshot, &file, &mut progress)
+                .map_err(|source| DaemonError::Apply {
+                    file: file.clone(),
+                    source: Box::new(source),
+                })?;
+            Ok((applied, replica_state(&replica)?))
+        })
+        .await?;
+        self.after_apply(&state);
+        let done = matches!(applied, Applied::Applied { .. });
+        if done {
+            self.shared.metrics.applied(metrics::Applied::Snapshot);
+            info!(
+                version = state.version.map_or(0, Version::get),
+                entries = state.state.entries,
+                file = name,
+                "applied snapshot"
+            );
+        }
+        Ok(done)
+    }
+
+    /// Records the replica's state and swaps the API onto the new index.
+    fn after_apply(&mut self, state: &StoreState) {
+        self.held = state.version;
+        self.shared.refresh_index();
+        self.shared.status.set_data(
+            &state.list,
+            state.version.map(Version::get),
+            state.state.entries,
+            state.data_time.0,
+        );
+    }
+
+    /// Runs `future` unless shutdown is requested first (downloads are
+    /// abandoned on shutdown; applies are never raced, so they finish).
+    pub(crate) async fn cancellable<T>(
+        &self,
+        future: impl std::future::Future<Output = Result<T, DaemonError>>,
+    ) -> Result<T, DaemonError> {
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            result = future => result,
+            _ = shutdown.wait_for(|stop| *stop) => Err(DaemonError::ShuttingDown),
+        }
+    }
+
+    /// Whether any HTTP source is configured.
+    pub fn has_mirrors(&self) -> bool {
+        !self.mirrors.is_empty()
+    }
+
+    /// One HTTP round: each mirror in order until one succeeds. Returns
+    /// `applied` or `current`.
+    pub async fn http_round(&mut self) -> Result<&'static str, DaemonError> {
+        self.shared.metrics.sync_attempt(SyncSource::Http);
+        let mut last = None;
+        for index in 0..self.mirrors.len() {
+            if index > 0 {
+                self.shared.metrics.failover();
+            }
+            let mirror = self.mirrors[index].base().to_owned();
+            let span = tracing::info_span!("sync", mirror = %mirror, held = self.held.map_or(0, Version::get));
+            match self.sync_from(index).instrument(span).await {
+                Ok(result) => {
+                    self.shared.status.sync_succeeded(result, &mirror);
+                    return Ok(result);
+                }
+                Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
+                Err(err) => {
+                    warn!(mirror = %mirror, error = %err, "sync from mirror failed");
+                    self.shared.status.sync_failed(
+                        &mirror,
+                        &err.file().unwrap_or_else(|| mirror.clone()),
+                        err.to_string(),
+                    );
+                    last = Some(err);
+                }
+            }
+        }
+        self.shared.metrics.sync_failure(SyncSource::Http);
+        Err(last.unwrap_or(DaemonError::NoSource))
+    }
+
+    async fn sync_from(&mut self, index: usize) -> Result<&'static str, DaemonError> {
+        if self.verifier.is_none() {
+            return Err(DaemonError::NoTrustRoot);
+        }
+        let cap = self.config.sync.max_manifest_size;
+        let manifest_url = self.mirrors[index].url(blocklist_core::document::MANIFEST_PATH);
+        let fetched = self.cancellable(self.mirrors[index].manifest(cap)).await?;
+        let (bytes, etag) = match fetched {
+            ManifestFetch::Unchanged => {
+                // Nothing new, but the manifest held may have expired since.
+                if let Some(m) = self.shared.status.manifest() {
+                    let now = Timestamp::now();
+                    if now.0 >= m.expires_at {
+                        let source = VerifyError::Expired {
+                            serial: m.serial,
+                            expires_at: Timestamp(m.expires_at),
+                            now,
+                        };
+                        self.shared
+                            .status
+                            .set_manifest_expired(format!("{manifest_url}: {source}"));
+                        return Err(DaemonError::Verify {
+                            file: manifest_url,
+                            source,
+                        });
+                    }
+                }
+                return Ok("current");
+            }
+            ManifestFetch::Fetched(bytes, etag) => (bytes, etag),
+        };
+        self.shared.metrics.fetched(bytes.len() as u64);
+        // Roots first: the manifest may be signed by a newer root's keys.
+        let unverified =
+            decode_manifest_unverified(&bytes).map_err(|source| DaemonError::Verify {
+                file: manifest_url.clone(),
+                source,
+            })?;
+        let current_root = self.root_version();
+        for root in unverified.roots.iter().filter(|r| r.version > current_root) {
+            let rel = root.path(DocType::Root);
+            let url = self.mirrors[index].url(&rel);
+            let bytes = self.fetch_checked(index, &rel, root).await?;
+            self.rotate_root(&bytes, &url)?;
+        }
+        let manifest = self.accept_manifest(&bytes, &manifest_url)?;
+        let applied = self.catch_up(index, &manifest, &manifest_url).await?;
+        if self.config.mirror.enabled {
+            self.mirror_listed(index, &manifest).await?;
+        }
+        self.files
+            .write(blocklist_core::document::MANIFEST_PATH, &bytes)?;
+        self.mirrors[index].etag = etag;
+        Ok(if applied > 0 { "applied" } else { "current" })
+    }
+
+    /// Fetches a listed file, capped at its announced size, and checks its digest.
+    async fn fetch_checked(
+        &self,
+        index: usize,
+        rel: &str,
+        file: &FileRef,
+    ) -> Result<Vec<u8>, DaemonError> {
+        let mirror = &self.mirrors[index];
+        let url = mirror.url(rel);
+        let bytes = self.cancellable(mirror.fetch(rel, file.size)).await?;
+        self.shared.metrics.fetched(bytes.len() as u64);
+        verify::check_file(&url, &bytes, file)
+            .map_err(|source| DaemonError::Verify { file: url, source })?;
+        Ok(bytes)
+    }
+
+    /// Brings the replica to the manifest's version; returns how many files
+    /// were applied.
+    async fn catch_up(
+        &mut self,
+        index: usize,
+        manifest: &Manifest,
+        manifest_url: &str,
+    ) -> Result<usize, DaemonError> {
+        let held = self.held.map_or(0, Version::get);
+        let steps = plan(held, manifest).map_err(|reason| DaemonError::Inconsistent {
+            file: manifest_url.to_owned(),
+            reason,
+        })?;
+        let total = steps.len();
+        if total > 1 {
+            info!(
+                from = held,
+                to = manifest.version.get(),
+                files = total,
+                "catching up"
+            );
+        }
+        for (step, (doc, file)) in steps.iter().enumerate() {
+            let rel = file.path(*doc);
+            let url = self.mirrors[index].url(&rel);
+            let progress = format!(
+                "catch-up from version {held} to {}: {doc} {} ({}/{total})",
+                manifest.version,
+                file.version,
+                step + 1
+            );
+            info!(step = step + 1, total, doc = %doc, version = file.version.get(), "{progress}");
+            self.shared.status.set_progress(Some(progress));
+            let bytes = self.fetch_checked(index, &rel, file).await?;
+            if self.config.mirror.enabled {
+                self.files.write(&rel, &bytes)?;
+            }
+            match doc {
+                DocType::Snapshot => self.apply_snapshot(bytes, &url).await?,
+                _ => self.apply_delta(bytes, &url).await?,
+            };
+        }
+        self.shared.status.set_progress(None);
+        if total > 0 {
+            // The files' signed states were checked on apply; this ties the
+            // result to the manifest too.
+            let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
+            let state = blocking(move || {
+                replica_state(&replica.lock().unwrap_or_else(PoisonError::into_inner))
+            })
+            .await?;
+            verify::check_state("state after catch-up", &manifest.state, &state.state).map_err(
+                |source| DaemonError::Verify {
+                    file: manifest_url.to_owned(),
+                    source,
+                },
+            )?;
+        }
+        Ok(total)
+    }
+
+    /// Mirror mode: fetch every listed file not yet held, then drop unlisted ones.
+    async fn mirror_listed(
+        &mut self,
+        index: usize,
+        manifest: &Manifest,
+    ) -> Result<(), DaemonError> {
+        let mut keep = HashSet::new();
+        let listed = manifest
+            .roots
+            .iter()
+            .map(|r| (DocType::Root, r))
+            .chain(manifest.deltas.iter().map(|r| (DocType::Delta, r)))
+            .chain(manifest.snapshots.iter().map(|r| (DocType::Snapshot, r)));
+        for (doc, file) in listed {
+            let rel = file.path(doc);
+            if !self.files.has(&rel) {
+                let bytes = self.fetch_checked(index, &rel, file).await?;
+                self.files.write(&rel, &bytes)?;
+            }
+            keep.insert(rel);
+        }
+        self.files.prune(&keep);
+        Ok(())
+    }
+}
+
+/// The files that take a replica at `held` (0: empty) to the manifest's
+/// version: the listed deltas after `held`, or the newest listed snapshot
+/// newer than `held` plus the deltas after it, whichever is fewer bytes (a
+/// snapshot is the only way when the deltas needed were pruned).
+pub fn plan(held: u64, manifest: &Manifest) -> Result<Vec<(DocType, FileRef)>, String> {
+    let target = manifest.version.get();
+    if held == target {
+        return Ok(Vec::new());
+    }
+    if held > target {
+        return Err(format!(
+            "announces version {target}, older than version {held} held here: refused as a rollback"
+        ));
+    }
+    let deltas_after = |from: u64| -> Option<Vec<FileRef>> {
+        let refs: Vec<FileRef> = manifest
+            .deltas
+            .iter()
+            .filter(|d| d.version.get() > from && d.version.get() <= target)
+            .copied()
+            .collect();
+        // Listed versions are strictly ascending, so a full count is a full run.
+        (refs.len() as u64 == target - from).then_some(refs)
+    };
+    let cost = |refs: &[FileRef]| refs.iter().map(|r| r.size).sum::<u64>();
+    let by_deltas = deltas_after(held).map(|d| {
+        (
+            cost(&d),
+            d.into_iter()
+                .map(|r| (DocType::Delta, r))
+                .collect::<Vec<_>>(),
+        )
+    });
+    let by_snapshot = manifest
+        .snapshots
+        .iter()
+        .rev()
+        .filter(|s| s.version.get() > held && s.version.get() <= target)
+        .find_map(|s| {
+            deltas_after(s.version.get()).map(|d| {
+                let total = s.size + cost(&d);
+                let steps = std::iter::once((DocType::Snapshot, *s))
+                    .chain(d.into_iter().map(|r| (DocType::Delta, r)))
+                    .collect::<Vec<_>>();
+                (total, steps)
+            })
+        });
+    match (by_deltas, by_snapshot) {
+        (Some(d), Some(s)) => Ok(if s.0 < d.0 { s.1 } else { d.1 }),
+        (Some(d), None) => Ok(d.1),
+        (None, Some(s)) => Ok(s.1),
+        (None, None) => Err(format!(
+            "lists no deltas or snapshot leading from version {held} to {target}"
+        )),
+    }
+}
+
+/// A manifest's content without checking signatures (for the roots it lists,
+/// and for the copy the daemon wrote itself after verifying it).
+pub fn decode_manifest_unverified(bytes: &[u8]) -> Result<Manifest, VerifyError> {
+    let malformed = |source| VerifyError::Malformed {
+        doc: DocType::Manifest,
+        source,
+    };
+    let env = envelope::parse(bytes).map_err(malformed)?;
+    if env.doc_type != DocType::Manifest {
+        return Err(VerifyError::WrongDocument {
+            expected: DocType::Manifest,
+            found: env.doc_type,
+        });
+    }
+    Manifest::decode_payload(env.payload).map_err(malformed)
+}
+
+fn manifest_info(manifest: &Manifest, source: &str) -> ManifestInfo {
+    ManifestInfo {
+        serial: manifest.serial,
+        version: manifest.version.get(),
+        issued_at: manifest.issued_at.0,
+        expires_at: manifest.expires_at.0,
+        source: source.to_owned(),
+    }
+}
+
+fn replica_state(replica: &Replica) -> Result<StoreState, DaemonError> {
+    replica.state().map_err(|source| DaemonError::Apply {
+        file: replica.store().path().display().to_string(),
+        source: Box::new(source),
+    })
+}
+
+/// Runs blocking work (SQLite, hashing a snapshot) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DaemonError> + Send + 'static,
+) -> Result<T, DaemonError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| DaemonError::Runtime {
+            action: "run a blocking apply",
+            reason: e.to_string(),
+        })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use blocklist_core::document::{ListId, ListState};
+    use blocklist_core::Sha256;
+
+    fn r(version: u64, size: u64) -> FileRef {
+        FileRef {
+            version: Version::new(version).unwrap(),
+            sha256: Sha256([0; 32]),
+            size,
+        }
+    }
+
+    fn manifest(version: u64, deltas: Vec<FileRef>, snapshots: Vec<FileRef>) -> Manifest {
+        Manifest {
+            list: ListId::new("t").unwrap(),
+            serial: 1,
+            version: Version::new(version).unwrap(),
+            state: ListState::default(),
+            issued_at: Timestamp(0),
+            expires_at: Timestamp(1),
+            roots: vec![],
+            deltas,
+            snapshots,
+            extensions: vec![],
+        }
+    }
+
+    fn versions(steps: &[(DocType, FileRef)]) -> Vec<(DocType, u64)> {
+        steps.iter().map(|(d, r)| (*d, r.version.get())).collect()
+    }
+
+    #[test]
+    fn catch_up_takes_deltas_when_listed_and_cheaper() {
+        let m = manifest(5, (1..=5).map(|v| r(v, 10)).collect(), vec![r(4, 1000)]);
+        assert_eq!(
+            versions(&plan(2, &m).unwrap()),
+            [
+                (DocType::Delta, 3),
+                (DocType::Delta, 4),
+                (DocType::Delta, 5)
+            ]
+        );
+        assert!(plan(5, &m).unwrap().is_empty());
+        assert!(plan(6, &m).unwrap_err().contains("rollback"));
+    }
+
+    #[test]
+    fn catch_up_takes_the_snapshot_when_deltas_are_pruned_or_dearer() {
+        let pruned = manifest(6, (5..=6).map(|v| r(v, 10)).collect(), vec![r(4, 1000)]);
+        assert_eq!(
+            versions(&plan(1, &pruned).unwrap()),
+            [
+                (DocType::Snapshot, 4),
+                (DocType::Delta, 5),
+                (DocType::Delta, 6)
+            ]
+        );
+        let dear = manifest(6, (1..=6).map(|v| r(v, 500)).collect(), vec![r(4, 700)]);
+        assert_eq!(
+            versions(&plan(0, &dear).unwrap()),
+            [
+                (DocType::Snapshot, 4),
+                (DocType::Delta, 5),
+                (DocType::Delta, 6)
+            ]
+        );
+        let gap = manifest(6, vec![r(6, 10)], vec![r(4, 10)]);
+        assert!(plan(1, &gap).unwrap_err().contains("no deltas or snapshot"));
+    }
+}
