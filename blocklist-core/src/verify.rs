@@ -336,6 +336,20 @@ impl Verifier {
     }
 }
 
+/// Reads a document without checking any signature: for the one step that
+/// needs a document's content before it can be verified, learning which trust
+/// roots a manifest lists so the chain up to the current root can be fetched.
+/// What it returns is not [`Verified`], so it cannot reach the store.
+///
+/// ```
+/// use blocklist_core::document::{Delta, Manifest};
+/// use blocklist_core::verify::{read_unverified, VerifyError};
+/// assert!(matches!(read_unverified::<Manifest>(b"BLKL"), Err(VerifyError::Malformed { .. })));
+/// ```
+pub fn read_unverified<T: Document>(bytes: &[u8]) -> Result<T, VerifyError> {
+    decode(&envelope_of::<T>(bytes)?)
+}
+
 /// Checks that a file matches the manifest's reference to it: size first, so a
 /// hostile mirror's oversized file is refused without hashing it all.
 pub fn check_file(what: &str, bytes: &[u8], expected: &FileRef) -> Result<(), VerifyError> {

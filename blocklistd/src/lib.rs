@@ -11,3 +11,4 @@
 
 pub mod centre;
 pub mod daemon;
+pub mod signal;

@@ -377,7 +377,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                     .map_err(serve_error("read the bound address".to_owned()))?;
                 println!("listening on http://{bound}");
                 std::io::Write::flush(&mut std::io::stdout()).ok();
-                serve::run(config, listener, shutdown_signal())
+                serve::run(config, listener, blocklistd::signal::shutdown_signal())
                     .await
                     .map_err(serve_error("serve".to_owned()))
             })?;
@@ -455,22 +455,4 @@ fn print_publish(report: &PublishReport) {
         println!("wrote {path}");
     }
     println!("manifest serial {}", report.serial);
-}
-
-/// Completes on SIGINT or SIGTERM: the server then stops accepting and lets
-/// requests in flight finish.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = interrupt => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
-    tracing::info!("shutting down");
 }

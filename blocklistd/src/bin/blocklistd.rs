@@ -58,7 +58,7 @@ fn main() -> ExitCode {
                 })?;
             println!("listening on http://{bound}");
             std::io::Write::flush(&mut std::io::stdout()).ok();
-            daemon::serve(config, listener, shutdown_signal()).await
+            daemon::serve(config, listener, blocklistd::signal::shutdown_signal()).await
         })
     });
     match result {
@@ -67,21 +67,5 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = interrupt => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
     }
 }

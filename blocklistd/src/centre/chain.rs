@@ -10,9 +10,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use blocklist_core::document::{
-    envelope, Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
+    Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
 };
-use blocklist_core::verify::{self, Verifier};
+use blocklist_core::verify::{self, read_unverified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier};
 
 use crate::centre::source::Source;
@@ -109,18 +109,10 @@ impl Replica {
 /// A manifest's content, decoded without checking its signatures: the chain
 /// of roots it names is needed before they can be checked.
 pub fn unverified_manifest(source: &dyn Source, bytes: &[u8]) -> Result<Manifest, CentreError> {
-    let decode_error = |source_err| CentreError::Decode {
+    read_unverified(bytes).map_err(|error| CentreError::Verify {
         file: source.name(blocklist_core::document::MANIFEST_PATH),
-        source: source_err,
-    };
-    let env = envelope::parse(bytes).map_err(decode_error)?;
-    if env.doc_type != DocType::Manifest {
-        return Err(CentreError::Inconsistent {
-            file: source.name(blocklist_core::document::MANIFEST_PATH),
-            reason: format!("is a {}, not a manifest", env.doc_type),
-        });
-    }
-    Manifest::decode_payload(env.payload).map_err(decode_error)
+        source: error,
+    })
 }
 
 /// A verifier for each root of `refs` in turn: the first pinned (from

@@ -15,10 +15,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use blocklist_core::document::{envelope, DocType, Document, FileRef, Manifest, Version};
+use blocklist_core::document::{DocType, FileRef, Manifest, Version};
 use blocklist_core::replica::Replica;
 use blocklist_core::store::{Applied, StoreState};
-use blocklist_core::verify::{self, Verifier, VerifyError};
+use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
 use blocklist_core::Timestamp;
 use tokio::sync::watch;
 use tracing::{info, warn, Instrument as _};
@@ -128,7 +128,7 @@ impl Syncer {
             }
         }
         if let Some(bytes) = syncer.files.manifest() {
-            if let Ok(manifest) = decode_manifest_unverified(&bytes) {
+            if let Ok(manifest) = read_unverified::<Manifest>(&bytes) {
                 syncer.seen_serial = Some(manifest.serial);
                 syncer
                     .shared
@@ -295,40 +295,20 @@ impl Syncer {
         bytes: Vec<u8>,
         name: &str,
     ) -> Result<bool, DaemonError> {
-        let verifier = self.verifier.clone().ok_or(DaemonError::NoTrustRoot)?;
-        let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
-        let file = name.to_owned();
-        let (applied, state) = blocking(move || {
-            let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
-            let held = replica_state(&replica)?.version;
-            let delta = verifier
-                .delta(&bytes, held)
-                .map_err(|source| DaemonError::Verify {
-                    file: file.clone(),
-                    source,
-                })?;
-            let applied =
+        self.apply_document(
+            bytes,
+            name,
+            metrics::Applied::Delta,
+            |verifier, replica, held, bytes, file| {
+                let delta = verifier
+                    .delta(bytes, held)
+                    .map_err(|source| verify_error(file, source))?;
                 replica
-                    .apply_delta(&delta, &file)
-                    .map_err(|source| DaemonError::Apply {
-                        file: file.clone(),
-                        source: Box::new(source),
-                    })?;
-            Ok((applied, replica_state(&replica)?))
-        })
-        .await?;
-        self.after_apply(&state);
-        let done = matches!(applied, Applied::Applied { .. });
-        if done {
-            self.shared.metrics.applied(metrics::Applied::Delta);
-            info!(
-                version = state.version.map_or(0, Version::get),
-                entries = state.state.entries,
-                file = name,
-                "applied delta"
-            );
-        }
-        Ok(done)
+                    .apply_delta(&delta, file)
+                    .map_err(|source| apply_error(file, source))
+            },
+        )
+        .await
     }
 
     /// Verifies and applies a snapshot (in a blocking thread), logging progress.
@@ -337,45 +317,70 @@ impl Syncer {
         bytes: Vec<u8>,
         name: &str,
     ) -> Result<bool, DaemonError> {
+        self.apply_document(
+            bytes,
+            name,
+            metrics::Applied::Snapshot,
+            |verifier, replica, held, bytes, file| {
+                let snapshot = verifier
+                    .snapshot(bytes, held)
+                    .map_err(|source| verify_error(file, source))?;
+                let mut progress = |p: blocklist_core::store::Progress| {
+                    info!(
+                        done = p.done,
+                        total = p.total,
+                        per_second = p.rate() as u64,
+                        "snapshot apply progress"
+                    );
+                };
+                replica
+                    .apply_snapshot(&snapshot, file, &mut progress)
+                    .map_err(|source| apply_error(file, source))
+            },
+        )
+        .await
+    }
+
+    /// Runs `apply` (verify, then apply one document) on a blocking thread
+    /// against the replica and the version it holds, then records the outcome.
+    async fn apply_document(
+        &mut self,
+        bytes: Vec<u8>,
+        name: &str,
+        document: metrics::Applied,
+        apply: impl FnOnce(
+                &Verifier,
+                &mut Replica,
+                Option<Version>,
+                &[u8],
+                &str,
+            ) -> Result<Applied, DaemonError>
+            + Send
+            + 'static,
+    ) -> Result<bool, DaemonError> {
         let verifier = self.verifier.clone().ok_or(DaemonError::NoTrustRoot)?;
         let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
         let file = name.to_owned();
         let (applied, state) = blocking(move || {
             let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
             let held = replica_state(&replica)?.version;
-            let snapshot =
-                verifier
-                    .snapshot(&bytes, held)
-                    .map_err(|source| DaemonError::Verify {
-                        file: file.clone(),
-                        source,
-                    })?;
-            let mut progress = |p: blocklist_core::store::Progress| {
-                info!(
-                    done = p.done,
-                    total = p.total,
-                    per_second = p.rate() as u64,
-                    "snapshot apply progress"
-                );
-            };
-            let applied = replica
-                .apply_snapshot(&snapshot, &file, &mut progress)
-                .map_err(|source| DaemonError::Apply {
-                    file: file.clone(),
-                    source: Box::new(source),
-                })?;
+            let applied = apply(&verifier, &mut replica, held, &bytes, &file)?;
             Ok((applied, replica_state(&replica)?))
         })
         .await?;
         self.after_apply(&state);
         let done = matches!(applied, Applied::Applied { .. });
         if done {
-            self.shared.metrics.applied(metrics::Applied::Snapshot);
+            self.shared.metrics.applied(document);
             info!(
                 version = state.version.map_or(0, Version::get),
                 entries = state.state.entries,
                 file = name,
-                "applied snapshot"
+                "applied {}",
+                match document {
+                    metrics::Applied::Delta => "delta",
+                    metrics::Applied::Snapshot => "snapshot",
+                }
             );
         }
         Ok(done)
@@ -477,7 +482,7 @@ impl Syncer {
         self.shared.metrics.fetched(bytes.len() as u64);
         // Roots first: the manifest may be signed by a newer root's keys.
         let unverified =
-            decode_manifest_unverified(&bytes).map_err(|source| DaemonError::Verify {
+            read_unverified::<Manifest>(&bytes).map_err(|source| DaemonError::Verify {
                 file: manifest_url.clone(),
                 source,
             })?;
@@ -659,23 +664,6 @@ pub fn plan(held: u64, manifest: &Manifest) -> Result<Vec<(DocType, FileRef)>, S
     }
 }
 
-/// A manifest's content without checking signatures (for the roots it lists,
-/// and for the copy the daemon wrote itself after verifying it).
-pub fn decode_manifest_unverified(bytes: &[u8]) -> Result<Manifest, VerifyError> {
-    let malformed = |source| VerifyError::Malformed {
-        doc: DocType::Manifest,
-        source,
-    };
-    let env = envelope::parse(bytes).map_err(malformed)?;
-    if env.doc_type != DocType::Manifest {
-        return Err(VerifyError::WrongDocument {
-            expected: DocType::Manifest,
-            found: env.doc_type,
-        });
-    }
-    Manifest::decode_payload(env.payload).map_err(malformed)
-}
-
 fn manifest_info(manifest: &Manifest, source: &str) -> ManifestInfo {
     ManifestInfo {
         serial: manifest.serial,
@@ -703,6 +691,20 @@ pub(crate) async fn blocking<T: Send + 'static>(
             action: "run a blocking apply",
             reason: e.to_string(),
         })?
+}
+
+fn verify_error(file: &str, source: VerifyError) -> DaemonError {
+    DaemonError::Verify {
+        file: file.to_owned(),
+        source,
+    }
+}
+
+fn apply_error(file: &str, source: blocklist_core::Error) -> DaemonError {
+    DaemonError::Apply {
+        file: file.to_owned(),
+        source: Box::new(source),
+    }
 }
 
 #[cfg(test)]
