@@ -30,17 +30,11 @@ fn each_apply_publishes_an_index_at_the_new_version() {
         ),
         entry(Kind::Account, "004 123-4-56789-0", "bank-004", None),
     ];
-    let d1 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                1,
-                first.iter().cloned().map(Op::Add).collect(),
-                ListState::of(&first),
-            )),
-            None,
-        )
-        .unwrap();
+    let d1 = c.verified_delta(
+        1,
+        first.iter().cloned().map(Op::Add).collect(),
+        ListState::of(&first),
+    );
     replica.apply_delta(&d1, "test").unwrap();
 
     let index = LookupIndex::open(replica.index_path()).unwrap();
@@ -86,13 +80,7 @@ fn each_apply_publishes_an_index_at_the_new_version() {
         Op::Update(extended),
         Op::Add(added),
     ];
-    let d2 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(2, ops, ListState::of(&after))),
-            Version::new(1),
-        )
-        .unwrap();
+    let d2 = c.verified_delta(2, ops, ListState::of(&after));
     replica.apply_delta(&d2, "test").unwrap();
     let index = LookupIndex::open(replica.index_path()).unwrap();
     assert_eq!(index.header().list_version, 2);
@@ -113,10 +101,7 @@ fn a_snapshot_publishes_its_entries() {
     let c = Centre::new();
     let mut replica = Replica::open(dir.path(), "th-national").unwrap();
     let all = entries(0, 300);
-    let s = c
-        .verifier
-        .snapshot(&c.sign(&snapshot(40, all.clone())), None)
-        .unwrap();
+    let s = c.verified_snapshot(40, all.clone());
     replica.apply_snapshot(&s, "test", &mut |_| {}).unwrap();
     let index = LookupIndex::open(replica.index_path()).unwrap();
     assert_eq!(index.header().list_version, 40);
@@ -139,17 +124,11 @@ fn open_republishes_an_index_left_behind_by_a_crash() {
     let listed = entries(0, 30);
     {
         let mut replica = Replica::open(dir.path(), "th-national").unwrap();
-        let d1 = c
-            .verifier
-            .delta(
-                &c.sign(&delta(
-                    1,
-                    listed.iter().cloned().map(Op::Add).collect(),
-                    ListState::of(&listed),
-                )),
-                None,
-            )
-            .unwrap();
+        let d1 = c.verified_delta(
+            1,
+            listed.iter().cloned().map(Op::Add).collect(),
+            ListState::of(&listed),
+        );
         replica.apply_delta(&d1, "test").unwrap();
     }
     let path = dir.path().join(blocklist_core::replica::INDEX_FILE);

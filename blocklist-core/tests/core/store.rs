@@ -103,17 +103,8 @@ fn another_file_claiming_an_applied_version_is_refused() {
         store.apply_delta(&d, "test").unwrap();
     }
     // A different, validly signed version 2 and version 1: replay and rollback.
-    let other2 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(2, vec![], ListState::default())),
-            Version::new(1),
-        )
-        .unwrap();
-    let other1 = c
-        .verifier
-        .delta(&c.sign(&delta(1, vec![], ListState::default())), None)
-        .unwrap();
+    let other2 = c.verified_delta(2, vec![], ListState::default());
+    let other1 = c.verified_delta(1, vec![], ListState::default());
     assert!(matches!(
         store.apply_delta(&other2, "x"),
         Err(StoreError::Refused {
@@ -140,33 +131,17 @@ fn a_digest_mismatch_leaves_the_previous_version_intact() {
     let c = Centre::new();
     let mut store = open(dir.path());
     let good = entries(0, 10);
-    let d1 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                1,
-                good.iter().cloned().map(Op::Add).collect(),
-                ListState::of(&good),
-            )),
-            None,
-        )
-        .unwrap();
+    let d1 = c.verified_delta(
+        1,
+        good.iter().cloned().map(Op::Add).collect(),
+        ListState::of(&good),
+    );
     store.apply_delta(&d1, "test").unwrap();
     let before = store.state().unwrap();
 
     let more = entries(100, 10);
     let wrong_state = ListState::of(&good); // claims the state did not change
-    let d2 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                2,
-                more.into_iter().map(Op::Add).collect(),
-                wrong_state,
-            )),
-            Version::new(1),
-        )
-        .unwrap();
+    let d2 = c.verified_delta(2, more.into_iter().map(Op::Add).collect(), wrong_state);
     let err = store.apply_delta(&d2, "test").unwrap_err();
     assert!(
         matches!(
@@ -192,29 +167,17 @@ fn conflicting_operations_are_refused_whole() {
     let c = Centre::new();
     let mut store = open(dir.path());
     let first = entries(0, 5);
-    let d1 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                1,
-                first.iter().cloned().map(Op::Add).collect(),
-                ListState::of(&first),
-            )),
-            None,
-        )
-        .unwrap();
+    let d1 = c.verified_delta(
+        1,
+        first.iter().cloned().map(Op::Add).collect(),
+        ListState::of(&first),
+    );
     store.apply_delta(&d1, "test").unwrap();
     let before = store.state().unwrap();
     let fresh = entries(50, 3);
     let mut ops: Vec<Op> = fresh.into_iter().map(Op::Add).collect();
     ops.push(Op::Add(first[0].clone()));
-    let d2 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(2, ops, ListState::default())),
-            Version::new(1),
-        )
-        .unwrap();
+    let d2 = c.verified_delta(2, ops, ListState::default());
     let err = store.apply_delta(&d2, "test").unwrap_err();
     assert!(
         matches!(
@@ -229,17 +192,7 @@ fn conflicting_operations_are_refused_whole() {
         "{err}"
     );
     let missing = entries(900, 1).remove(0);
-    let d2 = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                2,
-                vec![Op::Remove(missing.id)],
-                ListState::default(),
-            )),
-            Version::new(1),
-        )
-        .unwrap();
+    let d2 = c.verified_delta(2, vec![Op::Remove(missing.id)], ListState::default());
     assert!(matches!(
         store.apply_delta(&d2, "test"),
         Err(StoreError::Conflict { op: "removes", .. })
@@ -253,10 +206,7 @@ fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let c = Centre::new();
     let base = entries(0, 250_001 / 1000);
-    let s = c
-        .verifier
-        .snapshot(&c.sign(&snapshot(10, base.clone())), None)
-        .unwrap();
+    let s = c.verified_snapshot(10, base.clone());
     let mut store = open(dir.path());
     let mut reports = Vec::new();
     store
@@ -269,24 +219,15 @@ fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
     let add = entries(10_000, 4);
     let mut after = base.clone();
     after.extend(add.iter().cloned());
-    let d = c
-        .verifier
-        .delta(
-            &c.sign(&delta(
-                11,
-                add.into_iter().map(Op::Add).collect(),
-                ListState::of(&after),
-            )),
-            Version::new(10),
-        )
-        .unwrap();
+    let d = c.verified_delta(
+        11,
+        add.into_iter().map(Op::Add).collect(),
+        ListState::of(&after),
+    );
     store.apply_delta(&d, "test").unwrap();
     assert_eq!(store.check_integrity().unwrap().entries, after.len() as u64);
     // An older snapshot is a rollback now.
-    let old = c
-        .verifier
-        .snapshot(&c.sign(&snapshot(9, base)), None)
-        .unwrap();
+    let old = c.verified_snapshot(9, base);
     assert!(matches!(
         store.apply_snapshot(&old, "x", &mut |_| {}),
         Err(StoreError::Refused { .. })

@@ -2,7 +2,7 @@
 //! entries shaped like real reports, and deltas between list states.
 
 use blocklist_core::document::*;
-use blocklist_core::verify::Verifier;
+use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::*;
 
 pub const NOW: Timestamp = Timestamp(1_760_000_000);
@@ -92,5 +92,19 @@ impl Centre {
 
     pub fn sign<D: Document>(&self, doc: &D) -> Vec<u8> {
         doc.sign(&[&self.key]).unwrap()
+    }
+
+    /// A delta to `version`, signed, then verified for a client at `version - 1`.
+    pub fn verified_delta(&self, version: u64, ops: Vec<Op>, state: ListState) -> Verified<Delta> {
+        let bytes = self.sign(&delta(version, ops, state));
+        self.verifier
+            .delta(&bytes, Version::new(version - 1))
+            .unwrap()
+    }
+
+    /// A snapshot of `entries` at `version`, signed, then verified for an empty client.
+    pub fn verified_snapshot(&self, version: u64, entries: Vec<Entry>) -> Verified<Snapshot> {
+        let bytes = self.sign(&snapshot(version, entries));
+        self.verifier.snapshot(&bytes, None).unwrap()
     }
 }
