@@ -481,7 +481,7 @@ blocklist_result blocklist_check_domain(const struct blocklist_handle *handle,
 
 /*
  `blocklist_check` for a URL: its host is checked as a domain
- ("https://scam.example/login" checks "scam.example"), so `out->kind` is
+ (`"https://scam.example/login"` checks `"scam.example"`), so `out->kind` is
  `BLOCKLIST_KIND_DOMAIN`.
 
  # Safety

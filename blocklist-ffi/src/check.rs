@@ -250,7 +250,7 @@ pub unsafe extern "C" fn blocklist_check_domain(
 }
 
 /// `blocklist_check` for a URL: its host is checked as a domain
-/// ("https://scam.example/login" checks "scam.example"), so `out->kind` is
+/// (`"https://scam.example/login"` checks `"scam.example"`), so `out->kind` is
 /// `BLOCKLIST_KIND_DOMAIN`.
 ///
 /// # Safety

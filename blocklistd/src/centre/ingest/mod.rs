@@ -1,8 +1,8 @@
 //! Reading agencies' reports: CSV, plain lists and hosts files, into
 //! normalised identifiers with the agency, reason and expiry that list them.
 //!
-//! One parser per syntax ([`csv`], [`plain`], [`hosts`]) turns a line into
-//! [`Row`]s of raw text; [`lines`] does the reading they share (byte-order
+//! One parser per syntax (`csv`, `plain`, `hosts`) turns a line into
+//! `Row`s of raw text; `lines` does the reading they share (byte-order
 //! marks, comments, blank lines, line endings). This module then fills in the
 //! command line's [`Defaults`] and normalises each value with
 //! [`Identifier::parse`]. A line that fails anywhere becomes an
@@ -27,11 +27,11 @@ use crate::centre::CentreError;
 /// An input file's syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// CSV with a header row (see [`csv`]).
+    /// CSV with a header row (see the `csv` module).
     Csv,
-    /// One identifier per line (see [`plain`]).
+    /// One identifier per line (see the `plain` module).
     Plain,
-    /// A hosts file, domains only (see [`hosts`]).
+    /// A hosts file, domains only (see the `hosts` module).
     Hosts,
 }
 

@@ -2,7 +2,7 @@
 //! bytes that the [`crate::daemon::sync::Syncer`] verifies.
 //!
 //! - [`http`]: publish directories at URLs, tried in order (failover).
-//! - [`drop`]: a folder files are copied into by hand.
+//! - [`drop`](mod@drop): a folder files are copied into by hand.
 
 pub mod drop;
 pub mod http;
