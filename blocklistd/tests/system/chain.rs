@@ -1,0 +1,617 @@
+//! The whole chain as operators run it, broken on purpose: the centre's
+//! `blocklist serve` -> HTTP -> two `blocklistd` (one polling the centre and
+//! mirroring, one polling that mirror) -> `lookup.idx` -> C readers linked
+//! against `libblocklist.a` (`tests/c/reader.c`).
+//!
+//! One test runs every scenario in order on one chain, so the versions build
+//! on each other and the results table comes out in a fixed order. Each
+//! scenario records the fault, what was asserted and the measured outcome;
+//! the table is written to `docs/RELIABILITY.md` when
+//! `BLOCKLIST_WRITE_RELIABILITY=1`, else next to the test's temp files.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use blocklist_core::document::Manifest;
+use blocklist_core::index::LookupIndex;
+use blocklist_core::verify::read_unverified;
+
+use crate::daemon::{polling, Daemon, Site};
+use crate::support::*;
+
+/// `BLOCKLIST_KIND_*` codes of the C header, as the reader's reference file uses them.
+const ACCOUNT: u8 = 1;
+const NUMBER: u8 = 2;
+const DOMAIN: u8 = 3;
+
+/// One row of the results table.
+struct Row {
+    fault: &'static str,
+    asserted: &'static str,
+    outcome: String,
+    seconds: f64,
+}
+
+/// What a reader pass reported: `key value` lines.
+struct ReaderReport(BTreeMap<String, u64>);
+
+impl ReaderReport {
+    fn parse(stdout: &[u8]) -> ReaderReport {
+        let text = String::from_utf8_lossy(stdout);
+        ReaderReport(
+            text.lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> u64 {
+        *self
+            .0
+            .get(key)
+            .unwrap_or_else(|| panic!("reader reported no {key}: {:?}", self.0))
+    }
+
+    /// Asserts no call error, no wrong answer and no bad-argument mishandling.
+    fn assert_clean(&self, what: &str) {
+        for key in ["errors", "wrong", "bad_args_wrong"] {
+            assert_eq!(self.get(key), 0, "{what}: reader {key}: {:?}", self.0);
+        }
+        assert!(self.get("checks") > 0, "{what}: {:?}", self.0);
+    }
+}
+
+/// The centre, its server on a fixed loopback address, the daemons, the
+/// expected answers, and the table being filled.
+struct Chain {
+    centre: Centre,
+    listen: String,
+    server: Option<Server>,
+    upstream: Site,
+    downstream: Site,
+    upstream_config: String,
+    first: Option<Daemon>,
+    second: Option<Daemon>,
+    reader: PathBuf,
+    /// Expected answer per (kind, value): `Some(true)` listed, `Some(false)`
+    /// not listed, `None` not judged (expiring while the suite runs).
+    expected: BTreeMap<(u8, String), Option<bool>>,
+    /// `expected` as it stood at each published version.
+    expected_at: BTreeMap<u64, BTreeMap<(u8, String), Option<bool>>>,
+    /// Listings published with a short expiry, and when they are surely expired.
+    expiring: Vec<(String, Instant)>,
+    version: u64,
+    publish_key: PathBuf,
+    rows: Vec<Row>,
+}
+
+impl Chain {
+    fn start() -> Chain {
+        let centre = Centre::new();
+        let publish_key = centre.publish_key.clone();
+        let reader = centre.tmp.path().join("reader");
+        blocklist_tests::compile_c(
+            &blocklist_tests::workspace_root().join("tests/c/reader.c"),
+            &reader,
+            false,
+        );
+        let mut chain = Chain {
+            listen: String::new(),
+            server: None,
+            upstream: Site::new(),
+            downstream: Site::new(),
+            upstream_config: String::new(),
+            first: None,
+            second: None,
+            reader,
+            expected: BTreeMap::new(),
+            expected_at: BTreeMap::new(),
+            expiring: Vec::new(),
+            version: 0,
+            publish_key,
+            rows: Vec::new(),
+            centre,
+        };
+        chain.publish_next(&[]);
+        let server = Server::start(&chain.centre.dir);
+        chain.listen = server.url.trim_start_matches("http://").to_owned();
+        chain.server = Some(server);
+        let mirror_port = free_port();
+        chain.upstream_config =
+            fast(&polling(
+                &chain.centre.first_root(),
+                &[&format!("http://{}", chain.listen)],
+            )) + &format!("[mirror]\nenabled = true\nlisten = \"127.0.0.1:{mirror_port}\"\n");
+        chain.first = Some(chain.upstream.start(&chain.upstream_config));
+        chain.first().wait_version(1);
+        let mirror = format!("http://127.0.0.1:{mirror_port}");
+        chain.second = Some(
+            chain
+                .downstream
+                .start(&fast(&polling(&chain.centre.first_root(), &[&mirror]))),
+        );
+        chain
+    }
+
+    fn first(&self) -> &Daemon {
+        self.first.as_ref().expect("upstream daemon running")
+    }
+
+    fn second(&self) -> &Daemon {
+        self.second.as_ref().expect("downstream daemon running")
+    }
+
+    /// Publishes the next version: domains, numbers and accounts from three
+    /// agencies; every third version removes an earlier domain, every fourth
+    /// adds a listing that expires in two seconds.
+    fn publish_next(&mut self, extra: &[&str]) {
+        let v = self.version + 1;
+        let mut csv = String::from("kind,value,agency,expires\n");
+        let mut add = |kind: u8, name: &str, value: String, agency: &str, expires: &str| {
+            writeln!(csv, "{name},{value},{agency},{expires}").unwrap();
+            self.expected.insert((kind, value), Some(true));
+        };
+        add(DOMAIN, "domain", format!("v{v}-a.example"), "th-aoc", "");
+        add(DOMAIN, "domain", format!("v{v}-b.example"), "th-dsi", "");
+        add(NUMBER, "number", format!("+6681{v:07}"), "th-bot", "");
+        add(
+            ACCOUNT,
+            "account",
+            format!("004/{:010}", 1_000_000 + v),
+            "bank-004",
+            "",
+        );
+        if v % 4 == 0 {
+            let value = format!("v{v}-exp.example");
+            writeln!(csv, "domain,{value},th-aoc,2s").unwrap();
+            self.expected.insert((DOMAIN, value.clone()), None);
+            self.expiring
+                .push((value, Instant::now() + Duration::from_secs(3)));
+        }
+        let input = self.centre.input(&format!("v{v}.csv"), csv.as_bytes());
+        let mut args = vec![
+            "publish",
+            s(&self.centre.dir),
+            "--key",
+            s(&self.publish_key),
+            "--snapshot-every",
+            "10",
+        ];
+        let removals;
+        if v % 3 == 0 {
+            let gone = format!("v{}-a.example", v - 2);
+            removals = self
+                .centre
+                .input(&format!("rm{v}.txt"), format!("{gone}\n").as_bytes());
+            args.extend(["--kind", "domain", "--remove", s(&removals)]);
+            self.expected.insert((DOMAIN, gone), Some(false));
+        }
+        args.extend_from_slice(extra);
+        args.push(s(&input));
+        ok(&args);
+        self.version = v;
+        self.expected_at.insert(v, self.expected.clone());
+    }
+
+    /// The reference file for the readers at the current version: every expected answer, expired
+    /// listings as not listed once surely expired, and never-listed controls.
+    fn reference(&self, name: &str) -> PathBuf {
+        let now = Instant::now();
+        let mut text = String::new();
+        for ((kind, value), expected) in &self.expected_at[&self.version] {
+            let expected = match expected {
+                Some(true) => "1",
+                Some(false) => "0",
+                None if self.expiring.iter().any(|(v, at)| v == value && *at <= now) => "0",
+                None => "-",
+            };
+            writeln!(text, "{kind} {expected} {value}").unwrap();
+        }
+        for i in 0..20 {
+            writeln!(text, "{DOMAIN} 0 never{i}.example").unwrap();
+            writeln!(text, "{NUMBER} 0 +6689{i:07}").unwrap();
+        }
+        self.centre.input(name, text.as_bytes())
+    }
+
+    /// Starts a reader on `data` for `seconds`.
+    fn spawn_reader(&self, data: &Path, seconds: u64) -> Child {
+        Command::new(&self.reader)
+            .arg(data)
+            .arg(self.reference("reference.txt"))
+            .arg(seconds.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn finish_reader(child: Child) -> ReaderReport {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "reader failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = ReaderReport::parse(&out.stdout);
+        assert!(
+            report.get("wrong") == 0 && report.get("errors") == 0,
+            "reader: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        report
+    }
+
+    /// One pass of the reference set on `data`, answering from `version`.
+    fn read_once(&self, data: &Path, version: u64) -> ReaderReport {
+        let report = Chain::finish_reader(self.spawn_reader(data, 0));
+        report.assert_clean("one pass");
+        assert_eq!(report.get("max_version"), version, "{:?}", report.0);
+        report
+    }
+
+    /// Waits for both daemons to hold the newest version, checks their index
+    /// files carry the centre's state digest, and a C reader pass on each.
+    fn converge(&self) {
+        let manifest: Manifest =
+            read_unverified(&std::fs::read(self.centre.dir.join("manifest")).unwrap()).unwrap();
+        assert_eq!(manifest.version.get(), self.version);
+        for (daemon, site) in [
+            (self.first(), &self.upstream),
+            (self.second(), &self.downstream),
+        ] {
+            daemon.wait_version(self.version);
+            let index = LookupIndex::open(site.data().join("lookup.idx")).unwrap();
+            assert_eq!(index.header().list_version, self.version);
+            assert_eq!(
+                index.header().state_digest,
+                manifest.state.digest.0,
+                "state digest of {}",
+                site.data().display()
+            );
+            self.read_once(&site.data(), self.version);
+        }
+    }
+
+    /// Runs one scenario, timing it and recording its row.
+    fn scenario(
+        &mut self,
+        fault: &'static str,
+        asserted: &'static str,
+        run: impl FnOnce(&mut Chain) -> String,
+    ) {
+        let started = Instant::now();
+        let outcome = run(self);
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!("chain: {fault}: {outcome} ({seconds:.1} s)");
+        self.rows.push(Row {
+            fault,
+            asserted,
+            outcome,
+            seconds,
+        });
+    }
+
+    fn stop_centre(&mut self) {
+        assert!(self.server.take().expect("centre running").stop());
+    }
+
+    fn start_centre(&mut self, dir: &Path) {
+        self.server = Some(Server::start_on(dir, &self.listen));
+    }
+
+    /// Waits until the upstream daemon's last error differs from `before` and
+    /// satisfies `matches`; returns the message.
+    fn wait_error(&self, before: &serde_json::Value, matches: impl Fn(&str) -> bool) -> String {
+        let status = self.first().wait_status("the fault in status", |s| {
+            s["last_error"] != *before && s["last_error"]["message"].as_str().is_some_and(&matches)
+        });
+        status["last_error"]["message"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts the upstream daemon and a reader on its data still answer the last good version.
+    fn assert_last_good(&self) {
+        assert_eq!(self.first().status()["version"], self.version);
+        self.read_once(&self.upstream.data(), self.version);
+    }
+
+    fn newest_delta(&self) -> PathBuf {
+        let prefix = format!("{}-", self.version);
+        self.centre
+            .files("deltas")
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(&prefix)
+            })
+            .unwrap()
+    }
+
+    /// A fault on the newest delta as served: the centre is stopped, the next
+    /// version published and its delta damaged by `damage`, the centre
+    /// started; the daemon must refuse it with `matches` in status and keep
+    /// the last good version; repaired, the version is applied.
+    fn damaged_delta(&mut self, damage: fn(&mut Vec<u8>), matches: fn(&str) -> bool) -> String {
+        let before = self.first().status()["last_error"].clone();
+        self.stop_centre();
+        self.publish_next(&[]);
+        let delta = self.newest_delta();
+        let good = std::fs::read(&delta).unwrap();
+        let mut bad = good.clone();
+        damage(&mut bad);
+        std::fs::write(&delta, &bad).unwrap();
+        self.version -= 1;
+        self.start_centre(&self.centre.dir.clone());
+        let named = format!("/deltas/{}-", self.version + 1);
+        let message = self.wait_error(&before, |m| m.contains(&named) && matches(m));
+        self.assert_last_good();
+        std::fs::write(&delta, &good).unwrap();
+        self.version += 1;
+        self.converge();
+        format!(
+            "refused: \"{message}\"; repaired: version {} applied",
+            self.version
+        )
+    }
+}
+
+/// Polls every 200 ms instead of 500 ms.
+fn fast(config: &str) -> String {
+    config.replace("poll_interval = \"500ms\"", "poll_interval = \"200ms\"")
+}
+
+/// Copies a publish directory (files and one level of folders).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A message fit for a table cell: no loopback URLs, digests cut to 8 digits.
+fn short(message: &str) -> String {
+    let mut message = message.replace('|', "/");
+    while let Some(at) = message.find("http://127.0.0.1:") {
+        let end = message[at..]
+            .find('/')
+            .and_then(|slash| {
+                message[at + slash + 2..]
+                    .find('/')
+                    .map(|p| at + slash + 2 + p)
+            })
+            .unwrap_or(message.len());
+        message.replace_range(at..end, "");
+    }
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in message.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 32 {
+            out.push_str(&run[..8]);
+            out.push('…');
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    let message = out;
+    match message.char_indices().nth(200) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message,
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| # | Fault or scenario | Asserted | Outcome | Time |\n|---|---|---|---|---|\n",
+    );
+    for (i, row) in rows.iter().enumerate() {
+        writeln!(
+            out,
+            "| {} | {} | {} | pass: {} | {:.1} s |",
+            i + 1,
+            row.fault,
+            row.asserted,
+            short(&row.outcome),
+            row.seconds
+        )
+        .unwrap();
+    }
+    out
+}
+
+#[test]
+fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converges() {
+    let started = Instant::now();
+    let mut chain = Chain::start();
+
+    chain.scenario(
+        "Convergence: 24 versions (adds, removes, 2 s expiries; 3 agencies + a bank; domains, numbers, accounts)",
+        "both daemons hold the newest version; their `lookup.idx` state digest equals the centre manifest's; a C reader on each data folder answers every reference identifier right",
+        |chain| {
+            for _ in 2..=24 {
+                chain.publish_next(&[]);
+            }
+            // Let the short expiries pass so the readers judge them too.
+            if let Some((_, at)) = chain.expiring.last() {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+            }
+            chain.converge();
+            format!(
+                "version {} everywhere, {} reference identifiers right on both readers",
+                chain.version,
+                chain.expected.len() + 40
+            )
+        },
+    );
+
+    chain.scenario(
+        "Centre down, then back on the same address",
+        "status names the unreachable centre; lookups (daemon and C) keep the last good version; once back, the version published meanwhile is applied",
+        |chain| {
+            let before = chain.first().status()["last_error"].clone();
+            chain.stop_centre();
+            chain.publish_next(&[]);
+            chain.version -= 1;
+            let url = format!("http://{}", chain.listen);
+            let message = chain.first().wait_status("the centre named in status", |s| {
+                s["last_error"] != before
+                    && s["last_error"]["file"].as_str().is_some_and(|f| f.starts_with(&url))
+            })["last_error"]["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            chain.assert_last_good();
+            chain.version += 1;
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
+            format!("status: \"{message}\"; back: version {} applied", chain.version)
+        },
+    );
+
+    chain.scenario(
+        "One flipped byte in a served delta",
+        "refused with a digest mismatch naming the file; last good version kept; the repaired file is applied",
+        |chain| {
+            chain.damaged_delta(
+                |bytes| {
+                    let middle = bytes.len() / 2;
+                    bytes[middle] ^= 0x10;
+                },
+                |m| m.contains("digest mismatch"),
+            )
+        },
+    );
+
+    chain.scenario(
+        "Truncated download (the served delta cut to half its size)",
+        "refused, file named; last good version kept; the whole file is applied",
+        |chain| chain.damaged_delta(|bytes| bytes.truncate(bytes.len() / 2), |_| true),
+    );
+
+    chain.scenario(
+        "Rollback: a mirror serving an older, validly signed copy of the directory",
+        "refused as a rollback; last good version kept; the real centre's next version is applied",
+        |chain| {
+            let old = chain.centre.tmp.path().join("old-copy");
+            copy_dir(&chain.centre.dir, &old);
+            chain.publish_next(&[]);
+            chain.publish_next(&[]);
+            chain.converge();
+            let before = chain.first().status()["last_error"].clone();
+            chain.stop_centre();
+            chain.start_centre(&old);
+            let message = chain.wait_error(&before, |m| m.contains("rollback"));
+            chain.assert_last_good();
+            chain.stop_centre();
+            chain.publish_next(&[]);
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
+            format!(
+                "refused: \"{message}\"; version {} applied after",
+                chain.version
+            )
+        },
+    );
+
+    chain.scenario(
+        "A directory signed by an unknown key (another centre's root and publish keys, same list name, newer version)",
+        "refused; last good version kept; the real centre's next version is applied",
+        |chain| {
+            let rogue = Centre::new();
+            for v in 0..=chain.version {
+                let input = rogue.input(&format!("r{v}.txt"), format!("rogue{v}.example").as_bytes());
+                let mut args = rogue.publish_args(&["--kind", "domain", "--agency", "th-aoc"]);
+                args.push(s(&input));
+                ok(&args);
+            }
+            let before = chain.first().status()["last_error"].clone();
+            chain.stop_centre();
+            chain.start_centre(&rogue.dir.clone());
+            let message = chain.wait_error(&before, |m| !m.contains("cannot fetch"));
+            chain.assert_last_good();
+            assert!(!chain.first().listed("domain", "rogue0.example"));
+            chain.stop_centre();
+            chain.publish_next(&[]);
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
+            format!("refused: \"{message}\"; version {} applied after", chain.version)
+        },
+    );
+
+    chain.scenario(
+        "Key rotation mid-stream (publish key replaced and revoked by a new trust root)",
+        "versions signed by the new key are applied by both daemons; the centre refuses to sign with the revoked key, leaving the directory unchanged",
+        |chain| {
+            let next = chain.centre.tmp.path().join("publish2");
+            ok(&["keygen", s(&next)]);
+            let old_pub = chain.publish_key.with_extension("pub");
+            ok(&[
+                "rotate",
+                s(&chain.centre.dir),
+                "--sign-with",
+                s(&chain.centre.root_key),
+                "--add-publish-key",
+                s(&next.with_extension("pub")),
+                "--remove-publish-key",
+                s(&old_pub),
+            ]);
+            let old_key = std::mem::replace(&mut chain.publish_key, next.with_extension("key"));
+            chain.publish_next(&[]);
+            chain.converge();
+            chain.publish_next(&[]);
+            chain.converge();
+            let manifest = std::fs::read(chain.centre.dir.join("manifest")).unwrap();
+            let input = chain.centre.input("revoked.txt", b"revoked.example");
+            let err = fails(&[
+                "publish",
+                s(&chain.centre.dir),
+                "--key",
+                s(&old_key),
+                "--kind",
+                "domain",
+                s(&input),
+            ]);
+            assert_eq!(std::fs::read(chain.centre.dir.join("manifest")).unwrap(), manifest);
+            format!(
+                "version {} applied under the new root; revoked key refused: \"{}\"",
+                chain.version,
+                err.trim()
+            )
+        },
+    );
+
+    let report = table(&chain.rows);
+    let doc = format!(
+        "# Reliability\n\nProduced by `{}` (blocklistd/tests/system/chain.rs): every row is a scenario the suite ran, \
+         with what it asserted and what it measured. Regenerate with \
+         `BLOCKLIST_WRITE_RELIABILITY=1 cargo test -p blocklistd --test system chain`.\n\n{report}\nWhole suite: {:.1} s.\n",
+        "the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converges",
+        started.elapsed().as_secs_f64()
+    );
+    let path = if std::env::var_os("BLOCKLIST_WRITE_RELIABILITY").is_some_and(|v| v == "1") {
+        blocklist_tests::workspace_root().join("docs/RELIABILITY.md")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("RELIABILITY.md")
+    };
+    std::fs::write(&path, doc).unwrap();
+    eprintln!("results table written to {}\n{report}", path.display());
+}
