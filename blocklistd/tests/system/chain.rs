@@ -652,6 +652,90 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
     );
 
     chain.scenario(
+        "Freeze: a mirror keeps serving a manifest that expires (3 s lifetime) while the centre moves on",
+        "status turns degraded naming the expiry; lookups (daemon and C) keep answering the last good version; the live centre's next version is applied and clears it",
+        |chain| {
+            chain.publish_next(&["--manifest-lifetime", "3s"]);
+            chain.converge();
+            let frozen = chain.centre.tmp.path().join("frozen-copy");
+            copy_dir(&chain.centre.dir, &frozen);
+            chain.stop_centre();
+            chain.start_centre(&frozen);
+            chain.publish_next(&[]);
+            chain.version -= 1;
+            let status = chain
+                .first()
+                .wait_status("degraded by the frozen feed", |s| s["degraded"] == true);
+            let reasons = status["degraded_reasons"].to_string();
+            assert!(reasons.contains("expired"), "{reasons}");
+            chain.assert_last_good();
+            chain.version += 1;
+            chain.stop_centre();
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
+            chain
+                .first()
+                .wait_status("fresh again", |s| s["degraded"] == false);
+            format!(
+                "degraded: {}; version {} applied, degraded cleared",
+                status["degraded_reasons"][0].as_str().unwrap_or(&reasons),
+                chain.version
+            )
+        },
+    );
+
+    chain.scenario(
+        "A drop-folder file half written when noticed (a third daemon fed only by its drop folder)",
+        "the half file is neither applied nor rejected while it stays incomplete; once complete it is applied; with the later files it reaches the centre's digest and a C reader answers right",
+        |chain| {
+            let site = Site::new();
+            let daemon = site.start(&format!(
+                "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"200ms\"\nreject_incomplete_after = \"30s\"\n",
+                chain.centre.first_root().display().to_string()
+            ));
+            std::fs::create_dir_all(site.inbox()).unwrap();
+            let deliver = |path: &Path| {
+                let name = path.file_name().unwrap().to_str().unwrap();
+                let tmp = site.inbox().join(format!(".{name}"));
+                std::fs::copy(path, &tmp).unwrap();
+                std::fs::rename(&tmp, site.inbox().join(name)).unwrap();
+            };
+            // The rotated trust roots first: the snapshot is signed under the newest.
+            for root in chain.centre.files("roots").into_iter().skip(1) {
+                deliver(&root);
+            }
+            let snapshot = chain.centre.files("snapshots").pop().unwrap();
+            let bytes = std::fs::read(&snapshot).unwrap();
+            let target = site.inbox().join(snapshot.file_name().unwrap());
+            std::fs::write(&target, &bytes[..bytes.len() / 2]).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            let status = daemon.status();
+            assert_eq!(status["version"], serde_json::Value::Null, "{status:#}");
+            assert!(!site.inbox().join("rejected").join(target.file_name().unwrap()).exists());
+            let mut file = std::fs::OpenOptions::new().append(true).open(&target).unwrap();
+            std::io::Write::write_all(&mut file, &bytes[bytes.len() / 2..]).unwrap();
+            drop(file);
+            let name = snapshot.file_name().unwrap().to_str().unwrap();
+            let snapshot_version: u64 = name.split('-').next().unwrap().parse().unwrap();
+            daemon.wait_version(snapshot_version);
+            for delta in chain.centre.files("deltas") {
+                let name = delta.file_name().unwrap().to_str().unwrap();
+                if name.split('-').next().unwrap().parse::<u64>().unwrap() > snapshot_version {
+                    deliver(&delta);
+                }
+            }
+            deliver(&chain.centre.dir.join("manifest"));
+            daemon.wait_version(chain.version);
+            assert_eq!(chain.check_on_disk(&site.data()), chain.version);
+            assert!(daemon.stop());
+            format!(
+                "half of snapshot {snapshot_version} waited 1.5 s unapplied and unrejected; completed: applied; then version {} via the drop folder",
+                chain.version
+            )
+        },
+    );
+
+    chain.scenario(
         "SIGKILL of the upstream daemon during a catch-up over a 20 000-entry delta: at its download, 150, 400 and 800 ms into download/verify/apply/index publish",
         "after every kill the `lookup.idx` on disk is one whole published version (the centre's digest for it) and a C reader answers it right; the restarted daemon and its downstream converge",
         |chain| {
