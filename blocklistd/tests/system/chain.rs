@@ -11,8 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blocklist_core::document::Manifest;
@@ -89,6 +93,8 @@ struct Chain {
     version: u64,
     publish_key: PathBuf,
     rows: Vec<Row>,
+    /// Per-reader figures of the load scenario, for the document.
+    load_figures: Vec<String>,
 }
 
 impl Chain {
@@ -117,6 +123,7 @@ impl Chain {
             version: 0,
             publish_key,
             rows: Vec::new(),
+            load_figures: Vec::new(),
             centre,
         };
         chain.publish_next(&[]);
@@ -124,11 +131,12 @@ impl Chain {
         chain.listen = server.url.trim_start_matches("http://").to_owned();
         chain.server = Some(server);
         let mirror_port = free_port();
-        chain.upstream_config =
-            fast(&polling(
-                &chain.centre.first_root(),
-                &[&format!("http://{}", chain.listen)],
-            )) + &format!("[mirror]\nenabled = true\nlisten = \"127.0.0.1:{mirror_port}\"\n");
+        chain.upstream_config = fast(&polling(
+            &chain.centre.first_root(),
+            &[&format!("http://{}", chain.listen)],
+        ))
+        .replace("[sync]\n", "[sync]\nrequest_timeout = \"3s\"\n")
+            + &format!("[mirror]\nenabled = true\nlisten = \"127.0.0.1:{mirror_port}\"\n");
         chain.first = Some(chain.upstream.start(&chain.upstream_config));
         chain.first().wait_version(1);
         let mirror = format!("http://127.0.0.1:{mirror_port}");
@@ -322,6 +330,11 @@ impl Chain {
     ) {
         let started = Instant::now();
         let outcome = run(self);
+        let outcome = if outcome.starts_with("skipped") {
+            outcome
+        } else {
+            format!("pass: {outcome}")
+        };
         let seconds = started.elapsed().as_secs_f64();
         eprintln!("chain: {fault}: {outcome} ({seconds:.1} s)");
         self.rows.push(Row {
@@ -403,6 +416,167 @@ fn fast(config: &str) -> String {
     config.replace("poll_interval = \"500ms\"", "poll_interval = \"200ms\"")
 }
 
+/// A loopback TCP proxy that passes requests on at once and responses at
+/// `bytes_per_second`; stops accepting when dropped.
+struct SlowProxy {
+    stop: Arc<AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SlowProxy {
+    fn start(listen: &str, upstream: &str, bytes_per_second: u64) -> SlowProxy {
+        let listener = TcpListener::bind(listen).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let accept = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut from_client = client.try_clone().unwrap();
+                let mut to_server = server.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let _ = to_server.shutdown(Shutdown::Write);
+                });
+                let stopping = stopping.clone();
+                std::thread::spawn(move || trickle(server, client, bytes_per_second, &stopping));
+            }
+        });
+        SlowProxy {
+            stop,
+            accept: Some(accept),
+        }
+    }
+}
+
+/// Copies `from` to `to` in 16-byte steps at `bytes_per_second` until either closes or `stop`.
+fn trickle(mut from: TcpStream, mut to: TcpStream, bytes_per_second: u64, stop: &AtomicBool) {
+    let chunk = 16;
+    let pause = Duration::from_secs_f64(chunk as f64 / bytes_per_second as f64);
+    let mut buf = [0u8; 16];
+    while !stop.load(Ordering::Relaxed) {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) if to.write_all(&buf[..n]).is_err() => break,
+            Ok(_) => std::thread::sleep(pause),
+        }
+    }
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(accept) = self.accept.take() {
+            accept.join().unwrap();
+        }
+    }
+}
+
+/// The disk-full scenario: a daemon in its own mount namespace whose data
+/// folder is a tmpfs (needs root or user namespaces; skipped otherwise).
+fn disk_full(chain: &mut Chain) -> String {
+    let site = Site::new();
+    let data = site.data();
+    std::fs::create_dir_all(&data).unwrap();
+    let private_mount = ["-m", "--propagation", "private", "sh", "-c"];
+    let probe = Command::new("unshare")
+        .args(private_mount)
+        .arg("mount -t tmpfs -o size=64k tmpfs \"$0\"")
+        .arg(&data)
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            return format!(
+                "skipped: cannot mount a tmpfs here (unshare -m: {})",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        }
+        Err(e) => return format!("skipped: no unshare ({e})"),
+    }
+    let config = site.write_config(&fast(&polling(
+        &chain.centre.first_root(),
+        &[&format!("http://{}", chain.listen)],
+    )));
+    let mut command = Command::new("unshare");
+    command
+        .args(private_mount)
+        .arg("mount -t tmpfs -o size=64m tmpfs \"$0\" && exec \"$1\" --config \"$2\"")
+        .arg(&data)
+        .arg(env!("CARGO_BIN_EXE_blocklistd"))
+        .arg(&config);
+    let daemon = Daemon::spawn_command(command, &site.log());
+    daemon.wait_version(chain.version);
+    let in_namespace = |program: &str, args: &[&str]| {
+        let out = Command::new("nsenter")
+            .args(["-t", &daemon.pid().to_string(), "-m", program])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let df = in_namespace("df", &["-k", "--output=used", s(&data)]);
+    let used: u64 = df.lines().nth(1).unwrap().trim().parse().unwrap();
+    in_namespace(
+        "mount",
+        &["-o", &format!("remount,size={}k", used + 64), s(&data)],
+    );
+    let before = daemon.status()["last_error"].clone();
+    let big: String = (0..20_000)
+        .map(|i| format!("domain,full{i}.example,th-dsi\n"))
+        .collect();
+    let big = chain
+        .centre
+        .input("full.csv", format!("kind,value,agency\n{big}").as_bytes());
+    chain.publish_next(&[s(&big)]);
+    let last_good = chain.version - 1;
+    let status = daemon.wait_status("the disk-full failure in status", |s| {
+        s["last_error"] != before
+            && s["last_error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.contains("cannot fetch"))
+    });
+    let message = status["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .replace(&format!("{}/", site.tmp.path().display()), "");
+    assert_eq!(status["version"], last_good, "{status:#}");
+    assert!(daemon.listed("domain", &format!("v{last_good}-b.example")));
+    assert!(!daemon.listed("domain", "full1.example"));
+    let read = |version: u64| {
+        let reference = chain.reference(version, None);
+        let out = in_namespace(s(&chain.reader), &[s(&data), s(&reference), "0"]);
+        let report = ReaderReport::parse(out.as_bytes());
+        report.assert_clean("disk full");
+        assert_eq!(report.get("max_version"), version);
+    };
+    read(last_good);
+    in_namespace("mount", &["-o", "remount,size=256m", s(&data)]);
+    daemon.wait_version(chain.version);
+    read(chain.version);
+    assert!(daemon.stop());
+    chain.converge();
+    format!(
+        "{used} KiB used, tmpfs cut to {} KiB: \"{message}\"; version {last_good} kept; room again: version {} applied",
+        used + 64,
+        chain.version
+    )
+}
+
 /// Whether the long variants run (`BLOCKLIST_LONG_TESTS=1`).
 fn long() -> bool {
     std::env::var_os("BLOCKLIST_LONG_TESTS").is_some_and(|v| v == "1")
@@ -478,7 +652,7 @@ fn table(rows: &[Row]) -> String {
     for (i, row) in rows.iter().enumerate() {
         writeln!(
             out,
-            "| {} | {} | {} | pass: {} | {:.1} s |",
+            "| {} | {} | {} | {} | {:.1} s |",
             i + 1,
             row.fault,
             row.asserted,
@@ -736,6 +910,43 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
     );
 
     chain.scenario(
+        "Slow downloads: the centre behind a proxy passing 8 KiB/s, then 50 B/s (the upstream daemon's request_timeout is 3 s)",
+        "at 8 KiB/s the next version is applied; at 50 B/s the request times out, status says so and lookups keep the last good version; the centre back at full speed, the next version is applied",
+        |chain| {
+            chain.stop_centre();
+            let centre = Server::start(&chain.centre.dir);
+            let proxy = SlowProxy::start(&chain.listen, &centre.url, 8 * 1024);
+            let started = Instant::now();
+            chain.publish_next(&[]);
+            chain.converge();
+            let slow = started.elapsed();
+            drop(proxy);
+            let before = chain.first().status()["last_error"].clone();
+            let proxy = SlowProxy::start(&chain.listen, &centre.url, 50);
+            chain.publish_next(&[]);
+            chain.version -= 1;
+            let message = chain.wait_error(&before, |m| m.contains("timed out") || m.contains("timeout"));
+            chain.assert_last_good();
+            chain.version += 1;
+            drop(proxy);
+            assert!(centre.stop());
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
+            format!(
+                "8 KiB/s: applied in {:.1} s; 50 B/s: \"{message}\"; full speed: version {} applied",
+                slow.as_secs_f64(),
+                chain.version
+            )
+        },
+    );
+
+    chain.scenario(
+        "Disk full: a daemon whose data folder is a tmpfs shrunk to what it holds plus 64 KiB, offered a 20 000-entry version",
+        "the apply fails and status names it; the daemon keeps answering the last good version over HTTP and to a C reader; with room again it applies the version, which reaches the centre's digest",
+        disk_full,
+    );
+
+    chain.scenario(
         "SIGKILL of the upstream daemon during a catch-up over a 20 000-entry delta: at its download, 150, 400 and 800 ms into download/verify/apply/index publish",
         "after every kill the `lookup.idx` on disk is one whole published version (the centre's digest for it) and a C reader answers it right; the restarted daemon and its downstream converge",
         |chain| {
@@ -804,6 +1015,17 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
                 assert_eq!(report.get("min_version"), from, "{:?}", report.0);
                 assert!(report.get("max_version") > from, "no new version seen: {:?}", report.0);
             }
+            for (i, report) in reports.iter().enumerate() {
+                chain.load_figures.push(format!(
+                    "| {} | {} | {} | {} | {} | {:.1} |",
+                    i + 1,
+                    if i % 2 == 0 { "upstream" } else { "downstream" },
+                    report.get("checks"),
+                    report.get("errors") + report.get("wrong"),
+                    format_args!("{}..={}", report.get("min_version"), report.get("max_version")),
+                    report.get("worst_ns") as f64 / 1000.0
+                ));
+            }
             let max_seen = reports.iter().map(|r| r.get("max_version")).max().unwrap();
             format!(
                 "{cores} readers, {seconds} s, versions {from}..={max_seen} seen: {checks} checks ({:.0}/s), 0 errors, 0 wrong; worst lookup {:.1} µs",
@@ -871,8 +1093,10 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
     let doc = format!(
         "# Reliability\n\nProduced by `{}` (blocklistd/tests/system/chain.rs): every row is a scenario the suite ran, \
          with what it asserted and what it measured. Regenerate with \
-         `BLOCKLIST_WRITE_RELIABILITY=1 cargo test -p blocklistd --test system chain`.\n\n{report}\nWhole suite: {:.1} s.\n",
+         `BLOCKLIST_WRITE_RELIABILITY=1 cargo test -p blocklistd --test system chain`.\n\n{report}\n## Load figures\n\nEach C reader checked the reference set in a loop on one daemon's data folder while versions streamed in (debug build, {} cores, daemons and centre on the same machine).\n\n| Reader | Data folder | Checks | Errors + wrong | Versions seen | Worst lookup (µs) |\n|---|---|---|---|---|---|\n{}\n\nWhole suite: {:.1} s.\n",
         "the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converges",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        chain.load_figures.join("\n"),
         started.elapsed().as_secs_f64()
     );
     let path = if std::env::var_os("BLOCKLIST_WRITE_RELIABILITY").is_some_and(|v| v == "1") {
