@@ -3,90 +3,15 @@
 //! the committed `include/blocklist.h` and the static library cargo built
 //! for this test run, then run on index files made here with `IndexBuilder`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use blocklist_tests::{compile_c, workspace_root, SANITIZE};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use blocklist_core::index::IndexBuilder;
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
-
-/// The libraries a Rust static library needs (`rustc --print native-static-libs`).
-const NATIVE_LIBS: &[&str] = &[
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
-const STRICT: &[&str] = &[
-    "-std=c11",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-pedantic",
-    "-g",
-    "-O1",
-];
-
-const SANITIZE: &[&str] = &[
-    "-fsanitize=address,undefined",
-    "-fno-omit-frame-pointer",
-    "-fno-sanitize-recover=undefined",
-];
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The `libblocklist.a` cargo built for this test run: this crate depends on
-/// `blocklist-ffi`, and cargo writes a dependency's static library next to
-/// the test executable, in `target/<profile>/deps` (`target/<profile>` holds
-/// the one from the last `cargo build -p blocklist-ffi`, possibly older).
-fn static_library() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("target/<profile>/deps");
-    [deps, deps.parent().unwrap_or(deps)]
-        .iter()
-        .map(|dir| dir.join("libblocklist.a"))
-        .find(|lib| lib.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "libblocklist.a not found near {}: run `cargo build -p blocklist-ffi`",
-                exe.display()
-            )
-        })
-}
-
-/// Compiles a C program (plus `tests/c` and `include` on the include path)
-/// with strict warnings, and with ASan and UBSan when `sanitize`.
-pub(crate) fn compile_c(source: &Path, out: &Path, sanitize: bool) -> PathBuf {
-    let root = workspace_root();
-    let output = Command::new("cc")
-        .args(STRICT)
-        .args(if sanitize { SANITIZE } else { &[] })
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/c"))
-        .arg(source)
-        .arg(static_library())
-        .args(NATIVE_LIBS)
-        .arg("-o")
-        .arg(out)
-        .output()
-        .expect("run cc");
-    assert!(
-        output.status.success(),
-        "cc failed on {}:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out.to_owned()
-}
 
 /// Whether `cc -fsanitize=address,undefined` builds programs that run here.
 fn sanitizers_work() -> bool {

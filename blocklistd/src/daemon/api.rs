@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, StatusCode};
@@ -214,8 +215,21 @@ struct BatchResponse<'a> {
     results: Vec<Answer<'a>>,
 }
 
-async fn check_batch(State(shared): State<Arc<Shared>>, body: Bytes) -> Result<Response, ApiError> {
+async fn check_batch(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message);
+    // A body over `max_body_size` (or unreadable) is answered in JSON like every other error.
+    let body = body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "bad_request"
+        };
+        ApiError::new(status, code, rejection.body_text())
+    })?;
     let request: BatchRequest<'_> = serde_json::from_slice(&body).map_err(|e| {
         bad(format!(
             "{e}: expected {{\"kind\": ..., \"values\": [...]}} or {{\"items\": [{{\"kind\": ..., \"value\": ...}}]}}"

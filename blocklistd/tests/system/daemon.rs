@@ -43,6 +43,16 @@ impl Site {
 
     /// Writes `config` (with `data_dir` and a port-0 API prepended) and starts the daemon.
     pub fn start(&self, config: &str) -> Daemon {
+        Daemon::spawn(&self.write_config(config), &self.log())
+    }
+
+    /// The daemon's log file.
+    pub fn log(&self) -> PathBuf {
+        self.tmp.path().join("daemon.log")
+    }
+
+    /// Writes `config` with `data_dir` and a port-0 API prepended; returns its path.
+    pub fn write_config(&self, config: &str) -> PathBuf {
         let path = self.tmp.path().join("blocklistd.toml");
         let text = format!(
             "data_dir = {:?}\n{config}\n",
@@ -54,7 +64,7 @@ impl Site {
             format!("{text}\n[api]\nlisten = \"127.0.0.1:0\"\n")
         };
         std::fs::write(&path, text).unwrap();
-        Daemon::spawn(&path, &self.tmp.path().join("daemon.log"))
+        path
     }
 }
 
@@ -70,13 +80,20 @@ pub fn polling(root: &Path, urls: &[&str]) -> String {
 
 impl Daemon {
     pub fn spawn(config: &Path, log: &Path) -> Daemon {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_blocklistd"));
+        command.args(["--config", s(config)]);
+        Daemon::spawn_command(command, log)
+    }
+
+    /// Starts `command`, which must end up running `blocklistd` in its own
+    /// process (through `exec`: a wrapper's pid is the daemon's).
+    pub fn spawn_command(mut command: Command, log: &Path) -> Daemon {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_blocklistd"))
-            .args(["--config", s(config)])
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -98,6 +115,10 @@ impl Daemon {
             url,
             log: log.to_owned(),
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn log_text(&self) -> String {

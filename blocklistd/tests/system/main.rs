@@ -19,3 +19,5 @@ mod nginx;
 mod cli;
 // blocklistd against the real centre: bootstrap, deltas, catch-up, failover, drop folder, push, mirror, faults.
 mod daemon;
+// The whole chain (centre, HTTP, two daemons, C readers) under faults; writes docs/RELIABILITY.md.
+mod chain;

@@ -119,8 +119,13 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_on(dir, "127.0.0.1:0")
+    }
+
+    /// Serves `dir` on `listen` (a fixed address, to bring a mirror back where clients look).
+    pub fn start_on(dir: &Path, listen: &str) -> Server {
         let mut child = blocklist()
-            .args(["serve", s(dir), "--listen", "127.0.0.1:0"])
+            .args(["serve", s(dir), "--listen", listen])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
