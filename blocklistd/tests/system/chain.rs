@@ -785,8 +785,10 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
 
     chain.scenario(
         "Key rotation mid-stream (publish key replaced and revoked by a new trust root)",
-        "versions signed by the new key are applied by both daemons; the centre refuses to sign with the revoked key, leaving the directory unchanged",
+        "versions signed by the new key are applied by both daemons; the centre refuses to sign with the revoked key, leaving the directory unchanged; a newer version signed by the revoked key (a pre-rotation copy served as a mirror) is refused by the daemon, which keeps the last good version, then applies the real centre's next one",
         |chain| {
+            let pre_rotation = chain.centre.tmp.path().join("pre-rotation-copy");
+            copy_dir(&chain.centre.dir, &pre_rotation);
             let next = chain.centre.tmp.path().join("publish2");
             ok(&["keygen", s(&next)]);
             let old_pub = chain.publish_key.with_extension("pub");
@@ -817,8 +819,47 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
                 s(&input),
             ]);
             assert_eq!(std::fs::read(chain.centre.dir.join("manifest")).unwrap(), manifest);
+
+            // The old key keeps signing in a copy made before the rotation,
+            // up to a version newer than the daemons hold.
+            let pre_version = |dir: &Path| {
+                let manifest: Manifest =
+                    read_unverified(&std::fs::read(dir.join("manifest")).unwrap()).unwrap();
+                manifest.version.get()
+            };
+            for attempt in 0.. {
+                if pre_version(&pre_rotation) > chain.version {
+                    break;
+                }
+                assert!(attempt < 10, "the pre-rotation copy does not advance");
+                let input = chain.centre.input(
+                    &format!("revoked{attempt}.txt"),
+                    format!("revoked{attempt}.example").as_bytes(),
+                );
+                ok(&[
+                    "publish",
+                    s(&pre_rotation),
+                    "--key",
+                    s(&old_key),
+                    "--kind",
+                    "domain",
+                    "--agency",
+                    "th-aoc",
+                    s(&input),
+                ]);
+            }
+            let before = chain.first().status()["last_error"].clone();
+            chain.stop_centre();
+            chain.start_centre(&pre_rotation);
+            let refused = chain.wait_error(&before, |m| m.contains("not a publish key"));
+            chain.assert_last_good();
+            assert!(!chain.first().listed("domain", "revoked0.example"));
+            chain.stop_centre();
+            chain.publish_next(&[]);
+            chain.start_centre(&chain.centre.dir.clone());
+            chain.converge();
             format!(
-                "version {} applied under the new root; revoked key refused: \"{}\"",
+                "version {} applied under the new root; the centre refused the revoked key: \"{}\"; the daemon refused a version signed with it: \"{refused}\"",
                 chain.version,
                 err.trim()
             )
@@ -1099,9 +1140,24 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
         chain.load_figures.join("\n"),
         started.elapsed().as_secs_f64()
     );
+    let committed = blocklist_tests::workspace_root().join("docs/RELIABILITY.md");
     let path = if std::env::var_os("BLOCKLIST_WRITE_RELIABILITY").is_some_and(|v| v == "1") {
-        blocklist_tests::workspace_root().join("docs/RELIABILITY.md")
+        committed
     } else {
+        // The committed table must list exactly the scenarios this suite runs.
+        let text = std::fs::read_to_string(&committed).unwrap_or_default();
+        for row in &chain.rows {
+            assert!(
+                text.contains(&format!("| {} | {} |", row.fault, row.asserted)),
+                "docs/RELIABILITY.md does not list {:?} as the suite runs it: regenerate it with BLOCKLIST_WRITE_RELIABILITY=1",
+                row.fault
+            );
+        }
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("| ") && l.contains(" s |")).count(),
+            chain.rows.len(),
+            "docs/RELIABILITY.md lists other scenarios: regenerate it with BLOCKLIST_WRITE_RELIABILITY=1"
+        );
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("RELIABILITY.md")
     };
     std::fs::write(&path, doc).unwrap();
