@@ -363,6 +363,15 @@ mod corruption {
         u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize
     }
 
+    /// The offset of the first table bucket whose first slot is taken.
+    fn first_taken_bucket(bytes: &[u8]) -> usize {
+        let table = u64_at(bytes, 104);
+        (table..bytes.len())
+            .step_by(64)
+            .find(|&b| bytes[b..b + 8] != [0; 8])
+            .expect("a bucket whose first slot is taken")
+    }
+
     #[test]
     fn a_truncated_file_is_reported_with_both_lengths() {
         let (_dir, path, bytes) = written();
@@ -432,11 +441,7 @@ mod corruption {
     #[test]
     fn a_resealed_file_naming_an_unknown_agency_is_refused_at_open() {
         let (_dir, path, mut bytes) = written();
-        let table = u64_at(&bytes, 104);
-        let bucket = (table..bytes.len())
-            .step_by(64)
-            .find(|&b| bytes[b..b + 8] != [0; 8])
-            .expect("a bucket whose first slot is taken");
+        let bucket = first_taken_bucket(&bytes);
         // Agency of slot 0: after 3 fingerprints, 2 × 3 times, 3 reasons.
         bytes[bucket + 54..bucket + 56].copy_from_slice(&999u16.to_le_bytes());
         reseal(&mut bytes);
@@ -465,11 +470,7 @@ mod corruption {
     #[test]
     fn a_resealed_file_with_an_entry_beyond_its_homes_spill_is_refused_at_open() {
         let (_dir, path, mut bytes) = written();
-        let table = u64_at(&bytes, 104);
-        let bucket = (table..bytes.len())
-            .step_by(64)
-            .find(|&b| bytes[b..b + 8] != [0; 8])
-            .expect("a bucket whose first slot is taken");
+        let bucket = first_taken_bucket(&bytes);
         // Home offset of slot 0 (bytes 60..63 hold the three offsets): claim
         // a home two buckets back, whose spill does not reach here.
         bytes[bucket + 60] = 2;
