@@ -17,13 +17,14 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use blocklist_core::index::{IndexBuilder, LiveIndex};
 use blocklist_core::normalise::normalise;
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+use blocklist_tests::{static_library, NATIVE_LIBS};
 
 /// SplitMix64: a small, fast, reproducible generator for test data.
 struct SplitMix(u64);
@@ -145,17 +146,6 @@ fn write_queries(path: &Path, queries: &[(Kind, String)]) {
         let _ = writeln!(text, "{}\t{value}", kind.code());
     }
     std::fs::write(path, text).expect("write queries");
-}
-
-/// The static library cargo built for this bench, next to the bench executable.
-fn static_library() -> PathBuf {
-    let exe = std::env::current_exe().expect("bench executable");
-    let deps = exe.parent().expect("target/<profile>/deps");
-    [deps, deps.parent().unwrap_or(deps)]
-        .iter()
-        .map(|dir| dir.join("libblocklist.a"))
-        .find(|lib| lib.exists())
-        .expect("libblocklist.a next to the bench executable")
 }
 
 fn parse(output: &[u8]) -> Vec<(String, f64)> {
@@ -311,16 +301,8 @@ fn main() {
         .arg(crate_dir.join("../include"))
         .arg(crate_dir.join("bench/bench.c"))
         .arg(static_library())
-        .args([
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-            "-o",
-        ])
+        .args(NATIVE_LIBS)
+        .arg("-o")
         .arg(&exe)
         .status()
         .expect("run cc");
