@@ -309,7 +309,8 @@ typedef struct blocklist_status {
 #define BLOCKLIST_ERR_BATCH_TOO_LARGE 106
 
 /*
- An output buffer has length zero.
+ An output buffer is too small: length zero, or shorter than the text it
+ must hold whole (`blocklist_normalise`).
  */
 #define BLOCKLIST_ERR_BUFFER_TOO_SMALL 107
 
@@ -355,6 +356,12 @@ typedef struct blocklist_status {
  National input needs rules for a region this build does not know.
  */
 #define BLOCKLIST_ERR_UNSUPPORTED_REGION 207
+
+/*
+ Text given to `blocklist_check_canonical` is not in its kind's canonical
+ form (normalise it first with `blocklist_normalise`).
+ */
+#define BLOCKLIST_ERR_NOT_CANONICAL 208
 
 /*
  The identifier is invalid for a reason newer than this list of codes.
@@ -414,6 +421,62 @@ extern "C" {
  Thread-safety: any thread.
  */
 const char *blocklist_version(void);
+
+/*
+ Writes the canonical form of an identifier of `kind` into `buf`, with a
+ NUL, and its length (without the NUL) into `*out_len`: the text
+ `blocklist_check_canonical` takes, normalised with the handle's rules
+ exactly as `blocklist_check` normalises. `BLOCKLIST_MATCHED_MAX` bytes
+ always suffice.
+
+ Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`, the argument
+ errors of `blocklist_check`, the 2xx codes when the text is not a valid
+ identifier of the kind, `BLOCKLIST_ERR_BUFFER_TOO_SMALL` when `cap` is
+ less than the canonical length plus one.
+
+ Ownership: borrows `data` for the call; the caller owns `buf`.
+ Thread-safety: any number of threads at once.
+
+ # Safety
+ `handle` NULL or open; `data` NULL or valid for `len` bytes; `buf` NULL or
+ valid for writing `cap` bytes; `out_len` NULL or valid for one `size_t`.
+ */
+blocklist_result blocklist_normalise(const struct blocklist_handle *handle,
+                                     blocklist_kind kind,
+                                     const char *data,
+                                     size_t len,
+                                     char *buf,
+                                     size_t cap,
+                                     size_t *out_len);
+
+/*
+ Checks an identifier already in canonical form (from `blocklist_normalise`,
+ or `matched` of an earlier result), skipping normalisation: the fastest
+ check. A domain also matches through a listed parent. Check
+ `out->freshness` on every answer.
+
+ The text must have its kind's canonical shape (`+66812345678`,
+ `TH:004:1234567890`, an IBAN in capitals without spaces, `scam.example`),
+ else `BLOCKLIST_ERR_NOT_CANONICAL`: text as people write it is refused, not
+ silently "not listed". Text of the right shape is not normalised further,
+ so one that is not the canonical form is answered "not listed": pass only
+ text this library produced.
+
+ Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+ `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
+ `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`,
+ `BLOCKLIST_ERR_NOT_CANONICAL`.
+
+ Ownership and thread-safety: as `blocklist_check`.
+
+ # Safety
+ As `blocklist_check`.
+ */
+blocklist_result blocklist_check_canonical(const struct blocklist_handle *handle,
+                                           blocklist_kind kind,
+                                           const char *data,
+                                           size_t len,
+                                           struct blocklist_check_result *out);
 
 /*
  Checks whether an identifier of `kind` is listed.

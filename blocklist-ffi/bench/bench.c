@@ -4,7 +4,9 @@
  *
  * usage: bench steady <index> <hits file> <misses file>
  *        bench swaps  <index> <hits file> <misses file> <seconds>
- * Query files: one "kind<TAB>text" per line. Output: "name value" lines, ns. */
+ * Query files: one "kind<TAB>text" per line, the text in canonical form, so
+ * both blocklist_check and blocklist_check_canonical take it. Output: "name
+ * value" lines, ns. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,9 +62,13 @@ static int cmp_u64(const void *a, const void *b) {
 
 static uint64_t timer_cost;
 
+/* blocklist_check or blocklist_check_canonical. */
+typedef blocklist_result (*check_fn)(const blocklist_handle *, blocklist_kind, const char *, size_t,
+                                     blocklist_check_result *);
+
 /* Median of per-call time over groups of 16 calls, and p99 / p99.9 / max of
  * single calls, the timer's own cost subtracted. Checks every answer. */
-static void latency(const char *name, const queries *qs, int expect_listed) {
+static void latency(const char *name, const queries *qs, int expect_listed, check_fn check) {
   enum { GROUP = 16 };
   size_t groups = qs->n / GROUP;
   uint64_t *t = malloc(qs->n * sizeof *t);
@@ -72,7 +78,7 @@ static void latency(const char *name, const queries *qs, int expect_listed) {
     uint64_t t0 = now_ns();
     for (size_t k = 0; k < GROUP; k++) {
       const blocklist_query *q = &qs->q[g * GROUP + k];
-      if (blocklist_check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+      if (check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
     }
     t[g] = (now_ns() - t0 - timer_cost) / GROUP;
   }
@@ -81,7 +87,7 @@ static void latency(const char *name, const queries *qs, int expect_listed) {
   for (size_t i = 0; i < qs->n; i++) {
     const blocklist_query *q = &qs->q[i];
     uint64_t t0 = now_ns(), dt;
-    if (blocklist_check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+    if (check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
     dt = now_ns() - t0;
     t[i] = dt > timer_cost ? dt - timer_cost : 0;
   }
@@ -190,9 +196,11 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "swaps") == 0) {
     swaps(&hits, &misses, argc > 5 ? atof(argv[5]) : 10.0);
   } else {
-    latency("miss", &misses, 0); /* warm-up pass */
-    latency("miss", &misses, 0);
-    latency("hit", &hits, 1);
+    latency("miss", &misses, 0, blocklist_check); /* warm-up pass */
+    latency("miss", &misses, 0, blocklist_check);
+    latency("hit", &hits, 1, blocklist_check);
+    latency("canonical_miss", &misses, 0, blocklist_check_canonical);
+    latency("canonical_hit", &hits, 1, blocklist_check_canonical);
     batch("miss", &misses);
     batch("hit", &hits);
     throughput(1, &hits, &misses);

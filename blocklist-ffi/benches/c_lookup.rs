@@ -7,9 +7,10 @@
 //! `BLOCKLIST_BENCH_QUERIES` (hits and misses each, default 200000),
 //! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10).
 //!
-//! Both sides take raw text and a kind and normalise inside the call
-//! (`blocklist_check` in C; `LiveIndex::load` + `LookupIndex::check` in Rust,
-//! which is what `blocklist_check` does under its boundary). Medians come from
+//! Both sides take a kind and text, raw (`blocklist_check` in C;
+//! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
+//! `blocklist_check` does under its boundary) or canonical
+//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`). Medians come from
 //! groups of 16 calls, tails from single calls, timed with the monotonic
 //! clock in both languages, the timer's own median cost subtracted.
 
@@ -240,6 +241,14 @@ fn main() {
     let _ = latency(&misses, cost, rust_check); // warm-up, as the C side
     let rust_miss = latency(&misses, cost, rust_check);
     let rust_hit = latency(&hits, cost, rust_check);
+    // What `blocklist_check_canonical` does under its boundary.
+    let rust_canonical = |kind: Kind, text: &str| {
+        let now = Timestamp::now();
+        let index = live.load();
+        black_box(index.lookup_canonical(kind, text, now).is_some());
+    };
+    let rust_canonical_miss = latency(&misses, cost, rust_canonical);
+    let rust_canonical_hit = latency(&hits, cost, rust_canonical);
     let filter = {
         let index = live.load();
         latency(&misses, cost, |kind, text| {
@@ -347,29 +356,25 @@ fn main() {
     // The report.
     let ratio = |a: f64, b: f64| a / b;
     println!("\nlibblocklist, {entries} entries, {query_count} hits and misses (ns; timer cost C {} / Rust {cost})", get(&c, "timer_cost"));
-    println!("| | C `blocklist_check` | Rust `LiveIndex` check | C / Rust |");
+    println!("| | C | Rust | C / Rust |");
     println!("|---|---:|---:|---:|");
-    for (name, rust) in [("miss", &rust_miss), ("hit", &rust_hit)] {
-        let (m, p99, p999) = (
-            get(&c, &format!("{name}_median")),
-            get(&c, &format!("{name}_p99")),
-            get(&c, &format!("{name}_p999")),
-        );
-        println!(
-            "| {name} median | {m} | {} | {:.2} |",
-            rust.median,
-            ratio(m, rust.median as f64)
-        );
-        println!(
-            "| {name} p99 | {p99} | {} | {:.2} |",
-            rust.p99,
-            ratio(p99, rust.p99 as f64)
-        );
-        println!(
-            "| {name} p99.9 | {p999} | {} | {:.2} |",
-            rust.p999,
-            ratio(p999, rust.p999 as f64)
-        );
+    for (name, label, rust) in [
+        ("miss", "raw text, miss", &rust_miss),
+        ("hit", "raw text, hit", &rust_hit),
+        ("canonical_miss", "canonical, miss", &rust_canonical_miss),
+        ("canonical_hit", "canonical, hit", &rust_canonical_hit),
+    ] {
+        for (stat, rust) in [
+            ("median", rust.median),
+            ("p99", rust.p99),
+            ("p999", rust.p999),
+        ] {
+            let c = get(&c, &format!("{name}_{stat}"));
+            println!(
+                "| {label} {stat} | {c} | {rust} | {:.2} |",
+                ratio(c, rust as f64)
+            );
+        }
     }
     let (bm, bh) = (get(&c, "miss_batch_per_id"), get(&c, "hit_batch_per_id"));
     println!(
@@ -395,11 +400,16 @@ fn main() {
     );
     println!("\nbaselines (Rust, same run): filter probe alone on misses median {} / p99 {} / p99.9 {}; HashSet<u64> hit median {} / p99 {} / p99.9 {}",
         filter.median, filter.p99, filter.p999, hashset.median, hashset.p99, hashset.p999);
-    println!(
-        "C miss median / filter probe: {:.2}x; C hit median / HashSet hit: {:.2}x",
-        get(&c, "miss_median") / filter.median as f64,
-        get(&c, "hit_median") / hashset.median as f64
-    );
+    for (name, call) in [
+        ("", "blocklist_check (raw text)"),
+        ("canonical_", "blocklist_check_canonical"),
+    ] {
+        println!(
+            "C {call}: miss median / filter probe {:.2}x; hit median / HashSet hit {:.2}x",
+            get(&c, &format!("{name}miss_median")) / filter.median as f64,
+            get(&c, &format!("{name}hit_median")) / hashset.median as f64
+        );
+    }
     println!("\nduring swaps ({swaps} index files published in {swap_seconds} s, {} swapped in): {} checks, {} errors, {} wrong, p99 {} / p99.9 {} / worst {} ns",
         get(&s, "swaps_reloads"), get(&s, "swaps_calls"), get(&s, "swaps_errors"), get(&s, "swaps_wrong"),
         get(&s, "swaps_p99"), get(&s, "swaps_p999"), get(&s, "swaps_max"));

@@ -40,7 +40,8 @@ pub const BLOCKLIST_ERR_UNKNOWN_KIND: blocklist_result = 104;
 pub const BLOCKLIST_ERR_INVALID_OPTIONS: blocklist_result = 105;
 /// A batch holds more than `BLOCKLIST_MAX_BATCH` queries.
 pub const BLOCKLIST_ERR_BATCH_TOO_LARGE: blocklist_result = 106;
-/// An output buffer has length zero.
+/// An output buffer is too small: length zero, or shorter than the text it
+/// must hold whole (`blocklist_normalise`).
 pub const BLOCKLIST_ERR_BUFFER_TOO_SMALL: blocklist_result = 107;
 
 /// The identifier is blank (only white space).
@@ -62,6 +63,9 @@ pub const BLOCKLIST_ERR_INVALID_ACCOUNT: blocklist_result = 205;
 pub const BLOCKLIST_ERR_NOT_LISTABLE_DOMAIN: blocklist_result = 206;
 /// National input needs rules for a region this build does not know.
 pub const BLOCKLIST_ERR_UNSUPPORTED_REGION: blocklist_result = 207;
+/// Text given to `blocklist_check_canonical` is not in its kind's canonical
+/// form (normalise it first with `blocklist_normalise`).
+pub const BLOCKLIST_ERR_NOT_CANONICAL: blocklist_result = 208;
 /// The identifier is invalid for a reason newer than this list of codes.
 pub const BLOCKLIST_ERR_INVALID_IDENTIFIER: blocklist_result = 299;
 
@@ -138,6 +142,10 @@ pub(crate) const MESSAGES: &[(blocklist_result, &CStr)] = &[
     (
         BLOCKLIST_ERR_UNSUPPORTED_REGION,
         c"no national rules for the default region",
+    ),
+    (
+        BLOCKLIST_ERR_NOT_CANONICAL,
+        c"the identifier is not in canonical form",
     ),
     (BLOCKLIST_ERR_INVALID_IDENTIFIER, c"invalid identifier"),
     (BLOCKLIST_ERR_INDEX_NOT_FOUND, c"index file not found"),

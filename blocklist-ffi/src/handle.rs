@@ -124,6 +124,11 @@ impl blocklist_handle {
         Ok(blocklist_handle { shared, reloader })
     }
 
+    /// The normalisation rules the handle was opened with.
+    pub(crate) fn rules(&self) -> &Rules {
+        &self.shared.rules
+    }
+
     /// Runs `f` on the current data at `now`; the index stays loaded for the
     /// duration of `f` only. Lock-free.
     #[inline]

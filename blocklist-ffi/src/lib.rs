@@ -6,6 +6,7 @@
 //! - `handle`: `blocklist_handle` (open, close, reload, status) and the
 //!   reload design;
 //! - `check`: checks of one identifier, per kind, or a batch, and the result struct;
+//! - `canonical`: normalising once, then checking the canonical form;
 //! - `options`: `blocklist_options` and their defaults;
 //! - `error`: the result codes in their bands, their texts, the per-thread message;
 //! - `boundary`: the panic boundary (`ffi_guard`) every exported body runs in;
@@ -19,6 +20,7 @@
 
 mod args;
 mod boundary;
+pub mod canonical;
 pub mod check;
 mod clock;
 pub mod error;

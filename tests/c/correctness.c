@@ -7,7 +7,9 @@
  *   domain  scam.example            phishing (4)      th-dga    1700000400  never
  * in <dir>/data/lookup.idx (list version 5, created now), <dir>/aged.idx
  * (version 1, created in 2023), <dir>/newer.idx (version 6, also listing
- * +66899999999), and an empty folder <dir>/empty.
+ * +66899999999), and an empty folder <dir>/empty. Every answer of
+ * blocklist_check is also compared with blocklist_normalise followed by
+ * blocklist_check_canonical.
  *
  * usage: correctness <dir> */
 #include "testutil.h"
@@ -23,9 +25,21 @@ static blocklist_handle *open_or_die(const char *path, const blocklist_options *
 static void expect(const blocklist_handle *h, blocklist_kind kind, const char *text,
                    int listed, uint16_t reason, const char *agency, const char *matched,
                    uint64_t listed_at, uint64_t expires_at) {
-  blocklist_check_result r;
+  blocklist_check_result r, c;
+  char canonical[BLOCKLIST_MATCHED_MAX];
+  size_t n = 0;
   memset(&r, 0xAB, sizeof r);
+  memset(&c, 0xCD, sizeof c);
   CHECK_RC(blocklist_check(h, kind, text, strlen(text), &r), BLOCKLIST_OK);
+  /* normalising once, then checking the canonical form, answers the same */
+  CHECK_RC(blocklist_normalise(h, kind, text, strlen(text), canonical, sizeof canonical, &n),
+           BLOCKLIST_OK);
+  CHECK(n == strlen(canonical));
+  CHECK_RC(blocklist_check_canonical(h, kind, canonical, n, &c), BLOCKLIST_OK);
+  CHECK(c.status == r.status && c.listed == r.listed && c.kind == r.kind &&
+        c.freshness == r.freshness && c.list_version == r.list_version && c.reason == r.reason &&
+        c.listed_at == r.listed_at && c.expires_at == r.expires_at &&
+        strcmp(c.agency, r.agency) == 0 && strcmp(c.matched, r.matched) == 0);
   if (r.status != BLOCKLIST_OK || r.listed != listed || r.kind != kind ||
       r.freshness != BLOCKLIST_FRESHNESS_FRESH || r.list_version != 5) {
     fprintf(stderr, "%s: status %d listed %d kind %d freshness %d version %llu\n", text,

@@ -22,7 +22,7 @@ static const blocklist_result ALL[] = {
     BLOCKLIST_ERR_BLANK_IDENTIFIER, BLOCKLIST_ERR_INVALID_CHARACTER, BLOCKLIST_ERR_WRONG_LENGTH,
     BLOCKLIST_ERR_MALFORMED, BLOCKLIST_ERR_INVALID_NUMBER, BLOCKLIST_ERR_INVALID_ACCOUNT,
     BLOCKLIST_ERR_NOT_LISTABLE_DOMAIN, BLOCKLIST_ERR_UNSUPPORTED_REGION,
-    BLOCKLIST_ERR_INVALID_IDENTIFIER,
+    BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_ERR_INVALID_IDENTIFIER,
     BLOCKLIST_ERR_INDEX_NOT_FOUND, BLOCKLIST_ERR_INDEX_IO, BLOCKLIST_ERR_INDEX_CORRUPT,
     BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT, BLOCKLIST_ERR_INDEX_STALE, BLOCKLIST_ERR_INDEX_OTHER,
     BLOCKLIST_ERR_PANIC, BLOCKLIST_ERR_INTERNAL,
@@ -124,6 +124,48 @@ static void identifier_errors(const blocklist_handle *h) {
   check_is(h, BLOCKLIST_KIND_NUMBER, "081-234-567x", BLOCKLIST_ERR_INVALID_CHARACTER);
   CHECK_RC(blocklist_last_error(msg, sizeof msg, &n), BLOCKLIST_OK);
   CHECK(strstr(msg, "'x'") != NULL && n == strlen(msg));
+}
+
+/* Normalising once and checking the canonical form: text as people write it
+ * is refused by the canonical check, and a short buffer by the normaliser. */
+static void canonical_errors(const blocklist_handle *h) {
+  static const struct { blocklist_kind kind; const char *text; } raw[] = {
+      {BLOCKLIST_KIND_NUMBER, "081-234-5678"},   {BLOCKLIST_KIND_NUMBER, "0812345678"},
+      {BLOCKLIST_KIND_ACCOUNT, "004 1234567890"}, {BLOCKLIST_KIND_ACCOUNT, "th:004:1234567890"},
+      {BLOCKLIST_KIND_DOMAIN, "WWW.Scam.Example."}, {BLOCKLIST_KIND_DOMAIN, "https://scam.example/"},
+      {BLOCKLIST_KIND_DOMAIN, "scam..example"},
+  };
+  blocklist_check_result r = marked();
+  char buf[BLOCKLIST_MATCHED_MAX];
+  size_t n = 12345;
+  for (size_t i = 0; i < COUNT(raw); i++) {
+    EXPECT_CODE(blocklist_check_canonical(h, raw[i].kind, raw[i].text, strlen(raw[i].text), &r),
+                BLOCKLIST_ERR_NOT_CANONICAL);
+    CHECK(untouched(&r));
+  }
+  EXPECT_CODE(blocklist_check_canonical(NULL, BLOCKLIST_KIND_NUMBER, "+66812345678", 12, &r),
+              BLOCKLIST_ERR_NULL_POINTER);
+  EXPECT_CODE(blocklist_check_canonical(h, 9, "+66812345678", 12, &r), BLOCKLIST_ERR_UNKNOWN_KIND);
+  EXPECT_CODE(blocklist_check_canonical(h, BLOCKLIST_KIND_NUMBER, "+66812345678", 0, &r),
+              BLOCKLIST_ERR_EMPTY_INPUT);
+  EXPECT_CODE(blocklist_check_canonical(h, BLOCKLIST_KIND_NUMBER, "+66812345678", 12, NULL),
+              BLOCKLIST_ERR_NULL_POINTER);
+  CHECK(untouched(&r));
+  /* "+66812345678" needs 13 bytes with its NUL */
+  memset(buf, 0x5A, sizeof buf);
+  EXPECT_CODE(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-5678", 12, buf, 12, &n),
+              BLOCKLIST_ERR_BUFFER_TOO_SMALL);
+  CHECK(buf[0] == 0x5A && n == 12345);
+  EXPECT_CODE(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-567x", 12, buf, sizeof buf, &n),
+              BLOCKLIST_ERR_INVALID_CHARACTER);
+  EXPECT_CODE(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-5678", 12, NULL, 16, &n),
+              BLOCKLIST_ERR_NULL_POINTER);
+  EXPECT_CODE(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-5678", 12, buf, 16, NULL),
+              BLOCKLIST_ERR_NULL_POINTER);
+  CHECK(buf[0] == 0x5A && n == 12345);
+  CHECK_RC(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-5678", 12, buf, 13, &n),
+           BLOCKLIST_OK);
+  CHECK(n == 12 && strcmp(buf, "+66812345678") == 0);
 }
 
 static void open_errors(const char *dir) {
@@ -242,6 +284,7 @@ int main(int argc, char **argv) {
   if (!h) return finish("errors");
   argument_errors(h);
   identifier_errors(h);
+  canonical_errors(h);
   blocklist_close(h);
   open_errors(argv[1]);
   refused_reloads_keep_the_previous_index(argv[1]);

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::candidates::candidates;
 use super::error::IndexError;
 use super::filter::{self, Block};
 use super::format::{
@@ -255,19 +256,38 @@ impl LookupIndex {
         self.check(kind, raw, rules, Timestamp::now())
     }
 
-    /// Looks up many canonical identifiers, appending one answer per key to
-    /// `out` (cleared first), in order. Faster per key than one call each:
-    /// the memory loads of a whole group of keys overlap.
+    /// Looks up many canonical identifiers. Clears `hits`, then appends the
+    /// position in `keys` and the [`Hit`] of each listed one, in order; an
+    /// unlisted key adds nothing, so a batch of misses writes no memory.
+    /// Faster per key than one call each: the memory loads of a whole group
+    /// of keys overlap.
+    ///
+    /// ```
+    /// # use blocklist_core::index::{IndexBuilder, LookupIndex};
+    /// # use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+    /// # let entries = [(Kind::Domain, "scam.co.th", &meta)];
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("list.idx");
+    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
+    /// let index = LookupIndex::open(&path)?;
+    /// let keys = [(Kind::Number, "+66812345678"), (Kind::Domain, "www.scam.co.th")];
+    /// let mut hits = Vec::new();
+    /// index.lookup_batch(&keys, Timestamp::now(), &mut hits);
+    /// assert_eq!(hits.len(), 1);
+    /// assert_eq!((hits[0].0, &*hits[0].1.matched), (1, "scam.co.th"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lookup_batch<'a>(
         &'a self,
         keys: &[(Kind, &'a str)],
         now: Timestamp,
-        out: &mut Vec<Option<Hit<'a>>>,
+        hits: &mut Vec<(usize, Hit<'a>)>,
     ) {
-        out.clear();
-        out.resize(keys.len(), None);
+        hits.clear();
         self.resolve_batch(keys, now, |at, kind, matched, meta| {
-            out[at] = Some(self.hit(kind, Cow::Borrowed(matched), meta));
+            hits.push((at, self.hit(kind, Cow::Borrowed(matched), meta)));
         });
     }
 
@@ -324,16 +344,10 @@ impl LookupIndex {
         canonical: &'q str,
         now: Timestamp,
     ) -> Option<(&'q str, PackedMeta)> {
-        let probe = |candidate: &'q str| {
+        candidates(kind, canonical).find_map(|candidate| {
             let key = key_hash(self.seed, kind, candidate);
             self.probe(&key, now).map(|meta| (candidate, meta))
-        };
-        // Most queries have one candidate: keep the walk off their path.
-        if kind == Kind::Domain {
-            domain_walk(canonical).find_map(probe)
-        } else {
-            probe(canonical)
-        }
+        })
     }
 
     /// Filter, then table, then expiry: the one place that decides a match.
@@ -369,7 +383,7 @@ impl LookupIndex {
             let base = chunk_index * BATCH;
             staged.clear();
             for (query, &(kind, canonical)) in chunk.iter().enumerate() {
-                let mut stage = |candidate: &'q str| {
+                for candidate in candidates(kind, canonical) {
                     let key = key_hash(self.seed, kind, candidate);
                     prefetch(filter::block_for(blocks, key.fingerprint));
                     staged.push(Staged {
@@ -379,11 +393,6 @@ impl LookupIndex {
                         key,
                         maybe: false,
                     });
-                };
-                if kind == Kind::Domain {
-                    domain_walk(canonical).for_each(stage);
-                } else {
-                    stage(canonical);
                 }
             }
             for s in &mut staged {
@@ -423,43 +432,9 @@ impl LookupIndex {
 }
 
 /// An entry matches until its expiry time, exclusive (as [`EntryMeta::is_active`]).
+/// Both tests are evaluated, without a branch between them: whether an entry
+/// expires varies from hit to hit.
 #[inline(always)]
 fn is_active(meta: &PackedMeta, now: Timestamp) -> bool {
-    meta.expires_at == NEVER || now.0 < u64::from(meta.expires_at)
-}
-
-/// A domain, then each parent that still has two labels (`a.b.scam.co.th`,
-/// `b.scam.co.th`, `scam.co.th`, `co.th`).
-///
-/// The public suffix list is not consulted here, though a match must never
-/// reach past the public suffix: that rule is enforced when an identifier is
-/// listed (the normaliser refuses a public suffix, and every entry of a signed
-/// document is re-checked on decode), so no suffix is ever in the index and
-/// probing one costs a filter probe that answers no. That is cheaper than the
-/// per-label suffix-list walk, and it makes every client match exactly what
-/// the centre listed, whatever suffix-list version each one embeds.
-fn domain_walk(domain: &str) -> impl Iterator<Item = &str> {
-    // Parents start after each dot that comes before the last one.
-    let last_dot = domain.rfind('.').unwrap_or(0);
-    let mut start = Some(0);
-    std::iter::from_fn(move || {
-        let here = start?;
-        start = domain[here..last_dot].find('.').map(|dot| here + dot + 1);
-        Some(&domain[here..])
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_domain_walk_stops_at_two_labels() {
-        let walk: Vec<&str> = domain_walk("a.b.scam.co.th").collect();
-        assert_eq!(
-            walk,
-            ["a.b.scam.co.th", "b.scam.co.th", "scam.co.th", "co.th"]
-        );
-        assert_eq!(domain_walk("scam.com").collect::<Vec<_>>(), ["scam.com"]);
-    }
+    (meta.expires_at == NEVER) | (now.0 < u64::from(meta.expires_at))
 }

@@ -76,7 +76,7 @@
 //!
 //! - **Filter**: blocks of eight u64 words. A key sets bit
 //!   `(fingerprint × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
-//!   16 bits per entry.
+//!   12 bits per entry when built (readers take the size from the header).
 //! - **Table**: 64-byte buckets `{fingerprint: [u64; 3], listed_at: [u32; 3],
 //!   expires_at: [u32; 3], reason: [u16; 3], agency: [u16; 3], home_offset:
 //!   [u8; 3], spill: u8}`. Fingerprint 0 is an empty slot (its other fields
@@ -101,6 +101,7 @@
 //! every spill and agency index), after which lookups cannot fail.
 
 mod atomic;
+mod candidates;
 pub(crate) use atomic::publish_file;
 mod build;
 mod error;

@@ -118,7 +118,17 @@ impl Bucket {
     /// homed `offset` buckets before this one.
     #[inline(always)]
     fn holds(&self, slot: usize, wanted: u64, offset: usize) -> bool {
-        self.fingerprint[slot] == wanted && usize::from(self.home_offset[slot]) == offset
+        (self.fingerprint[slot] == wanted) & (usize::from(self.home_offset[slot]) == offset)
+    }
+
+    /// Bit `slot` set for each slot that [`holds`](Self::holds) the entry
+    /// (at most one does). All slots are tested at once rather than with a
+    /// branch each: which slot a hit sits in varies from query to query.
+    #[inline(always)]
+    fn slots_holding(&self, wanted: u64, offset: usize) -> u32 {
+        (0..SLOTS).fold(0, |slots, slot| {
+            slots | u32::from(self.holds(slot, wanted, offset)) << slot
+        })
     }
 }
 
@@ -288,14 +298,10 @@ pub(crate) fn find(buckets: &[Bucket], home_buckets: usize, key: &KeyHash) -> Op
 fn locate(buckets: &[Bucket], home: usize, fingerprint: u64) -> Option<(usize, usize)> {
     let spill = buckets[home].spill();
     let wanted = fingerprint.to_le();
-    for (offset, bucket) in buckets[home..=home + spill].iter().enumerate() {
-        for slot in 0..SLOTS {
-            if bucket.holds(slot, wanted, offset) {
-                return Some((home + offset, slot));
-            }
-        }
-    }
-    None
+    (0..=spill).find_map(|offset| {
+        let slots = buckets[home + offset].slots_holding(wanted, offset);
+        (slots != 0).then(|| (home + offset, slots.trailing_zeros() as usize))
+    })
 }
 
 /// What [`validate`] found wrong.

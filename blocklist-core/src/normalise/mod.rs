@@ -21,10 +21,12 @@ mod host;
 mod iban;
 mod number;
 mod region;
+mod shape;
 mod suffix;
 mod thai_plan;
 
 pub use error::NormaliseError;
+pub use shape::has_canonical_shape;
 pub use suffix::domain_candidates;
 
 use crate::kind::Kind;

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use blocklist_core::normalise::{
-    account_parts, check_canonical, domain_candidates, normalise, NormaliseError,
+    account_parts, check_canonical, domain_candidates, has_canonical_shape, normalise,
+    NormaliseError,
 };
 use blocklist_core::{Kind, Rules};
 use proptest::prelude::*;
@@ -40,6 +41,7 @@ fn canonical(kind: Kind, raw: &str) -> Result<String, NormaliseError> {
         "{kind} {raw:?}: output is not a fixed point"
     );
     assert_eq!(check_canonical(kind, &out), Ok(()), "{kind} {raw:?}");
+    assert!(has_canonical_shape(kind, &out), "{kind} {raw:?}: {out:?}");
     Ok(out)
 }
 
@@ -470,6 +472,7 @@ mod scam_lists {
         for name in &sets[0] {
             match normalise(Kind::Domain, name, &th()) {
                 Ok(c) => {
+                    assert!(has_canonical_shape(Kind::Domain, &c), "{c}");
                     canonical_names.insert(c);
                 }
                 Err(err) => rejected.push(format!("{name}: {err}")),
@@ -628,6 +631,9 @@ mod idna_conformance {
                 continue;
             }
             let got = normalise(Kind::Domain, &source, &th());
+            if let Ok(host) = &got {
+                assert!(has_canonical_shape(Kind::Domain, host), "{host}");
+            }
             let ok = if !errors.is_empty() {
                 got.is_err()
             } else if listable(&ascii) {
@@ -771,6 +777,7 @@ mod properties {
         if let Ok(out) = normalise(kind, raw, &th()) {
             prop_assert_eq!(normalise(kind, &out, &th()), Ok(out.clone()));
             prop_assert_eq!(check_canonical(kind, &out), Ok(()));
+            prop_assert!(has_canonical_shape(kind, &out), "{:?}", out);
         }
         Ok(())
     }

@@ -1,0 +1,193 @@
+//! The keys a query probes: the identifier itself and, for a domain, each
+//! parent that still has two labels (`a.b.scam.co.th`, `b.scam.co.th`,
+//! `scam.co.th`, `co.th`), most specific first.
+//!
+//! The public suffix list is not consulted here, though a match must never
+//! reach past the public suffix: that rule is enforced when an identifier is
+//! listed (the normaliser refuses a public suffix, and every entry of a signed
+//! document is re-checked on decode), so no suffix is ever in the index and
+//! probing one costs a filter probe that answers no. That is cheaper than the
+//! per-label suffix-list walk, and it makes every client match exactly what
+//! the centre listed, whatever suffix-list version each one embeds.
+//!
+//! A domain of up to 64 bytes (nearly all) is walked from a bit mask of its
+//! dots, found eight bytes at a time: a `memchr` per label costs a branch
+//! mispredict or two per query, since label lengths vary from query to query,
+//! and that was most of what a domain miss cost beyond a number's.
+
+use crate::kind::Kind;
+
+/// The candidates of `canonical` as a query of `kind`.
+#[inline]
+pub(super) fn candidates(kind: Kind, canonical: &str) -> Candidates<'_> {
+    let starts = if kind != Kind::Domain {
+        Starts::Mask(1)
+    } else if let Some(dots) = dot_mask(canonical.as_bytes()) {
+        // Every dot but the last starts a parent, one byte after it.
+        let below_last = u64::MAX.checked_shr(dots.leading_zeros() + 1).unwrap_or(0);
+        Starts::Mask(1 | ((dots & below_last) << 1))
+    } else {
+        Starts::Scan {
+            next: Some(0),
+            last_dot: canonical.rfind('.').unwrap_or(0),
+        }
+    };
+    Candidates {
+        text: canonical,
+        starts,
+    }
+}
+
+/// Iterator over a query's candidates (see [`candidates`]).
+pub(super) struct Candidates<'a> {
+    text: &'a str,
+    starts: Starts,
+}
+
+/// Where the remaining candidates start.
+enum Starts {
+    /// Bit `i` set: a candidate starts at byte `i`.
+    Mask(u64),
+    /// Names longer than the mask: found one `find` at a time.
+    Scan {
+        next: Option<usize>,
+        last_dot: usize,
+    },
+}
+
+impl<'a> Iterator for Candidates<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let start = match &mut self.starts {
+            Starts::Mask(mask) => {
+                if *mask == 0 {
+                    return None;
+                }
+                let start = mask.trailing_zeros() as usize;
+                *mask &= *mask - 1;
+                start
+            }
+            Starts::Scan { next, last_dot } => {
+                let here = (*next)?;
+                *next = self.text[here..*last_dot]
+                    .find('.')
+                    .map(|dot| here + dot + 1);
+                here
+            }
+        };
+        // A start is 0 or one past an ASCII dot: always a char boundary.
+        Some(&self.text[start..])
+    }
+}
+
+/// Bit `i` set where `bytes[i]` is a dot, for `bytes` of at most 64 bytes;
+/// `None` for longer ones.
+///
+/// Reads overlapping 8-byte words at `min(8k, len - 8)`, a fixed number of
+/// them per length class, so the work does not branch on the exact length.
+#[inline]
+fn dot_mask(bytes: &[u8]) -> Option<u64> {
+    let len = bytes.len();
+    let words = match len {
+        0..=7 => return Some(short_dot_mask(bytes)),
+        8..=32 => 4,
+        33..=64 => 8,
+        _ => return None,
+    };
+    let mut mask = 0;
+    for k in 0..words {
+        let at = (8 * k).min(len - 8);
+        let word = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        mask |= u64::from(dots_in_word(word)) << at;
+    }
+    Some(mask)
+}
+
+/// [`dot_mask`] for names under eight bytes, which are rare.
+#[cold]
+fn short_dot_mask(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'.')
+        .fold(0, |mask, (i, _)| mask | 1 << i)
+}
+
+/// Bit `i` set where byte `i` (little-endian) of `word` is a dot.
+#[inline(always)]
+fn dots_in_word(word: u64) -> u8 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let zeroed = word ^ 0x2E2E_2E2E_2E2E_2E2E;
+    // High bit of each byte set exactly where that byte of `zeroed` is zero
+    // (no carries between bytes, unlike the shorter `haszero` trick).
+    let flags = !(((zeroed & LOW7) + LOW7) | zeroed | LOW7);
+    // Gather the eight flag bits into one byte: each lands at bit 56 + i and
+    // no two partial products overlap, so nothing carries.
+    ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn domain_walk(domain: &str) -> Candidates<'_> {
+        candidates(Kind::Domain, domain)
+    }
+
+    /// The walk by definition: the name, then what follows each dot but the last.
+    fn reference(domain: &str) -> Vec<&str> {
+        let last_dot = domain.rfind('.').unwrap_or(0);
+        std::iter::once(domain)
+            .chain(
+                domain
+                    .match_indices('.')
+                    .filter(|&(i, _)| i < last_dot)
+                    .map(|(i, _)| &domain[i + 1..]),
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_domain_walk_stops_at_two_labels() {
+        let walk: Vec<&str> = domain_walk("a.b.scam.co.th").collect();
+        assert_eq!(
+            walk,
+            ["a.b.scam.co.th", "b.scam.co.th", "scam.co.th", "co.th"]
+        );
+        assert_eq!(domain_walk("scam.com").collect::<Vec<_>>(), ["scam.com"]);
+        assert_eq!(domain_walk("localhost").collect::<Vec<_>>(), ["localhost"]);
+    }
+
+    #[test]
+    fn every_byte_of_every_word_is_seen() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'a'; 8];
+                word[at] = byte;
+                let expected = if byte == b'.' { 1 << at } else { 0 };
+                assert_eq!(dots_in_word(u64::from_le_bytes(word)), expected);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_walk_matches_its_definition_at_every_length(
+            domain in "([a-z0-9-]{0,12}\\.){0,20}[a-z0-9]{0,12}",
+        ) {
+            prop_assert_eq!(domain_walk(&domain).collect::<Vec<_>>(), reference(&domain));
+        }
+
+        #[test]
+        fn other_kinds_are_their_only_candidate(
+            text in "([a-z0-9:+]{0,12}\\.){0,20}[a-z0-9]{0,12}",
+        ) {
+            for kind in [Kind::Account, Kind::Number, Kind::Other(9)] {
+                prop_assert_eq!(candidates(kind, &text).collect::<Vec<_>>(), [text.as_str()]);
+            }
+        }
+    }
+}

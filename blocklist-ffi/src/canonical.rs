@@ -1,0 +1,140 @@
+//! Identifiers kept in canonical form: normalise once (when an account is
+//! registered as a payee, say), then check the stored form on every payment
+//! without normalising it again.
+
+use std::ffi::c_char;
+
+use blocklist_core::normalise::{has_canonical_shape, normalise_into};
+use blocklist_core::Kind;
+
+use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice_mut};
+use crate::boundary::ffi_guard;
+use crate::check::{blocklist_check_result, blocklist_kind, write_answer};
+use crate::clock;
+use crate::error::{
+    blocklist_result, Error, BLOCKLIST_ERR_BUFFER_TOO_SMALL, BLOCKLIST_ERR_NOT_CANONICAL,
+    BLOCKLIST_OK,
+};
+use crate::handle::blocklist_handle;
+
+/// Writes the canonical form of an identifier of `kind` into `buf`, with a
+/// NUL, and its length (without the NUL) into `*out_len`: the text
+/// `blocklist_check_canonical` takes, normalised with the handle's rules
+/// exactly as `blocklist_check` normalises. `BLOCKLIST_MATCHED_MAX` bytes
+/// always suffice.
+///
+/// Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`, the argument
+/// errors of `blocklist_check`, the 2xx codes when the text is not a valid
+/// identifier of the kind, `BLOCKLIST_ERR_BUFFER_TOO_SMALL` when `cap` is
+/// less than the canonical length plus one.
+///
+/// Ownership: borrows `data` for the call; the caller owns `buf`.
+/// Thread-safety: any number of threads at once.
+///
+/// # Safety
+/// `handle` NULL or open; `data` NULL or valid for `len` bytes; `buf` NULL or
+/// valid for writing `cap` bytes; `out_len` NULL or valid for one `size_t`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_normalise(
+    handle: *const blocklist_handle,
+    kind: blocklist_kind,
+    data: *const c_char,
+    len: usize,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> blocklist_result {
+    ffi_guard(|| {
+        // SAFETY: forwarded contract.
+        let (handle, kind, raw) = unsafe { try_query(handle, kind, data, len)? };
+        // SAFETY: the caller guarantees `buf` is valid for `cap` bytes.
+        let buf = unsafe { try_slice_mut(buf.cast::<u8>(), cap, "buf")? };
+        let out_len = try_mut(out_len, "out_len")?;
+        let mut canonical = String::new();
+        normalise_into(kind, raw, handle.rules(), &mut canonical)?;
+        let Some(field) = buf.get_mut(..=canonical.len()) else {
+            return Err(Error::new(
+                BLOCKLIST_ERR_BUFFER_TOO_SMALL,
+                format!(
+                    "cap is {cap}: the canonical form {canonical:?} needs {} bytes with its NUL",
+                    canonical.len() + 1
+                ),
+            ));
+        };
+        let (text, nul) = field.split_at_mut(canonical.len());
+        text.copy_from_slice(canonical.as_bytes());
+        nul[0] = 0;
+        *out_len = canonical.len();
+        Ok(())
+    })
+}
+
+/// Checks an identifier already in canonical form (from `blocklist_normalise`,
+/// or `matched` of an earlier result), skipping normalisation: the fastest
+/// check. A domain also matches through a listed parent. Check
+/// `out->freshness` on every answer.
+///
+/// The text must have its kind's canonical shape (`+66812345678`,
+/// `TH:004:1234567890`, an IBAN in capitals without spaces, `scam.example`),
+/// else `BLOCKLIST_ERR_NOT_CANONICAL`: text as people write it is refused, not
+/// silently "not listed". Text of the right shape is not normalised further,
+/// so one that is not the canonical form is answered "not listed": pass only
+/// text this library produced.
+///
+/// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+/// `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
+/// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`,
+/// `BLOCKLIST_ERR_NOT_CANONICAL`.
+///
+/// Ownership and thread-safety: as `blocklist_check`.
+///
+/// # Safety
+/// As `blocklist_check`.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_canonical(
+    handle: *const blocklist_handle,
+    kind: blocklist_kind,
+    data: *const c_char,
+    len: usize,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    ffi_guard(|| {
+        // SAFETY: forwarded contract.
+        let (handle, kind, text) = unsafe { try_query(handle, kind, data, len)? };
+        let out = try_mut(out, "out")?;
+        if !has_canonical_shape(kind, text) {
+            return Err(Error::new(
+                BLOCKLIST_ERR_NOT_CANONICAL,
+                format!(
+                    "{text:?} is not in the canonical form of a {kind}: normalise it \
+                     with blocklist_normalise, or check it with blocklist_check"
+                ),
+            ));
+        }
+        let now = clock::now();
+        handle.with_data(now, |data| {
+            let hit = data
+                .index
+                .and_then(|index| index.lookup_canonical(kind, text, now));
+            write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
+            Ok(())
+        })
+    })
+}
+
+/// The handle, kind and identifier text both entry points start from.
+///
+/// # Safety
+/// `handle` NULL or open; `data` NULL or valid for `len` bytes.
+unsafe fn try_query<'a>(
+    handle: *const blocklist_handle,
+    kind: blocklist_kind,
+    data: *const c_char,
+    len: usize,
+) -> Result<(&'a blocklist_handle, Kind, &'a str), Error> {
+    let handle = try_ref(handle, "handle")?;
+    let kind = try_kind(kind)?;
+    // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+    let text = unsafe { try_identifier(data, len)? };
+    Ok((handle, kind, text))
+}
