@@ -305,37 +305,35 @@ pub unsafe extern "C" fn blocklist_check_batch(
         // SAFETY: the caller guarantees both arrays hold `n` elements.
         let queries = unsafe { try_slice(queries, n, "queries")? };
         let results = unsafe { try_slice_mut(results, n, "results")? };
-        // Refused items are rare: they are kept apart, so the valid ones go
-        // to the index as one slice and their answers come back in order.
-        let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
-        let mut refused: Vec<(usize, Error)> = Vec::new();
-        for (at, q) in queries.iter().enumerate() {
-            // SAFETY: the caller guarantees each `data` is valid for its `len`.
-            match try_kind(q.kind)
-                .and_then(|kind| Ok((kind, unsafe { try_identifier(q.data, q.len)? })))
-            {
-                Ok(query) => valid.push(query),
-                Err(e) => refused.push((at, e)),
-            }
-        }
+        let parsed: Vec<Result<(Kind, &str), Error>> = queries
+            .iter()
+            .map(|q| {
+                let kind = try_kind(q.kind)?;
+                // SAFETY: the caller guarantees each `data` is valid for its `len`.
+                let raw = unsafe { try_identifier(q.data, q.len)? };
+                Ok((kind, raw))
+            })
+            .collect();
         let now = clock::now();
         let mut first_error: Option<(usize, Error)> = None;
         handle.with_data(now, |data| {
+            let valid: Vec<(Kind, &str)> = parsed
+                .iter()
+                .filter_map(|p| p.as_ref().ok().copied())
+                .collect();
             let mut answers = data
                 .index
                 .map(|index| index.check_batch(&valid, data.rules, now))
                 .unwrap_or_default()
                 .into_iter();
-            let mut valid = valid.iter();
-            let mut refused = refused.into_iter().peekable();
-            for (at, out) in results.iter_mut().enumerate() {
-                let outcome = match refused.next_if(|(i, _)| *i == at) {
-                    Some((_, e)) => (Kind::from_code(queries[at].kind), Err(e)),
+            for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
+                let outcome = match parsed {
                     // With no data, `answers` is empty: "not listed".
-                    None => (
-                        valid.next().expect("every item not refused is valid").0,
+                    Ok((kind, _)) => (
+                        *kind,
                         answers.next().unwrap_or(Ok(None)).map_err(Error::from),
                     ),
+                    Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
                 };
                 match outcome {
                     (kind, Ok(hit)) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
