@@ -68,6 +68,19 @@ pub(crate) unsafe fn try_slice_mut<'a, T>(
 /// # Safety
 /// `ptr` must be NULL or valid for reads of `len` bytes.
 pub(crate) unsafe fn try_identifier<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Error> {
+    // SAFETY: forwarded contract.
+    try_utf8(unsafe { try_identifier_bytes(ptr, len)? })
+}
+
+/// [`try_identifier`] before the UTF-8 check, for callers that test the
+/// bytes in a way that also proves them UTF-8.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads of `len` bytes.
+pub(crate) unsafe fn try_identifier_bytes<'a>(
+    ptr: *const c_char,
+    len: usize,
+) -> Result<&'a [u8], Error> {
     if ptr.is_null() {
         return Err(null("identifier"));
     }
@@ -84,7 +97,11 @@ pub(crate) unsafe fn try_identifier<'a>(ptr: *const c_char, len: usize) -> Resul
         ));
     }
     // SAFETY: checked non-null above; valid for `len` bytes per the contract.
-    let bytes = unsafe { try_slice(ptr.cast::<u8>(), len, "identifier")? };
+    unsafe { try_slice(ptr.cast::<u8>(), len, "identifier") }
+}
+
+/// Identifier bytes as text, or `BLOCKLIST_ERR_INVALID_UTF8`.
+pub(crate) fn try_utf8(bytes: &[u8]) -> Result<&str, Error> {
     // Almost every identifier is ASCII, and a word-at-a-time ASCII scan of a
     // short input costs a fraction of the general UTF-8 validator.
     if bytes.is_ascii() {

@@ -5,9 +5,10 @@
 use std::ffi::c_char;
 
 use blocklist_core::normalise::{has_canonical_shape, normalise_into};
-use blocklist_core::Kind;
 
-use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice_mut};
+use crate::args::{
+    try_identifier, try_identifier_bytes, try_kind, try_mut, try_ref, try_slice_mut, try_utf8,
+};
 use crate::boundary::ffi_guard;
 use crate::check::{blocklist_check_result, blocklist_kind, write_answer};
 use crate::clock;
@@ -45,8 +46,10 @@ pub unsafe extern "C" fn blocklist_normalise(
     out_len: *mut usize,
 ) -> blocklist_result {
     ffi_guard(|| {
-        // SAFETY: forwarded contract.
-        let (handle, kind, raw) = unsafe { try_query(handle, kind, data, len)? };
+        let handle = try_ref(handle, "handle")?;
+        let kind = try_kind(kind)?;
+        // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+        let raw = unsafe { try_identifier(data, len)? };
         // SAFETY: the caller guarantees `buf` is valid for `cap` bytes.
         let buf = unsafe { try_slice_mut(buf.cast::<u8>(), cap, "buf")? };
         let out_len = try_mut(out_len, "out_len")?;
@@ -99,18 +102,25 @@ pub unsafe extern "C" fn blocklist_check_canonical(
     out: *mut blocklist_check_result,
 ) -> blocklist_result {
     ffi_guard(|| {
-        // SAFETY: forwarded contract.
-        let (handle, kind, text) = unsafe { try_query(handle, kind, data, len)? };
+        let handle = try_ref(handle, "handle")?;
+        let kind = try_kind(kind)?;
+        // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+        let bytes = unsafe { try_identifier_bytes(data, len)? };
         let out = try_mut(out, "out")?;
-        if !has_canonical_shape(kind, text) {
+        // The shape test proves the bytes ASCII, so it stands in for the
+        // UTF-8 check on this path, the fastest there is.
+        if !has_canonical_shape(kind, bytes) {
             return Err(Error::new(
                 BLOCKLIST_ERR_NOT_CANONICAL,
                 format!(
-                    "{text:?} is not in the canonical form of a {kind}: normalise it \
-                     with blocklist_normalise, or check it with blocklist_check"
+                    "{:?} is not in the canonical form of a {kind}: normalise it \
+                     with blocklist_normalise, or check it with blocklist_check",
+                    try_utf8(bytes)?
                 ),
             ));
         }
+        // SAFETY: text of a canonical shape is ASCII.
+        let text = unsafe { std::str::from_utf8_unchecked(bytes) };
         let now = clock::now();
         handle.with_data(now, |data| {
             let hit = data
@@ -120,21 +130,4 @@ pub unsafe extern "C" fn blocklist_check_canonical(
             Ok(())
         })
     })
-}
-
-/// The handle, kind and identifier text both entry points start from.
-///
-/// # Safety
-/// `handle` NULL or open; `data` NULL or valid for `len` bytes.
-unsafe fn try_query<'a>(
-    handle: *const blocklist_handle,
-    kind: blocklist_kind,
-    data: *const c_char,
-    len: usize,
-) -> Result<(&'a blocklist_handle, Kind, &'a str), Error> {
-    let handle = try_ref(handle, "handle")?;
-    let kind = try_kind(kind)?;
-    // SAFETY: the caller guarantees `data` is valid for `len` bytes.
-    let text = unsafe { try_identifier(data, len)? };
-    Ok((handle, kind, text))
 }

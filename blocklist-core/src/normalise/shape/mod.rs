@@ -4,13 +4,17 @@
 //! (`081-234-5678`, `WWW.Scam.Example.`) is refused instead of silently
 //! matching nothing.
 
+#[cfg(target_arch = "x86_64")]
+mod bitmap;
+
 use crate::kind::Kind;
 
 /// Whether `text` has the shape of a canonical identifier of `kind`: the
 /// characters and layout [`normalise`](super::normalise) produces. Every
 /// canonical form has it (the normaliser's tests check that); text of the
 /// right shape that is not canonical (a number in an unallocated range, an
-/// IBAN with wrong check digits) passes, and simply is never listed.
+/// IBAN with wrong check digits) passes, and simply is never listed. Text
+/// that passes is ASCII, so bytes that pass are valid UTF-8.
 ///
 /// ```
 /// use blocklist_core::{normalise::has_canonical_shape, Kind};
@@ -21,8 +25,19 @@ use crate::kind::Kind;
 /// assert!(has_canonical_shape(Kind::Domain, "www.scam.example"));
 /// assert!(!has_canonical_shape(Kind::Domain, "WWW.Scam.Example."));
 /// ```
-pub fn has_canonical_shape(kind: Kind, text: &str) -> bool {
-    let bytes = text.as_bytes();
+#[inline]
+pub fn has_canonical_shape(kind: Kind, text: impl AsRef<[u8]>) -> bool {
+    let bytes = text.as_ref();
+    #[cfg(target_arch = "x86_64")]
+    if let Some(answer) = bitmap::has_shape(kind, bytes) {
+        return answer;
+    }
+    by_definition(kind, bytes)
+}
+
+/// The shape test byte by byte: the definition, and the path for texts the
+/// bitmap test does not cover.
+fn by_definition(kind: Kind, bytes: &[u8]) -> bool {
     match kind {
         Kind::Number => is_e164(bytes),
         Kind::Account => is_domestic_account(bytes) || is_iban(bytes),
@@ -90,4 +105,66 @@ fn is_ascii_domain(bytes: &[u8]) -> bool {
         labels += 1;
     }
     labels >= 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KINDS: [Kind; 4] = [Kind::Account, Kind::Number, Kind::Domain, Kind::Other(4)];
+
+    fn agrees(kind: Kind, bytes: &[u8]) -> Result<(), TestCaseError> {
+        prop_assert_eq!(
+            has_canonical_shape(kind, bytes),
+            by_definition(kind, bytes),
+            "{} {:?}",
+            kind,
+            String::from_utf8_lossy(bytes)
+        );
+        Ok(())
+    }
+
+    /// Every byte value at every position of a text of each shape, at every
+    /// length the fast test covers: each class boundary and each layout slot.
+    #[test]
+    fn every_byte_at_every_position_is_judged_as_the_definition_judges_it() {
+        let samples = [
+            "TH:004:1234567890123456789012345",
+            "GB82WEST12345698765432ABCDEFGHIJ",
+            "+6681234567890123456789012345678",
+            "www.scam-1.example.co.th.abcdefg",
+        ];
+        for sample in samples {
+            for len in 0..=sample.len() {
+                let mut bytes = sample.as_bytes()[..len].to_vec();
+                for at in 0..len {
+                    for byte in 0..=255 {
+                        bytes[at] = byte;
+                        for kind in KINDS {
+                            agrees(kind, &bytes).unwrap();
+                        }
+                    }
+                    bytes[at] = sample.as_bytes()[at];
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn texts_near_each_shape_are_judged_as_the_definition_judges_them(
+            text in prop_oneof![
+                "\\+[0-9]{0,20}",
+                "[A-Z]{2}:[0-9]{3}:[0-9]{0,30}",
+                "[A-Z]{2}[0-9]{2}[A-Z0-9]{0,32}",
+                "([a-z0-9-]{0,8}\\.){0,6}[a-z0-9-]{0,8}",
+                "[0-9A-Za-z+:.\\- /\u{0}\u{e9}]{0,36}",
+            ],
+        ) {
+            for kind in KINDS {
+                agrees(kind, text.as_bytes())?;
+            }
+        }
+    }
 }
