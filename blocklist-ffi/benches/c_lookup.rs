@@ -11,8 +11,11 @@
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
 //! `blocklist_check` does under its boundary) or canonical
 //! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`). Medians come from
-//! groups of 16 calls, tails from single calls, timed with the monotonic
-//! clock in both languages, the timer's own median cost subtracted.
+//! groups of 16 calls with a fence between calls (as in the lookup benchmark,
+//! so that a median is one call's latency, not the overlap of many calls'
+//! cache misses), tails from single calls, timed with the monotonic clock in
+//! both languages, the timer's own median cost subtracted. Baselines, as the
+//! lookup benchmark's: a bare `xorf::BinaryFuse8` probe and a `HashSet<u64>`.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -26,6 +29,7 @@ use blocklist_core::index::{IndexBuilder, LiveIndex};
 use blocklist_core::normalise::normalise;
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
+use xorf::{BinaryFuse8, Filter};
 
 /// SplitMix64: a small, fast, reproducible generator for test data.
 struct SplitMix(u64);
@@ -66,7 +70,7 @@ fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
     }
 }
 
-/// xxh3 of the kind and text, for the HashSet baseline.
+/// xxh3 of the kind and text, for the u64 baselines (as in the lookup benchmark).
 fn key(kind: Kind, text: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), u64::from(kind.code()))
 }
@@ -111,7 +115,7 @@ struct Latency {
     p999: u64,
 }
 
-/// Median over groups of 16 calls; p99 and p99.9 over single calls.
+/// Median over groups of 16 fenced calls; p99 and p99.9 over single calls.
 fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &str)) -> Latency {
     const GROUP: usize = 16;
     let mut groups: Vec<u64> = queries
@@ -120,6 +124,7 @@ fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &st
             let t0 = Instant::now();
             for (kind, text) in chunk {
                 call(*kind, text);
+                fence();
             }
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost) / GROUP as u64
         })
@@ -139,6 +144,16 @@ fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &st
         p99: single[single.len() * 99 / 100],
         p999: single[single.len() * 999 / 1000],
     }
+}
+
+/// Between the calls of a timed group, as `FENCE()` in `bench.c`.
+#[inline(always)]
+fn fence() {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: lfence only orders instructions; every x86-64 CPU has it.
+    unsafe {
+        std::arch::x86_64::_mm_lfence()
+    };
 }
 
 fn write_queries(path: &Path, queries: &[(Kind, String)]) {
@@ -213,6 +228,8 @@ fn main() {
         }
     }
     let set: HashSet<u64, BuildHasherDefault<Identity>> = seen.iter().copied().collect();
+    let fuse =
+        BinaryFuse8::try_from(&seen.iter().copied().collect::<Vec<u64>>()).expect("fuse filter");
     drop(seen);
     drop(listed);
     let hits_file = dir.path().join("hits.tsv");
@@ -238,7 +255,9 @@ fn main() {
                 .is_some(),
         );
     };
-    let _ = latency(&misses, cost, rust_check); // warm-up, as the C side
+    // Warm-up passes, as the C side.
+    let _ = latency(&misses, cost, rust_check);
+    let _ = latency(&hits, cost, rust_check);
     let rust_miss = latency(&misses, cost, rust_check);
     let rust_hit = latency(&hits, cost, rust_check);
     // What `blocklist_check_canonical` does under its boundary.
@@ -255,6 +274,9 @@ fn main() {
             black_box(index.filter_admits(kind, text));
         })
     };
+    let fuse_probe = latency(&misses, cost, |kind, text| {
+        black_box(fuse.contains(&key(kind, text)));
+    });
     let hashset = latency(&hits, cost, |kind, text| {
         black_box(set.contains(&key(kind, text)));
     });
@@ -398,15 +420,18 @@ fn main() {
         rust_2t / 1e6,
         rust_2t / t2
     );
-    println!("\nbaselines (Rust, same run): filter probe alone on misses median {} / p99 {} / p99.9 {}; HashSet<u64> hit median {} / p99 {} / p99.9 {}",
-        filter.median, filter.p99, filter.p999, hashset.median, hashset.p99, hashset.p999);
+    println!("\nbaselines (Rust, same run), median / p99 / p99.9: xorf BinaryFuse8 probe on misses {} / {} / {}; our filter probe alone {} / {} / {}; HashSet<u64> hit {} / {} / {}",
+        fuse_probe.median, fuse_probe.p99, fuse_probe.p999, filter.median, filter.p99, filter.p999,
+        hashset.median, hashset.p99, hashset.p999);
     for (name, call) in [
         ("", "blocklist_check (raw text)"),
         ("canonical_", "blocklist_check_canonical"),
     ] {
+        let miss = get(&c, &format!("{name}miss_median"));
         println!(
-            "C {call}: miss median / filter probe {:.2}x; hit median / HashSet hit {:.2}x",
-            get(&c, &format!("{name}miss_median")) / filter.median as f64,
+            "C {call}: miss median / BinaryFuse8 probe {:.2}x (/ our filter alone {:.2}x); hit median / HashSet hit {:.2}x",
+            miss / fuse_probe.median as f64,
+            miss / filter.median as f64,
             get(&c, &format!("{name}hit_median")) / hashset.median as f64
         );
     }
