@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::candidates::candidates;
 use super::error::IndexError;
 use super::filter::{self, Block};
 use super::format::{
@@ -15,6 +14,7 @@ use super::format::{
 use super::hash::{key_hash, KeyHash};
 use super::identity::FileIdentity;
 use super::mem::{map_file, prefetch, MappedSections};
+use super::parents::parents;
 use super::table::{self, Bucket, PackedMeta, NEVER};
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::kind::Kind;
@@ -344,10 +344,13 @@ impl LookupIndex {
         canonical: &'q str,
         now: Timestamp,
     ) -> Option<(&'q str, PackedMeta)> {
-        candidates(kind, canonical).find_map(|candidate| {
+        let probe = |candidate: &'q str| {
             let key = key_hash(self.seed, kind, candidate);
             self.probe(&key, now).map(|meta| (candidate, meta))
-        })
+        };
+        // The identifier itself first, so that the kind test for parents
+        // comes after its load is issued (see `parents`).
+        probe(canonical).or_else(|| parents(kind, canonical).find_map(probe))
     }
 
     /// Filter, then table, then expiry: the one place that decides a match.
@@ -383,7 +386,7 @@ impl LookupIndex {
             let base = chunk_index * BATCH;
             staged.clear();
             for (query, &(kind, canonical)) in chunk.iter().enumerate() {
-                for candidate in candidates(kind, canonical) {
+                for candidate in std::iter::once(canonical).chain(parents(kind, canonical)) {
                     let key = key_hash(self.seed, kind, candidate);
                     prefetch(filter::block_for(blocks, key.fingerprint));
                     staged.push(Staged {

@@ -8,7 +8,7 @@
 //! # How a lookup works
 //!
 //! The query is normalised, then each key (the identifier, or for a domain
-//! the domain and its parents) is hashed with xxh3-128 under the index's
+//! the domain and its parents) is hashed to 128 bits under the index's
 //! seed, the kind folded into the seed (`hash.rs`). The low half, the
 //! fingerprint, picks a filter block and its bit pattern; the high half picks
 //! the table bucket. The filter (`filter.rs`, a split-block bloom filter, one
@@ -51,7 +51,7 @@
 //! different identifiers there, about 2⁻⁶⁴ per added entry, is reported as a
 //! duplicate and the caller rebuilds in full under a new seed.)
 //!
-//! # File layout (format version 2)
+//! # File layout (format version 3)
 //!
 //! One file, little-endian throughout, sections aligned to 64 bytes from the
 //! start of the file (the map is page-aligned, so sections are cache-line
@@ -60,7 +60,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 8 | magic `BLKIDX\r\n` |
-//! | 8 | 1 | format version (2; version 1 files are refused); 7 reserved zero bytes follow |
+//! | 8 | 1 | format version (3; earlier versions are refused); 7 reserved zero bytes follow |
 //! | 16 | 8 | list version |
 //! | 24 | 32 | state digest |
 //! | 56 | 8 | data created_at, seconds since the Unix epoch |
@@ -74,6 +74,13 @@
 //! | 152 | 8 | xxh3-64 of every other byte of the file |
 //! | 160 | 96 | reserved, zero |
 //!
+//! - **Keys**: kind code `c` and the header's seed give `s = seed ^ c ×
+//!   0x9E3779B97F4A7C15`. A key of 8 to 32 bytes is read as four
+//!   little-endian u64 words at `0`, `min(8, len - 8)`, `max(len - 16, 0)` and
+//!   `len - 8`; each half of its hash is `m(m(w0^k0^s, w1^k1) ^ k4, m(w2^k2,
+//!   w3^k3^len) ^ s)`, where `m` xors the two halves of a 128-bit product and
+//!   `k` are that half's secrets in `hash.rs`. Other lengths take xxh3-128
+//!   with seed `s` (low half the fingerprint). A fingerprint of 0 becomes 1.
 //! - **Filter**: blocks of eight u64 words. A key sets bit
 //!   `(fingerprint × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
 //!   12 bits per entry when built (readers take the size from the header).
@@ -101,7 +108,7 @@
 //! every spill and agency index), after which lookups cannot fail.
 
 mod atomic;
-mod candidates;
+mod parents;
 pub(crate) use atomic::publish_file;
 mod build;
 mod error;
@@ -118,5 +125,6 @@ mod update;
 pub use build::IndexBuilder;
 pub use error::IndexError;
 pub use format::{IndexHeader, IndexStats, FORMAT_VERSION};
+pub use hash::{key_hash, KeyHash};
 pub use live::{LiveIndex, Reloaded};
 pub use lookup::{Hit, LookupIndex};

@@ -298,10 +298,19 @@ pub(crate) fn find(buckets: &[Bucket], home_buckets: usize, key: &KeyHash) -> Op
 fn locate(buckets: &[Bucket], home: usize, fingerprint: u64) -> Option<(usize, usize)> {
     let spill = buckets[home].spill();
     let wanted = fingerprint.to_le();
-    (0..=spill).find_map(|offset| {
+    // A plain loop: two branches per bucket, where an inclusive range
+    // iterator added a third, and hits mispredicted on them.
+    let mut offset = 0;
+    loop {
         let slots = buckets[home + offset].slots_holding(wanted, offset);
-        (slots != 0).then(|| (home + offset, slots.trailing_zeros() as usize))
-    })
+        if slots != 0 {
+            return Some((home + offset, slots.trailing_zeros() as usize));
+        }
+        if offset == spill {
+            return None;
+        }
+        offset += 1;
+    }
 }
 
 /// What [`validate`] found wrong.

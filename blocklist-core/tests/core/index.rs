@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::index::{Hit, IndexBuilder, IndexError, LookupIndex};
+use blocklist_core::index::{Hit, IndexBuilder, IndexError, LookupIndex, FORMAT_VERSION};
 use blocklist_core::normalise::domain_candidates;
 use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
@@ -444,14 +444,15 @@ mod corruption {
         assert!(
             matches!(open_bytes(&path, &other), IndexError::BadMagic { found, .. } if found[0] == b'X')
         );
-        // Version 1 (no home offsets, filter keyed on the position hash) and
-        // a future version are both refused by number.
-        for found in [1, 3] {
+        // Earlier versions (1: no home offsets, filter keyed on the position
+        // hash; 2: xxh3-128 for every key length) and a future version are
+        // refused by number.
+        for found in [1, 2, FORMAT_VERSION + 1] {
             let mut other = bytes.clone();
             other[8] = found;
             let err = open_bytes(&path, &other);
             assert!(
-                matches!(err, IndexError::UnsupportedVersion { found: f, supported: 2, .. } if f == found),
+                matches!(err, IndexError::UnsupportedVersion { found: f, supported: FORMAT_VERSION, .. } if f == found),
                 "{err}"
             );
         }
