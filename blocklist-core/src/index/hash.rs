@@ -60,7 +60,7 @@ pub struct KeyHash {
 /// assert_ne!(key.fingerprint, 0);
 /// assert_ne!(key, key_hash(7, Kind::Account, "+66812345678"));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn key_hash(seed: u64, kind: Kind, value: &str) -> KeyHash {
     // Opaque to the optimiser, which would otherwise branch on the kind (a
     // jump table, to fold each known kind's seed into a constant): queries of

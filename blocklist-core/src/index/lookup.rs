@@ -338,19 +338,22 @@ impl LookupIndex {
 
     /// The first candidate of `canonical` (itself, or for a domain itself then
     /// its parents) that is listed and active at `now`.
+    #[inline(always)]
     fn find_candidate<'q>(
         &self,
         kind: Kind,
         canonical: &'q str,
         now: Timestamp,
     ) -> Option<(&'q str, PackedMeta)> {
-        let probe = |candidate: &'q str| {
-            let key = key_hash(self.seed, kind, candidate);
-            self.probe(&key, now).map(|meta| (candidate, meta))
-        };
         // The identifier itself first, so that the kind test for parents
         // comes after its load is issued (see `parents`).
-        probe(canonical).or_else(|| parents(kind, canonical).find_map(probe))
+        if let Some(meta) = self.probe(&key_hash(self.seed, kind, canonical), now) {
+            return Some((canonical, meta));
+        }
+        parents(kind, canonical).find_map(|parent| {
+            let key = key_hash(self.seed, kind, parent);
+            self.probe(&key, now).map(|meta| (parent, meta))
+        })
     }
 
     /// Filter, then table, then expiry: the one place that decides a match.
