@@ -110,13 +110,17 @@ static void latency(const char *name, const queries *qs, int expect_listed, chec
   free(t);
 }
 
-static void batch(const char *name, const queries *qs) {
+/* blocklist_check_batch or blocklist_check_canonical_batch. */
+typedef blocklist_result (*batch_fn)(const blocklist_handle *, const blocklist_query *, size_t,
+                                     blocklist_check_result *);
+
+static void batch(const char *name, const queries *qs, batch_fn check) {
   enum { BATCH = 1024 };
   blocklist_check_result *r = malloc(BATCH * sizeof *r);
   size_t done = 0;
   uint64_t t0 = now_ns();
   for (size_t at = 0; at + BATCH <= qs->n; at += BATCH) {
-    if (blocklist_check_batch(handle, qs->q + at, BATCH, r) != BLOCKLIST_OK) { fprintf(stderr, "batch failed\n"); exit(1); }
+    if (check(handle, qs->q + at, BATCH, r) != BLOCKLIST_OK) { fprintf(stderr, "batch failed\n"); exit(1); }
     done += BATCH;
   }
   printf("%s_batch_per_id %.1f\n", name, (double)(now_ns() - t0) / (double)done);
@@ -216,8 +220,10 @@ int main(int argc, char **argv) {
     latency("hit", &hits, 1, blocklist_check);
     latency("canonical_miss", &misses, 0, blocklist_check_canonical);
     latency("canonical_hit", &hits, 1, blocklist_check_canonical);
-    batch("miss", &misses);
-    batch("hit", &hits);
+    batch("miss", &misses, blocklist_check_batch);
+    batch("hit", &hits, blocklist_check_batch);
+    batch("canonical_miss", &misses, blocklist_check_canonical_batch);
+    batch("canonical_hit", &hits, blocklist_check_canonical_batch);
     throughput(1, &hits, &misses);
     throughput(2, &hits, &misses);
   }

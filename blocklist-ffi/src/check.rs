@@ -3,8 +3,8 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::index::Hit;
-use blocklist_core::Kind;
+use blocklist_core::index::{Hit, LookupIndex};
+use blocklist_core::{Kind, Rules, Timestamp};
 
 use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice, try_slice_mut};
 use crate::boundary::ffi_guard;
@@ -292,6 +292,45 @@ pub unsafe extern "C" fn blocklist_check_batch(
     n: usize,
     results: *mut blocklist_check_result,
 ) -> blocklist_result {
+    let parse = |q: &blocklist_query| {
+        let kind = try_kind(q.kind)?;
+        // SAFETY: the caller guarantees each `data` is valid for its `len`.
+        let raw = unsafe { try_identifier(q.data, q.len)? };
+        Ok((kind, raw))
+    };
+    let answer =
+        |index: &LookupIndex, rules: &Rules, now, valid: &[(Kind, &str)], found: Found<'_>| {
+            for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate() {
+                match answer {
+                    Ok(None) => {}
+                    Ok(Some(hit)) => found(at, Ok(&hit)),
+                    Err(e) => found(at, Err(e.into())),
+                }
+            }
+        };
+    // SAFETY: forwarded contract.
+    unsafe { run_batch(handle, queries, n, results, parse, answer) }
+}
+
+/// How a batch's `answer` reports a valid query (by its position among the
+/// valid ones) that is listed, or that failed; the others are "not listed".
+pub(crate) type Found<'f> = &'f mut dyn FnMut(usize, Result<&Hit<'_>, Error>);
+
+/// What the batch entry points share: checks the arrays, parses each query
+/// with `parse`, answers the valid ones with `answer` (all from one index),
+/// writes every result and makes the first bad item's message the thread's
+/// last error.
+///
+/// # Safety
+/// As `blocklist_check_batch`.
+pub(crate) unsafe fn run_batch<'q>(
+    handle: *const blocklist_handle,
+    queries: *const blocklist_query,
+    n: usize,
+    results: *mut blocklist_check_result,
+    parse: impl Fn(&blocklist_query) -> Result<(Kind, &'q str), Error>,
+    answer: impl FnOnce(&LookupIndex, &Rules, Timestamp, &[(Kind, &'q str)], Found<'_>),
+) -> blocklist_result {
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
         if n > BLOCKLIST_MAX_BATCH {
@@ -305,44 +344,42 @@ pub unsafe extern "C" fn blocklist_check_batch(
         // SAFETY: the caller guarantees both arrays hold `n` elements.
         let queries = unsafe { try_slice(queries, n, "queries")? };
         let results = unsafe { try_slice_mut(results, n, "results")? };
-        let parsed: Vec<Result<(Kind, &str), Error>> = queries
-            .iter()
-            .map(|q| {
-                let kind = try_kind(q.kind)?;
-                // SAFETY: the caller guarantees each `data` is valid for its `len`.
-                let raw = unsafe { try_identifier(q.data, q.len)? };
-                Ok((kind, raw))
-            })
-            .collect();
-        let now = clock::now();
+        // The valid queries, and where each one's result goes.
+        let mut valid = Vec::with_capacity(n);
+        let mut positions = Vec::with_capacity(n);
         let mut first_error: Option<(usize, Error)> = None;
+        let now = clock::now();
         handle.with_data(now, |data| {
-            let valid: Vec<(Kind, &str)> = parsed
-                .iter()
-                .filter_map(|p| p.as_ref().ok().copied())
-                .collect();
-            let mut answers = data
-                .index
-                .map(|index| index.check_batch(&valid, data.rules, now))
-                .unwrap_or_default()
-                .into_iter();
-            for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
-                let outcome = match parsed {
-                    // With no data, `answers` is empty: "not listed".
-                    Ok((kind, _)) => (
-                        *kind,
-                        answers.next().unwrap_or(Ok(None)).map_err(Error::from),
-                    ),
-                    Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
-                };
-                match outcome {
-                    (kind, Ok(hit)) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
-                    (kind, Err(e)) => {
-                        write_answer(out, e.code, kind, &data, None);
+            // Every result first says "not listed" or why the query is bad;
+            // `answer` then overwrites the hits and the failures.
+            for (at, (query, out)) in queries.iter().zip(results.iter_mut()).enumerate() {
+                match parse(query) {
+                    Ok((kind, text)) => {
+                        write_answer(out, BLOCKLIST_OK, kind, &data, None);
+                        valid.push((kind, text));
+                        positions.push(at);
+                    }
+                    Err(e) => {
+                        write_answer(out, e.code, Kind::from_code(query.kind), &data, None);
                         first_error.get_or_insert((at, e));
                     }
                 }
             }
+            let Some(index) = data.index else {
+                return;
+            };
+            answer(index, data.rules, now, &valid, &mut |item, outcome| {
+                let (at, (kind, _)) = (positions[item], valid[item]);
+                match outcome {
+                    Ok(hit) => write_answer(&mut results[at], BLOCKLIST_OK, kind, &data, Some(hit)),
+                    Err(e) => {
+                        write_answer(&mut results[at], e.code, kind, &data, None);
+                        if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
+                            first_error = Some((at, e));
+                        }
+                    }
+                }
+            });
         });
         if let Some((at, e)) = first_error {
             set_last_error(&Error::new(

@@ -9,7 +9,8 @@
  * (version 1, created in 2023), <dir>/newer.idx (version 6, also listing
  * +66899999999), and an empty folder <dir>/empty. Every answer of
  * blocklist_check is also compared with blocklist_normalise followed by
- * blocklist_check_canonical.
+ * blocklist_check_canonical, and blocklist_check_canonical_batch with the single
+ * canonical check.
  *
  * usage: correctness <dir> */
 #include "testutil.h"
@@ -134,6 +135,40 @@ static void batch_answers_each_query_and_reports_bad_items_in_place(const blockl
   CHECK_RC(blocklist_check_batch(h, q, 0, r), BLOCKLIST_OK);
 }
 
+static void canonical_batch_answers_like_the_single_check(const blocklist_handle *h) {
+  blocklist_query q[6] = {
+      {BLOCKLIST_KIND_NUMBER, "+66812345678", 12},
+      {BLOCKLIST_KIND_ACCOUNT, "TH:004:1234567891", 17},
+      {BLOCKLIST_KIND_DOMAIN, "x.scam.example", 14},
+      {BLOCKLIST_KIND_NUMBER, "081-234-5678", 12}, /* as typed: not canonical */
+      {99, "whatever", 8},
+      {BLOCKLIST_KIND_ACCOUNT, "GB82WEST12345698765432", 22},
+  };
+  blocklist_check_result r[6], one;
+  char msg[256];
+  size_t n;
+  memset(r, 0xAB, sizeof r);
+  CHECK_RC(blocklist_check_canonical_batch(h, q, 6, r), BLOCKLIST_OK);
+  CHECK(r[0].status == BLOCKLIST_OK && r[0].listed == 1 && r[0].reason == 2);
+  CHECK(r[1].status == BLOCKLIST_OK && r[1].listed == 0);
+  CHECK(r[2].status == BLOCKLIST_OK && r[2].listed == 1 && strcmp(r[2].matched, "scam.example") == 0);
+  CHECK(r[3].status == BLOCKLIST_ERR_NOT_CANONICAL && r[3].listed == 0);
+  CHECK(r[4].status == BLOCKLIST_ERR_UNKNOWN_KIND && r[4].listed == 0);
+  CHECK(r[5].status == BLOCKLIST_OK && r[5].listed == 1 && strcmp(r[5].agency, "uk-nca") == 0);
+  /* every valid item's answer is the single canonical check's, field by field */
+  for (int i = 0; i < 6; i++) {
+    if (r[i].status != BLOCKLIST_OK) continue;
+    CHECK_RC(blocklist_check_canonical(h, q[i].kind, q[i].data, q[i].len, &one), BLOCKLIST_OK);
+    CHECK(one.listed == r[i].listed && one.kind == r[i].kind && one.reason == r[i].reason &&
+          one.listed_at == r[i].listed_at && one.expires_at == r[i].expires_at &&
+          one.list_version == r[i].list_version && one.matched_len == r[i].matched_len &&
+          strcmp(one.agency, r[i].agency) == 0 && strcmp(one.matched, r[i].matched) == 0);
+  }
+  CHECK_RC(blocklist_last_error(msg, sizeof msg, &n), BLOCKLIST_OK);
+  CHECK(strncmp(msg, "batch item 3:", 13) == 0 && strstr(msg, "blocklist_normalise") != NULL);
+  CHECK_RC(blocklist_check_canonical_batch(h, q, 0, r), BLOCKLIST_OK);
+}
+
 static void status_reports_version_age_and_entries(const blocklist_handle *h) {
   blocklist_status s;
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
@@ -181,6 +216,16 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
   h = open_or_die(folder, &o);
   CHECK_RC(blocklist_check_number(h, "0812345678", 10, &r), BLOCKLIST_OK);
   CHECK(r.listed == 0 && r.freshness == BLOCKLIST_FRESHNESS_NO_DATA && r.list_version == 0);
+  /* both batches too: every item answered "not listed", without data */
+  for (int canonical = 0; canonical < 2; canonical++) {
+    blocklist_query q[2] = {{BLOCKLIST_KIND_NUMBER, "+66812345678", 12}, {BLOCKLIST_KIND_DOMAIN, "scam.example", 12}};
+    blocklist_check_result b[2];
+    memset(b, 0xAB, sizeof b);
+    CHECK_RC((canonical ? blocklist_check_canonical_batch : blocklist_check_batch)(h, q, 2, b), BLOCKLIST_OK);
+    for (int i = 0; i < 2; i++)
+      CHECK(b[i].status == BLOCKLIST_OK && b[i].listed == 0 && b[i].freshness == BLOCKLIST_FRESHNESS_NO_DATA &&
+            b[i].list_version == 0);
+  }
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
   CHECK(s.freshness == BLOCKLIST_FRESHNESS_NO_DATA && s.list_version == 0);
   CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_ERR_INDEX_NOT_FOUND);
@@ -234,6 +279,7 @@ int main(int argc, char **argv) {
   every_kind_through_blocklist_check(h);
   convenience_calls_match_blocklist_check(h);
   batch_answers_each_query_and_reports_bad_items_in_place(h);
+  canonical_batch_answers_like_the_single_check(h);
   status_reports_version_age_and_entries(h);
   blocklist_close(h);
   /* the file form, with the default options */

@@ -88,6 +88,11 @@ static void argument_errors(const blocklist_handle *h) {
   EXPECT_CODE(blocklist_check_batch(h, NULL, 1, &r), BLOCKLIST_ERR_NULL_POINTER);
   EXPECT_CODE(blocklist_check_batch(h, &q, 1, NULL), BLOCKLIST_ERR_NULL_POINTER);
   EXPECT_CODE(blocklist_check_batch(NULL, &q, 1, &r), BLOCKLIST_ERR_NULL_POINTER);
+  EXPECT_CODE(blocklist_check_canonical_batch(h, &q, (size_t)BLOCKLIST_MAX_BATCH + 1, &r),
+              BLOCKLIST_ERR_BATCH_TOO_LARGE);
+  EXPECT_CODE(blocklist_check_canonical_batch(h, NULL, 1, &r), BLOCKLIST_ERR_NULL_POINTER);
+  EXPECT_CODE(blocklist_check_canonical_batch(h, &q, 1, NULL), BLOCKLIST_ERR_NULL_POINTER);
+  EXPECT_CODE(blocklist_check_canonical_batch(NULL, &q, 1, &r), BLOCKLIST_ERR_NULL_POINTER);
   CHECK(untouched(&r));
   EXPECT_CODE(blocklist_last_error(buf, 0, &n), BLOCKLIST_ERR_BUFFER_TOO_SMALL);
   EXPECT_CODE(blocklist_last_error(NULL, 8, &n), BLOCKLIST_ERR_NULL_POINTER);

@@ -16,6 +16,9 @@ typedef struct {
   blocklist_kind kind;
   char *text;
   size_t len;
+  /* `text` normalised once, as a bank keeps a payee, for the canonical batch */
+  char canonical[BLOCKLIST_MATCHED_MAX];
+  size_t canonical_len;
   int listed;
   unsigned reason;
 } reference;
@@ -75,6 +78,7 @@ static void *checker(void *arg) {
   size_t i = (size_t)(uintptr_t)arg * 7919 % nrefs;
   blocklist_query batch[64];
   blocklist_check_result results[64];
+  int canonical = 0;
   while (now_ns() < end) {
     /* single checks, timed one by one */
     for (int k = 0; k < 256; k++, i = (i + 1) % nrefs) {
@@ -93,12 +97,19 @@ static void *checker(void *arg) {
       }
       note_version(r.list_version);
     }
-    /* and a batch */
+    /* and a batch, of the text as typed or of its canonical form in turn */
     for (int k = 0; k < 64; k++) {
       const reference *ref = &refs[(i + (size_t)k) % nrefs];
-      batch[k].kind = ref->kind; batch[k].data = ref->text; batch[k].len = ref->len;
+      batch[k].kind = ref->kind;
+      batch[k].data = canonical ? ref->canonical : ref->text;
+      batch[k].len = canonical ? ref->canonical_len : ref->len;
     }
-    if (blocklist_check_batch(handle, batch, 64, results) != BLOCKLIST_OK) { errors++; continue; }
+    if ((canonical ? blocklist_check_canonical_batch : blocklist_check_batch)(handle, batch, 64, results) !=
+        BLOCKLIST_OK) {
+      errors++;
+      continue;
+    }
+    canonical = !canonical;
     for (int k = 0; k < 64; k++) {
       checks++;
       if (!right(&refs[(i + (size_t)k) % nrefs], &results[k])) wrong++;
@@ -146,6 +157,11 @@ int main(int argc, char **argv) {
   CHECK_RC(blocklist_open_with_options(argv[1], &o, &h), BLOCKLIST_OK);
   if (!h) return finish("threads");
   handle = h;
+  for (size_t i = 0; i < nrefs; i++) {
+    CHECK_RC(blocklist_normalise(h, refs[i].kind, refs[i].text, refs[i].len, refs[i].canonical,
+                                 sizeof refs[i].canonical, &refs[i].canonical_len),
+             BLOCKLIST_OK);
+  }
   pthread_create(&reload_thread, NULL, reloader, NULL);
   for (int t = 0; t < n; t++) pthread_create(&threads[t], NULL, checker, (void *)(uintptr_t)t);
   for (int t = 0; t < n; t++) pthread_join(threads[t], NULL);
