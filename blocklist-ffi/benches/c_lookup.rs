@@ -17,9 +17,7 @@
 //! both languages, the timer's own median cost subtracted. Baselines, as the
 //! lookup benchmark's: a bare `xorf::BinaryFuse8` probe and a `HashSet<u64>`.
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -31,22 +29,12 @@ use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
 use xorf::{BinaryFuse8, Filter};
 
-/// SplitMix64: a small, fast, reproducible generator for test data.
-struct SplitMix(u64);
+#[path = "../../benches/support.rs"]
+mod support;
+use support::{baseline_hash, fence, BaselineSet, HugePages, SplitMix};
 
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-}
+#[global_allocator]
+static ALLOCATOR: HugePages = HugePages;
 
 /// A canonical identifier: 40% mobile numbers, 30% accounts, 30% domains.
 fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
@@ -67,27 +55,6 @@ fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
             out.push_str(if rng.below(2) == 0 { ".com" } else { ".co.th" });
             Kind::Domain
         }
-    }
-}
-
-/// xxh3 of the kind and text, for the u64 baselines (as in the lookup benchmark).
-fn key(kind: Kind, text: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), u64::from(kind.code()))
-}
-
-/// The hash is already a good hash: the set uses it as is.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -116,10 +83,20 @@ struct Latency {
 }
 
 /// Median over groups of 16 fenced calls; p99 and p99.9 over single calls.
-fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &str)) -> Latency {
+fn latency(
+    queries: &[(Kind, String)],
+    warm: &[(Kind, String)],
+    cost: u64,
+    mut call: impl FnMut(Kind, &str),
+) -> Latency {
     const GROUP: usize = 16;
-    // Single calls first, as in the lookup benchmark: they also warm the
-    // caches for the grouped pass the median comes from.
+    // As in the lookup benchmark: an untimed pass over other keys (the other
+    // query set), so that no call is timed on a structure another contender
+    // left cold, without caching the lines the timed keys read; then single
+    // calls, then groups.
+    for (kind, text) in warm {
+        call(*kind, text);
+    }
     let mut single: Vec<u64> = queries
         .iter()
         .map(|(kind, text)| {
@@ -146,16 +123,6 @@ fn latency(queries: &[(Kind, String)], cost: u64, mut call: impl FnMut(Kind, &st
         p99: single[single.len() * 99 / 100],
         p999: single[single.len() * 999 / 1000],
     }
-}
-
-/// Between the calls of a timed group, as `FENCE()` in `bench.c`.
-#[inline(always)]
-fn fence() {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: lfence only orders instructions; every x86-64 CPU has it.
-    unsafe {
-        std::arch::x86_64::_mm_lfence()
-    };
 }
 
 fn write_queries(path: &Path, queries: &[(Kind, String)]) {
@@ -201,11 +168,11 @@ fn main() {
     };
     let mut rng = SplitMix(0x5EED);
     let mut listed: Vec<(Kind, String)> = Vec::with_capacity(entries);
-    let mut seen = HashSet::with_capacity(entries);
+    let mut seen = BaselineSet::with_capacity_and_hasher(entries, Default::default());
     let mut text = String::new();
     while listed.len() < entries {
         let kind = identifier(&mut rng, &mut text);
-        if seen.insert(key(kind, &text)) {
+        if seen.insert(baseline_hash(kind, &text)) {
             listed.push((kind, text.clone()));
         }
     }
@@ -225,11 +192,11 @@ fn main() {
     let mut misses = Vec::with_capacity(query_count);
     while misses.len() < query_count {
         let kind = identifier(&mut rng, &mut text);
-        if !seen.contains(&key(kind, &text)) && valid(kind, &text) {
+        if !seen.contains(&baseline_hash(kind, &text)) && valid(kind, &text) {
             misses.push((kind, text.clone()));
         }
     }
-    let set: HashSet<u64, BuildHasherDefault<Identity>> = seen.iter().copied().collect();
+    let set: BaselineSet = seen.iter().copied().collect();
     let fuse =
         BinaryFuse8::try_from(&seen.iter().copied().collect::<Vec<u64>>()).expect("fuse filter");
     drop(seen);
@@ -239,8 +206,9 @@ fn main() {
     write_queries(&hits_file, &hits);
     write_queries(&misses_file, &misses);
     eprintln!(
-        "{entries} entries indexed and {query_count} hits + misses drawn in {:.1?}",
-        started.elapsed()
+        "{entries} entries indexed and {query_count} hits + misses drawn in {:.1?}; heap in huge pages: {}",
+        started.elapsed(),
+        support::huge_page_heap()
     );
 
     // The same lookups through the Rust API, in this process, measured first.
@@ -257,30 +225,27 @@ fn main() {
                 .is_some(),
         );
     };
-    // Warm-up passes, as the C side.
-    let _ = latency(&misses, cost, rust_check);
-    let _ = latency(&hits, cost, rust_check);
-    let rust_miss = latency(&misses, cost, rust_check);
-    let rust_hit = latency(&hits, cost, rust_check);
+    let rust_miss = latency(&misses, &hits, cost, rust_check);
+    let rust_hit = latency(&hits, &misses, cost, rust_check);
     // What `blocklist_check_canonical` does under its boundary.
     let rust_canonical = |kind: Kind, text: &str| {
         let now = Timestamp::now();
         let index = live.load();
         black_box(index.lookup_canonical(kind, text, now).is_some());
     };
-    let rust_canonical_miss = latency(&misses, cost, rust_canonical);
-    let rust_canonical_hit = latency(&hits, cost, rust_canonical);
+    let rust_canonical_miss = latency(&misses, &hits, cost, rust_canonical);
+    let rust_canonical_hit = latency(&hits, &misses, cost, rust_canonical);
     let filter = {
         let index = live.load();
-        latency(&misses, cost, |kind, text| {
+        latency(&misses, &hits, cost, |kind, text| {
             black_box(index.filter_admits(kind, text));
         })
     };
-    let fuse_probe = latency(&misses, cost, |kind, text| {
-        black_box(fuse.contains(&key(kind, text)));
+    let fuse_probe = latency(&misses, &hits, cost, |kind, text| {
+        black_box(fuse.contains(&baseline_hash(kind, text)));
     });
-    let hashset = latency(&hits, cost, |kind, text| {
-        black_box(set.contains(&key(kind, text)));
+    let hashset = latency(&hits, &misses, cost, |kind, text| {
+        black_box(set.contains(&baseline_hash(kind, text)));
     });
     // Raw text through `check_batch`, or canonical text through `lookup_batch`.
     let rust_batch = |queries: &[(Kind, String)], canonical: bool| {
