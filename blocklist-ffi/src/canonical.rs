@@ -140,11 +140,9 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
     n: usize,
     results: *mut blocklist_check_result,
 ) -> blocklist_result {
-    let parse = |q: &blocklist_query| {
-        let kind = try_kind(q.kind)?;
-        // SAFETY: the caller guarantees each `data` is valid for its `len`.
-        let text = try_canonical(kind, unsafe { try_identifier_bytes(q.data, q.len)? })?;
-        Ok((kind, text))
+    // SAFETY: the caller guarantees each `data` is valid for its `len`.
+    let text = |kind, q: &blocklist_query| {
+        try_canonical(kind, unsafe { try_identifier_bytes(q.data, q.len)? })
     };
     let answer = |index: &LookupIndex, _: &Rules, now, valid: &[(Kind, &str)], found: Found<'_>| {
         let mut hits = Vec::new();
@@ -154,7 +152,7 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
         }
     };
     // SAFETY: forwarded contract.
-    unsafe { run_batch(handle, queries, n, results, parse, answer) }
+    unsafe { run_batch(handle, queries, n, results, text, answer) }
 }
 
 /// `bytes` as text of `kind`'s canonical shape, or `BLOCKLIST_ERR_NOT_CANONICAL`

@@ -292,12 +292,8 @@ pub unsafe extern "C" fn blocklist_check_batch(
     n: usize,
     results: *mut blocklist_check_result,
 ) -> blocklist_result {
-    let parse = |q: &blocklist_query| {
-        let kind = try_kind(q.kind)?;
-        // SAFETY: the caller guarantees each `data` is valid for its `len`.
-        let raw = unsafe { try_identifier(q.data, q.len)? };
-        Ok((kind, raw))
-    };
+    // SAFETY: the caller guarantees each `data` is valid for its `len`.
+    let text = |_: Kind, q: &blocklist_query| unsafe { try_identifier(q.data, q.len) };
     let answer =
         |index: &LookupIndex, rules: &Rules, now, valid: &[(Kind, &str)], found: Found<'_>| {
             for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate() {
@@ -309,15 +305,16 @@ pub unsafe extern "C" fn blocklist_check_batch(
             }
         };
     // SAFETY: forwarded contract.
-    unsafe { run_batch(handle, queries, n, results, parse, answer) }
+    unsafe { run_batch(handle, queries, n, results, text, answer) }
 }
 
 /// How a batch's `answer` reports a valid query (by its position among the
 /// valid ones) that is listed, or that failed; the others are "not listed".
 pub(crate) type Found<'f> = &'f mut dyn FnMut(usize, Result<&Hit<'_>, Error>);
 
-/// What the batch entry points share: checks the arrays, parses each query
-/// with `parse`, answers the valid ones with `answer` (all from one index),
+/// What the batch entry points share: checks the arrays, takes each query's
+/// kind and its text (through `text`), answers the valid ones with `answer`
+/// (all from one index),
 /// writes every result and makes the first bad item's message the thread's
 /// last error.
 ///
@@ -328,7 +325,7 @@ pub(crate) unsafe fn run_batch<'q>(
     queries: *const blocklist_query,
     n: usize,
     results: *mut blocklist_check_result,
-    parse: impl Fn(&blocklist_query) -> Result<(Kind, &'q str), Error>,
+    text: impl Fn(Kind, &blocklist_query) -> Result<&'q str, Error>,
     answer: impl FnOnce(&LookupIndex, &Rules, Timestamp, &[(Kind, &'q str)], Found<'_>),
 ) -> blocklist_result {
     ffi_guard(|| {
@@ -353,7 +350,7 @@ pub(crate) unsafe fn run_batch<'q>(
             // Every result first says "not listed" or why the query is bad;
             // `answer` then overwrites the hits and the failures.
             for (at, (query, out)) in queries.iter().zip(results.iter_mut()).enumerate() {
-                match parse(query) {
+                match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
                     Ok((kind, text)) => {
                         write_answer(out, BLOCKLIST_OK, kind, &data, None);
                         valid.push((kind, text));
