@@ -2,7 +2,7 @@
 //! between commit and publish is repaired on open.
 
 use blocklist_core::document::*;
-use blocklist_core::index::{IndexBuilder, LookupIndex};
+use blocklist_core::index::{IndexBuilder, LookupIndex, FORMAT_VERSION};
 use blocklist_core::replica::Replica;
 use blocklist_core::*;
 
@@ -146,4 +146,16 @@ fn open_republishes_an_index_left_behind_by_a_crash() {
     std::fs::write(&path, b"not an index").unwrap();
     drop(Replica::open(dir.path(), "th-national").unwrap());
     assert_eq!(LookupIndex::open(&path).unwrap().header().entries, 30);
+
+    // So is one an older build wrote in an earlier format (an upgrade): its
+    // keys hash differently, so it is rebuilt, never read.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[8] = FORMAT_VERSION - 1;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(LookupIndex::open(&path).is_err());
+    drop(Replica::open(dir.path(), "th-national").unwrap());
+    let index = LookupIndex::open(&path).unwrap();
+    assert_eq!(index.header().entries, 30);
+    let (kind, value) = (listed[0].id.kind(), listed[0].id.as_str());
+    assert!(index.lookup_canonical(kind, value, NOW).is_some());
 }
