@@ -58,6 +58,9 @@ fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
     }
 }
 
+/// Rounds of C and Rust medians back to back.
+const ROUNDS: usize = 5;
+
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -293,7 +296,6 @@ fn main() {
         calls as f64 / 2.0
     };
     let (rust_1t, rust_2t) = (rust_throughput(1), rust_throughput(2));
-    drop(live);
 
     // The C program, linked against the static library built for this bench.
     let exe = dir.path().join("bench");
@@ -332,6 +334,45 @@ fn main() {
         0.0,
         "the C bench got wrong answers"
     );
+
+    // The C / Rust ratio of each median again, in rounds that run the Rust
+    // passes and then the C program back to back: the two sides of the table
+    // above are measured tens of seconds apart, long enough for the shared
+    // machine to change under one of them.
+    let rows = [
+        ("miss", &misses, &hits, false),
+        ("hit", &hits, &misses, false),
+        ("canonical_miss", &misses, &hits, true),
+        ("canonical_hit", &hits, &misses, true),
+    ];
+    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
+    for _ in 0..ROUNDS {
+        let rust: Vec<u64> = rows
+            .iter()
+            .map(|&(_, timed, warm, canonical)| {
+                if canonical {
+                    latency(timed, warm, cost, rust_canonical).median
+                } else {
+                    latency(timed, warm, cost, rust_check).median
+                }
+            })
+            .collect();
+        let run = Command::new(&exe)
+            .arg("medians")
+            .args([&index_path, &hits_file, &misses_file])
+            .output()
+            .expect("run the C bench");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let c = parse(&run.stdout);
+        for ((ratios, (name, ..)), rust) in rounds.iter_mut().zip(&rows).zip(rust) {
+            ratios.push(get(&c, &format!("{name}_median")) / rust as f64);
+        }
+    }
+    drop(live);
 
     // Checks while the index file is replaced: a fresh copy renamed over it, continuously.
     let mut child = Command::new(&exe)
@@ -404,6 +445,16 @@ fn main() {
         rust_2t / 1e6,
         rust_2t / t2
     );
+    println!("\nC / Rust medians in {ROUNDS} rounds of the two back to back (median of the rounds, then their range):");
+    for ((name, ..), mut ratios) in rows.iter().zip(rounds) {
+        ratios.sort_unstable_by(f64::total_cmp);
+        println!(
+            "  {name}: {:.2} ({:.2}..{:.2})",
+            ratios[ROUNDS / 2],
+            ratios[0],
+            ratios[ROUNDS - 1]
+        );
+    }
     println!("\nbaselines (Rust, same run), median / p99 / p99.9: xorf BinaryFuse8 probe on misses {} / {} / {}; our filter probe alone {} / {} / {}; HashSet<u64> hit {} / {} / {}",
         fuse_probe.median, fuse_probe.p99, fuse_probe.p999, filter.median, filter.p99, filter.p999,
         hashset.median, hashset.p99, hashset.p999);
