@@ -314,9 +314,8 @@ pub(crate) type Found<'f> = &'f mut dyn FnMut(usize, Result<&Hit<'_>, Error>);
 
 /// What the batch entry points share: checks the arrays, takes each query's
 /// kind and its text (through `text`), answers the valid ones with `answer`
-/// (all from one index),
-/// writes every result and makes the first bad item's message the thread's
-/// last error.
+/// (all from one index), writes every result and makes the first bad item's
+/// message the thread's last error.
 ///
 /// # Safety
 /// As `blocklist_check_batch`.
