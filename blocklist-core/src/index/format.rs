@@ -17,7 +17,7 @@ use crate::entry::{Agency, Timestamp};
 pub(crate) const MAGIC: [u8; 8] = *b"BLKIDX\r\n";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 
 /// Size of the fixed header; sections start after it.
 pub(crate) const HEADER_LEN: usize = 256;

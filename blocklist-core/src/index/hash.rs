@@ -37,6 +37,8 @@ const POSITION_SECRETS: [u64; 5] = [
     0xE769_61B8_8DDA_991D,
     0xD776_F9A6_21B9_017D,
 ];
+/// Random odd secret mixing a short key's length with the seed.
+const LENGTH_SECRET: u64 = 0xA3B1_95C4_1E7D_62F9;
 
 /// The hash of one key, as the filter and the table consume it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,10 +71,13 @@ pub fn key_hash(seed: u64, kind: Kind, value: &str) -> KeyHash {
     let kind_seed = seed ^ u64::from(code).wrapping_mul(KIND_MIX);
     let bytes = value.as_bytes();
     let (fingerprint, position) = match short_words(bytes) {
-        Some(words) => (
-            short_key(words, bytes.len(), kind_seed, &FINGERPRINT_SECRETS),
-            short_key(words, bytes.len(), kind_seed, &POSITION_SECRETS),
-        ),
+        Some(words) => {
+            let sized = fold_mul(kind_seed ^ bytes.len() as u64, LENGTH_SECRET);
+            (
+                short_key(words, kind_seed, sized, &FINGERPRINT_SECRETS),
+                short_key(words, kind_seed, sized, &POSITION_SECRETS),
+            )
+        }
         None => {
             let h = xxh3_128_with_seed(bytes, kind_seed);
             (h as u64, (h >> 64) as u64)
@@ -106,14 +111,21 @@ fn short_words(bytes: &[u8]) -> Option<[u64; 4]> {
 }
 
 /// One 64-bit half of a short key's hash: two multiply-folds of word pairs
-/// (which run side by side), then one of the two results. The length is
-/// mixed in because the words of keys of different lengths can coincide
-/// (eight `a` and twelve `a` read the same four words).
+/// (which run side by side), then one of the two results.
+///
+/// The words of keys of different lengths can coincide (eight `a` and twelve
+/// `a` read the same four words), so the length must count, but only through
+/// a multiply (`sized`, the seed and length folded): xored into a word beside
+/// the text's own bits, a one-bit length difference (24 against 25 bytes)
+/// cancelled a one-bit difference in the last word, and `...ooo1.com.th`
+/// collided with `...oooo0.com.th` under every seed. `seed` and `sized`
+/// enter both operands of both pairs, so that any collision depends on the
+/// seed and a rebuild under another one removes it.
 #[inline(always)]
-fn short_key(words: [u64; 4], len: usize, seed: u64, secrets: &[u64; 5]) -> u64 {
-    let a = fold_mul(words[0] ^ secrets[0] ^ seed, words[1] ^ secrets[1]);
-    let b = fold_mul(words[2] ^ secrets[2], words[3] ^ secrets[3] ^ len as u64);
-    fold_mul(a ^ secrets[4], b ^ seed)
+fn short_key(words: [u64; 4], seed: u64, sized: u64, secrets: &[u64; 5]) -> u64 {
+    let a = fold_mul(words[0] ^ secrets[0] ^ sized, words[1] ^ secrets[1] ^ seed);
+    let b = fold_mul(words[2] ^ secrets[2] ^ sized, words[3] ^ secrets[3] ^ seed);
+    fold_mul(a ^ secrets[4], b ^ sized)
 }
 
 /// The 128-bit product of `a` and `b`, its halves xored (the mixing step of
@@ -145,6 +157,49 @@ mod tests {
             let a = key_hash(7, Kind::Account, text);
             let b = key_hash(7, Kind::Number, text);
             assert_ne!(a, b, "{text}");
+        }
+    }
+
+    #[test]
+    fn every_binary_key_of_8_to_20_bytes_hashes_apart() {
+        // Keys of one repeated byte and a few changed ones, at every length
+        // across the 16-byte boundary where the last two words stop being
+        // one: the shape of the collisions a length mixed in linearly made
+        // (`1111111110000000` and `11111111100000000`, under every seed).
+        for seed in [0, 0x5EED] {
+            let mut fingerprints = HashSet::new();
+            let mut positions = HashSet::new();
+            for len in 8..=20usize {
+                for bits in 0..1u32 << len.min(16) {
+                    let mut text: String = (0..len)
+                        .map(|i| if bits >> (i % 16) & 1 == 1 { '1' } else { '0' })
+                        .collect();
+                    if len > 16 {
+                        // Beyond 16 bytes the tail repeats the first bits;
+                        // vary its last byte too.
+                        text.pop();
+                        text.push(if bits & 1 == 1 { '0' } else { '1' });
+                    }
+                    let key = key_hash(seed, Kind::Domain, &text);
+                    assert!(fingerprints.insert(key.fingerprint), "{text}");
+                    assert!(positions.insert(key.position), "{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_pairs_that_collided_under_every_seed_hash_apart() {
+        for (a, b) in [
+            ("a.bank.coooooooo1.com.th", "a.bank.cooooooooo0.com.th"),
+            ("1111111110000000", "11111111100000000"),
+        ] {
+            for seed in [0, 1, 0x5EED] {
+                assert_ne!(
+                    key_hash(seed, Kind::Domain, a),
+                    key_hash(seed, Kind::Domain, b)
+                );
+            }
         }
     }
 

@@ -9,9 +9,9 @@
 //!
 //! The query is normalised, then each key (the identifier, or for a domain
 //! the domain and its parents) is hashed to 128 bits under the index's
-//! seed, the kind folded into the seed (`hash.rs`). The low half, the
-//! fingerprint, picks a filter block and its bit pattern; the high half picks
-//! the table bucket. The filter (`filter.rs`, a split-block bloom filter, one
+//! seed, the kind folded into the seed (`hash.rs`). One half, the
+//! fingerprint, picks a filter block and its bit pattern; the other half, the
+//! position, picks the table bucket. The filter (`filter.rs`, a split-block bloom filter, one
 //! cache line per probe) turns most misses away after one line, and a single
 //! lookup reads the table only after that: a miss touches one line of the
 //! index. A "maybe" goes to the table (`table.rs`), which holds every entry's
@@ -37,8 +37,11 @@
 //! lookup compares against the slots of its home bucket and that bucket's
 //! spill, at most `3 × (1 + max_spill)` fingerprints (`max_spill` was 11–12
 //! at 10 million entries). Because the bucket comes from the *other* half of
-//! the 128-bit hash, those entries are where they are independently of their
-//! fingerprints, so an unlisted identifier is answered "listed" with
+//! the 128-bit hash (computed with its own secrets, and the seed in every
+//! multiply: a pair of keys colliding under every seed would defeat both this
+//! argument and the reseeding below, and tests in `hash.rs` look for the
+//! shapes such pairs take), those entries are where they are independently
+//! of their fingerprints, so an unlisted identifier is answered "listed" with
 //! probability at most `3 × (1 + max_spill) / 2⁶⁴`, about 2e-18 per lookup:
 //! at ten billion lookups a year, once in fifty million years. (Keying the
 //! table position on the fingerprint itself would make it `n / 2⁶⁴`, 5e-13 at
@@ -51,7 +54,7 @@
 //! different identifiers there, about 2⁻⁶⁴ per added entry, is reported as a
 //! duplicate and the caller rebuilds in full under a new seed.)
 //!
-//! # File layout (format version 3)
+//! # File layout (format version 4)
 //!
 //! One file, little-endian throughout, sections aligned to 64 bytes from the
 //! start of the file (the map is page-aligned, so sections are cache-line
@@ -60,7 +63,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 8 | magic `BLKIDX\r\n` |
-//! | 8 | 1 | format version (3; earlier versions are refused); 7 reserved zero bytes follow |
+//! | 8 | 1 | format version (4; earlier versions are refused); 7 reserved zero bytes follow |
 //! | 16 | 8 | list version |
 //! | 24 | 32 | state digest |
 //! | 56 | 8 | data created_at, seconds since the Unix epoch |
@@ -77,10 +80,12 @@
 //! - **Keys**: kind code `c` and the header's seed give `s = seed ^ c ×
 //!   0x9E3779B97F4A7C15`. A key of 8 to 32 bytes is read as four
 //!   little-endian u64 words at `0`, `min(8, len - 8)`, `max(len - 16, 0)` and
-//!   `len - 8`; each half of its hash is `m(m(w0^k0^s, w1^k1) ^ k4, m(w2^k2,
-//!   w3^k3^len) ^ s)`, where `m` xors the two halves of a 128-bit product and
-//!   `k` are that half's secrets in `hash.rs`. Other lengths take xxh3-128
-//!   with seed `s` (low half the fingerprint). A fingerprint of 0 becomes 1.
+//!   `len - 8`; with `z = m(s ^ len, LENGTH_SECRET)`, each half of its hash
+//!   is `m(m(w0^k0^z, w1^k1^s) ^ k4, m(w2^k2^z, w3^k3^s) ^ z)`, where `m`
+//!   xors the two halves of a 128-bit product and `k0..k4` are that half's
+//!   secrets (`FINGERPRINT_SECRETS`, `POSITION_SECRETS`; all in `hash.rs`).
+//!   Other lengths take xxh3-128 with seed `s` (low half the fingerprint). A
+//!   fingerprint of 0 becomes 1.
 //! - **Filter**: blocks of eight u64 words. A key sets bit
 //!   `(fingerprint × SALTᵢ) >> 58` of word *i* of block `fingerprint × blocks >> 64`;
 //!   12 bits per entry when built (readers take the size from the header).

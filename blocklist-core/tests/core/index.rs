@@ -445,9 +445,10 @@ mod corruption {
             matches!(open_bytes(&path, &other), IndexError::BadMagic { found, .. } if found[0] == b'X')
         );
         // Earlier versions (1: no home offsets, filter keyed on the position
-        // hash; 2: xxh3-128 for every key length) and a future version are
-        // refused by number.
-        for found in [1, 2, FORMAT_VERSION + 1] {
+        // hash; 2: xxh3-128 for every key length; 3: a short-key hash whose
+        // length mixing let some keys collide under every seed) and a future
+        // version are refused by number.
+        for found in [1, 2, 3, FORMAT_VERSION + 1] {
             let mut other = bytes.clone();
             other[8] = found;
             let err = open_bytes(&path, &other);
