@@ -434,7 +434,8 @@ const char *blocklist_version(void);
  identifier of the kind, `BLOCKLIST_ERR_BUFFER_TOO_SMALL` when `cap` is
  less than the canonical length plus one.
 
- Ownership: borrows `data` for the call; the caller owns `buf`.
+ Ownership: borrows `data` for the call; the caller owns `buf`, which may
+ be the buffer `data` points into (normalising in place).
  Thread-safety: any number of threads at once.
 
  # Safety
@@ -510,7 +511,8 @@ blocklist_result blocklist_check_canonical_batch(const struct blocklist_handle *
  `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, and the 2xx
  codes when the text is not a valid identifier of the kind.
 
- Ownership: borrows `data` for the call only. Thread-safety: any number of
+ Ownership: borrows `data` for the call only; `data` may lie inside `*out`
+ (`matched` of the result being refilled). Thread-safety: any number of
  threads may check on one handle at once; lock-free, never blocked by a
  reload.
 
@@ -586,7 +588,9 @@ blocklist_result blocklist_check_url(const struct blocklist_handle *handle,
  `queries` or `results` NULL, even when `n` is 0),
  `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`).
 
- Ownership: borrows `queries` and their text for the call only.
+ Ownership: borrows `queries` and their text for the call only. A text may
+ lie inside `results` (`matched` of an earlier answer, re-checked in place):
+ every text is read before any result is written.
  Thread-safety: as `blocklist_check`.
 
  # Safety

@@ -1,6 +1,7 @@
 //! Argument checks shared by every entry point: NULL pointers, lengths,
 //! UTF-8 and kinds become error codes here, in one place, before any work.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
 
 use blocklist_core::Kind;
@@ -11,7 +12,7 @@ use crate::error::{
     BLOCKLIST_ERR_NULL_POINTER, BLOCKLIST_ERR_UNKNOWN_KIND,
 };
 
-fn null(what: &str) -> Error {
+pub(crate) fn null(what: &str) -> Error {
     Error::new(BLOCKLIST_ERR_NULL_POINTER, format!("{what} is NULL"))
 }
 
@@ -98,6 +99,34 @@ pub(crate) unsafe fn try_identifier_bytes<'a>(
     }
     // SAFETY: checked non-null above; valid for `len` bytes per the contract.
     unsafe { try_slice(ptr.cast::<u8>(), len, "identifier") }
+}
+
+/// [`try_identifier_bytes`], copied when they share memory with the `size`
+/// bytes at `output` that the call is about to write: a caller passing back
+/// `matched` of the very result it asks to be filled, or normalising a buffer
+/// in place, gets its answer rather than its text overwritten while in use.
+///
+/// # Safety
+/// `ptr` must be NULL or valid for reads of `len` bytes.
+pub(crate) unsafe fn try_identifier_bytes_apart<'a>(
+    ptr: *const c_char,
+    len: usize,
+    output: *const u8,
+    size: usize,
+) -> Result<Cow<'a, [u8]>, Error> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { try_identifier_bytes(ptr, len)? };
+    Ok(if overlaps((ptr.cast(), len), (output, size)) {
+        Cow::Owned(bytes.to_vec())
+    } else {
+        Cow::Borrowed(bytes)
+    })
+}
+
+/// Whether two spans of memory (start, length in bytes) share a byte.
+pub(crate) fn overlaps((a, a_len): (*const u8, usize), (b, b_len): (*const u8, usize)) -> bool {
+    let (a, b) = (a as usize, b as usize);
+    a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
 }
 
 /// Identifier bytes as text, or `BLOCKLIST_ERR_INVALID_UTF8`.

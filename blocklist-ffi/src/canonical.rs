@@ -4,16 +4,16 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::index::LookupIndex;
 use blocklist_core::normalise::{has_canonical_shape, normalise_into};
-use blocklist_core::{Kind, Rules};
+use blocklist_core::Kind;
 
 use crate::args::{
-    try_identifier, try_identifier_bytes, try_kind, try_mut, try_ref, try_slice_mut, try_utf8,
+    try_identifier_bytes, try_identifier_bytes_apart, try_kind, try_mut, try_ref, try_slice_mut,
+    try_utf8,
 };
 use crate::boundary::ffi_guard;
 use crate::check::{
-    blocklist_check_result, blocklist_kind, blocklist_query, run_batch, write_answer, Found,
+    blocklist_check_result, blocklist_kind, blocklist_query, run_batch, write_answer, RESULT_SIZE,
 };
 use crate::clock;
 use crate::error::{
@@ -33,7 +33,8 @@ use crate::handle::blocklist_handle;
 /// identifier of the kind, `BLOCKLIST_ERR_BUFFER_TOO_SMALL` when `cap` is
 /// less than the canonical length plus one.
 ///
-/// Ownership: borrows `data` for the call; the caller owns `buf`.
+/// Ownership: borrows `data` for the call; the caller owns `buf`, which may
+/// be the buffer `data` points into (normalising in place).
 /// Thread-safety: any number of threads at once.
 ///
 /// # Safety
@@ -53,7 +54,8 @@ pub unsafe extern "C" fn blocklist_normalise(
         let handle = try_ref(handle, "handle")?;
         let kind = try_kind(kind)?;
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
-        let raw = unsafe { try_identifier(data, len)? };
+        let bytes = unsafe { try_identifier_bytes_apart(data, len, buf.cast(), cap)? };
+        let raw = try_utf8(&bytes)?;
         // SAFETY: the caller guarantees `buf` is valid for `cap` bytes.
         let buf = unsafe { try_slice_mut(buf.cast::<u8>(), cap, "buf")? };
         let out_len = try_mut(out_len, "out_len")?;
@@ -109,7 +111,8 @@ pub unsafe extern "C" fn blocklist_check_canonical(
         let handle = try_ref(handle, "handle")?;
         let kind = try_kind(kind)?;
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
-        let text = try_canonical(kind, unsafe { try_identifier_bytes(data, len)? })?;
+        let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
+        let text = try_canonical(kind, &bytes)?;
         let out = try_mut(out, "out")?;
         let now = clock::now();
         handle.with_data(now, |data| {
@@ -140,19 +143,24 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
     n: usize,
     results: *mut blocklist_check_result,
 ) -> blocklist_result {
-    // SAFETY: the caller guarantees each `data` is valid for its `len`.
-    let text = |kind, q: &blocklist_query| {
-        try_canonical(kind, unsafe { try_identifier_bytes(q.data, q.len)? })
-    };
-    let answer = |index: &LookupIndex, _: &Rules, now, valid: &[(Kind, &str)], found: Found<'_>| {
-        let mut hits = Vec::new();
-        index.lookup_batch(valid, now, &mut hits);
-        for (at, hit) in &hits {
-            found(*at, Ok(hit));
-        }
-    };
-    // SAFETY: forwarded contract.
-    unsafe { run_batch(handle, queries, n, results, text, answer) }
+    // SAFETY: forwarded contract; `run_batch` passes `text` only the caller's
+    // queries (or copies of them), each `data` valid for its `len`.
+    unsafe {
+        run_batch(
+            handle,
+            queries,
+            n,
+            results,
+            |kind, q| try_canonical(kind, try_identifier_bytes(q.data, q.len)?),
+            |index, _, now, valid, found| {
+                let mut hits = Vec::new();
+                index.lookup_batch(valid, now, &mut hits);
+                for (at, hit) in hits {
+                    found(at, Ok(hit));
+                }
+            },
+        )
+    }
 }
 
 /// `bytes` as text of `kind`'s canonical shape, or `BLOCKLIST_ERR_NOT_CANONICAL`

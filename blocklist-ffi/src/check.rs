@@ -6,7 +6,10 @@ use std::ffi::c_char;
 use blocklist_core::index::{Hit, LookupIndex};
 use blocklist_core::{Kind, Rules, Timestamp};
 
-use crate::args::{try_identifier, try_kind, try_mut, try_ref, try_slice, try_slice_mut};
+use crate::args::{
+    null, overlaps, try_identifier, try_identifier_bytes_apart, try_kind, try_mut, try_ref,
+    try_slice, try_slice_mut, try_utf8,
+};
 use crate::boundary::ffi_guard;
 use crate::clock;
 use crate::error::{
@@ -46,6 +49,9 @@ pub const BLOCKLIST_AGENCY_MAX: usize = 32;
 /// Size of `blocklist_check_result.matched`: canonical identifiers are at
 /// most 253 ASCII bytes (a domain).
 pub const BLOCKLIST_MATCHED_MAX: usize = 256;
+
+/// Bytes of one `blocklist_check_result`, the output of a single check.
+pub(crate) const RESULT_SIZE: usize = std::mem::size_of::<blocklist_check_result>();
 
 /// The answer to a check.
 ///
@@ -152,7 +158,8 @@ unsafe fn check_one(
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
-        let raw = unsafe { try_identifier(data, len)? };
+        let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
+        let raw = try_utf8(&bytes)?;
         let out = try_mut(out, "out")?;
         let now = clock::now();
         handle.with_data(now, |data| {
@@ -179,7 +186,8 @@ unsafe fn check_one(
 /// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, and the 2xx
 /// codes when the text is not a valid identifier of the kind.
 ///
-/// Ownership: borrows `data` for the call only. Thread-safety: any number of
+/// Ownership: borrows `data` for the call only; `data` may lie inside `*out`
+/// (`matched` of the result being refilled). Thread-safety: any number of
 /// threads may check on one handle at once; lock-free, never blocked by a
 /// reload.
 ///
@@ -278,7 +286,9 @@ pub unsafe extern "C" fn blocklist_check_url(
 /// `queries` or `results` NULL, even when `n` is 0),
 /// `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`).
 ///
-/// Ownership: borrows `queries` and their text for the call only.
+/// Ownership: borrows `queries` and their text for the call only. A text may
+/// lie inside `results` (`matched` of an earlier answer, re-checked in place):
+/// every text is read before any result is written.
 /// Thread-safety: as `blocklist_check`.
 ///
 /// # Safety
@@ -292,40 +302,96 @@ pub unsafe extern "C" fn blocklist_check_batch(
     n: usize,
     results: *mut blocklist_check_result,
 ) -> blocklist_result {
-    // SAFETY: the caller guarantees each `data` is valid for its `len`.
-    let text = |_: Kind, q: &blocklist_query| unsafe { try_identifier(q.data, q.len) };
-    let answer =
-        |index: &LookupIndex, rules: &Rules, now, valid: &[(Kind, &str)], found: Found<'_>| {
-            for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate() {
-                match answer {
-                    Ok(None) => {}
-                    Ok(Some(hit)) => found(at, Ok(&hit)),
-                    Err(e) => found(at, Err(e.into())),
+    // SAFETY: forwarded contract; `run_batch` passes `text` only the caller's
+    // queries (or copies of them), each `data` valid for its `len`.
+    unsafe {
+        run_batch(
+            handle,
+            queries,
+            n,
+            results,
+            |_, q| try_identifier(q.data, q.len),
+            |index, rules, now, valid, found| {
+                for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate() {
+                    match answer {
+                        Ok(None) => {}
+                        Ok(Some(hit)) => found(at, Ok(hit)),
+                        Err(e) => found(at, Err(e.into())),
+                    }
                 }
-            }
-        };
-    // SAFETY: forwarded contract.
-    unsafe { run_batch(handle, queries, n, results, text, answer) }
+            },
+        )
+    }
+}
+
+/// A batch's queries with their texts copied, for when a text (or the query
+/// array itself) lies inside the results array: the results are written
+/// while the answers still refer to the texts, and a caller passing back
+/// `matched` of the results it asks to be filled must get its answers, not
+/// its own text overwritten.
+struct Staged {
+    queries: Vec<blocklist_query>,
+    /// Owns the copies `queries` point into.
+    _texts: Vec<Box<[u8]>>,
+}
+
+impl Staged {
+    /// The copies, if anything of `given` lies inside `output` (start, bytes).
+    fn if_inside(given: &[blocklist_query], output: (*const u8, usize)) -> Option<Staged> {
+        let array = (given.as_ptr().cast::<u8>(), std::mem::size_of_val(given));
+        let inside = overlaps(array, output)
+            || given
+                .iter()
+                .any(|q| overlaps((q.data.cast(), q.len), output));
+        if !inside {
+            return None;
+        }
+        let mut texts = Vec::new();
+        let queries = given
+            .iter()
+            .map(|q| {
+                if q.data.is_null() || q.len == 0 || q.len > BLOCKLIST_MAX_INPUT_LEN {
+                    return *q; // refused later, without being read
+                }
+                // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+                let copy: Box<[u8]> =
+                    unsafe { std::slice::from_raw_parts(q.data.cast::<u8>(), q.len) }.into();
+                let staged = blocklist_query {
+                    kind: q.kind,
+                    data: copy.as_ptr().cast(),
+                    len: q.len,
+                };
+                texts.push(copy);
+                staged
+            })
+            .collect();
+        Some(Staged {
+            queries,
+            _texts: texts,
+        })
+    }
 }
 
 /// How a batch's `answer` reports a valid query (by its position among the
-/// valid ones) that is listed, or that failed; the others are "not listed".
-pub(crate) type Found<'f> = &'f mut dyn FnMut(usize, Result<&Hit<'_>, Error>);
+/// valid ones) that is listed, or that failed, in order; the others are
+/// "not listed".
+pub(crate) type Found<'f, 'h> = &'f mut dyn FnMut(usize, Result<Hit<'h>, Error>);
 
 /// What the batch entry points share: checks the arrays, takes each query's
 /// kind and its text (through `text`), answers the valid ones with `answer`
-/// (all from one index), writes every result and makes the first bad item's
-/// message the thread's last error.
+/// (all from one index), then writes every result, and makes the first bad
+/// item's message the thread's last error. Nothing is written before every
+/// answer is known, so a failure leaves `results` untouched.
 ///
 /// # Safety
 /// As `blocklist_check_batch`.
-pub(crate) unsafe fn run_batch<'q>(
+pub(crate) unsafe fn run_batch(
     handle: *const blocklist_handle,
     queries: *const blocklist_query,
     n: usize,
     results: *mut blocklist_check_result,
-    text: impl Fn(Kind, &blocklist_query) -> Result<&'q str, Error>,
-    answer: impl FnOnce(&LookupIndex, &Rules, Timestamp, &[(Kind, &'q str)], Found<'_>),
+    text: impl for<'a> Fn(Kind, &'a blocklist_query) -> Result<&'a str, Error>,
+    answer: impl for<'h> FnOnce(&'h LookupIndex, &Rules, Timestamp, &[(Kind, &'h str)], Found<'_, 'h>),
 ) -> blocklist_result {
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
@@ -337,45 +403,53 @@ pub(crate) unsafe fn run_batch<'q>(
                 ),
             ));
         }
-        // SAFETY: the caller guarantees both arrays hold `n` elements.
-        let queries = unsafe { try_slice(queries, n, "queries")? };
+        // SAFETY: the caller guarantees `queries` holds `n` elements.
+        let given = unsafe { try_slice(queries, n, "queries")? };
+        if results.is_null() {
+            return Err(null("results"));
+        }
+        let output = (results.cast::<u8>().cast_const(), RESULT_SIZE * n);
+        let staged = Staged::if_inside(given, output);
+        let queries = staged.as_ref().map_or(given, |s| &s.queries);
+        // SAFETY: the caller guarantees `results` holds `n` elements; no query
+        // read below lies inside it (copied out above when one did).
         let results = unsafe { try_slice_mut(results, n, "results")? };
-        // The valid queries, and where each one's result goes.
-        let mut valid = Vec::with_capacity(n);
-        let mut positions = Vec::with_capacity(n);
+        let parsed: Vec<Result<(Kind, &str), Error>> = queries
+            .iter()
+            .map(|query| try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))))
+            .collect();
+        let valid: Vec<(Kind, &str)> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().copied())
+            .collect();
         let mut first_error: Option<(usize, Error)> = None;
         let now = clock::now();
         handle.with_data(now, |data| {
-            // Every result first says "not listed" or why the query is bad;
-            // `answer` then overwrites the hits and the failures.
-            for (at, (query, out)) in queries.iter().zip(results.iter_mut()).enumerate() {
-                match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
-                    Ok((kind, text)) => {
-                        write_answer(out, BLOCKLIST_OK, kind, &data, None);
-                        valid.push((kind, text));
-                        positions.push(at);
+            let mut reported = Vec::new();
+            if let Some(index) = data.index {
+                answer(index, data.rules, now, &valid, &mut |item, outcome| {
+                    reported.push((item, outcome));
+                });
+            }
+            let mut reported = reported.into_iter().peekable();
+            let mut item = 0;
+            for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
+                let (kind, outcome) = match parsed {
+                    Ok((kind, _)) => {
+                        let here = reported.next_if(|(i, _)| *i == item).map(|(_, o)| o);
+                        item += 1;
+                        (*kind, here.transpose())
                     }
+                    Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
+                };
+                match outcome {
+                    Ok(hit) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
                     Err(e) => {
-                        write_answer(out, e.code, Kind::from_code(query.kind), &data, None);
+                        write_answer(out, e.code, kind, &data, None);
                         first_error.get_or_insert((at, e));
                     }
                 }
             }
-            let Some(index) = data.index else {
-                return;
-            };
-            answer(index, data.rules, now, &valid, &mut |item, outcome| {
-                let (at, (kind, _)) = (positions[item], valid[item]);
-                match outcome {
-                    Ok(hit) => write_answer(&mut results[at], BLOCKLIST_OK, kind, &data, Some(hit)),
-                    Err(e) => {
-                        write_answer(&mut results[at], e.code, kind, &data, None);
-                        if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
-                            first_error = Some((at, e));
-                        }
-                    }
-                }
-            });
         });
         if let Some((at, e)) = first_error {
             set_last_error(&Error::new(

@@ -169,6 +169,41 @@ static void canonical_batch_answers_like_the_single_check(const blocklist_handle
   CHECK_RC(blocklist_check_canonical_batch(h, q, 0, r), BLOCKLIST_OK);
 }
 
+/* `matched` of a result passed back as the text of the check that fills that
+ * same result, or of a batch whose results array holds it, and a buffer
+ * normalised in place: each answers as if the text had been copied first. */
+static void text_passed_back_into_its_own_result(const blocklist_handle *h) {
+  blocklist_check_result r, batch[3];
+  blocklist_query q[3];
+  char buf[BLOCKLIST_MATCHED_MAX] = "081-234-5678";
+  size_t n = 0;
+  CHECK_RC(blocklist_check_domain(h, "x.scam.example", 14, &r), BLOCKLIST_OK);
+  CHECK(r.listed == 1 && strcmp(r.matched, "scam.example") == 0);
+  CHECK_RC(blocklist_check_canonical(h, r.kind, r.matched, r.matched_len, &r), BLOCKLIST_OK);
+  CHECK(r.listed == 1 && strcmp(r.matched, "scam.example") == 0 && r.reason == 4);
+  CHECK_RC(blocklist_check(h, r.kind, r.matched, r.matched_len, &r), BLOCKLIST_OK);
+  CHECK(r.listed == 1 && strcmp(r.matched, "scam.example") == 0);
+  /* a batch re-checking the hits of an earlier batch, in the same array */
+  CHECK_RC(blocklist_check_number(h, "081-234-5678", 12, &batch[0]), BLOCKLIST_OK);
+  CHECK_RC(blocklist_check_account(h, "004 123-4-56789-0", 17, &batch[1]), BLOCKLIST_OK);
+  CHECK_RC(blocklist_check_domain(h, "x.scam.example", 14, &batch[2]), BLOCKLIST_OK);
+  for (int i = 0; i < 3; i++) {
+    CHECK(batch[i].listed == 1);
+    q[i].kind = batch[i].kind;
+    q[i].data = batch[i].matched;
+    q[i].len = batch[i].matched_len;
+  }
+  CHECK_RC(blocklist_check_canonical_batch(h, q, 3, batch), BLOCKLIST_OK);
+  CHECK(batch[0].status == BLOCKLIST_OK && batch[0].listed == 1 && strcmp(batch[0].matched, "+66812345678") == 0);
+  CHECK(batch[1].status == BLOCKLIST_OK && batch[1].listed == 1 && strcmp(batch[1].matched, "TH:004:1234567890") == 0);
+  CHECK(batch[2].status == BLOCKLIST_OK && batch[2].listed == 1 && strcmp(batch[2].matched, "scam.example") == 0);
+  CHECK_RC(blocklist_check_batch(h, q, 3, batch), BLOCKLIST_OK);
+  for (int i = 0; i < 3; i++) CHECK(batch[i].status == BLOCKLIST_OK && batch[i].listed == 1);
+  /* normalising a buffer in place */
+  CHECK_RC(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, buf, strlen(buf), buf, sizeof buf, &n), BLOCKLIST_OK);
+  CHECK(n == 12 && strcmp(buf, "+66812345678") == 0);
+}
+
 static void status_reports_version_age_and_entries(const blocklist_handle *h) {
   blocklist_status s;
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
@@ -280,6 +315,7 @@ int main(int argc, char **argv) {
   convenience_calls_match_blocklist_check(h);
   batch_answers_each_query_and_reports_bad_items_in_place(h);
   canonical_batch_answers_like_the_single_check(h);
+  text_passed_back_into_its_own_result(h);
   status_reports_version_age_and_entries(h);
   blocklist_close(h);
   /* the file form, with the default options */
