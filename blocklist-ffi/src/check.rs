@@ -414,14 +414,15 @@ pub(crate) unsafe fn run_batch(
         // SAFETY: the caller guarantees `results` holds `n` elements; no query
         // read below lies inside it (copied out above when one did).
         let results = unsafe { try_slice_mut(results, n, "results")? };
-        let parsed: Vec<Result<(Kind, &str), Error>> = queries
-            .iter()
-            .map(|query| try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))))
-            .collect();
-        let valid: Vec<(Kind, &str)> = parsed
-            .iter()
-            .filter_map(|p| p.as_ref().ok().copied())
-            .collect();
+        // The valid queries in order, and the refused ones with their position.
+        let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
+        let mut refused: Vec<(usize, Error)> = Vec::new();
+        for (at, query) in queries.iter().enumerate() {
+            match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
+                Ok(item) => valid.push(item),
+                Err(e) => refused.push((at, e)),
+            }
+        }
         let mut first_error: Option<(usize, Error)> = None;
         let now = clock::now();
         handle.with_data(now, |data| {
@@ -431,22 +432,34 @@ pub(crate) unsafe fn run_batch(
                     reported.push((item, outcome));
                 });
             }
-            let mut reported = reported.into_iter().peekable();
-            let mut item = 0;
-            for (at, (parsed, out)) in parsed.iter().zip(results.iter_mut()).enumerate() {
-                let (kind, outcome) = match parsed {
-                    Ok((kind, _)) => {
-                        let here = reported.next_if(|(i, _)| *i == item).map(|(_, o)| o);
-                        item += 1;
-                        (*kind, here.transpose())
+            // Cursors into `refused` and `reported`, both in order: nearly
+            // every query is neither, and is written as a miss.
+            let (mut refused_at, mut reported_at, mut item) = (0, 0, 0);
+            for (at, out) in results.iter_mut().enumerate() {
+                let (kind, outcome) = match refused.get(refused_at) {
+                    Some((position, e)) if *position == at => {
+                        refused_at += 1;
+                        (Kind::from_code(queries[at].kind), Err(e))
                     }
-                    Err(e) => (Kind::from_code(queries[at].kind), Err(e.clone())),
+                    _ => {
+                        let outcome = match reported.get(reported_at) {
+                            Some((reported_item, outcome)) if *reported_item == item => {
+                                reported_at += 1;
+                                outcome.as_ref().map(Some)
+                            }
+                            _ => Ok(None),
+                        };
+                        item += 1;
+                        (valid[item - 1].0, outcome)
+                    }
                 };
                 match outcome {
-                    Ok(hit) => write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref()),
+                    Ok(hit) => write_answer(out, BLOCKLIST_OK, kind, &data, hit),
                     Err(e) => {
                         write_answer(out, e.code, kind, &data, None);
-                        first_error.get_or_insert((at, e));
+                        if first_error.is_none() {
+                            first_error = Some((at, e.clone()));
+                        }
                     }
                 }
             }
