@@ -324,45 +324,51 @@ pub unsafe extern "C" fn blocklist_check_batch(
     }
 }
 
-/// A batch's queries with their texts copied, for when a text (or the query
-/// array itself) lies inside the results array: the results are written
+/// A batch's queries with the texts that lie inside the results array copied
+/// out (and the query array itself, when it does): the results are written
 /// while the answers still refer to the texts, and a caller passing back
 /// `matched` of the results it asks to be filled must get its answers, not
 /// its own text overwritten.
 struct Staged {
     queries: Vec<blocklist_query>,
-    /// Owns the copies `queries` point into.
-    _texts: Vec<Box<[u8]>>,
+    /// The copied texts, back to back; never grown once `queries` points into it.
+    _texts: Vec<u8>,
 }
 
 impl Staged {
     /// The copies, if anything of `given` lies inside `output` (start, bytes).
     fn if_inside(given: &[blocklist_query], output: (*const u8, usize)) -> Option<Staged> {
+        // Only a text that will be read is copied: one of a known kind and an
+        // accepted length (the others are refused without being read).
+        let copied = |q: &blocklist_query| {
+            !q.data.is_null()
+                && (1..=BLOCKLIST_MAX_INPUT_LEN).contains(&q.len)
+                && !matches!(Kind::from_code(q.kind), Kind::Other(_))
+                && overlaps((q.data.cast(), q.len), output)
+        };
         let array = (given.as_ptr().cast::<u8>(), std::mem::size_of_val(given));
-        let inside = overlaps(array, output)
-            || given
-                .iter()
-                .any(|q| overlaps((q.data.cast(), q.len), output));
-        if !inside {
+        if !overlaps(array, output) && !given.iter().any(copied) {
             return None;
         }
-        let mut texts = Vec::new();
+        let mut texts = Vec::with_capacity(given.iter().filter(|q| copied(q)).map(|q| q.len).sum());
+        for q in given.iter().filter(|q| copied(q)) {
+            // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+            texts.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(q.data.cast::<u8>(), q.len)
+            });
+        }
+        let mut at = 0;
         let queries = given
             .iter()
             .map(|q| {
-                if q.data.is_null() || q.len == 0 || q.len > BLOCKLIST_MAX_INPUT_LEN {
-                    return *q; // refused later, without being read
+                if !copied(q) {
+                    return *q;
                 }
-                // SAFETY: the caller guarantees `data` is valid for `len` bytes.
-                let copy: Box<[u8]> =
-                    unsafe { std::slice::from_raw_parts(q.data.cast::<u8>(), q.len) }.into();
-                let staged = blocklist_query {
-                    kind: q.kind,
-                    data: copy.as_ptr().cast(),
-                    len: q.len,
-                };
-                texts.push(copy);
-                staged
+                at += q.len;
+                blocklist_query {
+                    data: texts[at - q.len..].as_ptr().cast(),
+                    ..*q
+                }
             })
             .collect();
         Some(Staged {
@@ -463,6 +469,8 @@ pub(crate) unsafe fn run_batch(
                     }
                 }
             }
+            // Both lists are in order (the cursors rely on it): all consumed.
+            debug_assert_eq!((refused_at, reported_at), (refused.len(), reported.len()));
         });
         if let Some((at, e)) = first_error {
             set_last_error(&Error::new(

@@ -199,6 +199,15 @@ static void text_passed_back_into_its_own_result(const blocklist_handle *h) {
   CHECK(batch[2].status == BLOCKLIST_OK && batch[2].listed == 1 && strcmp(batch[2].matched, "scam.example") == 0);
   CHECK_RC(blocklist_check_batch(h, q, 3, batch), BLOCKLIST_OK);
   for (int i = 0; i < 3; i++) CHECK(batch[i].status == BLOCKLIST_OK && batch[i].listed == 1);
+  /* mixed: a text inside the results, one outside, an unknown kind over the results */
+  q[0].kind = 99;
+  q[1].data = "+66812345678";
+  q[1].len = 12;
+  q[1].kind = BLOCKLIST_KIND_NUMBER;
+  CHECK_RC(blocklist_check_canonical_batch(h, q, 3, batch), BLOCKLIST_OK);
+  CHECK(batch[0].status == BLOCKLIST_ERR_UNKNOWN_KIND && batch[0].listed == 0);
+  CHECK(batch[1].status == BLOCKLIST_OK && batch[1].listed == 1 && strcmp(batch[1].matched, "+66812345678") == 0);
+  CHECK(batch[2].status == BLOCKLIST_OK && batch[2].listed == 1 && strcmp(batch[2].matched, "scam.example") == 0);
   /* normalising a buffer in place */
   CHECK_RC(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, buf, strlen(buf), buf, sizeof buf, &n), BLOCKLIST_OK);
   CHECK(n == 12 && strcmp(buf, "+66812345678") == 0);
