@@ -318,17 +318,20 @@ fn main() {
         .status()
         .expect("run cc");
     assert!(status.success(), "cc failed");
-    let steady = Command::new(&exe)
-        .arg("steady")
-        .args([&index_path, &hits_file, &misses_file])
-        .output()
-        .expect("run the C bench");
-    assert!(
-        steady.status.success(),
-        "{}",
-        String::from_utf8_lossy(&steady.stderr)
-    );
-    let c = parse(&steady.stdout);
+    let run_c = |mode: &str| {
+        let run = Command::new(&exe)
+            .arg(mode)
+            .args([&index_path, &hits_file, &misses_file])
+            .output()
+            .expect("run the C bench");
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        parse(&run.stdout)
+    };
+    let c = run_c("steady");
     assert_eq!(
         get(&c, "miss_wrong") + get(&c, "hit_wrong"),
         0.0,
@@ -357,17 +360,7 @@ fn main() {
                 }
             })
             .collect();
-        let run = Command::new(&exe)
-            .arg("medians")
-            .args([&index_path, &hits_file, &misses_file])
-            .output()
-            .expect("run the C bench");
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let c = parse(&run.stdout);
+        let c = run_c("medians");
         for ((ratios, (name, ..)), rust) in rounds.iter_mut().zip(&rows).zip(rust) {
             ratios.push(get(&c, &format!("{name}_median")) / rust as f64);
         }
