@@ -9,15 +9,7 @@
  * REFERENCE lines: "KIND EXPECTED VALUE", KIND a BLOCKLIST_KIND_* number,
  * EXPECTED 1 (listed), 0 (not listed) or - (changes while running; not judged).
  * Output: one "key value" line per figure. Exit 0 unless it could not run. */
-#define _POSIX_C_SOURCE 200809L
-
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#include "blocklist.h"
+#include "testutil.h" /* first: it sets _POSIX_C_SOURCE */
 
 #define MAX_REFS 4096
 #define MAX_VALUE 256
@@ -30,12 +22,6 @@ struct reference {
 };
 
 static struct reference refs[MAX_REFS];
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static size_t load(const char *path) {
   FILE *f = fopen(path, "r");

@@ -30,12 +30,6 @@ static double seconds;
 static atomic_ullong total_checks, total_errors, total_wrong, worst_ns, first_version, last_version;
 static atomic_int stop;
 
-static unsigned long long now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
-}
-
 static void load_references(const char *path) {
   size_t len, cap = 1024;
   unsigned char *data = read_file(path, &len);
