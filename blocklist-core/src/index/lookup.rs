@@ -404,7 +404,10 @@ impl LookupIndex {
             for s in &mut staged {
                 s.maybe = filter::may_contain(blocks, s.key.fingerprint);
                 if s.maybe {
-                    prefetch(&buckets[table::home_of(&s.key, self.home_buckets)]);
+                    let home = table::home_of(&s.key, self.home_buckets);
+                    prefetch(&buckets[home]);
+                    // About half of the entries sit one bucket past home.
+                    prefetch(&buckets[(home + 1).min(buckets.len() - 1)]);
                 }
             }
             answered.fill(false);
