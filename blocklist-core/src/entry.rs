@@ -175,6 +175,37 @@ pub struct EntryMeta {
 }
 
 impl EntryMeta {
+    /// The latest `listed_at` or `expires_at` an entry may carry:
+    /// 2106-02-07 06:28:14 UTC. Replicas keep entry times as 32-bit seconds
+    /// (the lookup index), so a document with a later time is refused when
+    /// it is encoded or decoded, before any replica applies it: accepted, it
+    /// would commit to the store and then fail every index build.
+    pub const LAST_TIME: Timestamp = Timestamp(u32::MAX as u64 - 1);
+
+    /// The first of `listed_at` and `expires_at` that is past
+    /// [`LAST_TIME`](Self::LAST_TIME), with its field name.
+    ///
+    /// ```
+    /// # use blocklist_core::*;
+    /// let mut meta = EntryMeta {
+    ///     reason: Reason::MULE_ACCOUNT,
+    ///     agency: Agency::new("th-aoc").unwrap(),
+    ///     listed_at: Timestamp(1_700_000_000),
+    ///     expires_at: None,
+    /// };
+    /// assert_eq!(meta.time_out_of_range(), None);
+    /// meta.expires_at = Some(Timestamp(7_258_118_400)); // 2200-01-01
+    /// assert_eq!(meta.time_out_of_range(), Some(("expires_at", Timestamp(7_258_118_400))));
+    /// ```
+    pub fn time_out_of_range(&self) -> Option<(&'static str, Timestamp)> {
+        [
+            ("listed_at", Some(self.listed_at)),
+            ("expires_at", self.expires_at),
+        ]
+        .into_iter()
+        .find_map(|(field, time)| time.filter(|&t| t > Self::LAST_TIME).map(|t| (field, t)))
+    }
+
     /// Whether the entry still matches at `now`: an entry stops matching at
     /// its expiry time, without waiting for the delta that removes it.
     ///

@@ -88,6 +88,13 @@ impl Document for Delta {
 
     fn encode_payload(&self) -> Result<Vec<u8>, EncodeError> {
         groups::unique_to_encode(Self::TYPE, self.version.get(), self.ops.iter().map(Op::id))?;
+        groups::times_to_encode(
+            Self::TYPE,
+            self.ops.iter().filter_map(|op| match op {
+                Op::Add(e) | Op::Update(e) => Some(e),
+                Op::Remove(_) => None,
+            }),
+        )?;
         let entries = |add: bool| {
             self.ops.iter().filter_map(move |op| match op {
                 Op::Add(e) if add => Some(e),

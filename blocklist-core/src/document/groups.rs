@@ -142,6 +142,33 @@ pub(crate) fn unique_to_encode<'a>(
     }
 }
 
+/// Refuses to encode an entry whose times replicas cannot store (see
+/// [`EntryMeta::LAST_TIME`]).
+pub(crate) fn times_to_encode<'a>(
+    doc: DocType,
+    entries: impl Iterator<Item = &'a Entry>,
+) -> Result<(), EncodeError> {
+    for entry in entries {
+        if let Some((field, time)) = entry.meta.time_out_of_range() {
+            return Err(EncodeError::Invalid {
+                doc: doc.name(),
+                field,
+                reason: time_reason(&entry.id.to_string(), time),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why a time is refused, for `what` (an identifier, or a group of them).
+fn time_reason(what: &str, time: Timestamp) -> String {
+    format!(
+        "{what}: {} is after {} (2106-02-07), the last time an entry can carry",
+        time.0,
+        EntryMeta::LAST_TIME.0
+    )
+}
+
 /// Refuses a decoded document that names an identifier twice.
 pub(crate) fn unique_decoded<'a>(
     doc: DocType,
@@ -222,12 +249,19 @@ impl<'a> Ungrouper<'a> {
                 .invalid("agency", format!("index {index} is past the table"))
         })?;
         self.agency_used[index] = true;
-        Ok(EntryMeta {
+        let meta = EntryMeta {
             reason: Reason(wire.reason),
             agency: agency.clone(),
             listed_at: Timestamp(wire.listed_at),
             expires_at: wire.expires_at.map(Timestamp),
-        })
+        };
+        match meta.time_out_of_range() {
+            Some((field, time)) => Err(self.doc.invalid(
+                field,
+                time_reason(&format!("group of identifier #{}", self.count), time),
+            )),
+            None => Ok(meta),
+        }
     }
 
     fn identifiers(

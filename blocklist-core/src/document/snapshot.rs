@@ -72,6 +72,7 @@ impl Document for Snapshot {
             self.version.get(),
             self.entries.iter().map(|e| &e.id),
         )?;
+        groups::times_to_encode(Self::TYPE, self.entries.iter())?;
         let agencies = Agencies::collect(self.entries.iter().map(|e| &e.meta));
         let wire = WireSnapshot {
             list: self.list.as_str().to_owned(),

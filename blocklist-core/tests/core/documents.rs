@@ -434,6 +434,66 @@ fn a_delta_cannot_name_one_identifier_twice() {
     ));
 }
 
+#[test]
+fn times_past_what_replicas_store_are_refused_on_encode_and_decode() {
+    // The last storable time is encoded, decoded and indexed like any other.
+    let last = EntryMeta::LAST_TIME.0;
+    let ok = entry(Kind::Number, "0812345678", "th-aoc", Some(last));
+    let d = delta(1, vec![Op::Add(ok.clone())], ListState::default());
+    let payload = d.encode_payload().unwrap();
+    assert_eq!(Delta::decode_payload(&payload).unwrap(), d);
+    let dir = tempfile::tempdir().unwrap();
+    blocklist_core::index::IndexBuilder::new(1, [0; 32], NOW)
+        .write(&dir.path().join("i.idx"), || {
+            std::iter::once((ok.id.kind(), ok.id.as_str(), &ok.meta))
+        })
+        .unwrap();
+
+    // One second later (2200 would do the same, or a time in milliseconds).
+    let mut late = ok.clone();
+    late.meta.expires_at = Some(Timestamp(last + 1));
+    let refused = delta(1, vec![Op::Update(late)], ListState::default()).encode_payload();
+    match refused {
+        Err(EncodeError::Invalid { field, reason, .. }) => {
+            assert_eq!(field, "expires_at");
+            assert!(
+                reason.contains("+66812345678") && reason.contains("4294967295"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut early_listing = ok.clone();
+    early_listing.meta.listed_at = Timestamp(1_750_000_000_000); // milliseconds
+    let refused = delta(1, vec![Op::Add(early_listing)], ListState::default()).encode_payload();
+    assert!(
+        matches!(
+            refused,
+            Err(EncodeError::Invalid {
+                field: "listed_at",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+
+    // A centre that signs one anyway: the replica refuses it at decode,
+    // before the store sees it. The varint of u32::MAX - 1 becomes u32::MAX.
+    let at = payload
+        .windows(5)
+        .position(|w| w == [0xFE, 0xFF, 0xFF, 0xFF, 0x0F])
+        .expect("expires_at in the payload");
+    let mut patched = payload.clone();
+    patched[at] = 0xFF;
+    match Delta::decode_payload(&patched) {
+        Err(DecodeError::Invalid { field, reason, .. }) => {
+            assert_eq!(field, "expires_at");
+            assert!(reason.contains("4294967295"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 fn arb_entry() -> impl Strategy<Value = Entry> {
     let id = prop_oneof![
         "8[0-9]{8}".prop_map(|n| (Kind::Number, format!("0{n}"))),

@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
+use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
 use crate::centre::CentreError;
 
@@ -241,6 +241,12 @@ pub fn read_additions(
         if expires_at.is_some_and(|t| t <= context.now) {
             return Err("expiry is in the past".to_owned());
         }
+        if let Some(t) = expires_at.filter(|&t| t > EntryMeta::LAST_TIME) {
+            return Err(format!(
+                "expiry {} is after 2106-02-07, the last time an entry can carry",
+                t.0
+            ));
+        }
         out.push(Addition {
             origin,
             id,
@@ -449,7 +455,8 @@ mod tests {
              domain,b.example,,,\n\
              domain,c.example,no_such_reason,,\n\
              domain,d.example,,bad agency,\n\
-             domain,e.example,,,soon\n",
+             domain,e.example,,,soon\n\
+             domain,f.example,,,2200-01-01\n",
         )
         .unwrap();
         let (read, invalid) = additions(&path, Format::Csv, None);
@@ -459,7 +466,12 @@ mod tests {
         assert_eq!(read[0].listing.expires_at, Some(Timestamp(1_893_456_000)));
         assert_eq!(read[1].listing.agency.as_str(), "th-aoc");
         let lines: Vec<usize> = invalid.iter().map(|i| i.origin.line).collect();
-        assert_eq!(lines, [4, 5, 6]);
+        assert_eq!(lines, [4, 5, 6, 7]);
+        assert!(
+            invalid[3].to_string().contains("after 2106-02-07"),
+            "{}",
+            invalid[3]
+        );
     }
 
     #[test]
