@@ -624,8 +624,9 @@ const char *blocklist_error_message(blocklist_result code);
 
  Errors: `BLOCKLIST_ERR_NULL_POINTER` if `buf` or `out_len` is NULL,
  `BLOCKLIST_ERR_BUFFER_TOO_SMALL` if `len` is 0. On error nothing is
- written. Ownership: the caller owns `buf`. Thread-safety: reads only the
- calling thread's message.
+ written and the message stays as it was (this call's own failure does
+ not replace it). Ownership: the caller owns `buf`. Thread-safety: reads
+ only the calling thread's message.
 
  # Safety
  `buf` must be valid for writes of `len` bytes and `out_len` for one `size_t`.
@@ -717,7 +718,8 @@ blocklist_result blocklist_handle_status(const struct blocklist_handle *handle,
  and a NUL; `*out_len` receives the full length.
 
  Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_BUFFER_TOO_SMALL`
- (`len` 0). Thread-safety: any thread.
+ (`len` 0); like `blocklist_last_error`, they leave the thread's last-error
+ message as it was. Thread-safety: any thread.
 
  # Safety
  `handle` NULL or open; `buf` valid for `len` bytes; `out_len` valid for one `size_t`.

@@ -13,26 +13,37 @@ use crate::error::{blocklist_result, set_last_error, Error, BLOCKLIST_ERR_PANIC,
 /// outputs unwritten (outputs are written last) and shared state is kept
 /// consistent by its own types (atomics, poison-tolerant mutexes).
 pub(crate) fn ffi_guard(body: impl FnOnce() -> Result<(), Error>) -> blocklist_result {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => BLOCKLIST_OK,
-        Ok(Err(error)) => {
-            set_last_error(&error);
-            error.code
-        }
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("non-string payload");
-            let error = Error::new(
-                BLOCKLIST_ERR_PANIC,
-                format!("internal error: panic caught at the C boundary: {what}"),
-            );
+    match outcome(body) {
+        Ok(()) => BLOCKLIST_OK,
+        Err(error) => {
             set_last_error(&error);
             error.code
         }
     }
+}
+
+/// [`ffi_guard`] for the functions that read a message: their own failure
+/// (a NULL or empty buffer) must not replace the message asked for, so it is
+/// reported by its code alone.
+pub(crate) fn ffi_guard_keeping_message(
+    body: impl FnOnce() -> Result<(), Error>,
+) -> blocklist_result {
+    outcome(body).map_or_else(|error| error.code, |()| BLOCKLIST_OK)
+}
+
+/// `body`'s result, with a caught panic as an error.
+fn outcome(body: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("non-string payload");
+        Err(Error::new(
+            BLOCKLIST_ERR_PANIC,
+            format!("internal error: panic caught at the C boundary: {what}"),
+        ))
+    })
 }
 
 /// Like [`ffi_guard`] for the few functions that return a value instead of a

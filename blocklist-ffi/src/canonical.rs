@@ -8,8 +8,8 @@ use blocklist_core::normalise::{has_canonical_shape, normalise_into};
 use blocklist_core::Kind;
 
 use crate::args::{
-    try_identifier_bytes, try_identifier_bytes_apart, try_kind, try_mut, try_ref, try_slice_mut,
-    try_utf8,
+    null, try_identifier_bytes, try_identifier_bytes_apart, try_kind, try_mut, try_ref,
+    try_slice_mut, try_utf8,
 };
 use crate::boundary::ffi_guard;
 use crate::check::{
@@ -56,12 +56,13 @@ pub unsafe extern "C" fn blocklist_normalise(
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
         let bytes = unsafe { try_identifier_bytes_apart(data, len, buf.cast(), cap)? };
         let raw = try_utf8(&bytes)?;
-        // SAFETY: the caller guarantees `buf` is valid for `cap` bytes.
-        let buf = unsafe { try_slice_mut(buf.cast::<u8>(), cap, "buf")? };
+        if buf.is_null() {
+            return Err(null("buf"));
+        }
         let out_len = try_mut(out_len, "out_len")?;
         let mut canonical = String::new();
         normalise_into(kind, raw, handle.rules(), &mut canonical)?;
-        let Some(field) = buf.get_mut(..=canonical.len()) else {
+        if cap <= canonical.len() {
             return Err(Error::new(
                 BLOCKLIST_ERR_BUFFER_TOO_SMALL,
                 format!(
@@ -69,7 +70,12 @@ pub unsafe extern "C" fn blocklist_normalise(
                     canonical.len() + 1
                 ),
             ));
-        };
+        }
+        // Only the bytes written are viewed: a slice of a huge `cap` (past
+        // `isize::MAX`) would be undefined behaviour even if never touched.
+        // SAFETY: the caller guarantees `buf` is valid for `cap` bytes, more
+        // than these.
+        let field = unsafe { try_slice_mut(buf.cast::<u8>(), canonical.len() + 1, "buf")? };
         let (text, nul) = field.split_at_mut(canonical.len());
         text.copy_from_slice(canonical.as_bytes());
         nul[0] = 0;

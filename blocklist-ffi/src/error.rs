@@ -12,7 +12,7 @@ use blocklist_core::index::IndexError;
 use blocklist_core::NormaliseError;
 
 use crate::args::try_mut;
-use crate::boundary::ffi_guard;
+use crate::boundary::ffi_guard_keeping_message;
 
 /// The outcome of a call: `BLOCKLIST_OK` (0) or an error code.
 ///
@@ -243,11 +243,15 @@ thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Records `error` as this thread's last error.
+/// Records `error` as this thread's last error. Never panics: called by a
+/// thread-local destructor of the caller's after this thread's storage is
+/// gone, it records nothing (the code still says what went wrong).
 pub(crate) fn set_last_error(error: &Error) {
-    LAST_ERROR.with_borrow_mut(|last| {
-        last.clear();
-        last.push_str(&error.message);
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            last.clear();
+            last.push_str(&error.message);
+        }
     });
 }
 
@@ -279,8 +283,9 @@ pub(crate) fn message_of(code: blocklist_result) -> &'static CStr {
 ///
 /// Errors: `BLOCKLIST_ERR_NULL_POINTER` if `buf` or `out_len` is NULL,
 /// `BLOCKLIST_ERR_BUFFER_TOO_SMALL` if `len` is 0. On error nothing is
-/// written. Ownership: the caller owns `buf`. Thread-safety: reads only the
-/// calling thread's message.
+/// written and the message stays as it was (this call's own failure does
+/// not replace it). Ownership: the caller owns `buf`. Thread-safety: reads
+/// only the calling thread's message.
 ///
 /// # Safety
 /// `buf` must be valid for writes of `len` bytes and `out_len` for one `size_t`.
@@ -290,11 +295,13 @@ pub unsafe extern "C" fn blocklist_last_error(
     len: usize,
     out_len: *mut usize,
 ) -> blocklist_result {
-    ffi_guard(|| {
-        LAST_ERROR.with_borrow(|last| {
-            // SAFETY: forwarded contract.
-            unsafe { copy_message(last, buf, len, out_len) }
-        })
+    ffi_guard_keeping_message(|| {
+        // A thread whose storage is being torn down has no message left.
+        let last = LAST_ERROR
+            .try_with(|last| last.try_borrow().map(|m| m.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        // SAFETY: forwarded contract.
+        unsafe { copy_message(&last, buf, len, out_len) }
     })
 }
 
@@ -312,8 +319,11 @@ pub(crate) unsafe fn copy_message(
     out_len: *mut usize,
 ) -> Result<(), Error> {
     let out_len = try_mut(out_len, "out_len")?;
-    // SAFETY: the caller guarantees `buf` is valid for `len` bytes.
-    let buf = unsafe { crate::args::try_slice_mut(buf.cast::<u8>(), len, "buf")? };
+    // Only the bytes written are viewed: a slice of a huge `len` (past
+    // `isize::MAX`) would be undefined behaviour even if never touched.
+    let room = len.min(message.len() + 1);
+    // SAFETY: the caller guarantees `buf` is valid for `len >= room` bytes.
+    let buf = unsafe { crate::args::try_slice_mut(buf.cast::<u8>(), room, "buf")? };
     if buf.is_empty() {
         return Err(Error::new(
             BLOCKLIST_ERR_BUFFER_TOO_SMALL,

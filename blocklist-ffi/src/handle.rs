@@ -26,7 +26,7 @@ use blocklist_core::index::{LiveIndex, LookupIndex};
 use blocklist_core::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
-use crate::boundary::{ffi_guard, ffi_guard_value};
+use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
 use crate::check::{
     blocklist_freshness, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
     BLOCKLIST_FRESHNESS_STALE,
@@ -416,7 +416,8 @@ pub unsafe extern "C" fn blocklist_handle_status(
 /// and a NUL; `*out_len` receives the full length.
 ///
 /// Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_BUFFER_TOO_SMALL`
-/// (`len` 0). Thread-safety: any thread.
+/// (`len` 0); like `blocklist_last_error`, they leave the thread's last-error
+/// message as it was. Thread-safety: any thread.
 ///
 /// # Safety
 /// `handle` NULL or open; `buf` valid for `len` bytes; `out_len` valid for one `size_t`.
@@ -427,7 +428,7 @@ pub unsafe extern "C" fn blocklist_handle_reload_error(
     len: usize,
     out_len: *mut usize,
 ) -> blocklist_result {
-    ffi_guard(|| {
+    ffi_guard_keeping_message(|| {
         let handle = try_ref(handle, "handle")?;
         let status = handle
             .shared

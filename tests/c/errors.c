@@ -6,6 +6,8 @@
  * list version 3, and <dir>/work2, a folder this program may scribble in) */
 #include "testutil.h"
 
+#include <pthread.h>
+
 /* Codes the C API cannot be made to return on purpose, and why. */
 static const blocklist_result UNPROVOKABLE[] = {
     BLOCKLIST_ERR_INVALID_IDENTIFIER, /* catch-all for normaliser errors newer than the table */
@@ -98,6 +100,22 @@ static void argument_errors(const blocklist_handle *h) {
   EXPECT_CODE(blocklist_last_error(NULL, 8, &n), BLOCKLIST_ERR_NULL_POINTER);
   EXPECT_CODE(blocklist_last_error(buf, 8, NULL), BLOCKLIST_ERR_NULL_POINTER);
   CHECK(n == 12345);
+  /* ...and those failures kept the message of the last failed call */
+  {
+    char full[256];
+    CHECK_RC(blocklist_last_error(full, sizeof full, &n), BLOCKLIST_OK);
+    CHECK(strstr(full, "handle") != NULL);
+    EXPECT_CODE(blocklist_handle_reload_error(h, full, 0, &n), BLOCKLIST_ERR_BUFFER_TOO_SMALL);
+    CHECK_RC(blocklist_last_error(full, sizeof full, &n), BLOCKLIST_OK);
+    CHECK(strstr(full, "handle") != NULL);
+    /* a size past what any buffer can be is not a fault: only the bytes
+     * written are used */
+    CHECK_RC(blocklist_last_error(full, SIZE_MAX, &n), BLOCKLIST_OK);
+    CHECK(strlen(full) == n);
+    CHECK_RC(blocklist_normalise(h, BLOCKLIST_KIND_NUMBER, "081-234-5678", 12, full, SIZE_MAX, &n),
+             BLOCKLIST_OK);
+    CHECK(n == 12 && strcmp(full, "+66812345678") == 0);
+  }
   /* truncation: the full length is reported */
   CHECK_RC(blocklist_last_error(buf, sizeof buf, &n), BLOCKLIST_OK);
   CHECK(strlen(buf) == 7 && n > 7);
@@ -277,6 +295,42 @@ static void refused_reloads_keep_the_previous_index(const char *dir) {
   blocklist_close(h);
 }
 
+/* A check from a thread-local destructor that runs after the library's
+ * own thread-local storage is gone (glibc runs pthread key destructors
+ * after those of C++ and Rust thread_locals): answered, not aborted. */
+static const blocklist_handle *late_handle;
+static pthread_key_t late_key;
+static blocklist_result late_results[2];
+
+static void late_check(void *unused) {
+  blocklist_check_result r;
+  (void)unused;
+  late_results[0] = blocklist_check_number(late_handle, "081-234-5678", 12, &r);
+  late_results[1] = blocklist_check_number(late_handle, "\xff\xfe", 2, &r);
+}
+
+static void *check_then_exit(void *unused) {
+  blocklist_check_result r;
+  (void)unused;
+  /* use the library's thread-locals (scratch buffer, last error) first */
+  CHECK_RC(blocklist_check_number(late_handle, "081-234-5678", 12, &r), BLOCKLIST_OK);
+  EXPECT_CODE(blocklist_check_number(late_handle, "\xff\xfe", 2, &r), BLOCKLIST_ERR_INVALID_UTF8);
+  pthread_setspecific(late_key, &late_key);
+  return NULL;
+}
+
+static void checks_from_thread_local_destructors(const blocklist_handle *h) {
+  pthread_t thread;
+  late_handle = h;
+  late_results[0] = late_results[1] = -1;
+  CHECK(pthread_key_create(&late_key, late_check) == 0);
+  CHECK(pthread_create(&thread, NULL, check_then_exit, NULL) == 0);
+  CHECK(pthread_join(thread, NULL) == 0);
+  CHECK(late_results[0] == BLOCKLIST_OK);
+  CHECK(late_results[1] == BLOCKLIST_ERR_INVALID_UTF8);
+  pthread_key_delete(late_key);
+}
+
 int main(int argc, char **argv) {
   char data[1024];
   blocklist_handle *h = NULL;
@@ -290,6 +344,7 @@ int main(int argc, char **argv) {
   argument_errors(h);
   identifier_errors(h);
   canonical_errors(h);
+  checks_from_thread_local_destructors(h);
   blocklist_close(h);
   open_errors(argv[1]);
   refused_reloads_keep_the_previous_index(argv[1]);

@@ -2,7 +2,7 @@
 //! lookups on it (one identifier, canonical or raw, or a batch).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,21 @@ const BATCH: usize = 32;
 thread_local! {
     /// Reused buffer for normalising raw queries, so `check` does not allocate
     /// on the hot path.
-    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// Runs `f` with this thread's scratch buffer, or a new one when the thread's
+/// storage is already torn down (a C caller checking from a thread-local
+/// destructor): a lookup must not panic for that.
+fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    match SCRATCH.try_with(Cell::take) {
+        Ok(mut scratch) => {
+            let result = f(&mut scratch);
+            let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+            result
+        }
+        Err(_) => f(&mut String::new()),
+    }
 }
 
 /// A listed identifier that matched a lookup, with its metadata.
@@ -238,7 +252,7 @@ impl LookupIndex {
         rules: &Rules,
         now: Timestamp,
     ) -> Result<Option<Hit<'_>>, NormaliseError> {
-        SCRATCH.with_borrow_mut(|canonical| {
+        with_scratch(|canonical| {
             normalise::normalise_into(kind, raw, rules, canonical)?;
             Ok(self
                 .find_candidate(kind, canonical, now)
