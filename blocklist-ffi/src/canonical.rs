@@ -160,7 +160,9 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
             |kind, q| try_canonical(kind, try_identifier_bytes(q.data, q.len)?),
             |index, _, now, valid, found| {
                 let mut hits = Vec::new();
-                index.lookup_batch(valid, now, &mut hits);
+                if let Some(index) = index {
+                    index.lookup_batch(valid, now, &mut hits);
+                }
                 for (at, hit) in hits {
                     found(at, Ok(hit));
                 }

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 
 use blocklist_core::index::{Hit, LookupIndex};
+use blocklist_core::normalise::normalise_into;
 use blocklist_core::{Kind, Rules, Timestamp};
 
 use crate::args::{
@@ -165,7 +166,11 @@ unsafe fn check_one(
         handle.with_data(now, |data| {
             let hit = match data.index {
                 Some(index) => index.check(kind, raw, data.rules, now)?,
-                None => None,
+                // No data to look in, but invalid text is still refused.
+                None => {
+                    normalise_into(kind, raw, data.rules, &mut String::new())?;
+                    None
+                }
             };
             write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
             Ok(())
@@ -311,12 +316,24 @@ pub unsafe extern "C" fn blocklist_check_batch(
             n,
             results,
             |_, q| try_identifier(q.data, q.len),
-            |index, rules, now, valid, found| {
-                for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate() {
-                    match answer {
-                        Ok(None) => {}
-                        Ok(Some(hit)) => found(at, Ok(hit)),
-                        Err(e) => found(at, Err(e.into())),
+            |index, rules, now, valid, found| match index {
+                Some(index) => {
+                    for (at, answer) in index.check_batch(valid, rules, now).into_iter().enumerate()
+                    {
+                        match answer {
+                            Ok(None) => {}
+                            Ok(Some(hit)) => found(at, Ok(hit)),
+                            Err(e) => found(at, Err(e.into())),
+                        }
+                    }
+                }
+                // No data to look in, but invalid text is still refused.
+                None => {
+                    let mut scratch = String::new();
+                    for (at, &(kind, raw)) in valid.iter().enumerate() {
+                        if let Err(e) = normalise_into(kind, raw, rules, &mut scratch) {
+                            found(at, Err(e.into()));
+                        }
                     }
                 }
             },
@@ -397,7 +414,13 @@ pub(crate) unsafe fn run_batch(
     n: usize,
     results: *mut blocklist_check_result,
     text: impl for<'a> Fn(Kind, &'a blocklist_query) -> Result<&'a str, Error>,
-    answer: impl for<'h> FnOnce(&'h LookupIndex, &Rules, Timestamp, &[(Kind, &'h str)], Found<'_, 'h>),
+    answer: impl for<'h> FnOnce(
+        Option<&'h LookupIndex>,
+        &Rules,
+        Timestamp,
+        &[(Kind, &'h str)],
+        Found<'_, 'h>,
+    ),
 ) -> blocklist_result {
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
@@ -433,11 +456,9 @@ pub(crate) unsafe fn run_batch(
         let now = clock::now();
         handle.with_data(now, |data| {
             let mut reported = Vec::new();
-            if let Some(index) = data.index {
-                answer(index, data.rules, now, &valid, &mut |item, outcome| {
-                    reported.push((item, outcome));
-                });
-            }
+            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
+                reported.push((item, outcome));
+            });
             // Cursors into `refused` and `reported`, both in order: nearly
             // every query is neither, and is written as a miss.
             let (mut refused_at, mut reported_at, mut item) = (0, 0, 0);

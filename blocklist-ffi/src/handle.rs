@@ -54,6 +54,7 @@ pub struct blocklist_handle {
 
 /// What lookups and the reload thread share.
 struct Shared {
+    /// The data folder or index file given at open, made absolute.
     path: PathBuf,
     rules: Rules,
     max_age_seconds: u64,
@@ -90,13 +91,10 @@ impl blocklist_handle {
     fn open(path: &Path, options: &blocklist_options) -> Result<blocklist_handle, Error> {
         let rules = options.rules()?;
         check_region_has_rules(&rules)?;
-        let path = if path.is_dir() {
-            path.join(BLOCKLIST_INDEX_FILE_NAME)
-        } else {
-            path.to_owned()
-        };
+        // Absolute, so that a later `chdir` of the host does not move it.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let live = OnceLock::new();
-        match LiveIndex::open(&path) {
+        match LiveIndex::open(index_file(&path)) {
             Ok(index) => {
                 let _ = live.set(index);
             }
@@ -179,7 +177,7 @@ impl Shared {
     fn reload(&self) -> Result<(), Error> {
         let outcome = match self.live.get() {
             Some(live) => live.reload_if_changed().map(|done| done.is_some()),
-            None => LiveIndex::open(&self.path).map(|index| {
+            None => LiveIndex::open(index_file(&self.path)).map(|index| {
                 // Two reloaders may race to the first open; either index is fine.
                 let _ = self.live.set(index);
                 true
@@ -208,6 +206,17 @@ impl Shared {
                 Err(error)
             }
         }
+    }
+}
+
+/// The index file `path` names: the file in it if it is a data folder, else
+/// `path` itself. Decided on every attempt until an index opens: with
+/// `allow_missing` the data folder may not exist yet when the handle opens.
+fn index_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(BLOCKLIST_INDEX_FILE_NAME)
+    } else {
+        path.to_owned()
     }
 }
 

@@ -15,6 +15,8 @@
  * usage: correctness <dir> */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
 static blocklist_handle *open_or_die(const char *path, const blocklist_options *options) {
   blocklist_handle *h = NULL;
   CHECK_RC(blocklist_open_with_options(path, options, &h), BLOCKLIST_OK);
@@ -270,6 +272,15 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
       CHECK(b[i].status == BLOCKLIST_OK && b[i].listed == 0 && b[i].freshness == BLOCKLIST_FRESHNESS_NO_DATA &&
             b[i].list_version == 0);
   }
+  /* text that is no identifier is refused as with data, alone or in a batch */
+  {
+    blocklist_query q = {BLOCKLIST_KIND_NUMBER, "hello", 5};
+    blocklist_check_result b;
+    blocklist_result rc = blocklist_check_number(h, "hello", 5, &r);
+    CHECK(rc >= 200 && rc < 300);
+    CHECK_RC(blocklist_check_batch(h, &q, 1, &b), BLOCKLIST_OK);
+    CHECK(b.status == rc && b.freshness == BLOCKLIST_FRESHNESS_NO_DATA);
+  }
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
   CHECK(s.freshness == BLOCKLIST_FRESHNESS_NO_DATA && s.list_version == 0);
   CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_ERR_INDEX_NOT_FOUND);
@@ -279,6 +290,19 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
   CHECK(r.listed == 1 && r.freshness == BLOCKLIST_FRESHNESS_FRESH && r.list_version == 6);
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
   CHECK(s.reloads == 1 && s.last_reload_error == BLOCKLIST_OK);
+  blocklist_close(h);
+
+  /* a data folder the daemon has not even created yet */
+  join(folder, sizeof folder, dir, "not-yet");
+  join(target, sizeof target, folder, "lookup.idx");
+  h = open_or_die(folder, &o);
+  CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_ERR_INDEX_NOT_FOUND);
+  CHECK(mkdir(folder, 0755) == 0);
+  CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_ERR_INDEX_NOT_FOUND);
+  publish_copy(newer, target);
+  CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_OK);
+  CHECK_RC(blocklist_check_number(h, "0812345678", 10, &r), BLOCKLIST_OK);
+  CHECK(r.listed == 1 && r.list_version == 6);
   blocklist_close(h);
 }
 
