@@ -50,16 +50,28 @@ impl Replica {
             store: Store::open(dir.join(STORE_FILE), list)?,
             index_path: dir.join(INDEX_FILE),
         };
-        let state = replica.store.state()?;
-        if let Some(version) = state.version {
-            let current = LookupIndex::open(&replica.index_path)
-                .map(|index| index.header().list_version == version.get())
-                .unwrap_or(false);
-            if !current {
-                replica.publish_index()?;
-            }
-        }
+        replica.ensure_index()?;
         Ok(replica)
+    }
+
+    /// Republishes the index if it is missing, unreadable, or not at the
+    /// store's version and state digest; `true` if it did. Every apply ends
+    /// in step, but a publish can fail after its commit (a full disk, say):
+    /// this is what brings the index back in step, at open, when the same
+    /// document is applied again, and before each apply.
+    pub fn ensure_index(&self) -> Result<bool, Error> {
+        let state = self.store.state()?;
+        let Some(version) = state.version else {
+            return Ok(false);
+        };
+        let current = LookupIndex::open(&self.index_path).is_ok_and(|index| {
+            let header = index.header();
+            header.list_version == version.get() && header.state_digest == state.state.digest.0
+        });
+        if !current {
+            self.publish_index()?;
+        }
+        Ok(!current)
     }
 
     /// The store.
@@ -108,7 +120,9 @@ impl Replica {
                 // leftover one is harmless too: it is only ever published right
                 // after the commit it was made for).
                 let _ = std::fs::remove_file(&staged);
-                Ok(other?)
+                let applied = other?;
+                self.ensure_index()?;
+                Ok(applied)
             }
         }
     }
@@ -124,6 +138,8 @@ impl Replica {
         let applied = self.store.apply_snapshot(snapshot, source, progress)?;
         if matches!(applied, Applied::Applied { .. }) {
             self.write_index(&self.store.state()?, &snapshot.entries)?;
+        } else {
+            self.ensure_index()?;
         }
         Ok(applied)
     }

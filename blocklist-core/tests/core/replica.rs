@@ -159,3 +159,51 @@ fn open_republishes_an_index_left_behind_by_a_crash() {
     let (kind, value) = (listed[0].id.kind(), listed[0].id.as_str());
     assert!(index.lookup_canonical(kind, value, NOW).is_some());
 }
+
+#[test]
+fn an_index_that_failed_to_publish_after_the_commit_is_repaired_by_a_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let first = entries(0, 10);
+    let d1 = c.verified_delta(
+        1,
+        first.iter().cloned().map(Op::Add).collect(),
+        ListState::of(&first),
+    );
+    replica.apply_delta(&d1, "test").unwrap();
+    let both = entries(0, 20);
+    let d2 = c.verified_delta(
+        2,
+        both[10..].iter().cloned().map(Op::Add).collect(),
+        ListState::of(&both),
+    );
+
+    // Publishing fails after the store commits: the index path is taken by a
+    // folder that a rename cannot replace.
+    let path = replica.index_path().to_owned();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("blocker"), b"").unwrap();
+    assert!(replica.apply_delta(&d2, "test").is_err());
+    assert_eq!(replica.state().unwrap().version.map(Version::get), Some(2));
+
+    // Once the fault is gone, applying the same delta again (already applied)
+    // brings the index in step, digest and all.
+    std::fs::remove_dir_all(&path).unwrap();
+    assert!(matches!(
+        replica.apply_delta(&d2, "test").unwrap(),
+        store::Applied::AlreadyApplied { .. }
+    ));
+    let index = LookupIndex::open(&path).unwrap();
+    assert_eq!(index.header().list_version, 2);
+    assert_eq!(index.header().state_digest, ListState::of(&both).digest.0);
+    assert!(!replica.ensure_index().unwrap());
+
+    // An index at the right version with another state digest is replaced too.
+    IndexBuilder::new(2, [7; 32], NOW)
+        .write(&path, std::iter::empty::<(Kind, &str, &EntryMeta)>)
+        .unwrap();
+    assert!(replica.ensure_index().unwrap());
+    assert_eq!(LookupIndex::open(&path).unwrap().header().entries, 20);
+}

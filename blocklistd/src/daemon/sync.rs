@@ -363,12 +363,20 @@ impl Syncer {
         let file = name.to_owned();
         let (applied, state) = blocking(move || {
             let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
+            // An index left behind by a publish that failed after its commit
+            // is brought in step first: the document that made it would now
+            // be refused as a replay, so nothing else would.
+            if replica.ensure_index().map_err(|e| apply_error(&file, e))? {
+                warn!(file = %file, "lookup index was behind the store; republished");
+            }
             let held = replica_state(&replica)?.version;
-            let applied = apply(&verifier, &mut replica, held, &bytes, &file)?;
+            let applied = apply(&verifier, &mut replica, held, &bytes, &file);
             Ok((applied, replica_state(&replica)?))
         })
         .await?;
+        // Also after a failure: the store may have committed before it.
         self.after_apply(&state);
+        let applied = applied?;
         let done = matches!(applied, Applied::Applied { .. });
         if done {
             self.shared.metrics.applied(document);
