@@ -2,7 +2,7 @@
 //! lookups on it (one identifier, canonical or raw, or a batch).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -27,21 +27,7 @@ const BATCH: usize = 32;
 thread_local! {
     /// Reused buffer for normalising raw queries, so `check` does not allocate
     /// on the hot path.
-    static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
-}
-
-/// Runs `f` with this thread's scratch buffer, or a new one when the thread's
-/// storage is already torn down (a C caller checking from a thread-local
-/// destructor): a lookup must not panic for that.
-fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
-    match SCRATCH.try_with(Cell::take) {
-        Ok(mut scratch) => {
-            let result = f(&mut scratch);
-            let _ = SCRATCH.try_with(|cell| cell.set(scratch));
-            result
-        }
-        Err(_) => f(&mut String::new()),
-    }
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// A listed identifier that matched a lookup, with its metadata.
@@ -233,6 +219,7 @@ impl LookupIndex {
     /// Looks up an identifier given in canonical form (as the normaliser
     /// makes it). A domain also matches through a listed parent. Entries
     /// whose `expires_at <= now` do not match.
+    #[inline]
     pub fn lookup_canonical<'a>(
         &'a self,
         kind: Kind,
@@ -252,12 +239,32 @@ impl LookupIndex {
         rules: &Rules,
         now: Timestamp,
     ) -> Result<Option<Hit<'_>>, NormaliseError> {
-        with_scratch(|canonical| {
-            normalise::normalise_into(kind, raw, rules, canonical)?;
-            Ok(self
-                .find_candidate(kind, canonical, now)
-                .map(|(matched, meta)| self.hit(kind, Cow::Owned(matched.to_owned()), meta)))
-        })
+        // A thread whose storage is torn down (a C caller checking from a
+        // thread-local destructor) gets a new buffer: no panic for that.
+        SCRATCH
+            .try_with(|cell| {
+                cell.try_borrow_mut()
+                    .ok()
+                    .map(|mut canonical| self.check_into(kind, raw, rules, now, &mut canonical))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.check_into(kind, raw, rules, now, &mut String::new()))
+    }
+
+    /// [`check`](Self::check) with `canonical` as the buffer to normalise into.
+    fn check_into(
+        &self,
+        kind: Kind,
+        raw: &str,
+        rules: &Rules,
+        now: Timestamp,
+        canonical: &mut String,
+    ) -> Result<Option<Hit<'_>>, NormaliseError> {
+        normalise::normalise_into(kind, raw, rules, canonical)?;
+        Ok(self
+            .find_candidate(kind, canonical, now)
+            .map(|(matched, meta)| self.hit(kind, Cow::Owned(matched.to_owned()), meta)))
     }
 
     /// Like [`check`](Self::check), for the current wall-clock time.
