@@ -57,8 +57,9 @@ impl Replica {
     /// Republishes the index if it is missing, unreadable, or not at the
     /// store's version and state digest; `true` if it did. Every apply ends
     /// in step, but a publish can fail after its commit (a full disk, say):
-    /// this is what brings the index back in step, at open, when the same
-    /// document is applied again, and before each apply.
+    /// this is what brings the index back in step, at open and when the same
+    /// document is applied again (the daemon also calls it before the apply
+    /// that follows a failed one). It opens and validates the whole index.
     pub fn ensure_index(&self) -> Result<bool, Error> {
         let state = self.store.state()?;
         let Some(version) = state.version else {

@@ -44,6 +44,9 @@ pub struct Syncer {
     replica: Option<Arc<Mutex<Replica>>>,
     /// The version the replica holds (kept here so planning needs no lock).
     held: Option<Version>,
+    /// Whether the last apply failed, possibly after its commit, so that the
+    /// published index may be behind the store until it is checked.
+    index_suspect: bool,
     /// The highest manifest serial verified: a lower one is a rollback.
     seen_serial: Option<u64>,
     pub(crate) files: LocalFiles,
@@ -75,6 +78,7 @@ impl Syncer {
             trust_origin: "configured",
             replica: None,
             held: None,
+            index_suspect: false,
             seen_serial: None,
             files,
             mirrors,
@@ -361,12 +365,14 @@ impl Syncer {
         let verifier = self.verifier.clone().ok_or(DaemonError::NoTrustRoot)?;
         let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
         let file = name.to_owned();
+        let check_index = self.index_suspect;
         let (applied, state) = blocking(move || {
             let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
-            // An index left behind by a publish that failed after its commit
-            // is brought in step first: the document that made it would now
-            // be refused as a replay, so nothing else would.
-            if replica.ensure_index().map_err(|e| apply_error(&file, e))? {
+            // After a failed apply, an index left behind by a publish that
+            // failed after its commit is brought in step first: the document
+            // that made it would now be refused as a replay, so nothing else
+            // would. (Opening the index validates all of it: not every time.)
+            if check_index && replica.ensure_index().map_err(|e| apply_error(&file, e))? {
                 warn!(file = %file, "lookup index was behind the store; republished");
             }
             let held = replica_state(&replica)?.version;
@@ -376,6 +382,7 @@ impl Syncer {
         .await?;
         // Also after a failure: the store may have committed before it.
         self.after_apply(&state);
+        self.index_suspect = applied.is_err();
         let applied = applied?;
         let done = matches!(applied, Applied::Applied { .. });
         if done {
