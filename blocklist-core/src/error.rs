@@ -1,6 +1,7 @@
 //! [`Error`]: the one error type of the crate's top-level workflows.
 
 use crate::index::IndexError;
+use crate::lock::Locked;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
 
@@ -19,6 +20,14 @@ pub enum Error {
     /// The lookup index could not be built, written or opened.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The data folder is another replica's (in this process or another).
+    #[error("data folder {dir} is already open as a replica: {source}")]
+    InUse {
+        /// The data folder.
+        dir: std::path::PathBuf,
+        /// Who holds it, or why its lock could not be taken.
+        source: Locked,
+    },
     /// A file-system operation on the data folder failed.
     #[error("{action} {path}: {source}")]
     Io {

@@ -8,7 +8,8 @@
 //! 3. [`verify`]: the only way to turn bytes into a [`verify::Verified`] document.
 //! 4. [`store`]: the SQLite replica; it accepts only verified documents, one transaction each.
 //! 5. [`index`]: the compact lookup index built from the store, published as one mapped file.
-//! 6. [`replica`]: a data folder keeping 4 and 5 in step; [`Error`] covers its failures.
+//! 6. [`replica`]: a data folder keeping 4 and 5 in step, its one writer ([`lock`]); [`Error`]
+//!    covers its failures.
 //!
 //! This crate knows nothing of HTTP, Tokio or C: `blocklistd` and `blocklist-ffi` are shells around it.
 
@@ -20,6 +21,7 @@ pub mod identifier;
 pub mod index;
 pub mod keys;
 pub mod kind;
+pub mod lock;
 pub mod normalise;
 pub mod replica;
 pub mod store;

@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use crate::document::{Delta, Op, Snapshot};
 use crate::entry::Entry;
 use crate::error::Error;
-use crate::index::{publish_file, IndexBuilder, IndexError, IndexStats, LookupIndex};
+use crate::index::{
+    publish_file, remove_stale_temps, IndexBuilder, IndexError, IndexStats, LookupIndex,
+};
+use crate::lock::FolderLock;
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
@@ -29,26 +32,46 @@ pub const STORE_FILE: &str = "list.db";
 pub const INDEX_FILE: &str = "lookup.idx";
 /// Where the next index is prepared while a delta is applied.
 const STAGED_INDEX_FILE: &str = ".lookup.idx.next";
+/// The lock that makes a replica the data folder's one writer.
+pub const LOCK_FILE: &str = ".replica.lock";
 
 /// The local replica of one list in one data folder.
 pub struct Replica {
     store: Store,
     index_path: PathBuf,
+    /// Held for the replica's life: the staged and temporary index files
+    /// have names another writer of the folder would share.
+    _lock: FolderLock,
 }
 
 impl Replica {
     /// Opens (creating if needed) the replica in `dir` for list `list`, and
     /// republishes the index if it is missing, unreadable or not at the store's
     /// version (the trace of a crash between commit and publish).
+    ///
+    /// A data folder has one replica at a time: while one is open (in any
+    /// process), another open fails with [`Error::InUse`]. Opening removes the
+    /// index files a killed writer left half-written.
     pub fn open(dir: &Path, list: &str) -> Result<Replica, Error> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "create data folder",
             path: dir.to_path_buf(),
             source,
         })?;
+        let lock =
+            FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|source| Error::InUse {
+                dir: dir.to_path_buf(),
+                source,
+            })?;
+        let index_path = dir.join(INDEX_FILE);
+        let staged = index_path.with_file_name(STAGED_INDEX_FILE);
+        remove_stale_temps(&index_path)?;
+        remove_stale_temps(&staged)?;
+        remove_if_present(&staged)?;
         let replica = Replica {
             store: Store::open(dir.join(STORE_FILE), list)?,
-            index_path: dir.join(INDEX_FILE),
+            index_path,
+            _lock: lock,
         };
         replica.ensure_index()?;
         Ok(replica)
@@ -160,6 +183,18 @@ impl Replica {
                 .iter()
                 .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
         })?)
+    }
+}
+
+/// Removes `path` unless it is already gone.
+fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            action: "remove",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }
 

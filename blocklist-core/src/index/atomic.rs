@@ -1,8 +1,10 @@
 //! Replacing a file atomically: readers see the old file or the new one, never
 //! a mix, and after a crash the path holds one of the two.
 
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 use super::error::IndexError;
@@ -15,10 +17,7 @@ pub(crate) fn replace_file<T>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&File>) -> Result<T, IndexError>,
 ) -> Result<T, IndexError> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     let temp = temp_path(path)?;
     let result = write_and_rename(path, &temp, write);
     if result.is_err() {
@@ -34,11 +33,15 @@ pub(crate) fn replace_file<T>(
 /// prepared ahead (see `replica`) is published once it may be.
 pub(crate) fn publish_file(from: &Path, to: &Path) -> Result<(), IndexError> {
     fs::rename(from, to).map_err(|e| IndexError::io(to, "rename into place", e))?;
-    sync_dir(
-        to.parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new(".")),
-    )
+    sync_dir(&parent_dir(to))
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<(), IndexError> {
@@ -70,14 +73,47 @@ fn write_and_rename<T>(
 /// `.<name>.<random>.tmp` next to `path`: hidden, and unique so that two
 /// writers never share a temporary file.
 fn temp_path(path: &Path) -> Result<PathBuf, IndexError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| IndexError::io(path, "name", std::io::ErrorKind::InvalidInput.into()))?;
     let nonce = getrandom::u64().map_err(|e| IndexError::RandomUnavailable {
         reason: e.to_string(),
     })?;
-    let mut temp = std::ffi::OsString::from(".");
-    temp.push(name);
-    temp.push(format!(".{nonce:016x}.tmp"));
+    let mut temp = temp_prefix(path)?;
+    temp.push(format!("{nonce:016x}.tmp"));
     Ok(path.with_file_name(temp))
+}
+
+/// What every temporary file for `path` starts with: `.<name>.`.
+fn temp_prefix(path: &Path) -> Result<OsString, IndexError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| IndexError::io(path, "name", std::io::ErrorKind::InvalidInput.into()))?;
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    Ok(prefix)
+}
+
+/// Removes the temporary files that writers of `path` killed mid-write left
+/// beside it (a 10M-entry index is 290 MB each); returns how many. Only for
+/// a folder's one writer (see `replica`): another writer's file in progress
+/// would go too.
+pub(crate) fn remove_stale_temps(path: &Path) -> Result<usize, IndexError> {
+    let prefix = temp_prefix(path)?;
+    let dir = parent_dir(path);
+    let listing = fs::read_dir(&dir).map_err(|e| IndexError::io(&dir, "list", e))?;
+    let mut removed = 0;
+    for entry in listing {
+        let entry = entry.map_err(|e| IndexError::io(&dir, "list", e))?;
+        let is_temp = entry
+            .file_name()
+            .as_bytes()
+            .strip_prefix(prefix.as_bytes())
+            .and_then(|rest| rest.strip_suffix(b".tmp"))
+            .is_some_and(|nonce| nonce.len() == 16 && nonce.iter().all(u8::is_ascii_hexdigit));
+        if is_temp {
+            let stale = entry.path();
+            fs::remove_file(&stale).map_err(|e| IndexError::io(&stale, "remove", e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

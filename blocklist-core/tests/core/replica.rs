@@ -207,3 +207,44 @@ fn an_index_that_failed_to_publish_after_the_commit_is_repaired_by_a_retry() {
     assert!(replica.ensure_index().unwrap());
     assert_eq!(LookupIndex::open(&path).unwrap().header().entries, 20);
 }
+
+#[test]
+fn a_data_folder_has_one_replica_at_a_time_and_opening_clears_what_a_killed_writer_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = Replica::open(dir.path(), "th-national").unwrap();
+    // A second open, here or in another process, is refused and names the folder and the holder.
+    let err = Replica::open(dir.path(), "th-national")
+        .err()
+        .expect("refused");
+    assert!(matches!(err, Error::InUse { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
+    drop(replica);
+
+    // What a writer killed mid-write leaves: temporaries of the index and of
+    // the staged index (hundreds of MB each at 10M entries), and a staged index.
+    let leftovers = [
+        ".lookup.idx.0123456789abcdef.tmp",
+        "..lookup.idx.next.fedcba9876543210.tmp",
+        ".lookup.idx.next",
+    ];
+    // Files that only look alike are someone else's and stay.
+    let others = [
+        ".lookup.idx.notanonce.tmp",
+        "lookup.idx.0123456789abcdef.tmp",
+    ];
+    for name in leftovers.iter().chain(&others) {
+        std::fs::write(dir.path().join(name), b"partial").unwrap();
+    }
+    drop(Replica::open(dir.path(), "th-national").unwrap());
+    for name in leftovers {
+        assert!(!dir.path().join(name).exists(), "{name} left behind");
+    }
+    for name in others {
+        assert!(dir.path().join(name).exists(), "{name} removed");
+    }
+}

@@ -20,10 +20,10 @@
 
 use std::fs::{self, File};
 use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
 use blocklist_core::document::{DocType, FileRef, Manifest, Version, MANIFEST_PATH};
+use blocklist_core::lock::{FolderLock, Locked};
 use blocklist_core::Sha256;
 
 use crate::centre::CentreError;
@@ -45,7 +45,7 @@ pub struct PublishDir {
 /// process ends: no stale lock blocks the next run.
 #[derive(Debug)]
 pub struct DirLock {
-    _file: File,
+    _lock: FolderLock,
 }
 
 impl PublishDir {
@@ -94,27 +94,16 @@ impl PublishDir {
         let tmp = self.tmp_dir();
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
         let path = self.path.join(CENTRE_DIR).join("lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(CentreError::io("open", &path))?;
-        // SAFETY: flock on a file descriptor this `File` owns for the call's duration.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            return Err(if err.kind() == std::io::ErrorKind::WouldBlock {
-                CentreError::Locked { path }
-            } else {
-                CentreError::io("lock", path)(err)
-            });
-        }
+        let lock = FolderLock::try_acquire(&path).map_err(|e| match e {
+            Locked::Held { holder, .. } => CentreError::Locked { path, holder },
+            Locked::Io { action, source, .. } => CentreError::io(action, path)(source),
+            other => CentreError::io("lock", path)(std::io::Error::other(other)),
+        })?;
         for entry in fs::read_dir(&tmp).map_err(CentreError::io("list", &tmp))? {
             let stale = entry.map_err(CentreError::io("list", &tmp))?.path();
             fs::remove_file(&stale).map_err(CentreError::io("remove", &stale))?;
         }
-        Ok(DirLock { _file: file })
+        Ok(DirLock { _lock: lock })
     }
 
     /// Reads a file by its path relative to the directory.

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use blocklist_core::index::LiveIndex;
+use blocklist_core::lock::{FolderLock, Locked};
 use blocklist_core::replica::INDEX_FILE;
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Rules;
@@ -44,6 +45,10 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 pub use config::Config;
+
+/// The lock a running daemon holds in its data folder (the replica inside
+/// holds its own, `blocklist_core::replica::LOCK_FILE`).
+pub const LOCK_FILE: &str = ".blocklistd.lock";
 
 use crate::daemon::metrics::Metrics;
 use crate::daemon::source::http;
@@ -72,6 +77,14 @@ pub enum DaemonError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// Another daemon serves the same data folder.
+    #[error("data folder {dir} is in use by another blocklistd: {source}")]
+    DataFolderInUse {
+        /// The data folder.
+        dir: PathBuf,
+        /// Who holds it, or why its lock could not be taken.
+        source: Locked,
     },
     /// A listener could not be bound.
     #[error("cannot listen on {address}: {source}")]
@@ -258,6 +271,14 @@ pub async fn serve(
         action: "create data folder",
         path: config.data_dir.clone(),
         source,
+    })?;
+    // Held until the daemon stops: two daemons on one folder would overwrite
+    // each other's downloads, pinned root and index without a word.
+    let _lock = FolderLock::try_acquire(&config.data_dir.join(LOCK_FILE)).map_err(|source| {
+        DaemonError::DataFolderInUse {
+            dir: config.data_dir.clone(),
+            source,
+        }
     })?;
     let shared = Arc::new(Shared::new(&config));
     // Fans the one shutdown future out to every task.

@@ -1,7 +1,8 @@
 //! `blocklistd` under faults: a tampered file and a rolled-back manifest are
 //! refused with the state unchanged and the reason in status; an expired
 //! manifest turns the daemon degraded while lookups keep answering; SIGKILL
-//! during a sync is followed by a clean restart.
+//! during a sync is followed by a clean restart; a second daemon on the same
+//! data folder is refused.
 
 use std::time::{Duration, Instant};
 
@@ -164,4 +165,34 @@ fn sigkill_during_sync_then_a_clean_restart_reaches_the_newest_version() {
     assert!(daemon.listed("domain", "k-last.example"));
     assert_eq!(index_version(&site.data()), 2);
     assert!(daemon.stop());
+}
+
+#[test]
+fn a_second_daemon_on_the_same_data_folder_is_refused_naming_the_holder() {
+    let centre = Centre::new();
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let config = site.write_config(&polling(&centre.first_root(), &[&server.url]));
+    let first = Daemon::spawn(&config, &site.log());
+    first.wait_version(1);
+    // Same folder, its own port: it must not write a byte there.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"))
+        .args(["--config", s(&config)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("in use by another blocklistd")
+            && stderr.contains(&site.data().display().to_string())
+            && stderr.contains(&format!("pid {}", first.pid())),
+        "{stderr}"
+    );
+    assert!(first.listed("domain", "one.example"));
+    // The lock goes with its process, even a killed one.
+    first.kill();
+    let again = site.start(&polling(&centre.first_root(), &[&server.url]));
+    again.wait_version(1);
+    assert!(again.stop());
 }
