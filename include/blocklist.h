@@ -210,7 +210,8 @@ typedef struct blocklist_status {
    */
   uint64_t created_at;
   /*
-   Seconds since `created_at`; 0 without data.
+   Seconds since `created_at`; 0 without data, or when `created_at` is
+   later than this host's clock.
    */
   uint64_t age_seconds;
   /*
@@ -252,7 +253,8 @@ typedef struct blocklist_status {
 #define BLOCKLIST_KIND_DOMAIN 3
 
 /*
- The index is younger than the handle's `max_age_seconds`.
+ The index is younger than the handle's `max_age_seconds`. Data created
+ after this host's "now" (its clock behind the centre's) counts as age 0.
  */
 #define BLOCKLIST_FRESHNESS_FRESH 1
 
@@ -655,11 +657,14 @@ blocklist_result blocklist_open(const char *path, struct blocklist_handle **out)
  path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
  `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
  `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
- `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`. On error `*out` is not written.
+ `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INTERNAL` (the
+ reload thread could not be started). On error `*out` is not written.
 
  Ownership: the caller owns the new handle and must release it with
  `blocklist_close`. `path` and `options` are copied; the caller keeps them.
- Thread-safety: any thread.
+ Thread-safety: any thread. A process forked after the open has the
+ handle's lookups but not its reload thread (`fork` copies only the calling
+ thread): a child that runs long should open its own handle.
 
  # Safety
  `path` must be NULL or NUL-terminated; `options` NULL or a valid

@@ -32,7 +32,8 @@ pub const BLOCKLIST_KIND_DOMAIN: blocklist_kind = 3;
 /// result is never mistaken for a fresh one.
 #[allow(non_camel_case_types)]
 pub type blocklist_freshness = u8;
-/// The index is younger than the handle's `max_age_seconds`.
+/// The index is younger than the handle's `max_age_seconds`. Data created
+/// after this host's "now" (its clock behind the centre's) counts as age 0.
 pub const BLOCKLIST_FRESHNESS_FRESH: blocklist_freshness = 1;
 /// The index is older than `max_age_seconds`: the feed may have stopped and
 /// recent listings may be missing. The answer is still the index's answer.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use blocklist_core::index::{LiveIndex, LookupIndex};
+use blocklist_core::index::{FileIdentity, LiveIndex, LookupIndex};
 use blocklist_core::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
@@ -60,6 +60,9 @@ struct Shared {
     max_age_seconds: u64,
     /// Empty until an index has been opened (only with `allow_missing`).
     live: OnceLock<LiveIndex>,
+    /// Held for a whole reload. Inside: the file last refused while `live`
+    /// is empty, not retried until replaced.
+    reloading: Mutex<Option<FileIdentity>>,
     /// Reloads only, never lookups.
     reload_status: Mutex<ReloadStatus>,
     reloads: AtomicU64,
@@ -77,6 +80,8 @@ struct Reloader {
     /// Dropping it wakes the thread and tells it to exit.
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
+    /// The process that started the thread: a child forked since has none.
+    pid: u32,
 }
 
 /// The data a lookup answers from, as seen at one instant.
@@ -108,6 +113,7 @@ impl blocklist_handle {
             rules,
             max_age_seconds: options.max_age_seconds,
             live,
+            reloading: Mutex::default(),
             reload_status: Mutex::default(),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
@@ -153,11 +159,17 @@ impl blocklist_handle {
 
 impl Drop for blocklist_handle {
     fn drop(&mut self) {
-        if let Some(Reloader { stop, thread }) = self.reloader.take() {
+        if let Some(Reloader { stop, thread, pid }) = self.reloader.take() {
             drop(stop);
-            // The thread only sleeps and reloads; a panic in it was already
-            // contained, so there is nothing to report here.
-            let _ = thread.join();
+            if pid == std::process::id() {
+                // The thread only sleeps and reloads; a panic in it was
+                // already contained, so there is nothing to report here.
+                let _ = thread.join();
+            } else {
+                // A forked child's copy of a thread that does not exist here:
+                // joining it fails, so leave it be.
+                std::mem::forget(thread);
+            }
         }
     }
 }
@@ -175,13 +187,23 @@ impl Shared {
     /// Looks for a new file at the path and swaps it in if it validates;
     /// records the outcome. `Ok(())` also when nothing changed.
     fn reload(&self) -> Result<(), Error> {
+        // Held to the end, so that reloads record their outcomes in the
+        // order they ran: an older failure never overwrites a newer success.
+        let mut refused_first = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let outcome = match self.live.get() {
             Some(live) => live.reload_if_changed().map(|done| done.is_some()),
-            None => LiveIndex::open(index_file(&self.path)).map(|index| {
-                // Two reloaders may race to the first open; either index is fine.
-                let _ = self.live.set(index);
-                true
-            }),
+            None => LiveIndex::open_unless_refused(index_file(&self.path), &mut refused_first).map(
+                |index| {
+                    index.is_some_and(|index| {
+                        // Cannot be set already: after open, only set here, under `reloading`.
+                        let _ = self.live.set(index);
+                        true
+                    })
+                },
+            ),
         };
         let mut status = self
             .reload_status
@@ -240,7 +262,11 @@ impl Reloader {
                     format!("cannot start the reload thread: {e}"),
                 )
             })?;
-        Ok(Reloader { stop, thread })
+        Ok(Reloader {
+            stop,
+            thread,
+            pid: std::process::id(),
+        })
     }
 }
 
@@ -282,11 +308,14 @@ pub unsafe extern "C" fn blocklist_open(
 /// path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
 /// `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
 /// `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
-/// `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`. On error `*out` is not written.
+/// `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INTERNAL` (the
+/// reload thread could not be started). On error `*out` is not written.
 ///
 /// Ownership: the caller owns the new handle and must release it with
 /// `blocklist_close`. `path` and `options` are copied; the caller keeps them.
-/// Thread-safety: any thread.
+/// Thread-safety: any thread. A process forked after the open has the
+/// handle's lookups but not its reload thread (`fork` copies only the calling
+/// thread): a child that runs long should open its own handle.
 ///
 /// # Safety
 /// `path` must be NULL or NUL-terminated; `options` NULL or a valid
@@ -357,7 +386,8 @@ pub struct blocklist_status {
     pub list_version: u64,
     /// When the served list data was created, seconds since the Unix epoch; 0 without data.
     pub created_at: u64,
-    /// Seconds since `created_at`; 0 without data.
+    /// Seconds since `created_at`; 0 without data, or when `created_at` is
+    /// later than this host's clock.
     pub age_seconds: u64,
     /// Entries in the served index.
     pub entries: u64,

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 /// file over the path changes the inode; the size and time guard against the
 /// file system reusing the inode of a deleted index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FileIdentity {
+pub struct FileIdentity {
     device: u64,
     inode: u64,
     len: u64,

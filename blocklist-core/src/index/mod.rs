@@ -131,5 +131,6 @@ pub use build::IndexBuilder;
 pub use error::IndexError;
 pub use format::{IndexHeader, IndexStats, FORMAT_VERSION};
 pub use hash::{key_hash, KeyHash};
+pub use identity::FileIdentity;
 pub use live::{LiveIndex, Reloaded};
 pub use lookup::{Hit, LookupIndex};

@@ -632,6 +632,39 @@ mod live {
     }
 
     #[test]
+    fn a_refused_first_file_is_not_validated_again_until_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sample_entries();
+        let path = write_index(dir.path(), "list.idx", 1, &entries);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let mut refused = None;
+        assert!(matches!(
+            LiveIndex::open_unless_refused(&path, &mut refused),
+            Err(IndexError::ChecksumMismatch { .. })
+        ));
+        assert!(refused.is_some());
+        for _ in 0..3 {
+            assert!(LiveIndex::open_unless_refused(&path, &mut refused)
+                .unwrap()
+                .is_none());
+        }
+        write_index(dir.path(), "list.idx", 2, &entries);
+        let live = LiveIndex::open_unless_refused(&path, &mut refused)
+            .unwrap()
+            .expect("the replacement opens");
+        assert_eq!(live.load().header().list_version, 2);
+        // Once serving, later files go through the reloads.
+        write_index(dir.path(), "list.idx", 3, &entries);
+        assert_eq!(
+            live.reload_if_changed().unwrap().map(|r| r.version),
+            Some(3)
+        );
+    }
+
+    #[test]
     fn an_older_version_is_refused_naming_both_versions() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_index(dir.path(), "list.idx", 5, &sample_entries());
