@@ -25,7 +25,7 @@ pub enum Error {
     InUse {
         /// The data folder.
         dir: std::path::PathBuf,
-        /// Who holds it, or why its lock could not be taken.
+        /// Who holds it.
         source: Locked,
     },
     /// A file-system operation on the data folder failed.

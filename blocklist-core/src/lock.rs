@@ -7,14 +7,18 @@
 //! word; the second one is refused instead, naming the holder.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Seek as _, Write as _};
+use std::io::Read as _;
 use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
 /// An exclusive `flock` on a lock file, held until dropped. The kernel
-/// releases it when the holding process ends, killed or not, so a crash never
-/// leaves a stale lock behind. The holder's process id is written into the
-/// file for the message a refused process gives.
+/// releases it when the last process sharing it ends, killed or not (a child
+/// forked without `exec` shares its parent's), so a crash never leaves a stale
+/// lock behind. The holder's process id is written into the file for the
+/// message a refused process gives. On local file systems only: over NFS,
+/// `flock` is emulated with per-process locks (as SQLite's WAL mode, which
+/// the store uses, also needs a local file system).
 ///
 /// ```
 /// # use blocklist_core::lock::{FolderLock, Locked};
@@ -37,7 +41,7 @@ pub struct FolderLock {
 pub enum Locked {
     /// Another open of the lock file holds it (another process, or the same
     /// process through a second handle).
-    #[error("{path} is held by another process{}", holder_text(*.holder))]
+    #[error("{path} is locked{}", holder_text(*.holder))]
     Held {
         /// The lock file.
         path: PathBuf,
@@ -57,7 +61,11 @@ pub enum Locked {
 }
 
 fn holder_text(holder: Option<u32>) -> String {
-    holder.map_or_else(String::new, |pid| format!(" (pid {pid})"))
+    match holder {
+        Some(pid) if pid == std::process::id() => format!(" by this process (pid {pid})"),
+        Some(pid) => format!(" by pid {pid}"),
+        None => String::new(),
+    }
 }
 
 impl FolderLock {
@@ -94,11 +102,12 @@ impl FolderLock {
                 holder,
             });
         }
-        // Only a diagnostic for a refused process: failing to write it is no reason to fail.
+        // Only a diagnostic for a refused process: failing to write it is no
+        // reason to fail (emptied first, so a failed write shows no pid
+        // rather than a previous holder's).
         let _ = file
             .set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| writeln!(file, "{}", std::process::id()));
+            .and_then(|()| file.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0));
         Ok(FolderLock { _file: file })
     }
 }

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::index::{
     publish_file, remove_stale_temps, IndexBuilder, IndexError, IndexStats, LookupIndex,
 };
-use crate::lock::FolderLock;
+use crate::lock::{FolderLock, Locked};
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
@@ -50,24 +50,36 @@ impl Replica {
     /// version (the trace of a crash between commit and publish).
     ///
     /// A data folder has one replica at a time: while one is open (in any
-    /// process), another open fails with [`Error::InUse`]. Opening removes the
-    /// index files a killed writer left half-written.
+    /// process, on a local file system), another open fails with
+    /// [`Error::InUse`]. Opening removes the index files a killed writer left
+    /// half-written.
     pub fn open(dir: &Path, list: &str) -> Result<Replica, Error> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "create data folder",
             path: dir.to_path_buf(),
             source,
         })?;
-        let lock =
-            FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|source| Error::InUse {
-                dir: dir.to_path_buf(),
+        let lock = FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|e| match e {
+            Locked::Io {
+                action,
+                path,
                 source,
-            })?;
+            } => Error::Io {
+                action,
+                path,
+                source,
+            },
+            held => Error::InUse {
+                dir: dir.to_path_buf(),
+                source: held,
+            },
+        })?;
         let index_path = dir.join(INDEX_FILE);
-        let staged = index_path.with_file_name(STAGED_INDEX_FILE);
-        remove_stale_temps(&index_path)?;
-        remove_stale_temps(&staged)?;
-        remove_if_present(&staged)?;
+        // Best effort: a leftover costs only disk space, never a start.
+        let staged = staged_path(&index_path);
+        remove_stale_temps(&index_path);
+        remove_stale_temps(&staged);
+        let _ = std::fs::remove_file(&staged);
         let replica = Replica {
             store: Store::open(dir.join(STORE_FILE), list)?,
             index_path,
@@ -122,7 +134,7 @@ impl Replica {
     /// previous index is missing, behind, or too full to grow in place, the
     /// index is rebuilt from the store instead.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
-        let staged = self.index_path.with_file_name(STAGED_INDEX_FILE);
+        let staged = staged_path(&self.index_path);
         let index_path = &self.index_path;
         let store = &mut self.store;
         let (applied, prepared) = std::thread::scope(|scope| {
@@ -186,16 +198,9 @@ impl Replica {
     }
 }
 
-/// Removes `path` unless it is already gone.
-fn remove_if_present(path: &Path) -> Result<(), Error> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
-            action: "remove",
-            path: path.to_path_buf(),
-            source: e,
-        }),
-        _ => Ok(()),
-    }
+/// Where the index for the next version is prepared, beside `index_path`.
+fn staged_path(index_path: &Path) -> PathBuf {
+    index_path.with_file_name(STAGED_INDEX_FILE)
 }
 
 /// Writes at `staged` the index for `delta`, derived from the index at

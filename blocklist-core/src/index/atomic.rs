@@ -93,27 +93,25 @@ fn temp_prefix(path: &Path) -> Result<OsString, IndexError> {
 }
 
 /// Removes the temporary files that writers of `path` killed mid-write left
-/// beside it (a 10M-entry index is 290 MB each); returns how many. Only for
-/// a folder's one writer (see `replica`): another writer's file in progress
-/// would go too.
-pub(crate) fn remove_stale_temps(path: &Path) -> Result<usize, IndexError> {
-    let prefix = temp_prefix(path)?;
-    let dir = parent_dir(path);
-    let listing = fs::read_dir(&dir).map_err(|e| IndexError::io(&dir, "list", e))?;
-    let mut removed = 0;
-    for entry in listing {
-        let entry = entry.map_err(|e| IndexError::io(&dir, "list", e))?;
+/// beside it (a 10M-entry index is 290 MB each), as far as it can: they cost
+/// only disk space, so nothing here is worth failing for. Only for a folder's
+/// one writer (see `replica`): another writer's file in progress would go too.
+pub(crate) fn remove_stale_temps(path: &Path) {
+    let Ok(prefix) = temp_prefix(path) else {
+        return;
+    };
+    let Ok(listing) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    for entry in listing.flatten() {
         let is_temp = entry
             .file_name()
             .as_bytes()
             .strip_prefix(prefix.as_bytes())
             .and_then(|rest| rest.strip_suffix(b".tmp"))
             .is_some_and(|nonce| nonce.len() == 16 && nonce.iter().all(u8::is_ascii_hexdigit));
-        if is_temp {
-            let stale = entry.path();
-            fs::remove_file(&stale).map_err(|e| IndexError::io(&stale, "remove", e))?;
-            removed += 1;
+        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
         }
     }
-    Ok(removed)
 }

@@ -220,7 +220,10 @@ fn a_data_folder_has_one_replica_at_a_time_and_opening_clears_what_a_killed_writ
     let text = err.to_string();
     assert!(text.contains(&dir.path().display().to_string()), "{text}");
     assert!(
-        text.contains(&format!("pid {}", std::process::id())),
+        text.contains(&format!(
+            "locked by this process (pid {})",
+            std::process::id()
+        )),
         "{text}"
     );
     drop(replica);
@@ -240,11 +243,14 @@ fn a_data_folder_has_one_replica_at_a_time_and_opening_clears_what_a_killed_writ
     for name in leftovers.iter().chain(&others) {
         std::fs::write(dir.path().join(name), b"partial").unwrap();
     }
+    // And what cannot be removed is left without failing the open.
+    let stuck = ".lookup.idx.00000000000000ff.tmp";
+    std::fs::create_dir(dir.path().join(stuck)).unwrap();
     drop(Replica::open(dir.path(), "th-national").unwrap());
     for name in leftovers {
         assert!(!dir.path().join(name).exists(), "{name} left behind");
     }
-    for name in others {
+    for name in others.into_iter().chain([stuck]) {
         assert!(dir.path().join(name).exists(), "{name} removed");
     }
 }

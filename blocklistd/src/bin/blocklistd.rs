@@ -1,5 +1,6 @@
 //! `blocklistd`: the sync daemon. Parses arguments, sets up logging and
-//! signals, and runs [`blocklistd::daemon::serve`].
+//! signals, claims the data folder, binds the API and runs
+//! [`blocklistd::daemon::serve`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
             action: "start the runtime",
             reason: e.to_string(),
         })?;
+        let claim = daemon::claim_data_dir(&config)?;
         runtime.block_on(async {
             let listener = daemon::bind(config.api.listen).await?;
             let bound = listener
@@ -58,7 +60,13 @@ fn main() -> ExitCode {
                 })?;
             println!("listening on http://{bound}");
             std::io::Write::flush(&mut std::io::stdout()).ok();
-            daemon::serve(config, listener, blocklistd::signal::shutdown_signal()).await
+            daemon::serve(
+                config,
+                claim,
+                listener,
+                blocklistd::signal::shutdown_signal(),
+            )
+            .await
         })
     });
     match result {

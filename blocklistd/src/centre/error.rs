@@ -46,12 +46,10 @@ pub enum CentreError {
         reason: String,
     },
     /// Another publish, rotate or refresh holds the directory's lock.
-    #[error("{path} is locked by another publish{} (only one may run at a time)", holder.map_or_else(String::new, |pid| format!(", pid {pid}")))]
+    #[error("another publish is running: {source} (only one may run at a time)")]
     Locked {
-        /// The lock file.
-        path: PathBuf,
-        /// The holder's process id, if it could be read.
-        holder: Option<u32>,
+        /// The lock file and its holder.
+        source: blocklist_core::lock::Locked,
     },
     /// Input files have lines that are not valid entries.
     #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]

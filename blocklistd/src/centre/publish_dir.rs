@@ -95,9 +95,8 @@ impl PublishDir {
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
         let path = self.path.join(CENTRE_DIR).join("lock");
         let lock = FolderLock::try_acquire(&path).map_err(|e| match e {
-            Locked::Held { holder, .. } => CentreError::Locked { path, holder },
             Locked::Io { action, source, .. } => CentreError::io(action, path)(source),
-            other => CentreError::io("lock", path)(std::io::Error::other(other)),
+            held => CentreError::Locked { source: held },
         })?;
         for entry in fs::read_dir(&tmp).map_err(CentreError::io("list", &tmp))? {
             let stale = entry.map_err(CentreError::io("list", &tmp))?.path();

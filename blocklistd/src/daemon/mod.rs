@@ -1,9 +1,10 @@
 //! The sync daemon: keeps a local replica of a list current from the centre
 //! (HTTP mirrors, push, a drop folder) and answers lookups locally.
 //!
-//! [`run`] (or [`serve`], given a bound listener) is the whole daemon; the
-//! `blocklistd` binary parses arguments, sets up logging and signals, and
-//! calls it. Tasks, all stopped by the one shutdown future:
+//! [`run`] is the whole daemon: [`claim_data_dir`], [`bind`], then [`serve`],
+//! which the `blocklistd` binary calls one by one (it prints the bound address
+//! in between) after parsing arguments and setting up logging and signals.
+//! Tasks, all stopped by the one shutdown future:
 //!
 //! - the sync task owns the [`sync::Syncer`] (trust root, replica) and runs a
 //!   round on the poll timer (jittered, exponential backoff on failure), on a
@@ -83,7 +84,7 @@ pub enum DaemonError {
     DataFolderInUse {
         /// The data folder.
         dir: PathBuf,
-        /// Who holds it, or why its lock could not be taken.
+        /// Who holds it.
         source: Locked,
     },
     /// A listener could not be bound.
@@ -243,8 +244,38 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
+    let claim = claim_data_dir(&config)?;
     let listener = bind(config.api.listen).await?;
-    serve(config, listener, shutdown).await
+    serve(config, claim, listener, shutdown).await
+}
+
+/// Creates the data folder if needed and claims it for this daemon, before
+/// anything else is done (even binding the API port, so that a second daemon
+/// started with the same config is told why, not "address in use"). Two
+/// daemons on one folder would overwrite each other's downloads, pinned root
+/// and index without a word. The claim lasts as long as the returned lock.
+pub fn claim_data_dir(config: &Config) -> Result<FolderLock, DaemonError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|source| DaemonError::Io {
+        action: "create data folder",
+        path: dir.clone(),
+        source,
+    })?;
+    FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|e| match e {
+        Locked::Io {
+            action,
+            path,
+            source,
+        } => DaemonError::Io {
+            action,
+            path,
+            source,
+        },
+        held => DaemonError::DataFolderInUse {
+            dir: dir.clone(),
+            source: held,
+        },
+    })
 }
 
 /// Binds a TCP listener, naming the address in the error.
@@ -260,26 +291,16 @@ pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, DaemonEr
 /// Runs the daemon with its API on `listener` until `shutdown` completes:
 /// then the sync task stops at its next step (an apply in progress
 /// finishes; a download is abandoned), and requests in flight get
-/// `api.shutdown_grace` to finish.
+/// `api.shutdown_grace` to finish. `claim` is the data folder's, from
+/// [`claim_data_dir`]; it is held until the daemon stops.
 pub async fn serve(
     config: Config,
+    claim: FolderLock,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
+    let _claim = claim;
     let config = Arc::new(config);
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| DaemonError::Io {
-        action: "create data folder",
-        path: config.data_dir.clone(),
-        source,
-    })?;
-    // Held until the daemon stops: two daemons on one folder would overwrite
-    // each other's downloads, pinned root and index without a word.
-    let _lock = FolderLock::try_acquire(&config.data_dir.join(LOCK_FILE)).map_err(|source| {
-        DaemonError::DataFolderInUse {
-            dir: config.data_dir.clone(),
-            source,
-        }
-    })?;
     let shared = Arc::new(Shared::new(&config));
     // Fans the one shutdown future out to every task.
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -42,5 +42,9 @@ fn concurrent_publish_is_refused_while_the_lock_is_held() {
     let _held = dir.lock().unwrap();
     let input = centre.input("x.txt", b"x.example\n");
     let err = fails(&centre.publish_args(&["--kind", "domain", "--agency", "a", s(&input)]));
-    assert!(err.contains("locked by another publish"), "{err}");
+    assert!(
+        err.contains("another publish is running")
+            && err.contains(&format!("locked by pid {}", std::process::id())),
+        "{err}"
+    );
 }

@@ -173,26 +173,33 @@ fn a_second_daemon_on_the_same_data_folder_is_refused_naming_the_holder() {
     publish(&centre, "v1.txt", &["one.example"], &[]);
     let server = Server::start(&centre.dir);
     let site = Site::new();
-    let config = site.write_config(&polling(&centre.first_root(), &[&server.url]));
+    // The usual mistake: the same config started twice, port and all.
+    let config = site.write_config(&format!(
+        "{}\n[api]\nlisten = \"127.0.0.1:{}\"\n",
+        polling(&centre.first_root(), &[&server.url]),
+        free_port()
+    ));
     let first = Daemon::spawn(&config, &site.log());
     first.wait_version(1);
-    // Same folder, its own port: it must not write a byte there.
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"))
         .args(["--config", s(&config)])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(!second.status.success(), "{stderr}");
+    // Told why before it binds the port (not "address in use"), and never
+    // announces itself as listening.
     assert!(
         stderr.contains("in use by another blocklistd")
             && stderr.contains(&site.data().display().to_string())
-            && stderr.contains(&format!("pid {}", first.pid())),
+            && stderr.contains(&format!("locked by pid {}", first.pid())),
         "{stderr}"
     );
+    assert!(second.stdout.is_empty(), "{:?}", second.stdout);
     assert!(first.listed("domain", "one.example"));
     // The lock goes with its process, even a killed one.
     first.kill();
-    let again = site.start(&polling(&centre.first_root(), &[&server.url]));
+    let again = Daemon::spawn(&config, &site.log());
     again.wait_version(1);
     assert!(again.stop());
 }
