@@ -662,9 +662,10 @@ blocklist_result blocklist_open(const char *path, struct blocklist_handle **out)
 
  Ownership: the caller owns the new handle and must release it with
  `blocklist_close`. `path` and `options` are copied; the caller keeps them.
- Thread-safety: any thread. A process forked after the open has the
- handle's lookups but not its reload thread (`fork` copies only the calling
- thread): a child that runs long should open its own handle.
+ Thread-safety: any thread. A process forked after the open may check and
+ close with the handle, but it has no reload thread (`fork` copies only the
+ calling thread) and `blocklist_handle_reload` refuses to run there: a child
+ that runs long should open its own handle.
 
  # Safety
  `path` must be NULL or NUL-terminated; `options` NULL or a valid
@@ -695,8 +696,9 @@ void blocklist_close(struct blocklist_handle *handle);
  Errors (the previous index stays in use): `BLOCKLIST_ERR_NULL_POINTER`,
  `BLOCKLIST_ERR_INDEX_NOT_FOUND`, `BLOCKLIST_ERR_INDEX_IO`,
  `BLOCKLIST_ERR_INDEX_CORRUPT`, `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`,
- `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served).
- A refused file is not retried until it is replaced.
+ `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served),
+ `BLOCKLIST_ERR_INTERNAL` (called in a process forked from the one that
+ opened the handle). A refused file is not retried until it is replaced.
 
  Thread-safety: any thread, concurrently with lookups and other reloads.
 

@@ -56,6 +56,10 @@ pub struct blocklist_handle {
 struct Shared {
     /// The data folder or index file given at open, made absolute.
     path: PathBuf,
+    /// The process that opened the handle and runs its reload thread: a
+    /// child forked since has neither the thread nor, possibly, a usable
+    /// reload lock (the fork may have copied it held).
+    opened_by: u32,
     rules: Rules,
     max_age_seconds: u64,
     /// Empty until an index has been opened (only with `allow_missing`).
@@ -80,8 +84,6 @@ struct Reloader {
     /// Dropping it wakes the thread and tells it to exit.
     stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
-    /// The process that started the thread: a child forked since has none.
-    pid: u32,
 }
 
 /// The data a lookup answers from, as seen at one instant.
@@ -110,6 +112,7 @@ impl blocklist_handle {
         }
         let shared = Arc::new(Shared {
             path,
+            opened_by: std::process::id(),
             rules,
             max_age_seconds: options.max_age_seconds,
             live,
@@ -159,9 +162,9 @@ impl blocklist_handle {
 
 impl Drop for blocklist_handle {
     fn drop(&mut self) {
-        if let Some(Reloader { stop, thread, pid }) = self.reloader.take() {
+        if let Some(Reloader { stop, thread }) = self.reloader.take() {
             drop(stop);
-            if pid == std::process::id() {
+            if self.shared.opened_by == std::process::id() {
                 // The thread only sleeps and reloads; a panic in it was
                 // already contained, so there is nothing to report here.
                 let _ = thread.join();
@@ -187,6 +190,15 @@ impl Shared {
     /// Looks for a new file at the path and swaps it in if it validates;
     /// records the outcome. `Ok(())` also when nothing changed.
     fn reload(&self) -> Result<(), Error> {
+        if self.opened_by != std::process::id() {
+            return Err(Error::new(
+                BLOCKLIST_ERR_INTERNAL,
+                format!(
+                    "this handle was opened by process {}: after fork, open a new handle to reload",
+                    self.opened_by
+                ),
+            ));
+        }
         // Held to the end, so that reloads record their outcomes in the
         // order they ran: an older failure never overwrites a newer success.
         let mut refused_first = self
@@ -262,11 +274,7 @@ impl Reloader {
                     format!("cannot start the reload thread: {e}"),
                 )
             })?;
-        Ok(Reloader {
-            stop,
-            thread,
-            pid: std::process::id(),
-        })
+        Ok(Reloader { stop, thread })
     }
 }
 
@@ -313,9 +321,10 @@ pub unsafe extern "C" fn blocklist_open(
 ///
 /// Ownership: the caller owns the new handle and must release it with
 /// `blocklist_close`. `path` and `options` are copied; the caller keeps them.
-/// Thread-safety: any thread. A process forked after the open has the
-/// handle's lookups but not its reload thread (`fork` copies only the calling
-/// thread): a child that runs long should open its own handle.
+/// Thread-safety: any thread. A process forked after the open may check and
+/// close with the handle, but it has no reload thread (`fork` copies only the
+/// calling thread) and `blocklist_handle_reload` refuses to run there: a child
+/// that runs long should open its own handle.
 ///
 /// # Safety
 /// `path` must be NULL or NUL-terminated; `options` NULL or a valid
@@ -364,8 +373,9 @@ pub unsafe extern "C" fn blocklist_close(handle: *mut blocklist_handle) {
 /// Errors (the previous index stays in use): `BLOCKLIST_ERR_NULL_POINTER`,
 /// `BLOCKLIST_ERR_INDEX_NOT_FOUND`, `BLOCKLIST_ERR_INDEX_IO`,
 /// `BLOCKLIST_ERR_INDEX_CORRUPT`, `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`,
-/// `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served).
-/// A refused file is not retried until it is replaced.
+/// `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served),
+/// `BLOCKLIST_ERR_INTERNAL` (called in a process forked from the one that
+/// opened the handle). A refused file is not retried until it is replaced.
 ///
 /// Thread-safety: any thread, concurrently with lookups and other reloads.
 ///

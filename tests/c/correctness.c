@@ -349,8 +349,9 @@ static void the_background_thread_picks_up_a_newer_index(const char *dir) {
 }
 
 /* A child forked from a process with an open handle has the handle's
- * lookups but not its reload thread: it checks, then closes its copy without
- * a word on stderr (joining the absent thread used to fail and print). */
+ * lookups but not its reload thread: it checks, is refused a reload, then
+ * closes its copy without a word on stderr (joining the absent thread used
+ * to fail and print). */
 static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
   char data[1024], said[256];
   blocklist_options o;
@@ -372,6 +373,8 @@ static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
     close(err[0]);
     close(err[1]);
     if (blocklist_check_number(h, "0812345678", 10, &r) != BLOCKLIST_OK || r.listed != 1) _exit(3);
+    /* the parent's reload lock may have been copied held: refused, never waited on */
+    if (blocklist_handle_reload(h) != BLOCKLIST_ERR_INTERNAL) _exit(4);
     blocklist_close(h);
     _exit(0);
   }
