@@ -31,8 +31,10 @@ pub(crate) const AGENCY_RECORD: usize = 1 + Agency::MAX_LEN;
 /// Where the checksum sits in the header; it covers every other byte of the file.
 const CHECKSUM_AT: usize = 152;
 
-/// The most agencies an index can name (their index is a u16).
-pub(crate) const MAX_AGENCIES: usize = 1 << 16;
+/// The most distinct agencies one index can name (each entry stores its
+/// agency as a u16). A list with more cannot be indexed, so the centre
+/// refuses to publish one.
+pub const MAX_AGENCIES: usize = 1 << 16;
 
 /// What the header says about the list the index was built from.
 #[derive(Clone, Debug, PartialEq, Eq)]

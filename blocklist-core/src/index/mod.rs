@@ -129,7 +129,7 @@ mod update;
 
 pub use build::IndexBuilder;
 pub use error::IndexError;
-pub use format::{IndexHeader, IndexStats, FORMAT_VERSION};
+pub use format::{IndexHeader, IndexStats, FORMAT_VERSION, MAX_AGENCIES};
 pub use hash::{key_hash, KeyHash};
 pub use identity::FileIdentity;
 pub use live::{LiveIndex, Reloaded};

@@ -7,7 +7,7 @@
 //! newest snapshot to learn the current list, the audit from the oldest base
 //! to check every delta.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use blocklist_core::document::{
     Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
@@ -53,6 +53,15 @@ impl Replica {
     /// The metadata of a listed identifier.
     pub fn get(&self, id: &Identifier) -> Option<&EntryMeta> {
         self.entries.get(id)
+    }
+
+    /// How many distinct agencies list the entries.
+    pub fn agencies(&self) -> usize {
+        self.entries
+            .values()
+            .map(|meta| &meta.agency)
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// Every entry, in no particular order.

@@ -51,6 +51,15 @@ pub enum CentreError {
         /// The lock file and its holder.
         source: blocklist_core::lock::Locked,
     },
+    /// The new version would be listed by more agencies than a replica's
+    /// lookup index can name.
+    #[error("the list would have {agencies} distinct agencies, more than the {max} a lookup index can name: nothing published")]
+    TooManyAgencies {
+        /// Distinct agencies in the new version.
+        agencies: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Input files have lines that are not valid entries.
     #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]
     InvalidInput {

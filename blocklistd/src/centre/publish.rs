@@ -18,6 +18,7 @@ use std::time::Duration;
 use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
+use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
 
@@ -251,6 +252,15 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     replica
         .apply(version, &ops)
         .expect("changes() only makes operations that apply");
+    // Every replica indexes the list it applies: refused here, before
+    // anything is signed, rather than by each replica after its commit.
+    let agencies = replica.agencies();
+    if agencies > MAX_AGENCIES {
+        return Err(CentreError::TooManyAgencies {
+            agencies,
+            max: MAX_AGENCIES,
+        });
+    }
     let now = options.context.now;
     let list = centre.roots.newest().root().list.clone();
     let mut manifest =

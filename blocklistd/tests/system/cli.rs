@@ -133,3 +133,33 @@ fn inspect_shows_counts_and_json() {
     let manifest = ok(&["inspect", s(&centre.dir.join("manifest"))]);
     assert!(manifest.contains("serial: 1"), "{manifest}");
 }
+
+#[test]
+fn a_version_listed_by_more_agencies_than_an_index_can_name_is_refused_before_signing() {
+    use blocklist_core::index::MAX_AGENCIES;
+    let centre = Centre::new();
+    let rows: String = (0..=MAX_AGENCIES)
+        .map(|i| format!("domain,a{i}.example,agency-{i}\n"))
+        .collect();
+    let input = centre.input("many.csv", format!("kind,value,agency\n{rows}").as_bytes());
+    let err = fails(&centre.publish_args(&[s(&input)]));
+    assert!(
+        err.contains(&format!("{} distinct agencies", MAX_AGENCIES + 1))
+            && err.contains("nothing published"),
+        "{err}"
+    );
+    assert!(centre.files("deltas").is_empty() && centre.files("snapshots").is_empty());
+    // One agency fewer is published (and every replica can index it).
+    let last = format!("a{MAX_AGENCIES}.example");
+    let fewer: String = rows
+        .lines()
+        .filter(|l| !l.contains(&last))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let input = centre.input(
+        "fewer.csv",
+        format!("kind,value,agency\n{fewer}").as_bytes(),
+    );
+    ok(&centre.publish_args(&[s(&input)]));
+    assert_eq!(centre.files("deltas").len(), 1);
+}
