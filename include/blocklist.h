@@ -676,12 +676,12 @@ blocklist_result blocklist_open_with_options(const char *path,
                                              struct blocklist_handle **out);
 
 /*
- Closes a handle: stops its reload thread and releases its index once no
- lookup holds it. NULL is accepted and ignored.
+ Closes a handle: stops its reload thread (waiting for a reload in progress
+ to finish) and unmaps its index. NULL is accepted and ignored.
 
  Ownership: takes back the handle; it must not be used afterwards.
- Thread-safety: must not run concurrently with any other call on the same
- handle (finish every lookup first).
+ Thread-safety: every other call on the same handle, lookups included, must
+ have returned before this one starts, and none may start after it.
 
  # Safety
  `handle` must be NULL or a handle from `blocklist_open*` not yet closed.
