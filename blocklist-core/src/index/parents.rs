@@ -4,11 +4,12 @@
 //!
 //! The public suffix list is not consulted here, though a match must never
 //! reach past the public suffix: that rule is enforced when an identifier is
-//! listed (the normaliser refuses a public suffix, and every entry of a signed
-//! document is re-checked on decode), so no suffix is ever in the index and
-//! probing one costs a filter probe that answers no. That is cheaper than the
-//! per-label suffix-list walk, and it makes every client match exactly what
-//! the centre listed, whatever suffix-list version each one embeds.
+//! listed (the centre's normaliser refuses a public suffix), so no suffix by
+//! the centre's list is ever in the index and probing one costs a filter
+//! probe that answers no. That is cheaper than the per-label suffix-list
+//! walk, and it makes every client match exactly what the centre listed,
+//! whatever suffix-list version each one embeds (decoding, too, leaves the
+//! suffix test to the centre: `normalise::check_canonical`).
 //!
 //! A domain of up to 64 bytes (nearly all) is walked from a bit mask of its
 //! dots, found eight bytes at a time: a `memchr` per label costs a branch

@@ -137,11 +137,19 @@ pub fn account_parts(
 /// signed document or the store must be. [`Kind::Other`] text is carried
 /// verbatim: 1 to 1024 bytes with no control characters.
 ///
+/// A domain that this build's public suffix list calls a suffix is accepted
+/// when it is otherwise canonical: whether a name may be listed is decided
+/// once, by the centre's list when it is listed (where [`normalise`] refuses
+/// suffixes), and a replica built with a newer list must still take the
+/// centre's documents and re-read its own rows.
+///
 /// ```
 /// use blocklist_core::{normalise::check_canonical, Kind};
 /// assert!(check_canonical(Kind::Number, "+66812345678").is_ok());
 /// assert!(check_canonical(Kind::Number, "0812345678").is_err());
 /// assert!(check_canonical(Kind::Other(99), "opaque value").is_ok());
+/// assert!(check_canonical(Kind::Domain, "github.io").is_ok());
+/// assert!(check_canonical(Kind::Domain, "GitHub.io").is_err());
 /// ```
 pub fn check_canonical(kind: Kind, text: &str) -> Result<(), NormaliseError> {
     if let Kind::Other(_) = kind {
@@ -150,7 +158,11 @@ pub fn check_canonical(kind: Kind, text: &str) -> Result<(), NormaliseError> {
     // Canonical forms name their region themselves (`+66…`, `TH:…`, an
     // IBAN's country) or have none (domains), so the default rules never
     // decide anything here.
-    let canonical = normalise(kind, text, &Rules::default())?;
+    let canonical = match normalise(kind, text, &Rules::default()) {
+        // The suffix test comes last, on the name as normalised.
+        Err(NormaliseError::PublicSuffix { suffix, .. }) if suffix == text => return Ok(()),
+        other => other?,
+    };
     if canonical == text {
         Ok(())
     } else {

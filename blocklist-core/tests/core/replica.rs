@@ -254,3 +254,33 @@ fn a_data_folder_has_one_replica_at_a_time_and_opening_clears_what_a_killed_writ
         assert!(dir.path().join(name).exists(), "{name} removed");
     }
 }
+
+#[test]
+fn a_domain_this_build_calls_a_public_suffix_is_still_taken_from_the_centre() {
+    // Listing refuses a public suffix...
+    assert!(Identifier::parse(Kind::Domain, "github.io", &Rules::default()).is_err());
+    // ...but a centre whose suffix list did not name it yet (a hosting
+    // platform added to the list after one of its names was listed) signed
+    // it: a replica built with the newer list still takes the documents,
+    // re-reads its own rows, and matches names under it, as every other
+    // replica does.
+    let mut listed = entry(Kind::Domain, "placeholder.example.com", "police", None);
+    listed.id = Identifier::from_canonical(Kind::Domain, "github.io").unwrap();
+    let all = vec![listed];
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let d1 = c.verified_delta(
+        1,
+        all.iter().cloned().map(Op::Add).collect(),
+        ListState::of(&all),
+    );
+    replica.apply_delta(&d1, "test").unwrap();
+    c.verified_snapshot(1, all);
+    replica.publish_index().unwrap(); // reads every row back from the store
+    let index = LookupIndex::open(replica.index_path()).unwrap();
+    assert_eq!(
+        check(&index, Kind::Domain, "pages.github.io", NOW).as_deref(),
+        Some("github.io")
+    );
+}
