@@ -8,8 +8,9 @@
 //! the centre's list is ever in the index and probing one costs a filter
 //! probe that answers no. That is cheaper than the per-label suffix-list
 //! walk, and it makes every client match exactly what the centre listed,
-//! whatever suffix-list version each one embeds (decoding, too, leaves the
-//! suffix test to the centre: `normalise::check_canonical`).
+//! whatever suffix-list version each one embeds (decoding takes a name that
+//! joined the list's private section after it was listed:
+//! `normalise::check_canonical`).
 //!
 //! A domain of up to 64 bytes (nearly all) is walked from a bit mask of its
 //! dots, found eight bytes at a time: a `memchr` per label costs a branch

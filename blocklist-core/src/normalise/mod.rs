@@ -137,11 +137,12 @@ pub fn account_parts(
 /// signed document or the store must be. [`Kind::Other`] text is carried
 /// verbatim: 1 to 1024 bytes with no control characters.
 ///
-/// A domain that this build's public suffix list calls a suffix is accepted
-/// when it is otherwise canonical: whether a name may be listed is decided
-/// once, by the centre's list when it is listed (where [`normalise`] refuses
-/// suffixes), and a replica built with a newer list must still take the
-/// centre's documents and re-read its own rows.
+/// A domain that is a suffix of this build's list only by its private
+/// section (hosting platforms such as `github.io`, which join the list over
+/// time) is accepted when it is otherwise canonical: the centre's list, when
+/// the name was listed, may have been older, and a replica must still take
+/// the centre's documents and re-read its own rows. ICANN suffixes (`co.th`)
+/// are refused whatever the list's date.
 ///
 /// ```
 /// use blocklist_core::{normalise::check_canonical, Kind};
@@ -149,7 +150,7 @@ pub fn account_parts(
 /// assert!(check_canonical(Kind::Number, "0812345678").is_err());
 /// assert!(check_canonical(Kind::Other(99), "opaque value").is_ok());
 /// assert!(check_canonical(Kind::Domain, "github.io").is_ok());
-/// assert!(check_canonical(Kind::Domain, "GitHub.io").is_err());
+/// assert!(check_canonical(Kind::Domain, "co.th").is_err());
 /// ```
 pub fn check_canonical(kind: Kind, text: &str) -> Result<(), NormaliseError> {
     if let Kind::Other(_) = kind {
@@ -159,8 +160,14 @@ pub fn check_canonical(kind: Kind, text: &str) -> Result<(), NormaliseError> {
     // IBAN's country) or have none (domains), so the default rules never
     // decide anything here.
     let canonical = match normalise(kind, text, &Rules::default()) {
-        // The suffix test comes last, on the name as normalised.
-        Err(NormaliseError::PublicSuffix { suffix, .. }) if suffix == text => return Ok(()),
+        // The suffix test is the domain normaliser's last, made on the whole
+        // name as normalised, which the error carries.
+        Err(NormaliseError::PublicSuffix { suffix, .. })
+            if suffix == text && suffix::is_private_suffix(text) =>
+        {
+            return Ok(())
+        }
+        Err(NormaliseError::PublicSuffix { suffix, .. }) if suffix != text => suffix,
         other => other?,
     };
     if canonical == text {

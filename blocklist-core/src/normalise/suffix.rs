@@ -4,7 +4,10 @@
 //!
 //! The list is embedded from `data/public_suffix_list.dat` (MPL-2.0, see
 //! `data/README.md`) and parsed once. Both sections are used: a private
-//! suffix such as `github.io` is as unsafe to list as `co.th`.
+//! suffix such as `github.io` is as unsafe to list as `co.th`. The section
+//! of each rule is kept too: private suffixes (hosting platforms) join the
+//! list over time, so signed data from a centre with an older list may hold
+//! one (see `check_canonical`), while ICANN suffixes never may.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -19,6 +22,10 @@ const NORMAL: u8 = 1;
 const WILDCARD: u8 = 2;
 /// An exception rule (`!www.ck`): the name is registrable after all.
 const EXCEPTION: u8 = 4;
+/// Set beside `NORMAL` for a plain rule of the ICANN section.
+const ICANN_NORMAL: u8 = 8;
+/// Set beside `WILDCARD` for a wildcard rule of the ICANN section.
+const ICANN_WILDCARD: u8 = 16;
 
 /// Rule flags by ASCII (punycode) name.
 type Rules = HashMap<Box<str>, u8, BuildHasherDefault<SuffixHasher>>;
@@ -49,23 +56,32 @@ fn rules() -> &'static Rules {
     RULES.get_or_init(|| parse(LIST))
 }
 
-/// Parses the list format: one rule per line, `//` comments, rules in
-/// Unicode (converted to punycode here, to match canonical domains).
+/// Parses the list format: one rule per line, `//` comments (two of which
+/// mark where the ICANN and the private sections begin), rules in Unicode
+/// (converted to punycode here, to match canonical domains).
 fn parse(list: &str) -> Rules {
     let mut rules = Rules::with_capacity_and_hasher(10_000, Default::default());
+    // Rules before any section mark count as ICANN's: the stricter reading.
+    let mut private = false;
     for line in list.lines() {
         let Some(rule) = line.split_whitespace().next() else {
             continue;
         };
         if rule.starts_with("//") {
+            if line.contains("===BEGIN PRIVATE DOMAINS===") {
+                private = true;
+            } else if line.contains("===BEGIN ICANN DOMAINS===") {
+                private = false;
+            }
             continue;
         }
+        let icann = |flag| if private { 0 } else { flag };
         let (flag, name) = if let Some(name) = rule.strip_prefix('!') {
             (EXCEPTION, name)
         } else if let Some(name) = rule.strip_prefix("*.") {
-            (WILDCARD, name)
+            (WILDCARD | icann(ICANN_WILDCARD), name)
         } else {
-            (NORMAL, rule)
+            (NORMAL | icann(ICANN_NORMAL), rule)
         };
         // A rule idna refuses can match no canonical domain; keeping its
         // text unconverted is harmless (a unit test checks there are none).
@@ -104,6 +120,19 @@ pub(crate) fn registrable_start(name: &str) -> Option<usize> {
     let suffix_start = public_suffix_start(name);
     let before = suffix_start.checked_sub(1)?;
     Some(name[..before].rfind('.').map_or(0, |dot| dot + 1))
+}
+
+/// Whether `name`, a public suffix, is one by rules of the list's private
+/// section only (`github.io`, `s3.amazonaws.com`), and by no ICANN rule
+/// (`co.th`, a name under `*.ck`).
+pub(crate) fn is_private_suffix(name: &str) -> bool {
+    let rules = rules();
+    let flags = |suffix: &str| rules.get(suffix).copied().unwrap_or(0);
+    let own = flags(name);
+    let parent = name.split_once('.').map_or(0, |(_, parent)| flags(parent));
+    let by_icann = own & ICANN_NORMAL != 0 || parent & ICANN_WILDCARD != 0;
+    let by_any = own & NORMAL != 0 || parent & WILDCARD != 0;
+    by_any && !by_icann
 }
 
 /// The canonical domain `domain`, then each parent domain down to its
@@ -153,6 +182,18 @@ mod tests {
         assert_eq!(registrable_start("b.ck"), None);
         assert_eq!(registrable_start("www.ck"), Some(0));
         assert_eq!(registrable_start("a.www.ck"), Some(2));
+    }
+
+    #[test]
+    fn private_suffixes_are_told_from_icann_ones() {
+        for private in ["github.io", "blogspot.com", "s3.amazonaws.com"] {
+            assert!(is_private_suffix(private), "{private}");
+        }
+        // A plain ICANN rule, an ICANN wildcard (*.ck), a TLD by default,
+        // and a registrable name.
+        for other in ["co.th", "com.au", "b.ck", "com", "example", "scam.co.th"] {
+            assert!(!is_private_suffix(other), "{other}");
+        }
     }
 
     #[test]

@@ -286,9 +286,20 @@ mod rejected {
             (Kind::Domain, "Scam.Example"),
             (Kind::Domain, "scam.example."),
             (Kind::Domain, " scam.example"),
+            // Private-section suffixes are read in canonical form only.
+            (Kind::Domain, "GitHub.io"),
+            (Kind::Domain, "github.io."),
+            (Kind::Domain, "https://github.io/"),
         ] {
             let err = check_canonical(kind, text).unwrap_err();
             assert_eq!(variant(&err), "NotCanonical", "{kind} {text:?}");
+        }
+        // A reader takes a private-section suffix from signed data (its
+        // centre may have listed it before it joined the list), never an ICANN one.
+        assert_eq!(check_canonical(Kind::Domain, "github.io"), Ok(()));
+        for icann in ["co.th", "com.au", "b.ck"] {
+            let err = check_canonical(Kind::Domain, icann).unwrap_err();
+            assert_eq!(variant(&err), "PublicSuffix", "{icann}");
         }
         let control = check_canonical(Kind::Other(9), "a\u{0}b").unwrap_err();
         assert_eq!(variant(&control), "InvalidCharacter");

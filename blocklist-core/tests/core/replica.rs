@@ -257,11 +257,12 @@ fn a_data_folder_has_one_replica_at_a_time_and_opening_clears_what_a_killed_writ
 
 #[test]
 fn a_domain_this_build_calls_a_public_suffix_is_still_taken_from_the_centre() {
-    // Listing refuses a public suffix...
+    // Listing refuses a public suffix, and readers one of the ICANN section...
     assert!(Identifier::parse(Kind::Domain, "github.io", &Rules::default()).is_err());
+    assert!(Identifier::from_canonical(Kind::Domain, "co.th").is_err());
     // ...but a centre whose suffix list did not name it yet (a hosting
-    // platform added to the list after one of its names was listed) signed
-    // it: a replica built with the newer list still takes the documents,
+    // platform added to the private section after one of its names was
+    // listed) signed it: a replica built with the newer list still takes the documents,
     // re-reads its own rows, and matches names under it, as every other
     // replica does.
     let mut listed = entry(Kind::Domain, "placeholder.example.com", "police", None);

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use blocklist_core::normalise::NormaliseError;
 use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
 use crate::centre::CentreError;
@@ -272,23 +273,41 @@ pub fn read_removals(
     for_each_row(path, format, context, invalid, |origin, row| {
         out.push(Removal {
             origin,
-            id: identifier(&row, format, context)?,
+            id: removable(&row, format, context)?,
         });
         Ok(())
     })?;
     Ok(out)
 }
 
+/// [`identifier`] for a removal, which also takes a name the suffix list
+/// now calls a private-section suffix: one listed before it joined the list
+/// stays listed (readers accept it) until it is removed.
+fn removable(row: &Row, format: Format, context: &ReadContext) -> Result<Identifier, String> {
+    let kind = row_kind(row, format, context)?;
+    match Identifier::parse(kind, &row.value, &context.rules) {
+        Err(NormaliseError::PublicSuffix { suffix, .. }) => {
+            Identifier::from_canonical(kind, &suffix)
+        }
+        parsed => parsed,
+    }
+    .map_err(|e| e.to_string())
+}
+
 fn identifier(row: &Row, format: Format, context: &ReadContext) -> Result<Identifier, String> {
-    let kind = match (format, row.kind.as_deref()) {
+    let kind = row_kind(row, format, context)?;
+    Identifier::parse(kind, &row.value, &context.rules).map_err(|e| e.to_string())
+}
+
+fn row_kind(row: &Row, format: Format, context: &ReadContext) -> Result<Kind, String> {
+    Ok(match (format, row.kind.as_deref()) {
         (Format::Hosts, _) => Kind::Domain,
         (_, Some(name)) => name.parse::<Kind>().map_err(|e| e.to_string())?,
         (_, None) => context
             .defaults
             .kind
             .ok_or("no kind: add a kind column or pass --kind")?,
-    };
-    Identifier::parse(kind, &row.value, &context.rules).map_err(|e| e.to_string())
+    })
 }
 
 /// Reads `path` and calls `each` with every row, recording the lines that
@@ -471,6 +490,33 @@ mod tests {
             invalid[3].to_string().contains("after 2106-02-07"),
             "{}",
             invalid[3]
+        );
+    }
+
+    #[test]
+    fn a_private_suffix_can_be_removed_but_not_listed() {
+        // Listed before its platform joined the suffix list, it must stay removable.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.txt");
+        std::fs::write(&path, "github.io\nGitHub.io.\nco.th\n").unwrap();
+        let (_, invalid) = additions(&path, Format::Plain, Some(Kind::Domain));
+        assert_eq!(invalid.len(), 3, "{invalid:?}");
+        let mut invalid = vec![];
+        let removed = read_removals(
+            &path,
+            Format::Plain,
+            &context(Some(Kind::Domain)),
+            &mut invalid,
+        )
+        .unwrap();
+        let ids: Vec<&str> = removed.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["github.io", "github.io"]);
+        // An ICANN suffix was never listable by any suffix list.
+        assert_eq!(invalid.len(), 1);
+        assert!(
+            invalid[0].reason.contains("public suffix"),
+            "{}",
+            invalid[0]
         );
     }
 
