@@ -347,7 +347,9 @@ pub unsafe extern "C" fn blocklist_open_with_options(
 }
 
 /// Closes a handle: stops its reload thread (waiting for a reload in progress
-/// to finish) and unmaps its index. NULL is accepted and ignored.
+/// to finish) and unmaps its index. NULL is accepted and ignored. In a
+/// process forked after the open, the index stays mapped until that process
+/// ends (its copy of the reload thread's share is never released).
 ///
 /// Ownership: takes back the handle; it must not be used afterwards.
 /// Thread-safety: every other call on the same handle, lookups included, must
