@@ -677,9 +677,7 @@ blocklist_result blocklist_open_with_options(const char *path,
 
 /*
  Closes a handle: stops its reload thread (waiting for a reload in progress
- to finish) and unmaps its index. NULL is accepted and ignored. In a
- process forked after the open, the index stays mapped until that process
- ends (its copy of the reload thread's share is never released).
+ to finish) and unmaps its index. NULL is accepted and ignored.
 
  Ownership: takes back the handle; it must not be used afterwards.
  Thread-safety: every other call on the same handle, lookups included, must

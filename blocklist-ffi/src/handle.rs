@@ -124,7 +124,7 @@ impl blocklist_handle {
         let reloader = match options.reload_interval_ms {
             0 => None,
             ms => Some(Reloader::start(
-                Arc::clone(&shared),
+                &shared,
                 Duration::from_millis(u64::from(ms)),
             )?),
         };
@@ -255,13 +255,20 @@ fn index_file(path: &Path) -> PathBuf {
 }
 
 impl Reloader {
-    fn start(shared: Arc<Shared>, every: Duration) -> Result<Reloader, Error> {
+    fn start(shared: &Arc<Shared>, every: Duration) -> Result<Reloader, Error> {
         let (stop, stopped) = mpsc::channel::<()>();
+        // Only the handle owns the shared state: in a child forked after the
+        // open, where this thread does not run, closing the handle still
+        // unmaps the index.
+        let shared = Arc::downgrade(shared);
         let thread = std::thread::Builder::new()
             .name("blocklist-reload".into())
             .spawn(move || {
                 // Wakes every `every`, exits as soon as the handle drops `stop`.
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    let Some(shared) = shared.upgrade() else {
+                        break;
+                    };
                     // A panic must not end the thread (or unwind anywhere):
                     // contain it and try again next time.
                     let _ =
@@ -347,9 +354,7 @@ pub unsafe extern "C" fn blocklist_open_with_options(
 }
 
 /// Closes a handle: stops its reload thread (waiting for a reload in progress
-/// to finish) and unmaps its index. NULL is accepted and ignored. In a
-/// process forked after the open, the index stays mapped until that process
-/// ends (its copy of the reload thread's share is never released).
+/// to finish) and unmaps its index. NULL is accepted and ignored.
 ///
 /// Ownership: takes back the handle; it must not be used afterwards.
 /// Thread-safety: every other call on the same handle, lookups included, must

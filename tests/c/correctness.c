@@ -348,10 +348,21 @@ static void the_background_thread_picks_up_a_newer_index(const char *dir) {
   blocklist_close(h);
 }
 
+/* Whether this process maps a file named lookup.idx. */
+static int index_mapped(void) {
+  char line[4096];
+  int found = 0;
+  FILE *maps = fopen("/proc/self/maps", "r");
+  if (!maps) return -1;
+  while (!found && fgets(line, sizeof line, maps)) found = strstr(line, "/lookup.idx") != NULL;
+  fclose(maps);
+  return found;
+}
+
 /* A child forked from a process with an open handle has the handle's
  * lookups but not its reload thread: it checks, is refused a reload, then
- * closes its copy without a word on stderr (joining the absent thread used
- * to fail and print). */
+ * closes its copy, which unmaps the index, without a word on stderr (joining
+ * the absent thread used to fail and print). */
 static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
   char data[1024], said[256];
   blocklist_options o;
@@ -375,7 +386,9 @@ static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
     if (blocklist_check_number(h, "0812345678", 10, &r) != BLOCKLIST_OK || r.listed != 1) _exit(3);
     /* the parent's reload lock may have been copied held: refused, never waited on */
     if (blocklist_handle_reload(h) != BLOCKLIST_ERR_INTERNAL) _exit(4);
+    if (!index_mapped()) _exit(5);
     blocklist_close(h);
+    if (index_mapped()) _exit(6); /* closing the child's copy unmaps it there too */
     _exit(0);
   }
   close(err[1]);
