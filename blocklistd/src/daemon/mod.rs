@@ -47,14 +47,14 @@ use tracing::{error, info, warn};
 
 pub use config::Config;
 
-/// The lock a running daemon holds in its data folder (the replica inside
-/// holds its own, `blocklist_core::replica::LOCK_FILE`).
-pub const LOCK_FILE: &str = ".blocklistd.lock";
-
 use crate::daemon::metrics::Metrics;
 use crate::daemon::source::http;
 use crate::daemon::state::Status;
 use crate::daemon::sync::Syncer;
+
+/// The lock a running daemon holds in its data folder (the replica inside
+/// holds its own, `blocklist_core::replica::LOCK_FILE`).
+pub const LOCK_FILE: &str = ".blocklistd.lock";
 
 /// Everything the daemon can fail with; each variant names its file, URL or
 /// address. Sync failures are also what `/v1/status` reports as `last_error`.
