@@ -7,7 +7,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use blocklist_core::Kind;
+use blocklist_lookup::Kind;
 
 /// SplitMix64: a small, fast, reproducible generator for test data.
 pub struct SplitMix(pub u64);

@@ -11,18 +11,19 @@
 //! 6. [`replica`]: a data folder keeping 4 and 5 in step, its one writer ([`lock`]); [`Error`]
 //!    covers its failures.
 //!
+//! Stage 1 and the index of stage 5 are the read side, in the crate `blocklist-lookup`
+//! (`blocklist-core/lookup/`), re-exported here whole: the C library depends on that crate
+//! alone, so a bank's link carries no SQLite and no signature code.
+//!
 //! This crate knows nothing of HTTP, Tokio or C: `blocklistd` and `blocklist-ffi` are shells around it.
+
+pub use blocklist_lookup::{entry, identifier, index, kind, normalise};
 
 pub mod digest;
 pub mod document;
-pub mod entry;
 mod error;
-pub mod identifier;
-pub mod index;
 pub mod keys;
-pub mod kind;
 pub mod lock;
-pub mod normalise;
 pub mod replica;
 pub mod store;
 pub mod verify;

@@ -23,9 +23,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use blocklist_core::index::{IndexBuilder, LiveIndex};
-use blocklist_core::normalise::normalise;
-use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+use blocklist_lookup::index::{IndexBuilder, LiveIndex};
+use blocklist_lookup::normalise::normalise;
+use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
 use xorf::{BinaryFuse8, Filter};
 

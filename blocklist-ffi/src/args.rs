@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::ffi::{c_char, CStr};
 
-use blocklist_core::Kind;
+use blocklist_lookup::Kind;
 
 use crate::check::{blocklist_kind, BLOCKLIST_MAX_INPUT_LEN};
 use crate::error::{

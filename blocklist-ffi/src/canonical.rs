@@ -4,8 +4,8 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::normalise::{has_canonical_shape, normalise_into};
-use blocklist_core::Kind;
+use blocklist_lookup::normalise::{has_canonical_shape, normalise_into};
+use blocklist_lookup::Kind;
 
 use crate::args::{
     null, try_identifier_bytes, try_identifier_bytes_apart, try_kind, try_mut, try_ref,

@@ -3,9 +3,9 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::index::{Hit, LookupIndex};
-use blocklist_core::normalise::normalise_into;
-use blocklist_core::{Kind, Rules, Timestamp};
+use blocklist_lookup::index::{Hit, LookupIndex};
+use blocklist_lookup::normalise::normalise_into;
+use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{
     null, overlaps, try_identifier, try_identifier_bytes_apart, try_kind, try_mut, try_ref,

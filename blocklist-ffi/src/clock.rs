@@ -1,6 +1,6 @@
 //! The time a check is answered at, read cheaply.
 
-use blocklist_core::Timestamp;
+use blocklist_lookup::Timestamp;
 
 /// Seconds since the Unix epoch, from the kernel's coarse real-time clock on
 /// Linux. Expiry and freshness are decided in whole seconds, so its few
@@ -25,7 +25,7 @@ pub(crate) fn now() -> Timestamp {
 mod tests {
     #[test]
     fn the_coarse_clock_agrees_with_the_precise_one_to_the_second() {
-        let precise = blocklist_core::Timestamp::now().0;
+        let precise = blocklist_lookup::Timestamp::now().0;
         let coarse = super::now().0;
         assert!(coarse.abs_diff(precise) <= 1, "{coarse} vs {precise}");
     }

@@ -8,8 +8,8 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 
-use blocklist_core::index::IndexError;
-use blocklist_core::NormaliseError;
+use blocklist_lookup::index::IndexError;
+use blocklist_lookup::NormaliseError;
 
 use crate::args::try_mut;
 use crate::boundary::ffi_guard_keeping_message;

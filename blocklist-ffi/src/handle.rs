@@ -22,8 +22,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use blocklist_core::index::{FileIdentity, LiveIndex, LookupIndex};
-use blocklist_core::{Kind, Rules, Timestamp};
+use blocklist_lookup::index::{FileIdentity, LiveIndex, LookupIndex};
+use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
 use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
@@ -288,7 +288,7 @@ impl Reloader {
 /// Refuses, at open, a region the normaliser has no national rules for, so
 /// the mistake shows once instead of on every national lookup.
 fn check_region_has_rules(rules: &Rules) -> Result<(), Error> {
-    match blocklist_core::normalise::normalise(Kind::Number, "0812345678", rules) {
+    match blocklist_lookup::normalise::normalise(Kind::Number, "0812345678", rules) {
         Err(e) if crate::error::normalise_code(&e) == BLOCKLIST_ERR_UNSUPPORTED_REGION => {
             Err(e.into())
         }

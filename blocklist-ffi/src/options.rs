@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use blocklist_core::Rules;
+use blocklist_lookup::Rules;
 
 use crate::args::try_mut;
 use crate::boundary::ffi_guard;

@@ -114,7 +114,7 @@
 
 mod atomic;
 mod parents;
-pub(crate) use atomic::{publish_file, remove_stale_temps};
+pub use atomic::{publish_file, remove_stale_temps};
 mod build;
 mod error;
 mod filter;

@@ -31,7 +31,7 @@ pub(crate) fn replace_file<T>(
 
 /// Renames a finished file over `to` and makes the rename durable: how a file
 /// prepared ahead (see `replica`) is published once it may be.
-pub(crate) fn publish_file(from: &Path, to: &Path) -> Result<(), IndexError> {
+pub fn publish_file(from: &Path, to: &Path) -> Result<(), IndexError> {
     fs::rename(from, to).map_err(|e| IndexError::io(to, "rename into place", e))?;
     sync_dir(&parent_dir(to))
 }
@@ -96,7 +96,7 @@ fn temp_prefix(path: &Path) -> Result<OsString, IndexError> {
 /// beside it (a 10M-entry index is 290 MB each), as far as it can: they cost
 /// only disk space, so nothing here is worth failing for. Only for a folder's
 /// one writer (see `replica`): another writer's file in progress would go too.
-pub(crate) fn remove_stale_temps(path: &Path) {
+pub fn remove_stale_temps(path: &Path) {
     let Ok(prefix) = temp_prefix(path) else {
         return;
     };

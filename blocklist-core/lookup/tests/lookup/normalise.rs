@@ -2,17 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use blocklist_core::normalise::{
+use blocklist_lookup::normalise::{
     account_parts, check_canonical, domain_candidates, has_canonical_shape, normalise,
     NormaliseError,
 };
-use blocklist_core::{Kind, Rules};
+use blocklist_lookup::{Kind, Rules};
 use proptest::prelude::*;
 
 /// A fixture from the shared test data (outside this repository; see its README).
 fn fixture(path: &str) -> String {
     let full = format!(
-        "{}/../../shared/testdata/{path}",
+        "{}/../../../shared/testdata/{path}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"))
@@ -849,7 +849,7 @@ mod properties {
 // The hot path: no allocation for ASCII input once the output has capacity.
 mod allocation {
     use super::*;
-    use blocklist_core::normalise::normalise_into;
+    use blocklist_lookup::normalise::normalise_into;
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
 

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::index::{Hit, IndexBuilder, IndexError, LookupIndex, FORMAT_VERSION};
-use blocklist_core::normalise::domain_candidates;
-use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+use blocklist_lookup::index::{Hit, IndexBuilder, IndexError, LookupIndex, FORMAT_VERSION};
+use blocklist_lookup::normalise::domain_candidates;
+use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
 const NOW: Timestamp = Timestamp(1_750_000_000);
 
@@ -520,7 +520,7 @@ mod live {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use blocklist_core::index::LiveIndex;
+    use blocklist_lookup::index::LiveIndex;
 
     use super::*;
 
