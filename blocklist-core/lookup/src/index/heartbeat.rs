@@ -1,0 +1,270 @@
+//! The feed's heartbeat: when the daemon last confirmed the newest signed
+//! manifest, and until when that makes its data fresh, in a tiny mapped file
+//! beside the index (`lookup.beat`) that every reader loads with one atomic
+//! read per lookup.
+//!
+//! Freshness is a property of the *feed*, not of the data's age: a quiet list
+//! that the centre keeps re-signing is fresh however old its last change, and
+//! a frozen feed goes stale even while the data is young. Only the daemon
+//! knows the feed, so it writes the heartbeat; the daemon's HTTP answers and
+//! the C library derive freshness from it with the same function
+//! ([`Beat::freshness`]), so the two never disagree.
+//!
+//! # File layout (64 bytes, little-endian)
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `BLKBEAT1` |
+//! | 8 | 8 | `confirmed_at`: Unix seconds when the daemon last verified a signed manifest announcing the version it holds |
+//! | 16 | 8 | `fresh_until`: Unix seconds until which lookups are fresh (0: no data yet) |
+//! | 24 | 40 | reserved, zero |
+//!
+//! The file is created whole (written beside, renamed into place) and then
+//! only ever updated in place, by the one daemon that owns the folder, with
+//! aligned 8-byte atomic stores through a shared mapping: a reader sees each
+//! field old or new, never torn. Freshness reads `fresh_until` alone, so a
+//! reader that sees one field updated and not the other still answers right.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{Mmap, MmapMut};
+
+use super::atomic::replace_file;
+use super::error::IndexError;
+use crate::entry::Timestamp;
+
+/// The heartbeat's file name in a data folder (beside `lookup.idx`).
+pub const HEARTBEAT_FILE: &str = "lookup.beat";
+
+const MAGIC: [u8; 8] = *b"BLKBEAT1";
+const LEN: usize = 64;
+const CONFIRMED_AT: usize = 8;
+const FRESH_UNTIL: usize = 16;
+
+/// How fresh an answer is: the same three states over HTTP and in C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// The daemon confirmed the newest signed manifest recently enough.
+    Fresh,
+    /// The feed has not been confirmed within its bound: answers come from
+    /// the last good version, which may miss recent listings.
+    Stale,
+    /// No list version has been applied yet.
+    NoData,
+}
+
+impl Freshness {
+    /// The lower-case name used on the wire (`fresh`, `stale`, `no_data`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::Stale => "stale",
+            Freshness::NoData => "no_data",
+        }
+    }
+}
+
+/// One reading of the heartbeat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Beat {
+    /// When the daemon last verified a signed manifest announcing the version it holds.
+    pub confirmed_at: Timestamp,
+    /// Until when answers are fresh; `Timestamp(0)` before the first version.
+    pub fresh_until: Timestamp,
+}
+
+impl Beat {
+    /// The freshness of an answer given at `now`.
+    ///
+    /// ```
+    /// use blocklist_lookup::index::{Beat, Freshness};
+    /// use blocklist_lookup::Timestamp;
+    ///
+    /// let beat = Beat { confirmed_at: Timestamp(100), fresh_until: Timestamp(200) };
+    /// assert_eq!(beat.freshness(Timestamp(200)), Freshness::Fresh);
+    /// assert_eq!(beat.freshness(Timestamp(201)), Freshness::Stale);
+    /// let none = Beat { confirmed_at: Timestamp(0), fresh_until: Timestamp(0) };
+    /// assert_eq!(none.freshness(Timestamp(1)), Freshness::NoData);
+    /// ```
+    #[inline]
+    pub fn freshness(&self, now: Timestamp) -> Freshness {
+        freshness(self.fresh_until.0, now)
+    }
+}
+
+#[inline]
+fn freshness(fresh_until: u64, now: Timestamp) -> Freshness {
+    match fresh_until {
+        0 => Freshness::NoData,
+        until if now.0 <= until => Freshness::Fresh,
+        _ => Freshness::Stale,
+    }
+}
+
+/// The heartbeat as a reader maps it (the C library, the daemon's API).
+#[derive(Debug)]
+pub struct Heartbeat {
+    map: Mmap,
+    path: PathBuf,
+}
+
+impl Heartbeat {
+    /// Maps the heartbeat in `data_dir`; `Ok(None)` when there is none (no
+    /// daemon has run there: the caller falls back on its own rule).
+    pub fn open(data_dir: &Path) -> Result<Option<Heartbeat>, IndexError> {
+        let path = data_dir.join(HEARTBEAT_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(IndexError::io(&path, "open", e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| IndexError::io(&path, "stat", e))?
+            .len();
+        if len != LEN as u64 {
+            return Err(IndexError::Truncated {
+                path,
+                actual: len,
+                expected: LEN as u64,
+            });
+        }
+        // SAFETY: the daemon never truncates or rewrites this file other than
+        // through aligned atomic stores (module doc); a replacement by rename
+        // leaves this mapping on the old inode.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| IndexError::io(&path, "map", e))?;
+        if map[..8] != MAGIC {
+            let mut found = [0; 8];
+            found.copy_from_slice(&map[..8]);
+            return Err(IndexError::BadMagic { path, found });
+        }
+        Ok(Some(Heartbeat { map, path }))
+    }
+
+    /// The current reading: two atomic loads.
+    #[inline]
+    pub fn read(&self) -> Beat {
+        Beat {
+            confirmed_at: Timestamp(load(&self.map, CONFIRMED_AT)),
+            fresh_until: Timestamp(load(&self.map, FRESH_UNTIL)),
+        }
+    }
+
+    /// The freshness at `now`: one atomic load.
+    #[inline]
+    pub fn freshness(&self, now: Timestamp) -> Freshness {
+        freshness(load(&self.map, FRESH_UNTIL), now)
+    }
+
+    /// The file this heartbeat was mapped from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The daemon's side: creates the heartbeat and updates it in place.
+#[derive(Debug)]
+pub struct HeartbeatWriter {
+    map: MmapMut,
+}
+
+impl HeartbeatWriter {
+    /// Creates a fresh heartbeat in `data_dir` (replacing any, so a file left
+    /// in a bad state by someone else is not trusted) saying `NoData` until
+    /// the first [`HeartbeatWriter::beat`]. Only the folder's one writer (the
+    /// daemon holding its lock) may call this.
+    pub fn create(data_dir: &Path) -> Result<HeartbeatWriter, IndexError> {
+        let path = data_dir.join(HEARTBEAT_FILE);
+        replace_file(&path, |out| {
+            let mut bytes = [0u8; LEN];
+            bytes[..8].copy_from_slice(&MAGIC);
+            out.write_all(&bytes)
+                .map_err(|e| IndexError::io(&path, "write", e))
+        })?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| IndexError::io(&path, "open", e))?;
+        // SAFETY: this process is the folder's one writer, the file has the
+        // fixed length just written, and it is only changed through this map.
+        let map =
+            unsafe { MmapMut::map_mut(&file) }.map_err(|e| IndexError::io(&path, "map", e))?;
+        Ok(HeartbeatWriter { map })
+    }
+
+    /// Records a confirmation: readers see `beat` from their next lookup on.
+    /// Not durable on purpose (it changes every poll; after a crash the
+    /// daemon creates the file anew).
+    pub fn beat(&self, beat: Beat) {
+        // fresh_until first: it alone decides freshness.
+        store(&self.map, FRESH_UNTIL, beat.fresh_until.0);
+        store(&self.map, CONFIRMED_AT, beat.confirmed_at.0);
+    }
+
+    /// The current reading.
+    pub fn read(&self) -> Beat {
+        Beat {
+            confirmed_at: Timestamp(load(&self.map, CONFIRMED_AT)),
+            fresh_until: Timestamp(load(&self.map, FRESH_UNTIL)),
+        }
+    }
+}
+
+fn field(bytes: &[u8], offset: usize) -> &AtomicU64 {
+    let slot = &bytes[offset..offset + 8];
+    // SAFETY: the map is page-aligned and offsets are multiples of 8, so the
+    // slot is aligned for AtomicU64 and lies within the map;
+    // concurrent access to it goes only through atomics.
+    debug_assert_eq!(slot.as_ptr().align_offset(8), 0);
+    unsafe { &*slot.as_ptr().cast::<AtomicU64>() }
+}
+
+#[inline]
+fn load(bytes: &[u8], offset: usize) -> u64 {
+    u64::from_le(field(bytes, offset).load(Ordering::Acquire))
+}
+
+fn store(bytes: &[u8], offset: usize, value: u64) {
+    field(bytes, offset).store(value.to_le(), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_sees_each_beat_the_writer_records() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Heartbeat::open(dir.path()).unwrap().is_none());
+        let writer = HeartbeatWriter::create(dir.path()).unwrap();
+        let reader = Heartbeat::open(dir.path()).unwrap().unwrap();
+        assert_eq!(reader.freshness(Timestamp(5)), Freshness::NoData);
+        writer.beat(Beat {
+            confirmed_at: Timestamp(10),
+            fresh_until: Timestamp(20),
+        });
+        assert_eq!(reader.read(), writer.read());
+        assert_eq!(reader.freshness(Timestamp(20)), Freshness::Fresh);
+        assert_eq!(reader.freshness(Timestamp(21)), Freshness::Stale);
+    }
+
+    #[test]
+    fn a_file_of_the_wrong_size_or_magic_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(HEARTBEAT_FILE);
+        std::fs::write(&path, [0u8; 10]).unwrap();
+        assert!(matches!(
+            Heartbeat::open(dir.path()),
+            Err(IndexError::Truncated { .. })
+        ));
+        std::fs::write(&path, [0u8; LEN]).unwrap();
+        assert!(matches!(
+            Heartbeat::open(dir.path()),
+            Err(IndexError::BadMagic { .. })
+        ));
+    }
+}
