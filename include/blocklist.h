@@ -10,6 +10,21 @@
  * - Outputs are written only on success. Buffers travel with their length.
  * - No function unwinds or aborts on bad input: NULL pointers, bad lengths,
  *   invalid UTF-8 and internal panics all become error codes.
+ *
+ * Freshness: every answer carries one, read (one atomic load) from the
+ * heartbeat blocklistd keeps beside the index (lookup.beat), the same the
+ * daemon's HTTP answers carry. Without a heartbeat (an index built without a
+ * daemon) the age of the data against max_age_seconds decides instead.
+ *
+ * Index files are replaced by rename, never written in place: the library
+ * maps them. A handle checks the served file on every reload (each
+ * reload_interval_ms): one overwritten in place (cp, a backup restore) is
+ * replaced by the valid file now at the path, or else its answers are
+ * withheld with BLOCKLIST_ERR_INDEX_MODIFIED until one is published.
+ * Between such a write and that reload, lookups read whatever the writer
+ * left, and one touching a page past the end of a file cut short dies of
+ * SIGBUS. blocklistd writes index files read-only (0444), so a cp over one
+ * fails unless run as root.
  */
 
 #ifndef BLOCKLIST_H
@@ -19,6 +34,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ Default `max_age_seconds`: a day, the daemon's own default bound
+ (`freshness.max_age`), for indexes that have no heartbeat beside them.
+ */
+#define BLOCKLIST_DEFAULT_MAX_AGE_SECONDS 86400
+
+/*
+ Default `reload_interval_ms`: one second, so a newly published index is
+ served within a second, for one `stat` per second.
+ */
+#define BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS 1000
+
+/*
+ Room for the default region code and its terminating NUL.
+ */
+#define BLOCKLIST_REGION_MAX 8
 
 /*
  The longest identifier accepted, in bytes (a URL with a long path).
@@ -40,23 +72,6 @@
  most 253 ASCII bytes (a domain).
  */
 #define BLOCKLIST_MATCHED_MAX 256
-
-/*
- Default `max_age_seconds`: a day. The daemon republishes within minutes of
- each new list version, so data a day old means the feed has stopped.
- */
-#define BLOCKLIST_DEFAULT_MAX_AGE_SECONDS 86400
-
-/*
- Default `reload_interval_ms`: one second, so a newly published index is
- served within a second, for one `stat` per second.
- */
-#define BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS 1000
-
-/*
- Room for the default region code and its terminating NUL.
- */
-#define BLOCKLIST_REGION_MAX 8
 
 /*
  An open lookup index. Opaque: create with `blocklist_open` or
@@ -83,8 +98,17 @@ typedef int32_t blocklist_result;
 typedef uint16_t blocklist_kind;
 
 /*
- How current the data behind an answer is. 0 is never used, so a zeroed
- result is never mistaken for a fresh one.
+ How far an answer can be trusted to be current. 0 is never used, so a
+ zeroed result is never mistaken for a fresh one.
+
+ Freshness is the health of the *feed*, read on every answer from the
+ heartbeat `blocklistd` keeps beside the index (`lookup.beat`, one atomic
+ load): a quiet list the centre keeps re-signing stays fresh however old
+ its last change, and a frozen feed turns stale even while its data is
+ young. The daemon's HTTP answers read the same heartbeat, so the two
+ always agree. Where no heartbeat exists (an index built without a
+ daemon), the handle falls back on the age of the data: fresh while the
+ index's `created_at` is at most `max_age_seconds` old.
  */
 typedef uint8_t blocklist_freshness;
 
@@ -169,16 +193,21 @@ typedef struct blocklist_query {
  */
 typedef struct blocklist_options {
   /*
-   Data older than this many seconds (by the list's creation time) makes
-   results `BLOCKLIST_FRESHNESS_STALE`. 0: never stale.
-   Default `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+   Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
+   beside the index, as for an index built without a daemon: data older
+   than this many seconds (by the list's creation time) makes results
+   `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
+   daemon's verdict on the feed decides. Default
+   `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
    */
   uint64_t max_age_seconds;
   /*
    How often a background thread owned by the handle looks for a newly
    published index file (one `stat`; a changed file is opened, validated
-   and swapped in without blocking lookups). 0: no thread; call
-   `blocklist_handle_reload` yourself. Default
+   and swapped in without blocking lookups), checks the served file was
+   not overwritten in place (one `fstat` and a 256-byte read), and
+   follows a re-created heartbeat (one `stat`). 0: no thread; call
+   `blocklist_handle_reload` yourself, as often. Default
    `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
    */
   uint32_t reload_interval_ms;
@@ -191,8 +220,9 @@ typedef struct blocklist_options {
   uint8_t allow_missing;
   /*
    ISO 3166 alpha-2 region for national phone numbers and domestic
-   accounts, NUL-terminated ASCII (only "TH" has national rules in this
-   version). Default "TH".
+   accounts, NUL-terminated ASCII, any case: phone numbers are read for
+   any region of libphonenumber's metadata ("US", "GB"...), domestic
+   accounts for "TH" only. Default "TH".
    */
   char default_region[BLOCKLIST_REGION_MAX];
 } blocklist_options;
@@ -223,11 +253,25 @@ typedef struct blocklist_status {
    */
   uint64_t reloads;
   /*
-   Reload attempts refused (corrupt, unreadable or older files).
+   Reload attempts refused (corrupt, unreadable or older files, a
+   heartbeat that cannot be read).
    */
   uint64_t reload_failures;
   /*
-   `BLOCKLIST_FRESHNESS_FRESH`, `_STALE` or `_NO_DATA`, as a lookup now would report.
+   From the heartbeat: when the daemon last confirmed the list version
+   it holds, seconds since the Unix epoch; 0 without a heartbeat.
+   */
+  uint64_t feed_confirmed_at;
+  /*
+   From the heartbeat: until when answers are fresh, seconds since the
+   Unix epoch; 0 without a heartbeat (freshness then comes from
+   `max_age_seconds`) or before the daemon's first version.
+   */
+  uint64_t fresh_until;
+  /*
+   `BLOCKLIST_FRESHNESS_FRESH`, `_STALE` or `_NO_DATA`, as a lookup now
+   would report. `_NO_DATA` too while lookups return
+   `BLOCKLIST_ERR_INDEX_MODIFIED`.
    */
   blocklist_freshness freshness;
   /*
@@ -236,39 +280,6 @@ typedef struct blocklist_status {
    */
   blocklist_result last_reload_error;
 } blocklist_status;
-
-/*
- A bank account: institution code and account number, or an IBAN.
- */
-#define BLOCKLIST_KIND_ACCOUNT 1
-
-/*
- A phone number (normalised to E.164).
- */
-#define BLOCKLIST_KIND_NUMBER 2
-
-/*
- A domain name, or a URL (reduced to its host).
- */
-#define BLOCKLIST_KIND_DOMAIN 3
-
-/*
- The index is younger than the handle's `max_age_seconds`. Data created
- after this host's "now" (its clock behind the centre's) counts as age 0.
- */
-#define BLOCKLIST_FRESHNESS_FRESH 1
-
-/*
- The index is older than `max_age_seconds`: the feed may have stopped and
- recent listings may be missing. The answer is still the index's answer.
- */
-#define BLOCKLIST_FRESHNESS_STALE 2
-
-/*
- No index has been published yet (`allow_missing`): every answer is "not
- listed" without having checked anything. Fail open or closed as policy says.
- */
-#define BLOCKLIST_FRESHNESS_NO_DATA 3
 
 /*
  Success.
@@ -399,6 +410,21 @@ typedef struct blocklist_status {
 #define BLOCKLIST_ERR_INDEX_STALE 304
 
 /*
+ The index file being served was overwritten in place (by `cp`, a backup
+ restore) instead of being replaced by rename, and no valid file has taken
+ its place: its mapped bytes are no longer the ones validated, so every
+ lookup returns this code (nothing written) until a valid index, not older
+ than the one served, is published at the path.
+ */
+#define BLOCKLIST_ERR_INDEX_MODIFIED 305
+
+/*
+ The path, or `lookup.idx` in the data folder, is not a regular file (a
+ FIFO, a device, a socket): refused without reading from it.
+ */
+#define BLOCKLIST_ERR_INDEX_NOT_A_FILE 306
+
+/*
  The index could not be used for a reason newer than this list of codes.
  */
 #define BLOCKLIST_ERR_INDEX_OTHER 399
@@ -412,6 +438,45 @@ typedef struct blocklist_status {
  An internal error that should not happen (a bug in libblocklist).
  */
 #define BLOCKLIST_ERR_INTERNAL 901
+
+/*
+ A bank account: institution code and account number, or an IBAN.
+ */
+#define BLOCKLIST_KIND_ACCOUNT 1
+
+/*
+ A phone number (normalised to E.164).
+ */
+#define BLOCKLIST_KIND_NUMBER 2
+
+/*
+ A domain name, or a URL (reduced to its host).
+ */
+#define BLOCKLIST_KIND_DOMAIN 3
+
+/*
+ The daemon confirmed the newest signed list version recently enough (or,
+ without a heartbeat, the index is younger than `max_age_seconds`; data
+ created after this host's "now" counts as age 0).
+ */
+#define BLOCKLIST_FRESHNESS_FRESH 1
+
+/*
+ The feed has not been confirmed within its bound (frozen, cut off, or the
+ daemon stopped), or, without a heartbeat, the index is older than
+ `max_age_seconds`: recent listings may be missing. The answer is still
+ the index's answer.
+ */
+#define BLOCKLIST_FRESHNESS_STALE 2
+
+/*
+ No list version yet: either no index has been published (`allow_missing`),
+ and every answer is "not listed" without having checked anything, or the
+ daemon has not confirmed any version since it started (its heartbeat says
+ so), and the answer comes from the index it left. Fail open or closed as
+ policy says.
+ */
+#define BLOCKLIST_FRESHNESS_NO_DATA 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -455,7 +520,8 @@ blocklist_result blocklist_normalise(const struct blocklist_handle *handle,
 /*
  Checks an identifier already in canonical form (from `blocklist_normalise`,
  or `matched` of an earlier result), skipping normalisation: the fastest
- check. A domain also matches through a listed parent. Check
+ check. A domain also matches through a listed parent up
+ to its registrable domain (never past a public suffix). Check
  `out->freshness` on every answer.
 
  The text must have its kind's canonical shape (`+66812345678`,
@@ -468,7 +534,8 @@ blocklist_result blocklist_normalise(const struct blocklist_handle *handle,
  Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
  `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
  `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`,
- `BLOCKLIST_ERR_NOT_CANONICAL`.
+ `BLOCKLIST_ERR_NOT_CANONICAL`, `BLOCKLIST_ERR_INDEX_MODIFIED` (as
+ `blocklist_check`).
 
  Ownership and thread-safety: as `blocklist_check`.
 
@@ -506,12 +573,14 @@ blocklist_result blocklist_check_canonical_batch(const struct blocklist_handle *
  (no NUL needed); it is normalised inside with the same rules as the list
  (numbers to E.164, accounts to `TH:<bank>:<digits>` or an IBAN, domains
  and URLs to the lower-case ASCII host). A domain also matches through a
- listed parent. Check `out->freshness` on every answer.
+ Check `out->freshness` on every answer.
 
  Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
  `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
- `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, and the 2xx
- codes when the text is not a valid identifier of the kind.
+ `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, the 2xx
+ codes when the text is not a valid identifier of the kind, and
+ `BLOCKLIST_ERR_INDEX_MODIFIED` while the served index file is known to
+ have been overwritten in place (see the header's top).
 
  Ownership: borrows `data` for the call only; `data` may lie inside `*out`
  (`matched` of the result being refilled). Thread-safety: any number of
@@ -588,7 +657,8 @@ blocklist_result blocklist_check_url(const struct blocklist_handle *handle,
 
  Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER` (`handle`,
  `queries` or `results` NULL, even when `n` is 0),
- `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`).
+ `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`),
+ `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
 
  Ownership: borrows `queries` and their text for the call only. A text may
  lie inside `results` (`matched` of an earlier answer, re-checked in place):
@@ -604,36 +674,6 @@ blocklist_result blocklist_check_batch(const struct blocklist_handle *handle,
                                        const struct blocklist_query *queries,
                                        size_t n,
                                        struct blocklist_check_result *results);
-
-/*
- The static text of a result code.
-
- Returns a NUL-terminated string with static lifetime (never free it), for
- any `code`: an unknown code gives "unknown result code".
-
- Thread-safety: safe to call from any thread at any time.
- */
-const char *blocklist_error_message(blocklist_result code);
-
-/*
- Copies the calling thread's detailed message of its last failed call
- (empty if none has failed) into `buf`.
-
- Writes at most `len - 1` bytes and a terminating NUL (truncating on a
- UTF-8 character boundary), and stores in `*out_len` the full length of the
- message in bytes, without the NUL: `*out_len >= len` means it was
- truncated. Successful calls do not clear the message (as `errno`).
-
- Errors: `BLOCKLIST_ERR_NULL_POINTER` if `buf` or `out_len` is NULL,
- `BLOCKLIST_ERR_BUFFER_TOO_SMALL` if `len` is 0. On error nothing is
- written and the message stays as it was (this call's own failure does
- not replace it). Ownership: the caller owns `buf`. Thread-safety: reads
- only the calling thread's message.
-
- # Safety
- `buf` must be valid for writes of `len` bytes and `out_len` for one `size_t`.
- */
-blocklist_result blocklist_last_error(char *buf, size_t len, size_t *out_len);
 
 /*
  Opens the lookup index at `path` with default options (see
@@ -657,8 +697,11 @@ blocklist_result blocklist_open(const char *path, struct blocklist_handle **out)
  path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
  `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
  `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
- `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INTERNAL` (the
- reload thread could not be started). On error `*out` is not written.
+ `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INDEX_NOT_A_FILE`
+ (a FIFO, device or socket: refused at once, never waited on),
+ `BLOCKLIST_ERR_INTERNAL` (the reload thread could not be started). On
+ error `*out` is not written. A heartbeat that cannot be read does not
+ fail the open: answers say stale and the status says why.
 
  Ownership: the caller owns the new handle and must release it with
  `blocklist_close`. `path` and `options` are copied; the caller keeps them.
@@ -697,8 +740,13 @@ void blocklist_close(struct blocklist_handle *handle);
  `BLOCKLIST_ERR_INDEX_NOT_FOUND`, `BLOCKLIST_ERR_INDEX_IO`,
  `BLOCKLIST_ERR_INDEX_CORRUPT`, `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`,
  `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served),
+ `BLOCKLIST_ERR_INDEX_NOT_A_FILE`, `BLOCKLIST_ERR_INDEX_MODIFIED` (the
+ served file was overwritten in place and the file there now is refused:
+ lookups are withheld until a valid one is published), the index codes for
+ a heartbeat that cannot be read (answers then say stale),
  `BLOCKLIST_ERR_INTERNAL` (called in a process forked from the one that
  opened the handle). A refused file is not retried until it is replaced.
+ Also maps the heartbeat again when the daemon has re-created it.
 
  Thread-safety: any thread, concurrently with lookups and other reloads.
 
@@ -735,6 +783,36 @@ blocklist_result blocklist_handle_reload_error(const struct blocklist_handle *ha
                                                char *buf,
                                                size_t len,
                                                size_t *out_len);
+
+/*
+ The static text of a result code.
+
+ Returns a NUL-terminated string with static lifetime (never free it), for
+ any `code`: an unknown code gives "unknown result code".
+
+ Thread-safety: safe to call from any thread at any time.
+ */
+const char *blocklist_error_message(blocklist_result code);
+
+/*
+ Copies the calling thread's detailed message of its last failed call
+ (empty if none has failed) into `buf`.
+
+ Writes at most `len - 1` bytes and a terminating NUL (truncating on a
+ UTF-8 character boundary), and stores in `*out_len` the full length of the
+ message in bytes, without the NUL: `*out_len >= len` means it was
+ truncated. Successful calls do not clear the message (as `errno`).
+
+ Errors: `BLOCKLIST_ERR_NULL_POINTER` if `buf` or `out_len` is NULL,
+ `BLOCKLIST_ERR_BUFFER_TOO_SMALL` if `len` is 0. On error nothing is
+ written and the message stays as it was (this call's own failure does
+ not replace it). Ownership: the caller owns `buf`. Thread-safety: reads
+ only the calling thread's message.
+
+ # Safety
+ `buf` must be valid for writes of `len` bytes and `out_len` for one `size_t`.
+ */
+blocklist_result blocklist_last_error(char *buf, size_t len, size_t *out_len);
 
 /*
  Fills `*out` with the default options.

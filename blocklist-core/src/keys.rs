@@ -59,7 +59,7 @@ impl PublicKey {
             hex: hex::encode(bytes),
         };
         let key = VerifyingKey::from_bytes(bytes).map_err(|_| invalid())?;
-        if key.is_weak() {
+        if key.is_weak() || !y_is_canonical(bytes) {
             return Err(invalid());
         }
         Ok(PublicKey {
@@ -83,6 +83,16 @@ impl PublicKey {
         let signature = ed25519_dalek::Signature::from_bytes(signature);
         self.key.verify_strict(message, &signature).is_ok()
     }
+}
+
+/// Whether the encoded y coordinate (the low 255 bits) is below the field
+/// prime 2^255 - 19. ed25519-dalek decodes y modulo p, so `y + p` decodes to
+/// the same point; RFC 8032 (5.1.3) refuses it, and so must we, or two readers
+/// of one trust root could disagree on whether it is valid.
+fn y_is_canonical(bytes: &[u8; 32]) -> bool {
+    // y >= p exactly when the 255 bits are 0x7fff...ffed through 0x7fff...ffff.
+    let top_all_ones = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff);
+    !(top_all_ones && bytes[0] >= 0xed)
 }
 
 impl fmt::Debug for PublicKey {

@@ -17,7 +17,7 @@
 //!
 //! This crate knows nothing of HTTP, Tokio or C: `blocklistd` and `blocklist-ffi` are shells around it.
 
-pub use blocklist_lookup::{entry, identifier, index, kind, normalise};
+pub use blocklist_lookup::{atomic_file, entry, identifier, index, kind, normalise};
 
 pub mod digest;
 pub mod document;

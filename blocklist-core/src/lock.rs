@@ -110,4 +110,23 @@ impl FolderLock {
             .and_then(|()| file.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0));
         Ok(FolderLock { _file: file })
     }
+
+    /// [`try_acquire`](Self::try_acquire) with the refusal in the caller's
+    /// error type, where a held lock ("in use by another ...") and a failing
+    /// file system are different errors: `held` makes the one from the
+    /// refusal naming the holder, `io` the other from what failed.
+    pub fn try_acquire_or<E>(
+        path: &Path,
+        held: impl FnOnce(Locked) -> E,
+        io: impl FnOnce(&'static str, PathBuf, std::io::Error) -> E,
+    ) -> Result<FolderLock, E> {
+        FolderLock::try_acquire(path).map_err(|refused| match refused {
+            Locked::Io {
+                action,
+                path,
+                source,
+            } => io(action, path, source),
+            refused @ Locked::Held { .. } => held(refused),
+        })
+    }
 }

@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::index::{
     publish_file, remove_stale_temps, IndexBuilder, IndexError, IndexStats, LookupIndex,
 };
-use crate::lock::{FolderLock, Locked};
+use crate::lock::FolderLock;
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
@@ -59,21 +59,18 @@ impl Replica {
             path: dir.to_path_buf(),
             source,
         })?;
-        let lock = FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|e| match e {
-            Locked::Io {
-                action,
-                path,
-                source,
-            } => Error::Io {
-                action,
-                path,
-                source,
-            },
-            held => Error::InUse {
+        let lock = FolderLock::try_acquire_or(
+            &dir.join(LOCK_FILE),
+            |held| Error::InUse {
                 dir: dir.to_path_buf(),
                 source: held,
             },
-        })?;
+            |action, path, source| Error::Io {
+                action,
+                path,
+                source,
+            },
+        )?;
         let index_path = dir.join(INDEX_FILE);
         // Best effort: a leftover costs only disk space, never a start.
         let staged = staged_path(&index_path);

@@ -141,6 +141,17 @@ pub enum VerifyError {
         /// The version offered.
         offered: u64,
     },
+    /// A manifest older than the newest one verified: a lagging mirror or
+    /// cache while it is within its lifetime, a replay once past it.
+    #[error("rollback refused: manifest serial {offered} is older than serial {seen} already verified (it expires at {expires_at})")]
+    SerialRollback {
+        /// The newest serial verified.
+        seen: u64,
+        /// The serial offered.
+        offered: u64,
+        /// The offered manifest's expiry.
+        expires_at: Timestamp,
+    },
     /// The version the client already holds, offered again.
     #[error("replay refused: {doc} version {version} is already applied")]
     Replay {
@@ -265,10 +276,10 @@ impl Verifier {
     ) -> Result<Verified<Manifest>, VerifyError> {
         let doc: Verified<Manifest> = self.publish_signed(bytes)?;
         if let Some(seen) = seen_serial.filter(|seen| doc.serial < *seen) {
-            return Err(VerifyError::Rollback {
-                doc: DocType::Manifest,
-                trusted: seen,
+            return Err(VerifyError::SerialRollback {
+                seen,
                 offered: doc.serial,
+                expires_at: doc.expires_at,
             });
         }
         if now >= doc.expires_at {

@@ -6,11 +6,12 @@ use std::ffi::{c_char, CStr};
 
 use blocklist_lookup::Kind;
 
-use crate::check::{blocklist_kind, BLOCKLIST_MAX_INPUT_LEN};
-use crate::error::{
-    Error, BLOCKLIST_ERR_EMPTY_INPUT, BLOCKLIST_ERR_INPUT_TOO_LONG, BLOCKLIST_ERR_INVALID_UTF8,
+use crate::codes::{
+    BLOCKLIST_ERR_EMPTY_INPUT, BLOCKLIST_ERR_INPUT_TOO_LONG, BLOCKLIST_ERR_INVALID_UTF8,
     BLOCKLIST_ERR_NULL_POINTER, BLOCKLIST_ERR_UNKNOWN_KIND,
 };
+use crate::error::Error;
+use crate::types::{blocklist_kind, BLOCKLIST_MAX_INPUT_LEN};
 
 pub(crate) fn null(what: &str) -> Error {
     Error::new(BLOCKLIST_ERR_NULL_POINTER, format!("{what} is NULL"))

@@ -4,7 +4,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{blocklist_result, set_last_error, Error, BLOCKLIST_ERR_PANIC, BLOCKLIST_OK};
+use crate::codes::{blocklist_result, BLOCKLIST_ERR_PANIC, BLOCKLIST_OK};
+use crate::error::{set_last_error, Error};
 
 /// Runs `body`, turning its error or a caught panic into a result code and
 /// the thread's last-error message.
@@ -64,19 +65,13 @@ pub(crate) fn ffi_guard_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::BLOCKLIST_ERR_MALFORMED;
+    use crate::codes::BLOCKLIST_ERR_MALFORMED;
 
     #[test]
     fn a_panic_in_the_body_becomes_the_panic_code_with_its_message() {
         let code = ffi_guard(|| panic!("boom at {}", 42));
         assert_eq!(code, BLOCKLIST_ERR_PANIC);
-        let mut buf = [0 as std::ffi::c_char; 128];
-        let mut n = 0;
-        // SAFETY: valid buffer and length.
-        unsafe { crate::error::blocklist_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
-        let text = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
-            .to_str()
-            .unwrap();
+        let text = crate::error::last_error();
         assert!(text.ends_with("boom at 42"), "{text}");
         assert_eq!(ffi_guard_value(7, || panic!("again")), 7);
     }

@@ -12,15 +12,14 @@ use crate::args::{
     try_slice_mut, try_utf8,
 };
 use crate::boundary::ffi_guard;
-use crate::check::{
-    blocklist_check_result, blocklist_kind, blocklist_query, run_batch, write_answer, RESULT_SIZE,
-};
+use crate::check::{run_batch, write_answer};
 use crate::clock;
-use crate::error::{
-    blocklist_result, Error, BLOCKLIST_ERR_BUFFER_TOO_SMALL, BLOCKLIST_ERR_NOT_CANONICAL,
-    BLOCKLIST_OK,
+use crate::codes::{
+    blocklist_result, BLOCKLIST_ERR_BUFFER_TOO_SMALL, BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_OK,
 };
+use crate::error::Error;
 use crate::handle::blocklist_handle;
+use crate::types::{blocklist_check_result, blocklist_kind, blocklist_query, RESULT_SIZE};
 
 /// Writes the canonical form of an identifier of `kind` into `buf`, with a
 /// NUL, and its length (without the NUL) into `*out_len`: the text
@@ -86,7 +85,8 @@ pub unsafe extern "C" fn blocklist_normalise(
 
 /// Checks an identifier already in canonical form (from `blocklist_normalise`,
 /// or `matched` of an earlier result), skipping normalisation: the fastest
-/// check. A domain also matches through a listed parent. Check
+/// check. A domain also matches through a listed parent up
+/// to its registrable domain (never past a public suffix). Check
 /// `out->freshness` on every answer.
 ///
 /// The text must have its kind's canonical shape (`+66812345678`,
@@ -99,7 +99,8 @@ pub unsafe extern "C" fn blocklist_normalise(
 /// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
 /// `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
 /// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`,
-/// `BLOCKLIST_ERR_NOT_CANONICAL`.
+/// `BLOCKLIST_ERR_NOT_CANONICAL`, `BLOCKLIST_ERR_INDEX_MODIFIED` (as
+/// `blocklist_check`).
 ///
 /// Ownership and thread-safety: as `blocklist_check`.
 ///

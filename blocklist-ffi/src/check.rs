@@ -1,5 +1,5 @@
 //! Checks: "is this identifier listed?" for one identifier, per kind, or a
-//! batch, with the answer in a `blocklist_check_result`.
+//! batch, with the answer written into a `blocklist_check_result`.
 
 use std::ffi::c_char;
 
@@ -13,94 +13,13 @@ use crate::args::{
 };
 use crate::boundary::ffi_guard;
 use crate::clock;
-use crate::error::{
-    blocklist_result, set_last_error, Error, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK,
-};
+use crate::codes::{blocklist_result, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK};
+use crate::error::{set_last_error, Error};
 use crate::handle::{blocklist_handle, Data};
-
-/// What an identifier names; the values are the list's wire codes.
-#[allow(non_camel_case_types)]
-pub type blocklist_kind = u16;
-/// A bank account: institution code and account number, or an IBAN.
-pub const BLOCKLIST_KIND_ACCOUNT: blocklist_kind = 1;
-/// A phone number (normalised to E.164).
-pub const BLOCKLIST_KIND_NUMBER: blocklist_kind = 2;
-/// A domain name, or a URL (reduced to its host).
-pub const BLOCKLIST_KIND_DOMAIN: blocklist_kind = 3;
-
-/// How current the data behind an answer is. 0 is never used, so a zeroed
-/// result is never mistaken for a fresh one.
-#[allow(non_camel_case_types)]
-pub type blocklist_freshness = u8;
-/// The index is younger than the handle's `max_age_seconds`. Data created
-/// after this host's "now" (its clock behind the centre's) counts as age 0.
-pub const BLOCKLIST_FRESHNESS_FRESH: blocklist_freshness = 1;
-/// The index is older than `max_age_seconds`: the feed may have stopped and
-/// recent listings may be missing. The answer is still the index's answer.
-pub const BLOCKLIST_FRESHNESS_STALE: blocklist_freshness = 2;
-/// No index has been published yet (`allow_missing`): every answer is "not
-/// listed" without having checked anything. Fail open or closed as policy says.
-pub const BLOCKLIST_FRESHNESS_NO_DATA: blocklist_freshness = 3;
-
-/// The longest identifier accepted, in bytes (a URL with a long path).
-pub const BLOCKLIST_MAX_INPUT_LEN: usize = 4096;
-/// The most queries one `blocklist_check_batch` call takes.
-pub const BLOCKLIST_MAX_BATCH: usize = 65_536;
-/// Size of `blocklist_check_result.agency`: agency ids are at most 31 ASCII bytes.
-pub const BLOCKLIST_AGENCY_MAX: usize = 32;
-/// Size of `blocklist_check_result.matched`: canonical identifiers are at
-/// most 253 ASCII bytes (a domain).
-pub const BLOCKLIST_MATCHED_MAX: usize = 256;
-
-/// Bytes of one `blocklist_check_result`, the output of a single check.
-pub(crate) const RESULT_SIZE: usize = std::mem::size_of::<blocklist_check_result>();
-
-/// The answer to a check.
-///
-/// On a miss, `agency` and `matched` are empty strings (only their first
-/// byte is written) and `reason`, `listed_at`, `expires_at` are 0.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct blocklist_check_result {
-    /// `BLOCKLIST_OK`, or for an item of a batch the item's error code (the
-    /// other fields then say "not listed" but nothing was checked).
-    pub status: blocklist_result,
-    /// 1 if listed (and not expired), else 0.
-    pub listed: u8,
-    /// `BLOCKLIST_FRESHNESS_*` of the data that answered.
-    pub freshness: blocklist_freshness,
-    /// The kind checked.
-    pub kind: blocklist_kind,
-    /// On a hit, the reason code (1 mule account, 2 scam call, 3 scam SMS,
-    /// 4 phishing, 5 fraud, 6 malware, 7 impersonation, 0 unspecified; other
-    /// codes may be added by the centre).
-    pub reason: u16,
-    /// On a hit, the length of `matched` in bytes.
-    pub matched_len: u16,
-    /// The list version of the data that answered; 0 with no data.
-    pub list_version: u64,
-    /// On a hit, when it was listed, seconds since the Unix epoch.
-    pub listed_at: u64,
-    /// On a hit, when the listing expires, seconds since the Unix epoch; 0: never.
-    pub expires_at: u64,
-    /// On a hit, the listing agency's id, NUL-terminated.
-    pub agency: [c_char; BLOCKLIST_AGENCY_MAX],
-    /// On a hit, the canonical identifier that is listed, NUL-terminated: the
-    /// one checked or, for a domain, the listed parent that caught it.
-    pub matched: [c_char; BLOCKLIST_MATCHED_MAX],
-}
-
-/// One query of a batch: a kind and `len` bytes of identifier text.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct blocklist_query {
-    /// `BLOCKLIST_KIND_*`.
-    pub kind: blocklist_kind,
-    /// The identifier text (not necessarily NUL-terminated).
-    pub data: *const c_char,
-    /// Its length in bytes.
-    pub len: usize,
-}
+use crate::types::{
+    blocklist_check_result, blocklist_kind, blocklist_query, BLOCKLIST_MAX_BATCH,
+    BLOCKLIST_MAX_INPUT_LEN, RESULT_SIZE,
+};
 
 /// Fills `out` with an answer, writing only the fields an answer defines.
 pub(crate) fn write_answer(
@@ -185,12 +104,15 @@ unsafe fn check_one(
 /// (no NUL needed); it is normalised inside with the same rules as the list
 /// (numbers to E.164, accounts to `TH:<bank>:<digits>` or an IBAN, domains
 /// and URLs to the lower-case ASCII host). A domain also matches through a
-/// listed parent. Check `out->freshness` on every answer.
+// listed parent up to its registrable domain (never past a public suffix).
+/// Check `out->freshness` on every answer.
 ///
 /// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
 /// `BLOCKLIST_ERR_EMPTY_INPUT`, `BLOCKLIST_ERR_INPUT_TOO_LONG`,
-/// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, and the 2xx
-/// codes when the text is not a valid identifier of the kind.
+/// `BLOCKLIST_ERR_INVALID_UTF8`, `BLOCKLIST_ERR_UNKNOWN_KIND`, the 2xx
+/// codes when the text is not a valid identifier of the kind, and
+/// `BLOCKLIST_ERR_INDEX_MODIFIED` while the served index file is known to
+/// have been overwritten in place (see the header's top).
 ///
 /// Ownership: borrows `data` for the call only; `data` may lie inside `*out`
 /// (`matched` of the result being refilled). Thread-safety: any number of
@@ -290,7 +212,8 @@ pub unsafe extern "C" fn blocklist_check_url(
 ///
 /// Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER` (`handle`,
 /// `queries` or `results` NULL, even when `n` is 0),
-/// `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`).
+/// `BLOCKLIST_ERR_BATCH_TOO_LARGE` (`n > BLOCKLIST_MAX_BATCH`),
+/// `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
 ///
 /// Ownership: borrows `queries` and their text for the call only. A text may
 /// lie inside `results` (`matched` of an earlier answer, re-checked in place):
@@ -493,7 +416,8 @@ pub(crate) unsafe fn run_batch(
             }
             // Both lists are in order (the cursors rely on it): all consumed.
             debug_assert_eq!((refused_at, reported_at), (refused.len(), reported.len()));
-        });
+            Ok(())
+        })?;
         if let Some((at, e)) = first_error {
             set_last_error(&Error::new(
                 e.code,

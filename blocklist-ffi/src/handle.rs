@@ -1,20 +1,32 @@
 //! `blocklist_handle`: an open lookup index, shared by any number of threads,
-//! that follows the file the daemon publishes.
+//! that follows the file the daemon publishes and the feed's heartbeat.
 //!
 //! # Reload design
 //!
-//! The handle serves a [`LiveIndex`]: lookups `load()` the current index
-//! lock-free (an arc-swap guard held only for the lookup) and never wait. A
-//! background thread owned by the handle wakes every `reload_interval_ms`,
-//! `stat`s the path and, when it names a new file, opens and fully validates
-//! it and swaps it in; lookups in flight finish on the index they started
-//! with, whose map is released when its last guard is dropped. A file that
-//! fails validation, or holds an older list version, is refused: the previous
-//! index stays in use and the refusal is recorded for `blocklist_handle_status`.
-//! Lookups therefore do no reload work at all, and a slow validation (tens of
-//! milliseconds at 10 million entries) never lands on a payment thread.
+//! Lookups load what is `Served` lock-free (an arc-swap guard held only for
+//! the lookup): the current index and the feed's heartbeat, so a lookup pays
+//! one guard and, for its freshness, one atomic load of the mapped heartbeat,
+//! and never waits. A background thread owned by the handle wakes every
+//! `reload_interval_ms` and does all the rest:
+//!
+//! - it `stat`s the index path and, when it names a new file, opens and fully
+//!   validates it and swaps it in ([`LiveIndex`]); lookups in flight finish
+//!   on the index they started with, whose map is released when its last
+//!   guard is dropped. A file that fails validation, or holds an older list
+//!   version, is refused: the previous index stays in use and the refusal is
+//!   recorded for `blocklist_handle_status`;
+//! - it `fstat`s the served file: one written in place (`cp` over it, a
+//!   restore) no longer holds the bytes validated, so it is replaced by the
+//!   valid file at the path or, failing that, retired, and lookups return
+//!   `BLOCKLIST_ERR_INDEX_MODIFIED` until a valid file is published;
+//! - it `stat`s the heartbeat (`lookup.beat` beside the index) and maps it
+//!   again when the daemon has re-created it (at each start, by rename).
+//!
+//! Lookups therefore do no reload work at all, and a slow validation (tens
+//! of milliseconds at 10 million entries) never lands on a payment thread.
 
 use std::ffi::c_char;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -22,21 +34,26 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use blocklist_lookup::index::{FileIdentity, LiveIndex, LookupIndex};
+use arc_swap::ArcSwap;
+use blocklist_lookup::index::{
+    FileIdentity, Freshness, Heartbeat, IndexError, LiveIndex, LookupIndex, HEARTBEAT_FILE,
+};
 use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
 use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
-use crate::check::{
-    blocklist_freshness, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
-    BLOCKLIST_FRESHNESS_STALE,
-};
 use crate::clock;
-use crate::error::{
-    blocklist_result, copy_message, index_code, Error, BLOCKLIST_ERR_INDEX_NOT_FOUND,
+use crate::codes::{
+    blocklist_result, BLOCKLIST_ERR_INDEX_MODIFIED, BLOCKLIST_ERR_INDEX_NOT_FOUND,
     BLOCKLIST_ERR_INTERNAL, BLOCKLIST_ERR_UNSUPPORTED_REGION, BLOCKLIST_OK,
 };
+use crate::error::{index_code, normalise_code, Error};
+use crate::message::copy_message;
 use crate::options::blocklist_options;
+use crate::types::{
+    blocklist_freshness, blocklist_status, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
+    BLOCKLIST_FRESHNESS_STALE,
+};
 
 /// The file name of the index inside a data folder, as the daemon publishes it.
 pub const BLOCKLIST_INDEX_FILE_NAME: &str = "lookup.idx";
@@ -62,15 +79,47 @@ struct Shared {
     opened_by: u32,
     rules: Rules,
     max_age_seconds: u64,
-    /// Empty until an index has been opened (only with `allow_missing`).
+    /// Follows the index file; empty until an index has been opened (only
+    /// with `allow_missing`). Lookups read `served`, never this.
     live: OnceLock<LiveIndex>,
-    /// Held for a whole reload. Inside: the file last refused while `live`
-    /// is empty, not retried until replaced.
-    reloading: Mutex<Option<FileIdentity>>,
+    /// What lookups answer from; replaced whole by reloads.
+    served: ArcSwap<Served>,
+    /// Held for a whole reload, so that reloads publish `served` and record
+    /// their outcomes in the order they ran.
+    reloading: Mutex<Reloading>,
     /// Reloads only, never lookups.
     reload_status: Mutex<ReloadStatus>,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
+}
+
+/// The index and the heartbeat a lookup answers from.
+struct Served {
+    /// `None` before an index has been opened (`allow_missing`).
+    index: Option<Arc<LookupIndex>>,
+    feed: Arc<Feed>,
+}
+
+/// The feed's heartbeat, as lookups read it.
+enum Feed {
+    /// No heartbeat file (an index built without a daemon): the age of the
+    /// data decides, against `max_age_seconds`.
+    Unknown,
+    /// The daemon's heartbeat, mapped: one atomic load per lookup.
+    Beating(Heartbeat),
+    /// A heartbeat file that cannot be read: the feed's health is unknown,
+    /// so answers are stale (the reason is in the reload status).
+    Unreadable,
+}
+
+/// What reloads remember between runs.
+#[derive(Default)]
+struct Reloading {
+    /// The file last refused while no index is served, not retried until replaced.
+    refused_first: Option<FileIdentity>,
+    /// Device and inode of the heartbeat file last mapped (or found
+    /// unreadable); `None` when there was none.
+    heartbeat_file: Option<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -110,17 +159,30 @@ impl blocklist_handle {
                     && index_code(&e) == BLOCKLIST_ERR_INDEX_NOT_FOUND => {}
             Err(e) => return Err(e.into()),
         }
+        let served = ArcSwap::from_pointee(Served {
+            index: live.get().map(LiveIndex::load_full),
+            feed: Arc::new(Feed::Unknown),
+        });
         let shared = Arc::new(Shared {
             path,
             opened_by: std::process::id(),
             rules,
             max_age_seconds: options.max_age_seconds,
             live,
+            served,
             reloading: Mutex::default(),
             reload_status: Mutex::default(),
             reloads: AtomicU64::new(0),
             reload_failures: AtomicU64::new(0),
         });
+        // Maps the heartbeat; a bad one is recorded, not fatal (answers say stale).
+        let _ = shared.finish_reload(
+            &mut shared
+                .reloading
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            Ok(false),
+        );
         let reloader = match options.reload_interval_ms {
             0 => None,
             ms => Some(Reloader::start(
@@ -137,27 +199,44 @@ impl blocklist_handle {
     }
 
     /// Runs `f` on the current data at `now`; the index stays loaded for the
-    /// duration of `f` only. Lock-free.
+    /// duration of `f` only. Lock-free. Refuses with
+    /// `BLOCKLIST_ERR_INDEX_MODIFIED` while the served index is retired.
     #[inline]
-    pub(crate) fn with_data<R>(&self, now: Timestamp, f: impl FnOnce(Data<'_>) -> R) -> R {
+    pub(crate) fn with_data<R>(
+        &self,
+        now: Timestamp,
+        f: impl FnOnce(Data<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let shared = &*self.shared;
-        match shared.live.get() {
-            None => f(Data {
-                index: None,
-                freshness: BLOCKLIST_FRESHNESS_NO_DATA,
-                rules: &shared.rules,
-            }),
-            Some(live) => {
-                let guard = live.load();
-                let index: &LookupIndex = &guard;
-                f(Data {
-                    index: Some(index),
-                    freshness: shared.freshness(index, now),
-                    rules: &shared.rules,
-                })
-            }
-        }
+        let served = shared.served.load();
+        let (index, freshness) = match served.index.as_deref() {
+            None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
+            Some(index) if !index.is_intact() => return Err(withheld(index)),
+            Some(index) => (
+                Some(index),
+                served.freshness(index, now, shared.max_age_seconds),
+            ),
+        };
+        f(Data {
+            index,
+            freshness,
+            rules: &shared.rules,
+        })
     }
+}
+
+/// The error of a lookup on a retired index.
+#[cold]
+fn withheld(index: &LookupIndex) -> Error {
+    Error::new(
+        BLOCKLIST_ERR_INDEX_MODIFIED,
+        format!(
+            "index file {} was overwritten in place while in use (index files must be \
+             replaced by rename): answers are withheld until a valid index is published; \
+             blocklist_handle_reload_error says what the file holds now",
+            index.path().display()
+        ),
+    )
 }
 
 impl Drop for blocklist_handle {
@@ -177,18 +256,40 @@ impl Drop for blocklist_handle {
     }
 }
 
-impl Shared {
-    fn freshness(&self, index: &LookupIndex, now: Timestamp) -> blocklist_freshness {
-        let age = now.0.saturating_sub(index.header().created_at.0);
-        if self.max_age_seconds != 0 && age > self.max_age_seconds {
-            BLOCKLIST_FRESHNESS_STALE
-        } else {
-            BLOCKLIST_FRESHNESS_FRESH
+impl Served {
+    /// The freshness of an answer from `index` at `now`: the heartbeat's,
+    /// or without one the age of the data against `max_age_seconds` (0: never stale).
+    #[inline]
+    fn freshness(
+        &self,
+        index: &LookupIndex,
+        now: Timestamp,
+        max_age_seconds: u64,
+    ) -> blocklist_freshness {
+        match &*self.feed {
+            Feed::Beating(heartbeat) => match heartbeat.freshness(now) {
+                Freshness::Fresh => BLOCKLIST_FRESHNESS_FRESH,
+                Freshness::Stale => BLOCKLIST_FRESHNESS_STALE,
+                Freshness::NoData => BLOCKLIST_FRESHNESS_NO_DATA,
+            },
+            Feed::Unreadable => BLOCKLIST_FRESHNESS_STALE,
+            Feed::Unknown => {
+                let age = now.0.saturating_sub(index.header().created_at.0);
+                if max_age_seconds != 0 && age > max_age_seconds {
+                    BLOCKLIST_FRESHNESS_STALE
+                } else {
+                    BLOCKLIST_FRESHNESS_FRESH
+                }
+            }
         }
     }
+}
 
-    /// Looks for a new file at the path and swaps it in if it validates;
-    /// records the outcome. `Ok(())` also when nothing changed.
+impl Shared {
+    /// Looks for a new index file at the path and swaps it in if it
+    /// validates, checks the served file was not written in place, and maps
+    /// the heartbeat again if it was re-created; records the outcome.
+    /// `Ok(())` also when nothing changed.
     fn reload(&self) -> Result<(), Error> {
         if self.opened_by != std::process::id() {
             return Err(Error::new(
@@ -199,30 +300,59 @@ impl Shared {
                 ),
             ));
         }
-        // Held to the end, so that reloads record their outcomes in the
-        // order they ran: an older failure never overwrites a newer success.
-        let mut refused_first = self
+        let mut reloading = self
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let outcome = match self.live.get() {
+        let index_outcome = match self.live.get() {
             Some(live) => live.reload_if_changed().map(|done| done.is_some()),
-            None => LiveIndex::open_unless_refused(index_file(&self.path), &mut refused_first).map(
-                |index| {
-                    index.is_some_and(|index| {
-                        // Cannot be set already: after open, only set here, under `reloading`.
-                        let _ = self.live.set(index);
-                        true
+            None => {
+                LiveIndex::open_unless_refused(index_file(&self.path), &mut reloading.refused_first)
+                    .map(|index| {
+                        index.is_some_and(|index| {
+                            // Cannot be set already: after open, only set here, under `reloading`.
+                            let _ = self.live.set(index);
+                            true
+                        })
                     })
-                },
-            ),
+            }
         };
+        self.finish_reload(&mut reloading, index_outcome)
+    }
+
+    /// The rest of a reload, once the index was looked at (`index_outcome`:
+    /// whether a new one was swapped in): follows the heartbeat, publishes
+    /// what lookups see if anything changed, and records the outcome.
+    fn finish_reload(
+        &self,
+        reloading: &mut Reloading,
+        index_outcome: Result<bool, IndexError>,
+    ) -> Result<(), Error> {
+        let index_path = self
+            .live
+            .get()
+            .map_or_else(|| index_file(&self.path), |live| live.path().to_owned());
+        let feed = follow_heartbeat(&index_path, &mut reloading.heartbeat_file);
+        let swapped = matches!(index_outcome, Ok(true));
+        if swapped || feed.is_some() {
+            let current = self.served.load();
+            let feed_now = match &feed {
+                Some((feed, _)) => Arc::clone(feed),
+                None => Arc::clone(&current.feed),
+            };
+            self.served.store(Arc::new(Served {
+                index: self.live.get().map(LiveIndex::load_full),
+                feed: feed_now,
+            }));
+        }
+        let feed_error = feed.and_then(|(_, error)| error);
+        let outcome = index_outcome.and_then(|_| feed_error.map_or(Ok(()), Err));
         let mut status = self
             .reload_status
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match outcome {
-            Ok(swapped) => {
+            Ok(()) => {
                 if swapped {
                     self.reloads.fetch_add(1, Ordering::Relaxed);
                     status.last_error = None;
@@ -241,6 +371,45 @@ impl Shared {
             }
         }
     }
+}
+
+/// Maps the heartbeat beside `index_path` again if its file appeared, went
+/// away or was replaced since it was last looked at (`mapped`: its device
+/// and inode then). `None` when unchanged; else the new feed and, if the new
+/// file cannot be read, why. The daemon updates the file in place and
+/// replaces it only by rename, so its inode alone says whether to map again.
+fn follow_heartbeat(
+    index_path: &Path,
+    mapped: &mut Option<(u64, u64)>,
+) -> Option<(Arc<Feed>, Option<IndexError>)> {
+    let dir = match index_path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let found = match std::fs::metadata(dir.join(HEARTBEAT_FILE)) {
+        Ok(meta) => Some((meta.dev(), meta.ino())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            *mapped = None;
+            let error = IndexError::Io {
+                path: dir.join(HEARTBEAT_FILE),
+                action: "stat",
+                source: e,
+            };
+            return Some((Arc::new(Feed::Unreadable), Some(error)));
+        }
+    };
+    if found == *mapped {
+        return None;
+    }
+    // Recorded before the open: if the file is replaced in between, the
+    // next run sees another inode and maps again.
+    *mapped = found;
+    Some(match Heartbeat::open(dir) {
+        Ok(Some(heartbeat)) => (Arc::new(Feed::Beating(heartbeat)), None),
+        Ok(None) => (Arc::new(Feed::Unknown), None),
+        Err(e) => (Arc::new(Feed::Unreadable), Some(e)),
+    })
 }
 
 /// The index file `path` names: the file in it if it is a data folder, else
@@ -289,9 +458,7 @@ impl Reloader {
 /// the mistake shows once instead of on every national lookup.
 fn check_region_has_rules(rules: &Rules) -> Result<(), Error> {
     match blocklist_lookup::normalise::normalise(Kind::Number, "0812345678", rules) {
-        Err(e) if crate::error::normalise_code(&e) == BLOCKLIST_ERR_UNSUPPORTED_REGION => {
-            Err(e.into())
-        }
+        Err(e) if normalise_code(&e) == BLOCKLIST_ERR_UNSUPPORTED_REGION => Err(e.into()),
         _ => Ok(()),
     }
 }
@@ -323,8 +490,11 @@ pub unsafe extern "C" fn blocklist_open(
 /// path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
 /// `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
 /// `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
-/// `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INTERNAL` (the
-/// reload thread could not be started). On error `*out` is not written.
+/// `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INDEX_NOT_A_FILE`
+/// (a FIFO, device or socket: refused at once, never waited on),
+/// `BLOCKLIST_ERR_INTERNAL` (the reload thread could not be started). On
+/// error `*out` is not written. A heartbeat that cannot be read does not
+/// fail the open: answers say stale and the status says why.
 ///
 /// Ownership: the caller owns the new handle and must release it with
 /// `blocklist_close`. `path` and `options` are copied; the caller keeps them.
@@ -381,8 +551,13 @@ pub unsafe extern "C" fn blocklist_close(handle: *mut blocklist_handle) {
 /// `BLOCKLIST_ERR_INDEX_NOT_FOUND`, `BLOCKLIST_ERR_INDEX_IO`,
 /// `BLOCKLIST_ERR_INDEX_CORRUPT`, `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`,
 /// `BLOCKLIST_ERR_INDEX_STALE` (an older list version than the one served),
+/// `BLOCKLIST_ERR_INDEX_NOT_A_FILE`, `BLOCKLIST_ERR_INDEX_MODIFIED` (the
+/// served file was overwritten in place and the file there now is refused:
+/// lookups are withheld until a valid one is published), the index codes for
+/// a heartbeat that cannot be read (answers then say stale),
 /// `BLOCKLIST_ERR_INTERNAL` (called in a process forked from the one that
 /// opened the handle). A refused file is not retried until it is replaced.
+/// Also maps the heartbeat again when the daemon has re-created it.
 ///
 /// Thread-safety: any thread, concurrently with lookups and other reloads.
 ///
@@ -393,30 +568,6 @@ pub unsafe extern "C" fn blocklist_handle_reload(
     handle: *const blocklist_handle,
 ) -> blocklist_result {
     ffi_guard(|| try_ref(handle, "handle")?.shared.reload())
-}
-
-/// The state of a handle's data and reloads.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct blocklist_status {
-    /// The list version served; 0 when there is no data yet.
-    pub list_version: u64,
-    /// When the served list data was created, seconds since the Unix epoch; 0 without data.
-    pub created_at: u64,
-    /// Seconds since `created_at`; 0 without data, or when `created_at` is
-    /// later than this host's clock.
-    pub age_seconds: u64,
-    /// Entries in the served index.
-    pub entries: u64,
-    /// Index files swapped in since the handle was opened.
-    pub reloads: u64,
-    /// Reload attempts refused (corrupt, unreadable or older files).
-    pub reload_failures: u64,
-    /// `BLOCKLIST_FRESHNESS_FRESH`, `_STALE` or `_NO_DATA`, as a lookup now would report.
-    pub freshness: blocklist_freshness,
-    /// The code of the last reload attempt that failed, or `BLOCKLIST_OK` if
-    /// the last attempt that found a new file succeeded (or none has).
-    pub last_reload_error: blocklist_result,
 }
 
 /// Stores the state of the handle's data and reloads in `*out`.
@@ -435,24 +586,31 @@ pub unsafe extern "C" fn blocklist_handle_status(
         let handle = try_ref(handle, "handle")?;
         let out = try_mut(out, "out")?;
         let now = clock::now();
-        let mut status = handle.with_data(now, |data| match data.index {
-            None => blocklist_status {
-                freshness: data.freshness,
-                ..blocklist_status::default()
-            },
-            Some(index) => {
+        let shared = &*handle.shared;
+        let served = shared.served.load();
+        let mut status = match served.index.as_deref() {
+            Some(index) if index.is_intact() => {
                 let header = index.header();
                 blocklist_status {
                     list_version: header.list_version,
                     created_at: header.created_at.0,
                     age_seconds: now.0.saturating_sub(header.created_at.0),
                     entries: header.entries,
-                    freshness: data.freshness,
+                    freshness: served.freshness(index, now, shared.max_age_seconds),
                     ..blocklist_status::default()
                 }
             }
-        });
-        let shared = &handle.shared;
+            // None yet, or retired: lookups have no data to answer from.
+            _ => blocklist_status {
+                freshness: BLOCKLIST_FRESHNESS_NO_DATA,
+                ..blocklist_status::default()
+            },
+        };
+        if let Feed::Beating(heartbeat) = &*served.feed {
+            let beat = heartbeat.read();
+            status.feed_confirmed_at = beat.confirmed_at.0;
+            status.fresh_until = beat.fresh_until.0;
+        }
         status.reloads = shared.reloads.load(Ordering::Relaxed);
         status.reload_failures = shared.reload_failures.load(Ordering::Relaxed);
         status.last_reload_error = shared

@@ -1,16 +1,23 @@
 //! libblocklist: the C ABI over the blocklist lookup index, the library bank
 //! core systems link to ask "is this identifier listed?" inside a payment.
 //!
-//! One module per C object, plus the boundary machinery every entry point uses:
+//! One module per C object, plus the boundary machinery every entry point
+//! uses. Imports run one way, each module using only those above it:
 //!
-//! - `handle`: `blocklist_handle` (open, close, reload, status) and the
-//!   reload design;
-//! - `check`: checks of one identifier, per kind, or a batch, and the result struct;
-//! - `canonical`: normalising once, then checking the canonical form;
-//! - `options`: `blocklist_options` and their defaults;
-//! - `error`: the result codes in their bands, their texts, the per-thread message;
-//! - `boundary`: the panic boundary (`ffi_guard`) every exported body runs in;
-//! - `args`: NULL, length, UTF-8 and kind checks shared by every entry point.
+//! 1. `codes`: the result codes in their bands and the static text of each;
+//! 2. `types`: the C value types (kinds, freshness, limits, the query,
+//!    result and status structs), plain data;
+//! 3. `error`: the Rust error carrying a code and a detailed message to the
+//!    boundary, the codes of the lookup crate's errors, the per-thread message;
+//! 4. `boundary`: the panic boundary (`ffi_guard`) every exported body runs in;
+//! 5. `args`: NULL, length, UTF-8 and kind checks shared by every entry point;
+//! 6. `message`: `blocklist_error_message`, `blocklist_last_error`;
+//! 7. `clock`: the time a check is answered at;
+//! 8. `options`: `blocklist_options` and their defaults;
+//! 9. `handle`: `blocklist_handle` (open, close, reload, status), the reload
+//!    design and freshness;
+//! 10. `check`: checks of one identifier, per kind, or a batch;
+//! 11. `canonical`: normalising once, then checking the canonical form.
 //!
 //! The header `include/blocklist.h` is generated from these modules by
 //! cbindgen (`cbindgen.toml`); `tests/header.rs` fails when it is stale
@@ -23,9 +30,12 @@ mod boundary;
 pub mod canonical;
 pub mod check;
 mod clock;
-pub mod error;
+pub mod codes;
+mod error;
 pub mod handle;
+pub mod message;
 pub mod options;
+pub mod types;
 
 use std::ffi::c_char;
 

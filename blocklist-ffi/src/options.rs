@@ -7,10 +7,11 @@ use blocklist_lookup::Rules;
 
 use crate::args::try_mut;
 use crate::boundary::ffi_guard;
-use crate::error::{blocklist_result, Error, BLOCKLIST_ERR_INVALID_OPTIONS};
+use crate::codes::{blocklist_result, BLOCKLIST_ERR_INVALID_OPTIONS};
+use crate::error::Error;
 
-/// Default `max_age_seconds`: a day. The daemon republishes within minutes of
-/// each new list version, so data a day old means the feed has stopped.
+/// Default `max_age_seconds`: a day, the daemon's own default bound
+/// (`freshness.max_age`), for indexes that have no heartbeat beside them.
 pub const BLOCKLIST_DEFAULT_MAX_AGE_SECONDS: u64 = 86_400;
 
 /// Default `reload_interval_ms`: one second, so a newly published index is
@@ -25,14 +26,19 @@ pub const BLOCKLIST_REGION_MAX: usize = 8;
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct blocklist_options {
-    /// Data older than this many seconds (by the list's creation time) makes
-    /// results `BLOCKLIST_FRESHNESS_STALE`. 0: never stale.
-    /// Default `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+    /// Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
+    /// beside the index, as for an index built without a daemon: data older
+    /// than this many seconds (by the list's creation time) makes results
+    /// `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
+    /// daemon's verdict on the feed decides. Default
+    /// `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
     pub max_age_seconds: u64,
     /// How often a background thread owned by the handle looks for a newly
     /// published index file (one `stat`; a changed file is opened, validated
-    /// and swapped in without blocking lookups). 0: no thread; call
-    /// `blocklist_handle_reload` yourself. Default
+    /// and swapped in without blocking lookups), checks the served file was
+    /// not overwritten in place (one `fstat` and a 256-byte read), and
+    /// follows a re-created heartbeat (one `stat`). 0: no thread; call
+    /// `blocklist_handle_reload` yourself, as often. Default
     /// `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
     pub reload_interval_ms: u32,
     /// 1: opening succeeds when the index file does not exist yet; results say
@@ -41,8 +47,9 @@ pub struct blocklist_options {
     /// `BLOCKLIST_ERR_INDEX_NOT_FOUND`. Default 0.
     pub allow_missing: u8,
     /// ISO 3166 alpha-2 region for national phone numbers and domestic
-    /// accounts, NUL-terminated ASCII (only "TH" has national rules in this
-    /// version). Default "TH".
+    /// accounts, NUL-terminated ASCII, any case: phone numbers are read for
+    /// any region of libphonenumber's metadata ("US", "GB"...), domestic
+    /// accounts for "TH" only. Default "TH".
     pub default_region: [c_char; BLOCKLIST_REGION_MAX],
 }
 

@@ -12,8 +12,7 @@
 //! BLOCKLISTD_BENCH_ENTRIES=1000000 cargo bench -p blocklistd --bench api # one size
 //! ```
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,21 +74,12 @@ fn start(dir: &std::path::Path) -> Daemon {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_blocklistd"))
-        .args(["--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let (child, url) = blocklist_tests::spawn_listening(
+        Command::new(env!("CARGO_BIN_EXE_blocklistd"))
+            .args(["--config", config.to_str().unwrap()])
+            .env("RUST_LOG", "error"),
+        String::new,
+    );
     Daemon { child, url }
 }
 

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 /* Codes the C API cannot be made to return on purpose, and why. */
 static const blocklist_result UNPROVOKABLE[] = {
@@ -26,7 +27,8 @@ static const blocklist_result ALL[] = {
     BLOCKLIST_ERR_NOT_LISTABLE_DOMAIN, BLOCKLIST_ERR_UNSUPPORTED_REGION,
     BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_ERR_INVALID_IDENTIFIER,
     BLOCKLIST_ERR_INDEX_NOT_FOUND, BLOCKLIST_ERR_INDEX_IO, BLOCKLIST_ERR_INDEX_CORRUPT,
-    BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT, BLOCKLIST_ERR_INDEX_STALE, BLOCKLIST_ERR_INDEX_OTHER,
+    BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT, BLOCKLIST_ERR_INDEX_STALE,
+    BLOCKLIST_ERR_INDEX_MODIFIED, BLOCKLIST_ERR_INDEX_NOT_A_FILE, BLOCKLIST_ERR_INDEX_OTHER,
     BLOCKLIST_ERR_PANIC, BLOCKLIST_ERR_INTERNAL,
 };
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -212,9 +214,34 @@ static void open_errors(const char *dir) {
   /* a path through a regular file: not "missing", unreadable */
   join(path, sizeof path, good, "lookup.idx");
   EXPECT_CODE(blocklist_open_with_options(path, &o, &h), BLOCKLIST_ERR_INDEX_IO);
+  /* a FIFO, given as the file or as the folder's lookup.idx: refused at
+   * once (it used to block the open forever, waiting for a writer) */
+  join(path, sizeof path, dir, "work2/fifo.idx");
+  CHECK(mkfifo(path, 0600) == 0);
+  EXPECT_CODE(blocklist_open_with_options(path, &o, &h), BLOCKLIST_ERR_INDEX_NOT_A_FILE);
+  join(path, sizeof path, dir, "fifo");
+  CHECK(mkdir(path, 0700) == 0);
+  join(path, sizeof path, dir, "fifo/lookup.idx");
+  CHECK(mkfifo(path, 0600) == 0);
+  join(path, sizeof path, dir, "fifo");
+  EXPECT_CODE(blocklist_open_with_options(path, &o, &h), BLOCKLIST_ERR_INDEX_NOT_A_FILE);
   /* options */
-  o.default_region[0] = 'U'; o.default_region[1] = 'S';
+  o.default_region[0] = 'Z'; o.default_region[1] = 'Z';
   EXPECT_CODE(blocklist_open_with_options(good, &o, &h), BLOCKLIST_ERR_UNSUPPORTED_REGION);
+  /* Any region of libphonenumber's metadata reads national numbers. */
+  memcpy(o.default_region, "us", 3);
+  {
+    blocklist_handle *us = NULL;
+    char canonical[BLOCKLIST_MATCHED_MAX];
+    size_t n = 0;
+    blocklist_check_result r;
+    CHECK_RC(blocklist_open_with_options(good, &o, &us), BLOCKLIST_OK);
+    CHECK_RC(blocklist_normalise(us, BLOCKLIST_KIND_NUMBER, "(212) 555-1234", 14, canonical,
+                                 sizeof canonical, &n), BLOCKLIST_OK);
+    CHECK(n == 12 && strcmp(canonical, "+12125551234") == 0);
+    CHECK_RC(blocklist_check_canonical(us, BLOCKLIST_KIND_NUMBER, canonical, n, &r), BLOCKLIST_OK);
+    blocklist_close(us);
+  }
   memcpy(o.default_region, "THX", 4);
   EXPECT_CODE(blocklist_open_with_options(good, &o, &h), BLOCKLIST_ERR_INVALID_OPTIONS);
   memset(o.default_region, 'T', sizeof o.default_region);
@@ -292,6 +319,23 @@ static void refused_reloads_keep_the_previous_index(const char *dir) {
   CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_OK);
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
   CHECK(s.reloads == 1 && s.reload_failures == 3 && s.last_reload_error == BLOCKLIST_OK);
+  /* an older index copied over the served file in place (a careless backup
+   * restore): the served map changed under the handle, and the file there
+   * is refused, so answers are withheld until a valid file is published */
+  overwrite_in_place(target, older);
+  EXPECT_CODE(blocklist_handle_reload(h), BLOCKLIST_ERR_INDEX_MODIFIED);
+  r = marked();
+  EXPECT_CODE(blocklist_check_number(h, "0812345678", 10, &r), BLOCKLIST_ERR_INDEX_MODIFIED);
+  CHECK(untouched(&r));
+  CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
+  CHECK(s.freshness == BLOCKLIST_FRESHNESS_NO_DATA && s.list_version == 0 &&
+        s.last_reload_error == BLOCKLIST_ERR_INDEX_MODIFIED);
+  CHECK_RC(blocklist_handle_reload_error(h, msg, sizeof msg, &n), BLOCKLIST_OK);
+  CHECK(strstr(msg, "overwritten in place") != NULL && strstr(msg, "older") != NULL);
+  publish_copy(good, target);
+  CHECK_RC(blocklist_handle_reload(h), BLOCKLIST_OK);
+  CHECK_RC(blocklist_check_number(h, "0812345678", 10, &r), BLOCKLIST_OK);
+  CHECK(r.listed == 1 && r.list_version == 5);
   blocklist_close(h);
 }
 

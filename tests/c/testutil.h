@@ -101,6 +101,17 @@ static inline void publish(const char *path, const unsigned char *data, size_t l
   if (rename(tmp, path) != 0) { perror("rename"); exit(2); }
 }
 
+/* Writes the file at `from` over `to` in place, as `cp` does over an existing
+ * file: truncated, then rewritten, on the same inode (never how an index
+ * should be replaced). */
+static inline void overwrite_in_place(const char *to, const char *from) {
+  size_t len;
+  unsigned char *data = read_file(from, &len);
+  FILE *f = fopen(to, "wb");
+  if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) { perror(to); exit(2); }
+  free(data);
+}
+
 /* Copies the file at `from` to `to` through `publish`. */
 static inline void publish_copy(const char *from, const char *to) {
   size_t len;

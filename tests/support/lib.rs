@@ -1,9 +1,12 @@
 //! Shared helpers for the system tests: compiling C programs against the
 //! committed header and the `libblocklist.a` cargo built for the test run.
-//! Used by this crate's C tests and by `blocklistd`'s chain suite.
+//! Used by this crate's C tests and by `blocklistd`'s chain suite. Also
+//! starting a server process and waiting until it listens, for `blocklistd`'s
+//! system tests and benchmarks.
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// The libraries a Rust static library needs (`rustc --print native-static-libs`).
 pub const NATIVE_LIBS: &[&str] = &[
@@ -83,4 +86,32 @@ pub fn compile_c(source: &Path, out: &Path, sanitize: bool) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     out.to_owned()
+}
+
+/// Starts `command` with stdout piped and waits for its first line, the
+/// `listening on URL` that `blocklist serve` and `blocklistd` print once bound,
+/// so a test talks to a port 0 server only when it answers. Returns the child
+/// and the URL. On any other first line (or none: the process exited) it kills
+/// the child and panics with that line and `context()` (say, the daemon's log).
+pub fn spawn_listening(command: &mut Command, context: impl FnOnce() -> String) -> (Child, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"));
+    let mut line = String::new();
+    let read = BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line);
+    match line.trim().strip_prefix("listening on ") {
+        Some(url) if read.is_ok() => {
+            let url = url.to_owned();
+            (child, url)
+        }
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?}: unexpected first line {line:?} ({read:?}); {}",
+                context()
+            )
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use blocklist_core::index::IndexBuilder;
+use blocklist_core::index::{Beat, HeartbeatWriter, IndexBuilder, HEARTBEAT_FILE};
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
 
 /// Whether `cc -fsanitize=address,undefined` builds programs that run here.
@@ -396,4 +396,160 @@ fn the_example_program_builds_and_reports_listed_and_clean_identifiers() {
         .expect("run check");
     assert_eq!(invalid.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("error 204"));
+}
+
+/// `tests/c/freshness.c` running on a data folder, fed one step at a time.
+struct FreshnessProgram {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl FreshnessProgram {
+    /// Writes an index created at `created_at` into `data` and starts the
+    /// program on it (under the sanitizers where they work).
+    fn start(data: &Path, created_at: Timestamp) -> FreshnessProgram {
+        write_index(&data.join("lookup.idx"), 5, created_at, &listed_entries());
+        let exe = compile_c(
+            &workspace_root().join("tests/c/freshness.c"),
+            &data.join("freshness"),
+            sanitizers_work(),
+        );
+        let mut child = Command::new(&exe)
+            .arg(data)
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:abort_on_error=0:exitcode=23",
+            )
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start freshness");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        FreshnessProgram {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Sends one step (`now F` or `wait F`) and asserts every answer passed.
+    fn expect(&mut self, step: &str) {
+        use std::io::{BufRead as _, Write as _};
+        writeln!(self.stdin, "{step}").expect("send a step");
+        self.stdin.flush().expect("send a step");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read the verdict");
+        if line.trim() != "step ok" {
+            let _ = self.child.kill();
+            let mut stderr = String::new();
+            if let Some(mut pipe) = self.child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            panic!("step {step:?}: {line:?}\n{stderr}");
+        }
+    }
+
+    fn finish(self) {
+        let FreshnessProgram {
+            child,
+            stdin,
+            mut stdout,
+        } = self;
+        drop(stdin);
+        let output = child.wait_with_output().expect("collect output");
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        assert!(
+            output.status.success() && rest.contains("freshness: ok"),
+            "{rest}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// A heartbeat saying fresh for an hour (`true`) or stale since a minute.
+fn beat(fresh: bool) -> Beat {
+    let now = Timestamp::now().0;
+    Beat {
+        confirmed_at: Timestamp(now - 120),
+        fresh_until: Timestamp(if fresh { now + 3600 } else { now - 60 }),
+    }
+}
+
+#[test]
+fn c_answers_follow_the_heartbeat_so_a_quiet_live_feed_stays_fresh_past_max_age() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let two_days_ago = Timestamp(Timestamp::now().0 - 2 * 86_400);
+    let mut program = FreshnessProgram::start(dir.path(), two_days_ago);
+    // No heartbeat (an index built without a daemon): the age rule, stale.
+    program.expect("now 2");
+    // The daemon starts: no version confirmed yet.
+    let writer = HeartbeatWriter::create(dir.path()).expect("create the heartbeat");
+    program.expect("wait 3");
+    // Confirmed: fresh, however old the data; each beat is seen at once.
+    writer.beat(beat(true));
+    program.expect("now 1");
+    writer.beat(beat(false));
+    program.expect("now 2");
+    writer.beat(beat(true));
+    program.expect("now 1");
+    // The daemon restarts: it re-creates the file, which the handle maps anew.
+    drop(writer);
+    let writer = HeartbeatWriter::create(dir.path()).expect("re-create the heartbeat");
+    program.expect("wait 3");
+    writer.beat(beat(true));
+    program.expect("now 1");
+    // The heartbeat goes away: back to the age rule.
+    std::fs::remove_file(dir.path().join(HEARTBEAT_FILE)).expect("remove the heartbeat");
+    program.expect("wait 2");
+    program.finish();
+}
+
+#[test]
+fn c_answers_turn_stale_when_the_feed_freezes_even_though_the_data_is_young() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut program = FreshnessProgram::start(dir.path(), Timestamp::now());
+    program.expect("now 1");
+    let writer = HeartbeatWriter::create(dir.path()).expect("create the heartbeat");
+    writer.beat(beat(false));
+    program.expect("wait 2");
+    writer.beat(beat(true));
+    program.expect("now 1");
+    program.finish();
+}
+
+#[test]
+fn an_index_overwritten_in_place_is_withheld_until_valid_again_never_answered_as_not_listed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::create_dir(root.join("data")).expect("mkdir");
+    let index = root.join("data/lookup.idx");
+    write_index(&index, 5, Timestamp::now(), &listed_entries());
+    // Written read-only, so that a `cp` over it fails for anyone but root.
+    let mode = |path: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(path).expect("stat").permissions(),
+        )
+    };
+    assert_eq!(mode(&index) & 0o777, 0o444);
+    let bytes = std::fs::read(&index).expect("read the index");
+    std::fs::write(root.join("good.idx"), &bytes).expect("write");
+    let mut zeroed = bytes.clone();
+    zeroed[256..].fill(0);
+    std::fs::write(root.join("zeroed.idx"), &zeroed).expect("write");
+    std::fs::write(root.join("short.idx"), &bytes[..bytes.len() / 2]).expect("write");
+    // As root would, or an operator who made it writable first.
+    std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let exe = compile_c(
+        &workspace_root().join("tests/c/overwrite.c"),
+        &root.join("overwrite"),
+        sanitizers_work(),
+    );
+    let out = assert_passed("overwrite", &run(&exe, &[root]));
+    assert!(out.contains("overwrite: ok"), "{out}");
 }

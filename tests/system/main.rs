@@ -2,3 +2,6 @@
 
 // libblocklist from C: the committed header and the built library, compiled with strict warnings and sanitizers.
 mod c_library;
+
+// libblocklist.a carries only the read side: its symbols, its crates, a program linking its own SQLite.
+mod c_link;

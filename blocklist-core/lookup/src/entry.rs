@@ -9,7 +9,7 @@ use crate::identifier::Identifier;
 /// all carry time in this one unit.
 ///
 /// ```
-/// use blocklist_core::Timestamp;
+/// use blocklist_lookup::Timestamp;
 /// let t = Timestamp(1_700_000_000);
 /// assert!(t < Timestamp::now());
 /// ```
@@ -43,7 +43,7 @@ impl fmt::Display for Timestamp {
 /// other codes pass through unchanged so a centre can add categories.
 ///
 /// ```
-/// use blocklist_core::Reason;
+/// use blocklist_lookup::Reason;
 /// assert_eq!(Reason::MULE_ACCOUNT.name(), Some("mule_account"));
 /// assert_eq!(Reason::from_name("phishing"), Some(Reason::PHISHING));
 /// ```
@@ -115,7 +115,7 @@ impl fmt::Display for Reason {
 /// so it fits the fixed field of a C result and needs no escaping anywhere.
 ///
 /// ```
-/// use blocklist_core::Agency;
+/// use blocklist_lookup::Agency;
 /// assert!(Agency::new("th-aoc").is_ok());
 /// assert!(Agency::new("has space").is_err());
 /// ```
@@ -186,7 +186,7 @@ impl EntryMeta {
     /// [`LAST_TIME`](Self::LAST_TIME), with its field name.
     ///
     /// ```
-    /// # use blocklist_core::*;
+    /// # use blocklist_lookup::*;
     /// let mut meta = EntryMeta {
     ///     reason: Reason::MULE_ACCOUNT,
     ///     agency: Agency::new("th-aoc").unwrap(),
@@ -210,7 +210,7 @@ impl EntryMeta {
     /// its expiry time, without waiting for the delta that removes it.
     ///
     /// ```
-    /// # use blocklist_core::*;
+    /// # use blocklist_lookup::*;
     /// let meta = EntryMeta {
     ///     reason: Reason::MULE_ACCOUNT,
     ///     agency: Agency::new("th-aoc").unwrap(),

@@ -13,7 +13,7 @@ use crate::normalise::{self, NormaliseError, Rules};
 /// so every `Identifier` in the system is normalised.
 ///
 /// ```
-/// use blocklist_core::{Identifier, Kind, Rules};
+/// use blocklist_lookup::{Identifier, Kind, Rules};
 /// let rules = Rules::default(); // Thailand as the default region
 /// let a = Identifier::parse(Kind::Number, "081-234-5678", &rules).unwrap();
 /// let b = Identifier::parse(Kind::Number, "+66 81 234 5678", &rules).unwrap();

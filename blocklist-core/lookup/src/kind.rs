@@ -10,7 +10,7 @@ use std::fmt;
 /// state digest, and never matches it in a lookup.
 ///
 /// ```
-/// use blocklist_core::Kind;
+/// use blocklist_lookup::Kind;
 /// assert_eq!(Kind::from_code(2), Kind::Number);
 /// assert_eq!("domain".parse::<Kind>().unwrap(), Kind::Domain);
 /// assert_eq!(Kind::Other(99).code(), 99);

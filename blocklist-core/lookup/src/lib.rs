@@ -6,11 +6,16 @@
 //!    published as one mapped file; lookups in this process or, through the C
 //!    library, in another one.
 //!
+//!
+//! [`atomic_file`] is how every part of blocklist replaces a file that others
+//! read (the index here; the centre's and the daemon's published files).
+//!
 //! It holds no SQLite, no signatures and no network code, so `libblocklist`
 //! (which depends on this crate alone) carries none of them into a bank's
 //! link. `blocklist-core` builds the write side (signed documents,
 //! verification, the replica store) on top of it and re-exports it whole.
 
+pub mod atomic_file;
 pub mod entry;
 pub mod identifier;
 pub mod index;

@@ -43,6 +43,44 @@ pub struct Envelope<'a> {
     pub(crate) message: Vec<u8>,
 }
 
+/// The fixed-size start of an envelope: enough to judge a file's type and
+/// size before reading it whole (the daemon's drop folder caps by type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The document type.
+    pub doc_type: DocType,
+    /// The payload length the header announces (unchecked against any cap).
+    pub payload_len: u64,
+}
+
+impl Header {
+    /// The fewest bytes a complete document with this header takes: header,
+    /// payload, signature count and one signature (saturating, as the
+    /// announced length is untrusted).
+    pub fn min_document_len(&self) -> u64 {
+        (HEADER_LEN as u64)
+            .saturating_add(self.payload_len)
+            .saturating_add(1 + SIGNATURE_LEN as u64)
+    }
+}
+
+/// Reads and checks the header (magic, format version, type, reserved bytes,
+/// payload length) from the first [`HEADER_LEN`] bytes of `bytes`.
+///
+/// ```
+/// use blocklist_core::document::{envelope, DocType};
+/// let header = envelope::parse_header(b"BLKL\x01\x03\0\0\x10\0\0\0\0\0\0\0").unwrap();
+/// assert_eq!((header.doc_type, header.payload_len), (DocType::Delta, 16));
+/// assert!(envelope::parse_header(b"<html>not a document").is_err());
+/// ```
+pub fn parse_header(bytes: &[u8]) -> Result<Header, DecodeError> {
+    read_header(&mut Reader {
+        bytes,
+        pos: 0,
+        doc: "document",
+    })
+}
+
 /// Reads the envelope's structure (header, payload bounds, signatures); checks
 /// no signature.
 pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
@@ -51,30 +89,11 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         pos: 0,
         doc: "document",
     };
-    let magic = reader.take("magic", 4)?;
-    if magic != MAGIC {
-        return Err(DecodeError::BadMagic {
-            found: magic.to_vec(),
-        });
-    }
-    let format = reader.take("format version", 1)?[0];
-    if format != FORMAT_VERSION {
-        return Err(DecodeError::UnsupportedFormat {
-            found: format,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let doc_type = DocType::from_code(reader.take("document type", 1)?[0])?;
-    reader.doc = doc_type.name();
-    let reserved = reader.take("reserved bytes", 2)?;
-    if reserved != [0, 0] {
-        return Err(DecodeError::ReservedBits {
-            doc: doc_type.name(),
-            found: [reserved[0], reserved[1]],
-        });
-    }
-    let length = u64::from_le_bytes(reader.take("payload length", 8)?.try_into().expect("8"));
-    let payload = reader.take("payload", length)?;
+    let Header {
+        doc_type,
+        payload_len,
+    } = read_header(&mut reader)?;
+    let payload = reader.take("payload", payload_len)?;
     let digest = Sha256::of(&bytes[..reader.pos]);
     let count = reader.take("signature count", 1)?[0];
     let mut signatures = Vec::with_capacity(count.into());
@@ -106,6 +125,37 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         payload,
         signatures,
         message: signing_message(doc_type, &digest),
+    })
+}
+
+/// The header fields, leaving `reader` at the payload.
+fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
+    let magic = reader.take("magic", 4)?;
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic {
+            found: magic.to_vec(),
+        });
+    }
+    let format = reader.take("format version", 1)?[0];
+    if format != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedFormat {
+            found: format,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let doc_type = DocType::from_code(reader.take("document type", 1)?[0])?;
+    reader.doc = doc_type.name();
+    let reserved = reader.take("reserved bytes", 2)?;
+    if reserved != [0, 0] {
+        return Err(DecodeError::ReservedBits {
+            doc: doc_type.name(),
+            found: [reserved[0], reserved[1]],
+        });
+    }
+    let payload_len = u64::from_le_bytes(reader.take("payload length", 8)?.try_into().expect("8"));
+    Ok(Header {
+        doc_type,
+        payload_len,
     })
 }
 

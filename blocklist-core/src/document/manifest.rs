@@ -39,6 +39,42 @@ impl FileRef {
 /// The path of the one mutable file in a publish directory.
 pub const MANIFEST_PATH: &str = "manifest";
 
+/// The document types a publish directory keeps in a folder of their own
+/// (`roots/`, `deltas/`, `snapshots/`), each file under its immutable name.
+pub const FOLDER_TYPES: [DocType; 3] = [DocType::Root, DocType::Delta, DocType::Snapshot];
+
+/// The version and digest in a file name `<version>-<sha256 hex>.<type>`
+/// (what [`FileRef::path`] names), if it is one in canonical form: the
+/// centre, the daemon's mirror and its server accept no other spelling.
+///
+/// ```
+/// use blocklist_core::document::*;
+/// let name = format!("42-{}.delta", "ab".repeat(32));
+/// assert_eq!(parse_file_name(DocType::Delta, &name).map(|(v, _)| v.get()), Some(42));
+/// assert_eq!(parse_file_name(DocType::Delta, &format!("042-{}.delta", "ab".repeat(32))), None);
+/// ```
+pub fn parse_file_name(doc: DocType, name: &str) -> Option<(Version, Sha256)> {
+    let stem = name.strip_suffix(doc.name())?.strip_suffix('.')?;
+    let (version, sha) = stem.split_once('-')?;
+    let sha = Sha256::from_hex(sha)?;
+    if version.starts_with('0') || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((Version::new(version.parse().ok()?)?, sha))
+}
+
+/// The type, version and digest of a path relative to a publish directory
+/// (`deltas/<version>-<sha256>.delta`, ...), if it names a document file of
+/// the layout. The manifest and anything else (`..`, hidden files) is `None`.
+pub fn parse_file_path(rel: &str) -> Option<(DocType, Version, Sha256)> {
+    let (folder, name) = rel.split_once('/')?;
+    let doc = FOLDER_TYPES
+        .into_iter()
+        .find(|doc| folder.strip_suffix('s') == Some(doc.name()))?;
+    let (version, sha) = parse_file_name(doc, name)?;
+    Some((doc, version, sha))
+}
+
 /// What a client fetches first, and often: the newest version, its state
 /// digest, the files that lead to it, and an expiry. The centre re-signs it on a
 /// schedule even when nothing changed, with a higher `serial`, so clients can

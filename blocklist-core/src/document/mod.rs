@@ -26,7 +26,9 @@ use std::num::NonZeroU64;
 
 pub use delta::{Delta, Op};
 pub use error::{DecodeError, EncodeError};
-pub use manifest::{FileRef, Manifest, MANIFEST_PATH};
+pub use manifest::{
+    parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
+};
 pub use root::{KeySet, TrustRoot};
 pub use snapshot::Snapshot;
 

@@ -233,8 +233,8 @@ fn manifests_expire_and_refuse_older_serials() {
     ));
     assert!(matches!(
         c.verifier.manifest(&bytes, NOW, Some(11)),
-        Err(VerifyError::Rollback {
-            trusted: 11,
+        Err(VerifyError::SerialRollback {
+            seen: 11,
             offered: 10,
             ..
         })

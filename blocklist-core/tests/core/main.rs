@@ -10,3 +10,5 @@ mod documents;
 mod store;
 // The replica: store and index kept in step, repaired after a crash.
 mod replica;
+// Conformance vectors (blocklist-core/conformance/): identifiers, matches, signed documents.
+mod conformance;

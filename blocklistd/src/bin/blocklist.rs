@@ -1,6 +1,8 @@
 //! `blocklist`: the centre's command line. Parses arguments, sets up logging
 //! and calls the library (`blocklistd::centre`); all logic lives there.
 
+use std::fmt;
+use std::io::{self, Write as _};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,10 +12,11 @@ use blocklist_core::document::ListId;
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::publish::{
-    self, InitOptions, PublishOptions, PublishReport, RotateOptions,
+    self, History, InitOptions, PublishOptions, PublishReport, RotateOptions,
 };
 use blocklistd::centre::source::{HttpSource, Source};
-use blocklistd::centre::{audit, inspect, keyfile, serve, CentreError, PublishDir};
+use blocklistd::centre::{audit, inspect, keyfile, CentreError, PublishDir};
+use blocklistd::serve_dir as serve;
 use clap::{Args, Parser, Subcommand};
 
 /// The centre's publishing tool: keys, trust roots, signed versions of the
@@ -167,12 +170,29 @@ struct SigningArgs {
     manifest_lifetime: Duration,
 }
 
+/// How much history the manifest keeps listing (every publish and refresh prunes).
+#[derive(Args, Debug)]
+struct HistoryArgs {
+    /// Keep each delta listed at least this long after its publish, so a
+    /// client catching up finds it (at most 256 deltas and snapshots are
+    /// listed whatever the grace; further behind, a client takes the newest
+    /// snapshot).
+    #[arg(long, default_value = "1day", value_parser = humantime::parse_duration)]
+    delta_grace: Duration,
+}
+
 #[derive(Args, Debug)]
 struct PublishArgs {
     /// The publish directory.
     dir: PathBuf,
     #[command(flatten)]
     signing: SigningArgs,
+    #[command(flatten)]
+    history: HistoryArgs,
+    /// Remove entries this long after they expired (as signed removals in
+    /// the version published).
+    #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
+    purge_expired_after: Duration,
     /// Files of entries to add or update.
     inputs: Vec<PathBuf>,
     /// A file of entries to remove (repeat; same formats, only kind and value are read).
@@ -193,7 +213,14 @@ struct PublishArgs {
     /// The expiry of rows without one: RFC 3339 time, date, or duration like 90d.
     #[arg(long)]
     expires: Option<Expiry>,
-    /// Region for national phone numbers and accounts (ISO 3166).
+    /// Region for national phone numbers and accounts (ISO 3166 alpha-2, any case).
+    ///
+    /// One region for the whole publish: it applies to every line of every
+    /// input and removal file (no file or line names its own). Phone numbers
+    /// are read for any region of libphonenumber's metadata (US, GB, CL, DE,
+    /// JP...), with its trunk and international prefixes and national
+    /// lengths; domestic accounts for TH only. Numbers written with `+` or
+    /// `00`, IBANs, `TH:` accounts and domains do not depend on it.
     #[arg(long, default_value = "TH")]
     region: String,
     /// Publish without the invalid lines instead of refusing.
@@ -210,6 +237,8 @@ struct RefreshArgs {
     dir: PathBuf,
     #[command(flatten)]
     signing: SigningArgs,
+    #[command(flatten)]
+    history: HistoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +252,52 @@ struct PruneArgs {
     keep: u64,
 }
 
+/// Writes a line of the command's report to standard output (see [`Report`]),
+/// returning from the caller on a write error other than a closed pipe.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {
+        $out.write(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// Writes a line to standard error. A diagnostic that cannot be written has
+/// nowhere left to go, so a closed or failing stderr is ignored (never a panic,
+/// as `eprintln!` would).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// The command's report on standard output. A reader that went away
+/// (`blocklist publish ... | head -1`) is no failure: the command's work goes
+/// on and its exit status is its own; the rest of the report is dropped.
+/// Any other write error (a full disk under `> file`) fails the command, since
+/// the report asked for is then incomplete.
+#[derive(Debug, Default)]
+struct Report {
+    /// The reader closed the pipe: nothing more is written.
+    closed: bool,
+}
+
+impl Report {
+    fn write(&mut self, text: fmt::Arguments<'_>) -> Result<(), CentreError> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut stdout = io::stdout().lock();
+        // Flushed per write, so a `serve` caller sees its address at once.
+        match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(source) => Err(CentreError::Stdout { source }),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -232,30 +307,31 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match run(cli.command) {
+    match run(cli.command, &mut Report::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if let CentreError::InvalidInput { lines } = &err {
                 for line in lines {
-                    eprintln!("{line}");
+                    note!("{line}");
                 }
             }
-            eprintln!("error: {err}");
+            note!("error: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(command: Command) -> Result<(), CentreError> {
+fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
     match command {
         Command::Keygen { prefix } => {
             let pair = keyfile::keygen(&prefix)?;
-            println!(
+            say!(
+                out,
                 "secret key: {} (mode 0600; keep it offline if it is a root key)",
                 pair.secret.display()
             );
-            println!("public key: {}", pair.public.display());
-            println!("key id: {}", pair.key.id());
+            say!(out, "public key: {}", pair.public.display());
+            say!(out, "key id: {}", pair.key.id());
         }
         Command::Init(args) => {
             let options = InitOptions {
@@ -269,7 +345,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                 root_lifetime: args.root_lifetime,
             };
             let root = publish::init(&args.dir, &options)?;
-            println!("created {} with {root}", args.dir.display());
+            say!(out, "created {} with {root}", args.dir.display());
         }
         Command::Rotate(args) => {
             let options = RotateOptions {
@@ -283,7 +359,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                 root_lifetime: args.root_lifetime,
             };
             let root = publish::rotate(&args.dir, &options)?;
-            println!("wrote {root}; the next publish or refresh lists it");
+            say!(out, "wrote {root}; the next publish or refresh lists it");
         }
         Command::Publish(args) => {
             let usage = |reason: String| CentreError::Usage { reason };
@@ -323,8 +399,12 @@ fn run(command: Command) -> Result<(), CentreError> {
                 skip_invalid: args.skip_invalid,
                 snapshot_every: args.snapshot_every,
                 manifest_lifetime: args.signing.manifest_lifetime,
+                history: History {
+                    delta_grace: args.history.delta_grace,
+                    purge_expired_after: args.purge_expired_after,
+                },
             };
-            print_publish(&publish::publish(&args.dir, &options)?);
+            print_publish(out, &publish::publish(&args.dir, &options)?)?;
         }
         Command::Refresh(args) => {
             let options = PublishOptions {
@@ -339,8 +419,12 @@ fn run(command: Command) -> Result<(), CentreError> {
                 skip_invalid: false,
                 snapshot_every: NonZeroU64::MAX,
                 manifest_lifetime: args.signing.manifest_lifetime,
+                history: History {
+                    delta_grace: args.history.delta_grace,
+                    ..History::default()
+                },
             };
-            print_publish(&publish::publish(&args.dir, &options)?);
+            print_publish(out, &publish::publish(&args.dir, &options)?)?;
         }
         Command::Prune(args) => {
             let keys = read_all(&args.signing.keys, keyfile::read_secret)?;
@@ -348,12 +432,15 @@ fn run(command: Command) -> Result<(), CentreError> {
                 publish::prune(&args.dir, &keys, args.keep, args.signing.manifest_lifetime)?;
             match (report.base, report.serial) {
                 (Some(base), Some(serial)) => {
-                    println!("chain now starts at snapshot {base}; manifest serial {serial}")
+                    say!(
+                        out,
+                        "chain now starts at snapshot {base}; manifest serial {serial}"
+                    )
                 }
-                _ => println!("nothing to prune from the manifest"),
+                _ => say!(out, "nothing to prune from the manifest"),
             }
             for path in &report.removed {
-                println!("removed {path}");
+                say!(out, "removed {path}");
             }
         }
         Command::Serve {
@@ -375,8 +462,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                 let bound = listener
                     .local_addr()
                     .map_err(serve_error("read the bound address".to_owned()))?;
-                println!("listening on http://{bound}");
-                std::io::Write::flush(&mut std::io::stdout()).ok();
+                say!(out, "listening on http://{bound}");
                 serve::run(config, listener, blocklistd::signal::shutdown_signal())
                     .await
                     .map_err(serve_error("serve".to_owned()))
@@ -390,7 +476,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                     source,
                 })?),
                 None => {
-                    eprintln!("WARNING: no --root given: trusting the first published root as found. Pin a root obtained out of band with --root.");
+                    note!("WARNING: no --root given: trusting the first published root as found. Pin a root obtained out of band with --root.");
                     None
                 }
             };
@@ -401,7 +487,7 @@ fn run(command: Command) -> Result<(), CentreError> {
                     Box::new(PublishDir::open(Path::new(&target))?)
                 };
             let report = audit::audit(source.as_ref(), pinned.as_deref(), Timestamp::now())?;
-            println!(
+            say!(out,
                 "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s) verified; manifest expires {}",
                 report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, inspect::time(report.expires_at)
             );
@@ -414,12 +500,13 @@ fn run(command: Command) -> Result<(), CentreError> {
             })?;
             let view = inspect::inspect(&file.display().to_string(), &bytes, first)?;
             if json {
-                println!(
+                say!(
+                    out,
                     "{}",
                     serde_json::to_string_pretty(&view).expect("plain data serialises")
                 );
             } else {
-                print!("{}", view.to_text());
+                out.write(format_args!("{}", view.to_text()))?;
             }
         }
     }
@@ -437,22 +524,26 @@ fn read_all<T>(
     paths.iter().map(|p| read(p)).collect()
 }
 
-fn print_publish(report: &PublishReport) {
+fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreError> {
     for line in &report.invalid {
-        eprintln!("skipped {line}");
+        note!("skipped {line}");
     }
     if !report.invalid.is_empty() {
-        eprintln!("skipped {} invalid line(s)", report.invalid.len());
+        note!("skipped {} invalid line(s)", report.invalid.len());
     }
     match report.version {
-        Some(version) => println!(
-            "published version {version}: {} added, {} updated, {} removed, {} unchanged, {} duplicate line(s), {} removal(s) not listed; {} entries",
-            report.added, report.updated, report.removed, report.unchanged, report.duplicates, report.not_listed, report.entries
+        Some(version) => say!(out,
+            "published version {version}: {} added, {} updated, {} removed, {} expired purged, {} unchanged, {} duplicate line(s), {} removal(s) not listed; {} entries",
+            report.added, report.updated, report.removed, report.purged, report.unchanged, report.duplicates, report.not_listed, report.entries
         ),
-        None => println!("no changes: manifest re-signed; {} entries", report.entries),
+        None => say!(out, "no changes: manifest re-signed; {} entries", report.entries),
     }
     for path in &report.written {
-        println!("wrote {path}");
+        say!(out, "wrote {path}");
     }
-    println!("manifest serial {}", report.serial);
+    for path in &report.deleted {
+        say!(out, "deleted {path}");
+    }
+    say!(out, "manifest serial {}", report.serial);
+    Ok(())
 }

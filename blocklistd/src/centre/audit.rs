@@ -12,7 +12,7 @@ use blocklist_core::verify::VerifyError;
 use blocklist_core::Timestamp;
 
 use crate::centre::chain::{self, Base};
-use crate::centre::source::Source;
+use crate::centre::source::{Source, MAX_MANIFEST_SIZE};
 use crate::centre::CentreError;
 
 /// What an audit checked.
@@ -43,7 +43,7 @@ pub fn audit(
     pinned: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<AuditReport, CentreError> {
-    let manifest_bytes = source.fetch(MANIFEST_PATH)?;
+    let manifest_bytes = source.fetch(MANIFEST_PATH, MAX_MANIFEST_SIZE)?;
     let listed = chain::unverified_manifest(source, &manifest_bytes)?;
     let roots = chain::root_chain(source, &listed.roots, pinned)?;
     let verifier = roots.last().ok_or_else(|| CentreError::Inconsistent {

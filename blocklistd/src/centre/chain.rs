@@ -10,12 +10,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use blocklist_core::document::{
-    Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
+    parse_file_path, Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
 };
 use blocklist_core::verify::{self, read_unverified, Verifier};
-use blocklist_core::{Entry, EntryMeta, Identifier};
+use blocklist_core::{Entry, EntryMeta, Identifier, Timestamp};
 
-use crate::centre::source::Source;
+use crate::centre::source::{Source, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
 
 /// A whole list in memory at one version.
@@ -53,6 +53,14 @@ impl Replica {
     /// The metadata of a listed identifier.
     pub fn get(&self, id: &Identifier) -> Option<&EntryMeta> {
         self.entries.get(id)
+    }
+
+    /// The identifiers whose expiry is at or before `cutoff`.
+    pub fn expired_by(&self, cutoff: Timestamp) -> impl Iterator<Item = &Identifier> + '_ {
+        self.entries
+            .iter()
+            .filter(move |(_, meta)| meta.expires_at.is_some_and(|t| t <= cutoff))
+            .map(|(id, _)| id)
     }
 
     /// How many distinct agencies list the entries.
@@ -332,7 +340,12 @@ pub fn fetch_checked(
     rel: &str,
     file: &FileRef,
 ) -> Result<Vec<u8>, CentreError> {
-    let bytes = source.fetch(rel)?;
+    // A root's listed size is read before the manifest listing it is verified.
+    let limit = match parse_file_path(rel) {
+        Some((DocType::Root, ..)) => file.size.min(MAX_ROOT_SIZE),
+        _ => file.size,
+    };
+    let bytes = source.fetch(rel, limit)?;
     verify::check_file(&source.name(rel), &bytes, file).map_err(|err| CentreError::Verify {
         file: source.name(rel),
         source: err,

@@ -107,6 +107,24 @@ pub enum CentreError {
         /// The OS error.
         source: io::Error,
     },
+    /// A file could not be written into place.
+    #[error(transparent)]
+    Write(#[from] blocklist_core::atomic_file::AtomicFileError),
+    /// The command's report could not be written (a closed pipe is no error:
+    /// the reader took what it wanted).
+    #[error("cannot write to standard output: {source}")]
+    Stdout {
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A published file is larger than a reader of it takes.
+    #[error("{file} is larger than the {limit} bytes it may be: not read further")]
+    TooLarge {
+        /// The file (path or URL).
+        file: String,
+        /// The cap, in bytes.
+        limit: u64,
+    },
     /// A remote file could not be fetched.
     #[error("cannot fetch {url}: {reason}")]
     Http {

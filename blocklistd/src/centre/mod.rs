@@ -10,7 +10,9 @@
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
-//! - [`serve`]: an HTTP server for a publish directory.
+//!
+//! The HTTP server for a publish directory is [`crate::serve_dir`], shared
+//! with the daemon's mirror mode.
 
 pub mod audit;
 pub mod chain;
@@ -20,7 +22,6 @@ pub mod inspect;
 pub mod keyfile;
 pub mod publish;
 pub mod publish_dir;
-pub mod serve;
 pub mod source;
 
 pub use error::CentreError;

@@ -8,9 +8,11 @@
 //! them or to tear in a crash. A snapshot every K versions bounds the work.
 //!
 //! Every operation holds the directory's lock, writes new immutable files,
-//! and writes the manifest last (see [`crate::centre::publish_dir`]).
+//! and writes the manifest last (see [`crate::centre::publish_dir`]). Every
+//! manifest a publish or refresh writes is pruned to a bounded history
+//! ([`History`]), and a publish removes long-expired entries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,7 +21,7 @@ use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::verify::{read_unverified, Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
 
 use crate::centre::chain::{self, Base, Replica};
@@ -185,7 +187,56 @@ pub struct PublishOptions {
     pub snapshot_every: NonZeroU64,
     /// How long the new manifest is valid.
     pub manifest_lifetime: Duration,
+    /// What the manifest keeps listing (see [`History`]).
+    pub history: History,
 }
+
+/// How much history a publish keeps listed and how long expired entries stay.
+///
+/// Every publish (and refresh) prunes the manifest on its own, so that it
+/// stays small however long the history ([`MAX_LISTED_FILES`]): a delta
+/// stays listed for at least `delta_grace` after it was published, so a client
+/// that read an older manifest and is fetching the deltas it listed finds
+/// them, unless the cap comes first. A client further behind takes the newest
+/// snapshot, which is always listed.
+#[derive(Clone, Copy, Debug)]
+pub struct History {
+    /// How long a delta stays listed (the file count cap permitting).
+    pub delta_grace: Duration,
+    /// How long after its expiry an entry is removed from the list, by an
+    /// ordinary signed removal in the next version published. Expired
+    /// entries no longer match lookups, but they take room in every
+    /// replica and index until removed; the grace keeps them visible to
+    /// audits of recent history.
+    pub purge_expired_after: Duration,
+}
+
+impl Default for History {
+    fn default() -> History {
+        History {
+            delta_grace: DEFAULT_DELTA_GRACE,
+            purge_expired_after: DEFAULT_PURGE_EXPIRED_AFTER,
+        }
+    }
+}
+
+/// A day: a daemon that was off for less catches up by deltas (at a publish
+/// a minute the file cap comes first, after about four hours).
+pub const DEFAULT_DELTA_GRACE: Duration = Duration::from_secs(86_400);
+
+/// 30 days: long enough for an expiry to be noticed and an entry re-listed
+/// by its agency in time, short enough that stale entries do not pile up.
+pub const DEFAULT_PURGE_EXPIRED_AFTER: Duration = Duration::from_secs(30 * 86_400);
+
+/// The most deltas and snapshots a manifest lists. A file reference is 39
+/// to 52 bytes on the wire, so this keeps a manifest under 14 KB (plus one
+/// reference per trust root), far below the daemons' 1 MiB default cap.
+pub const MAX_LISTED_FILES: usize = 256;
+
+/// A publish writes a snapshot when the newest one is this many versions
+/// behind, whatever `snapshot_every` says: the manifest's chain then always
+/// fits in [`MAX_LISTED_FILES`] from the newest snapshot.
+pub const MAX_DELTAS_PAST_SNAPSHOT: u64 = (MAX_LISTED_FILES / 2) as u64;
 
 /// What a publish did.
 #[derive(Debug, Default)]
@@ -206,10 +257,15 @@ pub struct PublishReport {
     pub duplicates: usize,
     /// Removals of identifiers not listed (nothing to do).
     pub not_listed: usize,
+    /// Entries removed because they expired more than the purge grace ago.
+    pub purged: usize,
     /// Invalid lines (skipped when this report exists).
     pub invalid: Vec<InvalidLine>,
     /// The files written, manifest last.
     pub written: Vec<String>,
+    /// Deltas and snapshots deleted because the manifest no longer lists them
+    /// (and leftovers of killed publishes).
+    pub deleted: Vec<String>,
     /// Entries in the list now.
     pub entries: u64,
 }
@@ -235,18 +291,25 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     let needs_version =
         centre.manifest.is_none() || must_reanchor || !additions.is_empty() || !removals.is_empty();
     if !needs_version {
-        return centre.resign(&lock, &signers, options.manifest_lifetime, report);
+        return centre.resign(&lock, &signers, options, report);
     }
     let mut replica = centre.load_list()?;
-    let ops = changes(
+    let mut ops = changes(
         &replica,
         additions,
         removals,
         options.context.now,
         &mut report,
     );
+    ops.extend(purge_expired(
+        &replica,
+        &ops,
+        options.context.now,
+        options.history.purge_expired_after,
+        &mut report,
+    ));
     if ops.is_empty() && centre.manifest.is_some() && !must_reanchor {
-        return centre.resign(&lock, &signers, options.manifest_lifetime, report);
+        return centre.resign(&lock, &signers, options, report);
     }
     let version = replica.version().map_or(Version::FIRST, Version::next);
     replica
@@ -284,7 +347,11 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         manifest.deltas.clear();
         manifest.snapshots.clear();
     }
-    if must_reanchor || version.get() % options.snapshot_every.get() == 0 {
+    let newest_snapshot = manifest.snapshots.last().map_or(0, |s| s.version.get());
+    if must_reanchor
+        || version.get() % options.snapshot_every.get() == 0
+        || version.get() - newest_snapshot >= MAX_DELTAS_PAST_SNAPSHOT
+    {
         let snapshot = Snapshot {
             list,
             version,
@@ -300,7 +367,10 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     }
     report.version = Some(version);
     report.entries = replica.state().entries;
-    centre.write_manifest(&lock, &manifest, &signers, report)
+    centre.prune_listing(&mut manifest, now, options.history.delta_grace)?;
+    let mut report = centre.write_manifest(&lock, &manifest, &signers, report)?;
+    report.deleted = dir.remove_unlisted(&lock, &manifest)?;
+    Ok(report)
 }
 
 /// What `prune` did.
@@ -539,7 +609,7 @@ impl<'a> Centre<'a> {
         &self,
         lock: &DirLock,
         signers: &[&SecretKey],
-        lifetime: Duration,
+        options: &PublishOptions,
         mut report: PublishReport,
     ) -> Result<PublishReport, CentreError> {
         let current = self
@@ -547,9 +617,74 @@ impl<'a> Centre<'a> {
             .as_ref()
             .expect("callers check a manifest exists");
         report.entries = current.state.entries;
-        let manifest =
-            self.next_manifest(Timestamp::now(), lifetime, current.state, current.version);
-        self.write_manifest(lock, &manifest, signers, report)
+        let now = options.context.now;
+        let mut manifest = self.next_manifest(
+            now,
+            options.manifest_lifetime,
+            current.state,
+            current.version,
+        );
+        self.prune_listing(&mut manifest, now, options.history.delta_grace)?;
+        let mut report = self.write_manifest(lock, &manifest, signers, report)?;
+        report.deleted = self.dir.remove_unlisted(lock, &manifest)?;
+        Ok(report)
+    }
+
+    /// Moves the start of `manifest`'s chain to a later listed snapshot where
+    /// history allows: past every delta older than `grace`, and as far as
+    /// needed for [`MAX_LISTED_FILES`]. The deltas before the new base and
+    /// the snapshots older than it are unlisted; the newest snapshot stays.
+    fn prune_listing(
+        &self,
+        manifest: &mut Manifest,
+        now: Timestamp,
+        grace: Duration,
+    ) -> Result<(), CentreError> {
+        let listed = |base: u64, m: &Manifest| {
+            m.deltas.iter().filter(|d| d.version.get() > base).count()
+                + m.snapshots
+                    .iter()
+                    .filter(|s| s.version.get() >= base)
+                    .count()
+        };
+        let oldest_kept = now.0.saturating_sub(grace.as_secs());
+        let mut base = manifest.deltas.first().map_or(0, |d| d.version.base());
+        for snapshot in manifest.snapshots.clone() {
+            let candidate = snapshot.version.get();
+            if candidate <= base {
+                continue;
+            }
+            if listed(base, manifest) <= MAX_LISTED_FILES {
+                // Within the cap: only deltas past their grace go. The
+                // snapshot's delta was published with it, at the same time.
+                let Some(delta) = manifest
+                    .deltas
+                    .iter()
+                    .find(|d| d.version == snapshot.version)
+                else {
+                    break;
+                };
+                if self.delta_created_at(delta)?.0 > oldest_kept {
+                    break;
+                }
+            }
+            base = candidate;
+        }
+        manifest.deltas.retain(|d| d.version.get() > base);
+        manifest.snapshots.retain(|s| s.version.get() >= base);
+        Ok(())
+    }
+
+    /// When a listed delta was published (read from the delta itself: the
+    /// published files are the one source of truth).
+    fn delta_created_at(&self, delta: &FileRef) -> Result<Timestamp, CentreError> {
+        let rel = delta.path(DocType::Delta);
+        let bytes = chain::fetch_checked(self.dir, &rel, delta)?;
+        let delta: Delta = read_unverified(&bytes).map_err(|source| CentreError::Verify {
+            file: self.dir.name(&rel),
+            source,
+        })?;
+        Ok(delta.created_at)
     }
 
     fn write_manifest(
@@ -682,4 +817,28 @@ fn changes(
         }
     }
     ops
+}
+
+/// Removals of the entries that expired more than `after` before `now`,
+/// except those `ops` already changes (an input re-listing an expired entry
+/// wins), sorted so that the same list always gives the same delta.
+fn purge_expired(
+    list: &Replica,
+    ops: &[Op],
+    now: Timestamp,
+    after: Duration,
+    report: &mut PublishReport,
+) -> Vec<Op> {
+    let Some(cutoff) = now.0.checked_sub(after.as_secs()) else {
+        return Vec::new();
+    };
+    let touched: HashSet<&Identifier> = ops.iter().map(Op::id).collect();
+    let mut expired: Vec<Identifier> = list
+        .expired_by(Timestamp(cutoff))
+        .filter(|id| !touched.contains(id))
+        .cloned()
+        .collect();
+    expired.sort();
+    report.purged = expired.len();
+    expired.into_iter().map(Op::Remove).collect()
 }

@@ -12,27 +12,26 @@
 //!
 //! Everything but `.centre/` is plain static files a web server can host as
 //! they are. Every file is written to `.centre/tmp/`, flushed, renamed into
-//! place and its directory flushed, so a reader sees either the whole file or
-//! none. The manifest is written after the files it names, so a publish
+//! place and its directory flushed ([`blocklist_core::atomic_file`]), so a
+//! reader sees either the whole file or none. The manifest is written after the files it names, so a publish
 //! killed at any point leaves the previous manifest pointing at complete
 //! files; what the killed run left (unlisted files, temporaries) is harmless
 //! and removed by `prune` or the next lock holder.
 
-use std::fs::{self, File};
-use std::io::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::document::{DocType, FileRef, Manifest, Version, MANIFEST_PATH};
-use blocklist_core::lock::{FolderLock, Locked};
+use blocklist_core::atomic_file;
+use blocklist_core::document::{
+    parse_file_name, DocType, FileRef, Manifest, Version, FOLDER_TYPES, MANIFEST_PATH,
+};
+use blocklist_core::lock::FolderLock;
 use blocklist_core::Sha256;
 
 use crate::centre::CentreError;
 
 /// The centre's private folder inside a publish directory (never served).
 pub const CENTRE_DIR: &str = ".centre";
-
-/// The document types that live in a folder of their own, immutable.
-const FOLDERS: [DocType; 3] = [DocType::Root, DocType::Delta, DocType::Snapshot];
 
 /// A publish directory.
 #[derive(Clone, Debug)]
@@ -54,7 +53,7 @@ impl PublishDir {
         let dir = PublishDir {
             path: path.to_owned(),
         };
-        for doc in FOLDERS {
+        for doc in FOLDER_TYPES {
             let folder = dir.folder(doc);
             fs::create_dir_all(&folder).map_err(CentreError::io("create", &folder))?;
         }
@@ -94,14 +93,16 @@ impl PublishDir {
         let tmp = self.tmp_dir();
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
         let path = self.path.join(CENTRE_DIR).join("lock");
-        let lock = FolderLock::try_acquire(&path).map_err(|e| match e {
-            Locked::Io { action, source, .. } => CentreError::io(action, path)(source),
-            held => CentreError::Locked { source: held },
-        })?;
-        for entry in fs::read_dir(&tmp).map_err(CentreError::io("list", &tmp))? {
-            let stale = entry.map_err(CentreError::io("list", &tmp))?.path();
-            fs::remove_file(&stale).map_err(CentreError::io("remove", &stale))?;
-        }
+        let lock = FolderLock::try_acquire_or(
+            &path,
+            |held| CentreError::Locked { source: held },
+            |action, path, source| CentreError::Io {
+                action,
+                path,
+                source,
+            },
+        )?;
+        atomic_file::remove_temps_in(&tmp);
         Ok(DirLock { _lock: lock })
     }
 
@@ -185,7 +186,7 @@ impl PublishDir {
             let entry = entry.map_err(CentreError::io("list", &folder))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(version) = parse_document_name(doc, name) {
+            if let Some((version, _)) = parse_file_name(doc, name) {
                 found.push((version, format!("{}s/{name}", doc.name())));
             }
         }
@@ -200,33 +201,14 @@ impl PublishDir {
         self.path.join(CENTRE_DIR).join("tmp")
     }
 
-    /// Write to a temporary, flush, rename over the target, flush the directory:
-    /// after a crash the target is either the old file or the new one, whole.
+    /// After a crash the target is either the old file or the new one, whole.
     fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<(), CentreError> {
-        let target = self.path.join(rel);
-        let tmp = self.tmp_dir().join(rel.replace('/', "_"));
-        let mut file = File::create(&tmp).map_err(CentreError::io("create", &tmp))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(CentreError::io("write", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &target).map_err(CentreError::io("rename into place", &target))?;
-        let parent = target.parent().unwrap_or(&self.path);
-        File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(CentreError::io("flush directory", parent))
+        Ok(atomic_file::write_file_via(
+            &self.tmp_dir(),
+            &self.path.join(rel),
+            bytes,
+        )?)
     }
-}
-
-/// The version in a name `<version>-<64 hex>.<type>`, if it is one.
-pub fn parse_document_name(doc: DocType, name: &str) -> Option<Version> {
-    let stem = name.strip_suffix(doc.name())?.strip_suffix('.')?;
-    let (version, sha) = stem.split_once('-')?;
-    Sha256::from_hex(sha)?;
-    if version.starts_with('0') || !version.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Version::new(version.parse().ok()?)
 }
 
 #[cfg(test)]
@@ -244,33 +226,12 @@ mod tests {
     }
 
     #[test]
-    fn document_names_parse_only_in_canonical_form() {
-        let sha = "ab".repeat(32);
-        let v = |n| Version::new(n);
-        assert_eq!(
-            parse_document_name(DocType::Delta, &format!("42-{sha}.delta")),
-            v(42)
-        );
-        assert_eq!(
-            parse_document_name(DocType::Delta, &format!("042-{sha}.delta")),
-            None
-        );
-        assert_eq!(
-            parse_document_name(DocType::Delta, &format!("0-{sha}.delta")),
-            None
-        );
-        assert_eq!(
-            parse_document_name(DocType::Snapshot, &format!("1-{sha}.delta")),
-            None
-        );
-        assert_eq!(parse_document_name(DocType::Delta, "1-abc.delta"), None);
-    }
-
-    #[test]
     fn lock_clears_temporaries_a_killed_run_left() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PublishDir::create(tmp.path()).unwrap();
-        let stale = tmp.path().join(".centre/tmp/deltas_7-x.delta");
+        let stale = tmp
+            .path()
+            .join(".centre/tmp/.manifest.0123456789abcdef.tmp");
         fs::write(&stale, b"half").unwrap();
         let _lock = dir.lock().unwrap();
         assert!(!stale.exists());

@@ -1,23 +1,46 @@
 //! Where published files are read from: a publish directory or a URL. Audit
 //! and publish read through the same [`Source`], so they walk the chain of
 //! files the same way wherever it is hosted.
+//!
+//! Every read has a cap: what a host sends is read as it arrives and refused
+//! past the cap, so no server (nor its `Content-Length`) decides how much
+//! memory an audit takes.
 
 use std::io::Read as _;
 
 use crate::centre::{CentreError, PublishDir};
 
+/// The largest manifest read: what a daemon accepts by default
+/// (`sync.max_manifest_size`), so a manifest the audit passes, daemons take.
+pub const MAX_MANIFEST_SIZE: u64 = crate::daemon::config::DEFAULT_MAX_MANIFEST_SIZE;
+
+/// The largest trust root read: what a daemon accepts. A root's listed size
+/// comes from a manifest not yet verified, so it is capped by this too.
+pub const MAX_ROOT_SIZE: u64 = crate::daemon::source::http::MAX_ROOT_SIZE;
+
+/// How much a read asks of the host at a time: a read grows by what arrives.
+const READ_CHUNK: usize = 64 * 1024;
+
 /// Published files by their path relative to the publish directory.
 pub trait Source {
-    /// The file's bytes.
-    fn fetch(&self, rel: &str) -> Result<Vec<u8>, CentreError>;
+    /// The file's bytes, refused with [`CentreError::TooLarge`] past `limit` bytes.
+    fn fetch(&self, rel: &str, limit: u64) -> Result<Vec<u8>, CentreError>;
 
     /// The file's full name (a path or URL), for messages.
     fn name(&self, rel: &str) -> String;
 }
 
 impl Source for PublishDir {
-    fn fetch(&self, rel: &str) -> Result<Vec<u8>, CentreError> {
-        self.read(rel)
+    fn fetch(&self, rel: &str, limit: u64) -> Result<Vec<u8>, CentreError> {
+        let path = self.path().join(rel);
+        let file = std::fs::File::open(&path).map_err(CentreError::io("read", &path))?;
+        read_capped(file, limit).map_err(|error| match error {
+            Capped::TooLarge => CentreError::TooLarge {
+                file: self.name(rel),
+                limit,
+            },
+            Capped::Io(source) => CentreError::io("read", &path)(source),
+        })
     }
 
     fn name(&self, rel: &str) -> String {
@@ -54,13 +77,13 @@ impl HttpSource {
 }
 
 impl Source for HttpSource {
-    fn fetch(&self, rel: &str) -> Result<Vec<u8>, CentreError> {
+    fn fetch(&self, rel: &str, limit: u64) -> Result<Vec<u8>, CentreError> {
         let url = self.name(rel);
         let failed = |reason: String| CentreError::Http {
             url: url.clone(),
             reason,
         };
-        let mut response = self
+        let response = self
             .client
             .get(&url)
             .send()
@@ -68,14 +91,45 @@ impl Source for HttpSource {
         if !response.status().is_success() {
             return Err(failed(format!("HTTP status {}", response.status())));
         }
-        let mut bytes = Vec::new();
-        response
-            .read_to_end(&mut bytes)
-            .map_err(|e| failed(e.to_string()))?;
-        Ok(bytes)
+        read_capped(response, limit).map_err(|error| match error {
+            Capped::TooLarge => CentreError::TooLarge {
+                file: url.clone(),
+                limit,
+            },
+            Capped::Io(source) => failed(source.to_string()),
+        })
     }
 
     fn name(&self, rel: &str) -> String {
         format!("{}/{rel}", self.base)
     }
+}
+
+/// Why a capped read stopped.
+enum Capped {
+    /// More than the limit was on offer.
+    TooLarge,
+    /// The read failed.
+    Io(std::io::Error),
+}
+
+/// Reads `from` to its end, growing as bytes arrive (never reserving what a
+/// peer announces), and stops as soon as it would pass `limit`.
+fn read_capped(from: impl std::io::Read, limit: u64) -> Result<Vec<u8>, Capped> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0; READ_CHUNK];
+    // One byte past the limit tells "exactly the limit" from "more".
+    let mut from = from.take(limit.saturating_add(1));
+    loop {
+        match from.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Capped::Io(e)),
+        }
+    }
+    if bytes.len() as u64 > limit {
+        return Err(Capped::TooLarge);
+    }
+    Ok(bytes)
 }

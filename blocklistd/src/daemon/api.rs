@@ -2,7 +2,7 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `GET /v1/check?kind=number&value=0812345678` | one identifier |
+//! | `GET /v1/check?kind=number&value=0812345678` | one identifier (kinds: `account`, `number`, `domain`, `url`) |
 //! | `POST /v1/check` | a batch: `{"kind": "number", "values": [...]}` or `{"items": [{"kind": ..., "value": ...}]}` |
 //! | `GET /v1/status` | version, data age, last sync, source, last error, degraded and why, trust root |
 //! | `GET /healthz` | 200 while lookups can be answered (degraded included), 503 before any data |
@@ -10,24 +10,48 @@
 //!
 //! Lookups read the index the replica publishes through a lock-free
 //! [`LiveIndex`](blocklist_core::index::LiveIndex) guard, so an apply never
-//! blocks them. Errors are JSON `{"error": {"code": ..., "message": ...}}`
-//! with a fitting HTTP status.
+//! blocks them. Every check answer carries `freshness` (`fresh`, `stale`,
+//! `no_data`), read from the feed's heartbeat with the function the C
+//! library applies to the same file, so HTTP and C answers agree. Errors are
+//! JSON `{"error": {"code": ..., "message": ...}}` with a fitting HTTP status.
+//!
+//! [`serve`] runs the connections itself (hyper's HTTP/1 under the axum
+//! router) because any local user can connect: a request head must arrive
+//! within `api.header_read_timeout`, a connection where no byte moves for
+//! `api.idle_timeout` is closed, and at most `api.max_connections` are open
+//! at once over every listener, so slow clients can neither hold the API nor
+//! use up the file descriptors syncing needs.
 
 use std::borrow::Cow;
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::Listener;
 use axum::{Json, Router};
-use blocklist_core::index::Hit;
+use blocklist_core::index::{Freshness, Hit};
 use blocklist_core::{Kind, Timestamp};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+use tracing::{debug, warn};
 
+use crate::daemon::config::ApiConfig;
 use crate::daemon::Shared;
 
 /// The API's routes.
@@ -49,6 +73,8 @@ pub fn router(shared: Arc<Shared>, max_body_size: usize) -> Router {
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Said beside the error when a lookup could not be answered for want of data.
+    freshness: Option<Freshness>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,15 +91,19 @@ impl ApiError {
                 code,
                 message: message.into(),
             },
+            freshness: None,
         }
     }
 
     fn no_data() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_data",
-            "no list version has been applied yet; see /v1/status",
-        )
+        ApiError {
+            freshness: Some(Freshness::NoData),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_data",
+                "no lookup index is published yet; see /v1/status",
+            )
+        }
     }
 }
 
@@ -82,8 +112,14 @@ impl IntoResponse for ApiError {
         #[derive(Serialize)]
         struct Wrapper {
             error: ErrorBody,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            freshness: Option<&'static str>,
         }
-        (self.status, Json(Wrapper { error: self.body })).into_response()
+        let wrapper = Wrapper {
+            error: self.body,
+            freshness: self.freshness.map(Freshness::as_str),
+        };
+        (self.status, Json(wrapper)).into_response()
     }
 }
 
@@ -148,38 +184,66 @@ struct CheckQuery {
 #[derive(Serialize)]
 struct OneResponse<'a> {
     version: u64,
+    freshness: &'static str,
     #[serde(flatten)]
     answer: Answer<'a>,
 }
 
+/// The kinds the C library checks: the list's kinds (and their aliases), and
+/// `url`, whose host is checked as a domain, as `blocklist_check_url` does.
+fn kind_named(name: &str) -> Result<Kind, String> {
+    if name.trim().eq_ignore_ascii_case("url") {
+        return Ok(Kind::Domain);
+    }
+    name.parse::<Kind>()
+        .map_err(|e| format!("{e} (or url, checked by its host)"))
+}
+
 fn parse_kind(kind: &str) -> Result<Kind, ApiError> {
-    kind.parse::<Kind>()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e.to_string()))
+    kind_named(kind).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e))
+}
+
+/// A `+` written as is in a query string decodes to a space (form encoding),
+/// so `value=+66...` arrives as ` 66...`: an error then says how to send it.
+fn plus_hint(raw_query: Option<&str>) -> &'static str {
+    match raw_query {
+        Some(raw) if raw.contains('+') => {
+            "; a '+' in a query string means a space: percent-encode it as %2B (value=%2B66812345678)"
+        }
+        _ => "",
+    }
 }
 
 async fn check_one(
     State(shared): State<Arc<Shared>>,
+    RawQuery(raw_query): RawQuery,
     query: Result<Query<CheckQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            format!("{e}: expected ?kind=account|number|domain&value=..."),
+            format!("{e}: expected ?kind=account|number|domain|url&value=..."),
         )
     })?;
     let kind = parse_kind(&query.kind)?;
     let live = shared.index().ok_or_else(ApiError::no_data)?;
     let index = live.load();
+    let now = Timestamp::now();
     let hit = index
-        .check(kind, &query.value, &shared.rules, Timestamp::now())
+        .check(kind, &query.value, &shared.rules, now)
         .map_err(|e| {
             shared.metrics.invalid(1);
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_identifier", e.to_string())
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_identifier",
+                format!("{e}{}", plus_hint(raw_query.as_deref())),
+            )
         })?;
     shared.metrics.lookups(kind, 1, u64::from(hit.is_some()));
     Ok(Json(OneResponse {
         version: index.header().list_version,
+        freshness: shared.status.freshness(now).as_str(),
         answer: Answer::of(hit),
     })
     .into_response())
@@ -212,6 +276,7 @@ struct BatchItem<'a> {
 #[derive(Serialize)]
 struct BatchResponse<'a> {
     version: u64,
+    freshness: &'static str,
     results: Vec<Answer<'a>>,
 }
 
@@ -244,13 +309,7 @@ async fn check_batch(
             }
             (None, None, Some(items)) => items
                 .iter()
-                .map(|item| {
-                    item.kind
-                        .0
-                        .parse::<Kind>()
-                        .map(|kind| (kind, item.value.0.as_ref()))
-                        .map_err(|e| e.to_string())
-                })
+                .map(|item| kind_named(&item.kind.0).map(|kind| (kind, item.value.0.as_ref())))
                 .collect(),
             _ => {
                 return Err(bad(
@@ -271,13 +330,12 @@ async fn check_batch(
     }
     let live = shared.index().ok_or_else(ApiError::no_data)?;
     let index = live.load();
+    let now = Timestamp::now();
     let valid: Vec<(Kind, &str)> = queries
         .iter()
         .filter_map(|q| q.as_ref().ok().copied())
         .collect();
-    let mut checked = index
-        .check_batch(&valid, &shared.rules, Timestamp::now())
-        .into_iter();
+    let mut checked = index.check_batch(&valid, &shared.rules, now).into_iter();
     let mut lookups = [0u64; 4];
     let mut hits = [0u64; 4];
     let mut invalid = 0u64;
@@ -320,6 +378,7 @@ async fn check_batch(
     }
     let body = serde_json::to_vec(&BatchResponse {
         version: index.header().list_version,
+        freshness: shared.status.freshness(now).as_str(),
         results,
     })
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
@@ -365,4 +424,223 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// How the API's connections are bounded (the `[api]` keys), shared by every
+/// listener.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// One permit per open API connection, over every listener: with all
+    /// taken the listeners stop accepting and clients wait in the kernel's
+    /// accept queue, which holds none of the daemon's file descriptors.
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The limits `config` sets.
+    pub fn new(config: &ApiConfig) -> ConnectionLimits {
+        ConnectionLimits {
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+        }
+    }
+}
+
+/// Serves `router` on `listener` within `limits` until `stop` turns true,
+/// then gives the requests in flight `grace` to finish.
+///
+/// Accept errors are handled by axum's [`Listener`]: a client gone before
+/// its accept is skipped, and anything else (out of file descriptors) is
+/// logged and retried a second later, so it neither spins nor ends serving.
+pub async fn serve<L: Listener>(
+    mut listener: L,
+    router: Router,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut saturated = false;
+    loop {
+        let (io, permit) = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            accepted = accept(&mut listener, &limits, &mut saturated) => accepted,
+        };
+        let io = TokioIo::new(IdleTimeout::new(io, limits.idle_timeout));
+        let connection =
+            graceful.watch(http.serve_connection(io, TowerToHyperService::new(router.clone())));
+        tokio::spawn(async move {
+            // Errors here are the client's (gone, too slow): not the daemon's.
+            if let Err(e) = connection.await {
+                debug!(error = %e, "API connection closed");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(grace = ?grace, "requests still in flight after the shutdown grace; closing");
+    }
+}
+
+/// Takes a connection slot, waiting for one when all are taken (said once
+/// per such episode, not per client), then accepts a connection.
+async fn accept<L: Listener>(
+    listener: &mut L,
+    limits: &ConnectionLimits,
+    saturated: &mut bool,
+) -> (L::Io, OwnedSemaphorePermit) {
+    let permit = match limits.slots.clone().try_acquire_owned() {
+        Ok(permit) => {
+            *saturated = false;
+            permit
+        }
+        Err(_) => {
+            if !std::mem::replace(saturated, true) {
+                warn!(
+                    max_connections = limits.max_connections,
+                    "API connection cap reached: new clients wait until a connection closes (a client slower than api.header_read_timeout or idle for api.idle_timeout is closed)"
+                );
+            }
+            limits
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the connection semaphore is never closed")
+        }
+    };
+    let (io, _) = listener.accept().await;
+    (io, permit)
+}
+
+/// A connection that fails with `TimedOut` once no byte has moved in either
+/// direction for `limit`.
+struct IdleTimeout<T> {
+    inner: T,
+    limit: Duration,
+    last_progress: Instant,
+    /// Fires at or after `last_progress + limit`; moved on only when it
+    /// fires, so that progress costs a clock read rather than a timer update.
+    timer: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    fn new(inner: T, limit: Duration) -> IdleTimeout<T> {
+        let now = Instant::now();
+        IdleTimeout {
+            inner,
+            limit,
+            last_progress: now,
+            timer: Box::pin(tokio::time::sleep_until(now + limit)),
+        }
+    }
+
+    /// Passes on a ready result (progress) and, while the connection waits,
+    /// turns `limit` without progress into an error.
+    fn check<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.last_progress = Instant::now();
+            return polled;
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let deadline = self.last_progress + self.limit;
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no byte moved for {:?} (api.idle_timeout)", self.limit),
+                )));
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        this.check(cx, polled)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.check(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.check(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.check(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt as _;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_where_no_byte_moves_times_out_and_progress_defers_it() {
+        let (client, server) = tokio::io::duplex(64);
+        let mut server = IdleTimeout::new(server, Duration::from_secs(10));
+        let mut client = client;
+        let mut buf = [0u8; 8];
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"x")
+            .await
+            .unwrap();
+        assert_eq!(server.read(&mut buf).await.unwrap(), 1);
+        // 6 s in, progress: the limit counts from here, not from the start.
+        let waited = Instant::now();
+        let err = server.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(waited.elapsed(), Duration::from_secs(10));
+    }
 }

@@ -37,6 +37,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whole-request limit: generous enough for a 10M-entry snapshot (~200 MB)
 /// on a slow link, short enough that a stalled mirror is abandoned.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// A source that has not answered the manifest within 20 s (or stalls that
+/// long in any download) is passed over for the next: the manifest is a few
+/// kilobytes, so a mirror this slow is failing, and waiting for it would hold
+/// every update behind it.
+pub const DEFAULT_MANIFEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// The manifest is read before anything announces its size, so it has a fixed
 /// cap: a manifest listing thousands of files is tens of kilobytes.
 pub const DEFAULT_MAX_MANIFEST_SIZE: u64 = 1 << 20;
@@ -52,8 +57,9 @@ pub const DEFAULT_DROP_RESCAN: Duration = Duration::from_secs(30);
 /// A dropped file that is not a complete document may still be being written;
 /// it is rejected only once it has been unchanged this long.
 pub const DEFAULT_DROP_REJECT_INCOMPLETE_AFTER: Duration = Duration::from_secs(300);
-/// Without a successful sync for a day the feed is reported degraded: a day
-/// is the slowest cadence expected even for hand-delivered updates.
+/// A feed not confirmed for a day makes answers stale (and the daemon
+/// degraded): a day is the slowest cadence expected even for hand-delivered
+/// updates.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Warn a month ahead of the trust root's expiry: time to ship a new root.
 pub const DEFAULT_ROOT_EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -66,6 +72,22 @@ pub const DEFAULT_MAX_BATCH: usize = 10_000;
 pub const DEFAULT_REGION: &str = "TH";
 /// Requests in flight get this long to finish after a shutdown signal.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// A local client sends a request head in microseconds; 10 s forgives a
+/// paused or loaded client while bounding how long a half-sent request (or a
+/// kept-alive connection waiting for its next request) holds a connection.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection on which no byte moves for a minute (a body sent slowly, an
+/// answer not read) is abandoned: a 4 MiB batch moves in milliseconds.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Each API connection holds a file descriptor: 512 stays well under the
+/// common soft limit of 1,024 open files, leaving the rest to syncing (the
+/// replica, the index, downloads), so no number of local clients can starve
+/// it. Connections past the cap wait in the kernel's accept queue.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Owner and group may connect: put the API's clients in the daemon's group
+/// (lookups reveal what a member checks, so not every local user; 0o666 opens
+/// it to all).
+pub const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o660;
 /// Caches may keep the mirrored manifest this long (as the centre's serve).
 pub const DEFAULT_MIRROR_MANIFEST_MAX_AGE: Duration = Duration::from_secs(30);
 
@@ -121,6 +143,11 @@ pub struct SyncConfig {
     /// Whole-request timeout (body included).
     #[serde(deserialize_with = "duration")]
     pub request_timeout: Duration,
+    /// The longest a source may take to answer the manifest (body included)
+    /// before the next source is tried, and the longest pause allowed inside
+    /// any download.
+    #[serde(deserialize_with = "duration")]
+    pub manifest_timeout: Duration,
     /// The most bytes read for a manifest (other files are capped at the size
     /// the signed manifest announces).
     #[serde(deserialize_with = "size")]
@@ -148,16 +175,18 @@ pub struct DropConfig {
     /// Rescan without an event this often.
     #[serde(deserialize_with = "duration")]
     pub rescan_interval: Duration,
-    /// An incomplete (undecodable) file is rejected once unchanged this long.
+    /// A file shorter than its header announces (still being copied?) is
+    /// rejected once unchanged this long; other junk is rejected at once.
     #[serde(deserialize_with = "duration")]
     pub reject_incomplete_after: Duration,
 }
 
-/// `[freshness]`: when to report degraded.
+/// `[freshness]`: when answers turn stale and the daemon degraded.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FreshnessConfig {
-    /// Degraded when no sync has succeeded for this long.
+    /// Answers are fresh for this long after a signed manifest announcing
+    /// the version held was confirmed (at most until that manifest expires).
     #[serde(deserialize_with = "duration")]
     pub max_age: Duration,
     /// Warn this long before the trust root expires.
@@ -173,6 +202,8 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Also serve the API on this Unix socket.
     pub unix_socket: Option<PathBuf>,
+    /// The Unix socket's permission bits (connecting needs write permission).
+    pub unix_socket_mode: u32,
     /// Largest request body.
     #[serde(deserialize_with = "size")]
     pub max_body_size: u64,
@@ -183,6 +214,16 @@ pub struct ApiConfig {
     /// Time requests in flight get after a shutdown signal.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// The longest a client may take to send a request head, counted from
+    /// when the connection is ready for one (so it also closes kept-alive
+    /// connections idle this long).
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moves for this long is closed.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// The most API connections open at once (TCP and Unix socket together).
+    pub max_connections: usize,
 }
 
 /// `[mirror]`: re-serving verified files.
@@ -223,6 +264,7 @@ impl Default for SyncConfig {
             backoff_max: DEFAULT_BACKOFF_MAX,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            manifest_timeout: DEFAULT_MANIFEST_TIMEOUT,
             max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
             push: false,
             push_wait: DEFAULT_PUSH_WAIT,
@@ -256,10 +298,14 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             unix_socket: None,
+            unix_socket_mode: DEFAULT_UNIX_SOCKET_MODE,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
             default_region: DEFAULT_REGION.to_owned(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -331,6 +377,20 @@ impl Config {
         }
         if self.api.max_batch == 0 {
             return Err(bad("api.max_batch must be at least 1".into()));
+        }
+        if self.api.max_connections == 0 {
+            return Err(bad("api.max_connections must be at least 1".into()));
+        }
+        if self.api.header_read_timeout.is_zero() || self.api.idle_timeout.is_zero() {
+            return Err(bad(
+                "api.header_read_timeout and api.idle_timeout must be more than 0".into(),
+            ));
+        }
+        if self.api.unix_socket_mode > 0o777 {
+            return Err(bad(format!(
+                "api.unix_socket_mode {} is not a permission mode: write it in octal, e.g. 0o660",
+                self.api.unix_socket_mode
+            )));
         }
         if self.mirror.enabled && self.sync.urls.is_empty() && !self.drop_folder.enabled {
             return Err(bad("mirror.enabled needs a source".into()));
@@ -425,6 +485,14 @@ mod tests {
         assert!(Config::parse("[sync]\npoll_interval = \"soon\"\n", "t").is_err());
         assert_eq!(parse_size("2 MB"), Some(2_000_000));
         assert_eq!(parse_size("1 furlong"), None);
+    }
+
+    #[test]
+    fn a_unix_socket_mode_written_in_decimal_is_refused_with_a_hint() {
+        let config = Config::parse("[api]\nunix_socket_mode = 0o666\n", "t").unwrap();
+        assert_eq!(config.api.unix_socket_mode, 0o666);
+        let err = Config::parse("[api]\nunix_socket_mode = 660\n", "t").unwrap_err();
+        assert!(err.to_string().contains("0o660"), "{err}");
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub struct Metrics {
     fetched_bytes: AtomicU64,
     mirror_failovers: AtomicU64,
     drop_rejected: AtomicU64,
+    drop_rounds: AtomicU64,
 }
 
 fn kind_slot(kind: Kind) -> usize {
@@ -99,6 +100,11 @@ impl Metrics {
     /// A dropped file was moved to `rejected/`.
     pub fn drop_rejected(&self) {
         self.drop_rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The drop folder was looked at.
+    pub fn drop_round(&self) {
+        self.drop_rounds.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition, gauges taken from `status`.
@@ -187,6 +193,11 @@ impl Metrics {
                 "blocklistd_drop_rejected_total",
                 "Dropped files moved to rejected/.",
                 get(&self.drop_rejected),
+            ),
+            (
+                "blocklistd_drop_rounds_total",
+                "Times the drop folder was looked at (on a watcher event or a rescan).",
+                get(&self.drop_rounds),
             ),
         ] {
             header(&mut out, name, "counter", help);

@@ -32,15 +32,14 @@ pub mod systemd;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
-use blocklist_core::index::LiveIndex;
+use blocklist_core::index::{HeartbeatWriter, IndexError, LiveIndex};
 use blocklist_core::lock::{FolderLock, Locked};
 use blocklist_core::replica::INDEX_FILE;
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Rules;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -141,6 +140,12 @@ pub enum DaemonError {
     /// No source is configured.
     #[error("no source: set sync.urls or enable the drop folder")]
     NoSource,
+    /// The feed's heartbeat (`lookup.beat`) could not be created.
+    #[error("cannot create the feed heartbeat: {source}")]
+    Heartbeat {
+        /// Why (names the file).
+        source: IndexError,
+    },
     /// Shutdown was requested; the work was abandoned cleanly.
     #[error("shutting down")]
     ShuttingDown,
@@ -184,11 +189,16 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new(config: &Config) -> Shared {
+    /// Creates the heartbeat in the data folder: only once the folder is
+    /// claimed, since it replaces any heartbeat there.
+    fn new(config: &Config, _claim: &FolderLock) -> Result<Shared, DaemonError> {
+        let heartbeat = HeartbeatWriter::create(&config.data_dir)
+            .map_err(|source| DaemonError::Heartbeat { source })?;
         let shared = Shared {
             status: Status::new(
                 config.freshness.max_age,
                 config.freshness.root_expiry_warning,
+                heartbeat,
             ),
             metrics: Metrics::default(),
             index: ArcSwapOption::empty(),
@@ -199,7 +209,7 @@ impl Shared {
             max_batch: config.api.max_batch,
         };
         shared.refresh_index();
-        shared
+        Ok(shared)
     }
 
     /// The index being served, if any.
@@ -208,8 +218,17 @@ impl Shared {
     }
 
     /// Opens the published index, or swaps in a newer one (readers holding
-    /// the old one finish on it).
+    /// the old one finish on it), and tells status which version lookups
+    /// answer from.
     pub fn refresh_index(&self) {
+        let error = self.reload_index();
+        let served = self.index().map(|live| live.load().header().list_version);
+        self.status.set_index(served, error);
+    }
+
+    /// [`Shared::refresh_index`]'s work; returns why the index could not be
+    /// opened or reloaded, if it could not.
+    fn reload_index(&self) -> Option<String> {
         match self.index.load_full() {
             Some(live) => match live.reload_if_changed() {
                 Ok(Some(reloaded)) => {
@@ -221,7 +240,8 @@ impl Shared {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    warn!(error = %e, "cannot reload the lookup index; still serving the previous one")
+                    warn!(error = %e, "cannot reload the lookup index; still serving the previous one");
+                    return Some(e.to_string());
                 }
             },
             None if self.index_path.exists() => match LiveIndex::open(&self.index_path) {
@@ -232,10 +252,14 @@ impl Shared {
                     );
                     self.index.store(Some(Arc::new(live)));
                 }
-                Err(e) => warn!(error = %e, "cannot open the lookup index"),
+                Err(e) => {
+                    warn!(error = %e, "cannot open the lookup index");
+                    return Some(e.to_string());
+                }
             },
             None => {}
         }
+        None
     }
 }
 
@@ -261,21 +285,18 @@ pub fn claim_data_dir(config: &Config) -> Result<FolderLock, DaemonError> {
         path: dir.clone(),
         source,
     })?;
-    FolderLock::try_acquire(&dir.join(LOCK_FILE)).map_err(|e| match e {
-        Locked::Io {
-            action,
-            path,
-            source,
-        } => DaemonError::Io {
-            action,
-            path,
-            source,
-        },
-        held => DaemonError::DataFolderInUse {
+    FolderLock::try_acquire_or(
+        &dir.join(LOCK_FILE),
+        |held| DaemonError::DataFolderInUse {
             dir: dir.clone(),
             source: held,
         },
-    })
+        |action, path, source| DaemonError::Io {
+            action,
+            path,
+            source,
+        },
+    )
 }
 
 /// Binds a TCP listener, naming the address in the error.
@@ -299,9 +320,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
-    let _claim = claim;
     let config = Arc::new(config);
-    let shared = Arc::new(Shared::new(&config));
+    let shared = Arc::new(Shared::new(&config, &claim)?);
+    let _claim = claim;
     // Fans the one shutdown future out to every task.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -319,41 +340,19 @@ pub async fn serve(
     .await?;
 
     let mut tasks = tokio::task::JoinSet::new();
-    // The API, on TCP and optionally a Unix socket.
+    // The API, on TCP and optionally a Unix socket, within one set of limits.
     let router = api::router(shared.clone(), config.api.max_body_size as usize);
+    let limits = api::ConnectionLimits::new(&config.api);
     let grace = config.api.shutdown_grace;
-    {
-        let router = router.clone();
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let served =
-                axum::serve(listener, router).with_graceful_shutdown(stopped(stop.clone()));
-            bounded(served, stop, grace)
-                .await
-                .map_err(|e| DaemonError::Runtime {
-                    action: "serve the API",
-                    reason: e.to_string(),
-                })
-        });
-    }
+    warn_if_exposed(&listener);
     if let Some(path) = &config.api.unix_socket {
-        let _ = std::fs::remove_file(path);
-        let unix = tokio::net::UnixListener::bind(path).map_err(|source| DaemonError::Listen {
-            address: path.display().to_string(),
-            source,
-        })?;
-        info!(socket = %path.display(), "API listening on a Unix socket");
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(unix, router).with_graceful_shutdown(stopped(stop.clone()));
-            bounded(served, stop, grace)
-                .await
-                .map_err(|e| DaemonError::Runtime {
-                    action: "serve the API on the Unix socket",
-                    reason: e.to_string(),
-                })
-        });
+        let unix = bind_unix(path, config.api.unix_socket_mode)?;
+        info!(socket = %path.display(), mode = format!("{:o}", config.api.unix_socket_mode), "API listening on a Unix socket");
+        tasks.spawn(
+            api::serve(unix, router.clone(), limits.clone(), stop_rx.clone(), grace).map_ok(),
+        );
     }
+    tasks.spawn(api::serve(listener, router, limits, stop_rx.clone(), grace).map_ok());
     if config.mirror.enabled {
         let mirror = bind(config.mirror.listen).await?;
         let address = mirror.local_addr().map_err(|source| DaemonError::Listen {
@@ -361,13 +360,13 @@ pub async fn serve(
             source,
         })?;
         info!(%address, dir = %syncer.files.dir().display(), "mirror listening on http://{address}");
-        let serve_config = crate::centre::serve::ServeConfig {
+        let serve_config = crate::serve_dir::ServeConfig {
             dir: syncer.files.dir().to_owned(),
             manifest_max_age: config.mirror.manifest_max_age,
         };
         let stop = stop_rx.clone();
         tasks.spawn(async move {
-            crate::centre::serve::run(serve_config, mirror, stopped(stop))
+            crate::serve_dir::run(serve_config, mirror, stopped(stop))
                 .await
                 .map_err(|e| DaemonError::Runtime {
                     action: "serve the mirror",
@@ -396,6 +395,7 @@ pub async fn serve(
     } else {
         None
     };
+    let mut drop_folder = source::drop::DropFolder::default();
     if let Some(every) = systemd::watchdog_interval() {
         let mut stop = stop_rx.clone();
         tasks.spawn(async move {
@@ -435,10 +435,10 @@ pub async fn serve(
                 next_poll = Instant::now() + http::next_wait(&config.sync, failures);
             }
             Some(()) = drop_rx.recv(), if config.drop_folder.enabled => {
-                next_drop = drop_round(&mut syncer, &config).await;
+                next_drop = drop_round(&mut syncer, &mut drop_folder, &config).await;
             }
             _ = tokio::time::sleep_until(next_drop), if config.drop_folder.enabled => {
-                next_drop = drop_round(&mut syncer, &config).await;
+                next_drop = drop_round(&mut syncer, &mut drop_folder, &config).await;
             }
         }
         if *stop.borrow() {
@@ -463,6 +463,10 @@ async fn http_round(syncer: &mut Syncer, failures: u32) -> u32 {
     match syncer.http_round().await {
         Ok(_) => 0,
         Err(DaemonError::ShuttingDown) => failures,
+        Err(e) if !sync::backs_off(&e) => {
+            warn!(error = %e, "sync round failed; checking again at the poll interval");
+            0
+        }
         Err(e) => {
             warn!(error = %e, failures = failures + 1, "sync round failed on every mirror; backing off");
             failures + 1
@@ -471,10 +475,13 @@ async fn http_round(syncer: &mut Syncer, failures: u32) -> u32 {
 }
 
 /// Runs one drop-folder round, returning when to look again.
-async fn drop_round(syncer: &mut Syncer, config: &Config) -> Instant {
-    match syncer.drop_round().await {
-        Ok(outcome) if outcome.pending => Instant::now() + config.drop_folder.settle,
-        Ok(_) => Instant::now() + config.drop_folder.rescan_interval,
+async fn drop_round(
+    syncer: &mut Syncer,
+    folder: &mut source::drop::DropFolder,
+    config: &Config,
+) -> Instant {
+    match folder.round(syncer).await {
+        Ok(outcome) => Instant::now() + outcome.next_look(&config.drop_folder),
         Err(DaemonError::ShuttingDown) => Instant::now(),
         Err(e) => {
             warn!(error = %e, "drop folder round failed");
@@ -488,24 +495,34 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Awaits a graceful server, but no longer than `grace` after shutdown.
-async fn bounded<F, E>(served: F, stop: watch::Receiver<bool>, grace: Duration) -> Result<(), E>
-where
-    F: std::future::IntoFuture<Output = Result<(), E>>,
-{
-    let served = served.into_future();
-    tokio::pin!(served);
-    tokio::select! {
-        result = &mut served => return result,
-        _ = stopped(stop) => {}
-    }
-    match tokio::time::timeout(grace, served).await {
-        Ok(result) => result,
-        Err(_) => {
-            warn!(grace = ?grace, "requests still in flight after the shutdown grace; closing");
-            Ok(())
+/// Lookups reveal what a member checks: an API reachable from other hosts
+/// is worth a warning at every start.
+fn warn_if_exposed(listener: &TcpListener) {
+    if let Ok(address) = listener.local_addr() {
+        if !address.ip().is_loopback() {
+            warn!(%address, "the API listens on a non-loopback address: other hosts can query it and learn what this member checks; set api.listen to 127.0.0.1 (or a Unix socket) unless a firewall or proxy guards it");
         }
     }
+}
+
+/// Binds the API's Unix socket (replacing one left by an earlier run) and
+/// sets its mode: connecting needs write permission, which the umask would
+/// otherwise withhold from the clients.
+fn bind_unix(path: &std::path::Path, mode: u32) -> Result<UnixListener, DaemonError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::remove_file(path);
+    let unix = UnixListener::bind(path).map_err(|source| DaemonError::Listen {
+        address: path.display().to_string(),
+        source,
+    })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| {
+        DaemonError::Io {
+            action: "set the mode of the API socket",
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    Ok(unix)
 }
 
 /// Adapts a task returning `()` to the task set's result type.

@@ -4,16 +4,17 @@
 //! last complete sync (so a restart keeps the rollback floor); in mirror mode
 //! also every delta and snapshot the manifest lists, served as is.
 //!
-//! Files are written as the centre writes them: to a temporary file, fsynced,
-//! renamed into place; deltas and snapshots before the manifest naming them.
+//! Files are written as the centre writes them ([`atomic_file`]): to a
+//! temporary file in `.tmp/`, fsynced, renamed into place; deltas and
+//! snapshots before the manifest naming them. Temporaries a killed daemon
+//! left are removed at open.
 
 use std::collections::HashSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::document::{DocType, Version, MANIFEST_PATH};
+use blocklist_core::atomic_file;
+use blocklist_core::document::{parse_file_name, DocType, Version, MANIFEST_PATH};
 
-use crate::centre::publish_dir::parse_document_name;
 use crate::daemon::DaemonError;
 
 /// The folder under the data folder.
@@ -28,7 +29,8 @@ pub struct LocalFiles {
 }
 
 impl LocalFiles {
-    /// Opens (creating) `<data_dir>/published`.
+    /// Opens (creating) `<data_dir>/published`, removing the temporaries a
+    /// killed daemon left (the caller holds the data folder: no other writer).
     pub fn open(data_dir: &Path) -> Result<LocalFiles, DaemonError> {
         let dir = data_dir.join(PUBLISHED_DIR);
         for sub in [TMP_DIR, "roots", "deltas", "snapshots"] {
@@ -39,6 +41,7 @@ impl LocalFiles {
                 source,
             })?;
         }
+        atomic_file::remove_temps_in(&dir.join(TMP_DIR));
         Ok(LocalFiles { dir })
     }
 
@@ -70,7 +73,7 @@ impl LocalFiles {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name();
-                let version = parse_document_name(DocType::Root, name.to_str()?)?;
+                let (version, _) = parse_file_name(DocType::Root, name.to_str()?)?;
                 Some((version, e.path()))
             })
             .collect();
@@ -98,30 +101,40 @@ impl LocalFiles {
 }
 
 /// Writes `bytes` to `target` through a temporary in `tmp_dir` (same file
-/// system): write, fsync, rename, fsync the directory.
+/// system) with [`atomic_file::write_file_via`], in the daemon's error type.
 pub fn write_atomic(tmp_dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), DaemonError> {
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| DaemonError::Io {
+    atomic_file::write_file_via(tmp_dir, target, bytes).map_err(|error| match error {
+        atomic_file::AtomicFileError::Io {
             action,
             path,
             source,
-        }
-    };
-    std::fs::create_dir_all(tmp_dir).map_err(io("create", tmp_dir))?;
-    let name = target
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = tmp_dir.join(format!("{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    file.write_all(bytes).map_err(io("write", &tmp))?;
-    file.sync_all().map_err(io("fsync", &tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, target).map_err(io("rename into place", target))?;
-    if let Some(parent) = target.parent() {
-        if let Ok(dir) = std::fs::File::open(parent) {
-            let _ = dir.sync_all();
-        }
+        } => DaemonError::Io {
+            action,
+            path,
+            source,
+        },
+        other => DaemonError::Io {
+            action: "write",
+            path: target.to_owned(),
+            source: std::io::Error::other(other),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_removes_the_temporaries_a_killed_daemon_left() {
+        let data = tempfile::tempdir().unwrap();
+        let files = LocalFiles::open(data.path()).unwrap();
+        files.write(MANIFEST_PATH, b"m").unwrap();
+        let tmp = files.dir().join(TMP_DIR);
+        let stale = tmp.join(".manifest.0123456789abcdef.tmp");
+        std::fs::write(&stale, b"half a manifest").unwrap();
+        let files = LocalFiles::open(data.path()).unwrap();
+        assert!(!stale.exists(), "the stale temporary is still there");
+        assert_eq!(files.manifest().as_deref(), Some(&b"m"[..]));
     }
-    Ok(())
 }

@@ -2,10 +2,21 @@
 //! task (which writes it) and the API (which reports it). Whether the daemon
 //! is degraded is derived at read time from these facts and the clock, so a
 //! feed that silently stops is noticed without any task running.
+//!
+//! It also keeps the feed's heartbeat (`lookup.beat`, see
+//! [`blocklist_core::index::HeartbeatWriter`]): whenever the newest signed
+//! manifest verified announces the version held, it beats it with
+//! `confirmed_at` the time of that verification (a 304 for the manifest held
+//! counts as one) and `fresh_until = min(confirmed_at + freshness.max_age,
+//! manifest expires_at)`. Every
+//! lookup answer (HTTP here, C through the file) takes its `freshness` from
+//! that one reading, and the degraded rule about the feed is "the heartbeat
+//! says stale", so status and answers never disagree.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use blocklist_core::index::{Beat, Freshness, HeartbeatWriter};
 use blocklist_core::Timestamp;
 use serde::Serialize;
 
@@ -13,6 +24,9 @@ use serde::Serialize;
 #[derive(Debug)]
 pub struct Status {
     facts: Mutex<Facts>,
+    /// The feed's heartbeat: beaten under `facts`' lock, so that a beat and
+    /// the facts it was derived from change together; read lock-free.
+    heartbeat: HeartbeatWriter,
     started_at: Timestamp,
     max_age: Duration,
     root_expiry_warning: Duration,
@@ -51,7 +65,8 @@ pub struct TrustInfo {
 pub struct SyncRecord {
     /// When it ended.
     pub at: u64,
-    /// `applied`, `current` (nothing new) or `failed`.
+    /// `applied`, `current` (nothing new), `stale` (only lagging caches
+    /// answered; the manifest held is newer) or `failed`.
     pub result: &'static str,
     /// The URL or folder it used last.
     pub source: String,
@@ -68,6 +83,18 @@ pub struct ErrorRecord {
     pub message: String,
 }
 
+/// A source the last HTTP round passed over, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PassedOver {
+    /// Its base URL (credentials redacted).
+    pub source: String,
+    /// `failed` (down, slow, refused: the feed needs attention) or `stale`
+    /// (a lagging cache serving an older manifest still within its lifetime).
+    pub reason: &'static str,
+    /// The full message.
+    pub message: String,
+}
+
 #[derive(Debug, Default)]
 struct Facts {
     list: Option<String>,
@@ -75,12 +102,21 @@ struct Facts {
     entries: u64,
     data_time: Option<u64>,
     manifest: Option<ManifestInfo>,
+    /// When `manifest` was last verified (or re-confirmed by a 304).
+    manifest_verified_at: u64,
     manifest_expired: Option<String>,
     trust: Option<TrustInfo>,
     last_sync: Option<SyncRecord>,
     last_success: Option<u64>,
     last_error: Option<ErrorRecord>,
+    last_drop_rejected: Option<ErrorRecord>,
     progress: Option<String>,
+    passed_over: Vec<PassedOver>,
+    reanchoring: Option<String>,
+    /// The version of the lookup index being served (`None`: none is).
+    index_version: Option<u64>,
+    /// Why the lookup index could not be opened, if it could not.
+    index_error: Option<String>,
 }
 
 /// The `/v1/status` document.
@@ -88,8 +124,21 @@ struct Facts {
 pub struct StatusReport {
     /// The list followed.
     pub list: Option<String>,
-    /// The version lookups answer from.
+    /// The version the replica holds.
     pub version: Option<u64>,
+    /// The version lookups answer from (the published lookup index): behind
+    /// `version`, or `None` while `version` is set, when publishing the index
+    /// failed (named in `degraded_reasons`).
+    pub index_version: Option<u64>,
+    /// The freshness every lookup answer carries now: `fresh`, `stale` or
+    /// `no_data` (the heartbeat's reading).
+    pub freshness: &'static str,
+    /// When the daemon last confirmed a signed manifest announcing the
+    /// version held (the manifest's signing time for one kept from before a
+    /// restart).
+    pub confirmed_at: Option<u64>,
+    /// Until when answers are fresh, unless confirmed again.
+    pub fresh_until: Option<u64>,
     /// Entries at that version.
     pub entries: u64,
     /// When the centre made that version.
@@ -106,7 +155,11 @@ pub struct StatusReport {
     pub staleness_seconds: u64,
     /// The last failure (kept after later successes, for the operator).
     pub last_error: Option<ErrorRecord>,
-    /// Lookups still answer; the feed needs attention.
+    /// The last file the drop folder moved to `rejected/`, and why (kept
+    /// when an HTTP failure becomes `last_error`).
+    pub last_drop_rejected: Option<ErrorRecord>,
+    /// The feed or the lookups need attention (answers are stale, a source
+    /// fails, lookups cannot answer the version held).
     pub degraded: bool,
     /// Why it is degraded.
     pub degraded_reasons: Vec<String>,
@@ -116,13 +169,25 @@ pub struct StatusReport {
     pub trust_root_expiring: bool,
     /// A catch-up in progress.
     pub progress: Option<String>,
+    /// The sources the last HTTP round passed over before one served it
+    /// (or all of them, when none did).
+    pub passed_over: Vec<PassedOver>,
+    /// Why the replica is being re-anchored on a snapshot (it diverged from
+    /// the centre's history), until the snapshot applies.
+    pub reanchoring: Option<String>,
 }
 
 impl Status {
-    /// A status for a daemon starting now.
-    pub fn new(max_age: Duration, root_expiry_warning: Duration) -> Status {
+    /// A status for a daemon starting now, beating `heartbeat` (created by
+    /// the data folder's one daemon, so saying `no_data`).
+    pub fn new(
+        max_age: Duration,
+        root_expiry_warning: Duration,
+        heartbeat: HeartbeatWriter,
+    ) -> Status {
         Status {
             facts: Mutex::default(),
+            heartbeat,
             started_at: Timestamp::now(),
             max_age,
             root_expiry_warning,
@@ -133,20 +198,77 @@ impl Status {
         f(&mut self.facts.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The data lookups answer from.
+    /// The data the replica holds.
     pub fn set_data(&self, list: &str, version: Option<u64>, entries: u64, data_time: u64) {
         self.with(|f| {
             f.list = Some(list.to_owned());
             f.version = version;
             f.entries = entries;
             f.data_time = version.map(|_| data_time);
+            self.confirm(f, f.manifest_verified_at);
+            // A version held that no manifest confirms is stale, not
+            // `no_data`: the index answers, from data of unknown currency.
+            if version.is_some() && self.heartbeat.read().fresh_until.0 == 0 {
+                self.heartbeat.beat(Beat {
+                    confirmed_at: Timestamp(0),
+                    fresh_until: Timestamp(1),
+                });
+            }
         });
+    }
+
+    /// The lookup index being served (`None`: none is), and why it could
+    /// not be opened, if it could not.
+    pub fn set_index(&self, version: Option<u64>, error: Option<String>) {
+        self.with(|f| {
+            f.index_version = version;
+            f.index_error = error;
+        });
+    }
+
+    /// At start: the manifest kept from the last run (verified when it was
+    /// fetched) confirms the version held as of when it was signed, so a
+    /// restart neither forgets a live feed nor makes an old one look fresh.
+    pub fn resume_from_kept_manifest(&self) {
+        self.with(|f| {
+            if let Some(signed) = f.manifest.as_ref().map(|m| m.issued_at) {
+                f.manifest_verified_at = signed;
+                self.confirm(f, signed);
+            }
+        });
+    }
+
+    /// Beats the heartbeat if the newest manifest verified announces the
+    /// version held and had not expired at `at`, when it was verified: only
+    /// then has the feed confirmed that nothing newer exists.
+    fn confirm(&self, f: &Facts, at: u64) {
+        let (Some(manifest), Some(held)) = (&f.manifest, f.version) else {
+            return;
+        };
+        if manifest.version != held || at >= manifest.expires_at {
+            return;
+        }
+        let fresh_until = at
+            .saturating_add(self.max_age.as_secs())
+            .min(manifest.expires_at);
+        self.heartbeat.beat(Beat {
+            confirmed_at: Timestamp(at),
+            fresh_until: Timestamp(fresh_until),
+        });
+    }
+
+    /// The freshness of an answer given at `now` (the same function the C
+    /// library applies to the same file).
+    pub fn freshness(&self, now: Timestamp) -> Freshness {
+        self.heartbeat.read().freshness(now)
     }
 
     /// A manifest verified (and not expired).
     pub fn set_manifest(&self, info: ManifestInfo) {
+        let now = Timestamp::now().0;
         self.with(|f| {
             f.manifest = Some(info);
+            f.manifest_verified_at = now;
             f.manifest_expired = None;
         });
     }
@@ -161,7 +283,11 @@ impl Status {
         self.with(|f| f.trust = Some(info));
     }
 
-    /// A sync round ended well.
+    /// A sync round ended well. `current` (the HTTP source still serves the
+    /// manifest held, or a dropped manifest was just verified) confirms the
+    /// feed now when that manifest announces the version held; `applied`
+    /// confirmed it as the version arrived ([`Status::set_data`]); `stale`
+    /// (only lagging caches answered) confirms nothing.
     pub fn sync_succeeded(&self, result: &'static str, source: &str) {
         let now = Timestamp::now().0;
         self.with(|f| {
@@ -172,6 +298,10 @@ impl Status {
             });
             f.last_success = Some(now);
             f.progress = None;
+            if result == "current" && f.manifest.is_some() {
+                f.manifest_verified_at = now;
+                self.confirm(f, now);
+            }
         });
     }
 
@@ -195,14 +325,26 @@ impl Status {
 
     /// A failure about one file that does not fail the round (a rejected drop).
     pub fn file_refused(&self, file: &str, message: String) {
-        let now = Timestamp::now().0;
+        let record = ErrorRecord {
+            at: Timestamp::now().0,
+            file: file.to_owned(),
+            message,
+        };
         self.with(|f| {
-            f.last_error = Some(ErrorRecord {
-                at: now,
-                file: file.to_owned(),
-                message,
-            })
+            f.last_error = Some(record.clone());
+            f.last_drop_rejected = Some(record);
         });
+    }
+
+    /// The sources the last HTTP round passed over.
+    pub fn set_passed_over(&self, passed_over: Vec<PassedOver>) {
+        self.with(|f| f.passed_over = passed_over);
+    }
+
+    /// The replica diverged from the centre and waits for a snapshot
+    /// (`None`: back on the centre's history).
+    pub fn set_reanchoring(&self, reason: Option<String>) {
+        self.with(|f| f.reanchoring = reason);
     }
 
     /// Catch-up progress, for a person watching.
@@ -218,6 +360,8 @@ impl Status {
     /// The report at `now`.
     pub fn report(&self, now: Timestamp) -> StatusReport {
         self.with(|f| {
+            let beat = self.heartbeat.read();
+            let freshness = beat.freshness(now);
             let mut reasons = Vec::new();
             if f.trust.is_none() {
                 reasons.push("no trust root: set trust_root, or drop the centre's root file into the drop folder".to_owned());
@@ -225,34 +369,51 @@ impl Status {
             if f.version.is_none() {
                 reasons.push("no data yet".to_owned());
             }
-            if let Some(message) = &f.manifest_expired {
-                reasons.push(message.clone());
-            } else if let Some(m) = f.manifest.as_ref().filter(|m| now.0 >= m.expires_at) {
+            if freshness == Freshness::Stale {
                 reasons.push(format!(
-                    "manifest serial {} expired at {} (now {}): the feed may be frozen",
-                    m.serial, m.expires_at, now.0
+                    "answers are stale (fresh until {}, now {}): {}",
+                    beat.fresh_until.0,
+                    now.0,
+                    self.stale_cause(f, beat, now)
                 ));
+            }
+            if let Some(held) = f.version {
+                let why = match (&f.index_error, &f.last_error) {
+                    (Some(error), _) => format!(": {error}"),
+                    (None, Some(last)) => format!("; last error: {}", last.message),
+                    (None, None) => String::new(),
+                };
+                match f.index_version {
+                    None => reasons.push(format!(
+                        "lookups cannot answer: version {held} is held but no lookup index is published{why}"
+                    )),
+                    Some(served) if served < held => reasons.push(format!(
+                        "lookups answer from version {served}, behind the version held ({held}): the lookup index could not be published{why}"
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for passed in f.passed_over.iter().filter(|p| p.reason == "failed") {
+                reasons.push(format!(
+                    "source {} failed in the last round: {}",
+                    passed.source, passed.message
+                ));
+            }
+            if let Some(reason) = &f.reanchoring {
+                reasons.push(reason.clone());
             }
             let since = f.last_success.unwrap_or(self.started_at.0);
             let staleness = now.0.saturating_sub(since);
-            if staleness > self.max_age.as_secs() {
-                reasons.push(match f.last_success {
-                    Some(at) => format!(
-                        "no successful sync since {at} ({staleness} s, max_age {} s)",
-                        self.max_age.as_secs()
-                    ),
-                    None => format!(
-                        "no successful sync in {staleness} s since start (max_age {} s)",
-                        self.max_age.as_secs()
-                    ),
-                });
-            }
             let expiring = f.trust.as_ref().is_some_and(|t| {
                 now.0.saturating_add(self.root_expiry_warning.as_secs()) >= t.expires_at
             });
             StatusReport {
                 list: f.list.clone(),
                 version: f.version,
+                index_version: f.index_version,
+                freshness: freshness.as_str(),
+                confirmed_at: Some(beat.confirmed_at.0).filter(|&t| t > 0),
+                fresh_until: Some(beat.fresh_until.0).filter(|&t| t > 0),
                 entries: f.entries,
                 data_time: f.data_time,
                 data_age_seconds: f.data_time.map(|t| now.0.saturating_sub(t)),
@@ -261,54 +422,108 @@ impl Status {
                 last_success_at: f.last_success,
                 staleness_seconds: staleness,
                 last_error: f.last_error.clone(),
+                last_drop_rejected: f.last_drop_rejected.clone(),
                 degraded: !reasons.is_empty(),
                 degraded_reasons: reasons,
                 trust_root: f.trust.clone(),
                 trust_root_expiring: expiring,
                 progress: f.progress.clone(),
+                passed_over: f.passed_over.clone(),
+                reanchoring: f.reanchoring.clone(),
             }
         })
+    }
+
+    /// Why answers went stale, most specific first.
+    fn stale_cause(&self, f: &Facts, beat: Beat, now: Timestamp) -> String {
+        if let Some(message) = &f.manifest_expired {
+            return message.clone();
+        }
+        if let Some(m) = f.manifest.as_ref().filter(|m| now.0 >= m.expires_at) {
+            return format!(
+                "manifest serial {} expired at {}: the feed may be frozen",
+                m.serial, m.expires_at
+            );
+        }
+        if let (Some(m), Some(held)) = (&f.manifest, f.version) {
+            if m.version > held {
+                return format!(
+                    "version {held} is held but the newest manifest announces version {}: the catch-up has not completed",
+                    m.version
+                );
+            }
+        }
+        match beat.confirmed_at.0 {
+            0 => "no signed manifest announcing the version held has been confirmed since start"
+                .to_owned(),
+            at => format!(
+                "no signed manifest confirmed since {at} (freshness.max_age {} s)",
+                self.max_age.as_secs()
+            ),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blocklist_core::index::Heartbeat;
 
-    fn manifest(expires_at: u64) -> ManifestInfo {
+    fn manifest(version: u64, expires_at: u64) -> ManifestInfo {
         ManifestInfo {
             serial: 7,
-            version: 3,
+            version,
             issued_at: 0,
             expires_at,
             source: "test".into(),
         }
     }
 
-    #[test]
-    fn fresh_data_is_not_degraded_and_an_expired_manifest_is() {
-        let status = Status::new(Duration::from_secs(3600), Duration::from_secs(10));
+    fn status(dir: &tempfile::TempDir, max_age: u64, root_expiry_warning: u64) -> Status {
+        let status = Status::new(
+            Duration::from_secs(max_age),
+            Duration::from_secs(root_expiry_warning),
+            HeartbeatWriter::create(dir.path()).unwrap(),
+        );
         status.set_trust(TrustInfo {
             version: 1,
             sha256: "ab".into(),
             expires_at: u64::MAX,
             pinned: "configured",
         });
-        status.set_data("l", Some(3), 10, 0);
-        let now = Timestamp::now();
-        status.set_manifest(manifest(now.0 + 100));
-        status.sync_succeeded("applied", "test");
-        let report = status.report(now);
-        assert!(!report.degraded, "{:?}", report.degraded_reasons);
-        let later = now.plus(200);
-        let report = status.report(later);
-        assert!(report.degraded);
-        assert!(report.degraded_reasons[0].contains("expired"));
+        status
     }
 
     #[test]
-    fn no_sync_within_max_age_is_degraded_and_root_expiry_warns() {
-        let status = Status::new(Duration::from_secs(60), Duration::from_secs(1000));
+    fn a_confirmed_manifest_is_fresh_until_it_expires_and_degraded_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status(&dir, 3600, 10);
+        let reader = Heartbeat::open(dir.path()).unwrap().unwrap();
+        let now = Timestamp::now();
+        assert_eq!(status.report(now).freshness, "no_data");
+        // A round verifies the manifest, then applies the version it announces.
+        status.set_manifest(manifest(3, now.0 + 100));
+        status.set_data("l", Some(3), 10, 0);
+        status.set_index(Some(3), None);
+        let report = status.report(now);
+        assert!(!report.degraded, "{:?}", report.degraded_reasons);
+        assert_eq!(report.freshness, "fresh");
+        let later = now.plus(200);
+        let report = status.report(later);
+        assert!(report.degraded);
+        assert_eq!(report.freshness, "stale");
+        assert!(report.degraded_reasons[0].contains("expired"));
+        assert_eq!(
+            reader.freshness(later),
+            Freshness::Stale,
+            "C reads the same"
+        );
+    }
+
+    #[test]
+    fn no_confirmation_within_max_age_is_stale_and_degraded_and_root_expiry_warns() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status(&dir, 60, 1000);
         let now = Timestamp::now();
         status.set_trust(TrustInfo {
             version: 1,
@@ -317,10 +532,54 @@ mod tests {
             pinned: "configured",
         });
         status.set_data("l", Some(1), 1, 0);
+        status.set_index(Some(1), None);
+        status.set_manifest(manifest(1, u64::MAX));
+        status.sync_succeeded("current", "test");
         assert!(!status.report(now).degraded);
         assert!(status.report(now).trust_root_expiring);
         let report = status.report(now.plus(61));
         assert!(report.degraded);
-        assert!(report.degraded_reasons[0].contains("no successful sync"));
+        assert_eq!(report.freshness, "stale");
+        assert!(
+            report.degraded_reasons[0].contains("no signed manifest confirmed"),
+            "{:?}",
+            report.degraded_reasons
+        );
+    }
+
+    #[test]
+    fn a_manifest_announcing_a_newer_version_or_a_stale_round_does_not_confirm() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status(&dir, 3600, 10);
+        status.set_data("l", Some(2), 1, 0);
+        status.set_index(Some(2), None);
+        let now = Timestamp::now();
+        status.set_manifest(manifest(3, now.0 + 1000));
+        status.sync_succeeded("current", "test");
+        status.set_manifest(manifest(2, now.0 + 1000));
+        status.sync_succeeded("stale", "test");
+        let report = status.report(now);
+        assert_eq!(report.freshness, "stale", "held but never confirmed");
+        assert_eq!(report.confirmed_at, None);
+    }
+
+    #[test]
+    fn a_held_version_without_a_lookup_index_is_degraded_naming_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = status(&dir, 3600, 10);
+        status.set_data("l", Some(1), 1, 0);
+        status.sync_failed(
+            "src",
+            "delta 1",
+            "cannot write lookup.idx: disk full".into(),
+        );
+        let report = status.report(Timestamp::now());
+        assert!(report.degraded);
+        let reasons = report.degraded_reasons.join("\n");
+        assert!(reasons.contains("lookups cannot answer"), "{reasons}");
+        assert!(reasons.contains("disk full"), "{reasons}");
+        status.set_index(Some(1), None);
+        let reasons = status.report(Timestamp::now()).degraded_reasons.join("\n");
+        assert!(!reasons.contains("lookups"), "{reasons}");
     }
 }

@@ -11,13 +11,20 @@
 //! catch-up (the deltas from the held version, or the newest snapshot and
 //! the deltas after it when that is cheaper or the deltas are pruned), fetch
 //! and apply each file, and, in mirror mode, keep every listed file.
+//!
+//! A mirror passed over is named in status: `failed` (down, slower than
+//! `sync.manifest_timeout`, refused), or `stale`, a lagging cache serving an
+//! older manifest still within its signed lifetime, which is noted and is
+//! not a failure. A replica found to have diverged from the centre's history
+//! (a delta that does not fit its state, as after the centre was restored
+//! from a backup) is re-anchored on the newest snapshot.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use blocklist_core::document::{DocType, FileRef, Manifest, Version};
 use blocklist_core::replica::Replica;
-use blocklist_core::store::{Applied, StoreState};
+use blocklist_core::store::{Applied, StoreError, StoreState};
 use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
 use blocklist_core::Timestamp;
 use tokio::sync::watch;
@@ -26,8 +33,8 @@ use tracing::{info, warn, Instrument as _};
 use crate::daemon::config::Config;
 use crate::daemon::metrics::{self, SyncSource};
 use crate::daemon::published::{write_atomic, LocalFiles};
-use crate::daemon::source::http::{HttpMirror, ManifestFetch};
-use crate::daemon::state::{ManifestInfo, TrustInfo};
+use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_ROOT_SIZE};
+use crate::daemon::state::{ManifestInfo, PassedOver, TrustInfo};
 use crate::daemon::{DaemonError, Shared};
 
 /// The root pinned on first use, in the data folder.
@@ -49,6 +56,9 @@ pub struct Syncer {
     index_suspect: bool,
     /// The highest manifest serial verified: a lower one is a rollback.
     seen_serial: Option<u64>,
+    /// The replica diverged from the centre's history: the next catch-up
+    /// goes through a snapshot.
+    diverged: bool,
     pub(crate) files: LocalFiles,
     mirrors: Vec<HttpMirror>,
     shutdown: watch::Receiver<bool>,
@@ -69,7 +79,7 @@ impl Syncer {
             .sync
             .urls
             .iter()
-            .map(|url| HttpMirror::new(url, client.clone()))
+            .map(|url| HttpMirror::new(url, client.clone(), config.sync.manifest_timeout))
             .collect();
         let mut syncer = Syncer {
             config: config.clone(),
@@ -80,6 +90,7 @@ impl Syncer {
             held: None,
             index_suspect: false,
             seen_serial: None,
+            diverged: false,
             files,
             mirrors,
             shutdown,
@@ -138,6 +149,7 @@ impl Syncer {
                     .shared
                     .status
                     .set_manifest(manifest_info(&manifest, "local copy"));
+                syncer.shared.status.resume_from_kept_manifest();
             }
         }
         Ok(syncer)
@@ -432,35 +444,67 @@ impl Syncer {
     }
 
     /// One HTTP round: each mirror in order until one succeeds. Returns
-    /// `applied` or `current`.
+    /// `applied` or `current`, or `stale` when only lagging caches answered
+    /// (older manifests within their lifetime: not a failure).
     pub async fn http_round(&mut self) -> Result<&'static str, DaemonError> {
         self.shared.metrics.sync_attempt(SyncSource::Http);
         let mut last = None;
+        let mut stale = None;
+        let mut passed_over = Vec::new();
         for index in 0..self.mirrors.len() {
             if index > 0 {
                 self.shared.metrics.failover();
             }
-            let mirror = self.mirrors[index].base().to_owned();
+            let mirror = self.mirrors[index].shown().to_owned();
             let span = tracing::info_span!("sync", mirror = %mirror, held = self.held.map_or(0, Version::get));
-            match self.sync_from(index).instrument(span).await {
+            let err = match self.sync_from(index).instrument(span).await {
                 Ok(result) => {
+                    self.mirrors[index].stale_serial = None;
                     self.shared.status.sync_succeeded(result, &mirror);
+                    self.shared.status.set_passed_over(passed_over);
                     return Ok(result);
                 }
                 Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
-                Err(err) => {
-                    warn!(mirror = %mirror, error = %err, "sync from mirror failed");
-                    self.shared.status.sync_failed(
-                        &mirror,
-                        &err.file().unwrap_or_else(|| mirror.clone()),
-                        err.to_string(),
-                    );
-                    last = Some(err);
+                Err(err) => err,
+            };
+            if let Some(offered) = lagging_serial(&err) {
+                // Said once per serial: a cache edge lags for its max-age,
+                // which spans many rounds.
+                if self.mirrors[index].stale_serial.replace(offered) != Some(offered) {
+                    info!(mirror = %mirror, reason = %err, "stale mirror: it serves an older manifest still within its signed lifetime (a lagging cache); trying the next source");
                 }
+                passed_over.push(PassedOver {
+                    source: mirror.clone(),
+                    reason: "stale",
+                    message: err.to_string(),
+                });
+                stale.get_or_insert(mirror);
+                continue;
+            }
+            warn!(mirror = %mirror, error = %err, "sync from mirror failed");
+            self.shared.status.sync_failed(
+                &mirror,
+                &err.file().unwrap_or_else(|| mirror.clone()),
+                err.to_string(),
+            );
+            passed_over.push(PassedOver {
+                source: mirror,
+                reason: "failed",
+                message: err.to_string(),
+            });
+            last = Some(err);
+        }
+        self.shared.status.set_passed_over(passed_over);
+        match (last, stale) {
+            (None, Some(mirror)) => {
+                self.shared.status.sync_succeeded("stale", &mirror);
+                Ok("stale")
+            }
+            (last, _) => {
+                self.shared.metrics.sync_failure(SyncSource::Http);
+                Err(last.unwrap_or(DaemonError::NoSource))
             }
         }
-        self.shared.metrics.sync_failure(SyncSource::Http);
-        Err(last.unwrap_or(DaemonError::NoSource))
     }
 
     async fn sync_from(&mut self, index: usize) -> Result<&'static str, DaemonError> {
@@ -505,6 +549,14 @@ impl Syncer {
         for root in unverified.roots.iter().filter(|r| r.version > current_root) {
             let rel = root.path(DocType::Root);
             let url = self.mirrors[index].url(&rel);
+            // The size is the unverified manifest's word: a fixed cap bounds
+            // the download, and a claim past it is refused unfetched.
+            if root.size > MAX_ROOT_SIZE {
+                return Err(DaemonError::TooLarge {
+                    url,
+                    limit: MAX_ROOT_SIZE,
+                });
+            }
             let bytes = self.fetch_checked(index, &rel, root).await?;
             self.rotate_root(&bytes, &url)?;
         }
@@ -536,7 +588,11 @@ impl Syncer {
     }
 
     /// Brings the replica to the manifest's version; returns how many files
-    /// were applied.
+    /// were applied. A delta that does not fit the replica's state means the
+    /// replica diverged from the centre's history (the centre was restored
+    /// from a backup and published past it): the catch-up then restarts from
+    /// the newest snapshot, and lookups stay on the version held until that
+    /// snapshot applies in one transaction.
     async fn catch_up(
         &mut self,
         index: usize,
@@ -544,10 +600,54 @@ impl Syncer {
         manifest_url: &str,
     ) -> Result<usize, DaemonError> {
         let held = self.held.map_or(0, Version::get);
-        let steps = plan(held, manifest).map_err(|reason| DaemonError::Inconsistent {
+        if !self.diverged {
+            let steps = plan(held, manifest).map_err(|reason| DaemonError::Inconsistent {
+                file: manifest_url.to_owned(),
+                reason,
+            })?;
+            match self.apply_steps(index, manifest, manifest_url, steps).await {
+                Err(err) if diverged(&err) => {
+                    let reason = format!(
+                        "the replica diverged from the centre's history ({err}): re-anchoring on the newest snapshot; lookups answer from version {} until it applies",
+                        self.held.map_or(0, Version::get)
+                    );
+                    warn!("{reason}");
+                    self.diverged = true;
+                    self.shared.status.set_reanchoring(Some(reason));
+                }
+                done => return done,
+            }
+        }
+        let held = self.held.map_or(0, Version::get);
+        let steps = snapshot_plan(held, manifest).ok_or_else(|| DaemonError::Inconsistent {
             file: manifest_url.to_owned(),
-            reason,
+            reason: format!(
+                "the replica diverged from the centre's history, and no listed snapshot newer than version {held} leads to version {}: waiting for one",
+                manifest.version
+            ),
         })?;
+        let applied = self
+            .apply_steps(index, manifest, manifest_url, steps)
+            .await?;
+        info!(
+            version = manifest.version.get(),
+            "re-anchored on the centre's history"
+        );
+        self.diverged = false;
+        self.shared.status.set_reanchoring(None);
+        Ok(applied)
+    }
+
+    /// Fetches and applies `steps`, then checks the replica's state against
+    /// the manifest's; returns how many files were applied.
+    async fn apply_steps(
+        &mut self,
+        index: usize,
+        manifest: &Manifest,
+        manifest_url: &str,
+        steps: Vec<(DocType, FileRef)>,
+    ) -> Result<usize, DaemonError> {
+        let held = self.held.map_or(0, Version::get);
         let total = steps.len();
         if total > 1 {
             info!(
@@ -636,47 +736,103 @@ pub fn plan(held: u64, manifest: &Manifest) -> Result<Vec<(DocType, FileRef)>, S
             "announces version {target}, older than version {held} held here: refused as a rollback"
         ));
     }
-    let deltas_after = |from: u64| -> Option<Vec<FileRef>> {
-        let refs: Vec<FileRef> = manifest
-            .deltas
-            .iter()
-            .filter(|d| d.version.get() > from && d.version.get() <= target)
-            .copied()
-            .collect();
-        // Listed versions are strictly ascending, so a full count is a full run.
-        (refs.len() as u64 == target - from).then_some(refs)
-    };
-    let cost = |refs: &[FileRef]| refs.iter().map(|r| r.size).sum::<u64>();
-    let by_deltas = deltas_after(held).map(|d| {
-        (
-            cost(&d),
-            d.into_iter()
-                .map(|r| (DocType::Delta, r))
-                .collect::<Vec<_>>(),
-        )
+    let by_deltas = deltas_after(manifest, held).map(|d| {
+        d.into_iter()
+            .map(|r| (DocType::Delta, r))
+            .collect::<Vec<_>>()
     });
-    let by_snapshot = manifest
+    let cost = |steps: &[(DocType, FileRef)]| steps.iter().map(|(_, r)| r.size).sum::<u64>();
+    match (by_deltas, snapshot_plan(held, manifest)) {
+        (Some(d), Some(s)) => Ok(if cost(&s) < cost(&d) { s } else { d }),
+        (Some(d), None) => Ok(d),
+        (None, Some(s)) => Ok(s),
+        (None, None) => Err(format!(
+            "lists no deltas or snapshot leading from version {held} to {target}"
+        )),
+    }
+}
+
+/// The newest listed snapshot newer than `held` that the listed deltas lead
+/// from to the manifest's version, and those deltas.
+pub fn snapshot_plan(held: u64, manifest: &Manifest) -> Option<Vec<(DocType, FileRef)>> {
+    let target = manifest.version.get();
+    manifest
         .snapshots
         .iter()
         .rev()
         .filter(|s| s.version.get() > held && s.version.get() <= target)
         .find_map(|s| {
-            deltas_after(s.version.get()).map(|d| {
-                let total = s.size + cost(&d);
-                let steps = std::iter::once((DocType::Snapshot, *s))
+            deltas_after(manifest, s.version.get()).map(|d| {
+                std::iter::once((DocType::Snapshot, *s))
                     .chain(d.into_iter().map(|r| (DocType::Delta, r)))
-                    .collect::<Vec<_>>();
-                (total, steps)
+                    .collect()
             })
-        });
-    match (by_deltas, by_snapshot) {
-        (Some(d), Some(s)) => Ok(if s.0 < d.0 { s.1 } else { d.1 }),
-        (Some(d), None) => Ok(d.1),
-        (None, Some(s)) => Ok(s.1),
-        (None, None) => Err(format!(
-            "lists no deltas or snapshot leading from version {held} to {target}"
-        )),
+        })
+}
+
+/// The listed deltas from version `from` to the manifest's, if all are listed.
+fn deltas_after(manifest: &Manifest, from: u64) -> Option<Vec<FileRef>> {
+    let target = manifest.version.get();
+    let refs: Vec<FileRef> = manifest
+        .deltas
+        .iter()
+        .filter(|d| d.version.get() > from && d.version.get() <= target)
+        .copied()
+        .collect();
+    // Listed versions are strictly ascending, so a full count is a full run.
+    (refs.len() as u64 == target.saturating_sub(from)).then_some(refs)
+}
+
+/// Whether a failed round should back off. Not when the mirror answered
+/// with a validly signed manifest that has expired: the feed is frozen at
+/// the centre, the mirror is fine, and a check at the normal interval sees
+/// the freeze end at once (backing off would hold recovery up to
+/// `sync.backoff_max`).
+pub fn backs_off(err: &DaemonError) -> bool {
+    !matches!(
+        err,
+        DaemonError::Verify {
+            source: VerifyError::Expired { .. },
+            ..
+        }
+    )
+}
+
+/// The serial a lagging mirror offers: a validly signed manifest older than
+/// the newest verified and still within its signed lifetime (an expired one
+/// is a failure).
+fn lagging_serial(err: &DaemonError) -> Option<u64> {
+    match err {
+        DaemonError::Verify {
+            source:
+                VerifyError::SerialRollback {
+                    offered,
+                    expires_at,
+                    ..
+                },
+            ..
+        } if Timestamp::now() < *expires_at => Some(*offered),
+        _ => None,
     }
+}
+
+/// Whether an apply failed because the delta does not fit the replica's
+/// state (an operation that contradicts it, or a state digest that differs
+/// from the signed one): the replica diverged from the centre's history.
+fn diverged(err: &DaemonError) -> bool {
+    let DaemonError::Apply { source, .. } = err else {
+        return false;
+    };
+    matches!(
+        **source,
+        blocklist_core::Error::Store(
+            StoreError::Conflict { .. }
+                | StoreError::Refused {
+                    source: VerifyError::DigestMismatch { .. },
+                    ..
+                }
+        )
+    )
 }
 
 fn manifest_info(manifest: &Manifest, source: &str) -> ManifestInfo {

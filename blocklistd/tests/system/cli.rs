@@ -163,3 +163,50 @@ fn a_version_listed_by_more_agencies_than_an_index_can_name_is_refused_before_si
     ok(&centre.publish_args(&[s(&input)]));
     assert_eq!(centre.files("deltas").len(), 1);
 }
+
+/// Runs `blocklist args...` with standard output a pipe whose reader is gone
+/// before the command writes (what `| head -1` becomes once head has its line).
+fn run_with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let mut child = blocklist()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run blocklist");
+    // The child's copy of the read end is closed on exec: dropping ours leaves
+    // the pipe without a reader, so every write of the child fails with EPIPE.
+    drop(child.stdout.take());
+    child.wait_with_output().expect("wait for blocklist")
+}
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_fails_any_command() {
+    let centre = Centre::new();
+    let input = centre.input("a.txt", b"one.example\n");
+    let publish = centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&input)]);
+    let root = centre.first_root();
+    let key = centre.tmp.path().join("k2");
+    let manifest = centre.dir.join("manifest");
+    let commands: [Vec<&str>; 6] = [
+        publish,
+        vec!["refresh", s(&centre.dir), "--key", s(&centre.publish_key)],
+        vec!["verify", s(&centre.dir), "--root", s(&root)],
+        vec!["inspect", s(&manifest)],
+        vec!["inspect", "--json", s(&manifest)],
+        vec!["keygen", s(&key)],
+    ];
+    for args in &commands {
+        let out = run_with_stdout_closed(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && !stderr.contains("panicked"),
+            "blocklist {args:?} with stdout closed: {:?}\n{stderr}",
+            out.status
+        );
+    }
+    // The work was done although nothing could be reported.
+    assert_eq!(centre.files("deltas").len(), 1);
+    assert!(key.with_extension("key").exists());
+    let out = ok(&["verify", s(&centre.dir), "--root", s(&root)]);
+    assert!(out.contains("version 1 (manifest serial 2"), "{out}");
+}

@@ -15,9 +15,19 @@ mod end_to_end;
 mod crash;
 // The same directory served by a stock nginx verifies the same (skipped without nginx).
 mod nginx;
-// Command-line surface: help examples, key permissions, rotation, refresh, prune.
+// Command-line surface: help examples, key permissions, rotation, refresh, prune, closed stdout.
 mod cli;
+// Thousands of versions and expired entries: the manifest stays small, replicas catch up and purge.
+mod history;
+// Large files streamed in bounded memory by serve; verify's cap on what a host sends.
+mod serving;
 // blocklistd against the real centre: bootstrap, deltas, catch-up, failover, drop folder, push, mirror, faults.
 mod daemon;
+// blocklistd's API: freshness on every answer, slow clients, index failures, socket mode, exposed address.
+mod daemon_api;
+// The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots.
+mod drop_folder;
 // The whole chain (centre, HTTP, two daemons, C readers) under faults; writes docs/RELIABILITY.md.
 mod chain;
+// blocklistd against misbehaving mirrors: random hostile answers, busy push, slow, lagging, restored centre, credentials.
+mod hostile_mirror;

@@ -1,6 +1,5 @@
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 /// The binary under test.
 pub fn blocklist() -> Command {
@@ -122,22 +121,17 @@ impl Server {
         Server::start_on(dir, "127.0.0.1:0")
     }
 
+    /// The server's process id (to read its memory use from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Serves `dir` on `listen` (a fixed address, to bring a mirror back where clients look).
     pub fn start_on(dir: &Path, listen: &str) -> Server {
-        let mut child = blocklist()
-            .args(["serve", s(dir), "--listen", listen])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let (child, url) = blocklist_tests::spawn_listening(
+            blocklist().args(["serve", s(dir), "--listen", listen]),
+            String::new,
+        );
         Server { child, url }
     }
 
@@ -168,4 +162,74 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Copies a publish directory (a backup, or a lagging cache's content).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A stock nginx on a loopback port, run from a private prefix, stopped on drop.
+pub struct Nginx {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Nginx {
+    /// Starts nginx with `server(port)` as its `http` block's content, under
+    /// `conf_dir`; `None` (the caller skips) where nginx is not installed.
+    pub fn start(conf_dir: &Path, server: impl FnOnce(u16) -> String) -> Option<Nginx> {
+        let Some(binary) = ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+        else {
+            eprintln!("skipped: nginx not installed");
+            return None;
+        };
+        std::fs::create_dir_all(conf_dir.join("logs")).unwrap();
+        let port = free_port();
+        let conf = format!(
+            "daemon off;\npid {conf}/nginx.pid;\nerror_log {conf}/logs/error.log;\nevents {{}}\n\
+             http {{\naccess_log off;\nclient_body_temp_path {conf}/body;\nproxy_temp_path {conf}/proxy;\n\
+             fastcgi_temp_path {conf}/fastcgi;\nuwsgi_temp_path {conf}/uwsgi;\nscgi_temp_path {conf}/scgi;\n\
+             default_type application/octet-stream;\n{server}\n}}\n",
+            conf = conf_dir.display(),
+            server = server(port),
+        );
+        let conf_path = conf_dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut child = std::process::Command::new(binary)
+            .args(["-p", s(conf_dir), "-c", s(&conf_path)])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("nginx exited early: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "nginx did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Some(Nginx {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
 }

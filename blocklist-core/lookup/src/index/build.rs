@@ -8,6 +8,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 use super::atomic::replace_file;
@@ -34,8 +35,8 @@ const SEED_ATTEMPTS: u32 = 8;
 /// canonical (as the store holds them); lookups normalise queries to match.
 ///
 /// ```
-/// use blocklist_core::index::{IndexBuilder, LookupIndex};
-/// use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+/// use blocklist_lookup::index::{IndexBuilder, LookupIndex};
+/// use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 ///
 /// let rules = Rules::default();
 /// let number = Identifier::parse(Kind::Number, "081-234-5678", &rules).unwrap();
@@ -164,11 +165,19 @@ pub(crate) fn write_file(
     let head = encode_header(&header, &layout, checksum.finish());
 
     replace_file(path, |out| {
+        // Read-only: readers map the file, and a write in place (a careless
+        // `cp` over it) corrupts what they answer from; without write
+        // permission such a `cp` fails loudly instead (root excepted; readers
+        // detect that case, see `live`). Writers replace the file by rename.
+        let read_only = std::fs::Permissions::from_mode(0o444);
+        out.get_ref()
+            .set_permissions(read_only)
+            .map_err(|e| IndexError::io(path, "make read-only", e))?;
         for bytes in std::iter::once(&head[..]).chain(body) {
             out.write_all(bytes)
                 .map_err(|e| IndexError::io(path, "write", e))?;
         }
-        Ok(())
+        Ok::<(), IndexError>(())
     })?;
     Ok(layout.stats(entries as u64))
 }

@@ -34,6 +34,30 @@ pub enum IndexError {
         /// The length the header (or the fixed header size) requires.
         expected: u64,
     },
+    /// The path names something other than a regular file (a FIFO, a
+    /// device, a socket, a directory): refused without reading from it.
+    #[error("{path} is {file_type}, not an index file")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is: `a FIFO`, `a device`, `a socket`, `a directory`.
+        file_type: &'static str,
+    },
+    /// The index file being served was written in place (by `cp`, a backup
+    /// restore, an editor) instead of being replaced by rename, and no valid
+    /// file has replaced it yet: the bytes mapped are no longer the ones
+    /// validated, so its answers are withheld.
+    #[error(
+        "index file {path} was overwritten in place while in use (index files must be \
+         replaced by rename): its answers are withheld until a valid index is published; \
+         the file there now: {reason}"
+    )]
+    ModifiedInPlace {
+        /// The file.
+        path: PathBuf,
+        /// Why the file now at the path could not be served instead.
+        reason: Box<IndexError>,
+    },
     /// The file does not start with the index magic: not an index file at all.
     #[error("{path} is not a blocklist index file (magic {found:02x?})")]
     BadMagic {
@@ -167,6 +191,26 @@ impl IndexError {
         IndexError::Corrupt {
             path: path.to_owned(),
             detail: detail.into(),
+        }
+    }
+}
+
+impl From<crate::atomic_file::AtomicFileError> for IndexError {
+    fn from(error: crate::atomic_file::AtomicFileError) -> IndexError {
+        use crate::atomic_file::AtomicFileError;
+        match error {
+            AtomicFileError::Io {
+                action,
+                path,
+                source,
+            } => IndexError::Io {
+                path,
+                action,
+                source,
+            },
+            AtomicFileError::RandomUnavailable { reason } => {
+                IndexError::RandomUnavailable { reason }
+            }
         }
     }
 }

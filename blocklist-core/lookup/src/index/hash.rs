@@ -5,8 +5,9 @@
 //! "listed" does not grow with the number of entries (see the module overview):
 //!
 //! - `fingerprint` is stored in the table and compared in full; it also picks
-//!   the filter block.
-//! - `position` picks the table bucket and the filter's bit pattern.
+//!   the filter block and the bit pattern in it (so the filter can be rebuilt
+//!   from stored fingerprints alone).
+//! - `position` picks the table bucket.
 //!
 //! Keys of 8 to 32 bytes (every canonical number and account, and most
 //! domains and parents) take a path with no branch on the length: xxh3
@@ -57,7 +58,7 @@ pub struct KeyHash {
 /// is a bijection, so distinct kinds always get distinct seeds.
 ///
 /// ```
-/// use blocklist_core::{index::key_hash, Kind};
+/// use blocklist_lookup::{index::key_hash, Kind};
 /// let key = key_hash(7, Kind::Number, "+66812345678");
 /// assert_ne!(key.fingerprint, 0);
 /// assert_ne!(key, key_hash(7, Kind::Account, "+66812345678"));

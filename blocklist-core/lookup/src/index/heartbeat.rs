@@ -25,7 +25,7 @@
 //! field old or new, never torn. Freshness reads `fresh_until` alone, so a
 //! reader that sees one field updated and not the other still answers right.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +34,7 @@ use memmap2::{Mmap, MmapMut};
 
 use super::atomic::replace_file;
 use super::error::IndexError;
+use super::lookup::open_regular;
 use crate::entry::Timestamp;
 
 /// The heartbeat's file name in a data folder (beside `lookup.idx`).
@@ -116,15 +117,15 @@ impl Heartbeat {
     /// daemon has run there: the caller falls back on its own rule).
     pub fn open(data_dir: &Path) -> Result<Option<Heartbeat>, IndexError> {
         let path = data_dir.join(HEARTBEAT_FILE);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(IndexError::io(&path, "open", e)),
+        // Non-blocking and regular files only: a FIFO there must not hang the reader.
+        let (file, meta) = match open_regular(&path) {
+            Ok(opened) => opened,
+            Err(IndexError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
         };
-        let len = file
-            .metadata()
-            .map_err(|e| IndexError::io(&path, "stat", e))?
-            .len();
+        let len = meta.len();
         if len != LEN as u64 {
             return Err(IndexError::Truncated {
                 path,

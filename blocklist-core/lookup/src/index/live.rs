@@ -8,8 +8,13 @@
 //! its last reader lets go). A reload opens and fully validates the new file
 //! before the swap, so a reader sees the old index or the new one, never a
 //! mixture, and a corrupt or older file is refused while the old one is kept.
+//!
+//! Mapping is sound only while nobody writes the mapped file in place, which
+//! no writer of this crate does, but `cp` over the path or a backup restore
+//! does: each poll also `fstat`s the served file, and one that changed is
+//! replaced by a valid file at the path or, failing that, retired
+//! ([`LookupIndex::is_intact`]) so its answers are withheld.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,7 +22,7 @@ use arc_swap::{ArcSwap, Guard};
 
 use super::error::IndexError;
 use super::identity::FileIdentity;
-use super::lookup::LookupIndex;
+use super::lookup::{open_regular, LookupIndex};
 
 /// What a successful reload did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,8 +37,8 @@ pub struct Reloaded {
 /// The served index at a path, reloadable while readers run.
 ///
 /// ```
-/// # use blocklist_core::index::{IndexBuilder, LiveIndex};
-/// # use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+/// # use blocklist_lookup::index::{IndexBuilder, LiveIndex};
+/// # use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 /// # let meta = EntryMeta { reason: Reason::PHISHING, agency: Agency::new("th-aoc").unwrap(),
 /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
 /// # let dir = tempfile::tempdir().unwrap();
@@ -48,7 +53,7 @@ pub struct Reloaded {
 /// let reloaded = live.reload_if_changed()?.expect("the file was replaced");
 /// assert_eq!(reloaded.version, 2);
 /// assert!(live.reload_if_changed()?.is_none()); // unchanged since
-/// # Ok::<(), blocklist_core::index::IndexError>(())
+/// # Ok::<(), blocklist_lookup::index::IndexError>(())
 /// ```
 pub struct LiveIndex {
     path: PathBuf,
@@ -117,6 +122,12 @@ impl LiveIndex {
         self.current.load()
     }
 
+    /// The index being served, as an owned reference (for a caller that
+    /// keeps it beside other state it swaps whole).
+    pub fn load_full(&self) -> Arc<LookupIndex> {
+        self.current.load_full()
+    }
+
     /// The path being served.
     pub fn path(&self) -> &Path {
         &self.path
@@ -124,28 +135,62 @@ impl LiveIndex {
 
     /// Opens the file at the path now and swaps it in if it validates and its
     /// list version is not older than the one served. On error the served
-    /// index is unchanged.
+    /// index is unchanged, unless its own file was overwritten in place (see
+    /// [`reload_if_changed`](Self::reload_if_changed)).
     pub fn reload(&self) -> Result<Reloaded, IndexError> {
         let mut last_tried = self
             .last_tried
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.reload_locked(&mut last_tried)
+        let current = self.current.load_full();
+        let overwritten = overwritten(&current)?;
+        self.judge(&current, overwritten, self.reload_locked(&mut last_tried))
     }
 
     /// Reloads only if the path now names a different file than the one last
-    /// tried (one `stat`, cheap enough to poll often). `Ok(None)` when unchanged.
+    /// tried, or the served file was written in place (one `stat` and one
+    /// `fstat`, cheap enough to poll often). `Ok(None)` when unchanged.
+    ///
+    /// A served file written in place (a `cp` over it, a backup restore:
+    /// writers only ever rename new files into place) is replaced by the file
+    /// now at the path if that validates and is not older; otherwise the
+    /// served index is retired ([`LookupIndex::is_intact`] turns false, for
+    /// good) and this returns [`IndexError::ModifiedInPlace`] until a valid
+    /// file is published. Lookups between the write and this poll read
+    /// whatever the writer left in the map (docs/DAEMON.md, "Index files").
     pub fn reload_if_changed(&self) -> Result<Option<Reloaded>, IndexError> {
-        let meta =
-            std::fs::metadata(&self.path).map_err(|e| IndexError::io(&self.path, "stat", e))?;
         let mut last_tried = self
             .last_tried
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if *last_tried == FileIdentity::of(&meta) {
-            return Ok(None);
+        let current = self.current.load_full();
+        let overwritten = overwritten(&current)?;
+        let outcome = match std::fs::metadata(&self.path) {
+            Ok(meta) if *last_tried == FileIdentity::of(&meta) && !overwritten => return Ok(None),
+            Ok(_) => self.reload_locked(&mut last_tried),
+            Err(e) => Err(IndexError::io(&self.path, "stat", e)),
+        };
+        self.judge(&current, overwritten, outcome).map(Some)
+    }
+
+    /// A reload's outcome, given the index served when it started: a failure
+    /// while that index's file is overwritten (or was, earlier) retires it.
+    fn judge(
+        &self,
+        current: &LookupIndex,
+        overwritten: bool,
+        outcome: Result<Reloaded, IndexError>,
+    ) -> Result<Reloaded, IndexError> {
+        match outcome {
+            Err(reason) if overwritten || !current.is_intact() => {
+                current.retire();
+                Err(IndexError::ModifiedInPlace {
+                    path: current.path().to_owned(),
+                    reason: Box::new(reason),
+                })
+            }
+            outcome => outcome,
         }
-        self.reload_locked(&mut last_tried).map(Some)
     }
 
     fn reload_locked(&self, last_tried: &mut FileIdentity) -> Result<Reloaded, IndexError> {
@@ -170,20 +215,18 @@ impl LiveIndex {
     }
 }
 
+/// Whether `index`, still trusted, has had its file written since it was
+/// validated.
+fn overwritten(index: &LookupIndex) -> Result<bool, IndexError> {
+    Ok(index.is_intact() && index.file_changed()?)
+}
+
 /// Opens the file once and reads its identity and its index from the same
 /// descriptor, so the identity always describes the file actually tried.
 fn open_with_identity(
     path: &Path,
 ) -> Result<(FileIdentity, Result<LookupIndex, IndexError>), IndexError> {
-    let file = File::open(path).map_err(|e| IndexError::io(path, "open", e))?;
-    let index = LookupIndex::from_file(path, &file);
-    let identity = match &index {
-        Ok(index) => index.identity(),
-        Err(_) => FileIdentity::of(
-            &file
-                .metadata()
-                .map_err(|e| IndexError::io(path, "stat", e))?,
-        ),
-    };
-    Ok((identity, index))
+    let (file, meta) = open_regular(path)?;
+    let identity = FileIdentity::of(&meta);
+    Ok((identity, LookupIndex::from_file(path, file, &meta)))
 }

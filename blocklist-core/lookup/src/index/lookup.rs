@@ -3,8 +3,9 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::error::IndexError;
 use super::filter::{self, Block};
@@ -14,7 +15,7 @@ use super::format::{
 use super::hash::{key_hash, KeyHash};
 use super::identity::FileIdentity;
 use super::mem::{map_file, prefetch, MappedSections};
-use super::parents::parents;
+use super::parents::{parent_may_answer, parents};
 use super::table::{self, Bucket, PackedMeta, NEVER};
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::kind::Kind;
@@ -68,8 +69,8 @@ impl Hit<'_> {
 /// The map is shared with every other process that opens the same file.
 ///
 /// ```
-/// # use blocklist_core::index::{IndexBuilder, LookupIndex};
-/// # use blocklist_core::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+/// # use blocklist_lookup::index::{IndexBuilder, LookupIndex};
+/// # use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
 /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
 /// # let rules = Rules::default();
@@ -92,7 +93,16 @@ pub struct LookupIndex {
     seed: u64,
     home_buckets: usize,
     agencies: Vec<Agency>,
+    /// The mapped file as it was when validated, and its header bytes (which
+    /// hold the checksum of all the others).
     identity: FileIdentity,
+    header_bytes: Box<[u8; HEADER_LEN]>,
+    /// The mapped file, kept open so that its identity can be checked again
+    /// (see [`LookupIndex::is_intact`]).
+    file: File,
+    /// Set once the mapped file was seen written in place: from then on the
+    /// mapped bytes are not the ones validated.
+    retired: AtomicBool,
     /// The filter blocks and table buckets, viewed in the mapped file.
     sections: MappedSections<Block, Bucket>,
 }
@@ -121,15 +131,17 @@ impl LookupIndex {
     /// Opens and validates the index file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<LookupIndex, IndexError> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|e| IndexError::io(path, "open", e))?;
-        LookupIndex::from_file(path, &file)
+        let (file, meta) = open_regular(path)?;
+        LookupIndex::from_file(path, file, &meta)
     }
 
-    /// Opens and validates an already opened index file (`path` is for errors).
-    pub(crate) fn from_file(path: &Path, file: &File) -> Result<LookupIndex, IndexError> {
-        let meta = file
-            .metadata()
-            .map_err(|e| IndexError::io(path, "stat", e))?;
+    /// Opens and validates an already opened index file, `meta` its metadata
+    /// (`path` is for errors).
+    pub(crate) fn from_file(
+        path: &Path,
+        file: File,
+        meta: &Metadata,
+    ) -> Result<LookupIndex, IndexError> {
         if meta.len() < HEADER_LEN as u64 {
             return Err(IndexError::Truncated {
                 path: path.to_owned(),
@@ -137,8 +149,10 @@ impl LookupIndex {
                 expected: HEADER_LEN as u64,
             });
         }
-        let map = map_file(file).map_err(|e| IndexError::io(path, "map", e))?;
+        let map = map_file(&file).map_err(|e| IndexError::io(path, "map", e))?;
         let (header, layout, stored) = decode_header(path, &map, meta.len())?;
+        let mut header_bytes = Box::new([0; HEADER_LEN]);
+        header_bytes.copy_from_slice(&map[..HEADER_LEN]);
         let mut checksum = Checksum::over_header(&map[..HEADER_LEN]);
         checksum.update(&map[HEADER_LEN..]);
         let computed = checksum.finish();
@@ -175,9 +189,51 @@ impl LookupIndex {
             seed: layout.seed,
             home_buckets,
             agencies,
-            identity: FileIdentity::of(&meta),
+            identity: FileIdentity::of(meta),
+            header_bytes,
+            file,
+            retired: AtomicBool::new(false),
             sections,
         })
+    }
+
+    /// Whether this index still answers from the bytes it validated. False
+    /// once the reload that polls its file (see [`LiveIndex`](super::LiveIndex))
+    /// has seen that file written in place (a `cp` over it, a restore):
+    /// index files are only ever replaced by rename, so a write in place
+    /// means the mapped bytes may be anything, and the answers must not be
+    /// used. One relaxed load: cheap enough to test on every lookup.
+    #[inline]
+    pub fn is_intact(&self) -> bool {
+        !self.retired.load(Ordering::Relaxed)
+    }
+
+    /// Whether the mapped file may have been written since it was validated:
+    /// one `fstat`, and one read of the header through the descriptor (never
+    /// through the map, which faults past the end of a file cut short). The
+    /// header catches another index copied over this one within the
+    /// timestamps' granularity (a few milliseconds), when size and times
+    /// alone could not tell.
+    pub(crate) fn file_changed(&self) -> Result<bool, IndexError> {
+        use std::os::unix::fs::FileExt as _;
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| IndexError::io(&self.path, "stat", e))?;
+        if FileIdentity::of(&now).bytes_may_differ_from(&self.identity) {
+            return Ok(true);
+        }
+        let mut header = [0; HEADER_LEN];
+        match self.file.read_exact_at(&mut header, 0) {
+            Ok(()) => Ok(header != *self.header_bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
+            Err(e) => Err(IndexError::io(&self.path, "read", e)),
+        }
+    }
+
+    /// Marks this index's answers as untrusted, for good (see [`is_intact`](Self::is_intact)).
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
     }
 
     /// The file this index was opened from.
@@ -193,10 +249,6 @@ impl LookupIndex {
     /// Sizes of the file and its sections.
     pub fn stats(&self) -> IndexStats {
         self.stats
-    }
-
-    pub(crate) fn identity(&self) -> FileIdentity {
-        self.identity
     }
 
     pub(super) fn seed(&self) -> u64 {
@@ -217,7 +269,8 @@ impl LookupIndex {
     }
 
     /// Looks up an identifier given in canonical form (as the normaliser
-    /// makes it). A domain also matches through a listed parent. Entries
+    /// makes it). A domain also matches through a listed parent up to its
+    /// registrable domain (never past a public suffix). Entries
     /// whose `expires_at <= now` do not match.
     #[inline]
     pub fn lookup_canonical<'a>(
@@ -284,8 +337,8 @@ impl LookupIndex {
     /// of keys overlap.
     ///
     /// ```
-    /// # use blocklist_core::index::{IndexBuilder, LookupIndex};
-    /// # use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # use blocklist_lookup::index::{IndexBuilder, LookupIndex};
+    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
     /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
     /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
     /// # let entries = [(Kind::Domain, "scam.co.th", &meta)];
@@ -371,10 +424,14 @@ impl LookupIndex {
         if let Some(meta) = self.probe(&key_hash(self.seed, kind, canonical), now) {
             return Some((canonical, meta));
         }
-        parents(kind, canonical).find_map(|parent| {
-            let key = key_hash(self.seed, kind, parent);
-            self.probe(&key, now).map(|meta| (parent, meta))
-        })
+        // The first listed parent decides: if it is past the registrable
+        // domain, so is every later one.
+        parents(kind, canonical)
+            .find_map(|parent| {
+                let key = key_hash(self.seed, kind, parent);
+                self.probe(&key, now).map(|meta| (parent, meta))
+            })
+            .filter(|(parent, _)| parent_may_answer(canonical, parent))
     }
 
     /// Filter, then table, then expiry: the one place that decides a match.
@@ -433,7 +490,8 @@ impl LookupIndex {
             }
             answered.fill(false);
             // Candidates of one query are staged in order (a domain before its
-            // parents), so the first active match is the one a single lookup finds.
+            // parents), so the first active match is the one a single lookup
+            // finds, and decides as it does whether a parent may answer.
             for s in staged.iter().filter(|s| s.maybe) {
                 if answered[s.query] {
                     continue;
@@ -442,7 +500,9 @@ impl LookupIndex {
                     table::find(buckets, self.home_buckets, &s.key).filter(|m| is_active(m, now))
                 {
                     answered[s.query] = true;
-                    found(base + s.query, s.kind, s.candidate, meta);
+                    if parent_may_answer(chunk[s.query].1, s.candidate) {
+                        found(base + s.query, s.kind, s.candidate, meta);
+                    }
                 }
             }
         }
@@ -467,4 +527,40 @@ impl LookupIndex {
 #[inline(always)]
 fn is_active(meta: &PackedMeta, now: Timestamp) -> bool {
     (meta.expires_at == NEVER) | (now.0 < u64::from(meta.expires_at))
+}
+
+/// Opens `path` for reading if it is a regular file, with its metadata.
+///
+/// Opened non-blocking, so that a FIFO at the path (which would block
+/// `open` until a writer comes, forever) is refused instead, like any other
+/// file that is not a regular file (a device, a socket, a directory).
+pub(crate) fn open_regular(path: &Path) -> Result<(File, Metadata), IndexError> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| IndexError::io(path, "open", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| IndexError::io(path, "stat", e))?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok((file, meta));
+    }
+    let file_type = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(IndexError::NotAFile {
+        path: path.to_owned(),
+        file_type,
+    })
 }

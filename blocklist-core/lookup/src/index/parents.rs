@@ -1,16 +1,25 @@
 //! The keys a query probes beyond the identifier itself: for a domain, each
 //! parent that still has two labels (`a.b.scam.co.th` goes on to
-//! `b.scam.co.th`, `scam.co.th`, `co.th`), most specific first.
+//! `b.scam.co.th`, `scam.co.th`, `co.th`), most specific first; and whether
+//! a parent that is listed may answer for the query.
 //!
-//! The public suffix list is not consulted here, though a match must never
-//! reach past the public suffix: that rule is enforced when an identifier is
-//! listed (the centre's normaliser refuses a public suffix), so no suffix by
-//! the centre's list is ever in the index and probing one costs a filter
-//! probe that answers no. That is cheaper than the per-label suffix-list
-//! walk, and it makes every client match exactly what the centre listed,
-//! whatever suffix-list version each one embeds (decoding takes a name that
-//! joined the list's private section after it was listed:
-//! `normalise::check_canonical`).
+//! A parent answers only up to the query's registrable domain (its public
+//! suffix plus one label), for ICANN and private suffix rules alike: with
+//! `amazonaws.com` listed, `analytics.s3.amazonaws.com` is a site of its own
+//! under the public suffix `s3.amazonaws.com`, not part of the listed one.
+//! The walk itself does not consult the suffix list: misses (most queries)
+//! and hits on the identifier itself never need it, and a parent that is a
+//! public suffix by the centre's list is never listed (the centre refuses
+//! one), so probing it costs one filter probe that answers no. Only a parent
+//! that is listed costs the suffix-list walk ([`parent_may_answer`]); the
+//! first such parent decides, as every later one is higher still.
+//!
+//! The suffix list is the reader's own, so readers whose lists differ in
+//! date can differ on a name under a suffix that joined the list after its
+//! parent was listed (`github.io` listed by a centre with an older list
+//! still takes the name itself, not `pages.github.io`: see
+//! `normalise::check_canonical`). Erring that way keeps a hosting
+//! platform's customers from being blocked for its own listing.
 //!
 //! A domain of up to 64 bytes (nearly all) is walked from a bit mask of its
 //! dots, found eight bytes at a time: a `memchr` per label costs a branch
@@ -25,6 +34,7 @@
 //! on the mix.
 
 use crate::kind::Kind;
+use crate::normalise::registrable_start;
 
 /// The parents of `canonical` as a query of `kind`: none unless it is a domain.
 #[inline]
@@ -46,6 +56,23 @@ pub(super) fn parents(kind: Kind, canonical: &str) -> Parents<'_> {
         text: canonical,
         starts,
     }
+}
+
+/// Whether a listed `matched`, the query `canonical` itself or one of its
+/// [`parents`], may answer for the query: the query always, a parent only
+/// when it is the query's registrable domain or below it. Never true for a
+/// parent of a query that is itself a public suffix.
+#[inline(always)]
+pub(super) fn parent_may_answer(canonical: &str, matched: &str) -> bool {
+    matched.len() == canonical.len() || parent_within_registrable(canonical, matched)
+}
+
+/// [`parent_may_answer`] for a parent: kept out of line, as only a listed
+/// parent pays for the suffix-list walk.
+#[inline(never)]
+fn parent_within_registrable(canonical: &str, parent: &str) -> bool {
+    let parent_start = canonical.len() - parent.len();
+    registrable_start(canonical).is_some_and(|start| parent_start <= start)
 }
 
 /// Iterator over a query's parents (see [`parents`]).
@@ -163,6 +190,23 @@ mod tests {
         assert_eq!(walk, ["b.scam.co.th", "scam.co.th", "co.th"]);
         assert_eq!(domain_walk("scam.com").count(), 0);
         assert_eq!(domain_walk("localhost").count(), 0);
+    }
+
+    #[test]
+    fn a_parent_answers_only_up_to_the_registrable_domain() {
+        let query = "a.b.analytics.s3.amazonaws.com";
+        for (matched, answers) in [
+            (query, true),
+            ("b.analytics.s3.amazonaws.com", true),
+            ("analytics.s3.amazonaws.com", true),
+            ("s3.amazonaws.com", false),
+            ("amazonaws.com", false),
+        ] {
+            assert_eq!(parent_may_answer(query, matched), answers, "{matched}");
+        }
+        // A query that is itself a public suffix: only itself.
+        assert!(parent_may_answer("s3.amazonaws.com", "s3.amazonaws.com"));
+        assert!(!parent_may_answer("s3.amazonaws.com", "amazonaws.com"));
     }
 
     #[test]

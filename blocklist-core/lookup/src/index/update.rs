@@ -48,8 +48,8 @@ impl LookupIndex {
     /// old file, which the rename leaves alive).
     ///
     /// ```
-    /// use blocklist_core::index::{IndexBuilder, LookupIndex};
-    /// use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// use blocklist_lookup::index::{IndexBuilder, LookupIndex};
+    /// use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
     ///
     /// let meta = EntryMeta {
     ///     reason: Reason::SCAM_CALL,
@@ -76,7 +76,7 @@ impl LookupIndex {
     /// let now = Timestamp(1_800_000_000);
     /// assert!(new.lookup_canonical(Kind::Number, "+66899999999", now).is_some());
     /// assert!(new.lookup_canonical(Kind::Number, "+66812345678", now).is_none());
-    /// # Ok::<(), blocklist_core::index::IndexError>(())
+    /// # Ok::<(), blocklist_lookup::index::IndexError>(())
     /// ```
     #[allow(clippy::too_many_arguments)] // the header fields, then the change set
     pub fn write_updated<R, RS, A, AS, M>(

@@ -22,8 +22,13 @@ const CODES: [u16; 214] = [
 ];
 
 /// Splits `digits` (ASCII) into its country calling code and the rest, or
-/// `None` when no assigned code starts it.
+/// `None` when no assigned code starts it. No code starts with 0: read as a
+/// number, `066` would be 66, so a leading 0 is refused before the digits
+/// are added up.
 pub(crate) fn split(digits: &[u8]) -> Option<(&[u8], &[u8])> {
+    if digits.first() == Some(&b'0') {
+        return None;
+    }
     let mut code: u16 = 0;
     for len in 1..=3 {
         let &digit = digits.get(len - 1)?;
@@ -75,6 +80,8 @@ mod tests {
     #[test]
     fn split_rejects_spare_codes() {
         assert_eq!(split(b"2591234"), None); // 259 is spare
+        assert_eq!(split(b"066812345678"), None);
+        assert_eq!(split(b"0071234567890"), None);
         assert_eq!(split(b"8"), None);
         assert_eq!(split(b""), None);
     }

@@ -4,8 +4,8 @@
 //! IDNA settings, and why:
 //! - nontransitional processing (idna 1.x has no other): `faß.de` stays
 //!   `xn--fa-hia.de`, as browsers resolve it since 2017, not `fass.de`;
-//! - `UseSTD3ASCIIRules` (`AsciiDenyList::STD3`): hostnames are LDH
-//!   (letters, digits, hyphen), see the underscore policy below;
+//! - `UseSTD3ASCIIRules` (STD3's deny list), less the underscore: hostnames
+//!   are LDH (letters, digits, hyphen), plus `_` as below;
 //! - `CheckHyphens` only for the first and last position
 //!   (`Hyphens::CheckFirstLast`): `--` in positions 3-4 is in real hostnames
 //!   (YouTube CDN nodes `r4---sn-….googlevideo.com`) and must stay listable;
@@ -13,11 +13,12 @@
 //!   host; the one trailing root dot is removed before, as it names the same host;
 //! - `CheckBidi` and `CheckJoiners` are always on in idna 1.x.
 //!
-//! Underscores: refused. DNS allows `_`, but it is not valid in hostnames
-//! (RFC 952/1123) and UTS #46 with STD3 rules refuses it, so browsers'
-//! strict mode and most blocklist tools do too. A scam host such as
-//! `h_t_t_p_s.m.facebook.com.3s3s.org` is still covered by listing its
-//! parent `3s3s.org`, which `domain_candidates` matches.
+//! Underscores: taken in the labels left of the registrable domain, refused
+//! in it and in the public suffix. RFC 952/1123 hostnames have no `_`, but
+//! DNS carries it, browsers resolve such hosts, and scams use them
+//! (`bluewin_login_accountsmail.godaddysites.com`, on a site builder whose
+//! customers name their own subdomains). No registry hands out a
+//! registrable domain with `_`, so one there is a mistake.
 //!
 //! `www.` is kept: `www.x.example` and `x.example` are different entries, and
 //! listing the parent already catches the child.
@@ -30,6 +31,16 @@ use super::suffix;
 use crate::kind::Kind;
 
 const KIND: Kind = Kind::Domain;
+
+/// STD3's deny list (every ASCII character but letters, digits, `-` and `.`,
+/// control characters and space included), less `_`.
+const STD3_BUT_UNDERSCORE: AsciiDenyList =
+    AsciiDenyList::new(true, "!\"#$%&'()*+,/:;<=>?@[\\]^`{|}~");
+
+/// What a [`NormaliseError::InvalidLabel`] says of a label with `_` where
+/// none may stand: the rule itself.
+const UNDERSCORE_RULE: &str =
+    "has an underscore, which is allowed only in the labels left of the registrable domain";
 
 /// The longest domain name in text form, without the root dot (RFC 1035 §2.3.4).
 const MAX_NAME_BYTES: usize = 253;
@@ -47,7 +58,7 @@ pub(super) fn normalise(text: &str, out: &mut String) -> Result<(), NormaliseErr
     // character may still combine into a valid one ('=' + U+0338 is '≠'),
     // so there idna decides.
     let ascii = host.is_ascii();
-    if let Some(at) = host.bytes().position(|b| ascii && !is_ldh_or_dot(b)) {
+    if let Some(at) = host.bytes().position(|b| ascii && !is_host_byte(b)) {
         return Err(NormaliseError::InvalidCharacter {
             kind: KIND,
             input: excerpt(text),
@@ -62,7 +73,7 @@ pub(super) fn normalise(text: &str, out: &mut String) -> Result<(), NormaliseErr
         let ascii = Uts46::new()
             .to_ascii(
                 host.as_bytes(),
-                AsciiDenyList::STD3,
+                STD3_BUT_UNDERSCORE,
                 Hyphens::CheckFirstLast,
                 DnsLength::Verify,
             )
@@ -77,8 +88,9 @@ pub(super) fn normalise(text: &str, out: &mut String) -> Result<(), NormaliseErr
     check_name(out, text)
 }
 
-fn is_ldh_or_dot(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'.'
+/// Letters, digits, `-`, `.`, and `_` (whose place `check_name` checks).
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_')
 }
 
 /// Whether a label starts with the IDNA ACE prefix `xn--`: such a label must
@@ -101,8 +113,8 @@ fn decodes_to_ace_prefix(label: &str) -> bool {
         .is_some_and(|decoded| decoded.starts_with("xn--"))
 }
 
-/// Checks a lower-case LDH name: lengths, hyphens, IP addresses, number of
-/// labels, public suffix.
+/// Checks a lower-case name of LDH labels and `_`: lengths, hyphens, IP
+/// addresses, number of labels, underscores, public suffix.
 fn check_name(name: &str, text: &str) -> Result<(), NormaliseError> {
     if name.len() > MAX_NAME_BYTES {
         return Err(NormaliseError::WrongLength {
@@ -149,7 +161,14 @@ fn check_name(name: &str, text: &str) -> Result<(), NormaliseError> {
             input: excerpt(text),
         });
     }
-    if suffix::registrable_start(name).is_none() {
+    let registrable = suffix::registrable_start(name);
+    // Before the suffix test, so that a reader, which takes a private
+    // suffix from the centre (`check_canonical`), refuses one with `_` too.
+    let registrable_part = &name[registrable.unwrap_or(0)..];
+    if registrable_part.as_bytes().contains(&b'_') {
+        return Err(misplaced_underscore(registrable_part, text));
+    }
+    if registrable.is_none() {
         return Err(NormaliseError::PublicSuffix {
             kind: KIND,
             input: excerpt(text),
@@ -157,6 +176,22 @@ fn check_name(name: &str, text: &str) -> Result<(), NormaliseError> {
         });
     }
     Ok(())
+}
+
+/// The error for an underscore in `registrable_part` (the registrable
+/// domain, or a whole name that is a public suffix), naming its label.
+#[cold]
+fn misplaced_underscore(registrable_part: &str, text: &str) -> NormaliseError {
+    let label = registrable_part
+        .split('.')
+        .find(|label| label.contains('_'))
+        .unwrap_or(registrable_part);
+    NormaliseError::InvalidLabel {
+        kind: KIND,
+        input: excerpt(text),
+        label: excerpt(label),
+        problem: UNDERSCORE_RULE,
+    }
 }
 
 /// A last label that is a number (`1`, `0x7f`): URL parsers then read the
@@ -197,6 +232,30 @@ mod tests {
         assert!(is_numeric_label("0x7f"));
         assert!(!is_numeric_label("com"));
         assert!(!is_numeric_label("0xg"));
+    }
+
+    #[test]
+    fn the_deny_list_is_std3_but_for_the_underscore() {
+        let idna = |deny, label: &str| {
+            Uts46::new()
+                .to_ascii(
+                    label.as_bytes(),
+                    deny,
+                    Hyphens::CheckFirstLast,
+                    DnsLength::Ignore,
+                )
+                .is_ok()
+        };
+        for byte in 0..0x80u8 {
+            // A non-ASCII letter sends the label through the full mapping.
+            let label = format!("é{}x", char::from(byte));
+            let ours = idna(STD3_BUT_UNDERSCORE, &label);
+            assert_eq!(
+                ours,
+                byte == b'_' || idna(AsciiDenyList::STD3, &label),
+                "{byte:#x}"
+            );
+        }
     }
 
     #[test]

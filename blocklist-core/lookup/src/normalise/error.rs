@@ -10,7 +10,7 @@ const EXCERPT_CHARS: usize = 96;
 /// for and, where there is one, an excerpt of the offending input.
 ///
 /// ```
-/// use blocklist_core::{normalise::normalise, Kind, NormaliseError, Rules};
+/// use blocklist_lookup::{normalise::normalise, Kind, NormaliseError, Rules};
 /// let err = normalise(Kind::Domain, "co.th", &Rules::default()).unwrap_err();
 /// assert!(matches!(err, NormaliseError::PublicSuffix { .. }));
 /// assert_eq!(
@@ -130,6 +130,14 @@ pub enum NormaliseError {
         input: String,
         /// The digits after the prefix (at most three).
         digits: String,
+    },
+    /// A '+' or an international prefix followed by 0: no country calling code starts with 0.
+    #[error("{kind} {input:?}: the country calling code after '+' or the international prefix starts with 0, and no country code does")]
+    CountryCodeStartsWithZero {
+        /// The kind asked for.
+        kind: Kind,
+        /// The input (truncated if huge).
+        input: String,
     },
     /// A number of the right length that is in no range of its numbering plan.
     #[error("{kind} {input:?} is in no number range of the {region} numbering plan")]

@@ -28,6 +28,7 @@ mod thai_plan;
 pub use error::NormaliseError;
 pub use shape::has_canonical_shape;
 pub use suffix::domain_candidates;
+pub(crate) use suffix::registrable_start;
 
 use crate::kind::Kind;
 use error::excerpt;
@@ -35,10 +36,12 @@ use error::excerpt;
 /// Parsing rules that depend on where the input comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
-    /// ISO 3166 alpha-2 region for national phone numbers and domestic
-    /// accounts. Only `TH` is supported; input that needs another region's
-    /// rules fails with [`NormaliseError::UnsupportedRegion`]. International
-    /// numbers (`+…`), IBANs and domains never depend on it.
+    /// ISO 3166 alpha-2 region (any case) for national phone numbers and
+    /// domestic accounts. Phone numbers are read for every region of
+    /// libphonenumber's metadata, domestic accounts for `TH` only; input that
+    /// needs rules this build lacks fails with
+    /// [`NormaliseError::UnsupportedRegion`]. International numbers (`+…`),
+    /// IBANs and domains never depend on it.
     pub default_region: String,
 }
 
@@ -61,7 +64,7 @@ const MAX_OTHER_BYTES: usize = 1024;
 /// Normalises `raw` as `kind`.
 ///
 /// ```
-/// use blocklist_core::{normalise::normalise, Kind, Rules};
+/// use blocklist_lookup::{normalise::normalise, Kind, Rules};
 /// let rules = Rules::default();
 /// assert_eq!(normalise(Kind::Number, "081-234-5678", &rules).unwrap(), "+66812345678");
 /// assert_eq!(normalise(Kind::Account, "004 123-4-56789-0", &rules).unwrap(), "TH:004:1234567890");
@@ -78,7 +81,7 @@ pub fn normalise(kind: Kind, raw: &str, rules: &Rules) -> Result<String, Normali
 /// normalised without allocating.
 ///
 /// ```
-/// use blocklist_core::{normalise::normalise_into, Kind, Rules};
+/// use blocklist_lookup::{normalise::normalise_into, Kind, Rules};
 /// let mut out = String::with_capacity(64);
 /// normalise_into(Kind::Number, "+66 81 234 5678", &Rules::default(), &mut out).unwrap();
 /// assert_eq!(out, "+66812345678");
@@ -120,7 +123,7 @@ pub fn normalise_into(
 /// account number: the same result as [`normalise`] on the joined text.
 ///
 /// ```
-/// use blocklist_core::{normalise::account_parts, Rules};
+/// use blocklist_lookup::{normalise::account_parts, Rules};
 /// assert_eq!(account_parts("004", "123-4-56789-0", &Rules::default()).unwrap(), "TH:004:1234567890");
 /// ```
 pub fn account_parts(
@@ -145,7 +148,7 @@ pub fn account_parts(
 /// are refused whatever the list's date.
 ///
 /// ```
-/// use blocklist_core::{normalise::check_canonical, Kind};
+/// use blocklist_lookup::{normalise::check_canonical, Kind};
 /// assert!(check_canonical(Kind::Number, "+66812345678").is_ok());
 /// assert!(check_canonical(Kind::Number, "0812345678").is_err());
 /// assert!(check_canonical(Kind::Other(99), "opaque value").is_ok());

@@ -1,9 +1,13 @@
 //! Phone numbers: any written form to E.164 (`+66812345678`).
 //!
 //! Reads `+<country code>…`, the region's dialling prefix (`001 44…` in
-//! Thailand), the ITU `00` prefix (`0066…`) and national numbers with the
-//! trunk prefix (`081-234-5678`). Thai numbers are checked against the Thai
-//! numbering plan; other countries by E.164 length only.
+//! Thailand, `011 44…` in the US), the ITU `00` prefix (`0066…`) and
+//! national numbers of any region of libphonenumber's metadata, with the
+//! trunk prefix where the region writes one (`081-234-5678` in Thailand,
+//! `020 7946 0958` in Britain, `(212) 555-1234` in the US). Thai numbers are
+//! checked against the Thai numbering plan (a fast path with its own rules),
+//! national numbers of other regions by their metadata's lengths, and
+//! international numbers by E.164 length.
 
 use super::error::{excerpt, NormaliseError};
 use super::region::Region;
@@ -128,6 +132,7 @@ impl E164<'_> {
 #[derive(Debug)]
 enum Problem {
     UnknownCountryCode(String),
+    CountryCodeStartsWithZero,
     Length { len: usize, expected: &'static str },
     Unallocated(&'static str),
 }
@@ -141,6 +146,9 @@ impl Problem {
                 input,
                 digits,
             },
+            Problem::CountryCodeStartsWithZero => {
+                NormaliseError::CountryCodeStartsWithZero { kind: KIND, input }
+            }
             Problem::Length { len, expected } => NormaliseError::WrongLength {
                 kind: KIND,
                 input,
@@ -202,6 +210,9 @@ fn check_national(country_code: &[u8], national: &[u8]) -> Result<(), Problem> {
 /// Reads `digits` as country code then national number. `zero_group` is
 /// where a "(0)" group starts, relative to `digits`.
 fn international(digits: &[u8], zero_group: Option<usize>) -> Result<E164<'_>, Problem> {
+    if digits.first() == Some(&b'0') {
+        return Err(Problem::CountryCodeStartsWithZero);
+    }
     let (country_code, mut national) = calling_codes::split(digits).ok_or_else(|| {
         let head = &digits[..digits.len().min(3)];
         Problem::UnknownCountryCode(head.iter().map(|&b| char::from(b)).collect())
@@ -221,6 +232,39 @@ fn international(digits: &[u8], zero_group: Option<usize>) -> Result<E164<'_>, P
     })
 }
 
+/// Checks a national significant number read in `region`: the region's
+/// national lengths, then its country's plan. Thailand's plan, stricter than
+/// the metadata's lengths and with its own words for them, decides alone.
+fn check_in_region(region: &Region, national: &[u8]) -> Result<(), Problem> {
+    if region.code != "TH" && !region.allows_national_length(national.len()) {
+        return Err(Problem::Length {
+            len: national.len(),
+            expected: region.expected_lengths,
+        });
+    }
+    check_national(region.country_code, national)
+}
+
+/// The reading of `digits` after one of the region's dialling prefixes: the
+/// first prefix, longest first, after which the number is valid, else the
+/// longest one's problem.
+fn after_dialling_prefix<'a>(
+    digits: &'a [u8],
+    zero_group: Option<usize>,
+    region: &Region,
+) -> Option<(usize, Result<E164<'a>, Problem>)> {
+    let mut first_failure = None;
+    for n in region.dialling_prefix_lens(digits) {
+        match international(&digits[n..], zero_group.and_then(|z| z.checked_sub(n))) {
+            Ok(number) => return Some((n, Ok(number))),
+            Err(problem) => {
+                first_failure.get_or_insert((n, Err(problem)));
+            }
+        }
+    }
+    first_failure
+}
+
 /// Reads a number written without '+', by the rules of `region`.
 fn from_region<'a>(
     s: &'a Scanned,
@@ -228,12 +272,13 @@ fn from_region<'a>(
     text: &str,
 ) -> Result<E164<'a>, NormaliseError> {
     let digits = s.digits();
-    let shifted = |n: usize| s.zero_group.and_then(|z| z.checked_sub(n));
-    let dialled = region
-        .dialling_prefix_len(digits)
-        .map(|n| (n, international(&digits[n..], shifted(n))));
+    let national_number = |national| E164 {
+        country_code: region.country_code,
+        national,
+    };
+    let dialled = after_dialling_prefix(digits, s.zero_group, region);
     if let Some(rest) = digits.strip_prefix(b"00") {
-        let itu = international(rest, shifted(2));
+        let itu = international(rest, s.zero_group.and_then(|z| z.checked_sub(2)));
         return match (itu, dialled) {
             (Ok(itu), None) => Ok(itu),
             // "0066 2…" is a Thai number in ITU form; read as dialling prefix
@@ -241,6 +286,9 @@ fn from_region<'a>(
             // region's own plan wins: nobody dials abroad to reach home.
             (Ok(itu), Some(_)) if itu.country_code == region.country_code => Ok(itu),
             (Ok(itu), Some((_, Err(_)))) => Ok(itu),
+            // Where 00 is the region's own dialling prefix (Britain, Germany)
+            // both readings are one.
+            (Ok(itu), Some((_, Ok(dialled)))) if itu == dialled => Ok(itu),
             (Err(_), Some((_, Ok(dialled)))) => Ok(dialled),
             (Ok(itu), Some((n, Ok(dialled)))) => {
                 Err(NormaliseError::AmbiguousInternationalPrefix {
@@ -260,12 +308,16 @@ fn from_region<'a>(
     if let Some((_, reading)) = dialled {
         return reading.map_err(|p| p.into_error(text));
     }
-    if let Some(national) = digits.strip_prefix(region.trunk_prefix.as_bytes()) {
-        check_national(region.country_code, national).map_err(|p| p.into_error(text))?;
-        return Ok(E164 {
-            country_code: region.country_code,
-            national,
-        });
+    // After a trunk prefix (longest first: "180020" before "0" in Britain).
+    let mut trunk_problem = None;
+    for n in region.trunk_prefix_lens(digits) {
+        let national = &digits[n..];
+        match check_in_region(region, national) {
+            Ok(()) => return Ok(national_number(national)),
+            Err(problem) => {
+                trunk_problem.get_or_insert(problem);
+            }
+        }
     }
     if region.code == "TH" {
         if thai_plan::is_short_code(digits) {
@@ -275,20 +327,27 @@ fn from_region<'a>(
             });
         }
         if thai_plan::is_toll_free_or_premium(digits) {
-            return Ok(E164 {
-                country_code: region.country_code,
-                national: digits,
-            });
+            return Ok(national_number(digits));
         }
     }
+    if !region.trunk_prefix_required {
+        // "212-555-1234": the national number as it stands, the trunk
+        // prefix (if the region has one) being optional.
+        return match (check_in_region(region, digits), trunk_problem) {
+            (Ok(()), _) => Ok(national_number(digits)),
+            (Err(problem), None) | (Err(_), Some(problem)) => Err(problem.into_error(text)),
+        };
+    }
+    if let Some(problem) = trunk_problem {
+        return Err(problem.into_error(text));
+    }
     // "66812345678": the country code without '+', common in SMS gateway
-    // exports. Taken only when the rest is valid in the region's plan.
+    // exports. Taken only where national numbers are written with a trunk
+    // prefix (these digits have none, so they are no national number) and
+    // when the rest is valid in the region's plan.
     if let Some(national) = digits.strip_prefix(region.country_code) {
-        if check_national(region.country_code, national).is_ok() {
-            return Ok(E164 {
-                country_code: region.country_code,
-                national,
-            });
+        if check_in_region(region, national).is_ok() {
+            return Ok(national_number(national));
         }
     }
     Err(NormaliseError::MissingTrunkPrefix {

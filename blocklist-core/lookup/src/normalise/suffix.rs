@@ -142,7 +142,7 @@ pub(crate) fn is_private_suffix(name: &str) -> bool {
 /// Allocation-free: the suffix list is parsed once, on first use.
 ///
 /// ```
-/// use blocklist_core::normalise::domain_candidates;
+/// use blocklist_lookup::normalise::domain_candidates;
 /// let got: Vec<&str> = domain_candidates("a.b.scam.co.th").collect();
 /// assert_eq!(got, ["a.b.scam.co.th", "b.scam.co.th", "scam.co.th"]);
 /// assert_eq!(domain_candidates("co.th").count(), 0);

@@ -374,6 +374,8 @@ mod corruption {
     }
 
     fn open_bytes(path: &Path, bytes: &[u8]) -> IndexError {
+        // Index files are written read-only (0444): replace, do not overwrite.
+        let _ = std::fs::remove_file(path);
         std::fs::write(path, bytes).unwrap();
         LookupIndex::open(path).expect_err("damaged file must be refused")
     }
@@ -639,6 +641,7 @@ mod live {
         let mut bytes = std::fs::read(&path).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x01;
+        std::fs::remove_file(&path).unwrap(); // written read-only (0444)
         std::fs::write(&path, &bytes).unwrap();
         let mut refused = None;
         assert!(matches!(
@@ -754,17 +757,18 @@ mod model {
     pub(super) type Model = HashMap<(Kind, String), EntryMeta>;
 
     /// The answer the index must give: the first candidate listed and active.
+    /// A domain's candidates are its parents from itself up to its
+    /// registrable domain, inclusive (just itself when it is a public suffix).
     pub(super) fn model_answer(
         model: &Model,
         kind: Kind,
         value: &str,
         now: Timestamp,
     ) -> Option<(String, EntryMeta)> {
-        let candidates: Vec<&str> = if kind == Kind::Domain {
-            domain_candidates(value).collect()
-        } else {
-            vec![value]
-        };
+        let mut candidates: Vec<&str> = vec![value];
+        if kind == Kind::Domain {
+            candidates.extend(domain_candidates(value).skip(1));
+        }
         candidates.into_iter().find_map(|c| {
             let listed = model
                 .get(&(kind, c.to_owned()))
@@ -1020,6 +1024,182 @@ mod update {
                 let got = answer(&updated);
                 prop_assert_eq!(&got, &model_answer(&model, *kind, value, now), "{} {}", kind, value);
                 prop_assert_eq!(&got, &answer(&fresh));
+                let batched = batch[i].as_ref().map(|h| (h.matched.clone().into_owned(), h.meta()));
+                prop_assert_eq!(batched, got);
+            }
+        }
+    }
+}
+
+// Parent matching stops at the query's registrable domain (issue 15, item 2):
+// a listed name never catches the names under a public suffix below it.
+mod registrable_domain_limit {
+    use proptest::prelude::*;
+
+    use super::model::{entry_meta, model_answer, Model};
+    use super::*;
+
+    fn listing(values: &[&str]) -> Listed {
+        values
+            .iter()
+            .map(|v| {
+                let m = meta(Reason::PHISHING, "th-etda", 1, None);
+                (Kind::Domain, (*v).to_owned(), m)
+            })
+            .collect()
+    }
+
+    /// What each path answers for `query`: the matched name, or `None`.
+    /// `lookup_canonical`, `lookup_batch`, and for a listable name `check`
+    /// and `check_batch` (the HTTP API's and the C library's paths) agree.
+    fn matched(index: &LookupIndex, query: &str) -> Option<String> {
+        let single = index
+            .lookup_canonical(Kind::Domain, query, NOW)
+            .map(|h| h.matched.into_owned());
+        let batch = batch_answers(index, &[(Kind::Domain, query)], NOW);
+        assert_eq!(batch[0].as_ref().map(|h| h.matched.to_string()), single);
+        let rules = Rules::default();
+        if let Ok(checked) = index.check(Kind::Domain, query, &rules, NOW) {
+            assert_eq!(checked.map(|h| h.matched.into_owned()), single, "{query}");
+            let batch = index.check_batch(&[(Kind::Domain, query)], &rules, NOW);
+            let batch = batch[0].as_ref().unwrap().as_ref();
+            assert_eq!(batch.map(|h| h.matched.to_string()), single, "{query}");
+        }
+        single
+    }
+
+    /// Each `(query, expected match)` against an index of `listed`.
+    fn assert_answers(listed: &[&str], cases: &[(&str, Option<&str>)]) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(dir.path(), "list.idx", 1, &listing(listed));
+        let index = LookupIndex::open(&path).unwrap();
+        for (query, want) in cases {
+            let want = want.map(str::to_owned);
+            assert_eq!(matched(&index, query), want, "{query} against {listed:?}");
+        }
+    }
+
+    #[test]
+    fn a_listed_platform_domain_does_not_catch_its_customers_under_a_private_suffix() {
+        // s3.amazonaws.com is a private-section rule, *.compute.amazonaws.com a
+        // private wildcard; foo.amazonaws.com is under no rule.
+        let cases = [
+            ("amazonaws.com", Some("amazonaws.com")),
+            ("foo.amazonaws.com", Some("amazonaws.com")),
+            ("a.foo.amazonaws.com", Some("amazonaws.com")),
+            ("analytics.s3.amazonaws.com", None),
+            ("a.analytics.s3.amazonaws.com", None),
+            ("s3.amazonaws.com", None),
+            ("x.eu-1.compute.amazonaws.com", None),
+        ];
+        assert_answers(&["amazonaws.com"], &cases);
+        // blob.core.windows.net is a private rule; core.windows.net is not.
+        let cases = [
+            ("core.windows.net", Some("core.windows.net")),
+            ("foo.core.windows.net", Some("core.windows.net")),
+            ("myaccount.blob.core.windows.net", None),
+        ];
+        assert_answers(&["core.windows.net"], &cases);
+    }
+
+    #[test]
+    fn a_listed_name_does_not_catch_names_under_an_icann_suffix_below_it() {
+        // os.hedmark.no is an ICANN rule under .no; hedmark.no is registrable.
+        let cases = [
+            ("hedmark.no", Some("hedmark.no")),
+            ("foo.hedmark.no", Some("hedmark.no")),
+            ("shop.os.hedmark.no", None),
+            ("www.shop.os.hedmark.no", None),
+        ];
+        assert_answers(&["hedmark.no"], &cases);
+        // *.kawasaki.jp with the exception !city.kawasaki.jp.
+        let cases = [
+            ("kawasaki.jp", Some("kawasaki.jp")),
+            ("shop.ward.kawasaki.jp", None),
+            ("city.kawasaki.jp", None),
+            ("a.city.kawasaki.jp", None),
+        ];
+        assert_answers(&["kawasaki.jp"], &cases);
+    }
+
+    #[test]
+    fn wildcard_and_exception_rules_set_where_matching_stops() {
+        // *.ck makes every x.ck a suffix; !www.ck makes www.ck registrable.
+        // foo.ck can only be in an index a suffix list of another date
+        // listed; it catches only itself.
+        let cases = [
+            ("a.www.ck", Some("www.ck")),
+            ("b.a.www.ck", Some("www.ck")),
+            ("a.scam.bar.ck", Some("scam.bar.ck")),
+            ("scam.foo.ck", None),
+            ("a.scam.foo.ck", None),
+            ("foo.ck", Some("foo.ck")),
+        ];
+        assert_answers(&["www.ck", "scam.bar.ck", "foo.ck"], &cases);
+        let cases = [
+            ("a.city.kawasaki.jp", Some("city.kawasaki.jp")),
+            ("shop.ward.kawasaki.jp", None),
+        ];
+        assert_answers(&["city.kawasaki.jp", "ward.kawasaki.jp"], &cases);
+    }
+
+    /// Names around suffix rules of every sort: plain and wildcard, ICANN and
+    /// private, with an exception; and names under none.
+    fn domain() -> impl Strategy<Value = String> {
+        let bases = [
+            "amazonaws.com",
+            "s3.amazonaws.com",
+            "compute.amazonaws.com",
+            "core.windows.net",
+            "blob.core.windows.net",
+            "hedmark.no",
+            "os.hedmark.no",
+            "www.ck",
+            "b.ck",
+            "city.kawasaki.jp",
+            "ward.kawasaki.jp",
+            "github.io",
+            "scam.co.th",
+            "example.com",
+        ];
+        (
+            prop::collection::vec("[ab]", 0..4),
+            prop::sample::select(bases.to_vec()),
+        )
+            .prop_map(|(labels, base)| {
+                labels
+                    .iter()
+                    .map(|l| format!("{l}."))
+                    .chain([base.to_owned()])
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn parent_matches_stop_at_the_registrable_domain_like_a_naive_walk(
+            listed in prop::collection::hash_map(domain(), entry_meta(), 0..40),
+            queries in prop::collection::vec(domain(), 0..60),
+            now in 0u64..1_100,
+        ) {
+            let model: Model = listed.into_iter().map(|(v, m)| ((Kind::Domain, v), m)).collect();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("model.idx");
+            IndexBuilder::new(1, [0; 32], Timestamp(0))
+                .write(&path, || model.iter().map(|((k, v), m)| (*k, v.as_str(), m)))
+                .unwrap();
+            let index = LookupIndex::open(&path).unwrap();
+            let now = Timestamp(now);
+            let all: Vec<&str> = model.keys().map(|(_, v)| v.as_str()).chain(queries.iter().map(String::as_str)).collect();
+            let keys: Vec<(Kind, &str)> = all.iter().map(|v| (Kind::Domain, *v)).collect();
+            let batch = batch_answers(&index, &keys, now);
+            for (i, value) in all.iter().enumerate() {
+                let got = index
+                    .lookup_canonical(Kind::Domain, value, now)
+                    .map(|h| (h.matched.clone().into_owned(), h.meta()));
+                prop_assert_eq!(&got, &model_answer(&model, Kind::Domain, value, now), "{}", value);
                 let batched = batch[i].as_ref().map(|h| (h.matched.clone().into_owned(), h.meta()));
                 prop_assert_eq!(batched, got);
             }

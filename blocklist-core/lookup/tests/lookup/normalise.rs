@@ -235,7 +235,7 @@ mod rejected {
             (Kind::Domain, "http://[::1]/", "IpAddress"),
             (Kind::Domain, "http://0x7f.1/", "IpAddress"),
             (Kind::Domain, "user@scam.example", "EmailAddress"),
-            (Kind::Domain, "scam_site.example", "InvalidCharacter"),
+            (Kind::Domain, "scam_site.example", "InvalidLabel"),
             (Kind::Domain, "scam site.example", "InvalidCharacter"),
             (Kind::Domain, "-scam.example", "InvalidLabel"),
             (Kind::Domain, "scam..example", "InvalidLabel"),
@@ -534,7 +534,10 @@ mod scam_lists {
             ),
             ("dropbox", Err("SingleLabel")),
             ("espace", Err("SingleLabel")),
-            ("h_t_t_p_s.m.facebook.com.3s3s.org", Err("InvalidCharacter")),
+            (
+                "h_t_t_p_s.m.facebook.com.3s3s.org",
+                Ok("h_t_t_p_s.m.facebook.com.3s3s.org"),
+            ),
             (
                 "host109-200-static.15-188-b.business.telecomitalia.it:8080",
                 Ok("host109-200-static.15-188-b.business.telecomitalia.it"),
@@ -905,5 +908,296 @@ mod allocation {
         let before = ALLOCATIONS.with(Cell::get);
         normalise_into(Kind::Domain, "faß.de", &rules, &mut out).unwrap();
         assert!(ALLOCATIONS.with(Cell::get) > before);
+    }
+}
+
+// Underscores (issue 15, item 13): allowed in labels below the registrable
+// domain, as DNS carries them and browsers resolve them; refused in the
+// registrable domain and the public suffix.
+mod underscores {
+    use super::*;
+
+    #[test]
+    fn real_hosts_with_underscores_below_the_registrable_domain_are_listable() {
+        // The one such host of the shared test data, as its list wrote it.
+        let shared = fixture("domains/invalid-lines.txt");
+        let from_fixture = shared
+            .lines()
+            .map(str::trim)
+            .find(|line| line.starts_with("h_t_t_p_s."))
+            .expect("the fixture's underscore host");
+        let cases = [
+            (from_fixture, "h_t_t_p_s.m.facebook.com.3s3s.org"),
+            // From the phishing list of the audit (issue 15).
+            (
+                "bluewin_login_accountsmail.godaddysites.com",
+                "bluewin_login_accountsmail.godaddysites.com",
+            ),
+            (
+                "https://Login_Page.Bank_Th.Scam.co.th/x",
+                "login_page.bank_th.scam.co.th",
+            ),
+            ("_dmarc.scam.example.", "_dmarc.scam.example"),
+            (
+                "a_b.analytics.s3.amazonaws.com",
+                "a_b.analytics.s3.amazonaws.com",
+            ),
+            // Through IDNA: an ACE label elsewhere, and a Unicode label.
+            ("a_b.XN--fa-hia.de", "a_b.xn--fa-hia.de"),
+            ("ก_x.scam.com", "xn--_x-lqi.scam.com"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(canonical(Kind::Domain, raw).as_deref(), Ok(want), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn an_underscore_in_the_registrable_domain_or_the_suffix_is_refused_stating_the_rule() {
+        let cases = [
+            ("scam_site.example", "scam_site"),
+            ("www.scam_site.co.th", "scam_site"),
+            ("a.b_c.s3.amazonaws.com", "b_c"),
+            ("x_y.github.io", "x_y"),
+            ("scam.co_th", "co_th"),
+            ("a.scam.co_th", "co_th"),
+            // A name that is itself a suffix (*.ck) gets the underscore's error.
+            ("b_c.ck", "b_c"),
+            ("ก_x.com", "xn--_x-lqi"),
+        ];
+        for (raw, label) in cases {
+            let err = normalise(Kind::Domain, raw, &th()).unwrap_err();
+            match &err {
+                NormaliseError::InvalidLabel { label: got, .. } => assert_eq!(got, label, "{raw}"),
+                other => panic!("{raw:?}: {other:?}"),
+            }
+            let message = err.to_string();
+            assert!(
+                message.contains("underscore") && message.contains("registrable domain"),
+                "{message}"
+            );
+        }
+        // Readers refuse them too, even under a private suffix, which a
+        // reader otherwise takes from the centre (`check_canonical`).
+        for text in ["scam_site.example", "x_y.compute.amazonaws.com"] {
+            assert!(check_canonical(Kind::Domain, text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn canonical_names_with_underscores_have_the_canonical_shape() {
+        for text in [
+            "a_b.scam.example",
+            "_x_.a_b.c_d.scam.example.co.th",
+            "h_t_t_p_s.m.facebook.com.3s3s.org.example.example.example",
+        ] {
+            assert!(has_canonical_shape(Kind::Domain, text), "{text}");
+        }
+        assert!(!has_canonical_shape(Kind::Domain, "A_b.scam.example"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn names_with_underscores_normalise_to_fixed_points_of_the_canonical_shape(
+            raw in "([a-zA-Z0-9_-]{1,8}\\.){0,4}[a-z_]{1,6}\\.(com|co\\.th|github\\.io|s3\\.amazonaws\\.com|ck)",
+        ) {
+            if let Ok(out) = normalise(Kind::Domain, &raw, &th()) {
+                prop_assert_eq!(normalise(Kind::Domain, &out, &th()), Ok(out.clone()));
+                prop_assert_eq!(check_canonical(Kind::Domain, &out), Ok(()));
+                prop_assert!(has_canonical_shape(Kind::Domain, &out), "{:?}", out);
+                let registrable = domain_candidates(&out).last().unwrap_or_default();
+                prop_assert!(!registrable.contains('_'), "{:?}", out);
+            }
+        }
+    }
+}
+
+// Phone numbers (issue 15, items 3 and 4): national numbers of every region
+// of libphonenumber's metadata, country codes that start with 0 refused, and
+// every normalised form of every kind has the canonical shape.
+mod number_regions {
+    use super::*;
+
+    fn region(code: &str) -> Rules {
+        Rules {
+            default_region: code.into(),
+        }
+    }
+
+    #[test]
+    fn national_numbers_of_us_gb_cl_de_jp_and_th_normalise_to_e164() {
+        let cases = [
+            ("US", "(212) 555-1234", "+12125551234"),
+            ("US", "212.555.1234", "+12125551234"),
+            ("US", "1 212 555 1234", "+12125551234"),
+            ("US", "011 44 20 7946 0958", "+442079460958"),
+            ("GB", "020 7946 0958", "+442079460958"),
+            ("GB", "07700 900123", "+447700900123"),
+            ("GB", "00 44 20 7946 0958", "+442079460958"),
+            ("CL", "2 2123 4567", "+56221234567"),
+            ("CL", "9 6123 4567", "+56961234567"),
+            ("CL", "1200 44 20 7946 0958", "+442079460958"),
+            ("DE", "030 123456", "+4930123456"),
+            ("DE", "0151 23456789", "+4915123456789"),
+            ("JP", "03-1234-5678", "+81312345678"),
+            ("JP", "090-1234-5678", "+819012345678"),
+            ("JP", "010 1 212 555 1234", "+12125551234"),
+            ("TH", "081-234-5678", "+66812345678"),
+            ("th", "02-123-4567", "+6621234567"),
+            ("TH", "1800 123 456", "+661800123456"),
+        ];
+        for (code, raw, want) in cases {
+            let out = normalise(Kind::Number, raw, &region(code));
+            assert_eq!(out.as_deref(), Ok(want), "{code} {raw}");
+            assert_eq!(check_canonical(Kind::Number, want), Ok(()), "{want}");
+        }
+    }
+
+    #[test]
+    fn national_numbers_of_a_wrong_length_are_refused_naming_the_lengths() {
+        for (code, raw, says) in [
+            ("US", "(212) 555-123", "10 digits in region US (+1)"),
+            ("GB", "020 7946 09", "7, 9 or 10 digits in region GB (+44)"),
+            ("CL", "2 2123 456", "9 to 11 digits in region CL (+56)"),
+            (
+                "DE",
+                "0301",
+                "4 to 15 digits in region DE (+49) after the trunk prefix 0",
+            ),
+            ("JP", "03-123", "8 to 17 digits in region JP (+81)"),
+            (
+                "TH",
+                "081-234-56",
+                "8 digits (fixed line), 9 (mobile, voip)",
+            ),
+        ] {
+            let err = normalise(Kind::Number, raw, &region(code)).unwrap_err();
+            assert_eq!(variant(&err), "WrongLength", "{code} {raw}: {err}");
+            assert!(err.to_string().contains(says), "{code} {raw}: {err}");
+            assert!(err.to_string().contains(raw), "{code} {raw}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_trunk_prefix_is_required_where_the_region_writes_one() {
+        // Britain writes 020 7946 0958: without the 0 it is no national number.
+        let err = normalise(Kind::Number, "20 7946 0958", &region("GB")).unwrap_err();
+        assert_eq!(variant(&err), "MissingTrunkPrefix", "{err}");
+        // The NANP writes 212-555-1234, its trunk prefix 1 optional.
+        assert_eq!(
+            normalise(Kind::Number, "212-555-1234", &region("US")).as_deref(),
+            Ok("+12125551234")
+        );
+    }
+
+    #[test]
+    fn an_unknown_region_is_refused_for_national_numbers_only() {
+        for code in ["ZZ", "XK1", "U", "", "001", "U$"] {
+            let err = normalise(Kind::Number, "020 7946 0958", &region(code)).unwrap_err();
+            assert_eq!(variant(&err), "UnsupportedRegion", "{code:?}: {err}");
+            assert!(err.to_string().contains("libphonenumber"), "{err}");
+            assert_eq!(
+                normalise(Kind::Number, "+44 20 7946 0958", &region(code)).as_deref(),
+                Ok("+442079460958")
+            );
+        }
+        // Domestic accounts still have Thai rules only.
+        let err = account_parts("004", "1234567890", &region("US")).unwrap_err();
+        assert_eq!(variant(&err), "UnsupportedRegion", "{err}");
+    }
+
+    #[test]
+    fn a_country_code_starting_with_0_is_refused_naming_the_input() {
+        for (code, raw) in [
+            ("TH", "+066812345678"),
+            ("TH", "+01 212 555 1234"),
+            ("TH", "+007 495 123 4567"),
+            ("TH", "+0"),
+            ("TH", "00 066812345678"),
+            ("GB", "00 044 20 7946 0958"),
+            ("US", "011 01 212 555 1234"),
+        ] {
+            let err = normalise(Kind::Number, raw, &region(code)).unwrap_err();
+            assert_eq!(variant(&err), "CountryCodeStartsWithZero", "{raw}: {err}");
+            assert!(err.to_string().contains(raw), "{err}");
+            assert!(err.to_string().contains("starts with 0"), "{err}");
+        }
+        // What the issue saw published: a form the canonical check refuses.
+        assert!(check_canonical(Kind::Number, "+066812345678").is_err());
+    }
+
+    /// Regions whose national forms the properties try: the six above and
+    /// others with unusual prefixes (carrier codes, several dialling prefixes).
+    const REGIONS: [&str; 16] = [
+        "TH", "US", "GB", "CL", "DE", "JP", "CA", "RU", "BR", "AR", "KR", "AU", "CN", "IT", "CO",
+        "GG",
+    ];
+
+    /// Asserts the round trip `check_canonical` in C relies on: what
+    /// `normalise` gives has the canonical shape and is canonical.
+    fn round_trips(kind: Kind, raw: &str, rules: &Rules) -> Result<(), TestCaseError> {
+        if let Ok(out) = normalise(kind, raw, rules) {
+            prop_assert!(
+                has_canonical_shape(kind, &out),
+                "{} {:?} -> {:?}",
+                kind,
+                raw,
+                out
+            );
+            prop_assert_eq!(check_canonical(kind, &out), Ok(()), "{} {:?}", kind, raw);
+            prop_assert_eq!(normalise(kind, &out, rules), Ok(out.clone()));
+        }
+        Ok(())
+    }
+
+    /// A written phone number: a prefix (international, dialling, trunk,
+    /// or a bad `+0`), then digits with separators.
+    fn written_number() -> impl Strategy<Value = String> {
+        let prefix = prop::sample::select(vec![
+            "", "+", "+0", "+00", "00", "000", "0", "1", "011", "001", "010", "8", "+66 (0)",
+        ]);
+        let digits = prop::collection::vec(
+            (
+                "[0-9]",
+                prop::sample::select(vec!["", "", "", " ", "-", "."]),
+            ),
+            0..18,
+        );
+        (prefix, digits).prop_map(|(prefix, digits)| {
+            let mut s = prefix.to_owned();
+            for (digit, sep) in digits {
+                s.push_str(sep);
+                s.push_str(&digit);
+            }
+            s
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn written_numbers_of_every_region_round_trip_through_the_canonical_check(
+            raw in written_number(),
+            code in prop::sample::select(REGIONS.to_vec()),
+        ) {
+            round_trips(Kind::Number, &raw, &region(code))?;
+        }
+
+        #[test]
+        fn arbitrary_text_of_every_kind_round_trips_through_the_canonical_check(
+            raw in prop_oneof![
+                any::<String>(),
+                "[+0-9 ().-]{0,24}",
+                "[0-9A-Za-z :/-]{0,36}",
+                "[a-zA-Z0-9.:/@_-]{0,40}",
+            ],
+            code in prop::sample::select(REGIONS.to_vec()),
+        ) {
+            for kind in Kind::KNOWN {
+                round_trips(kind, &raw, &region(code))?;
+            }
+        }
     }
 }

@@ -2,32 +2,54 @@
 //! copy job. Any published file (root, manifest, delta, snapshot), under any
 //! name, at the top of the folder or in `roots/`, `deltas/`, `snapshots/`.
 //!
-//! A file is read only once its size and modification time have not changed
-//! for `drop.settle` (copies are not atomic; renaming a finished file into
-//! the folder is always safe). Each file is then verified like one fetched
-//! over HTTP (by signature, list and version: there is no manifest digest to
-//! check a hand-carried delta against), in order: roots, the newest useful
-//! snapshot, deltas in version order, manifests. Then it is moved:
+//! The folder is looked at when the watcher reports a file created, written
+//! and closed, modified or moved in (never for the daemon's own reads, which
+//! would wake it again at once), and every `drop.rescan_interval`.
 //!
-//! - to `processed/` when applied, or already held;
-//! - to `rejected/`, with `<name>.reason`, when refused (bad signature,
-//!   another list, rollback, expired manifest ...);
+//! A new or changed file is read only once its size and modification time
+//! have not changed for `drop.settle` (copies are not atomic; renaming a
+//! finished file into the folder is always safe), and never past the cap for
+//! its type (read from its 16-byte header): a file over it is rejected
+//! unread. Each file is then verified like one fetched over HTTP (by
+//! signature, list and version: there is no manifest digest to check a
+//! hand-carried delta against), in order: roots, the newest useful snapshot,
+//! deltas in version order, manifests. Then it is moved:
+//!
+//! - to `processed/` when applied, or already held (a root only when it is
+//!   one of the pinned chain: a foreign root is rejected);
+//! - to `rejected/`, with `<name>.reason`, when refused (too large, not a
+//!   document, bad signature, another list, rollback, expired manifest ...);
 //! - nowhere when it may still become useful: a delta after a gap (waiting
 //!   for the missing ones), or a file that is not yet a complete document
 //!   (still being written), until it has been unchanged for
 //!   `drop.reject_incomplete_after`.
+//!
+//! A file left in place is remembered with its size, times and inode, and
+//! not read again until one of them changes (or, for one waiting its turn,
+//! until the replica moves), so a stray file costs one read and one log line,
+//! not one per round.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-use blocklist_core::document::{envelope, Delta, DocType, Document, Manifest, Snapshot, TrustRoot};
+use blocklist_core::document::envelope::{self, HEADER_LEN};
+use blocklist_core::document::{
+    DecodeError, Delta, DocType, Document, FileRef, Manifest, Snapshot, TrustRoot, Version,
+};
 use blocklist_core::verify::VerifyError;
+use blocklist_core::Sha256;
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::Watcher as _;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument as _};
 
+use crate::daemon::config::{Config, DropConfig};
 use crate::daemon::metrics::SyncSource;
+use crate::daemon::source::http::MAX_ROOT_SIZE;
 use crate::daemon::sync::Syncer;
 use crate::daemon::DaemonError;
 
@@ -35,11 +57,43 @@ use crate::daemon::DaemonError;
 pub const PROCESSED_DIR: &str = "processed";
 /// Where refused files go, inside the drop folder.
 pub const REJECTED_DIR: &str = "rejected";
+/// The layout folders scanned besides the top of the drop folder.
+const LAYOUT_DIRS: [&str; 3] = ["roots", "deltas", "snapshots"];
 
-/// Watches the folder; every event sends a (coalesced) "look now".
+/// The most bytes a dropped delta may hold. No signed manifest announces a
+/// dropped file's size, so the cap is fixed: a 100k-operation delta is
+/// ~2.2 MB (docs/PERFORMANCE.md), and 256 MiB holds about ten million
+/// operations, more than any one publish carries.
+pub const MAX_DELTA_SIZE: u64 = 256 << 20;
+/// The most bytes a dropped snapshot may hold: a 10M-entry snapshot is
+/// ~162 MB (docs/PERFORMANCE.md); 1 GiB leaves room for six times that.
+pub const MAX_SNAPSHOT_SIZE: u64 = 1 << 30;
+/// Lines about single files (rejected, left in place) logged per
+/// [`LOG_WINDOW`]; the rest are counted and summed up in one line once the
+/// window is over, so a folder of junk cannot flood the log (every reason is
+/// in `rejected/<name>.reason`, and the counts are in the metrics).
+const LOGGED_PER_WINDOW: usize = 20;
+/// See [`LOGGED_PER_WINDOW`].
+const LOG_WINDOW: Duration = Duration::from_secs(60);
+
+/// The most bytes a dropped file of type `doc` may hold. Roots and manifests
+/// share the caps of the HTTP sync.
+fn cap(doc: DocType, config: &Config) -> u64 {
+    match doc {
+        DocType::Root => MAX_ROOT_SIZE,
+        DocType::Manifest => config.sync.max_manifest_size,
+        DocType::Delta => MAX_DELTA_SIZE,
+        DocType::Snapshot => MAX_SNAPSHOT_SIZE,
+    }
+}
+
+/// Watches the folder; every event that can mean a new or changed file sends
+/// a (coalesced) "look now".
 pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, DaemonError> {
+    let inbox = dir.to_owned();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        // An error may mean events were missed: look, as on a rescan.
+        if event.as_ref().map_or(true, |event| wakes(&inbox, event)) {
             // A full channel already holds a "look now".
             let _ = tx.try_send(());
         }
@@ -57,79 +111,212 @@ pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatc
     Ok(watcher)
 }
 
+/// Whether `event` can mean a new or changed file where rounds look: a file
+/// created, written (data modified, or closed after writing) or moved in, at
+/// the top of the inbox or in a layout folder. Opens and reads (each round's
+/// own: inotify reports opening a directory), metadata changes, removals,
+/// moves out and anything under `processed/` or `rejected/` (the daemon's own
+/// moves) do not wake a round: waking on them made an idle daemon loop.
+fn wakes(inbox: &Path, event: &notify::Event) -> bool {
+    if event.need_rescan() {
+        return true;
+    }
+    let may_add = match event.kind {
+        EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => true,
+        EventKind::Modify(ModifyKind::Name(mode)) => mode != RenameMode::From,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        _ => false,
+    };
+    // A rename reporting both ends lists the destination last.
+    may_add
+        && event
+            .paths
+            .last()
+            .and_then(|p| p.parent())
+            .is_some_and(|dir| dir == inbox || LAYOUT_DIRS.iter().any(|sub| dir == inbox.join(sub)))
+}
+
 /// What a round left behind.
 #[derive(Debug, Default)]
 pub struct DropOutcome {
-    /// Files still changing or incomplete: look again after `settle`.
+    /// Files still changing: look again after `settle`.
     pub pending: bool,
+    /// How long until the first incomplete file left in place has been
+    /// unchanged for `drop.reject_incomplete_after`, and is rejected.
+    pub reject_due_in: Option<Duration>,
 }
+
+impl DropOutcome {
+    fn reject_due(&mut self, due_in: Duration) {
+        self.reject_due_in = Some(self.reject_due_in.map_or(due_in, |d| d.min(due_in)));
+    }
+
+    /// How long to wait for the next round if no watcher event comes first.
+    pub fn next_look(&self, config: &DropConfig) -> Duration {
+        if self.pending {
+            return config.settle;
+        }
+        self.reject_due_in.map_or(config.rescan_interval, |due| {
+            due.min(config.rescan_interval)
+        })
+    }
+}
+
+/// What the drop folder remembers between rounds: the files left in place
+/// and why, so that each is read again only when it changes (or, waiting
+/// its turn, when the replica moves).
+#[derive(Debug, Default)]
+pub struct DropFolder {
+    judged: HashMap<PathBuf, Judged>,
+    log: FileLog,
+}
+
+/// One state of a file: when any part changes it is judged afresh. The
+/// status-change time catches a `chmod` that makes an unreadable file
+/// readable; the inode catches a file replaced under the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+    inode: u64,
+}
+
+#[derive(Debug)]
+struct Judged {
+    stamp: Stamp,
+    verdict: Verdict,
+}
+
+/// Why a file was left in place.
+#[derive(Debug)]
+enum Verdict {
+    /// Not a complete document yet (being written): rejected, with this
+    /// reason, once unchanged for `drop.reject_incomplete_after`.
+    Incomplete(String),
+    /// Could not be read (permissions, I/O): tried again when it changes.
+    Unreadable,
+    /// A document that cannot be taken at this position (a delta or root
+    /// after a gap, anything before a root is pinned).
+    Waiting(Position),
+}
+
+/// Where the daemon stands: the trust root's version and the version held.
+type Position = (Option<Version>, Option<Version>);
 
 /// A complete-looking dropped document.
 struct Dropped {
     path: PathBuf,
+    stamp: Stamp,
     doc: DocType,
     /// Version (serial for a manifest), for ordering only: read before any check.
     order: u64,
     bytes: Vec<u8>,
 }
 
-type Stamp = (u64, Option<SystemTime>);
+/// Why a dropped file is not a document to take (yet).
+#[derive(Debug, thiserror::Error)]
+enum Unfit {
+    /// Larger than any document type's cap: not opened.
+    #[error("{len} bytes, more than any document may hold ({cap} bytes): not read")]
+    LargerThanAny { len: u64, cap: u64 },
+    /// Larger than its type's cap: only its header was read.
+    #[error("{len} bytes, more than a {doc} may hold ({cap} bytes): not read")]
+    TooLarge { doc: DocType, len: u64, cap: u64 },
+    /// Its header announces more than its type's cap.
+    #[error("the header announces a {doc} of at least {announced} bytes, more than a {doc} may hold ({cap} bytes)")]
+    AnnouncesTooMuch {
+        doc: DocType,
+        announced: u64,
+        cap: u64,
+    },
+    /// Ends before the document its header announces: still being written?
+    #[error("not a complete blocklist document: {0}")]
+    Incomplete(DecodeError),
+    /// Not a document (bad magic, unknown type, bytes after the signatures,
+    /// a payload that does not decode): no more bytes can mend it.
+    #[error("{0}")]
+    NotADocument(DecodeError),
+    /// The file could not be read.
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+}
 
-impl Syncer {
+impl DropFolder {
     /// One pass over the drop folder.
-    pub async fn drop_round(&mut self) -> Result<DropOutcome, DaemonError> {
-        let inbox = self.config.drop_dir();
+    pub async fn round(&mut self, syncer: &mut Syncer) -> Result<DropOutcome, DaemonError> {
+        syncer.shared.metrics.drop_round();
+        let inbox = syncer.config.drop_dir();
         let mut outcome = DropOutcome::default();
         let first = scan(&inbox);
+        self.judged.retain(|path, _| first.contains_key(path));
         if first.is_empty() {
             return Ok(outcome);
         }
-        let settle = self.config.drop_folder.settle;
-        self.cancellable(async {
-            tokio::time::sleep(settle).await;
-            Ok(())
-        })
-        .await?;
-        let second = scan(&inbox);
-        let stable: Vec<(PathBuf, Stamp)> = second
-            .into_iter()
-            .filter(|(path, stamp)| {
-                let same = first.get(path) == Some(stamp);
-                outcome.pending |= !same;
-                same
-            })
-            .collect();
-        if stable.is_empty() {
-            return Ok(outcome);
-        }
-        self.shared.metrics.sync_attempt(SyncSource::Drop);
-        let source = inbox.display().to_string();
+        // Only new or changed files are given time to settle.
+        let changed = first.iter().any(|(path, stamp)| {
+            self.judged
+                .get(path)
+                .is_none_or(|judged| judged.stamp != *stamp)
+        });
+        let stable: Vec<(PathBuf, Stamp)> = if changed {
+            let settle = syncer.config.drop_folder.settle;
+            syncer
+                .cancellable(async {
+                    tokio::time::sleep(settle).await;
+                    Ok(())
+                })
+                .await?;
+            scan(&inbox)
+                .into_iter()
+                .filter(|(path, stamp)| {
+                    let same = first.get(path) == Some(stamp);
+                    outcome.pending |= !same;
+                    same
+                })
+                .collect()
+        } else {
+            first.into_iter().collect()
+        };
+        let mut round = Round {
+            inbox: &inbox,
+            refused: 0,
+        };
+        let position = (syncer.trusted_root_version(), syncer.held());
+        let reject_after = syncer.config.drop_folder.reject_incomplete_after;
         let mut docs = Vec::new();
-        let mut refused = 0usize;
-        for (path, (_, modified)) in stable {
-            let bytes = match std::fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    warn!(file = %path.display(), error = %e, "cannot read dropped file");
-                    continue;
+        let mut skipped = Vec::new();
+        for (path, stamp) in stable {
+            let age = stamp
+                .modified
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .unwrap_or_default();
+            let judged = self.judged.get(&path).filter(|j| j.stamp == stamp);
+            match judged.map(|j| &j.verdict) {
+                Some(Verdict::Incomplete(reason)) if age >= reject_after => {
+                    let reason = format!("{reason} (unchanged for {}s)", age.as_secs());
+                    round.reject(syncer, &mut self.log, &path, &reason);
                 }
-            };
-            match classify(&path, bytes) {
-                Ok(doc) => docs.push(doc),
-                Err(reason) => {
-                    let age = modified
-                        .and_then(|m| SystemTime::now().duration_since(m).ok())
-                        .unwrap_or_default();
-                    if age >= self.config.drop_folder.reject_incomplete_after {
-                        refused += 1;
-                        self.reject(&inbox, &path, &reason);
-                    } else {
-                        info!(file = %path.display(), %reason, "dropped file is not a complete document yet; will look again");
-                        outcome.pending = true;
-                    }
-                }
+                Some(Verdict::Incomplete(_)) => outcome.reject_due(reject_after - age),
+                Some(Verdict::Unreadable) => {}
+                Some(Verdict::Waiting(at)) if *at == position => skipped.push((path, stamp, age)),
+                // New, changed, or waiting while the replica moved.
+                _ => docs.extend(self.read(syncer, &mut round, &mut outcome, path, stamp, age)),
             }
         }
+        // A new root, snapshot or delta may let files waiting their turn
+        // follow: they are read again to be sorted in with it, so that one
+        // round applies the whole run in order, manifests last.
+        if docs.iter().any(|d| d.doc != DocType::Manifest) {
+            for (path, stamp, age) in skipped {
+                docs.extend(self.read(syncer, &mut round, &mut outcome, path, stamp, age));
+            }
+        }
+        if docs.is_empty() && round.refused == 0 {
+            self.log.roll();
+            return Ok(outcome);
+        }
+        syncer.shared.metrics.sync_attempt(SyncSource::Drop);
         docs.sort_by_key(|d| {
             let rank = match d.doc {
                 DocType::Root => 0,
@@ -149,67 +336,197 @@ impl Syncer {
         let mut waiting: Vec<Dropped> = Vec::new();
         for doc in docs {
             let span = tracing::info_span!("dropped_file", file = %doc.path.display(), doc = %doc.doc, version = doc.order);
-            let name = doc.path.display().to_string();
-            let result = self.take(&doc).instrument(span.clone()).await;
+            let result = syncer.take(&doc).instrument(span.clone()).await;
             let _enter = span.enter();
             match result {
                 Ok(Taken::Applied) => {
                     progressed = true;
-                    self.move_to(&inbox, &doc.path, PROCESSED_DIR);
+                    move_to(&inbox, &doc.path, PROCESSED_DIR);
                 }
                 Ok(Taken::AlreadyHeld) => {
                     info!("already held");
-                    self.move_to(&inbox, &doc.path, PROCESSED_DIR);
+                    move_to(&inbox, &doc.path, PROCESSED_DIR);
                 }
                 Ok(Taken::Waiting) => waiting.push(doc),
                 Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
                 Err(DaemonError::NoTrustRoot) => {
-                    warn!("no trust root: dropped file left in place");
+                    if self.log.allow(false) {
+                        warn!("no trust root: dropped file left in place");
+                    }
+                    waiting.push(doc);
                 }
-                Err(err) => {
-                    refused += 1;
-                    warn!(error = %err, "dropped file refused");
-                    self.shared.status.file_refused(&name, err.to_string());
-                    self.reject(&inbox, &doc.path, &err.to_string());
-                }
+                Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
             }
         }
         // Deltas that waited for an earlier one may follow now.
-        let mut again = true;
+        let mut again = progressed;
         while again {
             again = false;
             for doc in std::mem::take(&mut waiting) {
-                match self.take(&doc).await {
+                match syncer.take(&doc).await {
                     Ok(Taken::Applied) => {
                         again = true;
                         progressed = true;
-                        self.move_to(&inbox, &doc.path, PROCESSED_DIR);
+                        move_to(&inbox, &doc.path, PROCESSED_DIR);
                     }
-                    Ok(Taken::AlreadyHeld) => self.move_to(&inbox, &doc.path, PROCESSED_DIR),
-                    Ok(Taken::Waiting) => waiting.push(doc),
+                    Ok(Taken::AlreadyHeld) => move_to(&inbox, &doc.path, PROCESSED_DIR),
+                    Ok(Taken::Waiting) | Err(DaemonError::NoTrustRoot) => waiting.push(doc),
                     Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
-                    Err(err) => {
-                        refused += 1;
-                        self.shared
-                            .status
-                            .file_refused(&doc.path.display().to_string(), err.to_string());
-                        self.reject(&inbox, &doc.path, &err.to_string());
-                    }
+                    Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
                 }
             }
         }
-        for doc in &waiting {
-            info!(file = %doc.path.display(), version = doc.order, held = self.held().map_or(0, |v| v.get()), "dropped delta waits for the versions before it");
+        let position = (syncer.trusted_root_version(), syncer.held());
+        for doc in waiting {
+            if self.log.allow(false) {
+                info!(file = %doc.path.display(), version = doc.order, held = position.1.map_or(0, |v| v.get()), "dropped file waits for the versions before it");
+            }
+            self.judged.insert(
+                doc.path,
+                Judged {
+                    stamp: doc.stamp,
+                    verdict: Verdict::Waiting(position),
+                },
+            );
         }
         if progressed {
-            self.shared.status.sync_succeeded("applied", &source);
+            syncer
+                .shared
+                .status
+                .sync_succeeded("applied", &inbox.display().to_string());
         }
-        if refused > 0 {
-            self.shared.metrics.sync_failure(SyncSource::Drop);
+        if round.refused > 0 {
+            syncer.shared.metrics.sync_failure(SyncSource::Drop);
         }
+        self.log.roll();
         Ok(outcome)
     }
 
+    /// Reads one new or changed file, rejecting it or remembering why it
+    /// stays when it is not a document to take.
+    fn read(
+        &mut self,
+        syncer: &Syncer,
+        round: &mut Round<'_>,
+        outcome: &mut DropOutcome,
+        path: PathBuf,
+        stamp: Stamp,
+        age: Duration,
+    ) -> Option<Dropped> {
+        let reject_after = syncer.config.drop_folder.reject_incomplete_after;
+        let verdict = match read_dropped(&path, stamp, &syncer.config) {
+            Ok(doc) => return Some(doc),
+            Err(Unfit::Incomplete(e)) if age < reject_after => {
+                outcome.reject_due(reject_after - age);
+                let reason = Unfit::Incomplete(e).to_string();
+                if self.log.allow(false) {
+                    info!(file = %path.display(), %reason, "dropped file is not a complete document yet; will look again when it changes");
+                }
+                Verdict::Incomplete(reason)
+            }
+            Err(Unfit::Io(e)) => {
+                if self.log.allow(false) {
+                    warn!(file = %path.display(), error = %e, "cannot read dropped file; will try again when it changes");
+                }
+                Verdict::Unreadable
+            }
+            Err(unfit) => {
+                round.reject(syncer, &mut self.log, &path, &unfit.to_string());
+                return None;
+            }
+        };
+        self.judged.insert(path, Judged { stamp, verdict });
+        None
+    }
+}
+
+/// One round's bookkeeping.
+struct Round<'a> {
+    inbox: &'a Path,
+    /// Files rejected this round.
+    refused: usize,
+}
+
+impl Round<'_> {
+    /// Moves a refused file to `rejected/` with its reason, and reports it
+    /// (metrics, status, the log).
+    fn reject(&mut self, syncer: &Syncer, log: &mut FileLog, path: &Path, reason: &str) {
+        self.refused += 1;
+        syncer.shared.metrics.drop_rejected();
+        syncer
+            .shared
+            .status
+            .file_refused(&path.display().to_string(), reason.to_owned());
+        if log.allow(true) {
+            warn!(file = %path.display(), %reason, "dropped file rejected");
+        }
+        move_to(self.inbox, path, REJECTED_DIR);
+        let mut note = self
+            .inbox
+            .join(REJECTED_DIR)
+            .join(path.file_name().unwrap_or_default())
+            .into_os_string();
+        note.push(".reason");
+        if let Err(e) = std::fs::write(&note, format!("{reason}\n")) {
+            warn!(file = %Path::new(&note).display(), error = %e, "cannot write the reason for a rejected file");
+        }
+    }
+}
+
+/// Rate-limits the lines logged about single files (see [`LOGGED_PER_WINDOW`]).
+#[derive(Debug, Default)]
+struct FileLog {
+    /// When the current window began (`None` before the first line).
+    window_start: Option<Instant>,
+    /// Lines logged in the current window.
+    logged: usize,
+    /// Rejections not logged in the current window.
+    rejected: usize,
+    /// Files left in place not logged in the current window.
+    left: usize,
+}
+
+impl FileLog {
+    /// Whether a line about one file (a rejection when `rejected`) may be
+    /// logged now; counts it when not.
+    fn allow(&mut self, rejected: bool) -> bool {
+        self.roll();
+        if self.logged < LOGGED_PER_WINDOW {
+            self.logged += 1;
+            return true;
+        }
+        if rejected {
+            self.rejected += 1;
+        } else {
+            self.left += 1;
+        }
+        false
+    }
+
+    /// Once the window is over, sums up what it did not log and starts the next.
+    fn roll(&mut self) {
+        let now = Instant::now();
+        if self
+            .window_start
+            .is_some_and(|start| now.duration_since(start) < LOG_WINDOW)
+        {
+            return;
+        }
+        if self.rejected + self.left > 0 {
+            warn!(
+                rejected = self.rejected,
+                left_in_place = self.left,
+                "more dropped files than logged one by one in the last minute; each rejection's reason is in rejected/<name>.reason"
+            );
+        }
+        *self = FileLog {
+            window_start: Some(now),
+            ..FileLog::default()
+        };
+    }
+}
+
+impl Syncer {
     /// Verifies and takes one dropped document.
     async fn take(&mut self, doc: &Dropped) -> Result<Taken, DaemonError> {
         let name = doc.path.display().to_string();
@@ -220,7 +537,10 @@ impl Syncer {
                     Ok(Taken::Applied)
                 }
                 None => Err(DaemonError::NoTrustRoot),
-                Some(current) if doc.order <= current.get() => Ok(Taken::AlreadyHeld),
+                Some(current) if doc.order <= current.get() => {
+                    self.held_root(doc)?;
+                    Ok(Taken::AlreadyHeld)
+                }
                 Some(current) if doc.order > current.get() + 1 => Ok(Taken::Waiting),
                 Some(_) => {
                     self.rotate_root(&doc.bytes, &name)?;
@@ -267,25 +587,40 @@ impl Syncer {
         }
     }
 
-    fn move_to(&self, inbox: &Path, path: &Path, folder: &str) {
-        let dir = inbox.join(folder);
-        let target = dir.join(path.file_name().unwrap_or_default());
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::rename(path, &target))
-        {
-            warn!(file = %path.display(), error = %e, "cannot move dropped file to {folder}/");
+    /// Checks that a dropped root no newer than the one in force is one of the
+    /// pinned chain, byte for byte: the configured root, or one kept when it
+    /// was pinned on first use or rotated to. Any other (another centre's,
+    /// or one older than the pinned root, which cannot be checked) is refused
+    /// rather than filed as held.
+    fn held_root(&self, doc: &Dropped) -> Result<(), DaemonError> {
+        let sha256 = Sha256::of(&doc.bytes);
+        let kept = Version::new(doc.order).is_some_and(|version| {
+            self.files.has(
+                &FileRef {
+                    version,
+                    sha256,
+                    size: doc.bytes.len() as u64,
+                }
+                .path(DocType::Root),
+            )
+        });
+        let configured = self
+            .config
+            .trust_root
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .is_some_and(|bytes| Sha256::of(&bytes) == sha256);
+        if kept || configured {
+            return Ok(());
         }
-    }
-
-    fn reject(&self, inbox: &Path, path: &Path, reason: &str) {
-        self.shared.metrics.drop_rejected();
-        warn!(file = %path.display(), %reason, "dropped file rejected");
-        self.move_to(inbox, path, REJECTED_DIR);
-        let mut note = inbox
-            .join(REJECTED_DIR)
-            .join(path.file_name().unwrap_or_default())
-            .into_os_string();
-        note.push(".reason");
-        let _ = std::fs::write(note, format!("{reason}\n"));
+        let current = self.trusted_root_version().map_or(0, Version::get);
+        Err(DaemonError::Inconsistent {
+            file: doc.path.display().to_string(),
+            reason: format!(
+                "trust root version {} (sha256 {sha256}) is not one of the pinned chain (at version {current}): signed by other keys, or older than the root pinned; refused",
+                doc.order
+            ),
+        })
     }
 }
 
@@ -295,15 +630,21 @@ enum Taken {
     Waiting,
 }
 
+/// Moves a dropped file into `folder` (`processed/`, `rejected/`).
+fn move_to(inbox: &Path, path: &Path, folder: &str) {
+    let dir = inbox.join(folder);
+    let target = dir.join(path.file_name().unwrap_or_default());
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::rename(path, &target)) {
+        warn!(file = %path.display(), error = %e, "cannot move dropped file to {folder}/");
+    }
+}
+
 /// Candidate files: regular, not hidden, at the top or in a layout folder.
 fn scan(inbox: &Path) -> HashMap<PathBuf, Stamp> {
     let mut found = HashMap::new();
-    for dir in [
-        inbox.to_path_buf(),
-        inbox.join("roots"),
-        inbox.join("deltas"),
-        inbox.join("snapshots"),
-    ] {
+    let dirs =
+        std::iter::once(inbox.to_path_buf()).chain(LAYOUT_DIRS.iter().map(|d| inbox.join(d)));
+    for dir in dirs {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -312,7 +653,13 @@ fn scan(inbox: &Path) -> HashMap<PathBuf, Stamp> {
             }
             if let Ok(meta) = entry.metadata() {
                 if meta.is_file() {
-                    found.insert(entry.path(), (meta.len(), meta.modified().ok()));
+                    let stamp = Stamp {
+                        len: meta.len(),
+                        modified: meta.modified().ok(),
+                        changed: (meta.ctime(), meta.ctime_nsec()),
+                        inode: meta.ino(),
+                    };
+                    found.insert(entry.path(), stamp);
                 }
             }
         }
@@ -320,10 +667,82 @@ fn scan(inbox: &Path) -> HashMap<PathBuf, Stamp> {
     found
 }
 
+/// Reads a dropped file, never more than the cap for its type: the length
+/// measured by the scan against the largest cap, then the header, which
+/// names the type, then the rest through a reader that stops past the cap
+/// (the file may have grown since it was measured).
+fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, Unfit> {
+    let largest = [
+        DocType::Root,
+        DocType::Manifest,
+        DocType::Delta,
+        DocType::Snapshot,
+    ]
+    .into_iter()
+    .map(|doc| cap(doc, config))
+    .max()
+    .unwrap_or(0);
+    if stamp.len > largest {
+        return Err(Unfit::LargerThanAny {
+            len: stamp.len,
+            cap: largest,
+        });
+    }
+    let mut file = File::open(path)?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(HEADER_LEN as u64)
+        .read_to_end(&mut bytes)?;
+    let header = envelope::parse_header(&bytes).map_err(unfit)?;
+    let doc = header.doc_type;
+    let cap = cap(doc, config);
+    if stamp.len > cap {
+        return Err(Unfit::TooLarge {
+            doc,
+            len: stamp.len,
+            cap,
+        });
+    }
+    let announced = header.min_document_len();
+    if announced > cap {
+        return Err(Unfit::AnnouncesTooMuch {
+            doc,
+            announced,
+            cap,
+        });
+    }
+    if stamp.len < announced {
+        return Err(Unfit::Incomplete(DecodeError::Truncated {
+            doc: doc.name(),
+            field: "document",
+            needed: announced,
+            available: stamp.len,
+        }));
+    }
+    file.take(cap + 1 - bytes.len() as u64)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > cap {
+        return Err(Unfit::TooLarge {
+            doc,
+            len: bytes.len() as u64,
+            cap,
+        });
+    }
+    classify(path, stamp, bytes)
+}
+
+/// A decode error as a verdict: truncation may be mended by the writer
+/// finishing; nothing else can be.
+fn unfit(error: DecodeError) -> Unfit {
+    match error {
+        DecodeError::Truncated { .. } => Unfit::Incomplete(error),
+        other => Unfit::NotADocument(other),
+    }
+}
+
 /// Reads the envelope type and the version (or serial), without trusting either.
-fn classify(path: &Path, bytes: Vec<u8>) -> Result<Dropped, String> {
-    let env =
-        envelope::parse(&bytes).map_err(|e| format!("not a complete blocklist document: {e}"))?;
+fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit> {
+    let env = envelope::parse(&bytes).map_err(unfit)?;
     let doc = env.doc_type;
     let order = match doc {
         DocType::Root => TrustRoot::decode_payload(env.payload).map(|r| r.version.get()),
@@ -331,9 +750,11 @@ fn classify(path: &Path, bytes: Vec<u8>) -> Result<Dropped, String> {
         DocType::Snapshot => Snapshot::decode_payload(env.payload).map(|s| s.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
     }
-    .map_err(|e| format!("malformed {doc}: {e}"))?;
+    // The envelope is whole: a payload that does not decode stays so.
+    .map_err(Unfit::NotADocument)?;
     Ok(Dropped {
         path: path.to_owned(),
+        stamp,
         doc,
         order,
         bytes,

@@ -1,10 +1,14 @@
 //! HTTP mirrors: a publish directory at a base URL, read with plain GETs (so
 //! `blocklist serve`, nginx, an object store or a CDN all work). The manifest
-//! is fetched conditionally (`If-None-Match`) and capped at a fixed size;
-//! every other file is capped at the size the signed manifest announces, and
-//! a download is abandoned the moment it exceeds its cap, so a hostile mirror
-//! cannot exhaust memory or disk. Nothing here is trusted: every byte is
-//! verified by the caller.
+//! is fetched conditionally (`If-None-Match`), capped at a fixed size and
+//! bounded in time (`sync.manifest_timeout`), so a slow mirror costs that
+//! long before the next is tried. Every other file is capped at a size the
+//! caller gives (the signed manifest's, or [`MAX_ROOT_SIZE`] for a root
+//! fetched before the manifest is verified). Bodies are read into a buffer
+//! grown as bytes arrive, never sized from a `Content-Length` or any other
+//! unsigned number, and abandoned the moment they exceed their cap, so a
+//! hostile mirror cannot exhaust memory or disk. Nothing here is trusted:
+//! every byte is verified by the caller.
 
 use std::time::{Duration, Instant};
 
@@ -15,14 +19,29 @@ use reqwest::StatusCode;
 use crate::daemon::config::SyncConfig;
 use crate::daemon::DaemonError;
 
+/// The most bytes read for a trust root. Roots are fetched before the
+/// manifest that lists them is verified (it may be signed by their keys), so
+/// the size the manifest announces is not to be trusted. The largest valid
+/// root is ~41 KB (255 root keys and 255 publish keys of 32 bytes, 255
+/// signatures of 96); the rest is room for extensions.
+pub const MAX_ROOT_SIZE: u64 = 256 << 10;
+
 /// One mirror.
 #[derive(Debug)]
 pub struct HttpMirror {
+    /// The base URL requests go to (with any credentials in it).
     base: String,
+    /// The base URL as shown in status, logs and errors ([`redact`]ed).
+    shown: String,
     client: reqwest::Client,
+    /// Bounds the whole manifest request.
+    manifest_timeout: Duration,
     /// The ETag of the manifest last fully synced from this mirror: a 304
     /// for it means nothing changed since that successful round.
     pub etag: Option<String>,
+    /// The serial of the older manifest this mirror was last found serving
+    /// (a lagging cache), so that it is logged once, not every round.
+    pub stale_serial: Option<u64>,
 }
 
 /// A conditional manifest fetch.
@@ -39,6 +58,8 @@ pub fn client(config: &SyncConfig) -> Result<reqwest::Client, DaemonError> {
     reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
+        // A download that stalls this long is abandoned, whatever its size.
+        .read_timeout(config.manifest_timeout)
         .user_agent(concat!("blocklistd/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| DaemonError::Runtime {
@@ -48,63 +69,109 @@ pub fn client(config: &SyncConfig) -> Result<reqwest::Client, DaemonError> {
 }
 
 impl HttpMirror {
-    /// A mirror at `base` (with or without a final `/`).
-    pub fn new(base: &str, client: reqwest::Client) -> HttpMirror {
+    /// A mirror at `base` (with or without a final `/`), whose manifest
+    /// request may take at most `manifest_timeout`.
+    pub fn new(base: &str, client: reqwest::Client, manifest_timeout: Duration) -> HttpMirror {
+        let base = base.trim_end_matches('/').to_owned();
         HttpMirror {
-            base: base.trim_end_matches('/').to_owned(),
+            shown: redact(&base),
+            base,
             client,
+            manifest_timeout,
             etag: None,
+            stale_serial: None,
         }
     }
 
-    /// The base URL.
-    pub fn base(&self) -> &str {
-        &self.base
+    /// The base URL as shown (credentials redacted).
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
-    /// The URL of a file of the layout.
+    /// The URL of a file of the layout, as shown (credentials redacted).
     pub fn url(&self, rel: &str) -> String {
-        format!("{}/{rel}", self.base)
+        format!("{}/{rel}", self.shown)
     }
 
-    /// Fetches the manifest, conditionally on the last synced ETag.
+    /// Fetches the manifest, conditionally on the last synced ETag; the whole
+    /// request (body included) is bounded by the manifest timeout.
     pub async fn manifest(&self, cap: u64) -> Result<ManifestFetch, DaemonError> {
-        let url = self.url(MANIFEST_PATH);
-        let mut request = self.client.get(&url);
-        if let Some(etag) = &self.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        let response = request.send().await.map_err(|e| fetch_error(&url, &e))?;
-        if response.status() == StatusCode::NOT_MODIFIED {
-            return Ok(ManifestFetch::Unchanged);
-        }
-        let etag = response
-            .headers()
-            .get(ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = read_capped(response, cap, &url).await?;
-        Ok(ManifestFetch::Fetched(bytes, etag))
+        let shown = self.url(MANIFEST_PATH);
+        let fetch = async {
+            let mut request = self.client.get(format!("{}/{MANIFEST_PATH}", self.base));
+            if let Some(etag) = &self.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            let response = request.send().await.map_err(|e| fetch_error(&shown, e))?;
+            if response.status() == StatusCode::NOT_MODIFIED {
+                return Ok(ManifestFetch::Unchanged);
+            }
+            let etag = response
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = read_capped(response, cap, &shown).await?;
+            Ok(ManifestFetch::Fetched(bytes, etag))
+        };
+        tokio::time::timeout(self.manifest_timeout, fetch)
+            .await
+            .unwrap_or_else(|_| {
+                Err(DaemonError::Fetch {
+                    url: shown.clone(),
+                    reason: format!(
+                        "no complete answer within {:?} (sync.manifest_timeout): trying the next source",
+                        self.manifest_timeout
+                    ),
+                })
+            })
     }
 
     /// Fetches a file of the layout, refusing more than `cap` bytes.
     pub async fn fetch(&self, rel: &str, cap: u64) -> Result<Vec<u8>, DaemonError> {
-        let url = self.url(rel);
+        let shown = self.url(rel);
         let response = self
             .client
-            .get(&url)
+            .get(format!("{}/{rel}", self.base))
             .send()
             .await
-            .map_err(|e| fetch_error(&url, &e))?;
-        read_capped(response, cap, &url).await
+            .map_err(|e| fetch_error(&shown, e))?;
+        read_capped(response, cap, &shown).await
     }
 }
 
-fn fetch_error(url: &str, e: &reqwest::Error) -> DaemonError {
+/// `url` with the password of its userinfo (`https://user:pass@host/`)
+/// replaced by `***`: every URL the daemon shows (status, logs, errors) goes
+/// through here, since `sync.urls` may carry credentials for a mirror.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // Cannot fail: a URL with a password has a host.
+            let _ = parsed.set_password(Some("***"));
+            let shown = parsed.to_string();
+            // Keep the form given (Url adds a `/` to a bare host).
+            if url.ends_with('/') {
+                shown
+            } else {
+                shown.trim_end_matches('/').to_owned()
+            }
+        }
+        Ok(_) => url.to_owned(),
+        // Not a URL: show no more than what precedes a possible userinfo.
+        Err(_) => match url.rfind('@') {
+            Some(at) => format!("***@{}", &url[at + 1..]),
+            None => url.to_owned(),
+        },
+    }
+}
+
+fn fetch_error(url: &str, e: reqwest::Error) -> DaemonError {
     // reqwest's Display omits the cause ("error sending request"); the
-    // chain says "connection refused" or "timed out".
+    // chain says "connection refused" or "timed out". It also names the
+    // request's URL, credentials and all: shown without it.
+    let e = e.without_url();
     let mut reason = e.to_string();
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         reason.push_str(": ");
         reason.push_str(&cause.to_string());
@@ -118,7 +185,8 @@ fn fetch_error(url: &str, e: &reqwest::Error) -> DaemonError {
 
 /// Reads a response body, refusing a non-success status and stopping as soon
 /// as more than `cap` bytes arrive (a `Content-Length` over the cap is refused
-/// before reading anything).
+/// before reading anything). The buffer grows with the bytes received: the
+/// `Content-Length` is the server's word, so it never sizes an allocation.
 async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
@@ -137,8 +205,8 @@ async fn read_capped(
     if response.content_length().is_some_and(|len| len > cap) {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0).min(cap) as usize);
-    while let Some(chunk) = response.chunk().await.map_err(|e| fetch_error(url, &e))? {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| fetch_error(url, e))? {
         if bytes.len() as u64 + chunk.len() as u64 > cap {
             return Err(too_large());
         }

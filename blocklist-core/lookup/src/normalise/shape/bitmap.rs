@@ -15,7 +15,7 @@ const MAX_LEN: usize = 32;
 /// The byte classes canonical forms are made of, disjoint. Anything else
 /// (another character, a NUL, a byte of a multi-byte UTF-8 sequence) is in
 /// none of them and so allowed nowhere.
-const CLASSES: usize = 8;
+const CLASSES: usize = 9;
 const ZERO: usize = 0;
 const NONZERO_DIGIT: usize = 1;
 const UPPER: usize = 2;
@@ -24,6 +24,7 @@ const DOT: usize = 4;
 const HYPHEN: usize = 5;
 const PLUS: usize = 6;
 const COLON: usize = 7;
+const UNDERSCORE: usize = 8;
 
 /// One canonical layout: where each class may stand (bit `i`: byte `i`),
 /// the lengths it allows, and whether it is a dotted name.
@@ -81,8 +82,8 @@ const LAYOUTS: [Layout; 5] = [
         max_len: 16,
         dotted: false,
     },
-    // `www.scam.example`: letters, digits, hyphens and dots; the dots are
-    // checked apart. Labels cannot pass 63 bytes in 32.
+    // `www.scam.example`: letters, digits, hyphens, underscores and dots;
+    // the dots are checked apart. Labels cannot pass 63 bytes in 32.
     Layout {
         allowed: {
             let mut a = [NOWHERE; CLASSES];
@@ -90,6 +91,7 @@ const LAYOUTS: [Layout; 5] = [
             a[NONZERO_DIGIT] = EVERYWHERE;
             a[LOWER] = EVERYWHERE;
             a[HYPHEN] = EVERYWHERE;
+            a[UNDERSCORE] = EVERYWHERE;
             a[DOT] = EVERYWHERE;
             a
         },
@@ -178,7 +180,9 @@ mod sse2 {
         _mm_set_epi64x,
     };
 
-    use super::{CLASSES, COLON, DOT, HYPHEN, LOWER, MAX_LEN, NONZERO_DIGIT, PLUS, UPPER, ZERO};
+    use super::{
+        CLASSES, COLON, DOT, HYPHEN, LOWER, MAX_LEN, NONZERO_DIGIT, PLUS, UNDERSCORE, UPPER, ZERO,
+    };
 
     #[inline]
     #[target_feature(enable = "sse2")]
@@ -196,6 +200,7 @@ mod sse2 {
         out[HYPHEN] = equal(halves, b'-');
         out[PLUS] = equal(halves, b'+');
         out[COLON] = equal(halves, b':');
+        out[UNDERSCORE] = equal(halves, b'_');
         out
     }
 

@@ -17,7 +17,7 @@ use crate::kind::Kind;
 /// that passes is ASCII, so bytes that pass are valid UTF-8.
 ///
 /// ```
-/// use blocklist_core::{normalise::has_canonical_shape, Kind};
+/// use blocklist_lookup::{normalise::has_canonical_shape, Kind};
 /// assert!(has_canonical_shape(Kind::Number, "+66812345678"));
 /// assert!(!has_canonical_shape(Kind::Number, "081-234-5678"));
 /// assert!(has_canonical_shape(Kind::Account, "TH:004:1234567890"));
@@ -88,8 +88,10 @@ fn is_iban(bytes: &[u8]) -> bool {
     }
 }
 
-/// Lower-case ASCII labels of letters, digits and hyphens, 1 to 63 bytes
-/// each, joined by dots: at least two of them, 253 bytes at most.
+/// Lower-case ASCII labels of letters, digits, hyphens and underscores, 1 to
+/// 63 bytes each, joined by dots: at least two of them, 253 bytes at most.
+/// Where an underscore may stand (left of the registrable domain) takes the
+/// suffix list: that is for the normaliser, not for a shape.
 fn is_ascii_domain(bytes: &[u8]) -> bool {
     if bytes.len() > 253 {
         return false;
@@ -98,7 +100,7 @@ fn is_ascii_domain(bytes: &[u8]) -> bool {
     for label in bytes.split(|&b| b == b'.') {
         let ldh = label
             .iter()
-            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
         if label.is_empty() || label.len() > 63 || !ldh {
             return false;
         }
@@ -134,6 +136,7 @@ mod tests {
             "GB82WEST12345698765432ABCDEFGHIJ",
             "+6681234567890123456789012345678",
             "www.scam-1.example.co.th.abcdefg",
+            "a_b.scam-1.example.co.th.abcdefg",
         ];
         for sample in samples {
             for len in 0..=sample.len() {
@@ -158,8 +161,8 @@ mod tests {
                 "\\+[0-9]{0,20}",
                 "[A-Z]{2}:[0-9]{3}:[0-9]{0,30}",
                 "[A-Z]{2}[0-9]{2}[A-Z0-9]{0,32}",
-                "([a-z0-9-]{0,8}\\.){0,6}[a-z0-9-]{0,8}",
-                "[0-9A-Za-z+:.\\- /\u{0}\u{e9}]{0,36}",
+                "([a-z0-9_-]{0,8}\\.){0,6}[a-z0-9_-]{0,8}",
+                "[0-9A-Za-z+:._\\- /\u{0}\u{e9}]{0,36}",
             ],
         ) {
             for kind in KINDS {

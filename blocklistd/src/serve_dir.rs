@@ -9,6 +9,15 @@
 //! and Last-Modified, answer `If-None-Match` / `If-Modified-Since` with 304,
 //! and a single `Range: bytes=` range with 206.
 //!
+//! Files are streamed from one open descriptor in [`CHUNK`]-sized reads, so
+//! a download holds one chunk in memory however large the file (a 10M-entry
+//! snapshot is 160 MB), and a file replaced or deleted mid-download is still
+//! sent whole as it was opened. Only the manifest, the one small file, is
+//! read whole: its ETag is its digest.
+//!
+//! The centre's `blocklist serve` and the daemon's mirror mode both serve
+//! with this module.
+//!
 //! Push for `blocklistd`: a conditional GET of the manifest with `Prefer:
 //! wait=N` (RFC 7240) whose ETag still matches is held until the manifest
 //! changes or N seconds pass (at most [`MAX_WAIT`]), so a daemon learns of a
@@ -16,6 +25,7 @@
 //! CDN) simply answer at once, which the daemon detects.
 
 use std::future::Future;
+use std::io::SeekFrom;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -25,11 +35,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
-use blocklist_core::document::{DocType, MANIFEST_PATH};
+use blocklist_core::document::{parse_file_path, MANIFEST_PATH};
 use blocklist_core::Sha256;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::net::TcpListener;
-
-use crate::centre::publish_dir::parse_document_name;
 
 /// How long caches may keep the manifest by default: short, because it is
 /// the one file that changes, and clients poll it.
@@ -41,6 +50,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// How often a held long-poll looks at the manifest (one `stat`; the file is
 /// re-read only when it changed).
 const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// How much of a file a download reads at a time: the memory one download holds.
+pub const CHUNK: usize = 64 * 1024;
 
 /// Cache policy for the immutable files: a year, and never revalidate.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -96,16 +108,10 @@ fn resolve(path: &str) -> Option<Published> {
             sha256: None,
         });
     }
-    let (folder, name) = rel.split_once('/')?;
-    let doc = [DocType::Root, DocType::Delta, DocType::Snapshot]
-        .into_iter()
-        .find(|doc| folder.strip_suffix('s') == Some(doc.name()))?;
-    parse_document_name(doc, name)?;
-    let (_, rest) = name.split_once('-')?;
-    let sha = rest.strip_suffix(doc.name())?.strip_suffix('.')?;
+    let (_, _, sha256) = parse_file_path(rel)?;
     Some(Published {
         rel: rel.to_owned(),
-        sha256: Some(Sha256::from_hex(sha)?),
+        sha256: Some(sha256),
     })
 }
 
@@ -128,7 +134,16 @@ async fn serve_file(
             wait_for_change(&path, &headers, wait, served.stopping.clone()).await;
         }
     }
-    let (bytes, modified) = match read(&path).await {
+    let opened = match file.sha256 {
+        Some(sha) => open(&path)
+            .await
+            .map(|(content, modified)| (content, modified, sha)),
+        None => read(&path).await.map(|(bytes, modified)| {
+            let sha = Sha256::of(&bytes);
+            (Content::Bytes(bytes), modified, sha)
+        }),
+    };
+    let (content, modified, sha) = match opened {
         Ok(found) => found,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return status(StatusCode::NOT_FOUND),
         Err(e) => {
@@ -136,7 +151,6 @@ async fn serve_file(
             return status(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let sha = file.sha256.unwrap_or_else(|| Sha256::of(&bytes));
     let etag = format!("\"{sha}\"");
     let cache = match file.sha256 {
         Some(_) => IMMUTABLE.to_owned(),
@@ -156,21 +170,77 @@ async fn serve_file(
     response = response
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    let len = bytes.len() as u64;
-    match headers.get(header::RANGE).map(|r| parse_range(r, len)) {
-        Some(RangeRequest::Satisfiable(start, end)) => response
-            .status(StatusCode::PARTIAL_CONTENT)
-            .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
-            .body(Body::from(bytes[start as usize..=end as usize].to_vec())),
-        Some(RangeRequest::Unsatisfiable) => response
-            .status(StatusCode::RANGE_NOT_SATISFIABLE)
-            .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-            .body(Body::empty()),
-        Some(RangeRequest::Ignored) | None => {
-            response.status(StatusCode::OK).body(Body::from(bytes))
+    let len = content.len();
+    let (response, range) = match headers.get(header::RANGE).map(|r| parse_range(r, len)) {
+        Some(RangeRequest::Satisfiable(start, end)) => (
+            response
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+            start..end + 1,
+        ),
+        Some(RangeRequest::Unsatisfiable) => {
+            return response
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(Body::empty())
+                .expect("valid response")
+        }
+        Some(RangeRequest::Ignored) | None => (response.status(StatusCode::OK), 0..len),
+    };
+    // Set here, since a streamed body has no length of its own: without it
+    // the response would go chunked, and a HEAD would claim no length.
+    let response = response.header(header::CONTENT_LENGTH, range.end - range.start);
+    let body = match content.body(range, method == Method::HEAD).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read published file");
+            return status(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    response.body(body).expect("valid response")
+}
+
+/// What a response sends: a file still to read, or the bytes of one read.
+enum Content {
+    /// An open immutable file and its length.
+    File(tokio::fs::File, u64),
+    /// The manifest, read to learn its digest.
+    Bytes(Vec<u8>),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::File(_, len) => *len,
+            Content::Bytes(bytes) => bytes.len() as u64,
         }
     }
-    .expect("valid response")
+
+    /// The body for bytes `range` (within [`Content::len`]); empty for HEAD.
+    async fn body(self, range: std::ops::Range<u64>, head: bool) -> std::io::Result<Body> {
+        if head {
+            return Ok(Body::empty());
+        }
+        Ok(match self {
+            Content::File(mut file, _) => {
+                file.seek(SeekFrom::Start(range.start)).await?;
+                let part = file.take(range.end - range.start);
+                Body::from_stream(tokio_util::io::ReaderStream::with_capacity(part, CHUNK))
+            }
+            Content::Bytes(bytes) => {
+                // The range lies within the bytes read: both come from their length.
+                let (start, end) = (range.start as usize, range.end as usize);
+                Body::from(bytes[start..end].to_vec())
+            }
+        })
+    }
+}
+
+/// Opens an immutable file to stream it.
+async fn open(path: &std::path::Path) -> std::io::Result<(Content, SystemTime)> {
+    let file = tokio::fs::File::open(path).await?;
+    let metadata = file.metadata().await?;
+    Ok((Content::File(file, metadata.len()), metadata.modified()?))
 }
 
 async fn read(path: &std::path::Path) -> std::io::Result<(Vec<u8>, SystemTime)> {
