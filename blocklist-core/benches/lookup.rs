@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use blocklist_core::index::{key_hash, IndexBuilder, LookupIndex};
+use blocklist_core::index::{key_hash, Change, IndexBuilder, LookupIndex};
 use blocklist_core::normalise::{normalise, normalise_into};
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use xorf::{BinaryFuse8, Filter};
@@ -580,6 +580,15 @@ fn bench_size(n: usize, queries: usize, sqlite_queries: usize, clock: &Clock) {
     );
 
     bench_raw_text(&index, &entries, &misses, &rules, now, clock);
+    bench_overlay(
+        &index_path,
+        &entries,
+        &metas,
+        (&misses, &hits),
+        (queries, now),
+        &rules,
+        clock,
+    );
 
     println!("\nratios (median; target in brackets):");
     println!(
@@ -665,6 +674,98 @@ fn bench_update(
         additions,
         secs,
         bytes_per_entry: stats.bytes_per_entry(),
+    }
+}
+
+/// Lookups through an overlay of 10 000 recent changes (4 000 removals,
+/// 3 000 re-listings, 3 000 additions) against the same lookups through an
+/// empty overlay on the same base, single and batched, in alternating rounds.
+fn bench_overlay(
+    index_path: &Path,
+    entries: &Keys,
+    metas: &[EntryMeta],
+    (misses, hits): (&Keys, &Keys),
+    (queries, now): (usize, Timestamp),
+    rules: &Rules,
+    clock: &Clock,
+) {
+    let published = index_path.with_file_name("lookup.idx");
+    let base = LookupIndex::adopt_base(index_path, &published).expect("adopt base");
+    let entries_n = base.header().entries;
+    base.write_overlay(&published, &published, 2, [2; 32], now, entries_n, [])
+        .expect("empty overlay");
+    let empty = LookupIndex::open_reusing(&published, &base).expect("open empty overlay");
+    let step = entries.len() / 7_000;
+    let listed: BaselineSet = entries.iter().map(|(k, v)| baseline_hash(k, v)).collect();
+    let new = generate(3_000, 0x0E1A, rules, Some(&listed));
+    drop(listed);
+    let change = |(kind, value): (Kind, &str), meta: Option<EntryMeta>| Change {
+        kind,
+        value: value.to_owned(),
+        meta,
+    };
+    let changes: Vec<Change> = (0..7_000)
+        .map(|i| {
+            let relisted = (i >= 4_000).then(|| metas[i].clone());
+            change(entries.get(i * step), relisted)
+        })
+        .chain(
+            new.iter()
+                .zip(metas)
+                .map(|(key, m)| change(key, Some(m.clone()))),
+        )
+        .collect();
+    let t = Instant::now();
+    let stats = base
+        .write_overlay(
+            &published,
+            &published,
+            3,
+            [3; 32],
+            now,
+            entries_n - 1_000,
+            changes,
+        )
+        .expect("10k overlay");
+    let write_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = Instant::now();
+    let recent = LookupIndex::open_reusing(&published, &base).expect("open 10k overlay");
+    let open_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "\noverlay of {} changes: written in {write_ms:.1} ms ({} bytes), opened on the mapped base in {open_ms:.1} ms",
+        stats.overlay_entries, stats.file_bytes
+    );
+    let with_recent = |k: Kind, v: &str| recent.lookup_canonical(k, v, now).is_some();
+    let with_empty = |k: Kind, v: &str| empty.lookup_canonical(k, v, now).is_some();
+    println!(
+        "  10k overlay / empty overlay, single miss    {}  [<= 1.10]",
+        alternating(misses, queries, clock, with_recent, with_empty)
+    );
+    println!(
+        "  10k overlay / empty overlay, single hit     {}  [<= 1.10]",
+        alternating(hits, queries, clock, with_recent, with_empty)
+    );
+    let batch_ns = |index: &LookupIndex, keys: &Keys| {
+        let pairs: Vec<(Kind, &str)> = keys.iter().collect();
+        let mut out = Vec::new();
+        let t = Instant::now();
+        for chunk in pairs.chunks(1024) {
+            index.lookup_batch(chunk, now, &mut out);
+            black_box(out.len());
+        }
+        t.elapsed().as_nanos() as f64 / pairs.len() as f64
+    };
+    for (name, keys) in [("misses", misses), ("hits", hits)] {
+        let mut ratios: Vec<f64> = (0..ROUNDS)
+            .map(|_| batch_ns(&recent, keys) / batch_ns(&empty, keys))
+            .collect();
+        ratios.sort_unstable_by(f64::total_cmp);
+        println!(
+            "  10k overlay / empty overlay, batch {name:<7} {:.2} (rounds {:.2}..{:.2})  [<= 1.10]",
+            ratios[ROUNDS / 2],
+            ratios[0],
+            ratios[ROUNDS - 1]
+        );
     }
 }
 

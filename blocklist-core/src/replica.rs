@@ -14,34 +14,101 @@
 //! assert_eq!(replica.state().unwrap().version, None);
 //! ```
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use crate::document::{Delta, Op, Snapshot};
-use crate::entry::Entry;
+use crate::entry::EntryMeta;
 use crate::error::Error;
 use crate::index::{
-    publish_file, remove_stale_temps, IndexBuilder, IndexError, IndexStats, LookupIndex,
+    publish_file, remove_stale_temps, remove_unused_bases, Change, IndexBuilder, IndexError,
+    IndexStats, LookupIndex,
 };
+use crate::kind::Kind;
 use crate::lock::FolderLock;
 use crate::store::{Applied, Progress, Store, StoreState};
 use crate::verify::Verified;
 
 /// The store's file name in a data folder.
 pub const STORE_FILE: &str = "list.db";
-/// The lookup index's file name in a data folder.
+/// The lookup index's file name in a data folder: an overlay of recent
+/// changes, naming the base beside it (`lookup.idx.base-<checksum>`).
 pub const INDEX_FILE: &str = "lookup.idx";
-/// Where the next index is prepared while a delta is applied.
+/// Where the next overlay is prepared while a delta is applied.
 const STAGED_INDEX_FILE: &str = ".lookup.idx.next";
+/// Where a new base is written before it is renamed to its base name.
+const NEW_BASE_FILE: &str = ".lookup.idx.new-base";
+/// Where a background merge writes its base.
+const MERGED_BASE_FILE: &str = ".lookup.idx.merged-base";
 /// The lock that makes a replica the data folder's one writer.
 pub const LOCK_FILE: &str = ".replica.lock";
+
+/// Overlay records past which a merge into a new base starts in the
+/// background. Every delta rewrites the overlay whole, so this bounds what
+/// a one-change delta writes (about 50 bytes a record); lookups through an
+/// overlay of this size cost a cached filter test more.
+const MERGE_AT: u64 = 8_192;
+/// Overlay records past which the apply merges at once (a large delta, or
+/// many deltas while a background merge runs).
+const MERGE_NOW_AT: u64 = 65_536;
 
 /// The local replica of one list in one data folder.
 pub struct Replica {
     store: Store,
     index_path: PathBuf,
+    /// The index last published, to stack the next overlay on without
+    /// reading its base again; `None` until it is first needed.
+    served: Option<Arc<LookupIndex>>,
+    /// A merge of the served overlay into a new base, running beside applies.
+    merge: Option<Merge>,
+    /// The base a merge failed on (the list outgrew its table): not tried
+    /// again on it; the apply that reaches [`MERGE_NOW_AT`] rebuilds instead.
+    merge_failed_on: Option<u64>,
     /// Held for the replica's life: the staged and temporary index files
     /// have names another writer of the folder would share.
     _lock: FolderLock,
+}
+
+/// A background merge: the served index written whole as a new base.
+struct Merge {
+    /// The base the merged index stood on: its result is used only while
+    /// the served index still stands on it.
+    on_base: u64,
+    /// The overlay changes it folds in; those changed since stay in the
+    /// overlay on the new base.
+    folded: HashMap<(Kind, String), Option<EntryMeta>>,
+    /// The merge thread, until it has ended.
+    thread: Option<JoinHandle<Result<LookupIndex, Error>>>,
+    /// The new base, or why there is none, once the thread has ended.
+    outcome: Option<Result<LookupIndex, Error>>,
+}
+
+impl Merge {
+    /// Waits for the merge thread and drops what it made (its base file, if
+    /// any, is removed with the other unused bases): two merges never write
+    /// the same scratch file at once.
+    fn abandon(self) {
+        if let Some(thread) = self.thread {
+            let _ = thread.join();
+        }
+    }
+
+    /// Whether the merge has ended (waiting for it if `wait`); its outcome
+    /// is then in `outcome`.
+    fn ended(&mut self, index_path: &Path, wait: bool) -> bool {
+        if let Some(thread) = self.thread.take_if(|t| wait || t.is_finished()) {
+            self.outcome = Some(thread.join().unwrap_or_else(|_| {
+                Err(Error::Index(IndexError::Io {
+                    path: index_path.to_owned(),
+                    action: "merge",
+                    source: std::io::Error::other("the merge thread panicked"),
+                }))
+            }));
+        }
+        self.outcome.is_some()
+    }
 }
 
 impl Replica {
@@ -52,7 +119,7 @@ impl Replica {
     /// A data folder has one replica at a time: while one is open (in any
     /// process, on a local file system), another open fails with
     /// [`Error::InUse`]. Opening removes the index files a killed writer left
-    /// half-written.
+    /// half-written, and bases no overlay names any more.
     pub fn open(dir: &Path, list: &str) -> Result<Replica, Error> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             action: "create data folder",
@@ -73,16 +140,22 @@ impl Replica {
         )?;
         let index_path = dir.join(INDEX_FILE);
         // Best effort: a leftover costs only disk space, never a start.
-        let staged = staged_path(&index_path);
         remove_stale_temps(&index_path);
-        remove_stale_temps(&staged);
-        let _ = std::fs::remove_file(&staged);
-        let replica = Replica {
+        for scratch in [STAGED_INDEX_FILE, NEW_BASE_FILE, MERGED_BASE_FILE] {
+            let scratch = index_path.with_file_name(scratch);
+            remove_stale_temps(&scratch);
+            let _ = std::fs::remove_file(&scratch);
+        }
+        let mut replica = Replica {
             store: Store::open(dir.join(STORE_FILE), list)?,
             index_path,
+            served: None,
+            merge: None,
+            merge_failed_on: None,
             _lock: lock,
         };
         replica.ensure_index()?;
+        replica.remove_unused_bases();
         Ok(replica)
     }
 
@@ -92,19 +165,25 @@ impl Replica {
     /// this is what brings the index back in step, at open and when the same
     /// document is applied again (the daemon also calls it before the apply
     /// that follows a failed one). It opens and validates the whole index.
-    pub fn ensure_index(&self) -> Result<bool, Error> {
+    pub fn ensure_index(&mut self) -> Result<bool, Error> {
         let state = self.store.state()?;
         let Some(version) = state.version else {
             return Ok(false);
         };
-        let current = LookupIndex::open(&self.index_path).is_ok_and(|index| {
+        let opened = LookupIndex::open(&self.index_path).ok().filter(|index| {
             let header = index.header();
             header.list_version == version.get() && header.state_digest == state.state.digest.0
         });
-        if !current {
-            self.publish_index()?;
+        match opened {
+            Some(index) => {
+                self.served = Some(Arc::new(index));
+                Ok(false)
+            }
+            None => {
+                self.publish_index()?;
+                Ok(true)
+            }
         }
-        Ok(!current)
     }
 
     /// The store.
@@ -124,28 +203,45 @@ impl Replica {
 
     /// Applies a verified delta, then publishes the index for the new version.
     ///
-    /// The new index depends only on the previous index and the delta, so it is
-    /// written to a staging file while SQLite applies the delta (the two run on
-    /// separate cores), and renamed into place only once the store has
-    /// committed: readers never see a version the store does not hold. When the
-    /// previous index is missing, behind, or too full to grow in place, the
-    /// index is rebuilt from the store instead.
+    /// The delta's changes go to a new overlay on the served base (written
+    /// whole, a few hundred kilobytes at most), prepared beside SQLite's apply
+    /// (the two run on separate cores) and renamed into place only once the
+    /// store has committed: readers never see a version the store does not
+    /// hold, and the base is not rewritten. When the overlay grows past
+    /// [`MERGE_AT`] records a merge into a new base starts in the background
+    /// and is taken up by a later apply; past [`MERGE_NOW_AT`] the apply
+    /// merges itself. When the served index is missing or behind, the index
+    /// is rebuilt from the store instead.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
         let staged = staged_path(&self.index_path);
-        let index_path = &self.index_path;
         let store = &mut self.store;
+        let mut stack = Stack {
+            index_path: &self.index_path,
+            served: self.served.as_deref(),
+            merge: &mut self.merge,
+            merge_failed_on: &mut self.merge_failed_on,
+        };
         let (applied, prepared) = std::thread::scope(|scope| {
-            let prepare = scope.spawn(|| prepare_index(index_path, &staged, delta));
+            let prepare = scope.spawn(|| stack.prepare(&staged, delta));
             let applied = store.apply_delta(delta, source);
             (applied, prepare.join())
         });
         match applied {
             Ok(applied @ Applied::Applied { .. }) => {
-                if matches!(prepared, Ok(Ok(true))) {
-                    publish_file(&staged, &self.index_path)?;
-                } else {
-                    self.publish_index()?;
+                match prepared {
+                    Ok(Ok(Prepared::Overlay)) => {
+                        publish_file(&staged, &self.index_path)?;
+                        self.reopen_served(None)?;
+                    }
+                    Ok(Ok(Prepared::OnNewBase(base))) => {
+                        publish_file(&staged, &self.index_path)?;
+                        self.reopen_served(Some(&base))?;
+                    }
+                    _ => {
+                        self.publish_index()?;
+                    }
                 }
+                self.start_merge_if_due();
                 Ok(applied)
             }
             other => {
@@ -170,7 +266,19 @@ impl Replica {
     ) -> Result<Applied, Error> {
         let applied = self.store.apply_snapshot(snapshot, source, progress)?;
         if matches!(applied, Applied::Applied { .. }) {
-            self.write_index(&self.store.state()?, &snapshot.entries)?;
+            let state = self.store.state()?;
+            let built = self.index_path.with_file_name(NEW_BASE_FILE);
+            let version = state.version.map_or(0, |v| v.get());
+            IndexBuilder::new(version, state.state.digest.0, state.data_time).write(
+                &built,
+                || {
+                    snapshot
+                        .entries
+                        .iter()
+                        .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
+                },
+            )?;
+            self.publish_base(&built)?;
         } else {
             self.ensure_index()?;
         }
@@ -178,51 +286,307 @@ impl Replica {
     }
 
     /// Rebuilds the index from every entry in the store and publishes it.
-    pub fn publish_index(&self) -> Result<IndexStats, Error> {
-        let mut entries = Vec::new();
-        self.store.for_each_entry(|e| entries.push(e))?;
-        self.write_index(&self.store.state()?, &entries)
+    pub fn publish_index(&mut self) -> Result<IndexStats, Error> {
+        let state = self.store.state()?;
+        let built = self.index_path.with_file_name(NEW_BASE_FILE);
+        build_index(&self.store, &state, &built)?;
+        self.publish_base(&built)
     }
 
-    fn write_index(&self, state: &StoreState, entries: &[Entry]) -> Result<IndexStats, Error> {
-        let version = state.version.map_or(0, |v| v.get());
-        let builder = IndexBuilder::new(version, state.state.digest.0, state.data_time);
-        Ok(builder.write(&self.index_path, || {
+    /// Publishes the full index at `built` as a new base, with an empty
+    /// overlay naming it.
+    fn publish_base(&mut self, built: &Path) -> Result<IndexStats, Error> {
+        let base = LookupIndex::adopt_base(built, &self.index_path)?;
+        let header = base.header().clone();
+        let stats = base.write_overlay(
+            &self.index_path,
+            &self.index_path,
+            header.list_version,
+            header.state_digest,
+            header.created_at,
+            header.entries,
+            [],
+        )?;
+        // A merge of the index just replaced would stack on a stale base.
+        if let Some(merge) = self.merge.take() {
+            merge.abandon();
+        }
+        self.served = Some(Arc::new(LookupIndex::open_reusing(
+            &self.index_path,
+            &base,
+        )?));
+        self.remove_unused_bases();
+        Ok(stats)
+    }
+
+    /// Opens the overlay just published, on the base already mapped (the
+    /// served one, or `new_base`).
+    fn reopen_served(&mut self, new_base: Option<&LookupIndex>) -> Result<(), Error> {
+        let opened = match new_base.or(self.served.as_deref()) {
+            Some(held) => LookupIndex::open_reusing(&self.index_path, held)?,
+            None => LookupIndex::open(&self.index_path)?,
+        };
+        self.served = Some(Arc::new(opened));
+        self.remove_unused_bases();
+        Ok(())
+    }
+
+    /// Removes the bases neither the served overlay nor a running merge may
+    /// still need.
+    fn remove_unused_bases(&self) {
+        if self.merge.is_some() {
+            return;
+        }
+        if let Some(served) = &self.served {
+            remove_unused_bases(&self.index_path, &[served.base_path()]);
+        }
+    }
+
+    /// Starts merging the served overlay into a new base if it has grown
+    /// past [`MERGE_AT`] and no merge runs.
+    fn start_merge_if_due(&mut self) {
+        let Some(served) = self.served.clone() else {
+            return;
+        };
+        let base = served.base_checksum();
+        if self.merge.is_some()
+            || self.merge_failed_on == Some(base)
+            || served.stats().overlay_entries < MERGE_AT
+        {
+            return;
+        }
+        let folded = served
+            .overlay_changes()
+            .into_iter()
+            .map(|c| ((c.kind, c.value), c.meta))
+            .collect();
+        // The store as of the served version, in case the list outgrew the
+        // base's table and the merge must build from every entry.
+        let Ok(store) = self.store.snapshot() else {
+            return;
+        };
+        let index_path = self.index_path.clone();
+        self.merge = Some(Merge {
+            on_base: base,
+            folded,
+            thread: Some(std::thread::spawn(move || {
+                merge_into_base(&served, &store, &index_path)
+            })),
+            outcome: None,
+        });
+    }
+
+    /// Whether a merge of the overlay into a new base is under way (running,
+    /// or ended and waiting for the next apply to publish its base).
+    pub fn merging(&self) -> bool {
+        self.merge.is_some()
+    }
+
+    /// Waits for a running merge to end; the next apply publishes its base.
+    pub fn wait_for_merge(&mut self) {
+        if let Some(merge) = &mut self.merge {
+            merge.ended(&self.index_path, true);
+        }
+    }
+}
+
+/// What preparing the next version's index wrote.
+enum Prepared {
+    /// Nothing: no index at the version the delta starts from is at hand.
+    Nothing,
+    /// An overlay on the served base.
+    Overlay,
+    /// An overlay on a new base, opened here.
+    OnNewBase(LookupIndex),
+}
+
+/// What preparing the next overlay reads and may consume: the served index,
+/// and a finished background merge.
+struct Stack<'a> {
+    index_path: &'a Path,
+    served: Option<&'a LookupIndex>,
+    merge: &'a mut Option<Merge>,
+    merge_failed_on: &'a mut Option<u64>,
+}
+
+impl Stack<'_> {
+    /// Writes at `staged` the index for `delta`: an overlay stacked on the
+    /// served base (or on a finished merge's new base), or a new base with
+    /// an empty overlay when the overlay would grow past [`MERGE_NOW_AT`].
+    /// `false` when no index at the version the delta starts from is at hand.
+    fn prepare(&mut self, staged: &Path, delta: &Delta) -> Result<Prepared, IndexError> {
+        let opened;
+        let current = match self.served {
+            Some(served) => served,
+            None => {
+                opened = LookupIndex::open(self.index_path)?;
+                &opened
+            }
+        };
+        if current.header().list_version != delta.version.base() {
+            return Ok(Prepared::Nothing);
+        }
+        let (version, digest, created_at, entries) = (
+            delta.version.get(),
+            delta.state.digest.0,
+            delta.created_at,
+            delta.state.entries,
+        );
+        let changes = delta.ops.iter().map(|op| match op {
+            Op::Add(e) | Op::Update(e) => Change {
+                kind: e.id.kind(),
+                value: e.id.as_str().to_owned(),
+                meta: Some(e.meta.clone()),
+            },
+            Op::Remove(id) => Change {
+                kind: id.kind(),
+                value: id.as_str().to_owned(),
+                meta: None,
+            },
+        });
+        if let Some(merged) = self.finished_merge(current) {
+            let (base, residual) = merged;
+            base.write_overlay(
+                self.index_path,
+                staged,
+                version,
+                digest,
+                created_at,
+                entries,
+                residual.into_iter().chain(changes),
+            )?;
+            return Ok(Prepared::OnNewBase(base));
+        }
+        let growth = current.stats().overlay_entries + delta.ops.len() as u64;
+        if growth <= MERGE_NOW_AT {
+            let written = current.write_overlay(
+                self.index_path,
+                staged,
+                version,
+                digest,
+                created_at,
+                entries,
+                changes,
+            );
+            match written {
+                // A full index published whole, or a change an overlay cannot
+                // hold: merge now.
+                Err(
+                    IndexError::BaseNotPlaced { .. }
+                    | IndexError::FingerprintClash { .. }
+                    | IndexError::TooLongForOverlay { .. },
+                ) => {}
+                written => return written.map(|_| Prepared::Overlay),
+            }
+        }
+        // Merge now: the whole index with the delta, as a new base.
+        if let Some(merge) = self.merge.take() {
+            merge.abandon();
+        }
+        let removed = delta.ops.iter().filter_map(|op| match op {
+            Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
+            Op::Remove(id) => Some((id.kind(), id.as_str())),
+            Op::Add(_) => None,
+        });
+        let added = delta.ops.iter().filter_map(|op| match op {
+            Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
+            Op::Remove(_) => None,
+        });
+        let built = self.index_path.with_file_name(NEW_BASE_FILE);
+        current.write_updated(&built, version, digest, created_at, removed, added)?;
+        let base = LookupIndex::adopt_base(&built, self.index_path)?;
+        base.write_overlay(
+            self.index_path,
+            staged,
+            version,
+            digest,
+            created_at,
+            entries,
+            [],
+        )?;
+        Ok(Prepared::OnNewBase(base))
+    }
+
+    /// A finished background merge that `current` can move onto: the new
+    /// base, and the overlay changes made since the merge started. A merge
+    /// that failed, or whose base `current` no longer stands on, is dropped.
+    fn finished_merge(&mut self, current: &LookupIndex) -> Option<(LookupIndex, Vec<Change>)> {
+        if !self.merge.as_mut()?.ended(self.index_path, false) {
+            return None;
+        }
+        let merge = self.merge.take()?;
+        let base = match merge.outcome? {
+            Ok(base) => base,
+            Err(_) => {
+                *self.merge_failed_on = Some(merge.on_base);
+                return None;
+            }
+        };
+        if merge.on_base != current.base_checksum() {
+            return None;
+        }
+        let residual = current
+            .overlay_changes()
+            .into_iter()
+            .filter(|c| merge.folded.get(&(c.kind, c.value.clone())) != Some(&c.meta))
+            .collect();
+        Some((base, residual))
+    }
+}
+
+/// Writes `served` whole (base and overlay merged) as a new base beside it:
+/// its base's table edited, or when the list outgrew that table a full
+/// build from `store` (a snapshot at the served version).
+fn merge_into_base(
+    served: &LookupIndex,
+    store: &Store,
+    index_path: &Path,
+) -> Result<LookupIndex, Error> {
+    let header = served.header();
+    let written = index_path.with_file_name(MERGED_BASE_FILE);
+    let edited = served.write_updated(
+        &written,
+        header.list_version,
+        header.state_digest,
+        header.created_at,
+        std::iter::empty::<(Kind, &str)>(),
+        std::iter::empty::<(Kind, &str, &EntryMeta)>(),
+    );
+    match edited {
+        Err(IndexError::UpdateNeedsRebuild { .. }) => {
+            let state = store.state()?;
+            if state.version.map(|v| v.get()) != Some(header.list_version) {
+                return Err(Error::Index(IndexError::SourceChanged {
+                    detail: format!(
+                        "the store snapshot for a merge at version {} holds another version",
+                        header.list_version
+                    ),
+                }));
+            }
+            build_index(store, &state, &written)?;
+        }
+        edited => {
+            edited?;
+        }
+    }
+    Ok(LookupIndex::adopt_base(&written, index_path)?)
+}
+
+/// Builds at `path` a full index of every entry in `store` (at `state`).
+fn build_index(store: &Store, state: &StoreState, path: &Path) -> Result<IndexStats, Error> {
+    let mut entries = Vec::new();
+    store.for_each_entry(|e| entries.push(e))?;
+    let version = state.version.map_or(0, |v| v.get());
+    Ok(
+        IndexBuilder::new(version, state.state.digest.0, state.data_time).write(path, || {
             entries
                 .iter()
                 .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
-        })?)
-    }
+        })?,
+    )
 }
 
 /// Where the index for the next version is prepared, beside `index_path`.
 fn staged_path(index_path: &Path) -> PathBuf {
     index_path.with_file_name(STAGED_INDEX_FILE)
-}
-
-/// Writes at `staged` the index for `delta`, derived from the index at
-/// `current`; `false` when that index is not at the version the delta starts from.
-fn prepare_index(current: &Path, staged: &Path, delta: &Delta) -> Result<bool, IndexError> {
-    let previous = LookupIndex::open(current)?;
-    if previous.header().list_version != delta.version.base() {
-        return Ok(false);
-    }
-    let removed = delta.ops.iter().filter_map(|op| match op {
-        Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
-        Op::Remove(id) => Some((id.kind(), id.as_str())),
-        Op::Add(_) => None,
-    });
-    let added = delta.ops.iter().filter_map(|op| match op {
-        Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
-        Op::Remove(_) => None,
-    });
-    previous.write_updated(
-        staged,
-        delta.version.get(),
-        delta.state.digest.0,
-        delta.created_at,
-        removed,
-        added,
-    )?;
-    Ok(true)
 }

@@ -166,6 +166,24 @@ impl Store {
             .transpose()
     }
 
+    /// A read-only view of the store as it is now, to read on another thread
+    /// while applies go on: its own connection, held in a read transaction
+    /// (WAL keeps that state for it while the writer commits newer ones).
+    /// Its writes fail.
+    pub fn snapshot(&self) -> Result<Store, StoreError> {
+        let conn =
+            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sqlite(&self.path, "open"))?;
+        conn.execute_batch("BEGIN")
+            .map_err(sqlite(&self.path, "begin a read"))?;
+        // The first read fixes the state the transaction sees.
+        read_state(&conn, &self.path)?;
+        Ok(Store {
+            conn,
+            path: self.path.clone(),
+        })
+    }
+
     /// Calls `f` with every entry, in key order (for building the lookup index).
     pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
         let mut stmt = self

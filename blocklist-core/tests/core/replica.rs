@@ -2,7 +2,7 @@
 //! between commit and publish is repaired on open.
 
 use blocklist_core::document::*;
-use blocklist_core::index::{IndexBuilder, LookupIndex, FORMAT_VERSION};
+use blocklist_core::index::{IndexBuilder, IndexError, LookupIndex, FORMAT_VERSION};
 use blocklist_core::replica::Replica;
 use blocklist_core::*;
 
@@ -288,4 +288,281 @@ fn a_domain_this_build_calls_a_public_suffix_is_still_taken_from_the_centre() {
         .lookup_canonical(Kind::Domain, "github.io", NOW)
         .is_some());
     assert_eq!(check(&index, Kind::Domain, "pages.github.io", NOW), None);
+}
+
+#[test]
+fn thousands_of_changes_go_through_overlays_and_background_merges_answering_like_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let mut list: std::collections::BTreeMap<Identifier, Entry> = Default::default();
+    let mut gone: Vec<Identifier> = Vec::new();
+    let mut bases = std::collections::BTreeSet::new();
+    let mut next = 0;
+    for version in 1..=14u64 {
+        // Each delta removes and updates a few hundred listed entries and
+        // adds about fourteen hundred: every record stays in the overlay
+        // until a merge folds it into a new base.
+        let mut ops = Vec::new();
+        let listed: Vec<Identifier> = list.keys().cloned().collect();
+        for (i, id) in listed
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 37 == version as usize % 37)
+        {
+            if i % 2 == 0 {
+                list.remove(id);
+                gone.push(id.clone());
+                ops.push(Op::Remove(id.clone()));
+            } else {
+                let mut updated = list[id].clone();
+                updated.meta.expires_at = Some(Timestamp(NOW.0 + version));
+                list.insert(id.clone(), updated.clone());
+                ops.push(Op::Update(updated));
+            }
+        }
+        for e in entries(next, 1_400) {
+            list.insert(e.id.clone(), e.clone());
+            ops.push(Op::Add(e));
+        }
+        next += 1_400;
+        let all: Vec<Entry> = list.values().cloned().collect();
+        let delta = c.verified_delta(version, ops, ListState::of(&all));
+        replica.apply_delta(&delta, "test").unwrap();
+        if version % 3 == 0 {
+            // Sometimes the merge ends before the next apply, sometimes not.
+            replica.wait_for_merge();
+        }
+
+        let index = LookupIndex::open(replica.index_path()).unwrap();
+        bases.insert(index.base_path().to_owned());
+        assert_eq!(index.header().list_version, version);
+        assert_eq!(index.header().entries, list.len() as u64);
+        assert!(index.stats().overlay_entries <= 65_536);
+        for (id, e) in &list {
+            let hit = index.lookup_canonical(id.kind(), id.as_str(), NOW);
+            assert_eq!(
+                hit.map(|h| h.meta()),
+                Some(e.meta.clone()),
+                "{id} at {version}"
+            );
+        }
+        for id in &gone {
+            assert!(
+                index
+                    .lookup_canonical(id.kind(), id.as_str(), NOW)
+                    .is_none(),
+                "{id} at {version}"
+            );
+        }
+    }
+    assert!(bases.len() >= 2, "no merge published a new base: {bases:?}");
+    // Once merges are taken up, only the served base stays on disk.
+    replica.wait_for_merge();
+    let last: Vec<Entry> = list.values().cloned().collect();
+    let delta = c.verified_delta(15, vec![], ListState::of(&last));
+    replica.apply_delta(&delta, "test").unwrap();
+    let index = LookupIndex::open(replica.index_path()).unwrap();
+    let on_disk: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("lookup.idx.base-"))
+        .collect();
+    assert_eq!(on_disk.len(), 1, "{on_disk:?}");
+    assert_eq!(dir.path().join(&on_disk[0]), index.base_path());
+}
+
+/// Set by the SIGKILL test for the child process it starts.
+const CHILD_DIR: &str = "BLOCKLIST_TEST_REPLICA_CHILD_DIR";
+/// Deltas of about 2 000 changes each: the overlay passes its merge bound
+/// after the fifth, so kills land in overlay writes, merges and their
+/// publication alike.
+const CHILD_DELTAS: u64 = 8;
+
+#[test]
+fn sigkill_during_applies_and_merges_leaves_a_whole_published_version() {
+    if let Ok(dir) = std::env::var(CHILD_DIR) {
+        return apply_all_as_child(std::path::Path::new(&dir));
+    }
+    let work = tempfile::tempdir().unwrap();
+    let c = Centre::with_key(SecretKey::from_seed(&[9; 32]));
+    let (files, lists) = chain_of_lists(&c, CHILD_DELTAS, 1_200);
+    let every: std::collections::BTreeSet<Identifier> =
+        lists.iter().flat_map(|l| l.keys().cloned()).collect();
+    let data = work.path().join("data");
+    for (i, f) in files.iter().enumerate() {
+        std::fs::write(work.path().join(format!("{}.delta", i + 1)), f).unwrap();
+    }
+    std::fs::write(work.path().join("root"), &c.root).unwrap();
+    let answers_like = |index: &LookupIndex, trial: u32| {
+        let v = index.header().list_version;
+        let list = &lists[v as usize - 1];
+        assert_eq!(index.header().entries, list.len() as u64, "trial {trial}");
+        for id in &every {
+            let hit = index
+                .lookup_canonical(id.kind(), id.as_str(), NOW)
+                .map(|h| h.meta());
+            assert_eq!(
+                hit,
+                list.get(id).map(|e| e.meta.clone()),
+                "trial {trial}: {id} at {v}"
+            );
+        }
+    };
+
+    let started = std::time::Instant::now();
+    assert!(
+        child(work.path()).status().unwrap().success(),
+        "the child fails on its own"
+    );
+    let full = started.elapsed();
+    let bases = std::fs::read_dir(&data).unwrap().count();
+    let mut seed = u64::from(full.subsec_nanos()) | 1;
+    let mut seen = std::collections::BTreeMap::<u64, u32>::new();
+    const TRIALS: u32 = 16;
+    for trial in 0..TRIALS {
+        let _ = std::fs::remove_dir_all(&data);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
+        let mut running = child(work.path()).spawn().unwrap();
+        std::thread::sleep(delay);
+        running.kill().unwrap(); // SIGKILL on Unix
+        running.wait().unwrap();
+
+        // What a reader finds right after the kill: a whole version, or
+        // nothing published yet.
+        match LookupIndex::open(data.join("lookup.idx")) {
+            Ok(index) => {
+                answers_like(&index, trial);
+                *seen.entry(index.header().list_version).or_default() += 1;
+            }
+            Err(e) => {
+                assert!(
+                    matches!(&e, IndexError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+                    "trial {trial}: {e}"
+                );
+                *seen.entry(0).or_default() += 1;
+            }
+        }
+        // A restart repairs and finishes; only what the served index needs stays.
+        assert!(
+            child(work.path()).status().unwrap().success(),
+            "trial {trial}: restart failed"
+        );
+        let index = LookupIndex::open(data.join("lookup.idx")).unwrap();
+        assert_eq!(index.header().list_version, CHILD_DELTAS);
+        answers_like(&index, trial);
+        let replica = Replica::open(&data, "th-national").unwrap();
+        drop(replica);
+        let left: Vec<_> = std::fs::read_dir(&data)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            left.len() <= bases + 1,
+            "trial {trial}: files left behind: {left:?}"
+        );
+    }
+    eprintln!("{TRIALS} SIGKILL trials over a {full:?} run; versions readers found after the kill: {seen:?}");
+}
+
+fn child(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "replica::sigkill_during_applies_and_merges_leaves_a_whole_published_version",
+        "--nocapture",
+    ])
+    .env(CHILD_DIR, dir)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// The child: applies every delta the replica does not hold yet, as a daemon would.
+fn apply_all_as_child(dir: &std::path::Path) {
+    let verifier =
+        blocklist_core::verify::Verifier::pin(&std::fs::read(dir.join("root")).unwrap()).unwrap();
+    let mut replica = Replica::open(&dir.join("data"), "th-national").unwrap();
+    loop {
+        let held = replica.state().unwrap().version;
+        let next = held.map_or(1, |v| v.get() + 1);
+        if next > CHILD_DELTAS {
+            return;
+        }
+        let bytes = std::fs::read(dir.join(format!("{next}.delta"))).unwrap();
+        let d = verifier.delta(&bytes, held).unwrap();
+        replica.apply_delta(&d, "child").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn readers_on_many_threads_see_whole_versions_while_overlays_are_swapped_and_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Centre::new();
+    let (files, lists) = chain_of_lists(&c, 10, 1_200);
+    let every: Vec<Identifier> = lists
+        .iter()
+        .flat_map(|l| l.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let verifier = blocklist_core::verify::Verifier::pin(&c.root).unwrap();
+    let first = verifier.delta(&files[0], None).unwrap();
+    replica.apply_delta(&first, "test").unwrap();
+    let live = blocklist_core::index::LiveIndex::open(replica.index_path()).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..4)
+            .map(|r| {
+                let (live, done, lists, every) = (&live, &done, &lists, &every);
+                scope.spawn(move || {
+                    let (mut checks, mut versions) = (0u64, std::collections::BTreeSet::new());
+                    let mut at = r * 97;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        if r == 0 {
+                            live.reload_if_changed().unwrap();
+                        }
+                        let index = live.load();
+                        let v = index.header().list_version;
+                        versions.insert(v);
+                        for _ in 0..200 {
+                            at = (at + 7_919) % every.len();
+                            let id = &every[at];
+                            let hit = index.lookup_canonical(id.kind(), id.as_str(), NOW);
+                            let want = lists[v as usize - 1].get(id).map(|e| &e.meta);
+                            assert_eq!(hit.map(|h| h.meta()).as_ref(), want, "{id} at {v}");
+                            checks += 1;
+                        }
+                    }
+                    (checks, versions)
+                })
+            })
+            .collect();
+        for (i, bytes) in files.iter().enumerate().skip(1) {
+            let held = replica.state().unwrap().version;
+            let delta = verifier.delta(bytes, held).unwrap();
+            replica.apply_delta(&delta, "test").unwrap();
+            if i % 4 == 0 {
+                replica.wait_for_merge();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reports: Vec<_> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+        let seen: std::collections::BTreeSet<u64> = reports
+            .iter()
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        assert!(reports.iter().all(|(checks, _)| *checks > 0));
+        assert!(
+            seen.contains(&10),
+            "the last version was never served: {seen:?}"
+        );
+    });
 }

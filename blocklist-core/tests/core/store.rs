@@ -16,42 +16,6 @@ fn open(dir: &Path) -> Store {
     Store::open(dir.join("list.db"), "th-national").unwrap()
 }
 
-/// Deltas 1..=n: each adds `per` entries, and from the second on removes the
-/// first third of the previous delta's entries and updates another third.
-fn chain(c: &Centre, n: u64, per: u64) -> (Vec<Vec<u8>>, Vec<ListState>) {
-    let mut held: std::collections::HashMap<Identifier, Entry> = Default::default();
-    let mut files = Vec::new();
-    let mut states = Vec::new();
-    for v in 1..=n {
-        let added = entries(v * 1_000_000, per);
-        let mut ops: Vec<Op> = added.iter().cloned().map(Op::Add).collect();
-        if v > 1 {
-            let previous = entries((v - 1) * 1_000_000, per);
-            for (i, e) in previous.into_iter().enumerate() {
-                match i % 3 {
-                    0 => ops.push(Op::Remove(e.id.clone())),
-                    1 => {
-                        let mut changed = e.clone();
-                        changed.meta.expires_at = Some(Timestamp(1_999_999_999));
-                        ops.push(Op::Update(changed));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        for op in &ops {
-            match op {
-                Op::Add(e) | Op::Update(e) => held.insert(e.id.clone(), e.clone()),
-                Op::Remove(id) => held.remove(id),
-            };
-        }
-        let state = ListState::of(held.values());
-        files.push(c.sign(&delta(v, ops, state)));
-        states.push(state);
-    }
-    (files, states)
-}
-
 #[test]
 fn deltas_apply_in_order_and_match_their_signed_state() {
     let dir = tempfile::tempdir().unwrap();

@@ -108,3 +108,58 @@ impl Centre {
         self.verifier.snapshot(&bytes, None).unwrap()
     }
 }
+
+/// Deltas 1..=n: each adds `per` entries, and from the second on removes the
+/// first third of the previous delta's entries and updates another third.
+pub fn chain(c: &Centre, n: u64, per: u64) -> (Vec<Vec<u8>>, Vec<ListState>) {
+    let (files, lists) = chain_of_lists(c, n, per);
+    (
+        files,
+        lists
+            .iter()
+            .map(|held| ListState::of(held.values()))
+            .collect(),
+    )
+}
+
+/// [`chain`], with the list each delta leaves.
+pub fn chain_of_lists(
+    c: &Centre,
+    n: u64,
+    per: u64,
+) -> (
+    Vec<Vec<u8>>,
+    Vec<std::collections::HashMap<Identifier, Entry>>,
+) {
+    let mut held: std::collections::HashMap<Identifier, Entry> = Default::default();
+    let mut files = Vec::new();
+    let mut lists = Vec::new();
+    for v in 1..=n {
+        let added = entries(v * 1_000_000, per);
+        let mut ops: Vec<Op> = added.iter().cloned().map(Op::Add).collect();
+        if v > 1 {
+            let previous = entries((v - 1) * 1_000_000, per);
+            for (i, e) in previous.into_iter().enumerate() {
+                match i % 3 {
+                    0 => ops.push(Op::Remove(e.id.clone())),
+                    1 => {
+                        let mut changed = e.clone();
+                        changed.meta.expires_at = Some(Timestamp(1_999_999_999));
+                        ops.push(Op::Update(changed));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for op in &ops {
+            match op {
+                Op::Add(e) | Op::Update(e) => held.insert(e.id.clone(), e.clone()),
+                Op::Remove(id) => held.remove(id),
+            };
+        }
+        let state = ListState::of(held.values());
+        files.push(c.sign(&delta(v, ops, state)));
+        lists.push(held.clone());
+    }
+    (files, lists)
+}

@@ -15,7 +15,7 @@ use super::atomic::replace_file;
 use super::error::IndexError;
 use super::filter;
 use super::format::{
-    encode_agency, encode_header, Checksum, IndexHeader, IndexStats, Layout, MAX_AGENCIES,
+    encode_agency, encode_header, Checksum, IndexHeader, IndexStats, Layout, Stacking, MAX_AGENCIES,
 };
 use super::hash::{key_hash, KeyHash};
 use super::mem::bytes_of;
@@ -130,39 +130,86 @@ impl IndexBuilder {
         let table = place_with_growth(&records);
         let entries = records.len();
         drop(records);
-        write_file(path, &self.header, seed, &table, entries, &agencies.names)
+        let contents = Contents::full(seed, &table, entries, &agencies.names);
+        write_file(path, &self.header, &contents)
     }
 }
 
-/// Writes an index file for `table` (holding `entries` entries) atomically
-/// to `path`, with the filter built from the table: the one writer of
-/// index files, for full builds and incremental updates alike.
+/// What an index file holds besides its header's list fields.
+pub(crate) struct Contents<'a> {
+    pub(crate) seed: u64,
+    pub(crate) table: &'a table::Table,
+    /// Entries in `table`.
+    pub(crate) entries: usize,
+    pub(crate) agencies: &'a [Agency],
+    pub(crate) stacking: Stacking,
+    /// An overlay's key section (empty for a full index).
+    pub(crate) keys: &'a [u8],
+}
+
+impl<'a> Contents<'a> {
+    /// The contents of a full index.
+    pub(crate) fn full(
+        seed: u64,
+        table: &'a table::Table,
+        entries: usize,
+        agencies: &'a [Agency],
+    ) -> Contents<'a> {
+        Contents {
+            seed,
+            table,
+            entries,
+            agencies,
+            stacking: Stacking {
+                base_checksum: 0,
+                list_entries: entries as u64,
+            },
+            keys: &[],
+        }
+    }
+}
+
+/// Writes an index file atomically to `path`, with the filter built from
+/// the table: the one writer of index files, full builds, incremental
+/// updates and overlays alike.
 pub(crate) fn write_file(
     path: &Path,
     header: &IndexHeader,
-    seed: u64,
-    table: &table::Table,
-    entries: usize,
-    agencies: &[Agency],
+    contents: &Contents<'_>,
 ) -> Result<IndexStats, IndexError> {
-    let filter = filter::build(&table.buckets, entries);
+    let Contents {
+        seed,
+        table,
+        entries,
+        agencies,
+        stacking,
+        keys,
+    } = contents;
+    let filter = filter::build(&table.buckets, *entries);
     let agency_bytes: Vec<u8> = agencies.iter().flat_map(encode_agency).collect();
     let layout = Layout {
-        seed,
+        seed: *seed,
         filter_blocks: filter.len() as u64,
         table_buckets: table.buckets.len() as u64,
         home_buckets: table.home_buckets as u64,
         max_spill: table.max_spill as u64,
         agencies: agencies.len() as u64,
+        key_bytes: keys.len() as u64,
     };
     let header = IndexHeader {
-        entries: entries as u64,
+        entries: *entries as u64,
         ..header.clone()
     };
-    let body = [bytes_of(&filter), bytes_of(&table.buckets), &agency_bytes];
-    let mut checksum = Checksum::over_header(&encode_header(&header, &layout, 0));
+    let body = [
+        bytes_of(&filter),
+        bytes_of(&table.buckets),
+        &agency_bytes,
+        keys,
+    ];
+    let mut checksum = Checksum::over_header(&encode_header(&header, &layout, stacking, 0));
     body.iter().for_each(|section| checksum.update(section));
-    let head = encode_header(&header, &layout, checksum.finish());
+    let checksum = checksum.finish();
+    let head = encode_header(&header, &layout, stacking, checksum);
 
     replace_file(path, |out| {
         // Read-only: readers map the file, and a write in place (a careless
@@ -179,7 +226,7 @@ pub(crate) fn write_file(
         }
         Ok::<(), IndexError>(())
     })?;
-    Ok(layout.stats(entries as u64))
+    Ok(layout.stats(*entries as u64))
 }
 
 /// Agencies in first-seen order, each named by its position.
@@ -307,7 +354,7 @@ where
 
 /// Places the records, adding an eighth more buckets whenever some entry
 /// would land too far from home (never seen at the design load).
-fn place_with_growth(records: &[Record]) -> table::Table {
+pub(crate) fn place_with_growth(records: &[Record]) -> table::Table {
     let mut home_buckets = table::home_bucket_count(records.len());
     loop {
         if let Some(table) = table::place(records, home_buckets) {

@@ -160,6 +160,37 @@ pub enum IndexError {
         /// The error from the system's random source.
         reason: String,
     },
+    /// An overlay was to be written on a full index that is not at the name
+    /// an overlay at the published path names its base by: adopt it as a
+    /// base first ([`LookupIndex::adopt_base`](super::LookupIndex::adopt_base)).
+    #[error("cannot write an overlay on {base}: the base of an overlay published as {published} must be the file {expected}")]
+    BaseNotPlaced {
+        /// The full index offered as the base.
+        base: PathBuf,
+        /// Where the overlay is to be published.
+        published: PathBuf,
+        /// Where its base must be.
+        expected: PathBuf,
+    },
+    /// Two identifiers of an overlay share a 64-bit fingerprint under the
+    /// base's seed (about 2⁻⁶⁴ per pair): write a new base instead, which
+    /// picks another seed.
+    #[error("{kind} {value:?} shares its fingerprint with another change in the overlay; write a new base")]
+    FingerprintClash {
+        /// The entry's kind.
+        kind: Kind,
+        /// The entry's canonical value.
+        value: String,
+    },
+    /// An identifier longer than an overlay's key section can spell (255
+    /// bytes): write a new base instead.
+    #[error("{kind} {value:?} is too long for an overlay's key section; write a new base")]
+    TooLongForOverlay {
+        /// The entry's kind.
+        kind: Kind,
+        /// The entry's canonical value.
+        value: String,
+    },
     /// A reload offered an index older than the one being served.
     #[error("refusing index file {path}: list version {offered} is older than the loaded version {current}")]
     Stale {

@@ -17,7 +17,7 @@ use crate::entry::{Agency, Timestamp};
 pub(crate) const MAGIC: [u8; 8] = *b"BLKIDX\r\n";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 4;
+pub const FORMAT_VERSION: u8 = 5;
 
 /// Size of the fixed header; sections start after it.
 pub(crate) const HEADER_LEN: usize = 256;
@@ -30,6 +30,12 @@ pub(crate) const AGENCY_RECORD: usize = 1 + Agency::MAX_LEN;
 
 /// Where the checksum sits in the header; it covers every other byte of the file.
 const CHECKSUM_AT: usize = 152;
+
+/// Where an overlay names its base (by the base's checksum; 0 in a full index).
+const BASE_CHECKSUM_AT: usize = 160;
+
+/// The longest identifier an overlay's key section can hold (its length is a byte).
+pub(crate) const MAX_KEY_LEN: usize = u8::MAX as usize;
 
 /// The most distinct agencies one index can name (each entry stores its
 /// agency as a u16). A list with more cannot be indexed, so the centre
@@ -65,6 +71,19 @@ pub(crate) struct Layout {
     pub(crate) max_spill: u64,
     /// Agency records (32 bytes each).
     pub(crate) agencies: u64,
+    /// Bytes of the key section (an overlay's identifiers; empty in a full index).
+    pub(crate) key_bytes: u64,
+}
+
+/// How a file stacks: a full index, or an overlay of recent changes on one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stacking {
+    /// The checksum of the full index this file is an overlay on; 0 for a
+    /// full index.
+    pub(crate) base_checksum: u64,
+    /// Entries in the list version the file describes (base and overlay
+    /// together); a full index's own entry count.
+    pub(crate) list_entries: u64,
 }
 
 /// Byte ranges of the sections, derived from a [`Layout`].
@@ -73,6 +92,7 @@ pub(crate) struct Sections {
     pub(crate) filter: (usize, usize),
     pub(crate) table: (usize, usize),
     pub(crate) agencies: (usize, usize),
+    pub(crate) keys: (usize, usize),
     pub(crate) file_len: u64,
 }
 
@@ -82,14 +102,16 @@ impl Layout {
         let filter_start = HEADER_LEN as u64;
         let table_start = filter_start.checked_add(self.filter_blocks.checked_mul(LINE)?)?;
         let agencies_start = table_start.checked_add(self.table_buckets.checked_mul(LINE)?)?;
-        let file_len =
+        let keys_start =
             agencies_start.checked_add(self.agencies.checked_mul(AGENCY_RECORD as u64)?)?;
+        let file_len = keys_start.checked_add(self.key_bytes)?;
         let range =
             |start: u64, end: u64| Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?));
         Some(Sections {
             filter: range(filter_start, table_start)?,
             table: range(table_start, agencies_start)?,
-            agencies: range(agencies_start, file_len)?,
+            agencies: range(agencies_start, keys_start)?,
+            keys: range(keys_start, file_len)?,
             file_len,
         })
     }
@@ -99,6 +121,7 @@ impl Layout {
 pub(crate) fn encode_header(
     header: &IndexHeader,
     layout: &Layout,
+    stacking: &Stacking,
     checksum: u64,
 ) -> [u8; HEADER_LEN] {
     let sections = layout
@@ -107,7 +130,7 @@ pub(crate) fn encode_header(
     let mut out = [0u8; HEADER_LEN];
     out[0..8].copy_from_slice(&MAGIC);
     out[8] = FORMAT_VERSION;
-    let words: [(usize, u64); 14] = [
+    let words: [(usize, u64); 18] = [
         (16, header.list_version),
         (56, header.created_at.0),
         (64, header.entries),
@@ -122,6 +145,10 @@ pub(crate) fn encode_header(
         (136, sections.agencies.0 as u64),
         (144, layout.agencies),
         (CHECKSUM_AT, checksum),
+        (BASE_CHECKSUM_AT, stacking.base_checksum),
+        (168, stacking.list_entries),
+        (176, sections.keys.0 as u64),
+        (184, layout.key_bytes),
     ];
     out[24..56].copy_from_slice(&header.state_digest);
     for (at, value) in words {
@@ -142,7 +169,7 @@ pub(crate) fn decode_header(
     path: &Path,
     bytes: &[u8],
     file_len: u64,
-) -> Result<(IndexHeader, Layout, u64), IndexError> {
+) -> Result<(IndexHeader, Layout, Stacking, u64), IndexError> {
     if bytes.len() < HEADER_LEN {
         return Err(IndexError::Truncated {
             path: path.to_owned(),
@@ -180,6 +207,11 @@ pub(crate) fn decode_header(
         home_buckets: word(bytes, 120),
         max_spill: word(bytes, 128),
         agencies: word(bytes, 144),
+        key_bytes: word(bytes, 184),
+    };
+    let stacking = Stacking {
+        base_checksum: word(bytes, BASE_CHECKSUM_AT),
+        list_entries: word(bytes, 168),
     };
     let sections = layout
         .sections()
@@ -203,7 +235,8 @@ pub(crate) fn decode_header(
     }
     let offsets_agree = word(bytes, 88) == sections.filter.0 as u64
         && word(bytes, 104) == sections.table.0 as u64
-        && word(bytes, 136) == sections.agencies.0 as u64;
+        && word(bytes, 136) == sections.agencies.0 as u64
+        && word(bytes, 176) == sections.keys.0 as u64;
     if !offsets_agree {
         return Err(IndexError::corrupt(
             path,
@@ -214,14 +247,22 @@ pub(crate) fn decode_header(
         && layout.home_buckets >= 1
         && layout.max_spill <= u64::from(u8::MAX)
         && layout.home_buckets.checked_add(layout.max_spill) == Some(layout.table_buckets)
-        && layout.agencies <= MAX_AGENCIES as u64;
+        && layout.agencies <= MAX_AGENCIES as u64
+        && (stacking.base_checksum != 0
+            || (layout.key_bytes == 0 && stacking.list_entries == header.entries));
     if !shape_ok {
         return Err(IndexError::corrupt(
             path,
             "filter or table dimensions are inconsistent",
         ));
     }
-    Ok((header, layout, word(bytes, CHECKSUM_AT)))
+    if bytes[192..HEADER_LEN].iter().any(|&b| b != 0) || bytes[9..16].iter().any(|&b| b != 0) {
+        return Err(IndexError::corrupt(
+            path,
+            "reserved header bytes are not zero",
+        ));
+    }
+    Ok((header, layout, stacking, word(bytes, CHECKSUM_AT)))
 }
 
 /// The file checksum: xxh3-64 of every byte except the checksum field itself.
@@ -278,8 +319,12 @@ pub(crate) fn decode_agencies(path: &Path, bytes: &[u8]) -> Result<Vec<Agency>, 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IndexStats {
-    /// Entries in the index.
+    /// Entries in the index (for an index with an overlay, base and overlay
+    /// together: the list's entry count).
     pub entries: u64,
+    /// Records in the overlay of recent changes (0 without one): additions,
+    /// updates and removals since the base was written.
+    pub overlay_entries: u64,
     /// Size of the whole file.
     pub file_bytes: u64,
     /// Size of the filter section.
@@ -303,6 +348,7 @@ impl Layout {
     pub(crate) fn stats(&self, entries: u64) -> IndexStats {
         IndexStats {
             entries,
+            overlay_entries: 0,
             file_bytes: self.sections().map_or(0, |s| s.file_len),
             filter_bytes: self.filter_blocks * LINE,
             table_bytes: self.table_buckets * LINE,

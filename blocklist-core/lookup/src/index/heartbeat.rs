@@ -34,7 +34,7 @@ use memmap2::{Mmap, MmapMut};
 
 use super::atomic::replace_file;
 use super::error::IndexError;
-use super::lookup::open_regular;
+use super::layer::open_regular;
 use crate::entry::Timestamp;
 
 /// The heartbeat's file name in a data folder (beside `lookup.idx`).

@@ -3,9 +3,10 @@
 //!
 //! Readers `load()` the current [`LookupIndex`] lock-free (an `arc-swap`
 //! guard) and keep using it for as long as they hold it, even after a reload
-//! has swapped in a newer one: each index owns its own map of its own file
-//! (the writer renames a new file into place, so the old inode lives on until
-//! its last reader lets go). A reload opens and fully validates the new file
+//! has swapped in a newer one: each index owns its maps (the writer renames
+//! a new file into place, so the old inode lives on until its last reader
+//! lets go). A new overlay on the base already served shares that base's
+//! map, so a reload costs the overlay's size, not the list's. A reload opens and fully validates the new file
 //! before the swap, so a reader sees the old index or the new one, never a
 //! mixture, and a corrupt or older file is refused while the old one is kept.
 //!
@@ -22,7 +23,7 @@ use arc_swap::{ArcSwap, Guard};
 
 use super::error::IndexError;
 use super::identity::FileIdentity;
-use super::lookup::{open_regular, LookupIndex};
+use super::lookup::{open_stack, LookupIndex};
 
 /// What a successful reload did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +79,7 @@ impl LiveIndex {
     /// Opens the index file at `path` to serve it.
     pub fn open(path: impl AsRef<Path>) -> Result<LiveIndex, IndexError> {
         let path = path.as_ref();
-        let (identity, index) = open_with_identity(path)?;
+        let (identity, index) = open_stack(path, None)?;
         Ok(LiveIndex::serving(path, identity, index?))
     }
 
@@ -98,7 +99,7 @@ impl LiveIndex {
                 return Ok(None);
             }
         }
-        let (identity, index) = open_with_identity(path)?;
+        let (identity, index) = open_stack(path, None)?;
         match index {
             Ok(index) => Ok(Some(LiveIndex::serving(path, identity, index))),
             Err(e) => {
@@ -194,11 +195,12 @@ impl LiveIndex {
     }
 
     fn reload_locked(&self, last_tried: &mut FileIdentity) -> Result<Reloaded, IndexError> {
-        let (identity, index) = open_with_identity(&self.path)?;
+        let held = self.current.load_full();
+        let (identity, index) = open_stack(&self.path, Some(&held))?;
         // Remember the file even if it is refused: it is not retried until replaced.
         *last_tried = identity;
         let index = index?;
-        let previous_version = self.current.load().header().list_version;
+        let previous_version = held.header().list_version;
         let version = index.header().list_version;
         if version < previous_version {
             return Err(IndexError::Stale {
@@ -219,14 +221,4 @@ impl LiveIndex {
 /// validated.
 fn overwritten(index: &LookupIndex) -> Result<bool, IndexError> {
     Ok(index.is_intact() && index.file_changed()?)
-}
-
-/// Opens the file once and reads its identity and its index from the same
-/// descriptor, so the identity always describes the file actually tried.
-fn open_with_identity(
-    path: &Path,
-) -> Result<(FileIdentity, Result<LookupIndex, IndexError>), IndexError> {
-    let (file, meta) = open_regular(path)?;
-    let identity = FileIdentity::of(&meta);
-    Ok((identity, LookupIndex::from_file(path, file, &meta)))
 }

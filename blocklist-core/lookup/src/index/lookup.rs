@@ -6,17 +6,17 @@ use std::cell::RefCell;
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::error::IndexError;
-use super::filter::{self, Block};
-use super::format::{
-    decode_agencies, decode_header, Checksum, IndexHeader, IndexStats, HEADER_LEN,
-};
+use super::filter;
+use super::format::{IndexHeader, IndexStats};
 use super::hash::{key_hash, KeyHash};
 use super::identity::FileIdentity;
-use super::mem::{map_file, prefetch, MappedSections};
+use super::layer::{open_regular, Layer};
+use super::mem::prefetch;
 use super::parents::{parent_may_answer, parents};
-use super::table::{self, Bucket, PackedMeta, NEVER};
+use super::table::{self, PackedMeta, NEVER};
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::kind::Kind;
 use crate::normalise::{self, NormaliseError, Rules};
@@ -64,7 +64,13 @@ impl Hit<'_> {
 
 /// A read-only lookup index, mapped from its file.
 ///
-/// Opening checks the whole file (header, section bounds, checksum, agency
+/// The file is a full index, or an overlay of recent changes naming the full
+/// index it is stacked on (its base, a file beside it): see
+/// [`write_overlay`](Self::write_overlay). Either way the index answers for
+/// one list version, and a key the overlay holds (listed, changed or
+/// removed) is answered from the overlay alone.
+///
+/// Opening checks every file read (header, section bounds, checksum, agency
 /// table, every bucket), so lookups never fail and never read out of bounds.
 /// The map is shared with every other process that opens the same file.
 ///
@@ -87,24 +93,19 @@ impl Hit<'_> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct LookupIndex {
+    /// The path opened: a full index, or an overlay naming its base.
     path: PathBuf,
+    /// The version answered for: the opened file's version, digest and time,
+    /// and the list's entry count (base and overlay together).
     header: IndexHeader,
-    stats: IndexStats,
-    seed: u64,
-    home_buckets: usize,
-    agencies: Vec<Agency>,
-    /// The mapped file as it was when validated, and its header bytes (which
-    /// hold the checksum of all the others).
-    identity: FileIdentity,
-    header_bytes: Box<[u8; HEADER_LEN]>,
-    /// The mapped file, kept open so that its identity can be checked again
-    /// (see [`LookupIndex::is_intact`]).
-    file: File,
-    /// Set once the mapped file was seen written in place: from then on the
+    /// The full index: the file at `path`, or the base its overlay names
+    /// (shared with the other versions stacked on it).
+    base: Arc<Layer>,
+    /// The overlay at `path`, if the file there is one.
+    overlay: Option<Layer>,
+    /// Set once a mapped file was seen written in place: from then on the
     /// mapped bytes are not the ones validated.
     retired: AtomicBool,
-    /// The filter blocks and table buckets, viewed in the mapped file.
-    sections: MappedSections<Block, Bucket>,
 }
 
 impl std::fmt::Debug for LookupIndex {
@@ -112,9 +113,20 @@ impl std::fmt::Debug for LookupIndex {
         f.debug_struct("LookupIndex")
             .field("path", &self.path)
             .field("header", &self.header)
-            .field("stats", &self.stats)
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
+}
+
+/// How a staged batch probe was answered before its table line was read.
+#[derive(Clone, Copy)]
+enum Probe {
+    /// The base filter turned it away (and the overlay has no record).
+    Miss,
+    /// The overlay holds its record.
+    Overlay(PackedMeta),
+    /// The base filter let it through: read the base table.
+    Base,
 }
 
 /// A staged probe in a batch.
@@ -124,111 +136,96 @@ struct Staged<'q> {
     kind: Kind,
     candidate: &'q str,
     key: KeyHash,
-    maybe: bool,
+    probe: Probe,
 }
 
+/// How many times [`LookupIndex::open`] reads the path again when the base
+/// its overlay names is gone: a writer replaces the overlay before it
+/// removes the base the old one named, so a second look finds a pair.
+const OPEN_ATTEMPTS: usize = 3;
+
 impl LookupIndex {
-    /// Opens and validates the index file at `path`.
+    /// Opens and validates the index file at `path` (and, if it is an
+    /// overlay, the base it names).
     pub fn open(path: impl AsRef<Path>) -> Result<LookupIndex, IndexError> {
-        let path = path.as_ref();
-        let (file, meta) = open_regular(path)?;
-        LookupIndex::from_file(path, file, &meta)
+        open_stack(path.as_ref(), None).and_then(|(_, index)| index)
     }
 
-    /// Opens and validates an already opened index file, `meta` its metadata
-    /// (`path` is for errors).
+    /// Like [`open`](Self::open), taking an overlay's base from `held` (an
+    /// index opened earlier) when it is the same, unchanged file: a new
+    /// overlay then costs its own size to open, not its base's.
+    pub fn open_reusing(
+        path: impl AsRef<Path>,
+        held: &LookupIndex,
+    ) -> Result<LookupIndex, IndexError> {
+        open_stack(path.as_ref(), Some(held)).and_then(|(_, index)| index)
+    }
+
+    /// Validates an already opened index file, `meta` its metadata (`path`
+    /// is for errors and names the overlay's base); an overlay's base is
+    /// taken from `held` when it is the same, unchanged file.
     pub(crate) fn from_file(
         path: &Path,
         file: File,
         meta: &Metadata,
+        held: Option<&LookupIndex>,
     ) -> Result<LookupIndex, IndexError> {
-        if meta.len() < HEADER_LEN as u64 {
-            return Err(IndexError::Truncated {
+        let top = Layer::from_file(path, file, meta)?;
+        if !top.is_overlay() {
+            return Ok(LookupIndex {
                 path: path.to_owned(),
-                actual: meta.len(),
-                expected: HEADER_LEN as u64,
+                header: top.header.clone(),
+                base: Arc::new(top),
+                overlay: None,
+                retired: AtomicBool::new(false),
             });
         }
-        let map = map_file(&file).map_err(|e| IndexError::io(path, "map", e))?;
-        let (header, layout, stored) = decode_header(path, &map, meta.len())?;
-        let mut header_bytes = Box::new([0; HEADER_LEN]);
-        header_bytes.copy_from_slice(&map[..HEADER_LEN]);
-        let mut checksum = Checksum::over_header(&map[..HEADER_LEN]);
-        checksum.update(&map[HEADER_LEN..]);
-        let computed = checksum.finish();
-        if computed != stored {
-            return Err(IndexError::ChecksumMismatch {
-                path: path.to_owned(),
-                stored,
-                computed,
-            });
+        let wanted = top.stacking.base_checksum;
+        let reusable = held.map(|held| &held.base).filter(|base| {
+            base.checksum == wanted
+                && held.is_some_and(LookupIndex::is_intact)
+                && !base.file_changed().unwrap_or(true)
+        });
+        let base = match reusable {
+            Some(base) => Arc::clone(base),
+            None => Arc::new(open_base(path, wanted)?),
+        };
+        if base.seed != top.seed {
+            return Err(IndexError::corrupt(
+                path,
+                "overlay and base were hashed with different seeds",
+            ));
         }
-        let ranges = layout
-            .sections()
-            .ok_or_else(|| IndexError::corrupt(path, "section sizes overflow"))?;
-        let agencies = decode_agencies(path, &map[ranges.agencies.0..ranges.agencies.1])?;
-        let sections = MappedSections::new(
-            map,
-            ranges.filter.0..ranges.filter.1,
-            ranges.table.0..ranges.table.1,
-        )
-        .ok_or_else(|| IndexError::corrupt(path, "sections are not aligned to cache lines"))?;
-        let home_buckets = usize::try_from(layout.home_buckets)
-            .map_err(|_| IndexError::corrupt(path, "table too large for this machine"))?;
-        table::validate(
-            sections.second(),
-            home_buckets,
-            agencies.len(),
-            header.entries,
-        )
-        .map_err(|fault| IndexError::corrupt(path, fault.to_string()))?;
         Ok(LookupIndex {
             path: path.to_owned(),
-            stats: layout.stats(header.entries),
-            header,
-            seed: layout.seed,
-            home_buckets,
-            agencies,
-            identity: FileIdentity::of(meta),
-            header_bytes,
-            file,
+            header: IndexHeader {
+                entries: top.stacking.list_entries,
+                ..top.header.clone()
+            },
+            base,
+            overlay: Some(top),
             retired: AtomicBool::new(false),
-            sections,
         })
     }
 
     /// Whether this index still answers from the bytes it validated. False
-    /// once the reload that polls its file (see [`LiveIndex`](super::LiveIndex))
-    /// has seen that file written in place (a `cp` over it, a restore):
-    /// index files are only ever replaced by rename, so a write in place
-    /// means the mapped bytes may be anything, and the answers must not be
-    /// used. One relaxed load: cheap enough to test on every lookup.
+    /// once the reload that polls its files (see [`LiveIndex`](super::LiveIndex))
+    /// has seen one written in place (a `cp` over it, a restore): index
+    /// files are only ever replaced by rename, so a write in place means the
+    /// mapped bytes may be anything, and the answers must not be used. One
+    /// relaxed load: cheap enough to test on every lookup.
     #[inline]
     pub fn is_intact(&self) -> bool {
         !self.retired.load(Ordering::Relaxed)
     }
 
-    /// Whether the mapped file may have been written since it was validated:
-    /// one `fstat`, and one read of the header through the descriptor (never
-    /// through the map, which faults past the end of a file cut short). The
-    /// header catches another index copied over this one within the
-    /// timestamps' granularity (a few milliseconds), when size and times
-    /// alone could not tell.
+    /// Whether a mapped file (the overlay or the base) may have been written
+    /// since it was validated (see [`Layer::file_changed`]).
     pub(crate) fn file_changed(&self) -> Result<bool, IndexError> {
-        use std::os::unix::fs::FileExt as _;
-        let now = self
-            .file
-            .metadata()
-            .map_err(|e| IndexError::io(&self.path, "stat", e))?;
-        if FileIdentity::of(&now).bytes_may_differ_from(&self.identity) {
+        if self.base.file_changed()? {
             return Ok(true);
         }
-        let mut header = [0; HEADER_LEN];
-        match self.file.read_exact_at(&mut header, 0) {
-            Ok(()) => Ok(header != *self.header_bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
-            Err(e) => Err(IndexError::io(&self.path, "read", e)),
-        }
+        self.overlay.as_ref().map_or(Ok(false), Layer::file_changed)
     }
 
     /// Marks this index's answers as untrusted, for good (see [`is_intact`](Self::is_intact)).
@@ -241,31 +238,52 @@ impl LookupIndex {
         &self.path
     }
 
-    /// What the index was built from: list version, state digest, times, size.
+    /// What the index answers for: list version, state digest, data time,
+    /// and the list's entry count.
     pub fn header(&self) -> &IndexHeader {
         &self.header
     }
 
-    /// Sizes of the file and its sections.
+    /// Sizes of the base file and its sections, the list's entry count, and
+    /// the overlay's record count.
     pub fn stats(&self) -> IndexStats {
-        self.stats
+        IndexStats {
+            entries: self.header.entries,
+            overlay_entries: self.overlay.as_ref().map_or(0, |o| o.header.entries),
+            ..self.base.stats
+        }
     }
 
-    pub(super) fn seed(&self) -> u64 {
-        self.seed
+    /// This full index (just opened, its base held nowhere else), known by
+    /// the name it was renamed to (the map and descriptor follow the file).
+    pub(super) fn renamed(mut self, to: &Path) -> Result<LookupIndex, IndexError> {
+        if let Some(base) = Arc::get_mut(&mut self.base) {
+            base.renamed(to)?;
+        }
+        self.path = to.to_owned();
+        Ok(self)
     }
 
-    /// The table, home and overflow buckets.
-    pub(super) fn buckets(&self) -> &[Bucket] {
-        self.sections.second()
+    /// The file of the full index this one answers from: the opened file,
+    /// or the base its overlay names.
+    pub fn base_path(&self) -> &Path {
+        &self.base.path
     }
 
-    pub(super) fn home_buckets(&self) -> usize {
-        self.home_buckets
+    /// The checksum of the full index this one answers from (what an overlay
+    /// names its base by).
+    pub fn base_checksum(&self) -> u64 {
+        self.base.checksum
     }
 
-    pub(super) fn agencies(&self) -> &[Agency] {
-        &self.agencies
+    /// The full index this one answers from, with the overlay's changes.
+    pub(super) fn base(&self) -> &Arc<Layer> {
+        &self.base
+    }
+
+    /// The overlay of recent changes, if the opened file is one.
+    pub(super) fn overlay(&self) -> Option<&Layer> {
+        self.overlay.as_ref()
     }
 
     /// Looks up an identifier given in canonical form (as the normaliser
@@ -279,8 +297,8 @@ impl LookupIndex {
         canonical: &'a str,
         now: Timestamp,
     ) -> Option<Hit<'a>> {
-        let (matched, meta) = self.find_candidate(kind, canonical, now)?;
-        Some(self.hit(kind, Cow::Borrowed(matched), meta))
+        let (matched, layer, meta) = self.find_candidate(kind, canonical, now)?;
+        Some(hit(layer, kind, Cow::Borrowed(matched), meta))
     }
 
     /// Normalises `raw` as `kind` and looks it up (see [`lookup_canonical`](Self::lookup_canonical)).
@@ -317,7 +335,7 @@ impl LookupIndex {
         normalise::normalise_into(kind, raw, rules, canonical)?;
         Ok(self
             .find_candidate(kind, canonical, now)
-            .map(|(matched, meta)| self.hit(kind, Cow::Owned(matched.to_owned()), meta)))
+            .map(|(matched, layer, meta)| hit(layer, kind, Cow::Owned(matched.to_owned()), meta)))
     }
 
     /// Like [`check`](Self::check), for the current wall-clock time.
@@ -360,8 +378,8 @@ impl LookupIndex {
         hits: &mut Vec<(usize, Hit<'a>)>,
     ) {
         hits.clear();
-        self.resolve_batch(keys, now, |at, kind, matched, meta| {
-            hits.push((at, self.hit(kind, Cow::Borrowed(matched), meta)));
+        self.resolve_batch(keys, now, |at, kind, matched, layer, meta| {
+            hits.push((at, hit(layer, kind, Cow::Borrowed(matched), meta)));
         });
     }
 
@@ -394,19 +412,19 @@ impl LookupIndex {
             .iter()
             .map(|(_, kind, span)| (*kind, &arena[span.clone()]))
             .collect();
-        self.resolve_batch(&keys, now, |at, kind, matched, meta| {
-            results[spans[at].0] = Ok(Some(self.hit(kind, Cow::Owned(matched.to_owned()), meta)));
+        self.resolve_batch(&keys, now, |at, kind, matched, layer, meta| {
+            results[spans[at].0] = Ok(Some(hit(layer, kind, Cow::Owned(matched.to_owned()), meta)));
         });
         results
     }
 
-    /// Whether the filter alone lets this canonical key through (a "maybe").
-    /// A diagnostic for measuring the filter's false-positive rate: the
-    /// answer to "is it listed" always comes from the table.
+    /// Whether the base's filter alone lets this canonical key through (a
+    /// "maybe"). A diagnostic for measuring the filter's false-positive
+    /// rate: the answer to "is it listed" always comes from a table.
     pub fn filter_admits(&self, kind: Kind, canonical: &str) -> bool {
         filter::may_contain(
-            self.sections.first(),
-            key_hash(self.seed, kind, canonical).fingerprint,
+            self.base.blocks(),
+            key_hash(self.base.seed, kind, canonical).fingerprint,
         )
     }
 
@@ -418,23 +436,29 @@ impl LookupIndex {
         kind: Kind,
         canonical: &'q str,
         now: Timestamp,
-    ) -> Option<(&'q str, PackedMeta)> {
+    ) -> Option<(&'q str, &Layer, PackedMeta)> {
+        let seed = self.base.seed;
         // The identifier itself first, so that the kind test for parents
         // comes after its load is issued (see `parents`).
-        if let Some(meta) = self.probe(&key_hash(self.seed, kind, canonical), now) {
-            return Some((canonical, meta));
+        if let Some((layer, meta)) = self.probe(&key_hash(seed, kind, canonical), now) {
+            return Some((canonical, layer, meta));
         }
         // The first listed parent decides: if it is past the registrable
         // domain, so is every later one.
         parents(kind, canonical)
             .find_map(|parent| {
-                let key = key_hash(self.seed, kind, parent);
-                self.probe(&key, now).map(|meta| (parent, meta))
+                let key = key_hash(seed, kind, parent);
+                self.probe(&key, now)
+                    .map(|(layer, meta)| (parent, layer, meta))
             })
-            .filter(|(parent, _)| parent_may_answer(canonical, parent))
+            .filter(|(parent, _, _)| parent_may_answer(canonical, parent))
     }
 
-    /// Filter, then table, then expiry: the one place that decides a match.
+    /// Overlay, then base filter, then base table, then expiry: the one
+    /// place that decides a match. A key the overlay holds is answered from
+    /// it alone: a removal there is a record that never matches (see
+    /// `overlay`), which hides the base's. The overlay is small enough to
+    /// stay in cache, so a lookup through it adds a filter test, not a miss.
     ///
     /// The table line is read only once the filter admits the key: a miss
     /// then costs the filter line alone (no second load, no page walk for
@@ -442,47 +466,52 @@ impl LookupIndex {
     /// table line beside the filter line measured no faster for hits at 10M
     /// entries and about 3 ns slower for misses at 1M (`docs/PERFORMANCE.md`).
     #[inline(always)]
-    fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<PackedMeta> {
-        if !filter::may_contain(self.sections.first(), key.fingerprint) {
-            return None;
-        }
-        table::find(self.sections.second(), self.home_buckets, key)
-            .filter(|meta| is_active(meta, now))
+    fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<(&Layer, PackedMeta)> {
+        let recent = self.overlay.as_ref().and_then(|o| Some((o, o.find(key)?)));
+        let (layer, meta) = match recent {
+            Some(found) => found,
+            None => (&*self.base, self.base.find(key)?),
+        };
+        is_active(&meta, now).then_some((layer, meta))
     }
 
     /// Batch lookups in three passes per chunk, so that the memory loads of
-    /// the chunk overlap: hash every candidate and prefetch its filter block;
-    /// test the filters and prefetch the table line of each "maybe"; resolve.
-    /// `found(query, kind, matched, meta)` is called for each query that hits.
-    fn resolve_batch<'q>(
-        &self,
+    /// the chunk overlap: hash every candidate and prefetch its base filter
+    /// block; look in the overlay, test the base filter and prefetch the
+    /// table line of each "maybe"; resolve. `found(query, kind, matched,
+    /// layer, meta)` is called for each query that hits.
+    fn resolve_batch<'s, 'q>(
+        &'s self,
         keys: &[(Kind, &'q str)],
         now: Timestamp,
-        mut found: impl FnMut(usize, Kind, &'q str, PackedMeta),
+        mut found: impl FnMut(usize, Kind, &'q str, &'s Layer, PackedMeta),
     ) {
-        let (blocks, buckets) = (self.sections.first(), self.sections.second());
+        let base = &*self.base;
+        let (blocks, buckets) = (base.blocks(), base.buckets());
         let mut staged: Vec<Staged<'q>> = Vec::with_capacity(BATCH);
         let mut answered = [false; BATCH];
         for (chunk_index, chunk) in keys.chunks(BATCH).enumerate() {
-            let base = chunk_index * BATCH;
+            let first = chunk_index * BATCH;
             staged.clear();
             for (query, &(kind, canonical)) in chunk.iter().enumerate() {
                 for candidate in std::iter::once(canonical).chain(parents(kind, canonical)) {
-                    let key = key_hash(self.seed, kind, candidate);
+                    let key = key_hash(base.seed, kind, candidate);
                     prefetch(filter::block_for(blocks, key.fingerprint));
                     staged.push(Staged {
                         query,
                         kind,
                         candidate,
                         key,
-                        maybe: false,
+                        probe: Probe::Miss,
                     });
                 }
             }
             for s in &mut staged {
-                s.maybe = filter::may_contain(blocks, s.key.fingerprint);
-                if s.maybe {
-                    let home = table::home_of(&s.key, self.home_buckets);
+                if let Some(meta) = self.overlay.as_ref().and_then(|o| o.find(&s.key)) {
+                    s.probe = Probe::Overlay(meta);
+                } else if filter::may_contain(blocks, s.key.fingerprint) {
+                    s.probe = Probe::Base;
+                    let home = table::home_of(&s.key, base.home_buckets);
                     prefetch(&buckets[home]);
                     // About half of the entries sit one bucket past home.
                     prefetch(&buckets[(home + 1).min(buckets.len() - 1)]);
@@ -492,32 +521,39 @@ impl LookupIndex {
             // Candidates of one query are staged in order (a domain before its
             // parents), so the first active match is the one a single lookup
             // finds, and decides as it does whether a parent may answer.
-            for s in staged.iter().filter(|s| s.maybe) {
+            for s in &staged {
                 if answered[s.query] {
                     continue;
                 }
-                if let Some(meta) =
-                    table::find(buckets, self.home_buckets, &s.key).filter(|m| is_active(m, now))
-                {
+                let (layer, meta) = match s.probe {
+                    Probe::Miss => continue,
+                    Probe::Overlay(meta) => (self.overlay.as_ref().unwrap_or(base), meta),
+                    Probe::Base => match table::find(buckets, base.home_buckets, &s.key) {
+                        Some(meta) => (base, meta),
+                        None => continue,
+                    },
+                };
+                if is_active(&meta, now) {
                     answered[s.query] = true;
                     if parent_may_answer(chunk[s.query].1, s.candidate) {
-                        found(base + s.query, s.kind, s.candidate, meta);
+                        found(first + s.query, s.kind, s.candidate, layer, meta);
                     }
                 }
             }
         }
     }
+}
 
-    fn hit<'a>(&'a self, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
-        Hit {
-            kind,
-            matched,
-            reason: Reason(meta.reason),
-            // Open checked that every stored agency index is in the table.
-            agency: &self.agencies[usize::from(meta.agency)],
-            listed_at: Timestamp(u64::from(meta.listed_at)),
-            expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
-        }
+/// The hit for `meta`, read from `layer` (whose agency table it indexes).
+fn hit<'a>(layer: &'a Layer, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
+    Hit {
+        kind,
+        matched,
+        reason: Reason(meta.reason),
+        // Open checked that every stored agency index is in the table.
+        agency: &layer.agencies[usize::from(meta.agency)],
+        listed_at: Timestamp(u64::from(meta.listed_at)),
+        expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
     }
 }
 
@@ -529,38 +565,54 @@ fn is_active(meta: &PackedMeta, now: Timestamp) -> bool {
     (meta.expires_at == NEVER) | (now.0 < u64::from(meta.expires_at))
 }
 
-/// Opens `path` for reading if it is a regular file, with its metadata.
-///
-/// Opened non-blocking, so that a FIFO at the path (which would block
-/// `open` until a writer comes, forever) is refused instead, like any other
-/// file that is not a regular file (a device, a socket, a directory).
-pub(crate) fn open_regular(path: &Path) -> Result<(File, Metadata), IndexError> {
-    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| IndexError::io(path, "open", e))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| IndexError::io(path, "stat", e))?;
-    let kind = meta.file_type();
-    if kind.is_file() {
-        return Ok((file, meta));
+/// Opens the index at `path` and, if it is an overlay, its base (from `held`
+/// when unchanged), reading the path again when the base it names is gone
+/// (a writer replaced the pair meanwhile). Returns the identity of the file
+/// opened at `path`, with the outcome of validating what it names.
+pub(crate) fn open_stack(
+    path: &Path,
+    held: Option<&LookupIndex>,
+) -> Result<(FileIdentity, Result<LookupIndex, IndexError>), IndexError> {
+    let mut attempt = 1;
+    loop {
+        let (file, meta) = open_regular(path)?;
+        let identity = FileIdentity::of(&meta);
+        match LookupIndex::from_file(path, file, &meta, held) {
+            Err(IndexError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound && attempt < OPEN_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            index => return Ok((identity, index)),
+        }
     }
-    let file_type = if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    };
-    Err(IndexError::NotAFile {
-        path: path.to_owned(),
-        file_type,
-    })
+}
+
+/// The path of the base that an overlay at `path` names by `checksum`.
+pub(crate) fn base_path(path: &Path, checksum: u64) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".base-{checksum:016x}"));
+    path.with_file_name(name)
+}
+
+/// Opens and validates the base an overlay at `path` names by `checksum`.
+fn open_base(path: &Path, checksum: u64) -> Result<Layer, IndexError> {
+    let base_path = base_path(path, checksum);
+    let (file, meta) = open_regular(&base_path)?;
+    let base = Layer::from_file(&base_path, file, &meta)?;
+    if base.is_overlay() || base.checksum != checksum {
+        return Err(IndexError::corrupt(
+            path,
+            format!(
+                "the overlay names base {checksum:#018x}, but {} is {}",
+                base_path.display(),
+                if base.is_overlay() {
+                    "an overlay".to_owned()
+                } else {
+                    format!("{:#018x}", base.checksum)
+                }
+            ),
+        ));
+    }
+    Ok(base)
 }

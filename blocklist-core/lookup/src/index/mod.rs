@@ -19,6 +19,14 @@
 //! expiry is checked against `now`. Batch lookups overlap the loads of 32
 //! queries at a time instead.
 //!
+//! # Overlays: a change costs what it changes
+//!
+//! A published version is one file, or an overlay of recent changes stacked
+//! on a full index, its base (see [`LookupIndex::write_overlay`] and the
+//! `overlay` module): a delta rewrites only the overlay, and a lookup probes
+//! the overlay (small, cached) before the base. The writer merges the
+//! overlay into a new base when it grows.
+//!
 //! # Updating without the entry list
 //!
 //! [`LookupIndex::write_updated`] writes a new file from an opened index and
@@ -54,7 +62,7 @@
 //! different identifiers there, about 2⁻⁶⁴ per added entry, is reported as a
 //! duplicate and the caller rebuilds in full under a new seed.)
 //!
-//! # File layout (format version 4)
+//! # File layout (format version 5)
 //!
 //! One file, little-endian throughout, sections aligned to 64 bytes from the
 //! start of the file (the map is page-aligned, so sections are cache-line
@@ -63,7 +71,7 @@
 //! | offset | size | field |
 //! |-------:|-----:|-------|
 //! | 0 | 8 | magic `BLKIDX\r\n` |
-//! | 8 | 1 | format version (4; earlier versions are refused); 7 reserved zero bytes follow |
+//! | 8 | 1 | format version (5; other versions are refused); 7 reserved zero bytes follow |
 //! | 16 | 8 | list version |
 //! | 24 | 32 | state digest |
 //! | 56 | 8 | data created_at, seconds since the Unix epoch |
@@ -75,7 +83,10 @@
 //! | 120, 128 | 8, 8 | home buckets, overflow buckets (= max spill, <= 255) |
 //! | 136, 144 | 8, 8 | agency table offset, agency count |
 //! | 152 | 8 | xxh3-64 of every other byte of the file |
-//! | 160 | 96 | reserved, zero |
+//! | 160 | 8 | base checksum (0: a full index; else an overlay on the base with this checksum) |
+//! | 168 | 8 | list entry count (base and overlay together) |
+//! | 176, 184 | 8, 8 | key section offset, key section bytes (an overlay's identifiers) |
+//! | 192 | 64 | reserved, zero |
 //!
 //! - **Keys**: kind code `c` and the header's seed give `s = seed ^ c ×
 //!   0x9E3779B97F4A7C15`. A key of 8 to 32 bytes is read as four
@@ -98,15 +109,19 @@
 //!   `position × home_buckets >> 64`; its entry lies in `home ..= home + spill`,
 //!   and open checks that every entry lies within its home's spill.
 //! - **Agencies**: 32-byte records, a length byte then the ASCII id.
+//! - **Keys** (overlays only): per entry its kind code (u16), length (u8)
+//!   and canonical identifier; a removal is an entry stored with
+//!   `expires_at` 0, which never matches and hides the base's.
 //!
 //! At the design load (0.8 entries per slot) that is 26.7 bytes per entry
 //! for the table and 2 for the filter.
 //!
 //! # Files, maps and swaps
 //!
-//! Writers never modify an index file in place: [`IndexBuilder::write`] and
-//! [`LookupIndex::write_updated`] write a temporary file in the same directory, fsyncs it, renames it over
-//! the target and fsyncs the directory. That is what makes mapping the file
+//! Writers never modify an index file in place: [`IndexBuilder::write`],
+//! [`LookupIndex::write_updated`] and [`LookupIndex::write_overlay`] write a
+//! temporary file in the same directory, fsync it, rename it over the
+//! target and fsync the directory. That is what makes mapping the file
 //! sound: a mapped file that changed underneath would be undefined behaviour,
 //! so nothing else may truncate or rewrite an index file in place. Opening
 //! reads the whole file once (checksum, then a pass over the table checking
@@ -122,9 +137,11 @@ mod format;
 mod hash;
 mod heartbeat;
 mod identity;
+mod layer;
 mod live;
 mod lookup;
 mod mem;
+mod overlay;
 mod table;
 mod update;
 
@@ -136,3 +153,4 @@ pub use heartbeat::{Beat, Freshness, Heartbeat, HeartbeatWriter, HEARTBEAT_FILE}
 pub use identity::FileIdentity;
 pub use live::{LiveIndex, Reloaded};
 pub use lookup::{Hit, LookupIndex};
+pub use overlay::{remove_unused_bases, Change};

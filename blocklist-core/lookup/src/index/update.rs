@@ -12,7 +12,7 @@
 use std::borrow::Borrow;
 use std::path::Path;
 
-use super::build::{pack, write_file, AgencyTable};
+use super::build::{pack, write_file, AgencyTable, Contents};
 use super::error::IndexError;
 use super::format::{IndexHeader, IndexStats};
 use super::hash::key_hash;
@@ -28,8 +28,9 @@ const MAX_UPDATED_LOAD: (u64, u64) = (9, 10);
 
 impl LookupIndex {
     /// Writes, atomically at `path` (temporary file, fsync, rename, fsync of
-    /// the directory), a new index holding this index's entries minus
-    /// `removed`, plus `added`, with the given header fields. An update of an
+    /// the directory), a new full index holding this index's entries (its
+    /// overlay's changes merged into its base) minus `removed`, plus `added`,
+    /// with the given header fields. An update of an
     /// entry is a removal of its key plus an addition. Removals are applied
     /// before additions. Values are canonical, as for [`IndexBuilder`](super::IndexBuilder).
     ///
@@ -95,9 +96,35 @@ impl LookupIndex {
         AS: AsRef<str>,
         M: Borrow<EntryMeta>,
     {
-        let seed = self.seed();
-        let mut table = Editor::of(self.buckets(), self.home_buckets(), self.header().entries);
-        let mut agencies = AgencyTable::of(self.agencies());
+        let base = self.base();
+        let seed = base.seed;
+        let mut table = Editor::of(base.buckets(), base.home_buckets, base.header.entries);
+        let mut agencies = AgencyTable::of(&base.agencies);
+        let too_full = |entries: u64, table: &Editor| IndexError::UpdateNeedsRebuild {
+            entries,
+            slots: table.home_slots(),
+        };
+        // The overlay's changes first: each replaces or hides the base's record.
+        for change in self.overlay_changes() {
+            let key = key_hash(seed, change.kind, &change.value);
+            table.remove(&key);
+            if let Some(meta) = &change.meta {
+                let record = Record {
+                    key,
+                    meta: pack(change.kind, &change.value, meta, &mut agencies)?,
+                };
+                match table.add(&record) {
+                    Ok(()) => {}
+                    Err(AddFault::Present) => {
+                        return Err(IndexError::DuplicateEntry {
+                            kind: change.kind,
+                            value: change.value.clone(),
+                        })
+                    }
+                    Err(AddFault::TooFar) => return Err(too_full(table.entries() + 1, &table)),
+                }
+            }
+        }
         for (kind, value) in removed {
             let value = value.as_ref();
             if !table.remove(&key_hash(seed, kind, value)) {
@@ -107,10 +134,6 @@ impl LookupIndex {
                 });
             }
         }
-        let too_full = |entries: u64, table: &Editor| IndexError::UpdateNeedsRebuild {
-            entries,
-            slots: table.home_slots(),
-        };
         for (kind, value, meta) in added {
             let (value, meta) = (value.as_ref(), meta.borrow());
             let record = Record {
@@ -139,13 +162,8 @@ impl LookupIndex {
             entries,
         };
         // `entries` fits a usize: it counts slots of a table held in memory.
-        write_file(
-            path,
-            &header,
-            seed,
-            &table.finish(),
-            entries as usize,
-            &agencies.names,
-        )
+        let table = table.finish();
+        let contents = Contents::full(seed, &table, entries as usize, &agencies.names);
+        write_file(path, &header, &contents)
     }
 }

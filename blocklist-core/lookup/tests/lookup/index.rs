@@ -1206,3 +1206,212 @@ mod registrable_domain_limit {
         }
     }
 }
+
+// Overlays (issue 16): a version as recent changes stacked on a base answers
+// like the list it stands for, through overlay rewrites, merges and reloads.
+mod overlay {
+    use blocklist_lookup::index::{Change, LiveIndex};
+    use proptest::prelude::*;
+
+    use super::model::{entry_meta, key, model_answer, Model};
+    use super::*;
+
+    /// One step's change: a key (often one already listed) and what becomes
+    /// of it (`None`: removed).
+    fn step() -> impl Strategy<Value = Vec<((Kind, String), Option<EntryMeta>)>> {
+        prop::collection::vec((key(), prop::option::weighted(0.7, entry_meta())), 0..16)
+    }
+
+    /// Adopts a full build of `model` as the base of `published`, with an
+    /// empty overlay on it.
+    fn publish_base(dir: &Path, published: &Path, model: &Model, version: u64, seed: u64) {
+        let built = dir.join("built.idx");
+        IndexBuilder::new(version, [version as u8; 32], Timestamp(version))
+            .seed(seed)
+            .write(&built, || {
+                model.iter().map(|((k, v), m)| (*k, v.as_str(), m))
+            })
+            .unwrap();
+        let base = LookupIndex::adopt_base(&built, published).unwrap();
+        base.write_overlay(
+            published,
+            published,
+            version,
+            [version as u8; 32],
+            Timestamp(version),
+            model.len() as u64,
+            [],
+        )
+        .unwrap();
+    }
+
+    fn assert_answers_like(
+        index: &LookupIndex,
+        model: &Model,
+        queries: &[(Kind, String)],
+        now: Timestamp,
+    ) -> Result<(), TestCaseError> {
+        prop_assert_eq!(index.header().entries, model.len() as u64);
+        let all: Vec<(Kind, String)> = model
+            .keys()
+            .cloned()
+            .chain(queries.iter().cloned())
+            .collect();
+        let keys: Vec<(Kind, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let batch = batch_answers(index, &keys, now);
+        for (i, (kind, value)) in keys.iter().enumerate() {
+            let got = index
+                .lookup_canonical(*kind, value, now)
+                .map(|h| (h.matched.clone().into_owned(), h.meta()));
+            prop_assert_eq!(
+                &got,
+                &model_answer(model, *kind, value, now),
+                "{} {}",
+                kind,
+                value
+            );
+            let batched = batch[i]
+                .as_ref()
+                .map(|h| (h.matched.clone().into_owned(), h.meta()));
+            prop_assert_eq!(batched, got);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn an_overlay_stack_answers_like_the_list_through_changes_merges_and_reloads(
+            initial in prop::collection::hash_map(key(), entry_meta(), 0..40),
+            steps in prop::collection::vec((step(), any::<bool>()), 1..8),
+            queries in prop::collection::vec(key(), 0..30),
+            now in 0u64..1_100,
+            seed in any::<u64>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let published = dir.path().join("lookup.idx");
+            let now = Timestamp(now);
+            let mut model: Model = initial;
+            publish_base(dir.path(), &published, &model, 1, seed);
+            let live = LiveIndex::open(&published).unwrap();
+            for (at, (changes, merge)) in steps.iter().enumerate() {
+                let version = at as u64 + 2;
+                let current = live.load_full();
+                for ((kind, value), meta) in changes {
+                    match meta {
+                        Some(meta) => model.insert((*kind, value.clone()), meta.clone()),
+                        None => model.remove(&(*kind, value.clone())),
+                    };
+                }
+                let changes = changes.iter().map(|((kind, value), meta)| Change {
+                    kind: *kind,
+                    value: value.clone(),
+                    meta: meta.clone(),
+                });
+                let staged = dir.path().join("staged.idx");
+                current
+                    .write_overlay(&published, &staged, version, [version as u8; 32], Timestamp(version), model.len() as u64, changes)
+                    .unwrap();
+                std::fs::rename(&staged, &published).unwrap();
+                if *merge {
+                    // What a merge does: the whole version as a new base,
+                    // then an overlay of nothing on it (or, when the list
+                    // outgrew the base's table, a full build).
+                    let stacked = LookupIndex::open(&published).unwrap();
+                    let merged = dir.path().join("merged.idx");
+                    let updated = stacked.write_updated(&merged, version, [version as u8; 32], Timestamp(version),
+                        std::iter::empty::<(Kind, &str)>(), std::iter::empty::<(Kind, &str, &EntryMeta)>());
+                    match updated {
+                        Ok(_) => {
+                            let base = LookupIndex::adopt_base(&merged, &published).unwrap();
+                            prop_assert_eq!(base.overlay_changes(), vec![]);
+                            assert_answers_like(&base, &model, &queries, now)?;
+                            base.write_overlay(&published, &published, version, [version as u8; 32], Timestamp(version), model.len() as u64, [])
+                                .unwrap();
+                        }
+                        Err(IndexError::UpdateNeedsRebuild { .. }) => publish_base(dir.path(), &published, &model, version, seed),
+                        Err(e) => panic!("merge at {version}: {e}"),
+                    }
+                }
+                let reloaded = live.reload_if_changed().unwrap().expect("a new overlay");
+                prop_assert_eq!(reloaded.version, version);
+                let served = live.load_full();
+                if !*merge {
+                    prop_assert_eq!(served.base_path(), current.base_path());
+                }
+                assert_answers_like(&served, &model, &queries, now)?;
+                // A reader opening afresh (another process) sees the same.
+                assert_answers_like(&LookupIndex::open(&published).unwrap(), &model, &queries, now)?;
+            }
+        }
+    }
+
+    #[test]
+    fn an_overlay_whose_base_is_missing_or_another_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let published = dir.path().join("lookup.idx");
+        let entries: Model = (0..10)
+            .map(|i| {
+                (
+                    (Kind::Number, format!("+6681{i:07}")),
+                    meta(Reason::SCAM_CALL, "th-nbtc", i, None),
+                )
+            })
+            .collect();
+        publish_base(dir.path(), &published, &entries, 1, 7);
+        let index = LookupIndex::open(&published).unwrap();
+        let base = index.base_path().to_owned();
+        assert!(base
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("lookup.idx.base-"));
+
+        // Another full index put where the base should be.
+        let other = dir.path().join("other.idx");
+        IndexBuilder::new(1, [1; 32], Timestamp(1))
+            .seed(7)
+            .write(&other, || std::iter::empty::<(Kind, &str, &EntryMeta)>())
+            .unwrap();
+        std::fs::rename(&other, &base).unwrap();
+        let err = LookupIndex::open(&published).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("{:#018x}", index.base_checksum())),
+            "{err}"
+        );
+
+        std::fs::remove_file(&base).unwrap();
+        let err = LookupIndex::open(&published).unwrap_err();
+        assert!(
+            matches!(&err, IndexError::Io { path, .. } if *path == base),
+            "{err}"
+        );
+        // The reader that held the pair keeps answering from it.
+        assert!(index
+            .lookup_canonical(Kind::Number, &entries.keys().next().unwrap().1, NOW)
+            .is_some());
+    }
+
+    #[test]
+    fn an_overlay_is_written_only_on_a_base_at_its_base_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_index(
+            dir.path(),
+            "lookup.idx",
+            1,
+            &vec![(
+                Kind::Number,
+                "+66812345678".to_owned(),
+                meta(Reason::SCAM_CALL, "th-nbtc", 1, None),
+            )],
+        );
+        let full = LookupIndex::open(&path).unwrap();
+        let err = full
+            .write_overlay(&path, &path, 2, [2; 32], Timestamp(2), 3, [])
+            .unwrap_err();
+        assert!(matches!(err, IndexError::BaseNotPlaced { .. }), "{err}");
+    }
+}

@@ -1,0 +1,240 @@
+//! What a delta costs a replica of N entries (default 10M): time and bytes
+//! written (`/proc/self/io` `write_bytes`, the store and the index together)
+//! for one-change deltas, a 10k-change run, the background merge they
+//! trigger, and a 100k-change delta; beside, measured in the same run, what
+//! the same one change cost when each version rewrote the whole index.
+//! `cargo bench -p blocklist-core --bench apply` (`BLOCKLIST_BENCH_ENTRIES`
+//! sets N).
+
+use std::time::Instant;
+
+use blocklist_core::document::*;
+use blocklist_core::index::LookupIndex;
+use blocklist_core::replica::Replica;
+use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::*;
+
+mod support;
+use support::realistic_entries;
+
+/// Bytes this process has caused to be written to storage so far.
+fn written() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("write_bytes: ")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Signs deltas on top of a list state it tracks.
+struct Centre {
+    key: SecretKey,
+    list: ListId,
+    verifier: Verifier,
+    state: ListState,
+    version: u64,
+    now: Timestamp,
+}
+
+impl Centre {
+    fn delta(&mut self, ops: Vec<Op>, removed: &[Entry]) -> Verified<Delta> {
+        for op in &ops {
+            match op {
+                Op::Add(e) => {
+                    self.state.digest.add(e);
+                    self.state.entries += 1;
+                }
+                Op::Update(e) => self.state.digest.add(e),
+                Op::Remove(_) => self.state.entries -= 1,
+            }
+        }
+        // The digest drops the old form of each updated or removed entry.
+        removed.iter().for_each(|e| self.state.digest.remove(e));
+        self.version += 1;
+        let delta = Delta {
+            list: self.list.clone(),
+            version: Version::new(self.version).expect("non-zero"),
+            created_at: self.now,
+            ops,
+            state: self.state,
+            extensions: vec![],
+        };
+        let bytes = delta.sign(&[&self.key]).expect("sign delta");
+        self.verifier
+            .delta(&bytes, Version::new(self.version - 1))
+            .expect("verify delta")
+    }
+}
+
+/// Applies `delta`, returning milliseconds and bytes written.
+fn apply(replica: &mut Replica, delta: &Verified<Delta>) -> (f64, u64) {
+    let (bytes, t) = (written(), Instant::now());
+    replica.apply_delta(delta, "bench").expect("apply delta");
+    (t.elapsed().as_secs_f64() * 1e3, written() - bytes)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_unstable_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "apply benchmark: skipped (run with `cargo bench -p blocklist-core --bench apply`)"
+        );
+        return;
+    }
+    let n: usize = std::env::var("BLOCKLIST_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = SecretKey::generate().expect("randomness");
+    let list = ListId::new("bench").expect("list id");
+    let now = Timestamp::now();
+    let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
+    let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+
+    let entries = realistic_entries(n, now, 1);
+    let state = ListState::of(&entries);
+    let snapshot = Snapshot {
+        list: list.clone(),
+        version: Version::FIRST,
+        created_at: now,
+        entries,
+        state,
+        extensions: vec![],
+    };
+    let bytes = snapshot.sign(&[&key]).expect("sign snapshot");
+    let verified = verifier.snapshot(&bytes, None).expect("verify snapshot");
+    drop(bytes);
+    let mut replica = Replica::open(dir.path(), "bench").expect("open replica");
+    let t = Instant::now();
+    replica
+        .apply_snapshot(&verified, "bench", &mut |_| {})
+        .expect("apply snapshot");
+    let listed = verified.entries.clone();
+    drop(verified);
+    println!(
+        "replica of {n} entries bootstrapped in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut centre = Centre {
+        key,
+        list,
+        verifier,
+        state: snapshot.state,
+        version: 1,
+        now,
+    };
+    drop(snapshot);
+    let fresh = realistic_entries(200_000, now, 7);
+    let listed_ids: std::collections::HashSet<&Identifier> = listed.iter().map(|e| &e.id).collect();
+    let mut fresh = fresh.into_iter().filter(|e| !listed_ids.contains(&e.id));
+
+    // The same one change as a whole-index rewrite: what every delta cost
+    // before overlays (the base is the whole list: adding to it rewrites it).
+    let base = LookupIndex::open(replica.index_path()).expect("open index");
+    let one = fresh.next().expect("a new entry");
+    let mut rewrite = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (bytes, t) = (written(), Instant::now());
+        base.write_updated(
+            &dir.path().join("rewritten.idx"),
+            9,
+            [9; 32],
+            now,
+            std::iter::empty::<(Kind, &str)>(),
+            [(one.id.kind(), one.id.as_str(), &one.meta)],
+        )
+        .expect("rewrite");
+        rewrite.0.push(t.elapsed().as_secs_f64() * 1e3);
+        rewrite.1.push((written() - bytes) as f64);
+    }
+    drop(base);
+    let _ = std::fs::remove_file(dir.path().join("rewritten.idx"));
+
+    // One-change deltas: adds, then removes of what was added.
+    let mut single = (Vec::new(), Vec::new());
+    let mut added = Vec::new();
+    for i in 0..20 {
+        let delta = if i % 2 == 0 {
+            let e = fresh.next().expect("a new entry");
+            added.push(e.clone());
+            centre.delta(vec![Op::Add(e)], &[])
+        } else {
+            let e = added.pop().expect("added before");
+            centre.delta(vec![Op::Remove(e.id.clone())], &[e])
+        };
+        let (ms, bytes) = apply(&mut replica, &delta);
+        single.0.push(ms);
+        single.1.push(bytes as f64);
+    }
+    let max_bytes = single.1.iter().copied().fold(0.0, f64::max);
+    println!(
+        "one-change delta: median {:.1} ms, {:.0} kB written (max {:.0} kB)   [<= 1 MB]",
+        median(single.0.clone()),
+        median(single.1.clone()) / 1e3,
+        max_bytes / 1e3
+    );
+    println!(
+        "  same change as a whole-index rewrite (before overlays): {:.1} ms, {:.1} MB written   ratio {:.0}x bytes",
+        median(rewrite.0.clone()),
+        median(rewrite.1.clone()) / 1e6,
+        median(rewrite.1) / median(single.1)
+    );
+
+    // 10k changes in deltas of 1 000: the overlay grows to its merge bound.
+    let (bytes, t) = (written(), Instant::now());
+    let mut last = (0.0, 0);
+    for _ in 0..10 {
+        let ops: Vec<Op> = fresh.by_ref().take(1_000).map(Op::Add).collect();
+        last = apply(&mut replica, &centre.delta(ops, &[]));
+    }
+    println!(
+        "10 deltas of 1 000 additions: {:.0} ms, {:.1} MB written in all; the last {:.0} ms, {:.0} kB; merging: {}",
+        t.elapsed().as_secs_f64() * 1e3,
+        (written() - bytes) as f64 / 1e6,
+        last.0,
+        last.1 as f64 / 1e3,
+        replica.merging()
+    );
+    let (bytes, t) = (written(), Instant::now());
+    replica.wait_for_merge();
+    println!(
+        "  background merge into a new base: ended {:.0} ms after that, {:.1} MB written meanwhile",
+        t.elapsed().as_secs_f64() * 1e3,
+        (written() - bytes) as f64 / 1e6
+    );
+    let e = fresh.next().expect("a new entry");
+    let (ms, bytes) = apply(&mut replica, &centre.delta(vec![Op::Add(e)], &[]));
+    println!(
+        "  the delta that publishes the merged base: {ms:.1} ms, {:.0} kB written",
+        bytes as f64 / 1e3
+    );
+
+    // 100k changes at once: 80k additions, 10k updates, 10k removals.
+    let mut ops: Vec<Op> = fresh.by_ref().take(80_000).map(Op::Add).collect();
+    let mut dropped = Vec::new();
+    for (i, e) in listed.iter().take(20_000).enumerate() {
+        dropped.push(e.clone());
+        if i % 2 == 0 {
+            let mut changed = e.clone();
+            changed.meta.expires_at = Some(now.plus(86_400));
+            ops.push(Op::Update(changed));
+        } else {
+            ops.push(Op::Remove(e.id.clone()));
+        }
+    }
+    let ops_n = ops.len();
+    let delta = centre.delta(ops, &dropped);
+    let (ms, bytes) = apply(&mut replica, &delta);
+    println!(
+        "delta of {ops_n} changes: {:.2} s applied, index included, {:.1} MB written   [<= 2 s]",
+        ms / 1e3,
+        bytes as f64 / 1e6
+    );
+}

@@ -1,0 +1,289 @@
+//! [`Layer`]: one mapped, validated index file, either a full index or an
+//! overlay of recent changes stacked on one (see [`super::overlay`]).
+//!
+//! A [`LookupIndex`](super::LookupIndex) answers from one or two layers; a
+//! layer knows nothing of the other, only how to find a key in itself.
+
+use std::fs::{File, Metadata};
+use std::path::{Path, PathBuf};
+
+use super::error::IndexError;
+use super::filter::{self, Block};
+use super::format::{
+    decode_agencies, decode_header, Checksum, IndexHeader, IndexStats, Stacking, HEADER_LEN,
+};
+use super::hash::{key_hash, KeyHash};
+use super::identity::FileIdentity;
+use super::mem::{map_file, MappedSections};
+use super::table::{self, Bucket, PackedMeta, NEVER};
+use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use crate::kind::Kind;
+
+/// One index file, opened and validated.
+pub(crate) struct Layer {
+    pub(crate) path: PathBuf,
+    /// The file's own header: `entries` counts the records in this file.
+    pub(crate) header: IndexHeader,
+    pub(crate) stacking: Stacking,
+    pub(crate) stats: IndexStats,
+    pub(crate) seed: u64,
+    pub(crate) home_buckets: usize,
+    pub(crate) agencies: Vec<Agency>,
+    /// The checksum stored in the header (what an overlay names its base by).
+    pub(crate) checksum: u64,
+    /// An overlay's identifiers, in file order (empty for a full index).
+    pub(crate) keys: Vec<(Kind, String)>,
+    /// The mapped file as it was when validated, and its header bytes (which
+    /// hold the checksum of all the others).
+    identity: FileIdentity,
+    header_bytes: Box<[u8; HEADER_LEN]>,
+    /// Kept open so that its identity can be checked again.
+    file: File,
+    /// The filter blocks and table buckets, viewed in the mapped file.
+    sections: MappedSections<Block, Bucket>,
+}
+
+impl Layer {
+    /// Validates an opened index file (`path` is for errors): header,
+    /// section bounds, checksum, agency table, every bucket, and for an
+    /// overlay every identifier of its key section.
+    pub(crate) fn from_file(path: &Path, file: File, meta: &Metadata) -> Result<Layer, IndexError> {
+        if meta.len() < HEADER_LEN as u64 {
+            return Err(IndexError::Truncated {
+                path: path.to_owned(),
+                actual: meta.len(),
+                expected: HEADER_LEN as u64,
+            });
+        }
+        let map = map_file(&file).map_err(|e| IndexError::io(path, "map", e))?;
+        let (header, layout, stacking, stored) = decode_header(path, &map, meta.len())?;
+        let mut header_bytes = Box::new([0; HEADER_LEN]);
+        header_bytes.copy_from_slice(&map[..HEADER_LEN]);
+        let mut checksum = Checksum::over_header(&map[..HEADER_LEN]);
+        checksum.update(&map[HEADER_LEN..]);
+        let computed = checksum.finish();
+        if computed != stored {
+            return Err(IndexError::ChecksumMismatch {
+                path: path.to_owned(),
+                stored,
+                computed,
+            });
+        }
+        let ranges = layout
+            .sections()
+            .ok_or_else(|| IndexError::corrupt(path, "section sizes overflow"))?;
+        let agencies = decode_agencies(path, &map[ranges.agencies.0..ranges.agencies.1])?;
+        let keys = decode_keys(path, &map[ranges.keys.0..ranges.keys.1])?;
+        let sections = MappedSections::new(
+            map,
+            ranges.filter.0..ranges.filter.1,
+            ranges.table.0..ranges.table.1,
+        )
+        .ok_or_else(|| IndexError::corrupt(path, "sections are not aligned to cache lines"))?;
+        let home_buckets = usize::try_from(layout.home_buckets)
+            .map_err(|_| IndexError::corrupt(path, "table too large for this machine"))?;
+        table::validate(
+            sections.second(),
+            home_buckets,
+            agencies.len(),
+            header.entries,
+        )
+        .map_err(|fault| IndexError::corrupt(path, fault.to_string()))?;
+        let layer = Layer {
+            path: path.to_owned(),
+            stats: layout.stats(header.entries),
+            header,
+            stacking,
+            seed: layout.seed,
+            home_buckets,
+            agencies,
+            checksum: stored,
+            keys,
+            identity: FileIdentity::of(meta),
+            header_bytes,
+            file,
+            sections,
+        };
+        layer.validate_keys()?;
+        Ok(layer)
+    }
+
+    /// An overlay names each of its records in the key section: each must
+    /// find its record, and together they must name them all (a full
+    /// index's key section is empty).
+    fn validate_keys(&self) -> Result<(), IndexError> {
+        if self.stacking.base_checksum == 0 {
+            return Ok(());
+        }
+        if self.keys.len() as u64 != self.header.entries {
+            return Err(IndexError::corrupt(
+                &self.path,
+                format!(
+                    "overlay names {} identifiers for {} records",
+                    self.keys.len(),
+                    self.header.entries
+                ),
+            ));
+        }
+        let mut named = std::collections::HashSet::with_capacity(self.keys.len());
+        for (kind, value) in &self.keys {
+            let key = key_hash(self.seed, *kind, value);
+            if self.find(&key).is_none() || !named.insert(key.fingerprint) {
+                return Err(IndexError::corrupt(
+                    &self.path,
+                    format!("overlay names {kind} {value:?} twice or holds no record of it"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The same file under the name it was renamed to: a rename moves the
+    /// file's status-change time, which would otherwise read as a write.
+    pub(crate) fn renamed(&mut self, to: &Path) -> Result<(), IndexError> {
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| IndexError::io(to, "stat", e))?;
+        self.path = to.to_owned();
+        self.identity = FileIdentity::of(&meta);
+        Ok(())
+    }
+
+    /// Whether this file is an overlay (stacked on a base).
+    pub(crate) fn is_overlay(&self) -> bool {
+        self.stacking.base_checksum != 0
+    }
+
+    /// The filter blocks.
+    #[inline(always)]
+    pub(crate) fn blocks(&self) -> &[Block] {
+        self.sections.first()
+    }
+
+    /// The table, home and overflow buckets.
+    #[inline(always)]
+    pub(crate) fn buckets(&self) -> &[Bucket] {
+        self.sections.second()
+    }
+
+    /// The key's record in this file, whatever its expiry: filter, then table.
+    #[inline(always)]
+    pub(crate) fn find(&self, key: &KeyHash) -> Option<PackedMeta> {
+        if !filter::may_contain(self.blocks(), key.fingerprint) {
+            return None;
+        }
+        table::find(self.buckets(), self.home_buckets, key)
+    }
+
+    /// A stored record's metadata, its agency resolved.
+    pub(crate) fn unpack(&self, meta: PackedMeta) -> EntryMeta {
+        EntryMeta {
+            reason: Reason(meta.reason),
+            // Open checked that every stored agency index is in the table.
+            agency: self.agencies[usize::from(meta.agency)].clone(),
+            listed_at: Timestamp(u64::from(meta.listed_at)),
+            expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
+        }
+    }
+
+    /// Whether the mapped file may have been written since it was validated:
+    /// one `fstat`, and one read of the header through the descriptor (never
+    /// through the map, which faults past the end of a file cut short). The
+    /// header catches another index copied over this one within the
+    /// timestamps' granularity (a few milliseconds), when size and times
+    /// alone could not tell.
+    pub(crate) fn file_changed(&self) -> Result<bool, IndexError> {
+        use std::os::unix::fs::FileExt as _;
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| IndexError::io(&self.path, "stat", e))?;
+        if FileIdentity::of(&now).bytes_may_differ_from(&self.identity) {
+            return Ok(true);
+        }
+        let mut header = [0; HEADER_LEN];
+        match self.file.read_exact_at(&mut header, 0) {
+            Ok(()) => Ok(header != *self.header_bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
+            Err(e) => Err(IndexError::io(&self.path, "read", e)),
+        }
+    }
+}
+
+/// Encodes an overlay's key section: per identifier its kind code (u16),
+/// its length (u8) and its bytes.
+pub(crate) fn encode_keys<'a>(keys: impl IntoIterator<Item = (Kind, &'a str)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (kind, value) in keys {
+        out.extend_from_slice(&kind.code().to_le_bytes());
+        // Callers check the length against `MAX_KEY_LEN` first.
+        out.push(value.len() as u8);
+        out.extend_from_slice(value.as_bytes());
+    }
+    out
+}
+
+fn decode_keys(path: &Path, mut bytes: &[u8]) -> Result<Vec<(Kind, String)>, IndexError> {
+    let mut keys = Vec::new();
+    while !bytes.is_empty() {
+        let Some((&[lo, hi, len], rest)) = bytes.split_first_chunk::<3>() else {
+            return Err(IndexError::corrupt(
+                path,
+                "key section ends inside a record",
+            ));
+        };
+        let len = usize::from(len);
+        let value = rest
+            .get(..len)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .ok_or_else(|| {
+                IndexError::corrupt(
+                    path,
+                    format!("key record {} is cut short or not UTF-8", keys.len()),
+                )
+            })?;
+        keys.push((
+            Kind::from_code(u16::from_le_bytes([lo, hi])),
+            value.to_owned(),
+        ));
+        bytes = &rest[len..];
+    }
+    Ok(keys)
+}
+
+/// Opens `path` for reading if it is a regular file, with its metadata.
+///
+/// Opened non-blocking, so that a FIFO at the path (which would block
+/// `open` until a writer comes, forever) is refused instead, like any other
+/// file that is not a regular file (a device, a socket, a directory).
+pub(crate) fn open_regular(path: &Path) -> Result<(File, Metadata), IndexError> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| IndexError::io(path, "open", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| IndexError::io(path, "stat", e))?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok((file, meta));
+    }
+    let file_type = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(IndexError::NotAFile {
+        path: path.to_owned(),
+        file_type,
+    })
+}
