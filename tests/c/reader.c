@@ -102,11 +102,24 @@ int main(int argc, char **argv) {
       }
     }
   } while (now_ns() < deadline);
-  printf("references %zu\nchecks %llu\nerrors %llu\nwrong %llu\nworst_ns %llu\n"
-         "min_version %llu\nmax_version %llu\nbad_args_wrong %u\n",
-         n, (unsigned long long)checks, (unsigned long long)errors, (unsigned long long)wrong,
-         (unsigned long long)worst, (unsigned long long)min_version,
-         (unsigned long long)max_version, bad_args_wrong(h));
+  {
+    /* How reloads went: a reader that saw no new version says why. */
+    blocklist_status status;
+    char why[512] = "";
+    size_t why_len = 0;
+    blocklist_handle_status(h, &status);
+    if (status.reload_failures > 0 &&
+        blocklist_handle_reload_error(h, why, sizeof why, &why_len) == BLOCKLIST_OK)
+      fprintf(stderr, "last reload error: %s\n", why);
+    printf("references %zu\nchecks %llu\nerrors %llu\nwrong %llu\nworst_ns %llu\n"
+           "min_version %llu\nmax_version %llu\nbad_args_wrong %u\nreloads %llu\n"
+           "reload_failures %llu\nlast_reload_error %d\n",
+           n, (unsigned long long)checks, (unsigned long long)errors, (unsigned long long)wrong,
+           (unsigned long long)worst, (unsigned long long)min_version,
+           (unsigned long long)max_version, bad_args_wrong(h),
+           (unsigned long long)status.reloads, (unsigned long long)status.reload_failures,
+           (int)status.last_reload_error);
+  }
   blocklist_close(h);
   return 0;
 }
