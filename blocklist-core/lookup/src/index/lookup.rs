@@ -286,6 +286,13 @@ impl LookupIndex {
         self.overlay.as_ref()
     }
 
+    /// The overlay if it holds any change: an empty one (right after a new
+    /// base) costs lookups nothing.
+    #[inline(always)]
+    fn recent(&self) -> Option<&Layer> {
+        self.overlay.as_ref().filter(|o| o.header.entries != 0)
+    }
+
     /// Looks up an identifier given in canonical form (as the normaliser
     /// makes it). A domain also matches through a listed parent up to its
     /// registrable domain (never past a public suffix). Entries
@@ -467,7 +474,7 @@ impl LookupIndex {
     /// entries and about 3 ns slower for misses at 1M (`docs/PERFORMANCE.md`).
     #[inline(always)]
     fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<(&Layer, PackedMeta)> {
-        let recent = self.overlay.as_ref().and_then(|o| Some((o, o.find(key)?)));
+        let recent = self.recent().and_then(|o| Some((o, o.find(key)?)));
         let (layer, meta) = match recent {
             Some(found) => found,
             None => (&*self.base, self.base.find(key)?),
@@ -507,7 +514,7 @@ impl LookupIndex {
                 }
             }
             for s in &mut staged {
-                if let Some(meta) = self.overlay.as_ref().and_then(|o| o.find(&s.key)) {
+                if let Some(meta) = self.recent().and_then(|o| o.find(&s.key)) {
                     s.probe = Probe::Overlay(meta);
                 } else if filter::may_contain(blocks, s.key.fingerprint) {
                     s.probe = Probe::Base;
