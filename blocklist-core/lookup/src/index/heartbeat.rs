@@ -1,7 +1,9 @@
 //! The feed's heartbeat: when the daemon last confirmed the newest signed
 //! manifest, and until when that makes its data fresh, in a tiny mapped file
 //! beside the index (`lookup.beat`) that every reader loads with one atomic
-//! read per lookup.
+//! read per lookup; and a generation number the daemon bumps each time it
+//! publishes a new index version, so that a reader in another process learns
+//! of it with one atomic read instead of a `stat` of the index path.
 //!
 //! Freshness is a property of the *feed*, not of the data's age: a quiet list
 //! that the centre keeps re-signing is fresh however old its last change, and
@@ -17,13 +19,22 @@
 //! | 0 | 8 | magic `BLKBEAT1` |
 //! | 8 | 8 | `confirmed_at`: Unix seconds when the daemon last verified a signed manifest announcing the version it holds |
 //! | 16 | 8 | `fresh_until`: Unix seconds until which lookups are fresh (0: no data yet) |
-//! | 24 | 40 | reserved, zero |
+//! | 24 | 8 | `generation`: bumped after each index version the daemon publishes (0 until the first) |
+//! | 32 | 32 | reserved, zero |
 //!
 //! The file is created whole (written beside, renamed into place) and then
 //! only ever updated in place, by the one daemon that owns the folder, with
 //! aligned 8-byte atomic stores through a shared mapping: a reader sees each
 //! field old or new, never torn. Freshness reads `fresh_until` alone, so a
 //! reader that sees one field updated and not the other still answers right.
+//!
+//! `generation` says only "look again": a reader that sees it change reloads
+//! the index the usual way (a `stat` of the path, then validation), so it
+//! needs no knowledge of how the daemon publishes, and the daemon bumps it
+//! after the new version is in place (renamed), so a reader that sees the
+//! bump finds the new file. Files written before the field existed hold 0
+//! there for good: readers of those fall back on their periodic `stat`, and
+//! readers from before the field ignore it (it was reserved, zero).
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -44,6 +55,7 @@ const MAGIC: [u8; 8] = *b"BLKBEAT1";
 const LEN: usize = 64;
 const CONFIRMED_AT: usize = 8;
 const FRESH_UNTIL: usize = 16;
+const GENERATION: usize = 24;
 
 /// How fresh an answer is: the same three states over HTTP and in C.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +172,14 @@ impl Heartbeat {
         freshness(load(&self.map, FRESH_UNTIL), now)
     }
 
+    /// The index generation: changes each time the daemon publishes a new
+    /// index version (one atomic load; 0 in a file from before the field).
+    /// A change means "reload now"; its value means nothing else.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        load(&self.map, GENERATION)
+    }
+
     /// The file this heartbeat was mapped from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -204,6 +224,17 @@ impl HeartbeatWriter {
         // fresh_until first: it alone decides freshness.
         store(&self.map, FRESH_UNTIL, beat.fresh_until.0);
         store(&self.map, CONFIRMED_AT, beat.confirmed_at.0);
+    }
+
+    /// Tells readers that a new index version is in place: bumps the
+    /// generation ([`Heartbeat::generation`]) and returns it. Call it after
+    /// the version is published (renamed into place), never before: a reader
+    /// that sees the bump looks at the path at once.
+    pub fn index_published(&self) -> u64 {
+        // One writer (the folder's daemon), so a load and a store suffice.
+        let generation = load(&self.map, GENERATION).wrapping_add(1);
+        store(&self.map, GENERATION, generation);
+        generation
     }
 
     /// The current reading.
@@ -251,6 +282,38 @@ mod tests {
         assert_eq!(reader.read(), writer.read());
         assert_eq!(reader.freshness(Timestamp(20)), Freshness::Fresh);
         assert_eq!(reader.freshness(Timestamp(21)), Freshness::Stale);
+    }
+
+    #[test]
+    fn a_reader_sees_each_generation_the_writer_publishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = HeartbeatWriter::create(dir.path()).unwrap();
+        let reader = Heartbeat::open(dir.path()).unwrap().unwrap();
+        assert_eq!(reader.generation(), 0);
+        assert_eq!(writer.index_published(), 1);
+        assert_eq!(writer.index_published(), 2);
+        assert_eq!(reader.generation(), 2);
+        // Beats leave the generation alone, and the other way round.
+        let beat = Beat {
+            confirmed_at: Timestamp(10),
+            fresh_until: Timestamp(20),
+        };
+        writer.beat(beat);
+        assert_eq!((reader.generation(), reader.read()), (2, beat));
+    }
+
+    #[test]
+    fn a_file_from_before_the_generation_reads_as_generation_zero() {
+        // The layout of the first heartbeat: magic, two times, zeros.
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = [0u8; LEN];
+        bytes[..8].copy_from_slice(&MAGIC);
+        bytes[CONFIRMED_AT..CONFIRMED_AT + 8].copy_from_slice(&10u64.to_le_bytes());
+        bytes[FRESH_UNTIL..FRESH_UNTIL + 8].copy_from_slice(&20u64.to_le_bytes());
+        std::fs::write(dir.path().join(HEARTBEAT_FILE), bytes).unwrap();
+        let reader = Heartbeat::open(dir.path()).unwrap().unwrap();
+        assert_eq!(reader.generation(), 0);
+        assert_eq!(reader.freshness(Timestamp(20)), Freshness::Fresh);
     }
 
     #[test]
