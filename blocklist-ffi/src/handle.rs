@@ -3,22 +3,25 @@
 //!
 //! # Reload design
 //!
-//! Lookups load what is `Served` lock-free (an arc-swap guard held only for
-//! the lookup): the current index and the feed's heartbeat, so a lookup pays
-//! one guard and, for its freshness, one atomic load of the mapped heartbeat,
-//! and never waits. A background thread owned by the handle does all the
-//! rest. Every 10 ms it loads the heartbeat's index generation, which the
-//! daemon bumps after publishing each new version (one atomic load: an idle
-//! handle costs microseconds of CPU a second), and reloads when it changed,
-//! so a new version is answered within milliseconds of its publication;
-//! every `reload_interval_ms` it reloads anyway, for what the generation
-//! does not announce (an index published without a daemon, a file written
-//! in place, a heartbeat re-created). A reload:
+//! Lookups read what is `Served` lock-free and without a locked instruction
+//! ([`Published`]: a hazard pointer held only for the lookup): the current
+//! index and the feed's heartbeat, so a lookup pays two plain loads and two
+//! plain stores and, for its freshness, one atomic load of the mapped
+//! heartbeat, and never waits. A background thread owned by the handle does
+//! all the rest. Every 10 ms it reads the clock for the checks to come (a
+//! check loads one word instead of calling the clock: [`KeptClock`]) and
+//! loads the heartbeat's index generation, which the daemon bumps after
+//! publishing each new version, and reloads when that changed, so a new
+//! version is answered within milliseconds of its publication (an idle
+//! handle costs microseconds of CPU a second). Every `reload_interval_ms` it
+//! reloads anyway, for what the generation does not announce (an index
+//! published without a daemon, a file written in place, a heartbeat
+//! re-created). A reload:
 //!
 //! - it `stat`s the index path and, when it names a new file, opens and fully
 //!   validates it and swaps it in ([`LiveIndex`]); lookups in flight finish
-//!   on the index they started with, whose map is released when its last
-//!   guard is dropped. A file that fails validation, or holds an older list
+//!   on the index they started with, whose map is released once the last
+//!   of them has returned. A file that fails validation, or holds an older list
 //!   version, is refused: the previous index stays in use and the refusal is
 //!   recorded for `blocklist_handle_status`;
 //! - it `fstat`s the served file: one written in place (`cp` over it, a
@@ -40,7 +43,6 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use blocklist_lookup::index::{
     FileIdentity, Freshness, Heartbeat, IndexError, LiveIndex, LookupIndex, HEARTBEAT_FILE,
 };
@@ -48,7 +50,7 @@ use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
 use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
-use crate::clock;
+use crate::clock::KeptClock;
 use crate::codes::{
     blocklist_result, BLOCKLIST_ERR_INDEX_MODIFIED, BLOCKLIST_ERR_INDEX_NOT_FOUND,
     BLOCKLIST_ERR_INTERNAL, BLOCKLIST_ERR_UNSUPPORTED_REGION, BLOCKLIST_OK,
@@ -56,6 +58,7 @@ use crate::codes::{
 use crate::error::{index_code, normalise_code, Error};
 use crate::message::copy_message;
 use crate::options::blocklist_options;
+use crate::published::Published;
 use crate::types::{
     blocklist_freshness, blocklist_status, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
     BLOCKLIST_FRESHNESS_STALE,
@@ -85,11 +88,14 @@ struct Shared {
     opened_by: u32,
     rules: Rules,
     max_age_seconds: u64,
+    /// The time checks are answered at, kept by the reload thread.
+    clock: KeptClock,
     /// Follows the index file; empty until an index has been opened (only
     /// with `allow_missing`). Lookups read `served`, never this.
     live: OnceLock<LiveIndex>,
-    /// What lookups answer from; replaced whole by reloads.
-    served: ArcSwap<Served>,
+    /// What lookups answer from; replaced whole by reloads, read without a
+    /// locked instruction.
+    served: Published<Served>,
     /// Held for a whole reload, so that reloads publish `served` and record
     /// their outcomes in the order they ran.
     reloading: Mutex<Reloading>,
@@ -165,15 +171,16 @@ impl blocklist_handle {
                     && index_code(&e) == BLOCKLIST_ERR_INDEX_NOT_FOUND => {}
             Err(e) => return Err(e.into()),
         }
-        let served = ArcSwap::from_pointee(Served {
+        let served = Published::new(Arc::new(Served {
             index: live.get().map(LiveIndex::load_full),
             feed: Arc::new(Feed::Unknown),
-        });
+        }));
         let shared = Arc::new(Shared {
             path,
             opened_by: std::process::id(),
             rules,
             max_age_seconds: options.max_age_seconds,
+            clock: KeptClock::new(),
             live,
             served,
             reloading: Mutex::default(),
@@ -199,6 +206,12 @@ impl blocklist_handle {
         Ok(blocklist_handle { shared, reloader })
     }
 
+    /// The time a check is answered at (see [`KeptClock`]).
+    #[inline]
+    pub(crate) fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
     /// The normalisation rules the handle was opened with.
     pub(crate) fn rules(&self) -> &Rules {
         &self.shared.rules
@@ -214,19 +227,20 @@ impl blocklist_handle {
         f: impl FnOnce(Data<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let shared = &*self.shared;
-        let served = shared.served.load();
-        let (index, freshness) = match served.index.as_deref() {
-            None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
-            Some(index) if !index.is_intact() => return Err(withheld(index)),
-            Some(index) => (
-                Some(index),
-                served.freshness(index, now, shared.max_age_seconds),
-            ),
-        };
-        f(Data {
-            index,
-            freshness,
-            rules: &shared.rules,
+        shared.served.read(|served| {
+            let (index, freshness) = match served.index.as_deref() {
+                None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
+                Some(index) if !index.is_intact() => return Err(withheld(index)),
+                Some(index) => (
+                    Some(index),
+                    served.freshness(index, now, shared.max_age_seconds),
+                ),
+            };
+            f(Data {
+                index,
+                freshness,
+                rules: &shared.rules,
+            })
         })
     }
 }
@@ -292,13 +306,12 @@ impl Served {
 }
 
 impl Shared {
-    /// The heartbeat's index generation (0 without a heartbeat): one atomic
-    /// load beside the arc-swap load of what is served.
+    /// The heartbeat's index generation (0 without a heartbeat): one atomic load.
     fn generation(&self) -> u64 {
-        match &*self.served.load().feed {
+        self.served.read(|served| match &*served.feed {
             Feed::Beating(heartbeat) => heartbeat.generation(),
             Feed::Unknown | Feed::Unreadable => 0,
-        }
+        })
     }
 
     /// Looks for a new index file at the path and swaps it in if it
@@ -350,12 +363,11 @@ impl Shared {
         let feed = follow_heartbeat(&index_path, &mut reloading.heartbeat_file);
         let swapped = matches!(index_outcome, Ok(true));
         if swapped || feed.is_some() {
-            let current = self.served.load();
             let feed_now = match &feed {
                 Some((feed, _)) => Arc::clone(feed),
-                None => Arc::clone(&current.feed),
+                None => self.served.read(|current| Arc::clone(&current.feed)),
             };
-            self.served.store(Arc::new(Served {
+            self.served.replace(Arc::new(Served {
                 index: self.live.get().map(LiveIndex::load_full),
                 feed: feed_now,
             }));
@@ -438,10 +450,10 @@ fn index_file(path: &Path) -> PathBuf {
     }
 }
 
-/// How often the reload thread looks at the heartbeat's index generation:
-/// one atomic load per tick, so a new version reaches lookups within about
-/// this long of the daemon publishing it, and an idle handle costs 100
-/// wake-ups a second (microseconds of CPU).
+/// How often the reload thread looks at the heartbeat's index generation
+/// (one atomic load per tick, so a new version reaches lookups within about
+/// this long of the daemon publishing it) and keeps the clock checks read:
+/// an idle handle costs 100 wake-ups a second (microseconds of CPU).
 const GENERATION_TICK: Duration = Duration::from_millis(10);
 
 impl Reloader {
@@ -458,6 +470,7 @@ impl Reloader {
         let weak = Arc::downgrade(shared);
         let tick = GENERATION_TICK.min(every);
         let mut seen = shared.generation();
+        shared.clock.keep();
         let thread = std::thread::Builder::new()
             .name("blocklist-reload".into())
             .spawn(move || {
@@ -467,6 +480,9 @@ impl Reloader {
                     let Some(shared) = weak.upgrade() else {
                         break;
                     };
+                    shared.clock.keep();
+                    // What readers held at the last swap, unmapped once they let go.
+                    shared.served.reclaim();
                     let generation = shared.generation();
                     if generation == seen && last_reload.elapsed() < every {
                         continue;
@@ -479,6 +495,9 @@ impl Reloader {
                     // contain it and try again next time.
                     let _ =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.reload()));
+                }
+                if let Some(shared) = weak.upgrade() {
+                    shared.clock.release();
                 }
             })
             .map_err(|e| {
@@ -622,9 +641,10 @@ pub unsafe extern "C" fn blocklist_handle_status(
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
         let out = try_mut(out, "out")?;
-        let now = clock::now();
+        let now = handle.now();
         let shared = &*handle.shared;
-        let served = shared.served.load();
+        // A strong count (a slow path): the status is built around other locks.
+        let served = shared.served.load_full();
         let mut status = match served.index.as_deref() {
             Some(index) if index.is_intact() => {
                 let header = index.header();
