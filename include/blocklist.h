@@ -17,8 +17,8 @@
  * daemon) the age of the data against max_age_seconds decides instead.
  *
  * New versions: blocklistd announces each index it publishes in the
- * heartbeat (an index generation); a handle's reload thread loads it every
- * 10 ms and reloads at once, so a new version is answered within
+ * heartbeat (an index generation); a handle's reload thread sleeps on it,
+ * is woken and reloads at once, so a new version is answered within
  * milliseconds. Other changes at the path are seen each reload_interval_ms.
  *
  * Index files are replaced by rename, never written in place: the library
@@ -212,12 +212,12 @@ typedef struct blocklist_options {
    published index file (one `stat`; a changed file is opened, validated
    and swapped in without blocking lookups), checks the served file was
    not overwritten in place (one `fstat` and a 256-byte read), and
-   follows a re-created heartbeat (one `stat`). The same thread also
-   loads the heartbeat's index generation every 10 ms (or this interval,
-   if shorter) and reloads as soon as `blocklistd` announces a new
-   version there, so the daemon's versions do not wait for the
-   interval. 0: no thread; call `blocklist_handle_reload` yourself, as
-   often. Default `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
+   follows a re-created heartbeat (one `stat`). The same thread sleeps
+   on the heartbeat's index generation and reloads as soon as
+   `blocklistd` announces a new version there, so the daemon's versions
+   do not wait for the interval. 0: no thread; call
+   `blocklist_handle_reload` yourself, as often. Default
+   `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
    */
   uint32_t reload_interval_ms;
   /*

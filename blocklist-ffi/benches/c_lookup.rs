@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use blocklist::clock;
 use blocklist_lookup::index::{HeartbeatWriter, IndexBuilder, LiveIndex};
-use blocklist_lookup::normalise::normalise;
+use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
 use xorf::{BinaryFuse8, Filter};
@@ -259,6 +259,15 @@ fn main() {
     };
     let rust_canonical_miss = latency(&misses, &hits, cost, rust_canonical);
     let rust_canonical_hit = latency(&hits, &misses, cost, rust_canonical);
+    // The same with the shape guard `blocklist_check_canonical` runs first:
+    // what is left between the two sides is the boundary alone.
+    let rust_guarded = |kind: Kind, text: &str| {
+        if has_canonical_shape(kind, text) {
+            rust_canonical(kind, text);
+        }
+    };
+    let rust_guarded_miss = latency(&misses, &hits, cost, rust_guarded);
+    let rust_guarded_hit = latency(&hits, &misses, cost, rust_guarded);
     let filter = {
         let index = live.load();
         latency(&misses, &hits, cost, |kind, text| {
@@ -293,6 +302,23 @@ fn main() {
         (rust_batch(&misses, false), rust_batch(&hits, false)),
         (rust_batch(&misses, true), rust_batch(&hits, true)),
     ];
+    // `lookup_batch` after the shape guard of each query, as the C batch does.
+    let rust_guarded_batch = |queries: &[(Kind, String)]| {
+        let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let t0 = Instant::now();
+        for chunk in refs.chunks_exact(1024) {
+            let shaped: Vec<(Kind, &str)> = chunk
+                .iter()
+                .copied()
+                .filter(|&(kind, text)| has_canonical_shape(kind, text))
+                .collect();
+            let (index, mut hits) = (live.load(), Vec::new());
+            index.lookup_batch(&shaped, now(), &mut hits);
+            black_box(hits);
+        }
+        t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
+    };
+    let rust_guarded_batches = (rust_guarded_batch(&misses), rust_guarded_batch(&hits));
     let rust_throughput = |threads: usize| {
         let calls: u64 = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -519,6 +545,17 @@ fn main() {
     println!("\nduring swaps ({swaps} index files published in {swap_seconds} s, {} swapped in): {} checks, {} errors, {} wrong, p99 {} / p99.9 {} / worst {} ns",
         get(&s, "swaps_reloads"), get(&s, "swaps_calls"), get(&s, "swaps_errors"), get(&s, "swaps_wrong"),
         get(&s, "swaps_p99"), get(&s, "swaps_p999"), get(&s, "swaps_max"));
+    println!(
+        "\nRust with the shape guard first (has_canonical_shape, then the same call), against C: canonical miss median {} ns (C / it {:.2}), hit {} ns ({:.2}); canonical batch per id, misses {:.1} ns ({:.2}), hits {:.1} ns ({:.2})",
+        rust_guarded_miss.median,
+        get(&c, "canonical_miss_median") / rust_guarded_miss.median as f64,
+        rust_guarded_hit.median,
+        get(&c, "canonical_hit_median") / rust_guarded_hit.median as f64,
+        rust_guarded_batches.0,
+        get(&c, "canonical_miss_batch_per_id") / rust_guarded_batches.0,
+        rust_guarded_batches.1,
+        get(&c, "canonical_hit_batch_per_id") / rust_guarded_batches.1,
+    );
     let ms = |ns: u64| ns as f64 / 1e6;
     println!(
         "\nnew index to C handle (default options; {} copies of the index renamed into place): announced in the heartbeat, median {:.1} ms, worst {:.1} ms; not announced (the periodic reload), median {:.1} ms, worst {:.1} ms; an idle handle's CPU time {idle_cpu:.0} µs per second",

@@ -25,11 +25,11 @@ pub fn now() -> Timestamp {
     Timestamp::now()
 }
 
-/// The time as a handle's reload thread last read it ([`now`], every tick
-/// of 10 ms), so that a check reads one word instead of calling the clock
-/// (~5 ns of a ~60 ns canonical check). It lags the clock by at most a tick,
-/// or by the length of a reload in progress (tens of milliseconds at 10
-/// million entries): nothing for expiry and freshness, which are whole
+/// The time as a handle's reload thread last read it ([`now`], at least
+/// every 100 ms), so that a check reads one word instead of calling the
+/// clock (~5 ns of a ~75 ns canonical check). It lags the clock by at most
+/// that, or by the length of a reload in progress (tens of milliseconds at
+/// 10 million entries): nothing for expiry and freshness, which are whole
 /// seconds against bounds of minutes or more.
 ///
 /// Where no thread keeps it (no reload thread, one that has stopped, a child
@@ -81,7 +81,7 @@ impl KeptClock {
     }
 
     /// Reads the clock for the checks to come: called by the keeping thread
-    /// every tick.
+    /// each time it wakes.
     pub(crate) fn keep(&self) {
         self.seconds.store(now().0, Ordering::Relaxed);
     }

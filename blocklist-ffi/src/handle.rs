@@ -8,15 +8,15 @@
 //! index and the feed's heartbeat, so a lookup pays two plain loads and two
 //! plain stores and, for its freshness, one atomic load of the mapped
 //! heartbeat, and never waits. A background thread owned by the handle does
-//! all the rest. Every 10 ms it reads the clock for the checks to come (a
-//! check loads one word instead of calling the clock: [`KeptClock`]) and
-//! loads the heartbeat's index generation, which the daemon bumps after
-//! publishing each new version, and reloads when that changed, so a new
-//! version is answered within milliseconds of its publication (an idle
-//! handle costs microseconds of CPU a second). Every `reload_interval_ms` it
-//! reloads anyway, for what the generation does not announce (an index
-//! published without a daemon, a file written in place, a heartbeat
-//! re-created). A reload:
+//! all the rest. It sleeps on the heartbeat's index generation, which the
+//! daemon bumps after publishing each new version and wakes its sleepers on
+//! (a futex on the shared page), and reloads when woken, so a new version is
+//! answered within milliseconds of its publication. It wakes at least every
+//! 100 ms anyway to read the clock for the checks to come (a check loads one
+//! word instead of calling the clock: [`KeptClock`]): an idle handle costs
+//! ten wake-ups a second. Every `reload_interval_ms` it reloads anyway, for
+//! what the generation does not announce (an index published without a
+//! daemon, a file written in place, a heartbeat re-created). A reload:
 //!
 //! - it `stat`s the index path and, when it names a new file, opens and fully
 //!   validates it and swaps it in ([`LiveIndex`]); lookups in flight finish
@@ -37,8 +37,7 @@
 use std::ffi::c_char;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -142,8 +141,8 @@ struct ReloadStatus {
 
 /// The background thread and the channel whose closing stops it.
 struct Reloader {
-    /// Dropping it wakes the thread and tells it to exit.
-    stop: mpsc::Sender<()>,
+    /// Set on close: the thread exits when it next wakes (woken at once).
+    stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -262,7 +261,16 @@ fn withheld(index: &LookupIndex) -> Error {
 impl Drop for blocklist_handle {
     fn drop(&mut self) {
         if let Some(Reloader { stop, thread }) = self.reloader.take() {
-            drop(stop);
+            stop.store(true, Ordering::Release);
+            // Wake it where it sleeps: on the heartbeat (this handle maps the
+            // same file), or parked. (Should it have just moved to a heartbeat
+            // mapped anew, it sees `stop` within a tick.)
+            self.shared.served.read(|served| {
+                if let Feed::Beating(heartbeat) = &*served.feed {
+                    heartbeat.wake_waiters();
+                }
+            });
+            thread.thread().unpark();
             if self.shared.opened_by == std::process::id() {
                 // The thread only sleeps and reloads; a panic in it was
                 // already contained, so there is nothing to report here.
@@ -450,33 +458,44 @@ fn index_file(path: &Path) -> PathBuf {
     }
 }
 
-/// How often the reload thread looks at the heartbeat's index generation
-/// (one atomic load per tick, so a new version reaches lookups within about
-/// this long of the daemon publishing it) and keeps the clock checks read:
-/// an idle handle costs 100 wake-ups a second (microseconds of CPU).
-const GENERATION_TICK: Duration = Duration::from_millis(10);
+/// The longest the reload thread sleeps: it keeps the clock checks read to
+/// this (see [`KeptClock`]), and where nothing wakes it on a new version (no
+/// heartbeat, a system without futexes) looks at the generation this often.
+/// An idle handle wakes ten times a second.
+const TICK: Duration = Duration::from_millis(100);
 
 impl Reloader {
-    /// Starts the thread: every [`GENERATION_TICK`] (or `every`, if shorter)
-    /// it loads the heartbeat's index generation and reloads when it
-    /// changed; every `every` it reloads anyway, which catches what the
-    /// generation does not announce (an index published without a daemon, a
-    /// heartbeat re-created, a file written in place).
+    /// Starts the thread. It sleeps on the heartbeat's index generation,
+    /// which the daemon bumps and wakes it on after each apply, for at most
+    /// a [`TICK`] (or `every`, if shorter); then it keeps the clock, and
+    /// reloads if the generation moved or `every` has passed since the last
+    /// reload, which catches what the generation does not announce (an index
+    /// published without a daemon, a heartbeat re-created, a file written in
+    /// place).
     fn start(shared: &Arc<Shared>, every: Duration) -> Result<Reloader, Error> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
         // Only the handle owns the shared state: in a child forked after the
         // open, where this thread does not run, closing the handle still
-        // unmaps the index.
+        // unmaps the index. (The thread holds the heartbeat it sleeps on,
+        // whose 64-byte map such a child keeps.)
         let weak = Arc::downgrade(shared);
-        let tick = GENERATION_TICK.min(every);
+        let tick = TICK.min(every);
         let mut seen = shared.generation();
+        let mut feed = shared.served.read(|served| Arc::clone(&served.feed));
         shared.clock.keep();
         let thread = std::thread::Builder::new()
             .name("blocklist-reload".into())
             .spawn(move || {
                 let mut last_reload = Instant::now();
-                // Wakes every `tick`, exits as soon as the handle drops `stop`.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                while !stopping.load(Ordering::Acquire) {
+                    match &*feed {
+                        Feed::Beating(heartbeat) => heartbeat.wait_for_generation(seen, tick),
+                        Feed::Unknown | Feed::Unreadable => std::thread::park_timeout(tick),
+                    }
+                    if stopping.load(Ordering::Acquire) {
+                        break;
+                    }
                     let Some(shared) = weak.upgrade() else {
                         break;
                     };
@@ -484,17 +503,19 @@ impl Reloader {
                     // What readers held at the last swap, unmapped once they let go.
                     shared.served.reclaim();
                     let generation = shared.generation();
-                    if generation == seen && last_reload.elapsed() < every {
-                        continue;
+                    if generation != seen || last_reload.elapsed() >= every {
+                        // Read before the reload: a version published during
+                        // it bumps the generation again, and is reloaded next.
+                        seen = generation;
+                        last_reload = Instant::now();
+                        // A panic must not end the thread (or unwind
+                        // anywhere): contain it and try again next time.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            shared.reload()
+                        }));
                     }
-                    // Read before the reload: a version published during it
-                    // bumps the generation again, and is reloaded next tick.
-                    seen = generation;
-                    last_reload = Instant::now();
-                    // A panic must not end the thread (or unwind anywhere):
-                    // contain it and try again next time.
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.reload()));
+                    // The heartbeat may have been mapped anew by the reload.
+                    feed = shared.served.read(|served| Arc::clone(&served.feed));
                 }
                 if let Some(shared) = weak.upgrade() {
                     shared.clock.release();

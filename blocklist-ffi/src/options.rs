@@ -38,12 +38,12 @@ pub struct blocklist_options {
     /// published index file (one `stat`; a changed file is opened, validated
     /// and swapped in without blocking lookups), checks the served file was
     /// not overwritten in place (one `fstat` and a 256-byte read), and
-    /// follows a re-created heartbeat (one `stat`). The same thread also
-    /// loads the heartbeat's index generation every 10 ms (or this interval,
-    /// if shorter) and reloads as soon as `blocklistd` announces a new
-    /// version there, so the daemon's versions do not wait for the
-    /// interval. 0: no thread; call `blocklist_handle_reload` yourself, as
-    /// often. Default `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
+    /// follows a re-created heartbeat (one `stat`). The same thread sleeps
+    /// on the heartbeat's index generation and reloads as soon as
+    /// `blocklistd` announces a new version there, so the daemon's versions
+    /// do not wait for the interval. 0: no thread; call
+    /// `blocklist_handle_reload` yourself, as often. Default
+    /// `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
     pub reload_interval_ms: u32,
     /// 1: opening succeeds when the index file does not exist yet; results say
     /// `BLOCKLIST_FRESHNESS_NO_DATA` until it appears (the background thread,

@@ -13,10 +13,10 @@
 //! that one reading, and the degraded rule about the feed is "the heartbeat
 //! says stale", so status and answers never disagree.
 //!
-//! After each apply it also bumps the heartbeat's index generation
-//! ([`Status::index_published`]): C readers watch it with one atomic load
-//! per short tick and reload at once, instead of at their next periodic
-//! `stat` of the index path.
+//! After each apply it also bumps the heartbeat's index generation and
+//! wakes the C readers sleeping on it ([`Status::index_published`]): they
+//! reload at once, instead of at their next periodic `stat` of the index
+//! path.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
