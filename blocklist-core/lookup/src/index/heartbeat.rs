@@ -300,7 +300,7 @@ mod futex {
         let expected = u32::from_ne_bytes([0, 1, 2, 3].map(|i| seen.to_le_bytes()[i]));
         let timeout = libc::timespec {
             tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-            tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
         };
         // SAFETY: `word` is a live, aligned 32-bit word; the kernel only
         // reads it. Every outcome (woken, timed out, the word already
