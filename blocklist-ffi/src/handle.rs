@@ -139,7 +139,7 @@ struct ReloadStatus {
     last_error: Option<Error>,
 }
 
-/// The background thread and the channel whose closing stops it.
+/// The background thread and the flag that stops it.
 struct Reloader {
     /// Set on close: the thread exits when it next wakes (woken at once).
     stop: Arc<AtomicBool>,
