@@ -188,7 +188,10 @@ fn reclaim<T>(retired: &mut Vec<*mut T>) {
 static ASYMMETRIC: AtomicBool = AtomicBool::new(false);
 static ASYMMETRIC_READY: Once = Once::new();
 
-/// One reading thread's hazard.
+/// One reading thread's hazard, alone on its cache lines (two, for the
+/// adjacent-line prefetcher): every read writes it twice, and a line shared
+/// with another thread's slot would bounce between their cores.
+#[repr(align(128))]
 struct Slot {
     /// The value the thread is reading, or null.
     hazard: AtomicPtr<()>,
