@@ -16,6 +16,11 @@
  * daemon's HTTP answers carry. Without a heartbeat (an index built without a
  * daemon) the age of the data against max_age_seconds decides instead.
  *
+ * New versions: blocklistd announces each index it publishes in the
+ * heartbeat (an index generation); a handle's reload thread sleeps on it,
+ * is woken and reloads at once, so a new version is answered within
+ * milliseconds. Other changes at the path are seen each reload_interval_ms.
+ *
  * Index files are replaced by rename, never written in place: the library
  * maps them. A handle checks the served file on every reload (each
  * reload_interval_ms): one overwritten in place (cp, a backup restore) is
@@ -42,8 +47,9 @@
 #define BLOCKLIST_DEFAULT_MAX_AGE_SECONDS 86400
 
 /*
- Default `reload_interval_ms`: one second, so a newly published index is
- served within a second, for one `stat` per second.
+ Default `reload_interval_ms`: one second, for one `stat` per second. A
+ version `blocklistd` publishes is served within milliseconds whatever the
+ interval (the heartbeat announces it); the interval bounds the rest.
  */
 #define BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS 1000
 
@@ -206,7 +212,10 @@ typedef struct blocklist_options {
    published index file (one `stat`; a changed file is opened, validated
    and swapped in without blocking lookups), checks the served file was
    not overwritten in place (one `fstat` and a 256-byte read), and
-   follows a re-created heartbeat (one `stat`). 0: no thread; call
+   follows a re-created heartbeat (one `stat`). The same thread sleeps
+   on the heartbeat's index generation and reloads as soon as
+   `blocklistd` announces a new version there, so the daemon's versions
+   do not wait for the interval. 0: no thread; call
    `blocklist_handle_reload` yourself, as often. Default
    `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
    */

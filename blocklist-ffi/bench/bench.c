@@ -5,6 +5,12 @@
  * usage: bench steady  <index> <hits file> <misses file>
  *        bench medians <index> <hits file> <misses file>   (the latency passes only)
  *        bench swaps   <index> <hits file> <misses file> <seconds>
+ *        bench follow  <index> <hits file> <misses file> <idle seconds>
+ * follow: the handle has the default options; for each line "<ns>" on stdin
+ * (the CLOCK_MONOTONIC time the driver announced a new index in the
+ * heartbeat) it waits for the handle's next reload and prints
+ * "follow_ns <latency>"; at the end of input it stays idle for the given
+ * seconds and prints the CPU time that took, per second.
  * Query files: one "kind<TAB>text" per line, the text in canonical form, so
  * both blocklist_check and blocklist_check_canonical take it. Output: "name
  * value" lines, ns. */
@@ -15,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "blocklist.h"
@@ -202,13 +209,50 @@ static void swaps(const queries *hits, const queries *misses, double seconds) {
   free(t);
 }
 
+static uint64_t cpu_us(void) {
+  struct rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return (uint64_t)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000u +
+         (uint64_t)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+/* How long after its announcement each new index is served, then the
+ * handle's CPU time while nothing happens. */
+static void follow(double idle_seconds) {
+  unsigned long long announced;
+  blocklist_status s;
+  struct timespec pause = {0, 100000};
+  uint64_t before, start;
+  blocklist_handle_status(handle, &s);
+  printf("ready\n");
+  fflush(stdout);
+  while (scanf("%llu", &announced) == 1) {
+    uint64_t reloads = s.reloads, deadline = now_ns() + 5000000000u;
+    do {
+      nanosleep(&pause, NULL);
+      blocklist_handle_status(handle, &s);
+    } while (s.reloads == reloads && now_ns() < deadline);
+    printf("follow_ns %llu\n", (unsigned long long)(now_ns() - announced));
+    fflush(stdout);
+  }
+  before = cpu_us();
+  start = now_ns();
+  pause.tv_sec = (time_t)idle_seconds;
+  pause.tv_nsec = (long)((idle_seconds - (double)pause.tv_sec) * 1e9);
+  nanosleep(&pause, NULL);
+  printf("idle_cpu_us_per_s %.1f\n", (double)(cpu_us() - before) / ((double)(now_ns() - start) / 1e9));
+}
+
 int main(int argc, char **argv) {
   blocklist_options o;
   queries hits, misses;
   uint64_t cost[1001];
   if (argc < 5) { fprintf(stderr, "usage: bench steady|medians|swaps <index> <hits> <misses> [seconds]\n"); return 2; }
+  /* The default options, as deployed: the reload thread keeps the clock
+   * checks read. The swaps pass reloads every 10 ms (no daemon announces
+   * its files). */
   blocklist_options_default(&o);
-  o.reload_interval_ms = strcmp(argv[1], "swaps") == 0 ? 10 : 0;
+  if (strcmp(argv[1], "swaps") == 0) o.reload_interval_ms = 10;
   if (blocklist_open_with_options(argv[2], &o, &handle) != BLOCKLIST_OK) { fprintf(stderr, "open failed\n"); return 1; }
   hits = load(argv[3]);
   misses = load(argv[4]);
@@ -218,6 +262,8 @@ int main(int argc, char **argv) {
   printf("timer_cost %llu\n", (unsigned long long)timer_cost);
   if (strcmp(argv[1], "swaps") == 0) {
     swaps(&hits, &misses, argc > 5 ? atof(argv[5]) : 10.0);
+  } else if (strcmp(argv[1], "follow") == 0) {
+    follow(argc > 5 ? atof(argv[5]) : 5.0);
   } else {
     latency("miss", &misses, &hits, 0, blocklist_check);
     latency("hit", &hits, &misses, 1, blocklist_check);

@@ -5,26 +5,39 @@
 //!
 //! Environment: `BLOCKLIST_BENCH_ENTRIES` (default 10000000),
 //! `BLOCKLIST_BENCH_QUERIES` (hits and misses each, default 200000),
-//! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10).
+//! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10), `BLOCKLIST_BENCH_FOLLOWS`
+//! (new indexes announced in the heartbeat, default 20).
 //!
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
 //! `blocklist_check` does under its boundary) or canonical
-//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`). Medians come from
+//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), and both
+//! take the time from a word in memory: the C handle (default options) from
+//! the clock its reload thread keeps, Rust from an atomic read the same way,
+//! so neither pays for a clock call the other skips. Medians come from
 //! groups of 16 calls with a fence between calls (as in the lookup benchmark,
 //! so that a median is one call's latency, not the overlap of many calls'
 //! cache misses), tails from single calls, timed with the monotonic clock in
 //! both languages, the timer's own median cost subtracted. Baselines, as the
 //! lookup benchmark's: a bare `xorf::BinaryFuse8` probe and a `HashSet<u64>`.
+//!
+//! Last, how soon a C handle with the default options serves an index
+//! announced in the heartbeat as the daemon announces each apply (from the
+//! announcement to the handle's next reload), beside files published
+//! without an announcement (found by the periodic reload), and the CPU time
+//! of an idle handle.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use blocklist_lookup::index::{IndexBuilder, LiveIndex};
-use blocklist_lookup::normalise::normalise;
+use blocklist::clock;
+use blocklist_lookup::index::{HeartbeatWriter, IndexBuilder, LiveIndex};
+use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
 use xorf::{BinaryFuse8, Filter};
@@ -160,6 +173,7 @@ fn main() {
     let entries = env_number("BLOCKLIST_BENCH_ENTRIES", 10_000_000);
     let query_count = env_number("BLOCKLIST_BENCH_QUERIES", 200_000);
     let swap_seconds = env_number("BLOCKLIST_BENCH_SWAP_SECONDS", 10);
+    let follows = env_number("BLOCKLIST_BENCH_FOLLOWS", 20);
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("temp dir");
     let index_path = dir.path().join("lookup.idx");
@@ -221,8 +235,11 @@ fn main() {
     // The same lookups through the Rust API, in this process, measured first.
     let live = LiveIndex::open(&index_path).expect("open the index");
     let cost = timer_cost();
+    // The time as the C handle's checks read it: a word a thread keeps.
+    let kept = AtomicU64::new(clock::now().0);
+    let now = || Timestamp(kept.load(Ordering::Relaxed));
     let rust_check = |kind: Kind, text: &str| {
-        let now = Timestamp::now();
+        let now = now();
         let index = live.load();
         black_box(
             index
@@ -236,12 +253,21 @@ fn main() {
     let rust_hit = latency(&hits, &misses, cost, rust_check);
     // What `blocklist_check_canonical` does under its boundary.
     let rust_canonical = |kind: Kind, text: &str| {
-        let now = Timestamp::now();
+        let now = now();
         let index = live.load();
         black_box(index.lookup_canonical(kind, text, now).is_some());
     };
     let rust_canonical_miss = latency(&misses, &hits, cost, rust_canonical);
     let rust_canonical_hit = latency(&hits, &misses, cost, rust_canonical);
+    // The same with the shape guard `blocklist_check_canonical` runs first:
+    // what is left between the two sides is the boundary alone.
+    let rust_guarded = |kind: Kind, text: &str| {
+        if has_canonical_shape(kind, text) {
+            rust_canonical(kind, text);
+        }
+    };
+    let rust_guarded_miss = latency(&misses, &hits, cost, rust_guarded);
+    let rust_guarded_hit = latency(&hits, &misses, cost, rust_guarded);
     let filter = {
         let index = live.load();
         latency(&misses, &hits, cost, |kind, text| {
@@ -264,10 +290,10 @@ fn main() {
             let index = live.load();
             if canonical {
                 let mut hits = Vec::new();
-                index.lookup_batch(chunk, Timestamp::now(), &mut hits);
+                index.lookup_batch(chunk, now(), &mut hits);
                 black_box(hits);
             } else {
-                black_box(index.check_batch(chunk, &rules, Timestamp::now()));
+                black_box(index.check_batch(chunk, &rules, now()));
             }
         }
         t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
@@ -276,6 +302,23 @@ fn main() {
         (rust_batch(&misses, false), rust_batch(&hits, false)),
         (rust_batch(&misses, true), rust_batch(&hits, true)),
     ];
+    // `lookup_batch` after the shape guard of each query, as the C batch does.
+    let rust_guarded_batch = |queries: &[(Kind, String)]| {
+        let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let t0 = Instant::now();
+        for chunk in refs.chunks_exact(1024) {
+            let shaped: Vec<(Kind, &str)> = chunk
+                .iter()
+                .copied()
+                .filter(|&(kind, text)| has_canonical_shape(kind, text))
+                .collect();
+            let (index, mut hits) = (live.load(), Vec::new());
+            index.lookup_batch(&shaped, now(), &mut hits);
+            black_box(hits);
+        }
+        t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
+    };
+    let rust_guarded_batches = (rust_guarded_batch(&misses), rust_guarded_batch(&hits));
     let rust_throughput = |threads: usize| {
         let calls: u64 = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -408,6 +451,12 @@ fn main() {
     let swapped = child.wait_with_output().expect("swap run");
     assert!(swapped.status.success());
     let s = parse(&swapped.stdout);
+    let (announced, unannounced, idle_cpu) = follow(
+        &exe,
+        dir.path(),
+        [&index_path, &hits_file, &misses_file],
+        follows,
+    );
 
     // The report.
     let ratio = |a: f64, b: f64| a / b;
@@ -496,4 +545,93 @@ fn main() {
     println!("\nduring swaps ({swaps} index files published in {swap_seconds} s, {} swapped in): {} checks, {} errors, {} wrong, p99 {} / p99.9 {} / worst {} ns",
         get(&s, "swaps_reloads"), get(&s, "swaps_calls"), get(&s, "swaps_errors"), get(&s, "swaps_wrong"),
         get(&s, "swaps_p99"), get(&s, "swaps_p999"), get(&s, "swaps_max"));
+    println!(
+        "\nRust with the shape guard first (has_canonical_shape, then the same call), against C: canonical miss median {} ns (C / it {:.2}), hit {} ns ({:.2}); canonical batch per id, misses {:.1} ns ({:.2}), hits {:.1} ns ({:.2})",
+        rust_guarded_miss.median,
+        get(&c, "canonical_miss_median") / rust_guarded_miss.median as f64,
+        rust_guarded_hit.median,
+        get(&c, "canonical_hit_median") / rust_guarded_hit.median as f64,
+        rust_guarded_batches.0,
+        get(&c, "canonical_miss_batch_per_id") / rust_guarded_batches.0,
+        rust_guarded_batches.1,
+        get(&c, "canonical_hit_batch_per_id") / rust_guarded_batches.1,
+    );
+    let ms = |ns: u64| ns as f64 / 1e6;
+    println!(
+        "\nnew index to C handle (default options; {} copies of the index renamed into place): announced in the heartbeat, median {:.1} ms, worst {:.1} ms; not announced (the periodic reload), median {:.1} ms, worst {:.1} ms; an idle handle's CPU time {idle_cpu:.0} µs per second",
+        announced.len() + unannounced.len(),
+        ms(announced[announced.len() / 2]),
+        ms(announced[announced.len() - 1]),
+        ms(unannounced[unannounced.len() / 2]),
+        ms(unannounced[unannounced.len() - 1]),
+    );
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds, the clock the C program reads.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Publishes `count` copies of the index by rename while `bench follow`
+/// runs, three in four announced in a heartbeat as the daemon announces an
+/// apply, each at a random moment after the handle took the one before;
+/// returns the latencies (ns, sorted) of the announced ones and of the
+/// others, and the idle handle's CPU time in µs per second.
+fn follow(exe: &Path, dir: &Path, files: [&Path; 3], count: usize) -> (Vec<u64>, Vec<u64>, f64) {
+    let heartbeat = HeartbeatWriter::create(dir).expect("create the heartbeat");
+    let mut child = Command::new(exe)
+        .arg("follow")
+        .args(files)
+        .arg("3")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the C bench");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while line.trim() != "ready" {
+        line.clear();
+        assert!(stdout.read_line(&mut line).expect("read") > 0, "no ready");
+    }
+    let (index, copy) = (files[0], dir.join("lookup.idx.tmp"));
+    let mut rng = SplitMix(0xF011);
+    let (mut announced, mut unannounced) = (Vec::new(), Vec::new());
+    for i in 0..count.max(4) {
+        std::thread::sleep(Duration::from_millis(20 + rng.below(200)));
+        std::fs::copy(index, &copy).expect("copy the index");
+        std::fs::rename(&copy, index).expect("publish the copy");
+        let at = monotonic_ns();
+        let announce = i % 4 != 3;
+        if announce {
+            heartbeat.index_published();
+        }
+        writeln!(stdin, "{at}").expect("send");
+        line.clear();
+        stdout.read_line(&mut line).expect("read");
+        let latency = parse(line.as_bytes())
+            .first()
+            .map(|(_, ns)| *ns as u64)
+            .expect("a follow_ns line");
+        if announce {
+            &mut announced
+        } else {
+            &mut unannounced
+        }
+        .push(latency);
+    }
+    drop(stdin);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    assert!(child.wait().expect("follow run").success());
+    let idle = get(&parse(rest.as_bytes()), "idle_cpu_us_per_s");
+    announced.sort_unstable();
+    unannounced.sort_unstable();
+    (announced, unannounced, idle)
 }

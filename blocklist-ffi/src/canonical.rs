@@ -13,7 +13,6 @@ use crate::args::{
 };
 use crate::boundary::ffi_guard;
 use crate::check::{run_batch, write_answer};
-use crate::clock;
 use crate::codes::{
     blocklist_result, BLOCKLIST_ERR_BUFFER_TOO_SMALL, BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_OK,
 };
@@ -121,7 +120,7 @@ pub unsafe extern "C" fn blocklist_check_canonical(
         let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
         let text = try_canonical(kind, &bytes)?;
         let out = try_mut(out, "out")?;
-        let now = clock::now();
+        let now = handle.now();
         handle.with_data(now, |data| {
             let hit = data
                 .index

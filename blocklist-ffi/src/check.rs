@@ -12,7 +12,6 @@ use crate::args::{
     try_slice, try_slice_mut, try_utf8,
 };
 use crate::boundary::ffi_guard;
-use crate::clock;
 use crate::codes::{blocklist_result, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK};
 use crate::error::{set_last_error, Error};
 use crate::handle::{blocklist_handle, Data};
@@ -82,7 +81,7 @@ unsafe fn check_one(
         let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
         let raw = try_utf8(&bytes)?;
         let out = try_mut(out, "out")?;
-        let now = clock::now();
+        let now = handle.now();
         handle.with_data(now, |data| {
             let hit = match data.index {
                 Some(index) => index.check(kind, raw, data.rules, now)?,
@@ -377,7 +376,7 @@ pub(crate) unsafe fn run_batch(
             }
         }
         let mut first_error: Option<(usize, Error)> = None;
-        let now = clock::now();
+        let now = handle.now();
         handle.with_data(now, |data| {
             let mut reported = Vec::new();
             answer(data.index, data.rules, now, &valid, &mut |item, outcome| {

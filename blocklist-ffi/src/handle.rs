@@ -3,16 +3,25 @@
 //!
 //! # Reload design
 //!
-//! Lookups load what is `Served` lock-free (an arc-swap guard held only for
-//! the lookup): the current index and the feed's heartbeat, so a lookup pays
-//! one guard and, for its freshness, one atomic load of the mapped heartbeat,
-//! and never waits. A background thread owned by the handle wakes every
-//! `reload_interval_ms` and does all the rest:
+//! Lookups read what is `Served` lock-free and without a locked instruction
+//! ([`Published`]: a hazard pointer held only for the lookup): the current
+//! index and the feed's heartbeat, so a lookup pays two plain loads and two
+//! plain stores and, for its freshness, one atomic load of the mapped
+//! heartbeat, and never waits. A background thread owned by the handle does
+//! all the rest. It sleeps on the heartbeat's index generation, which the
+//! daemon bumps after publishing each new version and wakes its sleepers on
+//! (a futex on the shared page), and reloads when woken, so a new version is
+//! answered within milliseconds of its publication. It wakes at least every
+//! 100 ms anyway to read the clock for the checks to come (a check loads one
+//! word instead of calling the clock: [`KeptClock`]): an idle handle costs
+//! ten wake-ups a second. Every `reload_interval_ms` it reloads anyway, for
+//! what the generation does not announce (an index published without a
+//! daemon, a file written in place, a heartbeat re-created). A reload:
 //!
 //! - it `stat`s the index path and, when it names a new file, opens and fully
 //!   validates it and swaps it in ([`LiveIndex`]); lookups in flight finish
-//!   on the index they started with, whose map is released when its last
-//!   guard is dropped. A file that fails validation, or holds an older list
+//!   on the index they started with, whose map is released once the last
+//!   of them has returned. A file that fails validation, or holds an older list
 //!   version, is refused: the previous index stays in use and the refusal is
 //!   recorded for `blocklist_handle_status`;
 //! - it `fstat`s the served file: one written in place (`cp` over it, a
@@ -28,13 +37,11 @@
 use std::ffi::c_char;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use blocklist_lookup::index::{
     FileIdentity, Freshness, Heartbeat, IndexError, LiveIndex, LookupIndex, HEARTBEAT_FILE,
 };
@@ -42,7 +49,7 @@ use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{try_mut, try_path, try_ref};
 use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
-use crate::clock;
+use crate::clock::KeptClock;
 use crate::codes::{
     blocklist_result, BLOCKLIST_ERR_INDEX_MODIFIED, BLOCKLIST_ERR_INDEX_NOT_FOUND,
     BLOCKLIST_ERR_INTERNAL, BLOCKLIST_ERR_UNSUPPORTED_REGION, BLOCKLIST_OK,
@@ -50,6 +57,7 @@ use crate::codes::{
 use crate::error::{index_code, normalise_code, Error};
 use crate::message::copy_message;
 use crate::options::blocklist_options;
+use crate::published::Published;
 use crate::types::{
     blocklist_freshness, blocklist_status, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
     BLOCKLIST_FRESHNESS_STALE,
@@ -79,11 +87,14 @@ struct Shared {
     opened_by: u32,
     rules: Rules,
     max_age_seconds: u64,
+    /// The time checks are answered at, kept by the reload thread.
+    clock: KeptClock,
     /// Follows the index file; empty until an index has been opened (only
     /// with `allow_missing`). Lookups read `served`, never this.
     live: OnceLock<LiveIndex>,
-    /// What lookups answer from; replaced whole by reloads.
-    served: ArcSwap<Served>,
+    /// What lookups answer from; replaced whole by reloads, read without a
+    /// locked instruction.
+    served: Published<Served>,
     /// Held for a whole reload, so that reloads publish `served` and record
     /// their outcomes in the order they ran.
     reloading: Mutex<Reloading>,
@@ -128,10 +139,10 @@ struct ReloadStatus {
     last_error: Option<Error>,
 }
 
-/// The background thread and the channel whose closing stops it.
+/// The background thread and the flag that stops it.
 struct Reloader {
-    /// Dropping it wakes the thread and tells it to exit.
-    stop: mpsc::Sender<()>,
+    /// Set on close: the thread exits when it next wakes (woken at once).
+    stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -159,15 +170,16 @@ impl blocklist_handle {
                     && index_code(&e) == BLOCKLIST_ERR_INDEX_NOT_FOUND => {}
             Err(e) => return Err(e.into()),
         }
-        let served = ArcSwap::from_pointee(Served {
+        let served = Published::new(Arc::new(Served {
             index: live.get().map(LiveIndex::load_full),
             feed: Arc::new(Feed::Unknown),
-        });
+        }));
         let shared = Arc::new(Shared {
             path,
             opened_by: std::process::id(),
             rules,
             max_age_seconds: options.max_age_seconds,
+            clock: KeptClock::new(),
             live,
             served,
             reloading: Mutex::default(),
@@ -193,6 +205,12 @@ impl blocklist_handle {
         Ok(blocklist_handle { shared, reloader })
     }
 
+    /// The time a check is answered at (see [`KeptClock`]).
+    #[inline]
+    pub(crate) fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
     /// The normalisation rules the handle was opened with.
     pub(crate) fn rules(&self) -> &Rules {
         &self.shared.rules
@@ -208,19 +226,20 @@ impl blocklist_handle {
         f: impl FnOnce(Data<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let shared = &*self.shared;
-        let served = shared.served.load();
-        let (index, freshness) = match served.index.as_deref() {
-            None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
-            Some(index) if !index.is_intact() => return Err(withheld(index)),
-            Some(index) => (
-                Some(index),
-                served.freshness(index, now, shared.max_age_seconds),
-            ),
-        };
-        f(Data {
-            index,
-            freshness,
-            rules: &shared.rules,
+        shared.served.read(|served| {
+            let (index, freshness) = match served.index.as_deref() {
+                None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
+                Some(index) if !index.is_intact() => return Err(withheld(index)),
+                Some(index) => (
+                    Some(index),
+                    served.freshness(index, now, shared.max_age_seconds),
+                ),
+            };
+            f(Data {
+                index,
+                freshness,
+                rules: &shared.rules,
+            })
         })
     }
 }
@@ -242,7 +261,16 @@ fn withheld(index: &LookupIndex) -> Error {
 impl Drop for blocklist_handle {
     fn drop(&mut self) {
         if let Some(Reloader { stop, thread }) = self.reloader.take() {
-            drop(stop);
+            stop.store(true, Ordering::Release);
+            // Wake it where it sleeps: on the heartbeat (this handle maps the
+            // same file), or parked. (Should it have just moved to a heartbeat
+            // mapped anew, it sees `stop` within a tick.)
+            self.shared.served.read(|served| {
+                if let Feed::Beating(heartbeat) = &*served.feed {
+                    heartbeat.wake_waiters();
+                }
+            });
+            thread.thread().unpark();
             if self.shared.opened_by == std::process::id() {
                 // The thread only sleeps and reloads; a panic in it was
                 // already contained, so there is nothing to report here.
@@ -286,6 +314,14 @@ impl Served {
 }
 
 impl Shared {
+    /// The heartbeat's index generation (0 without a heartbeat): one atomic load.
+    fn generation(&self) -> u64 {
+        self.served.read(|served| match &*served.feed {
+            Feed::Beating(heartbeat) => heartbeat.generation(),
+            Feed::Unknown | Feed::Unreadable => 0,
+        })
+    }
+
     /// Looks for a new index file at the path and swaps it in if it
     /// validates, checks the served file was not written in place, and maps
     /// the heartbeat again if it was re-created; records the outcome.
@@ -335,12 +371,11 @@ impl Shared {
         let feed = follow_heartbeat(&index_path, &mut reloading.heartbeat_file);
         let swapped = matches!(index_outcome, Ok(true));
         if swapped || feed.is_some() {
-            let current = self.served.load();
             let feed_now = match &feed {
                 Some((feed, _)) => Arc::clone(feed),
-                None => Arc::clone(&current.feed),
+                None => self.served.read(|current| Arc::clone(&current.feed)),
             };
-            self.served.store(Arc::new(Served {
+            self.served.replace(Arc::new(Served {
                 index: self.live.get().map(LiveIndex::load_full),
                 feed: feed_now,
             }));
@@ -423,25 +458,67 @@ fn index_file(path: &Path) -> PathBuf {
     }
 }
 
+/// The longest the reload thread sleeps: it keeps the clock checks read to
+/// this (see [`KeptClock`]), and where nothing wakes it on a new version (no
+/// heartbeat, a system without futexes) looks at the generation this often.
+/// An idle handle wakes ten times a second.
+const TICK: Duration = Duration::from_millis(100);
+
 impl Reloader {
+    /// Starts the thread. It sleeps on the heartbeat's index generation,
+    /// which the daemon bumps and wakes it on after each apply, for at most
+    /// a [`TICK`] (or `every`, if shorter); then it keeps the clock, and
+    /// reloads if the generation moved or `every` has passed since the last
+    /// reload, which catches what the generation does not announce (an index
+    /// published without a daemon, a heartbeat re-created, a file written in
+    /// place).
     fn start(shared: &Arc<Shared>, every: Duration) -> Result<Reloader, Error> {
-        let (stop, stopped) = mpsc::channel::<()>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
         // Only the handle owns the shared state: in a child forked after the
         // open, where this thread does not run, closing the handle still
-        // unmaps the index.
-        let shared = Arc::downgrade(shared);
+        // unmaps the index. (The thread holds the heartbeat it sleeps on,
+        // whose 64-byte map such a child keeps.)
+        let weak = Arc::downgrade(shared);
+        let tick = TICK.min(every);
+        let mut seen = shared.generation();
+        let mut feed = shared.served.read(|served| Arc::clone(&served.feed));
+        shared.clock.keep();
         let thread = std::thread::Builder::new()
             .name("blocklist-reload".into())
             .spawn(move || {
-                // Wakes every `every`, exits as soon as the handle drops `stop`.
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    let Some(shared) = shared.upgrade() else {
+                let mut last_reload = Instant::now();
+                while !stopping.load(Ordering::Acquire) {
+                    match &*feed {
+                        Feed::Beating(heartbeat) => heartbeat.wait_for_generation(seen, tick),
+                        Feed::Unknown | Feed::Unreadable => std::thread::park_timeout(tick),
+                    }
+                    if stopping.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let Some(shared) = weak.upgrade() else {
                         break;
                     };
-                    // A panic must not end the thread (or unwind anywhere):
-                    // contain it and try again next time.
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.reload()));
+                    shared.clock.keep();
+                    // What readers held at the last swap, unmapped once they let go.
+                    shared.served.reclaim();
+                    let generation = shared.generation();
+                    if generation != seen || last_reload.elapsed() >= every {
+                        // Read before the reload: a version published during
+                        // it bumps the generation again, and is reloaded next.
+                        seen = generation;
+                        last_reload = Instant::now();
+                        // A panic must not end the thread (or unwind
+                        // anywhere): contain it and try again next time.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            shared.reload()
+                        }));
+                    }
+                    // The heartbeat may have been mapped anew by the reload.
+                    feed = shared.served.read(|served| Arc::clone(&served.feed));
+                }
+                if let Some(shared) = weak.upgrade() {
+                    shared.clock.release();
                 }
             })
             .map_err(|e| {
@@ -585,9 +662,10 @@ pub unsafe extern "C" fn blocklist_handle_status(
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
         let out = try_mut(out, "out")?;
-        let now = clock::now();
+        let now = handle.now();
         let shared = &*handle.shared;
-        let served = shared.served.load();
+        // A strong count (a slow path): the status is built around other locks.
+        let served = shared.served.load_full();
         let mut status = match served.index.as_deref() {
             Some(index) if index.is_intact() => {
                 let header = index.header();

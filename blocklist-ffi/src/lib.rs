@@ -12,12 +12,15 @@
 //! 4. `boundary`: the panic boundary (`ffi_guard`) every exported body runs in;
 //! 5. `args`: NULL, length, UTF-8 and kind checks shared by every entry point;
 //! 6. `message`: `blocklist_error_message`, `blocklist_last_error`;
-//! 7. `clock`: the time a check is answered at;
+//! 7. `clock`: the time a check is answered at (public: the benchmark times
+//!    Rust calls with the same clock);
 //! 8. `options`: `blocklist_options` and their defaults;
-//! 9. `handle`: `blocklist_handle` (open, close, reload, status), the reload
-//!    design and freshness;
-//! 10. `check`: checks of one identifier, per kind, or a batch;
-//! 11. `canonical`: normalising once, then checking the canonical form.
+//! 9. `published`: the value a handle's lookups read, replaced by its
+//!    reload thread, read without a locked instruction;
+//! 10. `handle`: `blocklist_handle` (open, close, reload, status), the reload
+//!     design and freshness;
+//! 11. `check`: checks of one identifier, per kind, or a batch;
+//! 12. `canonical`: normalising once, then checking the canonical form.
 //!
 //! The header `include/blocklist.h` is generated from these modules by
 //! cbindgen (`cbindgen.toml`); `tests/header.rs` fails when it is stale
@@ -29,12 +32,13 @@ mod args;
 mod boundary;
 pub mod canonical;
 pub mod check;
-mod clock;
+pub mod clock;
 pub mod codes;
 mod error;
 pub mod handle;
 pub mod message;
 pub mod options;
+mod published;
 pub mod types;
 
 use std::ffi::c_char;

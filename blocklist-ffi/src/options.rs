@@ -14,8 +14,9 @@ use crate::error::Error;
 /// (`freshness.max_age`), for indexes that have no heartbeat beside them.
 pub const BLOCKLIST_DEFAULT_MAX_AGE_SECONDS: u64 = 86_400;
 
-/// Default `reload_interval_ms`: one second, so a newly published index is
-/// served within a second, for one `stat` per second.
+/// Default `reload_interval_ms`: one second, for one `stat` per second. A
+/// version `blocklistd` publishes is served within milliseconds whatever the
+/// interval (the heartbeat announces it); the interval bounds the rest.
 pub const BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS: u32 = 1_000;
 
 /// Room for the default region code and its terminating NUL.
@@ -37,7 +38,10 @@ pub struct blocklist_options {
     /// published index file (one `stat`; a changed file is opened, validated
     /// and swapped in without blocking lookups), checks the served file was
     /// not overwritten in place (one `fstat` and a 256-byte read), and
-    /// follows a re-created heartbeat (one `stat`). 0: no thread; call
+    /// follows a re-created heartbeat (one `stat`). The same thread sleeps
+    /// on the heartbeat's index generation and reloads as soon as
+    /// `blocklistd` announces a new version there, so the daemon's versions
+    /// do not wait for the interval. 0: no thread; call
     /// `blocklist_handle_reload` yourself, as often. Default
     /// `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
     pub reload_interval_ms: u32,

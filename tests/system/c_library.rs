@@ -553,3 +553,62 @@ fn an_index_overwritten_in_place_is_withheld_until_valid_again_never_answered_as
     let out = assert_passed("overwrite", &run(&exe, &[root]));
     assert!(out.contains("overwrite: ok"), "{out}");
 }
+
+#[test]
+fn a_version_the_daemon_announces_is_answered_long_before_the_reload_interval() {
+    use std::io::{BufRead as _, Write as _};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path();
+    let mut entries = listed_entries();
+    write_index(&data.join("lookup.idx"), 1, Timestamp::now(), &entries);
+    let heartbeat = HeartbeatWriter::create(data).expect("create the heartbeat");
+    let exe = compile_c(
+        &workspace_root().join("tests/c/follow.c"),
+        &data.join("follow"),
+        false,
+    );
+    let mut child = Command::new(&exe)
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start follow");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read ready");
+    assert_eq!(line.trim(), "ready");
+    // Each version is published just after the previous one was answered,
+    // that is just after a reload: the next periodic one is a second away,
+    // so only the announcement can bring it within the program's bound.
+    let mut replies = Vec::new();
+    for version in 2..=5u64 {
+        let number = format!("+6689000000{version}");
+        entries.push((
+            Kind::Number,
+            number.clone(),
+            meta(Reason::FRAUD, "th-aoc", 1_700_000_600, None),
+        ));
+        write_index(
+            &data.join("lookup.idx"),
+            version,
+            Timestamp::now(),
+            &entries,
+        );
+        heartbeat.index_published();
+        writeln!(stdin, "{version} {number}").expect("send a version");
+        stdin.flush().expect("send a version");
+        line.clear();
+        stdout.read_line(&mut line).expect("read the verdict");
+        replies.push(line.trim().to_owned());
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("collect output");
+    eprintln!("follow: {replies:?}");
+    assert!(
+        replies.iter().all(|r| r.starts_with("seen")) && output.status.success(),
+        "{replies:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

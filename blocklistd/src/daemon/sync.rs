@@ -413,8 +413,10 @@ impl Syncer {
         Ok(done)
     }
 
-    /// Records the replica's state and swaps the API onto the new index.
+    /// Tells C readers to reload, records the replica's state and swaps the
+    /// API onto the new index.
     fn after_apply(&mut self, state: &StoreState) {
+        self.shared.status.index_published();
         self.held = state.version;
         self.shared.refresh_index();
         self.shared.status.set_data(
