@@ -338,7 +338,7 @@ fn thousands_of_changes_go_through_overlays_and_background_merges_answering_like
         bases.insert(index.base_path().to_owned());
         assert_eq!(index.header().list_version, version);
         assert_eq!(index.header().entries, list.len() as u64);
-        assert!(index.stats().overlay_entries <= 65_536);
+        assert!(index.stats().overlay_entries <= 262_144);
         for (id, e) in &list {
             let hit = index.lookup_canonical(id.kind(), id.as_str(), NOW);
             assert_eq!(
