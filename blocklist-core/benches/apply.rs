@@ -237,4 +237,22 @@ fn main() {
         ms / 1e3,
         bytes as f64 / 1e6
     );
+    // Its changes sit in the overlay until the merge it started is published.
+    let mut one_change = |label: &str| {
+        let e = fresh.next().expect("a new entry");
+        let (ms, bytes) = apply(&mut replica, &centre.delta(vec![Op::Add(e)], &[]));
+        println!(
+            "  {label}: {ms:.1} ms, {:.0} kB written",
+            bytes as f64 / 1e3
+        );
+    };
+    one_change("a one-change delta while that merge runs");
+    let t = Instant::now();
+    replica.wait_for_merge();
+    println!(
+        "  its merge ended {:.0} ms later",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    one_change("the one-change delta that publishes the merged base");
+    one_change("the next one-change delta");
 }
