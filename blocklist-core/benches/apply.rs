@@ -253,6 +253,9 @@ fn main() {
         "  its merge ended {:.0} ms later",
         t.elapsed().as_secs_f64() * 1e3
     );
-    one_change("the one-change delta that publishes the merged base");
-    one_change("the next one-change delta");
+    one_change(
+        &mut replica,
+        "the one-change delta that publishes the merged base",
+    );
+    one_change(&mut replica, "the next one-change delta");
 }
