@@ -238,15 +238,15 @@ fn main() {
         bytes as f64 / 1e6
     );
     // Its changes sit in the overlay until the merge it started is published.
-    let mut one_change = |label: &str| {
+    let mut one_change = |replica: &mut Replica, label: &str| {
         let e = fresh.next().expect("a new entry");
-        let (ms, bytes) = apply(&mut replica, &centre.delta(vec![Op::Add(e)], &[]));
+        let (ms, bytes) = apply(replica, &centre.delta(vec![Op::Add(e)], &[]));
         println!(
             "  {label}: {ms:.1} ms, {:.0} kB written",
             bytes as f64 / 1e3
         );
     };
-    one_change("a one-change delta while that merge runs");
+    one_change(&mut replica, "a one-change delta while that merge runs");
     let t = Instant::now();
     replica.wait_for_merge();
     println!(
