@@ -154,7 +154,9 @@ fn bring_up_to_date(
             let from = held.map_or(0, Version::get);
             chain::replay(dir, verifier, manifest, Base::Held, store, &BTreeMap::new())
                 .map_err(|e| format!("rolling it forward from version {from} failed: {e}"))?;
-            tracing::info!(
+            // Only a publish killed between its manifest and its store
+            // commit leaves the store behind: worth a word.
+            tracing::warn!(
                 from,
                 to = manifest.version.get(),
                 "centre state rolled forward by the published deltas"
