@@ -414,10 +414,20 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             history: options.history,
             now,
         };
-        let made = snapshot(dir.path(), &options.keys, &snapshot_options)?;
-        report.written.extend(made.written);
-        report.deleted.extend(made.deleted);
-        report.serial = made.serial.unwrap_or(report.serial);
+        // The version is published whatever happens here: a failure is
+        // worth a warning, not a failed publish an operator would retry.
+        match snapshot(dir.path(), &options.keys, &snapshot_options) {
+            Ok(made) => {
+                report.written.extend(made.written);
+                report.deleted.extend(made.deleted);
+                report.serial = made.serial.unwrap_or(report.serial);
+            }
+            Err(error) => tracing::warn!(
+                version = version.get(),
+                %error,
+                "version published, but its snapshot was not written"
+            ),
+        }
     }
     Ok(report)
 }
