@@ -86,7 +86,9 @@ impl Store {
             )
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let rows = stmt
-            .query_map([cutoff], |r| Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?)))
+            .query_map([cutoff], |r| {
+                Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let mut found = Vec::new();
         for row in rows {
@@ -237,7 +239,10 @@ mod tests {
     fn expiry_and_agency_queries_use_their_indexes_not_a_scan() {
         let (_dir, store) = store_with(&[entry("a.example", "x", Some(5))]);
         let plan = |sql: &str| -> String {
-            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
             let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
             rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };

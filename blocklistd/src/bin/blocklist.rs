@@ -454,11 +454,9 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
             };
             let report = publish::snapshot(&args.dir, &keys, &options)?;
             match (report.version, &report.skipped) {
-                (Some(version), _) => say!(
-                    out,
-                    "wrote snapshot {version}: {} entries",
-                    report.entries
-                ),
+                (Some(version), _) => {
+                    say!(out, "wrote snapshot {version}: {} entries", report.entries)
+                }
                 (None, reason) => say!(
                     out,
                     "no snapshot written: {}",

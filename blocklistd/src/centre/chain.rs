@@ -73,12 +73,8 @@ impl Replica {
             let id = op.id();
             let old = match (op, self.entries.contains_key(id)) {
                 (Op::Add(_), true) => return Err(format!("adds {id}, which is already listed")),
-                (Op::Update(_), false) => {
-                    return Err(format!("updates {id}, which is not listed"))
-                }
-                (Op::Remove(_), false) => {
-                    return Err(format!("removes {id}, which is not listed"))
-                }
+                (Op::Update(_), false) => return Err(format!("updates {id}, which is not listed")),
+                (Op::Remove(_), false) => return Err(format!("removes {id}, which is not listed")),
                 _ => self.entries.remove(id).map(|meta| Entry {
                     id: id.clone(),
                     meta,
@@ -123,8 +119,11 @@ pub trait ReplayTarget {
     fn held(&self) -> Result<(Option<Version>, ListState), CentreError>;
 
     /// Replaces what is held by a verified snapshot (`file` names it).
-    fn load_snapshot(&mut self, snapshot: Verified<Snapshot>, file: &str)
-        -> Result<(), CentreError>;
+    fn load_snapshot(
+        &mut self,
+        snapshot: Verified<Snapshot>,
+        file: &str,
+    ) -> Result<(), CentreError>;
 
     /// Applies a verified delta that follows the held version.
     fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError>;
@@ -155,7 +154,11 @@ impl ReplayTarget for Store {
         Ok((held.version, held.state))
     }
 
-    fn load_snapshot(&mut self, snapshot: Verified<Snapshot>, file: &str) -> Result<(), CentreError> {
+    fn load_snapshot(
+        &mut self,
+        snapshot: Verified<Snapshot>,
+        file: &str,
+    ) -> Result<(), CentreError> {
         self.apply_snapshot(&snapshot, file, &mut |_| {})?;
         Ok(())
     }
@@ -336,11 +339,12 @@ pub fn replay(
         let (version, signed) = (delta.version, delta.state);
         target.apply_delta(delta, &name)?;
         let (_, state) = target.held()?;
-        verify::check_state(&format!("state after delta {version}"), &signed, &state)
-        .map_err(|err| CentreError::Verify {
-            file: name.clone(),
-            source: err,
-        })?;
+        verify::check_state(&format!("state after delta {version}"), &signed, &state).map_err(
+            |err| CentreError::Verify {
+                file: name.clone(),
+                source: err,
+            },
+        )?;
         if let Some((snapshot_name, snapshot_state)) = snapshot_states.get(&version) {
             verify::check_state(
                 &format!("snapshot {version} against the replayed deltas"),

@@ -28,11 +28,11 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use blocklist_core::document::ListState;
 use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::document::ListState;
 use blocklist_core::store::Store;
 use blocklist_core::verify::{read_unverified, Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
@@ -311,7 +311,13 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         return centre.resign(&lock, &signers, options, report);
     }
     let mut list = centre.open_state(&lock)?;
-    let mut planned = changes(list.store(), additions, removals, options.context.now, &mut report)?;
+    let mut planned = changes(
+        list.store(),
+        additions,
+        removals,
+        options.context.now,
+        &mut report,
+    )?;
     let purged = purge_expired(
         list.store(),
         &planned,
@@ -400,7 +406,8 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             list.store_mut().apply_delta(&delta, &rel)?;
         }
         Published::Snapshot(snapshot, rel) => {
-            list.store_mut().apply_snapshot(&snapshot, &rel, &mut |_| {})?;
+            list.store_mut()
+                .apply_snapshot(&snapshot, &rel, &mut |_| {})?;
         }
     }
     let newest_snapshot = manifest.snapshots.last().map_or(0, |s| s.version.get());
@@ -492,7 +499,9 @@ pub fn snapshot(
         let centre = Centre::open(&dir)?;
         centre.publish_signers(keys)?;
         let Some(manifest) = &centre.manifest else {
-            return Err(CentreError::usage("nothing published yet: nothing to snapshot"));
+            return Err(CentreError::usage(
+                "nothing published yet: nothing to snapshot",
+            ));
         };
         if centre.publish_keys_changed() {
             return Err(CentreError::usage(
@@ -500,7 +509,10 @@ pub fn snapshot(
             ));
         }
         if manifest.snapshots.last().map(|s| s.version) == Some(manifest.version) {
-            return Ok(skip(format!("version {} has a snapshot already", manifest.version)));
+            return Ok(skip(format!(
+                "version {} has a snapshot already",
+                manifest.version
+            )));
         }
         centre.open_state(&lock)?;
         centre.roots.newest().root().list.clone()
@@ -548,12 +560,20 @@ pub fn snapshot(
     let centre = Centre::open(&dir)?;
     let signers = centre.publish_signers(keys)?;
     let Some(current) = &centre.manifest else {
-        return Err(CentreError::usage("the manifest is gone: nothing to snapshot"));
+        return Err(CentreError::usage(
+            "the manifest is gone: nothing to snapshot",
+        ));
     };
     if centre.publish_keys_changed() {
-        return Ok(skip("a rotation changed the publish keys meanwhile".to_owned()));
+        return Ok(skip(
+            "a rotation changed the publish keys meanwhile".to_owned(),
+        ));
     }
-    if current.snapshots.last().is_some_and(|s| s.version >= version) {
+    if current
+        .snapshots
+        .last()
+        .is_some_and(|s| s.version >= version)
+    {
         return Ok(skip(format!(
             "a snapshot of version {version} or newer was listed meanwhile"
         )));
@@ -1140,10 +1160,7 @@ fn purge_expired(
 /// agencies are all listed already costs a handful of lookups; the exact
 /// count is taken only when the bound cannot decide.
 fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
-    let listed: HashSet<String> = list
-        .agencies(MAX_AGENCIES + 1)?
-        .into_iter()
-        .collect();
+    let listed: HashSet<String> = list.agencies(MAX_AGENCIES + 1)?.into_iter().collect();
     let new: HashSet<&str> = planned
         .changes
         .iter()
@@ -1162,7 +1179,9 @@ fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
             }
         }
         if let Some(new) = chain::op_entry(op) {
-            *counts.entry(new.meta.agency.as_str().to_owned()).or_insert(0) += 1;
+            *counts
+                .entry(new.meta.agency.as_str().to_owned())
+                .or_insert(0) += 1;
         }
     }
     let agencies = counts.values().filter(|n| **n > 0).count();

@@ -82,8 +82,11 @@ fn a_store_whose_digest_disagrees_with_the_manifest_is_rebuilt() {
     let conn = rusqlite::Connection::open(state_db(&centre)).unwrap();
     conn.execute("DELETE FROM entries WHERE value = 'a.example'", [])
         .unwrap();
-    conn.execute("UPDATE list_state SET digest = zeroblob(32), entries = 2", [])
-        .unwrap();
+    conn.execute(
+        "UPDATE list_state SET digest = zeroblob(32), entries = 2",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let stderr = publish_domains(&centre, "c.txt", &["d.example"], &[]);
     assert!(
@@ -141,7 +144,10 @@ fn copy_store(from: &Path, to: &Path) {
 fn after_a_publish_killed_at_any_point_the_next_one_finds_the_store_consistent() {
     let centre = Centre::new();
     publish_domains(&centre, "seed.txt", &["seed.example"], &[]);
-    for (round, delay_ms) in [0u64, 10, 30, 60, 100, 150, 250, 400].into_iter().enumerate() {
+    for (round, delay_ms) in [0u64, 10, 30, 60, 100, 150, 250, 400]
+        .into_iter()
+        .enumerate()
+    {
         let names: Vec<String> = (0..8_500)
             .map(|i| format!("kill-{round}-{i}.example"))
             .collect();
@@ -169,8 +175,12 @@ fn snapshot_lists_the_current_version_once_and_the_chain_verifies() {
     let centre = Centre::new();
     publish_domains(&centre, "a.txt", &["a.example", "b.example"], &[]);
     publish_domains(&centre, "b.txt", &["c.example"], &[]);
-    assert!(centre.files("snapshots").is_empty(), "publish wrote a snapshot");
-    let snapshot = |centre: &Centre| ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    assert!(
+        centre.files("snapshots").is_empty(),
+        "publish wrote a snapshot"
+    );
+    let snapshot =
+        |centre: &Centre| ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
     let out = snapshot(&centre);
     assert!(out.contains("wrote snapshot 2: 3 entries"), "{out}");
     let listed = manifest(&centre);
@@ -180,7 +190,10 @@ fn snapshot_lists_the_current_version_once_and_the_chain_verifies() {
     assert!(out.contains("version 2 has a snapshot already"), "{out}");
     publish_domains(&centre, "c.txt", &["d.example"], &[]);
     let out = verify_ok(&centre);
-    assert!(out.contains("version 3") && out.contains("1 snapshot(s)"), "{out}");
+    assert!(
+        out.contains("version 3") && out.contains("1 snapshot(s)"),
+        "{out}"
+    );
 }
 
 #[test]
