@@ -8,6 +8,7 @@
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
+//! - [`delta_head`]: a published delta's version, time and state, without its operations.
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
@@ -17,6 +18,7 @@
 
 pub mod audit;
 pub mod chain;
+pub mod delta_head;
 mod error;
 pub mod ingest;
 pub mod inspect;

@@ -34,10 +34,11 @@ use blocklist_core::document::{
 };
 use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::Store;
-use blocklist_core::verify::{read_unverified, Verified, Verifier};
+use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
 
 use crate::centre::chain::{self, Replica};
+use crate::centre::delta_head;
 use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::source::Source;
@@ -807,7 +808,7 @@ impl<'a> Centre<'a> {
         let Some(file) = manifest.deltas.iter().find(|d| d.version == version) else {
             return Ok(None);
         };
-        Ok(Some(self.listed_delta(file)?.state))
+        Ok(Some(delta_head::read(self.dir, file)?.state))
     }
 
     /// Checks `keys` are publish keys of the newest root, enough of them.
@@ -932,19 +933,10 @@ impl<'a> Centre<'a> {
     }
 
     /// When a listed delta was published (read from the delta itself: the
-    /// published files are the one source of truth).
+    /// published files are the one source of truth; from its head alone, so
+    /// a large delta costs no more than a small one).
     fn delta_created_at(&self, delta: &FileRef) -> Result<Timestamp, CentreError> {
-        Ok(self.listed_delta(delta)?.created_at)
-    }
-
-    /// A listed delta's content (its signature was checked when published).
-    fn listed_delta(&self, delta: &FileRef) -> Result<Delta, CentreError> {
-        let rel = delta.path(DocType::Delta);
-        let bytes = chain::fetch_checked(self.dir, &rel, delta)?;
-        read_unverified(&bytes).map_err(|source| CentreError::Verify {
-            file: self.dir.name(&rel),
-            source,
-        })
+        Ok(delta_head::read(self.dir, delta)?.created_at)
     }
 
     fn write_manifest(

@@ -64,6 +64,9 @@ impl CentreState {
                 },
                 Err(error) => format!("it cannot be opened: {error}"),
             }
+        } else if manifest.is_none() {
+            // The first publish: nothing to rebuild, nothing to warn about.
+            return CentreState::tuned(Store::open(&path, list)?);
         } else {
             "it is missing".to_owned()
         };
