@@ -60,7 +60,8 @@ pub fn read(dir: &PublishDir, file: &FileRef) -> Result<DeltaHead, CentreError> 
         .take(MAX_HEAD)
         .read_to_end(&mut bytes)
         .map_err(CentreError::io("read", &path))?;
-    let head = parse(&bytes).ok_or_else(|| inconsistent("has no readable delta head".to_owned()))?;
+    let head =
+        parse(&bytes).ok_or_else(|| inconsistent("has no readable delta head".to_owned()))?;
     if head.version != file.version {
         return Err(inconsistent(format!(
             "is version {}, listed as {}",
@@ -118,8 +119,12 @@ mod tests {
         let ops: Vec<Op> = (0..1_000)
             .map(|i| {
                 Op::Add(Entry {
-                    id: Identifier::parse(Kind::Domain, &format!("d{i}.example"), &Rules::default())
-                        .unwrap(),
+                    id: Identifier::parse(
+                        Kind::Domain,
+                        &format!("d{i}.example"),
+                        &Rules::default(),
+                    )
+                    .unwrap(),
                     meta: EntryMeta {
                         reason: Reason::PHISHING,
                         agency: Agency::new("th-aoc").unwrap(),
