@@ -520,7 +520,7 @@ pub fn snapshot(
     };
     // Without the lock: a publish may commit meanwhile; the read below sees
     // one version whole, whichever it is.
-    let store = blocklist_core::store::Store::open(dir.state_path(), list_name.as_str())?;
+    let store = Store::open(dir.state_path(), list_name.as_str())?;
     let (held, entries) = store.read_whole()?;
     drop(store);
     let Some(version) = held.version else {

@@ -99,6 +99,29 @@ fn a_store_whose_digest_disagrees_with_the_manifest_is_rebuilt() {
     verify_ok(&centre);
 }
 
+/// Rows edited behind the store's back, its recorded state left alone: the
+/// next `snapshot` reads every row, refuses to sign them, and deletes the
+/// store, which the next publish rebuilds from the directory.
+#[test]
+fn a_snapshot_of_a_store_whose_rows_disagree_with_its_state_is_refused_and_the_store_rebuilt() {
+    let centre = Centre::new();
+    publish_domains(&centre, "a.txt", &["a.example", "b.example"], &[]);
+    publish_domains(&centre, "b.txt", &["c.example"], &[]);
+    let conn = rusqlite::Connection::open(state_db(&centre)).unwrap();
+    conn.execute("DELETE FROM entries WHERE value = 'b.example'", [])
+        .unwrap();
+    drop(conn);
+    let err = fails(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    assert!(err.contains("its entries give state"), "{err}");
+    assert!(centre.files("snapshots").is_empty());
+    assert!(!state_db(&centre).exists(), "the store was kept");
+    let stderr = publish_domains(&centre, "c.txt", &["d.example"], &[]);
+    assert!(stderr.contains("it is missing"), "{stderr}");
+    assert_store_matches_manifest(&centre);
+    assert_eq!(manifest(&centre).state.entries, 4);
+    verify_ok(&centre);
+}
+
 #[test]
 fn a_store_that_is_not_a_database_is_rebuilt() {
     let centre = Centre::new();
