@@ -15,6 +15,7 @@
 
 mod apply;
 mod error;
+mod query;
 
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,7 @@ use blocklist_core::document::ListId;
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::publish::{
-    self, History, InitOptions, PublishOptions, PublishReport, RotateOptions,
+    self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
 use blocklistd::centre::source::{HttpSource, Source};
 use blocklistd::centre::{audit, inspect, keyfile, CentreError, PublishDir};
@@ -58,6 +58,11 @@ enum Command {
         after_help = "Example (from cron, hourly):\n  blocklist refresh /srv/blocklist --key keys/publish.key --manifest-lifetime 3d"
     )]
     Refresh(RefreshArgs),
+    /// Write a snapshot of the current version from the centre's state and list it.
+    #[command(
+        after_help = "Example (from a timer, every 15 minutes):\n  blocklist snapshot /srv/blocklist --key keys/publish.key\n\nPublishes never wait for it: the directory's lock is held only to check the state and to list the file.\nDoes nothing when the current version has a snapshot already."
+    )]
+    Snapshot(SnapshotArgs),
     /// Drop deltas (and older snapshots) that a snapshot at least KEEP versions old covers.
     #[command(
         after_help = "Example:\n  blocklist prune /srv/blocklist --key keys/publish.key --keep 100"
@@ -226,9 +231,20 @@ struct PublishArgs {
     /// Publish without the invalid lines instead of refusing.
     #[arg(long)]
     skip_invalid: bool,
-    /// Write a full snapshot every K versions.
-    #[arg(long, default_value = "10")]
-    snapshot_every: NonZeroU64,
+    /// After publishing every K-th version, also write its snapshot (the
+    /// delta is out first). Default: never; schedule `blocklist snapshot`.
+    #[arg(long)]
+    snapshot_every: Option<NonZeroU64>,
+}
+
+#[derive(Args, Debug)]
+struct SnapshotArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    signing: SigningArgs,
+    #[command(flatten)]
+    history: HistoryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -397,7 +413,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
                     now: Timestamp::now(),
                 },
                 skip_invalid: args.skip_invalid,
-                snapshot_every: args.snapshot_every,
+                snapshot_every: args.snapshot_every.unwrap_or(NonZeroU64::MAX),
                 manifest_lifetime: args.signing.manifest_lifetime,
                 history: History {
                     delta_grace: args.history.delta_grace,
@@ -425,6 +441,37 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
                 },
             };
             print_publish(out, &publish::publish(&args.dir, &options)?)?;
+        }
+        Command::Snapshot(args) => {
+            let keys = read_all(&args.signing.keys, keyfile::read_secret)?;
+            let options = SnapshotOptions {
+                manifest_lifetime: args.signing.manifest_lifetime,
+                history: History {
+                    delta_grace: args.history.delta_grace,
+                    ..History::default()
+                },
+                now: Timestamp::now(),
+            };
+            let report = publish::snapshot(&args.dir, &keys, &options)?;
+            match (report.version, &report.skipped) {
+                (Some(version), _) => {
+                    say!(out, "wrote snapshot {version}: {} entries", report.entries)
+                }
+                (None, reason) => say!(
+                    out,
+                    "no snapshot written: {}",
+                    reason.as_deref().unwrap_or("nothing to do")
+                ),
+            }
+            for path in &report.written {
+                say!(out, "wrote {path}");
+            }
+            for path in &report.deleted {
+                say!(out, "deleted {path}");
+            }
+            if let Some(serial) = report.serial {
+                say!(out, "manifest serial {serial}");
+            }
         }
         Command::Prune(args) => {
             let keys = read_all(&args.signing.keys, keyfile::read_secret)?;

@@ -11,7 +11,7 @@ use blocklist_core::document::{DocType, MANIFEST_PATH};
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Timestamp;
 
-use crate::centre::chain::{self, Base};
+use crate::centre::chain::{self, Base, Replica};
 use crate::centre::source::{Source, MAX_MANIFEST_SIZE};
 use crate::centre::CentreError;
 
@@ -85,7 +85,14 @@ pub fn audit(
         }
         snapshot_states.insert(snapshot.version, (name, snapshot.state));
     }
-    chain::replay(source, verifier, &manifest, Base::Oldest, &snapshot_states)?;
+    chain::replay(
+        source,
+        verifier,
+        &manifest,
+        Base::Oldest,
+        &mut Replica::default(),
+        &snapshot_states,
+    )?;
     Ok(AuditReport {
         list: manifest.list.to_string(),
         version: manifest.version.get(),

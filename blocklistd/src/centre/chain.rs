@@ -1,19 +1,21 @@
 //! Walking a published chain: trust roots from the first to the newest, then
-//! a base (the empty list or a snapshot) and the deltas that follow it, each
-//! verified and applied to an in-memory [`Replica`] whose state digest must
-//! match every signed state on the way.
+//! a base (the empty list, a snapshot, or what the target already holds) and
+//! the deltas that follow it, each verified and applied to a [`ReplayTarget`]
+//! whose state digest must match every signed state on the way.
 //!
-//! The publisher and the audit share this walk: the publisher starts from the
-//! newest snapshot to learn the current list, the audit from the oldest base
-//! to check every delta.
+//! The publisher and the audit share this walk: the audit replays into an
+//! in-memory [`Replica`] from the oldest base to check every delta; the
+//! publisher rolls its store forward from the version it holds, or rebuilds
+//! it from the newest snapshot ([`crate::centre::state`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use blocklist_core::document::{
     parse_file_path, Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
 };
-use blocklist_core::verify::{self, read_unverified, Verifier};
-use blocklist_core::{Entry, EntryMeta, Identifier, Timestamp};
+use blocklist_core::store::Store;
+use blocklist_core::verify::{self, read_unverified, Verified, Verifier};
+use blocklist_core::{Entry, EntryMeta, Identifier};
 
 use crate::centre::source::{Source, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
@@ -29,14 +31,19 @@ pub struct Replica {
 impl Replica {
     /// The list a verified snapshot holds.
     pub fn from_snapshot(snapshot: Snapshot) -> Replica {
+        Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
+    }
+
+    /// The list of `entries` at `version`, whose state is `state`.
+    pub fn from_entries(
+        version: Option<Version>,
+        state: ListState,
+        entries: Vec<Entry>,
+    ) -> Replica {
         Replica {
-            version: Some(snapshot.version),
-            state: snapshot.state,
-            entries: snapshot
-                .entries
-                .into_iter()
-                .map(|e| (e.id, e.meta))
-                .collect(),
+            version,
+            state,
+            entries: entries.into_iter().map(|e| (e.id, e.meta)).collect(),
         }
     }
 
@@ -48,28 +55,6 @@ impl Replica {
     /// The state digest and count.
     pub fn state(&self) -> ListState {
         self.state
-    }
-
-    /// The metadata of a listed identifier.
-    pub fn get(&self, id: &Identifier) -> Option<&EntryMeta> {
-        self.entries.get(id)
-    }
-
-    /// The identifiers whose expiry is at or before `cutoff`.
-    pub fn expired_by(&self, cutoff: Timestamp) -> impl Iterator<Item = &Identifier> + '_ {
-        self.entries
-            .iter()
-            .filter(move |(_, meta)| meta.expires_at.is_some_and(|t| t <= cutoff))
-            .map(|(id, _)| id)
-    }
-
-    /// How many distinct agencies list the entries.
-    pub fn agencies(&self) -> usize {
-        self.entries
-            .values()
-            .map(|meta| &meta.agency)
-            .collect::<HashSet<_>>()
-            .len()
     }
 
     /// Every entry, in no particular order.
@@ -85,40 +70,101 @@ impl Replica {
     /// the replica is part-way through and must be dropped.
     pub fn apply(&mut self, version: Version, ops: &[Op]) -> Result<(), String> {
         for op in ops {
-            match op {
-                Op::Add(entry) => {
-                    if self.entries.contains_key(&entry.id) {
-                        return Err(format!("adds {}, which is already listed", entry.id));
-                    }
-                    self.state.digest.add(entry);
-                    self.state.entries += 1;
-                    self.entries.insert(entry.id.clone(), entry.meta.clone());
-                }
-                Op::Update(entry) => {
-                    let old = self
-                        .entries
-                        .insert(entry.id.clone(), entry.meta.clone())
-                        .ok_or_else(|| format!("updates {}, which is not listed", entry.id))?;
-                    self.state.digest.remove(&Entry {
-                        id: entry.id.clone(),
-                        meta: old,
-                    });
-                    self.state.digest.add(entry);
-                }
-                Op::Remove(id) => {
-                    let meta = self
-                        .entries
-                        .remove(id)
-                        .ok_or_else(|| format!("removes {id}, which is not listed"))?;
-                    self.state.digest.remove(&Entry {
-                        id: id.clone(),
-                        meta,
-                    });
-                    self.state.entries -= 1;
-                }
+            let id = op.id();
+            let old = match (op, self.entries.contains_key(id)) {
+                (Op::Add(_), true) => return Err(format!("adds {id}, which is already listed")),
+                (Op::Update(_), false) => return Err(format!("updates {id}, which is not listed")),
+                (Op::Remove(_), false) => return Err(format!("removes {id}, which is not listed")),
+                _ => self.entries.remove(id).map(|meta| Entry {
+                    id: id.clone(),
+                    meta,
+                }),
+            };
+            let new = op_entry(op);
+            account(&mut self.state, old.as_ref(), new);
+            if let Some(new) = new {
+                self.entries.insert(new.id.clone(), new.meta.clone());
             }
         }
         self.version = Some(version);
+        Ok(())
+    }
+}
+
+/// The one place a list's state follows a change: `old` (the entry as
+/// listed before, if any) leaves the digest and `new` (as listed after, if
+/// any) joins it. The digest is a sum, so this costs the change, not the list.
+pub fn account(state: &mut ListState, old: Option<&Entry>, new: Option<&Entry>) {
+    if let Some(old) = old {
+        state.digest.remove(old);
+        state.entries -= 1;
+    }
+    if let Some(new) = new {
+        state.digest.add(new);
+        state.entries += 1;
+    }
+}
+
+/// The entry an operation lists (`None` for a removal).
+pub fn op_entry(op: &Op) -> Option<&Entry> {
+    match op {
+        Op::Add(entry) | Op::Update(entry) => Some(entry),
+        Op::Remove(_) => None,
+    }
+}
+
+/// What a replay applies the chain to.
+pub trait ReplayTarget {
+    /// The version held (`None`: the empty list) and its state.
+    fn held(&self) -> Result<(Option<Version>, ListState), CentreError>;
+
+    /// Replaces what is held by a verified snapshot (`file` names it).
+    fn load_snapshot(
+        &mut self,
+        snapshot: Verified<Snapshot>,
+        file: &str,
+    ) -> Result<(), CentreError>;
+
+    /// Applies a verified delta that follows the held version.
+    fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError>;
+}
+
+impl ReplayTarget for Replica {
+    fn held(&self) -> Result<(Option<Version>, ListState), CentreError> {
+        Ok((self.version, self.state))
+    }
+
+    fn load_snapshot(&mut self, snapshot: Verified<Snapshot>, _: &str) -> Result<(), CentreError> {
+        *self = Replica::from_snapshot(snapshot.into_inner());
+        Ok(())
+    }
+
+    fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError> {
+        self.apply(delta.version, &delta.ops)
+            .map_err(|reason| CentreError::Inconsistent {
+                file: file.to_owned(),
+                reason,
+            })
+    }
+}
+
+impl ReplayTarget for Store {
+    fn held(&self) -> Result<(Option<Version>, ListState), CentreError> {
+        let held = self.state()?;
+        Ok((held.version, held.state))
+    }
+
+    fn load_snapshot(
+        &mut self,
+        snapshot: Verified<Snapshot>,
+        file: &str,
+    ) -> Result<(), CentreError> {
+        self.apply_snapshot(&snapshot, file, &mut |_| {})?;
+        Ok(())
+    }
+
+    fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError> {
+        Store::apply_delta(self, &delta, file)?;
         Ok(())
     }
 }
@@ -199,20 +245,25 @@ pub enum Base {
     Oldest,
     /// From the newest snapshot: the fewest deltas.
     Newest,
+    /// From what the target holds: the deltas after its version (it must
+    /// hold a version the chain passes through).
+    Held,
 }
 
-/// Replays the manifest's chain from `base` to its newest version, returning
-/// the list there. Every delta is verified against `verifier`, applied, and
-/// its signed state compared with the replica's; so is every entry of
+/// Replays the manifest's chain from `base` to its newest version into
+/// `target`. Every delta is verified against `verifier`, applied, and its
+/// signed state compared with the target's; so is every entry of
 /// `snapshot_states` (version to file name and signed state) that the replay
-/// passes. Ends by comparing with the manifest's version and state.
+/// passes. Ends by comparing with the manifest's version and state. On error
+/// the target holds some version on the way.
 pub fn replay(
     source: &dyn Source,
     verifier: &Verifier,
     manifest: &Manifest,
     base: Base,
+    target: &mut dyn ReplayTarget,
     snapshot_states: &BTreeMap<Version, (String, ListState)>,
-) -> Result<Replica, CentreError> {
+) -> Result<(), CentreError> {
     let manifest_name = source.name(blocklist_core::document::MANIFEST_PATH);
     let inconsistent = |file: &str, reason: String| CentreError::Inconsistent {
         file: file.to_owned(),
@@ -236,40 +287,39 @@ pub fn replay(
                     )
                 })?,
         ),
+        (Base::Held, _) => None,
         (Base::Newest, _) | (Base::Oldest, None) => manifest
             .snapshots
             .iter()
             .rev()
             .find(|s| s.version <= manifest.version),
     };
-    let mut replica = match base_snapshot {
-        Some(file) => {
-            let rel = file.path(DocType::Snapshot);
-            let bytes = fetch_checked(source, &rel, file)?;
-            let snapshot = verifier
-                .snapshot(&bytes, None)
-                .map_err(|err| CentreError::Verify {
-                    file: source.name(&rel),
-                    source: err,
-                })?;
-            if snapshot.version != file.version {
-                return Err(inconsistent(
-                    &source.name(&rel),
-                    format!(
-                        "is version {}, listed as {}",
-                        snapshot.version, file.version
-                    ),
-                ));
-            }
-            Replica::from_snapshot(snapshot.into_inner())
+    if let Some(file) = base_snapshot {
+        let rel = file.path(DocType::Snapshot);
+        let bytes = fetch_checked(source, &rel, file)?;
+        let snapshot = verifier
+            .snapshot(&bytes, None)
+            .map_err(|err| CentreError::Verify {
+                file: source.name(&rel),
+                source: err,
+            })?;
+        if snapshot.version != file.version {
+            return Err(inconsistent(
+                &source.name(&rel),
+                format!(
+                    "is version {}, listed as {}",
+                    snapshot.version, file.version
+                ),
+            ));
         }
-        None => Replica::default(),
-    };
-    let start = replica.version().map_or(0, Version::get);
+        target.load_snapshot(snapshot, &source.name(&rel))?;
+    }
+    let start = target.held()?.0.map_or(0, Version::get);
     for file in manifest.deltas.iter().filter(|d| d.version.get() > start) {
         let rel = file.path(DocType::Delta);
         let name = source.name(&rel);
-        let expected = start_next(replica.version());
+        let (held, _) = target.held()?;
+        let expected = start_next(held);
         if file.version != expected {
             return Err(inconsistent(
                 &manifest_name,
@@ -280,30 +330,26 @@ pub fn replay(
             ));
         }
         let bytes = fetch_checked(source, &rel, file)?;
-        let delta: Delta = verifier
-            .delta(&bytes, replica.version())
+        let delta = verifier
+            .delta(&bytes, held)
             .map_err(|err| CentreError::Verify {
                 file: name.clone(),
                 source: err,
-            })?
-            .into_inner();
-        replica
-            .apply(delta.version, &delta.ops)
-            .map_err(|reason| inconsistent(&name, reason))?;
-        verify::check_state(
-            &format!("state after delta {}", delta.version),
-            &delta.state,
-            &replica.state(),
-        )
-        .map_err(|err| CentreError::Verify {
-            file: name.clone(),
-            source: err,
-        })?;
-        if let Some((snapshot_name, state)) = snapshot_states.get(&delta.version) {
+            })?;
+        let (version, signed) = (delta.version, delta.state);
+        target.apply_delta(delta, &name)?;
+        let (_, state) = target.held()?;
+        verify::check_state(&format!("state after delta {version}"), &signed, &state).map_err(
+            |err| CentreError::Verify {
+                file: name.clone(),
+                source: err,
+            },
+        )?;
+        if let Some((snapshot_name, snapshot_state)) = snapshot_states.get(&version) {
             verify::check_state(
-                &format!("snapshot {} against the replayed deltas", delta.version),
-                state,
-                &replica.state(),
+                &format!("snapshot {version} against the replayed deltas"),
+                snapshot_state,
+                &state,
             )
             .map_err(|err| CentreError::Verify {
                 file: snapshot_name.clone(),
@@ -311,23 +357,24 @@ pub fn replay(
             })?;
         }
     }
-    if replica.version() != Some(manifest.version) {
+    let (held, state) = target.held()?;
+    if held != Some(manifest.version) {
         return Err(inconsistent(
             &manifest_name,
             format!(
                 "announces version {} but its files lead to version {}",
                 manifest.version,
-                replica.version().map_or(0, Version::get)
+                held.map_or(0, Version::get)
             ),
         ));
     }
-    verify::check_state("manifest state", &manifest.state, &replica.state()).map_err(|err| {
+    verify::check_state("manifest state", &manifest.state, &state).map_err(|err| {
         CentreError::Verify {
             file: manifest_name.clone(),
             source: err,
         }
     })?;
-    Ok(replica)
+    Ok(())
 }
 
 fn start_next(version: Option<Version>) -> Version {

@@ -107,6 +107,9 @@ pub enum CentreError {
         /// The OS error.
         source: io::Error,
     },
+    /// The centre's store of its current list failed.
+    #[error(transparent)]
+    Store(#[from] blocklist_core::store::StoreError),
     /// A file could not be written into place.
     #[error(transparent)]
     Write(#[from] blocklist_core::atomic_file::AtomicFileError),

@@ -5,8 +5,10 @@
 //! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
-//! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `prune`.
+//! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
+//! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
+//! - [`delta_head`]: a published delta's version, time and state, without its operations.
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
@@ -16,6 +18,7 @@
 
 pub mod audit;
 pub mod chain;
+pub mod delta_head;
 mod error;
 pub mod ingest;
 pub mod inspect;
@@ -23,6 +26,7 @@ pub mod keyfile;
 pub mod publish;
 pub mod publish_dir;
 pub mod source;
+pub mod state;
 
 pub use error::CentreError;
 pub use publish_dir::PublishDir;

@@ -1,33 +1,48 @@
 //! The centre's writing operations on a publish directory: `init`, `rotate`,
-//! `publish` (with `refresh` as a publish of nothing) and `prune`.
+//! `publish` (with `refresh` as a publish of nothing), `snapshot` and `prune`.
 //!
-//! The current list is not stored anywhere of its own: each publish
-//! re-derives it from the published files (the newest snapshot and the
-//! deltas after it), verifying them as a client would. The published files
-//! are the single source of truth, so there is no second copy to drift from
-//! them or to tear in a crash. A snapshot every K versions bounds the work.
+//! The current list is kept in the centre's store ([`crate::centre::state`]),
+//! checked against the newest manifest at the start of each publish. A
+//! publish reads and writes only what its changes touch: a point lookup per
+//! input identifier, the expired entries found through an index, the state
+//! digest updated by the changes alone ([`chain::account`]), one delta
+//! written, verified as a client would and committed to the store.
 //!
-//! Every operation holds the directory's lock, writes new immutable files,
-//! and writes the manifest last (see [`crate::centre::publish_dir`]). Every
-//! manifest a publish or refresh writes is pruned to a bounded history
-//! ([`History`]), and a publish removes long-expired entries.
+//! Snapshots are off the publish path: `snapshot` (run by a timer) writes one
+//! from the store without holding the directory's lock while it reads, signs
+//! and writes, so publishes go on meanwhile; it takes the lock only to list
+//! the file. A publish makes one itself only after its delta is published:
+//! when `snapshot_every` asks, when the newest snapshot is
+//! [`MAX_DELTAS_PAST_SNAPSHOT`] versions behind (so the manifest stays
+//! bounded even without the timer), and inline only when a rotation of the
+//! publish keys re-anchors the chain.
+//!
+//! Every operation holds the directory's lock while it changes it, writes new
+//! immutable files, and writes the manifest last (see
+//! [`crate::centre::publish_dir`]). Every manifest a publish or refresh
+//! writes is pruned to a bounded history ([`History`]), and a publish removes
+//! long-expired entries.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use blocklist_core::document::ListState;
 use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::verify::{read_unverified, Verified, Verifier};
+use blocklist_core::store::Store;
+use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
 
-use crate::centre::chain::{self, Base, Replica};
+use crate::centre::chain::{self, Replica};
+use crate::centre::delta_head;
 use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::source::Source;
+use crate::centre::state::{self, CentreState};
 use crate::centre::CentreError;
 
 /// What `init` needs.
@@ -183,7 +198,9 @@ pub struct PublishOptions {
     pub context: ReadContext,
     /// Publish without the invalid lines instead of refusing.
     pub skip_invalid: bool,
-    /// Write a snapshot when the new version is a multiple of this.
+    /// After publishing a version that is a multiple of this, also write a
+    /// snapshot of it (once the delta is out; `NonZeroU64::MAX`: never, the
+    /// `snapshot` command's timer does it).
     pub snapshot_every: NonZeroU64,
     /// How long the new manifest is valid.
     pub manifest_lifetime: Duration,
@@ -233,9 +250,10 @@ pub const DEFAULT_PURGE_EXPIRED_AFTER: Duration = Duration::from_secs(30 * 86_40
 /// reference per trust root), far below the daemons' 1 MiB default cap.
 pub const MAX_LISTED_FILES: usize = 256;
 
-/// A publish writes a snapshot when the newest one is this many versions
-/// behind, whatever `snapshot_every` says: the manifest's chain then always
-/// fits in [`MAX_LISTED_FILES`] from the newest snapshot.
+/// A publish writes a snapshot (after its delta is out) when the newest one
+/// is this many versions behind, whatever `snapshot_every` says: the
+/// manifest's chain then always fits in [`MAX_LISTED_FILES`] from the newest
+/// snapshot, even if the operator's `snapshot` timer stopped.
 pub const MAX_DELTAS_PAST_SNAPSHOT: u64 = (MAX_LISTED_FILES / 2) as u64;
 
 /// What a publish did.
@@ -293,84 +311,310 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     if !needs_version {
         return centre.resign(&lock, &signers, options, report);
     }
-    let mut replica = centre.load_list()?;
-    let mut ops = changes(
-        &replica,
+    let mut list = centre.open_state(&lock)?;
+    let mut planned = changes(
+        list.store(),
         additions,
         removals,
         options.context.now,
         &mut report,
-    );
-    ops.extend(purge_expired(
-        &replica,
-        &ops,
+    )?;
+    let purged = purge_expired(
+        list.store(),
+        &planned,
         options.context.now,
         options.history.purge_expired_after,
         &mut report,
-    ));
-    if ops.is_empty() && centre.manifest.is_some() && !must_reanchor {
+    )?;
+    planned.extend(purged);
+    if planned.is_empty() && centre.manifest.is_some() && !must_reanchor {
         return centre.resign(&lock, &signers, options, report);
     }
-    let version = replica.version().map_or(Version::FIRST, Version::next);
-    replica
-        .apply(version, &ops)
-        .expect("changes() only makes operations that apply");
+    let (held, held_state) = list.held()?;
+    let version = held.map_or(Version::FIRST, Version::next);
+    let state = planned.state(held_state);
     // Every replica indexes the list it applies: refused here, before
     // anything is signed, rather than by each replica after its commit.
-    let agencies = replica.agencies();
-    if agencies > MAX_AGENCIES {
-        return Err(CentreError::TooManyAgencies {
-            agencies,
-            max: MAX_AGENCIES,
-        });
-    }
+    check_agencies(list.store(), &planned)?;
+    let ops = planned.into_ops();
     let now = options.context.now;
-    let list = centre.roots.newest().root().list.clone();
-    let mut manifest =
-        centre.next_manifest(now, options.manifest_lifetime, replica.state(), version);
-    if !must_reanchor {
+    let name = centre.roots.newest().root().list.clone();
+    let verifier = centre.roots.newest();
+    let mut manifest = centre.next_manifest(now, options.manifest_lifetime, state, version);
+    let file_error = |file: &str| {
+        let file = dir.name(file);
+        move |source| CentreError::Verify { file, source }
+    };
+    let published = if !must_reanchor {
         let delta = Delta {
-            list: list.clone(),
+            list: name,
             version,
             created_at: now,
             ops,
-            state: replica.state(),
+            state,
             extensions: vec![],
         };
         let bytes = chain::sign(&delta, || format!("delta {version}"), &signers)?;
+        drop(delta);
+        // Checked as every client will check it, before anything lists it.
+        let verified = verifier
+            .delta(&bytes, held)
+            .map_err(file_error(&format!("new delta {version}")))?;
         let file = dir.write_document(&lock, DocType::Delta, version, &bytes)?;
-        report.written.push(file.path(DocType::Delta));
+        let rel = file.path(DocType::Delta);
+        report.written.push(rel.clone());
         manifest.deltas.push(file);
+        Published::Delta(verified, rel)
     } else {
         // Documents signed by the old publish keys no longer verify under the
         // new root, so the chain restarts from a snapshot the new keys sign.
         manifest.deltas.clear();
         manifest.snapshots.clear();
-    }
-    let newest_snapshot = manifest.snapshots.last().map_or(0, |s| s.version.get());
-    if must_reanchor
-        || version.get() % options.snapshot_every.get() == 0
-        || version.get() - newest_snapshot >= MAX_DELTAS_PAST_SNAPSHOT
-    {
+        let (stored, entries) = list.store().read_whole()?;
+        let mut replica = Replica::from_entries(held, stored.state, entries);
+        replica
+            .apply(version, &ops)
+            .expect("changes() only makes operations that apply");
         let snapshot = Snapshot {
-            list,
+            list: name,
             version,
             created_at: now,
             entries: replica.entries().collect(),
             state: replica.state(),
             extensions: vec![],
         };
+        drop(replica);
         let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;
+        drop(snapshot);
+        let verified = verifier
+            .snapshot(&bytes, held)
+            .map_err(file_error(&format!("new snapshot {version}")))?;
         let file = dir.write_document(&lock, DocType::Snapshot, version, &bytes)?;
-        report.written.push(file.path(DocType::Snapshot));
+        let rel = file.path(DocType::Snapshot);
+        report.written.push(rel.clone());
         manifest.snapshots.push(file);
-    }
+        Published::Snapshot(verified, rel)
+    };
     report.version = Some(version);
-    report.entries = replica.state().entries;
+    report.entries = state.entries;
     centre.prune_listing(&mut manifest, now, options.history.delta_grace)?;
     let mut report = centre.write_manifest(&lock, &manifest, &signers, report)?;
     report.deleted = dir.remove_unlisted(&lock, &manifest)?;
+    // The version is out; the store follows. Killed before this commit, the
+    // next command finds the store one version behind and rolls it forward.
+    match published {
+        Published::Delta(delta, rel) => {
+            list.store_mut().apply_delta(&delta, &rel)?;
+        }
+        Published::Snapshot(snapshot, rel) => {
+            list.store_mut()
+                .apply_snapshot(&snapshot, &rel, &mut |_| {})?;
+        }
+    }
+    let newest_snapshot = manifest.snapshots.last().map_or(0, |s| s.version.get());
+    let snapshot_due = version.get() % options.snapshot_every.get() == 0
+        || version.get() - newest_snapshot >= MAX_DELTAS_PAST_SNAPSHOT;
+    if snapshot_due && newest_snapshot != version.get() {
+        drop(list);
+        drop(lock);
+        let snapshot_options = SnapshotOptions {
+            manifest_lifetime: options.manifest_lifetime,
+            history: options.history,
+            now,
+        };
+        // The version is published whatever happens here: a failure is
+        // worth a warning, not a failed publish an operator would retry.
+        match snapshot(dir.path(), &options.keys, &snapshot_options) {
+            Ok(made) => {
+                report.written.extend(made.written);
+                report.deleted.extend(made.deleted);
+                report.serial = made.serial.unwrap_or(report.serial);
+            }
+            Err(error) => tracing::warn!(
+                version = version.get(),
+                %error,
+                "version published, but its snapshot was not written"
+            ),
+        }
+    }
     Ok(report)
+}
+
+/// A version written and verified, for the store to commit once it is listed.
+enum Published {
+    Delta(Verified<Delta>, String),
+    Snapshot(Verified<Snapshot>, String),
+}
+
+/// What `snapshot` needs.
+#[derive(Debug)]
+pub struct SnapshotOptions {
+    /// How long the re-signed manifest is valid.
+    pub manifest_lifetime: Duration,
+    /// What the manifest keeps listing.
+    pub history: History,
+    /// The snapshot's and manifest's time.
+    pub now: Timestamp,
+}
+
+/// What `snapshot` did.
+#[derive(Debug, Default)]
+pub struct SnapshotReport {
+    /// The version of the snapshot listed, or `None` when there was nothing to do.
+    pub version: Option<Version>,
+    /// Why nothing was done, when so.
+    pub skipped: Option<String>,
+    /// The new manifest's serial.
+    pub serial: Option<u64>,
+    /// Entries in the snapshot.
+    pub entries: u64,
+    /// The files written, manifest last.
+    pub written: Vec<String>,
+    /// Files the new manifest no longer lists, deleted.
+    pub deleted: Vec<String>,
+}
+
+/// How long `snapshot` waits for a running publish to release the lock
+/// before listing its snapshot: publishes hold it for seconds at most.
+const SNAPSHOT_LOCK_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Writes a snapshot of the centre's current list and lists it in a new
+/// manifest. The directory's lock is held only to check the store against
+/// the directory and, at the end, to list the file: reading the store (one
+/// read transaction, at one version), signing and writing happen without it,
+/// so publishes go on meanwhile. The snapshot is listed only if its state is
+/// the one published at its version. `keys` are publish keys' secrets (at
+/// least the threshold).
+pub fn snapshot(
+    dir: &Path,
+    keys: &[SecretKey],
+    options: &SnapshotOptions,
+) -> Result<SnapshotReport, CentreError> {
+    let dir = PublishDir::open(dir)?;
+    let skip = |reason: String| SnapshotReport {
+        skipped: Some(reason),
+        ..SnapshotReport::default()
+    };
+    let list_name = {
+        let lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+        let centre = Centre::open(&dir)?;
+        centre.publish_signers(keys)?;
+        let Some(manifest) = &centre.manifest else {
+            return Err(CentreError::usage(
+                "nothing published yet: nothing to snapshot",
+            ));
+        };
+        if centre.publish_keys_changed() {
+            return Err(CentreError::usage(
+                "a rotation changed the publish keys: publish or refresh first (it re-anchors on a snapshot)",
+            ));
+        }
+        if manifest.snapshots.last().map(|s| s.version) == Some(manifest.version) {
+            return Ok(skip(format!(
+                "version {} has a snapshot already",
+                manifest.version
+            )));
+        }
+        centre.open_state(&lock)?;
+        centre.roots.newest().root().list.clone()
+    };
+    // Without the lock: a publish may commit meanwhile; the read below sees
+    // one version whole, whichever it is.
+    let store = Store::open(dir.state_path(), list_name.as_str())?;
+    let (held, entries) = store.read_whole()?;
+    drop(store);
+    let Some(version) = held.version else {
+        return Ok(skip("the store holds no version".to_owned()));
+    };
+    // The store's rows against its own digest: the one whole read of the
+    // list the centre makes, so the one place a store edited behind its back
+    // (or a disk error) shows.
+    let mut rows = ListState::default();
+    for entry in &entries {
+        chain::account(&mut rows, None, Some(entry));
+    }
+    if rows != held.state {
+        let _lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+        state::remove_store(&dir.state_path())?;
+        return Err(CentreError::Inconsistent {
+            file: dir.state_path().display().to_string(),
+            reason: format!(
+                "its entries give state {} ({} entries) but it says {} ({} entries): deleted, the next command rebuilds it from the directory",
+                rows.digest, rows.entries, held.state.digest, held.state.entries
+            ),
+        });
+    }
+    let signers: Vec<&SecretKey> = keys.iter().collect();
+    let snapshot = Snapshot {
+        list: list_name,
+        version,
+        created_at: options.now,
+        entries,
+        state: held.state,
+        extensions: vec![],
+    };
+    let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;
+    drop(snapshot);
+    let file = dir.stage_document(DocType::Snapshot, version, &bytes)?;
+
+    let lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+    let centre = Centre::open(&dir)?;
+    let signers = centre.publish_signers(keys)?;
+    let Some(current) = &centre.manifest else {
+        return Err(CentreError::usage(
+            "the manifest is gone: nothing to snapshot",
+        ));
+    };
+    if centre.publish_keys_changed() {
+        return Ok(skip(
+            "a rotation changed the publish keys meanwhile".to_owned(),
+        ));
+    }
+    if current
+        .snapshots
+        .last()
+        .is_some_and(|s| s.version >= version)
+    {
+        return Ok(skip(format!(
+            "a snapshot of version {version} or newer was listed meanwhile"
+        )));
+    }
+    let Some(published) = centre.published_state(version)? else {
+        return Ok(skip(format!("version {version} is no longer listed")));
+    };
+    if published != held.state {
+        return Err(CentreError::Inconsistent {
+            file: dir.state_path().display().to_string(),
+            reason: format!(
+                "holds state {} at version {version}, but {} was published",
+                held.state.digest, published.digest
+            ),
+        });
+    }
+    // A lock holder deletes unlisted files: one may have taken it meanwhile.
+    if !dir.holds(DocType::Snapshot, &file) {
+        dir.write_document(&lock, DocType::Snapshot, version, &bytes)?;
+    }
+    drop(bytes);
+    let mut manifest = centre.next_manifest(
+        options.now,
+        options.manifest_lifetime,
+        current.state,
+        current.version,
+    );
+    manifest.snapshots.push(file);
+    centre.prune_listing(&mut manifest, options.now, options.history.delta_grace)?;
+    let done = centre.write_manifest(&lock, &manifest, &signers, PublishReport::default())?;
+    let mut written = vec![file.path(DocType::Snapshot)];
+    written.extend(done.written);
+    Ok(SnapshotReport {
+        version: Some(version),
+        skipped: None,
+        serial: Some(done.serial),
+        entries: held.state.entries,
+        written,
+        deleted: dir.remove_unlisted(&lock, &manifest)?,
+    })
 }
 
 /// What `prune` did.
@@ -540,18 +784,31 @@ impl<'a> Centre<'a> {
                 != self.roots.newest().root().publish_keys
     }
 
-    /// The current list, replayed from the newest snapshot.
-    fn load_list(&self) -> Result<Replica, CentreError> {
-        match &self.manifest {
-            None => Ok(Replica::default()),
-            Some(manifest) => chain::replay(
-                self.dir,
-                self.manifest_verifier(),
-                manifest,
-                Base::Newest,
-                &BTreeMap::new(),
-            ),
+    /// The centre's store, checked against the current manifest (rolled
+    /// forward or rebuilt from the directory as needed).
+    fn open_state(&self, lock: &DirLock) -> Result<CentreState, CentreError> {
+        CentreState::open(
+            self.dir,
+            lock,
+            self.roots.newest().root().list.as_str(),
+            self.manifest_verifier(),
+            self.manifest.as_deref(),
+        )
+    }
+
+    /// The state published at `version` (signed in its delta, or in the
+    /// manifest at its own version), if the manifest still lists it.
+    fn published_state(&self, version: Version) -> Result<Option<ListState>, CentreError> {
+        let Some(manifest) = &self.manifest else {
+            return Ok(None);
+        };
+        if version == manifest.version {
+            return Ok(Some(manifest.state));
         }
+        let Some(file) = manifest.deltas.iter().find(|d| d.version == version) else {
+            return Ok(None);
+        };
+        Ok(Some(delta_head::read(self.dir, file)?.state))
     }
 
     /// Checks `keys` are publish keys of the newest root, enough of them.
@@ -676,15 +933,10 @@ impl<'a> Centre<'a> {
     }
 
     /// When a listed delta was published (read from the delta itself: the
-    /// published files are the one source of truth).
+    /// published files are the one source of truth; from its head alone, so
+    /// a large delta costs no more than a small one).
     fn delta_created_at(&self, delta: &FileRef) -> Result<Timestamp, CentreError> {
-        let rel = delta.path(DocType::Delta);
-        let bytes = chain::fetch_checked(self.dir, &rel, delta)?;
-        let delta: Delta = read_unverified(&bytes).map_err(|source| CentreError::Verify {
-            file: self.dir.name(&rel),
-            source,
-        })?;
-        Ok(delta.created_at)
+        Ok(delta_head::read(self.dir, delta)?.created_at)
     }
 
     fn write_manifest(
@@ -775,15 +1027,52 @@ fn read_inputs(
     })
 }
 
-/// The operations that take `list` to what the inputs say.
+/// A version's operations, each with the entry it replaces (looked up once,
+/// for the state digest and the agency check).
+#[derive(Default)]
+struct Planned {
+    changes: Vec<(Op, Option<Entry>)>,
+}
+
+impl Planned {
+    fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    fn extend(&mut self, other: Planned) {
+        self.changes.extend(other.changes);
+    }
+
+    /// The state after the operations, from the state before them: the
+    /// digest follows only what changes.
+    fn state(&self, mut state: ListState) -> ListState {
+        for (op, old) in &self.changes {
+            chain::account(&mut state, old.as_ref(), chain::op_entry(op));
+        }
+        state
+    }
+
+    fn into_ops(self) -> Vec<Op> {
+        self.changes.into_iter().map(|(op, _)| op).collect()
+    }
+}
+
+/// The operations that take `list` to what the inputs say, each decided by
+/// one point lookup.
 fn changes(
-    list: &Replica,
+    list: &Store,
     additions: Vec<(Identifier, ingest::Listing)>,
     removals: Vec<Identifier>,
     now: Timestamp,
     report: &mut PublishReport,
-) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(additions.len() + removals.len());
+) -> Result<Planned, CentreError> {
+    let mut planned = Planned {
+        changes: Vec::with_capacity(additions.len() + removals.len()),
+    };
+    let entry = |id: &Identifier, meta: EntryMeta| Entry {
+        id: id.clone(),
+        meta,
+    };
     for (id, listing) in additions {
         let meta = |listed_at| EntryMeta {
             reason: listing.reason,
@@ -791,54 +1080,108 @@ fn changes(
             listed_at,
             expires_at: listing.expires_at,
         };
-        match list.get(&id) {
+        match list.listed(&id)? {
             None => {
                 report.added += 1;
-                ops.push(Op::Add(Entry {
-                    id,
-                    meta: meta(now),
-                }));
+                planned.changes.push((
+                    Op::Add(Entry {
+                        id,
+                        meta: meta(now),
+                    }),
+                    None,
+                ));
             }
             // Same listing: nothing to do (the listing time is when it was first listed).
-            Some(old) if *old == meta(old.listed_at) => report.unchanged += 1,
+            Some(old) if old == meta(old.listed_at) => report.unchanged += 1,
             Some(old) => {
                 report.updated += 1;
-                let meta = meta(old.listed_at);
-                ops.push(Op::Update(Entry { id, meta }));
+                let new = meta(old.listed_at);
+                let old = entry(&id, old);
+                planned
+                    .changes
+                    .push((Op::Update(Entry { id, meta: new }), Some(old)));
             }
         }
     }
     for id in removals {
-        if list.get(&id).is_some() {
-            report.removed += 1;
-            ops.push(Op::Remove(id));
-        } else {
-            report.not_listed += 1;
+        match list.listed(&id)? {
+            Some(old) => {
+                report.removed += 1;
+                let old = entry(&id, old);
+                planned.changes.push((Op::Remove(id), Some(old)));
+            }
+            None => report.not_listed += 1,
         }
     }
-    ops
+    Ok(planned)
 }
 
 /// Removals of the entries that expired more than `after` before `now`,
-/// except those `ops` already changes (an input re-listing an expired entry
-/// wins), sorted so that the same list always gives the same delta.
+/// except those `planned` already changes (an input re-listing an expired
+/// entry wins), in key order so that the same list always gives the same
+/// delta. Found through the store's expiry index: the cost is what expired.
 fn purge_expired(
-    list: &Replica,
-    ops: &[Op],
+    list: &Store,
+    planned: &Planned,
     now: Timestamp,
     after: Duration,
     report: &mut PublishReport,
-) -> Vec<Op> {
+) -> Result<Planned, CentreError> {
     let Some(cutoff) = now.0.checked_sub(after.as_secs()) else {
-        return Vec::new();
+        return Ok(Planned::default());
     };
-    let touched: HashSet<&Identifier> = ops.iter().map(Op::id).collect();
-    let mut expired: Vec<Identifier> = list
-        .expired_by(Timestamp(cutoff))
-        .filter(|id| !touched.contains(id))
-        .cloned()
+    let touched: HashSet<&Identifier> = planned.changes.iter().map(|(op, _)| op.id()).collect();
+    let mut purged = Planned::default();
+    for id in list.expired_by(Timestamp(cutoff))? {
+        if touched.contains(&id) {
+            continue;
+        }
+        let old = list.listed(&id)?.map(|meta| Entry {
+            id: id.clone(),
+            meta,
+        });
+        purged.changes.push((Op::Remove(id), old));
+    }
+    report.purged = purged.changes.len();
+    Ok(purged)
+}
+
+/// Refuses a version listed by more agencies than a lookup index can name.
+/// Only a new agency can raise the count, and the agencies listed are read
+/// through the store's agency index (one seek each), so a publish whose
+/// agencies are all listed already costs a handful of lookups; the exact
+/// count is taken only when the bound cannot decide.
+fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
+    let listed: HashSet<String> = list.agencies(MAX_AGENCIES + 1)?.into_iter().collect();
+    let new: HashSet<&str> = planned
+        .changes
+        .iter()
+        .filter_map(|(op, _)| chain::op_entry(op))
+        .map(|e| e.meta.agency.as_str())
+        .filter(|a| !listed.contains(*a))
         .collect();
-    expired.sort();
-    report.purged = expired.len();
-    expired.into_iter().map(Op::Remove).collect()
+    if listed.len() + new.len() <= MAX_AGENCIES {
+        return Ok(());
+    }
+    let mut counts = list.agency_counts()?;
+    for (op, old) in &planned.changes {
+        if let Some(old) = old {
+            if let Some(n) = counts.get_mut(old.meta.agency.as_str()) {
+                *n -= 1;
+            }
+        }
+        if let Some(new) = chain::op_entry(op) {
+            *counts
+                .entry(new.meta.agency.as_str().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    let agencies = counts.values().filter(|n| **n > 0).count();
+    if agencies > MAX_AGENCIES {
+        return Err(CentreError::TooManyAgencies {
+            agencies,
+            max: MAX_AGENCIES,
+        });
+    }
+    Ok(())
 }

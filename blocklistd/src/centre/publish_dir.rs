@@ -8,10 +8,13 @@
 //!   snapshots/<v>-<sha256>.snapshot   snapshots, immutable
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
+//!   .centre/staging/                  snapshots being written without the lock
+//!   .centre/state.db (-wal, -shm)     the current list (crate::centre::state)
 //! ```
 //!
 //! Everything but `.centre/` is plain static files a web server can host as
-//! they are. Every file is written to `.centre/tmp/`, flushed, renamed into
+//! they are; `.centre/` is never served (`crate::serve_dir` serves only the
+//! layout's names). Every file is written to `.centre/tmp/`, flushed, renamed into
 //! place and its directory flushed ([`blocklist_core::atomic_file`]), so a
 //! reader sees either the whole file or none. The manifest is written after the files it names, so a publish
 //! killed at any point leaves the previous manifest pointing at complete
@@ -32,6 +35,9 @@ use crate::centre::CentreError;
 
 /// The centre's private folder inside a publish directory (never served).
 pub const CENTRE_DIR: &str = ".centre";
+
+/// The centre's store of its current list, inside [`CENTRE_DIR`].
+pub const STATE_FILE: &str = "state.db";
 
 /// A publish directory.
 #[derive(Clone, Debug)]
@@ -106,6 +112,21 @@ impl PublishDir {
         Ok(DirLock { _lock: lock })
     }
 
+    /// Takes the directory's lock as [`PublishDir::lock`] does, waiting up to
+    /// `patience` for the holder to finish (for short steps that must not
+    /// refuse a publish nor be refused by one).
+    pub fn lock_waiting(&self, patience: std::time::Duration) -> Result<DirLock, CentreError> {
+        let until = std::time::Instant::now() + patience;
+        loop {
+            match self.lock() {
+                Err(CentreError::Locked { .. }) if std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                taken => return taken,
+            }
+        }
+    }
+
     /// Reads a file by its path relative to the directory.
     pub fn read(&self, rel: &str) -> Result<Vec<u8>, CentreError> {
         let path = self.path.join(rel);
@@ -138,6 +159,39 @@ impl PublishDir {
         };
         self.write_atomic(&file.path(doc), bytes)?;
         Ok(file)
+    }
+
+    /// Writes a signed document as [`PublishDir::write_document`] does, but
+    /// for a writer that does not hold the lock (a snapshot being made while
+    /// publishes go on): through its own temporary folder, which lock holders
+    /// leave alone. The file stays unlisted, and a lock holder may delete it
+    /// as such, until a manifest lists it.
+    pub fn stage_document(
+        &self,
+        doc: DocType,
+        version: Version,
+        bytes: &[u8],
+    ) -> Result<FileRef, CentreError> {
+        let file = FileRef {
+            version,
+            sha256: Sha256::of(bytes),
+            size: bytes.len() as u64,
+        };
+        let staging = self.path.join(CENTRE_DIR).join("staging");
+        atomic_file::write_file_via(&staging, &self.path.join(file.path(doc)), bytes)?;
+        Ok(file)
+    }
+
+    /// Whether the file `file` names is in place, whole (its size checked;
+    /// files are written atomically, so a present file of the right size is
+    /// the one written).
+    pub fn holds(&self, doc: DocType, file: &FileRef) -> bool {
+        fs::metadata(self.path.join(file.path(doc))).is_ok_and(|m| m.len() == file.size)
+    }
+
+    /// The centre's store of its current list.
+    pub fn state_path(&self) -> PathBuf {
+        self.path.join(CENTRE_DIR).join(STATE_FILE)
     }
 
     /// Replaces the manifest (call it last: it makes the new files visible).

@@ -13,6 +13,8 @@ mod support;
 mod end_to_end;
 // A publish killed at random points leaves a directory that verifies, and the next run succeeds.
 mod crash;
+// The centre's store: rebuilt when missing or disagreeing, rolled forward after a kill, never served; snapshots.
+mod centre_state;
 // The same directory served by a stock nginx verifies the same (skipped without nginx).
 mod nginx;
 // Command-line surface: help examples, key permissions, rotation, refresh, prune, closed stdout.

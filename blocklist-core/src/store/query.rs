@@ -1,0 +1,280 @@
+//! Queries a publisher needs of a store that a replica does not: point
+//! lookups by the hundred thousand, expired entries found through an index,
+//! the agencies listed, and every entry read at one version.
+//!
+//! The centre keeps its current list in a [`Store`] (the replica's store, fed
+//! the deltas it signs), so that a publish reads and writes only what its
+//! changes touch. Its two extra indexes ([`Store::index_for_publisher`]) are
+//! created by the publisher alone: replicas never pay for them.
+//!
+//! ```
+//! use blocklist_core::store::Store;
+//! use blocklist_core::Timestamp;
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("centre.db"), "th-national").unwrap();
+//! store.index_for_publisher().unwrap();
+//! assert!(store.expired_by(Timestamp(1_000)).unwrap().is_empty());
+//! assert!(store.agencies(10).unwrap().is_empty());
+//! ```
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::entry::{Entry, EntryMeta, Timestamp};
+use crate::identifier::Identifier;
+use crate::kind::Kind;
+use crate::store::{corrupt, meta_from_row, read_state, sqlite, Store, StoreError, StoreState};
+
+/// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
+/// them at its next open. The expiry index holds only entries that expire,
+/// so entries listed for good cost it nothing.
+const PUBLISHER_INDEXES: &str = "
+    CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS entries_by_agency ON entries (agency);
+";
+
+impl Store {
+    /// Creates the indexes [`Store::expired_by`] and [`Store::agencies`]
+    /// read (a no-op when they exist). Creating them after a bulk load is
+    /// faster than keeping them up to date during it.
+    pub fn index_for_publisher(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(PUBLISHER_INDEXES)
+            .map_err(sqlite(&self.path, "create publisher indexes"))
+    }
+
+    /// Lets SQLite cache up to `bytes` of database pages: a publisher's point
+    /// lookups then read the upper B-tree levels from memory.
+    pub fn set_cache_size(&self, bytes: u64) -> Result<(), StoreError> {
+        // A negative cache_size is in KiB.
+        let kib = -i64::try_from(bytes / 1024).unwrap_or(i64::MAX);
+        self.conn
+            .pragma_update(None, "cache_size", kib)
+            .map_err(sqlite(&self.path, "set cache size"))
+    }
+
+    /// The entry for `id`, expired or not, through a cached statement: for
+    /// callers that look up many identifiers in a row.
+    pub fn listed(&self, id: &Identifier) -> Result<Option<EntryMeta>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+            })
+            .map_err(sqlite(&self.path, "read entry"))?
+            .map(|row| meta_from_row(&self.path, row))
+            .transpose()
+    }
+
+    /// The identifiers whose expiry is at or before `cutoff`, in key order,
+    /// read through the expiry index: the cost is the number found, not the
+    /// size of the list. Needs [`Store::index_for_publisher`].
+    pub fn expired_by(&self, cutoff: Timestamp) -> Result<Vec<Identifier>, StoreError> {
+        let cutoff = i64::try_from(cutoff.0).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                // INDEXED BY: an error rather than a silent scan of every entry.
+                "SELECT kind, value FROM entries INDEXED BY entries_by_expiry
+                 WHERE expires_at <= ?1",
+            )
+            .map_err(sqlite(&self.path, "find expired entries"))?;
+        let rows = stmt
+            .query_map([cutoff], |r| {
+                Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(sqlite(&self.path, "find expired entries"))?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (kind, value) = row.map_err(sqlite(&self.path, "find expired entries"))?;
+            found.push(identifier(&self.path, kind, &value)?);
+        }
+        found.sort_unstable();
+        Ok(found)
+    }
+
+    /// The distinct agencies listed, in order, at most `limit` of them: one
+    /// seek of the agency index each, whatever the number of entries. Needs
+    /// [`Store::index_for_publisher`].
+    pub fn agencies(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(agency) FROM entries INDEXED BY entries_by_agency WHERE agency > ?1",
+            )
+            .map_err(sqlite(&self.path, "list agencies"))?;
+        let mut found: Vec<String> = Vec::new();
+        while found.len() < limit {
+            let after = found.last().map_or("", String::as_str);
+            let next: Option<String> = stmt
+                .query_row([after], |r| r.get(0))
+                .map_err(sqlite(&self.path, "list agencies"))?;
+            match next {
+                Some(agency) => found.push(agency),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// How many entries each agency lists. Reads the whole agency index: for
+    /// the rare case where a cheaper bound cannot decide.
+    pub fn agency_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT agency, COUNT(*) FROM entries GROUP BY agency")
+            .map_err(sqlite(&self.path, "count agencies"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(sqlite(&self.path, "count agencies"))?;
+        rows.map(|row| {
+            row.map(|(agency, n)| (agency, n as u64))
+                .map_err(sqlite(&self.path, "count agencies"))
+        })
+        .collect()
+    }
+
+    /// The version held and every entry at that very version (one read
+    /// transaction: a writer committing meanwhile is not seen), in key order.
+    pub fn read_whole(&self) -> Result<(StoreState, Vec<Entry>), StoreError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(sqlite(&self.path, "begin read"))?;
+        let state = read_state(&tx, &self.path)?;
+        let mut entries = Vec::with_capacity(usize::try_from(state.state.entries).unwrap_or(0));
+        self.for_each_entry(|entry| entries.push(entry))?;
+        tx.commit().map_err(sqlite(&self.path, "end read"))?;
+        Ok((state, entries))
+    }
+}
+
+fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {
+    Identifier::from_canonical(Kind::from_code(kind), value)
+        .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::document::{Delta, ListId, Op, Version};
+    use crate::entry::{Agency, Reason};
+    use crate::Rules;
+
+    use super::*;
+
+    fn entry(name: &str, agency: &str, expires_at: Option<u64>) -> Entry {
+        Entry {
+            id: Identifier::parse(Kind::Domain, name, &Rules::default()).unwrap(),
+            meta: EntryMeta {
+                reason: Reason::PHISHING,
+                agency: Agency::new(agency).unwrap(),
+                listed_at: Timestamp(1),
+                expires_at: expires_at.map(Timestamp),
+            },
+        }
+    }
+
+    /// A store holding `entries` at version 1, through a signed delta.
+    fn store_with(entries: &[Entry]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::SecretKey::generate().unwrap();
+        let root = crate::document::TrustRoot {
+            list: ListId::new("t").unwrap(),
+            version: Version::FIRST,
+            issued_at: Timestamp(0),
+            expires_at: Timestamp(u64::MAX / 2),
+            root_keys: crate::document::KeySet::new(vec![key.public_key()], 1).unwrap(),
+            publish_keys: crate::document::KeySet::new(vec![key.public_key()], 1).unwrap(),
+            extensions: vec![],
+        };
+        let verifier =
+            crate::verify::Verifier::pin(&crate::document::Document::sign(&root, &[&key]).unwrap())
+                .unwrap();
+        let mut state = crate::document::ListState::default();
+        for e in entries {
+            state.digest.add(e);
+            state.entries += 1;
+        }
+        let delta = Delta {
+            list: ListId::new("t").unwrap(),
+            version: Version::FIRST,
+            created_at: Timestamp(1),
+            ops: entries.iter().cloned().map(Op::Add).collect(),
+            state,
+            extensions: vec![],
+        };
+        let bytes = crate::document::Document::sign(&delta, &[&key]).unwrap();
+        let mut store = Store::open(dir.path().join("s.db"), "t").unwrap();
+        store.index_for_publisher().unwrap();
+        store
+            .apply_delta(&verifier.delta(&bytes, None).unwrap(), "test")
+            .unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn expired_by_finds_only_entries_expired_at_the_cutoff_in_key_order() {
+        let (_dir, store) = store_with(&[
+            entry("b.example", "x", Some(10)),
+            entry("a.example", "x", Some(5)),
+            entry("c.example", "x", Some(11)),
+            entry("d.example", "x", None),
+        ]);
+        let names: Vec<String> = store
+            .expired_by(Timestamp(10))
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        assert_eq!(names, ["a.example", "b.example"]);
+    }
+
+    #[test]
+    fn expiry_and_agency_queries_use_their_indexes_not_a_scan() {
+        let (_dir, store) = store_with(&[entry("a.example", "x", Some(5))]);
+        let plan = |sql: &str| -> String {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let expiry = plan("SELECT kind, value FROM entries WHERE expires_at <= 7");
+        assert!(expiry.contains("entries_by_expiry"), "{expiry}");
+        let agency = plan("SELECT MIN(agency) FROM entries WHERE agency > 'x'");
+        assert!(agency.contains("entries_by_agency"), "{agency}");
+    }
+
+    #[test]
+    fn agencies_are_found_and_counted() {
+        let (_dir, store) = store_with(&[
+            entry("a.example", "x", None),
+            entry("b.example", "x", None),
+            entry("c.example", "y", None),
+        ]);
+        assert_eq!(store.agencies(10).unwrap(), ["x", "y"]);
+        assert_eq!(store.agencies(1).unwrap(), ["x"]);
+        let counts = store.agency_counts().unwrap();
+        assert_eq!(counts.get("x"), Some(&2));
+        assert_eq!(counts.get("y"), Some(&1));
+    }
+
+    #[test]
+    fn read_whole_gives_the_state_and_every_entry_in_key_order() {
+        let a = entry("a.example", "x", None);
+        let b = entry("b.example", "y", Some(3));
+        let (_dir, store) = store_with(&[b.clone(), a.clone()]);
+        let (state, entries) = store.read_whole().unwrap();
+        assert_eq!(state.version, Some(Version::FIRST));
+        assert_eq!(state.state.entries, 2);
+        assert_eq!(entries, vec![a.clone(), b]);
+        assert_eq!(store.listed(&a.id).unwrap(), Some(a.meta));
+    }
+}
