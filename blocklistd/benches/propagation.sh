@@ -7,16 +7,18 @@
 # target. Uses only the documented CLI, daemon config and C API.
 #
 #   cargo build --release -p blocklistd -p blocklist-ffi
-#   blocklistd/benches/propagation.sh [ENTRIES]     # from the workspace root
+#   blocklistd/benches/propagation.sh [ENTRIES]
 #
 # ENTRIES (or BLOCKLIST_BENCH_ENTRIES): the list's size, default 10M; 1000000
-# for a quick run. BLOCKLIST_BENCH_BIN: the binaries' folder (target/release).
+# for a quick run. BLOCKLIST_BENCH_BIN: the binaries' folder (default the
+# workspace's target/release).
 # BLOCKLIST_BENCH_RELOAD_MS: the C reader's reload_interval_ms (default: the
 # library's). BLOCKLIST_BENCH_KEEP=1 keeps the work folder (logs) and says where.
 set -euo pipefail
 N=${1:-${BLOCKLIST_BENCH_ENTRIES:-10000000}}
-BIN=${BLOCKLIST_BENCH_BIN:-target/release}
 HERE=$(dirname "$0")
+ROOT=$HERE/../..
+BIN=${BLOCKLIST_BENCH_BIN:-$ROOT/target/release}
 TIMEOUT=600 # seconds a version may take to reach the daemon or the reader before the run fails
 WORK=$(mktemp -d)
 PIDS=()
@@ -37,7 +39,7 @@ seconds() { printf '%.2f' "$(echo "$2 - $1" | bc)"; }
 mb() { printf '%.1f MB' "$(echo "$1 / 1000000" | bc -l)"; }
 
 # The C reader, against this workspace's header and static library.
-cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -I include "$HERE/propagation_reader.c" \
+cc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -I "$ROOT/include" "$HERE/propagation_reader.c" \
     "$BIN/libblocklist.a" -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o "$WORK/reader"
 
 # The list: N domains, then 100k changes (90k adds, 10k removals), then the
@@ -86,7 +88,7 @@ publish "$WORK/base.txt"
 initial_s=$PUBLISH_S
 echo "bootstrap-0.example" > "$WORK/one.txt"
 publish "$WORK/one.txt"
-initial_s=$(echo "$initial_s + $PUBLISH_S" | bc)
+initial_s=$(printf '%.2f' "$(echo "$initial_s + $PUBLISH_S" | bc)")
 SNAPSHOT_EVERY=1000000
 
 # start_listening FILE CMD...: runs CMD in the background, stdout to FILE,
@@ -137,7 +139,7 @@ wait_index() {
         [ "${held:-0}" -ge "$1" ] && return 0
         kill -0 "$daemon" 2>/dev/null || fail "blocklistd exited"
         [ "$(date +%s)" -lt "$deadline" ] || fail "version $1 did not reach blocklistd within ${TIMEOUT}s"
-        sleep 0.02
+        sleep 0.05
     done
 }
 wait_index "$VERSION"
@@ -234,7 +236,7 @@ stats() { [ $# -gt 0 ] || { echo "none"; return; }; printf '%s\n' "$@" | sort -g
     END { printf "median %.2f s, worst %.2f s (of %d)", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, v[NR], NR }'; }
 
 printf '\nPropagation benchmark: %s entries, commit %s, %s, load average %s\n' "$N" \
-    "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')" "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '(C reader reload_interval_ms: %s)\n' "${BLOCKLIST_BENCH_RELOAD_MS:-the library default}"
 printf '(centre: the initial %s entries and the snapshot, two publishes: %s s)\n\n' "$N" "$initial_s"
 row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
