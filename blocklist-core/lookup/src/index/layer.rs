@@ -33,6 +33,11 @@ pub(crate) struct Layer {
     pub(crate) checksum: u64,
     /// An overlay's identifiers, in file order (empty for a full index).
     pub(crate) keys: Vec<(Kind, String)>,
+    /// An overlay's fingerprints as one bit each in a bitmap of about 16
+    /// bits per record (empty for a full index), built at open: its test
+    /// is one load and a shift, where the file's filter takes eight
+    /// multiplies, and an overlay is probed on every lookup.
+    presence: Box<[u64]>,
     /// The mapped file as it was when validated, and its header bytes (which
     /// hold the checksum of all the others).
     identity: FileIdentity,
@@ -89,7 +94,7 @@ impl Layer {
             header.entries,
         )
         .map_err(|fault| IndexError::corrupt(path, fault.to_string()))?;
-        let layer = Layer {
+        let mut layer = Layer {
             path: path.to_owned(),
             stats: layout.stats(header.entries),
             header,
@@ -99,12 +104,16 @@ impl Layer {
             agencies,
             checksum: stored,
             keys,
+            presence: Box::default(),
             identity: FileIdentity::of(meta),
             header_bytes,
             file,
             sections,
         };
         layer.validate_keys()?;
+        if layer.is_overlay() {
+            layer.presence = presence_of(layer.buckets(), layer.header.entries);
+        }
         Ok(layer)
     }
 
@@ -176,6 +185,18 @@ impl Layer {
         table::find(self.buckets(), self.home_buckets, key)
     }
 
+    /// An overlay's record of the key, whatever its expiry: its presence
+    /// bitmap, then its table.
+    #[inline(always)]
+    pub(crate) fn find_recent(&self, key: &KeyHash) -> Option<PackedMeta> {
+        // The bitmap's length is a power of two (see `presence_of`).
+        let bit = key.fingerprint as usize & (self.presence.len() * 64 - 1);
+        if self.presence[bit / 64] >> (bit % 64) & 1 == 0 {
+            return None;
+        }
+        table::find(self.buckets(), self.home_buckets, key)
+    }
+
     /// A stored record's metadata, its agency resolved.
     pub(crate) fn unpack(&self, meta: PackedMeta) -> EntryMeta {
         EntryMeta {
@@ -209,6 +230,19 @@ impl Layer {
             Err(e) => Err(IndexError::io(&self.path, "read", e)),
         }
     }
+}
+
+/// The presence bitmap of a table's `entries` fingerprints: a power of two
+/// of at least 16 bits per entry, indexed by the fingerprint's low bits
+/// (about 6% of absent keys pass, and then read the table).
+fn presence_of(buckets: &[Bucket], entries: u64) -> Box<[u64]> {
+    let bits = (entries.max(1) * 16).next_power_of_two().max(64);
+    let mut presence = vec![0u64; (bits / 64) as usize];
+    for fingerprint in buckets.iter().flat_map(Bucket::fingerprints) {
+        let bit = fingerprint as usize & (bits as usize - 1);
+        presence[bit / 64] |= 1 << (bit % 64);
+    }
+    presence.into_boxed_slice()
 }
 
 /// Encodes an overlay's key section: per identifier its kind code (u16),

@@ -474,7 +474,7 @@ impl LookupIndex {
     /// entries and about 3 ns slower for misses at 1M (`docs/PERFORMANCE.md`).
     #[inline(always)]
     fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<(&Layer, PackedMeta)> {
-        let recent = self.recent().and_then(|o| Some((o, o.find(key)?)));
+        let recent = self.recent().and_then(|o| Some((o, o.find_recent(key)?)));
         let (layer, meta) = match recent {
             Some(found) => found,
             None => (&*self.base, self.base.find(key)?),
@@ -514,7 +514,7 @@ impl LookupIndex {
                 }
             }
             for s in &mut staged {
-                if let Some(meta) = self.recent().and_then(|o| o.find(&s.key)) {
+                if let Some(meta) = self.recent().and_then(|o| o.find_recent(&s.key)) {
                     s.probe = Probe::Overlay(meta);
                 } else if filter::may_contain(blocks, s.key.fingerprint) {
                     s.probe = Probe::Base;
