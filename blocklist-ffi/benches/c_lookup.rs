@@ -6,7 +6,10 @@
 //! Environment: `BLOCKLIST_BENCH_ENTRIES` (default 10000000),
 //! `BLOCKLIST_BENCH_QUERIES` (hits and misses each, default 200000),
 //! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10), `BLOCKLIST_BENCH_FOLLOWS`
-//! (new indexes announced in the heartbeat, default 20).
+//! (new indexes announced in the heartbeat, default 20),
+//! `BLOCKLIST_BENCH_OVERLAY` (recent changes stacked as an overlay on the
+//! list for every lookup of the run, default 0: compare a run with 10000 to
+//! one without).
 //!
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
@@ -36,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blocklist::clock;
-use blocklist_lookup::index::{HeartbeatWriter, IndexBuilder, LiveIndex};
+use blocklist_lookup::index::{Change, HeartbeatWriter, IndexBuilder, LiveIndex, LookupIndex};
 use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
@@ -77,6 +80,57 @@ const ROUNDS: usize = 5;
 /// What each median's target compares it with: the fuse probe for misses,
 /// the `HashSet` hit for hits.
 const BASELINES: [&str; 2] = ["BinaryFuse8 probe", "HashSet hit"];
+
+/// Makes the full index at `path` a base and stacks on it an overlay of
+/// `changes` recent changes, as a daemon publishes them: 40% removals of
+/// listed identifiers (which stay in `listed`, so hits drawn from it may now
+/// answer not listed: timed the same), 60% additions of new domains.
+fn stack_overlay(
+    path: &Path,
+    listed: &[(Kind, String)],
+    changes: usize,
+    meta: &EntryMeta,
+    rng: &mut SplitMix,
+) {
+    let built = path.with_file_name("built.idx");
+    std::fs::rename(path, &built).expect("move the full index aside");
+    let base = LookupIndex::adopt_base(&built, path).expect("adopt the base");
+    let removals = changes * 4 / 10;
+    let recent: Vec<Change> = (0..changes)
+        .map(|i| {
+            if i < removals {
+                let (kind, value) = &listed[rng.below(listed.len() as u64) as usize];
+                Change {
+                    kind: *kind,
+                    value: value.clone(),
+                    meta: None,
+                }
+            } else {
+                Change {
+                    kind: Kind::Domain,
+                    value: format!("recent-{i}.example.com"),
+                    meta: Some(meta.clone()),
+                }
+            }
+        })
+        .collect();
+    let header = base.header().clone();
+    let stats = base
+        .write_overlay(
+            path,
+            path,
+            header.list_version,
+            header.state_digest,
+            header.created_at,
+            header.entries,
+            recent,
+        )
+        .expect("write the overlay");
+    eprintln!(
+        "overlay of {} recent changes stacked on the list",
+        stats.overlay_entries
+    );
+}
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -174,6 +228,7 @@ fn main() {
     let query_count = env_number("BLOCKLIST_BENCH_QUERIES", 200_000);
     let swap_seconds = env_number("BLOCKLIST_BENCH_SWAP_SECONDS", 10);
     let follows = env_number("BLOCKLIST_BENCH_FOLLOWS", 20);
+    let overlay = env_number("BLOCKLIST_BENCH_OVERLAY", 0);
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("temp dir");
     let index_path = dir.path().join("lookup.idx");
@@ -202,6 +257,9 @@ fn main() {
             listed.iter().map(|(k, v)| (*k, v.as_str(), &meta))
         })
         .expect("build the index");
+    if overlay > 0 {
+        stack_overlay(&index_path, &listed, overlay, &meta, &mut rng);
+    }
     let valid = |kind: Kind, text: &str| normalise(kind, text, &rules).is_ok_and(|c| c == text);
     let mut hits = Vec::with_capacity(query_count);
     while hits.len() < query_count {
