@@ -16,15 +16,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::document::{Delta, Op, Snapshot};
-use crate::entry::Entry;
+use crate::document::{Delta, Op};
 use crate::error::Error;
 use crate::index::{
     publish_file, remove_stale_temps, IndexBuilder, IndexError, IndexStats, LookupIndex,
 };
 use crate::lock::FolderLock;
 use crate::store::{Applied, Progress, Store, StoreState};
-use crate::verify::Verified;
+use crate::verify::{SnapshotFile, Verified};
 
 /// The store's file name in a data folder.
 pub const STORE_FILE: &str = "list.db";
@@ -160,17 +159,18 @@ impl Replica {
         }
     }
 
-    /// Applies a verified snapshot, then publishes the index from its entries
-    /// (already in memory, so the store is not read back).
+    /// Applies a verified snapshot file as it streams, then publishes the
+    /// index built from the store: neither step holds the list's entries in
+    /// memory (see [`Store::apply_snapshot`] and [`Replica::publish_index`]).
     pub fn apply_snapshot(
         &mut self,
-        snapshot: &Verified<Snapshot>,
+        snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, Error> {
         let applied = self.store.apply_snapshot(snapshot, source, progress)?;
         if matches!(applied, Applied::Applied { .. }) {
-            self.write_index(&self.store.state()?, &snapshot.entries)?;
+            self.publish_index()?;
         } else {
             self.ensure_index()?;
         }
@@ -178,20 +178,28 @@ impl Replica {
     }
 
     /// Rebuilds the index from every entry in the store and publishes it.
+    /// The rows stream from the store a page at a time (the builder keeps a
+    /// few tens of bytes per entry, never the identifiers); the index is
+    /// built beside the published one and renamed into place only once every
+    /// row was read, so a failed read never publishes a partial index.
     pub fn publish_index(&self) -> Result<IndexStats, Error> {
-        let mut entries = Vec::new();
-        self.store.for_each_entry(|e| entries.push(e))?;
-        self.write_index(&self.store.state()?, &entries)
-    }
-
-    fn write_index(&self, state: &StoreState, entries: &[Entry]) -> Result<IndexStats, Error> {
+        let state = self.store.state()?;
         let version = state.version.map_or(0, |v| v.get());
         let builder = IndexBuilder::new(version, state.state.digest.0, state.data_time);
-        Ok(builder.write(&self.index_path, || {
-            entries
-                .iter()
-                .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
-        })?)
+        let staged = staged_path(&self.index_path);
+        let failed = std::cell::RefCell::new(None);
+        let stats = builder.write(&staged, || {
+            self.store.rows().map_while(|row| {
+                row.map_err(|e| *failed.borrow_mut() = Some(e)).ok()
+            })
+        });
+        if let Some(e) = failed.into_inner() {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e.into());
+        }
+        let stats = stats?;
+        publish_file(&staged, &self.index_path)?;
+        Ok(stats)
     }
 }
 

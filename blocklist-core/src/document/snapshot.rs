@@ -1,14 +1,16 @@
 //! [`Snapshot`]: the whole list at one version.
 
+use std::io::Read;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::StateDigest;
-use crate::document::groups::{self, Agencies, EntryGroup, Ungrouper};
+use crate::document::groups::{self, Agencies, EntryGroup, Ungrouper, WireMeta};
+use crate::document::stream::PayloadReader;
 use crate::document::{
-    decode_canonical, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
-    ListState, Version,
+    encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId, ListState, Version,
 };
-use crate::entry::{Entry, Timestamp};
+use crate::entry::{Entry, EntryMeta, Timestamp};
 
 /// Every entry of a list at `version`, for bootstrap and recovery. Entry order
 /// carries no meaning; decoding returns them in wire (grouped) order.
@@ -51,6 +53,8 @@ impl Snapshot {
     }
 }
 
+/// The wire form, for encoding (and, in tests, as the oracle the streaming
+/// decoder is checked against); decoding goes through [`SnapshotStream`].
 #[derive(Serialize, Deserialize)]
 struct WireSnapshot {
     list: String,
@@ -88,27 +92,183 @@ impl Document for Snapshot {
     }
 
     fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
-        let doc = Self::TYPE;
-        let wire: WireSnapshot = decode_canonical(doc, payload)?;
-        let agencies = Agencies::from_wire(doc, &wire.agencies)?;
-        let mut reader = Ungrouper::new(doc, &agencies);
-        let entries = reader.entries(wire.entries)?;
-        reader.finish()?;
-        groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
+        // One decoder for snapshots in memory and snapshots streamed from a
+        // file, so the two can never disagree on what is canonical.
+        let (head, mut stream) = SnapshotStream::open(payload, payload.len() as u64)?;
+        let mut entries = Vec::new();
+        while stream.read_entries(&mut entries, usize::MAX)? {}
+        let (extensions, _) = stream.finish()?;
+        groups::unique_decoded(Self::TYPE, entries.iter().map(|e| &e.id))?;
         Ok(Snapshot {
-            list: ListId::decode(doc, &wire.list)?,
-            version: Version::decode(doc, wire.version)?,
-            created_at: Timestamp(wire.created_at),
+            list: head.list,
+            version: head.version,
+            created_at: head.created_at,
             entries,
-            state: ListState {
-                digest: StateDigest(wire.state_digest),
-                entries: wire.state_entries,
-            },
-            extensions: Extension::check(doc, wire.extensions)?,
+            state: head.state,
+            extensions,
         })
     }
 
     fn list(&self) -> &ListId {
         &self.list
+    }
+}
+
+/// What a snapshot says before its entries: enough to refuse one for the
+/// wrong list or an old version before reading a single entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotHead {
+    /// The list.
+    pub list: ListId,
+    /// The version it is the state of.
+    pub version: Version,
+    /// When the centre made it.
+    pub created_at: Timestamp,
+    /// The digest and count of its entries, as the centre computed them.
+    pub state: ListState,
+}
+
+/// A snapshot payload decoded as it streams from a reader, a bounded batch of
+/// entries at a time, so that memory does not grow with the list: the whole
+/// canonical form is checked as it goes (as [`Snapshot::decode_payload`], which
+/// reads through this too), except that an identifier named twice in two
+/// groups is left to the caller (the store's primary key refuses it), since
+/// finding it would take memory that grows with the list.
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::*;
+/// let entry = Entry {
+///     id: Identifier::parse(Kind::Domain, "scam.example", &Rules::default()).unwrap(),
+///     meta: EntryMeta { reason: Reason::PHISHING, agency: Agency::new("police").unwrap(),
+///                       listed_at: Timestamp(1_700_000_000), expires_at: None },
+/// };
+/// let snapshot = Snapshot {
+///     list: ListId::new("demo").unwrap(),
+///     version: Version::FIRST,
+///     created_at: Timestamp(1_700_000_000),
+///     state: ListState::of([&entry]),
+///     entries: vec![entry],
+///     extensions: vec![],
+/// };
+/// let payload = snapshot.encode_payload().unwrap();
+/// let (head, mut stream) = SnapshotStream::open(&payload[..], payload.len() as u64).unwrap();
+/// assert_eq!(head.version, Version::FIRST);
+/// let mut batch = Vec::new();
+/// while stream.read_entries(&mut batch, 1000).unwrap() {}
+/// assert_eq!(batch, snapshot.entries);
+/// assert!(stream.finish().unwrap().0.is_empty());
+/// ```
+pub struct SnapshotStream<R> {
+    payload: PayloadReader<R>,
+    ungrouper: Ungrouper,
+    /// Entry groups not yet started.
+    groups_left: u64,
+    /// The group being read.
+    group: Option<OpenGroup>,
+}
+
+/// A group part-way read.
+struct OpenGroup {
+    kind: u16,
+    meta: EntryMeta,
+    /// Values not yet read.
+    left: u64,
+    /// The last value read (the next must be greater).
+    prev: Option<String>,
+}
+
+impl<R: Read> SnapshotStream<R> {
+    /// Reads the head of a payload of `len` bytes from `reader` (placed at its
+    /// first byte) and the agency table, leaving the stream at the first entry.
+    pub fn open(reader: R, len: u64) -> Result<(SnapshotHead, SnapshotStream<R>), DecodeError> {
+        let doc = DocType::Snapshot;
+        let mut payload = PayloadReader::new(doc, reader, len);
+        let list = ListId::decode(doc, &payload.string("list")?)?;
+        let version = Version::decode(doc, payload.u64("version")?)?;
+        let created_at = Timestamp(payload.u64("created_at")?);
+        let digest = StateDigest(payload.array("state_digest")?);
+        let entries = payload.u64("state_entries")?;
+        let mut agencies = Vec::new();
+        for _ in 0..payload.len("agencies")? {
+            agencies.push(payload.string("agency")?);
+        }
+        let agencies = Agencies::from_wire(doc, &agencies)?;
+        let groups_left = payload.len("entries")?;
+        let head = SnapshotHead {
+            list,
+            version,
+            created_at,
+            state: ListState { digest, entries },
+        };
+        let stream = SnapshotStream {
+            payload,
+            ungrouper: Ungrouper::new(doc, agencies),
+            groups_left,
+            group: None,
+        };
+        Ok((head, stream))
+    }
+
+    /// Appends up to `max` more entries to `out`; `false` once every entry
+    /// has been read.
+    pub fn read_entries(&mut self, out: &mut Vec<Entry>, max: usize) -> Result<bool, DecodeError> {
+        let mut read = 0;
+        while read < max {
+            let group = match &mut self.group {
+                Some(group) if group.left > 0 => group,
+                _ if self.groups_left == 0 => return Ok(false),
+                _ => {
+                    self.groups_left -= 1;
+                    let kind = self.payload.u16("kind")?;
+                    let wire = WireMeta {
+                        reason: self.payload.u16("reason")?,
+                        agency: self.payload.u32("agency")?,
+                        listed_at: self.payload.u64("listed_at")?,
+                        expires_at: self.payload.option_u64("expires_at")?,
+                    };
+                    let left = self.payload.len("values")?;
+                    let meta = self.ungrouper.group(kind, wire, left)?;
+                    self.group.insert(OpenGroup {
+                        kind,
+                        meta,
+                        left,
+                        prev: None,
+                    })
+                }
+            };
+            let value = self.payload.string("value")?;
+            let id = self
+                .ungrouper
+                .value(group.kind, group.prev.as_deref(), &value)?;
+            group.left -= 1;
+            group.prev = Some(value);
+            out.push(Entry {
+                id,
+                meta: group.meta.clone(),
+            });
+            read += 1;
+        }
+        Ok(true)
+    }
+
+    /// Ends the read once every entry was read: every agency must have been
+    /// used, and the extensions must end the payload. Returns the extensions
+    /// and the reader, placed just after the payload.
+    pub fn finish(mut self) -> Result<(Vec<Extension>, R), DecodeError> {
+        let doc = DocType::Snapshot;
+        if self.groups_left > 0 || self.group.as_ref().is_some_and(|g| g.left > 0) {
+            return Err(doc.invalid("entries", "finished before the last entry"));
+        }
+        self.ungrouper.finish()?;
+        let mut extensions = Vec::new();
+        for _ in 0..self.payload.len("extensions")? {
+            extensions.push(Extension {
+                tag: self.payload.u16("extension tag")?,
+                data: self.payload.bytes("extension data")?,
+            });
+        }
+        let reader = self.payload.finish()?;
+        Ok((Extension::check(doc, extensions)?, reader))
     }
 }

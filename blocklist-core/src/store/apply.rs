@@ -1,14 +1,15 @@
 //! Applying verified deltas and snapshots, each in one transaction.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::document::{Delta, DocType, ListState, Op, Snapshot, Version};
+use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
-use crate::verify::{check_state, stale, Verified, VerifyError};
+use crate::verify::{check_state, stale, SnapshotFile, Verified, VerifyError};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,57 +136,73 @@ impl Store {
         )
     }
 
-    /// Replaces the whole list with a verified snapshot newer than what the store
-    /// holds, reporting progress every 100,000 entries. All or nothing.
+    /// Replaces the whole list with a verified snapshot file newer than what
+    /// the store holds, reporting progress every 100,000 entries. All or
+    /// nothing, in memory that does not grow with the snapshot.
+    ///
+    /// The entries stream from the file: one thread decodes and checks them
+    /// (canonical form, state digest) in batches of [`BATCH`] while this one
+    /// inserts them, all in one transaction. It commits only once every byte
+    /// read proved to be the signed one ([`SnapshotEntries::finish`]), no
+    /// identifier came twice (the primary key refuses the second), and the
+    /// entries gave the signed state digest; any failure rolls it all back.
     pub fn apply_snapshot(
         &mut self,
-        snapshot: &Verified<Snapshot>,
+        snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let started = Instant::now();
+        let head = snapshot.head();
         let tx = self.begin()?;
         let held = read_state(&tx, &path)?;
-        check_list(&path, &held.list, snapshot.list.as_str())?;
+        check_list(&path, &held.list, head.list.as_str())?;
         if let Some(done) = already_applied(
             &tx,
             &path,
             DocType::Snapshot,
             held.version,
-            snapshot.version,
+            head.version,
             snapshot.file_sha256().0,
         )? {
             return Ok(done);
         }
         tx.execute("DELETE FROM entries", [])
             .map_err(sqlite(&path, "clear entries"))?;
-        // Key order turns millions of random B-tree inserts into appends.
-        let mut order: Vec<&Entry> = snapshot.entries.iter().collect();
-        order.sort_unstable_by(|a, b| {
-            (a.id.kind().code(), a.id.as_str()).cmp(&(b.id.kind().code(), b.id.as_str()))
+        let total = head.state.entries;
+        let (read, written) = std::thread::scope(|scope| {
+            let (batches, received) = mpsc::sync_channel::<Vec<Entry>>(BATCHES_IN_FLIGHT);
+            let reader = scope.spawn(move || read_snapshot(snapshot, batches));
+            let written = insert_batches(&tx, &path, received, |done| {
+                if done % PROGRESS_EVERY == 0 || done == total {
+                    progress(Progress {
+                        done,
+                        total,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            });
+            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (read, written)
         });
-        let total = order.len() as u64;
-        for (done, entry) in order.into_iter().enumerate() {
-            // The decoder refused duplicate identifiers, so every insert is new.
-            insert(&tx, &path, entry)?;
-            let done = done as u64 + 1;
-            if done % PROGRESS_EVERY == 0 || done == total {
-                progress(Progress {
-                    done,
-                    total,
-                    elapsed: started.elapsed(),
-                });
-            }
-        }
-        // The verifier checked the entries against the signed state already.
+        // A decode error ends the batches early, so it is the cause to report
+        // before anything the writer saw.
+        let state = read.map_err(|e| refused(&path, e))?;
+        written?;
+        check_state(
+            &format!("snapshot {} entries", head.version),
+            &head.state,
+            &state,
+        )
+        .map_err(|e| refused(&path, e))?;
         commit(
             tx,
             &path,
             DocType::Snapshot,
-            snapshot.version,
-            snapshot.state,
-            snapshot.created_at,
+            head.version,
+            state,
+            head.created_at,
             snapshot.file_sha256().0,
             source,
         )
@@ -196,6 +213,72 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&self.path, "begin transaction"))
     }
+}
+
+/// Entries decoded and inserted at a time during a snapshot apply.
+pub const BATCH: usize = 4096;
+/// Batches decoded ahead of the inserts: enough to keep both threads busy,
+/// few enough that memory stays a few megabytes.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// The reading half of a snapshot apply: decodes the entries in batches,
+/// sends them to the writer, and returns the state they give once the whole
+/// file proved to be the signed one. Stops early when the writer has.
+fn read_snapshot(
+    snapshot: &Verified<SnapshotFile>,
+    batches: mpsc::SyncSender<Vec<Entry>>,
+) -> Result<ListState, VerifyError> {
+    let mut entries = snapshot.entries()?;
+    let mut state = ListState::default();
+    loop {
+        let mut batch = Vec::with_capacity(BATCH);
+        let more = entries.read_entries(&mut batch, BATCH)?;
+        for entry in &batch {
+            state.digest.add(entry);
+        }
+        state.entries += batch.len() as u64;
+        if !batch.is_empty() && batches.send(batch).is_err() {
+            // The writer failed: its error is the one to report.
+            return Ok(state);
+        }
+        if !more {
+            break;
+        }
+    }
+    drop(batches);
+    entries.finish()?;
+    Ok(state)
+}
+
+/// The writing half of a snapshot apply: inserts every batch received,
+/// calling `inserted` with the count so far after each entry. An identifier
+/// already inserted is refused as the decoder refuses one named twice.
+fn insert_batches(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    received: mpsc::Receiver<Vec<Entry>>,
+    mut inserted: impl FnMut(u64),
+) -> Result<(), StoreError> {
+    let mut done = 0;
+    for batch in received {
+        for entry in &batch {
+            if !insert(tx, path, entry)? {
+                return Err(refused(
+                    path,
+                    VerifyError::Malformed {
+                        doc: DocType::Snapshot,
+                        source: DocType::Snapshot.invalid(
+                            "identifiers",
+                            format!("{} appears more than once", entry.id),
+                        ),
+                    },
+                ));
+            }
+            done += 1;
+            inserted(done);
+        }
+    }
+    Ok(())
 }
 
 /// `Some` when `offered` is at or below the held version: a no-op if the log
