@@ -587,29 +587,63 @@ pub fn read_unverified<T: Document>(bytes: &[u8]) -> Result<T, VerifyError> {
 /// hostile mirror's oversized file is refused without hashing it all.
 pub fn check_file(what: &str, bytes: &[u8], expected: &FileRef) -> Result<(), VerifyError> {
     check_file_size(what, bytes.len() as u64, expected)?;
-    check_file_sha256(what, Sha256::of(bytes), expected)
+    let mut check = FileCheck::default();
+    check.update(bytes);
+    check.finish(what, expected)
 }
 
-/// Checks a file's size against the manifest's reference to it (for a file
-/// hashed as it streams, see [`check_file_sha256`]).
-pub fn check_file_size(what: &str, size: u64, expected: &FileRef) -> Result<(), VerifyError> {
+/// [`check_file`] for a file that arrives in pieces (a snapshot downloaded
+/// to disk): each piece is hashed as it passes, and nothing is held.
+///
+/// ```
+/// use blocklist_core::document::{FileRef, Version};
+/// use blocklist_core::verify::FileCheck;
+/// use blocklist_core::Sha256;
+/// let expected = FileRef { version: Version::FIRST, sha256: Sha256::of(b"abcd"), size: 4 };
+/// let mut check = FileCheck::default();
+/// check.update(b"ab");
+/// check.update(b"cd");
+/// assert!(check.finish("file", &expected).is_ok());
+/// ```
+#[derive(Clone, Default)]
+pub struct FileCheck {
+    hasher: Sha2,
+    size: u64,
+}
+
+impl FileCheck {
+    /// Hashes the next piece of the file.
+    pub fn update(&mut self, piece: &[u8]) {
+        self.hasher.update(piece);
+        self.size += piece.len() as u64;
+    }
+
+    /// The bytes seen so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Checks the whole file (`what`, for errors): size first, then SHA-256.
+    pub fn finish(self, what: &str, expected: &FileRef) -> Result<(), VerifyError> {
+        check_file_size(what, self.size, expected)?;
+        let actual = Sha256(self.hasher.finalize().into());
+        if actual != expected.sha256 {
+            return Err(VerifyError::DigestMismatch {
+                what: what.to_owned(),
+                expected: expected.sha256.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_file_size(what: &str, size: u64, expected: &FileRef) -> Result<(), VerifyError> {
     if size != expected.size {
         return Err(VerifyError::DigestMismatch {
             what: what.to_owned(),
             expected: format!("{} bytes", expected.size),
             actual: format!("{size} bytes"),
-        });
-    }
-    Ok(())
-}
-
-/// Checks a file's SHA-256 against the manifest's reference to it.
-pub fn check_file_sha256(what: &str, actual: Sha256, expected: &FileRef) -> Result<(), VerifyError> {
-    if actual != expected.sha256 {
-        return Err(VerifyError::DigestMismatch {
-            what: what.to_owned(),
-            expected: expected.sha256.to_string(),
-            actual: actual.to_string(),
         });
     }
     Ok(())

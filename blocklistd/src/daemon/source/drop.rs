@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
 use blocklist_core::document::{
-    DecodeError, Delta, DocType, Document, FileRef, Manifest, Snapshot, TrustRoot, Version,
+    DecodeError, Delta, DocType, Document, FileRef, Manifest, SnapshotStream, TrustRoot, Version,
 };
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Sha256;
@@ -211,6 +211,8 @@ struct Dropped {
     doc: DocType,
     /// Version (serial for a manifest), for ordering only: read before any check.
     order: u64,
+    /// The file's bytes; empty for a snapshot, which is read from `path` as
+    /// it applies (it may be larger than memory should hold).
     bytes: Vec<u8>,
 }
 
@@ -568,7 +570,7 @@ impl Syncer {
                 }
                 let result = match doc.doc {
                     DocType::Delta => self.apply_delta(doc.bytes.clone(), &name).await,
-                    _ => self.apply_snapshot(doc.bytes.clone(), &name).await,
+                    _ => self.apply_snapshot(doc.path.clone(), &name).await,
                 };
                 match result {
                     Ok(true) => Ok(Taken::Applied),
@@ -719,6 +721,19 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
             available: stamp.len,
         }));
     }
+    if doc == DocType::Snapshot {
+        // Only the version is read here; the whole file is verified as it
+        // streams into the store.
+        let payload = std::io::BufReader::new(file.take(header.payload_len));
+        let (head, _) = SnapshotStream::open(payload, header.payload_len).map_err(unfit)?;
+        return Ok(Dropped {
+            path: path.to_owned(),
+            stamp,
+            doc,
+            order: head.version.get(),
+            bytes: Vec::new(),
+        });
+    }
     file.take(cap + 1 - bytes.len() as u64)
         .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
@@ -747,7 +762,8 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
     let order = match doc {
         DocType::Root => TrustRoot::decode_payload(env.payload).map(|r| r.version.get()),
         DocType::Delta => Delta::decode_payload(env.payload).map(|d| d.version.get()),
-        DocType::Snapshot => Snapshot::decode_payload(env.payload).map(|s| s.version.get()),
+        DocType::Snapshot => SnapshotStream::open(env.payload, env.payload.len() as u64)
+            .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
     }
     // The envelope is whole: a payload that does not decode stays so.
