@@ -446,9 +446,12 @@ pub struct SnapshotFile {
 /// fails [`SnapshotEntries::finish`]: a store applies the entries in a
 /// transaction that commits only once `finish` has accepted them.
 pub struct SnapshotEntries<'a> {
-    stream: SnapshotStream<BufReader<Hashing<FileRange<'a>>>>,
+    stream: PayloadStream<'a>,
     signed_digest: Sha256,
 }
+
+/// A snapshot file's payload, decoded as it is read and hashed.
+type PayloadStream<'a> = SnapshotStream<BufReader<Hashing<FileRange<'a>>>>;
 
 impl SnapshotFile {
     /// What the snapshot says before its entries.
@@ -507,11 +510,10 @@ impl SnapshotEntries<'_> {
 
 /// The payload's head and a stream at its first entry, hashing the header
 /// and payload of `file` as they are read.
-#[allow(clippy::type_complexity)]
 fn open_payload(
     file: &File,
     payload_len: u64,
-) -> Result<(SnapshotHead, SnapshotStream<BufReader<Hashing<FileRange<'_>>>>), DecodeError> {
+) -> Result<(SnapshotHead, PayloadStream<'_>), DecodeError> {
     let signed_len = (envelope::HEADER_LEN as u64).saturating_add(payload_len);
     let mut hashing = Hashing {
         inner: FileRange::new(file, 0, signed_len),

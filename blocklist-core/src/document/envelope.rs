@@ -356,3 +356,48 @@ impl<'a> Reader<'a> {
         Ok(&self.bytes[start..self.pos])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// `scan` reads a stream as `parse` reads bytes: the same envelope,
+        /// or a refusal for the same input.
+        #[test]
+        fn scan_and_parse_agree(
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            signers in 1usize..3,
+            cut in any::<prop::sample::Index>(),
+            flip in any::<Option<(prop::sample::Index, u8)>>(),
+        ) {
+            let keys: Vec<SecretKey> = (0..signers).map(|i| SecretKey::from_seed(&[i as u8 + 1; 32])).collect();
+            let mut bytes = seal(DocType::Snapshot, &payload, &keys.iter().collect::<Vec<_>>()).unwrap();
+            if let Some((at, byte)) = flip {
+                let i = at.index(bytes.len());
+                bytes[i] ^= byte;
+            }
+            let len = bytes.len();
+            for input in [&bytes[..], &bytes[..cut.index(len)]] {
+                match (parse(input), scan(&mut &input[..])) {
+                    (Ok(parsed), Ok(scanned)) => {
+                        prop_assert_eq!(parsed.doc_type, scanned.header.doc_type);
+                        prop_assert_eq!(parsed.payload.len() as u64, scanned.header.payload_len);
+                        prop_assert_eq!(parsed.signatures, scanned.signatures);
+                        prop_assert_eq!(parsed.message, scanned.message);
+                        prop_assert_eq!(Sha256::of(input), scanned.file_sha256);
+                    }
+                    // The same refusal (a truncation may name another field).
+                    (Err(a), Err(b)) => prop_assert_eq!(
+                        std::mem::discriminant(&a),
+                        std::mem::discriminant(&b),
+                        "parse {:?}, scan {:?}", a, b
+                    ),
+                    (a, b) => prop_assert!(false, "parse {:?}, scan {:?}", a.map(|_| ()), b.map(|_| ())),
+                }
+            }
+        }
+    }
+}

@@ -251,8 +251,15 @@ fn read_snapshot(
 }
 
 /// The writing half of a snapshot apply: inserts every batch received,
-/// calling `inserted` with the count so far after each entry. An identifier
-/// already inserted is refused as the decoder refuses one named twice.
+/// calling `inserted` with the count so far after each entry.
+///
+/// Entries come in wire order: by group, each group's values ascending. As
+/// long as that is key order (a list published at once) they are appended to
+/// the table. From the first one out of order, the rest go to a staging table
+/// (appends too) and are merged in key order at the end, in one pass over the
+/// table: inserting them where they fall would visit a random page per entry.
+/// An identifier inserted twice is refused as the decoder refuses one named
+/// twice.
 fn insert_batches(
     tx: &Transaction<'_>,
     path: &std::path::Path,
@@ -260,25 +267,93 @@ fn insert_batches(
     mut inserted: impl FnMut(u64),
 ) -> Result<(), StoreError> {
     let mut done = 0;
+    // The key of the last entry appended; `None` before the first.
+    let mut last: Option<(u16, String)> = None;
+    let mut staging = false;
     for batch in received {
         for entry in &batch {
-            if !insert(tx, path, entry)? {
-                return Err(refused(
-                    path,
-                    VerifyError::Malformed {
-                        doc: DocType::Snapshot,
-                        source: DocType::Snapshot.invalid(
-                            "identifiers",
-                            format!("{} appears more than once", entry.id),
-                        ),
-                    },
-                ));
+            let key = (entry.id.kind().code(), entry.id.as_str());
+            let in_order = last.as_ref().is_none_or(|(k, v)| (*k, v.as_str()) < key);
+            if !staging && in_order {
+                if !insert(tx, path, entry)? {
+                    return Err(named_twice(path, &entry.id.to_string()));
+                }
+                let last = last.get_or_insert_with(|| (key.0, String::new()));
+                last.0 = key.0;
+                last.1.clear();
+                last.1.push_str(key.1);
+            } else {
+                if !staging {
+                    tx.execute_batch(STAGING_TABLE)
+                        .map_err(sqlite(path, "create staging table"))?;
+                    staging = true;
+                }
+                write_entry(tx, path, STAGE_ENTRY, entry)?;
             }
             done += 1;
             inserted(done);
         }
     }
+    if staging {
+        merge_staged(tx, path)?;
+    }
     Ok(())
+}
+
+/// Where a snapshot's entries out of key order wait to be merged (a temporary
+/// table: it never reaches the database file, and a rollback drops it).
+const STAGING_TABLE: &str = "DROP TABLE IF EXISTS temp.snapshot_staging;
+    CREATE TEMP TABLE snapshot_staging (kind INTEGER NOT NULL, value TEXT NOT NULL,
+        reason INTEGER NOT NULL, agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER)";
+const STAGE_ENTRY: &str = "INSERT INTO temp.snapshot_staging
+    (kind, value, reason, agency, listed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// Merges the staged entries into the table in key order (SQLite sorts them,
+/// spilling to temporary files, in bounded memory); a key clash refuses the
+/// snapshot, naming an identifier it lists twice.
+fn merge_staged(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    let merged = tx.execute(
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+         SELECT kind, value, reason, agency, listed_at, expires_at
+         FROM temp.snapshot_staging ORDER BY kind, value",
+        [],
+    );
+    match merged {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            let (kind, value): (u16, String) = tx
+                .query_row(
+                    "SELECT kind, value FROM temp.snapshot_staging
+                     GROUP BY kind, value HAVING count(*) > 1
+                     UNION ALL
+                     SELECT s.kind, s.value FROM temp.snapshot_staging s
+                     JOIN entries e ON e.kind = s.kind AND e.value = s.value
+                     LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(sqlite(path, "name the identifier listed twice"))?;
+            return Err(named_twice(
+                path,
+                &format!("{}:{value}", crate::kind::Kind::from_code(kind)),
+            ));
+        }
+        merged => merged.map_err(sqlite(path, "merge staged entries"))?,
+    };
+    tx.execute_batch("DROP TABLE temp.snapshot_staging")
+        .map_err(sqlite(path, "drop staging table"))
+}
+
+/// The refusal of a snapshot that names `id` twice.
+fn named_twice(path: &std::path::Path, id: &str) -> StoreError {
+    refused(
+        path,
+        VerifyError::Malformed {
+            doc: DocType::Snapshot,
+            source: DocType::Snapshot.invalid("identifiers", format!("{id} appears more than once")),
+        },
+    )
 }
 
 /// `Some` when `offered` is at or below the held version: a no-op if the log
@@ -367,6 +442,24 @@ fn take(
 
 /// Inserts `entry`; `false` when its identifier is already listed.
 fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<bool, StoreError> {
+    let inserted = write_entry(
+        tx,
+        path,
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        entry,
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Runs `sql` (an insert taking kind, value, reason, agency, listed_at and
+/// expires_at as ?1..?6) for `entry`; returns the rows changed.
+fn write_entry(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    sql: &str,
+    entry: &Entry,
+) -> Result<usize, StoreError> {
     let EntryMeta {
         reason,
         agency,
@@ -377,11 +470,7 @@ fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result
     let expires_at = expires_at
         .map(|t| to_db(path, "expires_at", t.0))
         .transpose()?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        )
+    tx.prepare_cached(sql)
         .and_then(|mut stmt| {
             stmt.execute(params![
                 entry.id.kind().code(),
@@ -392,8 +481,7 @@ fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result
                 expires_at,
             ])
         })
-        .map_err(sqlite(path, "insert entry"))?;
-    Ok(inserted == 1)
+        .map_err(sqlite(path, "insert entry"))
 }
 
 fn check_list(path: &std::path::Path, held: &str, offered: &str) -> Result<(), StoreError> {
