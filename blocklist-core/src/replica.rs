@@ -189,9 +189,9 @@ impl Replica {
         let staged = staged_path(&self.index_path);
         let failed = std::cell::RefCell::new(None);
         let stats = builder.write(&staged, || {
-            self.store.rows().map_while(|row| {
-                row.map_err(|e| *failed.borrow_mut() = Some(e)).ok()
-            })
+            self.store
+                .rows()
+                .map_while(|row| row.map_err(|e| *failed.borrow_mut() = Some(e)).ok())
         });
         if let Some(e) = failed.into_inner() {
             let _ = std::fs::remove_file(&staged);

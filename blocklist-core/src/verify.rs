@@ -401,7 +401,11 @@ impl Verifier {
     fn publish_signed<T: Document>(&self, bytes: &[u8]) -> Result<Verified<T>, VerifyError> {
         let root = &self.root.doc;
         let env = envelope_of::<T>(bytes)?;
-        check_signatures((&env).into(), Role::Publish, &[(&root.publish_keys, root.version)])?;
+        check_signatures(
+            (&env).into(),
+            Role::Publish,
+            &[(&root.publish_keys, root.version)],
+        )?;
         let doc: T = decode(&env)?;
         self.check_list(&doc)?;
         Ok(Verified {
@@ -461,16 +465,17 @@ impl SnapshotFile {
 
     /// Reads the entries from the start, hashing every byte read.
     pub fn entries(&self) -> Result<SnapshotEntries<'_>, VerifyError> {
-        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(|source| VerifyError::Malformed {
-            doc: DocType::Snapshot,
-            source,
+        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(|source| {
+            VerifyError::Malformed {
+                doc: DocType::Snapshot,
+                source,
+            }
         })?;
         Ok(SnapshotEntries {
             stream,
             signed_digest: self.signed_digest,
         })
     }
-
 }
 
 impl SnapshotEntries<'_> {

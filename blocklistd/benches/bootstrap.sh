@@ -10,6 +10,7 @@
 #   blocklistd/benches/bootstrap.sh [ENTRIES] [BIN_DIR...]
 #
 # Each BIN_DIR holds `blocklist` and `blocklistd` (default: target/release).
+# BOOTSTRAP_KEEP=1 keeps the work folder (lists, daemon logs) and names it.
 # The list is made once, with the first BIN_DIR's `blocklist`, in 10
 # publishes a second apart: the snapshot then holds 10 groups whose values
 # interleave in key order, as a list built over time does.
@@ -22,7 +23,7 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
+    if [ -n "${BOOTSTRAP_KEEP:-}" ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -41,7 +42,7 @@ done
 snapshot=$(ls "$WORK"/dir/snapshots/*.snapshot)
 printf 'list: %d entries, snapshot %d bytes (made in %d s)\n' "$N" "$(stat -c %s "$snapshot")" "$(( $(date +%s) - started ))"
 
-"$BIN" serve "$WORK/dir" --listen 127.0.0.1:0 > "$WORK/serve.out" &
+"$BIN" serve "$WORK/dir" --listen 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
 PIDS+=($!)
 until grep -q 'listening on' "$WORK/serve.out"; do sleep 0.05; done
 URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/serve.out")
@@ -69,7 +70,7 @@ EOF
     /usr/bin/time -v -o "$data.time" "$d/blocklistd" --config "$data.toml" > /dev/null 2> "$data.log" &
     timer=$!
     PIDS+=($timer)
-    until grep -q 'applied snapshot' "$data.log"; do
+    until grep -qs 'applied snapshot' "$data.log"; do
         if ! kill -0 "$timer" 2>/dev/null; then
             echo "blocklistd in $d stopped before applying the snapshot:" >&2
             tail -5 "$data.log" >&2

@@ -311,7 +311,10 @@ mod tests {
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, batch)? {}
         let (extensions, rest) = stream.finish()?;
-        assert!(rest.is_empty(), "the stream stopped before the payload's end");
+        assert!(
+            rest.is_empty(),
+            "the stream stopped before the payload's end"
+        );
         groups::unique_decoded(DocType::Snapshot, entries.iter().map(|e| &e.id))?;
         Ok(Snapshot {
             list: head.list,
@@ -349,9 +352,9 @@ mod tests {
     }
 
     fn snapshots() -> impl Strategy<Value = Snapshot> {
-        let entry = (any::<u8>(), any::<u16>(), any::<(u8, u8, u8, Option<u8>)>());
+        let raw_entry = (any::<u8>(), any::<u16>(), any::<(u8, u8, u8, Option<u8>)>());
         (
-            proptest::collection::vec(entry, 0..40),
+            proptest::collection::vec(raw_entry, 0..40),
             1..u64::MAX,
             proptest::collection::vec(any::<u8>(), 0..3),
         )

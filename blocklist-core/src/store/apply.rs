@@ -183,7 +183,9 @@ impl Store {
                     });
                 }
             });
-            let read = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let read = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (read, written)
         });
         // A decode error ends the batches early, so it is the cause to report
@@ -351,7 +353,8 @@ fn named_twice(path: &std::path::Path, id: &str) -> StoreError {
         path,
         VerifyError::Malformed {
             doc: DocType::Snapshot,
-            source: DocType::Snapshot.invalid("identifiers", format!("{id} appears more than once")),
+            source: DocType::Snapshot
+                .invalid("identifiers", format!("{id} appears more than once")),
         },
     )
 }

@@ -166,6 +166,8 @@ const HEADER: usize = envelope::HEADER_LEN;
 /// A signed snapshot naming one domain in two groups (two listing times),
 /// with the state digest of both: what no encoder writes, built by hand.
 fn snapshot_naming_one_identifier_twice(c: &Centre) -> Vec<u8> {
+    /// Kind, metadata (reason, agency index, listed_at, expires_at), values.
+    type Group = (u16, (u16, u32, u64, Option<u64>), Vec<String>);
     #[derive(serde::Serialize)]
     struct Wire {
         list: String,
@@ -174,7 +176,7 @@ fn snapshot_naming_one_identifier_twice(c: &Centre) -> Vec<u8> {
         state_digest: [u8; 32],
         state_entries: u64,
         agencies: Vec<String>,
-        entries: Vec<(u16, (u16, u32, u64, Option<u64>), Vec<String>)>,
+        entries: Vec<Group>,
         extensions: Vec<(u16, Vec<u8>)>,
     }
     let twice: Vec<Entry> = [1_750_000_000, 1_750_000_001]

@@ -709,7 +709,11 @@ impl Syncer {
             if *doc == DocType::Snapshot {
                 let path = self.download_checked(index, &rel, file).await?;
                 let kept = self.config.mirror.enabled;
-                let path = if kept { self.files.keep(&rel, &path)? } else { path };
+                let path = if kept {
+                    self.files.keep(&rel, &path)?
+                } else {
+                    path
+                };
                 let applied = self.apply_snapshot(path.clone(), &url).await;
                 if !kept {
                     let _ = std::fs::remove_file(&path);
