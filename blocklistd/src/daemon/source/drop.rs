@@ -13,7 +13,10 @@
 //! unread. Each file is then verified like one fetched over HTTP (by
 //! signature, list and version: there is no manifest digest to check a
 //! hand-carried delta against), in order: roots, the newest useful snapshot,
-//! deltas in version order, manifests. Then it is moved:
+//! deltas in version order, manifests. A snapshot is not read whole: only
+//! its version, to sort it; it is verified and applied as it streams from
+//! the dropped file (so one broken past its head is rejected when applied).
+//! Then it is moved:
 //!
 //! - to `processed/` when applied, or already held (a root only when it is
 //!   one of the pinned chain: a foreign root is rejected);
