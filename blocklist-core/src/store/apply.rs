@@ -141,9 +141,10 @@ impl Store {
     /// nothing, in memory that does not grow with the snapshot.
     ///
     /// The entries stream from the file: one thread decodes and checks them
-    /// (canonical form, state digest) in batches of [`BATCH`] while this one
+    /// (canonical form, state digest) in batches of 4,096 while this one
     /// inserts them, all in one transaction. It commits only once every byte
-    /// read proved to be the signed one ([`SnapshotEntries::finish`]), no
+    /// read proved to be the signed one
+    /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish)), no
     /// identifier came twice (the primary key refuses the second), and the
     /// entries gave the signed state digest; any failure rolls it all back.
     pub fn apply_snapshot(
@@ -218,7 +219,7 @@ impl Store {
 }
 
 /// Entries decoded and inserted at a time during a snapshot apply.
-pub const BATCH: usize = 4096;
+const BATCH: usize = 4096;
 /// Batches decoded ahead of the inserts: enough to keep both threads busy,
 /// few enough that memory stays a few megabytes.
 const BATCHES_IN_FLIGHT: usize = 4;
