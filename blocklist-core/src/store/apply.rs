@@ -153,6 +153,43 @@ impl Store {
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, StoreError> {
+        // A larger page cache for the one big transaction and for sorting
+        // the staged entries: a fixed amount, whatever the snapshot's size.
+        self.set_cache(SNAPSHOT_CACHE_KIB)?;
+        let applied = self.apply_snapshot_entries(snapshot, source, progress);
+        let restored = self.set_cache(DEFAULT_CACHE_KIB);
+        let applied = applied?;
+        restored?;
+        Ok(applied)
+    }
+
+    fn set_cache(&self, kib: i64) -> Result<(), StoreError> {
+        for schema in ["main", "temp"] {
+            self.conn
+                .pragma_update(Some(schema), "cache_size", -kib)
+                .map_err(sqlite(&self.path, "set cache size"))?;
+        }
+        if kib == DEFAULT_CACHE_KIB {
+            // Hand the large cache back before the index is built (the
+            // bootstrap's other peak), to SQLite's allocator and then the OS.
+            self.conn
+                .execute_batch("PRAGMA shrink_memory")
+                .map_err(sqlite(&self.path, "shrink cache"))?;
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free heap memory to the OS.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_snapshot_entries(
+        &mut self,
+        snapshot: &Verified<SnapshotFile>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let started = Instant::now();
         let head = snapshot.head();
@@ -217,6 +254,12 @@ impl Store {
             .map_err(sqlite(&self.path, "begin transaction"))
     }
 }
+
+/// SQLite's page cache (KiB) while a snapshot applies, per schema (the
+/// database, and the temporary one that stages and sorts entries).
+const SNAPSHOT_CACHE_KIB: i64 = 128 << 10;
+/// SQLite's default page cache (KiB), the rest of the time.
+const DEFAULT_CACHE_KIB: i64 = 2000;
 
 /// Entries decoded and inserted at a time during a snapshot apply.
 const BATCH: usize = 4096;
