@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::document::{Delta, Op, Snapshot};
+use crate::document::{Delta, Op};
 use crate::entry::EntryMeta;
 use crate::error::Error;
 use crate::index::{
@@ -29,7 +29,7 @@ use crate::index::{
 use crate::kind::Kind;
 use crate::lock::FolderLock;
 use crate::store::{Applied, Progress, Store, StoreState};
-use crate::verify::Verified;
+use crate::verify::{SnapshotFile, Verified};
 
 /// The store's file name in a data folder.
 pub const STORE_FILE: &str = "list.db";
@@ -259,29 +259,17 @@ impl Replica {
         }
     }
 
-    /// Applies a verified snapshot, then publishes the index from its entries
-    /// (already in memory, so the store is not read back).
+    /// Applies a verified snapshot as it streams from its file, then
+    /// publishes the index built from the store's rows as a new base.
     pub fn apply_snapshot(
         &mut self,
-        snapshot: &Verified<Snapshot>,
+        snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, Error> {
         let applied = self.store.apply_snapshot(snapshot, source, progress)?;
         if matches!(applied, Applied::Applied { .. }) {
-            let state = self.store.state()?;
-            let built = self.index_path.with_file_name(NEW_BASE_FILE);
-            let version = state.version.map_or(0, |v| v.get());
-            IndexBuilder::new(version, state.state.digest.0, state.data_time).write(
-                &built,
-                || {
-                    snapshot
-                        .entries
-                        .iter()
-                        .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
-                },
-            )?;
-            self.publish_base(&built)?;
+            self.publish_index()?;
         } else {
             self.ensure_index()?;
         }
@@ -576,17 +564,23 @@ fn merge_into_base(
 }
 
 /// Builds at `path` a full index of every entry in `store` (at `state`).
+/// The rows stream from the store a page at a time (the builder keeps a few
+/// tens of bytes per entry, never the identifiers); a failed read fails the
+/// build, which leaves nothing at `path`.
 fn build_index(store: &Store, state: &StoreState, path: &Path) -> Result<IndexStats, Error> {
-    let mut entries = Vec::new();
-    store.for_each_entry(|e| entries.push(e))?;
     let version = state.version.map_or(0, |v| v.get());
-    Ok(
-        IndexBuilder::new(version, state.state.digest.0, state.data_time).write(path, || {
-            entries
-                .iter()
-                .map(|e| (e.id.kind(), e.id.as_str(), &e.meta))
-        })?,
-    )
+    let builder = IndexBuilder::new(version, state.state.digest.0, state.data_time);
+    let failed = std::cell::RefCell::new(None);
+    let stats = builder.write(path, || {
+        store
+            .rows()
+            .map_while(|row| row.map_err(|e| *failed.borrow_mut() = Some(e)).ok())
+    });
+    if let Some(e) = failed.into_inner() {
+        let _ = std::fs::remove_file(path);
+        return Err(e.into());
+    }
+    Ok(stats?)
 }
 
 /// Where the index for the next version is prepared, beside `index_path`.

@@ -9,14 +9,19 @@
 //! trust roots are decoded only after their signatures check out.
 
 use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
 use std::ops::Deref;
+use std::os::unix::fs::FileExt as _;
+
+use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListState, Manifest,
-    Snapshot, TrustRoot, Version,
+    envelope, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId, ListState, Manifest,
+    Snapshot, SnapshotHead, SnapshotStream, TrustRoot, Version,
 };
-use crate::entry::Timestamp;
+use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
 
 /// A document whose signatures, list and version were checked by a [`Verifier`].
@@ -224,7 +229,7 @@ impl Verifier {
         // can be checked (roots are small and rare); every other document is
         // checked first.
         let doc: TrustRoot = decode(&env)?;
-        check_signatures(&env, Role::Root, &[(&doc.root_keys, doc.version)])?;
+        check_signatures((&env).into(), Role::Root, &[(&doc.root_keys, doc.version)])?;
         Ok(Verifier {
             root: Verified {
                 doc,
@@ -251,7 +256,7 @@ impl Verifier {
         self.check_list(&doc)?;
         follows(DocType::Root, Some(current.version), doc.version)?;
         check_signatures(
-            &env,
+            (&env).into(),
             Role::Root,
             &[
                 (&current.root_keys, current.version),
@@ -323,10 +328,84 @@ impl Verifier {
         Ok(doc)
     }
 
+    /// Checks a snapshot file as it streams, for a client at version
+    /// `current`, in memory that does not grow with the snapshot: the
+    /// envelope and publish signatures (the payload is hashed in pieces, never
+    /// held), list, and that it is newer than `current`. Its entries are read
+    /// only by the store, through [`SnapshotFile::entries`], which hashes the
+    /// bytes again as it decodes them and refuses them, before anything
+    /// commits, unless they are the bytes the signatures cover and give the
+    /// signed state.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::verify::Verifier;
+    /// use blocklist_core::*;
+    /// let key = SecretKey::generate().unwrap();
+    /// let list = ListId::new("demo").unwrap();
+    /// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let snapshot = Snapshot { list, version: Version::FIRST, created_at: Timestamp(0),
+    ///     entries: vec![], state: ListState::default(), extensions: vec![] };
+    /// let mut file = tempfile::tempfile().unwrap();
+    /// file.write_all(&snapshot.sign(&[&key]).unwrap()).unwrap();
+    /// let verified = verifier.snapshot_file(file, None).unwrap();
+    /// assert_eq!(verified.head().version, Version::FIRST);
+    /// ```
+    pub fn snapshot_file(
+        &self,
+        file: File,
+        current: Option<Version>,
+    ) -> Result<Verified<SnapshotFile>, VerifyError> {
+        let doc = DocType::Snapshot;
+        let malformed = |source| VerifyError::Malformed { doc, source };
+        let scanned = envelope::scan(&mut BufReader::with_capacity(
+            READ_BUFFER,
+            FileRange::new(&file, 0, u64::MAX),
+        ))
+        .map_err(malformed)?;
+        if scanned.header.doc_type != doc {
+            return Err(VerifyError::WrongDocument {
+                expected: doc,
+                found: scanned.header.doc_type,
+            });
+        }
+        let root = &self.root.doc;
+        check_signatures(
+            Signed {
+                doc_type: doc,
+                signatures: &scanned.signatures,
+                message: &scanned.message,
+            },
+            Role::Publish,
+            &[(&root.publish_keys, root.version)],
+        )?;
+        let payload_len = scanned.header.payload_len;
+        let (head, _) = open_payload(&file, payload_len).map_err(malformed)?;
+        self.check_list_id(doc, &head.list)?;
+        if let Some(current) = current.filter(|c| head.version <= *c) {
+            return Err(stale(doc, current, head.version));
+        }
+        Ok(Verified {
+            doc: SnapshotFile {
+                head,
+                file,
+                payload_len,
+                signed_digest: scanned.signed_digest,
+            },
+            file: scanned.file_sha256,
+        })
+    }
+
     fn publish_signed<T: Document>(&self, bytes: &[u8]) -> Result<Verified<T>, VerifyError> {
         let root = &self.root.doc;
         let env = envelope_of::<T>(bytes)?;
-        check_signatures(&env, Role::Publish, &[(&root.publish_keys, root.version)])?;
+        check_signatures(
+            (&env).into(),
+            Role::Publish,
+            &[(&root.publish_keys, root.version)],
+        )?;
         let doc: T = decode(&env)?;
         self.check_list(&doc)?;
         Ok(Verified {
@@ -336,14 +415,164 @@ impl Verifier {
     }
 
     fn check_list<T: Document>(&self, doc: &T) -> Result<(), VerifyError> {
-        if doc.list() != &self.root.doc.list {
+        self.check_list_id(T::TYPE, doc.list())
+    }
+
+    fn check_list_id(&self, doc: DocType, list: &ListId) -> Result<(), VerifyError> {
+        if list != &self.root.doc.list {
             return Err(VerifyError::WrongList {
-                doc: T::TYPE,
+                doc,
                 expected: self.root.doc.list.to_string(),
-                found: doc.list().to_string(),
+                found: list.to_string(),
             });
         }
         Ok(())
+    }
+}
+
+/// The buffer snapshot files are read through.
+const READ_BUFFER: usize = 256 << 10;
+
+/// A snapshot file whose envelope and signatures were checked by
+/// [`Verifier::snapshot_file`], with what its payload says before the
+/// entries. The entries are read from the file when the store applies it.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    head: SnapshotHead,
+    file: File,
+    payload_len: u64,
+    /// What the signatures cover: SHA-256 of the header and the payload.
+    signed_digest: Sha256,
+}
+
+/// The entries of a [`SnapshotFile`], read again from the file in bounded
+/// batches and hashed as they are read. A file changed since it was verified
+/// fails [`SnapshotEntries::finish`]: a store applies the entries in a
+/// transaction that commits only once `finish` has accepted them.
+pub struct SnapshotEntries<'a> {
+    stream: PayloadStream<'a>,
+    signed_digest: Sha256,
+}
+
+/// A snapshot file's payload, decoded as it is read and hashed.
+type PayloadStream<'a> = SnapshotStream<BufReader<Hashing<FileRange<'a>>>>;
+
+impl SnapshotFile {
+    /// What the snapshot says before its entries.
+    pub fn head(&self) -> &SnapshotHead {
+        &self.head
+    }
+
+    /// Reads the entries from the start, hashing every byte read.
+    pub fn entries(&self) -> Result<SnapshotEntries<'_>, VerifyError> {
+        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(|source| {
+            VerifyError::Malformed {
+                doc: DocType::Snapshot,
+                source,
+            }
+        })?;
+        Ok(SnapshotEntries {
+            stream,
+            signed_digest: self.signed_digest,
+        })
+    }
+}
+
+impl SnapshotEntries<'_> {
+    /// Appends up to `max` more entries to `out`; `false` once all were read.
+    /// Entries come in wire order, checked as [`SnapshotStream`] checks them.
+    pub fn read_entries(&mut self, out: &mut Vec<Entry>, max: usize) -> Result<bool, VerifyError> {
+        self.stream
+            .read_entries(out, max)
+            .map_err(|source| VerifyError::Malformed {
+                doc: DocType::Snapshot,
+                source,
+            })
+    }
+
+    /// Ends the read: the rest of the payload must be canonical, and the
+    /// bytes read must be the ones the signatures cover.
+    pub fn finish(self) -> Result<(), VerifyError> {
+        let (_, reader) = self
+            .stream
+            .finish()
+            .map_err(|source| VerifyError::Malformed {
+                doc: DocType::Snapshot,
+                source,
+            })?;
+        let read = Sha256(reader.into_inner().hasher.finalize().into());
+        if read != self.signed_digest {
+            return Err(VerifyError::DigestMismatch {
+                what: "snapshot file read again to apply it (changed since it was verified?)"
+                    .to_owned(),
+                expected: self.signed_digest.to_string(),
+                actual: read.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The payload's head and a stream at its first entry, hashing the header
+/// and payload of `file` as they are read.
+fn open_payload(
+    file: &File,
+    payload_len: u64,
+) -> Result<(SnapshotHead, PayloadStream<'_>), DecodeError> {
+    let signed_len = (envelope::HEADER_LEN as u64).saturating_add(payload_len);
+    let mut hashing = Hashing {
+        inner: FileRange::new(file, 0, signed_len),
+        hasher: Sha2::new(),
+    };
+    // The header is hashed (it is signed) but not decoded again.
+    let mut header = [0u8; envelope::HEADER_LEN];
+    hashing
+        .read_exact(&mut header)
+        .map_err(|e| DecodeError::Read {
+            doc: DocType::Snapshot.name(),
+            reason: e.to_string(),
+        })?;
+    SnapshotStream::open(BufReader::with_capacity(READ_BUFFER, hashing), payload_len)
+}
+
+/// A byte range of a file read by position (`pread`), so that any number of
+/// readers share one open file without a shared cursor.
+struct FileRange<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl<'a> FileRange<'a> {
+    fn new(file: &'a File, start: u64, end: u64) -> Self {
+        FileRange {
+            file,
+            pos: start,
+            end,
+        }
+    }
+}
+
+impl Read for FileRange<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// A reader that hashes every byte it passes on.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha2,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 
@@ -364,20 +593,65 @@ pub fn read_unverified<T: Document>(bytes: &[u8]) -> Result<T, VerifyError> {
 /// Checks that a file matches the manifest's reference to it: size first, so a
 /// hostile mirror's oversized file is refused without hashing it all.
 pub fn check_file(what: &str, bytes: &[u8], expected: &FileRef) -> Result<(), VerifyError> {
-    let mismatch = |expected: String, actual: String| VerifyError::DigestMismatch {
-        what: what.to_owned(),
-        expected,
-        actual,
-    };
-    if bytes.len() as u64 != expected.size {
-        return Err(mismatch(
-            format!("{} bytes", expected.size),
-            format!("{} bytes", bytes.len()),
-        ));
+    check_file_size(what, bytes.len() as u64, expected)?;
+    let mut check = FileCheck::default();
+    check.update(bytes);
+    check.finish(what, expected)
+}
+
+/// [`check_file`] for a file that arrives in pieces (a snapshot downloaded
+/// to disk): each piece is hashed as it passes, and nothing is held.
+///
+/// ```
+/// use blocklist_core::document::{FileRef, Version};
+/// use blocklist_core::verify::FileCheck;
+/// use blocklist_core::Sha256;
+/// let expected = FileRef { version: Version::FIRST, sha256: Sha256::of(b"abcd"), size: 4 };
+/// let mut check = FileCheck::default();
+/// check.update(b"ab");
+/// check.update(b"cd");
+/// assert!(check.finish("file", &expected).is_ok());
+/// ```
+#[derive(Clone, Default)]
+pub struct FileCheck {
+    hasher: Sha2,
+    size: u64,
+}
+
+impl FileCheck {
+    /// Hashes the next piece of the file.
+    pub fn update(&mut self, piece: &[u8]) {
+        self.hasher.update(piece);
+        self.size += piece.len() as u64;
     }
-    let actual = Sha256::of(bytes);
-    if actual != expected.sha256 {
-        return Err(mismatch(expected.sha256.to_string(), actual.to_string()));
+
+    /// The bytes seen so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Checks the whole file (`what`, for errors): size first, then SHA-256.
+    pub fn finish(self, what: &str, expected: &FileRef) -> Result<(), VerifyError> {
+        check_file_size(what, self.size, expected)?;
+        let actual = Sha256(self.hasher.finalize().into());
+        if actual != expected.sha256 {
+            return Err(VerifyError::DigestMismatch {
+                what: what.to_owned(),
+                expected: expected.sha256.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_file_size(what: &str, size: u64, expected: &FileRef) -> Result<(), VerifyError> {
+    if size != expected.size {
+        return Err(VerifyError::DigestMismatch {
+            what: what.to_owned(),
+            expected: format!("{} bytes", expected.size),
+            actual: format!("{size} bytes"),
+        });
     }
     Ok(())
 }
@@ -454,42 +728,65 @@ fn decode<T: Document>(env: &envelope::Envelope<'_>) -> Result<T, VerifyError> {
     })
 }
 
+/// What signatures are checked on: the document type, the signatures, and
+/// the message they must be over.
+#[derive(Clone, Copy)]
+struct Signed<'a> {
+    doc_type: DocType,
+    signatures: &'a [envelope::Signature],
+    message: &'a [u8],
+}
+
+impl<'a> From<&'a envelope::Envelope<'_>> for Signed<'a> {
+    fn from(env: &'a envelope::Envelope<'_>) -> Self {
+        Signed {
+            doc_type: env.doc_type,
+            signatures: &env.signatures,
+            message: &env.message,
+        }
+    }
+}
+
 /// Checks the envelope's signatures against one or more key sets of `role`
 /// (two during a root rotation: the old root's and the new one's). Every
 /// signature must be by a key of some set and valid: a stray or broken
 /// signature is refused rather than ignored, so any change to a signed file is
 /// an error. Each set must then have its threshold of signatures.
 fn check_signatures(
-    env: &envelope::Envelope<'_>,
+    signed: Signed<'_>,
     role: Role,
     sets: &[(&KeySet, Version)],
 ) -> Result<(), VerifyError> {
-    for sig in &env.signatures {
+    let Signed {
+        doc_type,
+        signatures,
+        message,
+    } = signed;
+    for sig in signatures {
         let key = sets
             .iter()
             .find_map(|(set, _)| set.get(&sig.key_id))
             .ok_or(VerifyError::UnknownKey {
-                doc: env.doc_type,
+                doc: doc_type,
                 key_id: sig.key_id,
                 role,
                 root_version: sets[0].1,
             })?;
-        if !key.verifies(&env.message, &sig.bytes) {
+        if !key.verifies(message, &sig.bytes) {
             return Err(VerifyError::BadSignature {
-                doc: env.doc_type,
+                doc: doc_type,
                 key_id: sig.key_id,
             });
         }
     }
     for (set, _) in sets {
-        let valid = env
-            .signatures
+        let valid = signatures
             .iter()
             .filter(|sig| set.get(&sig.key_id).is_some())
             .count();
         if valid < usize::from(set.threshold()) {
             return Err(VerifyError::ThresholdNotMet {
-                doc: env.doc_type,
+                doc: doc_type,
                 role,
                 valid,
                 threshold: set.threshold(),

@@ -125,7 +125,7 @@ impl Document for Delta {
         let doc = Self::TYPE;
         let wire: WireDelta = decode_canonical(doc, payload)?;
         let agencies = Agencies::from_wire(doc, &wire.agencies)?;
-        let mut reader = Ungrouper::new(doc, &agencies);
+        let mut reader = Ungrouper::new(doc, agencies);
         let mut ops: Vec<Op> = reader
             .entries(wire.adds)?
             .into_iter()

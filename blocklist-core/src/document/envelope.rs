@@ -9,6 +9,10 @@
 //! so a delta signature can never pass for a manifest's, and signatures over a
 //! large snapshot cost one hash pass. See `docs/FORMAT.md`.
 
+use std::io::Read;
+
+use sha2::{Digest as _, Sha256 as Sha2};
+
 use crate::digest::Sha256;
 use crate::document::{DecodeError, DocType, EncodeError};
 use crate::keys::{KeyId, SecretKey};
@@ -128,6 +132,134 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
     })
 }
 
+/// An envelope read from a stream ([`scan`]): the payload was hashed as it
+/// passed and is not held, so a snapshot of any size costs a fixed amount of
+/// memory to check.
+#[derive(Clone, Debug)]
+pub struct Scanned {
+    /// The header.
+    pub header: Header,
+    /// The signatures, sorted by key id, one per key.
+    pub signatures: Vec<Signature>,
+    /// SHA-256 of the header and payload: what the signatures sign (within
+    /// the signed message).
+    pub signed_digest: Sha256,
+    /// SHA-256 of the whole file.
+    pub file_sha256: Sha256,
+    /// The message every signature must be over.
+    pub(crate) message: Vec<u8>,
+}
+
+/// Reads an envelope's structure from `reader` as [`parse`] does from bytes,
+/// hashing the payload in fixed-size pieces instead of holding it; checks no
+/// signature.
+///
+/// ```
+/// use blocklist_core::document::{envelope, DocType};
+/// use blocklist_core::SecretKey;
+/// let key = SecretKey::generate().unwrap();
+/// let bytes = envelope::seal(DocType::Snapshot, b"payload", &[&key]).unwrap();
+/// let scanned = envelope::scan(&mut &bytes[..]).unwrap();
+/// assert_eq!(scanned.header.payload_len, 7);
+/// assert_eq!(scanned.file_sha256, blocklist_core::Sha256::of(&bytes));
+/// ```
+pub fn scan(reader: &mut impl Read) -> Result<Scanned, DecodeError> {
+    let mut file = Sha2::new();
+    let mut read = |field: &'static str, doc: &'static str, buf: &mut [u8]| {
+        read_full(reader, buf).map_err(|e| match e {
+            Short(available) => DecodeError::Truncated {
+                doc,
+                field,
+                needed: buf.len() as u64,
+                available,
+            },
+            Failed(e) => DecodeError::Read {
+                doc,
+                reason: e.to_string(),
+            },
+        })?;
+        file.update(&*buf);
+        Ok::<_, DecodeError>(())
+    };
+    let mut head = [0u8; HEADER_LEN];
+    read("header", "document", &mut head)?;
+    let header = parse_header(&head)?;
+    let doc = header.doc_type.name();
+    let mut signed = Sha2::new();
+    signed.update(head);
+    let mut chunk = vec![0u8; SCAN_CHUNK];
+    let mut left = header.payload_len;
+    while left > 0 {
+        let n = left.min(SCAN_CHUNK as u64) as usize;
+        read("payload", doc, &mut chunk[..n])?;
+        signed.update(&chunk[..n]);
+        left -= n as u64;
+    }
+    let signed_digest = Sha256(signed.finalize().into());
+    let mut count = [0u8];
+    read("signature count", doc, &mut count)?;
+    let mut signatures: Vec<Signature> = Vec::with_capacity(count[0].into());
+    for _ in 0..count[0] {
+        let mut raw = [0u8; SIGNATURE_LEN];
+        read("signature", doc, &mut raw)?;
+        let signature = Signature {
+            key_id: KeyId(raw[..32].try_into().expect("32")),
+            bytes: raw[32..].try_into().expect("64"),
+        };
+        if signatures
+            .last()
+            .is_some_and(|prev| prev.key_id >= signature.key_id)
+        {
+            return Err(DecodeError::SignatureOrder { doc });
+        }
+        signatures.push(signature);
+    }
+    let trailing = std::io::copy(reader, &mut std::io::sink()).map_err(|e| DecodeError::Read {
+        doc,
+        reason: e.to_string(),
+    })?;
+    if trailing != 0 {
+        return Err(DecodeError::TrailingBytes {
+            doc,
+            count: trailing,
+        });
+    }
+    Ok(Scanned {
+        header,
+        signatures,
+        message: signing_message(header.doc_type, &signed_digest),
+        signed_digest,
+        file_sha256: Sha256(file.finalize().into()),
+    })
+}
+
+/// The size of the pieces [`scan`] hashes a payload in.
+const SCAN_CHUNK: usize = 256 << 10;
+
+/// Why [`read_full`] stopped.
+pub(crate) enum ReadFailure {
+    /// The input ended after this many bytes.
+    Short(u64),
+    /// The input could not be read.
+    Failed(std::io::Error),
+}
+pub(crate) use ReadFailure::{Failed, Short};
+
+/// Fills `buf` from `reader`, as `read_exact` does, but telling a short input
+/// (how short) from a failed read.
+pub(crate) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> Result<(), ReadFailure> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => return Err(Short(filled as u64)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Failed(e)),
+        }
+    }
+    Ok(())
+}
+
 /// The header fields, leaving `reader` at the payload.
 fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
     let magic = reader.take("magic", 4)?;
@@ -222,5 +354,50 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         self.pos += len as usize;
         Ok(&self.bytes[start..self.pos])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// `scan` reads a stream as `parse` reads bytes: the same envelope,
+        /// or a refusal for the same input.
+        #[test]
+        fn scan_and_parse_agree(
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            signers in 1usize..3,
+            cut in any::<prop::sample::Index>(),
+            flip in any::<Option<(prop::sample::Index, u8)>>(),
+        ) {
+            let keys: Vec<SecretKey> = (0..signers).map(|i| SecretKey::from_seed(&[i as u8 + 1; 32])).collect();
+            let mut bytes = seal(DocType::Snapshot, &payload, &keys.iter().collect::<Vec<_>>()).unwrap();
+            if let Some((at, byte)) = flip {
+                let i = at.index(bytes.len());
+                bytes[i] ^= byte;
+            }
+            let len = bytes.len();
+            for input in [&bytes[..], &bytes[..cut.index(len)]] {
+                match (parse(input), scan(&mut &input[..])) {
+                    (Ok(parsed), Ok(scanned)) => {
+                        prop_assert_eq!(parsed.doc_type, scanned.header.doc_type);
+                        prop_assert_eq!(parsed.payload.len() as u64, scanned.header.payload_len);
+                        prop_assert_eq!(parsed.signatures, scanned.signatures);
+                        prop_assert_eq!(parsed.message, scanned.message);
+                        prop_assert_eq!(Sha256::of(input), scanned.file_sha256);
+                    }
+                    // The same refusal (a truncation may name another field).
+                    (Err(a), Err(b)) => prop_assert_eq!(
+                        std::mem::discriminant(&a),
+                        std::mem::discriminant(&b),
+                        "parse {:?}, scan {:?}", a, b
+                    ),
+                    (a, b) => prop_assert!(false, "parse {:?}, scan {:?}", a.map(|_| ()), b.map(|_| ())),
+                }
+            }
+        }
     }
 }

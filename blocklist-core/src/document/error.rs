@@ -90,6 +90,14 @@ pub enum DecodeError {
         /// Why it is invalid (boxed: it is large, and this path is rare).
         source: Box<NormaliseError>,
     },
+    /// The file a document is read from as it streams could not be read.
+    #[error("cannot read {doc}: {reason}")]
+    Read {
+        /// The document type.
+        doc: &'static str,
+        /// The I/O error.
+        reason: String,
+    },
     /// Signatures are not sorted by key id, or a key signed twice.
     #[error("{doc}: signatures must be sorted by key id with at most one per key")]
     SignatureOrder {

@@ -21,10 +21,10 @@ use crate::kind::Kind;
 /// Metadata on the wire: the agency is an index into the document's table.
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct WireMeta {
-    reason: u16,
-    agency: u32,
-    listed_at: u64,
-    expires_at: Option<u64>,
+    pub(crate) reason: u16,
+    pub(crate) agency: u32,
+    pub(crate) listed_at: u64,
+    pub(crate) expires_at: Option<u64>,
 }
 
 /// Entries of one kind sharing one metadata.
@@ -180,34 +180,36 @@ pub(crate) fn unique_decoded<'a>(
     }
 }
 
-/// Reads wire groups back, checking every canonical-form rule.
-pub(crate) struct Ungrouper<'a> {
+/// Reads wire groups back, checking every canonical-form rule. Groups come
+/// whole ([`Ungrouper::entries`], [`Ungrouper::keys`]) or, for a snapshot
+/// read as it streams, one header and one value at a time
+/// ([`Ungrouper::group`], [`Ungrouper::value`]): both check the same rules.
+pub(crate) struct Ungrouper {
     doc: DocType,
-    agencies: &'a Agencies,
+    agencies: Agencies,
     agency_used: Vec<bool>,
     count: u64,
+    /// The last entry group's key: the next must be greater.
+    prev_group: Option<(u16, WireMeta)>,
 }
 
-impl<'a> Ungrouper<'a> {
-    pub(crate) fn new(doc: DocType, agencies: &'a Agencies) -> Self {
+impl Ungrouper {
+    pub(crate) fn new(doc: DocType, agencies: Agencies) -> Self {
         Ungrouper {
             doc,
-            agencies,
             agency_used: vec![false; agencies.0.len()],
+            agencies,
             count: 0,
+            prev_group: None,
         }
     }
 
     pub(crate) fn entries(&mut self, groups: Vec<EntryGroup>) -> Result<Vec<Entry>, DecodeError> {
         let mut out = Vec::with_capacity(groups.iter().map(|g| g.values.len()).sum());
-        let mut prev: Option<(u16, WireMeta)> = None;
+        // Each list of groups (a delta's adds, its updates) is ordered on its own.
+        self.prev_group = None;
         for group in groups {
-            let key = (group.kind, group.meta);
-            if prev.is_some_and(|p| p >= key) {
-                return Err(self.doc.invalid("entry groups", "not strictly ascending"));
-            }
-            prev = Some(key);
-            let meta = self.meta(group.meta)?;
+            let meta = self.group(group.kind, group.meta, group.values.len() as u64)?;
             for id in self.identifiers(group.kind, group.values)? {
                 out.push(Entry {
                     id,
@@ -218,6 +220,25 @@ impl<'a> Ungrouper<'a> {
         Ok(out)
     }
 
+    /// Checks the header of the next entry group (its key follows the last
+    /// one's, it has `len` values) and returns the metadata its entries share.
+    pub(crate) fn group(
+        &mut self,
+        kind: u16,
+        meta: WireMeta,
+        len: u64,
+    ) -> Result<EntryMeta, DecodeError> {
+        let key = (kind, meta);
+        if self.prev_group.is_some_and(|p| p >= key) {
+            return Err(self.doc.invalid("entry groups", "not strictly ascending"));
+        }
+        self.prev_group = Some(key);
+        if len == 0 {
+            return Err(self.doc.invalid("group", "has no values"));
+        }
+        self.meta(meta)
+    }
+
     pub(crate) fn keys(&mut self, groups: Vec<KeyGroup>) -> Result<Vec<Identifier>, DecodeError> {
         let mut out = Vec::new();
         let mut prev = None;
@@ -226,6 +247,9 @@ impl<'a> Ungrouper<'a> {
                 return Err(self.doc.invalid("key groups", "not strictly ascending"));
             }
             prev = Some(group.kind);
+            if group.values.is_empty() {
+                return Err(self.doc.invalid("group", "has no values"));
+            }
             out.extend(self.identifiers(group.kind, group.values)?);
         }
         Ok(out)
@@ -269,25 +293,34 @@ impl<'a> Ungrouper<'a> {
         kind: u16,
         values: Vec<String>,
     ) -> Result<Vec<Identifier>, DecodeError> {
-        if values.is_empty() {
-            return Err(self.doc.invalid("group", "has no values"));
-        }
-        if values.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(self.doc.invalid("group", "values not strictly ascending"));
-        }
         let mut out = Vec::with_capacity(values.len());
-        for value in values {
-            let id =
-                Identifier::from_canonical(Kind::from_code(kind), &value).map_err(|source| {
-                    DecodeError::Identifier {
-                        doc: self.doc.name(),
-                        index: self.count,
-                        source: Box::new(source),
-                    }
-                })?;
-            self.count += 1;
-            out.push(id);
+        let mut prev: Option<&str> = None;
+        for value in &values {
+            out.push(self.value(kind, prev, value)?);
+            prev = Some(value);
         }
         Ok(out)
+    }
+
+    /// Checks the next value of a group of `kind`, after `prev` in the same
+    /// group (values are strictly ascending), and returns its identifier.
+    pub(crate) fn value(
+        &mut self,
+        kind: u16,
+        prev: Option<&str>,
+        value: &str,
+    ) -> Result<Identifier, DecodeError> {
+        if prev.is_some_and(|prev| prev >= value) {
+            return Err(self.doc.invalid("group", "values not strictly ascending"));
+        }
+        let id = Identifier::from_canonical(Kind::from_code(kind), value).map_err(|source| {
+            DecodeError::Identifier {
+                doc: self.doc.name(),
+                index: self.count,
+                source: Box::new(source),
+            }
+        })?;
+        self.count += 1;
+        Ok(id)
     }
 }

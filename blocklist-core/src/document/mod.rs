@@ -20,6 +20,7 @@ mod groups;
 mod manifest;
 mod root;
 mod snapshot;
+mod stream;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -30,7 +31,7 @@ pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
 };
 pub use root::{KeySet, TrustRoot};
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
 
 use crate::digest::StateDigest;
 use crate::keys::SecretKey;

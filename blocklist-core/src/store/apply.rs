@@ -1,14 +1,15 @@
 //! Applying verified deltas and snapshots, each in one transaction.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use crate::document::{Delta, DocType, ListState, Op, Snapshot, Version};
+use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
-use crate::verify::{check_state, stale, Verified, VerifyError};
+use crate::verify::{check_state, stale, SnapshotFile, Verified, VerifyError};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,57 +136,113 @@ impl Store {
         )
     }
 
-    /// Replaces the whole list with a verified snapshot newer than what the store
-    /// holds, reporting progress every 100,000 entries. All or nothing.
+    /// Replaces the whole list with a verified snapshot file newer than what
+    /// the store holds, reporting progress every 100,000 entries. All or
+    /// nothing, in memory that does not grow with the snapshot.
+    ///
+    /// The entries stream from the file: one thread decodes and checks them
+    /// (canonical form, state digest) in batches of 4,096 while this one
+    /// inserts them, all in one transaction. It commits only once every byte
+    /// read proved to be the signed one
+    /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish)), no
+    /// identifier came twice (the primary key refuses the second), and the
+    /// entries gave the signed state digest; any failure rolls it all back.
     pub fn apply_snapshot(
         &mut self,
-        snapshot: &Verified<Snapshot>,
+        snapshot: &Verified<SnapshotFile>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Applied, StoreError> {
+        // A larger page cache for the one big transaction and for sorting
+        // the staged entries: a fixed amount, whatever the snapshot's size.
+        self.set_cache(SNAPSHOT_CACHE_KIB)?;
+        let applied = self.apply_snapshot_entries(snapshot, source, progress);
+        let restored = self.set_cache(DEFAULT_CACHE_KIB);
+        let applied = applied?;
+        restored?;
+        Ok(applied)
+    }
+
+    fn set_cache(&self, kib: i64) -> Result<(), StoreError> {
+        for schema in ["main", "temp"] {
+            self.conn
+                .pragma_update(Some(schema), "cache_size", -kib)
+                .map_err(sqlite(&self.path, "set cache size"))?;
+        }
+        if kib == DEFAULT_CACHE_KIB {
+            // Hand the large cache back before the index is built (the
+            // bootstrap's other peak), to SQLite's allocator and then the OS.
+            self.conn
+                .execute_batch("PRAGMA shrink_memory")
+                .map_err(sqlite(&self.path, "shrink cache"))?;
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            // SAFETY: malloc_trim only returns free heap memory to the OS.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_snapshot_entries(
+        &mut self,
+        snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let started = Instant::now();
+        let head = snapshot.head();
         let tx = self.begin()?;
         let held = read_state(&tx, &path)?;
-        check_list(&path, &held.list, snapshot.list.as_str())?;
+        check_list(&path, &held.list, head.list.as_str())?;
         if let Some(done) = already_applied(
             &tx,
             &path,
             DocType::Snapshot,
             held.version,
-            snapshot.version,
+            head.version,
             snapshot.file_sha256().0,
         )? {
             return Ok(done);
         }
         tx.execute("DELETE FROM entries", [])
             .map_err(sqlite(&path, "clear entries"))?;
-        // Key order turns millions of random B-tree inserts into appends.
-        let mut order: Vec<&Entry> = snapshot.entries.iter().collect();
-        order.sort_unstable_by(|a, b| {
-            (a.id.kind().code(), a.id.as_str()).cmp(&(b.id.kind().code(), b.id.as_str()))
+        let total = head.state.entries;
+        let (read, written) = std::thread::scope(|scope| {
+            let (batches, received) = mpsc::sync_channel::<Vec<Entry>>(BATCHES_IN_FLIGHT);
+            let reader = scope.spawn(move || read_snapshot(snapshot, batches));
+            let written = insert_batches(&tx, &path, received, |done| {
+                if done % PROGRESS_EVERY == 0 || done == total {
+                    progress(Progress {
+                        done,
+                        total,
+                        elapsed: started.elapsed(),
+                    });
+                }
+            });
+            let read = reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (read, written)
         });
-        let total = order.len() as u64;
-        for (done, entry) in order.into_iter().enumerate() {
-            // The decoder refused duplicate identifiers, so every insert is new.
-            insert(&tx, &path, entry)?;
-            let done = done as u64 + 1;
-            if done % PROGRESS_EVERY == 0 || done == total {
-                progress(Progress {
-                    done,
-                    total,
-                    elapsed: started.elapsed(),
-                });
-            }
-        }
-        // The verifier checked the entries against the signed state already.
+        // A decode error ends the batches early, so it is the cause to report
+        // before anything the writer saw.
+        let state = read.map_err(|e| refused(&path, e))?;
+        written?;
+        check_state(
+            &format!("snapshot {} entries", head.version),
+            &head.state,
+            &state,
+        )
+        .map_err(|e| refused(&path, e))?;
         commit(
             tx,
             &path,
             DocType::Snapshot,
-            snapshot.version,
-            snapshot.state,
-            snapshot.created_at,
+            head.version,
+            state,
+            head.created_at,
             snapshot.file_sha256().0,
             source,
         )
@@ -196,6 +253,154 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&self.path, "begin transaction"))
     }
+}
+
+/// SQLite's page cache (KiB) while a snapshot applies, per schema (the
+/// database, and the temporary one that stages and sorts entries).
+const SNAPSHOT_CACHE_KIB: i64 = 128 << 10;
+/// SQLite's default page cache (KiB), the rest of the time.
+const DEFAULT_CACHE_KIB: i64 = 2000;
+
+/// Entries decoded and inserted at a time during a snapshot apply.
+const BATCH: usize = 4096;
+/// Batches decoded ahead of the inserts: enough to keep both threads busy,
+/// few enough that memory stays a few megabytes.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// The reading half of a snapshot apply: decodes the entries in batches,
+/// sends them to the writer, and returns the state they give once the whole
+/// file proved to be the signed one. Stops early when the writer has.
+fn read_snapshot(
+    snapshot: &Verified<SnapshotFile>,
+    batches: mpsc::SyncSender<Vec<Entry>>,
+) -> Result<ListState, VerifyError> {
+    let mut entries = snapshot.entries()?;
+    let mut state = ListState::default();
+    loop {
+        let mut batch = Vec::with_capacity(BATCH);
+        let more = entries.read_entries(&mut batch, BATCH)?;
+        for entry in &batch {
+            state.digest.add(entry);
+        }
+        state.entries += batch.len() as u64;
+        if !batch.is_empty() && batches.send(batch).is_err() {
+            // The writer failed: its error is the one to report.
+            return Ok(state);
+        }
+        if !more {
+            break;
+        }
+    }
+    drop(batches);
+    entries.finish()?;
+    Ok(state)
+}
+
+/// The writing half of a snapshot apply: inserts every batch received,
+/// calling `inserted` with the count so far after each entry.
+///
+/// Entries come in wire order: by group, each group's values ascending. As
+/// long as that is key order (a list published at once) they are appended to
+/// the table. From the first one out of order, the rest go to a staging table
+/// (appends too) and are merged in key order at the end, in one pass over the
+/// table: inserting them where they fall would visit a random page per entry.
+/// An identifier inserted twice is refused as the decoder refuses one named
+/// twice.
+fn insert_batches(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    received: mpsc::Receiver<Vec<Entry>>,
+    mut inserted: impl FnMut(u64),
+) -> Result<(), StoreError> {
+    let mut done = 0;
+    // The key of the last entry appended; `None` before the first.
+    let mut last: Option<(u16, String)> = None;
+    let mut staging = false;
+    for batch in received {
+        for entry in &batch {
+            let key = (entry.id.kind().code(), entry.id.as_str());
+            let in_order = last.as_ref().is_none_or(|(k, v)| (*k, v.as_str()) < key);
+            if !staging && in_order {
+                if !insert(tx, path, entry)? {
+                    return Err(named_twice(path, &entry.id.to_string()));
+                }
+                let last = last.get_or_insert_with(|| (key.0, String::new()));
+                last.0 = key.0;
+                last.1.clear();
+                last.1.push_str(key.1);
+            } else {
+                if !staging {
+                    tx.execute_batch(STAGING_TABLE)
+                        .map_err(sqlite(path, "create staging table"))?;
+                    staging = true;
+                }
+                write_entry(tx, path, STAGE_ENTRY, entry)?;
+            }
+            done += 1;
+            inserted(done);
+        }
+    }
+    if staging {
+        merge_staged(tx, path)?;
+    }
+    Ok(())
+}
+
+/// Where a snapshot's entries out of key order wait to be merged (a temporary
+/// table: it never reaches the database file, and a rollback drops it).
+const STAGING_TABLE: &str = "DROP TABLE IF EXISTS temp.snapshot_staging;
+    CREATE TEMP TABLE snapshot_staging (kind INTEGER NOT NULL, value TEXT NOT NULL,
+        reason INTEGER NOT NULL, agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER)";
+const STAGE_ENTRY: &str = "INSERT INTO temp.snapshot_staging
+    (kind, value, reason, agency, listed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// Merges the staged entries into the table in key order (SQLite sorts them,
+/// spilling to temporary files, in bounded memory); a key clash refuses the
+/// snapshot, naming an identifier it lists twice.
+fn merge_staged(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    let merged = tx.execute(
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+         SELECT kind, value, reason, agency, listed_at, expires_at
+         FROM temp.snapshot_staging ORDER BY kind, value",
+        [],
+    );
+    match merged {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            let (kind, value): (u16, String) = tx
+                .query_row(
+                    "SELECT kind, value FROM temp.snapshot_staging
+                     GROUP BY kind, value HAVING count(*) > 1
+                     UNION ALL
+                     SELECT s.kind, s.value FROM temp.snapshot_staging s
+                     JOIN entries e ON e.kind = s.kind AND e.value = s.value
+                     LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(sqlite(path, "name the identifier listed twice"))?;
+            return Err(named_twice(
+                path,
+                &format!("{}:{value}", crate::kind::Kind::from_code(kind)),
+            ));
+        }
+        merged => merged.map_err(sqlite(path, "merge staged entries"))?,
+    };
+    tx.execute_batch("DROP TABLE temp.snapshot_staging")
+        .map_err(sqlite(path, "drop staging table"))
+}
+
+/// The refusal of a snapshot that names `id` twice.
+fn named_twice(path: &std::path::Path, id: &str) -> StoreError {
+    refused(
+        path,
+        VerifyError::Malformed {
+            doc: DocType::Snapshot,
+            source: DocType::Snapshot
+                .invalid("identifiers", format!("{id} appears more than once")),
+        },
+    )
 }
 
 /// `Some` when `offered` is at or below the held version: a no-op if the log
@@ -284,6 +489,24 @@ fn take(
 
 /// Inserts `entry`; `false` when its identifier is already listed.
 fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<bool, StoreError> {
+    let inserted = write_entry(
+        tx,
+        path,
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+        entry,
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Runs `sql` (an insert taking kind, value, reason, agency, listed_at and
+/// expires_at as ?1..?6) for `entry`; returns the rows changed.
+fn write_entry(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    sql: &str,
+    entry: &Entry,
+) -> Result<usize, StoreError> {
     let EntryMeta {
         reason,
         agency,
@@ -294,11 +517,7 @@ fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result
     let expires_at = expires_at
         .map(|t| to_db(path, "expires_at", t.0))
         .transpose()?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        )
+    tx.prepare_cached(sql)
         .and_then(|mut stmt| {
             stmt.execute(params![
                 entry.id.kind().code(),
@@ -309,8 +528,7 @@ fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result
                 expires_at,
             ])
         })
-        .map_err(sqlite(path, "insert entry"))?;
-    Ok(inserted == 1)
+        .map_err(sqlite(path, "insert entry"))
 }
 
 fn check_list(path: &std::path::Path, held: &str, offered: &str) -> Result<(), StoreError> {

@@ -185,30 +185,35 @@ impl Store {
         })
     }
 
-    /// Calls `f` with every entry, in key order (for building the lookup index).
+    /// Calls `f` with every entry, in key order, each identifier checked
+    /// canonical again (for tools and integrity checks).
     pub fn for_each_entry(&self, mut f: impl FnMut(Entry)) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT kind, value, reason, agency, listed_at, expires_at FROM entries ORDER BY kind, value")
-            .map_err(sqlite(&self.path, "read entries"))?;
-        let mut rows = stmt.query([]).map_err(sqlite(&self.path, "read entries"))?;
-        while let Some(r) = rows.next().map_err(sqlite(&self.path, "read entries"))? {
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<_> {
-                Ok((
-                    r.get::<_, u16>(0)?,
-                    r.get::<_, String>(1)?,
-                    (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
-                ))
-            };
-            let (kind, value, meta) = read(r).map_err(sqlite(&self.path, "read entries"))?;
-            let id = Identifier::from_canonical(Kind::from_code(kind), &value)
+        for row in self.rows() {
+            let (kind, value, meta) = row?;
+            let id = Identifier::from_canonical(kind, &value)
                 .map_err(|e| corrupt(&self.path, &format!("entry {value:?}: {e}")))?;
-            f(Entry {
-                id,
-                meta: meta_from_row(&self.path, meta)?,
-            });
+            f(Entry { id, meta });
         }
         Ok(())
+    }
+
+    /// Every entry as stored (kind, canonical value, metadata), in key order,
+    /// read [`ROWS_PER_PAGE`] rows at a time: memory stays bounded whatever
+    /// the list's size (building the lookup index reads the list this way).
+    ///
+    /// ```
+    /// use blocklist_core::store::Store;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("list.db"), "demo").unwrap();
+    /// assert_eq!(store.rows().count(), 0);
+    /// ```
+    pub fn rows(&self) -> Rows<'_> {
+        Rows {
+            store: self,
+            page: Vec::new().into_iter(),
+            after: None,
+            done: false,
+        }
     }
 
     /// Recomputes the state digest from every row and compares it with the
@@ -230,6 +235,90 @@ impl Store {
             ));
         }
         Ok(actual)
+    }
+}
+
+/// Rows read by one query of [`Store::rows`].
+pub const ROWS_PER_PAGE: usize = 4096;
+
+/// One stored entry: its kind, canonical value (not checked again) and metadata.
+pub type Row = (Kind, String, EntryMeta);
+
+/// The iterator of [`Store::rows`]: each page is one query resuming after the
+/// last key read, so no statement stays open between pages.
+pub struct Rows<'a> {
+    store: &'a Store,
+    page: std::vec::IntoIter<Row>,
+    /// The key of the last row read.
+    after: Option<(u16, String)>,
+    done: bool,
+}
+
+impl Rows<'_> {
+    fn next_page(&mut self) -> Result<Vec<Row>, StoreError> {
+        let path = &self.store.path;
+        let (kind, value) = match &self.after {
+            Some((kind, value)) => (i64::from(*kind), value.as_str()),
+            None => (-1, ""),
+        };
+        let mut stmt = self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT kind, value, reason, agency, listed_at, expires_at FROM entries
+                 WHERE (kind, value) > (?1, ?2) ORDER BY kind, value LIMIT ?3",
+            )
+            .map_err(sqlite(path, "read entries"))?;
+        let mut rows = stmt
+            .query(params![kind, value, ROWS_PER_PAGE as i64])
+            .map_err(sqlite(path, "read entries"))?;
+        let mut page = Vec::with_capacity(ROWS_PER_PAGE);
+        let mut agency: Option<Agency> = None;
+        while let Some(r) = rows.next().map_err(sqlite(path, "read entries"))? {
+            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(u16, String, MetaRow)> {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+                ))
+            };
+            let (kind, value, row) = read(r).map_err(sqlite(path, "read entries"))?;
+            // Few agencies list many entries: the same one is not checked again.
+            let meta = match agency.as_ref().filter(|a| a.as_str() == row.1) {
+                Some(known) => meta_with(row, known.clone()),
+                None => meta_from_row(path, row)?,
+            };
+            agency = Some(meta.agency.clone());
+            page.push((Kind::from_code(kind), value, meta));
+        }
+        Ok(page)
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<Row, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.page.next() {
+            return Some(Ok(row));
+        }
+        if self.done {
+            return None;
+        }
+        match self.next_page() {
+            Ok(page) => {
+                self.done = page.len() < ROWS_PER_PAGE;
+                if let Some((kind, value, _)) = page.last() {
+                    self.after = Some((kind.code(), value.clone()));
+                }
+                self.page = page.into_iter();
+                self.page.next().map(Ok)
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
     }
 }
 
@@ -265,16 +354,19 @@ fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> 
 
 type MetaRow = (u16, String, i64, Option<i64>);
 
-fn meta_from_row(
-    path: &Path,
-    (reason, agency, listed_at, expires_at): MetaRow,
-) -> Result<EntryMeta, StoreError> {
-    Ok(EntryMeta {
+fn meta_from_row(path: &Path, row: MetaRow) -> Result<EntryMeta, StoreError> {
+    let agency = Agency::new(&row.1).map_err(|e| corrupt(path, &e.to_string()))?;
+    Ok(meta_with(row, agency))
+}
+
+/// The metadata of a row whose agency was already checked.
+fn meta_with((reason, _, listed_at, expires_at): MetaRow, agency: Agency) -> EntryMeta {
+    EntryMeta {
         reason: Reason(reason),
-        agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
+        agency,
         listed_at: Timestamp(listed_at as u64),
         expires_at: expires_at.map(|t| Timestamp(t as u64)),
-    })
+    }
 }
 
 fn version_from_db(path: &Path, v: i64) -> Result<Option<Version>, StoreError> {

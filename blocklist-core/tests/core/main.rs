@@ -10,5 +10,7 @@ mod documents;
 mod store;
 // The replica: store and index kept in step, repaired after a crash.
 mod replica;
+// Snapshots applied as they stream: bad files change nothing, SIGKILL trials.
+mod snapshot_stream;
 // Conformance vectors (blocklist-core/conformance/): identifiers, matches, signed documents.
 mod conformance;

@@ -178,7 +178,7 @@ fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
         .unwrap();
     assert_eq!(reports.last(), Some(&(base.len() as u64)));
     assert_eq!(store.state().unwrap().version, Version::new(10));
-    assert_eq!(store.check_integrity().unwrap(), s.state);
+    assert_eq!(store.check_integrity().unwrap(), s.head().state);
 
     let add = entries(10_000, 4);
     let mut after = base.clone();

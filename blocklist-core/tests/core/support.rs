@@ -2,7 +2,7 @@
 //! entries shaped like real reports, and deltas between list states.
 
 use blocklist_core::document::*;
-use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::verify::{SnapshotFile, Verified, Verifier};
 use blocklist_core::*;
 
 pub const NOW: Timestamp = Timestamp(1_760_000_000);
@@ -102,10 +102,11 @@ impl Centre {
             .unwrap()
     }
 
-    /// A snapshot of `entries` at `version`, signed, then verified for an empty client.
-    pub fn verified_snapshot(&self, version: u64, entries: Vec<Entry>) -> Verified<Snapshot> {
+    /// A snapshot of `entries` at `version`, signed, written to a file, then
+    /// verified for an empty client.
+    pub fn verified_snapshot(&self, version: u64, entries: Vec<Entry>) -> Verified<SnapshotFile> {
         let bytes = self.sign(&snapshot(version, entries));
-        self.verifier.snapshot(&bytes, None).unwrap()
+        self.verifier.snapshot_file(file_of(&bytes), None).unwrap()
     }
 }
 
@@ -162,4 +163,12 @@ pub fn chain_of_lists(
         lists.push(held.clone());
     }
     (files, lists)
+}
+
+/// An unnamed temporary file holding `bytes`.
+pub fn file_of(bytes: &[u8]) -> std::fs::File {
+    use std::io::Write as _;
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(bytes).unwrap();
+    file
 }

@@ -118,10 +118,13 @@ pub trait ReplayTarget {
     /// The version held (`None`: the empty list) and its state.
     fn held(&self) -> Result<(Option<Version>, ListState), CentreError>;
 
-    /// Replaces what is held by a verified snapshot (`file` names it).
+    /// Replaces what is held by a verified snapshot (`bytes` its file as
+    /// verified, `file` names it).
     fn load_snapshot(
         &mut self,
         snapshot: Verified<Snapshot>,
+        bytes: &[u8],
+        verifier: &Verifier,
         file: &str,
     ) -> Result<(), CentreError>;
 
@@ -134,7 +137,13 @@ impl ReplayTarget for Replica {
         Ok((self.version, self.state))
     }
 
-    fn load_snapshot(&mut self, snapshot: Verified<Snapshot>, _: &str) -> Result<(), CentreError> {
+    fn load_snapshot(
+        &mut self,
+        snapshot: Verified<Snapshot>,
+        _: &[u8],
+        _: &Verifier,
+        _: &str,
+    ) -> Result<(), CentreError> {
         *self = Replica::from_snapshot(snapshot.into_inner());
         Ok(())
     }
@@ -154,11 +163,35 @@ impl ReplayTarget for Store {
         Ok((held.version, held.state))
     }
 
+    /// The store applies snapshots as they stream from a file: the bytes
+    /// go to one beside the store, read back and verified again from there.
     fn load_snapshot(
         &mut self,
-        snapshot: Verified<Snapshot>,
+        _: Verified<Snapshot>,
+        bytes: &[u8],
+        verifier: &Verifier,
         file: &str,
     ) -> Result<(), CentreError> {
+        let staged = self.path().with_file_name("snapshot.load");
+        let io = |action: &'static str| {
+            let path = staged.clone();
+            move |source| CentreError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::write(&staged, bytes).map_err(io("write"))?;
+        let opened = std::fs::File::open(&staged).map_err(io("open"));
+        // Unlinked at once: the open file is all the apply needs.
+        let _ = std::fs::remove_file(&staged);
+        let snapshot =
+            verifier
+                .snapshot_file(opened?, None)
+                .map_err(|source| CentreError::Verify {
+                    file: file.to_owned(),
+                    source,
+                })?;
         self.apply_snapshot(&snapshot, file, &mut |_| {})?;
         Ok(())
     }
@@ -312,7 +345,7 @@ pub fn replay(
                 ),
             ));
         }
-        target.load_snapshot(snapshot, &source.name(&rel))?;
+        target.load_snapshot(snapshot, &bytes, verifier, &source.name(&rel))?;
     }
     let start = target.held()?.0.map_or(0, Version::get);
     for file in manifest.deltas.iter().filter(|d| d.version.get() > start) {

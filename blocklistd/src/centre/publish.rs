@@ -34,7 +34,7 @@ use blocklist_core::document::{
 };
 use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::Store;
-use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::verify::{SnapshotFile, Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
 
 use crate::centre::chain::{self, Replica};
@@ -389,8 +389,19 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         let verified = verifier
             .snapshot(&bytes, held)
             .map_err(file_error(&format!("new snapshot {version}")))?;
+        drop(verified);
         let file = dir.write_document(&lock, DocType::Snapshot, version, &bytes)?;
         let rel = file.path(DocType::Snapshot);
+        // The store applies it as it streams from the file just written.
+        let written = dir.path().join(&rel);
+        let opened = std::fs::File::open(&written).map_err(|source| CentreError::Io {
+            action: "open",
+            path: written.clone(),
+            source,
+        })?;
+        let verified = verifier
+            .snapshot_file(opened, held)
+            .map_err(file_error(&format!("new snapshot {version}")))?;
         report.written.push(rel.clone());
         manifest.snapshots.push(file);
         Published::Snapshot(verified, rel)
@@ -443,7 +454,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
 /// A version written and verified, for the store to commit once it is listed.
 enum Published {
     Delta(Verified<Delta>, String),
-    Snapshot(Verified<Snapshot>, String),
+    Snapshot(Verified<SnapshotFile>, String),
 }
 
 /// What `snapshot` needs.

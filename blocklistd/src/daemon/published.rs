@@ -21,6 +21,8 @@ use crate::daemon::DaemonError;
 pub const PUBLISHED_DIR: &str = "published";
 /// Temporaries, never served (the server only serves layout paths).
 const TMP_DIR: &str = ".tmp";
+/// A snapshot being downloaded, in [`TMP_DIR`].
+const DOWNLOAD_FILE: &str = "snapshot.download";
 
 /// The kept files.
 #[derive(Debug, Clone)]
@@ -42,7 +44,34 @@ impl LocalFiles {
             })?;
         }
         atomic_file::remove_temps_in(&dir.join(TMP_DIR));
+        let _ = std::fs::remove_file(dir.join(TMP_DIR).join(DOWNLOAD_FILE));
         Ok(LocalFiles { dir })
+    }
+
+    /// Where a snapshot is downloaded before it is verified and applied
+    /// (too large to hold in memory); a killed daemon's is removed at open.
+    pub fn download_path(&self) -> PathBuf {
+        self.dir.join(TMP_DIR).join(DOWNLOAD_FILE)
+    }
+
+    /// Keeps a downloaded file (at [`LocalFiles::download_path`], checked
+    /// against the manifest) as the layout file `rel`: synced, then renamed
+    /// into place. Returns where it now is.
+    pub fn keep(&self, rel: &str, downloaded: &Path) -> Result<PathBuf, DaemonError> {
+        let target = self.dir.join(rel);
+        std::fs::File::open(downloaded)
+            .and_then(|f| f.sync_all())
+            .map_err(|source| DaemonError::Io {
+                action: "sync downloaded file",
+                path: downloaded.to_owned(),
+                source,
+            })?;
+        atomic_file::publish_file(downloaded, &target).map_err(|e| DaemonError::Io {
+            action: "keep downloaded file",
+            path: target.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        Ok(target)
     }
 
     /// The folder (what the mirror serves).

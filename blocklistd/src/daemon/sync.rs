@@ -20,6 +20,7 @@
 //! from a backup) is re-anchored on the newest snapshot.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use blocklist_core::document::{DocType, FileRef, Manifest, Version};
@@ -327,19 +328,26 @@ impl Syncer {
         .await
     }
 
-    /// Verifies and applies a snapshot (in a blocking thread), logging progress.
+    /// Verifies and applies the snapshot file at `path` as it streams (in a
+    /// blocking thread), logging progress: memory stays bounded whatever the
+    /// snapshot's size, and nothing of it commits unless all of it verifies.
     pub(crate) async fn apply_snapshot(
         &mut self,
-        bytes: Vec<u8>,
+        path: PathBuf,
         name: &str,
     ) -> Result<bool, DaemonError> {
         self.apply_document(
-            bytes,
+            path,
             name,
             metrics::Applied::Snapshot,
-            |verifier, replica, held, bytes, file| {
+            |verifier, replica, held, path, file| {
+                let opened = std::fs::File::open(path).map_err(|source| DaemonError::Io {
+                    action: "open snapshot",
+                    path: path.clone(),
+                    source,
+                })?;
                 let snapshot = verifier
-                    .snapshot(bytes, held)
+                    .snapshot_file(opened, held)
                     .map_err(|source| verify_error(file, source))?;
                 let mut progress = |p: blocklist_core::store::Progress| {
                     info!(
@@ -357,18 +365,19 @@ impl Syncer {
         .await
     }
 
-    /// Runs `apply` (verify, then apply one document) on a blocking thread
-    /// against the replica and the version it holds, then records the outcome.
-    async fn apply_document(
+    /// Runs `apply` (verify, then apply one document, read from `input`) on a
+    /// blocking thread against the replica and the version it holds, then
+    /// records the outcome.
+    async fn apply_document<T: Send + 'static>(
         &mut self,
-        bytes: Vec<u8>,
+        input: T,
         name: &str,
         document: metrics::Applied,
         apply: impl FnOnce(
                 &Verifier,
                 &mut Replica,
                 Option<Version>,
-                &[u8],
+                &T,
                 &str,
             ) -> Result<Applied, DaemonError>
             + Send
@@ -388,7 +397,7 @@ impl Syncer {
                 warn!(file = %file, "lookup index was behind the store; republished");
             }
             let held = replica_state(&replica)?.version;
-            let applied = apply(&verifier, &mut replica, held, &bytes, &file);
+            let applied = apply(&verifier, &mut replica, held, &input, &file);
             Ok((applied, replica_state(&replica)?))
         })
         .await?;
@@ -589,6 +598,35 @@ impl Syncer {
         Ok(bytes)
     }
 
+    /// Downloads a listed file to [`LocalFiles::download_path`], capped at its
+    /// announced size and hashed as it arrives, and checks it against the
+    /// manifest's reference: for snapshots, never held in memory. Returns
+    /// where it is; nothing is left there when the download or check fails.
+    async fn download_checked(
+        &self,
+        index: usize,
+        rel: &str,
+        file: &FileRef,
+    ) -> Result<PathBuf, DaemonError> {
+        let mirror = &self.mirrors[index];
+        let url = mirror.url(rel);
+        let to = self.files.download_path();
+        let checked = self
+            .cancellable(mirror.fetch_to_file(rel, file.size, &to))
+            .await
+            .and_then(|check| {
+                self.shared.metrics.fetched(check.size());
+                check
+                    .finish(&url, file)
+                    .map_err(|source| DaemonError::Verify { file: url, source })
+            });
+        if let Err(err) = checked {
+            let _ = std::fs::remove_file(&to);
+            return Err(err);
+        }
+        Ok(to)
+    }
+
     /// Brings the replica to the manifest's version; returns how many files
     /// were applied. A delta that does not fit the replica's state means the
     /// replica diverged from the centre's history (the centre was restored
@@ -670,14 +708,26 @@ impl Syncer {
             );
             info!(step = step + 1, total, doc = %doc, version = file.version.get(), "{progress}");
             self.shared.status.set_progress(Some(progress));
+            if *doc == DocType::Snapshot {
+                let path = self.download_checked(index, &rel, file).await?;
+                let kept = self.config.mirror.enabled;
+                let path = if kept {
+                    self.files.keep(&rel, &path)?
+                } else {
+                    path
+                };
+                let applied = self.apply_snapshot(path.clone(), &url).await;
+                if !kept {
+                    let _ = std::fs::remove_file(&path);
+                }
+                applied?;
+                continue;
+            }
             let bytes = self.fetch_checked(index, &rel, file).await?;
             if self.config.mirror.enabled {
                 self.files.write(&rel, &bytes)?;
             }
-            match doc {
-                DocType::Snapshot => self.apply_snapshot(bytes, &url).await?,
-                _ => self.apply_delta(bytes, &url).await?,
-            };
+            self.apply_delta(bytes, &url).await?;
         }
         self.shared.status.set_progress(None);
         if total > 0 {
@@ -713,7 +763,10 @@ impl Syncer {
             .chain(manifest.snapshots.iter().map(|r| (DocType::Snapshot, r)));
         for (doc, file) in listed {
             let rel = file.path(doc);
-            if !self.files.has(&rel) {
+            if !self.files.has(&rel) && doc == DocType::Snapshot {
+                let path = self.download_checked(index, &rel, file).await?;
+                self.files.keep(&rel, &path)?;
+            } else if !self.files.has(&rel) {
                 let bytes = self.fetch_checked(index, &rel, file).await?;
                 self.files.write(&rel, &bytes)?;
             }

@@ -1,5 +1,6 @@
 //! `blocklistd` under faults: a tampered file and a rolled-back manifest are
-//! refused with the state unchanged and the reason in status; an expired
+//! refused with the state unchanged and the reason in status (a snapshot
+//! download leaving no file behind); an expired
 //! manifest turns the daemon degraded while lookups keep answering; SIGKILL
 //! during a sync is followed by a clean restart; a second daemon on the same
 //! data folder is refused.
@@ -86,6 +87,50 @@ fn an_oversized_file_is_refused_at_its_announced_size() {
             .is_some_and(|m| m.contains("larger than"))
     });
     assert_eq!(status["version"], Value::Null);
+}
+
+#[test]
+fn a_tampered_or_oversized_snapshot_download_applies_nothing_and_leaves_no_file() {
+    let centre = Centre::new();
+    let domains: Vec<String> = (0..2_000).map(|i| format!("s{i}.example")).collect();
+    let refs: Vec<&str> = domains.iter().map(String::as_str).collect();
+    // One publish with a snapshot: a fresh daemon bootstraps from the snapshot.
+    publish(&centre, "v1.txt", &refs, &["--snapshot-every", "1"]);
+    let snapshot = centre.files("snapshots").pop().unwrap();
+    let good = std::fs::read(&snapshot).unwrap();
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let download = site.data().join("published/.tmp/snapshot.download");
+    let mut tampered = good.clone();
+    tampered[good.len() / 2] ^= 0x20;
+    let mut longer = good.clone();
+    longer.extend_from_slice(&[0; 4096]);
+    let mut daemon = None;
+    for (case, bytes, refusal) in [
+        ("a bad byte in the middle", tampered, "digest mismatch"),
+        ("more bytes than announced", longer, "larger than"),
+    ] {
+        std::fs::write(&snapshot, &bytes).unwrap();
+        let running = daemon
+            .get_or_insert_with(|| site.start(&polling(&centre.first_root(), &[&server.url])));
+        let status = running.wait_status(case, |s| {
+            s["last_error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(refusal))
+                && s["last_error"]["file"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("/snapshots/1-"))
+        });
+        assert_eq!(status["version"], Value::Null, "{case}: {status:#}");
+        assert!(!site.data().join("lookup.idx").exists(), "{case}");
+        assert!(!download.exists(), "{case}: the download was left behind");
+    }
+    // Repaired on the server: the daemon bootstraps, and keeps no download.
+    std::fs::write(&snapshot, &good).unwrap();
+    let daemon = daemon.unwrap();
+    daemon.wait_version(1);
+    assert!(daemon.listed("domain", "s1999.example"));
+    assert!(!download.exists());
 }
 
 #[test]

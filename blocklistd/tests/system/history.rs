@@ -90,7 +90,8 @@ impl Publisher {
                     replica.apply_delta(&delta, &rel).unwrap();
                 }
                 DocType::Snapshot => {
-                    let snapshot = self.verifier.snapshot(&bytes, current).unwrap();
+                    let file = std::fs::File::open(dir.join(&rel)).unwrap();
+                    let snapshot = self.verifier.snapshot_file(file, current).unwrap();
                     replica
                         .apply_snapshot(&snapshot, &rel, &mut |_| {})
                         .unwrap();

@@ -13,7 +13,10 @@
 //! unread. Each file is then verified like one fetched over HTTP (by
 //! signature, list and version: there is no manifest digest to check a
 //! hand-carried delta against), in order: roots, the newest useful snapshot,
-//! deltas in version order, manifests. Then it is moved:
+//! deltas in version order, manifests. A snapshot is not read whole: only
+//! its version, to sort it; it is verified and applied as it streams from
+//! the dropped file (so one broken past its head is rejected when applied).
+//! Then it is moved:
 //!
 //! - to `processed/` when applied, or already held (a root only when it is
 //!   one of the pinned chain: a foreign root is rejected);
@@ -38,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
 use blocklist_core::document::{
-    DecodeError, Delta, DocType, Document, FileRef, Manifest, Snapshot, TrustRoot, Version,
+    DecodeError, Delta, DocType, Document, FileRef, Manifest, SnapshotStream, TrustRoot, Version,
 };
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Sha256;
@@ -211,6 +214,8 @@ struct Dropped {
     doc: DocType,
     /// Version (serial for a manifest), for ordering only: read before any check.
     order: u64,
+    /// The file's bytes; empty for a snapshot, which is read from `path` as
+    /// it applies (it may be larger than memory should hold).
     bytes: Vec<u8>,
 }
 
@@ -568,7 +573,7 @@ impl Syncer {
                 }
                 let result = match doc.doc {
                     DocType::Delta => self.apply_delta(doc.bytes.clone(), &name).await,
-                    _ => self.apply_snapshot(doc.bytes.clone(), &name).await,
+                    _ => self.apply_snapshot(doc.path.clone(), &name).await,
                 };
                 match result {
                     Ok(true) => Ok(Taken::Applied),
@@ -719,6 +724,19 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
             available: stamp.len,
         }));
     }
+    if doc == DocType::Snapshot {
+        // Only the version is read here; the whole file is verified as it
+        // streams into the store.
+        let payload = std::io::BufReader::new(file.take(header.payload_len));
+        let (head, _) = SnapshotStream::open(payload, header.payload_len).map_err(unfit)?;
+        return Ok(Dropped {
+            path: path.to_owned(),
+            stamp,
+            doc,
+            order: head.version.get(),
+            bytes: Vec::new(),
+        });
+    }
     file.take(cap + 1 - bytes.len() as u64)
         .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
@@ -747,7 +765,8 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
     let order = match doc {
         DocType::Root => TrustRoot::decode_payload(env.payload).map(|r| r.version.get()),
         DocType::Delta => Delta::decode_payload(env.payload).map(|d| d.version.get()),
-        DocType::Snapshot => Snapshot::decode_payload(env.payload).map(|s| s.version.get()),
+        DocType::Snapshot => SnapshotStream::open(env.payload, env.payload.len() as u64)
+            .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
     }
     // The envelope is whole: a payload that does not decode stays so.

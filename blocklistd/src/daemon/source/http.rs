@@ -10,11 +10,14 @@
 //! hostile mirror cannot exhaust memory or disk. Nothing here is trusted:
 //! every byte is verified by the caller.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blocklist_core::document::MANIFEST_PATH;
+use blocklist_core::verify::FileCheck;
 use reqwest::header::{ETAG, IF_NONE_MATCH};
 use reqwest::StatusCode;
+use tokio::io::AsyncWriteExt as _;
 
 use crate::daemon::config::SyncConfig;
 use crate::daemon::DaemonError;
@@ -130,13 +133,43 @@ impl HttpMirror {
     /// Fetches a file of the layout, refusing more than `cap` bytes.
     pub async fn fetch(&self, rel: &str, cap: u64) -> Result<Vec<u8>, DaemonError> {
         let shown = self.url(rel);
-        let response = self
-            .client
+        read_capped(self.get(rel, &shown).await?, cap, &shown).await
+    }
+
+    /// Fetches a file of the layout into `to` (created or truncated), piece
+    /// by piece as it arrives, refusing more than `cap` bytes: for snapshots,
+    /// too large to hold in memory. Returns the check of what was written
+    /// (size and SHA-256), for the caller to hold against the signed
+    /// manifest's reference. The file is not synced: it is read back at once.
+    pub async fn fetch_to_file(
+        &self,
+        rel: &str,
+        cap: u64,
+        to: &Path,
+    ) -> Result<FileCheck, DaemonError> {
+        let shown = self.url(rel);
+        let io = |source| DaemonError::Io {
+            action: "write downloaded file",
+            path: to.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+        let mut check = FileCheck::default();
+        let mut response = checked_response(self.get(rel, &shown).await?, cap, &shown)?;
+        while let Some(chunk) = next_capped(&mut response, check.size(), cap, &shown).await? {
+            check.update(&chunk);
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(check)
+    }
+
+    async fn get(&self, rel: &str, shown: &str) -> Result<reqwest::Response, DaemonError> {
+        self.client
             .get(format!("{}/{rel}", self.base))
             .send()
             .await
-            .map_err(|e| fetch_error(&shown, e))?;
-        read_capped(response, cap, &shown).await
+            .map_err(|e| fetch_error(shown, e))
     }
 }
 
@@ -188,31 +221,57 @@ fn fetch_error(url: &str, e: reqwest::Error) -> DaemonError {
 /// before reading anything). The buffer grows with the bytes received: the
 /// `Content-Length` is the server's word, so it never sizes an allocation.
 async fn read_capped(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     cap: u64,
     url: &str,
 ) -> Result<Vec<u8>, DaemonError> {
+    let mut response = checked_response(response, cap, url)?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = next_capped(&mut response, bytes.len() as u64, cap, url).await? {
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// The response if its status is a success and its `Content-Length`, if
+/// any, is within `cap`.
+fn checked_response(
+    response: reqwest::Response,
+    cap: u64,
+    url: &str,
+) -> Result<reqwest::Response, DaemonError> {
     if !response.status().is_success() {
         return Err(DaemonError::Fetch {
             url: url.to_owned(),
             reason: format!("HTTP status {}", response.status()),
         });
     }
-    let too_large = || DaemonError::TooLarge {
+    if response.content_length().is_some_and(|len| len > cap) {
+        return Err(too_large(url, cap));
+    }
+    Ok(response)
+}
+
+/// The next piece of the body, after `read` bytes, refused when it takes the
+/// body past `cap`.
+async fn next_capped(
+    response: &mut reqwest::Response,
+    read: u64,
+    cap: u64,
+    url: &str,
+) -> Result<Option<impl std::ops::Deref<Target = [u8]>>, DaemonError> {
+    let chunk = response.chunk().await.map_err(|e| fetch_error(url, e))?;
+    match chunk {
+        Some(chunk) if read + chunk.len() as u64 > cap => Err(too_large(url, cap)),
+        chunk => Ok(chunk),
+    }
+}
+
+fn too_large(url: &str, cap: u64) -> DaemonError {
+    DaemonError::TooLarge {
         url: url.to_owned(),
         limit: cap,
-    };
-    if response.content_length().is_some_and(|len| len > cap) {
-        return Err(too_large());
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| fetch_error(url, e))? {
-        if bytes.len() as u64 + chunk.len() as u64 > cap {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 /// The wait before the next round: the poll interval after a success, an
