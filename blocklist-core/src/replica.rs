@@ -211,10 +211,10 @@ impl Replica {
     /// (the two run on separate cores) and renamed into place only once the
     /// store has committed: readers never see a version the store does not
     /// hold, and the base is not rewritten. When the overlay grows past
-    /// [`MERGE_AT`] records a merge into a new base starts in the background
-    /// and is taken up by a later apply; past [`MERGE_NOW_AT`] the apply
-    /// merges itself. When the served index is missing or behind, the index
-    /// is rebuilt from the store instead.
+    /// 8,192 records a merge into a new base starts in the background and is
+    /// taken up by a later apply; past 262,144 the apply merges itself. When
+    /// the served index is missing or behind, the index is rebuilt from the
+    /// store instead.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
         let staged = staged_path(&self.index_path);
         let store = &mut self.store;
@@ -388,7 +388,7 @@ enum Prepared {
     /// An overlay on the served base.
     Overlay,
     /// An overlay on a new base, opened here.
-    OnNewBase(LookupIndex),
+    OnNewBase(Box<LookupIndex>),
 }
 
 /// What preparing the next overlay reads and may consume: the served index,
@@ -446,7 +446,7 @@ impl Stack<'_> {
                 entries,
                 residual.into_iter().chain(changes),
             )?;
-            return Ok(Prepared::OnNewBase(base));
+            return Ok(Prepared::OnNewBase(Box::new(base)));
         }
         let growth = current.stats().overlay_entries + delta.ops.len() as u64;
         if growth <= MERGE_NOW_AT {
@@ -495,7 +495,7 @@ impl Stack<'_> {
             entries,
             [],
         )?;
-        Ok(Prepared::OnNewBase(base))
+        Ok(Prepared::OnNewBase(Box::new(base)))
     }
 
     /// A finished background merge that `current` can move onto: the new

@@ -1,5 +1,5 @@
 //! The time a check is answered at, read cheaply: from the kernel's coarse
-//! clock, or from a [`KeptClock`] a handle's reload thread keeps.
+//! clock, or from a `KeptClock` a handle's reload thread keeps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;

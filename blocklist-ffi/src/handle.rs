@@ -4,7 +4,7 @@
 //! # Reload design
 //!
 //! Lookups read what is `Served` lock-free and without a locked instruction
-//! ([`Published`]: a hazard pointer held only for the lookup): the current
+//! (`Published`: a hazard pointer held only for the lookup): the current
 //! index and the feed's heartbeat, so a lookup pays two plain loads and two
 //! plain stores and, for its freshness, one atomic load of the mapped
 //! heartbeat, and never waits. A background thread owned by the handle does
@@ -13,7 +13,7 @@
 //! (a futex on the shared page), and reloads when woken, so a new version is
 //! answered within milliseconds of its publication. It wakes at least every
 //! 100 ms anyway to read the clock for the checks to come (a check loads one
-//! word instead of calling the clock: [`KeptClock`]): an idle handle costs
+//! word instead of calling the clock: `KeptClock`): an idle handle costs
 //! ten wake-ups a second. Every `reload_interval_ms` it reloads anyway, for
 //! what the generation does not announce (an index published without a
 //! daemon, a file written in place, a heartbeat re-created). A reload:
@@ -205,7 +205,7 @@ impl blocklist_handle {
         Ok(blocklist_handle { shared, reloader })
     }
 
-    /// The time a check is answered at (see [`KeptClock`]).
+    /// The time a check is answered at (see `KeptClock`).
     #[inline]
     pub(crate) fn now(&self) -> Timestamp {
         self.shared.clock.now()
@@ -459,7 +459,7 @@ fn index_file(path: &Path) -> PathBuf {
 }
 
 /// The longest the reload thread sleeps: it keeps the clock checks read to
-/// this (see [`KeptClock`]), and where nothing wakes it on a new version (no
+/// this (see `KeptClock`), and where nothing wakes it on a new version (no
 /// heartbeat, a system without futexes) looks at the generation this often.
 /// An idle handle wakes ten times a second.
 const TICK: Duration = Duration::from_millis(100);

@@ -1373,7 +1373,7 @@ mod overlay {
         let other = dir.path().join("other.idx");
         IndexBuilder::new(1, [1; 32], Timestamp(1))
             .seed(7)
-            .write(&other, || std::iter::empty::<(Kind, &str, &EntryMeta)>())
+            .write(&other, std::iter::empty::<(Kind, &str, &EntryMeta)>)
             .unwrap();
         std::fs::rename(&other, &base).unwrap();
         let err = LookupIndex::open(&published).unwrap_err();
