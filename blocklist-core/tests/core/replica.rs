@@ -417,19 +417,13 @@ fn sigkill_during_applies_and_merges_leaves_a_whole_published_version() {
     );
     let full = started.elapsed();
     let bases = std::fs::read_dir(&data).unwrap().count();
-    let mut seed = u64::from(full.subsec_nanos()) | 1;
+    let mut points = kill_points(full);
     let mut seen = std::collections::BTreeMap::<u64, u32>::new();
     const TRIALS: u32 = 16;
     for trial in 0..TRIALS {
         let _ = std::fs::remove_dir_all(&data);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
-        let mut running = child(work.path()).spawn().unwrap();
-        std::thread::sleep(delay);
-        running.kill().unwrap(); // SIGKILL on Unix
-        running.wait().unwrap();
+        let delay = points.next().expect("endless");
+        kill_after(child(work.path()), delay);
 
         // What a reader finds right after the kill: a whole version, or
         // nothing published yet.
@@ -469,16 +463,11 @@ fn sigkill_during_applies_and_merges_leaves_a_whole_published_version() {
 }
 
 fn child(dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
+    rerun_as_child(
         "replica::sigkill_during_applies_and_merges_leaves_a_whole_published_version",
-        "--nocapture",
-    ])
-    .env(CHILD_DIR, dir)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    cmd
+        CHILD_DIR,
+        dir,
+    )
 }
 
 /// The child: applies every delta the replica does not hold yet, as a daemon would.

@@ -245,19 +245,13 @@ fn sigkill_at_random_points_of_a_streaming_snapshot_apply_leaves_the_old_or_the_
     assert!(status.success(), "the child fails on its own: {status}");
     let full = started.elapsed();
 
-    let mut seed = u64::from(started.elapsed().subsec_nanos()) | 1;
+    let mut points = kill_points(full);
     let mut seen = std::collections::BTreeMap::<u64, u32>::new();
     const TRIALS: u32 = 16;
     for trial in 0..TRIALS {
         fresh_at_version_1();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
-        let mut running = child(work.path()).spawn().unwrap();
-        std::thread::sleep(delay);
-        running.kill().unwrap(); // SIGKILL on Unix
-        running.wait().unwrap();
+        let delay = points.next().expect("endless");
+        kill_after(child(work.path()), delay);
 
         // Opening republishes an index left behind by a kill after the commit.
         let replica = Replica::open(&data, "th-national").unwrap();
@@ -293,16 +287,11 @@ fn sigkill_at_random_points_of_a_streaming_snapshot_apply_leaves_the_old_or_the_
 }
 
 fn child(dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
+    rerun_as_child(
         "snapshot_stream::sigkill_at_random_points_of_a_streaming_snapshot_apply_leaves_the_old_or_the_new_version",
-        "--nocapture",
-    ])
-    .env(CHILD_DIR, dir)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    cmd
+        CHILD_DIR,
+        dir,
+    )
 }
 
 /// The child: applies the snapshot file if the replica does not hold it yet,

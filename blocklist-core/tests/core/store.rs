@@ -232,21 +232,15 @@ fn sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version() {
     assert!(status.success(), "the child fails on its own: {status}");
     let full = started.elapsed();
 
-    let mut seed = u64::from(started.elapsed().subsec_nanos()) | 1;
+    let mut points = kill_points(full);
     let mut seen = std::collections::BTreeMap::<u64, u32>::new();
     const TRIALS: u32 = 50;
     for trial in 0..TRIALS {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(work.path().join(format!("list.db{suffix}")));
         }
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = full.mul_f64((seed % 1000) as f64 / 1000.0);
-        let mut running = child(work.path()).spawn().unwrap();
-        std::thread::sleep(delay);
-        running.kill().unwrap(); // SIGKILL on Unix
-        running.wait().unwrap();
+        let delay = points.next().expect("endless");
+        kill_after(child(work.path()), delay);
 
         let store = open(work.path());
         let held = store.state().unwrap();
@@ -288,16 +282,11 @@ fn sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version() {
 }
 
 fn child(dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
+    rerun_as_child(
         "store::sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version",
-        "--nocapture",
-    ])
-    .env(CHILD_DIR, dir)
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
-    cmd
+        CHILD_DIR,
+        dir,
+    )
 }
 
 /// The child: applies every delta the store does not hold yet, as a daemon would.

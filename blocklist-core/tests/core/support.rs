@@ -172,3 +172,35 @@ pub fn file_of(bytes: &[u8]) -> std::fs::File {
     file.write_all(bytes).unwrap();
     file
 }
+
+/// This test binary run again for its one test `test` (by module path),
+/// with `env` set to `dir`: the child process a SIGKILL trial kills (the
+/// test sees `env` and plays the child).
+pub fn rerun_as_child(test: &str, env: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--nocapture"])
+        .env(env, dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// Starts `child` and kills it (SIGKILL) after `delay`; waits for it to end.
+pub fn kill_after(mut child: std::process::Command, delay: std::time::Duration) {
+    let mut running = child.spawn().unwrap();
+    std::thread::sleep(delay);
+    running.kill().unwrap(); // SIGKILL on Unix
+    running.wait().unwrap();
+}
+
+/// Random points of a `full`-long run, for SIGKILL trials: an xorshift
+/// seeded from the run's own timing, so each test run kills elsewhere.
+pub fn kill_points(full: std::time::Duration) -> impl Iterator<Item = std::time::Duration> {
+    let mut seed = u64::from(full.subsec_nanos()) | 1;
+    std::iter::from_fn(move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Some(full.mul_f64((seed % 1000) as f64 / 1000.0))
+    })
+}
