@@ -1,8 +1,10 @@
 //! A [`Replica`]: the store and the lookup index it publishes, kept in step.
 //!
 //! A data folder holds `list.db` (the [`Store`]) and `lookup.idx` (the
-//! [`crate::index`] file other processes, such as the C library, map). Every
-//! apply commits to the store first, then publishes a new index atomically.
+//! [`crate::index`] file other processes, such as the C library, map): an
+//! overlay of the changes since the last full index, its base, which lies
+//! beside it as `lookup.idx.base-<checksum>`. Every apply commits to the
+//! store first, then publishes a new overlay atomically.
 //! A crash between the two leaves an index one version behind, which
 //! [`Replica::open`] notices and republishes, so readers never see a version
 //! the store does not hold.
