@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use blocklist_core::index::{key_hash, Change, IndexBuilder, LookupIndex};
+use blocklist_core::index::{key_hash, Change, IndexBuilder, IndexHeader, LookupIndex};
 use blocklist_core::normalise::{normalise, normalise_into};
 use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use xorf::{BinaryFuse8, Filter};
@@ -692,7 +692,7 @@ fn bench_overlay(
     let published = index_path.with_file_name("lookup.idx");
     let base = LookupIndex::adopt_base(index_path, &published).expect("adopt base");
     let entries_n = base.header().entries;
-    base.write_overlay(&published, &published, 2, [2; 32], now, entries_n, [])
+    base.write_overlay(&published, &published, base.header(), [])
         .expect("empty overlay");
     let empty = LookupIndex::open_reusing(&published, &base).expect("open empty overlay");
     let step = entries.len() / 7_000;
@@ -720,10 +720,7 @@ fn bench_overlay(
         .write_overlay(
             &published,
             &published,
-            3,
-            [3; 32],
-            now,
-            entries_n - 1_000,
+            &IndexHeader::new(3, [3; 32], now, entries_n - 1_000),
             changes,
         )
         .expect("10k overlay");

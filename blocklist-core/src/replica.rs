@@ -26,7 +26,7 @@ use crate::entry::EntryMeta;
 use crate::error::Error;
 use crate::index::{
     publish_file, remove_stale_temps, remove_unused_bases, Change, IndexBuilder, IndexError,
-    IndexStats, LookupIndex,
+    IndexHeader, IndexStats, LookupIndex,
 };
 use crate::kind::Kind;
 use crate::lock::FolderLock;
@@ -290,16 +290,7 @@ impl Replica {
     /// overlay naming it.
     fn publish_base(&mut self, built: &Path) -> Result<IndexStats, Error> {
         let base = LookupIndex::adopt_base(built, &self.index_path)?;
-        let header = base.header().clone();
-        let stats = base.write_overlay(
-            &self.index_path,
-            &self.index_path,
-            header.list_version,
-            header.state_digest,
-            header.created_at,
-            header.entries,
-            [],
-        )?;
+        let stats = base.write_overlay(&self.index_path, &self.index_path, base.header(), [])?;
         // A merge of the index just replaced would stack on a stale base.
         if let Some(merge) = self.merge.take() {
             merge.abandon();
@@ -419,7 +410,7 @@ impl Stack<'_> {
         if current.header().list_version != delta.version.base() {
             return Ok(Prepared::Nothing);
         }
-        let (version, digest, created_at, entries) = (
+        let header = IndexHeader::new(
             delta.version.get(),
             delta.state.digest.0,
             delta.created_at,
@@ -439,28 +430,13 @@ impl Stack<'_> {
         });
         if let Some(merged) = self.finished_merge(current) {
             let (base, residual) = merged;
-            base.write_overlay(
-                self.index_path,
-                staged,
-                version,
-                digest,
-                created_at,
-                entries,
-                residual.into_iter().chain(changes),
-            )?;
+            let changes = residual.into_iter().chain(changes);
+            base.write_overlay(self.index_path, staged, &header, changes)?;
             return Ok(Prepared::OnNewBase(Box::new(base)));
         }
         let growth = current.stats().overlay_entries + delta.ops.len() as u64;
         if growth <= MERGE_NOW_AT {
-            let written = current.write_overlay(
-                self.index_path,
-                staged,
-                version,
-                digest,
-                created_at,
-                entries,
-                changes,
-            );
+            let written = current.write_overlay(self.index_path, staged, &header, changes);
             match written {
                 // A full index published whole, or a change an overlay cannot
                 // hold: merge now.
@@ -486,17 +462,22 @@ impl Stack<'_> {
             Op::Remove(_) => None,
         });
         let built = self.index_path.with_file_name(NEW_BASE_FILE);
-        current.write_updated(&built, version, digest, created_at, removed, added)?;
-        let base = LookupIndex::adopt_base(&built, self.index_path)?;
-        base.write_overlay(
-            self.index_path,
-            staged,
-            version,
-            digest,
+        let IndexHeader {
+            list_version,
+            state_digest,
             created_at,
-            entries,
-            [],
+            ..
+        } = header;
+        current.write_updated(
+            &built,
+            list_version,
+            state_digest,
+            created_at,
+            removed,
+            added,
         )?;
+        let base = LookupIndex::adopt_base(&built, self.index_path)?;
+        base.write_overlay(self.index_path, staged, &header, [])?;
         Ok(Prepared::OnNewBase(Box::new(base)))
     }
 

@@ -114,17 +114,8 @@ fn stack_overlay(
             }
         })
         .collect();
-    let header = base.header().clone();
     let stats = base
-        .write_overlay(
-            path,
-            path,
-            header.list_version,
-            header.state_digest,
-            header.created_at,
-            header.entries,
-            recent.iter().cloned(),
-        )
+        .write_overlay(path, path, base.header(), recent.iter().cloned())
         .expect("write the overlay");
     eprintln!(
         "overlay of {} recent changes stacked on the list",

@@ -68,12 +68,7 @@ impl IndexBuilder {
     /// A builder for the given list version, state digest and data time.
     pub fn new(list_version: u64, state_digest: [u8; 32], created_at: Timestamp) -> IndexBuilder {
         IndexBuilder {
-            header: IndexHeader {
-                list_version,
-                state_digest,
-                created_at,
-                entries: 0,
-            },
+            header: IndexHeader::new(list_version, state_digest, created_at, 0),
             seed: None,
         }
     }

@@ -56,6 +56,24 @@ pub struct IndexHeader {
     pub entries: u64,
 }
 
+impl IndexHeader {
+    /// The header of list version `list_version`, with its state digest, data
+    /// time and entry count.
+    pub fn new(
+        list_version: u64,
+        state_digest: [u8; 32],
+        created_at: Timestamp,
+        entries: u64,
+    ) -> IndexHeader {
+        IndexHeader {
+            list_version,
+            state_digest,
+            created_at,
+            entries,
+        }
+    }
+}
+
 /// The header fields that describe the sections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {

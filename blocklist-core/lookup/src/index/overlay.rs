@@ -76,7 +76,7 @@ impl LookupIndex {
     }
 
     /// Writes atomically at `to` an overlay for the list version given by
-    /// the header fields (`list_entries` its entry count), holding this
+    /// `header` (its `entries` the version's entry count), holding this
     /// index's overlay changes with `changes` applied after them (a later
     /// change of an identifier replaces an earlier one), stacked on this
     /// index's base; `published` is where the overlay will be read from
@@ -88,7 +88,7 @@ impl LookupIndex {
     /// canonical, as for [`IndexBuilder`](super::IndexBuilder).
     ///
     /// ```
-    /// use blocklist_lookup::index::{Change, IndexBuilder, LookupIndex};
+    /// use blocklist_lookup::index::{Change, IndexBuilder, IndexHeader, LookupIndex};
     /// use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
     ///
     /// let meta = EntryMeta {
@@ -107,7 +107,8 @@ impl LookupIndex {
     ///     Change { kind: Kind::Number, value: "+66812345678".into(), meta: None },
     ///     Change { kind: Kind::Number, value: "+66899999999".into(), meta: Some(meta.clone()) },
     /// ];
-    /// base.write_overlay(&published, &published, 2, [2; 32], Timestamp(2), 1, changes)?;
+    /// let version_2 = IndexHeader::new(2, [2; 32], Timestamp(2), 1);
+    /// base.write_overlay(&published, &published, &version_2, changes)?;
     /// let index = LookupIndex::open(&published)?;
     /// let now = Timestamp(1_800_000_000);
     /// assert_eq!(index.header().list_version, 2);
@@ -115,15 +116,11 @@ impl LookupIndex {
     /// assert!(index.lookup_canonical(Kind::Number, "+66812345678", now).is_none());
     /// # Ok::<(), blocklist_lookup::index::IndexError>(())
     /// ```
-    #[allow(clippy::too_many_arguments)] // the paths, the header fields, then the changes
     pub fn write_overlay(
         &self,
         published: &Path,
         to: &Path,
-        list_version: u64,
-        state_digest: [u8; 32],
-        created_at: Timestamp,
-        list_entries: u64,
+        header: &IndexHeader,
         changes: impl IntoIterator<Item = Change>,
     ) -> Result<IndexStats, IndexError> {
         let base = self.base();
@@ -177,11 +174,11 @@ impl LookupIndex {
         records.sort_unstable_by_key(|r| r.key.position);
         let table = place_with_growth(&records);
         let keys = encode_keys(latest.keys().map(|(kind, value)| (*kind, value.as_str())));
+        let list_entries = header.entries;
+        // The file's own header counts its records (`write_file` sets them).
         let header = IndexHeader {
-            list_version,
-            state_digest,
-            created_at,
             entries: 0,
+            ..header.clone()
         };
         let contents = Contents {
             seed: base.seed,

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use blocklist_lookup::index::{Hit, IndexBuilder, IndexError, LookupIndex, FORMAT_VERSION};
+use blocklist_lookup::index::{
+    Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
+};
 use blocklist_lookup::normalise::domain_candidates;
 use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
@@ -1222,6 +1224,16 @@ mod overlay {
         prop::collection::vec((key(), prop::option::weighted(0.7, entry_meta())), 0..16)
     }
 
+    /// The header of version `version` of `model`.
+    fn header_at(version: u64, model: &Model) -> IndexHeader {
+        IndexHeader::new(
+            version,
+            [version as u8; 32],
+            Timestamp(version),
+            model.len() as u64,
+        )
+    }
+
     /// Adopts a full build of `model` as the base of `published`, with an
     /// empty overlay on it.
     fn publish_base(dir: &Path, published: &Path, model: &Model, version: u64, seed: u64) {
@@ -1233,16 +1245,8 @@ mod overlay {
             })
             .unwrap();
         let base = LookupIndex::adopt_base(&built, published).unwrap();
-        base.write_overlay(
-            published,
-            published,
-            version,
-            [version as u8; 32],
-            Timestamp(version),
-            model.len() as u64,
-            [],
-        )
-        .unwrap();
+        base.write_overlay(published, published, &header_at(version, model), [])
+            .unwrap();
     }
 
     fn assert_answers_like(
@@ -1311,7 +1315,7 @@ mod overlay {
                 });
                 let staged = dir.path().join("staged.idx");
                 current
-                    .write_overlay(&published, &staged, version, [version as u8; 32], Timestamp(version), model.len() as u64, changes)
+                    .write_overlay(&published, &staged, &header_at(version, &model), changes)
                     .unwrap();
                 std::fs::rename(&staged, &published).unwrap();
                 if *merge {
@@ -1327,7 +1331,7 @@ mod overlay {
                             let base = LookupIndex::adopt_base(&merged, &published).unwrap();
                             prop_assert_eq!(base.overlay_changes(), vec![]);
                             assert_answers_like(&base, &model, &queries, now)?;
-                            base.write_overlay(&published, &published, version, [version as u8; 32], Timestamp(version), model.len() as u64, [])
+                            base.write_overlay(&published, &published, &header_at(version, &model), [])
                                 .unwrap();
                         }
                         Err(IndexError::UpdateNeedsRebuild { .. }) => publish_base(dir.path(), &published, &model, version, seed),
@@ -1410,7 +1414,12 @@ mod overlay {
         );
         let full = LookupIndex::open(&path).unwrap();
         let err = full
-            .write_overlay(&path, &path, 2, [2; 32], Timestamp(2), 3, [])
+            .write_overlay(
+                &path,
+                &path,
+                &IndexHeader::new(2, [2; 32], Timestamp(2), 1),
+                [],
+            )
             .unwrap_err();
         assert!(matches!(err, IndexError::BaseNotPlaced { .. }), "{err}");
     }
