@@ -4,23 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use blocklist_core::document::{Delta, Document, ListId, ListState, Op, TrustRoot, Version};
-use blocklist_core::verify::Verifier;
-use blocklist_core::*;
+use blocklist_core::document::{Delta, Document, ListState, Op, Version};
 
 mod support;
-use support::realistic_entries;
+use support::{env_count, realistic_entries, Signing};
 
 fn main() {
-    let ops: usize = std::env::var("BLOCKLIST_BENCH_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    let key = SecretKey::generate().expect("randomness");
-    let list = ListId::new("bench").expect("list id");
-    let now = Timestamp::now();
-    let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
-    let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+    let ops = env_count("BLOCKLIST_BENCH_OPS", 100_000);
+    let Signing {
+        key,
+        list,
+        verifier,
+        now,
+    } = Signing::new();
 
     let entries = realistic_entries(ops, now, 1);
     let ops = entries.len();

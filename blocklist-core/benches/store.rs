@@ -7,23 +7,20 @@ use std::time::Instant;
 
 use blocklist_core::document::*;
 use blocklist_core::replica::Replica;
-use blocklist_core::verify::Verifier;
 use blocklist_core::*;
 
 mod support;
-use support::realistic_entries;
+use support::{env_count, realistic_entries, Signing};
 
 fn main() {
-    let n: usize = std::env::var("BLOCKLIST_BENCH_ENTRIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+    let n = env_count("BLOCKLIST_BENCH_ENTRIES", 10_000_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let key = SecretKey::generate().expect("randomness");
-    let list = ListId::new("bench").expect("list id");
-    let now = Timestamp::now();
-    let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
-    let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+    let Signing {
+        key,
+        list,
+        verifier,
+        now,
+    } = Signing::new();
 
     let started = Instant::now();
     let entries = realistic_entries(n, now, 1);

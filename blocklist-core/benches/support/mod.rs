@@ -1,5 +1,7 @@
 //! Data shared by the benchmarks: entries shaped like real reports.
 
+use blocklist_core::document::{Document as _, ListId, TrustRoot};
+use blocklist_core::verify::Verifier;
 use blocklist_core::*;
 
 /// `n` distinct identifiers shaped like real reports: Thai mobiles, Thai bank
@@ -71,4 +73,37 @@ pub fn realistic_entries(n: usize, now: Timestamp, seed: u64) -> Vec<Entry> {
         }
     }
     unique.into_values().collect()
+}
+
+/// What a benchmark signs and verifies with: one key, the list, a verifier
+/// pinned on a root of that key, and the time of the run.
+pub struct Signing {
+    pub key: SecretKey,
+    pub list: ListId,
+    pub verifier: Verifier,
+    pub now: Timestamp,
+}
+
+impl Signing {
+    pub fn new() -> Signing {
+        let key = SecretKey::generate().expect("randomness");
+        let list = ListId::new("bench").expect("list id");
+        let now = Timestamp::now();
+        let root = TrustRoot::single_key(list.clone(), &key, now, now.plus(86_400));
+        let verifier = Verifier::pin(&root.sign(&[&key]).expect("sign root")).expect("pin");
+        Signing {
+            key,
+            list,
+            verifier,
+            now,
+        }
+    }
+}
+
+/// The count in environment variable `name`, else `default`.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
