@@ -152,11 +152,7 @@ impl PublishDir {
         version: Version,
         bytes: &[u8],
     ) -> Result<FileRef, CentreError> {
-        let file = FileRef {
-            version,
-            sha256: Sha256::of(bytes),
-            size: bytes.len() as u64,
-        };
+        let file = file_ref(version, bytes);
         self.write_atomic(&file.path(doc), bytes)?;
         Ok(file)
     }
@@ -172,11 +168,7 @@ impl PublishDir {
         version: Version,
         bytes: &[u8],
     ) -> Result<FileRef, CentreError> {
-        let file = FileRef {
-            version,
-            sha256: Sha256::of(bytes),
-            size: bytes.len() as u64,
-        };
+        let file = file_ref(version, bytes);
         let staging = self.path.join(CENTRE_DIR).join("staging");
         atomic_file::write_file_via(&staging, &self.path.join(file.path(doc)), bytes)?;
         Ok(file)
@@ -262,6 +254,15 @@ impl PublishDir {
             &self.path.join(rel),
             bytes,
         )?)
+    }
+}
+
+/// The reference a manifest lists the document `bytes` of `version` by.
+fn file_ref(version: Version, bytes: &[u8]) -> FileRef {
+    FileRef {
+        version,
+        sha256: Sha256::of(bytes),
+        size: bytes.len() as u64,
     }
 }
 
