@@ -175,16 +175,7 @@ fn after_a_publish_killed_at_any_point_the_next_one_finds_the_store_consistent()
             .map(|i| format!("kill-{round}-{i}.example"))
             .collect();
         let big = centre.input("big.txt", names.join("\n").as_bytes());
-        let mut child = blocklist()
-            .args(centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&big)]))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        // SAFETY: SIGKILL to our own child by its pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        let _ = child.wait();
+        centre.publish_killed_after(&big, Duration::from_millis(delay_ms));
         verify_ok(&centre);
         let small = format!("after-{round}.example");
         publish_domains(&centre, "small.txt", &[&small], &[]);

@@ -17,16 +17,7 @@ fn publish_killed_at_any_point_leaves_the_previous_version_served() {
     let big = centre.input("big.txt", domains.as_bytes());
     let root = centre.first_root();
     for delay_ms in [0, 5, 20, 50, 100, 200, 400] {
-        let mut child = blocklist()
-            .args(centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&big)]))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        // SAFETY: SIGKILL to our own child by its pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        let _ = child.wait();
+        centre.publish_killed_after(&big, Duration::from_millis(delay_ms));
         let out = ok(&["verify", s(&centre.dir), "--root", s(&root)]);
         assert!(out.starts_with("OK:"), "after kill at {delay_ms} ms: {out}");
     }

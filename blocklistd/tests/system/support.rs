@@ -90,6 +90,21 @@ impl Centre {
         args
     }
 
+    /// Starts `blocklist publish` of the domains in `input` and kills it
+    /// (SIGKILL) after `delay`: a centre killed mid-publish.
+    pub fn publish_killed_after(&self, input: &Path, delay: std::time::Duration) {
+        let mut child = blocklist()
+            .args(self.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(input)]))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        // SAFETY: SIGKILL to our own child by its pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+    }
+
     /// The first trust root's file, to pin.
     pub fn first_root(&self) -> PathBuf {
         std::fs::read_dir(self.dir.join("roots"))
