@@ -471,8 +471,10 @@ impl Syncer {
             let err = match self.sync_from(index).instrument(span).await {
                 Ok(result) => {
                     self.mirrors[index].stale_serial = None;
-                    self.shared.status.sync_succeeded(result, &mirror);
+                    // Passed-over sources first: a reader that sees this
+                    // round's success also sees what it passed over.
                     self.shared.status.set_passed_over(passed_over);
+                    self.shared.status.sync_succeeded(result, &mirror);
                     return Ok(result);
                 }
                 Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
