@@ -8,10 +8,13 @@
 //!   publishing signed versions, serving and auditing a publish directory.
 //! - [`daemon`]: `blocklistd`, the sync daemon members run: keeps a local
 //!   replica current and answers lookups locally.
+//! - [`logging`]: the binaries' log output (text or JSON, colour only on a
+//!   terminal).
 //! - [`serve_dir`]: serving a publish directory over HTTP, shared by the
 //!   centre's `serve` and the daemon's mirror mode.
 
 pub mod centre;
 pub mod daemon;
+pub mod logging;
 pub mod serve_dir;
 pub mod signal;

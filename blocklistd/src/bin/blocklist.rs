@@ -316,13 +316,7 @@ impl Report {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    blocklistd::logging::init(blocklistd::logging::LogFormat::Text);
     match run(cli.command, &mut Report::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

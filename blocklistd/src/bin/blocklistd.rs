@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use blocklistd::daemon::{self, config, Config};
+use blocklistd::logging::LogFormat;
 use clap::Parser;
 
 /// Keeps a local replica of the blocklist current and answers lookups on a local API.
@@ -13,7 +14,7 @@ use clap::Parser;
 #[command(
     name = "blocklistd",
     version,
-    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more). Reference: docs/DAEMON.md."
+    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more; log.format = \"json\" for JSON lines; colour only on a terminal, never with NO_COLOR). Reference: docs/DAEMON.md."
 )]
 struct Cli {
     /// The TOML configuration file (without it, the embedded default).
@@ -30,20 +31,16 @@ fn main() -> ExitCode {
         print!("{}", config::EXAMPLE);
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let config = match &cli.config {
-        Some(path) => Config::load(path),
-        None => {
-            tracing::info!("no --config: running on the embedded default");
-            Ok(Config::default())
-        }
-    };
+    let config = cli
+        .config
+        .as_deref()
+        .map_or_else(|| Ok(Config::default()), Config::load);
+    // The configuration names the log format; one that does not load is
+    // reported in text.
+    blocklistd::logging::init(config.as_ref().map_or(LogFormat::Text, |c| c.log.format));
+    if cli.config.is_none() {
+        tracing::info!("no --config: running on the embedded default");
+    }
     let result = config.and_then(|config| {
         let runtime = tokio::runtime::Runtime::new().map_err(|e| daemon::DaemonError::Runtime {
             action: "start the runtime",

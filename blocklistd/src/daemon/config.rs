@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::daemon::DaemonError;
+use crate::logging::LogFormat;
 
 /// The data folder of the embedded default: next to where the daemon starts,
 /// so the README's first command works on a fresh machine without root.
@@ -116,6 +117,17 @@ pub struct Config {
     pub api: ApiConfig,
     /// Re-serving the verified files to other daemons.
     pub mirror: MirrorConfig,
+    /// The log's format.
+    pub log: LogConfig,
+}
+
+/// `[log]`: how the daemon logs (to stderr; `RUST_LOG` filters).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (coloured only on a terminal without `NO_COLOR`) or `json`
+    /// (one object per line). Text by default: what an operator reads.
+    pub format: LogFormat,
 }
 
 /// `[sync]`: HTTP sources.
@@ -250,6 +262,7 @@ impl Default for Config {
             freshness: FreshnessConfig::default(),
             api: ApiConfig::default(),
             mirror: MirrorConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
