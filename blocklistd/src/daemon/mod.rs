@@ -13,7 +13,7 @@
 //!   swapped in after each apply without blocking readers;
 //! - optional: the push long-poll ([`push`]), the mirror server (the
 //!   centre's `serve` over [`published`]'s folder), the systemd watchdog
-//!   ([`systemd`]).
+//!   ([`systemd`]), fed by the sync loop's progress.
 //!
 //! Modules: [`config`], [`state`] (status and degraded), [`metrics`],
 //! [`sync`], [`source`] (HTTP mirrors and the drop folder), [`published`]
@@ -396,18 +396,7 @@ pub async fn serve(
         None
     };
     let mut drop_folder = source::drop::DropFolder::default();
-    if let Some(every) = systemd::watchdog_interval() {
-        let mut stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => systemd::notify("WATCHDOG=1"),
-                    _ = stop.wait_for(|s| *s) => return Ok(()),
-                }
-            }
-        });
-    }
+    let watchdog = systemd::arm_watchdog();
     systemd::notify("READY=1");
     info!(
         mirrors = config.sync.urls.len(),
@@ -422,10 +411,14 @@ pub async fn serve(
     let mut next_poll = Instant::now();
     let mut next_drop = Instant::now() + config.drop_folder.rescan_interval;
     loop {
+        // Each time round feeds the watchdog (the arm below brings an idle
+        // loop round in time); a round that hangs starves it.
+        systemd::progressed();
         let polling = syncer.has_mirrors();
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep(watchdog.unwrap_or_default()), if watchdog.is_some() => {}
             _ = tokio::time::sleep_until(next_poll), if polling => {
                 failures = http_round(&mut syncer, failures).await;
                 next_poll = Instant::now() + http::next_wait(&config.sync, failures);

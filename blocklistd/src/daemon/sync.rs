@@ -36,7 +36,7 @@ use crate::daemon::metrics::{self, SyncSource};
 use crate::daemon::published::{write_atomic, LocalFiles};
 use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_ROOT_SIZE};
 use crate::daemon::state::{ManifestInfo, PassedOver, TrustInfo};
-use crate::daemon::{DaemonError, Shared};
+use crate::daemon::{systemd, DaemonError, Shared};
 
 /// The root pinned on first use, in the data folder.
 pub const PINNED_ROOT_FILE: &str = "pinned.root";
@@ -350,6 +350,7 @@ impl Syncer {
                     .snapshot_file(opened, held)
                     .map_err(|source| verify_error(file, source))?;
                 let mut progress = |p: blocklist_core::store::Progress| {
+                    systemd::progressed();
                     info!(
                         done = p.done,
                         total = p.total,

@@ -1,6 +1,7 @@
 //! `blocklistd` against mirrors that misbehave: a raw HTTP server on loopback
 //! answering with random sizes, lying lengths, junk and truncations; a push
-//! server that answers at once; a mirror that never answers; a lagging cache;
+//! server that answers at once; a mirror that never answers (passed over; the
+//! watchdog starved while a round hangs); a lagging cache;
 //! a centre restored from a backup; a mirror URL carrying a password.
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -349,6 +350,80 @@ fn a_mirror_that_never_answers_is_passed_over_within_manifest_timeout_and_health
     assert!(body.contains("degraded"), "{body}");
     assert!(slow.requests() >= 1);
     release.store(true, Ordering::SeqCst);
+}
+
+#[test]
+fn a_sync_loop_stuck_in_a_round_stops_feeding_the_systemd_watchdog_while_the_api_answers() {
+    // systemd's side: the datagram socket `$NOTIFY_SOCKET` names.
+    let tmp = tempfile::tempdir().unwrap();
+    let notify_path = tmp.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let centre = Centre::new();
+    publish(&centre, "v1.txt", &["dog1.example"], &[]);
+    let hang = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(AtomicBool::new(false));
+    let mirror = {
+        let (dir, hang, release) = (centre.dir.clone(), hang.clone(), release.clone());
+        RawServer::start(move |request, stream| {
+            if !hang.load(Ordering::SeqCst) {
+                return serve_file(&dir, request, stream);
+            }
+            // Held (bounded, so the thread ends with the test).
+            for _ in 0..600 {
+                if release.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            respond(stream, "503 Service Unavailable", "", 0, b"");
+        })
+    };
+    let site = Site::new();
+    // No timeout ends the held request within the test.
+    let config = polling(&centre.first_root(), &[&mirror.url])
+        .replace("[drop]", "manifest_timeout = \"1h\"\n[drop]");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"));
+    command
+        .args(["--config", s(&site.write_config(&config))])
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "400000");
+    let daemon = Daemon::spawn_command(command, &site.log());
+    daemon.wait_version(1);
+    // Fed every 200 ms (half the period) while rounds come and go.
+    let fed = |seconds: u64| {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let mut buf = [0u8; 64];
+        let mut fed = 0;
+        while Instant::now() < deadline {
+            if let Ok(n) = systemd.recv(&mut buf) {
+                fed += usize::from(&buf[..n] == b"WATCHDOG=1");
+            }
+        }
+        fed
+    };
+    let healthy = fed(2);
+    assert!(healthy >= 4, "fed {healthy} times in 2 s while syncing");
+
+    hang.store(true, Ordering::SeqCst);
+    let before = mirror.requests();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mirror.requests() == before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(mirror.requests() > before, "no round started");
+    fed(1); // what was sent before the round hung
+    let stuck = fed(2);
+    assert_eq!(stuck, 0, "fed {stuck} times while the sync loop hung");
+    assert_eq!(daemon.get("/v1/status").0, 200);
+    assert!(daemon.listed("domain", "dog1.example"));
+
+    hang.store(false, Ordering::SeqCst);
+    release.store(true, Ordering::SeqCst);
+    let recovered = fed(2);
+    assert!(recovered >= 1, "not fed again once the round ended");
 }
 
 #[test]

@@ -261,6 +261,8 @@ async fn next_capped(
     url: &str,
 ) -> Result<Option<impl std::ops::Deref<Target = [u8]>>, DaemonError> {
     let chunk = response.chunk().await.map_err(|e| fetch_error(url, e))?;
+    // Only the sync loop downloads: a body still arriving is its progress.
+    crate::daemon::systemd::progressed();
     match chunk {
         Some(chunk) if read + chunk.len() as u64 > cap => Err(too_large(url, cap)),
         chunk => Ok(chunk),
