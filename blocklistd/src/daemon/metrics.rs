@@ -234,6 +234,11 @@ impl Metrics {
                 i64::from(status.degraded),
             ),
             (
+                "blocklistd_drop_files_left_in_place",
+                "Files the drop folder leaves in place: incomplete, unreadable or waiting (named in /v1/status).",
+                status.drop_left_in_place_total as i64,
+            ),
+            (
                 "blocklistd_trust_root_expires_in_seconds",
                 "Seconds until the trust root's advisory expiry.",
                 root_expires_in,

@@ -100,6 +100,26 @@ pub struct PassedOver {
     pub message: String,
 }
 
+/// The most files left in the drop folder that `/v1/status` names (the
+/// total is given too): a folder of junk must not make the status huge.
+pub const LEFT_IN_PLACE_SHOWN: usize = 20;
+
+/// A dropped file the daemon leaves in place, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeftInPlace {
+    /// Its path.
+    pub file: String,
+    /// `incomplete` (shorter than its header announces: rejected once
+    /// unchanged for `drop.reject_incomplete_after`), `unreadable` (tried
+    /// again when it changes) or `waiting` (for the versions before it, or
+    /// for a trust root).
+    pub state: &'static str,
+    /// Why, in words.
+    pub reason: String,
+    /// When the file was last modified (Unix seconds), if known.
+    pub modified_at: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 struct Facts {
     list: Option<String>,
@@ -115,6 +135,7 @@ struct Facts {
     last_success: Option<u64>,
     last_error: Option<ErrorRecord>,
     last_drop_rejected: Option<ErrorRecord>,
+    drop_left_in_place: Vec<LeftInPlace>,
     progress: Option<String>,
     passed_over: Vec<PassedOver>,
     reanchoring: Option<String>,
@@ -163,6 +184,11 @@ pub struct StatusReport {
     /// The last file the drop folder moved to `rejected/`, and why (kept
     /// when an HTTP failure becomes `last_error`).
     pub last_drop_rejected: Option<ErrorRecord>,
+    /// Files the drop folder leaves in place, and why (the first
+    /// [`LEFT_IN_PLACE_SHOWN`] by name).
+    pub drop_left_in_place: Vec<LeftInPlace>,
+    /// How many files the drop folder leaves in place.
+    pub drop_left_in_place_total: usize,
     /// The feed or the lookups need attention (answers are stale, a source
     /// fails, lookups cannot answer the version held).
     pub degraded: bool,
@@ -350,6 +376,12 @@ impl Status {
         });
     }
 
+    /// The files the drop folder leaves in place after a round.
+    pub fn set_drop_left_in_place(&self, mut files: Vec<LeftInPlace>) {
+        files.sort_by(|a, b| a.file.cmp(&b.file));
+        self.with(|f| f.drop_left_in_place = files);
+    }
+
     /// The sources the last HTTP round passed over.
     pub fn set_passed_over(&self, passed_over: Vec<PassedOver>) {
         self.with(|f| f.passed_over = passed_over);
@@ -437,6 +469,13 @@ impl Status {
                 staleness_seconds: staleness,
                 last_error: f.last_error.clone(),
                 last_drop_rejected: f.last_drop_rejected.clone(),
+                drop_left_in_place: f
+                    .drop_left_in_place
+                    .iter()
+                    .take(LEFT_IN_PLACE_SHOWN)
+                    .cloned()
+                    .collect(),
+                drop_left_in_place_total: f.drop_left_in_place.len(),
                 degraded: !reasons.is_empty(),
                 degraded_reasons: reasons,
                 trust_root: f.trust.clone(),

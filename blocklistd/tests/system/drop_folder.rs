@@ -224,7 +224,7 @@ fn five_hundred_junk_files_are_rejected_with_reasons_in_about_one_log_line_each(
 }
 
 #[test]
-fn an_incomplete_file_is_read_and_logged_once_until_it_changes_then_applies() {
+fn an_incomplete_file_is_logged_once_and_named_in_status_until_it_changes_then_applies() {
     let centre = Centre::new();
     publish(&centre, "v1.txt", &["whole.example"], &[]);
     publish(&centre, "v2.txt", &["later.example"], &[]);
@@ -254,6 +254,38 @@ fn an_incomplete_file_is_read_and_logged_once_until_it_changes_then_applies() {
     quiet_rounds(&daemon);
     assert_eq!(log_lines(&daemon, &name), 1, "{}", daemon.log_text());
     assert!(half.is_file(), "an incomplete file stays in place");
+    // The status names each file left in place, with its state and reason.
+    let status = daemon.status();
+    let left = status["drop_left_in_place"].as_array().unwrap();
+    let state_of = |file: &str| {
+        left.iter()
+            .find(|l| l["file"].as_str().unwrap().ends_with(file))
+            .unwrap_or_else(|| panic!("{file} not named: {status:#}"))
+    };
+    let incomplete = state_of(&name);
+    assert_eq!(incomplete["state"], "incomplete", "{status:#}");
+    assert!(
+        incomplete["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a complete"),
+        "{status:#}"
+    );
+    let waiting = state_of(deltas[1].file_name().unwrap().to_str().unwrap());
+    assert_eq!(waiting["state"], "waiting", "{status:#}");
+    assert!(
+        waiting["reason"].as_str().unwrap().contains("version 2"),
+        "{status:#}"
+    );
+    assert_eq!(status["drop_left_in_place_total"], left.len());
+    let gauge = daemon.get("/metrics").1;
+    assert!(
+        gauge.contains(&format!(
+            "blocklistd_drop_files_left_in_place {}",
+            left.len()
+        )),
+        "{gauge}"
+    );
 
     // Completed in place: judged afresh, applied, and delta 2 follows.
     let mut file = std::fs::OpenOptions::new()
@@ -265,6 +297,13 @@ fn an_incomplete_file_is_read_and_logged_once_until_it_changes_then_applies() {
     daemon.wait_version(2);
     assert!(daemon.listed("domain", "whole.example"));
     assert!(inbox.join("processed").join(&name).is_file());
+    daemon.wait_status("the applied deltas no longer named", |status| {
+        status["drop_left_in_place"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| !l["file"].as_str().unwrap().contains(".delta"))
+    });
     assert!(daemon.stop());
 }
 

@@ -30,7 +30,8 @@
 //! A file left in place is remembered with its size, times and inode, and
 //! not read again until one of them changes (or, for one waiting its turn,
 //! until the replica moves), so a stray file costs one read and one log line,
-//! not one per round.
+//! not one per round. `/v1/status` names every file left in place and why
+//! while it stays, and the log sums them up once an hour.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -53,6 +54,7 @@ use tracing::{info, warn, Instrument as _};
 use crate::daemon::config::{Config, DropConfig};
 use crate::daemon::metrics::SyncSource;
 use crate::daemon::source::http::MAX_ROOT_SIZE;
+use crate::daemon::state::LeftInPlace;
 use crate::daemon::sync::Syncer;
 use crate::daemon::DaemonError;
 
@@ -78,6 +80,9 @@ pub const MAX_SNAPSHOT_SIZE: u64 = 1 << 30;
 const LOGGED_PER_WINDOW: usize = 20;
 /// See [`LOGGED_PER_WINDOW`].
 const LOG_WINDOW: Duration = Duration::from_secs(60);
+/// Files left in place are logged once each, then summed up in one line this
+/// often while they stay: a reminder, not a flood.
+const REMIND_EVERY: Duration = Duration::from_secs(3600);
 
 /// The most bytes a dropped file of type `doc` may hold. Roots and manifests
 /// share the caps of the HTTP sync.
@@ -172,6 +177,9 @@ impl DropOutcome {
 pub struct DropFolder {
     judged: HashMap<PathBuf, Judged>,
     log: FileLog,
+    /// When the files left in place were last summed up in the log (each
+    /// was logged once when first judged): `None` while there are none.
+    reminded_at: Option<Instant>,
 }
 
 /// One state of a file: when any part changes it is judged afresh. The
@@ -197,11 +205,23 @@ enum Verdict {
     /// Not a complete document yet (being written): rejected, with this
     /// reason, once unchanged for `drop.reject_incomplete_after`.
     Incomplete(String),
-    /// Could not be read (permissions, I/O): tried again when it changes.
-    Unreadable,
+    /// Could not be read (permissions, I/O), for this reason: tried again
+    /// when it changes.
+    Unreadable(String),
     /// A document that cannot be taken at this position (a delta or root
-    /// after a gap, anything before a root is pinned).
-    Waiting(Position),
+    /// after a gap, anything before a root is pinned), and why in words.
+    Waiting(Position, String),
+}
+
+impl Verdict {
+    /// The state `/v1/status` shows, and the reason.
+    fn shown(&self) -> (&'static str, &str) {
+        match self {
+            Verdict::Incomplete(reason) => ("incomplete", reason),
+            Verdict::Unreadable(reason) => ("unreadable", reason),
+            Verdict::Waiting(_, reason) => ("waiting", reason),
+        }
+    }
 }
 
 /// Where the daemon stands: the trust root's version and the version held.
@@ -248,8 +268,15 @@ enum Unfit {
 }
 
 impl DropFolder {
-    /// One pass over the drop folder.
+    /// One pass over the drop folder; then `/v1/status` names the files it
+    /// leaves in place.
     pub async fn round(&mut self, syncer: &mut Syncer) -> Result<DropOutcome, DaemonError> {
+        let outcome = self.look(syncer).await;
+        self.report_left_in_place(syncer);
+        outcome
+    }
+
+    async fn look(&mut self, syncer: &mut Syncer) -> Result<DropOutcome, DaemonError> {
         syncer.shared.metrics.drop_round();
         let inbox = syncer.config.drop_dir();
         let mut outcome = DropOutcome::default();
@@ -303,8 +330,10 @@ impl DropFolder {
                     round.reject(syncer, &mut self.log, &path, &reason);
                 }
                 Some(Verdict::Incomplete(_)) => outcome.reject_due(reject_after - age),
-                Some(Verdict::Unreadable) => {}
-                Some(Verdict::Waiting(at)) if *at == position => skipped.push((path, stamp, age)),
+                Some(Verdict::Unreadable(_)) => {}
+                Some(Verdict::Waiting(at, _)) if *at == position => {
+                    skipped.push((path, stamp, age))
+                }
                 // New, changed, or waiting while the replica moved.
                 _ => docs.extend(self.read(syncer, &mut round, &mut outcome, path, stamp, age)),
             }
@@ -383,14 +412,22 @@ impl DropFolder {
         }
         let position = (syncer.trusted_root_version(), syncer.held());
         for doc in waiting {
+            let held = position.1.map_or(0, |v| v.get());
             if self.log.allow(false) {
-                info!(file = %doc.path.display(), version = doc.order, held = position.1.map_or(0, |v| v.get()), "dropped file waits for the versions before it");
+                info!(file = %doc.path.display(), version = doc.order, held, "dropped file waits for the versions before it");
             }
+            let reason = match position.0 {
+                None => format!("a {} waiting for a trust root", doc.doc),
+                Some(_) => format!(
+                    "a {} of version {} waiting for the versions before it (version {held} is held)",
+                    doc.doc, doc.order
+                ),
+            };
             self.judged.insert(
                 doc.path,
                 Judged {
                     stamp: doc.stamp,
-                    verdict: Verdict::Waiting(position),
+                    verdict: Verdict::Waiting(position, reason),
                 },
             );
         }
@@ -433,7 +470,7 @@ impl DropFolder {
                 if self.log.allow(false) {
                     warn!(file = %path.display(), error = %e, "cannot read dropped file; will try again when it changes");
                 }
-                Verdict::Unreadable
+                Verdict::Unreadable(format!("cannot read: {e}"))
             }
             Err(unfit) => {
                 round.reject(syncer, &mut self.log, &path, &unfit.to_string());
@@ -442,6 +479,50 @@ impl DropFolder {
         };
         self.judged.insert(path, Judged { stamp, verdict });
         None
+    }
+}
+
+impl DropFolder {
+    /// Names the files left in place in the status (and the gauge), and
+    /// sums them up in the log every [`REMIND_EVERY`] while they stay.
+    fn report_left_in_place(&mut self, syncer: &Syncer) {
+        // A file taken or rejected this round is forgotten at the next scan.
+        self.judged.retain(|path, _| path.exists());
+        let left: Vec<LeftInPlace> = self
+            .judged
+            .iter()
+            .map(|(path, judged)| {
+                let (state, reason) = judged.verdict.shown();
+                LeftInPlace {
+                    file: path.display().to_string(),
+                    state,
+                    reason: reason.to_owned(),
+                    modified_at: judged
+                        .stamp
+                        .modified
+                        .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs()),
+                }
+            })
+            .collect();
+        let now = Instant::now();
+        match self.reminded_at {
+            _ if left.is_empty() => self.reminded_at = None,
+            None => self.reminded_at = Some(now),
+            Some(at) if now.duration_since(at) >= REMIND_EVERY => {
+                self.reminded_at = Some(now);
+                let first = &left[0];
+                warn!(
+                    left_in_place = left.len(),
+                    file = %first.file,
+                    state = first.state,
+                    reason = %first.reason,
+                    "dropped files are still left in place (all named in /v1/status)"
+                );
+            }
+            Some(_) => {}
+        }
+        syncer.shared.status.set_drop_left_in_place(left);
     }
 }
 
