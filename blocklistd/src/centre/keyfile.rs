@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use blocklist_core::{PublicKey, SecretKey};
@@ -35,9 +35,18 @@ pub struct KeyPair {
 
 /// Generates a key pair into `<prefix>.key` and `<prefix>.pub`. Neither file
 /// may exist: overwriting a signing key is never what an operator meant.
+/// Missing folders of the prefix are created, readable by the owner only
+/// (they hold secret keys).
 pub fn keygen(prefix: &Path) -> Result<KeyPair, CentreError> {
     let secret_path = with_suffix(prefix, "key");
     let public_path = with_suffix(prefix, "pub");
+    if let Some(dir) = secret_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(CentreError::io("create", dir))?;
+    }
     let key = SecretKey::generate().map_err(|e| CentreError::usage(e.to_string()))?;
     // The line is built in one buffer that is wiped after writing, so no copy
     // of the seed outlives this call (SecretKey wipes its own on drop).
@@ -152,6 +161,15 @@ mod tests {
         assert_eq!(secret.public_key(), pair.key);
         assert_eq!(read_public(&pair.public).unwrap(), pair.key);
         assert_eq!(read_public(&pair.secret).unwrap(), pair.key);
+    }
+
+    #[test]
+    fn keygen_creates_missing_folders_readable_by_the_owner_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pair = keygen(&tmp.path().join("keys/centre/root")).unwrap();
+        assert!(pair.secret.is_file() && pair.public.is_file());
+        let mode = fs::metadata(tmp.path().join("keys")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     #[test]
