@@ -5,7 +5,7 @@
  *   cc -std=c11 -Wall -Wextra -I include examples/check.c \
  *      target/release/libblocklist.a -lpthread -ldl -lm -lrt -lutil -lgcc_s -o check
  * Run:
- *   ./check /var/lib/blocklist number 081-234-5678 account "004 123-4-56789-0" url https://scam.example/x
+ *   ./check /var/lib/blocklistd number 081-234-5678 account "004 123-4-56789-0" url https://scam.example/x
  *
  * Exit status: 0 nothing listed, 1 something listed, 2 an error. */
 #include <stdio.h>

@@ -168,7 +168,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let pair = keygen(&tmp.path().join("keys/centre/root")).unwrap();
         assert!(pair.secret.is_file() && pair.public.is_file());
-        let mode = fs::metadata(tmp.path().join("keys")).unwrap().permissions().mode();
+        let mode = fs::metadata(tmp.path().join("keys"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
     }
 

@@ -29,6 +29,8 @@ mod daemon;
 mod daemon_api;
 // The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots.
 mod drop_folder;
+// The README's walkthrough run verbatim, then the daemon on its folder.
+mod readme;
 // The daemon's log: plain on a file, colour only on a terminal without NO_COLOR, JSON lines.
 mod logs;
 // The whole chain (centre, HTTP, two daemons, C readers) under faults; writes docs/RELIABILITY.md.
