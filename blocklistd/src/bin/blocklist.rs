@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use blocklist_core::document::ListId;
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
-use blocklistd::centre::ingest::{Defaults, Expiry, Format, ReadContext};
+use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
@@ -50,7 +50,7 @@ enum Command {
     Rotate(RotateArgs),
     /// Publish the next version from input files (CSV, plain lists, hosts files).
     #[command(
-        after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory).\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
+        after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory;\n',' ';' or tab; --columns value=msisdn maps other names, --ignore-column skips one).\nDomains also from hosts (0.0.0.0 name), adblock (||name^) and dnsmasq (server=/name/) files.\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
     )]
     Publish(PublishArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
@@ -203,9 +203,18 @@ struct PublishArgs {
     /// A file of entries to remove (repeat; same formats, only kind and value are read).
     #[arg(long = "remove")]
     removals: Vec<PathBuf>,
-    /// The syntax of every input (default: by extension: .csv, .hosts, else plain).
+    /// The syntax of every input: csv, plain, hosts, adblock or dnsmasq
+    /// (default: by extension: .csv, .hosts, .adblock, .dnsmasq, else plain).
     #[arg(long)]
     format: Option<Format>,
+    /// CSV: fields read from columns of other names, FIELD=HEADER,... (e.g.
+    /// value=msisdn,agency=unit; fields: kind, value, reason, agency, expires).
+    #[arg(long, value_name = "FIELD=HEADER,...")]
+    columns: Option<CsvColumns>,
+    /// CSV: a header column not to read (repeat). Any other column that is
+    /// not a field stops the publish, naming it.
+    #[arg(long = "ignore-column", value_name = "HEADER")]
+    ignore_columns: Vec<String>,
     /// The kind of plain-list entries and of CSV rows without one.
     #[arg(long)]
     kind: Option<Kind>,
@@ -405,6 +414,10 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
                         default_region: args.region,
                     },
                     now: Timestamp::now(),
+                    csv: CsvColumns {
+                        ignored: args.ignore_columns,
+                        ..args.columns.unwrap_or_default()
+                    },
                 },
                 skip_invalid: args.skip_invalid,
                 snapshot_every: args.snapshot_every.unwrap_or(NonZeroU64::MAX),
@@ -425,6 +438,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
                     defaults: Defaults::default(),
                     rules: Rules::default(),
                     now: Timestamp::now(),
+                    csv: CsvColumns::default(),
                 },
                 skip_invalid: false,
                 snapshot_every: NonZeroU64::MAX,

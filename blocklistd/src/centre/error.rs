@@ -60,6 +60,15 @@ pub enum CentreError {
         /// The limit.
         max: usize,
     },
+    /// A CSV input's header cannot be read as columns: no row of the file
+    /// can be, so this stops the publish whatever `--skip-invalid` says.
+    #[error("{file}: {reason}")]
+    CsvHeader {
+        /// The input file.
+        file: PathBuf,
+        /// What is wrong with its header, naming the column.
+        reason: String,
+    },
     /// Input files have lines that are not valid entries.
     #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]
     InvalidInput {

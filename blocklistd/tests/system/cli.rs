@@ -212,3 +212,44 @@ fn a_closed_stdout_neither_panics_nor_fails_any_command() {
     let out = ok(&["verify", s(&centre.dir), "--root", s(&root)]);
     assert!(out.contains("version 1 (manifest serial 2"), "{out}");
 }
+
+#[test]
+fn a_spreadsheet_csv_with_its_own_columns_publishes_through_columns_and_ignore_column() {
+    let centre = Centre::new();
+    // A bank's export: semicolons, a byte-order mark, its own names, a notes column.
+    let input = centre.input(
+        "export.csv",
+        "\u{feff}MSISDN;Category;Notes\n\"081-234-5678\";scam_call;\"called twice; then SMS\"\n"
+            .as_bytes(),
+    );
+    let unknown = fails(&centre.publish_args(&[
+        "--kind",
+        "number",
+        "--agency",
+        "bank-004",
+        "--skip-invalid",
+        s(&input),
+    ]));
+    assert!(
+        unknown.contains("export.csv") && unknown.contains("\"MSISDN\""),
+        "{unknown}"
+    );
+    let out = ok(&centre.publish_args(&[
+        "--kind",
+        "number",
+        "--agency",
+        "bank-004",
+        "--columns",
+        "value=MSISDN,reason=Category",
+        "--ignore-column",
+        "Notes",
+        s(&input),
+    ]));
+    assert!(out.contains("published version 1: 1 added"), "{out}");
+    let delta = &centre.files("deltas")[0];
+    let shown = ok(&["inspect", s(delta)]);
+    assert!(
+        shown.contains("+66812345678") && shown.contains("scam_call"),
+        "{shown}"
+    );
+}

@@ -12,7 +12,7 @@ use blocklist_core::index::LookupIndex;
 use blocklist_core::replica::Replica;
 use blocklist_core::verify::{self, read_unverified, Verifier};
 use blocklist_core::{Kind, Rules, Timestamp};
-use blocklistd::centre::ingest::{Defaults, Format, ReadContext};
+use blocklistd::centre::ingest::{CsvColumns, Defaults, Format, ReadContext};
 use blocklistd::centre::keyfile;
 use blocklistd::centre::publish::{self, History, PublishOptions, PublishReport, MAX_LISTED_FILES};
 use blocklistd::daemon::sync::plan;
@@ -58,6 +58,7 @@ impl Publisher {
                 },
                 rules: Rules::default(),
                 now,
+                csv: CsvColumns::default(),
             },
             skip_invalid: false,
             // A snapshot every version: each publish then replays no delta,

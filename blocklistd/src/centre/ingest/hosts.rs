@@ -82,7 +82,7 @@ mod tests {
         let path = crate::centre::ingest::tests::shared_testdata("hosts/hosts");
         let text = std::fs::read(path).unwrap();
         let (mut names, mut errors) = (vec![], 0);
-        for (_, line) in crate::centre::ingest::lines::data_lines(&text, true) {
+        for (_, line) in crate::centre::ingest::lines::data_lines(&text) {
             match parse_line(line.unwrap()) {
                 Ok(found) => names.extend(found.into_iter().map(str::to_owned)),
                 Err(_) => errors += 1,

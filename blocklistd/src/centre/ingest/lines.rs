@@ -5,13 +5,10 @@
 /// blank and comment lines left out. A line that is not UTF-8 is returned as
 /// an error so it is reported with its number, not lost.
 ///
-/// A `#` starts a comment at the start of a line. With `inline_comments`, it
-/// also does after whitespace (`0.0.0.0 x.example  # seen 2024-05`); a `#`
-/// inside a word is kept, as in a URL's fragment.
-pub(crate) fn data_lines(
-    bytes: &[u8],
-    inline_comments: bool,
-) -> impl Iterator<Item = (usize, Result<&str, String>)> {
+/// A `#` starts a comment at the start of a line or after whitespace
+/// (`0.0.0.0 x.example  # seen 2024-05`); a `#` inside a word is kept, as in
+/// a URL's fragment.
+pub(crate) fn data_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, Result<&str, String>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
     // A file without a final newline has a last line all the same, but a
@@ -32,12 +29,7 @@ pub(crate) fn data_lines(
                         Ok(text) => text,
                         Err(_) => return Some((number, Err("line is not valid UTF-8".to_owned()))),
                     };
-                    let text = if inline_comments {
-                        strip_inline_comment(text)
-                    } else {
-                        text
-                    };
-                    let text = text.trim();
+                    let text = strip_inline_comment(text).trim();
                     (!text.is_empty() && !text.starts_with('#')).then_some((number, Ok(text)))
                 }),
         )
@@ -58,15 +50,15 @@ fn strip_inline_comment(text: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn collect(bytes: &[u8], inline: bool) -> Vec<(usize, Result<&str, String>)> {
-        data_lines(bytes, inline).collect()
+    fn collect(bytes: &[u8]) -> Vec<(usize, Result<&str, String>)> {
+        data_lines(bytes).collect()
     }
 
     #[test]
     fn bom_crlf_comments_and_blank_lines_are_skipped_with_numbers_kept() {
         let text = b"\xEF\xBB\xBF# header\r\n\r\na.example\r\n  b.example  # inline\n#c.example\nd.example";
         assert_eq!(
-            collect(text, true),
+            collect(text),
             vec![
                 (3, Ok("a.example")),
                 (4, Ok("b.example")),
@@ -78,19 +70,14 @@ mod tests {
     #[test]
     fn hash_inside_a_word_is_kept() {
         assert_eq!(
-            collect(b"http://x.example/#login\n", true),
+            collect(b"http://x.example/#login\n"),
             vec![(1, Ok("http://x.example/#login"))]
         );
     }
 
     #[test]
-    fn without_inline_comments_a_hash_after_space_is_data() {
-        assert_eq!(collect(b"a, b # c\n", false), vec![(1, Ok("a, b # c"))]);
-    }
-
-    #[test]
     fn non_utf8_line_is_reported_with_its_number() {
-        let lines = collect(b"ok\n\xFF\xFE\x00bad\n", true);
+        let lines = collect(b"ok\n\xFF\xFE\x00bad\n");
         assert_eq!(lines[0], (1, Ok("ok")));
         assert_eq!(lines[1].0, 2);
         assert!(lines[1].1.is_err());
@@ -98,7 +85,7 @@ mod tests {
 
     #[test]
     fn utf16_file_is_one_error() {
-        let lines = collect(b"\xFF\xFEa\x00", true);
+        let lines = collect(b"\xFF\xFEa\x00");
         assert_eq!(lines.len(), 1);
         assert!(lines[0].1.as_ref().unwrap_err().contains("UTF-16"));
     }

@@ -1,18 +1,24 @@
-//! Reading agencies' reports: CSV, plain lists and hosts files, into
-//! normalised identifiers with the agency, reason and expiry that list them.
+//! Reading agencies' reports: CSV, plain lists, hosts files, adblock filter
+//! lists and dnsmasq lines, into normalised identifiers with the agency,
+//! reason and expiry that list them.
 //!
-//! One parser per syntax (`csv`, `plain`, `hosts`) turns a line into
-//! `Row`s of raw text; `lines` does the reading they share (byte-order
-//! marks, comments, blank lines, line endings). This module then fills in the
+//! One parser per syntax (`csv`, `plain`, `hosts`, `adblock`, `dnsmasq`)
+//! turns the text into `Row`s of raw text; `lines` does the line reading the
+//! line-based ones share (byte-order marks, comments, blank lines, line
+//! endings), the `csv` crate that of CSV. This module then fills in the
 //! command line's [`Defaults`] and normalises each value with
 //! [`Identifier::parse`]. A line that fails anywhere becomes an
 //! [`InvalidLine`] naming its file and line number; reading never stops at
 //! the first bad line, so an operator sees every problem at once.
 
+mod adblock;
 mod csv;
+mod dnsmasq;
 mod hosts;
 pub(crate) mod lines;
 mod plain;
+
+pub use csv::{Column, CsvColumns};
 
 use std::fmt;
 use std::path::Path;
@@ -34,20 +40,46 @@ pub enum Format {
     Plain,
     /// A hosts file, domains only (see the `hosts` module).
     Hosts,
+    /// An adblock filter list, `||domain^` rules only (see the `adblock` module).
+    Adblock,
+    /// dnsmasq `server=/domain/`, `local=` and `address=` lines (see the
+    /// `dnsmasq` module).
+    Dnsmasq,
 }
 
 impl Format {
     /// The syntax a file name suggests: `.csv` is CSV, `.hosts` or a file
-    /// named `hosts` a hosts file, anything else a plain list.
+    /// named `hosts` a hosts file, `.adblock` an adblock list, `.dnsmasq` dnsmasq
+    /// lines, anything else a plain list.
     pub fn from_path(path: &Path) -> Format {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if ext.eq_ignore_ascii_case("csv") {
+        let is = |known: &str| ext.eq_ignore_ascii_case(known);
+        if is("csv") {
             Format::Csv
-        } else if ext.eq_ignore_ascii_case("hosts") || name == "hosts" {
+        } else if is("hosts") || name == "hosts" {
             Format::Hosts
+        } else if is("adblock") {
+            Format::Adblock
+        } else if is("dnsmasq") {
+            Format::Dnsmasq
         } else {
             Format::Plain
+        }
+    }
+
+    /// Whether the syntax lists domains only.
+    fn domains_only(self) -> bool {
+        matches!(self, Format::Hosts | Format::Adblock | Format::Dnsmasq)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Plain => "plain",
+            Format::Hosts => "hosts",
+            Format::Adblock => "adblock",
+            Format::Dnsmasq => "dnsmasq",
         }
     }
 }
@@ -60,8 +92,10 @@ impl FromStr for Format {
             "csv" => Ok(Format::Csv),
             "plain" => Ok(Format::Plain),
             "hosts" => Ok(Format::Hosts),
+            "adblock" => Ok(Format::Adblock),
+            "dnsmasq" => Ok(Format::Dnsmasq),
             _ => Err(format!(
-                "unknown input format {s:?}: expected csv, plain or hosts"
+                "unknown input format {s:?}: expected csv, plain, hosts, adblock or dnsmasq"
             )),
         }
     }
@@ -206,6 +240,8 @@ pub struct ReadContext {
     pub rules: Rules,
     /// The publish time.
     pub now: Timestamp,
+    /// How CSV inputs name their columns.
+    pub csv: CsvColumns,
 }
 
 /// Reads a file of additions; every listed entry needs an agency.
@@ -301,7 +337,7 @@ fn identifier(row: &Row, format: Format, context: &ReadContext) -> Result<Identi
 
 fn row_kind(row: &Row, format: Format, context: &ReadContext) -> Result<Kind, String> {
     Ok(match (format, row.kind.as_deref()) {
-        (Format::Hosts, _) => Kind::Domain,
+        (format, _) if format.domains_only() => Kind::Domain,
         (_, Some(name)) => name.parse::<Kind>().map_err(|e| e.to_string())?,
         (_, None) => context
             .defaults
@@ -310,9 +346,9 @@ fn row_kind(row: &Row, format: Format, context: &ReadContext) -> Result<Kind, St
     })
 }
 
-/// Reads `path` and calls `each` with every row, recording the lines that
+/// Reads `path` and calls `each` with every row, recording the rows that
 /// fail (in the parser or in `each`) in `invalid`. Only an unreadable file
-/// is an error.
+/// or a CSV header problem is an error.
 fn for_each_row(
     path: &Path,
     format: Format,
@@ -320,71 +356,63 @@ fn for_each_row(
     invalid: &mut Vec<InvalidLine>,
     mut each: impl FnMut(Origin, Row) -> Result<(), String>,
 ) -> Result<(), CentreError> {
-    if format == Format::Hosts && context.defaults.kind.is_some_and(|k| k != Kind::Domain) {
+    if format.domains_only() && context.defaults.kind.is_some_and(|k| k != Kind::Domain) {
         return Err(CentreError::usage(format!(
-            "{}: a hosts file lists domains only, not --kind {}",
+            "{}: a {} file lists domains only, not --kind {}",
             path.display(),
+            format.name(),
             context.defaults.kind.map_or("", |k| k.name())
         )));
     }
     let bytes = std::fs::read(path).map_err(CentreError::io("read", path))?;
     let file: Arc<Path> = Arc::from(path);
-    let mut header: Option<csv::Header> = None;
-    for (line, text) in lines::data_lines(&bytes, format != Format::Csv) {
+    let mut take = |line: usize, rows: Result<Vec<Row>, String>| {
         let origin = Origin {
             file: file.clone(),
             line,
         };
-        let mut report = |reason: String| {
-            invalid.push(InvalidLine {
-                origin: origin.clone(),
-                reason,
-            })
+        let failed = match rows {
+            Ok(rows) => rows
+                .into_iter()
+                .filter_map(|row| each(origin.clone(), row).err())
+                .collect(),
+            Err(reason) => vec![reason],
         };
-        let text = match text {
-            Ok(text) => text,
-            Err(reason) => {
-                report(reason);
-                continue;
-            }
-        };
-        let rows = match (format, &header) {
-            (Format::Csv, None) => match csv::Header::parse(text) {
-                Ok(h) => {
-                    header = Some(h);
-                    continue;
-                }
-                Err(reason) => {
-                    // Without its header no row of the file can be read.
-                    report(format!("{reason}; the rest of the file is skipped"));
-                    return Ok(());
-                }
-            },
-            (Format::Csv, Some(h)) => h.row(text).map(|row| vec![row]),
-            (Format::Plain, _) => Ok(vec![plain::parse_line(text)]),
-            (Format::Hosts, _) => hosts::parse_line(text).map(|names| {
-                names
-                    .into_iter()
-                    .map(|name| Row {
-                        value: name.to_owned(),
-                        ..Row::default()
-                    })
-                    .collect()
-            }),
-        };
-        match rows {
-            Ok(rows) => {
-                for row in rows {
-                    if let Err(reason) = each(origin.clone(), row) {
-                        invalid.push(InvalidLine {
-                            origin: origin.clone(),
-                            reason,
-                        });
-                    }
-                }
-            }
-            Err(reason) => report(reason),
+        invalid.extend(failed.into_iter().map(|reason| InvalidLine {
+            origin: origin.clone(),
+            reason,
+        }));
+    };
+    if format == Format::Csv {
+        let rows = csv::rows(&bytes, &context.csv).map_err(|reason| CentreError::CsvHeader {
+            file: path.to_owned(),
+            reason,
+        })?;
+        for (line, row) in rows {
+            take(line, row.map(|row| vec![row]));
         }
+        return Ok(());
+    }
+    let domains = |names: Vec<&str>| {
+        names
+            .into_iter()
+            .map(|name| Row {
+                value: name.to_owned(),
+                ..Row::default()
+            })
+            .collect()
+    };
+    for (line, text) in lines::data_lines(&bytes) {
+        let rows = text.and_then(|text| match format {
+            Format::Plain => Ok(vec![plain::parse_line(text)]),
+            Format::Hosts => hosts::parse_line(text).map(domains),
+            Format::Adblock => {
+                adblock::parse_line(text).map(|name| domains(name.into_iter().collect()))
+            }
+            Format::Dnsmasq => dnsmasq::parse_line(text).map(domains),
+            Format::Csv => unreachable!("read above"),
+        });
+        take(line, rows);
     }
     Ok(())
 }
@@ -417,6 +445,7 @@ mod tests {
             },
             rules: Rules::default(),
             now: Timestamp(1_700_000_000),
+            csv: CsvColumns::default(),
         }
     }
 
@@ -431,16 +460,37 @@ mod tests {
     }
 
     #[test]
-    fn real_hosts_and_plain_lists_give_the_same_8527_domains() {
+    fn a_real_list_in_four_syntaxes_gives_the_same_8527_domains() {
         let dir = shared_testdata("domains");
-        let ids = |name, format| -> HashSet<Identifier> {
-            let (read, invalid) = additions(&dir.join(name), format, Some(Kind::Domain));
+        let ids = |name| -> HashSet<Identifier> {
+            let path = dir.join(name);
+            let (read, invalid) = additions(&path, Format::from_path(&path), Some(Kind::Domain));
             assert!(invalid.is_empty(), "{name}: {invalid:?}");
             read.into_iter().map(|a| a.id).collect()
         };
-        let hosts = ids("scam.hosts", Format::Hosts);
+        let hosts = ids("scam.hosts");
         assert_eq!(hosts.len(), 8527);
-        assert_eq!(hosts, ids("scam.plain", Format::Plain));
+        for other in ["scam.plain", "scam.adblock", "scam.dnsmasq"] {
+            assert_eq!(hosts, ids(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_csv_header_problem_is_an_error_naming_the_column_never_a_skipped_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, "kind;value;colour\ndomain;a.example;red\n").unwrap();
+        let mut invalid = vec![];
+        let err = read_additions(&path, Format::Csv, &context(None), &mut invalid).unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("in.csv") && shown.contains("\"colour\""),
+            "{shown}"
+        );
+        let mut context = context(None);
+        context.csv.ignored.push("colour".into());
+        let read = read_additions(&path, Format::Csv, &context, &mut invalid).unwrap();
+        assert_eq!((read.len(), invalid.len()), (1, 0));
     }
 
     #[test]
@@ -449,7 +499,7 @@ mod tests {
         let bytes = std::fs::read(path).unwrap();
         // Every line the normaliser rejects (URL and host:port lines reduce to
         // their host and are accepted), each reported at its own line.
-        let expected: Vec<usize> = lines::data_lines(&bytes, true)
+        let expected: Vec<usize> = lines::data_lines(&bytes)
             .filter(|(_, text)| {
                 Identifier::parse(Kind::Domain, text.as_ref().unwrap(), &Rules::default()).is_err()
             })
