@@ -8,12 +8,15 @@
 //!   publishing signed versions, serving and auditing a publish directory.
 //! - [`daemon`]: `blocklistd`, the sync daemon members run: keeps a local
 //!   replica current and answers lookups locally.
+//! - [`cli_docs`]: shell completions and man pages from the binaries' clap
+//!   definitions.
 //! - [`logging`]: the binaries' log output (text or JSON, colour only on a
 //!   terminal).
 //! - [`serve_dir`]: serving a publish directory over HTTP, shared by the
 //!   centre's `serve` and the daemon's mirror mode.
 
 pub mod centre;
+pub mod cli_docs;
 pub mod daemon;
 pub mod logging;
 pub mod serve_dir;

@@ -16,8 +16,9 @@ use blocklistd::centre::publish::{
 };
 use blocklistd::centre::source::{HttpSource, Source};
 use blocklistd::centre::{audit, inspect, keyfile, CentreError, PublishDir};
+use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 /// The centre's publishing tool: keys, trust roots, signed versions of the
 /// blocklist, and serving and auditing them.
@@ -48,7 +49,7 @@ enum Command {
         after_help = "Example (replace publish key P1 by P2, signed by 2 of 2 root keys):\n  blocklist rotate /srv/blocklist --sign-with keys/root-a.key --sign-with keys/root-b.key \\\n    --add-publish-key keys/p2.pub --remove-publish-key keys/p1.pub\n\nThe next publish or refresh lists the new root in the manifest."
     )]
     Rotate(RotateArgs),
-    /// Publish the next version from input files (CSV, plain lists, hosts files).
+    /// Publish the next version from input files (CSV, plain lists, hosts, adblock or dnsmasq files).
     #[command(
         after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory;\n',' ';' or tab; --columns value=msisdn maps other names, --ignore-column skips one).\nDomains also from hosts (0.0.0.0 name), adblock (||name^) and dnsmasq (server=/name/) files.\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
     )]
@@ -107,6 +108,20 @@ enum Command {
         /// How many entries or operations to list.
         #[arg(long, default_value_t = 10)]
         first: usize,
+    },
+    /// Print the shell completion script for blocklist.
+    #[command(
+        after_help = "Examples:\n  blocklist completions bash > /usr/share/bash-completion/completions/blocklist\n  blocklist completions zsh > ~/.zfunc/_blocklist"
+    )]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: cli_docs::Shell,
+    },
+    /// Write the man pages of blocklist and its subcommands (section 1) into a folder.
+    #[command(after_help = "Example:\n  blocklist man /usr/share/man/man1")]
+    Man {
+        /// The folder (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -545,6 +560,26 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
             say!(out,
                 "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s) verified; manifest expires {}",
                 report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, inspect::time(report.expires_at)
+            );
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            cli_docs::completions(Cli::command(), shell, &mut script);
+            out.write(format_args!("{}", String::from_utf8_lossy(&script)))?;
+        }
+        Command::Man { dir } => {
+            let written = cli_docs::man_pages(Cli::command(), "1", &dir).map_err(|source| {
+                CentreError::Io {
+                    action: "write man pages into",
+                    path: dir.clone(),
+                    source,
+                }
+            })?;
+            say!(
+                out,
+                "wrote {} man pages into {}",
+                written.len(),
+                dir.display()
             );
         }
         Command::Inspect { file, json, first } => {

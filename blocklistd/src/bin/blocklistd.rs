@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use blocklistd::cli_docs;
 use blocklistd::daemon::{self, config, Config};
 use blocklistd::logging::LogFormat;
-use clap::Parser;
+use clap::{CommandFactory as _, Parser};
 
 /// Keeps a local replica of the blocklist current and answers lookups on a local API.
 #[derive(Parser, Debug)]
@@ -23,6 +24,12 @@ struct Cli {
     /// Print the default configuration, every key documented, and exit.
     #[arg(long)]
     print_default_config: bool,
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell) and exit.
+    #[arg(long, value_name = "SHELL")]
+    print_completions: Option<cli_docs::Shell>,
+    /// Write the man page (blocklistd.8) into DIR and exit.
+    #[arg(long, value_name = "DIR")]
+    man: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -30,6 +37,22 @@ fn main() -> ExitCode {
     if cli.print_default_config {
         print!("{}", config::EXAMPLE);
         return ExitCode::SUCCESS;
+    }
+    if let Some(shell) = cli.print_completions {
+        cli_docs::completions(Cli::command(), shell, &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(dir) = &cli.man {
+        return match cli_docs::man_pages(Cli::command(), "8", dir) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot write the man page into {}: {e}",
+                    dir.display()
+                );
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = cli
         .config

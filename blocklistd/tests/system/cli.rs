@@ -5,7 +5,18 @@ use crate::support::*;
 #[test]
 fn every_subcommand_help_has_an_example() {
     for sub in [
-        "keygen", "init", "rotate", "publish", "refresh", "prune", "serve", "verify", "inspect",
+        "keygen",
+        "init",
+        "rotate",
+        "publish",
+        "refresh",
+        "snapshot",
+        "prune",
+        "serve",
+        "verify",
+        "inspect",
+        "completions",
+        "man",
     ] {
         let out = ok(&[sub, "--help"]);
         assert!(
@@ -252,4 +263,61 @@ fn a_spreadsheet_csv_with_its_own_columns_publishes_through_columns_and_ignore_c
         shown.contains("+66812345678") && shown.contains("scam_call"),
         "{shown}"
     );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_clap_definitions_of_both_binaries() {
+    let bash = ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("publish") && bash.contains("--ignore-column"),
+        "{bash}"
+    );
+    let checked = std::process::Command::new("bash")
+        .args(["-n", "-c", &bash])
+        .status()
+        .unwrap();
+    assert!(checked.success(), "the bash script does not parse");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(ok(&["completions", shell]).contains("snapshot"), "{shell}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&["man", s(tmp.path())]);
+    let daemon = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"))
+        .args(["--man", s(tmp.path())])
+        .status()
+        .unwrap();
+    assert!(daemon.success());
+    let completions = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"))
+        .args(["--print-completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&completions.stdout).contains("--print-default-config"));
+    for (page, name) in [
+        ("blocklist.1", "blocklist"),
+        ("blocklist-publish.1", "blocklist-publish"),
+        ("blocklistd.8", "blocklistd"),
+    ] {
+        let roff = std::fs::read_to_string(tmp.path().join(page)).unwrap();
+        assert!(
+            roff.starts_with(".ie") || roff.contains(".TH"),
+            "{page}: {roff}"
+        );
+        assert!(roff.contains(name), "{page}");
+        // Rendered by the system's man, where there is one.
+        if let Ok(shown) = std::process::Command::new("man")
+            .args(["-l", s(&tmp.path().join(page))])
+            .env("MANWIDTH", "80")
+            .output()
+        {
+            assert!(
+                shown.status.success(),
+                "{page}: {}",
+                String::from_utf8_lossy(&shown.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&shown.stdout).contains("SYNOPSIS"),
+                "{page}"
+            );
+        }
+    }
 }
