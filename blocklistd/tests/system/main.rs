@@ -33,3 +33,5 @@ mod drop_folder;
 mod chain;
 // blocklistd against misbehaving mirrors: random hostile answers, busy push, slow, lagging, restored centre, credentials.
 mod hostile_mirror;
+// Corporate networks: a forward proxy (key and environment, NO_PROXY), a private CA, client certificates.
+mod corporate_network;
