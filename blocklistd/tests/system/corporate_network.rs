@@ -310,12 +310,17 @@ fn start_with_env(config: &str, env: &[(&str, &str)]) -> (Site, Daemon) {
     let site = Site::new();
     let mut command = Command::new(env!("CARGO_BIN_EXE_blocklistd"));
     command.args(["--config", s(&site.write_config(config))]);
+    only_proxy_env(&mut command, env);
+    let daemon = Daemon::spawn_command(command, &site.log());
+    (site, daemon)
+}
+
+/// `command` with the proxy variables of `env` and no other.
+fn only_proxy_env<'a>(command: &'a mut Command, env: &[(&str, &str)]) -> &'a mut Command {
     for name in PROXY_VARS {
         command.env_remove(name);
     }
-    command.envs(env.iter().copied());
-    let daemon = Daemon::spawn_command(command, &site.log());
-    (site, daemon)
+    command.envs(env.iter().copied())
 }
 
 /// The source URL of `server` under the name only the proxy resolves.
@@ -385,18 +390,13 @@ fn proxy_variables_are_honoured_when_sync_proxy_is_unset_by_the_daemon_and_by_ve
 
     // The centre's audit of a published URL reads the same variables.
     let before = proxy.carried().len();
-    let out = blocklist()
+    let out = only_proxy_env(&mut blocklist(), &[("ALL_PROXY", &proxy.url)])
         .args([
             "verify",
             &proxied(&server),
             "--root",
             s(&centre.first_root()),
         ])
-        .env("ALL_PROXY", &proxy.url)
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -442,7 +442,8 @@ fn no_proxy_sends_listed_hosts_direct_and_loopback_is_proxied_unless_listed() {
 }
 
 #[test]
-fn an_https_source_from_a_private_ca_is_refused_without_ca_file_and_synced_with_it() {
+fn an_https_source_from_a_private_ca_is_refused_without_ca_file_and_synced_with_it_and_verified_with_ssl_cert_file(
+) {
     let centre = Centre::new();
     publish(&centre, "v1.txt", &["tls.example"], &[]);
     let server = Server::start(&centre.dir);
@@ -463,6 +464,19 @@ fn an_https_source_from_a_private_ca_is_refused_without_ca_file_and_synced_with_
     let (_site, daemon) = start_with_env(&trusting, &[]);
     daemon.wait_version(1);
     assert!(daemon.listed("domain", "tls.example"));
+
+    // `blocklist verify` has no CA option: SSL_CERT_FILE gives it the bundle.
+    let out = only_proxy_env(&mut blocklist(), &[])
+        .args(["verify", &url, "--root", s(&centre.first_root())])
+        .env("SSL_CERT_FILE", &pki.ca)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK: list th-test version 1"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
