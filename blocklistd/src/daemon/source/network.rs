@@ -29,22 +29,22 @@ const NO_PROXY_VARS: [&str; 2] = ["NO_PROXY", "no_proxy"];
 
 /// One proxy setting and where it came from (a `[sync]` key or a variable).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Setting<T> {
+struct Setting<T> {
     /// The key (`sync.proxy`) or the environment variable.
-    pub from: &'static str,
+    from: &'static str,
     /// The value.
-    pub value: T,
+    value: T,
 }
 
 /// The proxies to use, each setting from the config or else the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyPlan {
     /// The proxy for `http://` sources.
-    pub http: Option<Setting<Url>>,
+    http: Option<Setting<Url>>,
     /// The proxy for `https://` sources.
-    pub https: Option<Setting<Url>>,
+    https: Option<Setting<Url>>,
     /// The hosts, domains and IP ranges reached directly, comma-separated.
-    pub direct: Option<Setting<String>>,
+    direct: Option<Setting<String>>,
 }
 
 impl ProxyPlan {
@@ -340,6 +340,63 @@ mod tests {
         assert_eq!(p.direct.clone().unwrap().value, "a, b");
         assert_eq!(p.proxies().unwrap().len(), 2);
         assert_eq!(plan(None, None, &[]).unwrap().proxies().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_be_used_are_refused_naming_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate\n").unwrap();
+        let missing = dir.path().join("missing.pem");
+        let refused = |config: SyncConfig| {
+            configure(reqwest::Client::builder(), &config)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refused(SyncConfig {
+            ca_file: Some(not_pem.clone()),
+            ..SyncConfig::default()
+        });
+        assert_eq!(
+            err,
+            format!(
+                "sync.ca_file {}: no PEM certificate in it",
+                not_pem.display()
+            )
+        );
+        let err = refused(SyncConfig {
+            ca_file: Some(missing.clone()),
+            ..SyncConfig::default()
+        });
+        assert!(
+            err.starts_with(&format!("sync.ca_file {}: cannot read", missing.display())),
+            "{err}"
+        );
+        let err = refused(SyncConfig {
+            ca_only: true,
+            ..SyncConfig::default()
+        });
+        assert!(err.starts_with("sync.ca_only: needs sync.ca_file"), "{err}");
+        let err = refused(SyncConfig {
+            client_cert: Some(not_pem.clone()),
+            ..SyncConfig::default()
+        });
+        assert!(
+            err.starts_with("sync.client_cert: needs sync.client_key"),
+            "{err}"
+        );
+        let err = refused(SyncConfig {
+            client_cert: Some(not_pem),
+            client_key: Some(missing.clone()),
+            ..SyncConfig::default()
+        });
+        assert!(
+            err.starts_with(&format!(
+                "sync.client_key {}: cannot read",
+                missing.display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]
