@@ -213,7 +213,7 @@ fn fetch_error(url: &str, e: reqwest::Error) -> DaemonError {
 /// An error and its causes: reqwest's Display omits the cause ("error
 /// sending request"); the chain says "connection refused", "timed out" or
 /// which certificate was refused.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut reason = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

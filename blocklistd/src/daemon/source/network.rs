@@ -16,7 +16,7 @@ use reqwest::{Certificate, Identity, NoProxy, Proxy, Url};
 use tracing::info;
 
 use crate::daemon::config::SyncConfig;
-use crate::daemon::source::http::redact;
+use crate::daemon::source::http::{error_chain, redact};
 use crate::daemon::DaemonError;
 
 /// Where the proxy for `https://` sources is looked for when `sync.proxy` is
@@ -195,6 +195,11 @@ pub fn configure(
         if certs.is_empty() {
             return Err(tls_file("ca_file", path, "no PEM certificate in it".into()));
         }
+        alone(
+            "ca_file",
+            path,
+            reqwest::Client::builder().tls_certs_only(certs.clone()),
+        )?;
         builder = if config.ca_only {
             builder.tls_certs_only(certs)
         } else {
@@ -207,7 +212,15 @@ pub fn configure(
         });
     }
     match (&config.client_cert, &config.client_key) {
-        (Some(cert), Some(key)) => Ok(builder.identity(identity(cert, key)?)),
+        (Some(cert), Some(key)) => {
+            let identity = identity(cert, key)?;
+            alone(
+                "client_key",
+                key,
+                reqwest::Client::builder().identity(identity.clone()),
+            )?;
+            Ok(builder.identity(identity))
+        }
         (None, None) => Ok(builder),
         (Some(_), None) => Err(DaemonError::Network {
             setting: "sync.client_cert",
@@ -259,6 +272,22 @@ fn identity(cert: &Path, key: &Path) -> Result<Identity, DaemonError> {
     });
     pem.fill(0);
     identity
+}
+
+/// Builds a throwaway client with one setting alone: reqwest refuses some
+/// only when the client is built (a certificate that is not DER inside its
+/// PEM armour, a key that does not match its certificate), and the whole
+/// client's "builder error" would not say which key and file to fix.
+fn alone(
+    key: &'static str,
+    path: &Path,
+    builder: reqwest::ClientBuilder,
+) -> Result<(), DaemonError> {
+    builder
+        .no_proxy()
+        .build()
+        .map(drop)
+        .map_err(|e| tls_file(key, path, format!("refused by TLS: {}", error_chain(&e))))
 }
 
 fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, DaemonError> {
@@ -395,6 +424,57 @@ mod tests {
                 "sync.client_key {}: cannot read",
                 missing.display()
             )),
+            "{err}"
+        );
+        let armoured_junk = dir.path().join("junk.pem");
+        std::fs::write(
+            &armoured_junk,
+            "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let err = refused(SyncConfig {
+            ca_file: Some(armoured_junk.clone()),
+            ..SyncConfig::default()
+        });
+        assert!(
+            err.starts_with(&format!(
+                "sync.ca_file {}: refused by TLS",
+                armoured_junk.display()
+            )) && err.contains("BadEncoding"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_client_key_that_is_not_the_certificates_is_refused_naming_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (signing, other) = (
+            rcgen::KeyPair::generate().unwrap(),
+            rcgen::KeyPair::generate().unwrap(),
+        );
+        let cert = rcgen::CertificateParams::new(vec!["member.test".to_owned()])
+            .unwrap()
+            .self_signed(&signing)
+            .unwrap();
+        let (cert_path, key_path) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, other.serialize_pem()).unwrap();
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = configure(
+            reqwest::Client::builder(),
+            &SyncConfig {
+                client_cert: Some(cert_path),
+                client_key: Some(key_path.clone()),
+                ..SyncConfig::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "sync.client_key {}: refused by TLS",
+                key_path.display()
+            )) && err.contains("KeyMismatch"),
             "{err}"
         );
     }
