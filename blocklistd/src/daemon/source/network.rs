@@ -20,7 +20,9 @@ use crate::daemon::source::http::{error_chain, redact};
 use crate::daemon::DaemonError;
 
 /// Where the proxy for `https://` sources is looked for when `sync.proxy` is
-/// unset, first set (and not empty) first: the order curl and reqwest use.
+/// unset, first set (and not empty) first: the order reqwest's own reading
+/// of the environment uses, so that behaviour is unchanged where it was
+/// relied on.
 const HTTPS_PROXY_VARS: [&str; 4] = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
 /// The same for `http://` sources.
 const HTTP_PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"];
@@ -51,7 +53,7 @@ impl ProxyPlan {
     /// The plan for `proxy` and `no_proxy` (the `[sync]` keys, `None` when
     /// unset), reading what they leave unset from the environment through
     /// `env` (the process environment, or a map in tests).
-    pub fn new(
+    fn new(
         proxy: Option<&str>,
         no_proxy: Option<&[String]>,
         env: impl Fn(&'static str) -> Option<String>,
@@ -123,7 +125,7 @@ impl ProxyPlan {
     }
 
     /// Logs the proxies in use, passwords redacted (nothing without one).
-    pub fn log(&self) {
+    fn log(&self) {
         if self.http.is_none() && self.https.is_none() {
             return;
         }
