@@ -9,6 +9,8 @@
 use std::io::Read as _;
 
 use crate::centre::{CentreError, PublishDir};
+use crate::daemon::config::SyncConfig;
+use crate::daemon::source::network::ProxyPlan;
 
 /// The largest manifest read: what a daemon accepts by default
 /// (`sync.max_manifest_size`), so a manifest the audit passes, daemons take.
@@ -60,15 +62,24 @@ pub struct HttpSource {
 const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl HttpSource {
-    /// A source rooted at `base` (with or without a final `/`).
+    /// A source rooted at `base` (with or without a final `/`), reached
+    /// through the environment's proxy as the daemon reaches it with no
+    /// `sync.proxy` (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
     pub fn new(base: &str) -> Result<HttpSource, CentreError> {
-        let client = reqwest::blocking::Client::builder()
+        let failed = |reason: String| CentreError::Http {
+            url: base.to_owned(),
+            reason,
+        };
+        let proxies = ProxyPlan::from_config(&SyncConfig::default())
+            .and_then(|plan| plan.proxies())
+            .map_err(|e| failed(e.to_string()))?;
+        let mut builder = reqwest::blocking::Client::builder()
             .timeout(FETCH_TIMEOUT)
-            .build()
-            .map_err(|e| CentreError::Http {
-                url: base.to_owned(),
-                reason: e.to_string(),
-            })?;
+            .no_proxy();
+        for proxy in proxies {
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|e| failed(e.to_string()))?;
         Ok(HttpSource {
             base: base.trim_end_matches('/').to_owned(),
             client,

@@ -171,6 +171,23 @@ pub struct SyncConfig {
     /// How long each push request asks the server to wait for a change.
     #[serde(deserialize_with = "duration")]
     pub push_wait: Duration,
+    /// The forward proxy every source is reached through
+    /// (`http://proxy.corp:3128`, credentials as `user:password@`). Unset:
+    /// the environment's `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`.
+    pub proxy: Option<String>,
+    /// Hosts, domains (with their subdomains) and IP ranges (CIDR) reached
+    /// directly, not through the proxy. Unset: the environment's `NO_PROXY`.
+    pub no_proxy: Option<Vec<String>>,
+    /// A PEM bundle of CA certificates trusted for `https://` sources,
+    /// besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Trust `ca_file` alone, not the system's roots.
+    pub ca_only: bool,
+    /// A client certificate (PEM, then its chain) presented to sources that
+    /// require mutual TLS; needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM), not readable by others.
+    pub client_key: Option<PathBuf>,
 }
 
 /// `[drop]`: the drop folder.
@@ -281,6 +298,12 @@ impl Default for SyncConfig {
             max_manifest_size: DEFAULT_MAX_MANIFEST_SIZE,
             push: false,
             push_wait: DEFAULT_PUSH_WAIT,
+            proxy: None,
+            no_proxy: None,
+            ca_file: None,
+            ca_only: false,
+            client_cert: None,
+            client_key: None,
         }
     }
 }

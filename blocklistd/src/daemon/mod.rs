@@ -146,6 +146,33 @@ pub enum DaemonError {
         /// Why (names the file).
         source: IndexError,
     },
+    /// A network setting (the proxy, from `[sync]` or the environment, or a
+    /// TLS key that needs another) cannot be used.
+    #[error("{setting}: {reason}")]
+    Network {
+        /// The key (`sync.proxy`) or environment variable (`HTTPS_PROXY`).
+        setting: &'static str,
+        /// What is wrong (any password in a URL redacted).
+        reason: String,
+    },
+    /// A TLS file named in `[sync]` cannot be used.
+    #[error("sync.{key} {path}: {reason}")]
+    TlsFile {
+        /// The key naming it (`ca_file`, `client_cert`, `client_key`).
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why (unreadable, no certificate in it, ...).
+        reason: String,
+    },
+    /// The client certificate's private key is open to other users.
+    #[error("sync.client_key {path} can be read or written by other users (mode {mode:o}): a readable key is a leaked one; chmod o-rwx it")]
+    KeyPermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// Shutdown was requested; the work was abandoned cleanly.
     #[error("shutting down")]
     ShuttingDown,
@@ -167,7 +194,9 @@ impl DaemonError {
             DaemonError::Verify { file, .. }
             | DaemonError::Apply { file, .. }
             | DaemonError::Inconsistent { file, .. } => Some(file.clone()),
-            DaemonError::Io { path, .. } => Some(path.display().to_string()),
+            DaemonError::Io { path, .. }
+            | DaemonError::TlsFile { path, .. }
+            | DaemonError::KeyPermissions { path, .. } => Some(path.display().to_string()),
             _ => None,
         }
     }
@@ -320,6 +349,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
+    // First: a proxy, CA bundle or client key that cannot be used is a
+    // mistake in the config, refused before anything starts.
+    let client = http::client(&config.sync)?;
     let config = Arc::new(config);
     let shared = Arc::new(Shared::new(&config, &claim)?);
     let _claim = claim;
@@ -330,7 +362,6 @@ pub async fn serve(
         info!("shutdown requested");
         let _ = stop_tx.send(true);
     });
-    let client = http::client(&config.sync)?;
     let mut syncer = Syncer::open(
         config.clone(),
         shared.clone(),

@@ -37,3 +37,5 @@ mod logs;
 mod chain;
 // blocklistd against misbehaving mirrors: random hostile answers, busy push, slow, lagging, restored centre, credentials.
 mod hostile_mirror;
+// Corporate networks: a forward proxy (key and environment, NO_PROXY), a private CA, client certificates.
+mod corporate_network;

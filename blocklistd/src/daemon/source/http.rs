@@ -20,6 +20,7 @@ use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::daemon::config::SyncConfig;
+use crate::daemon::source::network;
 use crate::daemon::DaemonError;
 
 /// The most bytes read for a trust root. Roots are fetched before the
@@ -56,18 +57,20 @@ pub enum ManifestFetch {
     Fetched(Vec<u8>, Option<String>),
 }
 
-/// The HTTP client every mirror and the push task share.
+/// The HTTP client every mirror and the push task share, with the proxy and
+/// TLS settings of [`network`].
 pub fn client(config: &SyncConfig) -> Result<reqwest::Client, DaemonError> {
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
         // A download that stalls this long is abandoned, whatever its size.
         .read_timeout(config.manifest_timeout)
-        .user_agent(concat!("blocklistd/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("blocklistd/", env!("CARGO_PKG_VERSION")));
+    network::configure(builder, config)?
         .build()
         .map_err(|e| DaemonError::Runtime {
             action: "build the HTTP client",
-            reason: e.to_string(),
+            reason: error_chain(&e),
         })
 }
 
@@ -199,21 +202,26 @@ pub fn redact(url: &str) -> String {
 }
 
 fn fetch_error(url: &str, e: reqwest::Error) -> DaemonError {
-    // reqwest's Display omits the cause ("error sending request"); the
-    // chain says "connection refused" or "timed out". It also names the
-    // request's URL, credentials and all: shown without it.
-    let e = e.without_url();
+    // reqwest's error names the request's URL, credentials and all: shown
+    // without it.
+    DaemonError::Fetch {
+        url: url.to_owned(),
+        reason: error_chain(&e.without_url()),
+    }
+}
+
+/// An error and its causes: reqwest's Display omits the cause ("error
+/// sending request"); the chain says "connection refused", "timed out" or
+/// which certificate was refused.
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut reason = e.to_string();
-    let mut source = std::error::Error::source(&e);
+    let mut source = e.source();
     while let Some(cause) = source {
         reason.push_str(": ");
         reason.push_str(&cause.to_string());
         source = cause.source();
     }
-    DaemonError::Fetch {
-        url: url.to_owned(),
-        reason,
-    }
+    reason
 }
 
 /// Reads a response body, refusing a non-success status and stopping as soon
