@@ -31,6 +31,8 @@ mod daemon_api;
 mod drop_folder;
 // The README's walkthrough run verbatim, then the daemon on its folder.
 mod readme;
+// docs/openapi.json against the running daemon: every operation driven, every answer checked.
+mod openapi;
 // The daemon's log: plain on a file, colour only on a terminal without NO_COLOR, JSON lines.
 mod logs;
 // The whole chain (centre, HTTP, two daemons, C readers) under faults; writes docs/RELIABILITY.md.
