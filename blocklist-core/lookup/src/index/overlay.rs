@@ -6,7 +6,8 @@
 //! the overlay, then the base. It records every identifier changed since the
 //! base was written: an addition or update as the entry, a removal as a
 //! record that never matches (stored `expires_at` 0, a time every lookup is
-//! past), which hides the base's record. Its header names the base by the
+//! past, and `listed_at` 2^32-1, a time no entry carries, so that an entry
+//! that expired at the epoch stays an entry), which hides the base's record. Its header names the base by the
 //! base's checksum, and the base lives beside it as
 //! `<overlay file name>.base-<checksum as 16 hex digits>`; its key section
 //! spells out each identifier, so the next overlay (or a merge into a new
@@ -43,13 +44,18 @@ pub struct Change {
     pub meta: Option<EntryMeta>,
 }
 
+/// The stored `listed_at` that marks a removal: past
+/// [`EntryMeta::LAST_TIME`], so no entry carries it.
+const REMOVED_LISTED_AT: u32 = u32::MAX;
+
 /// The stored form of a removal: it expires at the epoch, so it never
-/// matches. Its other fields carry nothing.
+/// matches, and is listed at a time no entry is (an entry may expire at the
+/// epoch: it must stay an entry, counted). Its other fields carry nothing.
 fn removal() -> EntryMeta {
     EntryMeta {
         reason: Reason(0),
         agency: Agency::new("removed").expect("a valid agency id"),
-        listed_at: Timestamp(0),
+        listed_at: Timestamp(u64::from(REMOVED_LISTED_AT)),
         expires_at: Some(Timestamp(0)),
     }
 }
@@ -69,7 +75,8 @@ impl LookupIndex {
                 Some(Change {
                     kind: *kind,
                     value: value.clone(),
-                    meta: (meta.expires_at != 0).then(|| overlay.unpack(meta)),
+                    meta: (meta.expires_at != 0 || meta.listed_at != REMOVED_LISTED_AT)
+                        .then(|| overlay.unpack(meta)),
                 })
             })
             .collect()
@@ -144,6 +151,19 @@ impl LookupIndex {
                 return Err(IndexError::TooLongForOverlay {
                     kind: *kind,
                     value: value.clone(),
+                });
+            }
+            // An entry listed past the last time would read back as a removal.
+            if let Some(time) = meta
+                .as_ref()
+                .map(|m| m.listed_at)
+                .filter(|&t| t > EntryMeta::LAST_TIME)
+            {
+                return Err(IndexError::TimeOutOfRange {
+                    kind: *kind,
+                    value: value.clone(),
+                    field: "listed_at",
+                    time,
                 });
             }
             records.push(Record {
