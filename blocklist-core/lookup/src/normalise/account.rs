@@ -51,16 +51,55 @@ pub(super) fn normalise(text: &str, rules: &Rules, out: &mut String) -> Result<(
         }
         _ => (Region::of(KIND, rules)?, text),
     };
-    let Some(split) = rest.find(is_field_separator) else {
-        return Err(NormaliseError::Malformed {
-            kind: KIND,
-            input: excerpt(text),
-            problem: "no space, '/' or ':' between the institution code and the account number",
-        });
+    let (institution, account) = match rest.find(is_field_separator) {
+        Some(split) => (
+            &rest[..split],
+            rest[split..].trim_start_matches(is_field_separator),
+        ),
+        None => joined(rest, text)?,
     };
-    let institution = &rest[..split];
-    let account = rest[split..].trim_start_matches(is_field_separator);
     domestic(region, institution, account, text, out)
+}
+
+/// Splits an account written with its institution code in front and no
+/// space, `/` or `:` after it: joined (`0041234567890`) or grouped by `-`
+/// (`004-123-456789-0`). The code is the first 3 digits, so what follows
+/// must be a whole account number for that institution: with fewer digits
+/// the text may be an account number written without its code
+/// (`004-1-23456-7` is a 10-digit account as banks print them), and it is
+/// refused rather than read as another account.
+fn joined<'a>(rest: &'a str, text: &str) -> Result<(&'a str, &'a str), NormaliseError> {
+    let malformed = |problem| NormaliseError::Malformed {
+        kind: KIND,
+        input: excerpt(text),
+        problem,
+    };
+    if !rest.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(malformed(
+            "no space, '/' or ':' between the institution code and the account number",
+        ));
+    }
+    let (institution, account) = match rest.split_once('-') {
+        Some((code, account)) if code.len() == 3 => (code, account),
+        Some(_) => {
+            return Err(malformed(
+                "the institution code must come first, as 3 digits before the first '-'",
+            ))
+        }
+        None if rest.len() > 3 => rest.split_at(3),
+        None => {
+            return Err(malformed(
+                "too few digits for an institution code and an account number",
+            ))
+        }
+    };
+    let digits = account.bytes().filter(u8::is_ascii_digit).count();
+    if digits < *account_length(institution).0.start() {
+        return Err(malformed(
+            "too few digits after the institution code: an account number written without its code? Write the 3-digit code first, then a space (004 123-4-56789-0)",
+        ));
+    }
+    Ok((institution, account))
 }
 
 /// Normalises an account held as two fields: institution code and account number.

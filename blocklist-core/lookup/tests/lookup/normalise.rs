@@ -213,7 +213,7 @@ mod rejected {
             (Kind::Number, "+1234", "WrongLength"),
             (Kind::Account, "32 1234567890", "InstitutionCode"),
             (Kind::Account, "999 1234567890", "InstitutionCode"),
-            (Kind::Account, "0041234567890", "Malformed"),
+            (Kind::Account, "004-1-23456-7", "Malformed"),
             (Kind::Account, "004 12345", "WrongLength"),
             (Kind::Account, "030 1234567890", "WrongLength"),
             (Kind::Account, "004 12345678x0", "InvalidCharacter"),
