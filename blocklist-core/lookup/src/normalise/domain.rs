@@ -50,7 +50,7 @@ const MAX_LABEL_BYTES: usize = 63;
 /// Normalises a domain, or the host of a URL (already trimmed, non-empty), into `out`.
 pub(super) fn normalise(text: &str, out: &mut String) -> Result<(), NormaliseError> {
     let host = host::host_of(text).map_err(|why| no_host(text, why))?;
-    let host = host.strip_suffix('.').unwrap_or(host);
+    let host = host.strip_suffix('.').unwrap_or(&host);
     if host.is_empty() {
         return Err(malformed(text, "it has no host name"));
     }
@@ -211,6 +211,10 @@ fn no_host(text: &str, why: NoHost) -> NormaliseError {
         NoHost::IpLiteral => NormaliseError::IpAddress { kind: KIND, input },
         NoHost::BadPort => malformed(text, "the port is not a number from 0 to 65535"),
         NoHost::EmptyHost => malformed(text, "the url has no host"),
+        NoHost::BadUrl(_) => malformed(
+            text,
+            "it is not a valid URL by the WHATWG URL Standard (a browser would refuse it too)",
+        ),
     }
 }
 
