@@ -1,5 +1,6 @@
 //! Generates the region tables for national phone numbers from
-//! libphonenumber's `data/PhoneNumberMetadata.xml` (see `data/README.md`).
+//! libphonenumber's `data/PhoneNumberMetadata.xml` (see `data/README.md`),
+//! and the public suffix table (`build/suffixes.rs`).
 //!
 //! Why tables and not the `phonenumber` crate: that crate parses with
 //! regular expressions compiled on first use and deserialises its whole
@@ -17,6 +18,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+#[path = "build/suffixes.rs"]
+mod suffixes;
 
 const METADATA: &str = "data/PhoneNumberMetadata.xml";
 
@@ -64,6 +68,7 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("regions.rs"), render(&regions))
         .unwrap_or_else(|e| panic!("cannot write the region tables: {e}"));
+    suffixes::generate(&out);
 }
 
 /// A slot of the code index with no region.

@@ -355,6 +355,43 @@ fn programs_run_clean_under_address_and_undefined_behaviour_sanitizers() {
     checks_during_swaps(2.0, 3, true);
 }
 
+/// Whether valgrind runs here.
+fn valgrind_works() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn programs_run_clean_under_valgrind_memcheck_with_no_definite_or_possible_leak() {
+    if !valgrind_works() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    for name in ["correctness", "errors"] {
+        let fixture = fixture();
+        let source = workspace_root().join(format!("tests/c/{name}.c"));
+        let exe = compile_c(&source, &fixture.path().join(name), false);
+        // A bank's CI gate: any memory error, or a leak that is definite or
+        // possible (an interior pointer only), fails the run.
+        let output = Command::new("valgrind")
+            .args([
+                "--tool=memcheck",
+                "--error-exitcode=99",
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite,possible",
+                "--show-leak-kinds=definite,possible",
+            ])
+            .arg(&exe)
+            .arg(fixture.path())
+            .output()
+            .expect("run valgrind");
+        let out = assert_passed(name, &output);
+        assert!(out.contains(&format!("{name}: ok")), "{out}");
+    }
+}
+
 #[test]
 fn the_example_program_builds_and_reports_listed_and_clean_identifiers() {
     let fixture = fixture();

@@ -2,19 +2,14 @@
 //! under (`com`, `co.th`, `github.io`), and so where a registrable domain
 //! (eTLD+1) begins.
 //!
-//! The list is embedded from `data/public_suffix_list.dat` (MPL-2.0, see
-//! `data/README.md`) and parsed once. Both sections are used: a private
-//! suffix such as `github.io` is as unsafe to list as `co.th`. The section
-//! of each rule is kept too: private suffixes (hosting platforms) join the
-//! list over time, so signed data from a centre with an older list may hold
-//! one (see `check_canonical`), while ICANN suffixes never may.
-
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
-
-/// The list as published by publicsuffix.org.
-const LIST: &str = include_str!("../../data/public_suffix_list.dat");
+//! The list (`data/public_suffix_list.dat`, MPL-2.0, see `data/README.md`)
+//! is compiled by the build script into a static table (`build/suffixes.rs`):
+//! nothing is parsed, built or allocated at run time. Both sections are
+//! used: a private suffix such as `github.io` is as unsafe to list as
+//! `co.th`. The section of each rule is kept too: private suffixes (hosting
+//! platforms) join the list over time, so signed data from a centre with an
+//! older list may hold one (see `check_canonical`), while ICANN suffixes
+//! never may.
 
 /// A plain rule (`co.th`).
 const NORMAL: u8 = 1;
@@ -27,75 +22,37 @@ const ICANN_NORMAL: u8 = 8;
 /// Set beside `WILDCARD` for a wildcard rule of the ICANN section.
 const ICANN_WILDCARD: u8 = 16;
 
-/// Rule flags by ASCII (punycode) name.
-type Rules = HashMap<Box<str>, u8, BuildHasherDefault<SuffixHasher>>;
-
-/// Every domain lookup probes the rules once per label, so the default
-/// SipHash (built for untrusted keys, ~20 ns a probe) would be a large part of
-/// a lookup. The keys here are the fixed, public list: xxh3 in one pass is enough.
-#[derive(Default)]
-struct SuffixHasher(u64);
-
-impl Hasher for SuffixHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        // `str` hashing ends with a 0xff marker: fold it in without a second pass.
-        self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// A slot of the table: a rule's name in [`SUFFIX_NAMES`] (`len` 0: an
+/// empty slot) and its flags.
+struct Slot {
+    offset: u32,
+    len: u16,
+    flags: u8,
 }
 
-fn rules() -> &'static Rules {
-    static RULES: OnceLock<Rules> = OnceLock::new();
-    RULES.get_or_init(|| parse(LIST))
-}
+include!(concat!(env!("OUT_DIR"), "/suffixes.rs"));
 
-/// Parses the list format: one rule per line, `//` comments (two of which
-/// mark where the ICANN and the private sections begin), rules in Unicode
-/// (converted to punycode here, to match canonical domains).
-fn parse(list: &str) -> Rules {
-    let mut rules = Rules::with_capacity_and_hasher(10_000, Default::default());
-    // Rules before any section mark count as ICANN's: the stricter reading.
-    let mut private = false;
-    for line in list.lines() {
-        let Some(rule) = line.split_whitespace().next() else {
-            continue;
-        };
-        if rule.starts_with("//") {
-            if line.contains("===BEGIN PRIVATE DOMAINS===") {
-                private = true;
-            } else if line.contains("===BEGIN ICANN DOMAINS===") {
-                private = false;
-            }
-            continue;
+/// The flags of the rule named `suffix` (0 for none). Every domain lookup
+/// probes once per label: one xxh3 pass and, the table being at most half
+/// full, a slot or two.
+fn flags(suffix: &str) -> u8 {
+    let mut at = xxhash_rust::xxh3::xxh3_64(suffix.as_bytes()) as usize & SUFFIX_MASK;
+    loop {
+        let slot = &SUFFIX_SLOTS[at];
+        if slot.len == 0 {
+            return 0;
         }
-        let icann = |flag| if private { 0 } else { flag };
-        let (flag, name) = if let Some(name) = rule.strip_prefix('!') {
-            (EXCEPTION, name)
-        } else if let Some(name) = rule.strip_prefix("*.") {
-            (WILDCARD | icann(ICANN_WILDCARD), name)
-        } else {
-            (NORMAL | icann(ICANN_NORMAL), rule)
-        };
-        // A rule idna refuses can match no canonical domain; keeping its
-        // text unconverted is harmless (a unit test checks there are none).
-        let name = idna::domain_to_ascii(name).unwrap_or_else(|_| name.to_owned());
-        *rules.entry(name.into_boxed_str()).or_insert(0) |= flag;
+        let start = slot.offset as usize;
+        if SUFFIX_NAMES.get(start..start + usize::from(slot.len)) == Some(suffix) {
+            return slot.flags;
+        }
+        at = (at + 1) & SUFFIX_MASK;
     }
-    rules
 }
 
 /// Where the public suffix of `name` starts, by byte offset: the longest
 /// matching rule, an exception rule prevailing, and the TLD by default.
 fn public_suffix_start(name: &str) -> usize {
-    let rules = rules();
-    let flags = |suffix: &str| rules.get(suffix).copied().unwrap_or(0);
     let mut start = name.rfind('.').map_or(0, |dot| dot + 1);
     let mut suffix_start = start;
     let mut parent_flags = flags(&name[start..]);
@@ -126,8 +83,6 @@ pub(crate) fn registrable_start(name: &str) -> Option<usize> {
 /// section only (`github.io`, `s3.amazonaws.com`), and by no ICANN rule
 /// (`co.th`, a name under `*.ck`).
 pub(crate) fn is_private_suffix(name: &str) -> bool {
-    let rules = rules();
-    let flags = |suffix: &str| rules.get(suffix).copied().unwrap_or(0);
     let own = flags(name);
     let parent = name.split_once('.').map_or(0, |(_, parent)| flags(parent));
     let by_icann = own & ICANN_NORMAL != 0 || parent & ICANN_WILDCARD != 0;
@@ -139,7 +94,7 @@ pub(crate) fn is_private_suffix(name: &str) -> bool {
 /// registrable domain (eTLD+1), never past it: what a lookup must try so
 /// that a listed parent catches its children. Nothing for a public suffix.
 ///
-/// Allocation-free: the suffix list is parsed once, on first use.
+/// Allocation-free: the suffix list is a static table.
 ///
 /// ```
 /// use blocklist_lookup::normalise::domain_candidates;
@@ -170,9 +125,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_of_the_list_converts_to_ascii() {
-        assert!(rules().len() > 9_000);
-        assert!(rules().keys().all(|k| k.is_ascii()), "a rule failed idna");
+    fn the_table_holds_every_rule_in_ascii_and_finds_each() {
+        let rules: Vec<&Slot> = SUFFIX_SLOTS.iter().filter(|s| s.len > 0).collect();
+        assert!(rules.len() > 9_000);
+        assert!(SUFFIX_SLOTS.len() >= 2 * rules.len(), "at most half full");
+        for slot in rules {
+            let start = slot.offset as usize;
+            let name = &SUFFIX_NAMES[start..start + usize::from(slot.len)];
+            assert!(name.is_ascii(), "{name}");
+            assert_eq!(flags(name), slot.flags, "{name}");
+        }
+        assert_eq!(flags("no-such-suffix.example"), 0);
+        assert_eq!(flags("co.th"), NORMAL | ICANN_NORMAL);
+        assert_eq!(flags("github.io"), NORMAL);
     }
 
     #[test]
