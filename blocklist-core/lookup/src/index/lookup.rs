@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::error::IndexError;
 use super::filter;
 use super::format::{IndexHeader, IndexStats};
-use super::hash::{key_hash, KeyHash};
+use super::hash::{key_hash, key_hash_bytes, KeyHash};
 use super::identity::FileIdentity;
 use super::layer::{open_regular, Layer};
 use super::mem::prefetch;
@@ -118,17 +118,6 @@ impl std::fmt::Debug for LookupIndex {
     }
 }
 
-/// How a staged batch probe was answered before its table line was read.
-#[derive(Clone, Copy)]
-enum Probe {
-    /// The base filter turned it away (and the overlay has no record).
-    Miss,
-    /// The overlay holds its record.
-    Overlay(PackedMeta),
-    /// The base filter let it through: read the base table.
-    Base,
-}
-
 /// A staged probe in a batch.
 struct Staged<'q> {
     /// Which query of the chunk it answers.
@@ -136,7 +125,11 @@ struct Staged<'q> {
     kind: Kind,
     candidate: &'q str,
     key: KeyHash,
-    probe: Probe,
+    /// The overlay's presence bitmap let it through: read the overlay's
+    /// table, which answers alone if it holds the key.
+    recent: bool,
+    /// The base filter let it through: read the base table.
+    base: bool,
 }
 
 /// How many times [`LookupIndex::open`] reads the path again when the base
@@ -304,8 +297,63 @@ impl LookupIndex {
         canonical: &'a str,
         now: Timestamp,
     ) -> Option<Hit<'a>> {
-        let (matched, layer, meta) = self.find_candidate(kind, canonical, now)?;
+        let key = key_hash(self.base.seed, kind, canonical);
+        let (matched, layer, meta) = self.find_candidate(kind, canonical, &key, now)?;
         Some(hit(layer, kind, Cow::Borrowed(matched), meta))
+    }
+
+    /// [`lookup_canonical`](Self::lookup_canonical) for text that must have
+    /// `kind`'s canonical shape ([`has_canonical_shape`](normalise::has_canonical_shape)),
+    /// as a caller that keeps identifiers in canonical form guards its
+    /// lookups against text as people write it: `None` when the text does
+    /// not have that shape. The key is hashed and its filter line requested
+    /// first, so that the shape test runs while the line loads (a cache miss
+    /// on a large index) instead of before the load is issued.
+    ///
+    /// ```
+    /// # use blocklist_lookup::index::{IndexBuilder, LookupIndex};
+    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+    /// # let entries = [(Kind::Account, "TH:004:1234567890", &meta)];
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("list.idx");
+    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
+    /// let index = LookupIndex::open(&path)?;
+    /// let now = Timestamp::now();
+    /// let listed = index.lookup_shaped(Kind::Account, b"TH:004:1234567890", now);
+    /// assert!(listed.is_some_and(|hit| hit.is_some()));
+    /// assert!(index.lookup_shaped(Kind::Account, b"004 123-4-56789-0", now).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn lookup_shaped<'a>(
+        &'a self,
+        kind: Kind,
+        text: &'a [u8],
+        now: Timestamp,
+    ) -> Option<Option<Hit<'a>>> {
+        let key = key_hash_bytes(self.base.seed, kind, text);
+        self.prefetch(&key);
+        if !normalise::has_canonical_shape(kind, text) {
+            return None;
+        }
+        // SAFETY: text of a canonical shape is ASCII.
+        let canonical = unsafe { std::str::from_utf8_unchecked(text) };
+        Some(
+            self.find_candidate(kind, canonical, &key, now)
+                .map(|(matched, layer, meta)| hit(layer, kind, Cow::Borrowed(matched), meta)),
+        )
+    }
+
+    /// Requests the lines a probe of `key` reads first: the base's filter
+    /// block and, with recent changes, the overlay's presence word.
+    #[inline(always)]
+    fn prefetch(&self, key: &KeyHash) {
+        prefetch(filter::block_for(self.base.blocks(), key.fingerprint));
+        if let Some(overlay) = self.recent() {
+            prefetch(overlay.presence_word(key));
+        }
     }
 
     /// Normalises `raw` as `kind` and looks it up (see [`lookup_canonical`](Self::lookup_canonical)).
@@ -340,8 +388,9 @@ impl LookupIndex {
         canonical: &mut String,
     ) -> Result<Option<Hit<'_>>, NormaliseError> {
         normalise::normalise_into(kind, raw, rules, canonical)?;
+        let key = key_hash(self.base.seed, kind, canonical);
         Ok(self
-            .find_candidate(kind, canonical, now)
+            .find_candidate(kind, canonical, &key, now)
             .map(|(matched, layer, meta)| hit(layer, kind, Cow::Owned(matched.to_owned()), meta)))
     }
 
@@ -436,18 +485,19 @@ impl LookupIndex {
     }
 
     /// The first candidate of `canonical` (itself, or for a domain itself then
-    /// its parents) that is listed and active at `now`.
+    /// its parents) that is listed and active at `now`; `key` is its hash.
     #[inline(always)]
     fn find_candidate<'q>(
         &self,
         kind: Kind,
         canonical: &'q str,
+        key: &KeyHash,
         now: Timestamp,
     ) -> Option<(&'q str, &Layer, PackedMeta)> {
         let seed = self.base.seed;
         // The identifier itself first, so that the kind test for parents
         // comes after its load is issued (see `parents`).
-        if let Some((layer, meta)) = self.probe(&key_hash(seed, kind, canonical), now) {
+        if let Some((layer, meta)) = self.probe(key, now) {
             return Some((canonical, layer, meta));
         }
         // The first listed parent decides: if it is past the registrable
@@ -484,9 +534,11 @@ impl LookupIndex {
 
     /// Batch lookups in three passes per chunk, so that the memory loads of
     /// the chunk overlap: hash every candidate and prefetch its base filter
-    /// block; look in the overlay, test the base filter and prefetch the
-    /// table line of each "maybe"; resolve. `found(query, kind, matched,
-    /// layer, meta)` is called for each query that hits.
+    /// block (and overlay presence word); test the presence bitmap and the
+    /// base filter and prefetch the table line of each "maybe" (overlay's,
+    /// base's); resolve. `found(query, kind, matched, layer, meta)` is
+    /// called for each query that hits. An empty overlay costs nothing: its
+    /// bitmap is not read.
     fn resolve_batch<'s, 'q>(
         &'s self,
         keys: &[(Kind, &'q str)],
@@ -494,6 +546,7 @@ impl LookupIndex {
         mut found: impl FnMut(usize, Kind, &'q str, &'s Layer, PackedMeta),
     ) {
         let base = &*self.base;
+        let recent = self.recent();
         let (blocks, buckets) = (base.blocks(), base.buckets());
         let mut staged: Vec<Staged<'q>> = Vec::with_capacity(BATCH);
         let mut answered = [false; BATCH];
@@ -504,24 +557,29 @@ impl LookupIndex {
                 for candidate in std::iter::once(canonical).chain(parents(kind, canonical)) {
                     let key = key_hash(base.seed, kind, candidate);
                     prefetch(filter::block_for(blocks, key.fingerprint));
+                    if let Some(overlay) = recent {
+                        prefetch(overlay.presence_word(&key));
+                    }
                     staged.push(Staged {
                         query,
                         kind,
                         candidate,
                         key,
-                        probe: Probe::Miss,
+                        recent: false,
+                        base: false,
                     });
                 }
             }
             for s in &mut staged {
-                if let Some(meta) = self.recent().and_then(|o| o.find_recent(&s.key)) {
-                    s.probe = Probe::Overlay(meta);
-                } else if filter::may_contain(blocks, s.key.fingerprint) {
-                    s.probe = Probe::Base;
-                    let home = table::home_of(&s.key, base.home_buckets);
-                    prefetch(&buckets[home]);
-                    // About half of the entries sit one bucket past home.
-                    prefetch(&buckets[(home + 1).min(buckets.len() - 1)]);
+                if let Some(overlay) = recent {
+                    s.recent = overlay.may_hold_recent(&s.key);
+                    if s.recent {
+                        prefetch_home(overlay, &s.key);
+                    }
+                }
+                s.base = filter::may_contain(blocks, s.key.fingerprint);
+                if s.base {
+                    prefetch_home(base, &s.key);
                 }
             }
             answered.fill(false);
@@ -529,16 +587,19 @@ impl LookupIndex {
             // parents), so the first active match is the one a single lookup
             // finds, and decides as it does whether a parent may answer.
             for s in &staged {
-                if answered[s.query] {
+                if answered[s.query] || !(s.recent | s.base) {
                     continue;
                 }
-                let (layer, meta) = match s.probe {
-                    Probe::Miss => continue,
-                    Probe::Overlay(meta) => (self.overlay.as_ref().unwrap_or(base), meta),
-                    Probe::Base => match table::find(buckets, base.home_buckets, &s.key) {
+                let in_overlay = recent
+                    .filter(|_| s.recent)
+                    .and_then(|o| Some((o, table::find(o.buckets(), o.home_buckets, &s.key)?)));
+                let (layer, meta) = match in_overlay {
+                    Some(found) => found,
+                    None if s.base => match table::find(buckets, base.home_buckets, &s.key) {
                         Some(meta) => (base, meta),
                         None => continue,
                     },
+                    None => continue,
                 };
                 if is_active(&meta, now) {
                     answered[s.query] = true;
@@ -549,6 +610,16 @@ impl LookupIndex {
             }
         }
     }
+}
+
+/// Requests the table lines of `layer` where `key`'s entry sits: its home
+/// bucket and the next (about half of the entries sit one bucket past home).
+#[inline(always)]
+fn prefetch_home(layer: &Layer, key: &KeyHash) {
+    let buckets = layer.buckets();
+    let home = table::home_of(key, layer.home_buckets);
+    prefetch(&buckets[home]);
+    prefetch(&buckets[(home + 1).min(buckets.len() - 1)]);
 }
 
 /// The hit for `meta`, read from `layer` (whose agency table it indexes).
