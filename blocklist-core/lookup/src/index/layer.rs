@@ -189,29 +189,12 @@ impl Layer {
     /// bitmap, then its table.
     #[inline(always)]
     pub(crate) fn find_recent(&self, key: &KeyHash) -> Option<PackedMeta> {
-        if !self.may_hold_recent(key) {
+        // The bitmap's length is a power of two (see `presence_of`).
+        let bit = key.fingerprint as usize & (self.presence.len() * 64 - 1);
+        if self.presence[bit / 64] >> (bit % 64) & 1 == 0 {
             return None;
         }
         table::find(self.buckets(), self.home_buckets, key)
-    }
-
-    /// Whether an overlay's presence bitmap lets the key through.
-    #[inline(always)]
-    pub(crate) fn may_hold_recent(&self, key: &KeyHash) -> bool {
-        let bit = self.presence_bit(key);
-        self.presence[bit / 64] >> (bit % 64) & 1 == 1
-    }
-
-    /// The word of an overlay's presence bitmap that holds the key's bit.
-    #[inline(always)]
-    pub(crate) fn presence_word(&self, key: &KeyHash) -> &u64 {
-        &self.presence[self.presence_bit(key) / 64]
-    }
-
-    #[inline(always)]
-    fn presence_bit(&self, key: &KeyHash) -> usize {
-        // The bitmap's length is a power of two (see `presence_of`).
-        key.fingerprint as usize & (self.presence.len() * 64 - 1)
     }
 
     /// A stored record's metadata, its agency resolved.
