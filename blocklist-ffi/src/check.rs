@@ -319,15 +319,16 @@ impl Staged {
 }
 
 /// How a batch's `answer` reports a valid query (by its position among the
-/// valid ones) that is listed, or that failed, in order; the others are
+/// valid ones) that is listed, or that failed; the others are
 /// "not listed".
 pub(crate) type Found<'f, 'h> = &'f mut dyn FnMut(usize, Result<Hit<'h>, Error>);
 
 /// What the batch entry points share: checks the arrays, takes each query's
-/// kind and its text (through `text`), answers the valid ones with `answer`
-/// (all from one index), then writes every result, and makes the first bad
-/// item's message the thread's last error. Nothing is written before every
-/// answer is known, so a failure leaves `results` untouched.
+/// kind and its text (through `text`), writes every result as a miss and
+/// then the valid ones' answers from `answer` (all from one index) over
+/// theirs, and makes the first bad item's message the thread's last error.
+/// Nothing is written once the call fails (bad arguments, a withheld index),
+/// so a failure leaves `results` untouched.
 ///
 /// # Safety
 /// As `blocklist_check_batch`.
@@ -383,38 +384,35 @@ pub(crate) unsafe fn run_batch(
         let mut first_error: Option<(usize, Error)> = None;
         let now = handle.now();
         handle.with_data(now, |data| {
-            let mut reported = Vec::new();
-            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
-                reported.push((item, outcome));
-            });
-            // Every answer is known: each result is written as a miss, then
-            // the refused and the reported ones over theirs. Nearly every
-            // query is a miss, and this loop has nothing else to decide.
+            // Each result is written as a miss, then the refused and the
+            // answered ones over theirs: nearly every query is a miss, and
+            // this loop has nothing else to decide. No text is read from
+            // `results` (see `Staged`), so the answers can follow.
             for (out, query) in results.iter_mut().zip(queries) {
                 write_answer(out, BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
             }
-            let mut failed_item = |at: usize, e: &Error, out: &mut blocklist_check_result| {
+            let mut failed = |at: usize, e: &Error, out: &mut blocklist_check_result| {
                 write_answer(out, e.code, Kind::from_code(queries[at].kind), &data, None);
                 if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
                     first_error = Some((at, e.clone()));
                 }
             };
             for (at, e) in &refused {
-                failed_item(*at, e, &mut results[*at]);
+                failed(*at, e, &mut results[*at]);
             }
-            for (item, outcome) in &reported {
-                let at = positions[*item];
+            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
+                let at = positions[item];
                 match outcome {
                     Ok(hit) => write_answer(
                         &mut results[at],
                         BLOCKLIST_OK,
-                        valid[*item].0,
+                        valid[item].0,
                         &data,
-                        Some(hit),
+                        Some(&hit),
                     ),
-                    Err(e) => failed_item(at, e, &mut results[at]),
+                    Err(e) => failed(at, &e, &mut results[at]),
                 }
-            }
+            });
             Ok(())
         })?;
         if let Some((at, e)) = first_error {
