@@ -120,16 +120,16 @@ fn stack_overlays(
         empty: dir.join("empty.idx"),
         recent: dir.join("recent.idx"),
     };
-    let built = dir.join("built.idx");
-    std::fs::hard_link(path, &built).expect("link the full index");
-    let base = LookupIndex::adopt_base(&built, &overlays.empty).expect("adopt the base");
+    // The full index, linked under the base name each overlay expects.
+    let adopt = |published: &Path| {
+        let built = dir.join("built.idx");
+        std::fs::hard_link(path, &built).expect("link the full index");
+        LookupIndex::adopt_base(&built, published).expect("adopt the base")
+    };
+    let base = adopt(&overlays.empty);
     base.write_overlay(&overlays.empty, &overlays.empty, base.header(), [])
         .expect("write the empty overlay");
-    let recent_base = overlays
-        .recent
-        .with_file_name(format!("recent.idx.base-{:016x}", base.base_checksum()));
-    std::fs::hard_link(base.base_path(), &recent_base).expect("link the base");
-    let base = LookupIndex::open(&recent_base).expect("open the base");
+    let base = adopt(&overlays.recent);
     let removals = changes * 4 / 10;
     let recent: Vec<Change> = (0..changes)
         .map(|i| {
@@ -572,10 +572,10 @@ fn main() {
     let callgrind = env_number("BLOCKLIST_BENCH_CALLGRIND", 0);
     let mut counted = Vec::new();
     if callgrind > 0 {
-        let mut indexes = vec![("", index_path.as_path())];
+        let mut indexes = vec![(String::new(), index_path.as_path())];
         if let Some(overlays) = &overlays {
-            indexes.push((" (empty overlay)", &overlays.empty));
-            indexes.push((" (10k overlay)", &overlays.recent));
+            indexes.push((" (empty overlay)".into(), &overlays.empty));
+            indexes.push((format!(" ({overlay}-change overlay)"), &overlays.recent));
         }
         for (label, index) in indexes {
             for (entry, set) in [
