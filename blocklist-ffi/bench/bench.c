@@ -3,14 +3,21 @@
  * with the same lookups through the Rust API).
  *
  * usage: bench steady  <index> <hits file> <misses file>
- *        bench medians <index> <hits file> <misses file>   (the latency passes only)
+ *        bench medians <index> <hits file> <misses file>   (latencies and canonical batches)
  *        bench swaps   <index> <hits file> <misses file> <seconds>
  *        bench follow  <index> <hits file> <misses file> <idle seconds>
+ *        bench overlay <index> <hits file> <misses file> <index with an overlay>
+ *        bench calls   <index> <hits file> <misses file> <entry point> <hits|misses> <count>
  * follow: the handle has the default options; for each line "<ns>" on stdin
  * (the CLOCK_MONOTONIC time the driver announced a new index in the
  * heartbeat) it waits for the handle's next reload and prints
  * "follow_ns <latency>"; at the end of input it stays idle for the given
  * seconds and prints the CPU time that took, per second.
+ * overlay: the canonical latencies and batches through a handle on <index>
+ * ("empty_" names), then through one on <index with an overlay> ("recent_").
+ * calls: <count> queries of one set through one entry point (check,
+ * check_canonical, check_batch or check_canonical_batch, batches of 1024),
+ * untimed, for the driver to count instructions per call under callgrind.
  * Query files: one "kind<TAB>text" per line, the text in canonical form, so
  * both blocklist_check and blocklist_check_canonical take it. Output: "name
  * value" lines, ns. */
@@ -243,11 +250,34 @@ static void follow(double idle_seconds) {
   printf("idle_cpu_us_per_s %.1f\n", (double)(cpu_us() - before) / ((double)(now_ns() - start) / 1e9));
 }
 
+/* Every query of `qs` (up to `count`) once through `name`, untimed. */
+static void calls(const char *name, const queries *qs, size_t count) {
+  enum { BATCH = 1024 };
+  static blocklist_check_result r[BATCH];
+  size_t n = count < qs->n ? count : qs->n;
+  check_fn single = strcmp(name, "check") == 0 ? blocklist_check
+                    : strcmp(name, "check_canonical") == 0 ? blocklist_check_canonical
+                                                           : NULL;
+  batch_fn many = strcmp(name, "check_batch") == 0 ? blocklist_check_batch
+                  : strcmp(name, "check_canonical_batch") == 0 ? blocklist_check_canonical_batch
+                                                               : NULL;
+  if (single) {
+    for (size_t i = 0; i < n; i++) single(handle, qs->q[i].kind, qs->q[i].data, qs->q[i].len, r);
+  } else if (many) {
+    n -= n % BATCH;
+    for (size_t at = 0; at < n; at += BATCH) many(handle, qs->q + at, BATCH, r);
+  } else {
+    fprintf(stderr, "unknown entry point %s\n", name);
+    exit(2);
+  }
+  printf("calls_items %zu\n", n);
+}
+
 int main(int argc, char **argv) {
   blocklist_options o;
   queries hits, misses;
   uint64_t cost[1001];
-  if (argc < 5) { fprintf(stderr, "usage: bench steady|medians|swaps <index> <hits> <misses> [seconds]\n"); return 2; }
+  if (argc < 5) { fprintf(stderr, "usage: bench steady|medians|swaps|follow|calls <index> <hits> <misses> [...]\n"); return 2; }
   /* The default options, as deployed: the reload thread keeps the clock
    * checks read. The swaps pass reloads every 10 ms (no daemon announces
    * its files). */
@@ -260,20 +290,40 @@ int main(int argc, char **argv) {
   qsort(cost, 1001, sizeof *cost, cmp_u64);
   timer_cost = cost[500];
   printf("timer_cost %llu\n", (unsigned long long)timer_cost);
-  if (strcmp(argv[1], "swaps") == 0) {
+  if (strcmp(argv[1], "calls") == 0 && argc > 7) {
+    calls(argv[5], strcmp(argv[6], "hits") == 0 ? &hits : &misses, (size_t)atol(argv[7]));
+  } else if (strcmp(argv[1], "swaps") == 0) {
     swaps(&hits, &misses, argc > 5 ? atof(argv[5]) : 10.0);
   } else if (strcmp(argv[1], "follow") == 0) {
     follow(argc > 5 ? atof(argv[5]) : 5.0);
+  } else if (strcmp(argv[1], "overlay") == 0) {
+    blocklist_handle *both[2] = {handle, NULL};
+    const char *names[2] = {"empty_", "recent_"};
+    char name[64];
+    if (argc < 6 || blocklist_open_with_options(argv[5], &o, &both[1]) != BLOCKLIST_OK) { fprintf(stderr, "open failed\n"); return 1; }
+    for (int i = 0; i < 2; i++) {
+      handle = both[i];
+      snprintf(name, sizeof name, "%scanonical_miss", names[i]);
+      latency(name, &misses, &hits, 0, blocklist_check_canonical);
+      snprintf(name, sizeof name, "%scanonical_hit", names[i]);
+      latency(name, &hits, &misses, 1, blocklist_check_canonical);
+      snprintf(name, sizeof name, "%scanonical_miss", names[i]);
+      batch(name, &misses, blocklist_check_canonical_batch);
+      snprintf(name, sizeof name, "%scanonical_hit", names[i]);
+      batch(name, &hits, blocklist_check_canonical_batch);
+    }
+    blocklist_close(both[1]);
+    handle = both[0];
   } else {
     latency("miss", &misses, &hits, 0, blocklist_check);
     latency("hit", &hits, &misses, 1, blocklist_check);
     latency("canonical_miss", &misses, &hits, 0, blocklist_check_canonical);
     latency("canonical_hit", &hits, &misses, 1, blocklist_check_canonical);
+    batch("canonical_miss", &misses, blocklist_check_canonical_batch);
+    batch("canonical_hit", &hits, blocklist_check_canonical_batch);
     if (strcmp(argv[1], "steady") == 0) {
       batch("miss", &misses, blocklist_check_batch);
       batch("hit", &hits, blocklist_check_batch);
-      batch("canonical_miss", &misses, blocklist_check_canonical_batch);
-      batch("canonical_hit", &hits, blocklist_check_canonical_batch);
       throughput(1, &hits, &misses);
       throughput(2, &hits, &misses);
     }

@@ -8,8 +8,10 @@
 //! `BLOCKLIST_BENCH_SWAP_SECONDS` (default 10), `BLOCKLIST_BENCH_FOLLOWS`
 //! (new indexes announced in the heartbeat, default 20),
 //! `BLOCKLIST_BENCH_OVERLAY` (recent changes stacked as an overlay on the
-//! list for every lookup of the run, default 0: compare a run with 10000 to
-//! one without).
+//! list, default 0: with 10000, lookups through that overlay are compared
+//! with the same lookups through an empty one, alternating, Rust and C),
+//! `BLOCKLIST_BENCH_CALLGRIND` (queries per entry point counted under
+//! callgrind, instructions per call; default 0, none).
 //!
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
@@ -74,6 +76,14 @@ fn identifier(rng: &mut SplitMix, out: &mut String) -> Kind {
     }
 }
 
+/// The figures compared through an overlay and without, as the C program names them.
+const OVERLAY_ROWS: [&str; 4] = [
+    "canonical_miss_median",
+    "canonical_hit_median",
+    "canonical_miss_batch_per_id",
+    "canonical_hit_batch_per_id",
+];
+
 /// Rounds of the Rust passes, the baselines and the C program back to back.
 const ROUNDS: usize = 5;
 
@@ -81,20 +91,45 @@ const ROUNDS: usize = 5;
 /// the `HashSet` hit for hits.
 const BASELINES: [&str; 2] = ["BinaryFuse8 probe", "HashSet hit"];
 
-/// Makes the full index at `path` a base and stacks on it an overlay of
-/// `changes` recent changes, as a daemon publishes them: 40% removals of
-/// listed identifiers (returned, so that no hit is drawn from them), 60%
-/// additions of new domains.
-fn stack_overlay(
+/// The figures compared in rounds: the C program's name for each, and the
+/// index in `BASELINES` of its target's baseline (batches have none).
+const ROUND_ROWS: [(&str, Option<usize>); 6] = [
+    ("miss_median", Some(0)),
+    ("hit_median", Some(1)),
+    ("canonical_miss_median", Some(0)),
+    ("canonical_hit_median", Some(1)),
+    ("canonical_miss_batch_per_id", None),
+    ("canonical_hit_batch_per_id", None),
+];
+
+/// Stacks two overlays on the full index at `path` (its base, hard-linked
+/// under both names, so both share one copy in the page cache): `empty.idx`
+/// holds no change, `recent.idx` holds `changes` recent changes as a daemon
+/// publishes them, 40% removals of listed identifiers (returned, so that no
+/// hit is drawn from them) and 60% additions of new domains. The full index
+/// stays at `path` for the other passes.
+fn stack_overlays(
     path: &Path,
     listed: &[(Kind, String)],
     changes: usize,
     meta: &EntryMeta,
     rng: &mut SplitMix,
-) -> BaselineSet {
-    let built = path.with_file_name("built.idx");
-    std::fs::rename(path, &built).expect("move the full index aside");
-    let base = LookupIndex::adopt_base(&built, path).expect("adopt the base");
+) -> (Overlays, BaselineSet) {
+    let dir = path.parent().expect("a directory");
+    let overlays = Overlays {
+        empty: dir.join("empty.idx"),
+        recent: dir.join("recent.idx"),
+    };
+    // The full index, linked under the base name each overlay expects.
+    let adopt = |published: &Path| {
+        let built = dir.join("built.idx");
+        std::fs::hard_link(path, &built).expect("link the full index");
+        LookupIndex::adopt_base(&built, published).expect("adopt the base")
+    };
+    let base = adopt(&overlays.empty);
+    base.write_overlay(&overlays.empty, &overlays.empty, base.header(), [])
+        .expect("write the empty overlay");
+    let base = adopt(&overlays.recent);
     let removals = changes * 4 / 10;
     let recent: Vec<Change> = (0..changes)
         .map(|i| {
@@ -115,17 +150,29 @@ fn stack_overlay(
         })
         .collect();
     let stats = base
-        .write_overlay(path, path, base.header(), recent.iter().cloned())
+        .write_overlay(
+            &overlays.recent,
+            &overlays.recent,
+            base.header(),
+            recent.iter().cloned(),
+        )
         .expect("write the overlay");
     eprintln!(
-        "overlay of {} recent changes stacked on the list",
+        "overlay of {} recent changes stacked on the list as recent.idx, an empty one as empty.idx",
         stats.overlay_entries
     );
-    recent
+    let removed = recent
         .iter()
         .filter(|c| c.meta.is_none())
         .map(|c| baseline_hash(c.kind, &c.value))
-        .collect()
+        .collect();
+    (overlays, removed)
+}
+
+/// The same list through an empty overlay and through one of recent changes.
+struct Overlays {
+    empty: std::path::PathBuf,
+    recent: std::path::PathBuf,
 }
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -254,10 +301,11 @@ fn main() {
         })
         .expect("build the index");
     // Identifiers the overlay removed: not drawn as hits.
-    let removed = if overlay > 0 {
-        stack_overlay(&index_path, &listed, overlay, &meta, &mut rng)
+    let (overlays, removed) = if overlay > 0 {
+        let (overlays, removed) = stack_overlays(&index_path, &listed, overlay, &meta, &mut rng);
+        (Some(overlays), removed)
     } else {
-        BaselineSet::default()
+        (None, BaselineSet::default())
     };
     let valid = |kind: Kind, text: &str| normalise(kind, text, &rules).is_ok_and(|c| c == text);
     let mut hits = Vec::with_capacity(query_count);
@@ -318,13 +366,15 @@ fn main() {
     let rust_canonical_hit = latency(&hits, &misses, cost, rust_canonical);
     // The same with the shape guard `blocklist_check_canonical` runs first:
     // what is left between the two sides is the boundary alone.
-    let rust_guarded = |kind: Kind, text: &str| {
+    let rust_guarded = |live: &LiveIndex, kind: Kind, text: &str| {
         if has_canonical_shape(kind, text) {
-            rust_canonical(kind, text);
+            let now = now();
+            let index = live.load();
+            black_box(index.lookup_canonical(kind, text, now).is_some());
         }
     };
-    let rust_guarded_miss = latency(&misses, &hits, cost, rust_guarded);
-    let rust_guarded_hit = latency(&hits, &misses, cost, rust_guarded);
+    let rust_guarded_miss = latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t));
+    let rust_guarded_hit = latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t));
     let filter = {
         let index = live.load();
         latency(&misses, &hits, cost, |kind, text| {
@@ -360,7 +410,7 @@ fn main() {
         (rust_batch(&misses, true), rust_batch(&hits, true)),
     ];
     // `lookup_batch` after the shape guard of each query, as the C batch does.
-    let rust_guarded_batch = |queries: &[(Kind, String)]| {
+    let rust_guarded_batch = |live: &LiveIndex, queries: &[(Kind, String)]| {
         let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let t0 = Instant::now();
         for chunk in refs.chunks_exact(1024) {
@@ -375,7 +425,10 @@ fn main() {
         }
         t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
     };
-    let rust_guarded_batches = (rust_guarded_batch(&misses), rust_guarded_batch(&hits));
+    let rust_guarded_batches = (
+        rust_guarded_batch(&live, &misses),
+        rust_guarded_batch(&live, &hits),
+    );
     let rust_throughput = |threads: usize| {
         let calls: u64 = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -424,10 +477,12 @@ fn main() {
         .status()
         .expect("run cc");
     assert!(status.success(), "cc failed");
-    let run_c = |mode: &str| {
+    // `bench <mode> <index> <hits> <misses> [more]`.
+    let run_c_on = |mode: &str, index: &Path, more: &[&std::ffi::OsStr]| {
         let run = Command::new(&exe)
             .arg(mode)
-            .args([&index_path, &hits_file, &misses_file])
+            .args([index, &hits_file, &misses_file])
+            .args(more)
             .output()
             .expect("run the C bench");
         assert!(
@@ -437,6 +492,7 @@ fn main() {
         );
         parse(&run.stdout)
     };
+    let run_c = |mode: &str| run_c_on(mode, &index_path, &[]);
     let c = run_c("steady");
     assert_eq!(
         get(&c, "miss_wrong") + get(&c, "hit_wrong"),
@@ -447,47 +503,94 @@ fn main() {
     // The C / Rust ratio of each median again, in rounds that run the Rust
     // passes and then the C program back to back: the two sides of the table
     // above are measured tens of seconds apart, long enough for the shared
-    // machine to change under one of them.
-    // Name, timed queries, warm-up queries, canonical entry point, index in `BASELINES`.
-    let rows = [
-        ("miss", &misses, &hits, false, 0),
-        ("hit", &hits, &misses, false, 1),
-        ("canonical_miss", &misses, &hits, true, 0),
-        ("canonical_hit", &hits, &misses, true, 1),
-    ];
-    // The baselines are timed in the same rounds, so that the target ratios
-    // (C against the fuse probe and the HashSet) also come from passes
-    // seconds apart: a one-off baseline pass has read 3x slow on a busy machine.
-    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
-    let mut target_rounds: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
+    // machine to change under one of them. Each C figure is compared with
+    // the Rust call doing the same work: the canonical ones with the shape
+    // guard first. The baselines are timed in the same rounds, so that the
+    // target ratios (C against the fuse probe and the HashSet) also come
+    // from passes seconds apart: a one-off baseline pass has read 3x slow on
+    // a busy machine.
+    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); ROUND_ROWS.len()];
+    let mut target_rounds: Vec<Vec<f64>> = vec![Vec::new(); ROUND_ROWS.len()];
     for _ in 0..ROUNDS {
-        let rust: Vec<u64> = rows
-            .iter()
-            .map(|&(_, timed, warm, canonical, _)| {
-                if canonical {
-                    latency(timed, warm, cost, rust_canonical).median
-                } else {
-                    latency(timed, warm, cost, rust_check).median
-                }
-            })
-            .collect();
+        let rust = [
+            latency(&misses, &hits, cost, rust_check).median as f64,
+            latency(&hits, &misses, cost, rust_check).median as f64,
+            latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
+            latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
+            rust_guarded_batch(&live, &misses),
+            rust_guarded_batch(&live, &hits),
+        ];
         let baselines = [
             latency(&misses, &hits, cost, fuse_contains).median as f64,
             latency(&hits, &misses, cost, hashset_contains).median as f64,
         ];
         let c = run_c("medians");
-        for (((ratios, targets), &(name, .., baseline)), rust) in rounds
+        for (((ratios, targets), (name, baseline)), rust) in rounds
             .iter_mut()
             .zip(&mut target_rounds)
-            .zip(&rows)
+            .zip(ROUND_ROWS)
             .zip(rust)
         {
-            let c_median = get(&c, &format!("{name}_median"));
-            ratios.push(c_median / rust as f64);
-            targets.push(c_median / baselines[baseline]);
+            let c = get(&c, name);
+            ratios.push(c / rust);
+            if let Some(baseline) = baseline {
+                targets.push(c / baselines[baseline]);
+            }
         }
     }
+
+    // Lookups through the overlay of recent changes against the same lookups
+    // through an empty one, alternating in each round: Rust in this process,
+    // C in one process holding a handle on each. Rust figures first, then C's.
+    let overlay_rounds = overlays.as_ref().map(|overlays| {
+        let empty = LiveIndex::open(&overlays.empty).expect("open the empty overlay");
+        let recent = LiveIndex::open(&overlays.recent).expect("open the overlay");
+        let rust = |live: &LiveIndex| {
+            [
+                latency(&misses, &hits, cost, |k, t| rust_guarded(live, k, t)).median as f64,
+                latency(&hits, &misses, cost, |k, t| rust_guarded(live, k, t)).median as f64,
+                rust_guarded_batch(live, &misses),
+                rust_guarded_batch(live, &hits),
+            ]
+        };
+        let mut ratios = vec![Vec::new(); 2 * OVERLAY_ROWS.len()];
+        for _ in 0..ROUNDS {
+            let (with_empty, with_recent) = (rust(&empty), rust(&recent));
+            let c = run_c_on("overlay", &overlays.empty, &[overlays.recent.as_os_str()]);
+            let (rust_ratios, c_ratios) = ratios.split_at_mut(OVERLAY_ROWS.len());
+            for (i, name) in OVERLAY_ROWS.iter().enumerate() {
+                rust_ratios[i].push(with_recent[i] / with_empty[i]);
+                c_ratios[i]
+                    .push(get(&c, &format!("recent_{name}")) / get(&c, &format!("empty_{name}")));
+            }
+        }
+        ratios
+    });
     drop(live);
+
+    // Instructions per call under callgrind, which the machine's load does not move.
+    let callgrind = env_number("BLOCKLIST_BENCH_CALLGRIND", 0);
+    let mut counted = Vec::new();
+    if callgrind > 0 {
+        let mut indexes = vec![(String::new(), index_path.as_path())];
+        if let Some(overlays) = &overlays {
+            indexes.push((" (empty overlay)".into(), &overlays.empty));
+            indexes.push((format!(" ({overlay}-change overlay)"), &overlays.recent));
+        }
+        for (label, index) in indexes {
+            for (entry, set) in [
+                ("check_canonical", "misses"),
+                ("check_canonical", "hits"),
+                ("check_canonical_batch", "misses"),
+                ("check_canonical_batch", "hits"),
+                ("check", "misses"),
+            ] {
+                let files = [index, &hits_file, &misses_file];
+                let per_item = instructions(&exe, dir.path(), files, entry, set, callgrind);
+                counted.push(format!("blocklist_{entry}, {set}{label}: {per_item:.0}"));
+            }
+        }
+    }
 
     // Checks while the index file is replaced: a fresh copy renamed over it, continuously.
     let mut child = Command::new(&exe)
@@ -575,14 +678,12 @@ fn main() {
             ratios[ROUNDS - 1]
         )
     };
-    println!("\nIn {ROUNDS} rounds of the Rust passes, the baselines and the C program back to back (median of the rounds, then their range; the raw-text rows include normalising, which the baselines do not):");
-    for (((name, .., baseline), ratios), targets) in rows.iter().zip(rounds).zip(target_rounds) {
-        println!(
-            "  {name}: C / Rust {}; C / {} {}",
-            spread(ratios),
-            BASELINES[*baseline],
-            spread(targets)
-        );
+    println!("\nIn {ROUNDS} rounds of the Rust passes, the baselines and the C program back to back (median of the rounds, then their range; C against the Rust call doing the same work, the canonical ones with the shape guard first; the raw-text rows include normalising, which the baselines do not):");
+    for (((name, baseline), ratios), targets) in ROUND_ROWS.iter().zip(rounds).zip(target_rounds) {
+        let target = baseline.map_or(String::new(), |b| {
+            format!("; C / {} {}", BASELINES[b], spread(targets))
+        });
+        println!("  {name}: C / Rust {}{target}", spread(ratios));
     }
     println!("\nbaselines (Rust, same run), median / p99 / p99.9: xorf BinaryFuse8 probe on misses {} / {} / {}; our filter probe alone {} / {} / {}; HashSet<u64> hit {} / {} / {}",
         fuse_probe.median, fuse_probe.p99, fuse_probe.p999, filter.median, filter.p99, filter.p999,
@@ -613,6 +714,23 @@ fn main() {
         rust_guarded_batches.1,
         get(&c, "canonical_hit_batch_per_id") / rust_guarded_batches.1,
     );
+    if let Some(ratios) = overlay_rounds {
+        println!("\nthrough a {overlay}-change overlay / through an empty one, alternating, median of {ROUNDS} rounds (range) [<= 1.10]:");
+        let (rust, c) = ratios.split_at(OVERLAY_ROWS.len());
+        for ((name, rust), c) in OVERLAY_ROWS.iter().zip(rust).zip(c) {
+            println!(
+                "  {name}: Rust {}; C {}",
+                spread(rust.clone()),
+                spread(c.clone())
+            );
+        }
+    }
+    if !counted.is_empty() {
+        println!("\ninstructions per item (callgrind, {callgrind} items each):");
+        for line in counted {
+            println!("  {line}");
+        }
+    }
     let ms = |ns: u64| ns as f64 / 1e6;
     println!(
         "\nnew index to C handle (default options; {} copies of the index renamed into place): announced in the heartbeat, median {:.1} ms, worst {:.1} ms; not announced (the periodic reload), median {:.1} ms, worst {:.1} ms; an idle handle's CPU time {idle_cpu:.0} µs per second",
@@ -691,4 +809,41 @@ fn follow(exe: &Path, dir: &Path, files: [&Path; 3], count: usize) -> (Vec<u64>,
     announced.sort_unstable();
     unannounced.sort_unstable();
     (announced, unannounced, idle)
+}
+
+/// Instructions per item of `count` queries of `set` (`hits` or `misses`)
+/// through `blocklist_<entry>`, counted by callgrind inside the entry point
+/// only (`bench calls`).
+fn instructions(
+    exe: &Path,
+    dir: &Path,
+    files: [&Path; 3],
+    entry: &str,
+    set: &str,
+    count: usize,
+) -> f64 {
+    let out = dir.join("callgrind.out");
+    let run = Command::new("valgrind")
+        .args(["--tool=callgrind", "--collect-atstart=no"])
+        .arg(format!("--toggle-collect=blocklist_{entry}"))
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(exe)
+        .arg("calls")
+        .args(files)
+        .args([entry, set, &count.to_string()])
+        .output()
+        .expect("run valgrind (BLOCKLIST_BENCH_CALLGRIND needs it)");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let items = get(&parse(&run.stdout), "calls_items");
+    let profile = std::fs::read_to_string(&out).expect("read the callgrind profile");
+    let total: f64 = profile
+        .lines()
+        .find_map(|l| l.strip_prefix("totals: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a totals line in the callgrind profile");
+    total / items
 }

@@ -118,13 +118,17 @@ pub unsafe extern "C" fn blocklist_check_canonical(
         let kind = try_kind(kind)?;
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
         let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
-        let text = try_canonical(kind, &bytes)?;
         let out = try_mut(out, "out")?;
         let now = handle.now();
         handle.with_data(now, |data| {
-            let hit = data
-                .index
-                .and_then(|index| index.lookup_canonical(kind, text, now));
+            // The index runs the shape guard itself, once the key's first
+            // line is on its way.
+            let hit = match data.index {
+                Some(index) => index
+                    .lookup_shaped(kind, &bytes, now)
+                    .ok_or_else(|| not_canonical(kind, &bytes))?,
+                None => try_canonical(kind, &bytes).map(|_| None)?,
+            };
             write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
             Ok(())
         })
@@ -173,19 +177,30 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
 
 /// `bytes` as text of `kind`'s canonical shape, or `BLOCKLIST_ERR_NOT_CANONICAL`
 /// (`BLOCKLIST_ERR_INVALID_UTF8` if it is not even UTF-8).
+#[inline]
 fn try_canonical(kind: Kind, bytes: &[u8]) -> Result<&str, Error> {
     // The shape test proves the bytes ASCII, so it stands in for the UTF-8
     // check on this path, the fastest there is.
     if !has_canonical_shape(kind, bytes) {
-        return Err(Error::new(
-            BLOCKLIST_ERR_NOT_CANONICAL,
-            format!(
-                "{:?} is not in the canonical form of a {kind}: normalise it \
-                 with blocklist_normalise, or check it with blocklist_check",
-                try_utf8(bytes)?
-            ),
-        ));
+        return Err(not_canonical(kind, bytes));
     }
     // SAFETY: text of a canonical shape is ASCII.
     Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
+/// The error for `bytes` that do not have `kind`'s canonical shape:
+/// `BLOCKLIST_ERR_NOT_CANONICAL`, or `BLOCKLIST_ERR_INVALID_UTF8` if they are
+/// not even UTF-8.
+#[cold]
+fn not_canonical(kind: Kind, bytes: &[u8]) -> Error {
+    match try_utf8(bytes) {
+        Ok(text) => Error::new(
+            BLOCKLIST_ERR_NOT_CANONICAL,
+            format!(
+                "{text:?} is not in the canonical form of a {kind}: normalise it \
+                 with blocklist_normalise, or check it with blocklist_check"
+            ),
+        ),
+        Err(e) => e,
+    }
 }

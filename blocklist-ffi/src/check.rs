@@ -319,15 +319,16 @@ impl Staged {
 }
 
 /// How a batch's `answer` reports a valid query (by its position among the
-/// valid ones) that is listed, or that failed, in order; the others are
+/// valid ones) that is listed, or that failed; the others are
 /// "not listed".
 pub(crate) type Found<'f, 'h> = &'f mut dyn FnMut(usize, Result<Hit<'h>, Error>);
 
 /// What the batch entry points share: checks the arrays, takes each query's
-/// kind and its text (through `text`), answers the valid ones with `answer`
-/// (all from one index), then writes every result, and makes the first bad
-/// item's message the thread's last error. Nothing is written before every
-/// answer is known, so a failure leaves `results` untouched.
+/// kind and its text (through `text`), writes every result as a miss and
+/// then the valid ones' answers from `answer` (all from one index) over
+/// theirs, and makes the first bad item's message the thread's last error.
+/// Nothing is written once the call fails (bad arguments, a withheld index),
+/// so a failure leaves `results` untouched.
 ///
 /// # Safety
 /// As `blocklist_check_batch`.
@@ -366,55 +367,52 @@ pub(crate) unsafe fn run_batch(
         // SAFETY: the caller guarantees `results` holds `n` elements; no query
         // read below lies inside it (copied out above when one did).
         let results = unsafe { try_slice_mut(results, n, "results")? };
-        // The valid queries in order, and the refused ones with their position.
+        // The valid queries in order with their positions, and the refused
+        // ones with theirs.
         let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
+        let mut positions: Vec<usize> = Vec::with_capacity(n);
         let mut refused: Vec<(usize, Error)> = Vec::new();
         for (at, query) in queries.iter().enumerate() {
             match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
-                Ok(item) => valid.push(item),
+                Ok(item) => {
+                    valid.push(item);
+                    positions.push(at);
+                }
                 Err(e) => refused.push((at, e)),
             }
         }
         let mut first_error: Option<(usize, Error)> = None;
         let now = handle.now();
         handle.with_data(now, |data| {
-            let mut reported = Vec::new();
-            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
-                reported.push((item, outcome));
-            });
-            // Cursors into `refused` and `reported`, both in order: nearly
-            // every query is neither, and is written as a miss.
-            let (mut refused_at, mut reported_at, mut item) = (0, 0, 0);
-            for (at, out) in results.iter_mut().enumerate() {
-                let (kind, outcome) = match refused.get(refused_at) {
-                    Some((position, e)) if *position == at => {
-                        refused_at += 1;
-                        (Kind::from_code(queries[at].kind), Err(e))
-                    }
-                    _ => {
-                        let outcome = match reported.get(reported_at) {
-                            Some((reported_item, outcome)) if *reported_item == item => {
-                                reported_at += 1;
-                                outcome.as_ref().map(Some)
-                            }
-                            _ => Ok(None),
-                        };
-                        item += 1;
-                        (valid[item - 1].0, outcome)
-                    }
-                };
-                match outcome {
-                    Ok(hit) => write_answer(out, BLOCKLIST_OK, kind, &data, hit),
-                    Err(e) => {
-                        write_answer(out, e.code, kind, &data, None);
-                        if first_error.is_none() {
-                            first_error = Some((at, e.clone()));
-                        }
-                    }
-                }
+            // Each result is written as a miss, then the refused and the
+            // answered ones over theirs: nearly every query is a miss, and
+            // this loop has nothing else to decide. No text is read from
+            // `results` (see `Staged`), so the answers can follow.
+            for (out, query) in results.iter_mut().zip(queries) {
+                write_answer(out, BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
             }
-            // Both lists are in order (the cursors rely on it): all consumed.
-            debug_assert_eq!((refused_at, reported_at), (refused.len(), reported.len()));
+            let mut failed = |at: usize, e: &Error, out: &mut blocklist_check_result| {
+                write_answer(out, e.code, Kind::from_code(queries[at].kind), &data, None);
+                if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
+                    first_error = Some((at, e.clone()));
+                }
+            };
+            for (at, e) in &refused {
+                failed(*at, e, &mut results[*at]);
+            }
+            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
+                let at = positions[item];
+                match outcome {
+                    Ok(hit) => write_answer(
+                        &mut results[at],
+                        BLOCKLIST_OK,
+                        valid[item].0,
+                        &data,
+                        Some(&hit),
+                    ),
+                    Err(e) => failed(at, &e, &mut results[at]),
+                }
+            });
             Ok(())
         })?;
         if let Some((at, e)) = first_error {

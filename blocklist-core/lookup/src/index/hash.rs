@@ -65,12 +65,18 @@ pub struct KeyHash {
 /// ```
 #[inline(always)]
 pub fn key_hash(seed: u64, kind: Kind, value: &str) -> KeyHash {
+    key_hash_bytes(seed, kind, value.as_bytes())
+}
+
+/// [`key_hash`] of text not yet known to be UTF-8 (a guarded lookup hashes
+/// before its shape test, which proves the text ASCII).
+#[inline(always)]
+pub(crate) fn key_hash_bytes(seed: u64, kind: Kind, bytes: &[u8]) -> KeyHash {
     // Opaque to the optimiser, which would otherwise branch on the kind (a
     // jump table, to fold each known kind's seed into a constant): queries of
     // mixed kinds mispredict that indirect branch about half the time.
     let code = std::hint::black_box(kind.code());
     let kind_seed = seed ^ u64::from(code).wrapping_mul(KIND_MIX);
-    let bytes = value.as_bytes();
     let (fingerprint, position) = match short_words(bytes) {
         Some(words) => {
             let sized = fold_mul(kind_seed ^ bytes.len() as u64, LENGTH_SECRET);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use blocklist_lookup::index::{
     Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
 };
-use blocklist_lookup::normalise::domain_candidates;
+use blocklist_lookup::normalise::{domain_candidates, has_canonical_shape};
 use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
 const NOW: Timestamp = Timestamp(1_750_000_000);
@@ -1060,6 +1060,9 @@ mod registrable_domain_limit {
             .map(|h| h.matched.into_owned());
         let batch = batch_answers(index, &[(Kind::Domain, query)], NOW);
         assert_eq!(batch[0].as_ref().map(|h| h.matched.to_string()), single);
+        if let Some(shaped) = index.lookup_shaped(Kind::Domain, query.as_bytes(), NOW) {
+            assert_eq!(shaped.map(|h| h.matched.into_owned()), single, "{query}");
+        }
         let rules = Rules::default();
         if let Ok(checked) = index.check(Kind::Domain, query, &rules, NOW) {
             assert_eq!(checked.map(|h| h.matched.into_owned()), single, "{query}");
@@ -1277,7 +1280,14 @@ mod overlay {
             let batched = batch[i]
                 .as_ref()
                 .map(|h| (h.matched.clone().into_owned(), h.meta()));
-            prop_assert_eq!(batched, got);
+            prop_assert_eq!(&batched, &got);
+            // The guarded lookup answers alike for text of a canonical
+            // shape, and refuses the rest.
+            let shaped = index
+                .lookup_shaped(*kind, value.as_bytes(), now)
+                .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
+            let expected = has_canonical_shape(*kind, value).then_some(got);
+            prop_assert_eq!(shaped, expected);
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use crate::kind::Kind;
 /// assert!(has_canonical_shape(Kind::Domain, "www.scam.example"));
 /// assert!(!has_canonical_shape(Kind::Domain, "WWW.Scam.Example."));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn has_canonical_shape(kind: Kind, text: impl AsRef<[u8]>) -> bool {
     let bytes = text.as_ref();
     #[cfg(target_arch = "x86_64")]
@@ -36,7 +36,9 @@ pub fn has_canonical_shape(kind: Kind, text: impl AsRef<[u8]>) -> bool {
 }
 
 /// The shape test byte by byte: the definition, and the path for texts the
-/// bitmap test does not cover.
+/// bitmap test does not cover. Out of line, so that the bitmap test is
+/// inlined into its callers alone.
+#[inline(never)]
 fn by_definition(kind: Kind, bytes: &[u8]) -> bool {
     match kind {
         Kind::Number => is_e164(bytes),
