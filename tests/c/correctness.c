@@ -430,7 +430,9 @@ int main(int argc, char **argv) {
   old_data_is_answered_but_flagged_stale(argv[1]);
   a_missing_index_answers_no_data_until_it_is_published(argv[1]);
   the_background_thread_picks_up_a_newer_index(argv[1]);
-  a_forked_child_checks_and_closes_its_copy(argv[1]);
+  /* Under valgrind a forked child holds a copy of memory the parent's reload
+   * thread owns, with no such thread: its leak check calls that lost. */
+  if (getenv("BLOCKLIST_TEST_NO_FORK") == NULL) a_forked_child_checks_and_closes_its_copy(argv[1]);
   blocklist_close(NULL);
   return finish("correctness");
 }
