@@ -16,12 +16,13 @@
 mod apply;
 mod error;
 mod query;
+mod sort;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use apply::{Applied, Progress};
+pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
 
 use crate::digest::StateDigest;
