@@ -55,7 +55,7 @@ printf 'list: %d entries, snapshot %d bytes\n' "$N" "$(stat -c %s "$snapshot")"
 
 "$BIN" serve "$CENTRE/dir" --listen 127.0.0.1:0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
 PIDS+=($!)
-until grep -q 'listening on' "$WORK/serve.out"; do sleep 0.05; done
+until grep -qs 'listening on' "$WORK/serve.out"; do sleep 0.05; done
 URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/serve.out")
 ROOT=$(ls "$CENTRE"/dir/roots/1-*.root)
 

@@ -182,7 +182,41 @@ impl Store {
 
     /// [`Store::apply_snapshot`], showing the entries to `follower` as they
     /// stream and telling it when they proved to be the signed ones.
+    ///
+    /// Into a store that holds no version yet, it runs with a rollback
+    /// journal instead of WAL (when no other connection has the database
+    /// open): the pages it adds past the file's end need no journal, so each
+    /// is written once, where WAL writes it to the log and then again to the
+    /// database. A crash still leaves the empty store: the journal restores
+    /// the file's first pages and its length. WAL is back once it is done.
     pub fn apply_snapshot_followed(
+        &mut self,
+        snapshot: &Verified<SnapshotFile>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+        follower: &mut dyn SnapshotFollower,
+    ) -> Result<Applied, StoreError> {
+        let bulk = self.state()?.version.is_none() && self.set_journal_mode("delete")?;
+        let applied = self.apply_snapshot_entries(snapshot, source, progress, follower);
+        if bulk {
+            // Best effort: the outcome stands either way, and opening the
+            // store sets WAL again.
+            let _ = self.set_journal_mode("wal");
+        }
+        applied
+    }
+
+    /// Switches the journal mode; `false` if SQLite kept the old one (another
+    /// connection has the database open).
+    fn set_journal_mode(&self, mode: &str) -> Result<bool, StoreError> {
+        let now: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))
+            .map_err(sqlite(&self.path, "set journal mode"))?;
+        Ok(now.eq_ignore_ascii_case(mode))
+    }
+
+    fn apply_snapshot_entries(
         &mut self,
         snapshot: &Verified<SnapshotFile>,
         source: &str,
