@@ -2,8 +2,9 @@
 # Bootstrap benchmark: a fresh daemon's first sync from a snapshot of N
 # entries (default 1M) served by `blocklist serve`, for one or more builds in
 # the same run. Prints, per build, the wall time from the daemon's start to
-# "applied snapshot" (verified, applied to SQLite, lookup index published) and
-# the daemon's peak resident memory (/usr/bin/time -v). Not a test: figures
+# "applied snapshot" (verified, applied to SQLite, lookup index published),
+# the daemon's peak resident memory and what it wrote to storage, until it
+# stopped (/usr/bin/time -v). Not a test: figures
 # for docs/PERFORMANCE.md ("Bootstrap").
 #
 #   cargo build --release -p blocklistd --bins
@@ -59,7 +60,7 @@ until grep -qs 'listening on' "$WORK/serve.out"; do sleep 0.05; done
 URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/serve.out")
 ROOT=$(ls "$CENTRE"/dir/roots/1-*.root)
 
-printf '%-40s %12s %14s\n' "build" "bootstrap" "peak RSS"
+printf '%-40s %12s %14s %14s\n' "build" "bootstrap" "peak RSS" "written"
 run=0
 for d in "${DIRS[@]}"; do
     run=$((run + 1))
@@ -94,5 +95,8 @@ EOF
     kill -TERM "$(pgrep -P "$timer")"
     wait "$timer" || true
     rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$data.time")
-    printf '%-40s %10.1f s %11d MB\n' "$d" "$(echo "$end - $start" | bc)" "$((rss_kb / 1024))"
+    # Bytes the daemon had written to storage (512-byte blocks): not load-dependent.
+    blocks=$(sed -n 's/.*File system outputs: //p' "$data.time")
+    printf '%-40s %10.1f s %11d MB %11d MB\n' "$d" "$(echo "$end - $start" | bc)" \
+        "$((rss_kb / 1024))" "$((blocks / 2048))"
 done
