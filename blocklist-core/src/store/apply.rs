@@ -9,7 +9,7 @@ use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
-use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
+use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT};
 use crate::verify::{check_state, stale, SnapshotFile, Verified, VerifyError};
 
 /// What an apply did.
@@ -196,7 +196,7 @@ impl Store {
         progress: &mut dyn FnMut(Progress),
         follower: &mut dyn SnapshotFollower,
     ) -> Result<Applied, StoreError> {
-        let bulk = self.state()?.version.is_none() && self.set_journal_mode("delete")?;
+        let bulk = self.state()?.version.is_none() && self.leave_wal();
         let applied = self.apply_snapshot_entries(snapshot, source, progress, follower);
         if bulk {
             // Best effort: the outcome stands either way, and opening the
@@ -206,8 +206,17 @@ impl Store {
         applied
     }
 
-    /// Switches the journal mode; `false` if SQLite kept the old one (another
-    /// connection has the database open).
+    /// Switches to a rollback journal, unless another connection has the
+    /// database open (SQLite needs it to itself to leave WAL): not worth
+    /// waiting for.
+    fn leave_wal(&self) -> bool {
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let left = self.set_journal_mode("delete").unwrap_or(false);
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        left
+    }
+
+    /// Switches the journal mode; `false` if SQLite kept the old one.
     fn set_journal_mode(&self, mode: &str) -> Result<bool, StoreError> {
         let now: String = self
             .conn

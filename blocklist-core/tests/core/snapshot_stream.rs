@@ -32,17 +32,6 @@ fn replica_at_version_1(c: &Centre, dir: &Path) -> (Replica, StoreState) {
     (replica, state)
 }
 
-/// `n` entries from `start`, listed at three times: the snapshot's groups
-/// then interleave in key order, as those of a list built over time do (so
-/// the store stages and merges most of them).
-fn listed_over_time(start: u64, n: u64) -> Vec<Entry> {
-    let mut all = entries(start, n);
-    for (i, e) in all.iter_mut().enumerate() {
-        e.meta.listed_at = Timestamp(e.meta.listed_at.0 + i as u64 % 3);
-    }
-    all
-}
-
 /// The replica still holds `before`: state, rows, log and published index.
 fn assert_unchanged(replica: &Replica, before: &StoreState, case: &str) {
     assert_eq!(&replica.state().unwrap(), before, "{case}");
