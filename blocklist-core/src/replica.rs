@@ -22,15 +22,15 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::document::{Delta, Op};
-use crate::entry::EntryMeta;
+use crate::entry::{Entry, EntryMeta};
 use crate::error::Error;
 use crate::index::{
-    publish_file, remove_stale_temps, remove_unused_bases, Change, IndexBuilder, IndexError,
-    IndexHeader, IndexStats, LookupIndex,
+    publish_file, remove_stale_temps, remove_unused_bases, Change, HashedEntries, IndexBuilder,
+    IndexError, IndexHeader, IndexStats, LookupIndex,
 };
 use crate::kind::Kind;
 use crate::lock::FolderLock;
-use crate::store::{Applied, Progress, Store, StoreState};
+use crate::store::{Applied, Progress, SnapshotFollower, Store, StoreState};
 use crate::verify::{SnapshotFile, Verified};
 
 /// The store's file name in a data folder.
@@ -262,18 +262,54 @@ impl Replica {
     }
 
     /// Applies a verified snapshot as it streams from its file, then
-    /// publishes the index built from the store's rows as a new base.
+    /// publishes its index as a new base.
+    ///
+    /// The index is built from the entries as they stream (32 bytes each,
+    /// see [`IndexBuilder::hasher`]) and written, once they proved to be the
+    /// signed ones, on a thread of its own while the store appends and
+    /// commits them: it is published only after the commit. In the rare case
+    /// it cannot be built so (two entries sharing a fingerprint under its
+    /// seed, or an entry the index cannot hold), it is built from the store's
+    /// rows after the commit, which also reports why.
     pub fn apply_snapshot(
         &mut self,
         snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, Error> {
-        let applied = self.store.apply_snapshot(snapshot, source, progress)?;
-        if matches!(applied, Applied::Applied { .. }) {
-            self.publish_index()?;
+        let head = snapshot.head();
+        let builder = IndexBuilder::new(head.version.get(), head.state.digest.0, head.created_at);
+        let built = self.index_path.with_file_name(NEW_BASE_FILE);
+        let store = &mut self.store;
+        let (applied, indexed) = std::thread::scope(|scope| {
+            let mut follower = IndexFollower {
+                scope,
+                builder: &builder,
+                path: &built,
+                state: match builder.hasher(head.state.entries) {
+                    Ok(hashed) => Following::Hashing(hashed),
+                    Err(_) => Following::GaveUp,
+                },
+            };
+            let applied = store.apply_snapshot_followed(snapshot, source, progress, &mut follower);
+            (applied, follower.finish())
+        });
+        let applied = match applied {
+            Ok(applied @ Applied::Applied { .. }) => applied,
+            other => {
+                // Refused, failed or already applied: the index built, if
+                // any, is not for a version the store holds.
+                let _ = std::fs::remove_file(&built);
+                let applied = other?;
+                self.ensure_index()?;
+                return Ok(applied);
+            }
+        };
+        if indexed {
+            self.publish_base(&built)?;
         } else {
-            self.ensure_index()?;
+            let _ = std::fs::remove_file(&built);
+            self.publish_index()?;
         }
         Ok(applied)
     }
@@ -370,6 +406,59 @@ impl Replica {
     pub fn wait_for_merge(&mut self) {
         if let Some(merge) = &mut self.merge {
             merge.ended(&self.index_path, true);
+        }
+    }
+}
+
+/// Builds a snapshot's index from its entries as the store applies it.
+struct IndexFollower<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    builder: &'env IndexBuilder,
+    /// Where the index is written (a new base, not yet published).
+    path: &'env Path,
+    state: Following<'scope>,
+}
+
+enum Following<'scope> {
+    /// Hashing the entries as they stream.
+    Hashing(HashedEntries),
+    /// The entries proved to be the signed ones: the index is being
+    /// written; `true` once it was.
+    Writing(std::thread::ScopedJoinHandle<'scope, bool>),
+    /// Not building: the index is built from the store after the commit.
+    GaveUp,
+}
+
+impl SnapshotFollower for IndexFollower<'_, '_> {
+    fn entries(&mut self, batch: &[Entry]) {
+        if let Following::Hashing(hashed) = &mut self.state {
+            for entry in batch {
+                let id = &entry.id;
+                if hashed.add(id.kind(), id.as_str(), &entry.meta).is_err() {
+                    self.state = Following::GaveUp;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn verified(&mut self) {
+        if let Following::Hashing(hashed) = std::mem::replace(&mut self.state, Following::GaveUp) {
+            let (builder, path) = (self.builder, self.path);
+            self.state = Following::Writing(
+                self.scope
+                    .spawn(move || matches!(builder.write_hashed(path, hashed), Ok(Some(_)))),
+            );
+        }
+    }
+}
+
+impl IndexFollower<'_, '_> {
+    /// Waits for the index being written; `true` if it was.
+    fn finish(self) -> bool {
+        match self.state {
+            Following::Writing(thread) => thread.join().unwrap_or(false),
+            Following::Hashing(_) | Following::GaveUp => false,
         }
     }
 }

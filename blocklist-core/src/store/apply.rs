@@ -3,12 +3,13 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBehavior};
 
 use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
-use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError};
+use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
+use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT};
 use crate::verify::{check_state, stale, SnapshotFile, Verified, VerifyError};
 
 /// What an apply did.
@@ -31,7 +32,8 @@ pub enum Applied {
 /// How far a snapshot apply has come, for a person watching a bootstrap.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
-    /// Entries written so far.
+    /// Entries read and checked so far (a snapshot's entries are written to
+    /// the table in key order once all are read).
     pub done: u64,
     /// Entries in the snapshot.
     pub total: u64,
@@ -48,6 +50,25 @@ impl Progress {
 
 /// Entries between two progress reports.
 const PROGRESS_EVERY: u64 = 100_000;
+
+/// Follows a snapshot apply, to build something else from the same entries
+/// without reading them again (the replica builds its lookup index so).
+pub trait SnapshotFollower {
+    /// Each batch of entries as it is decoded and checked, in wire order,
+    /// on the applying thread. They are not yet known to be the signed ones.
+    fn entries(&mut self, batch: &[Entry]);
+
+    /// Every entry was read, and they are the signed ones; the store now
+    /// writes them in key order and commits (or fails and commits nothing).
+    fn verified(&mut self);
+}
+
+/// Follows nothing.
+impl SnapshotFollower for () {
+    fn entries(&mut self, _: &[Entry]) {}
+
+    fn verified(&mut self) {}
+}
 
 impl Store {
     /// Applies a verified delta: it must take the store's version V to V+1, every
@@ -142,46 +163,66 @@ impl Store {
     ///
     /// The entries stream from the file: one thread decodes and checks them
     /// (canonical form, state digest) in batches of 4,096 while this one
-    /// inserts them, all in one transaction. It commits only once every byte
-    /// read proved to be the signed one
-    /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish)), no
-    /// identifier came twice (the primary key refuses the second), and the
-    /// entries gave the signed state digest; any failure rolls it all back.
+    /// sorts them into key order (in a bounded buffer and sorted runs in a
+    /// scratch file beside the database, see `sort`). Once every byte read
+    /// proved to be the signed one
+    /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish))
+    /// and the entries gave the signed state digest, they are appended to
+    /// the table in key order, each row written once, and no identifier may
+    /// come twice; then it all commits, in one transaction that any failure
+    /// rolls back.
     pub fn apply_snapshot(
         &mut self,
         snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, StoreError> {
-        // A larger page cache for the one big transaction and for sorting
-        // the staged entries: a fixed amount, whatever the snapshot's size.
-        self.set_cache(SNAPSHOT_CACHE_KIB)?;
-        let applied = self.apply_snapshot_entries(snapshot, source, progress);
-        let restored = self.set_cache(DEFAULT_CACHE_KIB);
-        let applied = applied?;
-        restored?;
-        Ok(applied)
+        self.apply_snapshot_followed(snapshot, source, progress, &mut ())
     }
 
-    fn set_cache(&self, kib: i64) -> Result<(), StoreError> {
-        for schema in ["main", "temp"] {
-            self.conn
-                .pragma_update(Some(schema), "cache_size", -kib)
-                .map_err(sqlite(&self.path, "set cache size"))?;
+    /// [`Store::apply_snapshot`], showing the entries to `follower` as they
+    /// stream and telling it when they proved to be the signed ones.
+    ///
+    /// Into a store that holds no version yet, it runs with a rollback
+    /// journal instead of WAL (when no other connection has the database
+    /// open): the pages it adds past the file's end need no journal, so each
+    /// is written once, where WAL writes it to the log and then again to the
+    /// database. A crash still leaves the empty store: the journal restores
+    /// the file's first pages and its length. WAL is back once it is done.
+    pub fn apply_snapshot_followed(
+        &mut self,
+        snapshot: &Verified<SnapshotFile>,
+        source: &str,
+        progress: &mut dyn FnMut(Progress),
+        follower: &mut dyn SnapshotFollower,
+    ) -> Result<Applied, StoreError> {
+        let bulk = self.state()?.version.is_none() && self.leave_wal();
+        let applied = self.apply_snapshot_entries(snapshot, source, progress, follower);
+        if bulk {
+            // Best effort: the outcome stands either way, and opening the
+            // store sets WAL again.
+            let _ = self.set_journal_mode("wal");
         }
-        if kib == DEFAULT_CACHE_KIB {
-            // Hand the large cache back before the index is built (the
-            // bootstrap's other peak), to SQLite's allocator and then the OS.
-            self.conn
-                .execute_batch("PRAGMA shrink_memory")
-                .map_err(sqlite(&self.path, "shrink cache"))?;
-            #[cfg(all(target_os = "linux", target_env = "gnu"))]
-            // SAFETY: malloc_trim only returns free heap memory to the OS.
-            unsafe {
-                libc::malloc_trim(0);
-            }
-        }
-        Ok(())
+        applied
+    }
+
+    /// Switches to a rollback journal, unless another connection has the
+    /// database open (SQLite needs it to itself to leave WAL): not worth
+    /// waiting for.
+    fn leave_wal(&self) -> bool {
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let left = self.set_journal_mode("delete").unwrap_or(false);
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        left
+    }
+
+    /// Switches the journal mode; `false` if SQLite kept the old one.
+    fn set_journal_mode(&self, mode: &str) -> Result<bool, StoreError> {
+        let now: String = self
+            .conn
+            .pragma_update_and_check(None, "journal_mode", mode, |r| r.get(0))
+            .map_err(sqlite(&self.path, "set journal mode"))?;
+        Ok(now.eq_ignore_ascii_case(mode))
     }
 
     fn apply_snapshot_entries(
@@ -189,6 +230,7 @@ impl Store {
         snapshot: &Verified<SnapshotFile>,
         source: &str,
         progress: &mut dyn FnMut(Progress),
+        follower: &mut dyn SnapshotFollower,
     ) -> Result<Applied, StoreError> {
         let path = self.path.clone();
         let started = Instant::now();
@@ -209,33 +251,44 @@ impl Store {
         tx.execute("DELETE FROM entries", [])
             .map_err(sqlite(&path, "clear entries"))?;
         let total = head.state.entries;
-        let (read, written) = std::thread::scope(|scope| {
+        // Created while the write transaction is held: one per store at a time.
+        let mut sorter = EntrySorter::new(scratch_path(&path), SORT_BUFFER);
+        let (read, sorted) = std::thread::scope(|scope| {
             let (batches, received) = mpsc::sync_channel::<Vec<Entry>>(BATCHES_IN_FLIGHT);
             let reader = scope.spawn(move || read_snapshot(snapshot, batches));
-            let written = insert_batches(&tx, &path, received, |done| {
-                if done % PROGRESS_EVERY == 0 || done == total {
-                    progress(Progress {
-                        done,
-                        total,
-                        elapsed: started.elapsed(),
-                    });
+            let mut done = 0;
+            let sorted = received.into_iter().try_for_each(|batch| {
+                follower.entries(&batch);
+                for entry in &batch {
+                    sorter.push(entry)?;
+                    done += 1;
+                    if done % PROGRESS_EVERY == 0 || done == total {
+                        progress(Progress {
+                            done,
+                            total,
+                            elapsed: started.elapsed(),
+                        });
+                    }
                 }
+                Ok::<(), StoreError>(())
             });
             let read = reader
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (read, written)
+            (read, sorted)
         });
         // A decode error ends the batches early, so it is the cause to report
-        // before anything the writer saw.
+        // before anything the sorter saw.
         let state = read.map_err(|e| refused(&path, e))?;
-        written?;
+        sorted?;
         check_state(
             &format!("snapshot {} entries", head.version),
             &head.state,
             &state,
         )
         .map_err(|e| refused(&path, e))?;
+        follower.verified();
+        append_sorted(&tx, &path, sorter, state.entries)?;
         commit(
             tx,
             &path,
@@ -254,12 +307,6 @@ impl Store {
             .map_err(sqlite(&self.path, "begin transaction"))
     }
 }
-
-/// SQLite's page cache (KiB) while a snapshot applies, per schema (the
-/// database, and the temporary one that stages and sorts entries).
-const SNAPSHOT_CACHE_KIB: i64 = 128 << 10;
-/// SQLite's default page cache (KiB), the rest of the time.
-const DEFAULT_CACHE_KIB: i64 = 2000;
 
 /// Entries decoded and inserted at a time during a snapshot apply.
 const BATCH: usize = 4096;
@@ -296,99 +343,89 @@ fn read_snapshot(
     Ok(state)
 }
 
-/// The writing half of a snapshot apply: inserts every batch received,
-/// calling `inserted` with the count so far after each entry.
-///
-/// Entries come in wire order: by group, each group's values ascending. As
-/// long as that is key order (a list published at once) they are appended to
-/// the table. From the first one out of order, the rest go to a staging table
-/// (appends too) and are merged in key order at the end, in one pass over the
-/// table: inserting them where they fall would visit a random page per entry.
-/// An identifier inserted twice is refused as the decoder refuses one named
-/// twice.
-fn insert_batches(
-    tx: &Transaction<'_>,
-    path: &std::path::Path,
-    received: mpsc::Receiver<Vec<Entry>>,
-    mut inserted: impl FnMut(u64),
-) -> Result<(), StoreError> {
-    let mut done = 0;
-    // The key of the last entry appended; `None` before the first.
-    let mut last: Option<(u16, String)> = None;
-    let mut staging = false;
-    for batch in received {
-        for entry in &batch {
-            let key = (entry.id.kind().code(), entry.id.as_str());
-            let in_order = last.as_ref().is_none_or(|(k, v)| (*k, v.as_str()) < key);
-            if !staging && in_order {
-                if !insert(tx, path, entry)? {
-                    return Err(named_twice(path, &entry.id.to_string()));
-                }
-                let last = last.get_or_insert_with(|| (key.0, String::new()));
-                last.0 = key.0;
-                last.1.clear();
-                last.1.push_str(key.1);
-            } else {
-                if !staging {
-                    tx.execute_batch(STAGING_TABLE)
-                        .map_err(sqlite(path, "create staging table"))?;
-                    staging = true;
-                }
-                write_entry(tx, path, STAGE_ENTRY, entry)?;
-            }
-            done += 1;
-            inserted(done);
-        }
-    }
-    if staging {
-        merge_staged(tx, path)?;
-    }
-    Ok(())
+/// Where a snapshot apply keeps its sorted runs: beside the database, as
+/// SQLite keeps its journal (unlinked as soon as it is created).
+fn scratch_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-sort");
+    name.into()
 }
 
-/// Where a snapshot's entries out of key order wait to be merged (a temporary
-/// table: it never reaches the database file, and a rollback drops it).
-const STAGING_TABLE: &str = "DROP TABLE IF EXISTS temp.snapshot_staging;
-    CREATE TEMP TABLE snapshot_staging (kind INTEGER NOT NULL, value TEXT NOT NULL,
-        reason INTEGER NOT NULL, agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER)";
-const STAGE_ENTRY: &str = "INSERT INTO temp.snapshot_staging
-    (kind, value, reason, agency, listed_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// Rows inserted by one statement when a snapshot's rows are appended: one
+/// statement per row spends more in SQLite's statement machinery than in
+/// the B-tree.
+const ROWS_PER_INSERT: usize = 64;
 
-/// Merges the staged entries into the table in key order (SQLite sorts them,
-/// spilling to temporary files, in bounded memory); a key clash refuses the
-/// snapshot, naming an identifier it lists twice.
-fn merge_staged(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
-    let merged = tx.execute(
-        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
-         SELECT kind, value, reason, agency, listed_at, expires_at
-         FROM temp.snapshot_staging ORDER BY kind, value",
-        [],
-    );
-    match merged {
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            let (kind, value): (u16, String) = tx
-                .query_row(
-                    "SELECT kind, value FROM temp.snapshot_staging
-                     GROUP BY kind, value HAVING count(*) > 1
-                     UNION ALL
-                     SELECT s.kind, s.value FROM temp.snapshot_staging s
-                     JOIN entries e ON e.kind = s.kind AND e.value = s.value
-                     LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(sqlite(path, "name the identifier listed twice"))?;
-            return Err(named_twice(
-                path,
-                &format!("{}:{value}", crate::kind::Kind::from_code(kind)),
-            ));
-        }
-        merged => merged.map_err(sqlite(path, "merge staged entries"))?,
+/// Appends the sorted entries to the (empty) table, `ROWS_PER_INSERT` rows
+/// a statement, and refuses a snapshot that names an identifier twice
+/// (sorted, the two come one after the other).
+fn append_sorted(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    sorter: EntrySorter,
+    total: u64,
+) -> Result<(), StoreError> {
+    const COLUMNS: &str =
+        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at) VALUES ";
+    let prepare = |rows: usize| {
+        let values = vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ");
+        tx.prepare(&format!("{COLUMNS}{values}"))
+            .map_err(sqlite(path, "prepare insert"))
     };
-    tx.execute_batch("DROP TABLE temp.snapshot_staging")
-        .map_err(sqlite(path, "drop staging table"))
+    let mut many = prepare(ROWS_PER_INSERT)?;
+    let mut one = prepare(1)?;
+    // The last rows, fewer than a whole statement, go one by one.
+    let in_many = total - total % ROWS_PER_INSERT as u64;
+    let mut appended = 0u64;
+    let mut last: Option<(u16, Vec<u8>)> = None;
+    sorter.for_each_sorted(|row| {
+        if let Some((kind, value)) = &last {
+            if (*kind, value.as_slice()) >= row.key() {
+                let kind = crate::kind::Kind::from_code(row.kind);
+                return Err(named_twice(path, &format!("{kind}:{}", row.value)));
+            }
+        }
+        let (kind, value) = last.get_or_insert_with(|| (0, Vec::new()));
+        *kind = row.kind;
+        value.clear();
+        value.extend_from_slice(row.value.as_bytes());
+        if appended < in_many {
+            let slot = (appended % ROWS_PER_INSERT as u64) as usize;
+            bind_row(&mut many, path, slot, &row)?;
+            if slot == ROWS_PER_INSERT - 1 {
+                many.raw_execute().map_err(sqlite(path, "insert entries"))?;
+            }
+        } else {
+            bind_row(&mut one, path, 0, &row)?;
+            one.raw_execute().map_err(sqlite(path, "insert entries"))?;
+        }
+        appended += 1;
+        Ok(())
+    })
+}
+
+/// Binds `row` as the `slot`th row of an insert of rows of six columns.
+fn bind_row(
+    stmt: &mut Statement<'_>,
+    path: &std::path::Path,
+    slot: usize,
+    row: &SortedRow<'_>,
+) -> Result<(), StoreError> {
+    let listed_at = to_db(path, "listed_at", row.listed_at)?;
+    let expires_at = row
+        .expires_at
+        .map(|t| to_db(path, "expires_at", t))
+        .transpose()?;
+    let first = slot * 6 + 1;
+    (|| {
+        stmt.raw_bind_parameter(first, row.kind)?;
+        stmt.raw_bind_parameter(first + 1, row.value)?;
+        stmt.raw_bind_parameter(first + 2, row.reason)?;
+        stmt.raw_bind_parameter(first + 3, row.agency.as_str())?;
+        stmt.raw_bind_parameter(first + 4, listed_at)?;
+        stmt.raw_bind_parameter(first + 5, expires_at)
+    })()
+    .map_err(sqlite(path, "bind entry"))
 }
 
 /// The refusal of a snapshot that names `id` twice.

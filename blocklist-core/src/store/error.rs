@@ -71,4 +71,14 @@ pub enum StoreError {
         /// The value.
         value: u64,
     },
+    /// A file the store works with beside the database failed.
+    #[error("store {path}: {action}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the store was doing.
+        action: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
 }

@@ -16,12 +16,13 @@
 mod apply;
 mod error;
 mod query;
+mod sort;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-pub use apply::{Applied, Progress};
+pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
 
 use crate::digest::StateDigest;
@@ -60,6 +61,9 @@ pub struct AppliedVersion {
     pub source: String,
 }
 
+/// How long a write waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The local replica of one list.
 pub struct Store {
     conn: Connection,
@@ -78,7 +82,7 @@ impl Store {
             .map_err(sqlite(&path, "enable WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(sqlite(&path, "set synchronous"))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
+        conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
         conn.execute_batch(include_str!("schema.sql"))
             .map_err(sqlite(&path, "create schema"))?;

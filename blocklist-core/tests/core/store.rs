@@ -165,6 +165,40 @@ fn conflicting_operations_are_refused_whole() {
     assert_eq!(store.check_integrity().unwrap(), before.state);
 }
 
+/// The journal mode the database file is in.
+fn journal_mode(dir: &Path) -> String {
+    rusqlite::Connection::open(dir.join("list.db"))
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_snapshot_into_an_empty_store_leaves_it_in_wal_mode_whether_or_not_another_connection_reads() {
+    let c = Centre::new();
+    for read_meanwhile in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = open(dir.path());
+        // A reader keeps the file in WAL mode: the apply does not wait for it.
+        let reader = read_meanwhile.then(|| store.snapshot().unwrap());
+        let s = c.verified_snapshot(10, listed_over_time(0, 500));
+        store.apply_snapshot(&s, "test", &mut |_| {}).unwrap();
+        assert_eq!(store.check_integrity().unwrap(), s.head().state);
+        if let Some(reader) = reader {
+            assert_eq!(
+                reader.state().unwrap().version,
+                None,
+                "its read still sees the empty store"
+            );
+        }
+        assert_eq!(
+            journal_mode(dir.path()),
+            "wal",
+            "read meanwhile: {read_meanwhile}"
+        );
+    }
+}
+
 #[test]
 fn a_snapshot_bootstraps_and_deltas_continue_from_it() {
     let dir = tempfile::tempdir().unwrap();

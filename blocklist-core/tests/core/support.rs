@@ -204,3 +204,14 @@ pub fn kill_points(full: std::time::Duration) -> impl Iterator<Item = std::time:
         Some(full.mul_f64((seed % 1000) as f64 / 1000.0))
     })
 }
+
+/// `n` entries from `start`, listed at three times: the snapshot's groups
+/// then interleave in key order, as those of a list built over time do (so
+/// the store sorts them before it appends them).
+pub fn listed_over_time(start: u64, n: u64) -> Vec<Entry> {
+    let mut all = entries(start, n);
+    for (i, e) in all.iter_mut().enumerate() {
+        e.meta.listed_at = Timestamp(e.meta.listed_at.0 + i as u64 % 3);
+    }
+    all
+}

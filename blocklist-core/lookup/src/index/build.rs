@@ -90,20 +90,17 @@ impl IndexBuilder {
         S: AsRef<str>,
         M: Borrow<EntryMeta>,
     {
-        let mut seed = match self.seed {
-            Some(seed) => seed,
-            None => getrandom::u64().map_err(|e| IndexError::RandomUnavailable {
-                reason: e.to_string(),
-            })?,
-        };
+        let mut seed = self.first_seed()?;
         for _ in 0..SEED_ATTEMPTS {
-            let mut agencies = AgencyTable::default();
-            let mut records = hash_entries(entries(), seed, &mut agencies)?;
-            records.sort_unstable_by_key(|r| r.key.fingerprint);
-            match first_repeat(&records) {
-                None => return self.write_records(path, seed, records, &agencies),
-                Some(Repeat::SameKey(key)) => return Err(name_duplicate(entries(), seed, key)),
-                Some(Repeat::SameFingerprint) => {
+            let entries_now = entries().into_iter();
+            let mut hashed = HashedEntries::new(seed, entries_now.size_hint().0);
+            for (kind, value, meta) in entries_now {
+                hashed.add(kind, value.as_ref(), meta.borrow())?;
+            }
+            match self.write_or_repeat(path, hashed)? {
+                Ok(stats) => return Ok(stats),
+                Err(Repeat::SameKey(key)) => return Err(name_duplicate(entries(), seed, key)),
+                Err(Repeat::SameFingerprint) => {
                     seed = xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes())
                 }
             }
@@ -111,6 +108,55 @@ impl IndexBuilder {
         Err(IndexError::SeedsExhausted {
             attempts: SEED_ATTEMPTS,
         })
+    }
+
+    /// Starts hashing entries as they come from elsewhere (a snapshot being
+    /// applied), for [`IndexBuilder::write_hashed`]: the index is then built
+    /// without reading the entries again. `expected` entries are made room for.
+    pub fn hasher(&self, expected: u64) -> Result<HashedEntries, IndexError> {
+        Ok(HashedEntries::new(
+            self.first_seed()?,
+            usize::try_from(expected).unwrap_or(0),
+        ))
+    }
+
+    /// Writes, as [`IndexBuilder::write`] does, the index of the entries in
+    /// `hashed`. `Ok(None)` when two of them share a fingerprint under its
+    /// seed (about 3 in a million at 10 million entries) or one identifier
+    /// came twice: the entries are needed again, for [`IndexBuilder::write`].
+    pub fn write_hashed(
+        &self,
+        path: &Path,
+        hashed: HashedEntries,
+    ) -> Result<Option<IndexStats>, IndexError> {
+        Ok(self.write_or_repeat(path, hashed)?.ok())
+    }
+
+    fn first_seed(&self) -> Result<u64, IndexError> {
+        match self.seed {
+            Some(seed) => Ok(seed),
+            None => getrandom::u64().map_err(|e| IndexError::RandomUnavailable {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Writes the index of `hashed`, unless two records share a fingerprint.
+    fn write_or_repeat(
+        &self,
+        path: &Path,
+        hashed: HashedEntries,
+    ) -> Result<Result<IndexStats, Repeat>, IndexError> {
+        let HashedEntries {
+            seed,
+            agencies,
+            mut records,
+        } = hashed;
+        records.sort_unstable_by_key(|r| r.key.fingerprint);
+        match first_repeat(&records) {
+            None => self.write_records(path, seed, records, &agencies).map(Ok),
+            Some(repeat) => Ok(Err(repeat)),
+        }
     }
 
     fn write_records(
@@ -252,27 +298,34 @@ impl AgencyTable {
     }
 }
 
-/// Hashes and packs every entry under `seed`.
-fn hash_entries<I, S, M>(
-    entries: I,
+/// Entries hashed and packed under one seed: the 32-byte records an index
+/// is built from, without the identifiers. Made by [`IndexBuilder::hasher`].
+pub struct HashedEntries {
     seed: u64,
-    agencies: &mut AgencyTable,
-) -> Result<Vec<Record>, IndexError>
-where
-    I: IntoIterator<Item = (Kind, S, M)>,
-    S: AsRef<str>,
-    M: Borrow<EntryMeta>,
-{
-    let entries = entries.into_iter();
-    let mut records = Vec::with_capacity(entries.size_hint().0);
-    for (kind, value, meta) in entries {
-        let (value, meta) = (value.as_ref(), meta.borrow());
-        records.push(Record {
-            key: key_hash(seed, kind, value),
-            meta: pack(kind, value, meta, agencies)?,
-        });
+    agencies: AgencyTable,
+    records: Vec<Record>,
+}
+
+impl HashedEntries {
+    fn new(seed: u64, expected: usize) -> HashedEntries {
+        let mut records = Vec::new();
+        // Room for all (the index is about to need it), if the count is sane.
+        let _ = records.try_reserve_exact(expected);
+        HashedEntries {
+            seed,
+            agencies: AgencyTable::default(),
+            records,
+        }
     }
-    Ok(records)
+
+    /// Adds an entry (its value canonical, as the store holds it).
+    pub fn add(&mut self, kind: Kind, value: &str, meta: &EntryMeta) -> Result<(), IndexError> {
+        self.records.push(Record {
+            key: key_hash(self.seed, kind, value),
+            meta: pack(kind, value, meta, &mut self.agencies)?,
+        });
+        Ok(())
+    }
 }
 
 /// The stored form of `meta`; times must fit 32-bit seconds since the Unix

@@ -145,7 +145,7 @@ mod overlay;
 mod table;
 mod update;
 
-pub use build::IndexBuilder;
+pub use build::{HashedEntries, IndexBuilder};
 pub use error::IndexError;
 pub use format::{IndexHeader, IndexStats, FORMAT_VERSION, MAX_AGENCIES};
 pub use hash::{key_hash, KeyHash};
