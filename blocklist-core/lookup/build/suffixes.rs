@@ -94,7 +94,11 @@ fn render(rules: &BTreeMap<String, u8>) -> String {
     writeln!(out, "static SUFFIX_NAMES: &str = {names:?};").unwrap();
     writeln!(out, "static SUFFIX_SLOTS: [Slot; {slots}] = [").unwrap();
     for (offset, len, flags) in table {
-        writeln!(out, "    Slot {{ offset: {offset}, len: {len}, flags: {flags} }},").unwrap();
+        writeln!(
+            out,
+            "    Slot {{ offset: {offset}, len: {len}, flags: {flags} }},"
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
     out

@@ -182,7 +182,17 @@ pub fn scan(reader: &mut impl Read) -> Result<Scanned, DecodeError> {
         Ok::<_, DecodeError>(())
     };
     let mut head = [0u8; HEADER_LEN];
-    read("header", "document", &mut head)?;
+    if let Err(e) = read("header", "document", &mut head) {
+        // A short header is judged as `parse` judges the same bytes: a wrong
+        // magic, format or type before the missing field, else truncated.
+        return Err(match e {
+            DecodeError::Truncated { available, .. } => {
+                let read = usize::try_from(available).map_or(HEADER_LEN, |n| n.min(HEADER_LEN));
+                parse_header(&head[..read]).err().unwrap_or(e)
+            }
+            e => e,
+        });
+    }
     let header = parse_header(&head)?;
     let doc = header.doc_type.name();
     let mut signed = Sha2::new();
