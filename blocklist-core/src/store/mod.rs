@@ -14,12 +14,15 @@
 //! ```
 
 mod apply;
+mod checkpoint;
 mod error;
 mod query;
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+use checkpoint::Checkpointer;
 
 pub use apply::{Applied, Progress};
 pub use error::StoreError;
@@ -64,6 +67,10 @@ pub struct AppliedVersion {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Checkpoints `conn`'s commits (a writing store's; `None` in a
+    /// read-only view). Declared after `conn`, so dropped after it: its
+    /// thread ends once `conn` is closed.
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl Store {
@@ -71,7 +78,7 @@ impl Store {
     /// that holds another list is refused.
     pub fn open(path: impl AsRef<Path>, list: &str) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let conn = Connection::open(&path).map_err(sqlite(&path, "open"))?;
+        let mut conn = Connection::open(&path).map_err(sqlite(&path, "open"))?;
         // WAL: readers never block the applying writer. FULL: a committed
         // version survives power loss, not only a process crash.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -88,7 +95,14 @@ impl Store {
             params![list, StateDigest::EMPTY.0.as_slice()],
         )
         .map_err(sqlite(&path, "initialise state"))?;
-        let store = Store { conn, path };
+        // Commits do not wait for the checkpoint that copies their pages
+        // into the database file (see `checkpoint`).
+        let checkpointer = Some(Checkpointer::start(&mut conn, &path)?);
+        let store = Store {
+            conn,
+            path,
+            _checkpointer: checkpointer,
+        };
         let held = store.state()?.list;
         if held != list {
             return Err(StoreError::WrongList {
@@ -182,6 +196,7 @@ impl Store {
         Ok(Store {
             conn,
             path: self.path.clone(),
+            _checkpointer: None,
         })
     }
 
