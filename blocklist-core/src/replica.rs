@@ -81,9 +81,11 @@ struct Merge {
     /// The base the merged index stood on: its result is used only while
     /// the served index still stands on it.
     on_base: u64,
-    /// The overlay changes it folds in; those changed since stay in the
-    /// overlay on the new base.
-    folded: HashMap<(Kind, String), Option<EntryMeta>>,
+    /// The served index it folds in: the overlay changes made since stay
+    /// in the overlay on the new base. Compared when the merge is taken up,
+    /// beside SQLite's apply, rather than listed when it starts, at the end
+    /// of an apply (a 100k-change overlay took 0.4 s to list).
+    folded: Arc<LookupIndex>,
     /// The merge thread, until it has ended.
     thread: Option<JoinHandle<Result<LookupIndex, Error>>>,
     /// The new base, or why there is none, once the thread has ended.
@@ -339,11 +341,6 @@ impl Replica {
         {
             return;
         }
-        let folded = served
-            .overlay_changes()
-            .into_iter()
-            .map(|c| ((c.kind, c.value), c.meta))
-            .collect();
         // The store as of the served version, in case the list outgrew the
         // base's table and the merge must build from every entry.
         let Ok(store) = self.store.snapshot() else {
@@ -352,7 +349,7 @@ impl Replica {
         let index_path = self.index_path.clone();
         self.merge = Some(Merge {
             on_base: base,
-            folded,
+            folded: Arc::clone(&served),
             thread: Some(std::thread::spawn(move || {
                 merge_into_base(&served, &store, &index_path)
             })),
@@ -499,10 +496,16 @@ impl Stack<'_> {
         if merge.on_base != current.base_checksum() {
             return None;
         }
+        let folded: HashMap<(Kind, String), Option<EntryMeta>> = merge
+            .folded
+            .overlay_changes()
+            .into_iter()
+            .map(|c| ((c.kind, c.value), c.meta))
+            .collect();
         let residual = current
             .overlay_changes()
             .into_iter()
-            .filter(|c| merge.folded.get(&(c.kind, c.value.clone())) != Some(&c.meta))
+            .filter(|c| folded.get(&(c.kind, c.value.clone())) != Some(&c.meta))
             .collect();
         Some((base, residual))
     }
