@@ -80,9 +80,12 @@ fn apply(replica: &mut Replica, delta: &Verified<Delta>) -> (f64, u64) {
 /// this call when that thread is not at it.
 fn wait_for_checkpoint(db: &std::path::Path) {
     let conn = rusqlite::Connection::open(db).expect("open store");
+    // A first read opens the WAL: until then a checkpoint reports -1 frames.
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .expect("read store");
     loop {
         match conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE) {
-            Ok((log, copied)) if copied >= log => return,
+            Ok((log, copied)) if log >= 0 && copied >= log => return,
             // Another checkpoint is running, or a reader holds older pages.
             _ => std::thread::sleep(std::time::Duration::from_millis(5)),
         }
