@@ -105,7 +105,16 @@ impl Store {
         }
         let mut state = held.state;
         let version = delta.version.get();
-        for op in &delta.ops {
+        // In the table's key order (kind, then value, as SQLite compares
+        // them): a large delta's changes then walk the B-tree from one end to
+        // the other, each leaf page read and dirtied once while it is at hand,
+        // instead of a random page per change (a delta comes ordered by its
+        // groups' metadata, not by key). Identifiers are distinct within a
+        // delta and the digest does not depend on order, so the result is the
+        // same.
+        let mut ops: Vec<&Op> = delta.ops.iter().collect();
+        ops.sort_unstable_by(|a, b| key(a.id()).cmp(&key(b.id())));
+        for op in ops {
             let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
                 path: path.clone(),
                 version,
@@ -495,6 +504,11 @@ fn commit(
     .map_err(sqlite(path, "log version"))?;
     tx.commit().map_err(sqlite(path, "commit"))?;
     Ok(Applied::Applied { version, state })
+}
+
+/// `id` as the entries table orders its primary key.
+fn key(id: &Identifier) -> (u16, &str) {
+    (id.kind().code(), id.as_str())
 }
 
 /// Deletes the entry for `id` and returns it, or `None` if it is not listed.

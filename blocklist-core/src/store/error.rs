@@ -61,6 +61,14 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The store's checkpointing thread could not be started.
+    #[error("store {path}: start the checkpoint thread: {source}")]
+    Thread {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A value too large for SQLite's signed 64-bit integers.
     #[error("store {path}: {field} {value} is out of range (max 2^63-1)")]
     OutOfRange {

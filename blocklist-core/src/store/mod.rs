@@ -14,6 +14,7 @@
 //! ```
 
 mod apply;
+mod checkpoint;
 mod error;
 mod query;
 mod sort;
@@ -21,6 +22,8 @@ mod sort;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
+
+use checkpoint::Checkpointer;
 
 pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
@@ -68,6 +71,10 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Checkpoints `conn`'s commits (a writing store's; `None` in a
+    /// read-only view). Declared after `conn`, so dropped after it: its
+    /// thread ends once `conn` is closed.
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl Store {
@@ -75,7 +82,7 @@ impl Store {
     /// that holds another list is refused.
     pub fn open(path: impl AsRef<Path>, list: &str) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let conn = Connection::open(&path).map_err(sqlite(&path, "open"))?;
+        let mut conn = Connection::open(&path).map_err(sqlite(&path, "open"))?;
         // WAL: readers never block the applying writer. FULL: a committed
         // version survives power loss, not only a process crash.
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -92,7 +99,14 @@ impl Store {
             params![list, StateDigest::EMPTY.0.as_slice()],
         )
         .map_err(sqlite(&path, "initialise state"))?;
-        let store = Store { conn, path };
+        // Commits do not wait for the checkpoint that copies their pages
+        // into the database file (see `checkpoint`).
+        let checkpointer = Some(Checkpointer::start(&mut conn, &path)?);
+        let store = Store {
+            conn,
+            path,
+            _checkpointer: checkpointer,
+        };
         let held = store.state()?.list;
         if held != list {
             return Err(StoreError::WrongList {
@@ -186,6 +200,7 @@ impl Store {
         Ok(Store {
             conn,
             path: self.path.clone(),
+            _checkpointer: None,
         })
     }
 

@@ -161,6 +161,23 @@ impl LookupIndex {
         open_stack(path.as_ref(), Some(held)).and_then(|(_, index)| index)
     }
 
+    /// Opens and validates the overlay just written at `staged`, on the
+    /// base of `held`, before it is renamed to where it is published (then
+    /// [`renamed`](Self::renamed) gives it that name): a writer can check a
+    /// large overlay while it is still busy committing the version, rather
+    /// than after. Fails if `held`'s base is not the one the overlay names.
+    pub fn open_staged(staged: &Path, held: &LookupIndex) -> Result<LookupIndex, IndexError> {
+        let (file, meta) = open_regular(staged)?;
+        let index = LookupIndex::from_file(staged, file, &meta, Some(held))?;
+        if !Arc::ptr_eq(&index.base, &held.base) {
+            return Err(IndexError::corrupt(
+                staged,
+                "the staged overlay does not stand on the base held",
+            ));
+        }
+        Ok(index)
+    }
+
     /// Validates an already opened index file, `meta` its metadata (`path`
     /// is for errors and names the overlay's base); an overlay's base is
     /// taken from `held` when it is the same, unchanged file.
@@ -254,11 +271,18 @@ impl LookupIndex {
         }
     }
 
-    /// This full index (just opened, its base held nowhere else), known by
-    /// the name it was renamed to (the map and descriptor follow the file).
-    pub(super) fn renamed(mut self, to: &Path) -> Result<LookupIndex, IndexError> {
-        if let Some(base) = Arc::get_mut(&mut self.base) {
-            base.renamed(to)?;
+    /// This index, known by the name its file was renamed to since it was
+    /// opened (the map and descriptor follow the file): an overlay opened
+    /// with [`open_staged`](Self::open_staged), or a full index just opened,
+    /// its base held nowhere else.
+    pub fn renamed(mut self, to: &Path) -> Result<LookupIndex, IndexError> {
+        match &mut self.overlay {
+            Some(overlay) => overlay.renamed(to)?,
+            None => {
+                if let Some(base) = Arc::get_mut(&mut self.base) {
+                    base.renamed(to)?;
+                }
+            }
         }
         self.path = to.to_owned();
         Ok(self)
