@@ -399,12 +399,7 @@ fn proxy_variables_are_honoured_when_sync_proxy_is_unset_by_the_daemon_and_by_ve
         ])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK: list th-test version 1"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verified_version_1(&out);
     assert!(
         proxy.carried().len() > before,
         "verify went around the proxy"
@@ -471,12 +466,7 @@ fn an_https_source_from_a_private_ca_is_refused_without_ca_file_and_synced_with_
         .env("SSL_CERT_FILE", &pki.ca)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("OK: list th-test version 1"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_verified_version_1(&out);
 }
 
 #[test]
@@ -544,5 +534,15 @@ fn a_client_key_other_users_can_read_is_refused_at_start_naming_the_file_and_its
         stderr.contains(&format!("sync.client_key {}", pki.client_key.display()))
             && stderr.contains("mode 644"),
         "{stderr}"
+    );
+}
+
+/// `blocklist verify` succeeded and audited version 1.
+fn assert_verified_version_1(out: &std::process::Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK: list th-test version 1"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

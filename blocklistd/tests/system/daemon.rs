@@ -406,8 +406,9 @@ fn drop_folder_delivery_pins_the_first_root_applies_and_sorts_files() {
     assert!(daemon.log_text().contains("TRUST ON FIRST USE"));
     deliver(&deltas[0]);
     deliver(&centre.dir.join("manifest"));
-    let status = daemon.wait_status("version 2 and the manifest", |s| {
-        s["version"] == 2 && s["manifest"]["version"] == 2
+    // The manifest shows as it verifies, its confirmation just after.
+    let status = daemon.wait_status("version 2 and the manifest confirmed", |s| {
+        s["version"] == 2 && s["manifest"]["version"] == 2 && s["degraded"] == false
     });
     assert!(daemon.listed("domain", "d2.example"));
     assert!(inbox
@@ -415,7 +416,7 @@ fn drop_folder_delivery_pins_the_first_root_applies_and_sorts_files() {
         .join(deltas[0].file_name().unwrap())
         .is_file());
     assert!(inbox.join("processed").join("manifest").is_file());
-    assert_eq!(status["degraded"], false, "{status:#}");
+    assert!(status["confirmed_at"].is_u64(), "{status:#}");
 
     // A file that is not a document is rejected once it stops changing, with a reason.
     std::fs::write(inbox.join("junk.delta"), b"not a blocklist document").unwrap();
