@@ -75,9 +75,21 @@ fn idle_daemon_on_the_default_config_runs_a_handful_of_drop_rounds_and_still_wak
     let centre = Centre::new();
     publish(&centre, "v1.txt", &["idle.example"], &[]);
     let site = Site::new();
-    // The embedded default (drop folder on, no sources, trust on first use),
-    // with only the rescan pushed out of the way.
-    let daemon = site.start("[drop]\nrescan_interval = \"1h\"\n");
+    // The embedded default (a data folder relative to where the daemon
+    // starts, drop folder on, no sources, trust on first use), with only the
+    // rescan pushed out of the way and the API on a free port.
+    let config = site.tmp.path().join("default.toml");
+    std::fs::write(
+        &config,
+        "data_dir = \"./blocklistd-data\"\n[drop]\nrescan_interval = \"1h\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_blocklistd"));
+    command
+        .args(["--config", s(&config)])
+        .current_dir(site.tmp.path());
+    let daemon = Daemon::spawn_command(command, &site.log());
+    let inbox = site.tmp.path().join("blocklistd-data/inbox");
     let before = quiet_rounds(&daemon);
     std::thread::sleep(Duration::from_secs(3));
     let idle = counter(&daemon, "blocklistd_drop_rounds_total") - before;
@@ -85,9 +97,10 @@ fn idle_daemon_on_the_default_config_runs_a_handful_of_drop_rounds_and_still_wak
     // ~4,700 rounds a second.
     assert!(idle <= 1, "{idle} drop rounds in 3 idle seconds");
 
-    // A file dropped now wakes a round at once, not at the rescan in an hour.
-    deliver(&site.inbox(), &centre.first_root());
-    deliver(&site.inbox(), &centre.files("deltas")[0]);
+    // A file dropped now wakes a round at once, not at the rescan in an hour
+    // (the watcher names it by an absolute path, the folder is relative).
+    deliver(&inbox, &centre.first_root());
+    deliver(&inbox, &centre.files("deltas")[0]);
     daemon.wait_version(1);
     assert!(daemon.listed("domain", "idle.example"));
     // Moving the files to processed/ wakes nothing more.

@@ -98,7 +98,13 @@ fn cap(doc: DocType, config: &Config) -> u64 {
 /// Watches the folder; every event that can mean a new or changed file sends
 /// a (coalesced) "look now".
 pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, DaemonError> {
-    let inbox = dir.to_owned();
+    // The watcher names files by an absolute path, whatever form the folder
+    // was given in (the embedded default is `./blocklistd-data/inbox`): the
+    // folder is matched in each form it may take.
+    let mut inbox = vec![dir.to_owned()];
+    inbox.extend(std::path::absolute(dir).ok());
+    inbox.extend(dir.canonicalize().ok());
+    inbox.dedup();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         // An error may mean events were missed: look, as on a rescan.
         if event.as_ref().map_or(true, |event| wakes(&inbox, event)) {
@@ -125,7 +131,7 @@ pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatc
 /// own: inotify reports opening a directory), metadata changes, removals,
 /// moves out and anything under `processed/` or `rejected/` (the daemon's own
 /// moves) do not wake a round: waking on them made an idle daemon loop.
-fn wakes(inbox: &Path, event: &notify::Event) -> bool {
+fn wakes(inbox: &[PathBuf], event: &notify::Event) -> bool {
     if event.need_rescan() {
         return true;
     }
@@ -141,7 +147,11 @@ fn wakes(inbox: &Path, event: &notify::Event) -> bool {
             .paths
             .last()
             .and_then(|p| p.parent())
-            .is_some_and(|dir| dir == inbox || LAYOUT_DIRS.iter().any(|sub| dir == inbox.join(sub)))
+            .is_some_and(|dir| {
+                inbox.iter().any(|inbox| {
+                    dir == inbox || LAYOUT_DIRS.iter().any(|sub| dir == inbox.join(sub))
+                })
+            })
 }
 
 /// What a round left behind.
