@@ -71,9 +71,7 @@ pub(super) fn host_of(text: &str) -> Result<Cow<'_, str>, NoHost> {
         Some(i) if is_scheme(&text[..i]) => (true, &text[i + 3..]),
         _ => (false, text),
     };
-    let authority = rest
-        .find(['/', '\\', '?', '#'])
-        .map_or(rest, |end| &rest[..end]);
+    let authority = authority(rest);
     let host_port = match authority.rfind('@') {
         None => authority,
         Some(at) if has_scheme => &authority[at + 1..],
@@ -106,15 +104,20 @@ fn plain_host(text: &str) -> Option<&str> {
     if text.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r')) {
         return None;
     }
-    let authority = rest
-        .find(['/', '\\', '?', '#'])
-        .map_or(rest, |end| &rest[..end]);
+    let authority = authority(rest);
     let (host, port) = authority.split_once(':').unwrap_or((authority, ""));
     let plain = !host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
     (plain && is_port(port)).then_some(host)
+}
+
+/// What follows `scheme://` up to the path, query or fragment: where the
+/// WHATWG parser ends a special URL's authority (`\\` counts as `/`).
+fn authority(rest: &str) -> &str {
+    rest.find(['/', '\\', '?', '#'])
+        .map_or(rest, |end| &rest[..end])
 }
 
 /// Whether `s` is a port: empty (as in `host:`) or 0..=65535.

@@ -11,16 +11,8 @@
 //! older list may hold one (see `check_canonical`), while ICANN suffixes
 //! never may.
 
-/// A plain rule (`co.th`).
-const NORMAL: u8 = 1;
-/// A wildcard rule (`*.ck`), stored under its parent (`ck`).
-const WILDCARD: u8 = 2;
-/// An exception rule (`!www.ck`): the name is registrable after all.
-const EXCEPTION: u8 = 4;
-/// Set beside `NORMAL` for a plain rule of the ICANN section.
-const ICANN_NORMAL: u8 = 8;
-/// Set beside `WILDCARD` for a wildcard rule of the ICANN section.
-const ICANN_WILDCARD: u8 = 16;
+// The rule flags (NORMAL, WILDCARD, EXCEPTION, ICANN_NORMAL,
+// ICANN_WILDCARD) come with the table from `build/suffixes.rs`.
 
 /// A slot of the table: a rule's name in [`SUFFIX_NAMES`] (`len` 0: an
 /// empty slot) and its flags.

@@ -68,6 +68,14 @@ impl Format {
         }
     }
 
+    const ALL: [Format; 5] = [
+        Format::Csv,
+        Format::Plain,
+        Format::Hosts,
+        Format::Adblock,
+        Format::Dnsmasq,
+    ];
+
     /// Whether the syntax lists domains only.
     fn domains_only(self) -> bool {
         matches!(self, Format::Hosts | Format::Adblock | Format::Dnsmasq)
@@ -88,16 +96,14 @@ impl FromStr for Format {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Format, String> {
-        match s {
-            "csv" => Ok(Format::Csv),
-            "plain" => Ok(Format::Plain),
-            "hosts" => Ok(Format::Hosts),
-            "adblock" => Ok(Format::Adblock),
-            "dnsmasq" => Ok(Format::Dnsmasq),
-            _ => Err(format!(
-                "unknown input format {s:?}: expected csv, plain, hosts, adblock or dnsmasq"
-            )),
-        }
+        Format::ALL
+            .into_iter()
+            .find(|format| format.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown input format {s:?}: expected csv, plain, hosts, adblock or dnsmasq"
+                )
+            })
     }
 }
 
