@@ -111,13 +111,13 @@ impl Installed {
     }
 }
 
-/// `make -C blocklist-ffi ARGS VARS` with the archive of this test run (so
-/// make runs no cargo) and the shared object linked in the test's own folder.
+/// `make -C blocklist-ffi VARS ARGS` with the archive of this test run (so
+/// make runs no cargo) and the shared object linked in the test's own folder;
+/// a variable in `args` overrides these (make takes the last).
 fn make(dir: &Path, layout: &Layout, args: &[&str], destdir: Option<&Path>) -> Output {
     let mut make = Command::new("make");
     make.arg("-C")
         .arg(workspace_root().join("blocklist-ffi"))
-        .args(args)
         .arg(format!("ARCHIVE={}", static_library().display()))
         .arg(format!("BUILDDIR={}", dir.display()))
         .arg(format!("PREFIX={}", layout.prefix));
@@ -127,7 +127,8 @@ fn make(dir: &Path, layout: &Layout, args: &[&str], destdir: Option<&Path>) -> O
     if let Some(destdir) = destdir {
         make.arg(format!("DESTDIR={}", destdir.display()));
     }
-    make.output()
+    make.args(args)
+        .output()
         .expect("run make (apt-get install make; libblocklist installs with it)")
 }
 
@@ -419,6 +420,29 @@ fn make_install_runs_ldconfig_on_the_live_system_only() {
         !runs_ldconfig(Some(&dir.path().join("stage"))),
         "ldconfig run for a staged install"
     );
+}
+
+#[test]
+fn make_install_before_the_library_is_built_says_to_build_it_and_installs_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stage = dir.path().join("stage");
+    let missing = dir.path().join("target/release/libblocklist.a");
+    let output = make(
+        dir.path(),
+        &DEBIAN,
+        &["install", &format!("ARCHIVE={}", missing.display())],
+        Some(&stage),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && stderr.contains(&format!(
+                "{} is missing: build it first with `make`",
+                missing.display()
+            )),
+        "{stderr}"
+    );
+    assert!(!stage.exists(), "installed without a library");
 }
 
 #[test]
