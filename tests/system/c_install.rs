@@ -189,6 +189,13 @@ enum Language {
 }
 
 impl Language {
+    fn name(self) -> &'static str {
+        match self {
+            Language::C => "c",
+            Language::Cxx => "c++",
+        }
+    }
+
     /// The compiler with its flags, or why it is absent here.
     fn compiler(self) -> Result<Command, String> {
         match self {
@@ -224,10 +231,7 @@ fn build(installed: &Installed, language: Language, module: &str) -> Option<Path
             return None;
         }
     };
-    let name = match language {
-        Language::C => "c",
-        Language::Cxx => "cxx",
-    };
+    let name = language.name();
     let exe = installed.dir.path().join(format!("{name}-{module}"));
     let output = compiler
         .arg(workspace_root().join("tests/install/through_pkg_config.c"))
