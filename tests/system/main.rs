@@ -5,3 +5,6 @@ mod c_library;
 
 // libblocklist.a carries only the read side: its symbols, its crates, a program linking its own SQLite.
 mod c_link;
+
+// libblocklist installed by `make install` in Debian, RHEL and default layouts: SONAME, symbol versions, pkg-config, C and C++ programs shared and static.
+mod c_install;
