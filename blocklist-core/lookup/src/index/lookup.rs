@@ -377,6 +377,32 @@ impl LookupIndex {
         )
     }
 
+    /// The seed this index hashes keys under ([`key_hash`]): a caller that
+    /// keeps keys hashed ahead of time (the C library's `blocklist_key`)
+    /// hashes again when it changes, as it does with a new full index.
+    #[inline]
+    pub fn seed(&self) -> u64 {
+        self.base.seed
+    }
+
+    /// [`lookup_canonical`](Self::lookup_canonical) with `key` already
+    /// computed as `key_hash(self.seed(), kind, canonical)`: the lookup
+    /// without the hash. A `key` that is not that hash gives a wrong answer
+    /// (never a fault), so only a caller that made it under this seed, and
+    /// has kept it from corruption, may pass it.
+    #[inline]
+    pub fn lookup_hashed<'a>(
+        &'a self,
+        kind: Kind,
+        canonical: &'a str,
+        key: &KeyHash,
+        now: Timestamp,
+    ) -> Option<Hit<'a>> {
+        self.prefetch(key);
+        let (matched, layer, meta) = self.find_candidate(kind, canonical, key, now)?;
+        Some(hit(layer, kind, Cow::Borrowed(matched), meta))
+    }
+
     /// Requests the line a probe of `key` reads first, the base's filter
     /// block. (An overlay's presence bitmap is small enough to stay cached:
     /// prefetching its word too cost 12 instructions a call under callgrind,
