@@ -73,6 +73,11 @@
 
 
 /*
+ Bytes of `blocklist_key` in ABI 1: the least `size` a caller may give.
+ */
+#define BLOCKLIST_KEY_MIN_SIZE 296
+
+/*
  Default `max_age_seconds`: a day, the daemon's own default bound
  (`freshness.max_age`), for indexes that have no heartbeat beside them.
  */
@@ -142,11 +147,6 @@
  header, and new functions, keep it.
  */
 #define BLOCKLIST_ABI_VERSION 1
-
-/*
- Bytes of `blocklist_key` in ABI 1: the least `size` a caller may give.
- */
-#define BLOCKLIST_KEY_MIN_SIZE 296
 
 /*
  An open lookup index. Opaque: create with `blocklist_open` or
@@ -949,6 +949,61 @@ blocklist_result blocklist_handle_reload_error(const struct blocklist_handle *ha
                                                size_t *out_len);
 
 /*
+ Normalises an identifier of `kind` (as `blocklist_check` does) and
+ stores it in `*key` with its hash under the served index's seed: the
+ work every check of it would repeat, done once.
+
+ ```c
+ blocklist_key payee = BLOCKLIST_KEY_INIT;
+ if (blocklist_make_key(h, BLOCKLIST_KIND_ACCOUNT, text, len, &payee) == BLOCKLIST_OK) {
+   blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+   blocklist_check_key(h, &payee, &r);   // on every payment
+ }
+ ```
+
+ Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`,
+ `BLOCKLIST_ERR_STRUCT_SIZE`, the argument errors of `blocklist_check`,
+ the 2xx codes when the text is not a valid identifier of the kind,
+ `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
+
+ Ownership: borrows `data` for the call; the caller owns `*key`.
+ Thread-safety: any number of threads at once.
+
+ # Safety
+ `handle` NULL or open; `data` NULL or valid for `len` bytes; `key` NULL
+ or valid for writing `key->size` bytes.
+ */
+blocklist_result blocklist_make_key(const struct blocklist_handle *handle,
+                                    blocklist_kind kind,
+                                    const char *data,
+                                    size_t len,
+                                    struct blocklist_key *key);
+
+/*
+ Checks a key from `blocklist_make_key`: the answer `blocklist_check`
+ gives for the text it was made from, without normalising or hashing it
+ again (unless the daemon has since written a new full index under
+ another seed: then it is hashed on each check, as
+ `blocklist_check_canonical` would, until made again). Check
+ `out->freshness` on every answer.
+
+ Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+ `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and
+ `BLOCKLIST_ERR_NOT_CANONICAL` (a key that was not made by
+ `blocklist_make_key`, or was changed since), `BLOCKLIST_ERR_INDEX_MODIFIED`
+ (as `blocklist_check`).
+
+ Ownership: borrows `key` for the call. Thread-safety: as `blocklist_check`.
+
+ # Safety
+ `handle` NULL or open; `key` NULL or valid for reading `key->size` bytes;
+ `out` NULL or valid for writing `out->size` bytes.
+ */
+blocklist_result blocklist_check_key(const struct blocklist_handle *handle,
+                                     const struct blocklist_key *key,
+                                     struct blocklist_check_result *out);
+
+/*
  The static text of a result code.
 
  Returns a NUL-terminated string with static lifetime (never free it), for
@@ -1021,69 +1076,20 @@ uint32_t blocklist_version_number(void);
  */
 uint32_t blocklist_abi_version(void);
 
-/*
- Normalises an identifier of `kind` (as `blocklist_check` does) and
- stores it in `*key` with its hash under the served index's seed: the
- work every check of it would repeat, done once.
-
- ```c
- blocklist_key payee = BLOCKLIST_KEY_INIT;
- if (blocklist_make_key(h, BLOCKLIST_KIND_ACCOUNT, text, len, &payee) == BLOCKLIST_OK) {
-   blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
-   blocklist_check_key(h, &payee, &r);   /* on every payment */
- }
- ```
-
- Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`,
- `BLOCKLIST_ERR_STRUCT_SIZE`, the argument errors of `blocklist_check`,
- the 2xx codes when the text is not a valid identifier of the kind,
- `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
-
- Ownership: borrows `data` for the call; the caller owns `*key`.
- Thread-safety: any number of threads at once.
-
- # Safety
- `handle` NULL or open; `data` NULL or valid for `len` bytes; `key` NULL
- or valid for writing `key->size` bytes.
- */
-blocklist_result blocklist_make_key(const struct blocklist_handle *handle,
-                                    blocklist_kind kind,
-                                    const char *data,
-                                    size_t len,
-                                    struct blocklist_key *key);
-
-/*
- Checks a key from `blocklist_make_key`: the answer `blocklist_check`
- gives for the text it was made from, without normalising or hashing it
- again (unless the daemon has since written a new full index under
- another seed: then it is hashed on each check, as
- `blocklist_check_canonical` would, until made again). Check
- `out->freshness` on every answer.
-
- Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
- `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and
- `BLOCKLIST_ERR_NOT_CANONICAL` (a key that was not made by
- `blocklist_make_key`, or was changed since), `BLOCKLIST_ERR_INDEX_MODIFIED`
- (as `blocklist_check`).
-
- Ownership: borrows `key` for the call. Thread-safety: as `blocklist_check`.
-
- # Safety
- `handle` NULL or open; `key` NULL or valid for reading `key->size` bytes;
- `out` NULL or valid for writing `out->size` bytes.
- */
-blocklist_result blocklist_check_key(const struct blocklist_handle *handle,
-                                     const struct blocklist_key *key,
-                                     struct blocklist_check_result *out);
-
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* BLOCKLIST_H */
 
-/* Initialisers that set `size` (see the growth rule at the top). */
-#define BLOCKLIST_CHECK_RESULT_INIT { (uint32_t)sizeof(blocklist_check_result) }
-#define BLOCKLIST_STATUS_INIT { (uint32_t)sizeof(blocklist_status) }
-#define BLOCKLIST_OPTIONS_INIT { (uint32_t)sizeof(blocklist_options) }
-#define BLOCKLIST_KEY_INIT { (uint32_t)sizeof(blocklist_key) }
+/* Initialisers that set `size` (see the growth rule at the top), the
+ * other fields zero. */
+#ifdef __cplusplus
+#define BLOCKLIST_SIZED_INIT_(type) { (uint32_t)sizeof(type) }
+#else
+#define BLOCKLIST_SIZED_INIT_(type) { .size = (uint32_t)sizeof(type) }
+#endif
+#define BLOCKLIST_CHECK_RESULT_INIT BLOCKLIST_SIZED_INIT_(blocklist_check_result)
+#define BLOCKLIST_STATUS_INIT BLOCKLIST_SIZED_INIT_(blocklist_status)
+#define BLOCKLIST_OPTIONS_INIT BLOCKLIST_SIZED_INIT_(blocklist_options)
+#define BLOCKLIST_KEY_INIT BLOCKLIST_SIZED_INIT_(blocklist_key)

@@ -98,7 +98,7 @@ static void latency(const char *name, const queries *qs, const queries *warm, in
   enum { GROUP = 16 };
   size_t groups = qs->n / GROUP;
   uint64_t *t = malloc(qs->n * sizeof *t);
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   size_t wrong = 0;
   /* As the driver's Rust side: an untimed pass over the other query set, so
    * that no call is timed on a structure left cold, without caching the lines
@@ -138,6 +138,7 @@ typedef blocklist_result (*batch_fn)(const blocklist_handle *, const blocklist_q
 static void batch(const char *name, const queries *qs, batch_fn check) {
   enum { BATCH = 1024 };
   blocklist_check_result *r = malloc(BATCH * sizeof *r);
+  r[0].size = sizeof *r;
   size_t done = 0;
   uint64_t t0 = now_ns();
   for (size_t at = 0; at + BATCH <= qs->n; at += BATCH) {
@@ -156,7 +157,7 @@ typedef struct {
 
 static void *run_worker(void *arg) {
   worker *w = arg;
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   uint64_t end = now_ns() + (uint64_t)(w->seconds * 1e9), calls = 0;
   size_t i = 0;
   while (now_ns() < end) {
@@ -192,11 +193,11 @@ static void swaps(const queries *hits, const queries *misses, double seconds) {
   uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), worst = 0, calls = 0, errors = 0, wrong = 0;
   size_t cap = 1 << 22, n = 0, i = 0;
   uint64_t *t = malloc(cap * sizeof *t);
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   while (now_ns() < end) {
     const queries *qs = (i & 1) ? misses : hits;
     const blocklist_query *q = &qs->q[(i >> 1) % qs->n];
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     uint64_t t0 = now_ns(), dt;
     blocklist_result rc = blocklist_check(handle, q->kind, q->data, q->len, &r);
     dt = now_ns() - t0;
@@ -227,7 +228,7 @@ static uint64_t cpu_us(void) {
  * handle's CPU time while nothing happens. */
 static void follow(double idle_seconds) {
   unsigned long long announced;
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   struct timespec pause = {0, 100000};
   uint64_t before, start;
   blocklist_handle_status(handle, &s);
@@ -253,7 +254,7 @@ static void follow(double idle_seconds) {
 /* Every query of `qs` (up to `count`) once through `name`, untimed. */
 static void calls(const char *name, const queries *qs, size_t count) {
   enum { BATCH = 1024 };
-  static blocklist_check_result r[BATCH];
+  static blocklist_check_result r[BATCH] = { BLOCKLIST_CHECK_RESULT_INIT };
   size_t n = count < qs->n ? count : qs->n;
   check_fn single = strcmp(name, "check") == 0 ? blocklist_check
                     : strcmp(name, "check_canonical") == 0 ? blocklist_check_canonical
@@ -274,7 +275,7 @@ static void calls(const char *name, const queries *qs, size_t count) {
 }
 
 int main(int argc, char **argv) {
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   queries hits, misses;
   uint64_t cost[1001];
   if (argc < 5) { fprintf(stderr, "usage: bench steady|medians|swaps|follow|calls <index> <hits> <misses> [...]\n"); return 2; }

@@ -116,7 +116,7 @@ fn seal_of(key: &blocklist_key) -> u64 {
 /// blocklist_key payee = BLOCKLIST_KEY_INIT;
 /// if (blocklist_make_key(h, BLOCKLIST_KIND_ACCOUNT, text, len, &payee) == BLOCKLIST_OK) {
 ///   blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
-///   blocklist_check_key(h, &payee, &r);   /* on every payment */
+///   blocklist_check_key(h, &payee, &r);   // on every payment
 /// }
 /// ```
 ///
