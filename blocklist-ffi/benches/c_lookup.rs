@@ -41,7 +41,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blocklist::clock;
-use blocklist_lookup::index::{Change, HeartbeatWriter, IndexBuilder, LiveIndex, LookupIndex};
+use blocklist_lookup::index::{
+    key_hash, Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
+};
 use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
@@ -93,11 +95,13 @@ const BASELINES: [&str; 2] = ["BinaryFuse8 probe", "HashSet hit"];
 
 /// The figures compared in rounds: the C program's name for each, and the
 /// index in `BASELINES` of its target's baseline (batches have none).
-const ROUND_ROWS: [(&str, Option<usize>); 6] = [
+const ROUND_ROWS: [(&str, Option<usize>); 8] = [
     ("miss_median", Some(0)),
     ("hit_median", Some(1)),
     ("canonical_miss_median", Some(0)),
     ("canonical_hit_median", Some(1)),
+    ("key_miss_median", Some(0)),
+    ("key_hit_median", Some(1)),
     ("canonical_miss_batch_per_id", None),
     ("canonical_hit_batch_per_id", None),
 ];
@@ -206,19 +210,24 @@ fn latency(
     cost: u64,
     mut call: impl FnMut(Kind, &str),
 ) -> Latency {
+    latency_of(queries, warm, cost, |(kind, text)| call(*kind, text))
+}
+
+/// [`latency`] of any query type (a query with its key hash made ahead).
+fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, mut call: impl FnMut(&Q)) -> Latency {
     const GROUP: usize = 16;
     // As in the lookup benchmark: an untimed pass over other keys (the other
     // query set), so that no call is timed on a structure another contender
     // left cold, without caching the lines the timed keys read; then single
     // calls, then groups.
-    for (kind, text) in warm {
-        call(*kind, text);
+    for query in warm {
+        call(query);
     }
     let mut single: Vec<u64> = queries
         .iter()
-        .map(|(kind, text)| {
+        .map(|query| {
             let t0 = Instant::now();
-            call(*kind, text);
+            call(query);
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost)
         })
         .collect();
@@ -227,8 +236,8 @@ fn latency(
         .chunks_exact(GROUP)
         .map(|chunk| {
             let t0 = Instant::now();
-            for (kind, text) in chunk {
-                call(*kind, text);
+            for query in chunk {
+                call(query);
                 fence();
             }
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost) / GROUP as u64
@@ -373,6 +382,23 @@ fn main() {
             black_box(index.lookup_canonical(kind, text, now).is_some());
         }
     };
+    // What `blocklist_check_key` does under its boundary: the lookup with the
+    // hash made ahead (`blocklist_make_key`), neither shape test nor hash.
+    let seed = live.load().seed();
+    let keyed = |queries: &[(Kind, String)]| -> Vec<(Kind, String, KeyHash)> {
+        queries
+            .iter()
+            .map(|(kind, text)| (*kind, text.clone(), key_hash(seed, *kind, text)))
+            .collect()
+    };
+    let (keyed_hits, keyed_misses) = (keyed(&hits), keyed(&misses));
+    let rust_key = |(kind, text, key): &(Kind, String, KeyHash)| {
+        let now = now();
+        let index = live.load();
+        black_box(index.lookup_hashed(*kind, text, key, now).is_some());
+    };
+    let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
+    let rust_key_hit = latency_of(&keyed_hits, &keyed_misses, cost, rust_key);
     let rust_guarded_miss = latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t));
     let rust_guarded_hit = latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t));
     let filter = {
@@ -517,6 +543,8 @@ fn main() {
             latency(&hits, &misses, cost, rust_check).median as f64,
             latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
             latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
+            latency_of(&keyed_misses, &keyed_hits, cost, rust_key).median as f64,
+            latency_of(&keyed_hits, &keyed_misses, cost, rust_key).median as f64,
             rust_guarded_batch(&live, &misses),
             rust_guarded_batch(&live, &hits),
         ];
@@ -581,6 +609,8 @@ fn main() {
             for (entry, set) in [
                 ("check_canonical", "misses"),
                 ("check_canonical", "hits"),
+                ("check_key", "misses"),
+                ("check_key", "hits"),
                 ("check_canonical_batch", "misses"),
                 ("check_canonical_batch", "hits"),
                 ("check", "misses"),
@@ -628,6 +658,8 @@ fn main() {
         ("hit", "raw text, hit", &rust_hit),
         ("canonical_miss", "canonical, miss", &rust_canonical_miss),
         ("canonical_hit", "canonical, hit", &rust_canonical_hit),
+        ("key_miss", "key, miss", &rust_key_miss),
+        ("key_hit", "key, hit", &rust_key_hit),
     ] {
         for (stat, rust) in [
             ("median", rust.median),
@@ -691,6 +723,7 @@ fn main() {
     for (name, call) in [
         ("", "blocklist_check (raw text)"),
         ("canonical_", "blocklist_check_canonical"),
+        ("key_", "blocklist_check_key"),
     ] {
         let miss = get(&c, &format!("{name}miss_median"));
         println!(
