@@ -41,6 +41,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blocklist::clock;
+use blocklist::key::blocklist_key;
+use blocklist::types::BLOCKLIST_MATCHED_MAX;
 use blocklist_lookup::index::{
     key_hash, Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
 };
@@ -383,19 +385,48 @@ fn main() {
         }
     };
     // What `blocklist_check_key` does under its boundary: the lookup with the
-    // hash made ahead (`blocklist_make_key`), neither shape test nor hash.
+    // hash made ahead (`blocklist_make_key`), neither shape test nor hash,
+    // reading kind, text and hash from `blocklist_key`s laid out as the C
+    // program's (296 bytes each, whose lines a check reads from memory).
     let seed = live.load().seed();
-    let keyed = |queries: &[(Kind, String)]| -> Vec<(Kind, String, KeyHash)> {
+    let keyed = |queries: &[(Kind, String)]| -> Vec<blocklist_key> {
         queries
             .iter()
-            .map(|(kind, text)| (*kind, text.clone(), key_hash(seed, *kind, text)))
+            .map(|(kind, text)| {
+                let hash = key_hash(seed, *kind, text);
+                let mut canonical = [0; BLOCKLIST_MATCHED_MAX];
+                for (slot, byte) in canonical.iter_mut().zip(text.as_bytes()) {
+                    *slot = *byte as std::ffi::c_char;
+                }
+                blocklist_key {
+                    size: std::mem::size_of::<blocklist_key>() as u32,
+                    kind: kind.code(),
+                    len: text.len() as u16,
+                    seed,
+                    hash: [hash.fingerprint, hash.position],
+                    seal: 0,
+                    canonical,
+                }
+            })
             .collect()
     };
     let (keyed_hits, keyed_misses) = (keyed(&hits), keyed(&misses));
-    let rust_key = |(kind, text, key): &(Kind, String, KeyHash)| {
+    let rust_key = |key: &blocklist_key| {
         let now = now();
         let index = live.load();
-        black_box(index.lookup_hashed(*kind, text, key, now).is_some());
+        let text = &key.canonical[..usize::from(key.len)];
+        // SAFETY: made from ASCII text above; `c_char` is laid out as `u8`.
+        let text =
+            unsafe { std::str::from_utf8_unchecked(&*(std::ptr::from_ref(text) as *const [u8])) };
+        let hash = KeyHash {
+            fingerprint: key.hash[0],
+            position: key.hash[1],
+        };
+        black_box(
+            index
+                .lookup_hashed(Kind::from_code(key.kind), text, &hash, now)
+                .is_some(),
+        );
     };
     let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
     let rust_key_hit = latency_of(&keyed_hits, &keyed_misses, cost, rust_key);
