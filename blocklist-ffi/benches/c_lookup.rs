@@ -16,7 +16,9 @@
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
 //! `blocklist_check` does under its boundary) or canonical
-//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), and both
+//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), or a
+//! key made ahead (`blocklist_check_key`; `LookupIndex::lookup_hashed` on an
+//! array of the same 296-byte `blocklist_key`s), and both
 //! take the time from a word in memory: the C handle (default options) from
 //! the clock its reload thread keeps, Rust from an atomic read the same way,
 //! so neither pays for a clock call the other skips. Medians come from
