@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
   }
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *kind = argv[i], *text = argv[i + 1];
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     if (strcmp(kind, "account") == 0) rc = blocklist_check_account(handle, text, strlen(text), &r);
     else if (strcmp(kind, "number") == 0) rc = blocklist_check_number(handle, text, strlen(text), &r);
     else if (strcmp(kind, "domain") == 0) rc = blocklist_check_domain(handle, text, strlen(text), &r);

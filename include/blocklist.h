@@ -11,6 +11,20 @@
  * - No function unwinds or aborts on bad input: NULL pointers, bad lengths,
  *   invalid UTF-8 and internal panics all become error codes.
  *
+ * Growing structs: blocklist_check_result, blocklist_status,
+ * blocklist_options and blocklist_key start with a `size` the caller sets
+ * to sizeof before a call (the _INIT macros do; then, for options,
+ * blocklist_options_default). The library never writes `size`, writes an
+ * output only up to the smaller of `size` and its own struct's size (bytes
+ * past it are untouched), reads an input up to the smaller size with
+ * defaults for the fields past the caller's, refuses an input that sets
+ * bytes past its own size, and refuses a `size` below the struct's size in
+ * ABI 1 (*_MIN_SIZE) with BLOCKLIST_ERR_STRUCT_SIZE. A batch walks its
+ * results with the stride of the first result's `size`. So a program
+ * compiled against an older header keeps working against a newer library
+ * of the same BLOCKLIST_ABI_VERSION, and fields are only ever added at the
+ * end.
+ *
  * Freshness: every answer carries one, read (one atomic load) from the
  * heartbeat blocklistd keeps beside the index (lookup.beat), the same the
  * daemon's HTTP answers carry. Without a heartbeat (an index built without a
@@ -40,6 +54,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version this header belongs to; blocklist_version_number() and
+ * blocklist_abi_version() say which library a program runs against. */
+#define BLOCKLIST_VERSION_MAJOR 0
+#define BLOCKLIST_VERSION_MINOR 1
+#define BLOCKLIST_VERSION_PATCH 0
+#define BLOCKLIST_VERSION_NUMBER (BLOCKLIST_VERSION_MAJOR * 10000 + BLOCKLIST_VERSION_MINOR * 100 + BLOCKLIST_VERSION_PATCH)
+
+/* Reason codes of blocklist_check_result.reason (the centre may add others). */
+#define BLOCKLIST_REASON_UNSPECIFIED 0
+#define BLOCKLIST_REASON_MULE_ACCOUNT 1
+#define BLOCKLIST_REASON_SCAM_CALL 2
+#define BLOCKLIST_REASON_SCAM_SMS 3
+#define BLOCKLIST_REASON_PHISHING 4
+#define BLOCKLIST_REASON_FRAUD 5
+#define BLOCKLIST_REASON_MALWARE 6
+#define BLOCKLIST_REASON_IMPERSONATION 7
+
+
+/*
+ Bytes of `blocklist_key` in ABI 1: the least `size` a caller may give.
+ */
+#define BLOCKLIST_KEY_MIN_SIZE 296
+
 /*
  Default `max_age_seconds`: a day, the daemon's own default bound
  (`freshness.max_age`), for indexes that have no heartbeat beside them.
@@ -57,6 +94,18 @@
  Room for the default region code and its terminating NUL.
  */
 #define BLOCKLIST_REGION_MAX 8
+
+/*
+ Bytes of `blocklist_options` in ABI 1: the least `size` a caller may give.
+ */
+#define BLOCKLIST_OPTIONS_MIN_SIZE 32
+
+/*
+ The largest `size` an input struct may give: far above any struct of
+ this library, low enough that a `size` read from uninitialised memory is
+ refused rather than followed.
+ */
+#define BLOCKLIST_STRUCT_MAX_SIZE 4096
 
 /*
  The longest identifier accepted, in bytes (a URL with a long path).
@@ -78,6 +127,26 @@
  most 253 ASCII bytes (a domain).
  */
 #define BLOCKLIST_MATCHED_MAX 256
+
+/*
+ Bytes of `blocklist_check_result` in ABI 1, up to `matched`: the least
+ `size` a caller may give (see the growth rule atop the header).
+ */
+#define BLOCKLIST_CHECK_RESULT_MIN_SIZE 328
+
+/*
+ Bytes of `blocklist_status` in ABI 1, up to `freshness` and its padding.
+ */
+#define BLOCKLIST_STATUS_MIN_SIZE 80
+
+/*
+ The ABI version: the `N` of the shared library's SONAME
+ (`libblocklist.so.N`). It changes only when a program compiled against an
+ older header could break (a struct shrinking or reordered, a function
+ removed or changing meaning); structs growing under the rule atop the
+ header, and new functions, keep it.
+ */
+#define BLOCKLIST_ABI_VERSION 1
 
 /*
  An open lookup index. Opaque: create with `blocklist_open` or
@@ -119,12 +188,19 @@ typedef uint16_t blocklist_kind;
 typedef uint8_t blocklist_freshness;
 
 /*
- The answer to a check.
+ The answer to a check. Set `size` before the call
+ (`blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;`); for a batch,
+ `size` of the first result gives the stride of the whole array.
 
  On a miss, `agency` and `matched` are empty strings (only their first
  byte is written) and `reason`, `listed_at`, `expires_at` are 0.
  */
 typedef struct blocklist_check_result {
+  /*
+   `sizeof(blocklist_check_result)` as the caller was compiled, set by
+   the caller and never written by the library (see the growth rule).
+   */
+  uint32_t size;
   /*
    `BLOCKLIST_OK`, or for an item of a batch the item's error code (the
    other fields then say "not listed" but nothing was checked).
@@ -173,6 +249,12 @@ typedef struct blocklist_check_result {
    one checked or, for a domain, the listed parent that caught it.
    */
   char matched[BLOCKLIST_MATCHED_MAX];
+  /*
+   The time the answer was decided at (expiry, freshness), seconds since
+   the Unix epoch: what an audit log records beside the answer. Since
+   ABI 1 (after `BLOCKLIST_CHECK_RESULT_MIN_SIZE`).
+   */
+  uint64_t answered_at;
 } blocklist_check_result;
 
 /*
@@ -194,19 +276,21 @@ typedef struct blocklist_query {
 } blocklist_query;
 
 /*
- How a handle behaves. Initialise with `blocklist_options_default`, then
- change the fields you need.
+ How a handle behaves. Initialise with `BLOCKLIST_OPTIONS_INIT` and
+ `blocklist_options_default`, then change the fields you need:
+
+ ```c
+ blocklist_options o = BLOCKLIST_OPTIONS_INIT;
+ blocklist_options_default(&o);
+ o.reload_interval_ms = 250;
+ ```
  */
 typedef struct blocklist_options {
   /*
-   Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
-   beside the index, as for an index built without a daemon: data older
-   than this many seconds (by the list's creation time) makes results
-   `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
-   daemon's verdict on the feed decides. Default
-   `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+   `sizeof(blocklist_options)` as the caller was compiled (see the
+   growth rule): fields past it take their defaults.
    */
-  uint64_t max_age_seconds;
+  uint32_t size;
   /*
    How often a background thread owned by the handle looks for a newly
    published index file (one `stat`; a changed file is opened, validated
@@ -220,6 +304,15 @@ typedef struct blocklist_options {
    `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
    */
   uint32_t reload_interval_ms;
+  /*
+   Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
+   beside the index, as for an index built without a daemon: data older
+   than this many seconds (by the list's creation time) makes results
+   `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
+   daemon's verdict on the feed decides. Default
+   `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+   */
+  uint64_t max_age_seconds;
   /*
    1: opening succeeds when the index file does not exist yet; results say
    `BLOCKLIST_FRESHNESS_NO_DATA` until it appears (the background thread,
@@ -237,9 +330,20 @@ typedef struct blocklist_options {
 } blocklist_options;
 
 /*
- The state of a handle's data and reloads.
+ The state of a handle's data and reloads. Set `size` before the call
+ (`blocklist_status s = BLOCKLIST_STATUS_INIT;`).
  */
 typedef struct blocklist_status {
+  /*
+   `sizeof(blocklist_status)` as the caller was compiled, set by the
+   caller and never written by the library (see the growth rule).
+   */
+  uint32_t size;
+  /*
+   The code of the last reload attempt that failed, or `BLOCKLIST_OK` if
+   the last attempt that found a new file succeeded (or none has).
+   */
+  blocklist_result last_reload_error;
   /*
    The list version served; 0 when there is no data yet.
    */
@@ -284,11 +388,56 @@ typedef struct blocklist_status {
    */
   blocklist_freshness freshness;
   /*
-   The code of the last reload attempt that failed, or `BLOCKLIST_OK` if
-   the last attempt that found a new file succeeded (or none has).
+   Recent changes served from the overlay above the full index (0
+   without one): the daemon merges them into a new full index when they
+   grow. Since ABI 1 (after `BLOCKLIST_STATUS_MIN_SIZE`).
    */
-  blocklist_result last_reload_error;
+  uint64_t overlay_entries;
 } blocklist_status;
+
+/*
+ An identifier in canonical form with its hash under the served index's
+ seed, made by `blocklist_make_key` and checked by `blocklist_check_key`.
+ Caller-owned plain data: store it (with the payee, say), copy it, check
+ it from any thread. Set `size` before making one
+ (`blocklist_key k = BLOCKLIST_KEY_INIT;`). Read `kind`, `len` and
+ `canonical`; never change a field (a changed key is checked the slow
+ way, or refused).
+ */
+typedef struct blocklist_key {
+  /*
+   `sizeof(blocklist_key)` as the caller was compiled (see the growth rule).
+   */
+  uint32_t size;
+  /*
+   `BLOCKLIST_KIND_*`.
+   */
+  blocklist_kind kind;
+  /*
+   The length of `canonical` in bytes, without its NUL.
+   */
+  uint16_t len;
+  /*
+   The seed of the index the hash was made under (0 with no index);
+   a key made under another seed is hashed again on every check, so
+   make it again after the daemon writes a new full index
+   (`blocklist_status.list_version` tells when a check is slower).
+   */
+  uint64_t seed;
+  /*
+   The hash of the canonical form under `seed`.
+   */
+  uint64_t hash[2];
+  /*
+   A seal over the fields above, so that a key from corrupt memory is
+   not trusted.
+   */
+  uint64_t seal;
+  /*
+   The canonical form, NUL-terminated (as `blocklist_normalise` writes it).
+   */
+  char canonical[BLOCKLIST_MATCHED_MAX];
+} blocklist_key;
 
 /*
  Success.
@@ -335,6 +484,15 @@ typedef struct blocklist_status {
  must hold whole (`blocklist_normalise`).
  */
 #define BLOCKLIST_ERR_BUFFER_TOO_SMALL 107
+
+/*
+ A struct's `size` field is less than the size of that struct in ABI 1
+ (the caller did not set it: use the `_INIT` macro), or not a multiple of
+ its alignment in an array, or an input struct larger than this library
+ knows sets fields it does not know (nonzero bytes past its size): see
+ the growth rule atop the header.
+ */
+#define BLOCKLIST_ERR_STRUCT_SIZE 108
 
 /*
  The identifier is blank (only white space).
@@ -490,13 +648,6 @@ typedef struct blocklist_status {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/*
- The library version ("0.1.0"), a static NUL-terminated string (never free it).
-
- Thread-safety: any thread.
- */
-const char *blocklist_version(void);
 
 /*
  Writes the canonical form of an identifier of `kind` into `buf`, with a
@@ -703,7 +854,8 @@ blocklist_result blocklist_open(const char *path, struct blocklist_handle **out)
  up newly published files.
 
  Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_EMPTY_INPUT` (empty
- path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
+ path), `BLOCKLIST_ERR_STRUCT_SIZE` (see the growth rule),
+ `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
  `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
  `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
  `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INDEX_NOT_A_FILE`
@@ -720,8 +872,8 @@ blocklist_result blocklist_open(const char *path, struct blocklist_handle **out)
  that runs long should open its own handle.
 
  # Safety
- `path` must be NULL or NUL-terminated; `options` NULL or a valid
- `blocklist_options`; `out` NULL or valid for writing a pointer.
+ `path` must be NULL or NUL-terminated; `options` NULL or valid for
+ reading `options->size` bytes; `out` NULL or valid for writing a pointer.
  */
 blocklist_result blocklist_open_with_options(const char *path,
                                              const struct blocklist_options *options,
@@ -765,13 +917,16 @@ void blocklist_close(struct blocklist_handle *handle);
 blocklist_result blocklist_handle_reload(const struct blocklist_handle *handle);
 
 /*
- Stores the state of the handle's data and reloads in `*out`.
+ Stores the state of the handle's data and reloads in `*out`, up to
+ `out->size` bytes (set it first: `BLOCKLIST_STATUS_INIT`).
 
- Errors: `BLOCKLIST_ERR_NULL_POINTER`; on error `*out` is not written.
+ Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_STRUCT_SIZE`; on
+ error `*out` is not written.
  Thread-safety: any thread, concurrently with lookups and reloads.
 
  # Safety
- `handle` must be NULL or an open handle; `out` NULL or valid for writing.
+ `handle` must be NULL or an open handle; `out` NULL or valid for writing
+ `out->size` bytes.
  */
 blocklist_result blocklist_handle_status(const struct blocklist_handle *handle,
                                          struct blocklist_status *out);
@@ -792,6 +947,61 @@ blocklist_result blocklist_handle_reload_error(const struct blocklist_handle *ha
                                                char *buf,
                                                size_t len,
                                                size_t *out_len);
+
+/*
+ Normalises an identifier of `kind` (as `blocklist_check` does) and
+ stores it in `*key` with its hash under the served index's seed: the
+ work every check of it would repeat, done once.
+
+ ```c
+ blocklist_key payee = BLOCKLIST_KEY_INIT;
+ if (blocklist_make_key(h, BLOCKLIST_KIND_ACCOUNT, text, len, &payee) == BLOCKLIST_OK) {
+   blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+   blocklist_check_key(h, &payee, &r);   // on every payment
+ }
+ ```
+
+ Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`,
+ `BLOCKLIST_ERR_STRUCT_SIZE`, the argument errors of `blocklist_check`,
+ the 2xx codes when the text is not a valid identifier of the kind,
+ `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
+
+ Ownership: borrows `data` for the call; the caller owns `*key`.
+ Thread-safety: any number of threads at once.
+
+ # Safety
+ `handle` NULL or open; `data` NULL or valid for `len` bytes; `key` NULL
+ or valid for writing `key->size` bytes.
+ */
+blocklist_result blocklist_make_key(const struct blocklist_handle *handle,
+                                    blocklist_kind kind,
+                                    const char *data,
+                                    size_t len,
+                                    struct blocklist_key *key);
+
+/*
+ Checks a key from `blocklist_make_key`: the answer `blocklist_check`
+ gives for the text it was made from, without normalising or hashing it
+ again (unless the daemon has since written a new full index under
+ another seed: then it is hashed on each check, as
+ `blocklist_check_canonical` would, until made again). Check
+ `out->freshness` on every answer.
+
+ Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+ `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and
+ `BLOCKLIST_ERR_NOT_CANONICAL` (a key that was not made by
+ `blocklist_make_key`, or was changed since), `BLOCKLIST_ERR_INDEX_MODIFIED`
+ (as `blocklist_check`).
+
+ Ownership: borrows `key` for the call. Thread-safety: as `blocklist_check`.
+
+ # Safety
+ `handle` NULL or open; `key` NULL or valid for reading `key->size` bytes;
+ `out` NULL or valid for writing `out->size` bytes.
+ */
+blocklist_result blocklist_check_key(const struct blocklist_handle *handle,
+                                     const struct blocklist_key *key,
+                                     struct blocklist_check_result *out);
 
 /*
  The static text of a result code.
@@ -824,18 +1034,62 @@ const char *blocklist_error_message(blocklist_result code);
 blocklist_result blocklist_last_error(char *buf, size_t len, size_t *out_len);
 
 /*
- Fills `*out` with the default options.
+ Fills `*out` with the default options, up to `out->size` bytes (set it
+ first: `BLOCKLIST_OPTIONS_INIT`).
 
- Errors: `BLOCKLIST_ERR_NULL_POINTER`. Ownership: the caller owns `*out`
- (a plain struct, nothing to free). Thread-safety: any thread.
+ Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_STRUCT_SIZE`.
+ Ownership: the caller owns `*out` (a plain struct, nothing to free).
+ Thread-safety: any thread.
 
  # Safety
- `out` must be NULL or valid for writing one `blocklist_options`.
+ `out` must be NULL or valid for writing `out->size` bytes.
  */
 blocklist_result blocklist_options_default(struct blocklist_options *out);
+
+/*
+ The library version ("0.1.0"), a static NUL-terminated string (never free it).
+
+ Thread-safety: any thread.
+ */
+const char *blocklist_version(void);
+
+/*
+ The library's version as one number, `major * 10000 + minor * 100 +
+ patch`: compare it with `BLOCKLIST_VERSION_NUMBER`, the version the
+ program was compiled against.
+
+ ```c
+ if (blocklist_abi_version() != BLOCKLIST_ABI_VERSION) abort();
+ if (blocklist_version_number() < BLOCKLIST_VERSION_NUMBER)
+   fprintf(stderr, "libblocklist %s is older than the header\n", blocklist_version());
+ ```
+
+ Thread-safety: any thread.
+ */
+uint32_t blocklist_version_number(void);
+
+/*
+ The library's ABI version (`BLOCKLIST_ABI_VERSION` of the header it was
+ built with): a program compiled against another ABI version must not use it.
+
+ Thread-safety: any thread.
+ */
+uint32_t blocklist_abi_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* BLOCKLIST_H */
+
+/* Initialisers that set `size` (see the growth rule at the top), the
+ * other fields zero. */
+#ifdef __cplusplus
+#define BLOCKLIST_SIZED_INIT_(type) { (uint32_t)sizeof(type) }
+#else
+#define BLOCKLIST_SIZED_INIT_(type) { .size = (uint32_t)sizeof(type) }
+#endif
+#define BLOCKLIST_CHECK_RESULT_INIT BLOCKLIST_SIZED_INIT_(blocklist_check_result)
+#define BLOCKLIST_STATUS_INIT BLOCKLIST_SIZED_INIT_(blocklist_status)
+#define BLOCKLIST_OPTIONS_INIT BLOCKLIST_SIZED_INIT_(blocklist_options)
+#define BLOCKLIST_KEY_INIT BLOCKLIST_SIZED_INIT_(blocklist_key)

@@ -16,7 +16,7 @@
  * overlay: the canonical latencies and batches through a handle on <index>
  * ("empty_" names), then through one on <index with an overlay> ("recent_").
  * calls: <count> queries of one set through one entry point (check,
- * check_canonical, check_batch or check_canonical_batch, batches of 1024),
+ * check_canonical, check_key, check_batch or check_canonical_batch, batches of 1024),
  * untimed, for the driver to count instructions per call under callgrind.
  * Query files: one "kind<TAB>text" per line, the text in canonical form, so
  * both blocklist_check and blocklist_check_canonical take it. Output: "name
@@ -45,6 +45,8 @@
 
 typedef struct {
   blocklist_query *q;
+  /* The same queries made into keys (blocklist_make_key), once the handle is open. */
+  blocklist_key *keys;
   size_t n;
 } queries;
 
@@ -60,7 +62,7 @@ static queries load(const char *path) {
   FILE *f = fopen(path, "rb");
   long size;
   char *text, *line, *save = NULL;
-  queries out = {NULL, 0};
+  queries out = {NULL, NULL, 0};
   size_t cap = 1024;
   if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) { perror(path); exit(2); }
   text = malloc((size_t)size + 1);
@@ -87,9 +89,30 @@ static int cmp_u64(const void *a, const void *b) {
 
 static uint64_t timer_cost;
 
-/* blocklist_check or blocklist_check_canonical. */
-typedef blocklist_result (*check_fn)(const blocklist_handle *, blocklist_kind, const char *, size_t,
-                                     blocklist_check_result *);
+/* Makes every query of `qs` into a key. */
+static void make_keys(queries *qs) {
+  qs->keys = malloc(qs->n * sizeof *qs->keys);
+  for (size_t i = 0; i < qs->n; i++) {
+    qs->keys[i].size = sizeof qs->keys[i];
+    if (blocklist_make_key(handle, qs->q[i].kind, qs->q[i].data, qs->q[i].len, &qs->keys[i]) != BLOCKLIST_OK) {
+      fprintf(stderr, "make_key failed\n");
+      exit(1);
+    }
+  }
+}
+
+/* One check of query `i` of `qs`: through blocklist_check, _canonical or _key. */
+typedef blocklist_result (*check_fn)(const queries *qs, size_t i, blocklist_check_result *);
+
+static blocklist_result by_check(const queries *qs, size_t i, blocklist_check_result *r) {
+  return blocklist_check(handle, qs->q[i].kind, qs->q[i].data, qs->q[i].len, r);
+}
+static blocklist_result by_canonical(const queries *qs, size_t i, blocklist_check_result *r) {
+  return blocklist_check_canonical(handle, qs->q[i].kind, qs->q[i].data, qs->q[i].len, r);
+}
+static blocklist_result by_key(const queries *qs, size_t i, blocklist_check_result *r) {
+  return blocklist_check_key(handle, &qs->keys[i], r);
+}
 
 /* Median of per-call time over groups of 16 fenced calls, and p99 / p99.9 /
  * max of single calls, the timer's own cost subtracted. Checks every answer. */
@@ -98,19 +121,17 @@ static void latency(const char *name, const queries *qs, const queries *warm, in
   enum { GROUP = 16 };
   size_t groups = qs->n / GROUP;
   uint64_t *t = malloc(qs->n * sizeof *t);
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   size_t wrong = 0;
   /* As the driver's Rust side: an untimed pass over the other query set, so
    * that no call is timed on a structure left cold, without caching the lines
    * the timed keys read; then single calls, then groups. */
   for (size_t i = 0; i < warm->n; i++) {
-    const blocklist_query *q = &warm->q[i];
-    if (check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK) wrong++;
+    if (check(warm, i, &r) != BLOCKLIST_OK) wrong++;
   }
   for (size_t i = 0; i < qs->n; i++) {
-    const blocklist_query *q = &qs->q[i];
     uint64_t t0 = now_ns(), dt;
-    if (check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+    if (check(qs, i, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
     dt = now_ns() - t0;
     t[i] = dt > timer_cost ? dt - timer_cost : 0;
   }
@@ -120,8 +141,7 @@ static void latency(const char *name, const queries *qs, const queries *warm, in
   for (size_t g = 0; g < groups; g++) {
     uint64_t t0 = now_ns();
     for (size_t k = 0; k < GROUP; k++) {
-      const blocklist_query *q = &qs->q[g * GROUP + k];
-      if (check(handle, q->kind, q->data, q->len, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
+      if (check(qs, g * GROUP + k, &r) != BLOCKLIST_OK || r.listed != expect_listed) wrong++;
       FENCE();
     }
     t[g] = (now_ns() - t0 - timer_cost) / GROUP;
@@ -138,6 +158,7 @@ typedef blocklist_result (*batch_fn)(const blocklist_handle *, const blocklist_q
 static void batch(const char *name, const queries *qs, batch_fn check) {
   enum { BATCH = 1024 };
   blocklist_check_result *r = malloc(BATCH * sizeof *r);
+  r[0].size = sizeof *r;
   size_t done = 0;
   uint64_t t0 = now_ns();
   for (size_t at = 0; at + BATCH <= qs->n; at += BATCH) {
@@ -156,7 +177,7 @@ typedef struct {
 
 static void *run_worker(void *arg) {
   worker *w = arg;
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   uint64_t end = now_ns() + (uint64_t)(w->seconds * 1e9), calls = 0;
   size_t i = 0;
   while (now_ns() < end) {
@@ -192,11 +213,11 @@ static void swaps(const queries *hits, const queries *misses, double seconds) {
   uint64_t end = now_ns() + (uint64_t)(seconds * 1e9), worst = 0, calls = 0, errors = 0, wrong = 0;
   size_t cap = 1 << 22, n = 0, i = 0;
   uint64_t *t = malloc(cap * sizeof *t);
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   while (now_ns() < end) {
     const queries *qs = (i & 1) ? misses : hits;
     const blocklist_query *q = &qs->q[(i >> 1) % qs->n];
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     uint64_t t0 = now_ns(), dt;
     blocklist_result rc = blocklist_check(handle, q->kind, q->data, q->len, &r);
     dt = now_ns() - t0;
@@ -227,7 +248,7 @@ static uint64_t cpu_us(void) {
  * handle's CPU time while nothing happens. */
 static void follow(double idle_seconds) {
   unsigned long long announced;
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   struct timespec pause = {0, 100000};
   uint64_t before, start;
   blocklist_handle_status(handle, &s);
@@ -253,16 +274,17 @@ static void follow(double idle_seconds) {
 /* Every query of `qs` (up to `count`) once through `name`, untimed. */
 static void calls(const char *name, const queries *qs, size_t count) {
   enum { BATCH = 1024 };
-  static blocklist_check_result r[BATCH];
+  static blocklist_check_result r[BATCH] = { BLOCKLIST_CHECK_RESULT_INIT };
   size_t n = count < qs->n ? count : qs->n;
-  check_fn single = strcmp(name, "check") == 0 ? blocklist_check
-                    : strcmp(name, "check_canonical") == 0 ? blocklist_check_canonical
+  check_fn single = strcmp(name, "check") == 0             ? by_check
+                    : strcmp(name, "check_canonical") == 0 ? by_canonical
+                    : strcmp(name, "check_key") == 0       ? by_key
                                                            : NULL;
   batch_fn many = strcmp(name, "check_batch") == 0 ? blocklist_check_batch
                   : strcmp(name, "check_canonical_batch") == 0 ? blocklist_check_canonical_batch
                                                                : NULL;
   if (single) {
-    for (size_t i = 0; i < n; i++) single(handle, qs->q[i].kind, qs->q[i].data, qs->q[i].len, r);
+    for (size_t i = 0; i < n; i++) single(qs, i, r);
   } else if (many) {
     n -= n % BATCH;
     for (size_t at = 0; at < n; at += BATCH) many(handle, qs->q + at, BATCH, r);
@@ -274,7 +296,7 @@ static void calls(const char *name, const queries *qs, size_t count) {
 }
 
 int main(int argc, char **argv) {
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   queries hits, misses;
   uint64_t cost[1001];
   if (argc < 5) { fprintf(stderr, "usage: bench steady|medians|swaps|follow|calls <index> <hits> <misses> [...]\n"); return 2; }
@@ -286,6 +308,12 @@ int main(int argc, char **argv) {
   if (blocklist_open_with_options(argv[2], &o, &handle) != BLOCKLIST_OK) { fprintf(stderr, "open failed\n"); return 1; }
   hits = load(argv[3]);
   misses = load(argv[4]);
+  /* Keys cost a normalisation each: made only where checked. */
+  if (strcmp(argv[1], "swaps") != 0 && strcmp(argv[1], "follow") != 0 &&
+      (strcmp(argv[1], "calls") != 0 || (argc > 5 && strcmp(argv[5], "check_key") == 0))) {
+    make_keys(&hits);
+    make_keys(&misses);
+  }
   for (int i = 0; i < 1001; i++) { uint64_t t0 = now_ns(); cost[i] = now_ns() - t0; }
   qsort(cost, 1001, sizeof *cost, cmp_u64);
   timer_cost = cost[500];
@@ -304,9 +332,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2; i++) {
       handle = both[i];
       snprintf(name, sizeof name, "%scanonical_miss", names[i]);
-      latency(name, &misses, &hits, 0, blocklist_check_canonical);
+      latency(name, &misses, &hits, 0, by_canonical);
       snprintf(name, sizeof name, "%scanonical_hit", names[i]);
-      latency(name, &hits, &misses, 1, blocklist_check_canonical);
+      latency(name, &hits, &misses, 1, by_canonical);
       snprintf(name, sizeof name, "%scanonical_miss", names[i]);
       batch(name, &misses, blocklist_check_canonical_batch);
       snprintf(name, sizeof name, "%scanonical_hit", names[i]);
@@ -315,10 +343,12 @@ int main(int argc, char **argv) {
     blocklist_close(both[1]);
     handle = both[0];
   } else {
-    latency("miss", &misses, &hits, 0, blocklist_check);
-    latency("hit", &hits, &misses, 1, blocklist_check);
-    latency("canonical_miss", &misses, &hits, 0, blocklist_check_canonical);
-    latency("canonical_hit", &hits, &misses, 1, blocklist_check_canonical);
+    latency("miss", &misses, &hits, 0, by_check);
+    latency("hit", &hits, &misses, 1, by_check);
+    latency("canonical_miss", &misses, &hits, 0, by_canonical);
+    latency("canonical_hit", &hits, &misses, 1, by_canonical);
+    latency("key_miss", &misses, &hits, 0, by_key);
+    latency("key_hit", &hits, &misses, 1, by_key);
     batch("canonical_miss", &misses, blocklist_check_canonical_batch);
     batch("canonical_hit", &hits, blocklist_check_canonical_batch);
     if (strcmp(argv[1], "steady") == 0) {

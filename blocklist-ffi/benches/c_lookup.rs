@@ -16,7 +16,9 @@
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
 //! `blocklist_check` does under its boundary) or canonical
-//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), and both
+//! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), or a
+//! key made ahead (`blocklist_check_key`; `LookupIndex::lookup_hashed` on an
+//! array of the same 296-byte `blocklist_key`s), and both
 //! take the time from a word in memory: the C handle (default options) from
 //! the clock its reload thread keeps, Rust from an atomic read the same way,
 //! so neither pays for a clock call the other skips. Medians come from
@@ -41,7 +43,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use blocklist::clock;
-use blocklist_lookup::index::{Change, HeartbeatWriter, IndexBuilder, LiveIndex, LookupIndex};
+use blocklist::key::blocklist_key;
+use blocklist::types::BLOCKLIST_MATCHED_MAX;
+use blocklist_lookup::index::{
+    key_hash, Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
+};
 use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
@@ -93,11 +99,13 @@ const BASELINES: [&str; 2] = ["BinaryFuse8 probe", "HashSet hit"];
 
 /// The figures compared in rounds: the C program's name for each, and the
 /// index in `BASELINES` of its target's baseline (batches have none).
-const ROUND_ROWS: [(&str, Option<usize>); 6] = [
+const ROUND_ROWS: [(&str, Option<usize>); 8] = [
     ("miss_median", Some(0)),
     ("hit_median", Some(1)),
     ("canonical_miss_median", Some(0)),
     ("canonical_hit_median", Some(1)),
+    ("key_miss_median", Some(0)),
+    ("key_hit_median", Some(1)),
     ("canonical_miss_batch_per_id", None),
     ("canonical_hit_batch_per_id", None),
 ];
@@ -206,19 +214,24 @@ fn latency(
     cost: u64,
     mut call: impl FnMut(Kind, &str),
 ) -> Latency {
+    latency_of(queries, warm, cost, |(kind, text)| call(*kind, text))
+}
+
+/// [`latency`] of any query type (a query with its key hash made ahead).
+fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, mut call: impl FnMut(&Q)) -> Latency {
     const GROUP: usize = 16;
     // As in the lookup benchmark: an untimed pass over other keys (the other
     // query set), so that no call is timed on a structure another contender
     // left cold, without caching the lines the timed keys read; then single
     // calls, then groups.
-    for (kind, text) in warm {
-        call(*kind, text);
+    for query in warm {
+        call(query);
     }
     let mut single: Vec<u64> = queries
         .iter()
-        .map(|(kind, text)| {
+        .map(|query| {
             let t0 = Instant::now();
-            call(*kind, text);
+            call(query);
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost)
         })
         .collect();
@@ -227,8 +240,8 @@ fn latency(
         .chunks_exact(GROUP)
         .map(|chunk| {
             let t0 = Instant::now();
-            for (kind, text) in chunk {
-                call(*kind, text);
+            for query in chunk {
+                call(query);
                 fence();
             }
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost) / GROUP as u64
@@ -373,6 +386,52 @@ fn main() {
             black_box(index.lookup_canonical(kind, text, now).is_some());
         }
     };
+    // What `blocklist_check_key` does under its boundary: the lookup with the
+    // hash made ahead (`blocklist_make_key`), neither shape test nor hash,
+    // reading kind, text and hash from `blocklist_key`s laid out as the C
+    // program's (296 bytes each, whose lines a check reads from memory).
+    let seed = live.load().seed();
+    let keyed = |queries: &[(Kind, String)]| -> Vec<blocklist_key> {
+        queries
+            .iter()
+            .map(|(kind, text)| {
+                let hash = key_hash(seed, *kind, text);
+                let mut canonical = [0; BLOCKLIST_MATCHED_MAX];
+                for (slot, byte) in canonical.iter_mut().zip(text.as_bytes()) {
+                    *slot = *byte as std::ffi::c_char;
+                }
+                blocklist_key {
+                    size: std::mem::size_of::<blocklist_key>() as u32,
+                    kind: kind.code(),
+                    len: text.len() as u16,
+                    seed,
+                    hash: [hash.fingerprint, hash.position],
+                    seal: 0,
+                    canonical,
+                }
+            })
+            .collect()
+    };
+    let (keyed_hits, keyed_misses) = (keyed(&hits), keyed(&misses));
+    let rust_key = |key: &blocklist_key| {
+        let now = now();
+        let index = live.load();
+        let text = &key.canonical[..usize::from(key.len)];
+        // SAFETY: made from ASCII text above; `c_char` is laid out as `u8`.
+        let text =
+            unsafe { std::str::from_utf8_unchecked(&*(std::ptr::from_ref(text) as *const [u8])) };
+        let hash = KeyHash {
+            fingerprint: key.hash[0],
+            position: key.hash[1],
+        };
+        black_box(
+            index
+                .lookup_hashed(Kind::from_code(key.kind), text, &hash, now)
+                .is_some(),
+        );
+    };
+    let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
+    let rust_key_hit = latency_of(&keyed_hits, &keyed_misses, cost, rust_key);
     let rust_guarded_miss = latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t));
     let rust_guarded_hit = latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t));
     let filter = {
@@ -517,6 +576,8 @@ fn main() {
             latency(&hits, &misses, cost, rust_check).median as f64,
             latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
             latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
+            latency_of(&keyed_misses, &keyed_hits, cost, rust_key).median as f64,
+            latency_of(&keyed_hits, &keyed_misses, cost, rust_key).median as f64,
             rust_guarded_batch(&live, &misses),
             rust_guarded_batch(&live, &hits),
         ];
@@ -581,6 +642,8 @@ fn main() {
             for (entry, set) in [
                 ("check_canonical", "misses"),
                 ("check_canonical", "hits"),
+                ("check_key", "misses"),
+                ("check_key", "hits"),
                 ("check_canonical_batch", "misses"),
                 ("check_canonical_batch", "hits"),
                 ("check", "misses"),
@@ -628,6 +691,8 @@ fn main() {
         ("hit", "raw text, hit", &rust_hit),
         ("canonical_miss", "canonical, miss", &rust_canonical_miss),
         ("canonical_hit", "canonical, hit", &rust_canonical_hit),
+        ("key_miss", "key, miss", &rust_key_miss),
+        ("key_hit", "key, hit", &rust_key_hit),
     ] {
         for (stat, rust) in [
             ("median", rust.median),
@@ -691,6 +756,7 @@ fn main() {
     for (name, call) in [
         ("", "blocklist_check (raw text)"),
         ("canonical_", "blocklist_check_canonical"),
+        ("key_", "blocklist_check_key"),
     ] {
         let miss = get(&c, &format!("{name}miss_median"));
         println!(

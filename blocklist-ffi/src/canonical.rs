@@ -12,7 +12,7 @@ use crate::args::{
     try_slice_mut, try_utf8,
 };
 use crate::boundary::ffi_guard;
-use crate::check::{run_batch, write_answer};
+use crate::check::{run_batch, Answer};
 use crate::codes::{
     blocklist_result, BLOCKLIST_ERR_BUFFER_TOO_SMALL, BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_OK,
 };
@@ -118,7 +118,8 @@ pub unsafe extern "C" fn blocklist_check_canonical(
         let kind = try_kind(kind)?;
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
         let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
-        let out = try_mut(out, "out")?;
+        // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
+        let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
         handle.with_data(now, |data| {
             // The index runs the shape guard itself, once the key's first
@@ -129,7 +130,7 @@ pub unsafe extern "C" fn blocklist_check_canonical(
                     .ok_or_else(|| not_canonical(kind, &bytes))?,
                 None => try_canonical(kind, &bytes).map(|_| None)?,
             };
-            write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
+            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
             Ok(())
         })
     })
@@ -178,7 +179,7 @@ pub unsafe extern "C" fn blocklist_check_canonical_batch(
 /// `bytes` as text of `kind`'s canonical shape, or `BLOCKLIST_ERR_NOT_CANONICAL`
 /// (`BLOCKLIST_ERR_INVALID_UTF8` if it is not even UTF-8).
 #[inline]
-fn try_canonical(kind: Kind, bytes: &[u8]) -> Result<&str, Error> {
+pub(crate) fn try_canonical(kind: Kind, bytes: &[u8]) -> Result<&str, Error> {
     // The shape test proves the bytes ASCII, so it stands in for the UTF-8
     // check on this path, the fastest there is.
     if !has_canonical_shape(kind, bytes) {
@@ -192,7 +193,7 @@ fn try_canonical(kind: Kind, bytes: &[u8]) -> Result<&str, Error> {
 /// `BLOCKLIST_ERR_NOT_CANONICAL`, or `BLOCKLIST_ERR_INVALID_UTF8` if they are
 /// not even UTF-8.
 #[cold]
-fn not_canonical(kind: Kind, bytes: &[u8]) -> Error {
+pub(crate) fn not_canonical(kind: Kind, bytes: &[u8]) -> Error {
     match try_utf8(bytes) {
         Ok(text) => Error::new(
             BLOCKLIST_ERR_NOT_CANONICAL,

@@ -8,20 +8,125 @@ use blocklist_lookup::normalise::normalise_into;
 use blocklist_lookup::{Kind, Rules, Timestamp};
 
 use crate::args::{
-    null, overlaps, try_identifier, try_identifier_bytes_apart, try_kind, try_mut, try_ref,
-    try_slice, try_slice_mut, try_utf8,
+    null, overlaps, try_identifier, try_identifier_bytes_apart, try_kind, try_ref, try_slice,
+    try_utf8,
 };
 use crate::boundary::ffi_guard;
 use crate::codes::{blocklist_result, BLOCKLIST_ERR_BATCH_TOO_LARGE, BLOCKLIST_OK};
 use crate::error::{set_last_error, Error};
 use crate::handle::{blocklist_handle, Data};
+use crate::sized::{caller_size, stride, write_output};
 use crate::types::{
     blocklist_check_result, blocklist_kind, blocklist_query, BLOCKLIST_MAX_BATCH,
     BLOCKLIST_MAX_INPUT_LEN, RESULT_SIZE,
 };
 
+/// A caller's `blocklist_check_result`, written under the growth rule
+/// (`sized`): whole when the caller's is at least as large as the library's
+/// (the fast path: fields written in place), else through a copy cut to the
+/// caller's size.
+pub(crate) struct Answer {
+    out: *mut blocklist_check_result,
+    /// The caller's `size`, at least the ABI-1 size.
+    size: usize,
+}
+
+impl Answer {
+    /// The result at `out`, once its `size` is checked.
+    ///
+    /// # Safety
+    /// `out` must be NULL or valid for writing its `size` bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn at(out: *mut blocklist_check_result) -> Result<Answer, Error> {
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        // SAFETY: non-NULL and valid per the contract.
+        let size = unsafe { caller_size(out)? };
+        Ok(Answer { out, size })
+    }
+
+    /// Writes an answer, only the fields an answer defines.
+    #[inline(always)]
+    pub(crate) fn write(
+        &mut self,
+        status: blocklist_result,
+        kind: Kind,
+        data: &Data<'_>,
+        hit: Option<&Hit<'_>>,
+    ) {
+        if self.size >= RESULT_SIZE {
+            // SAFETY: `at`'s contract: valid for `size` bytes, here all of
+            // them; plain integers, valid for any bit pattern.
+            write_answer(unsafe { &mut *self.out }, status, kind, data, hit);
+        } else {
+            self.write_cut(status, kind, data, hit);
+        }
+    }
+
+    /// [`write`](Self::write) for an older caller's smaller struct.
+    #[cold]
+    fn write_cut(
+        &mut self,
+        status: blocklist_result,
+        kind: Kind,
+        data: &Data<'_>,
+        hit: Option<&Hit<'_>>,
+    ) {
+        // SAFETY: all-zero bytes are a valid `blocklist_check_result`.
+        let mut full: blocklist_check_result = unsafe { std::mem::zeroed() };
+        write_answer(&mut full, status, kind, data, hit);
+        // SAFETY: `at`'s contract: valid for `size` bytes.
+        unsafe { write_output(self.out, self.size, &full) };
+    }
+}
+
+/// A caller's array of results, walked with the stride its first
+/// element's `size` gives (the growth rule: an older program's array has
+/// smaller elements).
+pub(crate) struct Answers {
+    first: *mut blocklist_check_result,
+    stride: usize,
+    n: usize,
+}
+
+impl Answers {
+    /// The `n` results at `first` (non-NULL); nothing is read when `n` is 0.
+    ///
+    /// # Safety
+    /// `first` must be valid for writing `n` elements of its first one's `size`.
+    pub(crate) unsafe fn at(
+        first: *mut blocklist_check_result,
+        n: usize,
+    ) -> Result<Answers, Error> {
+        let stride = match n {
+            0 => RESULT_SIZE,
+            // SAFETY: per the contract, the first element is there.
+            _ => stride::<blocklist_check_result>(unsafe { caller_size(first)? })?,
+        };
+        Ok(Answers { first, stride, n })
+    }
+
+    /// The bytes the array spans (start, length), for overlap tests.
+    pub(crate) fn span(&self) -> (*const u8, usize) {
+        (self.first.cast::<u8>().cast_const(), self.stride * self.n)
+    }
+
+    /// The result at `at` (below `n`).
+    #[inline(always)]
+    pub(crate) fn item(&mut self, at: usize) -> Answer {
+        debug_assert!(at < self.n);
+        Answer {
+            // SAFETY: `at < n`, within the array `at`'s contract describes.
+            out: unsafe { self.first.cast::<u8>().add(at * self.stride) }.cast(),
+            size: self.stride,
+        }
+    }
+}
+
 /// Fills `out` with an answer, writing only the fields an answer defines.
-pub(crate) fn write_answer(
+#[inline(always)]
+fn write_answer(
     out: &mut blocklist_check_result,
     status: blocklist_result,
     kind: Kind,
@@ -32,6 +137,7 @@ pub(crate) fn write_answer(
     out.freshness = data.freshness;
     out.kind = kind.code();
     out.list_version = data.index.map_or(0, |i| i.header().list_version);
+    out.answered_at = data.now.0;
     match hit {
         None => {
             out.listed = 0;
@@ -80,7 +186,8 @@ unsafe fn check_one(
         // SAFETY: the caller guarantees `data` is valid for `len` bytes.
         let bytes = unsafe { try_identifier_bytes_apart(data, len, out.cast(), RESULT_SIZE)? };
         let raw = try_utf8(&bytes)?;
-        let out = try_mut(out, "out")?;
+        // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
+        let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
         handle.with_data(now, |data| {
             let hit = match data.index {
@@ -91,7 +198,7 @@ unsafe fn check_one(
                     None
                 }
             };
-            write_answer(out, BLOCKLIST_OK, kind, &data, hit.as_ref());
+            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
             Ok(())
         })
     })
@@ -361,12 +468,11 @@ pub(crate) unsafe fn run_batch(
         if results.is_null() {
             return Err(null("results"));
         }
-        let output = (results.cast::<u8>().cast_const(), RESULT_SIZE * n);
-        let staged = Staged::if_inside(given, output);
+        // SAFETY: the caller guarantees `results` holds `n` elements, each
+        // its first one's `size` long.
+        let mut results = unsafe { Answers::at(results, n)? };
+        let staged = Staged::if_inside(given, results.span());
         let queries = staged.as_ref().map_or(given, |s| &s.queries);
-        // SAFETY: the caller guarantees `results` holds `n` elements; no query
-        // read below lies inside it (copied out above when one did).
-        let results = unsafe { try_slice_mut(results, n, "results")? };
         // The valid queries in order with their positions, and the refused
         // ones with theirs.
         let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
@@ -388,29 +494,31 @@ pub(crate) unsafe fn run_batch(
             // answered ones over theirs: nearly every query is a miss, and
             // this loop has nothing else to decide. No text is read from
             // `results` (see `Staged`), so the answers can follow.
-            for (out, query) in results.iter_mut().zip(queries) {
-                write_answer(out, BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
+            for (at, query) in queries.iter().enumerate() {
+                results
+                    .item(at)
+                    .write(BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
             }
-            let mut failed = |at: usize, e: &Error, out: &mut blocklist_check_result| {
-                write_answer(out, e.code, Kind::from_code(queries[at].kind), &data, None);
+            let mut failed = |at: usize, e: &Error, results: &mut Answers| {
+                results
+                    .item(at)
+                    .write(e.code, Kind::from_code(queries[at].kind), &data, None);
                 if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
                     first_error = Some((at, e.clone()));
                 }
             };
             for (at, e) in &refused {
-                failed(*at, e, &mut results[*at]);
+                failed(*at, e, &mut results);
             }
             answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
                 let at = positions[item];
                 match outcome {
-                    Ok(hit) => write_answer(
-                        &mut results[at],
-                        BLOCKLIST_OK,
-                        valid[item].0,
-                        &data,
-                        Some(&hit),
-                    ),
-                    Err(e) => failed(at, &e, &mut results[at]),
+                    Ok(hit) => {
+                        results
+                            .item(at)
+                            .write(BLOCKLIST_OK, valid[item].0, &data, Some(&hit));
+                    }
+                    Err(e) => failed(at, &e, &mut results),
                 }
             });
             Ok(())

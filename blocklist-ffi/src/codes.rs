@@ -35,6 +35,12 @@ pub const BLOCKLIST_ERR_BATCH_TOO_LARGE: blocklist_result = 106;
 /// An output buffer is too small: length zero, or shorter than the text it
 /// must hold whole (`blocklist_normalise`).
 pub const BLOCKLIST_ERR_BUFFER_TOO_SMALL: blocklist_result = 107;
+/// A struct's `size` field is less than the size of that struct in ABI 1
+/// (the caller did not set it: use the `_INIT` macro), or not a multiple of
+/// its alignment in an array, or an input struct larger than this library
+/// knows sets fields it does not know (nonzero bytes past its size): see
+/// the growth rule atop the header.
+pub const BLOCKLIST_ERR_STRUCT_SIZE: blocklist_result = 108;
 
 /// The identifier is blank (only white space).
 pub const BLOCKLIST_ERR_BLANK_IDENTIFIER: blocklist_result = 200;
@@ -117,6 +123,10 @@ pub(crate) const MESSAGES: &[(blocklist_result, &CStr)] = &[
     (
         BLOCKLIST_ERR_BUFFER_TOO_SMALL,
         c"the output buffer is too small",
+    ),
+    (
+        BLOCKLIST_ERR_STRUCT_SIZE,
+        c"a struct's size field is not one this library accepts",
     ),
     (BLOCKLIST_ERR_BLANK_IDENTIFIER, c"the identifier is blank"),
     (

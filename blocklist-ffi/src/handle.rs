@@ -47,7 +47,7 @@ use blocklist_lookup::index::{
 };
 use blocklist_lookup::{Kind, Rules, Timestamp};
 
-use crate::args::{try_mut, try_path, try_ref};
+use crate::args::{null, try_mut, try_path, try_ref};
 use crate::boundary::{ffi_guard, ffi_guard_keeping_message, ffi_guard_value};
 use crate::clock::KeptClock;
 use crate::codes::{
@@ -58,6 +58,7 @@ use crate::error::{index_code, normalise_code, Error};
 use crate::message::copy_message;
 use crate::options::blocklist_options;
 use crate::published::Published;
+use crate::sized::{caller_size, read_input, write_output};
 use crate::types::{
     blocklist_freshness, blocklist_status, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
     BLOCKLIST_FRESHNESS_STALE,
@@ -152,6 +153,8 @@ pub(crate) struct Data<'a> {
     pub(crate) index: Option<&'a LookupIndex>,
     pub(crate) freshness: blocklist_freshness,
     pub(crate) rules: &'a Rules,
+    /// The time the answer is decided at.
+    pub(crate) now: Timestamp,
 }
 
 impl blocklist_handle {
@@ -239,6 +242,7 @@ impl blocklist_handle {
                 index,
                 freshness,
                 rules: &shared.rules,
+                now,
             })
         })
     }
@@ -564,7 +568,8 @@ pub unsafe extern "C" fn blocklist_open(
 /// up newly published files.
 ///
 /// Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_EMPTY_INPUT` (empty
-/// path), `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
+/// path), `BLOCKLIST_ERR_STRUCT_SIZE` (see the growth rule),
+/// `BLOCKLIST_ERR_INVALID_OPTIONS`, `BLOCKLIST_ERR_UNSUPPORTED_REGION`,
 /// `BLOCKLIST_ERR_INDEX_NOT_FOUND` (unless `allow_missing`),
 /// `BLOCKLIST_ERR_INDEX_IO`, `BLOCKLIST_ERR_INDEX_CORRUPT`,
 /// `BLOCKLIST_ERR_INDEX_UNSUPPORTED_FORMAT`, `BLOCKLIST_ERR_INDEX_NOT_A_FILE`
@@ -581,8 +586,8 @@ pub unsafe extern "C" fn blocklist_open(
 /// that runs long should open its own handle.
 ///
 /// # Safety
-/// `path` must be NULL or NUL-terminated; `options` NULL or a valid
-/// `blocklist_options`; `out` NULL or valid for writing a pointer.
+/// `path` must be NULL or NUL-terminated; `options` NULL or valid for
+/// reading `options->size` bytes; `out` NULL or valid for writing a pointer.
 #[no_mangle]
 pub unsafe extern "C" fn blocklist_open_with_options(
     path: *const c_char,
@@ -593,8 +598,12 @@ pub unsafe extern "C" fn blocklist_open_with_options(
         let out = try_mut(out, "out")?;
         // SAFETY: the caller guarantees `path` is NULL or NUL-terminated.
         let path = unsafe { try_path(path, "path")? };
-        let options = try_ref(options, "options")?;
-        let handle = blocklist_handle::open(path, options)?;
+        if options.is_null() {
+            return Err(null("options"));
+        }
+        // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
+        let options = unsafe { read_input(options, blocklist_options::default())? };
+        let handle = blocklist_handle::open(path, &options)?;
         *out = Box::into_raw(Box::new(handle));
         Ok(())
     })
@@ -647,13 +656,16 @@ pub unsafe extern "C" fn blocklist_handle_reload(
     ffi_guard(|| try_ref(handle, "handle")?.shared.reload())
 }
 
-/// Stores the state of the handle's data and reloads in `*out`.
+/// Stores the state of the handle's data and reloads in `*out`, up to
+/// `out->size` bytes (set it first: `BLOCKLIST_STATUS_INIT`).
 ///
-/// Errors: `BLOCKLIST_ERR_NULL_POINTER`; on error `*out` is not written.
+/// Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_STRUCT_SIZE`; on
+/// error `*out` is not written.
 /// Thread-safety: any thread, concurrently with lookups and reloads.
 ///
 /// # Safety
-/// `handle` must be NULL or an open handle; `out` NULL or valid for writing.
+/// `handle` must be NULL or an open handle; `out` NULL or valid for writing
+/// `out->size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn blocklist_handle_status(
     handle: *const blocklist_handle,
@@ -661,7 +673,11 @@ pub unsafe extern "C" fn blocklist_handle_status(
 ) -> blocklist_result {
     ffi_guard(|| {
         let handle = try_ref(handle, "handle")?;
-        let out = try_mut(out, "out")?;
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
+        let size = unsafe { caller_size(out)? };
         let now = handle.now();
         let shared = &*handle.shared;
         // A strong count (a slow path): the status is built around other locks.
@@ -674,6 +690,7 @@ pub unsafe extern "C" fn blocklist_handle_status(
                     created_at: header.created_at.0,
                     age_seconds: now.0.saturating_sub(header.created_at.0),
                     entries: header.entries,
+                    overlay_entries: index.stats().overlay_entries,
                     freshness: served.freshness(index, now, shared.max_age_seconds),
                     ..blocklist_status::default()
                 }
@@ -698,7 +715,8 @@ pub unsafe extern "C" fn blocklist_handle_status(
             .last_error
             .as_ref()
             .map_or(BLOCKLIST_OK, |e| e.code);
-        *out = status;
+        // SAFETY: as above.
+        unsafe { write_output(out, size, &status) };
         Ok(())
     })
 }

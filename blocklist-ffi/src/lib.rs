@@ -20,7 +20,13 @@
 //! 10. `handle`: `blocklist_handle` (open, close, reload, status), the reload
 //!     design and freshness;
 //! 11. `check`: checks of one identifier, per kind, or a batch;
-//! 12. `canonical`: normalising once, then checking the canonical form.
+//! 12. `canonical`: normalising once, then checking the canonical form;
+//! 13. `key`: normalising and hashing once into a `blocklist_key`, then
+//!     checking it with neither normalisation, shape test nor hash.
+//!
+//! Beside them, `version` (the version and ABI version calls) and `sized`
+//! (the growth rule of the structs that carry a `size` field), used by
+//! `options`, `handle`, `check` and `key`.
 //!
 //! The header `include/blocklist.h` is generated from these modules by
 //! cbindgen (`cbindgen.toml`); `tests/header.rs` fails when it is stale
@@ -36,24 +42,10 @@ pub mod clock;
 pub mod codes;
 mod error;
 pub mod handle;
+pub mod key;
 pub mod message;
 pub mod options;
 mod published;
+pub mod sized;
 pub mod types;
-
-use std::ffi::c_char;
-
-/// The library version ("0.1.0"), a static NUL-terminated string (never free it).
-///
-/// Thread-safety: any thread.
-#[no_mangle]
-pub extern "C" fn blocklist_version() -> *const c_char {
-    VERSION.as_ptr()
-}
-
-const VERSION: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-) {
-    Ok(version) => version,
-    Err(_) => panic!("the crate version holds a NUL"),
-};
+pub mod version;

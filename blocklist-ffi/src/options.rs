@@ -5,10 +5,11 @@ use std::ffi::c_char;
 
 use blocklist_lookup::Rules;
 
-use crate::args::try_mut;
+use crate::args::null;
 use crate::boundary::ffi_guard;
 use crate::codes::{blocklist_result, BLOCKLIST_ERR_INVALID_OPTIONS};
 use crate::error::Error;
+use crate::sized::{caller_size, write_output, Growable};
 
 /// Default `max_age_seconds`: a day, the daemon's own default bound
 /// (`freshness.max_age`), for indexes that have no heartbeat beside them.
@@ -22,18 +23,25 @@ pub const BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS: u32 = 1_000;
 /// Room for the default region code and its terminating NUL.
 pub const BLOCKLIST_REGION_MAX: usize = 8;
 
-/// How a handle behaves. Initialise with `blocklist_options_default`, then
-/// change the fields you need.
+/// Bytes of `blocklist_options` in ABI 1: the least `size` a caller may give.
+pub const BLOCKLIST_OPTIONS_MIN_SIZE: usize = 32;
+
+const _: () = assert!(BLOCKLIST_OPTIONS_MIN_SIZE == std::mem::size_of::<blocklist_options>());
+
+/// How a handle behaves. Initialise with `BLOCKLIST_OPTIONS_INIT` and
+/// `blocklist_options_default`, then change the fields you need:
+///
+/// ```c
+/// blocklist_options o = BLOCKLIST_OPTIONS_INIT;
+/// blocklist_options_default(&o);
+/// o.reload_interval_ms = 250;
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct blocklist_options {
-    /// Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
-    /// beside the index, as for an index built without a daemon: data older
-    /// than this many seconds (by the list's creation time) makes results
-    /// `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
-    /// daemon's verdict on the feed decides. Default
-    /// `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
-    pub max_age_seconds: u64,
+    /// `sizeof(blocklist_options)` as the caller was compiled (see the
+    /// growth rule): fields past it take their defaults.
+    pub size: u32,
     /// How often a background thread owned by the handle looks for a newly
     /// published index file (one `stat`; a changed file is opened, validated
     /// and swapped in without blocking lookups), checks the served file was
@@ -45,6 +53,13 @@ pub struct blocklist_options {
     /// `blocklist_handle_reload` yourself, as often. Default
     /// `BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS`.
     pub reload_interval_ms: u32,
+    /// Only where no heartbeat (`lookup.beat`, written by `blocklistd`) lies
+    /// beside the index, as for an index built without a daemon: data older
+    /// than this many seconds (by the list's creation time) makes results
+    /// `BLOCKLIST_FRESHNESS_STALE`. 0: never stale. With a heartbeat the
+    /// daemon's verdict on the feed decides. Default
+    /// `BLOCKLIST_DEFAULT_MAX_AGE_SECONDS`.
+    pub max_age_seconds: u64,
     /// 1: opening succeeds when the index file does not exist yet; results say
     /// `BLOCKLIST_FRESHNESS_NO_DATA` until it appears (the background thread,
     /// or `blocklist_handle_reload`, picks it up). 0: opening fails with
@@ -64,6 +79,7 @@ impl Default for blocklist_options {
             *slot = *byte as c_char;
         }
         blocklist_options {
+            size: std::mem::size_of::<blocklist_options>() as u32,
             max_age_seconds: BLOCKLIST_DEFAULT_MAX_AGE_SECONDS,
             reload_interval_ms: BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS,
             allow_missing: 0,
@@ -107,19 +123,34 @@ impl blocklist_options {
     }
 }
 
-/// Fills `*out` with the default options.
+// SAFETY: repr(C), the u32 size first, integers and arrays of them only.
+unsafe impl Growable for blocklist_options {
+    const MIN_SIZE: usize = BLOCKLIST_OPTIONS_MIN_SIZE;
+    const NAME: &'static str = "blocklist_options";
+}
+
+/// Fills `*out` with the default options, up to `out->size` bytes (set it
+/// first: `BLOCKLIST_OPTIONS_INIT`).
 ///
-/// Errors: `BLOCKLIST_ERR_NULL_POINTER`. Ownership: the caller owns `*out`
-/// (a plain struct, nothing to free). Thread-safety: any thread.
+/// Errors: `BLOCKLIST_ERR_NULL_POINTER`, `BLOCKLIST_ERR_STRUCT_SIZE`.
+/// Ownership: the caller owns `*out` (a plain struct, nothing to free).
+/// Thread-safety: any thread.
 ///
 /// # Safety
-/// `out` must be NULL or valid for writing one `blocklist_options`.
+/// `out` must be NULL or valid for writing `out->size` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn blocklist_options_default(
     out: *mut blocklist_options,
 ) -> blocklist_result {
     ffi_guard(|| {
-        *try_mut(out, "out")? = blocklist_options::default();
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
+        unsafe {
+            let size = caller_size(out)?;
+            write_output(out, size, &blocklist_options::default());
+        }
         Ok(())
     })
 }

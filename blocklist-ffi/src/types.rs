@@ -5,6 +5,7 @@
 use std::ffi::c_char;
 
 use crate::codes::blocklist_result;
+use crate::sized::Growable;
 
 /// What an identifier names; the values are the list's wire codes.
 #[allow(non_camel_case_types)]
@@ -58,13 +59,30 @@ pub const BLOCKLIST_MATCHED_MAX: usize = 256;
 /// Bytes of one `blocklist_check_result`, the output of a single check.
 pub(crate) const RESULT_SIZE: usize = std::mem::size_of::<blocklist_check_result>();
 
-/// The answer to a check.
+/// Bytes of `blocklist_check_result` in ABI 1, up to `matched`: the least
+/// `size` a caller may give (see the growth rule atop the header).
+pub const BLOCKLIST_CHECK_RESULT_MIN_SIZE: usize = 328;
+/// Bytes of `blocklist_status` in ABI 1, up to `freshness` and its padding.
+pub const BLOCKLIST_STATUS_MIN_SIZE: usize = 80;
+
+const _: () = assert!(
+    BLOCKLIST_CHECK_RESULT_MIN_SIZE == std::mem::offset_of!(blocklist_check_result, answered_at)
+);
+const _: () =
+    assert!(BLOCKLIST_STATUS_MIN_SIZE == std::mem::offset_of!(blocklist_status, overlay_entries));
+
+/// The answer to a check. Set `size` before the call
+/// (`blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;`); for a batch,
+/// `size` of the first result gives the stride of the whole array.
 ///
 /// On a miss, `agency` and `matched` are empty strings (only their first
 /// byte is written) and `reason`, `listed_at`, `expires_at` are 0.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct blocklist_check_result {
+    /// `sizeof(blocklist_check_result)` as the caller was compiled, set by
+    /// the caller and never written by the library (see the growth rule).
+    pub size: u32,
     /// `BLOCKLIST_OK`, or for an item of a batch the item's error code (the
     /// other fields then say "not listed" but nothing was checked).
     pub status: blocklist_result,
@@ -91,6 +109,10 @@ pub struct blocklist_check_result {
     /// On a hit, the canonical identifier that is listed, NUL-terminated: the
     /// one checked or, for a domain, the listed parent that caught it.
     pub matched: [c_char; BLOCKLIST_MATCHED_MAX],
+    /// The time the answer was decided at (expiry, freshness), seconds since
+    /// the Unix epoch: what an audit log records beside the answer. Since
+    /// ABI 1 (after `BLOCKLIST_CHECK_RESULT_MIN_SIZE`).
+    pub answered_at: u64,
 }
 
 /// One query of a batch: a kind and `len` bytes of identifier text.
@@ -105,10 +127,17 @@ pub struct blocklist_query {
     pub len: usize,
 }
 
-/// The state of a handle's data and reloads.
+/// The state of a handle's data and reloads. Set `size` before the call
+/// (`blocklist_status s = BLOCKLIST_STATUS_INIT;`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct blocklist_status {
+    /// `sizeof(blocklist_status)` as the caller was compiled, set by the
+    /// caller and never written by the library (see the growth rule).
+    pub size: u32,
+    /// The code of the last reload attempt that failed, or `BLOCKLIST_OK` if
+    /// the last attempt that found a new file succeeded (or none has).
+    pub last_reload_error: blocklist_result,
     /// The list version served; 0 when there is no data yet.
     pub list_version: u64,
     /// When the served list data was created, seconds since the Unix epoch; 0 without data.
@@ -134,7 +163,20 @@ pub struct blocklist_status {
     /// would report. `_NO_DATA` too while lookups return
     /// `BLOCKLIST_ERR_INDEX_MODIFIED`.
     pub freshness: blocklist_freshness,
-    /// The code of the last reload attempt that failed, or `BLOCKLIST_OK` if
-    /// the last attempt that found a new file succeeded (or none has).
-    pub last_reload_error: blocklist_result,
+    /// Recent changes served from the overlay above the full index (0
+    /// without one): the daemon merges them into a new full index when they
+    /// grow. Since ABI 1 (after `BLOCKLIST_STATUS_MIN_SIZE`).
+    pub overlay_entries: u64,
+}
+
+// SAFETY: repr(C), the u32 size first, integers and arrays of them only.
+unsafe impl Growable for blocklist_check_result {
+    const MIN_SIZE: usize = BLOCKLIST_CHECK_RESULT_MIN_SIZE;
+    const NAME: &'static str = "blocklist_check_result";
+}
+
+// SAFETY: repr(C), the u32 size first, integers only.
+unsafe impl Growable for blocklist_status {
+    const MIN_SIZE: usize = BLOCKLIST_STATUS_MIN_SIZE;
+    const NAME: &'static str = "blocklist_status";
 }

@@ -6,7 +6,10 @@
 //! differs; `BLOCKLIST_BLESS=1 cargo test -p blocklist-ffi --test header`
 //! rewrites it.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
+
+use blocklist_lookup::Reason;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,11 +22,35 @@ fn generate() -> String {
     let bindings = cbindgen::Builder::new()
         .with_crate(&dir)
         .with_config(config)
+        .with_after_include(generated_macros())
         .generate()
         .expect("cbindgen generates the header");
     let mut out = Vec::new();
     bindings.write(&mut out);
     String::from_utf8(out).expect("the header is UTF-8")
+}
+
+/// The macros whose one source is not a constant of this crate: the
+/// version (the crate's, as cargo gives it) and the reason codes (the
+/// lookup crate's named `Reason`s, the codes the index format stores).
+fn generated_macros() -> String {
+    let part = |name: &str, value: &str| format!("#define BLOCKLIST_VERSION_{name} {value}\n");
+    let mut out = String::from("\n/* The version this header belongs to; blocklist_version_number() and\n * blocklist_abi_version() say which library a program runs against. */\n");
+    out += &part("MAJOR", env!("CARGO_PKG_VERSION_MAJOR"));
+    out += &part("MINOR", env!("CARGO_PKG_VERSION_MINOR"));
+    out += &part("PATCH", env!("CARGO_PKG_VERSION_PATCH"));
+    out += "#define BLOCKLIST_VERSION_NUMBER (BLOCKLIST_VERSION_MAJOR * 10000 + BLOCKLIST_VERSION_MINOR * 100 + BLOCKLIST_VERSION_PATCH)\n";
+    out += "\n/* Reason codes of blocklist_check_result.reason (the centre may add others). */\n";
+    for code in 0..=u16::MAX {
+        if let Some(name) = Reason(code).name() {
+            let _ = writeln!(
+                out,
+                "#define BLOCKLIST_REASON_{} {code}",
+                name.to_ascii_uppercase()
+            );
+        }
+    }
+    out
 }
 
 #[test]

@@ -30,11 +30,12 @@ static blocklist_handle *open_or_die(const char *path, const blocklist_options *
 static void expect(const blocklist_handle *h, blocklist_kind kind, const char *text,
                    int listed, uint16_t reason, const char *agency, const char *matched,
                    uint64_t listed_at, uint64_t expires_at) {
-  blocklist_check_result r, c;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT, c = BLOCKLIST_CHECK_RESULT_INIT;
   char canonical[BLOCKLIST_MATCHED_MAX];
   size_t n = 0;
   memset(&r, 0xAB, sizeof r);
   memset(&c, 0xCD, sizeof c);
+  r.size = c.size = sizeof r; /* the marker spares the size */
   CHECK_RC(blocklist_check(h, kind, text, strlen(text), &r), BLOCKLIST_OK);
   /* normalising once, then checking the canonical form, answers the same */
   CHECK_RC(blocklist_normalise(h, kind, text, strlen(text), canonical, sizeof canonical, &n),
@@ -92,7 +93,7 @@ static void every_kind_through_blocklist_check(const blocklist_handle *h) {
 }
 
 static void convenience_calls_match_blocklist_check(const blocklist_handle *h) {
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   const char *account = "004 123-4-56789-0", *number = "+66812345678",
              *domain = "scam.example", *url = "http://login.scam.example:8080/a";
   CHECK_RC(blocklist_check_account(h, account, strlen(account), &r), BLOCKLIST_OK);
@@ -120,10 +121,11 @@ static void batch_answers_each_query_and_reports_bad_items_in_place(const blockl
       {99, "whatever", 8},
       {BLOCKLIST_KIND_ACCOUNT, "GB82WEST12345698765432", 22},
   };
-  blocklist_check_result r[6];
+  blocklist_check_result r[6] = { BLOCKLIST_CHECK_RESULT_INIT };
   char msg[256];
   size_t n;
   memset(r, 0xAB, sizeof r);
+  r[0].size = sizeof r[0]; /* the marker spares the size */
   CHECK_RC(blocklist_check_batch(h, q, 6, r), BLOCKLIST_OK);
   CHECK(r[0].status == BLOCKLIST_OK && r[0].listed == 1 && r[0].reason == 2);
   CHECK(r[1].status == BLOCKLIST_OK && r[1].listed == 0);
@@ -148,10 +150,11 @@ static void canonical_batch_answers_like_the_single_check(const blocklist_handle
       {99, "whatever", 8},
       {BLOCKLIST_KIND_ACCOUNT, "GB82WEST12345698765432", 22},
   };
-  blocklist_check_result r[6], one;
+  blocklist_check_result r[6] = { BLOCKLIST_CHECK_RESULT_INIT }, one = BLOCKLIST_CHECK_RESULT_INIT;
   char msg[256];
   size_t n;
   memset(r, 0xAB, sizeof r);
+  r[0].size = sizeof r[0]; /* the marker spares the size */
   CHECK_RC(blocklist_check_canonical_batch(h, q, 6, r), BLOCKLIST_OK);
   CHECK(r[0].status == BLOCKLIST_OK && r[0].listed == 1 && r[0].reason == 2);
   CHECK(r[1].status == BLOCKLIST_OK && r[1].listed == 0);
@@ -177,7 +180,9 @@ static void canonical_batch_answers_like_the_single_check(const blocklist_handle
  * same result, or of a batch whose results array holds it, and a buffer
  * normalised in place: each answers as if the text had been copied first. */
 static void text_passed_back_into_its_own_result(const blocklist_handle *h) {
-  blocklist_check_result r, batch[3];
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT,
+                         batch[3] = {BLOCKLIST_CHECK_RESULT_INIT, BLOCKLIST_CHECK_RESULT_INIT,
+                                     BLOCKLIST_CHECK_RESULT_INIT};
   blocklist_query q[3];
   char buf[BLOCKLIST_MATCHED_MAX] = "081-234-5678";
   size_t n = 0;
@@ -218,7 +223,7 @@ static void text_passed_back_into_its_own_result(const blocklist_handle *h) {
 }
 
 static void status_reports_version_age_and_entries(const blocklist_handle *h) {
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
   CHECK(s.list_version == 5 && s.entries == 5 && s.freshness == BLOCKLIST_FRESHNESS_FRESH);
   CHECK(s.created_at > 1700000000u && s.age_seconds < 600);
@@ -227,9 +232,9 @@ static void status_reports_version_age_and_entries(const blocklist_handle *h) {
 
 static void old_data_is_answered_but_flagged_stale(const char *dir) {
   char path[1024];
-  blocklist_options o;
-  blocklist_check_result r;
-  blocklist_status s;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   blocklist_handle *h;
   CHECK_RC(blocklist_options_default(&o), BLOCKLIST_OK);
   CHECK(o.max_age_seconds == BLOCKLIST_DEFAULT_MAX_AGE_SECONDS);
@@ -251,9 +256,9 @@ static void old_data_is_answered_but_flagged_stale(const char *dir) {
 
 static void a_missing_index_answers_no_data_until_it_is_published(const char *dir) {
   char folder[1024], target[1024], newer[1024];
-  blocklist_options o;
-  blocklist_check_result r;
-  blocklist_status s;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   blocklist_handle *h;
   CHECK_RC(blocklist_options_default(&o), BLOCKLIST_OK);
   o.reload_interval_ms = 0;
@@ -267,8 +272,9 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
   /* both batches too: every item answered "not listed", without data */
   for (int canonical = 0; canonical < 2; canonical++) {
     blocklist_query q[2] = {{BLOCKLIST_KIND_NUMBER, "+66812345678", 12}, {BLOCKLIST_KIND_DOMAIN, "scam.example", 12}};
-    blocklist_check_result b[2];
+    blocklist_check_result b[2] = { BLOCKLIST_CHECK_RESULT_INIT };
     memset(b, 0xAB, sizeof b);
+    b[0].size = sizeof b[0]; /* the marker spares the size */
     CHECK_RC((canonical ? blocklist_check_canonical_batch : blocklist_check_batch)(h, q, 2, b), BLOCKLIST_OK);
     for (int i = 0; i < 2; i++)
       CHECK(b[i].status == BLOCKLIST_OK && b[i].listed == 0 && b[i].freshness == BLOCKLIST_FRESHNESS_NO_DATA &&
@@ -277,7 +283,7 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
   /* text that is no identifier is refused as with data, alone or in a batch */
   {
     blocklist_query q = {BLOCKLIST_KIND_NUMBER, "hello", 5};
-    blocklist_check_result b;
+    blocklist_check_result b = BLOCKLIST_CHECK_RESULT_INIT;
     blocklist_result rc = blocklist_check_number(h, "hello", 5, &r);
     CHECK(rc >= 200 && rc < 300);
     CHECK_RC(blocklist_check_batch(h, &q, 1, &b), BLOCKLIST_OK);
@@ -323,8 +329,8 @@ static void a_missing_index_answers_no_data_until_it_is_published(const char *di
 
 static void the_background_thread_picks_up_a_newer_index(const char *dir) {
   char work[1024], target[1024], newer[1024], source[1024];
-  blocklist_options o;
-  blocklist_check_result r;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   blocklist_handle *h;
   int waited = 0;
   join(work, sizeof work, dir, "work");
@@ -365,7 +371,7 @@ static int index_mapped(void) {
  * the absent thread used to fail and print). */
 static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
   char data[1024], said[256];
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h;
   int err[2], status;
   ssize_t n;
@@ -379,7 +385,7 @@ static void a_forked_child_checks_and_closes_its_copy(const char *dir) {
   pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     dup2(err[1], 2);
     close(err[0]);
     close(err[1]);
@@ -414,7 +420,7 @@ int main(int argc, char **argv) {
   CHECK(strcmp(blocklist_version(), "0.1.0") == 0);
   join(data, sizeof data, argv[1], "data");
   /* the folder form: <data>/lookup.idx */
-  h = open_or_die(data, &(blocklist_options){0, 0, 0, "TH"});
+  h = open_or_die(data, &(blocklist_options){sizeof(blocklist_options), 0, 0, 0, "TH"});
   every_kind_through_blocklist_check(h);
   convenience_calls_match_blocklist_check(h);
   batch_answers_each_query_and_reports_bad_items_in_place(h);

@@ -46,12 +46,14 @@ static int seen[1000];
 static blocklist_check_result marked(void) {
   blocklist_check_result r;
   memset(&r, 0x5A, sizeof r);
+  r.size = sizeof r;
   return r;
 }
 
 static int untouched(const blocklist_check_result *r) {
   const unsigned char *p = (const unsigned char *)r;
-  for (size_t i = 0; i < sizeof *r; i++)
+  if (r->size != sizeof *r) return 0;
+  for (size_t i = sizeof r->size; i < sizeof *r; i++)
     if (p[i] != 0x5A) return 0;
   return 1;
 }
@@ -195,7 +197,7 @@ static void canonical_errors(const blocklist_handle *h) {
 
 static void open_errors(const char *dir) {
   char path[1024], work[1024], good[1024];
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = (blocklist_handle *)&o; /* a marker: must stay unwritten */
   unsigned char *bytes;
   size_t len;
@@ -234,7 +236,7 @@ static void open_errors(const char *dir) {
     blocklist_handle *us = NULL;
     char canonical[BLOCKLIST_MATCHED_MAX];
     size_t n = 0;
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     CHECK_RC(blocklist_open_with_options(good, &o, &us), BLOCKLIST_OK);
     CHECK_RC(blocklist_normalise(us, BLOCKLIST_KIND_NUMBER, "(212) 555-1234", 14, canonical,
                                  sizeof canonical, &n), BLOCKLIST_OK);
@@ -275,10 +277,10 @@ static void open_errors(const char *dir) {
 /* A refused reload keeps answering from the previous index. */
 static void refused_reloads_keep_the_previous_index(const char *dir) {
   char target[1024], good[1024], older[1024], msg[512];
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
-  blocklist_check_result r;
-  blocklist_status s;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   unsigned char *bytes;
   size_t len, n;
   join(target, sizeof target, dir, "work2/lookup.idx");
@@ -347,14 +349,14 @@ static pthread_key_t late_key;
 static blocklist_result late_results[2];
 
 static void late_check(void *unused) {
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   (void)unused;
   late_results[0] = blocklist_check_number(late_handle, "081-234-5678", 12, &r);
   late_results[1] = blocklist_check_number(late_handle, "\xff\xfe", 2, &r);
 }
 
 static void *check_then_exit(void *unused) {
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   (void)unused;
   /* use the library's thread-locals (scratch buffer, last error) first */
   CHECK_RC(blocklist_check_number(late_handle, "081-234-5678", 12, &r), BLOCKLIST_OK);

@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
   while (scanf("%llu %31s", &version, number) == 2) {
     uint64_t start = now_ns(), deadline = start + (uint64_t)BOUND_MS * 1000000u;
     struct timespec pause = {0, 1000000};
-    blocklist_check_result r;
+    blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
     int seen = 0;
     do {
       CHECK_RC(blocklist_check_canonical(h, BLOCKLIST_KIND_NUMBER, number, strlen(number), &r),

@@ -21,9 +21,9 @@ static const char CLEAN[] = "+66811111111";
 
 /* Every answer a caller can get: single, canonical, both batches, status. */
 static void answers_carry(const blocklist_handle *h, blocklist_freshness expected) {
-  blocklist_check_result r, batch[2];
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT, batch[2] = { BLOCKLIST_CHECK_RESULT_INIT };
   blocklist_query q[2];
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   CHECK_RC(blocklist_check_number(h, RAW, strlen(RAW), &r), BLOCKLIST_OK);
   CHECK(r.listed == 1 && r.freshness == expected);
   CHECK_RC(blocklist_check_canonical(h, BLOCKLIST_KIND_NUMBER, LISTED, strlen(LISTED), &r), BLOCKLIST_OK);
@@ -44,7 +44,7 @@ static void answers_carry(const blocklist_handle *h, blocklist_freshness expecte
 /* Polls the status until it reports `expected`, for at most ten seconds. */
 static void wait_for(const blocklist_handle *h, blocklist_freshness expected) {
   uint64_t deadline = now_ns() + 10000000000u;
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   struct timespec pause = {0, 5000000};
   do {
     CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
@@ -54,7 +54,7 @@ static void wait_for(const blocklist_handle *h, blocklist_freshness expected) {
 }
 
 int main(int argc, char **argv) {
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
   char mode[8];
   unsigned expected;

@@ -18,7 +18,7 @@ static const char LISTED[] = "+66812345678";
 static void wait_for_reload_error(const blocklist_handle *h, blocklist_result code) {
   uint64_t deadline = now_ns() + 10000000000u;
   struct timespec pause = {0, 2000000};
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   do {
     CHECK_RC(blocklist_handle_status(h, &s), BLOCKLIST_OK);
     if (s.last_reload_error == code) return;
@@ -30,10 +30,11 @@ static void wait_for_reload_error(const blocklist_handle *h, blocklist_result co
 
 /* Every way to check the listed entry is refused, nothing written. */
 static void answers_are_withheld(const blocklist_handle *h) {
-  blocklist_check_result r, batch[1];
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT, batch[1] = { BLOCKLIST_CHECK_RESULT_INIT };
   blocklist_query q = {BLOCKLIST_KIND_NUMBER, LISTED, sizeof LISTED - 1};
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   memset(&r, 0x5A, sizeof r);
+  r.size = sizeof r; /* the marker spares the size */
   CHECK_RC(blocklist_check_number(h, LISTED, strlen(LISTED), &r), BLOCKLIST_ERR_INDEX_MODIFIED);
   CHECK(r.listed == 0x5A && r.freshness == 0x5A);
   CHECK_RC(blocklist_check_canonical(h, BLOCKLIST_KIND_NUMBER, LISTED, strlen(LISTED), &r),
@@ -49,7 +50,7 @@ static void answers_are_withheld(const blocklist_handle *h) {
 static void answers_return(const blocklist_handle *h) {
   uint64_t deadline = now_ns() + 10000000000u;
   struct timespec pause = {0, 2000000};
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   for (;;) {
     blocklist_result rc = blocklist_check_number(h, LISTED, strlen(LISTED), &r);
     if (rc == BLOCKLIST_OK) {
@@ -68,9 +69,9 @@ static void answers_return(const blocklist_handle *h) {
 
 int main(int argc, char **argv) {
   char index[1024], good[1024], zeroed[1024], shorter[1024], data[1024];
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   if (argc != 2) {
     fprintf(stderr, "usage: overwrite <dir>\n");
     return 2;

@@ -12,7 +12,7 @@ int sqlite3_libversion_number(void);
 
 int main(int argc, char **argv) {
   blocklist_handle *h = NULL;
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   if (argc != 2) {
     fprintf(stderr, "usage: own_sqlite <data dir>\n");
     return 2;

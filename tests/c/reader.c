@@ -43,7 +43,7 @@ static size_t load(const char *path) {
 /* Bad arguments at the C edge: each must return its documented code. */
 static unsigned bad_args_wrong(const blocklist_handle *h) {
   static char long_input[BLOCKLIST_MAX_INPUT_LEN + 2];
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   blocklist_handle *none = NULL;
   unsigned wrong = 0;
   memset(long_input, 'a', sizeof long_input - 1);
@@ -62,7 +62,7 @@ static unsigned bad_args_wrong(const blocklist_handle *h) {
 }
 
 int main(int argc, char **argv) {
-  blocklist_options options;
+  blocklist_options options = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
   blocklist_result rc;
   size_t n, i;
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
   deadline = now_ns() + (uint64_t)atof(argv[3]) * 1000000000u;
   do {
     for (i = 0; i < n; i++) {
-      blocklist_check_result r;
+      blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
       uint64_t t0 = now_ns(), took;
       rc = blocklist_check(h, refs[i].kind, refs[i].value, refs[i].len, &r);
       took = now_ns() - t0;
@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
   } while (now_ns() < deadline);
   {
     /* How reloads went: a reader that saw no new version says why. */
-    blocklist_status status;
+    blocklist_status status = BLOCKLIST_STATUS_INIT;
     char why[512] = "";
     size_t why_len = 0;
     blocklist_handle_status(h, &status);

@@ -71,12 +71,12 @@ static void *checker(void *arg) {
   unsigned long long end = now_ns() + (unsigned long long)(seconds * 1e9);
   size_t i = (size_t)(uintptr_t)arg * 7919 % nrefs;
   blocklist_query batch[64];
-  blocklist_check_result results[64];
+  blocklist_check_result results[64] = { BLOCKLIST_CHECK_RESULT_INIT };
   int canonical = 0;
   while (now_ns() < end) {
     /* single checks, timed one by one */
     for (int k = 0; k < 256; k++, i = (i + 1) % nrefs) {
-      blocklist_check_result r;
+      blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
       unsigned long long t0 = now_ns(), dt;
       blocklist_result rc = blocklist_check(handle, refs[i].kind, refs[i].text, refs[i].len, &r);
       dt = now_ns() - t0;
@@ -135,9 +135,9 @@ static void *reloader(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  blocklist_options o;
+  blocklist_options o = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
-  blocklist_status s;
+  blocklist_status s = BLOCKLIST_STATUS_INIT;
   pthread_t threads[64], reload_thread;
   int n;
   if (argc != 5 || (n = atoi(argv[4])) < 1 || n > 64) {

@@ -148,7 +148,11 @@ fn fixture() -> tempfile::TempDir {
 fn run_fixture_program(name: &str, sanitize: bool) -> String {
     let fixture = fixture();
     let source = workspace_root().join(format!("tests/c/{name}.c"));
-    let exe = compile_c(&source, &fixture.path().join(name), sanitize);
+    let exe = compile_c(
+        &source,
+        &fixture.path().join(name.replace('/', "_")),
+        sanitize,
+    );
     assert_passed(name, &run(&exe, &[fixture.path()]))
 }
 
@@ -156,6 +160,18 @@ fn run_fixture_program(name: &str, sanitize: bool) -> String {
 fn checks_of_every_kind_answer_with_the_listed_metadata() {
     let out = run_fixture_program("correctness", false);
     assert!(out.contains("correctness: ok"), "{out}");
+}
+
+#[test]
+fn structs_grow_by_the_header_rule_and_keys_answer_as_their_text_whatever_their_bytes() {
+    let out = run_fixture_program("growth", sanitizers_work());
+    assert!(out.contains("growth: ok"), "{out}");
+}
+
+#[test]
+fn a_program_compiled_against_the_frozen_abi_1_header_works_against_this_library() {
+    let out = run_fixture_program("abi1/older_program", sanitizers_work());
+    assert!(out.contains("older_program: ok"), "{out}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ use crate::kind::Kind;
 use crate::normalise::registrable_start;
 
 /// The parents of `canonical` as a query of `kind`: none unless it is a domain.
-#[inline]
+#[inline(always)]
 pub(super) fn parents(kind: Kind, canonical: &str) -> Parents<'_> {
     let starts = if kind != Kind::Domain {
         Starts::Mask(0)
@@ -95,7 +95,7 @@ enum Starts {
 impl<'a> Iterator for Parents<'a> {
     type Item = &'a str;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a str> {
         let start = match &mut self.starts {
             Starts::Mask(mask) => {

@@ -1,0 +1,322 @@
+//! `blocklist_key`: an identifier normalised and hashed once
+//! (`blocklist_make_key`, when a payee is registered, say), then checked
+//! on every payment by `blocklist_check_key` with neither normalisation,
+//! shape test nor hash: the cheapest check there is.
+//!
+//! A key is caller memory, so nothing in it is trusted to size or index
+//! anything: its length is checked against its buffer, its kind against the
+//! kinds, and its hash is used only when a seal over the hash, the seed, the
+//! kind, the length and the text's first and last eight bytes matches (a
+//! key from uninitialised or corrupt memory fails it, about 2⁻⁶⁴ odds
+//! otherwise) and the seed is the served index's. Any other key is checked
+//! the slow way, as `blocklist_check_canonical` checks its text, so a key
+//! answers exactly as its text would; a listed answer is confirmed by
+//! hashing the text again (hits are rare, so this costs nothing that
+//! measures), so a hash that is not the text's can never make a hit.
+
+use std::ffi::c_char;
+
+use blocklist_lookup::index::{key_hash, Hit, KeyHash, LookupIndex};
+use blocklist_lookup::normalise::normalise_into;
+use blocklist_lookup::{Kind, Timestamp};
+
+use crate::args::{null, overlaps, try_identifier_bytes, try_kind, try_ref, try_utf8};
+use crate::boundary::ffi_guard;
+use crate::canonical::{not_canonical, try_canonical};
+use crate::check::Answer;
+use crate::codes::{blocklist_result, BLOCKLIST_ERR_NOT_CANONICAL, BLOCKLIST_OK};
+use crate::error::Error;
+use crate::handle::blocklist_handle;
+use crate::sized::{caller_size, write_output, Growable};
+use crate::types::{blocklist_check_result, blocklist_kind, BLOCKLIST_MATCHED_MAX, RESULT_SIZE};
+
+/// Bytes of `blocklist_key` in ABI 1: the least `size` a caller may give.
+pub const BLOCKLIST_KEY_MIN_SIZE: usize = 296;
+
+const _: () = assert!(BLOCKLIST_KEY_MIN_SIZE == std::mem::size_of::<blocklist_key>());
+
+/// An identifier in canonical form with its hash under the served index's
+/// seed, made by `blocklist_make_key` and checked by `blocklist_check_key`.
+/// Caller-owned plain data: store it (with the payee, say), copy it, check
+/// it from any thread. Set `size` before making one
+/// (`blocklist_key k = BLOCKLIST_KEY_INIT;`). Read `kind`, `len` and
+/// `canonical`; never change a field (a changed key is checked the slow
+/// way, or refused).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct blocklist_key {
+    /// `sizeof(blocklist_key)` as the caller was compiled (see the growth rule).
+    pub size: u32,
+    /// `BLOCKLIST_KIND_*`.
+    pub kind: blocklist_kind,
+    /// The length of `canonical` in bytes, without its NUL.
+    pub len: u16,
+    /// The seed of the index the hash was made under (0 with no index);
+    /// a key made under another seed is hashed again on every check, so
+    /// make it again after the daemon writes a new full index
+    /// (`blocklist_status.list_version` tells when a check is slower).
+    pub seed: u64,
+    /// The hash of the canonical form under `seed`.
+    pub hash: [u64; 2],
+    /// A seal over the fields above, so that a key from corrupt memory is
+    /// not trusted.
+    pub seal: u64,
+    /// The canonical form, NUL-terminated (as `blocklist_normalise` writes it).
+    pub canonical: [c_char; BLOCKLIST_MATCHED_MAX],
+}
+
+// SAFETY: repr(C), the u32 size first, integers and arrays of them only.
+unsafe impl Growable for blocklist_key {
+    const MIN_SIZE: usize = BLOCKLIST_KEY_MIN_SIZE;
+    const NAME: &'static str = "blocklist_key";
+}
+
+/// Random odd constants keying the seal (not a secret: the seal guards
+/// against corrupt memory, not against the caller, who owns the key).
+const SEAL: [u64; 4] = [
+    0x9E6C_63D0_676A_9A99,
+    0xC2B2_AE3D_27D4_EB4F,
+    0x1656_67B1_9E37_79F9,
+    0xD6E8_FEB8_6659_FD93,
+];
+
+/// The 64-bit fold of a 128-bit product.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product >> 64) as u64 ^ product as u64
+}
+
+/// The seal of `key`'s fields: the hash, the seed, the kind, the length and
+/// the first and last eight bytes of the text (read within the buffer
+/// whatever the length).
+#[inline(always)]
+fn seal_of(key: &blocklist_key) -> u64 {
+    let len = usize::from(key.len).min(BLOCKLIST_MATCHED_MAX);
+    let word = |at: usize| {
+        let bytes = &key.canonical[at..at + 8];
+        // SAFETY: eight bytes in the buffer; `c_char` is laid out as `u8`.
+        u64::from_le(unsafe { bytes.as_ptr().cast::<u64>().read_unaligned() })
+    };
+    let last = len.saturating_sub(8).min(BLOCKLIST_MATCHED_MAX - 8);
+    fold_mul(
+        key.hash[0] ^ SEAL[0] ^ word(0),
+        key.hash[1] ^ SEAL[1] ^ word(last),
+    ) ^ fold_mul(
+        key.seed ^ SEAL[2],
+        (u64::from(key.len) << 16 | u64::from(key.kind)) ^ SEAL[3],
+    )
+}
+
+/// Normalises an identifier of `kind` (as `blocklist_check` does) and
+/// stores it in `*key` with its hash under the served index's seed: the
+/// work every check of it would repeat, done once.
+///
+/// ```c
+/// blocklist_key payee = BLOCKLIST_KEY_INIT;
+/// if (blocklist_make_key(h, BLOCKLIST_KIND_ACCOUNT, text, len, &payee) == BLOCKLIST_OK) {
+///   blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+///   blocklist_check_key(h, &payee, &r);   // on every payment
+/// }
+/// ```
+///
+/// Errors (nothing written): `BLOCKLIST_ERR_NULL_POINTER`,
+/// `BLOCKLIST_ERR_STRUCT_SIZE`, the argument errors of `blocklist_check`,
+/// the 2xx codes when the text is not a valid identifier of the kind,
+/// `BLOCKLIST_ERR_INDEX_MODIFIED` (as `blocklist_check`).
+///
+/// Ownership: borrows `data` for the call; the caller owns `*key`.
+/// Thread-safety: any number of threads at once.
+///
+/// # Safety
+/// `handle` NULL or open; `data` NULL or valid for `len` bytes; `key` NULL
+/// or valid for writing `key->size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_make_key(
+    handle: *const blocklist_handle,
+    kind: blocklist_kind,
+    data: *const c_char,
+    len: usize,
+    key: *mut blocklist_key,
+) -> blocklist_result {
+    ffi_guard(|| {
+        let handle = try_ref(handle, "handle")?;
+        let kind = try_kind(kind)?;
+        // SAFETY: the caller guarantees `data` is valid for `len` bytes.
+        let raw = try_utf8(unsafe { try_identifier_bytes(data, len)? })?;
+        if key.is_null() {
+            return Err(null("key"));
+        }
+        // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
+        let size = unsafe { caller_size(key)? };
+        let mut canonical = String::new();
+        normalise_into(kind, raw, handle.rules(), &mut canonical)?;
+        let seed = handle.with_data(handle.now(), |data| {
+            Ok(data.index.map_or(0, LookupIndex::seed))
+        })?;
+        let made = make(kind, &canonical, seed);
+        // SAFETY: as above; `data` was read whole before this write.
+        unsafe { write_output(key, size, &made) };
+        Ok(())
+    })
+}
+
+/// The key of `canonical` (at most `BLOCKLIST_MATCHED_MAX - 1` bytes, as
+/// every canonical form is) under `seed`.
+fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
+    let hash = key_hash(seed, kind, canonical);
+    let mut key = blocklist_key {
+        size: std::mem::size_of::<blocklist_key>() as u32,
+        kind: kind.code(),
+        len: canonical.len() as u16,
+        seed,
+        hash: [hash.fingerprint, hash.position],
+        seal: 0,
+        canonical: [0; BLOCKLIST_MATCHED_MAX],
+    };
+    for (slot, byte) in key.canonical.iter_mut().zip(canonical.as_bytes()) {
+        *slot = *byte as c_char;
+    }
+    key.seal = seal_of(&key);
+    key
+}
+
+/// Checks a key from `blocklist_make_key`: the answer `blocklist_check`
+/// gives for the text it was made from, without normalising or hashing it
+/// again (unless the daemon has since written a new full index under
+/// another seed: then it is hashed on each check, as
+/// `blocklist_check_canonical` would, until made again). Check
+/// `out->freshness` on every answer.
+///
+/// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
+/// `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and
+/// `BLOCKLIST_ERR_NOT_CANONICAL` (a key that was not made by
+/// `blocklist_make_key`, or was changed since), `BLOCKLIST_ERR_INDEX_MODIFIED`
+/// (as `blocklist_check`).
+///
+/// Ownership: borrows `key` for the call. Thread-safety: as `blocklist_check`.
+///
+/// # Safety
+/// `handle` NULL or open; `key` NULL or valid for reading `key->size` bytes;
+/// `out` NULL or valid for writing `out->size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn blocklist_check_key(
+    handle: *const blocklist_handle,
+    key: *const blocklist_key,
+    out: *mut blocklist_check_result,
+) -> blocklist_result {
+    ffi_guard(|| {
+        let handle = try_ref(handle, "handle")?;
+        if key.is_null() {
+            return Err(null("key"));
+        }
+        // SAFETY: non-NULL, and valid for its `size` bytes, at least ours.
+        unsafe { caller_size(key)? };
+        // A key inside the result it asks to be filled is copied first: the
+        // answer borrows its text while the result is written.
+        let copied;
+        // SAFETY: valid for `size_of::<blocklist_key>()` bytes (checked just
+        // above), any bit pattern a valid key.
+        let key = if overlaps(
+            (key.cast(), size_of::<blocklist_key>()),
+            (out.cast(), RESULT_SIZE),
+        ) {
+            copied = unsafe { *key };
+            &copied
+        } else {
+            unsafe { &*key }
+        };
+        let kind = try_kind(key.kind)?;
+        let text = key_text(key)?;
+        // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
+        let mut out = unsafe { Answer::at(out)? };
+        let now = handle.now();
+        handle.with_data(now, |data| {
+            let hit = match data.index {
+                Some(index) => match trusted(key, index, text) {
+                    Some(canonical) => lookup_trusted(index, kind, key, canonical, now)
+                        .map(Some)
+                        .unwrap_or_else(|| index.lookup_shaped(kind, text, now))
+                        .ok_or_else(|| not_canonical(kind, text))?,
+                    None => index
+                        .lookup_shaped(kind, text, now)
+                        .ok_or_else(|| not_canonical(kind, text))?,
+                },
+                None => try_canonical(kind, text).map(|_| None)?,
+            };
+            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
+            Ok(())
+        })
+    })
+}
+
+/// The key's text: `len` bytes of its buffer, 1 to `BLOCKLIST_MATCHED_MAX - 1`.
+#[inline(always)]
+fn key_text(key: &blocklist_key) -> Result<&[u8], Error> {
+    let len = usize::from(key.len);
+    if len == 0 || len >= BLOCKLIST_MATCHED_MAX {
+        return Err(Error::new(
+            BLOCKLIST_ERR_NOT_CANONICAL,
+            format!(
+                "blocklist_key.len is {len}, not 1 to {}: a key not made by blocklist_make_key",
+                BLOCKLIST_MATCHED_MAX - 1
+            ),
+        ));
+    }
+    // SAFETY: `c_char` and `u8` have the same layout; `len` is within the buffer.
+    Ok(unsafe { std::slice::from_raw_parts(key.canonical.as_ptr().cast::<u8>(), len) })
+}
+
+/// The key's text if its hash may be used on `index`: its seal holds, it
+/// was made under this index's seed, and the text is ASCII (as every
+/// canonical form is, so it is text).
+#[inline(always)]
+fn trusted<'k>(key: &blocklist_key, index: &LookupIndex, text: &'k [u8]) -> Option<&'k str> {
+    if key.seed != index.seed() || key.seal != seal_of(key) || !text.is_ascii() {
+        return None;
+    }
+    // SAFETY: ASCII is UTF-8.
+    Some(unsafe { std::str::from_utf8_unchecked(text) })
+}
+
+/// The lookup with the key's hash: `Some(answer)`, or `None` when a hit
+/// shows the hash is not the text's (the caller then looks up the text:
+/// a hit must never come from a hash the key's text does not have).
+#[inline(always)]
+fn lookup_trusted<'a>(
+    index: &'a LookupIndex,
+    kind: Kind,
+    key: &blocklist_key,
+    canonical: &'a str,
+    now: Timestamp,
+) -> Option<Option<Hit<'a>>> {
+    let hash = KeyHash {
+        fingerprint: key.hash[0],
+        position: key.hash[1],
+    };
+    match index.lookup_hashed(kind, canonical, &hash, now) {
+        None => Some(None),
+        Some(hit) if key_hash(index.seed(), kind, canonical) == hash => Some(Some(hit)),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_sealed_and_any_changed_field_breaks_the_seal() {
+        let key = make(Kind::Number, "+66812345678", 7);
+        assert_eq!(key.seal, seal_of(&key));
+        let mut changed = key;
+        changed.hash[0] ^= 1;
+        assert_ne!(changed.seal, seal_of(&changed));
+        let mut changed = key;
+        changed.canonical[11] = b'9' as c_char;
+        assert_ne!(changed.seal, seal_of(&changed));
+        let mut changed = key;
+        changed.kind = Kind::Account.code();
+        assert_ne!(changed.seal, seal_of(&changed));
+    }
+}
