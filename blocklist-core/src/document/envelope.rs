@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{DecodeError, DocType, EncodeError};
-use crate::keys::{KeyId, SecretKey};
+use crate::keys::{KeyId, SignError, Signer};
 
 /// The first four bytes of every document.
 pub const MAGIC: [u8; 4] = *b"BLKL";
@@ -301,15 +301,18 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
     })
 }
 
-/// Wraps `payload` in an envelope signed by each of `keys`.
-pub fn seal(
+/// Wraps `payload` in an envelope signed by each of `keys`. Each signature is
+/// checked against its key's public half before it is written, so a device
+/// that signs with another key than it claims (or another EdDSA variant) is
+/// caught at the centre, not by every client.
+pub fn seal<S: Signer + ?Sized>(
     doc_type: DocType,
     payload: &[u8],
-    keys: &[&SecretKey],
+    keys: &[&S],
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key().id(), *k)).collect();
-    signers.sort_by_key(|(id, _)| *id);
-    signers.dedup_by_key(|(id, _)| *id);
+    let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key(), *k)).collect();
+    signers.sort_by_key(|(public, _)| public.id());
+    signers.dedup_by_key(|(public, _)| public.id());
     if signers.is_empty() || signers.len() > usize::from(u8::MAX) || signers.len() != keys.len() {
         return Err(EncodeError::SignerCount {
             doc: doc_type.name(),
@@ -326,9 +329,21 @@ pub fn seal(
     out.extend_from_slice(payload);
     let message = signing_message(doc_type, &Sha256::of(&out));
     out.push(signers.len() as u8);
-    for (id, key) in signers {
-        out.extend_from_slice(&id.0);
-        out.extend_from_slice(&key.sign(&message));
+    for (public, key) in signers {
+        let failed = |source: SignError| EncodeError::Sign {
+            doc: doc_type.name(),
+            key: public.id(),
+            source,
+        };
+        let signature = key.sign(&message).map_err(failed)?;
+        if !public.verifies(&message, &signature) {
+            return Err(failed(SignError {
+                signer: format!("key {}", public.id()),
+                reason: "the signature does not verify under the key's public half".to_owned(),
+            }));
+        }
+        out.extend_from_slice(&public.id().0);
+        out.extend_from_slice(&signature);
     }
     Ok(out)
 }
