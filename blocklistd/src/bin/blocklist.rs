@@ -12,7 +12,7 @@ use blocklist_core::document::ListId;
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::keys::{KeyName, Keyring};
-use blocklistd::centre::pkcs11::Tokens;
+use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
@@ -45,6 +45,7 @@ enum Command {
     Keygen {
         /// Path prefix of the two files (neither may exist), or a pkcs11: URI
         /// whose object= labels the new key (no object of that label may exist).
+        #[arg(value_parser = KeyNameParser)]
         name: KeyName,
         /// For a token key: the public key file to write (default: OBJECT.pub).
         #[arg(long, value_name = "FILE")]
@@ -144,13 +145,13 @@ struct InitArgs {
     #[arg(long)]
     list: String,
     /// A root key's secret file or pkcs11: URI (repeat; all of them sign the first root).
-    #[arg(long = "root-key", required = true)]
+    #[arg(long = "root-key", required = true, value_parser = KeyNameParser)]
     root_keys: Vec<KeyName>,
     /// How many root keys must sign the next root.
     #[arg(long, default_value_t = 1)]
     root_threshold: u8,
     /// A publish key's public (or secret) file or pkcs11: URI (repeat).
-    #[arg(long = "publish-key", required = true)]
+    #[arg(long = "publish-key", required = true, value_parser = KeyNameParser)]
     publish_keys: Vec<KeyName>,
     /// How many publish keys must sign each document.
     #[arg(long, default_value_t = 1)]
@@ -166,22 +167,22 @@ struct RotateArgs {
     dir: PathBuf,
     /// A root key's secret file or pkcs11: URI that signs the new root
     /// (repeat): a threshold of the current root keys and of the new ones.
-    #[arg(long = "sign-with", required = true)]
+    #[arg(long = "sign-with", required = true, value_parser = KeyNameParser)]
     signers: Vec<KeyName>,
     /// A root key to add (public or secret file, or pkcs11: URI).
-    #[arg(long = "add-root-key")]
+    #[arg(long = "add-root-key", value_parser = KeyNameParser)]
     add_root_keys: Vec<KeyName>,
     /// A root key to remove (revoke).
-    #[arg(long = "remove-root-key")]
+    #[arg(long = "remove-root-key", value_parser = KeyNameParser)]
     remove_root_keys: Vec<KeyName>,
     /// A new root threshold.
     #[arg(long)]
     root_threshold: Option<u8>,
     /// A publish key to add.
-    #[arg(long = "add-publish-key")]
+    #[arg(long = "add-publish-key", value_parser = KeyNameParser)]
     add_publish_keys: Vec<KeyName>,
     /// A publish key to remove (revoke).
-    #[arg(long = "remove-publish-key")]
+    #[arg(long = "remove-publish-key", value_parser = KeyNameParser)]
     remove_publish_keys: Vec<KeyName>,
     /// A new publish threshold.
     #[arg(long)]
@@ -194,7 +195,7 @@ struct RotateArgs {
 #[derive(Args, Debug)]
 struct SigningArgs {
     /// A publish key's secret file or pkcs11: URI (repeat up to the threshold).
-    #[arg(long = "key", required = true)]
+    #[arg(long = "key", required = true, value_parser = KeyNameParser)]
     keys: Vec<KeyName>,
     /// How long the new manifest is valid; refresh well within it.
     #[arg(long, default_value = "3d", value_parser = humantime::parse_duration)]
@@ -625,6 +626,36 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
 
 fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
     move |source| CentreError::Serve { action, source }
+}
+
+/// Parses a key name (a file, or a pkcs11: URI) without echoing it back on
+/// error as clap does: a mistyped URI may hold a PIN (`pin-value=`).
+#[derive(Clone, Debug)]
+struct KeyNameParser;
+
+impl clap::builder::TypedValueParser for KeyNameParser {
+    type Value = KeyName;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<KeyName, clap::Error> {
+        let option = arg.map_or_else(|| "a key".to_owned(), |a| a.to_string());
+        let invalid = |reason: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{option}: {reason}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("not UTF-8".to_owned()))?;
+        text.parse()
+            .map_err(|e: Pkcs11Error| invalid(e.to_string()))
+    }
 }
 
 fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreError> {
