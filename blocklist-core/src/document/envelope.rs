@@ -387,6 +387,78 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::keys::{PublicKey, SecretKey};
+
+    /// A device that claims one key and signs with another (a token whose
+    /// public key object belongs to another private key), or fails.
+    struct Device {
+        claims: PublicKey,
+        signs_with: Option<SecretKey>,
+    }
+
+    impl Signer for Device {
+        fn public_key(&self) -> PublicKey {
+            self.claims
+        }
+
+        fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+            match &self.signs_with {
+                Some(key) => Signer::sign(key, message),
+                None => Err(SignError {
+                    signer: "test device".to_owned(),
+                    reason: "CKR_DEVICE_REMOVED".to_owned(),
+                }),
+            }
+        }
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_under_the_claimed_key_is_refused() {
+        let claimed = SecretKey::from_seed(&[1; 32]);
+        let device = Device {
+            claims: claimed.public_key(),
+            signs_with: Some(SecretKey::from_seed(&[2; 32])),
+        };
+        let err = seal(DocType::Delta, b"payload", &[&device]).unwrap_err();
+        assert!(
+            matches!(&err, EncodeError::Sign { key, .. } if *key == claimed.public_key().id()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("does not verify"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_signer_is_named_and_file_keys_mix_with_devices() {
+        let file_key = SecretKey::from_seed(&[3; 32]);
+        let broken = Device {
+            claims: SecretKey::from_seed(&[4; 32]).public_key(),
+            signs_with: None,
+        };
+        let err = seal(
+            DocType::Manifest,
+            b"m",
+            &[&file_key as &dyn Signer, &broken],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "manifest: signing with key {} failed: test device could not sign: CKR_DEVICE_REMOVED",
+                broken.claims.id()
+            )
+        );
+        let honest = Device {
+            claims: SecretKey::from_seed(&[4; 32]).public_key(),
+            signs_with: Some(SecretKey::from_seed(&[4; 32])),
+        };
+        let bytes = seal(
+            DocType::Manifest,
+            b"m",
+            &[&file_key as &dyn Signer, &honest],
+        )
+        .unwrap();
+        assert_eq!(parse(&bytes).unwrap().signatures.len(), 2);
+    }
 
     proptest! {
         /// `scan` reads a stream as `parse` reads bytes: the same envelope,

@@ -26,8 +26,8 @@ use crate::centre::{keyfile, CentreError};
 pub enum KeyName {
     /// A key file (secret, or public for the roles that need only that).
     File(PathBuf),
-    /// A key object in a PKCS#11 token.
-    Token(Pkcs11Uri),
+    /// A key object in a PKCS#11 token (boxed: most names are files).
+    Token(Box<Pkcs11Uri>),
 }
 
 impl FromStr for KeyName {
@@ -35,7 +35,7 @@ impl FromStr for KeyName {
 
     fn from_str(text: &str) -> Result<KeyName, Pkcs11Error> {
         if text.starts_with(pkcs11::SCHEME) {
-            text.parse().map(KeyName::Token)
+            text.parse().map(|uri| KeyName::Token(Box::new(uri)))
         } else {
             Ok(KeyName::File(PathBuf::from(text)))
         }
