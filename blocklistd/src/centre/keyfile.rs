@@ -40,13 +40,7 @@ pub struct KeyPair {
 pub fn keygen(prefix: &Path) -> Result<KeyPair, CentreError> {
     let secret_path = with_suffix(prefix, "key");
     let public_path = with_suffix(prefix, "pub");
-    if let Some(dir) = secret_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(CentreError::io("create", dir))?;
-    }
+    create_key_folder(&secret_path)?;
     let key = SecretKey::generate().map_err(|e| CentreError::usage(e.to_string()))?;
     // The line is built in one buffer that is wiped after writing, so no copy
     // of the seed outlives this call (SecretKey wipes its own on drop).
@@ -71,6 +65,19 @@ pub fn keygen(prefix: &Path) -> Result<KeyPair, CentreError> {
         public: public_path,
         key: public,
     })
+}
+
+/// Creates the missing folders above a key file, readable by the owner only
+/// (they may hold secret keys).
+pub(crate) fn create_key_folder(file: &Path) -> Result<(), CentreError> {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(CentreError::io("create", dir)),
+        None => Ok(()),
+    }
 }
 
 /// Writes a new public key file (it must not exist).

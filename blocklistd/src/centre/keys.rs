@@ -184,6 +184,7 @@ impl Keyring {
                         public_file.display()
                     )));
                 }
+                keyfile::create_key_folder(&public_file)?;
                 let key = self.tokens.generate(uri)?;
                 keyfile::write_public(&public_file, &key)?;
                 Ok(Generated {

@@ -148,7 +148,9 @@ fn keys_made_in_the_token_init_and_publish_a_chain_that_verifies() {
     assert!(out.contains("public key: root-a.pub"), "{out}");
     let public = std::fs::read_to_string(hsm.path("root-a.pub")).unwrap();
     assert!(public.starts_with("blocklist-public-key-v1 "), "{public}");
-    hsm.ok(&["keygen", PUBLISH, "--public", "keys-publish-1.pub"]);
+    // The public file into a folder that does not exist yet.
+    hsm.ok(&["keygen", PUBLISH, "--public", "keys/publish-1.pub"]);
+    assert!(hsm.path("keys/publish-1.pub").is_file());
 
     let dir = hsm.path("pub");
     // The publish key named by its token object in one role, the written
