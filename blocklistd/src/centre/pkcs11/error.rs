@@ -180,14 +180,6 @@ impl Pkcs11Error {
             },
         }
     }
-
-    /// The return code, when the token refused a call.
-    pub fn return_code(&self) -> Option<RvError> {
-        match self {
-            Pkcs11Error::Login { rv, .. } | Pkcs11Error::Call { rv, .. } => Some(rv.0),
-            _ => None,
-        }
-    }
 }
 
 /// A PKCS#11 return code, shown by its name in the standard (`CKR_PIN_INCORRECT`).

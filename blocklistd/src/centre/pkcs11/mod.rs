@@ -456,13 +456,6 @@ fn read_pin(name: &str, path: &Path) -> Result<AuthPin, Pkcs11Error> {
     Ok(AuthPin::from(pin.strip_suffix('\r').unwrap_or(pin)))
 }
 
-impl TokenKey {
-    /// The key's URI, for reports.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-}
-
 impl Signer for TokenKey {
     fn public_key(&self) -> PublicKey {
         self.public
