@@ -1,4 +1,4 @@
-//! Ed25519 keys: [`SecretKey`] for the centre, [`PublicKey`] and [`KeyId`] for everyone.
+//! Ed25519 keys: [`Signer`] and [`SecretKey`] for the centre, [`PublicKey`] and [`KeyId`] for everyone.
 
 use std::fmt;
 
@@ -101,6 +101,38 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// Anything that holds an Ed25519 key and signs with it: a [`SecretKey`] in
+/// memory, or a key that never leaves a hardware token (the centre's
+/// `blocklistd::centre::pkcs11`). Documents are signed through this trait, so
+/// every kind of key takes the one signing path.
+///
+/// ```
+/// use blocklist_core::keys::{SecretKey, Signer};
+/// let key = SecretKey::generate().unwrap();
+/// let signer: &dyn Signer = &key;
+/// let signature = signer.sign(b"message").unwrap();
+/// assert_eq!(signature.len(), 64);
+/// assert_eq!(signer.public_key(), key.public_key());
+/// ```
+pub trait Signer {
+    /// The public half of the key, as known before any signing.
+    fn public_key(&self) -> PublicKey;
+
+    /// The pure Ed25519 (RFC 8032) signature of `message`. A device can fail
+    /// here (removed, logged out, out of sessions); a key in memory never does.
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError>;
+}
+
+/// A [`Signer`] could not sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{signer} could not sign: {reason}")]
+pub struct SignError {
+    /// Where the key is held (a token and object), as its owner names it.
+    pub signer: String,
+    /// What the device said (for a token, the function and its return code).
+    pub reason: String,
+}
+
 /// An Ed25519 signing key. It never prints its bytes; it is wiped from memory on drop.
 pub struct SecretKey(SigningKey);
 
@@ -139,9 +171,15 @@ impl SecretKey {
         PublicKey::from_bytes(&self.0.verifying_key().to_bytes())
             .expect("a signing key's own public key is valid")
     }
+}
 
-    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
-        self.0.sign(message).to_bytes()
+impl Signer for SecretKey {
+    fn public_key(&self) -> PublicKey {
+        SecretKey::public_key(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+        Ok(self.0.sign(message).to_bytes())
     }
 }
 

@@ -32,6 +32,6 @@ pub use digest::{Sha256, StateDigest};
 pub use entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 pub use error::Error;
 pub use identifier::Identifier;
-pub use keys::{KeyId, PublicKey, SecretKey};
+pub use keys::{KeyId, PublicKey, SecretKey, SignError, Signer};
 pub use kind::Kind;
 pub use normalise::{NormaliseError, Rules};

@@ -15,7 +15,7 @@ use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{DecodeError, DocType, EncodeError};
-use crate::keys::{KeyId, SecretKey};
+use crate::keys::{KeyId, SignError, Signer};
 
 /// The first four bytes of every document.
 pub const MAGIC: [u8; 4] = *b"BLKL";
@@ -301,15 +301,18 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
     })
 }
 
-/// Wraps `payload` in an envelope signed by each of `keys`.
-pub fn seal(
+/// Wraps `payload` in an envelope signed by each of `keys`. Each signature is
+/// checked against its key's public half before it is written, so a device
+/// that signs with another key than it claims (or another EdDSA variant) is
+/// caught at the centre, not by every client.
+pub fn seal<S: Signer + ?Sized>(
     doc_type: DocType,
     payload: &[u8],
-    keys: &[&SecretKey],
+    keys: &[&S],
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key().id(), *k)).collect();
-    signers.sort_by_key(|(id, _)| *id);
-    signers.dedup_by_key(|(id, _)| *id);
+    let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key(), *k)).collect();
+    signers.sort_by_key(|(public, _)| public.id());
+    signers.dedup_by_key(|(public, _)| public.id());
     if signers.is_empty() || signers.len() > usize::from(u8::MAX) || signers.len() != keys.len() {
         return Err(EncodeError::SignerCount {
             doc: doc_type.name(),
@@ -326,9 +329,21 @@ pub fn seal(
     out.extend_from_slice(payload);
     let message = signing_message(doc_type, &Sha256::of(&out));
     out.push(signers.len() as u8);
-    for (id, key) in signers {
-        out.extend_from_slice(&id.0);
-        out.extend_from_slice(&key.sign(&message));
+    for (public, key) in signers {
+        let failed = |source: SignError| EncodeError::Sign {
+            doc: doc_type.name(),
+            key: public.id(),
+            source,
+        };
+        let signature = key.sign(&message).map_err(failed)?;
+        if !public.verifies(&message, &signature) {
+            return Err(failed(SignError {
+                signer: format!("key {}", public.id()),
+                reason: "the signature does not verify under the key's public half".to_owned(),
+            }));
+        }
+        out.extend_from_slice(&public.id().0);
+        out.extend_from_slice(&signature);
     }
     Ok(out)
 }
@@ -372,6 +387,78 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::keys::{PublicKey, SecretKey};
+
+    /// A device that claims one key and signs with another (a token whose
+    /// public key object belongs to another private key), or fails.
+    struct Device {
+        claims: PublicKey,
+        signs_with: Option<SecretKey>,
+    }
+
+    impl Signer for Device {
+        fn public_key(&self) -> PublicKey {
+            self.claims
+        }
+
+        fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+            match &self.signs_with {
+                Some(key) => Signer::sign(key, message),
+                None => Err(SignError {
+                    signer: "test device".to_owned(),
+                    reason: "CKR_DEVICE_REMOVED".to_owned(),
+                }),
+            }
+        }
+    }
+
+    #[test]
+    fn a_signature_that_does_not_verify_under_the_claimed_key_is_refused() {
+        let claimed = SecretKey::from_seed(&[1; 32]);
+        let device = Device {
+            claims: claimed.public_key(),
+            signs_with: Some(SecretKey::from_seed(&[2; 32])),
+        };
+        let err = seal(DocType::Delta, b"payload", &[&device]).unwrap_err();
+        assert!(
+            matches!(&err, EncodeError::Sign { key, .. } if *key == claimed.public_key().id()),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("does not verify"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_signer_is_named_and_file_keys_mix_with_devices() {
+        let file_key = SecretKey::from_seed(&[3; 32]);
+        let broken = Device {
+            claims: SecretKey::from_seed(&[4; 32]).public_key(),
+            signs_with: None,
+        };
+        let err = seal(
+            DocType::Manifest,
+            b"m",
+            &[&file_key as &dyn Signer, &broken],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "manifest: signing with key {} failed: test device could not sign: CKR_DEVICE_REMOVED",
+                broken.claims.id()
+            )
+        );
+        let honest = Device {
+            claims: SecretKey::from_seed(&[4; 32]).public_key(),
+            signs_with: Some(SecretKey::from_seed(&[4; 32])),
+        };
+        let bytes = seal(
+            DocType::Manifest,
+            b"m",
+            &[&file_key as &dyn Signer, &honest],
+        )
+        .unwrap();
+        assert_eq!(parse(&bytes).unwrap().signatures.len(), 2);
+    }
 
     proptest! {
         /// `scan` reads a stream as `parse` reads bytes: the same envelope,

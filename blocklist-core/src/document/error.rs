@@ -1,6 +1,7 @@
 //! Why bytes are not a well-formed document, or a document cannot be encoded.
 
 use crate::document::DocType;
+use crate::keys::{KeyId, SignError};
 use crate::normalise::NormaliseError;
 
 /// Bytes that are not a well-formed, canonical document. Each variant names the
@@ -137,6 +138,16 @@ pub enum EncodeError {
         doc: &'static str,
         /// How many were given.
         count: usize,
+    },
+    /// A signing key (a token's, typically) failed to sign.
+    #[error("{doc}: signing with key {key} failed: {source}")]
+    Sign {
+        /// The document type.
+        doc: &'static str,
+        /// The key that failed.
+        key: KeyId,
+        /// What its holder said.
+        source: SignError,
     },
 }
 

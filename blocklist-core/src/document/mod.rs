@@ -34,7 +34,7 @@ pub use root::{KeySet, TrustRoot};
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
 
 use crate::digest::StateDigest;
-use crate::keys::SecretKey;
+use crate::keys::Signer;
 
 /// The four document types. The code is the envelope's type byte, and the name
 /// is part of every signed message, so a signature over one type is never valid
@@ -211,7 +211,8 @@ pub trait Document: Sized {
     /// The list this document belongs to.
     fn list(&self) -> &ListId;
 
-    /// Encodes and signs the document with each of `keys`.
+    /// Encodes and signs the document with each of `keys` (any [`Signer`]:
+    /// `&[&SecretKey]`, or `&[&dyn Signer]` to mix kinds of key).
     ///
     /// ```
     /// use blocklist_core::document::*;
@@ -221,7 +222,7 @@ pub trait Document: Sized {
     /// let bytes = root.sign(&[&key]).unwrap();
     /// assert_eq!(&bytes[..4], b"BLKL");
     /// ```
-    fn sign(&self, keys: &[&SecretKey]) -> Result<Vec<u8>, EncodeError> {
+    fn sign<S: Signer + ?Sized>(&self, keys: &[&S]) -> Result<Vec<u8>, EncodeError> {
         envelope::seal(Self::TYPE, &self.encode_payload()?, keys)
     }
 }

@@ -11,11 +11,13 @@ use std::time::Duration;
 use blocklist_core::document::ListId;
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
+use blocklistd::centre::keys::{KeyName, Keyring};
+use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
 use blocklistd::centre::source::{HttpSource, Source};
-use blocklistd::centre::{audit, inspect, keyfile, CentreError, PublishDir};
+use blocklistd::centre::{audit, inspect, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
@@ -27,17 +29,27 @@ use clap::{Args, CommandFactory as _, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The PKCS#11 module (shared library) for keys named by a pkcs11: URI
+    /// without module-path (default: $BLOCKLIST_PKCS11_MODULE).
+    #[arg(long, global = true, value_name = "PATH")]
+    pkcs11_module: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Generate an ed25519 key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    /// Generate an ed25519 key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub,
+    /// or a key in a PKCS#11 token (never extractable) and its public file.
     #[command(
-        after_help = "Example:\n  blocklist keygen keys/root-a\n  blocklist keygen keys/publish"
+        after_help = "Examples:\n  blocklist keygen keys/root-a\n  blocklist keygen keys/publish\n  blocklist keygen --pkcs11-module /usr/lib/softhsm/libsofthsm2.so \\\n    'pkcs11:token=centre;object=publish-1?pin-source=file:/etc/blocklist/pin' --public keys/publish-1.pub\n\nA token key's PIN comes from the URI's pin-source file or $BLOCKLIST_PKCS11_PIN, never the command line."
     )]
     Keygen {
-        /// Path prefix of the two files; neither may exist.
-        prefix: PathBuf,
+        /// Path prefix of the two files (neither may exist), or a pkcs11: URI
+        /// whose object= labels the new key (no object of that label may exist).
+        #[arg(value_parser = KeyNameParser)]
+        name: KeyName,
+        /// For a token key: the public key file to write (default: OBJECT.pub).
+        #[arg(long, value_name = "FILE")]
+        public: Option<PathBuf>,
     },
     /// Create a publish directory with a first trust root signed by its root keys.
     #[command(
@@ -132,15 +144,15 @@ struct InitArgs {
     /// The list's name (a-z 0-9 . _ -).
     #[arg(long)]
     list: String,
-    /// A root key's secret file (repeat; all of them sign the first root).
-    #[arg(long = "root-key", required = true)]
-    root_keys: Vec<PathBuf>,
+    /// A root key's secret file or pkcs11: URI (repeat; all of them sign the first root).
+    #[arg(long = "root-key", required = true, value_parser = KeyNameParser)]
+    root_keys: Vec<KeyName>,
     /// How many root keys must sign the next root.
     #[arg(long, default_value_t = 1)]
     root_threshold: u8,
-    /// A publish key's public (or secret) file (repeat).
-    #[arg(long = "publish-key", required = true)]
-    publish_keys: Vec<PathBuf>,
+    /// A publish key's public (or secret) file or pkcs11: URI (repeat).
+    #[arg(long = "publish-key", required = true, value_parser = KeyNameParser)]
+    publish_keys: Vec<KeyName>,
     /// How many publish keys must sign each document.
     #[arg(long, default_value_t = 1)]
     publish_threshold: u8,
@@ -153,25 +165,25 @@ struct InitArgs {
 struct RotateArgs {
     /// The publish directory.
     dir: PathBuf,
-    /// A root key's secret that signs the new root (repeat): a threshold of
-    /// the current root keys and of the new ones.
-    #[arg(long = "sign-with", required = true)]
-    signers: Vec<PathBuf>,
-    /// A root key to add (public or secret file).
-    #[arg(long = "add-root-key")]
-    add_root_keys: Vec<PathBuf>,
+    /// A root key's secret file or pkcs11: URI that signs the new root
+    /// (repeat): a threshold of the current root keys and of the new ones.
+    #[arg(long = "sign-with", required = true, value_parser = KeyNameParser)]
+    signers: Vec<KeyName>,
+    /// A root key to add (public or secret file, or pkcs11: URI).
+    #[arg(long = "add-root-key", value_parser = KeyNameParser)]
+    add_root_keys: Vec<KeyName>,
     /// A root key to remove (revoke).
-    #[arg(long = "remove-root-key")]
-    remove_root_keys: Vec<PathBuf>,
+    #[arg(long = "remove-root-key", value_parser = KeyNameParser)]
+    remove_root_keys: Vec<KeyName>,
     /// A new root threshold.
     #[arg(long)]
     root_threshold: Option<u8>,
     /// A publish key to add.
-    #[arg(long = "add-publish-key")]
-    add_publish_keys: Vec<PathBuf>,
+    #[arg(long = "add-publish-key", value_parser = KeyNameParser)]
+    add_publish_keys: Vec<KeyName>,
     /// A publish key to remove (revoke).
-    #[arg(long = "remove-publish-key")]
-    remove_publish_keys: Vec<PathBuf>,
+    #[arg(long = "remove-publish-key", value_parser = KeyNameParser)]
+    remove_publish_keys: Vec<KeyName>,
     /// A new publish threshold.
     #[arg(long)]
     publish_threshold: Option<u8>,
@@ -182,9 +194,9 @@ struct RotateArgs {
 
 #[derive(Args, Debug)]
 struct SigningArgs {
-    /// A publish key's secret file (repeat up to the threshold).
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
+    /// A publish key's secret file or pkcs11: URI (repeat up to the threshold).
+    #[arg(long = "key", required = true, value_parser = KeyNameParser)]
+    keys: Vec<KeyName>,
     /// How long the new manifest is valid; refresh well within it.
     #[arg(long, default_value = "3d", value_parser = humantime::parse_duration)]
     manifest_lifetime: Duration,
@@ -341,7 +353,8 @@ impl Report {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     blocklistd::logging::init(blocklistd::logging::LogFormat::Text);
-    match run(cli.command, &mut Report::default()) {
+    let mut keyring = Keyring::new(Tokens::from_env(cli.pkcs11_module));
+    match run(cli.command, &mut keyring, &mut Report::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if let CentreError::InvalidInput { lines } = &err {
@@ -355,26 +368,34 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
+fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), CentreError> {
     match command {
-        Command::Keygen { prefix } => {
-            let pair = keyfile::keygen(&prefix)?;
-            say!(
-                out,
-                "secret key: {} (mode 0600; keep it offline if it is a root key)",
-                pair.secret.display()
-            );
-            say!(out, "public key: {}", pair.public.display());
-            say!(out, "key id: {}", pair.key.id());
+        Command::Keygen { name, public } => {
+            let made = keyring.keygen(&name, public.as_deref())?;
+            if made.in_token {
+                say!(
+                    out,
+                    "secret key: {} (in the token: sensitive, not extractable)",
+                    made.secret
+                );
+            } else {
+                say!(
+                    out,
+                    "secret key: {} (mode 0600; keep it offline if it is a root key)",
+                    made.secret
+                );
+            }
+            say!(out, "public key: {}", made.public_file.display());
+            say!(out, "key id: {}", made.key.id());
         }
         Command::Init(args) => {
             let options = InitOptions {
                 list: ListId::new(&args.list).map_err(|e| CentreError::Usage {
                     reason: e.to_string(),
                 })?,
-                root_keys: read_all(&args.root_keys, keyfile::read_secret)?,
+                root_keys: keyring.signers(&args.root_keys)?,
                 root_threshold: args.root_threshold,
-                publish_keys: read_all(&args.publish_keys, keyfile::read_public)?,
+                publish_keys: keyring.publics(&args.publish_keys)?,
                 publish_threshold: args.publish_threshold,
                 root_lifetime: args.root_lifetime,
             };
@@ -383,12 +404,12 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
         }
         Command::Rotate(args) => {
             let options = RotateOptions {
-                signers: read_all(&args.signers, keyfile::read_secret)?,
-                add_root_keys: read_all(&args.add_root_keys, keyfile::read_public)?,
-                remove_root_keys: read_all(&args.remove_root_keys, keyfile::read_public)?,
+                signers: keyring.signers(&args.signers)?,
+                add_root_keys: keyring.publics(&args.add_root_keys)?,
+                remove_root_keys: keyring.publics(&args.remove_root_keys)?,
                 root_threshold: args.root_threshold,
-                add_publish_keys: read_all(&args.add_publish_keys, keyfile::read_public)?,
-                remove_publish_keys: read_all(&args.remove_publish_keys, keyfile::read_public)?,
+                add_publish_keys: keyring.publics(&args.add_publish_keys)?,
+                remove_publish_keys: keyring.publics(&args.remove_publish_keys)?,
                 publish_threshold: args.publish_threshold,
                 root_lifetime: args.root_lifetime,
             };
@@ -415,7 +436,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
                 )
             };
             let options = PublishOptions {
-                keys: read_all(&args.signing.keys, keyfile::read_secret)?,
+                keys: keyring.signers(&args.signing.keys)?,
                 additions: args.inputs.iter().map(format_of).collect(),
                 removals: args.removals.iter().map(format_of).collect(),
                 context: ReadContext {
@@ -446,7 +467,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
         }
         Command::Refresh(args) => {
             let options = PublishOptions {
-                keys: read_all(&args.signing.keys, keyfile::read_secret)?,
+                keys: keyring.signers(&args.signing.keys)?,
                 additions: vec![],
                 removals: vec![],
                 context: ReadContext {
@@ -466,7 +487,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
             print_publish(out, &publish::publish(&args.dir, &options)?)?;
         }
         Command::Snapshot(args) => {
-            let keys = read_all(&args.signing.keys, keyfile::read_secret)?;
+            let keys = keyring.signers(&args.signing.keys)?;
             let options = SnapshotOptions {
                 manifest_lifetime: args.signing.manifest_lifetime,
                 history: History {
@@ -497,7 +518,7 @@ fn run(command: Command, out: &mut Report) -> Result<(), CentreError> {
             }
         }
         Command::Prune(args) => {
-            let keys = read_all(&args.signing.keys, keyfile::read_secret)?;
+            let keys = keyring.signers(&args.signing.keys)?;
             let report =
                 publish::prune(&args.dir, &keys, args.keep, args.signing.manifest_lifetime)?;
             match (report.base, report.serial) {
@@ -607,11 +628,34 @@ fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
     move |source| CentreError::Serve { action, source }
 }
 
-fn read_all<T>(
-    paths: &[PathBuf],
-    read: impl Fn(&Path) -> Result<T, CentreError>,
-) -> Result<Vec<T>, CentreError> {
-    paths.iter().map(|p| read(p)).collect()
+/// Parses a key name (a file, or a pkcs11: URI) without echoing it back on
+/// error as clap does: a mistyped URI may hold a PIN (`pin-value=`).
+#[derive(Clone, Debug)]
+struct KeyNameParser;
+
+impl clap::builder::TypedValueParser for KeyNameParser {
+    type Value = KeyName;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<KeyName, clap::Error> {
+        let option = arg.map_or_else(|| "a key".to_owned(), |a| a.to_string());
+        let invalid = |reason: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{option}: {reason}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("not UTF-8".to_owned()))?;
+        text.parse()
+            .map_err(|e: Pkcs11Error| invalid(e.to_string()))
+    }
 }
 
 fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreError> {

@@ -434,10 +434,10 @@ pub fn fetch_checked(
 }
 
 /// Signs a document, naming it in the error.
-pub fn sign<T: Document>(
+pub fn sign<T: Document, S: blocklist_core::Signer + ?Sized>(
     doc: &T,
     what: impl FnOnce() -> String,
-    keys: &[&blocklist_core::SecretKey],
+    keys: &[&S],
 ) -> Result<Vec<u8>, CentreError> {
     doc.sign(keys).map_err(|source| CentreError::Encode {
         what: what(),

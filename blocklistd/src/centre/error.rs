@@ -39,6 +39,9 @@ pub enum CentreError {
         /// Its permission bits.
         mode: u32,
     },
+    /// A key in a PKCS#11 token could not be used.
+    #[error(transparent)]
+    Pkcs11(#[from] crate::centre::pkcs11::Pkcs11Error),
     /// The command line asks for something impossible.
     #[error("{reason}")]
     Usage {

@@ -40,13 +40,7 @@ pub struct KeyPair {
 pub fn keygen(prefix: &Path) -> Result<KeyPair, CentreError> {
     let secret_path = with_suffix(prefix, "key");
     let public_path = with_suffix(prefix, "pub");
-    if let Some(dir) = secret_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(CentreError::io("create", dir))?;
-    }
+    create_key_folder(&secret_path)?;
     let key = SecretKey::generate().map_err(|e| CentreError::usage(e.to_string()))?;
     // The line is built in one buffer that is wiped after writing, so no copy
     // of the seed outlives this call (SecretKey wipes its own on drop).
@@ -65,12 +59,30 @@ pub fn keygen(prefix: &Path) -> Result<KeyPair, CentreError> {
     seed.fill(0);
     written?;
     let public = key.public_key();
-    write_new(&public_path, 0o644, public_line(&public).as_bytes())?;
+    write_public(&public_path, &public)?;
     Ok(KeyPair {
         secret: secret_path,
         public: public_path,
         key: public,
     })
+}
+
+/// Creates the missing folders above a key file, readable by the owner only
+/// (they may hold secret keys).
+pub(crate) fn create_key_folder(file: &Path) -> Result<(), CentreError> {
+    match file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(CentreError::io("create", dir)),
+        None => Ok(()),
+    }
+}
+
+/// Writes a new public key file (it must not exist).
+pub fn write_public(path: &Path, key: &PublicKey) -> Result<(), CentreError> {
+    write_new(path, 0o644, public_line(key).as_bytes())
 }
 
 /// The public key file line for `key`.
@@ -80,18 +92,21 @@ pub fn public_line(key: &PublicKey) -> String {
 
 /// Reads a secret key file, refusing one that group or others can read.
 pub fn read_secret(path: &Path) -> Result<SecretKey, CentreError> {
-    let mode = fs::metadata(path)
-        .map_err(CentreError::io("read", path))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
+    if let Some(mode) = exposed_mode(path).map_err(CentreError::io("read", path))? {
         return Err(CentreError::KeyPermissions {
             path: path.to_owned(),
-            mode: mode & 0o777,
+            mode,
         });
     }
     let bytes = read_key_line(path, SECRET_HEADER)?;
     Ok(SecretKey::from_seed(&bytes))
+}
+
+/// The permission bits of a secret's file (a key, a token PIN) when group or
+/// others may read it: such a secret is a leaked one.
+pub(crate) fn exposed_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    Ok((mode & 0o077 != 0).then_some(mode & 0o777))
 }
 
 /// Reads a public key file; a secret key file is accepted too (its public

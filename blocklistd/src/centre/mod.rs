@@ -2,7 +2,9 @@
 //!
 //! Turns agencies' reports into signed versions and hosts them:
 //!
+//! - [`keys`]: a key named on the command line, in a file or a token.
 //! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
+//! - [`pkcs11`]: keys in a PKCS#11 token (HSM), named by RFC 7512 URIs.
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
@@ -23,6 +25,8 @@ mod error;
 pub mod ingest;
 pub mod inspect;
 pub mod keyfile;
+pub mod keys;
+pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
 pub mod source;

@@ -35,11 +35,12 @@ use blocklist_core::document::{
 use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::Store;
 use blocklist_core::verify::{SnapshotFile, Verified, Verifier};
-use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, SecretKey, Timestamp};
+use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, Signer, Timestamp};
 
 use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
 use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
+use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::source::Source;
 use crate::centre::state::{self, CentreState};
@@ -51,7 +52,7 @@ pub struct InitOptions {
     /// The list's name.
     pub list: ListId,
     /// The root keys' secrets: all of them sign the first root.
-    pub root_keys: Vec<SecretKey>,
+    pub root_keys: Vec<CentreKey>,
     /// How many root keys must sign the next root.
     pub root_threshold: u8,
     /// The publish keys.
@@ -74,17 +75,13 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<String, CentreError> {
         issued_at: now,
         expires_at: now.plus(options.root_lifetime.as_secs()),
         root_keys: key_set(
-            options
-                .root_keys
-                .iter()
-                .map(SecretKey::public_key)
-                .collect(),
+            options.root_keys.iter().map(Signer::public_key).collect(),
             options.root_threshold,
         )?,
         publish_keys: key_set(options.publish_keys.clone(), options.publish_threshold)?,
         extensions: vec![],
     };
-    let signers: Vec<&SecretKey> = options.root_keys.iter().collect();
+    let signers: Vec<&CentreKey> = options.root_keys.iter().collect();
     let bytes = chain::sign(&root, || "trust root 1".to_owned(), &signers)?;
     Verifier::pin(&bytes).map_err(|source| CentreError::Verify {
         file: "new trust root 1".to_owned(),
@@ -99,7 +96,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<String, CentreError> {
 pub struct RotateOptions {
     /// Secret keys that sign the new root: a threshold of the current root
     /// keys and a threshold of the new ones must be among them.
-    pub signers: Vec<SecretKey>,
+    pub signers: Vec<CentreKey>,
     /// Root keys to add.
     pub add_root_keys: Vec<PublicKey>,
     /// Root keys to remove (revoke).
@@ -189,7 +186,7 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError
 #[derive(Debug)]
 pub struct PublishOptions {
     /// Publish keys' secrets (at least the threshold).
-    pub keys: Vec<SecretKey>,
+    pub keys: Vec<CentreKey>,
     /// Files of additions and updates, with their syntax.
     pub additions: Vec<(PathBuf, Format)>,
     /// Files of removals, with their syntax.
@@ -498,7 +495,7 @@ const SNAPSHOT_LOCK_PATIENCE: Duration = Duration::from_secs(120);
 /// least the threshold).
 pub fn snapshot(
     dir: &Path,
-    keys: &[SecretKey],
+    keys: &[CentreKey],
     options: &SnapshotOptions,
 ) -> Result<SnapshotReport, CentreError> {
     let dir = PublishDir::open(dir)?;
@@ -555,7 +552,7 @@ pub fn snapshot(
             ),
         });
     }
-    let signers: Vec<&SecretKey> = keys.iter().collect();
+    let signers: Vec<&CentreKey> = keys.iter().collect();
     let snapshot = Snapshot {
         list: list_name,
         version,
@@ -645,7 +642,7 @@ pub struct PruneReport {
 /// it no longer lists are deleted after.
 pub fn prune(
     dir: &Path,
-    keys: &[SecretKey],
+    keys: &[CentreKey],
     keep_versions: u64,
     manifest_lifetime: Duration,
 ) -> Result<PruneReport, CentreError> {
@@ -825,8 +822,8 @@ impl<'a> Centre<'a> {
     /// Checks `keys` are publish keys of the newest root, enough of them.
     fn publish_signers<'k>(
         &self,
-        keys: &'k [SecretKey],
-    ) -> Result<Vec<&'k SecretKey>, CentreError> {
+        keys: &'k [CentreKey],
+    ) -> Result<Vec<&'k CentreKey>, CentreError> {
         let root = self.roots.newest().root();
         for key in keys {
             if root.publish_keys.get(&key.public_key().id()).is_none() {
@@ -876,7 +873,7 @@ impl<'a> Centre<'a> {
     fn resign(
         &self,
         lock: &DirLock,
-        signers: &[&SecretKey],
+        signers: &[&CentreKey],
         options: &PublishOptions,
         mut report: PublishReport,
     ) -> Result<PublishReport, CentreError> {
@@ -954,7 +951,7 @@ impl<'a> Centre<'a> {
         &self,
         lock: &DirLock,
         manifest: &Manifest,
-        signers: &[&SecretKey],
+        signers: &[&CentreKey],
         mut report: PublishReport,
     ) -> Result<PublishReport, CentreError> {
         let bytes = chain::sign(

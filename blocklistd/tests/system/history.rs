@@ -48,7 +48,9 @@ impl Publisher {
             .centre
             .input("remove.txt", removals.join("\n").as_bytes());
         let options = PublishOptions {
-            keys: vec![keyfile::read_secret(&self.centre.publish_key).unwrap()],
+            keys: vec![keyfile::read_secret(&self.centre.publish_key)
+                .unwrap()
+                .into()],
             additions: vec![(added, Format::Csv)],
             removals: vec![(removed, Format::Plain)],
             context: ReadContext {

@@ -17,6 +17,8 @@ mod crash;
 mod centre_state;
 // The same directory served by a stock nginx verifies the same (skipped without nginx).
 mod nginx;
+// The centre's keys in a PKCS#11 token (SoftHSM2; skipped without it): keygen, init, publish, rotate, errors.
+mod pkcs11;
 // Command-line surface: help examples, key permissions, rotation, refresh, prune, closed stdout.
 mod cli;
 // Thousands of versions and expired entries: the manifest stays small, replicas catch up and purge.
