@@ -271,6 +271,7 @@ fn the_deb_from_the_test_binaries_installs_into_a_scratch_root_with_user_config_
     let control = tmp.path().join("control");
     stdout_of(Command::new("dpkg-deb").args(["-e", s(&deb), s(&control)]));
     assert_eq!(read(&control.join("conffiles")), format!("{CONFIG}\n"));
+    assert!(read(&control.join("triggers")).contains("activate-noawait ldconfig"));
     let postinst = read(&control.join("postinst"));
     assert!(
         postinst.contains("deb-systemd-helper enable blocklistd.service"),
