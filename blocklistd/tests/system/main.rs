@@ -43,3 +43,5 @@ mod chain;
 mod hostile_mirror;
 // Corporate networks: a forward proxy (key and environment, NO_PROXY), a private CA, client certificates.
 mod corporate_network;
+// The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).
+mod packaging;
