@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
 
-use blocklist::codes::{BLOCKLIST_ERR_NULL_POINTER, BLOCKLIST_ERR_UNKNOWN_KIND};
+use blocklist::codes::{BLOCKLIST_ERR_NULL_POINTER, BLOCKLIST_ERR_UNKNOWN_KIND, BLOCKLIST_OK};
 use blocklist::types::{blocklist_kind, BLOCKLIST_KIND_DOMAIN};
 use blocklist_lookup::Kind;
 use pyo3::prelude::*;
 
 use crate::answer::{Check, Status};
 use crate::error::exception;
-use crate::native::{empty_result, Failure, Native, OpenOptions};
+use crate::native::{static_text, Failure, Native, OpenOptions};
 
 /// An open lookup index (see `blocklist.open`). Thread-safe; close it with
 /// `close()` or a `with` block, or let it be collected.
@@ -80,46 +80,41 @@ impl Handle {
     fn check_batch(&self, py: Python<'_>, items: Vec<(String, String)>) -> PyResult<Vec<Check>> {
         let kinds: Vec<Result<blocklist_kind, Failure>> =
             items.iter().map(|(kind, _)| kind_code(kind)).collect();
+        // An unknown kind name goes as the unknown kind code, which the C
+        // library refuses in that item alone; its message is ours.
         let queries: Vec<(blocklist_kind, &str)> = items
             .iter()
             .zip(&kinds)
-            .filter_map(|((_, text), kind)| Some((*kind.as_ref().ok()?, text.as_str())))
+            .map(|((_, text), kind)| (*kind.as_ref().unwrap_or(&UNKNOWN_KIND), text.as_str()))
             .collect();
-        let (results, failures) = self.with_native(py, |native| {
+        let answers = self.with_native(py, |native| {
             let results = native.check_batch(&queries)?;
-            // The C library keeps only the first bad item's message: each
-            // bad item's own comes from normalising it alone (rare, so cheap).
-            let failures: Vec<Option<Failure>> = results
-                .iter()
+            Ok(results
+                .into_iter()
                 .zip(&queries)
-                .map(|(result, &(kind, text))| {
-                    (result.status != blocklist::codes::BLOCKLIST_OK).then(|| {
-                        native.normalise(kind, text).err().unwrap_or_else(|| {
-                            Failure::new(result.status, crate::native::static_text(result.status))
-                        })
-                    })
+                .zip(&kinds)
+                .map(|((result, &(kind, text)), named)| {
+                    let failure = match named {
+                        Err(failure) => Some(failure.clone()),
+                        // The C library keeps only the first bad item's
+                        // message: each bad item's own comes from
+                        // normalising it alone (rare, so cheap).
+                        Ok(_) if result.status != BLOCKLIST_OK => {
+                            Some(native.normalise(kind, text).err().unwrap_or_else(|| {
+                                Failure::new(result.status, static_text(result.status))
+                            }))
+                        }
+                        Ok(_) => None,
+                    };
+                    (result, failure)
                 })
-                .collect();
-            Ok((results, failures))
+                .collect::<Vec<_>>())
         })?;
-        let mut answers = results.iter().zip(failures);
-        Ok(kinds
+        Ok(answers
             .into_iter()
-            .map(|kind| match kind {
-                Err(failure) => Check::refused(py, &empty_result(), failure),
-                Ok(_) => match answers.next() {
-                    Some((result, None)) => Check::answered(result),
-                    Some((result, Some(failure))) => Check::refused(py, result, failure),
-                    // One answer per query sent: unreachable.
-                    None => Check::refused(
-                        py,
-                        &empty_result(),
-                        Failure::new(
-                            blocklist::codes::BLOCKLIST_ERR_INTERNAL,
-                            "the batch returned fewer answers than queries",
-                        ),
-                    ),
-                },
+            .map(|(result, failure)| match failure {
+                None => Check::answered(&result),
+                Some(failure) => Check::refused(py, &result, failure),
             })
             .collect())
     }
@@ -183,6 +178,10 @@ impl Handle {
         format!("blocklist.Handle({:?})", self.path.display().to_string())
     }
 }
+
+/// A kind code no kind has: the C library refuses it with
+/// `BLOCKLIST_ERR_UNKNOWN_KIND`.
+const UNKNOWN_KIND: blocklist_kind = 0;
 
 /// The C kind code for a kind name: "account", "number", "domain", and
 /// "url", checked as its host (the C library's `blocklist_check_url`).

@@ -30,9 +30,7 @@ mod native;
 
 use std::path::PathBuf;
 
-use blocklist::options::{
-    BLOCKLIST_DEFAULT_MAX_AGE_SECONDS, BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS,
-};
+use blocklist::options::{BLOCKLIST_DEFAULT_MAX_AGE_SECONDS, BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS};
 use pyo3::prelude::*;
 
 use crate::handle::Handle;

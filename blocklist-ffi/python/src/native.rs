@@ -49,11 +49,10 @@ impl Failure {
     /// The failure of a call that just returned `code` on this thread.
     fn last(code: blocklist_result) -> Failure {
         // SAFETY: `read_message` passes a buffer valid for its length and a length to write.
-        let message = read_message(|buf, len, out_len| unsafe {
-            blocklist_last_error(buf, len, out_len)
-        })
-        .filter(|message| !message.is_empty())
-        .unwrap_or_else(|| static_text(code));
+        let message =
+            read_message(|buf, len, out_len| unsafe { blocklist_last_error(buf, len, out_len) })
+                .filter(|message| !message.is_empty())
+                .unwrap_or_else(|| static_text(code));
         Failure { code, message }
     }
 }
@@ -123,7 +122,7 @@ unsafe impl Send for Native {}
 unsafe impl Sync for Native {}
 
 /// An empty answer for the C library to fill (every field is plain data).
-pub(crate) fn empty_result() -> blocklist_check_result {
+fn empty_result() -> blocklist_check_result {
     // SAFETY: integers and arrays of integers, for which zero is valid.
     unsafe { std::mem::zeroed() }
 }
@@ -137,10 +136,6 @@ impl Native {
                 format!("path {} holds a NUL byte", path.display()),
             )
         })?;
-        let mut c_options = blocklist_options::default();
-        c_options.max_age_seconds = options.max_age_seconds;
-        c_options.reload_interval_ms = options.reload_interval_ms;
-        c_options.allow_missing = u8::from(options.allow_missing);
         if options.region.len() >= BLOCKLIST_REGION_MAX {
             return Err(Failure::new(
                 BLOCKLIST_ERR_INVALID_OPTIONS,
@@ -150,16 +145,23 @@ impl Native {
                 ),
             ));
         }
-        c_options.default_region = [0; BLOCKLIST_REGION_MAX];
-        for (slot, byte) in c_options.default_region.iter_mut().zip(options.region.bytes()) {
+        // Any other bad region is refused by the C library, with its message.
+        let mut region = [0 as c_char; BLOCKLIST_REGION_MAX];
+        for (slot, byte) in region.iter_mut().zip(options.region.bytes()) {
             *slot = byte as c_char;
         }
+        let c_options = blocklist_options {
+            max_age_seconds: options.max_age_seconds,
+            reload_interval_ms: options.reload_interval_ms,
+            allow_missing: u8::from(options.allow_missing),
+            default_region: region,
+        };
         let mut handle = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated, `c_options` and `handle` are valid locals.
         ok(unsafe { blocklist_open_with_options(path.as_ptr(), &c_options, &mut handle) })?;
-        NonNull::new(handle)
-            .map(Native)
-            .ok_or_else(|| Failure::new(BLOCKLIST_ERR_NULL_POINTER, "blocklist_open gave no handle"))
+        NonNull::new(handle).map(Native).ok_or_else(|| {
+            Failure::new(BLOCKLIST_ERR_NULL_POINTER, "blocklist_open gave no handle")
+        })
     }
 
     /// `blocklist_check` of one identifier.
@@ -170,7 +172,15 @@ impl Native {
     ) -> Result<blocklist_check_result, Failure> {
         let mut out = empty_result();
         // SAFETY: the handle is open; `text` is valid for its length, `out` for one result.
-        ok(unsafe { blocklist_check(self.0.as_ptr(), kind, text.as_ptr().cast(), text.len(), &mut out) })?;
+        ok(unsafe {
+            blocklist_check(
+                self.0.as_ptr(),
+                kind,
+                text.as_ptr().cast(),
+                text.len(),
+                &mut out,
+            )
+        })?;
         Ok(out)
     }
 
@@ -192,7 +202,12 @@ impl Native {
         // SAFETY: the handle is open; each query's text outlives the call;
         // `out` holds one result per query.
         ok(unsafe {
-            blocklist_check_batch(self.0.as_ptr(), c_queries.as_ptr(), c_queries.len(), out.as_mut_ptr())
+            blocklist_check_batch(
+                self.0.as_ptr(),
+                c_queries.as_ptr(),
+                c_queries.len(),
+                out.as_mut_ptr(),
+            )
         })?;
         Ok(out)
     }
