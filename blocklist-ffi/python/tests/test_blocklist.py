@@ -5,7 +5,10 @@ fixtures and points BLOCKLIST_PY_FIXTURES at them: see `write_fixtures`
 there for what each holds. Codes are libblocklist's (include/blocklist.h).
 """
 
+import ast
+import inspect
 import os
+import pathlib
 import shutil
 import tempfile
 import threading
@@ -256,6 +259,7 @@ class Versions(Scratch):
             self.assertTrue(r.listed)
             self.assertEqual((r.reason, r.list_version), ("fraud", 2))
             self.assertEqual(handle.status().reloads, 1)
+            self.assertEqual(handle.path, pathlib.Path(self.data))
 
     def test_a_refused_file_keeps_the_version_served_and_says_why(self):
         with blocklist.open(self.data, reload_interval_ms=0) as handle:
@@ -310,6 +314,36 @@ class Versions(Scratch):
                 t.join()
         self.assertEqual(failures, [])
         self.assertLessEqual(seen, {1, 2})
+
+
+class Stubs(unittest.TestCase):
+    """blocklist.pyi names exactly what the module defines (a stale stub misleads)."""
+
+    def test_the_stub_names_every_public_function_class_and_member_and_no_other(self):
+        with open(os.environ["BLOCKLIST_PY_STUB"], encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        stub = {}
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                stub[node.name] = {
+                    getattr(member, "name", None) or member.target.id
+                    for member in node.body
+                    if isinstance(member, (ast.FunctionDef, ast.AnnAssign))
+                }
+            elif isinstance(node, ast.FunctionDef):
+                stub[node.name] = None
+            elif isinstance(node, ast.AnnAssign):
+                stub[node.target.id] = None
+        # The wheel's package also holds the compiled module as `blocklist.blocklist`.
+        public = {
+            n
+            for n in dir(blocklist)
+            if not n.startswith("_") and not inspect.ismodule(getattr(blocklist, n))
+        } | {"__version__"}
+        self.assertEqual(set(stub), public)
+        for name in ["Handle", "Check", "Status"]:
+            members = {n for n in dir(getattr(blocklist, name)) if not n.startswith("_")}
+            self.assertEqual({n for n in stub[name] if not n.startswith("_")}, members, name)
 
 
 if __name__ == "__main__":
