@@ -10,6 +10,7 @@ use blocklist_lookup::index::{Beat, HeartbeatWriter, IndexBuilder};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
 
 const SUITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/test_blocklist.py");
+const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
 const STUB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/blocklist.pyi");
 const DAY: u64 = 86_400;
 
@@ -120,6 +121,7 @@ fn run_suite(python: &mut Command, fixtures: &Path, cwd: &Path) {
             .current_dir(cwd)
             .env("BLOCKLIST_PY_FIXTURES", fixtures)
             .env("BLOCKLIST_PY_STUB", STUB)
+            .env("BLOCKLIST_PY_README", README)
             .env_remove("PYTHONHOME"),
         "the Python suite",
     );

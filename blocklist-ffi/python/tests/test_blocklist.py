@@ -6,7 +6,9 @@ there for what each holds. Codes are libblocklist's (include/blocklist.h).
 """
 
 import ast
+import contextlib
 import inspect
+import io
 import os
 import pathlib
 import shutil
@@ -344,6 +346,26 @@ class Stubs(unittest.TestCase):
         for name in ["Handle", "Check", "Status"]:
             members = {n for n in dir(getattr(blocklist, name)) if not n.startswith("_")}
             self.assertEqual({n for n in stub[name] if not n.startswith("_")}, members, name)
+
+
+class Readme(unittest.TestCase):
+    def test_the_readme_example_runs_and_prints_what_it_says(self):
+        with open(os.environ["BLOCKLIST_PY_README"], encoding="utf-8") as f:
+            readme = f.read()
+        section = readme[readme.index("\n## Python\n") :]
+        start = section.index("```python\n") + len("```python\n")
+        example = section[start : section.index("```", start)]
+        example = example.replace('"/var/lib/blocklistd"', repr(fixture("data")))
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(example, "README.md", "exec"), {})
+        lines = printed.getvalue().splitlines()
+        self.assertTrue(lines[0].startswith("+66812345678 scam_call th-aoc "), lines)
+        self.assertEqual(lines[1], "True None")
+        # A bad item prints as its exception's message.
+        self.assertRegex(lines[2], r"^False \S")
+        self.assertEqual(lines[3], "TH:004:1234567890")
+        self.assertTrue(lines[4].startswith("Status(list_version=1,"), lines)
 
 
 if __name__ == "__main__":
