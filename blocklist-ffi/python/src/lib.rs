@@ -47,6 +47,10 @@ use crate::native::OpenOptions;
 /// `reload_interval_ms`, how often the background thread looks for a new
 /// file (0: no thread, call `reload()`). Raises IndexFileError (code 300
 /// when there is no index), InvalidArgument for bad options.
+///
+/// ```python
+/// handle = blocklist.open("/var/lib/blocklistd", allow_missing=True, region="TH")
+/// ```
 #[pyfunction]
 #[pyo3(signature = (
     path,
@@ -75,6 +79,9 @@ fn open(
         .map_err(|failure| error::exception(py, failure))
 }
 
+/// Checks bank accounts, phone numbers and domains against the fraud
+/// blocklist, from the index blocklistd publishes: `blocklist.open(path)`,
+/// then `check`, `check_batch`, `normalise` and `status` on the handle.
 #[pymodule]
 #[pyo3(name = "blocklist")]
 fn blocklist_python(module: &Bound<'_, PyModule>) -> PyResult<()> {
