@@ -8,6 +8,7 @@
 //! rules, the same result codes and messages.
 
 use std::ffi::{c_char, CString};
+use std::mem::size_of;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
 use std::ptr::NonNull;
@@ -121,10 +122,13 @@ unsafe impl Send for Native {}
 // SAFETY: as above.
 unsafe impl Sync for Native {}
 
-/// An empty answer for the C library to fill (every field is plain data).
+/// An empty answer for the C library to fill, its `size` set as the
+/// growth rule asks (what C's `BLOCKLIST_CHECK_RESULT_INIT` does).
 fn empty_result() -> blocklist_check_result {
     // SAFETY: integers and arrays of integers, for which zero is valid.
-    unsafe { std::mem::zeroed() }
+    let mut out: blocklist_check_result = unsafe { std::mem::zeroed() };
+    out.size = size_of::<blocklist_check_result>() as u32;
+    out
 }
 
 impl Native {
@@ -155,6 +159,7 @@ impl Native {
             reload_interval_ms: options.reload_interval_ms,
             allow_missing: u8::from(options.allow_missing),
             default_region: region,
+            ..blocklist_options::default()
         };
         let mut handle = std::ptr::null_mut();
         // SAFETY: `path` is NUL-terminated, `c_options` and `handle` are valid locals.
@@ -235,7 +240,10 @@ impl Native {
     /// `blocklist_handle_status`, and the message of the last failed reload
     /// (`blocklist_handle_reload_error`, empty if none).
     pub(crate) fn status(&self) -> Result<(blocklist_status, String), Failure> {
-        let mut status = blocklist_status::default();
+        let mut status = blocklist_status {
+            size: size_of::<blocklist_status>() as u32,
+            ..blocklist_status::default()
+        };
         // SAFETY: the handle is open; `status` is a valid local.
         ok(unsafe { blocklist_handle_status(self.0.as_ptr(), &mut status) })?;
         let handle = self.0.as_ptr();

@@ -365,11 +365,20 @@ fn the_deb_from_the_test_binaries_installs_into_a_scratch_root_with_user_config_
         std::fs::read_link(lib.join("libblocklist.so")).unwrap(),
         Path::new("libblocklist.so.1")
     );
+    // The name `make install` gives it: the minor and patch version after
+    // the ABI major (blocklist-ffi/Makefile's REALNAME).
+    let (_, minor_patch) = env!("CARGO_PKG_VERSION").split_once('.').unwrap();
+    let real_name = format!("libblocklist.so.1.{minor_patch}");
     assert_eq!(
         std::fs::read_link(lib.join("libblocklist.so.1")).unwrap(),
-        Path::new("libblocklist.so.1.0.0")
+        Path::new(&real_name)
     );
+    assert!(lib.join(&real_name).is_file());
     assert!(lib.join("libblocklist.a").is_file());
+    for module in ["blocklist", "blocklist-static"] {
+        let pc = read(&lib.join(format!("pkgconfig/{module}.pc")));
+        assert!(pc.contains("\nlibdir=/usr/lib/x86_64-linux-gnu\n"), "{pc}");
+    }
     assert_eq!(
         read(&root.join("usr/include/blocklist.h")),
         read(&repo_file("include/blocklist.h"))
