@@ -70,6 +70,24 @@
 #define BLOCKLIST_REASON_FRAUD 5
 #define BLOCKLIST_REASON_MALWARE 6
 #define BLOCKLIST_REASON_IMPERSONATION 7
+/* Initialisers that set `size` (see the growth rule at the top), the
+ * other fields zero. */
+#ifdef __cplusplus
+extern "C++" {
+template <typename T> inline T blocklist_sized_init_(void) {
+  T value = T();
+  value.size = (uint32_t)sizeof(T);
+  return value;
+}
+}
+#define BLOCKLIST_SIZED_INIT_(type) blocklist_sized_init_<type>()
+#else
+#define BLOCKLIST_SIZED_INIT_(type) { .size = (uint32_t)sizeof(type) }
+#endif
+#define BLOCKLIST_CHECK_RESULT_INIT BLOCKLIST_SIZED_INIT_(blocklist_check_result)
+#define BLOCKLIST_STATUS_INIT BLOCKLIST_SIZED_INIT_(blocklist_status)
+#define BLOCKLIST_OPTIONS_INIT BLOCKLIST_SIZED_INIT_(blocklist_options)
+#define BLOCKLIST_KEY_INIT BLOCKLIST_SIZED_INIT_(blocklist_key)
 
 
 /*
@@ -1081,15 +1099,3 @@ uint32_t blocklist_abi_version(void);
 #endif  // __cplusplus
 
 #endif  /* BLOCKLIST_H */
-
-/* Initialisers that set `size` (see the growth rule at the top), the
- * other fields zero. */
-#ifdef __cplusplus
-#define BLOCKLIST_SIZED_INIT_(type) { (uint32_t)sizeof(type) }
-#else
-#define BLOCKLIST_SIZED_INIT_(type) { .size = (uint32_t)sizeof(type) }
-#endif
-#define BLOCKLIST_CHECK_RESULT_INIT BLOCKLIST_SIZED_INIT_(blocklist_check_result)
-#define BLOCKLIST_STATUS_INIT BLOCKLIST_SIZED_INIT_(blocklist_status)
-#define BLOCKLIST_OPTIONS_INIT BLOCKLIST_SIZED_INIT_(blocklist_options)
-#define BLOCKLIST_KEY_INIT BLOCKLIST_SIZED_INIT_(blocklist_key)

@@ -7,7 +7,6 @@
 //! word; the second one is refused instead, naming the holder.
 
 use std::fs::{File, OpenOptions};
-use std::io::Read as _;
 use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -60,6 +59,17 @@ pub enum Locked {
     },
 }
 
+/// How long [`FolderLock::try_acquire`] tries again a lock the file says
+/// this process holds.
+pub const OWN_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The process id the lock's holder wrote into the file, if readable.
+fn holder_of(file: &File) -> Option<u32> {
+    let mut buf = [0u8; 16];
+    let len = file.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..len]).ok()?.trim().parse().ok()
+}
+
 fn holder_text(holder: Option<u32>) -> String {
     match holder {
         Some(pid) if pid == std::process::id() => format!(" by this process (pid {pid})"),
@@ -70,7 +80,13 @@ fn holder_text(holder: Option<u32>) -> String {
 
 impl FolderLock {
     /// Takes the lock at `path`, creating the file if needed; fails at once
-    /// (never waits) when it is held.
+    /// when another process holds it.
+    ///
+    /// A lock the file says this process holds is tried again for up to
+    /// [`OWN_LOCK_PATIENCE`]: a child that any thread of this process forks
+    /// shares the lock's open file from its fork to its exec, so a lock just
+    /// released can look held for that moment; a handle of this process
+    /// that really holds it is still refused after the wait.
     pub fn try_acquire(path: &Path) -> Result<FolderLock, Locked> {
         let io = |action| {
             move |source| Locked::Io {
@@ -79,28 +95,29 @@ impl FolderLock {
                 source,
             }
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(path)
             .map_err(io("open"))?;
+        let own = std::process::id();
+        let until = std::time::Instant::now() + OWN_LOCK_PATIENCE;
         // SAFETY: flock on a descriptor this `File` owns for the call's duration.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let error = std::io::Error::last_os_error();
             if error.kind() != std::io::ErrorKind::WouldBlock {
                 return Err(io("lock")(error));
             }
-            let mut text = String::new();
-            let holder = file
-                .read_to_string(&mut text)
-                .ok()
-                .and_then(|_| text.trim().parse().ok());
-            return Err(Locked::Held {
-                path: path.to_owned(),
-                holder,
-            });
+            let holder = holder_of(&file);
+            if holder != Some(own) || std::time::Instant::now() >= until {
+                return Err(Locked::Held {
+                    path: path.to_owned(),
+                    holder,
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
         // Only a diagnostic for a refused process: failing to write it is no
         // reason to fail (emptied first, so a failed write shows no pid
@@ -128,5 +145,43 @@ impl FolderLock {
             } => io(action, path, source),
             refused @ Locked::Held { .. } => held(refused),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt as _;
+
+    #[test]
+    fn a_lock_released_while_a_forked_child_shares_it_is_taken_once_the_child_execs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let held = FolderLock::try_acquire(&path).unwrap();
+        // A child forked by another thread, held between its fork and its
+        // exec (as a busy machine may hold it), shares the lock's open file.
+        let spawner = std::thread::spawn(|| {
+            let mut child = std::process::Command::new("true");
+            // SAFETY: the hook only sleeps, which is async-signal-safe enough
+            // for a child that then execs.
+            unsafe {
+                child.pre_exec(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    Ok(())
+                })
+            };
+            child.status().unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(held);
+        let taken = FolderLock::try_acquire(&path);
+        assert!(spawner.join().unwrap().success());
+        taken.expect("taken once the child execs");
+        // A handle of this process that holds it is refused after the wait.
+        let _held = FolderLock::try_acquire(&path).unwrap();
+        assert!(matches!(
+            FolderLock::try_acquire(&path),
+            Err(Locked::Held { holder: Some(pid), .. }) if pid == std::process::id()
+        ));
     }
 }

@@ -17,12 +17,14 @@ fn crate_dir() -> PathBuf {
 
 fn generate() -> String {
     let dir = crate_dir();
-    let config =
+    let mut config =
         cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    // The builder's after-include replaces the config's: both go in.
+    let after_includes = generated_macros() + &config.after_includes.take().unwrap_or_default();
     let bindings = cbindgen::Builder::new()
         .with_crate(&dir)
         .with_config(config)
-        .with_after_include(generated_macros())
+        .with_after_include(after_includes)
         .generate()
         .expect("cbindgen generates the header");
     let mut out = Vec::new();
