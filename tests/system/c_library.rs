@@ -32,18 +32,65 @@ fn sanitizers_work() -> bool {
     })
 }
 
-/// Runs a compiled program; the sanitizers, if linked in, fail it on any
-/// error or leak.
-fn run(exe: &Path, args: &[&Path]) -> Output {
-    Command::new(exe)
-        .args(args)
-        .env(
-            "ASAN_OPTIONS",
-            "detect_leaks=1:abort_on_error=0:exitcode=23",
-        )
-        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        .output()
-        .expect("run the C program")
+/// How a C program is built and run: each of the checked ways fails it on
+/// any memory error or leak.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Under {
+    /// Built and run as a bank would.
+    Plain,
+    /// Built with ASan and UBSan (`SANITIZE`).
+    Sanitizers,
+    /// Run under valgrind's memcheck, as a bank's CI gate does: any memory
+    /// error, or a leak that is definite or possible (an interior pointer
+    /// only), fails the run.
+    Valgrind,
+}
+
+impl Under {
+    /// The sanitizers where they work here, else a plain build.
+    fn sanitizers_if_they_work() -> Under {
+        if sanitizers_work() {
+            Under::Sanitizers
+        } else {
+            Under::Plain
+        }
+    }
+
+    /// Compiles `source` into `out` for this way of running.
+    fn compile(self, source: &Path, out: &Path) -> std::path::PathBuf {
+        compile_c(source, out, self == Under::Sanitizers)
+    }
+
+    /// The command that runs `exe` this way.
+    fn command(self, exe: &Path) -> Command {
+        let mut command = match self {
+            Under::Valgrind => {
+                let mut valgrind = Command::new("valgrind");
+                valgrind
+                    .args([
+                        "--tool=memcheck",
+                        "--error-exitcode=99",
+                        "--leak-check=full",
+                        "--errors-for-leak-kinds=definite,possible",
+                        "--show-leak-kinds=definite,possible",
+                    ])
+                    // A forked child has no copy of its parent's reload
+                    // thread, so what that thread holds looks lost there:
+                    // the fork case runs plain and under the sanitizers.
+                    .env("BLOCKLIST_TEST_NO_FORK", "1")
+                    .arg(exe);
+                valgrind
+            }
+            Under::Plain | Under::Sanitizers => Command::new(exe),
+        };
+        command
+            .env(
+                "ASAN_OPTIONS",
+                "detect_leaks=1:abort_on_error=0:exitcode=23",
+            )
+            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1");
+        command
+    }
 }
 
 fn assert_passed(name: &str, output: &Output) -> String {
@@ -144,46 +191,48 @@ fn fixture() -> tempfile::TempDir {
     dir
 }
 
-/// Compiles `tests/c/<name>.c` into `dir` and runs it on a fresh fixture.
-fn run_fixture_program(name: &str, sanitize: bool) -> String {
+/// Compiles `tests/c/<name>.c` and runs it, `under` the given checks, on a
+/// fresh fixture.
+fn run_fixture_program(name: &str, under: Under) -> String {
     let fixture = fixture();
     let source = workspace_root().join(format!("tests/c/{name}.c"));
-    let exe = compile_c(
-        &source,
-        &fixture.path().join(name.replace('/', "_")),
-        sanitize,
-    );
-    assert_passed(name, &run(&exe, &[fixture.path()]))
+    let exe = under.compile(&source, &fixture.path().join(name.replace('/', "_")));
+    let output = under
+        .command(&exe)
+        .arg(fixture.path())
+        .output()
+        .expect("run the C program");
+    assert_passed(name, &output)
 }
 
 #[test]
 fn checks_of_every_kind_answer_with_the_listed_metadata() {
-    let out = run_fixture_program("correctness", false);
+    let out = run_fixture_program("correctness", Under::Plain);
     assert!(out.contains("correctness: ok"), "{out}");
 }
 
 #[test]
 fn structs_grow_by_the_header_rule_and_keys_answer_as_their_text_whatever_their_bytes() {
-    let out = run_fixture_program("growth", sanitizers_work());
+    let out = run_fixture_program("growth", Under::sanitizers_if_they_work());
     assert!(out.contains("growth: ok"), "{out}");
 }
 
 #[test]
 fn a_program_compiled_against_the_frozen_abi_1_header_works_against_this_library() {
-    let out = run_fixture_program("abi1/older_program", sanitizers_work());
+    let out = run_fixture_program("abi1/older_program", Under::sanitizers_if_they_work());
     assert!(out.contains("older_program: ok"), "{out}");
 }
 
 #[test]
 fn every_error_code_is_returned_where_the_header_documents_it() {
-    let out = run_fixture_program("errors", false);
+    let out = run_fixture_program("errors", Under::Plain);
     assert!(out.contains("errors: ok"), "{out}");
 }
 
 /// Runs `tests/c/threads.c` for `seconds` with `threads` checkers while this
 /// thread publishes a new index version as fast as it can, every fifth
 /// publication a corrupt file; returns the program's report line.
-fn checks_during_swaps(seconds: f64, threads: u32, sanitize: bool) -> Report {
+fn checks_during_swaps(seconds: f64, threads: u32, under: Under) -> Report {
     let dir = tempfile::tempdir().expect("temp dir");
     let index = dir.path().join("lookup.idx");
     let references = dir.path().join("references.tsv");
@@ -214,21 +263,16 @@ fn checks_during_swaps(seconds: f64, threads: u32, sanitize: bool) -> Report {
     };
     write_index(&index, 1, Timestamp::now(), &with_filler(1));
 
-    let exe = compile_c(
+    let exe = under.compile(
         &workspace_root().join("tests/c/threads.c"),
         &dir.path().join("threads"),
-        sanitize,
     );
-    let mut child = Command::new(&exe)
+    let mut child = under
+        .command(&exe)
         .arg(&index)
         .arg(&references)
         .arg(seconds.to_string())
         .arg(threads.to_string())
-        .env(
-            "ASAN_OPTIONS",
-            "detect_leaks=1:abort_on_error=0:exitcode=23",
-        )
-        .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -355,7 +399,7 @@ impl Report {
 
 #[test]
 fn many_threads_check_without_error_while_the_index_is_swapped_repeatedly() {
-    checks_during_swaps(3.0, 4, false);
+    checks_during_swaps(3.0, 4, Under::Plain);
 }
 
 #[test]
@@ -365,10 +409,10 @@ fn programs_run_clean_under_address_and_undefined_behaviour_sanitizers() {
         return;
     }
     for name in ["correctness", "errors"] {
-        let out = run_fixture_program(name, true);
+        let out = run_fixture_program(name, Under::Sanitizers);
         assert!(out.contains(&format!("{name}: ok")), "{out}");
     }
-    checks_during_swaps(2.0, 3, true);
+    checks_during_swaps(2.0, 3, Under::Sanitizers);
 }
 
 /// Whether valgrind runs here.
@@ -385,31 +429,15 @@ fn programs_run_clean_under_valgrind_memcheck_with_no_definite_or_possible_leak(
         eprintln!("skipped: valgrind is not installed");
         return;
     }
-    for name in ["correctness", "errors"] {
-        let fixture = fixture();
-        let source = workspace_root().join(format!("tests/c/{name}.c"));
-        let exe = compile_c(&source, &fixture.path().join(name), false);
-        // A bank's CI gate: any memory error, or a leak that is definite or
-        // possible (an interior pointer only), fails the run.
-        let output = Command::new("valgrind")
-            .args([
-                "--tool=memcheck",
-                "--error-exitcode=99",
-                "--leak-check=full",
-                "--errors-for-leak-kinds=definite,possible",
-                "--show-leak-kinds=definite,possible",
-            ])
-            // correctness.c's forked child has no copy of the parent's
-            // reload thread, so what that thread holds looks lost there:
-            // the fork case runs in the other tests (ASan included).
-            .env("BLOCKLIST_TEST_NO_FORK", "1")
-            .arg(&exe)
-            .arg(fixture.path())
-            .output()
-            .expect("run valgrind");
-        let out = assert_passed(name, &output);
-        assert!(out.contains(&format!("{name}: ok")), "{out}");
+    for name in ["correctness", "errors", "growth", "abi1/older_program"] {
+        let out = run_fixture_program(name, Under::Valgrind);
+        let program = name.rsplit('/').next().unwrap_or(name);
+        assert!(out.contains(&format!("{program}: ok")), "{out}");
     }
+    // Readers on several threads while indexes are swapped under them:
+    // slower under valgrind, so fewer checks, but every reload and every
+    // corrupt file rejected runs.
+    checks_during_swaps(4.0, 2, Under::Valgrind);
 }
 
 #[test]
@@ -602,12 +630,17 @@ fn an_index_overwritten_in_place_is_withheld_until_valid_again_never_answered_as
     // As root would, or an operator who made it writable first.
     std::fs::set_permissions(&index, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
-    let exe = compile_c(
+    let under = Under::sanitizers_if_they_work();
+    let exe = under.compile(
         &workspace_root().join("tests/c/overwrite.c"),
         &root.join("overwrite"),
-        sanitizers_work(),
     );
-    let out = assert_passed("overwrite", &run(&exe, &[root]));
+    let output = under
+        .command(&exe)
+        .arg(root)
+        .output()
+        .expect("run overwrite");
+    let out = assert_passed("overwrite", &output);
     assert!(out.contains("overwrite: ok"), "{out}");
 }
 
