@@ -252,8 +252,34 @@ impl Metrics {
             header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");
         }
+        // One series per file /v1/status names (at most LEFT_IN_PLACE_SHOWN),
+        // so an alert can say which file and in what state without a
+        // second request.
+        let name = "blocklistd_drop_file_left_in_place";
+        header(
+            &mut out,
+            name,
+            "gauge",
+            "1 for each file the drop folder leaves in place, by file and state (incomplete, unreadable, waiting); the reason in words is in /v1/status.",
+        );
+        for left in &status.drop_left_in_place {
+            let file = left.file.rsplit('/').next().unwrap_or(&left.file);
+            let _ = writeln!(
+                out,
+                "{name}{{file=\"{}\",state=\"{}\"}} 1",
+                label_value(file),
+                left.state
+            );
+        }
         out
     }
+}
+
+/// `text` as a Prometheus label value: backslash, quote and newline escaped.
+fn label_value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

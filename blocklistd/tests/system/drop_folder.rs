@@ -299,6 +299,12 @@ fn an_incomplete_file_is_logged_once_and_named_in_status_until_it_changes_then_a
         )),
         "{gauge}"
     );
+    assert!(
+        gauge.contains(&format!(
+            "blocklistd_drop_file_left_in_place{{file=\"{name}\",state=\"incomplete\"}} 1"
+        )),
+        "{gauge}"
+    );
 
     // Completed in place: judged afresh, applied, and delta 2 follows.
     let mut file = std::fs::OpenOptions::new()
