@@ -447,7 +447,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                         expires: args.expires,
                     },
                     rules: Rules {
-                        default_region: args.region,
+                        default_region: args.region.clone(),
                     },
                     now: Timestamp::now(),
                     csv: CsvColumns {
@@ -463,6 +463,13 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                     purge_expired_after: args.purge_expired_after,
                 },
             };
+            // Lines are refused or read differently under another region:
+            // say which one this publish used.
+            say!(
+                out,
+                "national numbers and accounts read for region {} (--region)",
+                args.region.to_ascii_uppercase()
+            );
             print_publish(out, &publish::publish(&args.dir, &options)?)?;
         }
         Command::Refresh(args) => {

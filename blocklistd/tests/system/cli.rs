@@ -257,12 +257,24 @@ fn a_spreadsheet_csv_with_its_own_columns_publishes_through_columns_and_ignore_c
         s(&input),
     ]));
     assert!(out.contains("published version 1: 1 added"), "{out}");
+    assert!(out.contains("read for region TH (--region)"), "{out}");
     let delta = &centre.files("deltas")[0];
     let shown = ok(&["inspect", s(delta)]);
     assert!(
         shown.contains("+66812345678") && shown.contains("scam_call"),
         "{shown}"
     );
+}
+
+#[test]
+fn publish_says_which_region_national_numbers_are_read_for() {
+    let centre = Centre::new();
+    let input = centre.input("us.txt", b"(212) 736-5000\n");
+    let args = ["--kind", "number", "--agency", "ftc", "--region", "us"];
+    let out = ok(&centre.publish_args(&[&args[..], &[s(&input)]].concat()));
+    assert!(out.contains("read for region US (--region)"), "{out}");
+    let shown = ok(&["inspect", s(&centre.files("deltas")[0])]);
+    assert!(shown.contains("+12127365000"), "{shown}");
 }
 
 #[test]
