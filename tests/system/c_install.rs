@@ -319,6 +319,18 @@ fn make_install_puts_library_links_header_and_pc_files_in_the_debian_rhel_and_de
             "{}: blocklist-static's libs are the archive and what it needs",
             layout.name
         );
+        // A fully static program (`cc -static`) can take the shared module
+        // too: `--static` adds what the archive needs from the system.
+        assert_eq!(
+            installed.pkg_config(&["--static", "--libs", "blocklist"]),
+            [
+                vec![format!("-L{}", libdir.display()), "-lblocklist".to_owned()],
+                NATIVE_LIBS.iter().map(|l| l.to_string()).collect(),
+            ]
+            .concat(),
+            "{}: blocklist's private libs are what the archive needs",
+            layout.name
+        );
     }
 }
 
