@@ -156,6 +156,10 @@ int main(int argc, char **argv) {
                                  sizeof refs[i].canonical, &refs[i].canonical_len),
              BLOCKLIST_OK);
   }
+  /* The harness starts swapping the index (corrupt files included) only
+   * once it is open. */
+  printf("ready\n");
+  fflush(stdout);
   pthread_create(&reload_thread, NULL, reloader, NULL);
   for (int t = 0; t < n; t++) pthread_create(&threads[t], NULL, checker, (void *)(uintptr_t)t);
   for (int t = 0; t < n; t++) pthread_join(threads[t], NULL);

@@ -115,3 +115,21 @@ pub fn spawn_listening(command: &mut Command, context: impl FnOnce() -> String) 
         }
     }
 }
+
+/// Writes at `path` an index of one listed number, `+66812345678` (scam
+/// call, `th-aoc`), version 1: what a program that only links and runs
+/// needs to open and find.
+pub fn write_one_number_index(path: &Path) {
+    use blocklist_core::index::IndexBuilder;
+    use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    let meta = EntryMeta {
+        reason: Reason::SCAM_CALL,
+        agency: Agency::new("th-aoc").expect("agency"),
+        listed_at: Timestamp(1_700_000_000),
+        expires_at: None,
+    };
+    let entries = [(Kind::Number, "+66812345678", &meta)];
+    IndexBuilder::new(1, [0; 32], Timestamp::now())
+        .write(path, || entries.iter().copied())
+        .expect("write the index");
+}

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use blocklist_core::index::IndexBuilder;
-use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
-use blocklist_tests::{static_library, workspace_root, NATIVE_LIBS, STRICT};
+use blocklist_tests::{
+    static_library, workspace_root, write_one_number_index, NATIVE_LIBS, STRICT,
+};
 
 /// The SONAME: the ABI's major version (`BLOCKLIST_ABI_VERSION`).
 const SONAME: &str = "libblocklist.so.1";
@@ -96,16 +96,7 @@ impl Installed {
         let dir = self.dir.path().join("data");
         if !dir.exists() {
             std::fs::create_dir(&dir).expect("create the data folder");
-            let meta = EntryMeta {
-                reason: Reason::SCAM_CALL,
-                agency: Agency::new("th-aoc").expect("agency"),
-                listed_at: Timestamp(1_700_000_000),
-                expires_at: None,
-            };
-            let entries = [(Kind::Number, "+66812345678", &meta)];
-            IndexBuilder::new(1, [0; 32], Timestamp::now())
-                .write(&dir.join("lookup.idx"), || entries.iter().copied())
-                .expect("write the index");
+            write_one_number_index(&dir.join("lookup.idx"));
         }
         dir
     }

@@ -277,6 +277,12 @@ fn checks_during_swaps(seconds: f64, threads: u32, under: Under) -> Report {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start threads");
+    // Swaps start once the program has opened the index (a slow start, as
+    // under valgrind, would otherwise meet a corrupt file at open); at EOF
+    // it failed before, and its output says why.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut printed = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut printed).expect("read the program's output");
     let mut version = 1;
     let mut published = 0u32;
     while child.try_wait().expect("poll the C program").is_none() {
@@ -292,7 +298,9 @@ fn checks_during_swaps(seconds: f64, threads: u32, under: Under) -> Report {
         }
         std::thread::sleep(Duration::from_millis(3));
     }
-    let output = child.wait_with_output().expect("collect output");
+    std::io::Read::read_to_string(&mut stdout, &mut printed).expect("read the program's output");
+    let mut output = child.wait_with_output().expect("collect output");
+    output.stdout = printed.into_bytes();
     let line = assert_passed("threads", &output);
     let report = Report::parse(&line);
     assert_eq!(report.get("errors"), 0, "{line}");

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blocklist_core::index::IndexBuilder;
-use blocklist_core::{Agency, EntryMeta, Kind, Reason, Timestamp};
-use blocklist_tests::{static_library, workspace_root, NATIVE_LIBS, STRICT};
+use blocklist_tests::{
+    static_library, workspace_root, write_one_number_index, NATIVE_LIBS, STRICT,
+};
 
 /// Crates of the write side that must never reach the C library.
 const WRITE_SIDE: &[&str] = &[
@@ -125,16 +125,7 @@ fn a_program_linking_its_own_static_sqlite_and_libblocklist_builds_in_either_ord
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let meta = EntryMeta {
-        reason: Reason::SCAM_CALL,
-        agency: Agency::new("th-aoc").expect("agency"),
-        listed_at: Timestamp(1_700_000_000),
-        expires_at: None,
-    };
-    let entries = [(Kind::Number, "+66812345678", &meta)];
-    IndexBuilder::new(1, [0; 32], Timestamp::now())
-        .write(&dir.path().join("lookup.idx"), || entries.iter().copied())
-        .expect("write the index");
+    write_one_number_index(&dir.path().join("lookup.idx"));
     let library = static_library();
     let mut versions = Vec::new();
     for (name, archives) in [
