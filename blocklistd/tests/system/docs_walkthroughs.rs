@@ -1,9 +1,12 @@
-//! The walkthrough of docs/CENTRE.md, going on from the README's: its
-//! marked `sh` block run verbatim with the built `blocklist`, then the
-//! directory it made served, audited and followed by a daemon.
+//! The walkthroughs of docs/CENTRE.md (going on from the README's) and
+//! docs/OPERATIONS.md (key ceremony, rotations, revocation, backup and
+//! restore), their marked `sh` blocks run verbatim with the built `blocklist`,
+//! and a daemon following what they publish.
 
 use std::path::Path;
 use std::process::Command;
+
+use blocklist_core::Sha256;
 
 use crate::daemon::{polling, Site};
 use crate::support::*;
@@ -67,6 +70,16 @@ fn walkthrough_centre(root_key: &str) -> Centre {
     }
 }
 
+/// Writes an agency's reports of `domains` (phishing) to `name` in `dir`: the
+/// input the OPERATIONS walkthrough takes as given.
+fn reports(dir: &Path, name: &str, domains: &[&str]) {
+    let rows: String = domains
+        .iter()
+        .map(|d| format!("domain,{d},phishing\n"))
+        .collect();
+    std::fs::write(dir.join(name), format!("kind,value,reason\n{rows}")).unwrap();
+}
+
 #[test]
 fn the_centre_walkthrough_after_the_readmes_is_served_audited_and_followed_by_a_daemon() {
     let centre = walkthrough_centre("keys/root.key");
@@ -104,5 +117,107 @@ fn the_centre_walkthrough_after_the_readmes_is_served_audited_and_followed_by_a_
         daemon.listed("number", "081-234-5678"),
         "kept from the README"
     );
+    assert!(daemon.stop());
+}
+
+#[test]
+fn the_operations_walkthrough_rotates_revokes_and_restores_while_a_daemon_follows() {
+    let centre = walkthrough_centre("keys/root-a.key");
+    let at = centre.tmp.path();
+    // Every marked block by name: a block added to or dropped from the doc fails here.
+    let blocks: [String; 8] = walkthrough_blocks("docs/OPERATIONS.md").try_into().unwrap();
+    let [ceremony, first, key_rotation, holder_leaves, renewal, revocation, backup, restore] =
+        blocks;
+
+    let report = run_script(at, &ceremony);
+    let root = centre.first_root();
+    let sha256 = Sha256::of(&std::fs::read(&root).unwrap()).to_string();
+    let fingerprint = report.lines().last().unwrap_or_default();
+    assert!(fingerprint.starts_with(&sha256), "{report}");
+    reports(at, "reports.csv", &["day1.example"]);
+    run_script(at, &first);
+
+    // A member: the first root handed over out of band, the feed over HTTP
+    // on a port that stays the same when the centre comes back.
+    let listen = format!("127.0.0.1:{}", free_port());
+    let server = Server::start_on(&centre.dir, &listen);
+    let site = Site::new();
+    let member_root = site.tmp.path().join("th-national.root");
+    std::fs::copy(&root, &member_root).unwrap();
+    let daemon = site.start(&polling(&member_root, &[&server.url]));
+    let status = daemon.wait_version(1);
+    assert_eq!(status["trust_root"]["sha256"], sha256.as_str());
+
+    let on_root = |version: u64, root: u64| {
+        daemon.wait_status(&format!("version {version} under root {root}"), |s| {
+            s["version"] == version && s["trust_root"]["version"] == root
+        })
+    };
+    reports(at, "reports.csv", &["day2.example"]);
+    run_script(at, &key_rotation);
+    on_root(2, 2);
+    run_script(at, &holder_leaves);
+    on_root(2, 3);
+    run_script(at, &renewal);
+    on_root(2, 4);
+    reports(at, "reports.csv", &["day3.example"]);
+    run_script(at, &revocation);
+    on_root(3, 5);
+
+    // What the revoked keys and a lone root key can no longer sign.
+    let key = |name: &str| at.join("keys").join(name);
+    let (publish_2, root_a, root_c) = (key("publish-2.key"), key("root-a.key"), key("root-c.key"));
+    let dir = s(&centre.dir);
+    let refused = fails(&["refresh", dir, "--key", s(&publish_2)]);
+    assert!(
+        refused.contains("not a publish key of trust root 5"),
+        "{refused}"
+    );
+    let refused = fails(&[
+        "rotate",
+        dir,
+        "--sign-with",
+        s(&root_c),
+        "--sign-with",
+        s(&root_a),
+    ]);
+    assert!(refused.contains("a root key of neither"), "{refused}");
+    let refused = fails(&["rotate", dir, "--sign-with", s(&root_a)]);
+    assert!(refused.contains("the threshold is 2"), "{refused}");
+
+    // Backed up, then a publish the backup misses reaches the member before
+    // the publishing host is lost.
+    run_script(at, &backup);
+    reports(at, "reports.csv", &["day4.example", "lost.example"]);
+    run_script(
+        at,
+        "blocklist publish pub --key keys/publish-3.key --agency th-aoc reports.csv",
+    );
+    daemon.wait_version(4);
+    assert!(server.stop());
+    std::fs::remove_dir_all(&centre.dir).unwrap();
+
+    // The agencies send the lost reports again, but for one withdrawn
+    // meanwhile (so the member's version 4 is certainly not the restored
+    // centre's), and the day's news.
+    reports(at, "reports-since-backup.csv", &["day4.example"]);
+    reports(at, "reports.csv", &["day5.example"]);
+    run_script(at, &restore);
+    let server = Server::start_on(&centre.dir, &listen);
+    // A round while the centre was down left a failure behind: the round
+    // that applies the restored chain clears it.
+    let status = daemon.wait_status("version 5, not degraded", |s| {
+        s["version"] == 5 && s["degraded"] == false
+    });
+    assert_eq!(status["reanchoring"], serde_json::Value::Null, "{status:#}");
+    assert!(daemon.log_text().contains("diverged"));
+    for day in 1..=5 {
+        assert!(
+            daemon.listed("domain", &format!("day{day}.example")),
+            "day {day}"
+        );
+    }
+    assert!(!daemon.listed("domain", "lost.example"));
+    ok(&["verify", &server.url, "--root", s(&member_root)]);
     assert!(daemon.stop());
 }

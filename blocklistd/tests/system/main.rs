@@ -33,7 +33,7 @@ mod daemon_api;
 mod drop_folder;
 // The README's walkthrough run verbatim, then the daemon on its folder.
 mod readme;
-// CENTRE.md's walkthrough run verbatim after the README's, then served, audited and followed by a daemon.
+// CENTRE.md's and OPERATIONS.md's walkthroughs run verbatim (ceremony, rotation, revocation, restore), a daemon following.
 mod docs_walkthroughs;
 // docs/openapi.json against the running daemon: every operation driven, every answer checked.
 mod openapi;
