@@ -33,6 +33,8 @@ mod daemon_api;
 mod drop_folder;
 // The README's walkthrough run verbatim, then the daemon on its folder.
 mod readme;
+// CENTRE.md's and OPERATIONS.md's walkthroughs run verbatim (ceremony, rotation, revocation, restore), a daemon following.
+mod docs_walkthroughs;
 // docs/openapi.json against the running daemon: every operation driven, every answer checked.
 mod openapi;
 // The daemon's log: plain on a file, colour only on a terminal without NO_COLOR, JSON lines.

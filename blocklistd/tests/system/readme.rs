@@ -4,48 +4,14 @@
 use std::process::Command;
 
 use crate::daemon::Daemon;
+use crate::docs_walkthroughs::{run_script, walkthrough_blocks};
 use crate::support::*;
-
-/// The shell block after the README's walkthrough marker.
-fn walkthrough() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let marked = readme
-        .split("<!-- walkthrough")
-        .nth(1)
-        .expect("README has a walkthrough marker");
-    let block = marked
-        .split("```sh\n")
-        .nth(1)
-        .expect("a sh block follows it");
-    block.split("\n```").next().unwrap().to_owned()
-}
 
 #[test]
 fn the_readme_walkthrough_run_verbatim_feeds_a_daemon_that_answers_listed() {
     let tmp = tempfile::tempdir().unwrap();
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_blocklist"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let script = walkthrough();
-    let run = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &script])
-        .current_dir(tmp.path())
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{script}\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let [script]: [String; 1] = walkthrough_blocks("README.md").try_into().unwrap();
+    run_script(tmp.path(), &script);
     // The README's daemon on its embedded default, but for the API on a free
     // port (tests run side by side): the same data folder, inbox, trust on
     // first use.
