@@ -215,6 +215,17 @@ impl Language {
 /// Builds `tests/install/through_pkg_config.c` in `language` with the flags
 /// pkg-config gives for `module`, or `None` when the compiler is absent.
 fn build(installed: &Installed, language: Language, module: &str) -> Option<PathBuf> {
+    let source = workspace_root().join("tests/install/through_pkg_config.c");
+    build_source(installed, language, module, &source)
+}
+
+/// Builds the C program `source` as [`build`] does.
+fn build_source(
+    installed: &Installed,
+    language: Language,
+    module: &str,
+    source: &Path,
+) -> Option<PathBuf> {
     let mut compiler = match language.compiler() {
         Ok(compiler) => compiler,
         Err(missing) => {
@@ -223,9 +234,10 @@ fn build(installed: &Installed, language: Language, module: &str) -> Option<Path
         }
     };
     let name = language.name();
-    let exe = installed.dir.path().join(format!("{name}-{module}"));
+    let stem = source.file_stem().expect("a file").to_string_lossy();
+    let exe = installed.dir.path().join(format!("{stem}-{name}-{module}"));
     let output = compiler
-        .arg(workspace_root().join("tests/install/through_pkg_config.c"))
+        .arg(source)
         // Back to telling files by their names: the rest are libraries.
         .args(["-x", "none"])
         .args(installed.pkg_config(&["--cflags", "--libs", module]))
@@ -407,6 +419,25 @@ fn c_and_cxx_programs_built_with_pkg_config_blocklist_static_need_no_libblocklis
             run(&installed, &exe, None);
         }
     }
+}
+
+#[test]
+fn a_program_built_on_the_frozen_abi_1_header_runs_against_the_installed_shared_library() {
+    // What a bank's binary meets when the library is upgraded under it: the
+    // program keeps the ABI-1 header it was built with (its own folder's
+    // copy comes first) and the loader gives it this libblocklist.so.1.
+    let installed = install(&DEBIAN);
+    let source = workspace_root().join("tests/c/abi1/older_program.c");
+    let exe = build_source(&installed, Language::C, "blocklist", &source).expect("cc builds");
+    assert!(dynamic_entries(&exe, "NEEDED").iter().any(|n| n == SONAME));
+    let fixture = crate::c_library::fixture();
+    let output = Command::new(&exe)
+        .arg(fixture.path())
+        .env("LD_LIBRARY_PATH", installed.libdir())
+        .output()
+        .expect("run the program");
+    let stdout = passed("older_program", &output);
+    assert!(stdout.contains("older_program: ok"), "{stdout}");
 }
 
 #[test]

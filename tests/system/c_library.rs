@@ -165,7 +165,7 @@ fn write_index(
 }
 
 /// The folder the correctness and error programs run in.
-fn fixture() -> tempfile::TempDir {
+pub(crate) fn fixture() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     for sub in ["data", "empty", "work", "work2"] {
