@@ -322,18 +322,26 @@ fn make_install_puts_library_links_header_and_pc_files_in_the_debian_rhel_and_de
             "{}: blocklist-static's libs are the archive and what it needs",
             layout.name
         );
-        // A fully static program (`cc -static`) can take the shared module
-        // too: `--static` adds what the archive needs from the system.
-        assert_eq!(
-            installed.pkg_config(&["--static", "--libs", "blocklist"]),
-            [
-                vec![format!("-L{}", libdir.display()), "-lblocklist".to_owned()],
-                NATIVE_LIBS.iter().map(|l| l.to_string()).collect(),
-            ]
-            .concat(),
-            "{}: blocklist's private libs are what the archive needs",
+        // A wholly static program (`cc -static`) takes the shared module
+        // with --static: Libs.private adds what the archive needs.
+        let exe = installed.dir.path().join("wholly-static");
+        let mut cc = Command::new("cc");
+        cc.args(STRICT)
+            .arg("-static")
+            .arg(workspace_root().join("tests/install/through_pkg_config.c"))
+            .args(installed.pkg_config(&["--static", "--cflags", "--libs", "blocklist"]))
+            .arg("-o")
+            .arg(&exe);
+        passed(
+            "cc -static with blocklist --static",
+            &cc.output().expect("run cc"),
+        );
+        assert!(
+            dynamic_entries(&exe, "NEEDED").is_empty(),
+            "{}: a wholly static program needs nothing",
             layout.name
         );
+        run(&installed, &exe, None);
     }
 }
 
