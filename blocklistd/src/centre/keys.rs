@@ -34,7 +34,7 @@ impl FromStr for KeyName {
     type Err = Pkcs11Error;
 
     fn from_str(text: &str) -> Result<KeyName, Pkcs11Error> {
-        if text.starts_with(pkcs11::SCHEME) {
+        if pkcs11::strip_scheme(text).is_some() {
             text.parse().map(|uri| KeyName::Token(Box::new(uri)))
         } else {
             Ok(KeyName::File(PathBuf::from(text)))

@@ -28,6 +28,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 pub use error::{Pkcs11Error, ReturnCode};
+pub(crate) use uri::strip_scheme;
 pub use uri::{Pkcs11Uri, SCHEME};
 
 use crate::centre::keyfile;
@@ -451,7 +452,9 @@ fn read_pin(name: &str, path: &Path) -> Result<AuthPin, Pkcs11Error> {
             "mode {mode:o}: it must not be readable by group or others (chmod 600)"
         )));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?;
+    // Wiped when dropped, as AuthPin wipes its own copy.
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| failed(e.to_string()))?);
     let pin = text.strip_suffix('\n').unwrap_or(&text);
     Ok(AuthPin::from(pin.strip_suffix('\r').unwrap_or(pin)))
 }

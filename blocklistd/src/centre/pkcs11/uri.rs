@@ -69,9 +69,8 @@ impl FromStr for Pkcs11Uri {
             uri: redact(text),
             reason,
         };
-        let rest = text
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| bad(format!("does not start with {SCHEME:?}")))?;
+        let rest =
+            strip_scheme(text).ok_or_else(|| bad(format!("does not start with {SCHEME:?}")))?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut uri = Pkcs11Uri::default();
         let mut seen = Vec::new();
@@ -284,16 +283,21 @@ impl fmt::Display for Encoded<'_> {
     }
 }
 
-/// `text` with any `pin-value=` value blanked, for error messages.
+/// `text` after its `pkcs11:` scheme, written in any case (RFC 3986: a
+/// scheme is case-insensitive), or `None` when it names none.
+pub(crate) fn strip_scheme(text: &str) -> Option<&str> {
+    let scheme = text.get(..SCHEME.len())?;
+    scheme
+        .eq_ignore_ascii_case(SCHEME)
+        .then(|| &text[SCHEME.len()..])
+}
+
+/// `text` with everything from its first `pin-value=` on blanked, for
+/// error messages: a PIN holding `&`, or a second `pin-value`, is never
+/// echoed either.
 fn redact(text: &str) -> String {
     match text.find("pin-value=") {
-        Some(at) => {
-            let value_start = at + "pin-value=".len();
-            let value_end = text[value_start..]
-                .find('&')
-                .map_or(text.len(), |end| value_start + end);
-            format!("{}***{}", &text[..value_start], &text[value_end..])
-        }
+        Some(at) => format!("{}pin-value=***", &text[..at]),
         None => text.to_owned(),
     }
 }
@@ -353,6 +357,25 @@ mod tests {
         let err = parse("pkcs11:token=centre;object=k?pin-value=123456").unwrap_err();
         assert!(err.contains("pin-value is refused"), "{err}");
         assert!(!err.contains("123456"), "{err}");
+        // A second pin-value, a PIN holding `&`, an upper-case scheme.
+        for (text, pin) in [
+            ("pkcs11:object=k?pin-value=1&pin-value=2468", "2468"),
+            ("pkcs11:object=k?pin-value=12&34", "34"),
+            ("PKCS11:object=k?pin-value=97531", "97531"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(!err.contains(pin), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_scheme_is_read_in_any_case() {
+        assert_eq!(
+            parse("PKCS11:token=centre;object=k").unwrap(),
+            parse("pkcs11:token=centre;object=k").unwrap()
+        );
+        assert_eq!(strip_scheme("Pkcs11:object=k"), Some("object=k"));
+        assert_eq!(strip_scheme("keys/root"), None);
     }
 
     #[test]
