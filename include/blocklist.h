@@ -20,10 +20,12 @@
  * defaults for the fields past the caller's, refuses an input that sets
  * bytes past its own size, and refuses a `size` below the struct's size in
  * ABI 1 (*_MIN_SIZE) with BLOCKLIST_ERR_STRUCT_SIZE. A batch walks its
- * results with the stride of the first result's `size`. So a program
- * compiled against an older header keeps working against a newer library
- * of the same BLOCKLIST_ABI_VERSION, and fields are only ever added at the
- * end.
+ * results with the stride of the first result's `size` (at most
+ * BLOCKLIST_STRUCT_MAX_SIZE). So a program compiled against an older header
+ * keeps working against a newer library of the same BLOCKLIST_ABI_VERSION.
+ * Fields are only ever added at the end or in place of `reserved` bytes
+ * (the structs have no hidden padding; reserved bytes are zero, and an
+ * input with one set is refused).
  *
  * Freshness: every answer carries one, read (one atomic load) from the
  * heartbeat blocklistd keeps beside the index (lookup.beat), the same the
@@ -345,6 +347,12 @@ typedef struct blocklist_options {
    accounts for "TH" only. Default "TH".
    */
   char default_region[BLOCKLIST_REGION_MAX];
+  /*
+   Zero (the `_INIT` macro and `blocklist_options_default` leave it
+   so): room a later field takes without moving `size`, so a nonzero
+   byte is refused rather than read as a field this library lacks.
+   */
+  uint8_t reserved[7];
 } blocklist_options;
 
 /*
@@ -405,6 +413,10 @@ typedef struct blocklist_status {
    `BLOCKLIST_ERR_INDEX_MODIFIED`.
    */
   blocklist_freshness freshness;
+  /*
+   Zero: room a later field takes (an output, so always written zero).
+   */
+  uint8_t reserved[7];
   /*
    Recent changes served from the overlay above the full index (0
    without one): the daemon merges them into a new full index when they

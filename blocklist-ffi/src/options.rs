@@ -70,7 +70,18 @@ pub struct blocklist_options {
     /// any region of libphonenumber's metadata ("US", "GB"...), domestic
     /// accounts for "TH" only. Default "TH".
     pub default_region: [c_char; BLOCKLIST_REGION_MAX],
+    /// Zero (the `_INIT` macro and `blocklist_options_default` leave it
+    /// so): room a later field takes without moving `size`, so a nonzero
+    /// byte is refused rather than read as a field this library lacks.
+    pub reserved: [u8; 7],
 }
+
+// No padding the compiler adds: every byte is a named field, so a field
+// added later lands where older callers wrote zeros.
+const _: () = assert!(
+    std::mem::offset_of!(blocklist_options, reserved) + 7
+        == std::mem::size_of::<blocklist_options>()
+);
 
 impl Default for blocklist_options {
     fn default() -> Self {
@@ -84,6 +95,7 @@ impl Default for blocklist_options {
             reload_interval_ms: BLOCKLIST_DEFAULT_RELOAD_INTERVAL_MS,
             allow_missing: 0,
             default_region: region,
+            reserved: [0; 7],
         }
     }
 }
@@ -114,6 +126,17 @@ impl blocklist_options {
                 format!(
                     "options.allow_missing is {}, expected 0 or 1",
                     self.allow_missing
+                ),
+            ));
+        }
+        if self.reserved != [0; 7] {
+            return Err(Error::new(
+                BLOCKLIST_ERR_INVALID_OPTIONS,
+                format!(
+                    "options.reserved is {:?}: it must be zero (a field this library, \
+                     libblocklist {}, does not know)",
+                    self.reserved,
+                    env!("CARGO_PKG_VERSION")
                 ),
             ));
         }

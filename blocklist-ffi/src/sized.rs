@@ -136,8 +136,20 @@ pub(crate) unsafe fn read_input<T: Growable>(ptr: *const T, default: T) -> Resul
 }
 
 /// The stride of a caller's array of `T` whose first element gives `size`:
-/// refused unless a multiple of `T`'s alignment, so every element is aligned.
+/// refused unless a multiple of `T`'s alignment, so every element is
+/// aligned, and at most [`BLOCKLIST_STRUCT_MAX_SIZE`], so a `size` left
+/// uninitialised never spreads the writes gigabytes apart.
 pub(crate) fn stride<T: Growable>(size: usize) -> Result<usize, Error> {
+    if size > BLOCKLIST_STRUCT_MAX_SIZE {
+        return Err(Error::new(
+            BLOCKLIST_ERR_STRUCT_SIZE,
+            format!(
+                "{}.size is {size}, more than BLOCKLIST_STRUCT_MAX_SIZE \
+                 ({BLOCKLIST_STRUCT_MAX_SIZE}): set it with the _INIT macro",
+                T::NAME
+            ),
+        ));
+    }
     if size % align_of::<T>() != 0 {
         return Err(Error::new(
             BLOCKLIST_ERR_STRUCT_SIZE,
@@ -199,6 +211,19 @@ mod tests {
             let refused = unsafe { read_input(bytes.as_ptr().cast::<Grown>(), DEFAULT) };
             assert_eq!(
                 refused.unwrap_err().code,
+                BLOCKLIST_ERR_STRUCT_SIZE,
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stride_past_the_maximum_or_off_alignment_is_refused() {
+        assert_eq!(stride::<Grown>(16).unwrap(), 16);
+        assert_eq!(stride::<Grown>(BLOCKLIST_STRUCT_MAX_SIZE).unwrap(), 4096);
+        for size in [12, BLOCKLIST_STRUCT_MAX_SIZE + 8, 0x1000_0008] {
+            assert_eq!(
+                stride::<Grown>(size).unwrap_err().code,
                 BLOCKLIST_ERR_STRUCT_SIZE,
                 "{size}"
             );

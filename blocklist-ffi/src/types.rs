@@ -163,6 +163,8 @@ pub struct blocklist_status {
     /// would report. `_NO_DATA` too while lookups return
     /// `BLOCKLIST_ERR_INDEX_MODIFIED`.
     pub freshness: blocklist_freshness,
+    /// Zero: room a later field takes (an output, so always written zero).
+    pub reserved: [u8; 7],
     /// Recent changes served from the overlay above the full index (0
     /// without one): the daemon merges them into a new full index when they
     /// grow. Since ABI 1 (after `BLOCKLIST_STATUS_MIN_SIZE`).
@@ -174,6 +176,14 @@ unsafe impl Growable for blocklist_check_result {
     const MIN_SIZE: usize = BLOCKLIST_CHECK_RESULT_MIN_SIZE;
     const NAME: &'static str = "blocklist_check_result";
 }
+
+// No padding the compiler adds (see blocklist_options).
+const _: () = assert!(
+    std::mem::offset_of!(blocklist_status, reserved) + 7
+        == std::mem::offset_of!(blocklist_status, overlay_entries)
+        && std::mem::offset_of!(blocklist_status, overlay_entries) + 8
+            == std::mem::size_of::<blocklist_status>()
+);
 
 // SAFETY: repr(C), the u32 size first, integers only.
 unsafe impl Growable for blocklist_status {

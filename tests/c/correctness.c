@@ -420,7 +420,7 @@ int main(int argc, char **argv) {
   CHECK(strcmp(blocklist_version(), "0.1.0") == 0);
   join(data, sizeof data, argv[1], "data");
   /* the folder form: <data>/lookup.idx */
-  h = open_or_die(data, &(blocklist_options){sizeof(blocklist_options), 0, 0, 0, "TH"});
+  h = open_or_die(data, &(blocklist_options){sizeof(blocklist_options), 0, 0, 0, "TH", {0}});
   every_kind_through_blocklist_check(h);
   convenience_calls_match_blocklist_check(h);
   batch_answers_each_query_and_reports_bad_items_in_place(h);

@@ -90,6 +90,14 @@ static void argument_errors(const blocklist_handle *h) {
   EXPECT_CODE(blocklist_check(h, 0, "0812345678", 10, &r), BLOCKLIST_ERR_UNKNOWN_KIND);
   EXPECT_CODE(blocklist_check(h, 4, "0812345678", 10, &r), BLOCKLIST_ERR_UNKNOWN_KIND);
   CHECK(untouched(&r));
+  {
+    /* A first result whose size was never set (stack garbage): refused,
+     * never taken as the array's stride. */
+    blocklist_check_result wild = BLOCKLIST_CHECK_RESULT_INIT;
+    wild.size = 0x10000008u;
+    EXPECT_CODE(blocklist_check_batch(h, &q, 1, &wild), BLOCKLIST_ERR_STRUCT_SIZE);
+    EXPECT_CODE(blocklist_check_canonical_batch(h, &q, 1, &wild), BLOCKLIST_ERR_STRUCT_SIZE);
+  }
   EXPECT_CODE(blocklist_check_batch(h, &q, (size_t)BLOCKLIST_MAX_BATCH + 1, &r), BLOCKLIST_ERR_BATCH_TOO_LARGE);
   EXPECT_CODE(blocklist_check_batch(h, NULL, 1, &r), BLOCKLIST_ERR_NULL_POINTER);
   EXPECT_CODE(blocklist_check_batch(h, &q, 1, NULL), BLOCKLIST_ERR_NULL_POINTER);
@@ -252,6 +260,9 @@ static void open_errors(const char *dir) {
   o.allow_missing = 2;
   EXPECT_CODE(blocklist_open_with_options(good, &o, &h), BLOCKLIST_ERR_INVALID_OPTIONS);
   o.allow_missing = 0;
+  o.reserved[6] = 1; /* a field of a later library */
+  EXPECT_CODE(blocklist_open_with_options(good, &o, &h), BLOCKLIST_ERR_INVALID_OPTIONS);
+  o.reserved[6] = 0;
   /* damaged files */
   bytes = read_file(good, &len);
   publish(work, bytes, 100); /* truncated */

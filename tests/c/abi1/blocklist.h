@@ -324,6 +324,7 @@ typedef struct blocklist_options {
    accounts for "TH" only. Default "TH".
    */
   char default_region[BLOCKLIST_REGION_MAX];
+  uint8_t reserved[7];
 } blocklist_options;
 
 /*
@@ -384,6 +385,7 @@ typedef struct blocklist_status {
    `BLOCKLIST_ERR_INDEX_MODIFIED`.
    */
   blocklist_freshness freshness;
+  uint8_t reserved[7];
 } blocklist_status;
 
 /*
