@@ -426,8 +426,8 @@ fn main() {
         };
         black_box(
             index
-                .lookup_hashed(Kind::from_code(key.kind), text, &hash, now)
-                .is_some(),
+                .lookup_hashed(Kind::from_code(key.kind), &hash, now, || Some(text))
+                .is_some_and(|hit| hit.is_some()),
         );
     };
     let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
