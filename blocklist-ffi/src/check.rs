@@ -189,18 +189,18 @@ unsafe fn check_one(
         // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
-        handle.with_data(now, |data| {
-            let hit = match data.index {
-                Some(index) => index.check(kind, raw, data.rules, now)?,
-                // No data to look in, but invalid text is still refused.
-                None => {
-                    normalise_into(kind, raw, data.rules, &mut String::new())?;
-                    None
-                }
-            };
-            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
-            Ok(())
-        })
+        let snapshot = handle.snapshot();
+        let data = snapshot.data(now)?;
+        let hit = match data.index {
+            Some(index) => index.check(kind, raw, data.rules, now)?,
+            // No data to look in, but invalid text is still refused.
+            None => {
+                normalise_into(kind, raw, data.rules, &mut String::new())?;
+                None
+            }
+        };
+        out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
+        Ok(())
     })
 }
 
@@ -489,40 +489,40 @@ pub(crate) unsafe fn run_batch(
         }
         let mut first_error: Option<(usize, Error)> = None;
         let now = handle.now();
-        handle.with_data(now, |data| {
-            // Each result is written as a miss, then the refused and the
-            // answered ones over theirs: nearly every query is a miss, and
-            // this loop has nothing else to decide. No text is read from
-            // `results` (see `Staged`), so the answers can follow.
-            for (at, query) in queries.iter().enumerate() {
-                results
-                    .item(at)
-                    .write(BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
+        let snapshot = handle.snapshot();
+        let data = snapshot.data(now)?;
+        // Each result is written as a miss, then the refused and the answered
+        // ones over theirs: nearly every query is a miss, and this loop has
+        // nothing else to decide. No text is read from `results` (see
+        // `Staged`), so the answers can follow.
+        for (at, query) in queries.iter().enumerate() {
+            results
+                .item(at)
+                .write(BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
+        }
+        let mut failed = |at: usize, e: &Error, results: &mut Answers| {
+            results
+                .item(at)
+                .write(e.code, Kind::from_code(queries[at].kind), &data, None);
+            if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
+                first_error = Some((at, e.clone()));
             }
-            let mut failed = |at: usize, e: &Error, results: &mut Answers| {
-                results
-                    .item(at)
-                    .write(e.code, Kind::from_code(queries[at].kind), &data, None);
-                if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
-                    first_error = Some((at, e.clone()));
+        };
+        for (at, e) in &refused {
+            failed(*at, e, &mut results);
+        }
+        answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
+            let at = positions[item];
+            match outcome {
+                Ok(hit) => {
+                    results
+                        .item(at)
+                        .write(BLOCKLIST_OK, valid[item].0, &data, Some(&hit));
                 }
-            };
-            for (at, e) in &refused {
-                failed(*at, e, &mut results);
+                Err(e) => failed(at, &e, &mut results),
             }
-            answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
-                let at = positions[item];
-                match outcome {
-                    Ok(hit) => {
-                        results
-                            .item(at)
-                            .write(BLOCKLIST_OK, valid[item].0, &data, Some(&hit));
-                    }
-                    Err(e) => failed(at, &e, &mut results),
-                }
-            });
-            Ok(())
-        })?;
+        });
+        drop(snapshot);
         if let Some((at, e)) = first_error {
             set_last_error(&Error::new(
                 e.code,

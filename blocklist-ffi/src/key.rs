@@ -148,9 +148,11 @@ pub unsafe extern "C" fn blocklist_make_key(
         let size = unsafe { caller_size(key)? };
         let mut canonical = String::new();
         normalise_into(kind, raw, handle.rules(), &mut canonical)?;
-        let seed = handle.with_data(handle.now(), |data| {
-            Ok(data.index.map_or(0, LookupIndex::seed))
-        })?;
+        let seed = handle
+            .snapshot()
+            .data(handle.now())?
+            .index
+            .map_or(0, LookupIndex::seed);
         let made = make(kind, &canonical, seed);
         // SAFETY: as above; `data` was read whole before this write.
         unsafe { write_output(key, size, &made) };
@@ -237,17 +239,34 @@ pub unsafe extern "C" fn blocklist_check_key(
         // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
-        handle.with_data(now, |data| {
-            let hit = match data.index {
-                Some(index) => lookup_sealed(index, kind, key, text, now)
-                    .or_else(|| index.lookup_shaped(kind, text, now))
-                    .ok_or_else(|| not_canonical(kind, text))?,
-                None => try_canonical(kind, text).map(|_| None)?,
-            };
-            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
-            Ok(())
-        })
+        let snapshot = handle.snapshot();
+        let data = snapshot.data(now)?;
+        let hit = match data.index {
+            Some(index) => match lookup_sealed(index, kind, key, text, now) {
+                Some(answer) => answer,
+                None => by_text(index, kind, text, now)?,
+            },
+            None => try_canonical(kind, text).map(|_| None)?,
+        };
+        out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
+        Ok(())
     })
+}
+
+/// The answer for a key whose hash may not be used: its text's, as
+/// `blocklist_check_canonical` gives it. Out of line, as no key a library
+/// made and nothing changed since takes this path (but after a new seed).
+#[cold]
+#[inline(never)]
+fn by_text<'a>(
+    index: &'a LookupIndex,
+    kind: Kind,
+    text: &'a [u8],
+    now: Timestamp,
+) -> Result<Option<Hit<'a>>, Error> {
+    index
+        .lookup_shaped(kind, text, now)
+        .ok_or_else(|| not_canonical(kind, text))
 }
 
 /// Where the key's text lies: `len` bytes of its buffer, 1 to
