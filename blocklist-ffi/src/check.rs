@@ -163,10 +163,11 @@ fn write_answer(
 /// not fit (it always does: agency ids and canonical forms are bounded).
 fn copy_text(field: &mut [c_char], text: &str) -> usize {
     let n = text.len().min(field.len() - 1);
-    for (slot, byte) in field.iter_mut().zip(&text.as_bytes()[..n]) {
-        *slot = *byte as c_char;
-    }
-    field[n] = 0;
+    // SAFETY: `c_char` and `u8` have the same layout. (One copy, not a loop
+    // of byte stores: each hit of a batch copies two of these.)
+    let bytes = unsafe { &mut *(std::ptr::from_mut(field) as *mut [u8]) };
+    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+    bytes[n] = 0;
     n
 }
 
