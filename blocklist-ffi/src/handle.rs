@@ -239,6 +239,13 @@ pub(crate) struct Snapshot<'h> {
 }
 
 impl Snapshot<'_> {
+    /// The index, if any, whether or not it may answer ([`data`](Self::data)
+    /// says): for requesting a line before the checks that precede a lookup.
+    #[inline]
+    pub(crate) fn index(&self) -> Option<&LookupIndex> {
+        self.served.index.as_deref()
+    }
+
     /// The data at `now`. Refuses with `BLOCKLIST_ERR_INDEX_MODIFIED`
     /// while the served index is retired.
     #[inline]

@@ -220,6 +220,13 @@ pub unsafe extern "C" fn blocklist_check_key(
         }
         // SAFETY: non-NULL, and valid for its `size` bytes, at least ours.
         unsafe { caller_size(key)? };
+        let snapshot = handle.snapshot();
+        // The filter line first (any hash is safe to prefetch), so that the
+        // checks and the freshness below run while it loads.
+        if let Some(index) = snapshot.index() {
+            // SAFETY: valid for `size_of::<blocklist_key>()` bytes (above).
+            index.prefetch(&hash_of(unsafe { &*key }));
+        }
         // A key inside the result it asks to be filled is copied first: the
         // answer borrows its text while the result is written.
         let copied;
@@ -239,7 +246,6 @@ pub unsafe extern "C" fn blocklist_check_key(
         // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
-        let snapshot = handle.snapshot();
         let data = snapshot.data(now)?;
         let hit = match data.index {
             Some(index) => match lookup_sealed(index, kind, key, text, now) {
@@ -267,6 +273,15 @@ fn by_text<'a>(
     index
         .lookup_shaped(kind, text, now)
         .ok_or_else(|| not_canonical(kind, text))
+}
+
+/// The hash the key carries (not yet known to be its text's).
+#[inline(always)]
+fn hash_of(key: &blocklist_key) -> KeyHash {
+    KeyHash {
+        fingerprint: key.hash[0],
+        position: key.hash[1],
+    }
 }
 
 /// Where the key's text lies: `len` bytes of its buffer, 1 to
@@ -303,10 +318,7 @@ fn lookup_sealed<'a>(
     if key.seed != index.seed() || key.seal != seal_of(key) {
         return None;
     }
-    let hash = KeyHash {
-        fingerprint: key.hash[0],
-        position: key.hash[1],
-    };
+    let hash = hash_of(key);
     // SAFETY: ASCII is UTF-8.
     let canonical = || {
         text.is_ascii()
