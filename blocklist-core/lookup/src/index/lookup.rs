@@ -441,10 +441,13 @@ impl LookupIndex {
     ///
     /// ```
     /// # use blocklist_lookup::index::{key_hash, IndexBuilder, LookupIndex};
-    /// # use blocklist_lookup::{Kind, Timestamp};
+    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+    /// # let entries = [(Kind::Account, "TH:004:1234567890", &meta)];
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("list.idx");
-    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || std::iter::empty()).unwrap();
+    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
     /// let index = LookupIndex::open(&path)?;
     /// let key = key_hash(index.seed(), Kind::Number, "+66812345678");
     /// index.prefetch(&key);
