@@ -22,7 +22,7 @@
 
 use std::ffi::c_char;
 
-use blocklist_lookup::index::{key_hash, Hit, KeyHash, LookupIndex};
+use blocklist_lookup::index::{key_hash, prefetch, Hit, KeyHash, LookupIndex};
 use blocklist_lookup::normalise::normalise_into;
 use blocklist_lookup::{Kind, Timestamp};
 
@@ -225,7 +225,16 @@ pub unsafe extern "C" fn blocklist_check_key(
         // checks and the freshness below run while it loads.
         if let Some(index) = snapshot.index() {
             // SAFETY: valid for `size_of::<blocklist_key>()` bytes (above).
-            index.prefetch(&hash_of(unsafe { &*key }));
+            let key = unsafe { &*key };
+            index.prefetch(&hash_of(key));
+            // A domain's miss reads its text too (its parents), for many keys
+            // a line past the header: requested now, beside the filter line,
+            // not once the probe has missed.
+            if key.kind == Kind::Domain.code() {
+                let last = usize::from(key.len).clamp(1, BLOCKLIST_MATCHED_MAX) - 1;
+                prefetch(&key.canonical[0]);
+                prefetch(&key.canonical[last]);
+            }
         }
         // A key inside the result it asks to be filled is copied first: the
         // answer borrows its text while the result is written.
