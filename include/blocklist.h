@@ -431,8 +431,10 @@ typedef struct blocklist_status {
  Caller-owned plain data: store it (with the payee, say), copy it, check
  it from any thread. Set `size` before making one
  (`blocklist_key k = BLOCKLIST_KEY_INIT;`). Read `kind`, `len` and
- `canonical`; never change a field (a changed key is checked the slow
- way, or refused).
+ `canonical`; never change a field: a key answers for the identifier it
+ was made from (a changed `kind`, `len`, `seed`, `hash` or `seal` has
+ it checked the slow way, by its text, or refused; a changed text alone
+ is seen only when the answer reads it, on a hit or for a domain).
  */
 typedef struct blocklist_key {
   /*
@@ -459,8 +461,8 @@ typedef struct blocklist_key {
    */
   uint64_t hash[2];
   /*
-   A seal over the fields above, so that a key from corrupt memory is
-   not trusted.
+   A seal over `kind`, `len`, `seed` and `hash`, so that a key from
+   corrupt memory is not trusted.
    */
   uint64_t seal;
   /*
@@ -1011,11 +1013,20 @@ blocklist_result blocklist_make_key(const struct blocklist_handle *handle,
 
 /*
  Checks a key from `blocklist_make_key`: the answer `blocklist_check`
- gives for the text it was made from, without normalising or hashing it
- again (unless the daemon has since written a new full index under
- another seed: then it is hashed on each check, as
- `blocklist_check_canonical` would, until made again). Check
- `out->freshness` on every answer.
+ gives for the identifier the key was made from, without normalising or
+ hashing it again (unless the daemon has since written a new full index
+ under another seed: then its text is hashed on each check, as
+ `blocklist_check_canonical` would, until made again). A number's or
+ account's miss reads only the key's fixed fields, not its text: change
+ no field of a key (make a new one instead). Check `out->freshness` on
+ every answer.
+
+ ```c
+ blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+ if (blocklist_check_key(h, &payee, &r) == BLOCKLIST_OK && r.listed) {
+   hold_payment(r.matched, r.reason);
+ }
+ ```
 
  Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
  `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and

@@ -18,7 +18,9 @@
 //! `blocklist_check` does under its boundary) or canonical
 //! (`blocklist_check_canonical`; `LookupIndex::lookup_canonical`), or a
 //! key made ahead (`blocklist_check_key`; `LookupIndex::lookup_hashed` on an
-//! array of the same 296-byte `blocklist_key`s), and both
+//! array of the same 296-byte `blocklist_key`s: cold, the array being larger
+//! than the cache, and again with each key's fixed fields read just before
+//! the timed call, as a payment's key just read from its row), and both
 //! take the time from a word in memory: the C handle (default options) from
 //! the clock its reload thread keeps, Rust from an atomic read the same way,
 //! so neither pays for a clock call the other skips. Medians come from
@@ -99,13 +101,14 @@ const BASELINES: [&str; 2] = ["BinaryFuse8 probe", "HashSet hit"];
 
 /// The figures compared in rounds: the C program's name for each, and the
 /// index in `BASELINES` of its target's baseline (batches have none).
-const ROUND_ROWS: [(&str, Option<usize>); 8] = [
+const ROUND_ROWS: [(&str, Option<usize>); 9] = [
     ("miss_median", Some(0)),
     ("hit_median", Some(1)),
     ("canonical_miss_median", Some(0)),
     ("canonical_hit_median", Some(1)),
     ("key_miss_median", Some(0)),
     ("key_hit_median", Some(1)),
+    ("key_warm_miss_median", Some(0)),
     ("canonical_miss_batch_per_id", None),
     ("canonical_hit_batch_per_id", None),
 ];
@@ -218,7 +221,19 @@ fn latency(
 }
 
 /// [`latency`] of any query type (a query with its key hash made ahead).
-fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, mut call: impl FnMut(&Q)) -> Latency {
+fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, call: impl FnMut(&Q)) -> Latency {
+    latency_touched(queries, warm, cost, |_| {}, call)
+}
+
+/// [`latency_of`] with `touch` run on each query before the timer starts
+/// (a key read from the payee's row just before the check, say).
+fn latency_touched<Q>(
+    queries: &[Q],
+    warm: &[Q],
+    cost: u64,
+    touch: impl Fn(&Q),
+    mut call: impl FnMut(&Q),
+) -> Latency {
     const GROUP: usize = 16;
     // As in the lookup benchmark: an untimed pass over other keys (the other
     // query set), so that no call is timed on a structure another contender
@@ -230,6 +245,7 @@ fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, mut call: impl FnMut(&Q))
     let mut single: Vec<u64> = queries
         .iter()
         .map(|query| {
+            touch(query);
             let t0 = Instant::now();
             call(query);
             (t0.elapsed().as_nanos() as u64).saturating_sub(cost)
@@ -239,6 +255,7 @@ fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, mut call: impl FnMut(&Q))
     let mut groups: Vec<u64> = queries
         .chunks_exact(GROUP)
         .map(|chunk| {
+            chunk.iter().for_each(&touch);
             let t0 = Instant::now();
             for query in chunk {
                 call(query);
@@ -426,12 +443,17 @@ fn main() {
         };
         black_box(
             index
-                .lookup_hashed(Kind::from_code(key.kind), text, &hash, now)
-                .is_some(),
+                .lookup_hashed(Kind::from_code(key.kind), &hash, now, || Some(text))
+                .is_some_and(|hit| hit.is_some()),
         );
     };
     let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
     let rust_key_hit = latency_of(&keyed_hits, &keyed_misses, cost, rust_key);
+    // The key's fixed fields read just before the call, as the C side does.
+    let touch_key = |key: &blocklist_key| {
+        black_box((key.size, key.seal));
+    };
+    let rust_key_warm_miss = latency_touched(&keyed_misses, &keyed_hits, cost, touch_key, rust_key);
     let rust_guarded_miss = latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t));
     let rust_guarded_hit = latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t));
     let filter = {
@@ -578,6 +600,7 @@ fn main() {
             latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
             latency_of(&keyed_misses, &keyed_hits, cost, rust_key).median as f64,
             latency_of(&keyed_hits, &keyed_misses, cost, rust_key).median as f64,
+            latency_touched(&keyed_misses, &keyed_hits, cost, touch_key, rust_key).median as f64,
             rust_guarded_batch(&live, &misses),
             rust_guarded_batch(&live, &hits),
         ];
@@ -693,6 +716,11 @@ fn main() {
         ("canonical_hit", "canonical, hit", &rust_canonical_hit),
         ("key_miss", "key, miss", &rust_key_miss),
         ("key_hit", "key, hit", &rust_key_hit),
+        (
+            "key_warm_miss",
+            "key read just before, miss",
+            &rust_key_warm_miss,
+        ),
     ] {
         for (stat, rust) in [
             ("median", rust.median),

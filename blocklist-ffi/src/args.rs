@@ -13,6 +13,7 @@ use crate::codes::{
 use crate::error::Error;
 use crate::types::{blocklist_kind, BLOCKLIST_MAX_INPUT_LEN};
 
+#[cold]
 pub(crate) fn null(what: &str) -> Error {
     Error::new(BLOCKLIST_ERR_NULL_POINTER, format!("{what} is NULL"))
 }
@@ -75,10 +76,12 @@ pub(crate) unsafe fn try_identifier<'a>(ptr: *const c_char, len: usize) -> Resul
 }
 
 /// [`try_identifier`] before the UTF-8 check, for callers that test the
-/// bytes in a way that also proves them UTF-8.
+/// bytes in a way that also proves them UTF-8. Inlined, the refusals out of
+/// line: it is on every check's path.
 ///
 /// # Safety
 /// `ptr` must be NULL or valid for reads of `len` bytes.
+#[inline(always)]
 pub(crate) unsafe fn try_identifier_bytes<'a>(
     ptr: *const c_char,
     len: usize,
@@ -86,20 +89,23 @@ pub(crate) unsafe fn try_identifier_bytes<'a>(
     if ptr.is_null() {
         return Err(null("identifier"));
     }
-    if len == 0 {
-        return Err(Error::new(
-            BLOCKLIST_ERR_EMPTY_INPUT,
-            "identifier has length 0",
-        ));
-    }
-    if len > BLOCKLIST_MAX_INPUT_LEN {
-        return Err(Error::new(
-            BLOCKLIST_ERR_INPUT_TOO_LONG,
-            format!("identifier length {len} is more than BLOCKLIST_MAX_INPUT_LEN ({BLOCKLIST_MAX_INPUT_LEN})"),
-        ));
+    if len == 0 || len > BLOCKLIST_MAX_INPUT_LEN {
+        return Err(wrong_length(len));
     }
     // SAFETY: checked non-null above; valid for `len` bytes per the contract.
-    unsafe { try_slice(ptr.cast::<u8>(), len, "identifier") }
+    Ok(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+}
+
+/// The refusal of identifier text of length `len`: none, or too long.
+#[cold]
+fn wrong_length(len: usize) -> Error {
+    if len == 0 {
+        return Error::new(BLOCKLIST_ERR_EMPTY_INPUT, "identifier has length 0");
+    }
+    Error::new(
+        BLOCKLIST_ERR_INPUT_TOO_LONG,
+        format!("identifier length {len} is more than BLOCKLIST_MAX_INPUT_LEN ({BLOCKLIST_MAX_INPUT_LEN})"),
+    )
 }
 
 /// [`try_identifier_bytes`], copied when they share memory with the `size`
@@ -109,6 +115,7 @@ pub(crate) unsafe fn try_identifier_bytes<'a>(
 ///
 /// # Safety
 /// `ptr` must be NULL or valid for reads of `len` bytes.
+#[inline(always)]
 pub(crate) unsafe fn try_identifier_bytes_apart<'a>(
     ptr: *const c_char,
     len: usize,
@@ -118,10 +125,16 @@ pub(crate) unsafe fn try_identifier_bytes_apart<'a>(
     // SAFETY: forwarded contract.
     let bytes = unsafe { try_identifier_bytes(ptr, len)? };
     Ok(if overlaps((ptr.cast(), len), (output, size)) {
-        Cow::Owned(bytes.to_vec())
+        Cow::Owned(copied(bytes))
     } else {
         Cow::Borrowed(bytes)
     })
+}
+
+/// A copy of text the call is about to overwrite (rare: kept out of line).
+#[cold]
+fn copied(bytes: &[u8]) -> Vec<u8> {
+    bytes.to_vec()
 }
 
 /// Whether two spans of memory (start, length in bytes) share a byte.

@@ -13,6 +13,10 @@ use crate::error::{set_last_error, Error};
 /// `AssertUnwindSafe` is sound here because a body that panics leaves its
 /// outputs unwritten (outputs are written last) and shared state is kept
 /// consistent by its own types (atomics, poison-tolerant mutexes).
+///
+/// Always inlined, so that each entry point's body is one function rather
+/// than a call through a closure of pointers to its arguments.
+#[inline(always)]
 pub(crate) fn ffi_guard(body: impl FnOnce() -> Result<(), Error>) -> blocklist_result {
     match outcome(body) {
         Ok(()) => BLOCKLIST_OK,
@@ -33,6 +37,7 @@ pub(crate) fn ffi_guard_keeping_message(
 }
 
 /// `body`'s result, with a caught panic as an error.
+#[inline(always)]
 fn outcome(body: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
         let what = payload

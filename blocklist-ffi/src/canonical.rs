@@ -121,18 +121,18 @@ pub unsafe extern "C" fn blocklist_check_canonical(
         // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
-        handle.with_data(now, |data| {
-            // The index runs the shape guard itself, once the key's first
-            // line is on its way.
-            let hit = match data.index {
-                Some(index) => index
-                    .lookup_shaped(kind, &bytes, now)
-                    .ok_or_else(|| not_canonical(kind, &bytes))?,
-                None => try_canonical(kind, &bytes).map(|_| None)?,
-            };
-            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
-            Ok(())
-        })
+        let snapshot = handle.snapshot();
+        let data = snapshot.data(now)?;
+        // The index runs the shape guard itself, once the key's first line
+        // is on its way.
+        let hit = match data.index {
+            Some(index) => index
+                .lookup_shaped(kind, &bytes, now)
+                .ok_or_else(|| not_canonical(kind, &bytes))?,
+            None => try_canonical(kind, &bytes).map(|_| None)?,
+        };
+        out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
+        Ok(())
     })
 }
 

@@ -57,7 +57,7 @@ use crate::codes::{
 use crate::error::{index_code, normalise_code, Error};
 use crate::message::copy_message;
 use crate::options::blocklist_options;
-use crate::published::Published;
+use crate::published::{Published, Reading};
 use crate::sized::{caller_size, read_input, write_output};
 use crate::types::{
     blocklist_freshness, blocklist_status, BLOCKLIST_FRESHNESS_FRESH, BLOCKLIST_FRESHNESS_NO_DATA,
@@ -219,31 +219,51 @@ impl blocklist_handle {
         &self.shared.rules
     }
 
-    /// Runs `f` on the current data at `now`; the index stays loaded for the
-    /// duration of `f` only. Lock-free. Refuses with
-    /// `BLOCKLIST_ERR_INDEX_MODIFIED` while the served index is retired.
+    /// What lookups answer from, held for one lookup: the index stays
+    /// mapped until the snapshot drops. Lock-free.
     #[inline]
-    pub(crate) fn with_data<R>(
-        &self,
-        now: Timestamp,
-        f: impl FnOnce(Data<'_>) -> Result<R, Error>,
-    ) -> Result<R, Error> {
-        let shared = &*self.shared;
-        shared.served.read(|served| {
-            let (index, freshness) = match served.index.as_deref() {
-                None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
-                Some(index) if !index.is_intact() => return Err(withheld(index)),
-                Some(index) => (
-                    Some(index),
-                    served.freshness(index, now, shared.max_age_seconds),
-                ),
-            };
-            f(Data {
-                index,
-                freshness,
-                rules: &shared.rules,
-                now,
-            })
+    pub(crate) fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            served: self.shared.served.read(),
+            shared: &self.shared,
+        }
+    }
+}
+
+/// The data lookups answer from, as published when it was taken
+/// ([`blocklist_handle::snapshot`]). Hold it for one lookup, and take no
+/// other on the same thread meanwhile (see `Published`).
+pub(crate) struct Snapshot<'h> {
+    served: Reading<'h, Served>,
+    shared: &'h Shared,
+}
+
+impl Snapshot<'_> {
+    /// The index, if any, whether or not it may answer ([`data`](Self::data)
+    /// says): for requesting a line before the checks that precede a lookup.
+    #[inline]
+    pub(crate) fn index(&self) -> Option<&LookupIndex> {
+        self.served.index.as_deref()
+    }
+
+    /// The data at `now`. Refuses with `BLOCKLIST_ERR_INDEX_MODIFIED`
+    /// while the served index is retired.
+    #[inline]
+    pub(crate) fn data(&self, now: Timestamp) -> Result<Data<'_>, Error> {
+        let (index, freshness) = match self.served.index.as_deref() {
+            None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
+            Some(index) if !index.is_intact() => return Err(withheld(index)),
+            Some(index) => (
+                Some(index),
+                self.served
+                    .freshness(index, now, self.shared.max_age_seconds),
+            ),
+        };
+        Ok(Data {
+            index,
+            freshness,
+            rules: &self.shared.rules,
+            now,
         })
     }
 }
@@ -269,11 +289,9 @@ impl Drop for blocklist_handle {
             // Wake it where it sleeps: on the heartbeat (this handle maps the
             // same file), or parked. (Should it have just moved to a heartbeat
             // mapped anew, it sees `stop` within a tick.)
-            self.shared.served.read(|served| {
-                if let Feed::Beating(heartbeat) = &*served.feed {
-                    heartbeat.wake_waiters();
-                }
-            });
+            if let Feed::Beating(heartbeat) = &*self.shared.served.read().feed {
+                heartbeat.wake_waiters();
+            }
             thread.thread().unpark();
             if self.shared.opened_by == std::process::id() {
                 // The thread only sleeps and reloads; a panic in it was
@@ -320,10 +338,10 @@ impl Served {
 impl Shared {
     /// The heartbeat's index generation (0 without a heartbeat): one atomic load.
     fn generation(&self) -> u64 {
-        self.served.read(|served| match &*served.feed {
+        match &*self.served.read().feed {
             Feed::Beating(heartbeat) => heartbeat.generation(),
             Feed::Unknown | Feed::Unreadable => 0,
-        })
+        }
     }
 
     /// Looks for a new index file at the path and swaps it in if it
@@ -377,7 +395,7 @@ impl Shared {
         if swapped || feed.is_some() {
             let feed_now = match &feed {
                 Some((feed, _)) => Arc::clone(feed),
-                None => self.served.read(|current| Arc::clone(&current.feed)),
+                None => Arc::clone(&self.served.read().feed),
             };
             self.served.replace(Arc::new(Served {
                 index: self.live.get().map(LiveIndex::load_full),
@@ -486,7 +504,7 @@ impl Reloader {
         let weak = Arc::downgrade(shared);
         let tick = TICK.min(every);
         let mut seen = shared.generation();
-        let mut feed = shared.served.read(|served| Arc::clone(&served.feed));
+        let mut feed = Arc::clone(&shared.served.read().feed);
         shared.clock.keep();
         let thread = std::thread::Builder::new()
             .name("blocklist-reload".into())
@@ -519,7 +537,7 @@ impl Reloader {
                         }));
                     }
                     // The heartbeat may have been mapped anew by the reload.
-                    feed = shared.served.read(|served| Arc::clone(&served.feed));
+                    feed = Arc::clone(&shared.served.read().feed);
                 }
                 if let Some(shared) = weak.upgrade() {
                     shared.clock.release();

@@ -4,19 +4,25 @@
 //! shape test nor hash: the cheapest check there is.
 //!
 //! A key is caller memory, so nothing in it is trusted to size or index
-//! anything: its length is checked against its buffer, its kind against the
-//! kinds, and its hash is used only when a seal over the hash, the seed, the
-//! kind, the length and the text's first and last eight bytes matches (a
-//! key from uninitialised or corrupt memory fails it, about 2⁻⁶⁴ odds
-//! otherwise) and the seed is the served index's. Any other key is checked
-//! the slow way, as `blocklist_check_canonical` checks its text, so a key
-//! answers exactly as its text would; a listed answer is confirmed by
-//! hashing the text again (hits are rare, so this costs nothing that
-//! measures), so a hash that is not the text's can never make a hit.
+//! anything: its length is checked against its buffer and its kind against
+//! the kinds, and its hash is used only when a seal over the hash, the
+//! seed, the kind and the length matches (a key from uninitialised or
+//! corrupt memory fails it, about 2⁻⁶⁴ odds otherwise) and the seed is the
+//! served index's. Any other key is checked the slow way, as
+//! `blocklist_check_canonical` checks its text.
+//!
+//! The seal leaves the text out, so that a number's or account's miss
+//! reads the key's 40-byte header alone: each key the caller checks is
+//! often a cache miss of its own, and the text is a line further on. A
+//! sealed key therefore answers for the identifier it was made from. The
+//! text is read where the answer depends on it: a domain's parents, and a
+//! listed answer, which is confirmed by hashing the text again (hits are
+//! rare, so this costs nothing that measures), so a hash that is not the
+//! text's can never make a hit.
 
 use std::ffi::c_char;
 
-use blocklist_lookup::index::{key_hash, Hit, KeyHash, LookupIndex};
+use blocklist_lookup::index::{key_hash, prefetch, Hit, KeyHash, LookupIndex};
 use blocklist_lookup::normalise::normalise_into;
 use blocklist_lookup::{Kind, Timestamp};
 
@@ -40,8 +46,10 @@ const _: () = assert!(BLOCKLIST_KEY_MIN_SIZE == std::mem::size_of::<blocklist_ke
 /// Caller-owned plain data: store it (with the payee, say), copy it, check
 /// it from any thread. Set `size` before making one
 /// (`blocklist_key k = BLOCKLIST_KEY_INIT;`). Read `kind`, `len` and
-/// `canonical`; never change a field (a changed key is checked the slow
-/// way, or refused).
+/// `canonical`; never change a field: a key answers for the identifier it
+/// was made from (a changed `kind`, `len`, `seed`, `hash` or `seal` has
+/// it checked the slow way, by its text, or refused; a changed text alone
+/// is seen only when the answer reads it, on a hit or for a domain).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct blocklist_key {
@@ -58,8 +66,8 @@ pub struct blocklist_key {
     pub seed: u64,
     /// The hash of the canonical form under `seed`.
     pub hash: [u64; 2],
-    /// A seal over the fields above, so that a key from corrupt memory is
-    /// not trusted.
+    /// A seal over `kind`, `len`, `seed` and `hash`, so that a key from
+    /// corrupt memory is not trusted.
     pub seal: u64,
     /// The canonical form, NUL-terminated (as `blocklist_normalise` writes it).
     pub canonical: [c_char; BLOCKLIST_MATCHED_MAX],
@@ -87,25 +95,14 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (product >> 64) as u64 ^ product as u64
 }
 
-/// The seal of `key`'s fields: the hash, the seed, the kind, the length and
-/// the first and last eight bytes of the text (read within the buffer
-/// whatever the length).
+/// The seal of `key`'s header: the hash, the seed, the kind and the length.
 #[inline(always)]
 fn seal_of(key: &blocklist_key) -> u64 {
-    let len = usize::from(key.len).min(BLOCKLIST_MATCHED_MAX);
-    let word = |at: usize| {
-        let bytes = &key.canonical[at..at + 8];
-        // SAFETY: eight bytes in the buffer; `c_char` is laid out as `u8`.
-        u64::from_le(unsafe { bytes.as_ptr().cast::<u64>().read_unaligned() })
-    };
-    let last = len.saturating_sub(8).min(BLOCKLIST_MATCHED_MAX - 8);
-    fold_mul(
-        key.hash[0] ^ SEAL[0] ^ word(0),
-        key.hash[1] ^ SEAL[1] ^ word(last),
-    ) ^ fold_mul(
-        key.seed ^ SEAL[2],
-        (u64::from(key.len) << 16 | u64::from(key.kind)) ^ SEAL[3],
-    )
+    fold_mul(key.hash[0] ^ SEAL[0], key.hash[1] ^ SEAL[1])
+        ^ fold_mul(
+            key.seed ^ SEAL[2],
+            (u64::from(key.len) << 16 | u64::from(key.kind)) ^ SEAL[3],
+        )
 }
 
 /// Normalises an identifier of `kind` (as `blocklist_check` does) and
@@ -151,9 +148,11 @@ pub unsafe extern "C" fn blocklist_make_key(
         let size = unsafe { caller_size(key)? };
         let mut canonical = String::new();
         normalise_into(kind, raw, handle.rules(), &mut canonical)?;
-        let seed = handle.with_data(handle.now(), |data| {
-            Ok(data.index.map_or(0, LookupIndex::seed))
-        })?;
+        let seed = handle
+            .snapshot()
+            .data(handle.now())?
+            .index
+            .map_or(0, LookupIndex::seed);
         let made = make(kind, &canonical, seed);
         // SAFETY: as above; `data` was read whole before this write.
         unsafe { write_output(key, size, &made) };
@@ -182,11 +181,20 @@ fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
 }
 
 /// Checks a key from `blocklist_make_key`: the answer `blocklist_check`
-/// gives for the text it was made from, without normalising or hashing it
-/// again (unless the daemon has since written a new full index under
-/// another seed: then it is hashed on each check, as
-/// `blocklist_check_canonical` would, until made again). Check
-/// `out->freshness` on every answer.
+/// gives for the identifier the key was made from, without normalising or
+/// hashing it again (unless the daemon has since written a new full index
+/// under another seed: then its text is hashed on each check, as
+/// `blocklist_check_canonical` would, until made again). A number's or
+/// account's miss reads only the key's fixed fields, not its text: change
+/// no field of a key (make a new one instead). Check `out->freshness` on
+/// every answer.
+///
+/// ```c
+/// blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
+/// if (blocklist_check_key(h, &payee, &r) == BLOCKLIST_OK && r.listed) {
+///   hold_payment(r.matched, r.reason);
+/// }
+/// ```
 ///
 /// Errors (nothing written to `*out`): `BLOCKLIST_ERR_NULL_POINTER`,
 /// `BLOCKLIST_ERR_STRUCT_SIZE`, `BLOCKLIST_ERR_UNKNOWN_KIND` and
@@ -212,6 +220,22 @@ pub unsafe extern "C" fn blocklist_check_key(
         }
         // SAFETY: non-NULL, and valid for its `size` bytes, at least ours.
         unsafe { caller_size(key)? };
+        let snapshot = handle.snapshot();
+        // The filter line first (any hash is safe to prefetch), so that the
+        // checks and the freshness below run while it loads.
+        if let Some(index) = snapshot.index() {
+            // SAFETY: valid for `size_of::<blocklist_key>()` bytes (above).
+            let key = unsafe { &*key };
+            index.prefetch(&hash_of(key));
+            // A domain's miss reads its text too (its parents), for many keys
+            // a line past the header: requested now, beside the filter line,
+            // not once the probe has missed.
+            if key.kind == Kind::Domain.code() {
+                let last = usize::from(key.len).clamp(1, BLOCKLIST_MATCHED_MAX) - 1;
+                prefetch(&key.canonical[0]);
+                prefetch(&key.canonical[last]);
+            }
+        }
         // A key inside the result it asks to be filled is copied first: the
         // answer borrows its text while the result is written.
         let copied;
@@ -231,26 +255,46 @@ pub unsafe extern "C" fn blocklist_check_key(
         // SAFETY: the caller guarantees `out` is valid for its `size` bytes.
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
-        handle.with_data(now, |data| {
-            let hit = match data.index {
-                Some(index) => match trusted(key, index, text) {
-                    Some(canonical) => lookup_trusted(index, kind, key, canonical, now)
-                        .map(Some)
-                        .unwrap_or_else(|| index.lookup_shaped(kind, text, now))
-                        .ok_or_else(|| not_canonical(kind, text))?,
-                    None => index
-                        .lookup_shaped(kind, text, now)
-                        .ok_or_else(|| not_canonical(kind, text))?,
-                },
-                None => try_canonical(kind, text).map(|_| None)?,
-            };
-            out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
-            Ok(())
-        })
+        let data = snapshot.data(now)?;
+        let hit = match data.index {
+            Some(index) => match lookup_sealed(index, kind, key, text, now) {
+                Some(answer) => answer,
+                None => by_text(index, kind, text, now)?,
+            },
+            None => try_canonical(kind, text).map(|_| None)?,
+        };
+        out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
+        Ok(())
     })
 }
 
-/// The key's text: `len` bytes of its buffer, 1 to `BLOCKLIST_MATCHED_MAX - 1`.
+/// The answer for a key whose hash may not be used: its text's, as
+/// `blocklist_check_canonical` gives it. Out of line, as no key a library
+/// made and nothing changed since takes this path (but after a new seed).
+#[cold]
+#[inline(never)]
+fn by_text<'a>(
+    index: &'a LookupIndex,
+    kind: Kind,
+    text: &'a [u8],
+    now: Timestamp,
+) -> Result<Option<Hit<'a>>, Error> {
+    index
+        .lookup_shaped(kind, text, now)
+        .ok_or_else(|| not_canonical(kind, text))
+}
+
+/// The hash the key carries (not yet known to be its text's).
+#[inline(always)]
+fn hash_of(key: &blocklist_key) -> KeyHash {
+    KeyHash {
+        fingerprint: key.hash[0],
+        position: key.hash[1],
+    }
+}
+
+/// Where the key's text lies: `len` bytes of its buffer, 1 to
+/// `BLOCKLIST_MATCHED_MAX - 1` (the bytes themselves are not read here).
 #[inline(always)]
 fn key_text(key: &blocklist_key) -> Result<&[u8], Error> {
     let len = usize::from(key.len);
@@ -267,36 +311,31 @@ fn key_text(key: &blocklist_key) -> Result<&[u8], Error> {
     Ok(unsafe { std::slice::from_raw_parts(key.canonical.as_ptr().cast::<u8>(), len) })
 }
 
-/// The key's text if its hash may be used on `index`: its seal holds, it
-/// was made under this index's seed, and the text is ASCII (as every
-/// canonical form is, so it is text).
+/// The lookup with the key's hash: `Some(answer)`, or `None` when the hash
+/// may not be used (the caller then looks up the text): the key is not
+/// sealed under this index's seed, its text is needed and is not ASCII (no
+/// canonical form), or a hit shows the hash is not the text's (a hit must
+/// never come from a hash the key's text does not have).
 #[inline(always)]
-fn trusted<'k>(key: &blocklist_key, index: &LookupIndex, text: &'k [u8]) -> Option<&'k str> {
-    if key.seed != index.seed() || key.seal != seal_of(key) || !text.is_ascii() {
-        return None;
-    }
-    // SAFETY: ASCII is UTF-8.
-    Some(unsafe { std::str::from_utf8_unchecked(text) })
-}
-
-/// The lookup with the key's hash: `Some(answer)`, or `None` when a hit
-/// shows the hash is not the text's (the caller then looks up the text:
-/// a hit must never come from a hash the key's text does not have).
-#[inline(always)]
-fn lookup_trusted<'a>(
+fn lookup_sealed<'a>(
     index: &'a LookupIndex,
     kind: Kind,
     key: &blocklist_key,
-    canonical: &'a str,
+    text: &'a [u8],
     now: Timestamp,
 ) -> Option<Option<Hit<'a>>> {
-    let hash = KeyHash {
-        fingerprint: key.hash[0],
-        position: key.hash[1],
+    if key.seed != index.seed() || key.seal != seal_of(key) {
+        return None;
+    }
+    let hash = hash_of(key);
+    // SAFETY: ASCII is UTF-8.
+    let canonical = || {
+        text.is_ascii()
+            .then(|| unsafe { std::str::from_utf8_unchecked(text) })
     };
-    match index.lookup_hashed(kind, canonical, &hash, now) {
+    match index.lookup_hashed(kind, &hash, now, canonical)? {
         None => Some(None),
-        Some(hit) if key_hash(index.seed(), kind, canonical) == hash => Some(Some(hit)),
+        Some(hit) if key_hash(index.seed(), kind, canonical()?) == hash => Some(Some(hit)),
         Some(_) => None,
     }
 }
@@ -306,14 +345,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_is_sealed_and_any_changed_field_breaks_the_seal() {
+    fn a_key_is_sealed_and_any_changed_header_field_breaks_the_seal() {
         let key = make(Kind::Number, "+66812345678", 7);
         assert_eq!(key.seal, seal_of(&key));
         let mut changed = key;
         changed.hash[0] ^= 1;
         assert_ne!(changed.seal, seal_of(&changed));
         let mut changed = key;
-        changed.canonical[11] = b'9' as c_char;
+        changed.hash[1] ^= 1 << 63;
+        assert_ne!(changed.seal, seal_of(&changed));
+        let mut changed = key;
+        changed.seed ^= 1;
+        assert_ne!(changed.seal, seal_of(&changed));
+        let mut changed = key;
+        changed.len -= 1;
         assert_ne!(changed.seal, seal_of(&changed));
         let mut changed = key;
         changed.kind = Kind::Account.code();

@@ -31,8 +31,13 @@
 //! instruction per read instead of two.
 //!
 //! A read must not start another read on the same thread (its slot holds
-//! one hazard); the crate's reads are short closures over a lookup.
+//! one hazard); the crate holds a [`Reading`] for one lookup, in the entry
+//! point's own body (a guard, not a closure: the compiler left a closure
+//! around a whole lookup out of line, costing a call and the spilling of its
+//! captures on every check).
 
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::ptr;
 use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
@@ -63,22 +68,27 @@ impl<T> Published<T> {
         }
     }
 
-    /// Runs `f` on the current value, which stays alive until `f` returns.
-    /// `f` must not read this or another `Published` (see the module doc).
+    /// The current value, alive until the [`Reading`] drops. Start no other
+    /// read on this thread while it is held (see the module doc).
     #[inline]
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
-        match SLOT.try_with(|lease| lease.0) {
+    pub(crate) fn read(&self) -> Reading<'_, T> {
+        let held = match SLOT.try_with(|lease| lease.0) {
             Ok(slot) => {
+                debug_assert!(
+                    slot.hazard.load(Ordering::Relaxed).is_null(),
+                    "a read inside a read"
+                );
                 let value = self.protect(slot);
-                let _clear = Cleared(slot);
-                // SAFETY: `protect` returned the current value with `slot`
-                // holding it, so the writer does not free it before `_clear`
-                // empties the slot, after `f`.
-                f(unsafe { &*value })
+                (Some(Cleared(slot)), value)
             }
             // The thread's storage is being torn down (a check from a
             // thread-local destructor): no slot, take a strong count.
-            Err(_) => f(&self.load_full()),
+            Err(_) => (None, Arc::into_raw(self.load_full())),
+        };
+        Reading {
+            value: held.1,
+            slot: held.0,
+            _from: PhantomData,
         }
     }
 
@@ -245,6 +255,37 @@ thread_local! {
 /// Empties a slot at the end of a read, also when it unwinds.
 struct Cleared(&'static Slot);
 
+/// A read of a [`Published`] value ([`Published::read`]): the value, alive
+/// while this is held. Not `Send`: it holds its thread's slot.
+pub(crate) struct Reading<'p, T> {
+    /// The value: held by `slot`'s hazard, or, without a slot, a strong
+    /// count this reading owns (`Arc::into_raw`).
+    value: *const T,
+    slot: Option<Cleared>,
+    _from: PhantomData<&'p Published<T>>,
+}
+
+impl<T> Deref for Reading<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: alive while `self` is (see `value`).
+        unsafe { &*self.value }
+    }
+}
+
+impl<T> Drop for Reading<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.slot.is_none() {
+            // SAFETY: the strong count this reading owns, dropped once.
+            drop(unsafe { Arc::from_raw(self.value) });
+        }
+        // Otherwise `slot` empties the hazard as it drops, after this.
+    }
+}
+
 impl Drop for Cleared {
     #[inline]
     fn drop(&mut self) {
@@ -341,10 +382,11 @@ mod tests {
                     s.spawn(|| {
                         let (mut reads, mut last) = (0u64, 0);
                         while !done.load(Ordering::Relaxed) {
-                            let serial = published.read(|v| {
+                            let serial = {
+                                let v = published.read();
                                 assert!(v.whole(), "read a freed value");
                                 v.serial
-                            });
+                            };
                             assert!(serial >= last, "went back from {last} to {serial}");
                             last = serial;
                             reads += 1;
@@ -379,12 +421,11 @@ mod tests {
         let (inside, replaced) = (Barrier::new(2), Barrier::new(2));
         std::thread::scope(|s| {
             let reader = s.spawn(|| {
-                published.read(|v| {
-                    inside.wait();
-                    replaced.wait();
-                    assert!(v.whole());
-                    v.serial
-                })
+                let v = published.read();
+                inside.wait();
+                replaced.wait();
+                assert!(v.whole());
+                v.serial
             });
             inside.wait();
             published.replace(Tracked::new(2, &dropped));
@@ -394,7 +435,7 @@ mod tests {
         });
         published.reclaim();
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
-        assert_eq!(published.read(|v| v.serial), 2);
+        assert_eq!(published.read().serial, 2);
     }
 
     #[test]

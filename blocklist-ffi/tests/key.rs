@@ -1,7 +1,8 @@
 //! `blocklist_check_key` on keys of arbitrary bytes: a key is caller
 //! memory, so whatever it holds the answer is the one its text gets from
-//! `blocklist_check_canonical`, or a typed error; never a crash, never a
-//! hit its text does not have.
+//! `blocklist_check_canonical`, the one the identifier it was made from
+//! gets (a sealed key's miss reads no text), or a typed error; never a
+//! crash, never a hit its text does not have.
 
 use std::ffi::c_char;
 use std::sync::OnceLock;
@@ -65,10 +66,29 @@ fn result() -> blocklist_check_result {
     r
 }
 
+/// The answer of `blocklist_check_canonical` for `kind` and `text`.
+fn text_answer(kind: u16, text: &[c_char]) -> (i32, blocklist_check_result) {
+    let mut out = result();
+    // SAFETY: valid handle, text and result.
+    let code =
+        unsafe { blocklist_check_canonical(handle(), kind, text.as_ptr(), text.len(), &mut out) };
+    (code, out)
+}
+
+/// Whether two answers agree on what a caller reads.
+fn same(a: &(i32, blocklist_check_result), b: &(i32, blocklist_check_result)) -> bool {
+    a.0 == b.0
+        && (a.0 != BLOCKLIST_OK
+            || (a.1.listed == b.1.listed
+                && a.1.reason == b.1.reason
+                && a.1.matched[..] == b.1.matched[..]))
+}
+
 /// The key's answer equals its text's, or is a typed refusal of a key no
-/// text stands behind.
-fn answers_as_its_text(key: &blocklist_key) {
-    let (mut by_key, mut by_text) = (result(), result());
+/// text stands behind, or (for a key made from `origin` by the library and
+/// changed since) is the miss `origin` gets; a hit is always its text's.
+fn answers_as_its_text(key: &blocklist_key, origin: Option<&blocklist_key>) {
+    let mut by_key = result();
     // SAFETY: valid handle, key and result.
     let code = unsafe { blocklist_check_key(handle(), key, &mut by_key) };
     let len = usize::from(key.len);
@@ -82,22 +102,19 @@ fn answers_as_its_text(key: &blocklist_key) {
         );
         return;
     }
-    // SAFETY: `len` bytes of the key's buffer.
-    let text_code = unsafe {
-        blocklist_check_canonical(
-            handle(),
-            key.kind,
-            key.canonical.as_ptr(),
-            len,
-            &mut by_text,
-        )
-    };
-    assert_eq!(code, text_code);
-    if code == BLOCKLIST_OK {
-        assert_eq!(by_key.listed, by_text.listed);
-        assert_eq!(by_key.reason, by_text.reason);
-        assert_eq!(by_key.matched[..], by_text.matched[..]);
+    let by_key = (code, by_key);
+    let by_text = text_answer(key.kind, &key.canonical[..len]);
+    if code == BLOCKLIST_OK && by_key.1.listed == 1 {
+        assert!(same(&by_key, &by_text), "a hit its text does not have");
+        return;
     }
+    let by_origin = origin.map(|o| text_answer(o.kind, &o.canonical[..usize::from(o.len)]));
+    assert!(
+        same(&by_key, &by_text) || by_origin.is_some_and(|o| same(&by_key, &o)),
+        "answered {code}, its text {}, its origin {:?}",
+        by_text.0,
+        by_origin.map(|o| o.0)
+    );
 }
 
 /// A key made from `text` by the library.
@@ -119,6 +136,13 @@ fn made(kind: Kind, text: &str) -> blocklist_key {
     key
 }
 
+/// Identifiers the index does not list, one per kind.
+const UNLISTED: [(Kind, &str); 3] = [
+    (Kind::Number, "+66812345679"),
+    (Kind::Account, "TH:004:1234567891"),
+    (Kind::Domain, "www.not-scam.example"),
+];
+
 proptest! {
     #[test]
     fn a_key_of_random_bytes_answers_as_its_text_or_is_refused(
@@ -131,20 +155,42 @@ proptest! {
         key.size = std::mem::size_of::<blocklist_key>() as u32;
         key.kind = kind;
         key.len = len;
-        answers_as_its_text(&key);
+        answers_as_its_text(&key, None);
     }
 
     #[test]
-    fn a_made_key_with_any_byte_changed_answers_as_its_text_or_is_refused(
-        which in 0usize..3,
+    fn a_made_key_with_any_byte_changed_never_hits_but_as_its_text(
+        which in 0usize..6,
         at in 4usize..std::mem::size_of::<blocklist_key>(),
         byte in any::<u8>(),
     ) {
-        let (kind, text) = LISTED[which];
-        let mut key = made(kind, text);
-        answers_as_its_text(&key);
+        let (kind, text) = LISTED.iter().chain(&UNLISTED).nth(which).copied().unwrap();
+        let made = made(kind, text);
+        answers_as_its_text(&made, None);
+        let mut key = made;
         // SAFETY: a key is plain bytes; `at` is within it.
         unsafe { std::ptr::from_mut(&mut key).cast::<u8>().add(at).write(byte) };
-        answers_as_its_text(&key);
+        answers_as_its_text(&key, Some(&made));
+    }
+}
+
+/// A number's or account's miss is answered from the key's header: its text
+/// is not read, so a text changed to a listed identifier (or to bytes that
+/// are no text at all) answers for the identifier the key was made from.
+#[test]
+fn a_sealed_keys_miss_answers_for_the_identifier_it_was_made_from() {
+    for ((kind, unlisted), (_, listed)) in UNLISTED.iter().zip(&LISTED).take(2) {
+        let no_text = vec![0xFF; unlisted.len()];
+        for changed in [listed.as_bytes(), &no_text] {
+            let mut key = made(*kind, unlisted);
+            assert_eq!(changed.len(), usize::from(key.len));
+            for (slot, byte) in key.canonical.iter_mut().zip(changed) {
+                *slot = *byte as c_char;
+            }
+            let mut out = result();
+            // SAFETY: valid handle, key and result.
+            let code = unsafe { blocklist_check_key(handle(), &key, &mut out) };
+            assert_eq!((code, out.listed), (BLOCKLIST_OK, 0), "{kind} {changed:?}");
+        }
     }
 }

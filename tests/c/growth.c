@@ -3,7 +3,10 @@
  * program's smaller result or status written no further than its size, a
  * newer program's larger options accepted only when the fields this library
  * does not know are zero, and keys answering as their text, whatever their
- * bytes. Same fixture as correctness.c.
+ * bytes, but for a key the library made whose text alone was changed since:
+ * it answers a miss for the identifier it was made from (a number's miss
+ * reads the key's header alone), never a hit its text does not have. Same
+ * fixture as correctness.c.
  *
  * usage: growth <dir> */
 #include "testutil.h"
@@ -146,6 +149,19 @@ int main(int argc, char **argv) {
     bent.seal ^= 1;
     key_answers_as_its_text(h, &bent);
   }
+  /* Keys made by the library, their text alone changed to another number
+   * of the same length: neither is listed, whichever way round. */
+  const char *swapped[][2] = {{"0811111111", "+66812345678"}, {"+66812345678", "+66811111111"}};
+  for (size_t i = 0; i < sizeof swapped / sizeof swapped[0]; i++) {
+    blocklist_key changed = BLOCKLIST_KEY_INIT;
+    CHECK_RC(blocklist_make_key(h, BLOCKLIST_KIND_NUMBER, swapped[i][0], strlen(swapped[i][0]), &changed),
+             BLOCKLIST_OK);
+    CHECK(changed.len == strlen(swapped[i][1]));
+    memcpy(changed.canonical, swapped[i][1], changed.len);
+    CHECK_RC(blocklist_check_key(h, &changed, &r), BLOCKLIST_OK);
+    CHECK(r.listed == 0);
+  }
+
   blocklist_key k = BLOCKLIST_KEY_INIT;
   CHECK_RC(blocklist_make_key(h, BLOCKLIST_KIND_NUMBER, "not a number", 12, &k), BLOCKLIST_ERR_INVALID_CHARACTER);
   k.size = 8;

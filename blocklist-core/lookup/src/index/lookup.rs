@@ -387,28 +387,77 @@ impl LookupIndex {
 
     /// [`lookup_canonical`](Self::lookup_canonical) with `key` already
     /// computed as `key_hash(self.seed(), kind, canonical)`: the lookup
-    /// without the hash. A `key` that is not that hash gives a wrong answer
-    /// (never a fault), so only a caller that made it under this seed, and
-    /// has kept it from corruption, may pass it.
+    /// without the hash. The text is asked of `canonical` only when the
+    /// lookup needs it, for a hit's `matched` or a domain's parents, so a
+    /// number's or account's miss reads the key alone (a caller keeping
+    /// keys in memory of its own, say, then touches only their fixed
+    /// part); `None` when `canonical` gives no text. A `key` that is not
+    /// the text's hash gives a wrong answer (never a fault), so only a
+    /// caller that made it under this seed, and has kept it from
+    /// corruption, may pass it.
+    ///
+    /// ```
+    /// # use blocklist_lookup::index::{key_hash, IndexBuilder, LookupIndex};
+    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+    /// # let entries = [(Kind::Account, "TH:004:1234567890", &meta)];
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("list.idx");
+    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
+    /// let index = LookupIndex::open(&path)?;
+    /// let payee = "TH:004:1234567890";
+    /// let key = key_hash(index.seed(), Kind::Account, payee); // once, kept with the payee
+    /// let listed = index.lookup_hashed(Kind::Account, &key, Timestamp::now(), || Some(payee));
+    /// assert_eq!(listed.flatten().map(|hit| hit.matched.into_owned()), Some(payee.to_owned()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline(always)]
     pub fn lookup_hashed<'a>(
         &'a self,
         kind: Kind,
-        canonical: &'a str,
         key: &KeyHash,
         now: Timestamp,
-    ) -> Option<Hit<'a>> {
+        canonical: impl FnOnce() -> Option<&'a str>,
+    ) -> Option<Option<Hit<'a>>> {
         self.prefetch(key);
-        let (matched, layer, meta) = self.find_candidate(kind, canonical, key, now)?;
-        Some(hit(layer, kind, Cow::Borrowed(matched), meta))
+        let found = match self.probe(key, now) {
+            Some((layer, meta)) => Some((canonical()?, layer, meta)),
+            // Only a domain has parents to walk: a number's or account's
+            // miss needs no text.
+            None if kind == Kind::Domain => self.find_parent(kind, canonical()?, now),
+            None => None,
+        };
+        Some(found.map(|(matched, layer, meta)| hit(layer, kind, Cow::Borrowed(matched), meta)))
     }
 
     /// Requests the line a probe of `key` reads first, the base's filter
-    /// block. (An overlay's presence bitmap is small enough to stay cached:
-    /// prefetching its word too cost 12 instructions a call under callgrind,
-    /// for no gain that measured.)
+    /// block, so that a caller with other work before its lookup (the C
+    /// library's argument checks and freshness) does it while the line loads.
+    /// Any `key` is safe: the block is always one of the filter's. (An
+    /// overlay's presence bitmap is small enough to stay cached: prefetching
+    /// its word too cost 12 instructions a call under callgrind, for no gain
+    /// that measured.)
+    ///
+    /// ```
+    /// # use blocklist_lookup::index::{key_hash, IndexBuilder, LookupIndex};
+    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
+    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
+    /// # let entries = [(Kind::Account, "TH:004:1234567890", &meta)];
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("list.idx");
+    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
+    /// let index = LookupIndex::open(&path)?;
+    /// let key = key_hash(index.seed(), Kind::Number, "+66812345678");
+    /// index.prefetch(&key);
+    /// // ... other work while the line loads ...
+    /// let listed = index.lookup_hashed(Kind::Number, &key, Timestamp::now(), || Some("+66812345678"));
+    /// assert!(listed.is_some_and(|hit| hit.is_none()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline(always)]
-    fn prefetch(&self, key: &KeyHash) {
+    pub fn prefetch(&self, key: &KeyHash) {
         prefetch(filter::block_for(self.base.blocks(), key.fingerprint));
     }
 
@@ -550,12 +599,24 @@ impl LookupIndex {
         key: &KeyHash,
         now: Timestamp,
     ) -> Option<(&'q str, &Layer, PackedMeta)> {
-        let seed = self.base.seed;
         // The identifier itself first, so that the kind test for parents
         // comes after its load is issued (see `parents`).
         if let Some((layer, meta)) = self.probe(key, now) {
             return Some((canonical, layer, meta));
         }
+        self.find_parent(kind, canonical, now)
+    }
+
+    /// The first parent of `canonical` (none unless a domain) that is listed
+    /// and active at `now` and may answer for it.
+    #[inline(always)]
+    fn find_parent<'q>(
+        &self,
+        kind: Kind,
+        canonical: &'q str,
+        now: Timestamp,
+    ) -> Option<(&'q str, &Layer, PackedMeta)> {
+        let seed = self.base.seed;
         // The first listed parent decides: if it is past the registrable
         // domain, so is every later one. (A loop, not `find_map`: with the
         // key lookup beside the others calling this, the compiler stopped

@@ -32,8 +32,14 @@ pub(crate) fn bytes_of<T: Plain>(items: &[T]) -> &[u8] {
 
 /// Asks the CPU to start loading the cache line holding `item`, so that a
 /// later read overlaps with other work. A hint only: it never faults.
+///
+/// ```
+/// let keys = vec![0u64; 1 << 20];
+/// blocklist_lookup::index::prefetch(&keys[12_345]); // ... other work, then read it
+/// assert_eq!(keys[12_345], 0);
+/// ```
 #[inline(always)]
-pub(crate) fn prefetch<T>(item: &T) {
+pub fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetching has no architectural effect and cannot fault; the
     // pointer comes from a live reference anyway.

@@ -153,4 +153,5 @@ pub use heartbeat::{Beat, Freshness, Heartbeat, HeartbeatWriter, HEARTBEAT_FILE}
 pub use identity::FileIdentity;
 pub use live::{LiveIndex, Reloaded};
 pub use lookup::{Hit, LookupIndex};
+pub use mem::prefetch;
 pub use overlay::{remove_unused_bases, Change};

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use blocklist_lookup::index::{
-    Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
+    key_hash, Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
 };
 use blocklist_lookup::normalise::{domain_candidates, has_canonical_shape};
 use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
@@ -1063,6 +1063,13 @@ mod registrable_domain_limit {
         if let Some(shaped) = index.lookup_shaped(Kind::Domain, query.as_bytes(), NOW) {
             assert_eq!(shaped.map(|h| h.matched.into_owned()), single, "{query}");
         }
+        let key = key_hash(index.seed(), Kind::Domain, query);
+        let hashed = index.lookup_hashed(Kind::Domain, &key, NOW, || Some(query));
+        assert_eq!(
+            hashed.expect("text given").map(|h| h.matched.into_owned()),
+            single,
+            "{query}"
+        );
         let rules = Rules::default();
         if let Ok(checked) = index.check(Kind::Domain, query, &rules, NOW) {
             assert_eq!(checked.map(|h| h.matched.into_owned()), single, "{query}");
@@ -1286,8 +1293,18 @@ mod overlay {
             let shaped = index
                 .lookup_shaped(*kind, value.as_bytes(), now)
                 .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
-            let expected = has_canonical_shape(*kind, value).then_some(got);
+            let expected = has_canonical_shape(*kind, value).then_some(got.clone());
             prop_assert_eq!(shaped, expected);
+            // So does the lookup with the key hashed ahead; without its text
+            // it answers a miss of a kind without parents, and nothing else.
+            let key = key_hash(index.seed(), *kind, value);
+            let hashed = index
+                .lookup_hashed(*kind, &key, now, || Some(*value))
+                .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
+            prop_assert_eq!(hashed, Some(got.clone()));
+            let textless = index.lookup_hashed(*kind, &key, now, || None);
+            let answers_without_text = got.is_none() && *kind != Kind::Domain;
+            prop_assert_eq!(textless.is_some(), answers_without_text);
         }
         Ok(())
     }
