@@ -109,6 +109,8 @@ impl Answers {
 
     /// The bytes the array spans (start, length), for overlap tests.
     pub(crate) fn span(&self) -> (*const u8, usize) {
+        // The stride is at most BLOCKLIST_STRUCT_MAX_SIZE and n at most
+        // BLOCKLIST_MAX_BATCH, so this cannot wrap even in 32 bits.
         (self.first.cast::<u8>().cast_const(), self.stride * self.n)
     }
 
