@@ -15,16 +15,23 @@ use crate::error::{set_last_error, Error};
 /// consistent by its own types (atomics, poison-tolerant mutexes).
 ///
 /// Always inlined, so that each entry point's body is one function rather
-/// than a call through a closure of pointers to its arguments.
+/// than a call through a closure of pointers to its arguments. The body's
+/// error becomes its code inside the unwind boundary, so what crosses it is
+/// one integer, not an `Error` stored and read back on every call.
 #[inline(always)]
 pub(crate) fn ffi_guard(body: impl FnOnce() -> Result<(), Error>) -> blocklist_result {
-    match outcome(body) {
+    let coded = || match body() {
         Ok(()) => BLOCKLIST_OK,
-        Err(error) => {
-            set_last_error(&error);
-            error.code
-        }
-    }
+        Err(error) => reported(&error),
+    };
+    catch_unwind(AssertUnwindSafe(coded)).unwrap_or_else(|payload| reported(&panicked(&*payload)))
+}
+
+/// `error`'s code, its message now the thread's last error.
+#[cold]
+fn reported(error: &Error) -> blocklist_result {
+    set_last_error(error);
+    error.code
 }
 
 /// [`ffi_guard`] for the functions that read a message: their own failure
@@ -37,19 +44,22 @@ pub(crate) fn ffi_guard_keeping_message(
 }
 
 /// `body`'s result, with a caught panic as an error.
-#[inline(always)]
 fn outcome(body: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
-        let what = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("non-string payload");
-        Err(Error::new(
-            BLOCKLIST_ERR_PANIC,
-            format!("internal error: panic caught at the C boundary: {what}"),
-        ))
-    })
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(panicked(&*payload)))
+}
+
+/// The error for a panic caught at the boundary, with its message.
+#[cold]
+fn panicked(payload: &(dyn std::any::Any + Send)) -> Error {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string payload");
+    Error::new(
+        BLOCKLIST_ERR_PANIC,
+        format!("internal error: panic caught at the C boundary: {what}"),
+    )
 }
 
 /// Like [`ffi_guard`] for the few functions that return a value instead of a

@@ -57,7 +57,7 @@ impl KeptClock {
         COUNTING_FORKS.call_once(|| {
             // SAFETY: registers a handler that only increments an atomic,
             // which is async-signal-safe as a child handler must be. On
-            // failure (out of memory) no kept clock is ever trusted: see below.
+            // failure (out of memory) no clock is ever kept: see `keep`.
             if unsafe { libc::pthread_atfork(None, None, Some(count_fork)) } != 0 {
                 FORKS.store(u64::MAX, Ordering::Relaxed);
             }
@@ -73,7 +73,7 @@ impl KeptClock {
     #[inline]
     pub(crate) fn now(&self) -> Timestamp {
         let kept = self.seconds.load(Ordering::Relaxed);
-        if kept != 0 && FORKS.load(Ordering::Relaxed) == self.forks && self.forks != u64::MAX {
+        if kept != 0 && FORKS.load(Ordering::Relaxed) == self.forks {
             Timestamp(kept)
         } else {
             now()
@@ -81,9 +81,14 @@ impl KeptClock {
     }
 
     /// Reads the clock for the checks to come: called by the keeping thread
-    /// each time it wakes.
+    /// each time it wakes. Keeps nothing where forks are not counted (the
+    /// handler could not be registered), as a child could not tell the
+    /// clock is not kept for it: tested here, once a tick, rather than by
+    /// every check.
     pub(crate) fn keep(&self) {
-        self.seconds.store(now().0, Ordering::Relaxed);
+        if self.forks != u64::MAX {
+            self.seconds.store(now().0, Ordering::Relaxed);
+        }
     }
 
     /// The keeping thread is stopping: checks read the clock again.
