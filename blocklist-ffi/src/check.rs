@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use blocklist_lookup::index::{Hit, LookupIndex};
+use blocklist_lookup::index::{HeldIndex, Hit, LookupIndex};
 use blocklist_lookup::normalise::normalise_into;
 use blocklist_lookup::{Kind, Rules, Timestamp};
 
@@ -138,7 +138,7 @@ fn write_answer(
     out.status = status;
     out.freshness = data.freshness;
     out.kind = kind.code();
-    out.list_version = data.index.map_or(0, |i| i.header().list_version);
+    out.list_version = data.index.map_or(0, |i| i.index().header().list_version);
     out.answered_at = data.now.0;
     match hit {
         None => {
@@ -195,7 +195,7 @@ unsafe fn check_one(
         let snapshot = handle.snapshot();
         let data = snapshot.data(now)?;
         let hit = match data.index {
-            Some(index) => index.check(kind, raw, data.rules, now)?,
+            Some(index) => index.index().check(kind, raw, data.rules, now)?,
             // No data to look in, but invalid text is still refused.
             None => {
                 normalise_into(kind, raw, data.rules, &mut String::new())?;
@@ -514,7 +514,8 @@ pub(crate) unsafe fn run_batch(
         for (at, e) in &refused {
             failed(*at, e, &mut results);
         }
-        answer(data.index, data.rules, now, &valid, &mut |item, outcome| {
+        let index = data.index.map(HeldIndex::index);
+        answer(index, data.rules, now, &valid, &mut |item, outcome| {
             let at = positions[item];
             match outcome {
                 Ok(hit) => {

@@ -43,7 +43,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use blocklist_lookup::index::{
-    FileIdentity, Freshness, Heartbeat, IndexError, LiveIndex, LookupIndex, HEARTBEAT_FILE,
+    FileIdentity, Freshness, HeldIndex, Heartbeat, IndexError, LiveIndex, LookupIndex,
+    HEARTBEAT_FILE,
 };
 use blocklist_lookup::{Kind, Rules, Timestamp};
 
@@ -107,8 +108,11 @@ struct Shared {
 
 /// The index and the heartbeat a lookup answers from.
 struct Served {
-    /// `None` before an index has been opened (`allow_missing`).
-    index: Option<Arc<LookupIndex>>,
+    /// `None` before an index has been opened (`allow_missing`). Held with
+    /// the seed and filter a check reads first copied in this value, so
+    /// that a check requests its filter line two loads after reading the
+    /// published pointer rather than five.
+    index: Option<HeldIndex>,
     feed: Arc<Feed>,
     /// Without a heartbeat, the last second answers are fresh at: the
     /// index's data time plus `max_age_seconds` (`u64::MAX`, never stale,
@@ -158,7 +162,7 @@ struct Reloader {
 /// The data a lookup answers from, as seen at one instant.
 pub(crate) struct Data<'a> {
     /// The index, `None` before one has been opened (`allow_missing`).
-    pub(crate) index: Option<&'a LookupIndex>,
+    pub(crate) index: Option<&'a HeldIndex>,
     pub(crate) freshness: blocklist_freshness,
     pub(crate) rules: &'a Rules,
     /// The time the answer is decided at.
@@ -251,17 +255,17 @@ impl Snapshot<'_> {
     /// The index, if any, whether or not it may answer ([`data`](Self::data)
     /// says): for requesting a line before the checks that precede a lookup.
     #[inline]
-    pub(crate) fn index(&self) -> Option<&LookupIndex> {
-        self.served.index.as_deref()
+    pub(crate) fn index(&self) -> Option<&HeldIndex> {
+        self.served.index.as_ref()
     }
 
     /// The data at `now`. Refuses with `BLOCKLIST_ERR_INDEX_MODIFIED`
     /// while the served index is retired.
     #[inline]
     pub(crate) fn data(&self, now: Timestamp) -> Result<Data<'_>, Error> {
-        let (index, freshness) = match self.served.index.as_deref() {
+        let (index, freshness) = match &self.served.index {
             None => (None, BLOCKLIST_FRESHNESS_NO_DATA),
-            Some(index) if !index.is_intact() => return Err(withheld(index)),
+            Some(held) if !held.index().is_intact() => return Err(withheld(held.index())),
             Some(index) => (Some(index), self.served.freshness(now)),
         };
         Ok(Data {
@@ -318,7 +322,7 @@ impl Served {
             _ => u64::MAX,
         };
         Served {
-            index,
+            index: index.map(HeldIndex::new),
             feed,
             fresh_until,
         }
@@ -710,7 +714,7 @@ pub unsafe extern "C" fn blocklist_handle_status(
         let shared = &*handle.shared;
         // A strong count (a slow path): the status is built around other locks.
         let served = shared.served.load_full();
-        let mut status = match served.index.as_deref() {
+        let mut status = match served.index.as_ref().map(HeldIndex::index) {
             Some(index) if index.is_intact() => {
                 let header = index.header();
                 blocklist_status {

@@ -22,7 +22,7 @@
 
 use std::ffi::c_char;
 
-use blocklist_lookup::index::{key_hash, prefetch, Hit, KeyHash, LookupIndex};
+use blocklist_lookup::index::{key_hash, prefetch, HeldIndex, Hit, KeyHash, Sought};
 use blocklist_lookup::normalise::normalise_into;
 use blocklist_lookup::{Kind, Timestamp};
 
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn blocklist_make_key(
             .snapshot()
             .data(handle.now())?
             .index
-            .map_or(0, LookupIndex::seed);
+            .map_or(0, HeldIndex::seed);
         let made = make(kind, &canonical, seed);
         // SAFETY: as above; `data` was read whole before this write.
         unsafe { write_output(key, size, &made) };
@@ -221,12 +221,11 @@ pub unsafe extern "C" fn blocklist_check_key(
         // SAFETY: non-NULL, and valid for its `size` bytes, at least ours.
         unsafe { caller_size(key)? };
         let snapshot = handle.snapshot();
-        // The filter line first (any hash is safe to prefetch), so that the
+        // The filter line first (any hash is safe to seek), so that the
         // checks and the freshness below run while it loads.
-        if let Some(index) = snapshot.index() {
+        let sought = snapshot.index().map(|index| {
             // SAFETY: valid for `size_of::<blocklist_key>()` bytes (above).
             let key = unsafe { &*key };
-            index.prefetch(&hash_of(key));
             // A domain's miss reads its text too (its parents), for many keys
             // a line past the header: requested now, beside the filter line,
             // not once the probe has missed.
@@ -235,7 +234,8 @@ pub unsafe extern "C" fn blocklist_check_key(
                 prefetch(&key.canonical[0]);
                 prefetch(&key.canonical[last]);
             }
-        }
+            index.seek(hash_of(key))
+        });
         // A key inside the result it asks to be filled is copied first: the
         // answer borrows its text while the result is written.
         let copied;
@@ -256,12 +256,13 @@ pub unsafe extern "C" fn blocklist_check_key(
         let mut out = unsafe { Answer::at(out)? };
         let now = handle.now();
         let data = snapshot.data(now)?;
-        let hit = match data.index {
-            Some(index) => match lookup_sealed(index, kind, key, text, now) {
+        // `sought` was made exactly when there is an index.
+        let hit = match (data.index, sought) {
+            (Some(index), Some(sought)) => match lookup_sealed(index, kind, key, &sought, text, now) {
                 Some(answer) => answer,
                 None => by_text(index, kind, text, now)?,
             },
-            None => try_canonical(kind, text).map(|_| None)?,
+            _ => try_canonical(kind, text).map(|_| None)?,
         };
         out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());
         Ok(())
@@ -274,7 +275,7 @@ pub unsafe extern "C" fn blocklist_check_key(
 #[cold]
 #[inline(never)]
 fn by_text<'a>(
-    index: &'a LookupIndex,
+    index: &'a HeldIndex,
     kind: Kind,
     text: &'a [u8],
     now: Timestamp,
@@ -311,31 +312,32 @@ fn key_text(key: &blocklist_key) -> Result<&[u8], Error> {
     Ok(unsafe { std::slice::from_raw_parts(key.canonical.as_ptr().cast::<u8>(), len) })
 }
 
-/// The lookup with the key's hash: `Some(answer)`, or `None` when the hash
+/// The lookup with the key's hash (`sought`: the hash the key carries and
+/// its filter block): `Some(answer)`, or `None` when the hash
 /// may not be used (the caller then looks up the text): the key is not
 /// sealed under this index's seed, its text is needed and is not ASCII (no
 /// canonical form), or a hit shows the hash is not the text's (a hit must
 /// never come from a hash the key's text does not have).
 #[inline(always)]
 fn lookup_sealed<'a>(
-    index: &'a LookupIndex,
+    index: &'a HeldIndex,
     kind: Kind,
     key: &blocklist_key,
+    sought: &Sought<'a>,
     text: &'a [u8],
     now: Timestamp,
 ) -> Option<Option<Hit<'a>>> {
     if key.seed != index.seed() || key.seal != seal_of(key) {
         return None;
     }
-    let hash = hash_of(key);
     // SAFETY: ASCII is UTF-8.
     let canonical = || {
         text.is_ascii()
             .then(|| unsafe { std::str::from_utf8_unchecked(text) })
     };
-    match index.lookup_hashed(kind, &hash, now, canonical)? {
+    match index.lookup_sought(kind, sought, now, canonical)? {
         None => Some(None),
-        Some(hit) if key_hash(index.seed(), kind, canonical()?) == hash => Some(Some(hit)),
+        Some(hit) if key_hash(index.seed(), kind, canonical()?) == hash_of(key) => Some(Some(hit)),
         Some(_) => None,
     }
 }

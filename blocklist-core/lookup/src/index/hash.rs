@@ -65,36 +65,88 @@ pub struct KeyHash {
 /// ```
 #[inline(always)]
 pub fn key_hash(seed: u64, kind: Kind, value: &str) -> KeyHash {
-    key_hash_bytes(seed, kind, value.as_bytes())
+    fingerprinted(seed, kind, value.as_bytes()).key()
 }
 
-/// [`key_hash`] of text not yet known to be UTF-8 (a guarded lookup hashes
-/// before its shape test, which proves the text ASCII).
+/// A key hashed as far as its fingerprint, with what its position is made
+/// from: the filter reads the fingerprint alone and turns most absent keys
+/// away, so a lookup that misses skips the position's three multiplies
+/// (which the compiler does not move into the branch that needs them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fingerprinted {
+    pub(crate) fingerprint: u64,
+    rest: Rest,
+}
+
+/// What [`Fingerprinted::key`] makes the position from.
+#[derive(Clone, Copy, Debug)]
+enum Rest {
+    /// A short key's words, seed and `sized` (see [`short_key`]).
+    Short { words: [u64; 4], seed: u64, sized: u64 },
+    /// The position itself: a longer key's (xxh3-128 gives both halves at
+    /// once), or a key hashed earlier.
+    Known(u64),
+}
+
+impl Fingerprinted {
+    /// The whole hash.
+    #[inline(always)]
+    pub(crate) fn key(&self) -> KeyHash {
+        let position = match self.rest {
+            Rest::Short { words, seed, sized } => {
+                short_key(words, seed, sized, &POSITION_SECRETS)
+            }
+            Rest::Known(position) => position,
+        };
+        KeyHash {
+            fingerprint: self.fingerprint,
+            position,
+        }
+    }
+}
+
+impl From<KeyHash> for Fingerprinted {
+    #[inline(always)]
+    fn from(key: KeyHash) -> Fingerprinted {
+        Fingerprinted {
+            fingerprint: key.fingerprint,
+            rest: Rest::Known(key.position),
+        }
+    }
+}
+
+/// [`key_hash`] as far as the fingerprint, of text not yet known to be
+/// UTF-8 (a guarded lookup hashes before its shape test, which proves the
+/// text ASCII).
 #[inline(always)]
-pub(crate) fn key_hash_bytes(seed: u64, kind: Kind, bytes: &[u8]) -> KeyHash {
+pub(crate) fn fingerprinted(seed: u64, kind: Kind, bytes: &[u8]) -> Fingerprinted {
     // Opaque to the optimiser, which would otherwise branch on the kind (a
     // jump table, to fold each known kind's seed into a constant): queries of
     // mixed kinds mispredict that indirect branch about half the time.
     let code = std::hint::black_box(kind.code());
     let kind_seed = seed ^ u64::from(code).wrapping_mul(KIND_MIX);
-    let (fingerprint, position) = match short_words(bytes) {
+    let (fingerprint, rest) = match short_words(bytes) {
         Some(words) => {
             let sized = fold_mul(kind_seed ^ bytes.len() as u64, LENGTH_SECRET);
             (
                 short_key(words, kind_seed, sized, &FINGERPRINT_SECRETS),
-                short_key(words, kind_seed, sized, &POSITION_SECRETS),
+                Rest::Short {
+                    words,
+                    seed: kind_seed,
+                    sized,
+                },
             )
         }
         None => {
             let h = xxh3_128_with_seed(bytes, kind_seed);
-            (h as u64, (h >> 64) as u64)
+            (h as u64, Rest::Known((h >> 64) as u64))
         }
     };
-    KeyHash {
+    Fingerprinted {
         // Folding 0 onto 1 keeps 0 free as the empty-slot marker; both the
         // builder and lookups go through here, so they agree.
         fingerprint: fingerprint.max(1),
-        position,
+        rest,
     }
 }
 

@@ -12,7 +12,7 @@ use super::filter::{self, Block};
 use super::format::{
     decode_agencies, decode_header, Checksum, IndexHeader, IndexStats, Stacking, HEADER_LEN,
 };
-use super::hash::{key_hash, KeyHash};
+use super::hash::{key_hash, Fingerprinted, KeyHash};
 use super::identity::FileIdentity;
 use super::mem::{map_file, MappedSections};
 use super::table::{self, Bucket, PackedMeta, NEVER};
@@ -179,22 +179,28 @@ impl Layer {
     /// The key's record in this file, whatever its expiry: filter, then table.
     #[inline(always)]
     pub(crate) fn find(&self, key: &KeyHash) -> Option<PackedMeta> {
-        if !filter::may_contain(self.blocks(), key.fingerprint) {
+        self.find_in(filter::block_for(self.blocks(), key.fingerprint), &(*key).into())
+    }
+
+    /// [`find`](Self::find) with the key's filter block already found.
+    #[inline(always)]
+    pub(crate) fn find_in(&self, block: &Block, key: &Fingerprinted) -> Option<PackedMeta> {
+        if !filter::block_admits(block, key.fingerprint) {
             return None;
         }
-        table::find(self.buckets(), self.home_buckets, key)
+        table::find(self.buckets(), self.home_buckets, &key.key())
     }
 
     /// An overlay's record of the key, whatever its expiry: its presence
     /// bitmap, then its table.
     #[inline(always)]
-    pub(crate) fn find_recent(&self, key: &KeyHash) -> Option<PackedMeta> {
+    pub(crate) fn find_recent(&self, key: &Fingerprinted) -> Option<PackedMeta> {
         // The bitmap's length is a power of two (see `presence_of`).
         let bit = key.fingerprint as usize & (self.presence.len() * 64 - 1);
         if self.presence[bit / 64] >> (bit % 64) & 1 == 0 {
             return None;
         }
-        table::find(self.buckets(), self.home_buckets, key)
+        table::find(self.buckets(), self.home_buckets, &key.key())
     }
 
     /// A stored record's metadata, its agency resolved.

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::error::IndexError;
-use super::filter;
+use super::filter::{self, Block};
 use super::format::{IndexHeader, IndexStats};
-use super::hash::{key_hash, key_hash_bytes, KeyHash};
+use super::hash::{fingerprinted, key_hash, Fingerprinted, KeyHash};
+use super::held::{Front, Sought};
 use super::identity::FileIdentity;
 use super::layer::{open_regular, Layer};
 use super::mem::prefetch;
@@ -328,8 +329,8 @@ impl LookupIndex {
         canonical: &'a str,
         now: Timestamp,
     ) -> Option<Hit<'a>> {
-        let key = key_hash(self.base.seed, kind, canonical);
-        let (matched, layer, meta) = self.find_candidate(kind, canonical, &key, now)?;
+        let sought = self.front().seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
+        let (matched, layer, meta) = self.find_candidate(kind, canonical, &sought, now)?;
         Some(hit(layer, kind, Cow::Borrowed(matched), meta))
     }
 
@@ -364,17 +365,7 @@ impl LookupIndex {
         text: &'a [u8],
         now: Timestamp,
     ) -> Option<Option<Hit<'a>>> {
-        let key = key_hash_bytes(self.base.seed, kind, text);
-        self.prefetch(&key);
-        if !normalise::has_canonical_shape(kind, text) {
-            return None;
-        }
-        // SAFETY: text of a canonical shape is ASCII.
-        let canonical = unsafe { std::str::from_utf8_unchecked(text) };
-        Some(
-            self.find_candidate(kind, canonical, &key, now)
-                .map(|(matched, layer, meta)| hit(layer, kind, Cow::Borrowed(matched), meta)),
-        )
+        self.front().lookup_shaped(kind, text, now)
     }
 
     /// The seed this index hashes keys under ([`key_hash`]): a caller that
@@ -420,45 +411,19 @@ impl LookupIndex {
         now: Timestamp,
         canonical: impl FnOnce() -> Option<&'a str>,
     ) -> Option<Option<Hit<'a>>> {
-        self.prefetch(key);
-        let found = match self.probe(key, now) {
-            Some((layer, meta)) => Some((canonical()?, layer, meta)),
-            // Only a domain has parents to walk: a number's or account's
-            // miss needs no text.
-            None if kind == Kind::Domain => self.find_parent(kind, canonical()?, now),
-            None => None,
-        };
-        Some(found.map(|(matched, layer, meta)| hit(layer, kind, Cow::Borrowed(matched), meta)))
+        let front = self.front();
+        front.lookup_sought(kind, &front.seek((*key).into()), now, canonical)
     }
 
-    /// Requests the line a probe of `key` reads first, the base's filter
-    /// block, so that a caller with other work before its lookup (the C
-    /// library's argument checks and freshness) does it while the line loads.
-    /// Any `key` is safe: the block is always one of the filter's. (An
-    /// overlay's presence bitmap is small enough to stay cached: prefetching
-    /// its word too cost 12 instructions a call under callgrind, for no gain
-    /// that measured.)
-    ///
-    /// ```
-    /// # use blocklist_lookup::index::{key_hash, IndexBuilder, LookupIndex};
-    /// # use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
-    /// # let meta = EntryMeta { reason: Reason::MULE_ACCOUNT, agency: Agency::new("th-aoc").unwrap(),
-    /// #     listed_at: Timestamp(1_700_000_000), expires_at: None };
-    /// # let entries = [(Kind::Account, "TH:004:1234567890", &meta)];
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let path = dir.path().join("list.idx");
-    /// # IndexBuilder::new(1, [0; 32], Timestamp(0)).write(&path, || entries.iter().copied()).unwrap();
-    /// let index = LookupIndex::open(&path)?;
-    /// let key = key_hash(index.seed(), Kind::Number, "+66812345678");
-    /// index.prefetch(&key);
-    /// // ... other work while the line loads ...
-    /// let listed = index.lookup_hashed(Kind::Number, &key, Timestamp::now(), || Some("+66812345678"));
-    /// assert!(listed.is_some_and(|hit| hit.is_none()));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// What a lookup reads before its first line, from this index's own
+    /// fields (a [`HeldIndex`](super::HeldIndex) keeps copies of them).
     #[inline(always)]
-    pub fn prefetch(&self, key: &KeyHash) {
-        prefetch(filter::block_for(self.base.blocks(), key.fingerprint));
+    fn front(&self) -> Front<'_> {
+        Front {
+            index: self,
+            seed: self.base.seed,
+            blocks: self.base.blocks(),
+        }
     }
 
     /// Normalises `raw` as `kind` and looks it up (see [`lookup_canonical`](Self::lookup_canonical)).
@@ -493,9 +458,9 @@ impl LookupIndex {
         canonical: &mut String,
     ) -> Result<Option<Hit<'_>>, NormaliseError> {
         normalise::normalise_into(kind, raw, rules, canonical)?;
-        let key = key_hash(self.base.seed, kind, canonical);
+        let sought = self.front().seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
         Ok(self
-            .find_candidate(kind, canonical, &key, now)
+            .find_candidate(kind, canonical, &sought, now)
             .map(|(matched, layer, meta)| hit(layer, kind, Cow::Owned(matched.to_owned()), meta)))
     }
 
@@ -590,18 +555,19 @@ impl LookupIndex {
     }
 
     /// The first candidate of `canonical` (itself, or for a domain itself then
-    /// its parents) that is listed and active at `now`; `key` is its hash.
+    /// its parents) that is listed and active at `now`; `sought` is its hash
+    /// and block.
     #[inline(always)]
-    fn find_candidate<'q>(
+    pub(super) fn find_candidate<'q>(
         &self,
         kind: Kind,
         canonical: &'q str,
-        key: &KeyHash,
+        sought: &Sought<'_>,
         now: Timestamp,
     ) -> Option<(&'q str, &Layer, PackedMeta)> {
         // The identifier itself first, so that the kind test for parents
         // comes after its load is issued (see `parents`).
-        if let Some((layer, meta)) = self.probe(key, now) {
+        if let Some((layer, meta)) = self.probe_in(&sought.key, sought.block, now) {
             return Some((canonical, layer, meta));
         }
         self.find_parent(kind, canonical, now)
@@ -610,7 +576,7 @@ impl LookupIndex {
     /// The first parent of `canonical` (none unless a domain) that is listed
     /// and active at `now` and may answer for it.
     #[inline(always)]
-    fn find_parent<'q>(
+    pub(super) fn find_parent<'q>(
         &self,
         kind: Kind,
         canonical: &'q str,
@@ -643,10 +609,23 @@ impl LookupIndex {
     /// entries and about 3 ns slower for misses at 1M (`docs/PERFORMANCE.md`).
     #[inline(always)]
     fn probe(&self, key: &KeyHash, now: Timestamp) -> Option<(&Layer, PackedMeta)> {
+        let block = filter::block_for(self.base.blocks(), key.fingerprint);
+        self.probe_in(&(*key).into(), block, now)
+    }
+
+    /// [`probe`](Self::probe) with the key's base filter block already
+    /// found (and its line requested), so that it is not worked out twice.
+    #[inline(always)]
+    pub(super) fn probe_in(
+        &self,
+        key: &Fingerprinted,
+        block: &Block,
+        now: Timestamp,
+    ) -> Option<(&Layer, PackedMeta)> {
         let recent = self.recent().and_then(|o| Some((o, o.find_recent(key)?)));
         let (layer, meta) = match recent {
             Some(found) => found,
-            None => (&*self.base, self.base.find(key)?),
+            None => (&*self.base, self.base.find_in(block, key)?),
         };
         is_active(&meta, now).then_some((layer, meta))
     }
@@ -684,7 +663,7 @@ impl LookupIndex {
                 }
             }
             for s in &mut staged {
-                if let Some(meta) = recent.and_then(|o| o.find_recent(&s.key)) {
+                if let Some(meta) = recent.and_then(|o| o.find_recent(&s.key.into())) {
                     s.probe = Probe::Overlay(meta);
                 } else if filter::may_contain(blocks, s.key.fingerprint) {
                     s.probe = Probe::Base;
@@ -722,7 +701,7 @@ impl LookupIndex {
 }
 
 /// The hit for `meta`, read from `layer` (whose agency table it indexes).
-fn hit<'a>(layer: &'a Layer, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
+pub(super) fn hit<'a>(layer: &'a Layer, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
     Hit {
         kind,
         matched,
