@@ -73,10 +73,17 @@ pub const BLOCKLIST_INDEX_FILE_NAME: &str = "lookup.idx";
 ///
 /// Thread-safety: one handle may be used by any number of threads at once for
 /// every call except `blocklist_close`, which must be the last call on it.
+//
+// The C pointer is an `Arc`'s (`Arc::into_raw`), which the reload thread
+// holds weakly, so that what lookups read is in the handle itself: a check
+// loads the published pointer straight from the handle it is given, not
+// through a pointer to a separate allocation (one dependent load less before
+// its filter line can be requested).
 pub struct blocklist_handle {
-    shared: Arc<Shared>,
-    /// The background reload thread, if `reload_interval_ms > 0`.
-    reloader: Option<Reloader>,
+    shared: Shared,
+    /// The background reload thread, if `reload_interval_ms > 0`; stopped
+    /// and joined by `blocklist_close`.
+    reloader: Mutex<Option<Reloader>>,
 }
 
 /// What lookups and the reload thread share.
@@ -170,7 +177,7 @@ pub(crate) struct Data<'a> {
 }
 
 impl blocklist_handle {
-    fn open(path: &Path, options: &blocklist_options) -> Result<blocklist_handle, Error> {
+    fn open(path: &Path, options: &blocklist_options) -> Result<Arc<blocklist_handle>, Error> {
         let rules = options.rules()?;
         check_region_has_rules(&rules)?;
         // Absolute, so that a later `chdir` of the host does not move it.
@@ -190,8 +197,9 @@ impl blocklist_handle {
             Arc::new(Feed::Unknown),
             options.max_age_seconds,
         )));
-        let shared = Arc::new(Shared {
-            path,
+        let handle = Arc::new(blocklist_handle {
+            shared: Shared {
+                path,
             opened_by: std::process::id(),
             rules,
             max_age_seconds: options.max_age_seconds,
@@ -200,9 +208,12 @@ impl blocklist_handle {
             served,
             reloading: Mutex::default(),
             reload_status: Mutex::default(),
-            reloads: AtomicU64::new(0),
-            reload_failures: AtomicU64::new(0),
+                reloads: AtomicU64::new(0),
+                reload_failures: AtomicU64::new(0),
+            },
+            reloader: Mutex::new(None),
         });
+        let shared = &handle.shared;
         // Maps the heartbeat; a bad one is recorded, not fatal (answers say stale).
         let _ = shared.finish_reload(
             &mut shared
@@ -211,14 +222,12 @@ impl blocklist_handle {
                 .unwrap_or_else(PoisonError::into_inner),
             Ok(false),
         );
-        let reloader = match options.reload_interval_ms {
-            0 => None,
-            ms => Some(Reloader::start(
-                &shared,
-                Duration::from_millis(u64::from(ms)),
-            )?),
-        };
-        Ok(blocklist_handle { shared, reloader })
+        if options.reload_interval_ms > 0 {
+            let every = Duration::from_millis(u64::from(options.reload_interval_ms));
+            *handle.reloader.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(Reloader::start(&handle, every)?);
+        }
+        Ok(handle)
     }
 
     /// The time a check is answered at (see `KeptClock`).
@@ -291,9 +300,16 @@ fn withheld(index: &LookupIndex) -> Error {
     )
 }
 
-impl Drop for blocklist_handle {
-    fn drop(&mut self) {
-        if let Some(Reloader { stop, thread }) = self.reloader.take() {
+impl blocklist_handle {
+    /// Stops the reload thread (waiting for a reload in progress), then
+    /// lets the handle go: the last strong count, once the thread is gone.
+    fn close(self: Arc<Self>) {
+        let reloader = self
+            .reloader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Reloader { stop, thread }) = reloader {
             stop.store(true, Ordering::Release);
             // Wake it where it sleeps: on the heartbeat (this handle maps the
             // same file), or parked. (Should it have just moved to a heartbeat
@@ -508,14 +524,15 @@ impl Reloader {
     /// reload, which catches what the generation does not announce (an index
     /// published without a daemon, a heartbeat re-created, a file written in
     /// place).
-    fn start(shared: &Arc<Shared>, every: Duration) -> Result<Reloader, Error> {
+    fn start(handle: &Arc<blocklist_handle>, every: Duration) -> Result<Reloader, Error> {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = Arc::clone(&stop);
-        // Only the handle owns the shared state: in a child forked after the
-        // open, where this thread does not run, closing the handle still
+        // Only the caller's pointer owns the handle: in a child forked after
+        // the open, where this thread does not run, closing the handle still
         // unmaps the index. (The thread holds the heartbeat it sleeps on,
         // whose 64-byte map such a child keeps.)
-        let weak = Arc::downgrade(shared);
+        let weak = Arc::downgrade(handle);
+        let shared = &handle.shared;
         let tick = TICK.min(every);
         let mut seen = shared.generation();
         let mut feed = Arc::clone(&shared.served.read().feed);
@@ -532,9 +549,10 @@ impl Reloader {
                     if stopping.load(Ordering::Acquire) {
                         break;
                     }
-                    let Some(shared) = weak.upgrade() else {
+                    let Some(handle) = weak.upgrade() else {
                         break;
                     };
+                    let shared = &handle.shared;
                     shared.clock.keep();
                     // What readers held at the last swap, unmapped once they let go.
                     shared.served.reclaim();
@@ -553,8 +571,8 @@ impl Reloader {
                     // The heartbeat may have been mapped anew by the reload.
                     feed = Arc::clone(&shared.served.read().feed);
                 }
-                if let Some(shared) = weak.upgrade() {
-                    shared.clock.release();
+                if let Some(handle) = weak.upgrade() {
+                    handle.shared.clock.release();
                 }
             })
             .map_err(|e| {
@@ -635,8 +653,7 @@ pub unsafe extern "C" fn blocklist_open_with_options(
         }
         // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
         let options = unsafe { read_input(options, blocklist_options::default())? };
-        let handle = blocklist_handle::open(path, &options)?;
-        *out = Box::into_raw(Box::new(handle));
+        *out = Arc::into_raw(blocklist_handle::open(path, &options)?).cast_mut();
         Ok(())
     })
 }
@@ -654,9 +671,9 @@ pub unsafe extern "C" fn blocklist_open_with_options(
 pub unsafe extern "C" fn blocklist_close(handle: *mut blocklist_handle) {
     ffi_guard_value((), || {
         if !handle.is_null() {
-            // SAFETY: made by `Box::into_raw` in `blocklist_open_with_options`
+            // SAFETY: made by `Arc::into_raw` in `blocklist_open_with_options`
             // and, per the contract, not closed before.
-            drop(unsafe { Box::from_raw(handle) });
+            unsafe { Arc::from_raw(handle.cast_const()) }.close();
         }
     })
 }
@@ -711,7 +728,7 @@ pub unsafe extern "C" fn blocklist_handle_status(
         // SAFETY: non-NULL, and valid for its `size` bytes per the contract.
         let size = unsafe { caller_size(out)? };
         let now = handle.now();
-        let shared = &*handle.shared;
+        let shared = &handle.shared;
         // A strong count (a slow path): the status is built around other locks.
         let served = shared.served.load_full();
         let mut status = match served.index.as_ref().map(HeldIndex::index) {

@@ -106,7 +106,10 @@ impl<T> Published<T> {
             }
             let again = self.current.load(Ordering::Acquire);
             if again == value {
-                return value;
+                // The later load, equal: the caller's next loads through it
+                // then need not wait for `value` to come back from wherever
+                // the compiler kept it during the store.
+                return again;
             }
             value = again;
         }
