@@ -43,7 +43,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use blocklist_lookup::index::{
-    FileIdentity, Freshness, HeldIndex, Heartbeat, IndexError, LiveIndex, LookupIndex,
+    FileIdentity, Freshness, Heartbeat, HeldIndex, IndexError, LiveIndex, LookupIndex,
     HEARTBEAT_FILE,
 };
 use blocklist_lookup::{Kind, Rules, Timestamp};
@@ -200,14 +200,14 @@ impl blocklist_handle {
         let handle = Arc::new(blocklist_handle {
             shared: Shared {
                 path,
-            opened_by: std::process::id(),
-            rules,
-            max_age_seconds: options.max_age_seconds,
-            clock: KeptClock::new(),
-            live,
-            served,
-            reloading: Mutex::default(),
-            reload_status: Mutex::default(),
+                opened_by: std::process::id(),
+                rules,
+                max_age_seconds: options.max_age_seconds,
+                clock: KeptClock::new(),
+                live,
+                served,
+                reloading: Mutex::default(),
+                reload_status: Mutex::default(),
                 reloads: AtomicU64::new(0),
                 reload_failures: AtomicU64::new(0),
             },
@@ -224,8 +224,10 @@ impl blocklist_handle {
         );
         if options.reload_interval_ms > 0 {
             let every = Duration::from_millis(u64::from(options.reload_interval_ms));
-            *handle.reloader.lock().unwrap_or_else(PoisonError::into_inner) =
-                Some(Reloader::start(&handle, every)?);
+            *handle
+                .reloader
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Reloader::start(&handle, every)?);
         }
         Ok(handle)
     }

@@ -258,10 +258,12 @@ pub unsafe extern "C" fn blocklist_check_key(
         let data = snapshot.data(now)?;
         // `sought` was made exactly when there is an index.
         let hit = match (data.index, sought) {
-            (Some(index), Some(sought)) => match lookup_sealed(index, kind, key, &sought, text, now) {
-                Some(answer) => answer,
-                None => by_text(index, kind, text, now)?,
-            },
+            (Some(index), Some(sought)) => {
+                match lookup_sealed(index, kind, key, &sought, text, now) {
+                    Some(answer) => answer,
+                    None => by_text(index, kind, text, now)?,
+                }
+            }
             _ => try_canonical(kind, text).map(|_| None)?,
         };
         out.write(BLOCKLIST_OK, kind, &data, hit.as_ref());

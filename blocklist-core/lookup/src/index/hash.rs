@@ -82,7 +82,11 @@ pub(crate) struct Fingerprinted {
 #[derive(Clone, Copy, Debug)]
 enum Rest {
     /// A short key's words, seed and `sized` (see [`short_key`]).
-    Short { words: [u64; 4], seed: u64, sized: u64 },
+    Short {
+        words: [u64; 4],
+        seed: u64,
+        sized: u64,
+    },
     /// The position itself: a longer key's (xxh3-128 gives both halves at
     /// once), or a key hashed earlier.
     Known(u64),
@@ -93,9 +97,7 @@ impl Fingerprinted {
     #[inline(always)]
     pub(crate) fn key(&self) -> KeyHash {
         let position = match self.rest {
-            Rest::Short { words, seed, sized } => {
-                short_key(words, seed, sized, &POSITION_SECRETS)
-            }
+            Rest::Short { words, seed, sized } => short_key(words, seed, sized, &POSITION_SECRETS),
             Rest::Known(position) => position,
         };
         KeyHash {

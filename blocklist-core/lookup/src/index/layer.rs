@@ -179,7 +179,10 @@ impl Layer {
     /// The key's record in this file, whatever its expiry: filter, then table.
     #[inline(always)]
     pub(crate) fn find(&self, key: &KeyHash) -> Option<PackedMeta> {
-        self.find_in(filter::block_for(self.blocks(), key.fingerprint), &(*key).into())
+        self.find_in(
+            filter::block_for(self.blocks(), key.fingerprint),
+            &(*key).into(),
+        )
     }
 
     /// [`find`](Self::find) with the key's filter block already found.

@@ -329,7 +329,9 @@ impl LookupIndex {
         canonical: &'a str,
         now: Timestamp,
     ) -> Option<Hit<'a>> {
-        let sought = self.front().seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
+        let sought = self
+            .front()
+            .seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
         let (matched, layer, meta) = self.find_candidate(kind, canonical, &sought, now)?;
         Some(hit(layer, kind, Cow::Borrowed(matched), meta))
     }
@@ -458,7 +460,9 @@ impl LookupIndex {
         canonical: &mut String,
     ) -> Result<Option<Hit<'_>>, NormaliseError> {
         normalise::normalise_into(kind, raw, rules, canonical)?;
-        let sought = self.front().seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
+        let sought = self
+            .front()
+            .seek(fingerprinted(self.base.seed, kind, canonical.as_bytes()));
         Ok(self
             .find_candidate(kind, canonical, &sought, now)
             .map(|(matched, layer, meta)| hit(layer, kind, Cow::Owned(matched.to_owned()), meta)))
@@ -701,7 +705,12 @@ impl LookupIndex {
 }
 
 /// The hit for `meta`, read from `layer` (whose agency table it indexes).
-pub(super) fn hit<'a>(layer: &'a Layer, kind: Kind, matched: Cow<'a, str>, meta: PackedMeta) -> Hit<'a> {
+pub(super) fn hit<'a>(
+    layer: &'a Layer,
+    kind: Kind,
+    matched: Cow<'a, str>,
+    meta: PackedMeta,
+) -> Hit<'a> {
     Hit {
         kind,
         matched,
