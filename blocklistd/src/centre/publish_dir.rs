@@ -66,7 +66,7 @@ impl PublishDir {
         }
         let tmp = dir.tmp_dir();
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
-        if !dir.root_files()?.is_empty() {
+        if !dir.files(DocType::Root)?.is_empty() {
             return Err(CentreError::usage(format!(
                 "{} already holds a trust root: use rotate to change keys",
                 path.display()
@@ -192,12 +192,13 @@ impl PublishDir {
         self.write_atomic(MANIFEST_PATH, bytes)
     }
 
-    /// The trust root files present, by version (a rotation writes its root
-    /// before any manifest lists it, so publish finds new roots here).
-    pub fn root_files(&self) -> Result<Vec<(Version, String)>, CentreError> {
-        let mut roots = self.documents(DocType::Root)?;
-        roots.sort();
-        Ok(roots)
+    /// The files of `doc` present, as (version, relative path), ascending
+    /// (a rotation or an `agency` command writes its file before any
+    /// manifest lists it, so publish finds new roots and registries here).
+    pub fn files(&self, doc: DocType) -> Result<Vec<(Version, String)>, CentreError> {
+        let mut found = self.documents(doc)?;
+        found.sort();
+        Ok(found)
     }
 
     /// Deletes the delta and snapshot files `manifest` does not list (pruned
