@@ -399,12 +399,6 @@ impl Registry {
             .map(|i| &self.agencies[i])
     }
 
-    /// The agencies, for a new version built from this one (checked again by
-    /// [`Registry::new`]).
-    pub fn into_agencies(self) -> Vec<AgencyEntry> {
-        self.agencies
-    }
-
     /// The agency holding key `key`, and the key.
     pub fn key_owner(&self, key: &KeyId) -> Option<(&AgencyEntry, &AgencyKey)> {
         let at = self.by_key.binary_search_by_key(key, |(id, _)| *id).ok()?;

@@ -136,7 +136,7 @@ pub fn change(
     let current = registries.current();
     let mut agencies = current.map_or_else(Vec::new, |r| r.agencies().to_vec());
     let usage = |e: blocklist_core::document::EncodeError| CentreError::usage(e.to_string());
-    let find = |agencies: &mut Vec<AgencyEntry>, id: &Agency| -> Result<usize, CentreError> {
+    let find = |agencies: &[AgencyEntry], id: &Agency| -> Result<usize, CentreError> {
         agencies
             .iter()
             .position(|a| a.id() == id)
@@ -159,13 +159,13 @@ pub fn change(
             );
         }
         AgencyChange::AddKeys { id, keys } => {
-            let at = find(&mut agencies, id)?;
+            let at = find(&agencies, id)?;
             for key in keys {
                 agencies[at].add_key(*key).map_err(usage)?;
             }
         }
         AgencyChange::Revoke { id, key, at } => {
-            let index = find(&mut agencies, id)?;
+            let index = find(&agencies, id)?;
             let at = at.unwrap_or(now);
             match key {
                 Some(key) => agencies[index].revoke_key(&key.id(), at),

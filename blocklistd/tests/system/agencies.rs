@@ -275,3 +275,40 @@ fn a_rotation_of_the_root_keys_signs_the_registry_again_and_a_new_daemon_takes_i
     assert_eq!(agencies(&status), ["bank-004=revoked"]);
     assert_eq!(status["trust_root"]["version"], 2);
 }
+
+#[test]
+fn registries_dropped_out_of_order_wait_their_turn_and_are_taken_in_order() {
+    let centre = Centre::new();
+    let (bank, aoc) = (
+        agency_key(&centre, "bank-004"),
+        agency_key(&centre, "th-aoc"),
+    );
+    for (id, kinds, key) in [("bank-004", "account", &bank), ("th-aoc", "number", &aoc)] {
+        agency(
+            &centre,
+            "add",
+            &["--id", id, "--name", id, "--kinds", kinds, "--key", s(key)],
+            &centre.root_key,
+        );
+    }
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let site = Site::new();
+    let daemon = site.start(&format!(
+        "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",
+        s(&centre.first_root())
+    ));
+    let inbox = site.inbox().join("registries");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let registries = centre.files("registries");
+    let copy = |file: &std::path::Path| {
+        std::fs::copy(file, inbox.join(file.file_name().unwrap())).unwrap();
+    };
+    copy(&registries[1]);
+    let status = daemon.wait_status("registry 2 waiting", |s| {
+        s["drop_left_in_place"][0]["state"] == "waiting"
+    });
+    assert!(status["registry"].is_null(), "{status:#}");
+    copy(&registries[0]);
+    let status = daemon.wait_status("registries 1 and 2", |s| s["registry"]["version"] == 2);
+    assert_eq!(agencies(&status), ["bank-004=active", "th-aoc=active"]);
+}
