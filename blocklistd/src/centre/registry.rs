@@ -203,7 +203,8 @@ pub fn current(dir: &Path) -> Result<Option<Registry>, CentreError> {
 /// Signs every registry version again under `next` (a root whose root keys
 /// differ from `current`'s) with those of `signers` that are its root keys,
 /// and writes the files beside the old ones: a client that rotates to `next`
-/// verifies each registry against it. Call it once `next`'s file is written.
+/// verifies each registry against it. Called before `next`'s own file is
+/// written, so that no root is published without its registries.
 pub(crate) fn resign(
     dir: &PublishDir,
     lock: &DirLock,
