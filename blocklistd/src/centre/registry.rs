@@ -37,9 +37,7 @@ impl Registries {
     pub fn scan(dir: &PublishDir, root: &Verifier) -> Result<Registries, CentreError> {
         let mut verifier = root.clone();
         let mut files = Vec::new();
-        let mut found = dir.files(DocType::Registry)?;
-        found.sort();
-        let mut candidates = found.into_iter().peekable();
+        let mut candidates = dir.files(DocType::Registry)?.into_iter().peekable();
         while let Some((version, rel)) = candidates.next() {
             let expected = files.len() as u64 + 1;
             if version.get() != expected {
