@@ -314,6 +314,16 @@ pub enum RegistryChangeError {
         /// The agency.
         agency: Agency,
     },
+    /// An agency may no longer list a kind it could.
+    #[error(
+        "agency {agency} may no longer list {kind} (an agency's kinds grow, never shrink: AR4)"
+    )]
+    KindDropped {
+        /// The agency.
+        agency: Agency,
+        /// The kind it lost.
+        kind: Kind,
+    },
     /// A key of the previous version is missing from its agency.
     #[error("key {key} of agency {agency} was dropped (a key is revoked, never removed: AR4)")]
     KeyDropped {
@@ -448,7 +458,7 @@ impl Registry {
     }
 
     /// Whether this registry may follow `previous` (`None`: it is the first):
-    /// no agency or key dropped, no key moved, no revocation lifted or
+    /// no agency, kind or key dropped, no key moved, no revocation lifted or
     /// changed, no new revocation before `issued_at`, and not issued before
     /// `previous` (AR4, AR5). Versions and signatures are the verifier's.
     pub fn check_follows(&self, previous: Option<&Registry>) -> Result<(), RegistryChangeError> {
@@ -467,6 +477,12 @@ impl Registry {
                         agency: old.id.clone(),
                     });
                 };
+                if let Some(kind) = old.kinds.iter().find(|k| !new.may_list(**k)) {
+                    return Err(E::KindDropped {
+                        agency: old.id.clone(),
+                        kind: *kind,
+                    });
+                }
                 for old_key in &old.keys {
                     let id = old_key.key.id();
                     if new.key(&id).is_none() {
@@ -807,6 +823,20 @@ mod tests {
             )
             .check_follows(Some(&v1)),
             Err(RegistryChangeError::KeyMoved { .. })
+        ));
+        // A kind may be added, never taken away.
+        let wider = agency("a", vec![Kind::Account, Kind::Number], vec![key(1)]);
+        assert_eq!(
+            registry(2, 10, vec![wider]).check_follows(Some(&v1)),
+            Ok(())
+        );
+        assert!(matches!(
+            registry(2, 10, vec![agency("a", vec![Kind::Number], vec![key(1)])])
+                .check_follows(Some(&v1)),
+            Err(RegistryChangeError::KindDropped {
+                kind: Kind::Account,
+                ..
+            })
         ));
         // Revoking from now on is fine; then it stays.
         let mut revoked = a.clone();

@@ -1804,6 +1804,9 @@ fn registry_cases(c: &mut Cases, manifest2: &Manifest) {
     next(c, "AR4", "registry/agency-dropped.registry", false, &|d| {
         d.agencies.remove(0);
     });
+    next(c, "AR4", "registry/kind-dropped.registry", false, &|d| {
+        d.agencies[1].kinds.pop();
+    });
     next(c, "AR4", "registry/key-dropped.registry", false, &|d| {
         d.agencies[1].keys.pop();
     });
