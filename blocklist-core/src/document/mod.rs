@@ -1,6 +1,6 @@
 //! The centre's signed, versioned documents and their canonical encoding.
 //!
-//! Four document types travel from the centre to every client, each in the
+//! Five document types travel from the centre to every client, each in the
 //! same signed [`envelope`] (see `docs/FORMAT.md`):
 //!
 //! - [`TrustRoot`]: who may sign (root keys and publish keys, each with a threshold).
@@ -8,6 +8,7 @@
 //!   frozen feed is noticed.
 //! - [`Delta`]: the operations that take the list from version N-1 to N.
 //! - [`Snapshot`]: the whole list at version N, for bootstrap and recovery.
+//! - [`Registry`]: the agencies that may report, their keys and scope; signed by root keys.
 //!
 //! Encoding is canonical: one content has exactly one encoding, and a decoder
 //! refuses any other. Nothing here checks signatures against a root: that is
@@ -18,6 +19,7 @@ pub mod envelope;
 mod error;
 mod groups;
 mod manifest;
+mod registry;
 mod root;
 mod snapshot;
 mod stream;
@@ -29,6 +31,10 @@ pub use delta::{Delta, Op};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
+    REGISTRIES_EXTENSION,
+};
+pub use registry::{
+    AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
 pub use root::{KeySet, TrustRoot};
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
@@ -36,7 +42,7 @@ pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
 use crate::digest::StateDigest;
 use crate::keys::Signer;
 
-/// The four document types. The code is the envelope's type byte, and the name
+/// The five document types. The code is the envelope's type byte, and the name
 /// is part of every signed message, so a signature over one type is never valid
 /// for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +55,8 @@ pub enum DocType {
     Delta,
     /// A [`Snapshot`].
     Snapshot,
+    /// A [`Registry`].
+    Registry,
 }
 
 impl DocType {
@@ -59,6 +67,7 @@ impl DocType {
             DocType::Manifest => 2,
             DocType::Delta => 3,
             DocType::Snapshot => 4,
+            DocType::Registry => 5,
         }
     }
 
@@ -69,6 +78,7 @@ impl DocType {
             2 => Ok(DocType::Manifest),
             3 => Ok(DocType::Delta),
             4 => Ok(DocType::Snapshot),
+            5 => Ok(DocType::Registry),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -80,6 +90,21 @@ impl DocType {
             DocType::Manifest => "manifest",
             DocType::Delta => "delta",
             DocType::Snapshot => "snapshot",
+            DocType::Registry => "registry",
+        }
+    }
+
+    /// The folder of a publish directory its files live in (`roots`,
+    /// `registries`, ...): the plural of its name. The manifest is the
+    /// exception, a single file at [`MANIFEST_PATH`]; its plural is given
+    /// only so that every type has one.
+    pub const fn folder(self) -> &'static str {
+        match self {
+            DocType::Root => "roots",
+            DocType::Manifest => "manifests",
+            DocType::Delta => "deltas",
+            DocType::Snapshot => "snapshots",
+            DocType::Registry => "registries",
         }
     }
 }

@@ -42,6 +42,7 @@ use crate::centre::delta_head;
 use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
+use crate::centre::registry::{self, Registries};
 use crate::centre::source::Source;
 use crate::centre::state::{self, CentreState};
 use crate::centre::CentreError;
@@ -113,10 +114,12 @@ pub struct RotateOptions {
     pub root_lifetime: Duration,
 }
 
-/// Writes the next trust root. The next publish or refresh lists it in the
-/// manifest; when it changes the publish keys, that publish re-anchors the
-/// chain on a fresh snapshot signed by the new keys.
-pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError> {
+/// Writes the next trust root, and when it changes the root keys, every
+/// agency registry version signed again under it ([`registry::resign`]);
+/// returns the files written, the root first. The next publish or refresh
+/// lists them in the manifest; when the root changes the publish keys, that
+/// publish re-anchors the chain on a fresh snapshot signed by the new keys.
+pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, CentreError> {
     let dir = PublishDir::open(dir)?;
     let lock = dir.lock()?;
     let roots = Roots::scan(&dir)?;
@@ -178,8 +181,24 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError
         file: what(),
         source,
     })?;
+    // The registries first: until the root is written they are unlisted
+    // files no verifier of the current root takes, so a rotate stopped
+    // between the two leaves the directory as it was.
+    let registries = if next.root_keys == current.root_keys {
+        vec![]
+    } else {
+        registry::resign(&dir, &lock, roots.newest(), &check, &options.signers)?
+    };
     let file = dir.write_document(&lock, DocType::Root, next.version, &bytes)?;
-    Ok(file.path(DocType::Root))
+    Ok(std::iter::once(file.path(DocType::Root))
+        .chain(registries)
+        .collect())
+}
+
+/// A verifier at the newest trust root of a publish directory, the chain
+/// from version 1 checked.
+pub(crate) fn newest_root(dir: &PublishDir) -> Result<Verifier, CentreError> {
+    Ok(Roots::scan(dir)?.newest().clone())
 }
 
 /// What `publish` reads and how it signs.
@@ -701,7 +720,7 @@ impl Roots {
     /// Reads `roots/` and checks it is one chain from version 1.
     fn scan(dir: &PublishDir) -> Result<Roots, CentreError> {
         let mut files = Vec::new();
-        for (index, (version, rel)) in dir.root_files()?.into_iter().enumerate() {
+        for (index, (version, rel)) in dir.files(DocType::Root)?.into_iter().enumerate() {
             if version.get() != index as u64 + 1 {
                 return Err(CentreError::Inconsistent {
                     file: dir.name(&rel),
@@ -739,6 +758,8 @@ impl Roots {
 struct Centre<'a> {
     dir: &'a PublishDir,
     roots: Roots,
+    /// The agency registry versions, listed in every manifest.
+    registries: Registries,
     manifest: Option<Verified<Manifest>>,
 }
 
@@ -769,9 +790,11 @@ impl<'a> Centre<'a> {
                 Some(verified)
             }
         };
+        let registries = Registries::scan(dir, roots.newest())?;
         Ok(Centre {
             dir,
             roots,
+            registries,
             manifest,
         })
     }
@@ -864,6 +887,7 @@ impl<'a> Centre<'a> {
             roots: self.roots.files.clone(),
             deltas: current.map_or_else(Vec::new, |m| m.deltas.clone()),
             snapshots: current.map_or_else(Vec::new, |m| m.snapshots.clone()),
+            registries: self.registries.files.clone(),
             extensions: vec![],
         }
     }

@@ -6,6 +6,7 @@
 //!   roots/<v>-<sha256>.root           trust roots, immutable
 //!   deltas/<v>-<sha256>.delta         deltas, immutable
 //!   snapshots/<v>-<sha256>.snapshot   snapshots, immutable
+//!   registries/<v>-<sha256>.registry  agency registries, immutable, never pruned
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
 //!   .centre/staging/                  snapshots being written without the lock
@@ -65,7 +66,7 @@ impl PublishDir {
         }
         let tmp = dir.tmp_dir();
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
-        if !dir.root_files()?.is_empty() {
+        if !dir.files(DocType::Root)?.is_empty() {
             return Err(CentreError::usage(format!(
                 "{} already holds a trust root: use rotate to change keys",
                 path.display()
@@ -191,12 +192,13 @@ impl PublishDir {
         self.write_atomic(MANIFEST_PATH, bytes)
     }
 
-    /// The trust root files present, by version (a rotation writes its root
-    /// before any manifest lists it, so publish finds new roots here).
-    pub fn root_files(&self) -> Result<Vec<(Version, String)>, CentreError> {
-        let mut roots = self.documents(DocType::Root)?;
-        roots.sort();
-        Ok(roots)
+    /// The files of `doc` present, as (version, relative path), ascending
+    /// (a rotation or an `agency` command writes its file before any
+    /// manifest lists it, so publish finds new roots and registries here).
+    pub fn files(&self, doc: DocType) -> Result<Vec<(Version, String)>, CentreError> {
+        let mut found = self.documents(doc)?;
+        found.sort();
+        Ok(found)
     }
 
     /// Deletes the delta and snapshot files `manifest` does not list (pruned
@@ -233,14 +235,14 @@ impl PublishDir {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if let Some((version, _)) = parse_file_name(doc, name) {
-                found.push((version, format!("{}s/{name}", doc.name())));
+                found.push((version, format!("{}/{name}", doc.folder())));
             }
         }
         Ok(found)
     }
 
     fn folder(&self, doc: DocType) -> PathBuf {
-        self.path.join(format!("{}s", doc.name()))
+        self.path.join(doc.folder())
     }
 
     fn tmp_dir(&self) -> PathBuf {
