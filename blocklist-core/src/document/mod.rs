@@ -9,6 +9,10 @@
 //! - [`Delta`]: the operations that take the list from version N-1 to N.
 //! - [`Snapshot`]: the whole list at version N, for bootstrap and recovery.
 //!
+//! One travels the other way, from an agency to the centre, in the same envelope:
+//!
+//! - [`Submission`]: an agency's adds, updates and removals, signed by one of its keys.
+//!
 //! Encoding is canonical: one content has exactly one encoding, and a decoder
 //! refuses any other. Nothing here checks signatures against a root: that is
 //! [`crate::verify`]'s job, the only place a [`crate::verify::Verified`] document is made.
@@ -21,6 +25,7 @@ mod manifest;
 mod root;
 mod snapshot;
 mod stream;
+mod submission;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -32,11 +37,15 @@ pub use manifest::{
 };
 pub use root::{KeySet, TrustRoot};
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
+pub use submission::{
+    ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,
+    MAX_SUBMISSION_OPERATIONS,
+};
 
 use crate::digest::StateDigest;
 use crate::keys::Signer;
 
-/// The four document types. The code is the envelope's type byte, and the name
+/// The document types. The code is the envelope's type byte, and the name
 /// is part of every signed message, so a signature over one type is never valid
 /// for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,6 +58,8 @@ pub enum DocType {
     Delta,
     /// A [`Snapshot`].
     Snapshot,
+    /// A [`Submission`] (an agency's, to the centre).
+    Submission,
 }
 
 impl DocType {
@@ -59,6 +70,7 @@ impl DocType {
             DocType::Manifest => 2,
             DocType::Delta => 3,
             DocType::Snapshot => 4,
+            DocType::Submission => 6,
         }
     }
 
@@ -69,6 +81,7 @@ impl DocType {
             2 => Ok(DocType::Manifest),
             3 => Ok(DocType::Delta),
             4 => Ok(DocType::Snapshot),
+            6 => Ok(DocType::Submission),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -80,6 +93,7 @@ impl DocType {
             DocType::Manifest => "manifest",
             DocType::Delta => "delta",
             DocType::Snapshot => "snapshot",
+            DocType::Submission => "submission",
         }
     }
 }

@@ -84,14 +84,15 @@ const LOG_WINDOW: Duration = Duration::from_secs(60);
 /// often while they stay: a reminder, not a flood.
 const REMIND_EVERY: Duration = Duration::from_secs(3600);
 
-/// The most bytes a dropped file of type `doc` may hold. Roots and manifests
-/// share the caps of the HTTP sync.
-fn cap(doc: DocType, config: &Config) -> u64 {
+/// The most bytes a dropped file of type `doc` may hold (roots and manifests
+/// share the caps of the HTTP sync); `None` for a type a daemon never takes.
+fn cap(doc: DocType, config: &Config) -> Option<u64> {
     match doc {
-        DocType::Root => MAX_ROOT_SIZE,
-        DocType::Manifest => config.sync.max_manifest_size,
-        DocType::Delta => MAX_DELTA_SIZE,
-        DocType::Snapshot => MAX_SNAPSHOT_SIZE,
+        DocType::Root => Some(MAX_ROOT_SIZE),
+        DocType::Manifest => Some(config.sync.max_manifest_size),
+        DocType::Delta => Some(MAX_DELTA_SIZE),
+        DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
+        DocType::Submission => None,
     }
 }
 
@@ -272,6 +273,9 @@ enum Unfit {
     /// a payload that does not decode): no more bytes can mend it.
     #[error("{0}")]
     NotADocument(DecodeError),
+    /// A document for the centre (an agency's submission), dropped here by mistake.
+    #[error("a {doc} is for the centre (blocklist publish --submission), not for a daemon")]
+    ForTheCentre { doc: DocType },
     /// The file could not be read.
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
@@ -366,7 +370,8 @@ impl DropFolder {
                 DocType::Root => 0,
                 DocType::Snapshot => 1,
                 DocType::Delta => 2,
-                DocType::Manifest => 3,
+                // Submissions never get here: `classify` refuses them.
+                DocType::Manifest | DocType::Submission => 3,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -680,6 +685,7 @@ impl Syncer {
                     Err(err) => Err(err),
                 }
             }
+            DocType::Submission => unreachable!("classify refuses submissions"),
         }
     }
 
@@ -775,7 +781,7 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
         DocType::Snapshot,
     ]
     .into_iter()
-    .map(|doc| cap(doc, config))
+    .filter_map(|doc| cap(doc, config))
     .max()
     .unwrap_or(0);
     if stamp.len > largest {
@@ -791,7 +797,7 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
         .read_to_end(&mut bytes)?;
     let header = envelope::parse_header(&bytes).map_err(unfit)?;
     let doc = header.doc_type;
-    let cap = cap(doc, config);
+    let cap = cap(doc, config).ok_or(Unfit::ForTheCentre { doc })?;
     if stamp.len > cap {
         return Err(Unfit::TooLarge {
             doc,
@@ -859,6 +865,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
         DocType::Snapshot => SnapshotStream::open(env.payload, env.payload.len() as u64)
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
+        DocType::Submission => return Err(Unfit::ForTheCentre { doc }),
     }
     // The envelope is whole: a payload that does not decode stays so.
     .map_err(Unfit::NotADocument)?;
