@@ -8,6 +8,7 @@
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
+//! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
 //! - [`delta_head`]: a published delta's version, time and state, without its operations.
@@ -26,6 +27,7 @@ pub mod ingest;
 pub mod inspect;
 pub mod keyfile;
 pub mod keys;
+pub mod ownership;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
