@@ -73,10 +73,13 @@ pub enum CentreError {
         reason: String,
     },
     /// Input files have lines that are not valid entries.
-    #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]
+    #[error("{} invalid input line(s); {remedy}", .lines.len())]
     InvalidInput {
         /// Every invalid line, in input order.
         lines: Vec<InvalidLine>,
+        /// What the operator can do: a publish can skip them, a submission
+        /// (which an agency signs whole) cannot.
+        remedy: &'static str,
     },
     /// A document could not be encoded (a bug, or an impossible input).
     #[error("cannot encode {what}: {source}")]

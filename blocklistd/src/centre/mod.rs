@@ -12,6 +12,7 @@
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
 //! - [`delta_head`]: a published delta's version, time and state, without its operations.
+//! - [`submit`]: an agency's signed submission from its reports (run at the agency).
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
@@ -33,6 +34,7 @@ pub mod publish;
 pub mod publish_dir;
 pub mod source;
 pub mod state;
+pub mod submit;
 
 pub use error::CentreError;
 pub use publish_dir::PublishDir;

@@ -23,7 +23,7 @@
 //! writes is pruned to a bounded history ([`History`]), and a publish removes
 //! long-expired entries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,7 +39,8 @@ use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, Signer, Timestamp}
 
 use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
-use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
+use crate::centre::ingest;
+use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::source::Source;
@@ -296,10 +297,18 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     let Inputs {
         additions,
         removals,
-    } = read_inputs(options, &mut report)?;
+        duplicates,
+    } = ingest::read_inputs(
+        &options.additions,
+        &options.removals,
+        &options.context,
+        &mut report.invalid,
+    )?;
+    report.duplicates = duplicates;
     if !report.invalid.is_empty() && !options.skip_invalid {
         return Err(CentreError::InvalidInput {
             lines: report.invalid,
+            remedy: "fix them or pass --skip-invalid to publish without them",
         });
     }
     let must_reanchor = centre.publish_keys_changed();
@@ -972,69 +981,6 @@ fn key_set(keys: Vec<PublicKey>, threshold: u8) -> Result<KeySet, CentreError> {
     KeySet::new(keys, threshold).map_err(|e| CentreError::usage(e.to_string()))
 }
 
-/// What the input files ask for, deduplicated.
-struct Inputs {
-    /// Identifiers to list, in input order, with the last line's listing.
-    additions: Vec<(Identifier, ingest::Listing)>,
-    /// Identifiers to unlist.
-    removals: Vec<Identifier>,
-}
-
-type Additions = HashMap<Identifier, (Origin, ingest::Listing)>;
-type Removals = HashMap<Identifier, Origin>;
-
-/// Reads every input file. An identifier both added and removed is an
-/// invalid line (which did the operator mean?); one added twice takes the
-/// later line's metadata.
-fn read_inputs(
-    options: &PublishOptions,
-    report: &mut PublishReport,
-) -> Result<Inputs, CentreError> {
-    let mut removals = Removals::new();
-    for (path, format) in &options.removals {
-        for removal in ingest::read_removals(path, *format, &options.context, &mut report.invalid)?
-        {
-            removals.entry(removal.id).or_insert(removal.origin);
-        }
-    }
-    let mut additions = Additions::new();
-    let mut order = Vec::new();
-    for (path, format) in &options.additions {
-        for addition in
-            ingest::read_additions(path, *format, &options.context, &mut report.invalid)?
-        {
-            if let Some(removed_at) = removals.get(&addition.id) {
-                report.invalid.push(InvalidLine {
-                    reason: format!("{} is also to be removed ({removed_at})", addition.id),
-                    origin: addition.origin,
-                });
-                continue;
-            }
-            if additions
-                .insert(addition.id.clone(), (addition.origin, addition.listing))
-                .is_none()
-            {
-                order.push(addition.id);
-            } else {
-                report.duplicates += 1;
-            }
-        }
-    }
-    let additions: Vec<_> = order
-        .into_iter()
-        .map(|id| {
-            let (_, listing) = additions
-                .remove(&id)
-                .expect("every id in order was inserted");
-            (id, listing)
-        })
-        .collect();
-    Ok(Inputs {
-        additions,
-        removals: removals.into_keys().collect(),
-    })
-}
-
 /// A version's operations, each with the entry it replaces (looked up once,
 /// for the state digest and the agency check).
 #[derive(Default)]
@@ -1069,8 +1015,8 @@ impl Planned {
 /// one point lookup.
 fn changes(
     list: &Store,
-    additions: Vec<(Identifier, ingest::Listing)>,
-    removals: Vec<Identifier>,
+    additions: Vec<Addition>,
+    removals: Vec<Removal>,
     now: Timestamp,
     report: &mut PublishReport,
 ) -> Result<Planned, CentreError> {
@@ -1081,7 +1027,7 @@ fn changes(
         id: id.clone(),
         meta,
     };
-    for (id, listing) in additions {
+    for Addition { id, listing, .. } in additions {
         let meta = |listed_at| EntryMeta {
             reason: listing.reason,
             agency: listing.agency.clone(),
@@ -1111,7 +1057,7 @@ fn changes(
             }
         }
     }
-    for id in removals {
+    for Removal { id, .. } in removals {
         match list.listed(&id)? {
             Some(old) => {
                 report.removed += 1;
