@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256 as Sha2};
 use crate::digest::Sha256;
 use crate::document::{
     envelope, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId, ListState, Manifest,
-    Snapshot, SnapshotHead, SnapshotStream, TrustRoot, Version,
+    Registry, RegistryChangeError, Snapshot, SnapshotHead, SnapshotStream, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -56,7 +56,7 @@ impl<T> Deref for Verified<T> {
 /// Which key set a signature is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// The root keys, which sign trust roots.
+    /// The root keys, which sign trust roots and agency registries.
     Root,
     /// The publish keys, which sign manifests, deltas and snapshots.
     Publish,
@@ -165,9 +165,11 @@ pub enum VerifyError {
         /// The version.
         version: u64,
     },
-    /// A delta that skips versions.
-    #[error("version gap: holding version {trusted}, the next delta must be {}, got {offered}", trusted + 1)]
+    /// A document that skips versions.
+    #[error("version gap: holding {doc} version {trusted}, the next {doc} must be {}, got {offered}", trusted + 1)]
     Gap {
+        /// The document type.
+        doc: DocType,
         /// The version the client holds.
         trusted: u64,
         /// The delta's version.
@@ -184,6 +186,17 @@ pub enum VerifyError {
         expires_at: Timestamp,
         /// The time of the check.
         now: Timestamp,
+    },
+    /// An agency registry that changes what the registry held says may not
+    /// change (AR4, AR5).
+    #[error("registry version {offered} may not follow version {held}: {source}")]
+    RegistryChange {
+        /// The version held (0: none).
+        held: u64,
+        /// The version offered.
+        offered: u64,
+        /// What it changes.
+        source: RegistryChangeError,
     },
     /// Content that does not match the digest announced for it.
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
@@ -217,6 +230,9 @@ pub enum VerifyError {
 #[derive(Clone, Debug)]
 pub struct Verifier {
     root: Verified<TrustRoot>,
+    /// The newest agency registry accepted, if any: kept across root
+    /// rotations, since it was signed by the root in force when it came.
+    registry: Option<Verified<Registry>>,
 }
 
 impl Verifier {
@@ -235,6 +251,7 @@ impl Verifier {
                 doc,
                 file: Sha256::of(root),
             },
+            registry: None,
         })
     }
 
@@ -268,6 +285,63 @@ impl Verifier {
             file: Sha256::of(next),
         };
         Ok(&self.root)
+    }
+
+    /// The newest agency registry accepted ([`Self::accept_registry`]).
+    pub fn registry(&self) -> Option<&Verified<Registry>> {
+        self.registry.as_ref()
+    }
+
+    /// Checks an agency registry as the next one after the registry held:
+    /// signed by a threshold of the current root's root keys and by no other
+    /// key (AR2), of this list, exactly the next version (version 1 when
+    /// none is held; AR3), and changing nothing the held one fixes (AR4,
+    /// AR5). Root keys sign it, not publish keys: the centre's online key
+    /// alone can neither register an agency nor give one a key.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::verify::Verifier;
+    /// use blocklist_core::*;
+    /// let key = SecretKey::generate().unwrap();
+    /// let list = ListId::new("demo").unwrap();
+    /// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// let mut verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let registry = Registry::new(list, Version::FIRST, Timestamp(0), vec![], vec![]).unwrap();
+    /// let bytes = registry.sign(&[&key]).unwrap();
+    /// assert!(verifier.check_registry(&bytes).is_ok());
+    /// verifier.accept_registry(&bytes).unwrap();
+    /// assert!(verifier.check_registry(&bytes).is_err()); // a replay now
+    /// ```
+    pub fn check_registry(&self, bytes: &[u8]) -> Result<Verified<Registry>, VerifyError> {
+        let root = &self.root.doc;
+        let env = envelope_of::<Registry>(bytes)?;
+        check_signatures(
+            (&env).into(),
+            Role::Root,
+            &[(&root.root_keys, root.version)],
+        )?;
+        let doc: Registry = decode(&env)?;
+        self.check_list(&doc)?;
+        let held = self.registry.as_deref();
+        follows(DocType::Registry, held.map(|r| r.version), doc.version)?;
+        doc.check_follows(held)
+            .map_err(|source| VerifyError::RegistryChange {
+                held: held.map_or(0, |r| r.version.get()),
+                offered: doc.version.get(),
+                source,
+            })?;
+        Ok(Verified {
+            doc,
+            file: Sha256::of(bytes),
+        })
+    }
+
+    /// Checks a registry as [`Self::check_registry`] does and, if it passes,
+    /// holds it as the registry in force. On error the held one stays.
+    pub fn accept_registry(&mut self, bytes: &[u8]) -> Result<&Verified<Registry>, VerifyError> {
+        let verified = self.check_registry(bytes)?;
+        Ok(self.registry.insert(verified))
     }
 
     /// Checks a manifest: publish signatures, list, not expired at `now`, and
@@ -678,6 +752,7 @@ fn follows(doc: DocType, current: Option<Version>, offered: Version) -> Result<(
     match offered.get() {
         n if n == trusted + 1 => Ok(()),
         n if n > trusted + 1 => Err(VerifyError::Gap {
+            doc,
             trusted,
             offered: n,
         }),

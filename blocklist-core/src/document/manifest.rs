@@ -32,7 +32,13 @@ impl FileRef {
     /// assert_eq!(r.path(DocType::Delta), format!("deltas/42-{}.delta", "ab".repeat(32)));
     /// ```
     pub fn path(&self, doc: DocType) -> String {
-        format!("{0}s/{1}-{2}.{0}", doc.name(), self.version, self.sha256)
+        format!(
+            "{}/{}-{}.{}",
+            doc.folder(),
+            self.version,
+            self.sha256,
+            doc.name()
+        )
     }
 }
 
@@ -40,8 +46,13 @@ impl FileRef {
 pub const MANIFEST_PATH: &str = "manifest";
 
 /// The document types a publish directory keeps in a folder of their own
-/// (`roots/`, `deltas/`, `snapshots/`), each file under its immutable name.
-pub const FOLDER_TYPES: [DocType; 3] = [DocType::Root, DocType::Delta, DocType::Snapshot];
+/// (`roots/`, `deltas/`, `snapshots/`, `registries/`), each file under its immutable name.
+pub const FOLDER_TYPES: [DocType; 4] = [
+    DocType::Root,
+    DocType::Delta,
+    DocType::Snapshot,
+    DocType::Registry,
+];
 
 /// The version and digest in a file name `<version>-<sha256 hex>.<type>`
 /// (what [`FileRef::path`] names), if it is one in canonical form: the
@@ -70,7 +81,7 @@ pub fn parse_file_path(rel: &str) -> Option<(DocType, Version, Sha256)> {
     let (folder, name) = rel.split_once('/')?;
     let doc = FOLDER_TYPES
         .into_iter()
-        .find(|doc| folder.strip_suffix('s') == Some(doc.name()))?;
+        .find(|doc| folder == doc.folder())?;
     let (version, sha) = parse_file_name(doc, name)?;
     Some((doc, version, sha))
 }
@@ -94,6 +105,7 @@ pub fn parse_file_path(rel: &str) -> Option<(DocType, Version, Sha256)> {
 ///     roots: vec![r],
 ///     deltas: vec![r],
 ///     snapshots: vec![],
+///     registries: vec![r],
 ///     extensions: vec![],
 /// };
 /// let bytes = manifest.encode_payload().unwrap();
@@ -119,9 +131,18 @@ pub struct Manifest {
     pub deltas: Vec<FileRef>,
     /// The snapshots published, ascending.
     pub snapshots: Vec<FileRef>,
-    /// Fields added by later format revisions (kept, signed, not interpreted).
+    /// Every agency registry version, oldest first; the last is the current
+    /// one. Carried in extension [`REGISTRIES_EXTENSION`], so that readers of
+    /// format 1 that predate registries still read the manifest.
+    pub registries: Vec<FileRef>,
+    /// Fields added by later format revisions (kept, signed, not
+    /// interpreted), other than those this type reads into fields.
     pub extensions: Vec<Extension>,
 }
+
+/// The manifest extension tag of [`Manifest::registries`] (E1): a
+/// `Vec<FileRef>`, strictly ascending, present only when not empty.
+pub const REGISTRIES_EXTENSION: u16 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct WireFileRef {
@@ -176,6 +197,31 @@ fn refs_from_wire(
     Ok(refs)
 }
 
+impl Manifest {
+    /// The extensions as written: [`Self::extensions`] with the registries
+    /// extension in its place by tag.
+    fn all_extensions(&self) -> Result<Vec<Extension>, EncodeError> {
+        let mut all = self.extensions.clone();
+        if all.iter().any(|e| e.tag == REGISTRIES_EXTENSION) {
+            return Err(EncodeError::Invalid {
+                doc: Self::TYPE.name(),
+                field: "extensions",
+                reason: format!(
+                    "tag {REGISTRIES_EXTENSION} is the registries field, not an opaque extension"
+                ),
+            });
+        }
+        if !self.registries.is_empty() {
+            all.push(Extension {
+                tag: REGISTRIES_EXTENSION,
+                data: encode_wire(Self::TYPE, &refs_to_wire(&self.registries))?,
+            });
+            all.sort_by_key(|e| e.tag);
+        }
+        Ok(all)
+    }
+}
+
 impl Document for Manifest {
     const TYPE: DocType = DocType::Manifest;
 
@@ -184,6 +230,7 @@ impl Document for Manifest {
             ("roots", &self.roots),
             ("deltas", &self.deltas),
             ("snapshots", &self.snapshots),
+            ("registries", &self.registries),
         ] {
             if refs.windows(2).any(|w| w[0].version >= w[1].version) {
                 return Err(EncodeError::Invalid {
@@ -204,7 +251,7 @@ impl Document for Manifest {
             roots: refs_to_wire(&self.roots),
             deltas: refs_to_wire(&self.deltas),
             snapshots: refs_to_wire(&self.snapshots),
-            extensions: self.extensions.clone(),
+            extensions: self.all_extensions()?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -212,6 +259,23 @@ impl Document for Manifest {
     fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
         let doc = Self::TYPE;
         let wire: WireManifest = decode_canonical(doc, payload)?;
+        let mut extensions = Extension::check(doc, wire.extensions)?;
+        let registries = match extensions
+            .iter()
+            .position(|e| e.tag == REGISTRIES_EXTENSION)
+        {
+            Some(at) => {
+                let data = extensions.remove(at).data;
+                let refs = refs_from_wire("registries", decode_canonical(doc, &data)?)?;
+                if refs.is_empty() {
+                    return Err(
+                        doc.invalid("registries", "an empty list is written as no extension")
+                    );
+                }
+                refs
+            }
+            None => vec![],
+        };
         Ok(Manifest {
             list: ListId::decode(doc, &wire.list)?,
             serial: wire.serial,
@@ -225,7 +289,8 @@ impl Document for Manifest {
             roots: refs_from_wire("roots", wire.roots)?,
             deltas: refs_from_wire("deltas", wire.deltas)?,
             snapshots: refs_from_wire("snapshots", wire.snapshots)?,
-            extensions: Extension::check(doc, wire.extensions)?,
+            registries,
+            extensions,
         })
     }
 

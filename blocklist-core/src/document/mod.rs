@@ -1,6 +1,6 @@
 //! The centre's signed, versioned documents and their canonical encoding.
 //!
-//! Four document types travel from the centre to every client, each in the
+//! Five document types travel from the centre to every client, each in the
 //! same signed [`envelope`] (see `docs/FORMAT.md`):
 //!
 //! - [`TrustRoot`]: who may sign (root keys and publish keys, each with a threshold).
@@ -8,6 +8,7 @@
 //!   frozen feed is noticed.
 //! - [`Delta`]: the operations that take the list from version N-1 to N.
 //! - [`Snapshot`]: the whole list at version N, for bootstrap and recovery.
+//! - [`Registry`]: the agencies that may report, their keys and scope; signed by root keys.
 //!
 //! One travels the other way, from an agency to the centre, in the same envelope:
 //!
@@ -22,6 +23,7 @@ pub mod envelope;
 mod error;
 mod groups;
 mod manifest;
+mod registry;
 mod root;
 mod snapshot;
 mod stream;
@@ -34,6 +36,10 @@ pub use delta::{Delta, Op};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
+    REGISTRIES_EXTENSION,
+};
+pub use registry::{
+    AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
 pub use root::{KeySet, TrustRoot};
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
@@ -58,6 +64,8 @@ pub enum DocType {
     Delta,
     /// A [`Snapshot`].
     Snapshot,
+    /// A [`Registry`].
+    Registry,
     /// A [`Submission`] (an agency's, to the centre).
     Submission,
 }
@@ -70,6 +78,7 @@ impl DocType {
             DocType::Manifest => 2,
             DocType::Delta => 3,
             DocType::Snapshot => 4,
+            DocType::Registry => 5,
             DocType::Submission => 6,
         }
     }
@@ -81,6 +90,7 @@ impl DocType {
             2 => Ok(DocType::Manifest),
             3 => Ok(DocType::Delta),
             4 => Ok(DocType::Snapshot),
+            5 => Ok(DocType::Registry),
             6 => Ok(DocType::Submission),
             code => Err(DecodeError::UnknownDocType { code }),
         }
@@ -93,7 +103,21 @@ impl DocType {
             DocType::Manifest => "manifest",
             DocType::Delta => "delta",
             DocType::Snapshot => "snapshot",
+            DocType::Registry => "registry",
             DocType::Submission => "submission",
+        }
+    }
+
+    /// The folder of a publish directory its files live in (`roots`,
+    /// `registries`, ...): the plural of its name.
+    pub const fn folder(self) -> &'static str {
+        match self {
+            DocType::Root => "roots",
+            DocType::Manifest => "manifests",
+            DocType::Delta => "deltas",
+            DocType::Snapshot => "snapshots",
+            DocType::Registry => "registries",
+            DocType::Submission => "submissions",
         }
     }
 }

@@ -98,6 +98,7 @@ impl Store {
             return Err(refused(
                 &path,
                 VerifyError::Gap {
+                    doc: DocType::Delta,
                     trusted,
                     offered: delta.version.get(),
                 },

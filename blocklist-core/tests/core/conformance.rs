@@ -742,6 +742,7 @@ fn document_cases() -> Cases {
         roots: vec![file_ref(1, &root1_bytes)],
         deltas: vec![file_ref(1, &delta1), file_ref(2, &delta2_bytes)],
         snapshots: vec![file_ref(2, &snapshot2_bytes)],
+        registries: vec![],
         extensions: vec![],
     };
     let manifest_bytes = manifest.sign(&[&publish_key]).unwrap();

@@ -48,6 +48,7 @@ fn manifest(serial: u64, expires_at: Timestamp) -> Manifest {
         roots: vec![r],
         deltas: vec![r],
         snapshots: vec![],
+        registries: vec![],
         extensions: vec![],
     }
 }
@@ -176,14 +177,16 @@ fn delta_versions_refuse_replay_rollback_and_gap() {
         c.verifier.delta(&bytes, v(2)),
         Err(VerifyError::Gap {
             trusted: 2,
-            offered: 5
+            offered: 5,
+            ..
         })
     ));
     assert!(matches!(
         c.verifier.delta(&bytes, None),
         Err(VerifyError::Gap {
             trusted: 0,
-            offered: 5
+            offered: 5,
+            ..
         })
     ));
 }
@@ -358,7 +361,8 @@ fn key_rotation_needs_old_and_new_thresholds_and_revokes_old_publish_keys() {
         verifier.rotate(&v3.sign(&[&a, &b]).unwrap()),
         Err(VerifyError::Gap {
             trusted: 1,
-            offered: 3
+            offered: 3,
+            ..
         })
     ));
     assert_eq!(verifier.root().version, Version::FIRST);

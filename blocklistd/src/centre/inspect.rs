@@ -1,13 +1,14 @@
-//! A readable view of any published file (root, manifest, delta, snapshot)
-//! or agency submission, and the same as JSON for machines. Inspection decodes and checks the
+//! A readable view of any published file (root, manifest, delta, snapshot,
+//! agency registry) or agency submission, and the same as JSON for machines.
+//! Inspection decodes and checks the
 //! file's form but not its signatures against a root: that is `verify`'s job.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use blocklist_core::document::{
-    envelope, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest, Op, Snapshot,
-    Submission, SubmissionOp, TrustRoot,
+    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest,
+    Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Timestamp};
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::centre::CentreError;
 /// machines (serde).
 #[derive(Debug, Serialize)]
 pub struct Inspection {
-    /// `root`, `manifest`, `delta`, `snapshot` or `submission`.
+    /// `root`, `manifest`, `delta`, `snapshot`, `registry` or `submission`.
     #[serde(rename = "type")]
     pub doc_type: &'static str,
     /// The list.
@@ -67,6 +68,17 @@ pub enum Body {
         deltas: Vec<String>,
         /// Snapshots listed, as paths.
         snapshots: Vec<String>,
+        /// Agency registries listed, as paths.
+        registries: Vec<String>,
+    },
+    /// An agency registry.
+    Registry {
+        /// Its version.
+        version: u64,
+        /// When it was signed.
+        issued_at: String,
+        /// Every agency, ascending by id.
+        agencies: Vec<AgencyView>,
     },
     /// A delta or a snapshot.
     Entries {
@@ -98,6 +110,82 @@ pub enum Body {
         /// The first operations, as text.
         first: Vec<String>,
     },
+}
+
+/// An agency in readable form (`inspect`, `agency list`).
+#[derive(Debug, Serialize)]
+pub struct AgencyView {
+    /// Its id.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// The kinds it may list.
+    pub kinds: Vec<String>,
+    /// `active`, or `revoked` (from `revoked_at`).
+    pub status: &'static str,
+    /// When it was revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Its keys.
+    pub keys: Vec<AgencyKeyView>,
+}
+
+/// One key of an agency in readable form.
+#[derive(Debug, Serialize)]
+pub struct AgencyKeyView {
+    /// The key id (short form).
+    pub id: String,
+    /// The public key, hex.
+    pub public_key: String,
+    /// When it was revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl AgencyView {
+    /// The view of `agency`.
+    pub fn of(agency: &AgencyEntry) -> AgencyView {
+        AgencyView {
+            id: agency.id().to_string(),
+            name: agency.name().to_owned(),
+            kinds: agency.kinds().iter().map(|k| k.to_string()).collect(),
+            status: if agency.revoked_at().is_some() {
+                "revoked"
+            } else {
+                "active"
+            },
+            revoked_at: agency.revoked_at().map(time),
+            keys: agency
+                .keys()
+                .iter()
+                .map(|k| AgencyKeyView {
+                    id: k.key.id().short(),
+                    public_key: hex::encode(k.key.to_bytes()),
+                    revoked_at: k.revoked_at.map(time),
+                })
+                .collect(),
+        }
+    }
+
+    /// One line for the agency, then one per key, for people.
+    pub fn write_text(&self, out: &mut String) {
+        let revoked = |at: &Option<String>| {
+            at.as_ref()
+                .map_or(String::new(), |t| format!(" (revoked from {t})"))
+        };
+        let _ = writeln!(
+            out,
+            "{} {:?}: {}, may list {}{}",
+            self.id,
+            self.name,
+            self.status,
+            self.kinds.join(", "),
+            revoked(&self.revoked_at)
+        );
+        for key in &self.keys {
+            let _ = writeln!(out, "  key {}{}", key.id, revoked(&key.revoked_at));
+        }
+    }
 }
 
 /// A key set in readable form.
@@ -142,8 +230,18 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 roots: paths(DocType::Root, &m.roots),
                 deltas: paths(DocType::Delta, &m.deltas),
                 snapshots: paths(DocType::Snapshot, &m.snapshots),
+                registries: paths(DocType::Registry, &m.registries),
             };
             (m.list, body)
+        }
+        DocType::Registry => {
+            let r = Registry::decode_payload(env.payload).map_err(decode_error)?;
+            let body = Body::Registry {
+                version: r.version.get(),
+                issued_at: time(r.issued_at),
+                agencies: r.agencies().iter().map(AgencyView::of).collect(),
+            };
+            (r.list, body)
         }
         DocType::Delta => {
             let d = Delta::decode_payload(env.payload).map_err(decode_error)?;
@@ -309,6 +407,7 @@ impl Inspection {
                 roots,
                 deltas,
                 snapshots,
+                registries,
             } => {
                 let _ = writeln!(
                     out,
@@ -318,11 +417,26 @@ impl Inspection {
                     ("roots", roots),
                     ("deltas", deltas),
                     ("snapshots", snapshots),
+                    ("registries", registries),
                 ] {
                     let _ = writeln!(out, "{what} ({}):", paths.len());
                     for path in paths {
                         let _ = writeln!(out, "  {path}");
                     }
+                }
+            }
+            Body::Registry {
+                version,
+                issued_at,
+                agencies,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "version: {version}\nissued: {issued_at}\nagencies ({}):",
+                    agencies.len()
+                );
+                for agency in agencies {
+                    agency.write_text(&mut out);
                 }
             }
             Body::Entries {

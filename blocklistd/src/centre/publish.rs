@@ -873,6 +873,7 @@ impl<'a> Centre<'a> {
             roots: self.roots.files.clone(),
             deltas: current.map_or_else(Vec::new, |m| m.deltas.clone()),
             snapshots: current.map_or_else(Vec::new, |m| m.snapshots.clone()),
+            registries: current.map_or_else(Vec::new, |m| m.registries.clone()),
             extensions: vec![],
         }
     }

@@ -6,6 +6,7 @@
 //!   roots/<v>-<sha256>.root           trust roots, immutable
 //!   deltas/<v>-<sha256>.delta         deltas, immutable
 //!   snapshots/<v>-<sha256>.snapshot   snapshots, immutable
+//!   registries/<v>-<sha256>.registry  agency registries, immutable, never pruned
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
 //!   .centre/staging/                  snapshots being written without the lock
@@ -233,14 +234,14 @@ impl PublishDir {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             if let Some((version, _)) = parse_file_name(doc, name) {
-                found.push((version, format!("{}s/{name}", doc.name())));
+                found.push((version, format!("{}/{name}", doc.folder())));
             }
         }
         Ok(found)
     }
 
     fn folder(&self, doc: DocType) -> PathBuf {
-        self.path.join(format!("{}s", doc.name()))
+        self.path.join(doc.folder())
     }
 
     fn tmp_dir(&self) -> PathBuf {

@@ -248,6 +248,11 @@ impl Metrics {
                 "1 when the trust root expires within freshness.root_expiry_warning.",
                 i64::from(status.trust_root_expiring),
             ),
+            (
+                "blocklistd_registry_version",
+                "The agency registry version in force (0: none).",
+                status.registry.as_ref().map_or(0, |r| r.version) as i64,
+            ),
         ] {
             header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");

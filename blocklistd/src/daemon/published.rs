@@ -1,6 +1,7 @@
 //! [`LocalFiles`]: the verified files the daemon keeps, in the publish
 //! directory layout under `<data_dir>/published/`: always the trust roots it
-//! has verified (so a restart keeps a rotated root) and the manifest of the
+//! has verified (so a restart keeps a rotated root), the agency registries it
+//! has verified (so a restart keeps the one in force), and the manifest of the
 //! last complete sync (so a restart keeps the rollback floor); in mirror mode
 //! also every delta and snapshot the manifest lists, served as is.
 //!
@@ -35,7 +36,7 @@ impl LocalFiles {
     /// killed daemon left (the caller holds the data folder: no other writer).
     pub fn open(data_dir: &Path) -> Result<LocalFiles, DaemonError> {
         let dir = data_dir.join(PUBLISHED_DIR);
-        for sub in [TMP_DIR, "roots", "deltas", "snapshots"] {
+        for sub in [TMP_DIR, "roots", "deltas", "snapshots", "registries"] {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|source| DaemonError::Io {
                 action: "create",
@@ -94,20 +95,20 @@ impl LocalFiles {
         std::fs::read(self.dir.join(MANIFEST_PATH)).ok()
     }
 
-    /// The roots held, ascending by version.
-    pub fn roots(&self) -> Vec<(Version, PathBuf)> {
-        let mut roots: Vec<(Version, PathBuf)> = std::fs::read_dir(self.dir.join("roots"))
+    /// The files of `doc` held (roots, registries), ascending by version.
+    pub fn kept(&self, doc: DocType) -> Vec<(Version, PathBuf)> {
+        let mut kept: Vec<(Version, PathBuf)> = std::fs::read_dir(self.dir.join(doc.folder()))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name();
-                let (version, _) = parse_file_name(DocType::Root, name.to_str()?)?;
+                let (version, _) = parse_file_name(doc, name.to_str()?)?;
                 Some((version, e.path()))
             })
             .collect();
-        roots.sort();
-        roots
+        kept.sort();
+        kept
     }
 
     /// Deletes deltas and snapshots not in `keep` (relative paths).

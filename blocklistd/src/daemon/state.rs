@@ -65,6 +65,33 @@ pub struct TrustInfo {
     pub pinned: &'static str,
 }
 
+/// The agency registry in force.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RegistryInfo {
+    /// Its version.
+    pub version: u64,
+    /// SHA-256 of its file.
+    pub sha256: String,
+    /// When it was signed.
+    pub issued_at: u64,
+    /// How many agencies it lists, revoked ones included.
+    pub agency_count: usize,
+    /// Each agency, ascending by id.
+    pub agencies: Vec<AgencyStatus>,
+}
+
+/// One agency of the registry in force.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AgencyStatus {
+    /// Its id.
+    pub id: String,
+    /// `active`, or `revoked` (from `revoked_at`, which may lie ahead).
+    pub status: &'static str,
+    /// When it is revoked from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
 /// The outcome of the last sync attempt.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct SyncRecord {
@@ -131,6 +158,7 @@ struct Facts {
     manifest_verified_at: u64,
     manifest_expired: Option<String>,
     trust: Option<TrustInfo>,
+    registry: Option<RegistryInfo>,
     last_sync: Option<SyncRecord>,
     last_success: Option<u64>,
     last_error: Option<ErrorRecord>,
@@ -198,6 +226,8 @@ pub struct StatusReport {
     pub trust_root: Option<TrustInfo>,
     /// The trust root expires within `freshness.root_expiry_warning`.
     pub trust_root_expiring: bool,
+    /// The agency registry in force (`null`: none yet).
+    pub registry: Option<RegistryInfo>,
     /// A catch-up in progress.
     pub progress: Option<String>,
     /// The sources the last HTTP round passed over before one served it
@@ -321,6 +351,11 @@ impl Status {
     /// The trust root in force.
     pub fn set_trust(&self, info: TrustInfo) {
         self.with(|f| f.trust = Some(info));
+    }
+
+    /// The agency registry in force.
+    pub fn set_registry(&self, info: RegistryInfo) {
+        self.with(|f| f.registry = Some(info));
     }
 
     /// A sync round ended well. `current` (the HTTP source still serves the
@@ -480,6 +515,7 @@ impl Status {
                 degraded_reasons: reasons,
                 trust_root: f.trust.clone(),
                 trust_root_expiring: expiring,
+                registry: f.registry.clone(),
                 progress: f.progress.clone(),
                 passed_over: f.passed_over.clone(),
                 reanchoring: f.reanchoring.clone(),

@@ -7,7 +7,10 @@
 //! version before the replica applies it in one transaction.
 //!
 //! One HTTP round ([`Syncer::http_round`]) tries the mirrors in order: fetch
-//! the manifest (conditionally), rotate roots it lists, verify it, plan the
+//! the manifest (conditionally), rotate roots it lists, verify it, take the
+//! agency registries it lists after the one held (each verified against the
+//! root in force; one refused fails the round, naming the file, and leaves
+//! lookups and the registry held as they were), plan the
 //! catch-up (the deltas from the held version, or the newest snapshot and
 //! the deltas after it when that is cheaper or the deltas are pruned), fetch
 //! and apply each file, and, in mirror mode, keep every listed file.
@@ -34,8 +37,8 @@ use tracing::{info, warn, Instrument as _};
 use crate::daemon::config::Config;
 use crate::daemon::metrics::{self, SyncSource};
 use crate::daemon::published::{write_atomic, LocalFiles};
-use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_ROOT_SIZE};
-use crate::daemon::state::{ManifestInfo, PassedOver, TrustInfo};
+use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
+use crate::daemon::state::{AgencyStatus, ManifestInfo, PassedOver, RegistryInfo, TrustInfo};
 use crate::daemon::{systemd, DaemonError, Shared};
 
 /// The root pinned on first use, in the data folder.
@@ -117,7 +120,7 @@ impl Syncer {
                     warn!(root = %path.display(), "trust root was pinned on first use from the drop folder; set trust_root to pin one obtained out of band");
                 }
                 syncer.trust(verifier, origin).await?;
-                for (version, path) in syncer.files.roots() {
+                for (version, path) in syncer.files.kept(DocType::Root) {
                     if version <= syncer.root_version() {
                         continue;
                     }
@@ -138,6 +141,7 @@ impl Syncer {
                     }
                 }
                 syncer.publish_trust();
+                syncer.resume_registries();
             }
             None => {
                 warn!("no trust root: nothing will be applied until trust_root is set or a root file is dropped into the drop folder");
@@ -261,6 +265,90 @@ impl Syncer {
         self.files.write(&rel, bytes)?;
         self.publish_trust();
         Ok(())
+    }
+
+    /// Takes the kept agency registries again, in order, up to the first
+    /// that does not follow (verified against the root in force, as when it
+    /// came): the next sync fetches the rest from the manifest.
+    fn resume_registries(&mut self) {
+        for (_, path) in self.files.kept(DocType::Registry) {
+            let accepted = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    self.verifier
+                        .as_mut()
+                        .ok_or_else(|| "no trust root".to_owned())?
+                        .accept_registry(&bytes)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(reason) = accepted {
+                warn!(registry = %path.display(), %reason, "kept agency registry does not follow the one in force; ignored");
+                break;
+            }
+        }
+        self.publish_registry();
+    }
+
+    /// Verifies the next agency registry against the root in force, keeps
+    /// its file and shows it in status. On error the registry held stays.
+    pub(crate) fn accept_registry(&mut self, bytes: &[u8], name: &str) -> Result<(), DaemonError> {
+        let verifier = self.verifier.as_mut().ok_or(DaemonError::NoTrustRoot)?;
+        let registry = verifier
+            .accept_registry(bytes)
+            .map_err(|source| DaemonError::Verify {
+                file: name.to_owned(),
+                source,
+            })?;
+        let rel = FileRef {
+            version: registry.version,
+            sha256: registry.file_sha256(),
+            size: bytes.len() as u64,
+        }
+        .path(DocType::Registry);
+        info!(
+            version = registry.version.get(),
+            agencies = registry.agencies().len(),
+            file = name,
+            "agency registry accepted"
+        );
+        self.files.write(&rel, bytes)?;
+        self.publish_registry();
+        Ok(())
+    }
+
+    /// The version of the agency registry in force, if any.
+    pub(crate) fn registry_version(&self) -> Option<Version> {
+        self.verifier
+            .as_ref()
+            .and_then(|v| v.registry())
+            .map(|r| r.version)
+    }
+
+    fn publish_registry(&self) {
+        let Some(registry) = self.verifier.as_ref().and_then(|v| v.registry()) else {
+            return;
+        };
+        let agencies: Vec<AgencyStatus> = registry
+            .agencies()
+            .iter()
+            .map(|a| AgencyStatus {
+                id: a.id().to_string(),
+                status: if a.revoked_at().is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                },
+                revoked_at: a.revoked_at().map(|t| t.0),
+            })
+            .collect();
+        self.shared.status.set_registry(RegistryInfo {
+            version: registry.version.get(),
+            sha256: registry.file_sha256().to_string(),
+            issued_at: registry.issued_at.0,
+            agency_count: agencies.len(),
+            agencies,
+        });
     }
 
     /// The trust root's version, if pinned.
@@ -575,14 +663,47 @@ impl Syncer {
             self.rotate_root(&bytes, &url)?;
         }
         let manifest = self.accept_manifest(&bytes, &manifest_url)?;
+        // A registry refused does not hold the list back: the round fails
+        // once the list is applied, and the manifest is fetched in full
+        // again next round (no etag kept) to retry it.
+        let registries = self.take_registries(index, &manifest).await;
         let applied = self.catch_up(index, &manifest, &manifest_url).await?;
         if self.config.mirror.enabled {
             self.mirror_listed(index, &manifest).await?;
         }
         self.files
             .write(blocklist_core::document::MANIFEST_PATH, &bytes)?;
+        registries?;
         self.mirrors[index].etag = etag;
         Ok(if applied > 0 { "applied" } else { "current" })
+    }
+
+    /// Fetches and takes, in order, the agency registries the manifest lists
+    /// after the one held, each capped at [`MAX_REGISTRY_SIZE`] and checked
+    /// against its reference before it is verified.
+    async fn take_registries(
+        &mut self,
+        index: usize,
+        manifest: &Manifest,
+    ) -> Result<(), DaemonError> {
+        let held = self.registry_version();
+        for file in manifest
+            .registries
+            .iter()
+            .filter(|r| Some(r.version) > held)
+        {
+            let rel = file.path(DocType::Registry);
+            let url = self.mirrors[index].url(&rel);
+            if file.size > MAX_REGISTRY_SIZE {
+                return Err(DaemonError::TooLarge {
+                    url,
+                    limit: MAX_REGISTRY_SIZE,
+                });
+            }
+            let bytes = self.fetch_checked(index, &rel, file).await?;
+            self.accept_registry(&bytes, &url)?;
+        }
+        Ok(())
     }
 
     /// Fetches a listed file, capped at its announced size, and checks its digest.
@@ -763,7 +884,8 @@ impl Syncer {
             .iter()
             .map(|r| (DocType::Root, r))
             .chain(manifest.deltas.iter().map(|r| (DocType::Delta, r)))
-            .chain(manifest.snapshots.iter().map(|r| (DocType::Snapshot, r)));
+            .chain(manifest.snapshots.iter().map(|r| (DocType::Snapshot, r)))
+            .chain(manifest.registries.iter().map(|r| (DocType::Registry, r)));
         for (doc, file) in listed {
             let rel = file.path(doc);
             if !self.files.has(&rel) && doc == DocType::Snapshot {
@@ -961,6 +1083,7 @@ mod tests {
             roots: vec![],
             deltas,
             snapshots,
+            registries: vec![],
             extensions: vec![],
         }
     }

@@ -131,6 +131,7 @@ fn unsigned_manifest(root_size: u64) -> Vec<u8> {
         }],
         deltas: vec![],
         snapshots: vec![],
+        registries: vec![],
         extensions: vec![],
     }
     .sign(&[&SecretKey::generate().unwrap()])

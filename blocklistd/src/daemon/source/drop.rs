@@ -42,7 +42,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
 use blocklist_core::document::{
-    DecodeError, Delta, DocType, Document, FileRef, Manifest, SnapshotStream, TrustRoot, Version,
+    DecodeError, Delta, DocType, Document, FileRef, Manifest, Registry, SnapshotStream, TrustRoot,
+    Version,
 };
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Sha256;
@@ -53,7 +54,7 @@ use tracing::{info, warn, Instrument as _};
 
 use crate::daemon::config::{Config, DropConfig};
 use crate::daemon::metrics::SyncSource;
-use crate::daemon::source::http::MAX_ROOT_SIZE;
+use crate::daemon::source::http::{MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::daemon::state::LeftInPlace;
 use crate::daemon::sync::Syncer;
 use crate::daemon::DaemonError;
@@ -89,6 +90,7 @@ const REMIND_EVERY: Duration = Duration::from_secs(3600);
 fn cap(doc: DocType, config: &Config) -> Option<u64> {
     match doc {
         DocType::Root => Some(MAX_ROOT_SIZE),
+        DocType::Registry => Some(MAX_REGISTRY_SIZE),
         DocType::Manifest => Some(config.sync.max_manifest_size),
         DocType::Delta => Some(MAX_DELTA_SIZE),
         DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
@@ -368,10 +370,11 @@ impl DropFolder {
         docs.sort_by_key(|d| {
             let rank = match d.doc {
                 DocType::Root => 0,
-                DocType::Snapshot => 1,
-                DocType::Delta => 2,
+                DocType::Registry => 1,
+                DocType::Snapshot => 2,
+                DocType::Delta => 3,
                 // Submissions never get here: `classify` refuses them.
-                DocType::Manifest | DocType::Submission => 3,
+                DocType::Manifest | DocType::Submission => 4,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -648,6 +651,17 @@ impl Syncer {
                     Ok(Taken::Applied)
                 }
             },
+            DocType::Registry => {
+                let held = self.registry_version().map_or(0, |v| v.get());
+                if doc.order <= held {
+                    return Ok(Taken::AlreadyHeld);
+                }
+                if doc.order > held + 1 {
+                    return Ok(Taken::Waiting);
+                }
+                self.accept_registry(&doc.bytes, &name)?;
+                Ok(Taken::Applied)
+            }
             DocType::Manifest => {
                 let manifest = self.accept_manifest(&doc.bytes, &name)?;
                 let held = self.held().map_or(0, |v| v.get());
@@ -865,6 +879,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
         DocType::Snapshot => SnapshotStream::open(env.payload, env.payload.len() as u64)
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
+        DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
         DocType::Submission => return Err(Unfit::ForTheCentre { doc }),
     }
     // The envelope is whole: a payload that does not decode stays so.

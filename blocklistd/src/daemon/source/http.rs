@@ -30,6 +30,11 @@ use crate::daemon::DaemonError;
 /// signatures of 96); the rest is room for extensions.
 pub const MAX_ROOT_SIZE: u64 = 256 << 10;
 
+/// The most bytes an agency registry may hold, whatever its manifest says:
+/// a fixed cap, as for roots, since registries are few and each is small
+/// (an agency with ten keys is about 600 bytes: some 1,700 such agencies).
+pub const MAX_REGISTRY_SIZE: u64 = 1 << 20;
+
 /// One mirror.
 #[derive(Debug)]
 pub struct HttpMirror {
