@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use blocklist_core::document::{
-    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest,
-    Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
+    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest, Op,
+    Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Timestamp};
 use serde::Serialize;
