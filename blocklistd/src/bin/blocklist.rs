@@ -237,6 +237,12 @@ struct PublishArgs {
     /// A file of entries to remove (repeat; same formats, only kind and value are read).
     #[arg(long = "remove")]
     removals: Vec<PathBuf>,
+    /// An agency's signed submission (repeat; from `blocklist submit`): verified
+    /// against the newest agency registry, listed under the agency that signed
+    /// it, and refused whole if any operation touches another agency's listing.
+    /// Not combined with input files.
+    #[arg(long = "submission", value_name = "FILE", conflicts_with_all = ["inputs", "removals"])]
+    submissions: Vec<PathBuf>,
     #[command(flatten)]
     reading: ReadingArgs,
     /// The listing agency of rows without one.
@@ -450,6 +456,11 @@ fn main() -> ExitCode {
                     note!("{line}");
                 }
             }
+            if let CentreError::SubmissionRefused { refusals, .. } = &err {
+                for refusal in refusals {
+                    note!("refused: {refusal}");
+                }
+            }
             note!("error: {err}");
             ExitCode::FAILURE
         }
@@ -515,6 +526,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 keys: keyring.signers(&args.signing.keys)?,
                 additions: args.reading.with_format(&args.inputs),
                 removals: args.reading.with_format(&args.removals),
+                submissions: args.submissions,
                 context: args.reading.context(agency)?,
                 skip_invalid: args.skip_invalid,
                 snapshot_every: args.snapshot_every.unwrap_or(NonZeroU64::MAX),
@@ -580,6 +592,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 keys: keyring.signers(&args.signing.keys)?,
                 additions: vec![],
                 removals: vec![],
+                submissions: vec![],
                 context: ReadContext {
                     defaults: Defaults::default(),
                     rules: Rules::default(),
@@ -769,6 +782,17 @@ impl clap::builder::TypedValueParser for KeyNameParser {
 }
 
 fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreError> {
+    for taken in &report.submissions {
+        say!(
+            out,
+            "accepted {}: submission {} of {}, {} operation(s){}",
+            taken.file.display(),
+            taken.sequence,
+            taken.agency,
+            taken.operations,
+            if taken.urgent { ", urgent" } else { "" }
+        );
+    }
     for line in &report.invalid {
         note!("skipped {line}");
     }

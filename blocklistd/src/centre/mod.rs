@@ -6,6 +6,7 @@
 //! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
 //! - [`pkcs11`]: keys in a PKCS#11 token (HSM), named by RFC 7512 URIs.
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
+//! - [`intake`]: agencies' signed submissions verified and judged for `publish --submission`.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
 //! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
@@ -26,6 +27,7 @@ pub mod delta_head;
 mod error;
 pub mod ingest;
 pub mod inspect;
+pub mod intake;
 pub mod keyfile;
 pub mod keys;
 pub mod ownership;

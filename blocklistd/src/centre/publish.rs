@@ -41,6 +41,7 @@ use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
 use crate::centre::ingest;
 use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
+use crate::centre::intake::{self, Accepted, AcceptedSubmission};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::source::Source;
@@ -192,6 +193,10 @@ pub struct PublishOptions {
     pub additions: Vec<(PathBuf, Format)>,
     /// Files of removals, with their syntax.
     pub removals: Vec<(PathBuf, Format)>,
+    /// Agencies' signed submissions (not combined with `additions` or
+    /// `removals`): verified against the newest agency registry and applied
+    /// with the ownership rules, each whole or the publish refused.
+    pub submissions: Vec<PathBuf>,
     /// Defaults, normalisation rules and the publish time.
     pub context: ReadContext,
     /// Publish without the invalid lines instead of refusing.
@@ -284,16 +289,24 @@ pub struct PublishReport {
     pub deleted: Vec<String>,
     /// Entries in the list now.
     pub entries: u64,
+    /// The agencies' submissions taken into the version.
+    pub submissions: Vec<AcceptedSubmission>,
 }
 
-/// Publishes the next version from the input files (or, with no inputs,
-/// re-signs the manifest with a fresh expiry: a refresh).
+/// Publishes the next version from the input files or agencies' submissions
+/// (or, with neither, re-signs the manifest with a fresh expiry: a refresh).
 pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, CentreError> {
     let dir = PublishDir::open(dir)?;
     let lock = dir.lock()?;
     let centre = Centre::open(&dir)?;
     let signers = centre.publish_signers(&options.keys)?;
     let mut report = PublishReport::default();
+    let has_inputs = !options.additions.is_empty() || !options.removals.is_empty();
+    if has_inputs && !options.submissions.is_empty() {
+        return Err(CentreError::usage(
+            "agencies' submissions are published on their own: publish input files in another run",
+        ));
+    }
     let Inputs {
         additions,
         removals,
@@ -312,12 +325,22 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         });
     }
     let must_reanchor = centre.publish_keys_changed();
-    let needs_version =
-        centre.manifest.is_none() || must_reanchor || !additions.is_empty() || !removals.is_empty();
+    let needs_version = centre.manifest.is_none()
+        || must_reanchor
+        || !additions.is_empty()
+        || !removals.is_empty()
+        || !options.submissions.is_empty();
     if !needs_version {
         return centre.resign(&lock, &signers, options, report);
     }
     let mut list = centre.open_state(&lock)?;
+    let accepted = intake::accept(
+        &dir,
+        centre.roots.newest(),
+        list.store(),
+        &options.submissions,
+        options.context.now,
+    )?;
     let mut planned = changes(
         list.store(),
         additions,
@@ -325,6 +348,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         options.context.now,
         &mut report,
     )?;
+    planned.take_submissions(&accepted, &mut report);
     let purged = purge_expired(
         list.store(),
         &planned,
@@ -334,7 +358,9 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     )?;
     planned.extend(purged);
     if planned.is_empty() && centre.manifest.is_some() && !must_reanchor {
-        return centre.resign(&lock, &signers, options, report);
+        let report = centre.resign(&lock, &signers, options, report)?;
+        accepted.record(&dir, &lock)?;
+        return Ok(report);
     }
     let (held, held_state) = list.held()?;
     let version = held.map_or(Version::FIRST, Version::next);
@@ -416,6 +442,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     report.entries = state.entries;
     centre.prune_listing(&mut manifest, now, options.history.delta_grace)?;
     let mut report = centre.write_manifest(&lock, &manifest, &signers, report)?;
+    accepted.record(&dir, &lock)?;
     report.deleted = dir.remove_unlisted(&lock, &manifest)?;
     // The version is out; the store follows. Killed before this commit, the
     // next command finds the store one version behind and rolls it forward.
@@ -996,6 +1023,22 @@ impl Planned {
 
     fn extend(&mut self, other: Planned) {
         self.changes.extend(other.changes);
+    }
+
+    /// Adds the changes of the agencies' submissions, counted in `report`.
+    fn take_submissions(&mut self, accepted: &Accepted, report: &mut PublishReport) {
+        for change in &accepted.changes {
+            match &change.op {
+                Op::Add(_) => report.added += 1,
+                Op::Update(_) => report.updated += 1,
+                Op::Remove(_) => report.removed += 1,
+            }
+            self.changes.push((change.op.clone(), change.old.clone()));
+        }
+        let changed = accepted.changes.len();
+        let asked: usize = accepted.submissions.iter().map(|s| s.operations).sum();
+        report.unchanged += asked - changed;
+        report.submissions = accepted.submissions.clone();
     }
 
     /// The state after the operations, from the state before them: the

@@ -45,5 +45,7 @@ mod chain;
 mod hostile_mirror;
 // Corporate networks: a forward proxy (key and environment, NO_PROXY), a private CA, client certificates.
 mod corporate_network;
+// Agencies' signed submissions: registered agencies, ownership enforced at the centre, refusals that apply nothing.
+mod submissions;
 // The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).
 mod packaging;

@@ -1,0 +1,210 @@
+//! Agencies' signed submissions at the centre, as processes: two registered
+//! agencies, `blocklist submit` at each, `blocklist publish --submission`
+//! enforcing who owns each listing, and refusals that apply nothing.
+
+use std::path::{Path, PathBuf};
+
+use blocklist_core::document::{
+    AgencyEntry, DocType, Document, FileRef, ListId, Registry, Version,
+};
+use blocklist_core::{Agency, Kind, Sha256, Timestamp};
+use blocklistd::centre::keyfile;
+
+use crate::support::{fails, ok, s, Centre};
+
+/// Registers th-aoc (numbers and domains) and th-dsi (numbers) in the
+/// centre's directory, signed by its root key: the registry an `agency add`
+/// writes, built through the core API.
+fn register(centre: &Centre, aoc: &Path, dsi: &Path) {
+    let agency = |id: &str, name: &str, kinds: Vec<Kind>, key: &Path| {
+        let key = keyfile::read_public(&key.with_extension("pub")).unwrap();
+        AgencyEntry::new(Agency::new(id).unwrap(), name, kinds, vec![key]).unwrap()
+    };
+    let registry = Registry::new(
+        ListId::new("th-test").unwrap(),
+        Version::FIRST,
+        Timestamp::now(),
+        vec![
+            agency(
+                "th-aoc",
+                "Anti-Online Scam Centre",
+                vec![Kind::Number, Kind::Domain],
+                aoc,
+            ),
+            agency(
+                "th-dsi",
+                "Department of Special Investigation",
+                vec![Kind::Number],
+                dsi,
+            ),
+        ],
+        vec![],
+    )
+    .unwrap();
+    let root_key = keyfile::read_secret(&centre.root_key).unwrap();
+    let bytes = registry.sign(&[&root_key]).unwrap();
+    let file = FileRef {
+        version: Version::FIRST,
+        sha256: Sha256::of(&bytes),
+        size: bytes.len() as u64,
+    };
+    let path = centre.dir.join(file.path(DocType::Registry));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// `blocklist submit` as `agency` with its key, for numbers unless `extra` says otherwise.
+fn submit(centre: &Centre, agency: &str, key: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let out = centre.tmp.path().join(name);
+    let mut args = vec![
+        "submit",
+        "--list",
+        "th-test",
+        "--agency",
+        agency,
+        "--key",
+        s(key),
+        "-o",
+        s(&out),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
+    out
+}
+
+fn manifest_version(centre: &Centre) -> String {
+    let shown = ok(&["inspect", s(&centre.dir.join("manifest"))]);
+    shown
+        .lines()
+        .find_map(|l| l.strip_prefix("version: "))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
+    let centre = Centre::new();
+    let aoc_key = centre.tmp.path().join("th-aoc");
+    let dsi_key = centre.tmp.path().join("th-dsi");
+    ok(&["keygen", s(&aoc_key)]);
+    ok(&["keygen", s(&dsi_key)]);
+    let (aoc_key, dsi_key) = (aoc_key.with_extension("key"), dsi_key.with_extension("key"));
+    // Nothing is accepted before agencies are registered.
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-1.submission",
+        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+    );
+    let err = fails(&centre.publish_args(&["--submission", s(&listing)]));
+    assert!(err.contains("no agency registry"), "{err}");
+    register(&centre, &aoc_key, &dsi_key);
+
+    // th-aoc lists the number.
+    let out = ok(&centre.publish_args(&["--submission", s(&listing)]));
+    assert!(
+        out.contains("submission") && out.contains("of th-aoc, 1 operation(s)"),
+        "{out}"
+    );
+    assert!(out.contains("published version 1: 1 added"), "{out}");
+    let delta = ok(&["inspect", s(&centre.files("deltas")[0])]);
+    assert!(
+        delta.contains("add number:+66812345678 reason=scam_call agency=th-aoc"),
+        "{delta}"
+    );
+
+    // The same file again is a replay.
+    let err = fails(&centre.publish_args(&["--submission", s(&listing)]));
+    assert!(
+        err.contains("is not newer than submission") && err.contains("a replay"),
+        "{err}"
+    );
+
+    // th-dsi may list numbers, but not remove th-aoc's: refused whole, naming th-aoc.
+    let removal = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-remove.submission",
+        &[
+            "--kind",
+            "number",
+            "--remove",
+            s(&numbers),
+            "--why",
+            "error",
+        ],
+    );
+    let err = fails(&centre.publish_args(&["--submission", s(&removal)]));
+    assert!(
+        err.contains("number +66812345678 is listed by th-aoc; th-dsi may not remove it"),
+        "{err}"
+    );
+    assert!(err.contains("nothing of it applied"), "{err}");
+    assert_eq!(manifest_version(&centre), "1");
+
+    // A kind outside th-dsi's scope.
+    let accounts = centre.input("accounts.txt", b"004-1234567890\n");
+    let out_of_scope = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-accounts.submission",
+        &[
+            "--kind",
+            "account",
+            "--reason",
+            "mule_account",
+            s(&accounts),
+        ],
+    );
+    let err = fails(&centre.publish_args(&["--submission", s(&out_of_scope)]));
+    assert!(err.contains("agency th-dsi may not list account"), "{err}");
+
+    // A submission changed after signing.
+    let more = centre.input("more.txt", b"0812345679\n");
+    let tampered = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-2.submission",
+        &["--kind", "number", s(&more)],
+    );
+    let mut bytes = std::fs::read(&tampered).unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"+66812345679")
+        .unwrap();
+    bytes[at + 11] = b'8';
+    std::fs::write(&tampered, bytes).unwrap();
+    let err = fails(&centre.publish_args(&["--submission", s(&tampered)]));
+    assert!(
+        err.contains("bad signature") && err.contains("th-aoc"),
+        "{err}"
+    );
+    assert_eq!(manifest_version(&centre), "1");
+
+    // th-aoc removes its own listing.
+    let own = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-remove.submission",
+        &[
+            "--kind",
+            "number",
+            "--remove",
+            s(&numbers),
+            "--why",
+            "cleared",
+        ],
+    );
+    let out = ok(&centre.publish_args(&["--submission", s(&own)]));
+    assert!(
+        out.contains("published version 2: 0 added, 0 updated, 1 removed"),
+        "{out}"
+    );
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+}
