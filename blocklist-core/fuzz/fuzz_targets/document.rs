@@ -31,5 +31,6 @@ pub fn envelope_is_refused_cleanly(data: &[u8]) {
     let _ = verifier.delta(data, None);
     let _ = verifier.snapshot(data, None);
     let _ = verifier.manifest(data, Timestamp(0), None);
+    let _ = verifier.check_registry(data);
     let _ = Verifier::pin(data);
 }

@@ -351,6 +351,30 @@ mod wire {
     }
 
     #[derive(Serialize, Clone, Debug)]
+    pub struct AgencyKey {
+        pub key: [u8; 32],
+        pub revoked_at: Option<u64>,
+    }
+
+    #[derive(Serialize, Clone, Debug)]
+    pub struct Agency {
+        pub id: String,
+        pub name: String,
+        pub kinds: Vec<u16>,
+        pub keys: Vec<AgencyKey>,
+        pub revoked_at: Option<u64>,
+    }
+
+    #[derive(Serialize, Clone, Debug)]
+    pub struct Registry {
+        pub list: String,
+        pub version: u64,
+        pub issued_at: u64,
+        pub agencies: Vec<Agency>,
+        pub extensions: Vec<Extension>,
+    }
+
+    #[derive(Serialize, Clone, Debug)]
     pub struct Root {
         pub list: String,
         pub version: u64,
@@ -748,6 +772,7 @@ fn document_cases() -> Cases {
         extensions: vec![],
     };
     let manifest_bytes = manifest.sign(&[&publish_key]).unwrap();
+    registry_cases(&mut c, &manifest);
     let m = "valid/manifest-2.manifest";
     c.add(
         "V6",
@@ -1469,6 +1494,421 @@ fn document_cases() -> Cases {
     c
 }
 
+/// The registry vectors (AR1-AR6), and a manifest listing registries (E1).
+/// Keys: `06` is bank-004's, `07` and `08` are th-aoc's (see the README).
+fn registry_cases(c: &mut Cases, manifest2: &Manifest) {
+    let (root_key, publish_key, root_key_2, stranger) = (key(1), key(2), key(3), key(5));
+    let r1 = "valid/root-1.root";
+    let r12 = "valid/root-1.root+valid/root-2.root";
+    let (bank, aoc_1, aoc_2) = (key(6), key(7), key(8));
+    let agency_key = |k: &SecretKey, revoked_at| wire::AgencyKey {
+        key: k.public_key().to_bytes(),
+        revoked_at,
+    };
+    let bank_004 = wire::Agency {
+        id: "bank-004".into(),
+        name: "Bank 004 fraud team".into(),
+        kinds: vec![1],
+        keys: vec![agency_key(&bank, None)],
+        revoked_at: None,
+    };
+    let mut aoc_keys = vec![agency_key(&aoc_1, None), agency_key(&aoc_2, None)];
+    aoc_keys.sort_by_key(|k| PublicKey::from_bytes(&k.key).unwrap().id());
+    let th_aoc = wire::Agency {
+        id: "th-aoc".into(),
+        name: "Anti-Online Scam Operations Centre".into(),
+        kinds: vec![2, 3],
+        keys: aoc_keys,
+        revoked_at: None,
+    };
+    let v1 = wire::Registry {
+        list: LIST.into(),
+        version: 1,
+        issued_at: T0,
+        agencies: vec![bank_004.clone(), th_aoc.clone()],
+        extensions: vec![],
+    };
+    let sealed =
+        |doc: &wire::Registry, keys: &[&SecretKey]| seal(DocType::Registry, &encode(doc), keys);
+    let reg1 = "valid/registry-1.registry";
+    let v1_bytes = sealed(&v1, &[&root_key]);
+    // The library makes the same bytes from its own types.
+    let library = Registry::decode_payload(&encode(&v1)).unwrap();
+    assert_eq!(library.sign(&[&root_key]).unwrap(), v1_bytes);
+    c.add("AR3", reg1, &format!("registry {r1} -"), "ok", &v1_bytes);
+    c.add(
+        "AR3",
+        reg1,
+        &format!("registry {r1} {reg1}"),
+        "!Replay",
+        &v1_bytes,
+    );
+
+    // Version 2: th-aoc's second key revoked from a day on, bank-004 from two.
+    let revoke_at = T0 + DAY;
+    let revoked_key = |agency: &wire::Agency, k: &SecretKey, at| {
+        let mut agency = agency.clone();
+        for key in &mut agency.keys {
+            if key.key == k.public_key().to_bytes() {
+                key.revoked_at = Some(at);
+            }
+        }
+        agency
+    };
+    let v2 = wire::Registry {
+        version: 2,
+        issued_at: revoke_at,
+        agencies: vec![
+            wire::Agency {
+                revoked_at: Some(T0 + 2 * DAY),
+                ..bank_004.clone()
+            },
+            revoked_key(&th_aoc, &aoc_2, revoke_at),
+        ],
+        ..v1.clone()
+    };
+    let reg2 = "valid/registry-2.registry";
+    let v2_bytes = sealed(&v2, &[&root_key]);
+    c.add(
+        "AR3",
+        reg2,
+        &format!("registry {r1} {reg1}"),
+        "ok",
+        &v2_bytes,
+    );
+    c.add("AR3", reg2, &format!("registry {r1} -"), "!Gap", &v2_bytes);
+    c.add(
+        "AR3",
+        reg1,
+        &format!("registry {r1} {reg1}+{reg2}"),
+        "!Rollback",
+        &v1_bytes,
+    );
+
+    // Who may sign (AR2).
+    c.add(
+        "AR2",
+        "registry/signed-by-publish-key.registry",
+        &format!("registry {r1} -"),
+        "!UnknownKey",
+        &sealed(&v1, &[&publish_key]),
+    );
+    c.add(
+        "AR2",
+        "registry/stray-extra-signature.registry",
+        &format!("registry {r1} -"),
+        "!UnknownKey",
+        &sealed(&v1, &[&root_key, &stranger]),
+    );
+    let mut unsigned = v1_bytes.clone();
+    unsigned.truncate(signature_at(&v1_bytes) - 33);
+    unsigned.push(0);
+    c.add(
+        "AR2",
+        "registry/no-signatures.registry",
+        &format!("registry {r1} -"),
+        "!ThresholdNotMet",
+        &unsigned,
+    );
+    c.add(
+        "AR2",
+        reg1,
+        &format!("registry {r12} -"),
+        "!UnknownKey",
+        &v1_bytes,
+    );
+    c.add(
+        "AR2",
+        "valid/registry-1-root-2.registry",
+        &format!("registry {r12} -"),
+        "ok",
+        &sealed(&v1, &[&root_key_2]),
+    );
+    let mut as_root = seal(DocType::Root, &encode(&v1), &[&root_key]);
+    as_root[5] = DocType::Registry.code();
+    c.add(
+        "H3",
+        "registry/signed-as-root.registry",
+        &format!("registry {r1} -"),
+        "!BadSignature",
+        &as_root,
+    );
+    c.add(
+        "G1",
+        "registry/other-list.registry",
+        &format!("registry {r1} -"),
+        "!WrongList",
+        &sealed(
+            &wire::Registry {
+                list: "other".into(),
+                ..v1.clone()
+            },
+            &[&root_key],
+        ),
+    );
+
+    // Form (AR1), each a change to version 1.
+    let form =
+        |c: &mut Cases, rule, file: &str, expected: &str, f: &dyn Fn(&mut wire::Registry)| {
+            let mut doc = v1.clone();
+            f(&mut doc);
+            let bytes = sealed(&doc, &[&root_key]);
+            c.add(rule, file, &format!("registry {r1} -"), expected, &bytes);
+        };
+    let invalid = "!Malformed.Invalid";
+    form(c, "G1", "registry/version-0.registry", invalid, &|d| {
+        d.version = 0
+    });
+    form(
+        c,
+        "AR1",
+        "registry/agencies-not-ascending.registry",
+        invalid,
+        &|d| d.agencies.reverse(),
+    );
+    form(c, "AR1", "registry/agency-twice.registry", invalid, &|d| {
+        d.agencies[1] = wire::Agency {
+            keys: vec![agency_key(&aoc_1, None)],
+            ..d.agencies[0].clone()
+        }
+    });
+    form(
+        c,
+        "AR1",
+        "registry/agency-id-with-space.registry",
+        invalid,
+        &|d| d.agencies[0].id = "bank 004".into(),
+    );
+    form(c, "AR1", "registry/name-empty.registry", invalid, &|d| {
+        d.agencies[0].name.clear()
+    });
+    form(
+        c,
+        "AR1",
+        "registry/name-129-bytes.registry",
+        invalid,
+        &|d| d.agencies[0].name = "n".repeat(129),
+    );
+    form(
+        c,
+        "AR1",
+        "registry/name-control-character.registry",
+        invalid,
+        &|d| d.agencies[0].name = "Bank\u{85}004".into(),
+    );
+    form(c, "AR1", "registry/kinds-empty.registry", invalid, &|d| {
+        d.agencies[0].kinds.clear()
+    });
+    form(
+        c,
+        "AR1",
+        "registry/kinds-not-ascending.registry",
+        invalid,
+        &|d| d.agencies[1].kinds.reverse(),
+    );
+    form(c, "AR1", "registry/keys-empty.registry", invalid, &|d| {
+        d.agencies[0].keys.clear()
+    });
+    form(
+        c,
+        "AR1",
+        "registry/keys-not-ascending.registry",
+        invalid,
+        &|d| d.agencies[1].keys.reverse(),
+    );
+    form(
+        c,
+        "AR1",
+        "registry/key-small-order.registry",
+        invalid,
+        &|d| {
+            let mut identity = [0u8; 32];
+            identity[0] = 1;
+            d.agencies[0].keys[0].key = identity;
+        },
+    );
+    form(
+        c,
+        "AR1",
+        "registry/key-in-two-agencies.registry",
+        invalid,
+        &|d| d.agencies[0].keys = vec![agency_key(&aoc_1, None)],
+    );
+    form(
+        c,
+        "E1",
+        "registry/extensions-not-ascending.registry",
+        invalid,
+        &|d| {
+            d.extensions = vec![
+                wire::Extension {
+                    tag: 2,
+                    data: vec![],
+                },
+                wire::Extension {
+                    tag: 1,
+                    data: vec![],
+                },
+            ]
+        },
+    );
+    form(
+        c,
+        "AR1",
+        "valid/registry-1-unknown-kind-and-extension.registry",
+        "ok",
+        &|d| {
+            d.agencies[0].kinds.push(99);
+            d.extensions = vec![wire::Extension {
+                tag: 7,
+                data: vec![1, 2],
+            }];
+        },
+    );
+    let mut trailing = encode(&v1);
+    trailing.push(0);
+    c.add(
+        "P1",
+        "registry/trailing-byte.registry",
+        &format!("registry {r1} -"),
+        "!Malformed.NonCanonical",
+        &seal(DocType::Registry, &trailing, &[&root_key]),
+    );
+
+    // History (AR4, AR5): each a version 2 after registry-1, or 3 after 2.
+    let next = |c: &mut Cases, rule, file: &str, after_2: bool, f: &dyn Fn(&mut wire::Registry)| {
+        let (mut doc, held) = if after_2 {
+            (
+                wire::Registry {
+                    version: 3,
+                    ..v2.clone()
+                },
+                format!("{reg1}+{reg2}"),
+            )
+        } else {
+            (
+                wire::Registry {
+                    version: 2,
+                    ..v1.clone()
+                },
+                reg1.to_owned(),
+            )
+        };
+        f(&mut doc);
+        let bytes = sealed(&doc, &[&root_key]);
+        c.add(
+            rule,
+            file,
+            &format!("registry {r1} {held}"),
+            "!RegistryChange",
+            &bytes,
+        );
+    };
+    next(c, "AR4", "registry/agency-dropped.registry", false, &|d| {
+        d.agencies.remove(0);
+    });
+    next(c, "AR4", "registry/key-dropped.registry", false, &|d| {
+        d.agencies[1].keys.pop();
+    });
+    next(c, "AR4", "registry/key-moved.registry", false, &|d| {
+        let moved = d.agencies[1].keys.pop().unwrap();
+        d.agencies[0].keys.push(moved);
+        d.agencies[0]
+            .keys
+            .sort_by_key(|k| PublicKey::from_bytes(&k.key).unwrap().id());
+    });
+    next(
+        c,
+        "AR4",
+        "registry/revocation-lifted.registry",
+        true,
+        &|d| {
+            d.agencies[0].revoked_at = None;
+        },
+    );
+    next(
+        c,
+        "AR4",
+        "registry/key-revocation-moved-later.registry",
+        true,
+        &|d| {
+            d.agencies[1] = revoked_key(&th_aoc, &aoc_2, revoke_at + 1);
+        },
+    );
+    next(
+        c,
+        "AR4",
+        "registry/issued-before-previous.registry",
+        false,
+        &|d| {
+            d.issued_at = T0 - 1;
+        },
+    );
+    next(
+        c,
+        "AR5",
+        "registry/revoked-before-issued.registry",
+        false,
+        &|d| {
+            d.issued_at = T0 + DAY;
+            d.agencies[0].revoked_at = Some(T0 + DAY - 1);
+        },
+    );
+    form(
+        c,
+        "AR5",
+        "registry/version-1-revoked-before-issued.registry",
+        "!RegistryChange",
+        &|d| d.agencies[0].keys[0].revoked_at = Some(T0 - 1),
+    );
+
+    // Authorisation (AR6) under registry 2 (taken after registry 1).
+    let held = reg1;
+    for (seed, kind, at, expected) in [
+        ("06", "account", T0 + 2 * DAY - 1, "ok"),
+        ("06", "account", T0 + 2 * DAY, "!AgencyRevoked"),
+        ("06", "number", T0, "!KindOutOfScope"),
+        ("08", "domain", revoke_at - 1, "ok"),
+        ("08", "domain", revoke_at, "!KeyRevoked"),
+        ("07", "domain", revoke_at, "ok"),
+        ("07", "account", T0, "!KindOutOfScope"),
+        ("05", "number", T0, "!UnknownKey"),
+    ] {
+        c.add(
+            "AR6",
+            reg2,
+            &format!("authorise {r1} {held} {seed} {kind} {at}"),
+            expected,
+            &v2_bytes,
+        );
+    }
+
+    // A manifest listing the registries (E1, tag 1), and one whose tag 1 holds an empty list.
+    let with_registries = Manifest {
+        serial: manifest2.serial + 1,
+        registries: vec![file_ref(1, &v1_bytes), file_ref(2, &v2_bytes)],
+        ..manifest2.clone()
+    };
+    c.add(
+        "E1",
+        "valid/manifest-2-registries.manifest",
+        &format!("manifest {r1} {T0} -"),
+        "ok",
+        &with_registries.sign(&[&publish_key]).unwrap(),
+    );
+    let mut payload = manifest2.encode_payload().unwrap();
+    // The payload ends with its extension list: none, made one (tag 1, an empty list).
+    assert_eq!(payload.pop(), Some(0));
+    payload.extend_from_slice(&[1, REGISTRIES_EXTENSION as u8, 1, 0]);
+    c.add(
+        "E1",
+        "manifest/registries-extension-empty.manifest",
+        &format!("manifest {r1} {T0} -"),
+        "!Malformed.Invalid",
+        &seal(DocType::Manifest, &payload, &[&publish_key]),
+    );
+}
+
 fn live_of(entries: &[Entry]) -> Vec<Entry> {
     entries
         .iter()
@@ -1544,6 +1984,18 @@ fn verifier(chain: &str) -> Verifier {
     verifier
 }
 
+/// A verifier at `chain` that has accepted the registries `held` (`a+b`, or `-` for none).
+fn registries(chain: &str, held: &str) -> Verifier {
+    let mut verifier = verifier(chain);
+    for file in held.split('+').filter(|f| *f != "-") {
+        let bytes = std::fs::read(conformance_dir().join("documents").join(file)).unwrap();
+        verifier
+            .accept_registry(&bytes)
+            .unwrap_or_else(|e| panic!("{file} is accepted as the next registry: {e}"));
+    }
+    verifier
+}
+
 fn version(n: &str) -> Option<Version> {
     Version::new(n.parse().expect("a version number"))
 }
@@ -1562,12 +2014,30 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
         ["snapshot", chain, held] => {
             verdict(verifier(chain).snapshot(bytes, version(held)).map(drop))
         }
+        ["registry", chain, held] => {
+            verdict(registries(chain, held).check_registry(bytes).map(drop))
+        }
+        ["authorise", chain, held, seed, kind, at] => {
+            let mut verifier = registries(chain, held);
+            let registry = match verifier.accept_registry(bytes) {
+                Ok(registry) => registry,
+                Err(e) => return format!("!{}", verify_refusal(&e)),
+            };
+            let seed = u8::from_str_radix(seed, 16).expect("a seed byte in hex");
+            match registry.authorise(
+                &key(seed).public_key().id(),
+                kind_named(kind),
+                Timestamp(at.parse().expect("a time")),
+            ) {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => format!("!{}", variant_of(&format!("{e:?}"))),
+            }
+        }
         ["manifest", chain, now, seen] => verdict(
             verifier(chain)
                 .manifest(bytes, Timestamp(now.parse().unwrap()), seen.parse().ok())
                 .map(drop),
         ),
-        ["registry", chain] => submissions::run_registry(chain, bytes),
         ["submission", chain, registry, now] => submissions::run(chain, registry, now, bytes),
         ["apply", chain, ref before @ ..] => {
             let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,40 @@ fn first_delta(c: &Centre) -> Vec<u8> {
     c.sign(&delta(1, entries.into_iter().map(Op::Add).collect(), state))
 }
 
+/// A registry of agencies `agency-<n>` (duplicates dropped), each with its
+/// kinds, that many keys of its own, and revoked or not.
+fn arb_registry(agencies: &[(u8, Vec<u16>, usize, bool)]) -> Registry {
+    let mut seen = std::collections::HashSet::new();
+    let entries = agencies
+        .iter()
+        .filter(|(n, ..)| seen.insert(*n))
+        .map(|(n, kinds, keys, revoked)| {
+            let mut kinds: Vec<Kind> = kinds.iter().map(|&k| Kind::from_code(k)).collect();
+            kinds.sort_by_key(|k| k.code());
+            kinds.dedup();
+            let keys = (0..*keys)
+                .map(|i| {
+                    let mut seed = [0u8; 32];
+                    seed[..2].copy_from_slice(&[*n, i as u8 + 1]);
+                    SecretKey::from_seed(&seed).public_key()
+                })
+                .collect();
+            let mut entry = AgencyEntry::new(
+                Agency::new(&format!("agency-{n}")).unwrap(),
+                "An agency",
+                kinds,
+                keys,
+            )
+            .unwrap();
+            if *revoked {
+                entry.revoke(Timestamp(u64::from(*n))).unwrap();
+            }
+            entry
+        })
+        .collect();
+    Registry::new(list(), Version::FIRST, NOW, entries, vec![]).unwrap()
+}
+
 fn manifest(serial: u64, expires_at: Timestamp) -> Manifest {
     let r = FileRef {
         version: Version::FIRST,
@@ -570,5 +604,24 @@ proptest! {
         let _ = Snapshot::decode_payload(&bytes);
         let _ = Manifest::decode_payload(&bytes);
         let _ = TrustRoot::decode_payload(&bytes);
+        let _ = Registry::decode_payload(&bytes);
+    }
+
+    #[test]
+    fn registry_payloads_changed_anywhere_are_refused_or_canonical(
+        agencies in prop::collection::vec((0u8..20, prop::collection::vec(1u16..6, 1..4), 1usize..4, any::<bool>()), 0..6),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let registry = arb_registry(&agencies);
+        let bytes = registry.encode_payload().unwrap();
+        prop_assert_eq!(Registry::decode_payload(&bytes).unwrap(), registry);
+        if !bytes.is_empty() {
+            let mut changed = bytes.clone();
+            changed[at.index(bytes.len())] = byte;
+            if let Ok(back) = Registry::decode_payload(&changed) {
+                prop_assert_eq!(back.encode_payload().unwrap(), changed);
+            }
+        }
     }
 }

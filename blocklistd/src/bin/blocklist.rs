@@ -16,6 +16,7 @@ use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
+use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::source::{HttpSource, Source};
 use blocklistd::centre::submit::{self, SubmitOptions};
 use blocklistd::centre::{audit, inspect, CentreError, PublishDir};
@@ -62,6 +63,13 @@ enum Command {
         after_help = "Example (replace publish key P1 by P2, signed by 2 of 2 root keys):\n  blocklist rotate /srv/blocklist --sign-with keys/root-a.key --sign-with keys/root-b.key \\\n    --add-publish-key keys/p2.pub --remove-publish-key keys/p1.pub\n\nThe next publish or refresh lists the new root in the manifest."
     )]
     Rotate(RotateArgs),
+    /// Register agencies, give them keys, revoke them: each change writes the
+    /// next agency registry, signed by root keys.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  blocklist agency add /srv/blocklist --id bank-004 --name 'Bank 004 fraud team' \\\n    --kinds account --key agencies/bank-004.pub --sign-with keys/root-a.key\n  blocklist agency revoke /srv/blocklist --id bank-004 --key agencies/bank-004.pub \\\n    --sign-with keys/root-a.key\n  blocklist agency list /srv/blocklist\n\nThe next publish or refresh lists the new registry in the manifest."
+    )]
+    Agency(AgencyCommand),
     /// Publish the next version from input files (CSV, plain lists, hosts, adblock or dnsmasq files).
     #[command(
         after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory;\n',' ';' or tab; --columns value=msisdn maps other names, --ignore-column skips one).\nDomains also from hosts (0.0.0.0 name), adblock (||name^) and dnsmasq (server=/name/) files.\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
@@ -114,7 +122,7 @@ enum Command {
         #[arg(long)]
         root: Option<PathBuf>,
     },
-    /// Show a root, manifest, delta, snapshot or submission file.
+    /// Show a root, manifest, delta, snapshot, agency registry or submission file.
     #[command(
         after_help = "Examples:\n  blocklist inspect /srv/blocklist/manifest\n  blocklist inspect --json --first 5 /srv/blocklist/deltas/42-ab…ef.delta"
     )]
@@ -197,6 +205,84 @@ struct RotateArgs {
     /// The new root's lifetime.
     #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
     root_lifetime: Duration,
+}
+
+#[derive(Subcommand, Debug)]
+enum AgencyCommand {
+    /// Register an agency: its id, name, the kinds it may list and its keys.
+    #[command(
+        after_help = "Example:\n  blocklist agency add /srv/blocklist --id th-aoc --name 'Anti-Online Scam Operations Centre' \\\n    --kinds number,domain --key agencies/th-aoc-1.pub --sign-with keys/root-a.key --sign-with keys/root-b.key"
+    )]
+    Add {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The agency's id, as listings carry it (1 to 31 of A-Z a-z 0-9 . _ -); never reused.
+        #[arg(long)]
+        id: String,
+        /// Its display name (1 to 128 bytes, no control character).
+        #[arg(long)]
+        name: String,
+        /// The kinds it may list (account, number, domain), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        kinds: Vec<Kind>,
+        /// A public key of the agency (a .pub file; repeat).
+        #[arg(long = "key", required = true, value_parser = KeyNameParser)]
+        keys: Vec<KeyName>,
+        #[command(flatten)]
+        signing: RootSigningArgs,
+    },
+    /// Give a registered agency more keys.
+    #[command(
+        after_help = "Example:\n  blocklist agency add-key /srv/blocklist --id th-aoc --key agencies/th-aoc-2.pub --sign-with keys/root-a.key"
+    )]
+    AddKey {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The agency's id.
+        #[arg(long)]
+        id: String,
+        /// A public key to add (repeat).
+        #[arg(long = "key", required = true, value_parser = KeyNameParser)]
+        keys: Vec<KeyName>,
+        #[command(flatten)]
+        signing: RootSigningArgs,
+    },
+    /// Revoke an agency, or one of its keys, from a time on (permanent).
+    #[command(
+        after_help = "Examples:\n  blocklist agency revoke /srv/blocklist --id bank-004 --sign-with keys/root-a.key\n  blocklist agency revoke /srv/blocklist --id th-aoc --key agencies/th-aoc-1.pub --at 2h --sign-with keys/root-a.key\n\nA use at or after the revocation time is refused, one before it allowed. The time is never\nbefore the new registry's (a revocation does not reach back: override what it must undo)."
+    )]
+    Revoke {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The agency's id.
+        #[arg(long)]
+        id: String,
+        /// Revoke only this key of the agency (a .pub file).
+        #[arg(long, value_parser = KeyNameParser)]
+        key: Option<KeyName>,
+        /// From when: RFC 3339 time, date, or a duration from now like 2h (default: now).
+        #[arg(long)]
+        at: Option<Expiry>,
+        #[command(flatten)]
+        signing: RootSigningArgs,
+    },
+    /// Show the agency registry: each agency, its kinds, keys and status.
+    #[command(after_help = "Example:\n  blocklist agency list /srv/blocklist --json")]
+    List {
+        /// The publish directory.
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RootSigningArgs {
+    /// A root key's secret file or pkcs11: URI that signs the new registry
+    /// (repeat up to the root threshold).
+    #[arg(long = "sign-with", required = true, value_parser = KeyNameParser)]
+    signers: Vec<KeyName>,
 }
 
 #[derive(Args, Debug)]
@@ -512,9 +598,12 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 publish_threshold: args.publish_threshold,
                 root_lifetime: args.root_lifetime,
             };
-            let root = publish::rotate(&args.dir, &options)?;
-            say!(out, "wrote {root}; the next publish or refresh lists it");
+            for file in publish::rotate(&args.dir, &options)? {
+                say!(out, "wrote {file}");
+            }
+            say!(out, "the next publish or refresh lists them");
         }
+        Command::Agency(command) => agency(command, keyring, out)?,
         Command::Publish(args) => {
             let agency = args
                 .agency
@@ -702,8 +791,8 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 };
             let report = audit::audit(source.as_ref(), pinned.as_deref(), Timestamp::now())?;
             say!(out,
-                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s) verified; manifest expires {}",
-                report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, inspect::time(report.expires_at)
+                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s), {} agency registry version(s) verified; manifest expires {}",
+                report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, report.registries, inspect::time(report.expires_at)
             );
         }
         Command::Completions { shell } => {
@@ -744,6 +833,86 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             }
         }
     }
+    Ok(())
+}
+
+/// Runs an `agency` subcommand.
+fn agency(
+    command: AgencyCommand,
+    keyring: &mut Keyring,
+    out: &mut Report,
+) -> Result<(), CentreError> {
+    let agency_id = |id: &str| Agency::new(id).map_err(|e| CentreError::usage(e.to_string()));
+    let now = Timestamp::now();
+    let (dir, change, signing) = match command {
+        AgencyCommand::List { dir, json } => {
+            let views: Vec<inspect::AgencyView> = registry::current(&dir)?
+                .map_or_else(Vec::new, |r| {
+                    r.agencies().iter().map(inspect::AgencyView::of).collect()
+                });
+            if json {
+                say!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&views).expect("plain data serialises")
+                );
+            } else if views.is_empty() {
+                say!(out, "no agency registered");
+            } else {
+                let mut text = String::new();
+                for view in &views {
+                    view.write_text(&mut text);
+                }
+                out.write(format_args!("{text}"))?;
+            }
+            return Ok(());
+        }
+        AgencyCommand::Add {
+            dir,
+            id,
+            name,
+            kinds,
+            keys,
+            signing,
+        } => {
+            let change = AgencyChange::Add {
+                id: agency_id(&id)?,
+                name,
+                kinds,
+                keys: keyring.publics(&keys)?,
+            };
+            (dir, change, signing)
+        }
+        AgencyCommand::AddKey {
+            dir,
+            id,
+            keys,
+            signing,
+        } => {
+            let change = AgencyChange::AddKeys {
+                id: agency_id(&id)?,
+                keys: keyring.publics(&keys)?,
+            };
+            (dir, change, signing)
+        }
+        AgencyCommand::Revoke {
+            dir,
+            id,
+            key,
+            at,
+            signing,
+        } => {
+            let change = AgencyChange::Revoke {
+                id: agency_id(&id)?,
+                key: key.map(|k| keyring.public(&k)).transpose()?,
+                at: at.map(|at| at.resolve(now)),
+            };
+            (dir, change, signing)
+        }
+    };
+    let signers = keyring.signers(&signing.signers)?;
+    let file = registry::change(&dir, &change, &signers, now)?;
+    say!(out, "wrote {file}; the next publish or refresh lists it");
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! against the manifest, every signature, the root chain from the pinned
 //! root, every snapshot's entries against its signed state, and that
 //! replaying the deltas from the oldest base reaches every later snapshot and
-//! the manifest's state.
+//! the manifest's state, and every agency registry version in order under
+//! the newest root.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,8 @@ pub struct AuditReport {
     pub deltas: usize,
     /// Snapshots checked.
     pub snapshots: usize,
+    /// Agency registry versions checked.
+    pub registries: usize,
 }
 
 /// Audits the chain `source` publishes. `pinned` is a trust root obtained
@@ -56,6 +59,7 @@ pub fn audit(
             file: source.name(MANIFEST_PATH),
             source: source_err,
         })?;
+    chain::registry_chain(source, &mut verifier.clone(), &manifest.registries)?;
     let mut snapshot_states = BTreeMap::new();
     for file in &manifest.snapshots {
         let rel = file.path(DocType::Snapshot);
@@ -102,5 +106,6 @@ pub fn audit(
         roots: manifest.roots.len(),
         deltas: manifest.deltas.len(),
         snapshots: manifest.snapshots.len(),
+        registries: manifest.registries.len(),
     })
 }

@@ -17,7 +17,7 @@ use blocklist_core::store::Store;
 use blocklist_core::verify::{self, read_unverified, Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier};
 
-use crate::centre::source::{Source, MAX_ROOT_SIZE};
+use crate::centre::source::{Source, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
 
 /// A whole list in memory at one version.
@@ -271,6 +271,27 @@ pub fn root_chain(
     Ok(chain)
 }
 
+/// Takes the agency registries of `refs` in order into `verifier` (at the
+/// newest root), each checked against its reference and verified as the
+/// next version (AR2-AR5).
+pub fn registry_chain(
+    source: &dyn Source,
+    verifier: &mut Verifier,
+    refs: &[FileRef],
+) -> Result<(), CentreError> {
+    for file in refs {
+        let rel = file.path(DocType::Registry);
+        let bytes = fetch_checked(source, &rel, file)?;
+        verifier
+            .accept_registry(&bytes)
+            .map_err(|err| CentreError::Verify {
+                file: source.name(&rel),
+                source: err,
+            })?;
+    }
+    Ok(())
+}
+
 /// Where a replay starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Base {
@@ -420,9 +441,11 @@ pub fn fetch_checked(
     rel: &str,
     file: &FileRef,
 ) -> Result<Vec<u8>, CentreError> {
-    // A root's listed size is read before the manifest listing it is verified.
+    // A root's listed size is read before the manifest listing it is
+    // verified; a registry's is capped as the daemon caps it.
     let limit = match parse_file_path(rel) {
         Some((DocType::Root, ..)) => file.size.min(MAX_ROOT_SIZE),
+        Some((DocType::Registry, ..)) => file.size.min(MAX_REGISTRY_SIZE),
         _ => file.size,
     };
     let bytes = source.fetch(rel, limit)?;

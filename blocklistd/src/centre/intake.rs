@@ -22,7 +22,7 @@ use blocklist_core::{Agency, Timestamp};
 
 use crate::centre::ownership::{self, Change};
 use crate::centre::publish_dir::{DirLock, PublishDir, CENTRE_DIR};
-use crate::centre::source::Source as _;
+use crate::centre::registry::Registries;
 use crate::centre::CentreError;
 
 /// The largest submission file the centre reads: a million operations of
@@ -161,20 +161,10 @@ fn summary(
     }
 }
 
-/// The newest agency registry of the directory, each version accepted in
-/// turn from version 1 (so the newest is checked as following the others).
+/// The newest agency registry of the directory, its chain checked under
+/// `verifier` (the newest trust root).
 fn newest_registry(dir: &PublishDir, verifier: &Verifier) -> Result<Registry, CentreError> {
-    let mut verifier = verifier.clone();
-    for (_, rel) in dir.registry_files()? {
-        let bytes = dir.read(&rel)?;
-        verifier
-            .accept_registry(&bytes)
-            .map_err(|source| CentreError::Verify {
-                file: dir.name(&rel),
-                source,
-            })?;
-    }
-    match verifier.registry() {
+    match Registries::scan(dir, verifier)?.current() {
         Some(registry) => Ok(registry.clone().into_inner()),
         None => Err(CentreError::usage(format!(
             "{} has no agency registry: register the agencies first (blocklist agency add)",

@@ -10,6 +10,7 @@
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
 //! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
+//! - [`registry`]: the agency registry and the `agency` commands that change it.
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
 //! - [`delta_head`]: a published delta's version, time and state, without its operations.
@@ -34,6 +35,7 @@ pub mod ownership;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
+pub mod registry;
 pub mod source;
 pub mod state;
 pub mod submit;

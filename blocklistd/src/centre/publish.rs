@@ -44,6 +44,7 @@ use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, 
 use crate::centre::intake::{self, Accepted, AcceptedSubmission};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
+use crate::centre::registry::{self, Registries};
 use crate::centre::source::Source;
 use crate::centre::state::{self, CentreState};
 use crate::centre::CentreError;
@@ -115,10 +116,12 @@ pub struct RotateOptions {
     pub root_lifetime: Duration,
 }
 
-/// Writes the next trust root. The next publish or refresh lists it in the
-/// manifest; when it changes the publish keys, that publish re-anchors the
-/// chain on a fresh snapshot signed by the new keys.
-pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError> {
+/// Writes the next trust root, and when it changes the root keys, every
+/// agency registry version signed again under it ([`registry::resign`]);
+/// returns the files written, the root first. The next publish or refresh
+/// lists them in the manifest; when the root changes the publish keys, that
+/// publish re-anchors the chain on a fresh snapshot signed by the new keys.
+pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, CentreError> {
     let dir = PublishDir::open(dir)?;
     let lock = dir.lock()?;
     let roots = Roots::scan(&dir)?;
@@ -181,7 +184,23 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<String, CentreError
         source,
     })?;
     let file = dir.write_document(&lock, DocType::Root, next.version, &bytes)?;
-    Ok(file.path(DocType::Root))
+    let mut written = vec![file.path(DocType::Root)];
+    if next.root_keys != current.root_keys {
+        written.extend(registry::resign(
+            &dir,
+            &lock,
+            roots.newest(),
+            &check,
+            &options.signers,
+        )?);
+    }
+    Ok(written)
+}
+
+/// A verifier at the newest trust root of a publish directory, the chain
+/// from version 1 checked.
+pub(crate) fn newest_root(dir: &PublishDir) -> Result<Verifier, CentreError> {
+    Ok(Roots::scan(dir)?.newest().clone())
 }
 
 /// What `publish` reads and how it signs.
@@ -737,7 +756,7 @@ impl Roots {
     /// Reads `roots/` and checks it is one chain from version 1.
     fn scan(dir: &PublishDir) -> Result<Roots, CentreError> {
         let mut files = Vec::new();
-        for (index, (version, rel)) in dir.root_files()?.into_iter().enumerate() {
+        for (index, (version, rel)) in dir.files(DocType::Root)?.into_iter().enumerate() {
             if version.get() != index as u64 + 1 {
                 return Err(CentreError::Inconsistent {
                     file: dir.name(&rel),
@@ -775,6 +794,8 @@ impl Roots {
 struct Centre<'a> {
     dir: &'a PublishDir,
     roots: Roots,
+    /// The agency registry versions, listed in every manifest.
+    registries: Registries,
     manifest: Option<Verified<Manifest>>,
 }
 
@@ -805,9 +826,11 @@ impl<'a> Centre<'a> {
                 Some(verified)
             }
         };
+        let registries = Registries::scan(dir, roots.newest())?;
         Ok(Centre {
             dir,
             roots,
+            registries,
             manifest,
         })
     }
@@ -900,7 +923,7 @@ impl<'a> Centre<'a> {
             roots: self.roots.files.clone(),
             deltas: current.map_or_else(Vec::new, |m| m.deltas.clone()),
             snapshots: current.map_or_else(Vec::new, |m| m.snapshots.clone()),
-            registries: current.map_or_else(Vec::new, |m| m.registries.clone()),
+            registries: self.registries.files.clone(),
             extensions: vec![],
         }
     }

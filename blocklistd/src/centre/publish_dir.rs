@@ -67,7 +67,7 @@ impl PublishDir {
         }
         let tmp = dir.tmp_dir();
         fs::create_dir_all(&tmp).map_err(CentreError::io("create", &tmp))?;
-        if !dir.root_files()?.is_empty() {
+        if !dir.files(DocType::Root)?.is_empty() {
             return Err(CentreError::usage(format!(
                 "{} already holds a trust root: use rotate to change keys",
                 path.display()
@@ -193,23 +193,13 @@ impl PublishDir {
         self.write_atomic(MANIFEST_PATH, bytes)
     }
 
-    /// The trust root files present, by version (a rotation writes its root
-    /// before any manifest lists it, so publish finds new roots here).
-    pub fn root_files(&self) -> Result<Vec<(Version, String)>, CentreError> {
-        let mut roots = self.documents(DocType::Root)?;
-        roots.sort();
-        Ok(roots)
-    }
-
-    /// The agency registry files present, by version (none before the first
-    /// `agency add`: the folder is made by the first registry written).
-    pub fn registry_files(&self) -> Result<Vec<(Version, String)>, CentreError> {
-        if !self.folder(DocType::Registry).exists() {
-            return Ok(vec![]);
-        }
-        let mut registries = self.documents(DocType::Registry)?;
-        registries.sort();
-        Ok(registries)
+    /// The files of `doc` present, as (version, relative path), ascending
+    /// (a rotation or an `agency` command writes its file before any
+    /// manifest lists it, so publish finds new roots and registries here).
+    pub fn files(&self, doc: DocType) -> Result<Vec<(Version, String)>, CentreError> {
+        let mut found = self.documents(doc)?;
+        found.sort();
+        Ok(found)
     }
 
     /// Replaces one of the centre's own files (under [`CENTRE_DIR`], never

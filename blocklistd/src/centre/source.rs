@@ -20,6 +20,9 @@ pub const MAX_MANIFEST_SIZE: u64 = crate::daemon::config::DEFAULT_MAX_MANIFEST_S
 /// comes from a manifest not yet verified, so it is capped by this too.
 pub const MAX_ROOT_SIZE: u64 = crate::daemon::source::http::MAX_ROOT_SIZE;
 
+/// The most bytes an agency registry may hold: the daemon's cap.
+pub const MAX_REGISTRY_SIZE: u64 = crate::daemon::source::http::MAX_REGISTRY_SIZE;
+
 /// How much a read asks of the host at a time: a read grows by what arrives.
 const READ_CHUNK: usize = 64 * 1024;
 

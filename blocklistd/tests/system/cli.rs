@@ -8,6 +8,7 @@ fn every_subcommand_help_has_an_example() {
         "keygen",
         "init",
         "rotate",
+        "agency",
         "publish",
         "refresh",
         "snapshot",

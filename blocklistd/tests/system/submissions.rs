@@ -4,53 +4,36 @@
 
 use std::path::{Path, PathBuf};
 
-use blocklist_core::document::{
-    AgencyEntry, DocType, Document, FileRef, ListId, Registry, Version,
-};
-use blocklist_core::{Agency, Kind, Sha256, Timestamp};
-use blocklistd::centre::keyfile;
-
 use crate::support::{fails, ok, s, Centre};
 
-/// Registers th-aoc (numbers and domains) and th-dsi (numbers) in the
-/// centre's directory, signed by its root key: the registry an `agency add`
-/// writes, built through the core API.
+/// Registers th-aoc (numbers and domains) and th-dsi (numbers) with
+/// `blocklist agency add`, signed by the centre's root key.
 fn register(centre: &Centre, aoc: &Path, dsi: &Path) {
-    let agency = |id: &str, name: &str, kinds: Vec<Kind>, key: &Path| {
-        let key = keyfile::read_public(&key.with_extension("pub")).unwrap();
-        AgencyEntry::new(Agency::new(id).unwrap(), name, kinds, vec![key]).unwrap()
-    };
-    let registry = Registry::new(
-        ListId::new("th-test").unwrap(),
-        Version::FIRST,
-        Timestamp::now(),
-        vec![
-            agency(
-                "th-aoc",
-                "Anti-Online Scam Centre",
-                vec![Kind::Number, Kind::Domain],
-                aoc,
-            ),
-            agency(
-                "th-dsi",
-                "Department of Special Investigation",
-                vec![Kind::Number],
-                dsi,
-            ),
-        ],
-        vec![],
-    )
-    .unwrap();
-    let root_key = keyfile::read_secret(&centre.root_key).unwrap();
-    let bytes = registry.sign(&[&root_key]).unwrap();
-    let file = FileRef {
-        version: Version::FIRST,
-        sha256: Sha256::of(&bytes),
-        size: bytes.len() as u64,
-    };
-    let path = centre.dir.join(file.path(DocType::Registry));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
+    for (id, name, kinds, key) in [
+        ("th-aoc", "Anti-Online Scam Centre", "number,domain", aoc),
+        (
+            "th-dsi",
+            "Department of Special Investigation",
+            "number",
+            dsi,
+        ),
+    ] {
+        ok(&[
+            "agency",
+            "add",
+            s(&centre.dir),
+            "--id",
+            id,
+            "--name",
+            name,
+            "--kinds",
+            kinds,
+            "--key",
+            s(&key.with_extension("pub")),
+            "--sign-with",
+            s(&centre.root_key),
+        ]);
+    }
 }
 
 /// `blocklist submit` as `agency` with its key, for numbers unless `extra` says otherwise.
