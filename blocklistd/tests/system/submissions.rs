@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::docs_walkthroughs::{run_script, walkthrough_blocks};
 use crate::support::{fails, ok, s, Centre};
 
 /// Registers th-aoc (numbers and domains) and th-dsi (numbers) with
@@ -190,4 +191,28 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
         "{out}"
     );
     ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+}
+
+#[test]
+fn the_centre_docs_submission_walkthrough_lists_refuses_and_removes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let [readme]: [String; 1] = walkthrough_blocks("README.md").try_into().unwrap();
+    let [quick_start, submissions]: [String; 2] =
+        walkthrough_blocks("docs/CENTRE.md").try_into().unwrap();
+    run_script(tmp.path(), &readme);
+    run_script(tmp.path(), &quick_start);
+    let report = run_script(tmp.path(), &submissions);
+    assert!(report.contains("agency: th-aoc"), "{report}");
+    assert!(report.contains("refused: nothing applied"), "{report}");
+    let removed = report
+        .rfind("1 removed")
+        .expect("th-aoc's removal published");
+    assert!(
+        removed > report.find("refused: nothing applied").unwrap(),
+        "{report}"
+    );
+    // th-aoc's listing came and went; the README's stays, under its label.
+    let pub_dir = tmp.path().join("pub");
+    let manifest = ok(&["inspect", s(&pub_dir.join("manifest"))]);
+    assert!(manifest.contains("version: 4"), "{manifest}");
 }
