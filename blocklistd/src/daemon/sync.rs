@@ -267,24 +267,28 @@ impl Syncer {
         Ok(())
     }
 
-    /// Takes the kept agency registries again, in order, up to the first
-    /// that does not follow (verified against the root in force, as when it
-    /// came): the next sync fetches the rest from the manifest.
+    /// Takes the kept agency registries again, in order, verified against the
+    /// root in force. A version may be kept twice (signed again after a
+    /// rotation of the root keys): the file that follows is taken, the other
+    /// passed over. What does not follow is left for the next sync to fetch.
     fn resume_registries(&mut self) {
-        for (_, path) in self.files.kept(DocType::Registry) {
+        for (version, path) in self.files.kept(DocType::Registry) {
+            let Some(verifier) = self.verifier.as_mut() else {
+                return;
+            };
+            if verifier.registry().is_some_and(|r| r.version >= version) {
+                continue;
+            }
             let accepted = std::fs::read(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|bytes| {
-                    self.verifier
-                        .as_mut()
-                        .ok_or_else(|| "no trust root".to_owned())?
+                    verifier
                         .accept_registry(&bytes)
                         .map(drop)
                         .map_err(|e| e.to_string())
                 });
             if let Err(reason) = accepted {
-                warn!(registry = %path.display(), %reason, "kept agency registry does not follow the one in force; ignored");
-                break;
+                warn!(registry = %path.display(), %reason, "kept agency registry does not follow the one in force; passed over");
             }
         }
         self.publish_registry();

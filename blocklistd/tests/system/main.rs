@@ -27,6 +27,8 @@ mod history;
 mod serving;
 // blocklistd against the real centre: bootstrap, deltas, catch-up, failover, drop folder, push, mirror, faults.
 mod daemon;
+// The agency registry: `blocklist agency` at the centre, taken, shown and kept by a daemon; forgeries refused.
+mod agencies;
 // blocklistd's API: freshness on every answer, slow clients, index failures, socket mode, exposed address.
 mod daemon_api;
 // The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots.

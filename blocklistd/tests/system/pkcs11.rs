@@ -289,6 +289,25 @@ fn root_key_in_the_token_and_publish_keys_in_files_rotate_and_verify() {
     hsm.publish(&dir, "keys/publish.key");
     hsm.verify(&dir, 1);
 
+    // The token root signs the agency registry as it signs roots.
+    hsm.ok(&["keygen", s(&hsm.path("keys/th-aoc"))]);
+    let out = hsm.ok(&[
+        "agency",
+        "add",
+        s(&dir),
+        "--id",
+        "th-aoc",
+        "--name",
+        "AOC",
+        "--kinds",
+        "number",
+        "--key",
+        "keys/th-aoc.pub",
+        "--sign-with",
+        ROOT,
+    ]);
+    assert!(out.contains("wrote registries/1-"), "{out}");
+
     // The token root signs the next root, which moves publishing into the token.
     hsm.ok(&["keygen", PUBLISH]);
     hsm.ok(&[
@@ -313,6 +332,8 @@ fn root_key_in_the_token_and_publish_keys_in_files_rotate_and_verify() {
     let out = hsm.ok(&["refresh", s(&dir), "--key", PUBLISH]);
     assert!(out.contains("manifest serial"), "{out}");
     hsm.verify(&dir, 2);
+    let listed = hsm.ok(&["agency", "list", s(&dir)]);
+    assert!(listed.contains("th-aoc \"AOC\": active"), "{listed}");
 }
 
 /// The token holds the private key as asked: asked directly through
