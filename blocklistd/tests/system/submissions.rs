@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::daemon::{polling, Site};
 use crate::docs_walkthroughs::{run_script, walkthrough_blocks};
-use crate::support::{fails, ok, s, Centre};
+use crate::support::{fails, ok, s, Centre, Server};
 
 /// Registers th-aoc (numbers and domains) and th-dsi (numbers) with
 /// `blocklist agency add`, signed by the centre's root key.
@@ -97,6 +98,28 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     assert!(
         delta.contains("add number:+66812345678 reason=scam_call agency=th-aoc"),
         "{delta}"
+    );
+    // A daemon following the centre answers with th-aoc.
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_version(1);
+    let answer = daemon.json("/v1/check?kind=number&value=081-234-5678");
+    assert_eq!(answer["agency"], "th-aoc", "{answer}");
+
+    // th-dsi may not list it too (one identifier, several agencies: the format-2 store).
+    let relist = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-add.submission",
+        &["--kind", "number", "--reason", "fraud", s(&numbers)],
+    );
+    let err = fails(&centre.publish_args(&["--submission", s(&relist)]));
+    assert!(
+        err.contains("number +66812345678 is listed by th-aoc; th-dsi may not list it too")
+            && err.contains("format-2 store"),
+        "{err}"
     );
 
     // The same file again is a replay.
@@ -191,6 +214,32 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
         "{out}"
     );
     ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    daemon.wait_version(2);
+    assert!(!daemon.listed("number", "081-234-5678"));
+    assert!(daemon.stop());
+
+    // Once th-dsi's key is revoked, its submissions are refused from then on.
+    let dsi_public = dsi_key.with_extension("pub");
+    ok(&[
+        "agency",
+        "revoke",
+        s(&centre.dir),
+        "--id",
+        "th-dsi",
+        "--key",
+        s(&dsi_public),
+        "--sign-with",
+        s(&centre.root_key),
+    ]);
+    let late = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-late.submission",
+        &["--kind", "number", s(&numbers)],
+    );
+    let err = fails(&centre.publish_args(&["--submission", s(&late)]));
+    assert!(err.contains("of agency th-dsi is revoked since"), "{err}");
 }
 
 #[test]
