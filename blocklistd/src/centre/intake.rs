@@ -222,3 +222,39 @@ fn read_capped(file: &Path) -> Result<Vec<u8>, CentreError> {
     }
     std::fs::read(file).map_err(CentreError::io("read", file))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_sequences_are_read_back_and_a_damaged_file_is_named_with_its_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let lock = dir.lock().unwrap();
+        assert!(read_sequences(&dir).unwrap().is_empty());
+        let accepted = Accepted {
+            submissions: vec![AcceptedSubmission {
+                file: PathBuf::from("a.submission"),
+                agency: Agency::new("th-aoc").unwrap(),
+                sequence: 42,
+                operations: 1,
+                urgent: false,
+            }],
+            sequences: [(KeyId([7; 32]), 42), (KeyId([1; 32]), 9)].into(),
+            ..Accepted::default()
+        };
+        accepted.record(&dir, &lock).unwrap();
+        assert_eq!(read_sequences(&dir).unwrap(), accepted.sequences);
+
+        let path = dir.path().join(sequences_path());
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("not a line\n");
+        std::fs::write(&path, text).unwrap();
+        let err = read_sequences(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("submission-sequences:3") && err.contains("\"not a line\""),
+            "{err}"
+        );
+    }
+}

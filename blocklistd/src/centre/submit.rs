@@ -8,6 +8,7 @@
 //! line whose agency column names another agency is an invalid line: one
 //! submission speaks for one agency.
 
+use std::collections::HashSet;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -82,7 +83,8 @@ pub fn submit(options: &SubmitOptions, output: &Path) -> Result<SubmitReport, Ce
     )?;
     let updated = ingest::read_inputs(&options.updates, &[], &context, &mut invalid)?;
     let mut ops = Vec::new();
-    let mut added_ids = std::collections::HashSet::new();
+    // Identifiers added or updated: an update may name none of them again.
+    let mut listed_ids = HashSet::new();
     for (additions, as_update) in [(listed.additions, false), (updated.additions, true)] {
         for addition in additions {
             if addition.listing.agency != options.agency {
@@ -95,7 +97,7 @@ pub fn submit(options: &SubmitOptions, output: &Path) -> Result<SubmitReport, Ce
                 });
                 continue;
             }
-            if !added_ids.insert(addition.id.clone()) {
+            if !listed_ids.insert(addition.id.clone()) {
                 invalid.push(InvalidLine {
                     reason: format!("{} is both an add and an update", addition.id),
                     origin: addition.origin,
@@ -115,7 +117,8 @@ pub fn submit(options: &SubmitOptions, output: &Path) -> Result<SubmitReport, Ce
         }
     }
     for removal in listed.removals {
-        if added_ids.contains(&removal.id) {
+        // (`read_inputs` already refused an identifier both added and removed.)
+        if listed_ids.contains(&removal.id) {
             invalid.push(InvalidLine {
                 reason: format!("{} is also to be updated", removal.id),
                 origin: removal.origin,

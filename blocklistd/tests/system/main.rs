@@ -31,7 +31,7 @@ mod daemon;
 mod agencies;
 // blocklistd's API: freshness on every answer, slow clients, index failures, socket mode, exposed address.
 mod daemon_api;
-// The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots.
+// The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots, agencies' submissions.
 mod drop_folder;
 // The README's walkthrough run verbatim, then the daemon on its folder.
 mod readme;
