@@ -196,7 +196,9 @@ pub enum VerifyError {
     },
     /// An agency registry that changes what the registry held says may not
     /// change (AR4, AR5).
-    #[error("registry version {offered} may not follow version {held}: {source}")]
+    #[error(
+        "registry version {offered} breaks the history of version {held} held (0: none): {source}"
+    )]
     RegistryChange {
         /// The version held (0: none).
         held: u64,

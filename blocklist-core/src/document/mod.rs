@@ -109,7 +109,9 @@ impl DocType {
     }
 
     /// The folder of a publish directory its files live in (`roots`,
-    /// `registries`, ...): the plural of its name.
+    /// `registries`, ...): the plural of its name. The manifest is the
+    /// exception, a single file at [`MANIFEST_PATH`]; its plural is given
+    /// only so that every type has one.
     pub const fn folder(self) -> &'static str {
         match self {
             DocType::Root => "roots",

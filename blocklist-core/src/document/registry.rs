@@ -309,13 +309,13 @@ fn kind_names(kinds: &[Kind]) -> String {
 #[non_exhaustive]
 pub enum RegistryChangeError {
     /// An agency of the previous version is missing.
-    #[error("agency {agency} was dropped (an agency is revoked, never removed)")]
+    #[error("agency {agency} was dropped (an agency is revoked, never removed: AR4)")]
     AgencyDropped {
         /// The agency.
         agency: Agency,
     },
     /// A key of the previous version is missing from its agency.
-    #[error("key {key} of agency {agency} was dropped (a key is revoked, never removed)")]
+    #[error("key {key} of agency {agency} was dropped (a key is revoked, never removed: AR4)")]
     KeyDropped {
         /// The agency that had it.
         agency: Agency,
@@ -324,7 +324,7 @@ pub enum RegistryChangeError {
     },
     /// A key of one agency now stands under another.
     #[error(
-        "key {key} of agency {from} now stands under agency {to} (a key never changes agency)"
+        "key {key} of agency {from} now stands under agency {to} (a key never changes agency: AR4)"
     )]
     KeyMoved {
         /// The agency that had it.
@@ -335,7 +335,9 @@ pub enum RegistryChangeError {
         key: KeyId,
     },
     /// A revocation was lifted or its time changed.
-    #[error("the revocation of {what} changed from {was} to {now:?} (revocations are permanent)")]
+    #[error(
+        "the revocation of {what} changed from {was} to {now:?} (revocations are permanent: AR4)"
+    )]
     RevocationChanged {
         /// The agency, or `key <id> of agency <id>`.
         what: String,
@@ -345,7 +347,7 @@ pub enum RegistryChangeError {
         now: Option<Timestamp>,
     },
     /// A new revocation takes effect before the registry carrying it was issued.
-    #[error("{what} is revoked from {revoked_at}, before this registry was issued at {issued_at} (a revocation never reaches back)")]
+    #[error("{what} is revoked from {revoked_at}, before this registry was issued at {issued_at} (a revocation never reaches back: AR5)")]
     RevokedInThePast {
         /// The agency, or `key <id> of agency <id>`.
         what: String,
@@ -355,7 +357,7 @@ pub enum RegistryChangeError {
         issued_at: Timestamp,
     },
     /// Issued before the previous version.
-    #[error("issued at {issued_at}, before the previous version's {previous}")]
+    #[error("issued at {issued_at}, before the previous version's {previous} (AR4)")]
     IssuedBeforePrevious {
         /// The previous version's `issued_at`.
         previous: Timestamp,
@@ -397,12 +399,6 @@ impl Registry {
             .binary_search_by(|a| a.id.as_str().cmp(id))
             .ok()
             .map(|i| &self.agencies[i])
-    }
-
-    /// The agencies, for a new version built from this one (checked again by
-    /// [`Registry::new`]).
-    pub fn into_agencies(self) -> Vec<AgencyEntry> {
-        self.agencies
     }
 
     /// The agency holding key `key`, and the key.

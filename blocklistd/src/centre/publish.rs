@@ -183,18 +183,18 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, Centre
         file: what(),
         source,
     })?;
+    // The registries first: until the root is written they are unlisted
+    // files no verifier of the current root takes, so a rotate stopped
+    // between the two leaves the directory as it was.
+    let registries = if next.root_keys == current.root_keys {
+        vec![]
+    } else {
+        registry::resign(&dir, &lock, roots.newest(), &check, &options.signers)?
+    };
     let file = dir.write_document(&lock, DocType::Root, next.version, &bytes)?;
-    let mut written = vec![file.path(DocType::Root)];
-    if next.root_keys != current.root_keys {
-        written.extend(registry::resign(
-            &dir,
-            &lock,
-            roots.newest(),
-            &check,
-            &options.signers,
-        )?);
-    }
-    Ok(written)
+    Ok(std::iter::once(file.path(DocType::Root))
+        .chain(registries)
+        .collect())
 }
 
 /// A verifier at the newest trust root of a publish directory, the chain

@@ -37,9 +37,7 @@ impl Registries {
     pub fn scan(dir: &PublishDir, root: &Verifier) -> Result<Registries, CentreError> {
         let mut verifier = root.clone();
         let mut files = Vec::new();
-        let mut found = dir.files(DocType::Registry)?;
-        found.sort();
-        let mut candidates = found.into_iter().peekable();
+        let mut candidates = dir.files(DocType::Registry)?.into_iter().peekable();
         while let Some((version, rel)) = candidates.next() {
             let expected = files.len() as u64 + 1;
             if version.get() != expected {
@@ -136,7 +134,7 @@ pub fn change(
     let current = registries.current();
     let mut agencies = current.map_or_else(Vec::new, |r| r.agencies().to_vec());
     let usage = |e: blocklist_core::document::EncodeError| CentreError::usage(e.to_string());
-    let find = |agencies: &mut Vec<AgencyEntry>, id: &Agency| -> Result<usize, CentreError> {
+    let find = |agencies: &[AgencyEntry], id: &Agency| -> Result<usize, CentreError> {
         agencies
             .iter()
             .position(|a| a.id() == id)
@@ -159,13 +157,13 @@ pub fn change(
             );
         }
         AgencyChange::AddKeys { id, keys } => {
-            let at = find(&mut agencies, id)?;
+            let at = find(&agencies, id)?;
             for key in keys {
                 agencies[at].add_key(*key).map_err(usage)?;
             }
         }
         AgencyChange::Revoke { id, key, at } => {
-            let index = find(&mut agencies, id)?;
+            let index = find(&agencies, id)?;
             let at = at.unwrap_or(now);
             match key {
                 Some(key) => agencies[index].revoke_key(&key.id(), at),
@@ -203,7 +201,8 @@ pub fn current(dir: &Path) -> Result<Option<Registry>, CentreError> {
 /// Signs every registry version again under `next` (a root whose root keys
 /// differ from `current`'s) with those of `signers` that are its root keys,
 /// and writes the files beside the old ones: a client that rotates to `next`
-/// verifies each registry against it. Call it once `next`'s file is written.
+/// verifies each registry against it. Called before `next`'s own file is
+/// written, so that no root is published without its registries.
 pub(crate) fn resign(
     dir: &PublishDir,
     lock: &DirLock,

@@ -111,9 +111,9 @@ impl LocalFiles {
         kept
     }
 
-    /// Deletes deltas and snapshots not in `keep` (relative paths).
-    pub fn prune(&self, keep: &HashSet<String>) {
-        for folder in ["deltas", "snapshots"] {
+    /// Deletes the files of `docs` (their folders) not in `keep` (relative paths).
+    pub fn prune(&self, docs: &[DocType], keep: &HashSet<String>) {
+        for folder in docs.iter().map(|doc| doc.folder()) {
             for entry in std::fs::read_dir(self.dir.join(folder))
                 .into_iter()
                 .flatten()
@@ -122,7 +122,7 @@ impl LocalFiles {
                 let rel = format!("{folder}/{}", entry.file_name().to_string_lossy());
                 if !keep.contains(&rel) {
                     if let Err(e) = std::fs::remove_file(entry.path()) {
-                        tracing::warn!(file = %entry.path().display(), error = %e, "cannot prune mirrored file");
+                        tracing::warn!(file = %entry.path().display(), error = %e, "cannot prune kept file");
                     }
                 }
             }

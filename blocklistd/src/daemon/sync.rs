@@ -684,19 +684,23 @@ impl Syncer {
 
     /// Fetches and takes, in order, the agency registries the manifest lists
     /// after the one held, each capped at [`MAX_REGISTRY_SIZE`] and checked
-    /// against its reference before it is verified.
+    /// against its reference before it is verified. Versions already held
+    /// whose listed file is another (signed again after a rotation of the
+    /// root keys) are kept too, and the superseded files dropped, so that a
+    /// restart verifies the kept chain under the root in force.
     async fn take_registries(
         &mut self,
         index: usize,
         manifest: &Manifest,
     ) -> Result<(), DaemonError> {
         let held = self.registry_version();
-        for file in manifest
-            .registries
-            .iter()
-            .filter(|r| Some(r.version) > held)
-        {
+        let mut listed = HashSet::new();
+        for file in &manifest.registries {
             let rel = file.path(DocType::Registry);
+            listed.insert(rel.clone());
+            if Some(file.version) <= held && self.files.has(&rel) {
+                continue;
+            }
             let url = self.mirrors[index].url(&rel);
             if file.size > MAX_REGISTRY_SIZE {
                 return Err(DaemonError::TooLarge {
@@ -705,7 +709,15 @@ impl Syncer {
                 });
             }
             let bytes = self.fetch_checked(index, &rel, file).await?;
-            self.accept_registry(&bytes, &url)?;
+            if Some(file.version) > held {
+                self.accept_registry(&bytes, &url)?;
+            } else {
+                // Checked against the signed manifest; verified in order at the next start.
+                self.files.write(&rel, &bytes)?;
+            }
+        }
+        if !listed.is_empty() {
+            self.files.prune(&[DocType::Registry], &listed);
         }
         Ok(())
     }
@@ -901,7 +913,8 @@ impl Syncer {
             }
             keep.insert(rel);
         }
-        self.files.prune(&keep);
+        self.files
+            .prune(&[DocType::Delta, DocType::Snapshot], &keep);
         Ok(())
     }
 }

@@ -220,8 +220,7 @@ fn agencies_added_at_the_centre_reach_the_daemon_a_publish_signed_registry_is_re
 }
 
 #[test]
-fn a_rotation_of_the_root_keys_signs_the_registry_again_and_a_new_daemon_takes_it_under_the_new_root(
-) {
+fn a_rotation_of_the_root_keys_signs_the_registry_again_for_daemons_old_and_new_and_restarts() {
     let centre = Centre::new();
     let bank = agency_key(&centre, "bank-004");
     agency(
@@ -240,6 +239,11 @@ fn a_rotation_of_the_root_keys_signs_the_registry_again_and_a_new_daemon_takes_i
         &centre.root_key,
     );
     publish(&centre, "v1.txt", &["one.example"], &[]);
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_status("registry 1", |s| s["registry"]["version"] == 1);
+
     let new_root = centre.tmp.path().join("root-2");
     ok(&["keygen", s(&new_root)]);
     let new_root_key = new_root.with_extension("key");
@@ -268,10 +272,62 @@ fn a_rotation_of_the_root_keys_signs_the_registry_again_and_a_new_daemon_takes_i
         "{audit}"
     );
 
-    let server = Server::start(&centre.dir);
-    let site = Site::new();
-    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    // The daemon that held registry 1 under the old root moves on ...
     let status = daemon.wait_status("registry 2", |s| s["registry"]["version"] == 2);
     assert_eq!(agencies(&status), ["bank-004=revoked"]);
     assert_eq!(status["trust_root"]["version"], 2);
+    // ... and keeps a chain a restart verifies under the new root, offline.
+    assert!(daemon.stop());
+    let offline = site.start(&polling(&centre.first_root(), &["http://127.0.0.1:9"]));
+    let status = offline.status();
+    assert_eq!(status["registry"]["version"], 2, "{status:#}");
+    assert!(
+        !offline.log_text().contains("passed over"),
+        "{}",
+        offline.log_text()
+    );
+    drop(offline);
+
+    // A new daemon walks the whole chain under the new root.
+    let fresh = Site::new();
+    let daemon = fresh.start(&polling(&centre.first_root(), &[&server.url]));
+    let status = daemon.wait_status("registry 2", |s| s["registry"]["version"] == 2);
+    assert_eq!(agencies(&status), ["bank-004=revoked"]);
+}
+
+#[test]
+fn registries_dropped_out_of_order_wait_their_turn_and_are_taken_in_order() {
+    let centre = Centre::new();
+    let (bank, aoc) = (
+        agency_key(&centre, "bank-004"),
+        agency_key(&centre, "th-aoc"),
+    );
+    for (id, kinds, key) in [("bank-004", "account", &bank), ("th-aoc", "number", &aoc)] {
+        agency(
+            &centre,
+            "add",
+            &["--id", id, "--name", id, "--kinds", kinds, "--key", s(key)],
+            &centre.root_key,
+        );
+    }
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let site = Site::new();
+    let daemon = site.start(&format!(
+        "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",
+        s(&centre.first_root())
+    ));
+    let inbox = site.inbox().join("registries");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let registries = centre.files("registries");
+    let copy = |file: &std::path::Path| {
+        std::fs::copy(file, inbox.join(file.file_name().unwrap())).unwrap();
+    };
+    copy(&registries[1]);
+    let status = daemon.wait_status("registry 2 waiting", |s| {
+        s["drop_left_in_place"][0]["state"] == "waiting"
+    });
+    assert!(status["registry"].is_null(), "{status:#}");
+    copy(&registries[0]);
+    let status = daemon.wait_status("registries 1 and 2", |s| s["registry"]["version"] == 2);
+    assert_eq!(agencies(&status), ["bank-004=active", "th-aoc=active"]);
 }

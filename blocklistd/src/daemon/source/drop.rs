@@ -1,6 +1,7 @@
 //! The drop folder: files delivered by hand (air-gapped sites) or by any
-//! copy job. Any published file (root, manifest, delta, snapshot), under any
-//! name, at the top of the folder or in `roots/`, `deltas/`, `snapshots/`.
+//! copy job. Any published file (root, manifest, delta, snapshot, agency
+//! registry), under any name, at the top of the folder or in `roots/`,
+//! `deltas/`, `snapshots/`, `registries/`.
 //!
 //! The folder is looked at when the watcher reports a file created, written
 //! and closed, modified or moved in (never for the daemon's own reads, which
@@ -12,8 +13,9 @@
 //! its type (read from its 16-byte header): a file over it is rejected
 //! unread. Each file is then verified like one fetched over HTTP (by
 //! signature, list and version: there is no manifest digest to check a
-//! hand-carried delta against), in order: roots, the newest useful snapshot,
-//! deltas in version order, manifests. A snapshot is not read whole: only
+//! hand-carried delta against), in order: roots, agency registries in
+//! version order, the newest useful snapshot, deltas in version order,
+//! manifests. A snapshot is not read whole: only
 //! its version, to sort it; it is verified and applied as it streams from
 //! the dropped file (so one broken past its head is rejected when applied).
 //! Then it is moved:
@@ -22,8 +24,8 @@
 //!   one of the pinned chain: a foreign root is rejected);
 //! - to `rejected/`, with `<name>.reason`, when refused (too large, not a
 //!   document, bad signature, another list, rollback, expired manifest ...);
-//! - nowhere when it may still become useful: a delta after a gap (waiting
-//!   for the missing ones), or a file that is not yet a complete document
+//! - nowhere when it may still become useful: a delta or registry after a
+//!   gap (waiting for the missing ones), or a file that is not yet a complete document
 //!   (still being written), until it has been unchanged for
 //!   `drop.reject_incomplete_after`.
 //!
@@ -43,7 +45,7 @@ use std::time::{Duration, Instant, SystemTime};
 use blocklist_core::document::envelope::{self, HEADER_LEN};
 use blocklist_core::document::{
     DecodeError, Delta, DocType, Document, FileRef, Manifest, Registry, SnapshotStream, TrustRoot,
-    Version,
+    Version, FOLDER_TYPES,
 };
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Sha256;
@@ -63,8 +65,6 @@ use crate::daemon::DaemonError;
 pub const PROCESSED_DIR: &str = "processed";
 /// Where refused files go, inside the drop folder.
 pub const REJECTED_DIR: &str = "rejected";
-/// The layout folders scanned besides the top of the drop folder.
-const LAYOUT_DIRS: [&str; 3] = ["roots", "deltas", "snapshots"];
 
 /// The most bytes a dropped delta may hold. No signed manifest announces a
 /// dropped file's size, so the cap is fixed: a 100k-operation delta is
@@ -152,7 +152,10 @@ fn wakes(inbox: &[PathBuf], event: &notify::Event) -> bool {
             .and_then(|p| p.parent())
             .is_some_and(|dir| {
                 inbox.iter().any(|inbox| {
-                    dir == inbox || LAYOUT_DIRS.iter().any(|sub| dir == inbox.join(sub))
+                    dir == inbox
+                        || FOLDER_TYPES
+                            .iter()
+                            .any(|doc| dir == inbox.join(doc.folder()))
                 })
             })
 }
@@ -758,8 +761,8 @@ fn move_to(inbox: &Path, path: &Path, folder: &str) {
 /// Candidate files: regular, not hidden, at the top or in a layout folder.
 fn scan(inbox: &Path) -> HashMap<PathBuf, Stamp> {
     let mut found = HashMap::new();
-    let dirs =
-        std::iter::once(inbox.to_path_buf()).chain(LAYOUT_DIRS.iter().map(|d| inbox.join(d)));
+    let dirs = std::iter::once(inbox.to_path_buf())
+        .chain(FOLDER_TYPES.iter().map(|doc| inbox.join(doc.folder())));
     for dir in dirs {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name();
