@@ -7,6 +7,13 @@
 //! its canonical form, the document is for this list, and its version follows
 //! what the client holds (no rollback, replay or gap). Payloads other than
 //! trust roots are decoded only after their signatures check out.
+//!
+//! An agency's submission to the centre is checked against the agency
+//! registry instead of the trust root: [`verify_submission`].
+
+mod submission;
+
+pub use submission::{verify_submission, SubmissionError};
 
 use std::fmt;
 use std::fs::File;

@@ -42,7 +42,9 @@ pub(crate) struct KeyGroup {
     values: Vec<String>,
 }
 
-/// The document's sorted table of agency ids.
+/// The document's sorted table of agency ids (empty for a submission,
+/// whose one agency is its signer's).
+#[derive(Default)]
 pub(crate) struct Agencies(Vec<Agency>);
 
 impl Agencies {
@@ -161,7 +163,7 @@ pub(crate) fn times_to_encode<'a>(
 }
 
 /// Why a time is refused, for `what` (an identifier, or a group of them).
-fn time_reason(what: &str, time: Timestamp) -> String {
+pub(crate) fn time_reason(what: &str, time: Timestamp) -> String {
     format!(
         "{what}: {} is after {} (2106-02-07), the last time an entry can carry",
         time.0,

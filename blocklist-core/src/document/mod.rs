@@ -10,6 +10,10 @@
 //! - [`Snapshot`]: the whole list at version N, for bootstrap and recovery.
 //! - [`Registry`]: the agencies that may report, their keys and scope; signed by root keys.
 //!
+//! One travels the other way, from an agency to the centre, in the same envelope:
+//!
+//! - [`Submission`]: an agency's adds, updates and removals, signed by one of its keys.
+//!
 //! Encoding is canonical: one content has exactly one encoding, and a decoder
 //! refuses any other. Nothing here checks signatures against a root: that is
 //! [`crate::verify`]'s job, the only place a [`crate::verify::Verified`] document is made.
@@ -23,6 +27,7 @@ mod registry;
 mod root;
 mod snapshot;
 mod stream;
+mod submission;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -38,11 +43,15 @@ pub use registry::{
 };
 pub use root::{KeySet, TrustRoot};
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
+pub use submission::{
+    ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,
+    MAX_SUBMISSION_OPERATIONS,
+};
 
 use crate::digest::StateDigest;
 use crate::keys::Signer;
 
-/// The five document types. The code is the envelope's type byte, and the name
+/// The document types. The code is the envelope's type byte, and the name
 /// is part of every signed message, so a signature over one type is never valid
 /// for another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,6 +66,8 @@ pub enum DocType {
     Snapshot,
     /// A [`Registry`].
     Registry,
+    /// A [`Submission`] (an agency's, to the centre).
+    Submission,
 }
 
 impl DocType {
@@ -68,6 +79,7 @@ impl DocType {
             DocType::Delta => 3,
             DocType::Snapshot => 4,
             DocType::Registry => 5,
+            DocType::Submission => 6,
         }
     }
 
@@ -79,6 +91,7 @@ impl DocType {
             3 => Ok(DocType::Delta),
             4 => Ok(DocType::Snapshot),
             5 => Ok(DocType::Registry),
+            6 => Ok(DocType::Submission),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -91,6 +104,7 @@ impl DocType {
             DocType::Delta => "delta",
             DocType::Snapshot => "snapshot",
             DocType::Registry => "registry",
+            DocType::Submission => "submission",
         }
     }
 
@@ -105,6 +119,7 @@ impl DocType {
             DocType::Delta => "deltas",
             DocType::Snapshot => "snapshots",
             DocType::Registry => "registries",
+            DocType::Submission => "submissions",
         }
     }
 }

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod submissions;
+
 use blocklist_core::document::envelope::{self, HEADER_LEN};
 use blocklist_core::document::*;
 use blocklist_core::index::{IndexBuilder, LookupIndex};
@@ -1488,6 +1490,7 @@ fn document_cases() -> Cases {
         ListState::of(&live_of(&entries1)),
         "ok",
     );
+    submissions::cases(&mut c);
     c
 }
 
@@ -2038,6 +2041,7 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
                 .manifest(bytes, Timestamp(now.parse().unwrap()), seen.parse().ok())
                 .map(drop),
         ),
+        ["submission", chain, registry, now] => submissions::run(chain, registry, now, bytes),
         ["apply", chain, ref before @ ..] => {
             let dir = tempfile::tempdir().unwrap();
             let verifier = verifier(chain);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use blocklist_core::document::ListId;
+use blocklist_core::document::{ListId, RemovalReason};
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::keys::{KeyName, Keyring};
@@ -18,6 +18,7 @@ use blocklistd::centre::publish::{
 };
 use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::source::{HttpSource, Source};
+use blocklistd::centre::submit::{self, SubmitOptions};
 use blocklistd::centre::{audit, inspect, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
@@ -74,6 +75,12 @@ enum Command {
         after_help = "Examples:\n  blocklist publish /srv/blocklist --key keys/publish.key reports/2024-05-01.csv\n  blocklist publish /srv/blocklist --key keys/publish.key --kind domain --agency th-aoc \\\n    --reason phishing --expires 90d scam.hosts --remove delisted.txt\n\nCSV columns: kind,value,reason,agency,expires (header required; only value is mandatory;\n',' ';' or tab; --columns value=msisdn maps other names, --ignore-column skips one).\nDomains also from hosts (0.0.0.0 name), adblock (||name^) and dnsmasq (server=/name/) files.\nInvalid lines are listed with file:line and refuse the publish unless --skip-invalid."
     )]
     Publish(PublishArgs),
+    /// Write an agency's signed submission (adds, updates, removals) for the centre, from the
+    /// formats `publish` reads.
+    #[command(
+        after_help = "Examples (run at the agency):\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --reason scam_call --expires 90d numbers.txt -o 2026-12-05.submission\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --remove cleared.txt --why cleared -o cleared.submission\n\nThe centre verifies the signature against its agency registry and applies the file whole or not at all:\n  blocklist publish /srv/blocklist --key keys/publish.key --submission 2026-12-05.submission\nInvalid lines are listed with file:line and refuse the submission."
+    )]
+    Submit(SubmitArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
     #[command(
         after_help = "Example (from cron, hourly):\n  blocklist refresh /srv/blocklist --key keys/publish.key --manifest-lifetime 3d"
@@ -115,7 +122,7 @@ enum Command {
         #[arg(long)]
         root: Option<PathBuf>,
     },
-    /// Show a root, manifest, delta, snapshot or agency registry file.
+    /// Show a root, manifest, delta, snapshot, agency registry or submission file.
     #[command(
         after_help = "Examples:\n  blocklist inspect /srv/blocklist/manifest\n  blocklist inspect --json --first 5 /srv/blocklist/deltas/42-ab…ef.delta"
     )]
@@ -316,6 +323,30 @@ struct PublishArgs {
     /// A file of entries to remove (repeat; same formats, only kind and value are read).
     #[arg(long = "remove")]
     removals: Vec<PathBuf>,
+    /// An agency's signed submission (repeat; from `blocklist submit`): verified
+    /// against the newest agency registry, listed under the agency that signed
+    /// it, and refused whole if any operation touches another agency's listing.
+    /// Not combined with input files.
+    #[arg(long = "submission", value_name = "FILE", conflicts_with_all = ["inputs", "removals"])]
+    submissions: Vec<PathBuf>,
+    #[command(flatten)]
+    reading: ReadingArgs,
+    /// The listing agency of rows without one.
+    #[arg(long)]
+    agency: Option<String>,
+    /// Publish without the invalid lines instead of refusing.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// After publishing every K-th version, also write its snapshot (the
+    /// delta is out first). Default: never; schedule `blocklist snapshot`.
+    #[arg(long)]
+    snapshot_every: Option<NonZeroU64>,
+}
+
+/// How input files are read: shared by `publish` and `submit`, which read
+/// the same formats the same way.
+#[derive(Args, Debug)]
+struct ReadingArgs {
     /// The syntax of every input: csv, plain, hosts, adblock or dnsmasq
     /// (default: by extension: .csv, .hosts, .adblock, .dnsmasq, else plain).
     #[arg(long)]
@@ -331,9 +362,6 @@ struct PublishArgs {
     /// The kind of plain-list entries and of CSV rows without one.
     #[arg(long)]
     kind: Option<Kind>,
-    /// The listing agency of rows without one.
-    #[arg(long)]
-    agency: Option<String>,
     /// The reason of rows without one (a name like phishing, or a code).
     #[arg(long)]
     reason: Option<String>,
@@ -350,13 +378,79 @@ struct PublishArgs {
     /// `00`, IBANs, `TH:` accounts and domains do not depend on it.
     #[arg(long, default_value = "TH")]
     region: String,
-    /// Publish without the invalid lines instead of refusing.
+}
+
+impl ReadingArgs {
+    /// Each path with its syntax (`--format`, else by extension).
+    fn with_format(&self, paths: &[PathBuf]) -> Vec<(PathBuf, Format)> {
+        paths
+            .iter()
+            .map(|path| {
+                let format = self.format.unwrap_or_else(|| Format::from_path(path));
+                (path.clone(), format)
+            })
+            .collect()
+    }
+
+    /// The reading context, with `agency` for rows without one and the time now.
+    fn context(&self, agency: Option<Agency>) -> Result<ReadContext, CentreError> {
+        let reason = self
+            .reason
+            .as_deref()
+            .map(|r| {
+                Reason::from_name(r)
+                    .ok_or_else(|| CentreError::usage(format!("unknown reason {r:?}")))
+            })
+            .transpose()?;
+        Ok(ReadContext {
+            defaults: Defaults {
+                kind: self.kind,
+                agency,
+                reason,
+                expires: self.expires,
+            },
+            rules: Rules {
+                default_region: self.region.clone(),
+            },
+            now: Timestamp::now(),
+            csv: CsvColumns {
+                ignored: self.ignore_columns.clone(),
+                ..self.columns.clone().unwrap_or_default()
+            },
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct SubmitArgs {
+    /// The list the submission is for (as the centre's trust root names it).
     #[arg(long)]
-    skip_invalid: bool,
-    /// After publishing every K-th version, also write its snapshot (the
-    /// delta is out first). Default: never; schedule `blocklist snapshot`.
+    list: String,
+    /// The submitting agency's id in the centre's registry.
     #[arg(long)]
-    snapshot_every: Option<NonZeroU64>,
+    agency: String,
+    /// One of the agency's secret key files, or a pkcs11: URI.
+    #[arg(long, value_parser = KeyNameParser)]
+    key: KeyName,
+    /// Files of entries to list (an entry the agency lists already is updated).
+    inputs: Vec<PathBuf>,
+    /// A file of the agency's listings to update (repeat; each must be listed by the agency).
+    #[arg(long = "update", value_name = "FILE")]
+    updates: Vec<PathBuf>,
+    /// A file of the agency's listings to remove (repeat; only kind and value are read).
+    #[arg(long = "remove", value_name = "FILE")]
+    removals: Vec<PathBuf>,
+    /// Why the removals are made: cleared, appeal_upheld, error, duplicate, unspecified, or a code.
+    #[arg(long, default_value = "unspecified")]
+    why: String,
+    /// Ask the centre to publish this submission at once.
+    #[arg(long)]
+    urgent: bool,
+    #[command(flatten)]
+    reading: ReadingArgs,
+    /// The submission file to write.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -443,9 +537,14 @@ fn main() -> ExitCode {
     match run(cli.command, &mut keyring, &mut Report::default()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let CentreError::InvalidInput { lines } = &err {
+            if let CentreError::InvalidInput { lines, .. } = &err {
                 for line in lines {
                     note!("{line}");
+                }
+            }
+            if let CentreError::SubmissionRefused { refusals, .. } = &err {
+                for refusal in refusals {
+                    note!("refused: {refusal}");
                 }
             }
             note!("error: {err}");
@@ -506,44 +605,18 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
         }
         Command::Agency(command) => agency(command, keyring, out)?,
         Command::Publish(args) => {
-            let usage = |reason: String| CentreError::Usage { reason };
             let agency = args
                 .agency
                 .as_deref()
                 .map(Agency::new)
                 .transpose()
-                .map_err(|e| usage(e.to_string()))?;
-            let reason = args
-                .reason
-                .as_deref()
-                .map(|r| Reason::from_name(r).ok_or_else(|| usage(format!("unknown reason {r:?}"))))
-                .transpose()?;
-            let format_of = |path: &PathBuf| {
-                (
-                    path.clone(),
-                    args.format.unwrap_or_else(|| Format::from_path(path)),
-                )
-            };
+                .map_err(|e| CentreError::usage(e.to_string()))?;
             let options = PublishOptions {
                 keys: keyring.signers(&args.signing.keys)?,
-                additions: args.inputs.iter().map(format_of).collect(),
-                removals: args.removals.iter().map(format_of).collect(),
-                context: ReadContext {
-                    defaults: Defaults {
-                        kind: args.kind,
-                        agency,
-                        reason,
-                        expires: args.expires,
-                    },
-                    rules: Rules {
-                        default_region: args.region.clone(),
-                    },
-                    now: Timestamp::now(),
-                    csv: CsvColumns {
-                        ignored: args.ignore_columns,
-                        ..args.columns.unwrap_or_default()
-                    },
-                },
+                additions: args.reading.with_format(&args.inputs),
+                removals: args.reading.with_format(&args.removals),
+                submissions: args.submissions,
+                context: args.reading.context(agency)?,
                 skip_invalid: args.skip_invalid,
                 snapshot_every: args.snapshot_every.unwrap_or(NonZeroU64::MAX),
                 manifest_lifetime: args.signing.manifest_lifetime,
@@ -557,15 +630,58 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             say!(
                 out,
                 "national numbers and accounts read for region {} (--region)",
-                args.region.to_ascii_uppercase()
+                args.reading.region.to_ascii_uppercase()
             );
             print_publish(out, &publish::publish(&args.dir, &options)?)?;
+        }
+        Command::Submit(args) => {
+            let usage = |reason: String| CentreError::Usage { reason };
+            let agency = Agency::new(&args.agency).map_err(|e| usage(e.to_string()))?;
+            let why = RemovalReason::from_name(&args.why)
+                .ok_or_else(|| usage(format!("unknown removal reason {:?}", args.why)))?;
+            let options = SubmitOptions {
+                list: ListId::new(&args.list).map_err(|e| usage(e.to_string()))?,
+                context: args.reading.context(Some(agency.clone()))?,
+                agency,
+                key: keyring.signer(&args.key)?,
+                additions: args.reading.with_format(&args.inputs),
+                updates: args.reading.with_format(&args.updates),
+                removals: args.reading.with_format(&args.removals),
+                why,
+                urgent: args.urgent,
+            };
+            say!(
+                out,
+                "national numbers and accounts read for region {} (--region)",
+                args.reading.region.to_ascii_uppercase()
+            );
+            let report = submit::submit(&options, &args.output)?;
+            if report.duplicates > 0 {
+                note!(
+                    "{} duplicate line(s): the later line's listing was kept",
+                    report.duplicates
+                );
+            }
+            say!(
+                out,
+                "wrote {} ({} bytes): submission {} of {} to list {}: {} add(s), {} update(s), {} removal(s){}",
+                args.output.display(),
+                report.bytes,
+                report.sequence,
+                options.agency,
+                options.list,
+                report.adds,
+                report.updates,
+                report.removes,
+                if options.urgent { ", urgent" } else { "" }
+            );
         }
         Command::Refresh(args) => {
             let options = PublishOptions {
                 keys: keyring.signers(&args.signing.keys)?,
                 additions: vec![],
                 removals: vec![],
+                submissions: vec![],
                 context: ReadContext {
                     defaults: Defaults::default(),
                     rules: Rules::default(),
@@ -835,6 +951,17 @@ impl clap::builder::TypedValueParser for KeyNameParser {
 }
 
 fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreError> {
+    for taken in &report.submissions {
+        say!(
+            out,
+            "accepted {}: submission {} of {}, {} operation(s){}",
+            taken.file.display(),
+            taken.sequence,
+            taken.agency,
+            taken.operations,
+            if taken.urgent { ", urgent" } else { "" }
+        );
+    }
     for line in &report.invalid {
         note!("skipped {line}");
     }

@@ -73,10 +73,45 @@ pub enum CentreError {
         reason: String,
     },
     /// Input files have lines that are not valid entries.
-    #[error("{} invalid input line(s); fix them or pass --skip-invalid to publish without them", .lines.len())]
+    #[error("{} invalid input line(s); {remedy}", .lines.len())]
     InvalidInput {
         /// Every invalid line, in input order.
         lines: Vec<InvalidLine>,
+        /// What the operator can do: a publish can skip them, a submission
+        /// (which an agency signs whole) cannot.
+        remedy: &'static str,
+    },
+    /// An agency's submission failed verification against the agency registry.
+    #[error("{file}: {source}; nothing of it applied")]
+    Submission {
+        /// The submission file.
+        file: String,
+        /// What failed (boxed: it is large, and this path is rare).
+        source: Box<blocklist_core::verify::SubmissionError>,
+    },
+    /// A submission whose sequence is not above the last one accepted from its key.
+    #[error("{file}: submission {sequence} of agency {agency} (key {key}) is not newer than submission {last}, the last accepted from that key: a replay, or the agency's clock went back; nothing of it applied (U2)")]
+    SubmissionReplay {
+        /// The submission file.
+        file: String,
+        /// The agency.
+        agency: blocklist_core::Agency,
+        /// The signing key.
+        key: blocklist_core::KeyId,
+        /// Its sequence.
+        sequence: u64,
+        /// The last sequence accepted from the key.
+        last: u64,
+    },
+    /// Operations of a submission that the ownership rules refuse.
+    #[error("{file}: submission of agency {agency} refused, nothing of it applied: {}", first_refusal(.refusals))]
+    SubmissionRefused {
+        /// The submission file.
+        file: String,
+        /// The agency its signature belongs to.
+        agency: blocklist_core::Agency,
+        /// Every operation refused, in the submission's order.
+        refusals: Vec<crate::centre::ownership::Refusal>,
     },
     /// A document could not be encoded (a bug, or an impossible input).
     #[error("cannot encode {what}: {source}")]
@@ -148,6 +183,15 @@ pub enum CentreError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// The first refusal, and how many more (the command line lists them all).
+fn first_refusal(refusals: &[crate::centre::ownership::Refusal]) -> String {
+    match refusals {
+        [] => "no operation refused".to_owned(),
+        [only] => only.to_string(),
+        [first, rest @ ..] => format!("{first} (and {} more operation(s) refused)", rest.len()),
+    }
 }
 
 impl CentreError {

@@ -1,14 +1,14 @@
 //! A readable view of any published file (root, manifest, delta, snapshot,
-//! agency registry),
-//! and the same as JSON for machines. Inspection decodes and checks the
+//! agency registry) or agency submission, and the same as JSON for machines.
+//! Inspection decodes and checks the
 //! file's form but not its signatures against a root: that is `verify`'s job.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use blocklist_core::document::{
-    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, Manifest, Op, Registry,
-    Snapshot, TrustRoot,
+    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest, Op,
+    Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Timestamp};
 use serde::Serialize;
@@ -19,7 +19,7 @@ use crate::centre::CentreError;
 /// machines (serde).
 #[derive(Debug, Serialize)]
 pub struct Inspection {
-    /// `root`, `manifest`, `delta`, `snapshot` or `registry`.
+    /// `root`, `manifest`, `delta`, `snapshot`, `registry` or `submission`.
     #[serde(rename = "type")]
     pub doc_type: &'static str,
     /// The list.
@@ -91,8 +91,23 @@ pub enum Body {
         /// The state digest.
         state_digest: String,
         /// Operation (or entry) counts per kind: `{"domain": {"add": 3}}`.
-        counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+        counts: Counts,
         /// The first operations or entries, as text.
+        first: Vec<String>,
+    },
+    /// An agency's submission.
+    Submission {
+        /// The agency it names (the centre checks its signature is one of the agency's keys).
+        agency: String,
+        /// Its sequence number.
+        sequence: u64,
+        /// When the agency made it.
+        created_at: String,
+        /// Whether it asks to be published at once.
+        urgent: bool,
+        /// Operation counts per kind: `{"number": {"add": 3}}`.
+        counts: Counts,
+        /// The first operations, as text.
         first: Vec<String>,
     },
 }
@@ -244,6 +259,26 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
             let body = entries_body(s.version.get(), s.created_at, s.state, items, first);
             (s.list, body)
         }
+        DocType::Submission => {
+            let s = Submission::decode_payload(env.payload).map_err(decode_error)?;
+            let ops = s.ops.iter().map(|op| {
+                let text = match op {
+                    SubmissionOp::Add(l) | SubmissionOp::Update(l) => request(l),
+                    SubmissionOp::Remove(r) => format!("{} why={}", r.id, r.why),
+                };
+                (op.verb(), op.id().kind(), format!("{} {text}", op.verb()))
+            });
+            let (counts, first) = count_and_show(ops, first);
+            let body = Body::Submission {
+                agency: s.agency.to_string(),
+                sequence: s.sequence.get(),
+                created_at: time(s.created_at),
+                urgent: s.urgent,
+                counts,
+                first,
+            };
+            (s.list, body)
+        }
     };
     Ok(Inspection {
         doc_type: env.doc_type.name(),
@@ -253,14 +288,16 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
     })
 }
 
-fn entries_body(
-    version: u64,
-    created_at: Timestamp,
-    state: blocklist_core::document::ListState,
+/// Counts per kind and operation.
+type Counts = BTreeMap<String, BTreeMap<&'static str, u64>>;
+
+/// Counts `items` (operation, kind, text) per kind and operation, and keeps
+/// the text of the `first` ones.
+fn count_and_show(
     items: impl Iterator<Item = (&'static str, blocklist_core::Kind, String)>,
     first: usize,
-) -> Body {
-    let mut counts: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
+) -> (Counts, Vec<String>) {
+    let mut counts = Counts::new();
     let mut shown = Vec::new();
     for (what, kind, text) in items {
         *counts
@@ -272,6 +309,17 @@ fn entries_body(
             shown.push(text);
         }
     }
+    (counts, shown)
+}
+
+fn entries_body(
+    version: u64,
+    created_at: Timestamp,
+    state: blocklist_core::document::ListState,
+    items: impl Iterator<Item = (&'static str, blocklist_core::Kind, String)>,
+    first: usize,
+) -> Body {
+    let (counts, shown) = count_and_show(items, first);
     Body::Entries {
         version,
         created_at: time(created_at),
@@ -291,6 +339,14 @@ fn entry(e: &Entry) -> String {
         time(e.meta.listed_at)
     );
     if let Some(t) = e.meta.expires_at {
+        let _ = write!(text, " expires={}", time(t));
+    }
+    text
+}
+
+fn request(l: &ListingRequest) -> String {
+    let mut text = format!("{} reason={}", l.id, l.reason);
+    if let Some(t) = l.expires_at {
         let _ = write!(text, " expires={}", time(t));
     }
     text
@@ -395,19 +451,37 @@ impl Inspection {
                     out,
                     "version: {version}\ncreated: {created_at}\nentries after: {state_entries}\nstate digest: {state_digest}"
                 );
-                for (kind, per) in counts {
-                    let per: Vec<String> =
-                        per.iter().map(|(what, n)| format!("{what} {n}")).collect();
-                    let _ = writeln!(out, "{kind}: {}", per.join(", "));
-                }
-                if !first.is_empty() {
-                    let _ = writeln!(out, "first {}:", first.len());
-                    for line in first {
-                        let _ = writeln!(out, "  {line}");
-                    }
-                }
+                write_counts(&mut out, counts, first);
+            }
+            Body::Submission {
+                agency,
+                sequence,
+                created_at,
+                urgent,
+                counts,
+                first,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "agency: {agency}\nsequence: {sequence}\ncreated: {created_at}\nurgent: {}",
+                    if *urgent { "yes" } else { "no" }
+                );
+                write_counts(&mut out, counts, first);
             }
         }
         out
+    }
+}
+
+fn write_counts(out: &mut String, counts: &Counts, first: &[String]) {
+    for (kind, per) in counts {
+        let per: Vec<String> = per.iter().map(|(what, n)| format!("{what} {n}")).collect();
+        let _ = writeln!(out, "{kind}: {}", per.join(", "));
+    }
+    if !first.is_empty() {
+        let _ = writeln!(out, "first {}:", first.len());
+        for line in first {
+            let _ = writeln!(out, "  {line}");
+        }
     }
 }

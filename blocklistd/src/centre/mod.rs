@@ -6,12 +6,15 @@
 //! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
 //! - [`pkcs11`]: keys in a PKCS#11 token (HSM), named by RFC 7512 URIs.
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
+//! - [`intake`]: agencies' signed submissions verified and judged for `publish --submission`.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
+//! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
 //! - [`registry`]: the agency registry and the `agency` commands that change it.
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
 //! - [`delta_head`]: a published delta's version, time and state, without its operations.
+//! - [`submit`]: an agency's signed submission from its reports (run at the agency).
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
@@ -25,14 +28,17 @@ pub mod delta_head;
 mod error;
 pub mod ingest;
 pub mod inspect;
+pub mod intake;
 pub mod keyfile;
 pub mod keys;
+pub mod ownership;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
 pub mod registry;
 pub mod source;
 pub mod state;
+pub mod submit;
 
 pub use error::CentreError;
 pub use publish_dir::PublishDir;

@@ -23,7 +23,7 @@
 //! writes is pruned to a bounded history ([`History`]), and a publish removes
 //! long-expired entries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,7 +39,9 @@ use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, Signer, Timestamp}
 
 use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
-use crate::centre::ingest::{self, Format, InvalidLine, Origin, ReadContext};
+use crate::centre::ingest;
+use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
+use crate::centre::intake::{self, Accepted, AcceptedSubmission};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::registry::{self, Registries};
@@ -210,6 +212,10 @@ pub struct PublishOptions {
     pub additions: Vec<(PathBuf, Format)>,
     /// Files of removals, with their syntax.
     pub removals: Vec<(PathBuf, Format)>,
+    /// Agencies' signed submissions (not combined with `additions` or
+    /// `removals`): verified against the newest agency registry and applied
+    /// with the ownership rules, each whole or the publish refused.
+    pub submissions: Vec<PathBuf>,
     /// Defaults, normalisation rules and the publish time.
     pub context: ReadContext,
     /// Publish without the invalid lines instead of refusing.
@@ -302,32 +308,58 @@ pub struct PublishReport {
     pub deleted: Vec<String>,
     /// Entries in the list now.
     pub entries: u64,
+    /// The agencies' submissions taken into the version.
+    pub submissions: Vec<AcceptedSubmission>,
 }
 
-/// Publishes the next version from the input files (or, with no inputs,
-/// re-signs the manifest with a fresh expiry: a refresh).
+/// Publishes the next version from the input files or agencies' submissions
+/// (or, with neither, re-signs the manifest with a fresh expiry: a refresh).
 pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, CentreError> {
     let dir = PublishDir::open(dir)?;
     let lock = dir.lock()?;
     let centre = Centre::open(&dir)?;
     let signers = centre.publish_signers(&options.keys)?;
     let mut report = PublishReport::default();
+    let has_inputs = !options.additions.is_empty() || !options.removals.is_empty();
+    if has_inputs && !options.submissions.is_empty() {
+        return Err(CentreError::usage(
+            "agencies' submissions are published on their own: publish input files in another run",
+        ));
+    }
     let Inputs {
         additions,
         removals,
-    } = read_inputs(options, &mut report)?;
+        duplicates,
+    } = ingest::read_inputs(
+        &options.additions,
+        &options.removals,
+        &options.context,
+        &mut report.invalid,
+    )?;
+    report.duplicates = duplicates;
     if !report.invalid.is_empty() && !options.skip_invalid {
         return Err(CentreError::InvalidInput {
             lines: report.invalid,
+            remedy: "fix them or pass --skip-invalid to publish without them",
         });
     }
     let must_reanchor = centre.publish_keys_changed();
-    let needs_version =
-        centre.manifest.is_none() || must_reanchor || !additions.is_empty() || !removals.is_empty();
+    let needs_version = centre.manifest.is_none()
+        || must_reanchor
+        || !additions.is_empty()
+        || !removals.is_empty()
+        || !options.submissions.is_empty();
     if !needs_version {
         return centre.resign(&lock, &signers, options, report);
     }
     let mut list = centre.open_state(&lock)?;
+    let accepted = intake::accept(
+        &dir,
+        centre.roots.newest(),
+        list.store(),
+        &options.submissions,
+        options.context.now,
+    )?;
     let mut planned = changes(
         list.store(),
         additions,
@@ -335,6 +367,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         options.context.now,
         &mut report,
     )?;
+    planned.take_submissions(&accepted, &mut report);
     let purged = purge_expired(
         list.store(),
         &planned,
@@ -344,7 +377,9 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     )?;
     planned.extend(purged);
     if planned.is_empty() && centre.manifest.is_some() && !must_reanchor {
-        return centre.resign(&lock, &signers, options, report);
+        let report = centre.resign(&lock, &signers, options, report)?;
+        accepted.record(&dir, &lock)?;
+        return Ok(report);
     }
     let (held, held_state) = list.held()?;
     let version = held.map_or(Version::FIRST, Version::next);
@@ -426,6 +461,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     report.entries = state.entries;
     centre.prune_listing(&mut manifest, now, options.history.delta_grace)?;
     let mut report = centre.write_manifest(&lock, &manifest, &signers, report)?;
+    accepted.record(&dir, &lock)?;
     report.deleted = dir.remove_unlisted(&lock, &manifest)?;
     // The version is out; the store follows. Killed before this commit, the
     // next command finds the store one version behind and rolls it forward.
@@ -996,69 +1032,6 @@ fn key_set(keys: Vec<PublicKey>, threshold: u8) -> Result<KeySet, CentreError> {
     KeySet::new(keys, threshold).map_err(|e| CentreError::usage(e.to_string()))
 }
 
-/// What the input files ask for, deduplicated.
-struct Inputs {
-    /// Identifiers to list, in input order, with the last line's listing.
-    additions: Vec<(Identifier, ingest::Listing)>,
-    /// Identifiers to unlist.
-    removals: Vec<Identifier>,
-}
-
-type Additions = HashMap<Identifier, (Origin, ingest::Listing)>;
-type Removals = HashMap<Identifier, Origin>;
-
-/// Reads every input file. An identifier both added and removed is an
-/// invalid line (which did the operator mean?); one added twice takes the
-/// later line's metadata.
-fn read_inputs(
-    options: &PublishOptions,
-    report: &mut PublishReport,
-) -> Result<Inputs, CentreError> {
-    let mut removals = Removals::new();
-    for (path, format) in &options.removals {
-        for removal in ingest::read_removals(path, *format, &options.context, &mut report.invalid)?
-        {
-            removals.entry(removal.id).or_insert(removal.origin);
-        }
-    }
-    let mut additions = Additions::new();
-    let mut order = Vec::new();
-    for (path, format) in &options.additions {
-        for addition in
-            ingest::read_additions(path, *format, &options.context, &mut report.invalid)?
-        {
-            if let Some(removed_at) = removals.get(&addition.id) {
-                report.invalid.push(InvalidLine {
-                    reason: format!("{} is also to be removed ({removed_at})", addition.id),
-                    origin: addition.origin,
-                });
-                continue;
-            }
-            if additions
-                .insert(addition.id.clone(), (addition.origin, addition.listing))
-                .is_none()
-            {
-                order.push(addition.id);
-            } else {
-                report.duplicates += 1;
-            }
-        }
-    }
-    let additions: Vec<_> = order
-        .into_iter()
-        .map(|id| {
-            let (_, listing) = additions
-                .remove(&id)
-                .expect("every id in order was inserted");
-            (id, listing)
-        })
-        .collect();
-    Ok(Inputs {
-        additions,
-        removals: removals.into_keys().collect(),
-    })
-}
-
 /// A version's operations, each with the entry it replaces (looked up once,
 /// for the state digest and the agency check).
 #[derive(Default)]
@@ -1073,6 +1046,22 @@ impl Planned {
 
     fn extend(&mut self, other: Planned) {
         self.changes.extend(other.changes);
+    }
+
+    /// Adds the changes of the agencies' submissions, counted in `report`.
+    fn take_submissions(&mut self, accepted: &Accepted, report: &mut PublishReport) {
+        for change in &accepted.changes {
+            match &change.op {
+                Op::Add(_) => report.added += 1,
+                Op::Update(_) => report.updated += 1,
+                Op::Remove(_) => report.removed += 1,
+            }
+            self.changes.push((change.op.clone(), change.old.clone()));
+        }
+        let changed = accepted.changes.len();
+        let asked: usize = accepted.submissions.iter().map(|s| s.operations).sum();
+        report.unchanged += asked - changed;
+        report.submissions = accepted.submissions.clone();
     }
 
     /// The state after the operations, from the state before them: the
@@ -1093,8 +1082,8 @@ impl Planned {
 /// one point lookup.
 fn changes(
     list: &Store,
-    additions: Vec<(Identifier, ingest::Listing)>,
-    removals: Vec<Identifier>,
+    additions: Vec<Addition>,
+    removals: Vec<Removal>,
     now: Timestamp,
     report: &mut PublishReport,
 ) -> Result<Planned, CentreError> {
@@ -1105,7 +1094,7 @@ fn changes(
         id: id.clone(),
         meta,
     };
-    for (id, listing) in additions {
+    for Addition { id, listing, .. } in additions {
         let meta = |listed_at| EntryMeta {
             reason: listing.reason,
             agency: listing.agency.clone(),
@@ -1135,7 +1124,7 @@ fn changes(
             }
         }
     }
-    for id in removals {
+    for Removal { id, .. } in removals {
         match list.listed(&id)? {
             Some(old) => {
                 report.removed += 1;

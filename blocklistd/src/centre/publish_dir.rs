@@ -9,6 +9,7 @@
 //!   registries/<v>-<sha256>.registry  agency registries, immutable, never pruned
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
+//!   .centre/submission-sequences      the last sequence accepted from each agency key
 //!   .centre/staging/                  snapshots being written without the lock
 //!   .centre/state.db (-wal, -shm)     the current list (crate::centre::state)
 //! ```
@@ -199,6 +200,17 @@ impl PublishDir {
         let mut found = self.documents(doc)?;
         found.sort();
         Ok(found)
+    }
+
+    /// Replaces one of the centre's own files (under [`CENTRE_DIR`], never
+    /// served), `rel` being its path in the directory.
+    pub fn write_private(
+        &self,
+        _lock: &DirLock,
+        rel: &str,
+        bytes: &[u8],
+    ) -> Result<(), CentreError> {
+        self.write_atomic(rel, bytes)
     }
 
     /// Deletes the delta and snapshot files `manifest` does not list (pruned

@@ -1,6 +1,7 @@
 //! The drop folder under an idle daemon and a careless operator: rounds
 //! counted through `/metrics`, files judged once, junk and oversized files
-//! rejected unread with their reasons, foreign trust roots refused.
+//! rejected unread with their reasons, foreign trust roots and agencies'
+//! submissions refused.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -358,5 +359,40 @@ fn a_foreign_trust_root_dropped_in_the_inbox_is_rejected_with_the_reason() {
     wait_for(&daemon, "the pinned root filed as held", || {
         processed.is_file()
     });
+    assert!(daemon.stop());
+}
+
+#[test]
+fn an_agency_submission_dropped_in_a_daemons_inbox_is_rejected_as_the_centres() {
+    let centre = Centre::new();
+    let key = centre.tmp.path().join("th-aoc");
+    ok(&["keygen", s(&key)]);
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let submission = centre.tmp.path().join("aoc.submission");
+    ok(&[
+        "submit",
+        "--list",
+        "th-test",
+        "--agency",
+        "th-aoc",
+        "--key",
+        s(&key.with_extension("key")),
+        "--kind",
+        "number",
+        s(&numbers),
+        "-o",
+        s(&submission),
+    ]);
+    let site = Site::new();
+    let daemon = site.start(&format!(
+        "trust_root = {:?}\n{QUICK_DROP}",
+        centre.first_root().display().to_string()
+    ));
+    let inbox = site.inbox();
+    deliver(&inbox, &submission);
+    let reason = inbox.join("rejected").join("aoc.submission.reason");
+    wait_for(&daemon, "the submission rejected", || reason.is_file());
+    let text = std::fs::read_to_string(&reason).unwrap();
+    assert!(text.contains("a submission is for the centre"), "{text}");
     assert!(daemon.stop());
 }

@@ -53,6 +53,7 @@ impl Publisher {
                 .into()],
             additions: vec![(added, Format::Csv)],
             removals: vec![(removed, Format::Plain)],
+            submissions: vec![],
             context: ReadContext {
                 defaults: Defaults {
                     kind: Some(Kind::Domain),

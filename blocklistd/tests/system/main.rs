@@ -31,7 +31,7 @@ mod daemon;
 mod agencies;
 // blocklistd's API: freshness on every answer, slow clients, index failures, socket mode, exposed address.
 mod daemon_api;
-// The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots.
+// The drop folder: idle rounds, files judged once, junk and oversized files rejected unread, foreign roots, agencies' submissions.
 mod drop_folder;
 // The README's walkthrough run verbatim, then the daemon on its folder.
 mod readme;
@@ -47,5 +47,7 @@ mod chain;
 mod hostile_mirror;
 // Corporate networks: a forward proxy (key and environment, NO_PROXY), a private CA, client certificates.
 mod corporate_network;
+// Agencies' signed submissions: registered agencies, ownership enforced at the centre, refusals that apply nothing.
+mod submissions;
 // The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).
 mod packaging;

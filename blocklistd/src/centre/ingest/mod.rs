@@ -20,8 +20,9 @@ mod plain;
 
 pub use csv::{Column, CsvColumns};
 
+use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -224,6 +225,64 @@ pub struct Removal {
     pub origin: Origin,
     /// What to unlist.
     pub id: Identifier,
+}
+
+/// What a set of input files asks for, deduplicated.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Identifiers to list, in input order, each with the last line's listing.
+    pub additions: Vec<Addition>,
+    /// Identifiers to unlist, each once.
+    pub removals: Vec<Removal>,
+    /// Lines naming an identifier an earlier addition named (the later one wins).
+    pub duplicates: usize,
+}
+
+/// Reads every file of additions and of removals (each with its syntax),
+/// recording the lines that fail in `invalid`. An identifier both added and
+/// removed is an invalid line (which did the sender mean?); one added twice
+/// takes the later line's listing. `blocklist publish` and `blocklist
+/// submit` read their inputs through this one function.
+pub fn read_inputs(
+    additions: &[(PathBuf, Format)],
+    removals: &[(PathBuf, Format)],
+    context: &ReadContext,
+    invalid: &mut Vec<InvalidLine>,
+) -> Result<Inputs, CentreError> {
+    let mut removed: HashMap<Identifier, Origin> = HashMap::new();
+    let mut out = Inputs::default();
+    for (path, format) in removals {
+        for removal in read_removals(path, *format, context, invalid)? {
+            if !removed.contains_key(&removal.id) {
+                removed.insert(removal.id.clone(), removal.origin.clone());
+                out.removals.push(removal);
+            }
+        }
+    }
+    // Where each identifier stands in `out.additions`.
+    let mut at: HashMap<Identifier, usize> = HashMap::new();
+    for (path, format) in additions {
+        for addition in read_additions(path, *format, context, invalid)? {
+            if let Some(removed_at) = removed.get(&addition.id) {
+                invalid.push(InvalidLine {
+                    reason: format!("{} is also to be removed ({removed_at})", addition.id),
+                    origin: addition.origin,
+                });
+                continue;
+            }
+            match at.get(&addition.id) {
+                Some(&i) => {
+                    out.additions[i] = addition;
+                    out.duplicates += 1;
+                }
+                None => {
+                    at.insert(addition.id.clone(), out.additions.len());
+                    out.additions.push(addition);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The raw text of one entry, before defaults and normalisation.

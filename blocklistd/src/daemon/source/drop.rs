@@ -85,15 +85,16 @@ const LOG_WINDOW: Duration = Duration::from_secs(60);
 /// often while they stay: a reminder, not a flood.
 const REMIND_EVERY: Duration = Duration::from_secs(3600);
 
-/// The most bytes a dropped file of type `doc` may hold. Roots and manifests
-/// share the caps of the HTTP sync.
-fn cap(doc: DocType, config: &Config) -> u64 {
+/// The most bytes a dropped file of type `doc` may hold (roots and manifests
+/// share the caps of the HTTP sync); `None` for a type a daemon never takes.
+fn cap(doc: DocType, config: &Config) -> Option<u64> {
     match doc {
-        DocType::Root => MAX_ROOT_SIZE,
-        DocType::Registry => MAX_REGISTRY_SIZE,
-        DocType::Manifest => config.sync.max_manifest_size,
-        DocType::Delta => MAX_DELTA_SIZE,
-        DocType::Snapshot => MAX_SNAPSHOT_SIZE,
+        DocType::Root => Some(MAX_ROOT_SIZE),
+        DocType::Registry => Some(MAX_REGISTRY_SIZE),
+        DocType::Manifest => Some(config.sync.max_manifest_size),
+        DocType::Delta => Some(MAX_DELTA_SIZE),
+        DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
+        DocType::Submission => None,
     }
 }
 
@@ -277,6 +278,9 @@ enum Unfit {
     /// a payload that does not decode): no more bytes can mend it.
     #[error("{0}")]
     NotADocument(DecodeError),
+    /// A document for the centre (an agency's submission), dropped here by mistake.
+    #[error("a {doc} is for the centre (blocklist publish --submission), not for a daemon")]
+    ForTheCentre { doc: DocType },
     /// The file could not be read.
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
@@ -372,7 +376,8 @@ impl DropFolder {
                 DocType::Registry => 1,
                 DocType::Snapshot => 2,
                 DocType::Delta => 3,
-                DocType::Manifest => 4,
+                // Submissions never get here: `classify` refuses them.
+                DocType::Manifest | DocType::Submission => 4,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -697,6 +702,7 @@ impl Syncer {
                     Err(err) => Err(err),
                 }
             }
+            DocType::Submission => unreachable!("classify refuses submissions"),
         }
     }
 
@@ -792,7 +798,7 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
         DocType::Snapshot,
     ]
     .into_iter()
-    .map(|doc| cap(doc, config))
+    .filter_map(|doc| cap(doc, config))
     .max()
     .unwrap_or(0);
     if stamp.len > largest {
@@ -808,7 +814,7 @@ fn read_dropped(path: &Path, stamp: Stamp, config: &Config) -> Result<Dropped, U
         .read_to_end(&mut bytes)?;
     let header = envelope::parse_header(&bytes).map_err(unfit)?;
     let doc = header.doc_type;
-    let cap = cap(doc, config);
+    let cap = cap(doc, config).ok_or(Unfit::ForTheCentre { doc })?;
     if stamp.len > cap {
         return Err(Unfit::TooLarge {
             doc,
@@ -877,6 +883,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
         DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
+        DocType::Submission => return Err(Unfit::ForTheCentre { doc }),
     }
     // The envelope is whole: a payload that does not decode stays so.
     .map_err(Unfit::NotADocument)?;
