@@ -868,7 +868,11 @@ fn the_chain_under_every_fault_keeps_answering_the_last_good_version_and_converg
             chain.version -= 1;
             let status = chain
                 .first()
-                .wait_status("degraded by the frozen feed", |s| s["degraded"] == true);
+                // Until the daemon polls the restarted mirror, it may be degraded
+                // by the restart itself (connection refused): wait for the expiry.
+                .wait_status("degraded by the frozen feed", |s| {
+                    s["degraded"] == true && s["degraded_reasons"].to_string().contains("expired")
+                });
             let reasons = status["degraded_reasons"].to_string();
             assert!(reasons.contains("expired"), "{reasons}");
             chain.assert_last_good();
