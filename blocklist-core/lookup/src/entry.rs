@@ -68,35 +68,58 @@ impl Reason {
     /// An identifier impersonating a government agency or bank.
     pub const IMPERSONATION: Reason = Reason(7);
 
-    const NAMED: [(Reason, &'static str); 8] = [
-        (Reason::UNSPECIFIED, "unspecified"),
-        (Reason::MULE_ACCOUNT, "mule_account"),
-        (Reason::SCAM_CALL, "scam_call"),
-        (Reason::SCAM_SMS, "scam_sms"),
-        (Reason::PHISHING, "phishing"),
-        (Reason::FRAUD, "fraud"),
-        (Reason::MALWARE, "malware"),
-        (Reason::IMPERSONATION, "impersonation"),
-    ];
+    const NAMED: NamedCodes = NamedCodes(&[
+        (Reason::UNSPECIFIED.0, "unspecified"),
+        (Reason::MULE_ACCOUNT.0, "mule_account"),
+        (Reason::SCAM_CALL.0, "scam_call"),
+        (Reason::SCAM_SMS.0, "scam_sms"),
+        (Reason::PHISHING.0, "phishing"),
+        (Reason::FRAUD.0, "fraud"),
+        (Reason::MALWARE.0, "malware"),
+        (Reason::IMPERSONATION.0, "impersonation"),
+    ]);
 
     /// The code's name, when it is one of the named codes.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMED
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map(|(_, n)| *n)
+        Self::NAMED.name(self.0)
     }
 
     /// The code for a name (case-insensitive), or for a decimal number.
     pub fn from_name(name: &str) -> Option<Reason> {
-        let name = name.trim();
-        if let Ok(code) = name.parse::<u16>() {
-            return Some(Reason(code));
+        Self::NAMED.read(name).map(Reason)
+    }
+}
+
+/// The named values of a 16-bit code that passes unnamed values through (a
+/// listing's [`Reason`], a removal's reason): each value's name, and the
+/// reading of a name (case-insensitive) or of a decimal number.
+///
+/// ```
+/// use blocklist_lookup::NamedCodes;
+/// const COLOURS: NamedCodes = NamedCodes(&[(0, "none"), (1, "red")]);
+/// assert_eq!(COLOURS.name(1), Some("red"));
+/// assert_eq!(COLOURS.read(" RED "), Some(1));
+/// assert_eq!(COLOURS.read("7"), Some(7));
+/// assert_eq!(COLOURS.read("blue"), None);
+/// ```
+pub struct NamedCodes(pub &'static [(u16, &'static str)]);
+
+impl NamedCodes {
+    /// The name of `code`, when it has one.
+    pub fn name(&self, code: u16) -> Option<&'static str> {
+        self.0.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+    }
+
+    /// The code a name or a decimal number stands for.
+    pub fn read(&self, text: &str) -> Option<u16> {
+        let text = text.trim();
+        if let Ok(code) = text.parse::<u16>() {
+            return Some(code);
         }
-        Self::NAMED
+        self.0
             .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name))
-            .map(|(r, _)| *r)
+            .find(|(_, n)| n.eq_ignore_ascii_case(text))
+            .map(|(c, _)| *c)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::document::groups::{self, Agencies, Ungrouper};
 use crate::document::{
     decode_canonical, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
 };
-use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use crate::entry::{Agency, EntryMeta, NamedCodes, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 
@@ -148,32 +148,22 @@ impl RemovalReason {
     /// It duplicates another listing.
     pub const DUPLICATE: RemovalReason = RemovalReason(4);
 
-    const NAMED: [(RemovalReason, &'static str); 5] = [
-        (RemovalReason::UNSPECIFIED, "unspecified"),
-        (RemovalReason::CLEARED, "cleared"),
-        (RemovalReason::APPEAL_UPHELD, "appeal_upheld"),
-        (RemovalReason::ERROR, "error"),
-        (RemovalReason::DUPLICATE, "duplicate"),
-    ];
+    const NAMED: NamedCodes = NamedCodes(&[
+        (RemovalReason::UNSPECIFIED.0, "unspecified"),
+        (RemovalReason::CLEARED.0, "cleared"),
+        (RemovalReason::APPEAL_UPHELD.0, "appeal_upheld"),
+        (RemovalReason::ERROR.0, "error"),
+        (RemovalReason::DUPLICATE.0, "duplicate"),
+    ]);
 
     /// The code's name, when it is one of the named codes.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMED
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map(|(_, n)| *n)
+        Self::NAMED.name(self.0)
     }
 
     /// The code for a name (case-insensitive), or for a decimal number.
     pub fn from_name(name: &str) -> Option<RemovalReason> {
-        let name = name.trim();
-        if let Ok(code) = name.parse::<u16>() {
-            return Some(RemovalReason(code));
-        }
-        Self::NAMED
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(name))
-            .map(|(r, _)| *r)
+        Self::NAMED.read(name).map(RemovalReason)
     }
 }
 

@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use blocklist_core::document::{KeySet, Version};
 use blocklist_core::{PublicKey, SecretKey, SignError, Signer};
 
 use crate::centre::pkcs11::{self, Pkcs11Error, Pkcs11Uri, TokenKey, Tokens};
@@ -80,6 +81,35 @@ impl Signer for CentreKey {
             CentreKey::Token(key) => key.sign(message),
         }
     }
+}
+
+/// Refuses `signers` unless each is one of `set`, the `role` keys of trust
+/// root `root` (a stray signature would make every client refuse the
+/// document), and there are at least its threshold of them. `hint` ends both
+/// messages (e.g. what the document is signed by).
+pub fn check_signers<'k>(
+    signers: impl ExactSizeIterator<Item = &'k CentreKey>,
+    set: &KeySet,
+    role: &str,
+    root: Version,
+    hint: &str,
+) -> Result<(), CentreError> {
+    let given = signers.len();
+    for key in signers {
+        let id = key.public_key().id();
+        if set.get(&id).is_none() {
+            return Err(CentreError::usage(format!(
+                "key {id} is not a {role} key of trust root {root}{hint}"
+            )));
+        }
+    }
+    if given < usize::from(set.threshold()) {
+        return Err(CentreError::usage(format!(
+            "{given} {role} key(s) given, trust root {root} needs {}{hint}",
+            set.threshold()
+        )));
+    }
+    Ok(())
 }
 
 /// What `keygen` made.

@@ -42,7 +42,7 @@ use crate::centre::delta_head;
 use crate::centre::ingest;
 use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
 use crate::centre::intake::{self, Accepted, AcceptedSubmission};
-use crate::centre::keys::CentreKey;
+use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::registry::{self, Registries};
 use crate::centre::source::Source;
@@ -117,7 +117,7 @@ pub struct RotateOptions {
 }
 
 /// Writes the next trust root, and when it changes the root keys, every
-/// agency registry version signed again under it ([`registry::resign`]);
+/// agency registry version signed again under it (`registry::resign`);
 /// returns the files written, the root first. The next publish or refresh
 /// lists them in the manifest; when the root changes the publish keys, that
 /// publish re-anchors the chain on a fresh snapshot signed by the new keys.
@@ -884,23 +884,7 @@ impl<'a> Centre<'a> {
         keys: &'k [CentreKey],
     ) -> Result<Vec<&'k CentreKey>, CentreError> {
         let root = self.roots.newest().root();
-        for key in keys {
-            if root.publish_keys.get(&key.public_key().id()).is_none() {
-                return Err(CentreError::usage(format!(
-                    "key {} is not a publish key of trust root {}",
-                    key.public_key().id(),
-                    root.version
-                )));
-            }
-        }
-        if keys.len() < usize::from(root.publish_keys.threshold()) {
-            return Err(CentreError::usage(format!(
-                "{} publish key(s) given, trust root {} needs {}",
-                keys.len(),
-                root.version,
-                root.publish_keys.threshold()
-            )));
-        }
+        check_signers(keys.iter(), &root.publish_keys, "publish", root.version, "")?;
         Ok(keys.iter().collect())
     }
 

@@ -5,7 +5,7 @@
 //! an agency). The next publish or refresh lists it in the manifest.
 //!
 //! Registry files are never pruned: a client catching up walks every
-//! version from 1. When a rotation changes the root keys, [`resign`] signs
+//! version from 1. When a rotation changes the root keys, `resign` signs
 //! every version again under the new root (new files beside the old ones),
 //! so that the whole chain verifies under the root clients then hold.
 
@@ -15,7 +15,7 @@ use blocklist_core::document::{AgencyEntry, DocType, FileRef, Registry, TrustRoo
 use blocklist_core::verify::{read_unverified, Verified, Verifier};
 use blocklist_core::{Agency, Kind, PublicKey, Signer as _, Timestamp};
 
-use crate::centre::keys::CentreKey;
+use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::publish_dir::DirLock;
 use crate::centre::source::Source as _;
 use crate::centre::{chain, publish, CentreError, PublishDir};
@@ -248,23 +248,13 @@ fn sign_checked(
     root: &TrustRoot,
     signers: &[&CentreKey],
 ) -> Result<Vec<u8>, CentreError> {
-    for key in signers {
-        let id = key.public_key().id();
-        if root.root_keys.get(&id).is_none() {
-            return Err(CentreError::usage(format!(
-                "signing key {id} is not a root key of trust root {} (a registry is signed by root keys, not publish keys)",
-                root.version
-            )));
-        }
-    }
-    if signers.len() < usize::from(root.root_keys.threshold()) {
-        return Err(CentreError::usage(format!(
-            "{} root key(s) given, trust root {} needs {} to sign the agency registry",
-            signers.len(),
-            root.version,
-            root.root_keys.threshold()
-        )));
-    }
+    check_signers(
+        signers.iter().copied(),
+        &root.root_keys,
+        "root",
+        root.version,
+        " (an agency registry is signed by root keys, not publish keys)",
+    )?;
     chain::sign(
         next,
         || format!("agency registry {}", next.version),
