@@ -25,8 +25,9 @@ use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId, ListState, Manifest,
-    Registry, RegistryChangeError, Snapshot, SnapshotHead, SnapshotStream, TrustRoot, Version,
+    envelope, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId,
+    ListState, Manifest, Registry, RegistryChangeError, Snapshot, SnapshotHead, SnapshotStream,
+    TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -390,6 +391,32 @@ impl Verifier {
         let doc: Verified<Delta> = self.publish_signed(bytes)?;
         follows(DocType::Delta, current, doc.version)?;
         Ok(doc)
+    }
+
+    /// Checks the centre's acknowledgement of a submission: publish
+    /// signatures of the current root and no other (K1, AK2), and this
+    /// list. Its version is the latest the submission will be in, not a
+    /// version the client holds, so no order is checked. Anyone holding the
+    /// trust root can check one; compare [`Acknowledgement::submission`]
+    /// with the SHA-256 of the submission file to tie the two together.
+    ///
+    /// ```
+    /// use std::num::NonZeroU64;
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::verify::Verifier;
+    /// use blocklist_core::*;
+    /// let key = SecretKey::generate().unwrap();
+    /// let list = ListId::new("demo").unwrap();
+    /// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let ack = Acknowledgement { list, submission: Sha256::of(b"file"),
+    ///     agency: Agency::new("th-aoc").unwrap(), sequence: NonZeroU64::MIN,
+    ///     accepted_at: Timestamp(5), version: Version::FIRST, extensions: vec![] };
+    /// let verified = verifier.acknowledgement(&ack.sign(&[&key]).unwrap()).unwrap();
+    /// assert_eq!(verified.submission, Sha256::of(b"file"));
+    /// ```
+    pub fn acknowledgement(&self, bytes: &[u8]) -> Result<Verified<Acknowledgement>, VerifyError> {
+        self.publish_signed(bytes)
     }
 
     /// Checks a snapshot for a client at version `current`: publish signatures,

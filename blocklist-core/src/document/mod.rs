@@ -14,10 +14,15 @@
 //!
 //! - [`Submission`]: an agency's adds, updates and removals, signed by one of its keys.
 //!
+//! And one answers it, from the centre to the agency:
+//!
+//! - [`Acknowledgement`]: the centre's signed receipt for an accepted submission.
+//!
 //! Encoding is canonical: one content has exactly one encoding, and a decoder
 //! refuses any other. Nothing here checks signatures against a root: that is
 //! [`crate::verify`]'s job, the only place a [`crate::verify::Verified`] document is made.
 
+mod acknowledgement;
 mod delta;
 pub mod envelope;
 mod error;
@@ -32,6 +37,7 @@ mod submission;
 use std::fmt;
 use std::num::NonZeroU64;
 
+pub use acknowledgement::Acknowledgement;
 pub use delta::{Delta, Op};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
@@ -68,6 +74,8 @@ pub enum DocType {
     Registry,
     /// A [`Submission`] (an agency's, to the centre).
     Submission,
+    /// An [`Acknowledgement`] (the centre's receipt for a submission).
+    Acknowledgement,
 }
 
 impl DocType {
@@ -80,6 +88,7 @@ impl DocType {
             DocType::Snapshot => 4,
             DocType::Registry => 5,
             DocType::Submission => 6,
+            DocType::Acknowledgement => 7,
         }
     }
 
@@ -92,6 +101,7 @@ impl DocType {
             4 => Ok(DocType::Snapshot),
             5 => Ok(DocType::Registry),
             6 => Ok(DocType::Submission),
+            7 => Ok(DocType::Acknowledgement),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -105,6 +115,7 @@ impl DocType {
             DocType::Snapshot => "snapshot",
             DocType::Registry => "registry",
             DocType::Submission => "submission",
+            DocType::Acknowledgement => "acknowledgement",
         }
     }
 
@@ -120,6 +131,7 @@ impl DocType {
             DocType::Snapshot => "snapshots",
             DocType::Registry => "registries",
             DocType::Submission => "submissions",
+            DocType::Acknowledgement => "acknowledgements",
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod acknowledgements;
 mod submissions;
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
@@ -1491,6 +1492,7 @@ fn document_cases() -> Cases {
         "ok",
     );
     submissions::cases(&mut c);
+    acknowledgements::cases(&mut c);
     c
 }
 
@@ -2042,6 +2044,7 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
                 .map(drop),
         ),
         ["submission", chain, registry, now] => submissions::run(chain, registry, now, bytes),
+        ["acknowledgement", chain] => verdict(verifier(chain).acknowledgement(bytes).map(drop)),
         ["apply", chain, ref before @ ..] => {
             let dir = tempfile::tempdir().unwrap();
             let verifier = verifier(chain);

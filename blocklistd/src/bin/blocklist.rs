@@ -19,7 +19,7 @@ use blocklistd::centre::publish::{
 use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::source::{HttpSource, Source};
 use blocklistd::centre::submit::{self, SubmitOptions};
-use blocklistd::centre::{audit, inspect, CentreError, PublishDir};
+use blocklistd::centre::{acknowledge, audit, inspect, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
@@ -122,7 +122,22 @@ enum Command {
         #[arg(long)]
         root: Option<PathBuf>,
     },
-    /// Show a root, manifest, delta, snapshot, agency registry or submission file.
+    /// Check the centre's acknowledgement of a submission offline, against the trust root.
+    #[command(
+        after_help = "Examples (run at the agency):\n  blocklist verify-ack 2026-12-05.ack --root th-national-root-1.root\n  blocklist verify-ack 2026-12-05.ack --root th-national-root-1.root --root th-national-root-2.root \\\n    --submission 2026-12-05.submission\n\nThe acknowledgement is signed by the publish keys of the newest root given: give the chain\nfrom the root you pinned to the one in force when it was made."
+    )]
+    VerifyAck {
+        /// The acknowledgement file (the body of the 202 answer, or NAME.ack of the inbox).
+        ack: PathBuf,
+        /// The trust root, then each later root in turn (repeat the option).
+        #[arg(long, required = true)]
+        root: Vec<PathBuf>,
+        /// The submission file, to check the acknowledgement is of exactly these bytes.
+        #[arg(long)]
+        submission: Option<PathBuf>,
+    },
+    /// Show a root, manifest, delta, snapshot, agency registry, submission or
+    /// acknowledgement file.
     #[command(
         after_help = "Examples:\n  blocklist inspect /srv/blocklist/manifest\n  blocklist inspect --json --first 5 /srv/blocklist/deltas/42-ab…ef.delta"
     )]
@@ -813,6 +828,37 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 "wrote {} man pages into {}",
                 written.len(),
                 dir.display()
+            );
+        }
+        Command::VerifyAck {
+            ack,
+            root,
+            submission,
+        } => {
+            let read = |path: &Path| {
+                std::fs::read(path).map_err(|source| CentreError::Io {
+                    action: "read",
+                    path: path.to_owned(),
+                    source,
+                })
+            };
+            let roots = root
+                .iter()
+                .map(|p| Ok((p.display().to_string(), read(p)?)))
+                .collect::<Result<Vec<_>, CentreError>>()?;
+            let submission = submission.as_deref().map(read).transpose()?;
+            let shown = ack.display().to_string();
+            let verified = acknowledge::check(&roots, &shown, &read(&ack)?, submission.as_deref())?;
+            say!(
+                out,
+                "{shown}: valid acknowledgement of list {}: submission {} of agency {} (sequence {}), accepted at {}, in version {} at the latest{}",
+                verified.list,
+                verified.submission,
+                verified.agency,
+                verified.sequence,
+                inspect::time(verified.accepted_at),
+                verified.version,
+                if submission.is_some() { "; it is the submission given" } else { "" }
             );
         }
         Command::Inspect { file, json, first } => {

@@ -1,5 +1,6 @@
 //! A readable view of any published file (root, manifest, delta, snapshot,
-//! agency registry) or agency submission, and the same as JSON for machines.
+//! agency registry), agency submission or the centre's acknowledgement of
+//! one, and the same as JSON for machines.
 //! Inspection decodes and checks the
 //! file's form but not its signatures against a root: that is `verify`'s job.
 
@@ -7,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use blocklist_core::document::{
-    envelope, AgencyEntry, Delta, DocType, Document, FileRef, KeySet, ListingRequest, Manifest, Op,
-    Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
+    envelope, Acknowledgement, AgencyEntry, Delta, DocType, Document, FileRef, KeySet,
+    ListingRequest, Manifest, Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Timestamp};
 use serde::Serialize;
@@ -19,7 +20,8 @@ use crate::centre::CentreError;
 /// machines (serde).
 #[derive(Debug, Serialize)]
 pub struct Inspection {
-    /// `root`, `manifest`, `delta`, `snapshot`, `registry` or `submission`.
+    /// `root`, `manifest`, `delta`, `snapshot`, `registry`, `submission` or
+    /// `acknowledgement`.
     #[serde(rename = "type")]
     pub doc_type: &'static str,
     /// The list.
@@ -109,6 +111,19 @@ pub enum Body {
         counts: Counts,
         /// The first operations, as text.
         first: Vec<String>,
+    },
+    /// The centre's acknowledgement of a submission.
+    Acknowledgement {
+        /// SHA-256 of the submission file, hex.
+        submission_sha256: String,
+        /// The agency that signed the submission.
+        agency: String,
+        /// The submission's sequence number.
+        sequence: u64,
+        /// When the centre accepted it.
+        accepted_at: String,
+        /// The latest version it will be in.
+        version: u64,
     },
 }
 
@@ -278,6 +293,17 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 first,
             };
             (s.list, body)
+        }
+        DocType::Acknowledgement => {
+            let a = Acknowledgement::decode_payload(env.payload).map_err(decode_error)?;
+            let body = Body::Acknowledgement {
+                submission_sha256: a.submission.to_string(),
+                agency: a.agency.to_string(),
+                sequence: a.sequence.get(),
+                accepted_at: time(a.accepted_at),
+                version: a.version.get(),
+            };
+            (a.list, body)
         }
     };
     Ok(Inspection {
@@ -467,6 +493,18 @@ impl Inspection {
                     if *urgent { "yes" } else { "no" }
                 );
                 write_counts(&mut out, counts, first);
+            }
+            Body::Acknowledgement {
+                submission_sha256,
+                agency,
+                sequence,
+                accepted_at,
+                version,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "submission: {submission_sha256}\nagency: {agency}\nsequence: {sequence}\naccepted: {accepted_at}\nin version: {version} at the latest"
+                );
             }
         }
         out

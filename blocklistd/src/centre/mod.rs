@@ -6,6 +6,7 @@
 //! - [`keyfile`]: ed25519 key files (`keygen`, permission checks).
 //! - [`pkcs11`]: keys in a PKCS#11 token (HSM), named by RFC 7512 URIs.
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
+//! - [`acknowledge`]: the centre's signed acknowledgements of submissions, made and checked.
 //! - [`intake`]: agencies' signed submissions verified and judged for `publish --submission`.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
@@ -22,6 +23,7 @@
 //! The HTTP server for a publish directory is [`crate::serve_dir`], shared
 //! with the daemon's mirror mode.
 
+pub mod acknowledge;
 pub mod audit;
 pub mod chain;
 pub mod delta_head;

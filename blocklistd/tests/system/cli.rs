@@ -16,6 +16,7 @@ fn every_subcommand_help_has_an_example() {
         "serve",
         "verify",
         "inspect",
+        "verify-ack",
         "completions",
         "man",
     ] {
@@ -333,4 +334,49 @@ fn completions_and_man_pages_come_from_the_clap_definitions_of_both_binaries() {
             );
         }
     }
+}
+
+/// `verify-ack` checks the centre's acknowledgement offline against the
+/// root chain and, given the submission, that it is of those bytes; the
+/// conformance vectors serve as the files.
+#[test]
+fn verify_ack_accepts_the_centres_receipt_and_refuses_another_root_or_submission() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../blocklist-core/conformance/documents");
+    let ack = docs.join("valid/acknowledgement-1.acknowledgement");
+    let (root1, root2) = (
+        docs.join("valid/root-1.root"),
+        docs.join("valid/root-2.root"),
+    );
+    let out = ok(&["verify-ack", s(&ack), "--root", s(&root1)]);
+    assert!(
+        out.contains("valid acknowledgement")
+            && out.contains("agency th-aoc")
+            && out.contains("in version 3"),
+        "{out}"
+    );
+    let err = fails(&[
+        "verify-ack",
+        s(&ack),
+        "--root",
+        s(&root1),
+        "--root",
+        s(&root2),
+    ]);
+    assert!(err.contains("not a publish key of trust root 2"), "{err}");
+    let other = docs.join("valid/submission-th-aoc.submission");
+    let err = fails(&[
+        "verify-ack",
+        s(&ack),
+        "--root",
+        s(&root1),
+        "--submission",
+        s(&other),
+    ]);
+    assert!(err.contains("the submission given has"), "{err}");
+    let shown = ok(&["inspect", s(&ack)]);
+    assert!(
+        shown.starts_with("acknowledgement of list conformance"),
+        "{shown}"
+    );
 }

@@ -94,7 +94,7 @@ fn cap(doc: DocType, config: &Config) -> Option<u64> {
         DocType::Manifest => Some(config.sync.max_manifest_size),
         DocType::Delta => Some(MAX_DELTA_SIZE),
         DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
-        DocType::Submission => None,
+        DocType::Submission | DocType::Acknowledgement => None,
     }
 }
 
@@ -278,8 +278,9 @@ enum Unfit {
     /// a payload that does not decode): no more bytes can mend it.
     #[error("{0}")]
     NotADocument(DecodeError),
-    /// A document for the centre (an agency's submission), dropped here by mistake.
-    #[error("a {doc} is for the centre (blocklist publish --submission), not for a daemon")]
+    /// A document between an agency and the centre (a submission, an
+    /// acknowledgement), dropped here by mistake.
+    #[error("a {doc} is for the centre or an agency (blocklist publish --submission, blocklist verify-ack), not for a daemon")]
     ForTheCentre { doc: DocType },
     /// The file could not be read.
     #[error("cannot read: {0}")]
@@ -376,8 +377,8 @@ impl DropFolder {
                 DocType::Registry => 1,
                 DocType::Snapshot => 2,
                 DocType::Delta => 3,
-                // Submissions never get here: `classify` refuses them.
-                DocType::Manifest | DocType::Submission => 4,
+                // Submissions and acknowledgements never get here: `classify` refuses them.
+                DocType::Manifest | DocType::Submission | DocType::Acknowledgement => 4,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -702,7 +703,9 @@ impl Syncer {
                     Err(err) => Err(err),
                 }
             }
-            DocType::Submission => unreachable!("classify refuses submissions"),
+            DocType::Submission | DocType::Acknowledgement => {
+                unreachable!("classify refuses submissions and acknowledgements")
+            }
         }
     }
 
@@ -883,7 +886,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
         DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
-        DocType::Submission => return Err(Unfit::ForTheCentre { doc }),
+        DocType::Submission | DocType::Acknowledgement => return Err(Unfit::ForTheCentre { doc }),
     }
     // The envelope is whole: a payload that does not decode stays so.
     .map_err(Unfit::NotADocument)?;
