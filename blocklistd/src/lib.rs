@@ -12,12 +12,15 @@
 //!   definitions.
 //! - [`logging`]: the binaries' log output (text or JSON, colour only on a
 //!   terminal).
+//! - [`folder_watch`]: waking on new files in a drop folder, shared by the
+//!   daemon's inbox and the centre's intake inbox.
 //! - [`serve_dir`]: serving a publish directory over HTTP, shared by the
 //!   centre's `serve` and the daemon's mirror mode.
 
 pub mod centre;
 pub mod cli_docs;
 pub mod daemon;
+pub mod folder_watch;
 pub mod logging;
 pub mod serve_dir;
 pub mod signal;

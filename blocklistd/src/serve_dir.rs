@@ -73,12 +73,23 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    run_with(config, Router::new(), listener, shutdown).await
+}
+
+/// [`run`], answering the paths `routes` serves with it (the centre's
+/// intake service) and every other path from the directory.
+pub async fn run_with(
+    config: ServeConfig,
+    routes: Router,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // Held long-polls end at shutdown too, so they do not delay it.
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let app = Router::new()
+    let files = Router::new()
         .fallback(serve_file)
         .with_state(Arc::new(Served { config, stopping }));
-    axum::serve(listener, app)
+    axum::serve(listener, routes.merge(files))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stopping_tx.send(true);

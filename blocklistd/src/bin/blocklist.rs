@@ -11,12 +11,14 @@ use std::time::Duration;
 use blocklist_core::document::{ListId, RemovalReason};
 use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
+use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
 use blocklistd::centre::keys::{KeyName, Keyring};
 use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
 };
 use blocklistd::centre::registry::{self, AgencyChange};
+use blocklistd::centre::service;
 use blocklistd::centre::source::{HttpSource, Source};
 use blocklistd::centre::submit::{self, SubmitOptions};
 use blocklistd::centre::{acknowledge, audit, inspect, CentreError, PublishDir};
@@ -96,20 +98,13 @@ enum Command {
         after_help = "Example:\n  blocklist prune /srv/blocklist --key keys/publish.key --keep 100"
     )]
     Prune(PruneArgs),
-    /// Serve a publish directory over HTTP (127.0.0.1 by default).
+    /// Serve a publish directory over HTTP (127.0.0.1 by default), and with
+    /// --intake take agencies' submissions and publish them.
     #[command(
-        after_help = "Example:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well."
+        after_help = "Examples:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n  blocklist serve /srv/blocklist --intake --key keys/publish.key --publish-every 60s \\\n    --intake-drop /srv/intake-inbox\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well.\nWith --intake: POST /v1/submissions (the body: a file from `blocklist submit`) answers 202\nwith the signed acknowledgement; GET /v1/submissions/ID says which version carried it.\nTLS belongs to a reverse proxy in front (docs/CENTRE.md, \"Intake service\")."
     )]
-    Serve {
-        /// The publish directory.
-        dir: PathBuf,
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// How long caches may keep the manifest.
-        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-        manifest_max_age: Duration,
-    },
+    #[command(mut_arg("keys", |key| key.required(false).requires("intake")))]
+    Serve(ServeArgs),
     /// Audit a publish directory or URL end to end: signatures, digests, root chain, replay.
     #[command(
         after_help = "Examples:\n  blocklist verify /srv/blocklist --root th-national-root-1.root\n  blocklist verify https://blocklist.example.org/th-national/ --root th-national-root-1.root"
@@ -321,10 +316,10 @@ struct HistoryArgs {
     delta_grace: Duration,
 }
 
+/// How a version is signed and what history it keeps: shared by `publish`
+/// and the intake service (`serve --intake`), which publish the same way.
 #[derive(Args, Debug)]
-struct PublishArgs {
-    /// The publish directory.
-    dir: PathBuf,
+struct PublishingArgs {
     #[command(flatten)]
     signing: SigningArgs,
     #[command(flatten)]
@@ -333,6 +328,44 @@ struct PublishArgs {
     /// the version published).
     #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
     purge_expired_after: Duration,
+    /// After publishing every K-th version, also write its snapshot (the
+    /// delta is out first). Default: never; schedule `blocklist snapshot`.
+    #[arg(long)]
+    snapshot_every: Option<NonZeroU64>,
+}
+
+impl PublishingArgs {
+    /// The publish options of these arguments, reading `context` (no input
+    /// files, no submissions yet).
+    fn options(
+        &self,
+        keyring: &mut Keyring,
+        context: ReadContext,
+    ) -> Result<PublishOptions, CentreError> {
+        Ok(PublishOptions {
+            keys: keyring.signers(&self.signing.keys)?,
+            additions: vec![],
+            removals: vec![],
+            submissions: vec![],
+            by: PublishedBy::Operator,
+            context,
+            skip_invalid: false,
+            snapshot_every: self.snapshot_every.unwrap_or(NonZeroU64::MAX),
+            manifest_lifetime: self.signing.manifest_lifetime,
+            history: History {
+                delta_grace: self.history.delta_grace,
+                purge_expired_after: self.purge_expired_after,
+            },
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct PublishArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    #[command(flatten)]
+    publishing: PublishingArgs,
     /// Files of entries to add or update.
     inputs: Vec<PathBuf>,
     /// A file of entries to remove (repeat; same formats, only kind and value are read).
@@ -352,10 +385,40 @@ struct PublishArgs {
     /// Publish without the invalid lines instead of refusing.
     #[arg(long)]
     skip_invalid: bool,
-    /// After publishing every K-th version, also write its snapshot (the
-    /// delta is out first). Default: never; schedule `blocklist snapshot`.
-    #[arg(long)]
-    snapshot_every: Option<NonZeroU64>,
+}
+
+/// `serve`: a publish directory over HTTP, and the intake service with `--intake`.
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// How long caches may keep the manifest.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    manifest_max_age: Duration,
+    /// Also run the intake service: agencies POST their submissions to
+    /// /v1/submissions (or drop them in --intake-drop), each answered with
+    /// a signed acknowledgement, queued and published on the cadence.
+    /// Needs the publish keys (--key).
+    #[arg(long, requires = "keys")]
+    intake: bool,
+    /// Intake: publish what is queued this long after the first submission
+    /// queued (urgent submissions at once).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, requires = "intake")]
+    publish_every: Duration,
+    /// Intake: also take submissions from this folder (NAME.submission,
+    /// written under another name and renamed in; NAME.ack answers).
+    #[arg(long, value_name = "FOLDER", requires = "intake")]
+    intake_drop: Option<PathBuf>,
+    /// Intake: the largest submission taken, in bytes.
+    #[arg(long, default_value_t = service::DEFAULT_MAX_SUBMISSION_BYTES, requires = "intake")]
+    max_submission_bytes: u64,
+    /// Intake: how versions are signed and what history they keep, as for
+    /// `publish` (`--key` required with `--intake` only: see `Command::Serve`).
+    #[command(flatten)]
+    publishing: PublishingArgs,
 }
 
 /// How input files are read: shared by `publish` and `submit`, which read
@@ -626,19 +689,20 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 .map(Agency::new)
                 .transpose()
                 .map_err(|e| CentreError::usage(e.to_string()))?;
+            let now = Timestamp::now();
+            let submissions = args
+                .submissions
+                .iter()
+                .map(|file| SubmissionInput::read(file, now))
+                .collect::<Result<Vec<_>, _>>()?;
             let options = PublishOptions {
-                keys: keyring.signers(&args.signing.keys)?,
                 additions: args.reading.with_format(&args.inputs),
                 removals: args.reading.with_format(&args.removals),
-                submissions: args.submissions,
-                context: args.reading.context(agency)?,
+                submissions,
                 skip_invalid: args.skip_invalid,
-                snapshot_every: args.snapshot_every.unwrap_or(NonZeroU64::MAX),
-                manifest_lifetime: args.signing.manifest_lifetime,
-                history: History {
-                    delta_grace: args.history.delta_grace,
-                    purge_expired_after: args.purge_expired_after,
-                },
+                ..args
+                    .publishing
+                    .options(keyring, args.reading.context(agency)?)?
             };
             // Lines are refused or read differently under another region:
             // say which one this publish used.
@@ -697,12 +761,8 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 additions: vec![],
                 removals: vec![],
                 submissions: vec![],
-                context: ReadContext {
-                    defaults: Defaults::default(),
-                    rules: Rules::default(),
-                    now: Timestamp::now(),
-                    csv: CsvColumns::default(),
-                },
+                by: PublishedBy::Operator,
+                context: plain_context(),
                 skip_invalid: false,
                 snapshot_every: NonZeroU64::MAX,
                 manifest_lifetime: args.signing.manifest_lifetime,
@@ -761,31 +821,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 say!(out, "removed {path}");
             }
         }
-        Command::Serve {
-            dir,
-            listen,
-            manifest_max_age,
-        } => {
-            PublishDir::open(&dir)?;
-            let config = serve::ServeConfig {
-                dir,
-                manifest_max_age,
-            };
-            let runtime = tokio::runtime::Runtime::new()
-                .map_err(serve_error("start the runtime".to_owned()))?;
-            runtime.block_on(async {
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .map_err(serve_error(format!("listen on {listen}")))?;
-                let bound = listener
-                    .local_addr()
-                    .map_err(serve_error("read the bound address".to_owned()))?;
-                say!(out, "listening on http://{bound}");
-                serve::run(config, listener, blocklistd::signal::shutdown_signal())
-                    .await
-                    .map_err(serve_error("serve".to_owned()))
-            })?;
-        }
+        Command::Serve(args) => serve(args, keyring, out)?,
         Command::Verify { target, root } => {
             let pinned = match &root {
                 Some(path) => Some(std::fs::read(path).map_err(|source| CentreError::Io {
@@ -962,6 +998,61 @@ fn agency(
     Ok(())
 }
 
+/// The reading context of a publish without input files: nothing to read, the time now.
+fn plain_context() -> ReadContext {
+    ReadContext {
+        defaults: Defaults::default(),
+        rules: Rules::default(),
+        now: Timestamp::now(),
+        csv: CsvColumns::default(),
+    }
+}
+
+/// Runs `serve`: the directory's files, and with `--intake` the intake service.
+fn serve(args: ServeArgs, keyring: &mut Keyring, out: &mut Report) -> Result<(), CentreError> {
+    let dir = PublishDir::open(&args.dir)?;
+    let intake = if args.intake {
+        Some(service::Intake::open(
+            dir,
+            service::IntakeConfig {
+                publish: args.publishing.options(keyring, plain_context())?,
+                publish_every: args.publish_every,
+                max_submission_bytes: args.max_submission_bytes,
+            },
+        )?)
+    } else {
+        None
+    };
+    let config = serve::ServeConfig {
+        dir: args.dir,
+        manifest_max_age: args.manifest_max_age,
+    };
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(serve_error("start the runtime".to_owned()))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(serve_error(format!("listen on {}", args.listen)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(serve_error("read the bound address".to_owned()))?;
+        let shutdown = blocklistd::signal::shutdown_signal();
+        match intake {
+            Some(intake) => {
+                let running = service::Running::start(intake, args.intake_drop)?;
+                say!(out, "listening on http://{bound}");
+                running.serve(config, listener, shutdown).await
+            }
+            None => {
+                say!(out, "listening on http://{bound}");
+                serve::run(config, listener, shutdown)
+                    .await
+                    .map_err(serve_error("serve".to_owned()))
+            }
+        }
+    })
+}
+
 fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
     move |source| CentreError::Serve { action, source }
 }
@@ -1001,7 +1092,7 @@ fn print_publish(out: &mut Report, report: &PublishReport) -> Result<(), CentreE
         say!(
             out,
             "accepted {}: submission {} of {}, {} operation(s){}",
-            taken.file.display(),
+            taken.name,
             taken.sequence,
             taken.agency,
             taken.operations,

@@ -113,6 +113,35 @@ pub enum CentreError {
         /// Every operation refused, in the submission's order.
         refusals: Vec<crate::centre::ownership::Refusal>,
     },
+    /// A submission naming an identifier that another submission taken
+    /// with it (or queued before it) names: each identifier is judged
+    /// against the list as it is, so they must be disjoint.
+    #[error("{file}: {id} is also named by {other}, not published yet; nothing of it applied (send it again once {other} is published)")]
+    SubmissionOverlap {
+        /// The submission refused.
+        file: String,
+        /// The identifier named twice.
+        id: String,
+        /// The other submission (file, or queued submission id).
+        other: String,
+    },
+    /// A publish that would make a version while the intake service holds
+    /// submissions whose acknowledgements promise that version.
+    #[error("{queued} submission(s) accepted by the intake service wait in {path}: their acknowledgements promise the next version, so only the service publishes it (at its next tick; `blocklist serve --intake` publishes them at once when it starts); nothing published")]
+    IntakeQueued {
+        /// How many are queued.
+        queued: u64,
+        /// The queue's file.
+        path: PathBuf,
+    },
+    /// The intake service's queue failed.
+    #[error("intake queue {path}: {source}")]
+    Queue {
+        /// The queue's file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
     /// A document could not be encoded (a bug, or an impossible input).
     #[error("cannot encode {what}: {source}")]
     Encode {
@@ -206,6 +235,20 @@ impl CentreError {
             path,
             source,
         }
+    }
+
+    /// Whether this refuses one submission on its own merits (its
+    /// signature, agency, sequence, size or operations), as opposed to a
+    /// failure of the centre that stops any publish.
+    pub fn refuses_submission(&self) -> bool {
+        matches!(
+            self,
+            CentreError::Submission { .. }
+                | CentreError::SubmissionReplay { .. }
+                | CentreError::SubmissionRefused { .. }
+                | CentreError::SubmissionOverlap { .. }
+                | CentreError::TooLarge { .. }
+        )
     }
 
     /// A [`CentreError::Usage`].

@@ -1,24 +1,29 @@
-//! Taking agencies' signed submissions into a version (`blocklist publish
-//! --submission`): each file is verified against the directory's newest
-//! agency registry at the publish time ([`verify_submission`]), its
-//! sequence checked against the last one accepted from its key, and its
-//! operations judged by the ownership rules ([`ownership`]) with the agency
-//! its signature belongs to. Any refusal refuses the whole publish: nothing
-//! of a refused submission is applied, and no other submission of the same
-//! run either (the operator drops the refused file and runs again).
+//! Taking agencies' signed submissions into a version: each submission is
+//! verified against the directory's newest agency registry at the time the
+//! centre accepted it ([`verify_submission`]), its sequence checked against
+//! the last one accepted from its key, and its operations judged by the
+//! ownership rules ([`ownership`]) with the agency its signature belongs to
+//! ([`Judge`]). Nothing of a refused submission is applied.
+//!
+//! Two callers judge the same way: `blocklist publish --submission`, where
+//! any refusal refuses the whole publish (the operator drops the refused
+//! file and runs again), and the intake service
+//! ([`crate::centre::service`]), which judges each submission as it
+//! arrives and again when it publishes its queue, setting aside one that is
+//! refused by then ([`PublishedBy`]).
 //!
 //! The last sequence accepted per signing key is kept in
 //! `.centre/submission-sequences` (one `key-id-hex sequence` line per key),
 //! written once the version carrying the submissions is listed.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
-use blocklist_core::document::{envelope, Registry};
+use blocklist_core::document::{envelope, ListId, Registry};
 use blocklist_core::keys::KeyId;
 use blocklist_core::store::Store;
-use blocklist_core::verify::{verify_submission, Verified, Verifier};
-use blocklist_core::{Agency, Timestamp};
+use blocklist_core::verify::{verify_submission, Verifier};
+use blocklist_core::{Agency, Identifier, Timestamp};
 
 use crate::centre::ownership::{self, Change};
 use crate::centre::publish_dir::{DirLock, PublishDir, CENTRE_DIR};
@@ -32,14 +37,75 @@ pub const MAX_SUBMISSION_SIZE: u64 = 1 << 30;
 /// Where the last accepted sequence of each key is kept, in [`CENTRE_DIR`].
 const SEQUENCES_FILE: &str = "submission-sequences";
 
+/// A submission to judge: its bytes, what to call it in messages and
+/// reports, and when the centre accepted it (its listings are dated so, and
+/// the agency's key must have been authorised then).
+#[derive(Clone, Debug)]
+pub struct SubmissionInput {
+    /// The file's path, or the intake queue's id of it.
+    pub name: String,
+    /// The signed submission.
+    pub bytes: Vec<u8>,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+}
+
+impl SubmissionInput {
+    /// Reads a submission file, refusing one larger than
+    /// [`MAX_SUBMISSION_SIZE`] before reading it.
+    ///
+    /// ```
+    /// use blocklist_core::Timestamp;
+    /// use blocklistd::centre::intake::SubmissionInput;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("a.submission");
+    /// std::fs::write(&file, b"bytes").unwrap();
+    /// let input = SubmissionInput::read(&file, Timestamp(5)).unwrap();
+    /// assert_eq!((input.bytes.as_slice(), input.accepted_at), (&b"bytes"[..], Timestamp(5)));
+    /// ```
+    pub fn read(file: &Path, accepted_at: Timestamp) -> Result<SubmissionInput, CentreError> {
+        let len = std::fs::metadata(file)
+            .map_err(CentreError::io("read", file))?
+            .len();
+        if len > MAX_SUBMISSION_SIZE {
+            return Err(CentreError::TooLarge {
+                file: file.display().to_string(),
+                limit: MAX_SUBMISSION_SIZE,
+            });
+        }
+        Ok(SubmissionInput {
+            name: file.display().to_string(),
+            bytes: std::fs::read(file).map_err(CentreError::io("read", file))?,
+            accepted_at,
+        })
+    }
+}
+
+/// Who runs a publish, which decides what a refused submission does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PublishedBy {
+    /// The operator (`blocklist publish`): a refused submission refuses the
+    /// whole publish (the operator sees why, drops the file and runs
+    /// again), and no version is made while the intake service's queue
+    /// holds submissions (their acknowledgements promise it).
+    #[default]
+    Operator,
+    /// The intake service publishing its queue: a refused submission is
+    /// left out and named in [`Accepted::refused`], the rest published
+    /// (each was accepted on its own).
+    IntakeService,
+}
+
 /// Submissions accepted for one version: the changes they make, and the
 /// sequences to record once it is listed.
 #[derive(Debug, Default)]
 pub struct Accepted {
-    /// Every change, in the order of the files and their operations.
+    /// Every change, in the order of the submissions and their operations.
     pub changes: Vec<Change>,
-    /// Per file: its agency, sequence and operation count, for the report.
+    /// Per submission taken: its agency, sequence and operation count.
     pub submissions: Vec<AcceptedSubmission>,
+    /// Submissions left out ([`PublishedBy::IntakeService`]), and why.
+    pub refused: Vec<RefusedSubmission>,
     /// The newest sequence per signing key, the ones accepted included.
     sequences: BTreeMap<KeyId, u64>,
 }
@@ -47,8 +113,8 @@ pub struct Accepted {
 /// One submission taken into the version.
 #[derive(Debug, Clone)]
 pub struct AcceptedSubmission {
-    /// The file.
-    pub file: PathBuf,
+    /// Its [`SubmissionInput::name`].
+    pub name: String,
     /// The agency its signature belongs to.
     pub agency: Agency,
     /// Its sequence number.
@@ -59,76 +125,160 @@ pub struct AcceptedSubmission {
     pub urgent: bool,
 }
 
-/// Verifies and judges `files` against the list in `store`, at `now`. The
-/// registry is the newest in the directory, accepted under `verifier` (the
-/// newest trust root).
-pub fn accept(
-    dir: &PublishDir,
-    verifier: &Verifier,
-    store: &Store,
-    files: &[PathBuf],
-    now: Timestamp,
-) -> Result<Accepted, CentreError> {
-    if files.is_empty() {
-        return Ok(Accepted::default());
+/// One submission set aside by a publish, and why.
+#[derive(Debug, Clone)]
+pub struct RefusedSubmission {
+    /// Its [`SubmissionInput::name`].
+    pub name: String,
+    /// The refusal, naming the rule.
+    pub reason: String,
+}
+
+/// A submission judged acceptable: what it changes and what it is.
+#[derive(Debug)]
+pub struct Judged {
+    /// The changes it makes to the list as it is (none for operations the
+    /// list already says).
+    pub changes: Vec<Change>,
+    /// What it is.
+    pub submission: AcceptedSubmission,
+    /// Its signing key.
+    pub key: KeyId,
+    /// The identifiers it names.
+    pub ids: Vec<Identifier>,
+}
+
+/// Judges submissions one after another against the newest agency registry
+/// and the sequences already taken, remembering each one it accepts: a later
+/// one must be newer from the same key and name other identifiers.
+#[derive(Debug)]
+pub struct Judge {
+    registry: Registry,
+    list: ListId,
+    /// The newest sequence taken per key: recorded, held, or judged here.
+    sequences: BTreeMap<KeyId, u64>,
+    /// The identifiers named by the submissions judged here, and by which.
+    named: HashMap<Identifier, String>,
+}
+
+impl Judge {
+    /// A judge for `dir`, whose newest trust root `verifier` holds (the
+    /// registry chain is checked under it), starting from the sequences
+    /// recorded there.
+    pub fn new(dir: &PublishDir, verifier: &Verifier) -> Result<Judge, CentreError> {
+        Ok(Judge {
+            registry: newest_registry(dir, verifier)?,
+            list: verifier.root().list.clone(),
+            sequences: recorded_sequences(dir)?,
+            named: HashMap::new(),
+        })
     }
-    let registry = newest_registry(dir, verifier)?;
-    let list = &verifier.root().list;
-    let mut accepted = Accepted {
-        sequences: read_sequences(dir)?,
-        ..Accepted::default()
-    };
-    let mut named: HashSet<blocklist_core::Identifier> = HashSet::new();
-    for file in files {
-        let bytes = read_capped(file)?;
-        let shown = file.display().to_string();
-        let submission = verify_submission(&bytes, &registry, list, now).map_err(|source| {
-            CentreError::Submission {
-                file: shown.clone(),
-                source: Box::new(source),
-            }
-        })?;
+
+    /// Counts `sequence` of `key` as taken, though not recorded yet (a
+    /// submission queued for the next version).
+    pub fn hold(&mut self, key: KeyId, sequence: u64) {
+        let last = self.sequences.entry(key).or_insert(sequence);
+        *last = (*last).max(sequence);
+    }
+
+    /// Judges `input` against the list in `store`: verified, newer than
+    /// every sequence taken from its key, naming no identifier an earlier
+    /// submission judged here names, and allowed by the ownership rules.
+    /// Accepted, it is remembered; refused, nothing of it is.
+    pub fn judge(&mut self, input: &SubmissionInput, store: &Store) -> Result<Judged, CentreError> {
+        let shown = &input.name;
+        let now = input.accepted_at;
+        let submission =
+            verify_submission(&input.bytes, &self.registry, &self.list, now).map_err(|source| {
+                CentreError::Submission {
+                    file: shown.clone(),
+                    source: Box::new(source),
+                }
+            })?;
         // The one signature's key: the bytes parsed and verified just above.
-        let key = envelope::parse(&bytes)
+        let key = envelope::parse(&input.bytes)
             .map(|env| env.signatures[0].key_id)
             .expect("a verified submission parses, with one signature");
         let sequence = submission.sequence.get();
-        if let Some(&last) = accepted
-            .sequences
-            .get(&key)
-            .filter(|&&last| sequence <= last)
-        {
+        if let Some(&last) = self.sequences.get(&key).filter(|&&last| sequence <= last) {
             return Err(CentreError::SubmissionReplay {
-                file: shown,
+                file: shown.clone(),
                 agency: submission.agency.clone(),
                 key,
                 sequence,
                 last,
             });
         }
-        accepted.sequences.insert(key, sequence);
-        if let Some(op) = submission.ops.iter().find(|op| named.contains(op.id())) {
-            return Err(CentreError::usage(format!(
-                "{shown}: {} is also named by an earlier submission of this publish: publish them one at a time",
-                op.id()
-            )));
+        if let Some((id, other)) = submission
+            .ops
+            .iter()
+            .find_map(|op| self.named.get_key_value(op.id()))
+        {
+            return Err(CentreError::SubmissionOverlap {
+                file: shown.clone(),
+                id: id.to_string(),
+                other: other.clone(),
+            });
         }
-        named.extend(submission.ops.iter().map(|op| op.id().clone()));
-        let planned = ownership::plan(&submission.agency, &submission.ops, now, |id| {
+        let changes = ownership::plan(&submission.agency, &submission.ops, now, |id| {
             store.listed(id)
+        })?
+        .map_err(|refusals| CentreError::SubmissionRefused {
+            file: shown.clone(),
+            agency: submission.agency.clone(),
+            refusals,
         })?;
-        match planned {
-            Ok(changes) => accepted.changes.extend(changes),
-            Err(refusals) => {
-                return Err(CentreError::SubmissionRefused {
-                    file: shown,
-                    agency: submission.agency.clone(),
-                    refusals,
-                })
-            }
-        }
-        accepted.submissions.push(summary(file, &submission));
+        self.sequences.insert(key, sequence);
+        let ids: Vec<Identifier> = submission.ops.iter().map(|op| op.id().clone()).collect();
+        self.named
+            .extend(ids.iter().map(|id| (id.clone(), shown.clone())));
+        Ok(Judged {
+            changes,
+            submission: AcceptedSubmission {
+                name: shown.clone(),
+                agency: submission.agency.clone(),
+                sequence,
+                operations: submission.ops.len(),
+                urgent: submission.urgent,
+            },
+            key,
+            ids,
+        })
     }
+}
+
+/// Judges `inputs` in order against the list in `store` (see [`Judge`]);
+/// a refusal refuses them all, or leaves that one out, as `by` says.
+/// The registry is the newest in the directory, accepted under `verifier`
+/// (the newest trust root).
+pub fn accept(
+    dir: &PublishDir,
+    verifier: &Verifier,
+    store: &Store,
+    inputs: &[SubmissionInput],
+    by: PublishedBy,
+) -> Result<Accepted, CentreError> {
+    if inputs.is_empty() {
+        return Ok(Accepted::default());
+    }
+    let mut judge = Judge::new(dir, verifier)?;
+    let mut accepted = Accepted::default();
+    for input in inputs {
+        match judge.judge(input, store) {
+            Ok(judged) => {
+                accepted.changes.extend(judged.changes);
+                accepted.submissions.push(judged.submission);
+            }
+            Err(refused) if by == PublishedBy::IntakeService && refused.refuses_submission() => {
+                accepted.refused.push(RefusedSubmission {
+                    name: input.name.clone(),
+                    reason: refused.to_string(),
+                });
+            }
+            Err(failed) => return Err(failed),
+        }
+    }
+    accepted.sequences = judge.sequences;
     Ok(accepted)
 }
 
@@ -148,19 +298,6 @@ impl Accepted {
     }
 }
 
-fn summary(
-    file: &Path,
-    submission: &Verified<blocklist_core::document::Submission>,
-) -> AcceptedSubmission {
-    AcceptedSubmission {
-        file: file.to_owned(),
-        agency: submission.agency.clone(),
-        sequence: submission.sequence.get(),
-        operations: submission.ops.len(),
-        urgent: submission.urgent,
-    }
-}
-
 /// The newest agency registry of the directory, its chain checked under
 /// `verifier` (the newest trust root).
 fn newest_registry(dir: &PublishDir, verifier: &Verifier) -> Result<Registry, CentreError> {
@@ -177,8 +314,9 @@ fn sequences_path() -> String {
     format!("{CENTRE_DIR}/{SEQUENCES_FILE}")
 }
 
-/// The last sequence accepted per key (none before the first submission).
-fn read_sequences(dir: &PublishDir) -> Result<BTreeMap<KeyId, u64>, CentreError> {
+/// The last sequence recorded per key (none before the first submission):
+/// a submission of a key at or below it was published already.
+pub fn recorded_sequences(dir: &PublishDir) -> Result<BTreeMap<KeyId, u64>, CentreError> {
     let rel = sequences_path();
     let path = dir.path().join(&rel);
     let text = match std::fs::read_to_string(&path) {
@@ -208,21 +346,6 @@ fn read_sequences(dir: &PublishDir) -> Result<BTreeMap<KeyId, u64>, CentreError>
     Ok(out)
 }
 
-/// Reads a submission file, refusing one larger than [`MAX_SUBMISSION_SIZE`]
-/// before reading it.
-fn read_capped(file: &Path) -> Result<Vec<u8>, CentreError> {
-    let len = std::fs::metadata(file)
-        .map_err(CentreError::io("read", file))?
-        .len();
-    if len > MAX_SUBMISSION_SIZE {
-        return Err(CentreError::TooLarge {
-            file: file.display().to_string(),
-            limit: MAX_SUBMISSION_SIZE,
-        });
-    }
-    std::fs::read(file).map_err(CentreError::io("read", file))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,10 +355,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
         let lock = dir.lock().unwrap();
-        assert!(read_sequences(&dir).unwrap().is_empty());
+        assert!(recorded_sequences(&dir).unwrap().is_empty());
         let accepted = Accepted {
             submissions: vec![AcceptedSubmission {
-                file: PathBuf::from("a.submission"),
+                name: "a.submission".to_owned(),
                 agency: Agency::new("th-aoc").unwrap(),
                 sequence: 42,
                 operations: 1,
@@ -245,13 +368,13 @@ mod tests {
             ..Accepted::default()
         };
         accepted.record(&dir, &lock).unwrap();
-        assert_eq!(read_sequences(&dir).unwrap(), accepted.sequences);
+        assert_eq!(recorded_sequences(&dir).unwrap(), accepted.sequences);
 
         let path = dir.path().join(sequences_path());
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("not a line\n");
         std::fs::write(&path, text).unwrap();
-        let err = read_sequences(&dir).unwrap_err().to_string();
+        let err = recorded_sequences(&dir).unwrap_err().to_string();
         assert!(
             err.contains("submission-sequences:3") && err.contains("\"not a line\""),
             "{err}"

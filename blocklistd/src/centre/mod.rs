@@ -7,7 +7,11 @@
 //! - [`pkcs11`]: keys in a PKCS#11 token (HSM), named by RFC 7512 URIs.
 //! - [`ingest`]: CSV, plain and hosts inputs to normalised entries.
 //! - [`acknowledge`]: the centre's signed acknowledgements of submissions, made and checked.
-//! - [`intake`]: agencies' signed submissions verified and judged for `publish --submission`.
+//! - [`intake`]: agencies' signed submissions verified and judged, for
+//!   `publish --submission` and the intake service.
+//! - [`queue`]: the intake service's durable queue of accepted submissions.
+//! - [`service`]: the intake service: submissions over HTTP and from a drop
+//!   folder, acknowledged, queued and published on a cadence.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
 //! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
@@ -37,7 +41,9 @@ pub mod ownership;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
+pub mod queue;
 pub mod registry;
+pub mod service;
 pub mod source;
 pub mod state;
 pub mod submit;

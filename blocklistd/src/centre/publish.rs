@@ -41,9 +41,12 @@ use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
 use crate::centre::ingest;
 use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
-use crate::centre::intake::{self, Accepted, AcceptedSubmission};
+use crate::centre::intake::{
+    self, Accepted, AcceptedSubmission, PublishedBy, RefusedSubmission, SubmissionInput,
+};
 use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::publish_dir::{DirLock, PublishDir};
+use crate::centre::queue;
 use crate::centre::registry::{self, Registries};
 use crate::centre::source::Source;
 use crate::centre::state::{self, CentreState};
@@ -203,6 +206,32 @@ pub(crate) fn newest_root(dir: &PublishDir) -> Result<Verifier, CentreError> {
     Ok(Roots::scan(dir)?.newest().clone())
 }
 
+/// A publish directory as a new submission is judged against it: its
+/// newest trust root, the centre's store at the newest version, and that
+/// version (`None` before the first publish).
+pub(crate) struct Current {
+    pub verifier: Verifier,
+    pub state: CentreState,
+    pub version: Option<Version>,
+}
+
+/// Opens `dir` as [`Current`] under `lock`, checking `keys` are enough
+/// publish keys of the newest root to sign for it.
+pub(crate) fn current(
+    dir: &PublishDir,
+    lock: &DirLock,
+    keys: &[CentreKey],
+) -> Result<Current, CentreError> {
+    let centre = Centre::open(dir)?;
+    centre.publish_signers(keys)?;
+    let state = centre.open_state(lock)?;
+    Ok(Current {
+        verifier: centre.roots.newest().clone(),
+        version: centre.manifest.as_ref().map(|m| m.version),
+        state,
+    })
+}
+
 /// What `publish` reads and how it signs.
 #[derive(Debug)]
 pub struct PublishOptions {
@@ -214,8 +243,11 @@ pub struct PublishOptions {
     pub removals: Vec<(PathBuf, Format)>,
     /// Agencies' signed submissions (not combined with `additions` or
     /// `removals`): verified against the newest agency registry and applied
-    /// with the ownership rules, each whole or the publish refused.
-    pub submissions: Vec<PathBuf>,
+    /// with the ownership rules, each whole or not at all.
+    pub submissions: Vec<SubmissionInput>,
+    /// Who publishes: what a refused submission does, and whether the
+    /// intake service's queue must be empty.
+    pub by: PublishedBy,
     /// Defaults, normalisation rules and the publish time.
     pub context: ReadContext,
     /// Publish without the invalid lines instead of refusing.
@@ -283,6 +315,9 @@ pub const MAX_DELTAS_PAST_SNAPSHOT: u64 = (MAX_LISTED_FILES / 2) as u64;
 pub struct PublishReport {
     /// The new version, or `None` when nothing changed (the manifest was re-signed).
     pub version: Option<Version>,
+    /// The version in force after the publish: the new one, or the one the
+    /// re-signed manifest names.
+    pub in_force: Option<Version>,
     /// The new manifest's serial.
     pub serial: u64,
     /// Entries newly listed.
@@ -310,6 +345,8 @@ pub struct PublishReport {
     pub entries: u64,
     /// The agencies' submissions taken into the version.
     pub submissions: Vec<AcceptedSubmission>,
+    /// The submissions left out as refused ([`PublishedBy::IntakeService`]).
+    pub refused: Vec<RefusedSubmission>,
 }
 
 /// Publishes the next version from the input files or agencies' submissions
@@ -358,7 +395,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         centre.roots.newest(),
         list.store(),
         &options.submissions,
-        options.context.now,
+        options.by,
     )?;
     let mut planned = changes(
         list.store(),
@@ -380,6 +417,17 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         let report = centre.resign(&lock, &signers, options, report)?;
         accepted.record(&dir, &lock)?;
         return Ok(report);
+    }
+    if options.by == PublishedBy::Operator {
+        // The intake service's acknowledgements promise the next version to
+        // what it queued: only it may make that version.
+        let queued = queue::queued(&dir)?;
+        if queued > 0 {
+            return Err(CentreError::IntakeQueued {
+                queued,
+                path: queue::path(&dir),
+            });
+        }
     }
     let (held, held_state) = list.held()?;
     let version = held.map_or(Version::FIRST, Version::next);
@@ -458,6 +506,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         Published::Snapshot(verified, rel)
     };
     report.version = Some(version);
+    report.in_force = Some(version);
     report.entries = state.entries;
     centre.prune_listing(&mut manifest, now, options.history.delta_grace)?;
     let mut report = centre.write_manifest(&lock, &manifest, &signers, report)?;
@@ -926,6 +975,7 @@ impl<'a> Centre<'a> {
             .as_ref()
             .expect("callers check a manifest exists");
         report.entries = current.state.entries;
+        report.in_force = Some(current.version);
         let now = options.context.now;
         let mut manifest = self.next_manifest(
             now,
@@ -1046,6 +1096,7 @@ impl Planned {
         let asked: usize = accepted.submissions.iter().map(|s| s.operations).sum();
         report.unchanged += asked - changed;
         report.submissions = accepted.submissions.clone();
+        report.refused = accepted.refused.clone();
     }
 
     /// The state after the operations, from the state before them: the

@@ -49,8 +49,6 @@ use blocklist_core::document::{
 };
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Sha256;
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
-use notify::Watcher as _;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument as _};
 
@@ -98,66 +96,14 @@ fn cap(doc: DocType, config: &Config) -> Option<u64> {
     }
 }
 
-/// Watches the folder; every event that can mean a new or changed file sends
-/// a (coalesced) "look now".
+/// Watches the folder and its layout folders; every event that can mean a
+/// new or changed file sends a (coalesced) "look now".
 pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatcher, DaemonError> {
-    // The watcher names files by an absolute path, whatever form the folder
-    // was given in (the embedded default is `./blocklistd-data/inbox`): the
-    // folder is matched in each form it may take.
-    let mut inbox = vec![dir.to_owned()];
-    inbox.extend(std::path::absolute(dir).ok());
-    inbox.extend(dir.canonicalize().ok());
-    inbox.dedup();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // An error may mean events were missed: look, as on a rescan.
-        if event.as_ref().map_or(true, |event| wakes(&inbox, event)) {
-            // A full channel already holds a "look now".
-            let _ = tx.try_send(());
-        }
-    })
-    .map_err(|e| DaemonError::Runtime {
+    let folders: Vec<&str> = FOLDER_TYPES.iter().map(|doc| doc.folder()).collect();
+    crate::folder_watch::watch(dir, &folders, tx).map_err(|e| DaemonError::Runtime {
         action: "watch the drop folder",
-        reason: e.to_string(),
-    })?;
-    watcher
-        .watch(dir, notify::RecursiveMode::Recursive)
-        .map_err(|e| DaemonError::Runtime {
-            action: "watch the drop folder",
-            reason: format!("{}: {e}", dir.display()),
-        })?;
-    Ok(watcher)
-}
-
-/// Whether `event` can mean a new or changed file where rounds look: a file
-/// created, written (data modified, or closed after writing) or moved in, at
-/// the top of the inbox or in a layout folder. Opens and reads (each round's
-/// own: inotify reports opening a directory), metadata changes, removals,
-/// moves out and anything under `processed/` or `rejected/` (the daemon's own
-/// moves) do not wake a round: waking on them made an idle daemon loop.
-fn wakes(inbox: &[PathBuf], event: &notify::Event) -> bool {
-    if event.need_rescan() {
-        return true;
-    }
-    let may_add = match event.kind {
-        EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => true,
-        EventKind::Modify(ModifyKind::Name(mode)) => mode != RenameMode::From,
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        _ => false,
-    };
-    // A rename reporting both ends lists the destination last.
-    may_add
-        && event
-            .paths
-            .last()
-            .and_then(|p| p.parent())
-            .is_some_and(|dir| {
-                inbox.iter().any(|inbox| {
-                    dir == inbox
-                        || FOLDER_TYPES
-                            .iter()
-                            .any(|doc| dir == inbox.join(doc.folder()))
-                })
-            })
+        reason: format!("{}: {e}", dir.display()),
+    })
 }
 
 /// What a round left behind.

@@ -1,0 +1,532 @@
+//! The intake service's durable queue: every submission it accepted, in a
+//! SQLite file in the directory's private folder (`.centre/intake.sqlite`,
+//! never served), from acceptance until a version carries it (or a
+//! publish refuses it), and after, so `GET /v1/submissions/{id}` can say
+//! which version did.
+//!
+//! A submission is inserted, and the insert committed with
+//! `synchronous=FULL`, before its acknowledgement leaves the centre: what
+//! the centre acknowledged survives a SIGKILL or a power cut. The
+//! identifiers named by queued submissions are kept in a table of their
+//! own, so a new submission naming one of them is refused by a lookup per
+//! identifier (queued submissions are disjoint: each is judged against the
+//! list as it is).
+//!
+//! Sequences and versions are `u64`s stored in SQLite's signed 64-bit
+//! integers bit for bit; the queue compares them in Rust, never in SQL.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use blocklist_core::keys::KeyId;
+use blocklist_core::{Identifier, Timestamp};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension as _};
+
+use crate::centre::publish_dir::{PublishDir, CENTRE_DIR};
+use crate::centre::CentreError;
+
+/// The queue's file, in [`CENTRE_DIR`].
+const QUEUE_FILE: &str = "intake.sqlite";
+
+/// How long a statement waits for another connection's write (the
+/// service's reader and writer, a `blocklist publish` counting).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS submissions (
+    arrival INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    bytes BLOB NOT NULL,
+    agency TEXT NOT NULL,
+    key_id BLOB NOT NULL,
+    sequence INTEGER NOT NULL,
+    urgent INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL,
+    promised_version INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'published', 'refused')),
+    version INTEGER,
+    reason TEXT,
+    ack BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_queued ON submissions (state) WHERE state = 'queued';
+CREATE TABLE IF NOT EXISTS queued_ids (
+    identifier TEXT PRIMARY KEY,
+    submission TEXT NOT NULL
+);
+";
+
+/// Where a submission stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Accepted, waiting for the next publish.
+    Queued,
+    /// Carried by a version (or changed nothing in the version in force).
+    Published,
+    /// Refused when the service published it (its agency's key revoked
+    /// from before its acceptance, say); nothing of it applied.
+    Refused,
+}
+
+impl State {
+    /// Its name, in the queue and in the service's answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Published => "published",
+            State::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Option<State> {
+        [State::Queued, State::Published, State::Refused]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One submission the service accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The SHA-256 of its bytes, in hex.
+    pub id: String,
+    /// The agency its signature belongs to.
+    pub agency: String,
+    /// Its signing key.
+    pub key: KeyId,
+    /// Its sequence.
+    pub sequence: u64,
+    /// Whether it asked to be published at once.
+    pub urgent: bool,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// The latest version its acknowledgement promises.
+    pub promised_version: u64,
+    /// Where it stands.
+    pub state: State,
+    /// The version that carried it, once published.
+    pub version: Option<u64>,
+    /// Why it was refused, when so.
+    pub reason: Option<String>,
+    /// The signed acknowledgement sent for it.
+    pub ack: Vec<u8>,
+}
+
+/// A queued submission, to publish: its id, bytes and acceptance time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued {
+    /// Its id.
+    pub id: String,
+    /// The signed submission.
+    pub bytes: Vec<u8>,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// Its signing key.
+    pub key: KeyId,
+    /// Its sequence.
+    pub sequence: u64,
+}
+
+/// The queue of a publish directory, open.
+#[derive(Debug)]
+pub struct Queue {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// The queue's path in `dir`.
+pub fn path(dir: &PublishDir) -> PathBuf {
+    dir.path().join(CENTRE_DIR).join(QUEUE_FILE)
+}
+
+/// How many submissions wait in `dir`'s queue (none when the intake
+/// service never ran there; the file is not created).
+pub fn queued(dir: &PublishDir) -> Result<u64, CentreError> {
+    let path = path(dir);
+    if !path.exists() {
+        return Ok(0);
+    }
+    Queue::open_path(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?.queued_count()
+}
+
+/// Reads a `u64` stored bit for bit in a signed column.
+fn unsigned(n: i64) -> u64 {
+    n as u64
+}
+
+/// Stores a `u64` bit for bit in a signed column.
+fn signed(n: u64) -> i64 {
+    n as i64
+}
+
+impl Queue {
+    /// Opens `dir`'s queue, creating it the first time.
+    ///
+    /// ```
+    /// use blocklistd::centre::{queue::Queue, PublishDir};
+    /// let tmp = tempfile::tempdir().unwrap();
+    /// let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+    /// let queue = Queue::open(&dir).unwrap();
+    /// assert_eq!(queue.queued_count().unwrap(), 0);
+    /// ```
+    pub fn open(dir: &PublishDir) -> Result<Queue, CentreError> {
+        Queue::open_path(
+            &path(dir),
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+    }
+
+    fn open_path(path: &Path, flags: OpenFlags) -> Result<Queue, CentreError> {
+        let fail = |source| CentreError::Queue {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
+        // WAL: the service's reader answers GETs while its writer commits;
+        // FULL: a commit is on disk before the acknowledgement is sent.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Queue {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    fn fail(&self) -> impl Fn(rusqlite::Error) -> CentreError + '_ {
+        |source| CentreError::Queue {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// How many submissions are queued.
+    pub fn queued_count(&self) -> Result<u64, CentreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM submissions WHERE state = 'queued'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(unsigned)
+            .map_err(self.fail())
+    }
+
+    /// Adds `record` (queued) and the identifiers it names, in one
+    /// transaction, committed when this returns.
+    pub fn insert(
+        &mut self,
+        record: &Record,
+        bytes: &[u8],
+        ids: &[Identifier],
+    ) -> Result<(), CentreError> {
+        let path = self.path.clone();
+        let fail = |source| CentreError::Queue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(fail)?;
+        tx.execute(
+            "INSERT INTO submissions (id, bytes, agency, key_id, sequence, urgent, accepted_at, \
+             promised_version, state, version, reason, ack) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                record.id,
+                bytes,
+                record.agency,
+                &record.key.0[..],
+                signed(record.sequence),
+                record.urgent,
+                signed(record.accepted_at.0),
+                signed(record.promised_version),
+                record.state.as_str(),
+                record.version.map(signed),
+                record.reason,
+                record.ack,
+            ],
+        )
+        .map_err(fail)?;
+        if record.state == State::Queued {
+            let mut named = tx
+                .prepare("INSERT INTO queued_ids (identifier, submission) VALUES (?1, ?2)")
+                .map_err(fail)?;
+            for id in ids {
+                named
+                    .execute(params![id.to_string(), record.id])
+                    .map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// The submission of id `id`, if the service ever accepted it.
+    pub fn get(&self, id: &str) -> Result<Option<Record>, CentreError> {
+        self.conn
+            .query_row(
+                "SELECT id, agency, key_id, sequence, urgent, accepted_at, promised_version, \
+                 state, version, reason, ack FROM submissions WHERE id = ?1",
+                [id],
+                |row| {
+                    let key: Vec<u8> = row.get(2)?;
+                    let state: String = row.get(7)?;
+                    Ok((
+                        Record {
+                            id: row.get(0)?,
+                            agency: row.get(1)?,
+                            key: KeyId(key.as_slice().try_into().unwrap_or([0; 32])),
+                            sequence: unsigned(row.get(3)?),
+                            urgent: row.get(4)?,
+                            accepted_at: Timestamp(unsigned(row.get(5)?)),
+                            promised_version: unsigned(row.get(6)?),
+                            state: State::Queued,
+                            version: row.get::<_, Option<i64>>(8)?.map(unsigned),
+                            reason: row.get(9)?,
+                            ack: row.get(10)?,
+                        },
+                        key.len(),
+                        state,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.fail())?
+            .map(|(mut record, key_len, state)| {
+                record.state = State::parse(&state)
+                    .filter(|_| key_len == 32)
+                    .ok_or_else(|| CentreError::Inconsistent {
+                        file: self.path.display().to_string(),
+                        reason: format!(
+                            "submission {id} has state {state:?} and a {key_len}-byte key id"
+                        ),
+                    })?;
+                Ok(record)
+            })
+            .transpose()
+    }
+
+    /// The newest sequence queued per signing key.
+    pub fn queued_sequences(&self) -> Result<BTreeMap<KeyId, u64>, CentreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT key_id, sequence FROM submissions WHERE state = 'queued'")
+            .map_err(self.fail())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, unsigned(row.get(1)?)))
+            })
+            .map_err(self.fail())?;
+        let mut newest = BTreeMap::new();
+        for row in rows {
+            let (key, sequence) = row.map_err(self.fail())?;
+            let key = KeyId(key.as_slice().try_into().map_err(|_| self.bad_key())?);
+            let last = newest.entry(key).or_insert(sequence);
+            *last = (*last).max(sequence);
+        }
+        Ok(newest)
+    }
+
+    fn bad_key(&self) -> CentreError {
+        CentreError::Inconsistent {
+            file: self.path.display().to_string(),
+            reason: "a queued submission's key id is not 32 bytes".to_owned(),
+        }
+    }
+
+    /// The first of `ids` a queued submission names, and that submission's id.
+    pub fn named_by_queued(
+        &self,
+        ids: &[Identifier],
+    ) -> Result<Option<(Identifier, String)>, CentreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT submission FROM queued_ids WHERE identifier = ?1")
+            .map_err(self.fail())?;
+        for id in ids {
+            let other: Option<String> = statement
+                .query_row([id.to_string()], |row| row.get(0))
+                .optional()
+                .map_err(self.fail())?;
+            if let Some(other) = other {
+                return Ok(Some((id.clone(), other)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The queued submissions, in the order they arrived.
+    pub fn queued(&self) -> Result<Vec<Queued>, CentreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, bytes, accepted_at, key_id, sequence FROM submissions \
+                 WHERE state = 'queued' ORDER BY arrival",
+            )
+            .map_err(self.fail())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    unsigned(row.get(2)?),
+                    row.get::<_, Vec<u8>>(3)?,
+                    unsigned(row.get(4)?),
+                ))
+            })
+            .map_err(self.fail())?;
+        let mut queued = Vec::new();
+        for row in rows {
+            let (id, bytes, accepted_at, key, sequence) = row.map_err(self.fail())?;
+            queued.push(Queued {
+                id,
+                bytes,
+                accepted_at: Timestamp(accepted_at),
+                key: KeyId(key.as_slice().try_into().map_err(|_| self.bad_key())?),
+                sequence,
+            });
+        }
+        Ok(queued)
+    }
+
+    /// Marks queued submissions `published` in `version` and `refused` with
+    /// their reasons, in one transaction, freeing the identifiers they named.
+    pub fn settle(
+        &mut self,
+        published: &[String],
+        version: u64,
+        refused: &[(String, String)],
+    ) -> Result<(), CentreError> {
+        let path = self.path.clone();
+        let fail = |source| CentreError::Queue {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(fail)?;
+        for id in published {
+            tx.execute(
+                "UPDATE submissions SET state = 'published', version = ?2 WHERE id = ?1 AND state = 'queued'",
+                params![id, signed(version)],
+            )
+            .map_err(fail)?;
+            tx.execute("DELETE FROM queued_ids WHERE submission = ?1", [id])
+                .map_err(fail)?;
+        }
+        for (id, reason) in refused {
+            tx.execute(
+                "UPDATE submissions SET state = 'refused', reason = ?2 WHERE id = ?1 AND state = 'queued'",
+                params![id, reason],
+            )
+            .map_err(fail)?;
+            tx.execute("DELETE FROM queued_ids WHERE submission = ?1", [id])
+                .map_err(fail)?;
+        }
+        tx.commit().map_err(fail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use blocklist_core::Kind;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn number(i: u8) -> Identifier {
+        Identifier::from_canonical(Kind::Number, &format!("+668123456{i:02}")).unwrap()
+    }
+
+    fn record(n: u8, sequence: u64) -> Record {
+        Record {
+            id: format!("{n:02x}").repeat(32),
+            agency: "th-aoc".to_owned(),
+            key: KeyId([n % 3; 32]),
+            sequence,
+            urgent: n % 2 == 0,
+            accepted_at: Timestamp(1_700_000_000 + u64::from(n)),
+            promised_version: u64::from(n) + 1,
+            state: State::Queued,
+            version: None,
+            reason: None,
+            ack: vec![n; 9],
+        }
+    }
+
+    #[test]
+    fn a_plain_publish_counts_nothing_where_the_service_never_ran_and_creates_no_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        assert_eq!(queued(&dir).unwrap(), 0);
+        assert!(!path(&dir).exists());
+    }
+
+    proptest! {
+        /// Records inserted come back as they went in, after the queue is
+        /// closed and opened again; settling moves them out of the queue
+        /// and frees their identifiers; sequences are compared as `u64`s.
+        #[test]
+        fn records_round_trip_across_reopening_and_settle(
+            sequences in prop::collection::vec(1u64..=u64::MAX, 1..12),
+            published in prop::collection::vec(any::<bool>(), 12),
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+            let records: Vec<Record> = sequences.iter().enumerate().map(|(n, &s)| record(n as u8, s)).collect();
+            {
+                let mut queue = Queue::open(&dir).unwrap();
+                for (n, r) in records.iter().enumerate() {
+                    queue.insert(r, &[n as u8; 5], &[number(n as u8)]).unwrap();
+                }
+            }
+            let mut queue = Queue::open(&dir).unwrap();
+            prop_assert_eq!(queued(&dir).unwrap(), records.len() as u64);
+            for r in &records {
+                prop_assert_eq!(queue.get(&r.id).unwrap().as_ref(), Some(r));
+            }
+            let mut newest: BTreeMap<KeyId, u64> = BTreeMap::new();
+            for r in &records {
+                let last = newest.entry(r.key).or_insert(r.sequence);
+                *last = (*last).max(r.sequence);
+            }
+            prop_assert_eq!(queue.queued_sequences().unwrap(), newest);
+            let waiting = queue.queued().unwrap();
+            prop_assert_eq!(waiting.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
+                records.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+            prop_assert_eq!(&waiting[0].bytes, &vec![0u8; 5]);
+
+            let done: Vec<String> = records.iter().zip(&published)
+                .filter(|(_, p)| **p).map(|(r, _)| r.id.clone()).collect();
+            let refused: Vec<(String, String)> = records.iter().zip(&published)
+                .filter(|(_, p)| !**p).map(|(r, _)| (r.id.clone(), "revoked".to_owned())).collect();
+            prop_assert!(refused.iter().all(|(id, _)| !done.contains(id)));
+            queue.settle(&done, 7, &refused).unwrap();
+            drop(queue);
+            let queue = Queue::open(&dir).unwrap();
+            prop_assert_eq!(queue.queued_count().unwrap(), 0);
+            let all: Vec<Identifier> = (0..records.len() as u8).map(number).collect();
+            prop_assert_eq!(queue.named_by_queued(&all).unwrap(), None);
+            for (r, p) in records.iter().zip(&published) {
+                let got = queue.get(&r.id).unwrap().unwrap();
+                if *p {
+                    prop_assert_eq!((got.state, got.version), (State::Published, Some(7)));
+                } else {
+                    prop_assert_eq!((got.state, got.reason.as_deref()), (State::Refused, Some("revoked")));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_identifier_a_queued_submission_names_is_found_with_that_submission() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let mut queue = Queue::open(&dir).unwrap();
+        let first = record(1, 5);
+        queue.insert(&first, b"x", &[number(1), number(2)]).unwrap();
+        assert_eq!(
+            queue.named_by_queued(&[number(3), number(2)]).unwrap(),
+            Some((number(2), first.id.clone()))
+        );
+        assert_eq!(queue.named_by_queued(&[number(3)]).unwrap(), None);
+    }
+}

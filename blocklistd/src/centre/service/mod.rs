@@ -1,0 +1,397 @@
+//! The intake service (`blocklist serve DIR --intake`): agencies' signed
+//! submissions taken over HTTP ([`routes`]) and from a drop folder
+//! ([`inbox`]), queued durably ([`crate::centre::queue`]) and published on
+//! the operator's cadence, at once for urgent ones.
+//!
+//! Each submission is judged as it arrives, exactly as `blocklist publish
+//! --submission` judges one ([`Judge`]), against the newest agency registry
+//! and the list as it is, and further against the queue: its sequence must
+//! be above its key's queued ones, and it may name no identifier a queued
+//! submission names (so that each queued submission's judgement against
+//! the list stays exact until it is published). Accepted, it is committed
+//! to the queue, then answered with the centre's signed acknowledgement
+//! ([`acknowledge`]) promising the next version: the directory's newest
+//! plus one. The promise holds because only the service makes a version
+//! while anything is queued (`blocklist publish` refuses, see
+//! [`PublishedBy`]), and it publishes every queued submission together.
+//!
+//! The publisher wakes on a new submission (the cadence starts then), on
+//! an urgent one (at once), and otherwise sleeps. It re-judges each queued
+//! submission at its own acceptance time (a key revoked since then does not
+//! undo it; one revoked from before does) in one publish, which leaves a
+//! refused one out. A publish that fails (a token unplugged) is logged and
+//! retried at the next tick; the queue stays as it was. Whatever is queued
+//! when the service starts is published at once.
+//!
+//! Acceptances and publishes take turns ([`Intake::writer`]), so the
+//! version promised is the one the next publish makes.
+
+pub mod inbox;
+pub mod routes;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use blocklist_core::document::Version;
+use blocklist_core::{Sha256, Signer, Timestamp};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::centre::acknowledge;
+use crate::centre::intake::{self, Judge, PublishedBy, SubmissionInput};
+use crate::centre::publish::{self, PublishOptions, PublishReport};
+use crate::centre::queue::{Queue, Record, State};
+use crate::centre::{CentreError, PublishDir};
+use crate::serve_dir::ServeConfig;
+
+/// The default cadence: a minute, so a report reaches the daemons within
+/// about a minute and a busy hour makes at most sixty versions.
+pub const DEFAULT_PUBLISH_EVERY: Duration = Duration::from_secs(60);
+
+/// The default cap on a submission's size: 64 MiB holds about a million
+/// operations (docs/FORMAT.md, U4 allows 1 GiB), far more than one report
+/// carries, and bounds what one request holds in memory.
+pub const DEFAULT_MAX_SUBMISSION_BYTES: u64 = 64 << 20;
+
+/// How long an acceptance waits for the directory's lock (a `blocklist
+/// snapshot` or `agency` command holding it for a moment).
+const LOCK_PATIENCE: Duration = Duration::from_secs(30);
+
+/// What the intake service needs besides the directory.
+#[derive(Debug)]
+pub struct IntakeConfig {
+    /// How the publisher publishes: the publish keys (which also sign
+    /// acknowledgements), manifest lifetime, history; its submissions and
+    /// time are set at each tick.
+    pub publish: PublishOptions,
+    /// How long the first submission queued waits for the publish that
+    /// carries it (urgent ones do not wait).
+    pub publish_every: Duration,
+    /// The largest submission taken, in bytes.
+    pub max_submission_bytes: u64,
+}
+
+/// What became of a submission offered.
+#[derive(Debug)]
+pub enum Offered {
+    /// Newly accepted and queued: its record, acknowledgement included.
+    Accepted(Record),
+    /// Accepted before (the same bytes): its record as it stands.
+    Known(Record),
+}
+
+/// The running service's state, shared by its HTTP handlers, its drop
+/// folder and its publisher.
+#[derive(Debug)]
+pub struct Intake {
+    dir: PublishDir,
+    /// Acceptances and publishes take turns under it: an acceptance reads
+    /// the newest version and queues its promise of the next one; a publish
+    /// takes every queued submission into that version. It holds the
+    /// queue's writing connection and the publish options.
+    writer: Mutex<Writer>,
+    /// The queue's reading connection, for status answers while a publish
+    /// holds [`Intake::writer`].
+    reader: Mutex<Queue>,
+    /// Wakes the publisher for a submission queued: the cadence starts.
+    queued: Notify,
+    /// Wakes the publisher for an urgent submission: it publishes at once.
+    urgent: Notify,
+    publish_every: Duration,
+    max_submission_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Writer {
+    queue: Queue,
+    publish: PublishOptions,
+}
+
+/// Locks `mutex`, taking it over from a holder that panicked: the queue's
+/// transactions leave it consistent whatever happened in between.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Intake {
+    /// Opens the service's queue in `dir` (created the first time).
+    pub fn open(dir: PublishDir, config: IntakeConfig) -> Result<Intake, CentreError> {
+        let mut publish = config.publish;
+        publish.by = PublishedBy::IntakeService;
+        Ok(Intake {
+            writer: Mutex::new(Writer {
+                queue: Queue::open(&dir)?,
+                publish,
+            }),
+            reader: Mutex::new(Queue::open(&dir)?),
+            dir,
+            queued: Notify::new(),
+            urgent: Notify::new(),
+            publish_every: config.publish_every,
+            max_submission_bytes: config.max_submission_bytes,
+        })
+    }
+
+    /// The largest submission taken, in bytes.
+    pub fn max_submission_bytes(&self) -> u64 {
+        self.max_submission_bytes
+    }
+
+    /// Judges and queues the submission `bytes` (called `shown` in
+    /// messages), returning its signed acknowledgement in the record; the
+    /// same bytes offered again return the record kept. Refused (the
+    /// error names the rule), nothing of it is kept. Blocks: run it off
+    /// the async threads.
+    pub fn offer(&self, bytes: Vec<u8>, shown: &str) -> Result<Offered, CentreError> {
+        let id = Sha256::of(&bytes).to_string();
+        let mut writer = lock(&self.writer);
+        if let Some(record) = writer.queue.get(&id)? {
+            return Ok(Offered::Known(record));
+        }
+        let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
+        let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
+        let mut judge = Judge::new(&self.dir, &current.verifier)?;
+        for (key, sequence) in writer.queue.queued_sequences()? {
+            judge.hold(key, sequence);
+        }
+        let input = SubmissionInput {
+            name: shown.to_owned(),
+            bytes,
+            accepted_at: Timestamp::now(),
+        };
+        let judged = judge.judge(&input, current.state.store())?;
+        if let Some((named, other)) = writer.queue.named_by_queued(&judged.ids)? {
+            return Err(CentreError::SubmissionOverlap {
+                file: shown.to_owned(),
+                id: named.to_string(),
+                other: format!("queued submission {other}"),
+            });
+        }
+        let promised = current.version.map_or(Version::FIRST, Version::next);
+        let signers: Vec<&dyn Signer> = writer
+            .publish
+            .keys
+            .iter()
+            .map(|k| k as &dyn Signer)
+            .collect();
+        let submission = &judged.submission;
+        let sequence = std::num::NonZeroU64::new(submission.sequence)
+            .expect("a verified submission's sequence is non-zero");
+        let ack = acknowledge::sign(
+            &current.verifier.root().list,
+            &input.bytes,
+            &submission.agency,
+            sequence,
+            input.accepted_at,
+            promised,
+            &signers,
+        )?;
+        let record = Record {
+            id,
+            agency: submission.agency.to_string(),
+            key: judged.key,
+            sequence: submission.sequence,
+            urgent: submission.urgent,
+            accepted_at: input.accepted_at,
+            promised_version: promised.get(),
+            state: State::Queued,
+            version: None,
+            reason: None,
+            ack,
+        };
+        // Committed under the directory's lock: a `blocklist publish` sees
+        // it queued, and refuses to make the version it is promised.
+        writer.queue.insert(&record, &input.bytes, &judged.ids)?;
+        drop(current);
+        drop(dir_lock);
+        drop(writer);
+        info!(
+            id = %record.id,
+            agency = %record.agency,
+            sequence = record.sequence,
+            urgent = record.urgent,
+            promised_version = record.promised_version,
+            "submission accepted"
+        );
+        if record.urgent {
+            self.urgent.notify_one();
+        } else {
+            self.queued.notify_one();
+        }
+        Ok(Offered::Accepted(record))
+    }
+
+    /// The record of submission `id`, if the service ever accepted it.
+    pub fn status(&self, id: &str) -> Result<Option<Record>, CentreError> {
+        lock(&self.reader).get(id)
+    }
+
+    /// Publishes every queued submission in one version, returning how
+    /// many are still queued (none, unless the publish failed). Blocks.
+    pub fn publish_queue(&self) -> Result<u64, CentreError> {
+        let mut writer = lock(&self.writer);
+        let queued = writer.queue.queued()?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        // A queued submission at or below its key's recorded sequence was
+        // published by a run killed before it could say so: the version
+        // in force carried it (nothing else publishes while it is queued).
+        let recorded = intake::recorded_sequences(&self.dir)?;
+        let (carried, waiting): (Vec<_>, Vec<_>) = queued
+            .into_iter()
+            .partition(|q| recorded.get(&q.key).is_some_and(|&last| q.sequence <= last));
+        if !carried.is_empty() {
+            let ids: Vec<String> = carried.into_iter().map(|q| q.id).collect();
+            let version = {
+                let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
+                publish::current(&self.dir, &dir_lock, &writer.publish.keys)?.version
+            };
+            let version = version.map_or(0, Version::get);
+            writer.queue.settle(&ids, version, &[])?;
+            for id in &ids {
+                info!(%id, version, "submission published (by a run stopped before it said so)");
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        writer.publish.submissions = waiting
+            .into_iter()
+            .map(|q| SubmissionInput {
+                name: q.id,
+                bytes: q.bytes,
+                accepted_at: q.accepted_at,
+            })
+            .collect();
+        writer.publish.context.now = Timestamp::now();
+        let published = publish::publish(self.dir.path(), &writer.publish);
+        writer.publish.submissions.clear();
+        let report = published?;
+        self.settle(&mut writer, &report)?;
+        writer.queue.queued_count()
+    }
+
+    /// Marks the submissions `report` names published or refused.
+    fn settle(&self, writer: &mut Writer, report: &PublishReport) -> Result<(), CentreError> {
+        let version = report
+            .in_force
+            .expect("a publish of submissions leaves a version in force")
+            .get();
+        let published: Vec<String> = report.submissions.iter().map(|s| s.name.clone()).collect();
+        let refused: Vec<(String, String)> = report
+            .refused
+            .iter()
+            .map(|r| (r.name.clone(), r.reason.clone()))
+            .collect();
+        writer.queue.settle(&published, version, &refused)?;
+        for taken in &report.submissions {
+            info!(id = %taken.name, agency = %taken.agency, version, "submission published");
+        }
+        for refused in &report.refused {
+            warn!(id = %refused.name, reason = %refused.reason, "queued submission refused when published; nothing of it applied");
+        }
+        Ok(())
+    }
+
+    /// Publishes the queue on the cadence until `stop` turns true: idle
+    /// (nothing queued), it waits on its wake-ups alone.
+    async fn publisher(self: Arc<Intake>, mut stop: watch::Receiver<bool>) {
+        let every = self.publish_every;
+        let started_with = {
+            let intake = self.clone();
+            tokio::task::spawn_blocking(move || lock(&intake.reader).queued_count()).await
+        };
+        let mut due = match started_with {
+            Ok(Ok(0)) => None,
+            _ => Some(Instant::now()),
+        };
+        loop {
+            // Far off when nothing is due: the branch is disabled then.
+            let at = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+            tokio::select! {
+                biased;
+                () = stopped(&mut stop) => break,
+                () = self.urgent.notified() => due = Some(Instant::now()),
+                () = self.queued.notified() => {
+                    due.get_or_insert_with(|| Instant::now() + every);
+                }
+                () = tokio::time::sleep_until(at), if due.is_some() => {
+                    let intake = self.clone();
+                    let left = tokio::task::spawn_blocking(move || intake.publish_queue()).await;
+                    due = match left {
+                        Ok(Ok(0)) => None,
+                        Ok(Ok(_)) => Some(Instant::now() + every),
+                        Ok(Err(error)) => {
+                            warn!(%error, retry_in = ?every, "publishing the intake queue failed; it stays queued");
+                            Some(Instant::now() + every)
+                        }
+                        Err(error) => {
+                            warn!(%error, "the intake publisher panicked; retrying at the next tick");
+                            Some(Instant::now() + every)
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Completes once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, not held across awaits.
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The intake service set up to run: its drop folder (if any) watched.
+#[derive(Debug)]
+pub struct Running {
+    intake: Arc<Intake>,
+    inbox: Option<inbox::Inbox>,
+}
+
+impl Running {
+    /// Watches `drop_folder` (created if need be) for `intake`.
+    pub fn start(intake: Intake, drop_folder: Option<PathBuf>) -> Result<Running, CentreError> {
+        Ok(Running {
+            intake: Arc::new(intake),
+            inbox: drop_folder.map(inbox::Inbox::open).transpose()?,
+        })
+    }
+
+    /// Serves `serve.dir` on `listener` with the intake service: the
+    /// directory's files, `POST /v1/submissions`, `GET
+    /// /v1/submissions/{id}`, the drop folder, and the publisher, until
+    /// `shutdown` completes (a publish under way finishes first).
+    pub async fn serve(
+        self,
+        serve: ServeConfig,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), CentreError> {
+        let Running { intake, inbox } = self;
+        let (stop_tx, stop) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(inbox) = inbox {
+            tasks.spawn(inbox.run(intake.clone(), stop.clone()));
+        }
+        tasks.spawn(intake.clone().publisher(stop));
+        info!(dir = %serve.dir.display(), every = ?intake.publish_every, "intake service running");
+        let served =
+            crate::serve_dir::run_with(serve, routes::routes(intake), listener, async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        while tasks.join_next().await.is_some() {}
+        served.map_err(|source| CentreError::Serve {
+            action: "serve".to_owned(),
+            source,
+        })
+    }
+}
