@@ -10,7 +10,7 @@ use crate::support::{fails, ok, s, Centre, Server};
 
 /// Registers th-aoc (numbers and domains) and th-dsi (numbers) with
 /// `blocklist agency add`, signed by the centre's root key.
-fn register(centre: &Centre, aoc: &Path, dsi: &Path) {
+pub fn register(centre: &Centre, aoc: &Path, dsi: &Path) {
     for (id, name, kinds, key) in [
         ("th-aoc", "Anti-Online Scam Centre", "number,domain", aoc),
         (
@@ -39,7 +39,7 @@ fn register(centre: &Centre, aoc: &Path, dsi: &Path) {
 }
 
 /// `blocklist submit` as `agency` with its key, for numbers unless `extra` says otherwise.
-fn submit(centre: &Centre, agency: &str, key: &Path, name: &str, extra: &[&str]) -> PathBuf {
+pub fn submit(centre: &Centre, agency: &str, key: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = centre.tmp.path().join(name);
     let mut args = vec![
         "submit",
@@ -57,7 +57,7 @@ fn submit(centre: &Centre, agency: &str, key: &Path, name: &str, extra: &[&str])
     out
 }
 
-fn manifest_version(centre: &Centre) -> String {
+pub fn manifest_version(centre: &Centre) -> String {
     let shown = ok(&["inspect", s(&centre.dir.join("manifest"))]);
     shown
         .lines()

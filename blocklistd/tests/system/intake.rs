@@ -1,0 +1,408 @@
+//! The intake service (`blocklist serve --intake`) as a process: agencies
+//! POST submissions and drop them in a folder, each answered with a signed
+//! acknowledgement that verifies; the queue published on the cadence, at
+//! once for urgent ones, after a SIGKILL and restart, to a daemon following
+//! the same server; refusals that apply nothing; an idle service asleep.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::daemon::{polling, Site};
+use crate::submissions::{manifest_version, register, submit};
+use crate::support::*;
+
+/// `blocklist serve DIR --intake` on a free port, with its log in a file;
+/// stopped (SIGTERM) on drop.
+struct Intake {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Intake {
+    /// Starts the service on `centre`'s directory, publishing every
+    /// `every`, with `extra` options.
+    fn start(centre: &Centre, every: &str, extra: &[&str]) -> Intake {
+        let log = centre.tmp.path().join("intake.log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut command = blocklist();
+        command
+            .args([
+                "serve",
+                s(&centre.dir),
+                "--listen",
+                "127.0.0.1:0",
+                "--intake",
+                "--key",
+                s(&centre.publish_key),
+                "--publish-every",
+                every,
+            ])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stderr(log_file);
+        let (child, url) = blocklist_tests::spawn_listening(&mut command, || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
+        Intake { child, url, log }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// POSTs the submission file, returning the status, `Location` and body.
+    fn post(&self, file: &Path) -> (u16, Option<String>, Vec<u8>) {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/v1/submissions", self.url))
+            .body(std::fs::read(file).unwrap())
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, location, response.bytes().unwrap().to_vec())
+    }
+
+    /// `GET` of `path`: the status and JSON body.
+    fn get(&self, path: &str) -> (u16, Value) {
+        let response = reqwest::blocking::get(format!("{}{path}", self.url)).unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}")),
+        )
+    }
+
+    /// Polls `GET location` until its state is `state` (at most 30 s).
+    fn wait_state(&self, location: &str, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.get(location);
+            if status == 200 && body["state"] == state {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{location} never {state}: {body}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no drain, no goodbye.
+    fn kill(mut self) {
+        // SAFETY: signalling our own child by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Intake {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: signalling our own child by its pid.
+            unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A centre with th-aoc (numbers, domains) and th-dsi (numbers) registered;
+/// their secret key files.
+fn centre_with_agencies() -> (Centre, PathBuf, PathBuf) {
+    let centre = Centre::new();
+    let aoc = centre.tmp.path().join("th-aoc");
+    let dsi = centre.tmp.path().join("th-dsi");
+    ok(&["keygen", s(&aoc)]);
+    ok(&["keygen", s(&dsi)]);
+    register(&centre, &aoc, &dsi);
+    (centre, aoc.with_extension("key"), dsi.with_extension("key"))
+}
+
+/// Writes `bytes` to `name` in the temp folder and checks it with
+/// `blocklist verify-ack` against the first root and `submission`.
+fn verify_ack(centre: &Centre, name: &str, bytes: &[u8], submission: &Path) -> String {
+    let ack = centre.input(name, bytes);
+    ok(&[
+        "verify-ack",
+        s(&ack),
+        "--root",
+        s(&centre.first_root()),
+        "--submission",
+        s(submission),
+    ])
+}
+
+/// Polls until `done` holds (at most 30 s).
+fn wait_for(what: &str, intake: &Intake, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{}",
+            intake.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_another_agencys_removal_is_refused(
+) {
+    let (centre, aoc_key, dsi_key) = centre_with_agencies();
+    // An hour's cadence: only the urgent submission makes the service publish.
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-1.submission",
+        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+    );
+    let (status, location, ack) = intake.post(&listing);
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&ack));
+    let location = location.expect("a Location header");
+    let verified = verify_ack(&centre, "aoc-1.ack", &ack, &listing);
+    assert!(
+        verified.contains("of agency th-aoc") && verified.contains("in version 1 at the latest"),
+        "{verified}"
+    );
+    let (_, queued) = intake.get(&location);
+    assert_eq!(queued["state"], "queued", "{queued}");
+    assert_eq!(queued["agency"], "th-aoc");
+    let promised = queued["promised_version"].as_u64().unwrap();
+    // A retry of the same bytes is answered with the same acknowledgement.
+    let (again, again_location, again_ack) = intake.post(&listing);
+    assert_eq!(
+        (again, again_location.as_deref(), &again_ack),
+        (200, Some(location.as_str()), &ack)
+    );
+
+    // An urgent submission is published at once, the queued one with it.
+    let domains = centre.input("domains.txt", b"urgent-scam.example\n");
+    let urgent = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-urgent.submission",
+        &[
+            "--kind",
+            "domain",
+            "--reason",
+            "phishing",
+            "--urgent",
+            s(&domains),
+        ],
+    );
+    let (status, urgent_location, _) = intake.post(&urgent);
+    assert_eq!(status, 202);
+    let published = intake.wait_state(&location, "published");
+    let version = published["version"].as_u64().unwrap();
+    assert!(version <= promised, "{published}");
+    let urgent_published = intake.wait_state(&urgent_location.unwrap(), "published");
+    assert_eq!(urgent_published["version"].as_u64(), Some(version));
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+
+    // A daemon following the same server answers both, as th-aoc's.
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&intake.url]));
+    daemon.wait_version(version);
+    let answer = daemon.json("/v1/check?kind=number&value=081-234-5678");
+    assert_eq!(answer["agency"], "th-aoc", "{answer}");
+    assert!(daemon.listed("domain", "urgent-scam.example"));
+
+    // th-dsi may not remove th-aoc's listing: refused naming owner and rule, nothing kept.
+    let removal = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-remove.submission",
+        &[
+            "--kind",
+            "number",
+            "--remove",
+            s(&numbers),
+            "--why",
+            "error",
+        ],
+    );
+    let (status, refused_location, body) = intake.post(&removal);
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert!(refused_location.is_none());
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("number +66812345678 is listed by th-aoc; th-dsi may not remove it")
+            && error.contains("nothing of it applied"),
+        "{body}"
+    );
+    assert_eq!(
+        body["refused"][0],
+        "number +66812345678 is listed by th-aoc; th-dsi may not remove it"
+    );
+    let id = blocklist_core::Sha256::of(&std::fs::read(&removal).unwrap()).to_string();
+    assert_eq!(intake.get(&format!("/v1/submissions/{id}")).0, 404);
+    assert_eq!(manifest_version(&centre), version.to_string());
+    assert!(daemon.listed("number", "081-234-5678"));
+    // Junk is refused naming what it is not.
+    let junk = centre.input("junk.submission", b"not a submission");
+    let (status, _, body) = intake.post(&junk);
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    let log = intake.log_text();
+    assert!(
+        log.contains("submission accepted") && log.contains("submission published"),
+        "{log}"
+    );
+    assert!(log.contains("submission refused"), "{log}");
+    assert!(daemon.stop());
+}
+
+#[test]
+fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_restart_publishes_it_as_promised(
+) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let numbers = centre.input("numbers.txt", b"0812345679\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc.submission",
+        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+    );
+    let (status, location, ack) = intake.post(&listing);
+    assert_eq!(status, 202);
+    let location = location.unwrap();
+    intake.kill();
+
+    // The acknowledgement promises the next version: a plain publish may not make it.
+    let other = centre.input("other.txt", b"other.example\n");
+    let err = fails(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&other)]));
+    assert!(
+        err.contains("1 submission(s) accepted by the intake service wait in")
+            && err.contains("only the service publishes it")
+            && err.contains("nothing published"),
+        "{err}"
+    );
+
+    let restarted = Intake::start(&centre, "3600s", &[]);
+    let published = restarted.wait_state(&location, "published");
+    assert_eq!(
+        published["version"], published["promised_version"],
+        "{published}"
+    );
+    assert_eq!(published["version"], 1);
+    verify_ack(&centre, "aoc.ack", &ack, &listing);
+    let delta = ok(&["inspect", s(&centre.files("deltas")[0])]);
+    assert!(delta.contains("add number:+66812345679"), "{delta}");
+    // The queue is empty again: the operator may publish.
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&other)]));
+}
+
+#[test]
+fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in_refused_with_its_error(
+) {
+    let (centre, aoc_key, dsi_key) = centre_with_agencies();
+    let inbox = centre.tmp.path().join("inbox");
+    let intake = Intake::start(&centre, "1s", &["--intake-drop", s(&inbox)]);
+    let numbers = centre.input("numbers.txt", b"0812345670\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc.submission",
+        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+    );
+    // Written under a temporary name, renamed in: never judged half-written.
+    let deliver = |file: &Path, name: &str| {
+        let tmp = inbox.join(format!("{name}.tmp"));
+        std::fs::copy(file, &tmp).unwrap();
+        std::fs::rename(&tmp, inbox.join(name)).unwrap();
+    };
+    deliver(&listing, "2026-12-05.submission");
+    let ack = inbox.join("2026-12-05.ack");
+    wait_for("the acknowledgement", &intake, || ack.exists());
+    wait_for("the submission moved to accepted/", &intake, || {
+        inbox.join("accepted/2026-12-05.submission").exists()
+    });
+    assert!(!inbox.join("2026-12-05.submission").exists());
+    verify_ack(
+        &centre,
+        "dropped.ack",
+        &std::fs::read(&ack).unwrap(),
+        &listing,
+    );
+    // Published on the cadence.
+    wait_for("version 1", &intake, || {
+        centre.dir.join("manifest").exists() && manifest_version(&centre) == "1"
+    });
+
+    let removal = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-remove.submission",
+        &[
+            "--kind",
+            "number",
+            "--remove",
+            s(&numbers),
+            "--why",
+            "error",
+        ],
+    );
+    deliver(&removal, "dsi.submission");
+    let error = inbox.join("refused/dsi.error");
+    wait_for("the refusal", &intake, || {
+        error.exists() && inbox.join("refused/dsi.submission").exists()
+    });
+    let reason = std::fs::read_to_string(&error).unwrap();
+    assert!(
+        reason.contains("number +66812345670 is listed by th-aoc; th-dsi may not remove it"),
+        "{reason}"
+    );
+    assert!(!inbox.join("dsi.ack").exists());
+    assert_eq!(manifest_version(&centre), "1");
+}
+
+/// CPU time (user + system, in clock ticks) of process `pid`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th of the whole line.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_intake_service_with_an_empty_queue_sleeps() {
+    let (centre, _, _) = centre_with_agencies();
+    let inbox = centre.tmp.path().join("inbox");
+    let intake = Intake::start(&centre, "1s", &["--intake-drop", s(&inbox)]);
+    // Past start-up (its first drop folder round), then idle for 3 seconds.
+    wait_for("the drop folder watched", &intake, || {
+        intake
+            .log_text()
+            .contains("watching the intake drop folder")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(intake.child.id());
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(intake.child.id()) - before;
+    // A polling loop would use tens of ticks (a tick is 10 ms).
+    assert!(used <= 2, "{used} ticks of CPU in 3 idle seconds");
+}
