@@ -481,7 +481,7 @@ mod tests {
             let mut queue = Queue::open(&dir).unwrap();
             prop_assert_eq!(queued(&dir).unwrap(), records.len() as u64);
             for r in &records {
-                prop_assert_eq!(queue.get(&r.id).unwrap().as_ref(), Some(r));
+                prop_assert_eq!(queue.get(&r.id).unwrap(), Some(r.clone()));
             }
             let mut newest: BTreeMap<KeyId, u64> = BTreeMap::new();
             for r in &records {
