@@ -23,7 +23,7 @@
 //! retried at the next tick; the queue stays as it was. Whatever is queued
 //! when the service starts is published at once.
 //!
-//! Acceptances and publishes take turns ([`Intake::writer`]), so the
+//! Acceptances and publishes take turns (under one lock, held by the writer), so the
 //! version promised is the one the next publish makes.
 
 pub mod inbox;
@@ -94,7 +94,7 @@ pub struct Intake {
     /// queue's writing connection and the publish options.
     writer: Mutex<Writer>,
     /// The queue's reading connection, for status answers while a publish
-    /// holds [`Intake::writer`].
+    /// holds the writer.
     reader: Mutex<Queue>,
     /// Wakes the publisher for a submission queued: the cadence starts.
     queued: Notify,
