@@ -80,7 +80,7 @@ enum Command {
     /// Write an agency's signed submission (adds, updates, removals) for the centre, from the
     /// formats `publish` reads.
     #[command(
-        after_help = "Examples (run at the agency):\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --reason scam_call --expires 90d numbers.txt -o 2026-12-05.submission\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --remove cleared.txt --why cleared -o cleared.submission\n\nThe centre verifies the signature against its agency registry and applies the file whole or not at all:\n  blocklist publish /srv/blocklist --key keys/publish.key --submission 2026-12-05.submission\nInvalid lines are listed with file:line and refuse the submission."
+        after_help = "Examples (run at the agency):\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --reason scam_call --expires 90d numbers.txt -o 2026-12-05.submission\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --remove cleared.txt --why cleared -o cleared.submission\n\nThe centre verifies the signature against its agency registry and applies the file whole or not at all:\n  blocklist publish /srv/blocklist --key keys/publish.key --submission 2026-12-05.submission\nInvalid lines are listed with file:line and refuse the submission.\nWith --send URL the file is also posted to the centre's intake service and its signed\nacknowledgement written (NAME.ack, or --ack FILE)."
     )]
     Submit(SubmitArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
@@ -529,6 +529,14 @@ struct SubmitArgs {
     /// The submission file to write.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// Also send it to the centre's intake service at this URL (POST
+    /// URL/v1/submissions) and write its signed acknowledgement.
+    #[arg(long, value_name = "URL")]
+    send: Option<String>,
+    /// With --send: where to write the acknowledgement (default: the
+    /// output file with the extension .ack).
+    #[arg(long, value_name = "FILE", requires = "send")]
+    ack: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -754,6 +762,27 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 report.removes,
                 if options.urgent { ", urgent" } else { "" }
             );
+            if let Some(url) = &args.send {
+                let bytes = std::fs::read(&args.output).map_err(|source| CentreError::Io {
+                    action: "read",
+                    path: args.output.clone(),
+                    source,
+                })?;
+                let ack = submit::send(url, bytes)?;
+                let path = args
+                    .ack
+                    .unwrap_or_else(|| args.output.with_extension("ack"));
+                blocklist_core::atomic_file::write_file_via(
+                    path.parent().unwrap_or(Path::new(".")),
+                    &path,
+                    &ack,
+                )?;
+                say!(
+                    out,
+                    "sent to {url}: accepted; acknowledgement written to {} (check it with blocklist verify-ack)",
+                    path.display()
+                );
+            }
         }
         Command::Refresh(args) => {
             let options = PublishOptions {

@@ -69,25 +69,31 @@ impl HttpSource {
     /// through the environment's proxy as the daemon reaches it with no
     /// `sync.proxy` (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
     pub fn new(base: &str) -> Result<HttpSource, CentreError> {
-        let failed = |reason: String| CentreError::Http {
-            url: base.to_owned(),
-            reason,
-        };
-        let proxies = ProxyPlan::from_config(&SyncConfig::default())
-            .and_then(|plan| plan.proxies())
-            .map_err(|e| failed(e.to_string()))?;
-        let mut builder = reqwest::blocking::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .no_proxy();
-        for proxy in proxies {
-            builder = builder.proxy(proxy);
-        }
-        let client = builder.build().map_err(|e| failed(e.to_string()))?;
         Ok(HttpSource {
             base: base.trim_end_matches('/').to_owned(),
-            client,
+            client: http_client(base)?,
         })
     }
+}
+
+/// An HTTP client for the centre's side, reached through the environment's
+/// proxy as the daemon reaches it with no `sync.proxy` (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`); errors name `url`.
+pub(crate) fn http_client(url: &str) -> Result<reqwest::blocking::Client, CentreError> {
+    let failed = |reason: String| CentreError::Http {
+        url: url.to_owned(),
+        reason,
+    };
+    let proxies = ProxyPlan::from_config(&SyncConfig::default())
+        .and_then(|plan| plan.proxies())
+        .map_err(|e| failed(e.to_string()))?;
+    let mut builder = reqwest::blocking::Client::builder()
+        .timeout(FETCH_TIMEOUT)
+        .no_proxy();
+    for proxy in proxies {
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| failed(e.to_string()))
 }
 
 impl Source for HttpSource {
@@ -120,7 +126,7 @@ impl Source for HttpSource {
 }
 
 /// Why a capped read stopped.
-enum Capped {
+pub(crate) enum Capped {
     /// More than the limit was on offer.
     TooLarge,
     /// The read failed.
@@ -129,7 +135,7 @@ enum Capped {
 
 /// Reads `from` to its end, growing as bytes arrive (never reserving what a
 /// peer announces), and stops as soon as it would pass `limit`.
-fn read_capped(from: impl std::io::Read, limit: u64) -> Result<Vec<u8>, Capped> {
+pub(crate) fn read_capped(from: impl std::io::Read, limit: u64) -> Result<Vec<u8>, Capped> {
     let mut bytes = Vec::new();
     let mut chunk = vec![0; READ_CHUNK];
     // One byte past the limit tells "exactly the limit" from "more".

@@ -267,6 +267,59 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
         "{log}"
     );
     assert!(log.contains("submission refused"), "{log}");
+
+    // `submit --send` posts the file it writes and keeps the acknowledgement.
+    let more = centre.input("more.txt", b"0812345671\n");
+    let sent = centre.tmp.path().join("sent.submission");
+    let out = ok(&[
+        "submit",
+        "--list",
+        "th-test",
+        "--agency",
+        "th-aoc",
+        "--key",
+        s(&aoc_key),
+        "--kind",
+        "number",
+        s(&more),
+        "-o",
+        s(&sent),
+        "--send",
+        &intake.url,
+    ]);
+    assert!(
+        out.contains("accepted; acknowledgement written to"),
+        "{out}"
+    );
+    verify_ack(
+        &centre,
+        "sent-copy.ack",
+        &std::fs::read(sent.with_extension("ack")).unwrap(),
+        &sent,
+    );
+    let refused = fails(&[
+        "submit",
+        "--list",
+        "th-test",
+        "--agency",
+        "th-dsi",
+        "--key",
+        s(&dsi_key),
+        "--kind",
+        "number",
+        "--remove",
+        s(&numbers),
+        "--why",
+        "error",
+        "-o",
+        s(&centre.tmp.path().join("dsi-sent.submission")),
+        "--send",
+        &intake.url,
+    ]);
+    assert!(
+        refused.contains("refused (403 Forbidden)") && refused.contains("th-dsi may not remove it"),
+        "{refused}"
+    );
     assert!(daemon.stop());
 }
 
