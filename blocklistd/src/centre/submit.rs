@@ -197,6 +197,45 @@ fn clock_sequence() -> NonZeroU64 {
     NonZeroU64::new(u64::try_from(micros).unwrap_or(u64::MAX)).unwrap_or(NonZeroU64::MIN)
 }
 
+/// The most bytes of an intake service's answer read: an acknowledgement
+/// is a few hundred bytes, an error a line of JSON.
+const MAX_ANSWER_SIZE: u64 = 64 << 10;
+
+/// Posts the submission `bytes` to the intake service at `base` (`POST
+/// base/v1/submissions`), returning the acknowledgement it answered with;
+/// a refusal is an error carrying the service's message (the rule and the
+/// identifier).
+pub fn send(base: &str, bytes: Vec<u8>) -> Result<Vec<u8>, CentreError> {
+    let url = format!("{}/v1/submissions", base.trim_end_matches('/'));
+    let failed = |reason: String| CentreError::Http {
+        url: url.clone(),
+        reason,
+    };
+    let response = crate::centre::source::http_client(&url)?
+        .post(&url)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .map_err(|e| failed(e.to_string()))?;
+    let status = response.status();
+    let answer =
+        crate::centre::source::read_capped(response, MAX_ANSWER_SIZE).map_err(|e| match e {
+            crate::centre::source::Capped::TooLarge => CentreError::TooLarge {
+                file: url.clone(),
+                limit: MAX_ANSWER_SIZE,
+            },
+            crate::centre::source::Capped::Io(source) => failed(source.to_string()),
+        })?;
+    if status.is_success() {
+        return Ok(answer);
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&answer)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&answer).into_owned());
+    Err(failed(format!("refused ({status}): {message}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,43 +312,4 @@ mod tests {
         let values: Vec<&str> = doc.ops.iter().map(|op| op.id().as_str()).collect();
         assert_eq!(values, ["+66812345678", "+66812345679"]);
     }
-}
-
-/// The most bytes of an intake service's answer read: an acknowledgement
-/// is a few hundred bytes, an error a line of JSON.
-const MAX_ANSWER_SIZE: u64 = 64 << 10;
-
-/// Posts the submission `bytes` to the intake service at `base` (`POST
-/// base/v1/submissions`), returning the acknowledgement it answered with;
-/// a refusal is an error carrying the service's message (the rule and the
-/// identifier).
-pub fn send(base: &str, bytes: Vec<u8>) -> Result<Vec<u8>, CentreError> {
-    let url = format!("{}/v1/submissions", base.trim_end_matches('/'));
-    let failed = |reason: String| CentreError::Http {
-        url: url.clone(),
-        reason,
-    };
-    let response = crate::centre::source::http_client(&url)?
-        .post(&url)
-        .header("content-type", "application/octet-stream")
-        .body(bytes)
-        .send()
-        .map_err(|e| failed(e.to_string()))?;
-    let status = response.status();
-    let answer =
-        crate::centre::source::read_capped(response, MAX_ANSWER_SIZE).map_err(|e| match e {
-            crate::centre::source::Capped::TooLarge => CentreError::TooLarge {
-                file: url.clone(),
-                limit: MAX_ANSWER_SIZE,
-            },
-            crate::centre::source::Capped::Io(source) => failed(source.to_string()),
-        })?;
-    if status.is_success() {
-        return Ok(answer);
-    }
-    let message = serde_json::from_slice::<serde_json::Value>(&answer)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(&answer).into_owned());
-    Err(failed(format!("refused ({status}): {message}")))
 }
