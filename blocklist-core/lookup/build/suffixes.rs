@@ -101,6 +101,16 @@ fn render(rules: &BTreeMap<String, u8>) -> String {
         writeln!(out, "const {name}: u8 = {value};").unwrap();
     }
     writeln!(out, "const SUFFIX_MASK: usize = {mask};").unwrap();
+    // A digest of the rules as read (names and flags), naming this list.
+    let id = xxhash_rust::xxh3::xxh3_64(format!("{rules:?}").as_bytes()) as u32;
+    writeln!(
+        out,
+        "/// Names the public suffix list compiled in (a digest of its rules), for what\n\
+         /// is worked out from it and kept elsewhere (a C key made ahead marks a\n\
+         /// domain that no parent may answer for under this list).\n\
+         pub const SUFFIX_LIST_ID: u32 = {id:#010x};"
+    )
+    .unwrap();
     writeln!(out, "static SUFFIX_NAMES: &str = {names:?};").unwrap();
     writeln!(out, "static SUFFIX_SLOTS: [Slot; {slots}] = [").unwrap();
     for (offset, len, flags) in table {

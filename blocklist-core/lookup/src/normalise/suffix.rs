@@ -82,6 +82,21 @@ pub(crate) fn is_private_suffix(name: &str) -> bool {
     by_any && !by_icann
 }
 
+/// How many parents of the canonical `domain` may answer for it: those down
+/// to its registrable domain ([`domain_candidates`] but the name itself).
+/// 0 for a name that is its own registrable domain (nearly every domain
+/// checked), whose miss then needs no parent probed.
+///
+/// ```
+/// use blocklist_lookup::normalise::answering_parents;
+/// assert_eq!(answering_parents("www.scam.co.th"), 1);
+/// assert_eq!(answering_parents("scam.co.th"), 0);
+/// assert_eq!(answering_parents("co.th"), 0);
+/// ```
+pub fn answering_parents(domain: &str) -> usize {
+    domain_candidates(domain).count().saturating_sub(1)
+}
+
 /// The canonical domain `domain`, then each parent domain down to its
 /// registrable domain (eTLD+1), never past it: what a lookup must try so
 /// that a listed parent catches its children. Nothing for a public suffix.
