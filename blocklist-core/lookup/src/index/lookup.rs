@@ -16,7 +16,7 @@ use super::held::{Front, Sought};
 use super::identity::FileIdentity;
 use super::layer::{open_regular, Layer};
 use super::mem::prefetch;
-use super::parents::{parent_may_answer, parents};
+use super::parents::{ends_at, parent_may_answer, parents};
 use super::table::{self, PackedMeta, NEVER};
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::kind::Kind;
@@ -600,10 +600,14 @@ impl LookupIndex {
     ) -> Option<(&'q str, &Layer, PackedMeta)> {
         let seed = self.base.seed;
         // The first listed parent decides: if it is past the registrable
-        // domain, so is every later one. (A loop, not `find_map`: with the
+        // domain, so is every later one; and one that is a short rule of the
+        // suffix list ends the walk unprobed (see `parents`). (A loop, not `find_map`: with the
         // key lookup beside the others calling this, the compiler stopped
         // inlining `find_map`'s fold, 64 instructions more a call.)
         for parent in parents(kind, canonical) {
+            if ends_at(canonical, parent) {
+                break;
+            }
             let key = key_hash(seed, kind, parent);
             if let Some((layer, meta)) = self.probe(&key, now) {
                 return parent_may_answer(canonical, parent).then_some((parent, layer, meta));
