@@ -462,7 +462,10 @@ typedef struct blocklist_key {
   uint64_t hash[2];
   /*
    A seal over `kind`, `len`, `seed` and `hash`, so that a key from
-   corrupt memory is not trusted.
+   corrupt memory is not trusted; for a domain that no parent may
+   answer for (its own registrable domain), marked so that its check
+   probes no parent (a library with another suffix list checks such a
+   key by its text).
    */
   uint64_t seal;
   /*
@@ -1017,9 +1020,11 @@ blocklist_result blocklist_make_key(const struct blocklist_handle *handle,
  hashing it again (unless the daemon has since written a new full index
  under another seed: then its text is hashed on each check, as
  `blocklist_check_canonical` would, until made again). A number's or
- account's miss reads only the key's fixed fields, not its text: change
- no field of a key (make a new one instead). Check `out->freshness` on
- every answer.
+ account's miss reads only the key's fixed fields, not its text, and so
+ does a domain's that no parent may answer for (its own registrable
+ domain, as `blocklist_make_key` found by its suffix list; a key made by
+ a library with another list is checked by its text): change no field of
+ a key (make a new one instead). Check `out->freshness` on every answer.
 
  ```c
  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;

@@ -23,7 +23,10 @@
 //! the timed call, as a payment's key just read from its row), and both
 //! take the time from a word in memory: the C handle (default options) from
 //! the clock its reload thread keeps, Rust from an atomic read the same way,
-//! so neither pays for a clock call the other skips. Medians come from
+//! so neither pays for a clock call the other skips; and both fill a result
+//! they own (the Rust side with `check::write_listing`, the code that
+//! fills the C result: a hit's agency and matched text copied), so neither
+//! skips the copies the other makes. Medians come from
 //! groups of 16 calls with a fence between calls (as in the lookup benchmark,
 //! so that a median is one call's latency, not the overlap of many calls'
 //! cache misses), tails from single calls, timed with the monotonic clock in
@@ -44,11 +47,12 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use blocklist::check::write_listing;
 use blocklist::clock;
-use blocklist::key::blocklist_key;
-use blocklist::types::BLOCKLIST_MATCHED_MAX;
+use blocklist::key::{self, blocklist_key};
+use blocklist::types::blocklist_check_result;
 use blocklist_lookup::index::{
-    key_hash, Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
+    Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
 };
 use blocklist_lookup::normalise::{has_canonical_shape, normalise};
 use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
@@ -211,30 +215,52 @@ struct Latency {
 }
 
 /// Median over groups of 16 fenced calls; p99 and p99.9 over single calls.
+/// Each call is given the pass's result to fill (see [`latency_touched`]).
 fn latency(
     queries: &[(Kind, String)],
     warm: &[(Kind, String)],
     cost: u64,
-    mut call: impl FnMut(Kind, &str),
+    mut call: impl FnMut(Kind, &str, &mut blocklist_check_result),
 ) -> Latency {
-    latency_of(queries, warm, cost, |(kind, text)| call(*kind, text))
+    latency_of(queries, warm, cost, |(kind, text), out| {
+        call(*kind, text, out)
+    })
 }
 
 /// [`latency`] of any query type (a query with its key hash made ahead).
-fn latency_of<Q>(queries: &[Q], warm: &[Q], cost: u64, call: impl FnMut(&Q)) -> Latency {
+fn latency_of<Q>(
+    queries: &[Q],
+    warm: &[Q],
+    cost: u64,
+    call: impl FnMut(&Q, &mut blocklist_check_result),
+) -> Latency {
     latency_touched(queries, warm, cost, |_| {}, call)
 }
 
+/// A `blocklist_check_result` as `BLOCKLIST_CHECK_RESULT_INIT` makes it.
+fn result_init() -> blocklist_check_result {
+    // SAFETY: plain integers and arrays of them: all-zero bytes are valid.
+    let mut out: blocklist_check_result = unsafe { std::mem::zeroed() };
+    out.size = std::mem::size_of::<blocklist_check_result>() as u32;
+    out
+}
+
 /// [`latency_of`] with `touch` run on each query before the timer starts
-/// (a key read from the payee's row just before the check, say).
+/// (a key read from the payee's row just before the check, say). The calls
+/// of a pass fill one result that the pass owns, as the C program's passes
+/// do: the Rust lookups answer in it with `write_listing`, the code that
+/// fills the C result (a hit's agency and matched text copied), so that C
+/// is compared with the same work; the baselines ignore it.
 fn latency_touched<Q>(
     queries: &[Q],
     warm: &[Q],
     cost: u64,
     touch: impl Fn(&Q),
-    mut call: impl FnMut(&Q),
+    mut call: impl FnMut(&Q, &mut blocklist_check_result),
 ) -> Latency {
     const GROUP: usize = 16;
+    let mut out = result_init();
+    let mut call = |query: &Q| call(query, &mut out);
     // As in the lookup benchmark: an untimed pass over other keys (the other
     // query set), so that no call is timed on a structure another contender
     // left cold, without caching the lines the timed keys read; then single
@@ -373,64 +399,51 @@ fn main() {
     // The time as the C handle's checks read it: a word a thread keeps.
     let kept = AtomicU64::new(clock::now().0);
     let now = || Timestamp(kept.load(Ordering::Relaxed));
-    let rust_check = |kind: Kind, text: &str| {
+    let rust_check = |kind: Kind, text: &str, out: &mut blocklist_check_result| {
         let now = now();
         let index = live.load();
-        black_box(
-            index
-                .check(kind, text, &rules, now)
-                .ok()
-                .flatten()
-                .is_some(),
-        );
+        if let Ok(hit) = index.check(kind, text, &rules, now) {
+            write_listing(out, hit.as_ref());
+        }
+        black_box(out.listed);
     };
     let rust_miss = latency(&misses, &hits, cost, rust_check);
     let rust_hit = latency(&hits, &misses, cost, rust_check);
     // What `blocklist_check_canonical` does under its boundary.
-    let rust_canonical = |kind: Kind, text: &str| {
+    let rust_canonical = |kind: Kind, text: &str, out: &mut blocklist_check_result| {
         let now = now();
         let index = live.load();
-        black_box(index.lookup_canonical(kind, text, now).is_some());
+        write_listing(out, index.lookup_canonical(kind, text, now).as_ref());
+        black_box(out.listed);
     };
     let rust_canonical_miss = latency(&misses, &hits, cost, rust_canonical);
     let rust_canonical_hit = latency(&hits, &misses, cost, rust_canonical);
     // The same with the shape guard `blocklist_check_canonical` runs first:
     // what is left between the two sides is the boundary alone.
-    let rust_guarded = |live: &LiveIndex, kind: Kind, text: &str| {
-        if has_canonical_shape(kind, text) {
-            let now = now();
-            let index = live.load();
-            black_box(index.lookup_canonical(kind, text, now).is_some());
-        }
-    };
+    let rust_guarded =
+        |live: &LiveIndex, kind: Kind, text: &str, out: &mut blocklist_check_result| {
+            if has_canonical_shape(kind, text) {
+                let now = now();
+                let index = live.load();
+                write_listing(out, index.lookup_canonical(kind, text, now).as_ref());
+                black_box(out.listed);
+            }
+        };
     // What `blocklist_check_key` does under its boundary: the lookup with the
-    // hash made ahead (`blocklist_make_key`), neither shape test nor hash,
-    // reading kind, text and hash from `blocklist_key`s laid out as the C
-    // program's (296 bytes each, whose lines a check reads from memory).
+    // hash made ahead (`blocklist_make_key`'s keys, made by the same code),
+    // neither shape test nor hash, reading kind, text, hash and whether a
+    // domain's parents may answer (its seal) from `blocklist_key`s laid out
+    // as the C program's (296 bytes each, whose lines a check reads from
+    // memory).
     let seed = live.load().seed();
     let keyed = |queries: &[(Kind, String)]| -> Vec<blocklist_key> {
         queries
             .iter()
-            .map(|(kind, text)| {
-                let hash = key_hash(seed, *kind, text);
-                let mut canonical = [0; BLOCKLIST_MATCHED_MAX];
-                for (slot, byte) in canonical.iter_mut().zip(text.as_bytes()) {
-                    *slot = *byte as std::ffi::c_char;
-                }
-                blocklist_key {
-                    size: std::mem::size_of::<blocklist_key>() as u32,
-                    kind: kind.code(),
-                    len: text.len() as u16,
-                    seed,
-                    hash: [hash.fingerprint, hash.position],
-                    seal: 0,
-                    canonical,
-                }
-            })
+            .map(|(kind, text)| key::make(*kind, text, seed))
             .collect()
     };
     let (keyed_hits, keyed_misses) = (keyed(&hits), keyed(&misses));
-    let rust_key = |key: &blocklist_key| {
+    let rust_key = |key: &blocklist_key, out: &mut blocklist_check_result| {
         let now = now();
         let index = live.load();
         let text = &key.canonical[..usize::from(key.len)];
@@ -441,11 +454,15 @@ fn main() {
             fingerprint: key.hash[0],
             position: key.hash[1],
         };
-        black_box(
-            index
-                .lookup_hashed(Kind::from_code(key.kind), &hash, now, || Some(text))
-                .is_some_and(|hit| hit.is_some()),
-        );
+        // Whether a domain's parents may answer, from its seal as the C
+        // call reads it (every key here is sealed).
+        let parents_may_answer = key::sealed_parents(key).unwrap_or(true);
+        let kind = Kind::from_code(key.kind);
+        if let Some(hit) = index.lookup_hashed(kind, &hash, parents_may_answer, now, || Some(text))
+        {
+            write_listing(out, hit.as_ref());
+        }
+        black_box(out.listed);
     };
     let rust_key_miss = latency_of(&keyed_misses, &keyed_hits, cost, rust_key);
     let rust_key_hit = latency_of(&keyed_hits, &keyed_misses, cost, rust_key);
@@ -454,35 +471,53 @@ fn main() {
         black_box((key.size, key.seal));
     };
     let rust_key_warm_miss = latency_touched(&keyed_misses, &keyed_hits, cost, touch_key, rust_key);
-    let rust_guarded_miss = latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t));
-    let rust_guarded_hit = latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t));
+    let rust_guarded_miss = latency(&misses, &hits, cost, |k, t, out| {
+        rust_guarded(&live, k, t, out)
+    });
+    let rust_guarded_hit = latency(&hits, &misses, cost, |k, t, out| {
+        rust_guarded(&live, k, t, out)
+    });
     let filter = {
         let index = live.load();
-        latency(&misses, &hits, cost, |kind, text| {
+        latency(&misses, &hits, cost, |kind, text, _| {
             black_box(index.filter_admits(kind, text));
         })
     };
-    let fuse_contains = |kind: Kind, text: &str| {
+    let fuse_contains = |kind: Kind, text: &str, _: &mut blocklist_check_result| {
         black_box(fuse.contains(&baseline_hash(kind, text)));
     };
-    let hashset_contains = |kind: Kind, text: &str| {
+    let hashset_contains = |kind: Kind, text: &str, _: &mut blocklist_check_result| {
         black_box(set.contains(&baseline_hash(kind, text)));
     };
     let fuse_probe = latency(&misses, &hits, cost, fuse_contains);
     let hashset = latency(&hits, &misses, cost, hashset_contains);
-    // Raw text through `check_batch`, or canonical text through `lookup_batch`.
+    // Raw text through `check_batch`, or canonical text through
+    // `lookup_batch`, each answer written into an array of results as the C
+    // batch writes its own (every one as a miss, then the hits over theirs).
     let rust_batch = |queries: &[(Kind, String)], canonical: bool| {
         let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut results = vec![result_init(); 1024];
         let t0 = Instant::now();
         for chunk in refs.chunks_exact(1024) {
             let index = live.load();
+            results.iter_mut().for_each(|out| write_listing(out, None));
             if canonical {
                 let mut hits = Vec::new();
                 index.lookup_batch(chunk, now(), &mut hits);
-                black_box(hits);
+                for (at, hit) in &hits {
+                    write_listing(&mut results[*at], Some(hit));
+                }
             } else {
-                black_box(index.check_batch(chunk, &rules, now()));
+                for (out, answer) in results
+                    .iter_mut()
+                    .zip(index.check_batch(chunk, &rules, now()))
+                {
+                    if let Ok(Some(hit)) = answer {
+                        write_listing(out, Some(&hit));
+                    }
+                }
             }
+            black_box(&results);
         }
         t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
     };
@@ -490,19 +525,27 @@ fn main() {
         (rust_batch(&misses, false), rust_batch(&hits, false)),
         (rust_batch(&misses, true), rust_batch(&hits, true)),
     ];
-    // `lookup_batch` after the shape guard of each query, as the C batch does.
+    // `lookup_batch` after the shape guard of each query, as the C batch does,
+    // the answers written as the C batch writes them (see `rust_batch`).
     let rust_guarded_batch = |live: &LiveIndex, queries: &[(Kind, String)]| {
         let refs: Vec<(Kind, &str)> = queries.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut results = vec![result_init(); 1024];
         let t0 = Instant::now();
         for chunk in refs.chunks_exact(1024) {
-            let shaped: Vec<(Kind, &str)> = chunk
-                .iter()
-                .copied()
-                .filter(|&(kind, text)| has_canonical_shape(kind, text))
-                .collect();
+            let (mut shaped, mut positions) = (Vec::with_capacity(1024), Vec::with_capacity(1024));
+            for (at, &(kind, text)) in chunk.iter().enumerate() {
+                if has_canonical_shape(kind, text) {
+                    shaped.push((kind, text));
+                    positions.push(at);
+                }
+            }
             let (index, mut hits) = (live.load(), Vec::new());
+            results.iter_mut().for_each(|out| write_listing(out, None));
             index.lookup_batch(&shaped, now(), &mut hits);
-            black_box(hits);
+            for (at, hit) in &hits {
+                write_listing(&mut results[positions[*at]], Some(hit));
+            }
+            black_box(&results);
         }
         t0.elapsed().as_nanos() as f64 / (refs.len() / 1024 * 1024) as f64
     };
@@ -515,6 +558,7 @@ fn main() {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| {
+                        let mut out = result_init();
                         let end = Instant::now() + Duration::from_secs(2);
                         let mut calls = 0u64;
                         let mut i = 0usize;
@@ -522,7 +566,7 @@ fn main() {
                             for _ in 0..256 {
                                 let queries = if i & 1 == 1 { &misses } else { &hits };
                                 let (kind, text) = &queries[(i >> 1) % queries.len()];
-                                rust_check(*kind, text);
+                                rust_check(*kind, text, &mut out);
                                 i += 1;
                             }
                             calls += 256;
@@ -596,8 +640,14 @@ fn main() {
         let rust = [
             latency(&misses, &hits, cost, rust_check).median as f64,
             latency(&hits, &misses, cost, rust_check).median as f64,
-            latency(&misses, &hits, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
-            latency(&hits, &misses, cost, |k, t| rust_guarded(&live, k, t)).median as f64,
+            latency(&misses, &hits, cost, |k, t, out| {
+                rust_guarded(&live, k, t, out)
+            })
+            .median as f64,
+            latency(&hits, &misses, cost, |k, t, out| {
+                rust_guarded(&live, k, t, out)
+            })
+            .median as f64,
             latency_of(&keyed_misses, &keyed_hits, cost, rust_key).median as f64,
             latency_of(&keyed_hits, &keyed_misses, cost, rust_key).median as f64,
             latency_touched(&keyed_misses, &keyed_hits, cost, touch_key, rust_key).median as f64,
@@ -631,8 +681,14 @@ fn main() {
         let recent = LiveIndex::open(&overlays.recent).expect("open the overlay");
         let rust = |live: &LiveIndex| {
             [
-                latency(&misses, &hits, cost, |k, t| rust_guarded(live, k, t)).median as f64,
-                latency(&hits, &misses, cost, |k, t| rust_guarded(live, k, t)).median as f64,
+                latency(&misses, &hits, cost, |k, t, out| {
+                    rust_guarded(live, k, t, out)
+                })
+                .median as f64,
+                latency(&hits, &misses, cost, |k, t, out| {
+                    rust_guarded(live, k, t, out)
+                })
+                .median as f64,
                 rust_guarded_batch(live, &misses),
                 rust_guarded_batch(live, &hits),
             ]

@@ -140,6 +140,15 @@ fn write_answer(
     out.kind = kind.code();
     out.list_version = data.index.map_or(0, |i| i.index().header().list_version);
     out.answered_at = data.now.0;
+    write_listing(out, hit);
+}
+
+/// Fills the fields of `out` that say whether and how the identifier is
+/// listed (a miss writes only the first byte of `agency` and `matched`).
+/// Public for the benchmark, whose Rust calls fill the same fields of a
+/// result they own, so that C is compared with the same work.
+#[inline(always)]
+pub fn write_listing(out: &mut blocklist_check_result, hit: Option<&Hit<'_>>) {
     match hit {
         None => {
             out.listed = 0;

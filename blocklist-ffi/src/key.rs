@@ -19,11 +19,21 @@
 //! listed answer, which is confirmed by hashing the text again (hits are
 //! rare, so this costs nothing that measures), so a hash that is not the
 //! text's can never make a hit.
+//!
+//! A domain's miss probes its parents (from its text) unless none of them
+//! may answer for it: a name that is its own registrable domain, as nearly
+//! every domain checked is. `blocklist_make_key` works that out against
+//! its suffix list and marks such a key's seal (the seal xored with a mark
+//! that names the list), so that the check of its miss probes the name
+//! alone and reads no text, with the key's size and fields as in ABI 1. A
+//! library with another suffix list, or one from before the mark, finds
+//! the seal matching neither way and checks the key by its text: slower,
+//! never a different answer.
 
 use std::ffi::c_char;
 
 use blocklist_lookup::index::{key_hash, prefetch, HeldIndex, Hit, KeyHash, Sought};
-use blocklist_lookup::normalise::normalise_into;
+use blocklist_lookup::normalise::{answering_parents, normalise_into, SUFFIX_LIST_ID};
 use blocklist_lookup::{Kind, Timestamp};
 
 use crate::args::{null, overlaps, try_identifier_bytes, try_kind, try_ref, try_utf8};
@@ -67,7 +77,10 @@ pub struct blocklist_key {
     /// The hash of the canonical form under `seed`.
     pub hash: [u64; 2],
     /// A seal over `kind`, `len`, `seed` and `hash`, so that a key from
-    /// corrupt memory is not trusted.
+    /// corrupt memory is not trusted; for a domain that no parent may
+    /// answer for (its own registrable domain), marked so that its check
+    /// probes no parent (a library with another suffix list checks such a
+    /// key by its text).
     pub seal: u64,
     /// The canonical form, NUL-terminated (as `blocklist_normalise` writes it).
     pub canonical: [c_char; BLOCKLIST_MATCHED_MAX],
@@ -88,10 +101,16 @@ const SEAL: [u64; 4] = [
     0xD6E8_FEB8_6659_FD93,
 ];
 
+/// Xored into the seal of a domain's key when no parent of the domain may
+/// answer for it under this library's suffix list (see the module doc):
+/// made from the list's id, so that a library with another list does not
+/// take the mark for its own.
+const NO_PARENT_MARK: u64 = fold_mul(SUFFIX_LIST_ID as u64 ^ SEAL[0], SEAL[3]) | 1;
+
 /// The 64-bit fold of a 128-bit product.
 #[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
+const fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = a as u128 * b as u128;
     (product >> 64) as u64 ^ product as u64
 }
 
@@ -161,8 +180,9 @@ pub unsafe extern "C" fn blocklist_make_key(
 }
 
 /// The key of `canonical` (at most `BLOCKLIST_MATCHED_MAX - 1` bytes, as
-/// every canonical form is) under `seed`.
-fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
+/// every canonical form is) under `seed`, as `blocklist_make_key` makes it
+/// (public for the benchmark, whose Rust side checks the same keys).
+pub fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
     let hash = key_hash(seed, kind, canonical);
     let mut key = blocklist_key {
         size: std::mem::size_of::<blocklist_key>() as u32,
@@ -176,8 +196,25 @@ fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
     for (slot, byte) in key.canonical.iter_mut().zip(canonical.as_bytes()) {
         *slot = *byte as c_char;
     }
-    key.seal = seal_of(&key);
+    let no_parent = kind == Kind::Domain && answering_parents(canonical) == 0;
+    key.seal = seal_of(&key) ^ if no_parent { NO_PARENT_MARK } else { 0 };
     key
+}
+
+/// Whether `key`'s seal holds, and then whether the parents of a domain
+/// may answer for it (false when the seal carries the mark): `None` for a
+/// key whose hash may not be used. Public for the benchmark, whose Rust
+/// side reads the same answer from the same seal.
+#[inline(always)]
+pub fn sealed_parents(key: &blocklist_key) -> Option<bool> {
+    let sealed = seal_of(key);
+    if key.seal == sealed {
+        Some(true)
+    } else if key.seal == sealed ^ NO_PARENT_MARK {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Checks a key from `blocklist_make_key`: the answer `blocklist_check`
@@ -185,9 +222,11 @@ fn make(kind: Kind, canonical: &str, seed: u64) -> blocklist_key {
 /// hashing it again (unless the daemon has since written a new full index
 /// under another seed: then its text is hashed on each check, as
 /// `blocklist_check_canonical` would, until made again). A number's or
-/// account's miss reads only the key's fixed fields, not its text: change
-/// no field of a key (make a new one instead). Check `out->freshness` on
-/// every answer.
+/// account's miss reads only the key's fixed fields, not its text, and so
+/// does a domain's that no parent may answer for (its own registrable
+/// domain, as `blocklist_make_key` found by its suffix list; a key made by
+/// a library with another list is checked by its text): change no field of
+/// a key (make a new one instead). Check `out->freshness` on every answer.
 ///
 /// ```c
 /// blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
@@ -226,9 +265,10 @@ pub unsafe extern "C" fn blocklist_check_key(
         let sought = snapshot.index().map(|index| {
             // SAFETY: valid for `size_of::<blocklist_key>()` bytes (above).
             let key = unsafe { &*key };
-            // A domain's miss reads its text too (its parents), for many keys
-            // a line past the header: requested now, beside the filter line,
-            // not once the probe has missed.
+            // A domain's miss may read its text too (its parents, unless its
+            // seal says none may answer, which is known only once the seal
+            // is tested), for many keys a line past the header: requested
+            // now, beside the filter line, not once the probe has missed.
             if key.kind == Kind::Domain.code() {
                 let last = usize::from(key.len).clamp(1, BLOCKLIST_MATCHED_MAX) - 1;
                 prefetch(&key.canonical[0]);
@@ -317,7 +357,8 @@ fn key_text(key: &blocklist_key) -> Result<&[u8], Error> {
 /// The lookup with the key's hash (`sought`: the hash the key carries and
 /// its filter block): `Some(answer)`, or `None` when the hash
 /// may not be used (the caller then looks up the text): the key is not
-/// sealed under this index's seed, its text is needed and is not ASCII (no
+/// sealed (either way, see [`sealed_parents`]) under this index's seed,
+/// its text is needed and is not ASCII (no
 /// canonical form), or a hit shows the hash is not the text's (a hit must
 /// never come from a hash the key's text does not have).
 #[inline(always)]
@@ -329,15 +370,16 @@ fn lookup_sealed<'a>(
     text: &'a [u8],
     now: Timestamp,
 ) -> Option<Option<Hit<'a>>> {
-    if key.seed != index.seed() || key.seal != seal_of(key) {
+    if key.seed != index.seed() {
         return None;
     }
+    let parents_may_answer = sealed_parents(key)?;
     // SAFETY: ASCII is UTF-8.
     let canonical = || {
         text.is_ascii()
             .then(|| unsafe { std::str::from_utf8_unchecked(text) })
     };
-    match index.lookup_sought(kind, sought, now, canonical)? {
+    match index.lookup_sought(kind, sought, parents_may_answer, now, canonical)? {
         None => Some(None),
         Some(hit) if key_hash(index.seed(), kind, canonical()?) == hash_of(key) => Some(Some(hit)),
         Some(_) => None,
@@ -367,5 +409,21 @@ mod tests {
         let mut changed = key;
         changed.kind = Kind::Account.code();
         assert_ne!(changed.seal, seal_of(&changed));
+    }
+
+    #[test]
+    fn a_domain_no_parent_may_answer_for_is_marked_and_the_mark_is_sealed() {
+        for (kind, text, parents_may_answer) in [
+            (Kind::Domain, "scam.co.th", false),
+            (Kind::Domain, "scam.com", false),
+            (Kind::Domain, "www.scam.co.th", true),
+            (Kind::Number, "+66812345678", true),
+        ] {
+            let key = make(kind, text, 7);
+            assert_eq!(sealed_parents(&key), Some(parents_may_answer), "{text}");
+            let mut changed = key;
+            changed.len -= 1;
+            assert_eq!(sealed_parents(&changed), None, "{text}");
+        }
     }
 }

@@ -174,12 +174,15 @@ proptest! {
     }
 }
 
-/// A number's or account's miss is answered from the key's header: its text
-/// is not read, so a text changed to a listed identifier (or to bytes that
-/// are no text at all) answers for the identifier the key was made from.
+/// A number's or account's miss is answered from the key's header, and so
+/// is a domain's that no parent may answer for: its text is not read, so a
+/// text changed to a listed identifier (or to bytes that are no text at
+/// all) answers for the identifier the key was made from.
 #[test]
 fn a_sealed_keys_miss_answers_for_the_identifier_it_was_made_from() {
-    for ((kind, unlisted), (_, listed)) in UNLISTED.iter().zip(&LISTED).take(2) {
+    let registrable = [(Kind::Domain, "scan.example")];
+    let unlisted = UNLISTED.iter().take(2).chain(&registrable);
+    for ((kind, unlisted), (_, listed)) in unlisted.zip(&LISTED) {
         let no_text = vec![0xFF; unlisted.len()];
         for changed in [listed.as_bytes(), &no_text] {
             let mut key = made(*kind, unlisted);

@@ -101,6 +101,17 @@ fn render(rules: &BTreeMap<String, u8>) -> String {
         writeln!(out, "const {name}: u8 = {value};").unwrap();
     }
     writeln!(out, "const SUFFIX_MASK: usize = {mask};").unwrap();
+    // A digest of the rules as read (names and flags), naming this list.
+    let id = xxhash_rust::xxh3::xxh3_64(format!("{rules:?}").as_bytes()) as u32;
+    writeln!(
+        out,
+        "/// Names the public suffix list compiled in (a digest of its rules), for what\n\
+         /// is worked out from it and kept elsewhere (a C key made ahead marks a\n\
+         /// domain that no parent may answer for under this list).\n\
+         pub const SUFFIX_LIST_ID: u32 = {id:#010x};"
+    )
+    .unwrap();
+    render_short_rules(rules, &mut out);
     writeln!(out, "static SUFFIX_NAMES: &str = {names:?};").unwrap();
     writeln!(out, "static SUFFIX_SLOTS: [Slot; {slots}] = [").unwrap();
     for (offset, len, flags) in table {
@@ -112,4 +123,44 @@ fn render(rules: &BTreeMap<String, u8>) -> String {
     }
     writeln!(out, "];").unwrap();
     out
+}
+
+/// Multiplier of the short-rule table's hash (2⁶⁴/φ, odd).
+const SHORT_RULE_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Writes the table of short rules: every plain rule (not an exception) of
+/// up to eight bytes with a dot (`co.th`, `com.au`), as its bytes in a
+/// little-endian word, zero above; slot `(word * MUL) >> SHIFT`, probed
+/// linearly to the first empty (0) slot, at most a quarter full. A domain's
+/// parent walk asks it first (`ends_in_short_rule`): a parent that is such
+/// a rule is a public suffix, and the walk ends there without hashing it.
+fn render_short_rules(rules: &BTreeMap<String, u8>, out: &mut String) {
+    let short: Vec<u64> = rules
+        .iter()
+        .filter(|(name, &flags)| {
+            name.len() <= 8 && name.contains('.') && flags & NORMAL != 0 && flags & EXCEPTION == 0
+        })
+        .map(|(name, _)| {
+            let mut word = [0u8; 8];
+            word[..name.len()].copy_from_slice(name.as_bytes());
+            u64::from_le_bytes(word)
+        })
+        .collect();
+    let bits = (short.len() * 4).next_power_of_two().trailing_zeros();
+    let mut table = vec![0u64; 1 << bits];
+    for &word in &short {
+        let mut at = (word.wrapping_mul(SHORT_RULE_MUL) >> (64 - bits)) as usize;
+        while table[at] != 0 {
+            at = (at + 1) & (table.len() - 1);
+        }
+        table[at] = word;
+    }
+    writeln!(out, "const SHORT_RULE_MUL: u64 = {SHORT_RULE_MUL:#x};").unwrap();
+    writeln!(out, "const SHORT_RULE_SHIFT: u32 = {};", 64 - bits).unwrap();
+    writeln!(
+        out,
+        "static SHORT_RULES: [u64; {}] = {table:?};",
+        table.len()
+    )
+    .unwrap();
 }

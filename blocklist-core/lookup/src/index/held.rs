@@ -97,7 +97,7 @@ impl HeldIndex {
     /// let payee = "TH:004:1234567890";
     /// let sought = held.seek(key_hash(held.seed(), Kind::Account, payee));
     /// // ... other work while the line loads ...
-    /// let listed = held.lookup_sought(Kind::Account, &sought, Timestamp::now(), || Some(payee));
+    /// let listed = held.lookup_sought(Kind::Account, &sought, true, Timestamp::now(), || Some(payee));
     /// assert!(listed.is_some_and(|hit| hit.is_some()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -112,10 +112,12 @@ impl HeldIndex {
         &'a self,
         kind: Kind,
         sought: &Sought<'a>,
+        parents_may_answer: bool,
         now: Timestamp,
         canonical: impl FnOnce() -> Option<&'a str>,
     ) -> Option<Option<Hit<'a>>> {
-        self.front().lookup_sought(kind, sought, now, canonical)
+        self.front()
+            .lookup_sought(kind, sought, parents_may_answer, now, canonical)
     }
 
     /// [`LookupIndex::lookup_shaped`], hashing under the copied seed.
@@ -164,15 +166,19 @@ impl<'a> Front<'a> {
         self,
         kind: Kind,
         sought: &Sought<'a>,
+        parents_may_answer: bool,
         now: Timestamp,
         canonical: impl FnOnce() -> Option<&'a str>,
     ) -> Option<Option<Hit<'a>>> {
         let index = self.index;
         let found = match index.probe_in(&sought.key, sought.block, now) {
             Some((layer, meta)) => Some((canonical()?, layer, meta)),
-            // Only a domain has parents to walk: a number's or account's
+            // Only a domain has parents to walk, and only one whose parents
+            // may answer for it: a number's, an account's or such a domain's
             // miss needs no text.
-            None if kind == Kind::Domain => index.find_parent(kind, canonical()?, now),
+            None if kind == Kind::Domain && parents_may_answer => {
+                index.find_parent(kind, canonical()?, now)
+            }
             None => None,
         };
         Some(found.map(|(matched, layer, meta)| hit(layer, kind, Cow::Borrowed(matched), meta)))

@@ -16,7 +16,7 @@ use super::held::{Front, Sought};
 use super::identity::FileIdentity;
 use super::layer::{open_regular, Layer};
 use super::mem::prefetch;
-use super::parents::{parent_may_answer, parents};
+use super::parents::{ends_at, parent_may_answer, parents};
 use super::table::{self, PackedMeta, NEVER};
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::kind::Kind;
@@ -387,7 +387,12 @@ impl LookupIndex {
     /// part); `None` when `canonical` gives no text. A `key` that is not
     /// the text's hash gives a wrong answer (never a fault), so only a
     /// caller that made it under this seed, and has kept it from
-    /// corruption, may pass it.
+    /// corruption, may pass it. `parents_may_answer` false says the caller
+    /// knows that no parent of a domain may answer for it (it is its own
+    /// registrable domain: [`answering_parents`](crate::normalise::answering_parents)
+    /// is 0, worked out with the key): its miss then probes no parent and
+    /// reads no text. Passed false for a domain some parent may answer for,
+    /// a listed parent is missed; true is always right.
     ///
     /// ```
     /// # use blocklist_lookup::index::{key_hash, IndexBuilder, LookupIndex};
@@ -401,7 +406,7 @@ impl LookupIndex {
     /// let index = LookupIndex::open(&path)?;
     /// let payee = "TH:004:1234567890";
     /// let key = key_hash(index.seed(), Kind::Account, payee); // once, kept with the payee
-    /// let listed = index.lookup_hashed(Kind::Account, &key, Timestamp::now(), || Some(payee));
+    /// let listed = index.lookup_hashed(Kind::Account, &key, true, Timestamp::now(), || Some(payee));
     /// assert_eq!(listed.flatten().map(|hit| hit.matched.into_owned()), Some(payee.to_owned()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -410,11 +415,18 @@ impl LookupIndex {
         &'a self,
         kind: Kind,
         key: &KeyHash,
+        parents_may_answer: bool,
         now: Timestamp,
         canonical: impl FnOnce() -> Option<&'a str>,
     ) -> Option<Option<Hit<'a>>> {
         let front = self.front();
-        front.lookup_sought(kind, &front.seek((*key).into()), now, canonical)
+        front.lookup_sought(
+            kind,
+            &front.seek((*key).into()),
+            parents_may_answer,
+            now,
+            canonical,
+        )
     }
 
     /// What a lookup reads before its first line, from this index's own
@@ -588,10 +600,14 @@ impl LookupIndex {
     ) -> Option<(&'q str, &Layer, PackedMeta)> {
         let seed = self.base.seed;
         // The first listed parent decides: if it is past the registrable
-        // domain, so is every later one. (A loop, not `find_map`: with the
+        // domain, so is every later one; and one that is a short rule of the
+        // suffix list ends the walk unprobed (see `parents`). (A loop, not `find_map`: with the
         // key lookup beside the others calling this, the compiler stopped
         // inlining `find_map`'s fold, 64 instructions more a call.)
         for parent in parents(kind, canonical) {
+            if ends_at(canonical, parent) {
+                break;
+            }
             let key = key_hash(seed, kind, parent);
             if let Some((layer, meta)) = self.probe(&key, now) {
                 return parent_may_answer(canonical, parent).then_some((parent, layer, meta));

@@ -27,8 +27,8 @@ mod thai_plan;
 
 pub use error::NormaliseError;
 pub use shape::has_canonical_shape;
-pub use suffix::domain_candidates;
-pub(crate) use suffix::registrable_start;
+pub use suffix::{answering_parents, domain_candidates, SUFFIX_LIST_ID};
+pub(crate) use suffix::{ends_in_short_rule, registrable_start};
 
 use crate::kind::Kind;
 use error::excerpt;

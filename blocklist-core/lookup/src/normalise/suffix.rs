@@ -42,6 +42,44 @@ fn flags(suffix: &str) -> u8 {
     }
 }
 
+/// Whether the last `len` bytes of the canonical domain `text` (one of its
+/// parents) are a plain rule of the list by themselves (`co.th`): then that
+/// parent is a public suffix of `text` or inside one, so neither it nor any
+/// shorter parent may answer for `text`, and a parent walk can end there
+/// without hashing it. Known from a table of the rules of up to eight bytes
+/// with a dot (`build/suffixes.rs`): `false` says nothing of longer names.
+#[inline(always)]
+pub(crate) fn ends_in_short_rule(text: &str, len: usize) -> bool {
+    let bytes = text.as_bytes();
+    if len > 8 || len > bytes.len() {
+        return false;
+    }
+    let word = match bytes.len().checked_sub(8) {
+        // The eight bytes ending the text, shifted down to the last `len`.
+        Some(at) => {
+            let last = u64::from_le_bytes(bytes[at..].try_into().expect("8 bytes"));
+            last.checked_shr(8 * (8 - len) as u32).unwrap_or(0)
+        }
+        None => short_word(&bytes[bytes.len() - len..]),
+    };
+    let mut at = (word.wrapping_mul(SHORT_RULE_MUL) >> SHORT_RULE_SHIFT) as usize;
+    loop {
+        match SHORT_RULES[at] {
+            0 => return false,
+            slot if slot == word => return true,
+            _ => at = (at + 1) & (SHORT_RULES.len() - 1),
+        }
+    }
+}
+
+/// [`ends_in_short_rule`]'s word for a text under eight bytes (rare).
+#[cold]
+fn short_word(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
 /// Where the public suffix of `name` starts, by byte offset: the longest
 /// matching rule, an exception rule prevailing, and the TLD by default.
 fn public_suffix_start(name: &str) -> usize {
@@ -80,6 +118,21 @@ pub(crate) fn is_private_suffix(name: &str) -> bool {
     let by_icann = own & ICANN_NORMAL != 0 || parent & ICANN_WILDCARD != 0;
     let by_any = own & NORMAL != 0 || parent & WILDCARD != 0;
     by_any && !by_icann
+}
+
+/// How many parents of the canonical `domain` may answer for it: those down
+/// to its registrable domain ([`domain_candidates`] but the name itself).
+/// 0 for a name that is its own registrable domain (nearly every domain
+/// checked), whose miss then needs no parent probed.
+///
+/// ```
+/// use blocklist_lookup::normalise::answering_parents;
+/// assert_eq!(answering_parents("www.scam.co.th"), 1);
+/// assert_eq!(answering_parents("scam.co.th"), 0);
+/// assert_eq!(answering_parents("co.th"), 0);
+/// ```
+pub fn answering_parents(domain: &str) -> usize {
+    domain_candidates(domain).count().saturating_sub(1)
 }
 
 /// The canonical domain `domain`, then each parent domain down to its
@@ -130,6 +183,48 @@ mod tests {
         assert_eq!(flags("no-such-suffix.example"), 0);
         assert_eq!(flags("co.th"), NORMAL | ICANN_NORMAL);
         assert_eq!(flags("github.io"), NORMAL);
+    }
+
+    #[test]
+    fn the_short_rule_table_holds_exactly_the_short_plain_rules_with_a_dot() {
+        let is_rule = |name: &str| {
+            let flags = flags(name);
+            name.contains('.') && flags & NORMAL != 0 && flags & EXCEPTION == 0
+        };
+        let mut found = 0;
+        for slot in SUFFIX_SLOTS.iter().filter(|s| s.len > 0) {
+            let start = slot.offset as usize;
+            let name = &SUFFIX_NAMES[start..start + usize::from(slot.len)];
+            if name.len() > 8 {
+                continue;
+            }
+            // Read as the last bytes of a longer text, and of a short one.
+            let long = format!("abcdefgh.{name}");
+            assert_eq!(
+                ends_in_short_rule(&long, name.len()),
+                is_rule(name),
+                "{name}"
+            );
+            assert_eq!(
+                ends_in_short_rule(name, name.len()),
+                is_rule(name),
+                "{name}"
+            );
+            found += usize::from(is_rule(name));
+        }
+        assert!(found > 100, "{found}");
+        assert!(ends_in_short_rule("scam.co.th", 5));
+        assert!(!ends_in_short_rule("scam.co.th", 6));
+        assert!(!ends_in_short_rule("a.scam.com", 8));
+        assert!(!ends_in_short_rule("www.ck", 6), "an exception rule");
+        assert!(
+            !ends_in_short_rule("a.b.ck", 4),
+            "a wildcard's name, not a rule of its own"
+        );
+        assert!(
+            !ends_in_short_rule("a.s3.amazonaws.com", 17),
+            "longer than the table"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use blocklist_lookup::index::{
     key_hash, Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
 };
-use blocklist_lookup::normalise::{domain_candidates, has_canonical_shape};
+use blocklist_lookup::normalise::{answering_parents, domain_candidates, has_canonical_shape};
 use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
 
 const NOW: Timestamp = Timestamp(1_750_000_000);
@@ -1063,13 +1063,18 @@ mod registrable_domain_limit {
         if let Some(shaped) = index.lookup_shaped(Kind::Domain, query.as_bytes(), NOW) {
             assert_eq!(shaped.map(|h| h.matched.into_owned()), single, "{query}");
         }
+        // With the key hashed ahead, walking every parent or, as a key
+        // that knows it may, none when no parent may answer.
         let key = key_hash(index.seed(), Kind::Domain, query);
-        let hashed = index.lookup_hashed(Kind::Domain, &key, NOW, || Some(query));
-        assert_eq!(
-            hashed.expect("text given").map(|h| h.matched.into_owned()),
-            single,
-            "{query}"
-        );
+        for parents_may_answer in [true, answering_parents(query) > 0] {
+            let hashed =
+                index.lookup_hashed(Kind::Domain, &key, parents_may_answer, NOW, || Some(query));
+            assert_eq!(
+                hashed.expect("text given").map(|h| h.matched.into_owned()),
+                single,
+                "{query}"
+            );
+        }
         let rules = Rules::default();
         if let Ok(checked) = index.check(Kind::Domain, query, &rules, NOW) {
             assert_eq!(checked.map(|h| h.matched.into_owned()), single, "{query}");
@@ -1295,16 +1300,22 @@ mod overlay {
                 .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
             let expected = has_canonical_shape(*kind, value).then_some(got.clone());
             prop_assert_eq!(shaped, expected);
-            // So does the lookup with the key hashed ahead; without its text
-            // it answers a miss of a kind without parents, and nothing else.
+            // So does the lookup with the key hashed ahead, told whether a
+            // domain's parents may answer or not; without its text it
+            // answers a miss that walks no parents, and nothing else.
             let key = key_hash(index.seed(), *kind, value);
-            let hashed = index
-                .lookup_hashed(*kind, &key, now, || Some(*value))
-                .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
-            prop_assert_eq!(hashed, Some(got.clone()));
-            let textless = index.lookup_hashed(*kind, &key, now, || None);
+            let walks = *kind == Kind::Domain && answering_parents(value) > 0;
+            for parents_may_answer in [true, walks] {
+                let hashed = index
+                    .lookup_hashed(*kind, &key, parents_may_answer, now, || Some(*value))
+                    .map(|hit| hit.map(|h| (h.matched.clone().into_owned(), h.meta())));
+                prop_assert_eq!(hashed, Some(got.clone()));
+            }
+            let textless = index.lookup_hashed(*kind, &key, true, now, || None);
             let answers_without_text = got.is_none() && *kind != Kind::Domain;
             prop_assert_eq!(textless.is_some(), answers_without_text);
+            let textless = index.lookup_hashed(*kind, &key, walks, now, || None);
+            prop_assert_eq!(textless.is_some(), got.is_none() && !walks);
         }
         Ok(())
     }
