@@ -59,6 +59,7 @@ impl Centre {
             created_at: self.now,
             ops,
             state: self.state,
+            submissions: vec![],
             extensions: vec![],
         };
         let bytes = delta.sign(&[&self.key]).expect("sign delta");

@@ -28,6 +28,7 @@ fn main() {
         created_at: now,
         ops: entries.into_iter().map(Op::Add).collect(),
         state,
+        submissions: vec![],
         extensions: vec![],
     };
     let started = Instant::now();

@@ -108,6 +108,7 @@ fn main() {
         created_at: now,
         ops,
         state,
+        submissions: vec![],
         extensions: vec![],
     };
     let bytes = delta.sign(&[&key]).expect("sign delta");

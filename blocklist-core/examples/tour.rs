@@ -80,6 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         created_at: now,
         ops: v1.iter().cloned().map(Op::Add).collect(),
         state,
+        submissions: vec![],
         extensions: vec![],
     };
     let delta1 = delta1.sign(&[&key])?;
@@ -103,6 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         created_at: now,
         ops: vec![Op::Remove(unlisted.id), Op::Update(frozen), Op::Add(added)],
         state,
+        submissions: vec![],
         extensions: vec![],
     }
     .sign(&[&key])?;

@@ -24,6 +24,7 @@ pub mod document;
 mod error;
 pub mod keys;
 pub mod lock;
+pub mod ownership;
 pub mod replica;
 pub mod store;
 pub mod verify;

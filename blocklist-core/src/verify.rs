@@ -11,8 +11,10 @@
 //! An agency's submission to the centre is checked against the agency
 //! registry instead of the trust root: [`verify_submission`].
 
+pub mod authority;
 mod submission;
 
+pub use authority::{Authority, AuthorityError};
 pub use submission::{verify_submission, SubmissionError};
 
 use std::fmt;
@@ -39,6 +41,17 @@ use crate::keys::KeyId;
 pub struct Verified<T> {
     doc: T,
     file: Sha256,
+    /// For a delta verified under an agency registry: who asked for what.
+    authority: Option<Box<Authority>>,
+}
+
+impl Verified<Delta> {
+    /// What the delta's carried submissions ask for, which the store checks
+    /// each operation against as it applies it: `None` when the verifier
+    /// held no agency registry (no listing is an agency's to guard).
+    pub fn authority(&self) -> Option<&Authority> {
+        self.authority.as_deref()
+    }
 }
 
 impl<T> Verified<T> {
@@ -208,6 +221,13 @@ pub enum VerifyError {
         /// What it changes.
         source: RegistryChangeError,
     },
+    /// A delta whose operations are not the ones its agencies asked for
+    /// (A1-A6): the centre acting in an agency's name.
+    #[error("{source}")]
+    Authority {
+        /// What is not authorised.
+        source: AuthorityError,
+    },
     /// Content that does not match the digest announced for it.
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
     DigestMismatch {
@@ -243,6 +263,9 @@ pub struct Verifier {
     /// The newest agency registry accepted, if any: kept across root
     /// rotations, since it was signed by the root in force when it came.
     registry: Option<Verified<Registry>>,
+    /// `issued_at` of registry version 1, the first accepted: from then on
+    /// agencies are principals (A1).
+    principals_since: Option<Timestamp>,
 }
 
 impl Verifier {
@@ -260,8 +283,10 @@ impl Verifier {
             root: Verified {
                 doc,
                 file: Sha256::of(root),
+                authority: None,
             },
             registry: None,
+            principals_since: None,
         })
     }
 
@@ -293,6 +318,7 @@ impl Verifier {
         self.root = Verified {
             doc,
             file: Sha256::of(next),
+            authority: None,
         };
         Ok(&self.root)
     }
@@ -344,6 +370,7 @@ impl Verifier {
         Ok(Verified {
             doc,
             file: Sha256::of(bytes),
+            authority: None,
         })
     }
 
@@ -351,6 +378,7 @@ impl Verifier {
     /// holds it as the registry in force. On error the held one stays.
     pub fn accept_registry(&mut self, bytes: &[u8]) -> Result<&Verified<Registry>, VerifyError> {
         let verified = self.check_registry(bytes)?;
+        self.principals_since.get_or_insert(verified.issued_at);
         Ok(self.registry.insert(verified))
     }
 
@@ -388,9 +416,27 @@ impl Verifier {
         bytes: &[u8],
         current: Option<Version>,
     ) -> Result<Verified<Delta>, VerifyError> {
-        let doc: Verified<Delta> = self.publish_signed(bytes)?;
+        let mut doc: Verified<Delta> = self.publish_signed(bytes)?;
         follows(DocType::Delta, current, doc.version)?;
+        doc.authority = self
+            .authority(&doc)
+            .map_err(|source| VerifyError::Authority { source })?
+            .map(Box::new);
         Ok(doc)
+    }
+
+    /// What `delta`'s carried submissions ask for, checked against the
+    /// agency registry held (A2, A3): `None` when no registry is held and
+    /// the delta carries none. [`Self::delta`] calls it; a centre calls it
+    /// too, to check a delta as replicas will before it signs it.
+    pub fn authority(&self, delta: &Delta) -> Result<Option<Authority>, AuthorityError> {
+        match (self.registry(), self.principals_since) {
+            (Some(registry), Some(since)) => Authority::new(delta, registry, since).map(Some),
+            _ if !delta.submissions.is_empty() => Err(AuthorityError::NoRegistry {
+                count: delta.submissions.len(),
+            }),
+            _ => Ok(None),
+        }
     }
 
     /// Checks the centre's acknowledgement of a submission: publish
@@ -505,6 +551,7 @@ impl Verifier {
                 signed_digest: scanned.signed_digest,
             },
             file: scanned.file_sha256,
+            authority: None,
         })
     }
 
@@ -521,6 +568,7 @@ impl Verifier {
         Ok(Verified {
             doc,
             file: Sha256::of(bytes),
+            authority: None,
         })
     }
 

@@ -34,7 +34,9 @@ impl Op {
 
 /// The signed change from version `version - 1` to `version`, with the digest
 /// of the state it leads to, so a client that applied it can tell whether it
-/// still holds exactly what the centre holds.
+/// still holds exactly what the centre holds, and the agencies' signed
+/// submissions that asked for its changes, so it can tell that each agency
+/// asked for them ([`crate::verify::authority`]).
 ///
 /// Each identifier appears in at most one operation, so the order of `ops`
 /// carries no meaning; decoding returns adds, then updates, then removes.
@@ -48,6 +50,7 @@ impl Op {
 ///     created_at: Timestamp(1_700_000_000),
 ///     ops: vec![],
 ///     state: ListState::default(),
+///     submissions: vec![],
 ///     extensions: vec![],
 /// };
 /// let bytes = delta.encode_payload().unwrap();
@@ -65,8 +68,32 @@ pub struct Delta {
     pub ops: Vec<Op>,
     /// The list after the changes.
     pub state: ListState,
+    /// The agencies' submissions whose changes it makes, each signed by its
+    /// agency. Carried in extension [`SUBMISSIONS_EXTENSION`], so that
+    /// readers that predate it still read the delta.
+    pub submissions: Vec<CarriedSubmission>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
+}
+
+/// The delta extension tag of [`Delta::submissions`] (D1).
+pub const SUBMISSIONS_EXTENSION: u16 = 2;
+
+/// An agency's submission as a delta carries it: the file the agency signed,
+/// byte for byte, and when the centre accepted it (the time its listings
+/// are dated, and its agency's keys and scope are judged at).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarriedSubmission {
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// The signed submission file (type 6).
+    pub file: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireCarried {
+    accepted_at: u64,
+    file: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,7 +143,20 @@ impl Document for Delta {
                 Op::Remove(id) => Some(id),
                 _ => None,
             })),
-            extensions: self.extensions.clone(),
+            extensions: Extension::place(
+                Self::TYPE,
+                &self.extensions,
+                SUBMISSIONS_EXTENSION,
+                "submissions",
+                &self
+                    .submissions
+                    .iter()
+                    .map(|s| WireCarried {
+                        accepted_at: s.accepted_at.0,
+                        file: s.file.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -135,6 +175,15 @@ impl Document for Delta {
         ops.extend(reader.keys(wire.removes)?.into_iter().map(Op::Remove));
         reader.finish()?;
         groups::unique_decoded(doc, ops.iter().map(Op::id))?;
+        let mut extensions = Extension::check(doc, wire.extensions)?;
+        let submissions =
+            Extension::take(doc, &mut extensions, SUBMISSIONS_EXTENSION, "submissions")?
+                .into_iter()
+                .map(|w: WireCarried| CarriedSubmission {
+                    accepted_at: Timestamp(w.accepted_at),
+                    file: w.file,
+                })
+                .collect();
         Ok(Delta {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,
@@ -144,7 +193,8 @@ impl Document for Delta {
                 digest: StateDigest(wire.state_digest),
                 entries: wire.state_entries,
             },
-            extensions: Extension::check(doc, wire.extensions)?,
+            submissions,
+            extensions,
         })
     }
 

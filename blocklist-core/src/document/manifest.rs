@@ -197,31 +197,6 @@ fn refs_from_wire(
     Ok(refs)
 }
 
-impl Manifest {
-    /// The extensions as written: [`Self::extensions`] with the registries
-    /// extension in its place by tag.
-    fn all_extensions(&self) -> Result<Vec<Extension>, EncodeError> {
-        let mut all = self.extensions.clone();
-        if all.iter().any(|e| e.tag == REGISTRIES_EXTENSION) {
-            return Err(EncodeError::Invalid {
-                doc: Self::TYPE.name(),
-                field: "extensions",
-                reason: format!(
-                    "tag {REGISTRIES_EXTENSION} is the registries field, not an opaque extension"
-                ),
-            });
-        }
-        if !self.registries.is_empty() {
-            all.push(Extension {
-                tag: REGISTRIES_EXTENSION,
-                data: encode_wire(Self::TYPE, &refs_to_wire(&self.registries))?,
-            });
-            all.sort_by_key(|e| e.tag);
-        }
-        Ok(all)
-    }
-}
-
 impl Document for Manifest {
     const TYPE: DocType = DocType::Manifest;
 
@@ -251,7 +226,13 @@ impl Document for Manifest {
             roots: refs_to_wire(&self.roots),
             deltas: refs_to_wire(&self.deltas),
             snapshots: refs_to_wire(&self.snapshots),
-            extensions: self.all_extensions()?,
+            extensions: Extension::place(
+                Self::TYPE,
+                &self.extensions,
+                REGISTRIES_EXTENSION,
+                "registries",
+                &refs_to_wire(&self.registries),
+            )?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -260,22 +241,10 @@ impl Document for Manifest {
         let doc = Self::TYPE;
         let wire: WireManifest = decode_canonical(doc, payload)?;
         let mut extensions = Extension::check(doc, wire.extensions)?;
-        let registries = match extensions
-            .iter()
-            .position(|e| e.tag == REGISTRIES_EXTENSION)
-        {
-            Some(at) => {
-                let data = extensions.remove(at).data;
-                let refs = refs_from_wire("registries", decode_canonical(doc, &data)?)?;
-                if refs.is_empty() {
-                    return Err(
-                        doc.invalid("registries", "an empty list is written as no extension")
-                    );
-                }
-                refs
-            }
-            None => vec![],
-        };
+        let registries = refs_from_wire(
+            "registries",
+            Extension::take(doc, &mut extensions, REGISTRIES_EXTENSION, "registries")?,
+        )?;
         Ok(Manifest {
             list: ListId::decode(doc, &wire.list)?,
             serial: wire.serial,

@@ -38,7 +38,7 @@ use std::fmt;
 use std::num::NonZeroU64;
 
 pub use acknowledgement::Acknowledgement;
-pub use delta::{Delta, Op};
+pub use delta::{CarriedSubmission, Delta, Op, SUBMISSIONS_EXTENSION};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
@@ -329,6 +329,57 @@ impl Extension {
             return Err(doc.invalid("extensions", "tags not strictly ascending"));
         }
         Ok(extensions)
+    }
+
+    /// `opaque` with a typed field (`field`, carried under `tag`) in its
+    /// place by tag: how a field a later revision added is written, so that
+    /// readers that predate it still read the rest. An empty field is
+    /// written as no extension, so one content has one encoding.
+    fn place<T: serde::Serialize>(
+        doc: DocType,
+        opaque: &[Extension],
+        tag: u16,
+        field: &'static str,
+        value: &[T],
+    ) -> Result<Vec<Extension>, EncodeError> {
+        let mut all = opaque.to_vec();
+        if all.iter().any(|e| e.tag == tag) {
+            return Err(EncodeError::Invalid {
+                doc: doc.name(),
+                field: "extensions",
+                reason: format!("tag {tag} is the {field} field, not an opaque extension"),
+            });
+        }
+        if !value.is_empty() {
+            all.push(Extension {
+                tag,
+                data: encode_wire(doc, &value)?,
+            });
+            all.sort_by_key(|e| e.tag);
+        }
+        Ok(all)
+    }
+
+    /// Takes the typed field carried under `tag` out of `extensions`
+    /// (checked strictly ascending), refusing an empty one or one not in its
+    /// canonical encoding: the reverse of [`Extension::place`].
+    fn take<T>(
+        doc: DocType,
+        extensions: &mut Vec<Extension>,
+        tag: u16,
+        field: &'static str,
+    ) -> Result<Vec<T>, DecodeError>
+    where
+        T: serde::de::DeserializeOwned + serde::Serialize,
+    {
+        let Some(at) = extensions.iter().position(|e| e.tag == tag) else {
+            return Ok(vec![]);
+        };
+        let value: Vec<T> = decode_canonical(doc, &extensions.remove(at).data)?;
+        if value.is_empty() {
+            return Err(doc.invalid(field, "an empty list is written as no extension"));
+        }
+        Ok(value)
     }
 }
 

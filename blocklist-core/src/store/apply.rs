@@ -9,8 +9,12 @@ use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
-use crate::store::{meta_from_row, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT};
-use crate::verify::{check_state, stale, SnapshotFile, Verified, VerifyError};
+use crate::store::{
+    meta_from_row, read_entry, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
+};
+use crate::verify::{
+    check_state, stale, Authority, AuthorityError, SnapshotFile, Verified, VerifyError,
+};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +119,15 @@ impl Store {
         // same.
         let mut ops: Vec<&Op> = delta.ops.iter().collect();
         ops.sort_unstable_by(|a, b| key(a.id()).cmp(&key(b.id())));
+        // Who asked for each change (A1-A6), judged against the rows the
+        // changes find, in this transaction.
+        let authority = delta
+            .authority()
+            .filter(|authority| authority.judges(held.data_time));
+        let unauthorised = |source| refused(&path, VerifyError::Authority { source });
+        if let Some(authority) = authority {
+            record_sequences(&tx, &path, authority)?.map_err(unauthorised)?;
+        }
         for op in ops {
             let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
                 path: path.clone(),
@@ -126,17 +139,23 @@ impl Store {
             // One B-tree visit per operation: an add is a bare insert (a key
             // clash is the conflict); a remove or update takes the old row out
             // with DELETE .. RETURNING, since the digest needs it.
+            let authorise = |old: Option<&Entry>| match authority {
+                Some(authority) => authority.check(op, old).map_err(unauthorised),
+                None => Ok(()),
+            };
             match op {
                 Op::Add(new) => {
                     if !insert(&tx, &path, new)? {
                         return Err(conflict("adds", "already listed"));
                     }
+                    authorise(None)?;
                     state.digest.add(new);
                     state.entries += 1;
                 }
                 Op::Update(new) => {
                     let old = take(&tx, &path, &new.id)?
                         .ok_or_else(|| conflict("updates", "not listed"))?;
+                    authorise(Some(&old))?;
                     state.digest.remove(&old);
                     insert(&tx, &path, new)?;
                     state.digest.add(new);
@@ -144,10 +163,18 @@ impl Store {
                 Op::Remove(id) => {
                     let old =
                         take(&tx, &path, id)?.ok_or_else(|| conflict("removes", "not listed"))?;
+                    authorise(Some(&old))?;
                     state.digest.remove(&old);
                     state.entries -= 1;
                 }
             }
+        }
+        for id in authority.map_or(&[][..], |a| a.unmade()) {
+            let current = read_entry(&tx, &path, id)?;
+            authority
+                .expect("unmade identifiers come from an authority")
+                .check_unmade(id, current.as_ref())
+                .map_err(unauthorised)?;
         }
         check_state(
             &format!("state after delta {version}"),
@@ -600,6 +627,41 @@ fn to_db(path: &std::path::Path, field: &'static str, value: u64) -> Result<i64,
         field,
         value,
     })
+}
+
+/// Records the sequence of each submission `authority` carries as the newest
+/// of its key: the inner error is a replay (A4), a sequence at or below the
+/// newest applied.
+fn record_sequences(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    authority: &Authority,
+) -> Result<Result<(), AuthorityError>, StoreError> {
+    for signer in authority.signers() {
+        let applied: Option<i64> = tx
+            .prepare_cached("SELECT sequence FROM agency_sequences WHERE key_id = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([signer.key.0.as_slice()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(sqlite(path, "read agency sequence"))?;
+        if let Some(applied) = applied.map(|a| a as u64).filter(|a| signer.sequence <= *a) {
+            return Ok(Err(AuthorityError::Replayed {
+                agency: signer.agency.clone(),
+                key: signer.key,
+                sequence: signer.sequence,
+                applied,
+            }));
+        }
+        let sequence = to_db(path, "sequence", signer.sequence)?;
+        tx.prepare_cached(
+            "INSERT INTO agency_sequences (key_id, sequence) VALUES (?1, ?2)
+             ON CONFLICT (key_id) DO UPDATE SET sequence = excluded.sequence",
+        )
+        .and_then(|mut stmt| stmt.execute(params![signer.key.0.as_slice(), sequence]))
+        .map_err(sqlite(path, "record agency sequence"))?;
+    }
+    Ok(Ok(()))
 }
 
 fn refused(path: &std::path::Path, source: VerifyError) -> StoreError {

@@ -170,21 +170,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The entry for `id`, expired or not (lookups go through the index; this
-    /// is for tools and tests).
-    pub fn get(&self, id: &Identifier) -> Result<Option<EntryMeta>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
-                params![id.kind().code(), id.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(sqlite(&self.path, "read entry"))?
-            .map(|row| meta_from_row(&self.path, row))
-            .transpose()
-    }
-
     /// A read-only view of the store as it is now, to read on another thread
     /// while applies go on: its own connection, held in a read transaction
     /// (WAL keeps that state for it while the writer commits newer ones).
@@ -372,6 +357,25 @@ fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> 
 }
 
 type MetaRow = (u16, String, i64, Option<i64>);
+
+fn read_entry(
+    conn: &Connection,
+    path: &Path,
+    id: &Identifier,
+) -> Result<Option<EntryMeta>, StoreError> {
+    conn.prepare_cached(
+        "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()
+    })
+    .map_err(sqlite(path, "read entry"))?
+    .map(|row| meta_from_row(path, row))
+    .transpose()
+}
 
 fn meta_from_row(path: &Path, row: MetaRow) -> Result<EntryMeta, StoreError> {
     let agency = Agency::new(&row.1).map_err(|e| corrupt(path, &e.to_string()))?;

@@ -19,12 +19,10 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension};
-
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
-use crate::store::{corrupt, meta_from_row, read_state, sqlite, Store, StoreError, StoreState};
+use crate::store::{corrupt, read_entry, read_state, sqlite, Store, StoreError, StoreState};
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
 /// them at its next open. The expiry index holds only entries that expire,
@@ -54,22 +52,10 @@ impl Store {
             .map_err(sqlite(&self.path, "set cache size"))
     }
 
-    /// The entry for `id`, expired or not, through a cached statement: for
-    /// callers that look up many identifiers in a row.
+    /// The entry for `id`, expired or not (lookups go through the index;
+    /// this is for the centre, tools and tests).
     pub fn listed(&self, id: &Identifier) -> Result<Option<EntryMeta>, StoreError> {
-        self.conn
-            .prepare_cached(
-                "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()
-            })
-            .map_err(sqlite(&self.path, "read entry"))?
-            .map(|row| meta_from_row(&self.path, row))
-            .transpose()
+        read_entry(&self.conn, &self.path, id)
     }
 
     /// The identifiers whose expiry is at or before `cutoff`, in key order,
@@ -207,6 +193,7 @@ mod tests {
             created_at: Timestamp(1),
             ops: entries.iter().cloned().map(Op::Add).collect(),
             state,
+            submissions: vec![],
             extensions: vec![],
         };
         let bytes = crate::document::Document::sign(&delta, &[&key]).unwrap();

@@ -28,3 +28,10 @@ CREATE TABLE IF NOT EXISTS applied (
     applied_at  INTEGER NOT NULL,
     source      TEXT    NOT NULL
 );
+
+-- The newest sequence applied per agency key (docs/FORMAT.md A4): a
+-- submission a delta carries at or below it is a replay.
+CREATE TABLE IF NOT EXISTS agency_sequences (
+    key_id      BLOB    PRIMARY KEY,
+    sequence    INTEGER NOT NULL
+) WITHOUT ROWID;

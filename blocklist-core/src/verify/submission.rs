@@ -217,5 +217,6 @@ pub fn verify_submission(
     Ok(Verified {
         doc,
         file: Sha256::of(bytes),
+        authority: None,
     })
 }

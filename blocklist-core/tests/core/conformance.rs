@@ -653,6 +653,7 @@ fn document_cases() -> Cases {
         created_at: Timestamp(T0),
         ops: entries1.iter().cloned().map(Op::Add).collect(),
         state: ListState::of(&entries1),
+        submissions: vec![],
         extensions: vec![],
     };
     assert_eq!(
@@ -712,6 +713,7 @@ fn document_cases() -> Cases {
             Op::Add(added.clone()),
         ],
         state: ListState::of(&after),
+        submissions: vec![],
         extensions: vec![],
     };
     let delta2_bytes = delta2.sign(&[&publish_key]).unwrap();

@@ -33,7 +33,10 @@ fn deltas_apply_in_order_and_match_their_signed_state() {
     assert_eq!(store.log().unwrap().len(), 3);
     let id =
         Identifier::parse(Kind::Domain, "scam-3000002.example.com", &Rules::default()).unwrap();
-    assert_eq!(store.get(&id).unwrap().unwrap().agency.as_str(), "police");
+    assert_eq!(
+        store.listed(&id).unwrap().unwrap().agency.as_str(),
+        "police"
+    );
 }
 
 #[test]

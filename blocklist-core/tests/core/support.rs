@@ -51,6 +51,7 @@ pub fn delta(version: u64, ops: Vec<Op>, state: ListState) -> Delta {
         created_at: NOW,
         ops,
         state,
+        submissions: vec![],
         extensions: vec![],
     }
 }

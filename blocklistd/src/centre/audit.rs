@@ -59,7 +59,10 @@ pub fn audit(
             file: source.name(MANIFEST_PATH),
             source: source_err,
         })?;
-    chain::registry_chain(source, &mut verifier.clone(), &manifest.registries)?;
+    // Held for the replay: deltas carry agencies' submissions, checked
+    // against the registries as a replica checks them.
+    let mut verifier = verifier.clone();
+    chain::registry_chain(source, &mut verifier, &manifest.registries)?;
     let mut snapshot_states = BTreeMap::new();
     for file in &manifest.snapshots {
         let rel = file.path(DocType::Snapshot);
@@ -91,7 +94,7 @@ pub fn audit(
     }
     chain::replay(
         source,
-        verifier,
+        &verifier,
         &manifest,
         Base::Oldest,
         &mut Replica::default(),

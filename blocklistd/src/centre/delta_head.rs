@@ -144,6 +144,7 @@ mod tests {
             created_at: Timestamp(1_733_300_000),
             ops,
             state,
+            submissions: vec![],
             extensions: vec![],
         };
         let bytes = delta.sign(&[&key]).unwrap();

@@ -103,6 +103,15 @@ pub enum CentreError {
         /// The last sequence accepted from the key.
         last: u64,
     },
+    /// A version no agency asked for (docs/FORMAT.md A1-A6), refused
+    /// before it is signed: replicas would refuse it.
+    #[error("version {version} not published, nothing signed: {source}; a registered agency's listings change only through its signed submissions (`blocklist submit`), so publish input files under a label that is no registered agency")]
+    Unauthorised {
+        /// The version it would have been.
+        version: u64,
+        /// What no agency asked for.
+        source: blocklist_core::verify::AuthorityError,
+    },
     /// Operations of a submission that the ownership rules refuse.
     #[error("{file}: submission of agency {agency} refused, nothing of it applied: {}", first_refusal(.refusals))]
     SubmissionRefused {
@@ -111,7 +120,7 @@ pub enum CentreError {
         /// The agency its signature belongs to.
         agency: blocklist_core::Agency,
         /// Every operation refused, in the submission's order.
-        refusals: Vec<crate::centre::ownership::Refusal>,
+        refusals: Vec<blocklist_core::ownership::Refusal>,
     },
     /// A submission naming an identifier that another submission taken
     /// with it (or queued before it) names: each identifier is judged
@@ -215,7 +224,7 @@ pub enum CentreError {
 }
 
 /// The first refusal, and how many more (the command line lists them all).
-fn first_refusal(refusals: &[crate::centre::ownership::Refusal]) -> String {
+fn first_refusal(refusals: &[blocklist_core::ownership::Refusal]) -> String {
     match refusals {
         [] => "no operation refused".to_owned(),
         [only] => only.to_string(),

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use blocklist_core::document::{
-    envelope, Acknowledgement, AgencyEntry, Delta, DocType, Document, FileRef, KeySet,
-    ListingRequest, Manifest, Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
+    envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
+    KeySet, ListingRequest, Manifest, Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
-use blocklist_core::{Entry, Timestamp};
+use blocklist_core::{Entry, Sha256, Timestamp};
 use serde::Serialize;
 
 use crate::centre::CentreError;
@@ -96,6 +96,10 @@ pub enum Body {
         counts: Counts,
         /// The first operations or entries, as text.
         first: Vec<String>,
+        /// A delta's carried submissions, one line each: the agency's
+        /// signed requests its changes answer.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        carried: Vec<String>,
     },
     /// An agency's submission.
     Submission {
@@ -265,7 +269,10 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 Op::Update(e) => ("update", e.id.kind(), format!("update {}", entry(e))),
                 Op::Remove(id) => ("remove", id.kind(), format!("remove {id}")),
             });
-            let body = entries_body(d.version.get(), d.created_at, d.state, ops, first);
+            let mut body = entries_body(d.version.get(), d.created_at, d.state, ops, first);
+            if let Body::Entries { carried, .. } = &mut body {
+                *carried = d.submissions.iter().map(carried_line).collect();
+            }
             (d.list, body)
         }
         DocType::Snapshot => {
@@ -353,6 +360,23 @@ fn entries_body(
         state_digest: state.digest.to_string(),
         counts,
         first: shown,
+        carried: vec![],
+    }
+}
+
+/// A carried submission as one line: who, which, when accepted, how much.
+/// Read, not verified (`blocklist verify` and every replica verify it).
+fn carried_line(c: &CarriedSubmission) -> String {
+    let accepted = time(c.accepted_at);
+    let sha256 = Sha256::of(&c.file);
+    match envelope::parse(&c.file).and_then(|env| Submission::decode_payload(env.payload)) {
+        Ok(sub) => format!(
+            "{sha256} agency={} sequence={} accepted={accepted} operations={}",
+            sub.agency,
+            sub.sequence,
+            sub.ops.len()
+        ),
+        Err(e) => format!("{sha256} accepted={accepted} unreadable: {e}"),
     }
 }
 
@@ -472,12 +496,16 @@ impl Inspection {
                 state_digest,
                 counts,
                 first,
+                carried,
             } => {
                 let _ = writeln!(
                     out,
                     "version: {version}\ncreated: {created_at}\nentries after: {state_entries}\nstate digest: {state_digest}"
                 );
                 write_counts(&mut out, counts, first);
+                for line in carried {
+                    let _ = writeln!(out, "carried submission: {line}");
+                }
             }
             Body::Submission {
                 agency,

@@ -19,16 +19,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use blocklist_core::document::{envelope, ListId, Registry};
+use blocklist_core::document::{envelope, CarriedSubmission, ListId, Registry};
 use blocklist_core::keys::KeyId;
 use blocklist_core::store::Store;
 use blocklist_core::verify::{verify_submission, Verifier};
 use blocklist_core::{Agency, Identifier, Timestamp};
 
-use crate::centre::ownership::{self, Change};
 use crate::centre::publish_dir::{DirLock, PublishDir, CENTRE_DIR};
 use crate::centre::registry::Registries;
 use crate::centre::CentreError;
+use blocklist_core::ownership::{self, Change};
 
 /// The largest submission file the centre reads: a million operations of
 /// the longest identifiers fit (U4), and nothing larger is held in memory.
@@ -104,6 +104,9 @@ pub struct Accepted {
     pub changes: Vec<Change>,
     /// Per submission taken: its agency, sequence and operation count.
     pub submissions: Vec<AcceptedSubmission>,
+    /// The submissions taken, as the delta carries them, so every replica
+    /// can check that their agencies asked for the changes.
+    pub carried: Vec<CarriedSubmission>,
     /// Submissions left out ([`PublishedBy::IntakeService`]), and why.
     pub refused: Vec<RefusedSubmission>,
     /// The newest sequence per signing key, the ones accepted included.
@@ -268,6 +271,10 @@ pub fn accept(
             Ok(judged) => {
                 accepted.changes.extend(judged.changes);
                 accepted.submissions.push(judged.submission);
+                accepted.carried.push(CarriedSubmission {
+                    accepted_at: input.accepted_at,
+                    file: input.bytes.clone(),
+                });
             }
             Err(refused) if by == PublishedBy::IntakeService && refused.refuses_submission() => {
                 accepted.refused.push(RefusedSubmission {

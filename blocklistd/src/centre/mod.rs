@@ -14,7 +14,6 @@
 //!   folder, acknowledged, queued and published on a cadence.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
-//! - [`ownership`]: who may change a listing: the rules applied to agencies' submissions.
 //! - [`registry`]: the agency registry and the `agency` commands that change it.
 //! - [`state`]: the current list, kept in a store checked against the directory.
 //! - [`chain`]: walking roots, snapshots and deltas, shared by publish and audit.
@@ -37,7 +36,6 @@ pub mod inspect;
 pub mod intake;
 pub mod keyfile;
 pub mod keys;
-pub mod ownership;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;

@@ -390,7 +390,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         return centre.resign(&lock, &signers, options, report);
     }
     let mut list = centre.open_state(&lock)?;
-    let accepted = intake::accept(
+    let mut accepted = intake::accept(
         &dir,
         centre.roots.newest(),
         list.store(),
@@ -435,24 +435,26 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     // Every replica indexes the list it applies: refused here, before
     // anything is signed, rather than by each replica after its commit.
     check_agencies(list.store(), &planned)?;
-    let ops = planned.into_ops();
     let now = options.context.now;
-    let name = centre.roots.newest().root().list.clone();
-    let verifier = centre.roots.newest();
+    let verifier = centre.registries.verifier();
+    let (ops, olds) = planned.into_changes();
+    let delta = Delta {
+        list: centre.roots.newest().root().list.clone(),
+        version,
+        created_at: now,
+        ops,
+        state,
+        submissions: std::mem::take(&mut accepted.carried),
+        extensions: vec![],
+    };
+    check_authority(verifier, list.store(), &delta, &olds)?;
+    drop(olds);
     let mut manifest = centre.next_manifest(now, options.manifest_lifetime, state, version);
     let file_error = |file: &str| {
         let file = dir.name(file);
         move |source| CentreError::Verify { file, source }
     };
     let published = if !must_reanchor {
-        let delta = Delta {
-            list: name,
-            version,
-            created_at: now,
-            ops,
-            state,
-            extensions: vec![],
-        };
         let bytes = chain::sign(&delta, || format!("delta {version}"), &signers)?;
         drop(delta);
         // Checked as every client will check it, before anything lists it.
@@ -472,10 +474,10 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         let (stored, entries) = list.store().read_whole()?;
         let mut replica = Replica::from_entries(held, stored.state, entries);
         replica
-            .apply(version, &ops)
+            .apply(version, &delta.ops)
             .expect("changes() only makes operations that apply");
         let snapshot = Snapshot {
-            list: name,
+            list: delta.list.clone(),
             version,
             created_at: now,
             entries: replica.entries().collect(),
@@ -903,11 +905,15 @@ impl<'a> Centre<'a> {
     /// The centre's store, checked against the current manifest (rolled
     /// forward or rebuilt from the directory as needed).
     fn open_state(&self, lock: &DirLock) -> Result<CentreState, CentreError> {
+        // A replay checks the agencies' submissions deltas carry, so its
+        // verifier holds the registries, under the root the manifest is
+        // signed with.
+        let replayer = Registries::scan(self.dir, self.manifest_verifier())?;
         CentreState::open(
             self.dir,
             lock,
             self.roots.newest().root().list.as_str(),
-            self.manifest_verifier(),
+            replayer.verifier(),
             self.manifest.as_deref(),
         )
     }
@@ -1108,9 +1114,41 @@ impl Planned {
         state
     }
 
-    fn into_ops(self) -> Vec<Op> {
-        self.changes.into_iter().map(|(op, _)| op).collect()
+    /// The operations, and the listing each finds.
+    fn into_changes(self) -> (Vec<Op>, Vec<Option<Entry>>) {
+        self.changes.into_iter().unzip()
     }
+}
+
+/// Refuses, before anything is signed, a version replicas would refuse
+/// because no agency asked for its changes (`docs/FORMAT.md` A1-A6): above
+/// all, a publish of input files under the label of a registered agency.
+/// `olds` are the listings `delta`'s operations find, in order.
+fn check_authority(
+    verifier: &Verifier,
+    store: &Store,
+    delta: &Delta,
+    olds: &[Option<Entry>],
+) -> Result<(), CentreError> {
+    let refused = |source| CentreError::Unauthorised {
+        version: delta.version.get(),
+        source,
+    };
+    let Some(authority) = verifier.authority(delta).map_err(refused)? else {
+        return Ok(());
+    };
+    if !authority.judges(store.state()?.data_time) {
+        return Ok(());
+    }
+    for (op, old) in delta.ops.iter().zip(olds) {
+        authority.check(op, old.as_ref()).map_err(refused)?;
+    }
+    for id in authority.unmade() {
+        authority
+            .check_unmade(id, store.listed(id)?.as_ref())
+            .map_err(refused)?;
+    }
+    Ok(())
 }
 
 /// The operations that take `list` to what the inputs say, each decided by

@@ -149,6 +149,14 @@ pub fn queued(dir: &PublishDir) -> Result<u64, CentreError> {
 }
 
 /// Reads a `u64` stored bit for bit in a signed column.
+/// The error for a failure of the queue's database at `path`.
+fn queue_error(path: &Path) -> impl Fn(rusqlite::Error) -> CentreError + Copy + '_ {
+    |source| CentreError::Queue {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 fn unsigned(n: i64) -> u64 {
     n as u64
 }
@@ -176,10 +184,7 @@ impl Queue {
     }
 
     fn open_path(path: &Path, flags: OpenFlags) -> Result<Queue, CentreError> {
-        let fail = |source| CentreError::Queue {
-            path: path.to_owned(),
-            source,
-        };
+        let fail = queue_error(path);
         let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         // WAL: the service's reader answers GETs while its writer commits;
@@ -196,10 +201,7 @@ impl Queue {
     }
 
     fn fail(&self) -> impl Fn(rusqlite::Error) -> CentreError + '_ {
-        |source| CentreError::Queue {
-            path: self.path.clone(),
-            source,
-        }
+        queue_error(&self.path)
     }
 
     /// How many submissions are queued.
@@ -222,11 +224,8 @@ impl Queue {
         bytes: &[u8],
         ids: &[Identifier],
     ) -> Result<(), CentreError> {
-        let path = self.path.clone();
-        let fail = |source| CentreError::Queue {
-            path: path.clone(),
-            source,
-        };
+        // The field, not `self.fail()`: the transaction borrows the connection.
+        let fail = queue_error(&self.path);
         let tx = self.conn.transaction().map_err(fail)?;
         tx.execute(
             "INSERT INTO submissions (id, bytes, agency, key_id, sequence, urgent, accepted_at, \
@@ -397,11 +396,8 @@ impl Queue {
         version: u64,
         refused: &[(String, String)],
     ) -> Result<(), CentreError> {
-        let path = self.path.clone();
-        let fail = |source| CentreError::Queue {
-            path: path.clone(),
-            source,
-        };
+        // The field, not `self.fail()`: the transaction borrows the connection.
+        let fail = queue_error(&self.path);
         let tx = self.conn.transaction().map_err(fail)?;
         for id in published {
             tx.execute(

@@ -83,6 +83,13 @@ impl Registries {
     pub fn current(&self) -> Option<&Verified<Registry>> {
         self.verifier.registry()
     }
+
+    /// The newest root holding the newest registry: a new delta is checked
+    /// under it as every replica will check it, who asked for its changes
+    /// included.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
 }
 
 /// A change to the registry, made by one `agency` command.

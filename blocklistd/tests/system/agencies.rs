@@ -8,7 +8,7 @@ use blocklist_core::{Agency, Kind, Timestamp};
 use blocklistd::centre::keyfile;
 use serde_json::Value;
 
-use crate::daemon::{polling, publish, Site};
+use crate::daemon::{polling, publish, publish_as, Site};
 use crate::support::*;
 
 /// `blocklist agency SUB DIR args... --sign-with KEY`.
@@ -110,7 +110,7 @@ fn agencies_added_at_the_centre_reach_the_daemon_a_publish_signed_registry_is_re
         "{listed}"
     );
 
-    publish(&centre, "v1.txt", &["one.example"], &[]);
+    publish_as(&centre, "centre-desk", "v1.txt", &["one.example"], &[]);
     let audit = ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
     assert!(
         audit.contains("2 agency registry version(s) verified"),
@@ -310,7 +310,7 @@ fn registries_dropped_out_of_order_wait_their_turn_and_are_taken_in_order() {
             &centre.root_key,
         );
     }
-    publish(&centre, "v1.txt", &["one.example"], &[]);
+    publish_as(&centre, "centre-desk", "v1.txt", &["one.example"], &[]);
     let site = Site::new();
     let daemon = site.start(&format!(
         "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",

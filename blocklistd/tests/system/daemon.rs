@@ -194,10 +194,16 @@ impl Drop for Daemon {
     }
 }
 
-/// Publishes `domains` (plain list) as the next version.
+/// Publishes `domains` (plain list) as the next version, labelled th-aoc.
 pub fn publish(centre: &Centre, name: &str, domains: &[&str], extra: &[&str]) {
+    publish_as(centre, "th-aoc", name, domains, extra);
+}
+
+/// Publishes `domains` as the next version under the label `agency`: where
+/// agencies are registered, a label that is none of them.
+pub fn publish_as(centre: &Centre, agency: &str, name: &str, domains: &[&str], extra: &[&str]) {
     let input = centre.input(name, domains.join("\n").as_bytes());
-    let mut args = centre.publish_args(&["--kind", "domain", "--agency", "th-aoc"]);
+    let mut args = centre.publish_args(&["--kind", "domain", "--agency", agency]);
     args.extend_from_slice(extra);
     args.push(s(&input));
     ok(&args);

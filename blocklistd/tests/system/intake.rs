@@ -343,7 +343,8 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
 
     // The acknowledgement promises the next version: a plain publish may not make it.
     let other = centre.input("other.txt", b"other.example\n");
-    let err = fails(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&other)]));
+    let err =
+        fails(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&other)]));
     assert!(
         err.contains("1 submission(s) accepted by the intake service wait in")
             && err.contains("only the service publishes it")
@@ -362,7 +363,7 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
     let delta = ok(&["inspect", s(&centre.files("deltas")[0])]);
     assert!(delta.contains("add number:+66812345679"), "{delta}");
     // The queue is empty again: the operator may publish.
-    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&other)]));
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&other)]));
 }
 
 #[test]

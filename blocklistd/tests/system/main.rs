@@ -49,6 +49,8 @@ mod hostile_mirror;
 mod corporate_network;
 // Agencies' signed submissions: registered agencies, ownership enforced at the centre, refusals that apply nothing.
 mod submissions;
+// A centre forging deltas in an agency's name (no submission, another agency's, a replay, a revoked key) is refused by the daemon.
+mod authorisation;
 // The intake service: submissions POSTed and dropped, acknowledged, queued, published on a cadence or at once, across SIGKILL; idle asleep.
 mod intake;
 // The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).

@@ -1,9 +1,13 @@
-//! Who may change a listing: the rules the centre applies to each operation
-//! of an agency's signed submission, in one place.
+//! Who may change a listing: the rules applied to each operation of an
+//! agency's signed submission, in one place. The centre judges submissions
+//! by them before it publishes; every replica judges the submissions a delta
+//! carries by them again before it applies the delta
+//! ([`crate::verify::authority`]), so a centre cannot list or delist in an
+//! agency's name.
 //!
 //! A listing belongs to the agency that made it (the entry's agency). The
 //! agency of a submission is the one its signature belongs to
-//! ([`blocklist_core::verify::verify_submission`]), never a label. Then:
+//! ([`crate::verify::verify_submission`]), never a label. Then:
 //!
 //! - an **add** of an identifier not listed lists it, dated by the centre's
 //!   acceptance time; of the agency's own listing, updates it (unchanged when
@@ -19,8 +23,8 @@
 //! A submission is taken whole or not at all ([`plan`]): every refusal is
 //! reported at once, and nothing of a refused submission is applied.
 
-use blocklist_core::document::{Op, SubmissionOp};
-use blocklist_core::{Agency, Entry, EntryMeta, Identifier, Timestamp};
+use crate::document::{Op, SubmissionOp};
+use crate::{Agency, Entry, EntryMeta, Identifier, Timestamp};
 
 /// An operation of a submission the rules refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,7 +81,7 @@ pub struct Change {
 /// ```
 /// use blocklist_core::document::{ListingRequest, SubmissionOp};
 /// use blocklist_core::*;
-/// use blocklistd::centre::ownership::{judge, Refusal};
+/// use blocklist_core::ownership::{judge, Refusal};
 /// let id = Identifier::from_canonical(Kind::Number, "+66812345678").unwrap();
 /// let listed = EntryMeta { reason: Reason::SCAM_CALL, agency: Agency::new("th-aoc").unwrap(),
 ///                          listed_at: Timestamp(1), expires_at: None };
@@ -192,8 +196,8 @@ mod tests {
     use std::collections::HashMap;
     use std::convert::Infallible;
 
-    use blocklist_core::document::{ListingRequest, RemovalReason, RemovalRequest};
-    use blocklist_core::{Kind, Reason};
+    use crate::document::{ListingRequest, RemovalReason, RemovalRequest};
+    use crate::{Kind, Reason};
     use proptest::prelude::*;
 
     use super::*;

@@ -1,0 +1,328 @@
+//! [`Authority`]: which agency asked for each operation of a delta, checked
+//! by every replica before it applies the delta (`docs/FORMAT.md`,
+//! "Authorisation", A1-A6).
+//!
+//! A delta carries the signed submissions whose changes it makes
+//! ([`Delta::submissions`]). The replica verifies each against the agency
+//! registry it holds, at the time the centre accepted it, and judges each of
+//! its operations by the same ownership rules the centre used
+//! ([`crate::ownership::judge`]) against the listing the replica holds: the
+//! delta must make exactly the changes they give. Any other operation on a
+//! listing of a registered agency is refused, except the removal of a
+//! listing that has expired (the centre purges those). So the centre's
+//! publish key alone can neither list nor delist in an agency's name.
+//!
+//! The checks that need no list are made here, when the delta is verified;
+//! the ones that need the listing each operation finds are made by the store
+//! as it applies the delta ([`Authority::check`], [`Authority::check_unmade`]),
+//! in the same transaction, so a refusal leaves nothing applied.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::document::{envelope, Delta, Op, Registry, SubmissionOp};
+use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
+use crate::identifier::Identifier;
+use crate::keys::KeyId;
+use crate::ownership::{self, Refusal};
+use crate::verify::{verify_submission, SubmissionError};
+
+/// Why a delta's operations are not the ones its agencies asked for. Each
+/// variant names the identifier or submission, the agency, and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// Submissions carried while the replica holds no agency registry (A2).
+    #[error("the delta carries {count} agency submission(s), but no agency registry is held to check them against (A2)")]
+    NoRegistry {
+        /// How many submissions it carries.
+        count: usize,
+    },
+    /// A carried submission does not verify under the registry (A2).
+    #[error("carried submission {index}: {source}")]
+    Submission {
+        /// Its position in the delta (from 0).
+        index: usize,
+        /// Why it was refused.
+        source: SubmissionError,
+    },
+    /// A submission the centre says it accepted after it made the delta (A2).
+    #[error("carried submission {index} of agency {agency} was accepted at {accepted_at}, after the delta was made at {created_at} (A2)")]
+    AcceptedAfterDelta {
+        /// Its position in the delta.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+        /// When the centre says it accepted it.
+        accepted_at: Timestamp,
+        /// The delta's `created_at`.
+        created_at: Timestamp,
+    },
+    /// Two carried submissions name one identifier (A3).
+    #[error("{} {} is named by carried submissions {first} and {second}; one delta takes one submission's word on an identifier (A3)", .id.kind(), .id.as_str())]
+    NamedTwice {
+        /// The identifier.
+        id: Identifier,
+        /// The first submission naming it.
+        first: usize,
+        /// The second.
+        second: usize,
+    },
+    /// A submission carried again, or an older one of the same key (A4).
+    #[error("carried submission of agency {agency} by key {key} has sequence {sequence}, but this replica applied sequence {applied} of that key already: a replay (A4)")]
+    Replayed {
+        /// The agency.
+        agency: Agency,
+        /// The signing key.
+        key: KeyId,
+        /// The submission's sequence.
+        sequence: u64,
+        /// The newest sequence of the key this replica applied.
+        applied: u64,
+    },
+    /// The ownership rules refuse a carried operation against the replica's
+    /// list: the centre published what it should have refused (A5).
+    #[error("carried submission {index}: {source} (A5)")]
+    Refused {
+        /// Its position in the delta.
+        index: usize,
+        /// The rule's refusal.
+        source: Refusal,
+    },
+    /// The delta's operation on an identifier is not the change the
+    /// submission naming it asks for (A5).
+    #[error("the delta {verb} {} {}, which is not the change carried submission {index} of agency {agency} asks for (A5)", .id.kind(), .id.as_str())]
+    NotAsked {
+        /// The identifier.
+        id: Identifier,
+        /// What the delta does to it: `adds`, `updates` or `removes`.
+        verb: &'static str,
+        /// The submission.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+    },
+    /// A carried operation whose change the delta does not make (A5).
+    #[error("carried submission {index} of agency {agency} asks to {verb} {} {}, which the delta does not do (A5)", .id.kind(), .id.as_str())]
+    Unmade {
+        /// The identifier.
+        id: Identifier,
+        /// What the submission asks: `add`, `update` or `remove`.
+        verb: &'static str,
+        /// The submission.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+    },
+    /// An operation on a listing of a registered agency that no carried
+    /// submission of that agency asks for (A6): the centre acting in its name.
+    #[error("the delta {verb} {} {} in the name of agency {agency} without a submission of that agency asking for it (A6)", .id.kind(), .id.as_str())]
+    Unauthorised {
+        /// The identifier.
+        id: Identifier,
+        /// What the delta does to it.
+        verb: &'static str,
+        /// The registered agency whose listing it is, or would be.
+        agency: Agency,
+    },
+}
+
+/// One carried submission's signer, for the replay check (A4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarriedSigner {
+    /// The agency.
+    pub agency: Agency,
+    /// The key that signed the submission.
+    pub key: KeyId,
+    /// The submission's sequence.
+    pub sequence: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Asked {
+    index: usize,
+    agency: Agency,
+    op: SubmissionOp,
+    accepted_at: Timestamp,
+}
+
+/// What the carried submissions of one delta ask for, and whose listings
+/// need one: made by [`crate::verify::Verifier::authority`] when the verifier
+/// holds an agency registry.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    /// `issued_at` of registry version 1: from then agencies are principals.
+    since: Timestamp,
+    created_at: Timestamp,
+    registered: BTreeSet<Agency>,
+    asked: HashMap<Identifier, Asked>,
+    unmade: Vec<Identifier>,
+    signers: Vec<CarriedSigner>,
+}
+
+impl Authority {
+    /// Verifies `delta`'s carried submissions against `registry` (A2, A3);
+    /// `since` is when registry version 1 was issued.
+    pub(super) fn new(
+        delta: &Delta,
+        registry: &Registry,
+        since: Timestamp,
+    ) -> Result<Authority, AuthorityError> {
+        let mut asked = HashMap::new();
+        let mut signers = Vec::with_capacity(delta.submissions.len());
+        for (index, carried) in delta.submissions.iter().enumerate() {
+            let submission =
+                verify_submission(&carried.file, registry, &delta.list, carried.accepted_at)
+                    .map_err(|source| AuthorityError::Submission { index, source })?
+                    .into_inner();
+            if carried.accepted_at > delta.created_at {
+                return Err(AuthorityError::AcceptedAfterDelta {
+                    index,
+                    agency: submission.agency,
+                    accepted_at: carried.accepted_at,
+                    created_at: delta.created_at,
+                });
+            }
+            let key = envelope::parse(&carried.file)
+                .expect("a verified submission parses")
+                .signatures[0]
+                .key_id;
+            signers.push(CarriedSigner {
+                agency: submission.agency.clone(),
+                key,
+                sequence: submission.sequence.get(),
+            });
+            for op in submission.ops {
+                let id = op.id().clone();
+                if let Some(first) = asked.get(&id).map(|a: &Asked| a.index) {
+                    return Err(AuthorityError::NamedTwice {
+                        id,
+                        first,
+                        second: index,
+                    });
+                }
+                asked.insert(
+                    id,
+                    Asked {
+                        index,
+                        agency: submission.agency.clone(),
+                        op,
+                        accepted_at: carried.accepted_at,
+                    },
+                );
+            }
+        }
+        let named: HashSet<&Identifier> = delta.ops.iter().map(Op::id).collect();
+        let unmade = asked
+            .keys()
+            .filter(|id| !named.contains(id))
+            .cloned()
+            .collect();
+        Ok(Authority {
+            since,
+            created_at: delta.created_at,
+            registered: registry.agencies().iter().map(|a| a.id().clone()).collect(),
+            asked,
+            unmade,
+            signers,
+        })
+    }
+
+    /// Whether the operations are judged, for a replica whose version was
+    /// made at `held` (A1): once the list is dated from registry version 1
+    /// on, every later delta is, whatever date it claims; a delta dated
+    /// before (published under labels, before agencies were principals) is
+    /// not, unless it carries submissions.
+    pub fn judges(&self, held: Timestamp) -> bool {
+        !self.signers.is_empty() || self.created_at >= self.since || held >= self.since
+    }
+
+    /// The signers of the carried submissions, in order, for the replay
+    /// check (A4).
+    pub fn signers(&self) -> &[CarriedSigner] {
+        &self.signers
+    }
+
+    /// Checks one operation of the delta against the listing `old` the
+    /// replica holds for its identifier (A5, A6).
+    pub fn check(&self, op: &Op, old: Option<&Entry>) -> Result<(), AuthorityError> {
+        let id = op.id();
+        let verb = match op {
+            Op::Add(_) => "adds",
+            Op::Update(_) => "updates",
+            Op::Remove(_) => "removes",
+        };
+        if let Some(asked) = self.asked.get(id) {
+            let change = ownership::judge(
+                old.map(|e| &e.meta),
+                &asked.agency,
+                &asked.op,
+                asked.accepted_at,
+            )
+            .map_err(|source| AuthorityError::Refused {
+                index: asked.index,
+                source,
+            })?;
+            return match change {
+                Some(change) if change.op == *op => Ok(()),
+                _ => Err(AuthorityError::NotAsked {
+                    id: id.clone(),
+                    verb,
+                    index: asked.index,
+                    agency: asked.agency.clone(),
+                }),
+            };
+        }
+        // A listing that no longer matches may be purged by the centre alone.
+        if let (Op::Remove(_), Some(old)) = (op, old) {
+            if !old.meta.is_active(self.created_at) {
+                return Ok(());
+            }
+        }
+        let new = match op {
+            Op::Add(e) | Op::Update(e) => Some(&e.meta.agency),
+            Op::Remove(_) => None,
+        };
+        let owner = old.map(|e| &e.meta.agency);
+        match [owner, new]
+            .into_iter()
+            .flatten()
+            .find(|a| self.registered.contains(*a))
+        {
+            Some(agency) => Err(AuthorityError::Unauthorised {
+                id: id.clone(),
+                verb,
+                agency: agency.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The identifiers carried submissions name that no operation of the
+    /// delta does: each is checked with [`Self::check_unmade`].
+    pub fn unmade(&self) -> &[Identifier] {
+        &self.unmade
+    }
+
+    /// Checks that the carried operation on `id` (one of [`Self::unmade`])
+    /// asks for no change to the listing `current` the replica holds (A5).
+    pub fn check_unmade(
+        &self,
+        id: &Identifier,
+        current: Option<&EntryMeta>,
+    ) -> Result<(), AuthorityError> {
+        let asked = &self.asked[id];
+        match ownership::judge(current, &asked.agency, &asked.op, asked.accepted_at) {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => Err(AuthorityError::Unmade {
+                id: id.clone(),
+                verb: asked.op.verb(),
+                index: asked.index,
+                agency: asked.agency.clone(),
+            }),
+            Err(source) => Err(AuthorityError::Refused {
+                index: asked.index,
+                source,
+            }),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! A centre that signs what its own checks refuse: every delta it forges in
+//! an agency's name is refused by the daemon, which keeps answering from the
+//! last good version. The forger is this test: it holds the centre's publish
+//! key and writes deltas and manifests with `blocklist_core` directly,
+//! bypassing every check `blocklist publish` makes.
+
+use std::path::Path;
+
+use blocklist_core::document::{CarriedSubmission, Delta, Document, FileRef, Manifest, Op};
+use blocklist_core::verify::read_unverified;
+use blocklist_core::{Entry, Sha256, Timestamp};
+use blocklistd::centre::keyfile;
+
+use crate::daemon::{polling, Daemon, Site};
+use crate::submissions::{register, submit};
+use crate::support::{copy_dir, ok, s, Centre, Server};
+
+/// The forging centre: a copy of the honest directory, served on its own.
+struct Forger<'c> {
+    centre: &'c Centre,
+    dir: std::path::PathBuf,
+}
+
+impl Forger<'_> {
+    /// Signs the next version after the one the copied manifest lists, with
+    /// `ops` (`old` is the listing each removes or updates, for the state
+    /// digest) and `carried` submissions, and lists it in a new manifest.
+    fn forge(&self, ops: Vec<Op>, old: &[Entry], carried: Vec<CarriedSubmission>) {
+        let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
+        let manifest_path = self.dir.join("manifest");
+        let manifest: Manifest = read_unverified(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        let mut state = manifest.state;
+        for entry in old {
+            state.digest.remove(entry);
+            state.entries -= 1;
+        }
+        for op in &ops {
+            if let Op::Add(entry) | Op::Update(entry) = op {
+                state.digest.add(entry);
+                state.entries += 1;
+            }
+        }
+        let now = Timestamp::now();
+        let version = manifest.version.next();
+        let delta = Delta {
+            list: manifest.list.clone(),
+            version,
+            created_at: now,
+            ops,
+            state,
+            submissions: carried,
+            extensions: vec![],
+        };
+        let bytes = delta.sign(&[&key]).unwrap();
+        let sha256 = Sha256::of(&bytes);
+        std::fs::write(
+            self.dir
+                .join(format!("deltas/{}-{sha256}.delta", version.get())),
+            &bytes,
+        )
+        .unwrap();
+        let mut next = manifest;
+        next.serial += 1;
+        next.version = version;
+        next.state = state;
+        next.issued_at = now;
+        next.expires_at = Timestamp(now.0 + 86_400);
+        next.deltas.push(FileRef {
+            version,
+            sha256,
+            size: bytes.len() as u64,
+        });
+        std::fs::write(&manifest_path, next.sign(&[&key]).unwrap()).unwrap();
+    }
+
+    /// Puts the forged version back out of the manifest's reach by copying
+    /// the honest manifest's content under a higher serial: the next forgery
+    /// again targets the version after the honest one.
+    fn reset(&self, serial_floor: u64) {
+        let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
+        let mut honest: Manifest =
+            read_unverified(&std::fs::read(self.centre.dir.join("manifest")).unwrap()).unwrap();
+        honest.serial = serial_floor + 1;
+        honest.issued_at = Timestamp::now();
+        std::fs::write(self.dir.join("manifest"), honest.sign(&[&key]).unwrap()).unwrap();
+    }
+
+    fn serial(&self) -> u64 {
+        read_unverified::<Manifest>(&std::fs::read(self.dir.join("manifest")).unwrap())
+            .unwrap()
+            .serial
+    }
+}
+
+/// Waits until the daemon reports an error naming `expected`, still at
+/// `version` and still listing the number.
+fn refused(daemon: &Daemon, expected: &str, version: u64) {
+    let status = daemon.wait_status(expected, |s| {
+        s["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(expected))
+    });
+    assert_eq!(status["version"], version, "{status:#}");
+    assert!(daemon.listed("number", "081-234-5678"), "{status:#}");
+}
+
+fn submission_file(path: &Path, accepted_at: Timestamp) -> CarriedSubmission {
+    CarriedSubmission {
+        accepted_at,
+        file: std::fs::read(path).unwrap(),
+    }
+}
+
+#[test]
+fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_keeps_answering() {
+    let centre = Centre::new();
+    let (aoc_key, dsi_key) = (
+        centre.tmp.path().join("th-aoc"),
+        centre.tmp.path().join("th-dsi"),
+    );
+    ok(&["keygen", s(&aoc_key)]);
+    ok(&["keygen", s(&dsi_key)]);
+    let (aoc_key, dsi_key) = (aoc_key.with_extension("key"), dsi_key.with_extension("key"));
+    register(&centre, &aoc_key, &dsi_key);
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-1.submission",
+        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+    );
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    // The delta carries th-aoc's signed submission: the daemon checks it.
+    let shown = ok(&["inspect", s(&centre.files("deltas")[0])]);
+    assert!(shown.contains("carried submission"), "{shown}");
+    let delta1: Delta =
+        read_unverified(&std::fs::read(&centre.files("deltas")[0]).unwrap()).unwrap();
+    let [Op::Add(listed)] = &delta1.ops[..] else {
+        panic!("{delta1:?}")
+    };
+
+    let forger = Forger {
+        centre: &centre,
+        dir: centre.tmp.path().join("forged"),
+    };
+    copy_dir(&centre.dir, &forger.dir);
+    let server = Server::start(&forger.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_version(1);
+
+    // 1. The centre removes th-aoc's listing on its own authority.
+    forger.forge(
+        vec![Op::Remove(listed.id.clone())],
+        &[listed.clone()],
+        vec![],
+    );
+    refused(
+        &daemon,
+        "removes number +66812345678 in the name of agency th-aoc without a submission of that agency asking for it (A6)",
+        1,
+    );
+
+    // 2. It carries th-dsi's signed removal, which the rules refuse.
+    let removal = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-remove.submission",
+        &[
+            "--kind",
+            "number",
+            "--remove",
+            s(&numbers),
+            "--why",
+            "error",
+        ],
+    );
+    forger.reset(forger.serial());
+    forger.forge(
+        vec![Op::Remove(listed.id.clone())],
+        &[listed.clone()],
+        vec![submission_file(&removal, Timestamp::now())],
+    );
+    refused(
+        &daemon,
+        "number +66812345678 is listed by th-aoc; th-dsi may not remove it (A5)",
+        1,
+    );
+
+    // 3. It replays th-aoc's listing to carry a change of its own.
+    let mut changed = listed.clone();
+    changed.meta.reason = blocklist_core::Reason::FRAUD;
+    forger.reset(forger.serial());
+    forger.forge(
+        vec![Op::Update(changed)],
+        &[listed.clone()],
+        vec![delta1.submissions[0].clone()],
+    );
+    refused(&daemon, "a replay (A4)", 1);
+
+    // 4. th-dsi's key is revoked; a listing it signs after that is refused
+    // by the daemon as by the centre.
+    ok(&[
+        "agency",
+        "revoke",
+        s(&centre.dir),
+        "--id",
+        "th-dsi",
+        "--key",
+        s(&dsi_key.with_extension("pub")),
+        "--sign-with",
+        s(&centre.root_key),
+    ]);
+    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    copy_dir(
+        &centre.dir.join("registries"),
+        &forger.dir.join("registries"),
+    );
+    let other = centre.input("other.txt", b"081 234 9999\n");
+    let late = submit(
+        &centre,
+        "th-dsi",
+        &dsi_key,
+        "dsi-late.submission",
+        &["--kind", "number", "--reason", "fraud", s(&other)],
+    );
+    forger.reset(forger.serial());
+    let accepted_at = Timestamp::now();
+    let added = Entry {
+        id: blocklist_core::Identifier::from_canonical(
+            blocklist_core::Kind::Number,
+            "+66812349999",
+        )
+        .unwrap(),
+        meta: blocklist_core::EntryMeta {
+            reason: blocklist_core::Reason::FRAUD,
+            agency: blocklist_core::Agency::new("th-dsi").unwrap(),
+            listed_at: accepted_at,
+            expires_at: None,
+        },
+    };
+    forger.forge(
+        vec![Op::Add(added)],
+        &[],
+        vec![submission_file(&late, accepted_at)],
+    );
+    refused(&daemon, "of agency th-dsi is revoked since", 1);
+    assert!(!daemon.listed("number", "081-234-9999"));
+    assert!(daemon.stop());
+    // The honest centre's own directory still verifies end to end.
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+}
