@@ -222,11 +222,11 @@ pub enum VerifyError {
         source: RegistryChangeError,
     },
     /// A delta whose operations are not the ones its agencies asked for
-    /// (A1-A6): the centre acting in an agency's name.
+    /// (W1-W6): the centre acting in an agency's name.
     #[error("{source}")]
     Authority {
-        /// What is not authorised.
-        source: AuthorityError,
+        /// What is not authorised (boxed: it is rare, and large).
+        source: Box<AuthorityError>,
     },
     /// Content that does not match the digest announced for it.
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
@@ -252,7 +252,8 @@ pub enum VerifyError {
 /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
 ///
 /// let delta = Delta { list, version: Version::FIRST, created_at: Timestamp(0),
-///                     ops: vec![], state: ListState::default(), extensions: vec![] };
+///                     ops: vec![], state: ListState::default(), submissions: vec![],
+///                     extensions: vec![] };
 /// let bytes = delta.sign(&[&key]).unwrap();
 /// assert!(verifier.delta(&bytes, None).is_ok());
 /// assert!(matches!(verifier.delta(&bytes, Version::new(1)), Err(VerifyError::Replay { .. })));
@@ -264,7 +265,7 @@ pub struct Verifier {
     /// rotations, since it was signed by the root in force when it came.
     registry: Option<Verified<Registry>>,
     /// `issued_at` of registry version 1, the first accepted: from then on
-    /// agencies are principals (A1).
+    /// agencies are principals (W1).
     principals_since: Option<Timestamp>,
 }
 
@@ -420,13 +421,15 @@ impl Verifier {
         follows(DocType::Delta, current, doc.version)?;
         doc.authority = self
             .authority(&doc)
-            .map_err(|source| VerifyError::Authority { source })?
+            .map_err(|source| VerifyError::Authority {
+                source: Box::new(source),
+            })?
             .map(Box::new);
         Ok(doc)
     }
 
     /// What `delta`'s carried submissions ask for, checked against the
-    /// agency registry held (A2, A3): `None` when no registry is held and
+    /// agency registry held (W2, W3): `None` when no registry is held and
     /// the delta carries none. [`Self::delta`] calls it; a centre calls it
     /// too, to check a delta as replicas will before it signs it.
     pub fn authority(&self, delta: &Delta) -> Result<Option<Authority>, AuthorityError> {

@@ -76,7 +76,7 @@ pub struct Delta {
     pub extensions: Vec<Extension>,
 }
 
-/// The delta extension tag of [`Delta::submissions`] (D1).
+/// The delta extension tag of [`Delta::submissions`] (W2).
 pub const SUBMISSIONS_EXTENSION: u16 = 2;
 
 /// An agency's submission as a delta carries it: the file the agency signed,

@@ -119,12 +119,19 @@ impl Store {
         // same.
         let mut ops: Vec<&Op> = delta.ops.iter().collect();
         ops.sort_unstable_by(|a, b| key(a.id()).cmp(&key(b.id())));
-        // Who asked for each change (A1-A6), judged against the rows the
+        // Who asked for each change (W1-W6), judged against the rows the
         // changes find, in this transaction.
         let authority = delta
             .authority()
             .filter(|authority| authority.judges(held.data_time));
-        let unauthorised = |source| refused(&path, VerifyError::Authority { source });
+        let unauthorised = |source| {
+            refused(
+                &path,
+                VerifyError::Authority {
+                    source: Box::new(source),
+                },
+            )
+        };
         if let Some(authority) = authority {
             record_sequences(&tx, &path, authority)?.map_err(unauthorised)?;
         }
@@ -630,7 +637,7 @@ fn to_db(path: &std::path::Path, field: &'static str, value: u64) -> Result<i64,
 }
 
 /// Records the sequence of each submission `authority` carries as the newest
-/// of its key: the inner error is a replay (A4), a sequence at or below the
+/// of its key: the inner error is a replay (W4), a sequence at or below the
 /// newest applied.
 fn record_sequences(
     tx: &Transaction<'_>,

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS applied (
     source      TEXT    NOT NULL
 );
 
--- The newest sequence applied per agency key (docs/FORMAT.md A4): a
+-- The newest sequence applied per agency key (docs/FORMAT.md W4): a
 -- submission a delta carries at or below it is a replay.
 CREATE TABLE IF NOT EXISTS agency_sequences (
     key_id      BLOB    PRIMARY KEY,

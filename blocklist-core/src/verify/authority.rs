@@ -1,6 +1,6 @@
 //! [`Authority`]: which agency asked for each operation of a delta, checked
 //! by every replica before it applies the delta (`docs/FORMAT.md`,
-//! "Authorisation", A1-A6).
+//! "Authorisation", W1-W6).
 //!
 //! A delta carries the signed submissions whose changes it makes
 //! ([`Delta::submissions`]). The replica verifies each against the agency
@@ -31,22 +31,22 @@ use crate::verify::{verify_submission, SubmissionError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthorityError {
-    /// Submissions carried while the replica holds no agency registry (A2).
-    #[error("the delta carries {count} agency submission(s), but no agency registry is held to check them against (A2)")]
+    /// Submissions carried while the replica holds no agency registry (W2).
+    #[error("the delta carries {count} agency submission(s), but no agency registry is held to check them against (W2)")]
     NoRegistry {
         /// How many submissions it carries.
         count: usize,
     },
-    /// A carried submission does not verify under the registry (A2).
+    /// A carried submission does not verify under the registry (W2).
     #[error("carried submission {index}: {source}")]
     Submission {
         /// Its position in the delta (from 0).
         index: usize,
-        /// Why it was refused.
-        source: SubmissionError,
+        /// Why it was refused (boxed, as it is large).
+        source: Box<SubmissionError>,
     },
-    /// A submission the centre says it accepted after it made the delta (A2).
-    #[error("carried submission {index} of agency {agency} was accepted at {accepted_at}, after the delta was made at {created_at} (A2)")]
+    /// A submission the centre says it accepted after it made the delta (W2).
+    #[error("carried submission {index} of agency {agency} was accepted at {accepted_at}, after the delta was made at {created_at} (W2)")]
     AcceptedAfterDelta {
         /// Its position in the delta.
         index: usize,
@@ -57,8 +57,8 @@ pub enum AuthorityError {
         /// The delta's `created_at`.
         created_at: Timestamp,
     },
-    /// Two carried submissions name one identifier (A3).
-    #[error("{} {} is named by carried submissions {first} and {second}; one delta takes one submission's word on an identifier (A3)", .id.kind(), .id.as_str())]
+    /// Two carried submissions name one identifier (W3).
+    #[error("{} {} is named by carried submissions {first} and {second}; one delta takes one submission's word on an identifier (W3)", .id.kind(), .id.as_str())]
     NamedTwice {
         /// The identifier.
         id: Identifier,
@@ -67,8 +67,8 @@ pub enum AuthorityError {
         /// The second.
         second: usize,
     },
-    /// A submission carried again, or an older one of the same key (A4).
-    #[error("carried submission of agency {agency} by key {key} has sequence {sequence}, but this replica applied sequence {applied} of that key already: a replay (A4)")]
+    /// A submission carried again, or an older one of the same key (W4).
+    #[error("carried submission of agency {agency} by key {key} has sequence {sequence}, but this replica applied sequence {applied} of that key already: a replay (W4)")]
     Replayed {
         /// The agency.
         agency: Agency,
@@ -80,8 +80,8 @@ pub enum AuthorityError {
         applied: u64,
     },
     /// The ownership rules refuse a carried operation against the replica's
-    /// list: the centre published what it should have refused (A5).
-    #[error("carried submission {index}: {source} (A5)")]
+    /// list: the centre published what it should have refused (W5).
+    #[error("carried submission {index}: {source} (W5)")]
     Refused {
         /// Its position in the delta.
         index: usize,
@@ -89,8 +89,8 @@ pub enum AuthorityError {
         source: Refusal,
     },
     /// The delta's operation on an identifier is not the change the
-    /// submission naming it asks for (A5).
-    #[error("the delta {verb} {} {}, which is not the change carried submission {index} of agency {agency} asks for (A5)", .id.kind(), .id.as_str())]
+    /// submission naming it asks for (W5).
+    #[error("the delta {verb} {} {}, which is not the change carried submission {index} of agency {agency} asks for (W5)", .id.kind(), .id.as_str())]
     NotAsked {
         /// The identifier.
         id: Identifier,
@@ -101,8 +101,8 @@ pub enum AuthorityError {
         /// Its agency.
         agency: Agency,
     },
-    /// A carried operation whose change the delta does not make (A5).
-    #[error("carried submission {index} of agency {agency} asks to {verb} {} {}, which the delta does not do (A5)", .id.kind(), .id.as_str())]
+    /// A carried operation whose change the delta does not make (W5).
+    #[error("carried submission {index} of agency {agency} asks to {verb} {} {}, which the delta does not do (W5)", .id.kind(), .id.as_str())]
     Unmade {
         /// The identifier.
         id: Identifier,
@@ -114,8 +114,8 @@ pub enum AuthorityError {
         agency: Agency,
     },
     /// An operation on a listing of a registered agency that no carried
-    /// submission of that agency asks for (A6): the centre acting in its name.
-    #[error("the delta {verb} {} {} in the name of agency {agency} without a submission of that agency asking for it (A6)", .id.kind(), .id.as_str())]
+    /// submission of that agency asks for (W6): the centre acting in its name.
+    #[error("the delta {verb} {} {} in the name of agency {agency} without a submission of that agency asking for it (W6)", .id.kind(), .id.as_str())]
     Unauthorised {
         /// The identifier.
         id: Identifier,
@@ -126,7 +126,7 @@ pub enum AuthorityError {
     },
 }
 
-/// One carried submission's signer, for the replay check (A4).
+/// One carried submission's signer, for the replay check (W4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarriedSigner {
     /// The agency.
@@ -160,7 +160,7 @@ pub struct Authority {
 }
 
 impl Authority {
-    /// Verifies `delta`'s carried submissions against `registry` (A2, A3);
+    /// Verifies `delta`'s carried submissions against `registry` (W2, W3);
     /// `since` is when registry version 1 was issued.
     pub(super) fn new(
         delta: &Delta,
@@ -172,7 +172,10 @@ impl Authority {
         for (index, carried) in delta.submissions.iter().enumerate() {
             let submission =
                 verify_submission(&carried.file, registry, &delta.list, carried.accepted_at)
-                    .map_err(|source| AuthorityError::Submission { index, source })?
+                    .map_err(|source| AuthorityError::Submission {
+                        index,
+                        source: Box::new(source),
+                    })?
                     .into_inner();
             if carried.accepted_at > delta.created_at {
                 return Err(AuthorityError::AcceptedAfterDelta {
@@ -228,7 +231,7 @@ impl Authority {
     }
 
     /// Whether the operations are judged, for a replica whose version was
-    /// made at `held` (A1): once the list is dated from registry version 1
+    /// made at `held` (W1): once the list is dated from registry version 1
     /// on, every later delta is, whatever date it claims; a delta dated
     /// before (published under labels, before agencies were principals) is
     /// not, unless it carries submissions.
@@ -237,13 +240,13 @@ impl Authority {
     }
 
     /// The signers of the carried submissions, in order, for the replay
-    /// check (A4).
+    /// check (W4).
     pub fn signers(&self) -> &[CarriedSigner] {
         &self.signers
     }
 
     /// Checks one operation of the delta against the listing `old` the
-    /// replica holds for its identifier (A5, A6).
+    /// replica holds for its identifier (W5, W6).
     pub fn check(&self, op: &Op, old: Option<&Entry>) -> Result<(), AuthorityError> {
         let id = op.id();
         let verb = match op {
@@ -304,7 +307,7 @@ impl Authority {
     }
 
     /// Checks that the carried operation on `id` (one of [`Self::unmade`])
-    /// asks for no change to the listing `current` the replica holds (A5).
+    /// asks for no change to the listing `current` the replica holds (W5).
     pub fn check_unmade(
         &self,
         id: &Identifier,

@@ -14,3 +14,5 @@ mod replica;
 mod snapshot_stream;
 // Conformance vectors (blocklist-core/conformance/): identifiers, matches, signed documents.
 mod conformance;
+// Who asked for each change: deltas in an agency's name without its signed word are refused.
+mod authority;

@@ -103,7 +103,7 @@ pub enum CentreError {
         /// The last sequence accepted from the key.
         last: u64,
     },
-    /// A version no agency asked for (docs/FORMAT.md A1-A6), refused
+    /// A version no agency asked for (docs/FORMAT.md W1-W6), refused
     /// before it is signed: replicas would refuse it.
     #[error("version {version} not published, nothing signed: {source}; a registered agency's listings change only through its signed submissions (`blocklist submit`), so publish input files under a label that is no registered agency")]
     Unauthorised {

@@ -1121,7 +1121,7 @@ impl Planned {
 }
 
 /// Refuses, before anything is signed, a version replicas would refuse
-/// because no agency asked for its changes (`docs/FORMAT.md` A1-A6): above
+/// because no agency asked for its changes (`docs/FORMAT.md` W1-W6): above
 /// all, a publish of input files under the label of a registered agency.
 /// `olds` are the listings `delta`'s operations find, in order.
 fn check_authority(

@@ -153,12 +153,12 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     // 1. The centre removes th-aoc's listing on its own authority.
     forger.forge(
         vec![Op::Remove(listed.id.clone())],
-        &[listed.clone()],
+        std::slice::from_ref(listed),
         vec![],
     );
     refused(
         &daemon,
-        "removes number +66812345678 in the name of agency th-aoc without a submission of that agency asking for it (A6)",
+        "removes number +66812345678 in the name of agency th-aoc without a submission of that agency asking for it (W6)",
         1,
     );
 
@@ -180,12 +180,12 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     forger.reset(forger.serial());
     forger.forge(
         vec![Op::Remove(listed.id.clone())],
-        &[listed.clone()],
+        std::slice::from_ref(listed),
         vec![submission_file(&removal, Timestamp::now())],
     );
     refused(
         &daemon,
-        "number +66812345678 is listed by th-aoc; th-dsi may not remove it (A5)",
+        "number +66812345678 is listed by th-aoc; th-dsi may not remove it (W5)",
         1,
     );
 
@@ -195,10 +195,10 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     forger.reset(forger.serial());
     forger.forge(
         vec![Op::Update(changed)],
-        &[listed.clone()],
+        std::slice::from_ref(listed),
         vec![delta1.submissions[0].clone()],
     );
-    refused(&daemon, "a replay (A4)", 1);
+    refused(&daemon, "a replay (W4)", 1);
 
     // 4. th-dsi's key is revoked; a listing it signs after that is refused
     // by the daemon as by the centre.

@@ -1,0 +1,454 @@
+//! Who asked for each change (docs/FORMAT.md W1-W6): a replica's store
+//! applies the deltas an honest centre makes from agencies' submissions,
+//! and refuses every delta that changes a registered agency's listing
+//! without its word, leaving nothing applied.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::num::NonZeroU64;
+
+use blocklist_core::document::*;
+use blocklist_core::ownership;
+use blocklist_core::store::{Store, StoreError};
+use blocklist_core::verify::{AuthorityError, VerifyError};
+use blocklist_core::*;
+use proptest::prelude::*;
+
+use crate::support::{list, Centre, NOW};
+
+const AGENCIES: [&str; 2] = ["th-aoc", "th-dsi"];
+
+/// A registry of th-aoc and th-dsi (numbers), a replica's store, and the
+/// list the centre holds.
+struct Principals {
+    centre: Centre,
+    keys: [SecretKey; 2],
+    store: Store,
+    _dir: tempfile::TempDir,
+    held: HashMap<Identifier, Entry>,
+    version: u64,
+    sequence: u64,
+}
+
+fn number(i: u8) -> Identifier {
+    Identifier::from_canonical(Kind::Number, &format!("+668123456{i:02}")).unwrap()
+}
+
+fn add(i: u8, reason: Reason) -> SubmissionOp {
+    SubmissionOp::Add(ListingRequest {
+        id: number(i),
+        reason,
+        expires_at: None,
+    })
+}
+
+fn remove(i: u8) -> SubmissionOp {
+    SubmissionOp::Remove(RemovalRequest {
+        id: number(i),
+        why: RemovalReason::CLEARED,
+    })
+}
+
+fn refusal(result: Result<(), StoreError>) -> AuthorityError {
+    match result {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    }
+}
+
+impl Principals {
+    fn new() -> Principals {
+        let mut centre = Centre::new();
+        let keys = [
+            SecretKey::generate().unwrap(),
+            SecretKey::generate().unwrap(),
+        ];
+        let agencies = AGENCIES
+            .iter()
+            .zip(&keys)
+            .map(|(id, key)| {
+                AgencyEntry::new(
+                    Agency::new(id).unwrap(),
+                    id,
+                    vec![Kind::Number],
+                    vec![key.public_key()],
+                )
+                .unwrap()
+            })
+            .collect();
+        let registry = Registry::new(list(), Version::FIRST, NOW, agencies, vec![]).unwrap();
+        centre
+            .verifier
+            .accept_registry(&centre.sign(&registry))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("list.db"), list().as_str()).unwrap();
+        Principals {
+            centre,
+            keys,
+            store,
+            _dir: dir,
+            held: HashMap::new(),
+            version: 0,
+            sequence: 0,
+        }
+    }
+
+    /// Agency `by`'s signed submission of `ops`, accepted at `NOW + 10`.
+    fn submission(&mut self, by: usize, ops: Vec<SubmissionOp>) -> (Submission, CarriedSubmission) {
+        self.sequence += 1;
+        let submission = Submission {
+            list: list(),
+            agency: Agency::new(AGENCIES[by]).unwrap(),
+            sequence: NonZeroU64::new(self.sequence).unwrap(),
+            created_at: NOW,
+            urgent: false,
+            ops,
+            extensions: vec![],
+        };
+        let file = submission.sign(&[&self.keys[by]]).unwrap();
+        let carried = CarriedSubmission {
+            accepted_at: Timestamp(NOW.0 + 10),
+            file,
+        };
+        (submission, carried)
+    }
+
+    /// The changes an honest centre makes of `submission` against the list.
+    fn judged(&self, submission: &Submission, accepted_at: Timestamp) -> Vec<(Op, Option<Entry>)> {
+        ownership::plan::<Infallible>(&submission.agency, &submission.ops, accepted_at, |id| {
+            Ok(self.held.get(id).map(|e| e.meta.clone()))
+        })
+        .unwrap()
+        .expect("the centre accepts it")
+        .into_iter()
+        .map(|c| (c.op, c.old))
+        .collect()
+    }
+
+    /// Signs the next delta of `changes` carrying `carried` and applies it
+    /// to the replica's store; on success the centre's list follows.
+    fn publish(
+        &mut self,
+        changes: Vec<(Op, Option<Entry>)>,
+        carried: Vec<CarriedSubmission>,
+    ) -> Result<(), StoreError> {
+        let mut state = ListState::of(self.held.values());
+        for (op, old) in &changes {
+            if let Some(old) = old {
+                state.digest.remove(old);
+                state.entries -= 1;
+            }
+            if let Op::Add(e) | Op::Update(e) = op {
+                state.digest.add(e);
+                state.entries += 1;
+            }
+        }
+        let delta = Delta {
+            list: list(),
+            version: Version::new(self.version + 1).unwrap(),
+            created_at: Timestamp(NOW.0 + 20),
+            ops: changes.iter().map(|(op, _)| op.clone()).collect(),
+            state,
+            submissions: carried,
+            extensions: vec![],
+        };
+        let verified = self
+            .centre
+            .verifier
+            .delta(&self.centre.sign(&delta), Version::new(self.version))
+            .map_err(|source| StoreError::Refused {
+                path: "verifier".into(),
+                source,
+            })?;
+        self.store.apply_delta(&verified, "test")?;
+        self.version += 1;
+        for (op, _) in changes {
+            match op {
+                Op::Add(e) | Op::Update(e) => self.held.insert(e.id.clone(), e),
+                Op::Remove(id) => self.held.remove(&id),
+            };
+        }
+        Ok(())
+    }
+
+    /// `by` submits `ops`; the honest centre publishes them.
+    fn honest(&mut self, by: usize, ops: Vec<SubmissionOp>) {
+        let (submission, carried) = self.submission(by, ops);
+        let changes = self.judged(&submission, carried.accepted_at);
+        self.publish(changes, vec![carried]).unwrap();
+    }
+
+    fn entry(&self, i: u8) -> Entry {
+        self.held[&number(i)].clone()
+    }
+}
+
+#[test]
+fn an_honest_centre_s_deltas_apply_and_the_rows_follow() {
+    let mut p = Principals::new();
+    p.honest(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    p.honest(1, vec![add(3, Reason::FRAUD)]);
+    p.honest(0, vec![remove(1), add(2, Reason::FRAUD)]);
+    assert_eq!(p.store.listed(&number(1)).unwrap(), None);
+    assert_eq!(
+        p.store.listed(&number(2)).unwrap().unwrap().reason,
+        Reason::FRAUD
+    );
+    assert_eq!(
+        p.store.listed(&number(3)).unwrap().unwrap().agency.as_str(),
+        "th-dsi"
+    );
+}
+
+#[test]
+fn a_change_no_submission_asks_for_is_refused_and_nothing_is_applied() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = p.entry(1);
+    // The centre alone removes th-aoc's listing.
+    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(listed.clone()))], vec![]));
+    assert!(
+        matches!(&err, AuthorityError::Unauthorised { agency, verb: "removes", .. } if agency.as_str() == "th-aoc"),
+        "{err}"
+    );
+    // Or lists a number in th-dsi's name.
+    let mut forged = listed.clone();
+    forged.id = number(9);
+    forged.meta.agency = Agency::new("th-dsi").unwrap();
+    let err = refusal(p.publish(vec![(Op::Add(forged), None)], vec![]));
+    assert!(
+        matches!(err, AuthorityError::Unauthorised { verb: "adds", .. }),
+        "{err}"
+    );
+    // Nothing of either applied: still version 1 with the listing.
+    assert_eq!(p.store.state().unwrap().version, Version::new(1));
+    assert_eq!(p.store.listed(&number(1)).unwrap(), Some(listed.meta));
+}
+
+#[test]
+fn a_delta_that_differs_from_what_its_submission_asks_is_refused() {
+    let mut p = Principals::new();
+    let (submission, carried) = p.submission(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    let mut changes = p.judged(&submission, carried.accepted_at);
+    // Another reason than the agency's.
+    let mut altered = changes.clone();
+    if let (Op::Add(e), _) = &mut altered[0] {
+        e.meta.reason = Reason::PHISHING;
+    }
+    let err = refusal(p.publish(altered, vec![carried.clone()]));
+    assert!(
+        matches!(err, AuthorityError::NotAsked { verb: "adds", .. }),
+        "{err}"
+    );
+    // One of the two adds left out.
+    changes.pop();
+    let err = refusal(p.publish(changes, vec![carried]));
+    assert!(
+        matches!(err, AuthorityError::Unmade { verb: "add", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = p.entry(1);
+    let (_, dsi) = p.submission(1, vec![remove(1)]);
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![dsi],
+    ));
+    assert!(
+        matches!(
+            &err,
+            AuthorityError::Refused {
+                source: ownership::Refusal::OwnedByAnother { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // th-aoc's own removal, carried twice in one delta and once again later.
+    let (_, own) = p.submission(0, vec![remove(1)]);
+    let twice = vec![own.clone(), own.clone()];
+    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(listed.clone()))], twice));
+    assert!(matches!(err, AuthorityError::NamedTwice { .. }), "{err}");
+    let mut late = own.clone();
+    late.accepted_at = Timestamp(NOW.0 + 30);
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![late],
+    ));
+    assert!(
+        matches!(err, AuthorityError::AcceptedAfterDelta { .. }),
+        "{err}"
+    );
+    p.publish(
+        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![own.clone()],
+    )
+    .unwrap();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let relisted = p.entry(1);
+    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(relisted))], vec![own]));
+    assert!(matches!(err, AuthorityError::Replayed { .. }), "{err}");
+}
+
+#[test]
+fn labels_no_agency_holds_and_expired_listings_are_the_centres_to_change() {
+    let mut p = Principals::new();
+    let mut label = p_entry(5, "centre-desk", None);
+    p.publish(vec![(Op::Add(label.clone()), None)], vec![])
+        .unwrap();
+    label.meta.reason = Reason::FRAUD;
+    let old = p.entry(5);
+    p.publish(vec![(Op::Update(label.clone()), Some(old))], vec![])
+        .unwrap();
+    // th-aoc's listing that expired is purged without its word.
+    let (submission, carried) = p.submission(
+        0,
+        vec![SubmissionOp::Add(ListingRequest {
+            id: number(6),
+            reason: Reason::SCAM_CALL,
+            expires_at: Some(Timestamp(NOW.0 + 15)),
+        })],
+    );
+    let changes = p.judged(&submission, carried.accepted_at);
+    p.publish(changes, vec![carried]).unwrap();
+    let expired = p.entry(6);
+    p.publish(vec![(Op::Remove(number(6)), Some(expired))], vec![])
+        .unwrap();
+    // A label may not take over a registered agency's listing.
+    p.honest(0, vec![add(7, Reason::SCAM_CALL)]);
+    let mut taken = p_entry(7, "centre-desk", None);
+    taken.meta = p.entry(7).meta;
+    taken.meta.agency = Agency::new("centre-desk").unwrap();
+    let old = p.entry(7);
+    let err = refusal(p.publish(vec![(Op::Update(taken), Some(old))], vec![]));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::Unauthorised {
+                verb: "updates",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn deltas_dated_before_the_first_registry_are_the_labels_history() {
+    // A replica that joins late holds the registry before it replays the
+    // deltas published under labels: those are not judged (W1).
+    let mut p = Principals::new();
+    let mut before = p_entry(1, "th-aoc", None);
+    before.meta.listed_at = Timestamp(NOW.0 - 100);
+    let delta = Delta {
+        list: list(),
+        version: Version::FIRST,
+        created_at: Timestamp(NOW.0 - 100),
+        ops: vec![Op::Add(before.clone())],
+        state: ListState::of([&before]),
+        submissions: vec![],
+        extensions: vec![],
+    };
+    let verified = p
+        .centre
+        .verifier
+        .delta(&p.centre.sign(&delta), None)
+        .unwrap();
+    p.store.apply_delta(&verified, "test").unwrap();
+    p.version = 1;
+    p.held.insert(before.id.clone(), before.clone());
+    // A delta dated from the registry on is judged: the label th-aoc is
+    // the agency th-aoc now, and the centre alone may not remove its listing.
+    let removal = Delta {
+        version: Version::new(2).unwrap(),
+        created_at: NOW,
+        ops: vec![Op::Remove(number(1))],
+        state: ListState::default(),
+        ..delta
+    };
+    let verified = p
+        .centre
+        .verifier
+        .delta(&p.centre.sign(&removal), Version::new(1))
+        .unwrap();
+    let err = refusal(p.store.apply_delta(&verified, "test").map(drop));
+    assert!(matches!(err, AuthorityError::Unauthorised { .. }), "{err}");
+    // th-aoc's own removal is taken.
+    p.honest(0, vec![remove(1)]);
+    assert_eq!(p.store.listed(&number(1)).unwrap(), None);
+}
+
+fn p_entry(i: u8, agency: &str, expires_at: Option<u64>) -> Entry {
+    Entry {
+        id: number(i),
+        meta: EntryMeta {
+            reason: Reason::SCAM_CALL,
+            agency: Agency::new(agency).unwrap(),
+            listed_at: NOW,
+            expires_at: expires_at.map(Timestamp),
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Submissions the centre accepts always apply at the replica; the same
+    /// delta with one operation's agency or reason changed never does.
+    #[test]
+    fn the_replica_takes_exactly_what_the_centre_judged(
+        rounds in prop::collection::vec(
+            (0usize..2, prop::collection::btree_map(0u8..8, 0u8..3, 1..4), any::<bool>(), 0usize..4),
+            1..8,
+        )
+    ) {
+        let mut p = Principals::new();
+        for (by, asked, tamper, which) in rounds {
+            let agency = Agency::new(AGENCIES[by]).unwrap();
+            let ops: Vec<SubmissionOp> = asked
+                .into_iter()
+                .filter_map(|(i, what)| {
+                    let owner = p.held.get(&number(i)).map(|e| e.meta.agency.clone());
+                    match (what, owner) {
+                        (0, None) => Some(add(i, Reason::SCAM_CALL)),
+                        (1, Some(o)) if o == agency => Some(add(i, Reason::FRAUD)),
+                        (2, Some(o)) if o == agency => Some(remove(i)),
+                        _ => None,
+                    }
+                })
+                .collect();
+            if ops.is_empty() {
+                continue;
+            }
+            let (submission, carried) = p.submission(by, ops);
+            let changes = p.judged(&submission, carried.accepted_at);
+            if tamper && !changes.is_empty() {
+                let mut altered = changes.clone();
+                let at = which % altered.len();
+                match &mut altered[at].0 {
+                    Op::Add(e) | Op::Update(e) => e.meta.reason = Reason::MALWARE,
+                    Op::Remove(_) => { altered.remove(at); }
+                }
+                let refused = p.publish(altered, vec![carried.clone()]);
+                prop_assert!(matches!(refused, Err(StoreError::Refused { .. })), "{refused:?}");
+                // The same sequence again: what the store refused it did not record.
+            }
+            p.publish(changes, vec![carried]).unwrap();
+        }
+    }
+}
