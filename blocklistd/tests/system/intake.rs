@@ -367,6 +367,47 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
 }
 
 #[test]
+fn a_submission_refused_when_published_is_answered_409_with_its_reason_when_sent_again() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let numbers = centre.input("numbers.txt", b"0812345679\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc.submission",
+        &["--kind", "number", s(&numbers)],
+    );
+    let (status, location, _) = intake.post(&listing);
+    assert_eq!(status, 202);
+    intake.kill();
+    // A publish that refused it (a revocation from before its acceptance,
+    // say), recorded as the service records one.
+    let id = location.unwrap().rsplit('/').next().unwrap().to_owned();
+    let dir = blocklistd::centre::PublishDir::open(&centre.dir).unwrap();
+    blocklistd::centre::queue::Queue::open(&dir)
+        .unwrap()
+        .settle(&[], 0, &[(id.clone(), "key revoked".to_owned())])
+        .unwrap();
+
+    let restarted = Intake::start(&centre, "3600s", &[]);
+    let (status, _, body) = restarted.post(&listing);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("submission {id} was accepted at"))
+            && body["error"]
+                .as_str()
+                .unwrap()
+                .contains("then refused when published, nothing of it applied: key revoked"),
+        "{body}"
+    );
+}
+
+#[test]
 fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in_refused_with_its_error(
 ) {
     let (centre, aoc_key, dsi_key) = centre_with_agencies();

@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::centre::queue::Record;
+use crate::centre::queue::{self, Record};
 use crate::centre::service::{Intake, Offered};
 use crate::centre::CentreError;
 
@@ -103,6 +103,17 @@ async fn submit(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bod
     };
     match offered {
         Ok(Ok(Offered::Accepted(record))) => acknowledged(StatusCode::ACCEPTED, record),
+        // Refused when published: its acknowledgement would mislead.
+        Ok(Ok(Offered::Known(record))) if record.state == queue::State::Refused => refusal(
+            StatusCode::CONFLICT,
+            format!(
+                "submission {} was accepted at {}, then refused when published, nothing of it applied: {}",
+                record.id,
+                record.accepted_at.0,
+                record.reason.as_deref().unwrap_or("no reason recorded")
+            ),
+            vec![],
+        ),
         Ok(Ok(Offered::Known(record))) => acknowledged(StatusCode::OK, record),
         Ok(Err(error)) => {
             let status = status_of(&error);
