@@ -12,7 +12,7 @@ use blocklist_core::{Entry, Sha256, Timestamp};
 use blocklistd::centre::keyfile;
 
 use crate::daemon::{polling, Daemon, Site};
-use crate::submissions::{register, submit};
+use crate::submissions::{aoc_lists_a_number, centre_with_agencies, list_numbers, remove_numbers};
 use crate::support::{copy_dir, ok, s, Centre, Server};
 
 /// The forging centre: a copy of the honest directory, served on its own.
@@ -113,23 +113,8 @@ fn submission_file(path: &Path, accepted_at: Timestamp) -> CarriedSubmission {
 
 #[test]
 fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_keeps_answering() {
-    let centre = Centre::new();
-    let (aoc_key, dsi_key) = (
-        centre.tmp.path().join("th-aoc"),
-        centre.tmp.path().join("th-dsi"),
-    );
-    ok(&["keygen", s(&aoc_key)]);
-    ok(&["keygen", s(&dsi_key)]);
-    let (aoc_key, dsi_key) = (aoc_key.with_extension("key"), dsi_key.with_extension("key"));
-    register(&centre, &aoc_key, &dsi_key);
-    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
-    let listing = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc-1.submission",
-        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
-    );
+    let (centre, aoc_key, dsi_key) = centre_with_agencies();
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
     ok(&centre.publish_args(&["--submission", s(&listing)]));
     // The delta carries th-aoc's signed submission: the daemon checks it.
     let shown = ok(&["inspect", s(&centre.files("deltas")[0])]);
@@ -163,19 +148,13 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     );
 
     // 2. It carries th-dsi's signed removal, which the rules refuse.
-    let removal = submit(
+    let removal = remove_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-remove.submission",
-        &[
-            "--kind",
-            "number",
-            "--remove",
-            s(&numbers),
-            "--why",
-            "error",
-        ],
+        &numbers,
+        "error",
     );
     forger.reset(forger.serial());
     forger.forge(
@@ -219,12 +198,13 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         &forger.dir.join("registries"),
     );
     let other = centre.input("other.txt", b"081 234 9999\n");
-    let late = submit(
+    let late = list_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-late.submission",
-        &["--kind", "number", "--reason", "fraud", s(&other)],
+        &other,
+        "fraud",
     );
     forger.reset(forger.serial());
     let accepted_at = Timestamp::now();

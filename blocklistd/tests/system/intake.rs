@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::daemon::{polling, Site};
-use crate::submissions::{manifest_version, register, submit};
+use crate::submissions::{
+    aoc_lists_a_number, centre_with_agencies, list_numbers, manifest_version, remove_numbers,
+    submit,
+};
 use crate::support::*;
 
 /// `blocklist serve DIR --intake` on a free port, with its log in a file;
@@ -119,18 +122,6 @@ impl Drop for Intake {
     }
 }
 
-/// A centre with th-aoc (numbers, domains) and th-dsi (numbers) registered;
-/// their secret key files.
-fn centre_with_agencies() -> (Centre, PathBuf, PathBuf) {
-    let centre = Centre::new();
-    let aoc = centre.tmp.path().join("th-aoc");
-    let dsi = centre.tmp.path().join("th-dsi");
-    ok(&["keygen", s(&aoc)]);
-    ok(&["keygen", s(&dsi)]);
-    register(&centre, &aoc, &dsi);
-    (centre, aoc.with_extension("key"), dsi.with_extension("key"))
-}
-
 /// Writes `bytes` to `name` in the temp folder and checks it with
 /// `blocklist verify-ack` against the first root and `submission`.
 fn verify_ack(centre: &Centre, name: &str, bytes: &[u8], submission: &Path) -> String {
@@ -164,14 +155,7 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
     let (centre, aoc_key, dsi_key) = centre_with_agencies();
     // An hour's cadence: only the urgent submission makes the service publish.
     let intake = Intake::start(&centre, "3600s", &[]);
-    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
-    let listing = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc-1.submission",
-        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
-    );
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
     let (status, location, ack) = intake.post(&listing);
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&ack));
     let location = location.expect("a Location header");
@@ -225,19 +209,13 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
     assert!(daemon.listed("domain", "urgent-scam.example"));
 
     // th-dsi may not remove th-aoc's listing: refused naming owner and rule, nothing kept.
-    let removal = submit(
+    let removal = remove_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-remove.submission",
-        &[
-            "--kind",
-            "number",
-            "--remove",
-            s(&numbers),
-            "--why",
-            "error",
-        ],
+        &numbers,
+        "error",
     );
     let (status, refused_location, body) = intake.post(&removal);
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
@@ -329,12 +307,13 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
     let (centre, aoc_key, _) = centre_with_agencies();
     let intake = Intake::start(&centre, "3600s", &[]);
     let numbers = centre.input("numbers.txt", b"0812345679\n");
-    let listing = submit(
+    let listing = list_numbers(
         &centre,
         "th-aoc",
         &aoc_key,
         "aoc.submission",
-        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+        &numbers,
+        "scam_call",
     );
     let (status, location, ack) = intake.post(&listing);
     assert_eq!(status, 202);
@@ -414,12 +393,13 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
     let inbox = centre.tmp.path().join("inbox");
     let intake = Intake::start(&centre, "1s", &["--intake-drop", s(&inbox)]);
     let numbers = centre.input("numbers.txt", b"0812345670\n");
-    let listing = submit(
+    let listing = list_numbers(
         &centre,
         "th-aoc",
         &aoc_key,
         "aoc.submission",
-        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
+        &numbers,
+        "scam_call",
     );
     // Written under a temporary name, renamed in: never judged half-written.
     let deliver = |file: &Path, name: &str| {
@@ -445,19 +425,13 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
         centre.dir.join("manifest").exists() && manifest_version(&centre) == "1"
     });
 
-    let removal = submit(
+    let removal = remove_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-remove.submission",
-        &[
-            "--kind",
-            "number",
-            "--remove",
-            s(&numbers),
-            "--why",
-            "error",
-        ],
+        &numbers,
+        "error",
     );
     deliver(&removal, "dsi.submission");
     let error = inbox.join("refused/dsi.error");

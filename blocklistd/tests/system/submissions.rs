@@ -57,6 +57,78 @@ pub fn submit(centre: &Centre, agency: &str, key: &Path, name: &str, extra: &[&s
     out
 }
 
+/// `blocklist submit` as `agency`: the numbers in `file` listed for `reason`.
+pub fn list_numbers(
+    centre: &Centre,
+    agency: &str,
+    key: &Path,
+    name: &str,
+    file: &Path,
+    reason: &str,
+) -> PathBuf {
+    submit(
+        centre,
+        agency,
+        key,
+        name,
+        &["--kind", "number", "--reason", reason, s(file)],
+    )
+}
+
+/// th-aoc's signed listing of 081 234 5678 (a scam call): the input file
+/// and the submission.
+pub fn aoc_lists_a_number(centre: &Centre, aoc_key: &Path) -> (PathBuf, PathBuf) {
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = list_numbers(
+        centre,
+        "th-aoc",
+        aoc_key,
+        "aoc-1.submission",
+        &numbers,
+        "scam_call",
+    );
+    (numbers, listing)
+}
+
+/// `blocklist submit` as `agency`: the numbers in `file` removed, `why`.
+pub fn remove_numbers(
+    centre: &Centre,
+    agency: &str,
+    key: &Path,
+    name: &str,
+    file: &Path,
+    why: &str,
+) -> PathBuf {
+    submit(
+        centre,
+        agency,
+        key,
+        name,
+        &["--kind", "number", "--remove", s(file), "--why", why],
+    )
+}
+
+/// Key pairs for th-aoc and th-dsi in the centre's temp folder; their
+/// secret key files.
+pub fn agency_keys(centre: &Centre) -> (PathBuf, PathBuf) {
+    let keys = ["th-aoc", "th-dsi"].map(|id| {
+        let prefix = centre.tmp.path().join(id);
+        ok(&["keygen", s(&prefix)]);
+        prefix.with_extension("key")
+    });
+    let [aoc, dsi] = keys;
+    (aoc, dsi)
+}
+
+/// A centre with th-aoc (numbers, domains) and th-dsi (numbers) registered;
+/// their secret key files.
+pub fn centre_with_agencies() -> (Centre, PathBuf, PathBuf) {
+    let centre = Centre::new();
+    let (aoc, dsi) = agency_keys(&centre);
+    register(&centre, &aoc, &dsi);
+    (centre, aoc, dsi)
+}
+
 pub fn manifest_version(centre: &Centre) -> String {
     let shown = ok(&["inspect", s(&centre.dir.join("manifest"))]);
     shown
@@ -69,20 +141,9 @@ pub fn manifest_version(centre: &Centre) -> String {
 #[test]
 fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     let centre = Centre::new();
-    let aoc_key = centre.tmp.path().join("th-aoc");
-    let dsi_key = centre.tmp.path().join("th-dsi");
-    ok(&["keygen", s(&aoc_key)]);
-    ok(&["keygen", s(&dsi_key)]);
-    let (aoc_key, dsi_key) = (aoc_key.with_extension("key"), dsi_key.with_extension("key"));
+    let (aoc_key, dsi_key) = agency_keys(&centre);
     // Nothing is accepted before agencies are registered.
-    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
-    let listing = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc-1.submission",
-        &["--kind", "number", "--reason", "scam_call", s(&numbers)],
-    );
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
     let err = fails(&centre.publish_args(&["--submission", s(&listing)]));
     assert!(err.contains("no agency registry"), "{err}");
     register(&centre, &aoc_key, &dsi_key);
@@ -108,12 +169,13 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     assert_eq!(answer["agency"], "th-aoc", "{answer}");
 
     // th-dsi may not list it too (one identifier, several agencies: the format-2 store).
-    let relist = submit(
+    let relist = list_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-add.submission",
-        &["--kind", "number", "--reason", "fraud", s(&numbers)],
+        &numbers,
+        "fraud",
     );
     let err = fails(&centre.publish_args(&["--submission", s(&relist)]));
     assert!(
@@ -130,19 +192,13 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     );
 
     // th-dsi may list numbers, but not remove th-aoc's: refused whole, naming th-aoc.
-    let removal = submit(
+    let removal = remove_numbers(
         &centre,
         "th-dsi",
         &dsi_key,
         "dsi-remove.submission",
-        &[
-            "--kind",
-            "number",
-            "--remove",
-            s(&numbers),
-            "--why",
-            "error",
-        ],
+        &numbers,
+        "error",
     );
     let err = fails(&centre.publish_args(&["--submission", s(&removal)]));
     assert!(
@@ -194,19 +250,13 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     assert_eq!(manifest_version(&centre), "1");
 
     // th-aoc removes its own listing.
-    let own = submit(
+    let own = remove_numbers(
         &centre,
         "th-aoc",
         &aoc_key,
         "aoc-remove.submission",
-        &[
-            "--kind",
-            "number",
-            "--remove",
-            s(&numbers),
-            "--why",
-            "cleared",
-        ],
+        &numbers,
+        "cleared",
     );
     let out = ok(&centre.publish_args(&["--submission", s(&own)]));
     assert!(
