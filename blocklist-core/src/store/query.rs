@@ -17,12 +17,15 @@
 //! assert!(store.agencies(10).unwrap().is_empty());
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
+use crate::keys::KeyId;
 use crate::kind::Kind;
-use crate::store::{corrupt, read_entry, read_state, sqlite, Store, StoreError, StoreState};
+use crate::store::{
+    bytes32, corrupt, read_entry, read_state, sqlite, Store, StoreError, StoreState,
+};
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
 /// them at its next open. The expiry index holds only entries that expire,
@@ -83,6 +86,26 @@ impl Store {
         }
         found.sort_unstable();
         Ok(found)
+    }
+
+    /// The newest sequence applied per agency key (`docs/FORMAT.md` W4):
+    /// recorded with each delta whose carried submissions were judged.
+    pub fn agency_sequences(&self) -> Result<BTreeMap<KeyId, u64>, StoreError> {
+        let fail = sqlite(&self.path, "read agency sequences");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key_id, sequence FROM agency_sequences")
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(&fail)?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (key, sequence) = row.map_err(&fail)?;
+            let key = bytes32(&self.path, "agency key id", &key)?;
+            out.insert(KeyId(key), sequence as u64);
+        }
+        Ok(out)
     }
 
     /// The distinct agencies listed, in order, at most `limit` of them: one

@@ -14,7 +14,9 @@
 //!
 //! The last sequence accepted per signing key is kept in
 //! `.centre/submission-sequences` (one `key-id-hex sequence` line per key),
-//! written once the version carrying the submissions is listed.
+//! written once the version carrying the submissions is listed, and in the
+//! centre's store, which records those a delta carries as it applies it
+//! ([`recorded_sequences`] takes the newer of the two).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -167,12 +169,12 @@ pub struct Judge {
 impl Judge {
     /// A judge for `dir`, whose newest trust root `verifier` holds (the
     /// registry chain is checked under it), starting from the sequences
-    /// recorded there.
-    pub fn new(dir: &PublishDir, verifier: &Verifier) -> Result<Judge, CentreError> {
+    /// recorded there and in the centre's `store`.
+    pub fn new(dir: &PublishDir, verifier: &Verifier, store: &Store) -> Result<Judge, CentreError> {
         Ok(Judge {
             registry: newest_registry(dir, verifier)?,
             list: verifier.root().list.clone(),
-            sequences: recorded_sequences(dir)?,
+            sequences: recorded_sequences(dir, store)?,
             named: HashMap::new(),
         })
     }
@@ -264,7 +266,7 @@ pub fn accept(
     if inputs.is_empty() {
         return Ok(Accepted::default());
     }
-    let mut judge = Judge::new(dir, verifier)?;
+    let mut judge = Judge::new(dir, verifier, store)?;
     let mut accepted = Accepted::default();
     for input in inputs {
         match judge.judge(input, store) {
@@ -322,8 +324,26 @@ fn sequences_path() -> String {
 }
 
 /// The last sequence recorded per key (none before the first submission):
-/// a submission of a key at or below it was published already.
-pub fn recorded_sequences(dir: &PublishDir) -> Result<BTreeMap<KeyId, u64>, CentreError> {
+/// a submission of a key at or below it was published already. Two records,
+/// the newer wins: the centre's `store` records the sequences of the
+/// submissions each delta carries as it applies the delta (so a publish
+/// killed after its manifest, before it wrote the file, still counts them
+/// once the store is rolled forward), and the file also holds those of
+/// submissions that changed nothing, which no delta carries.
+pub fn recorded_sequences(
+    dir: &PublishDir,
+    store: &Store,
+) -> Result<BTreeMap<KeyId, u64>, CentreError> {
+    let mut out = written_sequences(dir)?;
+    for (key, sequence) in store.agency_sequences()? {
+        let last = out.entry(key).or_insert(sequence);
+        *last = (*last).max(sequence);
+    }
+    Ok(out)
+}
+
+/// The sequences in the file [`Accepted::record`] writes.
+fn written_sequences(dir: &PublishDir) -> Result<BTreeMap<KeyId, u64>, CentreError> {
     let rel = sequences_path();
     let path = dir.path().join(&rel);
     let text = match std::fs::read_to_string(&path) {
@@ -362,7 +382,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
         let lock = dir.lock().unwrap();
-        assert!(recorded_sequences(&dir).unwrap().is_empty());
+        assert!(written_sequences(&dir).unwrap().is_empty());
         let accepted = Accepted {
             submissions: vec![AcceptedSubmission {
                 name: "a.submission".to_owned(),
@@ -375,13 +395,13 @@ mod tests {
             ..Accepted::default()
         };
         accepted.record(&dir, &lock).unwrap();
-        assert_eq!(recorded_sequences(&dir).unwrap(), accepted.sequences);
+        assert_eq!(written_sequences(&dir).unwrap(), accepted.sequences);
 
         let path = dir.path().join(sequences_path());
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("not a line\n");
         std::fs::write(&path, text).unwrap();
-        let err = recorded_sequences(&dir).unwrap_err().to_string();
+        let err = written_sequences(&dir).unwrap_err().to_string();
         assert!(
             err.contains("submission-sequences:3") && err.contains("\"not a line\""),
             "{err}"

@@ -184,7 +184,10 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
         "{err}"
     );
 
-    // The same file again is a replay.
+    // The same file again is a replay, even with the sequences file lost (a
+    // publish killed before it wrote it): the centre's store recorded the
+    // sequence with the delta that carried the submission.
+    std::fs::remove_file(centre.dir.join(".centre/submission-sequences")).unwrap();
     let err = fails(&centre.publish_args(&["--submission", s(&listing)]));
     assert!(
         err.contains("is not newer than submission") && err.contains("a replay"),

@@ -155,7 +155,7 @@ impl Intake {
         }
         let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
         let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
-        let mut judge = Judge::new(&self.dir, &current.verifier)?;
+        let mut judge = Judge::new(&self.dir, &current.verifier, current.state.store())?;
         for (key, sequence) in writer.queue.queued_sequences()? {
             judge.hold(key, sequence);
         }
@@ -242,16 +242,17 @@ impl Intake {
         // A queued submission at or below its key's recorded sequence was
         // published by a run killed before it could say so: the version
         // in force carried it (nothing else publishes while it is queued).
-        let recorded = intake::recorded_sequences(&self.dir)?;
+        let (recorded, version) = {
+            let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
+            let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
+            let recorded = intake::recorded_sequences(&self.dir, current.state.store())?;
+            (recorded, current.version)
+        };
         let (carried, waiting): (Vec<_>, Vec<_>) = queued
             .into_iter()
             .partition(|q| recorded.get(&q.key).is_some_and(|&last| q.sequence <= last));
         if !carried.is_empty() {
             let ids: Vec<String> = carried.into_iter().map(|q| q.id).collect();
-            let version = {
-                let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
-                publish::current(&self.dir, &dir_lock, &writer.publish.keys)?.version
-            };
             let version = version.map_or(0, Version::get);
             writer.queue.settle(&ids, version, &[])?;
             for id in &ids {
