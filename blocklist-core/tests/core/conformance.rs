@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod acknowledgements;
+mod authorisations;
 mod submissions;
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
@@ -131,6 +132,9 @@ fn verify_refusal(error: &VerifyError) -> String {
             }
             other => format!("Malformed.{}", variant_of(&format!("{other:?}"))),
         },
+        VerifyError::Authority { source } => {
+            format!("Authority.{}", authorisations::refusal(source))
+        }
         other => variant_of(&format!("{other:?}")).to_owned(),
     }
 }
@@ -1495,6 +1499,7 @@ fn document_cases() -> Cases {
     );
     submissions::cases(&mut c);
     acknowledgements::cases(&mut c);
+    authorisations::cases(&mut c);
     c
 }
 
@@ -2047,31 +2052,36 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
         ),
         ["submission", chain, registry, now] => submissions::run(chain, registry, now, bytes),
         ["acknowledgement", chain] => verdict(verifier(chain).acknowledgement(bytes).map(drop)),
-        ["apply", chain, ref before @ ..] => {
-            let dir = tempfile::tempdir().unwrap();
-            let verifier = verifier(chain);
-            let mut store =
-                Store::open(dir.path().join("list.db"), verifier.root().list.as_str()).unwrap();
-            let mut held = None;
-            let mut apply = |bytes: &[u8]| -> Result<(), String> {
-                let delta: Verified<Delta> = verifier
-                    .delta(bytes, held)
-                    .map_err(|e| format!("!{}", verify_refusal(&e)))?;
-                store
-                    .apply_delta(&delta, "conformance")
-                    .map_err(|e| format!("!{}", store_refusal(&e)))?;
-                held = Some(delta.version);
-                Ok(())
-            };
-            for file in before {
-                let earlier =
-                    std::fs::read(conformance_dir().join("documents").join(file)).unwrap();
-                apply(&earlier).unwrap_or_else(|e| panic!("{file} applies: {e}"));
-            }
-            apply(bytes).map_or_else(|e| e, |()| "ok".to_owned())
+        ["apply", chain, ref before @ ..] => apply(verifier(chain), before, bytes),
+        ["apply-registered", chain, held, ref before @ ..] => {
+            apply(registries(chain, held), before, bytes)
         }
         _ => panic!("unknown check {check:?}"),
     }
+}
+
+/// Runs an `apply` check with `verifier`: starting from the empty list,
+/// verifies and applies each file of `before` as a delta (each must succeed),
+/// then `bytes`: "ok" or "!" and the refusal.
+fn apply(verifier: Verifier, before: &[&str], bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("list.db"), verifier.root().list.as_str()).unwrap();
+    let mut held = None;
+    let mut apply = |bytes: &[u8]| -> Result<(), String> {
+        let delta: Verified<Delta> = verifier
+            .delta(bytes, held)
+            .map_err(|e| format!("!{}", verify_refusal(&e)))?;
+        store
+            .apply_delta(&delta, "conformance")
+            .map_err(|e| format!("!{}", store_refusal(&e)))?;
+        held = Some(delta.version);
+        Ok(())
+    };
+    for file in before {
+        let earlier = std::fs::read(conformance_dir().join("documents").join(file)).unwrap();
+        apply(&earlier).unwrap_or_else(|e| panic!("{file} applies: {e}"));
+    }
+    apply(bytes).map_or_else(|e| e, |()| "ok".to_owned())
 }
 
 #[test]

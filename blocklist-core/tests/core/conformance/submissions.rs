@@ -9,7 +9,7 @@ use blocklist_core::*;
 use super::{encode, key, registries, seal, variant_of, Cases, DAY, LIST, T0};
 
 /// The registry every submission vector is checked against.
-const REGISTRY: &str = "valid/registry-1-agencies.registry";
+pub(super) const REGISTRY: &str = "valid/registry-1-agencies.registry";
 
 /// The wire structs of a submission, written from docs/FORMAT.md.
 mod wire {
@@ -379,7 +379,7 @@ pub(super) fn run(chain: &str, registry: &str, now: &str, bytes: &[u8]) -> Strin
 }
 
 /// The refusal as the vector files name it (`Unauthorised.KeyRevoked`).
-fn refusal(error: &SubmissionError) -> String {
+pub(super) fn refusal(error: &SubmissionError) -> String {
     match error {
         SubmissionError::Malformed { source } => match source {
             DecodeError::Identifier { source, .. } => {

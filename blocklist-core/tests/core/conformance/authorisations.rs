@@ -1,0 +1,527 @@
+//! Authorisation vectors (`docs/FORMAT.md`, "Delta (type 3)", extension tag 2,
+//! and "Authorisation", W1-W6): deltas carrying agencies' signed submissions,
+//! applied from the empty list by a reader that holds the agency registry of
+//! the submission vectors. The check is `apply-registered ROOTS REGISTRY
+//! FILE...`; a reader without a registry runs the plain `delta` check.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU64;
+
+use blocklist_core::document::*;
+use blocklist_core::verify::AuthorityError;
+use blocklist_core::*;
+
+use super::submissions::{self, REGISTRY};
+use super::{encode, key, seal, variant_of, wire, Cases, DAY, LIST, T0};
+
+/// A carried submission as docs/FORMAT.md writes it.
+#[derive(serde::Serialize)]
+struct WireCarried {
+    accepted_at: u64,
+    file: Vec<u8>,
+}
+
+fn number(tail: &str) -> Identifier {
+    Identifier::from_canonical(Kind::Number, &format!("+668123456{tail}")).unwrap()
+}
+
+fn domain(name: &str) -> Identifier {
+    Identifier::from_canonical(Kind::Domain, name).unwrap()
+}
+
+fn list() -> ListId {
+    ListId::new(LIST).unwrap()
+}
+
+fn listing(id: Identifier, reason: Reason, expires_at: Option<u64>) -> SubmissionOp {
+    SubmissionOp::Add(ListingRequest {
+        id,
+        reason,
+        expires_at: expires_at.map(Timestamp),
+    })
+}
+
+fn removal(id: Identifier) -> SubmissionOp {
+    SubmissionOp::Remove(RemovalRequest {
+        id,
+        why: RemovalReason::CLEARED,
+    })
+}
+
+fn entry(
+    id: Identifier,
+    reason: Reason,
+    agency: &str,
+    listed_at: u64,
+    expires_at: Option<u64>,
+) -> Entry {
+    Entry {
+        id,
+        meta: EntryMeta {
+            reason,
+            agency: Agency::new(agency).unwrap(),
+            listed_at: Timestamp(listed_at),
+            expires_at: expires_at.map(Timestamp),
+        },
+    }
+}
+
+/// `agency`'s submission of `ops`, signed by `signer`, sequence number `n`
+/// of the vectors (`T0 * 1_000_000 + n`), as the centre carries it when it
+/// accepted it at `accepted_at`.
+fn carried(
+    agency: &str,
+    signer: &SecretKey,
+    n: u64,
+    accepted_at: u64,
+    ops: Vec<SubmissionOp>,
+) -> CarriedSubmission {
+    let submission = Submission {
+        list: list(),
+        agency: Agency::new(agency).unwrap(),
+        sequence: NonZeroU64::new(T0 * 1_000_000 + n).unwrap(),
+        created_at: Timestamp(accepted_at - 60),
+        urgent: false,
+        ops,
+        extensions: vec![],
+    };
+    CarriedSubmission {
+        accepted_at: Timestamp(accepted_at),
+        file: submission.sign(&[signer]).unwrap(),
+    }
+}
+
+/// Delta `version` made at `created_at`: `ops` on the list `held`, carrying
+/// `carried`, with the state digest of the result, signed by root 1's
+/// publish key.
+fn delta(
+    version: u64,
+    created_at: u64,
+    held: &[Entry],
+    ops: Vec<Op>,
+    carried: Vec<CarriedSubmission>,
+) -> Delta {
+    let mut after: BTreeMap<Identifier, Entry> =
+        held.iter().map(|e| (e.id.clone(), e.clone())).collect();
+    for op in &ops {
+        match op {
+            Op::Add(e) | Op::Update(e) => after.insert(e.id.clone(), e.clone()),
+            Op::Remove(id) => after.remove(id),
+        };
+    }
+    Delta {
+        list: list(),
+        version: Version::new(version).unwrap(),
+        created_at: Timestamp(created_at),
+        ops,
+        state: ListState::of(after.values()),
+        submissions: carried,
+        extensions: vec![],
+    }
+}
+
+fn signed(delta: &Delta) -> Vec<u8> {
+    delta.sign(&[&key(2)]).unwrap()
+}
+
+/// The authorisation vectors. Version 1 carries th-aoc's submission listing
+/// three identifiers (one expiring an hour after `T0`); each version 2 is
+/// applied after it, a day later.
+pub(super) fn cases(c: &mut Cases) {
+    let (stranger, aoc, dsi) = (key(5), key(7), key(9));
+    let r1 = "valid/root-1.root";
+    let registered = |before: &[&str]| {
+        let mut check = format!("apply-registered {r1} {REGISTRY}");
+        for file in before {
+            check.push(' ');
+            check.push_str(file);
+        }
+        check
+    };
+
+    // Version 1: th-aoc's listings, accepted a minute before the delta.
+    let accepted1 = T0 - 60;
+    let asked1 = vec![
+        listing(number("78"), Reason::SCAM_CALL, None),
+        listing(number("79"), Reason::SCAM_CALL, Some(T0 + 3600)),
+        listing(domain("scam.example"), Reason::PHISHING, None),
+    ];
+    let aoc1 = carried("th-aoc", &aoc, 1, accepted1, asked1.clone());
+    let held1 = vec![
+        entry(number("78"), Reason::SCAM_CALL, "th-aoc", accepted1, None),
+        entry(
+            number("79"),
+            Reason::SCAM_CALL,
+            "th-aoc",
+            accepted1,
+            Some(T0 + 3600),
+        ),
+        entry(
+            domain("scam.example"),
+            Reason::PHISHING,
+            "th-aoc",
+            accepted1,
+            None,
+        ),
+    ];
+    let adds1: Vec<Op> = held1.iter().cloned().map(Op::Add).collect();
+    let version1 = delta(1, T0, &[], adds1.clone(), vec![aoc1.clone()]);
+
+    // Extension tag 2 as FORMAT.md describes it: the delta without it, its
+    // (empty) extension list replaced by one of tag 2.
+    let bare = Delta {
+        submissions: vec![],
+        ..version1.clone()
+    }
+    .encode_payload()
+    .unwrap();
+    let with_extension = |data: Vec<u8>| {
+        let mut payload = bare.clone();
+        assert_eq!(payload.pop(), Some(0), "no extensions");
+        payload.extend(encode(&vec![wire::Extension {
+            tag: SUBMISSIONS_EXTENSION,
+            data,
+        }]));
+        payload
+    };
+    let carried_wire = encode(&vec![WireCarried {
+        accepted_at: accepted1,
+        file: aoc1.file.clone(),
+    }]);
+    let payload1 = version1.encode_payload().unwrap();
+    assert_eq!(
+        with_extension(carried_wire.clone()),
+        payload1,
+        "FORMAT.md's delta extension tag 2"
+    );
+    assert_eq!(Delta::decode_payload(&payload1).unwrap(), version1);
+    let d1 = "valid/authority-1.delta";
+    let delta1 = signed(&version1);
+    c.add("W5", d1, &registered(&[]), "ok", &delta1);
+    c.add(
+        "W2",
+        d1,
+        &format!("delta {r1} 0"),
+        "!Authority.NoRegistry",
+        &delta1,
+    );
+    let publish = key(2);
+    c.add(
+        "E1",
+        "payload/submissions-extension-empty.delta",
+        &format!("delta {r1} 0"),
+        "!Malformed.Invalid",
+        &seal(DocType::Delta, &with_extension(vec![0]), &[&publish]),
+    );
+    let mut trailing = carried_wire;
+    trailing.push(0);
+    c.add(
+        "E1",
+        "payload/submissions-extension-trailing-byte.delta",
+        &format!("delta {r1} 0"),
+        "!Malformed.NonCanonical",
+        &seal(DocType::Delta, &with_extension(trailing), &[&publish]),
+    );
+
+    // W2, W3: carried submissions that do not verify, or overlap.
+    // Each breaks the one rule it is named after: the delta makes what the
+    // carried submissions would ask for if they verified.
+    let refused1 = |c: &mut Cases, rule, file: &str, expected: &str, carried| {
+        c.add(
+            rule,
+            file,
+            &registered(&[]),
+            expected,
+            &signed(&delta(1, T0, &[], adds1.clone(), carried)),
+        );
+    };
+    refused1(
+        c,
+        "W2",
+        "authority/carried-by-stranger-key.delta",
+        "!Authority.Submission.UnknownKey",
+        vec![carried("th-aoc", &stranger, 1, accepted1, asked1.clone())],
+    );
+    let mut changed = aoc1.clone();
+    changed.file[envelope::HEADER_LEN + 3] ^= 1;
+    refused1(
+        c,
+        "W2",
+        "authority/carried-payload-byte-changed.delta",
+        "!Authority.Submission.BadSignature",
+        vec![changed],
+    );
+    let late = T0 + 1;
+    let late_adds = held1
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.meta.listed_at = Timestamp(late);
+            Op::Add(e)
+        })
+        .collect();
+    c.add(
+        "W2",
+        "authority/accepted-after-delta.delta",
+        &registered(&[]),
+        "!Authority.AcceptedAfterDelta",
+        &signed(&delta(
+            1,
+            T0,
+            &[],
+            late_adds,
+            vec![carried("th-aoc", &aoc, 1, late, asked1.clone())],
+        )),
+    );
+    // th-dsi's key is revoked from T0 + 10 days: judged at acceptance.
+    let revoked_at = T0 + 10 * DAY;
+    let dsi_listing = entry(number("77"), Reason::SCAM_CALL, "th-dsi", revoked_at, None);
+    c.add(
+        "W2",
+        "authority/carried-key-revoked-at-acceptance.delta",
+        &registered(&[]),
+        "!Authority.Submission.Unauthorised.KeyRevoked",
+        &signed(&delta(
+            1,
+            revoked_at,
+            &[],
+            vec![Op::Add(dsi_listing)],
+            vec![carried(
+                "th-dsi",
+                &dsi,
+                1,
+                revoked_at,
+                vec![listing(number("77"), Reason::SCAM_CALL, None)],
+            )],
+        )),
+    );
+    refused1(
+        c,
+        "W3",
+        "authority/identifier-named-twice.delta",
+        "!Authority.NamedTwice",
+        vec![
+            aoc1.clone(),
+            carried(
+                "th-aoc",
+                &aoc,
+                2,
+                accepted1,
+                vec![listing(number("78"), Reason::SCAM_CALL, None)],
+            ),
+        ],
+    );
+
+    // W1: a delta dated before registry version 1 (issued at T0 - 1 day) is
+    // the labels' history, not judged; every delta after a judged one is.
+    let early = T0 - 2 * DAY;
+    let labelled = entry(number("78"), Reason::SCAM_CALL, "th-aoc", early, None);
+    let before = "valid/authority-1-before-registry.delta";
+    c.add(
+        "W1",
+        before,
+        &registered(&[]),
+        "ok",
+        &signed(&delta(
+            1,
+            early,
+            &[],
+            vec![Op::Add(labelled.clone())],
+            vec![],
+        )),
+    );
+    c.add(
+        "W1",
+        "authority/removal-after-registry-without-submission.delta",
+        &registered(&[before]),
+        "!Refused.Authority.Unauthorised",
+        &signed(&delta(
+            2,
+            T0,
+            std::slice::from_ref(&labelled),
+            vec![Op::Remove(number("78"))],
+            vec![],
+        )),
+    );
+    c.add(
+        "W1",
+        "authority/backdated-removal-without-submission.delta",
+        &registered(&["valid/authority-1.delta"]),
+        "!Refused.Authority.Unauthorised",
+        &signed(&delta(
+            2,
+            early,
+            &held1,
+            vec![Op::Remove(number("78"))],
+            vec![],
+        )),
+    );
+
+    // Version 2, a day later, after version 1.
+    let day = T0 + DAY;
+    let accepted2 = day - 60;
+    let after1 = registered(&[d1]);
+    let version2 = |c: &mut Cases, rule, file: &str, expected: &str, ops, carried| {
+        c.add(
+            rule,
+            file,
+            &after1,
+            expected,
+            &signed(&delta(2, day, &held1, ops, carried)),
+        );
+    };
+    version2(
+        c,
+        "W5",
+        "valid/authority-2-own-removal.delta",
+        "ok",
+        vec![Op::Remove(number("78"))],
+        vec![carried(
+            "th-aoc",
+            &aoc,
+            2,
+            accepted2,
+            vec![removal(number("78"))],
+        )],
+    );
+    version2(
+        c,
+        "W5",
+        "valid/authority-2-asked-unchanged.delta",
+        "ok",
+        vec![],
+        vec![carried(
+            "th-aoc",
+            &aoc,
+            2,
+            accepted2,
+            vec![listing(number("78"), Reason::SCAM_CALL, None)],
+        )],
+    );
+    version2(
+        c,
+        "W4",
+        "authority/replayed-submission.delta",
+        "!Refused.Authority.Replayed",
+        vec![],
+        vec![aoc1.clone()],
+    );
+    version2(
+        c,
+        "W5",
+        "authority/removal-by-another-agency.delta",
+        "!Refused.Authority.Refused.OwnedByAnother",
+        vec![Op::Remove(number("78"))],
+        vec![carried(
+            "th-dsi",
+            &dsi,
+            1,
+            accepted2,
+            vec![removal(number("78"))],
+        )],
+    );
+    let new_listing = |reason| entry(number("70"), reason, "th-aoc", accepted2, None);
+    version2(
+        c,
+        "W5",
+        "authority/add-not-as-asked.delta",
+        "!Refused.Authority.NotAsked",
+        vec![Op::Add(new_listing(Reason::FRAUD))],
+        vec![carried(
+            "th-aoc",
+            &aoc,
+            2,
+            accepted2,
+            vec![listing(number("70"), Reason::SCAM_CALL, None)],
+        )],
+    );
+    version2(
+        c,
+        "W5",
+        "authority/carried-add-unmade.delta",
+        "!Refused.Authority.Unmade",
+        vec![Op::Add(new_listing(Reason::SCAM_CALL))],
+        vec![carried(
+            "th-aoc",
+            &aoc,
+            2,
+            accepted2,
+            vec![
+                listing(number("70"), Reason::SCAM_CALL, None),
+                listing(number("71"), Reason::SCAM_CALL, None),
+            ],
+        )],
+    );
+    version2(
+        c,
+        "W6",
+        "authority/removal-without-submission.delta",
+        "!Refused.Authority.Unauthorised",
+        vec![Op::Remove(number("78"))],
+        vec![],
+    );
+    version2(
+        c,
+        "W6",
+        "authority/add-in-agency-name.delta",
+        "!Refused.Authority.Unauthorised",
+        vec![Op::Add(entry(
+            number("77"),
+            Reason::SCAM_CALL,
+            "th-dsi",
+            day,
+            None,
+        ))],
+        vec![],
+    );
+    version2(
+        c,
+        "W6",
+        "authority/agency-listing-moved-to-label.delta",
+        "!Refused.Authority.Unauthorised",
+        vec![Op::Update(entry(
+            number("78"),
+            Reason::SCAM_CALL,
+            "centre-desk",
+            accepted1,
+            None,
+        ))],
+        vec![],
+    );
+    version2(
+        c,
+        "W6",
+        "valid/authority-2-expired-removal.delta",
+        "ok",
+        vec![Op::Remove(number("79"))],
+        vec![],
+    );
+    version2(
+        c,
+        "W6",
+        "valid/authority-2-label.delta",
+        "ok",
+        vec![Op::Add(entry(
+            number("77"),
+            Reason::SCAM_CALL,
+            "centre-desk",
+            day,
+            None,
+        ))],
+        vec![],
+    );
+}
+
+/// The refusal as the vector files name it, after `Authority.`
+/// (`Submission.UnknownKey`, `Refused.OwnedByAnother`).
+pub(super) fn refusal(error: &AuthorityError) -> String {
+    match error {
+        AuthorityError::Submission { source, .. } => {
+            format!("Submission.{}", submissions::refusal(source))
+        }
+        AuthorityError::Refused { source, .. } => {
+            format!("Refused.{}", variant_of(&format!("{source:?}")))
+        }
+        other => variant_of(&format!("{other:?}")).to_owned(),
+    }
+}
