@@ -2,7 +2,9 @@
 //! written (`/proc/self/io` `write_bytes`, the store and the index together)
 //! for one-change deltas, a 10k-change run, the background merge they
 //! trigger, and a 100k-change delta; beside, measured in the same run, what
-//! the same one change cost when each version rewrote the whole index.
+//! the same one change cost when each version rewrote the whole index; and
+//! 100k additions an agency signed for (carried in the delta, verified and
+//! judged, docs/FORMAT.md W1-W6) beside 100k under a label.
 //! `cargo bench -p blocklist-core --bench apply` (`BLOCKLIST_BENCH_ENTRIES`
 //! sets N).
 
@@ -40,6 +42,16 @@ struct Centre {
 
 impl Centre {
     fn delta(&mut self, ops: Vec<Op>, removed: &[Entry]) -> Verified<Delta> {
+        self.delta_carrying(ops, removed, vec![]).0
+    }
+
+    /// The next delta, carrying agencies' `submissions`, and its size in bytes.
+    fn delta_carrying(
+        &mut self,
+        ops: Vec<Op>,
+        removed: &[Entry],
+        submissions: Vec<CarriedSubmission>,
+    ) -> (Verified<Delta>, usize) {
         for op in &ops {
             match op {
                 Op::Add(e) => {
@@ -59,13 +71,15 @@ impl Centre {
             created_at: self.now,
             ops,
             state: self.state,
-            submissions: vec![],
+            submissions,
             extensions: vec![],
         };
         let bytes = delta.sign(&[&self.key]).expect("sign delta");
-        self.verifier
+        let verified = self
+            .verifier
             .delta(&bytes, Version::new(self.version - 1))
-            .expect("verify delta")
+            .expect("verify delta");
+        (verified, bytes.len())
     }
 }
 
@@ -150,7 +164,7 @@ fn main() {
         now,
     };
     drop(snapshot);
-    let fresh = realistic_entries(200_000, now, 7);
+    let fresh = realistic_entries(400_000, now, 7);
     let listed_ids: std::collections::HashSet<&Identifier> = listed.iter().map(|e| &e.id).collect();
     let mut fresh = fresh.into_iter().filter(|e| !listed_ids.contains(&e.id));
 
@@ -284,4 +298,92 @@ fn main() {
         "the one-change delta that publishes the merged base",
     );
     one_change(&mut replica, "the next one-change delta");
+    replica.wait_for_merge();
+
+    // 100k additions asked for by an agency's signed submission, which the
+    // replica verifies and judges (docs/FORMAT.md W1-W6), beside 100k
+    // additions under a label, in the same run.
+    let label: Vec<Op> = fresh.by_ref().take(100_000).map(Op::Add).collect();
+    let (delta, size) = centre.delta_carrying(label, &[], vec![]);
+    let (ms, bytes) = apply(&mut replica, &delta);
+    println!(
+        "100k additions under a label: {:.2} s applied, {:.1} MB written, delta {:.2} MB",
+        ms / 1e3,
+        bytes as f64 / 1e6,
+        size as f64 / 1e6
+    );
+    replica.wait_for_merge();
+    let (ops, carried) = agency_asks(&mut centre, fresh.by_ref().take(100_000).collect());
+    let (delta, size) = centre.delta_carrying(ops, &[], vec![carried]);
+    let (ms, bytes) = apply(&mut replica, &delta);
+    println!(
+        "100k additions an agency signed for, carried and judged: {:.2} s applied, {:.1} MB written, delta {:.2} MB",
+        ms / 1e3,
+        bytes as f64 / 1e6,
+        size as f64 / 1e6
+    );
+}
+
+/// Registers agency `bench-agency` (every kind) with `centre`'s verifier and
+/// has it sign a submission listing `entries`: the delta's operations, and
+/// the submission as a delta carries it.
+fn agency_asks(centre: &mut Centre, entries: Vec<Entry>) -> (Vec<Op>, CarriedSubmission) {
+    let agency = Agency::new("bench-agency").expect("agency id");
+    let key = SecretKey::generate().expect("randomness");
+    let registered = AgencyEntry::new(
+        agency.clone(),
+        "Bench agency",
+        vec![Kind::Account, Kind::Number, Kind::Domain],
+        vec![key.public_key()],
+    )
+    .expect("agency");
+    let registry = Registry::new(
+        centre.list.clone(),
+        Version::FIRST,
+        centre.now,
+        vec![registered],
+        vec![],
+    )
+    .expect("registry");
+    centre
+        .verifier
+        .accept_registry(&registry.sign(&[&centre.key]).expect("sign registry"))
+        .expect("accept registry");
+    let submission = Submission {
+        list: centre.list.clone(),
+        agency: agency.clone(),
+        sequence: std::num::NonZeroU64::MIN,
+        created_at: centre.now,
+        urgent: false,
+        ops: entries
+            .iter()
+            .map(|e| {
+                SubmissionOp::Add(ListingRequest {
+                    id: e.id.clone(),
+                    reason: e.meta.reason,
+                    expires_at: None,
+                })
+            })
+            .collect(),
+        extensions: vec![],
+    };
+    let ops = entries
+        .into_iter()
+        .map(|e| {
+            Op::Add(Entry {
+                id: e.id,
+                meta: EntryMeta {
+                    reason: e.meta.reason,
+                    agency: agency.clone(),
+                    listed_at: centre.now,
+                    expires_at: None,
+                },
+            })
+        })
+        .collect();
+    let carried = CarriedSubmission {
+        accepted_at: centre.now,
+        file: submission.sign(&[&key]).expect("sign submission"),
+    };
+    (ops, carried)
 }

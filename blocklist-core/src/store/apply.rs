@@ -644,22 +644,21 @@ fn record_sequences(
     path: &std::path::Path,
     authority: &Authority,
 ) -> Result<Result<(), AuthorityError>, StoreError> {
+    let mut applied = std::collections::HashMap::new();
     for signer in authority.signers() {
-        let applied: Option<i64> = tx
+        let sequence: Option<i64> = tx
             .prepare_cached("SELECT sequence FROM agency_sequences WHERE key_id = ?1")
             .and_then(|mut stmt| {
                 stmt.query_row([signer.key.0.as_slice()], |r| r.get(0))
                     .optional()
             })
             .map_err(sqlite(path, "read agency sequence"))?;
-        if let Some(applied) = applied.map(|a| a as u64).filter(|a| signer.sequence <= *a) {
-            return Ok(Err(AuthorityError::Replayed {
-                agency: signer.agency.clone(),
-                key: signer.key,
-                sequence: signer.sequence,
-                applied,
-            }));
-        }
+        applied.extend(sequence.map(|s| (signer.key, s as u64)));
+    }
+    if let Err(replay) = authority.check_sequences(|key| applied.get(key).copied()) {
+        return Ok(Err(replay));
+    }
+    for signer in authority.signers() {
         let sequence = to_db(path, "sequence", signer.sequence)?;
         tx.prepare_cached(
             "INSERT INTO agency_sequences (key_id, sequence) VALUES (?1, ?2)

@@ -245,6 +245,53 @@ impl Authority {
         &self.signers
     }
 
+    /// Checks every change at once, for a reader that holds its list apart
+    /// from a store ([`crate::store::Store::apply_delta`] checks as it applies
+    /// instead): `changes` pairs each operation of the delta with the listing
+    /// it finds, `listed` answers for the identifiers no operation names, and
+    /// `applied` gives the newest sequence applied from a key (W4-W6).
+    /// The outer error is `listed`'s.
+    pub fn check_all<'a, E>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a Op, Option<&'a Entry>)>,
+        mut listed: impl FnMut(&Identifier) -> Result<Option<EntryMeta>, E>,
+        applied: impl Fn(&KeyId) -> Option<u64>,
+    ) -> Result<Result<(), AuthorityError>, E> {
+        if let Err(replay) = self.check_sequences(applied) {
+            return Ok(Err(replay));
+        }
+        for (op, old) in changes {
+            if let Err(refused) = self.check(op, old) {
+                return Ok(Err(refused));
+            }
+        }
+        for id in &self.unmade {
+            if let Err(refused) = self.check_unmade(id, listed(id)?.as_ref()) {
+                return Ok(Err(refused));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Checks that every carried submission is newer than the newest
+    /// sequence `applied` gives for its key (W4).
+    pub fn check_sequences(
+        &self,
+        applied: impl Fn(&KeyId) -> Option<u64>,
+    ) -> Result<(), AuthorityError> {
+        for signer in &self.signers {
+            if let Some(applied) = applied(&signer.key).filter(|a| signer.sequence <= *a) {
+                return Err(AuthorityError::Replayed {
+                    agency: signer.agency.clone(),
+                    key: signer.key,
+                    sequence: signer.sequence,
+                    applied,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks one operation of the delta against the listing `old` the
     /// replica holds for its identifier (W5, W6).
     pub fn check(&self, op: &Op, old: Option<&Entry>) -> Result<(), AuthorityError> {

@@ -9,13 +9,14 @@
 //! it from the newest snapshot ([`crate::centre::state`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
 
 use blocklist_core::document::{
     parse_file_path, Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
 };
 use blocklist_core::store::Store;
-use blocklist_core::verify::{self, read_unverified, Verified, Verifier};
-use blocklist_core::{Entry, EntryMeta, Identifier};
+use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
+use blocklist_core::{Entry, EntryMeta, Identifier, KeyId, Timestamp};
 
 use crate::centre::source::{Source, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
@@ -26,12 +27,19 @@ pub struct Replica {
     entries: HashMap<Identifier, EntryMeta>,
     state: ListState,
     version: Option<Version>,
+    /// When the document that made `version` was made (W1).
+    made_at: Timestamp,
+    /// The newest sequence applied per agency key (W4).
+    sequences: HashMap<KeyId, u64>,
 }
 
 impl Replica {
     /// The list a verified snapshot holds.
     pub fn from_snapshot(snapshot: Snapshot) -> Replica {
-        Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
+        Replica {
+            made_at: snapshot.created_at,
+            ..Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
+        }
     }
 
     /// The list of `entries` at `version`, whose state is `state`.
@@ -44,6 +52,7 @@ impl Replica {
             version,
             state,
             entries: entries.into_iter().map(|e| (e.id, e.meta)).collect(),
+            ..Replica::default()
         }
     }
 
@@ -148,12 +157,43 @@ impl ReplayTarget for Replica {
         Ok(())
     }
 
+    /// Checks who asked for the delta's changes as a daemon does (W1-W6),
+    /// then applies it.
     fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError> {
+        if let Some(authority) = delta.authority().filter(|a| a.judges(self.made_at)) {
+            let olds: Vec<Option<Entry>> = delta
+                .ops
+                .iter()
+                .map(|op| {
+                    self.entries.get(op.id()).map(|meta| Entry {
+                        id: op.id().clone(),
+                        meta: meta.clone(),
+                    })
+                })
+                .collect();
+            let checked = authority.check_all(
+                delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
+                |id| Ok::<_, Infallible>(self.entries.get(id).cloned()),
+                |key| self.sequences.get(key).copied(),
+            );
+            let Ok(checked) = checked;
+            checked.map_err(|source| CentreError::Verify {
+                file: file.to_owned(),
+                source: VerifyError::Authority {
+                    source: Box::new(source),
+                },
+            })?;
+            for signer in authority.signers() {
+                self.sequences.insert(signer.key, signer.sequence);
+            }
+        }
         self.apply(delta.version, &delta.ops)
             .map_err(|reason| CentreError::Inconsistent {
                 file: file.to_owned(),
                 reason,
-            })
+            })?;
+        self.made_at = delta.created_at;
+        Ok(())
     }
 }
 

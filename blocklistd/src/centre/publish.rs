@@ -1140,14 +1140,14 @@ fn check_authority(
     if !authority.judges(store.state()?.data_time) {
         return Ok(());
     }
-    for (op, old) in delta.ops.iter().zip(olds) {
-        authority.check(op, old.as_ref()).map_err(refused)?;
-    }
-    for id in authority.unmade() {
-        authority
-            .check_unmade(id, store.listed(id)?.as_ref())
-            .map_err(refused)?;
-    }
+    let sequences = store.agency_sequences()?;
+    authority
+        .check_all(
+            delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
+            |id| store.listed(id),
+            |key| sequences.get(key).copied(),
+        )?
+        .map_err(refused)?;
     Ok(())
 }
 

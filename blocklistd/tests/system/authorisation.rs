@@ -13,7 +13,7 @@ use blocklistd::centre::keyfile;
 
 use crate::daemon::{polling, Daemon, Site};
 use crate::submissions::{aoc_lists_a_number, centre_with_agencies, list_numbers, remove_numbers};
-use crate::support::{copy_dir, ok, s, Centre, Server};
+use crate::support::{copy_dir, fails, ok, s, Centre, Server};
 
 /// The forging centre: a copy of the honest directory, served on its own.
 struct Forger<'c> {
@@ -145,6 +145,14 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         &daemon,
         "removes number +66812345678 in the name of agency th-aoc without a submission of that agency asking for it (W6)",
         1,
+    );
+    // An auditor's `blocklist verify` of the forged directory says the same.
+    let audit = fails(&["verify", s(&forger.dir), "--root", s(&centre.first_root())]);
+    assert!(
+        audit.contains(
+            "in the name of agency th-aoc without a submission of that agency asking for it (W6)"
+        ),
+        "{audit}"
     );
 
     // 2. It carries th-dsi's signed removal, which the rules refuse.
