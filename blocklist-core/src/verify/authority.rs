@@ -79,6 +79,19 @@ pub enum AuthorityError {
         /// The newest sequence of the key this replica applied.
         applied: u64,
     },
+    /// A key's submission carried after one of its own with a higher or
+    /// equal sequence in the same delta (W4).
+    #[error("carried submission of agency {agency} by key {key} has sequence {sequence}, not above the sequence {earlier} of that key's submission before it in the delta (W4)")]
+    OutOfOrder {
+        /// The agency.
+        agency: Agency,
+        /// The signing key.
+        key: KeyId,
+        /// The submission's sequence.
+        sequence: u64,
+        /// The sequence of the key's earlier submission in the delta.
+        earlier: u64,
+    },
     /// The ownership rules refuse a carried operation against the replica's
     /// list: the centre published what it should have refused (W5).
     #[error("carried submission {index}: {source} (W5)")]
@@ -189,11 +202,8 @@ impl Authority {
                 .expect("a verified submission parses")
                 .signatures[0]
                 .key_id;
-            signers.push(CarriedSigner {
-                agency: submission.agency.clone(),
-                key,
-                sequence: submission.sequence.get(),
-            });
+            let sequence = submission.sequence.get();
+            let agency = submission.agency.clone();
             for op in submission.ops {
                 let id = op.id().clone();
                 if let Some(first) = asked.get(&id).map(|a: &Asked| a.index) {
@@ -213,6 +223,25 @@ impl Authority {
                     },
                 );
             }
+            // One key's submissions in the order it signed them, so the
+            // sequence recorded for it is its newest.
+            if let Some(earlier) = signers
+                .iter()
+                .rfind(|s: &&CarriedSigner| s.key == key)
+                .filter(|s| sequence <= s.sequence)
+            {
+                return Err(AuthorityError::OutOfOrder {
+                    agency,
+                    key,
+                    sequence,
+                    earlier: earlier.sequence,
+                });
+            }
+            signers.push(CarriedSigner {
+                agency,
+                key,
+                sequence,
+            });
         }
         let named: HashSet<&Identifier> = delta.ops.iter().map(Op::id).collect();
         let unmade = asked

@@ -284,6 +284,18 @@ fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
     let twice = vec![own.clone(), own.clone()];
     let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(listed.clone()))], twice));
     assert!(matches!(err, AuthorityError::NamedTwice { .. }), "{err}");
+    // Two of one key's submissions out of the order it signed them.
+    let (_, first) = p.submission(0, vec![add(2, Reason::SCAM_CALL)]);
+    let (_, second) = p.submission(0, vec![add(3, Reason::SCAM_CALL)]);
+    let (two, three) = (
+        p_entry_at(2, first.accepted_at),
+        p_entry_at(3, first.accepted_at),
+    );
+    let err = refusal(p.publish(
+        vec![(Op::Add(two), None), (Op::Add(three), None)],
+        vec![second, first],
+    ));
+    assert!(matches!(err, AuthorityError::OutOfOrder { .. }), "{err}");
     let mut late = own.clone();
     late.accepted_at = Timestamp(NOW.0 + 30);
     let err = refusal(p.publish(
@@ -391,6 +403,14 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
     // th-aoc's own removal is taken.
     p.honest(0, vec![remove(1)]);
     assert_eq!(p.store.listed(&number(1)).unwrap(), None);
+}
+
+/// th-aoc's listing of number `i` (a scam call) as a submission accepted at
+/// `at` makes it.
+fn p_entry_at(i: u8, at: Timestamp) -> Entry {
+    let mut entry = p_entry(i, "th-aoc", None);
+    entry.meta.listed_at = at;
+    entry
 }
 
 fn p_entry(i: u8, agency: &str, expires_at: Option<u64>) -> Entry {
