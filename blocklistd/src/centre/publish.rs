@@ -353,7 +353,13 @@ pub struct PublishReport {
 /// (or, with neither, re-signs the manifest with a fresh expiry: a refresh).
 pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, CentreError> {
     let dir = PublishDir::open(dir)?;
-    let lock = dir.lock()?;
+    // The intake service waits out a short holder (an `agency` command, a
+    // snapshot) rather than leave its queue, urgent submissions included,
+    // for another cadence; an operator's run says at once that it is locked.
+    let lock = match options.by {
+        PublishedBy::IntakeService => dir.lock_waiting(LOCK_PATIENCE)?,
+        PublishedBy::Operator => dir.lock()?,
+    };
     let centre = Centre::open(&dir)?;
     let signers = centre.publish_signers(&options.keys)?;
     let mut report = PublishReport::default();
@@ -588,9 +594,11 @@ pub struct SnapshotReport {
     pub deleted: Vec<String>,
 }
 
-/// How long `snapshot` waits for a running publish to release the lock
-/// before listing its snapshot: publishes hold it for seconds at most.
-const SNAPSHOT_LOCK_PATIENCE: Duration = Duration::from_secs(120);
+/// How long a step that must not give up waits for the directory's lock:
+/// `snapshot` before listing its snapshot, the intake service before
+/// publishing its queue. Publishes and `agency` commands hold it for
+/// seconds at most.
+const LOCK_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Writes a snapshot of the centre's current list and lists it in a new
 /// manifest. The directory's lock is held only to check the store against
@@ -610,7 +618,7 @@ pub fn snapshot(
         ..SnapshotReport::default()
     };
     let list_name = {
-        let lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+        let lock = dir.lock_waiting(LOCK_PATIENCE)?;
         let centre = Centre::open(&dir)?;
         centre.publish_signers(keys)?;
         let Some(manifest) = &centre.manifest else {
@@ -648,7 +656,7 @@ pub fn snapshot(
         chain::account(&mut rows, None, Some(entry));
     }
     if rows != held.state {
-        let _lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+        let _lock = dir.lock_waiting(LOCK_PATIENCE)?;
         state::remove_store(&dir.state_path())?;
         return Err(CentreError::Inconsistent {
             file: dir.state_path().display().to_string(),
@@ -671,7 +679,7 @@ pub fn snapshot(
     drop(snapshot);
     let file = dir.stage_document(DocType::Snapshot, version, &bytes)?;
 
-    let lock = dir.lock_waiting(SNAPSHOT_LOCK_PATIENCE)?;
+    let lock = dir.lock_waiting(LOCK_PATIENCE)?;
     let centre = Centre::open(&dir)?;
     let signers = centre.publish_signers(keys)?;
     let Some(current) = &centre.manifest else {

@@ -331,7 +331,14 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
         "{err}"
     );
 
+    // The restart publishes the queue at once; while something else holds
+    // the directory's lock (an `agency` command, say), it waits, rather than
+    // leave the queue for another hour's cadence.
+    let dir = blocklistd::centre::PublishDir::open(&centre.dir).unwrap();
+    let held = dir.lock().unwrap();
     let restarted = Intake::start(&centre, "3600s", &[]);
+    std::thread::sleep(Duration::from_millis(1_500));
+    drop(held);
     let published = restarted.wait_state(&location, "published");
     assert_eq!(
         published["version"], published["promised_version"],
