@@ -138,6 +138,7 @@ fn main() {
         created_at: now,
         entries,
         state,
+        sequences: Default::default(),
         extensions: vec![],
     };
     let file = dir.path().join("snapshot");

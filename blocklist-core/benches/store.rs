@@ -31,6 +31,7 @@ fn main() {
         created_at: now,
         entries,
         state,
+        sequences: Default::default(),
         extensions: vec![],
     };
     let bytes = snapshot.sign(&[&key]).expect("sign snapshot");

@@ -17,6 +17,7 @@ mod submission;
 pub use authority::{Authority, AuthorityError};
 pub use submission::{verify_submission, SubmissionError};
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -27,9 +28,9 @@ use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId,
-    ListState, Manifest, Registry, RegistryChangeError, Snapshot, SnapshotHead, SnapshotStream,
-    TrustRoot, Version,
+    envelope, take_sequences, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef,
+    KeySet, ListId, ListState, Manifest, Registry, RegistryChangeError, Snapshot, SnapshotHead,
+    SnapshotStream, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -506,7 +507,8 @@ impl Verifier {
     /// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
     /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
     /// let snapshot = Snapshot { list, version: Version::FIRST, created_at: Timestamp(0),
-    ///     entries: vec![], state: ListState::default(), extensions: vec![] };
+    ///     entries: vec![], state: ListState::default(), sequences: Default::default(),
+    ///     extensions: vec![] };
     /// let mut file = tempfile::tempfile().unwrap();
     /// file.write_all(&snapshot.sign(&[&key]).unwrap()).unwrap();
     /// let verified = verifier.snapshot_file(file, None).unwrap();
@@ -652,15 +654,15 @@ impl SnapshotEntries<'_> {
     }
 
     /// Ends the read: the rest of the payload must be canonical, and the
-    /// bytes read must be the ones the signatures cover.
-    pub fn finish(self) -> Result<(), VerifyError> {
-        let (_, reader) = self
-            .stream
-            .finish()
-            .map_err(|source| VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source,
-            })?;
+    /// bytes read must be the ones the signatures cover. Returns the
+    /// snapshot's agency sequences ([`Snapshot::sequences`]).
+    pub fn finish(self) -> Result<BTreeMap<KeyId, u64>, VerifyError> {
+        let malformed = |source| VerifyError::Malformed {
+            doc: DocType::Snapshot,
+            source,
+        };
+        let (mut extensions, reader) = self.stream.finish().map_err(malformed)?;
+        let sequences = take_sequences(&mut extensions).map_err(malformed)?;
         let read = Sha256(reader.into_inner().hasher.finalize().into());
         if read != self.signed_digest {
             return Err(VerifyError::DigestMismatch {
@@ -670,7 +672,7 @@ impl SnapshotEntries<'_> {
                 actual: read.to_string(),
             });
         }
-        Ok(())
+        Ok(sequences)
     }
 }
 

@@ -48,7 +48,8 @@ pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
 pub use root::{KeySet, TrustRoot};
-pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream};
+pub(crate) use snapshot::take_sequences;
+pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream, SEQUENCES_EXTENSION};
 pub use submission::{
     ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,
     MAX_SUBMISSION_OPERATIONS,

@@ -1,5 +1,6 @@
 //! [`Snapshot`]: the whole list at one version.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use crate::document::{
     encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId, ListState, Version,
 };
 use crate::entry::{Entry, EntryMeta, Timestamp};
+use crate::keys::KeyId;
 
 /// Every entry of a list at `version`, for bootstrap and recovery. Entry order
 /// carries no meaning; decoding returns them in wire (grouped) order.
@@ -24,6 +26,7 @@ use crate::entry::{Entry, EntryMeta, Timestamp};
 ///     created_at: Timestamp(1_700_000_000),
 ///     entries: vec![],
 ///     state: ListState::default(),
+///     sequences: Default::default(),
 ///     extensions: vec![],
 /// };
 /// let bytes = snapshot.encode_payload().unwrap();
@@ -41,8 +44,60 @@ pub struct Snapshot {
     pub entries: Vec<Entry>,
     /// The digest and count of `entries`, as the centre computed them.
     pub state: ListState,
+    /// The newest sequence applied per agency key at this version, so a
+    /// replica that starts from the snapshot refuses replays of what came
+    /// before it (`docs/FORMAT.md` W4). Carried in extension
+    /// [`SEQUENCES_EXTENSION`].
+    pub sequences: BTreeMap<KeyId, u64>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
+}
+
+/// The snapshot extension tag of [`Snapshot::sequences`] (W4).
+pub const SEQUENCES_EXTENSION: u16 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct WireSequence {
+    key: [u8; 32],
+    sequence: u64,
+}
+
+/// Writes `sequences` in their extension, in its place among `extensions`.
+fn place_sequences(
+    extensions: &[Extension],
+    sequences: &BTreeMap<KeyId, u64>,
+) -> Result<Vec<Extension>, EncodeError> {
+    let wire: Vec<WireSequence> = sequences
+        .iter()
+        .map(|(key, &sequence)| WireSequence {
+            key: key.0,
+            sequence,
+        })
+        .collect();
+    Extension::place(
+        DocType::Snapshot,
+        extensions,
+        SEQUENCES_EXTENSION,
+        "sequences",
+        &wire,
+    )
+}
+
+/// Takes the sequences out of a snapshot's `extensions`: keys strictly
+/// ascending, each at most once.
+pub(crate) fn take_sequences(
+    extensions: &mut Vec<Extension>,
+) -> Result<BTreeMap<KeyId, u64>, DecodeError> {
+    let doc = DocType::Snapshot;
+    let wire: Vec<WireSequence> =
+        Extension::take(doc, extensions, SEQUENCES_EXTENSION, "sequences")?;
+    if wire.windows(2).any(|w| w[0].key >= w[1].key) {
+        return Err(doc.invalid("sequences", "keys not strictly ascending"));
+    }
+    Ok(wire
+        .into_iter()
+        .map(|w| (KeyId(w.key), w.sequence))
+        .collect())
 }
 
 impl Snapshot {
@@ -86,7 +141,7 @@ impl Document for Snapshot {
             state_entries: self.state.entries,
             agencies: agencies.to_wire(),
             entries: groups::group_entries(self.entries.iter(), &agencies),
-            extensions: self.extensions.clone(),
+            extensions: place_sequences(&self.extensions, &self.sequences)?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -97,14 +152,16 @@ impl Document for Snapshot {
         let (head, mut stream) = SnapshotStream::open(payload, payload.len() as u64)?;
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, usize::MAX)? {}
-        let (extensions, _) = stream.finish()?;
+        let (mut extensions, _) = stream.finish()?;
         groups::unique_decoded(Self::TYPE, entries.iter().map(|e| &e.id))?;
+        let sequences = take_sequences(&mut extensions)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
             created_at: head.created_at,
             entries,
             state: head.state,
+            sequences,
             extensions,
         })
     }
@@ -149,6 +206,7 @@ pub struct SnapshotHead {
 ///     created_at: Timestamp(1_700_000_000),
 ///     state: ListState::of([&entry]),
 ///     entries: vec![entry],
+///     sequences: Default::default(),
 ///     extensions: vec![],
 /// };
 /// let payload = snapshot.encode_payload().unwrap();
@@ -292,6 +350,7 @@ mod tests {
         let entries = reader.entries(wire.entries)?;
         reader.finish()?;
         groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
+        let mut extensions = Extension::check(doc, wire.extensions)?;
         Ok(Snapshot {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,
@@ -301,7 +360,8 @@ mod tests {
                 digest: StateDigest(wire.state_digest),
                 entries: wire.state_entries,
             },
-            extensions: Extension::check(doc, wire.extensions)?,
+            sequences: take_sequences(&mut extensions)?,
+            extensions,
         })
     }
 
@@ -310,7 +370,7 @@ mod tests {
         let (head, mut stream) = SnapshotStream::open(payload, payload.len() as u64)?;
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, batch)? {}
-        let (extensions, rest) = stream.finish()?;
+        let (mut extensions, rest) = stream.finish()?;
         assert!(
             rest.is_empty(),
             "the stream stopped before the payload's end"
@@ -322,6 +382,7 @@ mod tests {
             created_at: head.created_at,
             entries,
             state: head.state,
+            sequences: take_sequences(&mut extensions)?,
             extensions,
         })
     }
@@ -371,6 +432,9 @@ mod tests {
                     created_at: Timestamp(version / 3),
                     state: ListState::of(&entries),
                     entries,
+                    sequences: (0..version % 3)
+                        .map(|k| (KeyId([k as u8; 32]), version / 7))
+                        .collect(),
                     extensions: ext
                         .into_iter()
                         .enumerate()

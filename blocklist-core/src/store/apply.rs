@@ -1,5 +1,6 @@
 //! Applying verified deltas and snapshots, each in one transaction.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBeh
 use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
+use crate::keys::KeyId;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
 use crate::store::{
     meta_from_row, read_entry, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
@@ -323,7 +325,7 @@ impl Store {
         });
         // A decode error ends the batches early, so it is the cause to report
         // before anything the sorter saw.
-        let state = read.map_err(|e| refused(&path, e))?;
+        let (state, sequences) = read.map_err(|e| refused(&path, e))?;
         sorted?;
         check_state(
             &format!("snapshot {} entries", head.version),
@@ -333,6 +335,9 @@ impl Store {
         .map_err(|e| refused(&path, e))?;
         follower.verified();
         append_sorted(&tx, &path, sorter, state.entries)?;
+        for (key, sequence) in &sequences {
+            record_sequence(&tx, &path, key, *sequence)?;
+        }
         commit(
             tx,
             &path,
@@ -359,12 +364,13 @@ const BATCH: usize = 4096;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// The reading half of a snapshot apply: decodes the entries in batches,
-/// sends them to the writer, and returns the state they give once the whole
-/// file proved to be the signed one. Stops early when the writer has.
+/// sends them to the writer, and returns the state they give and the
+/// snapshot's agency sequences once the whole file proved to be the signed
+/// one. Stops early when the writer has.
 fn read_snapshot(
     snapshot: &Verified<SnapshotFile>,
     batches: mpsc::SyncSender<Vec<Entry>>,
-) -> Result<ListState, VerifyError> {
+) -> Result<(ListState, BTreeMap<KeyId, u64>), VerifyError> {
     let mut entries = snapshot.entries()?;
     let mut state = ListState::default();
     loop {
@@ -376,15 +382,15 @@ fn read_snapshot(
         state.entries += batch.len() as u64;
         if !batch.is_empty() && batches.send(batch).is_err() {
             // The writer failed: its error is the one to report.
-            return Ok(state);
+            return Ok((state, BTreeMap::new()));
         }
         if !more {
             break;
         }
     }
     drop(batches);
-    entries.finish()?;
-    Ok(state)
+    let sequences = entries.finish()?;
+    Ok((state, sequences))
 }
 
 /// Where a snapshot apply keeps its sorted runs: beside the database, as
@@ -659,15 +665,26 @@ fn record_sequences(
         return Ok(Err(replay));
     }
     for signer in authority.signers() {
-        let sequence = to_db(path, "sequence", signer.sequence)?;
-        tx.prepare_cached(
-            "INSERT INTO agency_sequences (key_id, sequence) VALUES (?1, ?2)
-             ON CONFLICT (key_id) DO UPDATE SET sequence = excluded.sequence",
-        )
-        .and_then(|mut stmt| stmt.execute(params![signer.key.0.as_slice(), sequence]))
-        .map_err(sqlite(path, "record agency sequence"))?;
+        record_sequence(tx, path, &signer.key, signer.sequence)?;
     }
     Ok(Ok(()))
+}
+
+/// Records `sequence` as applied from `key`, unless a newer one is.
+fn record_sequence(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    key: &KeyId,
+    sequence: u64,
+) -> Result<(), StoreError> {
+    let sequence = to_db(path, "sequence", sequence)?;
+    tx.prepare_cached(
+        "INSERT INTO agency_sequences (key_id, sequence) VALUES (?1, ?2)
+         ON CONFLICT (key_id) DO UPDATE SET sequence = MAX(sequence, excluded.sequence)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![key.0.as_slice(), sequence]))
+    .map_err(sqlite(path, "record agency sequence"))?;
+    Ok(())
 }
 
 fn refused(path: &std::path::Path, source: VerifyError) -> StoreError {

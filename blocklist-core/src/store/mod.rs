@@ -27,6 +27,7 @@ use checkpoint::Checkpointer;
 
 pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
+pub use query::Whole;
 
 use crate::digest::StateDigest;
 use crate::document::{ListState, Version};

@@ -149,9 +149,10 @@ impl Store {
         .collect()
     }
 
-    /// The version held and every entry at that very version (one read
-    /// transaction: a writer committing meanwhile is not seen), in key order.
-    pub fn read_whole(&self) -> Result<(StoreState, Vec<Entry>), StoreError> {
+    /// The version held, every entry at that very version, in key order, and
+    /// the agency sequences applied by then (one read transaction: a writer
+    /// committing meanwhile is not seen): what a snapshot of it says.
+    pub fn read_whole(&self) -> Result<Whole, StoreError> {
         let tx = self
             .conn
             .unchecked_transaction()
@@ -159,9 +160,25 @@ impl Store {
         let state = read_state(&tx, &self.path)?;
         let mut entries = Vec::with_capacity(usize::try_from(state.state.entries).unwrap_or(0));
         self.for_each_entry(|entry| entries.push(entry))?;
+        let sequences = self.agency_sequences()?;
         tx.commit().map_err(sqlite(&self.path, "end read"))?;
-        Ok((state, entries))
+        Ok(Whole {
+            state,
+            entries,
+            sequences,
+        })
     }
+}
+
+/// The whole list at one version ([`Store::read_whole`]).
+#[derive(Debug)]
+pub struct Whole {
+    /// The version and state held.
+    pub state: StoreState,
+    /// Every entry, in key order.
+    pub entries: Vec<Entry>,
+    /// The newest sequence applied per agency key.
+    pub sequences: BTreeMap<KeyId, u64>,
 }
 
 fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {
@@ -281,7 +298,7 @@ mod tests {
         let a = entry("a.example", "x", None);
         let b = entry("b.example", "y", Some(3));
         let (_dir, store) = store_with(&[b.clone(), a.clone()]);
-        let (state, entries) = store.read_whole().unwrap();
+        let Whole { state, entries, .. } = store.read_whole().unwrap();
         assert_eq!(state.version, Some(Version::FIRST));
         assert_eq!(state.state.entries, 2);
         assert_eq!(entries, vec![a.clone(), b]);

@@ -732,6 +732,7 @@ fn document_cases() -> Cases {
         created_at: Timestamp(T0 + 1),
         entries: after.clone(),
         state: ListState::of(&after),
+        sequences: Default::default(),
         extensions: vec![],
     };
     let snapshot2_bytes = snapshot2.sign(&[&publish_key]).unwrap();

@@ -110,6 +110,7 @@ fn every_document_round_trips_through_sign_and_verify() {
         created_at: NOW,
         entries: entries.clone(),
         state: ListState::of(&entries),
+        sequences: Default::default(),
         extensions: vec![Extension {
             tag: 9,
             data: vec![1, 2, 3],
@@ -235,6 +236,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
         created_at: NOW,
         entries: entries.clone(),
         state: ListState::of(&entries),
+        sequences: Default::default(),
         extensions: vec![],
     };
     let bytes = s.sign(&[&c.key]).unwrap();
@@ -589,7 +591,7 @@ proptest! {
         let entries: Vec<Entry> = entries.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
         let s = Snapshot {
             list: list(), version: Version::FIRST, created_at: NOW,
-            state: ListState::of(&entries), entries, extensions: vec![],
+            state: ListState::of(&entries), entries, sequences: Default::default(), extensions: vec![],
         };
         let bytes = s.encode_payload().unwrap();
         let back = Snapshot::decode_payload(&bytes).unwrap();

@@ -63,6 +63,7 @@ pub fn snapshot(version: u64, entries: Vec<Entry>) -> Snapshot {
         created_at: NOW,
         state: ListState::of(&entries),
         entries,
+        sequences: Default::default(),
         extensions: vec![],
     }
 }

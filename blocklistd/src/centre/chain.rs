@@ -38,6 +38,7 @@ impl Replica {
     pub fn from_snapshot(snapshot: Snapshot) -> Replica {
         Replica {
             made_at: snapshot.created_at,
+            sequences: snapshot.sequences.into_iter().collect(),
             ..Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
         }
     }

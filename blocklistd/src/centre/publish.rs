@@ -33,8 +33,8 @@ use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::store::Store;
-use blocklist_core::verify::{SnapshotFile, Verified, Verifier};
+use blocklist_core::store::{Store, Whole};
+use blocklist_core::verify::{Authority, SnapshotFile, Verified, Verifier};
 use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, Signer, Timestamp};
 
 use crate::centre::chain::{self, Replica};
@@ -453,7 +453,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         submissions: std::mem::take(&mut accepted.carried),
         extensions: vec![],
     };
-    check_authority(verifier, list.store(), &delta, &olds)?;
+    let authority = check_authority(verifier, list.store(), &delta, &olds)?;
     drop(olds);
     let mut manifest = centre.next_manifest(now, options.manifest_lifetime, state, version);
     let file_error = |file: &str| {
@@ -477,17 +477,22 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         // new root, so the chain restarts from a snapshot the new keys sign.
         manifest.deltas.clear();
         manifest.snapshots.clear();
-        let (stored, entries) = list.store().read_whole()?;
-        let mut replica = Replica::from_entries(held, stored.state, entries);
+        let whole = list.store().read_whole()?;
+        let mut replica = Replica::from_entries(held, whole.state.state, whole.entries);
         replica
             .apply(version, &delta.ops)
             .expect("changes() only makes operations that apply");
+        let mut sequences = whole.sequences;
+        for signer in authority.iter().flat_map(Authority::signers) {
+            sequences.insert(signer.key, signer.sequence);
+        }
         let snapshot = Snapshot {
             list: delta.list.clone(),
             version,
             created_at: now,
             entries: replica.entries().collect(),
             state: replica.state(),
+            sequences,
             extensions: vec![],
         };
         drop(replica);
@@ -643,7 +648,11 @@ pub fn snapshot(
     // Without the lock: a publish may commit meanwhile; the read below sees
     // one version whole, whichever it is.
     let store = Store::open(dir.state_path(), list_name.as_str())?;
-    let (held, entries) = store.read_whole()?;
+    let Whole {
+        state: held,
+        entries,
+        sequences,
+    } = store.read_whole()?;
     drop(store);
     let Some(version) = held.version else {
         return Ok(skip("the store holds no version".to_owned()));
@@ -673,6 +682,7 @@ pub fn snapshot(
         created_at: options.now,
         entries,
         state: held.state,
+        sequences,
         extensions: vec![],
     };
     let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;
@@ -1131,22 +1141,23 @@ impl Planned {
 /// Refuses, before anything is signed, a version replicas would refuse
 /// because no agency asked for its changes (`docs/FORMAT.md` W1-W6): above
 /// all, a publish of input files under the label of a registered agency.
-/// `olds` are the listings `delta`'s operations find, in order.
+/// `olds` are the listings `delta`'s operations find, in order. Returns
+/// what its carried submissions ask for.
 fn check_authority(
     verifier: &Verifier,
     store: &Store,
     delta: &Delta,
     olds: &[Option<Entry>],
-) -> Result<(), CentreError> {
+) -> Result<Option<Authority>, CentreError> {
     let refused = |source| CentreError::Unauthorised {
         version: delta.version.get(),
         source,
     };
     let Some(authority) = verifier.authority(delta).map_err(refused)? else {
-        return Ok(());
+        return Ok(None);
     };
     if !authority.judges(store.state()?.data_time) {
-        return Ok(());
+        return Ok(Some(authority));
     }
     let sequences = store.agency_sequences()?;
     authority
@@ -1156,7 +1167,7 @@ fn check_authority(
             |key| sequences.get(key).copied(),
         )?
         .map_err(refused)?;
-    Ok(())
+    Ok(Some(authority))
 }
 
 /// The operations that take `list` to what the inputs say, each decided by

@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use blocklist_core::document::{CarriedSubmission, Delta, Document, FileRef, Manifest, Op};
+use blocklist_core::document::{
+    CarriedSubmission, Delta, Document, FileRef, Manifest, Op, Snapshot, Submission,
+};
 use blocklist_core::verify::read_unverified;
 use blocklist_core::{Entry, Sha256, Timestamp};
 use blocklistd::centre::keyfile;
@@ -237,6 +239,18 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     refused(&daemon, "of agency th-dsi is revoked since", 1);
     assert!(!daemon.listed("number", "081-234-9999"));
     assert!(daemon.stop());
-    // The honest centre's own directory still verifies end to end.
+    // The honest centre's own directory still verifies end to end, and its
+    // snapshot carries th-aoc's sequence, so a replica that starts from it
+    // refuses a replay of th-aoc's listing too (W4).
     ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    let snapshot: Snapshot =
+        read_unverified(&std::fs::read(&centre.files("snapshots")[0]).unwrap()).unwrap();
+    let listing_sequence = read_unverified::<Submission>(&delta1.submissions[0].file)
+        .unwrap()
+        .sequence;
+    assert_eq!(
+        snapshot.sequences.values().copied().collect::<Vec<_>>(),
+        [listing_sequence.get()]
+    );
 }
