@@ -510,6 +510,85 @@ pub(super) fn cases(c: &mut Cases) {
         ))],
         vec![],
     );
+    snapshot_sequences(c);
+}
+
+/// Snapshot extension tag 1 (W4): the agency sequences applied up to the
+/// snapshot's version, as FORMAT.md writes them, and its form refused.
+fn snapshot_sequences(c: &mut Cases) {
+    #[derive(serde::Serialize)]
+    struct WireSequence {
+        key: [u8; 32],
+        sequence: u64,
+    }
+    let (r1, publish) = ("valid/root-1.root", key(2));
+    let (aoc, dsi) = (key(7).public_key().id(), key(9).public_key().id());
+    let snapshot = Snapshot {
+        list: list(),
+        version: Version::FIRST,
+        created_at: Timestamp(T0),
+        entries: vec![],
+        state: ListState::default(),
+        sequences: [(aoc, 3), (dsi, 1)].into(),
+        extensions: vec![],
+    };
+    let payload = snapshot.encode_payload().unwrap();
+    let bare = Snapshot {
+        sequences: BTreeMap::new(),
+        ..snapshot.clone()
+    }
+    .encode_payload()
+    .unwrap();
+    let with_sequences = |sequences: &[(KeyId, u64)]| {
+        let mut payload = bare.clone();
+        assert_eq!(payload.pop(), Some(0), "no extensions");
+        let wire: Vec<WireSequence> = sequences
+            .iter()
+            .map(|(key, sequence)| WireSequence {
+                key: key.0,
+                sequence: *sequence,
+            })
+            .collect();
+        payload.extend(encode(&vec![wire::Extension {
+            tag: SEQUENCES_EXTENSION,
+            data: encode(&wire),
+        }]));
+        payload
+    };
+    let mut ascending = [(aoc, 3), (dsi, 1)];
+    ascending.sort();
+    assert_eq!(
+        with_sequences(&ascending),
+        payload,
+        "FORMAT.md's snapshot extension tag 1"
+    );
+    let check = format!("snapshot {r1} 0");
+    c.add(
+        "W4",
+        "valid/snapshot-1-sequences.snapshot",
+        &check,
+        "ok",
+        &seal(DocType::Snapshot, &payload, &[&publish]),
+    );
+    let (low, high) = (ascending[0], ascending[1]);
+    c.add(
+        "W4",
+        "payload/snapshot-sequences-not-ascending.snapshot",
+        &check,
+        "!Malformed.Invalid",
+        &seal(
+            DocType::Snapshot,
+            &with_sequences(&[high, low]),
+            &[&publish],
+        ),
+    );
+    c.add(
+        "E1",
+        "payload/snapshot-sequences-empty.snapshot",
+        &check,
+        "!Malformed.Invalid",
+        &seal(DocType::Snapshot, &with_sequences(&[]), &[&publish]),
+    );
 }
 
 /// The refusal as the vector files name it, after `Authority.`
