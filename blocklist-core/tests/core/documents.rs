@@ -564,6 +564,7 @@ proptest! {
         entries in prop::collection::vec(arb_entry(), 0..40),
         kinds in prop::collection::vec(0u8..3, 40),
         version in 1u64..u64::MAX,
+        carried in prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 0..64)), 0..3),
     ) {
         let mut seen = std::collections::HashSet::new();
         let ops: Vec<Op> = entries
@@ -572,10 +573,18 @@ proptest! {
             .zip(kinds)
             .map(|(e, k)| match k { 0 => Op::Add(e), 1 => Op::Update(e), _ => Op::Remove(e.id) })
             .collect();
-        let d = delta(version, ops, ListState::default());
+        // Carried submissions are opaque to the decoder (verified later, W2).
+        let d = Delta {
+            submissions: carried
+                .into_iter()
+                .map(|(at, file)| CarriedSubmission { accepted_at: Timestamp(at), file })
+                .collect(),
+            ..delta(version, ops, ListState::default())
+        };
         let bytes = d.encode_payload().unwrap();
         let back = Delta::decode_payload(&bytes).unwrap();
         prop_assert_eq!(back.encode_payload().unwrap(), bytes);
+        prop_assert_eq!(&back.submissions, &d.submissions);
         let mut want = d.ops.clone();
         let mut have = back.ops.clone();
         want.sort_by(|a, b| a.id().cmp(b.id()));
@@ -586,17 +595,21 @@ proptest! {
     #[test]
     fn snapshot_encode_decode_round_trips_and_keeps_the_digest(
         entries in prop::collection::vec(arb_entry(), 0..40),
+        sequences in prop::collection::btree_map(any::<[u8; 32]>(), any::<u64>(), 0..4),
     ) {
         let mut seen = std::collections::HashSet::new();
         let entries: Vec<Entry> = entries.into_iter().filter(|e| seen.insert(e.id.clone())).collect();
         let s = Snapshot {
             list: list(), version: Version::FIRST, created_at: NOW,
-            state: ListState::of(&entries), entries, sequences: Default::default(), extensions: vec![],
+            state: ListState::of(&entries), entries,
+            sequences: sequences.into_iter().map(|(k, v)| (KeyId(k), v)).collect(),
+            extensions: vec![],
         };
         let bytes = s.encode_payload().unwrap();
         let back = Snapshot::decode_payload(&bytes).unwrap();
         prop_assert_eq!(back.encode_payload().unwrap(), bytes);
         prop_assert_eq!(back.computed_state(), s.state);
+        prop_assert_eq!(back.sequences, s.sequences);
     }
 
     #[test]
