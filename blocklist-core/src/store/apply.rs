@@ -178,12 +178,14 @@ impl Store {
                 }
             }
         }
-        for id in authority.map_or(&[][..], |a| a.unmade()) {
-            let current = read_entry(&tx, &path, id)?;
-            authority
-                .expect("unmade identifiers come from an authority")
-                .check_unmade(id, current.as_ref())
-                .map_err(unauthorised)?;
+        if let Some(authority) = authority {
+            // The identifiers no operation named are as they were.
+            for id in authority.unmade() {
+                let current = read_entry(&tx, &path, id)?;
+                authority
+                    .check_unmade(id, current.as_ref())
+                    .map_err(unauthorised)?;
+            }
         }
         check_state(
             &format!("state after delta {version}"),
