@@ -14,7 +14,9 @@ use blocklist_core::{Entry, Sha256, Timestamp};
 use blocklistd::centre::keyfile;
 
 use crate::daemon::{polling, Daemon, Site};
-use crate::submissions::{aoc_lists_a_number, centre_with_agencies, list_numbers, remove_numbers};
+use crate::submissions::{
+    aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers, revoke_dsi_key,
+};
 use crate::support::{copy_dir, fails, ok, s, Centre, Server};
 
 /// The forging centre: a copy of the honest directory, served on its own.
@@ -158,14 +160,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     );
 
     // 2. It carries th-dsi's signed removal, which the rules refuse.
-    let removal = remove_numbers(
-        &centre,
-        "th-dsi",
-        &dsi_key,
-        "dsi-remove.submission",
-        &numbers,
-        "error",
-    );
+    let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     forger.reset(forger.serial());
     forger.forge(
         vec![Op::Remove(listed.id.clone())],
@@ -191,17 +186,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
 
     // 4. th-dsi's key is revoked; a listing it signs after that is refused
     // by the daemon as by the centre.
-    ok(&[
-        "agency",
-        "revoke",
-        s(&centre.dir),
-        "--id",
-        "th-dsi",
-        "--key",
-        s(&dsi_key.with_extension("pub")),
-        "--sign-with",
-        s(&centre.root_key),
-    ]);
+    revoke_dsi_key(&centre, &dsi_key);
     ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
     copy_dir(
         &centre.dir.join("registries"),

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::daemon::{polling, Site};
 use crate::submissions::{
-    aoc_lists_a_number, centre_with_agencies, list_numbers, manifest_version, remove_numbers,
-    submit,
+    aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers,
+    manifest_version, submit,
 };
 use crate::support::*;
 
@@ -209,14 +209,7 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
     assert!(daemon.listed("domain", "urgent-scam.example"));
 
     // th-dsi may not remove th-aoc's listing: refused naming owner and rule, nothing kept.
-    let removal = remove_numbers(
-        &centre,
-        "th-dsi",
-        &dsi_key,
-        "dsi-remove.submission",
-        &numbers,
-        "error",
-    );
+    let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     let (status, refused_location, body) = intake.post(&removal);
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
     assert!(refused_location.is_none());
@@ -432,14 +425,7 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
         centre.dir.join("manifest").exists() && manifest_version(&centre) == "1"
     });
 
-    let removal = remove_numbers(
-        &centre,
-        "th-dsi",
-        &dsi_key,
-        "dsi-remove.submission",
-        &numbers,
-        "error",
-    );
+    let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     deliver(&removal, "dsi.submission");
     let error = inbox.join("refused/dsi.error");
     wait_for("the refusal", &intake, || {

@@ -90,6 +90,35 @@ pub fn aoc_lists_a_number(centre: &Centre, aoc_key: &Path) -> (PathBuf, PathBuf)
     (numbers, listing)
 }
 
+/// th-dsi's signed removal (an error, it says) of the numbers in `numbers`,
+/// which th-aoc lists ([`aoc_lists_a_number`]).
+pub fn dsi_removes_aocs_number(centre: &Centre, dsi_key: &Path, numbers: &Path) -> PathBuf {
+    remove_numbers(
+        centre,
+        "th-dsi",
+        dsi_key,
+        "dsi-remove.submission",
+        numbers,
+        "error",
+    )
+}
+
+/// Revokes th-dsi's key (the `.pub` beside `dsi_key`) from now, signed by
+/// the centre's root key.
+pub fn revoke_dsi_key(centre: &Centre, dsi_key: &Path) {
+    ok(&[
+        "agency",
+        "revoke",
+        s(&centre.dir),
+        "--id",
+        "th-dsi",
+        "--key",
+        s(&dsi_key.with_extension("pub")),
+        "--sign-with",
+        s(&centre.root_key),
+    ]);
+}
+
 /// `blocklist submit` as `agency`: the numbers in `file` removed, `why`.
 pub fn remove_numbers(
     centre: &Centre,
@@ -195,14 +224,7 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     );
 
     // th-dsi may list numbers, but not remove th-aoc's: refused whole, naming th-aoc.
-    let removal = remove_numbers(
-        &centre,
-        "th-dsi",
-        &dsi_key,
-        "dsi-remove.submission",
-        &numbers,
-        "error",
-    );
+    let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     let err = fails(&centre.publish_args(&["--submission", s(&removal)]));
     assert!(
         err.contains("number +66812345678 is listed by th-aoc; th-dsi may not remove it"),
@@ -272,18 +294,7 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     assert!(daemon.stop());
 
     // Once th-dsi's key is revoked, its submissions are refused from then on.
-    let dsi_public = dsi_key.with_extension("pub");
-    ok(&[
-        "agency",
-        "revoke",
-        s(&centre.dir),
-        "--id",
-        "th-dsi",
-        "--key",
-        s(&dsi_public),
-        "--sign-with",
-        s(&centre.root_key),
-    ]);
+    revoke_dsi_key(&centre, &dsi_key);
     let late = submit(
         &centre,
         "th-dsi",
