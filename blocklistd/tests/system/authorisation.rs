@@ -239,3 +239,37 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         [listing_sequence.get()]
     );
 }
+
+#[test]
+fn a_dropped_delta_carrying_a_submission_waits_for_the_registry_that_makes_it_verify() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let (_, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let site = Site::new();
+    let daemon = site.start(&format!(
+        "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",
+        s(&centre.first_root())
+    ));
+    // The courier brings the delta before the registry: it waits, saying why.
+    let into_inbox = |folder: &str| {
+        let inbox = site.inbox().join(folder);
+        std::fs::create_dir_all(&inbox).unwrap();
+        for file in centre.files(folder) {
+            std::fs::copy(&file, inbox.join(file.file_name().unwrap())).unwrap();
+        }
+    };
+    into_inbox("deltas");
+    let status = daemon.wait_status("the delta waiting", |s| {
+        s["drop_left_in_place"][0]["state"] == "waiting"
+    });
+    let reason = status["drop_left_in_place"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("waiting for the agency registry that makes it verify")
+            && reason.contains("no agency registry is held"),
+        "{status:#}"
+    );
+    into_inbox("registries");
+    daemon.wait_version(1);
+    assert!(daemon.listed("number", "081-234-5678"));
+    assert!(daemon.stop());
+}

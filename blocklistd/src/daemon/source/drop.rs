@@ -47,7 +47,7 @@ use blocklist_core::document::{
     DecodeError, Delta, DocType, Document, FileRef, Manifest, Registry, SnapshotStream, TrustRoot,
     Version, FOLDER_TYPES,
 };
-use blocklist_core::verify::VerifyError;
+use blocklist_core::verify::{AuthorityError, SubmissionError, VerifyError};
 use blocklist_core::Sha256;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument as _};
@@ -335,7 +335,7 @@ impl DropFolder {
             (rank, order)
         });
         let mut progressed = false;
-        let mut waiting: Vec<Dropped> = Vec::new();
+        let mut waiting: Vec<(Dropped, Option<String>)> = Vec::new();
         for doc in docs {
             let span = tracing::info_span!("dropped_file", file = %doc.path.display(), doc = %doc.doc, version = doc.order);
             let result = syncer.take(&doc).instrument(span.clone()).await;
@@ -349,13 +349,13 @@ impl DropFolder {
                     info!("already held");
                     move_to(&inbox, &doc.path, PROCESSED_DIR);
                 }
-                Ok(Taken::Waiting) => waiting.push(doc),
+                Ok(Taken::Waiting(why)) => waiting.push((doc, why)),
                 Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
                 Err(DaemonError::NoTrustRoot) => {
                     if self.log.allow(false) {
                         warn!("no trust root: dropped file left in place");
                     }
-                    waiting.push(doc);
+                    waiting.push((doc, None));
                 }
                 Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
             }
@@ -364,7 +364,7 @@ impl DropFolder {
         let mut again = progressed;
         while again {
             again = false;
-            for doc in std::mem::take(&mut waiting) {
+            for (doc, _) in std::mem::take(&mut waiting) {
                 match syncer.take(&doc).await {
                     Ok(Taken::Applied) => {
                         again = true;
@@ -372,25 +372,27 @@ impl DropFolder {
                         move_to(&inbox, &doc.path, PROCESSED_DIR);
                     }
                     Ok(Taken::AlreadyHeld) => move_to(&inbox, &doc.path, PROCESSED_DIR),
-                    Ok(Taken::Waiting) | Err(DaemonError::NoTrustRoot) => waiting.push(doc),
+                    Ok(Taken::Waiting(why)) => waiting.push((doc, why)),
+                    Err(DaemonError::NoTrustRoot) => waiting.push((doc, None)),
                     Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
                     Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
                 }
             }
         }
         let position = (syncer.trusted_root_version(), syncer.held());
-        for doc in waiting {
+        for (doc, why) in waiting {
             let held = position.1.map_or(0, |v| v.get());
-            if self.log.allow(false) {
-                info!(file = %doc.path.display(), version = doc.order, held, "dropped file waits for the versions before it");
-            }
-            let reason = match position.0 {
-                None => format!("a {} waiting for a trust root", doc.doc),
-                Some(_) => format!(
+            let reason = match (why, position.0) {
+                (Some(why), _) => why,
+                (None, None) => format!("a {} waiting for a trust root", doc.doc),
+                (None, Some(_)) => format!(
                     "a {} of version {} waiting for the versions before it (version {held} is held)",
                     doc.doc, doc.order
                 ),
             };
+            if self.log.allow(false) {
+                info!(file = %doc.path.display(), version = doc.order, held, %reason, "dropped file left in place");
+            }
             self.judged.insert(
                 doc.path,
                 Judged {
@@ -595,7 +597,7 @@ impl Syncer {
                     self.held_root(doc)?;
                     Ok(Taken::AlreadyHeld)
                 }
-                Some(current) if doc.order > current.get() + 1 => Ok(Taken::Waiting),
+                Some(current) if doc.order > current.get() + 1 => Ok(Taken::Waiting(None)),
                 Some(_) => {
                     self.rotate_root(&doc.bytes, &name)?;
                     Ok(Taken::Applied)
@@ -607,7 +609,7 @@ impl Syncer {
                     return Ok(Taken::AlreadyHeld);
                 }
                 if doc.order > held + 1 {
-                    return Ok(Taken::Waiting);
+                    return Ok(Taken::Waiting(None));
                 }
                 self.accept_registry(&doc.bytes, &name)?;
                 Ok(Taken::Applied)
@@ -629,7 +631,7 @@ impl Syncer {
                     return Ok(Taken::AlreadyHeld);
                 }
                 if doc.doc == DocType::Delta && doc.order > held + 1 {
-                    return Ok(Taken::Waiting);
+                    return Ok(Taken::Waiting(None));
                 }
                 let result = match doc.doc {
                     DocType::Delta => self.apply_delta(doc.bytes.clone(), &name).await,
@@ -645,7 +647,18 @@ impl Syncer {
                     Err(DaemonError::Verify {
                         source: VerifyError::Gap { .. },
                         ..
-                    }) => Ok(Taken::Waiting),
+                    }) => Ok(Taken::Waiting(None)),
+                    // A submission it carries may be of an agency or key a
+                    // registry not dropped yet registers: the courier may
+                    // bring it later, so the delta waits rather than being
+                    // rejected.
+                    Err(DaemonError::Verify {
+                        source: VerifyError::Authority { source },
+                        ..
+                    }) if waits_for_registry(&source) => Ok(Taken::Waiting(Some(format!(
+                        "a delta of version {} waiting for the agency registry that makes it verify: {source}",
+                        doc.order
+                    )))),
                     Err(err) => Err(err),
                 }
             }
@@ -695,7 +708,21 @@ impl Syncer {
 enum Taken {
     Applied,
     AlreadyHeld,
-    Waiting,
+    /// Left in place for a later round; why, when not the versions before it.
+    Waiting(Option<String>),
+}
+
+/// Whether a delta refused for `error` may verify once a newer agency
+/// registry is held: none is held yet, or a carried submission's key is in
+/// none held.
+fn waits_for_registry(error: &AuthorityError) -> bool {
+    match error {
+        AuthorityError::NoRegistry { .. } => true,
+        AuthorityError::Submission { source, .. } => {
+            matches!(**source, SubmissionError::UnknownKey { .. })
+        }
+        _ => false,
+    }
 }
 
 /// Moves a dropped file into `folder` (`processed/`, `rejected/`).
