@@ -173,8 +173,9 @@ pub struct Authority {
 }
 
 impl Authority {
-    /// Verifies `delta`'s carried submissions against `registry` (W2, W3);
-    /// `since` is when registry version 1 was issued.
+    /// Verifies `delta`'s carried submissions against `registry` (W2, W3,
+    /// and each key's submissions in order, W4); `since` is when registry
+    /// version 1 was issued.
     pub(super) fn new(
         delta: &Delta,
         registry: &Registry,
