@@ -352,15 +352,7 @@ impl Verifier {
     /// assert!(verifier.check_registry(&bytes).is_err()); // a replay now
     /// ```
     pub fn check_registry(&self, bytes: &[u8]) -> Result<Verified<Registry>, VerifyError> {
-        let root = &self.root.doc;
-        let env = envelope_of::<Registry>(bytes)?;
-        check_signatures(
-            (&env).into(),
-            Role::Root,
-            &[(&root.root_keys, root.version)],
-        )?;
-        let doc: Registry = decode(&env)?;
-        self.check_list(&doc)?;
+        let doc = self.root_signed_registry(bytes)?;
         let held = self.registry.as_deref();
         follows(DocType::Registry, held.map(|r| r.version), doc.version)?;
         doc.check_follows(held)
@@ -374,6 +366,40 @@ impl Verifier {
             file: Sha256::of(bytes),
             authority: None,
         })
+    }
+
+    /// Checks a registry of a version no newer than the one held, as the
+    /// current root's keys sign it again after a rotation (AR2): signed by a
+    /// threshold of them and by no other key, of this list. Whether its
+    /// content follows the chain is for whoever takes the kept chain up
+    /// again, version by version; a newer version goes through
+    /// [`Self::accept_registry`] instead.
+    pub fn check_registry_signed_again(&self, bytes: &[u8]) -> Result<Version, VerifyError> {
+        let doc = self.root_signed_registry(bytes)?;
+        let held = self.registry.as_deref().map(|r| r.version);
+        match held {
+            Some(held) if doc.version <= held => Ok(doc.version),
+            _ => Err(VerifyError::Gap {
+                doc: DocType::Registry,
+                trusted: held.map_or(0, Version::get),
+                offered: doc.version.get(),
+            }),
+        }
+    }
+
+    /// A registry's envelope, signatures by the current root's root keys
+    /// (AR2) and list.
+    fn root_signed_registry(&self, bytes: &[u8]) -> Result<Registry, VerifyError> {
+        let root = &self.root.doc;
+        let env = envelope_of::<Registry>(bytes)?;
+        check_signatures(
+            (&env).into(),
+            Role::Root,
+            &[(&root.root_keys, root.version)],
+        )?;
+        let doc: Registry = decode(&env)?;
+        self.check_list(&doc)?;
+        Ok(doc)
     }
 
     /// Checks a registry as [`Self::check_registry`] does and, if it passes,

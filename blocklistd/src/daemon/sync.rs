@@ -30,7 +30,7 @@ use blocklist_core::document::{DocType, FileRef, Manifest, Version};
 use blocklist_core::replica::Replica;
 use blocklist_core::store::{Applied, StoreError, StoreState};
 use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
-use blocklist_core::Timestamp;
+use blocklist_core::{Sha256, Timestamp};
 use tokio::sync::watch;
 use tracing::{info, warn, Instrument as _};
 
@@ -318,6 +318,54 @@ impl Syncer {
         );
         self.files.write(&rel, bytes)?;
         self.publish_registry();
+        Ok(())
+    }
+
+    /// Keeps a registry of a version already held when the root in force
+    /// signs it (the centre signs every version again after a rotation of
+    /// the root keys), so a restart verifies the kept chain under that root
+    /// ([`Self::resume_registries`]). One already kept, or signed under
+    /// another root, is left alone.
+    pub(crate) fn keep_registry_signed_again(
+        &mut self,
+        bytes: &[u8],
+        name: &str,
+    ) -> Result<(), DaemonError> {
+        let Some(verifier) = self.verifier.as_ref() else {
+            return Err(DaemonError::NoTrustRoot);
+        };
+        let Ok(version) = verifier.check_registry_signed_again(bytes) else {
+            return Ok(());
+        };
+        let rel = FileRef {
+            version,
+            sha256: Sha256::of(bytes),
+            size: bytes.len() as u64,
+        }
+        .path(DocType::Registry);
+        if self.files.has(&rel) {
+            return Ok(());
+        }
+        info!(
+            version = version.get(),
+            file = name,
+            "agency registry signed again under the root in force: kept in place of the one held"
+        );
+        self.files.write(&rel, bytes)?;
+        // The file of this version signed under an older root is of no use
+        // to a restart, which verifies under this root.
+        let keep: HashSet<String> = self
+            .files
+            .kept(DocType::Registry)
+            .into_iter()
+            .filter(|(kept, _)| *kept != version)
+            .filter_map(|(_, path)| {
+                let name = path.file_name()?.to_str()?;
+                Some(format!("{}/{name}", DocType::Registry.folder()))
+            })
+            .chain([rel])
+            .collect();
+        self.files.prune(&[DocType::Registry], &keep);
         Ok(())
     }
 

@@ -331,3 +331,78 @@ fn registries_dropped_out_of_order_wait_their_turn_and_are_taken_in_order() {
     let status = daemon.wait_status("registries 1 and 2", |s| s["registry"]["version"] == 2);
     assert_eq!(agencies(&status), ["bank-004=active", "th-aoc=active"]);
 }
+
+#[test]
+fn a_drop_only_daemon_keeps_the_registry_signed_again_after_a_rotation_and_restarts_with_it() {
+    let centre = Centre::new();
+    let bank = agency_key(&centre, "bank-004");
+    agency(
+        &centre,
+        "add",
+        &[
+            "--id",
+            "bank-004",
+            "--name",
+            "Bank 004",
+            "--kinds",
+            "account",
+            "--key",
+            s(&bank),
+        ],
+        &centre.root_key,
+    );
+    publish_as(&centre, "centre-desk", "v1.txt", &["one.example"], &[]);
+    let site = Site::new();
+    let config = format!(
+        "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",
+        s(&centre.first_root())
+    );
+    let daemon = site.start(&config);
+    // The courier copies the centre's folders into the inbox.
+    let carry = |folders: &[&str]| {
+        for folder in folders {
+            let inbox = site.inbox().join(folder);
+            std::fs::create_dir_all(&inbox).unwrap();
+            for file in centre.files(folder) {
+                std::fs::copy(&file, inbox.join(file.file_name().unwrap())).unwrap();
+            }
+        }
+    };
+    carry(&["registries", "deltas"]);
+    daemon.wait_status("registry 1 and version 1", |s| {
+        s["registry"]["version"] == 1 && s["version"] == 1
+    });
+
+    let new_root = centre.tmp.path().join("root-2");
+    ok(&["keygen", s(&new_root)]);
+    ok(&[
+        "rotate",
+        s(&centre.dir),
+        "--sign-with",
+        s(&centre.root_key),
+        "--sign-with",
+        s(&new_root.with_extension("key")),
+        "--add-root-key",
+        s(&new_root.with_extension("pub")),
+        "--remove-root-key",
+        s(&centre.root_key),
+    ]);
+    carry(&["roots", "registries"]);
+    daemon.wait_status("root 2", |s| s["trust_root"]["version"] == 2);
+    daemon.wait_status("the dropped files taken", |s| {
+        s["drop_left_in_place"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    });
+    // A restart verifies the kept registry under root 2: the one signed
+    // again, kept in place of the one signed under root 1.
+    assert!(daemon.stop());
+    let restarted = site.start(&config);
+    let status = restarted.status();
+    assert_eq!(status["registry"]["version"], 1, "{status:#}");
+    assert!(
+        !restarted.log_text().contains("passed over"),
+        "{}",
+        restarted.log_text()
+    );
+}

@@ -606,6 +606,7 @@ impl Syncer {
             DocType::Registry => {
                 let held = self.registry_version().map_or(0, |v| v.get());
                 if doc.order <= held {
+                    self.keep_registry_signed_again(&doc.bytes, &name)?;
                     return Ok(Taken::AlreadyHeld);
                 }
                 if doc.order > held + 1 {
