@@ -27,6 +27,26 @@ fn agency_key(centre: &Centre, name: &str) -> std::path::PathBuf {
 }
 
 /// The agencies of the daemon's registry, as `id=status`.
+/// Registers bank-004 (accounts) with a key made for it.
+fn add_bank(centre: &Centre) {
+    let bank = agency_key(centre, "bank-004");
+    agency(
+        centre,
+        "add",
+        &[
+            "--id",
+            "bank-004",
+            "--name",
+            "Bank 004",
+            "--kinds",
+            "account",
+            "--key",
+            s(&bank),
+        ],
+        &centre.root_key,
+    );
+}
+
 fn agencies(status: &Value) -> Vec<String> {
     status["registry"]["agencies"]
         .as_array()
@@ -222,22 +242,7 @@ fn agencies_added_at_the_centre_reach_the_daemon_a_publish_signed_registry_is_re
 #[test]
 fn a_rotation_of_the_root_keys_signs_the_registry_again_for_daemons_old_and_new_and_restarts() {
     let centre = Centre::new();
-    let bank = agency_key(&centre, "bank-004");
-    agency(
-        &centre,
-        "add",
-        &[
-            "--id",
-            "bank-004",
-            "--name",
-            "Bank 004",
-            "--kinds",
-            "account",
-            "--key",
-            s(&bank),
-        ],
-        &centre.root_key,
-    );
+    add_bank(&centre);
     publish(&centre, "v1.txt", &["one.example"], &[]);
     let server = Server::start(&centre.dir);
     let site = Site::new();
@@ -335,22 +340,7 @@ fn registries_dropped_out_of_order_wait_their_turn_and_are_taken_in_order() {
 #[test]
 fn a_drop_only_daemon_keeps_the_registry_signed_again_after_a_rotation_and_restarts_with_it() {
     let centre = Centre::new();
-    let bank = agency_key(&centre, "bank-004");
-    agency(
-        &centre,
-        "add",
-        &[
-            "--id",
-            "bank-004",
-            "--name",
-            "Bank 004",
-            "--kinds",
-            "account",
-            "--key",
-            s(&bank),
-        ],
-        &centre.root_key,
-    );
+    add_bank(&centre);
     publish_as(&centre, "centre-desk", "v1.txt", &["one.example"], &[]);
     let site = Site::new();
     let config = format!(

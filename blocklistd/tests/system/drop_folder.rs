@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::daemon::{publish, Daemon, Site};
 use crate::support::*;
@@ -36,15 +36,7 @@ fn deliver(inbox: &Path, path: &Path) -> PathBuf {
 
 /// Polls until `done` holds (at most 30 s).
 fn wait_for(daemon: &Daemon, what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            daemon.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(what, || daemon.log_text(), done);
 }
 
 /// Waits for `blocklistd_drop_rounds_total` to stop moving (no round for a

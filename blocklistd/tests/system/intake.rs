@@ -136,17 +136,30 @@ fn verify_ack(centre: &Centre, name: &str, bytes: &[u8], submission: &Path) -> S
     ])
 }
 
+/// th-aoc's listing of 081 234 5679, accepted (202) by a service publishing
+/// hourly, which is then killed: the centre, the submission file, its
+/// `Location` and its acknowledgement.
+fn queued_then_killed() -> (Centre, PathBuf, String, Vec<u8>) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let numbers = centre.input("numbers.txt", b"0812345679\n");
+    let listing = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc.submission",
+        &numbers,
+        "scam_call",
+    );
+    let (status, location, ack) = intake.post(&listing);
+    assert_eq!(status, 202);
+    intake.kill();
+    (centre, listing, location.unwrap(), ack)
+}
+
 /// Polls until `done` holds (at most 30 s).
 fn wait_for(what: &str, intake: &Intake, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; log:\n{}",
-            intake.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(what, || intake.log_text(), done);
 }
 
 #[test]
@@ -297,21 +310,7 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
 #[test]
 fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_restart_publishes_it_as_promised(
 ) {
-    let (centre, aoc_key, _) = centre_with_agencies();
-    let intake = Intake::start(&centre, "3600s", &[]);
-    let numbers = centre.input("numbers.txt", b"0812345679\n");
-    let listing = list_numbers(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc.submission",
-        &numbers,
-        "scam_call",
-    );
-    let (status, location, ack) = intake.post(&listing);
-    assert_eq!(status, 202);
-    let location = location.unwrap();
-    intake.kill();
+    let (centre, listing, location, ack) = queued_then_killed();
 
     // The acknowledgement promises the next version: a plain publish may not make it.
     let other = centre.input("other.txt", b"other.example\n");
@@ -347,22 +346,10 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
 
 #[test]
 fn a_submission_refused_when_published_is_answered_409_with_its_reason_when_sent_again() {
-    let (centre, aoc_key, _) = centre_with_agencies();
-    let intake = Intake::start(&centre, "3600s", &[]);
-    let numbers = centre.input("numbers.txt", b"0812345679\n");
-    let listing = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc.submission",
-        &["--kind", "number", s(&numbers)],
-    );
-    let (status, location, _) = intake.post(&listing);
-    assert_eq!(status, 202);
-    intake.kill();
+    let (centre, listing, location, _) = queued_then_killed();
     // A publish that refused it (a revocation from before its acceptance,
     // say), recorded as the service records one.
-    let id = location.unwrap().rsplit('/').next().unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap().to_owned();
     let dir = blocklistd::centre::PublishDir::open(&centre.dir).unwrap();
     blocklistd::centre::queue::Queue::open(&dir)
         .unwrap()

@@ -248,3 +248,17 @@ impl Drop for Nginx {
         let _ = self.child.wait();
     }
 }
+
+/// Polls until `done` holds (at most 30 s), failing with `what` and the log
+/// `log` gives.
+pub fn wait_until(what: &str, log: impl Fn() -> String, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
