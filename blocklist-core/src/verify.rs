@@ -352,7 +352,7 @@ impl Verifier {
     /// assert!(verifier.check_registry(&bytes).is_err()); // a replay now
     /// ```
     pub fn check_registry(&self, bytes: &[u8]) -> Result<Verified<Registry>, VerifyError> {
-        let doc = self.root_signed_registry(bytes)?;
+        let doc: Registry = self.signed_by(bytes, Role::Root)?;
         let held = self.registry.as_deref();
         follows(DocType::Registry, held.map(|r| r.version), doc.version)?;
         doc.check_follows(held)
@@ -375,7 +375,7 @@ impl Verifier {
     /// again, version by version; a newer version goes through
     /// [`Self::accept_registry`] instead.
     pub fn check_registry_signed_again(&self, bytes: &[u8]) -> Result<Version, VerifyError> {
-        let doc = self.root_signed_registry(bytes)?;
+        let doc: Registry = self.signed_by(bytes, Role::Root)?;
         let held = self.registry.as_deref().map(|r| r.version);
         match held {
             Some(held) if doc.version <= held => Ok(doc.version),
@@ -385,21 +385,6 @@ impl Verifier {
                 offered: doc.version.get(),
             }),
         }
-    }
-
-    /// A registry's envelope, signatures by the current root's root keys
-    /// (AR2) and list.
-    fn root_signed_registry(&self, bytes: &[u8]) -> Result<Registry, VerifyError> {
-        let root = &self.root.doc;
-        let env = envelope_of::<Registry>(bytes)?;
-        check_signatures(
-            (&env).into(),
-            Role::Root,
-            &[(&root.root_keys, root.version)],
-        )?;
-        let doc: Registry = decode(&env)?;
-        self.check_list(&doc)?;
-        Ok(doc)
     }
 
     /// Checks a registry as [`Self::check_registry`] does and, if it passes,
@@ -587,20 +572,27 @@ impl Verifier {
     }
 
     fn publish_signed<T: Document>(&self, bytes: &[u8]) -> Result<Verified<T>, VerifyError> {
-        let root = &self.root.doc;
-        let env = envelope_of::<T>(bytes)?;
-        check_signatures(
-            (&env).into(),
-            Role::Publish,
-            &[(&root.publish_keys, root.version)],
-        )?;
-        let doc: T = decode(&env)?;
-        self.check_list(&doc)?;
+        let doc = self.signed_by(bytes, Role::Publish)?;
         Ok(Verified {
             doc,
             file: Sha256::of(bytes),
             authority: None,
         })
+    }
+
+    /// A document of type `T` signed by a threshold of the current root's
+    /// keys of `role` and by no other key, decoded only then, of this list.
+    fn signed_by<T: Document>(&self, bytes: &[u8], role: Role) -> Result<T, VerifyError> {
+        let root = &self.root.doc;
+        let keys = match role {
+            Role::Root => &root.root_keys,
+            Role::Publish => &root.publish_keys,
+        };
+        let env = envelope_of::<T>(bytes)?;
+        check_signatures((&env).into(), role, &[(keys, root.version)])?;
+        let doc: T = decode(&env)?;
+        self.check_list(&doc)?;
+        Ok(doc)
     }
 
     fn check_list<T: Document>(&self, doc: &T) -> Result<(), VerifyError> {
