@@ -925,13 +925,21 @@ impl<'a> Centre<'a> {
     fn open_state(&self, lock: &DirLock) -> Result<CentreState, CentreError> {
         // A replay checks the agencies' submissions deltas carry, so its
         // verifier holds the registries, under the root the manifest is
-        // signed with.
-        let replayer = Registries::scan(self.dir, self.manifest_verifier())?;
+        // signed with: the newest, scanned already, unless a rotation has
+        // not been published yet.
+        let signed_under = self.manifest_verifier();
+        let older;
+        let replayer = if signed_under.root().version == self.roots.newest().root().version {
+            self.registries.verifier()
+        } else {
+            older = Registries::scan(self.dir, signed_under)?;
+            older.verifier()
+        };
         CentreState::open(
             self.dir,
             lock,
             self.roots.newest().root().list.as_str(),
-            replayer.verifier(),
+            replayer,
             self.manifest.as_deref(),
         )
     }
