@@ -73,6 +73,7 @@ impl Centre {
             ops,
             state: self.state,
             submissions,
+            overrides: vec![],
             extensions: vec![],
         };
         let bytes = delta.sign(&[&self.key]).expect("sign delta");

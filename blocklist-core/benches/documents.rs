@@ -29,6 +29,7 @@ fn main() {
         ops: entries.into_iter().map(Op::Add).collect(),
         state,
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     let started = Instant::now();

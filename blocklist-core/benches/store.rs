@@ -110,6 +110,7 @@ fn main() {
         ops,
         state,
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     let bytes = delta.sign(&[&key]).expect("sign delta");

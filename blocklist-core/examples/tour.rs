@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ops: v1.iter().cloned().map(Op::Add).collect(),
         state,
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     let delta1 = delta1.sign(&[&key])?;
@@ -105,6 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ops: vec![Op::Remove(unlisted.id), Op::Update(frozen), Op::Add(added)],
         state,
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     }
     .sign(&[&key])?;

@@ -14,7 +14,7 @@
 pub mod authority;
 mod submission;
 
-pub use authority::{Authority, AuthorityError};
+pub use authority::{Authority, AuthorityError, CarriedOverride};
 pub use submission::{verify_submission, SubmissionError};
 
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ use sha2::{Digest as _, Sha256 as Sha2};
 use crate::digest::Sha256;
 use crate::document::{
     envelope, take_sequences, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef,
-    KeySet, ListId, ListState, Manifest, Registry, RegistryChangeError, Snapshot, SnapshotHead,
+    KeySet, ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot, SnapshotHead,
     SnapshotStream, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
@@ -82,6 +82,8 @@ pub enum Role {
     Root,
     /// The publish keys, which sign manifests, deltas and snapshots.
     Publish,
+    /// The override keys, which sign overrides.
+    Override,
 }
 
 impl fmt::Display for Role {
@@ -89,6 +91,7 @@ impl fmt::Display for Role {
         f.write_str(match self {
             Role::Root => "root",
             Role::Publish => "publish",
+            Role::Override => "override",
         })
     }
 }
@@ -147,6 +150,12 @@ pub enum VerifyError {
         valid: usize,
         /// Signatures needed.
         threshold: u8,
+    },
+    /// An override, under a trust root that names no override keys.
+    #[error("an override needs override keys, and trust root {root_version} names none")]
+    NoOverrideKeys {
+        /// The trust root's version.
+        root_version: Version,
     },
     /// A document of another list.
     #[error("{doc} is for list {found:?}, this client follows {expected:?}")]
@@ -254,6 +263,7 @@ pub enum VerifyError {
 ///
 /// let delta = Delta { list, version: Version::FIRST, created_at: Timestamp(0),
 ///                     ops: vec![], state: ListState::default(), submissions: vec![],
+///                     overrides: vec![],
 ///                     extensions: vec![] };
 /// let bytes = delta.sign(&[&key]).unwrap();
 /// assert!(verifier.delta(&bytes, None).is_ok());
@@ -445,13 +455,58 @@ impl Verifier {
     /// the delta carries none. [`Self::delta`] calls it; a centre calls it
     /// too, to check a delta as replicas will before it signs it.
     pub fn authority(&self, delta: &Delta) -> Result<Option<Authority>, AuthorityError> {
+        let carried = delta.submissions.len() + delta.overrides.len();
         match (self.registry(), self.principals_since) {
-            (Some(registry), Some(since)) => Authority::new(delta, registry, since).map(Some),
-            _ if !delta.submissions.is_empty() => Err(AuthorityError::NoRegistry {
-                count: delta.submissions.len(),
-            }),
+            (Some(registry), Some(since)) => {
+                let overrides = delta
+                    .overrides
+                    .iter()
+                    .enumerate()
+                    .map(|(index, file)| {
+                        CarriedOverride::new(file, |file| self.override_doc(file)).map_err(
+                            |source| AuthorityError::Override {
+                                index,
+                                source: Box::new(source),
+                            },
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Authority::new(delta, registry, since, overrides).map(Some)
+            }
+            _ if carried > 0 => Err(AuthorityError::NoRegistry { count: carried }),
             _ => Ok(None),
         }
+    }
+
+    /// Checks an override: signed by a threshold of the current root's
+    /// override keys and by no other key (O1), and of this list. Anyone
+    /// holding the trust root can check one; a replica checks each its delta
+    /// carries ([`Self::delta`]).
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::verify::{Verifier, VerifyError};
+    /// use blocklist_core::*;
+    /// let (key, judge) = (SecretKey::generate().unwrap(), SecretKey::generate().unwrap());
+    /// let list = ListId::new("demo").unwrap();
+    /// let mut root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// root.override_keys = Some(KeySet::new(vec![judge.public_key()], 1).unwrap());
+    /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let decision = Override { list, made_at: Timestamp(5), why: RemovalReason::APPEAL_UPHELD,
+    ///     note: "appeal 7".into(), extensions: vec![], removals: vec![ListingRef {
+    ///         id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+    ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
+    /// assert!(verifier.override_doc(&decision.sign(&[&judge]).unwrap()).is_ok());
+    /// // The publish key is no override key.
+    /// let refused = verifier.override_doc(&decision.sign(&[&key]).unwrap());
+    /// assert!(matches!(refused, Err(VerifyError::UnknownKey { .. })));
+    /// ```
+    pub fn override_doc(&self, bytes: &[u8]) -> Result<Verified<Override>, VerifyError> {
+        Ok(Verified {
+            doc: self.signed_by(bytes, Role::Override)?,
+            file: Sha256::of(bytes),
+            authority: None,
+        })
     }
 
     /// Checks the centre's acknowledgement of a submission: publish
@@ -587,6 +642,12 @@ impl Verifier {
         let keys = match role {
             Role::Root => &root.root_keys,
             Role::Publish => &root.publish_keys,
+            Role::Override => root
+                .override_keys
+                .as_ref()
+                .ok_or(VerifyError::NoOverrideKeys {
+                    root_version: root.version,
+                })?,
         };
         let env = envelope_of::<T>(bytes)?;
         check_signatures((&env).into(), role, &[(keys, root.version)])?;

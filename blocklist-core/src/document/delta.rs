@@ -51,6 +51,7 @@ impl Op {
 ///     ops: vec![],
 ///     state: ListState::default(),
 ///     submissions: vec![],
+///     overrides: vec![],
 ///     extensions: vec![],
 /// };
 /// let bytes = delta.encode_payload().unwrap();
@@ -72,12 +73,19 @@ pub struct Delta {
     /// agency. Carried in extension [`SUBMISSIONS_EXTENSION`], so that
     /// readers that predate it still read the delta.
     pub submissions: Vec<CarriedSubmission>,
+    /// The signed overrides whose removals it makes, each file byte for
+    /// byte ([`crate::document::Override`]). Carried in extension
+    /// [`OVERRIDES_EXTENSION`].
+    pub overrides: Vec<Vec<u8>>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
 }
 
 /// The delta extension tag of [`Delta::submissions`] (W2).
 pub const SUBMISSIONS_EXTENSION: u16 = 2;
+
+/// The delta extension tag of [`Delta::overrides`] (W7).
+pub const OVERRIDES_EXTENSION: u16 = 3;
 
 /// An agency's submission as a delta carries it: the file the agency signed,
 /// byte for byte, and when the centre accepted it (the time its listings
@@ -145,7 +153,13 @@ impl Document for Delta {
             })),
             extensions: Extension::place(
                 Self::TYPE,
-                &self.extensions,
+                &Extension::place(
+                    Self::TYPE,
+                    &self.extensions,
+                    OVERRIDES_EXTENSION,
+                    "overrides",
+                    &self.overrides,
+                )?,
                 SUBMISSIONS_EXTENSION,
                 "submissions",
                 &self
@@ -184,6 +198,7 @@ impl Document for Delta {
                     file: w.file,
                 })
                 .collect();
+        let overrides = Extension::take(doc, &mut extensions, OVERRIDES_EXTENSION, "overrides")?;
         Ok(Delta {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,
@@ -194,6 +209,7 @@ impl Document for Delta {
                 entries: wire.state_entries,
             },
             submissions,
+            overrides,
             extensions,
         })
     }

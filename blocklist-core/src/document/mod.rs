@@ -28,6 +28,7 @@ pub mod envelope;
 mod error;
 mod groups;
 mod manifest;
+mod overrides;
 mod registry;
 mod root;
 mod snapshot;
@@ -38,7 +39,8 @@ use std::fmt;
 use std::num::NonZeroU64;
 
 pub use acknowledgement::Acknowledgement;
-pub use delta::{CarriedSubmission, Delta, Op, SUBMISSIONS_EXTENSION};
+pub use delta::{CarriedSubmission, Delta, Op, OVERRIDES_EXTENSION, SUBMISSIONS_EXTENSION};
+pub use overrides::{ListingRef, Override, MAX_OVERRIDE_REMOVALS};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
@@ -47,7 +49,7 @@ pub use manifest::{
 pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
-pub use root::{KeySet, TrustRoot};
+pub use root::{KeySet, TrustRoot, OVERRIDE_KEYS_EXTENSION};
 pub(crate) use snapshot::take_sequences;
 pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream, SEQUENCES_EXTENSION};
 pub use submission::{
@@ -77,6 +79,8 @@ pub enum DocType {
     Submission,
     /// An [`Acknowledgement`] (the centre's receipt for a submission).
     Acknowledgement,
+    /// An [`Override`] (a removal decided over the owning agency's head).
+    Override,
 }
 
 impl DocType {
@@ -90,6 +94,7 @@ impl DocType {
             DocType::Registry => 5,
             DocType::Submission => 6,
             DocType::Acknowledgement => 7,
+            DocType::Override => 8,
         }
     }
 
@@ -103,6 +108,7 @@ impl DocType {
             5 => Ok(DocType::Registry),
             6 => Ok(DocType::Submission),
             7 => Ok(DocType::Acknowledgement),
+            8 => Ok(DocType::Override),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -117,6 +123,7 @@ impl DocType {
             DocType::Registry => "registry",
             DocType::Submission => "submission",
             DocType::Acknowledgement => "acknowledgement",
+            DocType::Override => "override",
         }
     }
 
@@ -133,6 +140,7 @@ impl DocType {
             DocType::Registry => "registries",
             DocType::Submission => "submissions",
             DocType::Acknowledgement => "acknowledgements",
+            DocType::Override => "overrides",
         }
     }
 }

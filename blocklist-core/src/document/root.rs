@@ -69,7 +69,10 @@ impl KeySet {
 }
 
 /// The keys a client trusts for one list. Root keys (kept offline) sign the
-/// next trust root; publish keys (online) sign manifests, deltas and snapshots.
+/// next trust root; publish keys (online) sign manifests, deltas and snapshots;
+/// override keys (offline, held by the people who decide appeals), when the
+/// root names them, sign the overrides that remove an agency's listing
+/// without that agency ([`crate::document::Override`]).
 /// A new root is accepted only when a threshold of the current root keys and a
 /// threshold of its own root keys sign it, which is how keys are rotated and a
 /// compromised key revoked. Expiry is advisory: clients warn ahead of it and
@@ -88,6 +91,9 @@ pub struct TrustRoot {
     pub root_keys: KeySet,
     /// Who signs manifests, deltas and snapshots.
     pub publish_keys: KeySet,
+    /// Who signs overrides (`None`: no override can be made under this
+    /// root). Carried in extension [`OVERRIDE_KEYS_EXTENSION`].
+    pub override_keys: Option<KeySet>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
 }
@@ -111,10 +117,14 @@ impl TrustRoot {
             expires_at,
             root_keys: set.clone(),
             publish_keys: set,
+            override_keys: None,
             extensions: vec![],
         }
     }
 }
+
+/// The root extension tag of [`TrustRoot::override_keys`].
+pub const OVERRIDE_KEYS_EXTENSION: u16 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct WireKeySet {
@@ -166,7 +176,17 @@ impl Document for TrustRoot {
             expires_at: self.expires_at.0,
             root_keys: WireKeySet::from_set(&self.root_keys),
             publish_keys: WireKeySet::from_set(&self.publish_keys),
-            extensions: self.extensions.clone(),
+            extensions: Extension::place(
+                Self::TYPE,
+                &self.extensions,
+                OVERRIDE_KEYS_EXTENSION,
+                "override keys",
+                &self
+                    .override_keys
+                    .iter()
+                    .map(WireKeySet::from_set)
+                    .collect::<Vec<_>>(),
+            )?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -174,6 +194,12 @@ impl Document for TrustRoot {
     fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
         let doc = Self::TYPE;
         let wire: WireRoot = decode_canonical(doc, payload)?;
+        let mut extensions = Extension::check(doc, wire.extensions)?;
+        let mut override_keys =
+            Extension::take(doc, &mut extensions, OVERRIDE_KEYS_EXTENSION, "override keys")?;
+        if override_keys.len() > 1 {
+            return Err(doc.invalid("override keys", "more than one key set"));
+        }
         Ok(TrustRoot {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,
@@ -181,7 +207,11 @@ impl Document for TrustRoot {
             expires_at: Timestamp(wire.expires_at),
             root_keys: wire.root_keys.into_set("root keys")?,
             publish_keys: wire.publish_keys.into_set("publish keys")?,
-            extensions: Extension::check(doc, wire.extensions)?,
+            override_keys: override_keys
+                .pop()
+                .map(|set: WireKeySet| set.into_set("override keys"))
+                .transpose()?,
+            extensions,
         })
     }
 

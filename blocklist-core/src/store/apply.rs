@@ -10,6 +10,7 @@ use crate::document::{Delta, DocType, ListState, Op, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
+use crate::store::overrides;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
 use crate::store::{
     meta_from_row, read_entry, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
@@ -186,6 +187,7 @@ impl Store {
                     .check_unmade(id, current.as_ref())
                     .map_err(unauthorised)?;
             }
+            overrides::record(&tx, &path, authority, to_db(&path, "version", version)?)?;
         }
         check_state(
             &format!("state after delta {version}"),

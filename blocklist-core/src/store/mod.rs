@@ -16,6 +16,7 @@
 mod apply;
 mod checkpoint;
 mod error;
+mod overrides;
 mod query;
 mod sort;
 
@@ -27,6 +28,7 @@ use checkpoint::Checkpointer;
 
 pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
+pub use overrides::AppliedOverride;
 pub use query::Whole;
 
 use crate::digest::StateDigest;
@@ -176,16 +178,36 @@ impl Store {
     /// (WAL keeps that state for it while the writer commits newer ones).
     /// Its writes fail.
     pub fn snapshot(&self) -> Result<Store, StoreError> {
-        let conn =
-            Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .map_err(sqlite(&self.path, "open"))?;
-        conn.execute_batch("BEGIN")
+        let view = Store::open_read_only(&self.path)?;
+        view.conn
+            .execute_batch("BEGIN")
             .map_err(sqlite(&self.path, "begin a read"))?;
         // The first read fixes the state the transaction sees.
-        read_state(&conn, &self.path)?;
+        read_state(&view.conn, &self.path)?;
+        Ok(view)
+    }
+
+    /// Opens an existing store to read it beside the process that writes
+    /// it (a daemon's API answering from its replica): each query sees the
+    /// newest committed version. Its writes fail.
+    ///
+    /// ```
+    /// use blocklist_core::store::Store;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("list.db");
+    /// assert!(Store::open_read_only(&path).is_err()); // none there yet
+    /// Store::open(&path, "demo").unwrap();
+    /// assert_eq!(Store::open_read_only(&path).unwrap().state().unwrap().version, None);
+    /// ```
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sqlite(&path, "open"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(sqlite(&path, "set busy timeout"))?;
         Ok(Store {
             conn,
-            path: self.path.clone(),
+            path,
             _checkpointer: None,
         })
     }

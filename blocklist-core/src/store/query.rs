@@ -217,6 +217,7 @@ mod tests {
             expires_at: Timestamp(u64::MAX / 2),
             root_keys: crate::document::KeySet::new(vec![key.public_key()], 1).unwrap(),
             publish_keys: crate::document::KeySet::new(vec![key.public_key()], 1).unwrap(),
+            override_keys: None,
             extensions: vec![],
         };
         let verifier =
@@ -234,6 +235,7 @@ mod tests {
             ops: entries.iter().cloned().map(Op::Add).collect(),
             state,
             submissions: vec![],
+            overrides: vec![],
             extensions: vec![],
         };
         let bytes = crate::document::Document::sign(&delta, &[&key]).unwrap();

@@ -35,3 +35,20 @@ CREATE TABLE IF NOT EXISTS agency_sequences (
     key_id      BLOB    PRIMARY KEY,
     sequence    INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Each listing an override removed (docs/FORMAT.md W7), kept for good so a
+-- replica can show why an identifier is no longer listed: the version whose
+-- delta carried the override, the listing, and the decision.
+CREATE TABLE IF NOT EXISTS overrides (
+    kind        INTEGER NOT NULL,
+    value       TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    agency      TEXT    NOT NULL,       -- whose listing it removed
+    listed_at   INTEGER NOT NULL,
+    made_at     INTEGER NOT NULL,
+    why         INTEGER NOT NULL,
+    note        TEXT    NOT NULL,
+    signers     BLOB    NOT NULL,       -- the override key ids, 32 bytes each
+    file_sha256 BLOB    NOT NULL,
+    PRIMARY KEY (kind, value, version)
+) WITHOUT ROWID;

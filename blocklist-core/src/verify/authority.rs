@@ -19,23 +19,62 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::document::{envelope, Delta, Op, Registry, SubmissionOp};
+use crate::document::{envelope, Delta, ListingRef, Op, Override, Registry, SubmissionOp};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::ownership::{self, Refusal};
-use crate::verify::{verify_submission, SubmissionError};
+use crate::verify::{verify_submission, SubmissionError, Verified, VerifyError};
 
 /// Why a delta's operations are not the ones its agencies asked for. Each
 /// variant names the identifier or submission, the agency, and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthorityError {
-    /// Submissions carried while the replica holds no agency registry (W2).
-    #[error("the delta carries {count} agency submission(s), but no agency registry is held to check them against (W2)")]
+    /// Submissions or overrides carried while the replica holds no agency
+    /// registry (W2, W7).
+    #[error("the delta carries {count} agency submission(s) or override(s), but no agency registry is held to check them against (W2)")]
     NoRegistry {
-        /// How many submissions it carries.
+        /// How many submissions and overrides it carries.
         count: usize,
+    },
+    /// A carried override that does not verify under the trust root (W7).
+    #[error("carried override {index}: {source} (W7)")]
+    Override {
+        /// Its position in the delta's overrides (from 0).
+        index: usize,
+        /// Why it was refused.
+        source: Box<VerifyError>,
+    },
+    /// An override its signers made after the delta was made (W7).
+    #[error("carried override {index} was made at {made_at}, after the delta was made at {created_at} (W7)")]
+    OverrideAfterDelta {
+        /// Its position in the delta's overrides.
+        index: usize,
+        /// When it says it was made.
+        made_at: Timestamp,
+        /// The delta's `created_at`.
+        created_at: Timestamp,
+    },
+    /// An identifier an override names that a carried submission or
+    /// another override names too (W3).
+    #[error("{} {} is named by carried override {index} and by another carried submission or override (W3)", .id.kind(), .id.as_str())]
+    OverriddenTwice {
+        /// The identifier.
+        id: Identifier,
+        /// The override.
+        index: usize,
+    },
+    /// The delta's operation on an overridden identifier is not the removal
+    /// of the very listing the override names (W7).
+    #[error("carried override {index} removes {} {} as listed by {} at {}, but {found} (W7)", .listing.id.kind(), .listing.id.as_str(), .listing.agency, .listing.listed_at)]
+    NotOverridden {
+        /// The listing the override names.
+        listing: ListingRef,
+        /// The override.
+        index: usize,
+        /// What the replica holds or the delta does instead.
+        found: String,
     },
     /// A carried submission does not verify under the registry (W2).
     #[error("carried submission {index}: {source}")]
@@ -150,6 +189,40 @@ pub struct CarriedSigner {
     pub sequence: u64,
 }
 
+/// An override a delta carries, verified: what it removes, who signed it,
+/// and its file's SHA-256, as a replica records it.
+#[derive(Debug, Clone)]
+pub struct CarriedOverride {
+    /// The override.
+    pub decision: Override,
+    /// The override keys that signed it.
+    pub signers: Vec<KeyId>,
+    /// SHA-256 of its file.
+    pub file_sha256: crate::Sha256,
+}
+
+impl CarriedOverride {
+    /// The override `file`, verified by `verify` (which checks its
+    /// signatures), with its signers.
+    pub(super) fn new(
+        file: &[u8],
+        verify: impl FnOnce(&[u8]) -> Result<Verified<Override>, VerifyError>,
+    ) -> Result<CarriedOverride, VerifyError> {
+        let verified = verify(file)?;
+        let signers = envelope::parse(file)
+            .expect("a verified override parses")
+            .signatures
+            .iter()
+            .map(|s| s.key_id)
+            .collect();
+        Ok(CarriedOverride {
+            file_sha256: verified.file_sha256(),
+            decision: verified.into_inner(),
+            signers,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Asked {
     index: usize,
@@ -168,18 +241,23 @@ pub struct Authority {
     created_at: Timestamp,
     registered: BTreeSet<Agency>,
     asked: HashMap<Identifier, Asked>,
+    /// Each overridden identifier: the override's index and the listing.
+    overridden: HashMap<Identifier, (usize, ListingRef)>,
     unmade: Vec<Identifier>,
     signers: Vec<CarriedSigner>,
+    overrides: Vec<CarriedOverride>,
 }
 
 impl Authority {
     /// Verifies `delta`'s carried submissions against `registry` (W2, W3,
-    /// and each key's submissions in order, W4); `since` is when registry
-    /// version 1 was issued.
+    /// and each key's submissions in order, W4), and takes its `overrides`,
+    /// verified by the caller (W7); `since` is when registry version 1 was
+    /// issued.
     pub(super) fn new(
         delta: &Delta,
         registry: &Registry,
         since: Timestamp,
+        overrides: Vec<CarriedOverride>,
     ) -> Result<Authority, AuthorityError> {
         let mut asked = HashMap::new();
         let mut signers = Vec::with_capacity(delta.submissions.len());
@@ -244,9 +322,33 @@ impl Authority {
                 sequence,
             });
         }
+        let mut overridden = HashMap::new();
+        for (index, decision) in overrides.iter().map(|o| &o.decision).enumerate() {
+            if decision.made_at > delta.created_at {
+                return Err(AuthorityError::OverrideAfterDelta {
+                    index,
+                    made_at: decision.made_at,
+                    created_at: delta.created_at,
+                });
+            }
+            for listing in &decision.removals {
+                let id = &listing.id;
+                if asked.contains_key(id)
+                    || overridden
+                        .insert(id.clone(), (index, listing.clone()))
+                        .is_some()
+                {
+                    return Err(AuthorityError::OverriddenTwice {
+                        id: id.clone(),
+                        index,
+                    });
+                }
+            }
+        }
         let named: HashSet<&Identifier> = delta.ops.iter().map(Op::id).collect();
         let unmade = asked
             .keys()
+            .chain(overridden.keys())
             .filter(|id| !named.contains(id))
             .cloned()
             .collect();
@@ -255,8 +357,10 @@ impl Authority {
             created_at: delta.created_at,
             registered: registry.agencies().iter().map(|a| a.id().clone()).collect(),
             asked,
+            overridden,
             unmade,
             signers,
+            overrides,
         })
     }
 
@@ -266,7 +370,17 @@ impl Authority {
     /// before (published under labels, before agencies were principals) is
     /// not, unless it carries submissions.
     pub fn judges(&self, held: Timestamp) -> bool {
-        !self.signers.is_empty() || self.created_at >= self.since || held >= self.since
+        !self.signers.is_empty()
+            || !self.overrides.is_empty()
+            || self.created_at >= self.since
+            || held >= self.since
+    }
+
+    /// The overrides the delta carries, verified, in order: a replica
+    /// records them, so that its answers show which listings were removed
+    /// by override.
+    pub fn overrides(&self) -> &[CarriedOverride] {
+        &self.overrides
     }
 
     /// The signers of the carried submissions, in order, for the replay
@@ -352,6 +466,27 @@ impl Authority {
                 }),
             };
         }
+        if let Some((index, listing)) = self.overridden.get(id) {
+            let found = match (op, old) {
+                (Op::Remove(_), Some(old))
+                    if old.meta.agency == listing.agency
+                        && old.meta.listed_at == listing.listed_at =>
+                {
+                    return Ok(());
+                }
+                (Op::Remove(_), Some(old)) => format!(
+                    "the listing held is by {} at {}",
+                    old.meta.agency, old.meta.listed_at
+                ),
+                (Op::Remove(_), None) => "it is not listed".to_owned(),
+                _ => format!("the delta {verb} it"),
+            };
+            return Err(AuthorityError::NotOverridden {
+                listing: listing.clone(),
+                index: *index,
+                found,
+            });
+        }
         // A listing that no longer matches may be purged by the centre alone.
         if let (Op::Remove(_), Some(old)) = (op, old) {
             if !old.meta.is_active(self.created_at) {
@@ -377,19 +512,27 @@ impl Authority {
         }
     }
 
-    /// The identifiers carried submissions name that no operation of the
-    /// delta does: each is checked with [`Self::check_unmade`].
+    /// The identifiers carried submissions and overrides name that no
+    /// operation of the delta does: each is checked with [`Self::check_unmade`].
     pub fn unmade(&self) -> &[Identifier] {
         &self.unmade
     }
 
     /// Checks that the carried operation on `id` (one of [`Self::unmade`])
-    /// asks for no change to the listing `current` the replica holds (W5).
+    /// asks for no change to the listing `current` the replica holds (W5);
+    /// an override's removal always asks for one (W7).
     pub fn check_unmade(
         &self,
         id: &Identifier,
         current: Option<&EntryMeta>,
     ) -> Result<(), AuthorityError> {
+        if let Some((index, listing)) = self.overridden.get(id) {
+            return Err(AuthorityError::NotOverridden {
+                listing: listing.clone(),
+                index: *index,
+                found: "the delta does not remove it".to_owned(),
+            });
+        }
         let asked = &self.asked[id];
         match ownership::judge(current, &asked.agency, &asked.op, asked.accepted_at) {
             Ok(None) => Ok(()),

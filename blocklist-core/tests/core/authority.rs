@@ -154,6 +154,7 @@ impl Principals {
             ops: changes.iter().map(|(op, _)| op.clone()).collect(),
             state,
             submissions: carried,
+            overrides: vec![],
             extensions: vec![],
         };
         let verified = self
@@ -407,6 +408,7 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
         ops: vec![Op::Add(before.clone())],
         state: ListState::of([&before]),
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     let verified = p

@@ -624,6 +624,7 @@ fn document_cases() -> Cases {
         expires_at: Timestamp(T0 + 730 * DAY),
         root_keys: key_set(&[&root_key], 1),
         publish_keys: key_set(&[&publish_key], 1),
+        override_keys: None,
         extensions: vec![],
     };
     let root2 = TrustRoot {
@@ -658,6 +659,7 @@ fn document_cases() -> Cases {
         ops: entries1.iter().cloned().map(Op::Add).collect(),
         state: ListState::of(&entries1),
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     assert_eq!(
@@ -718,6 +720,7 @@ fn document_cases() -> Cases {
         ],
         state: ListState::of(&after),
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     };
     let delta2_bytes = delta2.sign(&[&publish_key]).unwrap();

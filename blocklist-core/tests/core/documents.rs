@@ -337,6 +337,7 @@ fn root(version: u64, root_keys: KeySet, publish_keys: KeySet) -> TrustRoot {
         expires_at: NOW.plus(86_400),
         root_keys,
         publish_keys,
+        override_keys: None,
         extensions: vec![],
     }
 }

@@ -52,6 +52,7 @@ pub fn delta(version: u64, ops: Vec<Op>, state: ListState) -> Delta {
         ops,
         state,
         submissions: vec![],
+        overrides: vec![],
         extensions: vec![],
     }
 }

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use blocklist_core::document::{ListId, RemovalReason};
-use blocklist_core::{Agency, Kind, Reason, Rules, Timestamp};
+use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
 use blocklistd::centre::keys::{KeyName, Keyring};
+use blocklistd::centre::overrides::{self, Decision, OverrideInput};
 use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
@@ -83,6 +84,12 @@ enum Command {
         after_help = "Examples (run at the agency):\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --reason scam_call --expires 90d numbers.txt -o 2026-12-05.submission\n  blocklist submit --list th-national --agency th-aoc --key keys/th-aoc.key \\\n    --kind number --remove cleared.txt --why cleared -o cleared.submission\n\nThe centre verifies the signature against its agency registry and applies the file whole or not at all:\n  blocklist publish /srv/blocklist --key keys/publish.key --submission 2026-12-05.submission\nInvalid lines are listed with file:line and refuse the submission.\nWith --send URL the file is also posted to the centre's intake service and its signed\nacknowledgement written (NAME.ack, or --ack FILE)."
     )]
     Submit(SubmitArgs),
+    /// Write an override: the removal of listings over their agencies' heads,
+    /// signed by a threshold of the trust root's override keys.
+    #[command(
+        after_help = "Example (two of the appeal board's keys; see docs/GOVERNANCE.md):\n  blocklist override /srv/blocklist --kind number +66812345678 --why appeal_upheld \\\n    --note 'Appeal 2026/114 upheld' --sign-with board/judge-a.key --sign-with board/judge-b.key \\\n    -o appeal-2026-114.override\n  blocklist publish /srv/blocklist --key keys/publish.key --override appeal-2026-114.override\n\nEach listing is named as the list holds it now (agency, listing time): once published,\nevery daemon checks the signatures and shows the override in /v1/history."
+    )]
+    Override(OverrideArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
     #[command(
         after_help = "Example (from cron, hourly):\n  blocklist refresh /srv/blocklist --key keys/publish.key --manifest-lifetime 3d"
@@ -181,6 +188,13 @@ struct InitArgs {
     /// How many publish keys must sign each document.
     #[arg(long, default_value_t = 1)]
     publish_threshold: u8,
+    /// An override key's public (or secret) file or pkcs11: URI (repeat):
+    /// its holders together may remove any agency's listing (docs/GOVERNANCE.md).
+    #[arg(long = "override-key", value_parser = KeyNameParser)]
+    override_keys: Vec<KeyName>,
+    /// How many override keys must sign an override.
+    #[arg(long, default_value_t = 1)]
+    override_threshold: u8,
     /// How long until clients warn that the root is due for rotation.
     #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
     root_lifetime: Duration,
@@ -212,6 +226,15 @@ struct RotateArgs {
     /// A new publish threshold.
     #[arg(long)]
     publish_threshold: Option<u8>,
+    /// An override key to add.
+    #[arg(long = "add-override-key", value_parser = KeyNameParser)]
+    add_override_keys: Vec<KeyName>,
+    /// An override key to remove (revoke).
+    #[arg(long = "remove-override-key", value_parser = KeyNameParser)]
+    remove_override_keys: Vec<KeyName>,
+    /// A new override threshold (a first override key set defaults to 1).
+    #[arg(long)]
+    override_threshold: Option<u8>,
     /// The new root's lifetime.
     #[arg(long, default_value = "365d", value_parser = humantime::parse_duration)]
     root_lifetime: Duration,
@@ -347,6 +370,7 @@ impl PublishingArgs {
             additions: vec![],
             removals: vec![],
             submissions: vec![],
+            overrides: vec![],
             by: PublishedBy::Operator,
             context,
             skip_invalid: false,
@@ -377,6 +401,11 @@ struct PublishArgs {
     /// Not combined with input files.
     #[arg(long = "submission", value_name = "FILE", conflicts_with_all = ["inputs", "removals"])]
     submissions: Vec<PathBuf>,
+    /// An override (repeat; from `blocklist override`, signed by override
+    /// keys): removes the listings it names, over their agencies' heads.
+    /// Not combined with input files or submissions.
+    #[arg(long = "override", value_name = "FILE", conflicts_with_all = ["inputs", "removals", "submissions"])]
+    overrides: Vec<PathBuf>,
     #[command(flatten)]
     reading: ReadingArgs,
     /// The listing agency of rows without one.
@@ -385,6 +414,33 @@ struct PublishArgs {
     /// Publish without the invalid lines instead of refusing.
     #[arg(long)]
     skip_invalid: bool,
+}
+
+#[derive(Args, Debug)]
+struct OverrideArgs {
+    /// The publish directory.
+    dir: PathBuf,
+    /// The kind of the identifiers.
+    #[arg(long)]
+    kind: Kind,
+    /// The identifiers whose listings to remove (normalised as publish reads them).
+    #[arg(required = true)]
+    values: Vec<String>,
+    /// Why: cleared, appeal_upheld, error, duplicate, unspecified, or a code.
+    #[arg(long)]
+    why: String,
+    /// The decision in words: a case or appeal reference (1 to 1,000 bytes).
+    #[arg(long)]
+    note: String,
+    /// An override key's secret file or pkcs11: URI (repeat; at least the threshold).
+    #[arg(long = "sign-with", required = true, value_parser = KeyNameParser)]
+    signers: Vec<KeyName>,
+    /// The region national numbers and accounts are read for.
+    #[arg(long, default_value = "TH")]
+    region: String,
+    /// The override file to write.
+    #[arg(short, long)]
+    output: PathBuf,
 }
 
 /// `serve`: a publish directory over HTTP, and the intake service with `--intake`.
@@ -668,6 +724,8 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 root_threshold: args.root_threshold,
                 publish_keys: keyring.publics(&args.publish_keys)?,
                 publish_threshold: args.publish_threshold,
+                override_keys: keyring.publics(&args.override_keys)?,
+                override_threshold: args.override_threshold,
                 root_lifetime: args.root_lifetime,
             };
             let root = publish::init(&args.dir, &options)?;
@@ -682,6 +740,9 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 add_publish_keys: keyring.publics(&args.add_publish_keys)?,
                 remove_publish_keys: keyring.publics(&args.remove_publish_keys)?,
                 publish_threshold: args.publish_threshold,
+                add_override_keys: keyring.publics(&args.add_override_keys)?,
+                remove_override_keys: keyring.publics(&args.remove_override_keys)?,
+                override_threshold: args.override_threshold,
                 root_lifetime: args.root_lifetime,
             };
             for file in publish::rotate(&args.dir, &options)? {
@@ -707,6 +768,11 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 additions: args.reading.with_format(&args.inputs),
                 removals: args.reading.with_format(&args.removals),
                 submissions,
+                overrides: args
+                    .overrides
+                    .iter()
+                    .map(|file| OverrideInput::read(file))
+                    .collect::<Result<_, _>>()?,
                 skip_invalid: args.skip_invalid,
                 ..args
                     .publishing
@@ -784,12 +850,40 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 );
             }
         }
+        Command::Override(args) => {
+            let usage = |reason: String| CentreError::Usage { reason };
+            let rules = Rules {
+                default_region: args.region.clone(),
+            };
+            let decision = Decision {
+                ids: args
+                    .values
+                    .iter()
+                    .map(|v| {
+                        Identifier::parse(args.kind, v, &rules)
+                            .map_err(|e| usage(format!("{} {v:?}: {e}", args.kind)))
+                    })
+                    .collect::<Result<_, _>>()?,
+                why: RemovalReason::from_name(&args.why)
+                    .ok_or_else(|| usage(format!("unknown removal reason {:?}", args.why)))?,
+                note: args.note,
+                signers: keyring.signers(&args.signers)?,
+            };
+            overrides::make(&args.dir, &decision, &args.output, Timestamp::now())?;
+            say!(
+                out,
+                "wrote {} ({} listing(s)); publish it with blocklist publish --override",
+                args.output.display(),
+                decision.ids.len()
+            );
+        }
         Command::Refresh(args) => {
             let options = PublishOptions {
                 keys: keyring.signers(&args.signing.keys)?,
                 additions: vec![],
                 removals: vec![],
                 submissions: vec![],
+                overrides: vec![],
                 by: PublishedBy::Operator,
                 context: plain_context(),
                 skip_invalid: false,

@@ -145,6 +145,7 @@ mod tests {
             ops,
             state,
             submissions: vec![],
+            overrides: vec![],
             extensions: vec![],
         };
         let bytes = delta.sign(&[&key]).unwrap();

@@ -112,6 +112,19 @@ pub enum CentreError {
         /// What no agency asked for.
         source: blocklist_core::verify::AuthorityError,
     },
+    /// An override naming a listing that the list no longer holds as named:
+    /// removed, or listed again since (W7).
+    #[error("{file}: the override removes {id} as listed by {named}, but it is {held} now: nothing published (make a new override)")]
+    OverrideStale {
+        /// The override file.
+        file: String,
+        /// The identifier.
+        id: String,
+        /// The listing the override names.
+        named: String,
+        /// What the list holds.
+        held: String,
+    },
     /// Operations of a submission that the ownership rules refuse.
     #[error("{file}: submission of agency {agency} refused, nothing of it applied: {}", first_refusal(.refusals))]
     SubmissionRefused {

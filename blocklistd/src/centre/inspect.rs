@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use blocklist_core::document::{
     envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
-    KeySet, ListingRequest, Manifest, Op, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
+    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Sha256, Timestamp};
 use serde::Serialize;
@@ -49,6 +49,9 @@ pub enum Body {
         root_keys: Keys,
         /// Publish keys and threshold.
         publish_keys: Keys,
+        /// Override keys and threshold, if the root names any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        override_keys: Option<Keys>,
     },
     /// A manifest.
     Manifest {
@@ -100,6 +103,20 @@ pub enum Body {
         /// signed requests its changes answer.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         carried: Vec<String>,
+        /// A delta's carried overrides, one line each.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        overrides: Vec<String>,
+    },
+    /// An override.
+    Override {
+        /// When its signers made it.
+        made_at: String,
+        /// Why.
+        why: String,
+        /// The decision in words.
+        note: String,
+        /// Each listing it removes, as text.
+        removals: Vec<String>,
     },
     /// An agency's submission.
     Submission {
@@ -233,6 +250,7 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 expires_at: time(root.expires_at),
                 root_keys: keys(&root.root_keys),
                 publish_keys: keys(&root.publish_keys),
+                override_keys: root.override_keys.as_ref().map(keys),
             };
             (root.list, body)
         }
@@ -270,8 +288,12 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 Op::Remove(id) => ("remove", id.kind(), format!("remove {id}")),
             });
             let mut body = entries_body(d.version.get(), d.created_at, d.state, ops, first);
-            if let Body::Entries { carried, .. } = &mut body {
+            if let Body::Entries {
+                carried, overrides, ..
+            } = &mut body
+            {
                 *carried = d.submissions.iter().map(carried_line).collect();
+                *overrides = d.overrides.iter().map(|o| override_line(o)).collect();
             }
             (d.list, body)
         }
@@ -300,6 +322,16 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 first,
             };
             (s.list, body)
+        }
+        DocType::Override => {
+            let o = Override::decode_payload(env.payload).map_err(decode_error)?;
+            let body = Body::Override {
+                made_at: time(o.made_at),
+                why: o.why.to_string(),
+                note: o.note,
+                removals: o.removals.iter().map(listing).collect(),
+            };
+            (o.list, body)
         }
         DocType::Acknowledgement => {
             let a = Acknowledgement::decode_payload(env.payload).map_err(decode_error)?;
@@ -361,6 +393,7 @@ fn entries_body(
         counts,
         first: shown,
         carried: vec![],
+        overrides: vec![],
     }
 }
 
@@ -378,6 +411,25 @@ fn carried_line(c: &CarriedSubmission) -> String {
         ),
         Err(e) => format!("{sha256} accepted={accepted} unreadable: {e}"),
     }
+}
+
+/// A carried override as one line: which, when made, why, how much.
+fn override_line(file: &[u8]) -> String {
+    let sha256 = Sha256::of(file);
+    match envelope::parse(file).and_then(|env| Override::decode_payload(env.payload)) {
+        Ok(o) => format!(
+            "{sha256} made={} why={} removals={} note={:?}",
+            time(o.made_at),
+            o.why,
+            o.removals.len(),
+            o.note
+        ),
+        Err(e) => format!("{sha256} unreadable: {e}"),
+    }
+}
+
+fn listing(l: &ListingRef) -> String {
+    format!("{} listed by {} at {}", l.id, l.agency, time(l.listed_at))
 }
 
 fn entry(e: &Entry) -> String {
@@ -432,12 +484,15 @@ impl Inspection {
                 expires_at,
                 root_keys,
                 publish_keys,
+                override_keys,
             } => {
                 let _ = writeln!(
                     out,
                     "version: {version}\nissued: {issued_at}\nexpires: {expires_at}"
                 );
-                for (role, set) in [("root", root_keys), ("publish", publish_keys)] {
+                let sets = [("root", Some(root_keys)), ("publish", Some(publish_keys))];
+                let sets = sets.into_iter().chain([("override", override_keys.as_ref())]);
+                for (role, set) in sets.filter_map(|(role, set)| Some((role, set?))) {
                     let _ = writeln!(
                         out,
                         "{role} keys: {} of {}: {}",
@@ -497,6 +552,7 @@ impl Inspection {
                 counts,
                 first,
                 carried,
+                overrides,
             } => {
                 let _ = writeln!(
                     out,
@@ -505,6 +561,22 @@ impl Inspection {
                 write_counts(&mut out, counts, first);
                 for line in carried {
                     let _ = writeln!(out, "carried submission: {line}");
+                }
+                for line in overrides {
+                    let _ = writeln!(out, "carried override: {line}");
+                }
+            }
+            Body::Override {
+                made_at,
+                why,
+                note,
+                removals,
+            } => {
+                let _ = writeln!(out, "made: {made_at}
+why: {why}
+note: {note}");
+                for line in removals {
+                    let _ = writeln!(out, "removes: {line}");
                 }
             }
             Body::Submission {

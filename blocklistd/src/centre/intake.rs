@@ -66,21 +66,27 @@ impl SubmissionInput {
     /// assert_eq!((input.bytes.as_slice(), input.accepted_at), (&b"bytes"[..], Timestamp(5)));
     /// ```
     pub fn read(file: &Path, accepted_at: Timestamp) -> Result<SubmissionInput, CentreError> {
-        let len = std::fs::metadata(file)
-            .map_err(CentreError::io("read", file))?
-            .len();
-        if len > MAX_SUBMISSION_SIZE {
-            return Err(CentreError::TooLarge {
-                file: file.display().to_string(),
-                limit: MAX_SUBMISSION_SIZE,
-            });
-        }
         Ok(SubmissionInput {
             name: file.display().to_string(),
-            bytes: std::fs::read(file).map_err(CentreError::io("read", file))?,
+            bytes: read_bounded(file, MAX_SUBMISSION_SIZE)?,
             accepted_at,
         })
     }
+}
+
+/// Reads a signed file an operator names, refusing one larger than `limit`
+/// before reading it.
+pub(crate) fn read_bounded(file: &Path, limit: u64) -> Result<Vec<u8>, CentreError> {
+    let len = std::fs::metadata(file)
+        .map_err(CentreError::io("read", file))?
+        .len();
+    if len > limit {
+        return Err(CentreError::TooLarge {
+            file: file.display().to_string(),
+            limit,
+        });
+    }
+    std::fs::read(file).map_err(CentreError::io("read", file))
 }
 
 /// Who runs a publish, which decides what a refused submission does.

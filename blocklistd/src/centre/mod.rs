@@ -9,6 +9,7 @@
 //! - [`acknowledge`]: the centre's signed acknowledgements of submissions, made and checked.
 //! - [`intake`]: agencies' signed submissions verified and judged, for
 //!   `publish --submission` and the intake service.
+//! - [`overrides`]: removals decided by the override keys, made and published.
 //! - [`queue`]: the intake service's durable queue of accepted submissions.
 //! - [`service`]: the intake service: submissions over HTTP and from a drop
 //!   folder, acknowledged, queued and published on a cadence.
@@ -36,6 +37,7 @@ pub mod inspect;
 pub mod intake;
 pub mod keyfile;
 pub mod keys;
+pub mod overrides;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;

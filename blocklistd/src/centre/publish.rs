@@ -45,6 +45,7 @@ use crate::centre::intake::{
     self, Accepted, AcceptedSubmission, PublishedBy, RefusedSubmission, SubmissionInput,
 };
 use crate::centre::keys::{check_signers, CentreKey};
+use crate::centre::overrides::{self, OverrideInput};
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::queue;
 use crate::centre::registry::{self, Registries};
@@ -65,6 +66,11 @@ pub struct InitOptions {
     pub publish_keys: Vec<PublicKey>,
     /// How many publish keys must sign each document.
     pub publish_threshold: u8,
+    /// The override keys (none: no override can be made until a rotation
+    /// names some).
+    pub override_keys: Vec<PublicKey>,
+    /// How many override keys must sign an override.
+    pub override_threshold: u8,
     /// How long until clients warn that the root is due for rotation.
     pub root_lifetime: Duration,
 }
@@ -85,6 +91,7 @@ pub fn init(dir: &Path, options: &InitOptions) -> Result<String, CentreError> {
             options.root_threshold,
         )?,
         publish_keys: key_set(options.publish_keys.clone(), options.publish_threshold)?,
+        override_keys: optional_key_set(options.override_keys.clone(), options.override_threshold)?,
         extensions: vec![],
     };
     let signers: Vec<&CentreKey> = options.root_keys.iter().collect();
@@ -115,6 +122,12 @@ pub struct RotateOptions {
     pub remove_publish_keys: Vec<PublicKey>,
     /// A new publish threshold (default: unchanged).
     pub publish_threshold: Option<u8>,
+    /// Override keys to add.
+    pub add_override_keys: Vec<PublicKey>,
+    /// Override keys to remove (revoke).
+    pub remove_override_keys: Vec<PublicKey>,
+    /// A new override threshold (default: unchanged, or 1 for a first set).
+    pub override_threshold: Option<u8>,
     /// The new root's lifetime.
     pub root_lifetime: Duration,
 }
@@ -129,23 +142,27 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, Centre
     let lock = dir.lock()?;
     let roots = Roots::scan(&dir)?;
     let current = roots.newest().root();
-    let edit = |set: &KeySet, add: &[PublicKey], remove: &[PublicKey], threshold: Option<u8>| {
-        for key in remove {
-            if set.get(&key.id()).is_none() {
-                return Err(CentreError::usage(format!(
-                    "key {} is not in the current set, so it cannot be removed",
-                    key.id()
-                )));
-            }
+    let edit = |set: Option<&KeySet>, add: &[PublicKey], remove: &[PublicKey]| {
+        let held = set.map_or(&[][..], KeySet::keys);
+        if let Some(key) = remove.iter().find(|k| !held.contains(k)) {
+            return Err(CentreError::usage(format!(
+                "key {} is not in the current set, so it cannot be removed",
+                key.id()
+            )));
         }
-        let mut keys: Vec<PublicKey> = set
-            .keys()
+        let mut keys: Vec<PublicKey> = held
             .iter()
             .filter(|k| !remove.contains(k))
             .copied()
             .collect();
-        keys.extend(add.iter().filter(|k| set.get(&k.id()).is_none()));
-        key_set(keys, threshold.unwrap_or(set.threshold()))
+        keys.extend(add.iter().filter(|k| !held.contains(k)));
+        Ok(keys)
+    };
+    let threshold = |set: Option<&KeySet>, new: Option<u8>| {
+        new.or(set.map(KeySet::threshold)).unwrap_or(1)
+    };
+    let required = |set: &KeySet, add, remove, new| {
+        key_set(edit(Some(set), add, remove)?, threshold(Some(set), new))
     };
     let now = Timestamp::now();
     let next = TrustRoot {
@@ -153,17 +170,25 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, Centre
         version: current.version.next(),
         issued_at: now,
         expires_at: now.plus(options.root_lifetime.as_secs()),
-        root_keys: edit(
+        root_keys: required(
             &current.root_keys,
             &options.add_root_keys,
             &options.remove_root_keys,
             options.root_threshold,
         )?,
-        publish_keys: edit(
+        publish_keys: required(
             &current.publish_keys,
             &options.add_publish_keys,
             &options.remove_publish_keys,
             options.publish_threshold,
+        )?,
+        override_keys: optional_key_set(
+            edit(
+                current.override_keys.as_ref(),
+                &options.add_override_keys,
+                &options.remove_override_keys,
+            )?,
+            threshold(current.override_keys.as_ref(), options.override_threshold),
         )?,
         extensions: vec![],
     };
@@ -232,6 +257,16 @@ pub(crate) fn current(
     })
 }
 
+/// The listing each of `ids` has in `dir`'s current list, read under `lock`.
+pub(crate) fn listings(
+    dir: &PublishDir,
+    lock: &DirLock,
+    ids: &[Identifier],
+) -> Result<Vec<Option<EntryMeta>>, CentreError> {
+    let state = Centre::open(dir)?.open_state(lock)?;
+    ids.iter().map(|id| Ok(state.store().listed(id)?)).collect()
+}
+
 /// What `publish` reads and how it signs.
 #[derive(Debug)]
 pub struct PublishOptions {
@@ -245,6 +280,9 @@ pub struct PublishOptions {
     /// `removals`): verified against the newest agency registry and applied
     /// with the ownership rules, each whole or not at all.
     pub submissions: Vec<SubmissionInput>,
+    /// Overrides signed by the root's override keys (published on their
+    /// own): each removes the listings it names, as they are listed now.
+    pub overrides: Vec<OverrideInput>,
     /// Who publishes: what a refused submission does, and whether the
     /// intake service's queue must be empty.
     pub by: PublishedBy,
@@ -369,6 +407,11 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             "agencies' submissions are published on their own: publish input files in another run",
         ));
     }
+    if !options.overrides.is_empty() && (has_inputs || !options.submissions.is_empty()) {
+        return Err(CentreError::usage(
+            "overrides are published on their own: publish input files and submissions in another run",
+        ));
+    }
     let Inputs {
         additions,
         removals,
@@ -391,7 +434,8 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         || must_reanchor
         || !additions.is_empty()
         || !removals.is_empty()
-        || !options.submissions.is_empty();
+        || !options.submissions.is_empty()
+        || !options.overrides.is_empty();
     if !needs_version {
         return centre.resign(&lock, &signers, options, report);
     }
@@ -411,6 +455,20 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         &mut report,
     )?;
     planned.take_submissions(&accepted, &mut report);
+    if !options.overrides.is_empty() && must_reanchor {
+        // A re-anchoring version is a snapshot, which carries no override.
+        return Err(CentreError::usage(
+            "the publish keys changed: publish once without the override (it re-anchors the chain on a snapshot), then publish the override",
+        ));
+    }
+    for change in overrides::plan(
+        centre.registries.verifier(),
+        list.store(),
+        &options.overrides,
+    )? {
+        report.removed += 1;
+        planned.changes.push(change);
+    }
     let purged = purge_expired(
         list.store(),
         &planned,
@@ -451,6 +509,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         ops,
         state,
         submissions: std::mem::take(&mut accepted.carried),
+        overrides: options.overrides.iter().map(|o| o.bytes.clone()).collect(),
         extensions: vec![],
     };
     let authority = check_authority(verifier, list.store(), &delta, &olds)?;
@@ -1096,6 +1155,13 @@ impl<'a> Centre<'a> {
 
 fn key_set(keys: Vec<PublicKey>, threshold: u8) -> Result<KeySet, CentreError> {
     KeySet::new(keys, threshold).map_err(|e| CentreError::usage(e.to_string()))
+}
+
+/// A key set that may be absent from a root: none when no key is named.
+fn optional_key_set(keys: Vec<PublicKey>, threshold: u8) -> Result<Option<KeySet>, CentreError> {
+    (!keys.is_empty())
+        .then(|| key_set(keys, threshold))
+        .transpose()
 }
 
 /// A version's operations, each with the entry it replaces (looked up once,

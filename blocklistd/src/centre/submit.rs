@@ -179,7 +179,8 @@ pub fn submit(options: &SubmitOptions, output: &Path) -> Result<SubmitReport, Ce
 }
 
 /// The folder `path` is in (the current one for a bare file name).
-fn parent(path: &Path) -> PathBuf {
+/// The folder `path` is written in (its temporary file goes there too).
+pub(crate) fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /v1/check?kind=number&value=0812345678` | one identifier (kinds: `account`, `number`, `domain`, `url`) |
 //! | `POST /v1/check` | a batch: `{"kind": "number", "values": [...]}` or `{"items": [{"kind": ..., "value": ...}]}` |
+//! | `GET /v1/history?kind=number&value=0812345678` | the identifier's stored listing (expired too) and the overrides that removed listings of it |
 //! | `GET /v1/status` | version, data age, last sync, source, last error, degraded and why, trust root |
 //! | `GET /healthz` | 200 while lookups can be answered (degraded included), 503 before any data |
 //! | `GET /metrics` | Prometheus text format |
@@ -40,7 +41,7 @@ use axum::routing::get;
 use axum::serve::Listener;
 use axum::{Json, Router};
 use blocklist_core::index::{Freshness, Hit};
-use blocklist_core::{Kind, Timestamp};
+use blocklist_core::{Identifier, Kind, Timestamp};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -52,12 +53,14 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, warn};
 
 use crate::daemon::config::ApiConfig;
+use crate::daemon::history;
 use crate::daemon::Shared;
 
 /// The API's routes.
 pub fn router(shared: Arc<Shared>, max_body_size: usize) -> Router {
     Router::new()
         .route("/v1/check", get(check_one).post(check_batch))
+        .route("/v1/history", get(history))
         .route("/v1/status", get(status))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
@@ -247,6 +250,48 @@ async fn check_one(
         answer: Answer::of(hit),
     })
     .into_response())
+}
+
+async fn history(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(raw_query): RawQuery,
+    query: Result<Query<CheckQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{e}: expected ?kind=account|number|domain&value=..."),
+        )
+    })?;
+    let kind = query.kind.parse::<Kind>().map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e.to_string())
+    })?;
+    let id = Identifier::parse(kind, &query.value, &shared.rules).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_identifier",
+            format!("{e}{}", plus_hint(raw_query.as_deref())),
+        )
+    })?;
+    if shared.index().is_none() {
+        return Err(ApiError::no_data());
+    }
+    let path = shared.store_path.clone();
+    let read = tokio::task::spawn_blocking(move || history::read(&path, &id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    match read {
+        Ok(found) => Ok(Json(found).into_response()),
+        Err(e) => {
+            warn!(error = %e, "cannot read the replica for /v1/history");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                e.to_string(),
+            ))
+        }
+    }
 }
 
 /// A string borrowed from the request body when it has no escapes.

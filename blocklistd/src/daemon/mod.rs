@@ -21,6 +21,7 @@
 
 pub mod api;
 pub mod config;
+pub mod history;
 pub mod metrics;
 pub mod published;
 pub mod push;
@@ -36,7 +37,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 use blocklist_core::index::{HeartbeatWriter, IndexError, LiveIndex};
 use blocklist_core::lock::{FolderLock, Locked};
-use blocklist_core::replica::INDEX_FILE;
+use blocklist_core::replica::{INDEX_FILE, STORE_FILE};
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Rules;
 use tokio::net::{TcpListener, UnixListener};
@@ -211,6 +212,8 @@ pub struct Shared {
     /// The index lookups read; empty until the first version exists.
     index: ArcSwapOption<LiveIndex>,
     index_path: PathBuf,
+    /// The replica's store, read by `/v1/history`.
+    pub store_path: PathBuf,
     /// Normalisation rules for queries.
     pub rules: Rules,
     /// Most identifiers per batch.
@@ -232,6 +235,7 @@ impl Shared {
             metrics: Metrics::default(),
             index: ArcSwapOption::empty(),
             index_path: config.data_dir.join(INDEX_FILE),
+            store_path: config.data_dir.join(STORE_FILE),
             rules: Rules {
                 default_region: config.api.default_region.clone(),
             },

@@ -53,6 +53,7 @@ impl Forger<'_> {
             ops,
             state,
             submissions: carried,
+            overrides: vec![],
             extensions: vec![],
         };
         let bytes = delta.sign(&[&key]).unwrap();

@@ -54,6 +54,7 @@ impl Publisher {
             additions: vec![(added, Format::Csv)],
             removals: vec![(removed, Format::Plain)],
             submissions: vec![],
+            overrides: vec![],
             by: Default::default(),
             context: ReadContext {
                 defaults: Defaults {

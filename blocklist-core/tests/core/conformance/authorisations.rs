@@ -116,6 +116,7 @@ fn delta(
         ops,
         state: ListState::of(after.values()),
         submissions: carried,
+        overrides: vec![],
         extensions: vec![],
     }
 }
@@ -171,6 +172,7 @@ pub(super) fn cases(c: &mut Cases) {
     // (empty) extension list replaced by one of tag 2.
     let bare = Delta {
         submissions: vec![],
+        overrides: vec![],
         ..version1.clone()
     }
     .encode_payload()

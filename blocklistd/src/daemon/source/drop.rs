@@ -92,7 +92,7 @@ fn cap(doc: DocType, config: &Config) -> Option<u64> {
         DocType::Manifest => Some(config.sync.max_manifest_size),
         DocType::Delta => Some(MAX_DELTA_SIZE),
         DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
-        DocType::Submission | DocType::Acknowledgement => None,
+        DocType::Submission | DocType::Acknowledgement | DocType::Override => None,
     }
 }
 
@@ -226,7 +226,7 @@ enum Unfit {
     NotADocument(DecodeError),
     /// A document between an agency and the centre (a submission, an
     /// acknowledgement), dropped here by mistake.
-    #[error("a {doc} is for the centre or an agency (blocklist publish --submission, blocklist verify-ack), not for a daemon")]
+    #[error("a {doc} is for the centre or an agency (blocklist publish --submission or --override, blocklist verify-ack), not for a daemon: a delta carries what a daemon needs of it")]
     ForTheCentre { doc: DocType },
     /// The file could not be read.
     #[error("cannot read: {0}")]
@@ -323,8 +323,9 @@ impl DropFolder {
                 DocType::Registry => 1,
                 DocType::Snapshot => 2,
                 DocType::Delta => 3,
-                // Submissions and acknowledgements never get here: `classify` refuses them.
-                DocType::Manifest | DocType::Submission | DocType::Acknowledgement => 4,
+                // Submissions, acknowledgements and overrides never get here:
+                // `classify` refuses them.
+                DocType::Manifest | DocType::Submission | DocType::Acknowledgement | DocType::Override => 4,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -663,8 +664,8 @@ impl Syncer {
                     Err(err) => Err(err),
                 }
             }
-            DocType::Submission | DocType::Acknowledgement => {
-                unreachable!("classify refuses submissions and acknowledgements")
+            DocType::Submission | DocType::Acknowledgement | DocType::Override => {
+                unreachable!("classify refuses submissions, acknowledgements and overrides")
             }
         }
     }
@@ -860,7 +861,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
         DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
-        DocType::Submission | DocType::Acknowledgement => return Err(Unfit::ForTheCentre { doc }),
+        DocType::Submission | DocType::Acknowledgement | DocType::Override => return Err(Unfit::ForTheCentre { doc }),
     }
     // The envelope is whole: a payload that does not decode stays so.
     .map_err(Unfit::NotADocument)?;
