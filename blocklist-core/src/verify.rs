@@ -15,7 +15,7 @@ pub mod authority;
 mod submission;
 
 pub use authority::{Authority, AuthorityError, CarriedOverride};
-pub use submission::{verify_submission, SubmissionError};
+pub use submission::{verify_submission, SubmissionError, MAX_CLOCK_SKEW};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,8 +29,8 @@ use sha2::{Digest as _, Sha256 as Sha2};
 use crate::digest::Sha256;
 use crate::document::{
     envelope, take_sequences, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef,
-    KeySet, ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot, SnapshotHead,
-    SnapshotStream, TrustRoot, Version,
+    KeySet, ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot,
+    SnapshotHead, SnapshotStream, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -479,7 +479,7 @@ impl Verifier {
     }
 
     /// Checks an override: signed by a threshold of the current root's
-    /// override keys and by no other key (O1), and of this list. Anyone
+    /// override keys and by no other key (OV1), and of this list. Anyone
     /// holding the trust root can check one; a replica checks each its delta
     /// carries ([`Self::delta`]).
     ///

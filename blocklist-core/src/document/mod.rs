@@ -40,12 +40,12 @@ use std::num::NonZeroU64;
 
 pub use acknowledgement::Acknowledgement;
 pub use delta::{CarriedSubmission, Delta, Op, OVERRIDES_EXTENSION, SUBMISSIONS_EXTENSION};
-pub use overrides::{ListingRef, Override, MAX_OVERRIDE_REMOVALS};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
     REGISTRIES_EXTENSION,
 };
+pub use overrides::{ListingRef, Override, MAX_OVERRIDE_REMOVALS};
 pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };

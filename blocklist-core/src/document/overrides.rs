@@ -25,11 +25,11 @@ use crate::entry::{Agency, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 
-/// The most listings one override may remove (O2): overrides are decisions
+/// The most listings one override may remove (OV2): overrides are decisions
 /// about named listings, made by people, not bulk edits.
 pub const MAX_OVERRIDE_REMOVALS: usize = 10_000;
 
-/// The longest note an override may carry, in bytes (O3).
+/// The longest note an override may carry, in bytes (OV3).
 const MAX_NOTE_BYTES: usize = 1_000;
 
 /// A removal of listings decided by a threshold of override keys.
@@ -64,7 +64,7 @@ pub struct Override {
     /// of text without control characters.
     pub note: String,
     /// The listings it removes, each identifier once. Decoding returns them
-    /// sorted by kind, then value.
+    /// sorted by kind code, then value.
     pub removals: Vec<ListingRef>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
@@ -100,13 +100,21 @@ struct WireListing {
     listed_at: u64,
 }
 
+/// The order of removals on the wire (OV2): by kind code, then value.
+fn wire_order(id: &Identifier) -> (u16, &str) {
+    (id.kind().code(), id.as_str())
+}
+
 impl Override {
-    /// Why the override's own fields break O2-O3, if they do.
+    /// Why the override's own fields break OV2-OV3, if they do.
     fn invalid(&self) -> Option<(&'static str, String)> {
         if self.note.is_empty() || self.note.len() > MAX_NOTE_BYTES {
             return Some((
                 "note",
-                format!("is {} bytes; 1 to {MAX_NOTE_BYTES} are allowed", self.note.len()),
+                format!(
+                    "is {} bytes; 1 to {MAX_NOTE_BYTES} are allowed",
+                    self.note.len()
+                ),
             ));
         }
         if self.note.chars().any(char::is_control) {
@@ -142,7 +150,7 @@ impl Document for Override {
             });
         }
         let mut removals: Vec<&ListingRef> = self.removals.iter().collect();
-        removals.sort_by(|a, b| a.id.cmp(&b.id));
+        removals.sort_by(|a, b| wire_order(&a.id).cmp(&wire_order(&b.id)));
         if let Some(w) = removals.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(EncodeError::Invalid {
                 doc: doc.name(),
@@ -191,7 +199,10 @@ impl Document for Override {
                 })
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
-        if removals.windows(2).any(|w| w[0].id >= w[1].id) {
+        if removals
+            .windows(2)
+            .any(|w| wire_order(&w[0].id) >= wire_order(&w[1].id))
+        {
             return Err(doc.invalid("removals", "not strictly ascending by identifier"));
         }
         let decision = Override {
@@ -244,7 +255,10 @@ mod tests {
             (decision(&one, "line\nbreak"), "note"),
             (decision(&one, &"x".repeat(MAX_NOTE_BYTES + 1)), "note"),
             (decision(&[], "court order 7"), "removals"),
-            (decision(&[one[0].clone(), one[0].clone()], "court order 7"), "removals"),
+            (
+                decision(&[one[0].clone(), one[0].clone()], "court order 7"),
+                "removals",
+            ),
         ] {
             match bad.encode_payload() {
                 Err(EncodeError::Invalid { field: f, .. }) => assert_eq!(f, field),
@@ -264,7 +278,7 @@ mod tests {
             let doc = decision(&values, &note);
             let decoded = Override::decode_payload(&doc.encode_payload().unwrap()).unwrap();
             let mut sorted = doc.removals.clone();
-            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            sorted.sort_by(|a, b| wire_order(&a.id).cmp(&wire_order(&b.id)));
             prop_assert_eq!(decoded.removals, sorted);
         }
 

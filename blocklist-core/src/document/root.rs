@@ -195,8 +195,12 @@ impl Document for TrustRoot {
         let doc = Self::TYPE;
         let wire: WireRoot = decode_canonical(doc, payload)?;
         let mut extensions = Extension::check(doc, wire.extensions)?;
-        let mut override_keys =
-            Extension::take(doc, &mut extensions, OVERRIDE_KEYS_EXTENSION, "override keys")?;
+        let mut override_keys = Extension::take(
+            doc,
+            &mut extensions,
+            OVERRIDE_KEYS_EXTENSION,
+            "override keys",
+        )?;
         if override_keys.len() > 1 {
             return Err(doc.invalid("override keys", "more than one key set"));
         }

@@ -187,7 +187,8 @@ impl Store {
                     .check_unmade(id, current.as_ref())
                     .map_err(unauthorised)?;
             }
-            overrides::record(&tx, &path, authority, to_db(&path, "version", version)?)?;
+            overrides::record(&tx, &path, authority, to_db(&path, "version", version)?)?
+                .map_err(unauthorised)?;
         }
         check_state(
             &format!("state after delta {version}"),

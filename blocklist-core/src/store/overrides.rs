@@ -11,7 +11,7 @@ use crate::entry::{Agency, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::store::{bytes32, corrupt, sqlite, version_from_db, Store, StoreError};
-use crate::verify::Authority;
+use crate::verify::{Authority, AuthorityError};
 
 /// One listing an override removed, as the replica recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,13 +32,26 @@ pub struct AppliedOverride {
     pub file_sha256: Sha256,
 }
 
-/// Records every listing `authority`'s overrides remove, as removed at `version`.
+/// Records every listing `authority`'s overrides remove, as removed at
+/// `version`; the inner error is an override recorded already (a replay, W7).
 pub(super) fn record(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     authority: &Authority,
     version: i64,
-) -> Result<(), StoreError> {
+) -> Result<Result<(), AuthorityError>, StoreError> {
+    for (index, carried) in authority.overrides().iter().enumerate() {
+        let applied: Option<i64> = tx
+            .prepare_cached("SELECT MIN(version) FROM overrides WHERE file_sha256 = ?1")
+            .and_then(|mut stmt| stmt.query_row([carried.file_sha256.0], |r| r.get(0)))
+            .map_err(sqlite(path, "read overrides"))?;
+        if let Some(version) = applied {
+            return Ok(Err(AuthorityError::OverrideReplayed {
+                index,
+                version: version as u64,
+            }));
+        }
+    }
     let mut stmt = tx
         .prepare_cached(
             "INSERT INTO overrides (kind, value, version, agency, listed_at, made_at, why, note,
@@ -65,7 +78,7 @@ pub(super) fn record(
             .map_err(sqlite(path, "record override"))?;
         }
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 type OverrideRow = (i64, String, i64, i64, u16, String, Vec<u8>, Vec<u8>);

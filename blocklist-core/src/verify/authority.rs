@@ -33,7 +33,7 @@ use crate::verify::{verify_submission, SubmissionError, Verified, VerifyError};
 pub enum AuthorityError {
     /// Submissions or overrides carried while the replica holds no agency
     /// registry (W2, W7).
-    #[error("the delta carries {count} agency submission(s) or override(s), but no agency registry is held to check them against (W2)")]
+    #[error("the delta carries {count} agency submission(s) or override(s), but no agency registry is held to check them against (W2, W7)")]
     NoRegistry {
         /// How many submissions and overrides it carries.
         count: usize,
@@ -55,6 +55,14 @@ pub enum AuthorityError {
         made_at: Timestamp,
         /// The delta's `created_at`.
         created_at: Timestamp,
+    },
+    /// An override this replica applied already, carried again (W7).
+    #[error("carried override {index} was applied already, at version {version}: a replay (W7)")]
+    OverrideReplayed {
+        /// Its position in the delta's overrides.
+        index: usize,
+        /// The version whose delta applied it.
+        version: u64,
     },
     /// An identifier an override names that a carried submission or
     /// another override names too (W3).
@@ -164,6 +172,23 @@ pub enum AuthorityError {
         index: usize,
         /// Its agency.
         agency: Agency,
+    },
+    /// A change to a listing made under a label before agencies became
+    /// principals, which no override removes (W6): such a listing belongs to
+    /// no agency that could sign for it, so only an override removes it
+    /// (or it expires and is purged).
+    #[error("the delta {verb} {} {}, listed under label {label} at {listed_at}, before agencies became principals at {since}: only an override removes such a listing (W6)", .id.kind(), .id.as_str())]
+    Legacy {
+        /// The identifier.
+        id: Identifier,
+        /// What the delta does to it.
+        verb: &'static str,
+        /// The label it is listed under.
+        label: Agency,
+        /// When it was listed.
+        listed_at: Timestamp,
+        /// When registry version 1 was issued.
+        since: Timestamp,
     },
     /// An operation on a listing of a registered agency that no carried
     /// submission of that agency asks for (W6): the centre acting in its name.
@@ -437,7 +462,7 @@ impl Authority {
     }
 
     /// Checks one operation of the delta against the listing `old` the
-    /// replica holds for its identifier (W5, W6).
+    /// replica holds for its identifier (W5-W7).
     pub fn check(&self, op: &Op, old: Option<&Entry>) -> Result<(), AuthorityError> {
         let id = op.id();
         let verb = match op {
@@ -497,6 +522,17 @@ impl Authority {
             Op::Add(e) | Op::Update(e) => Some(&e.meta.agency),
             Op::Remove(_) => None,
         };
+        if let Some(old) = old.filter(|old| {
+            old.meta.listed_at < self.since && !self.registered.contains(&old.meta.agency)
+        }) {
+            return Err(AuthorityError::Legacy {
+                id: id.clone(),
+                verb,
+                label: old.meta.agency.clone(),
+                listed_at: old.meta.listed_at,
+                since: self.since,
+            });
+        }
         let owner = old.map(|e| &e.meta.agency);
         match [owner, new]
             .into_iter()

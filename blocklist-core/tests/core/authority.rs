@@ -19,22 +19,22 @@ use crate::support::{file_of, list, Centre, NOW};
 const AGENCIES: [&str; 2] = ["th-aoc", "th-dsi"];
 
 /// A registry of th-aoc and th-dsi (numbers), a replica's store, and the
-/// list the centre holds.
-struct Principals {
-    centre: Centre,
+/// list the centre holds (the overrides tests use it too).
+pub(crate) struct Principals {
+    pub(crate) centre: Centre,
     keys: [SecretKey; 2],
-    store: Store,
+    pub(crate) store: Store,
     _dir: tempfile::TempDir,
     held: HashMap<Identifier, Entry>,
     version: u64,
     sequence: u64,
 }
 
-fn number(i: u8) -> Identifier {
+pub(crate) fn number(i: u8) -> Identifier {
     Identifier::from_canonical(Kind::Number, &format!("+668123456{i:02}")).unwrap()
 }
 
-fn add(i: u8, reason: Reason) -> SubmissionOp {
+pub(crate) fn add(i: u8, reason: Reason) -> SubmissionOp {
     SubmissionOp::Add(ListingRequest {
         id: number(i),
         reason,
@@ -42,14 +42,14 @@ fn add(i: u8, reason: Reason) -> SubmissionOp {
     })
 }
 
-fn remove(i: u8) -> SubmissionOp {
+pub(crate) fn remove(i: u8) -> SubmissionOp {
     SubmissionOp::Remove(RemovalRequest {
         id: number(i),
         why: RemovalReason::CLEARED,
     })
 }
 
-fn refusal(result: Result<(), StoreError>) -> AuthorityError {
+pub(crate) fn refusal(result: Result<(), StoreError>) -> AuthorityError {
     match result {
         Err(StoreError::Refused {
             source: VerifyError::Authority { source },
@@ -61,7 +61,11 @@ fn refusal(result: Result<(), StoreError>) -> AuthorityError {
 
 impl Principals {
     fn new() -> Principals {
-        let mut centre = Centre::new();
+        Principals::with_centre(Centre::new())
+    }
+
+    /// The registry accepted by `centre`'s verifier, and an empty store.
+    pub(crate) fn with_centre(mut centre: Centre) -> Principals {
         let keys = [
             SecretKey::generate().unwrap(),
             SecretKey::generate().unwrap(),
@@ -99,6 +103,17 @@ impl Principals {
 
     /// Agency `by`'s signed submission of `ops`, accepted at `NOW + 10`.
     fn submission(&mut self, by: usize, ops: Vec<SubmissionOp>) -> (Submission, CarriedSubmission) {
+        self.submission_at(by, ops, Timestamp(NOW.0 + 10))
+    }
+
+    /// Agency `by`'s signed submission of `ops`, accepted at `accepted_at`
+    /// (at most `NOW + 20`, when [`Self::publish`] dates its deltas).
+    pub(crate) fn submission_at(
+        &mut self,
+        by: usize,
+        ops: Vec<SubmissionOp>,
+        accepted_at: Timestamp,
+    ) -> (Submission, CarriedSubmission) {
         self.sequence += 1;
         let submission = Submission {
             list: list(),
@@ -110,15 +125,16 @@ impl Principals {
             extensions: vec![],
         };
         let file = submission.sign(&[&self.keys[by]]).unwrap();
-        let carried = CarriedSubmission {
-            accepted_at: Timestamp(NOW.0 + 10),
-            file,
-        };
+        let carried = CarriedSubmission { accepted_at, file };
         (submission, carried)
     }
 
     /// The changes an honest centre makes of `submission` against the list.
-    fn judged(&self, submission: &Submission, accepted_at: Timestamp) -> Vec<(Op, Option<Entry>)> {
+    pub(crate) fn judged(
+        &self,
+        submission: &Submission,
+        accepted_at: Timestamp,
+    ) -> Vec<(Op, Option<Entry>)> {
         ownership::plan::<Infallible>(&submission.agency, &submission.ops, accepted_at, |id| {
             Ok(self.held.get(id).map(|e| e.meta.clone()))
         })
@@ -131,10 +147,32 @@ impl Principals {
 
     /// Signs the next delta of `changes` carrying `carried` and applies it
     /// to the replica's store; on success the centre's list follows.
-    fn publish(
+    pub(crate) fn publish(
         &mut self,
         changes: Vec<(Op, Option<Entry>)>,
         carried: Vec<CarriedSubmission>,
+    ) -> Result<(), StoreError> {
+        self.publish_overriding(changes, carried, vec![])
+    }
+
+    /// [`Self::publish`], the delta (made at `NOW + 20`) also carrying the
+    /// signed override files `overrides`.
+    pub(crate) fn publish_overriding(
+        &mut self,
+        changes: Vec<(Op, Option<Entry>)>,
+        carried: Vec<CarriedSubmission>,
+        overrides: Vec<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.publish_dated(changes, carried, overrides, Timestamp(NOW.0 + 20))
+    }
+
+    /// [`Self::publish_overriding`], the delta made at `created_at`.
+    pub(crate) fn publish_dated(
+        &mut self,
+        changes: Vec<(Op, Option<Entry>)>,
+        carried: Vec<CarriedSubmission>,
+        overrides: Vec<Vec<u8>>,
+        created_at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut state = ListState::of(self.held.values());
         for (op, old) in &changes {
@@ -150,11 +188,11 @@ impl Principals {
         let delta = Delta {
             list: list(),
             version: Version::new(self.version + 1).unwrap(),
-            created_at: Timestamp(NOW.0 + 20),
+            created_at,
             ops: changes.iter().map(|(op, _)| op.clone()).collect(),
             state,
             submissions: carried,
-            overrides: vec![],
+            overrides,
             extensions: vec![],
         };
         let verified = self
@@ -177,13 +215,13 @@ impl Principals {
     }
 
     /// `by` submits `ops`; the honest centre publishes them.
-    fn honest(&mut self, by: usize, ops: Vec<SubmissionOp>) {
+    pub(crate) fn honest(&mut self, by: usize, ops: Vec<SubmissionOp>) {
         let (submission, carried) = self.submission(by, ops);
         let changes = self.judged(&submission, carried.accepted_at);
         self.publish(changes, vec![carried]).unwrap();
     }
 
-    fn entry(&self, i: u8) -> Entry {
+    pub(crate) fn entry(&self, i: u8) -> Entry {
         self.held[&number(i)].clone()
     }
 }
@@ -401,39 +439,17 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
     let mut p = Principals::new();
     let mut before = p_entry(1, "th-aoc", None);
     before.meta.listed_at = Timestamp(NOW.0 - 100);
-    let delta = Delta {
-        list: list(),
-        version: Version::FIRST,
-        created_at: Timestamp(NOW.0 - 100),
-        ops: vec![Op::Add(before.clone())],
-        state: ListState::of([&before]),
-        submissions: vec![],
-        overrides: vec![],
-        extensions: vec![],
-    };
-    let verified = p
-        .centre
-        .verifier
-        .delta(&p.centre.sign(&delta), None)
-        .unwrap();
-    p.store.apply_delta(&verified, "test").unwrap();
-    p.version = 1;
-    p.held.insert(before.id.clone(), before.clone());
+    p.publish_dated(
+        vec![(Op::Add(before.clone()), None)],
+        vec![],
+        vec![],
+        before.meta.listed_at,
+    )
+    .unwrap();
     // A delta dated from the registry on is judged: the label th-aoc is
     // the agency th-aoc now, and the centre alone may not remove its listing.
-    let removal = Delta {
-        version: Version::new(2).unwrap(),
-        created_at: NOW,
-        ops: vec![Op::Remove(number(1))],
-        state: ListState::default(),
-        ..delta
-    };
-    let verified = p
-        .centre
-        .verifier
-        .delta(&p.centre.sign(&removal), Version::new(1))
-        .unwrap();
-    let err = refusal(p.store.apply_delta(&verified, "test").map(drop));
+    let removal = vec![(Op::Remove(number(1)), Some(before))];
+    let err = refusal(p.publish_dated(removal, vec![], vec![], NOW));
     assert!(matches!(err, AuthorityError::Unauthorised { .. }), "{err}");
     // th-aoc's own removal is taken.
     p.honest(0, vec![remove(1)]);
@@ -448,7 +464,8 @@ fn p_entry_at(i: u8, at: Timestamp) -> Entry {
     entry
 }
 
-fn p_entry(i: u8, agency: &str, expires_at: Option<u64>) -> Entry {
+/// A scam-call listing of number `i` in `agency`'s name, listed at `NOW`.
+pub(crate) fn p_entry(i: u8, agency: &str, expires_at: Option<u64>) -> Entry {
     Entry {
         id: number(i),
         meta: EntryMeta {

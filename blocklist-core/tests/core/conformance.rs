@@ -1503,7 +1503,7 @@ fn document_cases() -> Cases {
     );
     submissions::cases(&mut c);
     acknowledgements::cases(&mut c);
-    authorisations::cases(&mut c);
+    authorisations::cases(&mut c, &root1);
     c
 }
 

@@ -16,3 +16,5 @@ mod snapshot_stream;
 mod conformance;
 // Who asked for each change: deltas in an agency's name without its signed word are refused.
 mod authority;
+// Overrides: removals a threshold of override keys decides, recorded; stale or unsigned ones refused.
+mod overrides;

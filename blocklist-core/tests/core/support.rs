@@ -82,9 +82,21 @@ impl Centre {
     }
 
     pub fn with_key(key: SecretKey) -> Centre {
-        let root = TrustRoot::single_key(list(), &key, NOW, NOW.plus(365 * 86_400))
-            .sign(&[&key])
-            .unwrap();
+        Centre::with_root(key, None)
+    }
+
+    /// A centre whose root also names `override_keys`, who sign overrides.
+    pub fn with_override_keys(override_keys: KeySet) -> Centre {
+        Centre::with_root(SecretKey::generate().unwrap(), Some(override_keys))
+    }
+
+    fn with_root(key: SecretKey, override_keys: Option<KeySet>) -> Centre {
+        let root = TrustRoot {
+            override_keys,
+            ..TrustRoot::single_key(list(), &key, NOW, NOW.plus(365 * 86_400))
+        }
+        .sign(&[&key])
+        .unwrap();
         let verifier = Verifier::pin(&root).unwrap();
         Centre {
             key,

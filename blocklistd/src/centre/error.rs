@@ -105,7 +105,7 @@ pub enum CentreError {
     },
     /// A version no agency asked for (docs/FORMAT.md W1-W6), refused
     /// before it is signed: replicas would refuse it.
-    #[error("version {version} not published, nothing signed: {source}; a registered agency's listings change only through its signed submissions (`blocklist submit`), so publish input files under a label that is no registered agency")]
+    #[error("version {version} not published, nothing signed: {source}; {}", unauthorised_remedy(.source))]
     Unauthorised {
         /// The version it would have been.
         version: u64,
@@ -234,6 +234,19 @@ pub enum CentreError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// What an operator can do about a version replicas would refuse.
+fn unauthorised_remedy(source: &blocklist_core::verify::AuthorityError) -> &'static str {
+    use blocklist_core::verify::AuthorityError;
+    match source {
+        AuthorityError::Legacy { .. } => {
+            "a listing made under a label before agencies became principals is removed by an override (`blocklist override`, docs/GOVERNANCE.md), or purged once it expires"
+        }
+        _ => {
+            "a registered agency's listings change only through its signed submissions (`blocklist submit`), so publish input files under a label that is no registered agency"
+        }
+    }
 }
 
 /// The first refusal, and how many more (the command line lists them all).

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use blocklist_core::document::{
     envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
-    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Registry, Snapshot, Submission, SubmissionOp, TrustRoot,
+    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Registry, Snapshot, Submission,
+    SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Sha256, Timestamp};
 use serde::Serialize;
@@ -491,7 +492,9 @@ impl Inspection {
                     "version: {version}\nissued: {issued_at}\nexpires: {expires_at}"
                 );
                 let sets = [("root", Some(root_keys)), ("publish", Some(publish_keys))];
-                let sets = sets.into_iter().chain([("override", override_keys.as_ref())]);
+                let sets = sets
+                    .into_iter()
+                    .chain([("override", override_keys.as_ref())]);
                 for (role, set) in sets.filter_map(|(role, set)| Some((role, set?))) {
                     let _ = writeln!(
                         out,
@@ -572,9 +575,12 @@ impl Inspection {
                 note,
                 removals,
             } => {
-                let _ = writeln!(out, "made: {made_at}
+                let _ = writeln!(
+                    out,
+                    "made: {made_at}
 why: {why}
-note: {note}");
+note: {note}"
+                );
                 for line in removals {
                     let _ = writeln!(out, "removes: {line}");
                 }

@@ -128,12 +128,13 @@ pub(crate) fn plan(
 ) -> Result<Vec<(Op, Option<Entry>)>, CentreError> {
     let mut changes = Vec::new();
     for input in inputs {
-        let decision = verifier
-            .override_doc(&input.bytes)
-            .map_err(|source| CentreError::Verify {
-                file: input.name.clone(),
-                source,
-            })?;
+        let decision =
+            verifier
+                .override_doc(&input.bytes)
+                .map_err(|source| CentreError::Verify {
+                    file: input.name.clone(),
+                    source,
+                })?;
         for listing in &decision.removals {
             let id = &listing.id;
             let held = list.listed(id)?;
@@ -183,5 +184,4 @@ mod tests {
             Err(CentreError::TooLarge { .. })
         ));
     }
-
 }

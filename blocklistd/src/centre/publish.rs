@@ -158,9 +158,8 @@ pub fn rotate(dir: &Path, options: &RotateOptions) -> Result<Vec<String>, Centre
         keys.extend(add.iter().filter(|k| !held.contains(k)));
         Ok(keys)
     };
-    let threshold = |set: Option<&KeySet>, new: Option<u8>| {
-        new.or(set.map(KeySet::threshold)).unwrap_or(1)
-    };
+    let threshold =
+        |set: Option<&KeySet>, new: Option<u8>| new.or(set.map(KeySet::threshold)).unwrap_or(1);
     let required = |set: &KeySet, add, remove, new| {
         key_set(edit(Some(set), add, remove)?, threshold(Some(set), new))
     };
@@ -429,7 +428,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             remedy: "fix them or pass --skip-invalid to publish without them",
         });
     }
-    let must_reanchor = centre.publish_keys_changed();
+    let must_reanchor = centre.must_reanchor();
     let needs_version = centre.manifest.is_none()
         || must_reanchor
         || !additions.is_empty()
@@ -458,7 +457,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     if !options.overrides.is_empty() && must_reanchor {
         // A re-anchoring version is a snapshot, which carries no override.
         return Err(CentreError::usage(
-            "the publish keys changed: publish once without the override (it re-anchors the chain on a snapshot), then publish the override",
+            "a rotation changed the publish keys or narrowed the override keys: publish once without the override (it re-anchors the chain on a snapshot), then publish the override",
         ));
     }
     for change in overrides::plan(
@@ -690,9 +689,9 @@ pub fn snapshot(
                 "nothing published yet: nothing to snapshot",
             ));
         };
-        if centre.publish_keys_changed() {
+        if centre.must_reanchor() {
             return Err(CentreError::usage(
-                "a rotation changed the publish keys: publish or refresh first (it re-anchors on a snapshot)",
+                "a rotation changed the publish keys or narrowed the override keys: publish or refresh first (it re-anchors on a snapshot)",
             ));
         }
         if manifest.snapshots.last().map(|s| s.version) == Some(manifest.version) {
@@ -756,9 +755,10 @@ pub fn snapshot(
             "the manifest is gone: nothing to snapshot",
         ));
     };
-    if centre.publish_keys_changed() {
+    if centre.must_reanchor() {
         return Ok(skip(
-            "a rotation changed the publish keys meanwhile".to_owned(),
+            "a rotation changed the publish keys or narrowed the override keys meanwhile"
+                .to_owned(),
         ));
     }
     if current
@@ -972,11 +972,22 @@ impl<'a> Centre<'a> {
             .unwrap_or_else(|| self.roots.newest())
     }
 
-    /// Whether a rotation since the manifest changed the publish keys.
-    fn publish_keys_changed(&self) -> bool {
-        self.manifest.is_some()
-            && self.manifest_verifier().root().publish_keys
-                != self.roots.newest().root().publish_keys
+    /// Whether a rotation since the manifest leaves published documents
+    /// that no longer verify under the newest root, so that the chain must
+    /// restart from a snapshot: it changed the publish keys, or narrowed the
+    /// override keys (one removed, the threshold raised), which the
+    /// overrides that deltas carry were signed under.
+    fn must_reanchor(&self) -> bool {
+        let (held, newest) = (self.manifest_verifier().root(), self.roots.newest().root());
+        let narrowed = match (&held.override_keys, &newest.override_keys) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(old), Some(new)) => {
+                new.threshold() > old.threshold()
+                    || old.keys().iter().any(|k| new.get(&k.id()).is_none())
+            }
+        };
+        self.manifest.is_some() && (held.publish_keys != newest.publish_keys || narrowed)
     }
 
     /// The centre's store, checked against the current manifest (rolled

@@ -264,9 +264,10 @@ async fn history(
             format!("{e}: expected ?kind=account|number|domain&value=..."),
         )
     })?;
-    let kind = query.kind.parse::<Kind>().map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e.to_string())
-    })?;
+    let kind = query
+        .kind
+        .parse::<Kind>()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e.to_string()))?;
     let id = Identifier::parse(kind, &query.value, &shared.rules).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

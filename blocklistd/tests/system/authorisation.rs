@@ -1,5 +1,5 @@
 //! A centre that signs what its own checks refuse: every delta it forges in
-//! an agency's name is refused by the daemon, which keeps answering from the
+//! an agency's name (or under an override it signed itself) is refused by the daemon, which keeps answering from the
 //! last good version. The forger is this test: it holds the centre's publish
 //! key and writes deltas and manifests with `blocklist_core` directly,
 //! bypassing every check `blocklist publish` makes.
@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use blocklist_core::document::{
-    CarriedSubmission, Delta, Document, FileRef, Manifest, Op, Snapshot, Submission,
+    CarriedSubmission, Delta, Document, FileRef, ListingRef, Manifest, Op, Override, RemovalReason,
+    Snapshot, Submission,
 };
 use blocklist_core::verify::read_unverified;
 use blocklist_core::{Entry, Sha256, Timestamp};
@@ -28,8 +29,15 @@ struct Forger<'c> {
 impl Forger<'_> {
     /// Signs the next version after the one the copied manifest lists, with
     /// `ops` (`old` is the listing each removes or updates, for the state
-    /// digest) and `carried` submissions, and lists it in a new manifest.
-    fn forge(&self, ops: Vec<Op>, old: &[Entry], carried: Vec<CarriedSubmission>) {
+    /// digest), `carried` submissions and `overrides`, and lists it in a new
+    /// manifest.
+    fn forge(
+        &self,
+        ops: Vec<Op>,
+        old: &[Entry],
+        carried: Vec<CarriedSubmission>,
+        overrides: Vec<Vec<u8>>,
+    ) {
         let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
         let manifest_path = self.dir.join("manifest");
         let manifest: Manifest = read_unverified(&std::fs::read(&manifest_path).unwrap()).unwrap();
@@ -53,7 +61,7 @@ impl Forger<'_> {
             ops,
             state,
             submissions: carried,
-            overrides: vec![],
+            overrides,
             extensions: vec![],
         };
         let bytes = delta.sign(&[&key]).unwrap();
@@ -145,6 +153,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         vec![Op::Remove(listed.id.clone())],
         std::slice::from_ref(listed),
         vec![],
+        vec![],
     );
     refused(
         &daemon,
@@ -167,6 +176,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         vec![Op::Remove(listed.id.clone())],
         std::slice::from_ref(listed),
         vec![submission_file(&removal, Timestamp::now())],
+        vec![],
     );
     refused(
         &daemon,
@@ -182,6 +192,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         vec![Op::Update(changed)],
         std::slice::from_ref(listed),
         vec![delta1.submissions[0].clone()],
+        vec![],
     );
     refused(&daemon, "a replay (W4)", 1);
 
@@ -221,9 +232,38 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
         vec![Op::Add(added)],
         &[],
         vec![submission_file(&late, accepted_at)],
+        vec![],
     );
     refused(&daemon, "of agency th-dsi is revoked since", 1);
     assert!(!daemon.listed("number", "081-234-9999"));
+
+    // 5. It signs an override with its publish key: the root names no
+    // override keys, and the publish key could never be one.
+    let decision = Override {
+        list: delta1.list.clone(),
+        made_at: Timestamp::now(),
+        why: RemovalReason::APPEAL_UPHELD,
+        note: "forged".into(),
+        removals: vec![ListingRef {
+            id: listed.id.clone(),
+            agency: listed.meta.agency.clone(),
+            listed_at: listed.meta.listed_at,
+        }],
+        extensions: vec![],
+    };
+    let publish_key = keyfile::read_secret(&centre.publish_key).unwrap();
+    forger.reset(forger.serial());
+    forger.forge(
+        vec![Op::Remove(listed.id.clone())],
+        std::slice::from_ref(listed),
+        vec![],
+        vec![decision.sign(&[&publish_key]).unwrap()],
+    );
+    refused(
+        &daemon,
+        "carried override 0: an override needs override keys, and trust root 1 names none (W7)",
+        1,
+    );
     assert!(daemon.stop());
     // The honest centre's own directory still verifies end to end, and its
     // snapshot carries th-aoc's sequence, so a replica that starts from it
@@ -265,7 +305,7 @@ fn a_dropped_delta_carrying_a_submission_waits_for_the_registry_that_makes_it_ve
     });
     let reason = status["drop_left_in_place"][0]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("waiting for the agency registry that makes it verify")
+        reason.contains("waiting for the agency registry or trust root that makes it verify")
             && reason.contains("no agency registry is held"),
         "{status:#}"
     );

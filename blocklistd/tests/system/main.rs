@@ -49,8 +49,12 @@ mod hostile_mirror;
 mod corporate_network;
 // Agencies' signed submissions: registered agencies, ownership enforced at the centre, refusals that apply nothing.
 mod submissions;
-// A centre forging deltas in an agency's name (no submission, another agency's, a replay, a revoked key) is refused by the daemon.
+// A centre forging deltas in an agency's name (no submission, another agency's, a replay, a revoked key, its own override) is refused by the daemon.
 mod authorisation;
+// An override by two of three override keys removes an agency's listing; the daemon shows it in /v1/history; a replay is refused.
+mod overrides;
+// The upgrade from the release before overrides: its directory and replica taken up; its labels become legacy listings only an override removes.
+mod migration;
 // The intake service: submissions POSTed and dropped, acknowledged, queued, published on a cadence or at once, across SIGKILL; idle asleep.
 mod intake;
 // The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).

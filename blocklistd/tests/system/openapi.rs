@@ -220,6 +220,7 @@ fn every_operation_of_the_openapi_description_answers_as_documented() {
         Some(json!({"kind": "number", "values": ["0812345678"]}).to_string()),
         503,
     );
+    driver.drive("get", "/v1/history?kind=number&value=0812345678", None, 503);
     driver.drive("get", "/v1/status", None, 200);
 
     let input = centre.input(
@@ -253,6 +254,15 @@ fn every_operation_of_the_openapi_description_answers_as_documented() {
     driver.drive("get", "/v1/check?kind=number&value=12", None, 400);
     driver.drive("get", "/v1/check?kind=colour&value=red", None, 400);
     driver.drive("get", "/v1/check?kind=number", None, 400);
+    let history = driver.drive(
+        "get",
+        "/v1/history?kind=number&value=081-234-5678",
+        None,
+        200,
+    );
+    assert_eq!(history["listing"]["agency"], "th-aoc");
+    assert_eq!(history["overrides"], json!([]));
+    driver.drive("get", "/v1/history?kind=url&value=x", None, 400);
 
     let batch = driver.drive(
         "post",

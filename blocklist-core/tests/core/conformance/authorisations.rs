@@ -1,8 +1,10 @@
-//! Authorisation vectors (`docs/FORMAT.md`, "Delta (type 3)", extension tag 2,
-//! and "Authorisation", W1-W6): deltas carrying agencies' signed submissions,
-//! applied from the empty list by a reader that holds the agency registry of
-//! the submission vectors. The check is `apply-registered ROOTS REGISTRY
-//! FILE...`; a reader without a registry runs the plain `delta` check.
+//! Authorisation vectors (`docs/FORMAT.md`, "Delta (type 3)", extension tags
+//! 2 and 3, and "Authorisation", W1-W7): deltas carrying agencies' signed
+//! submissions, or overrides signed by a threshold of the root's override
+//! keys (root extension tag 1), applied from the empty list by a reader that
+//! holds the agency registry of the submission vectors. The check is
+//! `apply-registered ROOTS REGISTRY FILE...`; a reader without a registry
+//! runs the plain `delta` check.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
@@ -12,7 +14,7 @@ use blocklist_core::verify::AuthorityError;
 use blocklist_core::*;
 
 use super::submissions::{self, REGISTRY};
-use super::{encode, key, seal, variant_of, wire, Cases, DAY, LIST, T0};
+use super::{encode, key, key_set, seal, variant_of, verify_refusal, wire, Cases, DAY, LIST, T0};
 
 /// A carried submission as docs/FORMAT.md writes it.
 #[derive(serde::Serialize)]
@@ -125,20 +127,33 @@ fn signed(delta: &Delta) -> Vec<u8> {
     delta.sign(&[&key(2)]).unwrap()
 }
 
+/// The check `apply-registered` under `roots` and the agency registry,
+/// after the deltas `before`.
+fn registered(roots: &str, before: &[&str]) -> String {
+    let mut check = format!("apply-registered {roots} {REGISTRY}");
+    for file in before {
+        check.push(' ');
+        check.push_str(file);
+    }
+    check
+}
+
+/// `payload`, a document's without extensions, with one of `tag` holding
+/// `data`: a field a later revision added, as FORMAT.md describes it.
+fn with_extension(payload: &[u8], tag: u16, data: Vec<u8>) -> Vec<u8> {
+    let mut payload = payload.to_vec();
+    assert_eq!(payload.pop(), Some(0), "no extensions");
+    payload.extend(encode(&vec![wire::Extension { tag, data }]));
+    payload
+}
+
 /// The authorisation vectors. Version 1 carries th-aoc's submission listing
 /// three identifiers (one expiring an hour after `T0`); each version 2 is
-/// applied after it, a day later.
-pub(super) fn cases(c: &mut Cases) {
+/// applied after it, a day later. `root1` is `valid/root-1.root`.
+pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
     let (stranger, aoc, dsi) = (key(5), key(7), key(9));
     let r1 = "valid/root-1.root";
-    let registered = |before: &[&str]| {
-        let mut check = format!("apply-registered {r1} {REGISTRY}");
-        for file in before {
-            check.push(' ');
-            check.push_str(file);
-        }
-        check
-    };
+    let registered = |before: &[&str]| registered(r1, before);
 
     // Version 1: th-aoc's listings, accepted a minute before the delta.
     let accepted1 = T0 - 60;
@@ -177,15 +192,7 @@ pub(super) fn cases(c: &mut Cases) {
     }
     .encode_payload()
     .unwrap();
-    let with_extension = |data: Vec<u8>| {
-        let mut payload = bare.clone();
-        assert_eq!(payload.pop(), Some(0), "no extensions");
-        payload.extend(encode(&vec![wire::Extension {
-            tag: SUBMISSIONS_EXTENSION,
-            data,
-        }]));
-        payload
-    };
+    let with_extension = |data| with_extension(&bare, SUBMISSIONS_EXTENSION, data);
     let carried_wire = encode(&vec![WireCarried {
         accepted_at: accepted1,
         file: aoc1.file.clone(),
@@ -512,7 +519,146 @@ pub(super) fn cases(c: &mut Cases) {
         ))],
         vec![],
     );
+    override_cases(c, root1, &held1);
     snapshot_sequences(c);
+}
+
+/// The override vectors (OV1, W7): version 2, a day after `valid/authority-1.delta`
+/// (which lists `held1`), removes th-aoc's listing of `+66812345678` without a
+/// submission of th-aoc, carrying an override (extension tag 3) made an hour
+/// before. The keys of seeds `0a`, `0b` and `0c` are the override keys of
+/// `valid/root-1-override-keys.root` (root 1 with root extension tag 1), two
+/// of which must sign.
+fn override_cases(c: &mut Cases, root1: &TrustRoot, held1: &[Entry]) {
+    let judges = [key(0x0a), key(0x0b), key(0x0c)];
+    let root = TrustRoot {
+        override_keys: Some(key_set(&[&judges[0], &judges[1], &judges[2]], 2)),
+        ..root1.clone()
+    };
+    let mut by_id = judges.iter().map(SecretKey::public_key).collect::<Vec<_>>();
+    by_id.sort_by_key(PublicKey::id);
+    let tag1 = encode(&vec![wire::KeySet {
+        keys: by_id.iter().map(PublicKey::to_bytes).collect(),
+        threshold: 2,
+    }]);
+    let payload = root.encode_payload().unwrap();
+    assert_eq!(
+        with_extension(
+            &root1.encode_payload().unwrap(),
+            OVERRIDE_KEYS_EXTENSION,
+            tag1
+        ),
+        payload,
+        "root extension tag 1: a list of one key set"
+    );
+    let roots = "valid/root-1-override-keys.root";
+    c.add("OV1", roots, "pin", "ok", &root.sign(&[&key(1)]).unwrap());
+
+    let (day, d1) = (T0 + DAY, "valid/authority-1.delta");
+    let overridden = &held1[0];
+    let named = ListingRef {
+        id: overridden.id.clone(),
+        agency: overridden.meta.agency.clone(),
+        listed_at: overridden.meta.listed_at,
+    };
+    let decision = |made_at: u64, named: &ListingRef| Override {
+        list: list(),
+        made_at: Timestamp(made_at),
+        why: RemovalReason::APPEAL_UPHELD,
+        note: "Appeal 2026/114 upheld by the review board".into(),
+        removals: vec![named.clone()],
+        extensions: vec![],
+    };
+    let upheld = decision(day - 3600, &named);
+    let removal = |overrides| Delta {
+        overrides,
+        ..delta(2, day, held1, vec![Op::Remove(named.id.clone())], vec![])
+    };
+    let valid = removal(vec![upheld.sign(&[&judges[0], &judges[1]]).unwrap()]);
+    let bare = removal(vec![]).encode_payload().unwrap();
+    assert_eq!(
+        with_extension(&bare, OVERRIDES_EXTENSION, encode(&valid.overrides)),
+        valid.encode_payload().unwrap(),
+        "delta extension tag 3: the override files"
+    );
+    let valid = signed(&valid);
+    let file = "valid/authority-2-override.delta";
+    c.add("W7", file, &registered(roots, &[d1]), "ok", &valid);
+    c.add(
+        "W7",
+        file,
+        &format!("delta {roots} 1"),
+        "!Authority.NoRegistry",
+        &valid,
+    );
+    c.add(
+        "OV1",
+        file,
+        &registered("valid/root-1.root", &[d1]),
+        "!Authority.Override.NoOverrideKeys",
+        &valid,
+    );
+    let refused = |c: &mut Cases,
+                   rule,
+                   file: &str,
+                   expected: &str,
+                   decision: &Override,
+                   by: &[&SecretKey]| {
+        c.add(
+            rule,
+            file,
+            &registered(roots, &[d1]),
+            expected,
+            &signed(&removal(vec![decision.sign(by).unwrap()])),
+        );
+    };
+    refused(
+        c,
+        "OV1",
+        "authority/override-signed-by-publish-key.delta",
+        "!Authority.Override.UnknownKey",
+        &upheld,
+        &[&key(2)],
+    );
+    refused(
+        c,
+        "OV1",
+        "authority/override-signed-by-one-override-key.delta",
+        "!Authority.Override.ThresholdNotMet",
+        &upheld,
+        &[&judges[2]],
+    );
+    refused(
+        c,
+        "W7",
+        "authority/override-made-after-delta.delta",
+        "!Authority.OverrideAfterDelta",
+        &decision(day + 1, &named),
+        &[&judges[0], &judges[1]],
+    );
+    let stale = ListingRef {
+        listed_at: Timestamp(named.listed_at.0 - DAY),
+        ..named.clone()
+    };
+    refused(
+        c,
+        "W7",
+        "authority/override-of-stale-listing.delta",
+        "!Refused.Authority.NotOverridden",
+        &decision(day - 3600, &stale),
+        &[&judges[0], &judges[1]],
+    );
+    c.add(
+        "E1",
+        "payload/overrides-extension-empty.delta",
+        &format!("delta {roots} 1"),
+        "!Malformed.Invalid",
+        &seal(
+            DocType::Delta,
+            &with_extension(&bare, OVERRIDES_EXTENSION, vec![0]),
+            &[&key(2)],
+        ),
+    );
 }
 
 /// Snapshot extension tag 1 (W4): the agency sequences applied up to the
@@ -594,7 +740,7 @@ fn snapshot_sequences(c: &mut Cases) {
 }
 
 /// The refusal as the vector files name it, after `Authority.`
-/// (`Submission.UnknownKey`, `Refused.OwnedByAnother`).
+/// (`Submission.UnknownKey`, `Refused.OwnedByAnother`, `Override.UnknownKey`).
 pub(super) fn refusal(error: &AuthorityError) -> String {
     match error {
         AuthorityError::Submission { source, .. } => {
@@ -603,6 +749,7 @@ pub(super) fn refusal(error: &AuthorityError) -> String {
         AuthorityError::Refused { source, .. } => {
             format!("Refused.{}", variant_of(&format!("{source:?}")))
         }
+        AuthorityError::Override { source, .. } => format!("Override.{}", verify_refusal(source)),
         other => variant_of(&format!("{other:?}")).to_owned(),
     }
 }

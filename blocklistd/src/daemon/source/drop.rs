@@ -325,7 +325,10 @@ impl DropFolder {
                 DocType::Delta => 3,
                 // Submissions, acknowledgements and overrides never get here:
                 // `classify` refuses them.
-                DocType::Manifest | DocType::Submission | DocType::Acknowledgement | DocType::Override => 4,
+                DocType::Manifest
+                | DocType::Submission
+                | DocType::Acknowledgement
+                | DocType::Override => 4,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -651,14 +654,15 @@ impl Syncer {
                         ..
                     }) => Ok(Taken::Waiting(None)),
                     // A submission it carries may be of an agency or key a
-                    // registry not dropped yet registers: the courier may
-                    // bring it later, so the delta waits rather than being
-                    // rejected.
+                    // registry not dropped yet registers, an override it
+                    // carries signed by keys a root not dropped yet names:
+                    // the courier may bring it later, so the delta waits
+                    // rather than being rejected.
                     Err(DaemonError::Verify {
                         source: VerifyError::Authority { source },
                         ..
-                    }) if waits_for_registry(&source) => Ok(Taken::Waiting(Some(format!(
-                        "a delta of version {} waiting for the agency registry that makes it verify: {source}",
+                    }) if waits_for_keys(&source) => Ok(Taken::Waiting(Some(format!(
+                        "a delta of version {} waiting for the agency registry or trust root that makes it verify: {source}",
                         doc.order
                     )))),
                     Err(err) => Err(err),
@@ -715,14 +719,19 @@ enum Taken {
 }
 
 /// Whether a delta refused for `error` may verify once a newer agency
-/// registry is held: none is held yet, or a carried submission's key is in
-/// none held.
-fn waits_for_registry(error: &AuthorityError) -> bool {
+/// registry or trust root is held: no registry is held yet, a carried
+/// submission's key is in none held, or a carried override's keys are not
+/// (yet) the root's override keys.
+fn waits_for_keys(error: &AuthorityError) -> bool {
     match error {
         AuthorityError::NoRegistry { .. } => true,
         AuthorityError::Submission { source, .. } => {
             matches!(**source, SubmissionError::UnknownKey { .. })
         }
+        AuthorityError::Override { source, .. } => matches!(
+            **source,
+            VerifyError::UnknownKey { .. } | VerifyError::NoOverrideKeys { .. }
+        ),
         _ => false,
     }
 }
@@ -861,7 +870,9 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
         DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
-        DocType::Submission | DocType::Acknowledgement | DocType::Override => return Err(Unfit::ForTheCentre { doc }),
+        DocType::Submission | DocType::Acknowledgement | DocType::Override => {
+            return Err(Unfit::ForTheCentre { doc })
+        }
     }
     // The envelope is whole: a payload that does not decode stays so.
     .map_err(Unfit::NotADocument)?;

@@ -1,0 +1,485 @@
+//! Overrides (W7): a removal decided by a threshold of the trust root's
+//! override keys takes a listing out without its agency's word, and the
+//! replica records it; a delta whose override does not verify, or does not
+//! remove exactly the listing it names, is refused with nothing applied.
+
+use blocklist_core::document::*;
+use blocklist_core::store::{AppliedOverride, StoreError};
+use blocklist_core::verify::{AuthorityError, Role, VerifyError};
+use blocklist_core::*;
+use proptest::prelude::*;
+
+use crate::authority::{add, number, p_entry, refusal, remove, Principals};
+use crate::support::{list, Centre, NOW};
+
+const NOTE: &str = "Appeal 2026/114 upheld by the review board";
+
+/// When the overrides are made: a second before [`Principals::publish`]
+/// dates its deltas (`NOW + 20`).
+const MADE_AT: Timestamp = Timestamp(NOW.0 + 19);
+
+/// th-aoc and th-dsi registered under a root whose override keys are three
+/// judges', two of whom must sign an override.
+struct Board {
+    p: Principals,
+    judges: [SecretKey; 3],
+}
+
+impl Board {
+    fn new() -> Board {
+        Board::with_override_keys(true)
+    }
+
+    /// The judges, their keys named by the root (`named`) or not.
+    fn with_override_keys(named: bool) -> Board {
+        let judges = [(); 3].map(|()| SecretKey::generate().unwrap());
+        let centre = if named {
+            let keys = judges.iter().map(SecretKey::public_key).collect();
+            Centre::with_override_keys(KeySet::new(keys, 2).unwrap())
+        } else {
+            Centre::new()
+        };
+        Board {
+            p: Principals::with_centre(centre),
+            judges,
+        }
+    }
+
+    /// `decision` signed by the judges at `by`.
+    fn sign(&self, decision: &Override, by: &[usize]) -> Vec<u8> {
+        let keys: Vec<&SecretKey> = by.iter().map(|&j| &self.judges[j]).collect();
+        decision.sign(&keys).unwrap()
+    }
+
+    /// The next delta removes `listed`, carrying `overrides`.
+    fn remove(&mut self, listed: &[Entry], overrides: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let changes = listed
+            .iter()
+            .map(|e| (Op::Remove(e.id.clone()), Some(e.clone())))
+            .collect();
+        self.p.publish_overriding(changes, vec![], overrides)
+    }
+
+    /// The replica still holds `version`, each of `listed`, and no
+    /// override of them.
+    fn assert_untouched(&self, version: u64, listed: &[Entry]) {
+        let store = &self.p.store;
+        assert_eq!(store.state().unwrap().version, Version::new(version));
+        for e in listed {
+            assert_eq!(store.listed(&e.id).unwrap().as_ref(), Some(&e.meta));
+            assert_eq!(store.overrides_of(&e.id).unwrap(), vec![]);
+        }
+    }
+}
+
+/// The listing `entry` is, as an override names it.
+fn listing(entry: &Entry) -> ListingRef {
+    ListingRef {
+        id: entry.id.clone(),
+        agency: entry.meta.agency.clone(),
+        listed_at: entry.meta.listed_at,
+    }
+}
+
+/// An upheld appeal made at [`MADE_AT`], removing `removals`.
+fn decision(removals: Vec<ListingRef>) -> Override {
+    Override {
+        list: list(),
+        made_at: MADE_AT,
+        why: RemovalReason::APPEAL_UPHELD,
+        note: NOTE.into(),
+        removals,
+        extensions: vec![],
+    }
+}
+
+/// Why the verifier refused the delta's first override.
+fn override_refusal(err: &AuthorityError) -> &VerifyError {
+    match err {
+        AuthorityError::Override { index: 0, source } => source,
+        other => panic!("expected a refusal of override 0, got {other}"),
+    }
+}
+
+#[test]
+fn an_override_by_two_of_three_override_keys_removes_an_agencys_listing_and_is_recorded() {
+    let mut b = Board::new();
+    b.p.honest(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    let (overridden, kept) = (b.p.entry(1), b.p.entry(2));
+    let file = b.sign(&decision(vec![listing(&overridden)]), &[0, 2]);
+    b.remove(std::slice::from_ref(&overridden), vec![file.clone()])
+        .unwrap();
+    let store = &b.p.store;
+    assert_eq!(store.state().unwrap().version, Version::new(2));
+    assert_eq!(store.listed(&number(1)).unwrap(), None);
+    assert_eq!(store.listed(&number(2)).unwrap(), Some(kept.meta));
+    let mut recorded = store.overrides_of(&number(1)).unwrap();
+    recorded
+        .iter_mut()
+        .for_each(|r| r.signers.sort_by_key(|k| k.0));
+    let mut signers = [&b.judges[0], &b.judges[2]].map(|j| j.public_key().id());
+    signers.sort_by_key(|k| k.0);
+    assert_eq!(
+        recorded,
+        vec![AppliedOverride {
+            version: Version::new(2).unwrap(),
+            listing: listing(&overridden),
+            made_at: MADE_AT,
+            why: RemovalReason::APPEAL_UPHELD,
+            note: NOTE.into(),
+            signers: signers.to_vec(),
+            file_sha256: Sha256::of(&file),
+        }]
+    );
+    assert_eq!(store.overrides_of(&number(2)).unwrap(), vec![]);
+}
+
+#[test]
+fn an_override_not_signed_by_a_threshold_of_override_keys_alone_is_refused_and_nothing_is_applied()
+{
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let overriding = decision(vec![listing(&listed)]);
+    // One judge of the two needed.
+    let file = b.sign(&overriding, &[1]);
+    let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+    assert!(
+        matches!(
+            override_refusal(&err),
+            VerifyError::ThresholdNotMet {
+                role: Role::Override,
+                valid: 1,
+                threshold: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The centre's publish key, alone or beside two judges: no override key.
+    let publish = &b.p.centre.key;
+    let files = [vec![publish], vec![&b.judges[0], publish, &b.judges[1]]]
+        .map(|signers| overriding.sign(&signers).unwrap());
+    for file in files {
+        let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+        assert!(
+            matches!(
+                override_refusal(&err),
+                VerifyError::UnknownKey {
+                    role: Role::Override,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn an_override_under_a_root_that_names_no_override_keys_is_refused() {
+    let mut b = Board::with_override_keys(false);
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let file = b.sign(&decision(vec![listing(&listed)]), &[0, 1]);
+    let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+    assert!(
+        matches!(override_refusal(&err), VerifyError::NoOverrideKeys { .. }),
+        "{err}"
+    );
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn an_override_naming_another_listing_time_or_agency_than_the_one_held_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let listed_at = |t: u64| ListingRef {
+        listed_at: Timestamp(t),
+        ..listing(&listed)
+    };
+    let t = listed.meta.listed_at.0;
+    let by_dsi = ListingRef {
+        agency: Agency::new("th-dsi").unwrap(),
+        ..listing(&listed)
+    };
+    for named in [listed_at(t - 1), listed_at(t + 1), by_dsi] {
+        let file = b.sign(&decision(vec![named.clone()]), &[0, 1]);
+        let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+        assert!(
+            matches!(&err, AuthorityError::NotOverridden { listing, index: 0, .. } if *listing == named),
+            "{err}"
+        );
+    }
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn a_delta_that_carries_an_override_but_keeps_or_updates_the_listing_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let file = b.sign(&decision(vec![listing(&listed)]), &[0, 1]);
+    // No operation on the identifier: the override's removal is unmade.
+    let err = refusal(b.p.publish_overriding(vec![], vec![], vec![file.clone()]));
+    assert!(
+        matches!(&err, AuthorityError::NotOverridden { found, .. } if found == "the delta does not remove it"),
+        "{err}"
+    );
+    // An update in place of the removal.
+    let mut updated = listed.clone();
+    updated.meta.reason = Reason::FRAUD;
+    let err = refusal(b.p.publish_overriding(
+        vec![(Op::Update(updated), Some(listed.clone()))],
+        vec![],
+        vec![file],
+    ));
+    assert!(
+        matches!(&err, AuthorityError::NotOverridden { found, .. } if found == "the delta updates it"),
+        "{err}"
+    );
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn an_override_made_after_its_delta_or_naming_an_identifier_named_again_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let named = listing(&listed);
+    // Made a second after the delta that carries it.
+    let late = Override {
+        made_at: Timestamp(NOW.0 + 21),
+        ..decision(vec![named.clone()])
+    };
+    let err = refusal(b.remove(std::slice::from_ref(&listed), vec![b.sign(&late, &[0, 1])]));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::OverrideAfterDelta {
+                index: 0,
+                made_at: Timestamp(at),
+                created_at: Timestamp(created),
+            } if at == NOW.0 + 21 && created == NOW.0 + 20
+        ),
+        "{err}"
+    );
+    // Named by th-aoc's own carried removal too.
+    let file = b.sign(&decision(vec![named.clone()]), &[0, 1]);
+    let (_, own) = b.p.submission_at(0, vec![remove(1)], Timestamp(NOW.0 + 12));
+    let err = refusal(b.p.publish_overriding(
+        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![own],
+        vec![file.clone()],
+    ));
+    assert!(
+        matches!(&err, AuthorityError::OverriddenTwice { id, index: 0 } if *id == number(1)),
+        "{err}"
+    );
+    // Named by two overrides.
+    let other = b.sign(
+        &Override {
+            note: "Court order 7".into(),
+            ..decision(vec![named])
+        },
+        &[1, 2],
+    );
+    let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file, other]));
+    assert!(
+        matches!(&err, AuthorityError::OverriddenTwice { index: 1, .. }),
+        "{err}"
+    );
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn a_replayed_override_does_not_remove_the_identifier_listed_again() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let first = b.p.entry(1);
+    let file = b.sign(&decision(vec![listing(&first)]), &[0, 1]);
+    b.remove(std::slice::from_ref(&first), vec![file.clone()])
+        .unwrap();
+    // th-aoc lists the number again, accepted a second later: a new listing.
+    let at = Timestamp(first.meta.listed_at.0 + 1);
+    let (submission, carried) = b.p.submission_at(0, vec![add(1, Reason::FRAUD)], at);
+    let changes = b.p.judged(&submission, carried.accepted_at);
+    b.p.publish(changes, vec![carried]).unwrap();
+    let again = b.p.entry(1);
+    assert_eq!(again.meta.listed_at, at);
+    let err = refusal(b.remove(std::slice::from_ref(&again), vec![file]));
+    assert!(
+        matches!(&err, AuthorityError::NotOverridden { listing: named, .. } if *named == listing(&first)),
+        "{err}"
+    );
+    let store = &b.p.store;
+    assert_eq!(store.state().unwrap().version, Version::new(3));
+    assert_eq!(store.listed(&number(1)).unwrap(), Some(again.meta));
+    // Only the first removal is recorded.
+    let recorded = store.overrides_of(&number(1)).unwrap();
+    assert_eq!(
+        recorded.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
+        [2]
+    );
+}
+
+#[test]
+fn an_override_carried_again_is_refused_even_where_the_relisting_is_dated_back() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let first = b.p.entry(1);
+    let file = b.sign(&decision(vec![listing(&first)]), &[0, 1]);
+    b.remove(std::slice::from_ref(&first), vec![file.clone()])
+        .unwrap();
+    // The relisting is accepted at the old listing's time (a centre dating
+    // it back, within the clock skew U5 allows), so the old override names
+    // it exactly: the replica remembers applying that override.
+    let (submission, carried) =
+        b.p.submission_at(0, vec![add(1, Reason::FRAUD)], first.meta.listed_at);
+    let changes = b.p.judged(&submission, carried.accepted_at);
+    b.p.publish(changes, vec![carried]).unwrap();
+    let again = b.p.entry(1);
+    assert_eq!(again.meta.listed_at, first.meta.listed_at);
+    let err = refusal(b.remove(std::slice::from_ref(&again), vec![file]));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::OverrideReplayed {
+                index: 0,
+                version: 2
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(again.meta));
+    assert_eq!(b.p.store.overrides_of(&number(1)).unwrap().len(), 1);
+}
+
+#[test]
+fn a_label_listing_made_before_agencies_became_principals_is_removed_only_by_an_override() {
+    let mut b = Board::new();
+    // Listed under labels before registry version 1 (NOW): the labels'
+    // history, which no agency's signature covers (W1).
+    let before = Timestamp(NOW.0 - 100);
+    let mut legacy = p_entry(3, "centre-desk", None);
+    let mut lapsing = p_entry(4, "centre-desk", Some(NOW.0 + 5));
+    for entry in [&mut legacy, &mut lapsing] {
+        entry.meta.listed_at = before;
+    }
+    let adds = [&legacy, &lapsing].map(|e| (Op::Add(e.clone()), None));
+    b.p.publish_dated(adds.to_vec(), vec![], vec![], before)
+        .unwrap();
+    // The centre may neither remove nor change it on its own (W6)...
+    let err = refusal(b.p.publish(vec![(Op::Remove(number(3)), Some(legacy.clone()))], vec![]));
+    assert!(
+        matches!(&err, AuthorityError::Legacy { verb: "removes", label, .. } if label.as_str() == "centre-desk"),
+        "{err}"
+    );
+    let mut changed = legacy.clone();
+    changed.meta.reason = Reason::FRAUD;
+    let err = refusal(b.p.publish(vec![(Op::Update(changed), Some(legacy.clone()))], vec![]));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::Legacy {
+                verb: "updates",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // ...but purges it once it expired, and an override removes it.
+    b.p.publish(vec![(Op::Remove(number(4)), Some(lapsing))], vec![])
+        .unwrap();
+    let file = b.sign(&decision(vec![listing(&legacy)]), &[0, 2]);
+    b.remove(std::slice::from_ref(&legacy), vec![file]).unwrap();
+    assert_eq!(b.p.store.listed(&number(3)).unwrap(), None);
+}
+
+#[test]
+fn an_override_removes_a_listing_under_a_label_no_agency_holds() {
+    let mut b = Board::new();
+    let label = p_entry(5, "centre-desk", None);
+    b.p.publish(vec![(Op::Add(label.clone()), None)], vec![])
+        .unwrap();
+    let file = b.sign(&decision(vec![listing(&label)]), &[1, 2]);
+    b.remove(std::slice::from_ref(&label), vec![file]).unwrap();
+    assert_eq!(b.p.store.listed(&number(5)).unwrap(), None);
+    let recorded = b.p.store.overrides_of(&number(5)).unwrap();
+    assert_eq!(
+        recorded.iter().map(|r| &r.listing).collect::<Vec<_>>(),
+        [&listing(&label)]
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// An override whose removals all name listings the replica holds (of
+    /// th-aoc, th-dsi or a label, listed at various times) removes exactly
+    /// those; the same with one removal's listing time moved by any nonzero
+    /// amount is refused, and nothing of it is applied.
+    #[test]
+    fn an_override_applies_exactly_when_every_removal_names_a_held_listing(
+        held in prop::collection::btree_map(0u8..16, (0usize..3, 0u64..10), 1..8),
+        chosen in prop::collection::vec(any::<bool>(), 8),
+        which in any::<prop::sample::Index>(),
+        moved in prop_oneof![-86_400i64..0, 1i64..86_400],
+    ) {
+        let mut b = Board::new();
+        for (&i, &(owner, after)) in &held {
+            let at = Timestamp(NOW.0 + after);
+            if owner < 2 {
+                let (submission, carried) = b.p.submission_at(owner, vec![add(i, Reason::SCAM_CALL)], at);
+                let changes = b.p.judged(&submission, at);
+                b.p.publish(changes, vec![carried]).unwrap();
+            } else {
+                let mut label = p_entry(i, "centre-desk", None);
+                label.meta.listed_at = at;
+                b.p.publish(vec![(Op::Add(label), None)], vec![]).unwrap();
+            }
+        }
+        let listed: Vec<Entry> = held.keys().map(|&i| b.p.entry(i)).collect();
+        let mut removed: Vec<Entry> = listed
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, &chosen)| chosen)
+            .map(|(e, _)| e.clone())
+            .collect();
+        if removed.is_empty() {
+            removed.push(listed[0].clone());
+        }
+        let named: Vec<ListingRef> = removed.iter().map(listing).collect();
+        let mut stale = named.clone();
+        let at = which.index(stale.len());
+        stale[at].listed_at = Timestamp(stale[at].listed_at.0.checked_add_signed(moved).unwrap());
+
+        let refused = b.remove(&removed, vec![b.sign(&decision(stale), &[0, 1])]);
+        prop_assert!(
+            matches!(
+                refused,
+                Err(StoreError::Refused {
+                    source: VerifyError::Authority { ref source },
+                    ..
+                }) if matches!(**source, AuthorityError::NotOverridden { .. })
+            ),
+            "{refused:?}"
+        );
+        b.assert_untouched(held.len() as u64, &listed);
+
+        b.remove(&removed, vec![b.sign(&decision(named), &[1, 2])]).unwrap();
+        for e in &listed {
+            let overridden = removed.contains(e);
+            let recorded = b.p.store.overrides_of(&e.id).unwrap();
+            prop_assert_eq!(b.p.store.listed(&e.id).unwrap().is_none(), overridden);
+            prop_assert_eq!(
+                recorded.into_iter().map(|r| r.listing).collect::<Vec<_>>(),
+                if overridden { vec![listing(e)] } else { vec![] }
+            );
+        }
+    }
+}

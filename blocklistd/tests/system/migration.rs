@@ -1,0 +1,143 @@
+//! The upgrade from the release before overrides (e41385f): its publish
+//! directory and its replica's data folder, made by that release's binaries
+//! (`tests/fixtures/release-e41385f`), are taken up by today's. Listings
+//! made there under labels become legacy listings once agencies are
+//! principals: the centre alone can no longer remove them, an override can.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use crate::daemon::{polling, Site};
+use crate::submissions::{agency_keys, register};
+use crate::support::{copy_dir, fails, ok, s, Server};
+
+/// A copy of the fixture: its publish directory, its keys (secret ones
+/// made 0600, as git keeps no modes) and its replica's data folder.
+struct Release {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    keys: PathBuf,
+}
+
+impl Release {
+    fn copy(site: &Site) -> Release {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-e41385f");
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, keys) = (tmp.path().join("pub"), tmp.path().join("keys"));
+        copy_dir(&fixture.join("pub"), &dir);
+        copy_dir(&fixture.join("keys"), &keys);
+        for secret in ["root.key", "publish.key"] {
+            std::fs::set_permissions(keys.join(secret), std::fs::Permissions::from_mode(0o600))
+                .unwrap();
+        }
+        copy_dir(&fixture.join("data"), &site.data());
+        Release {
+            _tmp: tmp,
+            dir,
+            keys,
+        }
+    }
+
+    fn key(&self, name: &str) -> PathBuf {
+        self.keys.join(name)
+    }
+
+    fn root(&self) -> PathBuf {
+        std::fs::read_dir(self.dir.join("roots"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+    }
+}
+
+#[test]
+fn a_release_before_overrides_upgrades_and_its_labels_become_legacy_listings() {
+    let site = Site::new();
+    let old = Release::copy(&site);
+    let publish_key = old.key("publish.key");
+    // The operator's first command after the upgrade: a fresh manifest.
+    ok(&["refresh", s(&old.dir), "--key", s(&publish_key)]);
+    ok(&["verify", s(&old.dir), "--root", s(&old.root())]);
+    let server = Server::start(&old.dir);
+    // The replica the old daemon left, taken up as it is.
+    let daemon = site.start(&polling(&old.root(), &[&server.url]));
+    daemon.wait_version(2);
+    assert!(daemon.listed("domain", "legacy-scam.example"));
+
+    // Agencies become principals; an appeal board gets override keys.
+    let centre_keys = tempfile::tempdir().unwrap();
+    let centre = crate::support::Centre {
+        tmp: centre_keys,
+        dir: old.dir.clone(),
+        root_key: old.key("root.key"),
+        publish_key: publish_key.clone(),
+    };
+    let (aoc, dsi) = agency_keys(&centre);
+    register(&centre, &aoc, &dsi);
+    let judge = centre.tmp.path().join("judge");
+    ok(&["keygen", s(&judge)]);
+    ok(&[
+        "rotate",
+        s(&old.dir),
+        "--sign-with",
+        s(&centre.root_key),
+        "--add-override-key",
+        s(&judge.with_extension("pub")),
+    ]);
+    ok(&["refresh", s(&old.dir), "--key", s(&publish_key)]);
+
+    // The label can no longer remove what it listed before...
+    let gone = centre.input("gone.txt", b"legacy-scam.example\n");
+    let refused = fails(&centre.publish_args(&[
+        "--kind",
+        "domain",
+        "--agency",
+        "centre-desk",
+        "--remove",
+        s(&gone),
+    ]));
+    assert!(
+        refused.contains("listed under label centre-desk")
+            && refused.contains("only an override removes such a listing (W6)")
+            && refused.contains("blocklist override"),
+        "{refused}"
+    );
+    // ...while what a label lists now is still the centre's to change.
+    let fresh = centre.input("fresh.txt", b"fresh-scam.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&fresh)]));
+    ok(&centre.publish_args(&["--kind", "domain", "--remove", s(&fresh)]));
+
+    // The board's override removes the legacy listing, on every replica.
+    let decision = centre.tmp.path().join("legacy.override");
+    ok(&[
+        "override",
+        s(&old.dir),
+        "--kind",
+        "domain",
+        "legacy-scam.example",
+        "--why",
+        "cleared",
+        "--note",
+        "Listed before agencies signed; no agency answers for it",
+        "--sign-with",
+        s(&judge.with_extension("key")),
+        "-o",
+        s(&decision),
+    ]);
+    ok(&centre.publish_args(&["--override", s(&decision)]));
+    let status = daemon.wait_version(5);
+    assert!(
+        !daemon.listed("domain", "legacy-scam.example"),
+        "{status:#}"
+    );
+    assert!(daemon.listed("domain", "old-phish.example"));
+    let history = daemon.json("/v1/history?kind=domain&value=legacy-scam.example");
+    assert_eq!(
+        history["overrides"][0]["agency"], "centre-desk",
+        "{history:#}"
+    );
+    assert!(daemon.stop());
+    ok(&["verify", s(&old.dir), "--root", s(&old.root())]);
+}

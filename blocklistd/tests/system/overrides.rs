@@ -1,0 +1,158 @@
+//! Overrides with real processes: an appeal board holding two of three
+//! override keys removes an agency's listing that another agency may not
+//! remove; the daemon checks the override's signatures, applies it, and
+//! shows it in `/v1/history`; the same override offered again once the
+//! agency has listed the number anew is refused.
+
+use std::path::{Path, PathBuf};
+
+use crate::daemon::{polling, Site};
+use crate::submissions::{
+    aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers,
+};
+use crate::support::{fails, ok, s, Centre, Server};
+
+/// Three override keys (judge-a, -b, -c), their secret files.
+fn appeal_board(centre: &Centre) -> [PathBuf; 3] {
+    ["judge-a", "judge-b", "judge-c"].map(|name| {
+        let prefix = centre.tmp.path().join(name);
+        ok(&["keygen", s(&prefix)]);
+        prefix.with_extension("key")
+    })
+}
+
+/// `blocklist override` of th-aoc's number, to `decision`, signed by `signers`.
+fn override_args<'a>(centre: &'a Centre, decision: &'a Path, signers: &[&'a Path]) -> Vec<&'a str> {
+    let mut args = vec![
+        "override",
+        s(&centre.dir),
+        "--kind",
+        "number",
+        "081 234 5678",
+        "--why",
+        "appeal_upheld",
+        "--note",
+        "Appeal 2026/114 upheld by the review board",
+        "-o",
+        s(decision),
+    ];
+    for key in signers {
+        args.extend(["--sign-with", s(key)]);
+    }
+    args
+}
+
+#[test]
+fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
+    let (centre, aoc_key, dsi_key) = centre_with_agencies();
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_version(1);
+
+    // th-dsi may not remove th-aoc's listing, at the centre.
+    let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
+    let refused = fails(&centre.publish_args(&["--submission", s(&removal)]));
+    assert!(refused.contains("th-dsi may not remove it"), "{refused}");
+
+    // No override can be made before the root names override keys.
+    let decision = centre.tmp.path().join("appeal-114.override");
+    let board = appeal_board(&centre);
+    let none = fails(&override_args(&centre, &decision, &[&board[0], &board[1]]));
+    assert!(none.contains("names no override keys"), "{none}");
+
+    // The root keys give the board 2 of 3 override keys.
+    let mut rotate = vec!["rotate", s(&centre.dir), "--sign-with", s(&centre.root_key)];
+    let publics: Vec<PathBuf> = board.iter().map(|k| k.with_extension("pub")).collect();
+    for public in &publics {
+        rotate.extend(["--add-override-key", s(public)]);
+    }
+    rotate.extend(["--override-threshold", "2"]);
+    ok(&rotate);
+    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    let root = ok(&["inspect", s(&centre.files("roots")[1])]);
+    assert!(root.contains("override keys: 2 of 3"), "{root}");
+
+    // One judge is not enough; the publish key is no override key.
+    let one = fails(&override_args(&centre, &decision, &[&board[0]]));
+    assert!(
+        one.contains("1 override key(s) given, trust root 2 needs 2"),
+        "{one}"
+    );
+    let publisher = fails(&override_args(
+        &centre,
+        &decision,
+        &[&centre.publish_key, &board[1]],
+    ));
+    assert!(publisher.contains("is not a override key"), "{publisher}");
+
+    // Two judges decide; the centre publishes the override.
+    ok(&override_args(&centre, &decision, &[&board[0], &board[2]]));
+    let shown = ok(&["inspect", s(&decision)]);
+    assert!(
+        shown.contains("removes: number:+66812345678 listed by th-aoc"),
+        "{shown}"
+    );
+    ok(&centre.publish_args(&["--override", s(&decision)]));
+    let delta = ok(&["inspect", s(centre.files("deltas").last().unwrap())]);
+    assert!(delta.contains("carried override:"), "{delta}");
+
+    daemon.wait_version(2);
+    assert!(!daemon.listed("number", "081-234-5678"));
+    let history = daemon.json("/v1/history?kind=number&value=0812345678");
+    assert_eq!(history["listing"], serde_json::Value::Null, "{history:#}");
+    let decided = &history["overrides"][0];
+    assert_eq!(decided["version"], 2, "{history:#}");
+    assert_eq!(decided["agency"], "th-aoc");
+    assert_eq!(decided["why"], "appeal_upheld");
+    assert_eq!(
+        decided["note"],
+        "Appeal 2026/114 upheld by the review board"
+    );
+    assert_eq!(
+        decided["signers"].as_array().unwrap().len(),
+        2,
+        "{history:#}"
+    );
+
+    // th-aoc lists the number again: a new listing, which the old override
+    // does not name, so offering it again is refused.
+    let again = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-2.submission",
+        &numbers,
+        "scam_call",
+    );
+    ok(&centre.publish_args(&["--submission", s(&again)]));
+    daemon.wait_version(3);
+    assert!(daemon.listed("number", "081-234-5678"));
+    let replayed = fails(&centre.publish_args(&["--override", s(&decision)]));
+    assert!(replayed.contains("make a new override"), "{replayed}");
+    let history = daemon.json("/v1/history?kind=number&value=0812345678");
+    assert_eq!(history["listing"]["agency"], "th-aoc", "{history:#}");
+    assert_eq!(history["overrides"].as_array().unwrap().len(), 1);
+    assert!(daemon.stop());
+
+    // The auditor's replay checks the override too (W7).
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    // A judge leaves. The new root would refuse the override the listed
+    // delta carries (one of its two signers is gone), so the next refresh
+    // re-anchors the chain on a snapshot, which still verifies end to end.
+    ok(&[
+        "rotate",
+        s(&centre.dir),
+        "--sign-with",
+        s(&centre.root_key),
+        "--remove-override-key",
+        s(&publics[0]),
+    ]);
+    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    let manifest = ok(&["inspect", s(&centre.dir.join("manifest"))]);
+    assert!(manifest.contains("snapshots/4-"), "{manifest}");
+    assert!(!manifest.contains("deltas/2-"), "{manifest}");
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+}
