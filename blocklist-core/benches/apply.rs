@@ -140,6 +140,7 @@ fn main() {
         entries,
         state,
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![],
     };
     let file = dir.path().join("snapshot");

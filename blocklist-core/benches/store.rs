@@ -32,6 +32,7 @@ fn main() {
         entries,
         state,
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![],
     };
     let bytes = snapshot.sign(&[&key]).expect("sign snapshot");

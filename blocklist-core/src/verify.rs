@@ -17,7 +17,6 @@ mod submission;
 pub use authority::{Authority, AuthorityError, CarriedOverride};
 pub use submission::{verify_submission, SubmissionError, MAX_CLOCK_SKEW};
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -28,9 +27,9 @@ use sha2::{Digest as _, Sha256 as Sha2};
 
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, take_sequences, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef,
-    KeySet, ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot,
-    SnapshotHead, SnapshotStream, TrustRoot, Version,
+    envelope, take_tail, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet,
+    ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot, SnapshotHead,
+    SnapshotStream, SnapshotTail, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -574,6 +573,7 @@ impl Verifier {
     /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
     /// let snapshot = Snapshot { list, version: Version::FIRST, created_at: Timestamp(0),
     ///     entries: vec![], state: ListState::default(), sequences: Default::default(),
+    ///     overrides: vec![],
     ///     extensions: vec![] };
     /// let mut file = tempfile::tempfile().unwrap();
     /// file.write_all(&snapshot.sign(&[&key]).unwrap()).unwrap();
@@ -733,15 +733,16 @@ impl SnapshotEntries<'_> {
     }
 
     /// Ends the read: the rest of the payload must be canonical, and the
-    /// bytes read must be the ones the signatures cover. Returns the
-    /// snapshot's agency sequences ([`Snapshot::sequences`]).
-    pub fn finish(self) -> Result<BTreeMap<KeyId, u64>, VerifyError> {
+    /// bytes read must be the ones the signatures cover. Returns what the
+    /// snapshot says after its entries: its agency sequences and past
+    /// overrides ([`Snapshot::sequences`], [`Snapshot::overrides`]).
+    pub fn finish(self) -> Result<SnapshotTail, VerifyError> {
         let malformed = |source| VerifyError::Malformed {
             doc: DocType::Snapshot,
             source,
         };
         let (mut extensions, reader) = self.stream.finish().map_err(malformed)?;
-        let sequences = take_sequences(&mut extensions).map_err(malformed)?;
+        let tail = take_tail(&mut extensions).map_err(malformed)?;
         let read = Sha256(reader.into_inner().hasher.finalize().into());
         if read != self.signed_digest {
             return Err(VerifyError::DigestMismatch {
@@ -751,7 +752,7 @@ impl SnapshotEntries<'_> {
                 actual: read.to_string(),
             });
         }
-        Ok(sequences)
+        Ok(tail)
     }
 }
 

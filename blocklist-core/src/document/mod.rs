@@ -50,8 +50,11 @@ pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
 pub use root::{KeySet, TrustRoot, OVERRIDE_KEYS_EXTENSION};
-pub(crate) use snapshot::take_sequences;
-pub use snapshot::{Snapshot, SnapshotHead, SnapshotStream, SEQUENCES_EXTENSION};
+pub(crate) use snapshot::take_tail;
+pub use snapshot::{
+    PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, PAST_OVERRIDES_EXTENSION,
+    SEQUENCES_EXTENSION,
+};
 pub use submission::{
     ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,
     MAX_SUBMISSION_OPERATIONS,

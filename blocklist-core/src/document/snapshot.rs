@@ -27,6 +27,7 @@ use crate::keys::KeyId;
 ///     entries: vec![],
 ///     state: ListState::default(),
 ///     sequences: Default::default(),
+///     overrides: vec![],
 ///     extensions: vec![],
 /// };
 /// let bytes = snapshot.encode_payload().unwrap();
@@ -49,6 +50,12 @@ pub struct Snapshot {
     /// before it (`docs/FORMAT.md` W4). Carried in extension
     /// [`SEQUENCES_EXTENSION`].
     pub sequences: BTreeMap<KeyId, u64>,
+    /// Every override applied up to this version, each with the version
+    /// whose delta carried it, so that a replica that starts from the
+    /// snapshot shows them and refuses them carried again (W7). Carried in
+    /// extension [`PAST_OVERRIDES_EXTENSION`], ascending by version, then by
+    /// the file's SHA-256.
+    pub overrides: Vec<PastOverride>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
 }
@@ -56,17 +63,53 @@ pub struct Snapshot {
 /// The snapshot extension tag of [`Snapshot::sequences`] (W4).
 pub const SEQUENCES_EXTENSION: u16 = 1;
 
+/// The snapshot extension tag of [`Snapshot::overrides`] (W7).
+pub const PAST_OVERRIDES_EXTENSION: u16 = 2;
+
+/// An override a snapshot carries: the signed file, byte for byte, and the
+/// version whose delta carried it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastOverride {
+    /// The version whose delta carried it.
+    pub version: Version,
+    /// The signed override file (type 8).
+    pub file: Vec<u8>,
+}
+
+/// What a snapshot says after its entries: its extensions' typed fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotTail {
+    /// [`Snapshot::sequences`].
+    pub sequences: BTreeMap<KeyId, u64>,
+    /// [`Snapshot::overrides`].
+    pub overrides: Vec<PastOverride>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WirePastOverride {
+    version: u64,
+    file: Vec<u8>,
+}
+
+/// The order [`Snapshot::overrides`] are written in.
+fn past_order(o: &PastOverride) -> (Version, crate::Sha256) {
+    (o.version, crate::Sha256::of(&o.file))
+}
+
 #[derive(Serialize, Deserialize)]
 struct WireSequence {
     key: [u8; 32],
     sequence: u64,
 }
 
-/// Writes `sequences` in their extension, in its place among `extensions`.
-fn place_sequences(
+/// Writes the tail's fields in their extensions, in their places among
+/// `extensions`.
+fn place_tail(
     extensions: &[Extension],
     sequences: &BTreeMap<KeyId, u64>,
+    overrides: &[PastOverride],
 ) -> Result<Vec<Extension>, EncodeError> {
+    let doc = DocType::Snapshot;
     let wire: Vec<WireSequence> = sequences
         .iter()
         .map(|(key, &sequence)| WireSequence {
@@ -74,30 +117,69 @@ fn place_sequences(
             sequence,
         })
         .collect();
+    let mut past: Vec<&PastOverride> = overrides.iter().collect();
+    past.sort_by_cached_key(|o| past_order(o));
+    if past
+        .windows(2)
+        .any(|w| past_order(w[0]) == past_order(w[1]))
+    {
+        return Err(EncodeError::Invalid {
+            doc: doc.name(),
+            field: "overrides",
+            reason: "an override file is listed twice at one version".into(),
+        });
+    }
+    let past: Vec<WirePastOverride> = past
+        .into_iter()
+        .map(|o| WirePastOverride {
+            version: o.version.get(),
+            file: o.file.clone(),
+        })
+        .collect();
+    let extensions = Extension::place(doc, extensions, SEQUENCES_EXTENSION, "sequences", &wire)?;
     Extension::place(
-        DocType::Snapshot,
-        extensions,
-        SEQUENCES_EXTENSION,
-        "sequences",
-        &wire,
+        doc,
+        &extensions,
+        PAST_OVERRIDES_EXTENSION,
+        "overrides",
+        &past,
     )
 }
 
-/// Takes the sequences out of a snapshot's `extensions`: keys strictly
-/// ascending, each at most once.
-pub(crate) fn take_sequences(
-    extensions: &mut Vec<Extension>,
-) -> Result<BTreeMap<KeyId, u64>, DecodeError> {
+/// Takes the tail's fields out of a snapshot's `extensions`: sequences by
+/// key strictly ascending, overrides by version and file strictly ascending.
+pub(crate) fn take_tail(extensions: &mut Vec<Extension>) -> Result<SnapshotTail, DecodeError> {
     let doc = DocType::Snapshot;
     let wire: Vec<WireSequence> =
         Extension::take(doc, extensions, SEQUENCES_EXTENSION, "sequences")?;
     if wire.windows(2).any(|w| w[0].key >= w[1].key) {
         return Err(doc.invalid("sequences", "keys not strictly ascending"));
     }
-    Ok(wire
+    let past: Vec<WirePastOverride> =
+        Extension::take(doc, extensions, PAST_OVERRIDES_EXTENSION, "overrides")?;
+    let overrides = past
         .into_iter()
-        .map(|w| (KeyId(w.key), w.sequence))
-        .collect())
+        .map(|w| {
+            Ok(PastOverride {
+                version: Version::decode(doc, w.version)?,
+                file: w.file,
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    let order: Vec<_> = overrides.iter().map(past_order).collect();
+    if order.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(doc.invalid(
+            "overrides",
+            "not strictly ascending by version, then file SHA-256",
+        ));
+    }
+    Ok(SnapshotTail {
+        sequences: wire
+            .into_iter()
+            .map(|w| (KeyId(w.key), w.sequence))
+            .collect(),
+        overrides,
+    })
 }
 
 impl Snapshot {
@@ -141,7 +223,7 @@ impl Document for Snapshot {
             state_entries: self.state.entries,
             agencies: agencies.to_wire(),
             entries: groups::group_entries(self.entries.iter(), &agencies),
-            extensions: place_sequences(&self.extensions, &self.sequences)?,
+            extensions: place_tail(&self.extensions, &self.sequences, &self.overrides)?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -154,14 +236,15 @@ impl Document for Snapshot {
         while stream.read_entries(&mut entries, usize::MAX)? {}
         let (mut extensions, _) = stream.finish()?;
         groups::unique_decoded(Self::TYPE, entries.iter().map(|e| &e.id))?;
-        let sequences = take_sequences(&mut extensions)?;
+        let tail = take_tail(&mut extensions)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
             created_at: head.created_at,
             entries,
             state: head.state,
-            sequences,
+            sequences: tail.sequences,
+            overrides: tail.overrides,
             extensions,
         })
     }
@@ -207,6 +290,7 @@ pub struct SnapshotHead {
 ///     state: ListState::of([&entry]),
 ///     entries: vec![entry],
 ///     sequences: Default::default(),
+///     overrides: vec![],
 ///     extensions: vec![],
 /// };
 /// let payload = snapshot.encode_payload().unwrap();
@@ -351,6 +435,7 @@ mod tests {
         reader.finish()?;
         groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
         let mut extensions = Extension::check(doc, wire.extensions)?;
+        let tail = take_tail(&mut extensions)?;
         Ok(Snapshot {
             list: ListId::decode(doc, &wire.list)?,
             version: Version::decode(doc, wire.version)?,
@@ -360,7 +445,8 @@ mod tests {
                 digest: StateDigest(wire.state_digest),
                 entries: wire.state_entries,
             },
-            sequences: take_sequences(&mut extensions)?,
+            sequences: tail.sequences,
+            overrides: tail.overrides,
             extensions,
         })
     }
@@ -376,13 +462,15 @@ mod tests {
             "the stream stopped before the payload's end"
         );
         groups::unique_decoded(DocType::Snapshot, entries.iter().map(|e| &e.id))?;
+        let tail = take_tail(&mut extensions)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
             created_at: head.created_at,
             entries,
             state: head.state,
-            sequences: take_sequences(&mut extensions)?,
+            sequences: tail.sequences,
+            overrides: tail.overrides,
             extensions,
         })
     }
@@ -435,11 +523,18 @@ mod tests {
                     sequences: (0..version % 3)
                         .map(|k| (KeyId([k as u8; 32]), version / 7))
                         .collect(),
+                    overrides: (0..version % 4)
+                        .map(|k| PastOverride {
+                            version: Version::new(1 + k / 2).expect("non-zero"),
+                            file: vec![k as u8; 1 + k as usize],
+                        })
+                        .collect(),
                     extensions: ext
                         .into_iter()
                         .enumerate()
                         .map(|(i, b)| Extension {
-                            tag: i as u16 * 2,
+                            // Tags 1 and 2 are typed fields.
+                            tag: i as u16 * 3,
                             data: vec![b; i],
                         })
                         .collect(),

@@ -1,12 +1,11 @@
 //! Applying verified deltas and snapshots, each in one transaction.
 
-use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBehavior};
 
-use crate::document::{Delta, DocType, ListState, Op, Version};
+use crate::document::{Delta, DocType, ListState, Op, SnapshotTail, Version};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
@@ -187,7 +186,8 @@ impl Store {
                     .check_unmade(id, current.as_ref())
                     .map_err(unauthorised)?;
             }
-            overrides::record(&tx, &path, authority, to_db(&path, "version", version)?)?
+            let at = to_db(&path, "version", version)?;
+            overrides::record(&tx, &path, authority, &delta.overrides, at)?
                 .map_err(unauthorised)?;
         }
         check_state(
@@ -330,7 +330,7 @@ impl Store {
         });
         // A decode error ends the batches early, so it is the cause to report
         // before anything the sorter saw.
-        let (state, sequences) = read.map_err(|e| refused(&path, e))?;
+        let (state, tail) = read.map_err(|e| refused(&path, e))?;
         sorted?;
         check_state(
             &format!("snapshot {} entries", head.version),
@@ -340,9 +340,10 @@ impl Store {
         .map_err(|e| refused(&path, e))?;
         follower.verified();
         append_sorted(&tx, &path, sorter, state.entries)?;
-        for (key, sequence) in &sequences {
+        for (key, sequence) in &tail.sequences {
             record_sequence(&tx, &path, key, *sequence)?;
         }
+        overrides::record_past(&tx, &path, &tail.overrides)?;
         commit(
             tx,
             &path,
@@ -369,13 +370,13 @@ const BATCH: usize = 4096;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// The reading half of a snapshot apply: decodes the entries in batches,
-/// sends them to the writer, and returns the state they give and the
-/// snapshot's agency sequences once the whole file proved to be the signed
-/// one. Stops early when the writer has.
+/// sends them to the writer, and returns the state they give and what the
+/// snapshot says after them (agency sequences, past overrides) once the
+/// whole file proved to be the signed one. Stops early when the writer has.
 fn read_snapshot(
     snapshot: &Verified<SnapshotFile>,
     batches: mpsc::SyncSender<Vec<Entry>>,
-) -> Result<(ListState, BTreeMap<KeyId, u64>), VerifyError> {
+) -> Result<(ListState, SnapshotTail), VerifyError> {
     let mut entries = snapshot.entries()?;
     let mut state = ListState::default();
     loop {
@@ -387,15 +388,15 @@ fn read_snapshot(
         state.entries += batch.len() as u64;
         if !batch.is_empty() && batches.send(batch).is_err() {
             // The writer failed: its error is the one to report.
-            return Ok((state, BTreeMap::new()));
+            return Ok((state, SnapshotTail::default()));
         }
         if !more {
             break;
         }
     }
     drop(batches);
-    let sequences = entries.finish()?;
-    Ok((state, sequences))
+    let tail = entries.finish()?;
+    Ok((state, tail))
 }
 
 /// Where a snapshot apply keeps its sorted runs: beside the database, as
@@ -639,7 +640,11 @@ fn check_list(path: &std::path::Path, held: &str, offered: &str) -> Result<(), S
     Ok(())
 }
 
-fn to_db(path: &std::path::Path, field: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(super) fn to_db(
+    path: &std::path::Path,
+    field: &'static str,
+    value: u64,
+) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange {
         path: path.to_path_buf(),
         field,

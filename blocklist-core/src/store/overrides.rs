@@ -3,15 +3,19 @@
 //! for good, so that a replica can answer why an identifier it no longer
 //! lists was removed over its agency's head, and by whose decision.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::digest::Sha256;
-use crate::document::{ListingRef, RemovalReason, Version};
+use crate::document::{
+    envelope, DecodeError, DocType, Document, ListingRef, Override, PastOverride, RemovalReason,
+    Version,
+};
 use crate::entry::{Agency, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
+use crate::store::apply::to_db;
 use crate::store::{bytes32, corrupt, sqlite, version_from_db, Store, StoreError};
-use crate::verify::{Authority, AuthorityError};
+use crate::verify::{Authority, AuthorityError, VerifyError};
 
 /// One listing an override removed, as the replica recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +37,22 @@ pub struct AppliedOverride {
 }
 
 /// Records every listing `authority`'s overrides remove, as removed at
-/// `version`; the inner error is an override recorded already (a replay, W7).
+/// `version`, with the override `files` the delta carries (in the same
+/// order); the inner error is an override recorded already (a replay, W7).
 pub(super) fn record(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     authority: &Authority,
+    files: &[Vec<u8>],
     version: i64,
 ) -> Result<Result<(), AuthorityError>, StoreError> {
     for (index, carried) in authority.overrides().iter().enumerate() {
         let applied: Option<i64> = tx
-            .prepare_cached("SELECT MIN(version) FROM overrides WHERE file_sha256 = ?1")
-            .and_then(|mut stmt| stmt.query_row([carried.file_sha256.0], |r| r.get(0)))
+            .prepare_cached("SELECT version FROM override_files WHERE file_sha256 = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([carried.file_sha256.0], |r| r.get(0))
+                    .optional()
+            })
             .map_err(sqlite(path, "read overrides"))?;
         if let Some(version) = applied {
             return Ok(Err(AuthorityError::OverrideReplayed {
@@ -52,33 +61,106 @@ pub(super) fn record(
             }));
         }
     }
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO overrides (kind, value, version, agency, listed_at, made_at, why, note,
-                                    signers, file_sha256)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .map_err(sqlite(path, "record override"))?;
-    for carried in authority.overrides() {
-        let decision = &carried.decision;
-        let signers: Vec<u8> = carried.signers.iter().flat_map(|k| k.0).collect();
-        for listing in &decision.removals {
-            stmt.execute(params![
-                listing.id.kind().code(),
-                listing.id.as_str(),
-                version,
-                listing.agency.as_str(),
-                listing.listed_at.0 as i64,
-                decision.made_at.0 as i64,
-                decision.why.0,
-                decision.note,
-                signers,
-                carried.file_sha256.0,
-            ])
-            .map_err(sqlite(path, "record override"))?;
-        }
+    for (carried, file) in authority.overrides().iter().zip(files) {
+        insert(tx, path, version, &carried.decision, &carried.signers, file)?;
     }
     Ok(Ok(()))
+}
+
+/// Records the overrides a snapshot carries (each once: a replica that
+/// holds them already keeps its rows). Their files are taken on the
+/// snapshot's signature, as its listings are.
+pub(super) fn record_past(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    past: &[PastOverride],
+) -> Result<(), StoreError> {
+    for (index, o) in past.iter().enumerate() {
+        let malformed = |source| StoreError::Refused {
+            path: path.to_path_buf(),
+            source: VerifyError::Malformed {
+                doc: DocType::Snapshot,
+                source: DecodeError::Invalid {
+                    doc: DocType::Snapshot.name(),
+                    field: "overrides",
+                    reason: format!("override {index}: {source}"),
+                },
+            },
+        };
+        let env = envelope::parse(&o.file).map_err(malformed)?;
+        let decision = Override::decode_payload(env.payload).map_err(malformed)?;
+        let signers: Vec<KeyId> = env.signatures.iter().map(|s| s.key_id).collect();
+        let version = to_db(path, "version", o.version.get())?;
+        insert(tx, path, version, &decision, &signers, &o.file)?;
+    }
+    Ok(())
+}
+
+/// Records one override file and each listing it removed.
+fn insert(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    version: i64,
+    decision: &Override,
+    signers: &[KeyId],
+    file: &[u8],
+) -> Result<(), StoreError> {
+    let fail = sqlite(path, "record override");
+    let sha256 = Sha256::of(file);
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO override_files (file_sha256, version, file) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![sha256.0, version, file]))
+    .map_err(&fail)?;
+    let signers: Vec<u8> = signers.iter().flat_map(|k| k.0).collect();
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO overrides (kind, value, version, agency, listed_at, made_at,
+                                              why, note, signers, file_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .map_err(&fail)?;
+    for listing in &decision.removals {
+        stmt.execute(params![
+            listing.id.kind().code(),
+            listing.id.as_str(),
+            version,
+            listing.agency.as_str(),
+            listing.listed_at.0 as i64,
+            decision.made_at.0 as i64,
+            decision.why.0,
+            decision.note,
+            signers,
+            sha256.0,
+        ])
+        .map_err(&fail)?;
+    }
+    Ok(())
+}
+
+/// Every override file recorded, with the version that applied it, in the
+/// order a snapshot carries them.
+pub(super) fn past(
+    conn: &Connection,
+    path: &std::path::Path,
+) -> Result<Vec<PastOverride>, StoreError> {
+    let fail = sqlite(path, "read override files");
+    let mut stmt = conn
+        .prepare_cached("SELECT version, file FROM override_files ORDER BY version, file_sha256")
+        .map_err(&fail)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .map_err(&fail)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, file) = row.map_err(&fail)?;
+        out.push(PastOverride {
+            version: version_from_db(path, version)?
+                .ok_or_else(|| corrupt(path, "override file at version 0"))?,
+            file,
+        });
+    }
+    Ok(out)
 }
 
 type OverrideRow = (i64, String, i64, i64, u16, String, Vec<u8>, Vec<u8>);

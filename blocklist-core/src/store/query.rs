@@ -19,12 +19,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::document::PastOverride;
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::kind::Kind;
 use crate::store::{
-    bytes32, corrupt, read_entry, read_state, sqlite, Store, StoreError, StoreState,
+    bytes32, corrupt, overrides, read_entry, read_state, sqlite, Store, StoreError, StoreState,
 };
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
@@ -149,9 +150,10 @@ impl Store {
         .collect()
     }
 
-    /// The version held, every entry at that very version, in key order, and
-    /// the agency sequences applied by then (one read transaction: a writer
-    /// committing meanwhile is not seen): what a snapshot of it says.
+    /// The version held, every entry at that very version, in key order, the
+    /// agency sequences and the overrides applied by then (one read
+    /// transaction: a writer committing meanwhile is not seen): what a
+    /// snapshot of it says.
     pub fn read_whole(&self) -> Result<Whole, StoreError> {
         let tx = self
             .conn
@@ -161,11 +163,13 @@ impl Store {
         let mut entries = Vec::with_capacity(usize::try_from(state.state.entries).unwrap_or(0));
         self.for_each_entry(|entry| entries.push(entry))?;
         let sequences = self.agency_sequences()?;
+        let overrides = overrides::past(&self.conn, &self.path)?;
         tx.commit().map_err(sqlite(&self.path, "end read"))?;
         Ok(Whole {
             state,
             entries,
             sequences,
+            overrides,
         })
     }
 }
@@ -179,6 +183,8 @@ pub struct Whole {
     pub entries: Vec<Entry>,
     /// The newest sequence applied per agency key.
     pub sequences: BTreeMap<KeyId, u64>,
+    /// Every override applied, with the version that applied it.
+    pub overrides: Vec<PastOverride>,
 }
 
 fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {

@@ -52,3 +52,11 @@ CREATE TABLE IF NOT EXISTS overrides (
     file_sha256 BLOB    NOT NULL,
     PRIMARY KEY (kind, value, version)
 ) WITHOUT ROWID;
+
+-- The override files themselves (those the rows of `overrides` come from),
+-- so that a snapshot can carry every override applied up to its version.
+CREATE TABLE IF NOT EXISTS override_files (
+    file_sha256 BLOB    PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    file        BLOB    NOT NULL
+) WITHOUT ROWID;

@@ -101,6 +101,31 @@ impl Principals {
         }
     }
 
+    /// The replica starts again, from a snapshot of what it holds as the
+    /// centre writes one (entries, sequences, past overrides): a fresh store.
+    pub(crate) fn restart_from_snapshot(&mut self) {
+        let whole = self.store.read_whole().unwrap();
+        let snapshot = Snapshot {
+            list: list(),
+            version: Version::new(self.version).unwrap(),
+            created_at: Timestamp(NOW.0 + 20),
+            entries: whole.entries,
+            state: whole.state.state,
+            sequences: whole.sequences,
+            overrides: whole.overrides,
+            extensions: vec![],
+        };
+        let file = file_of(&self.centre.sign(&snapshot));
+        let verified = self.centre.verifier.snapshot_file(file, None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut fresh = Store::open(dir.path().join("list.db"), list().as_str()).unwrap();
+        fresh
+            .apply_snapshot(&verified, "test", &mut |_| {})
+            .unwrap();
+        self.store = fresh;
+        self._dir = dir;
+    }
+
     /// Agency `by`'s signed submission of `ops`, accepted at `NOW + 10`.
     fn submission(&mut self, by: usize, ops: Vec<SubmissionOp>) -> (Submission, CarriedSubmission) {
         self.submission_at(by, ops, Timestamp(NOW.0 + 10))
@@ -364,27 +389,10 @@ fn a_replica_started_from_a_snapshot_refuses_replays_of_what_came_before_it() {
     p.publish(changes.clone(), vec![listing.clone()]).unwrap();
     p.honest(0, vec![remove(1)]);
     // The centre's snapshot of version 2 carries the sequences applied.
-    let whole = p.store.read_whole().unwrap();
-    assert_eq!(whole.sequences.len(), 1);
-    let snapshot = Snapshot {
-        list: list(),
-        version: Version::new(2).unwrap(),
-        created_at: Timestamp(NOW.0 + 20),
-        entries: whole.entries,
-        state: whole.state.state,
-        sequences: whole.sequences,
-        extensions: vec![],
-    };
-    let file = file_of(&p.centre.sign(&snapshot));
-    let verified = p.centre.verifier.snapshot_file(file, None).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut fresh = Store::open(dir.path().join("list.db"), list().as_str()).unwrap();
-    fresh
-        .apply_snapshot(&verified, "test", &mut |_| {})
-        .unwrap();
+    assert_eq!(p.store.read_whole().unwrap().sequences.len(), 1);
+    p.restart_from_snapshot();
     // th-aoc's first listing, carried again in version 3: a replay, though
     // the rules alone would take it (the number is not listed).
-    p.store = fresh;
     let err = refusal(p.publish(changes, vec![listing]));
     assert!(matches!(err, AuthorityError::Replayed { .. }), "{err}");
 }

@@ -736,6 +736,7 @@ fn document_cases() -> Cases {
         entries: after.clone(),
         state: ListState::of(&after),
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![],
     };
     let snapshot2_bytes = snapshot2.sign(&[&publish_key]).unwrap();

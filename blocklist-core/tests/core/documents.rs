@@ -111,6 +111,7 @@ fn every_document_round_trips_through_sign_and_verify() {
         entries: entries.clone(),
         state: ListState::of(&entries),
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![Extension {
             tag: 9,
             data: vec![1, 2, 3],
@@ -237,6 +238,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
         entries: entries.clone(),
         state: ListState::of(&entries),
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![],
     };
     let bytes = s.sign(&[&c.key]).unwrap();
@@ -604,6 +606,7 @@ proptest! {
             list: list(), version: Version::FIRST, created_at: NOW,
             state: ListState::of(&entries), entries,
             sequences: sequences.into_iter().map(|(k, v)| (KeyId(k), v)).collect(),
+            overrides: vec![],
             extensions: vec![],
         };
         let bytes = s.encode_payload().unwrap();

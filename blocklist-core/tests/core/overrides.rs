@@ -401,6 +401,45 @@ fn a_label_listing_made_before_agencies_became_principals_is_removed_only_by_an_
 }
 
 #[test]
+fn a_replica_started_from_a_snapshot_shows_past_overrides_and_refuses_them_again() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let first = b.p.entry(1);
+    let file = b.sign(&decision(vec![listing(&first)]), &[0, 1]);
+    b.remove(std::slice::from_ref(&first), vec![file.clone()])
+        .unwrap();
+    // The snapshot carries the override file and the version that applied it.
+    b.p.restart_from_snapshot();
+    let recorded = b.p.store.overrides_of(&number(1)).unwrap();
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|r| (r.version.get(), r.signers.len()))
+            .collect::<Vec<_>>(),
+        [(2, 2)]
+    );
+    assert_eq!(recorded[0].file_sha256, Sha256::of(&file));
+    // So the fresh replica refuses it carried again, even for a relisting
+    // dated back to the listing it named.
+    let (submission, carried) =
+        b.p.submission_at(0, vec![add(1, Reason::FRAUD)], first.meta.listed_at);
+    let changes = b.p.judged(&submission, carried.accepted_at);
+    b.p.publish(changes, vec![carried]).unwrap();
+    let again = b.p.entry(1);
+    let err = refusal(b.remove(std::slice::from_ref(&again), vec![file]));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::OverrideReplayed {
+                index: 0,
+                version: 2
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_override_removes_a_listing_under_a_label_no_agency_holds() {
     let mut b = Board::new();
     let label = p_entry(5, "centre-desk", None);

@@ -65,6 +65,7 @@ pub fn snapshot(version: u64, entries: Vec<Entry>) -> Snapshot {
         state: ListState::of(&entries),
         entries,
         sequences: Default::default(),
+        overrides: vec![],
         extensions: vec![],
     }
 }

@@ -107,6 +107,10 @@ pub enum Body {
         /// A delta's carried overrides, one line each.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         overrides: Vec<String>,
+        /// A snapshot's past overrides, one line each, with the version
+        /// that applied each.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        past_overrides: Vec<String>,
     },
     /// An override.
     Override {
@@ -301,7 +305,14 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
         DocType::Snapshot => {
             let s = Snapshot::decode_payload(env.payload).map_err(decode_error)?;
             let items = s.entries.iter().map(|e| ("entries", e.id.kind(), entry(e)));
-            let body = entries_body(s.version.get(), s.created_at, s.state, items, first);
+            let mut body = entries_body(s.version.get(), s.created_at, s.state, items, first);
+            if let Body::Entries { past_overrides, .. } = &mut body {
+                *past_overrides = s
+                    .overrides
+                    .iter()
+                    .map(|o| format!("version {} {}", o.version, override_line(&o.file)))
+                    .collect();
+            }
             (s.list, body)
         }
         DocType::Submission => {
@@ -395,6 +406,7 @@ fn entries_body(
         first: shown,
         carried: vec![],
         overrides: vec![],
+        past_overrides: vec![],
     }
 }
 
@@ -556,6 +568,7 @@ impl Inspection {
                 first,
                 carried,
                 overrides,
+                past_overrides,
             } => {
                 let _ = writeln!(
                     out,
@@ -567,6 +580,9 @@ impl Inspection {
                 }
                 for line in overrides {
                     let _ = writeln!(out, "carried override: {line}");
+                }
+                for line in past_overrides {
+                    let _ = writeln!(out, "past override: {line}");
                 }
             }
             Body::Override {

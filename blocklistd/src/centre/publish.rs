@@ -551,6 +551,8 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             entries: replica.entries().collect(),
             state: replica.state(),
             sequences,
+            // A re-anchoring version carries no override (refused above).
+            overrides: whole.overrides,
             extensions: vec![],
         };
         drop(replica);
@@ -710,6 +712,7 @@ pub fn snapshot(
         state: held,
         entries,
         sequences,
+        overrides,
     } = store.read_whole()?;
     drop(store);
     let Some(version) = held.version else {
@@ -741,6 +744,7 @@ pub fn snapshot(
         entries,
         state: held.state,
         sequences,
+        overrides,
         extensions: vec![],
     };
     let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;

@@ -155,4 +155,15 @@ fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
     assert!(manifest.contains("snapshots/4-"), "{manifest}");
     assert!(!manifest.contains("deltas/2-"), "{manifest}");
     ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    // The snapshot carries the override: a replica that starts from it
+    // shows it all the same.
+    let shown = ok(&["inspect", s(&centre.files("snapshots")[0])]);
+    assert!(shown.contains("past override: version 2"), "{shown}");
+    let newcomer = Site::new();
+    let daemon = newcomer.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_version(4);
+    let history = daemon.json("/v1/history?kind=number&value=0812345678");
+    assert_eq!(history["overrides"][0]["version"], 2, "{history:#}");
+    assert_eq!(history["overrides"][0]["note"], decided["note"]);
+    assert!(daemon.stop());
 }

@@ -521,6 +521,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
     );
     override_cases(c, root1, &held1);
     snapshot_sequences(c);
+    snapshot_past_overrides(c);
 }
 
 /// The override vectors (OV1, W7): version 2, a day after `valid/authority-1.delta`
@@ -678,6 +679,7 @@ fn snapshot_sequences(c: &mut Cases) {
         entries: vec![],
         state: ListState::default(),
         sequences: [(aoc, 3), (dsi, 1)].into(),
+        overrides: vec![],
         extensions: vec![],
     };
     let payload = snapshot.encode_payload().unwrap();
@@ -736,6 +738,95 @@ fn snapshot_sequences(c: &mut Cases) {
         &check,
         "!Malformed.Invalid",
         &seal(DocType::Snapshot, &with_sequences(&[]), &[&publish]),
+    );
+}
+
+/// Snapshot extension tag 2: the overrides applied up to the snapshot's
+/// version, each with the version that applied it (W7), ascending by
+/// version, then by the file's SHA-256.
+fn snapshot_past_overrides(c: &mut Cases) {
+    #[derive(serde::Serialize)]
+    struct WirePastOverride {
+        version: u64,
+        file: Vec<u8>,
+    }
+    let (r1, publish, judge) = ("valid/root-1.root", key(2), key(11));
+    let decision = |note: &str| Override {
+        list: list(),
+        made_at: Timestamp(T0),
+        why: RemovalReason::APPEAL_UPHELD,
+        note: note.into(),
+        removals: vec![ListingRef {
+            id: number("78"),
+            agency: Agency::new("th-aoc").unwrap(),
+            listed_at: Timestamp(T0 - DAY),
+        }],
+        extensions: vec![],
+    };
+    let files = [decision("appeal 1"), decision("appeal 2")].map(|d| d.sign(&[&judge]).unwrap());
+    let mut past: Vec<PastOverride> = files
+        .iter()
+        .map(|file| PastOverride {
+            version: Version::FIRST,
+            file: file.clone(),
+        })
+        .collect();
+    past.sort_by_key(|o| Sha256::of(&o.file));
+    let snapshot = Snapshot {
+        list: list(),
+        version: Version::FIRST,
+        created_at: Timestamp(T0),
+        entries: vec![],
+        state: ListState::default(),
+        sequences: BTreeMap::new(),
+        overrides: past.clone(),
+        extensions: vec![],
+    };
+    let payload = snapshot.encode_payload().unwrap();
+    let with_past = |past: &[&PastOverride]| {
+        let mut payload = Snapshot {
+            overrides: vec![],
+            ..snapshot.clone()
+        }
+        .encode_payload()
+        .unwrap();
+        assert_eq!(payload.pop(), Some(0), "no extensions");
+        let wire: Vec<WirePastOverride> = past
+            .iter()
+            .map(|o| WirePastOverride {
+                version: o.version.get(),
+                file: o.file.clone(),
+            })
+            .collect();
+        payload.extend(encode(&vec![wire::Extension {
+            tag: PAST_OVERRIDES_EXTENSION,
+            data: encode(&wire),
+        }]));
+        payload
+    };
+    assert_eq!(
+        with_past(&[&past[0], &past[1]]),
+        payload,
+        "FORMAT.md's snapshot extension tag 2"
+    );
+    let check = format!("snapshot {r1} 0");
+    c.add(
+        "W7",
+        "valid/snapshot-1-past-overrides.snapshot",
+        &check,
+        "ok",
+        &seal(DocType::Snapshot, &payload, &[&publish]),
+    );
+    c.add(
+        "W7",
+        "payload/snapshot-past-overrides-not-ascending.snapshot",
+        &check,
+        "!Malformed.Invalid",
+        &seal(
+            DocType::Snapshot,
+            &with_past(&[&past[1], &past[0]]),
+            &[&publish],
+        ),
     );
 }
 
