@@ -46,20 +46,13 @@ pub(super) fn record(
     files: &[Vec<u8>],
     version: i64,
 ) -> Result<Result<(), AuthorityError>, StoreError> {
-    for (index, carried) in authority.overrides().iter().enumerate() {
-        let applied: Option<i64> = tx
-            .prepare_cached("SELECT version FROM override_files WHERE file_sha256 = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([carried.file_sha256.0], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(sqlite(path, "read overrides"))?;
-        if let Some(version) = applied {
-            return Ok(Err(AuthorityError::OverrideReplayed {
-                index,
-                version: version as u64,
-            }));
-        }
+    let mut applied = std::collections::HashMap::new();
+    for carried in authority.overrides() {
+        let sha256 = carried.file_sha256;
+        applied.extend(applied_at(tx, path, &sha256)?.map(|version| (sha256, version)));
+    }
+    if let Err(replay) = authority.check_overrides(|sha256| applied.get(sha256).copied()) {
+        return Ok(Err(replay));
     }
     for (carried, file) in authority.overrides().iter().zip(files) {
         insert(tx, path, version, &carried.decision, &carried.signers, file)?;
@@ -138,6 +131,19 @@ fn insert(
     Ok(())
 }
 
+/// The version that applied the override file of SHA-256 `sha256`, if any.
+fn applied_at(
+    conn: &Connection,
+    path: &std::path::Path,
+    sha256: &Sha256,
+) -> Result<Option<u64>, StoreError> {
+    let version: Option<i64> = conn
+        .prepare_cached("SELECT version FROM override_files WHERE file_sha256 = ?1")
+        .and_then(|mut stmt| stmt.query_row([sha256.0], |r| r.get(0)).optional())
+        .map_err(sqlite(path, "read overrides"))?;
+    Ok(version.map(|v| v as u64))
+}
+
 /// Every override file recorded, with the version that applied it, in the
 /// order a snapshot carries them.
 pub(super) fn past(
@@ -166,6 +172,12 @@ pub(super) fn past(
 type OverrideRow = (i64, String, i64, i64, u16, String, Vec<u8>, Vec<u8>);
 
 impl Store {
+    /// The version that applied the override file of SHA-256 `sha256`, if
+    /// this replica applied it (W7).
+    pub fn override_applied(&self, sha256: &Sha256) -> Result<Option<u64>, StoreError> {
+        applied_at(&self.conn, &self.path, sha256)
+    }
+
     /// Every override that removed a listing of `id`, oldest first.
     ///
     /// ```

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::digest::Sha256;
 use crate::document::{envelope, Delta, ListingRef, Op, Override, Registry, SubmissionOp};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
@@ -223,7 +224,7 @@ pub struct CarriedOverride {
     /// The override keys that signed it.
     pub signers: Vec<KeyId>,
     /// SHA-256 of its file.
-    pub file_sha256: crate::Sha256,
+    pub file_sha256: Sha256,
 }
 
 impl CarriedOverride {
@@ -418,15 +419,20 @@ impl Authority {
     /// from a store ([`crate::store::Store::apply_delta`] checks as it applies
     /// instead): `changes` pairs each operation of the delta with the listing
     /// it finds, `listed` answers for the identifiers no operation names, and
-    /// `applied` gives the newest sequence applied from a key (W4-W6).
-    /// The outer error is `listed`'s.
+    /// `applied` gives the newest sequence applied from a key, and
+    /// `overridden` the version that applied an override file, by its
+    /// SHA-256 (W4-W7). The outer error is `listed`'s.
     pub fn check_all<'a, E>(
         &self,
         changes: impl IntoIterator<Item = (&'a Op, Option<&'a Entry>)>,
         mut listed: impl FnMut(&Identifier) -> Result<Option<EntryMeta>, E>,
         applied: impl Fn(&KeyId) -> Option<u64>,
+        overridden: impl Fn(&Sha256) -> Option<u64>,
     ) -> Result<Result<(), AuthorityError>, E> {
-        if let Err(replay) = self.check_sequences(applied) {
+        if let Err(replay) = self
+            .check_sequences(applied)
+            .and_then(|()| self.check_overrides(overridden))
+        {
             return Ok(Err(replay));
         }
         for (op, old) in changes {
@@ -456,6 +462,20 @@ impl Authority {
                     sequence: signer.sequence,
                     applied,
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that no carried override was applied already: `applied`
+    /// gives the version that applied an override file, by its SHA-256 (W7).
+    pub fn check_overrides(
+        &self,
+        applied: impl Fn(&Sha256) -> Option<u64>,
+    ) -> Result<(), AuthorityError> {
+        for (index, carried) in self.overrides.iter().enumerate() {
+            if let Some(version) = applied(&carried.file_sha256) {
+                return Err(AuthorityError::OverrideReplayed { index, version });
             }
         }
         Ok(())

@@ -16,7 +16,7 @@ use blocklist_core::document::{
 };
 use blocklist_core::store::Store;
 use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
-use blocklist_core::{Entry, EntryMeta, Identifier, KeyId, Timestamp};
+use blocklist_core::{Entry, EntryMeta, Identifier, KeyId, Sha256, Timestamp};
 
 use crate::centre::source::{Source, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
@@ -31,6 +31,8 @@ pub struct Replica {
     made_at: Timestamp,
     /// The newest sequence applied per agency key (W4).
     sequences: HashMap<KeyId, u64>,
+    /// The version that applied each override file, by its SHA-256 (W7).
+    overridden: HashMap<Sha256, u64>,
 }
 
 impl Replica {
@@ -39,6 +41,11 @@ impl Replica {
         Replica {
             made_at: snapshot.created_at,
             sequences: snapshot.sequences.into_iter().collect(),
+            overridden: snapshot
+                .overrides
+                .iter()
+                .map(|o| (Sha256::of(&o.file), o.version.get()))
+                .collect(),
             ..Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
         }
     }
@@ -176,6 +183,7 @@ impl ReplayTarget for Replica {
                 delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
                 |id| Ok::<_, Infallible>(self.entries.get(id).cloned()),
                 |key| self.sequences.get(key).copied(),
+                |sha256| self.overridden.get(sha256).copied(),
             );
             let Ok(checked) = checked;
             checked.map_err(|source| CentreError::Verify {
@@ -186,6 +194,10 @@ impl ReplayTarget for Replica {
             })?;
             for signer in authority.signers() {
                 self.sequences.insert(signer.key, signer.sequence);
+            }
+            for carried in authority.overrides() {
+                self.overridden
+                    .insert(carried.file_sha256, delta.version.get());
             }
         }
         self.apply(delta.version, &delta.ops)

@@ -23,7 +23,7 @@
 //! writes is pruned to a bounded history ([`History`]), and a publish removes
 //! long-expired entries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -1249,11 +1249,17 @@ fn check_authority(
         return Ok(Some(authority));
     }
     let sequences = store.agency_sequences()?;
+    let mut overridden = HashMap::new();
+    for carried in authority.overrides() {
+        let sha256 = carried.file_sha256;
+        overridden.extend(store.override_applied(&sha256)?.map(|v| (sha256, v)));
+    }
     authority
         .check_all(
             delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
             |id| store.listed(id),
             |key| sequences.get(key).copied(),
+            |sha256| overridden.get(sha256).copied(),
         )?
         .map_err(refused)?;
     Ok(Some(authority))

@@ -31,6 +31,13 @@ impl Release {
                 .unwrap();
         }
         copy_dir(&fixture.join("data"), &site.data());
+        // The empty folders the release made, which git does not keep.
+        for empty in ["registries", "snapshots", ".centre/tmp"] {
+            std::fs::create_dir_all(dir.join(empty)).unwrap();
+        }
+        for empty in ["deltas", "snapshots", "registries", "roots", ".tmp"] {
+            std::fs::create_dir_all(site.data().join("published").join(empty)).unwrap();
+        }
         Release {
             _tmp: tmp,
             dir,
