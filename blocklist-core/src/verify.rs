@@ -14,8 +14,9 @@
 pub mod authority;
 mod submission;
 
-pub use authority::{Authority, AuthorityError, CarriedOverride};
-pub use submission::{verify_submission, SubmissionError, MAX_CLOCK_SKEW};
+use authority::Since;
+pub use authority::{Authority, AuthorityError, CarriedOverride, MAX_CLOCK_SKEW};
+pub use submission::{verify_submission, SubmissionError};
 
 use std::fmt;
 use std::fs::File;
@@ -277,6 +278,10 @@ pub struct Verifier {
     /// `issued_at` of registry version 1, the first accepted: from then on
     /// agencies are principals (W1).
     principals_since: Option<Timestamp>,
+    /// `issued_at` of the first trust root of the chain held that names
+    /// override keys: from then on a legacy listing is an override's to
+    /// remove (W1, W6).
+    overrides_since: Option<Timestamp>,
 }
 
 impl Verifier {
@@ -291,6 +296,7 @@ impl Verifier {
         let doc: TrustRoot = decode(&env)?;
         check_signatures((&env).into(), Role::Root, &[(&doc.root_keys, doc.version)])?;
         Ok(Verifier {
+            overrides_since: doc.override_keys.as_ref().map(|_| doc.issued_at),
             root: Verified {
                 doc,
                 file: Sha256::of(root),
@@ -326,6 +332,9 @@ impl Verifier {
                 (&doc.root_keys, doc.version),
             ],
         )?;
+        if doc.override_keys.is_some() {
+            self.overrides_since.get_or_insert(doc.issued_at);
+        }
         self.root = Verified {
             doc,
             file: Sha256::of(next),
@@ -470,6 +479,10 @@ impl Verifier {
                         )
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let since = Since {
+                    principals: since,
+                    overrides: self.overrides_since,
+                };
                 Authority::new(delta, registry, since, overrides).map(Some)
             }
             _ if carried > 0 => Err(AuthorityError::NoRegistry { count: carried }),
@@ -694,6 +707,7 @@ pub struct SnapshotFile {
 pub struct SnapshotEntries<'a> {
     stream: PayloadStream<'a>,
     signed_digest: Sha256,
+    version: Version,
 }
 
 /// A snapshot file's payload, decoded as it is read and hashed.
@@ -716,6 +730,7 @@ impl SnapshotFile {
         Ok(SnapshotEntries {
             stream,
             signed_digest: self.signed_digest,
+            version: self.head.version,
         })
     }
 }
@@ -742,7 +757,7 @@ impl SnapshotEntries<'_> {
             source,
         };
         let (mut extensions, reader) = self.stream.finish().map_err(malformed)?;
-        let tail = take_tail(&mut extensions).map_err(malformed)?;
+        let tail = take_tail(&mut extensions, self.version).map_err(malformed)?;
         let read = Sha256(reader.into_inner().hasher.finalize().into());
         if read != self.signed_digest {
             return Err(VerifyError::DigestMismatch {

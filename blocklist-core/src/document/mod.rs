@@ -45,7 +45,7 @@ pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
     REGISTRIES_EXTENSION,
 };
-pub use overrides::{ListingRef, Override, MAX_OVERRIDE_REMOVALS};
+pub use overrides::{decision_sha256, ListingRef, Override, MAX_OVERRIDE_REMOVALS};
 pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };

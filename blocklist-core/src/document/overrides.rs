@@ -10,16 +10,19 @@
 //! who decide appeals, holding keys offline, not the centre's online
 //! publish key. A delta carries it byte for byte ([`crate::document::Delta::overrides`]),
 //! so every replica checks the signatures and shows the override in its
-//! answers. Naming the listing time makes a replayed override inert: once
-//! the identifier is listed again, the listing is a new one. See
+//! answers. Naming the listing time makes an override good for one
+//! listing: once the identifier is listed again, the listing is a new one;
+//! and a replica refuses an override it applied already, by its decision
+//! ([`decision_sha256`]), whatever signatures a copy carries. See
 //! `docs/FORMAT.md`, "Override (type 8)".
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Sha256;
 use crate::document::groups::time_reason;
 use crate::document::{
-    decode_canonical, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
-    RemovalReason,
+    decode_canonical, encode_wire, envelope, DecodeError, DocType, Document, EncodeError,
+    Extension, ListId, RemovalReason,
 };
 use crate::entry::{Agency, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
@@ -31,6 +34,37 @@ pub const MAX_OVERRIDE_REMOVALS: usize = 10_000;
 
 /// The longest note an override may carry, in bytes (OV3).
 const MAX_NOTE_BYTES: usize = 1_000;
+
+/// The SHA-256 of an override file's payload: what its signers decided,
+/// whatever signatures the file carries. A replica keys the overrides it
+/// applied on it (W7), so that a copy of an override with a signature
+/// dropped or added is the same override carried again. Refuses a file that
+/// is not a well-formed override (its signatures are not checked).
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::*;
+/// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+///     why: RemovalReason::APPEAL_UPHELD, note: "appeal 7".into(), extensions: vec![],
+///     removals: vec![ListingRef { id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
+/// let (a, b) = (SecretKey::generate().unwrap(), SecretKey::generate().unwrap());
+/// let one = decision.sign(&[&a]).unwrap();
+/// let two = decision.sign(&[&a, &b]).unwrap();
+/// assert_ne!(Sha256::of(&one), Sha256::of(&two));
+/// assert_eq!(decision_sha256(&one).unwrap(), decision_sha256(&two).unwrap());
+/// ```
+pub fn decision_sha256(file: &[u8]) -> Result<Sha256, DecodeError> {
+    let env = envelope::parse(file)?;
+    if env.doc_type != DocType::Override {
+        return Err(DocType::Override.invalid(
+            "document type",
+            format!("is {}, not an override", env.doc_type),
+        ));
+    }
+    Override::decode_payload(env.payload)?;
+    Ok(Sha256::of(env.payload))
+}
 
 /// A removal of listings decided by a threshold of override keys.
 ///

@@ -9,7 +9,8 @@ use crate::digest::StateDigest;
 use crate::document::groups::{self, Agencies, EntryGroup, Ungrouper, WireMeta};
 use crate::document::stream::PayloadReader;
 use crate::document::{
-    encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId, ListState, Version,
+    decision_sha256, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
+    ListState, Version,
 };
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::keys::KeyId;
@@ -96,16 +97,40 @@ fn past_order(o: &PastOverride) -> (Version, crate::Sha256) {
     (o.version, crate::Sha256::of(&o.file))
 }
 
+/// Why `past` cannot be the overrides of a snapshot at `version`, if it
+/// cannot: each file a well-formed override, applied at or before
+/// `version`, and no decision twice (W7).
+fn past_refused(past: &[&PastOverride], version: Version) -> Option<String> {
+    let mut decisions = std::collections::HashSet::new();
+    for (index, o) in past.iter().enumerate() {
+        if o.version > version {
+            return Some(format!(
+                "override {index} is applied at version {}, after the snapshot's",
+                o.version
+            ));
+        }
+        match decision_sha256(&o.file) {
+            Err(e) => return Some(format!("override {index}: {e}")),
+            Ok(decision) if !decisions.insert(decision) => {
+                return Some(format!("override {index} is an override listed before"))
+            }
+            Ok(_) => {}
+        }
+    }
+    None
+}
+
 #[derive(Serialize, Deserialize)]
 struct WireSequence {
     key: [u8; 32],
     sequence: u64,
 }
 
-/// Writes the tail's fields in their extensions, in their places among
-/// `extensions`.
+/// Writes the tail's fields of a snapshot at `version` in their
+/// extensions, in their places among `extensions`.
 fn place_tail(
     extensions: &[Extension],
+    version: Version,
     sequences: &BTreeMap<KeyId, u64>,
     overrides: &[PastOverride],
 ) -> Result<Vec<Extension>, EncodeError> {
@@ -119,14 +144,11 @@ fn place_tail(
         .collect();
     let mut past: Vec<&PastOverride> = overrides.iter().collect();
     past.sort_by_cached_key(|o| past_order(o));
-    if past
-        .windows(2)
-        .any(|w| past_order(w[0]) == past_order(w[1]))
-    {
+    if let Some(reason) = past_refused(&past, version) {
         return Err(EncodeError::Invalid {
             doc: doc.name(),
             field: "overrides",
-            reason: "an override file is listed twice at one version".into(),
+            reason,
         });
     }
     let past: Vec<WirePastOverride> = past
@@ -148,7 +170,10 @@ fn place_tail(
 
 /// Takes the tail's fields out of a snapshot's `extensions`: sequences by
 /// key strictly ascending, overrides by version and file strictly ascending.
-pub(crate) fn take_tail(extensions: &mut Vec<Extension>) -> Result<SnapshotTail, DecodeError> {
+pub(crate) fn take_tail(
+    extensions: &mut Vec<Extension>,
+    version: Version,
+) -> Result<SnapshotTail, DecodeError> {
     let doc = DocType::Snapshot;
     let wire: Vec<WireSequence> =
         Extension::take(doc, extensions, SEQUENCES_EXTENSION, "sequences")?;
@@ -172,6 +197,9 @@ pub(crate) fn take_tail(extensions: &mut Vec<Extension>) -> Result<SnapshotTail,
             "overrides",
             "not strictly ascending by version, then file SHA-256",
         ));
+    }
+    if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version) {
+        return Err(doc.invalid("overrides", reason));
     }
     Ok(SnapshotTail {
         sequences: wire
@@ -223,7 +251,12 @@ impl Document for Snapshot {
             state_entries: self.state.entries,
             agencies: agencies.to_wire(),
             entries: groups::group_entries(self.entries.iter(), &agencies),
-            extensions: place_tail(&self.extensions, &self.sequences, &self.overrides)?,
+            extensions: place_tail(
+                &self.extensions,
+                self.version,
+                &self.sequences,
+                &self.overrides,
+            )?,
         };
         encode_wire(Self::TYPE, &wire)
     }
@@ -236,7 +269,7 @@ impl Document for Snapshot {
         while stream.read_entries(&mut entries, usize::MAX)? {}
         let (mut extensions, _) = stream.finish()?;
         groups::unique_decoded(Self::TYPE, entries.iter().map(|e| &e.id))?;
-        let tail = take_tail(&mut extensions)?;
+        let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
@@ -435,10 +468,11 @@ mod tests {
         reader.finish()?;
         groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
         let mut extensions = Extension::check(doc, wire.extensions)?;
-        let tail = take_tail(&mut extensions)?;
+        let version = Version::decode(doc, wire.version)?;
+        let tail = take_tail(&mut extensions, version)?;
         Ok(Snapshot {
             list: ListId::decode(doc, &wire.list)?,
-            version: Version::decode(doc, wire.version)?,
+            version,
             created_at: Timestamp(wire.created_at),
             entries,
             state: ListState {
@@ -462,7 +496,7 @@ mod tests {
             "the stream stopped before the payload's end"
         );
         groups::unique_decoded(DocType::Snapshot, entries.iter().map(|e| &e.id))?;
-        let tail = take_tail(&mut extensions)?;
+        let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
@@ -473,6 +507,27 @@ mod tests {
             overrides: tail.overrides,
             extensions,
         })
+    }
+
+    /// The `k`th override a snapshot carries (applied at version 1 + k/2).
+    fn past_override(k: u64) -> PastOverride {
+        let decision = crate::document::Override {
+            list: ListId::new("prop").expect("list"),
+            made_at: Timestamp(k),
+            why: crate::document::RemovalReason::ERROR,
+            note: format!("decision {k}"),
+            removals: vec![crate::document::ListingRef {
+                id: Identifier::from_canonical(Kind::Domain, "a.example").expect("domain"),
+                agency: Agency::new("th-aoc").expect("agency"),
+                listed_at: Timestamp(1),
+            }],
+            extensions: vec![],
+        };
+        let key = crate::keys::SecretKey::from_seed(&[1; 32]);
+        PastOverride {
+            version: Version::new(1 + k / 2).expect("non-zero"),
+            file: decision.sign(&[&key]).expect("signed"),
+        }
     }
 
     fn entry(kind: u8, n: u16, meta: (u8, u8, u8, Option<u8>)) -> Entry {
@@ -523,12 +578,7 @@ mod tests {
                     sequences: (0..version % 3)
                         .map(|k| (KeyId([k as u8; 32]), version / 7))
                         .collect(),
-                    overrides: (0..version % 4)
-                        .map(|k| PastOverride {
-                            version: Version::new(1 + k / 2).expect("non-zero"),
-                            file: vec![k as u8; 1 + k as usize],
-                        })
-                        .collect(),
+                    overrides: (0..version % 4).map(past_override).collect(),
                     extensions: ext
                         .into_iter()
                         .enumerate()
@@ -545,7 +595,9 @@ mod tests {
     /// Sorts the entries as the wire groups them, so documents compare.
     fn in_wire_order(mut snapshot: Snapshot) -> Snapshot {
         let payload = snapshot.encode_payload().expect("encode");
-        snapshot.entries = oracle(&payload).expect("decode").entries;
+        let decoded = oracle(&payload).expect("decode");
+        snapshot.entries = decoded.entries;
+        snapshot.overrides = decoded.overrides;
         snapshot
     }
 

@@ -121,7 +121,7 @@ impl Store {
         // same.
         let mut ops: Vec<&Op> = delta.ops.iter().collect();
         ops.sort_unstable_by(|a, b| key(a.id()).cmp(&key(b.id())));
-        // Who asked for each change (W1-W6), judged against the rows the
+        // Who asked for each change (W1-W7), judged against the rows the
         // changes find, in this transaction.
         let authority = delta
             .authority()
@@ -135,7 +135,11 @@ impl Store {
             )
         };
         if let Some(authority) = authority {
+            authority
+                .check_made(Timestamp::now())
+                .map_err(unauthorised)?;
             record_sequences(&tx, &path, authority)?.map_err(unauthorised)?;
+            overrides::check_replays(&tx, &path, authority)?.map_err(unauthorised)?;
         }
         for op in ops {
             let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
@@ -187,8 +191,7 @@ impl Store {
                     .map_err(unauthorised)?;
             }
             let at = to_db(&path, "version", version)?;
-            overrides::record(&tx, &path, authority, &delta.overrides, at)?
-                .map_err(unauthorised)?;
+            overrides::record(&tx, &path, authority, &delta.overrides, at)?;
         }
         check_state(
             &format!("state after delta {version}"),

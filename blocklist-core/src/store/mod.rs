@@ -178,33 +178,32 @@ impl Store {
     /// (WAL keeps that state for it while the writer commits newer ones).
     /// Its writes fail.
     pub fn snapshot(&self) -> Result<Store, StoreError> {
-        let view = Store::open_read_only(&self.path)?;
-        view.conn
-            .execute_batch("BEGIN")
-            .map_err(sqlite(&self.path, "begin a read"))?;
-        // The first read fixes the state the transaction sees.
-        read_state(&view.conn, &self.path)?;
-        Ok(view)
+        Store::read_view(&self.path)
     }
 
-    /// Opens an existing store to read it beside the process that writes
-    /// it (a daemon's API answering from its replica): each query sees the
-    /// newest committed version. Its writes fail.
+    /// Opens an existing store to read one version of it beside the
+    /// process that writes it (a daemon's API answering from its replica):
+    /// its own connection, held in a read transaction, so every query sees
+    /// the version committed when it opened. Its writes fail.
     ///
     /// ```
     /// use blocklist_core::store::Store;
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("list.db");
-    /// assert!(Store::open_read_only(&path).is_err()); // none there yet
+    /// assert!(Store::read_view(&path).is_err()); // none there yet
     /// Store::open(&path, "demo").unwrap();
-    /// assert_eq!(Store::open_read_only(&path).unwrap().state().unwrap().version, None);
+    /// assert_eq!(Store::read_view(&path).unwrap().state().unwrap().version, None);
     /// ```
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+    pub fn read_view(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(&path, "open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
+        conn.execute_batch("BEGIN")
+            .map_err(sqlite(&path, "begin a read"))?;
+        // The first read fixes the state the transaction sees.
+        read_state(&conn, &path)?;
         Ok(Store {
             conn,
             path,

@@ -7,15 +7,14 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, DecodeError, DocType, Document, ListingRef, Override, PastOverride, RemovalReason,
-    Version,
+    envelope, Document, ListingRef, Override, PastOverride, RemovalReason, Version,
 };
 use crate::entry::{Agency, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::store::apply::to_db;
 use crate::store::{bytes32, corrupt, sqlite, version_from_db, Store, StoreError};
-use crate::verify::{Authority, AuthorityError, VerifyError};
+use crate::verify::{Authority, AuthorityError};
 
 /// One listing an override removed, as the replica recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,55 +35,66 @@ pub struct AppliedOverride {
     pub file_sha256: Sha256,
 }
 
+/// Checks that none of `authority`'s overrides was applied already (W7):
+/// the inner error is the replay.
+pub(super) fn check_replays(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    authority: &Authority,
+) -> Result<Result<(), AuthorityError>, StoreError> {
+    authority.check_overrides(|decision| applied_at(tx, path, decision))
+}
+
 /// Records every listing `authority`'s overrides remove, as removed at
 /// `version`, with the override `files` the delta carries (in the same
-/// order); the inner error is an override recorded already (a replay, W7).
+/// order).
 pub(super) fn record(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     authority: &Authority,
     files: &[Vec<u8>],
     version: i64,
-) -> Result<Result<(), AuthorityError>, StoreError> {
-    let mut applied = std::collections::HashMap::new();
-    for carried in authority.overrides() {
-        let sha256 = carried.file_sha256;
-        applied.extend(applied_at(tx, path, &sha256)?.map(|version| (sha256, version)));
-    }
-    if let Err(replay) = authority.check_overrides(|sha256| applied.get(sha256).copied()) {
-        return Ok(Err(replay));
-    }
+) -> Result<(), StoreError> {
     for (carried, file) in authority.overrides().iter().zip(files) {
-        insert(tx, path, version, &carried.decision, &carried.signers, file)?;
+        let decision = &carried.decision_sha256;
+        insert(
+            tx,
+            path,
+            version,
+            &carried.decision,
+            decision,
+            &carried.signers,
+            file,
+        )?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Records the overrides a snapshot carries (each once: a replica that
 /// holds them already keeps its rows). Their files are taken on the
-/// snapshot's signature, as its listings are.
+/// snapshot's signature, as its listings are; the snapshot's decoder
+/// checked each is a well-formed override.
 pub(super) fn record_past(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     past: &[PastOverride],
 ) -> Result<(), StoreError> {
-    for (index, o) in past.iter().enumerate() {
-        let malformed = |source| StoreError::Refused {
-            path: path.to_path_buf(),
-            source: VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source: DecodeError::Invalid {
-                    doc: DocType::Snapshot.name(),
-                    field: "overrides",
-                    reason: format!("override {index}: {source}"),
-                },
-            },
-        };
-        let env = envelope::parse(&o.file).map_err(malformed)?;
-        let decision = Override::decode_payload(env.payload).map_err(malformed)?;
+    for o in past {
+        let env = envelope::parse(&o.file).expect("a snapshot's decoder checked its overrides");
+        let decision = Override::decode_payload(env.payload)
+            .expect("a snapshot's decoder checked its overrides");
         let signers: Vec<KeyId> = env.signatures.iter().map(|s| s.key_id).collect();
         let version = to_db(path, "version", o.version.get())?;
-        insert(tx, path, version, &decision, &signers, &o.file)?;
+        let decision_sha256 = Sha256::of(env.payload);
+        insert(
+            tx,
+            path,
+            version,
+            &decision,
+            &decision_sha256,
+            &signers,
+            &o.file,
+        )?;
     }
     Ok(())
 }
@@ -95,15 +105,17 @@ fn insert(
     path: &std::path::Path,
     version: i64,
     decision: &Override,
+    decision_sha256: &Sha256,
     signers: &[KeyId],
     file: &[u8],
 ) -> Result<(), StoreError> {
     let fail = sqlite(path, "record override");
     let sha256 = Sha256::of(file);
     tx.prepare_cached(
-        "INSERT OR IGNORE INTO override_files (file_sha256, version, file) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO override_files (decision_sha256, file_sha256, version, file)
+         VALUES (?1, ?2, ?3, ?4)",
     )
-    .and_then(|mut stmt| stmt.execute(params![sha256.0, version, file]))
+    .and_then(|mut stmt| stmt.execute(params![decision_sha256.0, sha256.0, version, file]))
     .map_err(&fail)?;
     let signers: Vec<u8> = signers.iter().flat_map(|k| k.0).collect();
     let mut stmt = tx
@@ -131,15 +143,16 @@ fn insert(
     Ok(())
 }
 
-/// The version that applied the override file of SHA-256 `sha256`, if any.
+/// The version that applied the override of decision SHA-256 `decision`,
+/// if any.
 fn applied_at(
     conn: &Connection,
     path: &std::path::Path,
-    sha256: &Sha256,
+    decision: &Sha256,
 ) -> Result<Option<u64>, StoreError> {
     let version: Option<i64> = conn
-        .prepare_cached("SELECT version FROM override_files WHERE file_sha256 = ?1")
-        .and_then(|mut stmt| stmt.query_row([sha256.0], |r| r.get(0)).optional())
+        .prepare_cached("SELECT version FROM override_files WHERE decision_sha256 = ?1")
+        .and_then(|mut stmt| stmt.query_row([decision.0], |r| r.get(0)).optional())
         .map_err(sqlite(path, "read overrides"))?;
     Ok(version.map(|v| v as u64))
 }
@@ -172,10 +185,19 @@ pub(super) fn past(
 type OverrideRow = (i64, String, i64, i64, u16, String, Vec<u8>, Vec<u8>);
 
 impl Store {
-    /// The version that applied the override file of SHA-256 `sha256`, if
-    /// this replica applied it (W7).
-    pub fn override_applied(&self, sha256: &Sha256) -> Result<Option<u64>, StoreError> {
-        applied_at(&self.conn, &self.path, sha256)
+    /// The version that applied the override of decision SHA-256
+    /// `decision` ([`crate::document::decision_sha256`]), if this replica
+    /// applied it (W7).
+    ///
+    /// ```
+    /// use blocklist_core::store::Store;
+    /// use blocklist_core::Sha256;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("list.db"), "demo").unwrap();
+    /// assert_eq!(store.override_applied(&Sha256::of(b"a decision")).unwrap(), None);
+    /// ```
+    pub fn override_applied(&self, decision: &Sha256) -> Result<Option<u64>, StoreError> {
+        applied_at(&self.conn, &self.path, decision)
     }
 
     /// Every override that removed a listing of `id`, oldest first.

@@ -54,9 +54,12 @@ CREATE TABLE IF NOT EXISTS overrides (
 ) WITHOUT ROWID;
 
 -- The override files themselves (those the rows of `overrides` come from),
--- so that a snapshot can carry every override applied up to its version.
+-- so that a snapshot can carry every override applied up to its version,
+-- keyed by the SHA-256 of the payload: a copy of an override with other
+-- signatures is the same decision (W7).
 CREATE TABLE IF NOT EXISTS override_files (
-    file_sha256 BLOB    PRIMARY KEY,
-    version     INTEGER NOT NULL,
-    file        BLOB    NOT NULL
+    decision_sha256 BLOB    PRIMARY KEY,
+    file_sha256     BLOB    NOT NULL,
+    version         INTEGER NOT NULL,
+    file            BLOB    NOT NULL
 ) WITHOUT ROWID;

@@ -1,6 +1,6 @@
 //! [`Authority`]: which agency asked for each operation of a delta, checked
 //! by every replica before it applies the delta (`docs/FORMAT.md`,
-//! "Authorisation", W1-W6).
+//! "Authorisation", W1-W7).
 //!
 //! A delta carries the signed submissions whose changes it makes
 //! ([`Delta::submissions`]). The replica verifies each against the agency
@@ -47,8 +47,9 @@ pub enum AuthorityError {
         /// Why it was refused.
         source: Box<VerifyError>,
     },
-    /// An override its signers made after the delta was made (W7).
-    #[error("carried override {index} was made at {made_at}, after the delta was made at {created_at} (W7)")]
+    /// An override its signers made after the delta was made, beyond the
+    /// clock skew allowed (W7).
+    #[error("carried override {index} was made at {made_at}, more than {MAX_CLOCK_SKEW} s after the delta was made at {created_at} (W7)")]
     OverrideAfterDelta {
         /// Its position in the delta's overrides.
         index: usize,
@@ -56,6 +57,16 @@ pub enum AuthorityError {
         made_at: Timestamp,
         /// The delta's `created_at`.
         created_at: Timestamp,
+    },
+    /// A judged delta made further ahead of the replica's clock than the
+    /// skew allowed (W1): its date decides which listings have expired, so
+    /// a centre may not pick one in the future.
+    #[error("the delta was made at {created_at}, more than {MAX_CLOCK_SKEW} s after this replica's clock ({now}): refused until then, so that no date in the future decides which listings have expired (W1)")]
+    MadeInTheFuture {
+        /// The delta's `created_at`.
+        created_at: Timestamp,
+        /// The replica's clock.
+        now: Timestamp,
     },
     /// An override this replica applied already, carried again (W7).
     #[error("carried override {index} was applied already, at version {version}: a replay (W7)")]
@@ -204,6 +215,19 @@ pub enum AuthorityError {
     },
 }
 
+/// How far a centre's clock may run ahead of a replica's, in seconds: a
+/// delta made further in the future than this is refused (W1), and an
+/// override may be made this much after its delta (W7).
+pub const MAX_CLOCK_SKEW: u64 = 300;
+
+/// From when the rules apply (W1): when registry version 1 was issued, and
+/// when the first trust root naming override keys was (none yet: `None`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Since {
+    pub(super) principals: Timestamp,
+    pub(super) overrides: Option<Timestamp>,
+}
+
 /// One carried submission's signer, for the replay check (W4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarriedSigner {
@@ -225,6 +249,9 @@ pub struct CarriedOverride {
     pub signers: Vec<KeyId>,
     /// SHA-256 of its file.
     pub file_sha256: Sha256,
+    /// SHA-256 of its payload, what a replica keys it on
+    /// ([`crate::document::decision_sha256`]).
+    pub decision_sha256: Sha256,
 }
 
 impl CarriedOverride {
@@ -235,16 +262,12 @@ impl CarriedOverride {
         verify: impl FnOnce(&[u8]) -> Result<Verified<Override>, VerifyError>,
     ) -> Result<CarriedOverride, VerifyError> {
         let verified = verify(file)?;
-        let signers = envelope::parse(file)
-            .expect("a verified override parses")
-            .signatures
-            .iter()
-            .map(|s| s.key_id)
-            .collect();
+        let env = envelope::parse(file).expect("a verified override parses");
         Ok(CarriedOverride {
             file_sha256: verified.file_sha256(),
+            decision_sha256: Sha256::of(env.payload),
             decision: verified.into_inner(),
-            signers,
+            signers: env.signatures.iter().map(|s| s.key_id).collect(),
         })
     }
 }
@@ -262,8 +285,8 @@ struct Asked {
 /// holds an agency registry.
 #[derive(Debug, Clone)]
 pub struct Authority {
-    /// `issued_at` of registry version 1: from then agencies are principals.
-    since: Timestamp,
+    /// From when agencies are principals, and overrides exist (W1).
+    since: Since,
     created_at: Timestamp,
     registered: BTreeSet<Agency>,
     asked: HashMap<Identifier, Asked>,
@@ -277,12 +300,11 @@ pub struct Authority {
 impl Authority {
     /// Verifies `delta`'s carried submissions against `registry` (W2, W3,
     /// and each key's submissions in order, W4), and takes its `overrides`,
-    /// verified by the caller (W7); `since` is when registry version 1 was
-    /// issued.
+    /// verified by the caller (W7); `since` says from when the rules apply.
     pub(super) fn new(
         delta: &Delta,
         registry: &Registry,
-        since: Timestamp,
+        since: Since,
         overrides: Vec<CarriedOverride>,
     ) -> Result<Authority, AuthorityError> {
         let mut asked = HashMap::new();
@@ -350,7 +372,7 @@ impl Authority {
         }
         let mut overridden = HashMap::new();
         for (index, decision) in overrides.iter().map(|o| &o.decision).enumerate() {
-            if decision.made_at > delta.created_at {
+            if decision.made_at.0 > delta.created_at.0.saturating_add(MAX_CLOCK_SKEW) {
                 return Err(AuthorityError::OverrideAfterDelta {
                     index,
                     made_at: decision.made_at,
@@ -394,12 +416,12 @@ impl Authority {
     /// made at `held` (W1): once the list is dated from registry version 1
     /// on, every later delta is, whatever date it claims; a delta dated
     /// before (published under labels, before agencies were principals) is
-    /// not, unless it carries submissions.
+    /// not, unless it carries submissions or overrides.
     pub fn judges(&self, held: Timestamp) -> bool {
         !self.signers.is_empty()
             || !self.overrides.is_empty()
-            || self.created_at >= self.since
-            || held >= self.since
+            || self.created_at >= self.since.principals
+            || held >= self.since.principals
     }
 
     /// The overrides the delta carries, verified, in order: a replica
@@ -420,19 +442,24 @@ impl Authority {
     /// instead): `changes` pairs each operation of the delta with the listing
     /// it finds, `listed` answers for the identifiers no operation names, and
     /// `applied` gives the newest sequence applied from a key, and
-    /// `overridden` the version that applied an override file, by its
-    /// SHA-256 (W4-W7). The outer error is `listed`'s.
+    /// `overridden` the version that applied an override, by its decision's
+    /// SHA-256; `now` is the reader's clock (W1, W4-W7). The outer error is
+    /// `listed`'s and `overridden`'s.
     pub fn check_all<'a, E>(
         &self,
         changes: impl IntoIterator<Item = (&'a Op, Option<&'a Entry>)>,
         mut listed: impl FnMut(&Identifier) -> Result<Option<EntryMeta>, E>,
         applied: impl Fn(&KeyId) -> Option<u64>,
-        overridden: impl Fn(&Sha256) -> Option<u64>,
+        overridden: impl FnMut(&Sha256) -> Result<Option<u64>, E>,
+        now: Timestamp,
     ) -> Result<Result<(), AuthorityError>, E> {
-        if let Err(replay) = self
-            .check_sequences(applied)
-            .and_then(|()| self.check_overrides(overridden))
+        if let Err(refused) = self
+            .check_made(now)
+            .and_then(|()| self.check_sequences(applied))
         {
+            return Ok(Err(refused));
+        }
+        if let Err(replay) = self.check_overrides(overridden)? {
             return Ok(Err(replay));
         }
         for (op, old) in changes {
@@ -467,18 +494,32 @@ impl Authority {
         Ok(())
     }
 
-    /// Checks that no carried override was applied already: `applied`
-    /// gives the version that applied an override file, by its SHA-256 (W7).
-    pub fn check_overrides(
-        &self,
-        applied: impl Fn(&Sha256) -> Option<u64>,
-    ) -> Result<(), AuthorityError> {
-        for (index, carried) in self.overrides.iter().enumerate() {
-            if let Some(version) = applied(&carried.file_sha256) {
-                return Err(AuthorityError::OverrideReplayed { index, version });
-            }
+    /// Checks that the delta was not made more than [`MAX_CLOCK_SKEW`]
+    /// after `now`, the replica's clock (W1).
+    pub fn check_made(&self, now: Timestamp) -> Result<(), AuthorityError> {
+        if self.created_at.0 > now.0.saturating_add(MAX_CLOCK_SKEW) {
+            return Err(AuthorityError::MadeInTheFuture {
+                created_at: self.created_at,
+                now,
+            });
         }
         Ok(())
+    }
+
+    /// Checks that no carried override was applied already: `applied`
+    /// gives the version that applied an override, by its decision's
+    /// SHA-256, whatever signatures its file carried (W7). The outer error
+    /// is `applied`'s.
+    pub fn check_overrides<E>(
+        &self,
+        mut applied: impl FnMut(&Sha256) -> Result<Option<u64>, E>,
+    ) -> Result<Result<(), AuthorityError>, E> {
+        for (index, carried) in self.overrides.iter().enumerate() {
+            if let Some(version) = applied(&carried.decision_sha256)? {
+                return Ok(Err(AuthorityError::OverrideReplayed { index, version }));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Checks one operation of the delta against the listing `old` the
@@ -542,15 +583,20 @@ impl Authority {
             Op::Add(e) | Op::Update(e) => Some(&e.meta.agency),
             Op::Remove(_) => None,
         };
+        // Strictly after: a delta made in the second the root was issued
+        // may have been signed before it, and must replay as it was taken.
+        let locked = self.since.overrides.is_some_and(|t| self.created_at > t);
         if let Some(old) = old.filter(|old| {
-            old.meta.listed_at < self.since && !self.registered.contains(&old.meta.agency)
+            locked
+                && old.meta.listed_at < self.since.principals
+                && !self.registered.contains(&old.meta.agency)
         }) {
             return Err(AuthorityError::Legacy {
                 id: id.clone(),
                 verb,
                 label: old.meta.agency.clone(),
                 listed_at: old.meta.listed_at,
-                since: self.since,
+                since: self.since.principals,
             });
         }
         let owner = old.map(|e| &e.meta.agency);

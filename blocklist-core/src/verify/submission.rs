@@ -99,20 +99,6 @@ pub enum SubmissionError {
         /// Its sequence number.
         sequence: u64,
     },
-    /// A submission accepted before its agency made it, beyond the clock
-    /// skew allowed (U5): a centre dating a listing back, or an agency
-    /// whose clock runs ahead.
-    #[error("submission {sequence} of agency {agency} was made at {created_at}, more than {MAX_CLOCK_SKEW} s after the time it is accepted ({accepted_at}): a listing may not be dated before its agency asked for it (U5)")]
-    AcceptedBeforeMade {
-        /// The agency.
-        agency: Agency,
-        /// Its sequence number.
-        sequence: u64,
-        /// When the agency made it.
-        created_at: Timestamp,
-        /// When the centre accepts it.
-        accepted_at: Timestamp,
-    },
     /// An add or update that would expire on arrival (U5).
     #[error("submission of agency {agency}: {} {} expires at {expires_at}, not after the time it is accepted ({accepted_at}) (U5)", .id.kind(), .id.as_str())]
     ExpiresOnArrival {
@@ -126,9 +112,6 @@ pub enum SubmissionError {
         accepted_at: Timestamp,
     },
 }
-
-/// How far an agency's clock may run ahead of the centre's, in seconds (U5).
-pub const MAX_CLOCK_SKEW: u64 = 300;
 
 /// Checks a submission for list `list` against `registry` at `accepted_at`,
 /// the time the centre accepts it (revocations and expiries are judged
@@ -200,14 +183,6 @@ pub fn verify_submission(
             agency: owner,
             expected: list.to_string(),
             found: doc.list.to_string(),
-        });
-    }
-    if doc.created_at.0 > accepted_at.0.saturating_add(MAX_CLOCK_SKEW) {
-        return Err(SubmissionError::AcceptedBeforeMade {
-            agency: owner,
-            sequence: doc.sequence.get(),
-            created_at: doc.created_at,
-            accepted_at,
         });
     }
     let kinds = doc.kinds();

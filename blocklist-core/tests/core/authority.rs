@@ -127,7 +127,11 @@ impl Principals {
     }
 
     /// Agency `by`'s signed submission of `ops`, accepted at `NOW + 10`.
-    fn submission(&mut self, by: usize, ops: Vec<SubmissionOp>) -> (Submission, CarriedSubmission) {
+    pub(crate) fn submission(
+        &mut self,
+        by: usize,
+        ops: Vec<SubmissionOp>,
+    ) -> (Submission, CarriedSubmission) {
         self.submission_at(by, ops, Timestamp(NOW.0 + 10))
     }
 

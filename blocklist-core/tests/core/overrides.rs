@@ -5,7 +5,7 @@
 
 use blocklist_core::document::*;
 use blocklist_core::store::{AppliedOverride, StoreError};
-use blocklist_core::verify::{AuthorityError, Role, VerifyError};
+use blocklist_core::verify::{AuthorityError, Role, VerifyError, MAX_CLOCK_SKEW};
 use blocklist_core::*;
 use proptest::prelude::*;
 
@@ -251,9 +251,11 @@ fn an_override_made_after_its_delta_or_naming_an_identifier_named_again_is_refus
     b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
     let listed = b.p.entry(1);
     let named = listing(&listed);
-    // Made a second after the delta that carries it.
+    // Made more than MAX_CLOCK_SKEW after the delta that carries it (the
+    // board's clock may run that far ahead of the centre's).
+    let late_at = NOW.0 + 20 + MAX_CLOCK_SKEW + 1;
     let late = Override {
-        made_at: Timestamp(NOW.0 + 21),
+        made_at: Timestamp(late_at),
         ..decision(vec![named.clone()])
     };
     let err = refusal(b.remove(std::slice::from_ref(&listed), vec![b.sign(&late, &[0, 1])]));
@@ -264,7 +266,7 @@ fn an_override_made_after_its_delta_or_naming_an_identifier_named_again_is_refus
                 index: 0,
                 made_at: Timestamp(at),
                 created_at: Timestamp(created),
-            } if at == NOW.0 + 21 && created == NOW.0 + 20
+            } if at == late_at && created == NOW.0 + 20
         ),
         "{err}"
     );
@@ -297,66 +299,46 @@ fn an_override_made_after_its_delta_or_naming_an_identifier_named_again_is_refus
 }
 
 #[test]
-fn a_replayed_override_does_not_remove_the_identifier_listed_again() {
+fn a_replayed_override_is_refused_whatever_its_signatures_or_the_relistings_date() {
     let mut b = Board::new();
     b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
     let first = b.p.entry(1);
-    let file = b.sign(&decision(vec![listing(&first)]), &[0, 1]);
+    let named = decision(vec![listing(&first)]);
+    let file = b.sign(&named, &[0, 1]);
     b.remove(std::slice::from_ref(&first), vec![file.clone()])
         .unwrap();
-    // th-aoc lists the number again, accepted a second later: a new listing.
-    let at = Timestamp(first.meta.listed_at.0 + 1);
-    let (submission, carried) = b.p.submission_at(0, vec![add(1, Reason::FRAUD)], at);
-    let changes = b.p.judged(&submission, carried.accepted_at);
-    b.p.publish(changes, vec![carried]).unwrap();
-    let again = b.p.entry(1);
-    assert_eq!(again.meta.listed_at, at);
-    let err = refusal(b.remove(std::slice::from_ref(&again), vec![file]));
-    assert!(
-        matches!(&err, AuthorityError::NotOverridden { listing: named, .. } if *named == listing(&first)),
-        "{err}"
-    );
-    let store = &b.p.store;
-    assert_eq!(store.state().unwrap().version, Version::new(3));
-    assert_eq!(store.listed(&number(1)).unwrap(), Some(again.meta));
+    // th-aoc lists the number again, accepted a second later (a new
+    // listing) or dated back to the old listing's time (which the old
+    // override names exactly): either way the replica remembers applying
+    // that decision, whichever of the judges' signatures carry it.
+    for (at, signers) in [(1, [0, 1]), (0, [1, 2])] {
+        let at = Timestamp(first.meta.listed_at.0 + at);
+        let (submission, carried) = b.p.submission_at(0, vec![add(1, Reason::FRAUD)], at);
+        let changes = b.p.judged(&submission, carried.accepted_at);
+        b.p.publish(changes, vec![carried]).unwrap();
+        let again = b.p.entry(1);
+        let copy = b.sign(&named, &signers);
+        let err = refusal(b.remove(std::slice::from_ref(&again), vec![copy]));
+        assert!(
+            matches!(
+                err,
+                AuthorityError::OverrideReplayed {
+                    index: 0,
+                    version: 2
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(again.meta));
+        // th-aoc removes its relisting, for the next round.
+        b.p.honest(0, vec![remove(1)]);
+    }
     // Only the first removal is recorded.
-    let recorded = store.overrides_of(&number(1)).unwrap();
+    let recorded = b.p.store.overrides_of(&number(1)).unwrap();
     assert_eq!(
         recorded.iter().map(|r| r.version.get()).collect::<Vec<_>>(),
         [2]
     );
-}
-
-#[test]
-fn an_override_carried_again_is_refused_even_where_the_relisting_is_dated_back() {
-    let mut b = Board::new();
-    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
-    let first = b.p.entry(1);
-    let file = b.sign(&decision(vec![listing(&first)]), &[0, 1]);
-    b.remove(std::slice::from_ref(&first), vec![file.clone()])
-        .unwrap();
-    // The relisting is accepted at the old listing's time (a centre dating
-    // it back, within the clock skew U5 allows), so the old override names
-    // it exactly: the replica remembers applying that override.
-    let (submission, carried) =
-        b.p.submission_at(0, vec![add(1, Reason::FRAUD)], first.meta.listed_at);
-    let changes = b.p.judged(&submission, carried.accepted_at);
-    b.p.publish(changes, vec![carried]).unwrap();
-    let again = b.p.entry(1);
-    assert_eq!(again.meta.listed_at, first.meta.listed_at);
-    let err = refusal(b.remove(std::slice::from_ref(&again), vec![file]));
-    assert!(
-        matches!(
-            err,
-            AuthorityError::OverrideReplayed {
-                index: 0,
-                version: 2
-            }
-        ),
-        "{err}"
-    );
-    assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(again.meta));
-    assert_eq!(b.p.store.overrides_of(&number(1)).unwrap().len(), 1);
 }
 
 #[test]
@@ -437,6 +419,50 @@ fn a_replica_started_from_a_snapshot_shows_past_overrides_and_refuses_them_again
         ),
         "{err}"
     );
+}
+
+#[test]
+fn a_legacy_listing_stays_the_centres_until_a_root_names_override_keys() {
+    // No override keys: nothing but the centre could remove a legacy
+    // listing, so it still may (as the release before overrides did).
+    let mut b = Board::with_override_keys(false);
+    let before = Timestamp(NOW.0 - 100);
+    let mut legacy = p_entry(3, "centre-desk", None);
+    legacy.meta.listed_at = before;
+    b.p.publish_dated(
+        vec![(Op::Add(legacy.clone()), None)],
+        vec![],
+        vec![],
+        before,
+    )
+    .unwrap();
+    b.p.publish(vec![(Op::Remove(number(3)), Some(legacy))], vec![])
+        .unwrap();
+}
+
+#[test]
+fn a_delta_dated_in_the_future_cannot_purge_a_listing_that_expires_then() {
+    let mut b = Board::new();
+    // th-aoc lists a number until 2035 (the replica's clock is years before).
+    let (submission, carried) = b.p.submission(
+        0,
+        vec![SubmissionOp::Add(ListingRequest {
+            id: number(1),
+            reason: Reason::SCAM_CALL,
+            expires_at: Some(Timestamp(2_050_000_000)),
+        })],
+    );
+    let changes = b.p.judged(&submission, carried.accepted_at);
+    b.p.publish(changes, vec![carried]).unwrap();
+    let listed = b.p.entry(1);
+    // A delta dated after that expiry would purge it as expired (W6).
+    let purge = vec![(Op::Remove(number(1)), Some(listed.clone()))];
+    let err = refusal(b.p.publish_dated(purge, vec![], vec![], Timestamp(2_060_000_000)));
+    assert!(
+        matches!(err, AuthorityError::MadeInTheFuture { .. }),
+        "{err}"
+    );
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(listed.meta));
 }
 
 #[test]

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 
 use blocklist_core::document::{
-    parse_file_path, Delta, DocType, Document, FileRef, ListState, Manifest, Op, Snapshot, Version,
+    decision_sha256, parse_file_path, Delta, DocType, Document, FileRef, ListState, Manifest, Op,
+    Snapshot, Version,
 };
 use blocklist_core::store::Store;
 use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
@@ -31,7 +32,7 @@ pub struct Replica {
     made_at: Timestamp,
     /// The newest sequence applied per agency key (W4).
     sequences: HashMap<KeyId, u64>,
-    /// The version that applied each override file, by its SHA-256 (W7).
+    /// The version that applied each override, by its decision's SHA-256 (W7).
     overridden: HashMap<Sha256, u64>,
 }
 
@@ -44,7 +45,11 @@ impl Replica {
             overridden: snapshot
                 .overrides
                 .iter()
-                .map(|o| (Sha256::of(&o.file), o.version.get()))
+                .map(|o| {
+                    let decision = decision_sha256(&o.file)
+                        .expect("a snapshot's decoder checked its overrides");
+                    (decision, o.version.get())
+                })
                 .collect(),
             ..Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
         }
@@ -165,7 +170,7 @@ impl ReplayTarget for Replica {
         Ok(())
     }
 
-    /// Checks who asked for the delta's changes as a daemon does (W1-W6),
+    /// Checks who asked for the delta's changes as a daemon does (W1-W7),
     /// then applies it.
     fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError> {
         if let Some(authority) = delta.authority().filter(|a| a.judges(self.made_at)) {
@@ -183,7 +188,8 @@ impl ReplayTarget for Replica {
                 delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
                 |id| Ok::<_, Infallible>(self.entries.get(id).cloned()),
                 |key| self.sequences.get(key).copied(),
-                |sha256| self.overridden.get(sha256).copied(),
+                |decision| Ok(self.overridden.get(decision).copied()),
+                Timestamp::now(),
             );
             let Ok(checked) = checked;
             checked.map_err(|source| CentreError::Verify {
@@ -197,7 +203,7 @@ impl ReplayTarget for Replica {
             }
             for carried in authority.overrides() {
                 self.overridden
-                    .insert(carried.file_sha256, delta.version.get());
+                    .insert(carried.decision_sha256, delta.version.get());
             }
         }
         self.apply(delta.version, &delta.ops)

@@ -103,7 +103,7 @@ pub enum CentreError {
         /// The last sequence accepted from the key.
         last: u64,
     },
-    /// A version no agency asked for (docs/FORMAT.md W1-W6), refused
+    /// A version no agency asked for (docs/FORMAT.md W1-W7), refused
     /// before it is signed: replicas would refuse it.
     #[error("version {version} not published, nothing signed: {source}; {}", unauthorised_remedy(.source))]
     Unauthorised {
@@ -242,6 +242,16 @@ fn unauthorised_remedy(source: &blocklist_core::verify::AuthorityError) -> &'sta
     match source {
         AuthorityError::Legacy { .. } => {
             "a listing made under a label before agencies became principals is removed by an override (`blocklist override`, docs/GOVERNANCE.md), or purged once it expires"
+        }
+        AuthorityError::Override { .. }
+        | AuthorityError::OverrideAfterDelta { .. }
+        | AuthorityError::OverrideReplayed { .. }
+        | AuthorityError::OverriddenTwice { .. }
+        | AuthorityError::NotOverridden { .. } => {
+            "an override is signed by a threshold of the newest root's override keys and removes, once, exactly the listings it names as they are now; publish it on its own, or make a new one (`blocklist override`, docs/GOVERNANCE.md, \"Overrides\")"
+        }
+        AuthorityError::MadeInTheFuture { .. } => {
+            "the centre's clock runs ahead of the time it signs with: set it right"
         }
         _ => {
             "a registered agency's listings change only through its signed submissions (`blocklist submit`), so publish input files under a label that is no registered agency"

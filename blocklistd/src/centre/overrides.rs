@@ -119,7 +119,7 @@ pub fn make(
 }
 
 /// The removals `inputs` make of `list`, each with the entry it removes:
-/// every override verified under `verifier`'s root (O1), every listing it
+/// every override verified under `verifier`'s root (OV1), every listing it
 /// names listed now exactly so.
 pub(crate) fn plan(
     verifier: &Verifier,

@@ -23,7 +23,7 @@
 //! writes is pruned to a bounded history ([`History`]), and a publish removes
 //! long-expired entries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -1228,7 +1228,7 @@ impl Planned {
 }
 
 /// Refuses, before anything is signed, a version replicas would refuse
-/// because no agency asked for its changes (`docs/FORMAT.md` W1-W6): above
+/// because no agency asked for its changes (`docs/FORMAT.md` W1-W7): above
 /// all, a publish of input files under the label of a registered agency.
 /// `olds` are the listings `delta`'s operations find, in order. Returns
 /// what its carried submissions ask for.
@@ -1249,17 +1249,13 @@ fn check_authority(
         return Ok(Some(authority));
     }
     let sequences = store.agency_sequences()?;
-    let mut overridden = HashMap::new();
-    for carried in authority.overrides() {
-        let sha256 = carried.file_sha256;
-        overridden.extend(store.override_applied(&sha256)?.map(|v| (sha256, v)));
-    }
     authority
         .check_all(
             delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
             |id| store.listed(id),
             |key| sequences.get(key).copied(),
-            |sha256| overridden.get(sha256).copied(),
+            |decision| store.override_applied(decision),
+            delta.created_at,
         )?
         .map_err(refused)?;
     Ok(Some(authority))

@@ -217,18 +217,37 @@ fn plus_hint(raw_query: Option<&str>) -> &'static str {
     }
 }
 
+/// The `?kind=..&value=..` of a one-identifier request; `kinds` says which
+/// kinds the endpoint takes, for the error.
+fn one_query(
+    query: Result<Query<CheckQuery>, QueryRejection>,
+    kinds: &str,
+) -> Result<CheckQuery, ApiError> {
+    let Query(query) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{e}: expected ?kind={kinds}&value=..."),
+        )
+    })?;
+    Ok(query)
+}
+
+/// A 400 for a value that is not an identifier of its kind.
+fn invalid_identifier(e: impl std::fmt::Display, raw_query: Option<&str>) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_identifier",
+        format!("{e}{}", plus_hint(raw_query)),
+    )
+}
+
 async fn check_one(
     State(shared): State<Arc<Shared>>,
     RawQuery(raw_query): RawQuery,
     query: Result<Query<CheckQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("{e}: expected ?kind=account|number|domain|url&value=..."),
-        )
-    })?;
+    let query = one_query(query, "account|number|domain|url")?;
     let kind = parse_kind(&query.kind)?;
     let live = shared.index().ok_or_else(ApiError::no_data)?;
     let index = live.load();
@@ -237,11 +256,7 @@ async fn check_one(
         .check(kind, &query.value, &shared.rules, now)
         .map_err(|e| {
             shared.metrics.invalid(1);
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_identifier",
-                format!("{e}{}", plus_hint(raw_query.as_deref())),
-            )
+            invalid_identifier(e, raw_query.as_deref())
         })?;
     shared.metrics.lookups(kind, 1, u64::from(hit.is_some()));
     Ok(Json(OneResponse {
@@ -257,24 +272,13 @@ async fn history(
     RawQuery(raw_query): RawQuery,
     query: Result<Query<CheckQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!("{e}: expected ?kind=account|number|domain&value=..."),
-        )
-    })?;
+    let query = one_query(query, "account|number|domain")?;
     let kind = query
         .kind
         .parse::<Kind>()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "unknown_kind", e.to_string()))?;
-    let id = Identifier::parse(kind, &query.value, &shared.rules).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_identifier",
-            format!("{e}{}", plus_hint(raw_query.as_deref())),
-        )
-    })?;
+    let id = Identifier::parse(kind, &query.value, &shared.rules)
+        .map_err(|e| invalid_identifier(e, raw_query.as_deref()))?;
     if shared.index().is_none() {
         return Err(ApiError::no_data());
     }

@@ -64,7 +64,8 @@ pub struct OverrideView {
 
 /// Reads `id`'s history from the store at `path`.
 pub fn read(path: &Path, id: &Identifier) -> Result<History, StoreError> {
-    let store = Store::open_read_only(path)?;
+    // One read transaction: the listing and the overrides of one version.
+    let store = Store::read_view(path)?;
     let state = store.state()?;
     Ok(History {
         version: state.version.map(Version::get),

@@ -357,14 +357,6 @@ pub(super) fn cases(c: &mut Cases) {
     let expires = "valid/submission-expires-a-second-after.submission";
     c.add("U5", expires, &check(T0), "ok", &soon);
     c.add("U5", expires, &check(T0 + 1), "!ExpiresOnArrival", &soon);
-    // Made at T0: accepted up to MAX_CLOCK_SKEW (300 s) before, not earlier.
-    c.add(
-        "U5",
-        "valid/submission-th-aoc.submission",
-        &check(T0 - 301),
-        "!AcceptedBeforeMade",
-        &seal(DocType::Submission, &encode(&base()), &[&aoc_key]),
-    );
     submission(
         c,
         "U6",
