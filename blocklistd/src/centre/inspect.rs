@@ -575,14 +575,14 @@ impl Inspection {
                     "version: {version}\ncreated: {created_at}\nentries after: {state_entries}\nstate digest: {state_digest}"
                 );
                 write_counts(&mut out, counts, first);
-                for line in carried {
-                    let _ = writeln!(out, "carried submission: {line}");
-                }
-                for line in overrides {
-                    let _ = writeln!(out, "carried override: {line}");
-                }
-                for line in past_overrides {
-                    let _ = writeln!(out, "past override: {line}");
+                for (label, lines) in [
+                    ("carried submission", carried),
+                    ("carried override", overrides),
+                    ("past override", past_overrides),
+                ] {
+                    for line in lines {
+                        let _ = writeln!(out, "{label}: {line}");
+                    }
                 }
             }
             Body::Override {
@@ -591,12 +591,7 @@ impl Inspection {
                 note,
                 removals,
             } => {
-                let _ = writeln!(
-                    out,
-                    "made: {made_at}
-why: {why}
-note: {note}"
-                );
+                let _ = writeln!(out, "made: {made_at}\nwhy: {why}\nnote: {note}");
                 for line in removals {
                     let _ = writeln!(out, "removes: {line}");
                 }

@@ -665,6 +665,21 @@ fn override_cases(c: &mut Cases, root1: &TrustRoot, held1: &[Entry]) {
 
 /// Snapshot extension tag 1 (W4): the agency sequences applied up to the
 /// snapshot's version, as FORMAT.md writes them, and its form refused.
+/// Version 1 of the list, empty, made at T0: the snapshot the tail's
+/// vectors fill.
+fn empty_snapshot() -> Snapshot {
+    Snapshot {
+        list: list(),
+        version: Version::FIRST,
+        created_at: Timestamp(T0),
+        entries: vec![],
+        state: ListState::default(),
+        sequences: BTreeMap::new(),
+        overrides: vec![],
+        extensions: vec![],
+    }
+}
+
 fn snapshot_sequences(c: &mut Cases) {
     #[derive(serde::Serialize)]
     struct WireSequence {
@@ -674,14 +689,8 @@ fn snapshot_sequences(c: &mut Cases) {
     let (r1, publish) = ("valid/root-1.root", key(2));
     let (aoc, dsi) = (key(7).public_key().id(), key(9).public_key().id());
     let snapshot = Snapshot {
-        list: list(),
-        version: Version::FIRST,
-        created_at: Timestamp(T0),
-        entries: vec![],
-        state: ListState::default(),
         sequences: [(aoc, 3), (dsi, 1)].into(),
-        overrides: vec![],
-        extensions: vec![],
+        ..empty_snapshot()
     };
     let payload = snapshot.encode_payload().unwrap();
     let bare = Snapshot {
@@ -774,14 +783,8 @@ fn snapshot_past_overrides(c: &mut Cases) {
         .collect();
     past.sort_by_key(|o| Sha256::of(&o.file));
     let snapshot = Snapshot {
-        list: list(),
-        version: Version::FIRST,
-        created_at: Timestamp(T0),
-        entries: vec![],
-        state: ListState::default(),
-        sequences: BTreeMap::new(),
         overrides: past.clone(),
-        extensions: vec![],
+        ..empty_snapshot()
     };
     let payload = snapshot.encode_payload().unwrap();
     let with_past = |past: &[&PastOverride]| {
