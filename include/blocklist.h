@@ -213,7 +213,15 @@ typedef uint8_t blocklist_freshness;
  `size` of the first result gives the stride of the whole array.
 
  On a miss, `agency` and `matched` are empty strings (only their first
- byte is written) and `reason`, `listed_at`, `expires_at` are 0.
+ byte is written) and `reason`, `listed_at`, `expires_at` and `listings`
+ are 0.
+
+ An identifier may be listed by several agencies; a hit describes the
+ listing that stands for it (the one that matches longest: never
+ expiring, else the latest expiry; then the earliest listed; then the
+ first agency id in byte order), so while the identifier matches that
+ listing is in force, and `listings` says how many there are. The
+ daemon's `/v1/history` gives every one.
  */
 typedef struct blocklist_check_result {
   /*
@@ -261,7 +269,8 @@ typedef struct blocklist_check_result {
    */
   uint64_t expires_at;
   /*
-   On a hit, the listing agency's id, NUL-terminated.
+   On a hit, the id of the agency whose listing stands for the
+   identifier, NUL-terminated.
    */
   char agency[BLOCKLIST_AGENCY_MAX];
   /*
@@ -275,6 +284,16 @@ typedef struct blocklist_check_result {
    ABI 1 (after `BLOCKLIST_CHECK_RESULT_MIN_SIZE`).
    */
   uint64_t answered_at;
+  /*
+   On a hit, how many agencies list the identifier (at least 1); 0 on a
+   miss. Added after `answered_at`: a library older than the field
+   leaves it as the caller set it (0 with `BLOCKLIST_CHECK_RESULT_INIT`).
+   */
+  uint32_t listings;
+  /*
+   Zero.
+   */
+  uint32_t reserved;
 } blocklist_check_result;
 
 /*

@@ -60,7 +60,7 @@ impl Centre {
                     self.state.entries += 1;
                 }
                 Op::Update(e) => self.state.digest.add(e),
-                Op::Remove(_) => self.state.entries -= 1,
+                Op::Remove(..) => self.state.entries -= 1,
             }
         }
         // The digest drops the old form of each updated or removed entry.
@@ -205,7 +205,7 @@ fn main() {
             centre.delta(vec![Op::Add(e)], &[])
         } else {
             let e = added.pop().expect("added before");
-            centre.delta(vec![Op::Remove(e.id.clone())], &[e])
+            centre.delta(vec![Op::Remove(e.id.clone(), None)], &[e])
         };
         let (ms, bytes) = apply(&mut replica, &delta);
         single.0.push(ms);
@@ -264,7 +264,7 @@ fn main() {
             changed.meta.expires_at = Some(now.plus(86_400));
             ops.push(Op::Update(changed));
         } else {
-            ops.push(Op::Remove(e.id.clone()));
+            ops.push(Op::Remove(e.id.clone(), None));
         }
     }
     let ops_n = ops.len();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use blocklist_core::index::{key_hash, Change, IndexBuilder, IndexHeader, LookupIndex};
 use blocklist_core::normalise::{normalise, normalise_into};
-use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+use blocklist_core::{Agency, EntryMeta, Kind, Reason, Rules, Standing, Timestamp};
 use xorf::{BinaryFuse8, Filter};
 
 #[path = "../../benches/support.rs"]
@@ -702,7 +702,7 @@ fn bench_overlay(
     let change = |(kind, value): (Kind, &str), meta: Option<EntryMeta>| Change {
         kind,
         value: value.to_owned(),
-        meta,
+        standing: meta.map(Standing::one),
     };
     let changes: Vec<Change> = (0..7_000)
         .map(|i| {

@@ -100,7 +100,7 @@ fn main() {
             ops.push(Op::Update(changed));
         } else {
             state.entries -= 1;
-            ops.push(Op::Remove(e.id.clone()));
+            ops.push(Op::Remove(e.id.clone(), None));
         }
     }
     let ops_n = ops.len();

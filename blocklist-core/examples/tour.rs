@@ -103,7 +103,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         list,
         version: Version::new(2).expect("2"),
         created_at: now,
-        ops: vec![Op::Remove(unlisted.id), Op::Update(frozen), Op::Add(added)],
+        ops: vec![
+            Op::Remove(unlisted.id, None),
+            Op::Update(frozen),
+            Op::Add(added),
+        ],
         state,
         submissions: vec![],
         overrides: vec![],

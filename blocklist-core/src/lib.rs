@@ -30,7 +30,7 @@ pub mod store;
 pub mod verify;
 
 pub use digest::{Sha256, StateDigest};
-pub use entry::{Agency, Entry, EntryMeta, NamedCodes, Reason, Timestamp};
+pub use entry::{Agency, Entry, EntryMeta, NamedCodes, Reason, Standing, Timestamp};
 pub use error::Error;
 pub use identifier::Identifier;
 pub use keys::{KeyId, PublicKey, SecretKey, SignError, Signer};

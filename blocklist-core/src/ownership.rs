@@ -5,20 +5,19 @@
 //! ([`crate::verify::authority`]), so a centre cannot list or delist in an
 //! agency's name.
 //!
-//! A listing belongs to the agency that made it (the entry's agency). The
-//! agency of a submission is the one its signature belongs to
-//! ([`crate::verify::verify_submission`]), never a label. Then:
+//! A listing belongs to the agency that made it (the entry's agency); an
+//! identifier may be listed by several agencies, one listing each, and
+//! matches while any of them does. The agency of a submission is the one
+//! its signature belongs to ([`crate::verify::verify_submission`]), never a
+//! label. Then:
 //!
-//! - an **add** of an identifier not listed lists it, dated by the centre's
-//!   acceptance time; of the agency's own listing, updates it (unchanged when
-//!   the same), so an agency may resend its whole current list; of a listing
-//!   by another agency that has expired, replaces it (it no longer matches,
-//!   and would otherwise block every agency until it is purged); of an active
-//!   listing by another agency, is refused naming the owner: one identifier
-//!   listed by several agencies needs the format-2 store (a later step);
+//! - an **add** lists the identifier under the agency, dated by the centre's
+//!   acceptance time, beside any other agency's listing; of the agency's own
+//!   listing, it updates it (unchanged when the same), so an agency may
+//!   resend its whole current list;
 //! - an **update** or a **removal** must name a listing of the agency's own;
-//!   another agency's is refused naming the owner, an identifier not listed
-//!   is refused.
+//!   where only other agencies list the identifier it is refused naming one
+//!   of them, where nobody does it is refused.
 //!
 //! A submission is taken whole or not at all ([`plan`]): every refusal is
 //! reported at once, and nothing of a refused submission is applied.
@@ -42,16 +41,6 @@ pub enum Refusal {
         /// `update` or `remove`.
         verb: &'static str,
     },
-    /// An add of an identifier another agency lists (and has not expired).
-    #[error("{} {} is listed by {owner}; {agency} may not list it too (one identifier listed by several agencies needs the format-2 store, not built yet)", .id.kind(), .id.as_str())]
-    ListedByAnother {
-        /// The identifier.
-        id: Identifier,
-        /// The agency whose listing it is.
-        owner: Agency,
-        /// The agency that asked.
-        agency: Agency,
-    },
     /// An update or removal of an identifier nobody lists.
     #[error("{} {} is not listed; {agency} cannot {verb} it", .id.kind(), .id.as_str())]
     NotListed {
@@ -74,112 +63,99 @@ pub struct Change {
     pub old: Option<Entry>,
 }
 
-/// Judges one operation of `agency`'s submission against the listing the
-/// identifier has now (`current`), at the acceptance time `now`: the change
-/// it makes (`None`: the list already says so), or why it is refused.
+/// Judges one operation of `agency`'s submission against the listings the
+/// identifier has now (`listings`, any order), at the acceptance time `now`:
+/// the change it makes (`None`: the list already says so), or why it is
+/// refused.
 ///
 /// ```
-/// use blocklist_core::document::{ListingRequest, SubmissionOp};
+/// use blocklist_core::document::{ListingRequest, RemovalReason, RemovalRequest, SubmissionOp};
 /// use blocklist_core::*;
 /// use blocklist_core::ownership::{judge, Refusal};
 /// let id = Identifier::from_canonical(Kind::Number, "+66812345678").unwrap();
 /// let listed = EntryMeta { reason: Reason::SCAM_CALL, agency: Agency::new("th-aoc").unwrap(),
 ///                          listed_at: Timestamp(1), expires_at: None };
-/// let add = SubmissionOp::Add(ListingRequest { id, reason: Reason::SCAM_CALL, expires_at: None });
 /// let by = Agency::new("th-dsi").unwrap();
-/// let refused = judge(Some(&listed), &by, &add, Timestamp(2)).unwrap_err();
-/// assert!(matches!(refused, Refusal::ListedByAnother { .. }));
+/// // Another agency may list it too...
+/// let add = SubmissionOp::Add(ListingRequest { id: id.clone(), reason: Reason::SCAM_CALL, expires_at: None });
+/// assert!(judge(std::slice::from_ref(&listed), &by, &add, Timestamp(2)).unwrap().is_some());
+/// // ...but not remove th-aoc's listing.
+/// let remove = SubmissionOp::Remove(RemovalRequest { id, why: RemovalReason::CLEARED });
+/// let refused = judge(std::slice::from_ref(&listed), &by, &remove, Timestamp(2)).unwrap_err();
+/// assert!(matches!(refused, Refusal::OwnedByAnother { .. }));
 /// ```
 pub fn judge(
-    current: Option<&EntryMeta>,
+    listings: &[EntryMeta],
     agency: &Agency,
     op: &SubmissionOp,
     now: Timestamp,
 ) -> Result<Option<Change>, Refusal> {
     let id = op.id();
-    let old = current.map(|meta| Entry {
+    let own = listings.iter().find(|meta| &meta.agency == agency);
+    let old = own.map(|meta| Entry {
         id: id.clone(),
         meta: meta.clone(),
     });
-    let owned_by_another = |owner: &Agency| Refusal::OwnedByAnother {
-        id: id.clone(),
-        owner: owner.clone(),
-        agency: agency.clone(),
-        verb: op.verb(),
+    let not_own = || match listings.first() {
+        Some(other) => Refusal::OwnedByAnother {
+            id: id.clone(),
+            owner: other.agency.clone(),
+            agency: agency.clone(),
+            verb: op.verb(),
+        },
+        None => Refusal::NotListed {
+            id: id.clone(),
+            agency: agency.clone(),
+            verb: op.verb(),
+        },
     };
-    match (op, current) {
-        (SubmissionOp::Add(l) | SubmissionOp::Update(l), current) => {
-            let listed = |listed_at| EntryMeta {
+    match (op, own) {
+        (SubmissionOp::Add(l) | SubmissionOp::Update(l), own) => {
+            // Dated when first listed, as the label-based publish does.
+            let meta = EntryMeta {
                 reason: l.reason,
                 agency: agency.clone(),
-                listed_at,
+                listed_at: own.map_or(now, |meta| meta.listed_at),
                 expires_at: l.expires_at,
             };
-            let new = |meta| Entry {
+            let new = Entry {
                 id: id.clone(),
                 meta,
             };
-            match current {
-                None if matches!(op, SubmissionOp::Update(_)) => Err(Refusal::NotListed {
-                    id: id.clone(),
-                    agency: agency.clone(),
-                    verb: op.verb(),
-                }),
+            match own {
+                None if matches!(op, SubmissionOp::Update(_)) => Err(not_own()),
                 None => Ok(Some(Change {
-                    op: Op::Add(new(listed(now))),
+                    op: Op::Add(new),
                     old: None,
                 })),
-                Some(meta) if &meta.agency == agency => {
-                    // Dated when first listed, as the label-based publish does.
-                    let meta_new = listed(meta.listed_at);
-                    Ok((meta_new != *meta).then(|| Change {
-                        op: Op::Update(new(meta_new)),
-                        old,
-                    }))
-                }
-                Some(meta) if matches!(op, SubmissionOp::Update(_)) => {
-                    Err(owned_by_another(&meta.agency))
-                }
-                Some(meta) if meta.is_active(now) => Err(Refusal::ListedByAnother {
-                    id: id.clone(),
-                    owner: meta.agency.clone(),
-                    agency: agency.clone(),
-                }),
-                // Another agency's listing that expired: a fresh listing.
+                Some(meta) if new.meta == *meta => Ok(None),
                 Some(_) => Ok(Some(Change {
-                    op: Op::Update(new(listed(now))),
+                    op: Op::Update(new),
                     old,
                 })),
             }
         }
-        (SubmissionOp::Remove(_), None) => Err(Refusal::NotListed {
-            id: id.clone(),
-            agency: agency.clone(),
-            verb: op.verb(),
-        }),
-        (SubmissionOp::Remove(_), Some(meta)) if &meta.agency != agency => {
-            Err(owned_by_another(&meta.agency))
-        }
+        (SubmissionOp::Remove(_), None) => Err(not_own()),
         (SubmissionOp::Remove(_), Some(_)) => Ok(Some(Change {
-            op: Op::Remove(id.clone()),
+            op: Op::Remove(id.clone(), Some(agency.clone())),
             old,
         })),
     }
 }
 
 /// Judges every operation of `agency`'s submission, reading each
-/// identifier's current listing through `listed`: the changes, or every
+/// identifier's current listings through `listed`: the changes, or every
 /// refusal (then nothing of the submission may be applied).
 pub fn plan<E>(
     agency: &Agency,
     ops: &[SubmissionOp],
     now: Timestamp,
-    mut listed: impl FnMut(&Identifier) -> Result<Option<EntryMeta>, E>,
+    mut listed: impl FnMut(&Identifier) -> Result<Vec<EntryMeta>, E>,
 ) -> Result<Result<Vec<Change>, Vec<Refusal>>, E> {
     let mut changes = Vec::with_capacity(ops.len());
     let mut refusals = Vec::new();
     for op in ops {
-        match judge(listed(op.id())?.as_ref(), agency, op, now) {
+        match judge(&listed(op.id())?, agency, op, now) {
             Ok(change) => changes.extend(change),
             Err(refusal) => refusals.push(refusal),
         }
@@ -193,7 +169,7 @@ pub fn plan<E>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::convert::Infallible;
 
     use crate::document::{ListingRequest, RemovalReason, RemovalRequest};
@@ -212,25 +188,19 @@ mod tests {
         Identifier::from_canonical(Kind::Number, &format!("+668123456{i:02}")).unwrap()
     }
 
-    /// The rules as a table of owners, written as the documentation states
-    /// them, with no reference to entries or deltas.
+    /// The rules as a table of listings, written as the documentation
+    /// states them, with no reference to entries or deltas.
     #[derive(Default, Clone, Debug, PartialEq)]
     struct Model {
-        /// Identifier -> (owner, expires at).
-        owners: HashMap<u8, (usize, Option<u64>)>,
+        /// Identifier -> its listings: owner -> expires at.
+        listings: BTreeMap<u8, BTreeMap<usize, Option<u64>>>,
     }
 
     impl Model {
-        /// Whether `by` may do `op` (0 add, 1 update, 2 remove) to `id` at `now`.
-        fn allows(&self, by: usize, op: u8, id: u8, now: u64) -> bool {
-            match (op, self.owners.get(&id)) {
-                // An add: of nothing, of one's own, or of another's expired listing.
-                (0, None) => true,
-                (0, Some(&(owner, expires))) => owner == by || expires.is_some_and(|e| now >= e),
-                // An update or removal: of one's own only.
-                (_, Some(&(owner, _))) => owner == by,
-                (_, None) => false,
-            }
+        /// Whether `by` may do `op` (0 add, 1 update, 2 remove) to `id`:
+        /// anyone may add; only an owner may update or remove.
+        fn allows(&self, by: usize, op: u8, id: u8) -> bool {
+            op == 0 || self.listings.get(&id).is_some_and(|l| l.contains_key(&by))
         }
     }
 
@@ -258,7 +228,7 @@ mod tests {
             listed_at: Timestamp(1),
             expires_at: None,
         };
-        let refused = judge(Some(&listed), &agency(2), &op(2, 45, None), Timestamp(5)).unwrap_err();
+        let refused = judge(&[listed], &agency(2), &op(2, 45, None), Timestamp(5)).unwrap_err();
         assert_eq!(
             refused.to_string(),
             "number +66812345645 is listed by th-aoc; th-dsi may not remove it"
@@ -267,8 +237,8 @@ mod tests {
 
     proptest! {
         /// Submissions from random agencies, applied to a list through
-        /// `plan`, leave the owners the model says; a submission the model
-        /// refuses in any operation changes nothing.
+        /// `plan`, leave the listings the model says; a submission the
+        /// model refuses in any operation changes nothing.
         #[test]
         fn plan_follows_the_ownership_model(
             submissions in prop::collection::vec(
@@ -276,7 +246,7 @@ mod tests {
                 1..24,
             ),
         ) {
-            let mut list: HashMap<Identifier, EntryMeta> = HashMap::new();
+            let mut list: HashMap<(Identifier, Agency), EntryMeta> = HashMap::new();
             let mut model = Model::default();
             for (step, (by, ops)) in submissions.into_iter().enumerate() {
                 let now = step as u64;
@@ -284,33 +254,42 @@ mod tests {
                 let mut next = model.clone();
                 let mut allowed = true;
                 for &(kind, id, expires) in &ops {
-                    if !model.allows(by, kind, id, now) {
+                    if !model.allows(by, kind, id) {
                         allowed = false;
                     } else if kind == 2 {
-                        next.owners.remove(&id);
+                        let listings = next.listings.get_mut(&id).unwrap();
+                        listings.remove(&by);
+                        if listings.is_empty() {
+                            next.listings.remove(&id);
+                        }
                     } else {
-                        next.owners.insert(id, (by, expires));
+                        next.listings.entry(id).or_default().insert(by, expires);
                     }
                 }
                 let submitted: Vec<SubmissionOp> = ops.iter().map(|&(k, id, e)| op(k, id, e)).collect();
-                let planned = plan::<Infallible>(&agency(by), &submitted, Timestamp(now), |id| Ok(list.get(id).cloned())).unwrap();
+                let planned = plan::<Infallible>(&agency(by), &submitted, Timestamp(now), |id| {
+                    Ok(list.iter().filter(|((i, _), _)| i == id).map(|(_, m)| m.clone()).collect())
+                }).unwrap();
                 prop_assert_eq!(planned.is_ok(), allowed, "step {}: {:?}", step, planned);
                 if let Ok(changes) = planned {
                     for change in changes {
                         match change.op {
-                            Op::Add(e) | Op::Update(e) => { list.insert(e.id.clone(), e.meta); }
-                            Op::Remove(id) => { list.remove(&id); }
+                            Op::Add(e) | Op::Update(e) => { list.insert((e.id.clone(), e.meta.agency.clone()), e.meta); }
+                            Op::Remove(id, agency) => { list.remove(&(id, agency.unwrap())); }
                         }
                     }
                     model = next;
                 }
-                let owners: HashMap<u8, (usize, Option<u64>)> = (0u8..8)
-                    .filter_map(|i| list.get(&number(i)).map(|m| {
-                        let owner = AGENCIES.iter().position(|a| *a == m.agency.as_str()).unwrap();
-                        (i, (owner, m.expires_at.map(|t| t.0)))
-                    }))
-                    .collect();
-                prop_assert_eq!(&owners, &model.owners, "step {}", step);
+                let mut listings: BTreeMap<u8, BTreeMap<usize, Option<u64>>> = BTreeMap::new();
+                for i in 0u8..8 {
+                    for ((id, agency), meta) in &list {
+                        if *id == number(i) {
+                            let owner = AGENCIES.iter().position(|a| *a == agency.as_str()).unwrap();
+                            listings.entry(i).or_default().insert(owner, meta.expires_at.map(|t| t.0));
+                        }
+                    }
+                }
+                prop_assert_eq!(&listings, &model.listings, "step {}", step);
             }
         }
     }

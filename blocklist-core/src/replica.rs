@@ -16,14 +16,15 @@
 //! assert_eq!(replica.state().unwrap().version, None);
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::document::{Delta, Op};
-use crate::entry::{Entry, EntryMeta};
+use crate::entry::{Entry, Standing};
 use crate::error::Error;
+use crate::identifier::Identifier;
 use crate::index::{
     publish_file, remove_stale_temps, remove_unused_bases, Change, HashedEntries, IndexBuilder,
     IndexError, IndexHeader, IndexStats, LookupIndex,
@@ -221,15 +222,24 @@ impl Replica {
     /// store instead.
     pub fn apply_delta(&mut self, delta: &Verified<Delta>, source: &str) -> Result<Applied, Error> {
         let staged = staged_path(&self.index_path);
-        let store = &mut self.store;
         let mut stack = Stack {
             index_path: &self.index_path,
             served: self.served.as_deref(),
             merge: &mut self.merge,
             merge_failed_on: &mut self.merge_failed_on,
         };
+        // Each changed identifier's record after the delta, worked out
+        // before the apply (the served index, and for the rare identifier
+        // several agencies list, the store as the delta finds it).
+        let restood = self
+            .served
+            .as_deref()
+            .filter(|served| served.header().list_version == delta.version.base())
+            .and_then(|served| restand(delta, served, &self.store).ok());
+        let store = &mut self.store;
         let (applied, prepared) = std::thread::scope(|scope| {
-            let prepare = scope.spawn(|| stack.prepare(&staged, delta));
+            let staged = &staged;
+            let prepare = scope.spawn(move || stack.prepare(staged, delta, restood));
             let applied = store.apply_delta(delta, source);
             (applied, prepare.join())
         });
@@ -477,8 +487,14 @@ impl Stack<'_> {
     /// served base (or on a finished merge's new base), or a new base with
     /// an empty overlay when the overlay would grow past [`MERGE_NOW_AT`],
     /// and opens it there. [`Prepared::Nothing`] when no index at the
-    /// version the delta starts from is at hand.
-    fn prepare(&mut self, staged: &Path, delta: &Delta) -> Result<Prepared, IndexError> {
+    /// version the delta starts from is at hand, or `restood` (the changed
+    /// identifiers' records, [`restand`]) is not.
+    fn prepare(
+        &mut self,
+        staged: &Path,
+        delta: &Delta,
+        restood: Option<Vec<Restood>>,
+    ) -> Result<Prepared, IndexError> {
         let opened;
         let current = match self.served {
             Some(served) => served,
@@ -490,31 +506,31 @@ impl Stack<'_> {
         if current.header().list_version != delta.version.base() {
             return Ok(Prepared::Nothing);
         }
+        let Some(restood) = restood else {
+            return Ok(Prepared::Nothing);
+        };
+        // The index counts identifiers (one record each), the list listings.
+        let (gained, lost) = restood.iter().fold((0, 0), |(gained, lost), r| {
+            match (r.indexed, r.change.standing.is_some()) {
+                (false, true) => (gained + 1, lost),
+                (true, false) => (gained, lost + 1),
+                _ => (gained, lost),
+            }
+        });
         let header = IndexHeader::new(
             delta.version.get(),
             delta.state.digest.0,
             delta.created_at,
-            delta.state.entries,
+            (current.header().entries + gained).saturating_sub(lost),
         );
-        let changes = delta.ops.iter().map(|op| match op {
-            Op::Add(e) | Op::Update(e) => Change {
-                kind: e.id.kind(),
-                value: e.id.as_str().to_owned(),
-                meta: Some(e.meta.clone()),
-            },
-            Op::Remove(id) => Change {
-                kind: id.kind(),
-                value: id.as_str().to_owned(),
-                meta: None,
-            },
-        });
+        let changes = restood.iter().map(|r| r.change.clone());
         if let Some(merged) = self.finished_merge(current) {
             let (base, residual) = merged;
             let changes = residual.into_iter().chain(changes);
             base.write_overlay(self.index_path, staged, &header, changes)?;
             return staged_on(staged, &base);
         }
-        let growth = current.stats().overlay_entries + delta.ops.len() as u64;
+        let growth = current.stats().overlay_entries + restood.len() as u64;
         if growth <= MERGE_NOW_AT {
             let written = current.write_overlay(self.index_path, staged, &header, changes);
             match written {
@@ -532,14 +548,17 @@ impl Stack<'_> {
         if let Some(merge) = self.merge.take() {
             merge.abandon();
         }
-        let removed = delta.ops.iter().filter_map(|op| match op {
-            Op::Update(e) => Some((e.id.kind(), e.id.as_str())),
-            Op::Remove(id) => Some((id.kind(), id.as_str())),
-            Op::Add(_) => None,
-        });
-        let added = delta.ops.iter().filter_map(|op| match op {
-            Op::Add(e) | Op::Update(e) => Some((e.id.kind(), e.id.as_str(), &e.meta)),
-            Op::Remove(_) => None,
+        let removed = restood
+            .iter()
+            .filter(|r| r.indexed)
+            .map(|r| (r.change.kind, r.change.value.as_str()));
+        let added = restood.iter().filter_map(|r| {
+            let change = &r.change;
+            Some((
+                change.kind,
+                change.value.as_str(),
+                change.standing.as_ref()?,
+            ))
         });
         let built = self.index_path.with_file_name(NEW_BASE_FILE);
         let IndexHeader {
@@ -579,19 +598,69 @@ impl Stack<'_> {
         if merge.on_base != current.base_checksum() {
             return None;
         }
-        let folded: HashMap<(Kind, String), Option<EntryMeta>> = merge
+        let folded: HashMap<(Kind, String), Option<Standing>> = merge
             .folded
             .overlay_changes()
             .into_iter()
-            .map(|c| ((c.kind, c.value), c.meta))
+            .map(|c| ((c.kind, c.value), c.standing))
             .collect();
         let residual = current
             .overlay_changes()
             .into_iter()
-            .filter(|c| folded.get(&(c.kind, c.value.clone())) != Some(&c.meta))
+            .filter(|c| folded.get(&(c.kind, c.value.clone())) != Some(&c.standing))
             .collect();
         Some((base, residual))
     }
+}
+
+/// An identifier a delta changes, as its index record must change.
+struct Restood {
+    /// Its standing after the delta.
+    change: Change,
+    /// Whether `current` (the index at the version the delta applies to)
+    /// holds a record of it.
+    indexed: bool,
+}
+
+/// Each identifier `delta` changes, with its standing after the delta
+/// (its listings made one record): worked out from `current`'s record where
+/// that tells every listing (none, or one), else from the listings in
+/// `before`, the store at the version the delta applies to.
+fn restand(delta: &Delta, current: &LookupIndex, before: &Store) -> Result<Vec<Restood>, Error> {
+    let mut touched: BTreeMap<&Identifier, Vec<&Op>> = BTreeMap::new();
+    for op in &delta.ops {
+        touched.entry(op.id()).or_default().push(op);
+    }
+    touched
+        .into_iter()
+        .map(|(id, ops)| {
+            let record = current.standing(id.kind(), id.as_str());
+            let indexed = record.is_some();
+            let mut listings = match record {
+                None => Vec::new(),
+                Some(standing) if standing.listings == 1 => vec![standing.meta],
+                Some(_) => before.listed(id)?,
+            };
+            for op in ops {
+                match op {
+                    Op::Add(e) | Op::Update(e) => {
+                        listings.retain(|m| m.agency != e.meta.agency);
+                        listings.push(e.meta.clone());
+                    }
+                    Op::Remove(_, Some(agency)) => listings.retain(|m| &m.agency != agency),
+                    Op::Remove(_, None) => listings.clear(),
+                }
+            }
+            Ok(Restood {
+                change: Change {
+                    kind: id.kind(),
+                    value: id.as_str().to_owned(),
+                    standing: Standing::of(listings),
+                },
+                indexed,
+            })
+        })
+        .collect()
 }
 
 /// Writes `served` whole (base and overlay merged) as a new base beside it:
@@ -610,7 +679,7 @@ fn merge_into_base(
         header.state_digest,
         header.created_at,
         std::iter::empty::<(Kind, &str)>(),
-        std::iter::empty::<(Kind, &str, &EntryMeta)>(),
+        std::iter::empty::<(Kind, &str, &Standing)>(),
     );
     match edited {
         Err(IndexError::UpdateNeedsRebuild { .. }) => {

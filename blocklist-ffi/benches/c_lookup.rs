@@ -55,7 +55,7 @@ use blocklist_lookup::index::{
     Change, HeartbeatWriter, IndexBuilder, KeyHash, LiveIndex, LookupIndex,
 };
 use blocklist_lookup::normalise::{has_canonical_shape, normalise};
-use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Timestamp};
+use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Rules, Standing, Timestamp};
 use blocklist_tests::{static_library, NATIVE_LIBS};
 use xorf::{BinaryFuse8, Filter};
 
@@ -153,13 +153,13 @@ fn stack_overlays(
                 Change {
                     kind: *kind,
                     value: value.clone(),
-                    meta: None,
+                    standing: None,
                 }
             } else {
                 Change {
                     kind: Kind::Domain,
                     value: format!("recent-{i}.example.com"),
-                    meta: Some(meta.clone()),
+                    standing: Some(Standing::one(meta.clone())),
                 }
             }
         })
@@ -178,7 +178,7 @@ fn stack_overlays(
     );
     let removed = recent
         .iter()
-        .filter(|c| c.meta.is_none())
+        .filter(|c| c.standing.is_none())
         .map(|c| baseline_hash(c.kind, &c.value))
         .collect();
     (overlays, removed)

@@ -45,6 +45,7 @@ class Check:
     reason: Optional[str]
     reason_code: int
     agency: Optional[str]
+    listings: int
     matched: Optional[str]
     listed_at: Optional[int]
     expires_at: Optional[int]

@@ -158,6 +158,7 @@ pub fn write_listing(out: &mut blocklist_check_result, hit: Option<&Hit<'_>>) {
             out.expires_at = 0;
             out.agency[0] = 0;
             out.matched[0] = 0;
+            out.listings = 0;
         }
         Some(hit) => {
             out.listed = 1;
@@ -165,6 +166,7 @@ pub fn write_listing(out: &mut blocklist_check_result, hit: Option<&Hit<'_>>) {
             out.listed_at = hit.listed_at.0;
             out.expires_at = hit.expires_at.map_or(0, |t| t.0);
             copy_text(&mut out.agency, hit.agency.as_str());
+            out.listings = hit.listings;
             out.matched_len = copy_text(&mut out.matched, &hit.matched) as u16;
         }
     }

@@ -76,7 +76,15 @@ const _: () =
 /// `size` of the first result gives the stride of the whole array.
 ///
 /// On a miss, `agency` and `matched` are empty strings (only their first
-/// byte is written) and `reason`, `listed_at`, `expires_at` are 0.
+/// byte is written) and `reason`, `listed_at`, `expires_at` and `listings`
+/// are 0.
+///
+/// An identifier may be listed by several agencies; a hit describes the
+/// listing that stands for it (the one that matches longest: never
+/// expiring, else the latest expiry; then the earliest listed; then the
+/// first agency id in byte order), so while the identifier matches that
+/// listing is in force, and `listings` says how many there are. The
+/// daemon's `/v1/history` gives every one.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct blocklist_check_result {
@@ -104,7 +112,8 @@ pub struct blocklist_check_result {
     pub listed_at: u64,
     /// On a hit, when the listing expires, seconds since the Unix epoch; 0: never.
     pub expires_at: u64,
-    /// On a hit, the listing agency's id, NUL-terminated.
+    /// On a hit, the id of the agency whose listing stands for the
+    /// identifier, NUL-terminated.
     pub agency: [c_char; BLOCKLIST_AGENCY_MAX],
     /// On a hit, the canonical identifier that is listed, NUL-terminated: the
     /// one checked or, for a domain, the listed parent that caught it.
@@ -113,6 +122,12 @@ pub struct blocklist_check_result {
     /// the Unix epoch: what an audit log records beside the answer. Since
     /// ABI 1 (after `BLOCKLIST_CHECK_RESULT_MIN_SIZE`).
     pub answered_at: u64,
+    /// On a hit, how many agencies list the identifier (at least 1); 0 on a
+    /// miss. Added after `answered_at`: a library older than the field
+    /// leaves it as the caller set it (0 with `BLOCKLIST_CHECK_RESULT_INIT`).
+    pub listings: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// One query of a batch: a kind and `len` bytes of identifier text.

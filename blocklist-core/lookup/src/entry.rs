@@ -256,3 +256,82 @@ pub struct Entry {
     /// Why, by whom, since and until when.
     pub meta: EntryMeta,
 }
+
+/// What a lookup answers for an identifier listed by one or more agencies:
+/// the listing that stands for it, and how many listings it has.
+///
+/// The listing that stands is the one that matches longest (one that never
+/// expires, else the latest expiry), then the earliest listed, then the
+/// first by agency id: whenever the identifier matches, the listing that
+/// stands is active, and every replica picks the same one.
+///
+/// ```
+/// # use blocklist_lookup::*;
+/// let listing = |agency: &str, expires: Option<u64>| EntryMeta {
+///     reason: Reason::SCAM_CALL,
+///     agency: Agency::new(agency).unwrap(),
+///     listed_at: Timestamp(100),
+///     expires_at: expires.map(Timestamp),
+/// };
+/// let standing = Standing::of([listing("th-aoc", Some(500)), listing("th-dsi", None)]).unwrap();
+/// assert_eq!(standing.meta.agency.as_str(), "th-dsi");
+/// assert_eq!(standing.listings, 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Standing {
+    /// The listing that stands for the identifier.
+    pub meta: EntryMeta,
+    /// How many agencies list it (at least 1), expired listings not yet
+    /// purged included.
+    pub listings: u32,
+}
+
+impl Standing {
+    /// One agency's listing, alone.
+    pub fn one(meta: EntryMeta) -> Standing {
+        Standing { meta, listings: 1 }
+    }
+
+    /// The standing of an identifier with `listings`; `None` for none.
+    pub fn of(listings: impl IntoIterator<Item = EntryMeta>) -> Option<Standing> {
+        listings
+            .into_iter()
+            .map(Standing::one)
+            .reduce(Standing::merge)
+    }
+
+    /// The standing of an identifier listed as in `self` and in `other`.
+    pub fn merge(self, other: Standing) -> Standing {
+        let listings = self.listings.saturating_add(other.listings);
+        let meta = if stands_before(&other.meta, &self.meta) {
+            other.meta
+        } else {
+            self.meta
+        };
+        Standing { meta, listings }
+    }
+}
+
+/// One agency's listing alone ([`Standing::one`]).
+impl From<&EntryMeta> for Standing {
+    fn from(meta: &EntryMeta) -> Standing {
+        Standing::one(meta.clone())
+    }
+}
+
+impl From<&Standing> for Standing {
+    fn from(standing: &Standing) -> Standing {
+        standing.clone()
+    }
+}
+
+/// Whether listing `a` stands for its identifier before listing `b`.
+fn stands_before(a: &EntryMeta, b: &EntryMeta) -> bool {
+    let order = |m: &EntryMeta| {
+        (
+            std::cmp::Reverse(m.expires_at.map_or(u64::MAX, |t| t.0)),
+            m.listed_at,
+        )
+    };
+    (order(a), &a.agency) < (order(b), &b.agency)
+}

@@ -22,7 +22,7 @@ pub mod index;
 pub mod kind;
 pub mod normalise;
 
-pub use entry::{Agency, Entry, EntryMeta, NamedCodes, Reason, Timestamp};
+pub use entry::{Agency, Entry, EntryMeta, NamedCodes, Reason, Standing, Timestamp};
 pub use identifier::Identifier;
 pub use kind::Kind;
 pub use normalise::{NormaliseError, Rules};

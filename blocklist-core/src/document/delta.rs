@@ -1,5 +1,7 @@
 //! [`Delta`]: the operations that take a list from version N-1 to N.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::digest::StateDigest;
@@ -8,7 +10,7 @@ use crate::document::{
     decode_canonical, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
     ListState, Version,
 };
-use crate::entry::{Entry, Timestamp};
+use crate::entry::{Agency, Entry, Timestamp};
 use crate::identifier::Identifier;
 
 /// One change to the list.
@@ -18,8 +20,10 @@ pub enum Op {
     Add(Entry),
     /// Change the metadata of a listed identifier (a new expiry, a new reason).
     Update(Entry),
-    /// Unlist an identifier.
-    Remove(Identifier),
+    /// Unlist an identifier: the listing of the agency named or, with
+    /// `None` (only a format-1 delta's removals, made when an identifier had
+    /// one listing), every listing of it.
+    Remove(Identifier, Option<Agency>),
 }
 
 impl Op {
@@ -27,7 +31,16 @@ impl Op {
     pub fn id(&self) -> &Identifier {
         match self {
             Op::Add(e) | Op::Update(e) => &e.id,
-            Op::Remove(id) => id,
+            Op::Remove(id, _) => id,
+        }
+    }
+
+    /// The identifier, and whose listing of it the operation is about
+    /// (`None`: every listing of it).
+    pub fn listing(&self) -> (&Identifier, Option<&Agency>) {
+        match self {
+            Op::Add(e) | Op::Update(e) => (&e.id, Some(&e.meta.agency)),
+            Op::Remove(id, agency) => (id, agency.as_ref()),
         }
     }
 }
@@ -38,8 +51,9 @@ impl Op {
 /// submissions that asked for its changes, so it can tell that each agency
 /// asked for them ([`crate::verify::authority`]).
 ///
-/// Each identifier appears in at most one operation, so the order of `ops`
-/// carries no meaning; decoding returns adds, then updates, then removes.
+/// Each listing (identifier and agency) appears in at most one operation, so
+/// the order of `ops` carries no meaning; decoding returns adds, then
+/// updates, then removes (those naming no agency first).
 ///
 /// ```
 /// use blocklist_core::document::*;
@@ -87,6 +101,19 @@ pub const SUBMISSIONS_EXTENSION: u16 = 2;
 /// The delta extension tag of [`Delta::overrides`] (W7).
 pub const OVERRIDES_EXTENSION: u16 = 3;
 
+/// The delta extension tag of the removals that name the agency whose
+/// listing they remove: a delta's `removes` field predates identifiers
+/// listed by several agencies, so it names none.
+pub const LISTING_REMOVALS_EXTENSION: u16 = 4;
+
+/// One agency's removed listings, in extension
+/// [`LISTING_REMOVALS_EXTENSION`]: ascending by agency, no agency twice.
+#[derive(Serialize, Deserialize)]
+struct WireRemovals {
+    agency: String,
+    keys: Vec<KeyGroup>,
+}
+
 /// An agency's submission as a delta carries it: the file the agency signed,
 /// byte for byte, and when the centre accepted it (the time its listings
 /// are dated, and its agency's keys and scope are judged at).
@@ -122,14 +149,31 @@ impl Document for Delta {
     const TYPE: DocType = DocType::Delta;
 
     fn encode_payload(&self) -> Result<Vec<u8>, EncodeError> {
-        groups::unique_to_encode(Self::TYPE, self.version.get(), self.ops.iter().map(Op::id))?;
+        groups::unique_to_encode(
+            Self::TYPE,
+            self.version.get(),
+            self.ops.iter().map(Op::listing),
+        )?;
         groups::times_to_encode(
             Self::TYPE,
             self.ops.iter().filter_map(|op| match op {
                 Op::Add(e) | Op::Update(e) => Some(e),
-                Op::Remove(_) => None,
+                Op::Remove(..) => None,
             }),
         )?;
+        let mut by_agency: BTreeMap<&Agency, Vec<&Identifier>> = BTreeMap::new();
+        for op in &self.ops {
+            if let Op::Remove(id, Some(agency)) = op {
+                by_agency.entry(agency).or_default().push(id);
+            }
+        }
+        let removals: Vec<WireRemovals> = by_agency
+            .into_iter()
+            .map(|(agency, ids)| WireRemovals {
+                agency: agency.as_str().to_owned(),
+                keys: groups::group_keys(ids.into_iter()),
+            })
+            .collect();
         let entries = |add: bool| {
             self.ops.iter().filter_map(move |op| match op {
                 Op::Add(e) if add => Some(e),
@@ -148,14 +192,20 @@ impl Document for Delta {
             adds: groups::group_entries(entries(true), &agencies),
             updates: groups::group_entries(entries(false), &agencies),
             removes: groups::group_keys(self.ops.iter().filter_map(|op| match op {
-                Op::Remove(id) => Some(id),
+                Op::Remove(id, None) => Some(id),
                 _ => None,
             })),
             extensions: Extension::place(
                 Self::TYPE,
                 &Extension::place(
                     Self::TYPE,
-                    &self.extensions,
+                    &Extension::place(
+                        Self::TYPE,
+                        &self.extensions,
+                        LISTING_REMOVALS_EXTENSION,
+                        "removals",
+                        &removals,
+                    )?,
                     OVERRIDES_EXTENSION,
                     "overrides",
                     &self.overrides,
@@ -186,10 +236,35 @@ impl Document for Delta {
             .map(Op::Add)
             .collect();
         ops.extend(reader.entries(wire.updates)?.into_iter().map(Op::Update));
-        ops.extend(reader.keys(wire.removes)?.into_iter().map(Op::Remove));
-        reader.finish()?;
-        groups::unique_decoded(doc, ops.iter().map(Op::id))?;
+        ops.extend(
+            reader
+                .keys(wire.removes)?
+                .into_iter()
+                .map(|id| Op::Remove(id, None)),
+        );
         let mut extensions = Extension::check(doc, wire.extensions)?;
+        let removals: Vec<WireRemovals> =
+            Extension::take(doc, &mut extensions, LISTING_REMOVALS_EXTENSION, "removals")?;
+        let mut prev: Option<Agency> = None;
+        for removal in removals {
+            let agency =
+                Agency::new(&removal.agency).map_err(|e| doc.invalid("removals", e.to_string()))?;
+            if prev.as_ref().is_some_and(|p| p >= &agency) {
+                return Err(doc.invalid("removals", "agencies not strictly ascending"));
+            }
+            if removal.keys.is_empty() {
+                return Err(doc.invalid("removals", format!("agency {agency} removes nothing")));
+            }
+            ops.extend(
+                reader
+                    .keys(removal.keys)?
+                    .into_iter()
+                    .map(|id| Op::Remove(id, Some(agency.clone()))),
+            );
+            prev = Some(agency);
+        }
+        reader.finish()?;
+        groups::unique_decoded(doc, ops.iter().map(Op::listing))?;
         let submissions =
             Extension::take(doc, &mut extensions, SUBMISSIONS_EXTENSION, "submissions")?
                 .into_iter()

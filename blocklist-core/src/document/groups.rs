@@ -7,7 +7,8 @@
 //!
 //! Canonical form: groups strictly ascending by (kind, reason, agency, listed_at,
 //! expires_at), values strictly ascending within a group, no empty group, every
-//! agency in the table used, no identifier twice in one document.
+//! agency in the table used, no listing (identifier and agency) twice in one
+//! document.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -122,19 +123,42 @@ pub(crate) fn group_keys<'a>(ids: impl Iterator<Item = &'a Identifier>) -> Vec<K
         .collect()
 }
 
-/// The first identifier that `ids` names twice: a document may name each at most once.
-fn first_duplicate<'a>(ids: impl Iterator<Item = &'a Identifier>) -> Option<&'a Identifier> {
-    let mut seen = HashSet::new();
-    ids.into_iter().find(|id| !seen.insert(*id))
+/// What a document's operation or entry is about, for the uniqueness rule:
+/// an identifier and whose listing of it, or `None` for every listing of it
+/// (a submission's operation, a format-1 delta's removal).
+pub(crate) type Named<'a> = (&'a Identifier, Option<&'a Agency>);
+
+/// What an entry names: its agency's listing of its identifier.
+pub(crate) fn entry_named(entry: &Entry) -> Named<'_> {
+    (&entry.id, Some(&entry.meta.agency))
 }
 
-/// Refuses to encode a document that names an identifier twice.
+/// The first identifier `named` names twice: a document may name each
+/// listing at most once, and an identifier named whole not otherwise.
+fn first_duplicate<'a>(named: impl Iterator<Item = Named<'a>>) -> Option<&'a Identifier> {
+    let mut listings = HashSet::new();
+    let mut any = HashSet::new();
+    let mut whole = HashSet::new();
+    for (id, agency) in named {
+        let clash = match agency {
+            None => !whole.insert(id) || any.contains(id),
+            Some(_) => whole.contains(id) || !listings.insert((id, agency)),
+        };
+        any.insert(id);
+        if clash {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// Refuses to encode a document that names a listing twice.
 pub(crate) fn unique_to_encode<'a>(
     doc: DocType,
     version: u64,
-    ids: impl Iterator<Item = &'a Identifier>,
+    named: impl Iterator<Item = Named<'a>>,
 ) -> Result<(), EncodeError> {
-    match first_duplicate(ids) {
+    match first_duplicate(named) {
         Some(id) => Err(EncodeError::DuplicateIdentifier {
             doc: doc.name(),
             version,
@@ -171,12 +195,12 @@ pub(crate) fn time_reason(what: &str, time: Timestamp) -> String {
     )
 }
 
-/// Refuses a decoded document that names an identifier twice.
+/// Refuses a decoded document that names a listing twice.
 pub(crate) fn unique_decoded<'a>(
     doc: DocType,
-    ids: impl Iterator<Item = &'a Identifier>,
+    named: impl Iterator<Item = Named<'a>>,
 ) -> Result<(), DecodeError> {
-    match first_duplicate(ids) {
+    match first_duplicate(named) {
         Some(id) => Err(doc.invalid("identifiers", format!("{id} appears more than once"))),
         None => Ok(()),
     }

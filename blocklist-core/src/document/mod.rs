@@ -39,7 +39,10 @@ use std::fmt;
 use std::num::NonZeroU64;
 
 pub use acknowledgement::Acknowledgement;
-pub use delta::{CarriedSubmission, Delta, Op, OVERRIDES_EXTENSION, SUBMISSIONS_EXTENSION};
+pub use delta::{
+    CarriedSubmission, Delta, Op, LISTING_REMOVALS_EXTENSION, OVERRIDES_EXTENSION,
+    SUBMISSIONS_EXTENSION,
+};
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,

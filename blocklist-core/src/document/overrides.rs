@@ -97,8 +97,9 @@ pub struct Override {
     /// The decision in words (a case or appeal reference): 1 to 1,000 bytes
     /// of text without control characters.
     pub note: String,
-    /// The listings it removes, each identifier once. Decoding returns them
-    /// sorted by kind code, then value.
+    /// The listings it removes, each once (an identifier listed by several
+    /// agencies may have several). Decoding returns them sorted by kind
+    /// code, value, then agency.
     pub removals: Vec<ListingRef>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
@@ -134,9 +135,13 @@ struct WireListing {
     listed_at: u64,
 }
 
-/// The order of removals on the wire (OV2): by kind code, then value.
-fn wire_order(id: &Identifier) -> (u16, &str) {
-    (id.kind().code(), id.as_str())
+/// The order of removals on the wire (OV2): by kind code, value, then agency.
+fn wire_order(listing: &ListingRef) -> (u16, &str, &Agency) {
+    (
+        listing.id.kind().code(),
+        listing.id.as_str(),
+        &listing.agency,
+    )
 }
 
 impl Override {
@@ -184,8 +189,11 @@ impl Document for Override {
             });
         }
         let mut removals: Vec<&ListingRef> = self.removals.iter().collect();
-        removals.sort_by(|a, b| wire_order(&a.id).cmp(&wire_order(&b.id)));
-        if let Some(w) = removals.windows(2).find(|w| w[0].id == w[1].id) {
+        removals.sort_by(|a, b| wire_order(a).cmp(&wire_order(b)));
+        if let Some(w) = removals
+            .windows(2)
+            .find(|w| wire_order(w[0]) == wire_order(w[1]))
+        {
             return Err(EncodeError::Invalid {
                 doc: doc.name(),
                 field: "removals",
@@ -235,9 +243,12 @@ impl Document for Override {
             .collect::<Result<Vec<_>, DecodeError>>()?;
         if removals
             .windows(2)
-            .any(|w| wire_order(&w[0].id) >= wire_order(&w[1].id))
+            .any(|w| wire_order(&w[0]) >= wire_order(&w[1]))
         {
-            return Err(doc.invalid("removals", "not strictly ascending by identifier"));
+            return Err(doc.invalid(
+                "removals",
+                "not strictly ascending by identifier, then agency",
+            ));
         }
         let decision = Override {
             list: ListId::decode(doc, &wire.list)?,
@@ -312,7 +323,7 @@ mod tests {
             let doc = decision(&values, &note);
             let decoded = Override::decode_payload(&doc.encode_payload().unwrap()).unwrap();
             let mut sorted = doc.removals.clone();
-            sorted.sort_by(|a, b| wire_order(&a.id).cmp(&wire_order(&b.id)));
+            sorted.sort_by(|a, b| wire_order(a).cmp(&wire_order(b)));
             prop_assert_eq!(decoded.removals, sorted);
         }
 

@@ -239,7 +239,7 @@ impl Document for Snapshot {
         groups::unique_to_encode(
             Self::TYPE,
             self.version.get(),
-            self.entries.iter().map(|e| &e.id),
+            self.entries.iter().map(groups::entry_named),
         )?;
         groups::times_to_encode(Self::TYPE, self.entries.iter())?;
         let agencies = Agencies::collect(self.entries.iter().map(|e| &e.meta));
@@ -268,7 +268,7 @@ impl Document for Snapshot {
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, usize::MAX)? {}
         let (mut extensions, _) = stream.finish()?;
-        groups::unique_decoded(Self::TYPE, entries.iter().map(|e| &e.id))?;
+        groups::unique_decoded(Self::TYPE, entries.iter().map(groups::entry_named))?;
         let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,
@@ -466,7 +466,7 @@ mod tests {
         let mut reader = Ungrouper::new(doc, Agencies::from_wire(doc, &wire.agencies)?);
         let entries = reader.entries(wire.entries)?;
         reader.finish()?;
-        groups::unique_decoded(doc, entries.iter().map(|e| &e.id))?;
+        groups::unique_decoded(doc, entries.iter().map(groups::entry_named))?;
         let mut extensions = Extension::check(doc, wire.extensions)?;
         let version = Version::decode(doc, wire.version)?;
         let tail = take_tail(&mut extensions, version)?;
@@ -495,7 +495,7 @@ mod tests {
             rest.is_empty(),
             "the stream stopped before the payload's end"
         );
-        groups::unique_decoded(DocType::Snapshot, entries.iter().map(|e| &e.id))?;
+        groups::unique_decoded(DocType::Snapshot, entries.iter().map(groups::entry_named))?;
         let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,

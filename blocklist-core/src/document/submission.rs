@@ -265,7 +265,11 @@ impl Document for Submission {
                 reason: too_many(count),
             });
         }
-        groups::unique_to_encode(doc, self.sequence.get(), self.ops.iter().map(|op| op.id()))?;
+        groups::unique_to_encode(
+            doc,
+            self.sequence.get(),
+            self.ops.iter().map(|op| (op.id(), None)),
+        )?;
         let mut adds = ListingGroups::default();
         let mut updates = ListingGroups::default();
         let mut removes: BTreeMap<(u16, u16), Vec<String>> = BTreeMap::new();
@@ -370,7 +374,7 @@ impl Document for Submission {
             }
         }
         reader.finish()?;
-        groups::unique_decoded(doc, ops.iter().map(SubmissionOp::id))?;
+        groups::unique_decoded(doc, ops.iter().map(|op| (op.id(), None)))?;
         Ok(Submission {
             list: ListId::decode(doc, &wire.list)?,
             agency,

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBehavior};
 
 use crate::document::{Delta, DocType, ListState, Op, SnapshotTail, Version};
-use crate::entry::{Entry, EntryMeta, Timestamp};
+use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::store::overrides;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
 use crate::store::{
-    meta_from_row, read_entry, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
+    meta_from_row, read_listings, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
 };
 use crate::verify::{
     check_state, stale, Authority, AuthorityError, SnapshotFile, Verified, VerifyError,
@@ -112,15 +112,15 @@ impl Store {
         }
         let mut state = held.state;
         let version = delta.version.get();
-        // In the table's key order (kind, then value, as SQLite compares
+        // In the table's key order (kind, value, agency, as SQLite compares
         // them): a large delta's changes then walk the B-tree from one end to
         // the other, each leaf page read and dirtied once while it is at hand,
         // instead of a random page per change (a delta comes ordered by its
-        // groups' metadata, not by key). Identifiers are distinct within a
+        // groups' metadata, not by key). Listings are distinct within a
         // delta and the digest does not depend on order, so the result is the
         // same.
         let mut ops: Vec<&Op> = delta.ops.iter().collect();
-        ops.sort_unstable_by(|a, b| key(a.id()).cmp(&key(b.id())));
+        ops.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         // Who asked for each change (W1-W7), judged against the rows the
         // changes find, in this transaction.
         let authority = delta
@@ -150,8 +150,8 @@ impl Store {
                 state,
             };
             // One B-tree visit per operation: an add is a bare insert (a key
-            // clash is the conflict); a remove or update takes the old row out
-            // with DELETE .. RETURNING, since the digest needs it.
+            // clash is the conflict); a remove or update takes the old rows out
+            // with DELETE .. RETURNING, since the digest needs them.
             let authorise = |old: Option<&Entry>| match authority {
                 Some(authority) => authority.check(op, old).map_err(unauthorised),
                 None => Ok(()),
@@ -159,35 +159,40 @@ impl Store {
             match op {
                 Op::Add(new) => {
                     if !insert(&tx, &path, new)? {
-                        return Err(conflict("adds", "already listed"));
+                        return Err(conflict("adds", "already listed by that agency"));
                     }
                     authorise(None)?;
                     state.digest.add(new);
                     state.entries += 1;
                 }
                 Op::Update(new) => {
-                    let old = take(&tx, &path, &new.id)?
-                        .ok_or_else(|| conflict("updates", "not listed"))?;
+                    let old = take(&tx, &path, &new.id, Some(&new.meta.agency))?
+                        .pop()
+                        .ok_or_else(|| conflict("updates", "not listed by that agency"))?;
                     authorise(Some(&old))?;
                     state.digest.remove(&old);
                     insert(&tx, &path, new)?;
                     state.digest.add(new);
                 }
-                Op::Remove(id) => {
-                    let old =
-                        take(&tx, &path, id)?.ok_or_else(|| conflict("removes", "not listed"))?;
-                    authorise(Some(&old))?;
-                    state.digest.remove(&old);
-                    state.entries -= 1;
+                Op::Remove(id, agency) => {
+                    let taken = take(&tx, &path, id, agency.as_ref())?;
+                    if taken.is_empty() {
+                        return Err(conflict("removes", "not listed by that agency"));
+                    }
+                    for old in taken {
+                        authorise(Some(&old))?;
+                        state.digest.remove(&old);
+                        state.entries -= 1;
+                    }
                 }
             }
         }
         if let Some(authority) = authority {
-            // The identifiers no operation named are as they were.
-            for id in authority.unmade() {
-                let current = read_entry(&tx, &path, id)?;
+            // The listings no operation named are as they were.
+            for listing in authority.unmade() {
+                let current = read_listings(&tx, &path, &listing.0)?;
                 authority
-                    .check_unmade(id, current.as_ref())
+                    .check_unmade(listing, &current)
                     .map_err(unauthorised)?;
             }
             let at = to_db(&path, "version", version)?;
@@ -416,8 +421,8 @@ fn scratch_path(db: &std::path::Path) -> std::path::PathBuf {
 const ROWS_PER_INSERT: usize = 64;
 
 /// Appends the sorted entries to the (empty) table, `ROWS_PER_INSERT` rows
-/// a statement, and refuses a snapshot that names an identifier twice
-/// (sorted, the two come one after the other).
+/// a statement, and refuses a snapshot that names a listing twice (sorted,
+/// the listings of one identifier come one after the other).
 fn append_sorted(
     tx: &Transaction<'_>,
     path: &std::path::Path,
@@ -436,18 +441,28 @@ fn append_sorted(
     // The last rows, fewer than a whole statement, go one by one.
     let in_many = total - total % ROWS_PER_INSERT as u64;
     let mut appended = 0u64;
+    // The last identifier, and the agencies that list it so far.
     let mut last: Option<(u16, Vec<u8>)> = None;
+    let mut agencies: Vec<Agency> = Vec::new();
     sorter.for_each_sorted(|row| {
-        if let Some((kind, value)) = &last {
-            if (*kind, value.as_slice()) >= row.key() {
-                let kind = crate::kind::Kind::from_code(row.kind);
-                return Err(named_twice(path, &format!("{kind}:{}", row.value)));
-            }
+        let same = last
+            .as_ref()
+            .is_some_and(|(kind, value)| (*kind, value.as_slice()) == row.key());
+        if same && agencies.contains(row.agency) {
+            let kind = crate::kind::Kind::from_code(row.kind);
+            return Err(named_twice(
+                path,
+                &format!("{kind}:{} of {}", row.value, row.agency),
+            ));
         }
-        let (kind, value) = last.get_or_insert_with(|| (0, Vec::new()));
-        *kind = row.kind;
-        value.clear();
-        value.extend_from_slice(row.value.as_bytes());
+        if !same {
+            let (kind, value) = last.get_or_insert_with(|| (0, Vec::new()));
+            *kind = row.kind;
+            value.clear();
+            value.extend_from_slice(row.value.as_bytes());
+            agencies.clear();
+        }
+        agencies.push(row.agency.clone());
         if appended < in_many {
             let slot = (appended % ROWS_PER_INSERT as u64) as usize;
             bind_row(&mut many, path, slot, &row)?;
@@ -556,39 +571,49 @@ fn commit(
     Ok(Applied::Applied { version, state })
 }
 
-/// `id` as the entries table orders its primary key.
-fn key(id: &Identifier) -> (u16, &str) {
-    (id.kind().code(), id.as_str())
+/// `op`'s listing as the entries table orders its primary key (a removal
+/// of every listing sorts before them).
+fn key(op: &Op) -> (u16, &str, &str) {
+    let (id, agency) = op.listing();
+    (
+        id.kind().code(),
+        id.as_str(),
+        agency.map_or("", Agency::as_str),
+    )
 }
 
-/// Deletes the entry for `id` and returns it, or `None` if it is not listed.
+/// Deletes `agency`'s listing of `id` (every listing of it, for `None`)
+/// and returns what it deleted.
 fn take(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     id: &Identifier,
-) -> Result<Option<Entry>, StoreError> {
-    let row = tx
+    agency: Option<&Agency>,
+) -> Result<Vec<Entry>, StoreError> {
+    let fail = sqlite(path, "take entry");
+    // ?3 NULL: every agency's.
+    let mut stmt = tx
         .prepare_cached(
-            "DELETE FROM entries WHERE kind = ?1 AND value = ?2
+            "DELETE FROM entries WHERE kind = ?1 AND value = ?2 AND (?3 IS NULL OR agency = ?3)
              RETURNING reason, agency, listed_at, expires_at",
         )
-        .and_then(|mut stmt| {
-            stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()
-        })
-        .map_err(sqlite(path, "take entry"))?;
-    row.map(|row| {
+        .map_err(&fail)?;
+    let rows = stmt
+        .query_map(
+            params![id.kind().code(), id.as_str(), agency.map(Agency::as_str)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .map_err(&fail)?;
+    rows.map(|row| {
         Ok(Entry {
             id: id.clone(),
-            meta: meta_from_row(path, row)?,
+            meta: meta_from_row(path, row.map_err(&fail)?)?,
         })
     })
-    .transpose()
+    .collect()
 }
 
-/// Inserts `entry`; `false` when its identifier is already listed.
+/// Inserts `entry`; `false` when its agency already lists its identifier.
 fn insert(tx: &Transaction<'_>, path: &std::path::Path, entry: &Entry) -> Result<bool, StoreError> {
     let inserted = write_entry(
         tx,

@@ -9,6 +9,16 @@ use crate::verify::VerifyError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A store made by a later release, whose schema this one does not know.
+    #[error("store {path} has schema version {found}; this release reads up to {supported}: run the release that made it, or remove the store to bootstrap it again")]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this release reads.
+        supported: i64,
+    },
     /// SQLite failed.
     #[error("store {path}: {action}: {source}")]
     Sqlite {

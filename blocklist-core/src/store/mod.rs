@@ -16,13 +16,14 @@
 mod apply;
 mod checkpoint;
 mod error;
+mod migrate;
 mod overrides;
 mod query;
 mod sort;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use checkpoint::Checkpointer;
 
@@ -96,6 +97,7 @@ impl Store {
             .map_err(sqlite(&path, "set busy timeout"))?;
         conn.execute_batch(include_str!("schema.sql"))
             .map_err(sqlite(&path, "create schema"))?;
+        migrate::migrate(&mut conn, &path)?;
         conn.execute(
             "INSERT OR IGNORE INTO list_state (id, list, version, digest, entries, data_time)
              VALUES (1, ?1, NULL, ?2, 0, 0)",
@@ -380,23 +382,26 @@ fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> 
 
 type MetaRow = (u16, String, i64, Option<i64>);
 
-fn read_entry(
+/// Every listing of `id`, by agency.
+fn read_listings(
     conn: &Connection,
     path: &Path,
     id: &Identifier,
-) -> Result<Option<EntryMeta>, StoreError> {
-    conn.prepare_cached(
-        "SELECT reason, agency, listed_at, expires_at FROM entries WHERE kind = ?1 AND value = ?2",
-    )
-    .and_then(|mut stmt| {
-        stmt.query_row(params![id.kind().code(), id.as_str()], |r| {
+) -> Result<Vec<EntryMeta>, StoreError> {
+    let fail = sqlite(path, "read listings");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT reason, agency, listed_at, expires_at FROM entries
+             WHERE kind = ?1 AND value = ?2 ORDER BY agency",
+        )
+        .map_err(&fail)?;
+    let rows = stmt
+        .query_map(params![id.kind().code(), id.as_str()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
-        .optional()
-    })
-    .map_err(sqlite(path, "read entry"))?
-    .map(|row| meta_from_row(path, row))
-    .transpose()
+        .map_err(&fail)?;
+    rows.map(|row| meta_from_row(path, row.map_err(&fail)?))
+        .collect()
 }
 
 fn meta_from_row(path: &Path, row: MetaRow) -> Result<EntryMeta, StoreError> {

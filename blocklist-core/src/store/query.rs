@@ -20,12 +20,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::document::PastOverride;
-use crate::entry::{Entry, EntryMeta, Timestamp};
+use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::kind::Kind;
 use crate::store::{
-    bytes32, corrupt, overrides, read_entry, read_state, sqlite, Store, StoreError, StoreState,
+    bytes32, corrupt, overrides, read_listings, read_state, sqlite, Store, StoreError, StoreState,
 };
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
@@ -56,34 +56,41 @@ impl Store {
             .map_err(sqlite(&self.path, "set cache size"))
     }
 
-    /// The entry for `id`, expired or not (lookups go through the index;
-    /// this is for the centre, tools and tests).
-    pub fn listed(&self, id: &Identifier) -> Result<Option<EntryMeta>, StoreError> {
-        read_entry(&self.conn, &self.path, id)
+    /// Every listing of `id`, expired or not, by agency (lookups go through
+    /// the index; this is for the centre, the daemon's answers with every
+    /// listing, tools and tests).
+    pub fn listed(&self, id: &Identifier) -> Result<Vec<EntryMeta>, StoreError> {
+        read_listings(&self.conn, &self.path, id)
     }
 
-    /// The identifiers whose expiry is at or before `cutoff`, in key order,
-    /// read through the expiry index: the cost is the number found, not the
-    /// size of the list. Needs [`Store::index_for_publisher`].
-    pub fn expired_by(&self, cutoff: Timestamp) -> Result<Vec<Identifier>, StoreError> {
+    /// The listings whose expiry is at or before `cutoff`, as identifier
+    /// and agency, in key order, read through the expiry index: the cost is
+    /// the number found, not the size of the list. Needs
+    /// [`Store::index_for_publisher`].
+    pub fn expired_by(&self, cutoff: Timestamp) -> Result<Vec<(Identifier, Agency)>, StoreError> {
         let cutoff = i64::try_from(cutoff.0).unwrap_or(i64::MAX);
         let mut stmt = self
             .conn
             .prepare_cached(
                 // INDEXED BY: an error rather than a silent scan of every entry.
-                "SELECT kind, value FROM entries INDEXED BY entries_by_expiry
+                "SELECT kind, value, agency FROM entries INDEXED BY entries_by_expiry
                  WHERE expires_at <= ?1",
             )
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let rows = stmt
             .query_map([cutoff], |r| {
-                Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, u16>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
             })
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let mut found = Vec::new();
         for row in rows {
-            let (kind, value) = row.map_err(sqlite(&self.path, "find expired entries"))?;
-            found.push(identifier(&self.path, kind, &value)?);
+            let (kind, value, agency) = row.map_err(sqlite(&self.path, "find expired entries"))?;
+            let agency = Agency::new(&agency).map_err(|e| corrupt(&self.path, &e.to_string()))?;
+            found.push((identifier(&self.path, kind, &value)?, agency));
         }
         found.sort_unstable();
         Ok(found)
@@ -265,7 +272,7 @@ mod tests {
             .expired_by(Timestamp(10))
             .unwrap()
             .iter()
-            .map(|id| id.as_str().to_owned())
+            .map(|(id, _)| id.as_str().to_owned())
             .collect();
         assert_eq!(names, ["a.example", "b.example"]);
     }
@@ -310,6 +317,6 @@ mod tests {
         assert_eq!(state.version, Some(Version::FIRST));
         assert_eq!(state.state.entries, 2);
         assert_eq!(entries, vec![a.clone(), b]);
-        assert_eq!(store.listed(&a.id).unwrap(), Some(a.meta));
+        assert_eq!(store.listed(&a.id).unwrap(), vec![a.meta]);
     }
 }

@@ -1,5 +1,8 @@
 -- The local replica of one list. Applied only through Store::apply_*,
--- each apply one transaction.
+-- each apply one transaction. Schema version 2 (PRAGMA user_version): an
+-- identifier may be listed by several agencies, one row each; version 1
+-- (user_version 0) keyed entries by identifier alone (see migrate.rs).
+
 CREATE TABLE IF NOT EXISTS list_state (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     list        TEXT    NOT NULL,
@@ -16,7 +19,7 @@ CREATE TABLE IF NOT EXISTS entries (
     agency      TEXT    NOT NULL,
     listed_at   INTEGER NOT NULL,
     expires_at  INTEGER,
-    PRIMARY KEY (kind, value)
+    PRIMARY KEY (kind, value, agency)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS applied (
@@ -50,7 +53,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     note        TEXT    NOT NULL,
     signers     BLOB    NOT NULL,       -- the override key ids, 32 bytes each
     file_sha256 BLOB    NOT NULL,
-    PRIMARY KEY (kind, value, version)
+    PRIMARY KEY (kind, value, version, agency)
 ) WITHOUT ROWID;
 
 -- The override files themselves (those the rows of `overrides` come from),

@@ -76,9 +76,9 @@ pub enum AuthorityError {
         /// The version whose delta applied it.
         version: u64,
     },
-    /// An identifier an override names that a carried submission or
-    /// another override names too (W3).
-    #[error("{} {} is named by carried override {index} and by another carried submission or override (W3)", .id.kind(), .id.as_str())]
+    /// A listing an override names that a carried submission or another
+    /// override names too (W3).
+    #[error("{} {} is named by carried override {index} and by another carried submission or override about the same agency's listing (W3)", .id.kind(), .id.as_str())]
     OverriddenTwice {
         /// The identifier.
         id: Identifier,
@@ -117,7 +117,7 @@ pub enum AuthorityError {
         created_at: Timestamp,
     },
     /// Two carried submissions name one identifier (W3).
-    #[error("{} {} is named by carried submissions {first} and {second}; one delta takes one submission's word on an identifier (W3)", .id.kind(), .id.as_str())]
+    #[error("{} {} is named by carried submissions {first} and {second} of one agency; one delta takes one submission's word on a listing (W3)", .id.kind(), .id.as_str())]
     NamedTwice {
         /// The identifier.
         id: Identifier,
@@ -272,6 +272,9 @@ impl CarriedOverride {
     }
 }
 
+/// One agency's listing of an identifier, as the rules key it.
+pub type Listing = (Identifier, Agency);
+
 #[derive(Debug, Clone)]
 struct Asked {
     index: usize,
@@ -289,10 +292,10 @@ pub struct Authority {
     since: Since,
     created_at: Timestamp,
     registered: BTreeSet<Agency>,
-    asked: HashMap<Identifier, Asked>,
-    /// Each overridden identifier: the override's index and the listing.
-    overridden: HashMap<Identifier, (usize, ListingRef)>,
-    unmade: Vec<Identifier>,
+    asked: HashMap<Listing, Asked>,
+    /// Each overridden listing: the override's index and the listing.
+    overridden: HashMap<Listing, (usize, ListingRef)>,
+    unmade: Vec<Listing>,
     signers: Vec<CarriedSigner>,
     overrides: Vec<CarriedOverride>,
 }
@@ -332,16 +335,16 @@ impl Authority {
             let sequence = submission.sequence.get();
             let agency = submission.agency.clone();
             for op in submission.ops {
-                let id = op.id().clone();
-                if let Some(first) = asked.get(&id).map(|a: &Asked| a.index) {
+                let listing = (op.id().clone(), submission.agency.clone());
+                if let Some(first) = asked.get(&listing).map(|a: &Asked| a.index) {
                     return Err(AuthorityError::NamedTwice {
-                        id,
+                        id: listing.0,
                         first,
                         second: index,
                     });
                 }
                 asked.insert(
-                    id,
+                    listing,
                     Asked {
                         index,
                         agency: submission.agency.clone(),
@@ -380,24 +383,25 @@ impl Authority {
                 });
             }
             for listing in &decision.removals {
-                let id = &listing.id;
-                if asked.contains_key(id)
-                    || overridden
-                        .insert(id.clone(), (index, listing.clone()))
-                        .is_some()
+                let key = (listing.id.clone(), listing.agency.clone());
+                if asked.contains_key(&key)
+                    || overridden.insert(key, (index, listing.clone())).is_some()
                 {
                     return Err(AuthorityError::OverriddenTwice {
-                        id: id.clone(),
+                        id: listing.id.clone(),
                         index,
                     });
                 }
             }
         }
-        let named: HashSet<&Identifier> = delta.ops.iter().map(Op::id).collect();
+        let named: HashSet<(&Identifier, Option<&Agency>)> =
+            delta.ops.iter().map(Op::listing).collect();
         let unmade = asked
             .keys()
             .chain(overridden.keys())
-            .filter(|id| !named.contains(id))
+            .filter(|(id, agency)| {
+                !named.contains(&(id, Some(agency))) && !named.contains(&(id, None))
+            })
             .cloned()
             .collect();
         Ok(Authority {
@@ -439,8 +443,10 @@ impl Authority {
 
     /// Checks every change at once, for a reader that holds its list apart
     /// from a store ([`crate::store::Store::apply_delta`] checks as it applies
-    /// instead): `changes` pairs each operation of the delta with the listing
-    /// it finds, `listed` answers for the identifiers no operation names, and
+    /// instead): `changes` pairs each operation of the delta on one listing
+    /// with the listing it finds (a removal naming no agency comes once per
+    /// listing it removes, naming it), `listed` answers with the listings of
+    /// the identifiers no operation names, and
     /// `applied` gives the newest sequence applied from a key, and
     /// `overridden` the version that applied an override, by its decision's
     /// SHA-256; `now` is the reader's clock (W1, W4-W7). The outer error is
@@ -448,7 +454,7 @@ impl Authority {
     pub fn check_all<'a, E>(
         &self,
         changes: impl IntoIterator<Item = (&'a Op, Option<&'a Entry>)>,
-        mut listed: impl FnMut(&Identifier) -> Result<Option<EntryMeta>, E>,
+        mut listed: impl FnMut(&Identifier) -> Result<Vec<EntryMeta>, E>,
         applied: impl Fn(&KeyId) -> Option<u64>,
         overridden: impl FnMut(&Sha256) -> Result<Option<u64>, E>,
         now: Timestamp,
@@ -467,8 +473,8 @@ impl Authority {
                 return Ok(Err(refused));
             }
         }
-        for id in &self.unmade {
-            if let Err(refused) = self.check_unmade(id, listed(id)?.as_ref()) {
+        for listing in &self.unmade {
+            if let Err(refused) = self.check_unmade(listing, &listed(&listing.0)?) {
                 return Ok(Err(refused));
             }
         }
@@ -522,18 +528,27 @@ impl Authority {
         Ok(Ok(()))
     }
 
-    /// Checks one operation of the delta against the listing `old` the
-    /// replica holds for its identifier (W5-W7).
+    /// Checks one operation of the delta on one agency's listing against
+    /// the listing `old` the replica holds (W5-W7). A removal naming no
+    /// agency (a format-1 delta's) is checked once per listing it removes,
+    /// as the removal of that listing.
     pub fn check(&self, op: &Op, old: Option<&Entry>) -> Result<(), AuthorityError> {
         let id = op.id();
         let verb = match op {
             Op::Add(_) => "adds",
             Op::Update(_) => "updates",
-            Op::Remove(_) => "removes",
+            Op::Remove(..) => "removes",
         };
-        if let Some(asked) = self.asked.get(id) {
+        let Some(agency) = op.listing().1.or(old.map(|e| &e.meta.agency)) else {
+            // A removal naming no agency of an identifier not listed: the
+            // store refuses it as a conflict.
+            return Ok(());
+        };
+        let key = (id.clone(), agency.clone());
+        if let Some(asked) = self.asked.get(&key) {
             let change = ownership::judge(
-                old.map(|e| &e.meta),
+                old.map(|e| std::slice::from_ref(&e.meta))
+                    .unwrap_or_default(),
                 &asked.agency,
                 &asked.op,
                 asked.accepted_at,
@@ -542,8 +557,13 @@ impl Authority {
                 index: asked.index,
                 source,
             })?;
+            let same = |made: &Op| match (made, op) {
+                // A format-1 removal names no agency: it removes this one.
+                (Op::Remove(a, _), Op::Remove(b, None)) => a == b,
+                (made, op) => made == op,
+            };
             return match change {
-                Some(change) if change.op == *op => Ok(()),
+                Some(change) if same(&change.op) => Ok(()),
                 _ => Err(AuthorityError::NotAsked {
                     id: id.clone(),
                     verb,
@@ -552,19 +572,19 @@ impl Authority {
                 }),
             };
         }
-        if let Some((index, listing)) = self.overridden.get(id) {
+        if let Some((index, listing)) = self.overridden.get(&key) {
             let found = match (op, old) {
-                (Op::Remove(_), Some(old))
+                (Op::Remove(..), Some(old))
                     if old.meta.agency == listing.agency
                         && old.meta.listed_at == listing.listed_at =>
                 {
                     return Ok(());
                 }
-                (Op::Remove(_), Some(old)) => format!(
+                (Op::Remove(..), Some(old)) => format!(
                     "the listing held is by {} at {}",
                     old.meta.agency, old.meta.listed_at
                 ),
-                (Op::Remove(_), None) => "it is not listed".to_owned(),
+                (Op::Remove(..), None) => "it is not listed".to_owned(),
                 _ => format!("the delta {verb} it"),
             };
             return Err(AuthorityError::NotOverridden {
@@ -574,14 +594,14 @@ impl Authority {
             });
         }
         // A listing that no longer matches may be purged by the centre alone.
-        if let (Op::Remove(_), Some(old)) = (op, old) {
+        if let (Op::Remove(..), Some(old)) = (op, old) {
             if !old.meta.is_active(self.created_at) {
                 return Ok(());
             }
         }
         let new = match op {
             Op::Add(e) | Op::Update(e) => Some(&e.meta.agency),
-            Op::Remove(_) => None,
+            Op::Remove(..) => None,
         };
         // Strictly after: a delta made in the second the root was issued
         // may have been signed before it, and must replay as it was taken.
@@ -605,37 +625,65 @@ impl Authority {
             .flatten()
             .find(|a| self.registered.contains(*a))
         {
-            Some(agency) => Err(AuthorityError::Unauthorised {
-                id: id.clone(),
-                verb,
-                agency: agency.clone(),
-            }),
+            Some(agency) => Err(matches!(op, Op::Remove(_, None))
+                .then(|| self.refused_to_another(id, old))
+                .flatten()
+                .unwrap_or_else(|| AuthorityError::Unauthorised {
+                    id: id.clone(),
+                    verb,
+                    agency: agency.clone(),
+                })),
             None => Ok(()),
         }
     }
 
-    /// The identifiers carried submissions and overrides name that no
+    /// Why a carried submission of another agency naming `id` is refused
+    /// against the listing `old`, if one is: a removal naming no agency (a
+    /// format-1 delta's, when `old` was the identifier's one listing) made
+    /// a change no submission asked for, and this says why the one that
+    /// named the identifier could not (W5). A scan of what was asked, on the
+    /// path of a refusal only.
+    fn refused_to_another(&self, id: &Identifier, old: Option<&Entry>) -> Option<AuthorityError> {
+        let listings = old
+            .map(|e| std::slice::from_ref(&e.meta))
+            .unwrap_or_default();
+        self.asked
+            .iter()
+            .filter(|((named, _), _)| named == id)
+            .find_map(|(_, asked)| {
+                ownership::judge(listings, &asked.agency, &asked.op, asked.accepted_at)
+                    .err()
+                    .map(|source| AuthorityError::Refused {
+                        index: asked.index,
+                        source,
+                    })
+            })
+    }
+
+    /// The listings carried submissions and overrides name that no
     /// operation of the delta does: each is checked with [`Self::check_unmade`].
-    pub fn unmade(&self) -> &[Identifier] {
+    pub fn unmade(&self) -> &[Listing] {
         &self.unmade
     }
 
-    /// Checks that the carried operation on `id` (one of [`Self::unmade`])
-    /// asks for no change to the listing `current` the replica holds (W5);
-    /// an override's removal always asks for one (W7).
+    /// Checks that the carried operation on `listing` (one of
+    /// [`Self::unmade`]) asks for no change to the listings `current` the
+    /// replica holds of its identifier (W5); an override's removal always
+    /// asks for one (W7).
     pub fn check_unmade(
         &self,
-        id: &Identifier,
-        current: Option<&EntryMeta>,
+        listing: &Listing,
+        current: &[EntryMeta],
     ) -> Result<(), AuthorityError> {
-        if let Some((index, listing)) = self.overridden.get(id) {
+        let id = &listing.0;
+        if let Some((index, listing)) = self.overridden.get(listing) {
             return Err(AuthorityError::NotOverridden {
                 listing: listing.clone(),
                 index: *index,
                 found: "the delta does not remove it".to_owned(),
             });
         }
-        let asked = &self.asked[id];
+        let asked = &self.asked[listing];
         match ownership::judge(current, &asked.agency, &asked.op, asked.accepted_at) {
             Ok(None) => Ok(()),
             Ok(Some(_)) => Err(AuthorityError::Unmade {

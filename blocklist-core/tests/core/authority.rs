@@ -165,7 +165,12 @@ impl Principals {
         accepted_at: Timestamp,
     ) -> Vec<(Op, Option<Entry>)> {
         ownership::plan::<Infallible>(&submission.agency, &submission.ops, accepted_at, |id| {
-            Ok(self.held.get(id).map(|e| e.meta.clone()))
+            Ok(self
+                .held
+                .get(id)
+                .map(|e| e.meta.clone())
+                .into_iter()
+                .collect())
         })
         .unwrap()
         .expect("the centre accepts it")
@@ -237,7 +242,7 @@ impl Principals {
         for (op, _) in changes {
             match op {
                 Op::Add(e) | Op::Update(e) => self.held.insert(e.id.clone(), e),
-                Op::Remove(id) => self.held.remove(&id),
+                Op::Remove(id, _) => self.held.remove(&id),
             };
         }
         Ok(())
@@ -264,13 +269,10 @@ fn an_honest_centre_s_deltas_apply_and_the_rows_follow() {
     );
     p.honest(1, vec![add(3, Reason::FRAUD)]);
     p.honest(0, vec![remove(1), add(2, Reason::FRAUD)]);
-    assert_eq!(p.store.listed(&number(1)).unwrap(), None);
+    assert_eq!(p.store.listed(&number(1)).unwrap(), Vec::<EntryMeta>::new());
+    assert_eq!(p.store.listed(&number(2)).unwrap()[0].reason, Reason::FRAUD);
     assert_eq!(
-        p.store.listed(&number(2)).unwrap().unwrap().reason,
-        Reason::FRAUD
-    );
-    assert_eq!(
-        p.store.listed(&number(3)).unwrap().unwrap().agency.as_str(),
+        p.store.listed(&number(3)).unwrap()[0].agency.as_str(),
         "th-dsi"
     );
 }
@@ -281,7 +283,10 @@ fn a_change_no_submission_asks_for_is_refused_and_nothing_is_applied() {
     p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
     let listed = p.entry(1);
     // The centre alone removes th-aoc's listing.
-    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(listed.clone()))], vec![]));
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
+        vec![],
+    ));
     assert!(
         matches!(&err, AuthorityError::Unauthorised { agency, verb: "removes", .. } if agency.as_str() == "th-aoc"),
         "{err}"
@@ -297,7 +302,7 @@ fn a_change_no_submission_asks_for_is_refused_and_nothing_is_applied() {
     );
     // Nothing of either applied: still version 1 with the listing.
     assert_eq!(p.store.state().unwrap().version, Version::new(1));
-    assert_eq!(p.store.listed(&number(1)).unwrap(), Some(listed.meta));
+    assert_eq!(p.store.listed(&number(1)).unwrap(), vec![listed.meta]);
 }
 
 #[test]
@@ -334,7 +339,7 @@ fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
     let listed = p.entry(1);
     let (_, dsi) = p.submission(1, vec![remove(1)]);
     let err = refusal(p.publish(
-        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
         vec![dsi],
     ));
     assert!(
@@ -350,7 +355,10 @@ fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
     // th-aoc's own removal, carried twice in one delta and once again later.
     let (_, own) = p.submission(0, vec![remove(1)]);
     let twice = vec![own.clone(), own.clone()];
-    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(listed.clone()))], twice));
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
+        twice,
+    ));
     assert!(matches!(err, AuthorityError::NamedTwice { .. }), "{err}");
     // Two of one key's submissions out of the order it signed them.
     let (_, first) = p.submission(0, vec![add(2, Reason::SCAM_CALL)]);
@@ -367,7 +375,7 @@ fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
     let mut late = own.clone();
     late.accepted_at = Timestamp(NOW.0 + 30);
     let err = refusal(p.publish(
-        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
         vec![late],
     ));
     assert!(
@@ -375,13 +383,16 @@ fn another_agencys_removal_a_replay_and_a_late_acceptance_are_refused() {
         "{err}"
     );
     p.publish(
-        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
         vec![own.clone()],
     )
     .unwrap();
     p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
     let relisted = p.entry(1);
-    let err = refusal(p.publish(vec![(Op::Remove(number(1)), Some(relisted))], vec![own]));
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(1), None), Some(relisted))],
+        vec![own],
+    ));
     assert!(matches!(err, AuthorityError::Replayed { .. }), "{err}");
 }
 
@@ -423,7 +434,7 @@ fn labels_no_agency_holds_and_expired_listings_are_the_centres_to_change() {
     let changes = p.judged(&submission, carried.accepted_at);
     p.publish(changes, vec![carried]).unwrap();
     let expired = p.entry(6);
-    p.publish(vec![(Op::Remove(number(6)), Some(expired))], vec![])
+    p.publish(vec![(Op::Remove(number(6), None), Some(expired))], vec![])
         .unwrap();
     // A label may not take over a registered agency's listing.
     p.honest(0, vec![add(7, Reason::SCAM_CALL)]);
@@ -431,12 +442,19 @@ fn labels_no_agency_holds_and_expired_listings_are_the_centres_to_change() {
     taken.meta = p.entry(7).meta;
     taken.meta.agency = Agency::new("centre-desk").unwrap();
     let old = p.entry(7);
-    let err = refusal(p.publish(vec![(Op::Update(taken), Some(old))], vec![]));
+    let owner = old.meta.agency.clone();
+    let err = refusal(p.publish(
+        vec![
+            (Op::Remove(number(7), Some(owner)), Some(old)),
+            (Op::Add(taken), None),
+        ],
+        vec![],
+    ));
     assert!(
         matches!(
             err,
             AuthorityError::Unauthorised {
-                verb: "updates",
+                verb: "removes",
                 ..
             }
         ),
@@ -460,12 +478,12 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
     .unwrap();
     // A delta dated from the registry on is judged: the label th-aoc is
     // the agency th-aoc now, and the centre alone may not remove its listing.
-    let removal = vec![(Op::Remove(number(1)), Some(before))];
+    let removal = vec![(Op::Remove(number(1), None), Some(before))];
     let err = refusal(p.publish_dated(removal, vec![], vec![], NOW));
     assert!(matches!(err, AuthorityError::Unauthorised { .. }), "{err}");
     // th-aoc's own removal is taken.
     p.honest(0, vec![remove(1)]);
-    assert_eq!(p.store.listed(&number(1)).unwrap(), None);
+    assert_eq!(p.store.listed(&number(1)).unwrap(), Vec::<EntryMeta>::new());
 }
 
 /// th-aoc's listing of number `i` (a scam call) as a submission accepted at
@@ -526,7 +544,7 @@ proptest! {
                 let at = which % altered.len();
                 match &mut altered[at].0 {
                     Op::Add(e) | Op::Update(e) => e.meta.reason = Reason::MALWARE,
-                    Op::Remove(_) => { altered.remove(at); }
+                    Op::Remove(..) => { altered.remove(at); }
                 }
                 let refused = p.publish(altered, vec![carried.clone()]);
                 prop_assert!(matches!(refused, Err(StoreError::Refused { .. })), "{refused:?}");

@@ -25,14 +25,10 @@ use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use serde::Serialize;
 use sha2::{Digest as _, Sha512};
 
-/// Rules whose vectors state what other changes of issue 15 make true, and
-/// which this code does not produce yet: N2 (country codes never start with
-/// 0, item 3), N7 (national forms of every region, item 4), D3 (underscores
-/// below the registrable domain, item 13), M2 (parent matching stops at the
-/// query's registrable domain, item 2), K2 (public keys in canonical
-/// encoding: `PublicKey::from_bytes` takes y >= p). A mismatch on one of
-/// these is printed, not failed; a listed rule whose vectors all pass fails
-/// the test, so that the list is shortened as the code catches up.
+/// Rules whose vectors state what this code does not do yet (none now). A
+/// mismatch on one of these is printed, not failed; a listed rule whose
+/// vectors all pass fails the test, so that the list is shortened as the
+/// code catches up.
 const PENDING: &[&str] = &[];
 
 fn conformance_dir() -> PathBuf {
@@ -349,6 +345,25 @@ mod wire {
         pub extensions: Vec<Extension>,
     }
 
+    /// One agency's removed listings, in delta extension tag 4.
+    #[derive(Serialize, Clone, Debug)]
+    pub struct Removals {
+        pub agency: String,
+        pub keys: Vec<Keys>,
+    }
+
+    #[derive(Serialize, Clone, Debug)]
+    pub struct Snapshot {
+        pub list: String,
+        pub version: u64,
+        pub created_at: u64,
+        pub state_digest: [u8; 32],
+        pub state_entries: u64,
+        pub agencies: Vec<String>,
+        pub entries: Vec<Group>,
+        pub extensions: Vec<Extension>,
+    }
+
     #[derive(Serialize, Clone, Debug)]
     pub struct KeySet {
         pub keys: Vec<[u8; 32]>,
@@ -493,6 +508,48 @@ fn entries_of(agencies: &[String], groups: &[wire::Group]) -> Vec<Entry> {
             })
         })
         .collect()
+}
+
+/// The list `held` after `ops`: one listing per identifier and agency, a
+/// removal naming no agency taking every listing of its identifier.
+fn after_ops(held: &[Entry], ops: &[Op]) -> Vec<Entry> {
+    let mut after: BTreeMap<(Identifier, Agency), Entry> = held
+        .iter()
+        .map(|e| ((e.id.clone(), e.meta.agency.clone()), e.clone()))
+        .collect();
+    for op in ops {
+        match op {
+            Op::Add(e) | Op::Update(e) => {
+                after.insert((e.id.clone(), e.meta.agency.clone()), e.clone());
+            }
+            Op::Remove(id, agency) => after
+                .retain(|(listed, by), _| listed != id || agency.as_ref().is_some_and(|a| a != by)),
+        }
+    }
+    after.into_values().collect()
+}
+
+/// Delta extension tag 4 (docs/FORMAT.md); `blocklist_core::document`
+/// does not export its constant.
+const LISTING_REMOVALS_EXTENSION: u16 = 4;
+
+/// Delta extension tag 4 holding `removals`, as FORMAT.md writes it.
+fn listing_removals(removals: Vec<wire::Removals>) -> wire::Extension {
+    wire::Extension {
+        tag: LISTING_REMOVALS_EXTENSION,
+        data: encode(&removals),
+    }
+}
+
+/// `agency`'s listings of the `values` of kind `kind`, removed.
+fn removals(agency: &str, kind: u16, values: &[&str]) -> wire::Removals {
+    wire::Removals {
+        agency: agency.into(),
+        keys: vec![wire::Keys {
+            kind,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }],
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -715,7 +772,7 @@ fn document_cases() -> Cases {
         created_at: Timestamp(T0 + 1),
         ops: vec![
             Op::Update(updated.clone()),
-            Op::Remove(removed.clone()),
+            Op::Remove(removed.clone(), None),
             Op::Add(added.clone()),
         ],
         state: ListState::of(&after),
@@ -1475,7 +1532,7 @@ fn document_cases() -> Cases {
         &mut c,
         "O1",
         "apply/remove-of-unlisted.delta",
-        vec![Op::Remove(added.id.clone())],
+        vec![Op::Remove(added.id.clone(), None)],
         ListState::of(&entries1),
         "!Conflict",
     );
@@ -1498,9 +1555,247 @@ fn document_cases() -> Cases {
                 .unwrap()
                 .id
                 .clone(),
+            None,
         )],
         ListState::of(&live_of(&entries1)),
         "ok",
+    );
+
+    // One identifier listed by several agencies (format 2): +66812345678,
+    // th-aoc's in version 1, listed by `police` too in version 2; version 3
+    // removes th-aoc's listing only (extension tag 4), police's stays.
+    let shared = entries1
+        .iter()
+        .find(|e| e.id.as_str() == "+66812345678")
+        .unwrap()
+        .clone();
+    let second = Entry {
+        meta: EntryMeta {
+            reason: Reason::FRAUD,
+            agency: Agency::new("police").unwrap(),
+            listed_at: Timestamp(T0),
+            expires_at: None,
+        },
+        ..shared.clone()
+    };
+    let also_listed = vec![Op::Add(second.clone())];
+    let two_listings = after_ops(&entries1, &also_listed);
+    let d2_second = "valid/delta-2-second-agency.delta";
+    op_case(
+        &mut c,
+        "O1",
+        d2_second,
+        also_listed,
+        ListState::of(&two_listings),
+        "ok",
+    );
+    op_case(
+        &mut c,
+        "O1",
+        "apply/removal-of-agency-not-listing.delta",
+        vec![Op::Remove(
+            shared.id.clone(),
+            Some(second.meta.agency.clone()),
+        )],
+        ListState::of(&entries1),
+        "!Conflict",
+    );
+    let version3 = |ops: Vec<Op>, state_of: &[Op]| Delta {
+        version: Version::new(3).unwrap(),
+        state: ListState::of(&after_ops(&two_listings, state_of)),
+        ops,
+        ..delta2.clone()
+    };
+    let withdrawn = vec![Op::Remove(
+        shared.id.clone(),
+        Some(shared.meta.agency.clone()),
+    )];
+    let listing_removal = version3(withdrawn.clone(), &withdrawn);
+    let removed_whole = vec![Op::Remove(shared.id.clone(), None)];
+    let listing_removal_payload = listing_removal.encode_payload().unwrap();
+    assert_eq!(
+        listing_removal_payload,
+        encode(&wire::Delta {
+            list: LIST.into(),
+            version: 3,
+            created_at: T0 + 1,
+            state_digest: listing_removal.state.digest.0,
+            state_entries: listing_removal.state.entries,
+            agencies: vec![],
+            adds: vec![],
+            updates: vec![],
+            removes: vec![],
+            extensions: vec![listing_removals(vec![removals(
+                "th-aoc",
+                2,
+                &["+66812345678"]
+            )])],
+        }),
+        "FORMAT.md's delta extension tag 4"
+    );
+    let d3 = "valid/delta-3-listing-removal.delta";
+    let listing_removal = seal(DocType::Delta, &listing_removal_payload, &[&publish_key]);
+    c.add("V3", d3, &format!("delta {r1} 2"), "ok", &listing_removal);
+    let after_second = format!("apply {r1} {d1} {d2_second}");
+    c.add("O1", d3, &after_second, "ok", &listing_removal);
+    let signed3 = |ops, state_of: &[Op]| version3(ops, state_of).sign(&[&publish_key]).unwrap();
+    c.add(
+        "S1",
+        "state/listing-removal-digest-without-other-listing.delta",
+        &after_second,
+        "!Refused.DigestMismatch",
+        &signed3(withdrawn.clone(), &removed_whole),
+    );
+    c.add(
+        "O1",
+        "valid/delta-3-whole-removal.delta",
+        &after_second,
+        "ok",
+        &signed3(removed_whole.clone(), &removed_whole),
+    );
+
+    // Extension tag 4's form, each a change to version 1 (+66899999999 is
+    // not listed: verifying a delta does not look at the list).
+    let unlisted = "+66899999999";
+    let invalid = "!Malformed.Invalid";
+    let by_two = [
+        removals("bank-004", 2, &[unlisted]),
+        removals("th-aoc", 2, &[unlisted]),
+    ];
+    content(
+        &mut c,
+        "G2",
+        "valid/delta-1-removals-two-agencies.delta",
+        "ok",
+        &|d| d.extensions = vec![listing_removals(by_two.to_vec())],
+    );
+    content(
+        &mut c,
+        "G2",
+        "payload/removals-agencies-not-ascending.delta",
+        invalid,
+        &|d| {
+            let mut reversed = by_two.to_vec();
+            reversed.reverse();
+            d.extensions = vec![listing_removals(reversed)];
+        },
+    );
+    content(
+        &mut c,
+        "G2",
+        "payload/removals-agency-removes-nothing.delta",
+        invalid,
+        &|d| {
+            d.extensions = vec![listing_removals(vec![wire::Removals {
+                agency: "th-aoc".into(),
+                keys: vec![],
+            }])]
+        },
+    );
+    content(
+        &mut c,
+        "G3",
+        "payload/removals-agency-with-space.delta",
+        invalid,
+        &|d| d.extensions = vec![listing_removals(vec![removals("th aoc", 2, &[unlisted])])],
+    );
+    content(
+        &mut c,
+        "E1",
+        "payload/removals-extension-empty.delta",
+        invalid,
+        &|d| d.extensions = vec![listing_removals(vec![])],
+    );
+    content(
+        &mut c,
+        "G2",
+        "valid/delta-1-add-and-other-agency-removal.delta",
+        "ok",
+        &|d| {
+            d.extensions = vec![listing_removals(vec![removals(
+                "bank-004",
+                2,
+                &["+66812345678"],
+            )])]
+        },
+    );
+    content(
+        &mut c,
+        "G2",
+        "payload/listing-added-and-removed.delta",
+        invalid,
+        &|d| {
+            d.extensions = vec![listing_removals(vec![removals(
+                "th-aoc",
+                2,
+                &["+66812345678"],
+            )])]
+        },
+    );
+    content(
+        &mut c,
+        "G2",
+        "payload/identifier-removed-whole-and-by-agency.delta",
+        invalid,
+        &|d| {
+            d.removes = by_two[0].keys.clone();
+            d.extensions = vec![listing_removals(vec![removals("th-aoc", 2, &[unlisted])])];
+        },
+    );
+
+    // Snapshots of version 1 (V5): bank-004 lists +66812345678 beside
+    // th-aoc, or th-aoc lists it twice (in two groups).
+    let snapshot_of = |entries: Vec<wire::Group>| {
+        let (state_digest, state_entries) = digest_of(&base.agencies, &entries);
+        wire::Snapshot {
+            list: LIST.into(),
+            version: 1,
+            created_at: T0,
+            state_digest,
+            state_entries,
+            agencies: base.agencies.clone(),
+            entries,
+            extensions: vec![],
+        }
+    };
+    let mut groups = base.adds.clone();
+    groups.insert(1, group(2, meta(2, 0, None), &["+66812345678"]));
+    let two_agencies = snapshot_of(groups);
+    let listed = entries_of(&base.agencies, &two_agencies.entries);
+    let library = Snapshot {
+        list: list.clone(),
+        version: Version::FIRST,
+        created_at: Timestamp(T0),
+        state: ListState::of(&listed),
+        entries: listed,
+        sequences: Default::default(),
+        overrides: vec![],
+        extensions: vec![],
+    };
+    assert_eq!(
+        library.encode_payload().unwrap(),
+        encode(&two_agencies),
+        "FORMAT.md's snapshot"
+    );
+    let snapshot = |doc: &wire::Snapshot| seal(DocType::Snapshot, &encode(doc), &[&publish_key]);
+    c.add(
+        "V5",
+        "valid/snapshot-1-two-agencies.snapshot",
+        &format!("snapshot {r1} 0"),
+        "ok",
+        &snapshot(&two_agencies),
+    );
+    let mut groups = base.adds.clone();
+    groups.insert(
+        2,
+        group(2, meta(2, 1, Some(T0 + 30 * DAY)), &["+66812345678"]),
+    );
+    c.add(
+        "G2",
+        "payload/snapshot-listing-twice.snapshot",
+        &format!("snapshot {r1} 0"),
+        invalid,
+        &snapshot(&snapshot_of(groups)),
     );
     submissions::cases(&mut c);
     acknowledgements::cases(&mut c);

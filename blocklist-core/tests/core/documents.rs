@@ -468,7 +468,7 @@ fn a_delta_cannot_name_one_identifier_twice() {
     let e = entry(Kind::Number, "0812345678", "th-aoc", None);
     let d = delta(
         1,
-        vec![Op::Add(e.clone()), Op::Remove(e.id.clone())],
+        vec![Op::Add(e.clone()), Op::Remove(e.id.clone(), None)],
         ListState::default(),
     );
     assert!(matches!(
@@ -574,7 +574,7 @@ proptest! {
             .into_iter()
             .filter(|e| seen.insert(e.id.clone()))
             .zip(kinds)
-            .map(|(e, k)| match k { 0 => Op::Add(e), 1 => Op::Update(e), _ => Op::Remove(e.id) })
+            .map(|(e, k)| match k { 0 => Op::Add(e), 1 => Op::Update(e), _ => Op::Remove(e.id, None) })
             .collect();
         // Carried submissions are opaque to the decoder (verified later, W2).
         let d = Delta {

@@ -55,7 +55,7 @@ impl Board {
     fn remove(&mut self, listed: &[Entry], overrides: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let changes = listed
             .iter()
-            .map(|e| (Op::Remove(e.id.clone()), Some(e.clone())))
+            .map(|e| (Op::Remove(e.id.clone(), None), Some(e.clone())))
             .collect();
         self.p.publish_overriding(changes, vec![], overrides)
     }
@@ -66,7 +66,7 @@ impl Board {
         let store = &self.p.store;
         assert_eq!(store.state().unwrap().version, Version::new(version));
         for e in listed {
-            assert_eq!(store.listed(&e.id).unwrap().as_ref(), Some(&e.meta));
+            assert_eq!(store.listed(&e.id).unwrap(), vec![e.meta.clone()]);
             assert_eq!(store.overrides_of(&e.id).unwrap(), vec![]);
         }
     }
@@ -114,8 +114,8 @@ fn an_override_by_two_of_three_override_keys_removes_an_agencys_listing_and_is_r
         .unwrap();
     let store = &b.p.store;
     assert_eq!(store.state().unwrap().version, Version::new(2));
-    assert_eq!(store.listed(&number(1)).unwrap(), None);
-    assert_eq!(store.listed(&number(2)).unwrap(), Some(kept.meta));
+    assert_eq!(store.listed(&number(1)).unwrap(), Vec::<EntryMeta>::new());
+    assert_eq!(store.listed(&number(2)).unwrap(), vec![kept.meta]);
     let mut recorded = store.overrides_of(&number(1)).unwrap();
     recorded
         .iter_mut()
@@ -207,11 +207,26 @@ fn an_override_naming_another_listing_time_or_agency_than_the_one_held_is_refuse
         agency: Agency::new("th-dsi").unwrap(),
         ..listing(&listed)
     };
-    for named in [listed_at(t - 1), listed_at(t + 1), by_dsi] {
+    for named in [listed_at(t - 1), listed_at(t + 1)] {
         let file = b.sign(&decision(vec![named.clone()]), &[0, 1]);
         let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
         assert!(
             matches!(&err, AuthorityError::NotOverridden { listing, index: 0, .. } if *listing == named),
+            "{err}"
+        );
+    }
+    // An override of th-dsi's listing does not remove th-aoc's.
+    {
+        let file = b.sign(&decision(vec![by_dsi]), &[0, 1]);
+        let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+        assert!(
+            matches!(
+                &err,
+                AuthorityError::Unauthorised {
+                    verb: "removes",
+                    ..
+                }
+            ),
             "{err}"
         );
     }
@@ -274,7 +289,7 @@ fn an_override_made_after_its_delta_or_naming_an_identifier_named_again_is_refus
     let file = b.sign(&decision(vec![named.clone()]), &[0, 1]);
     let (_, own) = b.p.submission_at(0, vec![remove(1)], Timestamp(NOW.0 + 12));
     let err = refusal(b.p.publish_overriding(
-        vec![(Op::Remove(number(1)), Some(listed.clone()))],
+        vec![(Op::Remove(number(1), None), Some(listed.clone()))],
         vec![own],
         vec![file.clone()],
     ));
@@ -329,7 +344,7 @@ fn a_replayed_override_is_refused_whatever_its_signatures_or_the_relistings_date
             ),
             "{err}"
         );
-        assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(again.meta));
+        assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![again.meta]);
         // th-aoc removes its relisting, for the next round.
         b.p.honest(0, vec![remove(1)]);
     }
@@ -356,7 +371,10 @@ fn a_label_listing_made_before_agencies_became_principals_is_removed_only_by_an_
     b.p.publish_dated(adds.to_vec(), vec![], vec![], before)
         .unwrap();
     // The centre may neither remove nor change it on its own (W6)...
-    let err = refusal(b.p.publish(vec![(Op::Remove(number(3)), Some(legacy.clone()))], vec![]));
+    let err = refusal(b.p.publish(
+        vec![(Op::Remove(number(3), None), Some(legacy.clone()))],
+        vec![],
+    ));
     assert!(
         matches!(&err, AuthorityError::Legacy { verb: "removes", label, .. } if label.as_str() == "centre-desk"),
         "{err}"
@@ -375,11 +393,14 @@ fn a_label_listing_made_before_agencies_became_principals_is_removed_only_by_an_
         "{err}"
     );
     // ...but purges it once it expired, and an override removes it.
-    b.p.publish(vec![(Op::Remove(number(4)), Some(lapsing))], vec![])
+    b.p.publish(vec![(Op::Remove(number(4), None), Some(lapsing))], vec![])
         .unwrap();
     let file = b.sign(&decision(vec![listing(&legacy)]), &[0, 2]);
     b.remove(std::slice::from_ref(&legacy), vec![file]).unwrap();
-    assert_eq!(b.p.store.listed(&number(3)).unwrap(), None);
+    assert_eq!(
+        b.p.store.listed(&number(3)).unwrap(),
+        Vec::<EntryMeta>::new()
+    );
 }
 
 #[test]
@@ -436,7 +457,7 @@ fn a_legacy_listing_stays_the_centres_until_a_root_names_override_keys() {
         before,
     )
     .unwrap();
-    b.p.publish(vec![(Op::Remove(number(3)), Some(legacy))], vec![])
+    b.p.publish(vec![(Op::Remove(number(3), None), Some(legacy))], vec![])
         .unwrap();
 }
 
@@ -456,13 +477,13 @@ fn a_delta_dated_in_the_future_cannot_purge_a_listing_that_expires_then() {
     b.p.publish(changes, vec![carried]).unwrap();
     let listed = b.p.entry(1);
     // A delta dated after that expiry would purge it as expired (W6).
-    let purge = vec![(Op::Remove(number(1)), Some(listed.clone()))];
+    let purge = vec![(Op::Remove(number(1), None), Some(listed.clone()))];
     let err = refusal(b.p.publish_dated(purge, vec![], vec![], Timestamp(2_060_000_000)));
     assert!(
         matches!(err, AuthorityError::MadeInTheFuture { .. }),
         "{err}"
     );
-    assert_eq!(b.p.store.listed(&number(1)).unwrap(), Some(listed.meta));
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![listed.meta]);
 }
 
 #[test]
@@ -473,7 +494,10 @@ fn an_override_removes_a_listing_under_a_label_no_agency_holds() {
         .unwrap();
     let file = b.sign(&decision(vec![listing(&label)]), &[1, 2]);
     b.remove(std::slice::from_ref(&label), vec![file]).unwrap();
-    assert_eq!(b.p.store.listed(&number(5)).unwrap(), None);
+    assert_eq!(
+        b.p.store.listed(&number(5)).unwrap(),
+        Vec::<EntryMeta>::new()
+    );
     let recorded = b.p.store.overrides_of(&number(5)).unwrap();
     assert_eq!(
         recorded.iter().map(|r| &r.listing).collect::<Vec<_>>(),
@@ -540,7 +564,7 @@ proptest! {
         for e in &listed {
             let overridden = removed.contains(e);
             let recorded = b.p.store.overrides_of(&e.id).unwrap();
-            prop_assert_eq!(b.p.store.listed(&e.id).unwrap().is_none(), overridden);
+            prop_assert_eq!(b.p.store.listed(&e.id).unwrap().is_empty(), overridden);
             prop_assert_eq!(
                 recorded.into_iter().map(|r| r.listing).collect::<Vec<_>>(),
                 if overridden { vec![listing(e)] } else { vec![] }

@@ -76,7 +76,7 @@ fn each_apply_publishes_an_index_at_the_new_version() {
     let added = entry(Kind::Number, "0899999999", "th-aoc", None);
     let after = [extended.clone(), first[2].clone(), added.clone()];
     let ops = vec![
-        Op::Remove(first[0].id.clone()),
+        Op::Remove(first[0].id.clone(), None),
         Op::Update(extended),
         Op::Add(added),
     ];
@@ -313,7 +313,7 @@ fn thousands_of_changes_go_through_overlays_and_background_merges_answering_like
             if i % 2 == 0 {
                 list.remove(id);
                 gone.push(id.clone());
-                ops.push(Op::Remove(id.clone()));
+                ops.push(Op::Remove(id.clone(), None));
             } else {
                 let mut updated = list[id].clone();
                 updated.meta.expires_at = Some(Timestamp(NOW.0 + version));
@@ -554,4 +554,137 @@ fn readers_on_many_threads_see_whole_versions_while_overlays_are_swapped_and_mer
             "the last version was never served: {seen:?}"
         );
     });
+}
+
+/// Each identifier's listings, by agency: the list as a model keeps it.
+type Listings =
+    std::collections::BTreeMap<Identifier, std::collections::BTreeMap<Agency, EntryMeta>>;
+
+/// Checks that `index` answers every identifier of `model` (and of
+/// `asked`, listed or not) with the standing of its listings at `now`.
+fn answers_like(index: &LookupIndex, model: &Listings, asked: &[Identifier], now: Timestamp) {
+    let identifiers = model.values().filter(|l| !l.is_empty()).count() as u64;
+    assert_eq!(
+        index.header().entries,
+        identifiers,
+        "one record per identifier"
+    );
+    for id in asked {
+        let want = model
+            .get(id)
+            .and_then(|l| Standing::of(l.values().cloned()))
+            .filter(|s| s.meta.is_active(now));
+        let got = index
+            .lookup_canonical(id.kind(), id.as_str(), now)
+            .map(|h| Standing {
+                meta: h.meta(),
+                listings: h.listings,
+            });
+        assert_eq!(got, want, "{id}");
+    }
+}
+
+mod several_agencies {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const AGENCIES: [&str; 3] = ["bank-004", "th-aoc", "th-dsi"];
+
+    fn number(i: u8) -> Identifier {
+        Identifier::from_canonical(Kind::Number, &format!("+668123450{i:02}")).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// Deltas of random adds, updates and removals by three agencies
+        /// over a few identifiers (a removal naming an agency, or now and
+        /// then every listing of an identifier), applied through overlays:
+        /// after each, the index answers each identifier with the standing
+        /// of its listings in a model, before and after their expiries; so
+        /// does an index rebuilt from the store, and one built as a
+        /// snapshot of the final list streams in.
+        #[test]
+        fn overlays_rebuilds_and_snapshots_answer_with_the_standing_of_every_listing(
+            deltas in prop::collection::vec(
+                prop::collection::btree_map((0u8..10, 0usize..3), (0u8..4, 0u64..40), 1..10),
+                1..8,
+            ),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let c = Centre::new();
+            let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+            let mut model = Listings::new();
+            let asked: Vec<Identifier> = (0..10).map(number).collect();
+            for (at, changes) in deltas.iter().enumerate() {
+                let version = at as u64 + 1;
+                let mut ops = Vec::new();
+                let mut whole = std::collections::BTreeSet::new();
+                for (&(i, a), &(what, expiry)) in changes {
+                    let (id, agency) = (number(i), Agency::new(AGENCIES[a]).unwrap());
+                    if whole.contains(&id) {
+                        continue;
+                    }
+                    let listings = model.entry(id.clone()).or_default();
+                    let meta = EntryMeta {
+                        reason: Reason::SCAM_CALL,
+                        agency: agency.clone(),
+                        listed_at: Timestamp(NOW.0 - 100 + version),
+                        expires_at: (expiry % 4 != 0).then(|| Timestamp(NOW.0 + expiry)),
+                    };
+                    let new = Entry { id: id.clone(), meta: meta.clone() };
+                    match (what, listings.contains_key(&agency)) {
+                        // Every listing of it, as a format-1 removal does.
+                        (3, _) if !listings.is_empty() && changes.keys().filter(|(j, _)| *j == i).count() == 1 => {
+                            listings.clear();
+                            whole.insert(id.clone());
+                            ops.push(Op::Remove(id.clone(), None));
+                        }
+                        (0 | 3, false) => {
+                            listings.insert(agency, meta);
+                            ops.push(Op::Add(new));
+                        }
+                        (1, true) => {
+                            listings.insert(agency, meta);
+                            ops.push(Op::Update(new));
+                        }
+                        (_, true) => {
+                            listings.remove(&agency);
+                            ops.push(Op::Remove(id.clone(), Some(agency)));
+                        }
+                        _ => {}
+                    }
+                    if model[&id].is_empty() {
+                        model.remove(&id);
+                    }
+                }
+                let all: Vec<Entry> = model
+                    .iter()
+                    .flat_map(|(id, l)| l.values().map(|m| Entry { id: id.clone(), meta: m.clone() }))
+                    .collect();
+                let delta = c.verified_delta(version, ops, ListState::of(&all));
+                replica.apply_delta(&delta, "test").unwrap();
+                let index = LookupIndex::open(replica.index_path()).unwrap();
+                for now in [NOW, Timestamp(NOW.0 + 20), Timestamp(NOW.0 + 41)] {
+                    answers_like(&index, &model, &asked, now);
+                }
+            }
+            replica.publish_index().unwrap();
+            let rebuilt = LookupIndex::open(replica.index_path()).unwrap();
+            answers_like(&rebuilt, &model, &asked, NOW);
+            drop(replica);
+
+            let all: Vec<Entry> = model
+                .iter()
+                .flat_map(|(id, l)| l.values().map(|m| Entry { id: id.clone(), meta: m.clone() }))
+                .collect();
+            let fresh = tempfile::tempdir().unwrap();
+            let mut joined = Replica::open(fresh.path(), "th-national").unwrap();
+            let snapshot = c.verified_snapshot(deltas.len() as u64, all);
+            joined.apply_snapshot(&snapshot, "test", &mut |_| {}).unwrap();
+            let streamed = LookupIndex::open(joined.index_path()).unwrap();
+            answers_like(&streamed, &model, &asked, Timestamp(NOW.0 + 20));
+        }
+    }
 }

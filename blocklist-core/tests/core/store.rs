@@ -33,10 +33,7 @@ fn deltas_apply_in_order_and_match_their_signed_state() {
     assert_eq!(store.log().unwrap().len(), 3);
     let id =
         Identifier::parse(Kind::Domain, "scam-3000002.example.com", &Rules::default()).unwrap();
-    assert_eq!(
-        store.listed(&id).unwrap().unwrap().agency.as_str(),
-        "police"
-    );
+    assert_eq!(store.listed(&id).unwrap()[0].agency.as_str(), "police");
 }
 
 #[test]
@@ -151,7 +148,7 @@ fn conflicting_operations_are_refused_whole() {
             err,
             StoreError::Conflict {
                 op: "adds",
-                state: "already listed",
+                state: "already listed by that agency",
                 version: 2,
                 ..
             }
@@ -159,7 +156,7 @@ fn conflicting_operations_are_refused_whole() {
         "{err}"
     );
     let missing = entries(900, 1).remove(0);
-    let d2 = c.verified_delta(2, vec![Op::Remove(missing.id)], ListState::default());
+    let d2 = c.verified_delta(2, vec![Op::Remove(missing.id, None)], ListState::default());
     assert!(matches!(
         store.apply_delta(&d2, "test"),
         Err(StoreError::Conflict { op: "removes", .. })

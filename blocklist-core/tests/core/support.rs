@@ -158,7 +158,7 @@ pub fn chain_of_lists(
             let previous = entries((v - 1) * 1_000_000, per);
             for (i, e) in previous.into_iter().enumerate() {
                 match i % 3 {
-                    0 => ops.push(Op::Remove(e.id.clone())),
+                    0 => ops.push(Op::Remove(e.id.clone(), None)),
                     1 => {
                         let mut changed = e.clone();
                         changed.meta.expires_at = Some(Timestamp(1_999_999_999));
@@ -171,7 +171,7 @@ pub fn chain_of_lists(
         for op in &ops {
             match op {
                 Op::Add(e) | Op::Update(e) => held.insert(e.id.clone(), e.clone()),
-                Op::Remove(id) => held.remove(id),
+                Op::Remove(id, _) => held.remove(id),
             };
         }
         let state = ListState::of(held.values());

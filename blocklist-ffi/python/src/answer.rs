@@ -32,8 +32,11 @@ pub(crate) struct Check {
     reason: Option<&'static str>,
     /// On a hit, the reason code (0 on a miss).
     reason_code: u16,
-    /// On a hit, the listing agency's id.
+    /// On a hit, the id of the agency whose listing stands for the
+    /// identifier (see `listings`).
     agency: Option<String>,
+    /// On a hit, how many agencies list the identifier (0 on a miss).
+    listings: u32,
     /// On a hit, the canonical identifier listed: the one checked or, for a
     /// domain, the listed parent that caught it.
     matched: Option<String>,
@@ -80,6 +83,7 @@ impl Check {
             reason: listed.then(|| Reason(result.reason).name()).flatten(),
             reason_code: result.reason,
             agency: listed.then(|| text_of(&result.agency)),
+            listings: result.listings,
             matched: listed.then(|| text_of(&result.matched)),
             listed_at: listed.then_some(result.listed_at),
             expires_at: listed.then_some(result.expires_at).filter(|&t| t != 0),

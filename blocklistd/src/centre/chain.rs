@@ -17,7 +17,7 @@ use blocklist_core::document::{
 };
 use blocklist_core::store::Store;
 use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
-use blocklist_core::{Entry, EntryMeta, Identifier, KeyId, Sha256, Timestamp};
+use blocklist_core::{Agency, Entry, EntryMeta, Identifier, KeyId, Sha256, Timestamp};
 
 use crate::centre::source::{Source, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
@@ -25,7 +25,8 @@ use crate::centre::CentreError;
 /// A whole list in memory at one version.
 #[derive(Debug, Default)]
 pub struct Replica {
-    entries: HashMap<Identifier, EntryMeta>,
+    /// Each identifier's listings, by agency.
+    entries: HashMap<Identifier, BTreeMap<Agency, EntryMeta>>,
     state: ListState,
     version: Option<Version>,
     /// When the document that made `version` was made (W1).
@@ -61,10 +62,17 @@ impl Replica {
         state: ListState,
         entries: Vec<Entry>,
     ) -> Replica {
+        let mut listed: HashMap<Identifier, BTreeMap<Agency, EntryMeta>> = HashMap::new();
+        for e in entries {
+            listed
+                .entry(e.id)
+                .or_default()
+                .insert(e.meta.agency.clone(), e.meta);
+        }
         Replica {
             version,
             state,
-            entries: entries.into_iter().map(|e| (e.id, e.meta)).collect(),
+            entries: listed,
             ..Replica::default()
         }
     }
@@ -79,33 +87,66 @@ impl Replica {
         self.state
     }
 
-    /// Every entry, in no particular order.
+    /// Every entry (one per listing), in no particular order.
     pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
-        self.entries.iter().map(|(id, meta)| Entry {
-            id: id.clone(),
-            meta: meta.clone(),
+        self.entries.iter().flat_map(|(id, listings)| {
+            listings.values().map(move |meta| Entry {
+                id: id.clone(),
+                meta: meta.clone(),
+            })
         })
     }
 
-    /// Applies the operations of the delta to `version`, refusing an add of a
-    /// listed identifier and an update or remove of an unlisted one. On error
+    /// The listings of `id`, by agency.
+    fn listed(&self, id: &Identifier) -> Vec<EntryMeta> {
+        self.entries
+            .get(id)
+            .map_or_else(Vec::new, |l| l.values().cloned().collect())
+    }
+
+    /// Applies the operations of the delta to `version`, refusing an add of
+    /// a listing its agency holds and an update or remove of one it does not
+    /// (a removal naming no agency: of an identifier not listed). On error
     /// the replica is part-way through and must be dropped.
     pub fn apply(&mut self, version: Version, ops: &[Op]) -> Result<(), String> {
         for op in ops {
-            let id = op.id();
-            let old = match (op, self.entries.contains_key(id)) {
-                (Op::Add(_), true) => return Err(format!("adds {id}, which is already listed")),
-                (Op::Update(_), false) => return Err(format!("updates {id}, which is not listed")),
-                (Op::Remove(_), false) => return Err(format!("removes {id}, which is not listed")),
-                _ => self.entries.remove(id).map(|meta| Entry {
-                    id: id.clone(),
-                    meta,
-                }),
+            let (id, agency) = op.listing();
+            let listings = self.entries.entry(id.clone()).or_default();
+            let entry = |meta| Entry {
+                id: id.clone(),
+                meta,
+            };
+            let olds: Vec<Entry> = match (op, agency) {
+                (_, Some(agency)) => {
+                    let old = listings.remove(agency);
+                    match (op, &old) {
+                        (Op::Add(_), Some(_)) => {
+                            return Err(format!("adds {id}, which {agency} lists already"))
+                        }
+                        (Op::Update(_), None) => {
+                            return Err(format!("updates {id}, which {agency} does not list"))
+                        }
+                        (Op::Remove(..), None) => {
+                            return Err(format!("removes {id}, which {agency} does not list"))
+                        }
+                        _ => old.into_iter().map(entry).collect(),
+                    }
+                }
+                (_, None) if listings.is_empty() => {
+                    return Err(format!("removes {id}, which is not listed"))
+                }
+                (_, None) => std::mem::take(listings).into_values().map(entry).collect(),
             };
             let new = op_entry(op);
-            account(&mut self.state, old.as_ref(), new);
+            for old in &olds {
+                account(&mut self.state, Some(old), None);
+            }
+            account(&mut self.state, None, new);
             if let Some(new) = new {
-                self.entries.insert(new.id.clone(), new.meta.clone());
+                listings.insert(new.meta.agency.clone(), new.meta.clone());
+            }
+            if listings.is_empty() {
+                self.entries.remove(id);
             }
         }
         self.version = Some(version);
@@ -131,7 +172,7 @@ pub fn account(state: &mut ListState, old: Option<&Entry>, new: Option<&Entry>) 
 pub fn op_entry(op: &Op) -> Option<&Entry> {
     match op {
         Op::Add(entry) | Op::Update(entry) => Some(entry),
-        Op::Remove(_) => None,
+        Op::Remove(..) => None,
     }
 }
 
@@ -174,19 +215,26 @@ impl ReplayTarget for Replica {
     /// then applies it.
     fn apply_delta(&mut self, delta: Verified<Delta>, file: &str) -> Result<(), CentreError> {
         if let Some(authority) = delta.authority().filter(|a| a.judges(self.made_at)) {
-            let olds: Vec<Option<Entry>> = delta
-                .ops
-                .iter()
-                .map(|op| {
-                    self.entries.get(op.id()).map(|meta| Entry {
-                        id: op.id().clone(),
-                        meta: meta.clone(),
-                    })
-                })
-                .collect();
+            // Each operation with the listing it finds; a removal naming no
+            // agency, once per listing it removes.
+            let mut changes: Vec<(&Op, Option<Entry>)> = Vec::new();
+            for op in &delta.ops {
+                let (id, agency) = op.listing();
+                let old = |meta: &EntryMeta| Entry {
+                    id: id.clone(),
+                    meta: meta.clone(),
+                };
+                match agency {
+                    Some(agency) => changes.push((
+                        op,
+                        self.entries.get(id).and_then(|l| l.get(agency)).map(old),
+                    )),
+                    None => changes.extend(self.listed(id).iter().map(|m| (op, Some(old(m))))),
+                }
+            }
             let checked = authority.check_all(
-                delta.ops.iter().zip(olds.iter().map(Option::as_ref)),
-                |id| Ok::<_, Infallible>(self.entries.get(id).cloned()),
+                changes.iter().map(|(op, old)| (*op, old.as_ref())),
+                |id| Ok::<_, Infallible>(self.listed(id)),
                 |key| self.sequences.get(key).copied(),
                 |decision| Ok(self.overridden.get(decision).copied()),
                 Timestamp::now(),

@@ -290,7 +290,12 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
             let ops = d.ops.iter().map(|op| match op {
                 Op::Add(e) => ("add", e.id.kind(), format!("add {}", entry(e))),
                 Op::Update(e) => ("update", e.id.kind(), format!("update {}", entry(e))),
-                Op::Remove(id) => ("remove", id.kind(), format!("remove {id}")),
+                Op::Remove(id, None) => ("remove", id.kind(), format!("remove {id}")),
+                Op::Remove(id, Some(agency)) => (
+                    "remove",
+                    id.kind(),
+                    format!("remove {id} as listed by {agency}"),
+                ),
             });
             let mut body = entries_body(d.version.get(), d.created_at, d.state, ops, first);
             if let Body::Entries {

@@ -168,8 +168,8 @@ pub struct Judge {
     list: ListId,
     /// The newest sequence taken per key: recorded, held, or judged here.
     sequences: BTreeMap<KeyId, u64>,
-    /// The identifiers named by the submissions judged here, and by which.
-    named: HashMap<Identifier, String>,
+    /// The listings named by the submissions judged here, and by which.
+    named: HashMap<(Identifier, Agency), String>,
 }
 
 impl Judge {
@@ -220,14 +220,13 @@ impl Judge {
                 last,
             });
         }
-        if let Some((id, other)) = submission
-            .ops
-            .iter()
-            .find_map(|op| self.named.get_key_value(op.id()))
-        {
+        if let Some((id, other)) = submission.ops.iter().find_map(|op| {
+            let listing = (op.id().clone(), submission.agency.clone());
+            self.named.get_key_value(&listing)
+        }) {
             return Err(CentreError::SubmissionOverlap {
                 file: shown.clone(),
-                id: id.to_string(),
+                id: id.0.to_string(),
                 other: other.clone(),
             });
         }
@@ -241,8 +240,10 @@ impl Judge {
         })?;
         self.sequences.insert(key, sequence);
         let ids: Vec<Identifier> = submission.ops.iter().map(|op| op.id().clone()).collect();
-        self.named
-            .extend(ids.iter().map(|id| (id.clone(), shown.clone())));
+        self.named.extend(
+            ids.iter()
+                .map(|id| ((id.clone(), submission.agency.clone()), shown.clone())),
+        );
         Ok(Judged {
             changes,
             submission: AcceptedSubmission {

@@ -80,25 +80,22 @@ pub fn make(
     )?;
     let listed = publish::listings(&dir, &lock, &decision.ids)?;
     drop(lock);
-    let removals = decision
-        .ids
-        .iter()
-        .zip(listed)
-        .map(|(id, meta)| {
-            let meta = meta.ok_or_else(|| {
-                CentreError::usage(format!(
-                    "{} {} is not listed: there is nothing to override",
-                    id.kind(),
-                    id.as_str()
-                ))
-            })?;
-            Ok(ListingRef {
-                id: id.clone(),
-                agency: meta.agency,
-                listed_at: meta.listed_at,
-            })
-        })
-        .collect::<Result<Vec<_>, CentreError>>()?;
+    // Every listing of each identifier: an override clears it whoever listed it.
+    let mut removals = Vec::new();
+    for (id, listings) in decision.ids.iter().zip(listed) {
+        if listings.is_empty() {
+            return Err(CentreError::usage(format!(
+                "{} {} is not listed: there is nothing to override",
+                id.kind(),
+                id.as_str()
+            )));
+        }
+        removals.extend(listings.into_iter().map(|meta| ListingRef {
+            id: id.clone(),
+            agency: meta.agency,
+            listed_at: meta.listed_at,
+        }));
+    }
     let doc = Override {
         list: trust.list.clone(),
         made_at: now,
@@ -138,28 +135,31 @@ pub(crate) fn plan(
         for listing in &decision.removals {
             let id = &listing.id;
             let held = list.listed(id)?;
-            match held {
-                Some(meta)
-                    if meta.agency == listing.agency && meta.listed_at == listing.listed_at =>
-                {
+            match held.iter().find(|m| m.agency == listing.agency) {
+                Some(meta) if meta.listed_at == listing.listed_at => {
                     changes.push((
-                        Op::Remove(id.clone()),
+                        Op::Remove(id.clone(), Some(listing.agency.clone())),
                         Some(Entry {
                             id: id.clone(),
-                            meta,
+                            meta: meta.clone(),
                         }),
                     ));
                 }
-                held => {
+                _ => {
+                    let held: Vec<String> = held
+                        .iter()
+                        .map(|m| format!("listed by {} at {}", m.agency, m.listed_at))
+                        .collect();
                     return Err(CentreError::OverrideStale {
                         file: input.name.clone(),
                         id: format!("{} {}", id.kind(), id.as_str()),
                         named: format!("{} at {}", listing.agency, listing.listed_at),
-                        held: held.map_or_else(
-                            || "not listed".to_owned(),
-                            |m| format!("listed by {} at {}", m.agency, m.listed_at),
-                        ),
-                    })
+                        held: if held.is_empty() {
+                            "not listed".to_owned()
+                        } else {
+                            held.join(", ")
+                        },
+                    });
                 }
             }
         }

@@ -256,12 +256,12 @@ pub(crate) fn current(
     })
 }
 
-/// The listing each of `ids` has in `dir`'s current list, read under `lock`.
+/// The listings each of `ids` has in `dir`'s current list, read under `lock`.
 pub(crate) fn listings(
     dir: &PublishDir,
     lock: &DirLock,
     ids: &[Identifier],
-) -> Result<Vec<Option<EntryMeta>>, CentreError> {
+) -> Result<Vec<Vec<EntryMeta>>, CentreError> {
     let state = Centre::open(dir)?.open_state(lock)?;
     ids.iter().map(|id| Ok(state.store().listed(id)?)).collect()
 }
@@ -1201,7 +1201,7 @@ impl Planned {
             match &change.op {
                 Op::Add(_) => report.added += 1,
                 Op::Update(_) => report.updated += 1,
-                Op::Remove(_) => report.removed += 1,
+                Op::Remove(..) => report.removed += 1,
             }
             self.changes.push((change.op.clone(), change.old.clone()));
         }
@@ -1284,7 +1284,11 @@ fn changes(
             listed_at,
             expires_at: listing.expires_at,
         };
-        match list.listed(&id)? {
+        let own = list
+            .listed(&id)?
+            .into_iter()
+            .find(|m| m.agency == listing.agency);
+        match own {
             None => {
                 report.added += 1;
                 planned.changes.push((
@@ -1307,14 +1311,21 @@ fn changes(
             }
         }
     }
+    // A removal by label unlists the identifier, whoever lists it (under a
+    // registry, the authority check refuses it for an agency's listing).
     for Removal { id, .. } in removals {
-        match list.listed(&id)? {
-            Some(old) => {
-                report.removed += 1;
-                let old = entry(&id, old);
-                planned.changes.push((Op::Remove(id), Some(old)));
-            }
-            None => report.not_listed += 1,
+        let held = list.listed(&id)?;
+        if held.is_empty() {
+            report.not_listed += 1;
+            continue;
+        }
+        report.removed += 1;
+        for old in held {
+            let agency = old.agency.clone();
+            let old = entry(&id, old);
+            planned
+                .changes
+                .push((Op::Remove(id.clone(), Some(agency)), Some(old)));
         }
     }
     Ok(planned)
@@ -1336,15 +1347,19 @@ fn purge_expired(
     };
     let touched: HashSet<&Identifier> = planned.changes.iter().map(|(op, _)| op.id()).collect();
     let mut purged = Planned::default();
-    for id in list.expired_by(Timestamp(cutoff))? {
+    for (id, agency) in list.expired_by(Timestamp(cutoff))? {
         if touched.contains(&id) {
             continue;
         }
-        let old = list.listed(&id)?.map(|meta| Entry {
-            id: id.clone(),
-            meta,
-        });
-        purged.changes.push((Op::Remove(id), old));
+        let old = list
+            .listed(&id)?
+            .into_iter()
+            .find(|m| m.agency == agency)
+            .map(|meta| Entry {
+                id: id.clone(),
+                meta,
+            });
+        purged.changes.push((Op::Remove(id, Some(agency)), old));
     }
     report.purged = purged.changes.len();
     Ok(purged)

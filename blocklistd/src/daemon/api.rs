@@ -26,6 +26,7 @@
 use std::borrow::Cow;
 use std::future::Future as _;
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -53,7 +54,7 @@ use tokio::time::{Instant, Sleep};
 use tracing::{debug, warn};
 
 use crate::daemon::config::ApiConfig;
-use crate::daemon::history;
+use crate::daemon::history::{self, Listing};
 use crate::daemon::Shared;
 
 /// The API's routes.
@@ -136,10 +137,15 @@ enum Answer<'a> {
         matched: Cow<'a, str>,
         reason: Cow<'static, str>,
         reason_code: u16,
+        /// The agency whose listing stands for the identifier (see
+        /// [`blocklist_core::Standing`]).
         agency: &'a str,
         listed_at: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<u64>,
+        /// Every listing of the identifier, one per agency, the one that
+        /// stands first.
+        listings: Vec<Listing>,
     },
     NotListed {
         listed: bool,
@@ -150,15 +156,22 @@ enum Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    fn of(hit: Option<Hit<'a>>) -> Answer<'a> {
+    /// The answer of a lookup, with every listing of a hit: the one that
+    /// stands (which the index holds) first, then `others` (see
+    /// [`others_of`]).
+    fn of(hit: Option<Hit<'a>>, others: Vec<Listing>) -> Answer<'a> {
         match hit {
             None => Answer::NotListed { listed: false },
             Some(hit) => Answer::Listed {
+                listings: {
+                    let standing = Listing::of(&hit.meta());
+                    let mut others: Vec<Listing> =
+                        others.into_iter().filter(|l| l != &standing).collect();
+                    others.insert(0, standing);
+                    others
+                },
                 listed: true,
-                reason: hit
-                    .reason
-                    .name()
-                    .map_or_else(|| Cow::Owned(hit.reason.0.to_string()), Cow::Borrowed),
+                reason: history::reason_text(hit.reason),
                 reason_code: hit.reason.0,
                 agency: hit.agency.as_str(),
                 listed_at: hit.listed_at.0,
@@ -176,6 +189,45 @@ impl<'a> Answer<'a> {
             },
         }
     }
+}
+
+/// For each of `hits`, the listings of its identifier besides the one the
+/// index holds: none for a miss or an identifier one agency lists (nearly
+/// every hit: nothing is read), else every listing, read from the
+/// replica's store at `store` (one read view for them all, off the async
+/// threads). The store may hold a version newer than the index that
+/// answered, by one apply at most; a failed read leaves them out.
+async fn others_of(store: &Path, hits: &[Option<&Hit<'_>>]) -> Vec<Vec<Listing>> {
+    let wanted: Vec<(usize, Kind, String)> = hits
+        .iter()
+        .enumerate()
+        .filter_map(|(at, hit)| {
+            let hit = hit.filter(|h| h.listings > 1)?;
+            Some((at, hit.kind, hit.matched.to_string()))
+        })
+        .collect();
+    let mut others: Vec<Vec<Listing>> = hits.iter().map(|_| Vec::new()).collect();
+    if wanted.is_empty() {
+        return others;
+    }
+    let store = store.to_owned();
+    let read = tokio::task::spawn_blocking(move || {
+        let ids: Vec<(Kind, &str)> = wanted.iter().map(|(_, k, v)| (*k, v.as_str())).collect();
+        history::listings(&store, &ids).map(|all| (wanted, all))
+    })
+    .await;
+    match read {
+        Ok(Ok((wanted, all))) => {
+            for ((at, ..), listings) in wanted.into_iter().zip(all) {
+                others[at] = listings;
+            }
+        }
+        Ok(Err(e)) => {
+            warn!(error = %e, "cannot read every listing of a hit from the replica's store")
+        }
+        Err(e) => warn!(error = %e, "the read of every listing of a hit failed"),
+    }
+    others
 }
 
 #[derive(Deserialize)]
@@ -250,7 +302,8 @@ async fn check_one(
     let query = one_query(query, "account|number|domain|url")?;
     let kind = parse_kind(&query.kind)?;
     let live = shared.index().ok_or_else(ApiError::no_data)?;
-    let index = live.load();
+    // Owned, so the answer may wait for a read of the store.
+    let index = live.load_full();
     let now = Timestamp::now();
     let hit = index
         .check(kind, &query.value, &shared.rules, now)
@@ -259,10 +312,11 @@ async fn check_one(
             invalid_identifier(e, raw_query.as_deref())
         })?;
     shared.metrics.lookups(kind, 1, u64::from(hit.is_some()));
+    let others = others_of(&shared.store_path, &[hit.as_ref()]).await;
     Ok(Json(OneResponse {
         version: index.header().list_version,
         freshness: shared.status.freshness(now).as_str(),
-        answer: Answer::of(hit),
+        answer: Answer::of(hit, others.into_iter().next().unwrap_or_default()),
     })
     .into_response())
 }
@@ -379,13 +433,21 @@ async fn check_batch(
         ));
     }
     let live = shared.index().ok_or_else(ApiError::no_data)?;
-    let index = live.load();
+    // Owned, so the answers may wait for a read of the store.
+    let index = live.load_full();
     let now = Timestamp::now();
     let valid: Vec<(Kind, &str)> = queries
         .iter()
         .filter_map(|q| q.as_ref().ok().copied())
         .collect();
-    let mut checked = index.check_batch(&valid, &shared.rules, now).into_iter();
+    let checked = index.check_batch(&valid, &shared.rules, now);
+    let found: Vec<Option<&Hit<'_>>> = checked
+        .iter()
+        .map(|c| c.as_ref().ok().and_then(Option::as_ref))
+        .collect();
+    let mut others = others_of(&shared.store_path, &found).await.into_iter();
+    drop(found);
+    let mut checked = checked.into_iter();
     let mut lookups = [0u64; 4];
     let mut hits = [0u64; 4];
     let mut invalid = 0u64;
@@ -402,13 +464,16 @@ async fn check_batch(
                 invalid += 1;
                 Answer::invalid(message)
             }
-            Ok((kind, _)) => match checked.next().expect("one result per valid query") {
-                Ok(hit) => {
+            Ok((kind, _)) => match (
+                checked.next().expect("one result per valid query"),
+                others.next().unwrap_or_default(),
+            ) {
+                (Ok(hit), others) => {
                     lookups[slot(kind)] += 1;
                     hits[slot(kind)] += u64::from(hit.is_some());
-                    Answer::of(hit)
+                    Answer::of(hit, others)
                 }
-                Err(e) => {
+                (Err(e), _) => {
                     invalid += 1;
                     Answer::invalid(e.to_string())
                 }

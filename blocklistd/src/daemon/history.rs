@@ -1,15 +1,16 @@
 //! What a replica can say about one identifier beyond a lookup's answer, for
-//! `GET /v1/history`: its listing as stored (expired or not) and every
+//! `GET /v1/history`: its listings as stored (expired or not) and every
 //! override that removed a listing of it (`docs/FORMAT.md` W7), with the
 //! decision and who signed it, so that an operator can tell a customer why
 //! a number stopped matching. Read from the replica's store, not from the
 //! lookup index: it serves people, not the payment path.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use blocklist_core::document::Version;
 use blocklist_core::store::{AppliedOverride, Store, StoreError};
-use blocklist_core::{EntryMeta, Identifier};
+use blocklist_core::{EntryMeta, Identifier, Kind, Reason};
 use serde::Serialize;
 
 /// The history of one identifier, as `/v1/history` answers it.
@@ -21,19 +22,20 @@ pub struct History {
     pub kind: String,
     /// Its canonical value.
     pub value: String,
-    /// Its listing, if the replica holds one (expired listings included).
-    pub listing: Option<Listing>,
+    /// Its listings, one per agency, by agency (expired listings included;
+    /// empty when not listed).
+    pub listings: Vec<Listing>,
     /// Every override that removed a listing of it, oldest first.
     pub overrides: Vec<OverrideView>,
 }
 
 /// A listing as stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Listing {
     /// The agency whose listing it is.
     pub agency: String,
-    /// Why (the reason's name, or its code).
-    pub reason: String,
+    /// Why (the reason's name, or its code in decimal).
+    pub reason: Cow<'static, str>,
     /// When it was listed.
     pub listed_at: u64,
     /// When it stops matching.
@@ -62,6 +64,40 @@ pub struct OverrideView {
     pub override_sha256: String,
 }
 
+impl Listing {
+    /// The listing `meta` says.
+    pub fn of(meta: &EntryMeta) -> Listing {
+        Listing {
+            agency: meta.agency.to_string(),
+            reason: reason_text(meta.reason),
+            listed_at: meta.listed_at.0,
+            expires_at: meta.expires_at.map(|t| t.0),
+        }
+    }
+}
+
+/// A reason as answers give it: its name, or its code in decimal for a
+/// code newer than this build.
+pub fn reason_text(reason: Reason) -> Cow<'static, str> {
+    reason
+        .name()
+        .map_or_else(|| Cow::Owned(reason.0.to_string()), Cow::Borrowed)
+}
+
+/// Every listing of each identifier of `ids` (kind, canonical value) in
+/// the store at `path`, by agency, read at one version.
+pub fn listings(path: &Path, ids: &[(Kind, &str)]) -> Result<Vec<Vec<Listing>>, StoreError> {
+    let store = Store::read_view(path)?;
+    ids.iter()
+        .map(
+            |&(kind, value)| match Identifier::from_canonical(kind, value) {
+                Ok(id) => Ok(store.listed(&id)?.iter().map(Listing::of).collect()),
+                Err(_) => Ok(Vec::new()),
+            },
+        )
+        .collect()
+}
+
 /// Reads `id`'s history from the store at `path`.
 pub fn read(path: &Path, id: &Identifier) -> Result<History, StoreError> {
     // One read transaction: the listing and the overrides of one version.
@@ -71,12 +107,7 @@ pub fn read(path: &Path, id: &Identifier) -> Result<History, StoreError> {
         version: state.version.map(Version::get),
         kind: id.kind().to_string(),
         value: id.as_str().to_owned(),
-        listing: store.listed(id)?.map(|meta: EntryMeta| Listing {
-            agency: meta.agency.to_string(),
-            reason: meta.reason.to_string(),
-            listed_at: meta.listed_at.0,
-            expires_at: meta.expires_at.map(|t| t.0),
-        }),
+        listings: store.listed(id)?.iter().map(Listing::of).collect(),
         overrides: store
             .overrides_of(id)?
             .into_iter()

@@ -150,7 +150,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
 
     // 1. The centre removes th-aoc's listing on its own authority.
     forger.forge(
-        vec![Op::Remove(listed.id.clone())],
+        vec![Op::Remove(listed.id.clone(), None)],
         std::slice::from_ref(listed),
         vec![],
         vec![],
@@ -173,7 +173,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     forger.reset(forger.serial());
     forger.forge(
-        vec![Op::Remove(listed.id.clone())],
+        vec![Op::Remove(listed.id.clone(), None)],
         std::slice::from_ref(listed),
         vec![submission_file(&removal, Timestamp::now())],
         vec![],
@@ -254,7 +254,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     let publish_key = keyfile::read_secret(&centre.publish_key).unwrap();
     forger.reset(forger.serial());
     forger.forge(
-        vec![Op::Remove(listed.id.clone())],
+        vec![Op::Remove(listed.id.clone(), None)],
         std::slice::from_ref(listed),
         vec![],
         vec![decision.sign(&[&publish_key]).unwrap()],

@@ -277,7 +277,7 @@ fn entries_expired_past_the_grace_are_removed_by_signed_deltas_from_replicas_and
         delta
             .ops
             .iter()
-            .any(|op| matches!(op, Op::Remove(id) if id.as_str() == "gone.example")),
+            .any(|op| matches!(op, Op::Remove(id, _) if id.as_str() == "gone.example")),
         "{:?}",
         delta.ops
     );

@@ -260,7 +260,7 @@ fn every_operation_of_the_openapi_description_answers_as_documented() {
         None,
         200,
     );
-    assert_eq!(history["listing"]["agency"], "th-aoc");
+    assert_eq!(history["listings"][0]["agency"], "th-aoc");
     assert_eq!(history["overrides"], json!([]));
     driver.drive("get", "/v1/history?kind=url&value=x", None, 400);
 

@@ -102,7 +102,7 @@ fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
     daemon.wait_version(2);
     assert!(!daemon.listed("number", "081-234-5678"));
     let history = daemon.json("/v1/history?kind=number&value=0812345678");
-    assert_eq!(history["listing"], serde_json::Value::Null, "{history:#}");
+    assert_eq!(history["listings"], serde_json::json!([]), "{history:#}");
     let decided = &history["overrides"][0];
     assert_eq!(decided["version"], 2, "{history:#}");
     assert_eq!(decided["agency"], "th-aoc");
@@ -133,7 +133,7 @@ fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
     let replayed = fails(&centre.publish_args(&["--override", s(&decision)]));
     assert!(replayed.contains("make a new override"), "{replayed}");
     let history = daemon.json("/v1/history?kind=number&value=0812345678");
-    assert_eq!(history["listing"]["agency"], "th-aoc", "{history:#}");
+    assert_eq!(history["listings"][0]["agency"], "th-aoc", "{history:#}");
     assert_eq!(history["overrides"].as_array().unwrap().len(), 1);
     assert!(daemon.stop());
 

@@ -197,22 +197,6 @@ fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     let answer = daemon.json("/v1/check?kind=number&value=081-234-5678");
     assert_eq!(answer["agency"], "th-aoc", "{answer}");
 
-    // th-dsi may not list it too (one identifier, several agencies: the format-2 store).
-    let relist = list_numbers(
-        &centre,
-        "th-dsi",
-        &dsi_key,
-        "dsi-add.submission",
-        &numbers,
-        "fraud",
-    );
-    let err = fails(&centre.publish_args(&["--submission", s(&relist)]));
-    assert!(
-        err.contains("number +66812345678 is listed by th-aoc; th-dsi may not list it too")
-            && err.contains("format-2 store"),
-        "{err}"
-    );
-
     // The same file again is a replay, even with the sequences file lost (a
     // publish killed before it wrote it): the centre's store recorded the
     // sequence with the delta that carried the submission.

@@ -15,12 +15,13 @@ use super::atomic::replace_file;
 use super::error::IndexError;
 use super::filter;
 use super::format::{
-    encode_agency, encode_header, Checksum, IndexHeader, IndexStats, Layout, Stacking, MAX_AGENCIES,
+    encode_agency, encode_header, AgencyRecord, Checksum, IndexHeader, IndexStats, Layout,
+    Stacking, MAX_AGENCIES,
 };
-use super::hash::{key_hash, KeyHash};
+use super::hash::key_hash;
 use super::mem::bytes_of;
 use super::table::{self, PackedMeta, Record, NEVER};
-use crate::entry::{Agency, EntryMeta, Timestamp};
+use crate::entry::{EntryMeta, Reason, Standing, Timestamp};
 use crate::kind::Kind;
 
 /// How many seeds to try before giving up on distinct fingerprints. One
@@ -98,11 +99,8 @@ impl IndexBuilder {
                 hashed.add(kind, value.as_ref(), meta.borrow())?;
             }
             match self.write_or_repeat(path, hashed)? {
-                Ok(stats) => return Ok(stats),
-                Err(Repeat::SameKey(key)) => return Err(name_duplicate(entries(), seed, key)),
-                Err(Repeat::SameFingerprint) => {
-                    seed = xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes())
-                }
+                Some(stats) => return Ok(stats),
+                None => seed = xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes()),
             }
         }
         Err(IndexError::SeedsExhausted {
@@ -122,14 +120,14 @@ impl IndexBuilder {
 
     /// Writes, as [`IndexBuilder::write`] does, the index of the entries in
     /// `hashed`. `Ok(None)` when two of them share a fingerprint under its
-    /// seed (about 3 in a million at 10 million entries) or one identifier
-    /// came twice: the entries are needed again, for [`IndexBuilder::write`].
+    /// seed (about 3 in a million at 10 million entries): the entries are
+    /// needed again, for [`IndexBuilder::write`].
     pub fn write_hashed(
         &self,
         path: &Path,
         hashed: HashedEntries,
     ) -> Result<Option<IndexStats>, IndexError> {
-        Ok(self.write_or_repeat(path, hashed)?.ok())
+        self.write_or_repeat(path, hashed)
     }
 
     fn first_seed(&self) -> Result<u64, IndexError> {
@@ -141,22 +139,28 @@ impl IndexBuilder {
         }
     }
 
-    /// Writes the index of `hashed`, unless two records share a fingerprint.
+    /// Writes the index of `hashed`, each identifier's listings made one
+    /// record, unless two identifiers share a fingerprint (`None`).
     fn write_or_repeat(
         &self,
         path: &Path,
         hashed: HashedEntries,
-    ) -> Result<Result<IndexStats, Repeat>, IndexError> {
+    ) -> Result<Option<IndexStats>, IndexError> {
         let HashedEntries {
             seed,
-            agencies,
+            mut agencies,
             mut records,
         } = hashed;
-        records.sort_unstable_by_key(|r| r.key.fingerprint);
-        match first_repeat(&records) {
-            None => self.write_records(path, seed, records, &agencies).map(Ok),
-            Some(repeat) => Ok(Err(repeat)),
+        // By whole key, so an identifier's listings come together.
+        records.sort_unstable_by_key(|r| (r.key.fingerprint, r.key.position));
+        let records = one_per_identifier(records, &mut agencies)?;
+        if records
+            .windows(2)
+            .any(|pair| pair[0].key.fingerprint == pair[1].key.fingerprint)
+        {
+            return Ok(None);
         }
+        self.write_records(path, seed, records, &agencies).map(Some)
     }
 
     fn write_records(
@@ -182,7 +186,7 @@ pub(crate) struct Contents<'a> {
     pub(crate) table: &'a table::Table,
     /// Entries in `table`.
     pub(crate) entries: usize,
-    pub(crate) agencies: &'a [Agency],
+    pub(crate) agencies: &'a [AgencyRecord],
     pub(crate) stacking: Stacking,
     /// An overlay's key section (empty for a full index).
     pub(crate) keys: &'a [u8],
@@ -194,7 +198,7 @@ impl<'a> Contents<'a> {
         seed: u64,
         table: &'a table::Table,
         entries: usize,
-        agencies: &'a [Agency],
+        agencies: &'a [AgencyRecord],
     ) -> Contents<'a> {
         Contents {
             seed,
@@ -270,31 +274,46 @@ pub(crate) fn write_file(
     Ok(layout.stats(*entries as u64))
 }
 
-/// Agencies in first-seen order, each named by its position.
+/// Agency records in first-seen order, each named by its position.
 #[derive(Default)]
 pub(crate) struct AgencyTable {
-    pub(crate) names: Vec<Agency>,
-    ids: HashMap<Agency, u16>,
+    pub(crate) names: Vec<AgencyRecord>,
+    ids: HashMap<AgencyRecord, u16>,
 }
 
 impl AgencyTable {
-    /// The table of an existing index, to which new agencies are appended.
-    pub(crate) fn of(names: &[Agency]) -> AgencyTable {
+    /// The table of an existing index, to which new records are appended.
+    pub(crate) fn of(names: &[AgencyRecord]) -> AgencyTable {
         AgencyTable {
             names: names.to_vec(),
             ids: names.iter().cloned().zip(0..).collect(),
         }
     }
 
-    fn id(&mut self, agency: &Agency) -> Result<u16, IndexError> {
-        if let Some(&id) = self.ids.get(agency) {
+    fn id(&mut self, record: AgencyRecord) -> Result<u16, IndexError> {
+        if let Some(&id) = self.ids.get(&record) {
             return Ok(id);
         }
         let id = u16::try_from(self.names.len())
             .map_err(|_| IndexError::TooManyAgencies { max: MAX_AGENCIES })?;
-        self.names.push(agency.clone());
-        self.ids.insert(agency.clone(), id);
+        self.names.push(record.clone());
+        self.ids.insert(record, id);
         Ok(id)
+    }
+
+    /// The standing a packed record holds.
+    fn unpack(&self, meta: &PackedMeta) -> Standing {
+        let (agency, listings) = &self.names[usize::from(meta.agency)];
+        Standing {
+            meta: EntryMeta {
+                reason: Reason(meta.reason),
+                agency: agency.clone(),
+                listed_at: Timestamp(u64::from(meta.listed_at)),
+                expires_at: (meta.expires_at != table::NEVER)
+                    .then_some(Timestamp(u64::from(meta.expires_at))),
+            },
+            listings: *listings,
+        }
     }
 }
 
@@ -318,24 +337,32 @@ impl HashedEntries {
         }
     }
 
-    /// Adds an entry (its value canonical, as the store holds it).
+    /// Adds one agency's listing of an identifier (its value canonical, as
+    /// the store holds it): an identifier's listings may come in any order,
+    /// and make one record ([`Standing`]).
     pub fn add(&mut self, kind: Kind, value: &str, meta: &EntryMeta) -> Result<(), IndexError> {
         self.records.push(Record {
             key: key_hash(self.seed, kind, value),
-            meta: pack(kind, value, meta, &mut self.agencies)?,
+            meta: pack(
+                kind,
+                value,
+                &Standing::one(meta.clone()),
+                &mut self.agencies,
+            )?,
         });
         Ok(())
     }
 }
 
-/// The stored form of `meta`; times must fit 32-bit seconds since the Unix
-/// epoch (with `u32::MAX` kept for "never expires").
+/// The stored form of `standing`; times must fit 32-bit seconds since the
+/// Unix epoch (with `u32::MAX` kept for "never expires").
 pub(crate) fn pack(
     kind: Kind,
     value: &str,
-    meta: &EntryMeta,
+    standing: &Standing,
     agencies: &mut AgencyTable,
 ) -> Result<PackedMeta, IndexError> {
+    let meta = &standing.meta;
     let out_of_range = |field, time| IndexError::TimeOutOfRange {
         kind,
         value: value.to_owned(),
@@ -353,51 +380,48 @@ pub(crate) fn pack(
     };
     Ok(PackedMeta {
         reason: meta.reason.0,
-        agency: agencies.id(&meta.agency)?,
+        agency: agencies.id((meta.agency.clone(), standing.listings))?,
         listed_at,
         expires_at,
     })
 }
 
-enum Repeat {
-    /// Two entries with the same full hash: the same identifier given twice.
-    SameKey(KeyHash),
-    /// Two different entries share a fingerprint: try another seed.
-    SameFingerprint,
-}
-
-/// The first repeated fingerprint in records sorted by fingerprint.
-fn first_repeat(records: &[Record]) -> Option<Repeat> {
-    records
-        .windows(2)
-        .find(|pair| pair[0].key.fingerprint == pair[1].key.fingerprint)
-        .map(|pair| {
-            if pair[0].key == pair[1].key {
-                Repeat::SameKey(pair[0].key)
-            } else {
-                Repeat::SameFingerprint
+/// `records` (sorted by key) with each run of one identifier's listings
+/// made the one record of its standing ([`Standing::merge`]).
+fn one_per_identifier(
+    records: Vec<Record>,
+    agencies: &mut AgencyTable,
+) -> Result<Vec<Record>, IndexError> {
+    let mut out: Vec<Record> = Vec::with_capacity(records.len());
+    let mut merged: Option<Standing> = None;
+    for record in records {
+        match out.last_mut() {
+            Some(last) if last.key == record.key => {
+                let standing = merged
+                    .take()
+                    .unwrap_or_else(|| agencies.unpack(&last.meta))
+                    .merge(agencies.unpack(&record.meta));
+                last.meta = repack(&standing, agencies)?;
+                merged = Some(standing);
             }
-        })
+            _ => {
+                merged = None;
+                out.push(record);
+            }
+        }
+    }
+    Ok(out)
 }
 
-/// Reads the entries again to name the identifier that hashed to `key` twice.
-fn name_duplicate<I, S, M>(entries: I, seed: u64, key: KeyHash) -> IndexError
-where
-    I: IntoIterator<Item = (Kind, S, M)>,
-    S: AsRef<str>,
-{
-    entries
-        .into_iter()
-        .find(|(kind, value, _)| key_hash(seed, *kind, value.as_ref()) == key)
-        .map_or_else(
-            || IndexError::SourceChanged {
-                detail: "a duplicate seen on the first pass is gone on the second".into(),
-            },
-            |(kind, value, _)| IndexError::DuplicateEntry {
-                kind,
-                value: value.as_ref().to_owned(),
-            },
-        )
+/// The stored form of a standing already packed once (its times fit).
+fn repack(standing: &Standing, agencies: &mut AgencyTable) -> Result<PackedMeta, IndexError> {
+    let meta = &standing.meta;
+    Ok(PackedMeta {
+        reason: meta.reason.0,
+        agency: agencies.id((meta.agency.clone(), standing.listings))?,
+        listed_at: meta.listed_at.0 as u32,
+        expires_at: meta.expires_at.map_or(NEVER, |t| t.0 as u32),
+    })
 }
 
 /// Places the records, adding an eighth more buckets whenever some entry

@@ -17,7 +17,7 @@ use crate::entry::{Agency, Timestamp};
 pub(crate) const MAGIC: [u8; 8] = *b"BLKIDX\r\n";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 5;
+pub const FORMAT_VERSION: u8 = 6;
 
 /// Size of the fixed header; sections start after it.
 pub(crate) const HEADER_LEN: usize = 256;
@@ -25,8 +25,16 @@ pub(crate) const HEADER_LEN: usize = 256;
 /// Filter blocks and table buckets are each one cache line.
 pub(crate) const LINE: u64 = 64;
 
-/// Size of one agency record: a length byte and up to 31 ASCII bytes.
-pub(crate) const AGENCY_RECORD: usize = 1 + Agency::MAX_LEN;
+/// Size of one agency record: a length byte, up to 31 ASCII bytes, and the
+/// number of listings (u32) of the identifiers whose records name it: a
+/// record names the agency of the listing that stands for its identifier
+/// and how many it has ([`crate::Standing`]), so an identifier listed by
+/// several agencies costs the table's slot nothing more.
+pub(crate) const AGENCY_RECORD: usize = 1 + Agency::MAX_LEN + 4;
+
+/// One record of an index's agency table: the agency of a listing that
+/// stands for its identifier, and the identifier's number of listings.
+pub(crate) type AgencyRecord = (Agency, u32);
 
 /// Where the checksum sits in the header; it covers every other byte of the file.
 const CHECKSUM_AT: usize = 152;
@@ -52,7 +60,8 @@ pub struct IndexHeader {
     pub state_digest: [u8; 32],
     /// When the list data was created.
     pub created_at: Timestamp,
-    /// How many entries the index holds.
+    /// How many identifiers the index holds (one record each, however many
+    /// agencies list it).
     pub entries: u64,
 }
 
@@ -307,28 +316,38 @@ impl Checksum {
 }
 
 /// One agency record.
-pub(crate) fn encode_agency(agency: &Agency) -> [u8; AGENCY_RECORD] {
+pub(crate) fn encode_agency((agency, listings): &AgencyRecord) -> [u8; AGENCY_RECORD] {
     let text = agency.as_str().as_bytes();
     let mut out = [0u8; AGENCY_RECORD];
     // Agency guarantees 1..=31 ASCII bytes, so the length fits a byte.
     out[0] = text.len() as u8;
     out[1..1 + text.len()].copy_from_slice(text);
+    out[1 + Agency::MAX_LEN..].copy_from_slice(&listings.to_le_bytes());
     out
 }
 
-/// The agency table, each record checked as [`Agency::new`] would.
-pub(crate) fn decode_agencies(path: &Path, bytes: &[u8]) -> Result<Vec<Agency>, IndexError> {
+/// The agency table, each record's agency checked as [`Agency::new`] would
+/// and its number of listings at least 1.
+pub(crate) fn decode_agencies(path: &Path, bytes: &[u8]) -> Result<Vec<AgencyRecord>, IndexError> {
     bytes
         .chunks_exact(AGENCY_RECORD)
         .enumerate()
         .map(|(i, record)| {
             let len = usize::from(record[0]).min(Agency::MAX_LEN);
-            std::str::from_utf8(&record[1..1 + len])
+            let agency = std::str::from_utf8(&record[1..1 + len])
                 .ok()
                 .and_then(|text| Agency::new(text).ok())
                 .ok_or_else(|| {
                     IndexError::corrupt(path, format!("agency record {i} is not a valid agency id"))
-                })
+                })?;
+            let count: [u8; 4] = record[1 + Agency::MAX_LEN..].try_into().expect("4 bytes");
+            match u32::from_le_bytes(count) {
+                0 => Err(IndexError::corrupt(
+                    path,
+                    format!("agency record {i} counts no listing"),
+                )),
+                listings => Ok((agency, listings)),
+            }
         })
         .collect()
 }

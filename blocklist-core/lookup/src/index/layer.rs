@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use super::error::IndexError;
 use super::filter::{self, Block};
 use super::format::{
-    decode_agencies, decode_header, Checksum, IndexHeader, IndexStats, Stacking, HEADER_LEN,
+    decode_agencies, decode_header, AgencyRecord, Checksum, IndexHeader, IndexStats, Stacking,
+    HEADER_LEN,
 };
 use super::hash::{key_hash, Fingerprinted, KeyHash};
 use super::identity::FileIdentity;
 use super::mem::{map_file, MappedSections};
 use super::table::{self, Bucket, PackedMeta, NEVER};
-use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use crate::entry::{EntryMeta, Reason, Standing, Timestamp};
 use crate::kind::Kind;
 
 /// One index file, opened and validated.
@@ -28,7 +29,7 @@ pub(crate) struct Layer {
     pub(crate) stats: IndexStats,
     pub(crate) seed: u64,
     pub(crate) home_buckets: usize,
-    pub(crate) agencies: Vec<Agency>,
+    pub(crate) agencies: Vec<AgencyRecord>,
     /// The checksum stored in the header (what an overlay names its base by).
     pub(crate) checksum: u64,
     /// An overlay's identifiers, in file order (empty for a full index).
@@ -206,14 +207,19 @@ impl Layer {
         table::find(self.buckets(), self.home_buckets, &key.key())
     }
 
-    /// A stored record's metadata, its agency resolved.
-    pub(crate) fn unpack(&self, meta: PackedMeta) -> EntryMeta {
-        EntryMeta {
-            reason: Reason(meta.reason),
-            // Open checked that every stored agency index is in the table.
-            agency: self.agencies[usize::from(meta.agency)].clone(),
-            listed_at: Timestamp(u64::from(meta.listed_at)),
-            expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
+    /// A stored record's standing, its agency resolved.
+    pub(crate) fn unpack(&self, meta: PackedMeta) -> Standing {
+        // Open checked that every stored agency index is in the table.
+        let (agency, listings) = &self.agencies[usize::from(meta.agency)];
+        Standing {
+            meta: EntryMeta {
+                reason: Reason(meta.reason),
+                agency: agency.clone(),
+                listed_at: Timestamp(u64::from(meta.listed_at)),
+                expires_at: (meta.expires_at != NEVER)
+                    .then_some(Timestamp(u64::from(meta.expires_at))),
+            },
+            listings: *listings,
         }
     }
 

@@ -43,8 +43,11 @@ pub struct Hit<'a> {
     pub matched: Cow<'a, str>,
     /// Why it is listed.
     pub reason: Reason,
-    /// Who listed it (borrowed from the index).
+    /// Who listed it (borrowed from the index): of its listings, the one
+    /// that stands for it ([`crate::Standing`]).
     pub agency: &'a Agency,
+    /// How many agencies list it (at least 1).
+    pub listings: u32,
     /// When it was listed.
     pub listed_at: Timestamp,
     /// When it stops matching, if ever.
@@ -732,7 +735,8 @@ pub(super) fn hit<'a>(
         matched,
         reason: Reason(meta.reason),
         // Open checked that every stored agency index is in the table.
-        agency: &layer.agencies[usize::from(meta.agency)],
+        agency: &layer.agencies[usize::from(meta.agency)].0,
+        listings: layer.agencies[usize::from(meta.agency)].1,
         listed_at: Timestamp(u64::from(meta.listed_at)),
         expires_at: (meta.expires_at != NEVER).then_some(Timestamp(u64::from(meta.expires_at))),
     }

@@ -29,8 +29,8 @@ use super::format::{IndexHeader, IndexStats, Stacking, MAX_KEY_LEN};
 use super::hash::key_hash;
 use super::layer::encode_keys;
 use super::lookup::{base_path, LookupIndex};
-use super::table::Record;
-use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use super::table::{PackedMeta, Record};
+use crate::entry::{Agency, EntryMeta, Reason, Standing, Timestamp};
 use crate::kind::Kind;
 
 /// One change to the list, as an overlay records it.
@@ -40,8 +40,9 @@ pub struct Change {
     pub kind: Kind,
     /// The identifier, canonical.
     pub value: String,
-    /// The entry as of the change; `None` for a removal.
-    pub meta: Option<EntryMeta>,
+    /// The identifier's standing as of the change (its listings, made one
+    /// record); `None` once it has none.
+    pub standing: Option<Standing>,
 }
 
 /// The stored `listed_at` that marks a removal: past
@@ -60,7 +61,26 @@ fn removal() -> EntryMeta {
     }
 }
 
+/// Whether an overlay's record is an entry, not a removal.
+fn is_entry(meta: &PackedMeta) -> bool {
+    meta.expires_at != 0 || meta.listed_at != REMOVED_LISTED_AT
+}
+
 impl LookupIndex {
+    /// The record of exactly `canonical` (no parent domain), expired or
+    /// not: its standing, or `None` when it is not in the index (or an
+    /// overlay removed it). For a writer working out the next version, not
+    /// for lookups.
+    pub fn standing(&self, kind: Kind, canonical: &str) -> Option<Standing> {
+        let key = key_hash(self.base().seed, kind, canonical);
+        if let Some(overlay) = self.overlay() {
+            if let Some(meta) = overlay.find(&key) {
+                return is_entry(&meta).then(|| overlay.unpack(meta));
+            }
+        }
+        self.base().find(&key).map(|meta| self.base().unpack(meta))
+    }
+
     /// The changes its overlay records (none without one), in file order.
     pub fn overlay_changes(&self) -> Vec<Change> {
         let Some(overlay) = self.overlay() else {
@@ -75,8 +95,7 @@ impl LookupIndex {
                 Some(Change {
                     kind: *kind,
                     value: value.clone(),
-                    meta: (meta.expires_at != 0 || meta.listed_at != REMOVED_LISTED_AT)
-                        .then(|| overlay.unpack(meta)),
+                    standing: is_entry(&meta).then(|| overlay.unpack(meta)),
                 })
             })
             .collect()
@@ -96,7 +115,7 @@ impl LookupIndex {
     ///
     /// ```
     /// use blocklist_lookup::index::{Change, IndexBuilder, IndexHeader, LookupIndex};
-    /// use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Timestamp};
+    /// use blocklist_lookup::{Agency, EntryMeta, Kind, Reason, Standing, Timestamp};
     ///
     /// let meta = EntryMeta {
     ///     reason: Reason::SCAM_CALL,
@@ -111,8 +130,8 @@ impl LookupIndex {
     /// let base = LookupIndex::adopt_base(&built, &published)?;
     ///
     /// let changes = [
-    ///     Change { kind: Kind::Number, value: "+66812345678".into(), meta: None },
-    ///     Change { kind: Kind::Number, value: "+66899999999".into(), meta: Some(meta.clone()) },
+    ///     Change { kind: Kind::Number, value: "+66812345678".into(), standing: None },
+    ///     Change { kind: Kind::Number, value: "+66899999999".into(), standing: Some(Standing::one(meta.clone())) },
     /// ];
     /// let version_2 = IndexHeader::new(2, [2; 32], Timestamp(2), 1);
     /// base.write_overlay(&published, &published, &version_2, changes)?;
@@ -139,11 +158,11 @@ impl LookupIndex {
                 expected,
             });
         }
-        let mut latest: HashMap<(Kind, String), Option<EntryMeta>> = HashMap::new();
+        let mut latest: HashMap<(Kind, String), Option<Standing>> = HashMap::new();
         for change in self.overlay_changes().into_iter().chain(changes) {
-            latest.insert((change.kind, change.value), change.meta);
+            latest.insert((change.kind, change.value), change.standing);
         }
-        let removal = removal();
+        let removal = Standing::one(removal());
         let mut agencies = AgencyTable::default();
         let mut records = Vec::with_capacity(latest.len());
         for ((kind, value), meta) in &latest {
@@ -156,7 +175,7 @@ impl LookupIndex {
             // An entry listed past the last time would read back as a removal.
             if let Some(time) = meta
                 .as_ref()
-                .map(|m| m.listed_at)
+                .map(|m| m.meta.listed_at)
                 .filter(|&t| t > EntryMeta::LAST_TIME)
             {
                 return Err(IndexError::TimeOutOfRange {

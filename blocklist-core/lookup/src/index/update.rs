@@ -9,7 +9,6 @@
 //! no stale bits. Cost: one pass over the table plus the writes, instead of
 //! reading and hashing every entry again.
 
-use std::borrow::Borrow;
 use std::path::Path;
 
 use super::build::{pack, write_file, AgencyTable, Contents};
@@ -18,7 +17,7 @@ use super::format::{IndexHeader, IndexStats};
 use super::hash::key_hash;
 use super::lookup::LookupIndex;
 use super::table::{AddFault, Editor, Record};
-use crate::entry::{EntryMeta, Timestamp};
+use crate::entry::{Standing, Timestamp};
 use crate::kind::Kind;
 
 /// The fullest an updated table may get, as entries per slot (numerator,
@@ -29,9 +28,10 @@ const MAX_UPDATED_LOAD: (u64, u64) = (9, 10);
 impl LookupIndex {
     /// Writes, atomically at `path` (temporary file, fsync, rename, fsync of
     /// the directory), a new full index holding this index's entries (its
-    /// overlay's changes merged into its base) minus `removed`, plus `added`,
-    /// with the given header fields. An update of an
-    /// entry is a removal of its key plus an addition. Removals are applied
+    /// overlay's changes merged into its base) minus `removed`, plus `added`
+    /// (each identifier's standing: its listings made one record), with the
+    /// given header fields. An update of an entry is a removal of its key
+    /// plus an addition. Removals are applied
     /// before additions. Values are canonical, as for [`IndexBuilder`](super::IndexBuilder).
     ///
     /// The store keeps the index consistent with itself, so a change that
@@ -94,7 +94,7 @@ impl LookupIndex {
         RS: AsRef<str>,
         A: IntoIterator<Item = (Kind, AS, M)>,
         AS: AsRef<str>,
-        M: Borrow<EntryMeta>,
+        M: Into<Standing>,
     {
         let base = self.base();
         let seed = base.seed;
@@ -108,7 +108,7 @@ impl LookupIndex {
         for change in self.overlay_changes() {
             let key = key_hash(seed, change.kind, &change.value);
             table.remove(&key);
-            if let Some(meta) = &change.meta {
+            if let Some(meta) = &change.standing {
                 let record = Record {
                     key,
                     meta: pack(change.kind, &change.value, meta, &mut agencies)?,
@@ -135,10 +135,10 @@ impl LookupIndex {
             }
         }
         for (kind, value, meta) in added {
-            let (value, meta) = (value.as_ref(), meta.borrow());
+            let (value, standing) = (value.as_ref(), meta.into());
             let record = Record {
                 key: key_hash(seed, kind, value),
-                meta: pack(kind, value, meta, &mut agencies)?,
+                meta: pack(kind, value, &standing, &mut agencies)?,
             };
             match table.add(&record) {
                 Ok(()) => {}

@@ -7,7 +7,7 @@ use blocklist_lookup::index::{
     key_hash, Hit, IndexBuilder, IndexError, IndexHeader, LookupIndex, FORMAT_VERSION,
 };
 use blocklist_lookup::normalise::{answering_parents, domain_candidates, has_canonical_shape};
-use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Timestamp};
+use blocklist_lookup::{Agency, EntryMeta, Identifier, Kind, Reason, Rules, Standing, Timestamp};
 
 const NOW: Timestamp = Timestamp(1_750_000_000);
 
@@ -297,19 +297,115 @@ mod build_errors {
             })
         ));
     }
+}
+
+// An identifier listed by several agencies: one record, the listing that
+// stands for it and the count (`Standing`), however its listings come.
+mod several_agencies {
+    use super::*;
+    use proptest::prelude::*;
+
+    const AGENCIES: [&str; 4] = ["bank-004", "th-aoc", "th-dsi", "th-nbtc"];
 
     #[test]
-    fn a_duplicate_identifier_is_rejected_by_name() {
-        let m = meta(Reason::FRAUD, "a", 1, None);
-        let entries = vec![
-            (Kind::Number, "+66800000001".into(), m.clone()),
-            (Kind::Number, "+66800000002".into(), m.clone()),
-            (Kind::Number, "+66800000001".into(), m),
+    fn the_longest_matching_listing_stands_and_the_count_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.idx");
+        let listings = [
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::FRAUD, "th-aoc", 10, Some(500)),
+            ),
+            (
+                Kind::Number,
+                "+66800000002",
+                meta(Reason::FRAUD, "th-aoc", 10, None),
+            ),
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::SCAM_CALL, "th-dsi", 20, Some(900)),
+            ),
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::MULE_ACCOUNT, "bank-004", 5, Some(100)),
+            ),
         ];
-        assert!(matches!(
-            build(&entries),
-            Err(IndexError::DuplicateEntry { kind: Kind::Number, ref value }) if value == "+66800000001"
-        ));
+        IndexBuilder::new(1, [0; 32], Timestamp(0))
+            .write(&path, || listings.iter().map(|(k, v, m)| (*k, *v, m)))
+            .unwrap();
+        let index = LookupIndex::open(&path).unwrap();
+        assert_eq!(index.header().entries, 2, "one record per identifier");
+        // Until 900 th-dsi's listing is in force, and stands.
+        let hit = index
+            .lookup_canonical(Kind::Number, "+66800000001", Timestamp(600))
+            .unwrap();
+        assert_eq!(
+            (hit.agency.as_str(), hit.listings, hit.reason),
+            ("th-dsi", 3, Reason::SCAM_CALL)
+        );
+        assert!(index
+            .lookup_canonical(Kind::Number, "+66800000001", Timestamp(900))
+            .is_none());
+        let alone = index
+            .lookup_canonical(Kind::Number, "+66800000002", Timestamp(600))
+            .unwrap();
+        assert_eq!((alone.agency.as_str(), alone.listings), ("th-aoc", 1));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Listings of a few identifiers by random agencies, fed in a random
+        /// order to the builder and to the streaming hasher: every lookup
+        /// answers with `Standing::of` its listings, at any time.
+        #[test]
+        fn lookups_answer_the_standing_of_every_listing(
+            listed in prop::collection::btree_map(
+                (0u8..12, 0usize..4),
+                (1u64..50, prop::option::of(1u64..100)),
+                1..40,
+            ),
+            order in any::<u64>(),
+            now in 0u64..110,
+        ) {
+            let value = |i: u8| format!("+668000000{i:02}");
+            let mut listings: Vec<(Kind, String, EntryMeta)> = listed
+                .iter()
+                .map(|(&(i, a), &(at, exp))| (Kind::Number, value(i), meta(Reason::FRAUD, AGENCIES[a], at, exp)))
+                .collect();
+            // A shuffle: listings of one identifier need not come together.
+            let mut rng = order;
+            for i in (1..listings.len()).rev() {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                listings.swap(i, (rng >> 33) as usize % (i + 1));
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let (written, hashed) = (dir.path().join("w.idx"), dir.path().join("h.idx"));
+            let builder = IndexBuilder::new(1, [0; 32], Timestamp(0)).seed(order);
+            builder.write(&written, || listings.iter().map(|(k, v, m)| (*k, v.as_str(), m))).unwrap();
+            let mut hasher = builder.hasher(listings.len() as u64).unwrap();
+            for (k, v, m) in &listings {
+                hasher.add(*k, v, m).unwrap();
+            }
+            prop_assume!(builder.write_hashed(&hashed, hasher).unwrap().is_some());
+            for path in [&written, &hashed] {
+                let index = LookupIndex::open(path).unwrap();
+                for i in 0u8..12 {
+                    let of_i = listings.iter().filter(|(_, v, _)| *v == value(i)).map(|(_, _, m)| m.clone());
+                    let want = Standing::of(of_i).filter(|s| s.meta.is_active(Timestamp(now)));
+                    let v = value(i);
+                    let got = index.lookup_canonical(Kind::Number, &v, Timestamp(now));
+                    prop_assert_eq!(
+                        got.map(|h| Standing { meta: h.meta(), listings: h.listings }),
+                        want,
+                        "{}", value(i)
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -1349,7 +1445,7 @@ mod overlay {
                 let changes = changes.iter().map(|((kind, value), meta)| Change {
                     kind: *kind,
                     value: value.clone(),
-                    meta: meta.clone(),
+                    standing: meta.clone().map(Standing::one),
                 });
                 let staged = dir.path().join("staged.idx");
                 current

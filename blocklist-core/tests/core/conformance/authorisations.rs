@@ -14,7 +14,29 @@ use blocklist_core::verify::AuthorityError;
 use blocklist_core::*;
 
 use super::submissions::{self, REGISTRY};
-use super::{encode, key, key_set, seal, variant_of, verify_refusal, wire, Cases, DAY, LIST, T0};
+use super::{
+    after_ops, encode, key, key_set, seal, variant_of, verify_refusal, wire, Cases, DAY, LIST, T0,
+};
+
+/// An override's removed listing as docs/FORMAT.md writes it.
+#[derive(serde::Serialize)]
+struct WireListing {
+    kind: u16,
+    value: String,
+    agency: String,
+    listed_at: u64,
+}
+
+/// An override as docs/FORMAT.md writes it.
+#[derive(serde::Serialize)]
+struct WireOverride {
+    list: String,
+    made_at: u64,
+    why: u16,
+    note: String,
+    removals: Vec<WireListing>,
+    extensions: Vec<wire::Extension>,
+}
 
 /// A carried submission as docs/FORMAT.md writes it.
 #[derive(serde::Serialize)]
@@ -103,20 +125,13 @@ fn delta(
     ops: Vec<Op>,
     carried: Vec<CarriedSubmission>,
 ) -> Delta {
-    let mut after: BTreeMap<Identifier, Entry> =
-        held.iter().map(|e| (e.id.clone(), e.clone())).collect();
-    for op in &ops {
-        match op {
-            Op::Add(e) | Op::Update(e) => after.insert(e.id.clone(), e.clone()),
-            Op::Remove(id) => after.remove(id),
-        };
-    }
+    let state = ListState::of(&after_ops(held, &ops));
     Delta {
         list: list(),
         version: Version::new(version).unwrap(),
         created_at: Timestamp(created_at),
         ops,
-        state: ListState::of(after.values()),
+        state,
         submissions: carried,
         overrides: vec![],
         extensions: vec![],
@@ -348,7 +363,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
             2,
             T0,
             std::slice::from_ref(&labelled),
-            vec![Op::Remove(number("78"))],
+            vec![Op::Remove(number("78"), None)],
             vec![],
         )),
     );
@@ -361,7 +376,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
             2,
             early,
             &held1,
-            vec![Op::Remove(number("78"))],
+            vec![Op::Remove(number("78"), None)],
             vec![],
         )),
     );
@@ -384,7 +399,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
         "W5",
         "valid/authority-2-own-removal.delta",
         "ok",
-        vec![Op::Remove(number("78"))],
+        vec![Op::Remove(number("78"), None)],
         vec![carried(
             "th-aoc",
             &aoc,
@@ -420,7 +435,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
         "W5",
         "authority/removal-by-another-agency.delta",
         "!Refused.Authority.Refused.OwnedByAnother",
-        vec![Op::Remove(number("78"))],
+        vec![Op::Remove(number("78"), None)],
         vec![carried(
             "th-dsi",
             &dsi,
@@ -466,7 +481,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
         "W6",
         "authority/removal-without-submission.delta",
         "!Refused.Authority.Unauthorised",
-        vec![Op::Remove(number("78"))],
+        vec![Op::Remove(number("78"), None)],
         vec![],
     );
     version2(
@@ -488,13 +503,16 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
         "W6",
         "authority/agency-listing-moved-to-label.delta",
         "!Refused.Authority.Unauthorised",
-        vec![Op::Update(entry(
-            number("78"),
-            Reason::SCAM_CALL,
-            "centre-desk",
-            accepted1,
-            None,
-        ))],
+        vec![
+            Op::Remove(number("78"), Some(Agency::new("th-aoc").unwrap())),
+            Op::Add(entry(
+                number("78"),
+                Reason::SCAM_CALL,
+                "centre-desk",
+                accepted1,
+                None,
+            )),
+        ],
         vec![],
     );
     version2(
@@ -502,7 +520,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
         "W6",
         "valid/authority-2-expired-removal.delta",
         "ok",
-        vec![Op::Remove(number("79"))],
+        vec![Op::Remove(number("79"), None)],
         vec![],
     );
     version2(
@@ -522,6 +540,168 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
     override_cases(c, root1, &held1);
     snapshot_sequences(c);
     snapshot_past_overrides(c);
+    two_agency_cases(c, &held1);
+}
+
+/// One identifier listed by two agencies (format 2): version 2, a day after
+/// `valid/authority-1.delta` (which lists `held1`), carries th-aoc's and
+/// th-dsi's submissions each listing `+66812345676` (W3 keys on the
+/// listing); each version 3, two days after version 1, changes one or both
+/// of those listings.
+fn two_agency_cases(c: &mut Cases, held1: &[Entry]) {
+    let (aoc, dsi) = (key(7), key(9));
+    let r1 = "valid/root-1.root";
+    let (day, d1) = (T0 + DAY, "valid/authority-1.delta");
+    let accepted2 = day - 60;
+    let shared = number("76");
+    let listed = |agency| entry(shared.clone(), Reason::SCAM_CALL, agency, accepted2, None);
+    let (by_aoc, by_dsi) = (listed("th-aoc"), listed("th-dsi"));
+    let asked = vec![listing(shared.clone(), Reason::SCAM_CALL, None)];
+    let both = delta(
+        2,
+        day,
+        held1,
+        vec![Op::Add(by_aoc.clone()), Op::Add(by_dsi.clone())],
+        vec![
+            carried("th-aoc", &aoc, 2, accepted2, asked.clone()),
+            carried("th-dsi", &dsi, 1, accepted2, asked),
+        ],
+    );
+    let d2 = "valid/authority-2-two-agencies.delta";
+    c.add("W3", d2, &registered(r1, &[d1]), "ok", &signed(&both));
+
+    let held2 = after_ops(held1, &both.ops);
+    let (day2, before) = (T0 + 2 * DAY, [d1, d2]);
+    let accepted3 = day2 - 60;
+    let aoc_removal = || carried("th-aoc", &aoc, 3, accepted3, vec![removal(shared.clone())]);
+    let remove =
+        |agency: Option<&Entry>| Op::Remove(shared.clone(), agency.map(|e| e.meta.agency.clone()));
+    let version3 = |c: &mut Cases, rule, file: &str, expected: &str, ops| {
+        c.add(
+            rule,
+            file,
+            &registered(r1, &before),
+            expected,
+            &signed(&delta(3, day2, &held2, ops, vec![aoc_removal()])),
+        );
+    };
+    version3(
+        c,
+        "W5",
+        "valid/authority-3-one-agency-removal.delta",
+        "ok",
+        vec![remove(Some(&by_aoc))],
+    );
+    version3(
+        c,
+        "W6",
+        "authority/removal-of-other-agency-listing.delta",
+        "!Refused.Authority.Unauthorised",
+        vec![remove(Some(&by_dsi))],
+    );
+    version3(
+        c,
+        "W6",
+        "authority/whole-removal-asked-by-one-agency.delta",
+        "!Refused.Authority.Refused.OwnedByAnother",
+        vec![remove(None)],
+    );
+
+    // An override removing both listings, made an hour before version 3,
+    // signed by the override keys `0a` and `0b`.
+    let judges = [key(0x0a), key(0x0b)];
+    let upheld = decision(day2 - 3600, vec![named(&by_aoc), named(&by_dsi)]);
+    let wire_listing = |e: &Entry| WireListing {
+        kind: e.id.kind().code(),
+        value: e.id.as_str().into(),
+        agency: e.meta.agency.as_str().into(),
+        listed_at: e.meta.listed_at.0,
+    };
+    let wire_override = |removals: Vec<WireListing>| WireOverride {
+        list: LIST.into(),
+        made_at: upheld.made_at.0,
+        why: upheld.why.0,
+        note: upheld.note.clone(),
+        removals,
+        extensions: vec![],
+    };
+    assert_eq!(
+        upheld.encode_payload().unwrap(),
+        encode(&wire_override(vec![
+            wire_listing(&by_aoc),
+            wire_listing(&by_dsi)
+        ])),
+        "FORMAT.md's override: two agencies' listings of one identifier"
+    );
+    let overriding = |c: &mut Cases, rule, file: &str, expected: &str, removals| {
+        let file_bytes = seal(
+            DocType::Override,
+            &encode(&wire_override(removals)),
+            &[&judges[0], &judges[1]],
+        );
+        let doc = Delta {
+            overrides: vec![file_bytes],
+            ..delta(
+                3,
+                day2,
+                &held2,
+                vec![remove(Some(&by_aoc)), remove(Some(&by_dsi))],
+                vec![],
+            )
+        };
+        c.add(
+            rule,
+            file,
+            &registered(OVERRIDE_ROOTS, &before),
+            expected,
+            &signed(&doc),
+        );
+    };
+    overriding(
+        c,
+        "W7",
+        "valid/authority-3-override-two-agencies.delta",
+        "ok",
+        vec![wire_listing(&by_aoc), wire_listing(&by_dsi)],
+    );
+    overriding(
+        c,
+        "OV2",
+        "authority/override-agencies-not-ascending.delta",
+        "!Authority.Override.Malformed.Invalid",
+        vec![wire_listing(&by_dsi), wire_listing(&by_aoc)],
+    );
+    overriding(
+        c,
+        "OV2",
+        "authority/override-listing-twice.delta",
+        "!Authority.Override.Malformed.Invalid",
+        vec![wire_listing(&by_aoc), wire_listing(&by_aoc)],
+    );
+}
+
+/// Root 1 naming the override keys `0a`-`0c`, two of which must sign.
+const OVERRIDE_ROOTS: &str = "valid/root-1-override-keys.root";
+
+/// The listing `entry` as an override names it.
+fn named(entry: &Entry) -> ListingRef {
+    ListingRef {
+        id: entry.id.clone(),
+        agency: entry.meta.agency.clone(),
+        listed_at: entry.meta.listed_at,
+    }
+}
+
+/// The override of the vectors, made at `made_at`, removing `removals`.
+fn decision(made_at: u64, removals: Vec<ListingRef>) -> Override {
+    Override {
+        list: list(),
+        made_at: Timestamp(made_at),
+        why: RemovalReason::APPEAL_UPHELD,
+        note: "Appeal 2026/114 upheld by the review board".into(),
+        removals,
+        extensions: vec![],
+    }
 }
 
 /// The override vectors (OV1, W7): version 2, a day after `valid/authority-1.delta`
@@ -552,28 +732,22 @@ fn override_cases(c: &mut Cases, root1: &TrustRoot, held1: &[Entry]) {
         payload,
         "root extension tag 1: a list of one key set"
     );
-    let roots = "valid/root-1-override-keys.root";
+    let roots = OVERRIDE_ROOTS;
     c.add("OV1", roots, "pin", "ok", &root.sign(&[&key(1)]).unwrap());
 
     let (day, d1) = (T0 + DAY, "valid/authority-1.delta");
-    let overridden = &held1[0];
-    let named = ListingRef {
-        id: overridden.id.clone(),
-        agency: overridden.meta.agency.clone(),
-        listed_at: overridden.meta.listed_at,
-    };
-    let decision = |made_at: u64, named: &ListingRef| Override {
-        list: list(),
-        made_at: Timestamp(made_at),
-        why: RemovalReason::APPEAL_UPHELD,
-        note: "Appeal 2026/114 upheld by the review board".into(),
-        removals: vec![named.clone()],
-        extensions: vec![],
-    };
+    let named = named(&held1[0]);
+    let decision = |made_at, named: &ListingRef| decision(made_at, vec![named.clone()]);
     let upheld = decision(day - 3600, &named);
     let removal = |overrides| Delta {
         overrides,
-        ..delta(2, day, held1, vec![Op::Remove(named.id.clone())], vec![])
+        ..delta(
+            2,
+            day,
+            held1,
+            vec![Op::Remove(named.id.clone(), None)],
+            vec![],
+        )
     };
     let valid = removal(vec![upheld.sign(&[&judges[0], &judges[1]]).unwrap()]);
     let bare = removal(vec![]).encode_payload().unwrap();

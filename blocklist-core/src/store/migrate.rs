@@ -1,0 +1,138 @@
+//! Brings a store made by an earlier release to the current schema, in one
+//! transaction at open: a store is either wholly migrated or untouched.
+//!
+//! Schema version 1 (`PRAGMA user_version` 0, as SQLite starts it) keyed
+//! `entries` by identifier, as each was listed by one agency; version 2 keys
+//! it by listing (identifier and agency), and `overrides` by the listing too.
+//! The rows are the same, so the state digest and count still hold.
+
+use rusqlite::Connection;
+
+use super::{sqlite, StoreError};
+
+/// The schema version `schema.sql` makes.
+const CURRENT: i64 = 2;
+
+/// Version 1 to 2: each table rebuilt under its new key (SQLite cannot
+/// change a primary key in place).
+const TO_2: &str = "
+    CREATE TABLE entries_2 (
+        kind        INTEGER NOT NULL,
+        value       TEXT    NOT NULL,
+        reason      INTEGER NOT NULL,
+        agency      TEXT    NOT NULL,
+        listed_at   INTEGER NOT NULL,
+        expires_at  INTEGER,
+        PRIMARY KEY (kind, value, agency)
+    ) WITHOUT ROWID;
+    INSERT INTO entries_2 SELECT kind, value, reason, agency, listed_at, expires_at FROM entries;
+    DROP TABLE entries;
+    ALTER TABLE entries_2 RENAME TO entries;
+    CREATE TABLE overrides_2 (
+        kind        INTEGER NOT NULL,
+        value       TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        agency      TEXT    NOT NULL,
+        listed_at   INTEGER NOT NULL,
+        made_at     INTEGER NOT NULL,
+        why         INTEGER NOT NULL,
+        note        TEXT    NOT NULL,
+        signers     BLOB    NOT NULL,
+        file_sha256 BLOB    NOT NULL,
+        PRIMARY KEY (kind, value, version, agency)
+    ) WITHOUT ROWID;
+    INSERT INTO overrides_2 SELECT kind, value, version, agency, listed_at, made_at, why, note,
+        signers, file_sha256 FROM overrides;
+    DROP TABLE overrides;
+    ALTER TABLE overrides_2 RENAME TO overrides;
+";
+
+/// Migrates the store `conn` opened at `path` (its schema just ensured by
+/// `schema.sql`, which leaves an older store's tables as they were).
+pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    let fail = sqlite(path, "migrate the store's schema");
+    let tx = conn.transaction().map_err(&fail)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(&fail)?;
+    if version > CURRENT {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: CURRENT,
+        });
+    }
+    if version == CURRENT {
+        return Ok(());
+    }
+    // Made just now by schema.sql, or by a release keyed by identifier.
+    let keyed_by_listing: bool = tx
+        .query_row(
+            "SELECT pk > 0 FROM pragma_table_info('entries') WHERE name = 'agency'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&fail)?;
+    if !keyed_by_listing {
+        tx.execute_batch(TO_2).map_err(&fail)?;
+    }
+    tx.pragma_update(None, "user_version", CURRENT)
+        .map_err(&fail)?;
+    tx.commit().map_err(&fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::{Identifier, Kind};
+
+    /// The two tables as a store of schema version 1 made them.
+    const VERSION_1: &str = "
+        CREATE TABLE entries (
+            kind INTEGER NOT NULL, value TEXT NOT NULL, reason INTEGER NOT NULL,
+            agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER,
+            PRIMARY KEY (kind, value)
+        ) WITHOUT ROWID;
+        CREATE TABLE overrides (
+            kind INTEGER NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
+            agency TEXT NOT NULL, listed_at INTEGER NOT NULL, made_at INTEGER NOT NULL,
+            why INTEGER NOT NULL, note TEXT NOT NULL, signers BLOB NOT NULL,
+            file_sha256 BLOB NOT NULL,
+            PRIMARY KEY (kind, value, version)
+        ) WITHOUT ROWID;
+        INSERT INTO entries VALUES (2, '+66812345678', 2, 'th-aoc', 100, NULL);
+    ";
+
+    #[test]
+    fn a_version_1_store_is_keyed_by_listing_after_open_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(VERSION_1)
+            .unwrap();
+        let store = Store::open(&path, "th-national").unwrap();
+        let id = Identifier::from_canonical(Kind::Number, "+66812345678").unwrap();
+        assert_eq!(store.listed(&id).unwrap()[0].agency.as_str(), "th-aoc");
+        let key: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('entries') WHERE pk > 0 ORDER BY pk")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(key, ["kind", "value", "agency"]);
+        drop(store);
+
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", CURRENT + 1)
+            .unwrap();
+        assert!(matches!(
+            Store::open(&path, "th-national"),
+            Err(StoreError::NewerSchema { found: 3, .. })
+        ));
+    }
+}
