@@ -13,38 +13,23 @@ use super::{sqlite, StoreError};
 /// The schema version `schema.sql` makes.
 const CURRENT: i64 = 2;
 
-/// Version 1 to 2: each table rebuilt under its new key (SQLite cannot
-/// change a primary key in place).
-const TO_2: &str = "
-    CREATE TABLE entries_2 (
-        kind        INTEGER NOT NULL,
-        value       TEXT    NOT NULL,
-        reason      INTEGER NOT NULL,
-        agency      TEXT    NOT NULL,
-        listed_at   INTEGER NOT NULL,
-        expires_at  INTEGER,
-        PRIMARY KEY (kind, value, agency)
-    ) WITHOUT ROWID;
-    INSERT INTO entries_2 SELECT kind, value, reason, agency, listed_at, expires_at FROM entries;
-    DROP TABLE entries;
-    ALTER TABLE entries_2 RENAME TO entries;
-    CREATE TABLE overrides_2 (
-        kind        INTEGER NOT NULL,
-        value       TEXT    NOT NULL,
-        version     INTEGER NOT NULL,
-        agency      TEXT    NOT NULL,
-        listed_at   INTEGER NOT NULL,
-        made_at     INTEGER NOT NULL,
-        why         INTEGER NOT NULL,
-        note        TEXT    NOT NULL,
-        signers     BLOB    NOT NULL,
-        file_sha256 BLOB    NOT NULL,
-        PRIMARY KEY (kind, value, version, agency)
-    ) WITHOUT ROWID;
-    INSERT INTO overrides_2 SELECT kind, value, version, agency, listed_at, made_at, why, note,
-        signers, file_sha256 FROM overrides;
-    DROP TABLE overrides;
-    ALTER TABLE overrides_2 RENAME TO overrides;
+/// Version 1 to 2, around `schema.sql` making the tables anew: each table
+/// is set aside, made again under its new key (SQLite cannot change a
+/// primary key in place), and refilled. Indexes of the old tables go with
+/// them (the publisher's are made again at its next open).
+const SET_ASIDE_1: &str = "
+    ALTER TABLE entries RENAME TO entries_1;
+    ALTER TABLE overrides RENAME TO overrides_1;
+";
+const REFILL_1: &str = "
+    INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at)
+        SELECT kind, value, reason, agency, listed_at, expires_at FROM entries_1;
+    DROP TABLE entries_1;
+    INSERT INTO overrides (kind, value, version, agency, listed_at, made_at, why, note, signers,
+            file_sha256)
+        SELECT kind, value, version, agency, listed_at, made_at, why, note, signers, file_sha256
+        FROM overrides_1;
+    DROP TABLE overrides_1;
 ";
 
 /// Migrates the store `conn` opened at `path` (its schema just ensured by
@@ -74,7 +59,9 @@ pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
         )
         .map_err(&fail)?;
     if !keyed_by_listing {
-        tx.execute_batch(TO_2).map_err(&fail)?;
+        for sql in [SET_ASIDE_1, include_str!("schema.sql"), REFILL_1] {
+            tx.execute_batch(sql).map_err(&fail)?;
+        }
     }
     tx.pragma_update(None, "user_version", CURRENT)
         .map_err(&fail)?;

@@ -21,7 +21,7 @@ use super::format::{
 use super::hash::key_hash;
 use super::mem::bytes_of;
 use super::table::{self, PackedMeta, Record, NEVER};
-use crate::entry::{EntryMeta, Reason, Standing, Timestamp};
+use crate::entry::{EntryMeta, Standing, Timestamp};
 use crate::kind::Kind;
 
 /// How many seeds to try before giving up on distinct fingerprints. One
@@ -303,17 +303,7 @@ impl AgencyTable {
 
     /// The standing a packed record holds.
     fn unpack(&self, meta: &PackedMeta) -> Standing {
-        let (agency, listings) = &self.names[usize::from(meta.agency)];
-        Standing {
-            meta: EntryMeta {
-                reason: Reason(meta.reason),
-                agency: agency.clone(),
-                listed_at: Timestamp(u64::from(meta.listed_at)),
-                expires_at: (meta.expires_at != table::NEVER)
-                    .then_some(Timestamp(u64::from(meta.expires_at))),
-            },
-            listings: *listings,
-        }
+        meta.standing(&self.names[usize::from(meta.agency)])
     }
 }
 

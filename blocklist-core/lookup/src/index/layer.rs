@@ -16,8 +16,8 @@ use super::format::{
 use super::hash::{key_hash, Fingerprinted, KeyHash};
 use super::identity::FileIdentity;
 use super::mem::{map_file, MappedSections};
-use super::table::{self, Bucket, PackedMeta, NEVER};
-use crate::entry::{EntryMeta, Reason, Standing, Timestamp};
+use super::table::{self, Bucket, PackedMeta};
+use crate::entry::Standing;
 use crate::kind::Kind;
 
 /// One index file, opened and validated.
@@ -210,17 +210,7 @@ impl Layer {
     /// A stored record's standing, its agency resolved.
     pub(crate) fn unpack(&self, meta: PackedMeta) -> Standing {
         // Open checked that every stored agency index is in the table.
-        let (agency, listings) = &self.agencies[usize::from(meta.agency)];
-        Standing {
-            meta: EntryMeta {
-                reason: Reason(meta.reason),
-                agency: agency.clone(),
-                listed_at: Timestamp(u64::from(meta.listed_at)),
-                expires_at: (meta.expires_at != NEVER)
-                    .then_some(Timestamp(u64::from(meta.expires_at))),
-            },
-            listings: *listings,
-        }
+        meta.standing(&self.agencies[usize::from(meta.agency)])
     }
 
     /// Whether the mapped file may have been written since it was validated:

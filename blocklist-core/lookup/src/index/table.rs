@@ -15,8 +15,10 @@
 //! home, which is what a removal needs to shrink a `spill` and an update
 //! needs to check that fingerprints stay distinct per home.
 
+use super::format::AgencyRecord;
 use super::hash::{reduce, KeyHash};
 use super::mem::Plain;
+use crate::entry::{EntryMeta, Reason, Standing, Timestamp};
 
 /// Entries per bucket: three 20-byte entries fill a cache line with the
 /// 4-byte bucket header.
@@ -60,6 +62,23 @@ pub(crate) struct PackedMeta {
     pub(crate) agency: u16,
     pub(crate) listed_at: u32,
     pub(crate) expires_at: u32,
+}
+
+impl PackedMeta {
+    /// The standing this record holds, its agency record `agency` (the
+    /// one it indexes) resolved.
+    pub(crate) fn standing(&self, (agency, listings): &AgencyRecord) -> Standing {
+        Standing {
+            meta: EntryMeta {
+                reason: Reason(self.reason),
+                agency: agency.clone(),
+                listed_at: Timestamp(u64::from(self.listed_at)),
+                expires_at: (self.expires_at != NEVER)
+                    .then_some(Timestamp(u64::from(self.expires_at))),
+            },
+            listings: *listings,
+        }
+    }
 }
 
 /// An entry as the builder places it.
