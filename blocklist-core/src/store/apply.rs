@@ -141,6 +141,8 @@ impl Store {
             record_sequences(&tx, &path, authority)?.map_err(unauthorised)?;
             overrides::check_replays(&tx, &path, authority)?.map_err(unauthorised)?;
         }
+        // The listings removals naming no agency took out (see Authority::unmade).
+        let mut removed_whole = std::collections::HashSet::new();
         for op in ops {
             let conflict = |verb: &'static str, state: &'static str| StoreError::Conflict {
                 path: path.clone(),
@@ -183,13 +185,20 @@ impl Store {
                         authorise(Some(&old))?;
                         state.digest.remove(&old);
                         state.entries -= 1;
+                        if agency.is_none() {
+                            removed_whole.insert((old.id, old.meta.agency));
+                        }
                     }
                 }
             }
         }
         if let Some(authority) = authority {
             // The listings no operation named are as they were.
-            for listing in authority.unmade() {
+            for listing in authority
+                .unmade()
+                .iter()
+                .filter(|l| !removed_whole.contains(*l))
+            {
                 let current = read_listings(&tx, &path, &listing.0)?;
                 authority
                     .check_unmade(listing, &current)

@@ -1,5 +1,7 @@
-//! Brings a store made by an earlier release to the current schema, in one
-//! transaction at open: a store is either wholly migrated or untouched.
+//! Makes a store's schema at open, or brings a store an earlier release made
+//! to it, in one transaction: a store is either wholly migrated or
+//! untouched, and one a later release made is refused before anything is
+//! written to it.
 //!
 //! Schema version 1 (`PRAGMA user_version` 0, as SQLite starts it) keyed
 //! `entries` by identifier, as each was listed by one agency; version 2 keys
@@ -32,14 +34,39 @@ const REFILL_1: &str = "
     DROP TABLE overrides_1;
 ";
 
-/// Migrates the store `conn` opened at `path` (its schema just ensured by
-/// `schema.sql`, which leaves an older store's tables as they were).
-pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
-    let fail = sqlite(path, "migrate the store's schema");
+/// Makes the schema of the store `conn` opened at `path`, or brings one an
+/// earlier release made to it, in one transaction. A store of a later
+/// release is refused untouched.
+pub(super) fn ensure(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    let fail = sqlite(path, "make or migrate the store's schema");
     let tx = conn.transaction().map_err(&fail)?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
+    let version = check(&tx, path)?;
+    let made: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'entries'",
+            [],
+            |r| r.get(0),
+        )
         .map_err(&fail)?;
+    if made && version < CURRENT {
+        for sql in [SET_ASIDE_1, include_str!("schema.sql"), REFILL_1] {
+            tx.execute_batch(sql).map_err(&fail)?;
+        }
+    } else {
+        tx.execute_batch(include_str!("schema.sql"))
+            .map_err(&fail)?;
+    }
+    tx.pragma_update(None, "user_version", CURRENT)
+        .map_err(&fail)?;
+    tx.commit().map_err(&fail)
+}
+
+/// The schema version of the store `conn` opened at `path`, refused when a
+/// later release made it (this one cannot tell what its tables mean).
+pub(super) fn check(conn: &Connection, path: &std::path::Path) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite(path, "read the store's schema version"))?;
     if version > CURRENT {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -47,25 +74,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             supported: CURRENT,
         });
     }
-    if version == CURRENT {
-        return Ok(());
-    }
-    // Made just now by schema.sql, or by a release keyed by identifier.
-    let keyed_by_listing: bool = tx
-        .query_row(
-            "SELECT pk > 0 FROM pragma_table_info('entries') WHERE name = 'agency'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(&fail)?;
-    if !keyed_by_listing {
-        for sql in [SET_ASIDE_1, include_str!("schema.sql"), REFILL_1] {
-            tx.execute_batch(sql).map_err(&fail)?;
-        }
-    }
-    tx.pragma_update(None, "user_version", CURRENT)
-        .map_err(&fail)?;
-    tx.commit().map_err(&fail)
+    Ok(version)
 }
 
 #[cfg(test)]

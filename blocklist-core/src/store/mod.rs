@@ -95,9 +95,7 @@ impl Store {
             .map_err(sqlite(&path, "set synchronous"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
-        conn.execute_batch(include_str!("schema.sql"))
-            .map_err(sqlite(&path, "create schema"))?;
-        migrate::migrate(&mut conn, &path)?;
+        migrate::ensure(&mut conn, &path)?;
         conn.execute(
             "INSERT OR IGNORE INTO list_state (id, list, version, digest, entries, data_time)
              VALUES (1, ?1, NULL, ?2, 0, 0)",
@@ -202,6 +200,7 @@ impl Store {
             .map_err(sqlite(&path, "open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
+        migrate::check(&conn, &path)?;
         conn.execute_batch("BEGIN")
             .map_err(sqlite(&path, "begin a read"))?;
         // The first read fixes the state the transaction sees.

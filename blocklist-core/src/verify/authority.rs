@@ -394,14 +394,18 @@ impl Authority {
                 }
             }
         }
-        let named: HashSet<(&Identifier, Option<&Agency>)> =
-            delta.ops.iter().map(Op::listing).collect();
+        let named: HashSet<(&Identifier, &Agency)> = delta
+            .ops
+            .iter()
+            .filter_map(|op| match op.listing() {
+                (id, Some(agency)) => Some((id, agency)),
+                (_, None) => None,
+            })
+            .collect();
         let unmade = asked
             .keys()
             .chain(overridden.keys())
-            .filter(|(id, agency)| {
-                !named.contains(&(id, Some(agency))) && !named.contains(&(id, None))
-            })
+            .filter(|(id, agency)| !named.contains(&(id, agency)))
             .cloned()
             .collect();
         Ok(Authority {
@@ -468,12 +472,16 @@ impl Authority {
         if let Err(replay) = self.check_overrides(overridden)? {
             return Ok(Err(replay));
         }
+        let mut removed_whole = HashSet::new();
         for (op, old) in changes {
             if let Err(refused) = self.check(op, old) {
                 return Ok(Err(refused));
             }
+            if let (Op::Remove(id, None), Some(old)) = (op, old) {
+                removed_whole.insert((id.clone(), old.meta.agency.clone()));
+            }
         }
-        for listing in &self.unmade {
+        for listing in self.unmade.iter().filter(|l| !removed_whole.contains(*l)) {
             if let Err(refused) = self.check_unmade(listing, &listed(&listing.0)?) {
                 return Ok(Err(refused));
             }
@@ -661,7 +669,9 @@ impl Authority {
     }
 
     /// The listings carried submissions and overrides name that no
-    /// operation of the delta does: each is checked with [`Self::check_unmade`].
+    /// operation of the delta names with its agency: each is checked with
+    /// [`Self::check_unmade`], unless a removal naming no agency removed it
+    /// (then [`Self::check`] judged that removal as the removal of it).
     pub fn unmade(&self) -> &[Listing] {
         &self.unmade
     }

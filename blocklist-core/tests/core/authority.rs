@@ -554,3 +554,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_removal_naming_no_agency_does_not_stand_for_another_agencys_request() {
+    let mut p = Principals::new();
+    let (submission, carried) = p.submission(
+        0,
+        vec![SubmissionOp::Add(ListingRequest {
+            id: number(6),
+            reason: Reason::SCAM_CALL,
+            expires_at: Some(Timestamp(NOW.0 + 15)),
+        })],
+    );
+    let changes = p.judged(&submission, carried.accepted_at);
+    p.publish(changes, vec![carried]).unwrap();
+    // th-dsi asks to list the number too; the centre carries its word but
+    // only purges th-aoc's expired listing, by a removal naming no agency.
+    let (_, dsi) = p.submission(1, vec![add(6, Reason::FRAUD)]);
+    let expired = p.entry(6);
+    let err = refusal(p.publish(
+        vec![(Op::Remove(number(6), None), Some(expired))],
+        vec![dsi],
+    ));
+    assert!(
+        matches!(&err, AuthorityError::Unmade { verb: "add", .. }),
+        "{err}"
+    );
+}

@@ -143,8 +143,11 @@ enum Answer<'a> {
         listed_at: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         expires_at: Option<u64>,
+        /// How many agencies list the identifier.
+        listing_count: u32,
         /// Every listing of the identifier, one per agency, the one that
-        /// stands first.
+        /// stands first: fewer than `listing_count` only when the others
+        /// could not be read at the version that answered.
         listings: Vec<Listing>,
     },
     NotListed {
@@ -163,6 +166,7 @@ impl<'a> Answer<'a> {
         match hit {
             None => Answer::NotListed { listed: false },
             Some(hit) => Answer::Listed {
+                listing_count: hit.listings,
                 listings: {
                     let standing = Listing::of(&hit.meta());
                     let mut others: Vec<Listing> =
@@ -191,36 +195,36 @@ impl<'a> Answer<'a> {
     }
 }
 
-/// For each of `hits`, the listings of its identifier besides the one the
-/// index holds: none for a miss or an identifier one agency lists (nearly
-/// every hit: nothing is read), else every listing, read from the
-/// replica's store at `store` (one read view for them all, off the async
-/// threads). The store may hold a version newer than the index that
-/// answered, by one apply at most; a failed read leaves them out.
-async fn others_of(store: &Path, hits: &[Option<&Hit<'_>>]) -> Vec<Vec<Listing>> {
-    let wanted: Vec<(usize, Kind, String)> = hits
+/// For each of `hits` (answered by the index of list version `version`),
+/// the listings of its identifier besides the one the index holds: none
+/// for a miss or an identifier one agency lists (nearly every hit: nothing
+/// is read), else every listing, read from the replica's store at `store`
+/// (one read view for them all, off the async threads). Left out when the
+/// store is already one apply ahead of that index, or cannot be read: the
+/// answer's `listing_count` still says how many there are.
+async fn others_of(store: &Path, version: u64, hits: &[Option<&Hit<'_>>]) -> Vec<Vec<Listing>> {
+    let (at, ids): (Vec<usize>, Vec<Identifier>) = hits
         .iter()
         .enumerate()
         .filter_map(|(at, hit)| {
             let hit = hit.filter(|h| h.listings > 1)?;
-            Some((at, hit.kind, hit.matched.to_string()))
+            Some((at, Identifier::from_canonical(hit.kind, &hit.matched).ok()?))
         })
-        .collect();
+        .unzip();
     let mut others: Vec<Vec<Listing>> = hits.iter().map(|_| Vec::new()).collect();
-    if wanted.is_empty() {
+    if ids.is_empty() {
         return others;
     }
     let store = store.to_owned();
-    let read = tokio::task::spawn_blocking(move || {
-        let ids: Vec<(Kind, &str)> = wanted.iter().map(|(_, k, v)| (*k, v.as_str())).collect();
-        history::listings(&store, &ids).map(|all| (wanted, all))
-    })
-    .await;
+    let read = tokio::task::spawn_blocking(move || history::listings(&store, version, &ids)).await;
     match read {
-        Ok(Ok((wanted, all))) => {
-            for ((at, ..), listings) in wanted.into_iter().zip(all) {
+        Ok(Ok(Some(all))) => {
+            for (at, listings) in at.into_iter().zip(all) {
                 others[at] = listings;
             }
+        }
+        Ok(Ok(None)) => {
+            debug!("the store is ahead of the index that answered: other listings left out")
         }
         Ok(Err(e)) => {
             warn!(error = %e, "cannot read every listing of a hit from the replica's store")
@@ -312,7 +316,8 @@ async fn check_one(
             invalid_identifier(e, raw_query.as_deref())
         })?;
     shared.metrics.lookups(kind, 1, u64::from(hit.is_some()));
-    let others = others_of(&shared.store_path, &[hit.as_ref()]).await;
+    let version = index.header().list_version;
+    let others = others_of(&shared.store_path, version, &[hit.as_ref()]).await;
     Ok(Json(OneResponse {
         version: index.header().list_version,
         freshness: shared.status.freshness(now).as_str(),
@@ -445,7 +450,10 @@ async fn check_batch(
         .iter()
         .map(|c| c.as_ref().ok().and_then(Option::as_ref))
         .collect();
-    let mut others = others_of(&shared.store_path, &found).await.into_iter();
+    let version = index.header().list_version;
+    let mut others = others_of(&shared.store_path, version, &found)
+        .await
+        .into_iter();
     drop(found);
     let mut checked = checked.into_iter();
     let mut lookups = [0u64; 4];

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use blocklist_core::document::Version;
 use blocklist_core::store::{AppliedOverride, Store, StoreError};
-use blocklist_core::{EntryMeta, Identifier, Kind, Reason};
+use blocklist_core::{EntryMeta, Identifier, Reason};
 use serde::Serialize;
 
 /// The history of one identifier, as `/v1/history` answers it.
@@ -84,18 +84,22 @@ pub fn reason_text(reason: Reason) -> Cow<'static, str> {
         .map_or_else(|| Cow::Owned(reason.0.to_string()), Cow::Borrowed)
 }
 
-/// Every listing of each identifier of `ids` (kind, canonical value) in
-/// the store at `path`, by agency, read at one version.
-pub fn listings(path: &Path, ids: &[(Kind, &str)]) -> Result<Vec<Vec<Listing>>, StoreError> {
+/// Every listing of each of `ids` in the store at `path`, by agency, read
+/// at one version, if that is `version` (`None` otherwise: the store is
+/// one apply ahead of the index that answered).
+pub fn listings(
+    path: &Path,
+    version: u64,
+    ids: &[Identifier],
+) -> Result<Option<Vec<Vec<Listing>>>, StoreError> {
     let store = Store::read_view(path)?;
-    ids.iter()
-        .map(
-            |&(kind, value)| match Identifier::from_canonical(kind, value) {
-                Ok(id) => Ok(store.listed(&id)?.iter().map(Listing::of).collect()),
-                Err(_) => Ok(Vec::new()),
-            },
-        )
-        .collect()
+    if store.state()?.version.map(Version::get) != Some(version) {
+        return Ok(None);
+    }
+    let read = ids
+        .iter()
+        .map(|id| Ok(store.listed(id)?.iter().map(Listing::of).collect()));
+    read.collect::<Result<_, StoreError>>().map(Some)
 }
 
 /// Reads `id`'s history from the store at `path`.

@@ -366,6 +366,11 @@ pub async fn serve(
         info!("shutdown requested");
         let _ = stop_tx.send(true);
     });
+    // Opening may migrate a store an earlier release made and rebuild the
+    // index in a new format: minutes at ten million listings, past
+    // systemd's default start timeout (a daemon killed there would roll the
+    // migration back, and start over, for ever).
+    systemd::notify("EXTEND_TIMEOUT_USEC=1800000000");
     let mut syncer = Syncer::open(
         config.clone(),
         shared.clone(),

@@ -1,6 +1,7 @@
 //! systemd notification (`sd_notify`) without libsystemd: one datagram to
-//! `$NOTIFY_SOCKET` for `READY=1` and `STOPPING=1`, and `WATCHDOG=1` when
-//! the unit sets `WatchdogSec=`. Does nothing when not run by systemd.
+//! `$NOTIFY_SOCKET` for `READY=1` and `STOPPING=1`, `EXTEND_TIMEOUT_USEC=`
+//! before a start that may migrate the store, and `WATCHDOG=1` when the
+//! unit sets `WatchdogSec=`. Does nothing when not run by systemd.
 //!
 //! The watchdog is fed by the sync loop's progress, not by a timer: the loop
 //! coming round, a downloaded piece of a body, a batch of a snapshot applied.

@@ -148,12 +148,12 @@ impl IndexBuilder {
     ) -> Result<Option<IndexStats>, IndexError> {
         let HashedEntries {
             seed,
-            mut agencies,
+            agencies,
             mut records,
         } = hashed;
         // By whole key, so an identifier's listings come together.
         records.sort_unstable_by_key(|r| (r.key.fingerprint, r.key.position));
-        let records = one_per_identifier(records, &mut agencies)?;
+        let (records, agencies) = one_per_identifier(records, agencies)?;
         if records
             .windows(2)
             .any(|pair| pair[0].key.fingerprint == pair[1].key.fingerprint)
@@ -377,30 +377,53 @@ pub(crate) fn pack(
 }
 
 /// `records` (sorted by key) with each run of one identifier's listings
-/// made the one record of its standing ([`Standing::merge`]).
+/// made the one record of its standing ([`Standing::merge`]), and the
+/// agency table they name (without the records of listings merged away).
+/// An agency's listing of one identifier given twice is refused.
 fn one_per_identifier(
     records: Vec<Record>,
-    agencies: &mut AgencyTable,
-) -> Result<Vec<Record>, IndexError> {
+    mut agencies: AgencyTable,
+) -> Result<(Vec<Record>, AgencyTable), IndexError> {
     let mut out: Vec<Record> = Vec::with_capacity(records.len());
     let mut merged: Option<Standing> = None;
+    // The run's listings, each packed alone: one agency record each.
+    let mut run: Vec<u16> = Vec::new();
+    let mut any_merged = false;
     for record in records {
         match out.last_mut() {
             Some(last) if last.key == record.key => {
+                if run.contains(&record.meta.agency) {
+                    let (agency, _) = &agencies.names[usize::from(record.meta.agency)];
+                    return Err(IndexError::DuplicateListing {
+                        agency: agency.clone(),
+                    });
+                }
+                run.push(record.meta.agency);
                 let standing = merged
                     .take()
                     .unwrap_or_else(|| agencies.unpack(&last.meta))
                     .merge(agencies.unpack(&record.meta));
-                last.meta = repack(&standing, agencies)?;
+                last.meta = repack(&standing, &mut agencies)?;
                 merged = Some(standing);
+                any_merged = true;
             }
             _ => {
                 merged = None;
+                run.clear();
+                run.push(record.meta.agency);
                 out.push(record);
             }
         }
     }
-    Ok(out)
+    if !any_merged {
+        return Ok((out, agencies));
+    }
+    let mut named = AgencyTable::default();
+    for record in &mut out {
+        let used = agencies.names[usize::from(record.meta.agency)].clone();
+        record.meta.agency = named.id(used)?;
+    }
+    Ok((out, named))
 }
 
 /// The stored form of a standing already packed once (its times fit).

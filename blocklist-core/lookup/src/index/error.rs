@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::entry::Timestamp;
+use crate::entry::{Agency, Timestamp};
 use crate::kind::Kind;
 
 /// Why an index could not be built, written, opened or swapped in.
@@ -113,14 +113,20 @@ pub enum IndexError {
         /// The limit.
         max: usize,
     },
-    /// The same identifier was given twice (or an incremental update adds
-    /// one the index already holds).
+    /// An incremental update adds an identifier the index already holds.
     #[error("duplicate entry {kind} {value:?}")]
     DuplicateEntry {
         /// The entry's kind.
         kind: Kind,
         /// The entry's canonical value.
         value: String,
+    },
+    /// One agency's listing of an identifier was given twice (a store holds
+    /// one per agency: its rows are not what they should be).
+    #[error("a listing by agency {agency} was given twice for one identifier")]
+    DuplicateListing {
+        /// The agency.
+        agency: Agency,
     },
     /// An incremental update removes an identifier the index does not hold:
     /// the store and the index disagree; build the index in full.

@@ -355,6 +355,37 @@ mod several_agencies {
         assert_eq!((alone.agency.as_str(), alone.listings), ("th-aoc", 1));
     }
 
+    #[test]
+    fn one_agencys_listing_given_twice_is_refused_naming_the_agency() {
+        let dir = tempfile::tempdir().unwrap();
+        let twice = [
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::FRAUD, "th-aoc", 10, None),
+            ),
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::SCAM_CALL, "th-dsi", 10, None),
+            ),
+            (
+                Kind::Number,
+                "+66800000001",
+                meta(Reason::FRAUD, "th-aoc", 20, Some(90)),
+            ),
+        ];
+        let err = IndexBuilder::new(1, [0; 32], Timestamp(0))
+            .write(&dir.path().join("x.idx"), || {
+                twice.iter().map(|(k, v, m)| (*k, *v, m))
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, IndexError::DuplicateListing { agency } if agency.as_str() == "th-aoc"),
+            "{err}"
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
