@@ -41,20 +41,21 @@ pub(super) fn ensure(conn: &mut Connection, path: &std::path::Path) -> Result<()
     let fail = sqlite(path, "make or migrate the store's schema");
     let tx = conn.transaction().map_err(&fail)?;
     let version = check(&tx, path)?;
-    let made: bool = tx
+    // Every table, made where missing (`IF NOT EXISTS`: an older store's
+    // stay as they were, and a release may have had fewer).
+    tx.execute_batch(include_str!("schema.sql"))
+        .map_err(&fail)?;
+    let keyed_by_listing: bool = tx
         .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'entries'",
+            "SELECT pk > 0 FROM pragma_table_info('entries') WHERE name = 'agency'",
             [],
             |r| r.get(0),
         )
         .map_err(&fail)?;
-    if made && version < CURRENT {
+    if version < CURRENT && !keyed_by_listing {
         for sql in [SET_ASIDE_1, include_str!("schema.sql"), REFILL_1] {
             tx.execute_batch(sql).map_err(&fail)?;
         }
-    } else {
-        tx.execute_batch(include_str!("schema.sql"))
-            .map_err(&fail)?;
     }
     tx.pragma_update(None, "user_version", CURRENT)
         .map_err(&fail)?;
@@ -83,13 +84,19 @@ mod tests {
     use crate::store::Store;
     use crate::{Identifier, Kind};
 
-    /// The two tables as a store of schema version 1 made them.
-    const VERSION_1: &str = "
+    /// `entries` as a store of schema version 1 made it, with one listing.
+    const ENTRIES_1: &str = "
         CREATE TABLE entries (
             kind INTEGER NOT NULL, value TEXT NOT NULL, reason INTEGER NOT NULL,
             agency TEXT NOT NULL, listed_at INTEGER NOT NULL, expires_at INTEGER,
             PRIMARY KEY (kind, value)
         ) WITHOUT ROWID;
+        INSERT INTO entries VALUES (2, '+66812345678', 2, 'th-aoc', 100, NULL);
+    ";
+
+    /// `overrides` as the last release of schema version 1 made it (the
+    /// ones before had none).
+    const OVERRIDES_1: &str = "
         CREATE TABLE overrides (
             kind INTEGER NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
             agency TEXT NOT NULL, listed_at INTEGER NOT NULL, made_at INTEGER NOT NULL,
@@ -97,38 +104,53 @@ mod tests {
             file_sha256 BLOB NOT NULL,
             PRIMARY KEY (kind, value, version)
         ) WITHOUT ROWID;
-        INSERT INTO entries VALUES (2, '+66812345678', 2, 'th-aoc', 100, NULL);
     ";
 
-    #[test]
-    fn a_version_1_store_is_keyed_by_listing_after_open_and_a_newer_one_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("list.db");
-        Connection::open(&path)
-            .unwrap()
-            .execute_batch(VERSION_1)
-            .unwrap();
-        let store = Store::open(&path, "th-national").unwrap();
-        let id = Identifier::from_canonical(Kind::Number, "+66812345678").unwrap();
-        assert_eq!(store.listed(&id).unwrap()[0].agency.as_str(), "th-aoc");
-        let key: Vec<String> = store
+    /// The primary key columns of `table`.
+    fn key(store: &Store, table: &str) -> Vec<String> {
+        store
             .conn
-            .prepare("SELECT name FROM pragma_table_info('entries') WHERE pk > 0 ORDER BY pk")
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{table}') WHERE pk > 0 ORDER BY pk"
+            ))
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()
             .map(Result::unwrap)
-            .collect();
-        assert_eq!(key, ["kind", "value", "agency"]);
-        drop(store);
+            .collect()
+    }
 
-        Connection::open(&path)
-            .unwrap()
-            .pragma_update(None, "user_version", CURRENT + 1)
-            .unwrap();
-        assert!(matches!(
-            Store::open(&path, "th-national"),
-            Err(StoreError::NewerSchema { found: 3, .. })
-        ));
+    #[test]
+    fn a_version_1_store_is_keyed_by_listing_after_open_and_a_newer_one_is_refused() {
+        for made in [ENTRIES_1.to_owned(), format!("{ENTRIES_1}{OVERRIDES_1}")] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("list.db");
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch(&made)
+                .unwrap();
+            let store = Store::open(&path, "th-national").unwrap();
+            let id = Identifier::from_canonical(Kind::Number, "+66812345678").unwrap();
+            assert_eq!(store.listed(&id).unwrap()[0].agency.as_str(), "th-aoc");
+            assert_eq!(key(&store, "entries"), ["kind", "value", "agency"]);
+            assert_eq!(
+                key(&store, "overrides"),
+                ["kind", "value", "version", "agency"]
+            );
+            drop(store);
+
+            Connection::open(&path)
+                .unwrap()
+                .pragma_update(None, "user_version", CURRENT + 1)
+                .unwrap();
+            assert!(matches!(
+                Store::open(&path, "th-national"),
+                Err(StoreError::NewerSchema { found: 3, .. })
+            ));
+            assert!(matches!(
+                Store::read_view(&path),
+                Err(StoreError::NewerSchema { found: 3, .. })
+            ));
+        }
     }
 }
