@@ -16,7 +16,7 @@
 //! assert_eq!(replica.state().unwrap().version, None);
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -63,6 +63,10 @@ const MERGE_NOW_AT: u64 = 262_144;
 /// The local replica of one list in one data folder.
 pub struct Replica {
     store: Store,
+    /// The store read-only, for the index thread of an apply to read the
+    /// version the delta applies to (the listings of identifiers several
+    /// agencies list) beside the apply.
+    reader: Store,
     index_path: PathBuf,
     /// The index last published, to stack the next overlay on without
     /// reading its base again; `None` until it is first needed.
@@ -154,8 +158,10 @@ impl Replica {
             remove_stale_temps(&scratch);
             let _ = std::fs::remove_file(&scratch);
         }
+        let store = Store::open(dir.join(STORE_FILE), list)?;
         let mut replica = Replica {
-            store: Store::open(dir.join(STORE_FILE), list)?,
+            reader: Store::reader(store.path())?,
+            store,
             index_path,
             served: None,
             merge: None,
@@ -228,21 +234,16 @@ impl Replica {
             merge: &mut self.merge,
             merge_failed_on: &mut self.merge_failed_on,
         };
-        // Each changed identifier's record after the delta, worked out
-        // before the apply (the served index, and for the rare identifier
-        // several agencies list, the store as the delta finds it).
-        let restood = self
-            .served
-            .as_deref()
-            .filter(|served| served.header().list_version == delta.version.base())
-            .and_then(|served| restand(delta, served, &self.store).ok());
+        // The version the delta applies to, read beside the apply.
+        let before = self.reader.begin_read().is_ok().then_some(&mut self.reader);
         let store = &mut self.store;
         let (applied, prepared) = std::thread::scope(|scope| {
             let staged = &staged;
-            let prepare = scope.spawn(move || stack.prepare(staged, delta, restood));
+            let prepare = scope.spawn(move || stack.prepare(staged, delta, before));
             let applied = store.apply_delta(delta, source);
             (applied, prepare.join())
         });
+        self.reader.end_read();
         match applied {
             Ok(applied @ Applied::Applied { .. }) => {
                 match prepared {
@@ -487,13 +488,13 @@ impl Stack<'_> {
     /// served base (or on a finished merge's new base), or a new base with
     /// an empty overlay when the overlay would grow past [`MERGE_NOW_AT`],
     /// and opens it there. [`Prepared::Nothing`] when no index at the
-    /// version the delta starts from is at hand, or `restood` (the changed
-    /// identifiers' records, [`restand`]) is not.
+    /// version the delta starts from is at hand, or `before` (the store at
+    /// that version) is not, or could not be read.
     fn prepare(
         &mut self,
         staged: &Path,
         delta: &Delta,
-        restood: Option<Vec<Restood>>,
+        before: Option<&mut Store>,
     ) -> Result<Prepared, IndexError> {
         let opened;
         let current = match self.served {
@@ -506,7 +507,7 @@ impl Stack<'_> {
         if current.header().list_version != delta.version.base() {
             return Ok(Prepared::Nothing);
         }
-        let Some(restood) = restood else {
+        let Some(restood) = before.and_then(|before| restand(delta, current, before).ok()) else {
             return Ok(Prepared::Nothing);
         };
         // The index counts identifiers (one record each), the list listings.
@@ -627,7 +628,7 @@ struct Restood {
 /// that tells every listing (none, or one), else from the listings in
 /// `before`, the store at the version the delta applies to.
 fn restand(delta: &Delta, current: &LookupIndex, before: &Store) -> Result<Vec<Restood>, Error> {
-    let mut touched: BTreeMap<&Identifier, Vec<&Op>> = BTreeMap::new();
+    let mut touched: HashMap<&Identifier, Vec<&Op>> = HashMap::with_capacity(delta.ops.len());
     for op in &delta.ops {
         touched.entry(op.id()).or_default().push(op);
     }

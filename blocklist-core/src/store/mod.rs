@@ -195,21 +195,47 @@ impl Store {
     /// assert_eq!(Store::read_view(&path).unwrap().state().unwrap().version, None);
     /// ```
     pub fn read_view(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let view = Store::reader(path)?;
+        view.begin_read()?;
+        Ok(view)
+    }
+
+    /// Opens an existing store read-only, to read at versions of the
+    /// caller's choosing: each read between [`Store::begin_read`] and
+    /// [`Store::end_read`] sees the version committed at the first. Its
+    /// writes fail.
+    pub fn reader(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(sqlite(&path, "open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
         migrate::check(&conn, &path)?;
-        conn.execute_batch("BEGIN")
-            .map_err(sqlite(&path, "begin a read"))?;
-        // The first read fixes the state the transaction sees.
-        read_state(&conn, &path)?;
         Ok(Store {
             conn,
             path,
             _checkpointer: None,
         })
+    }
+
+    /// Begins a read of the version committed now (see [`Store::reader`]).
+    pub fn begin_read(&self) -> Result<(), StoreError> {
+        if !self.conn.is_autocommit() {
+            self.end_read();
+        }
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(sqlite(&self.path, "begin a read"))?;
+        // The first read fixes the state the transaction sees.
+        read_state(&self.conn, &self.path)?;
+        Ok(())
+    }
+
+    /// Ends the read [`Store::begin_read`] began: while it lasts, no
+    /// checkpoint can move past the version it sees.
+    pub fn end_read(&self) {
+        // Nothing to undo in a read: a failure leaves it to the next begin.
+        let _ = self.conn.execute_batch("ROLLBACK");
     }
 
     /// Calls `f` with every entry, in key order, each identifier checked
