@@ -507,11 +507,12 @@ impl Stack<'_> {
         if current.header().list_version != delta.version.base() {
             return Ok(Prepared::Nothing);
         }
-        let Some(restood) = before.and_then(|before| restand(delta, current, before).ok()) else {
+        let Some(changed) = before.and_then(|before| changed_records(delta, current, before).ok())
+        else {
             return Ok(Prepared::Nothing);
         };
         // The index counts identifiers (one record each), the list listings.
-        let (gained, lost) = restood.iter().fold((0, 0), |(gained, lost), r| {
+        let (gained, lost) = changed.iter().fold((0, 0), |(gained, lost), r| {
             match (r.indexed, r.change.standing.is_some()) {
                 (false, true) => (gained + 1, lost),
                 (true, false) => (gained, lost + 1),
@@ -524,14 +525,14 @@ impl Stack<'_> {
             delta.created_at,
             (current.header().entries + gained).saturating_sub(lost),
         );
-        let changes = restood.iter().map(|r| r.change.clone());
+        let changes = changed.iter().map(|r| r.change.clone());
         if let Some(merged) = self.finished_merge(current) {
             let (base, residual) = merged;
             let changes = residual.into_iter().chain(changes);
             base.write_overlay(self.index_path, staged, &header, changes)?;
             return staged_on(staged, &base);
         }
-        let growth = current.stats().overlay_entries + restood.len() as u64;
+        let growth = current.stats().overlay_entries + changed.len() as u64;
         if growth <= MERGE_NOW_AT {
             let written = current.write_overlay(self.index_path, staged, &header, changes);
             match written {
@@ -549,11 +550,11 @@ impl Stack<'_> {
         if let Some(merge) = self.merge.take() {
             merge.abandon();
         }
-        let removed = restood
+        let removed = changed
             .iter()
             .filter(|r| r.indexed)
             .map(|r| (r.change.kind, r.change.value.as_str()));
-        let added = restood.iter().filter_map(|r| {
+        let added = changed.iter().filter_map(|r| {
             let change = &r.change;
             Some((
                 change.kind,
@@ -615,7 +616,7 @@ impl Stack<'_> {
 }
 
 /// An identifier a delta changes, as its index record must change.
-struct Restood {
+struct ChangedRecord {
     /// Its standing after the delta.
     change: Change,
     /// Whether `current` (the index at the version the delta applies to)
@@ -627,7 +628,11 @@ struct Restood {
 /// (its listings made one record): worked out from `current`'s record where
 /// that tells every listing (none, or one), else from the listings in
 /// `before`, the store at the version the delta applies to.
-fn restand(delta: &Delta, current: &LookupIndex, before: &Store) -> Result<Vec<Restood>, Error> {
+fn changed_records(
+    delta: &Delta,
+    current: &LookupIndex,
+    before: &Store,
+) -> Result<Vec<ChangedRecord>, Error> {
     let mut touched: HashMap<&Identifier, Vec<&Op>> = HashMap::with_capacity(delta.ops.len());
     for op in &delta.ops {
         touched.entry(op.id()).or_default().push(op);
@@ -652,7 +657,7 @@ fn restand(delta: &Delta, current: &LookupIndex, before: &Store) -> Result<Vec<R
                     Op::Remove(_, None) => listings.clear(),
                 }
             }
-            Ok(Restood {
+            Ok(ChangedRecord {
                 change: Change {
                     kind: id.kind(),
                     value: id.as_str().to_owned(),
