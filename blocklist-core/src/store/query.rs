@@ -20,12 +20,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::document::PastOverride;
-use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
+use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::kind::Kind;
 use crate::store::{
-    bytes32, corrupt, overrides, read_listings, read_state, sqlite, Store, StoreError, StoreState,
+    bytes32, corrupt, meta_from_row, overrides, read_listings, read_state, sqlite, MetaRow, Store,
+    StoreError, StoreState,
 };
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
@@ -63,36 +64,34 @@ impl Store {
         read_listings(&self.conn, &self.path, id)
     }
 
-    /// The listings whose expiry is at or before `cutoff`, as identifier
-    /// and agency, in key order, read through the expiry index: the cost is
-    /// the number found, not the size of the list. Needs
-    /// [`Store::index_for_publisher`].
-    pub fn expired_by(&self, cutoff: Timestamp) -> Result<Vec<(Identifier, Agency)>, StoreError> {
+    /// The listings whose expiry is at or before `cutoff`, in key order,
+    /// read through the expiry index: the cost is the number found, not the
+    /// size of the list. Needs [`Store::index_for_publisher`].
+    pub fn expired_by(&self, cutoff: Timestamp) -> Result<Vec<Entry>, StoreError> {
         let cutoff = i64::try_from(cutoff.0).unwrap_or(i64::MAX);
         let mut stmt = self
             .conn
             .prepare_cached(
                 // INDEXED BY: an error rather than a silent scan of every entry.
-                "SELECT kind, value, agency FROM entries INDEXED BY entries_by_expiry
-                 WHERE expires_at <= ?1",
+                "SELECT kind, value, reason, agency, listed_at, expires_at
+                 FROM entries INDEXED BY entries_by_expiry WHERE expires_at <= ?1",
             )
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let rows = stmt
             .query_map([cutoff], |r| {
-                Ok((
-                    r.get::<_, u16>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
+                let meta: MetaRow = (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                Ok((r.get::<_, u16>(0)?, r.get::<_, String>(1)?, meta))
             })
             .map_err(sqlite(&self.path, "find expired entries"))?;
         let mut found = Vec::new();
         for row in rows {
-            let (kind, value, agency) = row.map_err(sqlite(&self.path, "find expired entries"))?;
-            let agency = Agency::new(&agency).map_err(|e| corrupt(&self.path, &e.to_string()))?;
-            found.push((identifier(&self.path, kind, &value)?, agency));
+            let (kind, value, meta) = row.map_err(sqlite(&self.path, "find expired entries"))?;
+            found.push(Entry {
+                id: identifier(&self.path, kind, &value)?,
+                meta: meta_from_row(&self.path, meta)?,
+            });
         }
-        found.sort_unstable();
+        found.sort_unstable_by(|a, b| (&a.id, &a.meta.agency).cmp(&(&b.id, &b.meta.agency)));
         Ok(found)
     }
 
@@ -272,7 +271,7 @@ mod tests {
             .expired_by(Timestamp(10))
             .unwrap()
             .iter()
-            .map(|(id, _)| id.as_str().to_owned())
+            .map(|e| e.id.as_str().to_owned())
             .collect();
         assert_eq!(names, ["a.example", "b.example"]);
     }

@@ -1347,19 +1347,12 @@ fn purge_expired(
     };
     let touched: HashSet<&Identifier> = planned.changes.iter().map(|(op, _)| op.id()).collect();
     let mut purged = Planned::default();
-    for (id, agency) in list.expired_by(Timestamp(cutoff))? {
-        if touched.contains(&id) {
+    for old in list.expired_by(Timestamp(cutoff))? {
+        if touched.contains(&old.id) {
             continue;
         }
-        let old = list
-            .listed(&id)?
-            .into_iter()
-            .find(|m| m.agency == agency)
-            .map(|meta| Entry {
-                id: id.clone(),
-                meta,
-            });
-        purged.changes.push((Op::Remove(id, Some(agency)), old));
+        let removal = Op::Remove(old.id.clone(), Some(old.meta.agency.clone()));
+        purged.changes.push((removal, Some(old)));
     }
     report.purged = purged.changes.len();
     Ok(purged)

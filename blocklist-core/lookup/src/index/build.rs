@@ -403,7 +403,19 @@ fn one_per_identifier(
                     .take()
                     .unwrap_or_else(|| agencies.unpack(&last.meta))
                     .merge(agencies.unpack(&record.meta));
-                last.meta = repack(&standing, &mut agencies)?;
+                // The listing that stands, packed already (a run's agencies
+                // differ), now naming the run's count.
+                let (added_by, _) = &agencies.names[usize::from(record.meta.agency)];
+                let stands = if &standing.meta.agency == added_by {
+                    record.meta
+                } else {
+                    last.meta
+                };
+                let counted = (standing.meta.agency.clone(), standing.listings);
+                last.meta = PackedMeta {
+                    agency: agencies.id(counted)?,
+                    ..stands
+                };
                 merged = Some(standing);
                 any_merged = true;
             }
@@ -424,17 +436,6 @@ fn one_per_identifier(
         record.meta.agency = named.id(used)?;
     }
     Ok((out, named))
-}
-
-/// The stored form of a standing already packed once (its times fit).
-fn repack(standing: &Standing, agencies: &mut AgencyTable) -> Result<PackedMeta, IndexError> {
-    let meta = &standing.meta;
-    Ok(PackedMeta {
-        reason: meta.reason.0,
-        agency: agencies.id((meta.agency.clone(), standing.listings))?,
-        listed_at: meta.listed_at.0 as u32,
-        expires_at: meta.expires_at.map_or(NEVER, |t| t.0 as u32),
-    })
 }
 
 /// Places the records, adding an eighth more buckets whenever some entry
