@@ -2,8 +2,9 @@
 //! origin would: the manifest with a short cache lifetime, every other file
 //! (named by version and digest, never changed) cacheable forever.
 //!
-//! Only the layout's files are served: `manifest` and
-//! `{roots,deltas,snapshots}/<version>-<sha256>.<type>`. Every other path,
+//! Only the layout's files are served: `manifest`,
+//! `{roots,deltas,snapshots,registries}/<version>-<sha256>.<type>`, and the
+//! transparency log's `log/checkpoint` and `log/tile/...`. Every other path,
 //! `.centre/` and anything with `..` included, is a 404, so path traversal is
 //! impossible by construction. Responses carry an ETag (the file's SHA-256)
 //! and Last-Modified, answer `If-None-Match` / `If-Modified-Since` with 304,
@@ -36,6 +37,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::Router;
 use blocklist_core::document::{parse_file_path, MANIFEST_PATH};
+use blocklist_core::log::tiles::is_tile_path;
+use blocklist_core::log::{CHECKPOINT_PATH, LOG_DIR};
 use blocklist_core::Sha256;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::net::TcpListener;
@@ -106,23 +109,39 @@ struct Served {
 /// A file of the layout, and how to cache it.
 struct Published {
     rel: String,
-    /// The digest in an immutable file's name (the manifest's is computed).
+    /// The digest in a document's name (the other files' is computed: they
+    /// are small, and read whole).
     sha256: Option<Sha256>,
+    /// Whether the file never changes once named (all but the manifest and
+    /// the log's checkpoint).
+    immutable: bool,
 }
 
 /// The layout file a request path names, if any.
 fn resolve(path: &str) -> Option<Published> {
     let rel = path.strip_prefix('/')?;
-    if rel == MANIFEST_PATH {
-        return Some(Published {
+    let read_whole = |immutable| {
+        Some(Published {
             rel: rel.to_owned(),
             sha256: None,
-        });
+            immutable,
+        })
+    };
+    if rel == MANIFEST_PATH {
+        return read_whole(false);
+    }
+    if let Some(log) = rel.strip_prefix(LOG_DIR).and_then(|r| r.strip_prefix('/')) {
+        return match log {
+            CHECKPOINT_PATH => read_whole(false),
+            tile if is_tile_path(tile) => read_whole(true),
+            _ => None,
+        };
     }
     let (_, _, sha256) = parse_file_path(rel)?;
     Some(Published {
         rel: rel.to_owned(),
         sha256: Some(sha256),
+        immutable: true,
     })
 }
 
@@ -140,7 +159,7 @@ async fn serve_file(
     };
     let config = &served.config;
     let path = config.dir.join(&file.rel);
-    if file.sha256.is_none() && method == Method::GET {
+    if file.rel == MANIFEST_PATH && method == Method::GET {
         if let Some(wait) = requested_wait(&headers) {
             wait_for_change(&path, &headers, wait, served.stopping.clone()).await;
         }
@@ -163,9 +182,9 @@ async fn serve_file(
         }
     };
     let etag = format!("\"{sha}\"");
-    let cache = match file.sha256 {
-        Some(_) => IMMUTABLE.to_owned(),
-        None => format!("public, max-age={}", config.manifest_max_age.as_secs()),
+    let cache = match file.immutable {
+        true => IMMUTABLE.to_owned(),
+        false => format!("public, max-age={}", config.manifest_max_age.as_secs()),
     };
     let mut response = Response::builder()
         .header(header::ETAG, &etag)
@@ -396,7 +415,14 @@ mod tests {
         assert!(resolve(&format!("/deltas/3-{sha}.delta")).is_some());
         assert!(resolve(&format!("/snapshots/3-{sha}.snapshot")).is_some());
         assert!(resolve(&format!("/roots/1-{sha}.root")).is_some());
+        assert!(resolve("/log/checkpoint").is_some_and(|f| !f.immutable));
+        assert!(resolve("/log/tile/entries/x001/002.p/3").is_some_and(|f| f.immutable));
+        assert!(resolve("/log/tile/1/000").is_some());
         for bad in [
+            "/log/",
+            "/log/tile/0/../../manifest",
+            "/log/tile/0/1",
+            "/log/checkpoint/x",
             "/",
             "/.centre/lock",
             "/../etc/passwd",

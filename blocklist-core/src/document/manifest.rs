@@ -8,6 +8,7 @@ use crate::document::{
     ListState, Version,
 };
 use crate::entry::Timestamp;
+use crate::log::SignedCheckpoint;
 
 /// A published file: its version, digest and size. Files are immutable and
 /// named by version and digest ([`FileRef::path`]), so a cache may keep them forever.
@@ -106,6 +107,7 @@ pub fn parse_file_path(rel: &str) -> Option<(DocType, Version, Sha256)> {
 ///     deltas: vec![r],
 ///     snapshots: vec![],
 ///     registries: vec![r],
+///     log: None,
 ///     extensions: vec![],
 /// };
 /// let bytes = manifest.encode_payload().unwrap();
@@ -135,6 +137,10 @@ pub struct Manifest {
     /// one. Carried in extension [`REGISTRIES_EXTENSION`], so that readers of
     /// format 1 that predate registries still read the manifest.
     pub registries: Vec<FileRef>,
+    /// The transparency log's checkpoint, which records every file listed
+    /// here (docs/FORMAT.md, "Transparency log"). Carried in extension
+    /// [`LOG_EXTENSION`]; `None` in manifests made before the log.
+    pub log: Option<SignedCheckpoint>,
     /// Fields added by later format revisions (kept, signed, not
     /// interpreted), other than those this type reads into fields.
     pub extensions: Vec<Extension>,
@@ -143,6 +149,10 @@ pub struct Manifest {
 /// The manifest extension tag of [`Manifest::registries`] (E1): a
 /// `Vec<FileRef>`, strictly ascending, present only when not empty.
 pub const REGISTRIES_EXTENSION: u16 = 1;
+
+/// The manifest extension tag of [`Manifest::log`] (E1): the signed
+/// checkpoint's bytes, as a `Vec<u8>`, present only when there is one.
+pub const LOG_EXTENSION: u16 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct WireFileRef {
@@ -228,7 +238,13 @@ impl Document for Manifest {
             snapshots: refs_to_wire(&self.snapshots),
             extensions: Extension::place(
                 Self::TYPE,
-                &self.extensions,
+                &Extension::place(
+                    Self::TYPE,
+                    &self.extensions,
+                    LOG_EXTENSION,
+                    "log",
+                    self.log.as_ref().map_or(&[][..], |l| l.as_bytes()),
+                )?,
                 REGISTRIES_EXTENSION,
                 "registries",
                 &refs_to_wire(&self.registries),
@@ -245,6 +261,11 @@ impl Document for Manifest {
             "registries",
             Extension::take(doc, &mut extensions, REGISTRIES_EXTENSION, "registries")?,
         )?;
+        let log = Extension::take::<u8>(doc, &mut extensions, LOG_EXTENSION, "log")?;
+        let log = (!log.is_empty())
+            .then(|| SignedCheckpoint::parse(&log))
+            .transpose()
+            .map_err(|e| doc.invalid("log", e.to_string()))?;
         Ok(Manifest {
             list: ListId::decode(doc, &wire.list)?,
             serial: wire.serial,
@@ -259,6 +280,7 @@ impl Document for Manifest {
             deltas: refs_from_wire("deltas", wire.deltas)?,
             snapshots: refs_from_wire("snapshots", wire.snapshots)?,
             registries,
+            log,
             extensions,
         })
     }

@@ -45,8 +45,8 @@ pub use delta::{
 };
 pub use error::{DecodeError, EncodeError};
 pub use manifest::{
-    parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, MANIFEST_PATH,
-    REGISTRIES_EXTENSION,
+    parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, LOG_EXTENSION,
+    MANIFEST_PATH, REGISTRIES_EXTENSION,
 };
 pub use overrides::{decision_sha256, ListingRef, Override, MAX_OVERRIDE_REMOVALS};
 pub use registry::{

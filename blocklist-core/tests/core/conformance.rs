@@ -838,6 +838,7 @@ fn document_cases() -> Cases {
         deltas: vec![file_ref(1, &delta1), file_ref(2, &delta2_bytes)],
         snapshots: vec![file_ref(2, &snapshot2_bytes)],
         registries: vec![],
+        log: None,
         extensions: vec![],
     };
     let manifest_bytes = manifest.sign(&[&publish_key]).unwrap();
@@ -2199,6 +2200,7 @@ fn registry_cases(c: &mut Cases, manifest2: &Manifest) {
     let with_registries = Manifest {
         serial: manifest2.serial + 1,
         registries: vec![file_ref(1, &v1_bytes), file_ref(2, &v2_bytes)],
+        log: None,
         ..manifest2.clone()
     };
     c.add(

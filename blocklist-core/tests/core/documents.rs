@@ -83,6 +83,7 @@ fn manifest(serial: u64, expires_at: Timestamp) -> Manifest {
         deltas: vec![r],
         snapshots: vec![],
         registries: vec![],
+        log: None,
         extensions: vec![],
     }
 }

@@ -14,6 +14,8 @@ mod replica;
 mod snapshot_stream;
 // Conformance vectors (blocklist-core/conformance/): identifiers, matches, signed documents.
 mod conformance;
+// Transparency log vectors (blocklist-core/conformance/log/): tiles, checkpoints, forks.
+mod log_vectors;
 // Who asked for each change: deltas in an agency's name without its signed word are refused.
 mod authority;
 // Overrides: removals a threshold of override keys decides, recorded; stale or unsigned ones refused.

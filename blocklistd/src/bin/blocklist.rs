@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use blocklist_core::document::{ListId, RemovalReason};
+use blocklist_core::log::SignedCheckpoint;
 use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
 use blocklistd::centre::keys::{KeyName, Keyring};
+use blocklistd::centre::log as centre_log;
 use blocklistd::centre::overrides::{self, Decision, OverrideInput};
 use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
@@ -105,6 +107,18 @@ enum Command {
         after_help = "Example:\n  blocklist prune /srv/blocklist --key keys/publish.key --keep 100"
     )]
     Prune(PruneArgs),
+    /// Take back into a publish directory restored from a backup the
+    /// transparency log its replicas saw, before publishing again.
+    #[command(
+        after_help = "Examples (after restoring the directory, before any publish):\n  blocklist restore-log /srv/blocklist --from https://mirror.example.org/th-national/\n  blocklist restore-log /srv/blocklist --from member-data/log.db\n\n--from is a mirror or CDN still serving the lost log (a URL or a folder), or a replica's log.db\n(every daemon keeps every record it verified). The log given must begin with this directory's\nand be signed by its publish keys. Without it, replicas refuse the restored centre's next\npublish as a fork of the history they saw."
+    )]
+    RestoreLog {
+        /// The restored publish directory.
+        dir: PathBuf,
+        /// Where the lost log is: an http(s) URL or a folder serving `log/`, or a replica's log.db.
+        #[arg(long)]
+        from: String,
+    },
     /// Serve a publish directory over HTTP (127.0.0.1 by default), and with
     /// --intake take agencies' submissions and publish them.
     #[command(
@@ -123,6 +137,10 @@ enum Command {
         /// published root is trusted as found, with a warning.
         #[arg(long)]
         root: Option<PathBuf>,
+        /// A log checkpoint kept earlier (a replica's, from its /v1/status, or a
+        /// witness's): the published log must extend it, or this is a fork.
+        #[arg(long, value_name = "CHECKPOINT")]
+        log_since: Option<PathBuf>,
     },
     /// Check the centre's acknowledgement of a submission offline, against the trust root.
     #[command(
@@ -944,8 +962,28 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 say!(out, "removed {path}");
             }
         }
+        Command::RestoreLog { dir, from } => {
+            let restored = centre_log::restore_from(&dir, &from)?;
+            say!(
+                out,
+                "log taken back from {} to {} record(s)",
+                restored.from,
+                restored.to
+            );
+            for record in &restored.lost {
+                say!(
+                    out,
+                    "lost with the host (recorded, no longer held): {}",
+                    record.file.path(record.doc)
+                );
+            }
+        }
         Command::Serve(args) => serve(args, keyring, out)?,
-        Command::Verify { target, root } => {
+        Command::Verify {
+            target,
+            root,
+            log_since,
+        } => {
             let pinned = match &root {
                 Some(path) => Some(std::fs::read(path).map_err(|source| CentreError::Io {
                     action: "read",
@@ -963,9 +1001,34 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 } else {
                     Box::new(PublishDir::open(Path::new(&target))?)
                 };
-            let report = audit::audit(source.as_ref(), pinned.as_deref(), Timestamp::now())?;
+            let since = match &log_since {
+                Some(path) => {
+                    let bytes = std::fs::read(path).map_err(|source| CentreError::Io {
+                        action: "read",
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Some(
+                        SignedCheckpoint::parse(&bytes).map_err(|source| CentreError::Log {
+                            file: path.display().to_string(),
+                            source,
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let report = audit::audit(
+                source.as_ref(),
+                pinned.as_deref(),
+                since.as_ref(),
+                Timestamp::now(),
+            )?;
+            let log = match &report.log {
+                Some(log) => format!("; log of {} file(s), root {}", log.size, log.root),
+                None => "; no transparency log (published before it)".to_owned(),
+            };
             say!(out,
-                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s), {} agency registry version(s) verified; manifest expires {}",
+                "OK: list {} version {} (manifest serial {}, {} entries): {} root(s), {} delta(s), {} snapshot(s), {} agency registry version(s) verified{log}; manifest expires {}",
                 report.list, report.version, report.serial, report.entries, report.roots, report.deltas, report.snapshots, report.registries, inspect::time(report.expires_at)
             );
         }

@@ -4,7 +4,9 @@
 //! root, every snapshot's entries against its signed state, and that
 //! replaying the deltas from the oldest base reaches every later snapshot and
 //! the manifest's state, and every agency registry version in order under
-//! the newest root.
+//! the newest root; and the transparency log: its checkpoint, its entries
+//! from the first, and that it records every listed file (and, given a
+//! checkpoint kept earlier, that it extends it).
 
 use std::collections::BTreeMap;
 
@@ -12,7 +14,10 @@ use blocklist_core::document::{DocType, MANIFEST_PATH};
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Timestamp;
 
+use blocklist_core::log::SignedCheckpoint;
+
 use crate::centre::chain::{self, Base, Replica};
+use crate::centre::log::{self, LogAudit};
 use crate::centre::source::{Source, MAX_MANIFEST_SIZE};
 use crate::centre::CentreError;
 
@@ -37,13 +42,17 @@ pub struct AuditReport {
     pub snapshots: usize,
     /// Agency registry versions checked.
     pub registries: usize,
+    /// The transparency log checked (`None`: published before the log).
+    pub log: Option<LogAudit>,
 }
 
 /// Audits the chain `source` publishes. `pinned` is a trust root obtained
 /// out of band; without it, the first published root is trusted as found.
+/// `since` is a log checkpoint kept earlier, which the log must extend.
 pub fn audit(
     source: &dyn Source,
     pinned: Option<&[u8]>,
+    since: Option<&SignedCheckpoint>,
     now: Timestamp,
 ) -> Result<AuditReport, CentreError> {
     let manifest_bytes = source.fetch(MANIFEST_PATH, MAX_MANIFEST_SIZE)?;
@@ -59,6 +68,7 @@ pub fn audit(
             file: source.name(MANIFEST_PATH),
             source: source_err,
         })?;
+    let log = log::audit(source, &manifest, &verifier.root().publish_keys, since)?;
     // Held for the replay: deltas carry agencies' submissions, checked
     // against the registries as a replica checks them.
     let mut verifier = verifier.clone();
@@ -110,5 +120,6 @@ pub fn audit(
         deltas: manifest.deltas.len(),
         snapshots: manifest.snapshots.len(),
         registries: manifest.registries.len(),
+        log,
     })
 }

@@ -197,6 +197,15 @@ pub enum CentreError {
         /// What does not fit.
         reason: String,
     },
+    /// The transparency log in the directory is not what its checkpoint
+    /// says, or a file is missing from it.
+    #[error("{file}: {source}")]
+    Log {
+        /// The log file (path or URL) that shows it.
+        file: String,
+        /// What is wrong.
+        source: blocklist_core::log::LogError,
+    },
     /// The HTTP server could not start or failed.
     #[error("cannot {action}: {source}")]
     Serve {

@@ -13,6 +13,7 @@
 //! - [`queue`]: the intake service's durable queue of accepted submissions.
 //! - [`service`]: the intake service: submissions over HTTP and from a drop
 //!   folder, acknowledged, queued and published on a cadence.
+//! - [`log`]: the transparency log every listed file is recorded in.
 //! - [`publish_dir`]: the directory layout, its lock, crash-safe writes.
 //! - [`publish`]: `init`, `rotate`, `publish`/`refresh`, `snapshot`, `prune`.
 //! - [`registry`]: the agency registry and the `agency` commands that change it.
@@ -37,6 +38,7 @@ pub mod inspect;
 pub mod intake;
 pub mod keyfile;
 pub mod keys;
+pub mod log;
 pub mod overrides;
 pub mod pkcs11;
 pub mod publish;

@@ -45,6 +45,7 @@ use crate::centre::intake::{
     self, Accepted, AcceptedSubmission, PublishedBy, RefusedSubmission, SubmissionInput,
 };
 use crate::centre::keys::{check_signers, CentreKey};
+use crate::centre::log::Log;
 use crate::centre::overrides::{self, OverrideInput};
 use crate::centre::publish_dir::{DirLock, PublishDir};
 use crate::centre::queue;
@@ -1063,6 +1064,7 @@ impl<'a> Centre<'a> {
             deltas: current.map_or_else(Vec::new, |m| m.deltas.clone()),
             snapshots: current.map_or_else(Vec::new, |m| m.snapshots.clone()),
             registries: self.registries.files.clone(),
+            log: current.and_then(|m| m.log.clone()),
             extensions: vec![],
         }
     }
@@ -1154,8 +1156,16 @@ impl<'a> Centre<'a> {
         signers: &[&CentreKey],
         mut report: PublishReport,
     ) -> Result<PublishReport, CentreError> {
+        let mut manifest = manifest.clone();
+        manifest.log = Some(Log::open(self.dir)?.record_listed(
+            self.dir,
+            lock,
+            self.manifest.as_deref(),
+            &manifest,
+            signers,
+        )?);
         let bytes = chain::sign(
-            manifest,
+            &manifest,
             || format!("manifest serial {}", manifest.serial),
             signers,
         )?;

@@ -7,6 +7,8 @@
 //!   deltas/<v>-<sha256>.delta         deltas, immutable
 //!   snapshots/<v>-<sha256>.snapshot   snapshots, immutable
 //!   registries/<v>-<sha256>.registry  agency registries, immutable, never pruned
+//!   log/checkpoint                    the transparency log's signed head, replaced atomically before the manifest
+//!   log/tile/...                      its tiles and entry bundles (C2SP tlog-tiles), immutable once named
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
 //!   .centre/submission-sequences      the last sequence accepted from each agency key
@@ -191,6 +193,20 @@ impl PublishDir {
     /// Replaces the manifest (call it last: it makes the new files visible).
     pub fn write_manifest(&self, _lock: &DirLock, bytes: &[u8]) -> Result<(), CentreError> {
         self.write_atomic(MANIFEST_PATH, bytes)
+    }
+
+    /// Writes a file of the transparency log (`log/...`), making its folders.
+    pub fn write_log_file(
+        &self,
+        _lock: &DirLock,
+        rel: &str,
+        bytes: &[u8],
+    ) -> Result<(), CentreError> {
+        let path = self.path.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(CentreError::io("create", parent))?;
+        }
+        self.write_atomic(rel, bytes)
     }
 
     /// The files of `doc` present, as (version, relative path), ascending

@@ -253,6 +253,11 @@ impl Metrics {
                 "The agency registry version in force (0: none).",
                 status.registry.as_ref().map_or(0, |r| r.version) as i64,
             ),
+            (
+                "blocklistd_log_size",
+                "Files recorded by the transparency log checkpoint verified last (0: none); its root is in /v1/status.",
+                status.log.as_ref().map_or(0, |l| l.size) as i64,
+            ),
         ] {
             header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");

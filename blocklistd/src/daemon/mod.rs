@@ -22,6 +22,7 @@
 pub mod api;
 pub mod config;
 pub mod history;
+pub mod log;
 pub mod metrics;
 pub mod published;
 pub mod push;
@@ -135,6 +136,23 @@ pub enum DaemonError {
         /// What does not fit.
         reason: String,
     },
+    /// The transparency log refused: a fork, a log that shrank, a listed file
+    /// it does not record, a bad checkpoint or tile.
+    #[error("{file}: {source}")]
+    Log {
+        /// The URL or path of the checkpoint or tile that shows it.
+        file: String,
+        /// Why.
+        source: blocklist_core::log::LogError,
+    },
+    /// The log kept in the data folder (`log.db`) cannot be read or written.
+    #[error("{path}: {reason}")]
+    KeptLog {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Nothing can be verified before a trust root is pinned.
     #[error("no trust root is pinned: set trust_root in the config, or drop the centre's root file into the drop folder")]
     NoTrustRoot,
@@ -193,9 +211,11 @@ impl DaemonError {
         match self {
             DaemonError::Fetch { url, .. } | DaemonError::TooLarge { url, .. } => Some(url.clone()),
             DaemonError::Verify { file, .. }
+            | DaemonError::Log { file, .. }
             | DaemonError::Apply { file, .. }
             | DaemonError::Inconsistent { file, .. } => Some(file.clone()),
             DaemonError::Io { path, .. }
+            | DaemonError::KeptLog { path, .. }
             | DaemonError::TlsFile { path, .. }
             | DaemonError::KeyPermissions { path, .. } => Some(path.display().to_string()),
             _ => None,

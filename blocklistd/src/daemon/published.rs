@@ -87,7 +87,16 @@ impl LocalFiles {
 
     /// Writes a layout file atomically.
     pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), DaemonError> {
-        write_atomic(&self.dir.join(TMP_DIR), &self.dir.join(rel), bytes)
+        let target = self.dir.join(rel);
+        if let Some(parent) = target.parent().filter(|p| !p.is_dir()) {
+            // The log's tiles sit in folders of their own (`log/tile/entries/x001/...`).
+            std::fs::create_dir_all(parent).map_err(|source| DaemonError::Io {
+                action: "create",
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        write_atomic(&self.dir.join(TMP_DIR), &target, bytes)
     }
 
     /// The manifest of the last complete sync.

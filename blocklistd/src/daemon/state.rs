@@ -22,6 +22,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use blocklist_core::index::{Beat, Freshness, HeartbeatWriter};
+use blocklist_core::log::SignedCheckpoint;
 use blocklist_core::Timestamp;
 use serde::Serialize;
 
@@ -78,6 +79,32 @@ pub struct RegistryInfo {
     pub agency_count: usize,
     /// Each agency, ascending by id.
     pub agencies: Vec<AgencyStatus>,
+}
+
+/// The transparency log's checkpoint this replica verified last: any two
+/// parties can compare theirs (the same size must give the same root).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LogInfo {
+    /// The log's origin (`blocklist/<list>`).
+    pub origin: String,
+    /// The number of files it records.
+    pub size: u64,
+    /// The tree's root, hex.
+    pub root: String,
+    /// The signed checkpoint, as served (a C2SP signed note).
+    pub checkpoint: String,
+}
+
+impl From<&SignedCheckpoint> for LogInfo {
+    fn from(signed: &SignedCheckpoint) -> LogInfo {
+        let head = signed.checkpoint();
+        LogInfo {
+            origin: head.origin.clone(),
+            size: head.size,
+            root: head.root.to_string(),
+            checkpoint: String::from_utf8_lossy(signed.as_bytes()).into_owned(),
+        }
+    }
 }
 
 /// One agency of the registry in force.
@@ -159,6 +186,7 @@ struct Facts {
     manifest_expired: Option<String>,
     trust: Option<TrustInfo>,
     registry: Option<RegistryInfo>,
+    log: Option<LogInfo>,
     last_sync: Option<SyncRecord>,
     last_success: Option<u64>,
     last_error: Option<ErrorRecord>,
@@ -228,6 +256,9 @@ pub struct StatusReport {
     pub trust_root_expiring: bool,
     /// The agency registry in force (`null`: none yet).
     pub registry: Option<RegistryInfo>,
+    /// The transparency log's checkpoint verified last (`null`: none yet,
+    /// or a feed published before the log).
+    pub log: Option<LogInfo>,
     /// A catch-up in progress.
     pub progress: Option<String>,
     /// The sources the last HTTP round passed over before one served it
@@ -356,6 +387,11 @@ impl Status {
     /// The agency registry in force.
     pub fn set_registry(&self, info: RegistryInfo) {
         self.with(|f| f.registry = Some(info));
+    }
+
+    /// The log's checkpoint verified last.
+    pub fn set_log(&self, checkpoint: &SignedCheckpoint) {
+        self.with(|f| f.log = Some(checkpoint.into()));
     }
 
     /// A sync round ended well. `current` (the HTTP source still serves the
@@ -516,6 +552,7 @@ impl Status {
                 trust_root: f.trust.clone(),
                 trust_root_expiring: expiring,
                 registry: f.registry.clone(),
+                log: f.log.clone(),
                 progress: f.progress.clone(),
                 passed_over: f.passed_over.clone(),
                 reanchoring: f.reanchoring.clone(),

@@ -27,6 +27,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use blocklist_core::document::{DocType, FileRef, Manifest, Version};
+use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
+use blocklist_core::log::{LogError, LogHead, CHECKPOINT_PATH, LOG_DIR};
 use blocklist_core::replica::Replica;
 use blocklist_core::store::{Applied, StoreError, StoreState};
 use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
@@ -35,6 +37,7 @@ use tokio::sync::watch;
 use tracing::{info, warn, Instrument as _};
 
 use crate::daemon::config::Config;
+use crate::daemon::log::KeptLog;
 use crate::daemon::metrics::{self, SyncSource};
 use crate::daemon::published::{write_atomic, LocalFiles};
 use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
@@ -64,6 +67,8 @@ pub struct Syncer {
     /// goes through a snapshot.
     diverged: bool,
     pub(crate) files: LocalFiles,
+    /// The transparency log verified so far.
+    log: KeptLog,
     mirrors: Vec<HttpMirror>,
     shutdown: watch::Receiver<bool>,
 }
@@ -79,6 +84,7 @@ impl Syncer {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Syncer, DaemonError> {
         let files = LocalFiles::open(&config.data_dir)?;
+        let log = KeptLog::open(&config.data_dir)?;
         let mirrors = config
             .sync
             .urls
@@ -96,9 +102,11 @@ impl Syncer {
             seen_serial: None,
             diverged: false,
             files,
+            log,
             mirrors,
             shutdown,
         };
+        syncer.publish_log();
         let pinned_file = config.data_dir.join(PINNED_ROOT_FILE);
         let pinned = match &config.trust_root {
             Some(path) => Some((path.clone(), "configured")),
@@ -715,6 +723,7 @@ impl Syncer {
             self.rotate_root(&bytes, &url)?;
         }
         let manifest = self.accept_manifest(&bytes, &manifest_url)?;
+        self.follow_log(index, &manifest, &manifest_url).await?;
         // A registry refused does not hold the list back: the round fails
         // once the list is applied, and the manifest is fetched in full
         // again next round (no etag kept) to retry it.
@@ -728,6 +737,97 @@ impl Syncer {
         registries?;
         self.mirrors[index].etag = etag;
         Ok(if applied > 0 { "applied" } else { "current" })
+    }
+
+    /// Takes the manifest's log checkpoint as an extension of the one held
+    /// (fetching the entry bundles between the two), then checks that the
+    /// log records every file the manifest lists. Refused, with nothing
+    /// kept or applied: a manifest without a checkpoint once one was
+    /// verified, a log that shrank or forked, and an unrecorded file.
+    async fn follow_log(
+        &mut self,
+        index: usize,
+        manifest: &Manifest,
+        manifest_url: &str,
+    ) -> Result<(), DaemonError> {
+        let Some(offered) = &manifest.log else {
+            return match self.log.head() {
+                None => Ok(()),
+                Some(head) => Err(DaemonError::Log {
+                    file: manifest_url.to_owned(),
+                    source: LogError::Checkpoint {
+                        reason: format!(
+                            "the manifest carries none, but this replica verified the log at size {}: a feed never drops its log",
+                            head.checkpoint().checkpoint().size
+                        ),
+                    },
+                }),
+            };
+        };
+        if self.log.head().map(LogHead::checkpoint) != Some(offered) {
+            let from = self
+                .log
+                .head()
+                .map_or(0, |h| h.checkpoint().checkpoint().size);
+            let mut entries = Vec::new();
+            let mut bundles = Vec::new();
+            for fetch in bundles_between(from, offered.checkpoint().size.max(from)) {
+                let rel = format!("{LOG_DIR}/{}", fetch.path);
+                let url = self.mirrors[index].url(&rel);
+                let bytes = self
+                    .cancellable(self.mirrors[index].fetch(&rel, MAX_BUNDLE_SIZE))
+                    .await?;
+                self.shared.metrics.fetched(bytes.len() as u64);
+                let new = fetch
+                    .new_entries(&bytes)
+                    .map_err(|source| DaemonError::Log { file: url, source })?;
+                entries.extend(new);
+                bundles.push((rel, bytes));
+            }
+            let root = self
+                .verifier
+                .as_ref()
+                .ok_or(DaemonError::NoTrustRoot)?
+                .root();
+            let (head, records) = LogHead::extend(
+                self.log.head(),
+                offered.clone(),
+                &root.list,
+                &root.publish_keys,
+                entries,
+            )
+            .map_err(|source| DaemonError::Log {
+                file: manifest_url.to_owned(),
+                source,
+            })?;
+            self.log.keep(head, records)?;
+            if self.config.mirror.enabled {
+                // Verified: served to the replicas behind this mirror.
+                for (rel, bytes) in bundles {
+                    self.files.write(&rel, &bytes)?;
+                }
+                self.files
+                    .write(&format!("{LOG_DIR}/{CHECKPOINT_PATH}"), offered.as_bytes())?;
+            }
+            self.publish_log();
+        }
+        match self.log.first_unrecorded(manifest) {
+            None => Ok(()),
+            Some(missing) => Err(DaemonError::Log {
+                file: manifest_url.to_owned(),
+                source: LogError::NotIncluded {
+                    file: missing.file.path(missing.doc),
+                    size: offered.checkpoint().size,
+                },
+            }),
+        }
+    }
+
+    /// Shows the log's checkpoint in status and the metrics.
+    fn publish_log(&self) {
+        if let Some(head) = self.log.head() {
+            self.shared.status.set_log(head.checkpoint());
+        }
     }
 
     /// Fetches and takes, in order, the agency registries the manifest lists
@@ -1149,6 +1249,7 @@ mod tests {
             deltas,
             snapshots,
             registries: vec![],
+            log: None,
             extensions: vec![],
         }
     }

@@ -190,11 +190,12 @@ fn agencies_added_at_the_centre_reach_the_daemon_a_publish_signed_registry_is_re
     std::fs::write(&forged_path, &forged).unwrap();
     let mut registries = manifest.registries.clone();
     registries.push(forged_ref);
-    let forging = Manifest {
+    let mut forging = Manifest {
         serial: manifest.serial + 1,
         registries,
         ..manifest.clone()
     };
+    record_in_log(&centre.dir, &mut forging, &centre.publish_key);
     std::fs::write(
         centre.dir.join(MANIFEST_PATH),
         forging.sign(&[&publish_key]).unwrap(),

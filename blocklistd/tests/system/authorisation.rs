@@ -18,7 +18,7 @@ use crate::daemon::{polling, Daemon, Site};
 use crate::submissions::{
     aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers, revoke_dsi_key,
 };
-use crate::support::{copy_dir, fails, ok, s, Centre, Server};
+use crate::support::{copy_dir, fails, ok, record_in_log, s, Centre, Server};
 
 /// The forging centre: a copy of the honest directory, served on its own.
 struct Forger<'c> {
@@ -83,18 +83,21 @@ impl Forger<'_> {
             sha256,
             size: bytes.len() as u64,
         });
+        record_in_log(&self.dir, &mut next, &self.centre.publish_key);
         std::fs::write(&manifest_path, next.sign(&[&key]).unwrap()).unwrap();
     }
 
     /// Puts the forged version back out of the manifest's reach by copying
     /// the honest manifest's content under a higher serial: the next forgery
-    /// again targets the version after the honest one.
+    /// again targets the version after the honest one. The forger's log
+    /// keeps its forgeries (a log is never rewritten: the replicas saw them).
     fn reset(&self, serial_floor: u64) {
         let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
         let mut honest: Manifest =
             read_unverified(&std::fs::read(self.centre.dir.join("manifest")).unwrap()).unwrap();
         honest.serial = serial_floor + 1;
         honest.issued_at = Timestamp::now();
+        record_in_log(&self.dir, &mut honest, &self.centre.publish_key);
         std::fs::write(self.dir.join("manifest"), honest.sign(&[&key]).unwrap()).unwrap();
     }
 

@@ -204,6 +204,8 @@ fn the_operations_walkthrough_rotates_revokes_and_restores_while_a_daemon_follow
     // centre's), and the day's news.
     reports(at, "reports-since-backup.csv", &["day4.example"]);
     reports(at, "reports.csv", &["day5.example"]);
+    // A member's log.db, as the operator copies it from any member's data folder.
+    std::fs::copy(site.data().join("log.db"), at.join("member-log.db")).unwrap();
     run_script(at, &restore);
     let server = Server::start_on(&centre.dir, &listen);
     // A round while the centre was down left a failure behind: the round

@@ -132,6 +132,7 @@ fn unsigned_manifest(root_size: u64) -> Vec<u8> {
         deltas: vec![],
         snapshots: vec![],
         registries: vec![],
+        log: None,
         extensions: vec![],
     }
     .sign(&[&SecretKey::generate().unwrap()])
@@ -526,9 +527,21 @@ fn a_replica_that_diverged_after_a_centre_restore_reanchors_on_the_newest_snapsh
     daemon.wait_version(2);
     assert!(server.stop());
 
-    // The centre is restored from the backup and publishes past the lost version.
+    // The centre is restored from the backup, takes back the log the replica
+    // saw (from its log.db), and publishes past the lost version.
     std::fs::remove_dir_all(&centre.dir).unwrap();
     copy_dir(&backup, &centre.dir);
+    let restored = ok(&[
+        "restore-log",
+        s(&centre.dir),
+        "--from",
+        s(&site.data().join("log.db")),
+    ]);
+    assert!(
+        restored.contains("log taken back from 2 to 3 record(s)")
+            && restored.contains("lost with the host (recorded, no longer held): deltas/2-"),
+        "{restored}"
+    );
     publish(&centre, "v2b.txt", &["other.example"], &[]);
     publish(
         &centre,

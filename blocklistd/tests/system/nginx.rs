@@ -18,6 +18,7 @@ fn directory_served_by_stock_nginx_verifies() {
                root {root};\n\
                location ~ /\\. {{ deny all; }}\n\
                location = /manifest {{ add_header Cache-Control \"public, max-age=30\"; }}\n\
+               location = /log/checkpoint {{ add_header Cache-Control \"public, max-age=30\"; }}\n\
                location / {{ add_header Cache-Control \"public, max-age=31536000, immutable\"; }}\n\
              }}"
         )

@@ -262,3 +262,22 @@ pub fn wait_until(what: &str, log: impl Fn() -> String, done: impl Fn() -> bool)
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// What a forging centre (a test holding the publish key, bypassing
+/// `blocklist publish`) does to keep its log whole, as the real one would:
+/// records in `dir`'s log the files `next` lists that the manifest in `dir`
+/// does not, and puts the checkpoint, signed with `key`, in `next`.
+pub fn record_in_log(dir: &Path, next: &mut blocklist_core::document::Manifest, key: &Path) {
+    use blocklistd::centre::{keys::CentreKey, log::Log, PublishDir};
+    let previous: blocklist_core::document::Manifest =
+        blocklist_core::verify::read_unverified(&std::fs::read(dir.join("manifest")).unwrap())
+            .unwrap();
+    let published = PublishDir::open(dir).unwrap();
+    let lock = published.lock().unwrap();
+    let signer = CentreKey::from(blocklistd::centre::keyfile::read_secret(key).unwrap());
+    let log = Log::open(&published).unwrap();
+    next.log = Some(
+        log.record_listed(&published, &lock, Some(&previous), next, &[&signer])
+            .unwrap(),
+    );
+}

@@ -1,0 +1,405 @@
+//! The centre's side of the transparency log (docs/FORMAT.md, "Transparency
+//! log"): every file a manifest lists is recorded in `log/` before that
+//! manifest is written, and the manifest carries the checkpoint.
+//!
+//! What goes in: the files the new manifest lists that the one before it did
+//! not (those it listed are recorded already), less any a killed run
+//! recorded past that manifest's checkpoint. A directory published before
+//! the log records, at its first manifest after the upgrade, every file it
+//! holds, oldest first by type: roots, registries, snapshots, deltas.
+//!
+//! Order of writes: tiles (full ones are new paths, partial ones new widths),
+//! then `log/checkpoint`, then the manifest. A run killed before the manifest
+//! leaves a log that is ahead of it, never one that lacks a listed file, and
+//! the next run goes on from the checkpoint it finds.
+
+use std::collections::HashSet;
+
+use blocklist_core::document::{
+    parse_file_name, DocType, FileRef, KeySet, ListId, Manifest, FOLDER_TYPES, MANIFEST_PATH,
+};
+use blocklist_core::log::checkpoint::origin;
+use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
+use blocklist_core::log::record::RECORD_ORDER;
+use blocklist_core::log::tree::leaf_hash;
+use blocklist_core::log::{
+    Checkpoint, Frontier, LogError, LogHead, Record, SignedCheckpoint, TiledLog, CHECKPOINT_PATH,
+    LOG_DIR,
+};
+use blocklist_core::{Sha256, Signer};
+
+use crate::centre::keys::CentreKey;
+use crate::centre::publish::newest_root;
+use crate::centre::publish_dir::{DirLock, PublishDir};
+use crate::centre::source::{HttpSource, Source};
+use crate::centre::CentreError;
+use crate::daemon::log::KeptLog;
+
+/// The log of a publish directory, as its checkpoint and edge tiles say.
+pub struct Log {
+    tiles: TiledLog,
+    checkpoint: Option<SignedCheckpoint>,
+}
+
+impl Log {
+    /// Reads `dir`'s log: its checkpoint, and the tiles at the edge it
+    /// names, which must give its root. A directory without a log has an
+    /// empty one.
+    pub fn open(dir: &PublishDir) -> Result<Log, CentreError> {
+        let rel = format!("{LOG_DIR}/{CHECKPOINT_PATH}");
+        let bytes = match std::fs::read(dir.path().join(&rel)) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Log {
+                    tiles: TiledLog::default(),
+                    checkpoint: None,
+                })
+            }
+            Err(e) => return Err(CentreError::io("read", dir.path().join(&rel))(e)),
+        };
+        let broken = |source| CentreError::Log {
+            file: dir.name(&rel),
+            source,
+        };
+        let checkpoint = SignedCheckpoint::parse(&bytes).map_err(broken)?;
+        let head = checkpoint.checkpoint();
+        let tiles = TiledLog::load(head.size, |path| read_tile(dir, path)).map_err(broken)?;
+        if tiles.root() != head.root {
+            return Err(CentreError::Inconsistent {
+                file: dir.name(&rel),
+                reason: format!(
+                    "the log's tiles give root {} at size {}, the checkpoint says {}",
+                    tiles.root(),
+                    head.size,
+                    head.root
+                ),
+            });
+        }
+        Ok(Log {
+            tiles,
+            checkpoint: Some(checkpoint),
+        })
+    }
+
+    /// The number of records.
+    pub fn size(&self) -> u64 {
+        self.tiles.size()
+    }
+
+    /// Records every file `manifest` lists that the log lacks (see the
+    /// module's introduction; `previous` is the manifest it replaces), and
+    /// returns the checkpoint, signed by `signers`, for `manifest` to carry.
+    pub fn record_listed(
+        mut self,
+        dir: &PublishDir,
+        lock: &DirLock,
+        previous: Option<&Manifest>,
+        manifest: &Manifest,
+        signers: &[&CentreKey],
+    ) -> Result<SignedCheckpoint, CentreError> {
+        let (candidates, since) = match previous.and_then(|p| p.log.as_ref().map(|l| (p, l))) {
+            Some((previous, log)) => {
+                let before: HashSet<Record> = Record::listed_by(previous).into_iter().collect();
+                let new = Record::listed_by(manifest)
+                    .into_iter()
+                    .filter(|r| !before.contains(r))
+                    .collect();
+                (new, log.checkpoint().size)
+            }
+            None => (held_and_listed(dir, manifest)?, 0),
+        };
+        let recorded: HashSet<Record> = records(dir, since, self.size())?.into_iter().collect();
+        let mut written = Vec::new();
+        for record in candidates.into_iter().filter(|r| !recorded.contains(r)) {
+            written.extend(self.tiles.append(record.to_bytes()));
+        }
+        let head = Checkpoint {
+            origin: origin(&manifest.list),
+            size: self.tiles.size(),
+            root: self.tiles.root(),
+        };
+        let signers: Vec<&dyn Signer> = signers.iter().map(|k| *k as &dyn Signer).collect();
+        let what = format!("the log checkpoint at size {}", head.size);
+        let checkpoint = SignedCheckpoint::sign(head, &signers)
+            .map_err(|source| CentreError::Encode { what, source })?;
+        if self.checkpoint.as_ref() != Some(&checkpoint) {
+            written.extend(self.tiles.edge_tiles());
+            for (path, bytes) in written {
+                dir.write_log_file(lock, &format!("{LOG_DIR}/{path}"), &bytes)?;
+            }
+            dir.write_log_file(
+                lock,
+                &format!("{LOG_DIR}/{CHECKPOINT_PATH}"),
+                checkpoint.as_bytes(),
+            )?;
+        }
+        Ok(checkpoint)
+    }
+}
+
+/// What [`restore_from`] did.
+#[derive(Debug)]
+pub struct Restored {
+    /// The log's size before.
+    pub from: u64,
+    /// Its size after: the size of the checkpoint given.
+    pub to: u64,
+    /// The records taken back of files the directory no longer holds
+    /// (published after its backup was taken, then lost with the host).
+    pub lost: Vec<Record>,
+}
+
+/// Takes back into the publish directory `dir`, restored from a backup, the
+/// log `from` holds: a replica's `log.db` (a path ending `.db`), or a URL or
+/// folder serving `log/` (a mirror, a CDN). The log given must begin with
+/// the directory's own and be signed by a threshold of the newest root's
+/// publish keys. Without this a restored centre would publish a fork of the
+/// history its replicas saw, and they would refuse it.
+pub fn restore_from(dir: &std::path::Path, from: &str) -> Result<Restored, CentreError> {
+    let (checkpoint, entries) = if from.ends_with(".db") {
+        KeptLog::exported(std::path::Path::new(from)).map_err(|e| CentreError::Inconsistent {
+            file: from.to_owned(),
+            reason: e.to_string(),
+        })?
+    } else if from.starts_with("http://") || from.starts_with("https://") {
+        fetch(&HttpSource::new(from)?)?
+    } else {
+        fetch(&PublishDir::open(std::path::Path::new(from))?)?
+    };
+    let published = PublishDir::open(dir)?;
+    let lock = published.lock()?;
+    let newest = newest_root(&published)?;
+    let root = newest.root();
+    restore(
+        &published,
+        &lock,
+        checkpoint,
+        entries,
+        &root.list,
+        &root.publish_keys,
+    )
+}
+
+/// [`restore_from`]'s work: `checkpoint` and `entries` (all of them, from
+/// the first) are the log to take back into `dir`'s.
+fn restore(
+    dir: &PublishDir,
+    lock: &DirLock,
+    checkpoint: SignedCheckpoint,
+    entries: Vec<Vec<u8>>,
+    list: &ListId,
+    keys: &KeySet,
+) -> Result<Restored, CentreError> {
+    let file = dir.name(&format!("{LOG_DIR}/{CHECKPOINT_PATH}"));
+    let broken = |source| CentreError::Log {
+        file: file.clone(),
+        source,
+    };
+    let mut log = Log::open(dir)?;
+    let from = log.size();
+    if checkpoint.checkpoint().size < from {
+        return Err(broken(LogError::Shrank {
+            held: from,
+            offered: checkpoint.checkpoint().size,
+        }));
+    }
+    let (_, records) =
+        LogHead::extend(None, checkpoint.clone(), list, keys, entries.clone()).map_err(broken)?;
+    let mut edge = Frontier::default();
+    entries
+        .iter()
+        .take(from as usize)
+        .for_each(|e| edge.push(leaf_hash(e)));
+    if (edge.size(), edge.root()) != (from, log.tiles.root()) {
+        return Err(CentreError::Inconsistent {
+            file,
+            reason: format!(
+                "the log given does not begin with the {from} entries this directory's log holds: it is another history, not the one this directory lost"
+            ),
+        });
+    }
+    let mut written = Vec::new();
+    for entry in &entries[from as usize..] {
+        written.extend(log.tiles.append(entry.clone()));
+    }
+    written.extend(log.tiles.edge_tiles());
+    for (path, bytes) in written {
+        dir.write_log_file(lock, &format!("{LOG_DIR}/{path}"), &bytes)?;
+    }
+    dir.write_log_file(
+        lock,
+        &format!("{LOG_DIR}/{CHECKPOINT_PATH}"),
+        checkpoint.as_bytes(),
+    )?;
+    let lost = records[from as usize..]
+        .iter()
+        .filter(|r| !dir.holds(r.doc, &r.file))
+        .copied()
+        .collect();
+    Ok(Restored {
+        from,
+        to: checkpoint.checkpoint().size,
+        lost,
+    })
+}
+
+/// The checkpoint and every entry of the log `source` publishes (a mirror,
+/// a CDN, another copy of the directory).
+fn fetch(source: &dyn Source) -> Result<(SignedCheckpoint, Vec<Vec<u8>>), CentreError> {
+    let rel = format!("{LOG_DIR}/{CHECKPOINT_PATH}");
+    let checkpoint = SignedCheckpoint::parse(&source.fetch(
+        &rel,
+        blocklist_core::log::checkpoint::MAX_CHECKPOINT_LEN as u64,
+    )?)
+    .map_err(|e| CentreError::Log {
+        file: source.name(&rel),
+        source: e,
+    })?;
+    let entries = entries(source, 0, checkpoint.checkpoint().size)?;
+    Ok((checkpoint, entries))
+}
+
+/// The records `from..to` of the log `source` publishes.
+fn records(source: &dyn Source, from: u64, to: u64) -> Result<Vec<Record>, CentreError> {
+    entries(source, from, to)?
+        .iter()
+        .zip(from..)
+        .map(|(entry, index)| {
+            Record::parse(index, entry).map_err(|e| CentreError::Log {
+                file: source.name(&format!("{LOG_DIR}/tile/entries")),
+                source: e,
+            })
+        })
+        .collect()
+}
+
+/// The entries `from..to` of the log `source` publishes, read from its
+/// entry bundles.
+fn entries(source: &dyn Source, from: u64, to: u64) -> Result<Vec<Vec<u8>>, CentreError> {
+    let mut entries = Vec::new();
+    for fetch in bundles_between(from, to) {
+        let rel = format!("{LOG_DIR}/{}", fetch.path);
+        let bundle = source.fetch(&rel, MAX_BUNDLE_SIZE)?;
+        entries.extend(fetch.new_entries(&bundle).map_err(|e| CentreError::Log {
+            file: source.name(&rel),
+            source: e,
+        })?);
+    }
+    Ok(entries)
+}
+
+/// What `verify` found of a log.
+#[derive(Debug)]
+pub struct LogAudit {
+    /// The files it records.
+    pub size: u64,
+    /// Its root.
+    pub root: Sha256,
+}
+
+/// `verify`'s check of the log behind `manifest` (verified, from `source`):
+/// its checkpoint is signed by a threshold of `keys` (the publish keys of
+/// the root in force), its entries from the first give its root, and it
+/// records every file the manifest lists. With `since` (a checkpoint of the
+/// same log kept earlier, by a replica or a witness), the log must extend
+/// it. `None` for a feed published before the log (an error with `since`).
+pub fn audit(
+    source: &dyn Source,
+    manifest: &Manifest,
+    keys: &KeySet,
+    since: Option<&SignedCheckpoint>,
+) -> Result<Option<LogAudit>, CentreError> {
+    let file = source.name(MANIFEST_PATH);
+    let broken = |source| CentreError::Log {
+        file: file.clone(),
+        source,
+    };
+    let Some(offered) = &manifest.log else {
+        return match since {
+            None => Ok(None),
+            Some(_) => Err(broken(LogError::Checkpoint {
+                reason: "the manifest carries none to check against the one given".to_owned(),
+            })),
+        };
+    };
+    let entries = entries(source, 0, offered.checkpoint().size)?;
+    if let Some(since) = since.map(SignedCheckpoint::checkpoint) {
+        if since.origin != offered.checkpoint().origin {
+            return Err(broken(LogError::Origin {
+                expected: since.origin.clone(),
+                found: offered.checkpoint().origin.clone(),
+            }));
+        }
+        let Some(prefix) = entries.get(..since.size as usize) else {
+            return Err(broken(LogError::Shrank {
+                held: since.size,
+                offered: offered.checkpoint().size,
+            }));
+        };
+        let mut edge = Frontier::default();
+        prefix.iter().for_each(|e| edge.push(leaf_hash(e)));
+        if edge.root() != since.root {
+            return Err(broken(LogError::Fork {
+                held: since.size,
+                size: since.size,
+                offered: since.root,
+                computed: edge.root(),
+            }));
+        }
+    }
+    let (head, records) =
+        LogHead::extend(None, offered.clone(), &manifest.list, keys, entries).map_err(broken)?;
+    let recorded: HashSet<Record> = records.into_iter().collect();
+    if let Some(missing) = Record::listed_by(manifest)
+        .into_iter()
+        .find(|r| !recorded.contains(r))
+    {
+        return Err(broken(LogError::NotIncluded {
+            file: missing.file.path(missing.doc),
+            size: offered.checkpoint().size,
+        }));
+    }
+    let root = head.frontier().root();
+    Ok(Some(LogAudit {
+        size: offered.checkpoint().size,
+        root,
+    }))
+}
+
+/// Every file `dir` holds and every file `manifest` lists, in
+/// [`RECORD_ORDER`] and by version: what the first log records.
+fn held_and_listed(dir: &PublishDir, manifest: &Manifest) -> Result<Vec<Record>, CentreError> {
+    let mut all: Vec<Record> = Vec::new();
+    for doc in FOLDER_TYPES {
+        for (_, rel) in dir.files(doc)? {
+            let name = rel.rsplit('/').next().unwrap_or(&rel);
+            let Some((version, sha256)) = parse_file_name(doc, name) else {
+                continue;
+            };
+            let path = dir.path().join(&rel);
+            let size = std::fs::metadata(&path)
+                .map_err(CentreError::io("read", &path))?
+                .len();
+            all.push(Record {
+                doc,
+                file: FileRef {
+                    version,
+                    sha256,
+                    size,
+                },
+            });
+        }
+    }
+    all.extend(Record::listed_by(manifest));
+    let rank = |doc: DocType| RECORD_ORDER.iter().position(|&d| d == doc);
+    all.sort_by_key(|r| (rank(r.doc), r.file.version, r.file.sha256.0));
+    all.dedup();
+    Ok(all)
+}
+
+fn read_tile(dir: &PublishDir, path: &str) -> Result<Vec<u8>, LogError> {
+    std::fs::read(dir.path().join(LOG_DIR).join(path)).map_err(|e| LogError::Tile {
+        path: path.to_owned(),
+        reason: format!("cannot be read: {e}"),
+    })
+}

@@ -1,0 +1,158 @@
+//! The transparency log: the centre records every file it lists; `verify`
+//! checks the log and, given a checkpoint kept earlier, that the log extends
+//! it; a daemon shows its checkpoint and refuses a directory whose history
+//! is not an extension of the one it saw (two directories both at "version
+//! 3", signed with the same key, each passing `verify` on its own), a
+//! tampered entry bundle, and a feed that drops its log, answering from the
+//! last good version throughout.
+
+use std::path::Path;
+
+use blocklist_core::document::Manifest;
+use blocklist_core::verify::read_unverified;
+
+use crate::daemon::{polling, publish, Daemon, Site};
+use crate::support::{copy_dir, fails, ok, s, Centre, Server};
+
+fn manifest(dir: &Path) -> Manifest {
+    read_unverified(&std::fs::read(dir.join("manifest")).unwrap()).unwrap()
+}
+
+/// The log's size, as the manifest's checkpoint says.
+fn log_size(dir: &Path) -> u64 {
+    manifest(dir).log.expect("a checkpoint").checkpoint().size
+}
+
+/// Waits until the daemon's last error names `expected`; checks it still
+/// answers from `version`, `listed` and not `unlisted`.
+fn refused(daemon: &Daemon, expected: &str, version: u64, listed: &str, unlisted: &str) {
+    let status = daemon.wait_status(expected, |s| {
+        s["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(expected))
+    });
+    assert_eq!(status["version"], version, "{status:#}");
+    assert!(daemon.listed("domain", listed), "{status:#}");
+    assert!(!daemon.listed("domain", unlisted), "{status:#}");
+}
+
+#[test]
+fn every_listed_file_is_logged_and_a_fork_is_refused_by_verify_and_the_daemon() {
+    let centre = Centre::new();
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    publish(&centre, "v2.txt", &["two.example"], &[]);
+    // The root, two deltas: each listed file recorded once, in order.
+    assert_eq!(log_size(&centre.dir), 3);
+    let entries = std::fs::read(centre.dir.join("log/tile/entries/000.p/3")).unwrap();
+    let text = String::from_utf8_lossy(&entries);
+    assert!(
+        text.contains("root 1 ") && text.contains("delta 1 ") && text.contains("delta 2 "),
+        "{text}"
+    );
+    assert!(centre.dir.join("log/tile/0/000.p/3").is_file());
+    let verified = ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+    assert!(verified.contains("log of 3 file(s)"), "{verified}");
+
+    // The fork: a copy of the directory at version 2 publishes other changes.
+    let copy = centre.tmp.path().join("fork");
+    copy_dir(&centre.dir, &copy);
+    publish(&centre, "v3.txt", &["three.example"], &[]);
+    let forked = Centre {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: copy.clone(),
+        root_key: centre.root_key.clone(),
+        publish_key: centre.publish_key.clone(),
+    };
+    for (i, name) in ["a.example", "b.example", "c.example"].iter().enumerate() {
+        publish(&forked, &format!("f{i}.txt"), &[name], &[]);
+    }
+    // Each passes verify alone, at versions 3 and 5.
+    ok(&["verify", s(&copy), "--root", s(&centre.first_root())]);
+
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    let status = daemon.wait_version(3);
+    assert_eq!(status["log"]["size"], 4, "{status:#}");
+    assert_eq!(status["log"]["origin"], "blocklist/th-test", "{status:#}");
+    let (_, metrics) = daemon.get("/metrics");
+    assert!(metrics.contains("blocklistd_log_size 4"), "{metrics}");
+
+    // An auditor holding the daemon's checkpoint finds the fork.
+    let kept = site.tmp.path().join("kept.checkpoint");
+    std::fs::write(&kept, status["log"]["checkpoint"].as_str().unwrap()).unwrap();
+    ok(&["verify", s(&centre.dir), "--log-since", s(&kept)]);
+    let err = fails(&["verify", s(&copy), "--log-since", s(&kept)]);
+    assert!(err.contains("fork"), "{err}");
+
+    // The daemon, pointed at the fork by the same URL, refuses it.
+    let address = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    drop(server);
+    let server = Server::start_on(&copy, &address);
+    refused(&daemon, "a fork", 3, "three.example", "a.example");
+    drop(server);
+
+    // A tampered entry bundle on a fresh replica: refused before anything applies.
+    let tampered = centre.tmp.path().join("tampered");
+    copy_dir(&centre.dir, &tampered);
+    let bundle = tampered.join("log/tile/entries/000.p/4");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(&bundle, bytes).unwrap();
+    let server = Server::start(&tampered);
+    let fresh = Site::new();
+    let other = fresh.start(&polling(&centre.first_root(), &[&server.url]));
+    let status = other.wait_status("the log refused", |s| {
+        s["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("log entry") || m.contains("fork"))
+    });
+    assert!(status["version"].is_null(), "{status:#}");
+    drop(server);
+    assert!(other.stop());
+    assert!(daemon.stop());
+}
+
+#[test]
+fn a_daemon_that_saw_the_log_refuses_a_feed_without_it() {
+    let centre = Centre::new();
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    daemon.wait_version(1);
+    // The same list re-signed without its checkpoint, at a higher serial.
+    let key = blocklistd::centre::keyfile::read_secret(&centre.publish_key).unwrap();
+    let mut stripped = manifest(&centre.dir);
+    stripped.serial += 1;
+    stripped.log = None;
+    std::fs::write(
+        centre.dir.join("manifest"),
+        blocklist_core::document::Document::sign(&stripped, &[&key]).unwrap(),
+    )
+    .unwrap();
+    refused(
+        &daemon,
+        "a feed never drops its log",
+        1,
+        "one.example",
+        "two.example",
+    );
+    // Kept across a restart: the checkpoint is in log.db, shown at once.
+    assert!(daemon.stop());
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    assert_eq!(daemon.status()["log"]["size"], 2);
+    refused(
+        &daemon,
+        "a feed never drops its log",
+        1,
+        "one.example",
+        "two.example",
+    );
+    assert!(daemon.stop());
+}
