@@ -252,7 +252,7 @@ row "bootstrap: daemon peak RSS (VmHWM)" "$(mb "$bootstrap_rss")" "<= 1 GB"
 row "centre: publish 1 change" "$(stats "${one_s[@]}")" "<= 1 s"
 row "centre: publish 100k changes (90k adds, 10k removals)" "$big_s s" "<= 5 s"
 row "centre: peak RSS during a publish (1 change / 100k)" "$(mb "$one_rss") / $(mb "$big_rss")" "<= 500 MB"
-row "replica: bytes written for a 1-change delta (/proc/PID/io)" "$(mb "$one_written")" "<= 1 MB"
+row "replica: bytes written for a 1-change delta (/proc/PID/io)" "$(mb "$one_written") ($((one_written / 1024)) KiB)" "<= 1 MB"
 row "replica: 100k-change delta applied (log: fetch to applied)" "$big_apply_s s" "<= 2 s"
 row "replica: 100k delta, publish returned to the daemon's index serving it" "$big_served_s s" "-"
 row "propagation: publish returned to C reader listed, 1 change" "$(stats "${latencies[@]}")" \

@@ -47,7 +47,7 @@ static size_t load(const char *path) {
 /* One check; 1 listed, 0 not, -1 an error (reported, and retried next round). */
 static int listed(const blocklist_handle *h, size_t i, uint64_t *version) {
   static unsigned long errors = 0;
-  blocklist_check_result r;
+  blocklist_check_result r = BLOCKLIST_CHECK_RESULT_INIT;
   blocklist_result rc = blocklist_check(h, BLOCKLIST_KIND_DOMAIN, ids[i], lens[i], &r);
   if (rc != BLOCKLIST_OK) {
     if (errors++ < 5) fprintf(stderr, "check %s: %s\n", ids[i], blocklist_error_message(rc));
@@ -59,7 +59,7 @@ static int listed(const blocklist_handle *h, size_t i, uint64_t *version) {
 
 int main(int argc, char **argv) {
   const struct timespec pause = {0, 1000000};
-  blocklist_options options;
+  blocklist_options options = BLOCKLIST_OPTIONS_INIT;
   blocklist_handle *h = NULL;
   blocklist_result rc;
   size_t n, i, left;
