@@ -21,6 +21,7 @@ use blocklist_core::document::{
 use blocklist_core::log::checkpoint::origin;
 use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
 use blocklist_core::log::record::RECORD_ORDER;
+use blocklist_core::log::tiles::TileFile;
 use blocklist_core::log::tree::leaf_hash;
 use blocklist_core::log::{
     Checkpoint, Frontier, LogError, LogHead, Record, SignedCheckpoint, TiledLog, CHECKPOINT_PATH,
@@ -123,17 +124,29 @@ impl Log {
         let checkpoint = SignedCheckpoint::sign(head, &signers)
             .map_err(|source| CentreError::Encode { what, source })?;
         if self.checkpoint.as_ref() != Some(&checkpoint) {
-            written.extend(self.tiles.edge_tiles());
-            for (path, bytes) in written {
-                dir.write_log_file(lock, &format!("{LOG_DIR}/{path}"), &bytes)?;
-            }
-            dir.write_log_file(
-                lock,
-                &format!("{LOG_DIR}/{CHECKPOINT_PATH}"),
-                checkpoint.as_bytes(),
-            )?;
+            self.write(dir, lock, written, &checkpoint)?;
         }
         Ok(checkpoint)
+    }
+
+    /// Writes `full` (the tiles filled since the log was opened), the
+    /// partial tiles at its edge now, then `checkpoint`: in that order, so
+    /// that no checkpoint ever names a tile not yet written.
+    fn write(
+        &self,
+        dir: &PublishDir,
+        lock: &DirLock,
+        full: Vec<TileFile>,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<(), CentreError> {
+        for (path, bytes) in full.into_iter().chain(self.tiles.edge_tiles()) {
+            dir.write_log_file(lock, &format!("{LOG_DIR}/{path}"), &bytes)?;
+        }
+        dir.write_log_file(
+            lock,
+            &format!("{LOG_DIR}/{CHECKPOINT_PATH}"),
+            checkpoint.as_bytes(),
+        )
     }
 }
 
@@ -218,19 +231,11 @@ fn restore(
             ),
         });
     }
-    let mut written = Vec::new();
+    let mut full = Vec::new();
     for entry in &entries[from as usize..] {
-        written.extend(log.tiles.append(entry.clone()));
+        full.extend(log.tiles.append(entry.clone()));
     }
-    written.extend(log.tiles.edge_tiles());
-    for (path, bytes) in written {
-        dir.write_log_file(lock, &format!("{LOG_DIR}/{path}"), &bytes)?;
-    }
-    dir.write_log_file(
-        lock,
-        &format!("{LOG_DIR}/{CHECKPOINT_PATH}"),
-        checkpoint.as_bytes(),
-    )?;
+    log.write(dir, lock, full, &checkpoint)?;
     let lost = records[from as usize..]
         .iter()
         .filter(|r| !dir.holds(r.doc, &r.file))
