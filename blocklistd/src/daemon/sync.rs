@@ -723,7 +723,8 @@ impl Syncer {
             self.rotate_root(&bytes, &url)?;
         }
         let manifest = self.accept_manifest(&bytes, &manifest_url)?;
-        self.follow_log(index, &manifest, &manifest_url).await?;
+        self.follow_log(LogFrom::Mirror(index), &manifest, &manifest_url)
+            .await?;
         // A registry refused does not hold the list back: the round fails
         // once the list is applied, and the manifest is fetched in full
         // again next round (no etag kept) to retry it.
@@ -740,13 +741,13 @@ impl Syncer {
     }
 
     /// Takes the manifest's log checkpoint as an extension of the one held
-    /// (fetching the entry bundles between the two), then checks that the
-    /// log records every file the manifest lists. Refused, with nothing
-    /// kept or applied: a manifest without a checkpoint once one was
+    /// (reading the entry bundles between the two from `from`), then checks
+    /// that the log records every file the manifest lists. Refused, with
+    /// nothing kept or applied: a manifest without a checkpoint once one was
     /// verified, a log that shrank or forked, and an unrecorded file.
-    async fn follow_log(
+    pub(crate) async fn follow_log(
         &mut self,
-        index: usize,
+        from: LogFrom<'_>,
         manifest: &Manifest,
         manifest_url: &str,
     ) -> Result<(), DaemonError> {
@@ -765,19 +766,27 @@ impl Syncer {
             };
         };
         if self.log.head().map(LogHead::checkpoint) != Some(offered) {
-            let from = self
+            let held = self
                 .log
                 .head()
                 .map_or(0, |h| h.checkpoint().checkpoint().size);
             let mut entries = Vec::new();
             let mut bundles = Vec::new();
-            for fetch in bundles_between(from, offered.checkpoint().size.max(from)) {
+            for fetch in bundles_between(held, offered.checkpoint().size.max(held)) {
                 let rel = format!("{LOG_DIR}/{}", fetch.path);
-                let url = self.mirrors[index].url(&rel);
-                let bytes = self
-                    .cancellable(self.mirrors[index].fetch(&rel, MAX_BUNDLE_SIZE))
-                    .await?;
-                self.shared.metrics.fetched(bytes.len() as u64);
+                let (url, bytes) = match from {
+                    LogFrom::Mirror(index) => {
+                        let bytes = self
+                            .cancellable(self.mirrors[index].fetch(&rel, MAX_BUNDLE_SIZE))
+                            .await?;
+                        self.shared.metrics.fetched(bytes.len() as u64);
+                        (self.mirrors[index].url(&rel), bytes)
+                    }
+                    LogFrom::Folder(dir) => {
+                        let path = dir.join(&rel);
+                        (path.display().to_string(), read_bundle(&path)?)
+                    }
+                };
                 let new = fetch
                     .new_entries(&bytes)
                     .map_err(|source| DaemonError::Log { file: url, source })?;
@@ -1065,6 +1074,34 @@ impl Syncer {
             .prune(&[DocType::Delta, DocType::Snapshot], &keep);
         Ok(())
     }
+}
+
+/// Where a round reads the log's entry bundles from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum LogFrom<'a> {
+    /// The mirror of that index, which served the manifest.
+    Mirror(usize),
+    /// A folder holding a copy of the publish directory's `log/` (the drop
+    /// folder, carried with the manifest).
+    Folder(&'a std::path::Path),
+}
+
+/// An entry bundle in a folder, read only when it is no larger than any
+/// bundle can be.
+fn read_bundle(path: &std::path::Path) -> Result<Vec<u8>, DaemonError> {
+    let io = |source| DaemonError::Io {
+        action: "read the log's entry bundle",
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_BUNDLE_SIZE {
+        return Err(DaemonError::TooLarge {
+            url: path.display().to_string(),
+            limit: MAX_BUNDLE_SIZE,
+        });
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// The files that take a replica at `held` (0: empty) to the manifest's

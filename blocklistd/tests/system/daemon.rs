@@ -411,6 +411,8 @@ fn drop_folder_delivery_pins_the_first_root_applies_and_sorts_files() {
     });
     assert!(daemon.log_text().contains("TRUST ON FIRST USE"));
     deliver(&deltas[0]);
+    // The transparency log before the manifest that names it, as the centre writes them.
+    copy_dir(&centre.dir.join("log"), &inbox.join("log"));
     deliver(&centre.dir.join("manifest"));
     // The manifest shows as it verifies, its confirmation just after.
     let status = daemon.wait_status("version 2 and the manifest confirmed", |s| {
@@ -423,6 +425,7 @@ fn drop_folder_delivery_pins_the_first_root_applies_and_sorts_files() {
         .is_file());
     assert!(inbox.join("processed").join("manifest").is_file());
     assert!(status["confirmed_at"].is_u64(), "{status:#}");
+    assert_eq!(status["log"]["size"], 3, "{status:#}");
 
     // A file that is not a document is rejected once it stops changing, with a reason.
     std::fs::write(inbox.join("junk.delta"), b"not a blocklist document").unwrap();

@@ -457,7 +457,7 @@ fn the_container_image_builds_runs_as_its_user_takes_a_dropped_version_and_stops
             health() == Some(503)
         });
 
-        // The README's way to feed it: roots, deltas and manifest into the inbox.
+        // The README's way to feed it: the log, roots, deltas and manifest into the inbox.
         let centre = Centre::new();
         let input = centre.input("a.txt", b"container.scam.example\n");
         ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-aoc", s(&input)]));
@@ -469,6 +469,7 @@ fn the_container_image_builds_runs_as_its_user_takes_a_dropped_version_and_stops
                 std::fs::copy(&file, feed.join(file.file_name().unwrap())).unwrap();
             }
         }
+        copy_dir(&centre.dir.join("log"), &feed.join("log"));
         std::fs::copy(centre.dir.join("manifest"), feed.join("manifest")).unwrap();
         docker(&[
             "cp",

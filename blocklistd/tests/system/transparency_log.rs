@@ -156,3 +156,62 @@ fn a_daemon_that_saw_the_log_refuses_a_feed_without_it() {
     );
     assert!(daemon.stop());
 }
+
+#[test]
+fn a_dropped_manifest_is_taken_with_its_log_and_a_forked_one_is_rejected() {
+    let centre = Centre::new();
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let fork = centre.tmp.path().join("fork");
+    copy_dir(&centre.dir, &fork);
+    publish(&centre, "v2.txt", &["two.example"], &[]);
+    let forked = Centre {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: fork.clone(),
+        root_key: centre.root_key.clone(),
+        publish_key: centre.publish_key.clone(),
+    };
+    publish(&forked, "f1.txt", &["f1.example"], &[]);
+    publish(&forked, "f2.txt", &["f2.example"], &[]);
+
+    let site = Site::new();
+    let daemon = site.start(&format!(
+        "trust_root = {:?}\n[drop]\nsettle = \"100ms\"\nrescan_interval = \"1s\"\n",
+        s(&centre.first_root())
+    ));
+    let inbox = site.inbox();
+    copy_dir(&centre.dir.join("deltas"), &inbox.join("deltas"));
+    copy_dir(&centre.dir.join("log"), &inbox.join("log"));
+    std::fs::copy(centre.dir.join("manifest"), inbox.join("manifest")).unwrap();
+    let status = daemon.wait_status("version 2 and the log", |s| {
+        s["version"] == 2 && s["log"]["size"] == 3
+    });
+    assert_eq!(status["degraded"], false, "{status:#}");
+
+    // The fork's manifest, first without its log's bundles, then with them.
+    std::fs::copy(fork.join("manifest"), inbox.join("manifest")).unwrap();
+    let reason = inbox.join("rejected/manifest.reason");
+    crate::support::wait_until(
+        "the fork's manifest rejected",
+        || daemon.log_text(),
+        || reason.is_file(),
+    );
+    let text = std::fs::read_to_string(&reason).unwrap();
+    assert!(text.contains("tile/entries/000.p/4"), "{text}");
+    std::fs::remove_file(&reason).unwrap();
+    copy_dir(&fork.join("log"), &inbox.join("log"));
+    std::fs::copy(fork.join("manifest"), inbox.join("manifest")).unwrap();
+    crate::support::wait_until(
+        "the fork's manifest rejected again",
+        || daemon.log_text(),
+        || reason.is_file(),
+    );
+    let text = std::fs::read_to_string(&reason).unwrap();
+    assert!(text.contains("a fork"), "{text}");
+    let status = daemon.status();
+    assert_eq!(
+        (status["version"].as_u64(), status["log"]["size"].as_u64()),
+        (Some(2), Some(3))
+    );
+    assert!(daemon.listed("domain", "two.example"));
+    assert!(daemon.stop());
+}

@@ -34,6 +34,14 @@
 //! until the replica moves), so a stray file costs one read and one log line,
 //! not one per round. `/v1/status` names every file left in place and why
 //! while it stays, and the log sums them up once an hour.
+//!
+//! A dropped manifest that carries a transparency log checkpoint is taken
+//! only with the log's entry bundles beside it, in `log/` (copied from the
+//! publish directory before the manifest, as the centre writes them), and
+//! only as an extension of the log this replica verified: otherwise it is
+//! rejected, naming the bundle missing or the fork. The deltas dropped
+//! before it were applied on their signatures; the manifest's check covers
+//! every file it lists, them included.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -56,7 +64,7 @@ use crate::daemon::config::{Config, DropConfig};
 use crate::daemon::metrics::SyncSource;
 use crate::daemon::source::http::{MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::daemon::state::LeftInPlace;
-use crate::daemon::sync::Syncer;
+use crate::daemon::sync::{LogFrom, Syncer};
 use crate::daemon::DaemonError;
 
 /// Where applied files go, inside the drop folder.
@@ -621,6 +629,9 @@ impl Syncer {
             }
             DocType::Manifest => {
                 let manifest = self.accept_manifest(&doc.bytes, &name)?;
+                let inbox = self.config.drop_dir();
+                self.follow_log(LogFrom::Folder(&inbox), &manifest, &name)
+                    .await?;
                 let held = self.held().map_or(0, |v| v.get());
                 if manifest.version.get() > held {
                     warn!(announced = manifest.version.get(), held, "manifest announces a newer version than held: drop its deltas or snapshot too");
