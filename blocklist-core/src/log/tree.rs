@@ -69,6 +69,15 @@ impl Frontier {
         (peaks.len() == size.count_ones() as usize).then_some(Frontier { size, peaks })
     }
 
+    /// The edge of the tree whose leaves hold `entries`.
+    pub fn of_entries<E: AsRef<[u8]>>(entries: &[E]) -> Frontier {
+        let mut edge = Frontier::default();
+        entries
+            .iter()
+            .for_each(|e| edge.push(leaf_hash(e.as_ref())));
+        edge
+    }
+
     /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.size

@@ -22,7 +22,6 @@ use blocklist_core::log::checkpoint::origin;
 use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
 use blocklist_core::log::record::RECORD_ORDER;
 use blocklist_core::log::tiles::TileFile;
-use blocklist_core::log::tree::leaf_hash;
 use blocklist_core::log::{
     Checkpoint, Frontier, LogError, LogHead, Record, SignedCheckpoint, TiledLog, CHECKPOINT_PATH,
     LOG_DIR,
@@ -216,14 +215,14 @@ fn restore(
             offered: checkpoint.checkpoint().size,
         }));
     }
+    // Taken before the entries go to `extend`, checked after it, so a log
+    // that fails its signature is refused as such.
+    let prefix_root = entries
+        .get(..from as usize)
+        .map(|prefix| Frontier::of_entries(prefix).root());
     let (_, records) =
-        LogHead::extend(None, checkpoint.clone(), list, keys, entries.clone()).map_err(broken)?;
-    let mut edge = Frontier::default();
-    entries
-        .iter()
-        .take(from as usize)
-        .for_each(|e| edge.push(leaf_hash(e)));
-    if (edge.size(), edge.root()) != (from, log.tiles.root()) {
+        LogHead::extend(None, checkpoint.clone(), list, keys, entries).map_err(broken)?;
+    if prefix_root != Some(log.tiles.root()) {
         return Err(CentreError::Inconsistent {
             file,
             reason: format!(
@@ -232,8 +231,10 @@ fn restore(
         });
     }
     let mut full = Vec::new();
-    for entry in &entries[from as usize..] {
-        full.extend(log.tiles.append(entry.clone()));
+    for record in &records[from as usize..] {
+        // A record is only ever read from its one canonical spelling, so
+        // these are the entries' bytes.
+        full.extend(log.tiles.append(record.to_bytes()));
     }
     log.write(dir, lock, full, &checkpoint)?;
     let lost = records[from as usize..]
@@ -341,8 +342,7 @@ pub fn audit(
                 offered: offered.checkpoint().size,
             }));
         };
-        let mut edge = Frontier::default();
-        prefix.iter().for_each(|e| edge.push(leaf_hash(e)));
+        let edge = Frontier::of_entries(prefix);
         if edge.root() != since.root {
             return Err(broken(LogError::Fork {
                 held: since.size,
