@@ -16,6 +16,8 @@
 //!   daemon's inbox and the centre's intake inbox.
 //! - [`serve_dir`]: serving a publish directory over HTTP, shared by the
 //!   centre's `serve` and the daemon's mirror mode.
+//! - [`witness`]: `blocklist witness`, run by an independent party to check
+//!   that the centre's log only grows and to cosign its checkpoints.
 
 pub mod centre;
 pub mod cli_docs;
@@ -24,3 +26,4 @@ pub mod folder_watch;
 pub mod logging;
 pub mod serve_dir;
 pub mod signal;
+pub mod witness;

@@ -52,9 +52,9 @@ impl Checkpoint {
 /// One signature line of a note: the key's name, then its 4-byte key id and
 /// the signature (for a key of another type, whatever that type puts there).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct NoteSignature {
-    name: String,
-    blob: Vec<u8>,
+pub(super) struct NoteSignature {
+    pub(super) name: String,
+    pub(super) blob: Vec<u8>,
 }
 
 /// A checkpoint and the signature lines under it, as one signed note.
@@ -76,14 +76,19 @@ struct NoteSignature {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedCheckpoint {
     checkpoint: Checkpoint,
-    signatures: Vec<NoteSignature>,
+    pub(super) signatures: Vec<NoteSignature>,
     bytes: Vec<u8>,
 }
 
 /// A key's 4-byte id under `name` (C2SP signed-note: the first bytes of
 /// SHA-256 of the name, a newline, the type byte and the key).
 fn note_key_id(name: &str, key: &PublicKey) -> [u8; 4] {
-    let digest = Sha256::of_parts(&[name.as_bytes(), b"\n", &[ED25519_TYPE], &key.to_bytes()]);
+    key_id_of_type(name, ED25519_TYPE, key)
+}
+
+/// A key's 4-byte id under `name` for its signature type `kind`.
+pub(super) fn key_id_of_type(name: &str, kind: u8, key: &PublicKey) -> [u8; 4] {
+    let digest = Sha256::of_parts(&[name.as_bytes(), b"\n", &[kind], &key.to_bytes()]);
     digest.0[..4].try_into().expect("4 of 32 bytes")
 }
 
@@ -111,12 +116,20 @@ impl SignedCheckpoint {
             });
         }
         signatures.sort_by(|a, b| a.blob[..4].cmp(&b.blob[..4]));
-        let bytes = render(&body, &signatures);
-        Ok(SignedCheckpoint {
+        Ok(SignedCheckpoint::with_lines(checkpoint, signatures))
+    }
+
+    /// The note of `checkpoint` under `signatures`, in that order.
+    pub(super) fn with_lines(
+        checkpoint: Checkpoint,
+        signatures: Vec<NoteSignature>,
+    ) -> SignedCheckpoint {
+        let bytes = render(&checkpoint.body(), &signatures);
+        SignedCheckpoint {
             checkpoint,
             signatures,
             bytes,
-        })
+        }
     }
 
     /// Reads a signed checkpoint, refusing anything but one in the form
@@ -240,6 +253,12 @@ impl SignedCheckpoint {
         &self.checkpoint
     }
 
+    /// How many signature lines the note carries (the publish keys' and
+    /// witnesses' alike).
+    pub fn lines(&self) -> usize {
+        self.signatures.len()
+    }
+
     /// The note's bytes, as signed and served.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
@@ -247,7 +266,7 @@ impl SignedCheckpoint {
 }
 
 /// A signed-note key name: not empty, no Unicode space, no `+`.
-fn is_key_name(name: &str) -> bool {
+pub(super) fn is_key_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
 }
 

@@ -73,4 +73,25 @@ pub enum LogError {
         /// The size of the log it was looked for in.
         size: u64,
     },
+    /// A witness named wrongly, or whose cosignature does not verify.
+    #[error("witness {witness}: {reason}")]
+    Witness {
+        /// The witness (its name, or the verifier key given).
+        witness: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint without the cosignatures of enough of the witnesses a
+    /// replica requires.
+    #[error("log checkpoint at size {size}: cosigned by {cosigned} of the {needed} witnesses needed (of {named}); it is taken once they have checked it and `blocklist cosign` has added their lines to log/checkpoint")]
+    Witnesses {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// How many of the witnesses named cosigned it.
+        cosigned: usize,
+        /// How many must.
+        needed: usize,
+        /// The witnesses named.
+        named: String,
+    },
 }

@@ -18,6 +18,8 @@
 //! - [`checkpoint`]: the signed tree head.
 //! - [`follow`]: how a replica extends the head it holds to a newer one, or
 //!   refuses it as a fork.
+//! - [`witness`]: the cosignatures of independent witnesses that a replica
+//!   may require of a checkpoint.
 
 pub mod checkpoint;
 mod error;
@@ -25,6 +27,7 @@ pub mod follow;
 pub mod record;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
 pub use error::LogError;
@@ -32,6 +35,7 @@ pub use follow::LogHead;
 pub use record::Record;
 pub use tiles::TiledLog;
 pub use tree::Frontier;
+pub use witness::{Witness, Witnesses};
 
 /// Where the log lives in a publish directory (and on a mirror).
 pub const LOG_DIR: &str = "log";

@@ -1,6 +1,7 @@
 //! Conformance vectors of the transparency log (docs/FORMAT.md, "Transparency
-//! log", rules L1-L6): small logs laid out as tiles, checkpoints signed by
-//! root 1's publish key (seed 02) and refused variants, in
+//! log", rules L1-L7): small logs laid out as tiles, checkpoints signed by
+//! root 1's publish key (seed 02) and refused variants, witness
+//! cosignatures (witness key seed 07), in
 //! `blocklist-core/conformance/log/`, and `log.tsv`, what a reader must
 //! answer for each. Generated from fixed seeds and committed; the test fails
 //! when the committed files differ (`BLOCKLIST_BLESS=1` rewrites them).
@@ -8,10 +9,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use blocklist_core::document::{DocType, FileRef, ListId, Version};
 use blocklist_core::log::checkpoint::origin;
 use blocklist_core::log::follow::bundles_between;
-use blocklist_core::log::{Checkpoint, LogHead, Record, SignedCheckpoint, TiledLog};
+use blocklist_core::log::{
+    Checkpoint, LogHead, Record, SignedCheckpoint, TiledLog, Witness, Witnesses,
+};
 use blocklist_core::verify::Verifier;
 use blocklist_core::{SecretKey, Sha256, Signer};
 
@@ -106,6 +111,36 @@ fn log_cases() -> (BTreeMap<String, Vec<u8>>, String) {
         "main-300-size-changed",
         good.replacen("\n300\n", "\n299\n", 1).into_bytes(),
     );
+    // Witness cosignatures (L7), by `witness.conformance` (seed 07) at a
+    // fixed time.
+    let witness_key = SecretKey::from_seed(&[0x07; 32]);
+    let witness = Witness::new("witness.conformance", witness_key.public_key()).unwrap();
+    files.insert(
+        "witnesses/witness.vkey".to_owned(),
+        witness.vkey().into_bytes(),
+    );
+    let main_300 = SignedCheckpoint::parse(&checkpoints["main-300"]).unwrap();
+    let cosigned = main_300
+        .cosign("witness.conformance", &witness_key, 1_700_000_000)
+        .unwrap();
+    let by_stranger = main_300
+        .cosign("witness.conformance", &stranger, 1_700_000_000)
+        .unwrap();
+    let text = String::from_utf8(cosigned.as_bytes().to_vec()).unwrap();
+    let line = text.lines().last().unwrap().to_owned();
+    let blob = STANDARD.decode(line.rsplit(' ').next().unwrap()).unwrap();
+    let mut later = blob.clone();
+    later[11] ^= 1;
+    let retimed = text.replace(
+        &line,
+        &line.replace(&STANDARD.encode(&blob), &STANDARD.encode(&later)),
+    );
+    checkpoints.insert("main-300-cosigned", cosigned.as_bytes().to_vec());
+    checkpoints.insert(
+        "main-300-cosigned-by-stranger",
+        by_stranger.as_bytes().to_vec(),
+    );
+    checkpoints.insert("main-300-cosigned-time-changed", retimed.into_bytes());
     for (name, bytes) in checkpoints {
         files.insert(format!("checkpoints/{name}"), bytes);
     }
@@ -113,6 +148,7 @@ fn log_cases() -> (BTreeMap<String, Vec<u8>>, String) {
 # rule\tcheck\texpected
 # checkpoint FILE: verify FILE as the list `conformance`'s checkpoint under documents/valid/root-1.root's publish keys (L4).
 # extend HELD_DIR HELD NEW_DIR NEW: as a replica holding HELD (checked from entry 0 with HELD_DIR's entry bundles; `-` for none), take NEW with NEW_DIR's entries from HELD's size (L3, L6).
+# cosigned FILE VKEY: FILE as a checkpoint that the witness of verifier key VKEY must have cosigned (1 of 1 needed; L7).
 L4\tcheckpoint checkpoints/main-300\tok
 L4\tcheckpoint checkpoints/main-300-stranger\t!Signature
 L4\tcheckpoint checkpoints/main-300-other-list\t!Origin
@@ -128,6 +164,10 @@ L6\textend - - fork checkpoints/main-5\t!Fork
 L6\textend main checkpoints/main-3 fork checkpoints/main-5\t!Fork
 L3\textend - - cut checkpoints/main-3\t!Tile
 L1\textend - - bad-record checkpoints/bad-record-3\t!Record
+L7\tcosigned checkpoints/main-300-cosigned witnesses/witness.vkey\tok
+L7\tcosigned checkpoints/main-300 witnesses/witness.vkey\t!Witnesses
+L7\tcosigned checkpoints/main-300-cosigned-by-stranger witnesses/witness.vkey\t!Witnesses
+L7\tcosigned checkpoints/main-300-cosigned-time-changed witnesses/witness.vkey\t!Witness
 "
     .to_owned();
     (files, table)
@@ -219,6 +259,12 @@ fn log_vectors_are_taken_or_refused_for_the_named_reason() {
                     extend(None, &dir.join(held_dir), &read(held)).expect("HELD is taken")
                 });
                 extend(head.as_ref(), &dir.join(new_dir), &read(new)).map(|_| ())
+            }
+            ["cosigned", file, vkey] => {
+                let vkey = String::from_utf8(read(vkey)).unwrap();
+                let witnesses =
+                    Witnesses::new(vec![Witness::parse_vkey(&vkey).unwrap()], 1).unwrap();
+                SignedCheckpoint::parse(&read(file)).and_then(|c| witnesses.check(&c).map(|_| ()))
             }
             _ => panic!("log.tsv:{}: unknown check {check}", line + 1),
         };

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use blocklist_core::atomic_file;
 use blocklist_core::document::{ListId, RemovalReason};
-use blocklist_core::log::SignedCheckpoint;
+use blocklist_core::log::{SignedCheckpoint, Witness};
 use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
@@ -22,11 +23,12 @@ use blocklistd::centre::publish::{
 };
 use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::service;
-use blocklistd::centre::source::{HttpSource, Source};
+use blocklistd::centre::source;
 use blocklistd::centre::submit::{self, SubmitOptions};
 use blocklistd::centre::{acknowledge, audit, inspect, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
+use blocklistd::witness;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 /// The centre's publishing tool: keys, trust roots, signed versions of the
@@ -118,6 +120,55 @@ enum Command {
         /// Where the lost log is: an http(s) URL or a folder serving `log/`, or a replica's log.db.
         #[arg(long)]
         from: String,
+    },
+    /// Witness a list's transparency log: check that it extends the one
+    /// cosigned before, then cosign its checkpoint (run by a party independent
+    /// of the centre, from a timer).
+    #[command(
+        after_help = "Example (from a timer, every minute):\n  blocklist witness https://blocklist.example.org/th-national/ --name witness.bot.or.th \\\n    --key keys/witness.key --root th-national-root-1.root --state /var/lib/blocklist-witness \\\n    --out outbox/witness.bot.or.th.checkpoint\n\nThe log is read from a publish directory or URL. A checkpoint that does not extend the one\nthis witness cosigned before (a fork, a log that shrank) is refused, exit code 1, and nothing\nis cosigned. --out gets the checkpoint with this witness's cosignature; the centre adds it with\n`blocklist cosign`. Replicas name the witness by the line `blocklist witness-key` prints."
+    )]
+    Witness {
+        /// The publish directory, or an http(s) URL of it or of a mirror.
+        target: String,
+        /// The witness's name in its cosignature lines (no spaces), e.g. its domain.
+        #[arg(long)]
+        name: String,
+        /// The witness's secret key file or pkcs11: URI.
+        #[arg(long, value_parser = KeyNameParser)]
+        key: KeyName,
+        /// The list's first trust root, obtained out of band (read on the first run only).
+        #[arg(long)]
+        root: PathBuf,
+        /// The witness's own folder: the log it verified and the trust root it follows.
+        #[arg(long)]
+        state: PathBuf,
+        /// Where to write the cosigned checkpoint.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a witness's verifier key, the line a replica's [witnesses] keys take.
+    #[command(
+        after_help = "Example:\n  blocklist witness-key --name witness.bot.or.th --key keys/witness.pub"
+    )]
+    WitnessKey {
+        /// The witness's name, as it cosigns.
+        #[arg(long)]
+        name: String,
+        /// The witness's public key file (or its secret key, or a pkcs11: URI).
+        #[arg(long, value_parser = KeyNameParser)]
+        key: KeyName,
+    },
+    /// Add witnesses' cosignatures (files from `blocklist witness`) to a publish
+    /// directory's log/checkpoint.
+    #[command(
+        after_help = "Example:\n  blocklist cosign /srv/blocklist inbox/witness.bot.or.th.checkpoint\n\nEach file must be a copy of the current checkpoint: one of an older checkpoint (the centre\npublished since) is refused, and the witness cosigns the new one on its next run."
+    )]
+    Cosign {
+        /// The publish directory.
+        dir: PathBuf,
+        /// Cosigned checkpoints, as `blocklist witness --out` writes them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Serve a publish directory over HTTP (127.0.0.1 by default), and with
     /// --intake take agencies' submissions and publish them.
@@ -978,6 +1029,49 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 );
             }
         }
+        Command::Witness {
+            target,
+            name,
+            key,
+            root,
+            state,
+            out: file,
+        } => {
+            let signer = keyring.signer(&key)?;
+            let witnessed =
+                witness::witness(&target, &state, &root, &name, &signer, Timestamp::now().0)?;
+            atomic_file::replace_file(&file, |w| {
+                w.write_all(witnessed.cosigned.as_bytes())
+                    .map_err(|source| CentreError::Io {
+                        action: "write",
+                        path: file.clone(),
+                        source,
+                    })
+            })?;
+            say!(
+                out,
+                "cosigned the log at size {} (it extends the {} record(s) cosigned before): {}",
+                witnessed.cosigned.checkpoint().size,
+                witnessed.from,
+                file.display()
+            );
+        }
+        Command::WitnessKey { name, key } => {
+            let witness =
+                Witness::new(&name, keyring.public(&key)?).map_err(|e| CentreError::Usage {
+                    reason: e.to_string(),
+                })?;
+            say!(out, "{}", witness.vkey());
+        }
+        Command::Cosign { dir, files } => {
+            let checkpoint = centre_log::add_cosignatures(&dir, &files)?;
+            say!(
+                out,
+                "log/checkpoint at size {} now carries {} signature line(s)",
+                checkpoint.checkpoint().size,
+                checkpoint.lines()
+            );
+        }
         Command::Serve(args) => serve(args, keyring, out)?,
         Command::Verify {
             target,
@@ -995,12 +1089,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                     None
                 }
             };
-            let source: Box<dyn Source> =
-                if target.starts_with("http://") || target.starts_with("https://") {
-                    Box::new(HttpSource::new(&target)?)
-                } else {
-                    Box::new(PublishDir::open(Path::new(&target))?)
-                };
+            let source = source::open(&target)?;
             let since = match &log_since {
                 Some(path) => {
                     let bytes = std::fs::read(path).map_err(|source| CentreError::Io {

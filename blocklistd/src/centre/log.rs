@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use blocklist_core::document::{
     parse_file_name, DocType, FileRef, KeySet, ListId, Manifest, FOLDER_TYPES, MANIFEST_PATH,
 };
-use blocklist_core::log::checkpoint::origin;
+use blocklist_core::log::checkpoint::{origin, MAX_CHECKPOINT_LEN};
 use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
 use blocklist_core::log::record::RECORD_ORDER;
 use blocklist_core::log::tiles::TileFile;
@@ -31,7 +31,7 @@ use blocklist_core::{Sha256, Signer};
 use crate::centre::keys::CentreKey;
 use crate::centre::publish::newest_root;
 use crate::centre::publish_dir::{DirLock, PublishDir};
-use crate::centre::source::{HttpSource, Source};
+use crate::centre::source::{self, Source};
 use crate::centre::CentreError;
 use crate::daemon::log::KeptLog;
 
@@ -118,13 +118,16 @@ impl Log {
             size: self.tiles.size(),
             root: self.tiles.root(),
         };
+        // A manifest written again over the same log (a refresh) carries
+        // the note as it is, with any cosignatures `cosign` added to it.
+        if let Some(kept) = self.checkpoint.take().filter(|c| *c.checkpoint() == head) {
+            return Ok(kept);
+        }
         let signers: Vec<&dyn Signer> = signers.iter().map(|k| *k as &dyn Signer).collect();
         let what = format!("the log checkpoint at size {}", head.size);
         let checkpoint = SignedCheckpoint::sign(head, &signers)
             .map_err(|source| CentreError::Encode { what, source })?;
-        if self.checkpoint.as_ref() != Some(&checkpoint) {
-            self.write(dir, lock, written, &checkpoint)?;
-        }
+        self.write(dir, lock, written, &checkpoint)?;
         Ok(checkpoint)
     }
 
@@ -147,6 +150,37 @@ impl Log {
             checkpoint.as_bytes(),
         )
     }
+}
+
+/// Adds to `dir`'s `log/checkpoint` the witnesses' cosignatures in `files`
+/// (each a copy of that checkpoint from `blocklist witness`), under the
+/// directory's lock, and returns the note as written. A copy of another
+/// checkpoint is refused, naming both sizes: the witness cosigns the current
+/// one on its next run.
+pub fn add_cosignatures(
+    dir: &std::path::Path,
+    files: &[std::path::PathBuf],
+) -> Result<SignedCheckpoint, CentreError> {
+    let published = PublishDir::open(dir)?;
+    let lock = published.lock()?;
+    let rel = format!("{LOG_DIR}/{CHECKPOINT_PATH}");
+    let mut note = Log::open(&published)?
+        .checkpoint
+        .ok_or_else(|| CentreError::Inconsistent {
+            file: published.name(&rel),
+            reason: "the directory has no log yet: publish first".to_owned(),
+        })?;
+    for file in files {
+        let refused = |source| CentreError::Log {
+            file: file.display().to_string(),
+            source,
+        };
+        let bytes = source::read_file(file, MAX_CHECKPOINT_LEN as u64)?;
+        let cosigned = SignedCheckpoint::parse(&bytes).map_err(refused)?;
+        note = note.with_lines_of(&cosigned).map_err(refused)?;
+    }
+    published.write_log_file(&lock, &rel, note.as_bytes())?;
+    Ok(note)
 }
 
 /// What [`restore_from`] did.
@@ -173,10 +207,8 @@ pub fn restore_from(dir: &std::path::Path, from: &str) -> Result<Restored, Centr
             file: from.to_owned(),
             reason: e.to_string(),
         })?
-    } else if from.starts_with("http://") || from.starts_with("https://") {
-        fetch(&HttpSource::new(from)?)?
     } else {
-        fetch(&PublishDir::open(std::path::Path::new(from))?)?
+        fetch(source::open(from)?.as_ref())?
     };
     let published = PublishDir::open(dir)?;
     let lock = published.lock()?;
@@ -281,7 +313,11 @@ fn records(source: &dyn Source, from: u64, to: u64) -> Result<Vec<Record>, Centr
 
 /// The entries `from..to` of the log `source` publishes, read from its
 /// entry bundles.
-fn entries(source: &dyn Source, from: u64, to: u64) -> Result<Vec<Vec<u8>>, CentreError> {
+pub(crate) fn entries(
+    source: &dyn Source,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Vec<u8>>, CentreError> {
     let mut entries = Vec::new();
     for fetch in bundles_between(from, to) {
         let rel = format!("{LOG_DIR}/{}", fetch.path);

@@ -35,17 +35,32 @@ pub trait Source {
     fn name(&self, rel: &str) -> String;
 }
 
+/// The source `target` names: an http(s) URL, or else a folder.
+pub fn open(target: &str) -> Result<Box<dyn Source>, CentreError> {
+    Ok(
+        if target.starts_with("http://") || target.starts_with("https://") {
+            Box::new(HttpSource::new(target)?)
+        } else {
+            Box::new(PublishDir::open(std::path::Path::new(target))?)
+        },
+    )
+}
+
+/// The file at `path`, refused with [`CentreError::TooLarge`] past `limit` bytes.
+pub fn read_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, CentreError> {
+    let file = std::fs::File::open(path).map_err(CentreError::io("read", path))?;
+    read_capped(file, limit).map_err(|error| match error {
+        Capped::TooLarge => CentreError::TooLarge {
+            file: path.display().to_string(),
+            limit,
+        },
+        Capped::Io(source) => CentreError::io("read", path)(source),
+    })
+}
+
 impl Source for PublishDir {
     fn fetch(&self, rel: &str, limit: u64) -> Result<Vec<u8>, CentreError> {
-        let path = self.path().join(rel);
-        let file = std::fs::File::open(&path).map_err(CentreError::io("read", &path))?;
-        read_capped(file, limit).map_err(|error| match error {
-            Capped::TooLarge => CentreError::TooLarge {
-                file: self.name(rel),
-                limit,
-            },
-            Capped::Io(source) => CentreError::io("read", &path)(source),
-        })
+        read_file(&self.path().join(rel), limit)
     }
 
     fn name(&self, rel: &str) -> String {

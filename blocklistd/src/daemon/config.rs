@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use blocklist_core::log::{Witness, Witnesses};
 use serde::{Deserialize, Deserializer};
 
 use crate::daemon::DaemonError;
@@ -119,6 +120,39 @@ pub struct Config {
     pub mirror: MirrorConfig,
     /// The log's format.
     pub log: LogConfig,
+    /// The witnesses whose cosignatures a log checkpoint needs.
+    pub witnesses: WitnessConfig,
+}
+
+/// `[witnesses]`: independent parties that check the centre's transparency
+/// log only grows and cosign its checkpoints (`blocklist witness`). With
+/// `needed` of them required, a checkpoint is taken (and the files it
+/// records applied) only once that many cosigned it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessConfig {
+    /// Their verifier keys, as `blocklist witness-key` prints them.
+    pub keys: Vec<String>,
+    /// How many of them must have cosigned (0: none, the default).
+    pub needed: usize,
+}
+
+impl WitnessConfig {
+    /// The witnesses required, if any; why the keys or count are refused.
+    pub fn required(&self) -> Result<Option<Witnesses>, String> {
+        if self.needed == 0 && self.keys.is_empty() {
+            return Ok(None);
+        }
+        let keys = self
+            .keys
+            .iter()
+            .map(|k| Witness::parse_vkey(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("witnesses.keys: {e}"))?;
+        Witnesses::new(keys, self.needed)
+            .map(Some)
+            .map_err(|e| format!("witnesses.needed: {e}"))
+    }
 }
 
 /// `[log]`: how the daemon logs (to stderr; `RUST_LOG` filters).
@@ -280,6 +314,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             mirror: MirrorConfig::default(),
             log: LogConfig::default(),
+            witnesses: WitnessConfig::default(),
         }
     }
 }
@@ -395,6 +430,7 @@ impl Config {
             origin: origin.to_owned(),
             reason,
         };
+        self.witnesses.required().map_err(&bad)?;
         for url in &self.sync.urls {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(bad(format!(

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::document::Manifest;
+use blocklist_core::document::{DocType, FileRef, Manifest, Version};
 use blocklist_core::log::{Frontier, LogHead, Record, SignedCheckpoint};
 use blocklist_core::Sha256;
 use rusqlite::{params, Connection, OptionalExtension as _};
@@ -174,6 +174,14 @@ impl KeptLog {
         self.records.extend(new);
         self.head = Some(head);
         Ok(())
+    }
+
+    /// The file the log records as `doc` of `version`, if any.
+    pub fn recorded(&self, doc: DocType, version: Version) -> Option<FileRef> {
+        self.records
+            .iter()
+            .find(|r| r.doc == doc && r.file.version == version)
+            .map(|r| r.file)
     }
 
     /// The first file `manifest` lists that the log does not record, if any.

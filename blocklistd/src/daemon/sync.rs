@@ -27,8 +27,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use blocklist_core::document::{DocType, FileRef, Manifest, Version};
+use blocklist_core::log::checkpoint::MAX_CHECKPOINT_LEN;
 use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
-use blocklist_core::log::{LogError, LogHead, CHECKPOINT_PATH, LOG_DIR};
+use blocklist_core::log::{
+    LogError, LogHead, SignedCheckpoint, Witnesses, CHECKPOINT_PATH, LOG_DIR,
+};
 use blocklist_core::replica::Replica;
 use blocklist_core::store::{Applied, StoreError, StoreState};
 use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
@@ -68,7 +71,9 @@ pub struct Syncer {
     diverged: bool,
     pub(crate) files: LocalFiles,
     /// The transparency log verified so far.
-    log: KeptLog,
+    pub(crate) log: KeptLog,
+    /// The witnesses whose cosignatures a checkpoint needs, if any.
+    witnesses: Option<Witnesses>,
     mirrors: Vec<HttpMirror>,
     shutdown: watch::Receiver<bool>,
 }
@@ -103,6 +108,13 @@ impl Syncer {
             diverged: false,
             files,
             log,
+            witnesses: config
+                .witnesses
+                .required()
+                .map_err(|reason| DaemonError::Config {
+                    origin: "[witnesses]".to_owned(),
+                    reason,
+                })?,
             mirrors,
             shutdown,
         };
@@ -751,7 +763,7 @@ impl Syncer {
         manifest: &Manifest,
         manifest_url: &str,
     ) -> Result<(), DaemonError> {
-        let Some(offered) = &manifest.log else {
+        let Some(signed) = &manifest.log else {
             return match self.log.head() {
                 None => Ok(()),
                 Some(head) => Err(DaemonError::Log {
@@ -765,28 +777,18 @@ impl Syncer {
                 }),
             };
         };
-        if self.log.head().map(LogHead::checkpoint) != Some(offered) {
-            let held = self
-                .log
-                .head()
-                .map_or(0, |h| h.checkpoint().checkpoint().size);
+        let offered = match &self.witnesses {
+            None => signed.clone(),
+            Some(witnesses) => self.cosigned(from, signed, witnesses).await?,
+        };
+        let held = self.log.head().map(|h| h.checkpoint().checkpoint());
+        if held != Some(offered.checkpoint()) {
+            let held = held.map_or(0, |h| h.size);
             let mut entries = Vec::new();
             let mut bundles = Vec::new();
             for fetch in bundles_between(held, offered.checkpoint().size.max(held)) {
                 let rel = format!("{LOG_DIR}/{}", fetch.path);
-                let (url, bytes) = match from {
-                    LogFrom::Mirror(index) => {
-                        let bytes = self
-                            .cancellable(self.mirrors[index].fetch(&rel, MAX_BUNDLE_SIZE))
-                            .await?;
-                        self.shared.metrics.fetched(bytes.len() as u64);
-                        (self.mirrors[index].url(&rel), bytes)
-                    }
-                    LogFrom::Folder(dir) => {
-                        let path = dir.join(&rel);
-                        (path.display().to_string(), read_bundle(&path)?)
-                    }
-                };
+                let (url, bytes) = self.log_file(from, &rel, MAX_BUNDLE_SIZE).await?;
                 let new = fetch
                     .new_entries(&bytes)
                     .map_err(|source| DaemonError::Log { file: url, source })?;
@@ -829,6 +831,52 @@ impl Syncer {
                     size: offered.checkpoint().size,
                 },
             }),
+        }
+    }
+
+    /// The manifest's checkpoint `signed` with the cosignatures of at least
+    /// the witnesses needed, read from the log's `log/checkpoint` (where
+    /// `blocklist cosign` adds them); refused while that file holds another
+    /// checkpoint or too few of them.
+    async fn cosigned(
+        &self,
+        from: LogFrom<'_>,
+        signed: &SignedCheckpoint,
+        witnesses: &Witnesses,
+    ) -> Result<SignedCheckpoint, DaemonError> {
+        let rel = format!("{LOG_DIR}/{CHECKPOINT_PATH}");
+        let (file, bytes) = self.log_file(from, &rel, MAX_CHECKPOINT_LEN as u64).await?;
+        let refused = |source| DaemonError::Log {
+            file: file.clone(),
+            source,
+        };
+        let served = SignedCheckpoint::parse(&bytes).map_err(refused)?;
+        let note = signed.with_lines_of(&served).map_err(refused)?;
+        witnesses.check(&note).map_err(refused)?;
+        Ok(note)
+    }
+
+    /// A file of the log (`rel`, under `log/`) from where this round reads
+    /// it, refused past `limit` bytes, with its URL or path.
+    async fn log_file(
+        &self,
+        from: LogFrom<'_>,
+        rel: &str,
+        limit: u64,
+    ) -> Result<(String, Vec<u8>), DaemonError> {
+        match from {
+            LogFrom::Mirror(index) => {
+                let bytes = self
+                    .cancellable(self.mirrors[index].fetch(rel, limit))
+                    .await?;
+                self.shared.metrics.fetched(bytes.len() as u64);
+                Ok((self.mirrors[index].url(rel), bytes))
+            }
+            LogFrom::Folder(dir) => {
+                let path = dir.join(rel);
+                let bytes = read_log_file(&path, limit)?;
+                Ok((path.display().to_string(), bytes))
+            }
         }
     }
 
@@ -1086,19 +1134,19 @@ pub(crate) enum LogFrom<'a> {
     Folder(&'a std::path::Path),
 }
 
-/// An entry bundle in a folder, read only when it is no larger than any
-/// bundle can be.
-fn read_bundle(path: &std::path::Path) -> Result<Vec<u8>, DaemonError> {
+/// A file of the log in a folder, read only when it is no larger than
+/// `limit`.
+fn read_log_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, DaemonError> {
     let io = |source| DaemonError::Io {
-        action: "read the log's entry bundle",
+        action: "read the log's file",
         path: path.to_owned(),
         source,
     };
     let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_BUNDLE_SIZE {
+    if len > limit {
         return Err(DaemonError::TooLarge {
             url: path.display().to_string(),
-            limit: MAX_BUNDLE_SIZE,
+            limit,
         });
     }
     std::fs::read(path).map_err(io)

@@ -442,11 +442,32 @@ fn drop_folder_delivery_pins_the_first_root_applies_and_sorts_files() {
     assert!(std::fs::read_to_string(&reason)
         .unwrap()
         .contains("not a blocklist document"));
+
+    // Once the replica follows the log, a delta dropped without the manifest
+    // and log that record it waits for them, then applies.
+    publish(&centre, "v3.txt", &["d3.example"], &[]);
+    let deltas = centre.files("deltas");
+    deliver(&deltas[2]);
+    let status = daemon.wait_status("delta 3 waiting for its log", |s| {
+        s["drop_left_in_place"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not record"))
+    });
+    assert_eq!(
+        status["drop_left_in_place"][0]["state"], "waiting",
+        "{status:#}"
+    );
+    assert_eq!(status["version"], 2, "{status:#}");
+    copy_dir(&centre.dir.join("log"), &inbox.join("log"));
+    deliver(&centre.dir.join("manifest"));
+    let status = daemon.wait_version(3);
+    assert_eq!(status["log"]["size"], 4, "{status:#}");
+    assert!(daemon.listed("domain", "d3.example"));
     assert!(daemon.stop());
 
     // A restart keeps the pinned root and the data.
     let daemon = site.start("[drop]\nsettle = \"100ms\"\n");
-    let status = daemon.wait_version(2);
+    let status = daemon.wait_version(3);
     assert_eq!(status["trust_root"]["pinned"], "first-use");
     assert!(daemon.listed("domain", "d1.example"));
 }

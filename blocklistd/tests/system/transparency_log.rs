@@ -12,7 +12,7 @@ use blocklist_core::document::Manifest;
 use blocklist_core::verify::read_unverified;
 
 use crate::daemon::{polling, publish, Daemon, Site};
-use crate::support::{copy_dir, fails, ok, s, Centre, Server};
+use crate::support::{copy_dir, fails, ok, run, s, Centre, Server};
 
 fn manifest(dir: &Path) -> Manifest {
     read_unverified(&std::fs::read(dir.join("manifest")).unwrap()).unwrap()
@@ -213,5 +213,155 @@ fn a_dropped_manifest_is_taken_with_its_log_and_a_forked_one_is_rejected() {
         (Some(2), Some(3))
     );
     assert!(daemon.listed("domain", "two.example"));
+    assert!(daemon.stop());
+}
+
+/// Runs `blocklist witness` as `witness.example` on `target`, writing the
+/// cosigned checkpoint to `out`; `Ok` with its output, `Err` with its error.
+fn witness(
+    centre: &Centre,
+    key: &Path,
+    state: &Path,
+    target: &str,
+    out: &Path,
+) -> Result<String, String> {
+    let root = centre.first_root();
+    let args = [
+        "witness",
+        target,
+        "--name",
+        "witness.example",
+        "--key",
+        s(key),
+        "--root",
+        s(&root),
+        "--state",
+        s(state),
+        "--out",
+        s(out),
+    ];
+    let run = run(&args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    if run.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+#[test]
+fn a_witness_cosigns_only_extensions_and_a_daemon_requiring_it_waits_for_its_cosignature() {
+    // The publish key is replaced at once: the witness, pinned to root 1,
+    // must follow the rotation the log records to check the checkpoints.
+    let mut centre = Centre::new();
+    let next = centre.tmp.path().join("publish2");
+    ok(&["keygen", s(&next)]);
+    ok(&[
+        "rotate",
+        s(&centre.dir),
+        "--sign-with",
+        s(&centre.root_key),
+        "--add-publish-key",
+        s(&next.with_extension("pub")),
+        "--remove-publish-key",
+        s(&centre.publish_key.with_extension("pub")),
+    ]);
+    centre.publish_key = next.with_extension("key");
+    publish(&centre, "v1.txt", &["one.example"], &[]);
+    let keys = centre.tmp.path().join("witness");
+    ok(&["keygen", s(&keys)]);
+    let (key, public) = (keys.with_extension("key"), keys.with_extension("pub"));
+    let vkey = ok(&[
+        "witness-key",
+        "--name",
+        "witness.example",
+        "--key",
+        s(&public),
+    ]);
+    let vkey = vkey.trim();
+    assert!(vkey.starts_with("witness.example+"), "{vkey}");
+    let state = centre.tmp.path().join("witness-state");
+    let out = centre.tmp.path().join("witness.checkpoint");
+
+    // A daemon requiring the witness takes nothing until it has cosigned.
+    let server = Server::start(&centre.dir);
+    let site = Site::new();
+    let config = format!(
+        "{}[witnesses]\nkeys = [{vkey:?}]\nneeded = 1\n",
+        polling(&centre.first_root(), &[&server.url])
+    );
+    let daemon = site.start(&config);
+    let status = daemon.wait_status("refused for want of the witness", |s| {
+        s["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cosigned by 0 of the 1 witnesses needed"))
+    });
+    assert!(status["version"].is_null(), "{status:#}");
+
+    let said = witness(&centre, &key, &state, s(&centre.dir), &out).unwrap();
+    assert!(said.contains("cosigned the log at size 3"), "{said}");
+    assert!(
+        state.join("root").is_file(),
+        "the rotation to root 2 is kept"
+    );
+    ok(&["cosign", s(&centre.dir), s(&out)]);
+    let status = daemon.wait_version(1);
+    assert!(
+        status["log"]["checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\u{2014} witness.example "),
+        "{status:#}"
+    );
+    assert!(daemon.listed("domain", "one.example"));
+
+    // The next version waits for the witness too; the witness reads it over
+    // HTTP this time, as the log's replicas do.
+    publish(&centre, "v2.txt", &["two.example"], &[]);
+    refused(
+        &daemon,
+        "cosigned by 0 of the 1",
+        1,
+        "one.example",
+        "two.example",
+    );
+    // A refresh writes the same checkpoint: a cosignature added stays.
+    witness(&centre, &key, &state, &server.url, &out).unwrap();
+    ok(&["cosign", s(&centre.dir), s(&out)]);
+    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    daemon.wait_version(2);
+    assert!(daemon.listed("domain", "two.example"));
+
+    // A fork of the log: a copy at version 2 that published other changes
+    // once the witness had cosigned the true version 3. The witness refuses
+    // it, writes nothing and keeps its state.
+    let fork = centre.tmp.path().join("fork");
+    copy_dir(&centre.dir, &fork);
+    publish(&centre, "v3.txt", &["three.example"], &[]);
+    witness(&centre, &key, &state, s(&centre.dir), &out).unwrap();
+    let forked = Centre {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: fork.clone(),
+        root_key: centre.root_key.clone(),
+        publish_key: centre.publish_key.clone(),
+    };
+    publish(&forked, "f.txt", &["forked.example"], &[]);
+    publish(&forked, "g.txt", &["forked2.example"], &[]);
+    let before = std::fs::read(&out).unwrap();
+    let err = witness(&centre, &key, &state, s(&fork), &out).unwrap_err();
+    assert!(err.contains("fork"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    // The centre refuses a cosignature of another checkpoint than its own.
+    let err = fails(&["cosign", s(&fork), s(&out)]);
+    assert!(err.contains("is not this log's checkpoint"), "{err}");
+    // The witness still follows the true log.
+    witness(&centre, &key, &state, s(&centre.dir), &out).unwrap();
+    ok(&["cosign", s(&centre.dir), s(&out)]);
+    daemon.wait_version(3);
+    drop(server);
     assert!(daemon.stop());
 }

@@ -12,12 +12,12 @@
 //! finished file into the folder is always safe), and never past the cap for
 //! its type (read from its 16-byte header): a file over it is rejected
 //! unread. Each file is then verified like one fetched over HTTP (by
-//! signature, list and version: there is no manifest digest to check a
-//! hand-carried delta against), in order: roots, agency registries in
-//! version order, the newest useful snapshot, deltas in version order,
-//! manifests. A snapshot is not read whole: only
-//! its version, to sort it; it is verified and applied as it streams from
-//! the dropped file (so one broken past its head is rejected when applied).
+//! signature, list and version, and a delta or snapshot against the log's
+//! record of it, below), in order: roots, agency registries in
+//! version order, manifests, the newest useful snapshot, deltas in version
+//! order. A snapshot is not read whole: only its version, to sort it; it is
+//! verified and applied as it streams from the dropped file (so one broken
+//! past its head is rejected when applied).
 //! Then it is moved:
 //!
 //! - to `processed/` when applied, or already held (a root only when it is
@@ -25,9 +25,10 @@
 //! - to `rejected/`, with `<name>.reason`, when refused (too large, not a
 //!   document, bad signature, another list, rollback, expired manifest ...);
 //! - nowhere when it may still become useful: a delta or registry after a
-//!   gap (waiting for the missing ones), or a file that is not yet a complete document
-//!   (still being written), until it has been unchanged for
-//!   `drop.reject_incomplete_after`.
+//!   gap (waiting for the missing ones), a delta or snapshot the log does
+//!   not record yet (waiting for its manifest and `log/`), or a file that is
+//!   not yet a complete document (still being written), until it has been
+//!   unchanged for `drop.reject_incomplete_after`.
 //!
 //! A file left in place is remembered with its size, times and inode, and
 //! not read again until one of them changes (or, for one waiting its turn,
@@ -39,9 +40,11 @@
 //! only with the log's entry bundles beside it, in `log/` (copied from the
 //! publish directory before the manifest, as the centre writes them), and
 //! only as an extension of the log this replica verified: otherwise it is
-//! rejected, naming the bundle missing or the fork. The deltas dropped
-//! before it were applied on their signatures; the manifest's check covers
-//! every file it lists, them included.
+//! rejected, naming the bundle missing or the fork. With `[witnesses]`
+//! required, `log/checkpoint` must carry their cosignatures of it too. Once
+//! a replica holds a log, a delta or snapshot is applied only as the file
+//! its log records (same version, SHA-256 and size): one it does not record
+//! waits, one that differs is rejected.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -55,7 +58,7 @@ use blocklist_core::document::{
     DecodeError, Delta, DocType, Document, FileRef, Manifest, Registry, SnapshotStream, TrustRoot,
     Version, FOLDER_TYPES,
 };
-use blocklist_core::verify::{AuthorityError, SubmissionError, VerifyError};
+use blocklist_core::verify::{self, AuthorityError, FileCheck, SubmissionError, VerifyError};
 use blocklist_core::Sha256;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument as _};
@@ -312,10 +315,11 @@ impl DropFolder {
                 _ => docs.extend(self.read(syncer, &mut round, &mut outcome, path, stamp, age)),
             }
         }
-        // A new root, snapshot or delta may let files waiting their turn
-        // follow: they are read again to be sorted in with it, so that one
-        // round applies the whole run in order, manifests last.
-        if docs.iter().any(|d| d.doc != DocType::Manifest) {
+        // A new root, manifest (its log records what waits), snapshot or
+        // delta may let files waiting their turn follow: they are read again
+        // to be sorted in with it, so that one round applies the whole run
+        // in order.
+        if !docs.is_empty() {
             for (path, stamp, age) in skipped {
                 docs.extend(self.read(syncer, &mut round, &mut outcome, path, stamp, age));
             }
@@ -326,17 +330,16 @@ impl DropFolder {
         }
         syncer.shared.metrics.sync_attempt(SyncSource::Drop);
         docs.sort_by_key(|d| {
+            // The manifest before the files it lists: its log records them.
             let rank = match d.doc {
                 DocType::Root => 0,
                 DocType::Registry => 1,
-                DocType::Snapshot => 2,
-                DocType::Delta => 3,
+                DocType::Manifest => 2,
+                DocType::Snapshot => 3,
+                DocType::Delta => 4,
                 // Submissions, acknowledgements and overrides never get here:
                 // `classify` refuses them.
-                DocType::Manifest
-                | DocType::Submission
-                | DocType::Acknowledgement
-                | DocType::Override => 4,
+                DocType::Submission | DocType::Acknowledgement | DocType::Override => 5,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -649,6 +652,9 @@ impl Syncer {
                 if doc.doc == DocType::Delta && doc.order > held + 1 {
                     return Ok(Taken::Waiting(None));
                 }
+                if let Some(why) = self.unrecorded(doc)? {
+                    return Ok(Taken::Waiting(Some(why)));
+                }
                 let result = match doc.doc {
                     DocType::Delta => self.apply_delta(doc.bytes.clone(), &name).await,
                     _ => self.apply_snapshot(doc.path.clone(), &name).await,
@@ -683,6 +689,54 @@ impl Syncer {
                 unreachable!("classify refuses submissions, acknowledgements and overrides")
             }
         }
+    }
+
+    /// Checks a dropped delta or snapshot against the log this replica
+    /// verified, which must record every file it applies: one the log does
+    /// not record yet waits for the manifest and `log/` that record it (the
+    /// reason is returned), and one other than the file it records is
+    /// refused. A replica that holds no log (a feed from before it) takes the
+    /// file as it is.
+    fn unrecorded(&self, doc: &Dropped) -> Result<Option<String>, DaemonError> {
+        let Some(head) = self.log.head() else {
+            return Ok(None);
+        };
+        // Version 0 is no document's: the apply refuses it by name.
+        let Some(version) = Version::new(doc.order) else {
+            return Ok(None);
+        };
+        let Some(file) = self.log.recorded(doc.doc, version) else {
+            return Ok(Some(format!(
+                "a {} of version {} that the log this replica verified (size {}) does not record: it is taken once the manifest and log/ that record it are dropped",
+                doc.doc,
+                doc.order,
+                head.checkpoint().checkpoint().size
+            )));
+        };
+        let name = doc.path.display().to_string();
+        let what = format!("{} {} as the log records it", doc.doc, doc.order);
+        let checked = if doc.doc == DocType::Delta {
+            verify::check_file(&what, &doc.bytes, &file)
+        } else {
+            let mut check = FileCheck::default();
+            let io = |source| DaemonError::Io {
+                action: "read",
+                path: doc.path.clone(),
+                source,
+            };
+            let mut reader = File::open(&doc.path).map_err(io)?;
+            let mut piece = vec![0; 1 << 20];
+            loop {
+                let n = reader.read(&mut piece).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                check.update(&piece[..n]);
+            }
+            check.finish(&what, &file)
+        };
+        checked.map_err(|source| DaemonError::Verify { file: name, source })?;
+        Ok(None)
     }
 
     /// Checks that a dropped root no newer than the one in force is one of the
