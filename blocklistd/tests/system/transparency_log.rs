@@ -23,6 +23,19 @@ fn log_size(dir: &Path) -> u64 {
     manifest(dir).log.expect("a checkpoint").checkpoint().size
 }
 
+/// A copy of `centre`'s directory as it is now, publishing with the same
+/// keys: what a second history signed by the same centre starts from.
+fn copy_of(centre: &Centre) -> Centre {
+    let copy = Centre {
+        tmp: tempfile::tempdir().unwrap(),
+        dir: centre.tmp.path().join("fork"),
+        root_key: centre.root_key.clone(),
+        publish_key: centre.publish_key.clone(),
+    };
+    copy_dir(&centre.dir, &copy.dir);
+    copy
+}
+
 /// Waits until the daemon's last error names `expected`; checks it still
 /// answers from `version`, `listed` and not `unlisted`.
 fn refused(daemon: &Daemon, expected: &str, version: u64, listed: &str, unlisted: &str) {
@@ -54,15 +67,9 @@ fn every_listed_file_is_logged_and_a_fork_is_refused_by_verify_and_the_daemon() 
     assert!(verified.contains("log of 3 file(s)"), "{verified}");
 
     // The fork: a copy of the directory at version 2 publishes other changes.
-    let copy = centre.tmp.path().join("fork");
-    copy_dir(&centre.dir, &copy);
+    let forked = copy_of(&centre);
+    let copy = forked.dir.clone();
     publish(&centre, "v3.txt", &["three.example"], &[]);
-    let forked = Centre {
-        tmp: tempfile::tempdir().unwrap(),
-        dir: copy.clone(),
-        root_key: centre.root_key.clone(),
-        publish_key: centre.publish_key.clone(),
-    };
     for (i, name) in ["a.example", "b.example", "c.example"].iter().enumerate() {
         publish(&forked, &format!("f{i}.txt"), &[name], &[]);
     }
@@ -161,15 +168,9 @@ fn a_daemon_that_saw_the_log_refuses_a_feed_without_it() {
 fn a_dropped_manifest_is_taken_with_its_log_and_a_forked_one_is_rejected() {
     let centre = Centre::new();
     publish(&centre, "v1.txt", &["one.example"], &[]);
-    let fork = centre.tmp.path().join("fork");
-    copy_dir(&centre.dir, &fork);
+    let forked = copy_of(&centre);
+    let fork = forked.dir.clone();
     publish(&centre, "v2.txt", &["two.example"], &[]);
-    let forked = Centre {
-        tmp: tempfile::tempdir().unwrap(),
-        dir: fork.clone(),
-        root_key: centre.root_key.clone(),
-        publish_key: centre.publish_key.clone(),
-    };
     publish(&forked, "f1.txt", &["f1.example"], &[]);
     publish(&forked, "f2.txt", &["f2.example"], &[]);
 
@@ -339,16 +340,10 @@ fn a_witness_cosigns_only_extensions_and_a_daemon_requiring_it_waits_for_its_cos
     // A fork of the log: a copy at version 2 that published other changes
     // once the witness had cosigned the true version 3. The witness refuses
     // it, writes nothing and keeps its state.
-    let fork = centre.tmp.path().join("fork");
-    copy_dir(&centre.dir, &fork);
+    let forked = copy_of(&centre);
+    let fork = forked.dir.clone();
     publish(&centre, "v3.txt", &["three.example"], &[]);
     witness(&centre, &key, &state, s(&centre.dir), &out).unwrap();
-    let forked = Centre {
-        tmp: tempfile::tempdir().unwrap(),
-        dir: fork.clone(),
-        root_key: centre.root_key.clone(),
-        publish_key: centre.publish_key.clone(),
-    };
     publish(&forked, "f.txt", &["forked.example"], &[]);
     publish(&forked, "g.txt", &["forked2.example"], &[]);
     let before = std::fs::read(&out).unwrap();
