@@ -64,6 +64,19 @@ impl Answer {
         }
     }
 
+    /// Writes a hit over the miss [`write`](Self::write) wrote for the same
+    /// query from the same data: only the listing's fields change (a batch's
+    /// hits, each written first as a miss).
+    #[inline(always)]
+    pub(crate) fn write_hit_over_miss(&mut self, kind: Kind, data: &Data<'_>, hit: &Hit<'_>) {
+        if self.size >= RESULT_SIZE {
+            // SAFETY: as in `write`.
+            write_listing(unsafe { &mut *self.out }, Some(hit));
+        } else {
+            self.write_cut(BLOCKLIST_OK, kind, data, Some(hit));
+        }
+    }
+
     /// [`write`](Self::write) for an older caller's smaller struct.
     #[cold]
     fn write_cut(
@@ -401,11 +414,12 @@ impl Staged {
     fn if_inside(given: &[blocklist_query], output: (*const u8, usize)) -> Option<Staged> {
         // Only a text that will be read is copied: one of a known kind and an
         // accepted length (the others are refused without being read).
+        // The overlap first: it is what nearly every query fails.
         let copied = |q: &blocklist_query| {
-            !q.data.is_null()
+            overlaps((q.data.cast(), q.len), output)
+                && !q.data.is_null()
                 && (1..=BLOCKLIST_MAX_INPUT_LEN).contains(&q.len)
                 && !matches!(Kind::from_code(q.kind), Kind::Other(_))
-                && overlaps((q.data.cast(), q.len), output)
         };
         let array = (given.as_ptr().cast::<u8>(), std::mem::size_of_val(given));
         if !overlaps(array, output) && !given.iter().any(copied) {
@@ -445,9 +459,10 @@ impl Staged {
 pub(crate) type Found<'f, 'h> = &'f mut dyn FnMut(usize, Result<Hit<'h>, Error>);
 
 /// What the batch entry points share: checks the arrays, takes each query's
-/// kind and its text (through `text`), writes every result as a miss and
-/// then the valid ones' answers from `answer` (all from one index) over
-/// theirs, and makes the first bad item's message the thread's last error.
+/// kind and its text (through `text`), writes every result as a miss (a
+/// refused query's with its error) and then the valid ones' answers from
+/// `answer` (all from one index) over theirs, and makes the first bad item's
+/// message the thread's last error.
 /// Nothing is written once the call fails (bad arguments, a withheld index),
 /// so a failure leaves `results` untouched.
 ///
@@ -487,54 +502,42 @@ pub(crate) unsafe fn run_batch(
         let mut results = unsafe { Answers::at(results, n)? };
         let staged = Staged::if_inside(given, results.span());
         let queries = staged.as_ref().map_or(given, |s| &s.queries);
-        // The valid queries in order with their positions, and the refused
-        // ones with theirs.
-        let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
-        let mut positions: Vec<usize> = Vec::with_capacity(n);
-        let mut refused: Vec<(usize, Error)> = Vec::new();
-        for (at, query) in queries.iter().enumerate() {
-            match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
-                Ok(item) => {
-                    valid.push(item);
-                    positions.push(at);
-                }
-                Err(e) => refused.push((at, e)),
-            }
-        }
-        let mut first_error: Option<(usize, Error)> = None;
         let now = handle.now();
         let snapshot = handle.snapshot();
         let data = snapshot.data(now)?;
-        // Each result is written as a miss, then the refused and the answered
-        // ones over theirs: nearly every query is a miss, and this loop has
-        // nothing else to decide. No text is read from `results` (see
-        // `Staged`), so the answers can follow.
-        for (at, query) in queries.iter().enumerate() {
-            results
-                .item(at)
-                .write(BLOCKLIST_OK, Kind::from_code(query.kind), &data, None);
-        }
-        let mut failed = |at: usize, e: &Error, results: &mut Answers| {
+        // One pass over the queries: each result is written as a miss (nearly
+        // every query is one), or with its error, and the valid queries are
+        // gathered in order with their positions. No text is read from
+        // `results` (see `Staged`), so the answers can follow.
+        let mut valid: Vec<(Kind, &str)> = Vec::with_capacity(n);
+        let mut positions: Vec<usize> = Vec::with_capacity(n);
+        let mut first_error: Option<(usize, Error)> = None;
+        let mut failed = |at: usize, e: Error, results: &mut Answers| {
             results
                 .item(at)
                 .write(e.code, Kind::from_code(queries[at].kind), &data, None);
             if first_error.as_ref().is_none_or(|(first, _)| at < *first) {
-                first_error = Some((at, e.clone()));
+                first_error = Some((at, e));
             }
         };
-        for (at, e) in &refused {
-            failed(*at, e, &mut results);
+        for (at, query) in queries.iter().enumerate() {
+            match try_kind(query.kind).and_then(|kind| Ok((kind, text(kind, query)?))) {
+                Ok((kind, text)) => {
+                    results.item(at).write(BLOCKLIST_OK, kind, &data, None);
+                    valid.push((kind, text));
+                    positions.push(at);
+                }
+                Err(e) => failed(at, e, &mut results),
+            }
         }
         let index = data.index.map(HeldIndex::index);
         answer(index, data.rules, now, &valid, &mut |item, outcome| {
             let at = positions[item];
             match outcome {
-                Ok(hit) => {
-                    results
-                        .item(at)
-                        .write(BLOCKLIST_OK, valid[item].0, &data, Some(&hit));
-                }
-                Err(e) => failed(at, &e, &mut results),
+                Ok(hit) => results
+                    .item(at)
+                    .write_hit_over_miss(valid[item].0, &data, &hit),
+                Err(e) => failed(at, e, &mut results),
             }
         });
         drop(snapshot);

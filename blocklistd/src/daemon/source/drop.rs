@@ -26,13 +26,16 @@
 //!   document, bad signature, another list, rollback, expired manifest ...);
 //! - nowhere when it may still become useful: a delta or registry after a
 //!   gap (waiting for the missing ones), a delta or snapshot the log does
-//!   not record yet (waiting for its manifest and `log/`), or a file that is
-//!   not yet a complete document (still being written), until it has been
-//!   unchanged for `drop.reject_incomplete_after`.
+//!   not record yet (waiting for its manifest and `log/`), a delta dated
+//!   more than `MAX_CLOCK_SKEW` ahead of this replica's clock (waiting for
+//!   the clock: its date decides which listings have expired, W1), or a
+//!   file that is not yet a complete document (still being written), until
+//!   it has been unchanged for `drop.reject_incomplete_after`.
 //!
 //! A file left in place is remembered with its size, times and inode, and
 //! not read again until one of them changes (or, for one waiting its turn,
-//! until the replica moves), so a stray file costs one read and one log line,
+//! until the replica moves; for one waiting for the clock, until its time
+//! comes), so a stray file costs one read and one log line,
 //! not one per round. `/v1/status` names every file left in place and why
 //! while it stays, and the log sums them up once an hour.
 //!
@@ -58,7 +61,9 @@ use blocklist_core::document::{
     DecodeError, Delta, DocType, Document, FileRef, Manifest, Registry, SnapshotStream, TrustRoot,
     Version, FOLDER_TYPES,
 };
-use blocklist_core::verify::{self, AuthorityError, FileCheck, SubmissionError, VerifyError};
+use blocklist_core::verify::{
+    self, AuthorityError, FileCheck, SubmissionError, VerifyError, MAX_CLOCK_SKEW,
+};
 use blocklist_core::Sha256;
 use tokio::sync::mpsc;
 use tracing::{info, warn, Instrument as _};
@@ -122,14 +127,15 @@ pub fn watch(dir: &Path, tx: mpsc::Sender<()>) -> Result<notify::RecommendedWatc
 pub struct DropOutcome {
     /// Files still changing: look again after `settle`.
     pub pending: bool,
-    /// How long until the first incomplete file left in place has been
-    /// unchanged for `drop.reject_incomplete_after`, and is rejected.
-    pub reject_due_in: Option<Duration>,
+    /// How long until a file left in place is due to be looked at again:
+    /// an incomplete one unchanged for `drop.reject_incomplete_after` (to
+    /// be rejected), or a delta dated ahead of this replica's clock.
+    pub due_in: Option<Duration>,
 }
 
 impl DropOutcome {
-    fn reject_due(&mut self, due_in: Duration) {
-        self.reject_due_in = Some(self.reject_due_in.map_or(due_in, |d| d.min(due_in)));
+    fn look_again_in(&mut self, due_in: Duration) {
+        self.due_in = Some(self.due_in.map_or(due_in, |d| d.min(due_in)));
     }
 
     /// How long to wait for the next round if no watcher event comes first.
@@ -137,7 +143,7 @@ impl DropOutcome {
         if self.pending {
             return config.settle;
         }
-        self.reject_due_in.map_or(config.rescan_interval, |due| {
+        self.due_in.map_or(config.rescan_interval, |due| {
             due.min(config.rescan_interval)
         })
     }
@@ -182,8 +188,10 @@ enum Verdict {
     /// when it changes.
     Unreadable(String),
     /// A document that cannot be taken at this position (a delta or root
-    /// after a gap, anything before a root is pinned), and why in words.
-    Waiting(Position, String),
+    /// after a gap, anything before a root is pinned), or not before this
+    /// replica's clock reaches a time (a delta dated ahead of it), and why
+    /// in words.
+    Waiting(Position, Option<SystemTime>, String),
 }
 
 impl Verdict {
@@ -192,7 +200,7 @@ impl Verdict {
         match self {
             Verdict::Incomplete(reason) => ("incomplete", reason),
             Verdict::Unreadable(reason) => ("unreadable", reason),
-            Verdict::Waiting(_, reason) => ("waiting", reason),
+            Verdict::Waiting(_, _, reason) => ("waiting", reason),
         }
     }
 }
@@ -293,12 +301,13 @@ impl DropFolder {
         };
         let position = (syncer.trusted_root_version(), syncer.held());
         let reject_after = syncer.config.drop_folder.reject_incomplete_after;
+        let now = SystemTime::now();
         let mut docs = Vec::new();
         let mut skipped = Vec::new();
         for (path, stamp) in stable {
             let age = stamp
                 .modified
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .and_then(|m| now.duration_since(m).ok())
                 .unwrap_or_default();
             let judged = self.judged.get(&path).filter(|j| j.stamp == stamp);
             match judged.map(|j| &j.verdict) {
@@ -306,9 +315,14 @@ impl DropFolder {
                     let reason = format!("{reason} (unchanged for {}s)", age.as_secs());
                     round.reject(syncer, &mut self.log, &path, &reason);
                 }
-                Some(Verdict::Incomplete(_)) => outcome.reject_due(reject_after - age),
+                Some(Verdict::Incomplete(_)) => outcome.look_again_in(reject_after - age),
                 Some(Verdict::Unreadable(_)) => {}
-                Some(Verdict::Waiting(at, _)) if *at == position => {
+                Some(Verdict::Waiting(at, until, _))
+                    if *at == position && until.is_none_or(|until| until > now) =>
+                {
+                    if let Some(until) = until {
+                        outcome.look_again_in(until.duration_since(now).unwrap_or_default());
+                    }
                     skipped.push((path, stamp, age))
                 }
                 // New, changed, or waiting while the replica moved.
@@ -350,7 +364,7 @@ impl DropFolder {
             (rank, order)
         });
         let mut progressed = false;
-        let mut waiting: Vec<(Dropped, Option<String>)> = Vec::new();
+        let mut waiting: Vec<(Dropped, Wait)> = Vec::new();
         for doc in docs {
             let span = tracing::info_span!("dropped_file", file = %doc.path.display(), doc = %doc.doc, version = doc.order);
             let result = syncer.take(&doc).instrument(span.clone()).await;
@@ -364,13 +378,13 @@ impl DropFolder {
                     info!("already held");
                     move_to(&inbox, &doc.path, PROCESSED_DIR);
                 }
-                Ok(Taken::Waiting(why)) => waiting.push((doc, why)),
+                Ok(Taken::Waiting(wait)) => waiting.push((doc, wait)),
                 Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
                 Err(DaemonError::NoTrustRoot) => {
                     if self.log.allow(false) {
                         warn!("no trust root: dropped file left in place");
                     }
-                    waiting.push((doc, None));
+                    waiting.push((doc, Wait::Turn));
                 }
                 Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
             }
@@ -387,22 +401,30 @@ impl DropFolder {
                         move_to(&inbox, &doc.path, PROCESSED_DIR);
                     }
                     Ok(Taken::AlreadyHeld) => move_to(&inbox, &doc.path, PROCESSED_DIR),
-                    Ok(Taken::Waiting(why)) => waiting.push((doc, why)),
-                    Err(DaemonError::NoTrustRoot) => waiting.push((doc, None)),
+                    Ok(Taken::Waiting(wait)) => waiting.push((doc, wait)),
+                    Err(DaemonError::NoTrustRoot) => waiting.push((doc, Wait::Turn)),
                     Err(DaemonError::ShuttingDown) => return Err(DaemonError::ShuttingDown),
                     Err(err) => round.reject(syncer, &mut self.log, &doc.path, &err.to_string()),
                 }
             }
         }
         let position = (syncer.trusted_root_version(), syncer.held());
-        for (doc, why) in waiting {
+        for (doc, wait) in waiting {
             let held = position.1.map_or(0, |v| v.get());
-            let reason = match (why, position.0) {
-                (Some(why), _) => why,
-                (None, None) => format!("a {} waiting for a trust root", doc.doc),
-                (None, Some(_)) => format!(
-                    "a {} of version {} waiting for the versions before it (version {held} is held)",
-                    doc.doc, doc.order
+            let (until, reason) = match (wait, position.0) {
+                (Wait::Until(until, why), _) => {
+                    let due_in = until.duration_since(SystemTime::now()).unwrap_or_default();
+                    outcome.look_again_in(due_in);
+                    (Some(until), why)
+                }
+                (Wait::For(why), _) => (None, why),
+                (Wait::Turn, None) => (None, format!("a {} waiting for a trust root", doc.doc)),
+                (Wait::Turn, Some(_)) => (
+                    None,
+                    format!(
+                        "a {} of version {} waiting for the versions before it (version {held} is held)",
+                        doc.doc, doc.order
+                    ),
                 ),
             };
             if self.log.allow(false) {
@@ -412,7 +434,7 @@ impl DropFolder {
                 doc.path,
                 Judged {
                     stamp: doc.stamp,
-                    verdict: Verdict::Waiting(position, reason),
+                    verdict: Verdict::Waiting(position, until, reason),
                 },
             );
         }
@@ -444,7 +466,7 @@ impl DropFolder {
         let verdict = match read_dropped(&path, stamp, &syncer.config) {
             Ok(doc) => return Some(doc),
             Err(Unfit::Incomplete(e)) if age < reject_after => {
-                outcome.reject_due(reject_after - age);
+                outcome.look_again_in(reject_after - age);
                 let reason = Unfit::Incomplete(e).to_string();
                 if self.log.allow(false) {
                     info!(file = %path.display(), %reason, "dropped file is not a complete document yet; will look again when it changes");
@@ -612,7 +634,7 @@ impl Syncer {
                     self.held_root(doc)?;
                     Ok(Taken::AlreadyHeld)
                 }
-                Some(current) if doc.order > current.get() + 1 => Ok(Taken::Waiting(None)),
+                Some(current) if doc.order > current.get() + 1 => Ok(Taken::Waiting(Wait::Turn)),
                 Some(_) => {
                     self.rotate_root(&doc.bytes, &name)?;
                     Ok(Taken::Applied)
@@ -625,7 +647,7 @@ impl Syncer {
                     return Ok(Taken::AlreadyHeld);
                 }
                 if doc.order > held + 1 {
-                    return Ok(Taken::Waiting(None));
+                    return Ok(Taken::Waiting(Wait::Turn));
                 }
                 self.accept_registry(&doc.bytes, &name)?;
                 Ok(Taken::Applied)
@@ -650,10 +672,10 @@ impl Syncer {
                     return Ok(Taken::AlreadyHeld);
                 }
                 if doc.doc == DocType::Delta && doc.order > held + 1 {
-                    return Ok(Taken::Waiting(None));
+                    return Ok(Taken::Waiting(Wait::Turn));
                 }
                 if let Some(why) = self.unrecorded(doc)? {
-                    return Ok(Taken::Waiting(Some(why)));
+                    return Ok(Taken::Waiting(Wait::For(why)));
                 }
                 let result = match doc.doc {
                     DocType::Delta => self.apply_delta(doc.bytes.clone(), &name).await,
@@ -669,19 +691,17 @@ impl Syncer {
                     Err(DaemonError::Verify {
                         source: VerifyError::Gap { .. },
                         ..
-                    }) => Ok(Taken::Waiting(None)),
-                    // A submission it carries may be of an agency or key a
-                    // registry not dropped yet registers, an override it
-                    // carries signed by keys a root not dropped yet names:
-                    // the courier may bring it later, so the delta waits
-                    // rather than being rejected.
+                    }) => Ok(Taken::Waiting(Wait::Turn)),
                     Err(DaemonError::Verify {
+                        file,
                         source: VerifyError::Authority { source },
-                        ..
-                    }) if waits_for_keys(&source) => Ok(Taken::Waiting(Some(format!(
-                        "a delta of version {} waiting for the agency registry or trust root that makes it verify: {source}",
-                        doc.order
-                    )))),
+                    }) => match authority_wait(&source, doc.order) {
+                        Some(wait) => Ok(Taken::Waiting(wait)),
+                        None => Err(DaemonError::Verify {
+                            file,
+                            source: VerifyError::Authority { source },
+                        }),
+                    },
                     Err(err) => Err(err),
                 }
             }
@@ -779,16 +799,31 @@ impl Syncer {
 enum Taken {
     Applied,
     AlreadyHeld,
-    /// Left in place for a later round; why, when not the versions before it.
-    Waiting(Option<String>),
+    /// Left in place for a later round.
+    Waiting(Wait),
 }
 
-/// Whether a delta refused for `error` may verify once a newer agency
-/// registry or trust root is held: no registry is held yet, a carried
-/// submission's key is in none held, or a carried override's keys are not
-/// (yet) the root's override keys.
-fn waits_for_keys(error: &AuthorityError) -> bool {
-    match error {
+/// What a file left in place waits for.
+enum Wait {
+    /// Its turn: the versions before it, or a trust root.
+    Turn,
+    /// What the reason says (a registry, a root, the log that records it).
+    For(String),
+    /// This replica's clock to reach a time, and why.
+    Until(SystemTime, String),
+}
+
+/// Whether a delta refused for `error` may verify later, and what it
+/// waits for:
+/// - a newer agency registry or trust root, when no registry is held yet,
+///   a carried submission's key is in none held, or a carried override's
+///   keys are not (yet) the root's override keys: the courier may bring it;
+/// - this replica's clock, when the delta is dated ahead of it (W1): its
+///   date decides which listings have expired, so it is not taken before
+///   the clock is near it, but a courier from a site whose clock runs
+///   ahead may bring it early.
+fn authority_wait(error: &AuthorityError, version: u64) -> Option<Wait> {
+    let for_keys = match error {
         AuthorityError::NoRegistry { .. } => true,
         AuthorityError::Submission { source, .. } => {
             matches!(**source, SubmissionError::UnknownKey { .. })
@@ -797,8 +832,23 @@ fn waits_for_keys(error: &AuthorityError) -> bool {
             **source,
             VerifyError::UnknownKey { .. } | VerifyError::NoOverrideKeys { .. }
         ),
+        AuthorityError::MadeInTheFuture { created_at, .. } => {
+            let from = created_at
+                .0
+                .saturating_sub(MAX_CLOCK_SKEW)
+                .saturating_add(1);
+            return Some(Wait::Until(
+                SystemTime::UNIX_EPOCH + Duration::from_secs(from),
+                format!("a delta of version {version} dated ahead of this replica's clock, taken once the clock reaches it: {error}"),
+            ));
+        }
         _ => false,
-    }
+    };
+    for_keys.then(|| {
+        Wait::For(format!(
+            "a delta of version {version} waiting for the agency registry or trust root that makes it verify: {error}"
+        ))
+    })
 }
 
 /// Moves a dropped file into `folder` (`processed/`, `rejected/`).
@@ -948,4 +998,49 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
         order,
         bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use blocklist_core::Timestamp;
+
+    use super::*;
+
+    #[test]
+    fn a_delta_dated_ahead_of_the_clock_waits_until_the_clock_is_within_the_skew() {
+        let error = AuthorityError::MadeInTheFuture {
+            created_at: Timestamp(2_000_000_000),
+            now: Timestamp(1_000_000_000),
+        };
+        let Some(Wait::Until(until, reason)) = authority_wait(&error, 7) else {
+            panic!("a delta dated ahead waits for the clock");
+        };
+        let from = 2_000_000_000 - MAX_CLOCK_SKEW + 1;
+        assert_eq!(until, SystemTime::UNIX_EPOCH + Duration::from_secs(from));
+        assert!(
+            reason.contains("version 7") && reason.contains("(W1)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_delta_waits_for_keys_not_yet_held_and_is_refused_for_anything_else() {
+        let waits = authority_wait(&AuthorityError::NoRegistry { count: 1 }, 3);
+        assert!(matches!(waits, Some(Wait::For(ref why)) if why.contains("agency registry")));
+        let late = AuthorityError::OverrideAfterDelta {
+            index: 0,
+            made_at: Timestamp(2_000),
+            created_at: Timestamp(1_000),
+        };
+        assert!(authority_wait(&late, 3).is_none());
+        let outcome = DropOutcome {
+            pending: false,
+            due_in: Some(Duration::from_secs(2)),
+        };
+        let config = DropConfig::default();
+        assert_eq!(
+            outcome.next_look(&config),
+            Duration::from_secs(2).min(config.rescan_interval)
+        );
+    }
 }
