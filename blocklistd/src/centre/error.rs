@@ -56,10 +56,10 @@ pub enum CentreError {
     },
     /// The new version would be listed by more agencies than a replica's
     /// lookup index can name.
-    #[error("the list would have {agencies} distinct agencies, more than the {max} a lookup index can name: nothing published")]
+    #[error("the list would need {records} agency records (an agency that stands for an identifier, with the identifier's listing count; counted up to one past the limit), more than the {max} a lookup index can name: nothing published")]
     TooManyAgencies {
-        /// Distinct agencies in the new version.
-        agencies: usize,
+        /// Distinct records the new version's index would need.
+        records: usize,
         /// The limit.
         max: usize,
     },

@@ -23,7 +23,7 @@
 //! writes is pruned to a bounded history ([`History`]), and a publish removes
 //! long-expired entries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -33,9 +33,11 @@ use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::store::{Store, Whole};
+use blocklist_core::store::{Row, Store, StoreError, Whole};
 use blocklist_core::verify::{Authority, SnapshotFile, Verified, Verifier};
-use blocklist_core::{Entry, EntryMeta, Identifier, PublicKey, Signer, Timestamp};
+use blocklist_core::{
+    Agency, Entry, EntryMeta, Identifier, Kind, PublicKey, Signer, Standing, Timestamp,
+};
 
 use crate::centre::chain::{self, Replica};
 use crate::centre::delta_head;
@@ -1368,11 +1370,14 @@ fn purge_expired(
     Ok(purged)
 }
 
-/// Refuses a version listed by more agencies than a lookup index can name.
-/// Only a new agency can raise the count, and the agencies listed are read
-/// through the store's agency index (one seek each), so a publish whose
-/// agencies are all listed already costs a handful of lookups; the exact
-/// count is taken only when the bound cannot decide.
+/// Refuses a version whose lookup index would need more agency records than
+/// one can name. A record is the agency whose listing stands for an
+/// identifier with the identifier's listing count, so n agencies make at
+/// most n² of them (no identifier has more listings than there are
+/// agencies). Only a new agency can raise n, and the agencies listed are
+/// read through the store's agency index (one seek each), so while n² is
+/// within the bound (n <= 256) a publish costs a handful of lookups; past
+/// it the records are counted, reading the whole list once.
 fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
     let listed: HashSet<String> = list.agencies(MAX_AGENCIES + 1)?.into_iter().collect();
     let new: HashSet<&str> = planned
@@ -1382,28 +1387,144 @@ fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
         .map(|e| e.meta.agency.as_str())
         .filter(|a| !listed.contains(*a))
         .collect();
-    if listed.len() + new.len() <= MAX_AGENCIES {
+    let agencies = listed.len() + new.len();
+    if agencies.saturating_mul(agencies) <= MAX_AGENCIES {
         return Ok(());
     }
-    let mut counts = list.agency_counts()?;
-    for (op, old) in &planned.changes {
-        if let Some(old) = old {
-            if let Some(n) = counts.get_mut(old.meta.agency.as_str()) {
-                *n -= 1;
-            }
-        }
-        if let Some(new) = chain::op_entry(op) {
-            *counts
-                .entry(new.meta.agency.as_str().to_owned())
-                .or_insert(0) += 1;
-        }
-    }
-    let agencies = counts.values().filter(|n| **n > 0).count();
-    if agencies > MAX_AGENCIES {
+    let records = agency_records(list.rows(), planned)?;
+    if records > MAX_AGENCIES {
         return Err(CentreError::TooManyAgencies {
-            agencies,
+            records,
             max: MAX_AGENCIES,
         });
     }
     Ok(())
+}
+
+/// How many agency records (the agency that stands, the listing count) the
+/// list of `rows` (in key order, an identifier's listings together) needs
+/// once `planned` is applied; counting stops past [`MAX_AGENCIES`].
+fn agency_records(
+    rows: impl Iterator<Item = Result<Row, StoreError>>,
+    planned: &Planned,
+) -> Result<usize, CentreError> {
+    // Each touched identifier's change: whether all its listings go, the
+    // agencies whose listings go, and the listings that come.
+    type Change<'a> = (bool, Vec<&'a str>, Vec<&'a EntryMeta>);
+    let mut touched: HashMap<(Kind, String), Change<'_>> = HashMap::new();
+    for (op, old) in &planned.changes {
+        let id = match op {
+            Op::Add(entry) | Op::Update(entry) => &entry.id,
+            Op::Remove(id, _) => id,
+        };
+        let change = touched
+            .entry((id.kind(), id.as_str().to_owned()))
+            .or_default();
+        change.0 |= matches!(op, Op::Remove(_, None));
+        change
+            .1
+            .extend(old.iter().map(|old| old.meta.agency.as_str()));
+        change.2.extend(chain::op_entry(op).map(|new| &new.meta));
+    }
+    let mut records: HashSet<(Agency, u32)> = HashSet::new();
+    let mut stand = |listings: Vec<EntryMeta>| {
+        if let Some(standing) = Standing::of(listings) {
+            records.insert((standing.meta.agency, standing.listings));
+        }
+        records.len() > MAX_AGENCIES
+    };
+    let mut changed = |key: &(Kind, String), mut listings: Vec<EntryMeta>| {
+        if let Some((whole, gone, come)) = touched.remove(key) {
+            listings.retain(|l| !whole && !gone.contains(&l.agency.as_str()));
+            listings.extend(come.into_iter().cloned());
+        }
+        listings
+    };
+    let mut group: Option<((Kind, String), Vec<EntryMeta>)> = None;
+    for row in rows {
+        let (kind, value, meta) = row?;
+        if let Some((key, listings)) = &mut group {
+            if key.0 == kind && key.1 == value {
+                listings.push(meta);
+                continue;
+            }
+        }
+        if let Some((key, listings)) = group.replace(((kind, value), vec![meta])) {
+            if stand(changed(&key, listings)) {
+                return Ok(MAX_AGENCIES + 1);
+            }
+        }
+    }
+    if let Some((key, listings)) = group {
+        stand(changed(&key, listings));
+    }
+    // Identifiers the list does not hold yet.
+    for (_, (_, _, come)) in touched {
+        stand(come.into_iter().cloned().collect());
+    }
+    Ok(records.len().min(MAX_AGENCIES + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use blocklist_core::Reason;
+
+    use super::*;
+
+    fn meta(agency: &str, listed_at: u64) -> EntryMeta {
+        EntryMeta {
+            reason: Reason::PHISHING,
+            agency: Agency::new(agency).unwrap(),
+            listed_at: Timestamp(listed_at),
+            expires_at: None,
+        }
+    }
+
+    fn entry(domain: &str, agency: &str, listed_at: u64) -> Entry {
+        Entry {
+            id: Identifier::from_canonical(Kind::Domain, domain).unwrap(),
+            meta: meta(agency, listed_at),
+        }
+    }
+
+    #[test]
+    fn agency_records_are_counted_by_standing_agency_and_listing_count_after_the_changes() {
+        // a.example: th-aoc (first) and th-dsi; b.example: th-aoc; c.example: th-dsi.
+        let rows = [
+            ("a.example", "th-aoc", 1),
+            ("a.example", "th-dsi", 2),
+            ("b.example", "th-aoc", 3),
+            ("c.example", "th-dsi", 4),
+        ]
+        .map(|(domain, agency, at)| (Kind::Domain, domain.to_owned(), meta(agency, at)));
+        let none = Planned {
+            changes: Vec::new(),
+        };
+        // (th-aoc, 2), (th-aoc, 1), (th-dsi, 1).
+        assert_eq!(
+            agency_records(rows.clone().into_iter().map(Ok), &none).unwrap(),
+            3
+        );
+        // th-aoc removes its listing of a.example, which th-dsi then stands
+        // for alone: (th-dsi, 1) is counted already; th-cib lists b.example
+        // beside th-aoc, and d.example, new, alone.
+        let planned = Planned {
+            changes: vec![
+                (
+                    Op::Remove(
+                        Identifier::from_canonical(Kind::Domain, "a.example").unwrap(),
+                        Some(Agency::new("th-aoc").unwrap()),
+                    ),
+                    Some(entry("a.example", "th-aoc", 1)),
+                ),
+                (Op::Add(entry("b.example", "th-cib", 9)), None),
+                (Op::Add(entry("d.example", "th-cib", 9)), None),
+            ],
+        };
+        // (th-dsi, 1), (th-aoc, 2), (th-cib, 1).
+        assert_eq!(
+            agency_records(rows.into_iter().map(Ok), &planned).unwrap(),
+            3
+        );
+    }
 }

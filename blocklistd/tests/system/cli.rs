@@ -159,7 +159,7 @@ fn a_version_listed_by_more_agencies_than_an_index_can_name_is_refused_before_si
     let input = centre.input("many.csv", format!("kind,value,agency\n{rows}").as_bytes());
     let err = fails(&centre.publish_args(&[s(&input)]));
     assert!(
-        err.contains(&format!("{} distinct agencies", MAX_AGENCIES + 1))
+        err.contains(&format!("{} agency records", MAX_AGENCIES + 1))
             && err.contains("nothing published"),
         "{err}"
     );
