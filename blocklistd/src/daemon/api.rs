@@ -26,7 +26,6 @@
 use std::borrow::Cow;
 use std::future::Future as _;
 use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -198,11 +197,15 @@ impl<'a> Answer<'a> {
 /// For each of `hits` (answered by the index of list version `version`),
 /// the listings of its identifier besides the one the index holds: none
 /// for a miss or an identifier one agency lists (nearly every hit: nothing
-/// is read), else every listing, read from the replica's store at `store`
-/// (one read view for them all, off the async threads). Left out when the
+/// is read), else every listing, read from the replica's store (one read
+/// for them all, off the async threads). Left out when the
 /// store is already one apply ahead of that index, or cannot be read: the
 /// answer's `listing_count` still says how many there are.
-async fn others_of(store: &Path, version: u64, hits: &[Option<&Hit<'_>>]) -> Vec<Vec<Listing>> {
+async fn others_of(
+    shared: &Arc<Shared>,
+    version: u64,
+    hits: &[Option<&Hit<'_>>],
+) -> Vec<Vec<Listing>> {
     let (at, ids): (Vec<usize>, Vec<Identifier>) = hits
         .iter()
         .enumerate()
@@ -215,8 +218,10 @@ async fn others_of(store: &Path, version: u64, hits: &[Option<&Hit<'_>>]) -> Vec
     if ids.is_empty() {
         return others;
     }
-    let store = store.to_owned();
-    let read = tokio::task::spawn_blocking(move || history::listings(&store, version, &ids)).await;
+    let reading = Arc::clone(shared);
+    let read =
+        tokio::task::spawn_blocking(move || history::listings(&reading.readers, version, &ids))
+            .await;
     match read {
         Ok(Ok(Some(all))) => {
             for (at, listings) in at.into_iter().zip(all) {
@@ -317,7 +322,7 @@ async fn check_one(
         })?;
     shared.metrics.lookups(kind, 1, u64::from(hit.is_some()));
     let version = index.header().list_version;
-    let others = others_of(&shared.store_path, version, &[hit.as_ref()]).await;
+    let others = others_of(&shared, version, &[hit.as_ref()]).await;
     Ok(Json(OneResponse {
         version: index.header().list_version,
         freshness: shared.status.freshness(now).as_str(),
@@ -341,8 +346,8 @@ async fn history(
     if shared.index().is_none() {
         return Err(ApiError::no_data());
     }
-    let path = shared.store_path.clone();
-    let read = tokio::task::spawn_blocking(move || history::read(&path, &id))
+    let reading = Arc::clone(&shared);
+    let read = tokio::task::spawn_blocking(move || history::read(&reading.readers, &id))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     match read {
@@ -451,9 +456,7 @@ async fn check_batch(
         .map(|c| c.as_ref().ok().and_then(Option::as_ref))
         .collect();
     let version = index.header().list_version;
-    let mut others = others_of(&shared.store_path, version, &found)
-        .await
-        .into_iter();
+    let mut others = others_of(&shared, version, &found).await.into_iter();
     drop(found);
     let mut checked = checked.into_iter();
     let mut lookups = [0u64; 4];

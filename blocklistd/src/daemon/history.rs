@@ -6,7 +6,8 @@
 //! lookup index: it serves people, not the payment path.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use blocklist_core::document::Version;
 use blocklist_core::store::{AppliedOverride, Store, StoreError};
@@ -84,28 +85,75 @@ pub fn reason_text(reason: Reason) -> Cow<'static, str> {
         .map_or_else(|| Cow::Owned(reason.0.to_string()), Cow::Borrowed)
 }
 
-/// Every listing of each of `ids` in the store at `path`, by agency, read
-/// at one version, if that is `version` (`None` otherwise: the store is
-/// one apply ahead of the index that answered).
+/// Read connections to the replica's store, kept between requests: opening
+/// one (the file, the schema check) costs more than the few rows a request
+/// reads. The store file is never replaced while the daemon runs, and a kept
+/// connection holds no read open between requests, so checkpoints pass.
+pub struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+/// Most connections kept idle: as many as requests that read at once, in
+/// practice (each read is a few index seeks).
+const MAX_IDLE_READERS: usize = 4;
+
+impl Readers {
+    /// Readers of the store at `path` (opened as requests need them).
+    pub fn new(path: PathBuf) -> Readers {
+        Readers {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `read` in one read transaction of the version committed now, on
+    /// a kept connection or a new one.
+    fn read<T>(&self, read: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let store = match kept {
+            Some(store) => store,
+            None => Store::reader(&self.path)?,
+        };
+        store.begin_read()?;
+        let out = read(&store);
+        store.end_read();
+        if out.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(store);
+            }
+        }
+        out
+    }
+}
+
+/// Every listing of each of `ids` in the store, by agency, read at one
+/// version, if that is `version` (`None` otherwise: the store is one apply
+/// ahead of the index that answered).
 pub fn listings(
-    path: &Path,
+    readers: &Readers,
     version: u64,
     ids: &[Identifier],
 ) -> Result<Option<Vec<Vec<Listing>>>, StoreError> {
-    let store = Store::read_view(path)?;
-    if store.state()?.version.map(Version::get) != Some(version) {
-        return Ok(None);
-    }
-    let read = ids
-        .iter()
-        .map(|id| Ok(store.listed(id)?.iter().map(Listing::of).collect()));
-    read.collect::<Result<_, StoreError>>().map(Some)
+    readers.read(|store| {
+        if store.state()?.version.map(Version::get) != Some(version) {
+            return Ok(None);
+        }
+        let read = ids
+            .iter()
+            .map(|id| Ok(store.listed(id)?.iter().map(Listing::of).collect()));
+        read.collect::<Result<_, StoreError>>().map(Some)
+    })
 }
 
-/// Reads `id`'s history from the store at `path`.
-pub fn read(path: &Path, id: &Identifier) -> Result<History, StoreError> {
+/// Reads `id`'s history from the store.
+pub fn read(readers: &Readers, id: &Identifier) -> Result<History, StoreError> {
     // One read transaction: the listing and the overrides of one version.
-    let store = Store::read_view(path)?;
+    readers.read(|store| history_in(store, id))
+}
+
+fn history_in(store: &Store, id: &Identifier) -> Result<History, StoreError> {
     let state = store.state()?;
     Ok(History {
         version: state.version.map(Version::get),

@@ -232,8 +232,9 @@ pub struct Shared {
     /// The index lookups read; empty until the first version exists.
     index: ArcSwapOption<LiveIndex>,
     index_path: PathBuf,
-    /// The replica's store, read by `/v1/history`.
-    pub store_path: PathBuf,
+    /// The replica's store, read by `/v1/history` and for the listings of
+    /// hits several agencies list.
+    pub readers: history::Readers,
     /// Normalisation rules for queries.
     pub rules: Rules,
     /// Most identifiers per batch.
@@ -255,7 +256,7 @@ impl Shared {
             metrics: Metrics::default(),
             index: ArcSwapOption::empty(),
             index_path: config.data_dir.join(INDEX_FILE),
-            store_path: config.data_dir.join(STORE_FILE),
+            readers: history::Readers::new(config.data_dir.join(STORE_FILE)),
             rules: Rules {
                 default_region: config.api.default_region.clone(),
             },
