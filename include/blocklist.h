@@ -876,7 +876,7 @@ blocklist_result blocklist_check_url(const struct blocklist_handle *handle,
 
  Ownership: borrows `queries` and their text for the call only. A text may
  lie inside `results` (`matched` of an earlier answer, re-checked in place):
- every text is read before any result is written.
+ such a text is copied before any result is written.
  Thread-safety: as `blocklist_check`.
 
  # Safety

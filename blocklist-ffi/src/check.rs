@@ -350,7 +350,7 @@ pub unsafe extern "C" fn blocklist_check_url(
 ///
 /// Ownership: borrows `queries` and their text for the call only. A text may
 /// lie inside `results` (`matched` of an earlier answer, re-checked in place):
-/// every text is read before any result is written.
+/// such a text is copied before any result is written.
 /// Thread-safety: as `blocklist_check`.
 ///
 /// # Safety

@@ -302,28 +302,29 @@ pub type Row = (Kind, String, EntryMeta);
 pub struct Rows<'a> {
     store: &'a Store,
     page: std::vec::IntoIter<Row>,
-    /// The key of the last row read.
-    after: Option<(u16, String)>,
+    /// The key of the last row read: (kind, value, agency), the primary key,
+    /// so a page may end between two listings of one identifier.
+    after: Option<(u16, String, String)>,
     done: bool,
 }
 
 impl Rows<'_> {
     fn next_page(&mut self) -> Result<Vec<Row>, StoreError> {
         let path = &self.store.path;
-        let (kind, value) = match &self.after {
-            Some((kind, value)) => (i64::from(*kind), value.as_str()),
-            None => (-1, ""),
+        let (kind, value, agency) = match &self.after {
+            Some((kind, value, agency)) => (i64::from(*kind), value.as_str(), agency.as_str()),
+            None => (-1, "", ""),
         };
         let mut stmt = self
             .store
             .conn
             .prepare_cached(
                 "SELECT kind, value, reason, agency, listed_at, expires_at FROM entries
-                 WHERE (kind, value) > (?1, ?2) ORDER BY kind, value LIMIT ?3",
+                 WHERE (kind, value, agency) > (?1, ?2, ?3) ORDER BY kind, value, agency LIMIT ?4",
             )
             .map_err(sqlite(path, "read entries"))?;
         let mut rows = stmt
-            .query(params![kind, value, ROWS_PER_PAGE as i64])
+            .query(params![kind, value, agency, ROWS_PER_PAGE as i64])
             .map_err(sqlite(path, "read entries"))?;
         let mut page = Vec::with_capacity(ROWS_PER_PAGE);
         let mut agency: Option<Agency> = None;
@@ -361,8 +362,8 @@ impl Iterator for Rows<'_> {
         match self.next_page() {
             Ok(page) => {
                 self.done = page.len() < ROWS_PER_PAGE;
-                if let Some((kind, value, _)) = page.last() {
-                    self.after = Some((kind.code(), value.clone()));
+                if let Some((kind, value, meta)) = page.last() {
+                    self.after = Some((kind.code(), value.clone(), meta.agency.to_string()));
                 }
                 self.page = page.into_iter();
                 self.page.next().map(Ok)

@@ -202,6 +202,7 @@ fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifi
 mod tests {
     use crate::document::{Delta, ListId, Op, Version};
     use crate::entry::{Agency, Reason};
+    use crate::store::{Row, ROWS_PER_PAGE};
     use crate::Rules;
 
     use super::*;
@@ -305,6 +306,28 @@ mod tests {
         let counts = store.agency_counts().unwrap();
         assert_eq!(counts.get("x"), Some(&2));
         assert_eq!(counts.get("y"), Some(&1));
+    }
+
+    #[test]
+    fn rows_read_every_listing_of_an_identifier_whose_listings_a_page_ends_between() {
+        // ROWS_PER_PAGE - 1 identifiers, then one two agencies list: the
+        // first page ends after its first listing.
+        let mut entries: Vec<Entry> = (0..ROWS_PER_PAGE - 1)
+            .map(|i| entry(&format!("a{i:05}.example"), "x", None))
+            .collect();
+        entries.push(entry("b.example", "x", None));
+        entries.push(entry("b.example", "y", None));
+        let (_dir, store) = store_with(&entries);
+        let rows: Vec<Row> = store.rows().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), ROWS_PER_PAGE + 1);
+        let last: Vec<&str> = rows[ROWS_PER_PAGE - 1..]
+            .iter()
+            .map(|(_, value, meta)| {
+                assert_eq!(value, "b.example");
+                meta.agency.as_str()
+            })
+            .collect();
+        assert_eq!(last, ["x", "y"]);
     }
 
     #[test]

@@ -1370,14 +1370,17 @@ fn purge_expired(
     Ok(purged)
 }
 
-/// Refuses a version whose lookup index would need more agency records than
-/// one can name. A record is the agency whose listing stands for an
-/// identifier with the identifier's listing count, so n agencies make at
-/// most n² of them (no identifier has more listings than there are
-/// agencies). Only a new agency can raise n, and the agencies listed are
-/// read through the store's agency index (one seek each), so while n² is
-/// within the bound (n <= 256) a publish costs a handful of lookups; past
-/// it the records are counted, reading the whole list once.
+/// Refuses a version whose lookup index would name more agency records than
+/// one can. A record is the agency whose listing stands for an identifier
+/// with the identifier's listing count, so n agencies make at most n² of
+/// them (no identifier has more listings than there are agencies). Only a
+/// new agency can raise n, and the agencies listed are read through the
+/// store's agency index (one seek each), so while n² is within the bound
+/// (n <= 256) a publish costs a handful of lookups; past it the records the
+/// version's index names are counted, reading the whole list once. (An index
+/// builder that merges listings may hold records along the way that the
+/// finished index drops, and an updated index keeps the records of its
+/// base: past 256 agencies a replica can still need more than this count.)
 fn check_agencies(list: &Store, planned: &Planned) -> Result<(), CentreError> {
     let listed: HashSet<String> = list.agencies(MAX_AGENCIES + 1)?.into_iter().collect();
     let new: HashSet<&str> = planned

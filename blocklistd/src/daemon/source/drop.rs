@@ -27,15 +27,16 @@
 //! - nowhere when it may still become useful: a delta or registry after a
 //!   gap (waiting for the missing ones), a delta or snapshot the log does
 //!   not record yet (waiting for its manifest and `log/`), a delta dated
-//!   more than `MAX_CLOCK_SKEW` ahead of this replica's clock (waiting for
-//!   the clock: its date decides which listings have expired, W1), or a
+//!   more than `MAX_CLOCK_SKEW`, but at most a day, ahead of this replica's
+//!   clock (waiting for the clock: its date decides which listings have
+//!   expired, W1), or a
 //!   file that is not yet a complete document (still being written), until
 //!   it has been unchanged for `drop.reject_incomplete_after`.
 //!
 //! A file left in place is remembered with its size, times and inode, and
 //! not read again until one of them changes (or, for one waiting its turn,
-//! until the replica moves; for one waiting for the clock, until its time
-//! comes), so a stray file costs one read and one log line,
+//! until the replica moves; for one waiting for the clock, also when its
+//! time comes), so a stray file costs one read and one log line,
 //! not one per round. `/v1/status` names every file left in place and why
 //! while it stays, and the log sums them up once an hour.
 //!
@@ -803,6 +804,10 @@ enum Taken {
     Waiting(Wait),
 }
 
+/// How far ahead of this replica's clock, in seconds, a dropped delta may be
+/// dated and still wait for it (W1); one dated further is rejected.
+const MAX_CLOCK_WAIT: u64 = 86_400;
+
 /// What a file left in place waits for.
 enum Wait {
     /// Its turn: the versions before it, or a trust root.
@@ -821,7 +826,9 @@ enum Wait {
 /// - this replica's clock, when the delta is dated ahead of it (W1): its
 ///   date decides which listings have expired, so it is not taken before
 ///   the clock is near it, but a courier from a site whose clock runs
-///   ahead may bring it early.
+///   ahead may bring it early. Up to [`MAX_CLOCK_WAIT`] ahead: one dated
+///   further is refused, so that a centre whose clock is wrong is told, and
+///   the deltas after it do not wait behind it.
 fn authority_wait(error: &AuthorityError, version: u64) -> Option<Wait> {
     let for_keys = match error {
         AuthorityError::NoRegistry { .. } => true,
@@ -832,7 +839,9 @@ fn authority_wait(error: &AuthorityError, version: u64) -> Option<Wait> {
             **source,
             VerifyError::UnknownKey { .. } | VerifyError::NoOverrideKeys { .. }
         ),
-        AuthorityError::MadeInTheFuture { created_at, .. } => {
+        AuthorityError::MadeInTheFuture { created_at, now }
+            if created_at.0 <= now.0.saturating_add(MAX_CLOCK_WAIT) =>
+        {
             let from = created_at
                 .0
                 .saturating_sub(MAX_CLOCK_SKEW)
@@ -1009,17 +1018,25 @@ mod tests {
     #[test]
     fn a_delta_dated_ahead_of_the_clock_waits_until_the_clock_is_within_the_skew() {
         let error = AuthorityError::MadeInTheFuture {
-            created_at: Timestamp(2_000_000_000),
+            created_at: Timestamp(1_000_003_600),
             now: Timestamp(1_000_000_000),
         };
         let Some(Wait::Until(until, reason)) = authority_wait(&error, 7) else {
             panic!("a delta dated ahead waits for the clock");
         };
-        let from = 2_000_000_000 - MAX_CLOCK_SKEW + 1;
+        let from = 1_000_003_600 - MAX_CLOCK_SKEW + 1;
         assert_eq!(until, SystemTime::UNIX_EPOCH + Duration::from_secs(from));
         assert!(
             reason.contains("version 7") && reason.contains("(W1)"),
             "{reason}"
+        );
+        let far = AuthorityError::MadeInTheFuture {
+            created_at: Timestamp(1_000_000_000 + MAX_CLOCK_WAIT + 1),
+            now: Timestamp(1_000_000_000),
+        };
+        assert!(
+            authority_wait(&far, 7).is_none(),
+            "a day ahead and more is refused"
         );
     }
 
