@@ -306,8 +306,13 @@ fn checks_during_swaps(seconds: f64, threads: u32, under: Under) -> Report {
     assert_eq!(report.get("errors"), 0, "{line}");
     assert_eq!(report.get("wrong"), 0, "{line}");
     assert!(report.get("checks") > 1000, "{line}");
+    // Under valgrind every thread runs in turn and a reload validates the
+    // whole file many times slower: on a loaded machine the handle gets a
+    // handful of reload attempts in the run, one in five meeting a corrupt
+    // file on purpose, so one swap is what can be asked of it there.
+    let swaps = if under == Under::Valgrind { 1 } else { 3 };
     assert!(
-        report.get("reloads") >= 3,
+        report.get("reloads") >= swaps,
         "too few swaps seen: {line} (published {version} versions)"
     );
     assert!(
