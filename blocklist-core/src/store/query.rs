@@ -17,7 +17,7 @@
 //! assert!(store.agencies(10).unwrap().is_empty());
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use crate::document::PastOverride;
 use crate::entry::{Entry, EntryMeta, Timestamp};
@@ -137,23 +137,6 @@ impl Store {
             }
         }
         Ok(found)
-    }
-
-    /// How many entries each agency lists. Reads the whole agency index: for
-    /// the rare case where a cheaper bound cannot decide.
-    pub fn agency_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT agency, COUNT(*) FROM entries GROUP BY agency")
-            .map_err(sqlite(&self.path, "count agencies"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(sqlite(&self.path, "count agencies"))?;
-        rows.map(|row| {
-            row.map(|(agency, n)| (agency, n as u64))
-                .map_err(sqlite(&self.path, "count agencies"))
-        })
-        .collect()
     }
 
     /// The version held, every entry at that very version, in key order, the
@@ -295,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn agencies_are_found_and_counted() {
+    fn agencies_are_found() {
         let (_dir, store) = store_with(&[
             entry("a.example", "x", None),
             entry("b.example", "x", None),
@@ -303,9 +286,6 @@ mod tests {
         ]);
         assert_eq!(store.agencies(10).unwrap(), ["x", "y"]);
         assert_eq!(store.agencies(1).unwrap(), ["x"]);
-        let counts = store.agency_counts().unwrap();
-        assert_eq!(counts.get("x"), Some(&2));
-        assert_eq!(counts.get("y"), Some(&1));
     }
 
     #[test]

@@ -1416,10 +1416,7 @@ fn agency_records(
     type Change<'a> = (bool, Vec<&'a str>, Vec<&'a EntryMeta>);
     let mut touched: HashMap<(Kind, String), Change<'_>> = HashMap::new();
     for (op, old) in &planned.changes {
-        let id = match op {
-            Op::Add(entry) | Op::Update(entry) => &entry.id,
-            Op::Remove(id, _) => id,
-        };
+        let id = op.id();
         let change = touched
             .entry((id.kind(), id.as_str().to_owned()))
             .or_default();
