@@ -33,6 +33,7 @@ fn main() {
         state,
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     };
     let bytes = snapshot.sign(&[&key]).expect("sign snapshot");

@@ -670,8 +670,9 @@ fn changed_records(
 }
 
 /// Writes `served` whole (base and overlay merged) as a new base beside it:
-/// its base's table edited, or when the list outgrew that table a full
-/// build from `store` (a snapshot at the served version).
+/// its base's table edited, or when the list outgrew that table (or its
+/// agency records) a full build from `store` (a snapshot at the served
+/// version).
 fn merge_into_base(
     served: &LookupIndex,
     store: &Store,
@@ -688,7 +689,10 @@ fn merge_into_base(
         std::iter::empty::<(Kind, &str, &Standing)>(),
     );
     match edited {
-        Err(IndexError::UpdateNeedsRebuild { .. }) => {
+        // An edited base keeps its table's agency records, also those no
+        // listing uses any more; a full build keeps only the used ones, so
+        // it may fit where the edit did not.
+        Err(IndexError::UpdateNeedsRebuild { .. } | IndexError::TooManyAgencies { .. }) => {
             let state = store.state()?;
             if state.version.map(|v| v.get()) != Some(header.list_version) {
                 return Err(Error::Index(IndexError::SourceChanged {

@@ -12,7 +12,10 @@
 //! registry instead of the trust root: [`verify_submission`].
 
 pub mod authority;
+pub mod provenance;
 mod submission;
+
+use provenance::Provenance;
 
 use authority::Since;
 pub use authority::{Authority, AuthorityError, CarriedOverride, MAX_CLOCK_SKEW};
@@ -563,7 +566,29 @@ impl Verifier {
             &doc.state,
             &doc.computed_state(),
         )?;
+        let head = SnapshotHead {
+            list: doc.list.clone(),
+            version: doc.version,
+            created_at: doc.created_at,
+            state: doc.state,
+        };
+        let traced = match self.snapshot_provenance(&head) {
+            Some(provenance) => provenance.check_all(&doc),
+            None => Provenance::none_carried(&doc.origins),
+        };
+        traced.map_err(|source| VerifyError::Authority {
+            source: Box::new(source),
+        })?;
         Ok(doc)
+    }
+
+    /// The checks of the origins a snapshot whose head is `head` carries
+    /// (W8): `None` when no agency registry is held (and then it must carry
+    /// none). A centre checks its store with it before it signs a snapshot
+    /// ([`crate::store::Store::untraced`]).
+    pub fn snapshot_provenance(&self, head: &SnapshotHead) -> Option<Provenance> {
+        let registry = self.registry()?;
+        Some(Provenance::new(head, registry, self.principals_since?))
     }
 
     /// Checks a snapshot file as it streams, for a client at version
@@ -586,8 +611,7 @@ impl Verifier {
     /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
     /// let snapshot = Snapshot { list, version: Version::FIRST, created_at: Timestamp(0),
     ///     entries: vec![], state: ListState::default(), sequences: Default::default(),
-    ///     overrides: vec![],
-    ///     extensions: vec![] };
+    ///     overrides: vec![], origins: vec![], extensions: vec![] };
     /// let mut file = tempfile::tempfile().unwrap();
     /// file.write_all(&snapshot.sign(&[&key]).unwrap()).unwrap();
     /// let verified = verifier.snapshot_file(file, None).unwrap();
@@ -627,12 +651,16 @@ impl Verifier {
         if let Some(current) = current.filter(|c| head.version <= *c) {
             return Err(stale(doc, current, head.version));
         }
+        // The origins' count is known only once the entries are read: the
+        // store refuses them then if no registry is held.
+        let provenance = self.snapshot_provenance(&head);
         Ok(Verified {
             doc: SnapshotFile {
                 head,
                 file,
                 payload_len,
                 signed_digest: scanned.signed_digest,
+                provenance,
             },
             file: scanned.file_sha256,
             authority: None,
@@ -698,6 +726,8 @@ pub struct SnapshotFile {
     payload_len: u64,
     /// What the signatures cover: SHA-256 of the header and the payload.
     signed_digest: Sha256,
+    /// The checks of its origins (W8), when the verifier held a registry.
+    provenance: Option<Provenance>,
 }
 
 /// The entries of a [`SnapshotFile`], read again from the file in bounded
@@ -717,6 +747,13 @@ impl SnapshotFile {
     /// What the snapshot says before its entries.
     pub fn head(&self) -> &SnapshotHead {
         &self.head
+    }
+
+    /// The checks of the origins it carries (W8): `None` when the verifier
+    /// held no agency registry, and so a snapshot that carries origins is
+    /// refused ([`AuthorityError::OriginsWithoutRegistry`]).
+    pub fn provenance(&self) -> Option<&Provenance> {
+        self.provenance.as_ref()
     }
 
     /// Reads the entries from the start, hashing every byte read.

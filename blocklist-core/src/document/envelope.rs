@@ -1,7 +1,7 @@
 //! The signed envelope every document travels in.
 //!
 //! ```text
-//! magic "BLKL" | format 1 | type | reserved 0 0 | payload length (u64 LE) | payload
+//! magic "BLKL" | format 2 | type | reserved 0 0 | payload length (u64 LE) | payload
 //! | signature count (u8) | count x (key id 32 bytes | ed25519 signature 64 bytes)
 //! ```
 //!
@@ -19,8 +19,14 @@ use crate::keys::{KeyId, SignError, Signer};
 
 /// The first four bytes of every document.
 pub const MAGIC: [u8; 4] = *b"BLKL";
-/// The envelope format this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// The envelope format this build writes: 2 since agencies are principals,
+/// so that a reader of version 1 alone (which would ignore the extensions
+/// carrying agencies' signatures, E1, and take their changes on the
+/// centre's word) refuses the documents instead. This build reads 1 too:
+/// the two differ in no rule, only in who can read them.
+pub const FORMAT_VERSION: u8 = 2;
+/// The oldest envelope format this build reads.
+pub const OLDEST_FORMAT_VERSION: u8 = 1;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 16;
 const SIGNATURE_LEN: usize = 32 + 64;
@@ -73,8 +79,10 @@ impl Header {
 ///
 /// ```
 /// use blocklist_core::document::{envelope, DocType};
-/// let header = envelope::parse_header(b"BLKL\x01\x03\0\0\x10\0\0\0\0\0\0\0").unwrap();
+/// let header = envelope::parse_header(b"BLKL\x02\x03\0\0\x10\0\0\0\0\0\0\0").unwrap();
 /// assert_eq!((header.doc_type, header.payload_len), (DocType::Delta, 16));
+/// // Version 1, written before agencies were principals, is read too.
+/// assert!(envelope::parse_header(b"BLKL\x01\x03\0\0\x10\0\0\0\0\0\0\0").is_ok());
 /// assert!(envelope::parse_header(b"<html>not a document").is_err());
 /// ```
 pub fn parse_header(bytes: &[u8]) -> Result<Header, DecodeError> {
@@ -279,7 +287,7 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
         });
     }
     let format = reader.take("format version", 1)?[0];
-    if format != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format) {
         return Err(DecodeError::UnsupportedFormat {
             found: format,
             supported: FORMAT_VERSION,

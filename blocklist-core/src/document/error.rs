@@ -28,11 +28,13 @@ pub enum DecodeError {
         found: Vec<u8>,
     },
     /// A format version this build does not read.
-    #[error("unsupported document format version {found} (this build reads version {supported})")]
+    #[error(
+        "unsupported document format version {found} (this build reads versions 1 to {supported})"
+    )]
     UnsupportedFormat {
         /// The version byte found.
         found: u8,
-        /// The version this build reads.
+        /// The newest version this build reads.
         supported: u8,
     },
     /// A document type byte that names no type.

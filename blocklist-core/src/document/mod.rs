@@ -55,8 +55,8 @@ pub use registry::{
 pub use root::{KeySet, TrustRoot, OVERRIDE_KEYS_EXTENSION};
 pub(crate) use snapshot::take_tail;
 pub use snapshot::{
-    PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, PAST_OVERRIDES_EXTENSION,
-    SEQUENCES_EXTENSION,
+    Origin, PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, ORIGINS_EXTENSION,
+    PAST_OVERRIDES_EXTENSION, SEQUENCES_EXTENSION,
 };
 pub use submission::{
     ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,

@@ -9,8 +9,8 @@ use crate::digest::StateDigest;
 use crate::document::groups::{self, Agencies, EntryGroup, Ungrouper, WireMeta};
 use crate::document::stream::PayloadReader;
 use crate::document::{
-    decision_sha256, encode_wire, DecodeError, DocType, Document, EncodeError, Extension, ListId,
-    ListState, Version,
+    decision_sha256, encode_wire, CarriedSubmission, DecodeError, DocType, Document, EncodeError,
+    Extension, ListId, ListState, Version,
 };
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::keys::KeyId;
@@ -29,6 +29,7 @@ use crate::keys::KeyId;
 ///     state: ListState::default(),
 ///     sequences: Default::default(),
 ///     overrides: vec![],
+///     origins: vec![],
 ///     extensions: vec![],
 /// };
 /// let bytes = snapshot.encode_payload().unwrap();
@@ -57,6 +58,13 @@ pub struct Snapshot {
     /// extension [`PAST_OVERRIDES_EXTENSION`], ascending by version, then by
     /// the file's SHA-256.
     pub overrides: Vec<PastOverride>,
+    /// The agencies' signed submissions that gave its listings their
+    /// entries, each with the version whose delta carried it, so that a
+    /// replica that starts from the snapshot can trace every agency's
+    /// listing to its agency's signature (W8). Carried in extension
+    /// [`ORIGINS_EXTENSION`], ascending by version, then by the file's
+    /// SHA-256.
+    pub origins: Vec<Origin>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
 }
@@ -66,6 +74,26 @@ pub const SEQUENCES_EXTENSION: u16 = 1;
 
 /// The snapshot extension tag of [`Snapshot::overrides`] (W7).
 pub const PAST_OVERRIDES_EXTENSION: u16 = 2;
+
+/// The snapshot extension tag of [`Snapshot::origins`] (W8).
+pub const ORIGINS_EXTENSION: u16 = 3;
+
+/// A submission a snapshot carries: as the delta that carried it did, with
+/// that delta's version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The version whose delta carried it.
+    pub version: Version,
+    /// The submission, as that delta carried it.
+    pub submission: CarriedSubmission,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireOrigin {
+    version: u64,
+    accepted_at: u64,
+    file: Vec<u8>,
+}
 
 /// An override a snapshot carries: the signed file, byte for byte, and the
 /// version whose delta carried it.
@@ -84,6 +112,8 @@ pub struct SnapshotTail {
     pub sequences: BTreeMap<KeyId, u64>,
     /// [`Snapshot::overrides`].
     pub overrides: Vec<PastOverride>,
+    /// [`Snapshot::origins`].
+    pub origins: Vec<Origin>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,9 +122,33 @@ struct WirePastOverride {
     file: Vec<u8>,
 }
 
-/// The order [`Snapshot::overrides`] are written in.
-fn past_order(o: &PastOverride) -> (Version, crate::Sha256) {
-    (o.version, crate::Sha256::of(&o.file))
+/// The order the files a snapshot carries (past overrides, origins) are
+/// written in: by the version whose delta carried them, then by SHA-256.
+fn carried_order(version: Version, file: &[u8]) -> (Version, crate::Sha256) {
+    (version, crate::Sha256::of(file))
+}
+
+/// Why files carried in this order cannot be a snapshot's at `version`, if
+/// they cannot: strictly ascending ([`carried_order`]; so no file twice),
+/// none carried after the snapshot's version.
+fn carried_refused<'a>(
+    files: impl Iterator<Item = (Version, &'a [u8])>,
+    version: Version,
+) -> Option<String> {
+    let mut last = None;
+    for (index, (at, file)) in files.enumerate() {
+        if at > version {
+            return Some(format!(
+                "file {index} was carried at version {at}, after the snapshot's"
+            ));
+        }
+        let order = carried_order(at, file);
+        if last.is_some_and(|last| last >= order) {
+            return Some("not strictly ascending by version, then file SHA-256".to_owned());
+        }
+        last = Some(order);
+    }
+    None
 }
 
 /// Why `past` cannot be the overrides of a snapshot at `version`, if it
@@ -133,8 +187,14 @@ fn place_tail(
     version: Version,
     sequences: &BTreeMap<KeyId, u64>,
     overrides: &[PastOverride],
+    origins: &[Origin],
 ) -> Result<Vec<Extension>, EncodeError> {
     let doc = DocType::Snapshot;
+    let invalid = |field, reason| EncodeError::Invalid {
+        doc: doc.name(),
+        field,
+        reason,
+    };
     let wire: Vec<WireSequence> = sequences
         .iter()
         .map(|(key, &sequence)| WireSequence {
@@ -143,13 +203,9 @@ fn place_tail(
         })
         .collect();
     let mut past: Vec<&PastOverride> = overrides.iter().collect();
-    past.sort_by_cached_key(|o| past_order(o));
+    past.sort_by_cached_key(|o| carried_order(o.version, &o.file));
     if let Some(reason) = past_refused(&past, version) {
-        return Err(EncodeError::Invalid {
-            doc: doc.name(),
-            field: "overrides",
-            reason,
-        });
+        return Err(invalid("overrides", reason));
     }
     let past: Vec<WirePastOverride> = past
         .into_iter()
@@ -158,18 +214,34 @@ fn place_tail(
             file: o.file.clone(),
         })
         .collect();
+    let mut origins: Vec<&Origin> = origins.iter().collect();
+    origins.sort_by_cached_key(|o| carried_order(o.version, &o.submission.file));
+    let files = origins.iter().map(|o| (o.version, &o.submission.file[..]));
+    if let Some(reason) = carried_refused(files, version) {
+        return Err(invalid("origins", reason));
+    }
+    let origins: Vec<WireOrigin> = origins
+        .into_iter()
+        .map(|o| WireOrigin {
+            version: o.version.get(),
+            accepted_at: o.submission.accepted_at.0,
+            file: o.submission.file.clone(),
+        })
+        .collect();
     let extensions = Extension::place(doc, extensions, SEQUENCES_EXTENSION, "sequences", &wire)?;
-    Extension::place(
+    let extensions = Extension::place(
         doc,
         &extensions,
         PAST_OVERRIDES_EXTENSION,
         "overrides",
         &past,
-    )
+    )?;
+    Extension::place(doc, &extensions, ORIGINS_EXTENSION, "origins", &origins)
 }
 
 /// Takes the tail's fields out of a snapshot's `extensions`: sequences by
-/// key strictly ascending, overrides by version and file strictly ascending.
+/// key strictly ascending, overrides and origins by version and file
+/// strictly ascending.
 pub(crate) fn take_tail(
     extensions: &mut Vec<Extension>,
     version: Version,
@@ -191,15 +263,27 @@ pub(crate) fn take_tail(
             })
         })
         .collect::<Result<Vec<_>, DecodeError>>()?;
-    let order: Vec<_> = overrides.iter().map(past_order).collect();
-    if order.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(doc.invalid(
-            "overrides",
-            "not strictly ascending by version, then file SHA-256",
-        ));
-    }
-    if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version) {
+    if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version)
+        .or_else(|| carried_refused(overrides.iter().map(|o| (o.version, &o.file[..])), version))
+    {
         return Err(doc.invalid("overrides", reason));
+    }
+    let origins: Vec<WireOrigin> = Extension::take(doc, extensions, ORIGINS_EXTENSION, "origins")?;
+    let origins = origins
+        .into_iter()
+        .map(|w| {
+            Ok(Origin {
+                version: Version::decode(doc, w.version)?,
+                submission: CarriedSubmission {
+                    accepted_at: Timestamp(w.accepted_at),
+                    file: w.file,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    let files = origins.iter().map(|o| (o.version, &o.submission.file[..]));
+    if let Some(reason) = carried_refused(files, version) {
+        return Err(doc.invalid("origins", reason));
     }
     Ok(SnapshotTail {
         sequences: wire
@@ -207,6 +291,7 @@ pub(crate) fn take_tail(
             .map(|w| (KeyId(w.key), w.sequence))
             .collect(),
         overrides,
+        origins,
     })
 }
 
@@ -256,6 +341,7 @@ impl Document for Snapshot {
                 self.version,
                 &self.sequences,
                 &self.overrides,
+                &self.origins,
             )?,
         };
         encode_wire(Self::TYPE, &wire)
@@ -278,6 +364,7 @@ impl Document for Snapshot {
             state: head.state,
             sequences: tail.sequences,
             overrides: tail.overrides,
+            origins: tail.origins,
             extensions,
         })
     }
@@ -324,6 +411,7 @@ pub struct SnapshotHead {
 ///     entries: vec![entry],
 ///     sequences: Default::default(),
 ///     overrides: vec![],
+///     origins: vec![],
 ///     extensions: vec![],
 /// };
 /// let payload = snapshot.encode_payload().unwrap();
@@ -481,6 +569,7 @@ mod tests {
             },
             sequences: tail.sequences,
             overrides: tail.overrides,
+            origins: tail.origins,
             extensions,
         })
     }
@@ -505,6 +594,7 @@ mod tests {
             state: head.state,
             sequences: tail.sequences,
             overrides: tail.overrides,
+            origins: tail.origins,
             extensions,
         })
     }
@@ -579,12 +669,22 @@ mod tests {
                         .map(|k| (KeyId([k as u8; 32]), version / 7))
                         .collect(),
                     overrides: (0..version % 4).map(past_override).collect(),
+                    // Files are checked when applied, not decoded.
+                    origins: (0..version % 5)
+                        .map(|k| Origin {
+                            version: Version::new(1 + k / 2).expect("non-zero"),
+                            submission: CarriedSubmission {
+                                accepted_at: Timestamp(k),
+                                file: vec![k as u8; k as usize],
+                            },
+                        })
+                        .collect(),
                     extensions: ext
                         .into_iter()
                         .enumerate()
                         .map(|(i, b)| Extension {
-                            // Tags 1 and 2 are typed fields.
-                            tag: i as u16 * 3,
+                            // Tags 1 to 3 are typed fields.
+                            tag: i as u16 * 4,
                             data: vec![b; i],
                         })
                         .collect(),
@@ -598,6 +698,7 @@ mod tests {
         let decoded = oracle(&payload).expect("decode");
         snapshot.entries = decoded.entries;
         snapshot.overrides = decoded.overrides;
+        snapshot.origins = decoded.origins;
         snapshot
     }
 

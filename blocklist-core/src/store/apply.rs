@@ -9,6 +9,7 @@ use crate::document::{Delta, DocType, ListState, Op, SnapshotTail, Version};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
+use crate::store::origins::{self, DeltaOrigins};
 use crate::store::overrides;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
 use crate::store::{
@@ -141,6 +142,13 @@ impl Store {
             record_sequences(&tx, &path, authority)?.map_err(unauthorised)?;
             overrides::check_replays(&tx, &path, authority)?.map_err(unauthorised)?;
         }
+        let origins = DeltaOrigins::new(
+            &tx,
+            &path,
+            delta,
+            authority,
+            to_db(&path, "version", version)?,
+        )?;
         // The listings removals naming no agency took out (see Authority::unmade).
         let mut removed_whole = std::collections::HashSet::new();
         for op in ops {
@@ -164,6 +172,7 @@ impl Store {
                         return Err(conflict("adds", "already listed by that agency"));
                     }
                     authorise(None)?;
+                    origins.added(&tx, &path, new)?;
                     state.digest.add(new);
                     state.entries += 1;
                 }
@@ -172,6 +181,7 @@ impl Store {
                         .pop()
                         .ok_or_else(|| conflict("updates", "not listed by that agency"))?;
                     authorise(Some(&old))?;
+                    origins.updated(&tx, &path, new)?;
                     state.digest.remove(&old);
                     insert(&tx, &path, new)?;
                     state.digest.add(new);
@@ -181,6 +191,7 @@ impl Store {
                     if taken.is_empty() {
                         return Err(conflict("removes", "not listed by that agency"));
                     }
+                    origins::removed(&tx, &path, id, agency.as_ref())?;
                     for old in taken {
                         authorise(Some(&old))?;
                         state.digest.remove(&old);
@@ -361,6 +372,7 @@ impl Store {
             record_sequence(&tx, &path, key, *sequence)?;
         }
         overrides::record_past(&tx, &path, &tail.overrides)?;
+        origins::from_snapshot(&tx, &path, snapshot.provenance(), &tail)?;
         commit(
             tx,
             &path,
@@ -734,7 +746,7 @@ fn record_sequence(
     Ok(())
 }
 
-fn refused(path: &std::path::Path, source: VerifyError) -> StoreError {
+pub(super) fn refused(path: &std::path::Path, source: VerifyError) -> StoreError {
     StoreError::Refused {
         path: path.to_path_buf(),
         source,

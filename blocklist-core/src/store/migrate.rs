@@ -7,13 +7,16 @@
 //! `entries` by identifier, as each was listed by one agency; version 2 keys
 //! it by listing (identifier and agency), and `overrides` by the listing too.
 //! The rows are the same, so the state digest and count still hold.
+//! Version 3 adds the tables of listings' origins (W8), made empty: an
+//! earlier release would apply deltas without keeping them, so it refuses
+//! a store of version 3.
 
 use rusqlite::Connection;
 
 use super::{sqlite, StoreError};
 
 /// The schema version `schema.sql` makes.
-const CURRENT: i64 = 2;
+const CURRENT: i64 = 3;
 
 /// Version 1 to 2, around `schema.sql` making the tables anew: each table
 /// is set aside, made again under its new key (SQLite cannot change a
@@ -145,11 +148,11 @@ mod tests {
                 .unwrap();
             assert!(matches!(
                 Store::open(&path, "th-national"),
-                Err(StoreError::NewerSchema { found: 3, .. })
+                Err(StoreError::NewerSchema { found: 4, .. })
             ));
             assert!(matches!(
                 Store::read_view(&path),
-                Err(StoreError::NewerSchema { found: 3, .. })
+                Err(StoreError::NewerSchema { found: 4, .. })
             ));
         }
     }

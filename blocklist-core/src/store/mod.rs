@@ -17,6 +17,7 @@ mod apply;
 mod checkpoint;
 mod error;
 mod migrate;
+mod origins;
 mod overrides;
 mod query;
 mod sort;
@@ -232,10 +233,13 @@ impl Store {
     }
 
     /// Ends the read [`Store::begin_read`] began: while it lasts, no
-    /// checkpoint can move past the version it sees.
-    pub fn end_read(&self) {
+    /// checkpoint can move past the version it sees. `false` when the read
+    /// is still open (the end failed): a connection kept idle in that state
+    /// would hold checkpoints back, so its keeper drops it.
+    pub fn end_read(&self) -> bool {
         // Nothing to undo in a read: a failure leaves it to the next begin.
         let _ = self.conn.execute_batch("ROLLBACK");
+        self.conn.is_autocommit()
     }
 
     /// Calls `f` with every entry, in key order, each identifier checked

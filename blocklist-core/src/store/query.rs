@@ -19,14 +19,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::document::PastOverride;
+use crate::document::{Origin, PastOverride};
 use crate::entry::{Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::kind::Kind;
 use crate::store::{
-    bytes32, corrupt, meta_from_row, overrides, read_listings, read_state, sqlite, MetaRow, Store,
-    StoreError, StoreState,
+    bytes32, corrupt, meta_from_row, origins, overrides, read_listings, read_state, sqlite,
+    MetaRow, Store, StoreError, StoreState,
 };
 
 /// The publisher's indexes. `IF NOT EXISTS`: a store made before them gets
@@ -140,7 +140,8 @@ impl Store {
     }
 
     /// The version held, every entry at that very version, in key order, the
-    /// agency sequences and the overrides applied by then (one read
+    /// agency sequences, the overrides applied by then and the submissions
+    /// the listings come from (one read
     /// transaction: a writer committing meanwhile is not seen): what a
     /// snapshot of it says.
     pub fn read_whole(&self) -> Result<Whole, StoreError> {
@@ -153,12 +154,14 @@ impl Store {
         self.for_each_entry(|entry| entries.push(entry))?;
         let sequences = self.agency_sequences()?;
         let overrides = overrides::past(&self.conn, &self.path)?;
+        let origins = origins::held(&self.conn, &self.path)?;
         tx.commit().map_err(sqlite(&self.path, "end read"))?;
         Ok(Whole {
             state,
             entries,
             sequences,
             overrides,
+            origins,
         })
     }
 }
@@ -174,6 +177,8 @@ pub struct Whole {
     pub sequences: BTreeMap<KeyId, u64>,
     /// Every override applied, with the version that applied it.
     pub overrides: Vec<PastOverride>,
+    /// The submissions the listings come from (W8).
+    pub origins: Vec<Origin>,
 }
 
 fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {

@@ -66,3 +66,27 @@ CREATE TABLE IF NOT EXISTS override_files (
     version         INTEGER NOT NULL,
     file            BLOB    NOT NULL
 ) WITHOUT ROWID;
+
+-- Where each agency's listing comes from (docs/FORMAT.md W8): the SHA-256
+-- of the carried submission whose add listed it (NULL for a listing made
+-- before agencies were principals) and of the newest one that set its
+-- entry. Rows come and go with their listings, so a snapshot carries just
+-- the submissions its listings need.
+CREATE TABLE IF NOT EXISTS listing_origins (
+    kind        INTEGER NOT NULL,
+    value       TEXT    NOT NULL,
+    agency      TEXT    NOT NULL,
+    added       BLOB,
+    set_by      BLOB    NOT NULL,
+    PRIMARY KEY (kind, value, agency)
+) WITHOUT ROWID;
+
+-- The carried submissions themselves, by the SHA-256 of the file, with the
+-- version whose delta carried them and when the centre accepted them: kept
+-- for good, the list's record of what each agency signed.
+CREATE TABLE IF NOT EXISTS submission_files (
+    file_sha256 BLOB    PRIMARY KEY,
+    version     INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL,
+    file        BLOB    NOT NULL
+) WITHOUT ROWID;

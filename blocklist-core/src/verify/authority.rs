@@ -213,6 +213,88 @@ pub enum AuthorityError {
         /// The registered agency whose listing it is, or would be.
         agency: Agency,
     },
+    /// A snapshot carrying origins while the replica holds no agency
+    /// registry to check them against (W8).
+    #[error("the snapshot carries {count} agency submission(s) as origins, but no agency registry is held to check them against (W8)")]
+    OriginsWithoutRegistry {
+        /// How many origins it carries.
+        count: usize,
+    },
+    /// An origin of a snapshot that does not verify under the registry (W8).
+    #[error("snapshot origin {index}: {source} (W8)")]
+    Origin {
+        /// Its position in the snapshot's origins (from 0).
+        index: usize,
+        /// Why it was refused.
+        source: Box<SubmissionError>,
+    },
+    /// An origin the centre says it accepted after it made the snapshot (W8).
+    #[error("snapshot origin {index} of agency {agency} was accepted at {accepted_at}, after the snapshot was made at {created_at} (W8)")]
+    OriginAfterSnapshot {
+        /// Its position in the snapshot's origins.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+        /// When the centre says it accepted it.
+        accepted_at: Timestamp,
+        /// The snapshot's `created_at`.
+        created_at: Timestamp,
+    },
+    /// An origin newer than the sequence the snapshot records as its key's
+    /// newest (W4, W8).
+    #[error("snapshot origin {index} of agency {agency} has sequence {sequence} of key {key}, which the snapshot does not record as applied (W4, W8)")]
+    OriginAfterSequence {
+        /// Its position in the snapshot's origins.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+        /// Its signing key.
+        key: KeyId,
+        /// Its sequence.
+        sequence: u64,
+    },
+    /// Two origins carried by the same version naming one listing (W3, W8).
+    #[error("snapshot origins {first} and {second}, both carried at version {version}, name {} {} of agency {agency} (W3, W8)", .id.kind(), .id.as_str())]
+    OriginNamedTwice {
+        /// The identifier.
+        id: Identifier,
+        /// The agency.
+        agency: Agency,
+        /// The version that carried both.
+        version: u64,
+        /// The first origin naming it.
+        first: usize,
+        /// The second.
+        second: usize,
+    },
+    /// An agency's listing in a snapshot that no origin's add explains (W8):
+    /// the centre listing in the agency's name.
+    #[error("the snapshot lists {} {} under agency {agency} since {listed_at}, but carries no submission of that agency adding it then (W8)", .id.kind(), .id.as_str())]
+    Untraced {
+        /// The identifier.
+        id: Identifier,
+        /// The agency named.
+        agency: Agency,
+        /// When the snapshot says it was listed.
+        listed_at: Timestamp,
+    },
+    /// A listing in a snapshot whose entry is not what the newest origin
+    /// naming it asks for (W8).
+    #[error("the snapshot holds {} {} of agency {agency} with {held}, but the newest submission naming it (origin {origin}, version {version}) asks for {asked} (W8)", .id.kind(), .id.as_str())]
+    NotAsAsked {
+        /// The identifier.
+        id: Identifier,
+        /// The agency.
+        agency: Agency,
+        /// The origin's position.
+        origin: usize,
+        /// The version that carried it.
+        version: crate::document::Version,
+        /// What it asks, in words.
+        asked: String,
+        /// What the snapshot holds, in words.
+        held: String,
+    },
 }
 
 /// How far a centre's clock may run ahead of a replica's, in seconds: a
@@ -437,6 +519,12 @@ impl Authority {
     /// by override.
     pub fn overrides(&self) -> &[CarriedOverride] {
         &self.overrides
+    }
+
+    /// The carried submission (by position) that asks for a change to
+    /// `listing`, if one does.
+    pub fn asked_by(&self, listing: &Listing) -> Option<usize> {
+        self.asked.get(listing).map(|asked| asked.index)
     }
 
     /// The signers of the carried submissions, in order, for the replay

@@ -102,10 +102,17 @@ impl Principals {
     }
 
     /// The replica starts again, from a snapshot of what it holds as the
-    /// centre writes one (entries, sequences, past overrides): a fresh store.
+    /// centre writes one (entries, sequences, past overrides, origins): a
+    /// fresh store.
     pub(crate) fn restart_from_snapshot(&mut self) {
+        let snapshot = self.snapshot();
+        self.start_from(&snapshot).unwrap();
+    }
+
+    /// A snapshot of what the replica holds, as the centre writes one.
+    fn snapshot(&self) -> Snapshot {
         let whole = self.store.read_whole().unwrap();
-        let snapshot = Snapshot {
+        Snapshot {
             list: list(),
             version: Version::new(self.version).unwrap(),
             created_at: Timestamp(NOW.0 + 20),
@@ -113,17 +120,42 @@ impl Principals {
             state: whole.state.state,
             sequences: whole.sequences,
             overrides: whole.overrides,
+            origins: whole.origins,
             extensions: vec![],
-        };
-        let file = file_of(&self.centre.sign(&snapshot));
-        let verified = self.centre.verifier.snapshot_file(file, None).unwrap();
+        }
+    }
+
+    /// The replica starts again from `snapshot`, signed by the centre and
+    /// streamed into a fresh store, once a reader holding it whole in
+    /// memory agreed; it keeps its store when both refuse it.
+    fn start_from(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut snapshot = snapshot.clone();
+        snapshot.state = ListState::of(&snapshot.entries);
+        let bytes = self.centre.sign(&snapshot);
+        let in_memory = self.centre.verifier.snapshot(&bytes, None).map(drop);
+        let verified = self
+            .centre
+            .verifier
+            .snapshot_file(file_of(&bytes), None)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut fresh = Store::open(dir.path().join("list.db"), list().as_str()).unwrap();
-        fresh
-            .apply_snapshot(&verified, "test", &mut |_| {})
-            .unwrap();
-        self.store = fresh;
-        self._dir = dir;
+        let streamed = fresh.apply_snapshot(&verified, "test", &mut |_| {});
+        match (in_memory, streamed) {
+            (Ok(()), Ok(_)) => {
+                self.store = fresh;
+                self._dir = dir;
+                Ok(())
+            }
+            (Err(memory), Err(StoreError::Refused { source, .. })) => {
+                assert_eq!(memory.to_string(), source.to_string());
+                Err(StoreError::Refused {
+                    path: "snapshot".into(),
+                    source,
+                })
+            }
+            (memory, streamed) => panic!("the two readers disagree: {memory:?} {streamed:?}"),
+        }
     }
 
     /// Agency `by`'s signed submission of `ops`, accepted at `NOW + 10`.
@@ -413,6 +445,105 @@ fn a_replica_started_from_a_snapshot_refuses_replays_of_what_came_before_it() {
 }
 
 #[test]
+fn a_replica_started_from_a_snapshot_traces_every_agency_listing_to_its_submissions() {
+    let mut p = Principals::new();
+    p.honest(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    p.honest(1, vec![add(3, Reason::FRAUD), add(4, Reason::FRAUD)]);
+    p.honest(0, vec![add(2, Reason::FRAUD), remove(1)]);
+    // Number 2 comes from th-aoc's first submission (its add) and its
+    // third (its entry); numbers 3 and 4 from th-dsi's.
+    let whole = p.store.read_whole().unwrap();
+    assert_eq!(whole.origins.len(), 3);
+    p.restart_from_snapshot();
+    // The fresh replica recorded the same origins, so its own snapshot
+    // would carry them, and it applies the deltas after.
+    assert_eq!(p.store.read_whole().unwrap().origins, whole.origins);
+    p.honest(1, vec![remove(3), remove(4)]);
+    p.restart_from_snapshot();
+    assert_eq!(p.store.read_whole().unwrap().origins.len(), 2);
+}
+
+#[test]
+fn a_snapshot_that_lists_or_changes_in_an_agencys_name_without_its_word_is_refused() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    p.honest(0, vec![add(1, Reason::FRAUD)]);
+    let honest = p.snapshot();
+    let trace_refusal = |p: &mut Principals, snapshot: &Snapshot| match p.start_from(snapshot) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    // A number th-aoc never submitted, listed in its name.
+    let mut forged = honest.clone();
+    let mut listing = p.entry(1);
+    listing.id = number(9);
+    forged.entries.push(listing);
+    let err = trace_refusal(&mut p, &forged);
+    assert!(
+        matches!(&err, AuthorityError::Untraced { id, .. } if id == &number(9)),
+        "{err}"
+    );
+    // Its listing back at the reason th-aoc changed.
+    let mut rolled_back = honest.clone();
+    rolled_back.entries[0].meta.reason = Reason::SCAM_CALL;
+    let err = trace_refusal(&mut p, &rolled_back);
+    assert!(matches!(err, AuthorityError::NotAsAsked { .. }), "{err}");
+    // Dated earlier than th-aoc listed it.
+    let mut backdated = honest.clone();
+    backdated.entries[0].meta.listed_at = NOW;
+    let err = trace_refusal(&mut p, &backdated);
+    assert!(matches!(err, AuthorityError::Untraced { .. }), "{err}");
+    // Without the submissions that explain it.
+    let mut bare = honest.clone();
+    bare.origins.clear();
+    let err = trace_refusal(&mut p, &bare);
+    assert!(matches!(err, AuthorityError::Untraced { .. }), "{err}");
+    // An origin the snapshot's sequences do not record.
+    let mut unsequenced = honest.clone();
+    unsequenced.sequences.clear();
+    let err = trace_refusal(&mut p, &unsequenced);
+    assert!(
+        matches!(err, AuthorityError::OriginAfterSequence { .. }),
+        "{err}"
+    );
+    // Nothing applied: the replica still holds version 2, and the honest
+    // snapshot applies.
+    assert_eq!(p.store.state().unwrap().version, Version::new(2));
+    p.start_from(&honest).unwrap();
+}
+
+#[test]
+fn a_replica_without_a_registry_refuses_a_snapshot_carrying_origins() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let snapshot = p.snapshot();
+    let bare = Centre::new();
+    let bytes = bare.sign(&Snapshot {
+        list: list(),
+        ..snapshot
+    });
+    let err = bare.verifier.snapshot(&bytes, None).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::Authority { source } if matches!(**source, AuthorityError::OriginsWithoutRegistry { count: 1 })),
+        "{err}"
+    );
+    let verified = bare.verifier.snapshot_file(file_of(&bytes), None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("list.db"), list().as_str()).unwrap();
+    let err = store
+        .apply_snapshot(&verified, "test", &mut |_| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("no agency registry"), "{err}");
+    assert_eq!(store.state().unwrap().version, None);
+}
+
+#[test]
 fn labels_no_agency_holds_and_expired_listings_are_the_centres_to_change() {
     let mut p = Principals::new();
     let mut label = p_entry(5, "centre-desk", None);
@@ -511,7 +642,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// Submissions the centre accepts always apply at the replica; the same
-    /// delta with one operation's agency or reason changed never does.
+    /// delta with one operation's agency or reason changed never does; a
+    /// snapshot of the replica, as the centre makes one, always applies.
     #[test]
     fn the_replica_takes_exactly_what_the_centre_judged(
         rounds in prop::collection::vec(
@@ -551,6 +683,14 @@ proptest! {
                 // The same sequence again: what the store refused it did not record.
             }
             p.publish(changes, vec![carried]).unwrap();
+            // A replica that starts again from the centre's snapshot traces
+            // every listing to the submissions it keeps (W8).
+            if which == 0 {
+                p.restart_from_snapshot();
+            }
+        }
+        if p.version > 0 {
+            p.restart_from_snapshot();
         }
     }
 }

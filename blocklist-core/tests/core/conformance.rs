@@ -578,20 +578,37 @@ fn signature_at(bytes: &[u8]) -> usize {
     HEADER_LEN + payload_len + 1 + 32
 }
 
+/// The message the one signature of `bytes` signs (FORMAT.md, "Signed
+/// message"), whatever its header says.
+fn signed_message(bytes: &[u8]) -> Vec<u8> {
+    let header_and_payload = &bytes[..signature_at(bytes) - 33];
+    [
+        b"blocklist v1 ".as_slice(),
+        DocType::from_code(bytes[5]).unwrap().name().as_bytes(),
+        b"\0",
+        &Sha256::of(header_and_payload).0,
+    ]
+    .concat()
+}
+
+/// `bytes`, of one signature by `signer`, signed again: after an edit of
+/// its header or payload that a signer would have made.
+fn signed_again(bytes: &[u8], signer: &SecretKey) -> Vec<u8> {
+    use ed25519_dalek::Signer as _;
+    let key = ed25519_dalek::SigningKey::from_bytes(&signer.to_seed());
+    let signature = key.sign(&signed_message(bytes)).to_bytes();
+    let mut out = bytes.to_vec();
+    let at = signature_at(bytes);
+    out[at..at + 64].copy_from_slice(&signature);
+    out
+}
+
 /// Replaces the one signature of `bytes` with `(R, S)` where R is `r_bytes`
 /// and S = k·a, k = SHA-512(R ‖ A ‖ message): a signature that passes the
 /// cofactorless check [S]B = R + [k]A whenever R encodes the identity, which
 /// is what strict verification refuses (R of small order).
 fn with_identity_r(bytes: &[u8], signer: &SecretKey, r_bytes: [u8; 32]) -> Vec<u8> {
-    let header_and_payload = &bytes[..signature_at(bytes) - 33];
-    let doc = DocType::from_code(bytes[5]).unwrap();
-    let message = [
-        b"blocklist v1 ".as_slice(),
-        doc.name().as_bytes(),
-        b"\0",
-        &Sha256::of(header_and_payload).0,
-    ]
-    .concat();
+    let message = signed_message(bytes);
     let expanded: [u8; 64] = Sha512::digest(signer.to_seed()).into();
     let a = Scalar::from_bytes_mod_order(clamp_integer(expanded[..32].try_into().unwrap()));
     let public = signer.public_key().to_bytes();
@@ -616,13 +633,7 @@ fn with_identity_r(bytes: &[u8], signer: &SecretKey, r_bytes: [u8; 32]) -> Vec<u
 fn cofactorless_accepts(bytes: &[u8], signer: &SecretKey) -> bool {
     use ed25519_dalek::Verifier as _;
     let at = signature_at(bytes);
-    let message = [
-        b"blocklist v1 ".as_slice(),
-        DocType::from_code(bytes[5]).unwrap().name().as_bytes(),
-        b"\0",
-        &Sha256::of(&bytes[..at - 33]).0,
-    ]
-    .concat();
+    let message = signed_message(bytes);
     let key = ed25519_dalek::VerifyingKey::from_bytes(&signer.public_key().to_bytes()).unwrap();
     let signature = ed25519_dalek::Signature::from_bytes(bytes[at..at + 64].try_into().unwrap());
     key.verify(&message, &signature).is_ok()
@@ -794,6 +805,7 @@ fn document_cases() -> Cases {
         state: ListState::of(&after),
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     };
     let snapshot2_bytes = snapshot2.sign(&[&publish_key]).unwrap();
@@ -1158,9 +1170,20 @@ fn document_cases() -> Cases {
     edit(
         &mut c,
         "H1",
-        "envelope/format-version-2.delta",
+        "envelope/format-version-3.delta",
         "!Malformed.UnsupportedFormat",
-        &|b| b[4] = 2,
+        &|b| b[4] = 3,
+    );
+    // Format version 1, as releases before agencies were principals wrote
+    // it: the same rules, still read.
+    let mut first_format = delta1.clone();
+    first_format[4] = 1;
+    c.add(
+        "H1",
+        "valid/format-version-1.delta",
+        &format!("delta {r1} 0"),
+        "ok",
+        &signed_again(&first_format, &publish_key),
     );
     edit(
         &mut c,
@@ -1771,6 +1794,7 @@ fn document_cases() -> Cases {
         entries: listed,
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     };
     assert_eq!(
@@ -2327,6 +2351,9 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
         ["delta", chain, held] => verdict(verifier(chain).delta(bytes, version(held)).map(drop)),
         ["snapshot", chain, held] => {
             verdict(verifier(chain).snapshot(bytes, version(held)).map(drop))
+        }
+        ["snapshot-registered", chain, held] => {
+            verdict(registries(chain, held).snapshot(bytes, None).map(drop))
         }
         ["registry", chain, held] => {
             verdict(registries(chain, held).check_registry(bytes).map(drop))

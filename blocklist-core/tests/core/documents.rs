@@ -113,6 +113,7 @@ fn every_document_round_trips_through_sign_and_verify() {
         state: ListState::of(&entries),
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![Extension {
             tag: 9,
             data: vec![1, 2, 3],
@@ -240,6 +241,7 @@ fn snapshots_must_be_newer_and_match_their_digest() {
         state: ListState::of(&entries),
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     };
     let bytes = s.sign(&[&c.key]).unwrap();
@@ -608,6 +610,7 @@ proptest! {
             state: ListState::of(&entries), entries,
             sequences: sequences.into_iter().map(|(k, v)| (KeyId(k), v)).collect(),
             overrides: vec![],
+            origins: vec![],
             extensions: vec![],
         };
         let bytes = s.encode_payload().unwrap();

@@ -66,6 +66,7 @@ pub fn snapshot(version: u64, entries: Vec<Entry>) -> Snapshot {
         entries,
         sequences: Default::default(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     }
 }

@@ -171,9 +171,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Serve a publish directory over HTTP (127.0.0.1 by default), and with
-    /// --intake take agencies' submissions and publish them.
+    /// --intake take agencies' submissions and overrides and publish them.
     #[command(
-        after_help = "Examples:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n  blocklist serve /srv/blocklist --intake --key keys/publish.key --publish-every 60s \\\n    --intake-drop /srv/intake-inbox\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well.\nWith --intake: POST /v1/submissions (the body: a file from `blocklist submit`) answers 202\nwith the signed acknowledgement; GET /v1/submissions/ID says which version carried it.\nTLS belongs to a reverse proxy in front (docs/CENTRE.md, \"Intake service\")."
+        after_help = "Examples:\n  blocklist serve /srv/blocklist --listen 127.0.0.1:8080\n  blocklist serve /srv/blocklist --intake --key keys/publish.key --publish-every 60s \\\n    --intake-drop /srv/intake-inbox\n\nPrints \"listening on http://ADDR\" on stdout once bound (port 0 picks a free port).\nThe directory is plain static files: nginx, an object store or a CDN can serve it as well.\nWith --intake: POST /v1/submissions (the body: a file from `blocklist submit`) answers 202\nwith the signed acknowledgement; GET /v1/submissions/ID says which version carried it.\nPOST /v1/overrides (a file from `blocklist override`) publishes it at once; GET\n/v1/overrides/ID likewise.\nTLS belongs to a reverse proxy in front (docs/CENTRE.md, \"Intake service\")."
     )]
     #[command(mut_arg("keys", |key| key.required(false).requires("intake")))]
     Serve(ServeArgs),
@@ -472,7 +472,9 @@ struct PublishArgs {
     submissions: Vec<PathBuf>,
     /// An override (repeat; from `blocklist override`, signed by override
     /// keys): removes the listings it names, over their agencies' heads.
-    /// Not combined with input files or submissions.
+    /// Not combined with input files or submissions. Refused while the
+    /// intake service holds queued work: hand it to the service then
+    /// (POST /v1/overrides, or its drop folder).
     #[arg(long = "override", value_name = "FILE", conflicts_with_all = ["inputs", "removals", "submissions"])]
     overrides: Vec<PathBuf>,
     #[command(flatten)]
@@ -525,16 +527,18 @@ struct ServeArgs {
     manifest_max_age: Duration,
     /// Also run the intake service: agencies POST their submissions to
     /// /v1/submissions (or drop them in --intake-drop), each answered with
-    /// a signed acknowledgement, queued and published on the cadence.
-    /// Needs the publish keys (--key).
+    /// a signed acknowledgement, queued and published on the cadence;
+    /// override key holders POST overrides to /v1/overrides (or drop them),
+    /// published at once. Needs the publish keys (--key).
     #[arg(long, requires = "keys")]
     intake: bool,
     /// Intake: publish what is queued this long after the first submission
-    /// queued (urgent submissions at once).
+    /// queued (urgent submissions and overrides at once).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, requires = "intake")]
     publish_every: Duration,
-    /// Intake: also take submissions from this folder (NAME.submission,
-    /// written under another name and renamed in; NAME.ack answers).
+    /// Intake: also take submissions and overrides from this folder
+    /// (NAME.submission, NAME.override, written under another name and
+    /// renamed in; NAME.ack, NAME.accepted.json answer).
     #[arg(long, value_name = "FOLDER", requires = "intake")]
     intake_drop: Option<PathBuf>,
     /// Intake: the largest submission taken, in bytes.

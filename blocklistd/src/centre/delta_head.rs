@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::Read as _;
 
-use blocklist_core::document::{DocType, FileRef, ListState, Version};
+use blocklist_core::document::{envelope, DocType, FileRef, ListState, Version};
 use blocklist_core::{StateDigest, Timestamp};
 
 use crate::centre::{CentreError, PublishDir};
@@ -29,7 +29,7 @@ pub struct DeltaHead {
 }
 
 /// The envelope before the payload: magic, format version, type, reserved, length.
-const ENVELOPE: usize = 16;
+const ENVELOPE: usize = envelope::HEADER_LEN;
 
 /// The most a head takes: the envelope, a list name (at most 64 bytes, so a
 /// one-byte length), three varints of at most 10 bytes and the digest.
@@ -73,10 +73,10 @@ pub fn read(dir: &PublishDir, file: &FileRef) -> Result<DeltaHead, CentreError> 
 
 /// The head of a delta file's first bytes, or `None` if they are not one.
 fn parse(bytes: &[u8]) -> Option<DeltaHead> {
-    let (envelope, mut payload) = bytes.split_at_checked(ENVELOPE)?;
-    if envelope[..4] != *b"BLKL" || envelope[4] != 1 || envelope[5] != DocType::Delta.code() {
-        return None;
-    }
+    let (header, mut payload) = bytes.split_at_checked(ENVELOPE)?;
+    envelope::parse_header(header)
+        .ok()
+        .filter(|h| h.doc_type == DocType::Delta)?;
     let list_len = usize::try_from(varint(&mut payload)?).ok()?;
     payload = payload.get(list_len..)?;
     let version = Version::new(varint(&mut payload)?)?;

@@ -112,6 +112,46 @@ pub enum CentreError {
         /// What no agency asked for.
         source: blocklist_core::verify::AuthorityError,
     },
+    /// A file that is not an override the newest trust root accepts: not
+    /// an override, not signed by a threshold of its override keys alone,
+    /// of another list, or malformed.
+    #[error("{file}: {source}; refused by {}, nothing of it applied", override_rule(.source))]
+    Override {
+        /// The override file (path, or the intake service's id of it).
+        file: String,
+        /// What failed.
+        source: VerifyError,
+    },
+    /// An override whose decision (its payload, whatever signatures the
+    /// file carries) was applied already: every replica refuses it carried
+    /// again (W7).
+    #[error("{file}: the same decision was applied in version {version}; an override removes listings once (W7): nothing of it applied (make a new override)")]
+    OverrideAgain {
+        /// The override file.
+        file: String,
+        /// The version whose delta carried it.
+        version: u64,
+    },
+    /// An override whose decision is queued at the intake service already,
+    /// perhaps under other signatures: it will be published as queued.
+    #[error("{file}: the same decision is queued as override {queued}: nothing more to do (GET /v1/overrides/{queued} says where it stands)")]
+    OverrideQueued {
+        /// The override file.
+        file: String,
+        /// The queued override's id.
+        queued: String,
+    },
+    /// An override made more than the allowed skew after the centre's
+    /// clock: every replica would refuse the delta carrying it (W7).
+    #[error("{file}: the override was made at {made_at}, more than {} s after the centre's time {now} (W7): nothing of it applied (check the signers' clock)", blocklist_core::verify::MAX_CLOCK_SKEW)]
+    OverrideAhead {
+        /// The override file.
+        file: String,
+        /// Its `made_at`.
+        made_at: blocklist_core::Timestamp,
+        /// The centre's time.
+        now: blocklist_core::Timestamp,
+    },
     /// An override naming a listing that the list no longer holds as named:
     /// removed, or listed again since (W7).
     #[error("{file}: the override removes {id} as listed by {named}, but it is {held} now: nothing published (make a new override)")]
@@ -135,26 +175,31 @@ pub enum CentreError {
         /// Every operation refused, in the submission's order.
         refusals: Vec<blocklist_core::ownership::Refusal>,
     },
-    /// A submission naming an identifier that another submission taken
-    /// with it (or queued before it) names: each identifier is judged
-    /// against the list as it is, so they must be disjoint.
+    /// A submission or override naming an identifier that another
+    /// submission taken with it, or a submission or override queued before
+    /// it, names: each is judged against the list as it is, so they must be
+    /// disjoint (and one delta takes one word per listing, W3).
     #[error("{file}: {id} is also named by {other}, not published yet; nothing of it applied (send it again once {other} is published)")]
-    SubmissionOverlap {
-        /// The submission refused.
+    Overlap {
+        /// The submission or override refused.
         file: String,
         /// The identifier named twice.
         id: String,
-        /// The other submission (file, or queued submission id).
+        /// The other one (file, or queued submission or override and its id).
         other: String,
     },
     /// A publish that would make a version while the intake service holds
-    /// submissions whose acknowledgements promise that version.
-    #[error("{queued} submission(s) accepted by the intake service wait in {path}: their acknowledgements promise the next version, so only the service publishes it (at its next tick; `blocklist serve --intake` publishes them at once when it starts); nothing published")]
+    /// submissions whose acknowledgements promise that version (or
+    /// overrides it has answered will go in it).
+    #[error("{queued} submission(s) or override(s) accepted by the intake service wait in {path}: the next version is theirs (their acknowledgements promise it), so only the service publishes it (at its next tick; `blocklist serve --intake` publishes them at once when it starts); nothing published{}", if *.overriding { "; hand the override to the service instead (POST it to /v1/overrides, or drop it in the intake folder): it is published with them, at once" } else { "" })]
     IntakeQueued {
         /// How many are queued.
         queued: u64,
         /// The queue's file.
         path: PathBuf,
+        /// Whether the refused publish carries overrides, which the service
+        /// takes itself.
+        overriding: bool,
     },
     /// The intake service's queue failed.
     #[error("intake queue {path}: {source}")]
@@ -268,6 +313,18 @@ fn unauthorised_remedy(source: &blocklist_core::verify::AuthorityError) -> &'sta
     }
 }
 
+/// The rule of FORMAT.md an override breaks, by what its verification found.
+fn override_rule(source: &VerifyError) -> &'static str {
+    match source {
+        VerifyError::WrongDocument { .. } => "its type (an override is document type 8)",
+        VerifyError::Malformed { .. } => "OV2/OV3 (its form)",
+        VerifyError::WrongList { .. } => "OV1 (its list)",
+        _ => {
+            "OV1 (signed by a threshold of the newest trust root's override keys, and no other key)"
+        }
+    }
+}
+
 /// The first refusal, and how many more (the command line lists them all).
 fn first_refusal(refusals: &[blocklist_core::ownership::Refusal]) -> String {
     match refusals {
@@ -291,16 +348,20 @@ impl CentreError {
         }
     }
 
-    /// Whether this refuses one submission on its own merits (its
-    /// signature, agency, sequence, size or operations), as opposed to a
-    /// failure of the centre that stops any publish.
-    pub fn refuses_submission(&self) -> bool {
+    /// Whether this refuses one submission or override on its own merits
+    /// (its signature, agency, sequence, size, operations or listings), as
+    /// opposed to a failure of the centre that stops any publish.
+    pub fn refuses_input(&self) -> bool {
         matches!(
             self,
             CentreError::Submission { .. }
                 | CentreError::SubmissionReplay { .. }
                 | CentreError::SubmissionRefused { .. }
-                | CentreError::SubmissionOverlap { .. }
+                | CentreError::Overlap { .. }
+                | CentreError::Override { .. }
+                | CentreError::OverrideAgain { .. }
+                | CentreError::OverrideAhead { .. }
+                | CentreError::OverrideStale { .. }
                 | CentreError::TooLarge { .. }
         )
     }

@@ -111,6 +111,10 @@ pub enum Body {
         /// that applied each.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         past_overrides: Vec<String>,
+        /// A snapshot's origins, one line each, with the version that
+        /// carried each: the submissions its agencies' listings come from.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        origins: Vec<String>,
     },
     /// An override.
     Override {
@@ -311,11 +315,21 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
             let s = Snapshot::decode_payload(env.payload).map_err(decode_error)?;
             let items = s.entries.iter().map(|e| ("entries", e.id.kind(), entry(e)));
             let mut body = entries_body(s.version.get(), s.created_at, s.state, items, first);
-            if let Body::Entries { past_overrides, .. } = &mut body {
+            if let Body::Entries {
+                past_overrides,
+                origins,
+                ..
+            } = &mut body
+            {
                 *past_overrides = s
                     .overrides
                     .iter()
                     .map(|o| format!("version {} {}", o.version, override_line(&o.file)))
+                    .collect();
+                *origins = s
+                    .origins
+                    .iter()
+                    .map(|o| format!("version {} {}", o.version, carried_line(&o.submission)))
                     .collect();
             }
             (s.list, body)
@@ -412,6 +426,7 @@ fn entries_body(
         carried: vec![],
         overrides: vec![],
         past_overrides: vec![],
+        origins: vec![],
     }
 }
 
@@ -574,6 +589,7 @@ impl Inspection {
                 carried,
                 overrides,
                 past_overrides,
+                origins,
             } => {
                 let _ = writeln!(
                     out,
@@ -584,6 +600,7 @@ impl Inspection {
                     ("carried submission", carried),
                     ("carried override", overrides),
                     ("past override", past_overrides),
+                    ("origin", origins),
                 ] {
                     for line in lines {
                         let _ = writeln!(out, "{label}: {line}");

@@ -116,7 +116,7 @@ pub struct Accepted {
     /// can check that their agencies asked for the changes.
     pub carried: Vec<CarriedSubmission>,
     /// Submissions left out ([`PublishedBy::IntakeService`]), and why.
-    pub refused: Vec<RefusedSubmission>,
+    pub refused: Vec<RefusedInput>,
     /// The newest sequence per signing key, the ones accepted included.
     sequences: BTreeMap<KeyId, u64>,
 }
@@ -136,10 +136,10 @@ pub struct AcceptedSubmission {
     pub urgent: bool,
 }
 
-/// One submission set aside by a publish, and why.
+/// One submission or override set aside by a publish, and why.
 #[derive(Debug, Clone)]
-pub struct RefusedSubmission {
-    /// Its [`SubmissionInput::name`].
+pub struct RefusedInput {
+    /// Its name ([`SubmissionInput::name`], [`OverrideInput::name`](crate::centre::overrides::OverrideInput::name)).
     pub name: String,
     /// The refusal, naming the rule.
     pub reason: String,
@@ -224,7 +224,7 @@ impl Judge {
             let listing = (op.id().clone(), submission.agency.clone());
             self.named.get_key_value(&listing)
         }) {
-            return Err(CentreError::SubmissionOverlap {
+            return Err(CentreError::Overlap {
                 file: shown.clone(),
                 id: id.0.to_string(),
                 other: other.clone(),
@@ -285,8 +285,8 @@ pub fn accept(
                     file: input.bytes.clone(),
                 });
             }
-            Err(refused) if by == PublishedBy::IntakeService && refused.refuses_submission() => {
-                accepted.refused.push(RefusedSubmission {
+            Err(refused) if by == PublishedBy::IntakeService && refused.refuses_input() => {
+                accepted.refused.push(RefusedInput {
                     name: input.name.clone(),
                     reason: refused.to_string(),
                 });
@@ -316,7 +316,10 @@ impl Accepted {
 
 /// The newest agency registry of the directory, its chain checked under
 /// `verifier` (the newest trust root).
-fn newest_registry(dir: &PublishDir, verifier: &Verifier) -> Result<Registry, CentreError> {
+pub(crate) fn newest_registry(
+    dir: &PublishDir,
+    verifier: &Verifier,
+) -> Result<Registry, CentreError> {
     match Registries::scan(dir, verifier)?.current() {
         Some(registry) => Ok(registry.clone().into_inner()),
         None => Err(CentreError::usage(format!(

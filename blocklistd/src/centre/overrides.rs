@@ -2,16 +2,19 @@
 //! `blocklist override` writes one, naming each listing exactly as the
 //! centre's list holds it and signed by a threshold of the root's override
 //! keys; `blocklist publish --override` removes those listings in a delta
-//! that carries the override, which every replica checks (W7). The publish
-//! key alone can make neither.
+//! that carries the override, which every replica checks (W7); the intake
+//! service takes one over HTTP or from its drop folder and publishes it
+//! with its queue. Both judge it the same way ([`judge`]). The publish key
+//! alone can make neither.
 
 use std::path::Path;
 
-use blocklist_core::document::{ListingRef, Op, Override, RemovalReason};
+use blocklist_core::document::{decision_sha256, ListingRef, Op, Override, RemovalReason};
 use blocklist_core::store::Store;
-use blocklist_core::verify::Verifier;
-use blocklist_core::{atomic_file, Entry, Identifier, Timestamp};
+use blocklist_core::verify::{Verifier, MAX_CLOCK_SKEW};
+use blocklist_core::{atomic_file, Entry, Identifier, Sha256, Timestamp};
 
+use crate::centre::intake::{PublishedBy, RefusedInput};
 use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::{chain, intake, publish, submit, CentreError, PublishDir};
 
@@ -19,10 +22,11 @@ use crate::centre::{chain, intake, publish, submit, CentreError, PublishDir};
 /// listings and their signatures fit in a fraction of it.
 pub const MAX_OVERRIDE_SIZE: u64 = 8 << 20;
 
-/// A signed override file given to `publish`.
+/// A signed override given to `publish`: a file, or one the intake
+/// service queued.
 #[derive(Clone, Debug)]
 pub struct OverrideInput {
-    /// The file's path.
+    /// The file's path, or the intake queue's id of it.
     pub name: String,
     /// The signed override.
     pub bytes: Vec<u8>,
@@ -115,56 +119,137 @@ pub fn make(
     Ok(())
 }
 
-/// The removals `inputs` make of `list`, each with the entry it removes:
-/// every override verified under `verifier`'s root (OV1), every listing it
-/// names listed now exactly so.
+/// An override judged publishable against the list as it is.
+#[derive(Debug)]
+pub struct JudgedOverride {
+    /// The removals it makes, each with the entry it removes.
+    pub changes: Vec<(Op, Option<Entry>)>,
+    /// The SHA-256 of its payload: the decision, whatever signatures the
+    /// file carries, which replicas remember once applied (W7).
+    pub decision: Sha256,
+    /// When its signers made it.
+    pub made_at: Timestamp,
+    /// The identifiers it names (once each).
+    pub ids: Vec<Identifier>,
+}
+
+/// Judges `input` as replicas will judge the delta carrying it at `now`
+/// (W7): verified under `verifier`'s root (OV1-OV3), made no later than
+/// `now` allows, its decision never applied to `list`, and every listing it
+/// names listed now exactly so. Both `publish --override` and the intake
+/// service judge by it.
+pub fn judge(
+    verifier: &Verifier,
+    list: &Store,
+    input: &OverrideInput,
+    now: Timestamp,
+) -> Result<JudgedOverride, CentreError> {
+    let file = &input.name;
+    let decision = verifier
+        .override_doc(&input.bytes)
+        .map_err(|source| CentreError::Override {
+            file: file.clone(),
+            source,
+        })?;
+    if decision.made_at.0 > now.0.saturating_add(MAX_CLOCK_SKEW) {
+        return Err(CentreError::OverrideAhead {
+            file: file.clone(),
+            made_at: decision.made_at,
+            now,
+        });
+    }
+    let payload = decision_sha256(&input.bytes).expect("a verified override parses as an override");
+    if let Some(version) = list.override_applied(&payload)? {
+        return Err(CentreError::OverrideAgain {
+            file: file.clone(),
+            version,
+        });
+    }
+    let mut changes = Vec::with_capacity(decision.removals.len());
+    let mut ids: Vec<Identifier> = Vec::new();
+    for listing in &decision.removals {
+        let id = &listing.id;
+        // Removals come sorted by identifier: its listings are together.
+        if ids.last() != Some(id) {
+            ids.push(id.clone());
+        }
+        let held = list.listed(id)?;
+        match held.iter().find(|m| m.agency == listing.agency) {
+            Some(meta) if meta.listed_at == listing.listed_at => {
+                changes.push((
+                    Op::Remove(id.clone(), Some(listing.agency.clone())),
+                    Some(Entry {
+                        id: id.clone(),
+                        meta: meta.clone(),
+                    }),
+                ));
+            }
+            _ => {
+                let held: Vec<String> = held
+                    .iter()
+                    .map(|m| format!("listed by {} at {}", m.agency, m.listed_at))
+                    .collect();
+                return Err(CentreError::OverrideStale {
+                    file: file.clone(),
+                    id: format!("{} {}", id.kind(), id.as_str()),
+                    named: format!("{} at {}", listing.agency, listing.listed_at),
+                    held: if held.is_empty() {
+                        "not listed".to_owned()
+                    } else {
+                        held.join(", ")
+                    },
+                });
+            }
+        }
+    }
+    Ok(JudgedOverride {
+        changes,
+        decision: payload,
+        made_at: decision.made_at,
+        ids,
+    })
+}
+
+/// What the overrides of one publish do.
+#[derive(Debug, Default)]
+pub(crate) struct Planned {
+    /// The removals, each with the entry it removes.
+    pub changes: Vec<(Op, Option<Entry>)>,
+    /// The overrides taken, as the delta carries them.
+    pub carried: Vec<Vec<u8>>,
+    /// The names of the overrides taken.
+    pub taken: Vec<String>,
+    /// Overrides left out ([`PublishedBy::IntakeService`]), and why.
+    pub refused: Vec<RefusedInput>,
+}
+
+/// The removals `inputs` make of `list` at `now`, each judged by [`judge`];
+/// a refusal refuses them all, or leaves that one out, as `by` says.
 pub(crate) fn plan(
     verifier: &Verifier,
     list: &Store,
     inputs: &[OverrideInput],
-) -> Result<Vec<(Op, Option<Entry>)>, CentreError> {
-    let mut changes = Vec::new();
+    now: Timestamp,
+    by: PublishedBy,
+) -> Result<Planned, CentreError> {
+    let mut planned = Planned::default();
     for input in inputs {
-        let decision =
-            verifier
-                .override_doc(&input.bytes)
-                .map_err(|source| CentreError::Verify {
-                    file: input.name.clone(),
-                    source,
-                })?;
-        for listing in &decision.removals {
-            let id = &listing.id;
-            let held = list.listed(id)?;
-            match held.iter().find(|m| m.agency == listing.agency) {
-                Some(meta) if meta.listed_at == listing.listed_at => {
-                    changes.push((
-                        Op::Remove(id.clone(), Some(listing.agency.clone())),
-                        Some(Entry {
-                            id: id.clone(),
-                            meta: meta.clone(),
-                        }),
-                    ));
-                }
-                _ => {
-                    let held: Vec<String> = held
-                        .iter()
-                        .map(|m| format!("listed by {} at {}", m.agency, m.listed_at))
-                        .collect();
-                    return Err(CentreError::OverrideStale {
-                        file: input.name.clone(),
-                        id: format!("{} {}", id.kind(), id.as_str()),
-                        named: format!("{} at {}", listing.agency, listing.listed_at),
-                        held: if held.is_empty() {
-                            "not listed".to_owned()
-                        } else {
-                            held.join(", ")
-                        },
-                    });
-                }
+        match judge(verifier, list, input, now) {
+            Ok(judged) => {
+                planned.changes.extend(judged.changes);
+                planned.carried.push(input.bytes.clone());
+                planned.taken.push(input.name.clone());
             }
+            Err(refused) if by == PublishedBy::IntakeService && refused.refuses_input() => {
+                planned.refused.push(RefusedInput {
+                    name: input.name.clone(),
+                    reason: refused.to_string(),
+                });
+            }
+            Err(failed) => return Err(failed),
         }
     }
-    Ok(changes)
+    Ok(planned)
 }
 
 #[cfg(test)]

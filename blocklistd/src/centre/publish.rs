@@ -30,7 +30,8 @@ use std::time::Duration;
 
 use blocklist_core::document::ListState;
 use blocklist_core::document::{
-    Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Snapshot, TrustRoot, Version,
+    Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Origin, Snapshot, SnapshotHead,
+    TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::{Row, Store, StoreError, Whole};
@@ -44,7 +45,7 @@ use crate::centre::delta_head;
 use crate::centre::ingest;
 use crate::centre::ingest::{Addition, Format, Inputs, InvalidLine, ReadContext, Removal};
 use crate::centre::intake::{
-    self, Accepted, AcceptedSubmission, PublishedBy, RefusedSubmission, SubmissionInput,
+    self, Accepted, AcceptedSubmission, PublishedBy, RefusedInput, SubmissionInput,
 };
 use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::log::Log;
@@ -233,13 +234,16 @@ pub(crate) fn newest_root(dir: &PublishDir) -> Result<Verifier, CentreError> {
     Ok(Roots::scan(dir)?.newest().clone())
 }
 
-/// A publish directory as a new submission is judged against it: its
-/// newest trust root, the centre's store at the newest version, and that
-/// version (`None` before the first publish).
+/// A publish directory as a new submission or override is judged against
+/// it: its newest trust root, the centre's store at the newest version, and
+/// that version (`None` before the first publish); `reanchors` when the
+/// next version must re-anchor the chain on a snapshot (after a rotation),
+/// which carries no override.
 pub(crate) struct Current {
     pub verifier: Verifier,
     pub state: CentreState,
     pub version: Option<Version>,
+    pub reanchors: bool,
 }
 
 /// Opens `dir` as [`Current`] under `lock`, checking `keys` are enough
@@ -255,6 +259,7 @@ pub(crate) fn current(
     Ok(Current {
         verifier: centre.roots.newest().clone(),
         version: centre.manifest.as_ref().map(|m| m.version),
+        reanchors: centre.must_reanchor(),
         state,
     })
 }
@@ -282,8 +287,10 @@ pub struct PublishOptions {
     /// `removals`): verified against the newest agency registry and applied
     /// with the ownership rules, each whole or not at all.
     pub submissions: Vec<SubmissionInput>,
-    /// Overrides signed by the root's override keys (published on their
-    /// own): each removes the listings it names, as they are listed now.
+    /// Overrides signed by the root's override keys (not combined with
+    /// `additions` or `removals`): each removes the listings it names, as
+    /// they are listed now. With submissions, each listing may be named
+    /// once (W3).
     pub overrides: Vec<OverrideInput>,
     /// Who publishes: what a refused submission does, and whether the
     /// intake service's queue must be empty.
@@ -385,8 +392,15 @@ pub struct PublishReport {
     pub entries: u64,
     /// The agencies' submissions taken into the version.
     pub submissions: Vec<AcceptedSubmission>,
-    /// The submissions left out as refused ([`PublishedBy::IntakeService`]).
-    pub refused: Vec<RefusedSubmission>,
+    /// The names of the overrides carried by the version.
+    pub overrides: Vec<String>,
+    /// The overrides not taken because the version re-anchors the chain on
+    /// a snapshot, which carries none ([`PublishedBy::IntakeService`]: they
+    /// go in the next version).
+    pub deferred: Vec<String>,
+    /// The submissions and overrides left out as refused
+    /// ([`PublishedBy::IntakeService`]).
+    pub refused: Vec<RefusedInput>,
 }
 
 /// Publishes the next version from the input files or agencies' submissions
@@ -409,9 +423,9 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             "agencies' submissions are published on their own: publish input files in another run",
         ));
     }
-    if !options.overrides.is_empty() && (has_inputs || !options.submissions.is_empty()) {
+    if !options.overrides.is_empty() && has_inputs {
         return Err(CentreError::usage(
-            "overrides are published on their own: publish input files and submissions in another run",
+            "overrides are published without input files: publish input files in another run",
         ));
     }
     let Inputs {
@@ -457,28 +471,46 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         &mut report,
     )?;
     planned.take_submissions(&accepted, &mut report);
-    if !options.overrides.is_empty() && must_reanchor {
-        // A re-anchoring version is a snapshot, which carries no override.
-        return Err(CentreError::usage(
-            "a rotation changed the publish keys or narrowed the override keys: publish once without the override (it re-anchors the chain on a snapshot), then publish the override",
-        ));
-    }
-    for change in overrides::plan(
+    // A re-anchoring version is a snapshot, which carries no override: the
+    // operator publishes it later; the service leaves it queued for the
+    // version after, which it makes at once.
+    let overriding: &[OverrideInput] = match (must_reanchor, options.by) {
+        (false, _) => &options.overrides,
+        (true, _) if options.overrides.is_empty() => &[],
+        (true, PublishedBy::IntakeService) => {
+            report.deferred = options.overrides.iter().map(|o| o.name.clone()).collect();
+            &[]
+        }
+        (true, PublishedBy::Operator) => {
+            return Err(CentreError::usage(
+                "a rotation changed the publish keys or narrowed the override keys: publish once without the override (it re-anchors the chain on a snapshot), then publish the override",
+            ))
+        }
+    };
+    let overridden = overrides::plan(
         centre.registries.verifier(),
         list.store(),
-        &options.overrides,
-    )? {
-        report.removed += 1;
-        planned.changes.push(change);
-    }
-    let purged = purge_expired(
-        list.store(),
-        &planned,
+        overriding,
         options.context.now,
-        options.history.purge_expired_after,
-        &mut report,
+        options.by,
     )?;
-    planned.extend(purged);
+    report.removed += overridden.changes.len();
+    planned.changes.extend(overridden.changes);
+    report.overrides = overridden.taken;
+    report.refused.extend(overridden.refused);
+    // A version that defers overrides leaves expired listings for the next
+    // one: a purge now could take a listing a deferred override names, and
+    // so refuse the override there.
+    if report.deferred.is_empty() {
+        let purged = purge_expired(
+            list.store(),
+            &planned,
+            options.context.now,
+            options.history.purge_expired_after,
+            &mut report,
+        )?;
+        planned.extend(purged);
+    }
     if planned.is_empty() && centre.manifest.is_some() && !must_reanchor {
         let report = centre.resign(&lock, &signers, options, report)?;
         accepted.record(&dir, &lock)?;
@@ -492,6 +524,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             return Err(CentreError::IntakeQueued {
                 queued,
                 path: queue::path(&dir),
+                overriding: !options.overrides.is_empty(),
             });
         }
     }
@@ -511,7 +544,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         ops,
         state,
         submissions: std::mem::take(&mut accepted.carried),
-        overrides: options.overrides.iter().map(|o| o.bytes.clone()).collect(),
+        overrides: overridden.carried,
         extensions: vec![],
     };
     let authority = check_authority(verifier, list.store(), &delta, &olds)?;
@@ -554,8 +587,19 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
             entries: replica.entries().collect(),
             state: replica.state(),
             sequences,
-            // A re-anchoring version carries no override (refused above).
+            // A re-anchoring version carries no override (refused or left
+            // for the next version above).
             overrides: whole.overrides,
+            // Listings the delta updated or removed may leave an origin
+            // behind: what it names of listings no longer held is history.
+            origins: whole
+                .origins
+                .into_iter()
+                .chain(delta.submissions.iter().map(|carried| Origin {
+                    version,
+                    submission: carried.clone(),
+                }))
+                .collect(),
             extensions: vec![],
         };
         drop(replica);
@@ -685,7 +729,7 @@ pub fn snapshot(
         skipped: Some(reason),
         ..SnapshotReport::default()
     };
-    let list_name = {
+    let (list_name, verifier) = {
         let lock = dir.lock_waiting(LOCK_PATIENCE)?;
         let centre = Centre::open(&dir)?;
         centre.publish_signers(keys)?;
@@ -706,7 +750,10 @@ pub fn snapshot(
             )));
         }
         centre.open_state(&lock)?;
-        centre.roots.newest().root().list.clone()
+        (
+            centre.roots.newest().root().list.clone(),
+            centre.registries.verifier().clone(),
+        )
     };
     // Without the lock: a publish may commit meanwhile; the read below sees
     // one version whole, whichever it is.
@@ -716,11 +763,33 @@ pub fn snapshot(
         entries,
         sequences,
         overrides,
+        origins,
     } = store.read_whole()?;
-    drop(store);
     let Some(version) = held.version else {
         return Ok(skip("the store holds no version".to_owned()));
     };
+    // Every daemon holding the registry traces each agency listing to the
+    // submission that listed it (W8): a listing the store holds no origin
+    // for (one listed before the store kept them) would get the snapshot
+    // refused everywhere.
+    let head = SnapshotHead {
+        list: list_name.clone(),
+        version,
+        created_at: options.now,
+        state: held.state,
+    };
+    if let Some(provenance) = verifier.snapshot_provenance(&head) {
+        if let Some(listing) = store.untraced(&provenance)? {
+            return Err(CentreError::Inconsistent {
+                file: dir.state_path().display().to_string(),
+                reason: format!(
+                    "lists {} under agency {} since {}, but holds no submission of that agency adding it, which every daemon needs to trace it (FORMAT.md W8): see CENTRE.md, \"Snapshots\"",
+                    listing.id, listing.meta.agency, listing.meta.listed_at
+                ),
+            });
+        }
+    }
+    drop(store);
     // The store's rows against its own digest: the one whole read of the
     // list the centre makes, so the one place a store edited behind its back
     // (or a disk error) shows.
@@ -748,6 +817,7 @@ pub fn snapshot(
         state: held.state,
         sequences,
         overrides,
+        origins,
         extensions: vec![],
     };
     let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;

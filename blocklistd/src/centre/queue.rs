@@ -1,16 +1,17 @@
-//! The intake service's durable queue: every submission it accepted, in a
-//! SQLite file in the directory's private folder (`.centre/intake.sqlite`,
-//! never served), from acceptance until a version carries it (or a
-//! publish refuses it), and after, so `GET /v1/submissions/{id}` can say
-//! which version did.
+//! The intake service's durable queue: every submission and override it
+//! accepted, in a SQLite file in the directory's private folder
+//! (`.centre/intake.sqlite`, never served), from acceptance until a version
+//! carries it (or a publish refuses it), and after, so `GET
+//! /v1/submissions/{id}` and `GET /v1/overrides/{id}` can say which
+//! version did.
 //!
-//! A submission is inserted, and the insert committed with
-//! `synchronous=FULL`, before its acknowledgement leaves the centre: what
-//! the centre acknowledged survives a SIGKILL or a power cut. The
-//! identifiers named by queued submissions are kept in a table of their
-//! own, so a new submission naming one of them is refused by a lookup per
-//! identifier (queued submissions are disjoint: each is judged against the
-//! list as it is).
+//! A submission or override is inserted, and the insert committed with
+//! `synchronous=FULL`, before the service answers: what the centre
+//! acknowledged survives a SIGKILL or a power cut. The identifiers named by
+//! queued work, submissions and overrides alike, are kept in one table
+//! keyed by identifier, so new work naming one of them is refused by a
+//! lookup per identifier (queued work is disjoint: each is judged against
+//! the list as it is, and one delta takes one word per listing, W3).
 //!
 //! Sequences and versions are `u64`s stored in SQLite's signed 64-bit
 //! integers bit for bit; the queue compares them in Rust, never in SQL.
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use blocklist_core::keys::KeyId;
-use blocklist_core::{Identifier, Timestamp};
+use blocklist_core::{Identifier, Sha256, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension as _};
 
 use crate::centre::publish_dir::{PublishDir, CENTRE_DIR};
@@ -49,13 +50,65 @@ CREATE TABLE IF NOT EXISTS submissions (
     ack BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS submissions_queued ON submissions (state) WHERE state = 'queued';
+CREATE TABLE IF NOT EXISTS overrides (
+    arrival INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    bytes BLOB NOT NULL,
+    decision TEXT NOT NULL,
+    made_at INTEGER NOT NULL,
+    removals INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL,
+    promised_version INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'published', 'refused')),
+    version INTEGER,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS overrides_decision ON overrides (decision);
+-- `submission`: the id of the queued submission or override naming it
+-- (named so before overrides were queued; kept, so older files open as they are).
 CREATE TABLE IF NOT EXISTS queued_ids (
     identifier TEXT PRIMARY KEY,
     submission TEXT NOT NULL
 );
 ";
 
-/// Where a submission stands.
+/// The tables of queued work, each with `id`, `state`, `version`, `reason`.
+const WORK_TABLES: [&str; 2] = ["submissions", "overrides"];
+
+/// What a queued piece of work is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// An agency's submission.
+    Submission,
+    /// An override.
+    Override,
+}
+
+impl std::fmt::Display for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Work::Submission => "submission",
+            Work::Override => "override",
+        })
+    }
+}
+
+/// Queued work naming an identifier, as messages name it: `queued override ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedWork {
+    /// What it is.
+    pub work: Work,
+    /// Its id.
+    pub id: String,
+}
+
+impl std::fmt::Display for QueuedWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "queued {} {}", self.work, self.id)
+    }
+}
+
+/// Where a queued submission or override stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Accepted, waiting for the next publish.
@@ -111,6 +164,41 @@ pub struct Record {
     pub ack: Vec<u8>,
 }
 
+/// One override the service accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideRecord {
+    /// The SHA-256 of its bytes, in hex.
+    pub id: String,
+    /// The SHA-256 of its payload (the decision, whatever signatures the
+    /// file carries), which replicas remember once applied (W7).
+    pub decision: Sha256,
+    /// When its signers made it.
+    pub made_at: Timestamp,
+    /// How many listings it removes.
+    pub removals: u64,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// The version the service answered will carry it.
+    pub promised_version: u64,
+    /// Where it stands.
+    pub state: State,
+    /// The version that carried it, once published.
+    pub version: Option<u64>,
+    /// Why it was refused, when so.
+    pub reason: Option<String>,
+}
+
+/// A queued override, to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedOverride {
+    /// Its id.
+    pub id: String,
+    /// The signed override.
+    pub bytes: Vec<u8>,
+    /// Its decision's SHA-256.
+    pub decision: Sha256,
+}
+
 /// A queued submission, to publish: its id, bytes and acceptance time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Queued {
@@ -138,7 +226,7 @@ pub fn path(dir: &PublishDir) -> PathBuf {
     dir.path().join(CENTRE_DIR).join(QUEUE_FILE)
 }
 
-/// How many submissions wait in `dir`'s queue (none when the intake
+/// How many submissions and overrides wait in `dir`'s queue (none when the intake
 /// service never ran there; the file is not created).
 pub fn queued(dir: &PublishDir) -> Result<u64, CentreError> {
     let path = path(dir);
@@ -204,11 +292,12 @@ impl Queue {
         queue_error(&self.path)
     }
 
-    /// How many submissions are queued.
+    /// How many submissions and overrides are queued.
     pub fn queued_count(&self) -> Result<u64, CentreError> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM submissions WHERE state = 'queued'",
+                "SELECT (SELECT COUNT(*) FROM submissions WHERE state = 'queued') \
+                 + (SELECT COUNT(*) FROM overrides WHERE state = 'queued')",
                 [],
                 |row| row.get::<_, i64>(0),
             )
@@ -248,14 +337,42 @@ impl Queue {
         )
         .map_err(fail)?;
         if record.state == State::Queued {
-            let mut named = tx
-                .prepare("INSERT INTO queued_ids (identifier, submission) VALUES (?1, ?2)")
-                .map_err(fail)?;
-            for id in ids {
-                named
-                    .execute(params![id.to_string(), record.id])
-                    .map_err(fail)?;
-            }
+            name_queued(&tx, &record.id, ids).map_err(fail)?;
+        }
+        tx.commit().map_err(fail)
+    }
+
+    /// Adds `record` (queued) and the identifiers it names, in one
+    /// transaction, committed when this returns.
+    pub fn insert_override(
+        &mut self,
+        record: &OverrideRecord,
+        bytes: &[u8],
+        ids: &[Identifier],
+    ) -> Result<(), CentreError> {
+        // The field, not `self.fail()`: the transaction borrows the connection.
+        let fail = queue_error(&self.path);
+        let tx = self.conn.transaction().map_err(fail)?;
+        tx.execute(
+            "INSERT INTO overrides (id, bytes, decision, made_at, removals, accepted_at, \
+             promised_version, state, version, reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                record.id,
+                bytes,
+                record.decision.to_string(),
+                signed(record.made_at.0),
+                signed(record.removals),
+                signed(record.accepted_at.0),
+                signed(record.promised_version),
+                record.state.as_str(),
+                record.version.map(signed),
+                record.reason,
+            ],
+        )
+        .map_err(fail)?;
+        if record.state == State::Queued {
+            name_queued(&tx, &record.id, ids).map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
@@ -294,15 +411,122 @@ impl Queue {
             .map(|(mut record, key_len, state)| {
                 record.state = State::parse(&state)
                     .filter(|_| key_len == 32)
-                    .ok_or_else(|| CentreError::Inconsistent {
-                        file: self.path.display().to_string(),
-                        reason: format!(
+                    .ok_or_else(|| {
+                        self.damaged(format!(
                             "submission {id} has state {state:?} and a {key_len}-byte key id"
-                        ),
+                        ))
                     })?;
                 Ok(record)
             })
             .transpose()
+    }
+
+    /// The override of id `id`, if the service ever accepted it.
+    pub fn get_override(&self, id: &str) -> Result<Option<OverrideRecord>, CentreError> {
+        self.conn
+            .query_row(
+                "SELECT id, decision, made_at, removals, accepted_at, promised_version, \
+                 state, version, reason FROM overrides WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        unsigned(row.get(2)?),
+                        unsigned(row.get(3)?),
+                        unsigned(row.get(4)?),
+                        unsigned(row.get(5)?),
+                        row.get::<_, String>(6)?,
+                        row.get::<_, Option<i64>>(7)?.map(unsigned),
+                        row.get::<_, Option<String>>(8)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.fail())?
+            .map(
+                |(
+                    id,
+                    decision,
+                    made_at,
+                    removals,
+                    accepted_at,
+                    promised,
+                    state,
+                    version,
+                    reason,
+                )| {
+                    let bad = || {
+                        self.damaged(format!(
+                            "override {id} has state {state:?} or decision {decision:?}"
+                        ))
+                    };
+                    Ok(OverrideRecord {
+                        decision: Sha256::from_hex(&decision).ok_or_else(bad)?,
+                        state: State::parse(&state).ok_or_else(bad)?,
+                        id,
+                        made_at: Timestamp(made_at),
+                        removals,
+                        accepted_at: Timestamp(accepted_at),
+                        promised_version: promised,
+                        version,
+                        reason,
+                    })
+                },
+            )
+            .transpose()
+    }
+
+    /// The id of a queued override of decision `decision` (its payload's
+    /// SHA-256), if any: the same decision under other signatures.
+    pub fn queued_decision(&self, decision: &Sha256) -> Result<Option<String>, CentreError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM overrides WHERE decision = ?1 AND state = 'queued'",
+                [decision.to_string()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.fail())
+    }
+
+    /// The queued overrides, in the order they arrived.
+    pub fn queued_overrides(&self) -> Result<Vec<QueuedOverride>, CentreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT id, bytes, decision FROM overrides WHERE state = 'queued' ORDER BY arrival",
+            )
+            .map_err(self.fail())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.fail())?;
+        let mut queued = Vec::new();
+        for row in rows {
+            let (id, bytes, decision) = row.map_err(self.fail())?;
+            let decision = Sha256::from_hex(&decision)
+                .ok_or_else(|| self.damaged(format!("override {id} has decision {decision:?}")))?;
+            queued.push(QueuedOverride {
+                id,
+                bytes,
+                decision,
+            });
+        }
+        Ok(queued)
+    }
+
+    /// An [`CentreError::Inconsistent`] about this queue.
+    fn damaged(&self, reason: String) -> CentreError {
+        CentreError::Inconsistent {
+            file: self.path.display().to_string(),
+            reason,
+        }
     }
 
     /// The newest sequence queued per signing key.
@@ -327,28 +551,34 @@ impl Queue {
     }
 
     fn bad_key(&self) -> CentreError {
-        CentreError::Inconsistent {
-            file: self.path.display().to_string(),
-            reason: "a queued submission's key id is not 32 bytes".to_owned(),
-        }
+        self.damaged("a queued submission's key id is not 32 bytes".to_owned())
     }
 
-    /// The first of `ids` a queued submission names, and that submission's id.
+    /// The first of `ids` that queued work (a submission or an override)
+    /// names, and that work.
     pub fn named_by_queued(
         &self,
         ids: &[Identifier],
-    ) -> Result<Option<(Identifier, String)>, CentreError> {
+    ) -> Result<Option<(Identifier, QueuedWork)>, CentreError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT submission FROM queued_ids WHERE identifier = ?1")
+            .prepare_cached(
+                "SELECT submission, EXISTS (SELECT 1 FROM overrides o WHERE o.id = q.submission) \
+                 FROM queued_ids q WHERE identifier = ?1",
+            )
             .map_err(self.fail())?;
         for id in ids {
-            let other: Option<String> = statement
-                .query_row([id.to_string()], |row| row.get(0))
+            let other: Option<(String, bool)> = statement
+                .query_row([id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
                 .optional()
                 .map_err(self.fail())?;
-            if let Some(other) = other {
-                return Ok(Some((id.clone(), other)));
+            if let Some((other, is_override)) = other {
+                let work = if is_override {
+                    Work::Override
+                } else {
+                    Work::Submission
+                };
+                return Ok(Some((id.clone(), QueuedWork { work, id: other })));
             }
         }
         Ok(None)
@@ -388,8 +618,9 @@ impl Queue {
         Ok(queued)
     }
 
-    /// Marks queued submissions `published` in `version` and `refused` with
-    /// their reasons, in one transaction, freeing the identifiers they named.
+    /// Marks queued submissions and overrides (by id: each is in one table)
+    /// `published` in `version` and `refused` with their reasons, in one
+    /// transaction, freeing the identifiers they named.
     pub fn settle(
         &mut self,
         published: &[String],
@@ -399,26 +630,42 @@ impl Queue {
         // The field, not `self.fail()`: the transaction borrows the connection.
         let fail = queue_error(&self.path);
         let tx = self.conn.transaction().map_err(fail)?;
-        for id in published {
-            tx.execute(
-                "UPDATE submissions SET state = 'published', version = ?2 WHERE id = ?1 AND state = 'queued'",
-                params![id, signed(version)],
-            )
-            .map_err(fail)?;
-            tx.execute("DELETE FROM queued_ids WHERE submission = ?1", [id])
+        for table in WORK_TABLES {
+            for id in published {
+                tx.execute(
+                    &format!("UPDATE {table} SET state = 'published', version = ?2 WHERE id = ?1 AND state = 'queued'"),
+                    params![id, signed(version)],
+                )
                 .map_err(fail)?;
+            }
+            for (id, reason) in refused {
+                tx.execute(
+                    &format!("UPDATE {table} SET state = 'refused', reason = ?2 WHERE id = ?1 AND state = 'queued'"),
+                    params![id, reason],
+                )
+                .map_err(fail)?;
+            }
         }
-        for (id, reason) in refused {
-            tx.execute(
-                "UPDATE submissions SET state = 'refused', reason = ?2 WHERE id = ?1 AND state = 'queued'",
-                params![id, reason],
-            )
-            .map_err(fail)?;
+        for id in published.iter().chain(refused.iter().map(|(id, _)| id)) {
             tx.execute("DELETE FROM queued_ids WHERE submission = ?1", [id])
                 .map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
+}
+
+/// Records, in `tx`, that queued work `work` names `ids`.
+fn name_queued(
+    tx: &rusqlite::Transaction<'_>,
+    work: &str,
+    ids: &[Identifier],
+) -> Result<(), rusqlite::Error> {
+    let mut named =
+        tx.prepare("INSERT INTO queued_ids (identifier, submission) VALUES (?1, ?2)")?;
+    for id in ids {
+        named.execute(params![id.to_string(), work])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -519,10 +766,107 @@ mod tests {
         let mut queue = Queue::open(&dir).unwrap();
         let first = record(1, 5);
         queue.insert(&first, b"x", &[number(1), number(2)]).unwrap();
+        let named = queue.named_by_queued(&[number(3), number(2)]).unwrap();
         assert_eq!(
-            queue.named_by_queued(&[number(3), number(2)]).unwrap(),
-            Some((number(2), first.id.clone()))
+            named,
+            Some((
+                number(2),
+                QueuedWork {
+                    work: Work::Submission,
+                    id: first.id.clone()
+                }
+            ))
+        );
+        assert_eq!(
+            named.unwrap().1.to_string(),
+            format!("queued submission {}", first.id)
         );
         assert_eq!(queue.named_by_queued(&[number(3)]).unwrap(), None);
+    }
+
+    fn override_record(n: u8) -> OverrideRecord {
+        OverrideRecord {
+            id: format!("{n:02x}").repeat(32),
+            decision: Sha256::of(&[n]),
+            made_at: Timestamp(1_700_000_000),
+            removals: 2,
+            accepted_at: Timestamp(1_700_000_001),
+            promised_version: 4,
+            state: State::Queued,
+            version: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_queued_override_is_counted_found_by_its_identifiers_and_decision_and_settled_with_submissions(
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let decided = override_record(7);
+        let submitted = record(1, 5);
+        {
+            let mut queue = Queue::open(&dir).unwrap();
+            queue.insert(&submitted, b"s", &[number(1)]).unwrap();
+            queue
+                .insert_override(&decided, b"o", &[number(2), number(3)])
+                .unwrap();
+        }
+        // Counted with the submissions: a plain publish refuses while it waits.
+        assert_eq!(queued(&dir).unwrap(), 2);
+        let mut queue = Queue::open(&dir).unwrap();
+        assert_eq!(
+            queue.get_override(&decided.id).unwrap(),
+            Some(decided.clone())
+        );
+        assert_eq!(queue.get_override(&submitted.id).unwrap(), None);
+        let (_, work) = queue.named_by_queued(&[number(3)]).unwrap().unwrap();
+        assert_eq!(work.to_string(), format!("queued override {}", decided.id));
+        assert_eq!(
+            queue.queued_decision(&decided.decision).unwrap(),
+            Some(decided.id.clone())
+        );
+        assert_eq!(
+            queue.queued_overrides().unwrap(),
+            vec![QueuedOverride {
+                id: decided.id.clone(),
+                bytes: b"o".to_vec(),
+                decision: decided.decision,
+            }]
+        );
+
+        queue
+            .settle(&[decided.id.clone(), submitted.id.clone()], 9, &[])
+            .unwrap();
+        assert_eq!(queue.queued_count().unwrap(), 0);
+        assert_eq!(
+            queue.named_by_queued(&[number(2), number(1)]).unwrap(),
+            None
+        );
+        assert_eq!(queue.queued_decision(&decided.decision).unwrap(), None);
+        let settled = queue.get_override(&decided.id).unwrap().unwrap();
+        assert_eq!(
+            (settled.state, settled.version),
+            (State::Published, Some(9))
+        );
+        assert_eq!(queue.get(&submitted.id).unwrap().unwrap().version, Some(9));
+    }
+
+    #[test]
+    fn a_queue_file_made_before_overrides_opens_and_takes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let submitted = record(1, 5);
+        {
+            let mut queue = Queue::open(&dir).unwrap();
+            queue.insert(&submitted, b"s", &[number(1)]).unwrap();
+            queue.conn.execute_batch("DROP TABLE overrides").unwrap();
+        }
+        let mut queue = Queue::open(&dir).unwrap();
+        assert_eq!(queue.get(&submitted.id).unwrap(), Some(submitted));
+        queue
+            .insert_override(&override_record(2), b"o", &[number(2)])
+            .unwrap();
+        assert_eq!(queue.queued_count().unwrap(), 2);
     }
 }

@@ -11,7 +11,9 @@
 
 use std::path::Path;
 
-use blocklist_core::document::{AgencyEntry, DocType, FileRef, Registry, TrustRoot, Version};
+use blocklist_core::document::{
+    AgencyEntry, DocType, FileRef, Manifest, Registry, TrustRoot, Version,
+};
 use blocklist_core::verify::{read_unverified, Verified, Verifier};
 use blocklist_core::{Agency, Kind, PublicKey, Signer as _, Timestamp};
 
@@ -119,7 +121,7 @@ pub enum AgencyChange {
         id: Agency,
         /// The key to revoke; `None`: the agency itself.
         key: Option<PublicKey>,
-        /// From when (`None`: the new registry's `issued_at`, now). Never
+        /// From when (`None`: the new registry's `issued_at`). Never
         /// before that: a revocation does not reach back (AR5).
         at: Option<Timestamp>,
     },
@@ -140,6 +142,12 @@ pub fn change(
     let registries = Registries::scan(&dir, &root)?;
     let current = registries.current();
     let mut agencies = current.map_or_else(Vec::new, |r| r.agencies().to_vec());
+    // Never before the version it follows (AR4), whose own date may lie a
+    // second ahead (see `first_issue`).
+    let issued_at = match current {
+        None => first_issue(&dir, now)?,
+        Some(previous) => Timestamp(now.0.max(previous.issued_at.0)),
+    };
     let usage = |e: blocklist_core::document::EncodeError| CentreError::usage(e.to_string());
     let find = |agencies: &[AgencyEntry], id: &Agency| -> Result<usize, CentreError> {
         agencies
@@ -171,7 +179,7 @@ pub fn change(
         }
         AgencyChange::Revoke { id, key, at } => {
             let index = find(&agencies, id)?;
-            let at = at.unwrap_or(now);
+            let at = at.unwrap_or(issued_at);
             match key {
                 Some(key) => agencies[index].revoke_key(&key.id(), at),
                 None => agencies[index].revoke(at),
@@ -181,7 +189,7 @@ pub fn change(
     }
     let list = root.root().list.clone();
     let version = current.map_or(Version::FIRST, |r| r.version.next());
-    let next = Registry::new(list, version, now, agencies, vec![]).map_err(usage)?;
+    let next = Registry::new(list, version, issued_at, agencies, vec![]).map_err(usage)?;
     let signers: Vec<&CentreKey> = signers.iter().collect();
     let bytes = sign_checked(&next, root.root(), &signers)?;
     // Checked as every client will check it: this is where a change that
@@ -195,6 +203,22 @@ pub fn change(
         })?;
     let file = dir.write_document(&lock, DocType::Registry, version, &bytes)?;
     Ok(file.path(DocType::Registry))
+}
+
+/// When registry version 1 is issued: agencies are principals from then
+/// (W1), so it comes after every listing published so far, even one made in
+/// the same second as `now` (the newest manifest is dated no earlier than
+/// the newest listing): a label listing made before the registry is never
+/// taken for an agency's, which would need its signature.
+fn first_issue(dir: &PublishDir, now: Timestamp) -> Result<Timestamp, CentreError> {
+    let Some(bytes) = dir.read_manifest()? else {
+        return Ok(now);
+    };
+    let manifest: Manifest = read_unverified(&bytes).map_err(|source| CentreError::Verify {
+        file: dir.name("manifest"),
+        source,
+    })?;
+    Ok(Timestamp(now.0.max(manifest.issued_at.0.saturating_add(1))))
 }
 
 /// The newest registry of a publish directory (`None`: no agency registered yet).

@@ -117,8 +117,7 @@ impl Readers {
         };
         store.begin_read()?;
         let out = read(&store);
-        store.end_read();
-        if out.is_ok() {
+        if store.end_read() && out.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < MAX_IDLE_READERS {
                 idle.push(store);

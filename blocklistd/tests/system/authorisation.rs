@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use blocklist_core::document::{
-    CarriedSubmission, Delta, Document, FileRef, ListingRef, Manifest, Op, Override, RemovalReason,
-    Snapshot, Submission,
+    CarriedSubmission, Delta, DocType, Document, FileRef, ListState, ListingRef, Manifest, Op,
+    Override, RemovalReason, Snapshot, Submission,
 };
 use blocklist_core::verify::read_unverified;
 use blocklist_core::{Entry, Sha256, Timestamp};
@@ -83,6 +83,39 @@ impl Forger<'_> {
             sha256,
             size: bytes.len() as u64,
         });
+        record_in_log(&self.dir, &mut next, &self.centre.publish_key);
+        std::fs::write(&manifest_path, next.sign(&[&key]).unwrap()).unwrap();
+    }
+
+    /// Signs a snapshot of the next version: the newest snapshot listed
+    /// with `extra` added, and lists it in a new manifest as the base.
+    fn forge_snapshot(&self, extra: Entry) {
+        let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
+        let manifest_path = self.dir.join("manifest");
+        let manifest: Manifest = read_unverified(&std::fs::read(&manifest_path).unwrap()).unwrap();
+        let newest = manifest.snapshots.last().expect("a snapshot is listed");
+        let honest = std::fs::read(self.dir.join(newest.path(DocType::Snapshot))).unwrap();
+        let mut snapshot: Snapshot = read_unverified(&honest).unwrap();
+        let now = Timestamp::now();
+        let version = manifest.version.next();
+        snapshot.entries.push(extra);
+        snapshot.state = ListState::of(&snapshot.entries);
+        snapshot.version = version;
+        snapshot.created_at = now;
+        let bytes = snapshot.sign(&[&key]).unwrap();
+        let file = FileRef {
+            version,
+            sha256: Sha256::of(&bytes),
+            size: bytes.len() as u64,
+        };
+        std::fs::write(self.dir.join(file.path(DocType::Snapshot)), &bytes).unwrap();
+        let mut next = manifest;
+        next.serial += 1;
+        next.version = version;
+        next.state = snapshot.state;
+        next.issued_at = now;
+        next.expires_at = Timestamp(now.0 + 86_400);
+        next.snapshots.push(file);
         record_in_log(&self.dir, &mut next, &self.centre.publish_key);
         std::fs::write(&manifest_path, next.sign(&[&key]).unwrap()).unwrap();
     }
@@ -281,6 +314,77 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
     assert_eq!(
         snapshot.sequences.values().copied().collect::<Vec<_>>(),
         [listing_sequence.get()]
+    );
+}
+
+#[test]
+fn a_snapshot_a_centre_forges_in_an_agencys_name_is_refused_by_a_daemon_starting_from_it() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let (_, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    // The snapshot carries th-aoc's submission, the origin of its listing.
+    let snapshot: Snapshot =
+        read_unverified(&std::fs::read(&centre.files("snapshots")[0]).unwrap()).unwrap();
+    let delta1: Delta =
+        read_unverified(&std::fs::read(&centre.files("deltas")[0]).unwrap()).unwrap();
+    assert_eq!(snapshot.origins.len(), 1);
+    assert_eq!(snapshot.origins[0].submission, delta1.submissions[0]);
+    let shown = ok(&["inspect", s(&centre.files("snapshots")[0])]);
+    assert!(
+        shown.contains("origin: version 1 ") && shown.contains("agency=th-aoc"),
+        "{shown}"
+    );
+
+    // A daemon that starts from the honest snapshot traces the listing.
+    let site = Site::new();
+    let honest = Server::start(&centre.dir);
+    let daemon = site.start(&polling(&centre.first_root(), &[&honest.url]));
+    daemon.wait_version(1);
+    assert!(daemon.listed("number", "081-234-5678"));
+    assert!(daemon.stop());
+
+    // The forger's snapshot lists a number in th-aoc's name that th-aoc
+    // never submitted: a daemon that starts from it refuses it, and holds
+    // no version.
+    let forger = Forger {
+        centre: &centre,
+        dir: centre.tmp.path().join("forged"),
+    };
+    copy_dir(&centre.dir, &forger.dir);
+    let mut forged = snapshot.entries[0].clone();
+    forged.id =
+        blocklist_core::Identifier::from_canonical(blocklist_core::Kind::Number, "+66812349999")
+            .unwrap();
+    forger.forge_snapshot(forged);
+    let server = Server::start(&forger.dir);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&server.url]));
+    let expected = "lists number +66812349999 under agency th-aoc since ";
+    let status = daemon.wait_status(expected, |s| {
+        s["last_error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(expected) && m.contains("(W8)"))
+    });
+    assert!(status["version"].is_null(), "{status:#}");
+    assert!(daemon.stop());
+    // An auditor's `blocklist verify` of the forged directory says the same.
+    let audit = fails(&["verify", s(&forger.dir), "--root", s(&centre.first_root())]);
+    assert!(audit.contains(expected), "{audit}");
+
+    // A centre store that lost its origins (one made before it kept them)
+    // refuses to write a snapshot the daemons would refuse.
+    let more = centre.input("more.txt", b"scam.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&more)]));
+    rusqlite::Connection::open(centre.dir.join(".centre/state.db"))
+        .unwrap()
+        .execute("DELETE FROM listing_origins", [])
+        .unwrap();
+    let refused = fails(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    assert!(
+        refused.contains("lists number:+66812345678 under agency th-aoc since")
+            && refused.contains("holds no submission of that agency adding it"),
+        "{refused}"
     );
 }
 

@@ -3,6 +3,9 @@
 //! acknowledgement that verifies; the queue published on the cadence, at
 //! once for urgent ones, after a SIGKILL and restart, to a daemon following
 //! the same server; refusals that apply nothing; an idle service asleep.
+//! Overrides POSTed and dropped: published at once with the queue, shown by
+//! the daemon; refused while a queued submission names their listing, when
+//! not signed by override keys, and when replayed.
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -11,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::daemon::{polling, Site};
+use crate::overrides::{appeal_board, override_args, seat_board};
 use crate::submissions::{
     aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers,
     manifest_version, submit,
@@ -63,8 +67,13 @@ impl Intake {
 
     /// POSTs the submission file, returning the status, `Location` and body.
     fn post(&self, file: &Path) -> (u16, Option<String>, Vec<u8>) {
+        self.post_to("/v1/submissions", file)
+    }
+
+    /// POSTs `file` to `path`, returning the status, `Location` and body.
+    fn post_to(&self, path: &str, file: &Path) -> (u16, Option<String>, Vec<u8>) {
         let response = reqwest::blocking::Client::new()
-            .post(format!("{}/v1/submissions", self.url))
+            .post(format!("{}{path}", self.url))
             .body(std::fs::read(file).unwrap())
             .send()
             .unwrap();
@@ -160,6 +169,14 @@ fn queued_then_killed() -> (Centre, PathBuf, String, Vec<u8>) {
 /// Polls until `done` holds (at most 30 s).
 fn wait_for(what: &str, intake: &Intake, done: impl Fn() -> bool) {
     wait_until(what, || intake.log_text(), done);
+}
+
+/// Copies `file` into the drop folder `inbox` as `name`, written under a
+/// temporary name and renamed in: never judged half-written.
+fn deliver(inbox: &Path, file: &Path, name: &str) {
+    let tmp = inbox.join(format!("{name}.tmp"));
+    std::fs::copy(file, &tmp).unwrap();
+    std::fs::rename(&tmp, inbox.join(name)).unwrap();
 }
 
 #[test]
@@ -317,7 +334,7 @@ fn a_queued_submission_survives_sigkill_a_plain_publish_is_refused_and_the_resta
     let err =
         fails(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&other)]));
     assert!(
-        err.contains("1 submission(s) accepted by the intake service wait in")
+        err.contains("1 submission(s) or override(s) accepted by the intake service wait in")
             && err.contains("only the service publishes it")
             && err.contains("nothing published"),
         "{err}"
@@ -388,13 +405,7 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
         &numbers,
         "scam_call",
     );
-    // Written under a temporary name, renamed in: never judged half-written.
-    let deliver = |file: &Path, name: &str| {
-        let tmp = inbox.join(format!("{name}.tmp"));
-        std::fs::copy(file, &tmp).unwrap();
-        std::fs::rename(&tmp, inbox.join(name)).unwrap();
-    };
-    deliver(&listing, "2026-12-05.submission");
+    deliver(&inbox, &listing, "2026-12-05.submission");
     let ack = inbox.join("2026-12-05.ack");
     wait_for("the acknowledgement", &intake, || ack.exists());
     wait_for("the submission moved to accepted/", &intake, || {
@@ -413,7 +424,7 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
     });
 
     let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
-    deliver(&removal, "dsi.submission");
+    deliver(&inbox, &removal, "dsi.submission");
     let error = inbox.join("refused/dsi.error");
     wait_for("the refusal", &intake, || {
         error.exists() && inbox.join("refused/dsi.submission").exists()
@@ -425,6 +436,347 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
     );
     assert!(!inbox.join("dsi.ack").exists());
     assert_eq!(manifest_version(&centre), "1");
+}
+
+/// A centre whose number 081 234 5678 th-aoc lists (version 1), whose root
+/// gives an appeal board 2 of 3 override keys, with the board's decision to
+/// remove that listing (signed by judges a and b): the centre, th-aoc's key
+/// and number file, the board's key files, and the override file.
+fn board_overrides_aocs_number() -> (Centre, PathBuf, PathBuf, [PathBuf; 3], PathBuf) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let board = appeal_board(&centre);
+    seat_board(&centre, &board);
+    let decision = centre.tmp.path().join("appeal-114.override");
+    ok(&override_args(&centre, &decision, &[&board[0], &board[1]]));
+    (centre, aoc_key, numbers, board, decision)
+}
+
+/// The decision in `decision`, signed again by `keys`: other bytes, the
+/// same decision.
+fn resigned(centre: &Centre, decision: &Path, keys: &[&Path], name: &str) -> PathBuf {
+    use blocklist_core::document::{envelope, Document as _, Override};
+    let bytes = std::fs::read(decision).unwrap();
+    let doc = Override::decode_payload(envelope::parse(&bytes).unwrap().payload).unwrap();
+    let keys: Vec<_> = keys
+        .iter()
+        .map(|k| blocklistd::centre::keyfile::read_secret(k).unwrap())
+        .collect();
+    let signers: Vec<_> = keys.iter().collect();
+    centre.input(name, &doc.sign(&signers).unwrap())
+}
+
+/// The JSON body of an answer.
+fn json_of(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+#[test]
+fn a_posted_override_is_refused_while_a_queued_submission_names_its_listing_then_published_at_once_with_the_queue_and_shown_by_the_daemon(
+) {
+    let (centre, aoc_key, numbers, board, decision) = board_overrides_aocs_number();
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let queue = || {
+        blocklistd::centre::queue::queued(
+            &blocklistd::centre::PublishDir::open(&centre.dir).unwrap(),
+        )
+        .unwrap()
+    };
+
+    // Signed by the publish key, which is no override key: refused naming
+    // the rule, nothing queued.
+    let forged = resigned(
+        &centre,
+        &decision,
+        &[&centre.publish_key],
+        "forged.override",
+    );
+    let (status, location, body) = intake.post_to("/v1/overrides", &forged);
+    let error = json_of(&body)["error"].as_str().unwrap().to_owned();
+    assert_eq!((status, location), (422, None), "{error}");
+    assert!(
+        error.contains("which is not a override key of trust root 2")
+            && error.contains("refused by OV1")
+            && error.contains("nothing of it applied"),
+        "{error}"
+    );
+    let id = blocklist_core::Sha256::of(&std::fs::read(&forged).unwrap()).to_string();
+    assert_eq!(intake.get(&format!("/v1/overrides/{id}")).0, 404);
+    assert_eq!(queue(), 0);
+
+    // th-aoc's change of its listing waits for the hourly cadence; the
+    // override naming that listing is refused while it waits (W3).
+    let update = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-2.submission",
+        &numbers,
+        "fraud",
+    );
+    let (status, update_location, _) = intake.post(&update);
+    assert_eq!(status, 202);
+    let update_location = update_location.unwrap();
+    let update_id = update_location.rsplit('/').next().unwrap();
+    let (status, _, body) = intake.post_to("/v1/overrides", &decision);
+    let error = json_of(&body)["error"].as_str().unwrap().to_owned();
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error.contains(&format!(
+            "number:+66812345678 is also named by queued submission {update_id}, not published yet"
+        )) && error.contains("nothing of it applied"),
+        "{error}"
+    );
+    assert_eq!(queue(), 1);
+    // Nor may the operator publish it: the message points to the service.
+    let refused = fails(&centre.publish_args(&["--override", s(&decision)]));
+    assert!(
+        refused.contains("1 submission(s) or override(s) accepted by the intake service wait in")
+            && refused.contains("POST it to /v1/overrides, or drop it in the intake folder"),
+        "{refused}"
+    );
+
+    // An urgent submission publishes the queue (version 2); another
+    // listing then waits for the cadence (version 3 promised).
+    let domains = centre.input(
+        "domains.txt",
+        b"urgent-scam.example
+",
+    );
+    let urgent = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-urgent.submission",
+        &[
+            "--kind",
+            "domain",
+            "--reason",
+            "phishing",
+            "--urgent",
+            s(&domains),
+        ],
+    );
+    assert_eq!(intake.post(&urgent).0, 202);
+    assert_eq!(
+        intake.wait_state(&update_location, "published")["version"],
+        2
+    );
+    let other = centre.input(
+        "other.txt",
+        b"0812345679
+",
+    );
+    let waiting = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-3.submission",
+        &other,
+        "scam_call",
+    );
+    let (status, waiting_location, _) = intake.post(&waiting);
+    assert_eq!(status, 202);
+
+    // The override now: accepted, promised the next version, and published
+    // at once (a decision already made), with the queued listing.
+    let (status, location, body) = intake.post_to("/v1/overrides", &decision);
+    let accepted = json_of(&body);
+    assert_eq!(status, 202, "{accepted}");
+    let location = location.expect("a Location header");
+    let id = blocklist_core::Sha256::of(&std::fs::read(&decision).unwrap()).to_string();
+    assert_eq!(location, format!("/v1/overrides/{id}"));
+    assert_eq!(accepted["promised_version"], 3, "{accepted}");
+    assert_eq!(accepted["removals"], 1, "{accepted}");
+    let published = intake.wait_state(&location, "published");
+    assert_eq!(published["version"], 3, "{published}");
+    let waited = intake.wait_state(&waiting_location.unwrap(), "published");
+    assert_eq!(waited["version"], 3, "{waited}");
+    let delta = ok(&["inspect", s(centre.files("deltas").last().unwrap())]);
+    assert!(
+        delta.contains("carried override:") && delta.contains("carried submission:"),
+        "{delta}"
+    );
+    let log = intake.log_text();
+    assert!(
+        log.contains("override accepted") && log.contains("override published"),
+        "{log}"
+    );
+
+    // Sent again: the same bytes answer where it stands; the same decision
+    // signed by other judges is a replay.
+    let (status, _, body) = intake.post_to("/v1/overrides", &decision);
+    assert_eq!(
+        (status, &json_of(&body)["state"]),
+        (200, &Value::from("published"))
+    );
+    let again = resigned(
+        &centre,
+        &decision,
+        &[&board[1], &board[2]],
+        "again.override",
+    );
+    let (status, _, body) = intake.post_to("/v1/overrides", &again);
+    let error = json_of(&body)["error"].as_str().unwrap().to_owned();
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error.contains("the same decision was applied in version 3") && error.contains("(W7)"),
+        "{error}"
+    );
+    assert_eq!(queue(), 0);
+
+    // A daemon following the service shows the removal as the board's.
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&intake.url]));
+    daemon.wait_version(3);
+    assert!(!daemon.listed("number", "081-234-5678"));
+    assert!(daemon.listed("number", "081-234-5679"));
+    let history = daemon.json("/v1/history?kind=number&value=0812345678");
+    assert_eq!(history["listings"], serde_json::json!([]), "{history:#}");
+    assert_eq!(history["overrides"][0]["version"], 3, "{history:#}");
+    assert_eq!(history["overrides"][0]["agency"], "th-aoc");
+    assert_eq!(
+        history["overrides"][0]["note"],
+        "Appeal 2026/114 upheld by the review board"
+    );
+    assert!(daemon.stop());
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+}
+
+#[test]
+fn a_dropped_override_is_judged_by_its_type_published_at_once_and_a_forged_one_lands_in_refused() {
+    let (centre, _, _, _, decision) = board_overrides_aocs_number();
+    let inbox = centre.tmp.path().join("inbox");
+    let intake = Intake::start(&centre, "3600s", &["--intake-drop", s(&inbox)]);
+
+    // Named as a submission, signed by the publish key: judged as the
+    // override its envelope says it is, and refused naming the rule.
+    let forged = resigned(
+        &centre,
+        &decision,
+        &[&centre.publish_key],
+        "forged.override",
+    );
+    deliver(&inbox, &forged, "forged.submission");
+    let error = inbox.join("refused/forged.error");
+    wait_for("the refusal", &intake, || {
+        error.exists() && inbox.join("refused/forged.submission").exists()
+    });
+    let reason = std::fs::read_to_string(&error).unwrap();
+    assert!(reason.contains("refused by OV1"), "{reason}");
+
+    deliver(&inbox, &decision, "appeal-114.override");
+    let receipt = inbox.join("appeal-114.accepted.json");
+    wait_for("the receipt", &intake, || {
+        receipt.exists() && inbox.join("accepted/appeal-114.override").exists()
+    });
+    let accepted: Value = serde_json::from_slice(&std::fs::read(&receipt).unwrap()).unwrap();
+    assert_eq!(accepted["promised_version"], 2, "{accepted}");
+    // Published at once, though the cadence is an hour.
+    let location = format!("/v1/overrides/{}", accepted["id"].as_str().unwrap());
+    assert_eq!(intake.wait_state(&location, "published")["version"], 2);
+    assert_eq!(manifest_version(&centre), "2");
+    let delta = ok(&["inspect", s(centre.files("deltas").last().unwrap())]);
+    assert!(
+        delta.contains("carried override:") && delta.contains("remove number:+66812345678"),
+        "{delta}"
+    );
+}
+
+#[test]
+fn a_queued_override_refuses_a_submission_naming_its_identifier_and_a_copy_of_its_decision_until_published(
+) {
+    use blocklistd::centre::ingest::ReadContext;
+    use blocklistd::centre::publish::{History, PublishOptions};
+    use blocklistd::centre::service::{self, Offered};
+    let (centre, aoc_key, numbers, board, decision) = board_overrides_aocs_number();
+    // The service in this process, its publisher not running: what it
+    // queues stays queued until the test publishes it.
+    let intake = service::Intake::open(
+        blocklistd::centre::PublishDir::open(&centre.dir).unwrap(),
+        service::IntakeConfig {
+            publish: PublishOptions {
+                keys: vec![
+                    blocklistd::centre::keyfile::read_secret(&centre.publish_key)
+                        .unwrap()
+                        .into(),
+                ],
+                additions: vec![],
+                removals: vec![],
+                submissions: vec![],
+                overrides: vec![],
+                by: Default::default(),
+                context: ReadContext {
+                    defaults: Default::default(),
+                    rules: Default::default(),
+                    now: blocklist_core::Timestamp::now(),
+                    csv: Default::default(),
+                },
+                skip_invalid: false,
+                snapshot_every: std::num::NonZeroU64::MAX,
+                manifest_lifetime: Duration::from_secs(86_400),
+                history: History::default(),
+            },
+            publish_every: Duration::from_secs(3600),
+            max_submission_bytes: service::DEFAULT_MAX_SUBMISSION_BYTES,
+        },
+    )
+    .unwrap();
+    let Offered::Accepted(queued) = intake
+        .offer_override(std::fs::read(&decision).unwrap(), "appeal-114.override")
+        .unwrap()
+    else {
+        panic!("a new override is accepted")
+    };
+
+    let update = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-2.submission",
+        &numbers,
+        "fraud",
+    );
+    let refused = intake
+        .offer(std::fs::read(&update).unwrap(), "aoc-2.submission")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!(
+            "number:+66812345678 is also named by queued override {}, not published yet",
+            queued.id
+        )),
+        "{refused}"
+    );
+    let copy = resigned(&centre, &decision, &[&board[1], &board[2]], "copy.override");
+    let refused = intake
+        .offer_override(std::fs::read(&copy).unwrap(), "copy.override")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!(
+            "the same decision is queued as override {}",
+            queued.id
+        )),
+        "{refused}"
+    );
+
+    assert_eq!(intake.publish_queue().unwrap(), 0);
+    let published = intake.override_status(&queued.id).unwrap().unwrap();
+    assert_eq!(
+        (published.state, published.version),
+        (
+            blocklistd::centre::queue::State::Published,
+            Some(queued.promised_version)
+        )
+    );
+    // Published, the override's listing is gone: th-aoc may list the number anew.
+    assert!(matches!(
+        intake.offer(std::fs::read(&update).unwrap(), "aoc-2.submission"),
+        Ok(Offered::Accepted(_))
+    ));
 }
 
 /// CPU time (user + system, in clock ticks) of process `pid`.

@@ -67,6 +67,13 @@ fn a_release_before_overrides_upgrades_and_its_labels_become_legacy_listings() {
     // The operator's first command after the upgrade: a fresh manifest.
     ok(&["refresh", s(&old.dir), "--key", s(&publish_key)]);
     ok(&["verify", s(&old.dir), "--root", s(&old.root())]);
+    // The release's files are of document format 1, still read; what
+    // today's centre writes is of format 2 (FORMAT.md, "Envelope").
+    let format = |path: &Path| std::fs::read(path).unwrap()[4];
+    for delta in std::fs::read_dir(old.dir.join("deltas")).unwrap() {
+        assert_eq!(format(&delta.unwrap().path()), 1);
+    }
+    assert_eq!(format(&old.dir.join("manifest")), 2);
     let server = Server::start(&old.dir);
     // The replica the old daemon left, taken up as it is.
     let daemon = site.start(&polling(&old.root(), &[&server.url]));

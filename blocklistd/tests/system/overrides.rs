@@ -13,7 +13,7 @@ use crate::submissions::{
 use crate::support::{fails, ok, s, Centre, Server};
 
 /// Three override keys (judge-a, -b, -c), their secret files.
-fn appeal_board(centre: &Centre) -> [PathBuf; 3] {
+pub fn appeal_board(centre: &Centre) -> [PathBuf; 3] {
     ["judge-a", "judge-b", "judge-c"].map(|name| {
         let prefix = centre.tmp.path().join(name);
         ok(&["keygen", s(&prefix)]);
@@ -21,8 +21,26 @@ fn appeal_board(centre: &Centre) -> [PathBuf; 3] {
     })
 }
 
+/// The root keys give `board` 2 of 3 override keys (the next root), and a
+/// refresh lists it; returns the board's public key files.
+pub fn seat_board(centre: &Centre, board: &[PathBuf; 3]) -> Vec<PathBuf> {
+    let mut rotate = vec!["rotate", s(&centre.dir), "--sign-with", s(&centre.root_key)];
+    let publics: Vec<PathBuf> = board.iter().map(|k| k.with_extension("pub")).collect();
+    for public in &publics {
+        rotate.extend(["--add-override-key", s(public)]);
+    }
+    rotate.extend(["--override-threshold", "2"]);
+    ok(&rotate);
+    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    publics
+}
+
 /// `blocklist override` of th-aoc's number, to `decision`, signed by `signers`.
-fn override_args<'a>(centre: &'a Centre, decision: &'a Path, signers: &[&'a Path]) -> Vec<&'a str> {
+pub fn override_args<'a>(
+    centre: &'a Centre,
+    decision: &'a Path,
+    signers: &[&'a Path],
+) -> Vec<&'a str> {
     let mut args = vec![
         "override",
         s(&centre.dir),
@@ -64,14 +82,7 @@ fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
     assert!(none.contains("names no override keys"), "{none}");
 
     // The root keys give the board 2 of 3 override keys.
-    let mut rotate = vec!["rotate", s(&centre.dir), "--sign-with", s(&centre.root_key)];
-    let publics: Vec<PathBuf> = board.iter().map(|k| k.with_extension("pub")).collect();
-    for public in &publics {
-        rotate.extend(["--add-override-key", s(public)]);
-    }
-    rotate.extend(["--override-threshold", "2"]);
-    ok(&rotate);
-    ok(&["refresh", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    let publics = seat_board(&centre, &board);
     let root = ok(&["inspect", s(&centre.files("roots")[1])]);
     assert!(root.contains("override keys: 2 of 3"), "{root}");
 

@@ -540,6 +540,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
     override_cases(c, root1, &held1);
     snapshot_sequences(c);
     snapshot_past_overrides(c);
+    snapshot_origins(c, &held1, &aoc1);
     two_agency_cases(c, &held1);
 }
 
@@ -850,6 +851,7 @@ fn empty_snapshot() -> Snapshot {
         state: ListState::default(),
         sequences: BTreeMap::new(),
         overrides: vec![],
+        origins: vec![],
         extensions: vec![],
     }
 }
@@ -922,6 +924,148 @@ fn snapshot_sequences(c: &mut Cases) {
         &check,
         "!Malformed.Invalid",
         &seal(DocType::Snapshot, &with_sequences(&[]), &[&publish]),
+    );
+}
+
+/// Snapshot extension tag 3 (W8): version 1 as a snapshot, th-aoc's three
+/// listings with the submission they come from, checked by a reader that
+/// holds the agency registry (`snapshot-registered ROOTS REGISTRY`); and
+/// what W8 refuses.
+fn snapshot_origins(c: &mut Cases, held1: &[Entry], aoc1: &CarriedSubmission) {
+    #[derive(serde::Serialize)]
+    struct WireOrigin {
+        version: u64,
+        accepted_at: u64,
+        file: Vec<u8>,
+    }
+    #[derive(serde::Serialize)]
+    struct WireSequence {
+        key: [u8; 32],
+        sequence: u64,
+    }
+    let (r1, publish) = ("valid/root-1.root", key(2));
+    let aoc_key = key(7).public_key().id();
+    let origin = |carried: &CarriedSubmission| Origin {
+        version: Version::FIRST,
+        submission: carried.clone(),
+    };
+    let of = |entries: Vec<Entry>, sequence: Option<u64>, origins: Vec<Origin>| Snapshot {
+        state: ListState::of(&entries),
+        entries,
+        sequences: sequence.map(|s| (aoc_key, s)).into_iter().collect(),
+        origins,
+        ..empty_snapshot()
+    };
+    let sequence = T0 * 1_000_000 + 1;
+    let traced = of(held1.to_vec(), Some(sequence), vec![origin(aoc1)]);
+    let payload = traced.encode_payload().unwrap();
+    let mut expected = of(held1.to_vec(), None, vec![]).encode_payload().unwrap();
+    assert_eq!(expected.pop(), Some(0), "no extensions");
+    expected.extend(encode(&vec![
+        wire::Extension {
+            tag: SEQUENCES_EXTENSION,
+            data: encode(&vec![WireSequence {
+                key: aoc_key.0,
+                sequence,
+            }]),
+        },
+        wire::Extension {
+            tag: ORIGINS_EXTENSION,
+            data: encode(&vec![WireOrigin {
+                version: 1,
+                accepted_at: aoc1.accepted_at.0,
+                file: aoc1.file.clone(),
+            }]),
+        },
+    ]));
+    assert_eq!(expected, payload, "FORMAT.md's snapshot extension tag 3");
+    let registered = format!("snapshot-registered {r1} {REGISTRY}");
+    let sealed = |snapshot: &Snapshot| snapshot.sign(&[&publish]).unwrap();
+    let file = "valid/snapshot-1-origins.snapshot";
+    c.add("W8", file, &registered, "ok", &sealed(&traced));
+    c.add(
+        "W8",
+        file,
+        &format!("snapshot {r1} 0"),
+        "!Authority.OriginsWithoutRegistry",
+        &sealed(&traced),
+    );
+    c.add(
+        "W8",
+        "authority/snapshot-without-origins.snapshot",
+        &registered,
+        "!Authority.Untraced",
+        &sealed(&of(held1.to_vec(), Some(sequence), vec![])),
+    );
+    let mut changed = held1.to_vec();
+    changed[0].meta.reason = Reason::FRAUD;
+    c.add(
+        "W8",
+        "authority/snapshot-entry-not-as-asked.snapshot",
+        &registered,
+        "!Authority.NotAsAsked",
+        &sealed(&of(changed, Some(sequence), vec![origin(aoc1)])),
+    );
+    let mut backdated = held1.to_vec();
+    backdated[0].meta.listed_at = Timestamp(T0 - 120);
+    c.add(
+        "W8",
+        "authority/snapshot-listing-backdated.snapshot",
+        &registered,
+        "!Authority.Untraced",
+        &sealed(&of(backdated, Some(sequence), vec![origin(aoc1)])),
+    );
+    c.add(
+        "W8",
+        "authority/snapshot-origin-after-sequence.snapshot",
+        &registered,
+        "!Authority.OriginAfterSequence",
+        &sealed(&of(held1.to_vec(), None, vec![origin(aoc1)])),
+    );
+    let mut changed = aoc1.clone();
+    changed.file[envelope::HEADER_LEN + 3] ^= 1;
+    c.add(
+        "W8",
+        "authority/snapshot-origin-payload-byte-changed.snapshot",
+        &registered,
+        "!Authority.Origin.BadSignature",
+        &sealed(&of(held1.to_vec(), Some(sequence), vec![origin(&changed)])),
+    );
+    // Two origins, written in the wrong order: refused as malformed.
+    let mut second = aoc1.clone();
+    second.accepted_at = Timestamp(T0 - 30);
+    let mut both = [origin(aoc1), origin(&second)];
+    both.sort_by_key(|o| Sha256::of(&o.submission.file));
+    let mut reversed = of(held1.to_vec(), None, vec![]).encode_payload().unwrap();
+    assert_eq!(reversed.pop(), Some(0), "no extensions");
+    let wire: Vec<WireOrigin> = both
+        .iter()
+        .rev()
+        .map(|o| WireOrigin {
+            version: 1,
+            accepted_at: o.submission.accepted_at.0,
+            file: o.submission.file.clone(),
+        })
+        .collect();
+    reversed.extend(encode(&vec![
+        wire::Extension {
+            tag: SEQUENCES_EXTENSION,
+            data: encode(&vec![WireSequence {
+                key: aoc_key.0,
+                sequence,
+            }]),
+        },
+        wire::Extension {
+            tag: ORIGINS_EXTENSION,
+            data: encode(&wire),
+        },
+    ]));
+    c.add(
+        "W8",
+        "payload/snapshot-origins-not-ascending.snapshot",
+        &registered,
+        "!Malformed.Invalid",
+        &seal(DocType::Snapshot, &reversed, &[&publish]),
     );
 }
 
@@ -1019,6 +1163,9 @@ pub(super) fn refusal(error: &AuthorityError) -> String {
             format!("Refused.{}", variant_of(&format!("{source:?}")))
         }
         AuthorityError::Override { source, .. } => format!("Override.{}", verify_refusal(source)),
+        AuthorityError::Origin { source, .. } => {
+            format!("Origin.{}", submissions::refusal(source))
+        }
         other => variant_of(&format!("{other:?}")).to_owned(),
     }
 }

@@ -1,19 +1,23 @@
 //! The intake service's drop folder (`--intake-drop FOLDER`), for agencies
-//! without a network path: each `NAME.submission` file at the top of the
-//! folder is judged exactly as a `POST /v1/submissions` is.
+//! and override key holders without a network path: each `NAME.submission`
+//! or `NAME.override` file at the top of the folder is judged exactly as a
+//! `POST /v1/submissions` or `POST /v1/overrides` is, as the document type
+//! in its envelope says (not its name).
 //!
-//! - accepted (or accepted before: the same bytes): the signed
-//!   acknowledgement is written as `NAME.ack` beside it (atomically), then
-//!   the submission is moved to `accepted/`;
-//! - refused: the submission is moved to `refused/`, with `NAME.error`
-//!   holding the message (the rule and the operation);
+//! - accepted (or accepted before: the same bytes): the receipt is written
+//!   beside it (atomically), then the file is moved to `accepted/`: for a
+//!   submission the signed acknowledgement, `NAME.ack`; for an override,
+//!   which gets none, its standing as `GET /v1/overrides/{id}` answers it,
+//!   `NAME.accepted.json` (the version that will carry it);
+//! - refused: the file is moved to `refused/`, with `NAME.error` holding
+//!   the message (the rule and the operation or listing);
 //! - the centre unable to judge now (no registry yet, a disk error): left
 //!   in place, and tried again at the next look.
 //!
-//! Only names ending in `.submission` are read, and never one starting with
-//! a dot: a file is written under another name (`NAME.submission.tmp`,
-//! `.NAME.submission`) and renamed when complete, so a partial file is
-//! never judged. The folder is looked at when the watcher reports a file
+//! Only names ending in `.submission` or `.override` are read, and never one
+//! starting with a dot: a file is written under another name
+//! (`NAME.submission.tmp`, `.NAME.override`) and renamed when complete, so
+//! a partial file is never judged. The folder is looked at when the watcher reports a file
 //! created, written or moved in ([`crate::folder_watch`]), and every
 //! [`RESCAN`] in case an event was missed.
 
@@ -22,10 +26,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blocklist_core::atomic_file;
+use blocklist_core::document::envelope::{self, HEADER_LEN};
+use blocklist_core::document::DocType;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
-use crate::centre::service::{stopped, Intake, Offered};
+use crate::centre::overrides::MAX_OVERRIDE_SIZE;
+use crate::centre::service::{routes, stopped, Intake, Offered, OfferedWork};
 use crate::centre::CentreError;
 
 /// Where accepted submissions go, inside the folder.
@@ -34,6 +41,8 @@ pub const ACCEPTED_DIR: &str = "accepted";
 pub const REFUSED_DIR: &str = "refused";
 /// What a submission file's name ends with.
 pub const SUBMISSION_SUFFIX: &str = ".submission";
+/// What an override file's name ends with.
+pub const OVERRIDE_SUFFIX: &str = ".override";
 
 /// How often the folder is looked at without a watcher event: a safety net
 /// for events lost (a network file system, a full event queue), slow
@@ -92,16 +101,24 @@ impl Inbox {
     }
 }
 
-/// Judges every submission file in `folder` once, in name order.
+/// The part of `name` before its suffix, if it is a name the folder reads.
+fn stem(name: &str) -> Option<&str> {
+    if name.starts_with('.') {
+        return None;
+    }
+    [SUBMISSION_SUFFIX, OVERRIDE_SUFFIX]
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix))
+}
+
+/// Judges every submission and override file in `folder` once, in name order.
 pub fn round(intake: &Intake, folder: &Path) -> Result<(), CentreError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(CentreError::io("read", folder))?
         .filter_map(|entry| {
             let entry = entry.ok()?;
             let name = entry.file_name().into_string().ok()?;
-            let wanted = name.ends_with(SUBMISSION_SUFFIX)
-                && !name.starts_with('.')
-                && entry.file_type().ok()?.is_file();
+            let wanted = stem(&name).is_some() && entry.file_type().ok()?.is_file();
             wanted.then(|| entry.path())
         })
         .collect();
@@ -109,7 +126,7 @@ pub fn round(intake: &Intake, folder: &Path) -> Result<(), CentreError> {
     for file in files {
         if let Err(error) = take(intake, folder, &file) {
             // The centre's fault, not the file's: left for the next look.
-            warn!(file = %file.display(), %error, "cannot judge a dropped submission now; left in place");
+            warn!(file = %file.display(), %error, "cannot judge a dropped file now; left in place");
         }
     }
     Ok(())
@@ -121,30 +138,23 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
         .file_name()
         .and_then(|n| n.to_str())
         .expect("round lists UTF-8 names");
-    let stem = name.strip_suffix(SUBMISSION_SUFFIX).unwrap_or(name);
+    let stem = stem(name).expect("round lists only names it reads");
     let shown = file.display().to_string();
-    let len = std::fs::metadata(file)
-        .map_err(CentreError::io("read", file))?
-        .len();
-    let offered = if len > intake.max_submission_bytes() {
-        Err(CentreError::TooLarge {
-            file: shown.clone(),
-            limit: intake.max_submission_bytes(),
-        })
-    } else {
-        let bytes = std::fs::read(file).map_err(CentreError::io("read", file))?;
-        intake.offer(bytes, &shown)
-    };
-    match offered {
-        Ok(Offered::Accepted(record) | Offered::Known(record)) => {
-            // The acknowledgement first: a kill between the two leaves the
-            // file to be offered again, and answered with the same one.
-            atomic_file::write_file_via(folder, &folder.join(format!("{stem}.ack")), &record.ack)?;
-            atomic_file::publish_file(file, &folder.join(ACCEPTED_DIR).join(name))?;
-            Ok(())
+    let offered =
+        read_dropped_file(intake, file, &shown).and_then(|bytes| intake.offer_any(bytes, &shown));
+    let receipt = match offered {
+        Ok(OfferedWork::Submission(Offered::Accepted(record) | Offered::Known(record))) => {
+            (format!("{stem}.ack"), record.ack)
         }
-        Err(refused) if refused.refuses_submission() => {
-            info!(file = %shown, error = %refused, "dropped submission refused");
+        Ok(OfferedWork::Override(Offered::Accepted(record) | Offered::Known(record))) => {
+            let json = routes::override_json(record);
+            (
+                format!("{stem}.accepted.json"),
+                format!("{json:#}\n").into_bytes(),
+            )
+        }
+        Err(refused) if refused.refuses_input() => {
+            info!(file = %shown, error = %refused, "dropped file refused");
             let refused_dir = folder.join(REFUSED_DIR);
             atomic_file::write_file_via(
                 &refused_dir,
@@ -152,8 +162,52 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
                 format!("{refused}\n").as_bytes(),
             )?;
             atomic_file::publish_file(file, &refused_dir.join(name))?;
-            Ok(())
+            return Ok(());
         }
-        Err(failed) => Err(failed),
+        Err(failed) => return Err(failed),
+    };
+    // The receipt first: a kill between the two leaves the file to be
+    // offered again, and answered with the same one.
+    let (receipt_name, receipt) = receipt;
+    atomic_file::write_file_via(folder, &folder.join(receipt_name), &receipt)?;
+    atomic_file::publish_file(file, &folder.join(ACCEPTED_DIR).join(name))?;
+    Ok(())
+}
+
+/// Reads the dropped `file` (called `shown`), refusing it past the cap for
+/// its type: the service's submission cap, or [`MAX_OVERRIDE_SIZE`] for a
+/// file whose envelope header says it is an override. The cap bounds the
+/// read itself, not only the size the file had when it was looked at: a
+/// file still growing is refused, never read whole.
+fn read_dropped_file(intake: &Intake, file: &Path, shown: &str) -> Result<Vec<u8>, CentreError> {
+    use std::io::Read as _;
+    let mut opened = std::fs::File::open(file).map_err(CentreError::io("read", file))?;
+    let mut bytes = Vec::with_capacity(HEADER_LEN);
+    (&mut opened)
+        .take(HEADER_LEN as u64)
+        .read_to_end(&mut bytes)
+        .map_err(CentreError::io("read", file))?;
+    let limit = match envelope::parse_header(&bytes) {
+        Ok(header) if header.doc_type == DocType::Override => MAX_OVERRIDE_SIZE,
+        _ => intake.max_submission_bytes(),
+    };
+    let too_large = || CentreError::TooLarge {
+        file: shown.to_owned(),
+        limit,
+    };
+    let len = opened
+        .metadata()
+        .map_err(CentreError::io("read", file))?
+        .len();
+    if len > limit {
+        return Err(too_large());
     }
+    opened
+        .take(limit + 1 - bytes.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(CentreError::io("read", file))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }

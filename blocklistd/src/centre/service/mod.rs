@@ -1,27 +1,40 @@
 //! The intake service (`blocklist serve DIR --intake`): agencies' signed
-//! submissions taken over HTTP ([`routes`]) and from a drop folder
-//! ([`inbox`]), queued durably ([`crate::centre::queue`]) and published on
-//! the operator's cadence, at once for urgent ones.
+//! submissions and the override keys' signed overrides taken over HTTP
+//! ([`routes`]) and from a drop folder ([`inbox`]), queued durably
+//! ([`crate::centre::queue`]) and published on the operator's cadence, at
+//! once for urgent submissions and for overrides (decisions already made).
 //!
 //! Each submission is judged as it arrives, exactly as `blocklist publish
 //! --submission` judges one ([`Judge`]), against the newest agency registry
 //! and the list as it is, and further against the queue: its sequence must
-//! be above its key's queued ones, and it may name no identifier a queued
-//! submission names (so that each queued submission's judgement against
-//! the list stays exact until it is published). Accepted, it is committed
+//! be above its key's queued ones, and it may name no identifier queued
+//! work (a submission or an override) names (so that each queued
+//! submission's judgement against the list stays exact until it is
+//! published). Accepted, it is committed
 //! to the queue, then answered with the centre's signed acknowledgement
 //! ([`acknowledge`]) promising the next version: the directory's newest
 //! plus one. The promise holds because only the service makes a version
 //! while anything is queued (`blocklist publish` refuses, see
-//! [`PublishedBy`]), and it publishes every queued submission together.
+//! [`PublishedBy`]), and it publishes all queued work together.
 //!
 //! The publisher wakes on a new submission (the cadence starts then), on
-//! an urgent one (at once), and otherwise sleeps. It re-judges each queued
-//! submission at its own acceptance time (a key revoked since then does not
-//! undo it; one revoked from before does) in one publish, which leaves a
-//! refused one out. A publish that fails (a token unplugged) is logged and
+//! an urgent one or an override (at once), and otherwise sleeps. It
+//! re-judges each queued submission at its own acceptance time (a key
+//! revoked since then does not undo it; one revoked from before does), and
+//! each queued override under the newest root, in one publish, which leaves
+//! a refused one out. A publish that fails (a token unplugged) is logged and
 //! retried at the next tick; the queue stays as it was. Whatever is queued
 //! when the service starts is published at once.
+//!
+//! An override is judged as `blocklist publish --override` judges one
+//! ([`overrides::judge`]), and further against the queue: no queued
+//! submission or override may name an identifier it names, nor may a
+//! queued override carry the same decision; a queued submission may name
+//! no identifier a queued override names. So each listing of a version has
+//! one word on it (W3), and each queued piece of work is judged against the
+//! list exactly as the version will find it. Overrides carry no agency or
+//! sequence, so they get no signed acknowledgement: the answer (JSON) says
+//! which version will carry one.
 //!
 //! Acceptances and publishes take turns (under one lock, held by the writer), so the
 //! version promised is the one the next publish makes.
@@ -33,8 +46,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use blocklist_core::document::Version;
-use blocklist_core::{Sha256, Signer, Timestamp};
+use blocklist_core::document::{envelope, DocType, Version};
+use blocklist_core::{Identifier, Sha256, Signer, Timestamp};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
@@ -42,8 +55,9 @@ use tracing::{info, warn};
 
 use crate::centre::acknowledge;
 use crate::centre::intake::{self, Judge, PublishedBy, SubmissionInput};
-use crate::centre::publish::{self, PublishOptions, PublishReport};
-use crate::centre::queue::{Queue, Record, State};
+use crate::centre::overrides::{self, OverrideInput};
+use crate::centre::publish::{self, Current, PublishOptions, PublishReport};
+use crate::centre::queue::{OverrideRecord, Queue, Record, State};
 use crate::centre::{CentreError, PublishDir};
 use crate::serve_dir::ServeConfig;
 
@@ -74,13 +88,23 @@ pub struct IntakeConfig {
     pub max_submission_bytes: u64,
 }
 
-/// What became of a submission offered.
+/// What became of a submission ([`Record`], its acknowledgement included)
+/// or an override ([`OverrideRecord`]) offered.
 #[derive(Debug)]
-pub enum Offered {
-    /// Newly accepted and queued: its record, acknowledgement included.
-    Accepted(Record),
+pub enum Offered<R = Record> {
+    /// Newly accepted and queued: its record.
+    Accepted(R),
     /// Accepted before (the same bytes): its record as it stands.
-    Known(Record),
+    Known(R),
+}
+
+/// Either kind of work offered, as the drop folder takes a file of either.
+#[derive(Debug)]
+pub enum OfferedWork {
+    /// A submission.
+    Submission(Offered<Record>),
+    /// An override.
+    Override(Offered<OverrideRecord>),
 }
 
 /// The running service's state, shared by its HTTP handlers, its drop
@@ -90,7 +114,7 @@ pub struct Intake {
     dir: PublishDir,
     /// Acceptances and publishes take turns under it: an acceptance reads
     /// the newest version and queues its promise of the next one; a publish
-    /// takes every queued submission into that version. It holds the
+    /// takes every queued submission and override into that version. It holds the
     /// queue's writing connection and the publish options.
     writer: Mutex<Writer>,
     /// The queue's reading connection, for status answers while a publish
@@ -98,7 +122,8 @@ pub struct Intake {
     reader: Mutex<Queue>,
     /// Wakes the publisher for a submission queued: the cadence starts.
     queued: Notify,
-    /// Wakes the publisher for an urgent submission: it publishes at once.
+    /// Wakes the publisher for an urgent submission or an override: it
+    /// publishes at once.
     urgent: Notify,
     publish_every: Duration,
     max_submission_bytes: u64,
@@ -142,6 +167,26 @@ impl Intake {
         self.max_submission_bytes
     }
 
+    /// Runs `accept` under the writer and the directory's lock, with the
+    /// directory as it stands and the version the next publish will make;
+    /// work offered again (the same bytes) returns the record `known` finds.
+    fn admit<R>(
+        &self,
+        known: impl FnOnce(&Queue) -> Result<Option<R>, CentreError>,
+        accept: impl FnOnce(&mut Writer, &Current, Version) -> Result<R, CentreError>,
+    ) -> Result<Offered<R>, CentreError> {
+        let mut writer = lock(&self.writer);
+        if let Some(record) = known(&writer.queue)? {
+            return Ok(Offered::Known(record));
+        }
+        let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
+        let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
+        let promised = current.version.map_or(Version::FIRST, Version::next);
+        // Committed under the directory's lock: a `blocklist publish` sees
+        // it queued, and refuses to make the version it is promised.
+        accept(&mut writer, &current, promised).map(Offered::Accepted)
+    }
+
     /// Judges and queues the submission `bytes` (called `shown` in
     /// messages), returning its signed acknowledgement in the record; the
     /// same bytes offered again return the record kept. Refused (the
@@ -149,81 +194,148 @@ impl Intake {
     /// the async threads.
     pub fn offer(&self, bytes: Vec<u8>, shown: &str) -> Result<Offered, CentreError> {
         let id = Sha256::of(&bytes).to_string();
-        let mut writer = lock(&self.writer);
-        if let Some(record) = writer.queue.get(&id)? {
-            return Ok(Offered::Known(record));
-        }
-        let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
-        let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
-        let mut judge = Judge::new(&self.dir, &current.verifier, current.state.store())?;
-        for (key, sequence) in writer.queue.queued_sequences()? {
-            judge.hold(key, sequence);
-        }
-        let input = SubmissionInput {
-            name: shown.to_owned(),
-            bytes,
-            accepted_at: Timestamp::now(),
-        };
-        let judged = judge.judge(&input, current.state.store())?;
-        if let Some((named, other)) = writer.queue.named_by_queued(&judged.ids)? {
-            return Err(CentreError::SubmissionOverlap {
-                file: shown.to_owned(),
-                id: named.to_string(),
-                other: format!("queued submission {other}"),
-            });
-        }
-        let promised = current.version.map_or(Version::FIRST, Version::next);
-        let signers: Vec<&dyn Signer> = writer
-            .publish
-            .keys
-            .iter()
-            .map(|k| k as &dyn Signer)
-            .collect();
-        let submission = &judged.submission;
-        let sequence = std::num::NonZeroU64::new(submission.sequence)
-            .expect("a verified submission's sequence is non-zero");
-        let ack = acknowledge::sign(
-            &current.verifier.root().list,
-            &input.bytes,
-            &submission.agency,
-            sequence,
-            input.accepted_at,
-            promised,
-            &signers,
+        let offered = self.admit(
+            |queue| queue.get(&id),
+            |writer, current, promised| {
+                let mut judge = Judge::new(&self.dir, &current.verifier, current.state.store())?;
+                for (key, sequence) in writer.queue.queued_sequences()? {
+                    judge.hold(key, sequence);
+                }
+                let input = SubmissionInput {
+                    name: shown.to_owned(),
+                    bytes,
+                    accepted_at: Timestamp::now(),
+                };
+                let judged = judge.judge(&input, current.state.store())?;
+                refuse_overlap(&writer.queue, shown, &judged.ids)?;
+                let signers: Vec<&dyn Signer> = writer
+                    .publish
+                    .keys
+                    .iter()
+                    .map(|k| k as &dyn Signer)
+                    .collect();
+                let submission = &judged.submission;
+                let sequence = std::num::NonZeroU64::new(submission.sequence)
+                    .expect("a verified submission's sequence is non-zero");
+                let ack = acknowledge::sign(
+                    &current.verifier.root().list,
+                    &input.bytes,
+                    &submission.agency,
+                    sequence,
+                    input.accepted_at,
+                    promised,
+                    &signers,
+                )?;
+                let record = Record {
+                    id: id.clone(),
+                    agency: submission.agency.to_string(),
+                    key: judged.key,
+                    sequence: submission.sequence,
+                    urgent: submission.urgent,
+                    accepted_at: input.accepted_at,
+                    promised_version: promised.get(),
+                    state: State::Queued,
+                    version: None,
+                    reason: None,
+                    ack,
+                };
+                writer.queue.insert(&record, &input.bytes, &judged.ids)?;
+                Ok(record)
+            },
         )?;
-        let record = Record {
-            id,
-            agency: submission.agency.to_string(),
-            key: judged.key,
-            sequence: submission.sequence,
-            urgent: submission.urgent,
-            accepted_at: input.accepted_at,
-            promised_version: promised.get(),
-            state: State::Queued,
-            version: None,
-            reason: None,
-            ack,
-        };
-        // Committed under the directory's lock: a `blocklist publish` sees
-        // it queued, and refuses to make the version it is promised.
-        writer.queue.insert(&record, &input.bytes, &judged.ids)?;
-        drop(current);
-        drop(dir_lock);
-        drop(writer);
-        info!(
-            id = %record.id,
-            agency = %record.agency,
-            sequence = record.sequence,
-            urgent = record.urgent,
-            promised_version = record.promised_version,
-            "submission accepted"
-        );
-        if record.urgent {
-            self.urgent.notify_one();
-        } else {
-            self.queued.notify_one();
+        if let Offered::Accepted(record) = &offered {
+            info!(
+                id = %record.id,
+                agency = %record.agency,
+                sequence = record.sequence,
+                urgent = record.urgent,
+                promised_version = record.promised_version,
+                "submission accepted"
+            );
+            if record.urgent {
+                self.urgent.notify_one();
+            } else {
+                self.queued.notify_one();
+            }
         }
-        Ok(Offered::Accepted(record))
+        Ok(offered)
+    }
+
+    /// Judges and queues the override `bytes` (called `shown` in messages)
+    /// as `blocklist publish --override` would publish it now, and wakes
+    /// the publisher at once; the same bytes offered again return the
+    /// record kept. Refused (the error names the rule and the listing),
+    /// nothing of it is kept. Blocks: run it off the async threads.
+    pub fn offer_override(
+        &self,
+        bytes: Vec<u8>,
+        shown: &str,
+    ) -> Result<Offered<OverrideRecord>, CentreError> {
+        let id = Sha256::of(&bytes).to_string();
+        let offered = self.admit(
+            |queue| queue.get_override(&id),
+            |writer, current, promised| {
+                // Replicas refuse an override in a delta when they hold no
+                // registry (W7), as they refuse a submission.
+                intake::newest_registry(&self.dir, &current.verifier)?;
+                let input = OverrideInput {
+                    name: shown.to_owned(),
+                    bytes,
+                };
+                let now = Timestamp::now();
+                let judged =
+                    overrides::judge(&current.verifier, current.state.store(), &input, now)?;
+                if let Some(other) = writer.queue.queued_decision(&judged.decision)? {
+                    return Err(CentreError::OverrideQueued {
+                        file: shown.to_owned(),
+                        queued: other,
+                    });
+                }
+                refuse_overlap(&writer.queue, shown, &judged.ids)?;
+                // A version that re-anchors the chain carries no override:
+                // the service makes the one after it at once.
+                let promised = if current.reanchors {
+                    promised.next()
+                } else {
+                    promised
+                };
+                let record = OverrideRecord {
+                    id: id.clone(),
+                    decision: judged.decision,
+                    made_at: judged.made_at,
+                    removals: judged.changes.len() as u64,
+                    accepted_at: now,
+                    promised_version: promised.get(),
+                    state: State::Queued,
+                    version: None,
+                    reason: None,
+                };
+                writer
+                    .queue
+                    .insert_override(&record, &input.bytes, &judged.ids)?;
+                Ok(record)
+            },
+        )?;
+        if let Offered::Accepted(record) = &offered {
+            info!(
+                id = %record.id,
+                removals = record.removals,
+                promised_version = record.promised_version,
+                "override accepted"
+            );
+            self.urgent.notify_one();
+        }
+        Ok(offered)
+    }
+
+    /// Offers `bytes` as what its envelope says it is: an override, or
+    /// else a submission (whose verification names what anything else is
+    /// not).
+    pub fn offer_any(&self, bytes: Vec<u8>, shown: &str) -> Result<OfferedWork, CentreError> {
+        match envelope::parse_header(&bytes).map(|header| header.doc_type) {
+            Ok(DocType::Override) => self.offer_override(bytes, shown).map(OfferedWork::Override),
+            _ => self.offer(bytes, shown).map(OfferedWork::Submission),
+        }
     }
 
     /// The record of submission `id`, if the service ever accepted it.
@@ -231,22 +343,48 @@ impl Intake {
         lock(&self.reader).get(id)
     }
 
-    /// Publishes every queued submission in one version, returning how
-    /// many are still queued (none, unless the publish failed). Blocks.
+    /// The record of override `id`, if the service ever accepted it.
+    pub fn override_status(&self, id: &str) -> Result<Option<OverrideRecord>, CentreError> {
+        lock(&self.reader).get_override(id)
+    }
+
+    /// Publishes every queued submission and override in one version (two,
+    /// when the first re-anchors the chain on a snapshot, which carries no
+    /// override), returning how much is still queued (none, unless a
+    /// publish failed). Blocks.
     pub fn publish_queue(&self) -> Result<u64, CentreError> {
         let mut writer = lock(&self.writer);
-        let queued = writer.queue.queued()?;
-        if queued.is_empty() {
-            return Ok(0);
+        // The second publish cannot re-anchor again: the first did.
+        if self.publish_once(&mut writer)? {
+            self.publish_once(&mut writer)?;
         }
-        // A queued submission at or below its key's recorded sequence was
-        // published by a run killed before it could say so: the version
-        // in force carried it (nothing else publishes while it is queued).
-        let (recorded, version) = {
+        writer.queue.queued_count()
+    }
+
+    /// Publishes what is queued in one version; true when overrides were
+    /// left for the next one (this version re-anchored the chain).
+    fn publish_once(&self, writer: &mut Writer) -> Result<bool, CentreError> {
+        let queued = writer.queue.queued()?;
+        let queued_overrides = writer.queue.queued_overrides()?;
+        if queued.is_empty() && queued_overrides.is_empty() {
+            return Ok(false);
+        }
+        // Queued work its record shows applied was published by a run
+        // killed before it could say so: the version in force carried it
+        // (nothing else publishes while it is queued). A submission is
+        // recorded by its key's sequence, an override by its decision.
+        let (recorded, version, applied) = {
             let dir_lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
             let current = publish::current(&self.dir, &dir_lock, &writer.publish.keys)?;
-            let recorded = intake::recorded_sequences(&self.dir, current.state.store())?;
-            (recorded, current.version)
+            let store = current.state.store();
+            let recorded = intake::recorded_sequences(&self.dir, store)?;
+            let mut applied = Vec::new();
+            for queued in &queued_overrides {
+                if let Some(version) = store.override_applied(&queued.decision)? {
+                    applied.push((queued.id.clone(), version));
+                }
+            }
+            (recorded, current.version, applied)
         };
         let (carried, waiting): (Vec<_>, Vec<_>) = queued
             .into_iter()
@@ -259,8 +397,22 @@ impl Intake {
                 info!(%id, version, "submission published (by a run stopped before it said so)");
             }
         }
-        if waiting.is_empty() {
-            return Ok(0);
+        for (id, version) in &applied {
+            writer
+                .queue
+                .settle(std::slice::from_ref(id), *version, &[])?;
+            info!(%id, version, "override published (by a run stopped before it said so)");
+        }
+        let waiting_overrides: Vec<OverrideInput> = queued_overrides
+            .into_iter()
+            .filter(|q| !applied.iter().any(|(id, _)| *id == q.id))
+            .map(|q| OverrideInput {
+                name: q.id,
+                bytes: q.bytes,
+            })
+            .collect();
+        if waiting.is_empty() && waiting_overrides.is_empty() {
+            return Ok(false);
         }
         writer.publish.submissions = waiting
             .into_iter()
@@ -270,21 +422,28 @@ impl Intake {
                 accepted_at: q.accepted_at,
             })
             .collect();
+        writer.publish.overrides = waiting_overrides;
         writer.publish.context.now = Timestamp::now();
         let published = publish::publish(self.dir.path(), &writer.publish);
         writer.publish.submissions.clear();
+        writer.publish.overrides.clear();
         let report = published?;
-        self.settle(&mut writer, &report)?;
-        writer.queue.queued_count()
+        self.settle(writer, &report)?;
+        Ok(!report.deferred.is_empty())
     }
 
-    /// Marks the submissions `report` names published or refused.
+    /// Marks the submissions and overrides `report` names published or refused.
     fn settle(&self, writer: &mut Writer, report: &PublishReport) -> Result<(), CentreError> {
         let version = report
             .in_force
-            .expect("a publish of submissions leaves a version in force")
+            .expect("a publish of queued work leaves a version in force")
             .get();
-        let published: Vec<String> = report.submissions.iter().map(|s| s.name.clone()).collect();
+        let published: Vec<String> = report
+            .submissions
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(report.overrides.iter().cloned())
+            .collect();
         let refused: Vec<(String, String)> = report
             .refused
             .iter()
@@ -294,8 +453,11 @@ impl Intake {
         for taken in &report.submissions {
             info!(id = %taken.name, agency = %taken.agency, version, "submission published");
         }
+        for id in &report.overrides {
+            info!(%id, version, "override published");
+        }
         for refused in &report.refused {
-            warn!(id = %refused.name, reason = %refused.reason, "queued submission refused when published; nothing of it applied");
+            warn!(id = %refused.name, reason = %refused.reason, "queued work refused when published; nothing of it applied");
         }
         Ok(())
     }
@@ -343,6 +505,18 @@ impl Intake {
     }
 }
 
+/// Refuses work (called `shown`) naming any of `ids` that queued work names.
+fn refuse_overlap(queue: &Queue, shown: &str, ids: &[Identifier]) -> Result<(), CentreError> {
+    match queue.named_by_queued(ids)? {
+        Some((named, other)) => Err(CentreError::Overlap {
+            file: shown.to_owned(),
+            id: named.to_string(),
+            other: other.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Completes once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is dropped here, not held across awaits.
@@ -367,7 +541,8 @@ impl Running {
 
     /// Serves `serve.dir` on `listener` with the intake service: the
     /// directory's files, `POST /v1/submissions`, `GET
-    /// /v1/submissions/{id}`, the drop folder, and the publisher, until
+    /// /v1/submissions/{id}`, `POST /v1/overrides`, `GET
+    /// /v1/overrides/{id}`, the drop folder, and the publisher, until
     /// `shutdown` completes (a publish under way finishes first).
     pub async fn serve(
         self,

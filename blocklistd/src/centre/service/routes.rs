@@ -11,6 +11,16 @@
 //!   operation of an ownership refusal). A refused submission is not kept.
 //! - `GET /v1/submissions/{id}`: where an accepted submission stands (JSON),
 //!   404 for an id never accepted.
+//! - `POST /v1/overrides`: the body is an override file as `blocklist
+//!   override` writes it, authenticated by its override keys' signatures.
+//!   **202** with its standing (JSON, as the `GET` below answers: the
+//!   version that will carry it) and `Location: /v1/overrides/<id>`;
+//!   **200** for the same bytes again; refusals as for submissions.
+//! - `GET /v1/overrides/{id}`: where an accepted override stands (JSON).
+//!
+//! Both kinds of work share the plumbing: the body read under a cap
+//! (`read_capped`), the judging off the async threads, one mapping of
+//! errors to statuses (`status_of`) and bodies (`refused`).
 
 use std::sync::Arc;
 
@@ -20,10 +30,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
 use tracing::{info, warn};
 
-use crate::centre::queue::{self, Record};
+use crate::centre::overrides::MAX_OVERRIDE_SIZE;
+use crate::centre::queue::{self, OverrideRecord, Record};
 use crate::centre::service::{Intake, Offered};
 use crate::centre::CentreError;
 
@@ -32,6 +43,8 @@ pub fn routes(intake: Arc<Intake>) -> Router {
     Router::new()
         .route("/v1/submissions", post(submit))
         .route("/v1/submissions/{id}", get(status))
+        .route("/v1/overrides", post(submit_override))
+        .route("/v1/overrides/{id}", get(override_status))
         .with_state(intake)
 }
 
@@ -44,23 +57,101 @@ fn refusal(status: StatusCode, message: String, refused: Vec<String>) -> Respons
     (status, Json(body)).into_response()
 }
 
-/// The status of an error about a submission: the client's fault (4xx,
-/// naming the rule) or the centre's (5xx, logged).
+/// The status of an error about a submission or override: the client's
+/// fault (4xx, naming the rule) or the centre's (5xx, logged).
 fn status_of(error: &CentreError) -> StatusCode {
     match error {
-        // Not signed by a registered, unrevoked key allowed its kinds, or
-        // not a submission at all.
-        CentreError::Submission { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        // Not signed by a registered, unrevoked key allowed its kinds (or a
+        // threshold of override keys), or not a submission (override) at all.
+        CentreError::Submission { .. }
+        | CentreError::Override { .. }
+        | CentreError::OverrideAhead { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         // An ownership rule: another agency's listing.
         CentreError::SubmissionRefused { .. } => StatusCode::FORBIDDEN,
-        // A replay, or a clash with what is queued: the state decides.
-        CentreError::SubmissionReplay { .. } | CentreError::SubmissionOverlap { .. } => {
-            StatusCode::CONFLICT
-        }
+        // A replay, or a clash with the list or what is queued: the state decides.
+        CentreError::SubmissionReplay { .. }
+        | CentreError::Overlap { .. }
+        | CentreError::OverrideAgain { .. }
+        | CentreError::OverrideQueued { .. }
+        | CentreError::OverrideStale { .. } => StatusCode::CONFLICT,
         CentreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // The centre cannot judge now (no registry yet, a lock held long).
         CentreError::Usage { .. } | CentreError::Locked { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The answer to a refused (or unjudgeable) `what`, logged as such.
+fn refused(what: &str, shown: &str, error: &CentreError) -> Response {
+    let status = status_of(error);
+    if status.is_server_error() {
+        warn!(%error, "cannot judge a {what}");
+    } else {
+        info!(%what, id = %shown, %error, "{what} refused");
+    }
+    let refused = match error {
+        CentreError::SubmissionRefused { refusals, .. } => {
+            refusals.iter().map(ToString::to_string).collect()
+        }
+        _ => vec![],
+    };
+    refusal(status, error.to_string(), refused)
+}
+
+/// The answer to work accepted before and refused when published: its
+/// acceptance would mislead.
+fn refused_when_published(
+    what: &str,
+    id: &str,
+    accepted_at: u64,
+    reason: Option<&str>,
+) -> Response {
+    refusal(
+        StatusCode::CONFLICT,
+        format!(
+            "{what} {id} was accepted at {accepted_at}, then refused when published, nothing of it applied: {}",
+            reason.unwrap_or("no reason recorded")
+        ),
+        vec![],
+    )
+}
+
+fn internal_error(what: &str, error: &dyn std::fmt::Display) -> Response {
+    warn!(%error, "{what} panicked");
+    refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error".to_owned(),
+        vec![],
+    )
+}
+
+/// Reads the body of a `what` of at most `limit` bytes (`knob`: the option
+/// that sets it, if any), refusing a larger one unread.
+async fn read_capped(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    what: &str,
+    knob: &str,
+) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the {what} is larger than the {limit} bytes this centre takes{knob}: not read further"),
+            vec![],
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    match axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        // Past the cap, or the client went away: either way nothing to judge.
+        Err(_) => Err(too_large()),
     }
 }
 
@@ -75,25 +166,17 @@ fn acknowledged(status: StatusCode, record: Record) -> Response {
 
 async fn submit(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
     let limit = intake.max_submission_bytes();
-    let too_large = || {
-        refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the submission is larger than the {limit} bytes this centre takes (--max-submission-bytes): not read further"),
-            vec![],
-        )
-    };
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|len| len > limit) {
-        return too_large();
-    }
-    let bytes = match axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await
+    let bytes = match read_capped(
+        &headers,
+        body,
+        limit,
+        "submission",
+        " (--max-submission-bytes)",
+    )
+    .await
     {
-        Ok(bytes) => bytes.to_vec(),
-        // Past the cap, or the client went away: either way nothing to judge.
-        Err(_) => return too_large(),
+        Ok(bytes) => bytes,
+        Err(answer) => return answer,
     };
     let shown = format!("submission {}", blocklist_core::Sha256::of(&bytes));
     let offered = {
@@ -103,49 +186,139 @@ async fn submit(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bod
     };
     match offered {
         Ok(Ok(Offered::Accepted(record))) => acknowledged(StatusCode::ACCEPTED, record),
-        // Refused when published: its acknowledgement would mislead.
-        Ok(Ok(Offered::Known(record))) if record.state == queue::State::Refused => refusal(
-            StatusCode::CONFLICT,
-            format!(
-                "submission {} was accepted at {}, then refused when published, nothing of it applied: {}",
-                record.id,
+        Ok(Ok(Offered::Known(record))) if record.state == queue::State::Refused => {
+            refused_when_published(
+                "submission",
+                &record.id,
                 record.accepted_at.0,
-                record.reason.as_deref().unwrap_or("no reason recorded")
-            ),
-            vec![],
-        ),
-        Ok(Ok(Offered::Known(record))) => acknowledged(StatusCode::OK, record),
-        Ok(Err(error)) => {
-            let status = status_of(&error);
-            if status.is_server_error() {
-                warn!(%error, "cannot judge a submission");
-            } else {
-                info!(submission = %shown, %error, "submission refused");
-            }
-            let refused = match &error {
-                CentreError::SubmissionRefused { refusals, .. } => {
-                    refusals.iter().map(ToString::to_string).collect()
-                }
-                _ => vec![],
-            };
-            refusal(status, error.to_string(), refused)
-        }
-        Err(error) => {
-            warn!(%error, "judging a submission panicked");
-            refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error".to_owned(),
-                vec![],
+                record.reason.as_deref(),
             )
         }
+        Ok(Ok(Offered::Known(record))) => acknowledged(StatusCode::OK, record),
+        Ok(Err(error)) => refused("submission", &shown, &error),
+        Err(error) => internal_error("judging a submission", &error),
     }
 }
 
+async fn submit_override(
+    State(intake): State<Arc<Intake>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_capped(&headers, body, MAX_OVERRIDE_SIZE, "override", "").await {
+        Ok(bytes) => bytes,
+        Err(answer) => return answer,
+    };
+    let shown = format!("override {}", blocklist_core::Sha256::of(&bytes));
+    let offered = {
+        let intake = intake.clone();
+        let shown = shown.clone();
+        tokio::task::spawn_blocking(move || intake.offer_override(bytes, &shown)).await
+    };
+    let standing = |status: StatusCode, record: OverrideRecord| {
+        let location = format!("/v1/overrides/{}", record.id);
+        (
+            status,
+            [(header::LOCATION, location)],
+            Json(override_json(record)),
+        )
+            .into_response()
+    };
+    match offered {
+        Ok(Ok(Offered::Accepted(record))) => standing(StatusCode::ACCEPTED, record),
+        Ok(Ok(Offered::Known(record))) if record.state == queue::State::Refused => {
+            refused_when_published(
+                "override",
+                &record.id,
+                record.accepted_at.0,
+                record.reason.as_deref(),
+            )
+        }
+        Ok(Ok(Offered::Known(record))) => standing(StatusCode::OK, record),
+        Ok(Err(error)) => refused("override", &shown, &error),
+        Err(error) => internal_error("judging an override", &error),
+    }
+}
+
+/// Where an override stands, as `GET /v1/overrides/{id}` answers (and
+/// `POST` and the drop folder at acceptance).
+pub fn override_json(record: OverrideRecord) -> Value {
+    standing(
+        json!({
+            "id": record.id,
+            "decision": record.decision.to_string(),
+            "made_at": record.made_at.0,
+            "removals": record.removals,
+            "accepted_at": record.accepted_at.0,
+            "promised_version": record.promised_version,
+        }),
+        record.state,
+        record.version,
+        record.reason,
+    )
+}
+
+fn submission_json(record: Record) -> Value {
+    standing(
+        json!({
+            "id": record.id,
+            "agency": record.agency,
+            "sequence": record.sequence,
+            "urgent": record.urgent,
+            "accepted_at": record.accepted_at.0,
+            "promised_version": record.promised_version,
+        }),
+        record.state,
+        record.version,
+        record.reason,
+    )
+}
+
+/// `body` with where the work stands: its state, and only what is known
+/// (the version once published, the reason once refused).
+fn standing(
+    mut body: Value,
+    state: queue::State,
+    version: Option<u64>,
+    reason: Option<String>,
+) -> Value {
+    body["state"] = json!(state.as_str());
+    if let Some(version) = version {
+        body["version"] = json!(version);
+    }
+    if let Some(reason) = reason {
+        body["reason"] = json!(reason);
+    }
+    body
+}
+
 async fn status(State(intake): State<Arc<Intake>>, Path(id): Path<String>) -> Response {
+    look_up(intake, id, "submission", Intake::status, submission_json).await
+}
+
+async fn override_status(State(intake): State<Arc<Intake>>, Path(id): Path<String>) -> Response {
+    look_up(
+        intake,
+        id,
+        "override",
+        Intake::override_status,
+        override_json,
+    )
+    .await
+}
+
+/// Answers where the `what` of id `id` stands, read by `find`, shown by `show`.
+async fn look_up<R: Send + 'static>(
+    intake: Arc<Intake>,
+    id: String,
+    what: &'static str,
+    find: fn(&Intake, &str) -> Result<Option<R>, CentreError>,
+    show: fn(R) -> Value,
+) -> Response {
     let not_found = || {
         refusal(
             StatusCode::NOT_FOUND,
-            format!("no submission {id} was accepted here"),
+            format!("no {what} {id} was accepted here"),
             vec![],
         )
     };
@@ -157,41 +330,16 @@ async fn status(State(intake): State<Arc<Intake>>, Path(id): Path<String>) -> Re
         return not_found();
     }
     let found = {
-        let (intake, id) = (intake.clone(), id.clone());
-        tokio::task::spawn_blocking(move || intake.status(&id)).await
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || find(&intake, &id)).await
     };
     match found {
-        Ok(Ok(Some(record))) => {
-            let mut body = json!({
-                "id": record.id,
-                "agency": record.agency,
-                "sequence": record.sequence,
-                "urgent": record.urgent,
-                "accepted_at": record.accepted_at.0,
-                "promised_version": record.promised_version,
-                "state": record.state.as_str(),
-            });
-            // Only what is known: the version once published, the reason once refused.
-            if let Some(version) = record.version {
-                body["version"] = json!(version);
-            }
-            if let Some(reason) = record.reason {
-                body["reason"] = json!(reason);
-            }
-            Json(body).into_response()
-        }
+        Ok(Ok(Some(record))) => Json(show(record)).into_response(),
         Ok(Ok(None)) => not_found(),
         Ok(Err(error)) => {
             warn!(%error, "cannot read the intake queue");
             refusal(StatusCode::INTERNAL_SERVER_ERROR, error.to_string(), vec![])
         }
-        Err(error) => {
-            warn!(%error, "reading the intake queue panicked");
-            refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error".to_owned(),
-                vec![],
-            )
-        }
+        Err(error) => internal_error("reading the intake queue", &error),
     }
 }

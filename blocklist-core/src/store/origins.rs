@@ -1,0 +1,489 @@
+//! Where each agency's listing comes from (`docs/FORMAT.md` W8): the
+//! carried submission whose add listed it and the newest that set its
+//! entry, recorded as the deltas carrying them are applied, and taken from
+//! a snapshot's origins once they are checked. A store keeps the submission
+//! files too, so that the centre's snapshots carry what their listings need
+//! and a replica can show what each agency signed.
+
+use std::cmp::Ordering;
+
+use rusqlite::{params, Connection, OptionalExtension as _, Row, Transaction};
+
+use crate::digest::Sha256;
+use crate::document::{CarriedSubmission, Delta, Origin, SnapshotTail};
+use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
+use crate::identifier::Identifier;
+use crate::kind::Kind;
+use crate::store::apply::{refused, to_db};
+use crate::store::{corrupt, meta_from_row, sqlite, version_from_db, Store, StoreError};
+use crate::verify::provenance::{Asks, OriginOp, Provenance, Traced};
+use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
+
+/// The origins one delta's apply records: the SHA-256 of each submission
+/// it carries, in order.
+pub(super) struct DeltaOrigins<'a> {
+    authority: Option<&'a Authority>,
+    files: Vec<Sha256>,
+}
+
+impl<'a> DeltaOrigins<'a> {
+    /// Keeps the submissions `delta` carries, as carried at `version`;
+    /// `authority` says which asked for each operation (`None`: the delta
+    /// is not judged, and names no origin).
+    pub(super) fn new(
+        tx: &Transaction<'_>,
+        path: &std::path::Path,
+        delta: &Verified<Delta>,
+        authority: Option<&'a Authority>,
+        version: i64,
+    ) -> Result<DeltaOrigins<'a>, StoreError> {
+        let files = delta
+            .submissions
+            .iter()
+            .map(|carried| keep_file(tx, path, carried, version))
+            .collect::<Result<_, _>>()?;
+        Ok(DeltaOrigins { authority, files })
+    }
+
+    /// The submission that asked for the change to `entry`'s listing.
+    fn asked(&self, entry: &Entry) -> Option<&Sha256> {
+        let listing = (entry.id.clone(), entry.meta.agency.clone());
+        let index = self.authority?.asked_by(&listing)?;
+        self.files.get(index)
+    }
+
+    /// Records `entry`, just listed: its origin is the submission that
+    /// asked for it, if one did.
+    pub(super) fn added(
+        &self,
+        tx: &Transaction<'_>,
+        path: &std::path::Path,
+        entry: &Entry,
+    ) -> Result<(), StoreError> {
+        let Some(file) = self.asked(entry) else {
+            return Ok(());
+        };
+        set(tx, path, entry, Some(file), file)
+    }
+
+    /// Records `entry`'s new entry: the submission that asked for it sets
+    /// it, and the listing keeps the origin of its add.
+    pub(super) fn updated(
+        &self,
+        tx: &Transaction<'_>,
+        path: &std::path::Path,
+        entry: &Entry,
+    ) -> Result<(), StoreError> {
+        let Some(file) = self.asked(entry) else {
+            return Ok(());
+        };
+        tx.prepare_cached(
+            "INSERT INTO listing_origins (kind, value, agency, added, set_by)
+             VALUES (?1, ?2, ?3, NULL, ?4)
+             ON CONFLICT (kind, value, agency) DO UPDATE SET set_by = excluded.set_by",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                entry.id.kind().code(),
+                entry.id.as_str(),
+                entry.meta.agency.as_str(),
+                file.0.as_slice()
+            ])
+        })
+        .map_err(sqlite(path, "record a listing's origin"))?;
+        Ok(())
+    }
+}
+
+/// Forgets the origins of `agency`'s listing of `id` (every listing of it,
+/// for `None`), just removed.
+pub(super) fn removed(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    id: &Identifier,
+    agency: Option<&Agency>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM listing_origins WHERE kind = ?1 AND value = ?2 AND (?3 IS NULL OR agency = ?3)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            id.kind().code(),
+            id.as_str(),
+            agency.map(Agency::as_str)
+        ])
+    })
+    .map_err(sqlite(path, "forget a listing's origin"))?;
+    Ok(())
+}
+
+/// Records a listing's origins.
+fn set(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    entry: &Entry,
+    added: Option<&Sha256>,
+    set_by: &Sha256,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO listing_origins (kind, value, agency, added, set_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            entry.id.kind().code(),
+            entry.id.as_str(),
+            entry.meta.agency.as_str(),
+            added.map(|a| a.0.to_vec()),
+            set_by.0.as_slice()
+        ])
+    })
+    .map_err(sqlite(path, "record a listing's origin"))?;
+    Ok(())
+}
+
+/// Keeps a carried submission's file (once: carried again by a snapshot,
+/// it keeps the row it has), returning its SHA-256.
+fn keep_file(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    carried: &CarriedSubmission,
+    version: i64,
+) -> Result<Sha256, StoreError> {
+    let sha = Sha256::of(&carried.file);
+    let accepted_at = to_db(path, "accepted_at", carried.accepted_at.0)?;
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO submission_files (file_sha256, version, accepted_at, file)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![sha.0, version, accepted_at, carried.file]))
+    .map_err(sqlite(path, "keep a submission file"))?;
+    Ok(sha)
+}
+
+/// Checks the listings a snapshot just wrote to `entries` against the
+/// origins it carries (W8) and records where each comes from, in the
+/// snapshot's transaction. `provenance` is `None` when no agency registry
+/// is held: then the snapshot must carry no origins. The origins'
+/// operations go to a temporary table, which is walked beside `entries`,
+/// both in key order, so memory does not grow with the list.
+pub(super) fn from_snapshot(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    provenance: Option<&Provenance>,
+    tail: &SnapshotTail,
+) -> Result<(), StoreError> {
+    let unauthorised = |source| {
+        refused(
+            path,
+            VerifyError::Authority {
+                source: Box::new(source),
+            },
+        )
+    };
+    tx.execute("DELETE FROM listing_origins", [])
+        .map_err(sqlite(path, "clear listing origins"))?;
+    let Some(provenance) = provenance else {
+        return Provenance::none_carried(&tail.origins).map_err(unauthorised);
+    };
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS origin_ops (
+             kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
+             version INTEGER NOT NULL, origin INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
+             asks INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER,
+             PRIMARY KEY (kind, value, agency, version)) WITHOUT ROWID;
+         DELETE FROM temp.origin_ops;",
+    )
+    .map_err(sqlite(path, "make the origins' table"))?;
+    let mut files = Vec::with_capacity(tail.origins.len());
+    for (index, origin) in tail.origins.iter().enumerate() {
+        let ops = provenance
+            .origin(index, origin, &tail.sequences)
+            .map_err(unauthorised)?;
+        let version = to_db(path, "version", origin.version.get())?;
+        for ((id, agency), op) in ops {
+            if let Some(first) = insert_op(tx, path, &id, &agency, &op)? {
+                return Err(unauthorised(AuthorityError::OriginNamedTwice {
+                    id,
+                    agency,
+                    version: origin.version.get(),
+                    first,
+                    second: index,
+                }));
+            }
+        }
+        files.push(keep_file(tx, path, &origin.submission, version)?);
+    }
+    let result = trace(tx, path, provenance, &files).and_then(|r| r.map_err(unauthorised));
+    tx.execute("DELETE FROM temp.origin_ops", [])
+        .map_err(sqlite(path, "clear the origins' table"))?;
+    result
+}
+
+/// Inserts one origin's operation; `Some(first)` when an origin carried by
+/// the same version names the listing already.
+fn insert_op(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    id: &Identifier,
+    agency: &Agency,
+    op: &OriginOp,
+) -> Result<Option<usize>, StoreError> {
+    let (asks, reason, expires_at) = match op.asks {
+        Asks::Add(reason, expires_at) => (0, reason, expires_at),
+        Asks::Update(reason, expires_at) => (1, reason, expires_at),
+        Asks::Remove => (2, Reason(0), None),
+    };
+    let kind = id.kind().code();
+    let version = to_db(path, "version", op.version.get())?;
+    let accepted_at = to_db(path, "accepted_at", op.accepted_at.0)?;
+    let expires_at = expires_at
+        .map(|t| to_db(path, "expires_at", t.0))
+        .transpose()?;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO temp.origin_ops
+             (kind, value, agency, version, origin, accepted_at, asks, reason, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                kind,
+                id.as_str(),
+                agency.as_str(),
+                version,
+                op.origin as i64,
+                accepted_at,
+                asks,
+                reason.0,
+                expires_at,
+            ])
+        })
+        .map_err(sqlite(path, "record an origin's operation"))?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let first: Option<i64> = tx
+        .prepare_cached(
+            "SELECT origin FROM temp.origin_ops
+             WHERE kind = ?1 AND value = ?2 AND agency = ?3 AND version = ?4",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![kind, id.as_str(), agency.as_str(), version], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .map_err(sqlite(path, "read an origin's operation"))?;
+    Ok(Some(first.unwrap_or_default() as usize))
+}
+
+/// A listing's key as both tables order it.
+type Key = (i64, String, String);
+
+/// Walks `entries` and the origins' operations together in key order,
+/// judging each listing and recording its origins. The inner error is the
+/// refusal.
+fn trace(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    provenance: &Provenance,
+    files: &[Sha256],
+) -> Result<Result<(), AuthorityError>, StoreError> {
+    let fail = sqlite(path, "trace listings to their origins");
+    let mut entries = tx
+        .prepare(
+            "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
+             ORDER BY kind, value, agency",
+        )
+        .map_err(&fail)?;
+    let mut ops = tx
+        .prepare(
+            "SELECT kind, value, agency, version, origin, accepted_at, asks, reason, expires_at
+             FROM temp.origin_ops ORDER BY kind, value, agency, version",
+        )
+        .map_err(&fail)?;
+    let mut entries = entries.query([]).map_err(&fail)?;
+    let mut ops = ops.query([]).map_err(&fail)?;
+    let mut next_op = read_op(path, ops.next().map_err(&fail)?)?;
+    let mut named = Vec::new();
+    while let Some(row) = entries.next().map_err(&fail)? {
+        let key: Key = (
+            row.get(0).map_err(&fail)?,
+            row.get(1).map_err(&fail)?,
+            row.get(2).map_err(&fail)?,
+        );
+        named.clear();
+        // Operations on listings no longer held are history, not a claim.
+        while let Some((op_key, op)) = next_op.take() {
+            match cmp_keys(&op_key, &key) {
+                Ordering::Less => {}
+                Ordering::Equal => named.push(op),
+                Ordering::Greater => {
+                    next_op = Some((op_key, op));
+                    break;
+                }
+            }
+            next_op = read_op(path, ops.next().map_err(&fail)?)?;
+        }
+        let agency = Agency::new(&key.2).map_err(|e| corrupt(path, &e.to_string()))?;
+        let meta = EntryMeta {
+            reason: Reason(row.get(3).map_err(&fail)?),
+            agency,
+            listed_at: Timestamp(row.get::<_, i64>(4).map_err(&fail)? as u64),
+            expires_at: row
+                .get::<_, Option<i64>>(5)
+                .map_err(&fail)?
+                .map(|t| Timestamp(t as u64)),
+        };
+        if named.is_empty() && !provenance.traces(&meta) {
+            continue;
+        }
+        let kind = u16::try_from(key.0).map_err(|_| corrupt(path, "kind out of range"))?;
+        let id = Identifier::from_canonical(Kind::from_code(kind), &key.1)
+            .map_err(|e| corrupt(path, &format!("entry {:?}: {e}", key.1)))?;
+        let traced = match provenance.judge(&id, &meta, &named) {
+            Ok(traced) => traced,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if let Some(Traced { added, set: set_by }) = traced {
+            let entry = Entry { id, meta };
+            set(tx, path, &entry, added.map(|a| &files[a]), &files[set_by])?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Orders two keys as SQLite's BINARY collation does: by bytes.
+fn cmp_keys(a: &Key, b: &Key) -> Ordering {
+    (a.0, a.1.as_bytes(), a.2.as_bytes()).cmp(&(b.0, b.1.as_bytes(), b.2.as_bytes()))
+}
+
+/// One row of the origins' table.
+fn read_op(
+    path: &std::path::Path,
+    row: Option<&Row<'_>>,
+) -> Result<Option<(Key, OriginOp)>, StoreError> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fail = sqlite(path, "read an origin's operation");
+    let reason = Reason(row.get(7).map_err(&fail)?);
+    let expires_at = row
+        .get::<_, Option<i64>>(8)
+        .map_err(&fail)?
+        .map(|t| Timestamp(t as u64));
+    let asks = match row.get::<_, i64>(6).map_err(&fail)? {
+        0 => Asks::Add(reason, expires_at),
+        1 => Asks::Update(reason, expires_at),
+        _ => Asks::Remove,
+    };
+    let version = version_from_db(path, row.get(3).map_err(&fail)?)?
+        .ok_or_else(|| corrupt(path, "origin at version 0"))?;
+    Ok(Some((
+        (
+            row.get(0).map_err(&fail)?,
+            row.get(1).map_err(&fail)?,
+            row.get(2).map_err(&fail)?,
+        ),
+        OriginOp {
+            origin: row.get::<_, i64>(4).map_err(&fail)? as usize,
+            version,
+            accepted_at: Timestamp(row.get::<_, i64>(5).map_err(&fail)? as u64),
+            asks,
+        },
+    )))
+}
+
+impl Store {
+    /// The first listing, in key order, that `provenance` must trace (W8)
+    /// but whose add no recorded origin explains, if any: a snapshot of the
+    /// store would be refused for it. A centre asks before it signs one.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::store::Store;
+    /// use blocklist_core::verify::Verifier;
+    /// use blocklist_core::*;
+    /// let key = SecretKey::generate().unwrap();
+    /// let list = ListId::new("demo").unwrap();
+    /// let root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// let mut verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let registry = Registry::new(list.clone(), Version::FIRST, Timestamp(0), vec![], vec![]).unwrap();
+    /// verifier.accept_registry(&registry.sign(&[&key]).unwrap()).unwrap();
+    /// let head = SnapshotHead { list, version: Version::FIRST, created_at: Timestamp(9),
+    ///                           state: ListState::default() };
+    /// let provenance = verifier.snapshot_provenance(&head).unwrap();
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("list.db"), "demo").unwrap();
+    /// assert_eq!(store.untraced(&provenance).unwrap(), None);
+    /// ```
+    pub fn untraced(&self, provenance: &Provenance) -> Result<Option<Entry>, StoreError> {
+        let fail = sqlite(&self.path, "find listings without origins");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT e.kind, e.value, e.reason, e.agency, e.listed_at, e.expires_at
+                 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM listing_origins o
+                     WHERE o.kind = e.kind AND o.value = e.value AND o.agency = e.agency
+                     AND o.added IS NOT NULL)
+                 ORDER BY e.kind, e.value, e.agency",
+            )
+            .map_err(&fail)?;
+        let mut rows = stmt.query([]).map_err(&fail)?;
+        while let Some(row) = rows.next().map_err(&fail)? {
+            let meta = meta_from_row(
+                &self.path,
+                (
+                    row.get(2).map_err(&fail)?,
+                    row.get(3).map_err(&fail)?,
+                    row.get(4).map_err(&fail)?,
+                    row.get(5).map_err(&fail)?,
+                ),
+            )?;
+            if provenance.traces(&meta) {
+                let kind: u16 = row.get(0).map_err(&fail)?;
+                let value: String = row.get(1).map_err(&fail)?;
+                let id = Identifier::from_canonical(Kind::from_code(kind), &value)
+                    .map_err(|e| corrupt(&self.path, &format!("entry {value:?}: {e}")))?;
+                return Ok(Some(Entry { id, meta }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The submissions the listings held come from, in the order a snapshot
+/// carries them: what a snapshot of the store carries as its origins.
+pub(super) fn held(conn: &Connection, path: &std::path::Path) -> Result<Vec<Origin>, StoreError> {
+    let fail = sqlite(path, "read listings' origins");
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT version, accepted_at, file FROM submission_files WHERE file_sha256 IN
+                 (SELECT added FROM listing_origins UNION SELECT set_by FROM listing_origins)
+             ORDER BY version, file_sha256",
+        )
+        .map_err(&fail)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .map_err(&fail)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (version, accepted_at, file) = row.map_err(&fail)?;
+        out.push(Origin {
+            version: version_from_db(path, version)?
+                .ok_or_else(|| corrupt(path, "submission file at version 0"))?,
+            submission: CarriedSubmission {
+                accepted_at: Timestamp(accepted_at as u64),
+                file,
+            },
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,383 @@
+//! [`Provenance`]: which agency signed for each listing of a snapshot,
+//! checked by a replica that starts from one (`docs/FORMAT.md`, W8).
+//!
+//! A delta carries the submissions it answers, so a replica that replays
+//! deltas checks every change against its agency's signature (W1-W7). A
+//! snapshot replaces the list whole; it carries the submissions that gave
+//! its agencies' listings their entries ([`Snapshot::origins`]), and the
+//! replica traces each such listing to them: the submission that added it
+//! when it was listed, and the newest one naming it, which must ask for the
+//! entry the snapshot holds. So the centre's publish key alone can no more
+//! list in an agency's name through a snapshot than through a delta.
+//!
+//! The origins are verified here, one at a time; the store matches their
+//! operations with its rows in key order ([`Provenance::judge`] says what a
+//! listing's operations must be), in the transaction that applies the
+//! snapshot, in memory that does not grow with the list.
+//!
+//! [`Snapshot::origins`]: crate::document::Snapshot::origins
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::document::{
+    envelope, ListId, Origin, Registry, Snapshot, SnapshotHead, SubmissionOp, Version,
+};
+use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
+use crate::keys::KeyId;
+use crate::verify::authority::Listing;
+use crate::verify::{verify_submission, AuthorityError};
+
+/// What a replica needs to trace a snapshot's listings (W8): made by
+/// [`crate::verify::Verifier::snapshot_file`] when the verifier holds an
+/// agency registry.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    registry: Registry,
+    registered: BTreeSet<Agency>,
+    list: ListId,
+    /// From when agencies are principals (W1).
+    principals: Timestamp,
+    created_at: Timestamp,
+}
+
+/// What an origin's operation asks of a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asks {
+    /// List it (or, when listed already, change its entry), with this
+    /// reason and expiry.
+    Add(Reason, Option<Timestamp>),
+    /// Change its entry to this reason and expiry.
+    Update(Reason, Option<Timestamp>),
+    /// Remove it.
+    Remove,
+}
+
+impl Asks {
+    /// What `op` asks.
+    pub fn of(op: &SubmissionOp) -> Asks {
+        match op {
+            SubmissionOp::Add(l) => Asks::Add(l.reason, l.expires_at),
+            SubmissionOp::Update(l) => Asks::Update(l.reason, l.expires_at),
+            SubmissionOp::Remove(_) => Asks::Remove,
+        }
+    }
+}
+
+/// One operation of a snapshot's origins on one listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OriginOp {
+    /// The origin's position in the snapshot's origins.
+    pub origin: usize,
+    /// The version whose delta carried it.
+    pub version: Version,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// What it asks.
+    pub asks: Asks,
+}
+
+/// Where a listing's entry comes from, once [`Provenance::judge`] accepts
+/// it: the origins (by position) that added it and that set its entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traced {
+    /// The origin whose add listed it, when one is carried (a listing made
+    /// before agencies were principals has none).
+    pub added: Option<usize>,
+    /// The newest origin naming it, which asks for its entry.
+    pub set: usize,
+}
+
+impl Provenance {
+    /// The checks of a snapshot whose head is `head`, under `registry`,
+    /// agencies being principals from `principals`.
+    pub(super) fn new(
+        head: &SnapshotHead,
+        registry: &Registry,
+        principals: Timestamp,
+    ) -> Provenance {
+        Provenance {
+            registered: registry.agencies().iter().map(|a| a.id().clone()).collect(),
+            registry: registry.clone(),
+            list: head.list.clone(),
+            principals,
+            created_at: head.created_at,
+        }
+    }
+
+    /// What a reader that holds no agency registry, and so no
+    /// `Provenance`, says of a snapshot's `origins`: it cannot check them,
+    /// so it refuses any (W8).
+    pub fn none_carried(origins: &[Origin]) -> Result<(), AuthorityError> {
+        match origins.len() {
+            0 => Ok(()),
+            count => Err(AuthorityError::OriginsWithoutRegistry { count }),
+        }
+    }
+
+    /// Verifies the snapshot's origin number `index` (W8): a submission
+    /// signed as U1-U5 say under the registry held, at the time the centre
+    /// accepted it, for this list; accepted no later than the snapshot was
+    /// made; and no newer than the sequence the snapshot records for its
+    /// key (`sequences`, W4). Returns each listing it names, with what it
+    /// asks of it.
+    pub fn origin(
+        &self,
+        index: usize,
+        origin: &Origin,
+        sequences: &BTreeMap<KeyId, u64>,
+    ) -> Result<Vec<(Listing, OriginOp)>, AuthorityError> {
+        let carried = &origin.submission;
+        let submission = verify_submission(
+            &carried.file,
+            &self.registry,
+            &self.list,
+            carried.accepted_at,
+        )
+        .map_err(|source| AuthorityError::Origin {
+            index,
+            source: Box::new(source),
+        })?
+        .into_inner();
+        if carried.accepted_at > self.created_at {
+            return Err(AuthorityError::OriginAfterSnapshot {
+                index,
+                agency: submission.agency,
+                accepted_at: carried.accepted_at,
+                created_at: self.created_at,
+            });
+        }
+        let key = envelope::parse(&carried.file)
+            .expect("a verified submission parses")
+            .signatures[0]
+            .key_id;
+        let sequence = submission.sequence.get();
+        if sequences.get(&key).is_none_or(|&newest| sequence > newest) {
+            return Err(AuthorityError::OriginAfterSequence {
+                index,
+                agency: submission.agency,
+                key,
+                sequence,
+            });
+        }
+        let agency = submission.agency;
+        Ok(submission
+            .ops
+            .into_iter()
+            .map(|op| {
+                let asks = OriginOp {
+                    origin: index,
+                    version: origin.version,
+                    accepted_at: carried.accepted_at,
+                    asks: Asks::of(&op),
+                };
+                let id = match op {
+                    SubmissionOp::Add(l) | SubmissionOp::Update(l) => l.id,
+                    SubmissionOp::Remove(r) => r.id,
+                };
+                ((id, agency.clone()), asks)
+            })
+            .collect())
+    }
+
+    /// Checks every listing of `snapshot`, held whole in memory, against
+    /// its origins (W8). A store checks a snapshot it streams in key order
+    /// instead, through [`Self::origin`] and [`Self::judge`].
+    pub fn check_all(&self, snapshot: &Snapshot) -> Result<(), AuthorityError> {
+        let mut named: HashMap<Listing, Vec<OriginOp>> = HashMap::new();
+        for (index, origin) in snapshot.origins.iter().enumerate() {
+            for (listing, op) in self.origin(index, origin, &snapshot.sequences)? {
+                // Origins come by version, so a listing's operations do too.
+                let ops = named.entry(listing.clone()).or_default();
+                if let Some(first) = ops.last().filter(|o| o.version == op.version) {
+                    let (id, agency) = listing;
+                    return Err(AuthorityError::OriginNamedTwice {
+                        id,
+                        agency,
+                        version: op.version.get(),
+                        first: first.origin,
+                        second: index,
+                    });
+                }
+                ops.push(op);
+            }
+        }
+        for entry in &snapshot.entries {
+            let listing = (entry.id.clone(), entry.meta.agency.clone());
+            let ops = named.get(&listing).map_or(&[][..], Vec::as_slice);
+            self.judge(&entry.id, &entry.meta, ops)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the listing `meta` describes must be traced to an origin: a
+    /// registered agency's (revoked or not) listed once agencies were
+    /// principals. Older listings, and those under labels no agency is
+    /// registered by, are taken on the snapshot's signature, as a delta's
+    /// are (W1, W6).
+    pub fn traces(&self, meta: &EntryMeta) -> bool {
+        meta.listed_at >= self.principals && self.registered.contains(&meta.agency)
+    }
+
+    /// Judges the listing of `id` that `meta` describes against `ops`, the
+    /// operations the origins make on it, ascending by version (W8): when
+    /// it must be traced, an add accepted when it was listed; and when any
+    /// origin names it, the newest asks for its entry. `None` when no
+    /// origin names it and none must.
+    pub fn judge(
+        &self,
+        id: &crate::Identifier,
+        meta: &EntryMeta,
+        ops: &[OriginOp],
+    ) -> Result<Option<Traced>, AuthorityError> {
+        let added = ops
+            .iter()
+            .find(|op| matches!(op.asks, Asks::Add(..)) && op.accepted_at == meta.listed_at)
+            .map(|op| op.origin);
+        let untraced = || AuthorityError::Untraced {
+            id: id.clone(),
+            agency: meta.agency.clone(),
+            listed_at: meta.listed_at,
+        };
+        if added.is_none() && self.traces(meta) {
+            return Err(untraced());
+        }
+        let Some(newest) = ops.last() else {
+            return Ok(None);
+        };
+        let held = (meta.reason, meta.expires_at);
+        match newest.asks {
+            Asks::Add(reason, expires_at) | Asks::Update(reason, expires_at)
+                if (reason, expires_at) == held =>
+            {
+                Ok(Some(Traced {
+                    added,
+                    set: newest.origin,
+                }))
+            }
+            asks => Err(AuthorityError::NotAsAsked {
+                id: id.clone(),
+                agency: meta.agency.clone(),
+                origin: newest.origin,
+                version: newest.version,
+                asked: describe(asks),
+                held: describe(Asks::Update(meta.reason, meta.expires_at)),
+            }),
+        }
+    }
+}
+
+/// `asks` in words, for refusals.
+fn describe(asks: Asks) -> String {
+    let entry = |reason: Reason, expires_at: Option<Timestamp>| match expires_at {
+        Some(at) => format!("reason {} expiring at {at}", reason.0),
+        None => format!("reason {} with no expiry", reason.0),
+    };
+    match asks {
+        Asks::Add(reason, expires_at) => format!("an add, {}", entry(reason, expires_at)),
+        Asks::Update(reason, expires_at) => entry(reason, expires_at),
+        Asks::Remove => "its removal".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::{ListState, Registry};
+    use crate::kind::Kind;
+    use crate::Identifier;
+
+    fn provenance(principals: u64) -> Provenance {
+        let list = ListId::new("demo").unwrap();
+        let registry = Registry::new(list, Version::FIRST, Timestamp(0), vec![], vec![]).unwrap();
+        let head = SnapshotHead {
+            list: ListId::new("demo").unwrap(),
+            version: Version::new(9).unwrap(),
+            created_at: Timestamp(1_000),
+            state: ListState::default(),
+        };
+        let mut p = Provenance::new(&head, &registry, Timestamp(principals));
+        p.registered.insert(Agency::new("th-aoc").unwrap());
+        p
+    }
+
+    fn meta(listed_at: u64, reason: u16, expires_at: Option<u64>) -> EntryMeta {
+        EntryMeta {
+            reason: Reason(reason),
+            agency: Agency::new("th-aoc").unwrap(),
+            listed_at: Timestamp(listed_at),
+            expires_at: expires_at.map(Timestamp),
+        }
+    }
+
+    fn op(origin: usize, version: u64, accepted_at: u64, asks: Asks) -> OriginOp {
+        OriginOp {
+            origin,
+            version: Version::new(version).unwrap(),
+            accepted_at: Timestamp(accepted_at),
+            asks,
+        }
+    }
+
+    fn id() -> Identifier {
+        Identifier::from_canonical(Kind::Domain, "scam.example").unwrap()
+    }
+
+    #[test]
+    fn a_listing_added_then_updated_is_traced_to_both_submissions() {
+        let ops = [
+            op(0, 2, 100, Asks::Add(Reason(1), None)),
+            op(1, 5, 300, Asks::Update(Reason(2), Some(Timestamp(900)))),
+        ];
+        let traced = provenance(50).judge(&id(), &meta(100, 2, Some(900)), &ops);
+        assert_eq!(
+            traced.unwrap(),
+            Some(Traced {
+                added: Some(0),
+                set: 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_listing_no_add_of_its_time_explains_is_refused() {
+        let ops = [op(0, 2, 100, Asks::Add(Reason(1), None))];
+        let refused = provenance(50).judge(&id(), &meta(99, 1, None), &ops);
+        assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
+        let refused = provenance(50).judge(&id(), &meta(99, 1, None), &[]);
+        assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
+    }
+
+    #[test]
+    fn a_listing_whose_newest_origin_asks_otherwise_is_refused() {
+        let updated = [
+            op(0, 2, 100, Asks::Add(Reason(1), None)),
+            op(1, 5, 300, Asks::Update(Reason(2), None)),
+        ];
+        let refused = provenance(50).judge(&id(), &meta(100, 1, None), &updated);
+        assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
+        let removed = [
+            op(0, 2, 100, Asks::Add(Reason(1), None)),
+            op(1, 5, 300, Asks::Remove),
+        ];
+        let refused = provenance(50).judge(&id(), &meta(100, 1, None), &removed);
+        assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
+    }
+
+    #[test]
+    fn listings_from_before_principals_or_under_labels_need_no_origin() {
+        let p = provenance(50);
+        assert_eq!(p.judge(&id(), &meta(10, 1, None), &[]).unwrap(), None);
+        let mut label = meta(100, 1, None);
+        label.agency = Agency::new("imported").unwrap();
+        assert_eq!(p.judge(&id(), &label, &[]).unwrap(), None);
+        // An old listing its agency updated since is held to the update.
+        let updated = [op(3, 7, 400, Asks::Update(Reason(4), None))];
+        assert_eq!(
+            p.judge(&id(), &meta(10, 4, None), &updated).unwrap(),
+            Some(Traced {
+                added: None,
+                set: 3
+            })
+        );
+    }
+}
