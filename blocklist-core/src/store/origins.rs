@@ -291,10 +291,31 @@ fn trace(
     files: &[Sha256],
 ) -> Result<Result<(), AuthorityError>, StoreError> {
     let fail = sqlite(path, "trace listings to their origins");
+    // Only the listings that must be traced or that an origin names are
+    // judged: SQLite picks them out of the list (a scan in its own loop),
+    // so a list mostly of labels costs a pass, not a row each through here.
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS registered (agency TEXT PRIMARY KEY) WITHOUT ROWID;
+         DELETE FROM temp.registered;",
+    )
+    .map_err(&fail)?;
+    for agency in provenance.registered() {
+        tx.execute(
+            "INSERT INTO temp.registered (agency) VALUES (?1)",
+            [agency.as_str()],
+        )
+        .map_err(&fail)?;
+    }
+    let principals = to_db(path, "principals", provenance.principals().0)?;
     let mut entries = tx
         .prepare(
             "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
-             ORDER BY kind, value, agency",
+             WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
+             UNION
+             SELECT e.kind, e.value, e.agency, e.reason, e.listed_at, e.expires_at
+             FROM (SELECT DISTINCT kind, value, agency FROM temp.origin_ops) AS o
+             JOIN entries AS e ON e.kind = o.kind AND e.value = o.value AND e.agency = o.agency
+             ORDER BY 1, 2, 3",
         )
         .map_err(&fail)?;
     let mut ops = tx
@@ -303,7 +324,7 @@ fn trace(
              FROM temp.origin_ops ORDER BY kind, value, agency, version",
         )
         .map_err(&fail)?;
-    let mut entries = entries.query([]).map_err(&fail)?;
+    let mut entries = entries.query([principals]).map_err(&fail)?;
     let mut ops = ops.query([]).map_err(&fail)?;
     let mut next_op = read_op(path, ops.next().map_err(&fail)?)?;
     let mut named = Vec::new();

@@ -209,6 +209,18 @@ impl Provenance {
         Ok(())
     }
 
+    /// Every agency of the registry held, revoked or not: the listings
+    /// [`Self::traces`] asks about.
+    pub fn registered(&self) -> impl Iterator<Item = &Agency> {
+        self.registered.iter()
+    }
+
+    /// From when agencies are principals (W1): listings of theirs made
+    /// before are not traced.
+    pub fn principals(&self) -> Timestamp {
+        self.principals
+    }
+
     /// Whether the listing `meta` describes must be traced to an origin: a
     /// registered agency's (revoked or not) listed once agencies were
     /// principals. Older listings, and those under labels no agency is

@@ -179,6 +179,25 @@ fn deliver(inbox: &Path, file: &Path, name: &str) {
     std::fs::rename(&tmp, inbox.join(name)).unwrap();
 }
 
+/// th-aoc's urgent submission listing `urgent-scam.example`.
+fn urgent_listing(centre: &Centre, aoc_key: &Path) -> PathBuf {
+    let domains = centre.input("domains.txt", b"urgent-scam.example\n");
+    submit(
+        centre,
+        "th-aoc",
+        aoc_key,
+        "aoc-urgent.submission",
+        &[
+            "--kind",
+            "domain",
+            "--reason",
+            "phishing",
+            "--urgent",
+            s(&domains),
+        ],
+    )
+}
+
 #[test]
 fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_another_agencys_removal_is_refused(
 ) {
@@ -206,21 +225,7 @@ fn a_posted_listing_is_acknowledged_queued_and_published_with_an_urgent_one_and_
     );
 
     // An urgent submission is published at once, the queued one with it.
-    let domains = centre.input("domains.txt", b"urgent-scam.example\n");
-    let urgent = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc-urgent.submission",
-        &[
-            "--kind",
-            "domain",
-            "--reason",
-            "phishing",
-            "--urgent",
-            s(&domains),
-        ],
-    );
+    let urgent = urgent_listing(&centre, &aoc_key);
     let (status, urgent_location, _) = intake.post(&urgent);
     assert_eq!(status, 202);
     let published = intake.wait_state(&location, "published");
@@ -540,25 +545,7 @@ fn a_posted_override_is_refused_while_a_queued_submission_names_its_listing_then
 
     // An urgent submission publishes the queue (version 2); another
     // listing then waits for the cadence (version 3 promised).
-    let domains = centre.input(
-        "domains.txt",
-        b"urgent-scam.example
-",
-    );
-    let urgent = submit(
-        &centre,
-        "th-aoc",
-        &aoc_key,
-        "aoc-urgent.submission",
-        &[
-            "--kind",
-            "domain",
-            "--reason",
-            "phishing",
-            "--urgent",
-            s(&domains),
-        ],
-    );
+    let urgent = urgent_listing(&centre, &aoc_key);
     assert_eq!(intake.post(&urgent).0, 202);
     assert_eq!(
         intake.wait_state(&update_location, "published")["version"],

@@ -959,25 +959,35 @@ fn snapshot_origins(c: &mut Cases, held1: &[Entry], aoc1: &CarriedSubmission) {
     let sequence = T0 * 1_000_000 + 1;
     let traced = of(held1.to_vec(), Some(sequence), vec![origin(aoc1)]);
     let payload = traced.encode_payload().unwrap();
-    let mut expected = of(held1.to_vec(), None, vec![]).encode_payload().unwrap();
-    assert_eq!(expected.pop(), Some(0), "no extensions");
-    expected.extend(encode(&vec![
-        wire::Extension {
-            tag: SEQUENCES_EXTENSION,
-            data: encode(&vec![WireSequence {
-                key: aoc_key.0,
-                sequence,
-            }]),
-        },
-        wire::Extension {
-            tag: ORIGINS_EXTENSION,
-            data: encode(&vec![WireOrigin {
-                version: 1,
-                accepted_at: aoc1.accepted_at.0,
-                file: aoc1.file.clone(),
-            }]),
-        },
-    ]));
+    // The payload as FORMAT.md writes it: th-aoc's sequence (tag 1), then
+    // `origins` in the order given (tag 3).
+    let with_origins = |origins: &[&Origin]| {
+        let mut payload = of(held1.to_vec(), None, vec![]).encode_payload().unwrap();
+        assert_eq!(payload.pop(), Some(0), "no extensions");
+        let wire: Vec<WireOrigin> = origins
+            .iter()
+            .map(|o| WireOrigin {
+                version: o.version.get(),
+                accepted_at: o.submission.accepted_at.0,
+                file: o.submission.file.clone(),
+            })
+            .collect();
+        payload.extend(encode(&vec![
+            wire::Extension {
+                tag: SEQUENCES_EXTENSION,
+                data: encode(&vec![WireSequence {
+                    key: aoc_key.0,
+                    sequence,
+                }]),
+            },
+            wire::Extension {
+                tag: ORIGINS_EXTENSION,
+                data: encode(&wire),
+            },
+        ]));
+        payload
+    };
+    let expected = with_origins(&[&origin(aoc1)]);
     assert_eq!(expected, payload, "FORMAT.md's snapshot extension tag 3");
     let registered = format!("snapshot-registered {r1} {REGISTRY}");
     let sealed = |snapshot: &Snapshot| snapshot.sign(&[&publish]).unwrap();
@@ -1032,34 +1042,16 @@ fn snapshot_origins(c: &mut Cases, held1: &[Entry], aoc1: &CarriedSubmission) {
         &sealed(&of(held1.to_vec(), Some(sequence), vec![origin(&changed)])),
     );
     // Two origins, written in the wrong order: refused as malformed.
-    let mut second = aoc1.clone();
-    second.accepted_at = Timestamp(T0 - 30);
+    let second = carried(
+        "th-aoc",
+        &key(7),
+        2,
+        T0 - 30,
+        vec![listing(number("80"), Reason::SCAM_CALL, None)],
+    );
     let mut both = [origin(aoc1), origin(&second)];
     both.sort_by_key(|o| Sha256::of(&o.submission.file));
-    let mut reversed = of(held1.to_vec(), None, vec![]).encode_payload().unwrap();
-    assert_eq!(reversed.pop(), Some(0), "no extensions");
-    let wire: Vec<WireOrigin> = both
-        .iter()
-        .rev()
-        .map(|o| WireOrigin {
-            version: 1,
-            accepted_at: o.submission.accepted_at.0,
-            file: o.submission.file.clone(),
-        })
-        .collect();
-    reversed.extend(encode(&vec![
-        wire::Extension {
-            tag: SEQUENCES_EXTENSION,
-            data: encode(&vec![WireSequence {
-                key: aoc_key.0,
-                sequence,
-            }]),
-        },
-        wire::Extension {
-            tag: ORIGINS_EXTENSION,
-            data: encode(&wire),
-        },
-    ]));
+    let reversed = with_origins(&[&both[1], &both[0]]);
     c.add(
         "W8",
         "payload/snapshot-origins-not-ascending.snapshot",
