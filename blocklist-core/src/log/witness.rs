@@ -265,6 +265,70 @@ impl SignedCheckpoint {
     /// This note with the signature lines of `other`, a note of the same
     /// checkpoint (a witness's cosigned copy), that it lacks.
     pub fn with_lines_of(&self, other: &SignedCheckpoint) -> Result<SignedCheckpoint, LogError> {
+        self.same_checkpoint(other)?;
+        Ok(self.with_new_lines(other.signatures.iter()))
+    }
+
+    /// This note with the cosignatures in `other`, a note of the same
+    /// checkpoint, of those of `known` that cosigned it there, and the
+    /// names of those witnesses: what a centre takes from a party it cannot
+    /// vouch for (lines of other names are dropped, so a stranger cannot
+    /// grow the checkpoint). A line of a known witness that does not verify
+    /// refuses the note, and so does one that no known witness cosigned.
+    ///
+    /// ```
+    /// use blocklist_core::document::ListId;
+    /// use blocklist_core::keys::{SecretKey, Signer};
+    /// use blocklist_core::log::checkpoint::{origin, Checkpoint, SignedCheckpoint};
+    /// use blocklist_core::log::witness::Witness;
+    /// use blocklist_core::Sha256;
+    /// let keys = [SecretKey::generate().unwrap(), SecretKey::generate().unwrap(), SecretKey::generate().unwrap()];
+    /// let head = Checkpoint { origin: origin(&ListId::new("demo").unwrap()), size: 3, root: Sha256::of(b"r") };
+    /// let signed = SignedCheckpoint::sign(head, &[&keys[0] as &dyn Signer]).unwrap();
+    /// let known = [Witness::new("witness.example", keys[1].public_key()).unwrap()];
+    /// let copy = signed.cosign("witness.example", &keys[1], 1_700_000_000).unwrap()
+    ///     .cosign("stranger.example", &keys[2], 1_700_000_000).unwrap();
+    /// let (taken, by) = signed.with_cosignatures_of(&copy, &known).unwrap();
+    /// assert_eq!(by, ["witness.example"]);
+    /// assert!(!String::from_utf8_lossy(taken.as_bytes()).contains("stranger.example"));
+    /// ```
+    pub fn with_cosignatures_of(
+        &self,
+        other: &SignedCheckpoint,
+        known: &[Witness],
+    ) -> Result<(SignedCheckpoint, Vec<String>), LogError> {
+        self.same_checkpoint(other)?;
+        let mut by = Vec::new();
+        let mut lines = Vec::new();
+        for witness in known {
+            if witness.cosigned(other)?.is_some() {
+                let id = witness.key_id();
+                lines.extend(
+                    other
+                        .signatures
+                        .iter()
+                        .filter(|l| l.name == witness.name && l.blob[..4] == id),
+                );
+                by.push(witness.name.clone());
+            }
+        }
+        if by.is_empty() {
+            return Err(LogError::Witness {
+                witness: known
+                    .iter()
+                    .map(Witness::name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                reason: format!(
+                    "none of them cosigned the checkpoint at size {} offered",
+                    other.checkpoint().size
+                ),
+            });
+        }
+        Ok((self.with_new_lines(lines.into_iter()), by))
+    }
+
+    fn same_checkpoint(&self, other: &SignedCheckpoint) -> Result<(), LogError> {
         if other.checkpoint() != self.checkpoint() {
             return Err(LogError::Checkpoint {
                 reason: format!(
@@ -274,8 +338,13 @@ impl SignedCheckpoint {
                 ),
             });
         }
+        Ok(())
+    }
+
+    /// This note with those of `new` it lacks (by name and key id).
+    fn with_new_lines<'a>(&self, new: impl Iterator<Item = &'a NoteSignature>) -> SignedCheckpoint {
         let mut lines = self.signatures.clone();
-        for line in &other.signatures {
+        for line in new {
             if !lines
                 .iter()
                 .any(|l| l.name == line.name && l.blob[..4] == line.blob[..4])
@@ -283,10 +352,7 @@ impl SignedCheckpoint {
                 lines.push(line.clone());
             }
         }
-        Ok(SignedCheckpoint::with_lines(
-            self.checkpoint().clone(),
-            lines,
-        ))
+        SignedCheckpoint::with_lines(self.checkpoint().clone(), lines)
     }
 }
 

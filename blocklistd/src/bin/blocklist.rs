@@ -544,6 +544,11 @@ struct ServeArgs {
     /// Intake: the largest submission taken, in bytes.
     #[arg(long, default_value_t = service::DEFAULT_MAX_SUBMISSION_BYTES, requires = "intake")]
     max_submission_bytes: u64,
+    /// Intake: a witness whose cosignatures of the log's checkpoint
+    /// POST /v1/cosignatures takes (repeat): the line `blocklist
+    /// witness-key` prints. Without it the endpoint answers 404.
+    #[arg(long = "witness", value_name = "VKEY", value_parser = parse_witness, requires = "intake")]
+    witnesses: Vec<Witness>,
     /// Intake: how versions are signed and what history they keep, as for
     /// `publish` (`--key` required with `--intake` only: see `Command::Serve`).
     #[command(flatten)]
@@ -1297,6 +1302,7 @@ fn serve(args: ServeArgs, keyring: &mut Keyring, out: &mut Report) -> Result<(),
                 publish: args.publishing.options(keyring, plain_context())?,
                 publish_every: args.publish_every,
                 max_submission_bytes: args.max_submission_bytes,
+                witnesses: args.witnesses,
             },
         )?)
     } else {
@@ -1334,6 +1340,11 @@ fn serve(args: ServeArgs, keyring: &mut Keyring, out: &mut Report) -> Result<(),
 
 fn serve_error(action: String) -> impl FnOnce(std::io::Error) -> CentreError {
     move |source| CentreError::Serve { action, source }
+}
+
+/// Parses a witness's verifier key, the line `blocklist witness-key` prints.
+fn parse_witness(vkey: &str) -> Result<Witness, String> {
+    Witness::parse_vkey(vkey).map_err(|e| e.to_string())
 }
 
 /// Parses a key name (a file, or a pkcs11: URI) without echoing it back on

@@ -251,6 +251,20 @@ pub enum CentreError {
         /// What is wrong.
         source: blocklist_core::log::LogError,
     },
+    /// A witness's cosigned copy of the log's checkpoint the intake
+    /// service refuses: another checkpoint than the log's, a cosignature of
+    /// a known witness that does not verify, none by a known witness.
+    #[error("{shown}: {source}: nothing added to the log's checkpoint")]
+    Cosignature {
+        /// The copy offered, as the service names it.
+        shown: String,
+        /// Why.
+        source: blocklist_core::log::LogError,
+    },
+    /// Cosignatures offered to an intake service started without
+    /// `--witness`: it knows no witness whose lines it could check.
+    #[error("this intake service takes no cosignatures: it was started without --witness")]
+    NoWitnesses,
     /// The HTTP server could not start or failed.
     #[error("cannot {action}: {source}")]
     Serve {

@@ -23,8 +23,8 @@ use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
 use blocklist_core::log::record::RECORD_ORDER;
 use blocklist_core::log::tiles::TileFile;
 use blocklist_core::log::{
-    Checkpoint, Frontier, LogError, LogHead, Record, SignedCheckpoint, TiledLog, CHECKPOINT_PATH,
-    LOG_DIR,
+    Checkpoint, Frontier, LogError, LogHead, Record, SignedCheckpoint, TiledLog, Witness,
+    CHECKPOINT_PATH, LOG_DIR,
 };
 use blocklist_core::{Sha256, Signer};
 
@@ -163,23 +163,63 @@ pub fn add_cosignatures(
 ) -> Result<SignedCheckpoint, CentreError> {
     let published = PublishDir::open(dir)?;
     let lock = published.lock()?;
+    rewrite_checkpoint(&published, &lock, |mut note| {
+        for file in files {
+            let refused = |source| CentreError::Log {
+                file: file.display().to_string(),
+                source,
+            };
+            let bytes = source::read_file(file, MAX_CHECKPOINT_LEN as u64)?;
+            let cosigned = SignedCheckpoint::parse(&bytes).map_err(refused)?;
+            note = note.with_lines_of(&cosigned).map_err(refused)?;
+        }
+        Ok(note)
+    })
+}
+
+/// Adds to `dir`'s `log/checkpoint` the cosignatures `offered` (a copy of
+/// it, called `shown`) carries of the `known` witnesses, under `lock`, and
+/// returns its size and who cosigned: what the intake service takes from a
+/// witness over HTTP. Lines of other names are dropped; a copy of another
+/// checkpoint, a line of a known witness that does not verify, or a copy no
+/// known witness cosigned is refused, and nothing is written.
+pub fn take_cosignatures(
+    dir: &PublishDir,
+    lock: &DirLock,
+    offered: &[u8],
+    shown: &str,
+    known: &[Witness],
+) -> Result<(u64, Vec<String>), CentreError> {
+    let refused = |source| CentreError::Cosignature {
+        shown: shown.to_owned(),
+        source,
+    };
+    let copy = SignedCheckpoint::parse(offered).map_err(refused)?;
+    let mut by = Vec::new();
+    let note = rewrite_checkpoint(dir, lock, |note| {
+        let (note, cosigned) = note.with_cosignatures_of(&copy, known).map_err(refused)?;
+        by = cosigned;
+        Ok(note)
+    })?;
+    Ok((note.checkpoint().size, by))
+}
+
+/// Writes `dir`'s `log/checkpoint` again as `change` makes it from the one
+/// it holds, under `lock`.
+fn rewrite_checkpoint(
+    dir: &PublishDir,
+    lock: &DirLock,
+    change: impl FnOnce(SignedCheckpoint) -> Result<SignedCheckpoint, CentreError>,
+) -> Result<SignedCheckpoint, CentreError> {
     let rel = format!("{LOG_DIR}/{CHECKPOINT_PATH}");
-    let mut note = Log::open(&published)?
+    let note = Log::open(dir)?
         .checkpoint
         .ok_or_else(|| CentreError::Inconsistent {
-            file: published.name(&rel),
+            file: dir.name(&rel),
             reason: "the directory has no log yet: publish first".to_owned(),
         })?;
-    for file in files {
-        let refused = |source| CentreError::Log {
-            file: file.display().to_string(),
-            source,
-        };
-        let bytes = source::read_file(file, MAX_CHECKPOINT_LEN as u64)?;
-        let cosigned = SignedCheckpoint::parse(&bytes).map_err(refused)?;
-        note = note.with_lines_of(&cosigned).map_err(refused)?;
-    }
-    published.write_log_file(&lock, &rel, note.as_bytes())?;
+    let note = change(note)?;
+    dir.write_log_file(lock, &rel, note.as_bytes())?;
     Ok(note)
 }
 

@@ -20,6 +20,7 @@ use crate::submissions::{
     manifest_version, submit,
 };
 use crate::support::*;
+use crate::transparency_log::witness;
 
 /// `blocklist serve DIR --intake` on a free port, with its log in a file;
 /// stopped (SIGTERM) on drop.
@@ -708,6 +709,7 @@ fn a_queued_override_refuses_a_submission_naming_its_identifier_and_a_copy_of_it
             },
             publish_every: Duration::from_secs(3600),
             max_submission_bytes: service::DEFAULT_MAX_SUBMISSION_BYTES,
+            witnesses: vec![],
         },
     )
     .unwrap();
@@ -764,6 +766,71 @@ fn a_queued_override_refuses_a_submission_naming_its_identifier_and_a_copy_of_it
         intake.offer(std::fs::read(&update).unwrap(), "aoc-2.submission"),
         Ok(Offered::Accepted(_))
     ));
+}
+
+#[test]
+fn a_witness_posts_its_cosignature_and_only_the_lines_of_witnesses_the_centre_knows_are_taken() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let (_, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let keygen = |name: &str| {
+        let keys = centre.tmp.path().join(name);
+        ok(&["keygen", s(&keys)]);
+        keys
+    };
+    let (known, stranger) = (keygen("witness"), keygen("stranger"));
+    let vkey = ok(&[
+        "witness-key",
+        "--name",
+        "witness.example",
+        "--key",
+        s(&known.with_extension("pub")),
+    ]);
+    let intake = Intake::start(&centre, "1h", &["--witness", vkey.trim()]);
+    let checkpoint = centre.dir.join("log/checkpoint");
+    let cosigned_by = |keys: &Path| {
+        let out = keys.with_extension("checkpoint");
+        let state = keys.with_extension("state");
+        witness(
+            &centre,
+            &keys.with_extension("key"),
+            &state,
+            s(&centre.dir),
+            &out,
+        )
+        .unwrap();
+        out
+    };
+
+    // Another key under the known witness's name: its line is no known
+    // witness's, so the copy is refused and the checkpoint stays as it was.
+    let before = std::fs::read(&checkpoint).unwrap();
+    let (status, _, body) = intake.post_to("/v1/cosignatures", &cosigned_by(&stranger));
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        json_of(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("none of them cosigned"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before);
+
+    // The known witness's copy: its line is added, as `blocklist cosign` would.
+    let copy = cosigned_by(&known);
+    let (status, _, body) = intake.post_to("/v1/cosignatures", &copy);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["cosigned_by"][0], "witness.example");
+    let note = std::fs::read_to_string(&checkpoint).unwrap();
+    assert!(note.contains("\u{2014} witness.example "), "{note}");
+
+    // Once the centre publishes again, that copy is of an older checkpoint.
+    let (status, location, _) = intake.post(&urgent_listing(&centre, &aoc_key));
+    assert_eq!(status, 202);
+    intake.wait_state(&location.unwrap(), "published");
+    let (status, _, body) = intake.post_to("/v1/cosignatures", &copy);
+    assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
 }
 
 /// CPU time (user + system, in clock ticks) of process `pid`.

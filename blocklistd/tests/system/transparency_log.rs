@@ -219,7 +219,7 @@ fn a_dropped_manifest_is_taken_with_its_log_and_a_forked_one_is_rejected() {
 
 /// Runs `blocklist witness` as `witness.example` on `target`, writing the
 /// cosigned checkpoint to `out`; `Ok` with its output, `Err` with its error.
-fn witness(
+pub(crate) fn witness(
     centre: &Centre,
     key: &Path,
     state: &Path,

@@ -47,6 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use blocklist_core::document::{envelope, DocType, Version};
+use blocklist_core::log::Witness;
 use blocklist_core::{Identifier, Sha256, Signer, Timestamp};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -55,6 +56,7 @@ use tracing::{info, warn};
 
 use crate::centre::acknowledge;
 use crate::centre::intake::{self, Judge, PublishedBy, SubmissionInput};
+use crate::centre::log;
 use crate::centre::overrides::{self, OverrideInput};
 use crate::centre::publish::{self, Current, PublishOptions, PublishReport};
 use crate::centre::queue::{OverrideRecord, Queue, Record, State};
@@ -86,6 +88,9 @@ pub struct IntakeConfig {
     pub publish_every: Duration,
     /// The largest submission taken, in bytes.
     pub max_submission_bytes: u64,
+    /// The witnesses whose cosignatures of the log's checkpoint the service
+    /// takes (`POST /v1/cosignatures`); none: it takes none.
+    pub witnesses: Vec<Witness>,
 }
 
 /// What became of a submission ([`Record`], its acknowledgement included)
@@ -127,6 +132,7 @@ pub struct Intake {
     urgent: Notify,
     publish_every: Duration,
     max_submission_bytes: u64,
+    witnesses: Vec<Witness>,
 }
 
 #[derive(Debug)]
@@ -159,7 +165,27 @@ impl Intake {
             urgent: Notify::new(),
             publish_every: config.publish_every,
             max_submission_bytes: config.max_submission_bytes,
+            witnesses: config.witnesses,
         })
+    }
+
+    /// Adds to the log's checkpoint the cosignatures `bytes` carries (a
+    /// copy of it, as `blocklist witness` writes it, called `shown`) of the
+    /// witnesses the service knows, and returns its size and who cosigned: what
+    /// `blocklist cosign` does with a file, for a witness that reaches the
+    /// centre over HTTP. Lines of other names are dropped, so a stranger
+    /// cannot grow the checkpoint past what replicas read. Blocks: run it
+    /// off the async threads.
+    pub fn offer_cosignatures(
+        &self,
+        bytes: &[u8],
+        shown: &str,
+    ) -> Result<(u64, Vec<String>), CentreError> {
+        if self.witnesses.is_empty() {
+            return Err(CentreError::NoWitnesses);
+        }
+        let lock = self.dir.lock_waiting(LOCK_PATIENCE)?;
+        log::take_cosignatures(&self.dir, &lock, bytes, shown, &self.witnesses)
     }
 
     /// The largest submission taken, in bytes.

@@ -17,6 +17,14 @@
 //!   version that will carry it) and `Location: /v1/overrides/<id>`;
 //!   **200** for the same bytes again; refusals as for submissions.
 //! - `GET /v1/overrides/{id}`: where an accepted override stands (JSON).
+//! - `POST /v1/cosignatures`: the body is the log's checkpoint as
+//!   `blocklist witness` writes it, cosigned. **200** with `{"size": N,
+//!   "cosigned_by": [...]}` once the lines of the witnesses the service
+//!   knows (`--witness`) are added to `log/checkpoint` (other lines are
+//!   dropped); **409** for a copy of another checkpoint (the centre
+//!   published since: cosign the current one); **422** when a known
+//!   witness's line does not verify or none cosigned; **404** when the
+//!   service knows no witness.
 //!
 //! Both kinds of work share the plumbing: the body read under a cap
 //! (`read_capped`), the judging off the async threads, one mapping of
@@ -33,6 +41,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use blocklist_core::log::checkpoint::MAX_CHECKPOINT_LEN;
+use blocklist_core::log::LogError;
+
 use crate::centre::overrides::MAX_OVERRIDE_SIZE;
 use crate::centre::queue::{self, OverrideRecord, Record};
 use crate::centre::service::{Intake, Offered};
@@ -45,6 +56,7 @@ pub fn routes(intake: Arc<Intake>) -> Router {
         .route("/v1/submissions/{id}", get(status))
         .route("/v1/overrides", post(submit_override))
         .route("/v1/overrides/{id}", get(override_status))
+        .route("/v1/cosignatures", post(cosign))
         .with_state(intake)
 }
 
@@ -75,6 +87,13 @@ fn status_of(error: &CentreError) -> StatusCode {
         | CentreError::OverrideQueued { .. }
         | CentreError::OverrideStale { .. } => StatusCode::CONFLICT,
         CentreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        // A witness's copy of an older checkpoint: the centre published since.
+        CentreError::Cosignature {
+            source: LogError::Checkpoint { .. },
+            ..
+        } => StatusCode::CONFLICT,
+        CentreError::Cosignature { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CentreError::NoWitnesses => StatusCode::NOT_FOUND,
         // The centre cannot judge now (no registry yet, a lock held long).
         CentreError::Usage { .. } | CentreError::Locked { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -237,6 +256,32 @@ async fn submit_override(
         Ok(Ok(Offered::Known(record))) => standing(StatusCode::OK, record),
         Ok(Err(error)) => refused("override", &shown, &error),
         Err(error) => internal_error("judging an override", &error),
+    }
+}
+
+async fn cosign(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
+    let bytes =
+        match read_capped(&headers, body, MAX_CHECKPOINT_LEN as u64, "cosignature", "").await {
+            Ok(bytes) => bytes,
+            Err(answer) => return answer,
+        };
+    let shown = format!("cosigned checkpoint {}", blocklist_core::Sha256::of(&bytes));
+    let taken = {
+        let intake = intake.clone();
+        let shown = shown.clone();
+        tokio::task::spawn_blocking(move || intake.offer_cosignatures(&bytes, &shown)).await
+    };
+    match taken {
+        Ok(Ok((size, by))) => {
+            info!(size, witnesses = ?by, "cosignatures added to the log's checkpoint");
+            (
+                StatusCode::OK,
+                Json(json!({ "size": size, "cosigned_by": by })),
+            )
+                .into_response()
+        }
+        Ok(Err(error)) => refused("cosignature", &shown, &error),
+        Err(error) => internal_error("taking cosignatures", &error),
     }
 }
 
