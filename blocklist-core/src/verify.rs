@@ -346,6 +346,12 @@ impl Verifier {
         Ok(&self.root)
     }
 
+    /// From when agencies are principals: `issued_at` of the first
+    /// registry accepted (W1); `None` while none is.
+    pub fn principals_since(&self) -> Option<Timestamp> {
+        self.principals_since
+    }
+
     /// The newest agency registry accepted ([`Self::accept_registry`]).
     pub fn registry(&self) -> Option<&Verified<Registry>> {
         self.registry.as_ref()

@@ -151,18 +151,15 @@ fn carried_refused<'a>(
     None
 }
 
-/// Why `past` cannot be the overrides of a snapshot at `version`, if it
-/// cannot: each file a well-formed override, applied at or before
-/// `version`, and no decision twice (W7).
+/// Why `past`, in the order written, cannot be the overrides of a snapshot
+/// at `version`, if it cannot: as [`carried_refused`] says, each file a
+/// well-formed override, and no decision twice (W7).
 fn past_refused(past: &[&PastOverride], version: Version) -> Option<String> {
+    if let Some(reason) = carried_refused(past.iter().map(|o| (o.version, &o.file[..])), version) {
+        return Some(reason);
+    }
     let mut decisions = std::collections::HashSet::new();
     for (index, o) in past.iter().enumerate() {
-        if o.version > version {
-            return Some(format!(
-                "override {index} is applied at version {}, after the snapshot's",
-                o.version
-            ));
-        }
         match decision_sha256(&o.file) {
             Err(e) => return Some(format!("override {index}: {e}")),
             Ok(decision) if !decisions.insert(decision) => {
@@ -263,9 +260,7 @@ pub(crate) fn take_tail(
             })
         })
         .collect::<Result<Vec<_>, DecodeError>>()?;
-    if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version)
-        .or_else(|| carried_refused(overrides.iter().map(|o| (o.version, &o.file[..])), version))
-    {
+    if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version) {
         return Err(doc.invalid("overrides", reason));
     }
     let origins: Vec<WireOrigin> = Extension::take(doc, extensions, ORIGINS_EXTENSION, "origins")?;

@@ -327,6 +327,12 @@ impl Store {
         )? {
             return Ok(done);
         }
+        let legacy_kept = origins::keep_legacy(
+            &tx,
+            &path,
+            snapshot.provenance(),
+            held.version.map(|_| held.data_time),
+        )?;
         tx.execute("DELETE FROM entries", [])
             .map_err(sqlite(&path, "clear entries"))?;
         let total = head.state.entries;
@@ -372,7 +378,7 @@ impl Store {
             record_sequence(&tx, &path, key, *sequence)?;
         }
         overrides::record_past(&tx, &path, &tail.overrides)?;
-        origins::from_snapshot(&tx, &path, snapshot.provenance(), &tail)?;
+        origins::from_snapshot(&tx, &path, snapshot.provenance(), &tail, legacy_kept)?;
         commit(
             tx,
             &path,

@@ -10,13 +10,15 @@ use std::cmp::Ordering;
 use rusqlite::{params, Connection, OptionalExtension as _, Row, Transaction};
 
 use crate::digest::Sha256;
-use crate::document::{CarriedSubmission, Delta, Origin, SnapshotTail};
-use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
+use crate::document::{CarriedSubmission, Delta, ListingRef, Origin, SnapshotTail};
+use crate::entry::{Agency, Entry, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 use crate::store::apply::{refused, to_db};
 use crate::store::{corrupt, meta_from_row, sqlite, version_from_db, Store, StoreError};
-use crate::verify::provenance::{Asks, OriginOp, Provenance, Traced};
+use crate::verify::provenance::{
+    overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
+};
 use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
 
 /// The origins one delta's apply records: the SHA-256 of each submission
@@ -162,8 +164,9 @@ fn keep_file(
 }
 
 /// Checks the listings a snapshot just wrote to `entries` against the
-/// origins it carries (W8) and records where each comes from, in the
-/// snapshot's transaction. `provenance` is `None` when no agency registry
+/// origins it carries (W8), and against the legacy listings the store held
+/// when `legacy_kept` ([`keep_legacy`]), and records where each comes
+/// from, in the snapshot's transaction. `provenance` is `None` when no agency registry
 /// is held: then the snapshot must carry no origins. The origins'
 /// operations go to a temporary table, which is walked beside `entries`,
 /// both in key order, so memory does not grow with the list.
@@ -172,6 +175,7 @@ pub(super) fn from_snapshot(
     path: &std::path::Path,
     provenance: Option<&Provenance>,
     tail: &SnapshotTail,
+    legacy_kept: bool,
 ) -> Result<(), StoreError> {
     let unauthorised = |source| {
         refused(
@@ -196,9 +200,10 @@ pub(super) fn from_snapshot(
     )
     .map_err(sqlite(path, "make the origins' table"))?;
     let mut files = Vec::with_capacity(tail.origins.len());
+    let mut order = OriginOrder::default();
     for (index, origin) in tail.origins.iter().enumerate() {
         let ops = provenance
-            .origin(index, origin, &tail.sequences)
+            .origin(index, origin, &tail.sequences, &mut order)
             .map_err(unauthorised)?;
         let version = to_db(path, "version", origin.version.get())?;
         for ((id, agency), op) in ops {
@@ -217,7 +222,144 @@ pub(super) fn from_snapshot(
     let result = trace(tx, path, provenance, &files).and_then(|r| r.map_err(unauthorised));
     tx.execute("DELETE FROM temp.origin_ops", [])
         .map_err(sqlite(path, "clear the origins' table"))?;
-    result
+    result?;
+    for (version, removed) in overridden(&tail.overrides) {
+        if held_since(tx, path, &removed)? == Some(removed.listed_at) {
+            return Err(unauthorised(revived(removed, version)));
+        }
+    }
+    if legacy_kept {
+        if let Some(listing) = unheld_legacy(tx, path, provenance)? {
+            return Err(unauthorised(AuthorityError::LegacyNotHeld {
+                id: listing.id,
+                agency: listing.agency,
+                listed_at: listing.listed_at,
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// When the store holds `listing`'s identifier listed by its agency, if it
+/// does.
+fn held_since(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    listing: &ListingRef,
+) -> Result<Option<Timestamp>, StoreError> {
+    let listed_at: Option<i64> = tx
+        .prepare_cached(
+            "SELECT listed_at FROM entries WHERE kind = ?1 AND value = ?2 AND agency = ?3",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![
+                    listing.id.kind().code(),
+                    listing.id.as_str(),
+                    listing.agency.as_str()
+                ],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .map_err(sqlite(path, "read a listing"))?;
+    Ok(listed_at.map(|t| Timestamp(t as u64)))
+}
+
+/// Fills the temporary table `registered` with the agencies `provenance`
+/// names, and returns from when they are principals, as the store keeps
+/// times.
+fn registered_table(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    provenance: &Provenance,
+) -> Result<i64, StoreError> {
+    let fail = sqlite(path, "list the registered agencies");
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS registered (agency TEXT PRIMARY KEY) WITHOUT ROWID;
+         DELETE FROM temp.registered;",
+    )
+    .map_err(&fail)?;
+    for agency in provenance.registered() {
+        tx.execute(
+            "INSERT INTO temp.registered (agency) VALUES (?1)",
+            [agency.as_str()],
+        )
+        .map_err(&fail)?;
+    }
+    to_db(path, "principals", provenance.principals().0)
+}
+
+/// Before a snapshot replaces the list: keeps aside the registered
+/// agencies' listings made before agencies were principals, when the store
+/// holds a version made since (`held_since`, its data time), so that
+/// [`from_snapshot`] can refuse one it did not hold. Those listings carry
+/// no origin (no agency signed for them), and after principals none can be
+/// added: the set only shrinks. `false` when there is nothing to compare
+/// with (no registry, or a store empty or older than principals).
+pub(super) fn keep_legacy(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    provenance: Option<&Provenance>,
+    held_since: Option<Timestamp>,
+) -> Result<bool, StoreError> {
+    let Some(provenance) = provenance else {
+        return Ok(false);
+    };
+    if held_since.is_none_or(|at| at < provenance.principals()) {
+        return Ok(false);
+    }
+    let principals = registered_table(tx, path, provenance)?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS legacy_held (
+             kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
+             listed_at INTEGER NOT NULL, PRIMARY KEY (kind, value, agency)) WITHOUT ROWID;
+         DELETE FROM temp.legacy_held;",
+    )
+    .map_err(sqlite(path, "make the legacy listings' table"))?;
+    tx.execute(
+        "INSERT INTO temp.legacy_held (kind, value, agency, listed_at)
+         SELECT kind, value, agency, listed_at FROM entries
+         WHERE listed_at < ?1 AND agency IN (SELECT agency FROM temp.registered)",
+        [principals],
+    )
+    .map_err(sqlite(path, "keep the legacy listings"))?;
+    Ok(true)
+}
+
+/// The first registered agency's listing dated before principals that the
+/// snapshot holds and the store did not ([`keep_legacy`]), if any.
+fn unheld_legacy(
+    tx: &Transaction<'_>,
+    path: &std::path::Path,
+    provenance: &Provenance,
+) -> Result<Option<ListingRef>, StoreError> {
+    let principals = registered_table(tx, path, provenance)?;
+    let fail = sqlite(path, "compare the legacy listings");
+    let found: Option<(u16, String, String, i64)> = tx
+        .query_row(
+            "SELECT e.kind, e.value, e.agency, e.listed_at FROM entries e
+             WHERE e.listed_at < ?1 AND e.agency IN (SELECT agency FROM temp.registered)
+             AND NOT EXISTS (SELECT 1 FROM temp.legacy_held h WHERE h.kind = e.kind
+                 AND h.value = e.value AND h.agency = e.agency AND h.listed_at = e.listed_at)
+             LIMIT 1",
+            [principals],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(&fail)?;
+    tx.execute("DELETE FROM temp.legacy_held", [])
+        .map_err(&fail)?;
+    found
+        .map(|(kind, value, agency, listed_at)| {
+            Ok(ListingRef {
+                id: Identifier::from_canonical(Kind::from_code(kind), &value)
+                    .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))?,
+                agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
+                listed_at: Timestamp(listed_at as u64),
+            })
+        })
+        .transpose()
 }
 
 /// Inserts one origin's operation; `Some(first)` when an origin carried by
@@ -263,7 +405,7 @@ fn insert_op(
     if inserted == 1 {
         return Ok(None);
     }
-    let first: Option<i64> = tx
+    let first: i64 = tx
         .prepare_cached(
             "SELECT origin FROM temp.origin_ops
              WHERE kind = ?1 AND value = ?2 AND agency = ?3 AND version = ?4",
@@ -272,10 +414,9 @@ fn insert_op(
             stmt.query_row(params![kind, id.as_str(), agency.as_str(), version], |r| {
                 r.get(0)
             })
-            .optional()
         })
         .map_err(sqlite(path, "read an origin's operation"))?;
-    Ok(Some(first.unwrap_or_default() as usize))
+    Ok(Some(first as usize))
 }
 
 /// A listing's key as both tables order it.
@@ -294,19 +435,7 @@ fn trace(
     // Only the listings that must be traced or that an origin names are
     // judged: SQLite picks them out of the list (a scan in its own loop),
     // so a list mostly of labels costs a pass, not a row each through here.
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS registered (agency TEXT PRIMARY KEY) WITHOUT ROWID;
-         DELETE FROM temp.registered;",
-    )
-    .map_err(&fail)?;
-    for agency in provenance.registered() {
-        tx.execute(
-            "INSERT INTO temp.registered (agency) VALUES (?1)",
-            [agency.as_str()],
-        )
-        .map_err(&fail)?;
-    }
-    let principals = to_db(path, "principals", provenance.principals().0)?;
+    let principals = registered_table(tx, path, provenance)?;
     let mut entries = tx
         .prepare(
             "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
@@ -347,16 +476,15 @@ fn trace(
             }
             next_op = read_op(path, ops.next().map_err(&fail)?)?;
         }
-        let agency = Agency::new(&key.2).map_err(|e| corrupt(path, &e.to_string()))?;
-        let meta = EntryMeta {
-            reason: Reason(row.get(3).map_err(&fail)?),
-            agency,
-            listed_at: Timestamp(row.get::<_, i64>(4).map_err(&fail)? as u64),
-            expires_at: row
-                .get::<_, Option<i64>>(5)
-                .map_err(&fail)?
-                .map(|t| Timestamp(t as u64)),
-        };
+        let meta = meta_from_row(
+            path,
+            (
+                row.get(3).map_err(&fail)?,
+                key.2.clone(),
+                row.get(4).map_err(&fail)?,
+                row.get(5).map_err(&fail)?,
+            ),
+        )?;
         if named.is_empty() && !provenance.traces(&meta) {
             continue;
         }
@@ -368,8 +496,14 @@ fn trace(
             Err(refusal) => return Ok(Err(refusal)),
         };
         if let Some(Traced { added, set: set_by }) = traced {
+            let file = |origin: usize| {
+                files
+                    .get(origin)
+                    .ok_or_else(|| corrupt(path, &format!("no origin {origin} was read")))
+            };
+            let added = added.map(file).transpose()?;
             let entry = Entry { id, meta };
-            set(tx, path, &entry, added.map(|a| &files[a]), &files[set_by])?;
+            set(tx, path, &entry, added, file(set_by)?)?;
         }
     }
     Ok(Ok(()))
@@ -397,7 +531,8 @@ fn read_op(
     let asks = match row.get::<_, i64>(6).map_err(&fail)? {
         0 => Asks::Add(reason, expires_at),
         1 => Asks::Update(reason, expires_at),
-        _ => Asks::Remove,
+        2 => Asks::Remove,
+        other => return Err(corrupt(path, &format!("origin operation {other}"))),
     };
     let version = version_from_db(path, row.get(3).map_err(&fail)?)?
         .ok_or_else(|| corrupt(path, "origin at version 0"))?;
@@ -441,28 +576,34 @@ impl Store {
     /// ```
     pub fn untraced(&self, provenance: &Provenance) -> Result<Option<Entry>, StoreError> {
         let fail = sqlite(&self.path, "find listings without origins");
+        let principals = to_db(&self.path, "principals", provenance.principals().0)?;
+        // Only the registered agencies' listings since principals, picked
+        // out by SQLite; the agencies are few, so one is asked at a time.
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT e.kind, e.value, e.reason, e.agency, e.listed_at, e.expires_at
-                 FROM entries e WHERE NOT EXISTS (SELECT 1 FROM listing_origins o
+                 FROM entries e WHERE e.agency = ?1 AND e.listed_at >= ?2
+                 AND NOT EXISTS (SELECT 1 FROM listing_origins o
                      WHERE o.kind = e.kind AND o.value = e.value AND o.agency = e.agency
                      AND o.added IS NOT NULL)
-                 ORDER BY e.kind, e.value, e.agency",
+                 ORDER BY e.kind, e.value, e.agency LIMIT 1",
             )
             .map_err(&fail)?;
-        let mut rows = stmt.query([]).map_err(&fail)?;
-        while let Some(row) = rows.next().map_err(&fail)? {
-            let meta = meta_from_row(
-                &self.path,
-                (
-                    row.get(2).map_err(&fail)?,
-                    row.get(3).map_err(&fail)?,
-                    row.get(4).map_err(&fail)?,
-                    row.get(5).map_err(&fail)?,
-                ),
-            )?;
-            if provenance.traces(&meta) {
+        for agency in provenance.registered() {
+            let mut rows = stmt
+                .query(params![agency.as_str(), principals])
+                .map_err(&fail)?;
+            if let Some(row) = rows.next().map_err(&fail)? {
+                let meta = meta_from_row(
+                    &self.path,
+                    (
+                        row.get(2).map_err(&fail)?,
+                        row.get(3).map_err(&fail)?,
+                        row.get(4).map_err(&fail)?,
+                        row.get(5).map_err(&fail)?,
+                    ),
+                )?;
                 let kind: u16 = row.get(0).map_err(&fail)?;
                 let value: String = row.get(1).map_err(&fail)?;
                 let id = Identifier::from_canonical(Kind::from_code(kind), &value)

@@ -115,6 +115,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether `agency` lists anything dated `since` or later: before an
+    /// agency is registered under a label the list already uses, the centre
+    /// asks whether those listings would become the agency's without its
+    /// signature (W8).
+    pub fn lists_since(&self, agency: &str, since: Timestamp) -> Result<bool, StoreError> {
+        let since = crate::store::apply::to_db(&self.path, "since", since.0)?;
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM entries WHERE agency = ?1 AND listed_at >= ?2)",
+                rusqlite::params![agency, since],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(&self.path, "read an agency's listings"))
+    }
+
     /// The distinct agencies listed, in order, at most `limit` of them: one
     /// seek of the agency index each, whatever the number of entries. Needs
     /// [`Store::index_for_publisher`].

@@ -267,6 +267,47 @@ pub enum AuthorityError {
         /// The second.
         second: usize,
     },
+    /// An origin placed, by the version the centre gives it, after another
+    /// of its key that the key signed later (W4, W8).
+    #[error("snapshot origin {index} of agency {agency} has sequence {sequence} of key {key}, but an origin of an earlier version (version {version}) has sequence {earlier}: a key's submissions come in the order it signed them (W4, W8)")]
+    OriginOutOfOrder {
+        /// Its position in the snapshot's origins.
+        index: usize,
+        /// Its agency.
+        agency: Agency,
+        /// Its signing key.
+        key: KeyId,
+        /// Its sequence.
+        sequence: u64,
+        /// The sequence of the key's origin at the earlier version.
+        earlier: u64,
+        /// That earlier version.
+        version: u64,
+    },
+    /// A listing in a snapshot that a past override it carries removed (W7, W8).
+    #[error("the snapshot holds {} {} of agency {agency} listed at {listed_at}, the listing a past override it carries removed at version {version} (W7, W8)", .id.kind(), .id.as_str())]
+    Revived {
+        /// The identifier.
+        id: Identifier,
+        /// The agency.
+        agency: Agency,
+        /// The listing's time, as the override names it.
+        listed_at: Timestamp,
+        /// The version whose delta carried the override.
+        version: u64,
+    },
+    /// A registered agency's listing dated before agencies were principals
+    /// that a snapshot holds and the replica, holding a version made since,
+    /// did not (W8): no such listing can be made after that time.
+    #[error("the snapshot lists {} {} under agency {agency} since {listed_at}, before agencies were principals, but this replica, at a version made since, did not hold it: no listing can be dated back before them (W8)", .id.kind(), .id.as_str())]
+    LegacyNotHeld {
+        /// The identifier.
+        id: Identifier,
+        /// The agency named.
+        agency: Agency,
+        /// When the snapshot says it was listed.
+        listed_at: Timestamp,
+    },
     /// An agency's listing in a snapshot that no origin's add explains (W8):
     /// the centre listing in the agency's name.
     #[error("the snapshot lists {} {} under agency {agency} since {listed_at}, but carries no submission of that agency adding it then (W8)", .id.kind(), .id.as_str())]

@@ -7,8 +7,10 @@
 //! its agencies' listings their entries ([`Snapshot::origins`]), and the
 //! replica traces each such listing to them: the submission that added it
 //! when it was listed, and the newest one naming it, which must ask for the
-//! entry the snapshot holds. So the centre's publish key alone can no more
-//! list in an agency's name through a snapshot than through a delta.
+//! entry the snapshot holds. So the centre's publish key alone cannot list
+//! in an agency's name through a snapshot once agencies are principals;
+//! what W8 leaves open (listings dated before, an agency's older word
+//! carried for its newest) is in `docs/FORMAT.md`, W8.
 //!
 //! The origins are verified here, one at a time; the store matches their
 //! operations with its rows in key order ([`Provenance::judge`] says what a
@@ -20,7 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
-    envelope, ListId, Origin, Registry, Snapshot, SnapshotHead, SubmissionOp, Version,
+    envelope, Document as _, ListId, ListingRef, Origin, Override, PastOverride, Registry,
+    Snapshot, SnapshotHead, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
@@ -28,7 +31,8 @@ use crate::verify::authority::Listing;
 use crate::verify::{verify_submission, AuthorityError};
 
 /// What a replica needs to trace a snapshot's listings (W8): made by
-/// [`crate::verify::Verifier::snapshot_file`] when the verifier holds an
+/// [`crate::verify::Verifier::snapshot_provenance`] (and so by
+/// [`crate::verify::Verifier::snapshot_file`]) when the verifier holds an
 /// agency registry.
 #[derive(Debug, Clone)]
 pub struct Provenance {
@@ -117,14 +121,16 @@ impl Provenance {
     /// Verifies the snapshot's origin number `index` (W8): a submission
     /// signed as U1-U5 say under the registry held, at the time the centre
     /// accepted it, for this list; accepted no later than the snapshot was
-    /// made; and no newer than the sequence the snapshot records for its
-    /// key (`sequences`, W4). Returns each listing it names, with what it
-    /// asks of it.
+    /// made; no newer than the sequence the snapshot records for its key
+    /// (`sequences`, W4); and, the origins coming by version, after every
+    /// earlier-signed one of its key (`order`, what the origins before it
+    /// showed). Returns each listing it names, with what it asks of it.
     pub fn origin(
         &self,
         index: usize,
         origin: &Origin,
         sequences: &BTreeMap<KeyId, u64>,
+        order: &mut OriginOrder,
     ) -> Result<Vec<(Listing, OriginOp)>, AuthorityError> {
         let carried = &origin.submission;
         let submission = verify_submission(
@@ -159,6 +165,25 @@ impl Provenance {
                 sequence,
             });
         }
+        // The versions are the centre's word: a key's submissions must come
+        // in the order it signed them, so none can be moved past another.
+        let last = order.0.get(&key).copied();
+        order.0.insert(
+            key,
+            (origin.version, last.map_or(sequence, |l| l.1.max(sequence))),
+        );
+        if let Some((version, earlier)) =
+            last.filter(|&(version, earlier)| version < origin.version && earlier >= sequence)
+        {
+            return Err(AuthorityError::OriginOutOfOrder {
+                index,
+                agency: submission.agency,
+                key,
+                sequence,
+                earlier,
+                version: version.get(),
+            });
+        }
         let agency = submission.agency;
         Ok(submission
             .ops
@@ -184,8 +209,9 @@ impl Provenance {
     /// instead, through [`Self::origin`] and [`Self::judge`].
     pub fn check_all(&self, snapshot: &Snapshot) -> Result<(), AuthorityError> {
         let mut named: HashMap<Listing, Vec<OriginOp>> = HashMap::new();
+        let mut order = OriginOrder::default();
         for (index, origin) in snapshot.origins.iter().enumerate() {
-            for (listing, op) in self.origin(index, origin, &snapshot.sequences)? {
+            for (listing, op) in self.origin(index, origin, &snapshot.sequences, &mut order)? {
                 // Origins come by version, so a listing's operations do too.
                 let ops = named.entry(listing.clone()).or_default();
                 if let Some(first) = ops.last().filter(|o| o.version == op.version) {
@@ -201,10 +227,31 @@ impl Provenance {
                 ops.push(op);
             }
         }
-        for entry in &snapshot.entries {
+        // In key order, as a store judges them: the first refusal is the
+        // same.
+        let mut entries: Vec<&crate::Entry> = snapshot.entries.iter().collect();
+        entries.sort_unstable_by_key(|e| {
+            (
+                e.id.kind().code(),
+                e.id.as_str().as_bytes(),
+                e.meta.agency.as_str().as_bytes(),
+            )
+        });
+        for entry in entries {
             let listing = (entry.id.clone(), entry.meta.agency.clone());
             let ops = named.get(&listing).map_or(&[][..], Vec::as_slice);
             self.judge(&entry.id, &entry.meta, ops)?;
+        }
+        let held: HashMap<Listing, Timestamp> = snapshot
+            .entries
+            .iter()
+            .map(|e| ((e.id.clone(), e.meta.agency.clone()), e.meta.listed_at))
+            .collect();
+        for (version, removed) in overridden(&snapshot.overrides) {
+            let listing = (removed.id.clone(), removed.agency.clone());
+            if held.get(&listing) == Some(&removed.listed_at) {
+                return Err(revived(removed, version));
+            }
         }
         Ok(())
     }
@@ -241,7 +288,13 @@ impl Provenance {
         meta: &EntryMeta,
         ops: &[OriginOp],
     ) -> Result<Option<Traced>, AuthorityError> {
-        let added = ops
+        // The add that made this listing came after any removal of it the
+        // origins show: an older one listed a listing since removed.
+        let since_removal = ops
+            .iter()
+            .rposition(|op| op.asks == Asks::Remove)
+            .map_or(0, |at| at + 1);
+        let added = ops[since_removal..]
             .iter()
             .find(|op| matches!(op.asks, Asks::Add(..)) && op.accepted_at == meta.listed_at)
             .map(|op| op.origin);
@@ -275,6 +328,36 @@ impl Provenance {
                 held: describe(Asks::Update(meta.reason, meta.expires_at)),
             }),
         }
+    }
+}
+
+/// Where each key's submissions stood among the origins read so far: the
+/// version of its last, and the highest sequence ([`Provenance::origin`]).
+#[derive(Debug, Default)]
+pub struct OriginOrder(BTreeMap<KeyId, (Version, u64)>);
+
+/// Each listing the snapshot's past overrides removed, with the version
+/// that applied the override: a snapshot may not hold one again (W7, W8).
+/// The files were checked well formed when the snapshot was decoded.
+pub fn overridden(past: &[PastOverride]) -> impl Iterator<Item = (Version, ListingRef)> + '_ {
+    past.iter().flat_map(|o| {
+        let removals = envelope::parse(&o.file)
+            .and_then(|env| Override::decode_payload(env.payload))
+            .map_or_else(|_| Vec::new(), |decision| decision.removals);
+        removals
+            .into_iter()
+            .map(move |listing| (o.version, listing))
+    })
+}
+
+/// The refusal of a snapshot that holds again `listing`, which a past
+/// override it carries removed at `version`.
+pub fn revived(listing: ListingRef, version: Version) -> AuthorityError {
+    AuthorityError::Revived {
+        id: listing.id,
+        agency: listing.agency,
+        listed_at: listing.listed_at,
+        version: version.get(),
     }
 }
 
@@ -367,11 +450,15 @@ mod tests {
         ];
         let refused = provenance(50).judge(&id(), &meta(100, 1, None), &updated);
         assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
+        // Removed since: the add before the removal no longer explains it,
+        // and for an older listing the removal is the newest word.
         let removed = [
             op(0, 2, 100, Asks::Add(Reason(1), None)),
             op(1, 5, 300, Asks::Remove),
         ];
         let refused = provenance(50).judge(&id(), &meta(100, 1, None), &removed);
+        assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
+        let refused = provenance(50).judge(&id(), &meta(10, 1, None), &removed);
         assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
     }
 

@@ -519,6 +519,108 @@ fn a_snapshot_that_lists_or_changes_in_an_agencys_name_without_its_word_is_refus
 }
 
 #[test]
+fn a_snapshot_cannot_revive_a_listing_its_own_origins_or_overrides_removed() {
+    let mut p = Principals::new();
+    // th-aoc lists number 1, then removes it; number 2 keeps a listing.
+    let (listing, added) = p.submission(0, vec![add(1, Reason::SCAM_CALL)]);
+    let changes = p.judged(&listing, added.accepted_at);
+    let listed = changes[0].0.clone();
+    p.publish(changes, vec![added.clone()]).unwrap();
+    let (removal, removed) = p.submission(0, vec![remove(1)]);
+    let changes = p.judged(&removal, removed.accepted_at);
+    p.publish(changes, vec![removed.clone()]).unwrap();
+    p.honest(0, vec![add(2, Reason::SCAM_CALL)]);
+    let honest = p.snapshot();
+    let Op::Add(listed) = listed else {
+        panic!("an add")
+    };
+    let origin = |version: u64, submission: &CarriedSubmission| Origin {
+        version: Version::new(version).unwrap(),
+        submission: submission.clone(),
+    };
+    let refusal_of = |p: &mut Principals, snapshot: &Snapshot| match p.start_from(snapshot) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    // The listing back, with the add that made it and the removal after it.
+    let mut revived = honest.clone();
+    revived.entries.push(listed.clone());
+    revived
+        .origins
+        .extend([origin(1, &added), origin(2, &removed)]);
+    let err = refusal_of(&mut p, &revived);
+    assert!(matches!(err, AuthorityError::Untraced { .. }), "{err}");
+    // The centre's versions put the removal first: its key signed it after.
+    let mut reordered = honest.clone();
+    reordered.entries.push(listed.clone());
+    reordered
+        .origins
+        .extend([origin(1, &removed), origin(2, &added)]);
+    let err = refusal_of(&mut p, &reordered);
+    assert!(
+        matches!(err, AuthorityError::OriginOutOfOrder { .. }),
+        "{err}"
+    );
+    // A listing a past override the snapshot carries removed.
+    let judge = SecretKey::generate().unwrap();
+    let decision = Override {
+        list: list(),
+        made_at: Timestamp(NOW.0 + 20),
+        why: RemovalReason::APPEAL_UPHELD,
+        note: "appeal 1".into(),
+        removals: vec![ListingRef {
+            id: listed.id.clone(),
+            agency: listed.meta.agency.clone(),
+            listed_at: listed.meta.listed_at,
+        }],
+        extensions: vec![],
+    };
+    let mut overridden = revived.clone();
+    overridden.origins = honest.origins.clone();
+    overridden.origins.insert(0, origin(1, &added));
+    overridden.overrides = vec![PastOverride {
+        version: Version::new(2).unwrap(),
+        file: decision.sign(&[&judge]).unwrap(),
+    }];
+    let err = refusal_of(&mut p, &overridden);
+    assert!(matches!(err, AuthorityError::Revived { .. }), "{err}");
+    p.start_from(&honest).unwrap();
+}
+
+#[test]
+fn a_replica_refuses_a_listing_dated_before_principals_that_it_did_not_hold() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let mut forged = p.snapshot();
+    // In th-aoc's name, dated before the registry: no origin is asked for,
+    // but this replica, at a version made since, never held it.
+    let mut legacy = p.entry(1);
+    legacy.id = number(9);
+    legacy.meta.listed_at = Timestamp(NOW.0 - 1);
+    forged.entries.push(legacy);
+    forged.state = ListState::of(&forged.entries);
+    forged.version = Version::new(2).unwrap();
+    let verified = p
+        .centre
+        .verifier
+        .snapshot_file(file_of(&p.centre.sign(&forged)), None)
+        .unwrap();
+    let err = refusal(
+        p.store
+            .apply_snapshot(&verified, "test", &mut |_| {})
+            .map(drop),
+    );
+    assert!(
+        matches!(&err, AuthorityError::LegacyNotHeld { id, .. } if id == &number(9)),
+        "{err}"
+    );
+    assert_eq!(p.store.state().unwrap().version, Version::new(1));
+}
+
+#[test]
 fn a_replica_without_a_registry_refuses_a_snapshot_carrying_origins() {
     let mut p = Principals::new();
     p.honest(0, vec![add(1, Reason::SCAM_CALL)]);

@@ -167,6 +167,9 @@ pub fn change(
                     "agency {id} is already registered (an id is never reused; add keys with agency add-key)"
                 )));
             }
+            if let Some(since) = registries.verifier.principals_since() {
+                refuse_used_label(&dir, id, since)?;
+            }
             agencies.push(
                 AgencyEntry::new(id.clone(), name, kinds.clone(), keys.clone()).map_err(usage)?,
             );
@@ -203,6 +206,23 @@ pub fn change(
         })?;
     let file = dir.write_document(&lock, DocType::Registry, version, &bytes)?;
     Ok(file.path(DocType::Registry))
+}
+
+/// Refuses to register `id` while the list holds listings under the label
+/// `id` dated `since` (agencies became principals) or later: they would
+/// become the agency's, and no agency signed for them, so no snapshot
+/// could carry them (W8).
+fn refuse_used_label(dir: &PublishDir, id: &Agency, since: Timestamp) -> Result<(), CentreError> {
+    let path = dir.state_path();
+    if !path.exists() {
+        return Ok(());
+    }
+    if blocklist_core::store::Store::read_view(&path)?.lists_since(id.as_str(), since)? {
+        return Err(CentreError::usage(format!(
+            "the list holds listings under the label {id} made since agencies became principals ({since}): registered, they would be agency {id}'s without its signature; register the agency under another id, or remove them first"
+        )));
+    }
+    Ok(())
 }
 
 /// When registry version 1 is issued: agencies are principals from then

@@ -168,6 +168,38 @@ pub fn manifest_version(centre: &Centre) -> String {
 }
 
 #[test]
+fn an_agency_is_not_registered_under_a_label_listed_since_agencies_became_principals() {
+    let (centre, _, _) = centre_with_agencies();
+    let desk = centre.tmp.path().join("desk");
+    ok(&["keygen", s(&desk)]);
+    // Registry 1 may be dated a second ahead (after the newest manifest):
+    // past it, what the label lists is dated since agencies are principals.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let domains = centre.input("desk.txt", b"desk-scam.example\n");
+    ok(&centre.publish_args(&["--kind", "domain", "--agency", "th-desk", s(&domains)]));
+    let err = fails(&[
+        "agency",
+        "add",
+        s(&centre.dir),
+        "--id",
+        "th-desk",
+        "--name",
+        "Desk",
+        "--kinds",
+        "domain",
+        "--key",
+        s(&desk.with_extension("pub")),
+        "--sign-with",
+        s(&centre.root_key),
+    ]);
+    assert!(
+        err.contains("holds listings under the label th-desk")
+            && err.contains("register the agency under another id"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_agency_lists_another_cannot_remove_it_and_the_owner_can() {
     let centre = Centre::new();
     let (aoc_key, dsi_key) = agency_keys(&centre);
