@@ -190,15 +190,7 @@ pub(super) fn from_snapshot(
     let Some(provenance) = provenance else {
         return Provenance::none_carried(&tail.origins).map_err(unauthorised);
     };
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS origin_ops (
-             kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
-             version INTEGER NOT NULL, origin INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
-             asks INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER,
-             PRIMARY KEY (kind, value, agency, version)) WITHOUT ROWID;
-         DELETE FROM temp.origin_ops;",
-    )
-    .map_err(sqlite(path, "make the origins' table"))?;
+    origin_ops_table(tx, path)?;
     let mut files = Vec::with_capacity(tail.origins.len());
     let mut order = OriginOrder::default();
     for (index, origin) in tail.origins.iter().enumerate() {
@@ -219,7 +211,8 @@ pub(super) fn from_snapshot(
         }
         files.push(keep_file(tx, path, &origin.submission, version)?);
     }
-    let result = trace(tx, path, provenance, &files).and_then(|r| r.map_err(unauthorised));
+    let result =
+        trace(tx, path, provenance, &files, Mode::Check).and_then(|r| r.map_err(unauthorised));
     tx.execute("DELETE FROM temp.origin_ops", [])
         .map_err(sqlite(path, "clear the origins' table"))?;
     result?;
@@ -264,6 +257,19 @@ fn held_since(
         })
         .map_err(sqlite(path, "read a listing"))?;
     Ok(listed_at.map(|t| Timestamp(t as u64)))
+}
+
+/// Makes the temporary table of the origins' operations, empty.
+fn origin_ops_table(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS origin_ops (
+             kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
+             version INTEGER NOT NULL, origin INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
+             asks INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER,
+             PRIMARY KEY (kind, value, agency, version)) WITHOUT ROWID;
+         DELETE FROM temp.origin_ops;",
+    )
+    .map_err(sqlite(path, "make the origins' table"))
 }
 
 /// Fills the temporary table `registered` with the agencies `provenance`
@@ -422,31 +428,53 @@ fn insert_op(
 /// A listing's key as both tables order it.
 type Key = (i64, String, String);
 
+/// What [`trace`] does with the listings it judges.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Every listing to trace, or that an origin names: the first refused
+    /// refuses the snapshot (W8).
+    Check,
+    /// Only the listings to trace that have no origin recorded: those the
+    /// origins explain are recorded, the others left as they are.
+    Backfill,
+}
+
 /// Walks `entries` and the origins' operations together in key order,
-/// judging each listing and recording its origins. The inner error is the
-/// refusal.
+/// judging each listing `mode` picks and recording its origins. The inner
+/// error is the refusal.
 fn trace(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     provenance: &Provenance,
     files: &[Sha256],
-) -> Result<Result<(), AuthorityError>, StoreError> {
+    mode: Mode,
+) -> Result<Result<u64, AuthorityError>, StoreError> {
     let fail = sqlite(path, "trace listings to their origins");
     // Only the listings that must be traced or that an origin names are
     // judged: SQLite picks them out of the list (a scan in its own loop),
     // so a list mostly of labels costs a pass, not a row each through here.
     let principals = registered_table(tx, path, provenance)?;
     let mut entries = tx
-        .prepare(
-            "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
-             WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
-             UNION
-             SELECT e.kind, e.value, e.agency, e.reason, e.listed_at, e.expires_at
-             FROM (SELECT DISTINCT kind, value, agency FROM temp.origin_ops) AS o
-             JOIN entries AS e ON e.kind = o.kind AND e.value = o.value AND e.agency = o.agency
-             ORDER BY 1, 2, 3",
-        )
+        .prepare(match mode {
+            Mode::Check => {
+                "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
+                 WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
+                 UNION
+                 SELECT e.kind, e.value, e.agency, e.reason, e.listed_at, e.expires_at
+                 FROM (SELECT DISTINCT kind, value, agency FROM temp.origin_ops) AS o
+                 JOIN entries AS e ON e.kind = o.kind AND e.value = o.value AND e.agency = o.agency
+                 ORDER BY 1, 2, 3"
+            }
+            Mode::Backfill => {
+                "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries e
+                 WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
+                 AND NOT EXISTS (SELECT 1 FROM listing_origins o WHERE o.kind = e.kind
+                     AND o.value = e.value AND o.agency = e.agency)
+                 ORDER BY 1, 2, 3"
+            }
+        })
         .map_err(&fail)?;
+    let mut recorded = 0;
     let mut ops = tx
         .prepare(
             "SELECT kind, value, agency, version, origin, accepted_at, asks, reason, expires_at
@@ -491,9 +519,10 @@ fn trace(
         let kind = u16::try_from(key.0).map_err(|_| corrupt(path, "kind out of range"))?;
         let id = Identifier::from_canonical(Kind::from_code(kind), &key.1)
             .map_err(|e| corrupt(path, &format!("entry {:?}: {e}", key.1)))?;
-        let traced = match provenance.judge(&id, &meta, &named) {
-            Ok(traced) => traced,
-            Err(refusal) => return Ok(Err(refusal)),
+        let traced = match (provenance.judge(&id, &meta, &named), mode) {
+            (Ok(traced), _) => traced,
+            (Err(refusal), Mode::Check) => return Ok(Err(refusal)),
+            (Err(_), Mode::Backfill) => continue,
         };
         if let Some(Traced { added, set: set_by }) = traced {
             let file = |origin: usize| {
@@ -504,9 +533,10 @@ fn trace(
             let added = added.map(file).transpose()?;
             let entry = Entry { id, meta };
             set(tx, path, &entry, added, file(set_by)?)?;
+            recorded += 1;
         }
     }
-    Ok(Ok(()))
+    Ok(Ok(recorded))
 }
 
 /// Orders two keys as SQLite's BINARY collation does: by bytes.
@@ -552,6 +582,45 @@ fn read_op(
 }
 
 impl Store {
+    /// Records the origins of the listings to trace (W8) that have none,
+    /// from `origins` (submissions as deltas carried them, ascending by
+    /// version: a centre reads them back from the deltas it still lists),
+    /// and returns how many it recorded. A store upgraded from one that kept
+    /// no origins is how listings come to have none. Origins that do not
+    /// verify, and listings they do not explain, are left out.
+    pub fn backfill_origins(
+        &mut self,
+        provenance: &Provenance,
+        origins: &[Origin],
+    ) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let sequences = self.agency_sequences()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin transaction"))?;
+        origin_ops_table(&tx, &path)?;
+        let mut order = OriginOrder::default();
+        let mut files = Vec::new();
+        for origin in origins {
+            let Ok(ops) = provenance.origin(files.len(), origin, &sequences, &mut order) else {
+                continue;
+            };
+            for ((id, agency), op) in ops {
+                // A clash (two origins of one version) leaves the first.
+                insert_op(&tx, &path, &id, &agency, &op)?;
+            }
+            let version = to_db(&path, "version", origin.version.get())?;
+            files.push(keep_file(&tx, &path, &origin.submission, version)?);
+        }
+        let recorded = trace(&tx, &path, provenance, &files, Mode::Backfill)?
+            .expect("a backfill refuses nothing");
+        tx.execute("DELETE FROM temp.origin_ops", [])
+            .map_err(sqlite(&path, "clear the origins' table"))?;
+        tx.commit().map_err(sqlite(&path, "commit"))?;
+        Ok(recorded)
+    }
+
     /// The first listing, in key order, that `provenance` must trace (W8)
     /// but whose add no recorded origin explains, if any: a snapshot of the
     /// store would be refused for it. A centre asks before it signs one.

@@ -621,6 +621,54 @@ fn a_replica_refuses_a_listing_dated_before_principals_that_it_did_not_hold() {
 }
 
 #[test]
+fn origins_a_store_lacks_are_taken_back_from_the_submissions_deltas_carried() {
+    let mut p = Principals::new();
+    let (first, added) = p.submission(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    let changes = p.judged(&first, added.accepted_at);
+    p.publish(changes, vec![added.clone()]).unwrap();
+    let (second, updated) = p.submission(0, vec![add(2, Reason::FRAUD)]);
+    let changes = p.judged(&second, updated.accepted_at);
+    p.publish(changes, vec![updated.clone()]).unwrap();
+    let recorded = p.store.read_whole().unwrap().origins;
+    // As a store made before origins were kept holds them: none.
+    rusqlite::Connection::open(p.store.path())
+        .unwrap()
+        .execute("DELETE FROM listing_origins", [])
+        .unwrap();
+    let head = SnapshotHead {
+        list: list(),
+        version: Version::new(2).unwrap(),
+        created_at: Timestamp(NOW.0 + 30),
+        state: ListState::default(),
+    };
+    let provenance = p.centre.verifier.snapshot_provenance(&head).unwrap();
+    assert!(p.store.untraced(&provenance).unwrap().is_some());
+    let origin = |version: u64, submission: &CarriedSubmission| Origin {
+        version: Version::new(version).unwrap(),
+        submission: submission.clone(),
+    };
+    // Only the first: number 2's newest word is missing, so it stays without.
+    assert_eq!(
+        p.store
+            .backfill_origins(&provenance, &[origin(1, &added)])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        p.store
+            .backfill_origins(&provenance, &[origin(1, &added), origin(2, &updated)])
+            .unwrap(),
+        1
+    );
+    assert_eq!(p.store.untraced(&provenance).unwrap(), None);
+    assert_eq!(p.store.read_whole().unwrap().origins, recorded);
+    p.restart_from_snapshot();
+}
+
+#[test]
 fn a_replica_without_a_registry_refuses_a_snapshot_carrying_origins() {
     let mut p = Principals::new();
     p.honest(0, vec![add(1, Reason::SCAM_CALL)]);

@@ -35,7 +35,7 @@ use blocklist_core::document::{
 };
 use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::{Row, Store, StoreError, Whole};
-use blocklist_core::verify::{Authority, SnapshotFile, Verified, Verifier};
+use blocklist_core::verify::{read_unverified, Authority, SnapshotFile, Verified, Verifier};
 use blocklist_core::{
     Agency, Entry, EntryMeta, Identifier, Kind, PublicKey, Signer, Standing, Timestamp,
 };
@@ -749,11 +749,10 @@ pub fn snapshot(
                 manifest.version
             )));
         }
-        centre.open_state(&lock)?;
-        (
-            centre.roots.newest().root().list.clone(),
-            centre.registries.verifier().clone(),
-        )
+        let mut state = centre.open_state(&lock)?;
+        let verifier = centre.registries.verifier().clone();
+        backfill_origins(&dir, manifest, &verifier, state.store_mut(), options.now)?;
+        (centre.roots.newest().root().list.clone(), verifier)
     };
     // Without the lock: a publish may commit meanwhile; the read below sees
     // one version whole, whichever it is.
@@ -883,6 +882,51 @@ pub fn snapshot(
         written,
         deleted: dir.remove_unlisted(&lock, &manifest)?,
     })
+}
+
+/// Records, from the deltas `manifest` lists, the origins of the listings
+/// daemons trace (W8) that the store has none for: listings of a store
+/// upgraded from one that kept none. Each delta carries the submissions it
+/// answers; what they do not explain stays without, and the snapshot is
+/// refused naming it.
+fn backfill_origins(
+    dir: &PublishDir,
+    manifest: &Manifest,
+    verifier: &Verifier,
+    store: &mut Store,
+    now: Timestamp,
+) -> Result<(), CentreError> {
+    let head = SnapshotHead {
+        list: manifest.list.clone(),
+        version: manifest.version,
+        created_at: now,
+        state: manifest.state,
+    };
+    let Some(provenance) = verifier.snapshot_provenance(&head) else {
+        return Ok(());
+    };
+    if store.untraced(&provenance)?.is_none() {
+        return Ok(());
+    }
+    let mut origins = Vec::new();
+    for file in &manifest.deltas {
+        let rel = file.path(DocType::Delta);
+        let bytes = chain::fetch_checked(dir, &rel, file)?;
+        let delta: Delta = read_unverified(&bytes).map_err(|source| CentreError::Verify {
+            file: dir.name(&rel),
+            source,
+        })?;
+        origins.extend(delta.submissions.into_iter().map(|submission| Origin {
+            version: delta.version,
+            submission,
+        }));
+    }
+    let recorded = store.backfill_origins(&provenance, &origins)?;
+    tracing::info!(
+        recorded,
+        "listings' origins recorded from the deltas the manifest lists"
+    );
+    Ok(())
 }
 
 /// What `prune` did.
