@@ -379,21 +379,24 @@ fn a_submission_refused_when_published_is_answered_409_with_its_reason_when_sent
         .settle(&[], 0, &[(id.clone(), "key revoked".to_owned())])
         .unwrap();
 
-    let restarted = Intake::start(&centre, "3600s", &[]);
+    let inbox = centre.tmp.path().join("inbox");
+    let restarted = Intake::start(&centre, "3600s", &["--intake-drop", s(&inbox)]);
     let (status, _, body) = restarted.post(&listing);
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 409, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("submission {id} was accepted at"))
-            && body["error"]
-                .as_str()
-                .unwrap()
-                .contains("then refused when published, nothing of it applied: key revoked"),
-        "{body}"
-    );
+    let said = body["error"].as_str().unwrap();
+    let refused_before = |said: &str| {
+        said.contains(&format!("submission {id} was accepted at"))
+            && said.contains("then refused when published, nothing of it applied: key revoked")
+    };
+    assert!(refused_before(said), "{body}");
+    // Dropped in the folder, it is refused the same way, not acknowledged.
+    deliver(&inbox, &listing, "again.submission");
+    let error = inbox.join("refused/again.error");
+    wait_for("the dropped copy refused", &restarted, || error.is_file());
+    let said = std::fs::read_to_string(&error).unwrap();
+    assert!(refused_before(&said), "{said}");
+    assert!(!inbox.join("again.ack").exists());
 }
 
 #[test]

@@ -31,7 +31,10 @@ use blocklist_core::document::DocType;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use blocklist_core::Timestamp;
+
 use crate::centre::overrides::MAX_OVERRIDE_SIZE;
+use crate::centre::queue::State;
 use crate::centre::service::{routes, stopped, Intake, Offered, OfferedWork};
 use crate::centre::CentreError;
 
@@ -142,33 +145,62 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
     let shown = file.display().to_string();
     let offered =
         read_dropped_file(intake, file, &shown).and_then(|bytes| intake.offer_any(bytes, &shown));
+    // Work accepted before and refused when published is refused again, as
+    // over HTTP: its receipt would mislead.
+    let refused_before = |what, id: &str, accepted_at: Timestamp, reason: Option<&str>| {
+        Err(routes::refused_when_published_text(
+            what,
+            id,
+            accepted_at.0,
+            reason,
+        ))
+    };
     let receipt = match offered {
+        Ok(OfferedWork::Submission(Offered::Known(record))) if record.state == State::Refused => {
+            refused_before(
+                "submission",
+                &record.id,
+                record.accepted_at,
+                record.reason.as_deref(),
+            )
+        }
+        Ok(OfferedWork::Override(Offered::Known(record))) if record.state == State::Refused => {
+            refused_before(
+                "override",
+                &record.id,
+                record.accepted_at,
+                record.reason.as_deref(),
+            )
+        }
         Ok(OfferedWork::Submission(Offered::Accepted(record) | Offered::Known(record))) => {
-            (format!("{stem}.ack"), record.ack)
+            Ok((format!("{stem}.ack"), record.ack))
         }
         Ok(OfferedWork::Override(Offered::Accepted(record) | Offered::Known(record))) => {
             let json = routes::override_json(record);
-            (
+            Ok((
                 format!("{stem}.accepted.json"),
                 format!("{json:#}\n").into_bytes(),
-            )
+            ))
         }
-        Err(refused) if refused.refuses_input() => {
-            info!(file = %shown, error = %refused, "dropped file refused");
+        Err(refused) if refused.refuses_input() => Err(refused.to_string()),
+        Err(failed) => return Err(failed),
+    };
+    let (receipt_name, receipt) = match receipt {
+        Ok(receipt) => receipt,
+        Err(message) => {
+            info!(file = %shown, error = %message, "dropped file refused");
             let refused_dir = folder.join(REFUSED_DIR);
             atomic_file::write_file_via(
                 &refused_dir,
                 &refused_dir.join(format!("{stem}.error")),
-                format!("{refused}\n").as_bytes(),
+                format!("{message}\n").as_bytes(),
             )?;
             atomic_file::publish_file(file, &refused_dir.join(name))?;
             return Ok(());
         }
-        Err(failed) => return Err(failed),
     };
     // The receipt first: a kill between the two leaves the file to be
     // offered again, and answered with the same one.
-    let (receipt_name, receipt) = receipt;
     atomic_file::write_file_via(folder, &folder.join(receipt_name), &receipt)?;
     atomic_file::publish_file(file, &folder.join(ACCEPTED_DIR).join(name))?;
     Ok(())

@@ -117,8 +117,21 @@ fn refused(what: &str, shown: &str, error: &CentreError) -> Response {
     refusal(status, error.to_string(), refused)
 }
 
-/// The answer to work accepted before and refused when published: its
+/// Why work accepted before and refused when published is refused when
+/// offered again (over HTTP, 409; in the drop folder, its `.error`): its
 /// acceptance would mislead.
+pub fn refused_when_published_text(
+    what: &str,
+    id: &str,
+    accepted_at: u64,
+    reason: Option<&str>,
+) -> String {
+    format!(
+        "{what} {id} was accepted at {accepted_at}, then refused when published, nothing of it applied: {}",
+        reason.unwrap_or("no reason recorded")
+    )
+}
+
 fn refused_when_published(
     what: &str,
     id: &str,
@@ -127,10 +140,7 @@ fn refused_when_published(
 ) -> Response {
     refusal(
         StatusCode::CONFLICT,
-        format!(
-            "{what} {id} was accepted at {accepted_at}, then refused when published, nothing of it applied: {}",
-            reason.unwrap_or("no reason recorded")
-        ),
+        refused_when_published_text(what, id, accepted_at, reason),
         vec![],
     )
 }
