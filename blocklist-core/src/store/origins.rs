@@ -15,7 +15,9 @@ use crate::entry::{Agency, Entry, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 use crate::store::apply::{refused, to_db};
-use crate::store::{corrupt, meta_from_row, sqlite, version_from_db, Store, StoreError};
+use crate::store::{
+    corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
+};
 use crate::verify::provenance::{
     overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
 };
@@ -49,8 +51,9 @@ impl<'a> DeltaOrigins<'a> {
 
     /// The submission that asked for the change to `entry`'s listing.
     fn asked(&self, entry: &Entry) -> Option<&Sha256> {
-        let listing = (entry.id.clone(), entry.meta.agency.clone());
-        let index = self.authority?.asked_by(&listing)?;
+        // A delta that is not judged (labels only) clones nothing.
+        let authority = self.authority?;
+        let index = authority.asked_by(&(entry.id.clone(), entry.meta.agency.clone()))?;
         self.files.get(index)
     }
 
@@ -79,21 +82,7 @@ impl<'a> DeltaOrigins<'a> {
         let Some(file) = self.asked(entry) else {
             return Ok(());
         };
-        tx.prepare_cached(
-            "INSERT INTO listing_origins (kind, value, agency, added, set_by)
-             VALUES (?1, ?2, ?3, NULL, ?4)
-             ON CONFLICT (kind, value, agency) DO UPDATE SET set_by = excluded.set_by",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                entry.id.kind().code(),
-                entry.id.as_str(),
-                entry.meta.agency.as_str(),
-                file.0.as_slice()
-            ])
-        })
-        .map_err(sqlite(path, "record a listing's origin"))?;
-        Ok(())
+        set(tx, path, entry, None, file)
     }
 }
 
@@ -119,7 +108,8 @@ pub(super) fn removed(
     Ok(())
 }
 
-/// Records a listing's origins.
+/// Records a listing's origins: `set_by` set its entry, and `added`, when
+/// known, listed it (`None` keeps the one recorded, if any).
 fn set(
     tx: &Transaction<'_>,
     path: &std::path::Path,
@@ -128,8 +118,10 @@ fn set(
     set_by: &Sha256,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO listing_origins (kind, value, agency, added, set_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO listing_origins (kind, value, agency, added, set_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, value, agency) DO UPDATE
+         SET added = COALESCE(excluded.added, added), set_by = excluded.set_by",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -217,7 +209,11 @@ pub(super) fn from_snapshot(
         .map_err(sqlite(path, "clear the origins' table"))?;
     result?;
     for (version, removed) in overridden(&tail.overrides) {
-        if held_since(tx, path, &removed)? == Some(removed.listed_at) {
+        let held = read_listings(tx, path, &removed.id)?;
+        if held
+            .iter()
+            .any(|m| m.agency == removed.agency && m.listed_at == removed.listed_at)
+        {
             return Err(unauthorised(revived(removed, version)));
         }
     }
@@ -231,32 +227,6 @@ pub(super) fn from_snapshot(
         }
     }
     Ok(())
-}
-
-/// When the store holds `listing`'s identifier listed by its agency, if it
-/// does.
-fn held_since(
-    tx: &Transaction<'_>,
-    path: &std::path::Path,
-    listing: &ListingRef,
-) -> Result<Option<Timestamp>, StoreError> {
-    let listed_at: Option<i64> = tx
-        .prepare_cached(
-            "SELECT listed_at FROM entries WHERE kind = ?1 AND value = ?2 AND agency = ?3",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(
-                params![
-                    listing.id.kind().code(),
-                    listing.id.as_str(),
-                    listing.agency.as_str()
-                ],
-                |r| r.get(0),
-            )
-            .optional()
-        })
-        .map_err(sqlite(path, "read a listing"))?;
-    Ok(listed_at.map(|t| Timestamp(t as u64)))
 }
 
 /// Makes the temporary table of the origins' operations, empty.
@@ -298,7 +268,7 @@ fn registered_table(
 
 /// Before a snapshot replaces the list: keeps aside the registered
 /// agencies' listings made before agencies were principals, when the store
-/// holds a version made since (`held_since`, its data time), so that
+/// holds a version made since (`held_since`: that version's data time), so that
 /// [`from_snapshot`] can refuse one it did not hold. Those listings carry
 /// no origin (no agency signed for them), and after principals none can be
 /// added: the set only shrinks. `false` when there is nothing to compare

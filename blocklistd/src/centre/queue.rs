@@ -313,33 +313,27 @@ impl Queue {
         bytes: &[u8],
         ids: &[Identifier],
     ) -> Result<(), CentreError> {
-        // The field, not `self.fail()`: the transaction borrows the connection.
-        let fail = queue_error(&self.path);
-        let tx = self.conn.transaction().map_err(fail)?;
-        tx.execute(
-            "INSERT INTO submissions (id, bytes, agency, key_id, sequence, urgent, accepted_at, \
-             promised_version, state, version, reason, ack) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                record.id,
-                bytes,
-                record.agency,
-                &record.key.0[..],
-                signed(record.sequence),
-                record.urgent,
-                signed(record.accepted_at.0),
-                signed(record.promised_version),
-                record.state.as_str(),
-                record.version.map(signed),
-                record.reason,
-                record.ack,
-            ],
-        )
-        .map_err(fail)?;
-        if record.state == State::Queued {
-            name_queued(&tx, &record.id, ids).map_err(fail)?;
-        }
-        tx.commit().map_err(fail)
+        self.insert_with(&record.id, record.state, ids, |tx| {
+            tx.execute(
+                "INSERT INTO submissions (id, bytes, agency, key_id, sequence, urgent, accepted_at, \
+                 promised_version, state, version, reason, ack) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    record.id,
+                    bytes,
+                    record.agency,
+                    &record.key.0[..],
+                    signed(record.sequence),
+                    record.urgent,
+                    signed(record.accepted_at.0),
+                    signed(record.promised_version),
+                    record.state.as_str(),
+                    record.version.map(signed),
+                    record.reason,
+                    record.ack,
+                ],
+            )
+        })
     }
 
     /// Adds `record` (queued) and the identifiers it names, in one
@@ -350,29 +344,43 @@ impl Queue {
         bytes: &[u8],
         ids: &[Identifier],
     ) -> Result<(), CentreError> {
+        self.insert_with(&record.id, record.state, ids, |tx| {
+            tx.execute(
+                "INSERT INTO overrides (id, bytes, decision, made_at, removals, accepted_at, \
+                 promised_version, state, version, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    record.id,
+                    bytes,
+                    record.decision.to_string(),
+                    signed(record.made_at.0),
+                    signed(record.removals),
+                    signed(record.accepted_at.0),
+                    signed(record.promised_version),
+                    record.state.as_str(),
+                    record.version.map(signed),
+                    record.reason,
+                ],
+            )
+        })
+    }
+
+    /// Runs `insert` (the row of work `id`, in `state`) and, for queued
+    /// work, names its identifiers, in one transaction committed when this
+    /// returns.
+    fn insert_with(
+        &mut self,
+        id: &str,
+        state: State,
+        ids: &[Identifier],
+        insert: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
+    ) -> Result<(), CentreError> {
         // The field, not `self.fail()`: the transaction borrows the connection.
         let fail = queue_error(&self.path);
         let tx = self.conn.transaction().map_err(fail)?;
-        tx.execute(
-            "INSERT INTO overrides (id, bytes, decision, made_at, removals, accepted_at, \
-             promised_version, state, version, reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                record.id,
-                bytes,
-                record.decision.to_string(),
-                signed(record.made_at.0),
-                signed(record.removals),
-                signed(record.accepted_at.0),
-                signed(record.promised_version),
-                record.state.as_str(),
-                record.version.map(signed),
-                record.reason,
-            ],
-        )
-        .map_err(fail)?;
-        if record.state == State::Queued {
-            name_queued(&tx, &record.id, ids).map_err(fail)?;
+        insert(&tx).map_err(fail)?;
+        if state == State::Queued {
+            name_queued(&tx, id, ids).map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
