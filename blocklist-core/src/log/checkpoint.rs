@@ -259,6 +259,14 @@ impl SignedCheckpoint {
         self.signatures.len()
     }
 
+    /// The key names of the note's signature lines, in their order: the
+    /// log's origin for the publish keys' lines, a witness's name for each
+    /// of its cosignatures. Unverified: [`SignedCheckpoint::verify`] and
+    /// the witness rules say which of them count.
+    pub fn signer_names(&self) -> impl Iterator<Item = &str> {
+        self.signatures.iter().map(|s| s.name.as_str())
+    }
+
     /// The note's bytes, as signed and served.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes

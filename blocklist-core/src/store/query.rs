@@ -154,6 +154,41 @@ impl Store {
         Ok(found)
     }
 
+    /// How many listings each agency holds of each kind, by agency then
+    /// kind code: what an operator's overview shows. One pass over the
+    /// agency index (it holds the kind too), so it costs the list's size:
+    /// callers keep the answer for the version it was read at.
+    ///
+    /// ```
+    /// use blocklist_core::store::Store;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("centre.db"), "demo").unwrap();
+    /// assert!(store.listings_by_agency_and_kind().unwrap().is_empty());
+    /// ```
+    pub fn listings_by_agency_and_kind(&self) -> Result<Vec<(String, Kind, u64)>, StoreError> {
+        let fail = sqlite(&self.path, "count listings by agency and kind");
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT agency, kind, COUNT(*) FROM entries GROUP BY agency, kind ORDER BY agency, kind",
+            )
+            .map_err(&fail)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u16>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(&fail)?;
+        rows.map(|row| {
+            let (agency, kind, count) = row.map_err(&fail)?;
+            Ok((agency, Kind::from_code(kind), count.unsigned_abs()))
+        })
+        .collect()
+    }
+
     /// The version held, every entry at that very version, in key order, the
     /// agency sequences, the overrides applied by then and the submissions
     /// the listings come from (one read
@@ -261,6 +296,22 @@ mod tests {
             .apply_delta(&verifier.delta(&bytes, None).unwrap(), "test")
             .unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn listings_are_counted_by_agency_then_kind() {
+        let (_dir, store) = store_with(&[
+            entry("a.example", "th-aoc", None),
+            entry("b.example", "th-aoc", None),
+            entry("c.example", "bank-004", None),
+        ]);
+        assert_eq!(
+            store.listings_by_agency_and_kind().unwrap(),
+            [
+                ("bank-004".to_owned(), Kind::Domain, 1),
+                ("th-aoc".to_owned(), Kind::Domain, 2)
+            ]
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod log;
 pub mod overrides;
+pub mod overview;
 pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;

@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS queued_ids (
 );
 ";
 
+/// The queue's schema ([`SCHEMA`]), kept in `PRAGMA user_version`: a release
+/// that reads an older one migrates it, and none reads a newer one, whose
+/// rows it could misread.
+const SCHEMA_VERSION: u32 = 1;
+
 /// The tables of queued work, each with `id`, `state`, `version`, `reason`.
 const WORK_TABLES: [&str; 2] = ["submissions", "overrides"];
 
@@ -214,6 +219,23 @@ pub struct Queued {
     pub sequence: u64,
 }
 
+/// Work waiting for a publish, as [`Queue::waiting`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    /// A submission or an override.
+    pub work: Work,
+    /// Its id.
+    pub id: String,
+    /// The submitting agency (none for an override).
+    pub agency: Option<String>,
+    /// Whether it is published at once (overrides always are).
+    pub urgent: bool,
+    /// When the centre accepted it.
+    pub accepted_at: Timestamp,
+    /// The version its acceptance promised.
+    pub promised_version: u64,
+}
+
 /// The queue of a publish directory, open.
 #[derive(Debug)]
 pub struct Queue {
@@ -273,7 +295,7 @@ impl Queue {
 
     fn open_path(path: &Path, flags: OpenFlags) -> Result<Queue, CentreError> {
         let fail = queue_error(path);
-        let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         // WAL: the service's reader answers GETs while its writer commits;
         // FULL: a commit is on disk before the acknowledgement is sent.
@@ -281,7 +303,30 @@ impl Queue {
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(fail)?;
-        conn.execute_batch(SCHEMA).map_err(fail)?;
+        let schema = |conn: &Connection| -> Result<u32, CentreError> {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(fail)
+        };
+        if schema(&conn)? < SCHEMA_VERSION {
+            // IMMEDIATE: one opener at a time creates (or numbers) the schema.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(fail)?;
+            // A queue made before the schema was numbered (0) has this very schema.
+            tx.execute_batch(SCHEMA).map_err(fail)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+        }
+        let found = schema(&conn)?;
+        if found != SCHEMA_VERSION {
+            return Err(CentreError::Inconsistent {
+                file: path.display().to_string(),
+                reason: format!(
+                    "is a queue of schema {found}, made by a newer release; this one reads {SCHEMA_VERSION}: run the newer release, or publish what it queued with it first"
+                ),
+            });
+        }
         Ok(Queue {
             conn,
             path: path.to_owned(),
@@ -303,6 +348,38 @@ impl Queue {
             )
             .map(unsigned)
             .map_err(self.fail())
+    }
+
+    /// The work waiting for a publish, submissions and overrides in the
+    /// order they arrived in each, without their files: what the operator's
+    /// page lists.
+    pub fn waiting(&self) -> Result<Vec<Waiting>, CentreError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT 0, id, agency, urgent, accepted_at, promised_version, arrival \
+                 FROM submissions WHERE state = 'queued' \
+                 UNION ALL SELECT 1, id, NULL, 1, accepted_at, promised_version, arrival \
+                 FROM overrides WHERE state = 'queued' ORDER BY 1, 7",
+            )
+            .map_err(self.fail())?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(Waiting {
+                    work: if row.get::<_, i64>(0)? == 0 {
+                        Work::Submission
+                    } else {
+                        Work::Override
+                    },
+                    id: row.get(1)?,
+                    agency: row.get(2)?,
+                    urgent: row.get(3)?,
+                    accepted_at: Timestamp(unsigned(row.get(4)?)),
+                    promised_version: unsigned(row.get(5)?),
+                })
+            })
+            .map_err(self.fail())?;
+        rows.collect::<Result<_, _>>().map_err(self.fail())
     }
 
     /// Adds `record` (queued) and the identifiers it names, in one
@@ -628,12 +705,15 @@ impl Queue {
 
     /// Marks queued submissions and overrides (by id: each is in one table)
     /// `published` in `version` and `refused` with their reasons, in one
-    /// transaction, freeing the identifiers they named.
+    /// transaction, freeing the identifiers they named; the overrides
+    /// `deferred` (left out of a version that re-anchors the chain) stay
+    /// queued, now promised the version after `version`.
     pub fn settle(
         &mut self,
         published: &[String],
         version: u64,
         refused: &[(String, String)],
+        deferred: &[String],
     ) -> Result<(), CentreError> {
         // The field, not `self.fail()`: the transaction borrows the connection.
         let fail = queue_error(&self.path);
@@ -657,6 +737,13 @@ impl Queue {
         for id in published.iter().chain(refused.iter().map(|(id, _)| id)) {
             tx.execute("DELETE FROM queued_ids WHERE submission = ?1", [id])
                 .map_err(fail)?;
+        }
+        for id in deferred {
+            tx.execute(
+                "UPDATE overrides SET promised_version = ?2 WHERE id = ?1 AND state = 'queued'",
+                params![id, signed(version.saturating_add(1))],
+            )
+            .map_err(fail)?;
         }
         tx.commit().map_err(fail)
     }
@@ -711,6 +798,36 @@ mod tests {
         assert!(!path(&dir).exists());
     }
 
+    #[test]
+    fn a_queue_made_before_its_schema_was_numbered_opens_and_one_of_a_newer_release_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        // As a release before the number made it: the tables, user_version 0.
+        std::fs::create_dir_all(path(&dir).parent().unwrap()).unwrap();
+        Connection::open(path(&dir))
+            .unwrap()
+            .execute_batch(SCHEMA)
+            .unwrap();
+        Queue::open(&dir)
+            .unwrap()
+            .insert(&record(1, 1), b"file", &[])
+            .unwrap();
+        assert_eq!(
+            queued(&dir).unwrap(),
+            1,
+            "its rows are read after numbering"
+        );
+        Connection::open(path(&dir))
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let refused = Queue::open(&dir).unwrap_err().to_string();
+        assert!(
+            refused.contains("is a queue of schema 2, made by a newer release; this one reads 1"),
+            "{refused}"
+        );
+    }
+
     proptest! {
         /// Records inserted come back as they went in, after the queue is
         /// closed and opened again; settling moves them out of the queue
@@ -750,7 +867,7 @@ mod tests {
             let refused: Vec<(String, String)> = records.iter().zip(&published)
                 .filter(|(_, p)| !**p).map(|(r, _)| (r.id.clone(), "revoked".to_owned())).collect();
             prop_assert!(refused.iter().all(|(id, _)| !done.contains(id)));
-            queue.settle(&done, 7, &refused).unwrap();
+            queue.settle(&done, 7, &refused, &[]).unwrap();
             drop(queue);
             let queue = Queue::open(&dir).unwrap();
             prop_assert_eq!(queue.queued_count().unwrap(), 0);
@@ -844,7 +961,7 @@ mod tests {
         );
 
         queue
-            .settle(&[decided.id.clone(), submitted.id.clone()], 9, &[])
+            .settle(&[decided.id.clone(), submitted.id.clone()], 9, &[], &[])
             .unwrap();
         assert_eq!(queue.queued_count().unwrap(), 0);
         assert_eq!(
@@ -861,6 +978,33 @@ mod tests {
     }
 
     #[test]
+    fn an_override_left_out_of_a_reanchoring_version_is_promised_the_next_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let mut queue = Queue::open(&dir).unwrap();
+        let deferred = override_record(2);
+        queue
+            .insert_override(&deferred, b"o", &[number(2)])
+            .unwrap();
+        queue
+            .settle(&[], 4, &[], std::slice::from_ref(&deferred.id))
+            .unwrap();
+        let standing = queue.get_override(&deferred.id).unwrap().unwrap();
+        assert_eq!(
+            (standing.state, standing.promised_version),
+            (State::Queued, 5)
+        );
+        assert_eq!(
+            queue
+                .named_by_queued(&[number(2)])
+                .unwrap()
+                .map(|(_, w)| w.id),
+            Some(deferred.id),
+            "it still holds its identifiers"
+        );
+    }
+
+    #[test]
     fn a_queue_file_made_before_overrides_opens_and_takes_them() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
@@ -868,7 +1012,11 @@ mod tests {
         {
             let mut queue = Queue::open(&dir).unwrap();
             queue.insert(&submitted, b"s", &[number(1)]).unwrap();
-            queue.conn.execute_batch("DROP TABLE overrides").unwrap();
+            // As that release left it: no overrides table, no schema number.
+            queue
+                .conn
+                .execute_batch("DROP TABLE overrides; PRAGMA user_version = 0")
+                .unwrap();
         }
         let mut queue = Queue::open(&dir).unwrap();
         assert_eq!(queue.get(&submitted.id).unwrap(), Some(submitted));

@@ -376,7 +376,7 @@ fn a_submission_refused_when_published_is_answered_409_with_its_reason_when_sent
     let dir = blocklistd::centre::PublishDir::open(&centre.dir).unwrap();
     blocklistd::centre::queue::Queue::open(&dir)
         .unwrap()
-        .settle(&[], 0, &[(id.clone(), "key revoked".to_owned())])
+        .settle(&[], 0, &[(id.clone(), "key revoked".to_owned())], &[])
         .unwrap();
 
     let inbox = centre.tmp.path().join("inbox");
@@ -863,4 +863,95 @@ fn an_idle_intake_service_with_an_empty_queue_sleeps() {
     let used = cpu_ticks(intake.child.id()) - before;
     // A polling loop would use tens of ticks (a tick is 10 ms).
     assert!(used <= 2, "{used} ticks of CPU in 3 idle seconds");
+}
+
+/// The operator's page as a browser gets it: Debian's Chromium, headless,
+/// printing the DOM it built from `url` (`None` where Chromium is absent).
+fn rendered_by_chromium(url: &str, profile: &Path) -> Option<String> {
+    let chromium = Path::new("/usr/bin/chromium");
+    if !chromium.exists() {
+        eprintln!("skipping the browser check: /usr/bin/chromium is not installed (Debian package chromium)");
+        return None;
+    }
+    let output = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--timeout=20000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8(output.stdout).unwrap())
+}
+
+#[test]
+fn the_operator_page_shows_the_version_the_listings_by_agency_the_recent_versions_and_the_queue_in_a_browser(
+) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let page = || {
+        let response = reqwest::blocking::get(format!("{}/operator", intake.url)).unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        response.text().unwrap()
+    };
+    let (_, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    let (status, location, _) = intake.post(&listing);
+    assert_eq!(status, 202);
+    let queued = page();
+    let id = location.unwrap().rsplit('/').next().unwrap().to_owned();
+    assert!(
+        queued.contains(&format!(
+            "<td>submission</td><td><code>{id}</code></td><td>th-aoc</td><td>no</td>"
+        )),
+        "{queued}"
+    );
+
+    // The urgent one is published at once, and the queued one with it.
+    let (status, location, _) = intake.post(&urgent_listing(&centre, &aoc_key));
+    assert_eq!(status, 202);
+    let published = intake.wait_state(&location.unwrap(), "published");
+    let version = published["version"].as_u64().unwrap();
+    let expected = [
+        format!("<td id=\"version\">{version}</td>"),
+        // th-aoc: no account, one number, one domain.
+        "<tr><td>th-aoc</td><td class=\"n\">0</td><td class=\"n\">1</td><td class=\"n\">1</td><td class=\"n\">0</td><td class=\"n\">2</td></tr>".to_owned(),
+        // The version: two listings added, from two submissions, no override.
+        format!("<tr><td>{version}</td>"),
+        "<td class=\"n\">2</td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">2</td><td class=\"n\">0</td>".to_owned(),
+        "Nothing queued.".to_owned(),
+    ];
+    let served = page();
+    for shown in &expected {
+        assert!(served.contains(shown), "{shown} not in\n{served}");
+    }
+    let Some(dom) = rendered_by_chromium(
+        &format!("{}/operator", intake.url),
+        &centre.tmp.path().join("chromium"),
+    ) else {
+        return;
+    };
+    for shown in &expected {
+        assert!(
+            dom.contains(shown),
+            "{shown} not in the browser's DOM\n{dom}"
+        );
+    }
+    assert!(dom.contains("<title>"), "{dom}");
 }

@@ -40,6 +40,7 @@
 //! version promised is the one the next publish makes.
 
 pub mod inbox;
+pub mod page;
 pub mod routes;
 
 use std::path::PathBuf;
@@ -58,6 +59,7 @@ use crate::centre::acknowledge;
 use crate::centre::intake::{self, Judge, PublishedBy, SubmissionInput};
 use crate::centre::log;
 use crate::centre::overrides::{self, OverrideInput};
+use crate::centre::overview::{Overview, Overviews};
 use crate::centre::publish::{self, Current, PublishOptions, PublishReport};
 use crate::centre::queue::{OverrideRecord, Queue, Record, State};
 use crate::centre::{CentreError, PublishDir};
@@ -133,6 +135,8 @@ pub struct Intake {
     publish_every: Duration,
     max_submission_bytes: u64,
     witnesses: Vec<Witness>,
+    /// What the operator's page keeps between loads.
+    overviews: Overviews,
 }
 
 #[derive(Debug)]
@@ -166,7 +170,14 @@ impl Intake {
             publish_every: config.publish_every,
             max_submission_bytes: config.max_submission_bytes,
             witnesses: config.witnesses,
+            overviews: Overviews::default(),
         })
+    }
+
+    /// What the operator's page shows now ([`page`]). Blocks: run it off
+    /// the async threads.
+    pub fn overview(&self) -> Result<Overview, CentreError> {
+        self.overviews.gather(&self.dir, &lock(&self.reader))
     }
 
     /// Adds to the log's checkpoint the cosignatures `bytes` carries (a
@@ -418,7 +429,7 @@ impl Intake {
         if !carried.is_empty() {
             let ids: Vec<String> = carried.into_iter().map(|q| q.id).collect();
             let version = version.map_or(0, Version::get);
-            writer.queue.settle(&ids, version, &[])?;
+            writer.queue.settle(&ids, version, &[], &[])?;
             for id in &ids {
                 info!(%id, version, "submission published (by a run stopped before it said so)");
             }
@@ -426,7 +437,7 @@ impl Intake {
         for (id, version) in &applied {
             writer
                 .queue
-                .settle(std::slice::from_ref(id), *version, &[])?;
+                .settle(std::slice::from_ref(id), *version, &[], &[])?;
             info!(%id, version, "override published (by a run stopped before it said so)");
         }
         let waiting_overrides: Vec<OverrideInput> = queued_overrides
@@ -475,7 +486,9 @@ impl Intake {
             .iter()
             .map(|r| (r.name.clone(), r.reason.clone()))
             .collect();
-        writer.queue.settle(&published, version, &refused)?;
+        writer
+            .queue
+            .settle(&published, version, &refused, &report.deferred)?;
         for taken in &report.submissions {
             info!(id = %taken.name, agency = %taken.agency, version, "submission published");
         }

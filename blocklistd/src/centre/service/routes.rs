@@ -17,6 +17,7 @@
 //!   version that will carry it) and `Location: /v1/overrides/<id>`;
 //!   **200** for the same bytes again; refusals as for submissions.
 //! - `GET /v1/overrides/{id}`: where an accepted override stands (JSON).
+//! - `GET /operator`: the operator's page ([`page`]), HTML.
 //! - `POST /v1/cosignatures`: the body is the log's checkpoint as
 //!   `blocklist witness` writes it, cosigned. **200** with `{"size": N,
 //!   "cosigned_by": [...]}` once the lines of the witnesses the service
@@ -46,7 +47,7 @@ use blocklist_core::log::LogError;
 
 use crate::centre::overrides::MAX_OVERRIDE_SIZE;
 use crate::centre::queue::{self, OverrideRecord, Record};
-use crate::centre::service::{Intake, Offered};
+use crate::centre::service::{page, Intake, Offered};
 use crate::centre::CentreError;
 
 /// The routes, answering from `intake`.
@@ -57,6 +58,7 @@ pub fn routes(intake: Arc<Intake>) -> Router {
         .route("/v1/overrides", post(submit_override))
         .route("/v1/overrides/{id}", get(override_status))
         .route("/v1/cosignatures", post(cosign))
+        .route("/operator", get(operator_page))
         .with_state(intake)
 }
 
@@ -396,5 +398,24 @@ async fn look_up<R: Send + 'static>(
             refusal(StatusCode::INTERNAL_SERVER_ERROR, error.to_string(), vec![])
         }
         Err(error) => internal_error("reading the intake queue", &error),
+    }
+}
+
+/// The operator's page ([`page`]), never cached: it is the state now.
+async fn operator_page(State(intake): State<Arc<Intake>>) -> Response {
+    match tokio::task::spawn_blocking(move || intake.overview()).await {
+        Ok(Ok(overview)) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            page::render(&overview),
+        )
+            .into_response(),
+        Ok(Err(error)) => {
+            warn!(%error, "cannot gather the operator's page");
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, error.to_string(), vec![])
+        }
+        Err(error) => internal_error("gathering the operator's page", &error),
     }
 }
