@@ -713,6 +713,7 @@ fn a_queued_override_refuses_a_submission_naming_its_identifier_and_a_copy_of_it
             publish_every: Duration::from_secs(3600),
             max_submission_bytes: service::DEFAULT_MAX_SUBMISSION_BYTES,
             witnesses: vec![],
+            lag_alert: service::DEFAULT_LAG_ALERT,
         },
     )
     .unwrap();
