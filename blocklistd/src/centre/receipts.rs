@@ -499,11 +499,9 @@ impl ReceiptBook {
                 lag_seconds,
             });
         }
-        standings.sort_by(|a, b| {
-            (b.lag_versions, b.lag_seconds)
-                .cmp(&(a.lag_versions, a.lag_seconds))
-                .then_with(|| a.name.cmp(&b.name))
-        });
+        // An unknown lag sorts as the longest: nothing shows it is short.
+        let behind = |s: &Standing| (s.lag_versions, s.lag_seconds.unwrap_or(u64::MAX));
+        standings.sort_by(|a, b| behind(b).cmp(&behind(a)).then_with(|| a.name.cmp(&b.name)));
         Ok(standings)
     }
 }
@@ -528,7 +526,8 @@ pub fn lagging(standing: &Standing, alert: u64) -> bool {
 }
 
 /// Refuses a replica name that is not 1 to 64 of `a-z 0-9 . _ -` (it is a
-/// metrics label and a line of a table).
+/// metrics label and a line of a table): a list name's syntax, checked by
+/// the list name's check.
 fn check_name(name: &str) -> Result<(), CentreError> {
     ListId::new(name).map(|_| ()).map_err(|_| {
         CentreError::usage(format!(
@@ -610,4 +609,62 @@ pub fn metrics(standings: &[Standing], alert: u64) -> String {
     );
     let _ = writeln!(out, "blocklist_replicas_lag_alert_seconds {alert}");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use blocklist_core::SecretKey;
+
+    use super::*;
+
+    fn book() -> (tempfile::TempDir, ReceiptBook) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        let book = ReceiptBook::open(&dir).unwrap();
+        (tmp, book)
+    }
+
+    #[test]
+    fn a_name_or_key_registered_twice_or_a_name_that_is_no_label_is_refused() {
+        let (_tmp, mut book) = book();
+        let (a, b) = (
+            SecretKey::generate().unwrap().public_key(),
+            SecretKey::generate().unwrap().public_key(),
+        );
+        book.add_replica("bank-a", &a, Timestamp(1)).unwrap();
+        let again = book.add_replica("bank-a", &b, Timestamp(2)).unwrap_err();
+        assert!(again.to_string().contains("registered already"), "{again}");
+        let same_key = book.add_replica("bank-b", &a, Timestamp(2)).unwrap_err();
+        assert!(
+            same_key.to_string().contains("as replica bank-a"),
+            "{same_key}"
+        );
+        let label = book
+            .add_replica("Bank \"A\"", &b, Timestamp(2))
+            .unwrap_err();
+        assert!(label.to_string().contains("a-z 0-9"), "{label}");
+        assert!(book.remove_replica("bank-a").unwrap());
+        assert!(!book.remove_replica("bank-a").unwrap());
+        book.add_replica("bank-b", &a, Timestamp(3)).unwrap();
+        assert_eq!(book.replicas().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_lag_counts_as_behind_and_exports_no_seconds() {
+        let standing = |name: &str, lag_versions, lag_seconds| Standing {
+            name: name.into(),
+            replica_id: String::new(),
+            version: None,
+            applied_at: None,
+            received_at: None,
+            lag_versions,
+            lag_seconds,
+        };
+        assert!(lagging(&standing("a", 1, None), 3600));
+        assert!(!lagging(&standing("a", 1, Some(10)), 3600));
+        assert!(!lagging(&standing("a", 0, Some(0)), 0));
+        let text = metrics(&[standing("a", 2, None)], 60);
+        assert!(!text.contains("blocklist_replica_lag_seconds{"), "{text}");
+        assert!(text.contains("blocklist_replicas_lagging 1\n"), "{text}");
+    }
 }
