@@ -1,5 +1,6 @@
 //! Signed apply receipts: two daemons registered at the centre by their
-//! identity keys, one posting its receipts to the intake service, one
+//! identity keys (one only after its first receipt was refused, which a
+//! retry then delivers), one posting its receipts to the intake service, one
 //! writing them to an outbox folder that a courier (the test) carries into
 //! the intake drop folder; `blocklist receipts --json` and `GET /metrics`
 //! show both with their versions, the laggard first. Receipts from an
@@ -119,7 +120,7 @@ fn receipts_from_two_daemons_one_over_http_one_through_an_outbox_are_shown_with_
         outbox.display().to_string()
     ));
     // The documented step: each daemon's identity, registered at the centre.
-    for (name, config) in [("bank-a", &config_a), ("bank-b", &config_b)] {
+    let register = |name: &str, config: &Path| {
         let key = identity(config);
         let said = ok(&[
             "replicas",
@@ -134,16 +135,25 @@ fn receipts_from_two_daemons_one_over_http_one_through_an_outbox_are_shown_with_
             said.contains(&format!("registered replica {name}")),
             "{said}"
         );
-    }
-    let key_file = bank_a.data().join("identity.key");
-    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
-
+    };
+    register("bank-b", &config_b);
     let a = Daemon::spawn(&config_a, &bank_a.log());
     let b = Daemon::spawn(&config_b, &bank_b.log());
     assert_eq!(a.status()["replica_id"].as_str().unwrap().len(), 64);
     a.wait_version(1);
     b.wait_version(1);
+    let mode = std::fs::metadata(bank_a.data().join("identity.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Bank A's first receipt is refused (403) until it is registered, and
+    // a retry delivers it once it is.
+    a.wait_status("a receipt refused as unregistered", |_| {
+        a.log_text().contains("register this replica")
+    });
+    register("bank-a", &config_a);
+    wait_receipt(&centre, &intake, &a, "bank-a", 1);
     publish(&centre, "v2.txt", &["one.example", "two.example"], &[]);
     a.wait_version(2);
     b.wait_version(2);
