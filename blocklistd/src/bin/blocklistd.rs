@@ -15,7 +15,7 @@ use clap::{CommandFactory as _, Parser};
 #[command(
     name = "blocklistd",
     version,
-    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more; log.format = \"json\" for JSON lines; colour only on a terminal, never with NO_COLOR). Reference: docs/DAEMON.md."
+    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n  blocklistd --config /etc/blocklistd/blocklistd.toml --print-identity   # the replica id to register at the centre\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more; log.format = \"json\" for JSON lines; colour only on a terminal, never with NO_COLOR). Reference: docs/DAEMON.md."
 )]
 struct Cli {
     /// The TOML configuration file (without it, the embedded default).
