@@ -4,7 +4,9 @@
 //! it serves and how far behind the newest it is.
 //!
 //! Both live in a SQLite file in the directory's private folder
-//! (`.centre/receipts.sqlite`, never served). A receipt is taken when its
+//! (`.centre/receipts.sqlite`, never served; numbers stored as the queue
+//! stores them, `u64` bit for bit in SQLite's signed integers, compared in
+//! Rust). A receipt is taken when its
 //! key is registered and its signature valid (FORMAT.md RC1-RC2), its list
 //! is this directory's, its version is published and its state is the one
 //! the centre signed for that version (RC3): the manifest's for the newest
@@ -27,6 +29,7 @@ use blocklist_core::{PublicKey, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension as _};
 
 use crate::centre::publish_dir::CENTRE_DIR;
+use crate::centre::queue::{signed, unsigned};
 use crate::centre::source::Source as _;
 use crate::centre::{delta_head, publish, CentreError, PublishDir};
 
@@ -238,16 +241,6 @@ impl Published {
 pub struct ReceiptBook {
     conn: Connection,
     path: PathBuf,
-}
-
-/// Reads a `u64` stored bit for bit in a signed column.
-fn unsigned(n: i64) -> u64 {
-    n as u64
-}
-
-/// Stores a `u64` bit for bit in a signed column.
-fn signed(n: u64) -> i64 {
-    n as i64
 }
 
 /// The newest receipt kept of a replica: its version, time of apply and bytes.
