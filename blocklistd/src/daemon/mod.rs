@@ -13,10 +13,9 @@
 //!   swapped in after each apply without blocking readers;
 //! - optional: the push long-poll ([`push`]), the mirror server (the
 //!   centre's `serve` over [`published`]'s folder), the systemd watchdog
-//!   ([`systemd`]), fed by the sync loop's progress.
-//!
-//! - optional: the receipts deliverer ([`receipts`]), posting the signed
-//!   receipt of each apply to the centre.
+//!   ([`systemd`]), fed by the sync loop's progress, and the receipts
+//!   deliverer ([`receipts`]), posting the signed receipt of each apply to
+//!   the centre.
 //!
 //! Modules: [`config`], [`state`] (status and degraded), [`metrics`],
 //! [`sync`], [`source`] (HTTP mirrors and the drop folder), [`published`]
