@@ -9,16 +9,20 @@
 //! trust roots are decoded only after their signatures check out.
 //!
 //! An agency's submission to the centre is checked against the agency
-//! registry instead of the trust root: [`verify_submission`].
+//! registry instead of the trust root: [`verify_submission`]. A replica's
+//! receipt is checked against the replica keys the centre registered:
+//! [`verify_receipt`].
 
 pub mod authority;
 pub mod provenance;
+mod receipt;
 mod submission;
 
 use provenance::Provenance;
 
 use authority::Since;
 pub use authority::{Authority, AuthorityError, CarriedOverride, MAX_CLOCK_SKEW};
+pub use receipt::{verify_receipt, ReceiptError};
 pub use submission::{verify_submission, SubmissionError};
 
 use std::fmt;

@@ -14,6 +14,8 @@
 //!   terminal).
 //! - [`folder_watch`]: waking on new files in a drop folder, shared by the
 //!   daemon's inbox and the centre's intake inbox.
+//! - [`prometheus`]: the Prometheus text format, for the daemon's and the
+//!   intake service's `/metrics`.
 //! - [`serve_dir`]: serving a publish directory over HTTP, shared by the
 //!   centre's `serve` and the daemon's mirror mode.
 //! - [`witness`]: `blocklist witness`, run by an independent party to check
@@ -24,6 +26,7 @@ pub mod cli_docs;
 pub mod daemon;
 pub mod folder_watch;
 pub mod logging;
+pub mod prometheus;
 pub mod serve_dir;
 pub mod signal;
 pub mod witness;

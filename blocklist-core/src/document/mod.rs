@@ -18,6 +18,10 @@
 //!
 //! - [`Acknowledgement`]: the centre's signed receipt for an accepted submission.
 //!
+//! And one reports back from every replica, signed by the replica's own key:
+//!
+//! - [`Receipt`]: the version a replica applied, its state and log checkpoint.
+//!
 //! Encoding is canonical: one content has exactly one encoding, and a decoder
 //! refuses any other. Nothing here checks signatures against a root: that is
 //! [`crate::verify`]'s job, the only place a [`crate::verify::Verified`] document is made.
@@ -29,6 +33,7 @@ mod error;
 mod groups;
 mod manifest;
 mod overrides;
+mod receipt;
 mod registry;
 mod root;
 mod snapshot;
@@ -49,6 +54,7 @@ pub use manifest::{
     MANIFEST_PATH, REGISTRIES_EXTENSION,
 };
 pub use overrides::{decision_sha256, ListingRef, Override, MAX_OVERRIDE_REMOVALS};
+pub use receipt::{LogPosition, Receipt};
 pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
@@ -87,6 +93,8 @@ pub enum DocType {
     Acknowledgement,
     /// An [`Override`] (a removal decided over the owning agency's head).
     Override,
+    /// A [`Receipt`] (a replica's, of the version it applied).
+    Receipt,
 }
 
 impl DocType {
@@ -101,6 +109,7 @@ impl DocType {
             DocType::Submission => 6,
             DocType::Acknowledgement => 7,
             DocType::Override => 8,
+            DocType::Receipt => 9,
         }
     }
 
@@ -115,6 +124,7 @@ impl DocType {
             6 => Ok(DocType::Submission),
             7 => Ok(DocType::Acknowledgement),
             8 => Ok(DocType::Override),
+            9 => Ok(DocType::Receipt),
             code => Err(DecodeError::UnknownDocType { code }),
         }
     }
@@ -130,6 +140,7 @@ impl DocType {
             DocType::Submission => "submission",
             DocType::Acknowledgement => "acknowledgement",
             DocType::Override => "override",
+            DocType::Receipt => "receipt",
         }
     }
 
@@ -147,6 +158,7 @@ impl DocType {
             DocType::Submission => "submissions",
             DocType::Acknowledgement => "acknowledgements",
             DocType::Override => "overrides",
+            DocType::Receipt => "receipts",
         }
     }
 }

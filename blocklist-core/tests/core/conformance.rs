@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 mod acknowledgements;
 mod authorisations;
+mod receipts;
 mod submissions;
 
 use blocklist_core::document::envelope::{self, HEADER_LEN};
@@ -1185,12 +1186,13 @@ fn document_cases() -> Cases {
         "ok",
         &signed_again(&first_format, &publish_key),
     );
+    // Codes from 9 on are taken (receipts, ...): one no revision will use soon.
     edit(
         &mut c,
         "H1",
-        "envelope/unknown-type-9.delta",
+        "envelope/unknown-type-200.delta",
         "!Malformed.UnknownDocType",
-        &|b| b[5] = 9,
+        &|b| b[5] = 200,
     );
     edit(
         &mut c,
@@ -1824,6 +1826,7 @@ fn document_cases() -> Cases {
     );
     submissions::cases(&mut c);
     acknowledgements::cases(&mut c);
+    receipts::cases(&mut c);
     authorisations::cases(&mut c, &root1);
     c
 }
@@ -2381,6 +2384,7 @@ fn run_check(check: &str, bytes: &[u8]) -> String {
         ),
         ["submission", chain, registry, now] => submissions::run(chain, registry, now, bytes),
         ["acknowledgement", chain] => verdict(verifier(chain).acknowledgement(bytes).map(drop)),
+        ["receipt", keys] => receipts::run(keys, bytes),
         ["apply", chain, ref before @ ..] => apply(verifier(chain), before, bytes),
         ["apply-registered", chain, held, ref before @ ..] => {
             apply(registries(chain, held), before, bytes)

@@ -25,7 +25,7 @@ use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::service;
 use blocklistd::centre::source;
 use blocklistd::centre::submit::{self, SubmitOptions};
-use blocklistd::centre::{acknowledge, audit, inspect, CentreError, PublishDir};
+use blocklistd::centre::{acknowledge, audit, inspect, receipts, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
 use blocklistd::witness;
@@ -169,6 +169,25 @@ enum Command {
         /// Cosigned checkpoints, as `blocklist witness --out` writes them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Register the replicas (daemons) whose signed receipts the intake
+    /// service takes, by their identity keys; list or remove them.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  blocklistd --config /etc/blocklistd/blocklistd.toml --print-identity   # at the member\n  blocklist replicas add /srv/blocklist --name bank-004-dc1 --key 3f9a…c2 \n  blocklist replicas list /srv/blocklist\n  blocklist replicas remove /srv/blocklist --name bank-004-dc1\n\nThe key is the 64 hex digits `blocklistd --print-identity` prints (or its identity.pub file).\nThe intake service reads the registrations at each receipt: no restart needed."
+    )]
+    Replicas(ReplicasCommand),
+    /// Show each registered replica's newest receipt: the version it serves,
+    /// when it applied it, and how far behind it is (the laggards first).
+    #[command(
+        after_help = "Examples:\n  blocklist receipts /srv/blocklist\n  blocklist receipts /srv/blocklist --json\n\nLag: versions behind the newest published, and how long ago the first version it lacks was\npublished. Receipts reach the centre over POST /v1/receipts or through the intake drop folder."
+    )]
+    Receipts {
+        /// The publish directory.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Serve a publish directory over HTTP (127.0.0.1 by default), and with
     /// --intake take agencies' submissions and overrides and publish them.
@@ -379,6 +398,44 @@ enum AgencyCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum ReplicasCommand {
+    /// Register a replica by its identity key.
+    #[command(
+        after_help = "Example:\n  blocklist replicas add /srv/blocklist --name bank-004-dc1 --key /media/courier/identity.pub"
+    )]
+    Add {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The replica's name, shown and used as the metrics label (1 to 64 of a-z 0-9 . _ -).
+        #[arg(long)]
+        name: String,
+        /// Its identity key: the 64 hex digits `blocklistd --print-identity` prints, or its identity.pub file.
+        #[arg(long)]
+        key: String,
+    },
+    /// Forget a replica and its receipt.
+    #[command(
+        after_help = "Example:\n  blocklist replicas remove /srv/blocklist --name bank-004-dc1"
+    )]
+    Remove {
+        /// The publish directory.
+        dir: PathBuf,
+        /// The replica's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Show the registered replicas and their key ids.
+    #[command(after_help = "Example:\n  blocklist replicas list /srv/blocklist --json")]
+    List {
+        /// The publish directory.
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Args, Debug)]
 struct RootSigningArgs {
     /// A root key's secret file or pkcs11: URI that signs the new registry
@@ -549,6 +606,10 @@ struct ServeArgs {
     /// witness-key` prints. Without it the endpoint answers 404.
     #[arg(long = "witness", value_name = "VKEY", value_parser = parse_witness, requires = "intake")]
     witnesses: Vec<Witness>,
+    /// Intake: GET /metrics counts a registered replica as lagging once the
+    /// first version it lacks was published this long ago.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration, requires = "intake")]
+    lag_alert: Duration,
     /// Intake: how versions are signed and what history they keep, as for
     /// `publish` (`--key` required with `--intake` only: see `Command::Serve`).
     #[command(flatten)]
@@ -1082,6 +1143,46 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             );
         }
         Command::Serve(args) => serve(args, keyring, out)?,
+        Command::Replicas(command) => replicas(command, out)?,
+        Command::Receipts { dir, json } => {
+            let standings = receipts::standings(&dir, Timestamp::now())?;
+            if json {
+                say!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&standings).expect("plain data serialises")
+                );
+            } else if standings.is_empty() {
+                say!(out, "no replica registered (blocklist replicas add)");
+            } else {
+                say!(
+                    out,
+                    "{:<24} {:<16} {:>8} {:<20} {:>8} {:>10}",
+                    "REPLICA",
+                    "ID",
+                    "VERSION",
+                    "APPLIED",
+                    "BEHIND",
+                    "LAG"
+                );
+                for s in &standings {
+                    say!(
+                        out,
+                        "{:<24} {:<16} {:>8} {:<20} {:>8} {:>10}",
+                        s.name,
+                        &s.replica_id[..16],
+                        s.version.map_or_else(|| "-".to_owned(), |v| v.to_string()),
+                        s.applied_at.map_or_else(
+                            || "no receipt".to_owned(),
+                            |t| inspect::time(Timestamp(t))
+                        ),
+                        s.lag_versions,
+                        s.lag_seconds
+                            .map_or_else(|| "unknown".to_owned(), |t| format!("{t}s"))
+                    );
+                }
+            }
+        }
         Command::Verify {
             target,
             root,
@@ -1282,6 +1383,74 @@ fn agency(
     Ok(())
 }
 
+/// Runs a `replicas` subcommand.
+fn replicas(command: ReplicasCommand, out: &mut Report) -> Result<(), CentreError> {
+    let open = |dir: &Path| PublishDir::open(dir).and_then(|d| receipts::ReceiptBook::open(&d));
+    match command {
+        ReplicasCommand::Add { dir, name, key } => {
+            let key = replica_key(&key)?;
+            open(&dir)?.add_replica(&name, &key, Timestamp::now())?;
+            say!(
+                out,
+                "registered replica {name}, key id {}; its receipts are taken from now on",
+                hex::encode(key.id().0)
+            );
+        }
+        ReplicasCommand::Remove { dir, name } => {
+            if !open(&dir)?.remove_replica(&name)? {
+                return Err(CentreError::usage(format!(
+                    "no replica {name} is registered"
+                )));
+            }
+            say!(out, "removed replica {name} and its receipt");
+        }
+        ReplicasCommand::List { dir, json } => {
+            let replicas = open(&dir)?.replicas()?;
+            let views: Vec<serde_json::Value> = replicas
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "name": r.name,
+                        "replica_id": hex::encode(r.key.id().0),
+                        "public_key": hex::encode(r.key.to_bytes()),
+                        "added_at": r.added_at.0,
+                    })
+                })
+                .collect();
+            if json {
+                say!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&views).expect("plain data serialises")
+                );
+            } else if replicas.is_empty() {
+                say!(out, "no replica registered");
+            } else {
+                for r in &replicas {
+                    say!(
+                        out,
+                        "{} key id {} (added {})",
+                        r.name,
+                        hex::encode(r.key.id().0),
+                        inspect::time(r.added_at)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A replica's identity key: 64 hex digits, or a public key file.
+fn replica_key(text: &str) -> Result<blocklist_core::PublicKey, CentreError> {
+    let mut bytes = [0u8; 32];
+    if hex::decode_to_slice(text, &mut bytes).is_ok() {
+        return blocklist_core::PublicKey::from_bytes(&bytes)
+            .map_err(|e| CentreError::usage(e.to_string()));
+    }
+    blocklistd::centre::keyfile::read_public(Path::new(text))
+}
+
 /// The reading context of a publish without input files: nothing to read, the time now.
 fn plain_context() -> ReadContext {
     ReadContext {
@@ -1303,6 +1472,7 @@ fn serve(args: ServeArgs, keyring: &mut Keyring, out: &mut Report) -> Result<(),
                 publish_every: args.publish_every,
                 max_submission_bytes: args.max_submission_bytes,
                 witnesses: args.witnesses,
+                lag_alert: args.lag_alert,
             },
         )?)
     } else {

@@ -15,7 +15,7 @@ use clap::{CommandFactory as _, Parser};
 #[command(
     name = "blocklistd",
     version,
-    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more; log.format = \"json\" for JSON lines; colour only on a terminal, never with NO_COLOR). Reference: docs/DAEMON.md."
+    after_help = "Examples:\n  blocklistd                              # embedded default: ./blocklistd-data, drop folder ./blocklistd-data/inbox, API on 127.0.0.1:8477\n  blocklistd --config /etc/blocklistd/blocklistd.toml\n  blocklistd --print-default-config > blocklistd.toml\n  blocklistd --config /etc/blocklistd/blocklistd.toml --print-identity   # the replica id to register at the centre\n\nPrints \"listening on http://ADDR\" on stdout once the API is bound. Stops on SIGTERM/SIGINT.\nLogs go to stderr (RUST_LOG=debug for more; log.format = \"json\" for JSON lines; colour only on a terminal, never with NO_COLOR). Reference: docs/DAEMON.md."
 )]
 struct Cli {
     /// The TOML configuration file (without it, the embedded default).
@@ -30,6 +30,10 @@ struct Cli {
     /// Write the man page (blocklistd.8) into DIR and exit.
     #[arg(long, value_name = "DIR")]
     man: Option<PathBuf>,
+    /// Print this daemon's replica id and identity key (made in the data
+    /// folder if it has none yet), to register at the centre, and exit.
+    #[arg(long)]
+    print_identity: bool,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,9 @@ fn main() -> ExitCode {
         .config
         .as_deref()
         .map_or_else(|| Ok(Config::default()), Config::load);
+    if cli.print_identity {
+        return print_identity(config);
+    }
     // The configuration names the log format; one that does not load is
     // reported in text.
     blocklistd::logging::init(config.as_ref().map_or(LogFormat::Text, |c| c.log.format));
@@ -91,6 +98,27 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--print-identity`: the replica id and public key of the daemon of
+/// `config`, and the centre's command that registers it.
+fn print_identity(config: Result<Config, daemon::DaemonError>) -> ExitCode {
+    match config.and_then(|c| daemon::identity::load_or_create(&c.data_dir)) {
+        Ok(key) => {
+            let public = key.public_key();
+            println!("replica id: {}", hex::encode(public.id().0));
+            println!("public key: {}", hex::encode(public.to_bytes()));
+            println!(
+                "register it at the centre: blocklist replicas add DIR --name NAME --key {}",
+                hex::encode(public.to_bytes())
+            );
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::FAILURE

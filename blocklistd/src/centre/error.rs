@@ -261,6 +261,23 @@ pub enum CentreError {
         /// Why.
         source: blocklist_core::log::LogError,
     },
+    /// A replica's receipt refused: not a registered replica's, or not of
+    /// what this centre published.
+    #[error("{shown}: {source}")]
+    Receipt {
+        /// The receipt, as the service names it.
+        shown: String,
+        /// Why (boxed: it is rare, and large).
+        source: Box<crate::centre::receipts::ReceiptRefusal>,
+    },
+    /// The replicas and receipts file failed.
+    #[error("receipts {path}: {source}")]
+    Receipts {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
     /// Cosignatures offered to an intake service started without
     /// `--witness`: it knows no witness whose lines it could check.
     #[error("this intake service takes no cosignatures: it was started without --witness")]
@@ -362,9 +379,10 @@ impl CentreError {
         }
     }
 
-    /// Whether this refuses one submission or override on its own merits
-    /// (its signature, agency, sequence, size, operations or listings), as
-    /// opposed to a failure of the centre that stops any publish.
+    /// Whether this refuses one submission, override or receipt on its own
+    /// merits (its signature, agency, sequence, size, operations, listings,
+    /// version or state), as opposed to a failure of the centre that stops
+    /// any publish.
     pub fn refuses_input(&self) -> bool {
         matches!(
             self,
@@ -376,6 +394,7 @@ impl CentreError {
                 | CentreError::OverrideAgain { .. }
                 | CentreError::OverrideAhead { .. }
                 | CentreError::OverrideStale { .. }
+                | CentreError::Receipt { .. }
                 | CentreError::TooLarge { .. }
         )
     }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use blocklist_core::document::{
     envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
-    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Registry, Snapshot, Submission,
-    SubmissionOp, TrustRoot,
+    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Receipt, Registry, Snapshot,
+    Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Entry, Sha256, Timestamp};
 use serde::Serialize;
@@ -154,6 +154,21 @@ pub enum Body {
         accepted_at: String,
         /// The latest version it will be in.
         version: u64,
+    },
+    /// A replica's receipt.
+    Receipt {
+        /// The version the replica applied.
+        version: u64,
+        /// The state it holds at that version (digest, hex).
+        state_digest: String,
+        /// How many entries it holds.
+        entries: u64,
+        /// The log checkpoint it verified: size and root hash, if any.
+        log: Option<String>,
+        /// When it applied the version.
+        applied_at: String,
+        /// The replica's key id (hex).
+        replica: String,
     },
 }
 
@@ -374,6 +389,20 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 version: a.version.get(),
             };
             (a.list, body)
+        }
+        DocType::Receipt => {
+            let r = Receipt::decode_payload(env.payload).map_err(decode_error)?;
+            let body = Body::Receipt {
+                version: r.version.get(),
+                state_digest: r.state.digest.to_string(),
+                entries: r.state.entries,
+                log: r
+                    .log
+                    .map(|log| format!("size {} root {}", log.size, log.root)),
+                applied_at: time(r.applied_at),
+                replica: hex::encode(r.replica.0),
+            };
+            (r.list, body)
         }
     };
     Ok(Inspection {
@@ -643,6 +672,20 @@ impl Inspection {
                 let _ = writeln!(
                     out,
                     "submission: {submission_sha256}\nagency: {agency}\nsequence: {sequence}\naccepted: {accepted_at}\nin version: {version} at the latest"
+                );
+            }
+            Body::Receipt {
+                version,
+                state_digest,
+                entries,
+                log,
+                applied_at,
+                replica,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "replica: {replica}\nversion: {version}\nstate: {state_digest} ({entries} entries)\nlog: {}\napplied: {applied_at}",
+                    log.as_deref().unwrap_or("none")
                 );
             }
         }

@@ -11,6 +11,8 @@
 //!   `publish --submission` and the intake service.
 //! - [`overrides`]: removals decided by the override keys, made and published.
 //! - [`queue`]: the intake service's durable queue of accepted submissions.
+//! - [`receipts`]: the replicas registered, their signed receipts checked
+//!   and kept, and how far behind each one is.
 //! - [`service`]: the intake service: submissions over HTTP and from a drop
 //!   folder, acknowledged, queued and published on a cadence.
 //! - [`log`]: the transparency log every listed file is recorded in.
@@ -45,6 +47,7 @@ pub mod pkcs11;
 pub mod publish;
 pub mod publish_dir;
 pub mod queue;
+pub mod receipts;
 pub mod registry;
 pub mod service;
 pub mod source;

@@ -1,7 +1,7 @@
 //! What the operator's page shows of a publish directory: the version in
 //! force and the log's checkpoint, the listings by agency and kind, the
-//! recent versions with what each changed, and the work waiting for a
-//! publish. Read from the directory's own files and stores, never
+//! recent versions with what each changed, the work waiting for a publish,
+//! and where each replica stands by its receipts. Read from the directory's own files and stores, never
 //! verified again (the publisher verified them), and never written.
 //!
 //! Two parts cost more than a page load should: counting listings reads
@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use blocklist_core::document::{Delta, FileRef, Manifest, Op, Version};
 use blocklist_core::log::{SignedCheckpoint, CHECKPOINT_PATH, LOG_DIR};
@@ -21,6 +22,7 @@ use blocklist_core::{Kind, Sha256, StateDigest, Timestamp};
 
 use crate::centre::chain::unverified_manifest;
 use crate::centre::queue::{Queue, Waiting};
+use crate::centre::receipts::Standing;
 use crate::centre::source::Source as _;
 use crate::centre::{delta_head, CentreError, PublishDir};
 
@@ -47,6 +49,12 @@ pub struct Overview {
     pub versions: Vec<VersionSummary>,
     /// Submissions, then overrides, waiting for a publish.
     pub waiting: Vec<Waiting>,
+    /// Each registered replica's standing by its newest receipt, the
+    /// laggards first.
+    pub propagation: Vec<Standing>,
+    /// A replica behind by more than this many seconds is lagging
+    /// ([`crate::centre::receipts::lagging`]).
+    pub lag_alert: u64,
 }
 
 /// The version in force.
@@ -164,9 +172,16 @@ pub struct Overviews {
 }
 
 impl Overviews {
-    /// The overview of `dir` now, its queue read through `queue`. Blocks
-    /// (files and SQLite): call it off the async threads.
-    pub fn gather(&self, dir: &PublishDir, queue: &Queue) -> Result<Overview, CentreError> {
+    /// The overview of `dir` now, its queue read through `queue`, with the
+    /// replicas' `propagation` and the `lag_alert` that marks laggards.
+    /// Blocks (files and SQLite): call it off the async threads.
+    pub fn gather(
+        &self,
+        dir: &PublishDir,
+        queue: &Queue,
+        propagation: Vec<Standing>,
+        lag_alert: Duration,
+    ) -> Result<Overview, CentreError> {
         let manifest = match dir.read_manifest()? {
             Some(bytes) => Some(unverified_manifest(dir, &bytes)?),
             None => None,
@@ -193,6 +208,8 @@ impl Overviews {
             listings,
             versions,
             waiting: queue.waiting()?,
+            propagation,
+            lag_alert: lag_alert.as_secs(),
         })
     }
 }

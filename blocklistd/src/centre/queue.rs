@@ -258,7 +258,6 @@ pub fn queued(dir: &PublishDir) -> Result<u64, CentreError> {
     Queue::open_path(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)?.queued_count()
 }
 
-/// Reads a `u64` stored bit for bit in a signed column.
 /// The error for a failure of the queue's database at `path`.
 fn queue_error(path: &Path) -> impl Fn(rusqlite::Error) -> CentreError + Copy + '_ {
     |source| CentreError::Queue {
@@ -267,12 +266,14 @@ fn queue_error(path: &Path) -> impl Fn(rusqlite::Error) -> CentreError + Copy + 
     }
 }
 
-fn unsigned(n: i64) -> u64 {
+/// Reads a `u64` stored bit for bit in a signed column (the receipts'
+/// file stores its numbers so too).
+pub(crate) fn unsigned(n: i64) -> u64 {
     n as u64
 }
 
 /// Stores a `u64` bit for bit in a signed column.
-fn signed(n: u64) -> i64 {
+pub(crate) fn signed(n: u64) -> i64 {
     n as i64
 }
 

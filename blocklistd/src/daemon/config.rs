@@ -90,6 +90,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// (lookups reveal what a member checks, so not every local user; 0o666 opens
 /// it to all).
 pub const DEFAULT_UNIX_SOCKET_MODE: u32 = 0o660;
+/// A receipt not delivered is retried after 5 s, then doubling: a centre
+/// restarting is back within seconds.
+pub const DEFAULT_RECEIPTS_RETRY_INITIAL: Duration = Duration::from_secs(5);
+/// Retries of a receipt never wait longer than ten minutes, so a centre
+/// back up (or a replica registered meanwhile) hears within ten minutes,
+/// and a centre down for a day gets at most a few hundred posts.
+pub const DEFAULT_RECEIPTS_RETRY_MAX: Duration = Duration::from_secs(600);
 /// Caches may keep the mirrored manifest this long (as the centre's serve).
 pub const DEFAULT_MIRROR_MANIFEST_MAX_AGE: Duration = Duration::from_secs(30);
 
@@ -122,6 +129,42 @@ pub struct Config {
     pub log: LogConfig,
     /// The witnesses whose cosignatures a log checkpoint needs.
     pub witnesses: WitnessConfig,
+    /// Where the signed receipt of each apply goes.
+    pub receipts: ReceiptsConfig,
+}
+
+/// `[receipts]`: after each apply the daemon signs a receipt (the version,
+/// its state, the log checkpoint, when) with its identity key and hands it
+/// to the centre, which shows each replica's version and lag. Neither key
+/// set: receipts are not made.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptsConfig {
+    /// The centre's intake service (`https://centre.example/`): each
+    /// receipt is posted to `URL/v1/receipts`, through `[sync]`'s proxy and
+    /// TLS settings.
+    pub url: Option<String>,
+    /// A folder each receipt is written into, as `<replica id>.<list>.receipt`
+    /// replacing the one before: a courier carries it into the centre's
+    /// intake drop folder.
+    pub outbox: Option<PathBuf>,
+    /// Wait after the first failed delivery; doubled per failure.
+    #[serde(deserialize_with = "duration")]
+    pub retry_initial: Duration,
+    /// The longest wait between deliveries.
+    #[serde(deserialize_with = "duration")]
+    pub retry_max: Duration,
+}
+
+impl Default for ReceiptsConfig {
+    fn default() -> Self {
+        ReceiptsConfig {
+            url: None,
+            outbox: None,
+            retry_initial: DEFAULT_RECEIPTS_RETRY_INITIAL,
+            retry_max: DEFAULT_RECEIPTS_RETRY_MAX,
+        }
+    }
 }
 
 /// `[witnesses]`: independent parties that check the centre's transparency
@@ -315,6 +358,7 @@ impl Default for Config {
             mirror: MirrorConfig::default(),
             log: LogConfig::default(),
             witnesses: WitnessConfig::default(),
+            receipts: ReceiptsConfig::default(),
         }
     }
 }
@@ -437,6 +481,20 @@ impl Config {
                     "sync.urls: {url:?} is not an http:// or https:// URL"
                 )));
             }
+        }
+        if let Some(url) = &self.receipts.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(format!(
+                    "receipts.url: {url:?} is not an http:// or https:// URL"
+                )));
+            }
+        }
+        if self.receipts.retry_initial.is_zero()
+            || self.receipts.retry_max < self.receipts.retry_initial
+        {
+            return Err(bad(
+                "receipts.retry_initial must be more than 0 and at most receipts.retry_max".into(),
+            ));
         }
         if self.sync.poll_interval.is_zero() {
             return Err(bad("sync.poll_interval must be more than 0".into()));

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use blocklist_core::{Kind, Timestamp};
 
 use crate::daemon::state::StatusReport;
+use crate::prometheus::{header, label_value};
 
 /// The `kind` label's values, in [`kind_slot`] order.
 const KINDS: [&str; 4] = ["account", "number", "domain", "other"];
@@ -283,15 +284,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// `text` as a Prometheus label value: backslash, quote and newline escaped.
-fn label_value(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }

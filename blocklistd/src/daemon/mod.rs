@@ -13,19 +13,24 @@
 //!   swapped in after each apply without blocking readers;
 //! - optional: the push long-poll ([`push`]), the mirror server (the
 //!   centre's `serve` over [`published`]'s folder), the systemd watchdog
-//!   ([`systemd`]), fed by the sync loop's progress.
+//!   ([`systemd`]), fed by the sync loop's progress, and the receipts
+//!   deliverer ([`receipts`]), posting the signed receipt of each apply to
+//!   the centre.
 //!
 //! Modules: [`config`], [`state`] (status and degraded), [`metrics`],
 //! [`sync`], [`source`] (HTTP mirrors and the drop folder), [`published`]
-//! (the verified files kept locally).
+//! (the verified files kept locally), [`identity`] (the daemon's own key),
+//! [`receipts`] (what it tells the centre it applied).
 
 pub mod api;
 pub mod config;
 pub mod history;
+pub mod identity;
 pub mod log;
 pub mod metrics;
 pub mod published;
 pub mod push;
+pub mod receipts;
 pub mod source;
 pub mod state;
 pub mod sync;
@@ -192,6 +197,14 @@ pub enum DaemonError {
         /// Its permission bits.
         mode: u32,
     },
+    /// The daemon's identity key cannot be made or used.
+    #[error("identity key {path}: {reason}")]
+    Identity {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Shutdown was requested; the work was abandoned cleanly.
     #[error("shutting down")]
     ShuttingDown,
@@ -217,6 +230,7 @@ impl DaemonError {
             DaemonError::Io { path, .. }
             | DaemonError::KeptLog { path, .. }
             | DaemonError::TlsFile { path, .. }
+            | DaemonError::Identity { path, .. }
             | DaemonError::KeyPermissions { path, .. } => Some(path.display().to_string()),
             _ => None,
         }
@@ -244,7 +258,11 @@ pub struct Shared {
 impl Shared {
     /// Creates the heartbeat in the data folder: only once the folder is
     /// claimed, since it replaces any heartbeat there.
-    fn new(config: &Config, _claim: &FolderLock) -> Result<Shared, DaemonError> {
+    fn new(
+        config: &Config,
+        _claim: &FolderLock,
+        identity: &blocklist_core::SecretKey,
+    ) -> Result<Shared, DaemonError> {
         let heartbeat = HeartbeatWriter::create(&config.data_dir)
             .map_err(|source| DaemonError::Heartbeat { source })?;
         let shared = Shared {
@@ -252,6 +270,7 @@ impl Shared {
                 config.freshness.max_age,
                 config.freshness.root_expiry_warning,
                 heartbeat,
+                hex::encode(identity.public_key().id().0),
             ),
             metrics: Metrics::default(),
             index: ArcSwapOption::empty(),
@@ -377,8 +396,17 @@ pub async fn serve(
     // First: a proxy, CA bundle or client key that cannot be used is a
     // mistake in the config, refused before anything starts.
     let client = http::client(&config.sync)?;
+    // An identity key others can read, or a corrupt one, stops the daemon
+    // here: a new one would make it another replica.
+    let identity = identity::load_or_create(&config.data_dir)?;
     let config = Arc::new(config);
-    let shared = Arc::new(Shared::new(&config, &claim)?);
+    let shared = Arc::new(Shared::new(&config, &claim, &identity)?);
+    let (receipts, deliverer) = receipts::Receipts::new(
+        identity,
+        &config.receipts,
+        client.clone(),
+        config.sync.manifest_timeout,
+    )?;
     let _claim = claim;
     // Fans the one shutdown future out to every task.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -397,10 +425,14 @@ pub async fn serve(
         shared.clone(),
         client.clone(),
         stop_rx.clone(),
+        receipts,
     )
     .await?;
 
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(deliverer) = deliverer {
+        tasks.spawn(deliverer.run(stop_rx.clone()).map_ok());
+    }
     // The API, on TCP and optionally a Unix socket, within one set of limits.
     let router = api::router(shared.clone(), config.api.max_body_size as usize);
     let limits = api::ConnectionLimits::new(&config.api);

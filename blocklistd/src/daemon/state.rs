@@ -36,6 +36,8 @@ pub struct Status {
     started_at: Timestamp,
     max_age: Duration,
     root_expiry_warning: Duration,
+    /// The id of the daemon's identity key (hex).
+    replica_id: String,
 }
 
 /// The manifest last verified.
@@ -267,6 +269,9 @@ pub struct StatusReport {
     /// Why the replica is being re-anchored on a snapshot (it diverged from
     /// the centre's history), until the snapshot applies.
     pub reanchoring: Option<String>,
+    /// The id of this daemon's identity key (hex): the replica id the
+    /// centre registers, which signs its receipts.
+    pub replica_id: String,
 }
 
 impl Status {
@@ -276,6 +281,7 @@ impl Status {
         max_age: Duration,
         root_expiry_warning: Duration,
         heartbeat: HeartbeatWriter,
+        replica_id: String,
     ) -> Status {
         Status {
             facts: Mutex::default(),
@@ -283,6 +289,7 @@ impl Status {
             started_at: Timestamp::now(),
             max_age,
             root_expiry_warning,
+            replica_id,
         }
     }
 
@@ -556,6 +563,7 @@ impl Status {
                 progress: f.progress.clone(),
                 passed_over: f.passed_over.clone(),
                 reanchoring: f.reanchoring.clone(),
+                replica_id: self.replica_id.clone(),
             }
         })
     }
@@ -610,6 +618,7 @@ mod tests {
             Duration::from_secs(max_age),
             Duration::from_secs(root_expiry_warning),
             HeartbeatWriter::create(dir.path()).unwrap(),
+            "ab".repeat(32),
         );
         status.set_trust(TrustInfo {
             version: 1,

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use blocklist_core::document::{DocType, FileRef, Manifest, Version};
+use blocklist_core::document::{DocType, FileRef, LogPosition, Manifest, Version};
 use blocklist_core::log::checkpoint::MAX_CHECKPOINT_LEN;
 use blocklist_core::log::follow::{bundles_between, MAX_BUNDLE_SIZE};
 use blocklist_core::log::{
@@ -43,6 +43,7 @@ use crate::daemon::config::Config;
 use crate::daemon::log::KeptLog;
 use crate::daemon::metrics::{self, SyncSource};
 use crate::daemon::published::{write_atomic, LocalFiles};
+use crate::daemon::receipts::Receipts;
 use crate::daemon::source::http::{HttpMirror, ManifestFetch, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::daemon::state::{AgencyStatus, ManifestInfo, PassedOver, RegistryInfo, TrustInfo};
 use crate::daemon::{systemd, DaemonError, Shared};
@@ -76,6 +77,8 @@ pub struct Syncer {
     witnesses: Option<Witnesses>,
     mirrors: Vec<HttpMirror>,
     shutdown: watch::Receiver<bool>,
+    /// Signs and hands on the receipt of each apply.
+    receipts: Receipts,
 }
 
 impl Syncer {
@@ -87,6 +90,7 @@ impl Syncer {
         shared: Arc<Shared>,
         client: reqwest::Client,
         shutdown: watch::Receiver<bool>,
+        receipts: Receipts,
     ) -> Result<Syncer, DaemonError> {
         let files = LocalFiles::open(&config.data_dir)?;
         let log = KeptLog::open(&config.data_dir)?;
@@ -117,6 +121,7 @@ impl Syncer {
                 })?,
             mirrors,
             shutdown,
+            receipts,
         };
         syncer.publish_log();
         let pinned_file = config.data_dir.join(PINNED_ROOT_FILE);
@@ -568,6 +573,14 @@ impl Syncer {
         let applied = applied?;
         let done = matches!(applied, Applied::Applied { .. });
         if done {
+            let log = self.log.head().map(|head| {
+                let checkpoint = head.checkpoint().checkpoint();
+                LogPosition {
+                    size: checkpoint.size,
+                    root: checkpoint.root,
+                }
+            });
+            self.receipts.applied(&state, log);
             self.shared.metrics.applied(document);
             info!(
                 version = state.version.map_or(0, Version::get),

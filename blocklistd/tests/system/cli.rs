@@ -14,6 +14,8 @@ fn every_subcommand_help_has_an_example() {
         "snapshot",
         "prune",
         "serve",
+        "replicas",
+        "receipts",
         "verify",
         "inspect",
         "verify-ack",

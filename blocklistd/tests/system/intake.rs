@@ -24,16 +24,16 @@ use crate::transparency_log::witness;
 
 /// `blocklist serve DIR --intake` on a free port, with its log in a file;
 /// stopped (SIGTERM) on drop.
-struct Intake {
+pub struct Intake {
     child: Child,
-    url: String,
+    pub url: String,
     log: PathBuf,
 }
 
 impl Intake {
     /// Starts the service on `centre`'s directory, publishing every
     /// `every`, with `extra` options.
-    fn start(centre: &Centre, every: &str, extra: &[&str]) -> Intake {
+    pub fn start(centre: &Centre, every: &str, extra: &[&str]) -> Intake {
         let log = centre.tmp.path().join("intake.log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -62,7 +62,7 @@ impl Intake {
         Intake { child, url, log }
     }
 
-    fn log_text(&self) -> String {
+    pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
@@ -72,7 +72,7 @@ impl Intake {
     }
 
     /// POSTs `file` to `path`, returning the status, `Location` and body.
-    fn post_to(&self, path: &str, file: &Path) -> (u16, Option<String>, Vec<u8>) {
+    pub fn post_to(&self, path: &str, file: &Path) -> (u16, Option<String>, Vec<u8>) {
         let response = reqwest::blocking::Client::new()
             .post(format!("{}{path}", self.url))
             .body(std::fs::read(file).unwrap())
@@ -174,7 +174,7 @@ fn wait_for(what: &str, intake: &Intake, done: impl Fn() -> bool) {
 
 /// Copies `file` into the drop folder `inbox` as `name`, written under a
 /// temporary name and renamed in: never judged half-written.
-fn deliver(inbox: &Path, file: &Path, name: &str) {
+pub fn deliver(inbox: &Path, file: &Path, name: &str) {
     let tmp = inbox.join(format!("{name}.tmp"));
     std::fs::copy(file, &tmp).unwrap();
     std::fs::rename(&tmp, inbox.join(name)).unwrap();
@@ -713,6 +713,7 @@ fn a_queued_override_refuses_a_submission_naming_its_identifier_and_a_copy_of_it
             publish_every: Duration::from_secs(3600),
             max_submission_bytes: service::DEFAULT_MAX_SUBMISSION_BYTES,
             witnesses: vec![],
+            lag_alert: service::DEFAULT_LAG_ALERT,
         },
     )
     .unwrap();
@@ -867,7 +868,7 @@ fn an_idle_intake_service_with_an_empty_queue_sleeps() {
 
 /// The operator's page as a browser gets it: Debian's Chromium, headless,
 /// printing the DOM it built from `url` (`None` where Chromium is absent).
-fn rendered_by_chromium(url: &str, profile: &Path) -> Option<String> {
+pub fn rendered_by_chromium(url: &str, profile: &Path) -> Option<String> {
     let chromium = Path::new("/usr/bin/chromium");
     if !chromium.exists() {
         eprintln!("skipping the browser check: /usr/bin/chromium is not installed (Debian package chromium)");

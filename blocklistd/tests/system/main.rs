@@ -59,6 +59,8 @@ mod several_agencies;
 mod migration;
 // The intake service: submissions POSTed and dropped, acknowledged, queued, published on a cadence or at once, across SIGKILL; idle asleep.
 mod intake;
+// Signed apply receipts: two daemons registered, one posting, one through an outbox a courier carries; shown with their versions and lag; forgeries refused.
+mod receipts;
 // The transparency log: every listed file recorded; verify and the daemon refuse a fork, a tampered bundle, a feed dropping its log.
 mod transparency_log;
 // The Debian package installed into a scratch root; unit, package, image and docs agree; the image run (opt-in).

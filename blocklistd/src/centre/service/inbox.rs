@@ -1,20 +1,22 @@
-//! The intake service's drop folder (`--intake-drop FOLDER`), for agencies
-//! and override key holders without a network path: each `NAME.submission`
-//! or `NAME.override` file at the top of the folder is judged exactly as a
-//! `POST /v1/submissions` or `POST /v1/overrides` is, as the document type
-//! in its envelope says (not its name).
+//! The intake service's drop folder (`--intake-drop FOLDER`), for agencies,
+//! override key holders and replicas without a network path: each
+//! `NAME.submission`, `NAME.override` or `NAME.receipt` file at the top of
+//! the folder is judged exactly as a `POST /v1/submissions`, `POST
+//! /v1/overrides` or `POST /v1/receipts` is, as the document type in its
+//! envelope says (not its name).
 //!
-//! - accepted (or accepted before: the same bytes): the receipt is written
+//! - accepted (or accepted before: the same bytes): the answer is written
 //!   beside it (atomically), then the file is moved to `accepted/`: for a
 //!   submission the signed acknowledgement, `NAME.ack`; for an override,
 //!   which gets none, its standing as `GET /v1/overrides/{id}` answers it,
-//!   `NAME.accepted.json` (the version that will carry it);
+//!   `NAME.accepted.json` (the version that will carry it); for a replica's
+//!   receipt, `NAME.accepted.json` as `POST /v1/receipts` answers;
 //! - refused: the file is moved to `refused/`, with `NAME.error` holding
 //!   the message (the rule and the operation or listing);
 //! - the centre unable to judge now (no registry yet, a disk error): left
 //!   in place, and tried again at the next look.
 //!
-//! Only names ending in `.submission` or `.override` are read, and never one
+//! Only names ending in `.submission`, `.override` or `.receipt` are read, and never one
 //! starting with a dot: a file is written under another name
 //! (`NAME.submission.tmp`, `.NAME.override`) and renamed when complete, so
 //! a partial file is never judged. The folder is looked at when the watcher reports a file
@@ -35,6 +37,7 @@ use blocklist_core::Timestamp;
 
 use crate::centre::overrides::MAX_OVERRIDE_SIZE;
 use crate::centre::queue::State;
+use crate::centre::receipts::MAX_RECEIPT_SIZE;
 use crate::centre::service::{routes, stopped, Intake, Offered, OfferedWork};
 use crate::centre::CentreError;
 
@@ -46,6 +49,8 @@ pub const REFUSED_DIR: &str = "refused";
 pub const SUBMISSION_SUFFIX: &str = ".submission";
 /// What an override file's name ends with.
 pub const OVERRIDE_SUFFIX: &str = ".override";
+/// What a replica's receipt file's name ends with.
+pub const RECEIPT_SUFFIX: &str = ".receipt";
 
 /// How often the folder is looked at without a watcher event: a safety net
 /// for events lost (a network file system, a full event queue), slow
@@ -109,12 +114,12 @@ fn stem(name: &str) -> Option<&str> {
     if name.starts_with('.') {
         return None;
     }
-    [SUBMISSION_SUFFIX, OVERRIDE_SUFFIX]
+    [SUBMISSION_SUFFIX, OVERRIDE_SUFFIX, RECEIPT_SUFFIX]
         .iter()
         .find_map(|suffix| name.strip_suffix(suffix))
 }
 
-/// Judges every submission and override file in `folder` once, in name order.
+/// Judges every submission, override and receipt file in `folder` once, in name order.
 pub fn round(intake: &Intake, folder: &Path) -> Result<(), CentreError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .map_err(CentreError::io("read", folder))?
@@ -176,12 +181,9 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
             Ok((format!("{stem}.ack"), record.ack))
         }
         Ok(OfferedWork::Override(Offered::Accepted(record) | Offered::Known(record))) => {
-            let json = routes::override_json(record);
-            Ok((
-                format!("{stem}.accepted.json"),
-                format!("{json:#}\n").into_bytes(),
-            ))
+            Ok(accepted_json(stem, &routes::override_json(record)))
         }
+        Ok(OfferedWork::Receipt(taken)) => Ok(accepted_json(stem, &routes::receipt_json(&taken))),
         Err(refused) if refused.refuses_input() => Err(refused.to_string()),
         Err(failed) => return Err(failed),
     };
@@ -206,9 +208,18 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
     Ok(())
 }
 
+/// The answer file `NAME.accepted.json` holding `json`.
+fn accepted_json(stem: &str, json: &serde_json::Value) -> (String, Vec<u8>) {
+    (
+        format!("{stem}.accepted.json"),
+        format!("{json:#}\n").into_bytes(),
+    )
+}
+
 /// Reads the dropped `file` (called `shown`), refusing it past the cap for
-/// its type: the service's submission cap, or [`MAX_OVERRIDE_SIZE`] for a
-/// file whose envelope header says it is an override. The cap bounds the
+/// its type: the service's submission cap, [`MAX_OVERRIDE_SIZE`] for a
+/// file whose envelope header says it is an override, [`MAX_RECEIPT_SIZE`]
+/// for a receipt. The cap bounds the
 /// read itself, not only the size the file had when it was looked at: a
 /// file still growing is refused, never read whole.
 fn read_dropped_file(intake: &Intake, file: &Path, shown: &str) -> Result<Vec<u8>, CentreError> {
@@ -221,6 +232,7 @@ fn read_dropped_file(intake: &Intake, file: &Path, shown: &str) -> Result<Vec<u8
         .map_err(CentreError::io("read", file))?;
     let limit = match envelope::parse_header(&bytes) {
         Ok(header) if header.doc_type == DocType::Override => MAX_OVERRIDE_SIZE,
+        Ok(header) if header.doc_type == DocType::Receipt => MAX_RECEIPT_SIZE,
         _ => intake.max_submission_bytes(),
     };
     let too_large = || CentreError::TooLarge {

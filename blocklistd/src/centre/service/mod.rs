@@ -38,6 +38,12 @@
 //!
 //! Acceptances and publishes take turns (under one lock, held by the writer), so the
 //! version promised is the one the next publish makes.
+//!
+//! Replicas' receipts arrive the same two ways (`POST /v1/receipts`, or a
+//! `NAME.receipt` file a courier carries from a daemon's outbox into the
+//! drop folder) and are checked and kept by [`crate::centre::receipts`],
+//! beside the queue and without its lock: a receipt changes no version.
+//! `GET /metrics` shows each registered replica's version and lag.
 
 pub mod inbox;
 pub mod page;
@@ -62,6 +68,7 @@ use crate::centre::overrides::{self, OverrideInput};
 use crate::centre::overview::{Overview, Overviews};
 use crate::centre::publish::{self, Current, PublishOptions, PublishReport};
 use crate::centre::queue::{OverrideRecord, Queue, Record, State};
+use crate::centre::receipts::{self, ReceiptBook, Taken};
 use crate::centre::{CentreError, PublishDir};
 use crate::serve_dir::ServeConfig;
 
@@ -73,6 +80,12 @@ pub const DEFAULT_PUBLISH_EVERY: Duration = Duration::from_secs(60);
 /// operations (docs/FORMAT.md, U4 allows 1 GiB), far more than one report
 /// carries, and bounds what one request holds in memory.
 pub const DEFAULT_MAX_SUBMISSION_BYTES: u64 = 64 << 20;
+
+/// A replica an hour behind counts as lagging: at the default cadence it
+/// missed sixty versions, past any poll interval or push hiccup; a site
+/// fed by courier is expected to be behind longer, and its operators raise
+/// it (`--lag-alert`).
+pub const DEFAULT_LAG_ALERT: Duration = Duration::from_secs(3600);
 
 /// How long an acceptance waits for the directory's lock (a `blocklist
 /// snapshot` or `agency` command holding it for a moment).
@@ -93,6 +106,8 @@ pub struct IntakeConfig {
     /// The witnesses whose cosignatures of the log's checkpoint the service
     /// takes (`POST /v1/cosignatures`); none: it takes none.
     pub witnesses: Vec<Witness>,
+    /// How far behind a replica may be before `GET /metrics` counts it lagging.
+    pub lag_alert: Duration,
 }
 
 /// What became of a submission ([`Record`], its acknowledgement included)
@@ -112,6 +127,8 @@ pub enum OfferedWork {
     Submission(Offered<Record>),
     /// An override.
     Override(Offered<OverrideRecord>),
+    /// A replica's receipt.
+    Receipt(Taken),
 }
 
 /// The running service's state, shared by its HTTP handlers, its drop
@@ -135,6 +152,10 @@ pub struct Intake {
     publish_every: Duration,
     max_submission_bytes: u64,
     witnesses: Vec<Witness>,
+    /// The replicas and their receipts: apart from the writer, since a
+    /// receipt waits for no publish.
+    receipts: Mutex<ReceiptBook>,
+    lag_alert: Duration,
     /// What the operator's page keeps between loads.
     overviews: Overviews,
 }
@@ -164,20 +185,47 @@ impl Intake {
                 publish,
             }),
             reader: Mutex::new(Queue::open(&dir)?),
+            receipts: Mutex::new(ReceiptBook::open(&dir)?),
             dir,
             queued: Notify::new(),
             urgent: Notify::new(),
             publish_every: config.publish_every,
             max_submission_bytes: config.max_submission_bytes,
             witnesses: config.witnesses,
+            lag_alert: config.lag_alert,
             overviews: Overviews::default(),
         })
+    }
+
+    /// Checks the replica's receipt `bytes` (called `shown` in messages)
+    /// and keeps it as its replica's newest (see [`ReceiptBook::take`]).
+    /// Blocks: run it off the async threads.
+    pub fn offer_receipt(&self, bytes: &[u8], shown: &str) -> Result<Taken, CentreError> {
+        let taken = lock(&self.receipts).take(&self.dir, bytes, shown, Timestamp::now())?;
+        if !taken.known {
+            info!(
+                replica = %taken.replica,
+                version = taken.receipt.version.get(),
+                applied_at = taken.receipt.applied_at.0,
+                "receipt taken"
+            );
+        }
+        Ok(taken)
+    }
+
+    /// The replicas' standings in the Prometheus text format (`GET
+    /// /metrics`). Blocks: run it off the async threads.
+    pub fn metrics(&self) -> Result<String, CentreError> {
+        let standings = lock(&self.receipts).standings(&self.dir, Timestamp::now())?;
+        Ok(receipts::metrics(&standings, self.lag_alert.as_secs()))
     }
 
     /// What the operator's page shows now ([`page`]). Blocks: run it off
     /// the async threads.
     pub fn overview(&self) -> Result<Overview, CentreError> {
-        self.overviews.gather(&self.dir, &lock(&self.reader))
+        let propagation = lock(&self.receipts).standings(&self.dir, Timestamp::now())?;
+        self.overviews
+            .gather(&self.dir, &lock(&self.reader), propagation, self.lag_alert)
     }
 
     /// Adds to the log's checkpoint the cosignatures `bytes` carries (a
@@ -365,12 +413,13 @@ impl Intake {
         Ok(offered)
     }
 
-    /// Offers `bytes` as what its envelope says it is: an override, or
-    /// else a submission (whose verification names what anything else is
-    /// not).
+    /// Offers `bytes` as what its envelope says it is: an override, a
+    /// receipt, or else a submission (whose verification names what
+    /// anything else is not).
     pub fn offer_any(&self, bytes: Vec<u8>, shown: &str) -> Result<OfferedWork, CentreError> {
         match envelope::parse_header(&bytes).map(|header| header.doc_type) {
             Ok(DocType::Override) => self.offer_override(bytes, shown).map(OfferedWork::Override),
+            Ok(DocType::Receipt) => self.offer_receipt(&bytes, shown).map(OfferedWork::Receipt),
             _ => self.offer(bytes, shown).map(OfferedWork::Submission),
         }
     }
@@ -581,7 +630,8 @@ impl Running {
     /// Serves `serve.dir` on `listener` with the intake service: the
     /// directory's files, `POST /v1/submissions`, `GET
     /// /v1/submissions/{id}`, `POST /v1/overrides`, `GET
-    /// /v1/overrides/{id}`, the drop folder, and the publisher, until
+    /// /v1/overrides/{id}`, `POST /v1/receipts`, `GET /metrics`, the drop
+    /// folder, and the publisher, until
     /// `shutdown` completes (a publish under way finishes first).
     pub async fn serve(
         self,

@@ -8,10 +8,12 @@
 //! for the operator's network: the reverse proxy in front of the service
 //! keeps `/operator` off the public side (docs/CENTRE.md).
 
+use blocklist_core::Timestamp;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::centre::inspect::time;
 use crate::centre::overview::{Changes, Overview};
+use crate::centre::receipts::lagging;
 
 /// How often the browser reloads the page.
 pub const REFRESH_SECONDS: u32 = 30;
@@ -20,7 +22,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#2
 table{border-collapse:collapse;margin-bottom:1.5em}\
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}\
-code{font-size:.9em}.none{color:#777}";
+code{font-size:.9em}.none{color:#777}tr.lagging{background:#fde2e2}";
 
 /// The page for `overview`.
 ///
@@ -28,7 +30,8 @@ code{font-size:.9em}.none{color:#777}";
 /// use blocklistd::centre::overview::Overview;
 /// use blocklistd::centre::service::page::render;
 /// let empty = Overview { list: String::new(), current: None, log: None,
-///     listings: vec![], versions: vec![], waiting: vec![] };
+///     listings: vec![], versions: vec![], waiting: vec![], propagation: vec![],
+///     lag_alert: 3600 };
 /// assert!(render(&empty).contains("Nothing published yet"));
 /// ```
 pub fn render(overview: &Overview) -> String {
@@ -52,6 +55,7 @@ pub fn render(overview: &Overview) -> String {
                 (listings(overview))
                 (versions(overview))
                 (waiting(overview))
+                (propagation(overview))
             }
         }
     }
@@ -66,7 +70,7 @@ fn current(overview: &Overview) -> Markup {
                 None => p.none { "Nothing published yet." },
                 Some(c) => table {
                     tr { th { "version" } td #version { (c.version) } }
-                    tr { th { "entries" } td.n #entries { (c.entries) } }
+                    tr { th { "entries" } td #entries { (c.entries) } }
                     tr { th { "issued" } td { (time(c.issued_at)) } }
                     tr { th { "manifest expires" } td { (time(c.expires_at)) } }
                     tr { th { "state digest" } td { code { (c.digest) } } }
@@ -76,7 +80,7 @@ fn current(overview: &Overview) -> Markup {
             @match &overview.log {
                 None => p.none { "No log yet." },
                 Some(log) => table #log {
-                    tr { th { "size" } td.n #log-size { (log.size) } }
+                    tr { th { "size" } td #log-size { (log.size) } }
                     tr { th { "root" } td { code { (log.root) } } }
                     tr {
                         th { "cosigned by" }
@@ -164,6 +168,36 @@ fn waiting(overview: &Overview) -> Markup {
                             td { (if w.urgent { "yes" } else { "no" }) }
                             td { (time(w.accepted_at)) }
                             td.n { (w.promised_version) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn propagation(overview: &Overview) -> Markup {
+    let shown = |t: Option<u64>| t.map_or_else(|| "–".to_owned(), |t| time(Timestamp(t)));
+    html! {
+        section {
+            h2 { "Propagation" }
+            @if overview.propagation.is_empty() {
+                p.none { "No replica registered (blocklist replicas add)." }
+            } @else {
+                p { "From each replica's newest signed receipt, the laggards first; behind by more than "
+                    (overview.lag_alert) " s is marked." }
+                table #propagation {
+                    tr { th { "replica" } th { "replica id" } th { "version" } th { "applied" }
+                         th { "receipt taken" } th { "versions behind" } th { "lag (s)" } }
+                    @for r in &overview.propagation {
+                        tr class=[lagging(r, overview.lag_alert).then_some("lagging")] {
+                            td { (r.name) }
+                            td { code { (r.replica_id.get(..16).unwrap_or(&r.replica_id)) "…" } }
+                            td.n { (r.version.map_or_else(|| "none yet".to_owned(), |v| v.to_string())) }
+                            td { (shown(r.applied_at)) }
+                            td { (shown(r.received_at)) }
+                            td.n { (r.lag_versions) }
+                            td.n { (r.lag_seconds.map_or_else(|| "unknown".to_owned(), |s| s.to_string())) }
                         }
                     }
                 }

@@ -26,6 +26,15 @@
 //!   published since: cosign the current one); **422** when a known
 //!   witness's line does not verify or none cosigned; **404** when the
 //!   service knows no witness.
+//! - `POST /v1/receipts`: the body is a replica's signed receipt, as
+//!   `blocklistd` sends it after each apply. **202** with `{"replica":
+//!   NAME, "version": N}` once checked and kept; **200** for the same bytes
+//!   again; **403** for a key no registered replica holds; **409** for one
+//!   older than the receipt kept for its replica; **422** for a bad
+//!   signature, another list, a version not published or a state other
+//!   than the published one.
+//! - `GET /metrics`: each registered replica's version and lag, and how
+//!   many lag past `--lag-alert`, in the Prometheus text format.
 //!
 //! Both kinds of work share the plumbing: the body read under a cap
 //! (`read_capped`), the judging off the async threads, one mapping of
@@ -44,9 +53,11 @@ use tracing::{info, warn};
 
 use blocklist_core::log::checkpoint::MAX_CHECKPOINT_LEN;
 use blocklist_core::log::LogError;
+use blocklist_core::verify::ReceiptError;
 
 use crate::centre::overrides::MAX_OVERRIDE_SIZE;
 use crate::centre::queue::{self, OverrideRecord, Record};
+use crate::centre::receipts::{ReceiptRefusal, Taken, MAX_RECEIPT_SIZE};
 use crate::centre::service::{page, Intake, Offered};
 use crate::centre::CentreError;
 
@@ -58,6 +69,8 @@ pub fn routes(intake: Arc<Intake>) -> Router {
         .route("/v1/overrides", post(submit_override))
         .route("/v1/overrides/{id}", get(override_status))
         .route("/v1/cosignatures", post(cosign))
+        .route("/v1/receipts", post(receipt))
+        .route("/metrics", get(metrics))
         .route("/operator", get(operator_page))
         .with_state(intake)
 }
@@ -96,6 +109,11 @@ fn status_of(error: &CentreError) -> StatusCode {
         } => StatusCode::CONFLICT,
         CentreError::Cosignature { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         CentreError::NoWitnesses => StatusCode::NOT_FOUND,
+        CentreError::Receipt { source, .. } => match **source {
+            ReceiptRefusal::Signature(ReceiptError::UnknownReplica { .. }) => StatusCode::FORBIDDEN,
+            ReceiptRefusal::Stale { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        },
         // The centre cannot judge now (no registry yet, a lock held long).
         CentreError::Usage { .. } | CentreError::Locked { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -294,6 +312,58 @@ async fn cosign(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bod
         }
         Ok(Err(error)) => refused("cosignature", &shown, &error),
         Err(error) => internal_error("taking cosignatures", &error),
+    }
+}
+
+async fn receipt(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Body) -> Response {
+    let bytes = match read_capped(&headers, body, MAX_RECEIPT_SIZE, "receipt", "").await {
+        Ok(bytes) => bytes,
+        Err(answer) => return answer,
+    };
+    let shown = format!("receipt {}", blocklist_core::Sha256::of(&bytes));
+    let taken = {
+        let intake = intake.clone();
+        let shown = shown.clone();
+        tokio::task::spawn_blocking(move || intake.offer_receipt(&bytes, &shown)).await
+    };
+    match taken {
+        Ok(Ok(taken)) => {
+            let status = if taken.known {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            (status, Json(receipt_json(&taken))).into_response()
+        }
+        Ok(Err(error)) => refused("receipt", &shown, &error),
+        Err(error) => internal_error("taking a receipt", &error),
+    }
+}
+
+/// What a receipt taken says, as `POST /v1/receipts` answers (and the drop
+/// folder's `NAME.accepted.json`).
+pub fn receipt_json(taken: &Taken) -> Value {
+    json!({
+        "replica": taken.replica,
+        "replica_id": hex::encode(taken.receipt.replica.0),
+        "version": taken.receipt.version.get(),
+        "applied_at": taken.receipt.applied_at.0,
+    })
+}
+
+async fn metrics(State(intake): State<Arc<Intake>>) -> Response {
+    match tokio::task::spawn_blocking(move || intake.metrics()).await {
+        Ok(Ok(text)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            text,
+        )
+            .into_response(),
+        Ok(Err(error)) => {
+            warn!(%error, "cannot read the replicas' receipts");
+            refusal(StatusCode::INTERNAL_SERVER_ERROR, error.to_string(), vec![])
+        }
+        Err(error) => internal_error("reading the replicas' receipts", &error),
     }
 }
 

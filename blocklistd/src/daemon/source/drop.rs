@@ -109,7 +109,9 @@ fn cap(doc: DocType, config: &Config) -> Option<u64> {
         DocType::Manifest => Some(config.sync.max_manifest_size),
         DocType::Delta => Some(MAX_DELTA_SIZE),
         DocType::Snapshot => Some(MAX_SNAPSHOT_SIZE),
-        DocType::Submission | DocType::Acknowledgement | DocType::Override => None,
+        DocType::Submission | DocType::Acknowledgement | DocType::Override | DocType::Receipt => {
+            None
+        }
     }
 }
 
@@ -352,9 +354,12 @@ impl DropFolder {
                 DocType::Manifest => 2,
                 DocType::Snapshot => 3,
                 DocType::Delta => 4,
-                // Submissions, acknowledgements and overrides never get here:
+                // Documents for the centre never get here:
                 // `classify` refuses them.
-                DocType::Submission | DocType::Acknowledgement | DocType::Override => 5,
+                DocType::Submission
+                | DocType::Acknowledgement
+                | DocType::Override
+                | DocType::Receipt => 5,
             };
             // Snapshots newest first: only the newest useful one is applied.
             let order = if d.doc == DocType::Snapshot {
@@ -706,8 +711,11 @@ impl Syncer {
                     Err(err) => Err(err),
                 }
             }
-            DocType::Submission | DocType::Acknowledgement | DocType::Override => {
-                unreachable!("classify refuses submissions, acknowledgements and overrides")
+            DocType::Submission
+            | DocType::Acknowledgement
+            | DocType::Override
+            | DocType::Receipt => {
+                unreachable!("classify refuses documents for the centre")
             }
         }
     }
@@ -994,7 +1002,7 @@ fn classify(path: &Path, stamp: Stamp, bytes: Vec<u8>) -> Result<Dropped, Unfit>
             .map(|(head, _)| head.version.get()),
         DocType::Manifest => Manifest::decode_payload(env.payload).map(|m| m.serial),
         DocType::Registry => Registry::decode_payload(env.payload).map(|r| r.version.get()),
-        DocType::Submission | DocType::Acknowledgement | DocType::Override => {
+        DocType::Submission | DocType::Acknowledgement | DocType::Override | DocType::Receipt => {
             return Err(Unfit::ForTheCentre { doc })
         }
     }
