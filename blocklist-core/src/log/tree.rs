@@ -202,7 +202,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
-        fn every_leaf_proves_its_place_and_no_other(n in 1usize..300, pick in any::<u64>(), flip in any::<u64>()) {
+        fn an_inclusion_proof_proves_its_leaf_and_no_other(n in 1usize..300, pick in any::<u64>(), flip in any::<u64>()) {
             let leaves: Vec<Sha256> = (0..n as u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
             let root = root_of(&leaves);
             let index = pick % n as u64;

@@ -310,3 +310,79 @@ impl ProofBundle {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bundle() -> ProofBundle {
+        let leaves: Vec<Sha256> = (0..9u8).map(|i| Sha256::of(&[i])).collect();
+        ProofBundle {
+            list: ListId::new("demo").unwrap(),
+            id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+            at: Version::new(7).unwrap(),
+            at_record: LoggedRecord {
+                index: 8,
+                path: inclusion_proof(8, &leaves).unwrap(),
+                sha256: Sha256::of(b"delta 7"),
+                size: 301,
+            },
+            roots: vec![LoggedFile::new(0, &leaves, b"root".to_vec()).unwrap()],
+            registries: vec![],
+            deltas: vec![LoggedFile::new(5, &leaves, vec![3; 40]).unwrap()],
+            checkpoint: b"blocklist/demo\n9\n".to_vec(),
+        }
+    }
+
+    proptest! {
+        /// Arbitrary bytes, and a bundle with bytes changed: refused, or
+        /// read as a bundle whose one encoding is exactly those bytes.
+        #[test]
+        fn any_bytes_are_refused_or_are_a_canonical_proof_bundle(
+            junk in proptest::collection::vec(any::<u8>(), 0..300),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..4),
+        ) {
+            let mut changed = bundle().to_bytes();
+            for (at, byte) in edits {
+                let at = at % changed.len();
+                changed[at] = byte;
+            }
+            for input in [junk, changed] {
+                if let Ok(read) = ProofBundle::from_bytes(&input) {
+                    prop_assert_eq!(read.to_bytes(), input);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_proof_bundle_round_trips_and_refuses_a_declared_length_it_does_not_hold() {
+        let bytes = bundle().to_bytes();
+        assert_eq!(ProofBundle::from_bytes(&bytes).unwrap(), bundle());
+        for (bad, says) in [
+            (bytes[..bytes.len() - 1].to_vec(), "announces a payload of"),
+            ([&bytes[..], &[0]].concat(), "announces a payload of"),
+            ([b"BLKL", &bytes[4..]].concat(), "does not start with BLKP"),
+            (bytes[..10].to_vec(), "shorter than its header"),
+        ] {
+            let err = ProofBundle::from_bytes(&bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{says}: {err}");
+        }
+        // A file that claims four billion bytes in a short payload: refused
+        // without allocating them.
+        let mut huge = bytes.clone();
+        let payload_at = HEADER_LEN;
+        let wire: WireBundle = postcard::from_bytes(&huge[payload_at..]).unwrap();
+        let mut claim =
+            postcard::to_stdvec(&(wire.list.as_str(), wire.kind, wire.value.as_str(), wire.at))
+                .unwrap();
+        claim.extend_from_slice(&postcard::to_stdvec(&wire.at_record).unwrap());
+        claim.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        huge.truncate(payload_at);
+        huge[8..16].copy_from_slice(&(claim.len() as u64).to_le_bytes());
+        huge.extend_from_slice(&claim);
+        let err = ProofBundle::from_bytes(&huge).unwrap_err().to_string();
+        assert!(err.contains("does not decode"), "{err}");
+    }
+}

@@ -276,10 +276,12 @@ impl Walk<'_> {
                 Op::Remove(_, Some(agency)) => {
                     vec![Some(self.held(agency, "removes", gap, &refuse)?)]
                 }
-                Op::Remove(_, None) if self.listings.is_empty() => return Err(refuse(format!(
+                Op::Remove(_, None) if self.listings.is_empty() => {
+                    return Err(refuse(format!(
                     "removes every listing of {}, and the changes shown before leave none; {gap}",
                     self.id
-                ))),
+                )))
+                }
                 Op::Remove(_, None) => self.listings.values().cloned().map(Some).collect(),
             };
             for old in olds {
