@@ -85,14 +85,15 @@ pub struct LoggedRecord {
 ///
 /// ```
 /// use blocklist_core::document::{ListId, Version};
-/// use blocklist_core::proof::{LoggedRecord, ProofBundle};
+/// use blocklist_core::proof::{LoggedFile, LoggedRecord, ProofBundle};
 /// use blocklist_core::{Identifier, Kind, Sha256};
 /// let bundle = ProofBundle {
 ///     list: ListId::new("demo").unwrap(),
 ///     id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
 ///     at: Version::FIRST,
 ///     at_record: LoggedRecord { index: 0, path: vec![], sha256: Sha256::of(b"delta"), size: 5 },
-///     roots: vec![], registries: vec![], deltas: vec![],
+///     roots: vec![LoggedFile { index: 0, path: vec![], file: b"a root file".to_vec() }],
+///     registries: vec![], deltas: vec![],
 ///     checkpoint: b"blocklist/demo\n1\n...".to_vec(),
 /// };
 /// let bytes = bundle.to_bytes();

@@ -1230,7 +1230,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             let history = verify_bundle(&read(&bundle)?, &read(&root)?).map_err(|source| {
                 CentreError::Proof {
                     file: bundle.display().to_string(),
-                    source,
+                    source: Box::new(source),
                 }
             })?;
             if json {

@@ -257,8 +257,8 @@ pub enum CentreError {
     Proof {
         /// The bundle (its path, or what it was made from).
         file: String,
-        /// Why.
-        source: blocklist_core::proof::ProofError,
+        /// Why (boxed: it is rare, and large).
+        source: Box<blocklist_core::proof::ProofError>,
     },
     /// A witness's cosigned copy of the log's checkpoint the intake
     /// service refuses: another checkpoint than the log's, a cosignature of

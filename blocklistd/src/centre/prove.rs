@@ -125,14 +125,14 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
     let mut carried = Vec::new();
     for (delta, bytes) in deltas {
         if delta.ops.iter().any(|op| op.id() == id) {
-            carried.push(log.logged(DocType::Delta, delta.version, bytes, &shown)?);
+            carried.push(log.logged(DocType::Delta, delta.version, bytes, shown)?);
         }
     }
     let files = |doc: DocType, refs: &[FileRef]| {
         refs.iter()
             .map(|f| {
                 let bytes = dir.read(&f.path(doc))?;
-                log.logged(doc, f.version, bytes, &shown)
+                log.logged(doc, f.version, bytes, shown)
             })
             .collect::<Result<Vec<_>, CentreError>>()
     };
@@ -163,7 +163,7 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
                 .and_then(|f| f.first().map(|(v, _)| v.to_string()))
                 .unwrap_or_else(|| "none".to_owned())
         ),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Proven {
         bundle: bytes,
