@@ -1,7 +1,8 @@
-//! What a reader checks of a proof bundle, in the order docs/FORMAT.md's
-//! PR rules give: the bundle's encoding, the root chain from the trust root
-//! it holds, the checkpoint, every carried file's place in the log, the
-//! registries, then each delta and each of its operations on the
+//! What a reader checks of a proof bundle (docs/FORMAT.md, PR1-PR6): the
+//! bundle's encoding; every carried file's place in the log, by hashes
+//! alone, so that a changed byte costs no signature check; the root chain
+//! from the trust root the reader holds, and the checkpoint's signatures;
+//! the registries; then each delta and each of its operations on the
 //! identifier, against the listings the operations before it made.
 
 use std::collections::BTreeMap;
@@ -124,9 +125,7 @@ pub fn verify_bundle(bytes: &[u8], root: &[u8]) -> Result<History, ProofError> {
         id: bundle.id.clone(),
         at: bundle.at,
         root_version: verifier.root().version,
-        log_size: head.size,
-        log_root: head.root,
-        note_lines: checkpoint.lines(),
+        checkpoint: checkpoint.clone(),
         events: walk.events,
         standing: walk.listings.into_values().collect(),
     })

@@ -7,7 +7,7 @@ use crate::document::{ListId, RemovalReason, Version};
 use crate::entry::{Agency, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
-use crate::Sha256;
+use crate::log::SignedCheckpoint;
 
 /// Who signed for a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,12 +91,10 @@ pub struct History {
     pub at: Version,
     /// The trust root in force at the checkpoint, whose keys signed it.
     pub root_version: Version,
-    /// The log's size at the checkpoint.
-    pub log_size: u64,
-    /// The log's root at the checkpoint.
-    pub log_root: Sha256,
-    /// The checkpoint's signature lines (the publish keys' and witnesses').
-    pub note_lines: usize,
+    /// The checkpoint every inclusion proof led to, its publish signatures
+    /// verified; witnesses' cosignature lines are for the reader who names
+    /// them to check ([`crate::log::Witnesses::check`]).
+    pub checkpoint: SignedCheckpoint,
     /// The changes, oldest first.
     pub events: Vec<Event>,
     /// The listings standing at `at` after the changes shown.
@@ -108,13 +106,18 @@ impl History {
     ///
     /// ```
     /// use blocklist_core::document::{ListId, Version};
+    /// use blocklist_core::log::checkpoint::{origin, Checkpoint, SignedCheckpoint};
     /// use blocklist_core::proof::History;
-    /// use blocklist_core::{Identifier, Kind, Sha256};
+    /// use blocklist_core::{Identifier, Kind, SecretKey, Sha256, Signer};
+    /// let list = ListId::new("demo").unwrap();
+    /// let head = Checkpoint { origin: origin(&list), size: 1, root: Sha256::of(b"") };
+    /// let key = SecretKey::generate().unwrap();
     /// let history = History {
-    ///     list: ListId::new("demo").unwrap(),
+    ///     list,
     ///     id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
-    ///     at: Version::FIRST, root_version: Version::FIRST, log_size: 1,
-    ///     log_root: Sha256::of(b""), note_lines: 1, events: vec![], standing: vec![],
+    ///     at: Version::FIRST, root_version: Version::FIRST,
+    ///     checkpoint: SignedCheckpoint::sign(head, &[&key as &dyn Signer]).unwrap(),
+    ///     events: vec![], standing: vec![],
     /// };
     /// assert!(history.to_words(|t| t.to_string()).contains("At version 1: not listed."));
     /// ```
@@ -208,7 +211,10 @@ impl History {
         let _ = writeln!(
             out,
             "Proven: every change above is in a delta signed by the centre's publish keys and recorded in its transparency log of {} entries (root {}), whose checkpoint the publish keys of trust root {} signed ({} signature line(s)); every agency's and override's signature and authority is checked as replicas check them.",
-            self.log_size, self.log_root, self.root_version, self.note_lines
+            self.checkpoint.checkpoint().size,
+            self.checkpoint.checkpoint().root,
+            self.root_version,
+            self.checkpoint.lines()
         );
         let _ = writeln!(
             out,

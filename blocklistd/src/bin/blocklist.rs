@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use blocklist_core::atomic_file;
 use blocklist_core::document::{ListId, RemovalReason};
-use blocklist_core::log::{SignedCheckpoint, Witness};
+use blocklist_core::log::{SignedCheckpoint, Witness, Witnesses};
 use blocklist_core::proof::verify_bundle;
 use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
@@ -228,6 +228,10 @@ enum Command {
         /// The trust root (obtained out of band); the bundle carries the roots after it.
         #[arg(long)]
         root: PathBuf,
+        /// A witness whose cosignature the bundle's checkpoint must carry (repeat; its
+        /// verifier key, as `blocklist witness-key` prints it).
+        #[arg(long = "witness", value_name = "VKEY", value_parser = parse_witness)]
+        witnesses: Vec<Witness>,
         /// Print JSON instead of words.
         #[arg(long)]
         json: bool,
@@ -1219,7 +1223,12 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 proven.log_size
             );
         }
-        Command::VerifyProof { bundle, root, json } => {
+        Command::VerifyProof {
+            bundle,
+            root,
+            witnesses,
+            json,
+        } => {
             let read = |path: &Path| {
                 std::fs::read(path).map_err(|source| CentreError::Io {
                     action: "read",
@@ -1233,15 +1242,36 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                     source: Box::new(source),
                 }
             })?;
+            // Every witness named must have cosigned the checkpoint.
+            let cosigned = match witnesses.len() {
+                0 => Vec::new(),
+                n => Witnesses::new(witnesses, n)
+                    .and_then(|w| {
+                        w.check(&history.checkpoint)
+                            .map(|names| names.iter().map(|n| n.to_string()).collect())
+                    })
+                    .map_err(|source| CentreError::Log {
+                        file: bundle.display().to_string(),
+                        source,
+                    })?,
+            };
             if json {
+                let mut shown = prove::history_json(&history);
+                shown["log"]["witnesses"] = serde_json::json!(cosigned);
                 say!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&prove::history_json(&history))
-                        .expect("plain data serialises")
+                    serde_json::to_string_pretty(&shown).expect("plain data serialises")
                 );
             } else {
                 out.write(format_args!("{}", history.to_words(inspect::time)))?;
+                if !cosigned.is_empty() {
+                    say!(
+                        out,
+                        "Witnessed: the checkpoint is cosigned by {}.",
+                        cosigned.join(", ")
+                    );
+                }
             }
         }
         Command::VerifyAck {

@@ -320,10 +320,10 @@ pub fn history_json(history: &History) -> serde_json::Value {
         "standing": history.standing.iter().map(listing).collect::<Vec<_>>(),
         "events": events,
         "log": {
-            "size": history.log_size,
-            "root": history.log_root.to_string(),
+            "size": history.checkpoint.checkpoint().size,
+            "root": history.checkpoint.checkpoint().root.to_string(),
             "root_version": history.root_version.get(),
-            "signature_lines": history.note_lines,
+            "signature_lines": history.checkpoint.lines(),
         },
     })
 }

@@ -12,6 +12,7 @@ use blocklist_core::proof::verify_bundle;
 use crate::overrides::{appeal_board, override_args, seat_board};
 use crate::submissions::{aoc_lists_a_number, centre_with_agencies, list_numbers, submit};
 use crate::support::{fails, ok, s};
+use crate::transparency_log::witness;
 
 #[test]
 fn a_bundle_proves_a_listing_its_update_and_its_removal_by_override_and_refuses_any_flipped_byte() {
@@ -186,4 +187,66 @@ fn a_bundle_proves_a_listing_its_update_and_its_removal_by_override_and_refuses_
         assert!(refused.contains("error: "), "{refused}");
         assert!(refused.contains(s(&path)), "{refused}");
     }
+
+    // A witness cosigns the checkpoint: a bundle made now carries its line,
+    // which verify-proof checks when the witness is named, and refuses
+    // once changed.
+    let keys = centre.tmp.path().join("witness");
+    ok(&["keygen", s(&keys)]);
+    let vkey = ok(&[
+        "witness-key",
+        "--name",
+        "witness.example",
+        "--key",
+        s(&keys.with_extension("pub")),
+    ]);
+    let vkey = vkey.trim();
+    let cosigned = centre.tmp.path().join("witness.checkpoint");
+    let state = centre.tmp.path().join("witness-state");
+    witness(
+        &centre,
+        &keys.with_extension("key"),
+        &state,
+        s(&centre.dir),
+        &cosigned,
+    )
+    .unwrap();
+    ok(&["cosign", s(&centre.dir), s(&cosigned)]);
+    let witnessed = centre.tmp.path().join("witnessed.proof");
+    ok(&[
+        "prove",
+        s(&centre.dir),
+        "number",
+        "0812345678",
+        "-o",
+        s(&witnessed),
+    ]);
+    let words = ok(&[
+        "verify-proof",
+        s(&witnessed),
+        "--root",
+        s(&root),
+        "--witness",
+        vkey,
+    ]);
+    assert!(
+        words.contains("Witnessed: the checkpoint is cosigned by witness.example."),
+        "{words}"
+    );
+    let unnamed = ok(&["verify-proof", s(&witnessed), "--root", s(&root)]);
+    assert!(!unnamed.contains("Witnessed"), "{unnamed}");
+    let mut bytes = std::fs::read(&witnessed).unwrap();
+    let line = "\u{2014} witness.example ".as_bytes();
+    let at = bytes.windows(line.len()).position(|w| w == line).unwrap() + line.len() + 20;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&witnessed, &bytes).unwrap();
+    let refused = fails(&[
+        "verify-proof",
+        s(&witnessed),
+        "--root",
+        s(&root),
+        "--witness",
+        vkey,
+    ]);
+    assert!(refused.contains("witness witness.example"), "{refused}");
 }
