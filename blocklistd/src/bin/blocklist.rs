@@ -1207,6 +1207,9 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             let id = Identifier::parse(kind, &value, &rules)
                 .map_err(|e| CentreError::usage(format!("{kind} {value:?}: {e}")))?;
             let proven = prove::prove(&dir, &id, at)?;
+            if let Some(held) = proven.pruned_before {
+                note!("note: deltas before version {held} were pruned from {}: the bundle cannot show changes made before it", dir.display());
+            }
             atomic_file::write_file_via(
                 output.parent().unwrap_or(Path::new(".")),
                 &output,

@@ -64,6 +64,9 @@ pub struct Proven {
     pub scanned: usize,
     /// The log's size at its checkpoint.
     pub log_size: u64,
+    /// The oldest delta the directory holds, when older ones were pruned:
+    /// the bundle cannot show changes made before it.
+    pub pruned_before: Option<Version>,
 }
 
 /// Makes the proof bundle of `id`'s history up to `at` (default: the
@@ -120,6 +123,10 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
                 ))
             })?,
     };
+    let pruned_before = deltas
+        .first()
+        .map(|(d, _)| d.version)
+        .filter(|v| *v > Version::FIRST);
     deltas.retain(|(d, _)| d.version <= at);
     let scanned = deltas.len();
     let mut carried = Vec::new();
@@ -156,12 +163,11 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
     let bytes = bundle.to_bytes();
     verify_bundle(&bytes, &first_root).map_err(|source| CentreError::Proof {
         file: format!(
-            "the bundle of {id} made from {} (deltas held from version {})",
+            "the bundle of {id} made from {}{}",
             dir.path().display(),
-            dir.files(DocType::Delta)
-                .ok()
-                .and_then(|f| f.first().map(|(v, _)| v.to_string()))
-                .unwrap_or_else(|| "none".to_owned())
+            pruned_before.map_or_else(String::new, |v| format!(
+                " (deltas before version {v} were pruned from it)"
+            ))
         ),
         source: Box::new(source),
     })?;
@@ -171,6 +177,7 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
         deltas: count,
         scanned,
         log_size: size,
+        pruned_before,
     })
 }
 

@@ -249,4 +249,42 @@ fn a_bundle_proves_a_listing_its_update_and_its_removal_by_override_and_refuses_
         vkey,
     ]);
     assert!(refused.contains("witness witness.example"), "{refused}");
+
+    // Once the deltas that listed it are pruned, no bundle shows them, and
+    // prove says so.
+    ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
+    let update = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-again.submission",
+        &["--kind", "number", "--reason", "scam_sms", s(&numbers)],
+    );
+    ok(&centre.publish_args(&["--submission", s(&update)]));
+    ok(&[
+        "prune",
+        s(&centre.dir),
+        "--key",
+        s(&centre.publish_key),
+        "--keep",
+        "1",
+    ]);
+    let out = crate::support::run(&[
+        "prove",
+        s(&centre.dir),
+        "number",
+        "0812345678",
+        "-o",
+        s(&witnessed),
+    ]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("note: deltas before version 5 were pruned from "),
+        "{said}"
+    );
+    let words = ok(&["verify-proof", s(&witnessed), "--root", s(&root)]);
+    assert!(words.contains("- version 5, published "), "{words}");
+    assert!(words.contains("listed by th-aoc for scam_sms"), "{words}");
+    assert!(!words.contains("version 1,"), "{words}");
 }
