@@ -68,6 +68,8 @@ fn a_bundle_proves_a_listing_its_update_and_its_removal_by_override_and_refuses_
         "{made}"
     );
     let root = centre.first_root();
+    let inspected = fails(&["inspect", s(&bundle)]);
+    assert!(inspected.contains("is a proof bundle, not a signed document: check and read it with blocklist verify-proof"), "{inspected}");
     let words = ok(&["verify-proof", s(&bundle), "--root", s(&root)]);
     for said in [
         "number:+66812345678 on list th-test, up to version 4:",
