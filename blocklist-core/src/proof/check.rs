@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::document::{
-    envelope, Delta, DocType, FileRef, Op, Registry, Submission, SubmissionOp, TrustRoot, Version,
+    envelope, Delta, DocType, FileRef, Op, Registry, SubmissionOp, TrustRoot, Version,
 };
 use crate::entry::{Agency, Entry, EntryMeta};
 use crate::log::record::Record;
@@ -352,27 +352,20 @@ impl Walk<'_> {
         };
         let listing = (self.id.clone(), agency.clone());
         if let Some(index) = authority.asked_by(&listing) {
-            let carried = &delta.submissions[index];
-            let key = envelope::parse(&carried.file)
-                .expect("a verified submission parses")
-                .signatures[0]
-                .key_id;
-            let submission: Submission =
-                read_unverified(&carried.file).expect("a verified submission decodes");
-            let why = submission.ops.iter().find_map(|op| match op {
-                SubmissionOp::Remove(r) if &r.id == self.id => Some(r.why),
-                _ => None,
-            });
+            let signer = &authority.signers()[index];
             return Signer::Agency {
                 agency: agency.clone(),
                 name: self
                     .registry
                     .and_then(|r| r.agency(agency.as_str()))
                     .map_or_else(String::new, |a| a.name().to_owned()),
-                key,
-                sequence: submission.sequence.get(),
-                accepted_at: carried.accepted_at,
-                why,
+                key: signer.key,
+                sequence: signer.sequence,
+                accepted_at: delta.submissions[index].accepted_at,
+                why: match authority.request(&listing) {
+                    Some(SubmissionOp::Remove(r)) => Some(r.why),
+                    _ => None,
+                },
             };
         }
         authority
