@@ -289,4 +289,31 @@ fn a_bundle_proves_a_listing_its_update_and_its_removal_by_override_and_refuses_
     assert!(words.contains("- version 5, published "), "{words}");
     assert!(words.contains("listed by th-aoc for scam_sms"), "{words}");
     assert!(!words.contains("version 1,"), "{words}");
+
+    // th-aoc removes its new listing itself: the reason it gave is shown.
+    let removal = crate::submissions::remove_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-remove.submission",
+        &numbers,
+        "cleared",
+    );
+    ok(&centre.publish_args(&["--submission", s(&removal)]));
+    ok(&[
+        "prove",
+        s(&centre.dir),
+        "number",
+        "0812345678",
+        "-o",
+        s(&witnessed),
+    ]);
+    let words = ok(&["verify-proof", s(&witnessed), "--root", s(&root)]);
+    assert!(
+        words.contains("- version 6, published ")
+            && words.contains("th-aoc's listing (for scam_sms, listed ")
+            && words.contains("removed; because cleared: asked by th-aoc (Anti-Online Scam Centre) in its submission "),
+        "{words}"
+    );
+    assert!(words.contains("At version 6: not listed."), "{words}");
 }
