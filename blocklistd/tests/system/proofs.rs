@@ -2,8 +2,9 @@
 //! updated by th-aoc, and removed by an override of two judges, with an
 //! unrelated version between; `blocklist prove` writes the bundle and
 //! `blocklist verify-proof` checks it offline against the first trust root
-//! and tells the history in words; every flipped byte of the bundle is
-//! refused.
+//! and tells the history in words (and JSON); every flipped byte of the
+//! bundle is refused. Then a witness's cosignature checked when named, a
+//! history after its first deltas were pruned, and th-aoc's own removal.
 
 use std::time::Instant;
 
