@@ -5,7 +5,8 @@
 //! 1. [`kind`], [`identifier`], [`normalise`], [`entry`]: what is listed, in one canonical form.
 //! 2. [`keys`], [`digest`], [`document`]: the centre's signed, versioned documents (trust root,
 //!    manifest, delta, snapshot) and their canonical encoding (`docs/FORMAT.md`).
-//!    [`log`]: the transparency log that records every published file.
+//!    [`log`]: the transparency log that records every published file; [`proof`]: one
+//!    identifier's history, proven from it for anyone holding the trust root.
 //! 3. [`verify`]: the only way to turn bytes into a [`verify::Verified`] document.
 //! 4. [`store`]: the SQLite replica; it accepts only verified documents, one transaction each.
 //! 5. [`index`]: the compact lookup index built from the store, published as one mapped file.
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod lock;
 pub mod log;
 pub mod ownership;
+pub mod proof;
 pub mod replica;
 pub mod store;
 pub mod verify;

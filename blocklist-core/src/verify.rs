@@ -460,8 +460,21 @@ impl Verifier {
         bytes: &[u8],
         current: Option<Version>,
     ) -> Result<Verified<Delta>, VerifyError> {
-        let mut doc: Verified<Delta> = self.publish_signed(bytes)?;
+        let doc: Verified<Delta> = self.publish_signed(bytes)?;
         follows(DocType::Delta, current, doc.version)?;
+        self.with_authority(doc)
+    }
+
+    /// Checks a delta of the published history, wherever it stands in the
+    /// chain: publish signatures, list, and who asked for its changes (W2,
+    /// W3, W7), as [`Self::delta`] checks them, but not that it follows a
+    /// version held. A proof bundle carries only the deltas that touched
+    /// one identifier ([`crate::proof`]).
+    pub fn delta_in_history(&self, bytes: &[u8]) -> Result<Verified<Delta>, VerifyError> {
+        self.with_authority(self.publish_signed(bytes)?)
+    }
+
+    fn with_authority(&self, mut doc: Verified<Delta>) -> Result<Verified<Delta>, VerifyError> {
         doc.authority = self
             .authority(&doc)
             .map_err(|source| VerifyError::Authority {

@@ -44,6 +44,74 @@ pub fn root_of(leaves: &[Sha256]) -> Sha256 {
     }
 }
 
+/// The inclusion proof of leaf `index` in the tree whose leaf hashes are
+/// `leaves` (RFC 6962's PATH, section 2.1.1): the sibling hashes from the
+/// leaf up, about `log2(leaves.len())` of them. `None` when `index` is not a
+/// leaf of the tree.
+///
+/// ```
+/// use blocklist_core::log::tree::{inclusion_proof, leaf_hash, root_from_inclusion, root_of};
+/// let leaves: Vec<_> = (0..7u8).map(|i| leaf_hash(&[i])).collect();
+/// let proof = inclusion_proof(5, &leaves).unwrap();
+/// assert_eq!(proof.len(), 3);
+/// assert_eq!(root_from_inclusion(5, 7, leaves[5], &proof), Some(root_of(&leaves)));
+/// ```
+pub fn inclusion_proof(index: u64, leaves: &[Sha256]) -> Option<Vec<Sha256>> {
+    let index = usize::try_from(index).ok().filter(|i| *i < leaves.len())?;
+    let mut proof = Vec::new();
+    let (mut at, mut span) = (index, leaves);
+    // Down from the root, keeping the sibling subtree of each split; the
+    // proof lists them from the leaf up.
+    while span.len() > 1 {
+        let split = 1 << (usize::BITS - 1 - (span.len() - 1).leading_zeros());
+        if at < split {
+            proof.push(root_of(&span[split..]));
+            span = &span[..split];
+        } else {
+            proof.push(root_of(&span[..split]));
+            span = &span[split..];
+            at -= split;
+        }
+    }
+    proof.reverse();
+    Some(proof)
+}
+
+/// The root that `proof` gives for the leaf hash `leaf` at `index` in a
+/// tree of `size` leaves (RFC 9162, section 2.1.3.2); `None` when the proof
+/// cannot be one for that position (out of the tree, too short or too long).
+/// The caller compares the root with the one a signed checkpoint names.
+pub fn root_from_inclusion(
+    index: u64,
+    size: u64,
+    leaf: Sha256,
+    proof: &[Sha256],
+) -> Option<Sha256> {
+    if index >= size {
+        return None;
+    }
+    let (mut at, mut last) = (index, size - 1);
+    let mut root = leaf;
+    for sibling in proof {
+        if last == 0 {
+            return None;
+        }
+        if at & 1 == 1 || at == last {
+            root = node_hash(sibling, &root);
+            // A right edge without a sibling at these levels: climb them.
+            while at & 1 == 0 && at != 0 {
+                at >>= 1;
+                last >>= 1;
+            }
+        } else {
+            root = node_hash(&root, sibling);
+        }
+        at >>= 1;
+        last >>= 1;
+    }
+    (last == 0).then_some(root)
+}
+
 /// The right edge of a tree: for each set bit of its size, from the highest,
 /// the root of the perfect subtree that bit stands for.
 ///
@@ -128,6 +196,32 @@ mod tests {
                 prop_assert_eq!(edge.root(), root_of(&leaves[..=i]));
                 prop_assert_eq!(Frontier::from_peaks(edge.size(), edge.peaks().to_vec()), Some(edge.clone()));
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn an_inclusion_proof_proves_its_leaf_and_no_other(n in 1usize..300, pick in any::<u64>(), flip in any::<u64>()) {
+            let leaves: Vec<Sha256> = (0..n as u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+            let root = root_of(&leaves);
+            let index = pick % n as u64;
+            let proof = inclusion_proof(index, &leaves).unwrap();
+            prop_assert!(proof.len() <= 64 - (n as u64).leading_zeros() as usize);
+            prop_assert_eq!(root_from_inclusion(index, n as u64, leaves[index as usize], &proof), Some(root));
+            // Another leaf, another position, a changed hash or a cut proof: not this root.
+            let other = (index + 1 + flip % n as u64) % n as u64;
+            if other != index {
+                prop_assert_ne!(root_from_inclusion(other, n as u64, leaves[index as usize], &proof), Some(root));
+            }
+            if let Some(first) = proof.first() {
+                let mut bent = proof.clone();
+                bent[0] = Sha256::of(&first.0);
+                prop_assert_ne!(root_from_inclusion(index, n as u64, leaves[index as usize], &bent), Some(root));
+                prop_assert_ne!(root_from_inclusion(index, n as u64, leaves[index as usize], &proof[1..]), Some(root));
+            }
+            prop_assert_eq!(inclusion_proof(n as u64, &leaves), None);
+            prop_assert_eq!(root_from_inclusion(n as u64, n as u64, leaves[0], &proof), None);
         }
     }
 

@@ -568,8 +568,14 @@ impl Authority {
         self.asked.get(listing).map(|asked| asked.index)
     }
 
-    /// The signers of the carried submissions, in order, for the replay
-    /// check (W4).
+    /// What the carried submission that asks for a change to `listing`
+    /// asks, if one does (its position is [`Self::asked_by`]'s).
+    pub fn request(&self, listing: &Listing) -> Option<&SubmissionOp> {
+        self.asked.get(listing).map(|asked| &asked.op)
+    }
+
+    /// The signers of the carried submissions, one per submission in
+    /// order, for the replay check (W4).
     pub fn signers(&self) -> &[CarriedSigner] {
         &self.signers
     }

@@ -20,3 +20,5 @@ mod log_vectors;
 mod authority;
 // Overrides: removals a threshold of override keys decides, recorded; stale or unsigned ones refused.
 mod overrides;
+// Proof bundles: one identifier's history verified offline; gaps, strangers and any changed byte refused.
+mod proof;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use blocklist_core::atomic_file;
 use blocklist_core::document::{ListId, RemovalReason};
-use blocklist_core::log::{SignedCheckpoint, Witness};
+use blocklist_core::log::{SignedCheckpoint, Witness, Witnesses};
+use blocklist_core::proof::verify_bundle;
 use blocklist_core::{Agency, Identifier, Kind, Reason, Rules, Timestamp};
 use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadContext};
 use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
@@ -25,7 +26,7 @@ use blocklistd::centre::registry::{self, AgencyChange};
 use blocklistd::centre::service;
 use blocklistd::centre::source;
 use blocklistd::centre::submit::{self, SubmitOptions};
-use blocklistd::centre::{acknowledge, audit, inspect, receipts, CentreError, PublishDir};
+use blocklistd::centre::{acknowledge, audit, inspect, prove, receipts, CentreError, PublishDir};
 use blocklistd::cli_docs;
 use blocklistd::serve_dir as serve;
 use blocklistd::witness;
@@ -211,6 +212,48 @@ enum Command {
         /// witness's): the published log must extend it, or this is a fork.
         #[arg(long, value_name = "CHECKPOINT")]
         log_since: Option<PathBuf>,
+    },
+    /// Write the proof bundle of one identifier's history: the signed deltas that listed,
+    /// changed and removed it, with its agencies' submissions and any override, each with
+    /// its inclusion proof in the transparency log, and the checkpoint.
+    #[command(
+        after_help = "Examples:\n  blocklist prove /srv/blocklist domain shop.example --output shop.example.proof\n  blocklist prove /srv/blocklist number 0812345678 --at 2026-12-01T00:00:00Z -o number.proof\n\nAnyone holding the trust root checks the bundle offline: blocklist verify-proof BUNDLE --root ROOT."
+    )]
+    Prove {
+        /// The publish directory.
+        dir: PathBuf,
+        /// account, number or domain.
+        kind: Kind,
+        /// The identifier (normalised as publish reads it).
+        value: String,
+        /// The history up to this version, or up to the newest version published at or
+        /// before this RFC 3339 time (default: the newest version).
+        #[arg(long, value_name = "VERSION|TIME")]
+        at: Option<prove::At>,
+        /// The region national numbers and accounts are read for.
+        #[arg(long, default_value = "TH")]
+        region: String,
+        /// The bundle file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Check a proof bundle offline against a trust root, and print the history it proves.
+    #[command(
+        after_help = "Examples:\n  blocklist verify-proof shop.example.proof --root th-national-root-1.root\n  blocklist verify-proof shop.example.proof --root th-national-root-1.root --json\n\nExits non-zero, naming what fails, unless every signature, authorisation and inclusion proof\nin the bundle checks out."
+    )]
+    VerifyProof {
+        /// The bundle (from blocklist prove).
+        bundle: PathBuf,
+        /// The trust root (obtained out of band); the bundle carries the roots after it.
+        #[arg(long)]
+        root: PathBuf,
+        /// A witness whose cosignature the bundle's checkpoint must carry (repeat; its
+        /// verifier key, as `blocklist witness-key` prints it).
+        #[arg(long = "witness", value_name = "VKEY", value_parser = parse_witness)]
+        witnesses: Vec<Witness>,
+        /// Print JSON instead of words.
+        #[arg(long)]
+        json: bool,
     },
     /// Check the centre's acknowledgement of a submission offline, against the trust root.
     #[command(
@@ -1250,6 +1293,90 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 written.len(),
                 dir.display()
             );
+        }
+        Command::Prove {
+            dir,
+            kind,
+            value,
+            at,
+            region,
+            output,
+        } => {
+            let rules = Rules {
+                default_region: region,
+            };
+            let id = Identifier::parse(kind, &value, &rules)
+                .map_err(|e| CentreError::usage(format!("{kind} {value:?}: {e}")))?;
+            let proven = prove::prove(&dir, &id, at)?;
+            if let Some(held) = proven.pruned_before {
+                note!("note: deltas before version {held} were pruned from {}: the bundle cannot show changes made before it", dir.display());
+            }
+            atomic_file::write_file_via(
+                output.parent().unwrap_or(Path::new(".")),
+                &output,
+                &proven.bundle,
+            )?;
+            say!(
+                out,
+                "wrote {} ({} bytes): {kind} {id} up to version {}, {} delta(s) of the {} held that changed it, proven in the log of {} entries",
+                output.display(),
+                proven.bundle.len(),
+                proven.at,
+                proven.deltas,
+                proven.scanned,
+                proven.log_size
+            );
+        }
+        Command::VerifyProof {
+            bundle,
+            root,
+            witnesses,
+            json,
+        } => {
+            let read = |path: &Path| {
+                std::fs::read(path).map_err(|source| CentreError::Io {
+                    action: "read",
+                    path: path.to_owned(),
+                    source,
+                })
+            };
+            let history = verify_bundle(&read(&bundle)?, &read(&root)?).map_err(|source| {
+                CentreError::Proof {
+                    file: bundle.display().to_string(),
+                    source: Box::new(source),
+                }
+            })?;
+            // Every witness named must have cosigned the checkpoint.
+            let cosigned = match witnesses.len() {
+                0 => Vec::new(),
+                n => Witnesses::new(witnesses, n)
+                    .and_then(|w| {
+                        w.check(&history.checkpoint)
+                            .map(|names| names.iter().map(|n| n.to_string()).collect())
+                    })
+                    .map_err(|source| CentreError::Log {
+                        file: bundle.display().to_string(),
+                        source,
+                    })?,
+            };
+            if json {
+                let mut shown = prove::history_json(&history);
+                shown["log"]["witnesses"] = serde_json::json!(cosigned);
+                say!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&shown).expect("plain data serialises")
+                );
+            } else {
+                out.write(format_args!("{}", history.to_words(inspect::time)))?;
+                if !cosigned.is_empty() {
+                    say!(
+                        out,
+                        "Witnessed: the checkpoint is cosigned by {}.",
+                        cosigned.join(", ")
+                    );
+                }
+            }
         }
         Command::VerifyAck {
             ack,

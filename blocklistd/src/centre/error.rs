@@ -251,6 +251,15 @@ pub enum CentreError {
         /// What is wrong.
         source: blocklist_core::log::LogError,
     },
+    /// A proof bundle refused: by `verify-proof`, or by `prove` checking
+    /// the bundle it made before writing it.
+    #[error("{file}: {source}")]
+    Proof {
+        /// The bundle (its path, or what it was made from).
+        file: String,
+        /// Why (boxed: it is rare, and large).
+        source: Box<blocklist_core::proof::ProofError>,
+    },
     /// A witness's cosigned copy of the log's checkpoint the intake
     /// service refuses: another checkpoint than the log's, a cosignature of
     /// a known witness that does not verify, none by a known witness.

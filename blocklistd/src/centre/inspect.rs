@@ -263,6 +263,11 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
         file: file.to_owned(),
         source,
     };
+    if bytes.starts_with(&blocklist_core::proof::bundle::MAGIC) {
+        return Err(CentreError::usage(format!(
+            "{file} is a proof bundle, not a signed document: check and read it with blocklist verify-proof {file} --root ROOT"
+        )));
+    }
     let env = envelope::parse(bytes).map_err(decode_error)?;
     let signed_by = env.signatures.iter().map(|s| s.key_id.short()).collect();
     let (list, body) = match env.doc_type {

@@ -26,6 +26,8 @@
 //! - [`source`]: reading published files from a directory or a URL.
 //! - [`audit`]: `verify`, an end-to-end check of a published chain.
 //! - [`inspect`]: a readable view of any published file.
+//! - [`prove`]: one identifier's history as a bundle anyone holding the trust
+//!   root checks offline (`prove`, `verify-proof`).
 //!
 //! The HTTP server for a publish directory is [`crate::serve_dir`], shared
 //! with the daemon's mirror mode.
@@ -44,6 +46,7 @@ pub mod log;
 pub mod overrides;
 pub mod overview;
 pub mod pkcs11;
+pub mod prove;
 pub mod publish;
 pub mod publish_dir;
 pub mod queue;

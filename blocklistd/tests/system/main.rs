@@ -53,6 +53,8 @@ mod submissions;
 mod authorisation;
 // An override by two of three override keys removes an agency's listing; the daemon shows it in /v1/history; a replay is refused.
 mod overrides;
+// Proofs for people: a listing, its update and its removal by override proven by a bundle checked offline; any flipped byte refused.
+mod proofs;
 // One number listed by two agencies: both listings answered (HTTP all, C the standing one and the count) until the last is removed.
 mod several_agencies;
 // The upgrade from the release before overrides: its directory and replica taken up; its labels become legacy listings only an override removes.
