@@ -35,6 +35,18 @@ pub fn number() -> Identifier {
 /// The history in a log of `versions` deltas (at least 3), each carried one
 /// changing `others` other numbers too.
 pub fn history(versions: u64, others: usize) -> History {
+    made(versions, others, false)
+}
+
+/// [`history`], but the update is the centre's forgery: no submission asks
+/// for it, and its delta is dated before the agency registry, as if made
+/// when the listing was still a label's.
+#[allow(dead_code)] // The tests' alone: the benchmark shares this file.
+pub fn history_with_backdated_update(versions: u64) -> History {
+    made(versions, 0, true)
+}
+
+fn made(versions: u64, others: usize, backdated_update: bool) -> History {
     assert!(versions >= 3);
     let key = |seed: u8| SecretKey::from_seed(&[seed; 32]);
     let (root_key, publish, aoc) = (key(1), key(2), key(3));
@@ -171,9 +183,28 @@ pub fn history(versions: u64, others: usize) -> History {
     }
     .sign(&[&publish])
     .expect("delta");
+    let update = if backdated_update {
+        Delta {
+            list: list.clone(),
+            version: changed[1],
+            created_at: Timestamp(t0.0 - 1),
+            ops: vec![Op::Update(Entry {
+                id: id.clone(),
+                meta: updated.clone(),
+            })],
+            state: ListState::default(),
+            submissions: vec![],
+            overrides: vec![],
+            extensions: vec![],
+        }
+        .sign(&[&publish])
+        .expect("delta")
+    } else {
+        agency_delta(changed[1], 2, SubmissionOp::Update, &updated, Op::Update)
+    };
     let deltas = [
         agency_delta(changed[0], 1, SubmissionOp::Add, &listed, Op::Add),
-        agency_delta(changed[1], 2, SubmissionOp::Update, &updated, Op::Update),
+        update,
         removal,
     ];
 

@@ -86,6 +86,8 @@ pub fn verify_bundle(bytes: &[u8], root: &[u8]) -> Result<History, ProofError> {
     let mut walk = Walk {
         id: &bundle.id,
         registry: verifier.registry().map(|r| &**r),
+        principals_from: bundle.registries.first().map(|r| r.index),
+        held: Timestamp(0),
         listings: BTreeMap::new(),
         events: Vec::new(),
     };
@@ -128,6 +130,7 @@ pub fn verify_bundle(bytes: &[u8], root: &[u8]) -> Result<History, ProofError> {
         checkpoint: checkpoint.clone(),
         events: walk.events,
         standing: walk.listings.into_values().collect(),
+        registered: walk.principals_from.is_some(),
     })
 }
 
@@ -151,7 +154,7 @@ fn root_chain(bundle: &ProofBundle, root: &[u8]) -> Result<Verifier, ProofError>
             .version;
         if versions
             .last()
-            .is_some_and(|v: &Version| v.next() != version)
+            .is_some_and(|v: &Version| v.get().checked_add(1) != Some(version.get()))
         {
             return Err(ProofError::Chain {
                 reason: format!(
@@ -241,6 +244,14 @@ fn recorded(
 struct Walk<'a> {
     id: &'a Identifier,
     registry: Option<&'a Registry>,
+    /// The log entry of registry version 1: a delta recorded after it was
+    /// published with agencies as principals, and is judged whatever date
+    /// it claims (the log's order is the checkpoint's word, not the
+    /// centre's clock).
+    principals_from: Option<u64>,
+    /// The newest `created_at` of the deltas walked: from a judged one on,
+    /// every later one is (W1), as for a replica holding it.
+    held: Timestamp,
     listings: BTreeMap<Agency, EntryMeta>,
     events: Vec<Event>,
 }
@@ -259,7 +270,9 @@ impl Walk<'_> {
             return Err(refuse(format!("does not change {}", self.id)));
         }
         let authority = delta.authority();
-        let judged = authority.filter(|a| a.judges(Timestamp(0)));
+        let recorded_since_principals = self.principals_from.is_some_and(|first| index > first);
+        let judged = authority.filter(|a| a.judges(self.held) || recorded_since_principals);
+        self.held = self.held.max(delta.created_at);
         let before = self.listings.clone();
         let gap = "the bundle must carry the identifier's history from its first listing";
         for op in ops {

@@ -99,6 +99,10 @@ pub struct History {
     pub events: Vec<Event>,
     /// The listings standing at `at` after the changes shown.
     pub standing: Vec<EntryMeta>,
+    /// Whether the bundle carries agency registry version 1. Without it,
+    /// every change shows as the centre's, and that no agency was
+    /// registered is the bundle maker's word (PR7).
+    pub registered: bool,
 }
 
 impl History {
@@ -216,6 +220,12 @@ impl History {
             self.root_version,
             self.checkpoint.lines()
         );
+        if !self.registered {
+            let _ = writeln!(
+                out,
+                "Not proven: that no agency was registered. The bundle carries no agency registry, so every change shows as the centre's; had agencies been principals, those changes would have needed their signatures."
+            );
+        }
         let _ = writeln!(
             out,
             "Not proven: that no other version changed this identifier. The bundle carries the versions that did as its maker chose them; a replica that replayed every delta, or the log's records, show the rest."

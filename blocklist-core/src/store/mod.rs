@@ -24,7 +24,7 @@ mod sort;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension as _};
 
 use checkpoint::Checkpointer;
 
@@ -172,6 +172,21 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// When `version` was applied here, if it was (the applied-versions
+    /// log's row of it, without reading the others).
+    pub fn applied_at(&self, version: Version) -> Result<Option<Timestamp>, StoreError> {
+        let v = crate::store::apply::to_db(&self.path, "version", version.get())?;
+        self.conn
+            .query_row(
+                "SELECT applied_at FROM applied WHERE version = ?1",
+                [v],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|t| t.map(|t| Timestamp(t.unsigned_abs())))
+            .map_err(sqlite(&self.path, "read log"))
     }
 
     /// A read-only view of the store as it is now, to read on another thread

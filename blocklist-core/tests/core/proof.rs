@@ -49,6 +49,18 @@ fn a_whole_history_verifies_and_reads_as_it_happened() {
 }
 
 #[test]
+fn a_change_in_an_agencys_name_dated_before_its_registry_is_still_judged() {
+    // Recorded after registry 1 and after a judged delta: whatever date the
+    // centre gives it, it needs th-aoc's signature, which it lacks.
+    let h = history::history_with_backdated_update(40);
+    let err = verify_bundle(&h.bundle.to_bytes(), &h.root).unwrap_err();
+    assert!(
+        matches!(err, ProofError::Unauthorised { version, .. } if version == h.changed[1]),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bundle_without_the_listing_is_refused_as_a_gap() {
     let h = small();
     let mut bundle = h.bundle;

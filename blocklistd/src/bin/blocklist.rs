@@ -175,7 +175,7 @@ enum Command {
     /// service takes, by their identity keys; list or remove them.
     #[command(
         subcommand,
-        after_help = "Examples:\n  blocklistd --config /etc/blocklistd/blocklistd.toml --print-identity   # at the member\n  blocklist replicas add /srv/blocklist --name bank-004-dc1 --key 3f9a…c2 \n  blocklist replicas list /srv/blocklist\n  blocklist replicas remove /srv/blocklist --name bank-004-dc1\n\nThe key is the 64 hex digits `blocklistd --print-identity` prints (or its identity.pub file).\nThe intake service reads the registrations at each receipt: no restart needed."
+        after_help = "Examples:\n  blocklistd --config /etc/blocklistd/blocklistd.toml --print-identity   # at the member\n  blocklist replicas add /srv/blocklist --name bank-004-dc1 --key 3f9a…c2 \n  blocklist replicas list /srv/blocklist\n  blocklist replicas remove /srv/blocklist --name bank-004-dc1\n\nThe key is the \"public key\" line `blocklistd --print-identity` prints (64 hex digits; not the replica id), or its identity.pub file.\nThe intake service reads the registrations at each receipt: no restart needed."
     )]
     Replicas(ReplicasCommand),
     /// Show each registered replica's newest receipt: the version it serves,
@@ -453,7 +453,7 @@ enum ReplicasCommand {
         /// The replica's name, shown and used as the metrics label (1 to 64 of a-z 0-9 . _ -).
         #[arg(long)]
         name: String,
-        /// Its identity key: the 64 hex digits `blocklistd --print-identity` prints, or its identity.pub file.
+        /// Its identity key: the "public key" line `blocklistd --print-identity` prints (not the replica id), or its identity.pub file.
         #[arg(long)]
         key: String,
     },

@@ -21,7 +21,7 @@ use blocklist_core::verify::read_unverified;
 use blocklist_core::{Kind, Sha256, StateDigest, Timestamp};
 
 use crate::centre::chain::unverified_manifest;
-use crate::centre::queue::{Queue, Waiting};
+use crate::centre::queue::Waiting;
 use crate::centre::receipts::Standing;
 use crate::centre::source::Source as _;
 use crate::centre::{delta_head, CentreError, PublishDir};
@@ -172,13 +172,13 @@ pub struct Overviews {
 }
 
 impl Overviews {
-    /// The overview of `dir` now, its queue read through `queue`, with the
+    /// The overview of `dir` now, with the work `waiting` in its queue, the
     /// replicas' `propagation` and the `lag_alert` that marks laggards.
     /// Blocks (files and SQLite): call it off the async threads.
     pub fn gather(
         &self,
         dir: &PublishDir,
-        queue: &Queue,
+        waiting: Vec<Waiting>,
         propagation: Vec<Standing>,
         lag_alert: Duration,
     ) -> Result<Overview, CentreError> {
@@ -207,7 +207,7 @@ impl Overviews {
             log: log_head(dir)?,
             listings,
             versions,
-            waiting: queue.waiting()?,
+            waiting,
             propagation,
             lag_alert: lag_alert.as_secs(),
         })

@@ -5,7 +5,7 @@
 //! (with the witnesses' cosignatures it holds). `verify-proof` is
 //! [`blocklist_core::proof::verify_bundle`] and needs nothing of the centre.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use blocklist_core::document::{Delta, DocType, FileRef, Manifest, Version, MANIFEST_PATH};
@@ -95,21 +95,42 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
         .size;
     let log = LogIndex::read(&dir, size)?;
 
-    let mut deltas = Vec::new();
+    // A publish killed after the log recorded its delta and before its
+    // manifest leaves a recorded file of a version made again, or never
+    // made: only versions up to the manifest's are published, and of two
+    // files of one version, the one the manifest lists.
+    let listed: HashSet<Sha256> = manifest.deltas.iter().map(|f| f.sha256).collect();
+    let mut deltas: Vec<(Delta, Vec<u8>)> = Vec::new();
     for (version, rel) in dir.files(DocType::Delta)? {
+        if version > manifest.version {
+            continue;
+        }
         let bytes = dir.read(&rel)?;
-        // Only files the log records are published: a killed publish's
-        // leftovers are not.
-        if log.index(DocType::Delta, version, &bytes).is_some() {
-            let delta: Delta = read_unverified(&bytes).map_err(|source| CentreError::Verify {
-                file: shown(&rel),
-                source,
-            })?;
-            deltas.push((delta, bytes));
+        if log.index(DocType::Delta, version, &bytes).is_none() {
+            continue;
+        }
+        let delta: Delta = read_unverified(&bytes).map_err(|source| CentreError::Verify {
+            file: shown(&rel),
+            source,
+        })?;
+        match deltas.last_mut() {
+            Some(last) if last.0.version == version => {
+                if listed.contains(&Sha256::of(&bytes)) {
+                    *last = (delta, bytes);
+                }
+            }
+            _ => deltas.push((delta, bytes)),
         }
     }
     let at = match at {
         None => manifest.version,
+        Some(At::Version(v)) if v > manifest.version => {
+            return Err(CentreError::usage(format!(
+                "version {v} is not published in {}: the newest is {}",
+                dir.path().display(),
+                manifest.version
+            )))
+        }
         Some(At::Version(v)) => v,
         Some(At::Time(t)) => deltas
             .iter()
@@ -128,6 +149,16 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
         .map(|(d, _)| d.version)
         .filter(|v| *v > Version::FIRST);
     deltas.retain(|(d, _)| d.version <= at);
+    let at_record = deltas
+        .last()
+        .filter(|(d, _)| d.version == at)
+        .and_then(|(_, bytes)| log.record_of(DocType::Delta, at, bytes))
+        .ok_or_else(|| {
+            CentreError::usage(format!(
+                "no delta of version {at} is held in {} and recorded in the log at size {size}: nothing to prove it by",
+                dir.path().display()
+            ))
+        })?;
     let scanned = deltas.len();
     let mut carried = Vec::new();
     for (delta, bytes) in deltas {
@@ -151,15 +182,19 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
         registries: files(DocType::Registry, &manifest.registries)?,
         deltas: carried,
         checkpoint,
-        at_record: log.record_of(DocType::Delta, at).ok_or_else(|| {
-            CentreError::usage(format!(
-                "version {at} is not recorded in the log at size {size}: nothing to prove it by"
-            ))
-        })?,
+        at_record,
         roots,
     };
     let count = bundle.deltas.len();
-    let first_root = bundle.roots[0].file.clone();
+    let first_root = bundle
+        .roots
+        .first()
+        .ok_or_else(|| CentreError::Inconsistent {
+            file: shown(MANIFEST_PATH),
+            reason: "lists no trust root".to_owned(),
+        })?
+        .file
+        .clone();
     let bytes = bundle.to_bytes();
     verify_bundle(&bytes, &first_root).map_err(|source| CentreError::Proof {
         file: format!(
@@ -186,15 +221,12 @@ pub fn prove(dir: &Path, id: &Identifier, at: Option<At>) -> Result<Proven, Cent
 struct LogIndex {
     leaves: Vec<Sha256>,
     at: HashMap<Record, u64>,
-    /// The first record of each file type and version.
-    first: HashMap<(DocType, Version), (Record, u64)>,
 }
 
 impl LogIndex {
     fn read(dir: &PublishDir, size: u64) -> Result<LogIndex, CentreError> {
         let mut leaves = Vec::new();
         let mut at = HashMap::new();
-        let mut first = HashMap::new();
         for fetch in bundles_between(0, size) {
             let rel = format!("{LOG_DIR}/{}", fetch.path);
             let entries =
@@ -211,23 +243,21 @@ impl LogIndex {
                     source,
                 })?;
                 at.entry(record).or_insert(index);
-                first
-                    .entry((record.doc, record.file.version))
-                    .or_insert((record, index));
                 leaves.push(leaf_hash(&entry));
             }
         }
-        Ok(LogIndex { leaves, at, first })
+        Ok(LogIndex { leaves, at })
     }
 
-    /// The log's record of `doc` of `version`, with its inclusion proof.
-    fn record_of(&self, doc: DocType, version: Version) -> Option<LoggedRecord> {
-        let (record, index) = self.first.get(&(doc, version))?;
+    /// The log's record of `bytes`, a `doc` of `version`, with its
+    /// inclusion proof.
+    fn record_of(&self, doc: DocType, version: Version, bytes: &[u8]) -> Option<LoggedRecord> {
+        let index = self.index(doc, version, bytes)?;
         Some(LoggedRecord {
-            index: *index,
-            path: inclusion_proof(*index, &self.leaves)?,
-            sha256: record.file.sha256,
-            size: record.file.size,
+            index,
+            path: inclusion_proof(index, &self.leaves)?,
+            sha256: Sha256::of(bytes),
+            size: bytes.len() as u64,
         })
     }
 
@@ -324,6 +354,7 @@ pub fn history_json(history: &History) -> serde_json::Value {
         "value": history.id.as_str(),
         "at": history.at.get(),
         "listed": !history.standing.is_empty(),
+        "registry_carried": history.registered,
         "standing": history.standing.iter().map(listing).collect::<Vec<_>>(),
         "events": events,
         "log": {

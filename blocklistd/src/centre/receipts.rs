@@ -16,9 +16,9 @@
 //!
 //! The lag of a replica is counted in versions (the newest published minus
 //! the one it holds) and in seconds: how long ago the centre published the
-//! first version the replica lacks, read from the first listed delta after
-//! the one it holds (unknown when none is listed: the versions it lacks are
-//! covered by snapshots alone).
+//! first version the replica lacks, read from that version's delta
+//! (unknown when it is not listed: pruned, or covered by a snapshot alone;
+//! a later delta's time would understate the lag).
 
 use std::path::{Path, PathBuf};
 
@@ -185,14 +185,14 @@ impl Published {
         self.manifest.as_ref().map(|m| m.version)
     }
 
-    /// The listed delta of the first version after `held`.
-    fn first_delta_after(&self, held: Option<Version>) -> Option<&FileRef> {
-        let held = held.map_or(0, Version::get);
+    /// The listed delta of the version after `held`.
+    fn delta_after(&self, held: Option<Version>) -> Option<&FileRef> {
+        let next = held.map_or(1, |v| v.get().saturating_add(1));
         self.manifest
             .as_ref()?
             .deltas
             .iter()
-            .find(|d| d.version.get() > held)
+            .find(|d| d.version.get() == next)
     }
 
     /// The state published at `version`, if the centre can still read it.
@@ -225,7 +225,7 @@ impl Published {
         if versions == 0 {
             return Ok((0, Some(0)));
         }
-        let seconds = match self.first_delta_after(held) {
+        let seconds = match self.delta_after(held) {
             Some(file) => Some(
                 now.0
                     .saturating_sub(delta_head::read(dir, file)?.created_at.0),

@@ -95,7 +95,7 @@ impl Receipts {
     /// `log`, writes it to the outbox and hands it to the deliverer. A
     /// failure is logged, never returned: the apply stands whatever becomes
     /// of its receipt.
-    pub fn applied(&self, state: &StoreState, log: Option<LogPosition>) {
+    pub fn applied(&self, state: &StoreState, log: Option<LogPosition>, applied_at: Timestamp) {
         if self.outbox.is_none() && self.newest.is_none() {
             return;
         }
@@ -108,7 +108,7 @@ impl Receipts {
                 version,
                 state: state.state,
                 log,
-                applied_at: Timestamp::now(),
+                applied_at,
                 replica: self.key.public_key().id(),
                 extensions: vec![],
             }
@@ -209,7 +209,7 @@ impl Deliverer {
             Err(error) => return Outcome::Retry(error.to_string()),
         };
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = answer(response).await;
         match status {
             s if s.is_success() => {
                 info!(url = %self.url, answer = %body.trim(), "receipt delivered");
@@ -234,4 +234,22 @@ impl Deliverer {
             _ => Outcome::Retry(format!("{status}: {}", body.trim())),
         }
     }
+}
+
+/// The most of an answer's body read: the service's answers are a line of
+/// JSON; a misconfigured URL's may be anything, of any length.
+const MAX_ANSWER: usize = 4 << 10;
+
+/// The start of `response`'s body, as text, at most [`MAX_ANSWER`] bytes.
+async fn answer(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - body.len())])
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }

@@ -204,13 +204,14 @@ impl Syncer {
     ) -> Result<(), DaemonError> {
         let list = verifier.root().list.to_string();
         let dir = self.config.data_dir.clone();
-        let (replica, state) = blocking(move || {
+        let (replica, state, applied_at) = blocking(move || {
             let replica = Replica::open(&dir, &list).map_err(|source| DaemonError::Apply {
                 file: dir.display().to_string(),
                 source: Box::new(source),
             })?;
             let state = replica_state(&replica)?;
-            Ok((replica, state))
+            let applied_at = applied_at(&replica, &state)?;
+            Ok((replica, state, applied_at))
         })
         .await?;
         self.verifier = Some(verifier);
@@ -218,7 +219,25 @@ impl Syncer {
         self.replica = Some(Arc::new(Mutex::new(replica)));
         self.publish_trust();
         self.after_apply(&state);
+        // A receipt undelivered when the daemon stopped lived in memory
+        // only: the version held is told again at each start (the same
+        // bytes, if it was taken: the centre answers 200).
+        if let Some(applied_at) = applied_at {
+            self.receipts
+                .applied(&state, self.log_position(), applied_at);
+        }
         Ok(())
+    }
+
+    /// The log checkpoint held, as a receipt names it.
+    fn log_position(&self) -> Option<LogPosition> {
+        self.log.head().map(|head| {
+            let checkpoint = head.checkpoint().checkpoint();
+            LogPosition {
+                size: checkpoint.size,
+                root: checkpoint.root,
+            }
+        })
     }
 
     fn publish_trust(&self) {
@@ -553,7 +572,7 @@ impl Syncer {
         let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
         let file = name.to_owned();
         let check_index = self.index_suspect;
-        let (applied, state) = blocking(move || {
+        let (applied, state, applied_at) = blocking(move || {
             let mut replica = replica.lock().unwrap_or_else(PoisonError::into_inner);
             // After a failed apply, an index left behind by a publish that
             // failed after its commit is brought in step first: the document
@@ -564,7 +583,9 @@ impl Syncer {
             }
             let held = replica_state(&replica)?.version;
             let applied = apply(&verifier, &mut replica, held, &input, &file);
-            Ok((applied, replica_state(&replica)?))
+            let state = replica_state(&replica)?;
+            let applied_at = applied_at(&replica, &state)?;
+            Ok((applied, state, applied_at))
         })
         .await?;
         // Also after a failure: the store may have committed before it.
@@ -573,14 +594,11 @@ impl Syncer {
         let applied = applied?;
         let done = matches!(applied, Applied::Applied { .. });
         if done {
-            let log = self.log.head().map(|head| {
-                let checkpoint = head.checkpoint().checkpoint();
-                LogPosition {
-                    size: checkpoint.size,
-                    root: checkpoint.root,
-                }
-            });
-            self.receipts.applied(&state, log);
+            self.receipts.applied(
+                &state,
+                self.log_position(),
+                applied_at.unwrap_or_else(Timestamp::now),
+            );
             self.shared.metrics.applied(document);
             info!(
                 version = state.version.map_or(0, Version::get),
@@ -1286,6 +1304,21 @@ fn manifest_info(manifest: &Manifest, source: &str) -> ManifestInfo {
         expires_at: manifest.expires_at.0,
         source: source.to_owned(),
     }
+}
+
+/// When the store recorded the apply of the version `state` holds: what
+/// its receipt says, at the apply and again at each start.
+fn applied_at(replica: &Replica, state: &StoreState) -> Result<Option<Timestamp>, DaemonError> {
+    let Some(version) = state.version else {
+        return Ok(None);
+    };
+    replica
+        .store()
+        .applied_at(version)
+        .map_err(|source| DaemonError::Apply {
+            file: replica.store().path().display().to_string(),
+            source: Box::new(source.into()),
+        })
 }
 
 fn replica_state(replica: &Replica) -> Result<StoreState, DaemonError> {

@@ -223,9 +223,12 @@ impl Intake {
     /// What the operator's page shows now ([`page`]). Blocks: run it off
     /// the async threads.
     pub fn overview(&self) -> Result<Overview, CentreError> {
+        // Each lock for its own read: the page's counting holds neither,
+        // so status answers and receipts do not wait for it.
+        let waiting = lock(&self.reader).waiting()?;
         let propagation = lock(&self.receipts).standings(&self.dir, Timestamp::now())?;
         self.overviews
-            .gather(&self.dir, &lock(&self.reader), propagation, self.lag_alert)
+            .gather(&self.dir, waiting, propagation, self.lag_alert)
     }
 
     /// Adds to the log's checkpoint the cosignatures `bytes` carries (a
