@@ -9,14 +9,21 @@
 //! The rows are the same, so the state digest and count still hold.
 //! Version 3 adds the tables of listings' origins (W8), made empty: an
 //! earlier release would apply deltas without keeping them, so it refuses
-//! a store of version 3.
+//! a store of version 3. Version 4 keeps the state's [`LtHash16`] beside
+//! its lane sum, computed once from the entries as the store is migrated
+//! (after checking they give the lane sum held): an earlier release would
+//! update the lane sum alone, so it refuses a store of version 4.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-use super::{sqlite, StoreError};
+use super::{corrupt, meta_from_row, sqlite, StoreError};
+use crate::commitment::{LaneSum, LtHash16, StateAccumulator};
+use crate::entry::Entry;
+use crate::identifier::Identifier;
+use crate::kind::Kind;
 
 /// The schema version `schema.sql` makes.
-const CURRENT: i64 = 3;
+const CURRENT: i64 = 4;
 
 /// Version 1 to 2, around `schema.sql` making the tables anew: each table
 /// is set aside, made again under its new key (SQLite cannot change a
@@ -60,9 +67,94 @@ pub(super) fn ensure(conn: &mut Connection, path: &std::path::Path) -> Result<()
             tx.execute_batch(sql).map_err(&fail)?;
         }
     }
+    let has_lthash: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('list_state') WHERE name = 'lthash'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&fail)?;
+    if !has_lthash {
+        add_lthash(&tx, path)?;
+    }
     tx.pragma_update(None, "user_version", CURRENT)
         .map_err(&fail)?;
     tx.commit().map_err(&fail)
+}
+
+/// Version 3 to 4: the LtHash of the entries, computed once, beside the
+/// lane sum they must give (a store whose entries do not is refused as
+/// corrupt rather than given a new commitment to what nobody signed).
+fn add_lthash(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    let fail = sqlite(path, "add the LtHash to the store's state");
+    tx.execute_batch("ALTER TABLE list_state ADD COLUMN lthash BLOB NOT NULL DEFAULT x''")
+        .map_err(&fail)?;
+    let mut computed = StateAccumulator::default();
+    let mut stmt = tx
+        .prepare("SELECT kind, value, reason, agency, listed_at, expires_at FROM entries")
+        .map_err(&fail)?;
+    let mut rows = stmt.query([]).map_err(&fail)?;
+    while let Some(r) = rows.next().map_err(&fail)? {
+        let (kind, value): (u16, String) = (r.get(0).map_err(&fail)?, r.get(1).map_err(&fail)?);
+        let meta = (|| Ok((r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))().map_err(&fail)?;
+        let id = Identifier::from_canonical(Kind::from_code(kind), &value)
+            .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))?;
+        computed.add(&Entry {
+            id,
+            meta: meta_from_row(path, meta)?,
+        });
+    }
+    let held: Option<(Vec<u8>, i64)> = tx
+        .query_row(
+            "SELECT digest, entries FROM list_state WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(&fail)?;
+    let Some((digest, entries)) = held else {
+        return Ok(());
+    };
+    let lane_sum = LaneSum::from_digest(crate::StateDigest(super::bytes32(
+        path,
+        "state digest",
+        &digest,
+    )?));
+    if (lane_sum, entries as u64) != (computed.lane_sum(), computed.entries()) {
+        return Err(corrupt(
+            path,
+            &format!(
+                "entries give lane sum {} ({} entries), state says {} ({entries} entries): not migrated",
+                computed.lane_sum().digest(),
+                computed.entries(),
+                lane_sum.digest(),
+            ),
+        ));
+    }
+    tx.execute(
+        "UPDATE list_state SET lthash = ?1 WHERE id = 1",
+        [computed.lthash().to_bytes().as_slice()],
+    )
+    .map_err(&fail)?;
+    Ok(())
+}
+
+/// The LtHash a store's state column holds, checked for its size.
+pub(super) fn lthash_from_db(path: &std::path::Path, bytes: &[u8]) -> Result<LtHash16, StoreError> {
+    LtHash16::from_bytes(bytes).ok_or_else(|| {
+        corrupt(
+            path,
+            &format!(
+                "state LtHash is {} bytes, not {}",
+                bytes.len(),
+                crate::commitment::LTHASH_BYTES
+            ),
+        )
+    })
 }
 
 /// The schema version of the store `conn` opened at `path`, refused when a
@@ -148,11 +240,11 @@ mod tests {
                 .unwrap();
             assert!(matches!(
                 Store::open(&path, "th-national"),
-                Err(StoreError::NewerSchema { found: 4, .. })
+                Err(StoreError::NewerSchema { found: 5, .. })
             ));
             assert!(matches!(
                 Store::read_view(&path),
-                Err(StoreError::NewerSchema { found: 4, .. })
+                Err(StoreError::NewerSchema { found: 5, .. })
             ));
         }
     }
