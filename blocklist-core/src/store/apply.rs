@@ -243,15 +243,15 @@ impl Store {
     /// nothing, in memory that does not grow with the snapshot.
     ///
     /// The entries stream from the file: one thread decodes and checks them
-    /// (canonical form, state digest) in batches of 4,096 while this one
-    /// sorts them into key order (in a bounded buffer and sorted runs in a
-    /// scratch file beside the database, see `sort`). Once every byte read
+    /// (canonical form, state commitments) in batches of 4,096 while this
+    /// one sorts them into key order (in a bounded buffer and sorted runs in
+    /// a scratch file beside the database, see `sort`). Once every byte read
     /// proved to be the signed one
     /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish))
-    /// and the entries gave the signed state digest, they are appended to
-    /// the table in key order, each row written once, and no identifier may
-    /// come twice; then it all commits, in one transaction that any failure
-    /// rolls back.
+    /// and the entries gave the signed state digest (in the commitment the
+    /// snapshot's format names), they are appended to the table in key
+    /// order, each row written once, and no identifier may come twice; then
+    /// it all commits, in one transaction that any failure rolls back.
     pub fn apply_snapshot(
         &mut self,
         snapshot: &Verified<SnapshotFile>,

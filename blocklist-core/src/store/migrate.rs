@@ -143,6 +143,20 @@ fn add_lthash(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreE
     Ok(())
 }
 
+/// Refuses, for a read-only connection `conn` to the store at `path`, a
+/// store of another schema version than this release's: a later one as
+/// [`check`] does, an earlier one since only a writer migrates it.
+pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    match check(conn, path)? {
+        CURRENT => Ok(()),
+        found => Err(StoreError::OlderSchema {
+            path: path.to_path_buf(),
+            found,
+            current: CURRENT,
+        }),
+    }
+}
+
 /// The LtHash a store's state column holds, checked for its size.
 pub(super) fn lthash_from_db(path: &std::path::Path, bytes: &[u8]) -> Result<LtHash16, StoreError> {
     LtHash16::from_bytes(bytes).ok_or_else(|| {
@@ -213,6 +227,87 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect()
+    }
+
+    /// A store of schema version 3, as releases before the LtHash left it:
+    /// the lane sum of two listings and no LtHash column; `tamper` runs on
+    /// it last.
+    fn store_3(path: &std::path::Path, tamper: &str) {
+        let listings = [
+            (Kind::Number, "+66812345678", "th-aoc"),
+            (Kind::Domain, "scam.example", "th-dsi"),
+        ]
+        .map(|(kind, value, agency)| Entry {
+            id: Identifier::from_canonical(kind, value).unwrap(),
+            meta: crate::entry::EntryMeta {
+                reason: crate::entry::Reason(2),
+                agency: crate::entry::Agency::new(agency).unwrap(),
+                listed_at: crate::entry::Timestamp(100),
+                expires_at: None,
+            },
+        });
+        drop(Store::open(path, "th-national").unwrap());
+        let conn = Connection::open(path).unwrap();
+        for e in &listings {
+            conn.execute(
+                "INSERT INTO entries VALUES (?1, ?2, 2, ?3, 100, NULL)",
+                rusqlite::params![e.id.kind().code(), e.id.as_str(), e.meta.agency.as_str()],
+            )
+            .unwrap();
+        }
+        let held = StateAccumulator::of(&listings);
+        conn.execute(
+            "UPDATE list_state SET version = 1, digest = ?1, entries = 2",
+            [held.lane_sum().digest().0.as_slice()],
+        )
+        .unwrap();
+        conn.execute_batch(&format!(
+            "ALTER TABLE list_state DROP COLUMN lthash; PRAGMA user_version = 3; {tamper}"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_3_store_takes_up_the_lthash_of_its_entries_unless_they_fail_its_lane_sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.db");
+        store_3(&path, "");
+        // Read-only, it is not migrated: refused, naming the way.
+        assert!(matches!(
+            Store::read_view(&path),
+            Err(StoreError::OlderSchema {
+                found: 3,
+                current: 4,
+                ..
+            })
+        ));
+        let store = Store::open(&path, "th-national").unwrap();
+        let mut listed = vec![];
+        store.for_each_entry(|e| listed.push(e)).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            store.state().unwrap().commitments,
+            StateAccumulator::of(&listed)
+        );
+        assert!(store.check_integrity().is_ok());
+        drop(store);
+
+        let path = dir.path().join("edited.db");
+        store_3(
+            &path,
+            "UPDATE entries SET reason = 3 WHERE agency = 'th-dsi';",
+        );
+        let refused = Store::open(&path, "th-national").err().unwrap();
+        assert!(
+            matches!(&refused, StoreError::Corrupt { reason, .. } if reason.contains("not migrated")),
+            "{refused:?}"
+        );
+        // Refused untouched: still version 3, so a fixed store migrates later.
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl Store {
             .map_err(sqlite(&path, "open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
-        migrate::check(&conn, &path)?;
+        migrate::check_current(&conn, &path)?;
         Ok(Store {
             conn,
             path,
