@@ -10,9 +10,11 @@
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-use blocklist_core::document::Manifest;
+use blocklist_core::document::{envelope, DocType, Document as _, Manifest};
 use blocklist_core::store::Store;
 use blocklist_core::verify::read_unverified;
+use blocklist_core::Timestamp;
+use blocklistd::centre::keyfile;
 
 use crate::daemon::{polling, Site};
 use crate::submissions::{agency_keys, register};
@@ -71,6 +73,27 @@ fn a_release_before_overrides_upgrades_and_its_labels_become_legacy_listings() {
     let site = Site::new();
     let old = Release::copy(&site);
     let publish_key = old.key("publish.key");
+    let server = Server::start(&old.dir);
+    // Daemons upgrade first: a new one follows the old centre, whose
+    // manifest (re-signed here as that release did, in format 1, so that
+    // it has not expired) signs the lane sum.
+    let manifest_path = old.dir.join("manifest");
+    let mut manifest: Manifest = read_unverified(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    manifest.serial += 1;
+    manifest.expires_at = Timestamp::now().plus(3600);
+    let key = keyfile::read_secret(&publish_key).unwrap();
+    let payload = manifest.encode_payload().unwrap();
+    let resigned = envelope::seal_format(1, DocType::Manifest, &payload, &[&key]).unwrap();
+    std::fs::write(&manifest_path, resigned).unwrap();
+    let early = Site::new();
+    let first = early.start(&polling(&old.root(), &[&server.url]));
+    let status = first.wait_status("the round that reached version 2", |s| {
+        s["version"] == 2
+            && ["applied", "failed"].contains(&s["last_sync"]["result"].as_str().unwrap_or(""))
+    });
+    // The replica's state checked against the manifest's, as the lane sum.
+    assert_eq!(status["last_sync"]["result"], "applied", "{status:#}");
+    assert!(first.stop());
     // The operator's first command after the upgrade: a fresh manifest.
     ok(&["refresh", s(&old.dir), "--key", s(&publish_key)]);
     ok(&["verify", s(&old.dir), "--root", s(&old.root())]);
@@ -83,7 +106,6 @@ fn a_release_before_overrides_upgrades_and_its_labels_become_legacy_listings() {
     }
     assert_eq!(format(&old.dir.join("manifest")), 3);
     holds_the_manifest_state(&old.dir.join(".centre/state.db"), &old.dir);
-    let server = Server::start(&old.dir);
     // The replica the old daemon left, taken up as it is.
     let daemon = site.start(&polling(&old.root(), &[&server.url]));
     daemon.wait_version(2);
