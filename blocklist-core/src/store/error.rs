@@ -22,7 +22,7 @@ pub enum StoreError {
     /// A store an earlier release made, opened read-only: only a writer
     /// migrates it (its state lacks what this release reads, such as the
     /// LtHash of schema version 4).
-    #[error("store {path} has schema version {found}, older than this release's {current}: open it for writing first (start the daemon, or run any centre command), which migrates it")]
+    #[error("store {path} has schema version {found}, older than this release's {current}: open it for writing first, which migrates it (start the daemon on it; at the centre, publish or refresh)")]
     OlderSchema {
         /// The database file.
         path: PathBuf,
