@@ -35,7 +35,7 @@ struct Centre {
     key: SecretKey,
     list: ListId,
     verifier: Verifier,
-    state: ListState,
+    state: StateAccumulator,
     version: u64,
     now: Timestamp,
 }
@@ -53,25 +53,20 @@ impl Centre {
         removed: &[Entry],
         submissions: Vec<CarriedSubmission>,
     ) -> (Verified<Delta>, usize, f64) {
+        // The state drops the old form of each updated or removed entry.
+        removed.iter().for_each(|e| self.state.remove(e));
         for op in &ops {
-            match op {
-                Op::Add(e) => {
-                    self.state.digest.add(e);
-                    self.state.entries += 1;
-                }
-                Op::Update(e) => self.state.digest.add(e),
-                Op::Remove(..) => self.state.entries -= 1,
+            if let Op::Add(e) | Op::Update(e) = op {
+                self.state.add(e);
             }
         }
-        // The digest drops the old form of each updated or removed entry.
-        removed.iter().for_each(|e| self.state.digest.remove(e));
         self.version += 1;
         let delta = Delta {
             list: self.list.clone(),
             version: Version::new(self.version).expect("non-zero"),
             created_at: self.now,
             ops,
-            state: self.state,
+            state: self.state.state(Commitment::CURRENT),
             submissions,
             overrides: vec![],
             extensions: vec![],
@@ -132,7 +127,8 @@ fn main() {
     } = Signing::new();
 
     let entries = realistic_entries(n, now, 1);
-    let state = ListState::of(&entries);
+    let held = StateAccumulator::of(&entries);
+    let state = held.state(Commitment::CURRENT);
     let snapshot = Snapshot {
         list: list.clone(),
         version: Version::FIRST,
@@ -163,7 +159,7 @@ fn main() {
         key,
         list,
         verifier,
-        state: snapshot.state,
+        state: held,
         version: 1,
         now,
     };

@@ -85,22 +85,20 @@ fn main() {
         .filter(|e| !listed.contains(&e.id))
         .take(80_000)
         .collect();
-    let mut state = snapshot.state;
+    let mut state = StateAccumulator::of(&snapshot.entries);
     let mut ops = Vec::with_capacity(100_000);
     for e in adds {
-        state.digest.add(&e);
-        state.entries += 1;
+        state.add(&e);
         ops.push(Op::Add(e));
     }
     for (i, e) in snapshot.entries.iter().take(20_000).enumerate() {
-        state.digest.remove(e);
+        state.remove(e);
         if i % 2 == 0 {
             let mut changed = e.clone();
             changed.meta.expires_at = Some(now.plus(86_400));
-            state.digest.add(&changed);
+            state.add(&changed);
             ops.push(Op::Update(changed));
         } else {
-            state.entries -= 1;
             ops.push(Op::Remove(e.id.clone(), None));
         }
     }
@@ -110,7 +108,7 @@ fn main() {
         version: Version::new(2).expect("2"),
         created_at: now,
         ops,
-        state,
+        state: state.state(Commitment::CURRENT),
         submissions: vec![],
         overrides: vec![],
         extensions: vec![],

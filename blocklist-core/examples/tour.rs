@@ -73,13 +73,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             meta: meta(reason, agency, None),
         });
     }
-    let mut state = ListState::of(&v1);
+    // The centre follows the list's state change by change (a sum: an
+    // entry in or out costs the same whatever the list's size).
+    let mut state = StateAccumulator::of(&v1);
     let delta1 = Delta {
         list: list.clone(),
         version: Version::FIRST,
         created_at: now,
         ops: v1.iter().cloned().map(Op::Add).collect(),
-        state,
+        state: state.state(Commitment::CURRENT),
         submissions: vec![],
         overrides: vec![],
         extensions: vec![],
@@ -95,10 +97,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         id: Identifier::parse(Kind::Number, "0066 98 765 4321", &rules)?,
         meta: meta(Reason::SCAM_SMS, "telco-ais", None),
     };
-    state.digest.remove(&unlisted);
-    state.digest.remove(&v1[v1.len() - 3]);
-    state.digest.add(&frozen);
-    state.digest.add(&added);
+    state.remove(&unlisted);
+    state.remove(&v1[v1.len() - 3]);
+    state.add(&frozen);
+    state.add(&added);
     let delta2 = Delta {
         list,
         version: Version::new(2).expect("2"),
@@ -108,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Op::Update(frozen),
             Op::Add(added),
         ],
-        state,
+        state: state.state(Commitment::CURRENT),
         submissions: vec![],
         overrides: vec![],
         extensions: vec![],

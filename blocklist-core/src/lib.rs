@@ -3,7 +3,7 @@
 //! Data flows one way, and the modules follow it:
 //!
 //! 1. [`kind`], [`identifier`], [`normalise`], [`entry`]: what is listed, in one canonical form.
-//! 2. [`keys`], [`digest`], [`document`]: the centre's signed, versioned documents (trust root,
+//! 2. [`keys`], [`digest`], [`commitment`], [`document`]: the centre's signed, versioned documents (trust root,
 //!    manifest, delta, snapshot) and their canonical encoding (`docs/FORMAT.md`).
 //!    [`log`]: the transparency log that records every published file; [`proof`]: one
 //!    identifier's history, proven from it for anyone holding the trust root.
@@ -21,6 +21,7 @@
 
 pub use blocklist_lookup::{atomic_file, entry, identifier, index, kind, normalise};
 
+pub mod commitment;
 pub mod digest;
 pub mod document;
 mod error;
@@ -33,6 +34,7 @@ pub mod replica;
 pub mod store;
 pub mod verify;
 
+pub use commitment::{Commitment, LaneSum, LtHash16, StateAccumulator};
 pub use digest::{Sha256, StateDigest};
 pub use entry::{Agency, Entry, EntryMeta, NamedCodes, Reason, Standing, Timestamp};
 pub use error::Error;

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::commitment::Commitment;
 use crate::document::{Delta, Op};
 use crate::entry::{Entry, Standing};
 use crate::error::Error;
@@ -234,8 +235,14 @@ impl Replica {
             merge: &mut self.merge,
             merge_failed_on: &mut self.merge_failed_on,
         };
-        // The version the delta applies to, read beside the apply.
-        let before = self.reader.begin_read().is_ok().then_some(&mut self.reader);
+        // The version the delta applies to, read beside the apply. An index
+        // header carries the digest of the current commitment, which a delta
+        // of an older format does not sign: its index is rebuilt from the
+        // store after the commit instead (only while a replica crosses the
+        // format change).
+        let before = (delta.commitment() == Commitment::CURRENT
+            && self.reader.begin_read().is_ok())
+        .then_some(&mut self.reader);
         let store = &mut self.store;
         let (applied, prepared) = std::thread::scope(|scope| {
             let staged = &staged;
@@ -296,9 +303,14 @@ impl Replica {
                 scope,
                 builder: &builder,
                 path: &built,
+                // As for a delta, a snapshot of an older format signs
+                // another digest than the index header carries: built from
+                // the store after the commit.
                 state: match builder.hasher(head.state.entries) {
-                    Ok(hashed) => Following::Hashing(hashed),
-                    Err(_) => Following::GaveUp,
+                    Ok(hashed) if snapshot.commitment() == Commitment::CURRENT => {
+                        Following::Hashing(hashed)
+                    }
+                    _ => Following::GaveUp,
                 },
             };
             let applied = store.apply_snapshot_followed(snapshot, source, progress, &mut follower);

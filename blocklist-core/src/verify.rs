@@ -33,6 +33,7 @@ use std::os::unix::fs::FileExt as _;
 
 use sha2::{Digest as _, Sha256 as Sha2};
 
+use crate::commitment::Commitment;
 use crate::digest::Sha256;
 use crate::document::{
     envelope, take_tail, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet,
@@ -49,6 +50,8 @@ use crate::keys::KeyId;
 pub struct Verified<T> {
     doc: T,
     file: Sha256,
+    /// The envelope format it was read in.
+    format: u8,
     /// For a delta verified under an agency registry: who asked for what.
     authority: Option<Box<Authority>>,
 }
@@ -71,6 +74,17 @@ impl<T> Verified<T> {
     /// SHA-256 of the file it was read from.
     pub fn file_sha256(&self) -> Sha256 {
         self.file
+    }
+
+    /// The envelope format it was read in.
+    pub fn format(&self) -> u8 {
+        self.format
+    }
+
+    /// Which commitment its state digest is (a manifest's, delta's or
+    /// snapshot's; by its format).
+    pub fn commitment(&self) -> Commitment {
+        Commitment::of_format(self.format)
     }
 }
 
@@ -307,6 +321,7 @@ impl Verifier {
             root: Verified {
                 doc,
                 file: Sha256::of(root),
+                format: env.format,
                 authority: None,
             },
             registry: None,
@@ -345,6 +360,7 @@ impl Verifier {
         self.root = Verified {
             doc,
             file: Sha256::of(next),
+            format: env.format,
             authority: None,
         };
         Ok(&self.root)
@@ -383,7 +399,7 @@ impl Verifier {
     /// assert!(verifier.check_registry(&bytes).is_err()); // a replay now
     /// ```
     pub fn check_registry(&self, bytes: &[u8]) -> Result<Verified<Registry>, VerifyError> {
-        let doc: Registry = self.signed_by(bytes, Role::Root)?;
+        let doc: Verified<Registry> = self.signed_by(bytes, Role::Root)?;
         let held = self.registry.as_deref();
         follows(DocType::Registry, held.map(|r| r.version), doc.version)?;
         doc.check_follows(held)
@@ -392,11 +408,7 @@ impl Verifier {
                 offered: doc.version.get(),
                 source,
             })?;
-        Ok(Verified {
-            doc,
-            file: Sha256::of(bytes),
-            authority: None,
-        })
+        Ok(doc)
     }
 
     /// Checks a registry of a version no newer than the one held, as the
@@ -406,7 +418,7 @@ impl Verifier {
     /// again, version by version; a newer version goes through
     /// [`Self::accept_registry`] instead.
     pub fn check_registry_signed_again(&self, bytes: &[u8]) -> Result<Version, VerifyError> {
-        let doc: Registry = self.signed_by(bytes, Role::Root)?;
+        let doc: Verified<Registry> = self.signed_by(bytes, Role::Root)?;
         let held = self.registry.as_deref().map(|r| r.version);
         match held {
             Some(held) if doc.version <= held => Ok(doc.version),
@@ -540,11 +552,7 @@ impl Verifier {
     /// assert!(matches!(refused, Err(VerifyError::UnknownKey { .. })));
     /// ```
     pub fn override_doc(&self, bytes: &[u8]) -> Result<Verified<Override>, VerifyError> {
-        Ok(Verified {
-            doc: self.signed_by(bytes, Role::Override)?,
-            file: Sha256::of(bytes),
-            authority: None,
-        })
+        self.signed_by(bytes, Role::Override)
     }
 
     /// Checks the centre's acknowledgement of a submission: publish
@@ -587,7 +595,7 @@ impl Verifier {
         check_state(
             &format!("snapshot {} entries", doc.version),
             &doc.state,
-            &doc.computed_state(),
+            &doc.computed_state(doc.commitment()),
         )?;
         let head = SnapshotHead {
             list: doc.list.clone(),
@@ -686,22 +694,18 @@ impl Verifier {
                 provenance,
             },
             file: scanned.file_sha256,
+            format: scanned.header.format,
             authority: None,
         })
     }
 
     fn publish_signed<T: Document>(&self, bytes: &[u8]) -> Result<Verified<T>, VerifyError> {
-        let doc = self.signed_by(bytes, Role::Publish)?;
-        Ok(Verified {
-            doc,
-            file: Sha256::of(bytes),
-            authority: None,
-        })
+        self.signed_by(bytes, Role::Publish)
     }
 
     /// A document of type `T` signed by a threshold of the current root's
     /// keys of `role` and by no other key, decoded only then, of this list.
-    fn signed_by<T: Document>(&self, bytes: &[u8], role: Role) -> Result<T, VerifyError> {
+    fn signed_by<T: Document>(&self, bytes: &[u8], role: Role) -> Result<Verified<T>, VerifyError> {
         let root = &self.root.doc;
         let keys = match role {
             Role::Root => &root.root_keys,
@@ -717,7 +721,12 @@ impl Verifier {
         check_signatures((&env).into(), role, &[(keys, root.version)])?;
         let doc: T = decode(&env)?;
         self.check_list(&doc)?;
-        Ok(doc)
+        Ok(Verified {
+            doc,
+            file: Sha256::of(bytes),
+            format: env.format,
+            authority: None,
+        })
     }
 
     fn check_list<T: Document>(&self, doc: &T) -> Result<(), VerifyError> {

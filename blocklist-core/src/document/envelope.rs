@@ -1,7 +1,7 @@
 //! The signed envelope every document travels in.
 //!
 //! ```text
-//! magic "BLKL" | format 2 | type | reserved 0 0 | payload length (u64 LE) | payload
+//! magic "BLKL" | format 3 | type | reserved 0 0 | payload length (u64 LE) | payload
 //! | signature count (u8) | count x (key id 32 bytes | ed25519 signature 64 bytes)
 //! ```
 //!
@@ -19,12 +19,13 @@ use crate::keys::{KeyId, SignError, Signer};
 
 /// The first four bytes of every document.
 pub const MAGIC: [u8; 4] = *b"BLKL";
-/// The envelope format this build writes: 2 since agencies are principals,
-/// so that a reader of version 1 alone (which would ignore the extensions
-/// carrying agencies' signatures, E1, and take their changes on the
-/// centre's word) refuses the documents instead. This build reads 1 too:
-/// the two differ in no rule, only in who can read them.
-pub const FORMAT_VERSION: u8 = 2;
+/// The envelope format this build writes: 3 since the state digest is
+/// LtHash16 ([`crate::Commitment`]), so that a reader that would check it
+/// as the lane sum refuses the documents instead of calling every state
+/// wrong. 2 (agencies are principals: a reader of version 1 alone would
+/// ignore the extensions carrying agencies' signatures, E1) and 1 are read
+/// too, their state digests as the lane sum they carry.
+pub const FORMAT_VERSION: u8 = 3;
 /// The oldest envelope format this build reads.
 pub const OLDEST_FORMAT_VERSION: u8 = 1;
 /// Bytes before the payload.
@@ -43,6 +44,8 @@ pub struct Signature {
 /// A parsed, not yet verified, envelope.
 #[derive(Clone, Debug)]
 pub struct Envelope<'a> {
+    /// The format version in the header.
+    pub format: u8,
     /// The document type in the header.
     pub doc_type: DocType,
     /// The payload bytes.
@@ -57,6 +60,8 @@ pub struct Envelope<'a> {
 /// size before reading it whole (the daemon's drop folder caps by type).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The format version (which [`crate::Commitment`] a state digest is).
+    pub format: u8,
     /// The document type.
     pub doc_type: DocType,
     /// The payload length the header announces (unchecked against any cap).
@@ -79,9 +84,10 @@ impl Header {
 ///
 /// ```
 /// use blocklist_core::document::{envelope, DocType};
-/// let header = envelope::parse_header(b"BLKL\x02\x03\0\0\x10\0\0\0\0\0\0\0").unwrap();
-/// assert_eq!((header.doc_type, header.payload_len), (DocType::Delta, 16));
-/// // Version 1, written before agencies were principals, is read too.
+/// let header = envelope::parse_header(b"BLKL\x03\x03\0\0\x10\0\0\0\0\0\0\0").unwrap();
+/// assert_eq!((header.format, header.doc_type, header.payload_len), (3, DocType::Delta, 16));
+/// // Versions 1 and 2, written before the state digest was LtHash16, are read too.
+/// assert!(envelope::parse_header(b"BLKL\x02\x03\0\0\x10\0\0\0\0\0\0\0").is_ok());
 /// assert!(envelope::parse_header(b"BLKL\x01\x03\0\0\x10\0\0\0\0\0\0\0").is_ok());
 /// assert!(envelope::parse_header(b"<html>not a document").is_err());
 /// ```
@@ -102,6 +108,7 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         doc: "document",
     };
     let Header {
+        format,
         doc_type,
         payload_len,
     } = read_header(&mut reader)?;
@@ -133,6 +140,7 @@ pub fn parse(bytes: &[u8]) -> Result<Envelope<'_>, DecodeError> {
         });
     }
     Ok(Envelope {
+        format,
         doc_type,
         payload,
         signatures,
@@ -304,20 +312,49 @@ fn read_header(reader: &mut Reader<'_>) -> Result<Header, DecodeError> {
     }
     let payload_len = u64::from_le_bytes(reader.take("payload length", 8)?.try_into().expect("8"));
     Ok(Header {
+        format,
         doc_type,
         payload_len,
     })
 }
 
-/// Wraps `payload` in an envelope signed by each of `keys`. Each signature is
-/// checked against its key's public half before it is written, so a device
-/// that signs with another key than it claims (or another EdDSA variant) is
-/// caught at the centre, not by every client.
+/// Wraps `payload` in an envelope of [`FORMAT_VERSION`] signed by each of
+/// `keys`. Each signature is checked against its key's public half before it
+/// is written, so a device that signs with another key than it claims (or
+/// another EdDSA variant) is caught at the centre, not by every client.
 pub fn seal<S: Signer + ?Sized>(
     doc_type: DocType,
     payload: &[u8],
     keys: &[&S],
 ) -> Result<Vec<u8>, EncodeError> {
+    seal_format(FORMAT_VERSION, doc_type, payload, keys)
+}
+
+/// [`seal`] in envelope format `format`, one this build reads: for tests and
+/// tools that must write what an older build wrote (a format-2 document
+/// carries the lane sum as its state digest, which its caller computes).
+///
+/// ```
+/// use blocklist_core::document::{envelope, DocType};
+/// use blocklist_core::SecretKey;
+/// let key = SecretKey::generate().unwrap();
+/// let bytes = envelope::seal_format(2, DocType::Delta, b"payload", &[&key]).unwrap();
+/// assert_eq!(envelope::parse(&bytes).unwrap().format, 2);
+/// assert!(envelope::seal_format(9, DocType::Delta, b"payload", &[&key]).is_err());
+/// ```
+pub fn seal_format<S: Signer + ?Sized>(
+    format: u8,
+    doc_type: DocType,
+    payload: &[u8],
+    keys: &[&S],
+) -> Result<Vec<u8>, EncodeError> {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&format) {
+        return Err(EncodeError::Invalid {
+            doc: doc_type.name(),
+            field: "format version",
+            reason: format!("{format} is not one this build reads ({OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"),
+        });
+    }
     let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key(), *k)).collect();
     signers.sort_by_key(|(public, _)| public.id());
     signers.dedup_by_key(|(public, _)| public.id());
@@ -330,7 +367,7 @@ pub fn seal<S: Signer + ?Sized>(
     let mut out =
         Vec::with_capacity(HEADER_LEN + payload.len() + 1 + signers.len() * SIGNATURE_LEN);
     out.extend_from_slice(&MAGIC);
-    out.push(FORMAT_VERSION);
+    out.push(format);
     out.push(doc_type.code());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());

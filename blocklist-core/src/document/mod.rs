@@ -69,6 +69,7 @@ pub use submission::{
     MAX_SUBMISSION_OPERATIONS,
 };
 
+use crate::commitment::{Commitment, StateAccumulator};
 use crate::digest::StateDigest;
 use crate::keys::Signer;
 
@@ -208,29 +209,28 @@ impl fmt::Display for Version {
     }
 }
 
-/// What a list holds at one version: the digest of every entry, and how many.
+/// What a list holds at one version, as a document says it: the digest of
+/// every entry (a [`crate::Commitment`] that the document's format names),
+/// and how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ListState {
-    /// The multiset digest of every entry.
+    /// The digest of every entry.
     pub digest: StateDigest,
     /// How many entries.
     pub entries: u64,
 }
 
 impl ListState {
-    /// The state of a list holding exactly `entries`.
+    /// The state of a list holding exactly `entries`, as the documents this
+    /// build writes say it ([`crate::Commitment::CURRENT`]).
     ///
     /// ```
     /// use blocklist_core::document::ListState;
-    /// assert_eq!(ListState::of([]), ListState::default());
+    /// use blocklist_core::{Commitment, StateAccumulator};
+    /// assert_eq!(ListState::of([]), StateAccumulator::default().state(Commitment::CURRENT));
     /// ```
     pub fn of<'a>(entries: impl IntoIterator<Item = &'a crate::entry::Entry>) -> ListState {
-        let mut state = ListState::default();
-        for entry in entries {
-            state.digest.add(entry);
-            state.entries += 1;
-        }
-        state
+        StateAccumulator::of(entries).state(Commitment::CURRENT)
     }
 }
 

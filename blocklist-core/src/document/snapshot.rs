@@ -5,6 +5,7 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
+use crate::commitment::{Commitment, StateAccumulator};
 use crate::digest::StateDigest;
 use crate::document::groups::{self, Agencies, EntryGroup, Ungrouper, WireMeta};
 use crate::document::stream::PayloadReader;
@@ -291,10 +292,10 @@ pub(crate) fn take_tail(
 }
 
 impl Snapshot {
-    /// The digest and count of the entries as they are (the verifier compares it
-    /// with the signed `state`).
-    pub fn computed_state(&self) -> ListState {
-        ListState::of(&self.entries)
+    /// The digest (under `commitment`) and count of the entries as they are:
+    /// the verifier compares it with the signed `state`.
+    pub fn computed_state(&self, commitment: Commitment) -> ListState {
+        StateAccumulator::of(&self.entries).state(commitment)
     }
 }
 

@@ -121,7 +121,7 @@ impl History {
     ///     id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
     ///     at: Version::FIRST, root_version: Version::FIRST,
     ///     checkpoint: SignedCheckpoint::sign(head, &[&key as &dyn Signer]).unwrap(),
-    ///     events: vec![], standing: vec![],
+    ///     events: vec![], standing: vec![], registered: false,
     /// };
     /// assert!(history.to_words(|t| t.to_string()).contains("At version 1: not listed."));
     /// ```

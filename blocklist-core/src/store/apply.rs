@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBehavior};
 
+use crate::commitment::{Commitment, StateAccumulator};
 use crate::document::{Delta, DocType, ListState, Op, SnapshotTail, Version};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
@@ -111,7 +112,7 @@ impl Store {
                 },
             ));
         }
-        let mut state = held.state;
+        let mut state = held.commitments;
         let version = delta.version.get();
         // In the table's key order (kind, value, agency, as SQLite compares
         // them): a large delta's changes then walk the B-tree from one end to
@@ -173,8 +174,7 @@ impl Store {
                     }
                     authorise(None)?;
                     origins.added(&tx, &path, new)?;
-                    state.digest.add(new);
-                    state.entries += 1;
+                    state.add(new);
                 }
                 Op::Update(new) => {
                     let old = take(&tx, &path, &new.id, Some(&new.meta.agency))?
@@ -182,9 +182,9 @@ impl Store {
                         .ok_or_else(|| conflict("updates", "not listed by that agency"))?;
                     authorise(Some(&old))?;
                     origins.updated(&tx, &path, new)?;
-                    state.digest.remove(&old);
+                    state.remove(&old);
                     insert(&tx, &path, new)?;
-                    state.digest.add(new);
+                    state.add(new);
                 }
                 Op::Remove(id, agency) => {
                     let taken = take(&tx, &path, id, agency.as_ref())?;
@@ -194,8 +194,7 @@ impl Store {
                     origins::removed(&tx, &path, id, agency.as_ref())?;
                     for old in taken {
                         authorise(Some(&old))?;
-                        state.digest.remove(&old);
-                        state.entries -= 1;
+                        state.remove(&old);
                         if agency.is_none() {
                             removed_whole.insert((old.id, old.meta.agency));
                         }
@@ -221,17 +220,20 @@ impl Store {
         check_state(
             &format!("state after delta {version}"),
             &delta.state,
-            &state,
+            &state.state(delta.commitment()),
         )
         .map_err(|e| refused(&path, e))?;
         commit(
             tx,
             &path,
-            DocType::Delta,
-            delta.version,
-            state,
-            delta.created_at,
-            delta.file_sha256().0,
+            Made {
+                doc: DocType::Delta,
+                version: delta.version,
+                signed: delta.state,
+                data_time: delta.created_at,
+                file_sha256: delta.file_sha256().0,
+            },
+            &state,
             source,
         )
     }
@@ -241,15 +243,15 @@ impl Store {
     /// nothing, in memory that does not grow with the snapshot.
     ///
     /// The entries stream from the file: one thread decodes and checks them
-    /// (canonical form, state digest) in batches of 4,096 while this one
-    /// sorts them into key order (in a bounded buffer and sorted runs in a
-    /// scratch file beside the database, see `sort`). Once every byte read
+    /// (canonical form, state commitments) in batches of 4,096 while this
+    /// one sorts them into key order (in a bounded buffer and sorted runs in
+    /// a scratch file beside the database, see `sort`). Once every byte read
     /// proved to be the signed one
     /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish))
-    /// and the entries gave the signed state digest, they are appended to
-    /// the table in key order, each row written once, and no identifier may
-    /// come twice; then it all commits, in one transaction that any failure
-    /// rolls back.
+    /// and the entries gave the signed state digest (in the commitment the
+    /// snapshot's format names), they are appended to the table in key
+    /// order, each row written once, and no identifier may come twice; then
+    /// it all commits, in one transaction that any failure rolls back.
     pub fn apply_snapshot(
         &mut self,
         snapshot: &Verified<SnapshotFile>,
@@ -369,11 +371,11 @@ impl Store {
         check_state(
             &format!("snapshot {} entries", head.version),
             &head.state,
-            &state,
+            &state.state(snapshot.commitment()),
         )
         .map_err(|e| refused(&path, e))?;
         follower.verified();
-        append_sorted(&tx, &path, sorter, state.entries)?;
+        append_sorted(&tx, &path, sorter, state.entries())?;
         for (key, sequence) in &tail.sequences {
             record_sequence(&tx, &path, key, *sequence)?;
         }
@@ -382,11 +384,14 @@ impl Store {
         commit(
             tx,
             &path,
-            DocType::Snapshot,
-            head.version,
-            state,
-            head.created_at,
-            snapshot.file_sha256().0,
+            Made {
+                doc: DocType::Snapshot,
+                version: head.version,
+                signed: head.state,
+                data_time: head.created_at,
+                file_sha256: snapshot.file_sha256().0,
+            },
+            &state,
             source,
         )
     }
@@ -411,16 +416,15 @@ const BATCHES_IN_FLIGHT: usize = 4;
 fn read_snapshot(
     snapshot: &Verified<SnapshotFile>,
     batches: mpsc::SyncSender<Vec<Entry>>,
-) -> Result<(ListState, SnapshotTail), VerifyError> {
+) -> Result<(StateAccumulator, SnapshotTail), VerifyError> {
     let mut entries = snapshot.entries()?;
-    let mut state = ListState::default();
+    let mut state = StateAccumulator::default();
     loop {
         let mut batch = Vec::with_capacity(BATCH);
         let more = entries.read_entries(&mut batch, BATCH)?;
         for entry in &batch {
-            state.digest.add(entry);
+            state.add(entry);
         }
-        state.entries += batch.len() as u64;
         if !batch.is_empty() && batches.send(batch).is_err() {
             // The writer failed: its error is the one to report.
             return Ok((state, SnapshotTail::default()));
@@ -568,34 +572,51 @@ fn already_applied(
     Err(refused(path, stale(doc, held, offered)))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The document an apply commits.
+struct Made {
+    doc: DocType,
+    version: Version,
+    /// The state it signed (logged as signed, in its format's commitment).
+    signed: ListState,
+    data_time: Timestamp,
+    file_sha256: [u8; 32],
+}
+
+/// Moves the store to `made`'s version, holding `state`, and logs it.
 fn commit(
     tx: Transaction<'_>,
     path: &std::path::Path,
-    doc: DocType,
-    version: Version,
-    state: ListState,
-    data_time: Timestamp,
-    file_sha256: [u8; 32],
+    made: Made,
+    state: &StateAccumulator,
     source: &str,
 ) -> Result<Applied, StoreError> {
-    let v = to_db(path, "version", version.get())?;
-    let entries = to_db(path, "entry count", state.entries)?;
-    let data_time = to_db(path, "created_at", data_time.0)?;
+    let v = to_db(path, "version", made.version.get())?;
+    let entries = to_db(path, "entry count", state.entries())?;
+    let data_time = to_db(path, "created_at", made.data_time.0)?;
     let now = to_db(path, "clock", Timestamp::now().0)?;
     tx.execute(
-        "UPDATE list_state SET version = ?1, digest = ?2, entries = ?3, data_time = ?4 WHERE id = 1",
-        params![v, state.digest.0.as_slice(), entries, data_time],
+        "UPDATE list_state SET version = ?1, digest = ?2, entries = ?3, data_time = ?4, lthash = ?5
+         WHERE id = 1",
+        params![
+            v,
+            state.lane_sum().digest().0.as_slice(),
+            entries,
+            data_time,
+            state.lthash().to_bytes().as_slice()
+        ],
     )
     .map_err(sqlite(path, "update state"))?;
     tx.execute(
         "INSERT OR REPLACE INTO applied (version, document, digest, entries, file_sha256, applied_at, source)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![v, doc.name(), state.digest.0.as_slice(), entries, file_sha256.as_slice(), now, source],
+        params![v, made.doc.name(), made.signed.digest.0.as_slice(), entries, made.file_sha256.as_slice(), now, source],
     )
     .map_err(sqlite(path, "log version"))?;
     tx.commit().map_err(sqlite(path, "commit"))?;
-    Ok(Applied::Applied { version, state })
+    Ok(Applied::Applied {
+        version: made.version,
+        state: state.state(Commitment::CURRENT),
+    })
 }
 
 /// `op`'s listing as the entries table orders its primary key (a removal

@@ -19,6 +19,18 @@ pub enum StoreError {
         /// The newest this release reads.
         supported: i64,
     },
+    /// A store an earlier release made, opened read-only: only a writer
+    /// migrates it (its state lacks what this release reads, such as the
+    /// LtHash of schema version 4).
+    #[error("store {path} has schema version {found}, older than this release's {current}: open it for writing first, which migrates it (start the daemon on it; at the centre, publish or refresh)")]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The version this release writes.
+        current: i64,
+    },
     /// SQLite failed.
     #[error("store {path}: {action}: {source}")]
     Sqlite {

@@ -9,14 +9,21 @@
 //! The rows are the same, so the state digest and count still hold.
 //! Version 3 adds the tables of listings' origins (W8), made empty: an
 //! earlier release would apply deltas without keeping them, so it refuses
-//! a store of version 3.
+//! a store of version 3. Version 4 keeps the state's [`LtHash16`] beside
+//! its lane sum, computed once from the entries as the store is migrated
+//! (after checking they give the lane sum held): an earlier release would
+//! update the lane sum alone, so it refuses a store of version 4.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
-use super::{sqlite, StoreError};
+use super::{corrupt, meta_from_row, sqlite, StoreError};
+use crate::commitment::{LaneSum, LtHash16, StateAccumulator};
+use crate::entry::Entry;
+use crate::identifier::Identifier;
+use crate::kind::Kind;
 
 /// The schema version `schema.sql` makes.
-const CURRENT: i64 = 3;
+const CURRENT: i64 = 4;
 
 /// Version 1 to 2, around `schema.sql` making the tables anew: each table
 /// is set aside, made again under its new key (SQLite cannot change a
@@ -60,9 +67,108 @@ pub(super) fn ensure(conn: &mut Connection, path: &std::path::Path) -> Result<()
             tx.execute_batch(sql).map_err(&fail)?;
         }
     }
+    let has_lthash: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('list_state') WHERE name = 'lthash'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&fail)?;
+    if !has_lthash {
+        add_lthash(&tx, path)?;
+    }
     tx.pragma_update(None, "user_version", CURRENT)
         .map_err(&fail)?;
     tx.commit().map_err(&fail)
+}
+
+/// Version 3 to 4: the LtHash of the entries, computed once, beside the
+/// lane sum they must give (a store whose entries do not is refused as
+/// corrupt rather than given a new commitment to what nobody signed).
+fn add_lthash(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    let fail = sqlite(path, "add the LtHash to the store's state");
+    tx.execute_batch("ALTER TABLE list_state ADD COLUMN lthash BLOB NOT NULL DEFAULT x''")
+        .map_err(&fail)?;
+    let mut computed = StateAccumulator::default();
+    let mut stmt = tx
+        .prepare("SELECT kind, value, reason, agency, listed_at, expires_at FROM entries")
+        .map_err(&fail)?;
+    let mut rows = stmt.query([]).map_err(&fail)?;
+    while let Some(r) = rows.next().map_err(&fail)? {
+        let (kind, value): (u16, String) = (r.get(0).map_err(&fail)?, r.get(1).map_err(&fail)?);
+        let meta = (|| Ok((r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))().map_err(&fail)?;
+        let id = Identifier::from_canonical(Kind::from_code(kind), &value)
+            .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))?;
+        computed.add(&Entry {
+            id,
+            meta: meta_from_row(path, meta)?,
+        });
+    }
+    let held: Option<(Vec<u8>, i64)> = tx
+        .query_row(
+            "SELECT digest, entries FROM list_state WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(&fail)?;
+    let Some((digest, entries)) = held else {
+        return Ok(());
+    };
+    let lane_sum = LaneSum::from_digest(crate::StateDigest(super::bytes32(
+        path,
+        "state digest",
+        &digest,
+    )?));
+    if (lane_sum, entries as u64) != (computed.lane_sum(), computed.entries()) {
+        return Err(corrupt(
+            path,
+            &format!(
+                "entries give lane sum {} ({} entries), state says {} ({entries} entries): not migrated",
+                computed.lane_sum().digest(),
+                computed.entries(),
+                lane_sum.digest(),
+            ),
+        ));
+    }
+    tx.execute(
+        "UPDATE list_state SET lthash = ?1 WHERE id = 1",
+        [computed.lthash().to_bytes().as_slice()],
+    )
+    .map_err(&fail)?;
+    Ok(())
+}
+
+/// Refuses, for a read-only connection `conn` to the store at `path`, a
+/// store of another schema version than this release's: a later one as
+/// [`check`] does, an earlier one since only a writer migrates it.
+pub(super) fn check_current(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    match check(conn, path)? {
+        CURRENT => Ok(()),
+        found => Err(StoreError::OlderSchema {
+            path: path.to_path_buf(),
+            found,
+            current: CURRENT,
+        }),
+    }
+}
+
+/// The LtHash a store's state column holds, checked for its size.
+pub(super) fn lthash_from_db(path: &std::path::Path, bytes: &[u8]) -> Result<LtHash16, StoreError> {
+    LtHash16::from_bytes(bytes).ok_or_else(|| {
+        corrupt(
+            path,
+            &format!(
+                "state LtHash is {} bytes, not {}",
+                bytes.len(),
+                crate::commitment::LTHASH_BYTES
+            ),
+        )
+    })
 }
 
 /// The schema version of the store `conn` opened at `path`, refused when a
@@ -123,6 +229,87 @@ mod tests {
             .collect()
     }
 
+    /// A store of schema version 3, as releases before the LtHash left it:
+    /// the lane sum of two listings and no LtHash column; `tamper` runs on
+    /// it last.
+    fn store_3(path: &std::path::Path, tamper: &str) {
+        let listings = [
+            (Kind::Number, "+66812345678", "th-aoc"),
+            (Kind::Domain, "scam.example", "th-dsi"),
+        ]
+        .map(|(kind, value, agency)| Entry {
+            id: Identifier::from_canonical(kind, value).unwrap(),
+            meta: crate::entry::EntryMeta {
+                reason: crate::entry::Reason(2),
+                agency: crate::entry::Agency::new(agency).unwrap(),
+                listed_at: crate::entry::Timestamp(100),
+                expires_at: None,
+            },
+        });
+        drop(Store::open(path, "th-national").unwrap());
+        let conn = Connection::open(path).unwrap();
+        for e in &listings {
+            conn.execute(
+                "INSERT INTO entries VALUES (?1, ?2, 2, ?3, 100, NULL)",
+                rusqlite::params![e.id.kind().code(), e.id.as_str(), e.meta.agency.as_str()],
+            )
+            .unwrap();
+        }
+        let held = StateAccumulator::of(&listings);
+        conn.execute(
+            "UPDATE list_state SET version = 1, digest = ?1, entries = 2",
+            [held.lane_sum().digest().0.as_slice()],
+        )
+        .unwrap();
+        conn.execute_batch(&format!(
+            "ALTER TABLE list_state DROP COLUMN lthash; PRAGMA user_version = 3; {tamper}"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_3_store_takes_up_the_lthash_of_its_entries_unless_they_fail_its_lane_sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.db");
+        store_3(&path, "");
+        // Read-only, it is not migrated: refused, naming the way.
+        assert!(matches!(
+            Store::read_view(&path),
+            Err(StoreError::OlderSchema {
+                found: 3,
+                current: 4,
+                ..
+            })
+        ));
+        let store = Store::open(&path, "th-national").unwrap();
+        let mut listed = vec![];
+        store.for_each_entry(|e| listed.push(e)).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            store.state().unwrap().commitments,
+            StateAccumulator::of(&listed)
+        );
+        assert!(store.check_integrity().is_ok());
+        drop(store);
+
+        let path = dir.path().join("edited.db");
+        store_3(
+            &path,
+            "UPDATE entries SET reason = 3 WHERE agency = 'th-dsi';",
+        );
+        let refused = Store::open(&path, "th-national").err().unwrap();
+        assert!(
+            matches!(&refused, StoreError::Corrupt { reason, .. } if reason.contains("not migrated")),
+            "{refused:?}"
+        );
+        // Refused untouched: still version 3, so a fixed store migrates later.
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+    }
+
     #[test]
     fn a_version_1_store_is_keyed_by_listing_after_open_and_a_newer_one_is_refused() {
         for made in [ENTRIES_1.to_owned(), format!("{ENTRIES_1}{OVERRIDES_1}")] {
@@ -148,11 +335,11 @@ mod tests {
                 .unwrap();
             assert!(matches!(
                 Store::open(&path, "th-national"),
-                Err(StoreError::NewerSchema { found: 4, .. })
+                Err(StoreError::NewerSchema { found: 5, .. })
             ));
             assert!(matches!(
                 Store::read_view(&path),
-                Err(StoreError::NewerSchema { found: 4, .. })
+                Err(StoreError::NewerSchema { found: 5, .. })
             ));
         }
     }

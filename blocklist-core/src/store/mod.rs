@@ -1,5 +1,5 @@
 //! The local replica: one SQLite file (WAL mode) holding the entries, the
-//! current version and state digest, and a log of applied versions.
+//! current version and state commitments, and a log of applied versions.
 //!
 //! The only writes are [`Store::apply_delta`] and [`Store::apply_snapshot`], and
 //! each is one transaction that ends with the state digest checked against the
@@ -33,6 +33,7 @@ pub use error::StoreError;
 pub use overrides::AppliedOverride;
 pub use query::Whole;
 
+use crate::commitment::{Commitment, LaneSum, StateAccumulator};
 use crate::digest::StateDigest;
 use crate::document::{ListState, Version};
 use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
@@ -46,8 +47,12 @@ pub struct StoreState {
     pub list: String,
     /// The applied version; `None` before the first apply.
     pub version: Option<Version>,
-    /// Digest and count of the entries.
+    /// Digest and count of the entries, as the documents this build writes
+    /// say them ([`Commitment::CURRENT`]).
     pub state: ListState,
+    /// Every commitment to the entries, to compare with a document of any
+    /// format and to follow the next changes.
+    pub commitments: StateAccumulator,
     /// When the centre made the document that produced this version.
     pub data_time: Timestamp,
 }
@@ -59,7 +64,8 @@ pub struct AppliedVersion {
     pub version: Version,
     /// `delta` or `snapshot`.
     pub document: String,
-    /// The state after it.
+    /// The state after it, as the document signed it (its digest is the
+    /// commitment of the document's format).
     pub state: ListState,
     /// SHA-256 of the file applied.
     pub file_sha256: [u8; 32],
@@ -97,10 +103,15 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
         migrate::ensure(&mut conn, &path)?;
+        let empty = StateAccumulator::default();
         conn.execute(
-            "INSERT OR IGNORE INTO list_state (id, list, version, digest, entries, data_time)
-             VALUES (1, ?1, NULL, ?2, 0, 0)",
-            params![list, StateDigest::EMPTY.0.as_slice()],
+            "INSERT OR IGNORE INTO list_state (id, list, version, digest, entries, data_time, lthash)
+             VALUES (1, ?1, NULL, ?2, 0, 0, ?3)",
+            params![
+                list,
+                empty.lane_sum().digest().0.as_slice(),
+                empty.lthash().to_bytes().as_slice()
+            ],
         )
         .map_err(sqlite(&path, "initialise state"))?;
         // Commits do not wait for the checkpoint that copies their pages
@@ -226,7 +237,7 @@ impl Store {
             .map_err(sqlite(&path, "open"))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(sqlite(&path, "set busy timeout"))?;
-        migrate::check(&conn, &path)?;
+        migrate::check_current(&conn, &path)?;
         Ok(Store {
             conn,
             path,
@@ -288,25 +299,24 @@ impl Store {
         }
     }
 
-    /// Recomputes the state digest from every row and compares it with the
-    /// stored one: a check that nothing edited the database behind the store.
+    /// Recomputes every state commitment from every row and compares them
+    /// with the stored ones: a check that nothing edited the database behind
+    /// the store.
     pub fn check_integrity(&self) -> Result<ListState, StoreError> {
-        let mut actual = ListState::default();
-        self.for_each_entry(|entry| {
-            actual.digest.add(&entry);
-            actual.entries += 1;
-        })?;
+        let mut actual = StateAccumulator::default();
+        self.for_each_entry(|entry| actual.add(&entry))?;
         let held = self.state()?;
-        if held.state != actual {
+        if held.commitments != actual {
+            let (actual, held) = (actual.state(Commitment::CURRENT), held.state);
             return Err(corrupt(
                 &self.path,
                 &format!(
                     "entries give digest {} ({} entries), state says {} ({} entries)",
-                    actual.digest, actual.entries, held.state.digest, held.state.entries
+                    actual.digest, actual.entries, held.digest, held.entries
                 ),
             ));
         }
-        Ok(actual)
+        Ok(held.state)
     }
 }
 
@@ -396,9 +406,9 @@ impl Iterator for Rows<'_> {
 }
 
 fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> {
-    let (list, version, digest, entries, data_time) = conn
+    let (list, version, digest, entries, data_time, lthash) = conn
         .query_row(
-            "SELECT list, version, digest, entries, data_time FROM list_state WHERE id = 1",
+            "SELECT list, version, digest, entries, data_time, lthash FROM list_state WHERE id = 1",
             [],
             |r| {
                 Ok((
@@ -407,20 +417,24 @@ fn read_state(conn: &Connection, path: &Path) -> Result<StoreState, StoreError> 
                     r.get::<_, Vec<u8>>(2)?,
                     r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
                 ))
             },
         )
         .map_err(sqlite(path, "read state"))?;
+    let commitments = StateAccumulator::from_parts(
+        migrate::lthash_from_db(path, &lthash)?,
+        LaneSum::from_digest(StateDigest(bytes32(path, "state digest", &digest)?)),
+        entries as u64,
+    );
     Ok(StoreState {
         list,
         version: version
             .map(|v| version_from_db(path, v))
             .transpose()?
             .flatten(),
-        state: ListState {
-            digest: StateDigest(bytes32(path, "state digest", &digest)?),
-            entries: entries as u64,
-        },
+        state: commitments.state(Commitment::CURRENT),
+        commitments,
         data_time: Timestamp(data_time as u64),
     })
 }

@@ -274,11 +274,7 @@ mod tests {
         let verifier =
             crate::verify::Verifier::pin(&crate::document::Document::sign(&root, &[&key]).unwrap())
                 .unwrap();
-        let mut state = crate::document::ListState::default();
-        for e in entries {
-            state.digest.add(e);
-            state.entries += 1;
-        }
+        let state = crate::document::ListState::of(entries);
         let delta = Delta {
             list: ListId::new("t").unwrap(),
             version: Version::FIRST,

@@ -1,15 +1,17 @@
 -- The local replica of one list. Applied only through Store::apply_*,
--- each apply one transaction. Schema version 2 (PRAGMA user_version): an
--- identifier may be listed by several agencies, one row each; version 1
--- (user_version 0) keyed entries by identifier alone (see migrate.rs).
+-- each apply one transaction. Schema version 4 (PRAGMA user_version): an
+-- identifier may be listed by several agencies, one row each (version 1,
+-- user_version 0, keyed entries by identifier alone), and the state keeps
+-- the LtHash beside the lane sum (see migrate.rs).
 
 CREATE TABLE IF NOT EXISTS list_state (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
     list        TEXT    NOT NULL,
     version     INTEGER,                -- NULL: nothing applied yet
-    digest      BLOB    NOT NULL,       -- StateDigest of every row of entries
+    digest      BLOB    NOT NULL,       -- LaneSum of every row of entries (32 bytes)
     entries     INTEGER NOT NULL,
-    data_time   INTEGER NOT NULL        -- created_at of the document that made this version
+    data_time   INTEGER NOT NULL,       -- created_at of the document that made this version
+    lthash      BLOB    NOT NULL        -- LtHash16 of every row of entries (2048 bytes)
 );
 
 CREATE TABLE IF NOT EXISTS entries (
@@ -25,7 +27,7 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS applied (
     version     INTEGER PRIMARY KEY,
     document    TEXT    NOT NULL,       -- 'delta' or 'snapshot'
-    digest      BLOB    NOT NULL,
+    digest      BLOB    NOT NULL,       -- the state digest the document signed
     entries     INTEGER NOT NULL,
     file_sha256 BLOB    NOT NULL,
     applied_at  INTEGER NOT NULL,

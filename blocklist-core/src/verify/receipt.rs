@@ -126,6 +126,7 @@ pub fn verify_receipt(
     Ok(Verified {
         doc,
         file: Sha256::of(bytes),
+        format: env.format,
         authority: None,
     })
 }

@@ -217,6 +217,7 @@ pub fn verify_submission(
     Ok(Verified {
         doc,
         file: Sha256::of(bytes),
+        format: env.format,
         authority: None,
     })
 }

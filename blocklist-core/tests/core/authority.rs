@@ -240,17 +240,16 @@ impl Principals {
         overrides: Vec<Vec<u8>>,
         created_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut state = ListState::of(self.held.values());
+        let mut held = StateAccumulator::of(self.held.values());
         for (op, old) in &changes {
             if let Some(old) = old {
-                state.digest.remove(old);
-                state.entries -= 1;
+                held.remove(old);
             }
             if let Op::Add(e) | Op::Update(e) = op {
-                state.digest.add(e);
-                state.entries += 1;
+                held.add(e);
             }
         }
+        let state = held.state(Commitment::CURRENT);
         let delta = Delta {
             list: list(),
             version: Version::new(self.version + 1).unwrap(),

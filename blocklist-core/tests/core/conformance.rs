@@ -407,11 +407,10 @@ mod wire {
     }
 }
 
-/// The state digest of `groups` under `agencies`, computed as docs/FORMAT.md
-/// ("State digest") says, independently of the library's.
-fn digest_of(agencies: &[String], groups: &[wire::Group]) -> ([u8; 32], u64) {
-    let mut lanes = [0u64; 4];
-    let mut count = 0;
+/// The canonical hash of each entry of `groups` under `agencies`, as
+/// docs/FORMAT.md (S1) says, independently of the library.
+fn entry_hashes(agencies: &[String], groups: &[wire::Group]) -> Vec<[u8; 32]> {
+    let mut hashes = vec![];
     for group in groups {
         for value in &group.values {
             let agency = agencies[group.meta.agency as usize].as_bytes();
@@ -431,18 +430,49 @@ fn digest_of(agencies: &[String], groups: &[wire::Group]) -> ([u8; 32], u64) {
                     h.update(t.to_le_bytes());
                 }
             }
-            let hash = h.finalize();
-            for (lane, bytes) in lanes.iter_mut().zip(hash.chunks_exact(8)) {
-                *lane = lane.wrapping_add(u64::from_le_bytes(bytes.try_into().unwrap()));
-            }
-            count += 1;
+            hashes.push(h.finalize().into());
+        }
+    }
+    hashes
+}
+
+/// The state digest (format 3: LtHash16, S2) and count of `groups` under
+/// `agencies`, computed as docs/FORMAT.md says, independently of the library.
+fn digest_of(agencies: &[String], groups: &[wire::Group]) -> ([u8; 32], u64) {
+    let hashes = entry_hashes(agencies, groups);
+    let mut lanes = [0u16; 1024];
+    for hash in &hashes {
+        let mut xof = blake3::Hasher::new();
+        xof.update(b"blocklist lthash16 element v1\0");
+        xof.update(hash);
+        let mut element = [0u8; 2048];
+        xof.finalize_xof().fill(&mut element);
+        for (lane, bytes) in lanes.iter_mut().zip(element.chunks_exact(2)) {
+            *lane = lane.wrapping_add(u16::from_le_bytes([bytes[0], bytes[1]]));
+        }
+    }
+    let mut h = sha2::Sha256::new();
+    h.update(b"blocklist state v2\0");
+    for lane in lanes {
+        h.update(lane.to_le_bytes());
+    }
+    (h.finalize().into(), hashes.len() as u64)
+}
+
+/// The state digest of formats 1 and 2 (the lane sum, S3) of `groups`
+/// under `agencies`, computed as docs/FORMAT.md says.
+fn lane_sum_of(agencies: &[String], groups: &[wire::Group]) -> [u8; 32] {
+    let mut lanes = [0u64; 4];
+    for hash in entry_hashes(agencies, groups) {
+        for (lane, bytes) in lanes.iter_mut().zip(hash.chunks_exact(8)) {
+            *lane = lane.wrapping_add(u64::from_le_bytes(bytes.try_into().unwrap()));
         }
     }
     let mut digest = [0u8; 32];
     for (out, lane) in digest.chunks_exact_mut(8).zip(lanes) {
         out.copy_from_slice(&lane.to_le_bytes());
     }
-    (digest, count)
+    digest
 }
 
 fn meta(reason: u16, agency: u32, expires_at: Option<u64>) -> wire::Meta {
@@ -590,18 +620,6 @@ fn signed_message(bytes: &[u8]) -> Vec<u8> {
         &Sha256::of(header_and_payload).0,
     ]
     .concat()
-}
-
-/// `bytes`, of one signature by `signer`, signed again: after an edit of
-/// its header or payload that a signer would have made.
-fn signed_again(bytes: &[u8], signer: &SecretKey) -> Vec<u8> {
-    use ed25519_dalek::Signer as _;
-    let key = ed25519_dalek::SigningKey::from_bytes(&signer.to_seed());
-    let signature = key.sign(&signed_message(bytes)).to_bytes();
-    let mut out = bytes.to_vec();
-    let at = signature_at(bytes);
-    out[at..at + 64].copy_from_slice(&signature);
-    out
 }
 
 /// Replaces the one signature of `bytes` with `(R, S)` where R is `r_bytes`
@@ -1171,20 +1189,68 @@ fn document_cases() -> Cases {
     edit(
         &mut c,
         "H1",
-        "envelope/format-version-3.delta",
+        "envelope/format-version-4.delta",
         "!Malformed.UnsupportedFormat",
-        &|b| b[4] = 3,
+        &|b| b[4] = 4,
     );
-    // Format version 1, as releases before agencies were principals wrote
-    // it: the same rules, still read.
-    let mut first_format = delta1.clone();
-    first_format[4] = 1;
+    // Formats 1 and 2, as releases before the LtHash wrote them: their
+    // state digest is the lane sum (S3), checked as such when applied, and
+    // a format-3 delta may follow them (the upgrade path).
+    let mut lane_summed = base.clone();
+    lane_summed.state_digest = lane_sum_of(&base.agencies, &base.adds);
+    let older = |format| {
+        envelope::seal_format(
+            format,
+            DocType::Delta,
+            &encode(&lane_summed),
+            &[&publish_key],
+        )
+        .unwrap()
+    };
+    for format in [1, 2] {
+        let file = format!("valid/format-version-{format}.delta");
+        c.add("H1", &file, &format!("delta {r1} 0"), "ok", &older(format));
+        c.add("S3", &file, &format!("apply {r1}"), "ok", &older(format));
+    }
     c.add(
-        "H1",
-        "valid/format-version-1.delta",
-        &format!("delta {r1} 0"),
+        "S1",
+        d2,
+        &format!("apply {r1} valid/format-version-2.delta"),
         "ok",
-        &signed_again(&first_format, &publish_key),
+        &delta2_bytes,
+    );
+    // Each format's digest is checked as its own commitment, never the other's.
+    c.add(
+        "S1",
+        "state/lane-sum-in-format-3.delta",
+        &format!("apply {r1}"),
+        "!Refused.DigestMismatch",
+        &seal(DocType::Delta, &encode(&lane_summed), &[&publish_key]),
+    );
+    c.add(
+        "S1",
+        "state/lthash-in-format-2.delta",
+        &format!("apply {r1}"),
+        "!Refused.DigestMismatch",
+        &envelope::seal_format(2, DocType::Delta, &payload1, &[&publish_key]).unwrap(),
+    );
+    let mut snapshot2_lane_sum = snapshot2.clone();
+    snapshot2_lane_sum.state = StateAccumulator::of(&after).state(Commitment::LaneSum);
+    let lane_summed_snapshot = snapshot2_lane_sum.encode_payload().unwrap();
+    c.add(
+        "S3",
+        "valid/snapshot-2-format-2.snapshot",
+        &format!("snapshot {r1} 0"),
+        "ok",
+        &envelope::seal_format(2, DocType::Snapshot, &lane_summed_snapshot, &[&publish_key])
+            .unwrap(),
+    );
+    c.add(
+        "S1",
+        "state/lane-sum-in-format-3.snapshot",
+        &format!("snapshot {r1} 0"),
+        "!DigestMismatch",
+        &seal(DocType::Snapshot, &lane_summed_snapshot, &[&publish_key]),
     );
     // Codes from 9 on are taken (receipts, ...): one no revision will use soon.
     edit(

@@ -124,7 +124,7 @@ fn every_document_round_trips_through_sign_and_verify() {
         .snapshot(&s.sign(&[&c.key]).unwrap(), None)
         .unwrap();
     assert_eq!(got.entries.len(), 4);
-    assert_eq!(got.computed_state(), s.state);
+    assert_eq!(got.computed_state(Commitment::CURRENT), s.state);
     assert_eq!(got.extensions, s.extensions);
 
     let m = manifest(3, NOW.plus(3600));
@@ -616,7 +616,7 @@ proptest! {
         let bytes = s.encode_payload().unwrap();
         let back = Snapshot::decode_payload(&bytes).unwrap();
         prop_assert_eq!(back.encode_payload().unwrap(), bytes);
-        prop_assert_eq!(back.computed_state(), s.state);
+        prop_assert_eq!(back.computed_state(Commitment::CURRENT), s.state);
         prop_assert_eq!(back.sequences, s.sequences);
     }
 

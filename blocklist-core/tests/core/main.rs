@@ -6,6 +6,8 @@ mod support;
 
 // Signed documents: round trips, tampering, version rules, key rotation.
 mod documents;
+// State commitments: each document format's digest checked as its own, across the change.
+mod commitment;
 // The SQLite store: atomic applies, refusals that change nothing, SIGKILL trials.
 mod store;
 // The replica: store and index kept in step, repaired after a crash.

@@ -261,7 +261,7 @@ fn sigkill_at_random_points_of_a_streaming_snapshot_apply_leaves_the_old_or_the_
         let v = held.version.map_or(0, Version::get);
         match v {
             0 if from_empty => {
-                assert_eq!(held.state, ListState::default(), "trial {trial}");
+                assert_eq!(held.state, ListState::of([]), "trial {trial}");
                 *seen.entry(v).or_default() += 1;
                 drop(replica);
                 assert!(

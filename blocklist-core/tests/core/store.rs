@@ -293,7 +293,7 @@ fn sigkill_at_random_points_of_an_apply_leaves_the_old_or_the_new_version() {
         } else {
             assert_eq!(
                 held.state,
-                ListState::default(),
+                ListState::of([]),
                 "trial {trial}: no version but entries"
             );
         }

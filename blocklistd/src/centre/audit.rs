@@ -8,8 +8,6 @@
 //! from the first, and that it records every listed file (and, given a
 //! checkpoint kept earlier, that it extends it).
 
-use std::collections::BTreeMap;
-
 use blocklist_core::document::{DocType, MANIFEST_PATH};
 use blocklist_core::verify::VerifyError;
 use blocklist_core::Timestamp;
@@ -73,7 +71,7 @@ pub fn audit(
     // against the registries as a replica checks them.
     let mut verifier = verifier.clone();
     chain::registry_chain(source, &mut verifier, &manifest.registries)?;
-    let mut snapshot_states = BTreeMap::new();
+    let mut snapshot_states = chain::SnapshotStates::new();
     for file in &manifest.snapshots {
         let rel = file.path(DocType::Snapshot);
         let name = source.name(&rel);
@@ -100,7 +98,10 @@ pub fn audit(
                 },
             });
         }
-        snapshot_states.insert(snapshot.version, (name, snapshot.state));
+        snapshot_states.insert(
+            snapshot.version,
+            (name, snapshot.state, snapshot.commitment()),
+        );
     }
     chain::replay(
         source,

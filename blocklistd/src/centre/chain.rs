@@ -17,7 +17,9 @@ use blocklist_core::document::{
 };
 use blocklist_core::store::Store;
 use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
-use blocklist_core::{Agency, Entry, EntryMeta, Identifier, KeyId, Sha256, Timestamp};
+use blocklist_core::{
+    Agency, Commitment, Entry, EntryMeta, Identifier, KeyId, Sha256, StateAccumulator, Timestamp,
+};
 
 use crate::centre::source::{Source, MAX_REGISTRY_SIZE, MAX_ROOT_SIZE};
 use crate::centre::CentreError;
@@ -27,7 +29,7 @@ use crate::centre::CentreError;
 pub struct Replica {
     /// Each identifier's listings, by agency.
     entries: HashMap<Identifier, BTreeMap<Agency, EntryMeta>>,
-    state: ListState,
+    state: StateAccumulator,
     version: Option<Version>,
     /// When the document that made `version` was made (W1).
     made_at: Timestamp,
@@ -40,6 +42,7 @@ pub struct Replica {
 impl Replica {
     /// The list a verified snapshot holds.
     pub fn from_snapshot(snapshot: Snapshot) -> Replica {
+        let state = StateAccumulator::of(&snapshot.entries);
         Replica {
             made_at: snapshot.created_at,
             sequences: snapshot.sequences.into_iter().collect(),
@@ -52,14 +55,14 @@ impl Replica {
                     (decision, o.version.get())
                 })
                 .collect(),
-            ..Replica::from_entries(Some(snapshot.version), snapshot.state, snapshot.entries)
+            ..Replica::from_entries(Some(snapshot.version), state, snapshot.entries)
         }
     }
 
     /// The list of `entries` at `version`, whose state is `state`.
     pub fn from_entries(
         version: Option<Version>,
-        state: ListState,
+        state: StateAccumulator,
         entries: Vec<Entry>,
     ) -> Replica {
         let mut listed: HashMap<Identifier, BTreeMap<Agency, EntryMeta>> = HashMap::new();
@@ -82,9 +85,9 @@ impl Replica {
         self.version
     }
 
-    /// The state digest and count.
+    /// The state as the documents this build writes say it.
     pub fn state(&self) -> ListState {
-        self.state
+        self.state.state(Commitment::CURRENT)
     }
 
     /// Every entry (one per listing), in no particular order.
@@ -155,16 +158,15 @@ impl Replica {
 }
 
 /// The one place a list's state follows a change: `old` (the entry as
-/// listed before, if any) leaves the digest and `new` (as listed after, if
-/// any) joins it. The digest is a sum, so this costs the change, not the list.
-pub fn account(state: &mut ListState, old: Option<&Entry>, new: Option<&Entry>) {
+/// listed before, if any) leaves the commitments and `new` (as listed
+/// after, if any) joins them. They are sums, so this costs the change, not
+/// the list.
+pub fn account(state: &mut StateAccumulator, old: Option<&Entry>, new: Option<&Entry>) {
     if let Some(old) = old {
-        state.digest.remove(old);
-        state.entries -= 1;
+        state.remove(old);
     }
     if let Some(new) = new {
-        state.digest.add(new);
-        state.entries += 1;
+        state.add(new);
     }
 }
 
@@ -178,8 +180,8 @@ pub fn op_entry(op: &Op) -> Option<&Entry> {
 
 /// What a replay applies the chain to.
 pub trait ReplayTarget {
-    /// The version held (`None`: the empty list) and its state.
-    fn held(&self) -> Result<(Option<Version>, ListState), CentreError>;
+    /// The version held (`None`: the empty list) and its state's commitments.
+    fn held(&self) -> Result<(Option<Version>, StateAccumulator), CentreError>;
 
     /// Replaces what is held by a verified snapshot (`bytes` its file as
     /// verified, `file` names it).
@@ -196,8 +198,8 @@ pub trait ReplayTarget {
 }
 
 impl ReplayTarget for Replica {
-    fn held(&self) -> Result<(Option<Version>, ListState), CentreError> {
-        Ok((self.version, self.state))
+    fn held(&self) -> Result<(Option<Version>, StateAccumulator), CentreError> {
+        Ok((self.version, self.state.clone()))
     }
 
     fn load_snapshot(
@@ -265,9 +267,9 @@ impl ReplayTarget for Replica {
 }
 
 impl ReplayTarget for Store {
-    fn held(&self) -> Result<(Option<Version>, ListState), CentreError> {
+    fn held(&self) -> Result<(Option<Version>, StateAccumulator), CentreError> {
         let held = self.state()?;
-        Ok((held.version, held.state))
+        Ok((held.version, held.commitments))
     }
 
     /// The store applies snapshots as they stream from a file: the bytes
@@ -411,19 +413,23 @@ pub enum Base {
     Held,
 }
 
+/// A snapshot's signed state, by version, for [`replay`] to compare: its
+/// file name, the state, and the commitment its format carries.
+pub type SnapshotStates = BTreeMap<Version, (String, ListState, Commitment)>;
+
 /// Replays the manifest's chain from `base` to its newest version into
 /// `target`. Every delta is verified against `verifier`, applied, and its
-/// signed state compared with the target's; so is every entry of
-/// `snapshot_states` (version to file name and signed state) that the replay
-/// passes. Ends by comparing with the manifest's version and state. On error
-/// the target holds some version on the way.
+/// signed state compared with the target's (in the commitment of its
+/// format); so is every entry of `snapshot_states` that the replay passes.
+/// Ends by comparing with the manifest's version and state. On error the
+/// target holds some version on the way.
 pub fn replay(
     source: &dyn Source,
     verifier: &Verifier,
-    manifest: &Manifest,
+    manifest: &Verified<Manifest>,
     base: Base,
     target: &mut dyn ReplayTarget,
-    snapshot_states: &BTreeMap<Version, (String, ListState)>,
+    snapshot_states: &SnapshotStates,
 ) -> Result<(), CentreError> {
     let manifest_name = source.name(blocklist_core::document::MANIFEST_PATH);
     let inconsistent = |file: &str, reason: String| CentreError::Inconsistent {
@@ -497,20 +503,23 @@ pub fn replay(
                 file: name.clone(),
                 source: err,
             })?;
-        let (version, signed) = (delta.version, delta.state);
+        let (version, signed, commitment) = (delta.version, delta.state, delta.commitment());
         target.apply_delta(delta, &name)?;
         let (_, state) = target.held()?;
-        verify::check_state(&format!("state after delta {version}"), &signed, &state).map_err(
-            |err| CentreError::Verify {
-                file: name.clone(),
-                source: err,
-            },
-        )?;
-        if let Some((snapshot_name, snapshot_state)) = snapshot_states.get(&version) {
+        verify::check_state(
+            &format!("state after delta {version}"),
+            &signed,
+            &state.state(commitment),
+        )
+        .map_err(|err| CentreError::Verify {
+            file: name.clone(),
+            source: err,
+        })?;
+        if let Some((snapshot_name, snapshot_state, commitment)) = snapshot_states.get(&version) {
             verify::check_state(
                 &format!("snapshot {version} against the replayed deltas"),
                 snapshot_state,
-                &state,
+                &state.state(*commitment),
             )
             .map_err(|err| CentreError::Verify {
                 file: snapshot_name.clone(),
@@ -529,6 +538,7 @@ pub fn replay(
             ),
         ));
     }
+    let state = state.state(manifest.commitment());
     verify::check_state("manifest state", &manifest.state, &state).map_err(|err| {
         CentreError::Verify {
             file: manifest_name.clone(),

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::Read as _;
 
 use blocklist_core::document::{envelope, DocType, FileRef, ListState, Version};
-use blocklist_core::{StateDigest, Timestamp};
+use blocklist_core::{Commitment, StateDigest, Timestamp};
 
 use crate::centre::{CentreError, PublishDir};
 
@@ -26,6 +26,8 @@ pub struct DeltaHead {
     pub created_at: Timestamp,
     /// The list's state after it.
     pub state: ListState,
+    /// Which commitment `state`'s digest is (by the delta's format).
+    pub commitment: Commitment,
 }
 
 /// The envelope before the payload: magic, format version, type, reserved, length.
@@ -74,7 +76,7 @@ pub fn read(dir: &PublishDir, file: &FileRef) -> Result<DeltaHead, CentreError> 
 /// The head of a delta file's first bytes, or `None` if they are not one.
 fn parse(bytes: &[u8]) -> Option<DeltaHead> {
     let (header, mut payload) = bytes.split_at_checked(ENVELOPE)?;
-    envelope::parse_header(header)
+    let header = envelope::parse_header(header)
         .ok()
         .filter(|h| h.doc_type == DocType::Delta)?;
     let list_len = usize::try_from(varint(&mut payload)?).ok()?;
@@ -90,6 +92,7 @@ fn parse(bytes: &[u8]) -> Option<DeltaHead> {
             digest: StateDigest(digest.try_into().ok()?),
             entries,
         },
+        commitment: Commitment::of_format(header.format),
     })
 }
 
@@ -134,10 +137,7 @@ mod tests {
                 })
             })
             .collect();
-        let mut state = ListState::default();
-        for op in &ops {
-            crate::centre::chain::account(&mut state, None, crate::centre::chain::op_entry(op));
-        }
+        let state = ListState::of(ops.iter().filter_map(crate::centre::chain::op_entry));
         let delta = Delta {
             list: ListId::new(&"l".repeat(64)).unwrap(),
             version: Version::new(300).unwrap(),
@@ -156,6 +156,7 @@ mod tests {
                 version: delta.version,
                 created_at: delta.created_at,
                 state: delta.state,
+                commitment: Commitment::CURRENT,
             }
         );
         assert_eq!(parse(&bytes[..40]), None, "a cut head is no head");

@@ -12,7 +12,7 @@ use blocklist_core::document::{
     KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Receipt, Registry, Snapshot,
     Submission, SubmissionOp, TrustRoot,
 };
-use blocklist_core::{Entry, Sha256, Timestamp};
+use blocklist_core::{Commitment, Entry, Sha256, Timestamp};
 use serde::Serialize;
 
 use crate::centre::CentreError;
@@ -27,6 +27,11 @@ pub struct Inspection {
     pub doc_type: &'static str,
     /// The list.
     pub list: String,
+    /// The envelope format, which names the commitment a state digest is
+    /// (`lane sum` before 3, `lthash16` since).
+    pub format: u8,
+    /// The commitment a manifest's, delta's or snapshot's state digest is.
+    pub commitment: String,
     /// The key ids that signed (short form).
     pub signed_by: Vec<String>,
     /// The type's fields.
@@ -413,6 +418,8 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
     Ok(Inspection {
         doc_type: env.doc_type.name(),
         list: list.to_string(),
+        format: env.format,
+        commitment: Commitment::of_format(env.format).to_string(),
         signed_by,
         body,
     })
@@ -543,6 +550,11 @@ impl Inspection {
     /// The readable form.
     pub fn to_text(&self) -> String {
         let mut out = format!("{} of list {}\n", self.doc_type, self.list);
+        let _ = writeln!(
+            out,
+            "format: {} (state digests: {})",
+            self.format, self.commitment
+        );
         let _ = writeln!(out, "signed by: {}", self.signed_by.join(", "));
         match &self.body {
             Body::Root {

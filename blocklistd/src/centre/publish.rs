@@ -37,7 +37,8 @@ use blocklist_core::index::MAX_AGENCIES;
 use blocklist_core::store::{Row, Store, StoreError, Whole};
 use blocklist_core::verify::{read_unverified, Authority, SnapshotFile, Verified, Verifier};
 use blocklist_core::{
-    Agency, Entry, EntryMeta, Identifier, Kind, PublicKey, Signer, Standing, Timestamp,
+    Agency, Commitment, Entry, EntryMeta, Identifier, Kind, PublicKey, Signer, Standing,
+    StateAccumulator, Timestamp,
 };
 
 use crate::centre::chain::{self, Replica};
@@ -530,7 +531,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
     }
     let (held, held_state) = list.held()?;
     let version = held.map_or(Version::FIRST, Version::next);
-    let state = planned.state(held_state);
+    let state = planned.state(held_state).state(Commitment::CURRENT);
     // Every replica indexes the list it applies: refused here, before
     // anything is signed, rather than by each replica after its commit.
     check_agencies(list.store(), &planned)?;
@@ -572,7 +573,7 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         manifest.deltas.clear();
         manifest.snapshots.clear();
         let whole = list.store().read_whole()?;
-        let mut replica = Replica::from_entries(held, whole.state.state, whole.entries);
+        let mut replica = Replica::from_entries(held, whole.state.commitments, whole.entries);
         replica
             .apply(version, &delta.ops)
             .expect("changes() only makes operations that apply");
@@ -792,11 +793,9 @@ pub fn snapshot(
     // The store's rows against its own digest: the one whole read of the
     // list the centre makes, so the one place a store edited behind its back
     // (or a disk error) shows.
-    let mut rows = ListState::default();
-    for entry in &entries {
-        chain::account(&mut rows, None, Some(entry));
-    }
-    if rows != held.state {
+    let rows = StateAccumulator::of(&entries);
+    if rows != held.commitments {
+        let rows = rows.state(Commitment::CURRENT);
         let _lock = dir.lock_waiting(LOCK_PATIENCE)?;
         state::remove_store(&dir.state_path())?;
         return Err(CentreError::Inconsistent {
@@ -846,15 +845,16 @@ pub fn snapshot(
             "a snapshot of version {version} or newer was listed meanwhile"
         )));
     }
-    let Some(published) = centre.published_state(version)? else {
+    let Some((published, commitment)) = centre.published_state(version)? else {
         return Ok(skip(format!("version {version} is no longer listed")));
     };
-    if published != held.state {
+    let holds = held.commitments.state(commitment);
+    if published != holds {
         return Err(CentreError::Inconsistent {
             file: dir.state_path().display().to_string(),
             reason: format!(
                 "holds state {} at version {version}, but {} was published",
-                held.state.digest, published.digest
+                holds.digest, published.digest
             ),
         });
     }
@@ -866,7 +866,7 @@ pub fn snapshot(
     let mut manifest = centre.next_manifest(
         options.now,
         options.manifest_lifetime,
-        current.state,
+        centre.manifest_state(&lock)?,
         current.version,
     );
     manifest.snapshots.push(file);
@@ -979,7 +979,7 @@ pub fn prune(
         let mut manifest = centre.next_manifest(
             Timestamp::now(),
             manifest_lifetime,
-            current.state,
+            centre.manifest_state(&lock)?,
             current.version,
         );
         manifest.deltas.retain(|d| d.version > base);
@@ -1131,23 +1131,44 @@ impl<'a> Centre<'a> {
             lock,
             self.roots.newest().root().list.as_str(),
             replayer,
-            self.manifest.as_deref(),
+            self.manifest.as_ref(),
         )
     }
 
     /// The state published at `version` (signed in its delta, or in the
-    /// manifest at its own version), if the manifest still lists it.
-    fn published_state(&self, version: Version) -> Result<Option<ListState>, CentreError> {
+    /// manifest at its own version) and the commitment its digest is, if
+    /// the manifest still lists it.
+    fn published_state(
+        &self,
+        version: Version,
+    ) -> Result<Option<(ListState, Commitment)>, CentreError> {
         let Some(manifest) = &self.manifest else {
             return Ok(None);
         };
         if version == manifest.version {
-            return Ok(Some(manifest.state));
+            return Ok(Some((manifest.state, manifest.commitment())));
         }
         let Some(file) = manifest.deltas.iter().find(|d| d.version == version) else {
             return Ok(None);
         };
-        Ok(Some(delta_head::read(self.dir, file)?.state))
+        let head = delta_head::read(self.dir, file)?;
+        Ok(Some((head.state, head.commitment)))
+    }
+
+    /// The current manifest's state as the documents this build writes say
+    /// it, for the manifest that follows it: as signed, unless the manifest
+    /// is of an older format, whose state the store (checked against it)
+    /// says again in the current commitment.
+    fn manifest_state(&self, lock: &DirLock) -> Result<ListState, CentreError> {
+        let current = self
+            .manifest
+            .as_ref()
+            .expect("callers check a manifest exists");
+        if current.commitment() == Commitment::CURRENT {
+            return Ok(current.state);
+        }
+        let (_, held) = self.open_state(lock)?.held()?;
+        Ok(held.state(Commitment::CURRENT))
     }
 
     /// Checks `keys` are publish keys of the newest root, enough of them.
@@ -1204,7 +1225,7 @@ impl<'a> Centre<'a> {
         let mut manifest = self.next_manifest(
             now,
             options.manifest_lifetime,
-            current.state,
+            self.manifest_state(lock)?,
             current.version,
         );
         self.prune_listing(&mut manifest, now, options.history.delta_grace)?;
@@ -1339,8 +1360,8 @@ impl Planned {
     }
 
     /// The state after the operations, from the state before them: the
-    /// digest follows only what changes.
-    fn state(&self, mut state: ListState) -> ListState {
+    /// commitments follow only what changes.
+    fn state(&self, mut state: StateAccumulator) -> StateAccumulator {
         for (op, old) in &self.changes {
             chain::account(&mut state, old.as_ref(), chain::op_entry(op));
         }

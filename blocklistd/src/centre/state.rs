@@ -21,13 +21,13 @@
 //! The store lives at `DIR/.centre/state.db` ([`PublishDir::state_path`]):
 //! never served, and holding only what the directory publishes anyway.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use blocklist_core::document::{ListState, Manifest, Version};
+use blocklist_core::document::{Manifest, Version};
 use blocklist_core::store::Store;
-use blocklist_core::verify::Verifier;
+use blocklist_core::verify::{Verified, Verifier};
+use blocklist_core::StateAccumulator;
 
 use crate::centre::chain::{self, Base, ReplayTarget as _};
 use crate::centre::publish_dir::{DirLock, PublishDir};
@@ -53,7 +53,7 @@ impl CentreState {
         _lock: &DirLock,
         list: &str,
         verifier: &Verifier,
-        manifest: Option<&Manifest>,
+        manifest: Option<&Verified<Manifest>>,
     ) -> Result<CentreState, CentreError> {
         let path = dir.state_path();
         let reason = if path.exists() {
@@ -85,14 +85,14 @@ impl CentreState {
                 manifest,
                 Base::Newest,
                 &mut store,
-                &BTreeMap::new(),
+                &chain::SnapshotStates::new(),
             )?;
         }
         let state = CentreState::tuned(store)?;
         let (version, held) = state.held()?;
         tracing::info!(
             version = version.map_or(0, Version::get),
-            entries = held.entries,
+            entries = held.entries(),
             seconds = started.elapsed().as_secs_f64(),
             "centre state rebuilt"
         );
@@ -106,8 +106,8 @@ impl CentreState {
         Ok(CentreState { store })
     }
 
-    /// The version held and its state.
-    pub fn held(&self) -> Result<(Option<Version>, ListState), CentreError> {
+    /// The version held and its state's commitments.
+    pub fn held(&self) -> Result<(Option<Version>, StateAccumulator), CentreError> {
         self.store.held()
     }
 
@@ -127,7 +127,7 @@ fn bring_up_to_date(
     dir: &PublishDir,
     store: &mut Store,
     verifier: &Verifier,
-    manifest: Option<&Manifest>,
+    manifest: Option<&Verified<Manifest>>,
 ) -> Result<(), String> {
     let (held, state) = store.held().map_err(|e| e.to_string())?;
     let Some(manifest) = manifest else {
@@ -140,6 +140,9 @@ fn bring_up_to_date(
     };
     match held {
         Some(version) if version == manifest.version => {
+            // In the commitment the manifest's format carries: a store
+            // upgraded with the centre holds every one.
+            let state = state.state(manifest.commitment());
             if state == manifest.state {
                 Ok(())
             } else {
@@ -155,8 +158,15 @@ fn bring_up_to_date(
         )),
         _ => {
             let from = held.map_or(0, Version::get);
-            chain::replay(dir, verifier, manifest, Base::Held, store, &BTreeMap::new())
-                .map_err(|e| format!("rolling it forward from version {from} failed: {e}"))?;
+            chain::replay(
+                dir,
+                verifier,
+                manifest,
+                Base::Held,
+                store,
+                &chain::SnapshotStates::new(),
+            )
+            .map_err(|e| format!("rolling it forward from version {from} failed: {e}"))?;
             // Only a publish killed between its manifest and its store
             // commit leaves the store behind: worth a word.
             tracing::warn!(

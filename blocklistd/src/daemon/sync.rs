@@ -34,7 +34,7 @@ use blocklist_core::log::{
 };
 use blocklist_core::replica::Replica;
 use blocklist_core::store::{Applied, StoreError, StoreState};
-use blocklist_core::verify::{self, read_unverified, Verifier, VerifyError};
+use blocklist_core::verify::{self, read_unverified, Verified, Verifier, VerifyError};
 use blocklist_core::{Sha256, Timestamp};
 use tokio::sync::watch;
 use tracing::{info, warn, Instrument as _};
@@ -464,11 +464,10 @@ impl Syncer {
         &mut self,
         bytes: &[u8],
         name: &str,
-    ) -> Result<Manifest, DaemonError> {
+    ) -> Result<Verified<Manifest>, DaemonError> {
         let verifier = self.verifier.as_ref().ok_or(DaemonError::NoTrustRoot)?;
         match verifier.manifest(bytes, Timestamp::now(), self.seen_serial) {
             Ok(manifest) => {
-                let manifest = manifest.into_inner();
                 self.seen_serial = Some(manifest.serial.max(self.seen_serial.unwrap_or(0)));
                 self.shared
                     .status
@@ -1012,7 +1011,7 @@ impl Syncer {
     async fn catch_up(
         &mut self,
         index: usize,
-        manifest: &Manifest,
+        manifest: &Verified<Manifest>,
         manifest_url: &str,
     ) -> Result<usize, DaemonError> {
         let held = self.held.map_or(0, Version::get);
@@ -1059,7 +1058,7 @@ impl Syncer {
     async fn apply_steps(
         &mut self,
         index: usize,
-        manifest: &Manifest,
+        manifest: &Verified<Manifest>,
         manifest_url: &str,
         steps: Vec<(DocType, FileRef)>,
     ) -> Result<usize, DaemonError> {
@@ -1108,13 +1107,15 @@ impl Syncer {
         self.shared.status.set_progress(None);
         if total > 0 {
             // The files' signed states were checked on apply; this ties the
-            // result to the manifest too.
+            // result to the manifest too, in the commitment of its format (a
+            // centre not yet upgraded signs the lane sum).
             let replica = self.replica.clone().ok_or(DaemonError::NoTrustRoot)?;
             let state = blocking(move || {
                 replica_state(&replica.lock().unwrap_or_else(PoisonError::into_inner))
             })
             .await?;
-            verify::check_state("state after catch-up", &manifest.state, &state.state).map_err(
+            let held = state.commitments.state(manifest.commitment());
+            verify::check_state("state after catch-up", &manifest.state, &held).map_err(
                 |source| DaemonError::Verify {
                     file: manifest_url.to_owned(),
                     source,

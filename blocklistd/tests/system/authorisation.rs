@@ -10,8 +10,9 @@ use blocklist_core::document::{
     CarriedSubmission, Delta, DocType, Document, FileRef, ListState, ListingRef, Manifest, Op,
     Override, RemovalReason, Snapshot, Submission,
 };
+use blocklist_core::store::Store;
 use blocklist_core::verify::read_unverified;
-use blocklist_core::{Entry, Sha256, Timestamp};
+use blocklist_core::{Commitment, Entry, Sha256, Timestamp};
 use blocklistd::centre::keyfile;
 
 use crate::daemon::{polling, Daemon, Site};
@@ -41,17 +42,21 @@ impl Forger<'_> {
         let key = keyfile::read_secret(&self.centre.publish_key).unwrap();
         let manifest_path = self.dir.join("manifest");
         let manifest: Manifest = read_unverified(&std::fs::read(&manifest_path).unwrap()).unwrap();
-        let mut state = manifest.state;
+        // The state's commitments, from the honest centre's store: the
+        // forged manifest lists the honest version (see `reset`).
+        let honest = Store::read_view(self.centre.dir.join(".centre/state.db")).unwrap();
+        let held = honest.state().unwrap();
+        assert_eq!(held.version, Some(manifest.version));
+        let mut state = held.commitments;
         for entry in old {
-            state.digest.remove(entry);
-            state.entries -= 1;
+            state.remove(entry);
         }
         for op in &ops {
             if let Op::Add(entry) | Op::Update(entry) = op {
-                state.digest.add(entry);
-                state.entries += 1;
+                state.add(entry);
             }
         }
+        let state = state.state(Commitment::CURRENT);
         let now = Timestamp::now();
         let version = manifest.version.next();
         let delta = Delta {

@@ -848,7 +848,7 @@ fn empty_snapshot() -> Snapshot {
         version: Version::FIRST,
         created_at: Timestamp(T0),
         entries: vec![],
-        state: ListState::default(),
+        state: ListState::of([]),
         sequences: BTreeMap::new(),
         overrides: vec![],
         origins: vec![],
