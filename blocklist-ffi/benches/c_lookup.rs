@@ -11,7 +11,9 @@
 //! list, default 0: with 10000, lookups through that overlay are compared
 //! with the same lookups through an empty one, alternating, Rust and C),
 //! `BLOCKLIST_BENCH_CALLGRIND` (queries per entry point counted under
-//! callgrind, instructions per call; default 0, none).
+//! callgrind, instructions per call; default 0, none),
+//! `BLOCKLIST_BENCH_ROUNDS` (rounds of the compared passes, whose median is
+//! read; default 5: more narrow a median that other tenants move).
 //!
 //! Both sides take a kind and text, raw (`blocklist_check` in C;
 //! `LiveIndex::load` + `LookupIndex::check` in Rust, which is what
@@ -95,9 +97,6 @@ const OVERLAY_ROWS: [&str; 4] = [
     "canonical_miss_batch_per_id",
     "canonical_hit_batch_per_id",
 ];
-
-/// Rounds of the Rust passes, the baselines and the C program back to back.
-const ROUNDS: usize = 5;
 
 /// What each median's target compares it with: the fuse probe for misses,
 /// the `HashSet` hit for hits.
@@ -328,6 +327,8 @@ fn main() {
     let swap_seconds = env_number("BLOCKLIST_BENCH_SWAP_SECONDS", 10);
     let follows = env_number("BLOCKLIST_BENCH_FOLLOWS", 20);
     let overlay = env_number("BLOCKLIST_BENCH_OVERLAY", 0);
+    // Rounds of the Rust passes, the baselines and the C program back to back.
+    let rounds = env_number("BLOCKLIST_BENCH_ROUNDS", 5).max(1);
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("temp dir");
     let index_path = dir.path().join("lookup.idx");
@@ -634,9 +635,9 @@ fn main() {
     // target ratios (C against the fuse probe and the HashSet) also come
     // from passes seconds apart: a one-off baseline pass has read 3x slow on
     // a busy machine.
-    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); ROUND_ROWS.len()];
+    let mut c_ratios: Vec<Vec<f64>> = vec![Vec::new(); ROUND_ROWS.len()];
     let mut target_rounds: Vec<Vec<f64>> = vec![Vec::new(); ROUND_ROWS.len()];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let rust = [
             latency(&misses, &hits, cost, rust_check).median as f64,
             latency(&hits, &misses, cost, rust_check).median as f64,
@@ -659,7 +660,7 @@ fn main() {
             latency(&hits, &misses, cost, hashset_contains).median as f64,
         ];
         let c = run_c("medians");
-        for (((ratios, targets), (name, baseline)), rust) in rounds
+        for (((ratios, targets), (name, baseline)), rust) in c_ratios
             .iter_mut()
             .zip(&mut target_rounds)
             .zip(ROUND_ROWS)
@@ -694,7 +695,7 @@ fn main() {
             ]
         };
         let mut ratios = vec![Vec::new(); 2 * OVERLAY_ROWS.len()];
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             let (with_empty, with_recent) = (rust(&empty), rust(&recent));
             let c = run_c_on("overlay", &overlays.empty, &[overlays.recent.as_os_str()]);
             let (rust_ratios, c_ratios) = ratios.split_at_mut(OVERLAY_ROWS.len());
@@ -822,13 +823,14 @@ fn main() {
         ratios.sort_unstable_by(f64::total_cmp);
         format!(
             "{:.2} ({:.2}..{:.2})",
-            ratios[ROUNDS / 2],
+            ratios[ratios.len() / 2],
             ratios[0],
-            ratios[ROUNDS - 1]
+            ratios[ratios.len() - 1]
         )
     };
-    println!("\nIn {ROUNDS} rounds of the Rust passes, the baselines and the C program back to back (median of the rounds, then their range; C against the Rust call doing the same work, the canonical ones with the shape guard first; the raw-text rows include normalising, which the baselines do not):");
-    for (((name, baseline), ratios), targets) in ROUND_ROWS.iter().zip(rounds).zip(target_rounds) {
+    println!("\nIn {rounds} rounds of the Rust passes, the baselines and the C program back to back (median of the rounds, then their range; C against the Rust call doing the same work, the canonical ones with the shape guard first; the raw-text rows include normalising, which the baselines do not):");
+    for (((name, baseline), ratios), targets) in ROUND_ROWS.iter().zip(c_ratios).zip(target_rounds)
+    {
         let target = baseline.map_or(String::new(), |b| {
             format!("; C / {} {}", BASELINES[b], spread(targets))
         });
@@ -865,7 +867,7 @@ fn main() {
         get(&c, "canonical_hit_batch_per_id") / rust_guarded_batches.1,
     );
     if let Some(ratios) = overlay_rounds {
-        println!("\nthrough a {overlay}-change overlay / through an empty one, alternating, median of {ROUNDS} rounds (range) [<= 1.10]:");
+        println!("\nthrough a {overlay}-change overlay / through an empty one, alternating, median of {rounds} rounds (range) [<= 1.10]:");
         let (rust, c) = ratios.split_at(OVERLAY_ROWS.len());
         for ((name, rust), c) in OVERLAY_ROWS.iter().zip(rust).zip(c) {
             println!(
