@@ -638,7 +638,8 @@ struct ServeArgs {
     publish_every: Duration,
     /// Intake: also take submissions and overrides from this folder
     /// (NAME.submission, NAME.override, written under another name and
-    /// renamed in; NAME.ack, NAME.accepted.json answer).
+    /// renamed in; NAME.ack, NAME.override.accepted.json answer, and
+    /// refused/NAME.submission.error or refused/NAME.override.error refuses).
     #[arg(long, value_name = "FOLDER", requires = "intake")]
     intake_drop: Option<PathBuf>,
     /// Intake: the largest submission taken, in bytes.

@@ -392,7 +392,7 @@ fn a_submission_refused_when_published_is_answered_409_with_its_reason_when_sent
     assert!(refused_before(said), "{body}");
     // Dropped in the folder, it is refused the same way, not acknowledged.
     deliver(&inbox, &listing, "again.submission");
-    let error = inbox.join("refused/again.error");
+    let error = inbox.join("refused/again.submission.error");
     wait_for("the dropped copy refused", &restarted, || error.is_file());
     let said = std::fs::read_to_string(&error).unwrap();
     assert!(refused_before(&said), "{said}");
@@ -434,7 +434,7 @@ fn a_dropped_submission_gets_its_ack_and_is_published_and_a_refused_one_lands_in
 
     let removal = dsi_removes_aocs_number(&centre, &dsi_key, &numbers);
     deliver(&inbox, &removal, "dsi.submission");
-    let error = inbox.join("refused/dsi.error");
+    let error = inbox.join("refused/dsi.submission.error");
     wait_for("the refusal", &intake, || {
         error.exists() && inbox.join("refused/dsi.submission").exists()
     });
@@ -650,16 +650,21 @@ fn a_dropped_override_is_judged_by_its_type_published_at_once_and_a_forged_one_l
         &[&centre.publish_key],
         "forged.override",
     );
+    // The same bytes dropped again as `forged.override`: each refusal keeps
+    // its own answer, neither written over the other's.
     deliver(&inbox, &forged, "forged.submission");
-    let error = inbox.join("refused/forged.error");
-    wait_for("the refusal", &intake, || {
-        error.exists() && inbox.join("refused/forged.submission").exists()
-    });
-    let reason = std::fs::read_to_string(&error).unwrap();
-    assert!(reason.contains("refused by OV1"), "{reason}");
+    deliver(&inbox, &forged, "forged.override");
+    for name in ["forged.submission", "forged.override"] {
+        let error = inbox.join(format!("refused/{name}.error"));
+        wait_for("the refusal", &intake, || {
+            error.exists() && inbox.join("refused").join(name).exists()
+        });
+        let reason = std::fs::read_to_string(&error).unwrap();
+        assert!(reason.contains("refused by OV1"), "{name}: {reason}");
+    }
 
     deliver(&inbox, &decision, "appeal-114.override");
-    let receipt = inbox.join("appeal-114.accepted.json");
+    let receipt = inbox.join("appeal-114.override.accepted.json");
     wait_for("the receipt", &intake, || {
         receipt.exists() && inbox.join("accepted/appeal-114.override").exists()
     });

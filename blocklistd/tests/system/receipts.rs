@@ -189,8 +189,7 @@ fn receipts_from_two_daemons_one_over_http_one_through_an_outbox_are_shown_with_
     let name = carried(&b, 2);
     wait_receipt(&centre, &intake, &b, "bank-b", 2);
     let answer =
-        std::fs::read_to_string(intake_drop.join(name.replace(".receipt", ".accepted.json")))
-            .unwrap();
+        std::fs::read_to_string(intake_drop.join(format!("{name}.accepted.json"))).unwrap();
     assert!(answer.contains("\"replica\": \"bank-b\""), "{answer}");
     assert!(intake_drop.join("accepted").join(&name).is_file());
 
@@ -331,7 +330,7 @@ fn receipts_from_an_unregistered_key_of_an_unpublished_version_a_wrong_state_or_
 
     // Through the drop folder, the same refusals land in refused/.
     deliver(&intake_drop, &ahead, "ahead.receipt");
-    let error = intake_drop.join("refused").join("ahead.error");
+    let error = intake_drop.join("refused").join("ahead.receipt.error");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !error.is_file() {
         assert!(Instant::now() < deadline, "{}", intake.log_text());

@@ -7,12 +7,19 @@
 //!
 //! - accepted (or accepted before: the same bytes): the answer is written
 //!   beside it (atomically), then the file is moved to `accepted/`: for a
-//!   submission the signed acknowledgement, `NAME.ack`; for an override,
-//!   which gets none, its standing as `GET /v1/overrides/{id}` answers it,
-//!   `NAME.accepted.json` (the version that will carry it); for a replica's
-//!   receipt, `NAME.accepted.json` as `POST /v1/receipts` answers;
-//! - refused: the file is moved to `refused/`, with `NAME.error` holding
-//!   the message (the rule and the operation or listing);
+//!   submission the signed acknowledgement, `NAME.ack` (the name `blocklist
+//!   submit --send` gives it); for an override, which gets none, its
+//!   standing as `GET /v1/overrides/{id}` answers it,
+//!   `NAME.override.accepted.json` (the version that will carry it); for a
+//!   replica's receipt, `NAME.receipt.accepted.json` as `POST /v1/receipts`
+//!   answers;
+//! - refused: the file is moved to `refused/`, with `NAME.SUFFIX.error`
+//!   (`NAME.submission.error`, ...) holding the message (the rule and the
+//!   operation or listing).
+//!
+//! Answers other than the acknowledgement carry the whole file name, so
+//! that `X.submission` and `X.override`, dropped by different senders,
+//! never write one answer over the other's.
 //! - the centre unable to judge now (no registry yet, a disk error): left
 //!   in place, and tried again at the next look.
 //!
@@ -43,7 +50,7 @@ use crate::centre::CentreError;
 
 /// Where accepted submissions go, inside the folder.
 pub const ACCEPTED_DIR: &str = "accepted";
-/// Where refused submissions go, with their `.error`, inside the folder.
+/// Where refused files go, with their `.error`, inside the folder.
 pub const REFUSED_DIR: &str = "refused";
 /// What a submission file's name ends with.
 pub const SUBMISSION_SUFFIX: &str = ".submission";
@@ -181,9 +188,9 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
             Ok((format!("{stem}.ack"), record.ack))
         }
         Ok(OfferedWork::Override(Offered::Accepted(record) | Offered::Known(record))) => {
-            Ok(accepted_json(stem, &routes::override_json(record)))
+            Ok(accepted_json(name, &routes::override_json(record)))
         }
-        Ok(OfferedWork::Receipt(taken)) => Ok(accepted_json(stem, &routes::receipt_json(&taken))),
+        Ok(OfferedWork::Receipt(taken)) => Ok(accepted_json(name, &routes::receipt_json(&taken))),
         Err(refused) if refused.refuses_input() => Err(refused.to_string()),
         Err(failed) => return Err(failed),
     };
@@ -194,7 +201,7 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
             let refused_dir = folder.join(REFUSED_DIR);
             atomic_file::write_file_via(
                 &refused_dir,
-                &refused_dir.join(format!("{stem}.error")),
+                &refused_dir.join(format!("{name}.error")),
                 format!("{message}\n").as_bytes(),
             )?;
             atomic_file::publish_file(file, &refused_dir.join(name))?;
@@ -208,10 +215,11 @@ fn take(intake: &Intake, folder: &Path, file: &Path) -> Result<(), CentreError> 
     Ok(())
 }
 
-/// The answer file `NAME.accepted.json` holding `json`.
-fn accepted_json(stem: &str, json: &serde_json::Value) -> (String, Vec<u8>) {
+/// The answer to the file called `name`, `NAME.SUFFIX.accepted.json`,
+/// holding `json`.
+fn accepted_json(name: &str, json: &serde_json::Value) -> (String, Vec<u8>) {
     (
-        format!("{stem}.accepted.json"),
+        format!("{name}.accepted.json"),
         format!("{json:#}\n").into_bytes(),
     )
 }

@@ -341,7 +341,7 @@ async fn receipt(State(intake): State<Arc<Intake>>, headers: HeaderMap, body: Bo
 }
 
 /// What a receipt taken says, as `POST /v1/receipts` answers (and the drop
-/// folder's `NAME.accepted.json`).
+/// folder's `NAME.receipt.accepted.json`).
 pub fn receipt_json(taken: &Taken) -> Value {
     json!({
         "replica": taken.replica,
