@@ -149,17 +149,55 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Creates `path` with `mode` from the start (no window where a secret is
-/// world-readable), failing if it exists.
+/// world-readable), failing if it exists, whole or not at all: the bytes go
+/// to a temporary file beside it, fsynced, which is then linked to `path`
+/// (a link, unlike a rename, fails where `path` exists). A crash never
+/// leaves an empty or partial key file that the next start would refuse.
 fn write_new(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), CentreError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| CentreError::usage(format!("{} names no file", path.display())))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    // A killed writer's (of this process id) would make the create fail.
+    let _ = fs::remove_file(&temp);
+    let written = write_temp(&temp, mode, bytes).and_then(|()| {
+        match fs::hard_link(&temp, path) {
+            Ok(()) => Ok(()),
+            // A file system without hard links (a FAT key stick): a rename,
+            // after the check a link would have made.
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !path.exists() => {
+                fs::rename(&temp, path)
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(CentreError::io("create", path))
+    });
+    let _ = fs::remove_file(&temp);
+    written?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(CentreError::io("sync", dir))
+}
+
+/// Writes `bytes` to the new file `temp`, created with `mode`, and fsyncs it.
+fn write_temp(temp: &Path, mode: u32, bytes: &[u8]) -> Result<(), CentreError> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
-        .open(path)
-        .map_err(CentreError::io("create", path))?;
+        .open(temp)
+        .map_err(CentreError::io("create", temp))?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .map_err(CentreError::io("write", path))
+        .map_err(CentreError::io("write", temp))
 }
 
 #[cfg(test)]
@@ -191,9 +229,9 @@ mod tests {
     }
 
     #[test]
-    fn keygen_refuses_to_overwrite_a_key() {
+    fn keygen_refuses_to_overwrite_a_key_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        keygen(&dir.path().join("k")).unwrap();
+        let first = keygen(&dir.path().join("k")).unwrap();
         assert!(matches!(
             keygen(&dir.path().join("k")),
             Err(CentreError::Io {
@@ -201,6 +239,13 @@ mod tests {
                 ..
             })
         ));
+        assert_eq!(read_secret(&first.secret).unwrap().public_key(), first.key);
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["k.key", "k.pub"]);
     }
 
     #[test]

@@ -49,11 +49,21 @@ pub fn load_or_create(data_dir: &Path) -> Result<SecretKey, DaemonError> {
             "made this daemon's identity key; register it at the centre (blocklist replicas add)"
         );
     }
-    keyfile::read_secret(&path).map_err(|e| {
+    let key = keyfile::read_secret(&path).map_err(|e| {
         refused(format!(
             "{e}; the identity key is never made again over one that exists (that would make this daemon another replica): fix it, or remove it and register the new one"
         ))
-    })
+    })?;
+    // A start killed between the two files left the key alone: its public
+    // half is what the operator carries to the centre.
+    let public = data_dir.join(IDENTITY_PUB_FILE);
+    if !public.exists() {
+        keyfile::write_public(&public, &key.public_key()).map_err(|e| DaemonError::Identity {
+            path: public,
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(key)
 }
 
 /// The path both files share, without the extension.
@@ -76,6 +86,19 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let public = keyfile::read_public(&data.path().join("data").join(IDENTITY_PUB_FILE));
         assert_eq!(public.unwrap(), key.public_key());
+    }
+
+    #[test]
+    fn a_public_file_lost_to_a_killed_start_is_made_again_from_the_key() {
+        let data = tempfile::tempdir().unwrap();
+        let key = load_or_create(data.path()).unwrap();
+        let public = data.path().join(IDENTITY_PUB_FILE);
+        std::fs::remove_file(&public).unwrap();
+        assert_eq!(
+            load_or_create(data.path()).unwrap().public_key(),
+            key.public_key()
+        );
+        assert_eq!(keyfile::read_public(&public).unwrap(), key.public_key());
     }
 
     #[test]
