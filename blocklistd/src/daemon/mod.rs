@@ -403,6 +403,7 @@ pub async fn serve(
     let shared = Arc::new(Shared::new(&config, &claim, &identity)?);
     let (receipts, deliverer) = receipts::Receipts::new(
         identity,
+        shared.clone(),
         &config.receipts,
         client.clone(),
         config.sync.manifest_timeout,

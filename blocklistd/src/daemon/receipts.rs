@@ -33,18 +33,26 @@ use tracing::{info, warn};
 
 use crate::daemon::config::ReceiptsConfig;
 use crate::daemon::published::write_atomic;
-use crate::daemon::DaemonError;
+use crate::daemon::{DaemonError, Shared};
 
 /// What a receipt file's name ends with (the centre's intake drop folder reads it).
 pub const RECEIPT_SUFFIX: &str = ".receipt";
 
+/// A signed receipt and the version it is for.
+struct Made {
+    version: u64,
+    bytes: Vec<u8>,
+}
+
 /// The newest receipt, signed, not yet known delivered.
-type Newest = Option<Arc<Vec<u8>>>;
+type Newest = Option<Arc<Made>>;
 
 /// Makes a receipt after each apply and hands it to the outbox and the
 /// deliverer.
 pub struct Receipts {
     key: SecretKey,
+    /// Where `/v1/status` reads what became of the newest.
+    shared: Arc<Shared>,
     outbox: Option<PathBuf>,
     /// The newest receipt for the [`Deliverer`] (`None`: no `url`).
     newest: Option<watch::Sender<Newest>>,
@@ -57,6 +65,7 @@ impl Receipts {
     /// start.
     pub fn new(
         key: SecretKey,
+        shared: Arc<Shared>,
         config: &ReceiptsConfig,
         client: reqwest::Client,
         timeout: Duration,
@@ -76,6 +85,7 @@ impl Receipts {
                     client,
                     timeout,
                     newest: rx,
+                    shared: shared.clone(),
                     retry_initial: config.retry_initial,
                     retry_max: config.retry_max,
                 };
@@ -85,6 +95,7 @@ impl Receipts {
         };
         let receipts = Receipts {
             key,
+            shared,
             outbox: config.outbox.clone(),
             newest,
         };
@@ -115,7 +126,7 @@ impl Receipts {
             .sign(&[&self.key])
         });
         let bytes = match made {
-            Ok(bytes) => Arc::new(bytes),
+            Ok(bytes) => bytes,
             Err(error) => {
                 warn!(%error, version = version.get(), "cannot sign the receipt");
                 return;
@@ -136,8 +147,13 @@ impl Receipts {
                 }
             }
         }
-        if let Some(newest) = &self.newest {
-            newest.send_replace(Some(bytes));
+        let version = version.get();
+        match &self.newest {
+            Some(newest) => {
+                self.shared.status.set_receipt(version, "sending", None);
+                newest.send_replace(Some(Arc::new(Made { version, bytes })));
+            }
+            None => self.shared.status.set_receipt(version, "written", None),
         }
     }
 }
@@ -150,14 +166,17 @@ pub struct Deliverer {
     timeout: Duration,
     /// The newest receipt the [`Receipts`] made.
     newest: watch::Receiver<Newest>,
+    shared: Arc<Shared>,
     retry_initial: Duration,
     retry_max: Duration,
 }
 
 /// What became of one post.
 enum Outcome {
-    /// Taken (or taken before), or refused for what it says: not sent again.
-    Settled,
+    /// Taken (or taken before), with the centre's answer: not sent again.
+    Delivered(String),
+    /// Refused for what it says, with the centre's answer: not sent again.
+    Refused(String),
     /// Not taken now: the centre unreachable, failing, or not knowing this
     /// replica yet. Tried again after the backoff.
     Retry(String),
@@ -174,13 +193,22 @@ impl Deliverer {
             }
             let mut wait = self.retry_initial;
             loop {
-                let Some(bytes) = self.newest.borrow_and_update().clone() else {
+                let Some(made) = self.newest.borrow_and_update().clone() else {
                     break;
                 };
-                match self.post(&bytes).await {
-                    Outcome::Settled => break,
+                let status = &self.shared.status;
+                match self.post(&made.bytes).await {
+                    Outcome::Delivered(answer) => {
+                        status.set_receipt(made.version, "delivered", Some(answer));
+                        break;
+                    }
+                    Outcome::Refused(answer) => {
+                        status.set_receipt(made.version, "refused", Some(answer));
+                        break;
+                    }
                     Outcome::Retry(reason) => {
                         warn!(url = %self.url, %reason, retry_in = ?wait, "cannot deliver the receipt; retrying");
+                        status.set_receipt(made.version, "sending", Some(reason));
                     }
                 }
                 tokio::select! {
@@ -213,7 +241,7 @@ impl Deliverer {
         match status {
             s if s.is_success() => {
                 info!(url = %self.url, answer = %body.trim(), "receipt delivered");
-                Outcome::Settled
+                Outcome::Delivered(body.trim().to_owned())
             }
             StatusCode::FORBIDDEN => Outcome::Retry(format!(
                 "{status}: {} (register this replica: blocklistd --print-identity)",
@@ -229,7 +257,7 @@ impl Deliverer {
                 ) =>
             {
                 warn!(url = %self.url, %status, answer = %body.trim(), "the centre refused the receipt; not sent again");
-                Outcome::Settled
+                Outcome::Refused(format!("{status}: {}", body.trim()))
             }
             _ => Outcome::Retry(format!("{status}: {}", body.trim())),
         }

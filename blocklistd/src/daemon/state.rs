@@ -197,10 +197,28 @@ struct Facts {
     progress: Option<String>,
     passed_over: Vec<PassedOver>,
     reanchoring: Option<String>,
+    receipt: Option<ReceiptInfo>,
     /// The version of the lookup index being served (`None`: none is).
     index_version: Option<u64>,
     /// Why the lookup index could not be opened, if it could not.
     index_error: Option<String>,
+}
+
+/// What became of the newest receipt the daemon signed
+/// ([`crate::daemon::receipts`]).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ReceiptInfo {
+    /// The version it is for.
+    pub version: u64,
+    /// `written` (to the outbox, for a courier to carry; no `url`),
+    /// `sending` (to be posted, or posted and to be tried again),
+    /// `delivered` (the centre took it) or `refused` (the centre refused
+    /// what it says: not sent again).
+    pub state: &'static str,
+    /// When it reached that state.
+    pub at: u64,
+    /// The centre's answer, or why the last post failed.
+    pub message: Option<String>,
 }
 
 /// The `/v1/status` document.
@@ -272,6 +290,9 @@ pub struct StatusReport {
     /// The id of this daemon's identity key (hex): the replica id the
     /// centre registers, which signs its receipts.
     pub replica_id: String,
+    /// What became of the newest receipt (`null`: none made, no
+    /// `[receipts]`, or no version held yet).
+    pub receipt: Option<ReceiptInfo>,
 }
 
 impl Status {
@@ -471,6 +492,18 @@ impl Status {
         self.with(|f| f.reanchoring = reason);
     }
 
+    /// The newest receipt, for `version`, reached `state` (see
+    /// [`ReceiptInfo`]), with the centre's answer or the failure.
+    pub fn set_receipt(&self, version: u64, state: &'static str, message: Option<String>) {
+        let info = ReceiptInfo {
+            version,
+            state,
+            at: Timestamp::now().0,
+            message,
+        };
+        self.with(|f| f.receipt = Some(info));
+    }
+
     /// Catch-up progress, for a person watching.
     pub fn set_progress(&self, progress: Option<String>) {
         self.with(|f| f.progress = progress);
@@ -564,6 +597,7 @@ impl Status {
                 passed_over: f.passed_over.clone(),
                 reanchoring: f.reanchoring.clone(),
                 replica_id: self.replica_id.clone(),
+                receipt: f.receipt.clone(),
             }
         })
     }

@@ -149,11 +149,18 @@ fn receipts_from_two_daemons_one_over_http_one_through_an_outbox_are_shown_with_
     assert_eq!(mode & 0o777, 0o600);
     // Bank A's first receipt is refused (403) until it is registered, and
     // a retry delivers it once it is.
-    a.wait_status("a receipt refused as unregistered", |_| {
-        a.log_text().contains("register this replica")
+    // Its status says so, as the log does.
+    a.wait_status("a receipt refused as unregistered", |status| {
+        status["receipt"]["state"] == "sending"
+            && status["receipt"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("register this replica"))
     });
     register("bank-a", &config_a);
     wait_receipt(&centre, &intake, &a, "bank-a", 1);
+    a.wait_status("the receipt shown delivered", |status| {
+        status["receipt"]["state"] == "delivered" && status["receipt"]["version"] == 1
+    });
     publish(&centre, "v2.txt", &["one.example", "two.example"], &[]);
     a.wait_version(2);
     b.wait_version(2);
@@ -187,6 +194,9 @@ fn receipts_from_two_daemons_one_over_http_one_through_an_outbox_are_shown_with_
         }
     };
     let name = carried(&b, 2);
+    b.wait_status("the receipt shown written to the outbox", |status| {
+        status["receipt"]["state"] == "written" && status["receipt"]["version"] == 2
+    });
     wait_receipt(&centre, &intake, &b, "bank-b", 2);
     let answer =
         std::fs::read_to_string(intake_drop.join(format!("{name}.accepted.json"))).unwrap();
