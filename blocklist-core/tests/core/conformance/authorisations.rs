@@ -701,6 +701,7 @@ fn decision(made_at: u64, removals: Vec<ListingRef>) -> Override {
         why: RemovalReason::APPEAL_UPHELD,
         note: "Appeal 2026/114 upheld by the review board".into(),
         removals,
+        updates: vec![],
         extensions: vec![],
     }
 }
@@ -1081,6 +1082,7 @@ fn snapshot_past_overrides(c: &mut Cases) {
             agency: Agency::new("th-aoc").unwrap(),
             listed_at: Timestamp(T0 - DAY),
         }],
+        updates: vec![],
         extensions: vec![],
     };
     let files = [decision("appeal 1"), decision("appeal 2")].map(|d| d.sign(&[&judge]).unwrap());
