@@ -607,7 +607,11 @@ struct OverrideArgs {
     set_reason: Option<String>,
     /// Update the listings instead of removing them: make them expire then
     /// (RFC 3339 time, date, or duration from now like 30d).
-    #[arg(long = "set-expires", value_name = "TIME", conflicts_with = "no_expiry")]
+    #[arg(
+        long = "set-expires",
+        value_name = "TIME",
+        conflicts_with = "no_expiry"
+    )]
     set_expires: Option<Expiry>,
     /// Update the listings instead of removing them: make them never expire.
     #[arg(long = "no-expiry")]
@@ -1091,7 +1095,11 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 out,
                 "wrote {} ({} {} identifier(s)); publish it with blocklist publish --override",
                 args.output.display(),
-                if decision.update.is_some() { "updating the listings of" } else { "removing the listings of" },
+                if decision.update.is_some() {
+                    "updating the listings of"
+                } else {
+                    "removing the listings of"
+                },
                 decision.ids.len()
             );
         }

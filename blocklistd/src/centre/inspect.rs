@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use blocklist_core::document::{
     envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
-    KeySet, ListingRef, ListingRequest, ListingUpdate, Manifest, Op, Override, Receipt, Registry, Snapshot,
-    Submission, SubmissionOp, TrustRoot,
+    KeySet, ListingRef, ListingRequest, ListingUpdate, Manifest, Op, Override, Receipt, Registry,
+    Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Commitment, Entry, Sha256, Timestamp};
 use serde::Serialize;

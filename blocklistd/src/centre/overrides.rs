@@ -17,7 +17,9 @@ use blocklist_core::document::{
 };
 use blocklist_core::store::Store;
 use blocklist_core::verify::{Verifier, MAX_CLOCK_SKEW};
-use blocklist_core::{atomic_file, Agency, Entry, EntryMeta, Identifier, Reason, Sha256, Timestamp};
+use blocklist_core::{
+    atomic_file, Agency, Entry, EntryMeta, Identifier, Reason, Sha256, Timestamp,
+};
 
 use crate::centre::intake::{PublishedBy, RefusedInput};
 use crate::centre::keys::{check_signers, CentreKey};
