@@ -324,4 +324,30 @@ fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_t
     );
     assert!(daemon.stop());
     ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+
+    // A proof bundle tells the update as the board's, in words.
+    let bundle = centre.tmp.path().join("number.proof");
+    ok(&[
+        "prove",
+        s(&centre.dir),
+        "number",
+        "0812345678",
+        "-o",
+        s(&bundle),
+    ]);
+    let words = ok(&[
+        "verify-proof",
+        s(&bundle),
+        "--root",
+        s(&centre.first_root()),
+    ]);
+    for said in [
+        &format!("- version {updated}, published "),
+        "th-aoc's listing updated: now for fraud, expiring ",
+        &format!("by override, over th-aoc's head: because appeal_upheld, \"{note}\"; signed "),
+        &format!("- version {owned}, published "),
+        "th-aoc's listing updated: now for scam_call, never expiring; asked by th-aoc",
+    ] {
+        assert!(words.contains(said), "{said:?} not in:\n{words}");
+    }
 }
