@@ -125,7 +125,7 @@ pub enum CentreError {
     /// An override whose decision (its payload, whatever signatures the
     /// file carries) was applied already: every replica refuses it carried
     /// again (W7).
-    #[error("{file}: the same decision was applied in version {version}; an override removes listings once (W7): nothing of it applied (make a new override)")]
+    #[error("{file}: the same decision was applied in version {version}; an override removes or updates listings once (W7): nothing of it applied (make a new override)")]
     OverrideAgain {
         /// The override file.
         file: String,
