@@ -276,8 +276,7 @@ impl Override {
                 ),
             ));
         }
-        let removed: std::collections::HashSet<_> =
-            self.removals.iter().map(wire_order).collect();
+        let removed: std::collections::HashSet<_> = self.removals.iter().map(wire_order).collect();
         if let Some(both) = self
             .updates
             .iter()
@@ -373,10 +372,7 @@ impl Document for Override {
                 .windows(2)
                 .any(|w| wire_order(w[0]) >= wire_order(w[1]))
             {
-                return Err(doc.invalid(
-                    field,
-                    "not strictly ascending by identifier, then agency",
-                ));
+                return Err(doc.invalid(field, "not strictly ascending by identifier, then agency"));
             }
         }
         let decision = Override {
@@ -444,7 +440,10 @@ mod tests {
         ];
         let bytes = doc.encode_payload().unwrap();
         let decoded = Override::decode_payload(&bytes).unwrap();
-        assert_eq!(decoded.updates, vec![doc.updates[1].clone(), doc.updates[0].clone()]);
+        assert_eq!(
+            decoded.updates,
+            vec![doc.updates[1].clone(), doc.updates[0].clone()]
+        );
         assert!(decoded.removals.is_empty() && decoded.extensions.is_empty());
         // A reader that predates updates sees an opaque extension of tag 1.
         let wire: WireOverride = postcard::from_bytes(&bytes).unwrap();

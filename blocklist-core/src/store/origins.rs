@@ -19,7 +19,7 @@ use crate::store::{
     corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
 };
 use crate::verify::provenance::{
-    override_updates, overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
+    overridden, override_updates, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
 };
 use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
 

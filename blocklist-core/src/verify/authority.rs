@@ -21,7 +21,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::digest::Sha256;
-use crate::document::{envelope, Delta, ListingRef, Op, Override, Registry, SubmissionOp};
+use crate::document::{
+    envelope, Delta, ListingRef, ListingUpdate, Op, Override, Registry, SubmissionOp,
+};
 use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
@@ -99,14 +101,12 @@ pub enum AuthorityError {
     },
     /// The delta's operation on a listing an override updates is not that
     /// update of the very listing it names (W7).
-    #[error("carried override {index} updates {} {} as listed by {} at {} to {decided}, but {found} (W7)", .listing.id.kind(), .listing.id.as_str(), .listing.agency, .listing.listed_at)]
+    #[error("carried override {index} updates {} {} as listed by {} at {} to {}, but {found} (W7)", .update.listing.id.kind(), .update.listing.id.as_str(), .update.listing.agency, .update.listing.listed_at, entry_in_words(.update.reason, .update.expires_at))]
     NotUpdatedAsDecided {
-        /// The listing the override names.
-        listing: ListingRef,
+        /// The update the override decides (boxed, as it is large).
+        update: Box<ListingUpdate>,
         /// The override.
         index: usize,
-        /// The entry it gives the listing, in words.
-        decided: String,
         /// What the replica holds or the delta does instead.
         found: String,
     },
@@ -312,18 +312,15 @@ pub enum AuthorityError {
     },
     /// A listing in a snapshot whose entry is not the one the newest change
     /// naming it, a past override's update, gives it (W7, W8).
-    #[error("the snapshot holds {} {} of agency {agency} with {held}, but past override {index} (version {version}) updated it to {decided} (W7, W8)", .id.kind(), .id.as_str())]
+    #[error("the snapshot holds {} {} of agency {} with {held}, but past override {index} (version {version}) updated it to {} (W7, W8)", .update.listing.id.kind(), .update.listing.id.as_str(), .update.listing.agency, entry_in_words(.update.reason, .update.expires_at))]
     NotAsOverridden {
-        /// The identifier.
-        id: Identifier,
-        /// The agency.
-        agency: Agency,
+        /// The update the override made, of the listing the snapshot
+        /// holds (boxed, as it is large).
+        update: Box<ListingUpdate>,
         /// The override's position in the snapshot's past overrides.
         index: usize,
         /// The version whose delta carried it.
         version: u64,
-        /// The entry it gave the listing, in words.
-        decided: String,
         /// What the snapshot holds, in words.
         held: String,
     },
@@ -444,8 +441,8 @@ struct Decided {
     index: usize,
     /// The listing, as it names it.
     listing: ListingRef,
-    /// The entry it gives the listing; `None`: it removes it.
-    update: Option<EntryMeta>,
+    /// The update it makes; `None`: it removes the listing.
+    update: Option<ListingUpdate>,
 }
 
 impl Decided {
@@ -458,7 +455,9 @@ impl Decided {
         let found = match (op, old) {
             (Op::Remove(..), Some(old)) if self.update.is_none() && named(old) => return Ok(()),
             (Op::Update(new), Some(old))
-                if named(old) && self.update.as_ref() == Some(&new.meta) =>
+                if named(old)
+                    && self.update.as_ref().map(ListingUpdate::meta).as_ref()
+                        == Some(&new.meta) =>
             {
                 return Ok(())
             }
@@ -479,17 +478,16 @@ impl Decided {
     /// The refusal of a delta that does not make the decided change, for
     /// the reason `found`.
     fn refusal(&self, found: String) -> AuthorityError {
-        let (listing, index) = (self.listing.clone(), self.index);
+        let index = self.index;
         match &self.update {
             None => AuthorityError::NotOverridden {
-                listing,
+                listing: self.listing.clone(),
                 index,
                 found,
             },
-            Some(meta) => AuthorityError::NotUpdatedAsDecided {
-                listing,
+            Some(update) => AuthorityError::NotUpdatedAsDecided {
+                update: Box::new(update.clone()),
                 index,
-                decided: entry_in_words(meta.reason, meta.expires_at),
                 found,
             },
         }
@@ -604,7 +602,10 @@ impl Authority {
                 });
             }
             let removals = decision.removals.iter().map(|r| (r, None));
-            let updates = decision.updates.iter().map(|u| (&u.listing, Some(u.meta())));
+            let updates = decision
+                .updates
+                .iter()
+                .map(|u| (&u.listing, Some(u.clone())));
             for (listing, update) in removals.chain(updates) {
                 let key = (listing.id.clone(), listing.agency.clone());
                 let decided = Decided {

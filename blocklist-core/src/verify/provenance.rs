@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
-    envelope, Document as _, ListId, ListingRef, Origin, Override, PastOverride, Registry,
-    Snapshot, SnapshotHead, SubmissionOp, Version,
+    envelope, Document as _, ListId, ListingRef, ListingUpdate, Origin, Override, PastOverride,
+    Registry, Snapshot, SnapshotHead, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
@@ -354,11 +354,17 @@ impl Provenance {
                 Ok(traced())
             }
             Asks::Overridden(reason, expires_at) => Err(AuthorityError::NotAsOverridden {
-                id: id.clone(),
-                agency: meta.agency.clone(),
+                update: Box::new(ListingUpdate {
+                    listing: ListingRef {
+                        id: id.clone(),
+                        agency: meta.agency.clone(),
+                        listed_at: meta.listed_at,
+                    },
+                    reason,
+                    expires_at,
+                }),
                 index: newest.origin,
                 version: newest.version.get(),
-                decided: entry_in_words(reason, expires_at),
                 held: entry_in_words(meta.reason, meta.expires_at),
             }),
             asks => Err(AuthorityError::NotAsAsked {

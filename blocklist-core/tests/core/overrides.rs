@@ -546,8 +546,12 @@ fn an_override_update_changes_an_agencys_listing_which_stays_the_agencys_and_is_
     // A court shortens the term and corrects the reason.
     let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
     let file = b.sign(&updating(vec![update.clone()]), &[0, 2]);
-    b.p.publish_overriding(vec![update_op(&listed, &update)], vec![], vec![file.clone()])
-        .unwrap();
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![file.clone()],
+    )
+    .unwrap();
     let store = &b.p.store;
     let now = EntryMeta {
         reason: Reason::FRAUD,
@@ -595,11 +599,10 @@ fn a_delta_that_does_not_make_an_override_update_exactly_is_refused() {
     let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
     let not_as_decided = |err: &AuthorityError| match err {
         AuthorityError::NotUpdatedAsDecided {
-            listing: named,
+            update: decided,
             index: 0,
             found,
-            ..
-        } if *named == listing(&listed) => found.clone(),
+        } if **decided == update => found.clone(),
         other => panic!("expected the override's update refused, got {other}"),
     };
     // Another reason, another expiry, or none.
@@ -614,7 +617,10 @@ fn a_delta_that_does_not_make_an_override_update_exactly_is_refused() {
             vec![],
             vec![file.clone()],
         ));
-        assert!(not_as_decided(&err).starts_with("the delta updates it to"), "{err}");
+        assert!(
+            not_as_decided(&err).starts_with("the delta updates it to"),
+            "{err}"
+        );
     }
     // No operation on it, or its removal in place of the update.
     let err = refusal(b.p.publish_overriding(vec![], vec![], vec![file.clone()]));
@@ -630,20 +636,23 @@ fn a_delta_that_does_not_make_an_override_update_exactly_is_refused() {
         ..update.clone()
     };
     let file = b.sign(&updating(vec![stale.clone()]), &[0, 1]);
-    let err = refusal(b.p.publish_overriding(
-        vec![update_op(&listed, &update)],
-        vec![],
-        vec![file],
-    ));
+    let err =
+        refusal(b.p.publish_overriding(vec![update_op(&listed, &update)], vec![], vec![file]));
     assert!(
-        matches!(&err, AuthorityError::NotUpdatedAsDecided { listing, found, .. }
-            if *listing == stale.listing && found.starts_with("the listing held is by th-aoc")),
+        matches!(&err, AuthorityError::NotUpdatedAsDecided { update, found, .. }
+            if **update == stale && found.starts_with("the listing held is by th-aoc")),
         "{err}"
     );
     // The centre's publish key alone: no override, no update.
     let err = refusal(b.p.publish(vec![update_op(&listed, &update)], vec![]));
     assert!(
-        matches!(&err, AuthorityError::Unauthorised { verb: "updates", .. }),
+        matches!(
+            &err,
+            AuthorityError::Unauthorised {
+                verb: "updates",
+                ..
+            }
+        ),
         "{err}"
     );
     b.assert_untouched(1, &[listed]);
@@ -694,8 +703,12 @@ fn a_snapshot_holding_an_override_updated_listing_applies_and_one_matching_neith
     let listed = b.p.entry(1);
     let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
     let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
-    b.p.publish_overriding(vec![update_op(&listed, &update)], vec![], vec![file.clone()])
-        .unwrap();
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![file.clone()],
+    )
+    .unwrap();
     let honest = b.p.snapshot();
     let refusal_of = |b: &mut Board, snapshot: &Snapshot| match b.p.start_from(snapshot) {
         Err(StoreError::Refused {
@@ -722,7 +735,7 @@ fn a_snapshot_holding_an_override_updated_listing_applies_and_one_matching_neith
         };
         let err = refusal_of(&mut b, &forged);
         assert!(
-            matches!(&err, AuthorityError::NotAsOverridden { id, index: 0, version: 2, .. } if *id == number(1)),
+            matches!(&err, AuthorityError::NotAsOverridden { update: decided, index: 0, version: 2, .. } if **decided == update),
             "{err}"
         );
     }
@@ -745,12 +758,11 @@ fn a_snapshot_holding_an_override_updated_listing_applies_and_one_matching_neith
     );
     let now = b.p.entry(1);
     let again = update_of(&now, Reason::MALWARE, None);
-    let err = refusal(b.p.publish_overriding(
-        vec![update_op(&now, &again)],
-        vec![],
-        vec![file],
-    ));
-    assert!(matches!(err, AuthorityError::OverrideReplayed { .. }), "{err}");
+    let err = refusal(b.p.publish_overriding(vec![update_op(&now, &again)], vec![], vec![file]));
+    assert!(
+        matches!(err, AuthorityError::OverrideReplayed { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -759,14 +771,22 @@ fn an_override_updates_a_label_listing_and_a_legacy_one() {
     let before = Timestamp(NOW.0 - 100);
     let mut legacy = p_entry(3, "centre-desk", None);
     legacy.meta.listed_at = before;
-    b.p.publish_dated(vec![(Op::Add(legacy.clone()), None)], vec![], vec![], before)
-        .unwrap();
+    b.p.publish_dated(
+        vec![(Op::Add(legacy.clone()), None)],
+        vec![],
+        vec![],
+        before,
+    )
+    .unwrap();
     let label = p_entry(5, "centre-desk", None);
     b.p.publish(vec![(Op::Add(label.clone()), None)], vec![])
         .unwrap();
     let updates = [&legacy, &label].map(|e| update_of(e, Reason::FRAUD, Some(NOW.0 + 500)));
     let file = b.sign(&updating(updates.to_vec()), &[1, 2]);
-    let changes = vec![update_op(&legacy, &updates[0]), update_op(&label, &updates[1])];
+    let changes = vec![
+        update_op(&legacy, &updates[0]),
+        update_op(&label, &updates[1]),
+    ];
     b.p.publish_overriding(changes, vec![], vec![file]).unwrap();
     for (e, u) in [&legacy, &label].into_iter().zip(&updates) {
         assert_eq!(b.p.store.listed(&e.id).unwrap(), vec![u.meta()]);
@@ -774,7 +794,10 @@ fn an_override_updates_a_label_listing_and_a_legacy_one() {
     // A replica that starts from a snapshot takes both (no origin names
     // them; the override's update does, and is their entry).
     b.p.restart_from_snapshot();
-    assert_eq!(b.p.store.listed(&number(3)).unwrap(), vec![updates[0].meta()]);
+    assert_eq!(
+        b.p.store.listed(&number(3)).unwrap(),
+        vec![updates[0].meta()]
+    );
 }
 
 proptest! {

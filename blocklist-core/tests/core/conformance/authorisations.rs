@@ -895,7 +895,11 @@ fn override_update_cases(
     };
     let payload = court.encode_payload().unwrap();
     assert_eq!(
-        with_extension(&encode(&bare), UPDATES_EXTENSION, encode(&vec![wire_update])),
+        with_extension(
+            &encode(&bare),
+            UPDATES_EXTENSION,
+            encode(&vec![wire_update])
+        ),
         payload,
         "override extension tag 1: the updates"
     );
@@ -954,7 +958,10 @@ fn override_update_cases(
     );
     let empty = with_extension(&encode(&bare), UPDATES_EXTENSION, vec![0]);
     for (file, payload) in [
-        ("authority/override-removes-and-updates-a-listing.delta", both),
+        (
+            "authority/override-removes-and-updates-a-listing.delta",
+            both,
+        ),
         ("authority/override-updates-extension-empty.delta", empty),
     ] {
         c.add(
