@@ -259,6 +259,16 @@ fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_t
     for key in [&board[0], &board[2]] {
         args.extend(["--sign-with", s(key)]);
     }
+    // th-dsi does not list the number: nothing of its to update.
+    let of_dsi: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "th-aoc" { "th-dsi" } else { a })
+        .collect();
+    let unlisted = fails(&of_dsi);
+    assert!(
+        unlisted.contains("number +66812345678 is not listed by th-dsi"),
+        "{unlisted}"
+    );
     let made = blocklist_core::Timestamp::now().0;
     ok(&args);
     let shown = ok(&["inspect", s(&order)]);
