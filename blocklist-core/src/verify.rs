@@ -543,7 +543,7 @@ impl Verifier {
     /// root.override_keys = Some(KeySet::new(vec![judge.public_key()], 1).unwrap());
     /// let verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
     /// let decision = Override { list, made_at: Timestamp(5), why: RemovalReason::APPEAL_UPHELD,
-    ///     note: "appeal 7".into(), extensions: vec![], removals: vec![ListingRef {
+    ///     note: "appeal 7".into(), extensions: vec![], updates: vec![], removals: vec![ListingRef {
     ///         id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
     ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
     /// assert!(verifier.override_doc(&decision.sign(&[&judge]).unwrap()).is_ok());

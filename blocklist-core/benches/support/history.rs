@@ -167,6 +167,7 @@ fn made(versions: u64, others: usize, backdated_update: bool) -> History {
             agency: agency.clone(),
             listed_at: listed.listed_at,
         }],
+        updates: vec![],
         extensions: vec![],
     }
     .sign(&[&judges[0], &judges[2]])

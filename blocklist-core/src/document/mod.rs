@@ -53,7 +53,9 @@ pub use manifest::{
     parse_file_name, parse_file_path, FileRef, Manifest, FOLDER_TYPES, LOG_EXTENSION,
     MANIFEST_PATH, REGISTRIES_EXTENSION,
 };
-pub use overrides::{decision_sha256, ListingRef, Override, MAX_OVERRIDE_REMOVALS};
+pub use overrides::{
+    decision_sha256, ListingRef, ListingUpdate, Override, MAX_OVERRIDE_REMOVALS, UPDATES_EXTENSION,
+};
 pub use receipt::{LogPosition, Receipt};
 pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,

@@ -1,11 +1,13 @@
-//! [`Override`]: a removal decided over the owning agency's head (document
-//! type 8).
+//! [`Override`]: a removal or an update decided over the owning agency's
+//! head (document type 8).
 //!
-//! Only the agency that made a listing may remove it (W5, W6), so a court
-//! order, an upheld appeal the agency will not act on, or a listing by an
-//! agency that no longer exists needs another way out. An override names
-//! each listing it removes exactly (identifier, owning agency, listing
-//! time), says why, and is signed by a threshold of the override keys the
+//! Only the agency that made a listing may change or remove it (W5, W6), so
+//! a court order, an upheld appeal the agency will not act on, or a listing
+//! by an agency that no longer exists needs another way out. An override
+//! names each listing it removes or updates exactly (identifier, owning
+//! agency, listing time), gives an updated listing its new reason and
+//! expiry (a court shortens a term, an appeal corrects a reason), says
+//! why, and is signed by a threshold of the override keys the
 //! trust root names ([`crate::document::TrustRoot::override_keys`]): people
 //! who decide appeals, holding keys offline, not the centre's online
 //! publish key. A delta carries it byte for byte ([`crate::document::Delta::overrides`]),
@@ -24,13 +26,18 @@ use crate::document::{
     decode_canonical, encode_wire, envelope, DecodeError, DocType, Document, EncodeError,
     Extension, ListId, RemovalReason,
 };
-use crate::entry::{Agency, EntryMeta, Timestamp};
+use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 
-/// The most listings one override may remove (OV2): overrides are decisions
-/// about named listings, made by people, not bulk edits.
+/// The most listings one override may remove and update together (OV2):
+/// overrides are decisions about named listings, made by people, not bulk
+/// edits.
 pub const MAX_OVERRIDE_REMOVALS: usize = 10_000;
+
+/// The override extension tag of its updates (OV4): a field added after
+/// overrides were first published, so readers that predate it keep the rest.
+pub const UPDATES_EXTENSION: u16 = 1;
 
 /// The longest note an override may carry, in bytes (OV3).
 const MAX_NOTE_BYTES: usize = 1_000;
@@ -45,7 +52,7 @@ const MAX_NOTE_BYTES: usize = 1_000;
 /// use blocklist_core::document::*;
 /// use blocklist_core::*;
 /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
-///     why: RemovalReason::APPEAL_UPHELD, note: "appeal 7".into(), extensions: vec![],
+///     why: RemovalReason::APPEAL_UPHELD, note: "appeal 7".into(), extensions: vec![], updates: vec![],
 ///     removals: vec![ListingRef { id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
 ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
 /// let (a, b) = (SecretKey::generate().unwrap(), SecretKey::generate().unwrap());
@@ -66,7 +73,7 @@ pub fn decision_sha256(file: &[u8]) -> Result<Sha256, DecodeError> {
     Ok(Sha256::of(env.payload))
 }
 
-/// A removal of listings decided by a threshold of override keys.
+/// A removal or update of listings decided by a threshold of override keys.
 ///
 /// ```
 /// use blocklist_core::document::*;
@@ -81,6 +88,15 @@ pub fn decision_sha256(file: &[u8]) -> Result<Sha256, DecodeError> {
 ///         agency: Agency::new("th-aoc").unwrap(),
 ///         listed_at: Timestamp(1_750_000_000),
 ///     }],
+///     updates: vec![ListingUpdate {
+///         listing: ListingRef {
+///             id: Identifier::from_canonical(Kind::Number, "+66812345679").unwrap(),
+///             agency: Agency::new("th-aoc").unwrap(),
+///             listed_at: Timestamp(1_750_000_000),
+///         },
+///         reason: Reason::SCAM_CALL,
+///         expires_at: Some(Timestamp(1_770_000_000)),
+///     }],
 ///     extensions: vec![],
 /// };
 /// let bytes = decision.encode_payload().unwrap();
@@ -92,7 +108,7 @@ pub struct Override {
     pub list: ListId,
     /// When its signers made it; a delta carrying it is made after.
     pub made_at: Timestamp,
-    /// Why the listings are removed.
+    /// Why the listings are removed or updated.
     pub why: RemovalReason,
     /// The decision in words (a case or appeal reference): 1 to 1,000 bytes
     /// of text without control characters.
@@ -101,8 +117,37 @@ pub struct Override {
     /// agencies may have several). Decoding returns them sorted by kind
     /// code, value, then agency.
     pub removals: Vec<ListingRef>,
+    /// The listings it updates, each once and none it removes, with their
+    /// new reason and expiry (extension tag [`UPDATES_EXTENSION`]).
+    /// Decoding returns them in the order of removals.
+    pub updates: Vec<ListingUpdate>,
     /// Fields added by later format revisions (kept, signed, not interpreted).
     pub extensions: Vec<Extension>,
+}
+
+/// One listing an override updates: the listing, named exactly, and the
+/// reason and expiry it has from then on. Its agency and listing time are
+/// kept: the listing stays its agency's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ListingUpdate {
+    /// The listing updated.
+    pub listing: ListingRef,
+    /// Its new reason.
+    pub reason: Reason,
+    /// Its new expiry (`None`: it never expires).
+    pub expires_at: Option<Timestamp>,
+}
+
+impl ListingUpdate {
+    /// The entry the update gives its listing.
+    pub fn meta(&self) -> EntryMeta {
+        EntryMeta {
+            reason: self.reason,
+            agency: self.listing.agency.clone(),
+            listed_at: self.listing.listed_at,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// One listing, named exactly: the identifier, the agency whose listing it
@@ -135,6 +180,40 @@ struct WireListing {
     listed_at: u64,
 }
 
+#[derive(Serialize, Deserialize)]
+struct WireUpdate {
+    listing: WireListing,
+    reason: u16,
+    expires_at: Option<u64>,
+}
+
+impl WireListing {
+    fn of(r: &ListingRef) -> WireListing {
+        WireListing {
+            kind: r.id.kind().code(),
+            value: r.id.as_str().to_owned(),
+            agency: r.agency.as_str().to_owned(),
+            listed_at: r.listed_at.0,
+        }
+    }
+
+    /// The listing, its value checked for its kind; `index` is its
+    /// position, for the refusal.
+    fn decode(self, doc: DocType, index: usize) -> Result<ListingRef, DecodeError> {
+        Ok(ListingRef {
+            id: Identifier::from_canonical(Kind::from_code(self.kind), &self.value).map_err(
+                |source| DecodeError::Identifier {
+                    doc: doc.name(),
+                    index: index as u64,
+                    source: Box::new(source),
+                },
+            )?,
+            agency: Agency::new(&self.agency).map_err(|e| doc.invalid("agency", e.to_string()))?,
+            listed_at: Timestamp(self.listed_at),
+        })
+    }
+}
+
 /// The order of removals on the wire (OV2): by kind code, value, then agency.
 fn wire_order(listing: &ListingRef) -> (u16, &str, &Agency) {
     (
@@ -144,8 +223,37 @@ fn wire_order(listing: &ListingRef) -> (u16, &str, &Agency) {
     )
 }
 
+/// `items` sorted by the listing each names (`listing`), as the wire
+/// orders them (OV2, OV4), refusing a listing named twice.
+fn sorted<'a, T>(
+    doc: DocType,
+    field: &'static str,
+    mut items: Vec<&'a T>,
+    listing: impl Fn(&'a T) -> &'a ListingRef,
+) -> Result<Vec<&'a T>, EncodeError> {
+    items.sort_by(|a, b| wire_order(listing(a)).cmp(&wire_order(listing(b))));
+    if let Some(w) = items
+        .windows(2)
+        .find(|w| wire_order(listing(w[0])) == wire_order(listing(w[1])))
+    {
+        return Err(EncodeError::Invalid {
+            doc: doc.name(),
+            field,
+            reason: format!("{} appears more than once", listing(w[0]).id),
+        });
+    }
+    Ok(items)
+}
+
 impl Override {
-    /// Why the override's own fields break OV2-OV3, if they do.
+    /// Every listing it names: those it removes, then those it updates.
+    pub fn listings(&self) -> impl Iterator<Item = &ListingRef> {
+        self.removals
+            .iter()
+            .chain(self.updates.iter().map(|u| &u.listing))
+    }
+
+    /// Why the override's own fields break OV2-OV4, if they do.
     fn invalid(&self) -> Option<(&'static str, String)> {
         if self.note.is_empty() || self.note.len() > MAX_NOTE_BYTES {
             return Some((
@@ -159,18 +267,34 @@ impl Override {
         if self.note.chars().any(char::is_control) {
             return Some(("note", "holds a control character".into()));
         }
-        if self.removals.is_empty() || self.removals.len() > MAX_OVERRIDE_REMOVALS {
+        let named = self.removals.len() + self.updates.len();
+        if named == 0 || named > MAX_OVERRIDE_REMOVALS {
             return Some((
                 "removals",
                 format!(
-                    "names {} listings; 1 to {MAX_OVERRIDE_REMOVALS} are allowed",
-                    self.removals.len()
+                    "names {named} listings to remove or update; 1 to {MAX_OVERRIDE_REMOVALS} are allowed"
+                ),
+            ));
+        }
+        let removed: std::collections::HashSet<_> = self.removals.iter().map(wire_order).collect();
+        if let Some(both) = self
+            .updates
+            .iter()
+            .find(|u| removed.contains(&wire_order(&u.listing)))
+        {
+            return Some((
+                "updates",
+                format!(
+                    "{} of {} is both removed and updated",
+                    both.listing.id, both.listing.agency
                 ),
             ));
         }
         [self.made_at]
             .into_iter()
             .chain(self.removals.iter().map(|r| r.listed_at))
+            .chain(self.updates.iter().map(|u| u.listing.listed_at))
+            .chain(self.updates.iter().filter_map(|u| u.expires_at))
             .find(|&t| t > EntryMeta::LAST_TIME)
             .map(|t| ("time", time_reason("override", t)))
     }
@@ -188,33 +312,31 @@ impl Document for Override {
                 reason,
             });
         }
-        let mut removals: Vec<&ListingRef> = self.removals.iter().collect();
-        removals.sort_by(|a, b| wire_order(a).cmp(&wire_order(b)));
-        if let Some(w) = removals
-            .windows(2)
-            .find(|w| wire_order(w[0]) == wire_order(w[1]))
-        {
-            return Err(EncodeError::Invalid {
-                doc: doc.name(),
-                field: "removals",
-                reason: format!("{} appears more than once", w[0].id),
-            });
-        }
+        let removals = sorted(doc, "removals", self.removals.iter().collect(), |r| r)?;
+        let updates = sorted(doc, "updates", self.updates.iter().collect(), |u| {
+            &u.listing
+        })?;
+        let updates: Vec<WireUpdate> = updates
+            .into_iter()
+            .map(|u| WireUpdate {
+                listing: WireListing::of(&u.listing),
+                reason: u.reason.0,
+                expires_at: u.expires_at.map(|t| t.0),
+            })
+            .collect();
         let wire = WireOverride {
             list: self.list.as_str().to_owned(),
             made_at: self.made_at.0,
             why: self.why.0,
             note: self.note.clone(),
-            removals: removals
-                .into_iter()
-                .map(|r| WireListing {
-                    kind: r.id.kind().code(),
-                    value: r.id.as_str().to_owned(),
-                    agency: r.agency.as_str().to_owned(),
-                    listed_at: r.listed_at.0,
-                })
-                .collect(),
-            extensions: self.extensions.clone(),
+            removals: removals.into_iter().map(WireListing::of).collect(),
+            extensions: Extension::place(
+                doc,
+                &self.extensions,
+                UPDATES_EXTENSION,
+                "updates",
+                &updates,
+            )?,
         };
         encode_wire(doc, &wire)
     }
@@ -222,33 +344,36 @@ impl Document for Override {
     fn decode_payload(payload: &[u8]) -> Result<Self, DecodeError> {
         let doc = Self::TYPE;
         let wire: WireOverride = decode_canonical(doc, payload)?;
+        let mut extensions = Extension::check(doc, wire.extensions)?;
+        let updates: Vec<WireUpdate> =
+            Extension::take(doc, &mut extensions, UPDATES_EXTENSION, "updates")?;
         let removals = wire
             .removals
             .into_iter()
             .enumerate()
+            .map(|(index, w)| w.decode(doc, index))
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        let updates = updates
+            .into_iter()
+            .enumerate()
             .map(|(index, w)| {
-                Ok(ListingRef {
-                    id: Identifier::from_canonical(Kind::from_code(w.kind), &w.value).map_err(
-                        |source| DecodeError::Identifier {
-                            doc: doc.name(),
-                            index: index as u64,
-                            source: Box::new(source),
-                        },
-                    )?,
-                    agency: Agency::new(&w.agency)
-                        .map_err(|e| doc.invalid("agency", e.to_string()))?,
-                    listed_at: Timestamp(w.listed_at),
+                Ok(ListingUpdate {
+                    listing: w.listing.decode(doc, index)?,
+                    reason: Reason(w.reason),
+                    expires_at: w.expires_at.map(Timestamp),
                 })
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
-        if removals
-            .windows(2)
-            .any(|w| wire_order(&w[0]) >= wire_order(&w[1]))
-        {
-            return Err(doc.invalid(
-                "removals",
-                "not strictly ascending by identifier, then agency",
-            ));
+        for (field, listings) in [
+            ("removals", removals.iter().collect::<Vec<_>>()),
+            ("updates", updates.iter().map(|u| &u.listing).collect()),
+        ] {
+            if listings
+                .windows(2)
+                .any(|w| wire_order(w[0]) >= wire_order(w[1]))
+            {
+                return Err(doc.invalid(field, "not strictly ascending by identifier, then agency"));
+            }
         }
         let decision = Override {
             list: ListId::decode(doc, &wire.list)?,
@@ -256,7 +381,8 @@ impl Document for Override {
             why: RemovalReason(wire.why),
             note: wire.note,
             removals,
-            extensions: Extension::check(doc, wire.extensions)?,
+            updates,
+            extensions,
         };
         match decision.invalid() {
             Some((field, reason)) => Err(doc.invalid(field, reason)),
@@ -288,7 +414,56 @@ mod tests {
                     listed_at: Timestamp(1_750_000_000),
                 })
                 .collect(),
+            updates: vec![],
             extensions: vec![],
+        }
+    }
+
+    fn update(value: &str, reason: u16, expires_at: Option<u64>) -> ListingUpdate {
+        ListingUpdate {
+            listing: ListingRef {
+                id: Identifier::from_canonical(Kind::Domain, value).unwrap(),
+                agency: Agency::new("th-aoc").unwrap(),
+                listed_at: Timestamp(1_750_000_000),
+            },
+            reason: Reason(reason),
+            expires_at: expires_at.map(Timestamp),
+        }
+    }
+
+    #[test]
+    fn an_override_of_updates_alone_round_trips_and_its_updates_are_an_extension() {
+        let mut doc = decision(&[], "court order 8");
+        doc.updates = vec![
+            update("b.example", 2, None),
+            update("a.example", 1, Some(1_760_000_100)),
+        ];
+        let bytes = doc.encode_payload().unwrap();
+        let decoded = Override::decode_payload(&bytes).unwrap();
+        assert_eq!(
+            decoded.updates,
+            vec![doc.updates[1].clone(), doc.updates[0].clone()]
+        );
+        assert!(decoded.removals.is_empty() && decoded.extensions.is_empty());
+        // A reader that predates updates sees an opaque extension of tag 1.
+        let wire: WireOverride = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(wire.extensions.len(), 1);
+        assert_eq!(wire.extensions[0].tag, UPDATES_EXTENSION);
+    }
+
+    #[test]
+    fn an_override_updating_a_listing_it_removes_or_twice_is_refused() {
+        let mut both = decision(&["a.example".to_owned()], "court order 8");
+        both.updates = vec![update("a.example", 1, None)];
+        let mut twice = decision(&[], "court order 8");
+        twice.updates = vec![update("a.example", 1, None), update("a.example", 2, None)];
+        let mut late = decision(&[], "court order 8");
+        late.updates = vec![update("a.example", 1, Some(EntryMeta::LAST_TIME.0 + 1))];
+        for (bad, field) in [(both, "updates"), (twice, "updates"), (late, "time")] {
+            match bad.encode_payload() {
+                Err(EncodeError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
         }
     }
 

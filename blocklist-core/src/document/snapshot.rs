@@ -607,6 +607,7 @@ mod tests {
                 agency: Agency::new("th-aoc").expect("agency"),
                 listed_at: Timestamp(1),
             }],
+            updates: vec![],
             extensions: vec![],
         };
         let key = crate::keys::SecretKey::from_seed(&[1; 32]);

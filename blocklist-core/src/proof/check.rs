@@ -386,8 +386,7 @@ impl Walk<'_> {
             .iter()
             .find(|o| {
                 o.decision
-                    .removals
-                    .iter()
+                    .listings()
                     .any(|l| &l.id == self.id && &l.agency == agency)
             })
             .map_or(Signer::Centre, |o| Signer::Override {

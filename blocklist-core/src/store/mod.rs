@@ -30,7 +30,7 @@ use checkpoint::Checkpointer;
 
 pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
-pub use overrides::AppliedOverride;
+pub use overrides::{AppliedOverride, OverrideChange};
 pub use query::Whole;
 
 use crate::commitment::{Commitment, LaneSum, StateAccumulator};

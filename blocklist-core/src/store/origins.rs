@@ -19,7 +19,7 @@ use crate::store::{
     corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
 };
 use crate::verify::provenance::{
-    overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
+    overridden, override_updates, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
 };
 use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
 
@@ -203,6 +203,16 @@ pub(super) fn from_snapshot(
         }
         files.push(keep_file(tx, path, &origin.submission, version)?);
     }
+    // The past overrides' updates are changes to their listings too: the
+    // newest change naming a listing gives its entry (W8).
+    for ((id, agency), op) in override_updates(&tail.overrides) {
+        if insert_op(tx, path, &id, &agency, &op)?.is_some() {
+            return Err(unauthorised(AuthorityError::OverriddenTwice {
+                id,
+                index: op.origin,
+            }));
+        }
+    }
     let result =
         trace(tx, path, provenance, &files, Mode::Check).and_then(|r| r.map_err(unauthorised));
     tx.execute("DELETE FROM temp.origin_ops", [])
@@ -351,6 +361,7 @@ fn insert_op(
         Asks::Add(reason, expires_at) => (0, reason, expires_at),
         Asks::Update(reason, expires_at) => (1, reason, expires_at),
         Asks::Remove => (2, Reason(0), None),
+        Asks::Overridden(reason, expires_at) => (3, reason, expires_at),
     };
     let kind = id.kind().code();
     let version = to_db(path, "version", op.version.get())?;
@@ -532,6 +543,7 @@ fn read_op(
         0 => Asks::Add(reason, expires_at),
         1 => Asks::Update(reason, expires_at),
         2 => Asks::Remove,
+        3 => Asks::Overridden(reason, expires_at),
         other => return Err(corrupt(path, &format!("origin operation {other}"))),
     };
     let version = version_from_db(path, row.get(3).map_err(&fail)?)?

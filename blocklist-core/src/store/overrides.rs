@@ -1,7 +1,8 @@
 //! The overrides a replica applied (`docs/FORMAT.md` W7): each listing an
-//! override removed, recorded in the transaction that removes it and kept
-//! for good, so that a replica can answer why an identifier it no longer
-//! lists was removed over its agency's head, and by whose decision.
+//! override removed or updated, recorded in the transaction that changes it
+//! and kept for good, so that a replica can answer why an identifier it no
+//! longer lists was removed, or why a listing has the entry it has, over
+//! its agency's head, and by whose decision.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
@@ -9,20 +10,22 @@ use crate::digest::Sha256;
 use crate::document::{
     envelope, Document, ListingRef, Override, PastOverride, RemovalReason, Version,
 };
-use crate::entry::{Agency, Timestamp};
+use crate::entry::{Agency, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::store::apply::to_db;
 use crate::store::{bytes32, corrupt, sqlite, version_from_db, Store, StoreError};
 use crate::verify::{Authority, AuthorityError};
 
-/// One listing an override removed, as the replica recorded it.
+/// One listing an override removed or updated, as the replica recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedOverride {
     /// The version whose delta carried the override.
     pub version: Version,
-    /// The listing it removed.
+    /// The listing it removed or updated.
     pub listing: ListingRef,
+    /// What it did to the listing.
+    pub change: OverrideChange,
     /// When its signers made it.
     pub made_at: Timestamp,
     /// Why.
@@ -35,6 +38,21 @@ pub struct AppliedOverride {
     pub file_sha256: Sha256,
 }
 
+/// What an override did to one listing it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideChange {
+    /// It removed the listing.
+    Removed,
+    /// It gave the listing this reason and expiry; the listing stays its
+    /// agency's, with its listing time.
+    Updated {
+        /// The new reason.
+        reason: Reason,
+        /// The new expiry (`None`: it never expires).
+        expires_at: Option<Timestamp>,
+    },
+}
+
 /// Checks that none of `authority`'s overrides was applied already (W7):
 /// the inner error is the replay.
 pub(super) fn check_replays(
@@ -45,8 +63,8 @@ pub(super) fn check_replays(
     authority.check_overrides(|decision| applied_at(tx, path, decision))
 }
 
-/// Records every listing `authority`'s overrides remove, as removed at
-/// `version`, with the override `files` the delta carries (in the same
+/// Records every listing `authority`'s overrides remove or update, as
+/// changed at `version`, with the override `files` the delta carries (in the same
 /// order).
 pub(super) fn record(
     tx: &Transaction<'_>,
@@ -99,7 +117,7 @@ pub(super) fn record_past(
     Ok(())
 }
 
-/// Records one override file and each listing it removed.
+/// Records one override file and each listing it removed or updated.
 fn insert(
     tx: &Transaction<'_>,
     path: &std::path::Path,
@@ -125,7 +143,7 @@ fn insert(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .map_err(&fail)?;
-    for listing in &decision.removals {
+    for listing in decision.listings() {
         stmt.execute(params![
             listing.id.kind().code(),
             listing.id.as_str(),
@@ -182,7 +200,40 @@ pub(super) fn past(
     Ok(out)
 }
 
-type OverrideRow = (i64, String, i64, i64, u16, String, Vec<u8>, Vec<u8>);
+type OverrideRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    u16,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    Option<Vec<u8>>,
+);
+
+/// What the override in `file` (`None`: not kept, as by a store of a
+/// release whose overrides only removed) did to `listing`.
+fn change_of(
+    path: &std::path::Path,
+    file: Option<&[u8]>,
+    listing: &ListingRef,
+) -> Result<OverrideChange, StoreError> {
+    let Some(file) = file else {
+        return Ok(OverrideChange::Removed);
+    };
+    let decision = envelope::parse(file)
+        .and_then(|env| Override::decode_payload(env.payload))
+        .map_err(|e| corrupt(path, &format!("override file: {e}")))?;
+    Ok(decision
+        .updates
+        .iter()
+        .find(|u| u.listing == *listing)
+        .map_or(OverrideChange::Removed, |u| OverrideChange::Updated {
+            reason: u.reason,
+            expires_at: u.expires_at,
+        }))
+}
 
 impl Store {
     /// The version that applied the override of decision SHA-256
@@ -200,7 +251,8 @@ impl Store {
         applied_at(&self.conn, &self.path, decision)
     }
 
-    /// Every override that removed a listing of `id`, oldest first.
+    /// Every override that removed or updated a listing of `id`, oldest
+    /// first.
     ///
     /// ```
     /// use blocklist_core::store::Store;
@@ -215,8 +267,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT version, agency, listed_at, made_at, why, note, signers, file_sha256
-                 FROM overrides WHERE kind = ?1 AND value = ?2 ORDER BY version",
+                "SELECT o.version, o.agency, o.listed_at, o.made_at, o.why, o.note, o.signers,
+                        o.file_sha256, f.file
+                 FROM overrides o LEFT JOIN override_files f ON f.file_sha256 = o.file_sha256
+                 WHERE o.kind = ?1 AND o.value = ?2 ORDER BY o.version",
             )
             .map_err(&fail)?;
         let rows = stmt
@@ -230,25 +284,28 @@ impl Store {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .map_err(&fail)?;
         let mut out = Vec::new();
         for row in rows {
-            let (version, agency, listed_at, made_at, why, note, signers, file): OverrideRow =
+            let (version, agency, listed_at, made_at, why, note, signers, file, bytes): OverrideRow =
                 row.map_err(&fail)?;
             let path = &self.path;
             if signers.len() % 32 != 0 {
                 return Err(corrupt(path, "override signers are not 32-byte key ids"));
             }
+            let listing = ListingRef {
+                id: id.clone(),
+                agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
+                listed_at: Timestamp(listed_at as u64),
+            };
             out.push(AppliedOverride {
                 version: version_from_db(path, version)?
                     .ok_or_else(|| corrupt(path, "override at version 0"))?,
-                listing: ListingRef {
-                    id: id.clone(),
-                    agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
-                    listed_at: Timestamp(listed_at as u64),
-                },
+                change: change_of(path, bytes.as_deref(), &listing)?,
+                listing,
                 made_at: Timestamp(made_at as u64),
                 why: RemovalReason(why),
                 note,

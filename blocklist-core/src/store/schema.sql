@@ -41,14 +41,16 @@ CREATE TABLE IF NOT EXISTS agency_sequences (
     sequence    INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Each listing an override removed (docs/FORMAT.md W7), kept for good so a
--- replica can show why an identifier is no longer listed: the version whose
--- delta carried the override, the listing, and the decision.
+-- Each listing an override removed or updated (docs/FORMAT.md W7), kept for
+-- good so a replica can show why an identifier is no longer listed, or has
+-- the entry it has: the version whose delta carried the override, the
+-- listing, and the decision (whether it removed or updated the listing, and
+-- how, is read from the override file in `override_files`).
 CREATE TABLE IF NOT EXISTS overrides (
     kind        INTEGER NOT NULL,
     value       TEXT    NOT NULL,
     version     INTEGER NOT NULL,
-    agency      TEXT    NOT NULL,       -- whose listing it removed
+    agency      TEXT    NOT NULL,       -- whose listing it removed or updated
     listed_at   INTEGER NOT NULL,
     made_at     INTEGER NOT NULL,
     why         INTEGER NOT NULL,

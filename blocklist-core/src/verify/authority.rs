@@ -9,8 +9,9 @@
 //! ([`crate::ownership::judge`]) against the listing the replica holds: the
 //! delta must make exactly the changes they give. Any other operation on a
 //! listing of a registered agency is refused, except the removal of a
-//! listing that has expired (the centre purges those). So the centre's
-//! publish key alone can neither list nor delist in an agency's name.
+//! listing that has expired (the centre purges those), and the removal or
+//! update a carried override decides (W7). So the centre's publish key
+//! alone can neither list, change nor delist in an agency's name.
 //!
 //! The checks that need no list are made here, when the delta is verified;
 //! the ones that need the listing each operation finds are made by the store
@@ -20,8 +21,10 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::digest::Sha256;
-use crate::document::{envelope, Delta, ListingRef, Op, Override, Registry, SubmissionOp};
-use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
+use crate::document::{
+    envelope, Delta, ListingRef, ListingUpdate, Op, Override, Registry, SubmissionOp,
+};
+use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
 use crate::ownership::{self, Refusal};
@@ -91,6 +94,17 @@ pub enum AuthorityError {
     NotOverridden {
         /// The listing the override names.
         listing: ListingRef,
+        /// The override.
+        index: usize,
+        /// What the replica holds or the delta does instead.
+        found: String,
+    },
+    /// The delta's operation on a listing an override updates is not that
+    /// update of the very listing it names (W7).
+    #[error("carried override {index} updates {} {} as listed by {} at {} to {}, but {found} (W7)", .update.listing.id.kind(), .update.listing.id.as_str(), .update.listing.agency, .update.listing.listed_at, entry_in_words(.update.reason, .update.expires_at))]
+    NotUpdatedAsDecided {
+        /// The update the override decides (boxed, as it is large).
+        update: Box<ListingUpdate>,
         /// The override.
         index: usize,
         /// What the replica holds or the delta does instead.
@@ -189,7 +203,7 @@ pub enum AuthorityError {
     /// principals, which no override removes (W6): such a listing belongs to
     /// no agency that could sign for it, so only an override removes it
     /// (or it expires and is purged).
-    #[error("the delta {verb} {} {}, listed under label {label} at {listed_at}, before agencies became principals at {since}: only an override removes such a listing (W6)", .id.kind(), .id.as_str())]
+    #[error("the delta {verb} {} {}, listed under label {label} at {listed_at}, before agencies became principals at {since}: only an override updates or removes such a listing (W6)", .id.kind(), .id.as_str())]
     Legacy {
         /// The identifier.
         id: Identifier,
@@ -296,6 +310,20 @@ pub enum AuthorityError {
         /// The version whose delta carried the override.
         version: u64,
     },
+    /// A listing in a snapshot whose entry is not the one the newest change
+    /// naming it, a past override's update, gives it (W7, W8).
+    #[error("the snapshot holds {} {} of agency {} with {held}, but past override {index} (version {version}) updated it to {} (W7, W8)", .update.listing.id.kind(), .update.listing.id.as_str(), .update.listing.agency, entry_in_words(.update.reason, .update.expires_at))]
+    NotAsOverridden {
+        /// The update the override made, of the listing the snapshot
+        /// holds (boxed, as it is large).
+        update: Box<ListingUpdate>,
+        /// The override's position in the snapshot's past overrides.
+        index: usize,
+        /// The version whose delta carried it.
+        version: u64,
+        /// What the snapshot holds, in words.
+        held: String,
+    },
     /// A registered agency's listing dated before agencies were principals
     /// that a snapshot holds and the replica, holding a version made since,
     /// did not (W8): no such listing can be made after that time.
@@ -398,6 +426,74 @@ impl CarriedOverride {
 /// One agency's listing of an identifier, as the rules key it.
 pub type Listing = (Identifier, Agency);
 
+/// A reason and expiry in words, for refusals.
+pub(crate) fn entry_in_words(reason: Reason, expires_at: Option<Timestamp>) -> String {
+    match expires_at {
+        Some(at) => format!("reason {} expiring at {at}", reason.0),
+        None => format!("reason {} with no expiry", reason.0),
+    }
+}
+
+/// What a carried override decides of one listing it names (W7).
+#[derive(Debug, Clone)]
+struct Decided {
+    /// The override's position in the delta's overrides.
+    index: usize,
+    /// The listing, as it names it.
+    listing: ListingRef,
+    /// The update it makes; `None`: it removes the listing.
+    update: Option<ListingUpdate>,
+}
+
+impl Decided {
+    /// Checks that `op`, finding `old`, is the change decided: the removal
+    /// or the update of the very listing named, held with its time (W7).
+    fn check(&self, op: &Op, old: Option<&Entry>, verb: &str) -> Result<(), AuthorityError> {
+        let named = |old: &Entry| {
+            old.meta.agency == self.listing.agency && old.meta.listed_at == self.listing.listed_at
+        };
+        let found = match (op, old) {
+            (Op::Remove(..), Some(old)) if self.update.is_none() && named(old) => return Ok(()),
+            (Op::Update(new), Some(old))
+                if named(old)
+                    && self.update.as_ref().map(ListingUpdate::meta).as_ref()
+                        == Some(&new.meta) =>
+            {
+                return Ok(())
+            }
+            (Op::Update(new), Some(old)) if named(old) && self.update.is_some() => format!(
+                "the delta updates it to {}",
+                entry_in_words(new.meta.reason, new.meta.expires_at)
+            ),
+            (Op::Remove(..) | Op::Update(_), Some(old)) if !named(old) => format!(
+                "the listing held is by {} at {}",
+                old.meta.agency, old.meta.listed_at
+            ),
+            (Op::Remove(..) | Op::Update(_), None) => "it is not listed".to_owned(),
+            _ => format!("the delta {verb} it"),
+        };
+        Err(self.refusal(found))
+    }
+
+    /// The refusal of a delta that does not make the decided change, for
+    /// the reason `found`.
+    fn refusal(&self, found: String) -> AuthorityError {
+        let index = self.index;
+        match &self.update {
+            None => AuthorityError::NotOverridden {
+                listing: self.listing.clone(),
+                index,
+                found,
+            },
+            Some(update) => AuthorityError::NotUpdatedAsDecided {
+                update: Box::new(update.clone()),
+                index,
+                found,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Asked {
     index: usize,
@@ -416,8 +512,8 @@ pub struct Authority {
     created_at: Timestamp,
     registered: BTreeSet<Agency>,
     asked: HashMap<Listing, Asked>,
-    /// Each overridden listing: the override's index and the listing.
-    overridden: HashMap<Listing, (usize, ListingRef)>,
+    /// Each listing an override removes or updates, and what it decides.
+    overridden: HashMap<Listing, Decided>,
     unmade: Vec<Listing>,
     signers: Vec<CarriedSigner>,
     overrides: Vec<CarriedOverride>,
@@ -505,11 +601,19 @@ impl Authority {
                     created_at: delta.created_at,
                 });
             }
-            for listing in &decision.removals {
+            let removals = decision.removals.iter().map(|r| (r, None));
+            let updates = decision
+                .updates
+                .iter()
+                .map(|u| (&u.listing, Some(u.clone())));
+            for (listing, update) in removals.chain(updates) {
                 let key = (listing.id.clone(), listing.agency.clone());
-                if asked.contains_key(&key)
-                    || overridden.insert(key, (index, listing.clone())).is_some()
-                {
+                let decided = Decided {
+                    index,
+                    listing: listing.clone(),
+                    update,
+                };
+                if asked.contains_key(&key) || overridden.insert(key, decided).is_some() {
                     return Err(AuthorityError::OverriddenTwice {
                         id: listing.id.clone(),
                         index,
@@ -715,26 +819,8 @@ impl Authority {
                 }),
             };
         }
-        if let Some((index, listing)) = self.overridden.get(&key) {
-            let found = match (op, old) {
-                (Op::Remove(..), Some(old))
-                    if old.meta.agency == listing.agency
-                        && old.meta.listed_at == listing.listed_at =>
-                {
-                    return Ok(());
-                }
-                (Op::Remove(..), Some(old)) => format!(
-                    "the listing held is by {} at {}",
-                    old.meta.agency, old.meta.listed_at
-                ),
-                (Op::Remove(..), None) => "it is not listed".to_owned(),
-                _ => format!("the delta {verb} it"),
-            };
-            return Err(AuthorityError::NotOverridden {
-                listing: listing.clone(),
-                index: *index,
-                found,
-            });
+        if let Some(decided) = self.overridden.get(&key) {
+            return decided.check(op, old, verb);
         }
         // A listing that no longer matches may be purged by the centre alone.
         if let (Op::Remove(..), Some(old)) = (op, old) {
@@ -813,20 +899,21 @@ impl Authority {
 
     /// Checks that the carried operation on `listing` (one of
     /// [`Self::unmade`]) asks for no change to the listings `current` the
-    /// replica holds of its identifier (W5); an override's removal always
-    /// asks for one (W7).
+    /// replica holds of its identifier (W5); an override's removal or update
+    /// always asks for one (W7).
     pub fn check_unmade(
         &self,
         listing: &Listing,
         current: &[EntryMeta],
     ) -> Result<(), AuthorityError> {
         let id = &listing.0;
-        if let Some((index, listing)) = self.overridden.get(listing) {
-            return Err(AuthorityError::NotOverridden {
-                listing: listing.clone(),
-                index: *index,
-                found: "the delta does not remove it".to_owned(),
-            });
+        if let Some(decided) = self.overridden.get(listing) {
+            let verb = if decided.update.is_some() {
+                "update"
+            } else {
+                "remove"
+            };
+            return Err(decided.refusal(format!("the delta does not {verb} it")));
         }
         let asked = &self.asked[listing];
         match ownership::judge(current, &asked.agency, &asked.op, asked.accepted_at) {

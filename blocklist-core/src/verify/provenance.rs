@@ -7,7 +7,9 @@
 //! its agencies' listings their entries ([`Snapshot::origins`]), and the
 //! replica traces each such listing to them: the submission that added it
 //! when it was listed, and the newest one naming it, which must ask for the
-//! entry the snapshot holds. So the centre's publish key alone cannot list
+//! entry the snapshot holds, unless a past override the snapshot carries
+//! updated it since (then the override's update is the newest word, and
+//! must be the entry). So the centre's publish key alone cannot list
 //! in an agency's name through a snapshot once agencies are principals;
 //! what W8 leaves open (listings dated before, an agency's older word
 //! carried for its newest) is in `docs/FORMAT.md`, W8.
@@ -22,12 +24,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
-    envelope, Document as _, ListId, ListingRef, Origin, Override, PastOverride, Registry,
-    Snapshot, SnapshotHead, SubmissionOp, Version,
+    envelope, Document as _, ListId, ListingRef, ListingUpdate, Origin, Override, PastOverride,
+    Registry, Snapshot, SnapshotHead, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
-use crate::verify::authority::Listing;
+use crate::verify::authority::{entry_in_words, Listing};
 use crate::verify::{verify_submission, AuthorityError};
 
 /// What a replica needs to trace a snapshot's listings (W8): made by
@@ -54,6 +56,10 @@ pub enum Asks {
     Update(Reason, Option<Timestamp>),
     /// Remove it.
     Remove,
+    /// A past override's update ([`override_updates`]): change its entry to
+    /// this reason and expiry, if it is still the listing the override
+    /// names (listed at the [`OriginOp::accepted_at`] it carries).
+    Overridden(Reason, Option<Timestamp>),
 }
 
 impl Asks {
@@ -67,14 +73,18 @@ impl Asks {
     }
 }
 
-/// One operation of a snapshot's origins on one listing.
+/// One operation of a snapshot's origins, or of its past overrides' updates,
+/// on one listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OriginOp {
-    /// The origin's position in the snapshot's origins.
+    /// The origin's position in the snapshot's origins (for
+    /// [`Asks::Overridden`], the override's in its past overrides).
     pub origin: usize,
     /// The version whose delta carried it.
     pub version: Version,
-    /// When the centre accepted it.
+    /// When the centre accepted it (for [`Asks::Overridden`], the
+    /// `listed_at` of the listing the override names: an override is good
+    /// for that listing only).
     pub accepted_at: Timestamp,
     /// What it asks.
     pub asks: Asks,
@@ -87,7 +97,8 @@ pub struct Traced {
     /// The origin whose add listed it, when one is carried (a listing made
     /// before agencies were principals has none).
     pub added: Option<usize>,
-    /// The newest origin naming it, which asks for its entry.
+    /// The newest origin naming it, which asks for its entry (unless a past
+    /// override updated it since).
     pub set: usize,
 }
 
@@ -227,6 +238,16 @@ impl Provenance {
                 ops.push(op);
             }
         }
+        for (listing, op) in override_updates(&snapshot.overrides) {
+            let ops = named.entry(listing.clone()).or_default();
+            if ops.iter().any(|o| o.version == op.version) {
+                return Err(AuthorityError::OverriddenTwice {
+                    id: listing.0,
+                    index: op.origin,
+                });
+            }
+            ops.insert(ops.partition_point(|o| o.version < op.version), op);
+        }
         // In key order, as a store judges them: the first refusal is the
         // same.
         let mut entries: Vec<&crate::Entry> = snapshot.entries.iter().collect();
@@ -278,10 +299,11 @@ impl Provenance {
     }
 
     /// Judges the listing of `id` that `meta` describes against `ops`, the
-    /// operations the origins make on it, ascending by version (W8): when
-    /// it must be traced, an add accepted when it was listed; and when any
-    /// origin names it, the newest asks for its entry. `None` when no
-    /// origin names it and none must.
+    /// operations the origins and the past overrides' updates make on it,
+    /// ascending by version (W8): when it must be traced, an add accepted
+    /// when it was listed; and when any names it, the newest gives its
+    /// entry (an override's update of an earlier listing, of another time,
+    /// names it no more). `None` when no origin names it and none must.
     pub fn judge(
         &self,
         id: &crate::Identifier,
@@ -306,19 +328,45 @@ impl Provenance {
         if added.is_none() && self.traces(meta) {
             return Err(untraced());
         }
-        let Some(newest) = ops.last() else {
+        let names_it = |op: &&OriginOp| match op.asks {
+            Asks::Overridden(..) => op.accepted_at == meta.listed_at,
+            _ => true,
+        };
+        let Some(newest) = ops.iter().rev().find(names_it) else {
             return Ok(None);
         };
         let held = (meta.reason, meta.expires_at);
+        let traced = || {
+            let set = ops
+                .iter()
+                .rfind(|op| !matches!(op.asks, Asks::Overridden(..)))?;
+            Some(Traced {
+                added,
+                set: set.origin,
+            })
+        };
         match newest.asks {
-            Asks::Add(reason, expires_at) | Asks::Update(reason, expires_at)
+            Asks::Add(reason, expires_at)
+            | Asks::Update(reason, expires_at)
+            | Asks::Overridden(reason, expires_at)
                 if (reason, expires_at) == held =>
             {
-                Ok(Some(Traced {
-                    added,
-                    set: newest.origin,
-                }))
+                Ok(traced())
             }
+            Asks::Overridden(reason, expires_at) => Err(AuthorityError::NotAsOverridden {
+                update: Box::new(ListingUpdate {
+                    listing: ListingRef {
+                        id: id.clone(),
+                        agency: meta.agency.clone(),
+                        listed_at: meta.listed_at,
+                    },
+                    reason,
+                    expires_at,
+                }),
+                index: newest.origin,
+                version: newest.version.get(),
+                held: entry_in_words(meta.reason, meta.expires_at),
+            }),
             asks => Err(AuthorityError::NotAsAsked {
                 id: id.clone(),
                 agency: meta.agency.clone(),
@@ -338,16 +386,40 @@ pub struct OriginOrder(BTreeMap<KeyId, (Version, u64)>);
 
 /// Each listing the snapshot's past overrides removed, with the version
 /// that applied the override: a snapshot may not hold one again (W7, W8).
-/// The files were checked well formed when the snapshot was decoded.
 pub fn overridden(past: &[PastOverride]) -> impl Iterator<Item = (Version, ListingRef)> + '_ {
     past.iter().flat_map(|o| {
-        let removals = envelope::parse(&o.file)
-            .and_then(|env| Override::decode_payload(env.payload))
-            .map_or_else(|_| Vec::new(), |decision| decision.removals);
-        removals
+        decision(o)
             .into_iter()
+            .flat_map(|d| d.removals)
             .map(move |listing| (o.version, listing))
     })
+}
+
+/// Each update the snapshot's past overrides made, as an operation on the
+/// listing it names (an [`Asks::Overridden`] carried at the override's
+/// version): W8 judges a listing's entry by the newest change naming it,
+/// an origin's or an override's.
+pub fn override_updates(past: &[PastOverride]) -> impl Iterator<Item = (Listing, OriginOp)> + '_ {
+    past.iter().enumerate().flat_map(|(index, o)| {
+        let updates = decision(o).into_iter().flat_map(|d| d.updates);
+        updates.map(move |update| {
+            let op = OriginOp {
+                origin: index,
+                version: o.version,
+                accepted_at: update.listing.listed_at,
+                asks: Asks::Overridden(update.reason, update.expires_at),
+            };
+            ((update.listing.id, update.listing.agency), op)
+        })
+    })
+}
+
+/// The decision of a past override (the files were checked well formed
+/// when the snapshot was decoded, so `None` does not happen).
+fn decision(past: &PastOverride) -> Option<Override> {
+    envelope::parse(&past.file)
+        .and_then(|env| Override::decode_payload(env.payload))
+        .ok()
 }
 
 /// The refusal of a snapshot that holds again `listing`, which a past
@@ -363,13 +435,13 @@ pub fn revived(listing: ListingRef, version: Version) -> AuthorityError {
 
 /// `asks` in words, for refusals.
 fn describe(asks: Asks) -> String {
-    let entry = |reason: Reason, expires_at: Option<Timestamp>| match expires_at {
-        Some(at) => format!("reason {} expiring at {at}", reason.0),
-        None => format!("reason {} with no expiry", reason.0),
-    };
     match asks {
-        Asks::Add(reason, expires_at) => format!("an add, {}", entry(reason, expires_at)),
-        Asks::Update(reason, expires_at) => entry(reason, expires_at),
+        Asks::Add(reason, expires_at) => {
+            format!("an add, {}", entry_in_words(reason, expires_at))
+        }
+        Asks::Update(reason, expires_at) | Asks::Overridden(reason, expires_at) => {
+            entry_in_words(reason, expires_at)
+        }
         Asks::Remove => "its removal".to_owned(),
     }
 }

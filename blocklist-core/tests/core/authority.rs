@@ -110,7 +110,7 @@ impl Principals {
     }
 
     /// A snapshot of what the replica holds, as the centre writes one.
-    fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let whole = self.store.read_whole().unwrap();
         Snapshot {
             list: list(),
@@ -128,7 +128,7 @@ impl Principals {
     /// The replica starts again from `snapshot`, signed by the centre and
     /// streamed into a fresh store, once a reader holding it whole in
     /// memory agreed; it keeps its store when both refuse it.
-    fn start_from(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+    pub(crate) fn start_from(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let mut snapshot = snapshot.clone();
         snapshot.state = ListState::of(&snapshot.entries);
         let bytes = self.centre.sign(&snapshot);
@@ -575,6 +575,7 @@ fn a_snapshot_cannot_revive_a_listing_its_own_origins_or_overrides_removed() {
             agency: listed.meta.agency.clone(),
             listed_at: listed.meta.listed_at,
         }],
+        updates: vec![],
         extensions: vec![],
     };
     let mut overridden = revived.clone();
@@ -790,19 +791,23 @@ pub(crate) fn p_entry(i: u8, agency: &str, expires_at: Option<u64>) -> Entry {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Submissions the centre accepts always apply at the replica; the same
+    /// Submissions the centre accepts, and the override updates a board
+    /// makes of any agency's listing, always apply at the replica; the same
     /// delta with one operation's agency or reason changed never does; a
     /// snapshot of the replica, as the centre makes one, always applies.
     #[test]
     fn the_replica_takes_exactly_what_the_centre_judged(
         rounds in prop::collection::vec(
-            (0usize..2, prop::collection::btree_map(0u8..8, 0u8..3, 1..4), any::<bool>(), 0usize..4),
+            (0usize..2, prop::collection::btree_map(0u8..8, 0u8..4, 1..4), any::<bool>(), 0usize..4),
             1..8,
         )
     ) {
-        let mut p = Principals::new();
-        for (by, asked, tamper, which) in rounds {
+        let judge = SecretKey::generate().unwrap();
+        let board = KeySet::new(vec![judge.public_key()], 1).unwrap();
+        let mut p = Principals::with_centre(Centre::with_override_keys(board));
+        for (round, (by, asked, tamper, which)) in rounds.into_iter().enumerate() {
             let agency = Agency::new(AGENCIES[by]).unwrap();
+            let mut overruled = Vec::new();
             let ops: Vec<SubmissionOp> = asked
                 .into_iter()
                 .filter_map(|(i, what)| {
@@ -811,29 +816,70 @@ proptest! {
                         (0, None) => Some(add(i, Reason::SCAM_CALL)),
                         (1, Some(o)) if o == agency => Some(add(i, Reason::FRAUD)),
                         (2, Some(o)) if o == agency => Some(remove(i)),
+                        // The board's word on whoever's listing it is.
+                        (3, Some(_)) => {
+                            overruled.push(i);
+                            None
+                        }
                         _ => None,
                     }
                 })
                 .collect();
-            if ops.is_empty() {
+            let (mut changes, mut carried) = (Vec::new(), Vec::new());
+            if !ops.is_empty() {
+                let (submission, submitted) = p.submission(by, ops);
+                changes = p.judged(&submission, submitted.accepted_at);
+                carried.push(submitted);
+            }
+            let updates: Vec<ListingUpdate> = overruled
+                .iter()
+                .map(|&i| {
+                    let held = p.entry(i);
+                    ListingUpdate {
+                        listing: ListingRef {
+                            id: held.id.clone(),
+                            agency: held.meta.agency.clone(),
+                            listed_at: held.meta.listed_at,
+                        },
+                        reason: Reason::FRAUD,
+                        expires_at: Some(Timestamp(NOW.0 + 1_000 + round as u64)),
+                    }
+                })
+                .collect();
+            let mut overrides = Vec::new();
+            if !updates.is_empty() {
+                for update in &updates {
+                    let old = p.held[&update.listing.id].clone();
+                    changes.push((Op::Update(Entry { id: old.id.clone(), meta: update.meta() }), Some(old)));
+                }
+                let decision = Override {
+                    list: list(),
+                    made_at: Timestamp(NOW.0 + 19),
+                    why: RemovalReason::APPEAL_UPHELD,
+                    note: format!("appeal of round {round}"),
+                    removals: vec![],
+                    updates,
+                    extensions: vec![],
+                };
+                overrides.push(decision.sign(&[&judge]).unwrap());
+            }
+            if changes.is_empty() {
                 continue;
             }
-            let (submission, carried) = p.submission(by, ops);
-            let changes = p.judged(&submission, carried.accepted_at);
-            if tamper && !changes.is_empty() {
+            if tamper {
                 let mut altered = changes.clone();
                 let at = which % altered.len();
                 match &mut altered[at].0 {
                     Op::Add(e) | Op::Update(e) => e.meta.reason = Reason::MALWARE,
                     Op::Remove(..) => { altered.remove(at); }
                 }
-                let refused = p.publish(altered, vec![carried.clone()]);
+                let refused = p.publish_overriding(altered, carried.clone(), overrides.clone());
                 prop_assert!(matches!(refused, Err(StoreError::Refused { .. })), "{refused:?}");
                 // The same sequence again: what the store refused it did not record.
             }
-            p.publish(changes, vec![carried]).unwrap();
+            p.publish_overriding(changes, carried, overrides).unwrap();
             // A replica that starts again from the centre's snapshot traces
-            // every listing to the submissions it keeps (W8).
+            // every listing to the submissions and overrides it keeps (W8).
             if which == 0 {
                 p.restart_from_snapshot();
             }

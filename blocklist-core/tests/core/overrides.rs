@@ -1,10 +1,11 @@
-//! Overrides (W7): a removal decided by a threshold of the trust root's
-//! override keys takes a listing out without its agency's word, and the
-//! replica records it; a delta whose override does not verify, or does not
-//! remove exactly the listing it names, is refused with nothing applied.
+//! Overrides (W7): a removal or update decided by a threshold of the trust
+//! root's override keys takes a listing out, or changes its reason and
+//! expiry, without its agency's word, and the replica records it; a delta
+//! whose override does not verify, or does not remove or update exactly the
+//! listing it names as decided, is refused with nothing applied.
 
 use blocklist_core::document::*;
-use blocklist_core::store::{AppliedOverride, StoreError};
+use blocklist_core::store::{AppliedOverride, OverrideChange, StoreError};
 use blocklist_core::verify::{AuthorityError, Role, VerifyError, MAX_CLOCK_SKEW};
 use blocklist_core::*;
 use proptest::prelude::*;
@@ -89,8 +90,36 @@ fn decision(removals: Vec<ListingRef>) -> Override {
         why: RemovalReason::APPEAL_UPHELD,
         note: NOTE.into(),
         removals,
+        updates: vec![],
         extensions: vec![],
     }
+}
+
+/// A court's decision at [`MADE_AT`]: `updates`, and no removal.
+fn updating(updates: Vec<ListingUpdate>) -> Override {
+    Override {
+        note: "Court order 2026/31: term shortened".into(),
+        updates,
+        ..decision(vec![])
+    }
+}
+
+/// The update of `entry` to `reason`, expiring at `expires_at`.
+fn update_of(entry: &Entry, reason: Reason, expires_at: Option<u64>) -> ListingUpdate {
+    ListingUpdate {
+        listing: listing(entry),
+        reason,
+        expires_at: expires_at.map(Timestamp),
+    }
+}
+
+/// The delta's update of `entry` to the entry `update` gives it.
+fn update_op(entry: &Entry, update: &ListingUpdate) -> (Op, Option<Entry>) {
+    let new = Entry {
+        id: entry.id.clone(),
+        meta: update.meta(),
+    };
+    (Op::Update(new), Some(entry.clone()))
 }
 
 /// Why the verifier refused the delta's first override.
@@ -127,6 +156,7 @@ fn an_override_by_two_of_three_override_keys_removes_an_agencys_listing_and_is_r
         vec![AppliedOverride {
             version: Version::new(2).unwrap(),
             listing: listing(&overridden),
+            change: OverrideChange::Removed,
             made_at: MADE_AT,
             why: RemovalReason::APPEAL_UPHELD,
             note: NOTE.into(),
@@ -502,6 +532,271 @@ fn an_override_removes_a_listing_under_a_label_no_agency_holds() {
     assert_eq!(
         recorded.iter().map(|r| &r.listing).collect::<Vec<_>>(),
         [&listing(&label)]
+    );
+}
+
+#[test]
+fn an_override_update_changes_an_agencys_listing_which_stays_the_agencys_and_is_recorded() {
+    let mut b = Board::new();
+    b.p.honest(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    let (listed, kept) = (b.p.entry(1), b.p.entry(2));
+    // A court shortens the term and corrects the reason.
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let file = b.sign(&updating(vec![update.clone()]), &[0, 2]);
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![file.clone()],
+    )
+    .unwrap();
+    let store = &b.p.store;
+    let now = EntryMeta {
+        reason: Reason::FRAUD,
+        expires_at: Some(Timestamp(NOW.0 + 86_400)),
+        ..listed.meta.clone()
+    };
+    assert_eq!(store.listed(&number(1)).unwrap(), vec![now]);
+    assert_eq!(store.listed(&number(2)).unwrap(), vec![kept.meta]);
+    let recorded = store.overrides_of(&number(1)).unwrap();
+    assert_eq!(
+        recorded
+            .iter()
+            .map(|r| (r.version.get(), &r.listing, r.change, r.signers.len()))
+            .collect::<Vec<_>>(),
+        [(
+            2,
+            &listing(&listed),
+            OverrideChange::Updated {
+                reason: Reason::FRAUD,
+                expires_at: Some(Timestamp(NOW.0 + 86_400)),
+            },
+            2
+        )]
+    );
+    assert_eq!(recorded[0].file_sha256, Sha256::of(&file));
+    // The listing is still th-aoc's: its own update passes, and the centre
+    // alone still may not change it.
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    assert_eq!(b.p.entry(1).meta.reason, Reason::SCAM_CALL);
+    let mut changed = b.p.entry(1);
+    changed.meta.reason = Reason::MALWARE;
+    let err = refusal(b.p.publish(vec![(Op::Update(changed), Some(b.p.entry(1)))], vec![]));
+    assert!(
+        matches!(&err, AuthorityError::Unauthorised { verb: "updates", agency, .. } if agency.as_str() == "th-aoc"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_delta_that_does_not_make_an_override_update_exactly_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
+    let not_as_decided = |err: &AuthorityError| match err {
+        AuthorityError::NotUpdatedAsDecided {
+            update: decided,
+            index: 0,
+            found,
+        } if **decided == update => found.clone(),
+        other => panic!("expected the override's update refused, got {other}"),
+    };
+    // Another reason, another expiry, or none.
+    for (reason, expires_at) in [
+        (Reason::MALWARE, Some(NOW.0 + 86_400)),
+        (Reason::FRAUD, Some(NOW.0 + 86_401)),
+        (Reason::FRAUD, None),
+    ] {
+        let other = update_of(&listed, reason, expires_at);
+        let err = refusal(b.p.publish_overriding(
+            vec![update_op(&listed, &other)],
+            vec![],
+            vec![file.clone()],
+        ));
+        assert!(
+            not_as_decided(&err).starts_with("the delta updates it to"),
+            "{err}"
+        );
+    }
+    // No operation on it, or its removal in place of the update.
+    let err = refusal(b.p.publish_overriding(vec![], vec![], vec![file.clone()]));
+    assert_eq!(not_as_decided(&err), "the delta does not update it");
+    let err = refusal(b.remove(std::slice::from_ref(&listed), vec![file]));
+    assert_eq!(not_as_decided(&err), "the delta removes it");
+    // Naming the listing at another time than the one held.
+    let stale = ListingUpdate {
+        listing: ListingRef {
+            listed_at: Timestamp(listed.meta.listed_at.0 - 1),
+            ..listing(&listed)
+        },
+        ..update.clone()
+    };
+    let file = b.sign(&updating(vec![stale.clone()]), &[0, 1]);
+    let err =
+        refusal(b.p.publish_overriding(vec![update_op(&listed, &update)], vec![], vec![file]));
+    assert!(
+        matches!(&err, AuthorityError::NotUpdatedAsDecided { update, found, .. }
+            if **update == stale && found.starts_with("the listing held is by th-aoc")),
+        "{err}"
+    );
+    // The centre's publish key alone: no override, no update.
+    let err = refusal(b.p.publish(vec![update_op(&listed, &update)], vec![]));
+    assert!(
+        matches!(
+            &err,
+            AuthorityError::Unauthorised {
+                verb: "updates",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn a_replayed_override_update_is_refused_whatever_its_signatures() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let decided = updating(vec![update.clone()]);
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![b.sign(&decided, &[0, 1])],
+    )
+    .unwrap();
+    // th-aoc sets its own term again; the court's order carried once more
+    // (by other judges' signatures) would undo it.
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let own = b.p.entry(1);
+    let err = refusal(b.p.publish_overriding(
+        vec![update_op(&own, &update)],
+        vec![],
+        vec![b.sign(&decided, &[1, 2])],
+    ));
+    assert!(
+        matches!(
+            err,
+            AuthorityError::OverrideReplayed {
+                index: 0,
+                version: 2
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![own.meta]);
+}
+
+#[test]
+fn a_snapshot_holding_an_override_updated_listing_applies_and_one_matching_neither_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(
+        0,
+        vec![add(1, Reason::SCAM_CALL), add(2, Reason::SCAM_CALL)],
+    );
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![file.clone()],
+    )
+    .unwrap();
+    let honest = b.p.snapshot();
+    let refusal_of = |b: &mut Board, snapshot: &Snapshot| match b.p.start_from(snapshot) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    let at = |snapshot: &Snapshot| {
+        snapshot
+            .entries
+            .iter()
+            .position(|e| e.id == number(1))
+            .unwrap()
+    };
+    // Back at th-aoc's own entry, or at one neither asked for: the past
+    // override's update is the newest word on the listing (W8).
+    for reason in [Reason::SCAM_CALL, Reason::MALWARE] {
+        let mut forged = honest.clone();
+        let i = at(&forged);
+        forged.entries[i].meta = EntryMeta {
+            reason,
+            ..listed.meta.clone()
+        };
+        let err = refusal_of(&mut b, &forged);
+        assert!(
+            matches!(&err, AuthorityError::NotAsOverridden { update: decided, index: 0, version: 2, .. } if **decided == update),
+            "{err}"
+        );
+    }
+    // Without the past override, the entry is th-aoc's word no more.
+    let mut bare = honest.clone();
+    bare.overrides.clear();
+    let err = refusal_of(&mut b, &bare);
+    assert!(matches!(err, AuthorityError::NotAsAsked { .. }), "{err}");
+    // The honest snapshot applies: the fresh replica shows the override and
+    // refuses it again.
+    b.p.restart_from_snapshot();
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![update.meta()]);
+    let recorded = b.p.store.overrides_of(&number(1)).unwrap();
+    assert_eq!(
+        recorded.iter().map(|r| r.change).collect::<Vec<_>>(),
+        [OverrideChange::Updated {
+            reason: Reason::FRAUD,
+            expires_at: Some(Timestamp(NOW.0 + 86_400)),
+        }]
+    );
+    let now = b.p.entry(1);
+    let again = update_of(&now, Reason::MALWARE, None);
+    let err = refusal(b.p.publish_overriding(vec![update_op(&now, &again)], vec![], vec![file]));
+    assert!(
+        matches!(err, AuthorityError::OverrideReplayed { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_override_updates_a_label_listing_and_a_legacy_one() {
+    let mut b = Board::new();
+    let before = Timestamp(NOW.0 - 100);
+    let mut legacy = p_entry(3, "centre-desk", None);
+    legacy.meta.listed_at = before;
+    b.p.publish_dated(
+        vec![(Op::Add(legacy.clone()), None)],
+        vec![],
+        vec![],
+        before,
+    )
+    .unwrap();
+    let label = p_entry(5, "centre-desk", None);
+    b.p.publish(vec![(Op::Add(label.clone()), None)], vec![])
+        .unwrap();
+    let updates = [&legacy, &label].map(|e| update_of(e, Reason::FRAUD, Some(NOW.0 + 500)));
+    let file = b.sign(&updating(updates.to_vec()), &[1, 2]);
+    let changes = vec![
+        update_op(&legacy, &updates[0]),
+        update_op(&label, &updates[1]),
+    ];
+    b.p.publish_overriding(changes, vec![], vec![file]).unwrap();
+    for (e, u) in [&legacy, &label].into_iter().zip(&updates) {
+        assert_eq!(b.p.store.listed(&e.id).unwrap(), vec![u.meta()]);
+    }
+    // A replica that starts from a snapshot takes both (no origin names
+    // them; the override's update does, and is their entry).
+    b.p.restart_from_snapshot();
+    assert_eq!(
+        b.p.store.listed(&number(3)).unwrap(),
+        vec![updates[0].meta()]
     );
 }
 

@@ -17,7 +17,7 @@ use blocklistd::centre::ingest::{CsvColumns, Defaults, Expiry, Format, ReadConte
 use blocklistd::centre::intake::{PublishedBy, SubmissionInput};
 use blocklistd::centre::keys::{KeyName, Keyring};
 use blocklistd::centre::log as centre_log;
-use blocklistd::centre::overrides::{self, Decision, OverrideInput};
+use blocklistd::centre::overrides::{self, Decision, OverrideInput, UpdateTo};
 use blocklistd::centre::pkcs11::{Pkcs11Error, Tokens};
 use blocklistd::centre::publish::{
     self, History, InitOptions, PublishOptions, PublishReport, RotateOptions, SnapshotOptions,
@@ -90,9 +90,10 @@ enum Command {
     )]
     Submit(SubmitArgs),
     /// Write an override: the removal of listings over their agencies' heads,
-    /// signed by a threshold of the trust root's override keys.
+    /// or their update to another reason or expiry, signed by a threshold of
+    /// the trust root's override keys.
     #[command(
-        after_help = "Example (two of the appeal board's keys; see docs/GOVERNANCE.md):\n  blocklist override /srv/blocklist --kind number +66812345678 --why appeal_upheld \\\n    --note 'Appeal 2026/114 upheld' --sign-with board/judge-a.key --sign-with board/judge-b.key \\\n    -o appeal-2026-114.override\n  blocklist publish /srv/blocklist --key keys/publish.key --override appeal-2026-114.override\n\nEach listing is named as the list holds it now (agency, listing time): once published,\nevery daemon checks the signatures and shows the override in /v1/history."
+        after_help = "Examples (two of the appeal board's keys; see docs/GOVERNANCE.md):\n  blocklist override /srv/blocklist --kind number +66812345678 --why appeal_upheld \\\n    --note 'Appeal 2026/114 upheld' --sign-with board/judge-a.key --sign-with board/judge-b.key \\\n    -o appeal-2026-114.override\n  blocklist override /srv/blocklist --kind number +66812345679 --agency th-aoc --set-expires 30d \\\n    --set-reason fraud --why appeal_upheld --note 'Court order 2026/31: term shortened' \\\n    --sign-with board/judge-a.key --sign-with board/judge-b.key -o order-2026-31.override\n  blocklist publish /srv/blocklist --key keys/publish.key --override appeal-2026-114.override\n\nEach listing is named as the list holds it now (agency, listing time): once published,\nevery daemon checks the signatures and shows the override in /v1/history. An update\nkeeps the listing its agency's, with its listing time; what it does not set is kept."
     )]
     Override(OverrideArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
@@ -594,10 +595,29 @@ struct OverrideArgs {
     /// The kind of the identifiers.
     #[arg(long)]
     kind: Kind,
-    /// The identifiers whose listings to remove (normalised as publish reads them).
+    /// The identifiers whose listings to remove or update (normalised as publish reads them).
     #[arg(required = true)]
     values: Vec<String>,
-    /// Why: cleared, appeal_upheld, error, duplicate, unspecified, or a code.
+    /// Only the listing of this agency (default: every listing of each identifier).
+    #[arg(long)]
+    agency: Option<String>,
+    /// Update the listings instead of removing them: give them this reason
+    /// (a name like fraud, or a code).
+    #[arg(long = "set-reason", value_name = "REASON")]
+    set_reason: Option<String>,
+    /// Update the listings instead of removing them: make them expire then
+    /// (RFC 3339 time, date, or duration from now like 30d).
+    #[arg(
+        long = "set-expires",
+        value_name = "TIME",
+        conflicts_with = "no_expiry"
+    )]
+    set_expires: Option<Expiry>,
+    /// Update the listings instead of removing them: make them never expire.
+    #[arg(long = "no-expiry")]
+    no_expiry: bool,
+    /// Why the board decided: cleared, appeal_upheld, error, duplicate,
+    /// unspecified, or a code.
     #[arg(long)]
     why: String,
     /// The decision in words: a case or appeal reference (1 to 1,000 bytes).
@@ -1038,7 +1058,26 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             let rules = Rules {
                 default_region: args.region.clone(),
             };
+            let now = Timestamp::now();
+            let reason = args
+                .set_reason
+                .as_deref()
+                .map(|r| Reason::from_name(r).ok_or_else(|| usage(format!("unknown reason {r:?}"))))
+                .transpose()?;
+            let expires_at = match (args.set_expires, args.no_expiry) {
+                (Some(at), _) => Some(Some(at.resolve(now))),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let update = (reason.is_some() || expires_at.is_some())
+                .then_some(UpdateTo { reason, expires_at });
             let decision = Decision {
+                agency: args
+                    .agency
+                    .as_deref()
+                    .map(|a| Agency::new(a).map_err(|e| usage(format!("agency {a:?}: {e}"))))
+                    .transpose()?,
+                update,
                 ids: args
                     .values
                     .iter()
@@ -1052,11 +1091,16 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 note: args.note,
                 signers: keyring.signers(&args.signers)?,
             };
-            overrides::make(&args.dir, &decision, &args.output, Timestamp::now())?;
+            overrides::make(&args.dir, &decision, &args.output, now)?;
             say!(
                 out,
-                "wrote {} ({} listing(s)); publish it with blocklist publish --override",
+                "wrote {} ({} {} identifier(s)); publish it with blocklist publish --override",
                 args.output.display(),
+                if decision.update.is_some() {
+                    "updating the listings of"
+                } else {
+                    "removing the listings of"
+                },
                 decision.ids.len()
             );
         }

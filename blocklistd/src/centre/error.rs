@@ -125,7 +125,7 @@ pub enum CentreError {
     /// An override whose decision (its payload, whatever signatures the
     /// file carries) was applied already: every replica refuses it carried
     /// again (W7).
-    #[error("{file}: the same decision was applied in version {version}; an override removes listings once (W7): nothing of it applied (make a new override)")]
+    #[error("{file}: the same decision was applied in version {version}; an override removes or updates listings once (W7): nothing of it applied (make a new override)")]
     OverrideAgain {
         /// The override file.
         file: String,
@@ -335,14 +335,15 @@ fn unauthorised_remedy(source: &blocklist_core::verify::AuthorityError) -> &'sta
     use blocklist_core::verify::AuthorityError;
     match source {
         AuthorityError::Legacy { .. } => {
-            "a listing made under a label before agencies became principals is removed by an override (`blocklist override`, docs/GOVERNANCE.md), or purged once it expires"
+            "a listing made under a label before agencies became principals is removed or updated by an override (`blocklist override`, docs/GOVERNANCE.md), or purged once it expires"
         }
         AuthorityError::Override { .. }
         | AuthorityError::OverrideAfterDelta { .. }
         | AuthorityError::OverrideReplayed { .. }
         | AuthorityError::OverriddenTwice { .. }
-        | AuthorityError::NotOverridden { .. } => {
-            "an override is signed by a threshold of the newest root's override keys and removes, once, exactly the listings it names as they are now; publish it on its own, or make a new one (`blocklist override`, docs/GOVERNANCE.md, \"Overrides\")"
+        | AuthorityError::NotOverridden { .. }
+        | AuthorityError::NotUpdatedAsDecided { .. } => {
+            "an override is signed by a threshold of the newest root's override keys and removes or updates, once, exactly the listings it names as they are now; publish it on its own, or make a new one (`blocklist override`, docs/GOVERNANCE.md, \"Overrides\")"
         }
         AuthorityError::MadeInTheFuture { .. } => {
             "the centre's clock runs ahead of the time it signs with: set it right"
@@ -357,7 +358,7 @@ fn unauthorised_remedy(source: &blocklist_core::verify::AuthorityError) -> &'sta
 fn override_rule(source: &VerifyError) -> &'static str {
     match source {
         VerifyError::WrongDocument { .. } => "its type (an override is document type 8)",
-        VerifyError::Malformed { .. } => "OV2/OV3 (its form)",
+        VerifyError::Malformed { .. } => "OV2-OV4 (its form)",
         VerifyError::WrongList { .. } => "OV1 (its list)",
         _ => {
             "OV1 (signed by a threshold of the newest trust root's override keys, and no other key)"

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use blocklist_core::document::{
     envelope, Acknowledgement, AgencyEntry, CarriedSubmission, Delta, DocType, Document, FileRef,
-    KeySet, ListingRef, ListingRequest, Manifest, Op, Override, Receipt, Registry, Snapshot,
-    Submission, SubmissionOp, TrustRoot,
+    KeySet, ListingRef, ListingRequest, ListingUpdate, Manifest, Op, Override, Receipt, Registry,
+    Snapshot, Submission, SubmissionOp, TrustRoot,
 };
 use blocklist_core::{Commitment, Entry, Sha256, Timestamp};
 use serde::Serialize;
@@ -131,6 +131,9 @@ pub enum Body {
         note: String,
         /// Each listing it removes, as text.
         removals: Vec<String>,
+        /// Each listing it updates, with its new reason and expiry, as text.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        updates: Vec<String>,
     },
     /// An agency's submission.
     Submission {
@@ -386,6 +389,7 @@ pub fn inspect(file: &str, bytes: &[u8], first: usize) -> Result<Inspection, Cen
                 why: o.why.to_string(),
                 note: o.note,
                 removals: o.removals.iter().map(listing).collect(),
+                updates: o.updates.iter().map(update).collect(),
             };
             (o.list, body)
         }
@@ -492,10 +496,11 @@ fn override_line(file: &[u8]) -> String {
     let sha256 = Sha256::of(file);
     match envelope::parse(file).and_then(|env| Override::decode_payload(env.payload)) {
         Ok(o) => format!(
-            "{sha256} made={} why={} removals={} note={:?}",
+            "{sha256} made={} why={} removals={} updates={} note={:?}",
             time(o.made_at),
             o.why,
             o.removals.len(),
+            o.updates.len(),
             o.note
         ),
         Err(e) => format!("{sha256} unreadable: {e}"),
@@ -504,6 +509,17 @@ fn override_line(file: &[u8]) -> String {
 
 fn listing(l: &ListingRef) -> String {
     format!("{} listed by {} at {}", l.id, l.agency, time(l.listed_at))
+}
+
+fn update(u: &ListingUpdate) -> String {
+    let mut text = format!("{} to reason={}", listing(&u.listing), u.reason);
+    match u.expires_at {
+        Some(t) => {
+            let _ = write!(text, " expires={}", time(t));
+        }
+        None => text.push_str(" expires=never"),
+    }
+    text
 }
 
 fn entry(e: &Entry) -> String {
@@ -658,10 +674,14 @@ impl Inspection {
                 why,
                 note,
                 removals,
+                updates,
             } => {
                 let _ = writeln!(out, "made: {made_at}\nwhy: {why}\nnote: {note}");
                 for line in removals {
                     let _ = writeln!(out, "removes: {line}");
+                }
+                for line in updates {
+                    let _ = writeln!(out, "updates: {line}");
                 }
             }
             Body::Submission {

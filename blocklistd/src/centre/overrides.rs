@@ -1,18 +1,25 @@
 //! Overrides at the centre (`docs/GOVERNANCE.md`, "Overrides"):
 //! `blocklist override` writes one, naming each listing exactly as the
 //! centre's list holds it and signed by a threshold of the root's override
-//! keys; `blocklist publish --override` removes those listings in a delta
-//! that carries the override, which every replica checks (W7); the intake
+//! keys, to remove the listings or to give them another reason or expiry;
+//! `blocklist publish --override` removes or updates those listings in a
+//! delta that carries the override, which every replica checks (W7); the intake
 //! service takes one over HTTP or from its drop folder and publishes it
 //! with its queue. Both judge it the same way ([`judge`]). The publish key
 //! alone can make neither.
 
 use std::path::Path;
 
-use blocklist_core::document::{decision_sha256, ListingRef, Op, Override, RemovalReason};
+use std::collections::HashSet;
+
+use blocklist_core::document::{
+    decision_sha256, ListingRef, ListingUpdate, Op, Override, RemovalReason,
+};
 use blocklist_core::store::Store;
 use blocklist_core::verify::{Verifier, MAX_CLOCK_SKEW};
-use blocklist_core::{atomic_file, Entry, Identifier, Sha256, Timestamp};
+use blocklist_core::{
+    atomic_file, Agency, Entry, EntryMeta, Identifier, Reason, Sha256, Timestamp,
+};
 
 use crate::centre::intake::{PublishedBy, RefusedInput};
 use crate::centre::keys::{check_signers, CentreKey};
@@ -46,14 +53,44 @@ impl OverrideInput {
 /// What `blocklist override` decides.
 #[derive(Debug)]
 pub struct Decision {
-    /// The identifiers whose listings it removes.
+    /// The identifiers whose listings it removes or updates.
     pub ids: Vec<Identifier>,
+    /// Only the listings of this agency (`None`: every listing of each
+    /// identifier, whoever listed it).
+    pub agency: Option<Agency>,
+    /// `None`: the listings are removed; else they are updated so.
+    pub update: Option<UpdateTo>,
     /// Why.
     pub why: RemovalReason,
     /// The decision in words (a case or appeal reference).
     pub note: String,
     /// Override keys of the newest root, at least its threshold.
     pub signers: Vec<CentreKey>,
+}
+
+/// What an override update gives each listing it names; what it leaves
+/// `None` the listing keeps as the list holds it now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpdateTo {
+    /// The new reason.
+    pub reason: Option<Reason>,
+    /// The new expiry (`Some(None)`: it never expires).
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+impl UpdateTo {
+    /// The update of the listing `meta` of `id`.
+    fn of(&self, id: &Identifier, meta: EntryMeta) -> ListingUpdate {
+        ListingUpdate {
+            reason: self.reason.unwrap_or(meta.reason),
+            expires_at: self.expires_at.unwrap_or(meta.expires_at),
+            listing: ListingRef {
+                id: id.clone(),
+                agency: meta.agency,
+                listed_at: meta.listed_at,
+            },
+        }
+    }
 }
 
 /// Writes to `output` an override of `decision` for the list in `dir`,
@@ -84,21 +121,35 @@ pub fn make(
     )?;
     let listed = publish::listings(&dir, &lock, &decision.ids)?;
     drop(lock);
-    // Every listing of each identifier: an override clears it whoever listed it.
-    let mut removals = Vec::new();
+    // Every listing of each identifier (or the one agency's): an override
+    // clears or corrects it whoever listed it.
+    let (mut removals, mut updates) = (Vec::new(), Vec::new());
     for (id, listings) in decision.ids.iter().zip(listed) {
+        let listings: Vec<EntryMeta> = listings
+            .into_iter()
+            .filter(|m| decision.agency.as_ref().is_none_or(|a| *a == m.agency))
+            .collect();
         if listings.is_empty() {
             return Err(CentreError::usage(format!(
-                "{} {} is not listed: there is nothing to override",
+                "{} {} is not listed{}: there is nothing to override",
                 id.kind(),
-                id.as_str()
+                id.as_str(),
+                decision
+                    .agency
+                    .as_ref()
+                    .map_or_else(String::new, |a| format!(" by {a}"))
             )));
         }
-        removals.extend(listings.into_iter().map(|meta| ListingRef {
-            id: id.clone(),
-            agency: meta.agency,
-            listed_at: meta.listed_at,
-        }));
+        for meta in listings {
+            match &decision.update {
+                Some(to) => updates.push(to.of(id, meta)),
+                None => removals.push(ListingRef {
+                    id: id.clone(),
+                    agency: meta.agency,
+                    listed_at: meta.listed_at,
+                }),
+            }
+        }
     }
     let doc = Override {
         list: trust.list.clone(),
@@ -106,6 +157,7 @@ pub fn make(
         why: decision.why,
         note: decision.note.clone(),
         removals,
+        updates,
         extensions: vec![],
     };
     let signers: Vec<&CentreKey> = decision.signers.iter().collect();
@@ -122,8 +174,11 @@ pub fn make(
 /// An override judged publishable against the list as it is.
 #[derive(Debug)]
 pub struct JudgedOverride {
-    /// The removals it makes, each with the entry it removes.
+    /// The removals and updates it makes, each with the entry it removes or
+    /// updates.
     pub changes: Vec<(Op, Option<Entry>)>,
+    /// How many of `changes` are removals.
+    pub removals: usize,
     /// The SHA-256 of its payload: the decision, whatever signatures the
     /// file carries, which replicas remember once applied (W7).
     pub decision: Sha256,
@@ -165,24 +220,31 @@ pub fn judge(
             version,
         });
     }
-    let mut changes = Vec::with_capacity(decision.removals.len());
+    let mut changes = Vec::with_capacity(decision.removals.len() + decision.updates.len());
     let mut ids: Vec<Identifier> = Vec::new();
-    for listing in &decision.removals {
+    let mut named = HashSet::new();
+    let removals = decision.removals.iter().map(|r| (r, None));
+    let updates = decision.updates.iter().map(|u| (&u.listing, Some(u)));
+    for (listing, update) in removals.chain(updates) {
         let id = &listing.id;
-        // Removals come sorted by identifier: its listings are together.
-        if ids.last() != Some(id) {
+        if named.insert(id) {
             ids.push(id.clone());
         }
         let held = list.listed(id)?;
         match held.iter().find(|m| m.agency == listing.agency) {
             Some(meta) if meta.listed_at == listing.listed_at => {
-                changes.push((
-                    Op::Remove(id.clone(), Some(listing.agency.clone())),
-                    Some(Entry {
+                let op = match update {
+                    None => Op::Remove(id.clone(), Some(listing.agency.clone())),
+                    Some(update) => Op::Update(Entry {
                         id: id.clone(),
-                        meta: meta.clone(),
+                        meta: update.meta(),
                     }),
-                ));
+                };
+                let old = Entry {
+                    id: id.clone(),
+                    meta: meta.clone(),
+                };
+                changes.push((op, Some(old)));
             }
             _ => {
                 let held: Vec<String> = held
@@ -204,6 +266,7 @@ pub fn judge(
     }
     Ok(JudgedOverride {
         changes,
+        removals: decision.removals.len(),
         decision: payload,
         made_at: decision.made_at,
         ids,
@@ -213,8 +276,10 @@ pub fn judge(
 /// What the overrides of one publish do.
 #[derive(Debug, Default)]
 pub(crate) struct Planned {
-    /// The removals, each with the entry it removes.
+    /// The removals and updates, each with the entry it removes or updates.
     pub changes: Vec<(Op, Option<Entry>)>,
+    /// How many of `changes` are removals.
+    pub removals: usize,
     /// The overrides taken, as the delta carries them.
     pub carried: Vec<Vec<u8>>,
     /// The names of the overrides taken.
@@ -223,7 +288,7 @@ pub(crate) struct Planned {
     pub refused: Vec<RefusedInput>,
 }
 
-/// The removals `inputs` make of `list` at `now`, each judged by [`judge`];
+/// The removals and updates `inputs` make of `list` at `now`, each judged by [`judge`];
 /// a refusal refuses them all, or leaves that one out, as `by` says.
 pub(crate) fn plan(
     verifier: &Verifier,
@@ -236,6 +301,7 @@ pub(crate) fn plan(
     for input in inputs {
         match judge(verifier, list, input, now) {
             Ok(judged) => {
+                planned.removals += judged.removals;
                 planned.changes.extend(judged.changes);
                 planned.carried.push(input.bytes.clone());
                 planned.taken.push(input.name.clone());

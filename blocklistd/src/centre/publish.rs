@@ -495,7 +495,8 @@ pub fn publish(dir: &Path, options: &PublishOptions) -> Result<PublishReport, Ce
         options.context.now,
         options.by,
     )?;
-    report.removed += overridden.changes.len();
+    report.removed += overridden.removals;
+    report.updated += overridden.changes.len() - overridden.removals;
     planned.changes.extend(overridden.changes);
     report.overrides = overridden.taken;
     report.refused.extend(overridden.refused);

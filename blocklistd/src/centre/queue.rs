@@ -179,7 +179,7 @@ pub struct OverrideRecord {
     pub decision: Sha256,
     /// When its signers made it.
     pub made_at: Timestamp,
-    /// How many listings it removes.
+    /// How many listings it removes (those it updates are not counted).
     pub removals: u64,
     /// When the centre accepted it.
     pub accepted_at: Timestamp,

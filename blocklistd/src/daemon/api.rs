@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /v1/check?kind=number&value=0812345678` | one identifier (kinds: `account`, `number`, `domain`, `url`) |
 //! | `POST /v1/check` | a batch: `{"kind": "number", "values": [...]}` or `{"items": [{"kind": ..., "value": ...}]}` |
-//! | `GET /v1/history?kind=number&value=0812345678` | the identifier's stored listing (expired too) and the overrides that removed listings of it |
+//! | `GET /v1/history?kind=number&value=0812345678` | the identifier's stored listing (expired too) and the overrides that removed or updated listings of it |
 //! | `GET /v1/status` | version, data age, last sync, source, last error, degraded and why, trust root |
 //! | `GET /healthz` | 200 while lookups can be answered (degraded included), 503 before any data |
 //! | `GET /metrics` | Prometheus text format |

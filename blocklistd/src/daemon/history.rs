@@ -1,6 +1,6 @@
 //! What a replica can say about one identifier beyond a lookup's answer, for
 //! `GET /v1/history`: its listings as stored (expired or not) and every
-//! override that removed a listing of it (`docs/FORMAT.md` W7), with the
+//! override that removed or updated a listing of it (`docs/FORMAT.md` W7), with the
 //! decision and who signed it, so that an operator can tell a customer why
 //! a number stopped matching. Read from the replica's store, not from the
 //! lookup index: it serves people, not the payment path.
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use blocklist_core::document::Version;
-use blocklist_core::store::{AppliedOverride, Store, StoreError};
+use blocklist_core::store::{AppliedOverride, OverrideChange, Store, StoreError};
 use blocklist_core::{EntryMeta, Identifier, Reason};
 use serde::Serialize;
 
@@ -26,7 +26,7 @@ pub struct History {
     /// Its listings, one per agency, by agency (expired listings included;
     /// empty when not listed).
     pub listings: Vec<Listing>,
-    /// Every override that removed a listing of it, oldest first.
+    /// Every override that removed or updated a listing of it, oldest first.
     pub overrides: Vec<OverrideView>,
 }
 
@@ -44,12 +44,22 @@ pub struct Listing {
     pub expires_at: Option<u64>,
 }
 
-/// One override that removed a listing of the identifier.
+/// One override that removed or updated a listing of the identifier.
 #[derive(Debug, Serialize)]
 pub struct OverrideView {
     /// The version whose delta carried it.
     pub version: u64,
-    /// The agency whose listing it removed.
+    /// What it did to the listing: `removed`, or `updated` (to `reason`
+    /// and `expires_at`).
+    pub change: &'static str,
+    /// For an update, the reason it gave the listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Cow<'static, str>>,
+    /// For an update, the expiry it gave the listing (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// The agency whose listing it removed or updated (the listing stays
+    /// that agency's).
     pub agency: String,
     /// When that listing was made.
     pub listed_at: u64,
@@ -164,6 +174,18 @@ fn history_in(store: &Store, id: &Identifier) -> Result<History, StoreError> {
             .into_iter()
             .map(|o: AppliedOverride| OverrideView {
                 version: o.version.get(),
+                change: match o.change {
+                    OverrideChange::Removed => "removed",
+                    _ => "updated",
+                },
+                reason: match o.change {
+                    OverrideChange::Updated { reason, .. } => Some(reason_text(reason)),
+                    _ => None,
+                },
+                expires_at: match o.change {
+                    OverrideChange::Updated { expires_at, .. } => expires_at.map(|t| t.0),
+                    _ => None,
+                },
                 agency: o.listing.agency.to_string(),
                 listed_at: o.listing.listed_at.0,
                 made_at: o.made_at.0,

@@ -290,6 +290,7 @@ fn deltas_a_centre_forges_in_an_agencys_name_are_refused_by_the_daemon_which_kee
             agency: listed.meta.agency.clone(),
             listed_at: listed.meta.listed_at,
         }],
+        updates: vec![],
         extensions: vec![],
     };
     let publish_key = keyfile::read_secret(&centre.publish_key).unwrap();

@@ -67,7 +67,7 @@ impl Intake {
     }
 
     /// POSTs the submission file, returning the status, `Location` and body.
-    fn post(&self, file: &Path) -> (u16, Option<String>, Vec<u8>) {
+    pub fn post(&self, file: &Path) -> (u16, Option<String>, Vec<u8>) {
         self.post_to("/v1/submissions", file)
     }
 
@@ -98,7 +98,7 @@ impl Intake {
     }
 
     /// Polls `GET location` until its state is `state` (at most 30 s).
-    fn wait_state(&self, location: &str, state: &str) -> Value {
+    pub fn wait_state(&self, location: &str, state: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let (status, body) = self.get(location);
@@ -464,7 +464,7 @@ fn board_overrides_aocs_number() -> (Centre, PathBuf, PathBuf, [PathBuf; 3], Pat
 
 /// The decision in `decision`, signed again by `keys`: other bytes, the
 /// same decision.
-fn resigned(centre: &Centre, decision: &Path, keys: &[&Path], name: &str) -> PathBuf {
+pub fn resigned(centre: &Centre, decision: &Path, keys: &[&Path], name: &str) -> PathBuf {
     use blocklist_core::document::{envelope, Document as _, Override};
     let bytes = std::fs::read(decision).unwrap();
     let doc = Override::decode_payload(envelope::parse(&bytes).unwrap().payload).unwrap();
@@ -477,7 +477,7 @@ fn resigned(centre: &Centre, decision: &Path, keys: &[&Path], name: &str) -> Pat
 }
 
 /// The JSON body of an answer.
-fn json_of(body: &[u8]) -> Value {
+pub fn json_of(body: &[u8]) -> Value {
     serde_json::from_slice(body)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
 }

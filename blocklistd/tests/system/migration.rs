@@ -152,7 +152,7 @@ fn a_release_before_overrides_upgrades_and_its_labels_become_legacy_listings() {
     ]));
     assert!(
         refused.contains("listed under label centre-desk")
-            && refused.contains("only an override removes such a listing (W6)")
+            && refused.contains("only an override updates or removes such a listing (W6)")
             && refused.contains("blocklist override"),
         "{refused}"
     );

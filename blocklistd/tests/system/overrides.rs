@@ -2,13 +2,17 @@
 //! override keys removes an agency's listing that another agency may not
 //! remove; the daemon checks the override's signatures, applies it, and
 //! shows it in `/v1/history`; the same override offered again once the
-//! agency has listed the number anew is refused.
+//! agency has listed the number anew is refused. Over the intake service,
+//! the board's override update gives an agency's listing another reason
+//! and term, which the daemon answers and shows as the board's; the
+//! agency's own update after it passes, and the override again does not.
 
 use std::path::{Path, PathBuf};
 
 use crate::daemon::{polling, Site};
+use crate::intake::{json_of, resigned, Intake};
 use crate::submissions::{
-    aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers,
+    aoc_lists_a_number, centre_with_agencies, dsi_removes_aocs_number, list_numbers, submit,
 };
 use crate::support::{fails, ok, s, Centre, Server};
 
@@ -177,4 +181,183 @@ fn an_override_removes_an_agencys_listing_and_the_daemon_shows_who_decided() {
     assert_eq!(history["overrides"][0]["version"], 2, "{history:#}");
     assert_eq!(history["overrides"][0]["note"], decided["note"]);
     assert!(daemon.stop());
+}
+
+/// th-aoc's urgent listing of the numbers in `numbers` for `reason`, as
+/// `name`: the intake service publishes it at once.
+fn aoc_lists_at_once(
+    centre: &Centre,
+    aoc_key: &Path,
+    name: &str,
+    numbers: &Path,
+    reason: &str,
+) -> PathBuf {
+    submit(
+        centre,
+        "th-aoc",
+        aoc_key,
+        name,
+        &[
+            "--kind",
+            "number",
+            "--reason",
+            reason,
+            "--urgent",
+            s(numbers),
+        ],
+    )
+}
+
+/// POSTs `file` to the intake service's `path` and waits until it is
+/// published: the version that carried it.
+fn published(intake: &Intake, path: &str, file: &Path) -> u64 {
+    let (status, location, body) = intake.post_to(path, file);
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
+    let location = location.expect("a Location header");
+    intake.wait_state(&location, "published")["version"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_the_daemon_answers_and_shows(
+) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let board = appeal_board(&centre);
+    seat_board(&centre, &board);
+    let intake = Intake::start(&centre, "3600s", &[]);
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = aoc_lists_at_once(&centre, &aoc_key, "aoc-1.submission", &numbers, "scam_call");
+    let listed = published(&intake, "/v1/submissions", &listing);
+    let site = Site::new();
+    let daemon = site.start(&polling(&centre.first_root(), &[&intake.url]));
+    daemon.wait_version(listed);
+
+    // A court shortens th-aoc's term and corrects its reason: two judges
+    // sign an update of th-aoc's listing, which stays th-aoc's.
+    let order = centre.tmp.path().join("order-2026-31.override");
+    let note = "Court order 2026/31: term shortened";
+    let mut args = vec![
+        "override",
+        s(&centre.dir),
+        "--kind",
+        "number",
+        "081 234 5678",
+        "--agency",
+        "th-aoc",
+        "--set-reason",
+        "fraud",
+        "--set-expires",
+        "30d",
+        "--why",
+        "appeal_upheld",
+        "--note",
+        note,
+        "-o",
+        s(&order),
+    ];
+    for key in [&board[0], &board[2]] {
+        args.extend(["--sign-with", s(key)]);
+    }
+    // th-dsi does not list the number: nothing of its to update.
+    let of_dsi: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "th-aoc" { "th-dsi" } else { a })
+        .collect();
+    let unlisted = fails(&of_dsi);
+    assert!(
+        unlisted.contains("number +66812345678 is not listed by th-dsi"),
+        "{unlisted}"
+    );
+    let made = blocklist_core::Timestamp::now().0;
+    ok(&args);
+    let shown = ok(&["inspect", s(&order)]);
+    assert!(
+        shown.contains("updates: number:+66812345678 listed by th-aoc")
+            && shown.contains("to reason=fraud expires="),
+        "{shown}"
+    );
+    let (status, location, body) = intake.post_to("/v1/overrides", &order);
+    let accepted = json_of(&body);
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["removals"], 0, "{accepted}");
+    let updated = intake.wait_state(&location.unwrap(), "published")["version"]
+        .as_u64()
+        .unwrap();
+    daemon.wait_version(updated);
+
+    // The daemon answers with the board's reason and term...
+    let answer = daemon.json("/v1/check?kind=number&value=0812345678");
+    assert_eq!(answer["listed"], true, "{answer:#}");
+    assert_eq!(answer["reason"], "fraud", "{answer:#}");
+    assert_eq!(answer["agency"], "th-aoc", "{answer:#}");
+    let expires = answer["expires_at"].as_u64().unwrap();
+    let thirty_days = 30 * 86_400;
+    assert!(
+        (made + thirty_days..made + thirty_days + 120).contains(&expires),
+        "{answer:#}"
+    );
+    // ...and shows who decided it.
+    let history = daemon.json("/v1/history?kind=number&value=0812345678");
+    assert_eq!(history["listings"][0]["reason"], "fraud", "{history:#}");
+    let decided = &history["overrides"][0];
+    assert_eq!(decided["change"], "updated", "{history:#}");
+    assert_eq!(decided["version"], updated, "{history:#}");
+    assert_eq!(decided["agency"], "th-aoc");
+    assert_eq!(decided["reason"], "fraud");
+    assert_eq!(decided["expires_at"], expires);
+    assert_eq!(decided["note"], note);
+    assert_eq!(decided["signers"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        decided["override_sha256"],
+        blocklist_core::Sha256::of(&std::fs::read(&order).unwrap()).to_string()
+    );
+
+    // th-aoc's own update of its listing after it still passes.
+    let own = aoc_lists_at_once(&centre, &aoc_key, "aoc-2.submission", &numbers, "scam_call");
+    let owned = published(&intake, "/v1/submissions", &own);
+    daemon.wait_version(owned);
+    let answer = daemon.json("/v1/check?kind=number&value=0812345678");
+    assert_eq!(answer["reason"], "scam_call", "{answer:#}");
+    assert_eq!(answer["expires_at"], serde_json::Value::Null, "{answer:#}");
+
+    // The court's order carried again (by other judges) would undo it: a replay.
+    let again = resigned(&centre, &order, &[&board[1], &board[2]], "again.override");
+    let (status, _, body) = intake.post_to("/v1/overrides", &again);
+    let error = json_of(&body)["error"].as_str().unwrap().to_owned();
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error.contains(&format!(
+            "the same decision was applied in version {updated}"
+        )),
+        "{error}"
+    );
+    assert!(daemon.stop());
+    ok(&["verify", s(&centre.dir), "--root", s(&centre.first_root())]);
+
+    // A proof bundle tells the update as the board's, in words.
+    let bundle = centre.tmp.path().join("number.proof");
+    ok(&[
+        "prove",
+        s(&centre.dir),
+        "number",
+        "0812345678",
+        "-o",
+        s(&bundle),
+    ]);
+    let words = ok(&[
+        "verify-proof",
+        s(&bundle),
+        "--root",
+        s(&centre.first_root()),
+    ]);
+    for said in [
+        &format!("- version {updated}, published "),
+        "th-aoc's listing updated: now for fraud, expiring ",
+        &format!("by override, over th-aoc's head: because appeal_upheld, \"{note}\"; signed "),
+        &format!("- version {owned}, published "),
+        "th-aoc's listing updated: now for scam_call, never expiring; asked by th-aoc",
+    ] {
+        assert!(words.contains(said), "{said:?} not in:\n{words}");
+    }
 }

@@ -38,6 +38,15 @@ struct WireOverride {
     extensions: Vec<wire::Extension>,
 }
 
+/// An override's update as docs/FORMAT.md writes it (override extension
+/// tag 1).
+#[derive(serde::Serialize)]
+struct WireUpdate {
+    listing: WireListing,
+    reason: u16,
+    expires_at: Option<u64>,
+}
+
 /// A carried submission as docs/FORMAT.md writes it.
 #[derive(serde::Serialize)]
 struct WireCarried {
@@ -701,6 +710,7 @@ fn decision(made_at: u64, removals: Vec<ListingRef>) -> Override {
         why: RemovalReason::APPEAL_UPHELD,
         note: "Appeal 2026/114 upheld by the review board".into(),
         removals,
+        updates: vec![],
         extensions: vec![],
     }
 }
@@ -825,6 +835,7 @@ fn override_cases(c: &mut Cases, root1: &TrustRoot, held1: &[Entry]) {
         &decision(day - 3600, &stale),
         &[&judges[0], &judges[1]],
     );
+    override_update_cases(c, &judges, held1, &upheld);
     c.add(
         "E1",
         "payload/overrides-extension-empty.delta",
@@ -836,6 +847,134 @@ fn override_cases(c: &mut Cases, root1: &TrustRoot, held1: &[Entry]) {
             &[&key(2)],
         ),
     );
+}
+
+/// The override update vectors (OV4, W7): version 2, a day after
+/// `valid/authority-1.delta`, gives th-aoc's listing of `+66812345678`
+/// (`held1[0]`) another reason and an expiry in thirty days, without a
+/// submission of th-aoc, carrying an override made an hour before whose
+/// extension tag 1 holds that update and that removes nothing; `upheld` is
+/// the removal vectors' override of the same listing.
+fn override_update_cases(
+    c: &mut Cases,
+    judges: &[SecretKey; 3],
+    held1: &[Entry],
+    upheld: &Override,
+) {
+    let (day, roots) = (T0 + DAY, OVERRIDE_ROOTS);
+    let held = &held1[0];
+    let update = ListingUpdate {
+        listing: named(held),
+        reason: Reason::FRAUD,
+        expires_at: Some(Timestamp(day + 30 * DAY)),
+    };
+    let court = Override {
+        note: "Court order 2026/31: term shortened".into(),
+        removals: vec![],
+        updates: vec![update.clone()],
+        ..upheld.clone()
+    };
+    let wire_listing = WireListing {
+        kind: held.id.kind().code(),
+        value: held.id.as_str().into(),
+        agency: held.meta.agency.as_str().into(),
+        listed_at: held.meta.listed_at.0,
+    };
+    let wire_update = WireUpdate {
+        listing: wire_listing,
+        reason: update.reason.0,
+        expires_at: update.expires_at.map(|t| t.0),
+    };
+    let bare = WireOverride {
+        list: LIST.into(),
+        made_at: court.made_at.0,
+        why: court.why.0,
+        note: court.note.clone(),
+        removals: vec![],
+        extensions: vec![],
+    };
+    let payload = court.encode_payload().unwrap();
+    assert_eq!(
+        with_extension(
+            &encode(&bare),
+            UPDATES_EXTENSION,
+            encode(&vec![wire_update])
+        ),
+        payload,
+        "override extension tag 1: the updates"
+    );
+    let by = [&judges[0], &judges[1]];
+    let updated = Entry {
+        id: held.id.clone(),
+        meta: update.meta(),
+    };
+    let delta_of = |ops: Vec<Op>, file: Vec<u8>| {
+        signed(&Delta {
+            overrides: vec![file],
+            ..delta(2, day, held1, ops, vec![])
+        })
+    };
+    let d1 = "valid/authority-1.delta";
+    let check = registered(roots, &[d1]);
+    let file = seal(DocType::Override, &payload, &by);
+    c.add(
+        "W7",
+        "valid/authority-2-override-update.delta",
+        &check,
+        "ok",
+        &delta_of(vec![Op::Update(updated.clone())], file.clone()),
+    );
+    let mut otherwise = updated.clone();
+    otherwise.meta.expires_at = Some(Timestamp(day + 60 * DAY));
+    c.add(
+        "W7",
+        "authority/override-update-not-as-decided.delta",
+        &check,
+        "!Refused.Authority.NotUpdatedAsDecided",
+        &delta_of(vec![Op::Update(otherwise)], file.clone()),
+    );
+    c.add(
+        "W7",
+        "authority/override-update-unmade.delta",
+        &check,
+        "!Refused.Authority.NotUpdatedAsDecided",
+        &delta_of(vec![], file),
+    );
+    // The listing removed by the override's removals and updated by its
+    // extension, and the extension written empty: both malformed (OV4).
+    let both = with_extension(
+        &upheld.encode_payload().unwrap(),
+        UPDATES_EXTENSION,
+        encode(&vec![WireUpdate {
+            listing: WireListing {
+                kind: held.id.kind().code(),
+                value: held.id.as_str().into(),
+                agency: held.meta.agency.as_str().into(),
+                listed_at: held.meta.listed_at.0,
+            },
+            reason: update.reason.0,
+            expires_at: update.expires_at.map(|t| t.0),
+        }]),
+    );
+    let empty = with_extension(&encode(&bare), UPDATES_EXTENSION, vec![0]);
+    for (file, payload) in [
+        (
+            "authority/override-removes-and-updates-a-listing.delta",
+            both,
+        ),
+        ("authority/override-updates-extension-empty.delta", empty),
+    ] {
+        c.add(
+            "OV4",
+            file,
+            &check,
+            "!Authority.Override.Malformed.Invalid",
+            &delta_of(
+                vec![Op::Update(updated.clone())],
+                seal(DocType::Override, &payload, &by),
+            ),
+        );
+    }
 }
 
 /// Snapshot extension tag 1 (W4): the agency sequences applied up to the
@@ -1081,6 +1220,7 @@ fn snapshot_past_overrides(c: &mut Cases) {
             agency: Agency::new("th-aoc").unwrap(),
             listed_at: Timestamp(T0 - DAY),
         }],
+        updates: vec![],
         extensions: vec![],
     };
     let files = [decision("appeal 1"), decision("appeal 2")].map(|d| d.sign(&[&judge]).unwrap());

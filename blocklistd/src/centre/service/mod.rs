@@ -391,7 +391,7 @@ impl Intake {
                     id: id.clone(),
                     decision: judged.decision,
                     made_at: judged.made_at,
-                    removals: judged.changes.len() as u64,
+                    removals: judged.removals as u64,
                     accepted_at: now,
                     promised_version: promised.get(),
                     state: State::Queued,
