@@ -43,8 +43,29 @@ struct WireOverride {
 #[derive(serde::Serialize)]
 struct WireUpdate {
     listing: WireListing,
+    from_reason: u16,
+    from_expires_at: Option<u64>,
     reason: u16,
     expires_at: Option<u64>,
+}
+
+impl WireUpdate {
+    /// `update` as FORMAT.md writes it (OV4).
+    fn of(update: &ListingUpdate) -> WireUpdate {
+        let listing = &update.listing;
+        WireUpdate {
+            listing: WireListing {
+                kind: listing.id.kind().code(),
+                value: listing.id.as_str().into(),
+                agency: listing.agency.as_str().into(),
+                listed_at: listing.listed_at.0,
+            },
+            from_reason: update.from_reason.0,
+            from_expires_at: update.from_expires_at.map(|t| t.0),
+            reason: update.reason.0,
+            expires_at: update.expires_at.map(|t| t.0),
+        }
+    }
 }
 
 /// A carried submission as docs/FORMAT.md writes it.
@@ -865,6 +886,8 @@ fn override_update_cases(
     let held = &held1[0];
     let update = ListingUpdate {
         listing: named(held),
+        from_reason: held.meta.reason,
+        from_expires_at: held.meta.expires_at,
         reason: Reason::FRAUD,
         expires_at: Some(Timestamp(day + 30 * DAY)),
     };
@@ -874,17 +897,7 @@ fn override_update_cases(
         updates: vec![update.clone()],
         ..upheld.clone()
     };
-    let wire_listing = WireListing {
-        kind: held.id.kind().code(),
-        value: held.id.as_str().into(),
-        agency: held.meta.agency.as_str().into(),
-        listed_at: held.meta.listed_at.0,
-    };
-    let wire_update = WireUpdate {
-        listing: wire_listing,
-        reason: update.reason.0,
-        expires_at: update.expires_at.map(|t| t.0),
-    };
+    let wire_update = WireUpdate::of(&update);
     let bare = WireOverride {
         list: LIST.into(),
         made_at: court.made_at.0,
@@ -933,6 +946,25 @@ fn override_update_cases(
         "!Refused.Authority.NotUpdatedAsDecided",
         &delta_of(vec![Op::Update(otherwise)], file.clone()),
     );
+    // Decided over another entry than the one held: the agency changed its
+    // listing since, or the update is carried again (W7, OV4).
+    let changed = Override {
+        updates: vec![ListingUpdate {
+            from_reason: Reason(held.meta.reason.0 + 1),
+            ..update.clone()
+        }],
+        ..court.clone()
+    };
+    c.add(
+        "W7",
+        "authority/override-update-from-another-entry.delta",
+        &check,
+        "!Refused.Authority.NotUpdatedAsDecided",
+        &delta_of(
+            vec![Op::Update(updated.clone())],
+            seal(DocType::Override, &changed.encode_payload().unwrap(), &by),
+        ),
+    );
     c.add(
         "W7",
         "authority/override-update-unmade.delta",
@@ -945,24 +977,29 @@ fn override_update_cases(
     let both = with_extension(
         &upheld.encode_payload().unwrap(),
         UPDATES_EXTENSION,
-        encode(&vec![WireUpdate {
-            listing: WireListing {
-                kind: held.id.kind().code(),
-                value: held.id.as_str().into(),
-                agency: held.meta.agency.as_str().into(),
-                listed_at: held.meta.listed_at.0,
-            },
-            reason: update.reason.0,
-            expires_at: update.expires_at.map(|t| t.0),
-        }]),
+        encode(&vec![WireUpdate::of(&update)]),
     );
     let empty = with_extension(&encode(&bare), UPDATES_EXTENSION, vec![0]);
+    // An expiry not after the override was made: a removal written as an
+    // update (OV4).
+    let expired = with_extension(
+        &encode(&bare),
+        UPDATES_EXTENSION,
+        encode(&vec![WireUpdate::of(&ListingUpdate {
+            expires_at: Some(court.made_at),
+            ..update.clone()
+        })]),
+    );
     for (file, payload) in [
         (
             "authority/override-removes-and-updates-a-listing.delta",
             both,
         ),
         ("authority/override-updates-extension-empty.delta", empty),
+        (
+            "authority/override-update-expires-before-made.delta",
+            expired,
+        ),
     ] {
         c.add(
             "OV4",
