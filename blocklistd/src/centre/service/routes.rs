@@ -100,7 +100,8 @@ fn status_of(error: &CentreError) -> StatusCode {
         | CentreError::Overlap { .. }
         | CentreError::OverrideAgain { .. }
         | CentreError::OverrideQueued { .. }
-        | CentreError::OverrideStale { .. } => StatusCode::CONFLICT,
+        | CentreError::OverrideStale { .. }
+        | CentreError::OverrideChanged { .. } => StatusCode::CONFLICT,
         CentreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // A witness's copy of an older checkpoint: the centre published since.
         CentreError::Cosignature {
