@@ -281,6 +281,7 @@ fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_t
     let accepted = json_of(&body);
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["removals"], 0, "{accepted}");
+    assert_eq!(accepted["updates"], 1, "{accepted}");
     let updated = intake.wait_state(&location.unwrap(), "published")["version"]
         .as_u64()
         .unwrap();

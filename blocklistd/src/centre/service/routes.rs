@@ -377,6 +377,7 @@ pub fn override_json(record: OverrideRecord) -> Value {
             "decision": record.decision.to_string(),
             "made_at": record.made_at.0,
             "removals": record.removals,
+            "updates": record.updates,
             "accepted_at": record.accepted_at.0,
             "promised_version": record.promised_version,
         }),
