@@ -281,11 +281,67 @@ fn sorted<'a, T>(
 }
 
 impl Override {
+    /// The override a signed override file holds, its form checked (OV2-OV4)
+    /// and its signatures not ([`crate::verify::Verifier::override_doc`]
+    /// checks them).
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "appeal 7".into(), extensions: vec![], updates: vec![],
+    ///     removals: vec![ListingRef { id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+    ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
+    /// let file = decision.sign(&[&SecretKey::generate().unwrap()]).unwrap();
+    /// assert_eq!(Override::from_file(&file).unwrap(), decision);
+    /// assert!(Override::from_file(b"not an override").is_err());
+    /// ```
+    pub fn from_file(file: &[u8]) -> Result<Override, DecodeError> {
+        let env = envelope::parse(file)?;
+        if env.doc_type != DocType::Override {
+            return Err(DocType::Override.invalid(
+                "document type",
+                format!("is {}, not an override", env.doc_type),
+            ));
+        }
+        Override::decode_payload(env.payload)
+    }
+
     /// Every listing it names: those it removes, then those it updates.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let listing = |v: &str| ListingRef { id: Identifier::from_canonical(Kind::Domain, v).unwrap(),
+    ///     agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) };
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "order 3".into(), extensions: vec![],
+    ///     removals: vec![listing("a.example")],
+    ///     updates: vec![ListingUpdate { listing: listing("b.example"), from_reason: Reason::FRAUD,
+    ///         from_expires_at: None, reason: Reason::FRAUD, expires_at: Some(Timestamp(9)) }] };
+    /// let named: Vec<&str> = decision.listings().map(|l| l.id.as_str()).collect();
+    /// assert_eq!(named, ["a.example", "b.example"]);
+    /// ```
     pub fn listings(&self) -> impl Iterator<Item = &ListingRef> {
-        self.removals
-            .iter()
-            .chain(self.updates.iter().map(|u| &u.listing))
+        self.changes().map(|(listing, _)| listing)
+    }
+
+    /// Every listing it names with what it decides of it: `None`, it
+    /// removes it; `Some(update)`, it updates it so. Removals come first.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let listing = ListingRef { id: Identifier::from_canonical(Kind::Domain, "a.example").unwrap(),
+    ///     agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) };
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "order 3".into(), extensions: vec![],
+    ///     removals: vec![listing.clone()], updates: vec![] };
+    /// assert_eq!(decision.changes().collect::<Vec<_>>(), [(&listing, None)]);
+    /// ```
+    pub fn changes(&self) -> impl Iterator<Item = (&ListingRef, Option<&ListingUpdate>)> {
+        let removals = self.removals.iter().map(|r| (r, None));
+        removals.chain(self.updates.iter().map(|u| (&u.listing, Some(u))))
     }
 
     /// Why the override's own fields break OV2-OV4, if they do.

@@ -461,7 +461,7 @@ pub type Listing = (Identifier, Agency);
 /// ```
 /// use blocklist_core::verify::authority::entry_in_words;
 /// use blocklist_core::{Reason, Timestamp};
-/// assert_eq!(entry_in_words(Reason(2), Some(Timestamp(9))), "reason 2 expiring at 9");
+/// assert_eq!(entry_in_words(Reason(2), Some(Timestamp(9))), "reason 2 expiring at @9");
 /// ```
 pub fn entry_in_words(reason: Reason, expires_at: Option<Timestamp>) -> String {
     match expires_at {
@@ -648,17 +648,12 @@ impl Authority {
                     created_at: delta.created_at,
                 });
             }
-            let removals = decision.removals.iter().map(|r| (r, None));
-            let updates = decision
-                .updates
-                .iter()
-                .map(|u| (&u.listing, Some(u.clone())));
-            for (listing, update) in removals.chain(updates) {
+            for (listing, update) in decision.changes() {
                 let key = (listing.id.clone(), listing.agency.clone());
                 let decided = Decided {
                     index,
                     listing: listing.clone(),
-                    update,
+                    update: update.cloned(),
                 };
                 if asked.contains_key(&key) || overridden.insert(key, decided).is_some() {
                     return Err(AuthorityError::OverriddenTwice {

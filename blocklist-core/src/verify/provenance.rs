@@ -24,8 +24,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
-    envelope, Document as _, KeySet, ListId, ListingRef, Origin, Override, PastOverride, Registry,
-    Snapshot, SnapshotHead, SubmissionOp, Version,
+    envelope, KeySet, ListId, ListingRef, Origin, Override, PastOverride, Registry, Snapshot,
+    SnapshotHead, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
@@ -551,9 +551,7 @@ pub fn overridden(past: &[PastOverride]) -> impl Iterator<Item = (Version, Listi
 /// The decision of a past override (the files were checked well formed
 /// when the snapshot was decoded, so `None` does not happen).
 fn decision(past: &PastOverride) -> Option<Override> {
-    envelope::parse(&past.file)
-        .and_then(|env| Override::decode_payload(env.payload))
-        .ok()
+    Override::from_file(&past.file).ok()
 }
 
 /// The refusal of a snapshot that holds again `listing`, which a past

@@ -241,9 +241,7 @@ pub fn judge(
     let mut changes = Vec::with_capacity(decision.removals.len() + decision.updates.len());
     let mut ids: Vec<Identifier> = Vec::new();
     let mut named = HashSet::new();
-    let removals = decision.removals.iter().map(|r| (r, None));
-    let updates = decision.updates.iter().map(|u| (&u.listing, Some(u)));
-    for (listing, update) in removals.chain(updates) {
+    for (listing, update) in decision.changes() {
         let id = &listing.id;
         if named.insert(id) {
             ids.push(id.clone());
