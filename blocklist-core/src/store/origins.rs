@@ -108,8 +108,11 @@ pub(super) fn removed(
     Ok(())
 }
 
-/// Records a listing's origins: `set_by` set its entry, and `added`, when
-/// known, listed it (`None` keeps the one recorded, if any).
+/// Records a listing's origins: `set_by`, the agency's newest submission
+/// naming it (which set its entry, unless an override updated it since:
+/// then the override, recorded among the store's overrides, set it), and
+/// `added`, when known, the one that listed it (`None` keeps the one
+/// recorded, if any).
 fn set(
     tx: &Transaction<'_>,
     path: &std::path::Path,
