@@ -402,3 +402,40 @@ fn an_override_update_needs_an_agency_and_one_made_before_the_agencys_own_update
         "{stale}"
     );
 }
+
+#[test]
+fn an_override_update_of_an_expired_listing_is_refused_unless_the_board_says_expired() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-1.submission",
+        &[
+            "--kind",
+            "number",
+            "--reason",
+            "scam_call",
+            "--expires",
+            "2s",
+            s(&numbers),
+        ],
+    );
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let board = appeal_board(&centre);
+    seat_board(&centre, &board);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let order = centre.tmp.path().join("order.override");
+    let mut args = override_args(&centre, &order, &[&board[0], &board[1]]);
+    args.extend(["--agency", "th-aoc", "--set-expires", "30d"]);
+    // Updating it would list it again: the board must say so.
+    let refused = fails(&args);
+    assert!(
+        refused.contains("number +66812345678 of th-aoc expired at")
+            && refused.contains("--expired"),
+        "{refused}"
+    );
+    args.push("--expired");
+    ok(&args);
+}
