@@ -303,6 +303,11 @@ pub struct Verifier {
     /// override keys: from then on a legacy listing is an override's to
     /// remove (W1, W6).
     overrides_since: Option<Timestamp>,
+    /// The override keys of every trust root of the chain held, oldest
+    /// first, with the root's version: a snapshot's past overrides were
+    /// signed under the root of their day, and one that updates a listing
+    /// must verify under one of them (W8).
+    override_keys: Vec<(KeySet, Version)>,
 }
 
 impl Verifier {
@@ -318,6 +323,11 @@ impl Verifier {
         check_signatures((&env).into(), Role::Root, &[(&doc.root_keys, doc.version)])?;
         Ok(Verifier {
             overrides_since: doc.override_keys.as_ref().map(|_| doc.issued_at),
+            override_keys: doc
+                .override_keys
+                .iter()
+                .map(|keys| (keys.clone(), doc.version))
+                .collect(),
             root: Verified {
                 doc,
                 file: Sha256::of(root),
@@ -354,8 +364,9 @@ impl Verifier {
                 (&doc.root_keys, doc.version),
             ],
         )?;
-        if doc.override_keys.is_some() {
+        if let Some(keys) = &doc.override_keys {
             self.overrides_since.get_or_insert(doc.issued_at);
+            self.override_keys.push((keys.clone(), doc.version));
         }
         self.root = Verified {
             doc,
@@ -619,7 +630,12 @@ impl Verifier {
     /// ([`crate::store::Store::untraced`]).
     pub fn snapshot_provenance(&self, head: &SnapshotHead) -> Option<Provenance> {
         let registry = self.registry()?;
-        Some(Provenance::new(head, registry, self.principals_since?))
+        Some(Provenance::new(
+            head,
+            registry,
+            self.principals_since?,
+            (&self.override_keys, self.root.doc.version),
+        ))
     }
 
     /// Checks a snapshot file as it streams, for a client at version

@@ -54,7 +54,7 @@ pub use manifest::{
     MANIFEST_PATH, REGISTRIES_EXTENSION,
 };
 pub use overrides::{
-    decision_sha256, ListingRef, ListingUpdate, Override, MAX_OVERRIDE_REMOVALS, UPDATES_EXTENSION,
+    decision_sha256, ListingRef, ListingUpdate, Override, MAX_OVERRIDE_LISTINGS, UPDATES_EXTENSION,
 };
 pub use receipt::{LogPosition, Receipt};
 pub use registry::{

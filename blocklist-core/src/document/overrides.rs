@@ -33,7 +33,7 @@ use crate::kind::Kind;
 /// The most listings one override may remove and update together (OV2):
 /// overrides are decisions about named listings, made by people, not bulk
 /// edits.
-pub const MAX_OVERRIDE_REMOVALS: usize = 10_000;
+pub const MAX_OVERRIDE_LISTINGS: usize = 10_000;
 
 /// The override extension tag of its updates (OV4): a field added after
 /// overrides were first published, so readers that predate it keep the rest.
@@ -94,6 +94,8 @@ pub fn decision_sha256(file: &[u8]) -> Result<Sha256, DecodeError> {
 ///             agency: Agency::new("th-aoc").unwrap(),
 ///             listed_at: Timestamp(1_750_000_000),
 ///         },
+///         from_reason: Reason::SCAM_CALL,
+///         from_expires_at: None,
 ///         reason: Reason::SCAM_CALL,
 ///         expires_at: Some(Timestamp(1_770_000_000)),
 ///     }],
@@ -125,27 +127,58 @@ pub struct Override {
     pub extensions: Vec<Extension>,
 }
 
-/// One listing an override updates: the listing, named exactly, and the
-/// reason and expiry it has from then on. Its agency and listing time are
-/// kept: the listing stays its agency's.
+/// One listing an override updates: the listing, named exactly, the
+/// reason and expiry it had when the board decided, and those it has from
+/// then on. Its agency and listing time are kept: the listing stays its
+/// agency's. Naming the entry it replaces makes the update good for that
+/// entry only: once the agency changes its listing, or the update is
+/// applied, a copy carried again no longer finds it, and is refused (W7).
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::*;
+/// let update = ListingUpdate {
+///     listing: ListingRef { id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(100) },
+///     from_reason: Reason::SCAM_CALL, from_expires_at: None,
+///     reason: Reason::SCAM_CALL, expires_at: Some(Timestamp(5_000)),
+/// };
+/// assert_eq!(update.meta().expires_at, Some(Timestamp(5_000)));
+/// assert_eq!(update.from_meta().expires_at, None);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ListingUpdate {
     /// The listing updated.
     pub listing: ListingRef,
+    /// The reason it had when the board decided.
+    pub from_reason: Reason,
+    /// The expiry it had when the board decided (`None`: none).
+    pub from_expires_at: Option<Timestamp>,
     /// Its new reason.
     pub reason: Reason,
-    /// Its new expiry (`None`: it never expires).
+    /// Its new expiry (`None`: it never expires); after the override was
+    /// made and after the listing was (OV4).
     pub expires_at: Option<Timestamp>,
 }
 
 impl ListingUpdate {
     /// The entry the update gives its listing.
     pub fn meta(&self) -> EntryMeta {
+        self.entry(self.reason, self.expires_at)
+    }
+
+    /// The entry the update replaces: the one a reader must hold for the
+    /// update to apply (W7).
+    pub fn from_meta(&self) -> EntryMeta {
+        self.entry(self.from_reason, self.from_expires_at)
+    }
+
+    fn entry(&self, reason: Reason, expires_at: Option<Timestamp>) -> EntryMeta {
         EntryMeta {
-            reason: self.reason,
+            reason,
             agency: self.listing.agency.clone(),
             listed_at: self.listing.listed_at,
-            expires_at: self.expires_at,
+            expires_at,
         }
     }
 }
@@ -183,6 +216,8 @@ struct WireListing {
 #[derive(Serialize, Deserialize)]
 struct WireUpdate {
     listing: WireListing,
+    from_reason: u16,
+    from_expires_at: Option<u64>,
     reason: u16,
     expires_at: Option<u64>,
 }
@@ -246,11 +281,67 @@ fn sorted<'a, T>(
 }
 
 impl Override {
+    /// The override a signed override file holds, its form checked (OV2-OV4)
+    /// and its signatures not ([`crate::verify::Verifier::override_doc`]
+    /// checks them).
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "appeal 7".into(), extensions: vec![], updates: vec![],
+    ///     removals: vec![ListingRef { id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+    ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) }] };
+    /// let file = decision.sign(&[&SecretKey::generate().unwrap()]).unwrap();
+    /// assert_eq!(Override::from_file(&file).unwrap(), decision);
+    /// assert!(Override::from_file(b"not an override").is_err());
+    /// ```
+    pub fn from_file(file: &[u8]) -> Result<Override, DecodeError> {
+        let env = envelope::parse(file)?;
+        if env.doc_type != DocType::Override {
+            return Err(DocType::Override.invalid(
+                "document type",
+                format!("is {}, not an override", env.doc_type),
+            ));
+        }
+        Override::decode_payload(env.payload)
+    }
+
     /// Every listing it names: those it removes, then those it updates.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let listing = |v: &str| ListingRef { id: Identifier::from_canonical(Kind::Domain, v).unwrap(),
+    ///     agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) };
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "order 3".into(), extensions: vec![],
+    ///     removals: vec![listing("a.example")],
+    ///     updates: vec![ListingUpdate { listing: listing("b.example"), from_reason: Reason::FRAUD,
+    ///         from_expires_at: None, reason: Reason::FRAUD, expires_at: Some(Timestamp(9)) }] };
+    /// let named: Vec<&str> = decision.listings().map(|l| l.id.as_str()).collect();
+    /// assert_eq!(named, ["a.example", "b.example"]);
+    /// ```
     pub fn listings(&self) -> impl Iterator<Item = &ListingRef> {
-        self.removals
-            .iter()
-            .chain(self.updates.iter().map(|u| &u.listing))
+        self.changes().map(|(listing, _)| listing)
+    }
+
+    /// Every listing it names with what it decides of it: `None`, it
+    /// removes it; `Some(update)`, it updates it so. Removals come first.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::*;
+    /// let listing = ListingRef { id: Identifier::from_canonical(Kind::Domain, "a.example").unwrap(),
+    ///     agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) };
+    /// let decision = Override { list: ListId::new("demo").unwrap(), made_at: Timestamp(5),
+    ///     why: RemovalReason::APPEAL_UPHELD, note: "order 3".into(), extensions: vec![],
+    ///     removals: vec![listing.clone()], updates: vec![] };
+    /// assert_eq!(decision.changes().collect::<Vec<_>>(), [(&listing, None)]);
+    /// ```
+    pub fn changes(&self) -> impl Iterator<Item = (&ListingRef, Option<&ListingUpdate>)> {
+        let removals = self.removals.iter().map(|r| (r, None));
+        removals.chain(self.updates.iter().map(|u| (&u.listing, Some(u))))
     }
 
     /// Why the override's own fields break OV2-OV4, if they do.
@@ -268,11 +359,11 @@ impl Override {
             return Some(("note", "holds a control character".into()));
         }
         let named = self.removals.len() + self.updates.len();
-        if named == 0 || named > MAX_OVERRIDE_REMOVALS {
+        if named == 0 || named > MAX_OVERRIDE_LISTINGS {
             return Some((
                 "removals",
                 format!(
-                    "names {named} listings to remove or update; 1 to {MAX_OVERRIDE_REMOVALS} are allowed"
+                    "names {named} listings to remove or update; 1 to {MAX_OVERRIDE_LISTINGS} are allowed"
                 ),
             ));
         }
@@ -290,11 +381,29 @@ impl Override {
                 ),
             ));
         }
+        // An expiry at or before the decision would be a removal recorded
+        // as an update (OV4): a board that means it removes the listing.
+        if let Some(past) = self.updates.iter().find(|u| {
+            u.expires_at
+                .is_some_and(|t| t <= self.made_at || t <= u.listing.listed_at)
+        }) {
+            return Some((
+                "updates",
+                format!(
+                    "{} of {} would expire at {}, not after the override was made ({}) and the listing was ({})",
+                    past.listing.id,
+                    past.listing.agency,
+                    past.expires_at.map_or(0, |t| t.0),
+                    self.made_at,
+                    past.listing.listed_at
+                ),
+            ));
+        }
         [self.made_at]
             .into_iter()
-            .chain(self.removals.iter().map(|r| r.listed_at))
-            .chain(self.updates.iter().map(|u| u.listing.listed_at))
+            .chain(self.listings().map(|l| l.listed_at))
             .chain(self.updates.iter().filter_map(|u| u.expires_at))
+            .chain(self.updates.iter().filter_map(|u| u.from_expires_at))
             .find(|&t| t > EntryMeta::LAST_TIME)
             .map(|t| ("time", time_reason("override", t)))
     }
@@ -320,6 +429,8 @@ impl Document for Override {
             .into_iter()
             .map(|u| WireUpdate {
                 listing: WireListing::of(&u.listing),
+                from_reason: u.from_reason.0,
+                from_expires_at: u.from_expires_at.map(|t| t.0),
                 reason: u.reason.0,
                 expires_at: u.expires_at.map(|t| t.0),
             })
@@ -359,6 +470,8 @@ impl Document for Override {
             .map(|(index, w)| {
                 Ok(ListingUpdate {
                     listing: w.listing.decode(doc, index)?,
+                    from_reason: Reason(w.from_reason),
+                    from_expires_at: w.from_expires_at.map(Timestamp),
                     reason: Reason(w.reason),
                     expires_at: w.expires_at.map(Timestamp),
                 })
@@ -426,6 +539,8 @@ mod tests {
                 agency: Agency::new("th-aoc").unwrap(),
                 listed_at: Timestamp(1_750_000_000),
             },
+            from_reason: Reason(reason),
+            from_expires_at: None,
             reason: Reason(reason),
             expires_at: expires_at.map(Timestamp),
         }
@@ -459,7 +574,15 @@ mod tests {
         twice.updates = vec![update("a.example", 1, None), update("a.example", 2, None)];
         let mut late = decision(&[], "court order 8");
         late.updates = vec![update("a.example", 1, Some(EntryMeta::LAST_TIME.0 + 1))];
-        for (bad, field) in [(both, "updates"), (twice, "updates"), (late, "time")] {
+        // An expiry not after the decision is a removal, not an update (OV4).
+        let mut expired = decision(&[], "court order 8");
+        expired.updates = vec![update("a.example", 1, Some(1_760_000_000))];
+        for (bad, field) in [
+            (both, "updates"),
+            (twice, "updates"),
+            (late, "time"),
+            (expired, "updates"),
+        ] {
             match bad.encode_payload() {
                 Err(EncodeError::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: {other:?}"),

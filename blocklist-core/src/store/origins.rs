@@ -19,7 +19,7 @@ use crate::store::{
     corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
 };
 use crate::verify::provenance::{
-    overridden, override_updates, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
+    overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
 };
 use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
 
@@ -108,8 +108,11 @@ pub(super) fn removed(
     Ok(())
 }
 
-/// Records a listing's origins: `set_by` set its entry, and `added`, when
-/// known, listed it (`None` keeps the one recorded, if any).
+/// Records a listing's origins: `set_by`, the agency's newest submission
+/// naming it (which set its entry, unless an override updated it since:
+/// then the override, recorded among the store's overrides, set it), and
+/// `added`, when known, the one that listed it (`None` keeps the one
+/// recorded, if any).
 fn set(
     tx: &Transaction<'_>,
     path: &std::path::Path,
@@ -205,7 +208,10 @@ pub(super) fn from_snapshot(
     }
     // The past overrides' updates are changes to their listings too: the
     // newest change naming a listing gives its entry (W8).
-    for ((id, agency), op) in override_updates(&tail.overrides) {
+    let updates = provenance
+        .override_updates(&tail.overrides)
+        .map_err(unauthorised)?;
+    for ((id, agency), op) in updates {
         if insert_op(tx, path, &id, &agency, &op)?.is_some() {
             return Err(unauthorised(AuthorityError::OverriddenTwice {
                 id,
@@ -246,6 +252,7 @@ fn origin_ops_table(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), 
              kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
              version INTEGER NOT NULL, origin INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
              asks INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER,
+             from_reason INTEGER, from_expires_at INTEGER,
              PRIMARY KEY (kind, value, agency, version)) WITHOUT ROWID;
          DELETE FROM temp.origin_ops;",
     )
@@ -357,12 +364,16 @@ fn insert_op(
     agency: &Agency,
     op: &OriginOp,
 ) -> Result<Option<usize>, StoreError> {
-    let (asks, reason, expires_at) = match op.asks {
-        Asks::Add(reason, expires_at) => (0, reason, expires_at),
-        Asks::Update(reason, expires_at) => (1, reason, expires_at),
-        Asks::Remove => (2, Reason(0), None),
-        Asks::Overridden(reason, expires_at) => (3, reason, expires_at),
+    let ((asks, reason, expires_at), from) = match op.asks {
+        Asks::Add(reason, expires_at) => ((0, reason, expires_at), None),
+        Asks::Update(reason, expires_at) => ((1, reason, expires_at), None),
+        Asks::Remove => ((2, Reason(0), None), None),
+        Asks::Overridden { to, from } => ((3, to.0, to.1), Some(from)),
     };
+    let from_expires_at = from
+        .and_then(|f| f.1)
+        .map(|t| to_db(path, "expires_at", t.0))
+        .transpose()?;
     let kind = id.kind().code();
     let version = to_db(path, "version", op.version.get())?;
     let accepted_at = to_db(path, "accepted_at", op.accepted_at.0)?;
@@ -372,8 +383,9 @@ fn insert_op(
     let inserted = tx
         .prepare_cached(
             "INSERT INTO temp.origin_ops
-             (kind, value, agency, version, origin, accepted_at, asks, reason, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+             (kind, value, agency, version, origin, accepted_at, asks, reason, expires_at,
+              from_reason, from_expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
         )
         .and_then(|mut stmt| {
             stmt.execute(params![
@@ -386,6 +398,8 @@ fn insert_op(
                 asks,
                 reason.0,
                 expires_at,
+                from.map(|f| f.0 .0),
+                from_expires_at,
             ])
         })
         .map_err(sqlite(path, "record an origin's operation"))?;
@@ -458,7 +472,8 @@ fn trace(
     let mut recorded = 0;
     let mut ops = tx
         .prepare(
-            "SELECT kind, value, agency, version, origin, accepted_at, asks, reason, expires_at
+            "SELECT kind, value, agency, version, origin, accepted_at, asks, reason, expires_at,
+                 from_reason, from_expires_at
              FROM temp.origin_ops ORDER BY kind, value, agency, version",
         )
         .map_err(&fail)?;
@@ -543,7 +558,15 @@ fn read_op(
         0 => Asks::Add(reason, expires_at),
         1 => Asks::Update(reason, expires_at),
         2 => Asks::Remove,
-        3 => Asks::Overridden(reason, expires_at),
+        3 => Asks::Overridden {
+            to: (reason, expires_at),
+            from: (
+                Reason(row.get(9).map_err(&fail)?),
+                row.get::<_, Option<i64>>(10)
+                    .map_err(&fail)?
+                    .map(|t| Timestamp(t as u64)),
+            ),
+        },
         other => return Err(corrupt(path, &format!("origin operation {other}"))),
     };
     let version = version_from_db(path, row.get(3).map_err(&fail)?)?

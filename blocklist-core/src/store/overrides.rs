@@ -39,6 +39,13 @@ pub struct AppliedOverride {
 }
 
 /// What an override did to one listing it names.
+///
+/// ```
+/// use blocklist_core::store::OverrideChange;
+/// use blocklist_core::{Reason, Timestamp};
+/// let change = OverrideChange::Updated { reason: Reason::FRAUD, expires_at: Some(Timestamp(9)) };
+/// assert_ne!(change, OverrideChange::Removed);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverrideChange {
     /// It removed the listing.
@@ -222,9 +229,8 @@ fn change_of(
     let Some(file) = file else {
         return Ok(OverrideChange::Removed);
     };
-    let decision = envelope::parse(file)
-        .and_then(|env| Override::decode_payload(env.payload))
-        .map_err(|e| corrupt(path, &format!("override file: {e}")))?;
+    let decision =
+        Override::from_file(file).map_err(|e| corrupt(path, &format!("override file: {e}")))?;
     Ok(decision
         .updates
         .iter()

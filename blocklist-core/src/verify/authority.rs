@@ -312,17 +312,47 @@ pub enum AuthorityError {
     },
     /// A listing in a snapshot whose entry is not the one the newest change
     /// naming it, a past override's update, gives it (W7, W8).
-    #[error("the snapshot holds {} {} of agency {} with {held}, but past override {index} (version {version}) updated it to {} (W7, W8)", .update.listing.id.kind(), .update.listing.id.as_str(), .update.listing.agency, entry_in_words(.update.reason, .update.expires_at))]
+    #[error("the snapshot holds {} {} of agency {} with {held}, but past override {index} (version {version}) updated it to {updated} (W7, W8)", .listing.id.kind(), .listing.id.as_str(), .listing.agency)]
     NotAsOverridden {
-        /// The update the override made, of the listing the snapshot
-        /// holds (boxed, as it is large).
-        update: Box<ListingUpdate>,
+        /// The listing the override updated, as the snapshot holds it
+        /// (boxed, as it is large).
+        listing: Box<ListingRef>,
+        /// The entry the override gave it, in words.
+        updated: String,
         /// The override's position in the snapshot's past overrides.
         index: usize,
         /// The version whose delta carried it.
         version: u64,
         /// What the snapshot holds, in words.
         held: String,
+    },
+    /// A past override's update, in a snapshot, of a listing whose entry
+    /// just before it (the change at the version before, as the snapshot
+    /// carries them) is not the one the board decided on (W8, OV4).
+    #[error("past override {index} (version {version}) updates {} {} of agency {} from {decided}, but the change before it left {before} (W8)", .listing.id.kind(), .listing.id.as_str(), .listing.agency)]
+    OverriddenFromAnother {
+        /// The listing updated (boxed, as it is large).
+        listing: Box<ListingRef>,
+        /// The override's position in the snapshot's past overrides.
+        index: usize,
+        /// The version whose delta carried it.
+        version: u64,
+        /// The entry the update replaces, in words.
+        decided: String,
+        /// What the change before it asked, in words.
+        before: String,
+    },
+    /// A past override a snapshot carries that updates listings but is not
+    /// signed as OV1 says under the override keys of any trust root of the
+    /// chain held (W8): its updates would be the publish key's word alone.
+    #[error("past override {index} (version {version}) updates listings but is not signed by a threshold of the override keys of any trust root held: {source} (W8)")]
+    PastOverrideUnsigned {
+        /// Its position in the snapshot's past overrides.
+        index: usize,
+        /// The version whose delta the snapshot says carried it.
+        version: u64,
+        /// Why its signatures were refused (boxed, as it is large).
+        source: Box<VerifyError>,
     },
     /// A registered agency's listing dated before agencies were principals
     /// that a snapshot holds and the replica, holding a version made since,
@@ -427,7 +457,13 @@ impl CarriedOverride {
 pub type Listing = (Identifier, Agency);
 
 /// A reason and expiry in words, for refusals.
-pub(crate) fn entry_in_words(reason: Reason, expires_at: Option<Timestamp>) -> String {
+///
+/// ```
+/// use blocklist_core::verify::authority::entry_in_words;
+/// use blocklist_core::{Reason, Timestamp};
+/// assert_eq!(entry_in_words(Reason(2), Some(Timestamp(9))), "reason 2 expiring at @9");
+/// ```
+pub fn entry_in_words(reason: Reason, expires_at: Option<Timestamp>) -> String {
     match expires_at {
         Some(at) => format!("reason {} expiring at {at}", reason.0),
         None => format!("reason {} with no expiry", reason.0),
@@ -452,6 +488,17 @@ impl Decided {
         let named = |old: &Entry| {
             old.meta.agency == self.listing.agency && old.meta.listed_at == self.listing.listed_at
         };
+        // An update holds only over the entry the board saw: after the
+        // agency's own change, or the update itself, it is a replay.
+        if let (Op::Update(_), Some(old), Some(update)) = (op, old, &self.update) {
+            if named(old) && update.from_meta() != old.meta {
+                return Err(self.refusal(format!(
+                    "the listing held has {}, not the {} the board decided on: it changed since",
+                    entry_in_words(old.meta.reason, old.meta.expires_at),
+                    entry_in_words(update.from_reason, update.from_expires_at)
+                )));
+            }
+        }
         let found = match (op, old) {
             (Op::Remove(..), Some(old)) if self.update.is_none() && named(old) => return Ok(()),
             (Op::Update(new), Some(old))
@@ -601,17 +648,12 @@ impl Authority {
                     created_at: delta.created_at,
                 });
             }
-            let removals = decision.removals.iter().map(|r| (r, None));
-            let updates = decision
-                .updates
-                .iter()
-                .map(|u| (&u.listing, Some(u.clone())));
-            for (listing, update) in removals.chain(updates) {
+            for (listing, update) in decision.changes() {
                 let key = (listing.id.clone(), listing.agency.clone());
                 let decided = Decided {
                     index,
                     listing: listing.clone(),
-                    update,
+                    update: update.cloned(),
                 };
                 if asked.contains_key(&key) || overridden.insert(key, decided).is_some() {
                     return Err(AuthorityError::OverriddenTwice {

@@ -24,13 +24,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
-    envelope, Document as _, ListId, ListingRef, ListingUpdate, Origin, Override, PastOverride,
-    Registry, Snapshot, SnapshotHead, SubmissionOp, Version,
+    envelope, KeySet, ListId, ListingRef, Origin, Override, PastOverride, Registry, Snapshot,
+    SnapshotHead, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
 use crate::verify::authority::{entry_in_words, Listing};
-use crate::verify::{verify_submission, AuthorityError};
+use crate::verify::{verify_submission, AuthorityError, Role, VerifyError};
 
 /// What a replica needs to trace a snapshot's listings (W8): made by
 /// [`crate::verify::Verifier::snapshot_provenance`] (and so by
@@ -44,6 +44,12 @@ pub struct Provenance {
     /// From when agencies are principals (W1).
     principals: Timestamp,
     created_at: Timestamp,
+    /// The override keys of each trust root of the verifier's chain, with
+    /// its version: a past override that updates must verify under one.
+    override_keys: Vec<(KeySet, Version)>,
+    /// The version of the trust root in force, for a refusal when no root
+    /// of the chain names override keys.
+    root_version: Version,
 }
 
 /// What an origin's operation asks of a listing.
@@ -56,10 +62,16 @@ pub enum Asks {
     Update(Reason, Option<Timestamp>),
     /// Remove it.
     Remove,
-    /// A past override's update ([`override_updates`]): change its entry to
-    /// this reason and expiry, if it is still the listing the override
-    /// names (listed at the [`OriginOp::accepted_at`] it carries).
-    Overridden(Reason, Option<Timestamp>),
+    /// A past override's update ([`Provenance::override_updates`]): change
+    /// its entry to `to`, if it is still the listing the override names
+    /// (listed at the [`OriginOp::accepted_at`] it carries) and holds the
+    /// entry `from` the board decided on.
+    Overridden {
+        /// The reason and expiry it gives the listing.
+        to: (Reason, Option<Timestamp>),
+        /// The reason and expiry it replaces (OV4).
+        from: (Reason, Option<Timestamp>),
+    },
 }
 
 impl Asks {
@@ -90,6 +102,17 @@ pub struct OriginOp {
     pub asks: Asks,
 }
 
+impl OriginOp {
+    /// Whether it is about the listing `meta` describes: a past override's
+    /// update is good for the listing of the time it names only.
+    fn names(&self, meta: &EntryMeta) -> bool {
+        match self.asks {
+            Asks::Overridden { .. } => self.accepted_at == meta.listed_at,
+            _ => true,
+        }
+    }
+}
+
 /// Where a listing's entry comes from, once [`Provenance::judge`] accepts
 /// it: the origins (by position) that added it and that set its entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,13 +127,18 @@ pub struct Traced {
 
 impl Provenance {
     /// The checks of a snapshot whose head is `head`, under `registry`,
-    /// agencies being principals from `principals`.
+    /// agencies being principals from `principals`, past overrides signed
+    /// under one of `override_keys` (each root's of the chain up to the
+    /// root in force, `root_version`).
     pub(super) fn new(
         head: &SnapshotHead,
         registry: &Registry,
         principals: Timestamp,
+        (override_keys, root_version): (&[(KeySet, Version)], Version),
     ) -> Provenance {
         Provenance {
+            root_version,
+            override_keys: override_keys.to_vec(),
             registered: registry.agencies().iter().map(|a| a.id().clone()).collect(),
             registry: registry.clone(),
             list: head.list.clone(),
@@ -238,7 +266,7 @@ impl Provenance {
                 ops.push(op);
             }
         }
-        for (listing, op) in override_updates(&snapshot.overrides) {
+        for (listing, op) in self.override_updates(&snapshot.overrides)? {
             let ops = named.entry(listing.clone()).or_default();
             if ops.iter().any(|o| o.version == op.version) {
                 return Err(AuthorityError::OverriddenTwice {
@@ -277,6 +305,94 @@ impl Provenance {
         Ok(())
     }
 
+    /// Each update the snapshot's past overrides made, as an operation on
+    /// the listing it names (an [`Asks::Overridden`] carried at the
+    /// override's version): W8 judges a listing's entry by the newest change
+    /// naming it, an origin's or an override's. A past override that
+    /// updates must be signed as OV1 says under the override keys of one
+    /// trust root of the chain held, or the snapshot is refused: its updates
+    /// change listings, unlike a removal, which only bars a replay.
+    ///
+    /// ```
+    /// use blocklist_core::document::*;
+    /// use blocklist_core::verify::{provenance::Asks, Verifier};
+    /// use blocklist_core::*;
+    /// let (key, judge) = (SecretKey::generate().unwrap(), SecretKey::generate().unwrap());
+    /// let list = ListId::new("demo").unwrap();
+    /// let mut root = TrustRoot::single_key(list.clone(), &key, Timestamp(0), Timestamp(u64::MAX));
+    /// root.override_keys = Some(KeySet::new(vec![judge.public_key()], 1).unwrap());
+    /// let mut verifier = Verifier::pin(&root.sign(&[&key]).unwrap()).unwrap();
+    /// let registry = Registry::new(list.clone(), Version::FIRST, Timestamp(1), vec![], vec![]).unwrap();
+    /// verifier.accept_registry(&registry.sign(&[&key]).unwrap()).unwrap();
+    /// let head = SnapshotHead { list: list.clone(), version: Version::new(3).unwrap(),
+    ///     created_at: Timestamp(50), state: ListState::default() };
+    /// let provenance = verifier.snapshot_provenance(&head).unwrap();
+    /// let decision = Override { list, made_at: Timestamp(5), why: RemovalReason::APPEAL_UPHELD,
+    ///     note: "appeal 7".into(), extensions: vec![], removals: vec![],
+    ///     updates: vec![ListingUpdate { listing: ListingRef {
+    ///         id: Identifier::from_canonical(Kind::Domain, "shop.example").unwrap(),
+    ///         agency: Agency::new("th-aoc").unwrap(), listed_at: Timestamp(1) },
+    ///         from_reason: Reason::SCAM_CALL, from_expires_at: None,
+    ///         reason: Reason::SCAM_CALL, expires_at: Some(Timestamp(90)) }] };
+    /// let past = |signer: &SecretKey| vec![PastOverride { version: Version::new(2).unwrap(),
+    ///     file: decision.sign(&[signer]).unwrap() }];
+    /// let ops = provenance.override_updates(&past(&judge)).unwrap();
+    /// assert!(matches!(ops[0].1.asks, Asks::Overridden { .. }));
+    /// // The publish key is no override key: the update is refused.
+    /// assert!(provenance.override_updates(&past(&key)).is_err());
+    /// ```
+    pub fn override_updates(
+        &self,
+        past: &[PastOverride],
+    ) -> Result<Vec<(Listing, OriginOp)>, AuthorityError> {
+        let mut ops = Vec::new();
+        for (index, o) in past.iter().enumerate() {
+            let Some(decision) = decision(o).filter(|d| !d.updates.is_empty()) else {
+                continue;
+            };
+            self.check_past_signatures(index, o)?;
+            ops.extend(decision.updates.into_iter().map(|update| {
+                let op = OriginOp {
+                    origin: index,
+                    version: o.version,
+                    accepted_at: update.listing.listed_at,
+                    asks: Asks::Overridden {
+                        to: (update.reason, update.expires_at),
+                        from: (update.from_reason, update.from_expires_at),
+                    },
+                };
+                ((update.listing.id, update.listing.agency), op)
+            }));
+        }
+        Ok(ops)
+    }
+
+    /// Checks that the past override number `index` is signed by a
+    /// threshold of the override keys of one trust root held, and by no
+    /// other key (OV1): the refusal names the newest root's complaint.
+    fn check_past_signatures(
+        &self,
+        index: usize,
+        past: &PastOverride,
+    ) -> Result<(), AuthorityError> {
+        let refused = |source| AuthorityError::PastOverrideUnsigned {
+            index,
+            version: past.version.get(),
+            source: Box::new(source),
+        };
+        let env = super::envelope_of::<Override>(&past.file).map_err(refused)?;
+        let mut newest = None;
+        for (keys, version) in self.override_keys.iter().rev() {
+            match super::check_signatures((&env).into(), Role::Override, &[(keys, *version)]) {
+                Ok(()) => return Ok(()),
+                Err(e) => drop(newest.get_or_insert(e)),
+            }
+        }
+        Err(refused(newest.unwrap_or(VerifyError::NoOverrideKeys {
+            root_version: self.root_version,
+        })))
+    }
+
     /// Every agency of the registry held, revoked or not: the listings
     /// [`Self::traces`] asks about.
     pub fn registered(&self) -> impl Iterator<Item = &Agency> {
@@ -303,7 +419,9 @@ impl Provenance {
     /// ascending by version (W8): when it must be traced, an add accepted
     /// when it was listed; and when any names it, the newest gives its
     /// entry (an override's update of an earlier listing, of another time,
-    /// names it no more). `None` when no origin names it and none must.
+    /// names it no more), and each past override's update of a traced
+    /// listing replaced the entry the change before it gave. `None` when no
+    /// origin names it and none must.
     pub fn judge(
         &self,
         id: &crate::Identifier,
@@ -328,41 +446,37 @@ impl Provenance {
         if added.is_none() && self.traces(meta) {
             return Err(untraced());
         }
-        let names_it = |op: &&OriginOp| match op.asks {
-            Asks::Overridden(..) => op.accepted_at == meta.listed_at,
-            _ => true,
-        };
-        let Some(newest) = ops.iter().rev().find(names_it) else {
+        let Some(newest) = ops.iter().rev().find(|op| op.names(meta)) else {
             return Ok(None);
         };
         let held = (meta.reason, meta.expires_at);
         let traced = || {
             let set = ops
                 .iter()
-                .rfind(|op| !matches!(op.asks, Asks::Overridden(..)))?;
+                .rfind(|op| !matches!(op.asks, Asks::Overridden { .. }))?;
             Some(Traced {
                 added,
                 set: set.origin,
             })
         };
+        self.check_replaced(id, meta, ops)?;
         match newest.asks {
             Asks::Add(reason, expires_at)
             | Asks::Update(reason, expires_at)
-            | Asks::Overridden(reason, expires_at)
-                if (reason, expires_at) == held =>
-            {
-                Ok(traced())
-            }
-            Asks::Overridden(reason, expires_at) => Err(AuthorityError::NotAsOverridden {
-                update: Box::new(ListingUpdate {
-                    listing: ListingRef {
-                        id: id.clone(),
-                        agency: meta.agency.clone(),
-                        listed_at: meta.listed_at,
-                    },
-                    reason,
-                    expires_at,
+            | Asks::Overridden {
+                to: (reason, expires_at),
+                ..
+            } if (reason, expires_at) == held => Ok(traced()),
+            Asks::Overridden {
+                to: (reason, expires_at),
+                ..
+            } => Err(AuthorityError::NotAsOverridden {
+                listing: Box::new(ListingRef {
+                    id: id.clone(),
+                    agency: meta.agency.clone(),
+                    listed_at: meta.listed_at,
                 }),
+                updated: entry_in_words(reason, expires_at),
                 index: newest.origin,
                 version: newest.version.get(),
                 held: entry_in_words(meta.reason, meta.expires_at),
@@ -376,6 +490,45 @@ impl Provenance {
                 held: describe(Asks::Update(meta.reason, meta.expires_at)),
             }),
         }
+    }
+
+    /// Refuses a past override's update of the listing `meta` describes
+    /// whose entry just before it, as `ops` show, is not the one the board
+    /// decided on (W8, OV4): the versions are the centre's word, and an
+    /// update moved past its agency's later change would undo that change.
+    /// Only a traced listing's every change is among its operations (a
+    /// label's may have been the centre's own), so only it is checked.
+    fn check_replaced(
+        &self,
+        id: &crate::Identifier,
+        meta: &EntryMeta,
+        ops: &[OriginOp],
+    ) -> Result<(), AuthorityError> {
+        if !self.traces(meta) {
+            return Ok(());
+        }
+        for (at, op) in ops.iter().enumerate() {
+            let Asks::Overridden { from, .. } = op.asks else {
+                continue;
+            };
+            let Some(before) = ops[..at].iter().rev().find(|o| o.names(meta)) else {
+                continue;
+            };
+            if asked_entry(before.asks) != Some(from) {
+                return Err(AuthorityError::OverriddenFromAnother {
+                    listing: Box::new(ListingRef {
+                        id: id.clone(),
+                        agency: meta.agency.clone(),
+                        listed_at: meta.listed_at,
+                    }),
+                    index: op.origin,
+                    version: op.version.get(),
+                    decided: entry_in_words(from.0, from.1),
+                    before: describe(before.asks),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -395,31 +548,10 @@ pub fn overridden(past: &[PastOverride]) -> impl Iterator<Item = (Version, Listi
     })
 }
 
-/// Each update the snapshot's past overrides made, as an operation on the
-/// listing it names (an [`Asks::Overridden`] carried at the override's
-/// version): W8 judges a listing's entry by the newest change naming it,
-/// an origin's or an override's.
-pub fn override_updates(past: &[PastOverride]) -> impl Iterator<Item = (Listing, OriginOp)> + '_ {
-    past.iter().enumerate().flat_map(|(index, o)| {
-        let updates = decision(o).into_iter().flat_map(|d| d.updates);
-        updates.map(move |update| {
-            let op = OriginOp {
-                origin: index,
-                version: o.version,
-                accepted_at: update.listing.listed_at,
-                asks: Asks::Overridden(update.reason, update.expires_at),
-            };
-            ((update.listing.id, update.listing.agency), op)
-        })
-    })
-}
-
 /// The decision of a past override (the files were checked well formed
 /// when the snapshot was decoded, so `None` does not happen).
 fn decision(past: &PastOverride) -> Option<Override> {
-    envelope::parse(&past.file)
-        .and_then(|env| Override::decode_payload(env.payload))
-        .ok()
+    Override::from_file(&past.file).ok()
 }
 
 /// The refusal of a snapshot that holds again `listing`, which a past
@@ -433,15 +565,31 @@ pub fn revived(listing: ListingRef, version: Version) -> AuthorityError {
     }
 }
 
+/// The reason and expiry `asks` leaves its listing with (`None`: it
+/// removes it).
+fn asked_entry(asks: Asks) -> Option<(Reason, Option<Timestamp>)> {
+    match asks {
+        Asks::Add(reason, expires_at)
+        | Asks::Update(reason, expires_at)
+        | Asks::Overridden {
+            to: (reason, expires_at),
+            ..
+        } => Some((reason, expires_at)),
+        Asks::Remove => None,
+    }
+}
+
 /// `asks` in words, for refusals.
 fn describe(asks: Asks) -> String {
     match asks {
         Asks::Add(reason, expires_at) => {
             format!("an add, {}", entry_in_words(reason, expires_at))
         }
-        Asks::Update(reason, expires_at) | Asks::Overridden(reason, expires_at) => {
-            entry_in_words(reason, expires_at)
-        }
+        Asks::Update(reason, expires_at)
+        | Asks::Overridden {
+            to: (reason, expires_at),
+            ..
+        } => entry_in_words(reason, expires_at),
         Asks::Remove => "its removal".to_owned(),
     }
 }
@@ -462,7 +610,12 @@ mod tests {
             created_at: Timestamp(1_000),
             state: ListState::default(),
         };
-        let mut p = Provenance::new(&head, &registry, Timestamp(principals));
+        let mut p = Provenance::new(
+            &head,
+            &registry,
+            Timestamp(principals),
+            (&[], Version::FIRST),
+        );
         p.registered.insert(Agency::new("th-aoc").unwrap());
         p
     }
@@ -548,6 +701,44 @@ mod tests {
             Some(Traced {
                 added: None,
                 set: 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_past_override_update_moved_past_the_agencys_later_change_is_refused() {
+        let overridden = |version, from| {
+            op(
+                0,
+                version,
+                100,
+                Asks::Overridden {
+                    to: (Reason(9), Some(Timestamp(900))),
+                    from,
+                },
+            )
+        };
+        let agency = op(1, 5, 300, Asks::Update(Reason(2), None));
+        let add = op(0, 2, 100, Asks::Add(Reason(1), None));
+        // Decided over the add's entry, carried after the agency's update:
+        // it would undo that update.
+        let moved = [add, agency, overridden(6, (Reason(1), None))];
+        let refused = provenance(50).judge(&id(), &meta(100, 9, Some(900)), &moved);
+        assert!(
+            matches!(
+                refused,
+                Err(AuthorityError::OverriddenFromAnother { version: 6, .. })
+            ),
+            "{refused:?}"
+        );
+        // Decided over the agency's entry: it holds.
+        let kept = [add, agency, overridden(6, (Reason(2), None))];
+        let traced = provenance(50).judge(&id(), &meta(100, 9, Some(900)), &kept);
+        assert_eq!(
+            traced.unwrap(),
+            Some(Traced {
+                added: Some(0),
+                set: 1
             })
         );
     }

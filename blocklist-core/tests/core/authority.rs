@@ -841,6 +841,8 @@ proptest! {
                             agency: held.meta.agency.clone(),
                             listed_at: held.meta.listed_at,
                         },
+                        from_reason: held.meta.reason,
+                        from_expires_at: held.meta.expires_at,
                         reason: Reason::FRAUD,
                         expires_at: Some(Timestamp(NOW.0 + 1_000 + round as u64)),
                     }

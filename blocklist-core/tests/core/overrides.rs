@@ -104,10 +104,12 @@ fn updating(updates: Vec<ListingUpdate>) -> Override {
     }
 }
 
-/// The update of `entry` to `reason`, expiring at `expires_at`.
+/// The update of `entry`, as held, to `reason`, expiring at `expires_at`.
 fn update_of(entry: &Entry, reason: Reason, expires_at: Option<u64>) -> ListingUpdate {
     ListingUpdate {
         listing: listing(entry),
+        from_reason: entry.meta.reason,
+        from_expires_at: entry.meta.expires_at,
         reason,
         expires_at: expires_at.map(Timestamp),
     }
@@ -735,7 +737,7 @@ fn a_snapshot_holding_an_override_updated_listing_applies_and_one_matching_neith
         };
         let err = refusal_of(&mut b, &forged);
         assert!(
-            matches!(&err, AuthorityError::NotAsOverridden { update: decided, index: 0, version: 2, .. } if **decided == update),
+            matches!(&err, AuthorityError::NotAsOverridden { listing, index: 0, version: 2, .. } if **listing == update.listing),
             "{err}"
         );
     }
@@ -866,4 +868,128 @@ proptest! {
             );
         }
     }
+}
+
+/// The refusal of `snapshot`'s authority by both readers of
+/// [`Principals::start_from`].
+fn snapshot_refusal(b: &mut Board, snapshot: &Snapshot) -> AuthorityError {
+    match b.p.start_from(snapshot) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_snapshot_carrying_a_past_override_update_not_signed_by_override_keys_is_refused() {
+    // The reviewer's case: the publish key alone signs a snapshot whose
+    // "past override", signed by a key of no root, sets th-aoc's entry.
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let stranger = SecretKey::generate().unwrap();
+    let mut forged = b.p.snapshot();
+    forged.version = Version::new(2).unwrap();
+    let i = forged
+        .entries
+        .iter()
+        .position(|e| e.id == number(1))
+        .unwrap();
+    forged.entries[i].meta = update.meta();
+    let by_publish_key = b.p.centre.sign(&updating(vec![update.clone()]));
+    for file in [
+        updating(vec![update.clone()]).sign(&[&stranger]).unwrap(),
+        by_publish_key,
+    ] {
+        forged.overrides = vec![PastOverride {
+            version: Version::new(2).unwrap(),
+            file,
+        }];
+        let err = snapshot_refusal(&mut b, &forged);
+        assert!(
+            matches!(
+                &err,
+                AuthorityError::PastOverrideUnsigned { index: 0, version: 2, source }
+                    if matches!(**source, VerifyError::UnknownKey { role: Role::Override, .. })
+            ),
+            "{err}"
+        );
+    }
+    // Applied to the replica's own store (a real SQLite file), it is
+    // refused there too, and the store stays at version 1.
+    let mut signed = forged.clone();
+    signed.state = ListState::of(&signed.entries);
+    let bytes = b.p.centre.sign(&signed);
+    let verified =
+        b.p.centre
+            .verifier
+            .snapshot_file(crate::support::file_of(&bytes), None)
+            .unwrap();
+    let err =
+        b.p.store
+            .apply_snapshot(&verified, "test", &mut |_| {})
+            .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Refused { source: VerifyError::Authority { source }, .. }
+            if matches!(**source, AuthorityError::PastOverrideUnsigned { index: 0, .. })),
+        "{err}"
+    );
+    b.assert_untouched(1, &[listed]);
+}
+
+#[test]
+fn a_past_override_update_signed_under_an_older_root_is_accepted_after_rotation() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
+    b.p.publish_overriding(vec![update_op(&listed, &update)], vec![], vec![file])
+        .unwrap();
+    // The board's keys are replaced: root 2 names new judges only.
+    let new_judge = SecretKey::generate().unwrap();
+    let next = TrustRoot {
+        version: Version::new(2).unwrap(),
+        override_keys: Some(KeySet::new(vec![new_judge.public_key()], 1).unwrap()),
+        ..(**b.p.centre.verifier.root()).clone()
+    };
+    let next = next.sign(&[&b.p.centre.key]).unwrap();
+    b.p.centre.verifier.rotate(&next).unwrap();
+    b.p.restart_from_snapshot();
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![update.meta()]);
+}
+
+#[test]
+fn an_override_update_replayed_after_a_snapshot_that_left_it_out_is_refused() {
+    let mut b = Board::new();
+    b.p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    let listed = b.p.entry(1);
+    let update = update_of(&listed, Reason::FRAUD, Some(NOW.0 + 86_400));
+    let file = b.sign(&updating(vec![update.clone()]), &[0, 1]);
+    b.p.publish_overriding(
+        vec![update_op(&listed, &update)],
+        vec![],
+        vec![file.clone()],
+    )
+    .unwrap();
+    // th-aoc sets its own entry again (its listing time kept), and a
+    // snapshot without the past override starts a fresh replica, which
+    // has no record of the override to refuse it by.
+    b.p.honest(0, vec![add(1, Reason::MALWARE)]);
+    let own = b.p.entry(1);
+    assert_eq!(own.meta.listed_at, listed.meta.listed_at);
+    let mut snapshot = b.p.snapshot();
+    snapshot.overrides.clear();
+    b.p.start_from(&snapshot).unwrap();
+    // The update names the entry it replaced, which is held no more (W7).
+    let err = refusal(b.p.publish_overriding(vec![update_op(&own, &update)], vec![], vec![file]));
+    assert!(
+        matches!(&err, AuthorityError::NotUpdatedAsDecided { index: 0, found, .. }
+            if found.ends_with("it changed since")),
+        "{err}"
+    );
+    assert_eq!(b.p.store.listed(&number(1)).unwrap(), vec![own.meta]);
 }

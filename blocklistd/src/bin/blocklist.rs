@@ -93,7 +93,7 @@ enum Command {
     /// or their update to another reason or expiry, signed by a threshold of
     /// the trust root's override keys.
     #[command(
-        after_help = "Examples (two of the appeal board's keys; see docs/GOVERNANCE.md):\n  blocklist override /srv/blocklist --kind number +66812345678 --why appeal_upheld \\\n    --note 'Appeal 2026/114 upheld' --sign-with board/judge-a.key --sign-with board/judge-b.key \\\n    -o appeal-2026-114.override\n  blocklist override /srv/blocklist --kind number +66812345679 --agency th-aoc --set-expires 30d \\\n    --set-reason fraud --why appeal_upheld --note 'Court order 2026/31: term shortened' \\\n    --sign-with board/judge-a.key --sign-with board/judge-b.key -o order-2026-31.override\n  blocklist publish /srv/blocklist --key keys/publish.key --override appeal-2026-114.override\n\nEach listing is named as the list holds it now (agency, listing time): once published,\nevery daemon checks the signatures and shows the override in /v1/history. An update\nkeeps the listing its agency's, with its listing time; what it does not set is kept."
+        after_help = "Examples (two of the appeal board's keys; see docs/GOVERNANCE.md):\n  blocklist override /srv/blocklist --kind number +66812345678 --why appeal_upheld \\\n    --note 'Appeal 2026/114 upheld' --sign-with board/judge-a.key --sign-with board/judge-b.key \\\n    -o appeal-2026-114.override\n  blocklist override /srv/blocklist --kind number +66812345679 --agency th-aoc --set-expires 30d \\\n    --set-reason fraud --why appeal_upheld --note 'Court order 2026/31: term shortened' \\\n    --sign-with board/judge-a.key --sign-with board/judge-b.key -o order-2026-31.override\n  blocklist publish /srv/blocklist --key keys/publish.key --override appeal-2026-114.override\n\nEach listing is named as the list holds it now (agency, listing time): once published,\nevery daemon checks the signatures and shows the override in /v1/history. An update\nkeeps the listing its agency's, with its listing time; what it does not set is kept as the\nlist holds it now. An update needs --agency; it names the entry it replaces, so if the agency\nchanges its listing before the publish, the publish is refused: make a new override."
     )]
     Override(OverrideArgs),
     /// Re-sign the manifest with a fresh expiry, so clients can tell "no news" from "frozen".
@@ -598,24 +598,31 @@ struct OverrideArgs {
     /// The identifiers whose listings to remove or update (normalised as publish reads them).
     #[arg(required = true)]
     values: Vec<String>,
-    /// Only the listing of this agency (default: every listing of each identifier).
+    /// Only the listing of this agency (default: every listing of each
+    /// identifier; required to update).
     #[arg(long)]
     agency: Option<String>,
-    /// Update the listings instead of removing them: give them this reason
-    /// (a name like fraud, or a code).
-    #[arg(long = "set-reason", value_name = "REASON")]
+    /// Update the agency's listing instead of removing it: give it this
+    /// reason (a name like fraud, or a code).
+    #[arg(long = "set-reason", value_name = "REASON", requires = "agency")]
     set_reason: Option<String>,
-    /// Update the listings instead of removing them: make them expire then
-    /// (RFC 3339 time, date, or duration from now like 30d).
+    /// Update the agency's listing instead of removing it: make it expire
+    /// then (RFC 3339 time, date, or duration from now like 30d; after now).
     #[arg(
         long = "set-expires",
         value_name = "TIME",
-        conflicts_with = "no_expiry"
+        conflicts_with = "no_expiry",
+        requires = "agency"
     )]
     set_expires: Option<Expiry>,
-    /// Update the listings instead of removing them: make them never expire.
-    #[arg(long = "no-expiry")]
+    /// Update the agency's listing instead of removing it: make it never
+    /// expire.
+    #[arg(long = "no-expiry", requires = "agency")]
     no_expiry: bool,
+    /// Update a listing that has expired too: the update lists it again
+    /// (without this, an expired listing is refused by name).
+    #[arg(long, requires = "agency")]
+    expired: bool,
     /// Why the board decided: cleared, appeal_upheld, error, duplicate,
     /// unspecified, or a code.
     #[arg(long)]
@@ -1065,6 +1072,13 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
                 .map(|r| Reason::from_name(r).ok_or_else(|| usage(format!("unknown reason {r:?}"))))
                 .transpose()?;
             let expires_at = match (args.set_expires, args.no_expiry) {
+                // An expiry not after the decision would be a removal (OV4).
+                (Some(at), _) if at.resolve(now) <= now => {
+                    return Err(usage(format!(
+                        "--set-expires {} is not after now ({now}): to end the listing, remove it (leave out --set-*)",
+                        at.resolve(now)
+                    )))
+                }
                 (Some(at), _) => Some(Some(at.resolve(now))),
                 (None, true) => Some(None),
                 (None, false) => None,
@@ -1072,6 +1086,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             let update = (reason.is_some() || expires_at.is_some())
                 .then_some(UpdateTo { reason, expires_at });
             let decision = Decision {
+                expired: args.expired,
                 agency: args
                     .agency
                     .as_deref()

@@ -165,6 +165,21 @@ pub enum CentreError {
         /// What the list holds.
         held: String,
     },
+    /// An override update of a listing whose entry is no longer the one
+    /// the board decided on: its agency changed it since (W7, OV4).
+    #[error("{file}: the override updates {id} of {agency} from {decided}, but it has {held} now: the listing changed since the board decided: make a new override (nothing published)")]
+    OverrideChanged {
+        /// The override file.
+        file: String,
+        /// The identifier.
+        id: String,
+        /// The agency whose listing it is.
+        agency: blocklist_core::Agency,
+        /// The entry the board decided on, in words.
+        decided: String,
+        /// The entry the list holds, in words.
+        held: String,
+    },
     /// Operations of a submission that the ownership rules refuse.
     #[error("{file}: submission of agency {agency} refused, nothing of it applied: {}", first_refusal(.refusals))]
     SubmissionRefused {
@@ -404,6 +419,7 @@ impl CentreError {
                 | CentreError::OverrideAgain { .. }
                 | CentreError::OverrideAhead { .. }
                 | CentreError::OverrideStale { .. }
+                | CentreError::OverrideChanged { .. }
                 | CentreError::Receipt { .. }
                 | CentreError::TooLarge { .. }
         )

@@ -494,7 +494,7 @@ fn carried_line(c: &CarriedSubmission) -> String {
 /// A carried override as one line: which, when made, why, how much.
 fn override_line(file: &[u8]) -> String {
     let sha256 = Sha256::of(file);
-    match envelope::parse(file).and_then(|env| Override::decode_payload(env.payload)) {
+    match Override::from_file(file) {
         Ok(o) => format!(
             "{sha256} made={} why={} removals={} updates={} note={:?}",
             time(o.made_at),

@@ -16,6 +16,7 @@ use blocklist_core::document::{
     decision_sha256, ListingRef, ListingUpdate, Op, Override, RemovalReason,
 };
 use blocklist_core::store::Store;
+use blocklist_core::verify::authority::entry_in_words;
 use blocklist_core::verify::{Verifier, MAX_CLOCK_SKEW};
 use blocklist_core::{
     atomic_file, Agency, Entry, EntryMeta, Identifier, Reason, Sha256, Timestamp,
@@ -25,7 +26,7 @@ use crate::centre::intake::{PublishedBy, RefusedInput};
 use crate::centre::keys::{check_signers, CentreKey};
 use crate::centre::{chain, intake, publish, submit, CentreError, PublishDir};
 
-/// The largest override file read: [`blocklist_core::document::MAX_OVERRIDE_REMOVALS`]
+/// The largest override file read: [`blocklist_core::document::MAX_OVERRIDE_LISTINGS`]
 /// listings and their signatures fit in a fraction of it.
 pub const MAX_OVERRIDE_SIZE: u64 = 8 << 20;
 
@@ -60,6 +61,9 @@ pub struct Decision {
     pub agency: Option<Agency>,
     /// `None`: the listings are removed; else they are updated so.
     pub update: Option<UpdateTo>,
+    /// Whether an update may name a listing that has expired (listing it
+    /// again): the board says so explicitly, or the listing is refused.
+    pub expired: bool,
     /// Why.
     pub why: RemovalReason,
     /// The decision in words (a case or appeal reference).
@@ -69,7 +73,10 @@ pub struct Decision {
 }
 
 /// What an override update gives each listing it names; what it leaves
-/// `None` the listing keeps as the list holds it now.
+/// `None` the listing keeps as the list holds it when the override is made.
+/// The update names that entry too (OV4): if the agency changes its
+/// listing before the override is published, the publish is refused
+/// ([`judge`]) rather than the agency's change silently undone.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpdateTo {
     /// The new reason.
@@ -82,6 +89,8 @@ impl UpdateTo {
     /// The update of the listing `meta` of `id`.
     fn of(&self, id: &Identifier, meta: EntryMeta) -> ListingUpdate {
         ListingUpdate {
+            from_reason: meta.reason,
+            from_expires_at: meta.expires_at,
             reason: self.reason.unwrap_or(meta.reason),
             expires_at: self.expires_at.unwrap_or(meta.expires_at),
             listing: ListingRef {
@@ -142,6 +151,15 @@ pub fn make(
         }
         for meta in listings {
             match &decision.update {
+                Some(_) if !decision.expired && meta.expires_at.is_some_and(|t| t <= now) => {
+                    return Err(CentreError::usage(format!(
+                        "{} {} of {} expired at {}: updating it lists it again; pass --expired if the board means that",
+                        id.kind(),
+                        id.as_str(),
+                        meta.agency,
+                        meta.expires_at.map_or(0, |t| t.0)
+                    )));
+                }
                 Some(to) => updates.push(to.of(id, meta)),
                 None => removals.push(ListingRef {
                     id: id.clone(),
@@ -223,9 +241,7 @@ pub fn judge(
     let mut changes = Vec::with_capacity(decision.removals.len() + decision.updates.len());
     let mut ids: Vec<Identifier> = Vec::new();
     let mut named = HashSet::new();
-    let removals = decision.removals.iter().map(|r| (r, None));
-    let updates = decision.updates.iter().map(|u| (&u.listing, Some(u)));
-    for (listing, update) in removals.chain(updates) {
+    for (listing, update) in decision.changes() {
         let id = &listing.id;
         if named.insert(id) {
             ids.push(id.clone());
@@ -233,6 +249,15 @@ pub fn judge(
         let held = list.listed(id)?;
         match held.iter().find(|m| m.agency == listing.agency) {
             Some(meta) if meta.listed_at == listing.listed_at => {
+                if let Some(update) = update.filter(|u| u.from_meta() != *meta) {
+                    return Err(CentreError::OverrideChanged {
+                        file: file.clone(),
+                        id: format!("{} {}", id.kind(), id.as_str()),
+                        agency: listing.agency.clone(),
+                        decided: entry_in_words(update.from_reason, update.from_expires_at),
+                        held: entry_in_words(meta.reason, meta.expires_at),
+                    });
+                }
                 let op = match update {
                     None => Op::Remove(id.clone(), Some(listing.agency.clone())),
                     Some(update) => Op::Update(Entry {

@@ -72,10 +72,17 @@ CREATE TABLE IF NOT EXISTS queued_ids (
 );
 ";
 
-/// The queue's schema ([`SCHEMA`]), kept in `PRAGMA user_version`: a release
-/// that reads an older one migrates it, and none reads a newer one, whose
-/// rows it could misread.
-const SCHEMA_VERSION: u32 = 1;
+/// The queue's schema ([`SCHEMA`], then [`MIGRATIONS`]), kept in `PRAGMA
+/// user_version`: a release that reads an older one migrates it, and none
+/// reads a newer one, whose rows it could misread.
+const SCHEMA_VERSION: u32 = 2;
+
+/// What makes schema `n + 2` of schema `n + 1` (schema 1 is [`SCHEMA`]).
+const MIGRATIONS: [&str; 1] = [
+    // 2: how many listings an override updates, beside those it removes
+    // (an override queued before counted none).
+    "ALTER TABLE overrides ADD COLUMN updates INTEGER NOT NULL DEFAULT 0;",
+];
 
 /// The tables of queued work, each with `id`, `state`, `version`, `reason`.
 const WORK_TABLES: [&str; 2] = ["submissions", "overrides"];
@@ -179,8 +186,10 @@ pub struct OverrideRecord {
     pub decision: Sha256,
     /// When its signers made it.
     pub made_at: Timestamp,
-    /// How many listings it removes (those it updates are not counted).
+    /// How many listings it removes.
     pub removals: u64,
+    /// How many listings it updates.
+    pub updates: u64,
     /// When the centre accepted it.
     pub accepted_at: Timestamp,
     /// The version the service answered will carry it.
@@ -313,8 +322,15 @@ impl Queue {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(fail)?;
-            // A queue made before the schema was numbered (0) has this very schema.
-            tx.execute_batch(SCHEMA).map_err(fail)?;
+            // Read again under the lock: another opener may have migrated it.
+            let found = schema(&tx)?;
+            // A queue made before the schema was numbered (0) has schema 1.
+            if found == 0 {
+                tx.execute_batch(SCHEMA).map_err(fail)?;
+            }
+            for migration in MIGRATIONS.iter().skip(found.max(1) as usize - 1) {
+                tx.execute_batch(migration).map_err(fail)?;
+            }
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(fail)?;
             tx.commit().map_err(fail)?;
@@ -425,8 +441,8 @@ impl Queue {
         self.insert_with(&record.id, record.state, ids, |tx| {
             tx.execute(
                 "INSERT INTO overrides (id, bytes, decision, made_at, removals, accepted_at, \
-                 promised_version, state, version, reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 promised_version, state, version, reason, updates) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     record.id,
                     bytes,
@@ -438,6 +454,7 @@ impl Queue {
                     record.state.as_str(),
                     record.version.map(signed),
                     record.reason,
+                    signed(record.updates),
                 ],
             )
         })
@@ -512,7 +529,7 @@ impl Queue {
         self.conn
             .query_row(
                 "SELECT id, decision, made_at, removals, accepted_at, promised_version, \
-                 state, version, reason FROM overrides WHERE id = ?1",
+                 state, version, reason, updates FROM overrides WHERE id = ?1",
                 [id],
                 |row| {
                     Ok((
@@ -525,6 +542,7 @@ impl Queue {
                         row.get::<_, String>(6)?,
                         row.get::<_, Option<i64>>(7)?.map(unsigned),
                         row.get::<_, Option<String>>(8)?,
+                        unsigned(row.get(9)?),
                     ))
                 },
             )
@@ -541,6 +559,7 @@ impl Queue {
                     state,
                     version,
                     reason,
+                    updates,
                 )| {
                     let bad = || {
                         self.damaged(format!(
@@ -553,6 +572,7 @@ impl Queue {
                         id,
                         made_at: Timestamp(made_at),
                         removals,
+                        updates,
                         accepted_at: Timestamp(accepted_at),
                         promised_version: promised,
                         version,
@@ -824,9 +844,42 @@ mod tests {
             .unwrap();
         let refused = Queue::open(&dir).unwrap_err().to_string();
         assert!(
-            refused.contains("is a queue of schema 2, made by a newer release; this one reads 1"),
+            refused.contains("is a queue of schema 3, made by a newer release; this one reads 2"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_queue_of_schema_1_gains_the_updates_column_and_its_overrides_count_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(&tmp.path().join("pub")).unwrap();
+        // As release 1 left it: an override queued without an update count.
+        std::fs::create_dir_all(path(&dir).parent().unwrap()).unwrap();
+        let old = Connection::open(path(&dir)).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        let queued = override_record(1);
+        old.execute(
+            "INSERT INTO overrides (id, bytes, decision, made_at, removals, accepted_at, \
+             promised_version, state) VALUES (?1, x'00', ?2, 1700000000, 2, 1700000001, 4, 'queued')",
+            params![queued.id, queued.decision.to_string()],
+        )
+        .unwrap();
+        drop(old);
+        let queue = Queue::open(&dir).unwrap();
+        let read = queue.get_override(&queued.id).unwrap().unwrap();
+        assert_eq!(
+            read,
+            OverrideRecord {
+                updates: 0,
+                ..queued
+            }
+        );
+        let version: u32 = queue
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     proptest! {
@@ -916,6 +969,7 @@ mod tests {
             decision: Sha256::of(&[n]),
             made_at: Timestamp(1_700_000_000),
             removals: 2,
+            updates: 1,
             accepted_at: Timestamp(1_700_000_001),
             promised_version: 4,
             state: State::Queued,

@@ -172,27 +172,28 @@ fn history_in(store: &Store, id: &Identifier) -> Result<History, StoreError> {
         overrides: store
             .overrides_of(id)?
             .into_iter()
-            .map(|o: AppliedOverride| OverrideView {
-                version: o.version.get(),
-                change: match o.change {
-                    OverrideChange::Removed => "removed",
-                    _ => "updated",
-                },
-                reason: match o.change {
-                    OverrideChange::Updated { reason, .. } => Some(reason_text(reason)),
-                    _ => None,
-                },
-                expires_at: match o.change {
-                    OverrideChange::Updated { expires_at, .. } => expires_at.map(|t| t.0),
-                    _ => None,
-                },
-                agency: o.listing.agency.to_string(),
-                listed_at: o.listing.listed_at.0,
-                made_at: o.made_at.0,
-                why: o.why.to_string(),
-                note: o.note,
-                signers: o.signers.iter().map(ToString::to_string).collect(),
-                override_sha256: o.file_sha256.to_string(),
+            .map(|o: AppliedOverride| {
+                let (change, reason, expires_at) = match o.change {
+                    OverrideChange::Removed => ("removed", None, None),
+                    OverrideChange::Updated { reason, expires_at } => (
+                        "updated",
+                        Some(reason_text(reason)),
+                        expires_at.map(|t| t.0),
+                    ),
+                };
+                OverrideView {
+                    version: o.version.get(),
+                    change,
+                    reason,
+                    expires_at,
+                    agency: o.listing.agency.to_string(),
+                    listed_at: o.listing.listed_at.0,
+                    made_at: o.made_at.0,
+                    why: o.why.to_string(),
+                    note: o.note,
+                    signers: o.signers.iter().map(ToString::to_string).collect(),
+                    override_sha256: o.file_sha256.to_string(),
+                }
             })
             .collect(),
     })

@@ -281,6 +281,7 @@ fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_t
     let accepted = json_of(&body);
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["removals"], 0, "{accepted}");
+    assert_eq!(accepted["updates"], 1, "{accepted}");
     let updated = intake.wait_state(&location.unwrap(), "published")["version"]
         .as_u64()
         .unwrap();
@@ -360,4 +361,81 @@ fn an_override_update_over_the_intake_service_changes_an_agencys_listing_which_t
     ] {
         assert!(words.contains(said), "{said:?} not in:\n{words}");
     }
+}
+
+#[test]
+fn an_override_update_needs_an_agency_and_one_made_before_the_agencys_own_update_is_refused_at_publish(
+) {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let (numbers, listing) = aoc_lists_a_number(&centre, &aoc_key);
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let board = appeal_board(&centre);
+    seat_board(&centre, &board);
+    let order = centre.tmp.path().join("order.override");
+    let mut args = override_args(&centre, &order, &[&board[0], &board[1]]);
+    // Without --agency an update would touch every agency's listing.
+    args.extend(["--set-expires", "30d"]);
+    let unnamed = fails(&args);
+    assert!(unnamed.contains("--agency"), "{unnamed}");
+    // An expiry already passed is a removal, not an update.
+    let mut past = args.clone();
+    past.extend(["--agency", "th-aoc"]);
+    *past.iter_mut().find(|a| **a == "30d").unwrap() = "2020-01-01";
+    let expired = fails(&past);
+    assert!(expired.contains("is not after now"), "{expired}");
+    args.extend(["--agency", "th-aoc"]);
+    ok(&args);
+    // th-aoc changes its listing before the publish: the board's update,
+    // decided over the old entry, would silently undo that change.
+    let own = list_numbers(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-2.submission",
+        &numbers,
+        "fraud",
+    );
+    ok(&centre.publish_args(&["--submission", s(&own)]));
+    let stale = fails(&centre.publish_args(&["--override", s(&order)]));
+    assert!(
+        stale.contains("the listing changed since the board decided: make a new override"),
+        "{stale}"
+    );
+}
+
+#[test]
+fn an_override_update_of_an_expired_listing_is_refused_unless_the_board_says_expired() {
+    let (centre, aoc_key, _) = centre_with_agencies();
+    let numbers = centre.input("numbers.txt", b"081 234 5678\n");
+    let listing = submit(
+        &centre,
+        "th-aoc",
+        &aoc_key,
+        "aoc-1.submission",
+        &[
+            "--kind",
+            "number",
+            "--reason",
+            "scam_call",
+            "--expires",
+            "2s",
+            s(&numbers),
+        ],
+    );
+    ok(&centre.publish_args(&["--submission", s(&listing)]));
+    let board = appeal_board(&centre);
+    seat_board(&centre, &board);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let order = centre.tmp.path().join("order.override");
+    let mut args = override_args(&centre, &order, &[&board[0], &board[1]]);
+    args.extend(["--agency", "th-aoc", "--set-expires", "30d"]);
+    // Updating it would list it again: the board must say so.
+    let refused = fails(&args);
+    assert!(
+        refused.contains("number +66812345678 of th-aoc expired at")
+            && refused.contains("--expired"),
+        "{refused}"
+    );
+    args.push("--expired");
+    ok(&args);
 }

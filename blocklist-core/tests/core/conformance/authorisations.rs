@@ -43,8 +43,29 @@ struct WireOverride {
 #[derive(serde::Serialize)]
 struct WireUpdate {
     listing: WireListing,
+    from_reason: u16,
+    from_expires_at: Option<u64>,
     reason: u16,
     expires_at: Option<u64>,
+}
+
+impl WireUpdate {
+    /// `update` as FORMAT.md writes it (OV4).
+    fn of(update: &ListingUpdate) -> WireUpdate {
+        let listing = &update.listing;
+        WireUpdate {
+            listing: WireListing {
+                kind: listing.id.kind().code(),
+                value: listing.id.as_str().into(),
+                agency: listing.agency.as_str().into(),
+                listed_at: listing.listed_at.0,
+            },
+            from_reason: update.from_reason.0,
+            from_expires_at: update.from_expires_at.map(|t| t.0),
+            reason: update.reason.0,
+            expires_at: update.expires_at.map(|t| t.0),
+        }
+    }
 }
 
 /// A carried submission as docs/FORMAT.md writes it.
@@ -550,6 +571,7 @@ pub(super) fn cases(c: &mut Cases, root1: &TrustRoot) {
     snapshot_sequences(c);
     snapshot_past_overrides(c);
     snapshot_origins(c, &held1, &aoc1);
+    snapshot_override_updates(c, &held1, &aoc1);
     two_agency_cases(c, &held1);
 }
 
@@ -865,6 +887,8 @@ fn override_update_cases(
     let held = &held1[0];
     let update = ListingUpdate {
         listing: named(held),
+        from_reason: held.meta.reason,
+        from_expires_at: held.meta.expires_at,
         reason: Reason::FRAUD,
         expires_at: Some(Timestamp(day + 30 * DAY)),
     };
@@ -874,17 +898,7 @@ fn override_update_cases(
         updates: vec![update.clone()],
         ..upheld.clone()
     };
-    let wire_listing = WireListing {
-        kind: held.id.kind().code(),
-        value: held.id.as_str().into(),
-        agency: held.meta.agency.as_str().into(),
-        listed_at: held.meta.listed_at.0,
-    };
-    let wire_update = WireUpdate {
-        listing: wire_listing,
-        reason: update.reason.0,
-        expires_at: update.expires_at.map(|t| t.0),
-    };
+    let wire_update = WireUpdate::of(&update);
     let bare = WireOverride {
         list: LIST.into(),
         made_at: court.made_at.0,
@@ -933,6 +947,25 @@ fn override_update_cases(
         "!Refused.Authority.NotUpdatedAsDecided",
         &delta_of(vec![Op::Update(otherwise)], file.clone()),
     );
+    // Decided over another entry than the one held: the agency changed its
+    // listing since, or the update is carried again (W7, OV4).
+    let changed = Override {
+        updates: vec![ListingUpdate {
+            from_reason: Reason(held.meta.reason.0 + 1),
+            ..update.clone()
+        }],
+        ..court.clone()
+    };
+    c.add(
+        "W7",
+        "authority/override-update-from-another-entry.delta",
+        &check,
+        "!Refused.Authority.NotUpdatedAsDecided",
+        &delta_of(
+            vec![Op::Update(updated.clone())],
+            seal(DocType::Override, &changed.encode_payload().unwrap(), &by),
+        ),
+    );
     c.add(
         "W7",
         "authority/override-update-unmade.delta",
@@ -945,24 +978,29 @@ fn override_update_cases(
     let both = with_extension(
         &upheld.encode_payload().unwrap(),
         UPDATES_EXTENSION,
-        encode(&vec![WireUpdate {
-            listing: WireListing {
-                kind: held.id.kind().code(),
-                value: held.id.as_str().into(),
-                agency: held.meta.agency.as_str().into(),
-                listed_at: held.meta.listed_at.0,
-            },
-            reason: update.reason.0,
-            expires_at: update.expires_at.map(|t| t.0),
-        }]),
+        encode(&vec![WireUpdate::of(&update)]),
     );
     let empty = with_extension(&encode(&bare), UPDATES_EXTENSION, vec![0]);
+    // An expiry not after the override was made: a removal written as an
+    // update (OV4).
+    let expired = with_extension(
+        &encode(&bare),
+        UPDATES_EXTENSION,
+        encode(&vec![WireUpdate::of(&ListingUpdate {
+            expires_at: Some(court.made_at),
+            ..update.clone()
+        })]),
+    );
     for (file, payload) in [
         (
             "authority/override-removes-and-updates-a-listing.delta",
             both,
         ),
         ("authority/override-updates-extension-empty.delta", empty),
+        (
+            "authority/override-update-expires-before-made.delta",
+            expired,
+        ),
     ] {
         c.add(
             "OV4",
@@ -1200,6 +1238,122 @@ fn snapshot_origins(c: &mut Cases, held1: &[Entry], aoc1: &CarriedSubmission) {
     );
 }
 
+/// The W8 side of override updates: version 2 as a snapshot, made a day
+/// after version 1, holding th-aoc's listing of `held1[0]` (traced to
+/// `aoc1`) as a past override of version 2, signed by two of the judges of
+/// `valid/root-1-override-keys.root`, updated it; and what W8 refuses.
+fn snapshot_override_updates(c: &mut Cases, held1: &[Entry], aoc1: &CarriedSubmission) {
+    let (judges, publish) = ([key(0x0a), key(0x0b)], key(2));
+    let held = &held1[0];
+    let update = ListingUpdate {
+        listing: named(held),
+        from_reason: held.meta.reason,
+        from_expires_at: held.meta.expires_at,
+        reason: Reason::FRAUD,
+        expires_at: Some(Timestamp(T0 + 30 * DAY)),
+    };
+    let court = |updates: Vec<ListingUpdate>| Override {
+        note: "Court order 2026/31: term shortened".into(),
+        updates,
+        ..decision(T0 + DAY - 3600, vec![])
+    };
+    let updated = |meta: EntryMeta| {
+        let mut entries = held1.to_vec();
+        entries[0].meta = meta;
+        entries
+    };
+    let snapshot = |entries: Vec<Entry>, version: u64, file: Vec<u8>| {
+        Snapshot {
+            version: Version::new(2).unwrap(),
+            created_at: Timestamp(T0 + DAY),
+            state: ListState::of(&entries),
+            entries,
+            sequences: [(key(7).public_key().id(), T0 * 1_000_000 + 1)].into(),
+            overrides: vec![PastOverride {
+                version: Version::new(version).unwrap(),
+                file,
+            }],
+            origins: vec![Origin {
+                version: Version::FIRST,
+                submission: aoc1.clone(),
+            }],
+            ..empty_snapshot()
+        }
+        .sign(&[&publish])
+        .unwrap()
+    };
+    let by_judges = court(vec![update.clone()])
+        .sign(&[&judges[0], &judges[1]])
+        .unwrap();
+    let check = format!("snapshot-registered {OVERRIDE_ROOTS} {REGISTRY}");
+    let cases = [
+        (
+            "valid/snapshot-2-override-update.snapshot",
+            "ok",
+            snapshot(updated(update.meta()), 2, by_judges.clone()),
+        ),
+        // The entry th-aoc asked for, not the board's update of it since.
+        (
+            "authority/snapshot-entry-not-as-overridden.snapshot",
+            "!Authority.NotAsOverridden",
+            snapshot(held1.to_vec(), 2, by_judges.clone()),
+        ),
+        // An update of th-aoc's listing of another time names this one no
+        // more: the listing is th-aoc's word (accepted_at == listed_at).
+        (
+            "valid/snapshot-2-override-update-of-another-listing.snapshot",
+            "ok",
+            snapshot(
+                held1.to_vec(),
+                2,
+                court(vec![ListingUpdate {
+                    listing: ListingRef {
+                        listed_at: Timestamp(held.meta.listed_at.0 - 1),
+                        ..named(held)
+                    },
+                    ..update.clone()
+                }])
+                .sign(&[&judges[0], &judges[1]])
+                .unwrap(),
+            ),
+        ),
+        // Carried by the version of the origin naming the listing (W3).
+        (
+            "authority/snapshot-overridden-twice-in-a-version.snapshot",
+            "!Authority.OverriddenTwice",
+            snapshot(updated(update.meta()), 1, by_judges.clone()),
+        ),
+        // Signed by the publish key, which is no override key (OV1).
+        (
+            "authority/snapshot-past-override-update-by-publish-key.snapshot",
+            "!Authority.PastOverrideUnsigned.UnknownKey",
+            snapshot(
+                updated(update.meta()),
+                2,
+                court(vec![update.clone()]).sign(&[&publish]).unwrap(),
+            ),
+        ),
+        // Decided over another entry than th-aoc's add left.
+        (
+            "authority/snapshot-override-update-from-another-entry.snapshot",
+            "!Authority.OverriddenFromAnother",
+            snapshot(
+                updated(update.meta()),
+                2,
+                court(vec![ListingUpdate {
+                    from_reason: Reason::MALWARE,
+                    ..update.clone()
+                }])
+                .sign(&[&judges[0], &judges[1]])
+                .unwrap(),
+            ),
+        ),
+    ];
+    for (file, expected, bytes) in cases {
+        c.add("W8", file, &check, expected, &bytes);
+    }
+}
+
 /// Snapshot extension tag 2: the overrides applied up to the snapshot's
 /// version, each with the version that applied it (W7), ascending by
 /// version, then by the file's SHA-256.
@@ -1297,6 +1451,9 @@ pub(super) fn refusal(error: &AuthorityError) -> String {
         AuthorityError::Override { source, .. } => format!("Override.{}", verify_refusal(source)),
         AuthorityError::Origin { source, .. } => {
             format!("Origin.{}", submissions::refusal(source))
+        }
+        AuthorityError::PastOverrideUnsigned { source, .. } => {
+            format!("PastOverrideUnsigned.{}", verify_refusal(source))
         }
         other => variant_of(&format!("{other:?}")).to_owned(),
     }

@@ -392,6 +392,7 @@ impl Intake {
                     decision: judged.decision,
                     made_at: judged.made_at,
                     removals: judged.removals as u64,
+                    updates: (judged.changes.len() - judged.removals) as u64,
                     accepted_at: now,
                     promised_version: promised.get(),
                     state: State::Queued,
@@ -408,6 +409,7 @@ impl Intake {
             info!(
                 id = %record.id,
                 removals = record.removals,
+                updates = record.updates,
                 promised_version = record.promised_version,
                 "override accepted"
             );

@@ -100,7 +100,8 @@ fn status_of(error: &CentreError) -> StatusCode {
         | CentreError::Overlap { .. }
         | CentreError::OverrideAgain { .. }
         | CentreError::OverrideQueued { .. }
-        | CentreError::OverrideStale { .. } => StatusCode::CONFLICT,
+        | CentreError::OverrideStale { .. }
+        | CentreError::OverrideChanged { .. } => StatusCode::CONFLICT,
         CentreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         // A witness's copy of an older checkpoint: the centre published since.
         CentreError::Cosignature {
@@ -376,6 +377,7 @@ pub fn override_json(record: OverrideRecord) -> Value {
             "decision": record.decision.to_string(),
             "made_at": record.made_at.0,
             "removals": record.removals,
+            "updates": record.updates,
             "accepted_at": record.accepted_at.0,
             "promised_version": record.promised_version,
         }),
