@@ -363,7 +363,8 @@ impl Store {
                     }
                     Ok::<(), StoreError>(())
                 }
-                Read::Origin(origin, ops) => origins.push(&tx, &path, &origin, ops),
+                Read::Origin(origin) => origins.keep(&tx, &path, &origin),
+                Read::Ops(ops) => origins.push(&path, ops),
             });
             let read = reader
                 .join()
@@ -464,8 +465,19 @@ fn read_snapshot(
                     .origin(index, &origin, &sequences, &mut order)
                     .map_err(unauthorised)?;
                 index += 1;
-                if sender.send(Read::Origin(origin, ops)).is_err() {
+                if sender.send(Read::Origin(origin)).is_err() {
                     return writer_failed(state);
+                }
+                // In batches: a submission may ask up to a million.
+                let mut ops = ops.into_iter();
+                loop {
+                    let batch: Vec<_> = ops.by_ref().take(BATCH).collect();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    if sender.send(Read::Ops(batch)).is_err() {
+                        return writer_failed(state);
+                    }
                 }
             }
         }
@@ -480,8 +492,10 @@ fn read_snapshot(
 enum Read {
     /// A batch of entries, decoded and checked.
     Entries(Vec<Entry>),
-    /// An origin (W8), verified, with the operations it makes.
-    Origin(Origin, Vec<(Listing, OriginOp)>),
+    /// An origin (W8), verified.
+    Origin(Origin),
+    /// Operations of the origin last handed over.
+    Ops(Vec<(Listing, OriginOp)>),
 }
 
 /// Where a snapshot apply keeps its sorted runs: beside the database, as

@@ -39,6 +39,11 @@ impl OpRow<'_> {
     }
 }
 
+/// Bytes of packed operations sorted in memory at a time (about 160,000
+/// operations): a quarter of the entries' buffer, which is still held when
+/// the origins are read; 10 million operations make some 60 runs.
+const OPS_BUFFER: usize = SORT_BUFFER / 4;
+
 /// Collects operations on listings, then hands them back by listing, each
 /// listing's by version, then by origin: two of one version naming one
 /// listing come one after the other.
@@ -47,7 +52,7 @@ pub(crate) struct OpSorter(Sorter<OpPacking>);
 impl OpSorter {
     /// A sorter spilling to a scratch file at `scratch`.
     pub fn new(scratch: PathBuf) -> OpSorter {
-        OpSorter(Sorter::new(scratch, SORT_BUFFER))
+        OpSorter(Sorter::new(scratch, OPS_BUFFER))
     }
 
     /// Adds `op` on `agency`'s listing of `id`, from the origin whose file

@@ -179,29 +179,48 @@ fn keep_file(
 /// origin's file is kept, and its operations go to an external sort by
 /// listing, so that [`from_snapshot`] walks them beside the listings in key
 /// order, in memory that does not grow with them.
-pub(super) struct SnapshotOrigins(OpSorter);
+pub(super) struct SnapshotOrigins {
+    ops: OpSorter,
+    /// The SHA-256 of the file of the origin last kept.
+    file: Option<Sha256>,
+}
 
 impl SnapshotOrigins {
     /// None yet; runs spill to a scratch file beside the database at `db`.
     pub(super) fn new(db: &std::path::Path) -> SnapshotOrigins {
         let mut scratch = db.as_os_str().to_owned();
         scratch.push("-origins-sort");
-        SnapshotOrigins(OpSorter::new(scratch.into()))
+        SnapshotOrigins {
+            ops: OpSorter::new(scratch.into()),
+            file: None,
+        }
     }
 
-    /// Keeps `origin`'s file, as carried at its version, and the operations
-    /// it makes (`ops`, as [`Provenance::origin`] verified them).
-    pub(super) fn push(
+    /// Keeps `origin`'s file, as carried at its version: the operations
+    /// pushed next are its.
+    pub(super) fn keep(
         &mut self,
         tx: &Transaction<'_>,
         path: &std::path::Path,
         origin: &Origin,
-        ops: Vec<(Listing, OriginOp)>,
     ) -> Result<(), StoreError> {
         let version = to_db(path, "version", origin.version.get())?;
-        let file = keep_file(tx, path, &origin.submission, version)?;
+        self.file = Some(keep_file(tx, path, &origin.submission, version)?);
+        Ok(())
+    }
+
+    /// Adds operations of the origin last kept (as [`Provenance::origin`]
+    /// verified them).
+    pub(super) fn push(
+        &mut self,
+        path: &std::path::Path,
+        ops: impl IntoIterator<Item = (Listing, OriginOp)>,
+    ) -> Result<(), StoreError> {
+        let file = self
+            .file
+            .ok_or_else(|| corrupt(path, "an origin's operations before its file"))?;
         for ((id, agency), op) in ops {
-            self.0.push(&id, &agency, &op, &file)?;
+            self.ops.push(&id, &agency, &op, &file)?;
         }
         Ok(())
     }
@@ -234,7 +253,7 @@ pub(super) fn from_snapshot(
     let Some(provenance) = provenance else {
         return Ok(());
     };
-    trace(tx, path, provenance, origins.0, Mode::Check)?;
+    trace(tx, path, provenance, origins.ops, Mode::Check)?;
     for (version, removed) in overridden(&tail.overrides) {
         let held = read_listings(tx, path, &removed.id)?;
         if held
@@ -670,9 +689,10 @@ impl Store {
             let Ok(named) = provenance.origin(index, origin, &sequences, &mut order) else {
                 continue;
             };
-            ops.push(&tx, &path, origin, named)?;
+            ops.keep(&tx, &path, origin)?;
+            ops.push(&path, named)?;
         }
-        let recorded = trace(&tx, &path, provenance, ops.0, Mode::Backfill)?;
+        let recorded = trace(&tx, &path, provenance, ops.ops, Mode::Backfill)?;
         tx.commit().map_err(sqlite(&path, "commit"))?;
         Ok(recorded)
     }
