@@ -6,6 +6,11 @@
 //! `BLOCKLIST_BENCH_TRACED=1000000 cargo bench -p blocklist-core --bench
 //! traced` (default 100,000 listings, from submissions of 100,000
 //! operations each, as the deltas that carried them did).
+//! `BLOCKLIST_BENCH_KEEP=1` keeps the snapshots and prints where, so that
+//! another build's bench bootstraps the same files (run it with
+//! `BLOCKLIST_BENCH_TRACED_CHILD` set to the directory, a newline, and
+//! `traced.snapshot` or `labels.snapshot`): a 10M list takes minutes to
+//! write.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +56,9 @@ fn main() {
             .status()
             .expect("run the bootstrap");
         assert!(status.success(), "the bootstrap of {name} failed");
+    }
+    if std::env::var_os("BLOCKLIST_BENCH_KEEP").is_some() {
+        println!("snapshots kept in {}", dir.keep().display());
     }
 }
 
