@@ -89,11 +89,13 @@ pub struct Origin {
     pub submission: CarriedSubmission,
 }
 
-#[derive(Serialize, Deserialize)]
-struct WireOrigin {
+/// An origin as written: its file borrowed, not copied (a snapshot whose
+/// listings agencies made carries some 30 bytes of files per listing).
+#[derive(Serialize)]
+struct WireOrigin<'a> {
     version: u64,
     accepted_at: u64,
-    file: Vec<u8>,
+    file: &'a [u8],
 }
 
 /// An override a snapshot carries: the signed file, byte for byte, and the
@@ -248,7 +250,7 @@ fn place_tail(
         .map(|o| WireOrigin {
             version: o.version.get(),
             accepted_at: o.submission.accepted_at.0,
-            file: o.submission.file.clone(),
+            file: &o.submission.file,
         })
         .collect();
     let extensions = Extension::place(doc, extensions, SEQUENCES_EXTENSION, "sequences", &wire)?;
@@ -704,16 +706,17 @@ mod tests {
         let mut extensions = Extension::check(doc, wire.extensions)?;
         let version = Version::decode(doc, wire.version)?;
         let tail = take_tail(&mut extensions, version)?;
-        let origins: Vec<WireOrigin> =
+        // The wire form of an origin: version, accepted_at, file.
+        let origins: Vec<(u64, u64, Vec<u8>)> =
             Extension::take(doc, &mut extensions, ORIGINS_EXTENSION, "origins")?;
         let origins = origins
             .into_iter()
-            .map(|w| {
+            .map(|(version, accepted_at, file)| {
                 Ok(Origin {
-                    version: Version::decode(doc, w.version)?,
+                    version: Version::decode(doc, version)?,
                     submission: CarriedSubmission {
-                        accepted_at: Timestamp(w.accepted_at),
-                        file: w.file,
+                        accepted_at: Timestamp(accepted_at),
+                        file,
                     },
                 })
             })
