@@ -908,6 +908,41 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
     assert_eq!(p.store.listed(&number(1)).unwrap(), Vec::<EntryMeta>::new());
 }
 
+#[test]
+fn a_listing_from_before_principals_that_its_agency_changed_since_is_held_to_its_origins() {
+    // Not among the listings a snapshot must trace (listed before the
+    // registry), but an origin names it: its newest word must be its entry.
+    let mut p = Principals::new();
+    let mut before = p_entry(1, "th-aoc", None);
+    before.meta.listed_at = Timestamp(NOW.0 - 100);
+    p.publish_dated(
+        vec![(Op::Add(before.clone()), None)],
+        vec![],
+        vec![],
+        before.meta.listed_at,
+    )
+    .unwrap();
+    p.honest(0, vec![add(1, Reason::FRAUD)]);
+    let honest = p.snapshot();
+    assert_eq!(honest.entries[0].meta.listed_at, before.meta.listed_at);
+    assert_eq!(honest.origins.len(), 1);
+    let mut rolled_back = honest.clone();
+    rolled_back.entries[0].meta.reason = Reason::SCAM_CALL;
+    let err = match p.start_from(&rolled_back) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    assert!(
+        matches!(&err, AuthorityError::NotAsAsked { id, .. } if id == &number(1)),
+        "{err}"
+    );
+    p.start_from(&honest).unwrap();
+    assert_eq!(p.store.read_whole().unwrap().origins, honest.origins);
+}
+
 /// th-aoc's listing of number `i` (a scam call) as a submission accepted at
 /// `at` makes it.
 fn p_entry_at(i: u8, at: Timestamp) -> Entry {
