@@ -764,8 +764,8 @@ pub struct SnapshotFile {
 
 /// The entries of a [`SnapshotFile`], read again from the file in bounded
 /// batches and hashed as they are read. A file changed since it was verified
-/// fails [`SnapshotEntries::finish`]: a store applies the entries in a
-/// transaction that commits only once `finish` has accepted them.
+/// fails [`SnapshotRest::finish`], once the rest was read: a store applies
+/// the entries in a transaction that commits only once it has accepted them.
 pub struct SnapshotEntries<'a> {
     stream: PayloadStream<'a>,
     signed_digest: Sha256,
@@ -789,12 +789,7 @@ impl SnapshotFile {
 
     /// Reads the entries from the start, hashing every byte read.
     pub fn entries(&self) -> Result<SnapshotEntries<'_>, VerifyError> {
-        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(|source| {
-            VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source,
-            }
-        })?;
+        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(malformed_snapshot)?;
         Ok(SnapshotEntries {
             stream,
             signed_digest: self.signed_digest,
@@ -808,10 +803,7 @@ impl<'a> SnapshotEntries<'a> {
     pub fn read_entries(&mut self, out: &mut Vec<Entry>, max: usize) -> Result<bool, VerifyError> {
         self.stream
             .read_entries(out, max)
-            .map_err(|source| VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source,
-            })
+            .map_err(malformed_snapshot)
     }
 
     /// Ends the entries: what follows them is read next, up to the origins
