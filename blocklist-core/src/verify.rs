@@ -36,9 +36,9 @@ use sha2::{Digest as _, Sha256 as Sha2};
 use crate::commitment::Commitment;
 use crate::digest::Sha256;
 use crate::document::{
-    envelope, take_tail, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet,
-    ListId, ListState, Manifest, Override, Registry, RegistryChangeError, Snapshot, SnapshotHead,
-    SnapshotStream, SnapshotTail, TrustRoot, Version,
+    envelope, Acknowledgement, DecodeError, Delta, DocType, Document, FileRef, KeySet, ListId,
+    ListState, Manifest, Origin, Override, Registry, RegistryChangeError, Snapshot, SnapshotHead,
+    SnapshotStream, SnapshotTail, SnapshotTailStream, TrustRoot, Version,
 };
 use crate::entry::{Entry, Timestamp};
 use crate::keys::KeyId;
@@ -616,7 +616,7 @@ impl Verifier {
         };
         let traced = match self.snapshot_provenance(&head) {
             Some(provenance) => provenance.check_all(&doc),
-            None => Provenance::none_carried(&doc.origins),
+            None => Provenance::none_carried(doc.origins.len() as u64),
         };
         traced.map_err(|source| VerifyError::Authority {
             source: Box::new(source),
@@ -780,12 +780,11 @@ pub struct SnapshotFile {
 
 /// The entries of a [`SnapshotFile`], read again from the file in bounded
 /// batches and hashed as they are read. A file changed since it was verified
-/// fails [`SnapshotEntries::finish`]: a store applies the entries in a
-/// transaction that commits only once `finish` has accepted them.
+/// fails [`SnapshotRest::finish`], once the rest was read: a store applies
+/// the entries in a transaction that commits only once it has accepted them.
 pub struct SnapshotEntries<'a> {
     stream: PayloadStream<'a>,
     signed_digest: Sha256,
-    version: Version,
 }
 
 /// A snapshot file's payload, decoded as it is read and hashed.
@@ -806,43 +805,66 @@ impl SnapshotFile {
 
     /// Reads the entries from the start, hashing every byte read.
     pub fn entries(&self) -> Result<SnapshotEntries<'_>, VerifyError> {
-        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(|source| {
-            VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source,
-            }
-        })?;
+        let (_, stream) = open_payload(&self.file, self.payload_len).map_err(malformed_snapshot)?;
         Ok(SnapshotEntries {
             stream,
             signed_digest: self.signed_digest,
-            version: self.head.version,
         })
     }
 }
 
-impl SnapshotEntries<'_> {
+impl<'a> SnapshotEntries<'a> {
     /// Appends up to `max` more entries to `out`; `false` once all were read.
     /// Entries come in wire order, checked as [`SnapshotStream`] checks them.
     pub fn read_entries(&mut self, out: &mut Vec<Entry>, max: usize) -> Result<bool, VerifyError> {
         self.stream
             .read_entries(out, max)
-            .map_err(|source| VerifyError::Malformed {
-                doc: DocType::Snapshot,
-                source,
-            })
+            .map_err(malformed_snapshot)
+    }
+
+    /// Ends the entries: what follows them is read next, up to the origins
+    /// ([`SnapshotRest`]).
+    pub fn finish(self) -> Result<SnapshotRest<'a>, VerifyError> {
+        let tail = self.stream.finish().map_err(malformed_snapshot)?;
+        Ok(SnapshotRest {
+            tail,
+            signed_digest: self.signed_digest,
+        })
+    }
+}
+
+/// What a [`SnapshotFile`] says after its entries, read again from the file
+/// and hashed as it is read: its sequences and past overrides
+/// ([`Self::tail`]), then its origins one at a time ([`Self::next_origin`]).
+/// A file changed since it was verified fails [`Self::finish`].
+pub struct SnapshotRest<'a> {
+    tail: SnapshotTailStream<BufReader<Hashing<FileRange<'a>>>>,
+    signed_digest: Sha256,
+}
+
+impl SnapshotRest<'_> {
+    /// Its agency sequences and past overrides ([`Snapshot::sequences`],
+    /// [`Snapshot::overrides`]).
+    pub fn tail(&self) -> &SnapshotTail {
+        self.tail.tail()
+    }
+
+    /// The origins not yet read ([`Snapshot::origins`]).
+    pub fn origins_left(&self) -> u64 {
+        self.tail.origins_left()
+    }
+
+    /// The next origin, in the order the snapshot carries them; `None` once
+    /// all were read.
+    pub fn next_origin(&mut self) -> Result<Option<Origin>, VerifyError> {
+        self.tail.next_origin().map_err(malformed_snapshot)
     }
 
     /// Ends the read: the rest of the payload must be canonical, and the
-    /// bytes read must be the ones the signatures cover. Returns what the
-    /// snapshot says after its entries: its agency sequences and past
-    /// overrides ([`Snapshot::sequences`], [`Snapshot::overrides`]).
+    /// bytes read must be the ones the signatures cover. Returns the
+    /// sequences and past overrides.
     pub fn finish(self) -> Result<SnapshotTail, VerifyError> {
-        let malformed = |source| VerifyError::Malformed {
-            doc: DocType::Snapshot,
-            source,
-        };
-        let (mut extensions, reader) = self.stream.finish().map_err(malformed)?;
-        let tail = take_tail(&mut extensions, self.version).map_err(malformed)?;
+        let (tail, _, reader) = self.tail.finish().map_err(malformed_snapshot)?;
         let read = Sha256(reader.into_inner().hasher.finalize().into());
         if read != self.signed_digest {
             return Err(VerifyError::DigestMismatch {
@@ -853,6 +875,14 @@ impl SnapshotEntries<'_> {
             });
         }
         Ok(tail)
+    }
+}
+
+/// A snapshot that does not decode.
+fn malformed_snapshot(source: DecodeError) -> VerifyError {
+    VerifyError::Malformed {
+        doc: DocType::Snapshot,
+        source,
     }
 }
 

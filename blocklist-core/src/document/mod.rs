@@ -61,10 +61,9 @@ pub use registry::{
     AgencyEntry, AgencyKey, Registry, RegistryChangeError, RegistryRefusal, MAX_AGENCY_NAME,
 };
 pub use root::{KeySet, TrustRoot, OVERRIDE_KEYS_EXTENSION};
-pub(crate) use snapshot::take_tail;
 pub use snapshot::{
-    Origin, PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, ORIGINS_EXTENSION,
-    PAST_OVERRIDES_EXTENSION, SEQUENCES_EXTENSION,
+    Origin, PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, SnapshotTailStream,
+    ORIGINS_EXTENSION, PAST_OVERRIDES_EXTENSION, SEQUENCES_EXTENSION,
 };
 pub use submission::{
     ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,

@@ -89,11 +89,13 @@ pub struct Origin {
     pub submission: CarriedSubmission,
 }
 
-#[derive(Serialize, Deserialize)]
-struct WireOrigin {
+/// An origin as written: its file borrowed, not copied (a snapshot whose
+/// listings agencies made carries some 30 bytes of files per listing).
+#[derive(Serialize)]
+struct WireOrigin<'a> {
     version: u64,
     accepted_at: u64,
-    file: Vec<u8>,
+    file: &'a [u8],
 }
 
 /// An override a snapshot carries: the signed file, byte for byte, and the
@@ -106,15 +108,15 @@ pub struct PastOverride {
     pub file: Vec<u8>,
 }
 
-/// What a snapshot says after its entries: its extensions' typed fields.
+/// What a snapshot says after its entries, in its extensions' typed fields,
+/// but for its origins, which are read one at a time
+/// ([`SnapshotTailStream::next_origin`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SnapshotTail {
     /// [`Snapshot::sequences`].
     pub sequences: BTreeMap<KeyId, u64>,
     /// [`Snapshot::overrides`].
     pub overrides: Vec<PastOverride>,
-    /// [`Snapshot::origins`].
-    pub origins: Vec<Origin>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,20 +138,45 @@ fn carried_refused<'a>(
     files: impl Iterator<Item = (Version, &'a [u8])>,
     version: Version,
 ) -> Option<String> {
-    let mut last = None;
-    for (index, (at, file)) in files.enumerate() {
-        if at > version {
+    let mut order = CarriedOrder::new(version);
+    files
+        .into_iter()
+        .find_map(|(at, file)| order.next(at, file))
+}
+
+/// Where a read of carried files stands ([`carried_refused`]), so that a
+/// stream of them is checked as it goes.
+struct CarriedOrder {
+    version: Version,
+    read: usize,
+    last: Option<(Version, crate::Sha256)>,
+}
+
+impl CarriedOrder {
+    fn new(version: Version) -> CarriedOrder {
+        CarriedOrder {
+            version,
+            read: 0,
+            last: None,
+        }
+    }
+
+    /// Why the next file, carried at `at`, cannot come next, if it cannot.
+    fn next(&mut self, at: Version, file: &[u8]) -> Option<String> {
+        let index = self.read;
+        self.read += 1;
+        if at > self.version {
             return Some(format!(
                 "file {index} was carried at version {at}, after the snapshot's"
             ));
         }
         let order = carried_order(at, file);
-        if last.is_some_and(|last| last >= order) {
+        if self.last.is_some_and(|last| last >= order) {
             return Some("not strictly ascending by version, then file SHA-256".to_owned());
         }
-        last = Some(order);
+        self.last = Some(order);
+        None
     }
-    None
 }
 
 /// Why `past`, in the order written, cannot be the overrides of a snapshot
@@ -223,7 +250,7 @@ fn place_tail(
         .map(|o| WireOrigin {
             version: o.version.get(),
             accepted_at: o.submission.accepted_at.0,
-            file: o.submission.file.clone(),
+            file: &o.submission.file,
         })
         .collect();
     let extensions = Extension::place(doc, extensions, SEQUENCES_EXTENSION, "sequences", &wire)?;
@@ -237,10 +264,10 @@ fn place_tail(
     Extension::place(doc, &extensions, ORIGINS_EXTENSION, "origins", &origins)
 }
 
-/// Takes the tail's fields out of a snapshot's `extensions`: sequences by
-/// key strictly ascending, overrides and origins by version and file
-/// strictly ascending.
-pub(crate) fn take_tail(
+/// Takes the typed fields that come before the origins out of a
+/// snapshot's `extensions`: sequences by key strictly ascending, overrides
+/// by version and file strictly ascending.
+fn take_tail(
     extensions: &mut Vec<Extension>,
     version: Version,
 ) -> Result<SnapshotTail, DecodeError> {
@@ -264,31 +291,159 @@ pub(crate) fn take_tail(
     if let Some(reason) = past_refused(&overrides.iter().collect::<Vec<_>>(), version) {
         return Err(doc.invalid("overrides", reason));
     }
-    let origins: Vec<WireOrigin> = Extension::take(doc, extensions, ORIGINS_EXTENSION, "origins")?;
-    let origins = origins
-        .into_iter()
-        .map(|w| {
-            Ok(Origin {
-                version: Version::decode(doc, w.version)?,
-                submission: CarriedSubmission {
-                    accepted_at: Timestamp(w.accepted_at),
-                    file: w.file,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, DecodeError>>()?;
-    let files = origins.iter().map(|o| (o.version, &o.submission.file[..]));
-    if let Some(reason) = carried_refused(files, version) {
-        return Err(doc.invalid("origins", reason));
-    }
     Ok(SnapshotTail {
         sequences: wire
             .into_iter()
             .map(|w| (KeyId(w.key), w.sequence))
             .collect(),
         overrides,
-        origins,
     })
+}
+
+/// What follows a snapshot's entries, read as it streams: the extensions
+/// before the origins whole (they are small: [`Self::tail`]), then the
+/// origins one at a time ([`Self::next_origin`]), so that a snapshot whose
+/// millions of listings were all made by agencies is read in memory that
+/// does not grow with them; then the extensions after them
+/// ([`Self::finish`]). Every check of the in-memory decoder is made as it
+/// goes: tags strictly ascending, origins strictly ascending by version then
+/// file SHA-256 and none carried after the snapshot, every length within
+/// the origins' extension checked against what is left of it.
+///
+/// ```
+/// use blocklist_core::document::*;
+/// use blocklist_core::*;
+/// let snapshot = Snapshot {
+///     list: ListId::new("demo").unwrap(),
+///     version: Version::new(2).unwrap(),
+///     created_at: Timestamp(1_700_000_000),
+///     entries: vec![],
+///     state: ListState::default(),
+///     sequences: Default::default(),
+///     overrides: vec![],
+///     origins: vec![Origin {
+///         version: Version::FIRST,
+///         submission: CarriedSubmission { accepted_at: Timestamp(9), file: vec![1, 2, 3] },
+///     }],
+///     extensions: vec![],
+/// };
+/// let payload = snapshot.encode_payload().unwrap();
+/// let (_, mut stream) = SnapshotStream::open(&payload[..], payload.len() as u64).unwrap();
+/// while stream.read_entries(&mut Vec::new(), 1000).unwrap() {}
+/// let mut tail = stream.finish().unwrap();
+/// assert_eq!(tail.origins_left(), 1);
+/// assert_eq!(tail.next_origin().unwrap(), Some(snapshot.origins[0].clone()));
+/// assert_eq!(tail.next_origin().unwrap(), None);
+/// let (_, extensions, rest) = tail.finish().unwrap();
+/// assert!(extensions.is_empty() && rest.is_empty());
+/// ```
+pub struct SnapshotTailStream<R> {
+    payload: PayloadReader<R>,
+    tail: SnapshotTail,
+    /// The extensions kept opaque.
+    extensions: Vec<Extension>,
+    /// Extensions not yet started (the origins' is started).
+    extensions_left: u64,
+    last_tag: Option<u16>,
+    /// Origins not yet read.
+    origins_left: u64,
+    /// The payload's bytes after the origins' extension, while it is read.
+    after_origins: u64,
+    order: CarriedOrder,
+}
+
+impl<R: Read> SnapshotTailStream<R> {
+    /// Reads the extensions up to the origins' first byte.
+    fn open(mut payload: PayloadReader<R>, version: Version) -> Result<Self, DecodeError> {
+        let doc = DocType::Snapshot;
+        let mut stream = SnapshotTailStream {
+            extensions_left: payload.len("extensions")?,
+            payload,
+            tail: SnapshotTail::default(),
+            extensions: Vec::new(),
+            last_tag: None,
+            origins_left: 0,
+            after_origins: 0,
+            order: CarriedOrder::new(version),
+        };
+        while stream.extensions_left > 0 {
+            stream.extensions_left -= 1;
+            let tag = stream.tag()?;
+            if tag == ORIGINS_EXTENSION {
+                let len = stream.payload.len("extension data")?;
+                stream.after_origins = stream.payload.limit("origins", len)?;
+                stream.origins_left = stream.payload.len("origins")?;
+                if stream.origins_left == 0 {
+                    return Err(doc.invalid("origins", "an empty list is written as no extension"));
+                }
+                break;
+            }
+            let data = stream.payload.bytes("extension data")?;
+            stream.extensions.push(Extension { tag, data });
+        }
+        stream.tail = take_tail(&mut stream.extensions, version)?;
+        Ok(stream)
+    }
+
+    /// The next extension's tag, which must follow the last's.
+    fn tag(&mut self) -> Result<u16, DecodeError> {
+        let tag = self.payload.u16("extension tag")?;
+        if self.last_tag.is_some_and(|last| last >= tag) {
+            return Err(DocType::Snapshot.invalid("extensions", "tags not strictly ascending"));
+        }
+        self.last_tag = Some(tag);
+        Ok(tag)
+    }
+
+    /// The sequences and past overrides, read whole before the origins.
+    pub fn tail(&self) -> &SnapshotTail {
+        &self.tail
+    }
+
+    /// The origins not yet read (as the snapshot says: each is checked as it
+    /// is read).
+    pub fn origins_left(&self) -> u64 {
+        self.origins_left
+    }
+
+    /// The next origin ([`Snapshot::origins`]), checked to come after the
+    /// last; `None` once all were read.
+    pub fn next_origin(&mut self) -> Result<Option<Origin>, DecodeError> {
+        let doc = DocType::Snapshot;
+        if self.origins_left == 0 {
+            return Ok(None);
+        }
+        let version = Version::decode(doc, self.payload.u64("origin version")?)?;
+        let accepted_at = Timestamp(self.payload.u64("origin accepted_at")?);
+        let file = self.payload.bytes("origin file")?;
+        if let Some(reason) = self.order.next(version, &file) {
+            return Err(doc.invalid("origins", reason));
+        }
+        self.origins_left -= 1;
+        if self.origins_left == 0 {
+            self.payload.end_limit("origins", self.after_origins)?;
+        }
+        Ok(Some(Origin {
+            version,
+            submission: CarriedSubmission { accepted_at, file },
+        }))
+    }
+
+    /// Ends the read: the origins not read yet are read (and checked), then
+    /// the extensions after them, which must end the payload. Returns the
+    /// typed fields before the origins, the extensions kept opaque, and the
+    /// reader, placed just after the payload.
+    pub fn finish(mut self) -> Result<(SnapshotTail, Vec<Extension>, R), DecodeError> {
+        while self.next_origin()?.is_some() {}
+        while self.extensions_left > 0 {
+            self.extensions_left -= 1;
+            let tag = self.tag()?;
+            let data = self.payload.bytes("extension data")?;
+            self.extensions.push(Extension { tag, data });
+        }
+        let reader = self.payload.finish()?;
+        Ok((self.tail, self.extensions, reader))
+    }
 }
 
 impl Snapshot {
@@ -349,9 +504,13 @@ impl Document for Snapshot {
         let (head, mut stream) = SnapshotStream::open(payload, payload.len() as u64)?;
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, usize::MAX)? {}
-        let (mut extensions, _) = stream.finish()?;
+        let mut tail = stream.finish()?;
+        let mut origins = Vec::new();
+        while let Some(origin) = tail.next_origin()? {
+            origins.push(origin);
+        }
+        let (tail, extensions, _) = tail.finish()?;
         groups::unique_decoded(Self::TYPE, entries.iter().map(groups::entry_named))?;
-        let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
@@ -360,7 +519,7 @@ impl Document for Snapshot {
             state: head.state,
             sequences: tail.sequences,
             overrides: tail.overrides,
-            origins: tail.origins,
+            origins,
             extensions,
         })
     }
@@ -416,10 +575,11 @@ pub struct SnapshotHead {
 /// let mut batch = Vec::new();
 /// while stream.read_entries(&mut batch, 1000).unwrap() {}
 /// assert_eq!(batch, snapshot.entries);
-/// assert!(stream.finish().unwrap().0.is_empty());
+/// assert!(stream.finish().unwrap().finish().unwrap().1.is_empty());
 /// ```
 pub struct SnapshotStream<R> {
     payload: PayloadReader<R>,
+    version: Version,
     ungrouper: Ungrouper,
     /// Entry groups not yet started.
     groups_left: u64,
@@ -462,6 +622,7 @@ impl<R: Read> SnapshotStream<R> {
         };
         let stream = SnapshotStream {
             payload,
+            version,
             ungrouper: Ungrouper::new(doc, agencies),
             groups_left,
             group: None,
@@ -511,24 +672,15 @@ impl<R: Read> SnapshotStream<R> {
         Ok(true)
     }
 
-    /// Ends the read once every entry was read: every agency must have been
-    /// used, and the extensions must end the payload. Returns the extensions
-    /// and the reader, placed just after the payload.
-    pub fn finish(mut self) -> Result<(Vec<Extension>, R), DecodeError> {
+    /// Ends the entries once every one was read: every agency must have
+    /// been used. Returns what follows them, read up to the origins.
+    pub fn finish(self) -> Result<SnapshotTailStream<R>, DecodeError> {
         let doc = DocType::Snapshot;
         if self.groups_left > 0 || self.group.as_ref().is_some_and(|g| g.left > 0) {
             return Err(doc.invalid("entries", "finished before the last entry"));
         }
         self.ungrouper.finish()?;
-        let mut extensions = Vec::new();
-        for _ in 0..self.payload.len("extensions")? {
-            extensions.push(Extension {
-                tag: self.payload.u16("extension tag")?,
-                data: self.payload.bytes("extension data")?,
-            });
-        }
-        let reader = self.payload.finish()?;
-        Ok((Extension::check(doc, extensions)?, reader))
+        SnapshotTailStream::open(self.payload, self.version)
     }
 }
 
@@ -554,6 +706,25 @@ mod tests {
         let mut extensions = Extension::check(doc, wire.extensions)?;
         let version = Version::decode(doc, wire.version)?;
         let tail = take_tail(&mut extensions, version)?;
+        // The wire form of an origin: version, accepted_at, file.
+        let origins: Vec<(u64, u64, Vec<u8>)> =
+            Extension::take(doc, &mut extensions, ORIGINS_EXTENSION, "origins")?;
+        let origins = origins
+            .into_iter()
+            .map(|(version, accepted_at, file)| {
+                Ok(Origin {
+                    version: Version::decode(doc, version)?,
+                    submission: CarriedSubmission {
+                        accepted_at: Timestamp(accepted_at),
+                        file,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        let files = origins.iter().map(|o| (o.version, &o.submission.file[..]));
+        if let Some(reason) = carried_refused(files, version) {
+            return Err(doc.invalid("origins", reason));
+        }
         Ok(Snapshot {
             list: ListId::decode(doc, &wire.list)?,
             version,
@@ -565,7 +736,7 @@ mod tests {
             },
             sequences: tail.sequences,
             overrides: tail.overrides,
-            origins: tail.origins,
+            origins,
             extensions,
         })
     }
@@ -575,13 +746,17 @@ mod tests {
         let (head, mut stream) = SnapshotStream::open(payload, payload.len() as u64)?;
         let mut entries = Vec::new();
         while stream.read_entries(&mut entries, batch)? {}
-        let (mut extensions, rest) = stream.finish()?;
+        let mut tail = stream.finish()?;
+        let mut origins = Vec::new();
+        while let Some(origin) = tail.next_origin()? {
+            origins.push(origin);
+        }
+        let (tail, extensions, rest) = tail.finish()?;
         assert!(
             rest.is_empty(),
             "the stream stopped before the payload's end"
         );
         groups::unique_decoded(DocType::Snapshot, entries.iter().map(groups::entry_named))?;
-        let tail = take_tail(&mut extensions, head.version)?;
         Ok(Snapshot {
             list: head.list,
             version: head.version,
@@ -590,7 +765,7 @@ mod tests {
             state: head.state,
             sequences: tail.sequences,
             overrides: tail.overrides,
-            origins: tail.origins,
+            origins,
             extensions,
         })
     }

@@ -154,6 +154,27 @@ impl<R: Read> PayloadReader<R> {
         String::from_utf8(bytes).map_err(|_| self.payload_error(field, "not UTF-8"))
     }
 
+    /// Reads only the next `len` bytes (a byte string read field by field)
+    /// until [`Self::end_limit`]: every length within is checked against
+    /// what is left of them. Returns the bytes after them, for `end_limit`.
+    pub(crate) fn limit(&mut self, field: &'static str, len: u64) -> Result<u64, DecodeError> {
+        if len > self.left {
+            return Err(self.truncated(field, len, self.left));
+        }
+        let after = self.left - len;
+        self.left = len;
+        Ok(after)
+    }
+
+    /// Ends a [`Self::limit`]: its bytes must all have been read.
+    pub(crate) fn end_limit(&mut self, field: &'static str, after: u64) -> Result<(), DecodeError> {
+        if self.left != 0 {
+            return Err(self.payload_error(field, &format!("{} bytes after its end", self.left)));
+        }
+        self.left = after;
+        Ok(())
+    }
+
     /// Ends the read: every byte of the payload must have been read.
     pub(crate) fn finish(self) -> Result<R, DecodeError> {
         if self.left != 0 {

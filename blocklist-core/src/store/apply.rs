@@ -6,16 +6,18 @@ use std::time::{Duration, Instant};
 use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBehavior};
 
 use crate::commitment::{Commitment, StateAccumulator};
-use crate::document::{Delta, DocType, ListState, Op, SnapshotTail, Version};
+use crate::document::{Delta, DocType, ListState, Op, Origin, SnapshotTail, Version};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
-use crate::store::origins::{self, DeltaOrigins};
+use crate::store::origins::{self, DeltaOrigins, SnapshotOrigins};
 use crate::store::overrides;
 use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
 use crate::store::{
     meta_from_row, read_listings, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
 };
+use crate::verify::authority::Listing;
+use crate::verify::provenance::{OriginOp, OriginOrder, Provenance};
 use crate::verify::{
     check_state, stale, Authority, AuthorityError, SnapshotFile, Verified, VerifyError,
 };
@@ -340,24 +342,29 @@ impl Store {
         let total = head.state.entries;
         // Created while the write transaction is held: one per store at a time.
         let mut sorter = EntrySorter::new(scratch_path(&path), SORT_BUFFER);
+        let mut origins = SnapshotOrigins::new(&path);
         let (read, sorted) = std::thread::scope(|scope| {
-            let (batches, received) = mpsc::sync_channel::<Vec<Entry>>(BATCHES_IN_FLIGHT);
-            let reader = scope.spawn(move || read_snapshot(snapshot, batches));
+            let (sender, received) = mpsc::sync_channel::<Read>(BATCHES_IN_FLIGHT);
+            let reader = scope.spawn(move || read_snapshot(snapshot, sender));
             let mut done = 0;
-            let sorted = received.into_iter().try_for_each(|batch| {
-                follower.entries(&batch);
-                for entry in &batch {
-                    sorter.push(entry)?;
-                    done += 1;
-                    if done % PROGRESS_EVERY == 0 || done == total {
-                        progress(Progress {
-                            done,
-                            total,
-                            elapsed: started.elapsed(),
-                        });
+            let sorted = received.into_iter().try_for_each(|read| match read {
+                Read::Entries(batch) => {
+                    follower.entries(&batch);
+                    for entry in &batch {
+                        sorter.push(entry)?;
+                        done += 1;
+                        if done % PROGRESS_EVERY == 0 || done == total {
+                            progress(Progress {
+                                done,
+                                total,
+                                elapsed: started.elapsed(),
+                            });
+                        }
                     }
+                    Ok::<(), StoreError>(())
                 }
-                Ok::<(), StoreError>(())
+                Read::Origin(origin) => origins.keep(&tx, &path, &origin),
+                Read::Ops(ops) => origins.push(&path, ops),
             });
             let read = reader
                 .join()
@@ -380,7 +387,14 @@ impl Store {
             record_sequence(&tx, &path, key, *sequence)?;
         }
         overrides::record_past(&tx, &path, &tail.overrides)?;
-        origins::from_snapshot(&tx, &path, snapshot.provenance(), &tail, legacy_kept)?;
+        origins::from_snapshot(
+            &tx,
+            &path,
+            snapshot.provenance(),
+            &tail,
+            origins,
+            legacy_kept,
+        )?;
         commit(
             tx,
             &path,
@@ -415,8 +429,10 @@ const BATCHES_IN_FLIGHT: usize = 4;
 /// whole file proved to be the signed one. Stops early when the writer has.
 fn read_snapshot(
     snapshot: &Verified<SnapshotFile>,
-    batches: mpsc::SyncSender<Vec<Entry>>,
+    sender: mpsc::SyncSender<Read>,
 ) -> Result<(StateAccumulator, SnapshotTail), VerifyError> {
+    // The writer failed: its error is the one to report.
+    let writer_failed = |state| Ok((state, SnapshotTail::default()));
     let mut entries = snapshot.entries()?;
     let mut state = StateAccumulator::default();
     loop {
@@ -425,17 +441,61 @@ fn read_snapshot(
         for entry in &batch {
             state.add(entry);
         }
-        if !batch.is_empty() && batches.send(batch).is_err() {
-            // The writer failed: its error is the one to report.
-            return Ok((state, SnapshotTail::default()));
+        if !batch.is_empty() && sender.send(Read::Entries(batch)).is_err() {
+            return writer_failed(state);
         }
         if !more {
             break;
         }
     }
-    drop(batches);
-    let tail = entries.finish()?;
+    let mut rest = entries.finish()?;
+    let unauthorised = |source| VerifyError::Authority {
+        source: Box::new(source),
+    };
+    match snapshot.provenance() {
+        None => Provenance::none_carried(rest.origins_left()).map_err(unauthorised)?,
+        Some(provenance) => {
+            // Small (a sequence per agency key), and needed beside the
+            // origins as they are read.
+            let sequences = rest.tail().sequences.clone();
+            let mut order = OriginOrder::default();
+            let mut index = 0;
+            while let Some(origin) = rest.next_origin()? {
+                let ops = provenance
+                    .origin(index, &origin, &sequences, &mut order)
+                    .map_err(unauthorised)?;
+                index += 1;
+                if sender.send(Read::Origin(origin)).is_err() {
+                    return writer_failed(state);
+                }
+                // In batches: a submission may ask up to a million.
+                let mut ops = ops.into_iter();
+                loop {
+                    let batch: Vec<_> = ops.by_ref().take(BATCH).collect();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    if sender.send(Read::Ops(batch)).is_err() {
+                        return writer_failed(state);
+                    }
+                }
+            }
+        }
+    }
+    drop(sender);
+    let tail = rest.finish()?;
     Ok((state, tail))
+}
+
+/// What the thread reading a snapshot hands the one applying it, in the
+/// snapshot's order.
+enum Read {
+    /// A batch of entries, decoded and checked.
+    Entries(Vec<Entry>),
+    /// An origin (W8), verified.
+    Origin(Origin),
+    /// Operations of the origin last handed over.
+    Ops(Vec<(Listing, OriginOp)>),
 }
 
 /// Where a snapshot apply keeps its sorted runs: beside the database, as

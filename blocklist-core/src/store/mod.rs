@@ -17,6 +17,7 @@ mod apply;
 mod checkpoint;
 mod error;
 mod migrate;
+mod origin_ops;
 mod origins;
 mod overrides;
 mod query;

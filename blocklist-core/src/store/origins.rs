@@ -7,17 +7,19 @@
 
 use std::cmp::Ordering;
 
-use rusqlite::{params, Connection, OptionalExtension as _, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension as _, Row, Statement, Transaction};
 
 use crate::digest::Sha256;
 use crate::document::{CarriedSubmission, Delta, ListingRef, Origin, SnapshotTail};
-use crate::entry::{Agency, Entry, Reason, Timestamp};
+use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 use crate::store::apply::{refused, to_db};
+use crate::store::origin_ops::OpSorter;
 use crate::store::{
     corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
 };
+use crate::verify::authority::Listing;
 use crate::verify::provenance::{
     overridden, revived, Asks, OriginOp, OriginOrder, Provenance, Traced,
 };
@@ -120,23 +122,43 @@ fn set(
     added: Option<&Sha256>,
     set_by: &Sha256,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO listing_origins (kind, value, agency, added, set_by)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+    let mut stmt = tx
+        .prepare_cached(&set_rows(1))
+        .map_err(sqlite(path, "record a listing's origin"))?;
+    bind_origins(&mut stmt, path, 0, entry, added, set_by)?;
+    stmt.raw_execute()
+        .map_err(sqlite(path, "record a listing's origin"))?;
+    Ok(())
+}
+
+/// The statement that records `rows` listings' origins, as [`set`] says.
+fn set_rows(rows: usize) -> String {
+    format!(
+        "INSERT INTO listing_origins (kind, value, agency, added, set_by) VALUES {}
          ON CONFLICT (kind, value, agency) DO UPDATE
          SET added = COALESCE(excluded.added, added), set_by = excluded.set_by",
+        vec!["(?, ?, ?, ?, ?)"; rows].join(", ")
     )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            entry.id.kind().code(),
-            entry.id.as_str(),
-            entry.meta.agency.as_str(),
-            added.map(|a| a.0.to_vec()),
-            set_by.0.as_slice()
-        ])
-    })
-    .map_err(sqlite(path, "record a listing's origin"))?;
-    Ok(())
+}
+
+/// Binds a listing's origins as the `slot`th row of [`set_rows`].
+fn bind_origins(
+    stmt: &mut Statement<'_>,
+    path: &std::path::Path,
+    slot: usize,
+    entry: &Entry,
+    added: Option<&Sha256>,
+    set_by: &Sha256,
+) -> Result<(), StoreError> {
+    let first = slot * 5 + 1;
+    (|| {
+        stmt.raw_bind_parameter(first, entry.id.kind().code())?;
+        stmt.raw_bind_parameter(first + 1, entry.id.as_str())?;
+        stmt.raw_bind_parameter(first + 2, entry.meta.agency.as_str())?;
+        stmt.raw_bind_parameter(first + 3, added.map(|a| a.0.as_slice()))?;
+        stmt.raw_bind_parameter(first + 4, set_by.0.as_slice())
+    })()
+    .map_err(sqlite(path, "record a listing's origin"))
 }
 
 /// Keeps a carried submission's file (once: carried again by a snapshot,
@@ -158,18 +180,73 @@ fn keep_file(
     Ok(sha)
 }
 
+/// The origins a snapshot carries, as they stream in (W8): each verified
+/// origin's file is kept, and its operations go to an external sort by
+/// listing, so that [`from_snapshot`] walks them beside the listings in key
+/// order, in memory that does not grow with them.
+pub(super) struct SnapshotOrigins {
+    ops: OpSorter,
+    /// The SHA-256 of the file of the origin last kept.
+    file: Option<Sha256>,
+}
+
+impl SnapshotOrigins {
+    /// None yet; runs spill to a scratch file beside the database at `db`.
+    pub(super) fn new(db: &std::path::Path) -> SnapshotOrigins {
+        let mut scratch = db.as_os_str().to_owned();
+        scratch.push("-origins-sort");
+        SnapshotOrigins {
+            ops: OpSorter::new(scratch.into()),
+            file: None,
+        }
+    }
+
+    /// Keeps `origin`'s file, as carried at its version: the operations
+    /// pushed next are its.
+    pub(super) fn keep(
+        &mut self,
+        tx: &Transaction<'_>,
+        path: &std::path::Path,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let version = to_db(path, "version", origin.version.get())?;
+        self.file = Some(keep_file(tx, path, &origin.submission, version)?);
+        Ok(())
+    }
+
+    /// Adds operations of the origin last kept (as [`Provenance::origin`]
+    /// verified them).
+    pub(super) fn push(
+        &mut self,
+        path: &std::path::Path,
+        ops: impl IntoIterator<Item = (Listing, OriginOp)>,
+    ) -> Result<(), StoreError> {
+        let file = self
+            .file
+            .ok_or_else(|| corrupt(path, "an origin's operations before its file"))?;
+        for ((id, agency), op) in ops {
+            self.ops.push(&id, &agency, &op, &file)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an override's update is sorted with in place of an origin's file:
+/// never recorded, since only an origin is a listing's `added` or `set_by`.
+const NO_FILE: Sha256 = Sha256([0; 32]);
+
 /// Checks the listings a snapshot just wrote to `entries` against the
-/// origins it carries (W8), and against the legacy listings the store held
-/// when `legacy_kept` ([`keep_legacy`]), and records where each comes
-/// from, in the snapshot's transaction. `provenance` is `None` when no agency registry
-/// is held: then the snapshot must carry no origins. The origins'
-/// operations go to a temporary table, which is walked beside `entries`,
-/// both in key order, so memory does not grow with the list.
+/// origins it carries (`origins`, read as the snapshot streamed), and
+/// against the legacy listings the store held when `legacy_kept`
+/// ([`keep_legacy`]), and records where each comes from, in the snapshot's
+/// transaction (W8). `provenance` is `None` when no agency registry is
+/// held: the snapshot was refused if it carried origins.
 pub(super) fn from_snapshot(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     provenance: Option<&Provenance>,
     tail: &SnapshotTail,
+    origins: SnapshotOrigins,
     legacy_kept: bool,
 ) -> Result<(), StoreError> {
     let unauthorised = |source| {
@@ -183,47 +260,18 @@ pub(super) fn from_snapshot(
     tx.execute("DELETE FROM listing_origins", [])
         .map_err(sqlite(path, "clear listing origins"))?;
     let Some(provenance) = provenance else {
-        return Provenance::none_carried(&tail.origins).map_err(unauthorised);
+        return Ok(());
     };
-    origin_ops_table(tx, path)?;
-    let mut files = Vec::with_capacity(tail.origins.len());
-    let mut order = OriginOrder::default();
-    for (index, origin) in tail.origins.iter().enumerate() {
-        let ops = provenance
-            .origin(index, origin, &tail.sequences, &mut order)
-            .map_err(unauthorised)?;
-        let version = to_db(path, "version", origin.version.get())?;
-        for ((id, agency), op) in ops {
-            if let Some(first) = insert_op(tx, path, &id, &agency, &op)? {
-                return Err(unauthorised(AuthorityError::OriginNamedTwice {
-                    id,
-                    agency,
-                    version: origin.version.get(),
-                    first,
-                    second: index,
-                }));
-            }
-        }
-        files.push(keep_file(tx, path, &origin.submission, version)?);
-    }
     // The past overrides' updates are changes to their listings too: the
     // newest change naming a listing gives its entry (W8).
-    let updates = provenance
+    let mut ops = origins.ops;
+    for ((id, agency), op) in provenance
         .override_updates(&tail.overrides)
-        .map_err(unauthorised)?;
-    for ((id, agency), op) in updates {
-        if insert_op(tx, path, &id, &agency, &op)?.is_some() {
-            return Err(unauthorised(AuthorityError::OverriddenTwice {
-                id,
-                index: op.origin,
-            }));
-        }
+        .map_err(unauthorised)?
+    {
+        ops.push(&id, &agency, &op, &NO_FILE)?;
     }
-    let result =
-        trace(tx, path, provenance, &files, Mode::Check).and_then(|r| r.map_err(unauthorised));
-    tx.execute("DELETE FROM temp.origin_ops", [])
-        .map_err(sqlite(path, "clear the origins' table"))?;
-    result?;
+    trace(tx, path, provenance, ops, Mode::Check)?;
     for (version, removed) in overridden(&tail.overrides) {
         let held = read_listings(tx, path, &removed.id)?;
         if held
@@ -243,20 +291,6 @@ pub(super) fn from_snapshot(
         }
     }
     Ok(())
-}
-
-/// Makes the temporary table of the origins' operations, empty.
-fn origin_ops_table(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS origin_ops (
-             kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
-             version INTEGER NOT NULL, origin INTEGER NOT NULL, accepted_at INTEGER NOT NULL,
-             asks INTEGER NOT NULL, reason INTEGER NOT NULL, expires_at INTEGER,
-             from_reason INTEGER, from_expires_at INTEGER,
-             PRIMARY KEY (kind, value, agency, version)) WITHOUT ROWID;
-         DELETE FROM temp.origin_ops;",
-    )
-    .map_err(sqlite(path, "make the origins' table"))
 }
 
 /// Fills the temporary table `registered` with the agencies `provenance`
@@ -355,235 +389,309 @@ fn unheld_legacy(
         .transpose()
 }
 
-/// Inserts one origin's operation; `Some(first)` when an origin carried by
-/// the same version names the listing already.
-fn insert_op(
-    tx: &Transaction<'_>,
-    path: &std::path::Path,
-    id: &Identifier,
-    agency: &Agency,
-    op: &OriginOp,
-) -> Result<Option<usize>, StoreError> {
-    let ((asks, reason, expires_at), from) = match op.asks {
-        Asks::Add(reason, expires_at) => ((0, reason, expires_at), None),
-        Asks::Update(reason, expires_at) => ((1, reason, expires_at), None),
-        Asks::Remove => ((2, Reason(0), None), None),
-        Asks::Overridden { to, from } => ((3, to.0, to.1), Some(from)),
-    };
-    let from_expires_at = from
-        .and_then(|f| f.1)
-        .map(|t| to_db(path, "expires_at", t.0))
-        .transpose()?;
-    let kind = id.kind().code();
-    let version = to_db(path, "version", op.version.get())?;
-    let accepted_at = to_db(path, "accepted_at", op.accepted_at.0)?;
-    let expires_at = expires_at
-        .map(|t| to_db(path, "expires_at", t.0))
-        .transpose()?;
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO temp.origin_ops
-             (kind, value, agency, version, origin, accepted_at, asks, reason, expires_at,
-              from_reason, from_expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT DO NOTHING",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                kind,
-                id.as_str(),
-                agency.as_str(),
-                version,
-                op.origin as i64,
-                accepted_at,
-                asks,
-                reason.0,
-                expires_at,
-                from.map(|f| f.0 .0),
-                from_expires_at,
-            ])
-        })
-        .map_err(sqlite(path, "record an origin's operation"))?;
-    if inserted == 1 {
-        return Ok(None);
-    }
-    let first: i64 = tx
-        .prepare_cached(
-            "SELECT origin FROM temp.origin_ops
-             WHERE kind = ?1 AND value = ?2 AND agency = ?3 AND version = ?4",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row(params![kind, id.as_str(), agency.as_str(), version], |r| {
-                r.get(0)
-            })
-        })
-        .map_err(sqlite(path, "read an origin's operation"))?;
-    Ok(Some(first as usize))
-}
-
-/// A listing's key as both tables order it.
-type Key = (i64, String, String);
-
 /// What [`trace`] does with the listings it judges.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     /// Every listing to trace, or that an origin names: the first refused
-    /// refuses the snapshot (W8).
+    /// refuses the snapshot (W8), as does an origin naming a listing another
+    /// of its version names.
     Check,
     /// Only the listings to trace that have no origin recorded: those the
-    /// origins explain are recorded, the others left as they are.
+    /// origins explain are recorded, the others left as they are, and of
+    /// two origins of one version naming a listing the first is kept.
     Backfill,
 }
 
-/// Walks `entries` and the origins' operations together in key order,
-/// judging each listing `mode` picks and recording its origins. The inner
-/// error is the refusal.
+/// Walks the listings to trace (from `entries`, in key order) and the
+/// origins' operations (`ops`, in the same order) together, judging each
+/// listing `mode` picks and recording its origins; returns how many it
+/// recorded. A refusal (in [`Mode::Check`]) is the error.
 fn trace(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     provenance: &Provenance,
-    files: &[Sha256],
+    ops: OpSorter,
     mode: Mode,
-) -> Result<Result<u64, AuthorityError>, StoreError> {
+) -> Result<u64, StoreError> {
     let fail = sqlite(path, "trace listings to their origins");
-    // Only the listings that must be traced or that an origin names are
-    // judged: SQLite picks them out of the list (a scan in its own loop),
-    // so a list mostly of labels costs a pass, not a row each through here.
+    // Only the listings that must be traced are picked out of the list by
+    // SQLite (a scan in its own loop), so a list mostly of labels costs a
+    // pass, not a row each through here.
     let principals = registered_table(tx, path, provenance)?;
-    let mut entries = tx
+    let mut stmt = tx
         .prepare(match mode {
             Mode::Check => {
                 "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
                  WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
-                 UNION
-                 SELECT e.kind, e.value, e.agency, e.reason, e.listed_at, e.expires_at
-                 FROM (SELECT DISTINCT kind, value, agency FROM temp.origin_ops) AS o
-                 JOIN entries AS e ON e.kind = o.kind AND e.value = o.value AND e.agency = o.agency
-                 ORDER BY 1, 2, 3"
+                 ORDER BY kind, value, agency"
             }
             Mode::Backfill => {
                 "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries e
                  WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
                  AND NOT EXISTS (SELECT 1 FROM listing_origins o WHERE o.kind = e.kind
                      AND o.value = e.value AND o.agency = e.agency)
-                 ORDER BY 1, 2, 3"
+                 ORDER BY kind, value, agency"
             }
         })
         .map_err(&fail)?;
-    let mut recorded = 0;
-    let mut ops = tx
-        .prepare(
-            "SELECT kind, value, agency, version, origin, accepted_at, asks, reason, expires_at,
-                 from_reason, from_expires_at
-             FROM temp.origin_ops ORDER BY kind, value, agency, version",
-        )
-        .map_err(&fail)?;
-    let mut entries = entries.query([principals]).map_err(&fail)?;
-    let mut ops = ops.query([]).map_err(&fail)?;
-    let mut next_op = read_op(path, ops.next().map_err(&fail)?)?;
-    let mut named = Vec::new();
-    while let Some(row) = entries.next().map_err(&fail)? {
-        let key: Key = (
-            row.get(0).map_err(&fail)?,
-            row.get(1).map_err(&fail)?,
-            row.get(2).map_err(&fail)?,
-        );
-        named.clear();
-        // Operations on listings no longer held are history, not a claim.
-        while let Some((op_key, op)) = next_op.take() {
-            match cmp_keys(&op_key, &key) {
-                Ordering::Less => {}
-                Ordering::Equal => named.push(op),
+    let mut rows = stmt.query([principals]).map_err(&fail)?;
+    let mut walk = Walk {
+        tx,
+        record: tx.prepare(&set_rows(ORIGINS_PER_INSERT)).map_err(&fail)?,
+        pending: Vec::with_capacity(ORIGINS_PER_INSERT),
+        path,
+        provenance,
+        mode,
+        next: None,
+        recorded: 0,
+    };
+    walk.next = read_listing(path, rows.next().map_err(&fail)?)?;
+    let mut rows =
+        || -> Result<Option<Held>, StoreError> { read_listing(path, rows.next().map_err(&fail)?) };
+    // The operations on one listing, by version, and their origins' files.
+    let mut listing: Option<Key> = None;
+    let mut named: Vec<OriginOp> = Vec::new();
+    let mut files: Vec<Sha256> = Vec::new();
+    ops.for_each_sorted(|row| {
+        let same = listing
+            .as_ref()
+            .is_some_and(|key| key_ref(key) == row.listing());
+        if same {
+            let last = named.last().expect("a listing's operations");
+            if last.version == row.op.version {
+                if mode == Mode::Backfill {
+                    return Ok(());
+                }
+                let id = identifier(path, row.kind, row.value)?;
+                let overridden = [last, &row.op]
+                    .into_iter()
+                    .find(|op| matches!(op.asks, Asks::Overridden { .. }));
+                return Err(walk.refused(match overridden {
+                    Some(op) => AuthorityError::OverriddenTwice {
+                        id,
+                        index: op.origin,
+                    },
+                    None => AuthorityError::OriginNamedTwice {
+                        id,
+                        agency: Agency::new(row.agency)
+                            .map_err(|e| corrupt(path, &e.to_string()))?,
+                        version: row.op.version.get(),
+                        first: last.origin,
+                        second: row.op.origin,
+                    },
+                }));
+            }
+        } else {
+            if let Some(key) = listing.take() {
+                walk.named(&key, &named, &files, &mut rows)?;
+            }
+            listing = Some((
+                i64::from(row.kind),
+                row.value.to_owned(),
+                row.agency.to_owned(),
+            ));
+            named.clear();
+            files.clear();
+        }
+        named.push(row.op);
+        files.push(row.file);
+        Ok(())
+    })?;
+    if let Some(key) = listing {
+        walk.named(&key, &named, &files, &mut rows)?;
+    }
+    while let Some(held) = walk.next.take() {
+        walk.judge(held, &[], &[])?;
+        walk.next = rows()?;
+    }
+    for (entry, added, set_by) in std::mem::take(&mut walk.pending) {
+        set(tx, path, &entry, added.as_ref(), &set_by)?;
+    }
+    Ok(walk.recorded)
+}
+
+/// Listings whose origins one statement records in [`trace`]: one
+/// statement per listing spends more in SQLite's statement machinery than
+/// in the B-tree (as the snapshot's rows, see `apply`).
+const ORIGINS_PER_INSERT: usize = 64;
+
+/// A listing's key as the store orders it.
+type Key = (i64, String, String);
+
+/// A listing the walk reads from `entries`.
+type Held = (Key, EntryMeta);
+
+/// Where [`trace`] stands in the listings to trace.
+struct Walk<'a, 't> {
+    tx: &'a Transaction<'t>,
+    /// [`set_rows`] of [`ORIGINS_PER_INSERT`] rows, prepared.
+    record: Statement<'a>,
+    /// Listings' origins not yet recorded, fewer than a statement's rows.
+    pending: Vec<(Entry, Option<Sha256>, Sha256)>,
+    path: &'a std::path::Path,
+    provenance: &'a Provenance,
+    mode: Mode,
+    /// The next listing to trace, not yet judged.
+    next: Option<Held>,
+    recorded: u64,
+}
+
+impl Walk<'_, '_> {
+    /// Judges the listings to trace before `key`, each named by no
+    /// operation, then `key`'s listing against `named` (its operations,
+    /// from the origins whose files are `files`): from the listings to
+    /// trace, or else the list, if it holds it (a listing no origin must
+    /// explain is still held to what its origins ask).
+    fn named(
+        &mut self,
+        key: &Key,
+        named: &[OriginOp],
+        files: &[Sha256],
+        rows: &mut impl FnMut() -> Result<Option<Held>, StoreError>,
+    ) -> Result<(), StoreError> {
+        while let Some(held) = self.next.take() {
+            match key_ref(&held.0).cmp(&key_ref(key)) {
+                Ordering::Less => {
+                    self.judge(held, &[], &[])?;
+                    self.next = rows()?;
+                }
+                Ordering::Equal => {
+                    self.next = rows()?;
+                    return self.judge(held, named, files);
+                }
                 Ordering::Greater => {
-                    next_op = Some((op_key, op));
+                    self.next = Some(held);
                     break;
                 }
             }
-            next_op = read_op(path, ops.next().map_err(&fail)?)?;
         }
-        let meta = meta_from_row(
-            path,
-            (
-                row.get(3).map_err(&fail)?,
-                key.2.clone(),
-                row.get(4).map_err(&fail)?,
-                row.get(5).map_err(&fail)?,
-            ),
-        )?;
-        if named.is_empty() && !provenance.traces(&meta) {
-            continue;
+        if self.mode == Mode::Backfill {
+            return Ok(());
         }
-        let kind = u16::try_from(key.0).map_err(|_| corrupt(path, "kind out of range"))?;
-        let id = Identifier::from_canonical(Kind::from_code(kind), &key.1)
-            .map_err(|e| corrupt(path, &format!("entry {:?}: {e}", key.1)))?;
-        let traced = match (provenance.judge(&id, &meta, &named), mode) {
-            (Ok(traced), _) => traced,
-            (Err(refusal), Mode::Check) => return Ok(Err(refusal)),
-            (Err(_), Mode::Backfill) => continue,
-        };
-        if let Some(Traced { added, set: set_by }) = traced {
-            let file = |origin: usize| {
-                files
-                    .get(origin)
-                    .ok_or_else(|| corrupt(path, &format!("no origin {origin} was read")))
-            };
-            let added = added.map(file).transpose()?;
-            let entry = Entry { id, meta };
-            set(tx, path, &entry, added, file(set_by)?)?;
-            recorded += 1;
+        // Operations on listings no longer held are history, not a claim.
+        let meta = self
+            .tx
+            .prepare_cached(
+                "SELECT reason, agency, listed_at, expires_at FROM entries
+                 WHERE kind = ?1 AND value = ?2 AND agency = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key.0, key.1, key.2], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+            })
+            .map_err(sqlite(self.path, "read a listing an origin names"))?;
+        match meta {
+            Some(row) => {
+                let meta = meta_from_row(self.path, row)?;
+                self.judge((key.clone(), meta), named, files)
+            }
+            None => Ok(()),
         }
     }
-    Ok(Ok(recorded))
+
+    /// Judges `held` against `named` (see [`Self::named`]) and records its
+    /// origins.
+    fn judge(
+        &mut self,
+        (key, meta): Held,
+        named: &[OriginOp],
+        files: &[Sha256],
+    ) -> Result<(), StoreError> {
+        if named.is_empty() && !self.provenance.traces(&meta) {
+            return Ok(());
+        }
+        let kind = u16::try_from(key.0).map_err(|_| corrupt(self.path, "kind out of range"))?;
+        let id = identifier(self.path, kind, &key.1)?;
+        let traced = match (self.provenance.judge(&id, &meta, named), self.mode) {
+            (Ok(traced), _) => traced,
+            (Err(refusal), Mode::Check) => return Err(self.refused(refusal)),
+            (Err(_), Mode::Backfill) => return Ok(()),
+        };
+        if let Some(Traced { added, set: set_by }) = traced {
+            // The file of the origin at `origin`: one of the operations'
+            // (an override's update is not an origin, and has no file).
+            let file = |origin: usize| {
+                named
+                    .iter()
+                    .position(|op| {
+                        op.origin == origin && !matches!(op.asks, Asks::Overridden { .. })
+                    })
+                    .and_then(|at| files.get(at))
+                    .ok_or_else(|| corrupt(self.path, &format!("no operation of origin {origin}")))
+            };
+            let added = added.map(file).transpose()?.copied();
+            let set_by = *file(set_by)?;
+            self.pending.push((Entry { id, meta }, added, set_by));
+            if self.pending.len() == ORIGINS_PER_INSERT {
+                for (slot, (entry, added, set_by)) in self.pending.drain(..).enumerate() {
+                    bind_origins(
+                        &mut self.record,
+                        self.path,
+                        slot,
+                        &entry,
+                        added.as_ref(),
+                        &set_by,
+                    )?;
+                }
+                self.record
+                    .raw_execute()
+                    .map_err(sqlite(self.path, "record listings' origins"))?;
+            }
+            self.recorded += 1;
+        }
+        Ok(())
+    }
+
+    /// The refusal of the snapshot for `refusal`.
+    fn refused(&self, refusal: AuthorityError) -> StoreError {
+        refused(
+            self.path,
+            VerifyError::Authority {
+                source: Box::new(refusal),
+            },
+        )
+    }
 }
 
-/// Orders two keys as SQLite's BINARY collation does: by bytes.
-fn cmp_keys(a: &Key, b: &Key) -> Ordering {
-    (a.0, a.1.as_bytes(), a.2.as_bytes()).cmp(&(b.0, b.1.as_bytes(), b.2.as_bytes()))
+/// `key` as the store compares keys: by bytes.
+fn key_ref(key: &Key) -> (u16, &[u8], &[u8]) {
+    // Kinds are u16 wire codes; a row out of range sorts first and is
+    // refused as corrupt when judged.
+    (
+        u16::try_from(key.0).unwrap_or(0),
+        key.1.as_bytes(),
+        key.2.as_bytes(),
+    )
 }
 
-/// One row of the origins' table.
-fn read_op(
-    path: &std::path::Path,
-    row: Option<&Row<'_>>,
-) -> Result<Option<(Key, OriginOp)>, StoreError> {
+/// The listing `row` of the listings to trace holds.
+fn read_listing(path: &std::path::Path, row: Option<&Row<'_>>) -> Result<Option<Held>, StoreError> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let fail = sqlite(path, "read an origin's operation");
-    let reason = Reason(row.get(7).map_err(&fail)?);
-    let expires_at = row
-        .get::<_, Option<i64>>(8)
-        .map_err(&fail)?
-        .map(|t| Timestamp(t as u64));
-    let asks = match row.get::<_, i64>(6).map_err(&fail)? {
-        0 => Asks::Add(reason, expires_at),
-        1 => Asks::Update(reason, expires_at),
-        2 => Asks::Remove,
-        3 => Asks::Overridden {
-            to: (reason, expires_at),
-            from: (
-                Reason(row.get(9).map_err(&fail)?),
-                row.get::<_, Option<i64>>(10)
-                    .map_err(&fail)?
-                    .map(|t| Timestamp(t as u64)),
-            ),
-        },
-        other => return Err(corrupt(path, &format!("origin operation {other}"))),
-    };
-    let version = version_from_db(path, row.get(3).map_err(&fail)?)?
-        .ok_or_else(|| corrupt(path, "origin at version 0"))?;
-    Ok(Some((
+    let fail = sqlite(path, "read a listing to trace");
+    let key: Key = (
+        row.get(0).map_err(&fail)?,
+        row.get(1).map_err(&fail)?,
+        row.get(2).map_err(&fail)?,
+    );
+    let meta = meta_from_row(
+        path,
         (
-            row.get(0).map_err(&fail)?,
-            row.get(1).map_err(&fail)?,
-            row.get(2).map_err(&fail)?,
+            row.get(3).map_err(&fail)?,
+            key.2.clone(),
+            row.get(4).map_err(&fail)?,
+            row.get(5).map_err(&fail)?,
         ),
-        OriginOp {
-            origin: row.get::<_, i64>(4).map_err(&fail)? as usize,
-            version,
-            accepted_at: Timestamp(row.get::<_, i64>(5).map_err(&fail)? as u64),
-            asks,
-        },
-    )))
+    )?;
+    Ok(Some((key, meta)))
+}
+
+fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {
+    Identifier::from_canonical(Kind::from_code(kind), value)
+        .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))
 }
 
 impl Store {
@@ -604,24 +712,16 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "begin transaction"))?;
-        origin_ops_table(&tx, &path)?;
+        let mut ops = SnapshotOrigins::new(&path);
         let mut order = OriginOrder::default();
-        let mut files = Vec::new();
-        for origin in origins {
-            let Ok(ops) = provenance.origin(files.len(), origin, &sequences, &mut order) else {
+        for (index, origin) in origins.iter().enumerate() {
+            let Ok(named) = provenance.origin(index, origin, &sequences, &mut order) else {
                 continue;
             };
-            for ((id, agency), op) in ops {
-                // A clash (two origins of one version) leaves the first.
-                insert_op(&tx, &path, &id, &agency, &op)?;
-            }
-            let version = to_db(&path, "version", origin.version.get())?;
-            files.push(keep_file(&tx, &path, &origin.submission, version)?);
+            ops.keep(&tx, &path, origin)?;
+            ops.push(&path, named)?;
         }
-        let recorded = trace(&tx, &path, provenance, &files, Mode::Backfill)?
-            .expect("a backfill refuses nothing");
-        tx.execute("DELETE FROM temp.origin_ops", [])
-            .map_err(sqlite(&path, "clear the origins' table"))?;
+        let recorded = trace(&tx, &path, provenance, ops.ops, Mode::Backfill)?;
         tx.commit().map_err(sqlite(&path, "commit"))?;
         Ok(recorded)
     }

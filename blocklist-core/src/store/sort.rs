@@ -3,17 +3,20 @@
 //! order, but the groups interleave in key order, and a B-tree fed rows out
 //! of order visits a page per row.
 //!
-//! An external merge sort: entries are packed into a buffer of a fixed size;
-//! a full buffer is sorted (its groups are runs already, which the stable
-//! sort merges) and written as one sorted run to a scratch file; the end
-//! merges the runs, reading each a piece at a time. A snapshot that fits the
-//! buffer never touches the disk. The scratch file is unlinked as soon as it
-//! is created: it vanishes with the process, whatever ends it.
+//! An external merge sort ([`Sorter`], over any packed record a [`Packing`]
+//! describes: entries here, the origins' operations in `origin_ops`):
+//! records are packed into a buffer of a fixed size; a full buffer is sorted
+//! (a snapshot's groups are runs already, which the stable sort merges) and
+//! written as one sorted run to a scratch file; the end merges the runs,
+//! reading each a piece at a time. What fits the buffer never touches the
+//! disk. The scratch file is unlinked as soon as it is created: it vanishes
+//! with the process, whatever ends it.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
+use std::marker::PhantomData;
 use std::ops::Range;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -54,60 +57,76 @@ impl SortedRow<'_> {
     }
 }
 
-/// Collects entries, then hands them back in key order.
-pub(crate) struct EntrySorter {
-    /// Packed entries (see [`pack`]).
+/// How the records a [`Sorter`] holds are laid out: it moves them as
+/// packed bytes and asks this for their length and order.
+pub(crate) trait Packing {
+    /// Bytes at a record's start that say its length.
+    const HEADER_LEN: usize;
+
+    /// The length of the record `b` starts with (`b` holds its header).
+    fn packed_len(b: &[u8]) -> usize;
+
+    /// The order of the records `a` and `b` start with.
+    fn cmp(a: &[u8], b: &[u8]) -> Ordering;
+}
+
+/// Collects packed records, then hands them back in the order `P` gives.
+pub(crate) struct Sorter<P> {
+    /// Packed records.
     buffer: Vec<u8>,
-    /// Where each entry of `buffer` starts.
+    /// Where each record of `buffer` starts.
     starts: Vec<u32>,
     capacity: usize,
-    agencies: Agencies,
     scratch: Scratch,
     /// The byte range of each run written to the scratch file.
     runs: Vec<Range<u64>>,
+    packing: PhantomData<P>,
 }
 
-impl EntrySorter {
-    /// A sorter keeping up to `capacity` bytes of entries in memory, and the
+impl<P: Packing> Sorter<P> {
+    /// A sorter keeping up to `capacity` bytes of records in memory, and the
     /// rest in runs in a scratch file at `scratch` (created when first needed).
-    pub fn new(scratch: PathBuf, capacity: usize) -> EntrySorter {
-        EntrySorter {
+    pub fn new(scratch: PathBuf, capacity: usize) -> Sorter<P> {
+        Sorter {
             buffer: Vec::new(),
             starts: Vec::new(),
             capacity,
-            agencies: Agencies::default(),
             scratch: Scratch {
                 path: scratch,
                 file: None,
                 len: 0,
             },
             runs: Vec::new(),
+            packing: PhantomData,
         }
     }
 
-    /// Adds `entry`.
-    pub fn push(&mut self, entry: &Entry) -> Result<(), StoreError> {
+    /// Adds the record `pack` appends to the buffer.
+    pub fn push(&mut self, pack: impl FnOnce(&mut Vec<u8>)) -> Result<(), StoreError> {
         if self.buffer.len() >= self.capacity {
             self.write_run()?;
         }
-        let agency = self.agencies.id(&entry.meta.agency);
         self.starts.push(self.buffer.len() as u32);
-        pack(&mut self.buffer, entry, agency);
+        pack(&mut self.buffer);
         Ok(())
     }
 
-    /// Calls `row` with every entry, in key order; entries with the same key
-    /// come one after the other. Stops at `row`'s first error.
+    /// Where the runs go, for errors.
+    pub fn path(&self) -> &Path {
+        &self.scratch.path
+    }
+
+    /// Calls `record` with every record, in order; equal records come one
+    /// after the other. Stops at `record`'s first error.
     pub fn for_each_sorted(
         mut self,
-        mut row: impl FnMut(SortedRow<'_>) -> Result<(), StoreError>,
+        mut record: impl FnMut(&[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         if self.runs.is_empty() {
             // Everything fit in memory: no scratch file.
             self.sort_buffer();
             for &start in &self.starts {
-                let packed = &self.buffer[start as usize..];
-                row(unpack(packed, &self.agencies.names, &self.scratch.path)?)?;
+                record(&self.buffer[start as usize..])?;
             }
             return Ok(());
         }
@@ -123,13 +142,13 @@ impl EntrySorter {
             .min(self.capacity);
         let mut heads = BinaryHeap::with_capacity(self.runs.len());
         for range in &self.runs {
-            let mut run = RunReader::new(file, range.clone(), piece);
+            let mut run = RunReader::<P>::new(file, range.clone(), piece);
             if run.advance(&self.scratch.path)? {
                 heads.push(Head(run));
             }
         }
         while let Some(mut head) = heads.peek_mut() {
-            row(head.0.current(&self.agencies.names, &self.scratch.path)?)?;
+            record(head.0.current())?;
             if !head.0.advance(&self.scratch.path)? {
                 std::collections::binary_heap::PeekMut::pop(head);
             }
@@ -137,12 +156,12 @@ impl EntrySorter {
         Ok(())
     }
 
-    /// Sorts the buffer by key; stable, so it merges the runs the groups
-    /// form in a few passes.
+    /// Sorts the buffer; stable, so it merges the runs the records came in
+    /// (a snapshot's groups) in a few passes.
     fn sort_buffer(&mut self) {
         let buffer = &self.buffer;
         self.starts
-            .sort_by(|&a, &b| key_at(buffer, a).cmp(&key_at(buffer, b)));
+            .sort_by(|&a, &b| P::cmp(&buffer[a as usize..], &buffer[b as usize..]));
     }
 
     /// Sorts the buffer and appends it to the scratch file as one run.
@@ -153,7 +172,7 @@ impl EntrySorter {
         let mut out = BufWriter::with_capacity(1 << 20, ScratchWriter { file, at: start });
         for &at in &self.starts {
             let at = at as usize;
-            out.write_all(&self.buffer[at..at + packed_len(&self.buffer[at..])])
+            out.write_all(&self.buffer[at..at + P::packed_len(&self.buffer[at..])])
                 .map_err(|e| scratch_error(path, "write sort run", e))?;
         }
         out.flush()
@@ -165,6 +184,40 @@ impl EntrySorter {
         self.buffer.clear();
         self.starts.clear();
         Ok(())
+    }
+}
+
+/// Collects entries, then hands them back in key order.
+pub(crate) struct EntrySorter {
+    sorter: Sorter<EntryPacking>,
+    agencies: Agencies,
+}
+
+impl EntrySorter {
+    /// A sorter keeping up to `capacity` bytes of entries in memory, and the
+    /// rest in runs in a scratch file at `scratch` (created when first needed).
+    pub fn new(scratch: PathBuf, capacity: usize) -> EntrySorter {
+        EntrySorter {
+            sorter: Sorter::new(scratch, capacity),
+            agencies: Agencies::default(),
+        }
+    }
+
+    /// Adds `entry`.
+    pub fn push(&mut self, entry: &Entry) -> Result<(), StoreError> {
+        let agency = self.agencies.id(&entry.meta.agency);
+        self.sorter.push(|out| pack(out, entry, agency))
+    }
+
+    /// Calls `row` with every entry, in key order; entries with the same key
+    /// come one after the other. Stops at `row`'s first error.
+    pub fn for_each_sorted(
+        self,
+        mut row: impl FnMut(SortedRow<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let EntrySorter { sorter, agencies } = self;
+        let path = sorter.path().to_path_buf();
+        sorter.for_each_sorted(|packed| row(unpack(packed, &agencies.names, &path)?))
     }
 }
 
@@ -214,8 +267,8 @@ impl std::io::Write for ScratchWriter<'_> {
     }
 }
 
-/// One run being merged: its current entry and a piece of what follows.
-struct RunReader<'a> {
+/// One run being merged: its current record and a piece of what follows.
+struct RunReader<'a, P> {
     file: &'a File,
     /// What is left to read from the file.
     left: Range<u64>,
@@ -223,12 +276,13 @@ struct RunReader<'a> {
     /// The current entry's start in `piece`, and the end of its valid bytes.
     at: usize,
     end: usize,
-    /// The current entry's length; 0 before the first.
+    /// The current record's length; 0 before the first.
     len: usize,
+    packing: PhantomData<P>,
 }
 
-impl<'a> RunReader<'a> {
-    fn new(file: &'a File, range: Range<u64>, piece: usize) -> RunReader<'a> {
+impl<'a, P: Packing> RunReader<'a, P> {
+    fn new(file: &'a File, range: Range<u64>, piece: usize) -> RunReader<'a, P> {
         RunReader {
             file,
             left: range,
@@ -236,6 +290,7 @@ impl<'a> RunReader<'a> {
             at: 0,
             end: 0,
             len: 0,
+            packing: PhantomData,
         }
     }
 
@@ -249,14 +304,14 @@ impl<'a> RunReader<'a> {
                 return Ok(false);
             }
         }
-        self.len = packed_len(&self.piece[self.at..self.end]);
+        self.len = P::packed_len(&self.piece[self.at..self.end]);
         Ok(true)
     }
 
     /// Whether the valid bytes from `at` hold a whole entry.
     fn holds_entry(&self) -> bool {
         let b = &self.piece[self.at..self.end];
-        b.len() >= HEADER_LEN && b.len() >= packed_len(b)
+        b.len() >= P::HEADER_LEN && b.len() >= P::packed_len(b)
     }
 
     /// Keeps the unread bytes and reads after them until they hold an entry
@@ -267,10 +322,10 @@ impl<'a> RunReader<'a> {
         self.at = 0;
         while !self.holds_entry() {
             let b = &self.piece[..self.end];
-            let need = if b.len() >= HEADER_LEN {
-                packed_len(b)
+            let need = if b.len() >= P::HEADER_LEN {
+                P::packed_len(b)
             } else {
-                HEADER_LEN
+                P::HEADER_LEN
             };
             if need > self.piece.len() {
                 self.piece.resize(need, 0);
@@ -300,41 +355,33 @@ impl<'a> RunReader<'a> {
         Ok(())
     }
 
-    fn key(&self) -> (u16, &[u8]) {
-        key_of(&self.piece[self.at..])
-    }
-
-    fn current<'b>(
-        &'b self,
-        agencies: &'b [Agency],
-        path: &Path,
-    ) -> Result<SortedRow<'b>, StoreError> {
-        unpack(&self.piece[self.at..], agencies, path)
+    fn current(&self) -> &[u8] {
+        &self.piece[self.at..self.at + self.len]
     }
 }
 
-/// A run in the merge heap, ordered so the smallest key comes first.
-struct Head<'a>(RunReader<'a>);
+/// A run in the merge heap, ordered so the smallest record comes first.
+struct Head<'a, P>(RunReader<'a, P>);
 
-impl Ord for Head<'_> {
+impl<P: Packing> Ord for Head<'_, P> {
     fn cmp(&self, other: &Self) -> Ordering {
-        other.0.key().cmp(&self.0.key())
+        P::cmp(other.0.current(), self.0.current())
     }
 }
 
-impl PartialOrd for Head<'_> {
+impl<P: Packing> PartialOrd for Head<'_, P> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl PartialEq for Head<'_> {
+impl<P: Packing> PartialEq for Head<'_, P> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Head<'_> {}
+impl<P: Packing> Eq for Head<'_, P> {}
 
 /// Agencies in first-seen order, each named by its position in packed entries.
 #[derive(Default)]
@@ -363,10 +410,24 @@ impl Agencies {
     }
 }
 
-// A packed entry: kind u16, reason u16, agency u32, whether it expires
-// (u8), listed_at u64, expires_at u64, value length u32, all little-endian,
-// then the value's bytes.
+/// A packed entry: kind u16, reason u16, agency u32, whether it expires
+/// (u8), listed_at u64, expires_at u64, value length u32, all little-endian,
+/// then the value's bytes; ordered by key.
+struct EntryPacking;
+
 const HEADER_LEN: usize = 2 + 2 + 4 + 1 + 8 + 8 + 4;
+
+impl Packing for EntryPacking {
+    const HEADER_LEN: usize = HEADER_LEN;
+
+    fn packed_len(b: &[u8]) -> usize {
+        HEADER_LEN + value_len(b)
+    }
+
+    fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+        key_of(a).cmp(&key_of(b))
+    }
+}
 
 fn pack(out: &mut Vec<u8>, entry: &Entry, agency: u32) {
     let meta = &entry.meta;
@@ -381,15 +442,15 @@ fn pack(out: &mut Vec<u8>, entry: &Entry, agency: u32) {
     out.extend_from_slice(value);
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes(b[at..at + 2].try_into().expect("2 bytes"))
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
@@ -397,17 +458,8 @@ fn value_len(b: &[u8]) -> usize {
     u32_at(b, 25) as usize
 }
 
-/// The length of the packed entry `b` starts with (`b` holds its header).
-fn packed_len(b: &[u8]) -> usize {
-    HEADER_LEN + value_len(b)
-}
-
 fn key_of(b: &[u8]) -> (u16, &[u8]) {
     (u16_at(b, 0), &b[HEADER_LEN..HEADER_LEN + value_len(b)])
-}
-
-fn key_at(buffer: &[u8], at: u32) -> (u16, &[u8]) {
-    key_of(&buffer[at as usize..])
 }
 
 /// The entry `b` starts with. Only this process packed it, from a `str` and
@@ -436,7 +488,11 @@ fn unpack<'a>(
     })
 }
 
-fn scratch_error(path: &Path, action: &'static str, source: std::io::Error) -> StoreError {
+pub(crate) fn scratch_error(
+    path: &Path,
+    action: &'static str,
+    source: std::io::Error,
+) -> StoreError {
     StoreError::Io {
         path: path.to_path_buf(),
         action,

@@ -232,7 +232,7 @@ pub enum AuthorityError {
     #[error("the snapshot carries {count} agency submission(s) as origins, but no agency registry is held to check them against (W8)")]
     OriginsWithoutRegistry {
         /// How many origins it carries.
-        count: usize,
+        count: u64,
     },
     /// An origin of a snapshot that does not verify under the registry (W8).
     #[error("snapshot origin {index}: {source} (W8)")]

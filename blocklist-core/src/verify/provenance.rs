@@ -148,10 +148,11 @@ impl Provenance {
     }
 
     /// What a reader that holds no agency registry, and so no
-    /// `Provenance`, says of a snapshot's `origins`: it cannot check them,
+    /// `Provenance`, says of a snapshot's `origins` (how many it carries):
+    /// it cannot check them,
     /// so it refuses any (W8).
-    pub fn none_carried(origins: &[Origin]) -> Result<(), AuthorityError> {
-        match origins.len() {
+    pub fn none_carried(origins: u64) -> Result<(), AuthorityError> {
+        match origins {
             0 => Ok(()),
             count => Err(AuthorityError::OriginsWithoutRegistry { count }),
         }

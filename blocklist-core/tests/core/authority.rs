@@ -591,6 +591,148 @@ fn a_snapshot_cannot_revive_a_listing_its_own_origins_or_overrides_removed() {
 }
 
 #[test]
+fn a_snapshot_carrying_two_origins_of_one_version_that_name_one_listing_is_refused() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    p.honest(1, vec![add(2, Reason::FRAUD)]);
+    // th-aoc's second word on number 1, claimed carried by the delta that
+    // carried its first.
+    let (_, again) = p.submission(0, vec![add(1, Reason::SCAM_CALL)]);
+    let mut snapshot = p.snapshot();
+    snapshot.origins.push(Origin {
+        version: Version::FIRST,
+        submission: again,
+    });
+    snapshot
+        .sequences
+        .insert(p.keys[0].public_key().id(), p.sequence);
+    let err = match p.start_from(&snapshot) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    assert!(
+        matches!(&err, AuthorityError::OriginNamedTwice { id, version: 1, .. } if id == &number(1)),
+        "{err}"
+    );
+    assert_eq!(p.store.state().unwrap().version, Version::new(2));
+}
+
+/// Regression for the streamed origins (W8): they are read one at a time
+/// from the file, each verified and its file kept before the next is read,
+/// so a fault found past the first must still leave nothing applied.
+#[test]
+fn a_snapshot_whose_origins_break_off_or_come_out_of_order_mid_stream_leaves_the_store_as_it_was() {
+    let mut p = Principals::new();
+    p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
+    p.honest(1, vec![add(2, Reason::FRAUD)]);
+    let before = p.store.state().unwrap();
+    let held = p.store.read_whole().unwrap();
+    let mut next = p.snapshot();
+    next.version = Version::new(3).unwrap();
+    next.state = ListState::of(&next.entries);
+    let payload = next.encode_payload().unwrap();
+    // The origins' extension ends the payload: its data, and what precedes
+    // its length.
+    let origin = |o: &Origin| {
+        postcard::to_stdvec(&(
+            o.version.get(),
+            o.submission.accepted_at.0,
+            &o.submission.file,
+        ))
+        .unwrap()
+    };
+    let [first, second] = [origin(&next.origins[0]), origin(&next.origins[1])];
+    let data = [&[2u8][..], &first, &second].concat();
+    let prefix = payload[..payload.len() - data.len()]
+        .strip_suffix(&postcard::to_stdvec(&data.len()).unwrap()[..])
+        .expect("the origins end the payload");
+    let with_origins =
+        |data: Vec<u8>| [prefix, &postcard::to_stdvec(&data.len()).unwrap(), &data].concat();
+    assert_eq!(with_origins(data.clone()), payload);
+    let mut long_file = second.clone();
+    // The second origin's file claims 200 bytes more than the extension holds.
+    let at = long_file.len() - next.origins[1].submission.file.len();
+    let claimed = next.origins[1].submission.file.len() + 200;
+    long_file.splice(..at, {
+        let mut head = postcard::to_stdvec(&(
+            next.origins[1].version.get(),
+            next.origins[1].submission.accepted_at.0,
+        ))
+        .unwrap();
+        head.extend(postcard::to_stdvec(&claimed).unwrap());
+        head
+    });
+    let cases = [
+        (
+            "one origin more than it holds",
+            [&[3u8][..], &first, &second].concat(),
+        ),
+        (
+            "a file past the extension's end",
+            [&[2u8][..], &first, &long_file].concat(),
+        ),
+        ("bytes after the last origin", [&data[..], &[0]].concat()),
+        (
+            "origins out of order",
+            [&[2u8][..], &second, &first].concat(),
+        ),
+    ];
+    for (case, data) in cases {
+        let payload = with_origins(data);
+        assert!(
+            Snapshot::decode_payload(&payload).is_err(),
+            "{case}: the in-memory decoder refuses it too"
+        );
+        let bytes = envelope::seal(DocType::Snapshot, &payload, &[&p.centre.key]).unwrap();
+        let verified = p
+            .centre
+            .verifier
+            .snapshot_file(file_of(&bytes), before.version)
+            .unwrap();
+        let err = p
+            .store
+            .apply_snapshot(&verified, case, &mut |_| {})
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Refused {
+                    source: VerifyError::Malformed {
+                        doc: DocType::Snapshot,
+                        source: DecodeError::Truncated { .. }
+                            | DecodeError::Payload { .. }
+                            | DecodeError::Invalid { .. },
+                    },
+                    ..
+                }
+            ),
+            "{case}: {err}"
+        );
+        assert_eq!(p.store.state().unwrap(), before, "{case}");
+        let now = p.store.read_whole().unwrap();
+        assert_eq!(
+            (now.entries, now.origins),
+            (held.entries.clone(), held.origins.clone()),
+            "{case}"
+        );
+    }
+    // The same origins in order apply.
+    let bytes = envelope::seal(DocType::Snapshot, &payload, &[&p.centre.key]).unwrap();
+    let verified = p
+        .centre
+        .verifier
+        .snapshot_file(file_of(&bytes), before.version)
+        .unwrap();
+    p.store
+        .apply_snapshot(&verified, "good", &mut |_| {})
+        .unwrap();
+    assert_eq!(p.store.read_whole().unwrap().origins, held.origins);
+}
+
+#[test]
 fn a_replica_refuses_a_listing_dated_before_principals_that_it_did_not_hold() {
     let mut p = Principals::new();
     p.honest(0, vec![add(1, Reason::SCAM_CALL)]);
@@ -765,6 +907,41 @@ fn deltas_dated_before_the_first_registry_are_the_labels_history() {
     // th-aoc's own removal is taken.
     p.honest(0, vec![remove(1)]);
     assert_eq!(p.store.listed(&number(1)).unwrap(), Vec::<EntryMeta>::new());
+}
+
+#[test]
+fn a_listing_from_before_principals_that_its_agency_changed_since_is_held_to_its_origins() {
+    // Not among the listings a snapshot must trace (listed before the
+    // registry), but an origin names it: its newest word must be its entry.
+    let mut p = Principals::new();
+    let mut before = p_entry(1, "th-aoc", None);
+    before.meta.listed_at = Timestamp(NOW.0 - 100);
+    p.publish_dated(
+        vec![(Op::Add(before.clone()), None)],
+        vec![],
+        vec![],
+        before.meta.listed_at,
+    )
+    .unwrap();
+    p.honest(0, vec![add(1, Reason::FRAUD)]);
+    let honest = p.snapshot();
+    assert_eq!(honest.entries[0].meta.listed_at, before.meta.listed_at);
+    assert_eq!(honest.origins.len(), 1);
+    let mut rolled_back = honest.clone();
+    rolled_back.entries[0].meta.reason = Reason::SCAM_CALL;
+    let err = match p.start_from(&rolled_back) {
+        Err(StoreError::Refused {
+            source: VerifyError::Authority { source },
+            ..
+        }) => *source,
+        other => panic!("expected a refusal of authority, got {other:?}"),
+    };
+    assert!(
+        matches!(&err, AuthorityError::NotAsAsked { id, .. } if id == &number(1)),
+        "{err}"
+    );
+    p.start_from(&honest).unwrap();
+    assert_eq!(p.store.read_whole().unwrap().origins, honest.origins);
 }
 
 /// th-aoc's listing of number `i` (a scam call) as a submission accepted at
