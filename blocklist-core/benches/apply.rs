@@ -17,7 +17,7 @@ use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::*;
 
 mod support;
-use support::{env_count, realistic_entries, Signing};
+use support::{env_count, listing_requests, realistic_entries, Signing};
 
 /// Bytes this process has caused to be written to storage so far.
 fn written() -> u64 {
@@ -392,16 +392,7 @@ fn agency_asks(centre: &mut Centre, entries: Vec<Entry>) -> (Vec<Op>, CarriedSub
         sequence: std::num::NonZeroU64::MIN,
         created_at: centre.now,
         urgent: false,
-        ops: entries
-            .iter()
-            .map(|e| {
-                SubmissionOp::Add(ListingRequest {
-                    id: e.id.clone(),
-                    reason: e.meta.reason,
-                    expires_at: None,
-                })
-            })
-            .collect(),
+        ops: listing_requests(&entries),
         extensions: vec![],
     };
     let ops = entries

@@ -23,7 +23,7 @@ use blocklist_core::*;
 
 #[allow(dead_code, reason = "shared with the benches that sign documents")]
 mod support;
-use support::{env_count, realistic_entries};
+use support::{env_count, listing_requests, realistic_entries};
 
 /// Operations per submission, as one big delta carries them.
 const OPS_PER_SUBMISSION: usize = 100_000;
@@ -98,16 +98,7 @@ fn write_snapshots(dir: &Path, n: usize) {
             sequence: std::num::NonZeroU64::new(sequence).expect("non-zero"),
             created_at: now,
             urgent: false,
-            ops: chunk
-                .iter()
-                .map(|e| {
-                    SubmissionOp::Add(ListingRequest {
-                        id: e.id.clone(),
-                        reason: e.meta.reason,
-                        expires_at: None,
-                    })
-                })
-                .collect(),
+            ops: listing_requests(chunk),
             extensions: vec![],
         };
         origins.push(Origin {

@@ -100,6 +100,21 @@ impl Signing {
     }
 }
 
+/// An agency's requests to list each of `entries` with its reason, without
+/// expiry: what its submission asks in the benches that trace listings.
+pub fn listing_requests(entries: &[Entry]) -> Vec<blocklist_core::document::SubmissionOp> {
+    entries
+        .iter()
+        .map(|e| {
+            blocklist_core::document::SubmissionOp::Add(blocklist_core::document::ListingRequest {
+                id: e.id.clone(),
+                reason: e.meta.reason,
+                expires_at: None,
+            })
+        })
+        .collect()
+}
+
 /// The count in environment variable `name`, else `default`.
 pub fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
