@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use blocklist_core::document::{Delta, Document, ListState, Op, Version};
 
-#[allow(dead_code, reason = "shared with the benches that trace agencies' listings")]
+#[allow(
+    dead_code,
+    reason = "shared with the benches that trace agencies' listings"
+)]
 mod support;
 use support::{env_count, realistic_entries, Signing};
 

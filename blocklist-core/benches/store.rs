@@ -9,7 +9,10 @@ use blocklist_core::document::*;
 use blocklist_core::replica::Replica;
 use blocklist_core::*;
 
-#[allow(dead_code, reason = "shared with the benches that trace agencies' listings")]
+#[allow(
+    dead_code,
+    reason = "shared with the benches that trace agencies' listings"
+)]
 mod support;
 use support::{env_count, realistic_entries, Signing};
 
