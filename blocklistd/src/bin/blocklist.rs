@@ -844,6 +844,11 @@ macro_rules! say {
     };
 }
 
+/// `value` as the `--json` output of the listing commands shows it.
+fn pretty_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).expect("plain data serialises")
+}
+
 /// Writes a line to standard error. A diagnostic that cannot be written has
 /// nowhere left to go, so a closed or failing stderr is ignored (never a panic,
 /// as `eprintln!` would).
@@ -1250,11 +1255,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
         Command::Receipts { dir, json } => {
             let standings = receipts::standings(&dir, Timestamp::now())?;
             if json {
-                say!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&standings).expect("plain data serialises")
-                );
+                say!(out, "{}", pretty_json(&standings));
             } else if standings.is_empty() {
                 say!(out, "no replica registered (blocklist replicas add)");
             } else {
@@ -1422,11 +1423,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             if json {
                 let mut shown = prove::history_json(&history);
                 shown["log"]["witnesses"] = serde_json::json!(cosigned);
-                say!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&shown).expect("plain data serialises")
-                );
+                say!(out, "{}", pretty_json(&shown));
             } else {
                 out.write(format_args!("{}", history.to_words(inspect::time)))?;
                 if !cosigned.is_empty() {
@@ -1477,11 +1474,7 @@ fn run(command: Command, keyring: &mut Keyring, out: &mut Report) -> Result<(), 
             })?;
             let view = inspect::inspect(&file.display().to_string(), &bytes, first)?;
             if json {
-                say!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&view).expect("plain data serialises")
-                );
+                say!(out, "{}", pretty_json(&view));
             } else {
                 out.write(format_args!("{}", view.to_text()))?;
             }
@@ -1505,11 +1498,7 @@ fn agency(
                     r.agencies().iter().map(inspect::AgencyView::of).collect()
                 });
             if json {
-                say!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&views).expect("plain data serialises")
-                );
+                say!(out, "{}", pretty_json(&views));
             } else if views.is_empty() {
                 say!(out, "no agency registered");
             } else {
@@ -1605,11 +1594,7 @@ fn replicas(command: ReplicasCommand, out: &mut Report) -> Result<(), CentreErro
                 })
                 .collect();
             if json {
-                say!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&views).expect("plain data serialises")
-                );
+                say!(out, "{}", pretty_json(&views));
             } else if replicas.is_empty() {
                 say!(out, "no replica registered");
             } else {
