@@ -143,8 +143,10 @@ fn write_snapshots(dir: &Path, n: usize) {
     std::fs::write(dir.join("labels.snapshot"), sign(&snapshot)).expect("write");
 }
 
-/// Bootstraps a replica from `dir/name` and prints its wall time and this
-/// process's peak resident memory.
+/// Bootstraps a replica from `dir/name` and prints its wall time, this
+/// process's peak resident memory, and the bytes it wrote to disk (the
+/// store, its journal or WAL and the checkpoint after, the sort's runs, the
+/// index), which the load of the machine does not change.
 fn bootstrap(dir: &Path, name: &str) {
     let read = |file: &str| std::fs::read(dir.join(file)).expect("read");
     let mut verifier = Verifier::pin(&read("root")).expect("pin");
@@ -152,6 +154,7 @@ fn bootstrap(dir: &Path, name: &str) {
         .accept_registry(&read("registry"))
         .expect("accept registry");
     let before = kib("VmRSS:");
+    let written = write_bytes();
     let file = std::fs::File::open(dir.join(name)).expect("open snapshot");
     let t = Instant::now();
     let verified = verifier.snapshot_file(file, None).expect("verify snapshot");
@@ -160,14 +163,30 @@ fn bootstrap(dir: &Path, name: &str) {
     replica
         .apply_snapshot(&verified, "bench", &mut |_| {})
         .expect("apply snapshot");
+    let took = t.elapsed();
+    // Closing the store waits for its checkpoint, if any.
+    drop(replica);
     println!(
-        "bootstrap from {name} ({} entries, file of {} bytes): {:.2} s, peak RSS {} MB ({} MB before)",
+        "bootstrap from {name} ({} entries, file of {} bytes): {:.2} s, peak RSS {} MB ({} MB before), wrote {} MB",
         verified.head().state.entries,
         std::fs::metadata(dir.join(name)).expect("size").len(),
-        t.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         kib("VmHWM:") / 1024,
         before / 1024,
+        (write_bytes() - written) >> 20,
     );
+}
+
+/// Bytes this process caused to be written to disk so far
+/// (`/proc/self/io`).
+fn write_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// A `/proc/self/status` figure, in KiB.

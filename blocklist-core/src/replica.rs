@@ -66,8 +66,10 @@ pub struct Replica {
     store: Store,
     /// The store read-only, for the index thread of an apply to read the
     /// version the delta applies to (the listings of identifiers several
-    /// agencies list) beside the apply.
-    reader: Store,
+    /// agencies list) beside the apply. Opened by the first delta's apply
+    /// and closed by a snapshot's: a store no other connection has open
+    /// takes a bootstrap without WAL (see [`Store::apply_snapshot_followed`]).
+    reader: Option<Store>,
     index_path: PathBuf,
     /// The index last published, to stack the next overlay on without
     /// reading its base again; `None` until it is first needed.
@@ -161,7 +163,7 @@ impl Replica {
         }
         let store = Store::open(dir.join(STORE_FILE), list)?;
         let mut replica = Replica {
-            reader: Store::reader(store.path())?,
+            reader: None,
             store,
             index_path,
             served: None,
@@ -240,9 +242,14 @@ impl Replica {
         // of an older format does not sign: its index is rebuilt from the
         // store after the commit instead (only while a replica crosses the
         // format change).
-        let before = (delta.commitment() == Commitment::CURRENT
-            && self.reader.begin_read().is_ok())
-        .then_some(&mut self.reader);
+        if self.reader.is_none() {
+            // Without one, the index is built from the store after the
+            // commit instead.
+            self.reader = Store::reader(self.store.path()).ok();
+        }
+        let before = self.reader.as_mut().filter(|reader| {
+            delta.commitment() == Commitment::CURRENT && reader.begin_read().is_ok()
+        });
         let store = &mut self.store;
         let (applied, prepared) = std::thread::scope(|scope| {
             let staged = &staged;
@@ -250,7 +257,9 @@ impl Replica {
             let applied = store.apply_delta(delta, source);
             (applied, prepare.join())
         });
-        self.reader.end_read();
+        if let Some(reader) = &self.reader {
+            reader.end_read();
+        }
         match applied {
             Ok(applied @ Applied::Applied { .. }) => {
                 match prepared {
@@ -294,6 +303,7 @@ impl Replica {
         source: &str,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Applied, Error> {
+        self.reader = None;
         let head = snapshot.head();
         let builder = IndexBuilder::new(head.version.get(), head.state.digest.0, head.created_at);
         let built = self.index_path.with_file_name(NEW_BASE_FILE);

@@ -10,7 +10,8 @@
 //! agency in the table used, no listing (identifier and agency) twice in one
 //! document.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::hash_map::Entry as Slot;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -136,20 +137,45 @@ pub(crate) fn entry_named(entry: &Entry) -> Named<'_> {
 /// The first identifier `named` names twice: a document may name each
 /// listing at most once, and an identifier named whole not otherwise.
 fn first_duplicate<'a>(named: impl Iterator<Item = Named<'a>>) -> Option<&'a Identifier> {
-    let mut listings = HashSet::new();
-    let mut any = HashSet::new();
-    let mut whole = HashSet::new();
+    // One map and one hash per name: a submission or delta names up to a
+    // million, and its check is most of what verifying one costs. Sized by
+    // what is already decoded (or to be encoded), not by a count read.
+    let mut seen: HashMap<&Identifier, Seen<'_>> = HashMap::with_capacity(named.size_hint().0);
     for (id, agency) in named {
-        let clash = match agency {
-            None => !whole.insert(id) || any.contains(id),
-            Some(_) => whole.contains(id) || !listings.insert((id, agency)),
-        };
-        any.insert(id);
-        if clash {
-            return Some(id);
+        match (seen.entry(id), agency) {
+            (Slot::Vacant(slot), None) => {
+                slot.insert(Seen::Whole);
+            }
+            (Slot::Vacant(slot), Some(agency)) => {
+                slot.insert(Seen::One(agency));
+            }
+            (Slot::Occupied(_), None) => return Some(id),
+            (Slot::Occupied(mut slot), Some(agency)) => match slot.get_mut() {
+                Seen::Whole => return Some(id),
+                Seen::One(first) if *first == agency => return Some(id),
+                Seen::One(first) => {
+                    let first = *first;
+                    slot.insert(Seen::Several(vec![first, agency]));
+                }
+                Seen::Several(all) => {
+                    if all.contains(&agency) {
+                        return Some(id);
+                    }
+                    all.push(agency);
+                }
+            },
         }
     }
     None
+}
+
+/// How [`first_duplicate`] has seen an identifier named so far.
+enum Seen<'a> {
+    /// Whole (every listing of it).
+    Whole,
+    /// For one agency's listing, or for several agencies' (rare).
+    One(&'a Agency),
+    Several(Vec<&'a Agency>),
 }
 
 /// Refuses to encode a document that names a listing twice.

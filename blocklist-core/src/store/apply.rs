@@ -7,19 +7,20 @@ use rusqlite::{params, OptionalExtension, Statement, Transaction, TransactionBeh
 
 use crate::commitment::{Commitment, StateAccumulator};
 use crate::document::{Delta, DocType, ListState, Op, Origin, SnapshotTail, Version};
-use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
+use crate::entry::{Agency, Entry, EntryMeta, Reason, Timestamp};
 use crate::identifier::Identifier;
 use crate::keys::KeyId;
-use crate::store::origins::{self, DeltaOrigins, SnapshotOrigins};
+use crate::store::origins::{self, DeltaOrigins, Recorded, SnapshotOrigins, Tracer};
 use crate::store::overrides;
-use crate::store::sort::{EntrySorter, SortedRow, SORT_BUFFER};
+use crate::store::sort::{EntrySorter, SORT_BUFFER};
 use crate::store::{
     meta_from_row, read_listings, read_state, sqlite, Store, StoreError, BUSY_TIMEOUT,
 };
 use crate::verify::authority::Listing;
-use crate::verify::provenance::{OriginOp, OriginOrder, Provenance};
+use crate::verify::provenance::{OriginOp, OriginOrder, Provenance, SignedOrigin};
 use crate::verify::{
-    check_state, stale, Authority, AuthorityError, SnapshotFile, Verified, VerifyError,
+    check_state, stale, Authority, AuthorityError, SnapshotFile, SnapshotRest, Verified,
+    VerifyError,
 };
 
 /// What an apply did.
@@ -179,13 +180,13 @@ impl Store {
                     state.add(new);
                 }
                 Op::Update(new) => {
-                    let old = take(&tx, &path, &new.id, Some(&new.meta.agency))?
+                    let (old, recorded) = take(&tx, &path, &new.id, Some(&new.meta.agency))?
                         .pop()
                         .ok_or_else(|| conflict("updates", "not listed by that agency"))?;
                     authorise(Some(&old))?;
-                    origins.updated(&tx, &path, new)?;
                     state.remove(&old);
                     insert(&tx, &path, new)?;
+                    origins.updated(&tx, &path, new, recorded)?;
                     state.add(new);
                 }
                 Op::Remove(id, agency) => {
@@ -193,8 +194,7 @@ impl Store {
                     if taken.is_empty() {
                         return Err(conflict("removes", "not listed by that agency"));
                     }
-                    origins::removed(&tx, &path, id, agency.as_ref())?;
-                    for old in taken {
+                    for (old, _) in taken {
                         authorise(Some(&old))?;
                         state.remove(&old);
                         if agency.is_none() {
@@ -382,19 +382,18 @@ impl Store {
         )
         .map_err(|e| refused(&path, e))?;
         follower.verified();
-        append_sorted(&tx, &path, sorter, state.entries())?;
+        // Each listing is traced to its origins (W8) as its row is appended,
+        // and the row records them.
+        let mut tracer = origins.tracer(&path, snapshot.provenance(), &tail)?;
+        append_sorted(&tx, &path, sorter, state.entries(), tracer.as_mut())?;
+        if let Some(tracer) = tracer {
+            tracer.finish()?;
+        }
         for (key, sequence) in &tail.sequences {
             record_sequence(&tx, &path, key, *sequence)?;
         }
         overrides::record_past(&tx, &path, &tail.overrides)?;
-        origins::from_snapshot(
-            &tx,
-            &path,
-            snapshot.provenance(),
-            &tail,
-            origins,
-            legacy_kept,
-        )?;
+        origins::check_snapshot(&tx, &path, snapshot.provenance(), &tail, legacy_kept)?;
         commit(
             tx,
             &path,
@@ -455,36 +454,147 @@ fn read_snapshot(
     match snapshot.provenance() {
         None => Provenance::none_carried(rest.origins_left()).map_err(unauthorised)?,
         Some(provenance) => {
-            // Small (a sequence per agency key), and needed beside the
-            // origins as they are read.
-            let sequences = rest.tail().sequences.clone();
-            let mut order = OriginOrder::default();
-            let mut index = 0;
-            while let Some(origin) = rest.next_origin()? {
-                let ops = provenance
-                    .origin(index, &origin, &sequences, &mut order)
-                    .map_err(unauthorised)?;
-                index += 1;
-                if sender.send(Read::Origin(origin)).is_err() {
-                    return writer_failed(state);
-                }
-                // In batches: a submission may ask up to a million.
-                let mut ops = ops.into_iter();
-                loop {
-                    let batch: Vec<_> = ops.by_ref().take(BATCH).collect();
-                    if batch.is_empty() {
-                        break;
-                    }
-                    if sender.send(Read::Ops(batch)).is_err() {
-                        return writer_failed(state);
-                    }
-                }
+            if !read_origins(&mut rest, provenance, &sender)? {
+                return writer_failed(state);
             }
         }
     }
     drop(sender);
     let tail = rest.finish()?;
     Ok((state, tail))
+}
+
+/// Reads the origins (W8) left in `rest`, verifies them under `provenance`
+/// and hands each over with its operations; `false` when the writer
+/// stopped.
+///
+/// Two at a time: the second is verified on a thread of its own when both
+/// are of a size worth handing over and holding together ([`HAND_OVER`]),
+/// since verifying is most of what an origin costs (the signature, the
+/// decode, the canonical form and uniqueness of each identifier) and the
+/// writer has little else to do while the origins stream. Each is placed
+/// among the others in order ([`OriginOrder::place`]), so the first refusal
+/// is the one reported, as when one thread verifies them all.
+fn read_origins(
+    rest: &mut SnapshotRest<'_>,
+    provenance: &Provenance,
+    sender: &mpsc::SyncSender<Read>,
+) -> Result<bool, VerifyError> {
+    // Small (a sequence per agency key), and needed beside the origins as
+    // they are read.
+    let sequences = rest.tail().sequences.clone();
+    let sequences = &sequences;
+    let mut order = OriginOrder::default();
+    let mut index = 0;
+    std::thread::scope(|scope| {
+        let (jobs, to_verify) = mpsc::sync_channel::<(usize, Origin)>(1);
+        let (results, verified) = mpsc::sync_channel(1);
+        // Without a thread (the system refused one), every origin is
+        // verified here.
+        let helper = std::thread::Builder::new()
+            .name("origin-verify".into())
+            .spawn_scoped(scope, move || {
+                for (index, origin) in to_verify {
+                    let signed = provenance.signed_origin(index, &origin, sequences);
+                    if results.send((origin, signed)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .is_ok();
+        while let Some(first) = rest.next_origin()? {
+            // Read ahead only beside a first of bounded size: two large
+            // ones are verified in turn, each held alone.
+            let second = if !(helper && first.submission.file.len() < HAND_OVER.end) {
+                Second::Unread
+            } else {
+                match rest.next_origin() {
+                    Ok(Some(origin)) if HAND_OVER.contains(&origin.submission.file.len()) => {
+                        match jobs.send((index + 1, origin)) {
+                            Ok(()) => Second::Aside,
+                            Err(mpsc::SendError((_, origin))) => Second::Here(origin),
+                        }
+                    }
+                    Ok(Some(origin)) => Second::Here(origin),
+                    Ok(None) => Second::None,
+                    Err(e) => Second::Failed(e),
+                }
+            };
+            let signed = provenance.signed_origin(index, &first, sequences);
+            if !hand_over(sender, &mut order, &mut index, first, signed)? {
+                return Ok(false);
+            }
+            let (origin, signed) = match second {
+                Second::Aside => verified.recv().expect("the verifying thread answers"),
+                Second::Here(origin) => {
+                    let signed = provenance.signed_origin(index, &origin, sequences);
+                    (origin, signed)
+                }
+                Second::Unread => continue,
+                Second::None => break,
+                Second::Failed(e) => return Err(e),
+            };
+            if !hand_over(sender, &mut order, &mut index, origin, signed)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// Origin files whose second of two [`read_origins`] verifies on a thread of
+/// its own: from some 2,000 operations (below, the hand-over costs more
+/// than it saves) to some 250,000 (above, a second submission, its file
+/// and its decoded operations, would add more than 50 MB to the peak
+/// memory; a submission may ask up to a million).
+const HAND_OVER: std::ops::Range<usize> = (64 << 10)..(8 << 20);
+
+/// Where the second of [`read_origins`]' two origins is.
+enum Second {
+    /// Not read yet: the first is verified alone.
+    Unread,
+    /// Being verified on the other thread.
+    Aside,
+    /// Read, to be verified here.
+    Here(Origin),
+    /// There is none.
+    None,
+    /// It could not be read: reported after the first is handed over, as
+    /// when one thread reads and verifies them in turn.
+    Failed(VerifyError),
+}
+
+/// Places origin number `index` (`signed`, as verified) after those before
+/// it and hands it over with its operations; `false` when the writer
+/// stopped.
+fn hand_over(
+    sender: &mpsc::SyncSender<Read>,
+    order: &mut OriginOrder,
+    index: &mut usize,
+    origin: Origin,
+    signed: Result<SignedOrigin, AuthorityError>,
+) -> Result<bool, VerifyError> {
+    let unauthorised = |source| VerifyError::Authority {
+        source: Box::new(source),
+    };
+    let ops = order
+        .place(signed.map_err(unauthorised)?)
+        .map_err(unauthorised)?;
+    *index += 1;
+    if sender.send(Read::Origin(origin)).is_err() {
+        return Ok(false);
+    }
+    // In batches: a submission may ask up to a million.
+    let mut ops = ops.into_iter();
+    loop {
+        let batch: Vec<_> = ops.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            return Ok(true);
+        }
+        if sender.send(Read::Ops(batch)).is_err() {
+            return Ok(false);
+        }
+    }
 }
 
 /// What the thread reading a snapshot hands the one applying it, in the
@@ -512,85 +622,150 @@ fn scratch_path(db: &std::path::Path) -> std::path::PathBuf {
 const ROWS_PER_INSERT: usize = 64;
 
 /// Appends the sorted entries to the (empty) table, `ROWS_PER_INSERT` rows
-/// a statement, and refuses a snapshot that names a listing twice (sorted,
-/// the listings of one identifier come one after the other).
+/// a statement, each with the origins `tracer` gives it, if any, and
+/// refuses a snapshot that names a listing twice.
 fn append_sorted(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     sorter: EntrySorter,
     total: u64,
+    mut tracer: Option<&mut Tracer<'_>>,
 ) -> Result<(), StoreError> {
-    const COLUMNS: &str =
-        "INSERT INTO entries (kind, value, reason, agency, listed_at, expires_at) VALUES ";
-    let prepare = |rows: usize| {
-        let values = vec!["(?, ?, ?, ?, ?, ?)"; rows].join(", ");
-        tx.prepare(&format!("{COLUMNS}{values}"))
-            .map_err(sqlite(path, "prepare insert"))
-    };
-    let mut many = prepare(ROWS_PER_INSERT)?;
-    let mut one = prepare(1)?;
-    // The last rows, fewer than a whole statement, go one by one.
-    let in_many = total - total % ROWS_PER_INSERT as u64;
-    let mut appended = 0u64;
-    // The last identifier, and the agencies that list it so far.
-    let mut last: Option<(u16, Vec<u8>)> = None;
-    let mut agencies: Vec<Agency> = Vec::new();
+    let mut out = Appender::new(tx, path, total)?;
+    // The listings of one identifier: the sort leaves them in no order of
+    // agency, which the store's key and the origins' operations follow.
+    let mut identifier = (0u16, String::new());
+    let mut listings: Vec<EntryMeta> = Vec::new();
     sorter.for_each_sorted(|row| {
-        let same = last
-            .as_ref()
-            .is_some_and(|(kind, value)| (*kind, value.as_slice()) == row.key());
-        if same && agencies.contains(row.agency) {
-            let kind = crate::kind::Kind::from_code(row.kind);
-            return Err(named_twice(
-                path,
-                &format!("{kind}:{} of {}", row.value, row.agency),
-            ));
+        if !listings.is_empty() && (identifier.0, identifier.1.as_bytes()) != row.key() {
+            out.identifier(
+                identifier.0,
+                &identifier.1,
+                &mut listings,
+                tracer.as_deref_mut(),
+            )?;
         }
-        if !same {
-            let (kind, value) = last.get_or_insert_with(|| (0, Vec::new()));
-            *kind = row.kind;
-            value.clear();
-            value.extend_from_slice(row.value.as_bytes());
-            agencies.clear();
+        if listings.is_empty() {
+            identifier.0 = row.kind;
+            identifier.1.clear();
+            identifier.1.push_str(row.value);
         }
-        agencies.push(row.agency.clone());
-        if appended < in_many {
-            let slot = (appended % ROWS_PER_INSERT as u64) as usize;
-            bind_row(&mut many, path, slot, &row)?;
-            if slot == ROWS_PER_INSERT - 1 {
-                many.raw_execute().map_err(sqlite(path, "insert entries"))?;
-            }
-        } else {
-            bind_row(&mut one, path, 0, &row)?;
-            one.raw_execute().map_err(sqlite(path, "insert entries"))?;
-        }
-        appended += 1;
+        listings.push(EntryMeta {
+            reason: Reason(row.reason),
+            agency: row.agency.clone(),
+            listed_at: Timestamp(row.listed_at),
+            expires_at: row.expires_at.map(Timestamp),
+        });
         Ok(())
-    })
+    })?;
+    if !listings.is_empty() {
+        out.identifier(identifier.0, &identifier.1, &mut listings, tracer)?;
+    }
+    Ok(())
 }
 
-/// Binds `row` as the `slot`th row of an insert of rows of six columns.
-fn bind_row(
-    stmt: &mut Statement<'_>,
-    path: &std::path::Path,
-    slot: usize,
-    row: &SortedRow<'_>,
-) -> Result<(), StoreError> {
-    let listed_at = to_db(path, "listed_at", row.listed_at)?;
-    let expires_at = row
-        .expires_at
-        .map(|t| to_db(path, "expires_at", t))
-        .transpose()?;
-    let first = slot * 6 + 1;
-    (|| {
-        stmt.raw_bind_parameter(first, row.kind)?;
-        stmt.raw_bind_parameter(first + 1, row.value)?;
-        stmt.raw_bind_parameter(first + 2, row.reason)?;
-        stmt.raw_bind_parameter(first + 3, row.agency.as_str())?;
-        stmt.raw_bind_parameter(first + 4, listed_at)?;
-        stmt.raw_bind_parameter(first + 5, expires_at)
-    })()
-    .map_err(sqlite(path, "bind entry"))
+/// The statements [`append_sorted`] appends rows with.
+struct Appender<'t> {
+    path: &'t std::path::Path,
+    /// Of `ROWS_PER_INSERT` rows, then of one for the last rows.
+    many: Statement<'t>,
+    one: Statement<'t>,
+    /// Rows appended by `many` in all, and so far.
+    in_many: u64,
+    appended: u64,
+}
+
+impl<'t> Appender<'t> {
+    fn new(
+        tx: &'t Transaction<'_>,
+        path: &'t std::path::Path,
+        total: u64,
+    ) -> Result<Appender<'t>, StoreError> {
+        // OR FAIL: a clash ends the statement without undoing its earlier
+        // rows (the whole transaction is rolled back then), so SQLite keeps
+        // no statement journal of the pages each statement touches.
+        const COLUMNS: &str = "INSERT OR FAIL INTO entries
+             (kind, value, reason, agency, listed_at, expires_at, added, set_by) VALUES ";
+        let prepare = |rows: usize| {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+            tx.prepare(&format!("{COLUMNS}{values}"))
+                .map_err(sqlite(path, "prepare insert"))
+        };
+        Ok(Appender {
+            path,
+            many: prepare(ROWS_PER_INSERT)?,
+            one: prepare(1)?,
+            in_many: total - total % ROWS_PER_INSERT as u64,
+            appended: 0,
+        })
+    }
+
+    /// Appends the listings of the identifier `value` of the kind whose code
+    /// is `kind` (`listings`, emptied) in key order, each with the origins
+    /// `tracer` gives it; refuses two by one agency.
+    fn identifier(
+        &mut self,
+        kind: u16,
+        value: &str,
+        listings: &mut Vec<EntryMeta>,
+        mut tracer: Option<&mut Tracer<'_>>,
+    ) -> Result<(), StoreError> {
+        listings.sort_unstable_by(|a, b| a.agency.as_str().cmp(b.agency.as_str()));
+        if let Some(twice) = listings.windows(2).find(|w| w[0].agency == w[1].agency) {
+            let kind = crate::kind::Kind::from_code(kind);
+            return Err(named_twice(
+                self.path,
+                &format!("{kind}:{value} of {}", twice[0].agency),
+            ));
+        }
+        for meta in listings.drain(..) {
+            let origins = match tracer.as_deref_mut() {
+                Some(tracer) => tracer.listing(kind, value, &meta)?,
+                None => None,
+            };
+            self.row(kind, value, &meta, origins.unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
+    /// Appends one row.
+    fn row(
+        &mut self,
+        kind: u16,
+        value: &str,
+        meta: &EntryMeta,
+        origins: Recorded,
+    ) -> Result<(), StoreError> {
+        let path = self.path;
+        let listed_at = to_db(path, "listed_at", meta.listed_at.0)?;
+        let expires_at = meta
+            .expires_at
+            .map(|t| to_db(path, "expires_at", t.0))
+            .transpose()?;
+        let (stmt, slot) = if self.appended < self.in_many {
+            let slot = (self.appended % ROWS_PER_INSERT as u64) as usize;
+            (&mut self.many, slot)
+        } else {
+            (&mut self.one, 0)
+        };
+        let first = slot * 8 + 1;
+        (|| {
+            stmt.raw_bind_parameter(first, kind)?;
+            stmt.raw_bind_parameter(first + 1, value)?;
+            stmt.raw_bind_parameter(first + 2, meta.reason.0)?;
+            stmt.raw_bind_parameter(first + 3, meta.agency.as_str())?;
+            stmt.raw_bind_parameter(first + 4, listed_at)?;
+            stmt.raw_bind_parameter(first + 5, expires_at)?;
+            stmt.raw_bind_parameter(first + 6, origins.added)?;
+            stmt.raw_bind_parameter(first + 7, origins.set_by)
+        })()
+        .map_err(sqlite(path, "bind entry"))?;
+        if stmt.parameter_count() == first + 7 {
+            stmt.raw_execute().map_err(sqlite(path, "insert entries"))?;
+        }
+        self.appended += 1;
+        Ok(())
+    }
 }
 
 /// The refusal of a snapshot that names `id` twice.
@@ -691,32 +866,40 @@ fn key(op: &Op) -> (u16, &str, &str) {
 }
 
 /// Deletes `agency`'s listing of `id` (every listing of it, for `None`)
-/// and returns what it deleted.
+/// and returns what it deleted, with the origins its row recorded.
 fn take(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     id: &Identifier,
     agency: Option<&Agency>,
-) -> Result<Vec<Entry>, StoreError> {
+) -> Result<Vec<(Entry, Recorded)>, StoreError> {
     let fail = sqlite(path, "take entry");
     // ?3 NULL: every agency's.
     let mut stmt = tx
         .prepare_cached(
             "DELETE FROM entries WHERE kind = ?1 AND value = ?2 AND (?3 IS NULL OR agency = ?3)
-             RETURNING reason, agency, listed_at, expires_at",
+             RETURNING reason, agency, listed_at, expires_at, added, set_by",
         )
         .map_err(&fail)?;
     let rows = stmt
         .query_map(
             params![id.kind().code(), id.as_str(), agency.map(Agency::as_str)],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                let recorded = Recorded {
+                    added: r.get(4)?,
+                    set_by: r.get(5)?,
+                };
+                Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), recorded))
+            },
         )
         .map_err(&fail)?;
     rows.map(|row| {
-        Ok(Entry {
+        let (meta, recorded) = row.map_err(&fail)?;
+        let entry = Entry {
             id: id.clone(),
-            meta: meta_from_row(path, row.map_err(&fail)?)?,
-        })
+            meta: meta_from_row(path, meta)?,
+        };
+        Ok((entry, recorded))
     })
     .collect()
 }

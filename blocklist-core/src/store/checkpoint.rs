@@ -42,11 +42,6 @@ impl Checkpointer {
     /// own. The thread ends when `conn` closes (its hook holds the only
     /// sender).
     pub(super) fn start(conn: &mut Connection, path: &Path) -> Result<Checkpointer, StoreError> {
-        let own = Connection::open(path).map_err(sqlite(path, "open checkpointer"))?;
-        // FULL, as the writer: the database file is fsynced before the WAL
-        // that a checkpoint copied may start over.
-        own.pragma_update(None, "synchronous", "FULL")
-            .map_err(sqlite(path, "set checkpointer synchronous"))?;
         // One request waiting is enough: a checkpoint copies every page
         // committed before it starts.
         let (request, requests) = mpsc::sync_channel::<()>(1);
@@ -57,15 +52,26 @@ impl Checkpointer {
             Ok(())
         }))
         .map_err(sqlite(path, "set checkpoint hook"))?;
+        let own_path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn(move || {
+                // Opened at the first request, not before: while another
+                // connection has the database open, a bootstrap cannot leave
+                // WAL, and writes every page twice (see
+                // `Store::apply_snapshot_followed`).
+                let mut own = None;
                 for () in requests {
+                    if own.is_none() {
+                        own = open(&own_path).ok();
+                    }
                     // Failing (an I/O error) loses nothing: the pages stay in
                     // the WAL, readers find them there, and the next request
                     // or open tries again, as SQLite's own automatic
                     // checkpoint would.
-                    let _ = own.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE);
+                    if let Some(own) = &own {
+                        let _ = own.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE);
+                    }
                 }
             })
             .map_err(|source| StoreError::Thread {
@@ -76,6 +82,15 @@ impl Checkpointer {
             thread: Some(thread),
         })
     }
+}
+
+/// The checkpointing connection to the database at `path`.
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let own = Connection::open(path)?;
+    // FULL, as the writer: the database file is fsynced before the WAL
+    // that a checkpoint copied may start over.
+    own.pragma_update(None, "synchronous", "FULL")?;
+    Ok(own)
 }
 
 impl Drop for Checkpointer {

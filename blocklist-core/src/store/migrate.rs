@@ -12,7 +12,12 @@
 //! a store of version 3. Version 4 keeps the state's [`LtHash16`] beside
 //! its lane sum, computed once from the entries as the store is migrated
 //! (after checking they give the lane sum held): an earlier release would
-//! update the lane sum alone, so it refuses a store of version 4.
+//! update the lane sum alone, so it refuses a store of version 4. Version 5
+//! records each listing's origins in its own row, naming submission files
+//! by an integer key (version 4 kept them in a table of their own, by
+//! SHA-256, which doubled what a traced snapshot's bootstrap wrote): an
+//! earlier release would keep origins where this one no longer reads them,
+//! so it refuses a store of version 5.
 
 use rusqlite::{Connection, Transaction};
 
@@ -23,7 +28,7 @@ use crate::identifier::Identifier;
 use crate::kind::Kind;
 
 /// The schema version `schema.sql` makes.
-const CURRENT: i64 = 4;
+const CURRENT: i64 = 5;
 
 /// Version 1 to 2, around `schema.sql` making the tables anew: each table
 /// is set aside, made again under its new key (SQLite cannot change a
@@ -77,9 +82,61 @@ pub(super) fn ensure(conn: &mut Connection, path: &std::path::Path) -> Result<()
     if !has_lthash {
         add_lthash(&tx, path)?;
     }
+    if version < CURRENT {
+        origins_in_rows(&tx, path)?;
+    }
     tx.pragma_update(None, "user_version", CURRENT)
         .map_err(&fail)?;
     tx.commit().map_err(&fail)
+}
+
+/// Version 4 (or 3) to 5: each listing's origins move into its row, and
+/// the submission files take an integer key for them to name. A step
+/// already made (a store made by this release, or a table an earlier one
+/// never had) is passed over.
+fn origins_in_rows(tx: &Transaction<'_>, path: &std::path::Path) -> Result<(), StoreError> {
+    let fail = sqlite(path, "record listings' origins in their rows");
+    let has = |table: &str, column: &str| -> Result<bool, StoreError> {
+        tx.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )
+        .map_err(&fail)
+    };
+    if !has("entries", "set_by")? {
+        tx.execute_batch(
+            "ALTER TABLE entries ADD COLUMN added INTEGER;
+             ALTER TABLE entries ADD COLUMN set_by INTEGER;",
+        )
+        .map_err(&fail)?;
+    }
+    if !has("submission_files", "id")? {
+        tx.execute_batch("ALTER TABLE submission_files RENAME TO submission_files_4;")
+            .map_err(&fail)?;
+        tx.execute_batch(include_str!("schema.sql"))
+            .map_err(&fail)?;
+        tx.execute_batch(
+            "INSERT INTO submission_files (file_sha256, version, accepted_at, file)
+                 SELECT file_sha256, version, accepted_at, file FROM submission_files_4
+                 ORDER BY version, file_sha256;
+             DROP TABLE submission_files_4;",
+        )
+        .map_err(&fail)?;
+    }
+    if has("listing_origins", "set_by")? {
+        tx.execute_batch(
+            "UPDATE entries SET
+                 added = (SELECT f.id FROM submission_files f WHERE f.file_sha256 = o.added),
+                 set_by = (SELECT f.id FROM submission_files f WHERE f.file_sha256 = o.set_by)
+             FROM listing_origins o
+             WHERE o.kind = entries.kind AND o.value = entries.value
+                 AND o.agency = entries.agency;
+             DROP TABLE listing_origins;",
+        )
+        .map_err(&fail)?;
+    }
+    Ok(())
 }
 
 /// Version 3 to 4: the LtHash of the entries, computed once, beside the
@@ -215,6 +272,22 @@ mod tests {
         ) WITHOUT ROWID;
     ";
 
+    /// The tables of listings' origins as releases of schema versions 3 and
+    /// 4 made them, in place of this release's: a table of their own,
+    /// naming submission files by SHA-256.
+    const ORIGINS_4: &str = "
+        ALTER TABLE entries DROP COLUMN added;
+        ALTER TABLE entries DROP COLUMN set_by;
+        DROP TABLE submission_files;
+        CREATE TABLE submission_files (
+            file_sha256 BLOB PRIMARY KEY, version INTEGER NOT NULL,
+            accepted_at INTEGER NOT NULL, file BLOB NOT NULL) WITHOUT ROWID;
+        CREATE TABLE listing_origins (
+            kind INTEGER NOT NULL, value TEXT NOT NULL, agency TEXT NOT NULL,
+            added BLOB, set_by BLOB NOT NULL,
+            PRIMARY KEY (kind, value, agency)) WITHOUT ROWID;
+    ";
+
     /// The primary key columns of `table`.
     fn key(store: &Store, table: &str) -> Vec<String> {
         store
@@ -230,8 +303,8 @@ mod tests {
     }
 
     /// A store of schema version 3, as releases before the LtHash left it:
-    /// the lane sum of two listings and no LtHash column; `tamper` runs on
-    /// it last.
+    /// the lane sum of two listings, no LtHash column, and the origins'
+    /// tables of the time; `tamper` runs on it last.
     fn store_3(path: &std::path::Path, tamper: &str) {
         let listings = [
             (Kind::Number, "+66812345678", "th-aoc"),
@@ -250,7 +323,7 @@ mod tests {
         let conn = Connection::open(path).unwrap();
         for e in &listings {
             conn.execute(
-                "INSERT INTO entries VALUES (?1, ?2, 2, ?3, 100, NULL)",
+                "INSERT INTO entries (kind, value, reason, agency, listed_at) VALUES (?1, ?2, 2, ?3, 100)",
                 rusqlite::params![e.id.kind().code(), e.id.as_str(), e.meta.agency.as_str()],
             )
             .unwrap();
@@ -262,7 +335,7 @@ mod tests {
         )
         .unwrap();
         conn.execute_batch(&format!(
-            "ALTER TABLE list_state DROP COLUMN lthash; PRAGMA user_version = 3; {tamper}"
+            "ALTER TABLE list_state DROP COLUMN lthash; {ORIGINS_4} PRAGMA user_version = 3; {tamper}"
         ))
         .unwrap();
     }
@@ -277,7 +350,7 @@ mod tests {
             Store::read_view(&path),
             Err(StoreError::OlderSchema {
                 found: 3,
-                current: 4,
+                current: CURRENT,
                 ..
             })
         ));
@@ -290,6 +363,17 @@ mod tests {
             StateAccumulator::of(&listed)
         );
         assert!(store.check_integrity().is_ok());
+        // And on to this release's origins, in the rows.
+        assert_eq!(store.listed(&listed[0].id).unwrap().len(), 1);
+        let origins_table: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'listing_origins'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(origins_table, 0);
         drop(store);
 
         let path = dir.path().join("edited.db");
@@ -308,6 +392,72 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, 3);
+    }
+
+    #[test]
+    fn a_version_4_store_moves_its_listings_origins_into_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.db");
+        drop(Store::open(&path, "th-national").unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "{ORIGINS_4}
+                 INSERT INTO submission_files VALUES (x'bb', 2, 150, x'02'), (x'aa', 1, 100, x'01');
+                 INSERT INTO entries VALUES (2, '+66812345678', 2, 'th-aoc', 100, NULL),
+                     (2, '+66812345678', 2, 'th-dsi', 100, NULL), (3, 'scam.example', 2, 'th-dsi', 90, NULL);
+                 INSERT INTO listing_origins VALUES (2, '+66812345678', 'th-aoc', x'aa', x'bb'),
+                     (3, 'scam.example', 'th-dsi', NULL, x'aa');
+                 PRAGMA user_version = 4;"
+            ))
+            .unwrap();
+        let store = Store::open(&path, "th-national").unwrap();
+        // A listing, and the files of the submissions that listed it and set it.
+        type Origins = (String, String, Option<Vec<u8>>, Option<Vec<u8>>);
+        let origins: Vec<Origins> = store
+            .conn
+            .prepare(
+                "SELECT e.value, e.agency, a.file, s.file FROM entries e
+                 LEFT JOIN submission_files a ON a.id = e.added
+                 LEFT JOIN submission_files s ON s.id = e.set_by
+                 ORDER BY e.kind, e.value, e.agency",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let row = |value: &str, agency: &str, added: Option<u8>, set_by: Option<u8>| {
+            let file = |b: Option<u8>| b.map(|b| vec![b]);
+            (
+                value.to_owned(),
+                agency.to_owned(),
+                file(added),
+                file(set_by),
+            )
+        };
+        assert_eq!(
+            origins,
+            [
+                row("+66812345678", "th-aoc", Some(1), Some(2)),
+                row("+66812345678", "th-dsi", None, None),
+                row("scam.example", "th-dsi", None, Some(1)),
+            ]
+        );
+        let left: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_4' OR name = 'listing_origins'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the version 4 tables are gone");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, CURRENT);
     }
 
     #[test]
@@ -335,11 +485,11 @@ mod tests {
                 .unwrap();
             assert!(matches!(
                 Store::open(&path, "th-national"),
-                Err(StoreError::NewerSchema { found: 5, .. })
+                Err(StoreError::NewerSchema { found: 6, .. })
             ));
             assert!(matches!(
                 Store::read_view(&path),
-                Err(StoreError::NewerSchema { found: 5, .. })
+                Err(StoreError::NewerSchema { found: 6, .. })
             ));
         }
     }

@@ -8,11 +8,13 @@
 use std::cmp::Ordering;
 use std::path::PathBuf;
 
-use crate::digest::Sha256;
 use crate::document::Version;
 use crate::entry::{Agency, Reason, Timestamp};
 use crate::identifier::Identifier;
-use crate::store::sort::{scratch_error, u16_at, u32_at, u64_at, Packing, Sorter, SORT_BUFFER};
+use crate::store::origins::FileId;
+use crate::store::sort::{
+    scratch_error, u16_at, u32_at, u64_at, Packing, Sorted, Sorter, SORT_BUFFER,
+};
 use crate::store::StoreError;
 use crate::verify::provenance::{Asks, OriginOp};
 
@@ -27,16 +29,8 @@ pub(crate) struct OpRow<'a> {
     pub agency: &'a str,
     /// What the operation asks, and of which origin.
     pub op: OriginOp,
-    /// The SHA-256 of the origin's file.
-    pub file: Sha256,
-}
-
-impl OpRow<'_> {
-    /// The listing it names, in the store's key order (SQLite's BINARY
-    /// collation is byte order).
-    pub fn listing(&self) -> (u16, &[u8], &[u8]) {
-        (self.kind, self.value.as_bytes(), self.agency.as_bytes())
-    }
+    /// The origin's file, as the store keeps it.
+    pub file: FileId,
 }
 
 /// Bytes of packed operations sorted in memory at a time (about 160,000
@@ -56,44 +50,70 @@ impl OpSorter {
     }
 
     /// Adds `op` on `agency`'s listing of `id`, from the origin whose file
-    /// has SHA-256 `file`.
+    /// the store keeps as `file`.
     pub fn push(
         &mut self,
         id: &Identifier,
         agency: &Agency,
         op: &OriginOp,
-        file: &Sha256,
+        file: FileId,
     ) -> Result<(), StoreError> {
         self.0.push(|out| pack(out, id, agency, op, file))
     }
 
-    /// Calls `row` with every operation, in order. Stops at `row`'s first
-    /// error.
-    pub fn for_each_sorted(
-        self,
-        mut row: impl FnMut(OpRow<'_>) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let path = self.0.path().to_path_buf();
-        self.0.for_each_sorted(|packed| {
-            row(unpack(packed).map_err(|e| scratch_error(&path, "read sort run", e))?)
+    /// The operations in order, read one at a time.
+    pub fn into_sorted(self) -> Result<SortedOps, StoreError> {
+        self.0.into_sorted().map(SortedOps)
+    }
+}
+
+/// An [`OpSorter`]'s operations in order: [`SortedOps::advance`] moves to
+/// the next, [`SortedOps::current`] shows it.
+pub(crate) struct SortedOps(Sorted<OpPacking>);
+
+impl SortedOps {
+    /// Moves to the next operation; `false` past the last.
+    pub fn advance(&mut self) -> Result<bool, StoreError> {
+        self.0.advance()
+    }
+
+    /// The listing the operation [`Self::advance`] moved to names, in the
+    /// store's key order (SQLite's BINARY collation is byte order), read
+    /// without checking its text, for comparing; `None` before the first
+    /// and past the last.
+    pub fn listing(&self) -> Option<(u16, &[u8], &[u8])> {
+        self.0.current().map(|packed| {
+            let (kind, value, agency, ..) = sort_key(packed);
+            (kind, value, agency)
         })
+    }
+
+    /// The operation [`Self::advance`] moved to; `None` before the first
+    /// and past the last.
+    pub fn current(&self) -> Result<Option<OpRow<'_>>, StoreError> {
+        self.0
+            .current()
+            .map(|packed| {
+                unpack(packed).map_err(|e| scratch_error(self.0.path(), "read sort run", e))
+            })
+            .transpose()
     }
 }
 
 /// A packed operation: kind u16, asks u8 (0 add, 1 update, 2 remove, 3 an
 /// override's update), whether it expires u8, reason u16, expires_at u64,
-/// version u64, origin u64, accepted_at u64, the file's SHA-256 (32 bytes),
+/// version u64, origin u64, accepted_at u64, the file's row (i64),
 /// for an override's update the entry it replaces (whether that expires u8,
 /// reason u16, expires_at u64; zeros otherwise), value length u32, agency
 /// length u32, all little-endian, then the value's and the agency's bytes.
 struct OpPacking;
 
-const HEADER_LEN: usize = 2 + 1 + 1 + 2 + 8 + 8 + 8 + 8 + 32 + 1 + 2 + 8 + 4 + 4;
+const HEADER_LEN: usize = 2 + 1 + 1 + 2 + 8 + 8 + 8 + 8 + 8 + 1 + 2 + 8 + 4 + 4;
 
-/// Where the file's SHA-256 starts.
+/// Where the file's row starts.
 const FILE_AT: usize = 38;
 /// Where the replaced entry starts.
-const FROM_AT: usize = FILE_AT + 32;
+const FROM_AT: usize = FILE_AT + 8;
 /// Where the value's and the agency's lengths are.
 const VALUE_LEN_AT: usize = FROM_AT + 11;
 const AGENCY_LEN_AT: usize = VALUE_LEN_AT + 4;
@@ -123,7 +143,7 @@ fn sort_key(b: &[u8]) -> (u16, &[u8], &[u8], u64, u64) {
     )
 }
 
-fn pack(out: &mut Vec<u8>, id: &Identifier, agency: &Agency, op: &OriginOp, file: &Sha256) {
+fn pack(out: &mut Vec<u8>, id: &Identifier, agency: &Agency, op: &OriginOp, file: FileId) {
     let ((asks, reason, expires_at), from) = match op.asks {
         Asks::Add(reason, expires_at) => ((0, reason, expires_at), None),
         Asks::Update(reason, expires_at) => ((1, reason, expires_at), None),
@@ -141,7 +161,7 @@ fn pack(out: &mut Vec<u8>, id: &Identifier, agency: &Agency, op: &OriginOp, file
     out.extend_from_slice(&op.version.get().to_le_bytes());
     out.extend_from_slice(&(op.origin as u64).to_le_bytes());
     out.extend_from_slice(&op.accepted_at.0.to_le_bytes());
-    out.extend_from_slice(&file.0);
+    out.extend_from_slice(&file.to_le_bytes());
     out.push(u8::from(from_expires_at.is_some()));
     out.extend_from_slice(&from_reason.0.to_le_bytes());
     out.extend_from_slice(&from_expires_at.map_or(0, |t| t.0).to_le_bytes());
@@ -186,7 +206,7 @@ fn unpack(b: &[u8]) -> Result<OpRow<'_>, std::io::Error> {
             accepted_at: Timestamp(u64_at(b, 30)),
             asks,
         },
-        file: Sha256(b[FILE_AT..FILE_AT + 32].try_into().expect("32 bytes")),
+        file: u64_at(b, FILE_AT) as FileId,
     })
 }
 
@@ -224,17 +244,17 @@ mod tests {
                 },
             };
             let op = op(n as usize, 1 + n % 4, asks);
-            let file = Sha256([n as u8; 32]);
-            sorter.push(&id, agency, &op, &file).unwrap();
+            let file = n as FileId;
+            sorter.push(&id, agency, &op, file).unwrap();
             pushed.push((id.as_str().to_owned(), agency.as_str().to_owned(), op, file));
         }
         let mut out = Vec::new();
-        sorter
-            .for_each_sorted(|r| {
-                out.push((r.value.to_owned(), r.agency.to_owned(), r.op, r.file));
-                Ok(())
-            })
-            .unwrap();
+        let mut sorted = sorter.into_sorted().unwrap();
+        while sorted.advance().unwrap() {
+            let r = sorted.current().unwrap().unwrap();
+            out.push((r.value.to_owned(), r.agency.to_owned(), r.op, r.file));
+        }
+        assert!(sorted.current().unwrap().is_none(), "nothing past the last");
         pushed.sort_by(|a, b| {
             (a.0.as_bytes(), a.1.as_bytes(), a.2.version, a.2.origin).cmp(&(
                 b.0.as_bytes(),

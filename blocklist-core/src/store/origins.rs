@@ -1,21 +1,21 @@
 //! Where each agency's listing comes from (`docs/FORMAT.md` W8): the
 //! carried submission whose add listed it and the newest that set its
-//! entry, recorded as the deltas carrying them are applied, and taken from
-//! a snapshot's origins once they are checked. A store keeps the submission
-//! files too, so that the centre's snapshots carry what their listings need
-//! and a replica can show what each agency signed.
+//! entry, recorded in the listing's row as the deltas carrying them are
+//! applied, and taken from a snapshot's origins as its rows are appended,
+//! once they are checked. A store keeps the submission files too, so that
+//! the centre's snapshots carry what their listings need and a replica can
+//! show what each agency signed.
 
 use std::cmp::Ordering;
 
-use rusqlite::{params, Connection, OptionalExtension as _, Row, Statement, Transaction};
+use rusqlite::{params, Connection, OptionalExtension as _, Transaction};
 
-use crate::digest::Sha256;
 use crate::document::{CarriedSubmission, Delta, ListingRef, Origin, SnapshotTail};
 use crate::entry::{Agency, Entry, EntryMeta, Timestamp};
 use crate::identifier::Identifier;
 use crate::kind::Kind;
 use crate::store::apply::{refused, to_db};
-use crate::store::origin_ops::OpSorter;
+use crate::store::origin_ops::{OpSorter, SortedOps};
 use crate::store::{
     corrupt, meta_from_row, read_listings, sqlite, version_from_db, Store, StoreError,
 };
@@ -25,11 +25,23 @@ use crate::verify::provenance::{
 };
 use crate::verify::{Authority, AuthorityError, Verified, VerifyError};
 
-/// The origins one delta's apply records: the SHA-256 of each submission
-/// it carries, in order.
+/// A carried submission's file as listings name it: its row in
+/// `submission_files`.
+pub(super) type FileId = i64;
+
+/// A listing's origins as its row records them: the file of the
+/// submission that listed it, if known, and of the one that set its entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Recorded {
+    pub added: Option<FileId>,
+    pub set_by: Option<FileId>,
+}
+
+/// The origins one delta's apply records: the file of each submission it
+/// carries, in order.
 pub(super) struct DeltaOrigins<'a> {
     authority: Option<&'a Authority>,
-    files: Vec<Sha256>,
+    files: Vec<FileId>,
 }
 
 impl<'a> DeltaOrigins<'a> {
@@ -52,11 +64,11 @@ impl<'a> DeltaOrigins<'a> {
     }
 
     /// The submission that asked for the change to `entry`'s listing.
-    fn asked(&self, entry: &Entry) -> Option<&Sha256> {
+    fn asked(&self, entry: &Entry) -> Option<FileId> {
         // A delta that is not judged (labels only) clones nothing.
         let authority = self.authority?;
         let index = authority.asked_by(&(entry.id.clone(), entry.meta.agency.clone()))?;
-        self.files.get(index)
+        self.files.get(index).copied()
     }
 
     /// Records `entry`, just listed: its origin is the submission that
@@ -67,127 +79,87 @@ impl<'a> DeltaOrigins<'a> {
         path: &std::path::Path,
         entry: &Entry,
     ) -> Result<(), StoreError> {
-        let Some(file) = self.asked(entry) else {
-            return Ok(());
-        };
-        set(tx, path, entry, Some(file), file)
+        match self.asked(entry) {
+            Some(file) => record(tx, path, entry, Some(file), file),
+            None => Ok(()),
+        }
     }
 
-    /// Records `entry`'s new entry: the submission that asked for it sets
-    /// it, and the listing keeps the origin of its add.
+    /// Records `entry`'s new entry, its row just written again: the
+    /// submission that asked for it sets it (else the one `held` names
+    /// still does: an override's update is recorded among the store's
+    /// overrides), and the listing keeps the origin of its add.
     pub(super) fn updated(
         &self,
         tx: &Transaction<'_>,
         path: &std::path::Path,
         entry: &Entry,
+        held: Recorded,
     ) -> Result<(), StoreError> {
-        let Some(file) = self.asked(entry) else {
-            return Ok(());
-        };
-        set(tx, path, entry, None, file)
+        match self.asked(entry).or(held.set_by) {
+            Some(set_by) => record(tx, path, entry, held.added, set_by),
+            None => Ok(()),
+        }
     }
 }
 
-/// Forgets the origins of `agency`'s listing of `id` (every listing of it,
-/// for `None`), just removed.
-pub(super) fn removed(
+/// Records in `entry`'s row where its listing comes from: `set_by`, the
+/// agency's newest submission naming it, and `added`, when known, the one
+/// that listed it (`None` keeps the one recorded, if any).
+fn record(
     tx: &Transaction<'_>,
     path: &std::path::Path,
-    id: &Identifier,
-    agency: Option<&Agency>,
+    entry: &Entry,
+    added: Option<FileId>,
+    set_by: FileId,
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "DELETE FROM listing_origins WHERE kind = ?1 AND value = ?2 AND (?3 IS NULL OR agency = ?3)",
+        "UPDATE entries SET added = COALESCE(?4, added), set_by = ?5
+         WHERE kind = ?1 AND value = ?2 AND agency = ?3",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            id.kind().code(),
-            id.as_str(),
-            agency.map(Agency::as_str)
+            entry.id.kind().code(),
+            entry.id.as_str(),
+            entry.meta.agency.as_str(),
+            added,
+            set_by
         ])
     })
-    .map_err(sqlite(path, "forget a listing's origin"))?;
+    .map_err(sqlite(path, "record a listing's origin"))?;
     Ok(())
-}
-
-/// Records a listing's origins: `set_by`, the agency's newest submission
-/// naming it (which set its entry, unless an override updated it since:
-/// then the override, recorded among the store's overrides, set it), and
-/// `added`, when known, the one that listed it (`None` keeps the one
-/// recorded, if any).
-fn set(
-    tx: &Transaction<'_>,
-    path: &std::path::Path,
-    entry: &Entry,
-    added: Option<&Sha256>,
-    set_by: &Sha256,
-) -> Result<(), StoreError> {
-    let mut stmt = tx
-        .prepare_cached(&set_rows(1))
-        .map_err(sqlite(path, "record a listing's origin"))?;
-    bind_origins(&mut stmt, path, 0, entry, added, set_by)?;
-    stmt.raw_execute()
-        .map_err(sqlite(path, "record a listing's origin"))?;
-    Ok(())
-}
-
-/// The statement that records `rows` listings' origins, as [`set`] says.
-fn set_rows(rows: usize) -> String {
-    format!(
-        "INSERT INTO listing_origins (kind, value, agency, added, set_by) VALUES {}
-         ON CONFLICT (kind, value, agency) DO UPDATE
-         SET added = COALESCE(excluded.added, added), set_by = excluded.set_by",
-        vec!["(?, ?, ?, ?, ?)"; rows].join(", ")
-    )
-}
-
-/// Binds a listing's origins as the `slot`th row of [`set_rows`].
-fn bind_origins(
-    stmt: &mut Statement<'_>,
-    path: &std::path::Path,
-    slot: usize,
-    entry: &Entry,
-    added: Option<&Sha256>,
-    set_by: &Sha256,
-) -> Result<(), StoreError> {
-    let first = slot * 5 + 1;
-    (|| {
-        stmt.raw_bind_parameter(first, entry.id.kind().code())?;
-        stmt.raw_bind_parameter(first + 1, entry.id.as_str())?;
-        stmt.raw_bind_parameter(first + 2, entry.meta.agency.as_str())?;
-        stmt.raw_bind_parameter(first + 3, added.map(|a| a.0.as_slice()))?;
-        stmt.raw_bind_parameter(first + 4, set_by.0.as_slice())
-    })()
-    .map_err(sqlite(path, "record a listing's origin"))
 }
 
 /// Keeps a carried submission's file (once: carried again by a snapshot,
-/// it keeps the row it has), returning its SHA-256.
+/// it keeps the row it has), returning its row.
 fn keep_file(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     carried: &CarriedSubmission,
     version: i64,
-) -> Result<Sha256, StoreError> {
-    let sha = Sha256::of(&carried.file);
+) -> Result<FileId, StoreError> {
+    let fail = sqlite(path, "keep a submission file");
+    let sha = crate::digest::Sha256::of(&carried.file);
     let accepted_at = to_db(path, "accepted_at", carried.accepted_at.0)?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO submission_files (file_sha256, version, accepted_at, file)
          VALUES (?1, ?2, ?3, ?4)",
     )
     .and_then(|mut stmt| stmt.execute(params![sha.0, version, accepted_at, carried.file]))
-    .map_err(sqlite(path, "keep a submission file"))?;
-    Ok(sha)
+    .map_err(&fail)?;
+    tx.prepare_cached("SELECT id FROM submission_files WHERE file_sha256 = ?1")
+        .and_then(|mut stmt| stmt.query_row([sha.0], |r| r.get(0)))
+        .map_err(&fail)
 }
 
 /// The origins a snapshot carries, as they stream in (W8): each verified
 /// origin's file is kept, and its operations go to an external sort by
-/// listing, so that [`from_snapshot`] walks them beside the listings in key
-/// order, in memory that does not grow with them.
+/// listing, so that a [`Tracer`] walks them beside the listings as they are
+/// appended in key order, in memory that does not grow with them.
 pub(super) struct SnapshotOrigins {
     ops: OpSorter,
-    /// The SHA-256 of the file of the origin last kept.
-    file: Option<Sha256>,
+    /// The file of the origin last kept.
+    file: Option<FileId>,
 }
 
 impl SnapshotOrigins {
@@ -225,69 +197,86 @@ impl SnapshotOrigins {
             .file
             .ok_or_else(|| corrupt(path, "an origin's operations before its file"))?;
         for ((id, agency), op) in ops {
-            self.ops.push(&id, &agency, &op, &file)?;
+            self.ops.push(&id, &agency, &op, file)?;
         }
         Ok(())
+    }
+
+    /// The walk that checks each listing of the snapshot whose `tail` this
+    /// is, as its rows are appended, against these origins and its past
+    /// overrides' updates (W8), and gives the origins to record. `None`
+    /// when no agency registry is held (`provenance`): the snapshot was
+    /// refused if it carried origins, and none are recorded.
+    pub(super) fn tracer<'a>(
+        self,
+        path: &'a std::path::Path,
+        provenance: Option<&'a Provenance>,
+        tail: &SnapshotTail,
+    ) -> Result<Option<Tracer<'a>>, StoreError> {
+        let Some(provenance) = provenance else {
+            return Ok(None);
+        };
+        // The past overrides' updates are changes to their listings too: the
+        // newest change naming a listing gives its entry (W8).
+        let mut ops = self.ops;
+        for ((id, agency), op) in provenance
+            .override_updates(&tail.overrides)
+            .map_err(|e| unauthorised(path, e))?
+        {
+            ops.push(&id, &agency, &op, NO_FILE)?;
+        }
+        Tracer::new(path, provenance, ops, Mode::Check).map(Some)
     }
 }
 
 /// What an override's update is sorted with in place of an origin's file:
-/// never recorded, since only an origin is a listing's `added` or `set_by`.
-const NO_FILE: Sha256 = Sha256([0; 32]);
+/// never recorded, since only an origin is a listing's `added` or `set_by`
+/// (rows of `submission_files` count from 1).
+const NO_FILE: FileId = 0;
 
-/// Checks the listings a snapshot just wrote to `entries` against the
-/// origins it carries (`origins`, read as the snapshot streamed), and
-/// against the legacy listings the store held when `legacy_kept`
-/// ([`keep_legacy`]), and records where each comes from, in the snapshot's
-/// transaction (W8). `provenance` is `None` when no agency registry is
-/// held: the snapshot was refused if it carried origins.
-pub(super) fn from_snapshot(
+/// The refusal of a snapshot or delta for `refusal`.
+fn unauthorised(path: &std::path::Path, refusal: AuthorityError) -> StoreError {
+    refused(
+        path,
+        VerifyError::Authority {
+            source: Box::new(refusal),
+        },
+    )
+}
+
+/// Checks what a snapshot's listings, just appended (and traced), must not
+/// hold (W7, W8): a listing one of its past overrides removed, or a legacy
+/// listing the store did not hold when `legacy_kept` ([`keep_legacy`]).
+/// `provenance` is `None` when no agency registry is held.
+pub(super) fn check_snapshot(
     tx: &Transaction<'_>,
     path: &std::path::Path,
     provenance: Option<&Provenance>,
     tail: &SnapshotTail,
-    origins: SnapshotOrigins,
     legacy_kept: bool,
 ) -> Result<(), StoreError> {
-    let unauthorised = |source| {
-        refused(
-            path,
-            VerifyError::Authority {
-                source: Box::new(source),
-            },
-        )
-    };
-    tx.execute("DELETE FROM listing_origins", [])
-        .map_err(sqlite(path, "clear listing origins"))?;
     let Some(provenance) = provenance else {
         return Ok(());
     };
-    // The past overrides' updates are changes to their listings too: the
-    // newest change naming a listing gives its entry (W8).
-    let mut ops = origins.ops;
-    for ((id, agency), op) in provenance
-        .override_updates(&tail.overrides)
-        .map_err(unauthorised)?
-    {
-        ops.push(&id, &agency, &op, &NO_FILE)?;
-    }
-    trace(tx, path, provenance, ops, Mode::Check)?;
     for (version, removed) in overridden(&tail.overrides) {
         let held = read_listings(tx, path, &removed.id)?;
         if held
             .iter()
             .any(|m| m.agency == removed.agency && m.listed_at == removed.listed_at)
         {
-            return Err(unauthorised(revived(removed, version)));
+            return Err(unauthorised(path, revived(removed, version)));
         }
     }
     if legacy_kept {
         if let Some(listing) = unheld_legacy(tx, path, provenance)? {
-            return Err(unauthorised(AuthorityError::LegacyNotHeld {
-                id: listing.id,
-                agency: listing.agency,
-                listed_at: listing.listed_at,
-            }));
+            return Err(unauthorised(
+                path,
+                AuthorityError::LegacyNotHeld {
+                    id: listing.id,
+                    agency: listing.agency,
+                    listed_at: listing.listed_at,
+                },
+            ));
         }
     }
     Ok(())
@@ -320,7 +309,7 @@ fn registered_table(
 /// Before a snapshot replaces the list: keeps aside the registered
 /// agencies' listings made before agencies were principals, when the store
 /// holds a version made since (`held_since`: that version's data time), so that
-/// [`from_snapshot`] can refuse one it did not hold. Those listings carry
+/// [`check_snapshot`] can refuse one it did not hold. Those listings carry
 /// no origin (no agency signed for them), and after principals none can be
 /// added: the set only shrinks. `false` when there is nothing to compare
 /// with (no registry, or a store empty or older than principals).
@@ -380,8 +369,7 @@ fn unheld_legacy(
     found
         .map(|(kind, value, agency, listed_at)| {
             Ok(ListingRef {
-                id: Identifier::from_canonical(Kind::from_code(kind), &value)
-                    .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))?,
+                id: identifier(path, kind, &value)?,
                 agency: Agency::new(&agency).map_err(|e| corrupt(path, &e.to_string()))?,
                 listed_at: Timestamp(listed_at as u64),
             })
@@ -389,310 +377,237 @@ fn unheld_legacy(
         .transpose()
 }
 
-/// What [`trace`] does with the listings it judges.
+/// What a [`Tracer`] does with the listings it judges.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// Every listing to trace, or that an origin names: the first refused
-    /// refuses the snapshot (W8), as does an origin naming a listing another
-    /// of its version names.
+    /// Every listing is given: the first refused refuses the snapshot (W8),
+    /// as does an origin naming a listing another of its version names.
     Check,
     /// Only the listings to trace that have no origin recorded: those the
-    /// origins explain are recorded, the others left as they are, and of
+    /// origins explain get them, the others are left as they are, and of
     /// two origins of one version naming a listing the first is kept.
     Backfill,
 }
 
-/// Walks the listings to trace (from `entries`, in key order) and the
-/// origins' operations (`ops`, in the same order) together, judging each
-/// listing `mode` picks and recording its origins; returns how many it
-/// recorded. A refusal (in [`Mode::Check`]) is the error.
-fn trace(
-    tx: &Transaction<'_>,
-    path: &std::path::Path,
-    provenance: &Provenance,
-    ops: OpSorter,
-    mode: Mode,
-) -> Result<u64, StoreError> {
-    let fail = sqlite(path, "trace listings to their origins");
-    // Only the listings that must be traced are picked out of the list by
-    // SQLite (a scan in its own loop), so a list mostly of labels costs a
-    // pass, not a row each through here.
-    let principals = registered_table(tx, path, provenance)?;
-    let mut stmt = tx
-        .prepare(match mode {
-            Mode::Check => {
-                "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
-                 WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
-                 ORDER BY kind, value, agency"
-            }
-            Mode::Backfill => {
-                "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries e
-                 WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
-                 AND NOT EXISTS (SELECT 1 FROM listing_origins o WHERE o.kind = e.kind
-                     AND o.value = e.value AND o.agency = e.agency)
-                 ORDER BY kind, value, agency"
-            }
-        })
-        .map_err(&fail)?;
-    let mut rows = stmt.query([principals]).map_err(&fail)?;
-    let mut walk = Walk {
-        tx,
-        record: tx.prepare(&set_rows(ORIGINS_PER_INSERT)).map_err(&fail)?,
-        pending: Vec::with_capacity(ORIGINS_PER_INSERT),
-        path,
-        provenance,
-        mode,
-        next: None,
-        recorded: 0,
-    };
-    walk.next = read_listing(path, rows.next().map_err(&fail)?)?;
-    let mut rows =
-        || -> Result<Option<Held>, StoreError> { read_listing(path, rows.next().map_err(&fail)?) };
-    // The operations on one listing, by version, and their origins' files.
-    let mut listing: Option<Key> = None;
-    let mut named: Vec<OriginOp> = Vec::new();
-    let mut files: Vec<Sha256> = Vec::new();
-    ops.for_each_sorted(|row| {
-        let same = listing
-            .as_ref()
-            .is_some_and(|key| key_ref(key) == row.listing());
-        if same {
-            let last = named.last().expect("a listing's operations");
-            if last.version == row.op.version {
-                if mode == Mode::Backfill {
-                    return Ok(());
-                }
-                let id = identifier(path, row.kind, row.value)?;
-                let overridden = [last, &row.op]
-                    .into_iter()
-                    .find(|op| matches!(op.asks, Asks::Overridden { .. }));
-                return Err(walk.refused(match overridden {
-                    Some(op) => AuthorityError::OverriddenTwice {
-                        id,
-                        index: op.origin,
-                    },
-                    None => AuthorityError::OriginNamedTwice {
-                        id,
-                        agency: Agency::new(row.agency)
-                            .map_err(|e| corrupt(path, &e.to_string()))?,
-                        version: row.op.version.get(),
-                        first: last.origin,
-                        second: row.op.origin,
-                    },
-                }));
-            }
-        } else {
-            if let Some(key) = listing.take() {
-                walk.named(&key, &named, &files, &mut rows)?;
-            }
-            listing = Some((
-                i64::from(row.kind),
-                row.value.to_owned(),
-                row.agency.to_owned(),
-            ));
-            named.clear();
-            files.clear();
-        }
-        named.push(row.op);
-        files.push(row.file);
-        Ok(())
-    })?;
-    if let Some(key) = listing {
-        walk.named(&key, &named, &files, &mut rows)?;
-    }
-    while let Some(held) = walk.next.take() {
-        walk.judge(held, &[], &[])?;
-        walk.next = rows()?;
-    }
-    for (entry, added, set_by) in std::mem::take(&mut walk.pending) {
-        set(tx, path, &entry, added.as_ref(), &set_by)?;
-    }
-    Ok(walk.recorded)
-}
-
-/// Listings whose origins one statement records in [`trace`]: one
-/// statement per listing spends more in SQLite's statement machinery than
-/// in the B-tree (as the snapshot's rows, see `apply`).
-const ORIGINS_PER_INSERT: usize = 64;
-
-/// A listing's key as the store orders it.
-type Key = (i64, String, String);
-
-/// A listing the walk reads from `entries`.
-type Held = (Key, EntryMeta);
-
-/// Where [`trace`] stands in the listings to trace.
-struct Walk<'a, 't> {
-    tx: &'a Transaction<'t>,
-    /// [`set_rows`] of [`ORIGINS_PER_INSERT`] rows, prepared.
-    record: Statement<'a>,
-    /// Listings' origins not yet recorded, fewer than a statement's rows.
-    pending: Vec<(Entry, Option<Sha256>, Sha256)>,
+/// Judges listings, given in key order, against the operations the
+/// origins make on them (in the same order, from an [`OpSorter`]), and
+/// gives the origins to record for each: a merge join, each side read
+/// once.
+///
+/// In [`Mode::Check`] its refusals wait for [`Tracer::finish`], as a reader
+/// of the whole snapshot in memory reports them: a snapshot's listing named
+/// twice (found by the append that feeds the tracer) first, then two
+/// origins of one version naming a listing, then the first listing refused
+/// in key order.
+pub(super) struct Tracer<'a> {
     path: &'a std::path::Path,
     provenance: &'a Provenance,
     mode: Mode,
-    /// The next listing to trace, not yet judged.
-    next: Option<Held>,
-    recorded: u64,
+    ops: SortedOps,
+    /// The listing the operations in `named` are on: kind, value, agency.
+    key: (u16, Vec<u8>, Vec<u8>),
+    /// The operations on one listing, by version, and their origins' files.
+    named: Vec<OriginOp>,
+    files: Vec<FileId>,
+    traced: u64,
+    /// The first listing two operations of one version name, and the first
+    /// listing refused (in [`Mode::Check`]).
+    named_twice: Option<StoreError>,
+    refused: Option<StoreError>,
 }
 
-impl Walk<'_, '_> {
-    /// Judges the listings to trace before `key`, each named by no
-    /// operation, then `key`'s listing against `named` (its operations,
-    /// from the origins whose files are `files`): from the listings to
-    /// trace, or else the list, if it holds it (a listing no origin must
-    /// explain is still held to what its origins ask).
-    fn named(
+impl<'a> Tracer<'a> {
+    fn new(
+        path: &'a std::path::Path,
+        provenance: &'a Provenance,
+        ops: OpSorter,
+        mode: Mode,
+    ) -> Result<Tracer<'a>, StoreError> {
+        let mut ops = ops.into_sorted()?;
+        ops.advance()?;
+        Ok(Tracer {
+            path,
+            provenance,
+            mode,
+            ops,
+            key: (0, Vec::new(), Vec::new()),
+            named: Vec::new(),
+            files: Vec::new(),
+            traced: 0,
+            named_twice: None,
+            refused: None,
+        })
+    }
+
+    /// The origins to record for `meta.agency`'s listing of `value` (of the
+    /// kind whose code is `kind`, checked canonical by the caller), the
+    /// next in key order: `None` when no origin names it and none must, or
+    /// when they do not explain it (a refusal, in [`Mode::Check`], that
+    /// [`Self::finish`] reports).
+    pub(super) fn listing(
         &mut self,
-        key: &Key,
-        named: &[OriginOp],
-        files: &[Sha256],
-        rows: &mut impl FnMut() -> Result<Option<Held>, StoreError>,
-    ) -> Result<(), StoreError> {
-        while let Some(held) = self.next.take() {
-            match key_ref(&held.0).cmp(&key_ref(key)) {
-                Ordering::Less => {
-                    self.judge(held, &[], &[])?;
-                    self.next = rows()?;
-                }
-                Ordering::Equal => {
-                    self.next = rows()?;
-                    return self.judge(held, named, files);
-                }
-                Ordering::Greater => {
-                    self.next = Some(held);
-                    break;
-                }
+        kind: u16,
+        value: &str,
+        meta: &EntryMeta,
+    ) -> Result<Option<Recorded>, StoreError> {
+        let key = (kind, value.as_bytes(), meta.agency.as_str().as_bytes());
+        let mut found = false;
+        while let Some(order) = self.ops.listing().map(|listing| listing.cmp(&key)) {
+            if order == Ordering::Greater {
+                break;
+            }
+            // Operations on listings before this one name listings not
+            // held: history, not a claim.
+            self.take_listing()?;
+            if order == Ordering::Equal {
+                found = true;
+                break;
             }
         }
-        if self.mode == Mode::Backfill {
-            return Ok(());
+        if !found {
+            self.named.clear();
+            self.files.clear();
         }
-        // Operations on listings no longer held are history, not a claim.
-        let meta = self
-            .tx
-            .prepare_cached(
-                "SELECT reason, agency, listed_at, expires_at FROM entries
-                 WHERE kind = ?1 AND value = ?2 AND agency = ?3",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![key.0, key.1, key.2], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()
-            })
-            .map_err(sqlite(self.path, "read a listing an origin names"))?;
-        match meta {
-            Some(row) => {
-                let meta = meta_from_row(self.path, row)?;
-                self.judge((key.clone(), meta), named, files)
-            }
-            None => Ok(()),
+        self.judge(kind, value, meta)
+    }
+
+    /// Reads the operations left (on listings after the last held, each
+    /// still checked once per version) and returns how many listings were
+    /// given origins, or the refusal (see [`Tracer`]).
+    pub(super) fn finish(mut self) -> Result<u64, StoreError> {
+        while self.ops.listing().is_some() {
+            self.take_listing()?;
+        }
+        match self.named_twice.or(self.refused) {
+            Some(refusal) => Err(refusal),
+            None => Ok(self.traced),
         }
     }
 
-    /// Judges `held` against `named` (see [`Self::named`]) and records its
-    /// origins.
-    fn judge(
-        &mut self,
-        (key, meta): Held,
-        named: &[OriginOp],
-        files: &[Sha256],
-    ) -> Result<(), StoreError> {
-        if named.is_empty() && !self.provenance.traces(&meta) {
-            return Ok(());
+    /// Takes the operations on the listing the current one names into
+    /// `named` and `files`, leaving the next listing's first current. Of
+    /// two of one version the first is kept (and in [`Mode::Check`] the
+    /// snapshot is refused).
+    fn take_listing(&mut self) -> Result<(), StoreError> {
+        self.named.clear();
+        self.files.clear();
+        if let Some(first) = self.ops.current()? {
+            let (kind, value, agency) = &mut self.key;
+            *kind = first.kind;
+            value.clear();
+            value.extend_from_slice(first.value.as_bytes());
+            agency.clear();
+            agency.extend_from_slice(first.agency.as_bytes());
+            self.named.push(first.op);
+            self.files.push(first.file);
         }
-        let kind = u16::try_from(key.0).map_err(|_| corrupt(self.path, "kind out of range"))?;
-        let id = identifier(self.path, kind, &key.1)?;
-        let traced = match (self.provenance.judge(&id, &meta, named), self.mode) {
-            (Ok(traced), _) => traced,
-            (Err(refusal), Mode::Check) => return Err(self.refused(refusal)),
-            (Err(_), Mode::Backfill) => return Ok(()),
-        };
-        if let Some(Traced { added, set: set_by }) = traced {
-            // The file of the origin at `origin`: one of the operations'
-            // (an override's update is not an origin, and has no file).
-            let file = |origin: usize| {
-                named
-                    .iter()
-                    .position(|op| {
-                        op.origin == origin && !matches!(op.asks, Asks::Overridden { .. })
-                    })
-                    .and_then(|at| files.get(at))
-                    .ok_or_else(|| corrupt(self.path, &format!("no operation of origin {origin}")))
-            };
-            let added = added.map(file).transpose()?.copied();
-            let set_by = *file(set_by)?;
-            self.pending.push((Entry { id, meta }, added, set_by));
-            if self.pending.len() == ORIGINS_PER_INSERT {
-                for (slot, (entry, added, set_by)) in self.pending.drain(..).enumerate() {
-                    bind_origins(
-                        &mut self.record,
-                        self.path,
-                        slot,
-                        &entry,
-                        added.as_ref(),
-                        &set_by,
-                    )?;
-                }
-                self.record
-                    .raw_execute()
-                    .map_err(sqlite(self.path, "record listings' origins"))?;
+        while self.ops.advance()? {
+            if self.ops.listing() != Some((self.key.0, &self.key.1[..], &self.key.2[..])) {
+                break;
             }
-            self.recorded += 1;
+            let row = self.ops.current()?.expect("an operation");
+            let last = *self.named.last().expect("a listing's first operation");
+            if last.version == row.op.version {
+                if self.mode == Mode::Check && self.named_twice.is_none() {
+                    let (op, agency) = (row.op, row.agency.to_owned());
+                    self.named_twice = Some(self.twice_refusal(last, op, &agency));
+                }
+                continue;
+            }
+            self.named.push(row.op);
+            self.files.push(row.file);
         }
         Ok(())
     }
 
-    /// The refusal of the snapshot for `refusal`.
-    fn refused(&self, refusal: AuthorityError) -> StoreError {
-        refused(
+    /// The refusal of a snapshot two of whose origins (or past overrides)
+    /// of one version name the listing `key` holds: `first`, then `second`.
+    fn twice_refusal(&self, first: OriginOp, second: OriginOp, agency: &str) -> StoreError {
+        let value = String::from_utf8_lossy(&self.key.1);
+        let id = match identifier(self.path, self.key.0, &value) {
+            Ok(id) => id,
+            Err(e) => return e,
+        };
+        let overridden = [first, second]
+            .into_iter()
+            .find(|op| matches!(op.asks, Asks::Overridden { .. }));
+        unauthorised(
             self.path,
-            VerifyError::Authority {
-                source: Box::new(refusal),
+            match overridden {
+                Some(op) => AuthorityError::OverriddenTwice {
+                    id,
+                    index: op.origin,
+                },
+                None => AuthorityError::OriginNamedTwice {
+                    id,
+                    agency: match Agency::new(agency) {
+                        Ok(agency) => agency,
+                        Err(e) => return corrupt(self.path, &e.to_string()),
+                    },
+                    version: second.version.get(),
+                    first: first.origin,
+                    second: second.origin,
+                },
             },
         )
     }
-}
 
-/// `key` as the store compares keys: by bytes.
-fn key_ref(key: &Key) -> (u16, &[u8], &[u8]) {
-    // Kinds are u16 wire codes; a row out of range sorts first and is
-    // refused as corrupt when judged.
-    (
-        u16::try_from(key.0).unwrap_or(0),
-        key.1.as_bytes(),
-        key.2.as_bytes(),
-    )
-}
-
-/// The listing `row` of the listings to trace holds.
-fn read_listing(path: &std::path::Path, row: Option<&Row<'_>>) -> Result<Option<Held>, StoreError> {
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let fail = sqlite(path, "read a listing to trace");
-    let key: Key = (
-        row.get(0).map_err(&fail)?,
-        row.get(1).map_err(&fail)?,
-        row.get(2).map_err(&fail)?,
-    );
-    let meta = meta_from_row(
-        path,
-        (
-            row.get(3).map_err(&fail)?,
-            key.2.clone(),
-            row.get(4).map_err(&fail)?,
-            row.get(5).map_err(&fail)?,
-        ),
-    )?;
-    Ok(Some((key, meta)))
+    /// Judges the listing `meta` describes against `named` (see
+    /// [`Self::listing`]).
+    fn judge(
+        &mut self,
+        kind: u16,
+        value: &str,
+        meta: &EntryMeta,
+    ) -> Result<Option<Recorded>, StoreError> {
+        if self.named.is_empty() && !self.provenance.traces(meta) {
+            return Ok(None);
+        }
+        // Built only for a refusal's words.
+        let id = || {
+            Identifier::from_canonical(Kind::from_code(kind), value)
+                .expect("the caller checked the identifier canonical")
+        };
+        let traced = match (self.provenance.judge(id, meta, &self.named), self.mode) {
+            (Ok(traced), _) => traced,
+            (Err(refusal), Mode::Check) => {
+                if self.refused.is_none() {
+                    self.refused = Some(unauthorised(self.path, refusal));
+                }
+                return Ok(None);
+            }
+            (Err(_), Mode::Backfill) => return Ok(None),
+        };
+        let Some(Traced { added, set }) = traced else {
+            return Ok(None);
+        };
+        // The file of the origin at `origin`: one of the operations' (an
+        // override's update is not an origin, and has no file).
+        let file = |origin: usize| {
+            self.named
+                .iter()
+                .position(|op| op.origin == origin && !matches!(op.asks, Asks::Overridden { .. }))
+                .and_then(|at| self.files.get(at).copied())
+                .ok_or_else(|| corrupt(self.path, &format!("no operation of origin {origin}")))
+        };
+        let recorded = Recorded {
+            added: added.map(file).transpose()?,
+            set_by: Some(file(set)?),
+        };
+        self.traced += 1;
+        Ok(Some(recorded))
+    }
 }
 
 fn identifier(path: &std::path::Path, kind: u16, value: &str) -> Result<Identifier, StoreError> {
     Identifier::from_canonical(Kind::from_code(kind), value)
         .map_err(|e| corrupt(path, &format!("entry {value:?}: {e}")))
 }
+
+/// Listings [`Store::backfill_origins`] reads, judges and records at a time:
+/// its updates wait for the read to end (SQLite leaves a read undefined
+/// across changes to its table), in memory that does not grow with the list.
+const BACKFILL_PAGE: usize = 4096;
 
 impl Store {
     /// Records the origins of the listings to trace (W8) that have none,
@@ -721,7 +636,60 @@ impl Store {
             ops.keep(&tx, &path, origin)?;
             ops.push(&path, named)?;
         }
-        let recorded = trace(&tx, &path, provenance, ops.ops, Mode::Backfill)?;
+        let mut tracer = Tracer::new(&path, provenance, ops.ops, Mode::Backfill)?;
+        let principals = registered_table(&tx, &path, provenance)?;
+        let fail = sqlite(&path, "trace listings to their origins");
+        // Only the listings that must be traced are picked out of the list by
+        // SQLite (a scan in its own loop), a page at a time after the last.
+        let mut read = tx
+            .prepare(
+                "SELECT kind, value, agency, reason, listed_at, expires_at FROM entries
+                 WHERE listed_at >= ?1 AND agency IN (SELECT agency FROM temp.registered)
+                 AND set_by IS NULL AND (kind, value, agency) > (?2, ?3, ?4)
+                 ORDER BY kind, value, agency LIMIT ?5",
+            )
+            .map_err(&fail)?;
+        let mut after: (i64, String, String) = (i64::MIN, String::new(), String::new());
+        loop {
+            let mut page = Vec::with_capacity(BACKFILL_PAGE);
+            let mut rows = read
+                .query(params![
+                    principals,
+                    after.0,
+                    after.1,
+                    after.2,
+                    BACKFILL_PAGE as i64
+                ])
+                .map_err(&fail)?;
+            while let Some(row) = rows.next().map_err(&fail)? {
+                let (kind, value): (u16, String) =
+                    (row.get(0).map_err(&fail)?, row.get(1).map_err(&fail)?);
+                let meta = (|| Ok((row.get(3)?, row.get(2)?, row.get(4)?, row.get(5)?)))()
+                    .map_err(&fail)?;
+                page.push((
+                    identifier(&path, kind, &value)?,
+                    meta_from_row(&path, meta)?,
+                ));
+            }
+            drop(rows);
+            let Some((last, meta)) = page.last() else {
+                break;
+            };
+            after = (
+                i64::from(last.kind().code()),
+                last.as_str().to_owned(),
+                meta.agency.as_str().to_owned(),
+            );
+            for (id, meta) in page {
+                if let Some(origins) = tracer.listing(id.kind().code(), id.as_str(), &meta)? {
+                    let entry = Entry { id, meta };
+                    let set_by = origins.set_by.expect("a traced listing's setter");
+                    record(&tx, &path, &entry, origins.added, set_by)?;
+                }
+            }
+        }
+        drop(read);
+        let recorded = tracer.finish()?;
         tx.commit().map_err(sqlite(&path, "commit"))?;
         Ok(recorded)
     }
@@ -758,9 +726,7 @@ impl Store {
             .prepare(
                 "SELECT e.kind, e.value, e.reason, e.agency, e.listed_at, e.expires_at
                  FROM entries e WHERE e.agency = ?1 AND e.listed_at >= ?2
-                 AND NOT EXISTS (SELECT 1 FROM listing_origins o
-                     WHERE o.kind = e.kind AND o.value = e.value AND o.agency = e.agency
-                     AND o.added IS NOT NULL)
+                 AND e.added IS NULL
                  ORDER BY e.kind, e.value, e.agency LIMIT 1",
             )
             .map_err(&fail)?;
@@ -780,8 +746,7 @@ impl Store {
                 )?;
                 let kind: u16 = row.get(0).map_err(&fail)?;
                 let value: String = row.get(1).map_err(&fail)?;
-                let id = Identifier::from_canonical(Kind::from_code(kind), &value)
-                    .map_err(|e| corrupt(&self.path, &format!("entry {value:?}: {e}")))?;
+                let id = identifier(&self.path, kind, &value)?;
                 return Ok(Some(Entry { id, meta }));
             }
         }
@@ -795,8 +760,8 @@ pub(super) fn held(conn: &Connection, path: &std::path::Path) -> Result<Vec<Orig
     let fail = sqlite(path, "read listings' origins");
     let mut stmt = conn
         .prepare_cached(
-            "SELECT version, accepted_at, file FROM submission_files WHERE file_sha256 IN
-                 (SELECT added FROM listing_origins UNION SELECT set_by FROM listing_origins)
+            "SELECT version, accepted_at, file FROM submission_files WHERE id IN
+                 (SELECT added FROM entries UNION SELECT set_by FROM entries)
              ORDER BY version, file_sha256",
         )
         .map_err(&fail)?;

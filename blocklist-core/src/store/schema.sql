@@ -1,8 +1,9 @@
 -- The local replica of one list. Applied only through Store::apply_*,
--- each apply one transaction. Schema version 4 (PRAGMA user_version): an
+-- each apply one transaction. Schema version 5 (PRAGMA user_version): an
 -- identifier may be listed by several agencies, one row each (version 1,
--- user_version 0, keyed entries by identifier alone), and the state keeps
--- the LtHash beside the lane sum (see migrate.rs).
+-- user_version 0, keyed entries by identifier alone), the state keeps the
+-- LtHash beside the lane sum, and each listing's row names its origins
+-- (see migrate.rs).
 
 CREATE TABLE IF NOT EXISTS list_state (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
@@ -21,6 +22,15 @@ CREATE TABLE IF NOT EXISTS entries (
     agency      TEXT    NOT NULL,
     listed_at   INTEGER NOT NULL,
     expires_at  INTEGER,
+    -- Where an agency's listing comes from (docs/FORMAT.md W8), as rows of
+    -- submission_files: the carried submission whose add listed it (NULL
+    -- for a listing made before agencies were principals, or not traced)
+    -- and the newest one that set its entry (NULL: none recorded). In the
+    -- row itself, so they come and go with their listing, a snapshot's
+    -- bootstrap writes them with it, and a snapshot carries just the
+    -- submissions its listings need.
+    added       INTEGER,
+    set_by      INTEGER,
     PRIMARY KEY (kind, value, agency)
 ) WITHOUT ROWID;
 
@@ -71,26 +81,14 @@ CREATE TABLE IF NOT EXISTS override_files (
     file            BLOB    NOT NULL
 ) WITHOUT ROWID;
 
--- Where each agency's listing comes from (docs/FORMAT.md W8): the SHA-256
--- of the carried submission whose add listed it (NULL for a listing made
--- before agencies were principals) and of the newest one that set its
--- entry. Rows come and go with their listings, so a snapshot carries just
--- the submissions its listings need.
-CREATE TABLE IF NOT EXISTS listing_origins (
-    kind        INTEGER NOT NULL,
-    value       TEXT    NOT NULL,
-    agency      TEXT    NOT NULL,
-    added       BLOB,
-    set_by      BLOB    NOT NULL,
-    PRIMARY KEY (kind, value, agency)
-) WITHOUT ROWID;
-
 -- The carried submissions themselves, by the SHA-256 of the file, with the
 -- version whose delta carried them and when the centre accepted them: kept
--- for good, the list's record of what each agency signed.
+-- for good, the list's record of what each agency signed. Listings name
+-- them by `id`, a few bytes where the SHA-256 is 32.
 CREATE TABLE IF NOT EXISTS submission_files (
-    file_sha256 BLOB    PRIMARY KEY,
+    id          INTEGER PRIMARY KEY,
+    file_sha256 BLOB    NOT NULL UNIQUE,
     version     INTEGER NOT NULL,
     accepted_at INTEGER NOT NULL,
     file        BLOB    NOT NULL
-) WITHOUT ROWID;
+);

@@ -119,41 +119,54 @@ impl<P: Packing> Sorter<P> {
     /// Calls `record` with every record, in order; equal records come one
     /// after the other. Stops at `record`'s first error.
     pub fn for_each_sorted(
-        mut self,
+        self,
         mut record: impl FnMut(&[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        let mut sorted = self.into_sorted()?;
+        while sorted.advance()? {
+            record(sorted.current().expect("advanced to a record"))?;
+        }
+        Ok(())
+    }
+
+    /// The records in order, to be read one at a time beside another
+    /// ordered stream (see [`Sorted`]).
+    pub fn into_sorted(mut self) -> Result<Sorted<P>, StoreError> {
         if self.runs.is_empty() {
             // Everything fit in memory: no scratch file.
             self.sort_buffer();
-            for &start in &self.starts {
-                record(&self.buffer[start as usize..])?;
-            }
-            return Ok(());
+            return Ok(Sorted {
+                path: self.scratch.path,
+                records: Records::Memory {
+                    buffer: self.buffer,
+                    starts: self.starts,
+                    at: None,
+                },
+            });
         }
         if !self.starts.is_empty() {
             self.write_run()?;
         }
-        self.buffer = Vec::new();
-        self.starts = Vec::new();
-        let file = self.scratch.file.as_ref().expect("runs were written");
+        let file = self.scratch.file.take().expect("runs were written");
         // No run is much longer than the buffer: no point reading more.
         let piece = (MERGE_READ / self.runs.len())
             .max(MIN_RUN_READ)
             .min(self.capacity);
         let mut heads = BinaryHeap::with_capacity(self.runs.len());
         for range in &self.runs {
-            let mut run = RunReader::<P>::new(file, range.clone(), piece);
-            if run.advance(&self.scratch.path)? {
+            let mut run = RunReader::<P>::new(range.clone(), piece);
+            if run.advance(&file, &self.scratch.path)? {
                 heads.push(Head(run));
             }
         }
-        while let Some(mut head) = heads.peek_mut() {
-            record(head.0.current())?;
-            if !head.0.advance(&self.scratch.path)? {
-                std::collections::binary_heap::PeekMut::pop(head);
-            }
-        }
-        Ok(())
+        Ok(Sorted {
+            path: self.scratch.path,
+            records: Records::Runs {
+                file,
+                heads,
+                started: false,
+            },
+        })
     }
 
     /// Sorts the buffer; stable, so it merges the runs the records came in
@@ -184,6 +197,78 @@ impl<P: Packing> Sorter<P> {
         self.buffer.clear();
         self.starts.clear();
         Ok(())
+    }
+}
+
+/// A [`Sorter`]'s records in order, read one at a time: [`Sorted::advance`]
+/// moves to the next and [`Sorted::current`] shows it, so a reader can look
+/// at a record and leave it for later, as a merge join with another ordered
+/// stream does.
+pub(crate) struct Sorted<P> {
+    path: PathBuf,
+    records: Records<P>,
+}
+
+enum Records<P> {
+    /// Sorted in the buffer: `at` is the current record's position in
+    /// `starts` (`None` before the first).
+    Memory {
+        buffer: Vec<u8>,
+        starts: Vec<u32>,
+        at: Option<usize>,
+    },
+    /// Merged from the runs: the current record is the heap's top, once
+    /// `started`.
+    Runs {
+        file: File,
+        heads: BinaryHeap<Head<P>>,
+        started: bool,
+    },
+}
+
+impl<P: Packing> Sorted<P> {
+    /// Moves to the next record; `false` past the last.
+    pub fn advance(&mut self) -> Result<bool, StoreError> {
+        match &mut self.records {
+            Records::Memory { starts, at, .. } => {
+                let next = at.map_or(0, |at| at + 1);
+                *at = Some(next.min(starts.len()));
+                Ok(next < starts.len())
+            }
+            Records::Runs {
+                file,
+                heads,
+                started,
+            } => {
+                if std::mem::replace(started, true) {
+                    if let Some(mut head) = heads.peek_mut() {
+                        if !head.0.advance(file, &self.path)? {
+                            std::collections::binary_heap::PeekMut::pop(head);
+                        }
+                    }
+                }
+                Ok(!heads.is_empty())
+            }
+        }
+    }
+
+    /// The record [`Self::advance`] moved to (it may run on past the
+    /// record's end); `None` before the first and past the last.
+    pub fn current(&self) -> Option<&[u8]> {
+        match &self.records {
+            Records::Memory { buffer, starts, at } => {
+                let start = *starts.get((*at)?)?;
+                Some(&buffer[start as usize..])
+            }
+            Records::Runs { heads, started, .. } => {
+                started.then(|| heads.peek().map(|head| head.0.current()))?
+            }
+        }
+    }
+
+    /// Where the runs were, for errors.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -268,8 +353,7 @@ impl std::io::Write for ScratchWriter<'_> {
 }
 
 /// One run being merged: its current record and a piece of what follows.
-struct RunReader<'a, P> {
-    file: &'a File,
+struct RunReader<P> {
     /// What is left to read from the file.
     left: Range<u64>,
     piece: Vec<u8>,
@@ -281,10 +365,9 @@ struct RunReader<'a, P> {
     packing: PhantomData<P>,
 }
 
-impl<'a, P: Packing> RunReader<'a, P> {
-    fn new(file: &'a File, range: Range<u64>, piece: usize) -> RunReader<'a, P> {
+impl<P: Packing> RunReader<P> {
+    fn new(range: Range<u64>, piece: usize) -> RunReader<P> {
         RunReader {
-            file,
             left: range,
             piece: vec![0; piece],
             at: 0,
@@ -295,11 +378,11 @@ impl<'a, P: Packing> RunReader<'a, P> {
     }
 
     /// Moves to the next entry; `false` at the run's end.
-    fn advance(&mut self, path: &Path) -> Result<bool, StoreError> {
+    fn advance(&mut self, file: &File, path: &Path) -> Result<bool, StoreError> {
         self.at += self.len;
         self.len = 0;
         if !self.holds_entry() {
-            self.refill(path)?;
+            self.refill(file, path)?;
             if self.at == self.end {
                 return Ok(false);
             }
@@ -316,7 +399,7 @@ impl<'a, P: Packing> RunReader<'a, P> {
 
     /// Keeps the unread bytes and reads after them until they hold an entry
     /// or the run has no more (an entry larger than the piece grows it).
-    fn refill(&mut self, path: &Path) -> Result<(), StoreError> {
+    fn refill(&mut self, file: &File, path: &Path) -> Result<(), StoreError> {
         self.piece.copy_within(self.at..self.end, 0);
         self.end -= self.at;
         self.at = 0;
@@ -336,8 +419,7 @@ impl<'a, P: Packing> RunReader<'a, P> {
             if want == 0 {
                 break;
             }
-            self.file
-                .read_exact_at(&mut self.piece[self.end..self.end + want], self.left.start)
+            file.read_exact_at(&mut self.piece[self.end..self.end + want], self.left.start)
                 .map_err(|e| scratch_error(path, "read sort run", e))?;
             self.left.start += want as u64;
             self.end += want;
@@ -361,27 +443,27 @@ impl<'a, P: Packing> RunReader<'a, P> {
 }
 
 /// A run in the merge heap, ordered so the smallest record comes first.
-struct Head<'a, P>(RunReader<'a, P>);
+struct Head<P>(RunReader<P>);
 
-impl<P: Packing> Ord for Head<'_, P> {
+impl<P: Packing> Ord for Head<P> {
     fn cmp(&self, other: &Self) -> Ordering {
         P::cmp(other.0.current(), self.0.current())
     }
 }
 
-impl<P: Packing> PartialOrd for Head<'_, P> {
+impl<P: Packing> PartialOrd for Head<P> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl<P: Packing> PartialEq for Head<'_, P> {
+impl<P: Packing> PartialEq for Head<P> {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl<P: Packing> Eq for Head<'_, P> {}
+impl<P: Packing> Eq for Head<P> {}
 
 /// Agencies in first-seen order, each named by its position in packed entries.
 #[derive(Default)]

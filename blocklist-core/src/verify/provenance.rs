@@ -14,10 +14,12 @@
 //! what W8 leaves open (listings dated before, an agency's older word
 //! carried for its newest) is in `docs/FORMAT.md`, W8.
 //!
-//! The origins are verified here, one at a time; the store matches their
-//! operations with its rows in key order ([`Provenance::judge`] says what a
-//! listing's operations must be), in the transaction that applies the
-//! snapshot, in memory that does not grow with the list.
+//! The origins are verified here as they stream ([`Provenance::origin`],
+//! or in two steps for a reader that verifies some on another thread); the
+//! store matches their operations with its rows in key order as it appends
+//! them ([`Provenance::judge`] says what a listing's operations must be), in
+//! the transaction that applies the snapshot, in memory that does not grow
+//! with the list.
 //!
 //! [`Snapshot::origins`]: crate::document::Snapshot::origins
 
@@ -25,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::document::{
     envelope, KeySet, ListId, ListingRef, Origin, Override, PastOverride, Registry, Snapshot,
-    SnapshotHead, SubmissionOp, Version,
+    SnapshotHead, Submission, SubmissionOp, Version,
 };
 use crate::entry::{Agency, EntryMeta, Reason, Timestamp};
 use crate::keys::KeyId;
@@ -165,6 +167,10 @@ impl Provenance {
     /// (`sequences`, W4); and, the origins coming by version, after every
     /// earlier-signed one of its key (`order`, what the origins before it
     /// showed). Returns each listing it names, with what it asks of it.
+    ///
+    /// In two steps, for a reader that verifies origins on more than one
+    /// thread: [`Self::signed_origin`], on any, then
+    /// [`OriginOrder::place`], in order.
     pub fn origin(
         &self,
         index: usize,
@@ -172,6 +178,17 @@ impl Provenance {
         sequences: &BTreeMap<KeyId, u64>,
         order: &mut OriginOrder,
     ) -> Result<Vec<(Listing, OriginOp)>, AuthorityError> {
+        order.place(self.signed_origin(index, origin, sequences)?)
+    }
+
+    /// What [`Self::origin`] checks of origin number `index` on its own:
+    /// all but its order among the others.
+    pub fn signed_origin(
+        &self,
+        index: usize,
+        origin: &Origin,
+        sequences: &BTreeMap<KeyId, u64>,
+    ) -> Result<SignedOrigin, AuthorityError> {
         let carried = &origin.submission;
         let submission = verify_submission(
             &carried.file,
@@ -205,43 +222,13 @@ impl Provenance {
                 sequence,
             });
         }
-        // The versions are the centre's word: a key's submissions must come
-        // in the order it signed them, so none can be moved past another.
-        let last = order.0.get(&key).copied();
-        order.0.insert(
+        Ok(SignedOrigin {
+            index,
+            version: origin.version,
+            accepted_at: carried.accepted_at,
             key,
-            (origin.version, last.map_or(sequence, |l| l.1.max(sequence))),
-        );
-        if let Some((version, earlier)) =
-            last.filter(|&(version, earlier)| version < origin.version && earlier >= sequence)
-        {
-            return Err(AuthorityError::OriginOutOfOrder {
-                index,
-                agency: submission.agency,
-                key,
-                sequence,
-                earlier,
-                version: version.get(),
-            });
-        }
-        let agency = submission.agency;
-        Ok(submission
-            .ops
-            .into_iter()
-            .map(|op| {
-                let asks = OriginOp {
-                    origin: index,
-                    version: origin.version,
-                    accepted_at: carried.accepted_at,
-                    asks: Asks::of(&op),
-                };
-                let id = match op {
-                    SubmissionOp::Add(l) | SubmissionOp::Update(l) => l.id,
-                    SubmissionOp::Remove(r) => r.id,
-                };
-                ((id, agency.clone()), asks)
-            })
-            .collect())
+            submission,
+        })
     }
 
     /// Checks every listing of `snapshot`, held whole in memory, against
@@ -290,7 +277,7 @@ impl Provenance {
         for entry in entries {
             let listing = (entry.id.clone(), entry.meta.agency.clone());
             let ops = named.get(&listing).map_or(&[][..], Vec::as_slice);
-            self.judge(&entry.id, &entry.meta, ops)?;
+            self.judge(|| entry.id.clone(), &entry.meta, ops)?;
         }
         let held: HashMap<Listing, Timestamp> = snapshot
             .entries
@@ -422,10 +409,12 @@ impl Provenance {
     /// entry (an override's update of an earlier listing, of another time,
     /// names it no more), and each past override's update of a traced
     /// listing replaced the entry the change before it gave. `None` when no
-    /// origin names it and none must.
+    /// origin names it and none must. `id` is called only for a refusal,
+    /// which names the listing: a store judging millions of rows checked
+    /// each identifier once, when it decoded it.
     pub fn judge(
         &self,
-        id: &crate::Identifier,
+        id: impl Fn() -> crate::Identifier,
         meta: &EntryMeta,
         ops: &[OriginOp],
     ) -> Result<Option<Traced>, AuthorityError> {
@@ -440,7 +429,7 @@ impl Provenance {
             .find(|op| matches!(op.asks, Asks::Add(..)) && op.accepted_at == meta.listed_at)
             .map(|op| op.origin);
         let untraced = || AuthorityError::Untraced {
-            id: id.clone(),
+            id: id(),
             agency: meta.agency.clone(),
             listed_at: meta.listed_at,
         };
@@ -460,7 +449,7 @@ impl Provenance {
                 set: set.origin,
             })
         };
-        self.check_replaced(id, meta, ops)?;
+        self.check_replaced(&id, meta, ops)?;
         match newest.asks {
             Asks::Add(reason, expires_at)
             | Asks::Update(reason, expires_at)
@@ -473,7 +462,7 @@ impl Provenance {
                 ..
             } => Err(AuthorityError::NotAsOverridden {
                 listing: Box::new(ListingRef {
-                    id: id.clone(),
+                    id: id(),
                     agency: meta.agency.clone(),
                     listed_at: meta.listed_at,
                 }),
@@ -483,7 +472,7 @@ impl Provenance {
                 held: entry_in_words(meta.reason, meta.expires_at),
             }),
             asks => Err(AuthorityError::NotAsAsked {
-                id: id.clone(),
+                id: id(),
                 agency: meta.agency.clone(),
                 origin: newest.origin,
                 version: newest.version,
@@ -501,7 +490,7 @@ impl Provenance {
     /// label's may have been the centre's own), so only it is checked.
     fn check_replaced(
         &self,
-        id: &crate::Identifier,
+        id: &impl Fn() -> crate::Identifier,
         meta: &EntryMeta,
         ops: &[OriginOp],
     ) -> Result<(), AuthorityError> {
@@ -518,7 +507,7 @@ impl Provenance {
             if asked_entry(before.asks) != Some(from) {
                 return Err(AuthorityError::OverriddenFromAnother {
                     listing: Box::new(ListingRef {
-                        id: id.clone(),
+                        id: id(),
                         agency: meta.agency.clone(),
                         listed_at: meta.listed_at,
                     }),
@@ -537,6 +526,70 @@ impl Provenance {
 /// version of its last, and the highest sequence ([`Provenance::origin`]).
 #[derive(Debug, Default)]
 pub struct OriginOrder(BTreeMap<KeyId, (Version, u64)>);
+
+/// An origin whose submission verified ([`Provenance::signed_origin`]),
+/// not yet placed among the others ([`OriginOrder::place`]).
+#[derive(Debug)]
+pub struct SignedOrigin {
+    index: usize,
+    version: Version,
+    accepted_at: Timestamp,
+    key: KeyId,
+    submission: Submission,
+}
+
+impl OriginOrder {
+    /// Places `signed`, the origin after those placed so far: the versions
+    /// are the centre's word, so a key's submissions must come in the order
+    /// it signed them, and none can be moved past another. Returns each
+    /// listing it names, with what it asks of it.
+    pub fn place(
+        &mut self,
+        signed: SignedOrigin,
+    ) -> Result<Vec<(Listing, OriginOp)>, AuthorityError> {
+        let SignedOrigin {
+            index,
+            version,
+            accepted_at,
+            key,
+            submission,
+        } = signed;
+        let sequence = submission.sequence.get();
+        let last = self.0.get(&key).copied();
+        self.0
+            .insert(key, (version, last.map_or(sequence, |l| l.1.max(sequence))));
+        if let Some((last_version, earlier)) =
+            last.filter(|&(last_version, earlier)| last_version < version && earlier >= sequence)
+        {
+            return Err(AuthorityError::OriginOutOfOrder {
+                index,
+                agency: submission.agency,
+                key,
+                sequence,
+                earlier,
+                version: last_version.get(),
+            });
+        }
+        let agency = submission.agency;
+        Ok(submission
+            .ops
+            .into_iter()
+            .map(|op| {
+                let asks = OriginOp {
+                    origin: index,
+                    version,
+                    accepted_at,
+                    asks: Asks::of(&op),
+                };
+                let id = match op {
+                    SubmissionOp::Add(l) | SubmissionOp::Update(l) => l.id,
+                    SubmissionOp::Remove(r) => r.id,
+                };
+                ((id, agency.clone()), asks)
+            })
+            .collect())
+    }
+}
 
 /// Each listing the snapshot's past overrides removed, with the version
 /// that applied the override: a snapshot may not hold one again (W7, W8).
@@ -649,7 +702,7 @@ mod tests {
             op(0, 2, 100, Asks::Add(Reason(1), None)),
             op(1, 5, 300, Asks::Update(Reason(2), Some(Timestamp(900)))),
         ];
-        let traced = provenance(50).judge(&id(), &meta(100, 2, Some(900)), &ops);
+        let traced = provenance(50).judge(id, &meta(100, 2, Some(900)), &ops);
         assert_eq!(
             traced.unwrap(),
             Some(Traced {
@@ -662,9 +715,9 @@ mod tests {
     #[test]
     fn a_listing_no_add_of_its_time_explains_is_refused() {
         let ops = [op(0, 2, 100, Asks::Add(Reason(1), None))];
-        let refused = provenance(50).judge(&id(), &meta(99, 1, None), &ops);
+        let refused = provenance(50).judge(id, &meta(99, 1, None), &ops);
         assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
-        let refused = provenance(50).judge(&id(), &meta(99, 1, None), &[]);
+        let refused = provenance(50).judge(id, &meta(99, 1, None), &[]);
         assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
     }
 
@@ -674,7 +727,7 @@ mod tests {
             op(0, 2, 100, Asks::Add(Reason(1), None)),
             op(1, 5, 300, Asks::Update(Reason(2), None)),
         ];
-        let refused = provenance(50).judge(&id(), &meta(100, 1, None), &updated);
+        let refused = provenance(50).judge(id, &meta(100, 1, None), &updated);
         assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
         // Removed since: the add before the removal no longer explains it,
         // and for an older listing the removal is the newest word.
@@ -682,23 +735,23 @@ mod tests {
             op(0, 2, 100, Asks::Add(Reason(1), None)),
             op(1, 5, 300, Asks::Remove),
         ];
-        let refused = provenance(50).judge(&id(), &meta(100, 1, None), &removed);
+        let refused = provenance(50).judge(id, &meta(100, 1, None), &removed);
         assert!(matches!(refused, Err(AuthorityError::Untraced { .. })));
-        let refused = provenance(50).judge(&id(), &meta(10, 1, None), &removed);
+        let refused = provenance(50).judge(id, &meta(10, 1, None), &removed);
         assert!(matches!(refused, Err(AuthorityError::NotAsAsked { .. })));
     }
 
     #[test]
     fn listings_from_before_principals_or_under_labels_need_no_origin() {
         let p = provenance(50);
-        assert_eq!(p.judge(&id(), &meta(10, 1, None), &[]).unwrap(), None);
+        assert_eq!(p.judge(id, &meta(10, 1, None), &[]).unwrap(), None);
         let mut label = meta(100, 1, None);
         label.agency = Agency::new("imported").unwrap();
-        assert_eq!(p.judge(&id(), &label, &[]).unwrap(), None);
+        assert_eq!(p.judge(id, &label, &[]).unwrap(), None);
         // An old listing its agency updated since is held to the update.
         let updated = [op(3, 7, 400, Asks::Update(Reason(4), None))];
         assert_eq!(
-            p.judge(&id(), &meta(10, 4, None), &updated).unwrap(),
+            p.judge(id, &meta(10, 4, None), &updated).unwrap(),
             Some(Traced {
                 added: None,
                 set: 3
@@ -724,7 +777,7 @@ mod tests {
         // Decided over the add's entry, carried after the agency's update:
         // it would undo that update.
         let moved = [add, agency, overridden(6, (Reason(1), None))];
-        let refused = provenance(50).judge(&id(), &meta(100, 9, Some(900)), &moved);
+        let refused = provenance(50).judge(id, &meta(100, 9, Some(900)), &moved);
         assert!(
             matches!(
                 refused,
@@ -734,7 +787,7 @@ mod tests {
         );
         // Decided over the agency's entry: it holds.
         let kept = [add, agency, overridden(6, (Reason(2), None))];
-        let traced = provenance(50).judge(&id(), &meta(100, 9, Some(900)), &kept);
+        let traced = provenance(50).judge(id, &meta(100, 9, Some(900)), &kept);
         assert_eq!(
             traced.unwrap(),
             Some(Traced {

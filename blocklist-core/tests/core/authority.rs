@@ -620,9 +620,76 @@ fn a_snapshot_carrying_two_origins_of_one_version_that_name_one_listing_is_refus
     assert_eq!(p.store.state().unwrap().version, Version::new(2));
 }
 
-/// Regression for the streamed origins (W8): they are read one at a time
-/// from the file, each verified and its file kept before the next is read,
-/// so a fault found past the first must still leave nothing applied.
+/// An identifier several agencies list comes out of a snapshot's sort in
+/// the order of its groups (here th-dsi's, of the lower reason, first),
+/// not of its agencies: a replica still traces each listing to its own
+/// agency's submission as it appends them in key order.
+#[test]
+fn a_snapshot_of_identifiers_several_agencies_list_traces_each_listing_to_its_agency() {
+    let mut p = Principals::new();
+    let (_, aoc) = p.submission(0, (1..=4).map(|i| add(i, Reason::FRAUD)).collect());
+    let (_, dsi) = p.submission(1, (1..=4).map(|i| add(i, Reason::SCAM_CALL)).collect());
+    let listing = |i: u8, by: usize, reason: Reason| Entry {
+        id: number(i),
+        meta: EntryMeta {
+            reason,
+            agency: Agency::new(AGENCIES[by]).unwrap(),
+            listed_at: aoc.accepted_at,
+            expires_at: None,
+        },
+    };
+    let entries: Vec<Entry> = (1..=4)
+        .flat_map(|i| {
+            [
+                listing(i, 1, Reason::SCAM_CALL),
+                listing(i, 0, Reason::FRAUD),
+            ]
+        })
+        .collect();
+    let snapshot = Snapshot {
+        list: list(),
+        version: Version::new(2).unwrap(),
+        created_at: Timestamp(NOW.0 + 20),
+        state: ListState::of(&entries),
+        entries,
+        sequences: (0..2)
+            .map(|by| (p.keys[by].public_key().id(), p.sequence))
+            .collect(),
+        overrides: vec![],
+        origins: [aoc, dsi]
+            .into_iter()
+            .enumerate()
+            .map(|(at, submission)| Origin {
+                version: Version::new(at as u64 + 1).unwrap(),
+                submission,
+            })
+            .collect(),
+        extensions: vec![],
+    };
+    p.start_from(&snapshot).unwrap();
+    assert_eq!(p.store.read_whole().unwrap().origins, snapshot.origins);
+    let head = SnapshotHead {
+        list: list(),
+        version: snapshot.version,
+        created_at: snapshot.created_at,
+        state: ListState::default(),
+    };
+    let provenance = p.centre.verifier.snapshot_provenance(&head).unwrap();
+    assert_eq!(p.store.untraced(&provenance).unwrap(), None);
+    // th-dsi's listings answer to th-dsi's word alone.
+    let mut forged = snapshot.clone();
+    forged.entries[0].meta.reason = Reason::FRAUD;
+    let err = refusal(p.start_from(&forged));
+    assert!(
+        matches!(&err, AuthorityError::NotAsAsked { id, agency, .. }
+            if id == &number(1) && agency.as_str() == AGENCIES[1]),
+        "{err}"
+    );
+}
+
+/// Regression for the streamed origins (W8): they are read from the file as
+/// it streams, each verified and its file kept as it comes, so a fault
+/// found past the first must still leave nothing applied.
 #[test]
 fn a_snapshot_whose_origins_break_off_or_come_out_of_order_mid_stream_leaves_the_store_as_it_was() {
     let mut p = Principals::new();
@@ -778,7 +845,7 @@ fn origins_a_store_lacks_are_taken_back_from_the_submissions_deltas_carried() {
     // As a store made before origins were kept holds them: none.
     rusqlite::Connection::open(p.store.path())
         .unwrap()
-        .execute("DELETE FROM listing_origins", [])
+        .execute("UPDATE entries SET added = NULL, set_by = NULL", [])
         .unwrap();
     let head = SnapshotHead {
         list: list(),

@@ -318,3 +318,39 @@ fn apply_snapshot_as_child(dir: &Path) {
         .apply_snapshot(&snapshot, "child", &mut |_| {})
         .unwrap();
 }
+
+/// A replica that holds no version takes a snapshot with a rollback journal
+/// (see `Store::apply_snapshot_followed`): nothing of its own (its reading
+/// connection, the store's checkpointer) holds the database open meanwhile,
+/// which would keep it in WAL and write every page twice, to the WAL and
+/// then to the database. Deltas after it go through WAL again.
+#[test]
+fn a_replica_bootstraps_without_writing_its_pages_to_the_wal_first() {
+    let c = Centre::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica = Replica::open(dir.path(), "th-national").unwrap();
+    let listed = entries(0, 20_000);
+    replica
+        .apply_snapshot(&c.verified_snapshot(3, listed.clone()), "test", &mut |_| {})
+        .unwrap();
+    let db = replica.store().path().to_path_buf();
+    let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    let wal = db.with_extension("db-wal");
+    assert!(
+        size(&wal) < size(&db) / 20,
+        "the WAL holds {} bytes beside a database of {}",
+        size(&wal),
+        size(&db)
+    );
+    let more = entries(20_000, 10);
+    let mut after = listed;
+    after.extend(more.iter().cloned());
+    let d4 = c.verified_delta(
+        4,
+        more.into_iter().map(Op::Add).collect(),
+        ListState::of(&after),
+    );
+    replica.apply_delta(&d4, "test").unwrap();
+    assert!(size(&wal) > 0, "the delta went through the WAL");
+    assert_eq!(replica.state().unwrap().state, ListState::of(&after));
+}

@@ -383,10 +383,16 @@ fn a_snapshot_a_centre_forges_in_an_agencys_name_is_refused_by_a_daemon_starting
     let more = centre.input("more.txt", b"scam.example\n");
     ok(&centre.publish_args(&["--kind", "domain", "--agency", "centre-desk", s(&more)]));
     let state = rusqlite::Connection::open(centre.dir.join(".centre/state.db")).unwrap();
-    state.execute("DELETE FROM listing_origins", []).unwrap();
+    state
+        .execute("UPDATE entries SET added = NULL, set_by = NULL", [])
+        .unwrap();
     ok(&["snapshot", s(&centre.dir), "--key", s(&centre.publish_key)]);
     let origins: i64 = state
-        .query_row("SELECT COUNT(*) FROM listing_origins", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM entries WHERE set_by IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(origins, 1);
     let newest = centre.files("snapshots").pop().unwrap();
