@@ -298,6 +298,18 @@ impl StateAccumulator {
         self.entries -= 1;
     }
 
+    /// Adds every entry `other` holds: the commitments are sums, so entries
+    /// summed apart (on two threads, say) add up to the same.
+    pub fn absorb(&mut self, other: &StateAccumulator) {
+        for (lane, &term) in self.lthash.lanes.iter_mut().zip(other.lthash.lanes.iter()) {
+            *lane = lane.wrapping_add(term);
+        }
+        for (lane, term) in self.lane_sum.0.iter_mut().zip(other.lane_sum.0) {
+            *lane = lane.wrapping_add(term);
+        }
+        self.entries += other.entries;
+    }
+
     /// What a document carrying `commitment` says of this list.
     pub fn state(&self, commitment: Commitment) -> ListState {
         let digest = match commitment {
@@ -458,6 +470,20 @@ mod tests {
                 shuffled.swap(i, (s % (i as u64 + 1)) as usize);
             }
             prop_assert_eq!(StateAccumulator::of(&entries), StateAccumulator::of(&shuffled));
+        }
+
+        /// Entries summed in two parts, absorbed one into the other, give
+        /// the commitments of them all.
+        #[test]
+        fn parts_absorbed_give_the_whole(
+            picks in proptest::collection::btree_set(0u16..600, 0..60),
+            split in any::<prop::sample::Index>(),
+        ) {
+            let entries: Vec<Entry> = picks.into_iter().map(entry).collect();
+            let (first, second) = entries.split_at(split.index(entries.len() + 1));
+            let mut parts = StateAccumulator::of(first);
+            parts.absorb(&StateAccumulator::of(second));
+            prop_assert_eq!(parts, StateAccumulator::of(&entries));
         }
 
         /// Adding then removing an entry restores every commitment.

@@ -245,9 +245,10 @@ impl Store {
     /// nothing, in memory that does not grow with the snapshot.
     ///
     /// The entries stream from the file: one thread decodes and checks them
-    /// (canonical form, state commitments) in batches of 4,096 while this
-    /// one sorts them into key order (in a bounded buffer and sorted runs in
-    /// a scratch file beside the database, see `sort`). Once every byte read
+    /// (canonical form) in batches of 4,096 while this one sorts them into
+    /// key order (in a bounded buffer and sorted runs in a scratch file
+    /// beside the database, see `sort`), and whichever has the time sums
+    /// their state commitments. Once every byte read
     /// proved to be the signed one
     /// ([`SnapshotEntries::finish`](crate::verify::SnapshotEntries::finish))
     /// and the entries gave the signed state digest (in the commitment the
@@ -343,14 +344,20 @@ impl Store {
         // Created while the write transaction is held: one per store at a time.
         let mut sorter = EntrySorter::new(scratch_path(&path), SORT_BUFFER);
         let mut origins = SnapshotOrigins::new(&path);
+        // The entries' state, summed here or by the reading thread,
+        // whichever has the time (see `read_snapshot`).
+        let mut state = StateAccumulator::default();
         let (read, sorted) = std::thread::scope(|scope| {
             let (sender, received) = mpsc::sync_channel::<Read>(BATCHES_IN_FLIGHT);
             let reader = scope.spawn(move || read_snapshot(snapshot, sender));
             let mut done = 0;
             let sorted = received.into_iter().try_for_each(|read| match read {
-                Read::Entries(batch) => {
+                Read::Entries { batch, summed } => {
                     follower.entries(&batch);
                     for entry in &batch {
+                        if !summed {
+                            state.add(entry);
+                        }
                         sorter.push(entry)?;
                         done += 1;
                         if done % PROGRESS_EVERY == 0 || done == total {
@@ -373,8 +380,9 @@ impl Store {
         });
         // A decode error ends the batches early, so it is the cause to report
         // before anything the sorter saw.
-        let (state, tail) = read.map_err(|e| refused(&path, e))?;
+        let (summed, tail) = read.map_err(|e| refused(&path, e))?;
         sorted?;
+        state.absorb(&summed);
         check_state(
             &format!("snapshot {} entries", head.version),
             &head.state,
@@ -423,9 +431,15 @@ const BATCH: usize = 4096;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// The reading half of a snapshot apply: decodes the entries in batches,
-/// sends them to the writer, and returns the state they give and what the
-/// snapshot says after them (agency sequences, past overrides) once the
-/// whole file proved to be the signed one. Stops early when the writer has.
+/// sends them to the writer, and returns the state of those it summed and
+/// what the snapshot says after them (agency sequences, past overrides)
+/// once the whole file proved to be the signed one. Stops early when the
+/// writer has.
+///
+/// Summing an entry's state (its LtHash element above all) costs about as
+/// much as decoding it, so each batch is summed by whichever thread has
+/// the time: the writer, unless it is behind (the batches in flight are as
+/// many as allowed), and then this one, before it waits.
 fn read_snapshot(
     snapshot: &Verified<SnapshotFile>,
     sender: mpsc::SyncSender<Read>,
@@ -437,11 +451,28 @@ fn read_snapshot(
     loop {
         let mut batch = Vec::with_capacity(BATCH);
         let more = entries.read_entries(&mut batch, BATCH)?;
-        for entry in &batch {
-            state.add(entry);
-        }
-        if !batch.is_empty() && sender.send(Read::Entries(batch)).is_err() {
-            return writer_failed(state);
+        if !batch.is_empty() {
+            let sent = match sender.try_send(Read::Entries {
+                batch,
+                summed: false,
+            }) {
+                Err(mpsc::TrySendError::Full(Read::Entries { batch, .. })) => {
+                    for entry in &batch {
+                        state.add(entry);
+                    }
+                    sender.send(Read::Entries {
+                        batch,
+                        summed: true,
+                    })
+                }
+                Err(mpsc::TrySendError::Full(_) | mpsc::TrySendError::Disconnected(_)) => {
+                    return writer_failed(state);
+                }
+                Ok(()) => Ok(()),
+            };
+            if sent.is_err() {
+                return writer_failed(state);
+            }
         }
         if !more {
             break;
@@ -600,8 +631,9 @@ fn hand_over(
 /// What the thread reading a snapshot hands the one applying it, in the
 /// snapshot's order.
 enum Read {
-    /// A batch of entries, decoded and checked.
-    Entries(Vec<Entry>),
+    /// A batch of entries, decoded and checked, their state `summed` by
+    /// the reading thread or to be summed by the writer.
+    Entries { batch: Vec<Entry>, summed: bool },
     /// An origin (W8), verified.
     Origin(Origin),
     /// Operations of the origin last handed over.
