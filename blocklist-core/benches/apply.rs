@@ -17,18 +17,7 @@ use blocklist_core::verify::{Verified, Verifier};
 use blocklist_core::*;
 
 mod support;
-use support::{env_count, listing_requests, realistic_entries, Signing};
-
-/// Bytes this process has caused to be written to storage so far.
-fn written() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|io| {
-            io.lines()
-                .find_map(|l| l.strip_prefix("write_bytes: ")?.trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
+use support::{env_count, listing_requests, realistic_entries, written, Signing};
 
 /// Signs deltas on top of a list state it tracks.
 struct Centre {

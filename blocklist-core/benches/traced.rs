@@ -23,7 +23,7 @@ use blocklist_core::*;
 
 #[allow(dead_code, reason = "shared with the benches that sign documents")]
 mod support;
-use support::{env_count, listing_requests, realistic_entries};
+use support::{env_count, listing_requests, realistic_entries, written};
 
 /// Operations per submission, as one big delta carries them.
 const OPS_PER_SUBMISSION: usize = 100_000;
@@ -154,7 +154,7 @@ fn bootstrap(dir: &Path, name: &str) {
         .accept_registry(&read("registry"))
         .expect("accept registry");
     let before = kib("VmRSS:");
-    let written = write_bytes();
+    let before_written = written();
     let file = std::fs::File::open(dir.join(name)).expect("open snapshot");
     let t = Instant::now();
     let verified = verifier.snapshot_file(file, None).expect("verify snapshot");
@@ -173,20 +173,8 @@ fn bootstrap(dir: &Path, name: &str) {
         took.as_secs_f64(),
         kib("VmHWM:") / 1024,
         before / 1024,
-        (write_bytes() - written) >> 20,
+        (written() - before_written) >> 20,
     );
-}
-
-/// Bytes this process caused to be written to disk so far
-/// (`/proc/self/io`).
-fn write_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("write_bytes:")?.trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// A `/proc/self/status` figure, in KiB.
