@@ -9,7 +9,7 @@
 //! so a delta signature can never pass for a manifest's, and signatures over a
 //! large snapshot cost one hash pass. See `docs/FORMAT.md`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use sha2::{Digest as _, Sha256 as Sha2};
 
@@ -355,6 +355,30 @@ pub fn seal_format<S: Signer + ?Sized>(
             reason: format!("{format} is not one this build reads ({OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"),
         });
     }
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 1 + keys.len() * SIGNATURE_LEN);
+    out.extend_from_slice(&header(format, doc_type, payload.len() as u64));
+    out.extend_from_slice(payload);
+    out.extend_from_slice(&signature_block(doc_type, &Sha256::of(&out), keys)?);
+    Ok(out)
+}
+
+/// The header of a document of `payload_len` payload bytes.
+fn header(format: u8, doc_type: DocType, payload_len: u64) -> [u8; HEADER_LEN] {
+    let mut header = [0u8; HEADER_LEN];
+    header[..4].copy_from_slice(&MAGIC);
+    header[4] = format;
+    header[5] = doc_type.code();
+    header[8..].copy_from_slice(&payload_len.to_le_bytes());
+    header
+}
+
+/// The signature count and signatures over `signed` (the digest of header
+/// and payload), each checked against its key's public half.
+fn signature_block<S: Signer + ?Sized>(
+    doc_type: DocType,
+    signed: &Sha256,
+    keys: &[&S],
+) -> Result<Vec<u8>, EncodeError> {
     let mut signers: Vec<_> = keys.iter().map(|k| (k.public_key(), *k)).collect();
     signers.sort_by_key(|(public, _)| public.id());
     signers.dedup_by_key(|(public, _)| public.id());
@@ -364,15 +388,8 @@ pub fn seal_format<S: Signer + ?Sized>(
             count: keys.len(),
         });
     }
-    let mut out =
-        Vec::with_capacity(HEADER_LEN + payload.len() + 1 + signers.len() * SIGNATURE_LEN);
-    out.extend_from_slice(&MAGIC);
-    out.push(format);
-    out.push(doc_type.code());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(payload);
-    let message = signing_message(doc_type, &Sha256::of(&out));
+    let message = signing_message(doc_type, signed);
+    let mut out = Vec::with_capacity(1 + signers.len() * SIGNATURE_LEN);
     out.push(signers.len() as u8);
     for (public, key) in signers {
         let failed = |source: SignError| EncodeError::Sign {
@@ -391,6 +408,119 @@ pub fn seal_format<S: Signer + ?Sized>(
         out.extend_from_slice(&signature);
     }
     Ok(out)
+}
+
+/// [`seal`] for a payload too large to hold (a snapshot of millions of
+/// entries): the payload is written through it as it is made, hashed on the
+/// way, and the signatures follow. Its length must be known first, since the
+/// header that announces it is hashed before it.
+///
+/// ```
+/// use std::io::Write;
+/// use blocklist_core::document::{envelope, envelope::SealWriter, DocType};
+/// use blocklist_core::{SecretKey, Sha256};
+/// let key = SecretKey::generate().unwrap();
+/// let mut writer = SealWriter::begin(Vec::new(), DocType::Delta, 7).unwrap();
+/// writer.write_all(b"pay").unwrap();
+/// writer.write_all(b"load").unwrap();
+/// let (bytes, sealed) = writer.finish(&[&key]).unwrap();
+/// assert_eq!(bytes, envelope::seal(DocType::Delta, b"payload", &[&key]).unwrap());
+/// assert_eq!((sealed.sha256, sealed.size), (Sha256::of(&bytes), bytes.len() as u64));
+/// ```
+pub struct SealWriter<W> {
+    out: W,
+    doc_type: DocType,
+    signed: Sha2,
+    size: u64,
+    left: u64,
+}
+
+/// What [`SealWriter::finish`] wrote: the file's digest and size, as a
+/// manifest lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// SHA-256 of the whole document.
+    pub sha256: Sha256,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+impl<W: Write> SealWriter<W> {
+    /// Writes the header of a document of `doc_type` (in [`FORMAT_VERSION`])
+    /// whose payload is `payload_len` bytes.
+    pub fn begin(
+        out: W,
+        doc_type: DocType,
+        payload_len: u64,
+    ) -> Result<SealWriter<W>, EncodeError> {
+        let mut writer = SealWriter {
+            out,
+            doc_type,
+            signed: Sha2::new(),
+            size: 0,
+            left: HEADER_LEN as u64,
+        };
+        writer
+            .write_all(&header(FORMAT_VERSION, doc_type, payload_len))
+            .map_err(|e| writer.failed(&e))?;
+        writer.left = payload_len;
+        Ok(writer)
+    }
+
+    /// Signs what was written with each of `keys` and writes the
+    /// signatures, once exactly the announced payload was written.
+    pub fn finish<S: Signer + ?Sized>(mut self, keys: &[&S]) -> Result<(W, Sealed), EncodeError> {
+        if self.left != 0 {
+            return Err(EncodeError::Invalid {
+                doc: self.doc_type.name(),
+                field: "payload",
+                reason: format!(
+                    "{} bytes short of the length its header announces",
+                    self.left
+                ),
+            });
+        }
+        let mut file = self.signed.clone();
+        let signed = Sha256(std::mem::take(&mut self.signed).finalize().into());
+        let block = signature_block(self.doc_type, &signed, keys)?;
+        file.update(&block);
+        self.out.write_all(&block).map_err(|e| self.failed(&e))?;
+        Ok((
+            self.out,
+            Sealed {
+                sha256: Sha256(file.finalize().into()),
+                size: self.size + block.len() as u64,
+            },
+        ))
+    }
+
+    /// A write error as an [`EncodeError`].
+    pub fn failed(&self, error: &std::io::Error) -> EncodeError {
+        EncodeError::Write {
+            doc: self.doc_type.name(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+impl<W: Write> Write for SealWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "{} bytes written past the payload length the header announces",
+                buf.len() as u64 - self.left
+            )));
+        }
+        let n = self.out.write(buf)?;
+        self.signed.update(&buf[..n]);
+        self.size += n as u64;
+        self.left -= n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn signing_message(doc_type: DocType, digest: &Sha256) -> Vec<u8> {

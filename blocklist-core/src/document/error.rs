@@ -141,6 +141,14 @@ pub enum EncodeError {
         /// How many were given.
         count: usize,
     },
+    /// A document written as it is made could not be written out.
+    #[error("{doc}: writing failed: {reason}")]
+    Write {
+        /// The document type.
+        doc: &'static str,
+        /// The I/O error.
+        reason: String,
+    },
     /// A signing key (a token's, typically) failed to sign.
     #[error("{doc}: signing with key {key} failed: {source}")]
     Sign {

@@ -29,6 +29,18 @@ pub(crate) struct WireMeta {
     pub(crate) expires_at: Option<u64>,
 }
 
+impl WireMeta {
+    /// `meta` with its agency named by its index in `agencies`.
+    pub(crate) fn of(meta: &EntryMeta, agencies: &Agencies) -> WireMeta {
+        WireMeta {
+            reason: meta.reason.0,
+            agency: agencies.index_of(&meta.agency),
+            listed_at: meta.listed_at.0,
+            expires_at: meta.expires_at.map(|t| t.0),
+        }
+    }
+}
+
 /// Entries of one kind sharing one metadata.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct EntryGroup {
@@ -86,14 +98,8 @@ pub(crate) fn group_entries<'a>(
 ) -> Vec<EntryGroup> {
     let mut groups: BTreeMap<(u16, WireMeta), Vec<String>> = BTreeMap::new();
     for entry in entries {
-        let meta = WireMeta {
-            reason: entry.meta.reason.0,
-            agency: agencies.index_of(&entry.meta.agency),
-            listed_at: entry.meta.listed_at.0,
-            expires_at: entry.meta.expires_at.map(|t| t.0),
-        };
         groups
-            .entry((entry.id.kind().code(), meta))
+            .entry((entry.id.kind().code(), WireMeta::of(&entry.meta, agencies)))
             .or_default()
             .push(entry.id.as_str().to_owned());
     }

@@ -37,6 +37,7 @@ mod receipt;
 mod registry;
 mod root;
 mod snapshot;
+mod snapshot_writer;
 mod stream;
 mod submission;
 
@@ -65,6 +66,7 @@ pub use snapshot::{
     Origin, PastOverride, Snapshot, SnapshotHead, SnapshotStream, SnapshotTail, SnapshotTailStream,
     ORIGINS_EXTENSION, PAST_OVERRIDES_EXTENSION, SEQUENCES_EXTENSION,
 };
+pub use snapshot_writer::{SnapshotPlan, SnapshotWriter};
 pub use submission::{
     ListingRequest, RemovalReason, RemovalRequest, Submission, SubmissionOp,
     MAX_SUBMISSION_OPERATIONS,

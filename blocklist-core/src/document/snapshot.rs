@@ -207,7 +207,7 @@ struct WireSequence {
 
 /// Writes the tail's fields of a snapshot at `version` in their
 /// extensions, in their places among `extensions`.
-fn place_tail(
+pub(super) fn place_tail(
     extensions: &[Extension],
     version: Version,
     sequences: &BTreeMap<KeyId, u64>,
@@ -685,7 +685,7 @@ impl<R: Read> SnapshotStream<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
 
     use super::*;
@@ -817,7 +817,7 @@ mod tests {
         }
     }
 
-    fn snapshots() -> impl Strategy<Value = Snapshot> {
+    pub(crate) fn snapshots() -> impl Strategy<Value = Snapshot> {
         let raw_entry = (any::<u8>(), any::<u16>(), any::<(u8, u8, u8, Option<u8>)>());
         (
             proptest::collection::vec(raw_entry, 0..40),
@@ -865,7 +865,7 @@ mod tests {
     }
 
     /// Sorts the entries as the wire groups them, so documents compare.
-    fn in_wire_order(mut snapshot: Snapshot) -> Snapshot {
+    pub(crate) fn in_wire_order(mut snapshot: Snapshot) -> Snapshot {
         let payload = snapshot.encode_payload().expect("encode");
         let decoded = oracle(&payload).expect("decode");
         snapshot.entries = decoded.entries;

@@ -32,7 +32,7 @@ use checkpoint::Checkpointer;
 pub use apply::{Applied, Progress, SnapshotFollower};
 pub use error::StoreError;
 pub use overrides::{AppliedOverride, OverrideChange};
-pub use query::Whole;
+pub use query::{Whole, WholeStream};
 
 use crate::commitment::{Commitment, LaneSum, StateAccumulator};
 use crate::digest::StateDigest;
@@ -359,20 +359,8 @@ impl Rows<'_> {
         let mut page = Vec::with_capacity(ROWS_PER_PAGE);
         let mut agency: Option<Agency> = None;
         while let Some(r) = rows.next().map_err(sqlite(path, "read entries"))? {
-            let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(u16, String, MetaRow)> {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
-                ))
-            };
-            let (kind, value, row) = read(r).map_err(sqlite(path, "read entries"))?;
-            // Few agencies list many entries: the same one is not checked again.
-            let meta = match agency.as_ref().filter(|a| a.as_str() == row.1) {
-                Some(known) => meta_with(row, known.clone()),
-                None => meta_from_row(path, row)?,
-            };
-            agency = Some(meta.agency.clone());
+            let (kind, value, row) = entry_row(r).map_err(sqlite(path, "read entries"))?;
+            let meta = meta_after(path, row, &mut agency)?;
             page.push((Kind::from_code(kind), value, meta));
         }
         Ok(page)
@@ -467,6 +455,32 @@ fn read_listings(
 fn meta_from_row(path: &Path, row: MetaRow) -> Result<EntryMeta, StoreError> {
     let agency = Agency::new(&row.1).map_err(|e| corrupt(path, &e.to_string()))?;
     Ok(meta_with(row, agency))
+}
+
+/// An entry's columns as `SELECT kind, value, reason, agency, listed_at,
+/// expires_at` gives them.
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u16, String, MetaRow)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        (r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+    ))
+}
+
+/// The metadata of a row read after one of agency `last`, which it becomes.
+/// Few agencies list many entries: rows read in a run that share one are
+/// checked once and share its id.
+fn meta_after(
+    path: &Path,
+    row: MetaRow,
+    last: &mut Option<Agency>,
+) -> Result<EntryMeta, StoreError> {
+    let meta = match last.as_ref().filter(|a| a.as_str() == row.1) {
+        Some(known) => meta_with(row, known.clone()),
+        None => meta_from_row(path, row)?,
+    };
+    *last = Some(meta.agency.clone());
+    Ok(meta)
 }
 
 /// The metadata of a row whose agency was already checked.

@@ -31,10 +31,10 @@ use std::time::Duration;
 use blocklist_core::document::ListState;
 use blocklist_core::document::{
     Delta, DocType, FileRef, KeySet, ListId, Manifest, Op, Origin, Snapshot, SnapshotHead,
-    TrustRoot, Version,
+    SnapshotWriter, TrustRoot, Version,
 };
 use blocklist_core::index::MAX_AGENCIES;
-use blocklist_core::store::{Row, Store, StoreError, Whole};
+use blocklist_core::store::{Row, Store, StoreError};
 use blocklist_core::verify::{read_unverified, Authority, SnapshotFile, Verified, Verifier};
 use blocklist_core::{
     Agency, Commitment, Entry, EntryMeta, Identifier, Kind, PublicKey, Signer, Standing,
@@ -757,71 +757,80 @@ pub fn snapshot(
         (centre.roots.newest().root().list.clone(), verifier)
     };
     // Without the lock: a publish may commit meanwhile; the read below sees
-    // one version whole, whichever it is.
+    // one version whole, whichever it is, and streams it to a staged file
+    // (the list is never held: 10M entries would take some 1.6 GB).
     let store = Store::open(dir.state_path(), list_name.as_str())?;
-    let Whole {
-        state: held,
-        entries,
-        sequences,
-        overrides,
-        origins,
-    } = store.read_whole()?;
-    let Some(version) = held.version else {
-        return Ok(skip("the store holds no version".to_owned()));
-    };
-    // Every daemon holding the registry traces each agency listing to the
-    // submission that listed it (W8): a listing the store holds no origin
-    // for (one listed before the store kept them) would get the snapshot
-    // refused everywhere.
-    let head = SnapshotHead {
-        list: list_name.clone(),
-        version,
-        created_at: options.now,
-        state: held.state,
-    };
-    if let Some(provenance) = verifier.snapshot_provenance(&head) {
-        if let Some(listing) = store.untraced(&provenance)? {
-            return Err(CentreError::Inconsistent {
-                file: dir.state_path().display().to_string(),
-                reason: format!(
-                    "lists {} under agency {} since {}, but holds no submission of that agency adding it, which every daemon needs to trace it (FORMAT.md W8): see CENTRE.md, \"Snapshots\"",
-                    listing.id, listing.meta.agency, listing.meta.listed_at
-                ),
-            });
+    let signers: Vec<&CentreKey> = keys.iter().collect();
+    let mut diverged = false;
+    let streamed = store.stream_whole(|whole| {
+        let Some(version) = whole.state.version else {
+            return Ok(None);
+        };
+        let head = SnapshotHead {
+            list: list_name.clone(),
+            version,
+            created_at: options.now,
+            state: whole.state.state,
+        };
+        // Every daemon holding the registry traces each agency listing to
+        // the submission that listed it (W8): a listing the store holds no
+        // origin for (one listed before the store kept them) would get the
+        // snapshot refused everywhere.
+        if let Some(provenance) = verifier.snapshot_provenance(&head) {
+            if let Some(listing) = store.untraced(&provenance)? {
+                return Err(CentreError::Inconsistent {
+                    file: dir.state_path().display().to_string(),
+                    reason: format!(
+                        "lists {} under agency {} since {}, but holds no submission of that agency adding it, which every daemon needs to trace it (FORMAT.md W8): see CENTRE.md, \"Snapshots\"",
+                        listing.id, listing.meta.agency, listing.meta.listed_at
+                    ),
+                });
+            }
         }
-    }
+        let encode = |source| CentreError::Encode {
+            what: format!("snapshot {version}"),
+            source,
+        };
+        let plan = whole.plan()?;
+        let staged = dir.stage_streamed(version, |file| {
+            let mut writer = SnapshotWriter::begin(
+                file,
+                &head,
+                plan,
+                &whole.sequences,
+                &whole.overrides,
+                &whole.origins,
+            )
+            .map_err(encode)?;
+            whole.for_each_in_wire_order(|entry| writer.push(entry).map_err(encode))?;
+            // The store's rows against its own digest: the one whole read of
+            // the list the centre makes, so the one place a store edited
+            // behind its back (or a disk error) shows.
+            if writer.state() != &whole.state.commitments {
+                diverged = true;
+                let (rows, held) = (writer.state().state(Commitment::CURRENT), head.state);
+                return Err(CentreError::Inconsistent {
+                    file: dir.state_path().display().to_string(),
+                    reason: format!(
+                        "its entries give state {} ({} entries) but it says {} ({} entries): deleted, the next command rebuilds it from the directory",
+                        rows.digest, rows.entries, held.digest, held.entries
+                    ),
+                });
+            }
+            let (_, sealed, _) = writer.finish(&signers).map_err(encode)?;
+            Ok(sealed)
+        })?;
+        Ok(Some((whole.state, staged)))
+    });
     drop(store);
-    // The store's rows against its own digest: the one whole read of the
-    // list the centre makes, so the one place a store edited behind its back
-    // (or a disk error) shows.
-    let rows = StateAccumulator::of(&entries);
-    if rows != held.commitments {
-        let rows = rows.state(Commitment::CURRENT);
+    if diverged {
         let _lock = dir.lock_waiting(LOCK_PATIENCE)?;
         state::remove_store(&dir.state_path())?;
-        return Err(CentreError::Inconsistent {
-            file: dir.state_path().display().to_string(),
-            reason: format!(
-                "its entries give state {} ({} entries) but it says {} ({} entries): deleted, the next command rebuilds it from the directory",
-                rows.digest, rows.entries, held.state.digest, held.state.entries
-            ),
-        });
     }
-    let signers: Vec<&CentreKey> = keys.iter().collect();
-    let snapshot = Snapshot {
-        list: list_name,
-        version,
-        created_at: options.now,
-        entries,
-        state: held.state,
-        sequences,
-        overrides,
-        origins,
-        extensions: vec![],
+    let Some((held, staged)) = streamed? else {
+        return Ok(skip("the store holds no version".to_owned()));
     };
-    let bytes = chain::sign(&snapshot, || format!("snapshot {version}"), &signers)?;
-    drop(snapshot);
-    let file = dir.stage_document(DocType::Snapshot, version, &bytes)?;
+    let version = staged.file().version;
 
     let lock = dir.lock_waiting(LOCK_PATIENCE)?;
     let centre = Centre::open(&dir)?;
@@ -859,11 +868,7 @@ pub fn snapshot(
             ),
         });
     }
-    // A lock holder deletes unlisted files: one may have taken it meanwhile.
-    if !dir.holds(DocType::Snapshot, &file) {
-        dir.write_document(&lock, DocType::Snapshot, version, &bytes)?;
-    }
-    drop(bytes);
+    let file = dir.place_staged(&lock, DocType::Snapshot, staged)?;
     let mut manifest = centre.next_manifest(
         options.now,
         options.manifest_lifetime,

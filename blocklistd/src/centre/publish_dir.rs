@@ -12,7 +12,7 @@
 //!   .centre/lock                      held (flock) by the one publish running
 //!   .centre/tmp/                      files being written; emptied by the next lock holder
 //!   .centre/submission-sequences      the last sequence accepted from each agency key
-//!   .centre/staging/                  snapshots being written without the lock
+//!   .centre/staging/                  snapshots written without the lock, until listed
 //!   .centre/state.db (-wal, -shm)     the current list (crate::centre::state)
 //! ```
 //!
@@ -25,10 +25,11 @@
 //! files; what the killed run left (unlisted files, temporaries) is harmless
 //! and removed by `prune` or the next lock holder.
 
-use std::fs;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use blocklist_core::atomic_file;
+use blocklist_core::document::envelope::Sealed;
 use blocklist_core::document::{
     parse_file_name, DocType, FileRef, Manifest, Version, FOLDER_TYPES, MANIFEST_PATH,
 };
@@ -161,21 +162,51 @@ impl PublishDir {
         Ok(file)
     }
 
-    /// Writes a signed document as [`PublishDir::write_document`] does, but
-    /// for a writer that does not hold the lock (a snapshot being made while
-    /// publishes go on): through its own temporary folder, which lock holders
-    /// leave alone. The file stays unlisted, and a lock holder may delete it
-    /// as such, until a manifest lists it.
-    pub fn stage_document(
+    /// Writes a signed document through `write` for a writer that neither
+    /// holds the lock nor holds the document (a snapshot of millions of
+    /// entries, made while publishes go on and written as it is read): into
+    /// the staging folder, which lock holders leave alone, flushed there.
+    /// [`PublishDir::place_staged`] puts it in place under the lock; dropped
+    /// instead, it is deleted.
+    pub fn stage_streamed(
         &self,
-        doc: DocType,
         version: Version,
-        bytes: &[u8],
-    ) -> Result<FileRef, CentreError> {
-        let file = file_ref(version, bytes);
+        write: impl FnOnce(&File) -> Result<Sealed, CentreError>,
+    ) -> Result<Staged, CentreError> {
         let staging = self.path.join(CENTRE_DIR).join("staging");
-        atomic_file::write_file_via(&staging, &self.path.join(file.path(doc)), bytes)?;
-        Ok(file)
+        fs::create_dir_all(&staging).map_err(CentreError::io("create", &staging))?;
+        let temp = tempfile::Builder::new()
+            .prefix(".staged-")
+            .tempfile_in(&staging)
+            .map_err(CentreError::io("create a file in", &staging))?;
+        let sealed = write(temp.as_file())?;
+        temp.as_file()
+            .sync_all()
+            .map_err(CentreError::io("flush", temp.path()))?;
+        Ok(Staged {
+            file: FileRef {
+                version,
+                sha256: sealed.sha256,
+                size: sealed.size,
+            },
+            temp: temp.into_temp_path(),
+        })
+    }
+
+    /// Puts a staged document in place under its immutable name (to be
+    /// listed by the manifest the lock holder writes next).
+    pub fn place_staged(
+        &self,
+        _lock: &DirLock,
+        doc: DocType,
+        staged: Staged,
+    ) -> Result<FileRef, CentreError> {
+        let to = self.path.join(staged.file.path(doc));
+        let from = staged.temp.to_path_buf();
+        atomic_file::publish_file(&from, &to)?;
+        // Renamed: nothing is left for the temporary path to delete.
+        let _ = staged.temp.keep();
+        Ok(staged.file)
     }
 
     /// Whether the file `file` names is in place, whole (its size checked;
@@ -287,6 +318,20 @@ impl PublishDir {
     }
 }
 
+/// A document written to the staging folder ([`PublishDir::stage_streamed`]).
+#[derive(Debug)]
+pub struct Staged {
+    file: FileRef,
+    temp: tempfile::TempPath,
+}
+
+impl Staged {
+    /// The reference a manifest will list it by.
+    pub fn file(&self) -> &FileRef {
+        &self.file
+    }
+}
+
 /// The reference a manifest lists the document `bytes` of `version` by.
 fn file_ref(version: Version, bytes: &[u8]) -> FileRef {
     FileRef {
@@ -308,6 +353,34 @@ mod tests {
         assert!(matches!(dir.lock(), Err(CentreError::Locked { .. })));
         drop(held);
         dir.lock().unwrap();
+    }
+
+    #[test]
+    fn a_staged_document_is_out_of_sight_until_placed_and_gone_if_dropped() {
+        use std::io::Write;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(tmp.path()).unwrap();
+        let staging = tmp.path().join(".centre/staging");
+        let bytes = b"a snapshot";
+        let write = |mut file: &File| {
+            file.write_all(bytes)
+                .map_err(CentreError::io("write", "staged"))?;
+            Ok(Sealed {
+                sha256: Sha256::of(bytes),
+                size: bytes.len() as u64,
+            })
+        };
+        let staged = dir.stage_streamed(Version::FIRST, write).unwrap();
+        // Where a lock holder deleting unlisted files does not look.
+        assert!(dir.files(DocType::Snapshot).unwrap().is_empty());
+        let lock = dir.lock().unwrap();
+        let file = dir.place_staged(&lock, DocType::Snapshot, staged).unwrap();
+        assert!(dir.holds(DocType::Snapshot, &file));
+        assert_eq!(dir.read(&file.path(DocType::Snapshot)).unwrap(), bytes);
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+
+        drop(dir.stage_streamed(Version::FIRST, write).unwrap());
+        assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
     }
 
     #[test]
