@@ -458,6 +458,8 @@ impl<W: Write> SealWriter<W> {
             doc_type,
             signed: Sha2::new(),
             size: 0,
+            // The header goes through the same hashing writes as the
+            // payload, counted against its own length.
             left: HEADER_LEN as u64,
         };
         writer
@@ -563,6 +565,17 @@ mod tests {
 
     use super::*;
     use crate::keys::{PublicKey, SecretKey};
+
+    #[test]
+    fn a_sealed_payload_must_be_as_long_as_announced() {
+        let key = SecretKey::from_seed(&[7; 32]);
+        let mut sealer = SealWriter::begin(Vec::new(), DocType::Snapshot, 3).unwrap();
+        assert!(sealer.write_all(b"four").is_err());
+        let mut sealer = SealWriter::begin(Vec::new(), DocType::Snapshot, 3).unwrap();
+        sealer.write_all(b"ab").unwrap();
+        let err = sealer.finish(&[&key]).err().unwrap();
+        assert!(err.to_string().contains("1 bytes short"), "{err}");
+    }
 
     /// A device that claims one key and signs with another (a token whose
     /// public key object belongs to another private key), or fails.

@@ -75,7 +75,8 @@ impl SnapshotPlan {
 }
 
 /// The fields of the snapshot's wire form before its entries, in order
-/// (`docs/FORMAT.md`, "Snapshot").
+/// (`docs/FORMAT.md`, "Snapshot"): the snapshot encoder's `WireSnapshot`
+/// cut at its entries, which the property test below holds it to.
 #[derive(Serialize)]
 struct WireHead<'a> {
     list: &'a str,
@@ -86,7 +87,8 @@ struct WireHead<'a> {
     agencies: Vec<String>,
 }
 
-/// A group's wire form before its values: kind, metadata, value count.
+/// A group's wire form before its values: kind, metadata, value count
+/// (`EntryGroup`'s fields, its values' length as postcard writes a `Vec`'s).
 #[derive(Serialize)]
 struct WireGroupHead {
     kind: u16,
@@ -127,6 +129,11 @@ pub struct SnapshotWriter<W: Write> {
     /// The value pushed last in the group (empty at its start).
     last: String,
     tail: Vec<u8>,
+    /// A time past what replicas keep, reported by [`SnapshotWriter::finish`]
+    /// (not before the entries are through, so that a caller comparing
+    /// [`SnapshotWriter::state`] with what its source says finds an edited
+    /// source first).
+    refused: Option<EncodeError>,
     expected: crate::document::ListState,
     state: StateAccumulator,
 }
@@ -145,10 +152,11 @@ impl<W: Write> SnapshotWriter<W> {
     ) -> Result<SnapshotWriter<W>, EncodeError> {
         let agencies = Agencies::collect(plan.groups.keys().map(|(_, meta)| meta));
         let mut groups = Vec::with_capacity(plan.groups.len());
+        let mut refused = None;
         for ((kind, meta), size) in plan.groups {
             if let Some((field, time)) = meta.time_out_of_range() {
                 let what = format!("{} entries of agency {}", size.values, meta.agency);
-                return Err(EncodeError::Invalid {
+                refused.get_or_insert(EncodeError::Invalid {
                     doc: DOC.name(),
                     field,
                     reason: time_reason(&what, time),
@@ -197,6 +205,7 @@ impl<W: Write> SnapshotWriter<W> {
             left: 0,
             last: String::new(),
             tail,
+            refused,
             expected: head.state,
             state: StateAccumulator::default(),
         })
@@ -256,6 +265,11 @@ impl<W: Write> SnapshotWriter<W> {
                 reason: format!("{short} fewer entries than were counted"),
             });
         }
+        if let Some(refused) = self.refused {
+            return Err(refused);
+        }
+        // Never sign entries the head's state does not commit to, whatever
+        // the caller checked.
         let state = self.state.state(Commitment::CURRENT);
         if state != self.expected {
             return Err(EncodeError::Invalid {
@@ -314,6 +328,7 @@ mod tests {
     use crate::digest::Sha256;
     use crate::document::snapshot::tests::{in_wire_order, snapshots};
     use crate::document::{Document, ListState, Snapshot};
+    use crate::entry::Timestamp;
     use crate::keys::SecretKey;
 
     fn head(snapshot: &Snapshot) -> SnapshotHead {
@@ -439,14 +454,19 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_payload_must_be_as_long_as_announced() {
+    fn a_time_replicas_cannot_keep_is_refused_once_the_entries_are_through() {
+        let mut snapshot = sample(1);
+        snapshot.entries[0].meta.listed_at = Timestamp(EntryMeta::LAST_TIME.0 + 1);
+        snapshot.state = ListState::of(&snapshot.entries);
+        let mut writer = writer(&snapshot, &snapshot.entries);
+        for entry in &snapshot.entries {
+            writer.push(entry).unwrap();
+        }
+        // A caller can still compare the entries' state with its source's.
+        assert_eq!(writer.state(), &StateAccumulator::of(&snapshot.entries));
         let key = SecretKey::from_seed(&[7; 32]);
-        let mut sealer = SealWriter::begin(Vec::new(), DocType::Snapshot, 3).unwrap();
-        assert!(sealer.write_all(b"four").is_err());
-        let mut sealer = SealWriter::begin(Vec::new(), DocType::Snapshot, 3).unwrap();
-        sealer.write_all(b"ab").unwrap();
-        let err = sealer.finish(&[&key]).err().unwrap();
-        assert!(err.to_string().contains("1 bytes short"), "{err}");
+        let err = writer.finish(&[&key]).err().unwrap();
+        assert!(err.to_string().contains("2106-02-07"), "{err}");
     }
 
     #[test]

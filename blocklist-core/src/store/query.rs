@@ -270,9 +270,11 @@ impl WholeStream<'_> {
     }
 
     /// Calls `f` with every entry in a snapshot's wire order ([`SnapshotWriter::push`]).
-    /// SQLite sorts them (on as many threads as there are cores), in its page cache and then in temporary files
-    /// (`SQLITE_TMPDIR`, else `/var/tmp`, `/usr/tmp` or `/tmp`) of about the
-    /// list's size: memory stays bounded whatever the list's size.
+    /// SQLite sorts them in its page cache and then in temporary files of
+    /// about the list's size (in `SQLITE_TMPDIR`, else `TMPDIR`, `/var/tmp`,
+    /// `/usr/tmp` or `/tmp`: not a tmpfs, or the spill is memory again), on
+    /// as many threads as there are cores (the connection keeps that
+    /// setting): memory stays bounded whatever the list's size.
     pub fn for_each_in_wire_order<E: From<StoreError>>(
         &self,
         mut f: impl FnMut(&Entry) -> Result<(), E>,

@@ -762,7 +762,7 @@ pub fn snapshot(
     let store = Store::open(dir.state_path(), list_name.as_str())?;
     let signers: Vec<&CentreKey> = keys.iter().collect();
     let mut diverged = false;
-    let streamed = store.stream_whole(|whole| {
+    let streamed = store.stream_whole(|mut whole| {
         let Some(version) = whole.state.version else {
             return Ok(None);
         };
@@ -787,11 +787,18 @@ pub fn snapshot(
                 });
             }
         }
+        let what = format!(
+            "snapshot {version} (staged in {})",
+            dir.staging_dir().display()
+        );
         let encode = |source| CentreError::Encode {
-            what: format!("snapshot {version}"),
+            what: what.clone(),
             source,
         };
         let plan = whole.plan()?;
+        // The writer keeps the origins' files encoded (the file's tail): not
+        // held twice while the entries stream.
+        let origins = std::mem::take(&mut whole.origins);
         let staged = dir.stage_streamed(version, |file| {
             let mut writer = SnapshotWriter::begin(
                 file,
@@ -799,9 +806,10 @@ pub fn snapshot(
                 plan,
                 &whole.sequences,
                 &whole.overrides,
-                &whole.origins,
+                &origins,
             )
             .map_err(encode)?;
+            drop(origins);
             whole.for_each_in_wire_order(|entry| writer.push(entry).map_err(encode))?;
             // The store's rows against its own digest: the one whole read of
             // the list the centre makes, so the one place a store edited

@@ -22,10 +22,13 @@
 //! place and its directory flushed ([`blocklist_core::atomic_file`]), so a
 //! reader sees either the whole file or none. The manifest is written after the files it names, so a publish
 //! killed at any point leaves the previous manifest pointing at complete
-//! files; what the killed run left (unlisted files, temporaries) is harmless
-//! and removed by `prune` or the next lock holder.
+//! files; what the killed run left (unlisted files, temporaries, staged
+//! snapshots no live writer holds) is harmless and removed by `prune` or the
+//! next lock holder.
 
 use std::fs::{self, File};
+use std::os::fd::AsRawFd as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use blocklist_core::atomic_file;
@@ -114,6 +117,7 @@ impl PublishDir {
             },
         )?;
         atomic_file::remove_temps_in(&tmp);
+        remove_abandoned(&self.staging_dir());
         Ok(DirLock { _lock: lock })
     }
 
@@ -165,20 +169,31 @@ impl PublishDir {
     /// Writes a signed document through `write` for a writer that neither
     /// holds the lock nor holds the document (a snapshot of millions of
     /// entries, made while publishes go on and written as it is read): into
-    /// the staging folder, which lock holders leave alone, flushed there.
-    /// [`PublishDir::place_staged`] puts it in place under the lock; dropped
-    /// instead, it is deleted.
+    /// the staging folder, where lock holders delete only what no live
+    /// writer holds, flushed there. [`PublishDir::place_staged`] puts it in
+    /// place under the lock; dropped instead, it is deleted.
     pub fn stage_streamed(
         &self,
         version: Version,
         write: impl FnOnce(&File) -> Result<Sealed, CentreError>,
     ) -> Result<Staged, CentreError> {
-        let staging = self.path.join(CENTRE_DIR).join("staging");
+        let staging = self.staging_dir();
         fs::create_dir_all(&staging).map_err(CentreError::io("create", &staging))?;
         let temp = tempfile::Builder::new()
-            .prefix(".staged-")
+            .prefix(STAGED_PREFIX)
+            // As every other published file is made: 0666 less the umask
+            // (tempfile's own default, 0600, would hide it from a web server).
+            .permissions(fs::Permissions::from_mode(0o666))
             .tempfile_in(&staging)
             .map_err(CentreError::io("create a file in", &staging))?;
+        // Held as long as the file is open, and released by the kernel when
+        // a killed writer's process ends: what tells a lock holder the file
+        // is abandoned.
+        if !try_flock(temp.as_file()) {
+            return Err(CentreError::io("lock", temp.path())(
+                std::io::Error::last_os_error(),
+            ));
+        }
         let sealed = write(temp.as_file())?;
         temp.as_file()
             .sync_all()
@@ -189,7 +204,7 @@ impl PublishDir {
                 sha256: sealed.sha256,
                 size: sealed.size,
             },
-            temp: temp.into_temp_path(),
+            temp,
         })
     }
 
@@ -202,9 +217,8 @@ impl PublishDir {
         staged: Staged,
     ) -> Result<FileRef, CentreError> {
         let to = self.path.join(staged.file.path(doc));
-        let from = staged.temp.to_path_buf();
-        atomic_file::publish_file(&from, &to)?;
-        // Renamed: nothing is left for the temporary path to delete.
+        atomic_file::publish_file(staged.temp.path(), &to)?;
+        // Renamed: nothing is left at the temporary path to delete.
         let _ = staged.temp.keep();
         Ok(staged.file)
     }
@@ -308,6 +322,11 @@ impl PublishDir {
         self.path.join(CENTRE_DIR).join("tmp")
     }
 
+    /// Where snapshots are written before they are listed.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.path.join(CENTRE_DIR).join("staging")
+    }
+
     /// After a crash the target is either the old file or the new one, whole.
     fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<(), CentreError> {
         Ok(atomic_file::write_file_via(
@@ -318,17 +337,54 @@ impl PublishDir {
     }
 }
 
-/// A document written to the staging folder ([`PublishDir::stage_streamed`]).
+/// How staged files are named (then a random suffix).
+const STAGED_PREFIX: &str = ".staged-";
+
+/// How old an unlocked staged file must be before a lock holder deletes it:
+/// a writer locks its file as soon as it has made it.
+const STAGED_ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A document written to the staging folder ([`PublishDir::stage_streamed`]),
+/// held open (and locked) until placed or dropped.
 #[derive(Debug)]
 pub struct Staged {
     file: FileRef,
-    temp: tempfile::TempPath,
+    temp: tempfile::NamedTempFile,
 }
 
 impl Staged {
     /// The reference a manifest will list it by.
     pub fn file(&self) -> &FileRef {
         &self.file
+    }
+}
+
+/// Takes an exclusive `flock` on `file` if no other open file holds one.
+fn try_flock(file: &File) -> bool {
+    // SAFETY: flock on a descriptor `file` owns for the call's duration.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Deletes the staged files of writers that are gone (a snapshot killed
+/// while it wrote, or before it was listed: a whole snapshot each), as far
+/// as it can: like temporaries, they cost only disk space.
+fn remove_abandoned(staging: &Path) {
+    let Ok(entries) = fs::read_dir(staging) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let staged = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(STAGED_PREFIX));
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age >= STAGED_ABANDONED_AFTER));
+        let path = entry.path();
+        if staged && old && File::open(&path).is_ok_and(|file| try_flock(&file)) {
+            let _ = fs::remove_file(&path);
+        }
     }
 }
 
@@ -378,9 +434,59 @@ mod tests {
         assert!(dir.holds(DocType::Snapshot, &file));
         assert_eq!(dir.read(&file.path(DocType::Snapshot)).unwrap(), bytes);
         assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+        // Readable as every other published file is, by a web server too.
+        let mode = |rel: &str| {
+            fs::metadata(tmp.path().join(rel))
+                .unwrap()
+                .permissions()
+                .mode()
+        };
+        let written = dir
+            .write_document(&lock, DocType::Delta, Version::FIRST, bytes)
+            .unwrap();
+        assert_eq!(
+            mode(&file.path(DocType::Snapshot)),
+            mode(&written.path(DocType::Delta))
+        );
+        drop(lock);
 
         drop(dir.stage_streamed(Version::FIRST, write).unwrap());
         assert_eq!(fs::read_dir(&staging).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_lock_holder_deletes_staged_files_no_live_writer_holds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = PublishDir::create(tmp.path()).unwrap();
+        let staging = tmp.path().join(".centre/staging");
+        let write = |_: &File| {
+            Ok(Sealed {
+                sha256: Sha256::of(b""),
+                size: 0,
+            })
+        };
+        let live = dir.stage_streamed(Version::FIRST, write).unwrap();
+        // A killed writer's file: unlocked, and as old as it would be by
+        // the time anyone could tell.
+        let abandoned = staging.join(format!("{STAGED_PREFIX}killed"));
+        let long_ago = std::time::SystemTime::now() - 2 * STAGED_ABANDONED_AFTER;
+        for path in [&abandoned, &live.temp.path().to_path_buf()] {
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap();
+            file.set_modified(long_ago).unwrap();
+        }
+        let just_made = staging.join(format!("{STAGED_PREFIX}just-made"));
+        fs::write(&just_made, b"").unwrap();
+        drop(dir.lock().unwrap());
+        assert!(!abandoned.exists());
+        assert!(live.temp.path().exists(), "a live writer's file is kept");
+        assert!(
+            just_made.exists(),
+            "a file its writer may not have locked yet is kept"
+        );
     }
 
     #[test]
