@@ -497,7 +497,7 @@ impl<W: Write> SealWriter<W> {
     }
 
     /// A write error as an [`EncodeError`].
-    pub fn failed(&self, error: &std::io::Error) -> EncodeError {
+    pub(crate) fn failed(&self, error: &std::io::Error) -> EncodeError {
         EncodeError::Write {
             doc: self.doc_type.name(),
             reason: error.to_string(),

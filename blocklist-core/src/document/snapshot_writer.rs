@@ -43,7 +43,6 @@ const DOC: DocType = DocType::Snapshot;
 #[derive(Default, Debug)]
 pub struct SnapshotPlan {
     groups: HashMap<(Kind, EntryMeta), GroupSize>,
-    entries: u64,
 }
 
 #[derive(Default, Debug, Clone, Copy)]
@@ -60,7 +59,6 @@ impl SnapshotPlan {
         let size = self.groups.entry((kind, meta.clone())).or_default();
         size.values += 1;
         size.bytes += bytes;
-        self.entries += 1;
     }
 
     /// The groups counted.
@@ -70,7 +68,7 @@ impl SnapshotPlan {
 
     /// The entries counted.
     pub fn entries(&self) -> u64 {
-        self.entries
+        self.groups.values().map(|size| size.values).sum()
     }
 }
 
@@ -96,6 +94,15 @@ struct WireGroupHead {
     values: u64,
 }
 
+/// A group as the writer will write it: its key, its value count, and its
+/// wire form before the values, encoded once.
+struct PlannedGroup {
+    kind: Kind,
+    meta: EntryMeta,
+    values: u64,
+    head: Vec<u8>,
+}
+
 /// Writes a signed snapshot to `W` as its entries are pushed in wire order,
 /// holding one group's bookkeeping at a time.
 ///
@@ -112,7 +119,7 @@ struct WireGroupHead {
 /// let mut writer = SnapshotWriter::begin(Vec::new(), &head, plan, &Default::default(), &[], &[]).unwrap();
 /// writer.push(&entry).unwrap();
 /// let key = SecretKey::generate().unwrap();
-/// let (bytes, sealed, _) = writer.finish(&[&key]).unwrap();
+/// let (bytes, sealed) = writer.finish(&[&key]).unwrap();
 /// let snapshot = Snapshot { list: head.list, version: head.version, created_at: head.created_at,
 ///     entries: vec![entry], state: head.state, sequences: Default::default(), overrides: vec![],
 ///     origins: vec![], extensions: vec![] };
@@ -122,7 +129,7 @@ struct WireGroupHead {
 pub struct SnapshotWriter<W: Write> {
     out: BufWriter<SealWriter<W>>,
     /// The groups still to come, in wire order.
-    groups: std::vec::IntoIter<(Kind, EntryMeta, WireGroupHead)>,
+    groups: std::vec::IntoIter<PlannedGroup>,
     /// The group being written and how many of its values are still to come.
     group: Option<(Kind, EntryMeta)>,
     left: u64,
@@ -151,25 +158,47 @@ impl<W: Write> SnapshotWriter<W> {
         origins: &[Origin],
     ) -> Result<SnapshotWriter<W>, EncodeError> {
         let agencies = Agencies::collect(plan.groups.keys().map(|(_, meta)| meta));
-        let mut groups = Vec::with_capacity(plan.groups.len());
         let mut refused = None;
-        for ((kind, meta), size) in plan.groups {
-            if let Some((field, time)) = meta.time_out_of_range() {
-                let what = format!("{} entries of agency {}", size.values, meta.agency);
-                refused.get_or_insert(EncodeError::Invalid {
-                    doc: DOC.name(),
-                    field,
-                    reason: time_reason(&what, time),
-                });
-            }
-            let wire = WireGroupHead {
-                kind: kind.code(),
-                meta: WireMeta::of(&meta, &agencies),
+        let mut sorted: Vec<_> = plan
+            .groups
+            .into_iter()
+            .map(|((kind, meta), size)| {
+                if let Some((field, time)) = meta.time_out_of_range() {
+                    let what = format!("{} entries of agency {}", size.values, meta.agency);
+                    refused.get_or_insert(EncodeError::Invalid {
+                        doc: DOC.name(),
+                        field,
+                        reason: time_reason(&what, time),
+                    });
+                }
+                (
+                    (kind.code(), WireMeta::of(&meta, &agencies)),
+                    kind,
+                    meta,
+                    size,
+                )
+            })
+            .collect();
+        sorted.sort_unstable_by_key(|(wire, ..)| *wire);
+        let mut groups_len = 0;
+        let mut groups = Vec::with_capacity(sorted.len());
+        for ((code, wire), kind, meta, size) in sorted {
+            let head = encode_wire(
+                DOC,
+                &WireGroupHead {
+                    kind: code,
+                    meta: wire,
+                    values: size.values,
+                },
+            )?;
+            groups_len += head.len() as u64 + size.bytes;
+            groups.push(PlannedGroup {
+                kind,
+                meta,
                 values: size.values,
-            };
-            groups.push((kind, meta, wire, size.bytes));
+                head,
+            });
         }
-        groups.sort_unstable_by_key(|(_, _, wire, _)| (wire.kind, wire.meta));
         let head_bytes = encode_wire(
             DOC,
             &WireHead {
@@ -185,19 +214,14 @@ impl<W: Write> SnapshotWriter<W> {
             DOC,
             &place_tail(&[], head.version, sequences, overrides, origins)?,
         )?;
-        let mut payload_len =
-            head_bytes.len() as u64 + varint_len(groups.len() as u64) + tail.len() as u64;
-        for (_, _, wire, bytes) in &groups {
-            payload_len += encode_wire(DOC, wire)?.len() as u64 + bytes;
-        }
+        let payload_len = head_bytes.len() as u64
+            + varint_len(groups.len() as u64)
+            + groups_len
+            + tail.len() as u64;
         let mut out = BufWriter::with_capacity(1 << 16, SealWriter::begin(out, DOC, payload_len)?);
         out.write_all(&head_bytes)
             .and_then(|()| write_varint(&mut out, groups.len() as u64))
             .map_err(|e| out.get_ref().failed(&e))?;
-        let groups: Vec<_> = groups
-            .into_iter()
-            .map(|(kind, meta, wire, _)| (kind, meta, wire))
-            .collect();
         Ok(SnapshotWriter {
             out,
             groups: groups.into_iter(),
@@ -214,13 +238,14 @@ impl<W: Write> SnapshotWriter<W> {
     /// Writes `entry`, the next in wire order.
     pub fn push(&mut self, entry: &Entry) -> Result<(), EncodeError> {
         if self.left == 0 {
-            let Some((kind, meta, wire)) = self.groups.next() else {
+            let Some(group) = self.groups.next() else {
                 return Err(self.out_of_plan(entry, "more entries than were counted"));
             };
-            let written = encode_wire(DOC, &wire)?;
-            self.out.write_all(&written).map_err(|e| self.failed(&e))?;
-            self.group = Some((kind, meta));
-            self.left = wire.values;
+            self.out
+                .write_all(&group.head)
+                .map_err(|e| self.failed(&e))?;
+            self.left = group.values;
+            self.group = Some((group.kind, group.meta));
             self.last.clear();
         }
         let in_group = self
@@ -251,14 +276,10 @@ impl<W: Write> SnapshotWriter<W> {
 
     /// Writes the fields after the entries and the signatures of `keys`,
     /// once every counted entry was pushed and they give the head's state.
-    /// Returns the writer, the file's digest and size, and the commitments
-    /// to its entries.
-    pub fn finish<S: Signer + ?Sized>(
-        mut self,
-        keys: &[&S],
-    ) -> Result<(W, Sealed, StateAccumulator), EncodeError> {
+    /// Returns the writer and the file's digest and size.
+    pub fn finish<S: Signer + ?Sized>(mut self, keys: &[&S]) -> Result<(W, Sealed), EncodeError> {
         if self.left != 0 || !self.groups.as_slice().is_empty() {
-            let short = self.left + self.groups.map(|(_, _, wire)| wire.values).sum::<u64>();
+            let short = self.left + self.groups.map(|group| group.values).sum::<u64>();
             return Err(EncodeError::Invalid {
                 doc: DOC.name(),
                 field: "entries",
@@ -288,8 +309,7 @@ impl<W: Write> SnapshotWriter<W> {
             doc: DOC.name(),
             reason: e.error().to_string(),
         })?;
-        let (out, sealed) = sealer.finish(keys)?;
-        Ok((out, sealed, self.state))
+        sealer.finish(keys)
     }
 
     fn failed(&self, error: &std::io::Error) -> EncodeError {
@@ -389,12 +409,12 @@ mod tests {
             for entry in &snapshot.entries {
                 writer.push(entry).unwrap();
             }
+            prop_assert_eq!(writer.state(), &StateAccumulator::of(&snapshot.entries));
             let key = SecretKey::from_seed(&[7; 32]);
-            let (bytes, sealed, state) = writer.finish(&[&key]).unwrap();
+            let (bytes, sealed) = writer.finish(&[&key]).unwrap();
             prop_assert_eq!(&bytes, &snapshot.sign(&[&key]).unwrap());
             prop_assert_eq!(sealed.sha256, Sha256::of(&bytes));
             prop_assert_eq!(sealed.size, bytes.len() as u64);
-            prop_assert_eq!(state, StateAccumulator::of(&snapshot.entries));
         }
     }
 

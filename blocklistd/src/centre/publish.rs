@@ -825,7 +825,7 @@ pub fn snapshot(
                     ),
                 });
             }
-            let (_, sealed, _) = writer.finish(&signers).map_err(encode)?;
+            let (_, sealed) = writer.finish(&signers).map_err(encode)?;
             Ok(sealed)
         })?;
         Ok(Some((whole.state, staged)))
